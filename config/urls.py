@@ -1,0 +1,43 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from orchestration import views as orchestration_views
+from orchestration.api_errors import api_not_found, api_server_error, is_api_request
+
+api_v1 = [
+    path("", include("orchestration.api")),
+]
+
+urlpatterns = [
+    path("", orchestration_views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/tokens/", orchestration_views.tokens, name="tokens"),
+    path(
+        "accounts/tokens/<int:token_id>/revoke/",
+        orchestration_views.token_revoke,
+        name="token-revoke",
+    ),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
+
+
+def handler404(request, exception):
+    if is_api_request(request):
+        return api_not_found(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if is_api_request(request):
+        return api_server_error(request)
+    from django.views.defaults import server_error
+
+    return server_error(request)

@@ -1,0 +1,197 @@
+"""The base of every admin class: a manager sees and changes only their tenant's rows.
+
+- lists and objects by URL are narrowed to the manager's tenant (another tenant's object is a
+  404, not a redirect that confirms it exists);
+- the ``tenant`` field is hidden from managers and set to their tenant before validation, so
+  per-tenant unique constraints are checked as form errors, not database errors;
+- foreign-key and many-to-many choices list only the tenant's rows, and a chosen row of
+  another tenant (a superuser picking across tenants) is a form error;
+- superusers see everything, with a tenant filter.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.models import InlineForeignKeyField
+from django.http import Http404
+
+from orchestration.models import Tenant
+from orchestration.scoping import (
+    is_tenant_scoped,
+    managed_tenant,
+    scope_queryset,
+    tenant_lookup,
+)
+
+
+def _scoped_choices(queryset: models.QuerySet, request) -> models.QuerySet:
+    if request.user.is_superuser or not is_tenant_scoped(queryset.model):
+        return queryset
+    return scope_queryset(queryset, managed_tenant(request.user))
+
+
+def _tenant_of_value(value) -> int | None:
+    """The tenant id a related row belongs to, read through its model's tenant lookup."""
+    model = type(value)
+    lookup = tenant_lookup(model)
+    if lookup == "pk":
+        return value.pk
+    return model._default_manager.filter(pk=value.pk).values_list(lookup, flat=True).first()
+
+
+class TenantScopedForm(forms.ModelForm):
+    """Sets the manager's tenant on new rows before validation and checks that every related
+    row chosen belongs to the row's own tenant."""
+
+    scoped_tenant: Tenant | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        tenant_unset = getattr(self.instance, "tenant_id", False) is None
+        if self.scoped_tenant is not None and tenant_unset:
+            self.instance.tenant = self.scoped_tenant
+
+    def _get_validation_exclusions(self):
+        # Django leaves out fields that are not on the form, such as the hidden tenant and an
+        # inline's link to its parent, and with them every constraint naming them. Put back
+        # the ones whose value is known, so (tenant, ...) uniqueness is a form error, not an
+        # IntegrityError.
+        exclude = super()._get_validation_exclusions()
+        for name in list(exclude):
+            if name == "tenant" or isinstance(self.fields.get(name), InlineForeignKeyField):
+                field = self.instance._meta.get_field(name)
+                if getattr(self.instance, field.attname, None) is not None:
+                    exclude.discard(name)
+        return exclude
+
+    def validate_unique(self):
+        # Django's inline forms never check constraints that name the link to the parent
+        # (it is excluded from full_clean), so (tenant, date) duplicates would reach the
+        # database. Check those here, once the link's value is known.
+        super().validate_unique()
+        links = {n for n, f in self.fields.items() if isinstance(f, InlineForeignKeyField)}
+        if not links:
+            return
+        exclude = self._get_validation_exclusions() - links
+        model = type(self.instance)
+        for constraint in model._meta.constraints:
+            if links & set(getattr(constraint, "fields", ()) or ()):
+                try:
+                    constraint.validate(model, self.instance, exclude=exclude)
+                except ValidationError as exc:
+                    self._update_errors(exc)
+
+    def clean(self):
+        cleaned = super().clean()
+        tenant_id = cleaned.get("tenant").pk if cleaned.get("tenant") else None
+        tenant_id = tenant_id or getattr(self.instance, "tenant_id", None)
+        if tenant_id is None:
+            return cleaned
+        for name, field in self.fields.items():
+            if name == "tenant" or not isinstance(field, forms.ModelChoiceField):
+                continue
+            if not is_tenant_scoped(field.queryset.model):
+                continue
+            values = cleaned.get(name)
+            if values is None:
+                continue
+            many = isinstance(field, forms.ModelMultipleChoiceField)
+            for value in values if many else [values]:
+                if _tenant_of_value(value) != tenant_id:
+                    self.add_error(name, f"“{value}” belongs to another tenant.")
+                    break
+        return cleaned
+
+
+class TenantScopedMixin:
+    """Shared by model admins and inlines."""
+
+    def _manager_tenant(self, request) -> Tenant | None:
+        return None if request.user.is_superuser else managed_tenant(request.user)
+
+    def _allowed(self, request) -> bool:
+        return request.user.is_active and (
+            request.user.is_superuser or managed_tenant(request.user) is not None
+        )
+
+    def has_module_permission(self, request) -> bool:
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._allowed(request)
+
+    def has_add_permission(self, request, *args) -> bool:
+        return self._allowed(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._allowed(request)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return scope_queryset(queryset, managed_tenant(request.user))
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or [])
+        if not request.user.is_superuser and "tenant" not in exclude:
+            exclude.append("tenant")
+        return exclude
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return [f for f in fields if f != "tenant"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = _scoped_choices(field.queryset, request)
+        return field
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if field is not None and hasattr(field, "queryset"):
+            field.queryset = _scoped_choices(field.queryset, request)
+        return field
+
+
+class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
+    form = TenantScopedForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"scoped_tenant": self._manager_tenant(request)})
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with ID {object_id!r}.")
+        return obj
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if request.user.is_superuser and tenant_lookup(self.model) != "pk":
+            filters.insert(0, tenant_lookup(self.model))
+        return filters
+
+    def save_model(self, request, obj, form, change):
+        tenant = self._manager_tenant(request)
+        if tenant is not None and hasattr(obj, "tenant_id") and obj.tenant_id is None:
+            obj.tenant = tenant
+        super().save_model(request, obj, form, change)
+
+
+class TenantScopedTabularInline(TenantScopedMixin, admin.TabularInline):
+    form = TenantScopedForm
+
+
+class TenantScopedStackedInline(TenantScopedMixin, admin.StackedInline):
+    form = TenantScopedForm

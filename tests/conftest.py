@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from tests.factories import PASSWORD, TenantFactory, make_api_key, make_person
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def need_service(reason: str) -> None:
+    """A test that needs a real service fails in CI when it is missing; elsewhere it skips."""
+    if IN_CI:
+        pytest.fail(f"CI must provide this service: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return TenantFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def manager(tenant):
+    return make_person(tenant=tenant, roles=["manager"], username="acme-manager")
+
+
+@pytest.fixture
+def other_manager(other_tenant):
+    return make_person(tenant=other_tenant, roles=["manager"], username="globex-manager")
+
+
+def login(user) -> Client:
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def manager_client(manager) -> Client:
+    return login(manager)
+
+
+@pytest.fixture
+def api_key(tenant):
+    return make_api_key(tenant=tenant)
+
+
+@pytest.fixture
+def key_client(api_key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
+    return client
