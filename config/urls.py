@@ -8,6 +8,10 @@ from orchestration.api_errors import api_not_found, api_server_error, is_api_req
 
 api_v1 = [
     path("", include("orchestration.api")),
+    path("", include("agents.api")),
+    path("", include("agents.rules_api")),
+    path("", include("agents.workflows_api")),
+    path("", include("orchestration.settings_api")),
 ]
 
 urlpatterns = [

@@ -9,7 +9,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.template.response import TemplateResponse
 
-from orchestration import services
+from orchestration import (
+    services,
+    settings_admin,  # noqa: F401  (registers the orchestrator settings)
+)
 from orchestration.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedMixin,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.utils.functional import cached_property
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
@@ -108,3 +109,17 @@ class HasRole(IsTenantPrincipal):
 
 class IsManager(HasRole):
     role = "manager"
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the bearer scheme in the OpenAPI schema."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A tenant API key (tka_...) or a personal token (tkp_...).",
+        }

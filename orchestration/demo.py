@@ -53,6 +53,8 @@ def seed_demo() -> list[str]:
         user.first_name, user.last_name = first, last
         user.save(update_fields=["first_name", "last_name"])
 
+    report.extend(seed_demo_team(tenant))
+
     if not ApiKey.objects.filter(tenant=tenant, name="demo").exists():
         _, raw = services.api_key_create(tenant=tenant, name="demo")
         report.append(f"Demo API key (shown once): {raw}")
@@ -63,3 +65,152 @@ def seed_demo() -> list[str]:
         for username, password, roles, _ in DEMO_PEOPLE
     )
     return report
+
+
+DEMO_AGENTS = [
+    # id, name, role, domains, knowledge: (question, keywords, answer, action or None)
+    ("agent-supervisor", "Front desk", "supervisor", [], []),
+    (
+        "agent-billing",
+        "Billing",
+        "specialist",
+        ["billing", "refund"],
+        [
+            (
+                "Why was I charged twice?",
+                ["charged twice", "double charge", "duplicate charge"],
+                "I'm sorry about the double charge. I can refund the duplicate payment for you.",
+                ("issue_refund", {"orderId": "ORDER-1001", "amount": 49.0, "currency": "EUR"}),
+            ),
+            (
+                "Where can I find my invoice?",
+                ["invoice", "receipt", "bill"],
+                "Your invoices are under Account > Billing; each can be downloaded as a PDF.",
+                None,
+            ),
+        ],
+    ),
+    (
+        "agent-tech",
+        "Tech support",
+        "specialist",
+        ["technical"],
+        [
+            (
+                "The app keeps crashing",
+                ["crash", "crashing", "freezes", "error"],
+                "Please update to the latest version and restart your device; "
+                "if it still crashes, tell me the error message you see.",
+                None,
+            ),
+        ],
+    ),
+    (
+        "agent-returns",
+        "Returns",
+        "specialist",
+        ["returns", "shipping"],
+        [
+            (
+                "How do I return an item?",
+                ["return", "send back", "exchange"],
+                "You can return any item within 30 days from Orders > Return an item; "
+                "the label is free.",
+                None,
+            ),
+        ],
+    ),
+    (
+        "agent-retention",
+        "Retention",
+        "specialist",
+        ["cancellation"],
+        [
+            (
+                "I want to cancel my subscription",
+                ["cancel", "unsubscribe", "close my account"],
+                "I'm sorry to see you go. Before you cancel, may I offer you two months at "
+                "half price?",
+                None,
+            ),
+        ],
+    ),
+]
+
+DEMO_RULES = {
+    "escalation": {
+        "maxAttempts": 3,
+        "intents": ["human_agent"],
+        "targetAgentId": None,
+        "escalateToHuman": True,
+    },
+    "handoffs": [
+        {
+            "condition": 'intent == "billing" or intent == "refund"',
+            "targetAgentId": "agent-billing",
+        },
+        {"condition": 'intent == "technical"', "targetAgentId": "agent-tech"},
+        {"condition": 'intent in ["returns", "shipping"]', "targetAgentId": "agent-returns"},
+        {
+            "condition": '"churn_risk" in risk or intent == "cancellation"',
+            "targetAgentId": "agent-retention",
+        },
+    ],
+    "approvals": {
+        "required": True,
+        "actions": [
+            {"action": "issue_refund", "when": "params.amount > 100"},
+            "modify_account",
+            "access_sensitive_data",
+        ],
+        "approvers": ["approver", "group:finance"],
+    },
+}
+
+DEMO_WORKFLOW = {
+    "name": "Technical triage",
+    "stepBudget": 6,
+    "steps": [
+        {"agent": "agent-supervisor", "condition": "start", "outputs": ["category"]},
+        {"agent": "agent-tech", "condition": 'category == "technical"', "outputs": ["resolution"]},
+        {"agent": "agent-billing", "condition": 'category == "billing"', "outputs": ["resolution"]},
+    ],
+}
+
+
+def seed_demo_team(tenant: Tenant) -> list[str]:
+    """The demo's AI team: a supervisor and four specialists with knowledge, the seeds' rules
+    and a workflow. Added only when the tenant has no agents yet."""
+    from agents.models import Agent
+    from agents.rule_sets import rules_replace
+    from agents.services import agent_create
+    from agents.workflows import workflow_create
+    from approvals.models import ApproverGroup
+
+    if Agent.objects.filter(tenant=tenant).exists():
+        return []
+    supervisor = None
+    for slug, name, role, domains, knowledge in DEMO_AGENTS:
+        agent = agent_create(
+            tenant=tenant,
+            slug=slug,
+            name=name,
+            role=role,
+            supervisor=supervisor,
+            domains=domains,
+            knowledge=[
+                {
+                    "question": question,
+                    "keywords": keywords,
+                    "answer": answer,
+                    "action": {"name": action[0], "params": action[1]} if action else None,
+                }
+                for question, keywords, answer, action in knowledge
+            ],
+        )
+        supervisor = supervisor or agent
+    finance, _ = ApproverGroup.objects.get_or_create(tenant=tenant, name="finance")
+    finance.members.add(*get_user_model().objects.filter(username="approver"))
+    rules_replace(agent=supervisor, document=DEMO_RULES, via="seed")
+    workflow_create(tenant=tenant, data=DEMO_WORKFLOW)
+    return [f"Created the demo AI team: {', '.join(a[0] for a in DEMO_AGENTS)}, with rules."]

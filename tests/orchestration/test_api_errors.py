@@ -121,3 +121,19 @@ def test_pages_outside_the_api_keep_html_404s(client):
 
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+def test_the_openapi_schema_is_valid_and_complete(tmp_path):
+    from django.core.management import call_command
+
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+
+    text = target.read_text()
+    for route in (
+        "/api/v1/agents",
+        "/api/v1/agents/{agent_id}/orchestration/rules",
+        "/api/v1/workflows",
+    ):
+        assert route in text
+    assert "bearerAuth" in text

@@ -102,3 +102,30 @@ def test_seed_demo_makes_the_demo_tenant_and_is_safe_to_run_twice():
     assert any(line.startswith("Demo API key") for line in first)
     assert not any(line.startswith("Demo API key") for line in second)
     assert get_user_model().objects.get(username="manager").check_password("demo-manager")
+
+
+def test_the_demo_has_an_ai_team_with_the_seeds_rules_that_route_as_expected():
+    from agents.models import Agent, Workflow
+    from agents.rule_engine import rules_for, trace
+
+    run("seed_demo")
+    run("seed_demo")
+
+    tenant = Tenant.objects.get(slug="demo")
+    agents = {a.slug: a for a in Agent.objects.filter(tenant=tenant)}
+    assert set(agents) == {
+        "agent-supervisor",
+        "agent-billing",
+        "agent-tech",
+        "agent-returns",
+        "agent-retention",
+    }
+    assert Workflow.objects.filter(tenant=tenant).count() == 1
+    rules = rules_for(agents["agent-billing"])  # inherited from the supervisor
+    assert rules.owner == "agent-supervisor"
+    routed = trace(rules, {"intent": "technical", "risk": [], "attempts": 0})
+    assert routed.handoff.target == "agent-tech"
+    refund = trace(
+        rules, {"intent": "refund"}, action="issue_refund", params={"orderId": "A", "amount": 150}
+    )
+    assert refund.approval_needed is True

@@ -1,0 +1,360 @@
+"""Admin for agents, their knowledge and their orchestration rules (with history and the rule
+tester). Everything goes through the tenant-scoped base classes."""
+
+from __future__ import annotations
+
+import difflib
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from agents import rule_sets, workflows_admin  # noqa: F401  (registers Workflow)
+from agents.admin_fields import CommaListField, JSONObjectField
+from agents.models import Agent, ApprovalAction, HandoffRule, KnowledgeEntry, RuleSet
+from agents.rule_tester import RuleTesterForm, run_rule_test
+from approvals.registry import action_names
+from orchestration.admin_scoping import (
+    TenantScopedAdmin,
+    TenantScopedForm,
+    TenantScopedStackedInline,
+    TenantScopedTabularInline,
+)
+from orchestration.scoping import managed_tenant, scope_queryset
+
+# --- agents ----------------------------------------------------------------------------------
+
+
+class KnowledgeEntryForm(TenantScopedForm):
+    keywords = CommaListField(help_text="Words or phrases, separated by commas.")
+    action = forms.ChoiceField(
+        choices=[("", "—"), *[(name, name) for name in action_names()]], required=False
+    )
+    action_params = JSONObjectField(label="Action parameters")
+
+    class Meta:
+        model = KnowledgeEntry
+        fields = ["position", "question", "keywords", "answer", "action", "action_params"]
+        widgets = {"answer": forms.Textarea(attrs={"rows": 3, "cols": 50})}
+
+
+class KnowledgeEntryInline(TenantScopedStackedInline):
+    model = KnowledgeEntry
+    form = KnowledgeEntryForm
+    extra = 0
+
+
+class AgentForm(TenantScopedForm):
+    domains = CommaListField(help_text="e.g. billing, refunds")
+    runtime_config = JSONObjectField(
+        label="Runtime configuration",
+        help_text='openai: {"baseUrl", "model", "apiKeyEnv"}; webhook: {"url", "secret"}; '
+        "builtin: leave empty.",
+    )
+
+    class Meta:
+        model = Agent
+        fields = "__all__"
+
+
+@admin.register(Agent)
+class AgentAdmin(TenantScopedAdmin):
+    form = AgentForm
+    list_display = ["slug", "name", "role", "supervisor", "runtime", "rules_link"]
+    list_filter = ["role", "runtime"]
+    search_fields = ["slug", "name"]
+    list_select_related = ["supervisor", "rules"]
+    inlines = [KnowledgeEntryInline]
+    fieldsets = [
+        (None, {"fields": ["tenant", "slug", "name", "role", "supervisor", "domains"]}),
+        ("Behaviour", {"fields": ["pattern", "runtime", "runtime_config", "prompt"]}),
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "tenant"]})
+            for name, opts in fieldsets
+        ]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "supervisor" and field is not None:
+            field.queryset = field.queryset.filter(role="supervisor")
+        return field
+
+    @admin.display(description="rules")
+    def rules_link(self, agent) -> str:
+        ruleset = getattr(agent, "rules", None)
+        if ruleset is None:
+            return "inherited" if agent.supervisor_id else "none"
+        url = reverse("admin:agents_ruleset_change", args=[ruleset.pk])
+        return format_html('<a href="{}">own (v{})</a>', url, ruleset.version)
+
+    def delete_model(self, request, obj):
+        from agents.services import AgentInUse, agent_delete
+
+        try:
+            agent_delete(agent=obj)
+        except AgentInUse as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for agent in queryset:
+            self.delete_model(request, agent)
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+class HandoffRuleForm(TenantScopedForm):
+    class Meta:
+        model = HandoffRule
+        fields = ["position", "condition", "target"]
+        widgets = {"condition": forms.TextInput(attrs={"size": 70})}
+
+    def clean_condition(self):
+        condition = self.cleaned_data["condition"]
+        problem = rule_sets.handoff_condition_problem(condition)
+        if problem:
+            raise forms.ValidationError(problem)
+        return condition
+
+
+class HandoffRuleInline(TenantScopedTabularInline):
+    model = HandoffRule
+    form = HandoffRuleForm
+    extra = 1
+    verbose_name = "handoff rule (first match wins)"
+
+
+class ApprovalActionForm(TenantScopedForm):
+    action = forms.ChoiceField(choices=[(name, name) for name in action_names()])
+
+    class Meta:
+        model = ApprovalAction
+        fields = ["position", "action", "when"]
+        widgets = {"when": forms.TextInput(attrs={"size": 50})}
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action"):
+            problem = rule_sets.approval_when_problem(cleaned["action"], cleaned.get("when"))
+            if problem:
+                self.add_error("when", problem)
+        return cleaned
+
+
+class ApprovalActionInline(TenantScopedTabularInline):
+    model = ApprovalAction
+    form = ApprovalActionForm
+    extra = 0
+    verbose_name = "action that needs approval"
+
+
+class RuleSetForm(TenantScopedForm):
+    escalation_intents = CommaListField(label="Escalate on intents")
+    approvers = CommaListField(help_text="Usernames or group:<name>, separated by commas.")
+
+    class Meta:
+        model = RuleSet
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        agent = cleaned.get("agent") or getattr(self.instance, "agent", None)
+        if agent is None:
+            return cleaned
+        if cleaned.get("has_escalation"):
+            names = {
+                "maxAttempts": "max_attempts",
+                "intents": "escalation_intents",
+                "targetAgentId": "escalation_target",
+                "escalateToHuman": "escalate_to_human",
+            }
+            target = cleaned.get("escalation_target")
+            if target is not None and target.pk == agent.pk:
+                self.add_error("escalation_target", "an agent cannot escalate to itself")
+            for key, message in rule_sets.escalation_problem(
+                max_attempts=cleaned.get("max_attempts"),
+                intents=cleaned.get("escalation_intents", []),
+                has_target=target is not None,
+                to_human=cleaned.get("escalate_to_human", False),
+            ).items():
+                self.add_error(names[key], message)
+        if cleaned.get("has_approvals"):
+            check = rule_sets.approvers_problem(cleaned.get("approvers", []), agent.tenant_id)
+            if check.problem:
+                self.add_error("approvers", check.problem)
+            elif cleaned.get("quorum", 1) > max(len(check.people), 1):
+                self.add_error(
+                    "quorum", f"only {len(check.people)} distinct people are listed as approvers"
+                )
+        return cleaned
+
+
+@admin.register(RuleSet)
+class RuleSetAdmin(TenantScopedAdmin):
+    form = RuleSetForm
+    inlines = [HandoffRuleInline, ApprovalActionInline]
+    list_display = ["agent", "version", "handoff_count", "has_escalation", "has_approvals"]
+    list_select_related = ["agent"]
+    search_fields = ["agent__slug", "agent__name"]
+    actions = ["clear_rules"]
+    change_form_template = "admin/agents/ruleset/change_form.html"
+    change_list_template = "admin/agents/ruleset/change_list.html"
+    fieldsets = [
+        (None, {"fields": ["agent"]}),
+        (
+            "Escalation",
+            {
+                "fields": [
+                    "has_escalation",
+                    "max_attempts",
+                    "escalation_intents",
+                    "escalation_target",
+                    "escalate_to_human",
+                ]
+            },
+        ),
+        (
+            "Approvals",
+            {"fields": ["has_approvals", "approvals_required", "approvers", "quorum"]},
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(handoff_total=Count("handoffs"))
+
+    @admin.display(description="handoff rules")
+    def handoff_count(self, ruleset) -> int:
+        return ruleset.handoff_total
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["agent"] if obj else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "agent" and field is not None:
+            field.queryset = field.queryset.filter(rules__isnull=True)
+        return field
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        rule_sets.rules_version_record(agent=form.instance.agent, user=request.user, via="admin")
+
+    def delete_model(self, request, obj):
+        rule_sets.rules_clear(agent=obj.agent, user=request.user, via="admin")
+
+    def delete_queryset(self, request, queryset):
+        for ruleset in queryset.select_related("agent"):
+            rule_sets.rules_clear(agent=ruleset.agent, user=request.user, via="admin")
+
+    @admin.action(description="Clear rules (the agents fall back to inherited rules)")
+    def clear_rules(self, request, queryset):
+        count = 0
+        for ruleset in queryset.select_related("agent"):
+            count += rule_sets.rules_clear(agent=ruleset.agent, user=request.user, via="admin")
+        self.message_user(request, f"Cleared the rules of {count} agent(s).", messages.SUCCESS)
+
+    # --- history and restore ---
+
+    def get_urls(self):
+        extra = [
+            path(
+                "tester/",
+                self.admin_site.admin_view(self.tester_view),
+                name="agents_ruleset_tester",
+            ),
+            path(
+                "agent/<int:agent_id>/history/",
+                self.admin_site.admin_view(self.rules_history_view),
+                name="agents_ruleset_rules_history",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def _scoped_agent(self, request, agent_id: int) -> Agent:
+        agents = Agent.objects.all()
+        if not request.user.is_superuser:
+            agents = scope_queryset(agents, managed_tenant(request.user))
+        return get_object_or_404(agents, pk=agent_id)
+
+    def rules_history_view(self, request, agent_id: int):
+        if not self.has_view_permission(request):
+            raise Http404
+        agent = self._scoped_agent(request, agent_id)
+        if request.method == "POST":
+            if not self.has_change_permission(request):
+                raise Http404
+            version = get_object_or_404(agent.rule_versions, version=request.POST.get("version"))
+            try:
+                rule_sets.rules_restore(agent=agent, version=version, user=request.user)
+            except rule_sets.RulesInvalid as exc:
+                self.message_user(
+                    request, f"Version {version.version} cannot be restored: {exc}", messages.ERROR
+                )
+            else:
+                self.message_user(request, f"Version {version.version} restored.", messages.SUCCESS)
+            return HttpResponseRedirect(request.path)
+        versions = list(agent.rule_versions.select_related("created_by"))
+        rows = []
+        for index, version in enumerate(versions):
+            previous = versions[index + 1].document if index + 1 < len(versions) else None
+            rows.append({"version": version, "diff": _diff(previous, version.document)})
+        return TemplateResponse(
+            request,
+            "admin/agents/ruleset/history.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Rule history of {agent}",
+                "agent": agent,
+                "rows": rows,
+                "opts": self.opts,
+            },
+        )
+
+    def tester_view(self, request):
+        if not self.has_view_permission(request):
+            raise Http404
+        tenant = None if request.user.is_superuser else managed_tenant(request.user)
+        form = RuleTesterForm(request.POST or None, tenant=tenant)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            result = run_rule_test(form.cleaned_data)
+        return TemplateResponse(
+            request,
+            "admin/agents/ruleset/tester.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Rule tester",
+                "form": form,
+                "result": result,
+                "opts": self.opts,
+            },
+        )
+
+
+def _lines(document) -> list[str]:
+    if document is None:
+        return ["(no rules: inherited)"]
+    return json.dumps(document, indent=2, sort_keys=True).splitlines()
+
+
+def _diff(before, after) -> list[tuple[str, str]]:
+    """(css class, line) pairs of a unified diff between two documents."""
+    out = []
+    for line in difflib.unified_diff(_lines(before), _lines(after), lineterm="", n=2):
+        if line.startswith(("---", "+++")):
+            continue
+        kind = {"+": "added", "-": "removed", "@": "hunk"}.get(line[:1], "same")
+        out.append((kind, line))
+    return out

@@ -1,0 +1,199 @@
+"""API v1 for agents: ``/api/v1/agents`` and ``/api/v1/agents/<agentId>`` (SPEC 6)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents import services
+from agents.models import Agent, AgentRole, Pattern
+from agents.runtime_config import public_runtime, runtime_config_errors
+from approvals.registry import ParamsError, get_action
+from orchestration.api_auth import ApiKeyClient, IsTenantPrincipal, request_roles, request_tenant
+from orchestration.api_errors import Conflict
+from orchestration.scoping import scope_queryset
+
+
+class CanConfigure(IsTenantPrincipal):
+    """Reading is for every principal of the tenant; changing configuration is for
+    integration keys (integrators automate it) and managers."""
+
+    message = "Changing configuration needs the manager role or an integration key."
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return isinstance(request.user, ApiKeyClient) or "manager" in request_roles(request)
+
+
+def tenant_agents(request):
+    return scope_queryset(Agent.objects.all(), request_tenant(request))
+
+
+def get_agent(request, agent_id: str) -> Agent:
+    return get_object_or_404(tenant_agents(request), slug=agent_id)
+
+
+class ActionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    params = serializers.DictField(required=False, default=dict)
+
+    def validate(self, data):
+        spec = get_action(data["name"])
+        if spec is None:
+            raise serializers.ValidationError({"name": f"unknown action '{data['name']}'"})
+        try:
+            spec.validate_params(data["params"])
+        except ParamsError as exc:
+            raise serializers.ValidationError(
+                {"params": {k: [v] for k, v in exc.errors.items()}}
+            ) from None
+        return data
+
+
+class KnowledgeSerializer(serializers.Serializer):
+    question = serializers.CharField(max_length=500)
+    keywords = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list, max_length=50
+    )
+    answer = serializers.CharField(max_length=10_000)
+    action = ActionSerializer(required=False, allow_null=True)
+
+
+class AgentSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=63)
+    name = serializers.CharField(max_length=200)
+    role = serializers.ChoiceField(choices=AgentRole.values)
+    supervisorId = serializers.CharField(max_length=63, required=False, allow_null=True)
+    domains = serializers.ListField(
+        child=serializers.CharField(max_length=63), required=False, max_length=50
+    )
+    pattern = serializers.ChoiceField(choices=Pattern.values, required=False, allow_null=True)
+    runtime = serializers.DictField(required=False)
+    prompt = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    knowledge = KnowledgeSerializer(many=True, required=False, max_length=500)
+
+    def validate_runtime(self, value):
+        runtime = value.get("type", "builtin")
+        config = {k: v for k, v in value.items() if k != "type"}
+        kept = self.instance is not None and self.instance.runtime == "webhook"
+        if runtime == "webhook" and "secret" not in config and kept:
+            # an update that does not repeat the secret keeps the one stored
+            config["secret"] = self.instance.runtime_config.get("secret")
+        errors = runtime_config_errors(runtime, config)
+        if errors:
+            raise serializers.ValidationError({k or "type": [v] for k, v in errors.items()})
+        return {"runtime": runtime, "runtime_config": config}
+
+    def validate_supervisorId(self, value):
+        if value is None:
+            return None
+        found = tenant_agents(self.context["request"]).filter(slug=value).first()
+        if found is None:
+            raise serializers.ValidationError(f"unknown agent '{value}'")
+        return found
+
+    def to_model_fields(self) -> dict:
+        data = dict(self.validated_data)
+        fields: dict = {}
+        renames = {"id": "slug", "supervisorId": "supervisor"}
+        for key, value in data.items():
+            if key == "runtime":
+                fields.update(value)
+            elif key == "pattern":
+                fields["pattern"] = value or Pattern.HANDOFF
+            else:
+                fields[renames.get(key, key)] = value
+        return fields
+
+
+def agent_json(agent: Agent, *, knowledge: bool = False) -> dict:
+    data = {
+        "id": agent.slug,
+        "name": agent.name,
+        "role": agent.role,
+        "supervisorId": agent.supervisor.slug if agent.supervisor_id else None,
+        "domains": agent.domains,
+        "pattern": agent.pattern if agent.is_supervisor else None,
+        "runtime": public_runtime(agent.runtime, agent.runtime_config),
+        "prompt": agent.prompt,
+    }
+    if knowledge:
+        data["knowledge"] = [
+            {
+                "question": entry.question,
+                "keywords": entry.keywords,
+                "answer": entry.answer,
+                "action": {"name": entry.action, "params": entry.action_params}
+                if entry.action
+                else None,
+            }
+            for entry in agent.knowledge.all()
+        ]
+    return data
+
+
+def _save(call, **kwargs) -> Agent:
+    try:
+        return call(**kwargs)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
+
+
+class AgentListView(APIView):
+    permission_classes = [CanConfigure]
+
+    @extend_schema(responses=AgentSerializer(many=True))
+    def get(self, request):
+        agents = tenant_agents(request).select_related("supervisor")
+        return Response([agent_json(agent) for agent in agents])
+
+    @extend_schema(request=AgentSerializer, responses={201: AgentSerializer})
+    def post(self, request):
+        serializer = AgentSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        agent = _save(
+            services.agent_create, tenant=request_tenant(request), **serializer.to_model_fields()
+        )
+        return Response(agent_json(agent, knowledge=True), status=status.HTTP_201_CREATED)
+
+
+class AgentDetailView(APIView):
+    permission_classes = [CanConfigure]
+
+    @extend_schema(responses=AgentSerializer)
+    def get(self, request, agent_id: str):
+        agent = get_agent(request, agent_id)
+        return Response(agent_json(agent, knowledge=True))
+
+    @extend_schema(request=AgentSerializer(partial=True), responses=AgentSerializer)
+    def patch(self, request, agent_id: str):
+        agent = get_agent(request, agent_id)
+        serializer = AgentSerializer(
+            agent, data=request.data, partial=True, context={"request": request}
+        )
+        serializer.is_valid(raise_exception=True)
+        agent = _save(services.agent_update, agent=agent, **serializer.to_model_fields())
+        return Response(agent_json(agent, knowledge=True))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, agent_id: str):
+        agent = get_agent(request, agent_id)
+        try:
+            services.agent_delete(agent=agent)
+        except services.AgentInUse as exc:
+            raise Conflict(str(exc)) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+urlpatterns = [
+    path("agents", AgentListView.as_view(), name="api-agents"),
+    path("agents/<str:agent_id>", AgentDetailView.as_view(), name="api-agent"),
+]

@@ -1,0 +1,190 @@
+"""The effective rules of an agent, compiled once, and their evaluation for one message.
+
+The orchestrator and the admin's rule tester both call ``rules_for(agent)`` and ``trace``, so
+the tester shows exactly what the orchestrator would do. Compiled rules are cached per rule set
+version in the process; a new version compiles anew.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from agents.models import Agent
+from agents.rule_sets import effective_ruleset, rules_document
+from approvals.registry import get_action
+from orchestration.rules import (
+    CompiledCondition,
+    approval_schema,
+    compile_condition,
+    handoff_schema,
+)
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    owner: str | None  # the agent whose rule set applies (None: no rules anywhere)
+    version: int | None
+    escalation: dict[str, Any] | None
+    handoffs: tuple[tuple[CompiledCondition, str], ...]
+    approvals: dict[str, Any] | None
+    approval_conditions: dict[str, tuple[CompiledCondition | None, ...]] = field(
+        default_factory=dict
+    )
+
+
+@lru_cache(maxsize=1024)
+def _compile(owner: str | None, version: int | None, document_key: str) -> CompiledRules:
+    document = json.loads(document_key)
+    schema = handoff_schema()
+    handoffs = tuple(
+        (compile_condition(rule["condition"], schema), rule["targetAgentId"])
+        for rule in document["handoffs"]
+    )
+    conditions: dict[str, list[CompiledCondition | None]] = {}
+    approvals = document["approvals"]
+    for item in (approvals or {}).get("actions", []):
+        spec = get_action(item["action"])
+        when = item.get("when")
+        compiled = None
+        if when:
+            compiled = compile_condition(
+                when, approval_schema(json_schema=spec.params_schema if spec else None)
+            )
+        conditions.setdefault(item["action"], []).append(compiled)
+    return CompiledRules(
+        owner=owner,
+        version=version,
+        escalation=document["escalation"],
+        handoffs=handoffs,
+        approvals=approvals,
+        approval_conditions={k: tuple(v) for k, v in conditions.items()},
+    )
+
+
+def compile_document(document: Mapping[str, Any] | None, *, owner=None, version=None):
+    """Compile a rules document (live or a draft being tested)."""
+    document = document or {"escalation": None, "handoffs": [], "approvals": None}
+    return _compile(owner, version, json.dumps(document, sort_keys=True))
+
+
+def rules_for(agent: Agent) -> CompiledRules:
+    ruleset, owner = effective_ruleset(agent)
+    return compile_document(
+        rules_document(ruleset),
+        owner=owner.slug if owner else None,
+        version=ruleset.version if ruleset else None,
+    )
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+
+@dataclass
+class RuleOutcome:
+    """One rule's verdict for the tester and for decision events."""
+
+    kind: str  # escalation | handoff | approval
+    label: str
+    fired: bool
+    why: list[str]
+    target: str | None = None
+
+
+@dataclass
+class Trace:
+    outcomes: list[RuleOutcome]
+    escalate: RuleOutcome | None = None
+    handoff: RuleOutcome | None = None
+    approval_needed: bool | None = None
+
+    @property
+    def decision(self) -> str:
+        if self.escalate:
+            return f"escalate to {self.escalate.target}"
+        if self.handoff:
+            return f"hand off to {self.handoff.target}"
+        return "the current agent answers"
+
+
+def trace(
+    rules: CompiledRules,
+    context: Mapping[str, Any],
+    *,
+    action: str | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Trace:
+    """Which rules fire for ``context``, in the orchestrator's order (SPEC 4.1 steps 5-6):
+    escalation first, then handoff rules in order, first match wins; then, for a proposed
+    action, whether it needs approval."""
+    result = Trace(outcomes=[])
+    escalation = rules.escalation
+    if escalation:
+        target = "a human" if escalation["escalateToHuman"] else escalation["targetAgentId"]
+        why = []
+        fired = False
+        intent = context.get("intent")
+        if escalation["intents"]:
+            hit = intent in escalation["intents"]
+            fired |= hit
+            why.append(f"intent {intent!r} {'is' if hit else 'is not'} in {escalation['intents']}")
+        if escalation["maxAttempts"] is not None:
+            attempts = context.get("attempts") or 0
+            hit = attempts >= escalation["maxAttempts"]
+            fired |= hit
+            why.append(
+                f"{attempts} failed attempt(s) {'reach' if hit else 'are below'} "
+                f"maxAttempts {escalation['maxAttempts']}"
+            )
+        outcome = RuleOutcome("escalation", "escalation", fired, why, target)
+        result.outcomes.append(outcome)
+        if fired:
+            result.escalate = outcome
+    for index, (condition, target) in enumerate(rules.handoffs):
+        label = f"handoffs[{index}]: {condition.source}"
+        if result.escalate or result.handoff:
+            result.outcomes.append(
+                RuleOutcome("handoff", label, False, ["not reached: an earlier rule fired"], target)
+            )
+            continue
+        fired = condition(context)
+        outcome = RuleOutcome("handoff", label, fired, condition.explain(context).lines(), target)
+        result.outcomes.append(outcome)
+        if fired:
+            result.handoff = outcome
+    if action is not None:
+        needed, outcome = approval_verdict(rules, action, params or {}, context)
+        result.approval_needed = needed
+        result.outcomes.append(outcome)
+    return result
+
+
+def approval_verdict(
+    rules: CompiledRules,
+    action: str,
+    params: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> tuple[bool, RuleOutcome]:
+    """Whether ``action`` with ``params`` needs approval under ``rules``."""
+    approvals = rules.approvals
+    label = f"approval of {action}"
+    if not approvals or not approvals["required"]:
+        return False, RuleOutcome("approval", label, False, ["no approval rule applies"])
+    conditions = rules.approval_conditions.get(action)
+    if conditions is None:
+        return False, RuleOutcome(
+            "approval", label, False, [f"{action} is not among the actions that need approval"]
+        )
+    scope = {**context, "params": dict(params)}
+    why = []
+    for condition in conditions:
+        if condition is None:
+            return True, RuleOutcome("approval", label, True, [f"{action} always needs approval"])
+        if condition(scope):
+            why.extend(condition.explain(scope).lines())
+            return True, RuleOutcome("approval", label, True, why)
+        why.extend(condition.explain(scope).lines())
+    return False, RuleOutcome("approval", label, False, why)

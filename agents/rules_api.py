@@ -1,0 +1,172 @@
+"""API v1 for an agent's orchestration rules and their history (SPEC 6)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents.api import CanConfigure, get_agent
+from agents.models import Agent
+from agents.rule_sets import (
+    RulesInvalid,
+    effective_ruleset,
+    rules_clear,
+    rules_document,
+    rules_replace,
+    rules_restore,
+)
+
+EMPTY = {"escalation": None, "handoffs": [], "approvals": None}
+
+RulesShape = inline_serializer(
+    "OrchestrationRules",
+    {
+        "agentId": serializers.CharField(),
+        "source": serializers.ChoiceField(choices=["own", "inherited", "default"]),
+        "inheritedFrom": serializers.CharField(allow_null=True),
+        "version": serializers.IntegerField(allow_null=True),
+        "escalation": serializers.DictField(allow_null=True),
+        "handoffs": serializers.ListField(child=serializers.DictField()),
+        "approvals": serializers.DictField(allow_null=True),
+        "updatedAt": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+EXAMPLE = {
+    "escalation": {
+        "maxAttempts": 3,
+        "intents": ["legal"],
+        "targetAgentId": None,
+        "escalateToHuman": True,
+    },
+    "handoffs": [
+        {"condition": 'intent == "billing"', "targetAgentId": "agent-billing"},
+        {"condition": '"churn_risk" in risk', "targetAgentId": "agent-retention"},
+    ],
+    "approvals": {
+        "required": True,
+        "actions": [{"action": "issue_refund", "when": "params.amount > 100"}],
+        "approvers": ["group:finance"],
+    },
+}
+
+
+def rules_json(agent: Agent) -> dict:
+    ruleset, owner = effective_ruleset(agent)
+    document = rules_document(ruleset) or EMPTY
+    if owner is None:
+        source = "default"
+    else:
+        source = "own" if owner.pk == agent.pk else "inherited"
+    return {
+        "agentId": agent.slug,
+        "source": source,
+        "inheritedFrom": owner.slug if source == "inherited" else None,
+        "version": ruleset.version if ruleset else None,
+        **document,
+        "updatedAt": ruleset.updated_at if ruleset else None,
+    }
+
+
+def _user(request):
+    return request.user if getattr(request.user, "pk", None) else None
+
+
+class RulesView(APIView):
+    permission_classes = [CanConfigure]
+
+    @extend_schema(responses=RulesShape)
+    def get(self, request, agent_id: str):
+        return Response(rules_json(get_agent(request, agent_id)))
+
+    @extend_schema(
+        request=inline_serializer(
+            "OrchestrationRulesInput",
+            {
+                "escalation": serializers.DictField(required=False),
+                "handoffs": serializers.ListField(required=False),
+                "approvals": serializers.DictField(required=False),
+            },
+        ),
+        responses={201: RulesShape},
+        examples=[OpenApiExample("seeds' createRules", value=EXAMPLE, request_only=True)],
+        description="Creates or replaces the agent's own rules as a whole.",
+    )
+    def post(self, request, agent_id: str):
+        agent = get_agent(request, agent_id)
+        try:
+            rules_replace(agent=agent, document=request.data, user=_user(request), via="api")
+        except RulesInvalid as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return Response(rules_json(agent), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, agent_id: str):
+        agent = get_agent(request, agent_id)
+        rules_clear(agent=agent, user=_user(request), via="api")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def version_json(version) -> dict:
+    return {
+        "version": version.version,
+        "createdAt": version.created_at,
+        "createdBy": version.created_by.get_username() if version.created_by_id else None,
+        "via": version.via,
+        "rules": version.document,
+    }
+
+
+class RuleVersionsView(APIView):
+    permission_classes = [CanConfigure]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "RuleVersion",
+            {
+                "version": serializers.IntegerField(),
+                "createdAt": serializers.DateTimeField(),
+                "createdBy": serializers.CharField(allow_null=True),
+                "via": serializers.CharField(),
+                "rules": serializers.DictField(allow_null=True),
+            },
+            many=True,
+        )
+    )
+    def get(self, request, agent_id: str):
+        agent = get_agent(request, agent_id)
+        versions = agent.rule_versions.select_related("created_by")
+        return Response([version_json(v) for v in versions])
+
+
+class RuleRestoreView(APIView):
+    permission_classes = [CanConfigure]
+
+    @extend_schema(request=None, responses=RulesShape)
+    def post(self, request, agent_id: str, version: int):
+        agent = get_agent(request, agent_id)
+        found = get_object_or_404(agent.rule_versions, version=version)
+        try:
+            rules_restore(agent=agent, version=found, user=_user(request))
+        except RulesInvalid as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return Response(rules_json(agent))
+
+
+urlpatterns = [
+    path("agents/<str:agent_id>/orchestration/rules", RulesView.as_view(), name="api-rules"),
+    path(
+        "agents/<str:agent_id>/orchestration/rules/versions",
+        RuleVersionsView.as_view(),
+        name="api-rule-versions",
+    ),
+    path(
+        "agents/<str:agent_id>/orchestration/rules/versions/<int:version>/restore",
+        RuleRestoreView.as_view(),
+        name="api-rule-restore",
+    ),
+]

@@ -1,0 +1,122 @@
+"""Writes for agents and their knowledge. One transaction per business action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import ProtectedError
+
+from agents.models import Agent, KnowledgeEntry
+from orchestration.models import Tenant
+
+# What the API calls the model's fields, for error messages.
+API_NAMES = {
+    "slug": "id",
+    "supervisor": "supervisorId",
+    "runtime_config": "runtime",
+    "__all__": "id",
+}
+
+
+class AgentInUse(Exception):
+    """The agent cannot be deleted: others report to it or rules and workflows point at it."""
+
+
+def _full_clean(agent: Agent) -> None:
+    try:
+        agent.full_clean(exclude=["tenant"])
+        agent.validate_constraints()
+    except ValidationError as exc:
+        raise ValidationError(
+            {API_NAMES.get(k, k): v for k, v in exc.message_dict.items()}
+        ) from None
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    tenant: Tenant,
+    slug: str,
+    name: str,
+    role: str,
+    supervisor: Agent | None = None,
+    domains: list[str] | None = None,
+    pattern: str = "handoff",
+    runtime: str = "builtin",
+    runtime_config: dict[str, Any] | None = None,
+    prompt: str = "",
+    knowledge: list[dict[str, Any]] | None = None,
+) -> Agent:
+    agent = Agent(
+        tenant=tenant,
+        slug=slug,
+        name=name,
+        role=role,
+        supervisor=supervisor,
+        domains=domains or [],
+        pattern=pattern,
+        runtime=runtime,
+        runtime_config=runtime_config or {},
+        prompt=prompt,
+    )
+    _full_clean(agent)
+    agent.save()
+    if knowledge:
+        knowledge_replace(agent=agent, entries=knowledge)
+    return agent
+
+
+@transaction.atomic
+def agent_update(
+    *, agent: Agent, knowledge: list[dict[str, Any]] | None = None, **changes: Any
+) -> Agent:
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    runtime_changed = changes.get("runtime", agent.runtime) != agent.runtime
+    if runtime_changed and "runtime_config" not in changes:
+        changes["runtime_config"] = {}
+    for field, value in changes.items():
+        setattr(agent, field, value)
+    _full_clean(agent)
+    agent.save()
+    if knowledge is not None:
+        knowledge_replace(agent=agent, entries=knowledge)
+    return agent
+
+
+@transaction.atomic
+def agent_delete(*, agent: Agent) -> None:
+    try:
+        agent.delete()
+    except ProtectedError as exc:
+        users = sorted({_describe(obj) for obj in exc.protected_objects})
+        raise AgentInUse(
+            f"{agent.slug} is still in use by {', '.join(users[:5])}"
+            + (" and more" if len(users) > 5 else "")
+            + "; change those first."
+        ) from None
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, Agent):
+        return f"agent {obj.slug} (reports to it)"
+    return f"{obj._meta.verbose_name} “{obj}”"
+
+
+def knowledge_replace(*, agent: Agent, entries: list[dict[str, Any]]) -> list[KnowledgeEntry]:
+    """Replace the agent's knowledge with ``entries`` (already validated)."""
+    agent.knowledge.all().delete()
+    rows = [
+        KnowledgeEntry(
+            agent=agent,
+            position=index,
+            question=entry["question"],
+            keywords=entry.get("keywords", []),
+            answer=entry["answer"],
+            action=(entry.get("action") or {}).get("name", ""),
+            action_params=(entry.get("action") or {}).get("params", {}),
+        )
+        for index, entry in enumerate(entries)
+    ]
+    return KnowledgeEntry.objects.bulk_create(rows)
