@@ -17,7 +17,6 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.forms.models import BaseInlineFormSet
 
 from agents.admin_fields import CommaListField
 from agents.models import Workflow, WorkflowStep
@@ -34,6 +33,7 @@ from agents.workflows import (
 from orchestration.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedForm,
+    TenantScopedInlineFormSet,
     TenantScopedTabularInline,
 )
 
@@ -85,7 +85,7 @@ class WorkflowStepForm(TenantScopedForm):
         return LAST if position is None else position
 
 
-class WorkflowStepFormSet(BaseInlineFormSet):
+class WorkflowStepFormSet(TenantScopedInlineFormSet):
     """Runs the workflow validator over the steps in order and keeps them for saving."""
 
     steps_data: list[dict[str, Any]] | None = None

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
-from django.forms.models import InlineForeignKeyField
+from django.forms.models import BaseInlineFormSet, InlineForeignKeyField
 from django.http import Http404
 
 from orchestration.models import Tenant
@@ -84,10 +84,26 @@ class TenantScopedForm(forms.ModelForm):
                 except ValidationError as exc:
                     self._update_errors(exc)
 
+    def _own_tenant_id(self, cleaned) -> int | None:
+        """The tenant the row belongs to: its chosen or set tenant, its inline parent's, or
+        that of the row its tenant is reached through (a rule set's agent)."""
+        if cleaned.get("tenant"):
+            return cleaned["tenant"].pk
+        parent = getattr(self, "parent_tenant_id", None)
+        if parent is not None:
+            return parent
+        found = instance_tenant_id(self.instance)
+        if found is not None:
+            return found
+        model = type(self.instance)
+        if not is_tenant_scoped(model) or tenant_lookup(model) == "pk":
+            return None
+        anchor = cleaned.get(tenant_lookup(model).split("__")[0])
+        return _tenant_of_value(anchor) if isinstance(anchor, models.Model) else None
+
     def clean(self):
         cleaned = super().clean()
-        tenant_id = cleaned.get("tenant").pk if cleaned.get("tenant") else None
-        tenant_id = tenant_id or getattr(self.instance, "tenant_id", None)
+        tenant_id = self._own_tenant_id(cleaned)
         if tenant_id is None:
             return cleaned
         for name, field in self.fields.items():
@@ -104,6 +120,36 @@ class TenantScopedForm(forms.ModelForm):
                     self.add_error(name, f"“{value}” belongs to another tenant.")
                     break
         return cleaned
+
+
+def instance_tenant_id(instance: models.Model) -> int | None:
+    """The tenant id of a (possibly unsaved) row, read through its attributes, or None."""
+    model = type(instance)
+    if not is_tenant_scoped(model):
+        return None
+    lookup = tenant_lookup(model)
+    if lookup == "pk":
+        return instance.pk
+    *path, last = lookup.split("__")
+    current = instance
+    try:
+        for part in path:
+            current = getattr(current, part, None)
+            if current is None:
+                return None
+    except ObjectDoesNotExist:
+        return None
+    return getattr(current, f"{last}_id", None)
+
+
+class TenantScopedInlineFormSet(BaseInlineFormSet):
+    """Gives each inline form its parent's tenant, so a related row chosen in an inline is
+    checked against it even before the parent is saved."""
+
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        form.parent_tenant_id = instance_tenant_id(self.instance)
+        return form
 
 
 class TenantScopedMixin:
@@ -191,7 +237,9 @@ class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
 
 class TenantScopedTabularInline(TenantScopedMixin, admin.TabularInline):
     form = TenantScopedForm
+    formset = TenantScopedInlineFormSet
 
 
 class TenantScopedStackedInline(TenantScopedMixin, admin.StackedInline):
     form = TenantScopedForm
+    formset = TenantScopedInlineFormSet

@@ -354,3 +354,35 @@ def test_the_rule_tester_tells_whether_an_action_needs_approval(manager_client, 
     assert small.context["result"]["trace"].approval_needed is False
     assert large.context["result"]["trace"].approval_needed is True
     assert "needs approval" in large.content.decode()
+
+
+def test_a_superuser_cannot_mix_tenants_in_a_rule_set(db, team, theirs):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    sup, _ = team
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root", password="x"))
+
+    response = client.post(
+        "/admin/agents/ruleset/add/",
+        rules_form(
+            sup.pk,
+            has_escalation="on",
+            max_attempts="2",
+            escalation_target=theirs.pk,
+            **{
+                "handoffs-TOTAL_FORMS": "1",
+                "handoffs-0-position": "0",
+                "handoffs-0-condition": "turns > 1",
+                "handoffs-0-target": theirs.pk,
+            },
+        ),
+    )
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert "“Theirs (theirs)” belongs to another tenant." in form.errors["escalation_target"]
+    handoff_errors = response.context["inline_admin_formsets"][0].formset.errors
+    assert handoff_errors[0]["target"] == ["“Theirs (theirs)” belongs to another tenant."]
+    assert not RuleSet.objects.exists()

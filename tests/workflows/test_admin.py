@@ -298,7 +298,9 @@ def test_a_superuser_cannot_mix_tenants_agents_in_a_workflow(
     response = client.post(ADD_URL, {**form_data(steps), "tenant": str(tenant.pk)})
 
     assert response.status_code == 200
-    assert step_forms(response).forms[1].errors["agent"] == ["unknown agent 'agent-secret'"]
+    assert step_forms(response).forms[1].errors["agent"] == [
+        "“Agent-Secret (agent-secret)” belongs to another tenant."
+    ]
     assert not Workflow.objects.exists()
 
     steps[1] = row(agents["agent-tech"], "true")
