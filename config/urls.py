@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("agents.rules_api")),
     path("", include("agents.workflows_api")),
     path("", include("orchestration.settings_api")),
+    path("", include("orchestration.conversations_api")),
 ]
 
 urlpatterns = [

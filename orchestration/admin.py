@@ -10,6 +10,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.template.response import TemplateResponse
 
 from orchestration import (
+    conversations_admin,  # noqa: F401  (registers conversations and intents)
     services,
     settings_admin,  # noqa: F401  (registers the orchestrator settings)
 )

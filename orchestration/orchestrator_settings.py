@@ -349,4 +349,8 @@ def settings_update(
     for name, value in cleaned.items():
         setattr(row, BY_NAME[name].field, value)
     row.save()
+    if "checkInterval" in cleaned:
+        from orchestration.silence import silence_schedule_sync
+
+        silence_schedule_sync()
     return row

@@ -1,3 +1,14 @@
+from orchestration.models.conversations import (
+    SYNCHRONOUS_CHANNELS,
+    Channel,
+    Conversation,
+    DecisionEvent,
+    EventType,
+    Intent,
+    Message,
+    MessageRole,
+    State,
+)
 from orchestration.models.credentials import ApiKey, PersonalToken
 from orchestration.models.orchestrator_settings import (
     GlobalOrchestratorSettings,
@@ -20,18 +31,27 @@ from orchestration.models.tenants import (
 )
 
 __all__ = [
+    "SYNCHRONOUS_CHANNELS",
     "ApiKey",
     "BusinessHours",
+    "Channel",
+    "Conversation",
+    "DecisionEvent",
+    "EventType",
     "GlobalOrchestratorSettings",
     "HandoffMode",
     "Holiday",
+    "Intent",
     "Membership",
+    "Message",
+    "MessageRole",
     "OrchestratorSettings",
     "PersonalToken",
     "RiskCategory",
     "Role",
     "SettingsLevel",
     "StackOrchestratorSettings",
+    "State",
     "Tenant",
     "TenantOrchestratorSettings",
     "TenantOwned",

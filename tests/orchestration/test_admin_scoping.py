@@ -247,3 +247,38 @@ def login_superuser(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+def test_conversations_and_intents_are_scoped_in_the_admin(manager_client, tenant, other_tenant):
+    from agents.models import Agent
+    from orchestration.conversation_services import conversation_start
+    from orchestration.models import Intent
+
+    mine_agent = Agent.objects.create(tenant=tenant, slug="a", name="A", role="specialist")
+    their_agent = Agent.objects.create(tenant=other_tenant, slug="b", name="B", role="specialist")
+    conversation_start(
+        tenant=tenant, agent=mine_agent, channel="web", customer={"id": "mine", "name": "Mine"}
+    )
+    theirs, _ = conversation_start(
+        tenant=other_tenant,
+        agent=their_agent,
+        channel="web",
+        customer={"id": "x", "name": "Theirs"},
+    )
+    Intent.objects.create(tenant=other_tenant, name="secret-intent")
+
+    listing = manager_client.get("/admin/orchestration/conversation/").content.decode()
+    assert "Mine" in listing and "Theirs" not in listing
+    assert (
+        manager_client.get(f"/admin/orchestration/conversation/{theirs.pk}/change/").status_code
+        == 404
+    )
+    assert (
+        "secret-intent" not in manager_client.get("/admin/orchestration/intent/").content.decode()
+    )
+    added = manager_client.post(
+        "/admin/orchestration/intent/add/",
+        {"name": "warranty", "keywords": "warranty, guarantee", "phrases": ""},
+    )
+    assert added.status_code == 302
+    assert Intent.objects.get(name="warranty").tenant == tenant

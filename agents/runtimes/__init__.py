@@ -1,0 +1,32 @@
+"""Pluggable agent runtimes (SPEC 4.6): ``builtin``, ``openai`` and ``webhook``.
+
+The orchestrator builds a :class:`TurnContext` (plain values, no models) and calls
+:func:`run_agent`, which dispatches on ``ctx.agent.runtime``, never raises and never touches
+the database. See :mod:`agents.runtimes.base`.
+"""
+
+from agents.runtimes.base import (
+    CANNOT_ANSWER,
+    RUNTIMES,
+    AgentReply,
+    AgentSpec,
+    KnowledgeItem,
+    ProposedAction,
+    TurnContext,
+    run_agent,
+    with_tenant_name,
+)
+from agents.runtimes.http import HttpPolicy
+
+__all__ = [
+    "CANNOT_ANSWER",
+    "RUNTIMES",
+    "AgentReply",
+    "AgentSpec",
+    "HttpPolicy",
+    "KnowledgeItem",
+    "ProposedAction",
+    "TurnContext",
+    "run_agent",
+    "with_tenant_name",
+]

@@ -1,0 +1,259 @@
+"""The webhook runtime: the tenant's own HTTP endpoint answers for the agent.
+
+Configuration (``runtime_config``): ``url`` and ``secret`` (at least 16 characters).
+
+Request: ``POST <url>`` with the JSON body (UTF-8, compact)::
+
+    {"conversation": {"id": "...", "channel": "web", "customer": {"id", "name", "email",
+                      "attributes"}},
+     "agent": {"id": "agent-billing", "name": "Billing"},
+     "message": "Why was I charged twice?",
+     "signals": {"intent": "billing", "sentiment": -0.4, "risk": []},
+     "transcript": [{"role": "customer|agent|human|system", "author": "...", "text": "..."}],
+     "consultation": [{"agent": "...", "text": "..."}]}   # only for a sequential supervisor
+
+and the headers
+
+- ``Content-Type: application/json``
+- ``X-Timestamp: <unix time in seconds>``
+- ``X-Signature: sha256=<hex>``: the HMAC-SHA256, keyed with the secret (UTF-8), of the bytes
+  ``<X-Timestamp value> + "." + <the raw request body>``.
+- ``X-Delivery-Id: <uuid>``: the same on every retry of one turn, so the endpoint can
+  recognise a retry.
+
+To verify, recompute the HMAC over ``f"{timestamp}.".encode() + raw_body``, compare it in
+constant time (``hmac.compare_digest``) and refuse timestamps more than about 5 minutes old.
+Each retry is signed again with a fresh timestamp.
+
+Response (2xx, JSON object)::
+
+    {"reply": "text" | null,            # required
+     "answered": true,                   # optional; default: a reply or an action was given
+     "signals": {"intent": "billing" | null, "sentiment": -1..1, "risk": ["churn_risk"]},
+     "actions": [{"name": "issue_refund", "params": {"orderId": "A1", "amount": 20}}],
+     "outputs": {"category": "billing"}}  # optional workflow outputs
+
+Every field is checked; a malformed response is an error naming the field (``signals.sentiment
+must be a number between -1 and 1``), like a timeout or a 5xx after the retries. Unknown
+top-level keys are ignored (listed in ``detail["ignoredKeys"]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from agents.runtimes.base import (
+    AgentReply,
+    ProposedAction,
+    TurnContext,
+    default_outputs,
+    failed,
+    plain_signals,
+    recent_transcript,
+)
+from agents.runtimes.http import HttpPolicy, endpoint, post_json
+from approvals.registry import ParamsError, get_action
+
+SIGNATURE_HEADER = "X-Signature"
+TIMESTAMP_HEADER = "X-Timestamp"
+DELIVERY_HEADER = "X-Delivery-Id"
+RESPONSE_KEYS = {"reply", "answered", "signals", "actions", "outputs"}
+SIGNAL_KEYS = ("intent", "sentiment", "risk")
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of ``timestamp + "." + body``, keyed with ``secret``."""
+    signed = timestamp.encode("ascii") + b"." + body
+    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256)
+    return f"sha256={digest.hexdigest()}"
+
+
+def signer(secret: str, *, clock=time.time):
+    """Headers signing ``body`` now: the timestamp and its signature."""
+
+    def sign(body: bytes) -> dict[str, str]:
+        timestamp = str(int(clock()))
+        return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(secret, timestamp, body)}
+
+    return sign
+
+
+def _plain(value: Any) -> Any:
+    """Mappings and sequences as JSON-ready dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def payload(ctx: TurnContext) -> dict[str, Any]:
+    customer = ctx.customer or {}
+    body: dict[str, Any] = {
+        "conversation": {
+            "id": str(ctx.conversation_id),
+            "channel": ctx.channel,
+            "customer": {
+                "id": customer.get("id"),
+                "name": customer.get("name"),
+                "email": customer.get("email"),
+                "attributes": _plain(customer.get("attributes") or {}),
+            },
+        },
+        "agent": {"id": ctx.agent.slug, "name": ctx.agent.name},
+        "message": ctx.message,
+        "signals": plain_signals(ctx),
+        "transcript": [
+            {"role": m.get("role"), "author": m.get("author"), "text": m.get("text")}
+            for m in recent_transcript(ctx)
+        ],
+    }
+    consultation = [
+        {"agent": item.get("agent"), "text": item.get("text")}
+        for item in ctx.consultation
+        if isinstance(item, Mapping)
+    ]
+    if consultation:
+        body["consultation"] = consultation
+    return body
+
+
+class Malformed(ValueError):
+    """The endpoint's response does not follow the protocol."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_signals(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise Malformed("signals must be an object")
+    signals: dict[str, Any] = {}
+    if "intent" in value:
+        intent = value["intent"]
+        if intent is not None and not isinstance(intent, str):
+            raise Malformed("signals.intent must be a string or null")
+        signals["intent"] = intent or None
+    if "sentiment" in value:
+        sentiment = value["sentiment"]
+        if not _number(sentiment) or not -1 <= sentiment <= 1:
+            raise Malformed("signals.sentiment must be a number between -1 and 1")
+        signals["sentiment"] = float(sentiment)
+    if "risk" in value:
+        risk = value["risk"]
+        if not isinstance(risk, list):
+            raise Malformed("signals.risk must be a list of strings")
+        for i, category in enumerate(risk):
+            if not isinstance(category, str) or not category.strip():
+                raise Malformed(f"signals.risk[{i}] must be a non-empty string")
+        signals["risk"] = sorted(set(risk))
+    return signals
+
+
+def parse_actions(value: Any) -> list[ProposedAction]:
+    if not isinstance(value, list):
+        raise Malformed("actions must be a list")
+    actions = []
+    for i, item in enumerate(value):
+        where = f"actions[{i}]"
+        if not isinstance(item, Mapping):
+            raise Malformed(f"{where} must be an object with name and params")
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            raise Malformed(f"{where}.name must be a string")
+        spec = get_action(name)
+        if spec is None:
+            raise Malformed(f"{where}.name: '{name}' is not a registered action")
+        params = item.get("params", {})
+        if not isinstance(params, Mapping):
+            raise Malformed(f"{where}.params must be an object")
+        try:
+            checked = spec.validate_params(dict(params))
+        except ParamsError as exc:
+            problems = "; ".join(f"{where}.params.{k}: {v}" for k, v in exc.errors.items())
+            raise Malformed(problems) from None
+        actions.append(ProposedAction(name=name, params=checked))
+    return actions
+
+
+def parse_response(data: Any) -> dict[str, Any]:
+    """The checked response: ``reply``, ``answered``, ``signals``, ``actions``, ``outputs``,
+    ``ignored``. Raises :class:`Malformed` naming the first problem."""
+    if not isinstance(data, Mapping):
+        raise Malformed("the response must be a JSON object")
+    if "reply" not in data:
+        raise Malformed("reply is missing (use null for no reply)")
+    reply = data["reply"]
+    if reply is not None and not isinstance(reply, str):
+        raise Malformed("reply must be a string or null")
+    if reply is not None:
+        reply = reply.strip() or None
+    signals = parse_signals(data["signals"]) if data.get("signals") is not None else None
+    actions = parse_actions(data["actions"]) if data.get("actions") is not None else []
+    outputs = data.get("outputs")
+    if outputs is None:
+        outputs = {}
+    elif not isinstance(outputs, Mapping):
+        raise Malformed("outputs must be an object")
+    answered = data.get("answered")
+    if answered is None:
+        answered = bool(reply) or bool(actions)
+    elif not isinstance(answered, bool):
+        raise Malformed("answered must be true or false")
+    return {
+        "reply": reply,
+        "answered": answered,
+        "signals": signals,
+        "actions": actions,
+        "outputs": dict(outputs),
+        "ignored": sorted(str(k) for k in data if k not in RESPONSE_KEYS),
+    }
+
+
+def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
+    config = ctx.agent.runtime_config or {}
+    url, secret = config.get("url"), config.get("secret")
+    detail: dict[str, Any] = {"runtime": "webhook"}
+    if not isinstance(url, str) or not url.strip():
+        return failed("the webhook runtime has no url", detail=detail)
+    detail["endpoint"] = endpoint(url)
+    if not isinstance(secret, str) or not secret:
+        return failed("the webhook runtime has no secret", detail=detail)
+    delivery = str(uuid.uuid4())
+    detail["deliveryId"] = delivery
+    response = post_json(
+        url.strip(),
+        payload(ctx),
+        headers={DELIVERY_HEADER: delivery},
+        sign=signer(secret),
+        policy=policy,
+    )
+    detail.update(status=response.status, httpMs=response.duration_ms)
+    if response.failures:
+        detail["retried"] = response.failures
+    if response.error:
+        return failed(response.error, attempts=response.attempts, detail=detail)
+    try:
+        parsed = parse_response(response.data)
+    except Malformed as exc:
+        return failed(f"bad webhook response: {exc}", attempts=response.attempts, detail=detail)
+    if parsed["ignored"]:
+        detail["ignoredKeys"] = parsed["ignored"]
+    if parsed["actions"]:
+        detail["actions"] = [{"name": a.name, "params": a.params} for a in parsed["actions"]]
+    text, answered = parsed["reply"], parsed["answered"]
+    return AgentReply(
+        text=text,
+        answered=answered,
+        proposed_actions=parsed["actions"],
+        signals=parsed["signals"],
+        outputs={**default_outputs(ctx, text, answered), **parsed["outputs"]},
+        attempts=response.attempts,
+        detail=detail,
+    )

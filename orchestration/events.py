@@ -1,0 +1,79 @@
+"""Decision events and notifications: the one door for writing events and for side effects.
+
+``record`` writes a decision event in the caller's transaction. ``notify_on_commit`` sends a
+small event to channel-layer groups after the transaction commits (never inside it), so a
+socket never hears of a row that was rolled back. Consumers re-read what they show.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from orchestration.models import Conversation, DecisionEvent, Message
+
+log = logging.getLogger(__name__)
+
+
+def record(
+    *,
+    conversation: Conversation,
+    type: str,
+    detail: dict[str, Any] | None = None,
+    duration_ms: float = 0.0,
+    rule: str = "",
+    message: Message | None = None,
+    agent_slug: str = "",
+) -> DecisionEvent:
+    return DecisionEvent.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        message=message,
+        type=type,
+        detail=detail or {},
+        duration_ms=round(duration_ms, 3),
+        rule=rule[:200],
+        agent_slug=agent_slug,
+    )
+
+
+@contextmanager
+def timed() -> Iterator[list[float]]:
+    """``with timed() as t: ...`` then ``t[0]`` is the block's duration in milliseconds."""
+    box = [0.0]
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box[0] = (time.perf_counter() - start) * 1000
+
+
+def conversation_group(conversation_id) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def tenant_inbox_group(tenant_id: int) -> str:
+    return f"tenant.{tenant_id}.inbox"
+
+
+def notify_on_commit(groups: list[str], event: dict[str, Any]) -> None:
+    """Send ``event`` to ``groups`` once the current transaction commits."""
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        for group in groups:
+            try:
+                async_to_sync(layer.group_send)(group, {"type": "broadcast", "event": event})
+            except Exception:  # the row is committed; a reconnecting client re-syncs
+                log.warning("could not notify %s of %s", group, event.get("type"), exc_info=True)
+
+    transaction.on_commit(send)

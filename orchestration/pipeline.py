@@ -1,0 +1,670 @@
+"""The orchestrator's pipeline for one customer message (SPEC 4.1), in one transaction.
+
+1. store the message; 2. detect intent, sentiment and risk (the caller's ``signals`` win);
+3. with a human: deliver, no AI reply; 4. risk auto-escalation; 5. escalation rules;
+6. handoff rules, first match wins; then the router (SPEC 4.2: a supervisor's first message goes
+to the matching specialist, a topic shift re-routes invisibly); 7. stall detection;
+8. the current agent replies (or a sequential supervisor consults, or a workflow runs).
+Every step writes its decision event with its duration. Notifications leave after commit.
+
+The conversation row is locked for the whole turn, so a conversation's messages are handled
+one at a time, in order, whichever process receives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.detectors import REPEAT_SIMILARITY, detect, similarity
+from agents.models import Agent, AgentRole, Pattern
+from agents.rule_engine import rules_for, trace
+from agents.runtimes import AgentReply, AgentSpec, TurnContext, run_agent
+from orchestration import lifecycle
+from orchestration.events import (
+    conversation_group,
+    notify_on_commit,
+    record,
+    tenant_inbox_group,
+    timed,
+)
+from orchestration.models import (
+    Conversation,
+    EventType,
+    Intent,
+    Message,
+    MessageRole,
+    State,
+)
+from orchestration.orchestrator_settings import effective_settings, render_routing_instructions
+from orchestration.rules import compile_condition, workflow_schema
+
+MAX_CONSULTATION_DEPTH = 3
+RUNTIME_FAILURES_BEFORE_HUMAN = 2
+TRANSCRIPT_LENGTH = 20
+HUMAN_HANDOVER_TEXT = (
+    "I'm bringing in a member of our team who can help with this. Someone will be with you shortly."
+)
+OPEN_STATES = (State.TRIAGED, State.ACTIVE, State.STALLED, State.AT_RISK)
+
+
+class ConversationClosed(Exception):
+    """The conversation is resolved: it takes no more messages."""
+
+
+@dataclass
+class TurnResult:
+    conversation: Conversation
+    message: Message
+    reply: Message | None = None
+    notices: list[Message] = field(default_factory=list)
+    handoff: dict[str, Any] | None = None
+    approval: dict[str, Any] | None = None
+    proposed_actions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Turn:
+    """What one pass through the pipeline knows and has done."""
+
+    conversation: Conversation
+    message: Message
+    settings: dict[str, Any]
+    context: dict[str, Any]
+    result: TurnResult
+    stack: list[Agent]
+    previous_text: str | None = None
+    transferred: bool = False
+
+    @property
+    def agent(self) -> Agent:
+        return self.conversation.current_agent
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def conversation_receive_message(
+    *, conversation: Conversation, text: str, signals: dict[str, Any] | None = None
+) -> TurnResult:
+    """Run one customer message through the pipeline; raises ConversationClosed."""
+    with transaction.atomic():
+        conv = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("tenant", "current_agent", "workflow")
+            .get(pk=conversation.pk)
+        )
+        if conv.state == State.RESOLVED:
+            raise ConversationClosed("This conversation is resolved; start a new one.")
+        turn = _store(conv, text)
+        _classify(turn, text, signals or {})
+        if conv.state in (State.WITH_HUMAN, State.HANDING_OFF):
+            _deliver_to_humans(turn)
+        else:
+            _orchestrate(turn)
+        conv.save()
+        _notify_messages(turn)
+    return turn.result
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+
+def _store(conv: Conversation, text: str) -> Turn:
+    now = timezone.now()
+    previous = (
+        Message.objects.filter(conversation=conv, role=MessageRole.CUSTOMER)
+        .order_by("-id")
+        .values_list("text", flat=True)
+        .first()
+    )
+    message = Message.objects.create(
+        tenant_id=conv.tenant_id,
+        conversation=conv,
+        role=MessageRole.CUSTOMER,
+        author=conv.customer_name or conv.customer_ref,
+        text=text,
+    )
+    conv.turns += 1
+    conv.last_customer_message_at = now
+    conv.last_activity_at = now
+    return Turn(
+        conversation=conv,
+        message=message,
+        settings={},
+        context={},
+        result=TurnResult(conversation=conv, message=message),
+        stack=[],
+        previous_text=previous,
+    )
+
+
+def _classify(turn: Turn, text: str, given: dict[str, Any]) -> None:
+    conv = turn.conversation
+    with timed() as t:
+        intents = list(
+            Intent.objects.filter(tenant_id=conv.tenant_id).values("name", "keywords", "phrases")
+        )
+        domains = sorted(
+            {
+                d
+                for ds in Agent.objects.filter(tenant_id=conv.tenant_id).values_list(
+                    "domains", flat=True
+                )
+                for d in ds
+            }
+        )
+        detected = detect(text, intents or None, domains=domains)
+    signals = detected.as_dict()
+    overridden = sorted(k for k in ("intent", "sentiment", "risk") if k in given)
+    signals.update({k: given[k] for k in overridden})
+    message = turn.message
+    message.intent = signals["intent"] or ""
+    message.sentiment = signals["sentiment"]
+    message.risk = list(signals["risk"] or [])
+    message.save(update_fields=["intent", "sentiment", "risk"])
+    record(
+        conversation=conv,
+        type=EventType.MESSAGE_CLASSIFIED,
+        message=message,
+        duration_ms=t[0],
+        detail={**detected.explanations(), "signals": signals, "overridden": overridden},
+    )
+    turn.context = {
+        "intent": signals["intent"],
+        "sentiment": signals["sentiment"],
+        "risk": list(signals["risk"] or []),
+        "channel": conv.channel,
+        "attempts": conv.attempts,
+        "turns": conv.turns,
+        "language": conv.language or None,
+        "customer": conv.customer_attributes,
+    }
+
+
+def _deliver_to_humans(turn: Turn) -> None:
+    conv = turn.conversation
+    notify_on_commit(
+        [tenant_inbox_group(conv.tenant_id)],
+        {
+            "type": "message.created",
+            "conversationId": str(conv.pk),
+            "messageId": turn.message.pk,
+        },
+    )
+
+
+def _orchestrate(turn: Turn) -> None:
+    conv = turn.conversation
+    if conv.state == State.TRIAGED:
+        lifecycle.conversation_transition(
+            conversation=conv, to=State.ACTIVE, reason="first customer message"
+        )
+    elif conv.state == State.STALLED:
+        lifecycle.conversation_transition(
+            conversation=conv, to=State.ACTIVE, reason="the customer wrote again"
+        )
+    turn.settings, _ = effective_settings(tenant=conv.tenant, agent=conv.current_agent)
+    if _risk_escalation(turn) or _rules(turn):
+        return
+    if not turn.transferred:
+        _route(turn)
+    if _stall(turn):
+        return
+    _reply(turn)
+
+
+def _risk_escalation(turn: Turn) -> bool:
+    with timed() as t:
+        hits = sorted(set(turn.context["risk"]) & set(turn.settings["riskCategories"]))
+        fire = bool(turn.settings["riskAutoEscalation"] and hits)
+    if not fire:
+        return False
+    conv = turn.conversation
+    if conv.state == State.ACTIVE:
+        lifecycle.conversation_transition(
+            conversation=conv, to=State.AT_RISK, reason="risk detected", detail={"risk": hits}
+        )
+    record(
+        conversation=conv,
+        type=EventType.ESCALATED,
+        message=turn.message,
+        duration_ms=t[0],
+        rule="riskAutoEscalation",
+        detail={"to": "human", "reason": "risk", "categories": hits},
+        agent_slug=turn.agent.slug,
+    )
+    hand_over_to_human(turn, reason="risk", detail={"categories": hits})
+    return True
+
+
+def _rules(turn: Turn) -> bool:
+    """Escalation then handoff rules of the current agent. True when the turn ends here."""
+    conv = turn.conversation
+    with timed() as t:
+        rules = rules_for(turn.agent)
+        verdict = trace(rules, turn.context)
+    rule_ref = f"{rules.owner} v{rules.version}" if rules.owner else ""
+    if verdict.escalate:
+        outcome = verdict.escalate
+        record(
+            conversation=conv,
+            type=EventType.RULE_FIRED,
+            message=turn.message,
+            duration_ms=t[0],
+            rule=f"{rule_ref} escalation",
+            detail={"kind": "escalation", "why": outcome.why, "to": outcome.target},
+            agent_slug=turn.agent.slug,
+        )
+        record(
+            conversation=conv,
+            type=EventType.ESCALATED,
+            message=turn.message,
+            rule=f"{rule_ref} escalation",
+            detail={"to": outcome.target, "reason": "escalation rule", "why": outcome.why},
+            agent_slug=turn.agent.slug,
+        )
+        if rules.escalation["escalateToHuman"]:
+            hand_over_to_human(turn, reason="escalation rule")
+            return True
+        target = _agent(conv, rules.escalation["targetAgentId"])
+        if target is None or target.pk == turn.agent.pk:
+            return False
+        _transfer(turn, target, reason="escalation rule", rule=f"{rule_ref} escalation")
+        conv.attempts = 0
+        return False
+    if verdict.handoff and verdict.handoff.target != turn.agent.slug:
+        target = _agent(conv, verdict.handoff.target)
+        if target is not None:
+            record(
+                conversation=conv,
+                type=EventType.RULE_FIRED,
+                message=turn.message,
+                duration_ms=t[0],
+                rule=f"{rule_ref} {verdict.handoff.label.split(':')[0]}",
+                detail={"kind": "handoff", "why": verdict.handoff.why, "to": target.slug},
+                agent_slug=turn.agent.slug,
+            )
+            _transfer(turn, target, reason="handoff rule", announce=True, rule=rule_ref)
+    return False
+
+
+def _stack_specialists(conv: Conversation, agent: Agent) -> list[Agent]:
+    """The specialists the router can choose from: those of ``agent``'s supervisor (or of
+    ``agent`` itself when it supervises)."""
+    lead_id = agent.pk if agent.role == AgentRole.SUPERVISOR else agent.supervisor_id
+    if lead_id is None:
+        return []
+    return list(
+        Agent.objects.filter(tenant_id=conv.tenant_id, supervisor_id=lead_id).order_by("slug")
+    )
+
+
+def _best_specialist(specialists: list[Agent], intent: str | None) -> Agent | None:
+    if not intent:
+        return None
+    return next((s for s in specialists if intent in (s.domains or [])), None)
+
+
+def _route(turn: Turn) -> None:
+    """SPEC 4.2: a supervisor's first message goes to the specialist whose domains match the
+    intent (announced under the handoff pattern); a later topic shift to another specialist's
+    domain re-routes without telling the customer."""
+    conv, agent, intent = turn.conversation, turn.agent, turn.context["intent"]
+    with timed() as t:
+        specialists = _stack_specialists(conv, agent)
+        best = _best_specialist(specialists, intent)
+    if best is None or best.pk == agent.pk:
+        return
+    if agent.role == AgentRole.SUPERVISOR:
+        if agent.pattern == Pattern.SEQUENTIAL:
+            return  # the supervisor keeps the customer and consults privately (in _reply)
+        _transfer(
+            turn, best, reason=f"intent {intent!r} is in its domains", announce=True, duration=t[0]
+        )
+        return
+    if intent in (agent.domains or []):
+        return
+    _transfer(
+        turn,
+        best,
+        reason=f"topic shifted to {intent!r}",
+        announce=False,
+        rerouted=True,
+        duration=t[0],
+    )
+
+
+def _transfer(
+    turn: Turn,
+    target: Agent,
+    *,
+    reason: str,
+    announce: bool = False,
+    rerouted: bool = False,
+    rule: str = "",
+    duration: float = 0.0,
+) -> None:
+    conv = turn.conversation
+    source = turn.agent
+    if announce:
+        notice = _say(turn, source, f"I'm transferring you to {target.name}.")
+        turn.result.notices.append(notice)
+    conv.current_agent = target
+    turn.transferred = True
+    record(
+        conversation=conv,
+        type=EventType.AGENT_REROUTED if rerouted else EventType.AGENT_ROUTED,
+        message=turn.message,
+        duration_ms=duration,
+        rule=rule,
+        detail={"from": source.slug, "to": target.slug, "reason": reason, "announced": announce},
+        agent_slug=target.slug,
+    )
+
+
+def _stall(turn: Turn) -> bool:
+    """Repeated question or no progress for stallThreshold turns: re-route or hand over."""
+    conv = turn.conversation
+    with timed() as t:
+        repeat = similarity(turn.message.text, turn.previous_text) if turn.previous_text else 0.0
+        repeated = repeat >= REPEAT_SIMILARITY
+        stuck = conv.turns_without_progress >= turn.settings["stallThreshold"]
+    if not (repeated or stuck) or conv.state != State.ACTIVE or turn.transferred:
+        return False
+    reason = "repeated question" if repeated else "no progress"
+    lifecycle.conversation_transition(conversation=conv, to=State.STALLED, reason=reason)
+    record(
+        conversation=conv,
+        type=EventType.STALL_DETECTED,
+        message=turn.message,
+        duration_ms=t[0],
+        detail={
+            "reason": reason,
+            "similarity": round(repeat, 3),
+            "turnsWithoutProgress": conv.turns_without_progress,
+            "stallThreshold": turn.settings["stallThreshold"],
+        },
+        agent_slug=turn.agent.slug,
+    )
+    better = _best_specialist(_stack_specialists(conv, turn.agent), turn.context["intent"])
+    if better is not None and better.pk != turn.agent.pk:
+        _transfer(turn, better, reason=f"stalled ({reason})", rerouted=True)
+        conv.turns_without_progress = 0
+        lifecycle.conversation_transition(
+            conversation=conv, to=State.ACTIVE, reason=f"re-routed to {better.slug}"
+        )
+        return False
+    record(
+        conversation=conv,
+        type=EventType.ESCALATED,
+        message=turn.message,
+        detail={"to": "human", "reason": f"stalled ({reason}) and no better-suited agent"},
+        agent_slug=turn.agent.slug,
+    )
+    hand_over_to_human(turn, reason=f"stalled: {reason}")
+    return True
+
+
+# --- replies -----------------------------------------------------------------------------------
+
+
+def _transcript(conv: Conversation, before_id: int) -> tuple[dict[str, Any], ...]:
+    rows = (
+        Message.objects.filter(conversation=conv, id__lt=before_id)
+        .order_by("-id")
+        .values("role", "author", "text")[:TRANSCRIPT_LENGTH]
+    )
+    return tuple(reversed(list(rows)))
+
+
+def _turn_context(turn: Turn, agent: Agent, consultation=()) -> TurnContext:
+    conv = turn.conversation
+    return TurnContext(
+        tenant_name=conv.tenant.name,
+        agent=AgentSpec.from_agent(agent),
+        conversation_id=str(conv.pk),
+        channel=conv.channel,
+        message=turn.message.text,
+        signals={k: turn.context[k] for k in ("intent", "sentiment", "risk")},
+        customer={
+            "id": conv.customer_ref,
+            "name": conv.customer_name,
+            "email": conv.customer_email,
+            "attributes": conv.customer_attributes,
+        },
+        transcript=_transcript(conv, turn.message.pk),
+        routing_instructions=render_routing_instructions(
+            turn.settings.get("routingInstructions") or "", conv.tenant
+        ),
+        model=turn.settings.get("model") or "",
+        consultation=tuple(consultation),
+    )
+
+
+def _run(turn: Turn, agent: Agent, consultation=()) -> AgentReply:
+    reply = run_agent(_turn_context(turn, agent, consultation))
+    if reply.error:
+        record(
+            conversation=turn.conversation,
+            type=EventType.AGENT_ERROR,
+            message=turn.message,
+            duration_ms=reply.duration_ms,
+            detail={"error": reply.error, "attempts": reply.attempts, **dict(reply.detail)},
+            agent_slug=agent.slug,
+        )
+    return reply
+
+
+def _consult(turn: Turn, agent: Agent, depth: int, seen: set[int]) -> list[dict[str, Any]]:
+    """A sequential supervisor asks the matching specialist privately; a specialist that is
+    itself a sequential supervisor asks on, at most MAX_CONSULTATION_DEPTH deep, never in a
+    circle."""
+    specialist = _best_specialist(
+        _stack_specialists(turn.conversation, agent), turn.context["intent"]
+    )
+    if specialist is None:
+        return []
+    if specialist.pk in seen or depth >= MAX_CONSULTATION_DEPTH:
+        record(
+            conversation=turn.conversation,
+            type=EventType.AGENT_ROUTED,
+            message=turn.message,
+            detail={
+                "mode": "consultation",
+                "from": agent.slug,
+                "to": specialist.slug,
+                "stopped": "cycle" if specialist.pk in seen else "depth limit",
+                "depth": depth,
+            },
+            agent_slug=agent.slug,
+        )
+        return []
+    seen.add(specialist.pk)
+    inner = []
+    if specialist.role == AgentRole.SUPERVISOR and specialist.pattern == Pattern.SEQUENTIAL:
+        inner = _consult(turn, specialist, depth + 1, seen)
+    with timed() as t:
+        reply = _run(turn, specialist, inner)
+    record(
+        conversation=turn.conversation,
+        type=EventType.AGENT_ROUTED,
+        message=turn.message,
+        duration_ms=t[0],
+        detail={
+            "mode": "consultation",
+            "from": agent.slug,
+            "to": specialist.slug,
+            "depth": depth + 1,
+            "answered": reply.answered,
+        },
+        agent_slug=specialist.slug,
+    )
+    if reply.error or not reply.text:
+        return []
+    return [{"agent": specialist.slug, "text": reply.text, "answered": reply.answered}]
+
+
+def _reply(turn: Turn) -> None:
+    conv = turn.conversation
+    agent = turn.agent
+    if conv.workflow_id and not conv.workflow_state.get("done"):
+        reply, speaker = _run_workflow(turn)
+        if reply is None:
+            return
+    else:
+        consultation = []
+        if agent.role == AgentRole.SUPERVISOR and agent.pattern == Pattern.SEQUENTIAL:
+            consultation = _consult(turn, agent, 0, {agent.pk})
+        reply = _run(turn, agent, consultation)
+        speaker = agent
+    _account(turn, reply, speaker)
+
+
+def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
+    """Store the reply and count the attempt; fall back to a human after repeated failure."""
+    conv = turn.conversation
+    if reply.error:
+        conv.runtime_failures += 1
+        conv.attempts += 1
+        conv.turns_without_progress += 1
+        if conv.runtime_failures >= RUNTIME_FAILURES_BEFORE_HUMAN:
+            record(
+                conversation=conv,
+                type=EventType.ESCALATED,
+                message=turn.message,
+                detail={
+                    "to": "human",
+                    "reason": f"{speaker.slug} failed {conv.runtime_failures} times in a row",
+                },
+                agent_slug=speaker.slug,
+            )
+            hand_over_to_human(turn, reason="agent runtime failing")
+        return
+    conv.runtime_failures = 0
+    if reply.answered:
+        conv.attempts = 0
+        conv.turns_without_progress = 0
+    else:
+        conv.attempts += 1
+        conv.turns_without_progress += 1
+    if reply.text:
+        turn.result.reply = _say(turn, speaker, reply.text)
+    record(
+        conversation=conv,
+        type=EventType.AGENT_REPLIED,
+        message=turn.message,
+        duration_ms=reply.duration_ms,
+        detail={"answered": reply.answered, **dict(reply.detail)},
+        agent_slug=speaker.slug,
+    )
+    for action in reply.proposed_actions:
+        proposed = {"action": action.name, "params": dict(action.params), "agentId": speaker.slug}
+        turn.result.proposed_actions.append(proposed)
+        record(
+            conversation=conv,
+            type=EventType.ACTION_PROPOSED,
+            message=turn.message,
+            detail=proposed,
+            agent_slug=speaker.slug,
+        )
+
+
+def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
+    """SPEC 4.4: the entry step, then each later step whose condition holds over the outputs
+    gathered so far, within the workflow's step budget (counted over the conversation)."""
+    conv = turn.conversation
+    workflow = conv.workflow
+    state = dict(conv.workflow_state or {})
+    outputs: dict[str, Any] = dict(state.get("outputs") or {})
+    taken = int(state.get("stepsTaken") or 0)
+    steps = list(workflow.steps.select_related("agent").order_by("position", "id"))
+    last: tuple[AgentReply | None, Agent | None] = (None, None)
+    for index, step in enumerate(steps):
+        gathered = {**turn.context, **outputs}
+        if index > 0:
+            condition = compile_condition(step.condition, workflow_schema(list(outputs) or ()))
+            if not condition(gathered):
+                continue
+        if taken >= workflow.step_budget:
+            record(
+                conversation=conv,
+                type=EventType.WORKFLOW_STEP,
+                message=turn.message,
+                rule=f"workflow {workflow.name}",
+                detail={"stopped": "step budget", "budget": workflow.step_budget, "taken": taken},
+            )
+            conv.workflow_state = {**state, "outputs": outputs, "stepsTaken": taken, "done": True}
+            hand_over_to_human(turn, reason="workflow step budget exhausted")
+            return None, None
+        with timed() as t:
+            reply = _run(turn, step.agent)
+        taken += 1
+        produced = {name: (reply.outputs or {}).get(name) for name in step.outputs}
+        outputs.update(produced)
+        record(
+            conversation=conv,
+            type=EventType.WORKFLOW_STEP,
+            message=turn.message,
+            duration_ms=t[0],
+            rule=f"workflow {workflow.name} step {index + 1}",
+            detail={"agent": step.agent.slug, "condition": step.condition, "outputs": produced},
+            agent_slug=step.agent.slug,
+        )
+        if reply.error:
+            last = (reply, step.agent)
+            break
+        if reply.text:
+            last = (reply, step.agent)
+    conv.workflow_state = {"outputs": outputs, "stepsTaken": taken, "done": False}
+    if last[0] is None:
+        return _run(turn, turn.agent), turn.agent
+    return last
+
+
+# --- hand-over and messages ----------------------------------------------------------------------
+
+
+def hand_over_to_human(turn: Turn, *, reason: str, detail: dict[str, Any] | None = None) -> None:
+    """Hand the conversation to people (SPEC 4.5): it waits in ``handing_off`` and the
+    customer is told. The handover work (hot offer or cold pack) builds on this."""
+    conv = turn.conversation
+    if conv.state == State.HANDING_OFF:
+        return
+    lifecycle.conversation_transition(
+        conversation=conv, to=State.HANDING_OFF, reason=reason, detail=detail
+    )
+    turn.result.notices.append(_say(turn, None, HUMAN_HANDOVER_TEXT, role=MessageRole.SYSTEM))
+
+
+def _say(turn: Turn, agent: Agent | None, text: str, role: str = MessageRole.AGENT) -> Message:
+    conv = turn.conversation
+    conv.last_activity_at = timezone.now()
+    return Message.objects.create(
+        tenant_id=conv.tenant_id,
+        conversation=conv,
+        role=role,
+        author=agent.slug if agent else "system",
+        text=text,
+    )
+
+
+def _agent(conv: Conversation, slug: str | None) -> Agent | None:
+    if not slug:
+        return None
+    return Agent.objects.filter(tenant_id=conv.tenant_id, slug=slug).first()
+
+
+def _notify_messages(turn: Turn) -> None:
+    conv = turn.conversation
+    created = [turn.message, *turn.result.notices]
+    if turn.result.reply is not None:
+        created.append(turn.result.reply)
+    for message in created:
+        notify_on_commit(
+            [conversation_group(conv.pk)],
+            {"type": "message.created", "conversationId": str(conv.pk), "messageId": message.pk},
+        )

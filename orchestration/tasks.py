@@ -1,0 +1,13 @@
+"""Celery tasks of the orchestrator. Tasks take ids, are idempotent and bounded."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from orchestration.silence import TASK_NAME, silence_sweep
+
+
+@shared_task(name=TASK_NAME, acks_late=True, ignore_result=True, soft_time_limit=120)
+def sweep_silence() -> int:
+    """Stall conversations that went silent (safe to run twice, or two at once)."""
+    return silence_sweep()
