@@ -19,6 +19,7 @@ from approvals.models import ApproverGroup
 from approvals.registry import action_names, get_action
 from orchestration.models import Membership
 from orchestration.rules import ConditionError, approval_schema, check_condition, handoff_schema
+from orchestration.tenant_config import config_changed
 
 MAX_HANDOFFS = 100
 MAX_ACTIONS = 50
@@ -334,6 +335,7 @@ def rules_version_record(*, agent: Agent, user=None, via: str) -> RuleVersion:
     """Keep the agent's current rules as a new version (call inside the change's
     transaction)."""
     Agent.objects.select_for_update().filter(pk=agent.pk).first()
+    config_changed(agent.tenant_id)
     version = _next_version(agent)
     ruleset = ruleset_with_children(agent)
     if ruleset is not None:

@@ -10,6 +10,7 @@ from django.db.models import ProtectedError
 
 from agents.models import Agent, KnowledgeEntry
 from orchestration.models import Tenant
+from orchestration.tenant_config import config_changed
 
 # What the API calls the model's fields, for error messages.
 API_NAMES = {
@@ -65,6 +66,7 @@ def agent_create(
     agent.save()
     if knowledge:
         knowledge_replace(agent=agent, entries=knowledge)
+    config_changed(tenant.pk)
     return agent
 
 
@@ -82,11 +84,13 @@ def agent_update(
     agent.save()
     if knowledge is not None:
         knowledge_replace(agent=agent, entries=knowledge)
+    config_changed(agent.tenant_id)
     return agent
 
 
 @transaction.atomic
 def agent_delete(*, agent: Agent) -> None:
+    config_changed(agent.tenant_id)
     try:
         agent.delete()
     except ProtectedError as exc:

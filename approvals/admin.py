@@ -1,7 +1,28 @@
-from django.contrib import admin
+"""Admin for approvals: approver groups; approval requests (read-only, with approve and deny
+actions that call the same service as the API and the approvals page, so the admin user must
+be a listed approver); executions, the ledger and the audit log, read-only."""
 
-from approvals.models import ApproverGroup
-from orchestration.admin_scoping import TenantScopedAdmin
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+
+from approvals.audit import client_address
+from approvals.models import (
+    ActionExecution,
+    ApprovalDecision,
+    ApprovalRequest,
+    ApproverGroup,
+    AuditLog,
+    LedgerEntry,
+    Verdict,
+)
+from approvals.selectors import approval_transcript
+from approvals.services import ApprovalConflict, NotAnApprover, approval_decide
+from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
 
 
 @admin.register(ApproverGroup)
@@ -13,3 +34,233 @@ class ApproverGroupAdmin(TenantScopedAdmin):
     @admin.display(description="members")
     def member_count(self, group) -> int:
         return group.members.count()
+
+
+class ReadOnlyAdmin(TenantScopedAdmin):
+    """Rows written only by services: viewable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+class DecisionInline(TenantScopedTabularInline):
+    model = ApprovalDecision
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "approver_label", "verdict", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class DenyForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=2000,
+        help_text="Required: why the action must not be carried out.",
+    )
+
+
+@admin.register(ApprovalRequest)
+class ApprovalRequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "action",
+        "status",
+        "conversation",
+        "requested_by_label",
+        "quorum",
+        "created_at",
+        "expires_at",
+    ]
+    list_filter = ["status", "action"]
+    search_fields = ["action", "requested_by_label", "idempotency_key"]
+    list_select_related = ["conversation"]
+    date_hierarchy = "created_at"
+    inlines = [DecisionInline]
+    actions = ["approve_selected", "deny_selected"]
+    fields = [
+        "action",
+        "params",
+        "status",
+        "conversation",
+        "requested_by_label",
+        "approvers",
+        "quorum",
+        "rule",
+        "rule_detail",
+        "reason",
+        "decided_by",
+        "created_at",
+        "decided_at",
+        "expires_at",
+        "idempotency_key",
+        "execution_link",
+        "transcript",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="execution")
+    def execution_link(self, approval):
+        execution = ActionExecution.objects.filter(request=approval).first()
+        if execution is None:
+            return "-"
+        return format_html(
+            '<a href="../../../actionexecution/{}/change/">{} ({})</a>',
+            execution.pk,
+            execution.execution_key,
+            execution.status,
+        )
+
+    @admin.display(description="conversation so far")
+    def transcript(self, approval):
+        lines = approval_transcript(approval, limit=30)
+        if not lines:
+            return "-"
+        return format_html(
+            "<div>{}</div>",
+            format_html_join(
+                "",
+                "<p><strong>{}</strong> ({}): {}</p>",
+                ((m["role"], m["author"], m["text"]) for m in lines),
+            ),
+        )
+
+    def _decide(self, request, queryset, verdict: str, reason: str = "") -> None:
+        ip, user_agent = client_address(request)
+        done, refused = [], []
+        for approval in queryset:
+            try:
+                approval_decide(
+                    approval=approval,
+                    user=request.user,
+                    verdict=verdict,
+                    reason=reason,
+                    ip=ip,
+                    user_agent=user_agent,
+                )
+            except (NotAnApprover, ApprovalConflict) as exc:
+                refused.append(f"#{approval.pk}: {exc}")
+            except ValidationError as exc:
+                refused.append(f"#{approval.pk}: {' '.join(exc.messages)}")
+            else:
+                done.append(f"#{approval.pk}")
+        verb = "Approved" if verdict == Verdict.APPROVE else "Denied"
+        if done:
+            self.message_user(request, f"{verb} {', '.join(done)}.", messages.SUCCESS)
+        for problem in refused:
+            self.message_user(request, problem, messages.ERROR)
+
+    @admin.action(description="Approve the selected requests")
+    def approve_selected(self, request, queryset):
+        self._decide(request, queryset, Verdict.APPROVE)
+
+    @admin.action(description="Deny the selected requests (with a reason)")
+    def deny_selected(self, request, queryset):
+        form = DenyForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._decide(request, queryset, Verdict.DENY, form.cleaned_data["reason"])
+            return None
+        return TemplateResponse(
+            request,
+            "admin/approvals/approvalrequest/deny_selected.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "Deny approval requests",
+                "queryset": queryset,
+                "form": form,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+@admin.register(ActionExecution)
+class ActionExecutionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "action",
+        "status",
+        "attempts",
+        "execution_key",
+        "conversation",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "action"]
+    search_fields = ["execution_key", "idempotency_key"]
+    list_select_related = ["conversation"]
+    readonly_fields = [
+        "action",
+        "params",
+        "status",
+        "attempts",
+        "result",
+        "error",
+        "request",
+        "conversation",
+        "execution_key",
+        "idempotency_key",
+        "requested_by_label",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    ]
+    fields = readonly_fields
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "action", "execution_key", "conversation", "created_at"]
+    list_filter = ["action"]
+    search_fields = ["execution_key"]
+    list_select_related = ["conversation"]
+    readonly_fields = ["action", "params", "execution_key", "conversation", "created_at"]
+    fields = readonly_fields
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "kind",
+        "action",
+        "actor_label",
+        "ip",
+        "approval_id",
+        "execution_id",
+    ]
+    list_filter = ["kind", "action"]
+    search_fields = ["actor_label", "action"]
+    readonly_fields = [
+        "created_at",
+        "kind",
+        "action",
+        "actor_label",
+        "actor_id",
+        "ip",
+        "user_agent",
+        "approval_id",
+        "execution_id",
+        "conversation_id",
+        "detail",
+    ]
+    fields = readonly_fields

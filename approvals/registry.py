@@ -4,6 +4,13 @@ Parameters are described with a small subset of JSON Schema (``type``, ``propert
 ``required``, ``additionalProperties``, ``exclusiveMinimum``, ``minimum``, ``minLength``,
 ``maxLength``, ``enum``), which also gives approval thresholds their types
 (``params.amount`` is a number).
+
+Each action names its callable by dotted path (``handler``, resolved when it first runs, so this
+module imports no models). A callable takes an :class:`ActionContext` and returns a JSON-able
+result; it must be idempotent by ``context.execution_key`` (the demo actions in
+``approvals.actions`` write one ledger row per key), because the executor runs it inside the
+transaction that marks the execution done and a redelivered task may call it again after a
+crash.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.utils.module_loading import import_string
 
 
 class ParamsError(ValueError):
@@ -22,10 +31,32 @@ class ParamsError(ValueError):
 
 
 @dataclass(frozen=True)
+class ActionContext:
+    """What an action's callable is given."""
+
+    tenant_id: int
+    conversation_id: Any
+    execution_id: int
+    execution_key: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class ActionSpec:
     name: str
     description: str
     params_schema: Mapping[str, Any] = field(default_factory=dict)
+    handler: str = ""  # dotted path of the callable
+    label: str = ""  # how the customer is told about it: "refund"
+
+    def run(self, context: ActionContext) -> Any:
+        if not self.handler:
+            raise LookupError(f"the action {self.name} has no callable")
+        return import_string(self.handler)(context)
+
+    @property
+    def customer_label(self) -> str:
+        return self.label or self.name.replace("_", " ")
 
     def validate_params(self, params: Any) -> dict[str, Any]:
         """The parameters, checked against the schema; raises ParamsError."""
@@ -91,6 +122,8 @@ ACTIONS: dict[str, ActionSpec] = {
                 "required": ["orderId", "amount"],
                 "additionalProperties": False,
             },
+            handler="approvals.actions.issue_refund",
+            label="refund",
         ),
         ActionSpec(
             "modify_account",
@@ -101,6 +134,8 @@ ACTIONS: dict[str, ActionSpec] = {
                 "required": ["changes"],
                 "additionalProperties": False,
             },
+            handler="approvals.actions.modify_account",
+            label="account change",
         ),
         ActionSpec(
             "access_sensitive_data",
@@ -114,6 +149,8 @@ ACTIONS: dict[str, ActionSpec] = {
                 "required": ["field"],
                 "additionalProperties": False,
             },
+            handler="approvals.actions.access_sensitive_data",
+            label="request to access your data",
         ),
     ]
 }

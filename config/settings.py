@@ -89,15 +89,27 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
+    # Under ASGI every request may run on another thread, so per-thread persistent connections
+    # would pile up; a psycopg connection pool keeps connections open and shares them instead,
+    # checking each one before handing it out. DB_POOL=0 falls back to per-request connections
+    # (DB_CONN_MAX_AGE, with health checks) for setups behind an external pooler (PgBouncer).
+    DB_POOL = env_bool("DB_POOL", default=True)
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL,
-            conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+            conn_max_age=0 if DB_POOL else env_int("DB_CONN_MAX_AGE", 0),
             conn_health_checks=True,
         )
     }
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
+    if DB_POOL:
+        # Django checks each pooled connection before use because CONN_HEALTH_CHECKS is on.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 20),
+            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        }
 else:
     DATABASES = {
         "default": {

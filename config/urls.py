@@ -13,6 +13,8 @@ api_v1 = [
     path("", include("agents.workflows_api")),
     path("", include("orchestration.settings_api")),
     path("", include("orchestration.conversations_api")),
+    path("", include("handover.api")),
+    path("", include("approvals.api")),
 ]
 
 urlpatterns = [
@@ -29,6 +31,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("handover.urls")),
 ]
 
 

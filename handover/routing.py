@@ -1,7 +1,10 @@
-"""Websocket routes, mounted by config/asgi.py behind the origin check and session auth.
+"""Websocket routes, mounted by config/asgi.py behind the origin check and session auth."""
 
-The inbox (``/ws/inbox/``) and customer (``/ws/conversations/<id>/``) consumers are added here
-by the handover work; until then every websocket path is refused by the router.
-"""
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from handover.consumers import CustomerConsumer, InboxConsumer
+
+websocket_urlpatterns = [
+    path("ws/inbox/", InboxConsumer.as_asgi()),
+    path("ws/conversations/<uuid:conversation_id>/", CustomerConsumer.as_asgi()),
+]

@@ -142,6 +142,18 @@ def instance_tenant_id(instance: models.Model) -> int | None:
     return getattr(current, f"{last}_id", None)
 
 
+def _config_changed(instance: models.Model) -> None:
+    _config_changed_for(instance_tenant_id(instance))
+
+
+def _config_changed_for(tenant_id: int | None) -> None:
+    """What the admin changed may be configuration the orchestrator caches."""
+    from orchestration.tenant_config import config_changed
+
+    if tenant_id is not None:
+        config_changed(tenant_id)
+
+
 class TenantScopedInlineFormSet(BaseInlineFormSet):
     """Gives each inline form its parent's tenant, so a related row chosen in an inline is
     checked against it even before the parent is saved."""
@@ -233,6 +245,20 @@ class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
         if tenant is not None and hasattr(obj, "tenant_id") and obj.tenant_id is None:
             obj.tenant = tenant
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        _config_changed(form.instance)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        _config_changed(obj)
+
+    def delete_queryset(self, request, queryset):
+        touched = {instance_tenant_id(obj) for obj in queryset}
+        super().delete_queryset(request, queryset)
+        for tenant_id in touched:
+            _config_changed_for(tenant_id)
 
 
 class TenantScopedTabularInline(TenantScopedMixin, admin.TabularInline):

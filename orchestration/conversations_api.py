@@ -28,7 +28,9 @@ def tenant_conversations(request) -> QuerySet[Conversation]:
 
 def get_conversation(request, conversation_id) -> Conversation:
     return get_object_or_404(
-        tenant_conversations(request).select_related("current_agent", "assignee"),
+        tenant_conversations(request)
+        .select_related("current_agent", "assignee")
+        .prefetch_related("handoffs__claimed_by"),
         pk=conversation_id,
     )
 
@@ -107,9 +109,22 @@ def conversation_json(conversation: Conversation) -> dict:
             "attributes": conversation.customer_attributes,
         },
         "workflowId": conversation.workflow_id,
-        "handoff": None,
+        "handoff": _latest_handoff(conversation),
         "createdAt": conversation.created_at,
         "updatedAt": conversation.updated_at,
+    }
+
+
+def _latest_handoff(conversation: Conversation) -> dict | None:
+    handoffs = sorted(conversation.handoffs.all(), key=lambda h: h.pk)
+    if not handoffs:
+        return None
+    latest = handoffs[-1]
+    return {
+        "id": latest.pk,
+        "mode": latest.mode,
+        "status": latest.status,
+        "claimedBy": latest.claimed_by.get_username() if latest.claimed_by_id else None,
     }
 
 
@@ -152,7 +167,11 @@ class ConversationListView(APIView):
         responses=ConversationShape(many=True),
     )
     def get(self, request):
-        conversations = tenant_conversations(request).select_related("current_agent", "assignee")
+        conversations = (
+            tenant_conversations(request)
+            .select_related("current_agent", "assignee")
+            .prefetch_related("handoffs__claimed_by")
+        )
         state = request.query_params.get("state")
         if state:
             conversations = conversations.filter(state=state)
@@ -229,7 +248,7 @@ class MessagesView(APIView):
         description="Runs the message through the orchestrator and answers with what it did.",
     )
     def post(self, request, conversation_id):
-        conversation = get_conversation(request, conversation_id)
+        conversation = get_object_or_404(tenant_conversations(request), pk=conversation_id)
         serializer = MessageInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -43,15 +43,15 @@ def seed_demo() -> list[str]:
         if user_model.objects.filter(username=username).exists():
             continue
         first, last = full_name.split(" ", 1)
-        user, _ = services.user_create(
+        services.user_create(
             username=username,
             tenant=tenant,
             roles=roles,
             password=password,
             email=f"{username}@demo.example",
+            first_name=first,
+            last_name=last,
         )
-        user.first_name, user.last_name = first, last
-        user.save(update_fields=["first_name", "last_name"])
 
     report.extend(seed_demo_team(tenant))
 

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -20,6 +21,22 @@ from django.db import transaction
 from orchestration.models import Conversation, DecisionEvent, Message
 
 log = logging.getLogger(__name__)
+
+_buffer: ContextVar[list[DecisionEvent] | None] = ContextVar("decision_events", default=None)
+
+
+@contextmanager
+def events_buffered() -> Iterator[None]:
+    """Collect the events recorded inside the block and write them in one INSERT at its end
+    (the pipeline records half a dozen per message). Use inside the transaction."""
+    token = _buffer.set([])
+    try:
+        yield
+        pending = _buffer.get()
+        if pending:
+            DecisionEvent.objects.bulk_create(pending)
+    finally:
+        _buffer.reset(token)
 
 
 def record(
@@ -32,7 +49,7 @@ def record(
     message: Message | None = None,
     agent_slug: str = "",
 ) -> DecisionEvent:
-    return DecisionEvent.objects.create(
+    event = DecisionEvent(
         tenant_id=conversation.tenant_id,
         conversation=conversation,
         message=message,
@@ -42,6 +59,12 @@ def record(
         rule=rule[:200],
         agent_slug=agent_slug,
     )
+    pending = _buffer.get()
+    if pending is not None:
+        pending.append(event)
+    else:
+        event.save()
+    return event
 
 
 @contextmanager

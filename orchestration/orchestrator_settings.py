@@ -349,6 +349,9 @@ def settings_update(
     for name, value in cleaned.items():
         setattr(row, BY_NAME[name].field, value)
     row.save()
+    from orchestration.tenant_config import config_changed
+
+    config_changed(None if level == SettingsLevel.GLOBAL else owner["tenant"].pk)
     if "checkInterval" in cleaned:
         from orchestration.silence import silence_schedule_sync
 

@@ -21,11 +21,14 @@ from django.utils import timezone
 
 from agents.detectors import REPEAT_SIMILARITY, detect, similarity
 from agents.models import Agent, AgentRole, Pattern
-from agents.rule_engine import rules_for, trace
-from agents.runtimes import AgentReply, AgentSpec, TurnContext, run_agent
+from agents.rule_engine import compile_document, trace
+from agents.runtimes import AgentReply, TurnContext, run_agent
+from approvals.selectors import approval_json
+from approvals.services import ActionInvalid, action_propose
 from orchestration import lifecycle
 from orchestration.events import (
     conversation_group,
+    events_buffered,
     notify_on_commit,
     record,
     tenant_inbox_group,
@@ -34,13 +37,13 @@ from orchestration.events import (
 from orchestration.models import (
     Conversation,
     EventType,
-    Intent,
     Message,
     MessageRole,
     State,
 )
-from orchestration.orchestrator_settings import effective_settings, render_routing_instructions
+from orchestration.orchestrator_settings import render_routing_instructions
 from orchestration.rules import compile_condition, workflow_schema
+from orchestration.tenant_config import TenantConfig, tenant_config
 
 MAX_CONSULTATION_DEPTH = 3
 RUNTIME_FAILURES_BEFORE_HUMAN = 2
@@ -72,12 +75,20 @@ class Turn:
 
     conversation: Conversation
     message: Message
+    config: TenantConfig
     settings: dict[str, Any]
     context: dict[str, Any]
     result: TurnResult
-    stack: list[Agent]
-    previous_text: str | None = None
+    transcript: tuple[dict[str, Any], ...] = ()
     transferred: bool = False
+
+    @property
+    def previous_text(self) -> str | None:
+        """The customer's message before this one (to spot a repeated question)."""
+        return next(
+            (m["text"] for m in reversed(self.transcript) if m["role"] == MessageRole.CUSTOMER),
+            None,
+        )
 
     @property
     def agent(self) -> Agent:
@@ -91,7 +102,7 @@ def conversation_receive_message(
     *, conversation: Conversation, text: str, signals: dict[str, Any] | None = None
 ) -> TurnResult:
     """Run one customer message through the pipeline; raises ConversationClosed."""
-    with transaction.atomic():
+    with transaction.atomic(), events_buffered():
         conv = (
             Conversation.objects.select_for_update(of=("self",))
             .select_related("tenant", "current_agent", "workflow")
@@ -99,90 +110,94 @@ def conversation_receive_message(
         )
         if conv.state == State.RESOLVED:
             raise ConversationClosed("This conversation is resolved; start a new one.")
-        turn = _store(conv, text)
-        _classify(turn, text, signals or {})
+        config = tenant_config(conv.tenant)
+        with timed() as t:
+            detected = detect(text, config.intents or None, domains=config.domains)
+        turn = _store(conv, config, text, detected, signals or {}, t[0])
         if conv.state in (State.WITH_HUMAN, State.HANDING_OFF):
             _deliver_to_humans(turn)
         else:
             _orchestrate(turn)
-        conv.save()
+        conv.save(update_fields=CONVERSATION_FIELDS)
         _notify_messages(turn)
     return turn.result
+
+
+# What a turn may change on the conversation (its state is written by the lifecycle service).
+CONVERSATION_FIELDS = [
+    "current_agent",
+    "turns",
+    "attempts",
+    "runtime_failures",
+    "turns_without_progress",
+    "last_customer_message_at",
+    "last_activity_at",
+    "workflow_state",
+    "updated_at",
+]
 
 
 # --- steps -------------------------------------------------------------------------------------
 
 
-def _store(conv: Conversation, text: str) -> Turn:
+def _store(
+    conv: Conversation,
+    config: TenantConfig,
+    text: str,
+    detected,
+    given: dict[str, Any],
+    detect_ms: float,
+) -> Turn:
+    """Store the message with its signals (the caller's win over the detectors')."""
     now = timezone.now()
-    previous = (
-        Message.objects.filter(conversation=conv, role=MessageRole.CUSTOMER)
-        .order_by("-id")
-        .values_list("text", flat=True)
-        .first()
+    transcript = tuple(
+        reversed(
+            Message.objects.filter(conversation=conv)
+            .order_by("-id")
+            .values("role", "author", "text")[:TRANSCRIPT_LENGTH]
+        )
     )
+    signals = detected.as_dict()
+    overridden = sorted(k for k in ("intent", "sentiment", "risk") if k in given)
+    signals.update({k: given[k] for k in overridden})
     message = Message.objects.create(
         tenant_id=conv.tenant_id,
         conversation=conv,
         role=MessageRole.CUSTOMER,
         author=conv.customer_name or conv.customer_ref,
         text=text,
+        intent=signals["intent"] or "",
+        sentiment=signals["sentiment"],
+        risk=list(signals["risk"] or []),
     )
     conv.turns += 1
     conv.last_customer_message_at = now
     conv.last_activity_at = now
-    return Turn(
-        conversation=conv,
-        message=message,
-        settings={},
-        context={},
-        result=TurnResult(conversation=conv, message=message),
-        stack=[],
-        previous_text=previous,
-    )
-
-
-def _classify(turn: Turn, text: str, given: dict[str, Any]) -> None:
-    conv = turn.conversation
-    with timed() as t:
-        intents = list(
-            Intent.objects.filter(tenant_id=conv.tenant_id).values("name", "keywords", "phrases")
-        )
-        domains = sorted(
-            {
-                d
-                for ds in Agent.objects.filter(tenant_id=conv.tenant_id).values_list(
-                    "domains", flat=True
-                )
-                for d in ds
-            }
-        )
-        detected = detect(text, intents or None, domains=domains)
-    signals = detected.as_dict()
-    overridden = sorted(k for k in ("intent", "sentiment", "risk") if k in given)
-    signals.update({k: given[k] for k in overridden})
-    message = turn.message
-    message.intent = signals["intent"] or ""
-    message.sentiment = signals["sentiment"]
-    message.risk = list(signals["risk"] or [])
-    message.save(update_fields=["intent", "sentiment", "risk"])
     record(
         conversation=conv,
         type=EventType.MESSAGE_CLASSIFIED,
         message=message,
-        duration_ms=t[0],
+        duration_ms=detect_ms,
         detail={**detected.explanations(), "signals": signals, "overridden": overridden},
     )
-    turn.context = {
-        "intent": signals["intent"],
-        "sentiment": signals["sentiment"],
-        "risk": list(signals["risk"] or []),
-        "channel": conv.channel,
-        "attempts": conv.attempts,
-        "turns": conv.turns,
-        "language": conv.language or None,
-        "customer": conv.customer_attributes,
-    }
+    return Turn(
+        conversation=conv,
+        message=message,
+        config=config,
+        settings={},
+        context={
+            "intent": signals["intent"],
+            "sentiment": signals["sentiment"],
+            "risk": list(signals["risk"] or []),
+            "channel": conv.channel,
+            "attempts": conv.attempts,
+            "turns": conv.turns,
+            "language": conv.language or None,
+            "customer": conv.customer_attributes,
+        },
+        result=TurnResult(conversation=conv, message=message),
+        transcript=transcript,
+    )
 
 
 def _deliver_to_humans(turn: Turn) -> None:
@@ -207,7 +222,7 @@ def _orchestrate(turn: Turn) -> None:
         lifecycle.conversation_transition(
             conversation=conv, to=State.ACTIVE, reason="the customer wrote again"
         )
-    turn.settings, _ = effective_settings(tenant=conv.tenant, agent=conv.current_agent)
+    turn.settings = turn.config.settings_for(conv.current_agent)
     if _risk_escalation(turn) or _rules(turn):
         return
     if not turn.transferred:
@@ -245,7 +260,8 @@ def _rules(turn: Turn) -> bool:
     """Escalation then handoff rules of the current agent. True when the turn ends here."""
     conv = turn.conversation
     with timed() as t:
-        rules = rules_for(turn.agent)
+        owner, version, document = turn.config.rules.get(turn.agent.pk, (None, None, None))
+        rules = compile_document(document, owner=owner, version=version)
         verdict = trace(rules, turn.context)
     rule_ref = f"{rules.owner} v{rules.version}" if rules.owner else ""
     if verdict.escalate:
@@ -270,14 +286,14 @@ def _rules(turn: Turn) -> bool:
         if rules.escalation["escalateToHuman"]:
             hand_over_to_human(turn, reason="escalation rule")
             return True
-        target = _agent(conv, rules.escalation["targetAgentId"])
+        target = turn.config.agent(rules.escalation["targetAgentId"])
         if target is None or target.pk == turn.agent.pk:
             return False
         _transfer(turn, target, reason="escalation rule", rule=f"{rule_ref} escalation")
         conv.attempts = 0
         return False
     if verdict.handoff and verdict.handoff.target != turn.agent.slug:
-        target = _agent(conv, verdict.handoff.target)
+        target = turn.config.agent(verdict.handoff.target)
         if target is not None:
             record(
                 conversation=conv,
@@ -292,17 +308,6 @@ def _rules(turn: Turn) -> bool:
     return False
 
 
-def _stack_specialists(conv: Conversation, agent: Agent) -> list[Agent]:
-    """The specialists the router can choose from: those of ``agent``'s supervisor (or of
-    ``agent`` itself when it supervises)."""
-    lead_id = agent.pk if agent.role == AgentRole.SUPERVISOR else agent.supervisor_id
-    if lead_id is None:
-        return []
-    return list(
-        Agent.objects.filter(tenant_id=conv.tenant_id, supervisor_id=lead_id).order_by("slug")
-    )
-
-
 def _best_specialist(specialists: list[Agent], intent: str | None) -> Agent | None:
     if not intent:
         return None
@@ -313,9 +318,9 @@ def _route(turn: Turn) -> None:
     """SPEC 4.2: a supervisor's first message goes to the specialist whose domains match the
     intent (announced under the handoff pattern); a later topic shift to another specialist's
     domain re-routes without telling the customer."""
-    conv, agent, intent = turn.conversation, turn.agent, turn.context["intent"]
+    agent, intent = turn.agent, turn.context["intent"]
     with timed() as t:
-        specialists = _stack_specialists(conv, agent)
+        specialists = turn.config.specialists_of(agent)
         best = _best_specialist(specialists, intent)
     if best is None or best.pk == agent.pk:
         return
@@ -390,7 +395,7 @@ def _stall(turn: Turn) -> bool:
         },
         agent_slug=turn.agent.slug,
     )
-    better = _best_specialist(_stack_specialists(conv, turn.agent), turn.context["intent"])
+    better = _best_specialist(turn.config.specialists_of(turn.agent), turn.context["intent"])
     if better is not None and better.pk != turn.agent.pk:
         _transfer(turn, better, reason=f"stalled ({reason})", rerouted=True)
         conv.turns_without_progress = 0
@@ -412,20 +417,11 @@ def _stall(turn: Turn) -> bool:
 # --- replies -----------------------------------------------------------------------------------
 
 
-def _transcript(conv: Conversation, before_id: int) -> tuple[dict[str, Any], ...]:
-    rows = (
-        Message.objects.filter(conversation=conv, id__lt=before_id)
-        .order_by("-id")
-        .values("role", "author", "text")[:TRANSCRIPT_LENGTH]
-    )
-    return tuple(reversed(list(rows)))
-
-
 def _turn_context(turn: Turn, agent: Agent, consultation=()) -> TurnContext:
     conv = turn.conversation
     return TurnContext(
         tenant_name=conv.tenant.name,
-        agent=AgentSpec.from_agent(agent),
+        agent=turn.config.specs[agent.pk],
         conversation_id=str(conv.pk),
         channel=conv.channel,
         message=turn.message.text,
@@ -436,7 +432,7 @@ def _turn_context(turn: Turn, agent: Agent, consultation=()) -> TurnContext:
             "email": conv.customer_email,
             "attributes": conv.customer_attributes,
         },
-        transcript=_transcript(conv, turn.message.pk),
+        transcript=turn.transcript,
         routing_instructions=render_routing_instructions(
             turn.settings.get("routingInstructions") or "", conv.tenant
         ),
@@ -463,9 +459,7 @@ def _consult(turn: Turn, agent: Agent, depth: int, seen: set[int]) -> list[dict[
     """A sequential supervisor asks the matching specialist privately; a specialist that is
     itself a sequential supervisor asks on, at most MAX_CONSULTATION_DEPTH deep, never in a
     circle."""
-    specialist = _best_specialist(
-        _stack_specialists(turn.conversation, agent), turn.context["intent"]
-    )
+    specialist = _best_specialist(turn.config.specialists_of(agent), turn.context["intent"])
     if specialist is None:
         return []
     if specialist.pk in seen or depth >= MAX_CONSULTATION_DEPTH:
@@ -561,16 +555,32 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
         detail={"answered": reply.answered, **dict(reply.detail)},
         agent_slug=speaker.slug,
     )
-    for action in reply.proposed_actions:
+    for index, action in enumerate(reply.proposed_actions):
         proposed = {"action": action.name, "params": dict(action.params), "agentId": speaker.slug}
         turn.result.proposed_actions.append(proposed)
-        record(
-            conversation=conv,
-            type=EventType.ACTION_PROPOSED,
-            message=turn.message,
-            detail=proposed,
-            agent_slug=speaker.slug,
-        )
+        # the approvals gate: waits for approvers, or runs at once (after commit)
+        try:
+            proposal = action_propose(
+                conversation=conv,
+                action=action.name,
+                params=dict(action.params),
+                idempotency_key=f"message:{turn.message.pk}:{index}",
+                requested_by_label=f"agent:{speaker.slug}",
+                context=turn.context,
+                message=turn.message,
+                agent_slug=speaker.slug,
+            )
+        except ActionInvalid as exc:
+            record(
+                conversation=conv,
+                type=EventType.ACTION_PROPOSED,
+                message=turn.message,
+                detail={**proposed, "rejected": exc.errors},
+                agent_slug=speaker.slug,
+            )
+            continue
+        if proposal.waiting and turn.result.approval is None:
+            turn.result.approval = approval_json(proposal.approval)
 
 
 def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
@@ -629,15 +639,57 @@ def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
 
 
 def hand_over_to_human(turn: Turn, *, reason: str, detail: dict[str, Any] | None = None) -> None:
-    """Hand the conversation to people (SPEC 4.5): it waits in ``handing_off`` and the
-    customer is told. The handover work (hot offer or cold pack) builds on this."""
+    """The pipeline's hand-over: see ``conversation_hand_over``."""
     conv = turn.conversation
     if conv.state == State.HANDING_OFF:
         return
-    lifecycle.conversation_transition(
-        conversation=conv, to=State.HANDING_OFF, reason=reason, detail=detail
+    notice, handoff = conversation_hand_over(
+        conversation=conv,
+        reason=reason,
+        detail=detail,
+        settings=turn.settings or turn.config.settings_for(conv.current_agent),
+        risk=turn.context.get("risk") or (),
+        sentiment=turn.context.get("sentiment"),
     )
-    turn.result.notices.append(_say(turn, None, HUMAN_HANDOVER_TEXT, role=MessageRole.SYSTEM))
+    turn.result.notices.append(notice)
+    turn.result.handoff = {"id": handoff.pk, "mode": handoff.mode, "status": handoff.status}
+
+
+def conversation_hand_over(
+    *,
+    conversation: Conversation,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    risk=(),
+    sentiment: float | None = None,
+):
+    """Hand a locked conversation to people (SPEC 4.5): it waits in ``handing_off``, the
+    customer is told, and a handoff is opened (hot offer or cold pack, ``handover.services``).
+    Returns ``(notice, handoff)``; call inside the transaction that decided it."""
+    from handover.packs import priority_for
+    from handover.services import handoff_open
+
+    lifecycle.conversation_transition(
+        conversation=conversation, to=State.HANDING_OFF, reason=reason, detail=detail
+    )
+    conversation.last_activity_at = timezone.now()
+    notice = Message.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        role=MessageRole.SYSTEM,
+        author="system",
+        text=HUMAN_HANDOVER_TEXT,
+    )
+    if settings is None:
+        settings = tenant_config(conversation.tenant).settings_for(conversation.current_agent)
+    handoff = handoff_open(
+        conversation=conversation,
+        reason=reason,
+        settings=settings,
+        priority=priority_for(set(risk or []), sentiment),
+    )
+    return notice, handoff
 
 
 def _say(turn: Turn, agent: Agent | None, text: str, role: str = MessageRole.AGENT) -> Message:
@@ -650,12 +702,6 @@ def _say(turn: Turn, agent: Agent | None, text: str, role: str = MessageRole.AGE
         author=agent.slug if agent else "system",
         text=text,
     )
-
-
-def _agent(conv: Conversation, slug: str | None) -> Agent | None:
-    if not slug:
-        return None
-    return Agent.objects.filter(tenant_id=conv.tenant_id, slug=slug).first()
 
 
 def _notify_messages(turn: Turn) -> None:

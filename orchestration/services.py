@@ -112,6 +112,8 @@ def user_create(
     roles: Iterable[str],
     password: str | None = None,
     email: str = "",
+    first_name: str = "",
+    last_name: str = "",
 ) -> tuple[AbstractUser, str | None]:
     """Create a person in a tenant. Without a password one is generated and returned
     (``(user, generated_password)``) so it can be shown once."""
@@ -120,7 +122,7 @@ def user_create(
     generated = None
     if password is None:
         generated = password = secrets.token_urlsafe(12)
-    user = user_model(username=username, email=email)
+    user = user_model(username=username, email=email, first_name=first_name, last_name=last_name)
     user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()

@@ -22,7 +22,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from orchestration import lifecycle
-from orchestration.events import record
+from orchestration.events import conversation_group, notify_on_commit, record
 from orchestration.models import (
     Conversation,
     EventType,
@@ -112,10 +112,18 @@ def _stall_silent(conv: Conversation, now: dt.datetime) -> int:
             detail={"to": "human", "reason": "stalled (silence) with the customer waiting"},
             agent_slug=conv.current_agent.slug,
         )
-        lifecycle.conversation_transition(
-            conversation=conv, to=State.HANDING_OFF, reason="silence: the customer is waiting"
+        from orchestration.pipeline import conversation_hand_over
+
+        notice, _ = conversation_hand_over(
+            conversation=conv, reason="silence: the customer is waiting"
         )
-    Conversation.objects.filter(pk=conv.pk).update(silence_checked_at=now)
+        notify_on_commit(
+            [conversation_group(conv.pk)],
+            {"type": "message.created", "conversationId": str(conv.pk), "messageId": notice.pk},
+        )
+    Conversation.objects.filter(pk=conv.pk).update(
+        silence_checked_at=now, last_activity_at=conv.last_activity_at
+    )
     return 1
 
 

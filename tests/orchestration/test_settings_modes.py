@@ -27,6 +27,7 @@ print(json.dumps({
     "engine": settings.DATABASES["default"]["ENGINE"],
     "conn_max_age": settings.DATABASES["default"].get("CONN_MAX_AGE"),
     "health_checks": settings.DATABASES["default"].get("CONN_HEALTH_CHECKS"),
+    "pool": settings.DATABASES["default"].get("OPTIONS", {}).get("pool"),
     "journal": journal,
     "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
     "broker": settings.CELERY_BROKER_URL,
@@ -68,10 +69,25 @@ def test_nothing_set_but_debug_is_the_embedded_default(tmp_path):
     assert conf["asgi"] == "config.asgi.application"
 
 
-def test_database_url_switches_to_postgresql_with_persistent_checked_connections(tmp_path):
+def test_database_url_switches_to_postgresql_with_a_checked_connection_pool(tmp_path):
     conf = loaded(tmp_path, DEBUG="1", DATABASE_URL="postgres://someone@db.invalid:5432/app")
 
     assert conf["engine"] == "django.db.backends.postgresql"
+    assert conf["pool"] == {"min_size": 2, "max_size": 20, "timeout": 10}
+    assert conf["health_checks"] is True  # each pooled connection is checked before use
+    assert conf["conn_max_age"] == 0  # the pool keeps connections, not the request threads
+
+
+def test_without_the_pool_connections_persist_per_thread_with_health_checks(tmp_path):
+    conf = loaded(
+        tmp_path,
+        DEBUG="1",
+        DATABASE_URL="postgres://someone@db.invalid:5432/app",
+        DB_POOL="0",
+        DB_CONN_MAX_AGE="60",
+    )
+
+    assert conf["pool"] is None
     assert conf["conn_max_age"] == 60
     assert conf["health_checks"] is True
 

@@ -1,0 +1,220 @@
+"""Reads of approvals, for the API, the admin, the approvals page and the inbox socket.
+
+Every selector takes the tenant (or a person, whose tenant it is) and never returns another
+tenant's rows. ``approval_json`` is the API's shape (SPEC 6 ``approval``); it reads what
+``approval_list``/``approval_get`` already fetched (no query per row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Q, QuerySet
+
+from approvals.models import (
+    ActionExecution,
+    ApprovalRequest,
+    ApprovalStatus,
+    ApproverGroup,
+    Verdict,
+)
+from orchestration.models import Message, Tenant
+from orchestration.scoping import membership_of
+
+MAX_LIST = 200
+MAX_PENDING = 500
+TRANSCRIPT_LENGTH = 50
+
+
+def _with_related(queryset: QuerySet[ApprovalRequest]) -> QuerySet[ApprovalRequest]:
+    return queryset.select_related(
+        "conversation", "requested_by", "decided_by", "execution"
+    ).prefetch_related("decisions")
+
+
+def approval_list(
+    *,
+    tenant: Tenant,
+    status: str | Iterable[str] | None = None,
+    conversation_id: Any = None,
+    action: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[ApprovalRequest]:
+    """The tenant's approval requests, newest first, optionally by status (one or several),
+    conversation or action; ``before_id`` pages back."""
+    queryset = ApprovalRequest.objects.filter(tenant=tenant)
+    if status:
+        statuses = [status] if isinstance(status, str) else list(status)
+        queryset = queryset.filter(status__in=statuses)
+    if conversation_id:
+        queryset = queryset.filter(conversation_id=conversation_id)
+    if action:
+        queryset = queryset.filter(action=action)
+    if before_id:
+        queryset = queryset.filter(pk__lt=before_id)
+    limit = max(1, min(limit, MAX_LIST))
+    return list(_with_related(queryset).order_by("-id")[:limit])
+
+
+def approval_get(*, tenant: Tenant | int, approval_id: int) -> ApprovalRequest:
+    """One request of the tenant; raises ``ApprovalRequest.DoesNotExist`` (also for another
+    tenant's)."""
+    return _with_related(ApprovalRequest.objects.filter(tenant=tenant)).get(pk=approval_id)
+
+
+def approver_people(*, tenant_id: int, approvers: Iterable[str]) -> QuerySet:
+    """The active people of the tenant a rule's ``approvers`` names: listed usernames holding
+    the approver role, and members of listed ``group:`` groups."""
+    approvers = list(approvers or [])
+    usernames = [a for a in approvers if not a.startswith("group:")]
+    groups = [a.removeprefix("group:") for a in approvers if a.startswith("group:")]
+    by_group = ApproverGroup.objects.filter(tenant_id=tenant_id, name__in=groups).values("members")
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, membership__tenant_id=tenant_id)
+        .filter(
+            Q(username__in=usernames, membership__is_approver=True) | Q(pk__in=by_group),
+        )
+        .distinct()
+    )
+
+
+def approver_tokens(user) -> set[str]:
+    """How rules may name this person: their username (if they hold the approver role) and
+    ``group:<name>`` for each approver group of their tenant they belong to."""
+    membership = membership_of(user)
+    if membership is None or not user.is_active:
+        return set()
+    tokens = {user.get_username()} if membership.is_approver else set()
+    groups = ApproverGroup.objects.filter(tenant_id=membership.tenant_id, members=user)
+    tokens |= {f"group:{name}" for name in groups.values_list("name", flat=True)}
+    return tokens
+
+
+def decide_problem(approval: ApprovalRequest, user) -> str | None:
+    """Why ``user`` may not decide ``approval`` (None: they may). Checks who they are, not the
+    request's status (a decided request is a conflict, not a permission problem)."""
+    if not getattr(user, "pk", None) or not getattr(user, "is_authenticated", False):
+        return "An integration key cannot decide approvals; a person must."
+    membership = membership_of(user)
+    if membership is None or membership.tenant_id != approval.tenant_id or not user.is_active:
+        return "You are not an approver of this request."
+    if approval.requested_by_id is not None and approval.requested_by_id == user.pk:
+        return "You asked for this action; someone else must decide it."
+    if not approver_tokens(user) & set(approval.approvers or []):
+        return "You are not an approver of this request."
+    return None
+
+
+def approvals_pending_for(user, *, limit: int = MAX_PENDING) -> list[ApprovalRequest]:
+    """The pending requests this person may decide and has not decided yet, oldest first
+    (what the approvals page and the inbox snapshot show them)."""
+    membership = membership_of(user)
+    tokens = approver_tokens(user)
+    if membership is None or not tokens:
+        return []
+    pending = (
+        _with_related(
+            ApprovalRequest.objects.filter(
+                tenant_id=membership.tenant_id, status=ApprovalStatus.PENDING
+            )
+        )
+        .exclude(requested_by=user)
+        .exclude(decisions__approver=user)
+        .order_by("created_at", "id")
+    )
+    # approvers is a short JSON list; matched here so it works on SQLite as on PostgreSQL
+    found = []
+    for approval in pending.iterator(chunk_size=200):
+        if tokens & set(approval.approvers or []):
+            found.append(approval)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def approval_transcript(approval: ApprovalRequest, *, limit: int = TRANSCRIPT_LENGTH) -> list[dict]:
+    """The conversation around the request (its last ``limit`` messages, in order)."""
+    rows = (
+        Message.objects.filter(conversation_id=approval.conversation_id)
+        .order_by("-id")
+        .values("id", "role", "author", "text", "created_at")[:limit]
+    )
+    return [
+        {
+            "id": r["id"],
+            "role": r["role"],
+            "author": r["author"],
+            "text": r["text"],
+            "createdAt": r["created_at"],
+        }
+        for r in reversed(list(rows))
+    ]
+
+
+# --- shapes -----------------------------------------------------------------------------------
+
+
+def execution_of(approval: ApprovalRequest) -> ActionExecution | None:
+    try:
+        return approval.execution
+    except ObjectDoesNotExist:
+        return None
+
+
+def execution_json(execution: ActionExecution | None) -> dict | None:
+    if execution is None:
+        return None
+    return {
+        "id": execution.pk,
+        "conversationId": str(execution.conversation_id),
+        "approvalId": execution.request_id,
+        "action": execution.action,
+        "params": execution.params,
+        "status": execution.status,
+        "attempts": execution.attempts,
+        "result": execution.result,
+        "error": execution.error or None,
+        "executionKey": execution.execution_key,
+        "idempotencyKey": execution.idempotency_key or None,
+        "createdAt": execution.created_at,
+        "finishedAt": execution.finished_at,
+    }
+
+
+def approval_json(approval: ApprovalRequest) -> dict:
+    decisions = sorted(approval.decisions.all(), key=lambda d: (d.created_at, d.pk))
+    approvals = sum(1 for d in decisions if d.verdict == Verdict.APPROVE)
+    return {
+        "id": approval.pk,
+        "conversationId": str(approval.conversation_id),
+        "action": approval.action,
+        "params": approval.params,
+        "status": approval.status,
+        "requestedBy": approval.requested_by_label,
+        "approvers": approval.approvers,
+        "quorum": approval.quorum,
+        "approvals": approvals,
+        "decisions": [
+            {
+                "approver": d.approver_label,
+                "verdict": d.verdict,
+                "reason": d.reason or None,
+                "createdAt": d.created_at,
+            }
+            for d in decisions
+        ],
+        "decidedBy": approval.decided_by.get_username() if approval.decided_by_id else None,
+        "reason": approval.reason or None,
+        "rule": approval.rule or None,
+        "why": approval.rule_detail,
+        "idempotencyKey": approval.idempotency_key,
+        "execution": execution_json(execution_of(approval)),
+        "createdAt": approval.created_at,
+        "decidedAt": approval.decided_at,
+        "expiresAt": approval.expires_at,
+    }

@@ -1,0 +1,769 @@
+"""Approvals' writes (SPEC 7): the gate every proposed action goes through, decisions, the
+execution of an action exactly once, and expiry.
+
+- ``action_propose``: the effective approval rules of the conversation's agent
+  (``agents.rule_engine.rules_for`` + ``approval_verdict``, the same compiled rules the
+  orchestrator and the rule tester use) decide whether the action waits as a pending
+  ``ApprovalRequest`` or is queued as an ``ActionExecution`` at once. The same idempotency key
+  answers with the same row: the database decides (unique constraints), a racing caller gets
+  the winner.
+- ``approval_decide``: under a lock of the request row; only a listed approver, never the
+  requester, a decision is final, a quorum counts distinct people, any deny denies. Approval
+  creates the execution (unique key) and sends the task after commit.
+- ``execution_run``: one attempt of an execution under a lock of its row; the callable writes
+  in the same transaction that marks the execution done, so a task delivered twice runs the
+  callable once. The last failed attempt marks it failed, tells the conversation and hands it
+  to people.
+- ``approvals_expire``: the periodic sweep; also re-sends executions whose task was lost.
+
+Side effects (socket events, e-mail, tasks) leave after commit (``approvals.notifications``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.rule_engine import approval_verdict, rules_for
+from approvals import notifications
+from approvals.audit import Actor, audit_record
+from approvals.models import (
+    ActionExecution,
+    ApprovalDecision,
+    ApprovalRequest,
+    ApprovalStatus,
+    AuditKind,
+    ExecutionStatus,
+    Verdict,
+)
+from approvals.registry import ActionContext, ParamsError, action_names, get_action
+from approvals.selectors import approval_get, approval_json, decide_problem
+from orchestration import lifecycle
+from orchestration.events import conversation_group, notify_on_commit, record, tenant_inbox_group
+from orchestration.models import (
+    Conversation,
+    EventType,
+    Message,
+    MessageRole,
+    State,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3  # runs of an action's callable before its execution is failed
+RETRY_BASE_SECONDS = 10  # backoff: 10 s, 20 s, 40 s ... capped
+RETRY_MAX_SECONDS = 300
+STALE_EXECUTION = dt.timedelta(minutes=10)  # queued this long: its task is re-sent
+MAX_IDEMPOTENCY_KEY = 200
+MAX_REASON = 2000
+SWEEP_BATCH = 500
+FINAL_EXECUTION = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED)
+
+DENIED_TEXT = (
+    "That request ({label}) was not approved, so it has not been carried out. "
+    "We can keep looking into this together."
+)
+EXPIRED_TEXT = (
+    "That request ({label}) could not be reviewed in time, so it has not been carried out. "
+    "We can keep looking into this together."
+)
+EXECUTED_TEXT = "Your request ({label}) was approved and has been carried out."
+FAILED_TEXT = "We could not complete your request ({label})."
+
+
+class ActionInvalid(ValueError):
+    """Unknown action or bad parameters; ``errors`` maps a field path (``params.amount``) to
+    what is wrong."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class ApprovalConflict(Exception):
+    """The request cannot be done in the current state (HTTP 409): already decided, expired,
+    an idempotency key reused for something else, a resolved conversation."""
+
+
+class NotAnApprover(PermissionDenied):
+    """This person (or key) may not decide this request (HTTP 403)."""
+
+
+@dataclass
+class Proposal:
+    """What the gate did: a pending (or already decided) request, or an execution."""
+
+    approval: ApprovalRequest | None = None
+    execution: ActionExecution | None = None
+    created: bool = True
+
+    @property
+    def waiting(self) -> bool:
+        return self.approval is not None and self.approval.status == ApprovalStatus.PENDING
+
+
+# --- the gate ---------------------------------------------------------------------------------
+
+
+def action_validate(action: Any, params: Any) -> dict[str, Any]:
+    """The parameters, checked against the action's schema; raises ActionInvalid."""
+    spec = get_action(action) if isinstance(action, str) else None
+    if spec is None:
+        raise ActionInvalid(
+            {"action": f"unknown action '{action}' (known: {', '.join(action_names())})"}
+        )
+    try:
+        return spec.validate_params(params if params is not None else {})
+    except ParamsError as exc:
+        raise ActionInvalid(
+            {(k if k == "params" else f"params.{k}"): v for k, v in exc.errors.items()}
+        ) from None
+
+
+def _rule_context(conversation: Conversation) -> dict[str, Any]:
+    """What approval conditions may read besides ``params``: the conversation and the
+    signals of the customer's latest message."""
+    latest = (
+        Message.objects.filter(conversation=conversation, role=MessageRole.CUSTOMER)
+        .order_by("-id")
+        .values("intent", "sentiment", "risk")
+        .first()
+    ) or {}
+    return {
+        "intent": latest.get("intent") or None,
+        "sentiment": latest.get("sentiment"),
+        "risk": list(latest.get("risk") or []),
+        "channel": conversation.channel,
+        "attempts": conversation.attempts,
+        "turns": conversation.turns,
+        "language": conversation.language or None,
+        "customer": conversation.customer_attributes,
+    }
+
+
+def _direct_key(conversation: Conversation, idempotency_key: str) -> str:
+    return f"conv:{conversation.pk}:{idempotency_key}"
+
+
+def _existing(conversation: Conversation, idempotency_key: str) -> Proposal | None:
+    approval = ApprovalRequest.objects.filter(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        idempotency_key=idempotency_key,
+    ).first()
+    if approval is not None:
+        return Proposal(approval=approval, created=False)
+    execution = ActionExecution.objects.filter(
+        execution_key=_direct_key(conversation, idempotency_key)
+    ).first()
+    if execution is not None:
+        return Proposal(execution=execution, created=False)
+    return None
+
+
+def _same_request(found: Proposal, action: str, params: dict[str, Any]) -> Proposal:
+    row = found.approval or found.execution
+    if row.action != action or _canonical(row.params) != _canonical(params):
+        raise ApprovalConflict(
+            "This idempotencyKey was already used for a different action or parameters."
+        )
+    return found
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, cls=DjangoJSONEncoder)
+
+
+def action_propose(
+    *,
+    conversation: Conversation,
+    action: str,
+    params: Mapping[str, Any] | None,
+    idempotency_key: str,
+    requested_by=None,
+    requested_by_label: str,
+    ip: str | None = None,
+    user_agent: str = "",
+    context: Mapping[str, Any] | None = None,
+    message: Message | None = None,
+    agent_slug: str = "",
+    run_now: bool = False,
+) -> Proposal:
+    """Put a proposed action through the approval rules: it waits as a pending request, or
+    it is queued to run at once (and, with ``run_now``, run once in this process after
+    commit). The same ``idempotency_key`` on the conversation answers with the same request or
+    execution. Raises ActionInvalid (400) or ApprovalConflict (409)."""
+    clean = action_validate(action, params)
+    key = idempotency_key.strip() if isinstance(idempotency_key, str) else ""
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY:
+        raise ActionInvalid({"idempotencyKey": f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"})
+    found = _existing(conversation, key)
+    if found is not None:
+        return _same_request(found, action, clean)
+    if conversation.state == State.RESOLVED:
+        raise ApprovalConflict("This conversation is resolved; start a new one.")
+    rules = rules_for(conversation.current_agent)
+    needed, outcome = approval_verdict(
+        rules, action, clean, context if context is not None else _rule_context(conversation)
+    )
+    rule_ref = f"{rules.owner} v{rules.version}" if rules.owner else ""
+    actor = Actor(
+        label=requested_by_label,
+        user=requested_by if getattr(requested_by, "pk", None) else None,
+        ip=ip,
+        user_agent=user_agent,
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: a lost race leaves the caller's work
+                if needed:
+                    approvals = rules.approvals or {}
+                    row = ApprovalRequest.objects.create(
+                        tenant_id=conversation.tenant_id,
+                        conversation=conversation,
+                        action=action,
+                        params=clean,
+                        idempotency_key=key,
+                        requested_by=actor.user,
+                        requested_by_label=requested_by_label[:200],
+                        approvers=list(approvals.get("approvers") or []),
+                        quorum=approvals.get("quorum") or 1,
+                        rule=rule_ref,
+                        rule_detail=list(outcome.why),
+                        created_at=now,
+                        expires_at=now + conversation.tenant.approval_timeout,
+                    )
+                else:
+                    row = ActionExecution.objects.create(
+                        tenant_id=conversation.tenant_id,
+                        conversation=conversation,
+                        action=action,
+                        params=clean,
+                        execution_key=_direct_key(conversation, key),
+                        idempotency_key=key,
+                        requested_by_label=requested_by_label[:200],
+                        created_at=now,
+                        updated_at=now,
+                    )
+        except IntegrityError:
+            found = _existing(conversation, key)
+            if found is None:
+                raise
+            return _same_request(found, action, clean)
+        record(
+            conversation=conversation,
+            type=EventType.ACTION_PROPOSED,
+            message=message,
+            rule=rule_ref,
+            detail={
+                "action": action,
+                "params": clean,
+                "agentId": agent_slug or None,
+                "requestedBy": requested_by_label,
+                "idempotencyKey": key,
+                "approvalNeeded": needed,
+                "why": list(outcome.why),
+            },
+            agent_slug=agent_slug,
+        )
+        if needed:
+            proposal = Proposal(approval=row)
+            record(
+                conversation=conversation,
+                type=EventType.APPROVAL_REQUESTED,
+                message=message,
+                rule=rule_ref,
+                detail={
+                    "approvalId": row.pk,
+                    "action": action,
+                    "approvers": row.approvers,
+                    "quorum": row.quorum,
+                    "expiresAt": row.expires_at.isoformat(),
+                },
+                agent_slug=agent_slug,
+            )
+            audit_record(
+                tenant_id=row.tenant_id,
+                kind=AuditKind.REQUEST,
+                actor=actor,
+                approval=row,
+                detail={
+                    "params": clean,
+                    "idempotencyKey": key,
+                    "approvers": row.approvers,
+                    "quorum": row.quorum,
+                    "rule": rule_ref,
+                    "why": list(outcome.why),
+                },
+            )
+            notifications.notify_requested(row)
+        else:
+            proposal = Proposal(execution=row)
+            audit_record(
+                tenant_id=row.tenant_id,
+                kind=AuditKind.EXECUTION,
+                actor=actor,
+                execution=row,
+                detail={
+                    "status": row.status,
+                    "approvalNeeded": False,
+                    "idempotencyKey": key,
+                    "why": list(outcome.why),
+                },
+            )
+            _dispatch(row)
+    if run_now and proposal.execution is not None:
+        proposal.execution = execution_run(execution_id=proposal.execution.pk)
+    return proposal
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+
+def approval_decide(
+    *,
+    approval: ApprovalRequest,
+    user,
+    verdict: str,
+    reason: str = "",
+    ip: str | None = None,
+    user_agent: str = "",
+) -> ApprovalRequest:
+    """One approver approves or denies. Raises NotAnApprover (403: an integration key, not
+    a listed approver of the tenant, or the requester), ValidationError (400: deny without a
+    reason) or ApprovalConflict (409: already decided by anyone, or by this person, or
+    expired). Returns the request as it now is."""
+    if verdict not in Verdict.values:
+        raise ValidationError({"verdict": [f"must be one of {', '.join(Verdict.values)}"]})
+    problem = decide_problem(approval, user)
+    if problem:
+        raise NotAnApprover(problem)
+    reason = (reason or "").strip()
+    if verdict == Verdict.DENY and not reason:
+        raise ValidationError({"reason": ["Give a reason to deny."]})
+    if len(reason) > MAX_REASON:
+        raise ValidationError({"reason": [f"At most {MAX_REASON} characters."]})
+    actor = Actor(label=user.get_username(), user=user, ip=ip, user_agent=user_agent)
+    conflict = None
+    with transaction.atomic():
+        locked = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
+        now = timezone.now()  # the decision's time is when it holds the lock
+        if locked.status == ApprovalStatus.PENDING and locked.expires_at <= now:
+            _expire(locked, now)
+            conflict = "This request expired before it was decided."
+        elif locked.status != ApprovalStatus.PENDING:
+            conflict = f"This request is already {locked.status}; a decision is final."
+        elif ApprovalDecision.objects.filter(request=locked, approver=user).exists():
+            conflict = "You have already approved this request; another approver must decide."
+        else:
+            _decision_add(locked, user, verdict, reason, now, actor)
+    if conflict:
+        raise ApprovalConflict(conflict)
+    return approval_get(tenant=approval.tenant_id, approval_id=approval.pk)
+
+
+def _decision_add(
+    approval: ApprovalRequest, user, verdict: str, reason: str, now: dt.datetime, actor: Actor
+) -> None:
+    ApprovalDecision.objects.create(
+        tenant_id=approval.tenant_id,
+        request=approval,
+        approver=user,
+        approver_label=user.get_username(),
+        verdict=verdict,
+        reason=reason,
+        created_at=now,
+    )
+    approvals = approval.decisions.filter(verdict=Verdict.APPROVE).count()
+    audit_record(
+        tenant_id=approval.tenant_id,
+        kind=AuditKind.DECISION,
+        actor=actor,
+        approval=approval,
+        detail={
+            "verdict": verdict,
+            "reason": reason,
+            "approvals": approvals,
+            "quorum": approval.quorum,
+        },
+    )
+    if verdict == Verdict.DENY:
+        _finish(approval, ApprovalStatus.DENIED, now, user=user, reason=reason)
+        _tell(approval.conversation_id, DENIED_TEXT.format(label=_label(approval.action)))
+    elif approvals >= approval.quorum:
+        _finish(approval, ApprovalStatus.APPROVED, now, user=user, reason=reason)
+        execution = ActionExecution.objects.create(
+            tenant_id=approval.tenant_id,
+            request=approval,
+            conversation_id=approval.conversation_id,
+            action=approval.action,
+            params=approval.params,
+            execution_key=f"approval:{approval.pk}",
+            idempotency_key=approval.idempotency_key,
+            requested_by_label=approval.requested_by_label,
+            created_at=now,
+            updated_at=now,
+        )
+        audit_record(
+            tenant_id=approval.tenant_id,
+            kind=AuditKind.EXECUTION,
+            actor=actor,
+            execution=execution,
+            detail={"status": execution.status, "approvalNeeded": True},
+        )
+        _dispatch(execution)
+    else:
+        notifications.notify_decided(approval)  # still pending: one more approval counted
+
+
+def _finish(
+    approval: ApprovalRequest,
+    status: str,
+    now: dt.datetime,
+    *,
+    user=None,
+    reason: str = "",
+) -> None:
+    """Record the final outcome of a locked pending request."""
+    approval.status = status
+    approval.decided_at = now
+    approval.decided_by = user
+    approval.reason = reason
+    approval.save(update_fields=["status", "decided_at", "decided_by", "reason"])
+    record(
+        conversation=_conversation_ref(approval),
+        type=EventType.APPROVAL_DECIDED,
+        rule=approval.rule,
+        detail={
+            "approvalId": approval.pk,
+            "action": approval.action,
+            "outcome": status,
+            "by": user.get_username() if user else "system",
+            "reason": reason,
+        },
+    )
+    notifications.notify_decided(approval)
+
+
+# --- expiry -----------------------------------------------------------------------------------
+
+
+def _expire(approval: ApprovalRequest, now: dt.datetime) -> bool:
+    """Expire a pending request (conditional on it still being pending)."""
+    timeout = approval.expires_at - approval.created_at
+    reason = f"No decision within {_duration(timeout)}."
+    updated = ApprovalRequest.objects.filter(pk=approval.pk, status=ApprovalStatus.PENDING).update(
+        status=ApprovalStatus.EXPIRED, decided_at=now, reason=reason
+    )
+    if updated != 1:
+        return False
+    approval.status, approval.decided_at, approval.reason = ApprovalStatus.EXPIRED, now, reason
+    record(
+        conversation=_conversation_ref(approval),
+        type=EventType.APPROVAL_DECIDED,
+        rule=approval.rule,
+        detail={
+            "approvalId": approval.pk,
+            "action": approval.action,
+            "outcome": ApprovalStatus.EXPIRED,
+            "by": "system",
+            "reason": reason,
+        },
+    )
+    audit_record(
+        tenant_id=approval.tenant_id,
+        kind=AuditKind.EXPIRY,
+        actor=Actor.system(),
+        approval=approval,
+        detail={"expiresAt": approval.expires_at.isoformat(), "reason": reason},
+    )
+    _tell(approval.conversation_id, EXPIRED_TEXT.format(label=_label(approval.action)))
+    notifications.notify_decided(approval)
+    return True
+
+
+def approvals_expire(*, now: dt.datetime | None = None, batch_size: int = SWEEP_BATCH) -> int:
+    """Expire the pending requests past their deadline, in batches, each in its own
+    transaction with ``SKIP LOCKED`` (a request being decided right now is left to its
+    decider) and a conditional update, so overlapping sweeps never expire one twice. Returns
+    how many were expired."""
+    now = now or timezone.now()
+    expired = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                ApprovalRequest.objects.select_for_update(skip_locked=True)
+                .filter(status=ApprovalStatus.PENDING, expires_at__lte=now)
+                .order_by("expires_at", "id")[:batch_size]
+            )
+            expired += sum(_expire(row, now) for row in rows)
+        if len(rows) < batch_size:
+            return expired
+
+
+def executions_resend(*, now: dt.datetime | None = None, batch_size: int = SWEEP_BATCH) -> int:
+    """Send again the task of executions left queued (or running) for ``STALE_EXECUTION``:
+    the broker was down when they were sent, or a worker died. Running them twice is safe."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        stale = list(
+            ActionExecution.objects.select_for_update(skip_locked=True)
+            .filter(
+                status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING],
+                updated_at__lt=now - STALE_EXECUTION,
+            )
+            .order_by("updated_at", "id")[:batch_size]
+        )
+        for execution in stale:
+            ActionExecution.objects.filter(pk=execution.pk).update(updated_at=now)
+            _dispatch(execution)
+    return len(stale)
+
+
+# --- execution --------------------------------------------------------------------------------
+
+
+def _dispatch(execution: ActionExecution, countdown: float | None = None) -> None:
+    from approvals.tasks import execute_action
+
+    notifications.dispatch_on_commit(execute_action, execution.pk, countdown=countdown)
+
+
+def retry_delay(attempts: int) -> float:
+    return float(min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+def execution_run(*, execution_id: int) -> ActionExecution:
+    """One attempt at an execution; safe to call any number of times, from any number of
+    workers at once: the row is locked while the callable runs, and a finished execution is
+    returned as it is. A failed attempt leaves it queued (the task retries it with backoff);
+    the ``MAX_ATTEMPTS``-th marks it failed."""
+    now = timezone.now()
+    # visible progress: "running" since now (committed at once; the attempt itself is below)
+    ActionExecution.objects.filter(
+        pk=execution_id, status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]
+    ).update(status=ExecutionStatus.RUNNING, updated_at=now)
+    with transaction.atomic():
+        execution = ActionExecution.objects.select_for_update(of=("self",)).get(pk=execution_id)
+        if execution.status in FINAL_EXECUTION:
+            return execution
+        execution.attempts += 1
+        spec = get_action(execution.action)
+        try:
+            if spec is None:
+                raise LookupError(f"the action {execution.action} is no longer registered")
+            with transaction.atomic():  # the callable's writes commit with "succeeded" or not
+                result = spec.run(
+                    ActionContext(
+                        tenant_id=execution.tenant_id,
+                        conversation_id=execution.conversation_id,
+                        execution_id=execution.pk,
+                        execution_key=execution.execution_key,
+                        params=execution.params,
+                    )
+                )
+                result = json.loads(json.dumps(result, cls=DjangoJSONEncoder))
+        except Exception as exc:
+            execution.error = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning(
+                "action %s (execution %s) failed, attempt %s of %s: %s",
+                execution.action,
+                execution.pk,
+                execution.attempts,
+                MAX_ATTEMPTS,
+                execution.error,
+            )
+            if execution.attempts >= MAX_ATTEMPTS:
+                _execution_failed(execution)
+            else:
+                execution.status = ExecutionStatus.QUEUED
+                execution.updated_at = timezone.now()
+                execution.save(update_fields=["status", "attempts", "error", "updated_at"])
+            return execution
+        _execution_succeeded(execution, result)
+    return execution
+
+
+def _execution_succeeded(execution: ActionExecution, result: Any) -> None:
+    now = timezone.now()
+    execution.status = ExecutionStatus.SUCCEEDED
+    execution.result = result
+    execution.error = ""
+    execution.finished_at = now
+    execution.updated_at = now
+    execution.save(
+        update_fields=["status", "attempts", "result", "error", "finished_at", "updated_at"]
+    )
+    conversation = _conversation_ref(execution)
+    record(
+        conversation=conversation,
+        type=EventType.ACTION_EXECUTED,
+        detail={
+            "executionId": execution.pk,
+            "approvalId": execution.request_id,
+            "action": execution.action,
+            "attempts": execution.attempts,
+            "result": result,
+        },
+    )
+    audit_record(
+        tenant_id=execution.tenant_id,
+        kind=AuditKind.EXECUTION,
+        actor=Actor.system("worker"),
+        execution=execution,
+        detail={"status": execution.status, "attempts": execution.attempts, "result": result},
+    )
+    if execution.request_id:
+        approval = _approval_moved(execution, ApprovalStatus.EXECUTED)
+        if approval is not None:
+            _tell(conversation.pk, EXECUTED_TEXT.format(label=_label(execution.action)))
+
+
+def _execution_failed(execution: ActionExecution) -> None:
+    now = timezone.now()
+    execution.status = ExecutionStatus.FAILED
+    execution.finished_at = now
+    execution.updated_at = now
+    execution.save(update_fields=["status", "attempts", "error", "finished_at", "updated_at"])
+    conversation = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("tenant", "current_agent")
+        .get(pk=execution.conversation_id)
+    )
+    record(
+        conversation=conversation,
+        type=EventType.ACTION_FAILED,
+        detail={
+            "executionId": execution.pk,
+            "approvalId": execution.request_id,
+            "action": execution.action,
+            "attempts": execution.attempts,
+            "error": execution.error,
+        },
+    )
+    audit_record(
+        tenant_id=execution.tenant_id,
+        kind=AuditKind.EXECUTION,
+        actor=Actor.system("worker"),
+        execution=execution,
+        detail={
+            "status": execution.status,
+            "attempts": execution.attempts,
+            "error": execution.error,
+        },
+    )
+    if execution.request_id:
+        _approval_moved(execution, ApprovalStatus.FAILED)
+    notice = _tell(conversation.pk, FAILED_TEXT.format(label=_label(execution.action)))
+    _hand_over(conversation, notice, reason=f"action {execution.action} failed")
+
+
+def _approval_moved(execution: ActionExecution, status: str) -> ApprovalRequest | None:
+    """An approved request follows its execution's outcome (executed or failed)."""
+    updated = ApprovalRequest.objects.filter(
+        pk=execution.request_id, status=ApprovalStatus.APPROVED
+    ).update(status=status)
+    if not updated:
+        return None
+    approval = ApprovalRequest(
+        pk=execution.request_id,
+        tenant_id=execution.tenant_id,
+        conversation_id=execution.conversation_id,
+        status=status,
+    )
+    notifications.notify_decided(approval)
+    return approval
+
+
+def _conversation_ref(row: ApprovalRequest | ActionExecution) -> Conversation:
+    """The row's conversation, by id only (enough to record an event on it), without a
+    query."""
+    return Conversation(pk=row.conversation_id, tenant_id=row.tenant_id)
+
+
+# --- the conversation -------------------------------------------------------------------------
+
+
+def _label(action: str) -> str:
+    spec = get_action(action)
+    return spec.customer_label if spec else action.replace("_", " ")
+
+
+def _tell(conversation_id, text: str) -> Message:
+    """A system message to the customer (and to the person with them)."""
+    conversation = Conversation.objects.only("pk", "tenant_id", "state").get(pk=conversation_id)
+    message = Message.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.pk,
+        role=MessageRole.SYSTEM,
+        author="system",
+        text=text,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=message.created_at)
+    _notify_message(conversation, message)
+    return message
+
+
+def _notify_message(conversation: Conversation, message: Message) -> None:
+    groups = [conversation_group(conversation.pk)]
+    if conversation.state in (State.HANDING_OFF, State.WITH_HUMAN):
+        groups.append(tenant_inbox_group(conversation.tenant_id))
+    notify_on_commit(
+        groups,
+        {
+            "type": "message.created",
+            "conversationId": str(conversation.pk),
+            "messageId": message.pk,
+        },
+    )
+
+
+def _hand_over(conversation: Conversation, notice: Message, *, reason: str) -> None:
+    """Hand the (locked) conversation to people, as the orchestrator does
+    (``orchestration.pipeline.hand_over_to_human``), within the lifecycle table: a
+    conversation not yet active becomes active first; one already with people stays there."""
+    from orchestration.pipeline import conversation_hand_over
+
+    if conversation.state == State.TRIAGED:
+        lifecycle.conversation_transition(
+            conversation=conversation, to=State.ACTIVE, reason="an action failed"
+        )
+    if not lifecycle.can_transition(conversation.state, State.HANDING_OFF):
+        return  # handing off, with a human, or resolved already
+    handover_notice, _ = conversation_hand_over(conversation=conversation, reason=reason)
+    conversation.save(update_fields=["last_activity_at", "updated_at"])
+    _notify_message(conversation, handover_notice)
+
+
+def _duration(value: dt.timedelta) -> str:
+    seconds = int(value.total_seconds())
+    if seconds % 86400 == 0 and seconds:
+        days = seconds // 86400
+        return f"{days} day{'s' if days != 1 else ''}"
+    if seconds % 3600 == 0 and seconds:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def proposal_json(proposal: Proposal) -> dict[str, Any]:
+    """The actions API's answer body: ``{"approval": ...}`` or ``{"execution": ...}``."""
+    from approvals.selectors import execution_json
+
+    if proposal.approval is not None:
+        approval = approval_get(
+            tenant=proposal.approval.tenant_id, approval_id=proposal.approval.pk
+        )
+        return {"approval": approval_json(approval)}
+    return {"execution": execution_json(proposal.execution)}

@@ -1,0 +1,40 @@
+"""Admin views of handoffs with their packs, and of who is in the inbox (read-only: people act
+in the inbox, where the services run)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from handover.models import Handoff, HandoffPack, Presence
+from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedStackedInline
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class PackInline(ReadOnlyMixin, TenantScopedStackedInline):
+    model = HandoffPack
+    fields = ["summary", "key_details", "sentiment", "suggestions", "transcript", "built_at"]
+    readonly_fields = fields
+
+
+@admin.register(Handoff)
+class HandoffAdmin(ReadOnlyMixin, TenantScopedAdmin):
+    list_display = ["id", "conversation", "mode", "status", "priority", "claimed_by", "created_at"]
+    list_filter = ["mode", "status"]
+    list_select_related = ["conversation", "claimed_by"]
+    inlines = [PackInline]
+
+
+@admin.register(Presence)
+class PresenceAdmin(ReadOnlyMixin, TenantScopedAdmin):
+    list_display = ["user", "sockets", "last_seen"]
+    list_select_related = ["user"]

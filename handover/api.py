@@ -1,0 +1,162 @@
+"""API v1 for handoffs: the queue with packs, claim, messages, hand back, resolve (SPEC 6)."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from handover.models import Mode, Status
+from handover.selectors import handoff_json, handoffs_for, message_json
+from handover.services import (
+    HandoffUnavailable,
+    NotAllowed,
+    conversation_hand_back,
+    conversation_resolve,
+    handoff_claim,
+    human_send_message,
+)
+from orchestration.api_auth import HasRole, request_tenant
+from orchestration.api_errors import Conflict
+
+
+class HandoffShape(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversationId = serializers.UUIDField()
+    mode = serializers.ChoiceField(choices=Mode.values)
+    status = serializers.ChoiceField(choices=Status.values)
+    priority = serializers.IntegerField()
+    claimedBy = serializers.CharField(allow_null=True)
+    waitingMinutes = serializers.IntegerField()
+    responseTargetMinutes = serializers.IntegerField()
+    breached = serializers.BooleanField()
+    pack = serializers.DictField(allow_null=True)
+    createdAt = serializers.DateTimeField()
+
+
+class IsHumanAgent(HasRole):
+    role = "agent"
+
+
+def _handoff(request, handoff_id: int):
+    return get_object_or_404(handoffs_for(request_tenant(request)), pk=handoff_id)
+
+
+def _answer(request, handoff) -> Response:
+    handoff.refresh_from_db()
+    return Response(handoff_json(handoff, target=request_tenant(request).response_target))
+
+
+class HandoffListView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("mode", str, enum=Mode.values),
+            OpenApiParameter("status", str, enum=Status.values),
+        ],
+        responses=HandoffShape(many=True),
+    )
+    def get(self, request):
+        tenant = request_tenant(request)
+        handoffs = handoffs_for(tenant)
+        for name, choices in (("mode", Mode.values), ("status", Status.values)):
+            value = request.query_params.get(name)
+            if value:
+                if value not in choices:
+                    raise serializers.ValidationError(
+                        {name: [f"must be one of {', '.join(choices)}"]}
+                    )
+                handoffs = handoffs.filter(**{name: value})
+        target = tenant.response_target
+        return Response([handoff_json(h, target=target) for h in handoffs[:500]])
+
+
+class HandoffDetailView(APIView):
+    @extend_schema(responses=HandoffShape)
+    def get(self, request, handoff_id: int):
+        return _answer(request, _handoff(request, handoff_id))
+
+
+class HandoffClaimView(APIView):
+    permission_classes = [IsHumanAgent]
+
+    @extend_schema(request=None, responses=HandoffShape)
+    def post(self, request, handoff_id: int):
+        handoff = _handoff(request, handoff_id)
+        try:
+            handoff_claim(handoff=handoff, user=request.user)
+        except HandoffUnavailable as exc:
+            raise Conflict(str(exc)) from None
+        return _answer(request, handoff)
+
+
+class _ConversationAction(APIView):
+    permission_classes = [IsHumanAgent]
+    service = None
+
+    @extend_schema(request=None, responses=HandoffShape)
+    def post(self, request, handoff_id: int):
+        handoff = _handoff(request, handoff_id)
+        try:
+            type(self).service(conversation=handoff.conversation, user=request.user)
+        except NotAllowed as exc:
+            raise Conflict(str(exc)) from None
+        return _answer(request, handoff)
+
+
+class HandoffResolveView(_ConversationAction):
+    service = staticmethod(conversation_resolve)
+
+
+class HandoffHandBackView(_ConversationAction):
+    service = staticmethod(conversation_hand_back)
+
+
+class HumanMessageSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=10_000)
+
+
+class HandoffMessageView(APIView):
+    permission_classes = [IsHumanAgent]
+
+    @extend_schema(
+        request=HumanMessageSerializer,
+        responses={201: inline_serializer("HumanMessage", {"id": serializers.IntegerField()})},
+    )
+    def post(self, request, handoff_id: int):
+        handoff = _handoff(request, handoff_id)
+        serializer = HumanMessageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            message = human_send_message(
+                conversation=handoff.conversation,
+                user=request.user,
+                text=serializer.validated_data["text"],
+            )
+        except NotAllowed as exc:
+            raise Conflict(str(exc)) from None
+        return Response(message_json(message), status=201)
+
+
+urlpatterns = [
+    path("handoffs", HandoffListView.as_view(), name="api-handoffs"),
+    path("handoffs/<int:handoff_id>", HandoffDetailView.as_view(), name="api-handoff"),
+    path("handoffs/<int:handoff_id>/claim", HandoffClaimView.as_view(), name="api-handoff-claim"),
+    path(
+        "handoffs/<int:handoff_id>/resolve",
+        HandoffResolveView.as_view(),
+        name="api-handoff-resolve",
+    ),
+    path(
+        "handoffs/<int:handoff_id>/hand-back",
+        HandoffHandBackView.as_view(),
+        name="api-handoff-hand-back",
+    ),
+    path(
+        "handoffs/<int:handoff_id>/messages",
+        HandoffMessageView.as_view(),
+        name="api-handoff-messages",
+    ),
+]

@@ -1,0 +1,104 @@
+"""Handoffs to people (SPEC 4.5): hot offers to the online human agents, cold packs in a queue,
+and who is online in the inbox."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from orchestration.models import Conversation, Tenant, TenantOwned
+
+
+class Mode(models.TextChoices):
+    HOT = "hot", "Hot (live offer)"
+    COLD = "cold", "Cold (queued with a pack)"
+
+
+class Status(models.TextChoices):
+    OFFERED = "offered", "Offered"
+    QUEUED = "queued", "Queued"
+    CLAIMED = "claimed", "Claimed"
+    RESOLVED = "resolved", "Resolved"
+    EXPIRED = "expired", "Expired"
+
+
+OPEN_STATUSES = (Status.OFFERED, Status.QUEUED, Status.CLAIMED)
+
+
+class Handoff(TenantOwned):
+    """A transfer of one conversation to people. A handoff row exists before any socket hears
+    of it; an offer that nobody claims in time, or whose live delivery fails, is queued cold."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="handoffs")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="handoffs"
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    priority = models.IntegerField(default=0, help_text="Higher is more urgent.")
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="claimed_handoffs",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-priority", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status__in=["offered", "queued", "claimed"]),
+                name="one_open_handoff_per_conversation",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "-priority"], name="handoff_queue"),
+            models.Index(fields=["status", "offer_expires_at"], name="handoff_offer_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mode} handoff of {self.conversation_id} ({self.status})"
+
+
+class HandoffPack(models.Model):
+    """What a person needs to pick the conversation up cold."""
+
+    tenant_path = "handoff__tenant"
+
+    handoff = models.OneToOneField(Handoff, on_delete=models.CASCADE, related_name="pack")
+    summary = models.TextField()
+    key_details = models.JSONField(default=dict)
+    sentiment = models.JSONField(default=dict)
+    suggestions = models.JSONField(default=list)
+    transcript = models.JSONField(default=list)
+    built_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"pack of {self.handoff}"
+
+
+class Presence(TenantOwned):
+    """Whether a person has the inbox open: counted sockets and a heartbeat. A closed laptop
+    sends no goodbye; its heartbeat stops and it stops counting after PRESENCE_TTL."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_presence"
+    )
+    sockets = models.PositiveIntegerField(default=0)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "last_seen"], name="presence_tenant_seen")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.sockets} sockets, seen {self.last_seen:%H:%M:%S})"

@@ -1,0 +1,334 @@
+"""Writes of the handover: open a handoff (hot or cold), deliver or queue it, claim, talk,
+hand back, resolve, and turn unclaimed offers cold. One transaction per action; sockets hear of
+a row only after it commits, and a reconnecting inbox re-reads the rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from handover.models import OPEN_STATUSES, Handoff, Mode, Status
+from handover.presence import anyone_online
+from orchestration import lifecycle
+from orchestration.events import (
+    conversation_group,
+    notify_on_commit,
+    record,
+    tenant_inbox_group,
+)
+from orchestration.models import (
+    SYNCHRONOUS_CHANNELS,
+    Channel,
+    Conversation,
+    EventType,
+    Message,
+    MessageRole,
+    State,
+)
+from orchestration.selectors import tenant_is_open
+
+log = logging.getLogger(__name__)
+
+COLD_FOLLOW_UP_TEXT = (
+    "Thanks for your patience. A member of our team will follow up with you as soon as possible."
+)
+COLD_FOLLOW_UP_EMAIL_TEXT = (
+    "Thanks for your patience. A member of our team will reply to you by e-mail as soon as "
+    "possible."
+)
+HAND_BACK_TEXT = "I'm back: the assistant will take it from here. Ask me anything."
+
+
+class HandoffUnavailable(Exception):
+    """The handoff was claimed by someone else, or is no longer open."""
+
+
+class NotAllowed(Exception):
+    """The person may not do this (not a human agent of the tenant, not the claimer)."""
+
+
+# --- opening ------------------------------------------------------------------------------------
+
+
+def handoff_mode(
+    conversation: Conversation, settings: dict[str, Any], *, now: dt.datetime | None = None
+) -> tuple[str, str]:
+    """SPEC 4.5: ``handoffMode`` decides; ``auto`` is hot when the channel is synchronous, the
+    tenant is within business hours and at least one human agent is online."""
+    chosen = settings.get("handoffMode") or "auto"
+    if chosen in (Mode.HOT, Mode.COLD):
+        return chosen, f"handoffMode is {chosen}"
+    if conversation.channel not in SYNCHRONOUS_CHANNELS:
+        return Mode.COLD, f"the {conversation.channel} channel is not live"
+    if not tenant_is_open(tenant=conversation.tenant, at=now):
+        return Mode.COLD, "outside business hours"
+    if not anyone_online(conversation.tenant, now=now):
+        return Mode.COLD, "no human agent is online"
+    return Mode.HOT, "live channel, business hours, agents online"
+
+
+def handoff_open(
+    *, conversation: Conversation, reason: str, settings: dict[str, Any], priority: int = 0
+) -> Handoff:
+    """Create the handoff of a conversation that is ``handing_off`` (call inside the
+    transaction that moved it there). A hot one is offered to the online agents after commit;
+    a cold one gets its pack built and is queued."""
+    existing = Handoff.objects.filter(conversation=conversation, status__in=OPEN_STATUSES).first()
+    if existing is not None:
+        return existing
+    mode, why = handoff_mode(conversation, settings)
+    now = timezone.now()
+    handoff = Handoff.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        mode=mode,
+        status=Status.OFFERED if mode == Mode.HOT else Status.QUEUED,
+        reason=reason[:200],
+        priority=priority,
+        offer_expires_at=now + dt.timedelta(seconds=settings["hotClaimTimeout"])
+        if mode == Mode.HOT
+        else None,
+        queued_at=None if mode == Mode.HOT else now,
+    )
+    record(
+        conversation=conversation,
+        type=EventType.HANDOFF_OFFERED,
+        detail={"handoffId": handoff.pk, "mode": mode, "why": why, "reason": reason},
+    )
+    if mode == Mode.HOT:
+        handoff_id = handoff.pk
+        transaction.on_commit(lambda: deliver_offer(handoff_id))
+    else:
+        _queue_cold(handoff, conversation)
+    return handoff
+
+
+def deliver_offer(handoff_id: int) -> bool:
+    """Tell every online agent of the tenant about a hot offer. When the real-time layer is
+    down the handoff is queued cold instead: it is never lost."""
+    handoff = Handoff.objects.filter(pk=handoff_id).first()
+    if handoff is None or handoff.status != Status.OFFERED:
+        return False
+    event = {
+        "type": "handoff.offered",
+        "handoffId": handoff.pk,
+        "conversationId": str(handoff.conversation_id),
+    }
+    try:
+        layer = get_channel_layer()
+        async_to_sync(layer.group_send)(
+            tenant_inbox_group(handoff.tenant_id), {"type": "broadcast", "event": event}
+        )
+    except Exception as exc:
+        log.warning("live delivery of handoff %s failed: %s", handoff_id, exc)
+        handoff_make_cold(handoff_id=handoff_id, reason=f"live delivery failed: {exc}"[:200])
+        return False
+    return True
+
+
+def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
+    from handover.tasks import build_pack
+
+    email = conversation.channel == Channel.EMAIL
+    text = COLD_FOLLOW_UP_EMAIL_TEXT if email else COLD_FOLLOW_UP_TEXT
+    message = Message.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        role=MessageRole.SYSTEM,
+        author="system",
+        text=text,
+    )
+    notify_on_commit(
+        [conversation_group(conversation.pk)],
+        {
+            "type": "message.created",
+            "conversationId": str(conversation.pk),
+            "messageId": message.pk,
+        },
+    )
+    if email and conversation.customer_email:
+        address, name = conversation.customer_email, conversation.tenant.name
+        transaction.on_commit(
+            lambda: send_mail(
+                subject=f"{name}: we'll follow up",
+                message=text,
+                from_email=None,
+                recipient_list=[address],
+                fail_silently=True,
+            )
+        )
+    handoff_id = handoff.pk
+    transaction.on_commit(lambda: build_pack.delay(handoff_id))
+    notify_on_commit(
+        [tenant_inbox_group(handoff.tenant_id)],
+        {"type": "handoff.queued", "handoffId": handoff.pk, "conversationId": str(conversation.pk)},
+    )
+
+
+@transaction.atomic
+def handoff_make_cold(*, handoff_id: int, reason: str) -> Handoff | None:
+    """An offer nobody claimed in time (or that could not be delivered) goes to the queue."""
+    now = timezone.now()
+    moved = Handoff.objects.filter(pk=handoff_id, status=Status.OFFERED).update(
+        status=Status.QUEUED, mode=Mode.COLD, queued_at=now
+    )
+    if not moved:
+        return None
+    handoff = Handoff.objects.select_related("conversation__tenant").get(pk=handoff_id)
+    record(
+        conversation=handoff.conversation,
+        type=EventType.HANDOFF_EXPIRED,
+        detail={"handoffId": handoff.pk, "reason": reason, "now": "cold"},
+    )
+    notify_on_commit(
+        [tenant_inbox_group(handoff.tenant_id)],
+        {
+            "type": "handoff.expired",
+            "handoffId": handoff.pk,
+            "conversationId": str(handoff.conversation_id),
+        },
+    )
+    _queue_cold(handoff, handoff.conversation)
+    return handoff
+
+
+def hot_offers_expire(*, now: dt.datetime | None = None, batch_size: int = 200) -> int:
+    """Turn the hot offers whose claim timeout passed cold; safe to run twice or at once."""
+    now = now or timezone.now()
+    expired = 0
+    ids = list(
+        Handoff.objects.filter(status=Status.OFFERED, offer_expires_at__lte=now)
+        .order_by("offer_expires_at")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    for handoff_id in ids:
+        if handoff_make_cold(handoff_id=handoff_id, reason="nobody claimed it in time"):
+            expired += 1
+    return expired
+
+
+# --- people at work -----------------------------------------------------------------------------
+
+
+def _agent_of(handoff_or_conversation, user) -> None:
+    from orchestration.scoping import membership_of
+
+    membership = membership_of(user)
+    if membership is None or membership.tenant_id != handoff_or_conversation.tenant_id:
+        raise NotAllowed("not a member of this tenant")
+    if not membership.is_agent:
+        raise NotAllowed("only human agents take conversations over")
+
+
+@transaction.atomic
+def handoff_claim(*, handoff: Handoff, user) -> Handoff:
+    """Exactly one person wins a claim; the others get HandoffUnavailable."""
+    _agent_of(handoff, user)
+    now = timezone.now()
+    won = Handoff.objects.filter(pk=handoff.pk, status__in=[Status.OFFERED, Status.QUEUED]).update(
+        status=Status.CLAIMED, claimed_by=user, claimed_at=now
+    )
+    if not won:
+        raise HandoffUnavailable("This handoff has already been claimed or closed.")
+    conversation = Conversation.objects.select_for_update().get(pk=handoff.conversation_id)
+    if conversation.state != State.HANDING_OFF:
+        lifecycle.conversation_transition(
+            conversation=conversation, to=State.HANDING_OFF, reason="claimed by a person"
+        )
+    lifecycle.conversation_transition(
+        conversation=conversation, to=State.WITH_HUMAN, reason=f"claimed by {user.get_username()}"
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(assignee=user)
+    handoff.refresh_from_db()
+    record(
+        conversation=conversation,
+        type=EventType.HANDOFF_CLAIMED,
+        detail={"handoffId": handoff.pk, "by": user.get_username(), "mode": handoff.mode},
+    )
+    notify_on_commit(
+        [tenant_inbox_group(handoff.tenant_id)],
+        {
+            "type": "handoff.claimed",
+            "handoffId": handoff.pk,
+            "conversationId": str(conversation.pk),
+            "by": user.get_username(),
+        },
+    )
+    return handoff
+
+
+def _claimed_conversation(conversation: Conversation, user) -> Conversation:
+    _agent_of(conversation, user)
+    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if locked.state != State.WITH_HUMAN or locked.assignee_id != user.pk:
+        raise NotAllowed("only the person who claimed the conversation can do this")
+    return locked
+
+
+@transaction.atomic
+def human_send_message(*, conversation: Conversation, user, text: str) -> Message:
+    locked = _claimed_conversation(conversation, user)
+    name = user.get_full_name() or user.get_username()
+    message = Message.objects.create(
+        tenant_id=locked.tenant_id,
+        conversation=locked,
+        role=MessageRole.HUMAN,
+        author=name,
+        text=text,
+    )
+    Conversation.objects.filter(pk=locked.pk).update(last_activity_at=timezone.now())
+    event = {"type": "message.created", "conversationId": str(locked.pk), "messageId": message.pk}
+    notify_on_commit([conversation_group(locked.pk), tenant_inbox_group(locked.tenant_id)], event)
+    return message
+
+
+def _close_handoff(conversation: Conversation, status: str) -> None:
+    Handoff.objects.filter(conversation=conversation, status__in=OPEN_STATUSES).update(
+        status=status, resolved_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
+    """The person gives the conversation back to the AI."""
+    locked = _claimed_conversation(conversation, user)
+    _close_handoff(locked, Status.RESOLVED)
+    lifecycle.conversation_transition(
+        conversation=locked, to=State.ACTIVE, reason=f"handed back by {user.get_username()}"
+    )
+    Conversation.objects.filter(pk=locked.pk).update(
+        assignee=None, attempts=0, turns_without_progress=0, runtime_failures=0
+    )
+    message = Message.objects.create(
+        tenant_id=locked.tenant_id,
+        conversation=locked,
+        role=MessageRole.SYSTEM,
+        author="system",
+        text=HAND_BACK_TEXT,
+    )
+    notify_on_commit(
+        [conversation_group(locked.pk), tenant_inbox_group(locked.tenant_id)],
+        {"type": "message.created", "conversationId": str(locked.pk), "messageId": message.pk},
+    )
+    return locked
+
+
+@transaction.atomic
+def conversation_resolve(*, conversation: Conversation, user) -> Conversation:
+    locked = _claimed_conversation(conversation, user)
+    _close_handoff(locked, Status.RESOLVED)
+    lifecycle.conversation_transition(
+        conversation=locked, to=State.RESOLVED, reason=f"resolved by {user.get_username()}"
+    )
+    notify_on_commit(
+        [tenant_inbox_group(locked.tenant_id)],
+        {"type": "conversation.updated", "conversationId": str(locked.pk), "state": "resolved"},
+    )
+    return locked

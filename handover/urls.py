@@ -1,0 +1,27 @@
+"""Pages of the handover: the inbox of human agents and the customer's web chat."""
+
+from django.urls import path
+
+from handover import views
+
+urlpatterns = [
+    path("inbox/", views.inbox, name="inbox"),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/",
+        views.inbox_conversation,
+        name="inbox-conversation",
+    ),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/resolve",
+        views.inbox_resolve,
+        name="inbox-resolve",
+    ),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/hand-back",
+        views.inbox_hand_back,
+        name="inbox-hand-back",
+    ),
+    path("inbox/handoffs/<int:handoff_id>/claim", views.inbox_claim, name="inbox-claim"),
+    path("chat/<slug:slug>/", views.chat, name="chat"),
+    path("chat/<slug:slug>/start", views.chat_start, name="chat-start"),
+]

@@ -1,0 +1,309 @@
+"""Pages of the handover (SPEC 8): the live inbox of human agents and the customer's web chat.
+
+Thin edges: each view checks who may do what, reads through the selectors or calls one
+service, and renders. The inbox page is server-rendered and then kept live by
+``static/handover/inbox.js`` over ``/ws/inbox/``; the chat page by ``static/handover/chat.js``
+over ``/ws/conversations/<id>/?token=``. Neither page ever holds an API key.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import Counter
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from agents.models import Agent, AgentRole
+from handover.models import OPEN_STATUSES, Handoff
+from handover.packs import key_details, sentiment_trend, suggestions_for, summary_for
+from handover.presence import HEARTBEAT_SECONDS
+from handover.selectors import handoff_json, handoffs_for, message_json, open_handoffs
+from handover.services import (
+    HandoffUnavailable,
+    NotAllowed,
+    conversation_hand_back,
+    conversation_resolve,
+    handoff_claim,
+)
+from orchestration.api_errors import error_body
+from orchestration.conversation_services import conversation_start
+from orchestration.models import Channel, Conversation, Message, MessageRole, Tenant
+from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.scoping import membership_of
+
+MAX_TEXT = 10_000  # as the sockets and the API
+MAX_NAME = 100
+MAX_START_BODY = 32 * 1024
+TRANSCRIPT_LIMIT = 500
+
+
+# --- the inbox ----------------------------------------------------------------------------------
+
+
+def _human_agent(request: HttpRequest):
+    """The membership of a signed-in human agent, or 403."""
+    membership = membership_of(request.user)
+    if membership is None or not membership.is_agent or not request.user.is_active:
+        raise PermissionDenied("The inbox is for human agents.")
+    return membership
+
+
+def _url_or_none(name: str) -> str | None:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
+
+
+@login_required
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    membership = _human_agent(request)
+    tenant = membership.tenant
+    now = timezone.now()
+    target = tenant.response_target
+    me = request.user.get_username()
+    rows = [handoff_json(h, now=now, target=target) for h in open_handoffs(tenant)]
+    offers = [h for h in rows if h["status"] == "offered"]
+    mine = [h for h in rows if h["status"] == "claimed" and h["claimedBy"] == me]
+    queue = [h for h in rows if h["status"] == "queued"]
+    return render(
+        request,
+        "handover/inbox.html",
+        {
+            "tenant": tenant,
+            "offers": offers,
+            "mine": mine,
+            "queue": queue,
+            "target_minutes": int(target.total_seconds() // 60),
+            "config": {
+                "me": me,
+                "csrfToken": get_token(request),
+                "myName": request.user.get_full_name() or me,
+                "heartbeatSeconds": HEARTBEAT_SECONDS,
+                "socketPath": "/ws/inbox/",
+                "conversationUrl": reverse("inbox-conversation", args=[_UUID_SLOT]),
+                "resolveUrl": reverse("inbox-resolve", args=[_UUID_SLOT]),
+                "handBackUrl": reverse("inbox-hand-back", args=[_UUID_SLOT]),
+                "claimUrl": reverse("inbox-claim", args=[0]),
+                "approvalsUrl": _url_or_none("approvals"),
+                "agents": _agent_names(tenant),
+                "handoffs": [*offers, *mine, *queue],
+            },
+        },
+    )
+
+
+_UUID_SLOT = "00000000-0000-0000-0000-000000000000"  # replaced by the script
+
+
+def _agent_names(tenant: Tenant) -> dict[str, str]:
+    return dict(Agent.objects.filter(tenant=tenant).values_list("slug", "name"))
+
+
+def _tenant_conversation(tenant: Tenant, conversation_id) -> Conversation:
+    return get_object_or_404(
+        Conversation.objects.select_related("assignee", "current_agent"),
+        tenant=tenant,
+        pk=conversation_id,
+    )
+
+
+def pack_preview(handoff: Handoff, messages: list[Message]) -> dict[str, Any]:
+    """What a person sees of a handoff that has no pack yet (a hot offer): the same summary,
+    key details, sentiment trend and suggestions a cold pack would hold, read now and not
+    stored."""
+    customer = [m for m in messages if m.role == MessageRole.CUSTOMER]
+    texts = [m.text for m in customer]
+    risks = {r for m in customer for r in (m.risk or [])}
+    last_intent = next((m.intent for m in reversed(customer) if m.intent), None)
+    return {
+        "summary": summary_for(
+            texts, Counter(m.intent for m in customer if m.intent), handoff.reason or "escalated"
+        ),
+        "keyDetails": key_details(texts),
+        "sentiment": sentiment_trend([m.sentiment for m in customer if m.sentiment is not None]),
+        "suggestions": suggestions_for(last_intent, risks, handoff.conversation),
+        "transcript": [],
+        "preview": True,
+    }
+
+
+@login_required
+@require_GET
+def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
+    """One conversation of the agent's tenant as the inbox shows it: its latest handoff (with
+    its pack, or a preview of one), the transcript, and who has it."""
+    membership = _human_agent(request)
+    tenant = membership.tenant
+    conversation = _tenant_conversation(tenant, conversation_id)
+    handoffs = list(handoffs_for(tenant).filter(conversation=conversation).order_by("-id")[:5])
+    handoff = next((h for h in handoffs if h.status in OPEN_STATUSES), None) or (
+        handoffs[0] if handoffs else None
+    )
+    messages = list(
+        Message.objects.filter(conversation=conversation).order_by("-id")[:TRANSCRIPT_LIMIT]
+    )[::-1]
+    data = None
+    if handoff is not None:
+        data = handoff_json(handoff, target=tenant.response_target)
+        if data["pack"] is None:
+            data["pack"] = pack_preview(handoff, messages)
+    return JsonResponse(
+        {
+            "conversation": {
+                "id": str(conversation.pk),
+                "state": conversation.state,
+                "channel": conversation.channel,
+                "customer": conversation.customer_name or conversation.customer_ref,
+                "customerEmail": conversation.customer_email,
+                "assignee": conversation.assignee.get_username()
+                if conversation.assignee_id
+                else None,
+                "currentAgent": conversation.current_agent.name,
+                "turns": conversation.turns,
+                "createdAt": conversation.created_at.isoformat(),
+            },
+            "handoff": data,
+            "messages": [message_json(m) for m in messages],
+        }
+    )
+
+
+def _json_error(status: int, code: str, message: str, fields=None) -> JsonResponse:
+    return JsonResponse(error_body(code, message, fields), status=status)
+
+
+@login_required
+@require_POST
+def inbox_claim(request: HttpRequest, handoff_id: int) -> JsonResponse:
+    """Claim without the socket (the page falls back to it while reconnecting)."""
+    membership = _human_agent(request)
+    handoff = get_object_or_404(Handoff, tenant=membership.tenant, pk=handoff_id)
+    try:
+        handoff_claim(handoff=handoff, user=request.user)
+    except (HandoffUnavailable, NotAllowed) as exc:
+        return _json_error(409, "conflict", str(exc))
+    return JsonResponse({"ok": True, "conversationId": str(handoff.conversation_id)})
+
+
+def _conversation_action(request: HttpRequest, conversation_id, service) -> JsonResponse:
+    membership = _human_agent(request)
+    conversation = _tenant_conversation(membership.tenant, conversation_id)
+    try:
+        done = service(conversation=conversation, user=request.user)
+    except NotAllowed as exc:
+        return _json_error(409, "conflict", str(exc))
+    return JsonResponse({"ok": True, "conversationId": str(done.pk), "state": done.state})
+
+
+@login_required
+@require_POST
+def inbox_resolve(request: HttpRequest, conversation_id) -> JsonResponse:
+    return _conversation_action(request, conversation_id, conversation_resolve)
+
+
+@login_required
+@require_POST
+def inbox_hand_back(request: HttpRequest, conversation_id) -> JsonResponse:
+    return _conversation_action(request, conversation_id, conversation_hand_back)
+
+
+# --- the customer's web chat --------------------------------------------------------------------
+
+
+def entry_agent(tenant: Tenant) -> Agent | None:
+    """Where a web chat starts: the tenant's top supervisor (one that reports to nobody),
+    else its first agent."""
+    agents = Agent.objects.filter(tenant=tenant).order_by("created_at", "pk")
+    return (
+        agents.filter(role=AgentRole.SUPERVISOR, supervisor__isnull=True).first() or agents.first()
+    )
+
+
+@require_GET
+def chat(request: HttpRequest, slug: str) -> HttpResponse:
+    tenant = get_object_or_404(Tenant, slug=slug)
+    if entry_agent(tenant) is None:
+        return render(request, "handover/chat_unavailable.html", {"tenant": tenant}, status=503)
+    return render(
+        request,
+        "handover/chat.html",
+        {
+            "tenant": tenant,
+            "config": {
+                "tenant": tenant.slug,
+                "tenantName": tenant.name,
+                "startUrl": reverse("chat-start", args=[tenant.slug]),
+                "socketPath": "/ws/conversations/",
+                "agents": _agent_names(tenant),
+                "maxText": MAX_TEXT,
+            },
+        },
+    )
+
+
+def _start_input(request: HttpRequest) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("The body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise ValueError("The body must be a JSON object.")
+        return data
+    return request.POST.dict()
+
+
+@require_POST
+def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
+    """Start a web conversation with the tenant's entry agent and run the customer's first
+    message through the orchestrator. Answers the conversation id and the customer token the
+    page keeps to open its socket. CSRF-protected; no API key is involved."""
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise Http404("No such chat.")
+    agent = entry_agent(tenant)
+    if agent is None:
+        return _json_error(503, "unavailable", "Chat is not available right now.")
+    if len(request.body) > MAX_START_BODY:
+        return _json_error(413, "too_large", "The request is too large.")
+    try:
+        data = _start_input(request)
+    except ValueError as exc:
+        return _json_error(400, "invalid", str(exc))
+    fields: dict[str, list[str]] = {}
+    name, text = data.get("name", ""), data.get("text", "")
+    if name is None:
+        name = ""
+    if not isinstance(name, str) or len(name.strip()) > MAX_NAME:
+        fields["name"] = [f"must be text of at most {MAX_NAME} characters"]
+    if not isinstance(text, str) or not text.strip():
+        fields["text"] = ["Write your message to start the conversation."]
+    elif len(text) > MAX_TEXT:
+        fields["text"] = [f"must be at most {MAX_TEXT} characters"]
+    if fields:
+        return _json_error(400, "invalid", "Please check the form.", fields)
+    conversation, token = conversation_start(
+        tenant=tenant,
+        agent=agent,
+        channel=Channel.WEB,
+        customer={"id": f"web-{secrets.token_hex(8)}", "name": name.strip()},
+    )
+    try:
+        conversation_receive_message(conversation=conversation, text=text.strip())
+    except ConversationClosed as exc:  # cannot happen to a new conversation; be plain anyway
+        return _json_error(409, "conflict", str(exc))
+    return JsonResponse(
+        {"conversationId": str(conversation.pk), "token": token, "name": name.strip()},
+        status=201,
+    )

@@ -1,0 +1,136 @@
+"""A tenant's configuration as the orchestrator reads it on every message, cached.
+
+Agents (with their knowledge, as runtime specs), the effective rules document and the
+effective orchestrator settings of each agent, the tenant's intents and the specialists'
+domains: built from the database in a handful of queries and kept in Django's cache (Redis in
+production, shared by every process) under a generation number. Every write to configuration
+calls ``config_changed(tenant_id)`` (``None`` for the global defaults), which moves the
+generation on at once and again after commit, so no reader keeps a snapshot built from data
+older than the change. Entries also expire after ``TTL`` seconds as a safety net.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from agents.runtimes import AgentSpec
+
+TTL = 300
+GLOBAL_KEY = "tenant-config:generation:global"
+
+
+def _generation_key(tenant_id: int) -> str:
+    return f"tenant-config:generation:{tenant_id}"
+
+
+def _generation(key: str) -> int:
+    value = cache.get(key)
+    if value is None:
+        # a fresh number, never one an older snapshot was stored under
+        value = time.time_ns()
+        cache.add(key, value, timeout=None)
+        value = cache.get(key, value)
+    return value
+
+
+def _bump(key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:  # missing: any fresh number will do
+        cache.set(key, time.time_ns(), timeout=None)
+
+
+def config_changed(tenant_id: int | None) -> None:
+    """Call from every service that changes configuration (``None``: the global defaults)."""
+    key = GLOBAL_KEY if tenant_id is None else _generation_key(tenant_id)
+    _bump(key)
+    transaction.on_commit(lambda: _bump(key))
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    tenant_id: int
+    agents: dict[int, Any]
+    by_slug: dict[str, int]
+    specs: dict[int, AgentSpec]
+    intents: tuple[dict[str, Any], ...]
+    domains: tuple[str, ...]
+    rules: dict[int, tuple[str | None, int | None, dict[str, Any] | None]]
+    settings: dict[int, dict[str, Any]]
+    tenant_settings: dict[str, Any] = field(default_factory=dict)
+
+    def agent(self, slug: str | None):
+        agent_id = self.by_slug.get(slug or "")
+        return self.agents.get(agent_id) if agent_id else None
+
+    def specialists_of(self, agent) -> list[Any]:
+        """The specialists the router can choose from: those of the agent's supervisor (or of
+        the agent itself when it supervises)."""
+        lead_id = agent.pk if agent.role == "supervisor" else agent.supervisor_id
+        if lead_id is None:
+            return []
+        return sorted(
+            (a for a in self.agents.values() if a.supervisor_id == lead_id), key=lambda a: a.slug
+        )
+
+    def settings_for(self, agent) -> dict[str, Any]:
+        return self.settings.get(agent.pk) or self.tenant_settings
+
+
+def tenant_config(tenant) -> TenantConfig:
+    key = (
+        f"tenant-config:{tenant.pk}:{_generation(GLOBAL_KEY)}:"
+        f"{_generation(_generation_key(tenant.pk))}"
+    )
+    config = cache.get(key)
+    if config is None:
+        config = build_tenant_config(tenant)
+        cache.set(key, config, timeout=TTL)
+    return config
+
+
+def build_tenant_config(tenant) -> TenantConfig:
+    from agents.models import Agent
+    from agents.rule_sets import rules_document
+    from orchestration.models import Intent
+    from orchestration.orchestrator_settings import effective_settings
+
+    agents = {
+        a.pk: a
+        for a in Agent.objects.filter(tenant=tenant).prefetch_related(
+            "knowledge",
+            "rules__handoffs__target",
+            "rules__actions",
+            "rules__escalation_target",
+        )
+    }
+    rules: dict[int, tuple[str | None, int | None, dict[str, Any] | None]] = {}
+    settings: dict[int, dict[str, Any]] = {}
+    for agent in agents.values():
+        owner, seen = agent, set()
+        while owner is not None and owner.pk not in seen:
+            ruleset = getattr(owner, "rules", None)
+            if ruleset is not None:
+                rules[agent.pk] = (owner.slug, ruleset.version, rules_document(ruleset))
+                break
+            seen.add(owner.pk)
+            owner = agents.get(owner.supervisor_id)
+        else:
+            rules[agent.pk] = (None, None, None)
+        settings[agent.pk] = effective_settings(tenant=tenant, agent=agent)[0]
+    return TenantConfig(
+        tenant_id=tenant.pk,
+        agents=agents,
+        by_slug={a.slug: a.pk for a in agents.values()},
+        specs={a.pk: AgentSpec.from_agent(a) for a in agents.values()},
+        intents=tuple(Intent.objects.filter(tenant=tenant).values("name", "keywords", "phrases")),
+        domains=tuple(sorted({d for a in agents.values() for d in (a.domains or [])})),
+        rules=rules,
+        settings=settings,
+        tenant_settings=effective_settings(tenant=tenant)[0],
+    )

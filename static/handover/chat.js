@@ -1,0 +1,303 @@
+// The customer's web chat (SPEC 8). Starting a conversation posts the first message to the
+// page's own CSRF-protected view (no API key); the conversation id and the customer token are
+// kept in sessionStorage; the socket /ws/conversations/<id>/?token= carries the rest. Every
+// text is set with textContent, never innerHTML.
+(() => {
+  "use strict";
+
+  const cfg = JSON.parse(document.getElementById("chat-config").textContent);
+  const root = document.getElementById("chat");
+  const storageKey = `chat:${cfg.tenant}`;
+  const $ = (id) => document.getElementById(id);
+  const list = $("messages");
+  const scroll = $("scroll");
+  const typing = $("typing");
+  const composer = $("composer");
+  const box = $("composer-text");
+  const statusText = document.querySelector("#chat-status .status-text");
+
+  let session = null;
+  let socket = null;
+  let attempts = 0;
+  let retryTimer = null;
+  let typingTimer = null;
+  let conversationState = "new";
+  let lastHuman = null;
+  const shown = new Set();
+  const TRANSFER = /^I'm transferring you to /i;
+
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined) continue;
+      if (key === "class") node.className = value;
+      else node.setAttribute(key, String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function load() {
+    try { return JSON.parse(sessionStorage.getItem(storageKey) || "null"); } catch (_) { return null; }
+  }
+
+  function save(value) {
+    if (value) sessionStorage.setItem(storageKey, JSON.stringify(value));
+    else sessionStorage.removeItem(storageKey);
+  }
+
+  function timeOf(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  // --- views --------------------------------------------------------------------------------
+
+  function showStart(message) {
+    root.dataset.view = "start";
+    $("start").hidden = false;
+    $("thread").hidden = true;
+    const error = $("start-error");
+    error.hidden = !message;
+    error.textContent = message || "";
+    setStatus("new");
+    $("start-text").focus();
+  }
+
+  function showThread() {
+    root.dataset.view = "thread";
+    $("start").hidden = true;
+    $("thread").hidden = false;
+    box.focus();
+  }
+
+  function setStatus(state) {
+    conversationState = state;
+    root.dataset.state = state;
+    const texts = {
+      new: "We usually reply in a few minutes",
+      triaged: "Our AI assistant is here to help",
+      active: "Our AI assistant is here to help",
+      stalled: "Our AI assistant is here to help",
+      at_risk: "Our AI assistant is here to help",
+      handing_off: "Connecting you with a person from our team…",
+      with_human: lastHuman ? `You're chatting with ${lastHuman}` : "You're chatting with our team",
+      resolved: "This conversation is resolved",
+    };
+    statusText.textContent = texts[state] || texts.active;
+    const closed = state === "resolved";
+    $("closed").hidden = !closed;
+    composer.hidden = closed;
+    if (closed) hideTyping();
+  }
+
+  function isNotice(message) {
+    return message.role === "system" || (message.role === "agent" && TRANSFER.test(message.text));
+  }
+
+  function messageNode(message) {
+    if (isNotice(message)) {
+      return h("li", { class: "msg notice", "data-id": message.id, "data-role": message.role },
+        h("span", { class: "notice-text" }, message.text));
+    }
+    let who = null;
+    if (message.role === "agent") who = `${cfg.agents[message.author] || "Assistant"} · AI assistant`;
+    if (message.role === "human") who = `${message.author} · ${cfg.tenantName} team`;
+    return h("li", { class: `msg from-${message.role}`, "data-id": message.id, "data-role": message.role },
+      who ? h("span", { class: "who" }, who) : null,
+      h("div", { class: "bubble" }, message.text),
+      h("time", { datetime: message.createdAt, class: "when" }, timeOf(message.createdAt)));
+  }
+
+  function addMessage(message) {
+    if (shown.has(message.id)) return;
+    shown.add(message.id);
+    if (message.role === "human") lastHuman = message.author;
+    list.append(messageNode(message));
+    if (message.role !== "customer") hideTyping();
+    if (message.role === "human" && conversationState === "with_human") setStatus("with_human");
+    scroll.scrollTop = scroll.scrollHeight;
+  }
+
+  function showTyping() {
+    if (!["triaged", "active", "stalled", "at_risk"].includes(conversationState)) return;
+    typing.hidden = false;
+    scroll.scrollTop = scroll.scrollHeight;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, 10000);
+  }
+
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    typing.hidden = true;
+  }
+
+  function sendError(text) {
+    const node = $("send-error");
+    node.hidden = !text;
+    node.textContent = text || "";
+  }
+
+  // --- the socket ---------------------------------------------------------------------------
+
+  function connect() {
+    clearTimeout(retryTimer);
+    if (!session || (socket && socket.readyState <= 1)) return;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const url = `${scheme}://${location.host}${cfg.socketPath}${encodeURIComponent(session.conversationId)}/?token=${encodeURIComponent(session.token)}`;
+    const ws = new WebSocket(url);
+    socket = ws;
+    root.dataset.connection = "connecting";
+    ws.addEventListener("open", () => {
+      attempts = 0;
+      root.dataset.connection = "open";
+      sendError(null);
+    });
+    ws.addEventListener("message", (event) => {
+      let data;
+      try { data = JSON.parse(event.data); } catch (_) { return; }
+      handle(data);
+    });
+    ws.addEventListener("close", (event) => {
+      if (socket !== ws) return;
+      socket = null;
+      root.dataset.connection = "closed";
+      if (event.code === 4401 || event.code === 4404) {
+        save(null);
+        session = null;
+        showStart("Your previous conversation has ended. Start a new one below.");
+        return;
+      }
+      const delay = Math.round(Math.min(15000, 500 * 2 ** attempts) * (0.8 + Math.random() * 0.4));
+      attempts += 1;
+      statusText.textContent = "Reconnecting…";
+      retryTimer = setTimeout(connect, delay);
+    });
+  }
+
+  function handle(event) {
+    switch (event.type) {
+      case "conversation.snapshot":
+        list.replaceChildren();
+        shown.clear();
+        lastHuman = null;
+        for (const message of event.messages || []) addMessage(message);
+        setStatus(event.state);
+        break;
+      case "message.created":
+        if (event.message) addMessage(event.message);
+        break;
+      case "conversation.updated":
+        if (event.state) setStatus(event.state);
+        break;
+      case "error":
+        hideTyping();
+        sendError(event.error || "Something went wrong.");
+        break;
+      default:
+        break;
+    }
+  }
+
+  window.addEventListener("online", () => { if (!socket && session) { attempts = 0; connect(); } });
+
+  // --- starting and talking -----------------------------------------------------------------
+
+  $("start-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const name = $("start-name").value.trim();
+    const text = $("start-text").value.trim();
+    if (!text) { showStart("Please write your message first."); return; }
+    const button = $("start-button");
+    button.disabled = true;
+    button.textContent = "Starting…";
+    try {
+      const response = await fetch(cfg.startUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": "application/json",
+          "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value,
+        },
+        body: JSON.stringify({ name, text }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        const fields = (body.error && body.error.fields) || {};
+        const message = (fields.text && fields.text[0]) || (fields.name && `Name: ${fields.name[0]}`) ||
+          (body.error && body.error.message) || "We could not start the chat. Please try again.";
+        showStart(message);
+        return;
+      }
+      session = { conversationId: body.conversationId, token: body.token, name: body.name };
+      save(session);
+      list.replaceChildren();
+      shown.clear();
+      $("start-text").value = "";
+      showThread();
+      setStatus("active");
+      showTyping();
+      connect();
+    } catch (_) {
+      showStart("We could not reach the chat. Check your connection and try again.");
+    } finally {
+      button.disabled = false;
+      button.textContent = "Start the conversation";
+    }
+  });
+
+  function submit() {
+    const text = box.value.trim();
+    if (!text) return;
+    if (text.length > cfg.maxText) { sendError(`Please keep messages under ${cfg.maxText} characters.`); return; }
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      sendError("You're offline. We'll reconnect; your message is still here.");
+      return;
+    }
+    socket.send(JSON.stringify({ type: "message.send", text }));
+    box.value = "";
+    autosize();
+    sendError(null);
+    showTyping();
+  }
+
+  function autosize() {
+    box.style.height = "auto";
+    box.style.height = `${Math.min(box.scrollHeight, 140)}px`;
+  }
+
+  composer.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+  box.addEventListener("input", autosize);
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+  $("start-text").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("start-form").requestSubmit();
+    }
+  });
+  $("restart").addEventListener("click", () => {
+    if (socket) { const old = socket; socket = null; old.close(); }
+    save(null);
+    session = null;
+    list.replaceChildren();
+    shown.clear();
+    showStart(null);
+  });
+
+  session = load();
+  if (session && session.conversationId && session.token) {
+    showThread();
+    connect();
+  } else {
+    session = null;
+    showStart(null);
+  }
+})();

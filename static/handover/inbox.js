@@ -1,0 +1,877 @@
+// The live inbox of human agents (SPEC 8): keeps the server-rendered page in step with
+// /ws/inbox/. The socket's snapshot on (re)connect is the truth and re-renders everything;
+// events are small and the page re-reads what it shows. Text is only ever set with
+// textContent, never innerHTML.
+(() => {
+  "use strict";
+
+  const cfg = JSON.parse(document.getElementById("inbox-config").textContent);
+  const root = document.getElementById("inbox");
+  const lists = {
+    offers: document.getElementById("list-offers"),
+    mine: document.getElementById("list-mine"),
+    queue: document.getElementById("list-queue"),
+  };
+  const pane = document.getElementById("conversation");
+  const details = document.getElementById("details");
+  const announcer = document.getElementById("announcer");
+  const toasts = document.getElementById("toasts");
+  const LEAVE_MS = 4000;
+
+  const state = {
+    handoffs: new Map(), // handoff id -> handoff (as handoff_json) + receivedAt
+    leaving: new Map(), // handoff id -> who claimed it (shown for a moment, then removed)
+    gone: new Set(), // handoff ids that must not come back from a late fetch
+    previews: new Map(), // handoff id -> pack preview of a hot offer
+    unread: new Map(), // conversation id -> count
+    lastText: new Map(), // conversation id -> last message preview
+    online: [],
+    approvals: 0,
+    selected: null, // conversation id of the open conversation
+    current: null, // handoff id of the item that has the roving focus
+    detail: null, // {conversation, handoff, messages}
+    notice: null, // banner of the open conversation
+    pendingSends: [],
+  };
+
+  // --- small helpers ------------------------------------------------------------------------
+
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat(Infinity)) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  const urlFor = (template, id) => template.replace(/0{8}-0{4}-0{4}-0{4}-0{12}|\/0\//, (m) =>
+    m.startsWith("/") ? `/${id}/` : id);
+
+  function timeOf(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function minutesText(total) {
+    if (total < 1) return "just now";
+    if (total < 60) return `${total} min`;
+    const hours = Math.floor(total / 60);
+    const rest = total % 60;
+    return rest ? `${hours} h ${rest} min` : `${hours} h`;
+  }
+
+  function waitingNow(handoff) {
+    return handoff.waitingMinutes + Math.floor((Date.now() - handoff.receivedAt) / 60000);
+  }
+
+  function breached(handoff) {
+    if (handoff.status === "claimed" || handoff.responseTargetMinutes === undefined) return false;
+    return waitingNow(handoff) * 60 > handoff.responseTargetMinutes * 60;
+  }
+
+  function priorityOf(p) {
+    if (p >= 40) return ["urgent", "Urgent"];
+    if (p >= 20) return ["high", "High"];
+    if (p >= 10) return ["medium", "Medium"];
+    return ["low", "Low"];
+  }
+
+  function agentName(slug) {
+    return (cfg.agents && cfg.agents[slug]) || slug || "AI";
+  }
+
+  function announce(text) {
+    announcer.textContent = "";
+    // A fresh text node after a tick makes screen readers read repeated announcements.
+    setTimeout(() => { announcer.textContent = text; }, 30);
+  }
+
+  function toast(text, kind = "info") {
+    const node = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+    toasts.append(node);
+    setTimeout(() => node.classList.add("out"), 4200);
+    setTimeout(() => node.remove(), 4700);
+  }
+
+  async function getJSON(url) {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.status === 401 || response.status === 403) throw new Error("not allowed");
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return response.json();
+  }
+
+  async function postJSON(url) {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": cfg.csrfToken, Accept: "application/json" },
+    });
+    let body = {};
+    try { body = await response.json(); } catch (_) { /* empty */ }
+    if (!response.ok) {
+      const message = (body.error && body.error.message) || `HTTP ${response.status}`;
+      throw new Error(message);
+    }
+    return body;
+  }
+
+  // --- the socket: reconnect with backoff, heartbeat, snapshot on open -----------------------
+
+  let socket = null;
+  let attempts = 0;
+  let beat = null;
+  let retryTimer = null;
+  let resyncTimer = null;
+
+  function setConnection(kind, text) {
+    root.dataset.connection = kind;
+    document.querySelector("#connection .label").textContent = text;
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    if (socket && socket.readyState <= 1) return;
+    setConnection("connecting", attempts ? "Reconnecting…" : "Connecting…");
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}${cfg.socketPath}`);
+    socket = ws;
+    ws.addEventListener("open", () => {
+      attempts = 0;
+      setConnection("open", "Live");
+      clearInterval(beat);
+      beat = setInterval(() => send({ type: "heartbeat" }), cfg.heartbeatSeconds * 1000);
+    });
+    ws.addEventListener("message", (event) => {
+      let data;
+      try { data = JSON.parse(event.data); } catch (_) { return; }
+      handle(data);
+    });
+    ws.addEventListener("close", (event) => {
+      if (socket !== ws) return;
+      clearInterval(beat);
+      socket = null;
+      delete root.dataset.synced;
+      if (event.code === 4401) {
+        setConnection("closed", "Signed out");
+        location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`);
+        return;
+      }
+      if (event.code === 4403) {
+        setConnection("closed", "Not allowed");
+        return;
+      }
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    const delay = Math.round(Math.min(15000, 500 * 2 ** attempts) * (0.8 + Math.random() * 0.4));
+    attempts += 1;
+    setConnection("reconnecting", `Offline · retrying in ${Math.max(1, Math.round(delay / 1000))} s`);
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  function send(message) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  function resyncSoon() {
+    clearTimeout(resyncTimer);
+    resyncTimer = setTimeout(() => send({ type: "resync" }), 250);
+  }
+
+  window.addEventListener("online", () => { if (!socket) { attempts = 0; connect(); } });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && !socket) { attempts = 0; connect(); }
+  });
+
+  // --- events ---------------------------------------------------------------------------------
+
+  function handle(event) {
+    switch (event.type) {
+      case "inbox.snapshot": applySnapshot(event); break;
+      case "handoff.offered":
+      case "handoff.queued":
+      case "handoff.expired": refreshHandoff(event); break;
+      case "handoff.claimed": claimedByAnyone(event); break;
+      case "handoff.claim.result": claimResult(event); break;
+      case "message.created": if (event.message) messageCreated(event.message); break;
+      case "message.send.result": sendResult(event); break;
+      case "conversation.updated": conversationUpdated(event); break;
+      case "presence": setOnline(event.online || []); break;
+      case "approval.requested":
+      case "approval.decided": resyncSoon(); break;
+      default: break;
+    }
+  }
+
+  function store(handoff) {
+    const copy = { ...handoff, receivedAt: Date.now() };
+    if (!copy.pack && state.previews.has(copy.id)) copy.pack = state.previews.get(copy.id);
+    state.handoffs.set(copy.id, copy);
+    return copy;
+  }
+
+  function applySnapshot(snapshot) {
+    root.dataset.synced = "true";
+    const seen = new Set();
+    state.handoffs.clear();
+    for (const handoff of snapshot.handoffs || []) {
+      if (handoff.status === "claimed" && handoff.claimedBy !== cfg.me) continue;
+      store(handoff);
+      seen.add(handoff.id);
+      state.gone.delete(handoff.id);
+    }
+    for (const id of [...state.leaving.keys()]) if (seen.has(id)) state.leaving.delete(id);
+    const conversations = new Set([...state.handoffs.values()].map((x) => x.conversationId));
+    for (const id of [...state.unread.keys()]) if (!conversations.has(id)) state.unread.delete(id);
+    state.approvals = (snapshot.approvals || []).length;
+    setOnline(snapshot.online || []);
+    renderLists();
+    for (const handoff of state.handoffs.values()) if (!handoff.pack) loadPreview(handoff);
+    if (state.selected) loadConversation(state.selected, { quiet: true });
+  }
+
+  async function loadPreview(handoff) {
+    try {
+      const data = await getJSON(urlFor(cfg.conversationUrl, handoff.conversationId));
+      if (data.handoff && data.handoff.pack) {
+        state.previews.set(handoff.id, data.handoff.pack);
+        const known = state.handoffs.get(handoff.id);
+        if (known) { known.pack = data.handoff.pack; renderLists(); }
+      }
+    } catch (_) { /* the list still shows the reason */ }
+  }
+
+  async function refreshHandoff(event) {
+    let data;
+    try {
+      data = await getJSON(urlFor(cfg.conversationUrl, event.conversationId));
+    } catch (_) {
+      resyncSoon();
+      return;
+    }
+    const handoff = data.handoff;
+    if (!handoff || handoff.id !== event.handoffId || state.gone.has(handoff.id)) return;
+    const open = ["offered", "queued"].includes(handoff.status) ||
+      (handoff.status === "claimed" && handoff.claimedBy === cfg.me);
+    if (!open) return;
+    const isNew = !state.handoffs.has(handoff.id);
+    if (handoff.pack && handoff.pack.preview) state.previews.set(handoff.id, handoff.pack);
+    store(handoff);
+    renderLists();
+    if (state.selected === handoff.conversationId) renderDetail(data);
+    if (event.type === "handoff.offered" && isNew) {
+      announce(`New live offer from ${handoff.customer}. ${handoff.pack ? handoff.pack.summary : handoff.reason}`);
+    } else if (event.type === "handoff.expired") {
+      announce(`The offer from ${handoff.customer} was not claimed in time and moved to the queue.`);
+    } else if (event.type === "handoff.queued" && isNew) {
+      announce(`New handoff in the queue from ${handoff.customer}.`);
+    }
+  }
+
+  function claimedByAnyone(event) {
+    const handoff = state.handoffs.get(event.handoffId);
+    if (event.by === cfg.me) {
+      if (handoff) { handoff.status = "claimed"; handoff.claimedBy = cfg.me; renderLists(); }
+      return;
+    }
+    state.gone.add(event.handoffId);
+    if (handoff) {
+      state.leaving.set(event.handoffId, event.by);
+      renderLists();
+      announce(`The offer from ${handoff.customer} was claimed by ${event.by}.`);
+      setTimeout(() => dropHandoff(event.handoffId), LEAVE_MS);
+    }
+    if (state.selected === event.conversationId) {
+      state.notice = { kind: "warn", text: `${event.by} claimed this conversation.` };
+      loadConversation(event.conversationId, { quiet: true });
+    }
+  }
+
+  function dropHandoff(id) {
+    const handoff = state.handoffs.get(id);
+    state.handoffs.delete(id);
+    state.leaving.delete(id);
+    if (handoff) state.unread.delete(handoff.conversationId);
+    renderLists();
+  }
+
+  const claiming = new Set();
+
+  function claim(handoffId) {
+    const handoff = state.handoffs.get(handoffId);
+    if (!handoff || claiming.has(handoffId) || state.leaving.has(handoffId)) return;
+    if (handoff.status === "claimed") { openConversation(handoff.conversationId); return; }
+    claiming.add(handoffId);
+    renderLists();
+    if (!send({ type: "handoff.claim", handoffId })) {
+      claimOverHttp(handoffId);
+      return;
+    }
+    // A socket that drops right after the claim left loses the answer: ask over HTTP then.
+    setTimeout(() => { if (claiming.has(handoffId)) claimOverHttp(handoffId); }, 4000);
+  }
+
+  function claimOverHttp(handoffId) {
+    postJSON(urlFor(cfg.claimUrl, handoffId))
+      .then((body) => claimResult({ handoffId, ok: true, conversationId: body.conversationId }))
+      .catch((error) => claimResult({ handoffId, ok: false, error: error.message }));
+  }
+
+  async function claimResult(result) {
+    if (!claiming.has(result.handoffId)) return; // answered already (socket or HTTP)
+    claiming.delete(result.handoffId);
+    const handoff = state.handoffs.get(result.handoffId);
+    if (result.ok) {
+      if (handoff) { handoff.status = "claimed"; handoff.claimedBy = cfg.me; }
+      renderLists();
+      announce(`You claimed the conversation${handoff ? ` with ${handoff.customer}` : ""}.`);
+      await openConversation(result.conversationId, { focusComposer: true });
+      return;
+    }
+    let by = null;
+    if (handoff) {
+      try {
+        const data = await getJSON(urlFor(cfg.conversationUrl, handoff.conversationId));
+        by = data.handoff && data.handoff.claimedBy;
+      } catch (_) { /* unknown */ }
+    }
+    if (by === cfg.me) {
+      await claimResultMine(result.handoffId, handoff);
+      return;
+    }
+    const who = by || "someone else";
+    toast(`Too late: this conversation was claimed by ${who}.`, "error");
+    announce(`Claim failed: claimed by ${who}.`);
+    if (handoff && by !== cfg.me) {
+      state.gone.add(result.handoffId);
+      state.leaving.set(result.handoffId, who);
+      renderLists();
+      setTimeout(() => dropHandoff(result.handoffId), LEAVE_MS);
+    }
+  }
+
+  async function claimResultMine(handoffId, handoff) {
+    claiming.add(handoffId);
+    await claimResult({ handoffId, ok: true, conversationId: handoff.conversationId });
+  }
+
+  function messageCreated(message) {
+    const cid = message.conversationId;
+    state.lastText.set(cid, message);
+    if (state.detail && state.selected === cid) {
+      if (!state.detail.messages.some((m) => m.id === message.id)) {
+        state.detail.messages.push(message);
+        appendMessage(message);
+      }
+      renderLists();
+      return;
+    }
+    const known = [...state.handoffs.values()].find((x) => x.conversationId === cid);
+    if (!known) return;
+    if (message.role === "customer" || (message.role === "human" && known.claimedBy !== cfg.me)) {
+      state.unread.set(cid, (state.unread.get(cid) || 0) + 1);
+      if (known.claimedBy === cfg.me) announce(`New message from ${known.customer}.`);
+    }
+    renderLists();
+  }
+
+  function sendResult(result) {
+    const text = state.pendingSends.shift();
+    if (result.ok) return;
+    toast(`Not sent: ${result.error || "unknown error"}`, "error");
+    const box = pane.querySelector("textarea");
+    if (box && text && !box.value) box.value = text;
+  }
+
+  function conversationUpdated(event) {
+    if (event.state === "resolved") {
+      for (const handoff of [...state.handoffs.values()]) {
+        if (handoff.conversationId === event.conversationId) {
+          state.handoffs.delete(handoff.id);
+          state.gone.add(handoff.id);
+        }
+      }
+      state.unread.delete(event.conversationId);
+      renderLists();
+    }
+    if (state.detail && state.selected === event.conversationId) {
+      state.detail.conversation.state = event.state;
+      renderDetail(state.detail);
+    }
+  }
+
+  function setOnline(names) {
+    state.online = names;
+    const list = document.querySelector("#online .online-list");
+    list.replaceChildren(
+      ...names.map((name) => h("li", { class: name === cfg.me ? "me" : null, title: name },
+        h("span", { class: "avatar small", "aria-hidden": "true" }, name.slice(0, 1).toUpperCase()),
+        h("span", { class: "name" }, name === cfg.me ? `${name} (you)` : name))),
+    );
+    if (!names.length) list.append(h("li", { class: "nobody" }, "nobody"));
+    const link = document.getElementById("approvals-link");
+    if (cfg.approvalsUrl && state.approvals) {
+      link.hidden = false;
+      link.href = cfg.approvalsUrl;
+      link.textContent = `${state.approvals} approval${state.approvals === 1 ? "" : "s"} waiting`;
+    } else {
+      link.hidden = true;
+    }
+  }
+
+  // --- the left pane ------------------------------------------------------------------------
+
+  function groupOf(handoff) {
+    if (handoff.status === "offered") return "offers";
+    if (handoff.status === "claimed") return "mine";
+    return "queue";
+  }
+
+  function sorted(handoffs) {
+    return handoffs.sort((a, b) => (b.priority - a.priority) ||
+      (new Date(a.createdAt) - new Date(b.createdAt)) || (a.id - b.id));
+  }
+
+  function itemFor(handoff) {
+    const [level, label] = priorityOf(handoff.priority);
+    const leavingBy = state.leaving.get(handoff.id);
+    const unread = state.unread.get(handoff.conversationId) || 0;
+    const last = state.lastText.get(handoff.conversationId);
+    const isBreached = breached(handoff);
+    const waited = waitingNow(handoff);
+    let preview = handoff.pack ? handoff.pack.summary : (handoff.reason || "Handed over");
+    if (handoff.status === "claimed" && last) {
+      preview = `${last.role === "customer" ? handoff.customer : last.author}: ${last.text}`;
+    }
+    const classes = ["item"];
+    if (isBreached) classes.push("breached");
+    if (leavingBy) classes.push("leaving");
+    if (state.selected === handoff.conversationId) classes.push("selected");
+    if (unread) classes.push("has-unread");
+    const claimable = !leavingBy && handoff.status !== "claimed";
+    const waitingLabel = handoff.status === "claimed" ? `claimed ${minutesText(waited)} ago`.replace("just now ago", "just now") : `waiting ${minutesText(waited)}`;
+    const node = h("li", {
+      class: classes.join(" "),
+      tabindex: "-1",
+      "data-handoff": handoff.id,
+      "data-conversation": handoff.conversationId,
+      "data-status": leavingBy ? "gone" : handoff.status,
+      "aria-current": state.selected === handoff.conversationId ? "true" : null,
+      "aria-label": `${handoff.customer}, ${label} priority, ${handoff.status === "offered" ? "live offer" : handoff.status}, ${waitingLabel}${unread ? `, ${unread} unread` : ""}${isBreached ? ", over the response target" : ""}`,
+    },
+      h("div", { class: "item-top" },
+        h("span", { class: "avatar", "aria-hidden": "true" }, (handoff.customer || "?").slice(0, 1).toUpperCase()),
+        h("span", { class: "customer" }, handoff.customer || "Customer"),
+        handoff.mode === "hot" && handoff.status === "offered" ? h("span", { class: "badge live" }, "Live") : null,
+        h("span", { class: `badge prio prio-${level}` }, label),
+        unread ? h("span", { class: "unread", title: `${unread} unread` }, String(unread)) : null,
+      ),
+      h("p", { class: "preview" }, preview.length > 150 ? `${preview.slice(0, 147)}…` : preview),
+      h("div", { class: "item-meta" },
+        h("span", { class: "channel" }, handoff.channel),
+        h("span", { class: "wait", title: `Handed over at ${timeOf(handoff.createdAt)}` }, waitingLabel),
+        isBreached ? h("span", { class: "breach" }, `over the ${handoff.responseTargetMinutes} min target`) : null,
+        handoff.status === "offered" && handoff.offerExpiresAt && !leavingBy
+          ? h("span", { class: "expires", "data-expires": handoff.offerExpiresAt }, expiresText(handoff.offerExpiresAt))
+          : null,
+        leavingBy ? h("span", { class: "claimed-by" }, `Claimed by ${leavingBy}`) : null,
+        claimable ? h("button", {
+          type: "button",
+          class: "claim",
+          tabindex: "-1",
+          disabled: claiming.has(handoff.id),
+          onclick: (event) => { event.stopPropagation(); claim(handoff.id); },
+        }, claiming.has(handoff.id) ? "Claiming…" : "Claim") : null,
+      ),
+    );
+    node.addEventListener("click", () => { setCurrent(handoff.id, false); openConversation(handoff.conversationId); });
+    node.addEventListener("focus", () => setCurrent(handoff.id, false));
+    return node;
+  }
+
+  function expiresText(iso) {
+    const seconds = Math.round((new Date(iso) - Date.now()) / 1000);
+    if (seconds <= 0) return "moving to the queue";
+    if (seconds < 90) return `expires in ${seconds} s`;
+    return `expires in ${Math.round(seconds / 60)} min`;
+  }
+
+  function renderLists() {
+    const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest(".item");
+    const focusedId = focused ? Number(focused.dataset.handoff) : null;
+    const groups = { offers: [], mine: [], queue: [] };
+    for (const handoff of state.handoffs.values()) groups[groupOf(handoff)].push(handoff);
+    for (const [name, list] of Object.entries(lists)) {
+      const items = sorted(groups[name]).map(itemFor);
+      list.replaceChildren(...items);
+      const section = list.closest(".group");
+      section.querySelector(".count").textContent = String(items.length);
+      section.querySelector(".empty").hidden = items.length > 0;
+    }
+    const all = allItems();
+    if (!all.some((node) => Number(node.dataset.handoff) === state.current)) {
+      const selectedItem = all.find((node) => node.dataset.conversation === state.selected);
+      state.current = selectedItem ? Number(selectedItem.dataset.handoff) : (all[0] ? Number(all[0].dataset.handoff) : null);
+    }
+    applyRovingFocus();
+    if (focusedId !== null) {
+      const again = itemById(focusedId) || itemById(state.current);
+      if (again) again.focus({ preventScroll: true });
+    }
+    document.title = `${unreadTotal() ? `(${unreadTotal()}) ` : ""}Inbox · ${groups.offers.length} live`;
+  }
+
+  function unreadTotal() {
+    let total = 0;
+    for (const n of state.unread.values()) total += n;
+    return total;
+  }
+
+  function allItems() {
+    return [...document.querySelectorAll(".queue-pane .item")];
+  }
+
+  function itemById(id) {
+    return document.querySelector(`.queue-pane .item[data-handoff="${Number(id)}"]`);
+  }
+
+  function applyRovingFocus() {
+    for (const node of allItems()) {
+      const isCurrent = Number(node.dataset.handoff) === state.current;
+      node.tabIndex = isCurrent ? 0 : -1;
+      const button = node.querySelector("button.claim");
+      if (button) button.tabIndex = isCurrent ? 0 : -1;
+    }
+  }
+
+  function setCurrent(id, focus = true) {
+    state.current = id;
+    applyRovingFocus();
+    if (focus) {
+      const node = itemById(id);
+      if (node) { node.focus(); node.scrollIntoView({ block: "nearest" }); }
+    }
+  }
+
+  function move(step) {
+    const all = allItems();
+    if (!all.length) return;
+    let index = all.findIndex((node) => Number(node.dataset.handoff) === state.current);
+    const inList = document.activeElement && document.activeElement.closest && document.activeElement.closest(".queue-pane .item");
+    if (index < 0) index = 0;
+    else if (inList) index = Math.max(0, Math.min(all.length - 1, index + step));
+    setCurrent(Number(all[index].dataset.handoff));
+  }
+
+  // --- the conversation and its pack --------------------------------------------------------
+
+  async function openConversation(conversationId, options = {}) {
+    if (state.selected !== conversationId) state.notice = null;
+    state.selected = conversationId;
+    state.unread.delete(conversationId);
+    renderLists();
+    await loadConversation(conversationId, options);
+  }
+
+  async function loadConversation(conversationId, options = {}) {
+    let data;
+    try {
+      data = await getJSON(urlFor(cfg.conversationUrl, conversationId));
+    } catch (error) {
+      if (!options.quiet) toast(`Could not open the conversation (${error.message}).`, "error");
+      return;
+    }
+    if (state.selected !== conversationId) return;
+    renderDetail(data);
+    if (options.focusComposer) {
+      const box = pane.querySelector("textarea");
+      if (box) box.focus();
+    }
+  }
+
+  function roleLabel(message, customer) {
+    if (message.role === "customer") return customer;
+    if (message.role === "agent") return agentName(message.author);
+    if (message.role === "human") return message.author;
+    return "System";
+  }
+
+  function messageNode(message, customer) {
+    if (message.role === "system") {
+      return h("li", { class: "msg msg-system", "data-id": message.id },
+        h("span", { class: "notice" }, message.text),
+        h("time", { datetime: message.createdAt }, timeOf(message.createdAt)));
+    }
+    return h("li", { class: `msg msg-${message.role}`, "data-id": message.id },
+      h("div", { class: "msg-meta" },
+        h("span", { class: "who" }, roleLabel(message, customer)),
+        message.role === "agent" ? h("span", { class: "tag" }, "AI") : null,
+        h("time", { datetime: message.createdAt, title: new Date(message.createdAt).toLocaleString() }, timeOf(message.createdAt))),
+      h("div", { class: "bubble" }, message.text));
+  }
+
+  function appendMessage(message) {
+    const list = pane.querySelector(".transcript");
+    if (!list || !state.detail) return;
+    list.append(messageNode(message, state.detail.conversation.customer));
+    const scroller = pane.querySelector(".transcript-scroll");
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  function stateChip(conversation, handoff) {
+    const labels = {
+      triaged: "New", active: "With the AI", stalled: "Stalled", at_risk: "At risk",
+      handing_off: "Waiting for a person", with_human: "With a person", resolved: "Resolved",
+    };
+    let text = labels[conversation.state] || conversation.state;
+    if (conversation.state === "with_human" && conversation.assignee) {
+      text = conversation.assignee === cfg.me ? "With you" : `With ${conversation.assignee}`;
+    }
+    return h("span", { class: `chip state-${conversation.state}` }, text);
+  }
+
+  function renderDetail(data) {
+    const previousDraft = pane.querySelector("textarea") ? pane.querySelector("textarea").value : "";
+    const hadFocus = pane.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA";
+    state.detail = { ...data, messages: [...data.messages] };
+    const { conversation, handoff } = data;
+    const mine = conversation.state === "with_human" && conversation.assignee === cfg.me;
+    const claimable = handoff && ["offered", "queued"].includes(handoff.status) && !state.leaving.has(handoff.id);
+
+    const actions = h("div", { class: "actions" });
+    if (claimable) {
+      actions.append(h("button", { type: "button", class: "primary", onclick: () => claim(handoff.id) }, "Claim"));
+    }
+    if (mine) {
+      actions.append(
+        h("button", { type: "button", class: "secondary", onclick: () => act("handBack") }, "Hand back to AI"),
+        h("button", { type: "button", class: "success", onclick: () => act("resolve") }, "Resolve"),
+      );
+    }
+
+    let banner = null;
+    if (state.notice) banner = h("div", { class: `banner banner-${state.notice.kind}`, role: "status" }, state.notice.text);
+    else if (conversation.state === "resolved") banner = h("div", { class: "banner banner-done", role: "status" }, "This conversation is resolved.");
+    else if (conversation.state === "with_human" && !mine) banner = h("div", { class: "banner banner-warn" }, `${conversation.assignee || "Someone"} is handling this conversation.`);
+    else if (claimable) banner = h("div", { class: "banner banner-info" }, handoff.status === "offered"
+      ? "The customer is waiting live. Claim to take over the conversation."
+      : "Queued for follow-up. Claim it to reply to the customer.");
+    else if (!["with_human", "handing_off"].includes(conversation.state)) banner = h("div", { class: "banner banner-info" }, "The AI is handling this conversation.");
+
+    const transcript = h("ol", { class: "transcript", role: "log", "aria-label": `Messages with ${conversation.customer}` },
+      data.messages.map((m) => messageNode(m, conversation.customer)));
+
+    let composer = null;
+    if (mine) {
+      const box = h("textarea", {
+        rows: "2",
+        "aria-label": `Reply to ${conversation.customer}`,
+        placeholder: `Reply to ${conversation.customer}… (Enter to send, Shift+Enter for a new line)`,
+        maxlength: "10000",
+      });
+      box.value = previousDraft;
+      box.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          submitReply(box);
+        }
+      });
+      composer = h("form", { class: "composer", onsubmit: (event) => { event.preventDefault(); submitReply(box); } },
+        box, h("button", { type: "submit", class: "primary" }, "Send"));
+    }
+
+    pane.replaceChildren(...[
+      h("header", { class: "conv-head" },
+        h("div", { class: "conv-title" },
+          h("span", { class: "avatar large", "aria-hidden": "true" }, (conversation.customer || "?").slice(0, 1).toUpperCase()),
+          h("div", {},
+            h("h2", {}, conversation.customer),
+            h("p", { class: "sub" },
+              stateChip(conversation, handoff),
+              h("span", {}, `${conversation.channel} · started ${timeOf(conversation.createdAt)} · ${conversation.turns} customer message${conversation.turns === 1 ? "" : "s"}`)))),
+        actions),
+      banner,
+      h("div", { class: "transcript-scroll" }, transcript),
+      composer,
+    ].filter(Boolean));
+    const scroller = pane.querySelector(".transcript-scroll");
+    scroller.scrollTop = scroller.scrollHeight;
+    if (hadFocus && composer) composer.querySelector("textarea").focus();
+    renderPack(data);
+  }
+
+  function submitReply(box) {
+    const text = box.value.trim();
+    if (!text || !state.detail) return;
+    if (!send({ type: "message.send", conversationId: state.detail.conversation.id, text })) {
+      toast("You are offline; the message was not sent. It will stay here until you reconnect.", "error");
+      return;
+    }
+    state.pendingSends.push(text);
+    box.value = "";
+  }
+
+  async function act(kind) {
+    if (!state.detail) return;
+    const conversation = state.detail.conversation;
+    const url = urlFor(kind === "resolve" ? cfg.resolveUrl : cfg.handBackUrl, conversation.id);
+    try {
+      const body = await postJSON(url);
+      for (const handoff of [...state.handoffs.values()]) {
+        if (handoff.conversationId === conversation.id) {
+          state.handoffs.delete(handoff.id);
+          state.gone.add(handoff.id);
+        }
+      }
+      state.notice = kind === "resolve"
+        ? { kind: "done", text: "Resolved. Nice work." }
+        : { kind: "done", text: "Handed back to the AI assistant." };
+      toast(kind === "resolve" ? `Resolved the conversation with ${conversation.customer}.` : `Handed ${conversation.customer} back to the AI.`, "success");
+      announce(state.notice.text);
+      renderLists();
+      await loadConversation(body.conversationId, { quiet: true });
+      const next = allItems()[0];
+      if (next) setCurrent(Number(next.dataset.handoff));
+    } catch (error) {
+      toast(`Could not ${kind === "resolve" ? "resolve" : "hand back"}: ${error.message}`, "error");
+    }
+  }
+
+  function chips(values) {
+    return h("ul", { class: "chips" }, values.map((v) => h("li", {}, v)));
+  }
+
+  function renderPack(data) {
+    const { handoff, conversation } = data;
+    if (!handoff) {
+      details.replaceChildren(h("div", { class: "placeholder small" }, h("p", {}, "No handoff for this conversation.")));
+      return;
+    }
+    const pack = handoff.pack || {};
+    const keys = pack.keyDetails || {};
+    const keyRows = [
+      ["Order ids", keys.orderIds], ["Amounts", keys.amounts], ["E-mails", keys.emails], ["Dates", keys.dates],
+    ].filter(([, values]) => values && values.length);
+    const [level, label] = priorityOf(handoff.priority);
+    const sentiment = pack.sentiment || {};
+    const values = sentiment.values || [];
+    const waited = waitingNow({ ...handoff, receivedAt: Date.now() });
+
+    details.replaceChildren(
+      h("section", { class: "pack-section" },
+        h("h2", {}, "Handoff"),
+        h("dl", { class: "facts" },
+          h("dt", {}, "Mode"), h("dd", {}, h("span", { class: `badge mode-${handoff.mode}` }, handoff.mode === "hot" ? "Hot · live" : "Cold · queued")),
+          h("dt", {}, "Priority"), h("dd", {}, h("span", { class: `badge prio prio-${level}` }, label), ` ${handoff.priority}`),
+          h("dt", {}, "Reason"), h("dd", {}, handoff.reason || "—"),
+          h("dt", {}, "Waiting"), h("dd", { class: handoff.breached ? "breach" : null },
+            handoff.status === "claimed" ? `claimed by ${handoff.claimedBy}` : minutesText(waited)),
+          h("dt", {}, "Target"), h("dd", {}, handoff.responseTargetMinutes !== undefined
+            ? `${handoff.responseTargetMinutes} min${handoff.breached ? " · breached" : ""}` : "—"),
+          h("dt", {}, "AI agent"), h("dd", {}, conversation.currentAgent),
+          conversation.customerEmail ? [h("dt", {}, "E-mail"), h("dd", {}, conversation.customerEmail)] : null,
+        )),
+      h("section", { class: "pack-section" },
+        h("h2", {}, "Summary", pack.preview ? h("span", { class: "muted small" }, " · live preview") : null),
+        h("p", { class: "summary" }, pack.summary || "The pack is being prepared…")),
+      h("section", { class: "pack-section" },
+        h("h2", {}, "Key details"),
+        keyRows.length
+          ? h("dl", { class: "keys" }, keyRows.map(([name, list]) => [h("dt", {}, name), h("dd", {}, chips(list))]))
+          : h("p", { class: "muted" }, "No order ids, amounts, e-mails or dates mentioned.")),
+      h("section", { class: "pack-section" },
+        h("h2", {}, "Sentiment ", h("span", { class: `trend trend-${sentiment.trend || "unknown"}` }, sentiment.trend || "unknown")),
+        values.length
+          ? h("div", { class: "spark", role: "img", "aria-label": `Sentiment per customer message: ${values.join(", ")}` },
+            values.map((v) => h("span", {
+              class: v < -0.05 ? "neg" : v > 0.05 ? "pos" : "neu",
+              style: `height:${Math.max(8, Math.round(Math.abs(v) * 100))}%`,
+              title: String(v),
+            })))
+          : h("p", { class: "muted" }, "No sentiment yet.")),
+      h("section", { class: "pack-section" },
+        h("h2", {}, "Suggested next steps"),
+        (pack.suggestions || []).length
+          ? h("ol", { class: "suggestions" }, pack.suggestions.map((s) => h("li", {}, s)))
+          : h("p", { class: "muted" }, "No suggestions.")),
+    );
+  }
+
+  // --- keyboard -------------------------------------------------------------------------------
+
+  function typing(target) {
+    return target && (target.tagName === "TEXTAREA" || target.tagName === "INPUT" ||
+      target.tagName === "SELECT" || target.isContentEditable);
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Escape") {
+      const help = document.getElementById("shortcuts");
+      if (!help.hidden) { toggleHelp(false); return; }
+      if (state.current !== null) setCurrent(state.current);
+      return;
+    }
+    if (typing(event.target)) return;
+    const inList = event.target.closest && event.target.closest(".queue-pane");
+    switch (event.key) {
+      case "j": move(1); break;
+      case "k": move(-1); break;
+      case "ArrowDown": if (!inList) return; move(1); break;
+      case "ArrowUp": if (!inList) return; move(-1); break;
+      case "Home": if (!inList) return; move(-1e6); break;
+      case "End": if (!inList) return; move(1e6); break;
+      case "Enter": {
+        const item = event.target.closest && event.target.closest(".item");
+        if (!item || event.target.tagName === "BUTTON") return;
+        openConversation(item.dataset.conversation);
+        break;
+      }
+      case "c": if (state.current !== null) claim(state.current); break;
+      case "r": {
+        const box = pane.querySelector("textarea");
+        if (!box) return;
+        box.focus();
+        break;
+      }
+      case "?": toggleHelp(); break;
+      default: return;
+    }
+    event.preventDefault();
+  });
+
+  function toggleHelp(show) {
+    const help = document.getElementById("shortcuts");
+    const button = document.getElementById("shortcuts-toggle");
+    const visible = show === undefined ? help.hidden : show;
+    help.hidden = !visible;
+    button.setAttribute("aria-expanded", String(visible));
+  }
+  document.getElementById("shortcuts-toggle").addEventListener("click", () => toggleHelp());
+
+  // --- clocks ---------------------------------------------------------------------------------
+
+  setInterval(() => {
+    for (const node of document.querySelectorAll("[data-expires]")) node.textContent = expiresText(node.dataset.expires);
+  }, 1000);
+  setInterval(() => { if (!document.activeElement || !document.activeElement.closest(".queue-pane button")) renderLists(); }, 30000);
+
+  // Start from what the server rendered; the socket's snapshot then replaces it.
+  for (const handoff of cfg.handoffs || []) store(handoff);
+  renderLists();
+  for (const handoff of state.handoffs.values()) if (!handoff.pack) loadPreview(handoff);
+  connect();
+})();

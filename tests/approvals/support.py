@@ -1,0 +1,35 @@
+"""Actions registered only by the tests (through the registry, as a product action is): one
+that always fails, one that fails a given number of times first."""
+
+from __future__ import annotations
+
+from approvals.actions import _ledger
+from approvals.registry import ActionContext, ActionSpec
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"note": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+FLAKY = {"failures_left": 0}
+
+
+def explode(context: ActionContext):
+    raise RuntimeError("the payment provider is down")
+
+
+def flaky(context: ActionContext):
+    if FLAKY["failures_left"] > 0:
+        FLAKY["failures_left"] -= 1
+        raise ConnectionError("timed out")
+    entry, _ = _ledger(context, "flaky_action")
+    return {"ledgerEntryId": entry.pk}
+
+
+EXPLODING = ActionSpec(
+    "exploding_action", "Always fails.", SCHEMA, handler="tests.approvals.support.explode"
+)
+FLAKY_SPEC = ActionSpec(
+    "flaky_action", "Fails first.", SCHEMA, handler="tests.approvals.support.flaky"
+)

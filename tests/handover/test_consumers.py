@@ -1,0 +1,197 @@
+"""The websockets: the inbox (agents and approvers) and the customer's side, through the real
+ASGI application (origin check, session auth), the channel layer and the database."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from config.asgi import application
+from handover.models import Handoff
+from orchestration.conversation_services import conversation_start
+from orchestration.models import Conversation
+from orchestration.pipeline import conversation_receive_message
+from tests.factories import make_person
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+ORIGIN = (b"origin", b"http://localhost")
+
+
+def session_cookie(user) -> tuple[bytes, bytes]:
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+async def inbox(user=None) -> tuple[WebsocketCommunicator, bool, int | None]:
+    headers = [ORIGIN]
+    if user is not None:
+        headers.append(await sync_to_async(session_cookie)(user))
+    communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def receive_until(communicator, kind: str, limit: int = 10) -> dict:
+    for _ in range(limit):
+        event = await communicator.receive_json_from(timeout=3)
+        if event.get("type") == kind:
+            return event
+    raise AssertionError(f"no {kind} event")
+
+
+async def test_signed_out_people_are_refused_with_4401():
+    _, connected, code = await inbox()
+
+    assert (connected, code) == (False, 4401)
+
+
+async def test_people_without_an_inbox_role_are_refused_with_4403(tenant):
+    manager = await sync_to_async(make_person)(tenant=tenant, roles=["manager"])
+
+    _, connected, code = await inbox(manager)
+
+    assert (connected, code) == (False, 4403)
+
+
+async def test_an_agent_gets_a_snapshot_then_hot_offers_live_and_only_their_tenants(
+    tenant, other_tenant
+):
+    from tests.handover.conftest import _make_team_sync
+
+    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(_make_team_sync)(other_tenant)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    eve = await sync_to_async(make_person)(tenant=other_tenant, roles=["agent"], username="eve")
+    mine, _, _ = await inbox(ada)
+    theirs, _, _ = await inbox(eve)
+
+    snapshot = await receive_until(mine, "inbox.snapshot")
+    assert snapshot["handoffs"] == [] and "approvals" in snapshot
+    conv = await sync_to_async(_open_conversation)(tenant)
+    await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")
+
+    offered = await receive_until(mine, "handoff.offered")
+    assert offered["conversationId"] == str(conv.pk)
+    while not await theirs.receive_nothing(timeout=0.3):  # only their own presence events
+        event = await theirs.receive_json_from()
+        assert event["type"] != "handoff.offered"
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+async def test_two_agents_race_to_claim_and_exactly_one_wins(tenant):
+    from tests.handover.conftest import _make_team_sync
+
+    await sync_to_async(_make_team_sync)(tenant)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    bob = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="bob")
+    a, _, _ = await inbox(ada)
+    b, _, _ = await inbox(bob)
+    conv = await sync_to_async(_open_conversation)(tenant)
+    await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")
+    handoff = await sync_to_async(Handoff.objects.get)(conversation=conv)
+
+    await a.send_json_to({"type": "handoff.claim", "handoffId": handoff.pk})
+    await b.send_json_to({"type": "handoff.claim", "handoffId": handoff.pk})
+    results = [
+        await receive_until(a, "handoff.claim.result"),
+        await receive_until(b, "handoff.claim.result"),
+    ]
+
+    assert sorted(r["ok"] for r in results) == [False, True]
+    loser = next(r for r in results if not r["ok"])
+    assert "already been claimed" in loser["error"]
+    await a.disconnect()
+    await b.disconnect()
+
+
+async def test_the_human_and_the_customer_talk_live(tenant):
+    from tests.handover.conftest import _make_team_sync
+
+    await sync_to_async(_make_team_sync)(tenant)
+    ada = await sync_to_async(make_person)(
+        tenant=tenant, roles=["agent"], username="ada", first_name="Ada"
+    )
+    agent_socket, _, _ = await inbox(ada)
+    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+    customer = WebsocketCommunicator(
+        application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN]
+    )
+    connected, _ = await customer.connect()
+    assert connected
+    await receive_until(customer, "conversation.snapshot")
+
+    await customer.send_json_to({"type": "message.send", "text": "I want a human"})
+    offer = await receive_until(agent_socket, "handoff.offered")
+    await agent_socket.send_json_to({"type": "handoff.claim", "handoffId": offer["handoffId"]})
+    await receive_until(agent_socket, "handoff.claim.result")
+    await agent_socket.send_json_to(
+        {"type": "message.send", "conversationId": str(conv.pk), "text": "Hi, Ada here"}
+    )
+
+    for _ in range(10):
+        event = await receive_until(customer, "message.created")
+        if event["message"]["role"] == "human":
+            break
+    assert event["message"]["text"] == "Hi, Ada here"
+    assert event["message"]["author"] == "Ada"
+    await customer.send_json_to({"type": "message.send", "text": "Thanks Ada"})
+    for _ in range(10):
+        seen = await receive_until(agent_socket, "message.created")
+        if seen["message"]["role"] == "customer" and seen["message"]["text"] == "Thanks Ada":
+            break
+    else:
+        raise AssertionError("the customer's message did not reach the inbox")
+    state = await sync_to_async(lambda: Conversation.objects.get(pk=conv.pk).state)()
+    assert state == "with_human"
+    await customer.disconnect()
+    await agent_socket.disconnect()
+
+
+async def test_a_customer_socket_needs_the_conversations_token(tenant):
+    from tests.handover.conftest import _make_team_sync
+
+    await sync_to_async(_make_team_sync)(tenant)
+    conv, _ = await sync_to_async(_open_conversation_with_token)(tenant)
+
+    wrong = WebsocketCommunicator(
+        application, f"/ws/conversations/{conv.pk}/?token=ct_nope", headers=[ORIGIN]
+    )
+    missing = WebsocketCommunicator(
+        application,
+        "/ws/conversations/00000000-0000-0000-0000-000000000000/?token=x",
+        headers=[ORIGIN],
+    )
+
+    assert await wrong.connect() == (False, 4401)
+    assert await missing.connect() == (False, 4404)
+
+
+async def test_presence_follows_sockets(tenant):
+    from handover.presence import anyone_online
+
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    assert not await sync_to_async(anyone_online)(tenant)
+
+    socket, _, _ = await inbox(ada)
+    await receive_until(socket, "inbox.snapshot")
+    assert await sync_to_async(anyone_online)(tenant)
+    await socket.send_json_to({"type": "heartbeat"})
+    assert (await receive_until(socket, "heartbeat.ack"))["type"] == "heartbeat.ack"
+
+    await socket.disconnect()
+    assert not await sync_to_async(anyone_online)(tenant)
+
+
+def _open_conversation(tenant):
+    return _open_conversation_with_token(tenant)[0]
+
+
+def _open_conversation_with_token(tenant):
+    from agents.models import Agent
+
+    agent = Agent.objects.get(tenant=tenant, slug="agent-sup")
+    return conversation_start(tenant=tenant, agent=agent, channel="web", customer={"id": "c-1"})

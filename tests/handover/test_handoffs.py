@@ -1,0 +1,294 @@
+"""Handoffs: the mode decision, hot offers and claims, cold packs, talking, handing back,
+resolving; and nothing lost when the real-time layer is down."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from handover.models import Handoff, Presence
+from handover.packs import key_details, sentiment_trend
+from handover.presence import PRESENCE_TTL, presence_join, presence_leave
+from handover.services import handoff_make_cold, hot_offers_expire
+from orchestration.models import Conversation, DecisionEvent, Message
+from orchestration.orchestrator_settings import settings_update
+
+pytestmark = pytest.mark.django_db
+
+
+def start(client, channel="web", **customer):
+    response = client.post(
+        "/api/v1/conversations",
+        {
+            "agentId": "agent-sup",
+            "channel": channel,
+            "customer": {"id": "c-1", "name": "Kim", **customer},
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def say(client, conversation_id, text):
+    response = client.post(
+        f"/api/v1/conversations/{conversation_id}/messages", {"text": text}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def as_person(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def test_with_agents_online_in_business_hours_a_web_handoff_is_hot(key_client, team, online):
+    conv = start(key_client)
+
+    body = say(key_client, conv, "I want to speak to a human please")
+
+    assert body["state"] == "handing_off"
+    assert body["handoff"]["mode"] == "hot" and body["handoff"]["status"] == "offered"
+    offered = DecisionEvent.objects.get(conversation_id=conv, type="handoff.offered")
+    assert offered.detail["why"] == "live channel, business hours, agents online"
+
+
+@pytest.mark.parametrize(
+    ("setup", "why"),
+    [
+        ("nobody online", "no human agent is online"),
+        ("email", "the email channel is not live"),
+        ("closed", "outside business hours"),
+        ("forced cold", "handoffMode is cold"),
+    ],
+)
+def test_otherwise_it_is_cold(key_client, team, tenant, ada, setup, why):
+    if setup != "nobody online":
+        presence_join(user=ada, tenant=tenant)
+    if setup == "closed":
+        tenant.business_hours.all().delete()
+    if setup == "forced cold":
+        settings_update(level="tenant", tenant=tenant, changes={"handoffMode": "cold"})
+    conv = start(
+        key_client, channel="email" if setup == "email" else "web", email="kim@example.com"
+    )
+
+    body = say(key_client, conv, "I want to speak to a human please")
+
+    assert body["handoff"]["mode"] == "cold"
+    assert body["handoff"]["status"] == "queued"
+    assert (
+        DecisionEvent.objects.get(conversation_id=conv, type="handoff.offered").detail["why"] == why
+    )
+
+
+def test_a_closed_laptop_stops_counting_as_online(key_client, team, tenant, ada):
+    presence_join(user=ada, tenant=tenant)
+    Presence.objects.filter(user=ada).update(
+        last_seen=timezone.now() - PRESENCE_TTL - dt.timedelta(seconds=1)
+    )
+    conv = start(key_client)
+
+    assert say(key_client, conv, "get me a human")["handoff"]["mode"] == "cold"
+
+
+def test_leaving_the_inbox_stops_counting_as_online(key_client, team, tenant, ada):
+    presence_join(user=ada, tenant=tenant)
+    presence_leave(user=ada)
+    conv = start(key_client)
+
+    assert say(key_client, conv, "get me a human")["handoff"]["mode"] == "cold"
+
+
+def test_exactly_one_agent_claims_and_the_other_is_told(key_client, team, online):
+    ada, bob = online
+    conv = start(key_client)
+    handoff_id = say(key_client, conv, "get me a human")["handoff"]["id"]
+
+    first = as_person(ada).post(f"/api/v1/handoffs/{handoff_id}/claim")
+    second = as_person(bob).post(f"/api/v1/handoffs/{handoff_id}/claim")
+
+    assert first.status_code == 200 and first.json()["claimedBy"] == "ada"
+    assert second.status_code == 409
+    assert "already been claimed" in second.json()["error"]["message"]
+    conversation = Conversation.objects.get(pk=conv)
+    assert (conversation.state, conversation.assignee) == ("with_human", ada)
+
+
+def test_the_ai_stays_silent_while_the_human_talks_then_takes_over_on_hand_back(
+    key_client, team, online
+):
+    ada, _ = online
+    conv = start(key_client)
+    handoff_id = say(key_client, conv, "get me a human")["handoff"]["id"]
+    ada_client = as_person(ada)
+    ada_client.post(f"/api/v1/handoffs/{handoff_id}/claim")
+
+    sent = ada_client.post(
+        f"/api/v1/handoffs/{handoff_id}/messages", {"text": "Hi Kim, Ada here."}, format="json"
+    )
+    customer = say(key_client, conv, "Thanks Ada, I was charged twice")
+    back = ada_client.post(f"/api/v1/handoffs/{handoff_id}/hand-back")
+    again = say(key_client, conv, "I was charged twice")
+
+    assert sent.status_code == 201 and sent.json()["author"] == "Ada"
+    assert customer["reply"] is None and customer["state"] == "with_human"
+    assert back.status_code == 200 and back.json()["status"] == "resolved"
+    assert again["state"] == "active"
+    roles = list(Message.objects.filter(conversation_id=conv).values_list("role", flat=True))
+    assert "human" in roles
+
+
+def test_only_the_claimer_talks_and_resolves(key_client, team, online):
+    ada, bob = online
+    conv = start(key_client)
+    handoff_id = say(key_client, conv, "get me a human")["handoff"]["id"]
+    as_person(ada).post(f"/api/v1/handoffs/{handoff_id}/claim")
+
+    assert (
+        as_person(bob)
+        .post(f"/api/v1/handoffs/{handoff_id}/messages", {"text": "hi"}, format="json")
+        .status_code
+        == 409
+    )
+    assert as_person(bob).post(f"/api/v1/handoffs/{handoff_id}/resolve").status_code == 409
+    resolved = as_person(ada).post(f"/api/v1/handoffs/{handoff_id}/resolve")
+    assert resolved.status_code == 200
+    assert Conversation.objects.get(pk=conv).state == "resolved"
+
+
+def test_an_unclaimed_offer_turns_cold_with_a_pack(
+    key_client, team, online, tenant, django_capture_on_commit_callbacks, eager_tasks
+):
+    conv = start(key_client)
+    say(key_client, conv, "My order A-12345 was charged $249.99 twice on 2026-11-02.")
+    handoff_id = say(key_client, conv, "get me a human now")["handoff"]["id"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert hot_offers_expire(now=timezone.now() + dt.timedelta(minutes=5)) == 1
+
+    handoff = Handoff.objects.get(pk=handoff_id)
+    assert (handoff.mode, handoff.status) == ("cold", "queued")
+    assert DecisionEvent.objects.filter(conversation_id=conv, type="handoff.expired").exists()
+    pack = handoff.pack
+    assert pack.key_details["orderIds"] == ["A-12345"]
+    assert "$249.99" in pack.key_details["amounts"]
+    assert "2026-11-02" in pack.key_details["dates"]
+    assert "issue_refund when params.amount > 100 needs approval." in pack.suggestions
+    assert pack.transcript[0]["text"].startswith("My order A-12345")
+    assert handoff.priority > 0
+    assert "follow up" in Message.objects.filter(conversation_id=conv).last().text
+
+
+def test_expiry_and_claims_never_both_win(key_client, team, online):
+    ada, _ = online
+    conv = start(key_client)
+    handoff_id = say(key_client, conv, "get me a human")["handoff"]["id"]
+    as_person(ada).post(f"/api/v1/handoffs/{handoff_id}/claim")
+
+    assert handoff_make_cold(handoff_id=handoff_id, reason="late") is None
+    assert Handoff.objects.get(pk=handoff_id).status == "claimed"
+
+
+def test_a_cold_email_handoff_tells_the_customer_by_email(
+    key_client, team, tenant, django_capture_on_commit_callbacks
+):
+    conv = start(key_client, channel="email", email="kim@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        say(key_client, conv, "I want to talk to a person")
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["kim@example.com"]
+    assert "reply to you by e-mail" in mail.outbox[0].body
+
+
+def test_queued_handoffs_show_the_response_target_and_breaches(key_client, team, tenant, ada):
+    tenant.response_target = dt.timedelta(minutes=30)
+    tenant.save()
+    conv = start(key_client)
+    handoff_id = say(key_client, conv, "get me a human")["handoff"]["id"]
+    Handoff.objects.filter(pk=handoff_id).update(
+        queued_at=timezone.now() - dt.timedelta(minutes=45)
+    )
+
+    listed = as_person(ada).get("/api/v1/handoffs?status=queued").json()
+
+    assert listed[0]["responseTargetMinutes"] == 30
+    assert listed[0]["waitingMinutes"] == 45
+    assert listed[0]["breached"] is True
+
+
+def test_a_handoff_is_never_lost_when_the_real_time_layer_is_down(
+    key_client, team, online, settings, django_capture_on_commit_callbacks, eager_tasks
+):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens there
+        }
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    try:
+        conv = start(key_client)
+        with django_capture_on_commit_callbacks(execute=True):
+            body = say(key_client, conv, "get me a human")
+    finally:
+        channel_layers.backends.clear()
+
+    handoff = Handoff.objects.get(pk=body["handoff"]["id"])
+    assert (handoff.mode, handoff.status) == ("cold", "queued")
+    expired = DecisionEvent.objects.get(conversation_id=conv, type="handoff.expired")
+    assert expired.detail["reason"].startswith("live delivery failed")
+    assert handoff.pack.summary
+
+
+def test_key_details_and_sentiment_trend():
+    details = key_details(
+        ["Order #ORD-5512 cost 120 EUR, write to me at Kim@Example.com", "It was on 3 March 2026"]
+    )
+    assert details["orderIds"] == ["ORD-5512"]
+    assert details["amounts"] == ["120 EUR"]
+    assert details["emails"] == ["kim@example.com"]
+    assert details["dates"] == ["3 March 2026"]
+    assert sentiment_trend([0.2, -0.1, -0.6])["trend"] == "worsening"
+
+
+def test_another_tenants_handoffs_are_out_of_reach(key_client, team, other_tenant, online):
+    from agents.models import Agent
+    from tests.factories import make_api_key, make_person
+
+    Agent.objects.create(tenant=other_tenant, slug="agent-sup", name="S", role="supervisor")
+    _, raw = make_api_key(tenant=other_tenant)
+    them = APIClient()
+    them.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    theirs = start(them)
+    their_handoff = say(them, theirs, "get me a human")["handoff"]["id"]
+    ada, _ = online
+
+    assert as_person(ada).get(f"/api/v1/handoffs/{their_handoff}").status_code == 404
+    assert as_person(ada).post(f"/api/v1/handoffs/{their_handoff}/claim").status_code == 404
+    assert all(h["id"] != their_handoff for h in as_person(ada).get("/api/v1/handoffs").json())
+    outsider = make_person(tenant=other_tenant, roles=["agent"], username="eve")
+    mine = say(key_client, start(key_client), "get me a human")["handoff"]["id"]
+    assert as_person(outsider).post(f"/api/v1/handoffs/{mine}/claim").status_code == 404
+
+
+def test_integration_keys_and_non_agents_cannot_claim(key_client, team, online, tenant):
+    from tests.factories import make_person
+
+    conv = start(key_client)
+    handoff_id = say(key_client, conv, "get me a human")["handoff"]["id"]
+    approver = make_person(tenant=tenant, roles=["approver"], username="appr")
+
+    assert key_client.post(f"/api/v1/handoffs/{handoff_id}/claim").status_code == 403
+    assert as_person(approver).post(f"/api/v1/handoffs/{handoff_id}/claim").status_code == 403
+    assert key_client.get("/api/v1/handoffs?status=nonsense").status_code == 400
