@@ -23,20 +23,29 @@ from orchestration.models import Conversation, DecisionEvent, Message
 log = logging.getLogger(__name__)
 
 _buffer: ContextVar[list[DecisionEvent] | None] = ContextVar("decision_events", default=None)
+_outbox: ContextVar[list[tuple[list[str], dict[str, Any]]] | None] = ContextVar(
+    "notifications", default=None
+)
 
 
 @contextmanager
 def events_buffered() -> Iterator[None]:
-    """Collect the events recorded inside the block and write them in one INSERT at its end
-    (the pipeline records half a dozen per message). Use inside the transaction."""
-    token = _buffer.set([])
+    """Collect the decision events recorded inside the block and write them in one INSERT at
+    its end, and send its notifications together after commit (the pipeline records half a
+    dozen events and several notifications per message). Use inside the transaction."""
+    events_token = _buffer.set([])
+    outbox_token = _outbox.set([])
     try:
         yield
         pending = _buffer.get()
         if pending:
             DecisionEvent.objects.bulk_create(pending)
+        notifications = _outbox.get()
+        if notifications:
+            transaction.on_commit(lambda: _send(notifications))
     finally:
-        _buffer.reset(token)
+        _buffer.reset(events_token)
+        _outbox.reset(outbox_token)
 
 
 def record(
@@ -88,15 +97,28 @@ def tenant_inbox_group(tenant_id: int) -> str:
 
 def notify_on_commit(groups: list[str], event: dict[str, Any]) -> None:
     """Send ``event`` to ``groups`` once the current transaction commits."""
+    pending = _outbox.get()
+    if pending is not None:
+        pending.append((groups, event))
+        return
+    transaction.on_commit(lambda: _send([(groups, event)]))
 
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        for group in groups:
-            try:
-                async_to_sync(layer.group_send)(group, {"type": "broadcast", "event": event})
-            except Exception:  # the row is committed; a reconnecting client re-syncs
-                log.warning("could not notify %s of %s", group, event.get("type"), exc_info=True)
 
-    transaction.on_commit(send)
+def _send(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """Send committed notifications in one trip to the channel layer. A failure is logged,
+    never raised: the rows are committed and a reconnecting client re-syncs from them."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all() -> None:
+        for groups, event in notifications:
+            for group in groups:
+                try:
+                    await layer.group_send(group, {"type": "broadcast", "event": event})
+                except Exception:
+                    log.warning(
+                        "could not notify %s of %s", group, event.get("type"), exc_info=True
+                    )
+
+    async_to_sync(send_all)()

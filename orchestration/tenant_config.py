@@ -82,15 +82,28 @@ class TenantConfig:
         return self.settings.get(agent.pk) or self.tenant_settings
 
 
+# Snapshots this process already unpickled, by their full key (tenant and generations): a new
+# generation is a new key, so a kept snapshot is never stale.
+_local: dict[str, tuple[float, TenantConfig]] = {}
+LOCAL_LIMIT = 256
+
+
 def tenant_config(tenant) -> TenantConfig:
     key = (
         f"tenant-config:{tenant.pk}:{_generation(GLOBAL_KEY)}:"
         f"{_generation(_generation_key(tenant.pk))}"
     )
+    now = time.monotonic()
+    kept = _local.get(key)
+    if kept is not None and now - kept[0] < TTL:
+        return kept[1]
     config = cache.get(key)
     if config is None:
         config = build_tenant_config(tenant)
         cache.set(key, config, timeout=TTL)
+    if len(_local) >= LOCAL_LIMIT:
+        _local.clear()
+    _local[key] = (now, config)
     return config
 
 

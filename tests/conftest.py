@@ -17,7 +17,10 @@ def _fresh_cache():
     its test."""
     from django.core.cache import cache
 
+    from orchestration import tenant_config
+
     cache.clear()
+    tenant_config._local.clear()
     yield
 
 
