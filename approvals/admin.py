@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from approvals.audit import client_address
@@ -124,8 +125,8 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
         if execution is None:
             return "-"
         return format_html(
-            '<a href="../../../actionexecution/{}/change/">{} ({})</a>',
-            execution.pk,
+            '<a href="{}">{} ({})</a>',
+            reverse("admin:approvals_actionexecution_change", args=[execution.pk]),
             execution.execution_key,
             execution.status,
         )

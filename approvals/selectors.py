@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from approvals.models import (
     ActionExecution,
@@ -120,7 +121,9 @@ def approvals_pending_for(user, *, limit: int = MAX_PENDING) -> list[ApprovalReq
     pending = (
         _with_related(
             ApprovalRequest.objects.filter(
-                tenant_id=membership.tenant_id, status=ApprovalStatus.PENDING
+                tenant_id=membership.tenant_id,
+                status=ApprovalStatus.PENDING,
+                expires_at__gt=timezone.now(),  # overdue: the sweep is about to expire it
             )
         )
         .exclude(requested_by=user)
