@@ -8,6 +8,7 @@ reconnecting client gets a fresh snapshot from the database, so a dropped event 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 
 from handover import presence
 from handover.models import Handoff
@@ -37,7 +39,15 @@ def _text(content: dict[str, Any]) -> str | None:
     return text.strip()
 
 
-class InboxConsumer(AsyncJsonWebsocketConsumer):
+class JsonConsumer(AsyncJsonWebsocketConsumer):
+    """Sends dates and UUIDs as Django's JSON encoder writes them (ISO 8601, strings)."""
+
+    @classmethod
+    async def encode_json(cls, content):
+        return json.dumps(content, cls=DjangoJSONEncoder)
+
+
+class InboxConsumer(JsonConsumer):
     """``/ws/inbox/``: human agents and approvers of one tenant."""
 
     async def connect(self):
@@ -133,7 +143,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
 
-class CustomerConsumer(AsyncJsonWebsocketConsumer):
+class CustomerConsumer(JsonConsumer):
     """``/ws/conversations/<id>/?token=<customerToken>``: the customer's side of one thread."""
 
     async def connect(self):

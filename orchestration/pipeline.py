@@ -114,9 +114,9 @@ def conversation_receive_message(
         with timed() as t:
             detected = detect(text, config.intents or None, domains=config.domains)
         turn = _store(conv, config, text, detected, signals or {}, t[0])
-        if conv.state in (State.WITH_HUMAN, State.HANDING_OFF):
-            _deliver_to_humans(turn)
-        else:
+        # with people, the message only reaches them (every message goes to the inbox group);
+        # the AI stays silent
+        if conv.state not in (State.WITH_HUMAN, State.HANDING_OFF):
             _orchestrate(turn)
         conv.save(update_fields=CONVERSATION_FIELDS)
         _notify_messages(turn)
@@ -197,18 +197,6 @@ def _store(
         },
         result=TurnResult(conversation=conv, message=message),
         transcript=transcript,
-    )
-
-
-def _deliver_to_humans(turn: Turn) -> None:
-    conv = turn.conversation
-    notify_on_commit(
-        [tenant_inbox_group(conv.tenant_id)],
-        {
-            "type": "message.created",
-            "conversationId": str(conv.pk),
-            "messageId": turn.message.pk,
-        },
     )
 
 
@@ -711,6 +699,6 @@ def _notify_messages(turn: Turn) -> None:
         created.append(turn.result.reply)
     for message in created:
         notify_on_commit(
-            [conversation_group(conv.pk)],
+            [conversation_group(conv.pk), tenant_inbox_group(conv.tenant_id)],
             {"type": "message.created", "conversationId": str(conv.pk), "messageId": message.pk},
         )

@@ -483,7 +483,7 @@
       h("div", { class: "item-meta" },
         h("span", { class: "channel" }, handoff.channel),
         h("span", { class: "wait", title: `Handed over at ${timeOf(handoff.createdAt)}` }, waitingLabel),
-        isBreached ? h("span", { class: "breach" }, `over the ${handoff.responseTargetMinutes} min target`) : null,
+        isBreached ? h("span", { class: "breach", title: `Response target: ${handoff.responseTargetMinutes} min` }, "over target") : null,
         handoff.status === "offered" && handoff.offerExpiresAt && !leavingBy
           ? h("span", { class: "expires", "data-expires": handoff.offerExpiresAt }, expiresText(handoff.offerExpiresAt))
           : null,
@@ -793,7 +793,8 @@
           ? h("dl", { class: "keys" }, keyRows.map(([name, list]) => [h("dt", {}, name), h("dd", {}, chips(list))]))
           : h("p", { class: "muted" }, "No order ids, amounts, e-mails or dates mentioned.")),
       h("section", { class: "pack-section" },
-        h("h2", {}, "Sentiment ", h("span", { class: `trend trend-${sentiment.trend || "unknown"}` }, sentiment.trend || "unknown")),
+        h("h2", {}, "Sentiment ", h("span", { class: `trend trend-${sentiment.trend || "unknown"}` }, sentiment.trend || "unknown"),
+          typeof sentiment.last === "number" ? h("span", { class: "muted small" }, ` · last ${sentiment.last.toFixed(2)}`) : null),
         values.length
           ? h("div", { class: "spark", role: "img", "aria-label": `Sentiment per customer message: ${values.join(", ")}` },
             values.map((v) => h("span", {

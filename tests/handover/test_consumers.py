@@ -195,3 +195,20 @@ def _open_conversation_with_token(tenant):
 
     agent = Agent.objects.get(tenant=tenant, slug="agent-sup")
     return conversation_start(tenant=tenant, agent=agent, channel="web", customer={"id": "c-1"})
+
+
+async def test_the_snapshot_carries_open_handoffs_with_their_dates(tenant):
+    from tests.handover.conftest import _make_team_sync
+
+    await sync_to_async(_make_team_sync)(tenant)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    conv = await sync_to_async(_open_conversation)(tenant)
+    await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")
+
+    socket, connected, _ = await inbox(ada)
+    snapshot = await receive_until(socket, "inbox.snapshot")
+
+    assert connected
+    assert [h["conversationId"] for h in snapshot["handoffs"]] == [str(conv.pk)]
+    assert snapshot["handoffs"][0]["createdAt"].startswith("20")  # ISO 8601 text
+    await socket.disconnect()

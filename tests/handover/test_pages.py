@@ -45,7 +45,7 @@ def start_chat(client, slug="acme", **body):
     return client.post(f"/chat/{slug}/start", body, content_type="application/json")
 
 
-# --- the inbox ------------------------------------------------------------------------------------
+# --- the inbox ----------------------------------------------------------------------------------
 
 
 def test_signed_out_people_are_sent_to_sign_in(client):
@@ -208,7 +208,7 @@ def test_inbox_actions_are_post_only(tenant, team, ada):
     assert response.status_code == 405
 
 
-# --- the customer's chat ----------------------------------------------------------------------------
+# --- the customer's chat ------------------------------------------------------------------------
 
 
 def test_the_chat_page_is_public(team, client):
