@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("orchestration.conversations_api")),
     path("", include("handover.api")),
     path("", include("approvals.api")),
+    path("", include("orchestration.metrics.api")),
 ]
 
 urlpatterns = [
@@ -32,6 +33,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("handover.urls")),
+    path("approvals/", include("approvals.urls")),
 ]
 
 

@@ -18,6 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
+from approvals.selectors import approver_tokens
 from handover import presence
 from handover.models import Handoff
 from handover.selectors import inbox_snapshot, message_json
@@ -56,7 +57,8 @@ class InboxConsumer(JsonConsumer):
             await self.close(code=4401)
             return
         membership = await database_sync_to_async(membership_of)(user)
-        if membership is None or not (membership.is_agent or membership.is_approver):
+        approves = bool(membership) and bool(await database_sync_to_async(approver_tokens)(user))
+        if membership is None or not (membership.is_agent or approves):
             await self.close(code=4403)
             return
         self.user = user

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 
 from orchestration import (
     conversations_admin,  # noqa: F401  (registers conversations and intents)
+    insight_admin,  # noqa: F401  (registers the metrics dashboard, timelines, backtests, alerts)
     services,
     settings_admin,  # noqa: F401  (registers the orchestrator settings)
 )

@@ -4,6 +4,8 @@ decision events."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 
 from agents.admin_fields import CommaListField
 from orchestration.admin_scoping import (
@@ -63,12 +65,22 @@ class ConversationAdmin(TenantScopedAdmin):
         "current_agent",
         "turns",
         "last_activity_at",
+        "timeline",
     ]
     list_filter = ["state", "channel"]
     search_fields = ["customer_ref", "customer_name", "customer_email"]
     list_select_related = ["current_agent"]
     inlines = [MessageInline, DecisionEventInline]
     exclude = ["customer_token_hash", "workflow_state"]
+    readonly_fields = ["timeline"]
+
+    @admin.display(description="timeline")
+    def timeline(self, conversation) -> str:
+        try:  # the page lives in orchestration.insight_admin
+            url = reverse("admin:insight_timeline", args=[conversation.pk])
+        except NoReverseMatch:
+            return "—"
+        return format_html('<a href="{}">Timeline</a>', url)
 
     def has_add_permission(self, request, *args) -> bool:
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from orchestration.insight_tasks import run_backtest, sweep_alerts  # noqa: F401  (discovered here)
 from orchestration.silence import TASK_NAME, silence_sweep
 
 

@@ -24,8 +24,12 @@ DESTINATIONS = [
 
 
 def _links_for(user) -> list[dict[str, str]]:
+    from approvals.selectors import approver_tokens
+
     membership = membership_of(user)
     roles = set(membership.roles) if membership else set()
+    if approver_tokens(user):  # the role, or a member of an approver group
+        roles.add(Role.APPROVER)
     links = []
     for role, url_name, label, description in DESTINATIONS:
         allowed = role in roles or (url_name == "admin:index" and user.is_superuser)

@@ -10,6 +10,14 @@ from orchestration.models.conversations import (
     State,
 )
 from orchestration.models.credentials import ApiKey, PersonalToken
+from orchestration.models.insight import (
+    AlertMetric,
+    Backtest,
+    BacktestDifference,
+    BacktestStatus,
+    MetricAlert,
+    MetricsDashboard,
+)
 from orchestration.models.orchestrator_settings import (
     GlobalOrchestratorSettings,
     HandoffMode,
@@ -32,7 +40,11 @@ from orchestration.models.tenants import (
 
 __all__ = [
     "SYNCHRONOUS_CHANNELS",
+    "AlertMetric",
     "ApiKey",
+    "Backtest",
+    "BacktestDifference",
+    "BacktestStatus",
     "BusinessHours",
     "Channel",
     "Conversation",
@@ -45,6 +57,8 @@ __all__ = [
     "Membership",
     "Message",
     "MessageRole",
+    "MetricAlert",
+    "MetricsDashboard",
     "OrchestratorSettings",
     "PersonalToken",
     "RiskCategory",

@@ -75,9 +75,16 @@ class Conversation(TenantOwned):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["tenant", "-created_at"], name="conv_tenant_created"),
+            # id too: the metrics join a window's conversations from this index alone
+            models.Index(fields=["tenant", "-created_at", "id"], name="conv_tenant_created"),
             # the silence sweep: open conversations by last activity
             models.Index(fields=["state", "last_activity_at"], name="conv_state_activity"),
+            # metrics: time to resolution of the conversations resolved in a window, read from
+            # the index alone (an index-only scan on PostgreSQL)
+            models.Index(
+                fields=["tenant", "resolved_at", "created_at", "current_agent", "workflow"],
+                name="conv_tenant_resolved",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -154,7 +161,17 @@ class DecisionEvent(TenantOwned):
         ordering = ["conversation", "id"]
         indexes = [
             models.Index(fields=["conversation", "id"], name="event_conv_id"),
-            models.Index(fields=["tenant", "type", "created_at"], name="event_tenant_type_time"),
+            # metrics: conversation too, so the counts of conversations with an event of a
+            # kind in a window read the index alone (an index-only scan on PostgreSQL)
+            models.Index(
+                fields=["tenant", "type", "created_at", "conversation"],
+                name="event_tenant_type_time",
+            ),
+            # the same, for one agent
+            models.Index(
+                fields=["tenant", "agent_slug", "type", "created_at", "conversation"],
+                name="event_tenant_agent_type_time",
+            ),
         ]
 
     def __str__(self) -> str:

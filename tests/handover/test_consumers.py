@@ -212,3 +212,17 @@ async def test_the_snapshot_carries_open_handoffs_with_their_dates(tenant):
     assert [h["conversationId"] for h in snapshot["handoffs"]] == [str(conv.pk)]
     assert snapshot["handoffs"][0]["createdAt"].startswith("20")  # ISO 8601 text
     await socket.disconnect()
+
+
+async def test_a_member_of_an_approver_group_gets_the_inbox_socket(tenant):
+    from approvals.models import ApproverGroup
+
+    finance = await sync_to_async(make_person)(tenant=tenant, roles=[], username="fin")
+    group = await sync_to_async(ApproverGroup.objects.create)(tenant=tenant, name="finance")
+    await sync_to_async(group.members.add)(finance)
+
+    socket, connected, _ = await inbox(finance)
+
+    assert connected
+    assert (await receive_until(socket, "inbox.snapshot"))["approvals"] == []
+    await socket.disconnect()

@@ -1,0 +1,112 @@
+"""The time window and agent a metrics request asks for: ``from``, ``to`` (ISO 8601) and
+``agentId``, shared by the API and the admin dashboard so both read parameters alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from orchestration.models import Tenant
+
+DEFAULT_DAYS = 7
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Window:
+    """``[start, end)`` for ``tenant``, optionally narrowed to one agent (its slug)."""
+
+    tenant: Tenant
+    start: dt.datetime
+    end: dt.datetime
+    agent: str | None = None
+
+    @property
+    def days(self) -> list[dt.date]:
+        """Every day the window touches, in the tenant's time zone."""
+        tz = self.tenant.tzinfo
+        first = timezone.localtime(self.start, tz).date()
+        last = timezone.localtime(self.end - dt.timedelta(microseconds=1), tz).date()
+        return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+class WindowInvalid(ValueError):
+    """``errors`` maps each bad parameter to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+
+
+def parse_moment(raw: str, tz: dt.tzinfo, *, end: bool = False) -> dt.datetime | None:
+    """An ISO 8601 date-time (naive ones are in ``tz``) or a date: its midnight in ``tz``, or
+    with ``end`` the next midnight (a window "to 2025-03-31" includes that day). None when
+    ``raw`` is neither. A ``+`` of an offset that arrived unescaped in a query string (as a
+    space) is taken back."""
+    raw = raw.strip()
+    try:
+        day = parse_date(raw)  # a date alone (parse_datetime would take it as midnight)
+    except ValueError:
+        return None
+    if day is not None:
+        if end:
+            day += dt.timedelta(days=1)
+        return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    candidates = [raw]
+    if " " in raw:
+        candidates.append(raw.replace(" ", "+"))
+    for text in candidates:
+        try:
+            value = parse_datetime(text)
+        except ValueError:
+            value = None
+        if value is not None:
+            return value if timezone.is_aware(value) else timezone.make_aware(value, tz)
+    return None
+
+
+def parse_window(
+    params: Mapping[str, str],
+    *,
+    tenant: Tenant,
+    now: dt.datetime | None = None,
+) -> Window:
+    """Read ``from``, ``to`` and ``agentId``; raises WindowInvalid naming each bad one.
+
+    Defaults: ``to`` is now, ``from`` is seven days before ``to``. A date alone is a whole
+    day: ``from=2025-03-01&to=2025-03-31`` is March."""
+    from agents.models import Agent
+
+    errors: dict[str, list[str]] = {}
+    tz = tenant.tzinfo
+    moments: dict[str, dt.datetime | None] = {}
+    for name in ("from", "to"):
+        raw = params.get(name)
+        if raw in (None, ""):
+            moments[name] = None
+            continue
+        value = parse_moment(str(raw), tz, end=name == "to")
+        if value is None:
+            errors[name] = [
+                f"'{str(raw)[:40]}' is not an ISO 8601 date-time (e.g. 2025-03-01T00:00:00Z)"
+            ]
+        moments[name] = value
+    end = moments["to"] or now or timezone.now()
+    start = moments["from"] or end - dt.timedelta(days=DEFAULT_DAYS)
+    if not errors:
+        if start >= end:
+            errors["to"] = ["must be after from"]
+        elif end - start > dt.timedelta(days=MAX_DAYS):
+            errors["from"] = [f"the window is at most {MAX_DAYS} days"]
+    agent = params.get("agentId") or None
+    if agent is not None:
+        agent = str(agent)
+        if not Agent.objects.filter(tenant=tenant, slug=agent).exists():
+            errors["agentId"] = [f"unknown agent '{agent[:63]}'"]
+    if errors:
+        raise WindowInvalid(errors)
+    return Window(tenant=tenant, start=start, end=end, agent=agent)
