@@ -206,6 +206,7 @@ def _race(n, work):
     return results
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_twenty_approvers_racing_give_one_execution_and_one_ledger_entry(
     tenant, agent, conversation, eager_tasks
@@ -244,6 +245,7 @@ def test_twenty_approvers_racing_give_one_execution_and_one_ledger_entry(
     assert ApprovalRequest.objects.get(pk=proposal.approval.pk).status == "executed"
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_a_task_delivered_to_two_workers_at_once_runs_once(conversation):
     _needs_postgresql()
@@ -264,6 +266,7 @@ def test_a_task_delivered_to_two_workers_at_once_runs_once(conversation):
     assert DecisionEvent.objects.filter(type="action.executed").count() == 1
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_the_same_key_proposed_concurrently_makes_one_request(
     tenant, agent, conversation, eager_tasks
