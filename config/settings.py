@@ -132,7 +132,19 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "asgi")},
+            "CONFIG": {
+                # channels_redis blocks on reads for 5 s while a worker is quiet; redis-py 8's
+                # default 5 s socket timeout would then close idle sockets, and its default
+                # pool of 100 connections is too small for many sockets leaving at once.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": None,
+                        "max_connections": env_int("CHANNELS_REDIS_MAX_CONNECTIONS", 1000),
+                    }
+                ],
+                "prefix": env_str("CHANNELS_PREFIX", "asgi"),
+            },
         }
     }
     CACHES = {

@@ -69,9 +69,7 @@ class InboxConsumer(JsonConsumer):
         await self.accept()
         if self.is_agent:
             await database_sync_to_async(presence.presence_join)(user=user, tenant=self.tenant)
-            await self.channel_layer.group_send(
-                self.group, {"type": "broadcast", "event": {"type": "presence"}}
-            )
+            await self._broadcast_presence()
         await self.send_json(await database_sync_to_async(inbox_snapshot)(user, self.tenant))
 
     async def disconnect(self, code):
@@ -81,11 +79,16 @@ class InboxConsumer(JsonConsumer):
         if self.is_agent:
             await database_sync_to_async(presence.presence_leave)(user=self.user)
             try:
-                await self.channel_layer.group_send(
-                    self.group, {"type": "broadcast", "event": {"type": "presence"}}
-                )
+                await self._broadcast_presence()
             except Exception:  # the layer may be down while we leave
                 log.debug("presence broadcast failed", exc_info=True)
+
+    async def _broadcast_presence(self):
+        """Who is online, read once here rather than by every socket that hears of it."""
+        online = await database_sync_to_async(_online)(self.tenant)
+        await self.channel_layer.group_send(
+            self.group, {"type": "broadcast", "event": {"type": "presence", "online": online}}
+        )
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type") if isinstance(content, dict) else None
@@ -135,12 +138,12 @@ class InboxConsumer(JsonConsumer):
 
     async def broadcast(self, message):
         event = dict(message["event"])
-        if event.get("type") == "message.created":
+        if event.get("type") == "message.created" and "message" not in event:
             found = await database_sync_to_async(_message)(self.tenant.pk, event.get("messageId"))
             if found is None:
                 return
             event["message"] = found
-        elif event.get("type") == "presence":
+        elif event.get("type") == "presence" and "online" not in event:
             event["online"] = await database_sync_to_async(_online)(self.tenant)
         await self.send_json(event)
 
@@ -210,7 +213,7 @@ class CustomerConsumer(JsonConsumer):
 
     async def broadcast(self, message):
         event = dict(message["event"])
-        if event.get("type") == "message.created":
+        if event.get("type") == "message.created" and "message" not in event:
             found = await database_sync_to_async(_message)(self.tenant_id, event.get("messageId"))
             if found is None:
                 return

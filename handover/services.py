@@ -19,6 +19,7 @@ from handover.presence import anyone_online
 from orchestration import lifecycle
 from orchestration.events import (
     conversation_group,
+    message_created_on_commit,
     notify_on_commit,
     record,
     tenant_inbox_group,
@@ -284,8 +285,9 @@ def human_send_message(*, conversation: Conversation, user, text: str) -> Messag
         text=text,
     )
     Conversation.objects.filter(pk=locked.pk).update(last_activity_at=timezone.now())
-    event = {"type": "message.created", "conversationId": str(locked.pk), "messageId": message.pk}
-    notify_on_commit([conversation_group(locked.pk), tenant_inbox_group(locked.tenant_id)], event)
+    message_created_on_commit(
+        message, [conversation_group(locked.pk), tenant_inbox_group(locked.tenant_id)]
+    )
     return message
 
 

@@ -122,3 +122,24 @@ def _send(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
                     )
 
     async_to_sync(send_all)()
+
+
+def message_created_on_commit(message: Message, groups: list[str]) -> None:
+    """Tell ``groups`` of a new message, with the message itself: a tenant's whole inbox hears
+    of every message, and one database read per socket per message would not scale."""
+    notify_on_commit(
+        groups,
+        {
+            "type": "message.created",
+            "conversationId": str(message.conversation_id),
+            "messageId": message.pk,
+            "message": {
+                "id": message.pk,
+                "conversationId": str(message.conversation_id),
+                "role": message.role,
+                "author": message.author,
+                "text": message.text,
+                "createdAt": message.created_at.isoformat(),
+            },
+        },
+    )

@@ -29,7 +29,7 @@ from orchestration import lifecycle
 from orchestration.events import (
     conversation_group,
     events_buffered,
-    notify_on_commit,
+    message_created_on_commit,
     record,
     tenant_inbox_group,
     timed,
@@ -698,7 +698,6 @@ def _notify_messages(turn: Turn) -> None:
     if turn.result.reply is not None:
         created.append(turn.result.reply)
     for message in created:
-        notify_on_commit(
-            [conversation_group(conv.pk), tenant_inbox_group(conv.tenant_id)],
-            {"type": "message.created", "conversationId": str(conv.pk), "messageId": message.pk},
+        message_created_on_commit(
+            message, [conversation_group(conv.pk), tenant_inbox_group(conv.tenant_id)]
         )
