@@ -48,7 +48,10 @@ from approvals.models import (
 from approvals.registry import ActionContext, ParamsError, action_names, get_action
 from approvals.selectors import approval_get, approval_json, decide_problem
 from orchestration import lifecycle
-from orchestration.events import conversation_group, notify_on_commit, record, tenant_inbox_group
+from orchestration.events import (
+    message_created_on_commit,
+    record,
+)
 from orchestration.models import (
     Conversation,
     EventType,
@@ -664,8 +667,8 @@ def _execution_failed(execution: ActionExecution) -> None:
     )
     if execution.request_id:
         _approval_moved(execution, ApprovalStatus.FAILED)
-    notice = _tell(conversation.pk, FAILED_TEXT.format(label=_label(execution.action)))
-    _hand_over(conversation, notice, reason=f"action {execution.action} failed")
+    _tell(conversation.pk, FAILED_TEXT.format(label=_label(execution.action)))
+    _hand_over(conversation, reason=f"action {execution.action} failed")
 
 
 def _approval_moved(execution: ActionExecution, status: str) -> ApprovalRequest | None:
@@ -710,25 +713,11 @@ def _tell(conversation_id, text: str) -> Message:
         text=text,
     )
     Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=message.created_at)
-    _notify_message(conversation, message)
+    message_created_on_commit(message)
     return message
 
 
-def _notify_message(conversation: Conversation, message: Message) -> None:
-    groups = [conversation_group(conversation.pk)]
-    if conversation.state in (State.HANDING_OFF, State.WITH_HUMAN):
-        groups.append(tenant_inbox_group(conversation.tenant_id))
-    notify_on_commit(
-        groups,
-        {
-            "type": "message.created",
-            "conversationId": str(conversation.pk),
-            "messageId": message.pk,
-        },
-    )
-
-
-def _hand_over(conversation: Conversation, notice: Message, *, reason: str) -> None:
+def _hand_over(conversation: Conversation, *, reason: str) -> None:
     """Hand the (locked) conversation to people, as the orchestrator does
     (``orchestration.pipeline.hand_over_to_human``), within the lifecycle table: a
     conversation not yet active becomes active first; one already with people stays there."""
@@ -742,7 +731,7 @@ def _hand_over(conversation: Conversation, notice: Message, *, reason: str) -> N
         return  # handing off, with a human, or resolved already
     handover_notice, _ = conversation_hand_over(conversation=conversation, reason=reason)
     conversation.save(update_fields=["last_activity_at", "updated_at"])
-    _notify_message(conversation, handover_notice)
+    message_created_on_commit(handover_notice)
 
 
 def _duration(value: dt.timedelta) -> str:

@@ -18,7 +18,6 @@ from handover.models import OPEN_STATUSES, Handoff, Mode, Status
 from handover.presence import anyone_online
 from orchestration import lifecycle
 from orchestration.events import (
-    conversation_group,
     message_created_on_commit,
     notify_on_commit,
     record,
@@ -146,14 +145,7 @@ def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
         author="system",
         text=text,
     )
-    notify_on_commit(
-        [conversation_group(conversation.pk)],
-        {
-            "type": "message.created",
-            "conversationId": str(conversation.pk),
-            "messageId": message.pk,
-        },
-    )
+    message_created_on_commit(message)
     if email and conversation.customer_email:
         address, name = conversation.customer_email, conversation.tenant.name
         transaction.on_commit(
@@ -285,9 +277,7 @@ def human_send_message(*, conversation: Conversation, user, text: str) -> Messag
         text=text,
     )
     Conversation.objects.filter(pk=locked.pk).update(last_activity_at=timezone.now())
-    message_created_on_commit(
-        message, [conversation_group(locked.pk), tenant_inbox_group(locked.tenant_id)]
-    )
+    message_created_on_commit(message)
     return message
 
 
@@ -315,10 +305,7 @@ def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
         author="system",
         text=HAND_BACK_TEXT,
     )
-    notify_on_commit(
-        [conversation_group(locked.pk), tenant_inbox_group(locked.tenant_id)],
-        {"type": "message.created", "conversationId": str(locked.pk), "messageId": message.pk},
-    )
+    message_created_on_commit(message)
     return locked
 
 

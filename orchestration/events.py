@@ -124,11 +124,12 @@ def _send(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
     async_to_sync(send_all)()
 
 
-def message_created_on_commit(message: Message, groups: list[str]) -> None:
-    """Tell ``groups`` of a new message, with the message itself: a tenant's whole inbox hears
-    of every message, and one database read per socket per message would not scale."""
+def message_created_on_commit(message: Message) -> None:
+    """Tell the conversation's customer socket and the tenant's inbox of a new message, with
+    the message itself: the whole inbox hears of every message, and one database read per
+    socket per message would not scale. Every new message is announced through here."""
     notify_on_commit(
-        groups,
+        [conversation_group(message.conversation_id), tenant_inbox_group(message.tenant_id)],
         {
             "type": "message.created",
             "conversationId": str(message.conversation_id),

@@ -27,11 +27,9 @@ from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, action_propose
 from orchestration import lifecycle
 from orchestration.events import (
-    conversation_group,
     events_buffered,
     message_created_on_commit,
     record,
-    tenant_inbox_group,
     timed,
 )
 from orchestration.models import (
@@ -693,11 +691,8 @@ def _say(turn: Turn, agent: Agent | None, text: str, role: str = MessageRole.AGE
 
 
 def _notify_messages(turn: Turn) -> None:
-    conv = turn.conversation
     created = [turn.message, *turn.result.notices]
     if turn.result.reply is not None:
         created.append(turn.result.reply)
     for message in created:
-        message_created_on_commit(
-            message, [conversation_group(conv.pk), tenant_inbox_group(conv.tenant_id)]
-        )
+        message_created_on_commit(message)

@@ -22,7 +22,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from orchestration import lifecycle
-from orchestration.events import conversation_group, notify_on_commit, record
+from orchestration.events import message_created_on_commit, record
 from orchestration.models import (
     Conversation,
     EventType,
@@ -117,10 +117,7 @@ def _stall_silent(conv: Conversation, now: dt.datetime) -> int:
         notice, _ = conversation_hand_over(
             conversation=conv, reason="silence: the customer is waiting"
         )
-        notify_on_commit(
-            [conversation_group(conv.pk)],
-            {"type": "message.created", "conversationId": str(conv.pk), "messageId": notice.pk},
-        )
+        message_created_on_commit(notice)
     Conversation.objects.filter(pk=conv.pk).update(
         silence_checked_at=now, last_activity_at=conv.last_activity_at
     )
