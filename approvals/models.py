@@ -88,6 +88,9 @@ class ApprovalRequest(TenantOwned):
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the approvers were e-mailed (once)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

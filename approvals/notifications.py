@@ -1,6 +1,6 @@
 """Telling people about approvals, always after commit: the inbox socket (through
-``orchestration.events.notify_on_commit``), e-mail to the approvers (a Celery task), and the
-hand-off of work to Celery (``dispatch_on_commit``).
+``orchestration.events.notify_on_commit``) and e-mail to the approvers (a Celery task sent
+through the outbox, ``orchestration.outbox``, so a broker that is down loses nothing).
 
 A notification is never the truth: the request is a row first, and a client that reconnects
 re-reads the rows (``approvals.selectors``).
@@ -9,35 +9,20 @@ re-reads the rows (``approvals.selectors``).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from approvals.models import ApprovalRequest
 from approvals.registry import get_action
 from approvals.selectors import approver_people
 from orchestration.events import notify_on_commit, tenant_inbox_group
+from orchestration.outbox import outbox_task
 
 log = logging.getLogger(__name__)
-
-
-def dispatch_on_commit(task, *args: Any, countdown: float | None = None) -> None:
-    """Send ``task`` to the workers once the current transaction commits. A broker that is
-    down loses nothing: the row stays queued and the periodic sweep sends it again."""
-
-    def send() -> None:
-        try:
-            if countdown:
-                task.apply_async(args=args, countdown=countdown)
-            else:
-                task.apply_async(args=args)
-        except Exception:
-            log.exception("could not send %s%r; the sweep will send it again", task.name, args)
-
-    transaction.on_commit(send)
 
 
 def notify_requested(approval: ApprovalRequest) -> None:
@@ -52,7 +37,7 @@ def notify_requested(approval: ApprovalRequest) -> None:
             "conversationId": str(approval.conversation_id),
         },
     )
-    dispatch_on_commit(email_approvers, approval.pk)
+    outbox_task(tenant_id=approval.tenant_id, task=email_approvers.name, args=[approval.pk])
 
 
 def notify_decided(approval: ApprovalRequest) -> None:
@@ -76,15 +61,17 @@ def approver_emails(approval: ApprovalRequest) -> list[str]:
     return sorted(set(emails.values_list("email", flat=True)))
 
 
+@transaction.atomic
 def approval_email_send(approval_id: int) -> int:
-    """E-mail a pending request to its approvers; returns how many addresses were sent to."""
-    approval = (
-        ApprovalRequest.objects.select_related("tenant", "conversation")
-        .filter(pk=approval_id, status="pending")
-        .first()
-    )
-    if approval is None:
+    """E-mail a pending request to its approvers, once (a second delivery of the task sends
+    nothing; a failed send rolls the mark back, so the retry sends); returns how many
+    addresses were sent to."""
+    now = timezone.now()
+    if not ApprovalRequest.objects.filter(
+        pk=approval_id, status="pending", emailed_at__isnull=True
+    ).update(emailed_at=now):
         return 0
+    approval = ApprovalRequest.objects.select_related("tenant", "conversation").get(pk=approval_id)
     recipients = approver_emails(approval)
     if not recipients:
         return 0

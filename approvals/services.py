@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -59,13 +60,13 @@ from orchestration.models import (
     MessageRole,
     State,
 )
+from orchestration.outbox import outbox_task
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # runs of an action's callable before its execution is failed
 RETRY_BASE_SECONDS = 10  # backoff: 10 s, 20 s, 40 s ... capped
 RETRY_MAX_SECONDS = 300
-STALE_EXECUTION = dt.timedelta(minutes=10)  # queued this long: its task is re-sent
 MAX_IDEMPOTENCY_KEY = 200
 MAX_REASON = 2000
 SWEEP_BATCH = 500
@@ -515,15 +516,16 @@ def approvals_expire(*, now: dt.datetime | None = None, batch_size: int = SWEEP_
 
 
 def executions_resend(*, now: dt.datetime | None = None, batch_size: int = SWEEP_BATCH) -> int:
-    """Send again the task of executions left queued (or running) for ``STALE_EXECUTION``:
-    the broker was down when they were sent, or a worker died. Running them twice is safe."""
+    """Send again the task of executions left queued (or running) for
+    ``settings.EXECUTION_STALE_SECONDS``: their task was lost after the outbox relayed it (a
+    worker died and the broker's redelivery did not come). Running them twice is safe."""
     now = now or timezone.now()
     with transaction.atomic():
         stale = list(
             ActionExecution.objects.select_for_update(skip_locked=True)
             .filter(
                 status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING],
-                updated_at__lt=now - STALE_EXECUTION,
+                updated_at__lt=now - dt.timedelta(seconds=settings.EXECUTION_STALE_SECONDS),
             )
             .order_by("updated_at", "id")[:batch_size]
         )
@@ -539,7 +541,12 @@ def executions_resend(*, now: dt.datetime | None = None, batch_size: int = SWEEP
 def _dispatch(execution: ActionExecution, countdown: float | None = None) -> None:
     from approvals.tasks import execute_action
 
-    notifications.dispatch_on_commit(execute_action, execution.pk, countdown=countdown)
+    outbox_task(
+        tenant_id=execution.tenant_id,
+        task=execute_action.name,
+        args=[execution.pk],
+        countdown=countdown,
+    )
 
 
 def retry_delay(attempts: int) -> float:

@@ -149,16 +149,31 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # a cache that is down is a cache miss, never an error (config/cache.py)
+            "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_PREFIX", "backoffice"),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# The broker is REDIS_URL's Redis unless CELERY_BROKER_URL names another one.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "memory://"
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # a publish never waits long on a broker that is away (the outbox relays it later)
+        "socket_connect_timeout": 2,
+        "socket_timeout": 10,
+        # a task whose worker died unacknowledged (SIGKILL, lost machine) is delivered again
+        # after this long; it must exceed the longest task and the longest countdown
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 10),
+        "unacked_restore_throttle": 1,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -168,6 +183,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# --- Delivery that must not be lost (orchestration/outbox.py) ---------------------------------
+OUTBOX_BROKER_BACKOFF = env_int("OUTBOX_BROKER_BACKOFF", 10)  # s without publishing after a failure
+CHANNEL_SEND_TIMEOUT = env_int("CHANNEL_SEND_TIMEOUT", 3)  # s for a channel-layer send
+# an execution queued or running this long without news is sent to the workers again
+EXECUTION_STALE_SECONDS = env_int("EXECUTION_STALE_SECONDS", 600)
 
 # --- Auth and pages -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

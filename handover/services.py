@@ -8,8 +8,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +16,7 @@ from handover.models import OPEN_STATUSES, Handoff, Mode, Status
 from handover.presence import anyone_online
 from orchestration import lifecycle
 from orchestration.events import (
+    group_send_bounded,
     message_created_on_commit,
     notify_on_commit,
     record,
@@ -32,6 +31,7 @@ from orchestration.models import (
     MessageRole,
     State,
 )
+from orchestration.outbox import outbox_offer, outbox_task
 from orchestration.selectors import tenant_is_open
 
 log = logging.getLogger(__name__)
@@ -103,16 +103,16 @@ def handoff_open(
         detail={"handoffId": handoff.pk, "mode": mode, "why": why, "reason": reason},
     )
     if mode == Mode.HOT:
-        handoff_id = handoff.pk
-        transaction.on_commit(lambda: deliver_offer(handoff_id))
+        outbox_offer(tenant_id=handoff.tenant_id, handoff_id=handoff.pk)
     else:
         _queue_cold(handoff, conversation)
     return handoff
 
 
 def deliver_offer(handoff_id: int) -> bool:
-    """Tell every online agent of the tenant about a hot offer. When the real-time layer is
-    down the handoff is queued cold instead: it is never lost."""
+    """Tell every online agent of the tenant about a hot offer (relayed from the outbox).
+    When the real-time layer is down the handoff is queued cold instead: it is never lost.
+    Offering twice is harmless: the inbox re-reads the handoff, and only one claim wins."""
     handoff = Handoff.objects.filter(pk=handoff_id).first()
     if handoff is None or handoff.status != Status.OFFERED:
         return False
@@ -122,10 +122,7 @@ def deliver_offer(handoff_id: int) -> bool:
         "conversationId": str(handoff.conversation_id),
     }
     try:
-        layer = get_channel_layer()
-        async_to_sync(layer.group_send)(
-            tenant_inbox_group(handoff.tenant_id), {"type": "broadcast", "event": event}
-        )
+        group_send_bounded(tenant_inbox_group(handoff.tenant_id), event)
     except Exception as exc:
         log.warning("live delivery of handoff %s failed: %s", handoff_id, exc)
         handoff_make_cold(handoff_id=handoff_id, reason=f"live delivery failed: {exc}"[:200])
@@ -157,8 +154,7 @@ def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
                 fail_silently=True,
             )
         )
-    handoff_id = handoff.pk
-    transaction.on_commit(lambda: build_pack.delay(handoff_id))
+    outbox_task(tenant_id=handoff.tenant_id, task=build_pack.name, args=[handoff.pk])
     notify_on_commit(
         [tenant_inbox_group(handoff.tenant_id)],
         {"type": "handoff.queued", "handoffId": handoff.pk, "conversationId": str(conversation.pk)},

@@ -49,6 +49,7 @@ from orchestration.models import (
     MessageRole,
     State,
 )
+from orchestration.outbox import outbox_task
 
 log = logging.getLogger(__name__)
 
@@ -119,20 +120,14 @@ def backtest_create(*, agent: Agent, draft: Any, size: int, user=None) -> Backte
 def backtest_start(*, agent: Agent, draft: Any, size: int, user=None) -> Backtest:
     """Create the backtest and run it: here and now for up to ``SYNC_LIMIT`` conversations,
     else on Celery once the row is committed (the page polls its progress)."""
-    backtest = backtest_create(agent=agent, draft=draft, size=size, user=user)
     if size > SYNC_LIMIT:
-        backtest_id = backtest.pk
+        from orchestration.insight_tasks import run_backtest
 
-        def send() -> None:
-            from orchestration.insight_tasks import run_backtest
-
-            try:
-                run_backtest.delay(backtest_id)
-            except Exception:  # the broker is down: the row stays queued, the page says so
-                log.exception("could not queue backtest %s", backtest_id)
-
-        transaction.on_commit(send)
+        with transaction.atomic():
+            backtest = backtest_create(agent=agent, draft=draft, size=size, user=user)
+            outbox_task(tenant_id=backtest.tenant_id, task=run_backtest.name, args=[backtest.pk])
         return backtest
+    backtest = backtest_create(agent=agent, draft=draft, size=size, user=user)
     return backtest_run(backtest_id=backtest.pk)
 
 

@@ -7,6 +7,7 @@ socket never hears of a row that was rolled back. Consumers re-read what they sh
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from orchestration.models import Conversation, DecisionEvent, Message
@@ -105,8 +107,9 @@ def notify_on_commit(groups: list[str], event: dict[str, Any]) -> None:
 
 
 def _send(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
-    """Send committed notifications in one trip to the channel layer. A failure is logged,
-    never raised: the rows are committed and a reconnecting client re-syncs from them."""
+    """Send committed notifications in one trip to the channel layer, within
+    ``CHANNEL_SEND_TIMEOUT`` seconds. A failure is logged, never raised: the rows are committed
+    and a reconnecting client re-syncs from them."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -121,7 +124,29 @@ def _send(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
                         "could not notify %s of %s", group, event.get("type"), exc_info=True
                     )
 
-    async_to_sync(send_all)()
+    async def bounded() -> None:
+        try:
+            await asyncio.wait_for(send_all(), settings.CHANNEL_SEND_TIMEOUT)
+        except TimeoutError:
+            log.warning(
+                "the channel layer did not answer; %s notifications dropped", len(notifications)
+            )
+
+    async_to_sync(bounded)()
+
+
+def group_send_bounded(group: str, event: dict[str, Any]) -> None:
+    """Send one event now, raising when the channel layer fails or does not answer within
+    ``CHANNEL_SEND_TIMEOUT`` seconds (for a caller with a fallback, such as a hot offer)."""
+    layer = get_channel_layer()
+
+    async def send() -> None:
+        await asyncio.wait_for(
+            layer.group_send(group, {"type": "broadcast", "event": event}),
+            settings.CHANNEL_SEND_TIMEOUT,
+        )
+
+    async_to_sync(send)()
 
 
 def message_created_on_commit(message: Message) -> None:

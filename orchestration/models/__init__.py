@@ -27,6 +27,7 @@ from orchestration.models.orchestrator_settings import (
     StackOrchestratorSettings,
     TenantOrchestratorSettings,
 )
+from orchestration.models.outbox import OutboxEvent, OutboxKind
 from orchestration.models.tenants import (
     BusinessHours,
     Holiday,
@@ -60,6 +61,8 @@ __all__ = [
     "MetricAlert",
     "MetricsDashboard",
     "OrchestratorSettings",
+    "OutboxEvent",
+    "OutboxKind",
     "PersonalToken",
     "RiskCategory",
     "Role",

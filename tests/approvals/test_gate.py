@@ -11,11 +11,12 @@ from django.core import mail
 from agents.models import Agent
 from agents.rule_sets import rules_replace
 from approvals.models import ActionExecution, ApprovalRequest, LedgerEntry
+from approvals.notifications import approval_email_send
 from approvals.services import action_propose
 from orchestration.conversation_services import conversation_start
 from orchestration.events import tenant_inbox_group
 from orchestration.lifecycle import conversation_transition
-from orchestration.models import DecisionEvent
+from orchestration.models import DecisionEvent, OutboxEvent
 from orchestration.pipeline import conversation_receive_message
 from tests.approvals.conftest import propose
 
@@ -115,6 +116,21 @@ def test_the_approvers_hear_of_a_request_after_commit_and_by_email(
     assert "issue_refund" in email.subject
     assert f"/approvals/{approval_id}/" in email.body
     assert "amount: 150" in email.body
+
+
+def test_the_approvers_are_emailed_once_however_often_the_task_is_delivered(
+    key_client, conversation, django_capture_on_commit_callbacks, eager_tasks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = propose(key_client, conversation)
+    approval_id = response.json()["approval"]["id"]
+    event = OutboxEvent.objects.get(payload__task="approvals.email_approvers")
+    assert event.payload["args"] == [approval_id]
+    assert event.relayed_at is not None
+
+    assert approval_email_send(approval_id) == 0  # the outbox delivered it again
+
+    assert len(mail.outbox) == 1
 
 
 def test_an_unknown_action_is_a_400_naming_the_field(key_client, conversation):

@@ -8,6 +8,7 @@ import pytest
 from agents.models import Agent
 from agents.rule_sets import rules_replace
 from agents.workflows import workflow_create
+from config.cache import ResilientRedisCache
 from orchestration.lifecycle import conversation_transition
 from orchestration.models import Conversation, DecisionEvent, Message
 from orchestration.orchestrator_settings import settings_update
@@ -526,3 +527,28 @@ def test_messages_can_be_read_after_an_id(key_client, team):
     assert later == messages[1:]
     bad = key_client.get(f"/api/v1/conversations/{conv['id']}/messages?after=x")
     assert bad.status_code == 400
+
+
+@pytest.fixture
+def cache_breaker_reset():
+    yield
+    ResilientRedisCache._down_until = 0.0
+
+
+def test_with_the_cache_down_messages_are_still_answered(
+    key_client, team, settings, cache_breaker_reset
+):
+    """Redis (the cache) away is a cache miss: the configuration comes from the database."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    conversation_id = start(key_client)["id"]
+
+    body = say(key_client, conversation_id, "Hi, I was charged twice this month")
+
+    assert body["currentAgentId"] == "agent-billing"
+    assert body["reply"]["text"] == "I can refund the duplicate payment."
