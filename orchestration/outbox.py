@@ -114,6 +114,8 @@ def _publish_task(event: OutboxEvent) -> None:
     }
     if payload.get("countdown"):
         options["countdown"] = payload["countdown"]
+    if payload["task"] not in app.tasks:
+        app.loader.import_default_modules()  # every app's tasks.py (not imported yet here)
     try:
         app.tasks[payload["task"]].apply_async(args=payload.get("args", []), **options)
     except Exception:
