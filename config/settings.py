@@ -130,6 +130,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis: channel layer, cache, Celery broker ---------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    from redis.asyncio.retry import Retry as AsyncRedisRetry
+    from redis.backoff import ExponentialBackoff
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -137,11 +140,15 @@ if REDIS_URL:
                 # channels_redis blocks on reads for 5 s while a worker is quiet; redis-py 8's
                 # default 5 s socket timeout would then close idle sockets, and its default
                 # pool of 100 connections is too small for many sockets leaving at once.
+                # After Redis restarts, pooled connections are dead: a command retries on a
+                # fresh one (twice, quickly) rather than failing the socket it serves.
                 "hosts": [
                     {
                         "address": REDIS_URL,
                         "socket_timeout": None,
+                        "socket_connect_timeout": 2,
                         "max_connections": env_int("CHANNELS_REDIS_MAX_CONNECTIONS", 1000),
+                        "retry": AsyncRedisRetry(ExponentialBackoff(cap=0.5, base=0.05), 2),
                     }
                 ],
                 "prefix": env_str("CHANNELS_PREFIX", "asgi"),

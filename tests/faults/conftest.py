@@ -23,12 +23,12 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from django.conf import settings
 from django.db import connection
 
 from tests.conftest import need_service
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "fault-tests-" + "x" * 50
 WAIT = 60.0  # seconds: a bound on waiting for a process or a row, never a speed assertion
 
 
@@ -126,7 +126,8 @@ def app_env(*, redis_url: str, **extra: str) -> dict[str, str]:
     }
     env.update(
         DEBUG="0",
-        SECRET_KEY=SECRET,
+        # the test's own key, so the sessions it signs people in with are valid there
+        SECRET_KEY=settings.SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database_url(),
         REDIS_URL=redis_url,
