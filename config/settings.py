@@ -36,6 +36,37 @@ if not ALLOWED_HOSTS:
     ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- HTTPS and security headers ---------------------------------------------------------------
+# With DEBUG off the defaults are those of a site served over HTTPS (`check --deploy` is clean);
+# the embedded default (DEBUG=1, plain http://127.0.0.1:8000) neither redirects nor marks
+# cookies secure. Behind a TLS-terminating proxy (BEHIND_PROXY=1), the proxy's
+# X-Forwarded-Proto and X-Forwarded-Host are trusted: it must set (not pass through) them.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+# The health endpoints answer before this redirect (and before the host check), so a load
+# balancer can probe them over plain HTTP (config/health.py).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # no page of ours is ever framed (frame-ancestors 'none' below too)
+# Scripts only from our own static files (page settings travel in json_script blocks, which
+# are data, not code). Inline styles stay allowed: server-rendered bars and charts set widths
+# in style attributes, and the admin and the API docs carry small <style> blocks. 'self' covers
+# the pages' websockets (ws/wss to the same host) in current browsers.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
@@ -57,7 +88,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: probes get their answer before the HTTPS redirect and the allowed-hosts check
+    "config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -189,7 +223,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# Several deployments may share one Redis: each then names its own queue (and CHANNELS_PREFIX).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# /health/ready: every check gives up after this long (database, Redis, worker ping)
+HEALTH_CHECK_TIMEOUT_MS = env_int("HEALTH_CHECK_TIMEOUT_MS", 2000)
 CELERY_TIMEZONE = "UTC"
 
 # --- Delivery that must not be lost (orchestration/outbox.py) ---------------------------------
@@ -216,7 +254,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env_str("STATIC_ROOT") or str(BASE_DIR / "staticfiles")  # collectstatic
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support-backoffice@localhost")
