@@ -132,6 +132,9 @@ def app_env(*, redis_url: str, **extra: str) -> dict[str, str]:
         DATABASE_URL=database_url(),
         REDIS_URL=redis_url,
         CELERY_TASK_ALWAYS_EAGER="0",
+        # plain HTTP on loopback, as behind a proxy that ends TLS
+        SECURE_SSL_REDIRECT="0",
+        SECURE_COOKIES="0",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
@@ -183,7 +186,7 @@ class Processes:
             if process.poll() is not None:
                 raise AssertionError(f"the web process died: {self.log(process)}")
             try:
-                return requests.get(f"{base}/accounts/login/", timeout=2).status_code == 200
+                return requests.get(f"{base}/health/live", timeout=2).status_code == 200
             except requests.RequestException:
                 return False
 
