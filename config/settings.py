@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "agents",
     "approvals",
     "handover",
+    "stacks",
 ]
 
 MIDDLEWARE = [
