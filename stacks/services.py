@@ -265,7 +265,7 @@ def stack_import(
 # --- templates ------------------------------------------------------------------------------------
 
 
-def _template_errors(
+def template_errors(
     *, tenant: Tenant | None, name: Any, document: Any, template: StackTemplate | None = None
 ) -> Errors:
     errors = Errors()
@@ -295,7 +295,7 @@ def template_publish(
     """Publish a stack document as a template of ``tenant`` (``None``: global, for every
     tenant; superusers only, which the callers check). Raises ``StackInvalid`` naming every
     problem of the document that needs no tenant to see."""
-    errors = _template_errors(tenant=tenant, name=name, document=document)
+    errors = template_errors(tenant=tenant, name=name, document=document)
     if errors:
         raise StackInvalid(dict(errors))
     document = {**document, "name": name.strip(), "description": description or ""}
@@ -316,7 +316,7 @@ def template_publish(
 def template_update(
     *, template: StackTemplate, name: str, description: str = "", document: Any
 ) -> StackTemplate:
-    errors = _template_errors(
+    errors = template_errors(
         tenant=template.tenant, name=name, document=document, template=template
     )
     if errors:
