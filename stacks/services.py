@@ -203,6 +203,13 @@ def _import(
             workflow_create(tenant=tenant, data=workflow)
         except WorkflowInvalid as exc:
             errors.extend(f"workflows[{index}]", exc.errors)
+    # An agent that could not be created is reported where it is defined, not again as an
+    # unknown agent everywhere it is named.
+    missing = {f"unknown agent '{a['id']}'" for i, a in enumerate(agents) if i not in created}
+    for path in list(errors):
+        errors[path] = [m for m in errors[path] if m not in missing]
+        if not errors[path]:
+            del errors[path]
     return root
 
 
@@ -249,10 +256,13 @@ def stack_import(
     except _Rollback:
         pass
     for path, messages in deep.items():
-        # a problem the template has whatever the tenant is already listed at its path
-        if f"template.{path}" not in errors:
-            for message in messages:
-                errors.add(f"template.{path}", message)
+        # a problem the template has whatever the tenant is already listed at its path (or
+        # below it: a runtime's bad baseUrl, not the agent's runtime as a whole, again)
+        where = f"template.{path}"
+        if any(known == where or known.startswith((f"{where}.", f"{where}[")) for known in errors):
+            continue
+        for message in messages:
+            errors.add(where, message)
     if errors:
         raise StackInvalid(dict(errors))
     plan = stack_plan(doc, approvers=approvers)

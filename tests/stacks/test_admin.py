@@ -219,3 +219,17 @@ def test_the_gallery_does_not_grow_in_queries_with_templates(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = manager_client.get(GALLERY)
     assert page.content.decode().count('class="stack-card"') == 2 + 21
+
+
+def test_a_superuser_chooses_the_tenant_to_create_the_stack_in(tenant, other_tenant):
+    finance_group(other_tenant, "globex-finance")
+    admin = make_person(tenant=None, username="root", is_superuser=True, is_staff=True)
+
+    answer = login(admin).post(
+        use_url("builtin-ecommerce-refunds"),
+        {"tenant": other_tenant.pk, "prefix": "g", "create": "1"},
+    )
+
+    assert answer.status_code == 302
+    assert Agent.objects.filter(tenant=other_tenant, slug="g-refunds-desk").exists()
+    assert not Agent.objects.filter(tenant=tenant).exists()

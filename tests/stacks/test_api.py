@@ -173,3 +173,48 @@ def test_the_schema_documents_the_endpoints(client):
         "/api/v1/agents/{agent_id}/stack/export",
     ):
         assert path in schema["paths"]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        None,
+        [],
+        "stack",
+        {"format": "stack-template", "version": 1, "agents": "all"},
+        {"format": "stack-template", "version": 1, "agents": [{"id": 5}]},
+        {
+            "format": "stack-template",
+            "version": 1,
+            "agents": [
+                {
+                    "id": "a",
+                    "name": ["x"],
+                    "role": "boss",
+                    "domains": "billing",
+                    "pattern": [1],
+                    "runtime": {"type": "openai", "baseUrl": "ftp://x"},
+                    "knowledge": [{"question": 1}],
+                    "rules": {"handoffs": [{"condition": 3, "targetAgentId": None}]},
+                }
+            ],
+            "settings": {"checkInterval": "soon", "nope": 1},
+            "workflows": [{"name": 7, "steps": [{"agent": "a", "condition": "start"}, 3]}],
+        },
+    ],
+)
+def test_malformed_templates_are_400s_never_500s(key_client, tenant, template):
+    answer = key_client.post("/api/v1/stacks/import", {"template": template}, format="json")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["error"]["fields"]
+    assert not Agent.objects.filter(tenant=tenant).exists()
+
+
+def test_a_bad_runtime_is_named_once_at_its_setting(key_client, tenant, approvers):
+    document = refunds_document()
+    document["agents"][2]["runtime"] = {"type": "openai", "baseUrl": "ftp://x", "model": "m"}
+    answer = key_client.post("/api/v1/stacks/import", {"template": document}, format="json")
+    fields = answer.json()["error"]["fields"]
+    assert "template.agents[2].runtime.baseUrl" in fields
+    assert "template.agents[2].runtime.apiKeyEnv" in fields
+    assert "template.agents[2].runtime" not in fields
