@@ -39,7 +39,7 @@ from agents.runtime_config import runtime_config_errors
 from agents.workflows import START, workflow_document
 from orchestration.api_errors import flatten_errors
 from orchestration.models import SettingsLevel
-from orchestration.orchestrator_settings import settings_overview, validate_changes
+from orchestration.orchestrator_settings import settings_overview, stack_root, validate_changes
 from orchestration.rules import ConditionError, check_condition, workflow_schema
 
 FORMAT = "stack-template"
@@ -140,8 +140,6 @@ def _knowledge(agent: Agent) -> list[dict[str, Any]]:
 
 def stack_export(*, root: Agent, name: str | None = None, description: str = "") -> dict[str, Any]:
     """The stack whose top is ``root``'s stack root as a template document."""
-    from orchestration.orchestrator_settings import stack_root
-
     root = stack_root(root)
     agents = stack_agents(root)
     slugs = {agent.slug for agent in agents}
