@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "agents",
     "approvals",
     "handover",
+    "stacks",
 ]
 
 MIDDLEWARE = [

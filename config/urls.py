@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("handover.api")),
     path("", include("approvals.api")),
     path("", include("orchestration.metrics.api")),
+    path("", include("stacks.api")),
 ]
 
 urlpatterns = [

@@ -67,150 +67,36 @@ def seed_demo() -> list[str]:
     return report
 
 
-DEMO_AGENTS = [
-    # id, name, role, domains, knowledge: (question, keywords, answer, action or None)
-    ("agent-supervisor", "Front desk", "supervisor", [], []),
-    (
-        "agent-billing",
-        "Billing",
-        "specialist",
-        ["billing", "refund"],
-        [
-            (
-                "Why was I charged twice?",
-                ["charged twice", "double charge", "duplicate charge"],
-                "I'm sorry about the double charge. I can refund the duplicate payment for you.",
-                ("issue_refund", {"orderId": "ORDER-1001", "amount": 49.0, "currency": "EUR"}),
-            ),
-            (
-                "Where can I find my invoice?",
-                ["invoice", "receipt", "bill"],
-                "Your invoices are under Account > Billing; each can be downloaded as a PDF.",
-                None,
-            ),
-        ],
-    ),
-    (
-        "agent-tech",
-        "Tech support",
-        "specialist",
-        ["technical"],
-        [
-            (
-                "The app keeps crashing",
-                ["crash", "crashing", "freezes", "error"],
-                "Please update to the latest version and restart your device; "
-                "if it still crashes, tell me the error message you see.",
-                None,
-            ),
-        ],
-    ),
-    (
-        "agent-returns",
-        "Returns",
-        "specialist",
-        ["returns", "shipping"],
-        [
-            (
-                "How do I return an item?",
-                ["return", "send back", "exchange"],
-                "You can return any item within 30 days from Orders > Return an item; "
-                "the label is free.",
-                None,
-            ),
-        ],
-    ),
-    (
-        "agent-retention",
-        "Retention",
-        "specialist",
-        ["cancellation"],
-        [
-            (
-                "I want to cancel my subscription",
-                ["cancel", "unsubscribe", "close my account"],
-                "I'm sorry to see you go. Before you cancel, may I offer you two months at "
-                "half price?",
-                None,
-            ),
-        ],
-    ),
+DEMO_STACKS = [
+    # built-in template, prefix of its ids in the demo tenant
+    ("customer-support", ""),
+    ("ecommerce-refunds", "shop"),
 ]
-
-DEMO_RULES = {
-    "escalation": {
-        "maxAttempts": 3,
-        "intents": ["human_agent"],
-        "targetAgentId": None,
-        "escalateToHuman": True,
-    },
-    "handoffs": [
-        {
-            "condition": 'intent == "billing" or intent == "refund"',
-            "targetAgentId": "agent-billing",
-        },
-        {"condition": 'intent == "technical"', "targetAgentId": "agent-tech"},
-        {"condition": 'intent in ["returns", "shipping"]', "targetAgentId": "agent-returns"},
-        {
-            "condition": '"churn_risk" in risk or intent == "cancellation"',
-            "targetAgentId": "agent-retention",
-        },
-    ],
-    "approvals": {
-        "required": True,
-        "actions": [
-            {"action": "issue_refund", "when": "params.amount > 100"},
-            "modify_account",
-            "access_sensitive_data",
-        ],
-        "approvers": ["approver", "group:finance"],
-    },
-}
-
-DEMO_WORKFLOW = {
-    "name": "Technical triage",
-    "stepBudget": 6,
-    "steps": [
-        {"agent": "agent-supervisor", "condition": "start", "outputs": ["category"]},
-        {"agent": "agent-tech", "condition": 'category == "technical"', "outputs": ["resolution"]},
-        {"agent": "agent-billing", "condition": 'category == "billing"', "outputs": ["resolution"]},
-    ],
-}
 
 
 def seed_demo_team(tenant: Tenant) -> list[str]:
-    """The demo's AI team: a supervisor and four specialists with knowledge, the seeds' rules
-    and a workflow. Added only when the tenant has no agents yet."""
+    """The demo's AI teams, from the built-in stack templates: the customer-support stack (a
+    supervisor and four specialists with knowledge, the seeds' rules and workflows) and the
+    e-commerce refunds stack (ids prefixed ``shop-``). Each is added only when its supervisor
+    is missing."""
     from agents.models import Agent
-    from agents.rule_sets import rules_replace
-    from agents.services import agent_create
-    from agents.workflows import workflow_create
     from approvals.models import ApproverGroup
+    from stacks.documents import new_id
+    from stacks.selectors import builtin_template
+    from stacks.services import stack_import
 
-    if Agent.objects.filter(tenant=tenant).exists():
-        return []
-    supervisor = None
-    for slug, name, role, domains, knowledge in DEMO_AGENTS:
-        agent = agent_create(
-            tenant=tenant,
-            slug=slug,
-            name=name,
-            role=role,
-            supervisor=supervisor,
-            domains=domains,
-            knowledge=[
-                {
-                    "question": question,
-                    "keywords": keywords,
-                    "answer": answer,
-                    "action": {"name": action[0], "params": action[1]} if action else None,
-                }
-                for question, keywords, answer, action in knowledge
-            ],
-        )
-        supervisor = supervisor or agent
     finance, _ = ApproverGroup.objects.get_or_create(tenant=tenant, name="finance")
     finance.members.add(*get_user_model().objects.filter(username="approver"))
-    rules_replace(agent=supervisor, document=DEMO_RULES, via="seed")
-    workflow_create(tenant=tenant, data=DEMO_WORKFLOW)
-    return [f"Created the demo AI team: {', '.join(a[0] for a in DEMO_AGENTS)}, with rules."]
+    report = []
+    for stem, prefix in DEMO_STACKS:
+        template = builtin_template(stem)
+        root = next(a["id"] for a in template.document["agents"] if not a.get("supervisorId"))
+        if Agent.objects.filter(tenant=tenant, slug=new_id(prefix, root)).exists():
+            continue
+        plan = stack_import(tenant=tenant, document=template.document, prefix=prefix)
+        report.append(
+            f"Created the {template.name} stack: "
+            f"{', '.join(a['id'] for a in plan['agents'])}, with rules and "
+            f"{len(plan['workflows'])} workflow(s)."
+        )
+    return report

@@ -119,8 +119,17 @@ def test_the_demo_has_an_ai_team_with_the_seeds_rules_that_route_as_expected():
         "agent-tech",
         "agent-returns",
         "agent-retention",
+        # the e-commerce refunds stack, from its built-in template with the prefix shop
+        "shop-refunds-desk",
+        "shop-refunds-agent",
+        "shop-orders-agent",
+        "shop-payments-agent",
     }
-    assert Workflow.objects.filter(tenant=tenant).count() == 1
+    assert set(Workflow.objects.filter(tenant=tenant).values_list("name", flat=True)) == {
+        "Support Escalation",
+        "Technical triage",
+        "shop: Refund review",
+    }
     rules = rules_for(agents["agent-billing"])  # inherited from the supervisor
     assert rules.owner == "agent-supervisor"
     routed = trace(rules, {"intent": "technical", "risk": [], "attempts": 0})
