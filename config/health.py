@@ -1,9 +1,10 @@
 """Health endpoints for load balancers and process managers.
 
 ``GET /health/live``   the process answers; nothing else is touched.
-``GET /health/ready``  the database answers a query, Redis answers PING (when REDIS_URL is
-                       set) and a Celery worker answers a broadcast ping (when tasks go through
-                       a broker; on the embedded default they run in process).
+``GET /health/ready``  the database answers a query (and tells the outbox's backlog), Redis
+                       answers PING (when REDIS_URL is set) and a Celery worker answers a
+                       broadcast ping (when tasks go through a broker; on the embedded
+                       default they run in process).
 
 Ready answers 200 when every check passes and 503 otherwise, with each check's status and
 latency in milliseconds. The checks run side by side, each in its own thread, and the answer
@@ -38,15 +39,20 @@ class CheckFailed(Exception):
 
 
 def check_database() -> dict[str, Any]:
-    """One query on a connection of this thread (from the pool on PostgreSQL), given back."""
+    """A query on a connection of this thread (from the pool on PostgreSQL), given back; with
+    it, how much work waits in the outbox and for how long (a growing figure means the broker
+    or the workers are away: the sweep relays it once they are back)."""
+    from orchestration.outbox import outbox_pending
+
     connection = connections["default"]
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
+        outbox = outbox_pending()
     finally:
         connection.close()
-    return {}
+    return {"outboxPending": outbox["pending"], "outboxOldestSeconds": outbox["oldestSeconds"]}
 
 
 def check_redis(timeout: float) -> dict[str, Any]:

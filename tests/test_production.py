@@ -4,6 +4,7 @@ not on the embedded default), and the health endpoints answer probes without eve
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from config.health import run_checks
 
@@ -212,3 +214,23 @@ def test_a_check_that_never_returns_is_reported_as_timed_out():
     assert results["stuck"]["status"] == "fail"
     assert results["stuck"]["error"] == "timed out"
     assert results["fine"]["status"] == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ready_tells_the_outbox_backlog(client, embedded_services):
+    from orchestration.models import OutboxEvent
+    from tests.factories import TenantFactory
+
+    tenant = TenantFactory()
+    OutboxEvent.objects.create(
+        tenant=tenant,
+        kind="task",
+        payload={"task": "handover.build_pack", "args": [1]},
+        available_at=timezone.now(),
+    )
+    OutboxEvent.objects.filter().update(created_at=timezone.now() - dt.timedelta(minutes=3))
+
+    database = client.get("/health/ready").json()["checks"]["database"]
+
+    assert database["outboxPending"] == 1
+    assert database["outboxOldestSeconds"] >= 180
