@@ -8,8 +8,10 @@ reconnecting client gets a fresh snapshot from the database, so a dropped event 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -31,6 +33,14 @@ from orchestration.scoping import membership_of
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 10_000
+# Presence changes within this window are told in one broadcast per process and tenant: 500
+# agents connecting at once make a few broadcasts of the whole list, not 500 x 500 messages.
+PRESENCE_COALESCE_SECONDS = 0.25
+# Per event loop (one per ASGI process in production; tests make one per test): tenant id -> the
+# broadcast already scheduled. Only a debounce; who is online is always read from the database.
+_presence_pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Task]]
+_presence_pending = weakref.WeakKeyDictionary()
+_presence_tasks: set[asyncio.Task] = set()  # asyncio keeps only weak references to tasks
 
 
 def _text(content: dict[str, Any]) -> str | None:
@@ -78,17 +88,21 @@ class InboxConsumer(JsonConsumer):
         await self.channel_layer.group_discard(self.group, self.channel_name)
         if self.is_agent:
             await database_sync_to_async(presence.presence_leave)(user=self.user)
-            try:
-                await self._broadcast_presence()
-            except Exception:  # the layer may be down while we leave
-                log.debug("presence broadcast failed", exc_info=True)
+            await self._broadcast_presence()
 
     async def _broadcast_presence(self):
-        """Who is online, read once here rather than by every socket that hears of it."""
-        online = await database_sync_to_async(_online)(self.tenant)
-        await self.channel_layer.group_send(
-            self.group, {"type": "broadcast", "event": {"type": "presence", "online": online}}
+        """Tell the tenant's inboxes who is online, once for every change in the coalescing
+        window. A change made before the broadcast reads the list is in it; a later one
+        schedules the next broadcast."""
+        pending = _presence_pending.setdefault(asyncio.get_running_loop(), {})
+        if self.tenant.pk in pending:
+            return
+        task = asyncio.ensure_future(
+            _presence_broadcast_later(self.channel_layer, self.tenant, self.group, pending)
         )
+        pending[self.tenant.pk] = task
+        _presence_tasks.add(task)
+        task.add_done_callback(_presence_tasks.discard)
 
     async def receive_json(self, content, **kwargs):
         kind = content.get("type") if isinstance(content, dict) else None
@@ -219,6 +233,18 @@ class CustomerConsumer(JsonConsumer):
                 return
             event["message"] = found
         await self.send_json(event)
+
+
+async def _presence_broadcast_later(layer, tenant, group: str, pending: dict) -> None:
+    await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
+    pending.pop(tenant.pk, None)  # before the read: a change after this schedules its own
+    try:
+        online = await database_sync_to_async(_online)(tenant)
+        await layer.group_send(
+            group, {"type": "broadcast", "event": {"type": "presence", "online": online}}
+        )
+    except Exception:  # the layer may be down; the next change or a resync tells it again
+        log.warning("presence broadcast failed", exc_info=True)
 
 
 def _conversation(tenant, conversation_id) -> Conversation | None:

@@ -186,6 +186,31 @@ async def test_presence_follows_sockets(tenant):
     assert not await sync_to_async(anyone_online)(tenant)
 
 
+async def test_agents_connecting_together_are_told_in_one_presence_broadcast(tenant, monkeypatch):
+    from handover import consumers
+
+    monkeypatch.setattr(consumers, "PRESENCE_COALESCE_SECONDS", 1.0)
+    names = [f"agent{n}" for n in range(6)]
+    people = [
+        await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username=name)
+        for name in names
+    ]
+
+    sockets = [(await inbox(person))[0] for person in people]
+    events = []
+    while not await sockets[0].receive_nothing(timeout=1.5):
+        events.append(await sockets[0].receive_json_from())
+
+    presence = [e for e in events if e["type"] == "presence"]
+    assert len(presence) == 1  # not one per connect, to every socket
+    assert presence[0]["online"] == names
+    await sockets[-1].disconnect()
+    left = await receive_until(sockets[0], "presence")
+    assert left["online"] == names[:-1]
+    for socket in sockets[:-1]:
+        await socket.disconnect()
+
+
 def _open_conversation(tenant):
     return _open_conversation_with_token(tenant)[0]
 
