@@ -6,6 +6,8 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
+from agents.runtimes.addresses import saved_url_problem
+
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 MIN_SECRET_LENGTH = 16
 
@@ -35,6 +37,8 @@ def runtime_config_errors(runtime: str, config: Any) -> dict[str, str]:
     if runtime == "openai":
         if not _is_http_url(config.get("baseUrl")):
             errors["baseUrl"] = "must be an http(s) URL, e.g. https://api.openai.com/v1"
+        elif problem := saved_url_problem(config["baseUrl"]):
+            errors["baseUrl"] = problem
         if not isinstance(config.get("model"), str) or not config.get("model", "").strip():
             errors["model"] = "is required, e.g. gpt-4o-mini"
         env = config.get("apiKeyEnv")
@@ -45,6 +49,8 @@ def runtime_config_errors(runtime: str, config: Any) -> dict[str, str]:
     elif runtime == "webhook":
         if not _is_http_url(config.get("url")):
             errors["url"] = "must be an http(s) URL"
+        elif problem := saved_url_problem(config["url"]):
+            errors["url"] = problem
         secret = config.get("secret")
         if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
             errors["secret"] = f"must be at least {MIN_SECRET_LENGTH} characters"

@@ -274,6 +274,13 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# --- Agent runtimes -------------------------------------------------------------------------
+# The webhook and OpenAI-compatible runtimes connect to public addresses only: not loopback,
+# private, link-local (the cloud's metadata service) or other reserved ranges, which a tenant's
+# manager could otherwise reach through a URL (agents/runtimes/addresses.py). Allowed by default
+# only in development; turn it on for an LLM served on your own private network.
+RUNTIME_ALLOW_PRIVATE_NETWORKS = env_bool("RUNTIME_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI support back office API",
     "DESCRIPTION": "Tenant-scoped REST API: agents, rules, conversations, approvals, handoffs.",

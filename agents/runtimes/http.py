@@ -9,6 +9,8 @@
   ``Retry-After`` is honoured up to :data:`MAX_RETRY_AFTER` s. Other statuses (3xx, 4xx) are
   final: redirects are not followed.
 - Bodies over :data:`MAX_BODY_BYTES` are refused; JSON with NaN or Infinity is refused.
+- A host that resolves to a private or local address is refused before any attempt, unless
+  private networks are allowed (:mod:`agents.runtimes.addresses`).
 
 The defaults are the module constants, overridden by the ``AGENT_RUNTIME_HTTP`` setting
 (``{"connect_timeout": 1, "read_timeout": 5, "attempts": 2, "backoff": [0.1], "max_body_bytes":
@@ -25,6 +27,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+
+from agents.runtimes.addresses import destination_problem
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 15.0
@@ -284,6 +288,9 @@ def post_json(
             failures=failures,
         )
 
+    refused = destination_problem(url)
+    if refused is not None:
+        return result(None, None, 0, f"refused: {refused}", [])
     try:
         body = json.dumps(
             payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str
