@@ -193,10 +193,10 @@ def evaluate(policy: CompiledPolicy, text: str, *, done_actions: Iterable[str] =
 
     action = document.get("claimsAction") or FALLBACK
     for name, pattern in policy.claims:
-        if name in done:
-            continue
         spans = [m.span() for m in pattern.finditer(result)]
-        if spans:
+        if spans and done is None:
+            done = frozenset(done_actions() if callable(done_actions) else done_actions)
+        if spans and name not in done:
             fired.append(Fired(f"claim.{name}", action, len(spans), {"claimed": name}))
             if action == REDACT:
                 result = _cut_sentences(result, spans)

@@ -114,9 +114,12 @@ class GuardrailPolicy(TenantOwned):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        if self.agent_id is not None and self.tenant_id is not None:
-            if self.agent.tenant_id != self.tenant_id:
-                errors["agent"] = "This agent belongs to another tenant."
+        if (
+            self.agent_id is not None
+            and self.tenant_id is not None
+            and self.agent.tenant_id != self.tenant_id
+        ):
+            errors["agent"] = "This agent belongs to another tenant."
         problems = parse_phrases(self.blocked_phrases)[1]
         if problems:
             errors["blocked_phrases"] = "; ".join(problems)
