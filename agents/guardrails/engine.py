@@ -175,13 +175,19 @@ def _shorten(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def evaluate(policy: CompiledPolicy, text: str, *, done_actions: Iterable[str] = ()) -> Verdict:
-    """What the policy does to ``text``; ``done_actions``: actions with a succeeded execution
-    in the conversation."""
+def evaluate(
+    policy: CompiledPolicy,
+    text: str,
+    *,
+    done_actions: Iterable[str] | Callable[[], Iterable[str]] = (),
+) -> Verdict:
+    """What the policy does to ``text``. ``done_actions``: the actions with a succeeded
+    execution in the conversation, or a callable giving them, called only when the reply
+    claims an action (so a reply without a claim costs no lookup)."""
     document = policy.document
     fired: list[Fired] = []
     result = text or ""
-    done = frozenset(done_actions)
+    done: frozenset[str] | None = None
 
     action = document.get("blockedAction") or FALLBACK
     for rule, pattern in policy.blocked:
