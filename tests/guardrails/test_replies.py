@@ -42,7 +42,11 @@ def test_a_claim_passes_once_the_refund_has_run(tenant, key_client):
     conv = start(key_client, "agent-billing")
     ran = key_client.post(
         f"/api/v1/conversations/{conv}/actions",
-        {"action": "issue_refund", "params": {"orderId": "A1", "amount": 20}, "idempotencyKey": "k"},
+        {
+            "action": "issue_refund",
+            "params": {"orderId": "A1", "amount": 20},
+            "idempotencyKey": "k",
+        },
         format="json",
     )
     assert ran.status_code == 200, ran.json()
