@@ -28,7 +28,7 @@ _CARD = re.compile(r"(?<![\d.,-])\d(?:[ -]?\d){12,18}(?![\d])")
 _SSN = re.compile(r"(?<![\d-])(\d{3})[- ](\d{2})[- ](\d{4})(?![\d-])")
 _NINO = re.compile(r"\b([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?(\d{2}) ?(\d{2}) ?(\d{2}) ?([A-D])\b")
 _NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
-_BSN = re.compile(r"(?<![\d.])(\d{4})[. ]?(\d{2})[. ]?(\d{3})(?![\d])|(?<![\d.])(\d{9})(?![\d])")
+_BSN = re.compile(r"(?<![\d.])(\d{4})[. ]?(\d{2})[. ]?(\d{3})(?![\d])")
 _BSN_HINT = re.compile(
     r"\b(?:bsn|burgerservicenummer|citizen service number|sofi-?nummer)\b", re.IGNORECASE
 )

@@ -94,22 +94,24 @@ class CompiledPolicy:
     max_length: int | None
 
 
-def _phrase_pattern(phrase: str) -> str:
-    if is_pattern(phrase):
-        return f"(?:{phrase[1:-1]})"
-    words = r"\s+".join(re.escape(w) for w in phrase.split())
-    return rf"(?<!\w){words}(?!\w)"
+def _alternatives(phrases: list[str]) -> re.Pattern:
+    """One pattern for a list: literal phrases as whole words (any spacing, any case) under a
+    single pair of word-boundary checks, ``/regex/`` ones as written."""
+    literal = [r"\s+".join(re.escape(w) for w in p.split()) for p in phrases if not is_pattern(p)]
+    parts = [f"(?:{p[1:-1]})" for p in phrases if is_pattern(p)]
+    if literal:
+        literal.sort(key=len, reverse=True)  # the longest phrase first at a position
+        parts.insert(0, rf"(?<!\w)(?:{'|'.join(literal)})(?!\w)")
+    return re.compile("|".join(parts), re.IGNORECASE)
 
 
 def _build(document: Mapping[str, Any]) -> CompiledPolicy:
     blocked = []
     for topic in document.get("topics") or []:
-        alternatives = "|".join(_phrase_pattern(k) for k in topic["keywords"])
-        blocked.append((f"topic.{topic['name']}", re.compile(alternatives, re.IGNORECASE)))
+        blocked.append((f"topic.{topic['name']}", _alternatives(topic["keywords"])))
     phrases = document.get("phrases") or []
     if phrases:
-        alternatives = "|".join(_phrase_pattern(p) for p in phrases)
-        blocked.append(("phrase", re.compile(alternatives, re.IGNORECASE)))
+        blocked.append(("phrase", _alternatives(phrases)))
     claims = ()
     if document.get("claims"):
         claims = tuple((a, re.compile(p, re.IGNORECASE)) for a, p in CLAIMS.items())
