@@ -177,3 +177,22 @@ def test_another_tenants_key_cannot_propose_on_the_conversation(tenant, other_te
 
     assert response.status_code == 404
     nothing_reached_the_gate()
+
+
+def test_the_agents_api_sets_and_shows_the_allow_list(tenant, key_client):
+    created = key_client.post(
+        "/api/v1/agents",
+        {"id": "agent-x", "name": "X", "role": "specialist", "allowedActions": ["issue_refund"]},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["allowedActions"] == ["issue_refund"]
+
+    bad = key_client.patch(
+        "/api/v1/agents/agent-x", {"allowedActions": ["launch_rocket"]}, format="json"
+    )
+    assert bad.status_code == 400
+    assert "unknown action 'launch_rocket'" in bad.json()["error"]["fields"]["allowedActions"][0]
+
+    cleared = key_client.patch("/api/v1/agents/agent-x", {"allowedActions": None}, format="json")
+    assert cleared.json()["allowedActions"] is None
