@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     policy = compile_policy(document)
 
     figures = [
-        {"name": "compile the policy (once per configuration version)", "value": round(compile_ms, 3),
-         "unit": "ms", "aim": "", "met": None},
+        {"name": "compile the policy (once per configuration version)",
+         "value": round(compile_ms, 3), "unit": "ms", "aim": "", "met": None},
     ]  # fmt: skip
     print(f"compile: {compile_ms:.3f} ms (once per configuration version)")
     for length in (50, 500, 5000):
