@@ -21,6 +21,9 @@ from django.db import transaction
 from agents.runtimes import AgentSpec
 
 TTL = 300
+# The snapshot's shape: part of its cache key, so a deploy that changes TenantConfig (or the
+# agents and specs in it) never unpickles a snapshot of the old shape.
+SCHEMA = 2
 GLOBAL_KEY = "tenant-config:generation:global"
 
 
@@ -96,7 +99,7 @@ LOCAL_LIMIT = 256
 
 def tenant_config(tenant) -> TenantConfig:
     key = (
-        f"tenant-config:{tenant.pk}:{_generation(GLOBAL_KEY)}:"
+        f"tenant-config:v{SCHEMA}:{tenant.pk}:{_generation(GLOBAL_KEY)}:"
         f"{_generation(_generation_key(tenant.pk))}"
     )
     now = time.monotonic()
