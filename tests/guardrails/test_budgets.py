@@ -158,3 +158,41 @@ def test_budgets_are_inherited_and_validated_like_the_other_settings(tenant, key
     )
     assert good.status_code == 200, good.json()
     assert good.json()["sources"]["costBudget"] == "stack"
+
+
+def test_workflow_steps_count_against_the_conversations_step_budget(tenant, key_client):
+    from agents.workflows import workflow_create
+
+    billing_agent(tenant, answer="Sorry about that.", action="", params={})
+    Agent.objects.create(tenant=tenant, slug="agent-triage", name="Triage", role="specialist")
+    workflow = workflow_create(
+        tenant=tenant,
+        data={
+            "name": "Triage",
+            "stepBudget": 10,  # the workflow's own budget is not what stops it here
+            "steps": [
+                {"agent": "agent-triage", "condition": "start", "outputs": ["category"]},
+                {"agent": "agent-billing", "condition": 'category == "billing"'},
+            ],
+        },
+    )
+    budgets(tenant, stepBudget=3)
+    response = key_client.post(
+        "/api/v1/conversations",
+        {
+            "agentId": "agent-triage",
+            "channel": "email",
+            "customer": {"id": "c-1"},
+            "workflowId": workflow.pk,
+        },
+        format="json",
+    )
+    conv = response.json()["id"]
+
+    first = say(key_client, conv, "I was charged twice on my billing statement")  # 2 steps
+    second = say(key_client, conv, "Another double charge on my billing statement")
+
+    assert first["reply"]["text"] == "Sorry about that."
+    assert second["reply"] is None and second["state"] == "handing_off"
+    (event,) = events(conv, "budget.exceeded")
+    assert (event.detail["budget"], event.detail["used"]) == ("steps", 3)
