@@ -15,7 +15,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from agents import rule_sets, workflows_admin  # noqa: F401  (registers Workflow)
+from agents import (  # noqa: F401  (registers Workflow and GuardrailPolicy)
+    guardrails_admin,
+    rule_sets,
+    workflows_admin,
+)
 from agents.admin_fields import CommaListField, JSONObjectField
 from agents.models import Agent, ApprovalAction, HandoffRule, KnowledgeEntry, RuleSet
 from agents.rule_tester import RuleTesterForm, run_rule_test
@@ -54,13 +58,40 @@ class AgentForm(TenantScopedForm):
     domains = CommaListField(help_text="e.g. billing, refunds")
     runtime_config = JSONObjectField(
         label="Runtime configuration",
-        help_text='openai: {"baseUrl", "model", "apiKeyEnv"}; webhook: {"url", "secret"}; '
-        "builtin: leave empty.",
+        help_text='openai: {"baseUrl", "model", "apiKeyEnv", "inputCostPer1k"?, '
+        '"outputCostPer1k"?}; webhook: {"url", "secret"}; builtin: leave empty.',
+    )
+    restrict_actions = forms.BooleanField(
+        required=False,
+        label="Restrict actions",
+        help_text="Unchecked: the agent may propose every registered action. Checked: only "
+        "the actions ticked below (none ticked: no action at all).",
+    )
+    allowed_actions = forms.MultipleChoiceField(
+        choices=[(name, name) for name in action_names()],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Allowed actions",
     )
 
     class Meta:
         model = Agent
         fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        allowed = self.instance.allowed_actions if self.instance.pk else None
+        self.fields["restrict_actions"].initial = allowed is not None
+        self.fields["allowed_actions"].initial = list(allowed or [])
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("restrict_actions"):
+            cleaned["allowed_actions"] = None
+        else:
+            cleaned["allowed_actions"] = list(cleaned.get("allowed_actions") or [])
+        self.instance.allowed_actions = cleaned["allowed_actions"]
+        return cleaned
 
 
 @admin.register(Agent)
@@ -74,6 +105,7 @@ class AgentAdmin(TenantScopedAdmin):
     fieldsets = [
         (None, {"fields": ["tenant", "slug", "name", "role", "supervisor", "domains"]}),
         ("Behaviour", {"fields": ["pattern", "runtime", "runtime_config", "prompt"]}),
+        ("Tool access", {"fields": ["restrict_actions", "allowed_actions"]}),
     ]
 
     def get_fieldsets(self, request, obj=None):

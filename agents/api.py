@@ -79,6 +79,13 @@ class AgentSerializer(serializers.Serializer):
     runtime = serializers.DictField(required=False)
     prompt = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
     knowledge = KnowledgeSerializer(many=True, required=False, max_length=500)
+    allowedActions = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        allow_null=True,
+        help_text="The actions the agent may propose; null (the default) allows every "
+        "registered action, [] none.",
+    )
 
     def validate_runtime(self, value):
         runtime = value.get("type", "builtin")
@@ -103,7 +110,7 @@ class AgentSerializer(serializers.Serializer):
     def to_model_fields(self) -> dict:
         data = dict(self.validated_data)
         fields: dict = {}
-        renames = {"id": "slug", "supervisorId": "supervisor"}
+        renames = {"id": "slug", "supervisorId": "supervisor", "allowedActions": "allowed_actions"}
         for key, value in data.items():
             if key == "runtime":
                 fields.update(value)
@@ -124,6 +131,7 @@ def agent_json(agent: Agent, *, knowledge: bool = False) -> dict:
         "pattern": agent.pattern if agent.is_supervisor else None,
         "runtime": public_runtime(agent.runtime, agent.runtime_config),
         "prompt": agent.prompt,
+        "allowedActions": agent.allowed_actions,
     }
     if knowledge:
         data["knowledge"] = [

@@ -1,16 +1,22 @@
 """The admin's rule tester: a sample message with signals and customer attributes in; which
 rules fire, in what order and why, out. It runs the same compiled rules as the orchestrator
-(``agents.rule_engine``) and the same detectors, and writes nothing."""
+(``agents.rule_engine``) and the same detectors, and writes nothing.
+
+Given a sample reply, it also shows what the agent's effective guardrail policy would do to it
+(the same compiled engine as the orchestrator): the rules that fire, the action taken and the
+resulting text. No action counts as executed, so any claim of a completed action fires."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 
 from agents.admin_fields import CommaListField, JSONObjectField
 from agents.detectors import CATEGORIES, detect
-from agents.models import Agent
+from agents.guardrails import action_allowed, compile_policy, effective_policy, evaluate
+from agents.models import Agent, GuardrailPolicy
 from agents.rule_engine import rules_for, trace
 from approvals.registry import ParamsError, action_names, get_action
 from orchestration.models import Tenant
@@ -46,6 +52,12 @@ class RuleTesterForm(forms.Form):
     )
     params = JSONObjectField(
         label="Action parameters", help_text='e.g. {"orderId": "A1", "amount": 150}'
+    )
+    sample_reply = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 70}),
+        required=False,
+        max_length=50_000,
+        help_text="Optionally, a reply of the agent: what would its guardrails do to it?",
     )
 
     def __init__(self, *args, tenant: Tenant | None, **kwargs):
@@ -101,10 +113,38 @@ def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
     }
     rules = rules_for(agent)
     result = trace(rules, context, action=data.get("action") or None, params=data.get("params"))
+    guardrails = None
+    if data.get("sample_reply"):
+        guardrails = guardrail_test(agent, data["sample_reply"])
+    allowed = agent.allowed_actions
+    action = data.get("action") or None
     return {
         "agent": agent,
         "rules": rules,
         "signals": signals,
         "context": context,
         "trace": result,
+        "guardrails": guardrails,
+        "action_allowed": None if action is None else action_allowed(allowed, action),
+    }
+
+
+def agent_policy(agent: Agent) -> dict[str, Any]:
+    """The agent's effective guardrail policy, read from the database (two rows at most)."""
+    levels = {
+        p.agent_id: p.as_document()
+        for p in GuardrailPolicy.objects.filter(tenant_id=agent.tenant_id).filter(
+            Q(agent__isnull=True) | Q(agent=agent)
+        )
+    }
+    return effective_policy(levels.get(None), levels.get(agent.pk))
+
+
+def guardrail_test(agent: Agent, reply: str) -> dict[str, Any]:
+    verdict = evaluate(compile_policy(agent_policy(agent)), reply, done_actions=())
+    return {
+        "outcome": verdict.outcome,
+        "text": verdict.text,
+        "fired": [f.as_dict() for f in verdict.fired],
+        "handover": verdict.blocked,
     }

@@ -13,7 +13,7 @@ MIN_SECRET_LENGTH = 16
 
 RUNTIME_KEYS = {
     "builtin": set(),
-    "openai": {"baseUrl", "model", "apiKeyEnv"},
+    "openai": {"baseUrl", "model", "apiKeyEnv", "inputCostPer1k", "outputCostPer1k"},
     "webhook": {"url", "secret"},
 }
 
@@ -46,6 +46,12 @@ def runtime_config_errors(runtime: str, config: Any) -> dict[str, str]:
             errors["apiKeyEnv"] = (
                 "must name the environment variable that holds the key, e.g. OPENAI_API_KEY"
             )
+        for key in ("inputCostPer1k", "outputCostPer1k"):
+            price = config.get(key)
+            if price is not None and (
+                isinstance(price, bool) or not isinstance(price, int | float) or price < 0
+            ):
+                errors[key] = "must be a number >= 0 (the price of 1,000 tokens)"
     elif runtime == "webhook":
         if not _is_http_url(config.get("url")):
             errors["url"] = "must be an http(s) URL"

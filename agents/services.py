@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,6 +18,7 @@ API_NAMES = {
     "slug": "id",
     "supervisor": "supervisorId",
     "runtime_config": "runtime",
+    "allowed_actions": "allowedActions",
     "__all__": "id",
 }
 
@@ -49,6 +51,7 @@ def agent_create(
     runtime_config: dict[str, Any] | None = None,
     prompt: str = "",
     knowledge: list[dict[str, Any]] | None = None,
+    allowed_actions: list[str] | None = None,
 ) -> Agent:
     agent = Agent(
         tenant=tenant,
@@ -61,6 +64,7 @@ def agent_create(
         runtime=runtime,
         runtime_config=runtime_config or {},
         prompt=prompt,
+        allowed_actions=allowed_actions,
     )
     _full_clean(agent)
     agent.save()
@@ -124,3 +128,33 @@ def knowledge_replace(*, agent: Agent, entries: list[dict[str, Any]]) -> list[Kn
         for index, entry in enumerate(entries)
     ]
     return KnowledgeEntry.objects.bulk_create(rows)
+
+
+@transaction.atomic
+def guardrail_policy_set(*, agent: Agent, document: Mapping[str, Any] | None) -> None:
+    """Replace the agent's own guardrail policy with ``document`` (a policy level, see
+    ``agents.guardrails.policy``; None or {} removes it). Raises ValidationError."""
+    from agents.guardrails.policy import policy_problems, topics_text
+    from agents.models import GuardrailPolicy
+    from agents.models.guardrails import DOCUMENT_FIELDS
+
+    GuardrailPolicy.objects.filter(agent=agent).delete()
+    if document:
+        problems = policy_problems(document)
+        if problems:
+            raise ValidationError({"guardrails": [f"{k}: {v}" for k, v in problems.items()]})
+        text_fields = {f.name for f in GuardrailPolicy._meta.fields if not f.null}
+        values = {
+            field: document.get(key, "" if field in text_fields else None)
+            for key, field in DOCUMENT_FIELDS.items()
+        }
+        policy = GuardrailPolicy(
+            tenant_id=agent.tenant_id,
+            agent=agent,
+            blocked_topics=topics_text(document.get("topics") or []),
+            blocked_phrases="\n".join(document.get("phrases") or []),
+            **values,
+        )
+        _full_clean(policy)
+        policy.save()
+    config_changed(agent.tenant_id)

@@ -31,6 +31,7 @@ from approvals.selectors import (
 )
 from approvals.services import (
     ActionInvalid,
+    ActionNotAllowed,
     ApprovalConflict,
     NotAnApprover,
     action_propose,
@@ -150,6 +151,8 @@ class ActionsView(APIView):
             )
         except ActionInvalid as exc:
             raise exceptions.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
+        except ActionNotAllowed as exc:
+            raise exceptions.PermissionDenied(str(exc), code="action_not_allowed") from None
         except ApprovalConflict as exc:
             raise Conflict(str(exc)) from None
         code = status.HTTP_202_ACCEPTED if proposal.waiting else status.HTTP_200_OK

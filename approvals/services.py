@@ -34,6 +34,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.guardrails.access import action_allowed
 from agents.rule_engine import approval_verdict, rules_for
 from approvals import notifications
 from approvals.audit import Actor, audit_record
@@ -98,6 +99,20 @@ class ApprovalConflict(Exception):
     an idempotency key reused for something else, a resolved conversation."""
 
 
+class ActionNotAllowed(PermissionDenied):
+    """The proposing agent's allow-list does not name this action (HTTP 403): refused before
+    the approval rules, recorded as a ``guardrail.blocked`` decision event."""
+
+    def __init__(self, *, action: str, agent_slug: str, allowed: list[str]):
+        self.action = action
+        self.agent_slug = agent_slug
+        self.allowed = allowed
+        shown = ", ".join(allowed) if allowed else "none"
+        super().__init__(
+            f"The agent {agent_slug} may not propose {action} (allowed actions: {shown})."
+        )
+
+
 class NotAnApprover(PermissionDenied):
     """This person (or key) may not decide this request (HTTP 403)."""
 
@@ -154,6 +169,37 @@ def _rule_context(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def _check_allowed(
+    *,
+    conversation: Conversation,
+    agent,
+    action: str,
+    params: dict[str, Any],
+    message: Message | None,
+    requested_by_label: str,
+) -> None:
+    allowed = getattr(agent, "allowed_actions", None)
+    if action_allowed(allowed, action):
+        return
+    record(
+        conversation=conversation,
+        type=EventType.GUARDRAIL_BLOCKED,
+        message=message,
+        rule="tool_access",
+        detail={
+            "rule": "tool_access",
+            "action": action,
+            "params": params,
+            "agentId": agent.slug,
+            "allowed": list(allowed),
+            "requestedBy": requested_by_label,
+            "outcome": "refused",
+        },
+        agent_slug=agent.slug,
+    )
+    raise ActionNotAllowed(action=action, agent_slug=agent.slug, allowed=list(allowed))
+
+
 def _direct_key(conversation: Conversation, idempotency_key: str) -> str:
     return f"conv:{conversation.pk}:{idempotency_key}"
 
@@ -200,13 +246,26 @@ def action_propose(
     context: Mapping[str, Any] | None = None,
     message: Message | None = None,
     agent_slug: str = "",
+    agent=None,
     run_now: bool = False,
 ) -> Proposal:
     """Put a proposed action through the approval rules: it waits as a pending request, or
     it is queued to run at once (and, with ``run_now``, run once in this process after
     commit). The same ``idempotency_key`` on the conversation answers with the same request or
-    execution. Raises ActionInvalid (400) or ApprovalConflict (409)."""
+    execution. Raises ActionInvalid (400), ActionNotAllowed (403) or ApprovalConflict (409).
+
+    First of all, the proposing agent (``agent``, else the conversation's current agent) must
+    be allowed the action (its ``allowed_actions``): otherwise a ``guardrail.blocked`` event is
+    recorded and nothing else happens (no request, no execution, no approver told)."""
     clean = action_validate(action, params)
+    _check_allowed(
+        conversation=conversation,
+        agent=agent if agent is not None else conversation.current_agent,
+        action=action,
+        params=clean,
+        message=message,
+        requested_by_label=requested_by_label,
+    )
     key = idempotency_key.strip() if isinstance(idempotency_key, str) else ""
     if not key or len(key) > MAX_IDEMPOTENCY_KEY:
         raise ActionInvalid({"idempotencyKey": f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"})

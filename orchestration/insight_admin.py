@@ -78,6 +78,10 @@ def _day_label(day: dt.date) -> str:
     return day.strftime("%b %d").replace(" 0", " ")
 
 
+def _count(value: float | None) -> str:
+    return "0" if not value else f"{int(value)}"
+
+
 def dashboard_charts(figures: dict[str, Any]) -> dict[str, Any]:
     summary, days = figures["summary"], figures["days"]
     labels = [_day_label(d["day"]) for d in days]
@@ -122,6 +126,28 @@ def dashboard_charts(figures: dict[str, Any]) -> dict[str, Any]:
             ],
             title="Mean time to resolution by agent",
             name="resolution-agent",
+        ),
+        "guardrails_by_rule": charts.bars(
+            [
+                (row["rule"], row["total"], f"{row['blocked']} blocked, {row['redacted']} redacted")
+                for row in summary["guardrails"]["byRule"]
+            ],
+            title="Guardrail triggers by rule",
+            name="guardrails-rule",
+            fmt=_count,
+        ),
+        "guardrails_by_agent": charts.bars(
+            [
+                (
+                    row["agentId"],
+                    row["total"],
+                    f"{row['blocked']} blocked, {row['redacted']} redacted",
+                )
+                for row in summary["guardrails"]["byAgent"]
+            ],
+            title="Guardrail triggers by agent",
+            name="guardrails-agent",
+            fmt=_count,
         ),
         "resolution_by_workflow": charts.bars(
             [
@@ -262,6 +288,13 @@ def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:
         group = f"workflow:{row['name']}"
         rows.append(["meanTimeToResolution.seconds", group, row["seconds"]])
         rows.append(["meanTimeToResolution.resolved", group, row["resolved"]])
+    guardrails = summary["guardrails"]
+    for key in ("triggers", "blocked", "redacted", "budgetExceeded"):
+        rows.append([f"guardrails.{key}", "", guardrails[key]])
+    for row in guardrails["byRule"]:
+        rows.append(["guardrails.triggers", f"rule:{row['rule']}", row["total"]])
+    for row in guardrails["byAgent"]:
+        rows.append(["guardrails.triggers", f"agent:{row['agentId']}", row["total"]])
     for day in figures["days"]:
         for key in ("conversations", "escalationRate", "stallRate", "rerouteRate"):
             rows.append([f"daily.{key}", day["day"].isoformat(), day[key]])

@@ -34,6 +34,9 @@ MAX_SECONDS = 86_400  # a day: the longest check interval or hot claim timeout
 MAX_TURNS = 1_000
 MAX_MODEL_LENGTH = OrchestratorSettings._meta.get_field("model").max_length
 MAX_INSTRUCTIONS_LENGTH = 10_000
+MAX_STEPS = 10_000  # agent runs per conversation
+MAX_TOKENS = 100_000_000
+MAX_COST = 1_000_000.0
 LEVEL_ORDER = (SettingsLevel.GLOBAL, SettingsLevel.TENANT, SettingsLevel.STACK)
 
 
@@ -125,6 +128,18 @@ def _clean_instructions(value: Any) -> str:
     return value
 
 
+def _clean_cost(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError("Enter a number.", code="invalid")
+    if not value > 0:
+        raise ValidationError("Ensure this value is greater than 0.", code="min_value")
+    if value > MAX_COST:
+        raise ValidationError(
+            f"Ensure this value is less than or equal to {MAX_COST}.", code="max_value"
+        )
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # the API's name
@@ -142,6 +157,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("handoffMode", "handoff_mode", HandoffMode.AUTO.value, _one_of(HandoffMode.values)),
     Setting("hotClaimTimeout", "hot_claim_timeout", 120, _whole_number(MAX_SECONDS)),
     Setting("routingInstructions", "routing_instructions", "", _clean_instructions),
+    Setting("stepBudget", "step_budget", 100, _whole_number(MAX_STEPS)),
+    Setting("tokenBudget", "token_budget", 200_000, _whole_number(MAX_TOKENS)),
+    Setting("costBudget", "cost_budget", 5.0, _clean_cost),
 )
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)

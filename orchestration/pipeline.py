@@ -20,11 +20,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.detectors import REPEAT_SIMILARITY, detect, similarity
+from agents.guardrails.services import reply_guard
 from agents.models import Agent, AgentRole, Pattern
 from agents.rule_engine import compile_document, trace
 from agents.runtimes import AgentReply, TurnContext, run_agent
 from approvals.selectors import approval_json
-from approvals.services import ActionInvalid, action_propose
+from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
 from orchestration import lifecycle
 from orchestration.events import (
     events_buffered,
@@ -54,6 +55,14 @@ OPEN_STATES = (State.TRIAGED, State.ACTIVE, State.STALLED, State.AT_RISK)
 
 class ConversationClosed(Exception):
     """The conversation is resolved: it takes no more messages."""
+
+
+class BudgetExceeded(Exception):
+    """The conversation's step, token or cost budget is crossed: the AI stops."""
+
+    def __init__(self, budget: str, used: float, limit: float, agent: Agent):
+        self.budget, self.used, self.limit, self.agent = budget, used, limit, agent
+        super().__init__(f"{budget} budget crossed ({used} of {limit})")
 
 
 @dataclass
@@ -131,6 +140,7 @@ CONVERSATION_FIELDS = [
     "last_customer_message_at",
     "last_activity_at",
     "workflow_state",
+    "budget_used",
     "updated_at",
 ]
 
@@ -427,8 +437,38 @@ def _turn_context(turn: Turn, agent: Agent, consultation=()) -> TurnContext:
     )
 
 
+# the budgets of a conversation (orchestrator settings) and what each counts in budget_used
+BUDGETS = (("steps", "stepBudget"), ("tokens", "tokenBudget"), ("cost", "costBudget"))
+
+
+def _budget_check(turn: Turn, agent: Agent, *, before_run: bool) -> None:
+    """Raise BudgetExceeded when a budget is crossed: before a run, when one more step would
+    pass the step budget; after it, when the reported tokens or cost passed theirs."""
+    used = turn.conversation.budget_used
+    for name, setting in BUDGETS:
+        limit = turn.settings.get(setting)
+        if limit is None:
+            continue
+        value = used.get(name, 0)
+        if (before_run and name == "steps" and value + 1 > limit) or (
+            not before_run and name != "steps" and value > limit
+        ):
+            raise BudgetExceeded(name, value, limit, agent)
+
+
 def _run(turn: Turn, agent: Agent, consultation=()) -> AgentReply:
+    """One agent run (a reply, a consultation or a workflow step): one step of the budget,
+    plus the tokens and cost the runtime reports."""
+    conv = turn.conversation
+    conv.budget_used = dict(conv.budget_used or {})
+    _budget_check(turn, agent, before_run=True)
     reply = run_agent(_turn_context(turn, agent, consultation))
+    used = conv.budget_used
+    used["steps"] = used.get("steps", 0) + 1
+    if reply.tokens:
+        used["tokens"] = used.get("tokens", 0) + reply.tokens
+    if reply.cost:
+        used["cost"] = round(used.get("cost", 0.0) + reply.cost, 6)
     if reply.error:
         record(
             conversation=turn.conversation,
@@ -438,7 +478,25 @@ def _run(turn: Turn, agent: Agent, consultation=()) -> AgentReply:
             detail={"error": reply.error, "attempts": reply.attempts, **dict(reply.detail)},
             agent_slug=agent.slug,
         )
+    _budget_check(turn, agent, before_run=False)
     return reply
+
+
+def _budget_stop(turn: Turn, exc: BudgetExceeded) -> None:
+    record(
+        conversation=turn.conversation,
+        type=EventType.BUDGET_EXCEEDED,
+        message=turn.message,
+        rule=f"{exc.budget} budget",
+        detail={
+            "budget": exc.budget,
+            "used": exc.used,
+            "limit": exc.limit,
+            "usage": dict(turn.conversation.budget_used),
+        },
+        agent_slug=exc.agent.slug,
+    )
+    hand_over_to_human(turn, reason=f"{exc.budget} budget exceeded")
 
 
 def _consult(turn: Turn, agent: Agent, depth: int, seen: set[int]) -> list[dict[str, Any]]:
@@ -491,16 +549,20 @@ def _consult(turn: Turn, agent: Agent, depth: int, seen: set[int]) -> list[dict[
 def _reply(turn: Turn) -> None:
     conv = turn.conversation
     agent = turn.agent
-    if conv.workflow_id and not conv.workflow_state.get("done"):
-        reply, speaker = _run_workflow(turn)
-        if reply is None:
-            return
-    else:
-        consultation = []
-        if agent.role == AgentRole.SUPERVISOR and agent.pattern == Pattern.SEQUENTIAL:
-            consultation = _consult(turn, agent, 0, {agent.pk})
-        reply = _run(turn, agent, consultation)
-        speaker = agent
+    try:
+        if conv.workflow_id and not conv.workflow_state.get("done"):
+            reply, speaker = _run_workflow(turn)
+            if reply is None:
+                return
+        else:
+            consultation = []
+            if agent.role == AgentRole.SUPERVISOR and agent.pattern == Pattern.SEQUENTIAL:
+                consultation = _consult(turn, agent, 0, {agent.pk})
+            reply = _run(turn, agent, consultation)
+            speaker = agent
+    except BudgetExceeded as exc:
+        _budget_stop(turn, exc)
+        return
     _account(turn, reply, speaker)
 
 
@@ -525,22 +587,42 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
             hand_over_to_human(turn, reason="agent runtime failing")
         return
     conv.runtime_failures = 0
-    if reply.answered:
+    text, answered, outcome = reply.text, reply.answered, "pass"
+    if text:
+        # the guardrails, on every AI reply before it is stored or sent
+        verdict = reply_guard(
+            conversation=conv,
+            policy=turn.config.guardrails_for(speaker),
+            text=text,
+            agent_slug=speaker.slug,
+            message=turn.message,
+        )
+        text, outcome = verdict.text, verdict.outcome
+        if outcome in ("fallback", "blocked"):
+            answered = False
+    if answered:
         conv.attempts = 0
         conv.turns_without_progress = 0
     else:
         conv.attempts += 1
         conv.turns_without_progress += 1
-    if reply.text:
-        turn.result.reply = _say(turn, speaker, reply.text)
+    if text:
+        turn.result.reply = _say(turn, speaker, text)
+    detail = {"answered": answered, **dict(reply.detail)}
+    if outcome != "pass":
+        detail["guardrails"] = outcome
     record(
         conversation=conv,
         type=EventType.AGENT_REPLIED,
         message=turn.message,
         duration_ms=reply.duration_ms,
-        detail={"answered": reply.answered, **dict(reply.detail)},
+        detail=detail,
         agent_slug=speaker.slug,
     )
+    if outcome == "blocked":
+        # the AI is stopped: nothing is sent, its proposals are dropped, people take over
+        hand_over_to_human(turn, reason="guardrail blocked the reply")
+        return
     for index, action in enumerate(reply.proposed_actions):
         proposed = {"action": action.name, "params": dict(action.params), "agentId": speaker.slug}
         turn.result.proposed_actions.append(proposed)
@@ -555,7 +637,11 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
                 context=turn.context,
                 message=turn.message,
                 agent_slug=speaker.slug,
+                agent=speaker,
             )
+        except ActionNotAllowed:
+            proposed["refused"] = "action_not_allowed"  # the gate recorded guardrail.blocked
+            continue
         except ActionInvalid as exc:
             record(
                 conversation=conv,

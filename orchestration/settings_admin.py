@@ -27,6 +27,8 @@ from orchestration.models import (
 from orchestration.orchestrator_settings import (
     BY_NAME,
     MAX_SECONDS,
+    MAX_STEPS,
+    MAX_TOKENS,
     MAX_TURNS,
     SETTINGS,
     settings_overview,
@@ -39,6 +41,8 @@ LIMITS = {
     "check_interval": MAX_SECONDS,
     "stall_threshold": MAX_TURNS,
     "hot_claim_timeout": MAX_SECONDS,
+    "step_budget": MAX_STEPS,
+    "token_budget": MAX_TOKENS,
 }
 FIELD_TO_NAME = {setting.field: setting.name for setting in SETTINGS}
 SETTING_FORM_FIELDS = [
@@ -51,6 +55,9 @@ SETTING_FORM_FIELDS = [
     "handoff_mode",
     "hot_claim_timeout",
     "routing_instructions",
+    "step_budget",
+    "token_budget",
+    "cost_budget",
 ]
 
 
@@ -119,7 +126,8 @@ class OrchestratorSettingsForm(TenantScopedForm):
             fields["handoff_mode"] = forms.ChoiceField(
                 choices=HandoffMode.choices, label=fields["handoff_mode"].label
             )
-        for name in ("model", "check_interval", "stall_threshold", "hot_claim_timeout"):
+        required = ("model", "check_interval", "stall_threshold", "hot_claim_timeout")
+        for name in (*required, "step_budget", "token_budget", "cost_budget"):
             if name in fields:
                 fields[name].required = True
         if "routing_instructions" in fields:

@@ -22,9 +22,12 @@ from agents.models import Agent
 from orchestration.api_auth import ApiKeyClient, IsTenantPrincipal, request_roles, request_tenant
 from orchestration.models import HandoffMode, RiskCategory, Role, SettingsLevel
 from orchestration.orchestrator_settings import (
+    MAX_COST,
     MAX_INSTRUCTIONS_LENGTH,
     MAX_MODEL_LENGTH,
     MAX_SECONDS,
+    MAX_STEPS,
+    MAX_TOKENS,
     MAX_TURNS,
     SettingsOverview,
     settings_overview,
@@ -100,6 +103,24 @@ def _values_fields(*, mode: str) -> dict[str, serializers.Field]:
             max_length=MAX_INSTRUCTIONS_LENGTH,
             allow_blank=True,
             help_text="Appended to the built-in routing prompt; {{TENANT_NAME}} is replaced.",
+            **options,
+        ),
+        "stepBudget": serializers.IntegerField(
+            min_value=1,
+            max_value=MAX_STEPS,
+            help_text="Agent runs per conversation (replies, consultations, workflow steps).",
+            **options,
+        ),
+        "tokenBudget": serializers.IntegerField(
+            min_value=1,
+            max_value=MAX_TOKENS,
+            help_text="Tokens per conversation reported by the network runtimes.",
+            **options,
+        ),
+        "costBudget": serializers.FloatField(
+            min_value=0,
+            max_value=MAX_COST,
+            help_text="Cost per conversation from the runtimes' reported usage (> 0).",
             **options,
         ),
     }

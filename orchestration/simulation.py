@@ -560,6 +560,11 @@ class Outcome:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _error_code(data: Any) -> str | None:
+    error = data.get("error") if isinstance(data, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
+
+
 def _error_text(status: int, data: Any) -> str:
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         return f"{status} {data['error'].get('code', '')}: {data['error'].get('message', '')}"
@@ -629,6 +634,9 @@ def run_conversation(transport: Transport, plan: Plan, agent_id: str) -> Outcome
             size = "over 100" if plan.refund["amount"] > 100 else "up to 100"
             how = "waiting for approval" if status == 202 else "ran at once"
             outcome.refund_requests[f"{size}: {how}"] += 1
+        elif status == 403 and _error_code(answer) == "action_not_allowed":
+            # the conversation's agent may not propose refunds (its allow-list)
+            outcome.refund_requests["refused: not in the agent's allowed actions"] += 1
         else:
             outcome.api_errors[f"actions API {_error_text(status, answer)}"] += 1
     status, events = transport.request("GET", f"{API}/conversations/{conversation_id}/events")
@@ -747,6 +755,8 @@ class Summary:
     approvals_requested: Counter = field(default_factory=Counter)
     actions_executed: Counter = field(default_factory=Counter)
     actions_failed: Counter = field(default_factory=Counter)
+    guardrails: Counter = field(default_factory=Counter)  # by rule (guardrail.* events)
+    budget_stops: Counter = field(default_factory=Counter)  # by budget
     handoffs: Counter = field(default_factory=Counter)
     emails: int | None = None  # e-mails the product sent, when they can be counted (in process)
     final_states: Counter = field(default_factory=Counter)
@@ -817,6 +827,10 @@ class Summary:
             self.actions_executed[str(detail.get("action") or "?")] += 1
         elif kind == "action.failed":
             self.actions_failed[str(detail.get("action") or "?")] += 1
+        elif kind in ("guardrail.blocked", "guardrail.redacted"):
+            self.guardrails[f"{detail.get('rule') or '?'} ({detail.get('action') or '?'})"] += 1
+        elif kind == "budget.exceeded":
+            self.budget_stops[str(detail.get("budget") or "?")] += 1
         elif kind == "state.changed":
             self.state_changes[f"{detail.get('from')} -> {detail.get('to')}"] += 1
 
@@ -869,6 +883,8 @@ class Summary:
             ("approvals requested", _total(self.approvals_requested)),
             ("actions executed", _total(self.actions_executed)),
             ("actions failed", _total(self.actions_failed)),
+            ("guardrail triggers", _total(self.guardrails)),
+            ("budget stops", _total(self.budget_stops)),
             ("handoffs to people", _total(self.handoffs)),
             ("e-mails sent", "not counted over HTTP" if self.emails is None else str(self.emails)),
             ("final states", _counts(self.final_states)),

@@ -21,6 +21,9 @@ from django.db import transaction
 from agents.runtimes import AgentSpec
 
 TTL = 300
+# The snapshot's shape: part of its cache key, so a deploy that changes TenantConfig (or the
+# agents and specs in it) never unpickles a snapshot of the old shape.
+SCHEMA = 2
 GLOBAL_KEY = "tenant-config:generation:global"
 
 
@@ -63,6 +66,9 @@ class TenantConfig:
     rules: dict[int, tuple[str | None, int | None, dict[str, Any] | None]]
     settings: dict[int, dict[str, Any]]
     tenant_settings: dict[str, Any] = field(default_factory=dict)
+    # the effective guardrail policy document of each agent (agents.guardrails.policy)
+    guardrails: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tenant_guardrails: dict[str, Any] = field(default_factory=dict)
 
     def agent(self, slug: str | None):
         agent_id = self.by_slug.get(slug or "")
@@ -81,6 +87,9 @@ class TenantConfig:
     def settings_for(self, agent) -> dict[str, Any]:
         return self.settings.get(agent.pk) or self.tenant_settings
 
+    def guardrails_for(self, agent) -> dict[str, Any]:
+        return self.guardrails.get(agent.pk) or self.tenant_guardrails
+
 
 # Snapshots this process already unpickled, by their full key (tenant and generations): a new
 # generation is a new key, so a kept snapshot is never stale.
@@ -90,7 +99,7 @@ LOCAL_LIMIT = 256
 
 def tenant_config(tenant) -> TenantConfig:
     key = (
-        f"tenant-config:{tenant.pk}:{_generation(GLOBAL_KEY)}:"
+        f"tenant-config:v{SCHEMA}:{tenant.pk}:{_generation(GLOBAL_KEY)}:"
         f"{_generation(_generation_key(tenant.pk))}"
     )
     now = time.monotonic()
@@ -108,7 +117,8 @@ def tenant_config(tenant) -> TenantConfig:
 
 
 def build_tenant_config(tenant) -> TenantConfig:
-    from agents.models import Agent
+    from agents.guardrails import effective_policy
+    from agents.models import Agent, GuardrailPolicy
     from agents.rule_sets import rules_document
     from orchestration.models import Intent
     from orchestration.orchestrator_settings import effective_settings
@@ -136,6 +146,8 @@ def build_tenant_config(tenant) -> TenantConfig:
         else:
             rules[agent.pk] = (None, None, None)
         settings[agent.pk] = effective_settings(tenant=tenant, agent=agent)[0]
+    policies = {p.agent_id: p.as_document() for p in GuardrailPolicy.objects.filter(tenant=tenant)}
+    tenant_policy = policies.get(None)
     return TenantConfig(
         tenant_id=tenant.pk,
         agents=agents,
@@ -146,4 +158,6 @@ def build_tenant_config(tenant) -> TenantConfig:
         rules=rules,
         settings=settings,
         tenant_settings=effective_settings(tenant=tenant)[0],
+        guardrails={pk: effective_policy(tenant_policy, policies.get(pk)) for pk in agents},
+        tenant_guardrails=effective_policy(tenant_policy),
     )

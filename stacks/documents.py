@@ -7,7 +7,8 @@ its agents. The document (camelCase, the API's shapes)::
 
     {"format": "stack-template", "version": 1, "name": "...", "description": "...",
      "agents": [{"id", "name", "role", "supervisorId", "domains", "pattern", "runtime",
-                 "prompt", "knowledge": [...], "rules": {...} | null}, ...],
+                 "prompt", "knowledge": [...], "rules": {...} | null,
+                 "allowedActions": [...] | null, "guardrails": {...} | null}, ...],
      "settings": {"handoffMode": "auto", ...},
      "workflows": [{"name", "stepBudget", "steps": [{"agent", "condition", "inputs",
                                                       "outputs"}]}]}
@@ -27,6 +28,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from agents.guardrails.access import allowed_actions_problem
+from agents.guardrails.policy import policy_problems
 from agents.models import Agent, AgentRole, Workflow
 from agents.rule_sets import (
     action_problem,
@@ -58,6 +61,8 @@ AGENT_KEYS = {
     "prompt",
     "knowledge",
     "rules",
+    "allowedActions",  # optional (older templates): null allows every action
+    "guardrails",  # optional: the agent's own guardrail policy level, or null
 }
 PREFIX = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PREFIX_MAX_LENGTH = 20
@@ -98,6 +103,7 @@ def stack_agents(root: Agent) -> list[Agent]:
     agents = list(
         Agent.objects.filter(tenant_id=root.tenant_id)
         .select_related("supervisor")
+        .select_related("guardrails")
         .prefetch_related("knowledge")
         .order_by("slug")
     )
@@ -138,6 +144,11 @@ def _knowledge(agent: Agent) -> list[dict[str, Any]]:
     ]
 
 
+def _guardrails(agent: Agent) -> dict[str, Any] | None:
+    policy = getattr(agent, "guardrails", None)
+    return (policy.as_document() or None) if policy is not None else None
+
+
 def stack_export(*, root: Agent, name: str | None = None, description: str = "") -> dict[str, Any]:
     """The stack whose top is ``root``'s stack root as a template document."""
     root = stack_root(root)
@@ -159,6 +170,8 @@ def stack_export(*, root: Agent, name: str | None = None, description: str = "")
                 "prompt": agent.prompt,
                 "knowledge": _knowledge(agent),
                 "rules": rules_document(ruleset_with_children(agent)),
+                "allowedActions": agent.allowed_actions,
+                "guardrails": _guardrails(agent),
             }
         )
     settings = settings_overview(tenant=root.tenant, agent=root).levels.get(
@@ -340,6 +353,13 @@ def static_errors(document: Any) -> Errors:
         rules = agent.get("rules")
         if rules is not None:
             _rules_static(errors, f"{where}.rules", rules, known)
+        problem = allowed_actions_problem(agent.get("allowedActions"))
+        if problem:
+            errors.add(f"{where}.allowedActions", problem)
+        guardrails = agent.get("guardrails")
+        if guardrails is not None:
+            for key, message in policy_problems(guardrails).items():
+                errors.add(f"{where}.guardrails.{key}" if key else f"{where}.guardrails", message)
     if len(roots) != 1:
         errors.add(
             "agents",

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 
 from agents.models import Agent
 from agents.rule_sets import RulesInvalid, rules_replace
-from agents.services import agent_create
+from agents.services import agent_create, guardrail_policy_set
 from agents.workflows import WorkflowInvalid, workflow_create
 from orchestration.models import SettingsLevel, Tenant
 from orchestration.orchestrator_settings import settings_update
@@ -144,7 +144,10 @@ def _create_agents(tenant: Tenant, agents: list[Mapping], errors: Errors) -> dic
                 runtime_config={k: v for k, v in runtime.items() if k != "type"},
                 prompt=data.get("prompt") if isinstance(data.get("prompt"), str) else "",
                 knowledge=knowledge.validated_data if knowledge.is_valid() else None,
+                allowed_actions=data.get("allowedActions"),
             )
+            if data.get("guardrails"):
+                guardrail_policy_set(agent=agent, document=data["guardrails"])
         except ValidationError as exc:
             for key, messages in exc.message_dict.items():
                 for message in messages:

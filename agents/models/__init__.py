@@ -6,6 +6,7 @@ from agents.models.agents import (
     RuntimeType,
     slug_validator,
 )
+from agents.models.guardrails import GuardrailAction, GuardrailPolicy
 from agents.models.rules import ApprovalAction, HandoffRule, RuleSet, RuleVersion
 from agents.models.workflows import Workflow, WorkflowStep
 
@@ -13,6 +14,8 @@ __all__ = [
     "Agent",
     "AgentRole",
     "ApprovalAction",
+    "GuardrailAction",
+    "GuardrailPolicy",
     "HandoffRule",
     "KnowledgeEntry",
     "Pattern",

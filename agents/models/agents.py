@@ -70,6 +70,15 @@ class Agent(TenantOwned):
         help_text="openai: baseUrl, model, apiKeyEnv. webhook: url, secret. builtin: nothing.",
     )
     prompt = models.TextField(blank=True)
+    allowed_actions = models.JSONField(
+        "allowed actions",
+        null=True,
+        blank=True,
+        default=None,
+        help_text="The actions this agent may propose. Unset: every registered action; a "
+        "list: only those (an empty list: none). A proposal outside it is refused before the "
+        "approval gate.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,6 +110,11 @@ class Agent(TenantOwned):
         problem = domains_problem(self.domains)
         if problem:
             errors["domains"] = problem
+        from agents.guardrails.access import allowed_actions_problem
+
+        problem = allowed_actions_problem(self.allowed_actions)
+        if problem:
+            errors["allowed_actions"] = problem
         config_errors = runtime_config_errors(self.runtime, self.runtime_config)
         if config_errors:
             errors["runtime_config"] = "; ".join(

@@ -55,6 +55,8 @@ class AgentSpec:
     runtime_config: Mapping[str, Any] = field(default_factory=dict)
     prompt: str = ""
     knowledge: tuple[KnowledgeItem, ...] = ()
+    # the actions it may propose; None: every registered action (agents.guardrails.access)
+    allowed_actions: tuple[str, ...] | None = None
 
     @classmethod
     def from_agent(cls, agent: Agent) -> AgentSpec:
@@ -76,6 +78,9 @@ class AgentSpec:
                     action_params=dict(entry.action_params or {}),
                 )
                 for entry in agent.knowledge.all()
+            ),
+            allowed_actions=(
+                None if agent.allowed_actions is None else tuple(agent.allowed_actions)
             ),
         )
 
@@ -120,8 +125,10 @@ class AgentReply:
 
     ``error`` is set when the runtime failed (then ``text`` is None and ``answered`` False).
     ``attempts`` counts HTTP attempts (0 when a network runtime gave up before calling).
-    ``outputs`` are the workflow outputs (``category``, ``resolution``, ``answered`` and whatever
-    a webhook adds). ``detail`` is JSON-ready and meant for the decision event.
+    ``tokens`` and ``cost`` are the usage a network runtime reported (0 when none), counted
+    against the conversation's budgets. ``outputs`` are the workflow outputs (``category``,
+    ``resolution``, ``answered`` and whatever a webhook adds). ``detail`` is JSON-ready and
+    meant for the decision event.
     """
 
     text: str | None
@@ -133,6 +140,8 @@ class AgentReply:
     attempts: int = 1
     duration_ms: float = 0.0
     detail: Mapping[str, Any] = field(default_factory=dict)
+    tokens: int = 0
+    cost: float = 0.0
 
 
 def failed(error: str, *, attempts: int = 0, detail: Mapping[str, Any] | None = None) -> AgentReply:

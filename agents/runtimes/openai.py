@@ -54,8 +54,9 @@ colleague can take over.
 ROLES = {"customer": "user", "agent": "assistant", "human": "assistant", "system": "system"}
 
 
-def tools() -> list[dict[str, Any]]:
-    """One function tool per registered action."""
+def tools(allowed: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """One function tool per registered action the agent may propose (``allowed``: its
+    allow-list, None for every action). A call to another tool is still refused by the gate."""
     return [
         {
             "type": "function",
@@ -66,6 +67,7 @@ def tools() -> list[dict[str, Any]]:
             },
         }
         for spec in ACTIONS.values()
+        if allowed is None or spec.name in allowed
     ]
 
 
@@ -158,6 +160,23 @@ def _tool_calls(message: Mapping[str, Any]) -> tuple[list[ProposedAction], list,
     return actions, calls, dropped
 
 
+def usage_cost(
+    usage: Mapping[str, int], reported_cost: Any, config: Mapping[str, Any]
+) -> tuple[int, float]:
+    """``(tokens, cost)`` of one completion: the endpoint's ``usage.cost`` when it reports one
+    (LiteLLM, OpenRouter), else the tokens priced with the runtime's ``inputCostPer1k`` and
+    ``outputCostPer1k`` (0 when unset)."""
+    prompt = max(usage.get("prompt_tokens", 0), 0)
+    completion = max(usage.get("completion_tokens", 0), 0)
+    tokens = max(usage.get("total_tokens", 0), prompt + completion)
+    if isinstance(reported_cost, int | float) and not isinstance(reported_cost, bool):
+        return tokens, max(float(reported_cost), 0.0)
+    cost = prompt / 1000 * float(config.get("inputCostPer1k") or 0) + completion / 1000 * float(
+        config.get("outputCostPer1k") or 0
+    )
+    return tokens, round(cost, 6)
+
+
 def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
     config = ctx.agent.runtime_config or {}
     base_url = config.get("baseUrl")
@@ -176,7 +195,10 @@ def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
     if not key:
         return failed(f"environment variable {env_name} is not set", detail=detail)
 
-    body = {"model": model, "messages": messages(ctx), "tools": tools()}
+    body: dict[str, Any] = {"model": model, "messages": messages(ctx)}
+    offered = tools(ctx.agent.allowed_actions)
+    if offered:
+        body["tools"] = offered
     response = post_json(url, body, headers={"Authorization": f"Bearer {key}"}, policy=policy)
     detail.update(status=response.status, httpMs=response.duration_ms)
     if response.failures:
@@ -201,10 +223,15 @@ def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
         detail["model"] = data["model"]
     if isinstance(choice.get("finish_reason"), str):
         detail["finishReason"] = choice["finish_reason"]
+    tokens, cost = 0, 0.0
     if isinstance(data.get("usage"), Mapping):
-        detail["usage"] = {
+        usage = {
             k: v for k, v in data["usage"].items() if isinstance(v, int) and not isinstance(v, bool)
         }
+        tokens, cost = usage_cost(usage, data["usage"].get("cost"), config)
+        if cost:
+            usage["cost"] = cost
+        detail["usage"] = usage
     text = _content(message)
     actions, calls, dropped = _tool_calls(message)
     if calls:
@@ -222,4 +249,6 @@ def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
         outputs=default_outputs(ctx, text, answered),
         attempts=response.attempts,
         detail=detail,
+        tokens=tokens,
+        cost=cost,
     )

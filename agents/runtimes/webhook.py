@@ -31,7 +31,8 @@ Response (2xx, JSON object)::
      "answered": true,                   # optional; default: a reply or an action was given
      "signals": {"intent": "billing" | null, "sentiment": -1..1, "risk": ["churn_risk"]},
      "actions": [{"name": "issue_refund", "params": {"orderId": "A1", "amount": 20}}],
-     "outputs": {"category": "billing"}}  # optional workflow outputs
+     "outputs": {"category": "billing"},  # optional workflow outputs
+     "usage": {"tokens": 812, "cost": 0.0031}}  # optional: counted against the budgets
 
 Every field is checked; a malformed response is an error naming the field (``signals.sentiment
 must be a number between -1 and 1``), like a timeout or a 5xx after the retries. Unknown
@@ -62,7 +63,7 @@ from approvals.registry import ParamsError, get_action
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"
 DELIVERY_HEADER = "X-Delivery-Id"
-RESPONSE_KEYS = {"reply", "answered", "signals", "actions", "outputs"}
+RESPONSE_KEYS = {"reply", "answered", "signals", "actions", "outputs", "usage"}
 SIGNAL_KEYS = ("intent", "sentiment", "risk")
 
 
@@ -182,6 +183,19 @@ def parse_actions(value: Any) -> list[ProposedAction]:
     return actions
 
 
+def parse_usage(value: Any) -> tuple[int, float]:
+    """``(tokens, cost)`` from ``{"tokens"?: int >= 0, "cost"?: number >= 0}``."""
+    if not isinstance(value, Mapping):
+        raise Malformed("usage must be an object")
+    tokens = value.get("tokens", 0)
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+        raise Malformed("usage.tokens must be a whole number >= 0")
+    cost = value.get("cost", 0)
+    if not _number(cost) or cost < 0:
+        raise Malformed("usage.cost must be a number >= 0")
+    return tokens, float(cost)
+
+
 def parse_response(data: Any) -> dict[str, Any]:
     """The checked response: ``reply``, ``answered``, ``signals``, ``actions``, ``outputs``,
     ``ignored``. Raises :class:`Malformed` naming the first problem."""
@@ -201,6 +215,7 @@ def parse_response(data: Any) -> dict[str, Any]:
         outputs = {}
     elif not isinstance(outputs, Mapping):
         raise Malformed("outputs must be an object")
+    usage = parse_usage(data["usage"]) if data.get("usage") is not None else (0, 0.0)
     answered = data.get("answered")
     if answered is None:
         answered = bool(reply) or bool(actions)
@@ -212,6 +227,7 @@ def parse_response(data: Any) -> dict[str, Any]:
         "signals": signals,
         "actions": actions,
         "outputs": dict(outputs),
+        "usage": usage,
         "ignored": sorted(str(k) for k in data if k not in RESPONSE_KEYS),
     }
 
@@ -247,6 +263,9 @@ def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
         detail["ignoredKeys"] = parsed["ignored"]
     if parsed["actions"]:
         detail["actions"] = [{"name": a.name, "params": a.params} for a in parsed["actions"]]
+    tokens, cost = parsed["usage"]
+    if tokens or cost:
+        detail["usage"] = {"tokens": tokens, "cost": cost}
     text, answered = parsed["reply"], parsed["answered"]
     return AgentReply(
         text=text,
@@ -256,4 +275,6 @@ def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
         outputs={**default_outputs(ctx, text, answered), **parsed["outputs"]},
         attempts=response.attempts,
         detail=detail,
+        tokens=tokens,
+        cost=cost,
     )

@@ -117,6 +117,41 @@ MetricsShape = inline_serializer(
                 "p90Seconds": _seconds("90th percentile seconds from request to decision."),
             },
         ),
+        "guardrails": inline_serializer(
+            "MetricsGuardrails",
+            {
+                "triggers": serializers.IntegerField(
+                    help_text="guardrail.blocked and guardrail.redacted events in the window."
+                ),
+                "blocked": serializers.IntegerField(),
+                "redacted": serializers.IntegerField(),
+                "budgetExceeded": serializers.IntegerField(
+                    help_text="Conversations stopped by a step, token or cost budget."
+                ),
+                "byRule": inline_serializer(
+                    "MetricsGuardrailsByRule",
+                    {
+                        "rule": serializers.CharField(
+                            help_text="pii.card, claim.issue_refund, tool_access..."
+                        ),
+                        "blocked": serializers.IntegerField(),
+                        "redacted": serializers.IntegerField(),
+                        "total": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+                "byAgent": inline_serializer(
+                    "MetricsGuardrailsByAgent",
+                    {
+                        "agentId": serializers.CharField(),
+                        "blocked": serializers.IntegerField(),
+                        "redacted": serializers.IntegerField(),
+                        "total": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+            },
+        ),
     },
 )
 

@@ -19,6 +19,10 @@ What each figure counts (``[from, to)`` is the window):
 - **approvalTurnaround**: mean, median and 90th percentile seconds from request to decision of
   the approval requests made in the window and decided by people (expiries are not decisions).
   With an agent: the requests it made.
+- **guardrails**: guardrail triggers recorded in the window (``guardrail.blocked`` and
+  ``guardrail.redacted`` events, one per rule that fired, including refused actions, rule
+  ``tool_access``), in total, per rule and per agent, and the conversations whose budget was
+  crossed (``budget.exceeded``). With an agent: its triggers.
 """
 
 from __future__ import annotations
@@ -426,6 +430,46 @@ def approval_turnaround(window: Window) -> dict[str, Any]:
     return figures
 
 
+GUARDRAIL_EVENTS = {
+    EventType.GUARDRAIL_BLOCKED: "blocked",
+    EventType.GUARDRAIL_REDACTED: "redacted",
+}
+
+
+def guardrail_figures(window: Window) -> dict[str, Any]:
+    """Guardrail triggers in the window by rule and by agent, and budget stops. One query,
+    grouped in the database (the event_tenant_type_time index)."""
+    queryset = DecisionEvent.objects.filter(
+        tenant=window.tenant,
+        type__in=[*GUARDRAIL_EVENTS, EventType.BUDGET_EXCEEDED],
+        created_at__gte=window.start,
+        created_at__lt=window.end,
+    )
+    if window.agent is not None:
+        queryset = queryset.filter(agent_slug=window.agent)
+    groups = queryset.values_list("type", "rule", "agent_slug").annotate(n=Count("pk"))
+    by_rule: dict[str, dict[str, int]] = defaultdict(lambda: {"blocked": 0, "redacted": 0})
+    by_agent: dict[str, dict[str, int]] = defaultdict(lambda: {"blocked": 0, "redacted": 0})
+    totals = {"triggers": 0, "blocked": 0, "redacted": 0, "budgetExceeded": 0}
+    for type_, rule, agent, count in groups:
+        if type_ == EventType.BUDGET_EXCEEDED:
+            totals["budgetExceeded"] += count
+            continue
+        kind = GUARDRAIL_EVENTS[type_]
+        totals["triggers"] += count
+        totals[kind] += count
+        by_rule[rule][kind] += count
+        by_agent[agent][kind] += count
+
+    def rows(groups: dict[str, dict[str, int]], key: str) -> list[dict[str, Any]]:
+        out = [
+            {key: name, **c, "total": c["blocked"] + c["redacted"]} for name, c in groups.items()
+        ]
+        return sorted(out, key=lambda r: (-r["total"], r[key]))
+
+    return {**totals, "byRule": rows(by_rule, "rule"), "byAgent": rows(by_agent, "agentId")}
+
+
 def _percentile_by_offset(ordered: QuerySet, count: int, fraction: float) -> float | None:
     """``percentile_cont`` from the (at most) two rows around the position: one query."""
     if not count:
@@ -461,6 +505,7 @@ def summary_from(window: Window, rates: dict[str, Any]) -> dict[str, Any]:
         "actionRetryRate": actions.pop("retryRate"),
         "actions": actions,
         "approvalTurnaround": approval_turnaround(window),
+        "guardrails": guardrail_figures(window),
     }
 
 

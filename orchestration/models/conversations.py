@@ -64,6 +64,11 @@ class Conversation(TenantOwned):
     )
     runtime_failures = models.PositiveIntegerField(default=0)
     turns_without_progress = models.PositiveIntegerField(default=0)
+    budget_used = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the AI has used of its budgets: steps, tokens, cost.",
+    )
     customer_token_hash = models.CharField(max_length=64, editable=False)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
@@ -138,6 +143,9 @@ class EventType(models.TextChoices):
     AGENT_REPLIED = "agent.replied"
     AGENT_ERROR = "agent.error"
     WORKFLOW_STEP = "workflow.step"
+    GUARDRAIL_BLOCKED = "guardrail.blocked"
+    GUARDRAIL_REDACTED = "guardrail.redacted"
+    BUDGET_EXCEEDED = "budget.exceeded"
 
 
 class DecisionEvent(TenantOwned):

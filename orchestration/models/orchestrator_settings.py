@@ -44,8 +44,17 @@ SETTING_FIELDS = (
     "handoff_mode",
     "hot_claim_timeout",
     "routing_instructions",
+    "step_budget",
+    "token_budget",
+    "cost_budget",
 )
-POSITIVE_FIELDS = ("check_interval", "stall_threshold", "hot_claim_timeout")
+POSITIVE_FIELDS = (
+    "check_interval",
+    "stall_threshold",
+    "hot_claim_timeout",
+    "step_budget",
+    "token_budget",
+)
 
 
 def _at_least_one(name: str) -> models.CheckConstraint:
@@ -121,6 +130,26 @@ class OrchestratorSettings(models.Model):
         blank=True,
         help_text="Appended to the built-in routing prompt; {{TENANT_NAME}} is replaced.",
     )
+    step_budget = models.PositiveIntegerField(
+        "step budget",
+        null=True,
+        blank=True,
+        help_text="Agent runs per conversation (replies, consultations, workflow steps); "
+        "crossing it hands the conversation to a human.",
+    )
+    token_budget = models.PositiveIntegerField(
+        "token budget",
+        null=True,
+        blank=True,
+        help_text="Tokens per conversation reported by the network runtimes (openai, webhook).",
+    )
+    cost_budget = models.FloatField(
+        "cost budget",
+        null=True,
+        blank=True,
+        help_text="Cost per conversation (in the runtimes' currency, e.g. USD) from their "
+        "reported usage.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -152,6 +181,11 @@ class OrchestratorSettings(models.Model):
                 violation_error_message="Choose hot, cold or auto.",
             ),
             *(_at_least_one(name) for name in POSITIVE_FIELDS),
+            models.CheckConstraint(
+                condition=Q(cost_budget__isnull=True) | Q(cost_budget__gt=0),
+                name="orchestrator_settings_cost_budget_positive",
+                violation_error_message="Ensure this value is greater than 0.",
+            ),
             models.UniqueConstraint(
                 fields=["level"],
                 condition=Q(level=SettingsLevel.GLOBAL),

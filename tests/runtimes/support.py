@@ -172,7 +172,7 @@ def openai_check(seen: Seen) -> Respond | None:
         return _openai_error(400, f"unknown role in {roles}")
     if any(not isinstance(m.get("content"), str) for m in messages):
         return _openai_error(400, "every message needs a string content")
-    tools = body.get("tools")
+    tools = body.get("tools", [])  # an agent allowed no action is offered no tools
     if not isinstance(tools, list) or not all(
         t.get("type") == "function" and t["function"].get("parameters", {}).get("type") == "object"
         for t in tools

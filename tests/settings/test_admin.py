@@ -23,6 +23,9 @@ EMPTY = {
     "handoff_mode": "",
     "hot_claim_timeout": "",
     "routing_instructions": "",
+    "step_budget": "",
+    "token_budget": "",
+    "cost_budget": "",
 }
 
 
@@ -41,6 +44,9 @@ def global_form(**changes) -> dict:
         "hot_claim_timeout": row.hot_claim_timeout,
         "routing_instructions": row.routing_instructions,
         "risk_auto_escalation": "on" if row.risk_auto_escalation else "",
+        "step_budget": row.step_budget,
+        "token_budget": row.token_budget,
+        "cost_budget": row.cost_budget,
     }
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}
@@ -319,3 +325,16 @@ def test_a_manager_deletes_their_stack_row_and_the_stack_inherits_again(
 
     assert response.status_code == 302
     assert effective_settings(tenant=tenant, agent=supervisor)[1]["checkInterval"] == "global"
+
+
+def test_budgets_are_set_and_checked_in_the_tenant_settings_form(manager_client, tenant):
+    bad = manager_client.post(f"{TENANT}add/", {**EMPTY, "step_budget": "0", "cost_budget": "-1"})
+    assert bad.status_code == 200
+    errors = bad.context["adminform"].form.errors
+    assert set(errors) >= {"step_budget", "cost_budget"}
+
+    ok = manager_client.post(f"{TENANT}add/", {**EMPTY, "step_budget": "12", "cost_budget": "0.5"})
+    assert ok.status_code == 302, errors_of(ok)[:2000]
+    effective, sources = effective_settings(tenant=tenant)
+    assert (effective["stepBudget"], effective["costBudget"]) == (12, 0.5)
+    assert (sources["stepBudget"], sources["tokenBudget"]) == ("tenant", "global")

@@ -29,6 +29,9 @@ DEFAULTS = {
     "handoffMode": "auto",
     "hotClaimTimeout": 120,
     "routingInstructions": "",
+    "stepBudget": 100,
+    "tokenBudget": 200_000,
+    "costBudget": 5.0,
 }
 ALL_GLOBAL = dict.fromkeys(DEFAULTS, "global")
 GLOBAL_COLUMNS = {
@@ -40,6 +43,9 @@ GLOBAL_COLUMNS = {
     "handoff_mode": "auto",
     "hot_claim_timeout": 120,
     "routing_instructions": "",
+    "step_budget": 100,
+    "token_budget": 200_000,
+    "cost_budget": 5.0,
 }
 
 
@@ -96,6 +102,9 @@ def test_every_setting_can_be_overridden_at_the_stack(tenant, supervisor):
         "handoffMode": "hot",
         "hotClaimTimeout": 45,
         "routingInstructions": "Route {{TENANT_NAME}} refunds to billing.",
+        "stepBudget": 20,
+        "tokenBudget": 5_000,
+        "costBudget": 0.25,
     }
 
     settings_update(level="stack", stack=supervisor, changes=values)
@@ -305,6 +314,10 @@ INVALID = [
     ("hotClaimTimeout", 0, "Ensure this value is greater than or equal to 1."),
     ("hotClaimTimeout", "soon", "Enter a whole number."),
     ("routingInstructions", ["x"], "Must be text."),
+    ("stepBudget", 0, "Ensure this value is greater than or equal to 1."),
+    ("tokenBudget", "lots", "Enter a whole number."),
+    ("costBudget", 0, "Ensure this value is greater than 0."),
+    ("costBudget", True, "Enter a number."),
     (
         "routingInstructions",
         "x" * 10_001,
