@@ -86,6 +86,7 @@ MIX = (
 TO_HUMAN = ("Thanks, that helps.", "One more thing: the order number is 4411.", "Great.")
 FROM_HUMAN = ("Hello, I am taking over from here.", "Let me check that for you.", "Done.")
 AGENT_CAPACITY = 3  # conversations one human agent holds at once
+HEARTBEAT_SECONDS = 20.0  # as static/handover/inbox.js
 WAIT = 30.0  # seconds a client waits for an answer before counting an error
 TOKEN = re.compile(r"\[lt:([a-z]\d+)\]")
 
@@ -539,6 +540,14 @@ class Load:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
+        async def heartbeat() -> None:
+            # as static/handover/inbox.js: presence expires without one (PRESENCE_TTL), and an
+            # agent who is not online gets no hot offers
+            while True:
+                await asyncio.sleep(HEARTBEAT_SECONDS)
+                await send({"type": "heartbeat"})
+
+        spawn(heartbeat())
         for handoff in snapshot.get("handoffs", []):
             if handoff.get("status") == "offered":
                 spawn(claim(handoff["id"]))
