@@ -367,6 +367,10 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": bench_url,
         "DEBUG": "0",
+        # plain HTTP on loopback, as behind a proxy that ends TLS (production mode otherwise
+        # redirects every request to https)
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
         "SECRET_KEY": "bench-approvals-not-secret-" + "x" * 32,
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "DJANGO_SETTINGS_MODULE": "config.settings",

@@ -1252,6 +1252,10 @@ def main() -> None:
         "CACHE_PREFIX": prefixes["cache"],
         "CELERY_TASK_ALWAYS_EAGER": "1",
         "DEBUG": "0",
+        # plain HTTP on loopback, as behind a proxy that ends TLS (production mode otherwise
+        # redirects every request to https)
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
         "SECRET_KEY": SECRET,
         "ALLOWED_HOSTS": f"{HOST},localhost",
         "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "config.settings"),

@@ -608,6 +608,9 @@ def main() -> None:
         {
             "DATABASE_URL": bench_url,
             "DEBUG": "0",
+            # plain HTTP, as behind a proxy that ends TLS (else every request is redirected)
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_COOKIES": "0",
             "SECRET_KEY": "bench-metrics-not-secret-" + "x" * 32,
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "DJANGO_SETTINGS_MODULE": "config.settings",
