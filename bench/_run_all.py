@@ -438,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     load_before = os.getloadavg()[0]
     facts = machine(base)
+    commit = git_commit()  # the code the benches run, before anything changes meanwhile
     print(f"bench/run_all: {', '.join(names)}; logs in {logs}", flush=True)
     outcomes = []
     for name in names:
@@ -465,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(
         outcomes,
         facts=facts,
-        commit=git_commit(),
+        commit=commit,
         started=started,
         seconds=time.monotonic() - began,
         quick=args.quick,
