@@ -46,7 +46,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "bench_approvals"
+from bench._result import command_line, emit, figure  # noqa: E402
+
+# BENCH_DB names the database (bench/run_all gives each bench its own)
+BENCH_DB = os.environ.get("BENCH_DB", "bench_approvals")
 CONVERSATIONS = 100
 WORKER_PROCESSES = 4
 WAIT_SECONDS = float(os.environ.get("BENCH_WAIT_SECONDS", "180"))
@@ -364,6 +367,10 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": bench_url,
         "DEBUG": "0",
+        # plain HTTP on loopback, as behind a proxy that ends TLS (production mode otherwise
+        # redirects every request to https)
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
         "SECRET_KEY": "bench-approvals-not-secret-" + "x" * 32,
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -470,6 +477,21 @@ def main() -> None:
         f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies or [0]):.1f} ms"
     )
     missed = any(final[name] != aims[name] for name in aims) or decided["errors"]
+    figures = [
+        figure(name, final[name], "", f"= {aims[name]}", final[name] == aims[name])
+        for name in ("executions", "duplicates", "losses")
+    ]
+    figures += [
+        figure("click errors", decided["errors"], "", "= 0", decided["errors"] == 0),
+        figure("clicks", clicks / decided["seconds"], "clicks/s"),
+        figure("click p50", percentile(decided["latencies"], 50), "ms"),
+        figure("click p99", percentile(decided["latencies"], 99), "ms"),
+        figure("decision -> execution p50", percentile(latencies, 50), "ms"),
+        figure("decision -> execution p99", percentile(latencies, 99), "ms"),
+        figure("last decision -> last execution", waited, "s"),
+    ]
+    env = ["DATABASE_URL=..."] + ([] if in_process else ["REDIS_URL=..."])
+    emit("approvals", figures, command_line("bench/approvals.py", env=env))
     sys.exit(1 if missed else 0)
 
 

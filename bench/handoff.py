@@ -90,7 +90,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "bench_handoff"
+from bench._result import command_line, emit, figure  # noqa: E402
+
+# BENCH_DB names the database (bench/run_all gives each bench its own)
+BENCH_DB = os.environ.get("BENCH_DB", "bench_handoff")
 HANDOFFS = int(os.environ.get("BENCH_HANDOFFS", "50"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CLIENT_PROCS = int(os.environ.get("BENCH_CLIENT_PROCS", "2"))
@@ -1249,6 +1252,10 @@ def main() -> None:
         "CACHE_PREFIX": prefixes["cache"],
         "CELERY_TASK_ALWAYS_EAGER": "1",
         "DEBUG": "0",
+        # plain HTTP on loopback, as behind a proxy that ends TLS (production mode otherwise
+        # redirects every request to https)
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
         "SECRET_KEY": SECRET,
         "ALLOWED_HOSTS": f"{HOST},localhost",
         "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "config.settings"),
@@ -1312,7 +1319,7 @@ def main() -> None:
         except Exception as exc:
             print(f"  could not delete this run's Redis keys: {exc}", file=sys.stderr)
 
-    report(
+    figures = report(
         results,
         version=version,
         setup=setup,
@@ -1323,6 +1330,16 @@ def main() -> None:
         redis_keys=redis_keys,
         code=code,
         fd_limit=fd_limit,
+    )
+    knobs = [
+        f"{name}={os.environ[name]}"
+        for name in ("BENCH_AGENTS", "BENCH_IDLE", "BENCH_HANDOFFS", "BENCH_PHASES")
+        if name in os.environ
+    ]
+    emit(
+        "handoff",
+        figures,
+        command_line("bench/handoff.py", env=[*knobs, "DATABASE_URL=...", "REDIS_URL=..."]),
     )
 
 
@@ -1395,8 +1412,11 @@ def ms(value: float) -> str:
     return f"{value:.1f}" if value < 10000 else f"{value / 1000:.1f}s"
 
 
-def report(results: dict, **info) -> None:
+def report(results: dict, **info) -> list[dict]:
+    """Print the report; return the summary's figures for the RESULT line."""
     import django
+
+    figures: list[dict] = []
 
     print(
         f"handoff benchmark - PostgreSQL {info['version']} (database {BENCH_DB}, created and "
@@ -1471,6 +1491,24 @@ def report(results: dict, **info) -> None:
                 verdict = f"<= {aim:.0f} ms  {'ok' if ok else 'MISSED'}"
             text = f"{ms(value)} ms" + (f" ({phase['lost']} lost)" if phase["lost"] else "")
             print(f"{label + ': commit -> every socket ' + name:<52} {text:<24} {verdict}")
+            figures.append(
+                figure(
+                    f"{label}: commit -> every socket {name}",
+                    value,
+                    "ms",
+                    f"<= {aim:.0f}, none lost" if aim_here else "",
+                    (bool(lat) and value <= aim and not phase["lost"]) if aim_here else None,
+                )
+            )
+        figures.append(
+            figure(
+                f"{label}: offers lost (socket never heard)",
+                phase["lost"],
+                "",
+                "= 0" if aim_here else "",
+                phase["lost"] == 0 if aim_here else None,
+            )
+        )
     if idle:
         n = idle["connected"]["ok"]
         rss = idle["after"][0]
@@ -1480,6 +1518,15 @@ def report(results: dict, **info) -> None:
             f"{f'{IDLE_SOCKETS} idle sockets in 1 process: VmRSS':<52} {text:<24} "
             f"< 1024 MiB  {'ok' if ok else 'MISSED'}"
         )
+        figures.append(
+            figure(
+                f"{IDLE_SOCKETS} idle sockets in 1 process: VmRSS (all open)",
+                rss / 2**20,
+                "MiB",
+                "< 1024",
+                ok,
+            )
+        )
     if idle:
         text = f"{idle['probed']} of {idle['still_open']}"
         ok = idle["probed"] >= IDLE_SOCKETS
@@ -1487,10 +1534,20 @@ def report(results: dict, **info) -> None:
             f"{f'idle sockets reached by an event after {IDLE_HOLD_SECONDS:.0f} s':<52} "
             f"{text:<24} all {IDLE_SOCKETS}  {'ok' if ok else 'MISSED'}"
         )
+        figures.append(
+            figure(
+                f"idle sockets reached by an event after {IDLE_HOLD_SECONDS:.0f} s",
+                idle["probed"],
+                "sockets",
+                f"= {IDLE_SOCKETS}",
+                ok,
+            )
+        )
     print(f"\nset-up {info['setup']:.1f} s, whole run {info['total']:.1f} s")
     if results.get("profile"):
         print()
         print("\n".join(results["profile"]))
+    return figures
 
 
 def _code_version() -> str:

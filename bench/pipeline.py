@@ -42,7 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "bench_pipeline"
+from bench._result import command_line, emit, figure  # noqa: E402
+
+# BENCH_DB names the database (bench/run_all gives each bench its own)
+BENCH_DB = os.environ.get("BENCH_DB", "bench_pipeline")
 SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 WARMUP_SECONDS = 2.0
 CLIENTS = (8, 16, 32)
@@ -442,6 +445,10 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": bench_url,
         "DEBUG": "0",
+        # plain HTTP on loopback, as behind a proxy that ends TLS (production mode otherwise
+        # redirects every request to https)
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
         "SECRET_KEY": "bench-pipeline-not-secret-" + "x" * 32,
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -490,7 +497,7 @@ def main() -> None:
             pass
         recreate_database(maintenance_url, create=False)
 
-    report(
+    figures = report(
         results,
         queries,
         version=version,
@@ -501,10 +508,18 @@ def main() -> None:
     if profile:
         print()
         print("\n".join(profile))
+    emit(
+        "pipeline",
+        figures,
+        command_line("bench/pipeline.py", env=[f"BENCH_SECONDS={SECONDS:g}", "DATABASE_URL=..."]),
+    )
 
 
-def report(results: list[Result], queries: dict[str, list[int]], **info) -> None:
+def report(results: list[Result], queries: dict[str, list[int]], **info) -> list[dict]:
+    """Print the report; return its figures for the RESULT line."""
     import django
+
+    figures: list[dict] = []
 
     print(
         f"pipeline benchmark - PostgreSQL {info['version']} (database {BENCH_DB}, created and "
@@ -529,11 +544,26 @@ def report(results: list[Result], queries: dict[str, list[int]], **info) -> None
             f"{r.label:<44}  {len(r.latencies):>6}  {r.rate:>7.0f}  {r.pct(50):>7.1f}  "
             f"{r.pct(99):>7.1f}  {r.errors:>6}  {r.cpu_ms:>6}  {aim}"
         )
+        # the throughput aim is on the best HTTP row (below); errors must be 0 on every row
+        figures.append(figure(f"{r.label}: throughput", r.rate, "msgs/s"))
+        if r.label.startswith("HTTP"):
+            figures.append(figure(f"{r.label}: errors", r.errors, "", "0", r.errors == 0))
+        figures.append(figure(f"{r.label}: p50", r.pct(50), "ms"))
+        figures.append(figure(f"{r.label}: p99", r.pct(99), "ms"))
     http = [r for r in results if r.label.startswith("HTTP")]
     best = max(http, key=lambda r: r.rate)
     print(
         f"\nbest over HTTP: {best.rate:.0f} msgs/s ({best.label.split(', ')[-1]}); aim >= "
         f"{AIM_HTTP_RATE}: {'ok' if best.rate >= AIM_HTTP_RATE else 'MISSED'}"
+    )
+    figures.append(
+        figure(
+            f"best over HTTP ({best.label.split(', ')[-1]})",
+            best.rate,
+            "msgs/s",
+            f">= {AIM_HTTP_RATE}",
+            best.rate >= AIM_HTTP_RATE,
+        )
     )
 
     print("\nqueries per customer message (CaptureQueriesContext, one 50-message conversation)")
@@ -545,6 +575,17 @@ def report(results: list[Result], queries: dict[str, list[int]], **info) -> None
             i + 1 for i in range(len(MIX) + 1, len(counts)) if counts[i] != counts[i - len(MIX)]
         ]
         verdict = "ok" if at[1] == at[2] and not grows else f"MISSED (grows at {grows[:5]})"
+        for n, count in zip(QUERY_POINTS, at, strict=True):
+            figures.append(figure(f"queries, {path}, message {n}", count, "queries"))
+        figures.append(
+            figure(
+                f"queries per message grow with the conversation ({path})",
+                len(grows),
+                "messages that grew",
+                "0 (constant)",
+                at[1] == at[2] and not grows,
+            )
+        )
         print(
             f"{path:<10}"
             + "".join(f"  {n:>7}" for n in at)
@@ -560,6 +601,8 @@ def report(results: list[Result], queries: dict[str, list[int]], **info) -> None
         f"before the run {info['load']:.1f} (above ~0.3 means other processes were competing "
         "for the CPUs and the figures are low)"
     )
+    figures.append(figure("1-minute load average before the run", info["load"], ""))
+    return figures
 
 
 if __name__ == "__main__":

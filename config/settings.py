@@ -187,6 +187,11 @@ if REDIS_URL:
                     }
                 ],
                 "prefix": env_str("CHANNELS_PREFIX", "asgi"),
+                # channels_redis counts its capacity on one Redis queue per ASGI process, shared
+                # by all of that process's sockets (django/channels_redis#97), and a group_send
+                # to a full queue drops the event silently. Its default of 100 lost 18% of the
+                # inbox events in bench/load.py (50 customers, 10 agents, 2 processes).
+                "capacity": env_int("CHANNELS_CAPACITY", 10_000),
             },
         }
     }

@@ -1,0 +1,265 @@
+"""The product's processes as production runs them (uvicorn ASGI workers, a Celery worker and
+beat), started as subprocesses on a given database and Redis: shared by the fault tests
+(tests/faults/conftest.py) and the load test (bench/load.py).
+
+Each process runs in a session of its own, so that stopping it stops the processes it forked
+(uvicorn's and Celery's workers); its output goes to a log file in the given folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 60.0  # seconds: a bound on waiting for a process or a row, never a speed assertion
+
+# Variables of the caller's environment that must not leak into the product's processes.
+_NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check: Callable[[], object], *, what: str, timeout: float = WAIT) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def product_env(
+    *, database_url: str, redis_url: str, secret_key: str, **extra: str
+) -> dict[str, str]:
+    """The production mode's environment on loopback: DEBUG off, real services, plain HTTP
+    (as behind a proxy that ends TLS)."""
+    env = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
+    env.update(
+        DEBUG="0",
+        SECRET_KEY=secret_key,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        CELERY_TASK_ALWAYS_EAGER="0",
+        SECURE_SSL_REDIRECT="0",
+        SECURE_COOKIES="0",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class RedisServer:
+    """A redis-server of the caller's own on a free port; ``stop()`` and ``start()`` again."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @staticmethod
+    def binary() -> str | None:
+        return shutil.which("redis-server")
+
+    def start(self) -> None:
+        binary = self.binary()
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self.ping, what=f"redis-server on {self.port}")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+class Processes:
+    """The product's processes of one test or one bench run; ``stop_all()`` ends them all."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = Path(tmp)
+        self.running: list[subprocess.Popen] = []
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}-{len(self.running)}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process.log_path = log.name  # type: ignore[attr-defined]
+        self.running.append(process)
+        return process
+
+    def web(self, env: dict[str, str], *, workers: int = 1, timeout: float = WAIT) -> str:
+        """uvicorn (as in production: ``workers`` ASGI processes on one port); returns its base
+        URL once it answers /health/live."""
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
+        if workers > 1:
+            command += ["--workers", str(workers), "--lifespan", "off"]
+        process = self._spawn("web", command, env)
+        base = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"the web process died: {self.log(process)}")
+            try:
+                return requests.get(f"{base}/health/live", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(answers, what="the web process", timeout=timeout)
+        return base
+
+    def worker(
+        self, env: dict[str, str], *, concurrency: int = 1, timeout: float = WAIT
+    ) -> subprocess.Popen:
+        """A Celery worker (prefork); returns once it is ready."""
+        process = self._spawn(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            env,
+        )
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"the worker died: {self.log(process)}")
+            return b"ready." in Path(process.log_path).read_bytes()
+
+        wait_until(ready, what="the worker", timeout=timeout)
+        return process
+
+    def beat(self, env: dict[str, str]) -> subprocess.Popen:
+        """Celery beat with the database scheduler (the periodic sweeps), as the Procfile runs
+        it; exactly one per deployment."""
+        return self._spawn(
+            "beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+                "--pidfile=",
+            ],
+            {**env, "DB_POOL_MIN_SIZE": "1", "DB_POOL_MAX_SIZE": "2"},
+        )
+
+    def manage(self, env: dict[str, str], code: str) -> str:
+        """Run ``code`` in a fresh Django process with ``env`` (e.g. the outbox sweep, as the
+        beat-scheduled task runs it); returns what it printed."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    @staticmethod
+    def log(process: subprocess.Popen) -> str:
+        return Path(process.log_path).read_text(errors="replace")[-4000:]
+
+    @staticmethod
+    def kill(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        process.wait(WAIT)
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process in self.running:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(15)
+        self.running.clear()
