@@ -80,13 +80,25 @@ SPECS: dict[str, Spec] = {
         timeout=1800,
         quick_timeout=600,
     ),
+    "guardrails": Spec(quick_args=("--repeat", "200"), timeout=300),
+    "stacks": Spec(services=("postgres",), quick_args=("--runs", "3"), timeout=300),
     "load": Spec(
         services=("postgres", "redis"),
         quick_args=("--seconds", "15", "--customers", "10", "--agents", "3"),
         timeout=900,
     ),
 }
-ORDER = ["rules", "detectors", "pipeline", "approvals", "metrics", "handoff", "load"]
+ORDER = [
+    "rules",
+    "detectors",
+    "guardrails",
+    "pipeline",
+    "approvals",
+    "metrics",
+    "handoff",
+    "stacks",
+    "load",
+]
 
 
 @dataclass

@@ -4,10 +4,10 @@ exporting the stack it made, time and queries per operation.
     .venv/bin/python bench/stacks.py [--runs N]
 
 Runs on a throwaway SQLite database (the embedded default, migrated first) unless
-DATABASE_URL is set, in which case it uses a database ``bench_stacks`` on that PostgreSQL server
-(dropped first and at the end). Each run imports the template under a new prefix (one
-transaction: validation, agents, rules, settings, workflows) and exports the stack back; the
-figures are medians over the runs, after one warm-up.
+DATABASE_URL is set, in which case it uses a database ``bench_stacks`` (or BENCH_DB) on that
+PostgreSQL server (dropped first and at the end). Each run imports the template under a new
+prefix (one transaction: validation, agents, rules, settings, workflows) and exports the stack
+back; the figures are medians over the runs, after one warm-up.
 
 Aims: an import under 500 ms and an export under 200 ms (a manager's click in the admin).
 """
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "bench_stacks"
+BENCH_DB = os.environ.get("BENCH_DB", "bench_stacks")
 AIM_IMPORT_MS = 500
 AIM_EXPORT_MS = 200
 
