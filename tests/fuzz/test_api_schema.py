@@ -18,7 +18,9 @@ import os
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
@@ -56,8 +58,23 @@ edges = schemathesis.openapi.from_wsgi(
 )
 
 
+def keep_the_tests_connection() -> None:
+    """Django's handler closes database connections at each request's start and end; inside a
+    test's transaction that would lose it. Django's test client disconnects the same receiver
+    around its own requests (and connects it again after each one)."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+
+
 @pytest.fixture
-def world(tenant, settings):
+def connections_closed_again_after():
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(tenant, settings, connections_closed_again_after):
     """Rows of the caller's tenant for the path ids, and the two callers' credentials."""
     settings.API_RATE_LIMIT = "1000000/min"  # counted, never reached
     from tests.handover.conftest import _make_team_sync
@@ -146,6 +163,7 @@ FUZZ_SETTINGS = {
 
 
 def call(case, world, caller):
+    keep_the_tests_connection()
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {world['callers'][caller]}"}
     return case.call_and_validate(checks=CHECKS)
 
