@@ -136,3 +136,18 @@ def test_behind_a_proxy_the_address_is_the_one_the_proxy_appended(settings, tena
 
     assert same_client == [200, 200, 429]
     assert other_client == 200
+
+
+def test_sign_in_works_when_redis_is_down(settings, alice, caplog):
+    from tests.abuse.test_api_rate_limits import _closed_port
+
+    settings.REDIS_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    settings.LOGIN_RATE_LIMIT = "1/min"
+    settings.LOGIN_IP_RATE_LIMIT = "1/min"
+
+    tries = [attempt(LOGIN, "alice").status_code for _ in range(3)]
+    response = attempt(LOGIN, "alice", password=PASSWORD)
+
+    assert tries == [200, 200, 200]
+    assert response.status_code == 302
+    assert "rate limits not enforced" in caplog.text
