@@ -41,7 +41,23 @@ def get_agent(request, agent_id: str) -> Agent:
     return get_object_or_404(tenant_agents(request), slug=agent_id)
 
 
-class ActionSerializer(serializers.Serializer):
+class WholeObjectSerializer(serializers.Serializer):
+    """A nested object that a PATCH replaces whole: its required fields stay required even when
+    the outer serializer is partial (DRF skips them there otherwise)."""
+
+    def to_internal_value(self, data):
+        if getattr(self.root, "partial", False) and isinstance(data, dict):
+            missing = {
+                name: [field.error_messages["required"]]
+                for name, field in self.fields.items()
+                if field.required and not field.read_only and name not in data
+            }
+            if missing:
+                raise serializers.ValidationError(missing)
+        return super().to_internal_value(data)
+
+
+class ActionSerializer(WholeObjectSerializer):
     name = serializers.CharField()
     params = serializers.DictField(required=False, default=dict)
 
@@ -58,7 +74,7 @@ class ActionSerializer(serializers.Serializer):
         return data
 
 
-class KnowledgeSerializer(serializers.Serializer):
+class KnowledgeSerializer(WholeObjectSerializer):
     question = serializers.CharField(max_length=500)
     keywords = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, default=list, max_length=50

@@ -1,9 +1,13 @@
 """The Content-Security-Policy header (Django 5.2 has none built in; the other security headers
-come from Django's SecurityMiddleware and XFrameOptionsMiddleware, configured in settings)."""
+come from Django's SecurityMiddleware and XFrameOptionsMiddleware, configured in settings), and
+the refusal of NUL characters in URLs."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest, JsonResponse
+
+NUL = "\x00"
 
 
 class ContentSecurityPolicyMiddleware:
@@ -18,3 +22,59 @@ class ContentSecurityPolicyMiddleware:
         if self.policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = self.policy
         return response
+
+
+class RejectNulCharactersMiddleware:
+    """400 for a request whose path, query string or cookies hold a NUL character (``%00``).
+
+    PostgreSQL text cannot hold NUL: such a value reaching a query (an agent id in the path, a
+    filter in the query string, a session key in the cookie) would fail there, a 500. No URL or
+    cookie of ours holds one. (JSON bodies are checked by the API's parser, form fields by
+    Django's and DRF's fields.)
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            NUL in request.path_info
+            or NUL in request.META.get("HTTP_COOKIE", "")
+            or any(
+                NUL in key or any(NUL in value for value in values)
+                for key, values in request.GET.lists()
+            )
+        ):
+            message = "The request contains a NUL character (%00), which is never valid here."
+            if request.path_info.startswith("/api/"):
+                from orchestration.api_errors import error_body
+
+                return JsonResponse(error_body("invalid", message), status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+class WebsocketNulRefusal:
+    """For websockets, what ``RejectNulCharactersMiddleware`` is for HTTP: a socket whose path,
+    query string or cookie holds a NUL character is refused before the session is looked up
+    (on PostgreSQL that lookup would raise instead of failing)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and _scope_holds_nul(scope):
+            from channels.security.websocket import WebsocketDenier
+
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def _scope_holds_nul(scope) -> bool:
+    from urllib.parse import unquote_to_bytes
+
+    if NUL in scope.get("path", "") or b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
+        return True
+    return any(
+        name.lower() == b"cookie" and b"\x00" in value for name, value in scope.get("headers", [])
+    )

@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
+from config.ratelimit import parse_rate, parse_rate_overrides
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -93,6 +94,7 @@ MIDDLEWARE = [
     "config.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
+    "config.security.RejectNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -265,6 +267,22 @@ STATIC_ROOT = env_str("STATIC_ROOT") or str(BASE_DIR / "staticfiles")  # collect
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support-backoffice@localhost")
 
+# --- Rate limits (config/ratelimit.py) ------------------------------------------------------
+# Fixed windows counted in REDIS_URL's Redis (in process on the embedded default). A rate is
+# "600/min", "10/m", "5/30s", "1000/hour" or "off". A Redis that is down or slower than the
+# timeout lets requests pass (with a warning): the limits never take the API down.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")  # per API key, personal token or session
+# per-tenant overrides of API_RATE_LIMIT: "acme=1200/min,globex=off"
+API_RATE_LIMIT_TENANTS = parse_rate_overrides(
+    env_str("API_RATE_LIMIT_TENANTS"), setting="API_RATE_LIMIT_TENANTS"
+)
+LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "10/min")  # sign-in attempts per username
+LOGIN_IP_RATE_LIMIT = env_str("LOGIN_IP_RATE_LIMIT", "30/min")  # sign-in attempts per address
+for _name in ("API_RATE_LIMIT", "LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT"):
+    parse_rate(globals()[_name], setting=_name)
+RATE_LIMIT_REDIS_TIMEOUT_MS = env_int("RATE_LIMIT_REDIS_TIMEOUT_MS", 250)
+RATE_LIMIT_PREFIX = env_str("RATE_LIMIT_PREFIX", "ratelimit")
+
 # --- API ------------------------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 REST_FRAMEWORK = {
@@ -273,6 +291,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["orchestration.api_auth.IsTenantPrincipal"],
+    "DEFAULT_THROTTLE_CLASSES": ["orchestration.api_throttle.ApiRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["orchestration.api_parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "orchestration.api_errors.exception_handler",
@@ -296,6 +315,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orchestration.api_schema.document_errors",
+    ],
 }
 
 LOGGING = {

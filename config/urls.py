@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from orchestration import login as login_views
 from orchestration import views as orchestration_views
 from orchestration.api_errors import api_not_found, api_server_error, is_api_request
 
@@ -21,7 +22,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", orchestration_views.home, name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", login_views.login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/tokens/", orchestration_views.tokens, name="tokens"),
     path(
@@ -29,6 +30,8 @@ urlpatterns = [
         orchestration_views.token_revoke,
         name="token-revoke",
     ),
+    # the admin's own login, with the sign-in limits (orchestration/login.py)
+    path("admin/login/", login_views.admin_login_view),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -45,7 +45,7 @@ _presence_tasks: set[asyncio.Task] = set()  # asyncio keeps only weak references
 
 def _text(content: dict[str, Any]) -> str | None:
     text = content.get("text")
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT or "\x00" in text:
         return None
     return text.strip()
 
@@ -143,7 +143,7 @@ class InboxConsumer(JsonConsumer):
         if conversation is None:
             return {**result, "error": "no such conversation"}
         if text is None:
-            return {**result, "error": f"text must be 1 to {MAX_TEXT} characters"}
+            return {**result, "error": f"text must be 1 to {MAX_TEXT} characters, without NUL"}
         try:
             message = human_send_message(conversation=conversation, user=self.user, text=text)
         except NotAllowed as exc:
@@ -208,7 +208,7 @@ class CustomerConsumer(JsonConsumer):
         text = _text(content)
         if text is None:
             await self.send_json(
-                {"type": "error", "error": f"text must be 1 to {MAX_TEXT} characters"}
+                {"type": "error", "error": f"text must be 1 to {MAX_TEXT} characters, without NUL"}
             )
             return
         problem = await database_sync_to_async(self._customer_says)(text)

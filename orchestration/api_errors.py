@@ -77,7 +77,13 @@ def exception_handler(exc: Exception, context: dict) -> Any:
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.Throttled):
+        wait = f" in {exc.wait} s" if exc.wait is not None else " later"
+        response.data = error_body(
+            "rate_limited",
+            f"Too many requests for this API key, token or person; try again{wait}.",
+        )
+    elif isinstance(exc, exceptions.ValidationError):
         fields = flatten_errors(exc.detail)
         first_path, messages = next(iter(fields.items()), ("", ["Invalid input."]))
         where = "" if first_path == "non_field_errors" else f"{first_path}: "

@@ -34,6 +34,26 @@ class LimitedJSONParser(JSONParser):
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from None
+        if _holds_nul(data):
+            # PostgreSQL text and jsonb cannot store it: refused here, not by the database
+            raise exceptions.ParseError("The body contains a NUL character (\\u0000).")
+        return data
+
+
+def _holds_nul(data) -> bool:
+    """Whether a NUL character is in any string or key of parsed JSON (iteratively)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

@@ -1,0 +1,356 @@
+"""A fuzzer for the condition language (SPEC 5), on top of the property tests of tests/rules:
+texts generated from the grammar itself (with its whitespace, quoting, escapes, numbers, nesting
+past the depth limit and lengths around the length limit), then the compiled conditions run on
+hostile contexts (values whose ``==``, ``<``, ``in``, ``bool()``, ``len()`` raise, mappings that
+raise on lookup, signalling NaNs, cyclic lists, 400-digit integers).
+
+The properties: ``compile_condition`` either compiles or raises ``ConditionError`` with a column
+inside the text, never another exception; a compiled condition (and its ``explain``) answers a
+bool for every context and never raises; and the rules API answers 201 or 400 with the field of
+the condition, never 500.
+
+Bounded for CI by ``FUZZ_CONDITION_EXAMPLES`` (default 300 per property); run longer with e.g.
+``FUZZ_CONDITION_EXAMPLES=20000``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orchestration.rules import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    ConditionError,
+    Schema,
+    approval_schema,
+    compile_condition,
+    handoff_schema,
+    workflow_schema,
+)
+from tests.rules.strategies import LANGUAGE_TOKENS, contexts
+
+EXAMPLES = int(os.environ.get("FUZZ_CONDITION_EXAMPLES", "300"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None)
+
+SCHEMAS = [
+    handoff_schema(),
+    approval_schema({"amount": "number", "orderId": "string", "tags": "list[string]"}),
+    workflow_schema({"category": "string", "score": "number"}),
+    Schema.anything(),
+]
+
+# -- texts from the grammar ---------------------------------------------------------------------
+
+spaces = st.sampled_from(["", " ", "  ", "\t", "\n", " \r\n "])
+names = st.sampled_from(
+    [
+        "intent", "sentiment", "risk", "channel", "attempts", "turns", "language",
+        "customer.tier", "customer.vip", "customer.in", "customer.not", "customer.a.b.c",
+        "params.amount", "params.orderId", "params.tags", "category", "score", "customer",
+        "params", "unknown", "Intent", "AND", "NOT", "_x", "x1", "a.b",
+    ]
+)  # fmt: skip
+numbers = st.one_of(
+    st.integers(-(10**6), 10**6).map(str),
+    st.integers().map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(1, 450).map(lambda n: "9" * n),
+    st.sampled_from(["0", "-0", "007", "1e3", "1E-3", "-2.5e+2", "1e308", "1e309", "1e999"]),
+)
+escapes = st.sampled_from(["\\\\", "\\'", '\\"', "\\n", "\\t", "\\r", "\\0", "\\u00e9", "\\uD83D"])
+string_bodies = st.lists(
+    st.one_of(st.text(alphabet=st.characters(exclude_characters="\\'\""), max_size=4), escapes),
+    max_size=4,
+).map("".join)
+strings = st.one_of(
+    string_bodies.map(lambda body: f"'{body}'"),
+    string_bodies.map(lambda body: f'"{body}"'),
+    st.text(max_size=6).map(json.dumps),
+)
+atoms = st.one_of(names, numbers, strings, st.sampled_from(["true", "false", "null", "[]"]))
+operators = st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains"])
+
+
+def _joined(parts: list) -> str:
+    return "".join(parts)
+
+
+def _extend(inner):
+    return st.one_of(
+        st.tuples(inner, spaces, operators, spaces, inner).map(
+            lambda p: f"{p[0]}{p[1] or ' '}{p[2]}{p[3] or ' '}{p[4]}"
+        ),
+        st.tuples(inner, st.sampled_from([" and ", " or ", "\nand\n"]), inner).map(_joined),
+        st.tuples(st.sampled_from(["not ", "not\t", "not("]), inner).map(
+            lambda p: p[0] + p[1] + (")" if p[0].endswith("(") else "")
+        ),
+        st.tuples(spaces, inner, spaces).map(lambda p: f"({p[0]}{p[1]}{p[2]})"),
+        st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
+    )
+
+
+grammar_texts = st.recursive(atoms, _extend, max_leaves=25)
+
+
+@st.composite
+def nested_texts(draw):
+    """Comparisons wrapped in '(', 'not ' and '[' up to past MAX_DEPTH, sometimes unbalanced."""
+    depth = draw(st.integers(0, MAX_DEPTH + 4))
+    openers = draw(st.lists(st.sampled_from(["(", "not ", "["]), min_size=depth, max_size=depth))
+    core = draw(grammar_texts)
+    closers = "".join({"(": ")", "not ": "", "[": "]"}[o] for o in reversed(openers))
+    if draw(st.booleans()):
+        cut = draw(st.integers(0, len(closers)))
+        closers = closers[:cut] + closers[cut + 1 :]
+    return "".join(openers) + core + closers
+
+
+@st.composite
+def long_texts(draw):
+    """Valid-looking conditions right around MAX_LENGTH."""
+    clause = draw(st.sampled_from(['intent == "billing"', "sentiment < -0.5", "turns >= 3"]))
+    joiner = draw(st.sampled_from([" or ", " and "]))
+    count = MAX_LENGTH // (len(clause) + len(joiner)) + draw(st.integers(-2, 2))
+    return joiner.join([clause] * count)
+
+
+@st.composite
+def spliced_texts(draw):
+    """Grammar texts with a slice replaced by a token of the language (near-misses)."""
+    text = draw(grammar_texts)
+    start = draw(st.integers(0, len(text)))
+    end = draw(st.integers(start, min(len(text), start + 5)))
+    return text[:start] + draw(st.sampled_from(LANGUAGE_TOKENS)) + text[end:]
+
+
+# Well-typed conditions over the handoff names (most random texts fail validation; these
+# compile, so their evaluation gets fuzzed too).
+string_names = st.sampled_from(["intent", "channel", "language", "customer.tier"])
+number_names = st.sampled_from(["sentiment", "attempts", "turns", "customer.score"])
+string_lists = st.lists(strings, max_size=3).map(lambda items: "[" + ", ".join(items) + "]")
+typed_comparisons = st.one_of(
+    st.tuples(string_names, st.sampled_from(["==", "!="]), strings).map(" ".join),
+    st.tuples(string_names, st.sampled_from(["in", "not in"]), string_lists).map(" ".join),
+    st.tuples(string_names, st.just("contains"), strings).map(" ".join),
+    st.tuples(strings, st.sampled_from(["in", "not in"]), string_names).map(" ".join),
+    st.tuples(number_names, st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), numbers).map(
+        " ".join
+    ),
+    st.tuples(strings, st.sampled_from(["in", "not in"]), st.just("risk")).map(" ".join),
+    st.tuples(st.just("risk"), st.just("contains"), strings).map(" ".join),
+    st.tuples(st.just("risk"), st.sampled_from(["==", "!="]), string_lists).map(" ".join),
+    st.tuples(st.sampled_from(["customer.vip", "customer.a.b"]), operators, atoms).map(" ".join),
+    st.tuples(names, st.sampled_from(["== null", "!= null"])).map(" ".join),
+    st.sampled_from(["customer.vip", "true", "false"]),
+)
+typed_texts = st.recursive(
+    typed_comparisons,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from([" and ", " or "]), inner).map(_joined),
+        inner.map(lambda text: f"not ({text})"),
+        inner.map(lambda text: f"({text})"),
+    ),
+    max_leaves=12,
+)
+
+condition_texts = st.one_of(
+    grammar_texts, typed_texts, nested_texts(), long_texts(), spliced_texts()
+)
+
+# -- hostile run-time values ----------------------------------------------------------------
+
+
+class Hostile:
+    """Raises from every operation a comparison could use."""
+
+    def _boom(self, *args):
+        raise RuntimeError("hostile value")
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _boom
+    __bool__ = __len__ = __iter__ = __contains__ = __hash__ = _boom
+
+
+class HostileStr(str):
+    def __eq__(self, other):
+        raise RuntimeError("hostile str")
+
+    __ne__ = __contains__ = __eq__
+    __hash__ = str.__hash__
+
+
+class HostileList(list):
+    def __iter__(self):
+        raise RuntimeError("hostile list")
+
+    def __len__(self):
+        raise RuntimeError("hostile list")
+
+
+class HostileMapping(Mapping):
+    def __getitem__(self, key):
+        raise RuntimeError("hostile mapping")
+
+    get = __getitem__
+
+    def __iter__(self):
+        raise RuntimeError("hostile mapping")
+
+    def __len__(self):
+        raise RuntimeError("hostile mapping")
+
+
+def _cyclic():
+    items: list = [1]
+    items.append(items)
+    return items
+
+
+HOSTILE_VALUES = [
+    Hostile,
+    lambda: HostileStr("billing"),
+    lambda: HostileList(["a"]),
+    HostileMapping,
+    lambda: Decimal("sNaN"),
+    lambda: Decimal("NaN"),
+    lambda: Decimal("1e-999999"),
+    lambda: Fraction(1, 3),
+    lambda: float("nan"),
+    lambda: float("inf"),
+    lambda: 10**400,
+    lambda: -(10**400),
+    lambda: True,
+    lambda: b"bytes",
+    object,
+    _cyclic,
+    lambda: {"tier": Hostile()},
+    lambda: [Hostile(), "a"],
+]
+"""Factories (Hostile cannot even be hashed, which sampled_from would do)."""
+hostile_values = st.integers(0, len(HOSTILE_VALUES) - 1).map(lambda i: HOSTILE_VALUES[i]())
+context_keys = st.sampled_from(
+    ["intent", "sentiment", "risk", "channel", "attempts", "turns", "language", "customer",
+     "params", "category", "score"]
+)  # fmt: skip
+hostile_contexts = st.one_of(
+    contexts,
+    st.dictionaries(
+        context_keys,
+        st.one_of(
+            hostile_values,
+            st.dictionaries(st.sampled_from(["tier", "vip", "amount", "in"]), hostile_values),
+        ),
+        max_size=6,
+    ),
+    st.just(HostileMapping()),
+)
+
+
+def compile_or_condition_error(text: str, schema: Schema):
+    """The condition, or None after checking that the error names a column in the text."""
+    try:
+        return compile_condition(text, schema)
+    except ConditionError as error:
+        assert type(error.position) is int
+        assert 1 <= error.position <= max(len(text), MAX_LENGTH) + 1, (text, error)
+        assert str(error) == f"column {error.position}: {error.message}"
+        return None
+
+
+@FUZZ
+@given(condition_texts, st.lists(hostile_contexts, min_size=1, max_size=3))
+def test_grammar_texts_compile_or_raise_a_condition_error_and_never_raise_at_run_time(
+    text, context_list
+):
+    for schema in SCHEMAS:
+        condition = compile_or_condition_error(text, schema)
+        if condition is None:
+            continue
+        for context in context_list:
+            assert type(condition(context)) is bool
+            assert type(condition.explain(context).result) is bool
+
+
+@FUZZ
+@given(st.text(max_size=80), st.lists(hostile_contexts, min_size=1, max_size=2))
+def test_any_text_compiles_or_raises_a_condition_error(text, context_list):
+    for schema in SCHEMAS:
+        condition = compile_or_condition_error(text, schema)
+        if condition is not None:
+            for context in context_list:
+                assert type(condition(context)) is bool
+
+
+def test_compiled_conditions_survive_every_hostile_value():
+    texts = [
+        'intent == "billing"',
+        "intent != 'x'",
+        "sentiment < -0.5",
+        "sentiment >= 0",
+        '"angry" in risk',
+        '"angry" not in risk',
+        'risk contains "churn_risk"',
+        'customer.tier in ["gold", "vip"]',
+        "customer.tier not in [1, 2]",
+        "customer.vip",
+        "not customer.vip",
+        "customer.vip == true and turns > 2 or attempts <= 1",
+        "customer.tier == customer.vip",
+        "customer.tier in customer.vip",
+        'language contains "e"',
+        "intent == null",
+        "intent != null",
+        "[intent, sentiment] == [1, 2]",
+    ]
+    for text in texts:
+        condition = compile_condition(text, Schema.anything())
+        for value in (make() for make in HOSTILE_VALUES):
+            for context in (
+                dict.fromkeys(["intent", "sentiment", "risk", "language", "turns"], value),
+                {"customer": {"tier": value, "vip": value}, "attempts": value},
+                {"customer": value},
+            ):
+                assert type(condition(context)) is bool, (text, value)
+                assert type(condition.explain(context).result) is bool, (text, value)
+
+
+# -- through the API ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sup_with_specialist(tenant):
+    from agents.models import Agent
+
+    sup = Agent.objects.create(tenant=tenant, slug="agent-sup", name="Desk", role="supervisor")
+    Agent.objects.create(
+        tenant=tenant, slug="agent-billing", name="Billing", role="specialist", supervisor=sup
+    )
+    return sup
+
+
+@settings(
+    max_examples=max(10, EXAMPLES // 5),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(text=condition_texts)
+def test_the_rules_api_answers_201_or_400_for_any_condition(key_client, sup_with_specialist, text):
+    response = key_client.post(
+        "/api/v1/agents/agent-sup/orchestration/rules",
+        {"handoffs": [{"condition": text, "targetAgentId": "agent-billing"}]},
+        format="json",
+    )
+
+    assert response.status_code in (201, 400), (text, response.content)
+    if response.status_code == 400:
+        fields = response.json()["error"]["fields"]
+        assert "handoffs[0].condition" in fields, fields
+        assert fields["handoffs[0].condition"][0].startswith("column "), fields
