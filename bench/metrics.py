@@ -281,7 +281,8 @@ class Loader:
             with raw.copy(
                 "COPY orchestration_conversation (id, tenant_id, channel, customer_ref, "
                 "customer_name, customer_email, customer_attributes, language, entry_agent_id, "
-                "current_agent_id, workflow_id, workflow_state, state, turns, attempts, "
+                "current_agent_id, workflow_id, workflow_state, budget_used, state, turns, "
+                "attempts, "
                 "runtime_failures, turns_without_progress, customer_token_hash, "
                 "last_activity_at, created_at, updated_at, resolved_at) FROM STDIN"
             ) as copy:
@@ -300,6 +301,7 @@ class Loader:
                             entry,
                             current,
                             workflow,
+                            "{}",
                             "{}",
                             state,
                             turns,
