@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
 
 # BENCH_DB names the database (bench/run_all gives each bench its own)
@@ -58,25 +59,6 @@ WAIT_SECONDS = float(os.environ.get("BENCH_WAIT_SECONDS", "180"))
 def fail(message: str) -> None:
     print(f"bench/approvals.py: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def database_urls(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        fail(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
-    return (
-        urlunsplit(parts._replace(scheme="postgresql", path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-    )
-
-
-def recreate_database(maintenance_url: str, *, create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -356,11 +338,11 @@ def main() -> None:
             "set DATABASE_URL to a PostgreSQL server (postgres://user@host:5432/db); the bench "
             f"creates and drops its own database '{BENCH_DB}' there."
         )
-    maintenance_url, bench_url = database_urls(url)
+    maintenance_url, bench_url = database_urls(url, BENCH_DB)
     redis_url = os.environ.get("REDIS_URL", "").strip()
     in_process = not redis_url
     try:
-        recreate_database(maintenance_url, create=True)
+        recreate_database(maintenance_url, BENCH_DB, create=True)
     except Exception as exc:
         fail(f"cannot create the database {BENCH_DB} on {urlsplit(url).hostname}: {exc}")
     env = {
@@ -427,7 +409,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        recreate_database(maintenance_url, create=False)
+        recreate_database(maintenance_url, BENCH_DB, create=False)
 
     import django as dj
 

@@ -90,6 +90,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
 
 # BENCH_DB names the database (bench/run_all gives each bench its own)
@@ -384,25 +385,6 @@ class ClientHandle:
 # =============================================================================================
 # The writer: database, server, handoffs.
 # =============================================================================================
-
-
-def database_urls(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        fail(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
-    return (
-        urlunsplit(parts._replace(scheme="postgresql", path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-    )
-
-
-def recreate_database(maintenance_url: str, *, create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def server_version(maintenance_url: str) -> str:
@@ -1215,7 +1197,7 @@ def main() -> None:
             f"the bench creates and drops its own database '{BENCH_DB}' on that server and uses "
             "Redis under key prefixes of its own, in its own logical database (BENCH_REDIS_DB)."
         )
-    maintenance_url, bench_url = database_urls(url)
+    maintenance_url, bench_url = database_urls(url, BENCH_DB)
     redis_url = bench_redis_url(redis_url)
     try:
         import redis
@@ -1241,7 +1223,7 @@ def main() -> None:
     prefixes = {"channels": f"{tag}-ch", "cache": f"{tag}-cache"}
     try:
         version = server_version(maintenance_url)
-        recreate_database(maintenance_url, create=True)
+        recreate_database(maintenance_url, BENCH_DB, create=True)
     except Exception as exc:
         fail(f"cannot create the database {BENCH_DB} on {urlsplit(url).hostname}: {exc}")
     env = {
@@ -1309,7 +1291,7 @@ def main() -> None:
                     close_pool()
         except Exception:
             pass
-        recreate_database(maintenance_url, create=False)
+        recreate_database(maintenance_url, BENCH_DB, create=False)
         if profile_dir:
             import shutil
 

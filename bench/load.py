@@ -65,6 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._procs import Processes, product_env  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
 
@@ -176,25 +177,6 @@ def tagged(text: str, token: str) -> str:
 
 
 # --- set-up -------------------------------------------------------------------------------------
-
-
-def database_urls(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        fail(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
-    return (
-        urlunsplit(parts._replace(scheme="postgresql", path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-    )
-
-
-def recreate_database(maintenance_url: str, *, create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def bench_redis_url(url: str) -> str:
@@ -868,7 +850,7 @@ def main() -> int:
             f" the load test creates and drops its own database '{BENCH_DB}' and uses Redis "
             "under key prefixes of its own (BENCH_REDIS_DB)"
         )
-    maintenance_url, bench_url = database_urls(url)
+    maintenance_url, bench_url = database_urls(url, BENCH_DB)
     redis_url = bench_redis_url(redis_url)
     signal.signal(signal.SIGTERM, _terminate)
     tag = f"bench-load-{os.getpid()}"
@@ -878,7 +860,7 @@ def main() -> int:
 
         with redis.Redis.from_url(redis_url, socket_timeout=5) as probe:
             info["redis"] = probe.info("server")["redis_version"]
-        recreate_database(maintenance_url, create=True)
+        recreate_database(maintenance_url, BENCH_DB, create=True)
     except Exception as exc:
         fail(f"cannot set up PostgreSQL ({BENCH_DB}) or Redis ({redis_url}): {exc}")
 
@@ -951,7 +933,7 @@ def main() -> int:
             connections.close_all()
         except Exception:
             pass
-        recreate_database(maintenance_url, create=False)
+        recreate_database(maintenance_url, BENCH_DB, create=False)
         with contextlib.suppress(Exception):
             redis_delete_prefix(redis_url, tag)
         if not args.keep_logs and not dead and code == 0:

@@ -36,12 +36,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
 
 # BENCH_DB names the database (bench/run_all gives each bench its own)
@@ -61,31 +62,12 @@ def fail(message: str) -> None:
 # --- database ------------------------------------------------------------------------------------
 
 
-def database_urls(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        fail(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
-    return (
-        urlunsplit(parts._replace(scheme="postgresql", path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-    )
-
-
 def database_exists(maintenance_url: str) -> bool:
     import psycopg
 
     with psycopg.connect(maintenance_url, autocommit=True, connect_timeout=5) as conn:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
         return found.fetchone() is not None
-
-
-def recreate_database(maintenance_url: str, *, create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -598,12 +580,12 @@ def main() -> None:
             "set DATABASE_URL to a PostgreSQL server (postgres://user@host:5432/db); the bench "
             f"creates and drops its own database '{BENCH_DB}' there."
         )
-    maintenance_url, bench_url = database_urls(url)
+    maintenance_url, bench_url = database_urls(url, BENCH_DB)
     began = time.perf_counter()
     try:
         reuse = args.keep and database_exists(maintenance_url)
         if not reuse:
-            recreate_database(maintenance_url, create=True)
+            recreate_database(maintenance_url, BENCH_DB, create=True)
     except Exception as exc:
         fail(f"cannot create the database {BENCH_DB} on {urlsplit(url).hostname}: {exc}")
     os.environ.update(
@@ -676,7 +658,7 @@ def main() -> None:
         except Exception:
             pass
         if not args.keep:
-            recreate_database(maintenance_url, create=False)
+            recreate_database(maintenance_url, BENCH_DB, create=False)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench._db import database_urls, recreate_database  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_stacks")
 AIM_IMPORT_MS = 500
@@ -40,29 +41,20 @@ def _database() -> str:
         path = Path(tempfile.mkdtemp(prefix="bench-stacks-")) / "db.sqlite3"
         os.environ["SQLITE_PATH"] = str(path)
         return "SQLite (embedded default)"
-    import psycopg
-
-    parts = urlsplit(url)
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    maintenance, bench = database_urls(url, BENCH_DB)
+    recreate_database(maintenance, BENCH_DB, create=True)
+    os.environ["DATABASE_URL"] = bench
     return "PostgreSQL"
 
 
-def _drop() -> None:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
+def _drop(database: str) -> None:
+    if database != "PostgreSQL":
         return
-    import psycopg
     from django.db import connections
 
     connections.close_all()
-    parts = urlsplit(url)
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    maintenance, _ = database_urls(os.environ["DATABASE_URL"], BENCH_DB)
+    recreate_database(maintenance, BENCH_DB, create=False)
 
 
 class _Null:
@@ -124,7 +116,7 @@ def main() -> None:
             import_queries.append(nq_import)
             export_queries.append(nq_export)
     finally:
-        _drop()
+        _drop(database)
 
     import_ms, export_ms = statistics.median(imports), statistics.median(exports)
     print(f"stack templates on {database}: the built-in customer-support template, {agents} agents")
