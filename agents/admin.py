@@ -108,15 +108,6 @@ class AgentAdmin(TenantScopedAdmin):
         ("Tool access", {"fields": ["restrict_actions", "allowed_actions"]}),
     ]
 
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser:
-            return fieldsets
-        return [
-            (name, {**opts, "fields": [f for f in opts["fields"] if f != "tenant"]})
-            for name, opts in fieldsets
-        ]
-
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if db_field.name == "supervisor" and field is not None:

@@ -107,12 +107,3 @@ class GuardrailPolicyAdmin(TenantScopedAdmin):
         ("Length", {"fields": ["max_length", "length_action"]}),
         ("Fallback", {"fields": ["fallback_text"]}),
     ]
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser:
-            return fieldsets
-        return [
-            (name, {**opts, "fields": [f for f in opts["fields"] if f != "tenant"]})
-            for name, opts in fieldsets
-        ]

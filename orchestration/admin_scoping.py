@@ -208,6 +208,15 @@ class TenantScopedMixin:
             return fields
         return [f for f in fields if f != "tenant"]
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f != "tenant"]})
+            for name, opts in fieldsets
+        ]
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is not None and hasattr(field, "queryset"):
