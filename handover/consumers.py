@@ -211,7 +211,11 @@ class CustomerConsumer(JsonConsumer):
                 {"type": "error", "error": f"text must be 1 to {MAX_TEXT} characters, without NUL"}
             )
             return
-        problem = await database_sync_to_async(self._customer_says)(text)
+        # The whole pipeline runs for this message (detection, rules, the agent's runtime, maybe
+        # a network call): in a worker thread of its own, as an HTTP request's view would, not
+        # in the one thread the process's sockets share for their short reads and writes, where
+        # it would hold up every other socket's deliveries behind it.
+        problem = await database_sync_to_async(self._customer_says, thread_sensitive=False)(text)
         if problem:
             await self.send_json({"type": "error", "error": problem})
 
