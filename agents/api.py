@@ -150,17 +150,7 @@ def agent_json(agent: Agent, *, knowledge: bool = False) -> dict:
         "allowedActions": agent.allowed_actions,
     }
     if knowledge:
-        data["knowledge"] = [
-            {
-                "question": entry.question,
-                "keywords": entry.keywords,
-                "answer": entry.answer,
-                "action": {"name": entry.action, "params": entry.action_params}
-                if entry.action
-                else None,
-            }
-            for entry in agent.knowledge.all()
-        ]
+        data["knowledge"] = [entry.as_document() for entry in agent.knowledge.all()]
     return data
 
 

@@ -130,20 +130,6 @@ def _runtime(agent: Agent) -> dict[str, Any]:
     }
 
 
-def _knowledge(agent: Agent) -> list[dict[str, Any]]:
-    return [
-        {
-            "question": entry.question,
-            "keywords": entry.keywords,
-            "answer": entry.answer,
-            "action": {"name": entry.action, "params": entry.action_params}
-            if entry.action
-            else None,
-        }
-        for entry in agent.knowledge.all()
-    ]
-
-
 def _guardrails(agent: Agent) -> dict[str, Any] | None:
     policy = getattr(agent, "guardrails", None)
     return (policy.as_document() or None) if policy is not None else None
@@ -168,7 +154,7 @@ def stack_export(*, root: Agent, name: str | None = None, description: str = "")
                 "pattern": agent.pattern if agent.is_supervisor else None,
                 "runtime": _runtime(agent),
                 "prompt": agent.prompt,
-                "knowledge": _knowledge(agent),
+                "knowledge": [entry.as_document() for entry in agent.knowledge.all()],
                 "rules": rules_document(ruleset_with_children(agent)),
                 "allowedActions": agent.allowed_actions,
                 "guardrails": _guardrails(agent),

@@ -175,6 +175,16 @@ class KnowledgeEntry(models.Model):
     def __str__(self) -> str:
         return self.question
 
+    def as_document(self) -> dict:
+        """The entry as the API and stack templates write it."""
+        action = {"name": self.action, "params": self.action_params} if self.action else None
+        return {
+            "question": self.question,
+            "keywords": self.keywords,
+            "answer": self.answer,
+            "action": action,
+        }
+
     def clean(self) -> None:
         from approvals.registry import ParamsError, action_names, get_action
 

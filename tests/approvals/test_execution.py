@@ -5,10 +5,9 @@ a bound, then failed, told to the conversation and handed to people."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.utils import timezone
 
 from agents.rule_sets import rules_replace
@@ -26,6 +25,7 @@ from orchestration.models import Conversation, DecisionEvent, Message
 from orchestration.pipeline import HUMAN_HANDOVER_TEXT
 from tests.approvals.conftest import approval_rules
 from tests.approvals.support import FLAKY
+from tests.concurrency import race
 from tests.conftest import need_service
 from tests.factories import make_person
 
@@ -182,30 +182,6 @@ def _needs_postgresql():
         need_service("PostgreSQL: set DATABASE_URL (row locks decide the races)")
 
 
-def _race(n, work):
-    """Run ``work(i)`` in ``n`` threads released together; each thread has its own
-    connection. Returns the results (or exceptions) by index."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            close_old_connections()
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_twenty_approvers_racing_give_one_execution_and_one_ledger_entry(
@@ -231,7 +207,7 @@ def test_twenty_approvers_racing_give_one_execution_and_one_ledger_entry(
         approval = ApprovalRequest.objects.get(pk=proposal.approval.pk)
         return approval_decide(approval=approval, user=crowd[i], verdict="approve")
 
-    results = _race(20, click)
+    results = race(20, click)
 
     winners = [r for r in results if isinstance(r, ApprovalRequest)]
     conflicts = [r for r in results if isinstance(r, ApprovalConflict)]
@@ -257,7 +233,7 @@ def test_a_task_delivered_to_two_workers_at_once_runs_once(conversation):
         execution_key="test:twice",
     )
 
-    results = _race(2, lambda i: execute_action(execution.pk))
+    results = race(2, lambda i: execute_action(execution.pk))
 
     assert results == ["succeeded", "succeeded"]
     execution.refresh_from_db()
@@ -285,7 +261,7 @@ def test_the_same_key_proposed_concurrently_makes_one_request(
             requested_by_label="api-key:integration",
         )
 
-    results = _race(8, call)
+    results = race(8, call)
 
     assert all(not isinstance(r, Exception) for r in results), results
     assert len({r.approval.pk for r in results}) == 1

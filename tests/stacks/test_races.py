@@ -3,40 +3,17 @@ refused with their errors (never an IntegrityError); with different prefixes all
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from agents.models import Agent, Workflow
 from stacks.documents import StackInvalid
 from stacks.services import stack_import
+from tests.concurrency import race
 from tests.conftest import need_service
 from tests.stacks.conftest import finance_group, refunds_document
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-
-
-def _race(n, work):
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            close_old_connections()
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 @pytest.fixture
@@ -47,7 +24,7 @@ def finance(tenant):
 
 
 def test_the_same_prefix_racing_gives_one_stack(tenant, finance):
-    results = _race(
+    results = race(
         4, lambda i: stack_import(tenant=tenant, document=refunds_document(), prefix="eu")
     )
 
@@ -61,7 +38,7 @@ def test_the_same_prefix_racing_gives_one_stack(tenant, finance):
 
 
 def test_different_prefixes_racing_all_succeed(tenant, finance):
-    results = _race(
+    results = race(
         4, lambda i: stack_import(tenant=tenant, document=refunds_document(), prefix=f"p{i}")
     )
 
