@@ -23,6 +23,7 @@ from agents import (  # noqa: F401  (registers Workflow and GuardrailPolicy)
 from agents.admin_fields import CommaListField, JSONObjectField
 from agents.models import Agent, ApprovalAction, HandoffRule, KnowledgeEntry, RuleSet
 from agents.rule_tester import RuleTesterForm, run_rule_test
+from agents.runtime_config import SECRET_NAMES, runtime_secret_after, secret_problem
 from approvals.registry import action_names
 from orchestration.admin_scoping import (
     TenantScopedAdmin,
@@ -58,8 +59,18 @@ class AgentForm(TenantScopedForm):
     domains = CommaListField(help_text="e.g. billing, refunds")
     runtime_config = JSONObjectField(
         label="Runtime configuration",
-        help_text='openai: {"baseUrl", "model", "apiKeyEnv", "inputCostPer1k"?, '
-        '"outputCostPer1k"?}; webhook: {"url", "secret"}; builtin: leave empty.',
+        help_text='openai: {"baseUrl", "model", "apiKeyEnv"?, "inputCostPer1k"?, '
+        '"outputCostPer1k"?} (apiKeyEnv: a variable the operator allows, instead of a key of '
+        'your own); webhook: {"url"}; builtin: leave empty. Keys and secrets go in the field '
+        "below, never here.",
+    )
+    runtime_secret_input = forms.CharField(
+        required=False,
+        strip=False,
+        label="API key / signing secret",
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password", "size": 60}
+        ),
     )
     restrict_actions = forms.BooleanField(
         required=False,
@@ -83,6 +94,14 @@ class AgentForm(TenantScopedForm):
         allowed = self.instance.allowed_actions if self.instance.pk else None
         self.fields["restrict_actions"].initial = allowed is not None
         self.fields["allowed_actions"].initial = list(allowed or [])
+        stored = bool(self.instance.pk and self.instance.runtime_secret)
+        self.fields["runtime_secret_input"].help_text = (
+            "A secret is stored (encrypted, never shown). Leave this empty to keep it; type a "
+            "new one to replace it."
+            if stored
+            else "None stored. openai: the API key (or name apiKeyEnv above instead); "
+            "webhook: the signing secret, at least 16 characters. Stored encrypted."
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -91,7 +110,42 @@ class AgentForm(TenantScopedForm):
         else:
             cleaned["allowed_actions"] = list(cleaned.get("allowed_actions") or [])
         self.instance.allowed_actions = cleaned["allowed_actions"]
+        self._clean_runtime(cleaned)
         return cleaned
+
+    def _clean_runtime(self, cleaned) -> None:
+        """The runtime's secret: the typed one is checked and sealed onto the instance, else
+        the stored one stays while the runtime stays (and, for openai, names no apiKeyEnv).
+        The model's clean then checks the settings with it, as for the API."""
+        runtime, config = cleaned.get("runtime"), cleaned.get("runtime_config")
+        if not runtime or not isinstance(config, dict):
+            return
+        for secret_name in SECRET_NAMES.values():
+            if secret_name in config:
+                self.add_error(
+                    "runtime_config",
+                    f"{secret_name}: put it in the “API key / signing secret” field below "
+                    "(stored encrypted, never shown), not in the configuration.",
+                )
+                return
+        name = SECRET_NAMES.get(runtime)
+        given = cleaned.get("runtime_secret_input") or None
+        if given is not None:
+            problem = (
+                f"The {runtime} runtime takes no secret."
+                if name is None
+                else secret_problem(runtime, given)
+            )
+            if problem:
+                self.add_error("runtime_secret_input", problem)
+                return
+        self.instance.runtime_secret = runtime_secret_after(
+            runtime=runtime,
+            config=config,
+            given=given,
+            stored=self.instance.runtime_secret,
+            same_runtime=self.instance.pk is not None and self.instance.runtime == runtime,
+        )
 
 
 @admin.register(Agent)
@@ -104,7 +158,10 @@ class AgentAdmin(TenantScopedAdmin):
     inlines = [KnowledgeEntryInline]
     fieldsets = [
         (None, {"fields": ["tenant", "slug", "name", "role", "supervisor", "domains"]}),
-        ("Behaviour", {"fields": ["pattern", "runtime", "runtime_config", "prompt"]}),
+        (
+            "Behaviour",
+            {"fields": ["pattern", "runtime", "runtime_config", "runtime_secret_input", "prompt"]},
+        ),
         ("Tool access", {"fields": ["restrict_actions", "allowed_actions"]}),
     ]
 

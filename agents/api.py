@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from agents import services
 from agents.models import Agent, AgentRole, Pattern
-from agents.runtime_config import public_runtime, runtime_config_errors
+from agents.runtime_config import public_runtime, runtime_errors, split_runtime
 from approvals.registry import ParamsError, get_action
 from orchestration.api_auth import ApiKeyClient, IsTenantPrincipal, request_roles, request_tenant
 from orchestration.api_errors import Conflict
@@ -92,7 +92,14 @@ class AgentSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=63), required=False, max_length=50
     )
     pattern = serializers.ChoiceField(choices=Pattern.values, required=False, allow_null=True)
-    runtime = serializers.DictField(required=False)
+    runtime = serializers.DictField(
+        required=False,
+        help_text='{"type": "builtin" | "openai" | "webhook", ...settings}. openai: baseUrl, '
+        "model, and apiKey (stored encrypted) or apiKeyEnv (a variable the operator allows, "
+        "RUNTIME_KEY_ENVS); webhook: url and secret (stored encrypted). apiKey and secret are "
+        "write-only (read back as hasApiKey / hasSecret); a change without them keeps the "
+        "stored one.",
+    )
     prompt = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
     knowledge = KnowledgeSerializer(many=True, required=False, max_length=500)
     allowedActions = serializers.ListField(
@@ -105,15 +112,17 @@ class AgentSerializer(serializers.Serializer):
 
     def validate_runtime(self, value):
         runtime = value.get("type", "builtin")
-        config = {k: v for k, v in value.items() if k != "type"}
-        kept = self.instance is not None and self.instance.runtime == "webhook"
-        if runtime == "webhook" and "secret" not in config and kept:
-            # an update that does not repeat the secret keeps the one stored
-            config["secret"] = self.instance.runtime_config.get("secret")
-        errors = runtime_config_errors(runtime, config)
+        # an update that does not repeat the secret keeps the one stored
+        stored = (
+            self.instance is not None
+            and self.instance.runtime == runtime
+            and bool(self.instance.runtime_secret)
+        )
+        errors = runtime_errors(runtime, value, stored=stored)
         if errors:
             raise serializers.ValidationError({k or "type": [v] for k, v in errors.items()})
-        return {"runtime": runtime, "runtime_config": config}
+        config, secret = split_runtime(runtime, value)
+        return {"runtime": runtime, "runtime_config": config, "runtime_secret": secret}
 
     def validate_supervisorId(self, value):
         if value is None:
@@ -145,7 +154,9 @@ def agent_json(agent: Agent, *, knowledge: bool = False) -> dict:
         "supervisorId": agent.supervisor.slug if agent.supervisor_id else None,
         "domains": agent.domains,
         "pattern": agent.pattern if agent.is_supervisor else None,
-        "runtime": public_runtime(agent.runtime, agent.runtime_config),
+        "runtime": public_runtime(
+            agent.runtime, agent.runtime_config, has_secret=bool(agent.runtime_secret)
+        ),
         "prompt": agent.prompt,
         "allowedActions": agent.allowed_actions,
     }

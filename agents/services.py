@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from agents.models import Agent, KnowledgeEntry
+from agents.runtime_config import SECRET_NAMES, runtime_secret_after, secret_problem
 from orchestration.models import Tenant
 from orchestration.tenant_config import config_changed
 
@@ -25,6 +26,22 @@ API_NAMES = {
 
 class AgentInUse(Exception):
     """The agent cannot be deleted: others report to it or rules and workflows point at it."""
+
+
+def _set_runtime_secret(agent: Agent, given: str | None, *, same_runtime: bool) -> None:
+    """Seal a new secret (``given``), keep the stored one, or drop it (see
+    ``runtime_secret_after``). Raises ValidationError for a secret that cannot be one."""
+    if given is not None and agent.runtime in SECRET_NAMES:
+        problem = secret_problem(agent.runtime, given)
+        if problem:
+            raise ValidationError({"runtime": f"{SECRET_NAMES[agent.runtime]}: {problem}"})
+    agent.runtime_secret = runtime_secret_after(
+        runtime=agent.runtime,
+        config=agent.runtime_config or {},
+        given=given,
+        stored=agent.runtime_secret,
+        same_runtime=same_runtime,
+    )
 
 
 def _full_clean(agent: Agent) -> None:
@@ -49,10 +66,13 @@ def agent_create(
     pattern: str = "handoff",
     runtime: str = "builtin",
     runtime_config: dict[str, Any] | None = None,
+    runtime_secret: str | None = None,
     prompt: str = "",
     knowledge: list[dict[str, Any]] | None = None,
     allowed_actions: list[str] | None = None,
 ) -> Agent:
+    """A new agent; ``runtime_secret`` is its runtime's API key or signing secret in clear
+    (sealed here, never stored in clear)."""
     agent = Agent(
         tenant=tenant,
         slug=slug,
@@ -66,6 +86,7 @@ def agent_create(
         prompt=prompt,
         allowed_actions=allowed_actions,
     )
+    _set_runtime_secret(agent, runtime_secret, same_runtime=False)
     _full_clean(agent)
     agent.save()
     if knowledge:
@@ -78,12 +99,18 @@ def agent_create(
 def agent_update(
     *, agent: Agent, knowledge: list[dict[str, Any]] | None = None, **changes: Any
 ) -> Agent:
+    """Change the agent's fields. ``runtime_secret``: a new secret in clear; without one, a
+    runtime that stays keeps its stored secret (an openai agent that now names apiKeyEnv
+    drops it)."""
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    given = changes.pop("runtime_secret", None)
     runtime_changed = changes.get("runtime", agent.runtime) != agent.runtime
     if runtime_changed and "runtime_config" not in changes:
         changes["runtime_config"] = {}
     for field, value in changes.items():
         setattr(agent, field, value)
+    if given is not None or "runtime" in changes or "runtime_config" in changes:
+        _set_runtime_secret(agent, given, same_runtime=not runtime_changed)
     _full_clean(agent)
     agent.save()
     if knowledge is not None:

@@ -20,6 +20,7 @@ from approvals.models import ApprovalRequest
 from approvals.registry import get_action
 from approvals.selectors import approver_people
 from orchestration.events import notify_on_commit, tenant_inbox_group
+from orchestration.links import absolute_reverse
 from orchestration.outbox import outbox_task
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def approval_email_send(approval_id: int) -> int:
         "conversation": approval.conversation,
         "description": spec.description if spec else approval.action,
         "params": sorted(approval.params.items()),
-        "url": f"{getattr(settings, 'SITE_URL', '').rstrip('/')}/approvals/{approval.pk}/",
+        "url": absolute_reverse("approval-detail", approval.pk),
     }
     subject = render_to_string("approvals/email/requested_subject.txt", context)
     body = render_to_string("approvals/email/requested_body.txt", context)

@@ -7,12 +7,17 @@ channel layer, the cache and the Celery broker to Redis.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_str, names_read
 from config.ratelimit import parse_rate, parse_rate_overrides
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -36,6 +41,55 @@ if not ALLOWED_HOSTS:
         )
     ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- The tenants' secret store (orchestration/secret_store.py) --------------------------------
+# Secrets tenants give (runtime API keys, webhook signing secrets) are stored encrypted with
+# Fernet keys from SECRETS_KEYS (comma-separated): the first encrypts, every one decrypts, so a
+# new key goes first and the old one stays until `manage.py reseal_secrets` has re-encrypted
+# every secret under the new key. Required without DEBUG, like SECRET_KEY; in development a key
+# is derived from SECRET_KEY so `./run up` needs no setup.
+SECRETS_KEYS = env_list("SECRETS_KEYS", default=[])
+if not SECRETS_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRETS_KEYS is not set. Set it in the environment (one or more Fernet keys, "
+            "comma-separated; make one with `python3 -c 'import base64, os; "
+            "print(base64.urlsafe_b64encode(os.urandom(32)).decode())'`), "
+            "or set DEBUG=1 for development."
+        )
+    SECRETS_KEYS = [
+        base64.urlsafe_b64encode(
+            hashlib.sha256(b"secret-store:" + SECRET_KEY.encode()).digest()
+        ).decode()
+    ]
+for _position, _key in enumerate(SECRETS_KEYS, start=1):
+    try:
+        Fernet(_key)
+    except (ValueError, TypeError):
+        raise ImproperlyConfigured(
+            f"SECRETS_KEYS: key {_position} is not a Fernet key (32 bytes in url-safe base64)"
+        ) from None
+
+# Where people reach the site: e-mails link to SITE_URL + path. Without DEBUG it defaults to
+# https:// and the first of ALLOWED_HOSTS when that is a plain host name.
+SITE_URL = env_str("SITE_URL").rstrip("/")
+if not SITE_URL:
+    _first = ALLOWED_HOSTS[0] if ALLOWED_HOSTS else ""
+    if DEBUG:
+        SITE_URL = "http://127.0.0.1:8000"
+    elif _first and "*" not in _first and not _first.startswith("."):
+        SITE_URL = f"https://{_first}"
+    else:
+        raise ImproperlyConfigured(
+            "SITE_URL is not set and the first of ALLOWED_HOSTS is not a host name to use "
+            "instead. Set SITE_URL, e.g. https://support.example.com."
+        )
+_site = urlsplit(SITE_URL)
+if _site.scheme not in ("http", "https") or not _site.netloc or _site.query or _site.fragment:
+    raise ImproperlyConfigured(
+        f"SITE_URL must be an absolute http(s) URL such as https://support.example.com; "
+        f"got {SITE_URL!r}"
+    )
 
 # --- HTTPS and security headers ---------------------------------------------------------------
 # With DEBUG off the defaults are those of a site served over HTTPS (`check --deploy` is clean);
@@ -329,3 +383,23 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Runtime keys the operator lends to tenants -----------------------------------------------
+# Tenants store their own API keys (encrypted, see SECRETS_KEYS). An openai agent may instead
+# name, as apiKeyEnv, one of the variables in RUNTIME_KEY_ENVS: those alone are read, here, and
+# handed to the runtime; any other name is refused on save and at run time. Last in this file:
+# a variable these settings read for the server itself (SECRET_KEY, DATABASE_URL...) can never
+# be lent.
+_SERVER_NAMES = names_read()
+RUNTIME_KEY_ENVS = env_list("RUNTIME_KEY_ENVS", default=["OPENAI_API_KEY"])
+for _name in RUNTIME_KEY_ENVS:
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", _name):
+        raise ImproperlyConfigured(
+            f"RUNTIME_KEY_ENVS: {_name!r} is not an environment variable name (A-Z, 0-9, _)"
+        )
+    if _name in _SERVER_NAMES or _name.startswith(("DJANGO_", "CELERY_")):
+        raise ImproperlyConfigured(
+            f"RUNTIME_KEY_ENVS names {_name}, a setting of the server itself; "
+            "list only variables that hold keys for tenants' runtimes"
+        )
+RUNTIME_KEYS_FROM_ENV = {name: env_str(name) for name in RUNTIME_KEY_ENVS}

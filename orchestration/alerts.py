@@ -16,9 +16,9 @@ from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Q
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from orchestration.links import absolute_reverse
 from orchestration.metrics.selectors import conversation_rates, unclaimed_handoffs, window_ending
 from orchestration.models import AlertMetric, Membership, MetricAlert
 
@@ -57,11 +57,8 @@ def _describe(alert: MetricAlert, value: float) -> str:
     return f"{value:g} handoffs are waiting unclaimed (alert threshold {alert.threshold:g})"
 
 
-def _dashboard_path() -> str:
-    try:
-        return reverse("admin:insight_dashboard")
-    except NoReverseMatch:
-        return "/admin/"
+def _dashboard_url() -> str:
+    return absolute_reverse("admin:insight_dashboard", fallback="/admin/")
 
 
 def alert_notify(*, alert: MetricAlert, value: float, now: dt.datetime) -> bool:
@@ -84,7 +81,7 @@ def alert_notify(*, alert: MetricAlert, value: float, now: dt.datetime) -> bool:
             f"{what}.\n\n"
             f"Tenant: {tenant.name}\n"
             f"Checked at: {timezone.localtime(now, tenant.tzinfo):%Y-%m-%d %H:%M %Z}\n"
-            f"Dashboard: {_dashboard_path()}\n\n"
+            f"Dashboard: {_dashboard_url()}\n\n"
             f"You get at most one such e-mail every {alert.window_minutes} minutes. Change or "
             f"switch off the alert in the admin, under Metric alerts.\n"
         )

@@ -23,7 +23,7 @@ from agents.runtimes import AgentSpec
 TTL = 300
 # The snapshot's shape: part of its cache key, so a deploy that changes TenantConfig (or the
 # agents and specs in it) never unpickles a snapshot of the old shape.
-SCHEMA = 2
+SCHEMA = 3
 GLOBAL_KEY = "tenant-config:generation:global"
 
 

@@ -162,7 +162,9 @@ class StackExportView(APIView):
         responses=StackDocumentSerializer,
         description="The stack of this agent (its top supervisor and every agent below, their "
         "knowledge and own rules, the stack's orchestrator settings and the workflows that "
-        "use only its agents) as a template document. Webhook secrets are left out.",
+        "use only its agents) as a template document. Runtime secrets (API keys, webhook "
+        "signing secrets) are left out: give runtime.apiKey / runtime.secret in the document "
+        "you import.",
     )
     def get(self, request, agent_id: str):
         return Response(stack_export(root=get_agent(request, agent_id)))

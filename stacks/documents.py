@@ -38,7 +38,7 @@ from agents.rule_sets import (
     rules_document,
     ruleset_with_children,
 )
-from agents.runtime_config import runtime_config_errors
+from agents.runtime_config import SECRET_NAMES, runtime_errors
 from agents.workflows import START, workflow_document
 from orchestration.api_errors import flatten_errors
 from orchestration.models import SettingsLevel
@@ -123,11 +123,24 @@ def stack_agents(root: Agent) -> list[Agent]:
 
 
 def _runtime(agent: Agent) -> dict[str, Any]:
-    # A webhook's signing secret never leaves the tenant: the importer gives its own.
-    return {
-        "type": agent.runtime,
-        **{k: v for k, v in agent.runtime_config.items() if k != "secret"},
-    }
+    # The runtime's secret (openai apiKey, webhook secret) is stored apart, encrypted, and never
+    # leaves the tenant: the importer gives its own (runtime.apiKey, runtime.secret).
+    return {"type": agent.runtime, **agent.runtime_config}
+
+
+def secret_paths(document: Any) -> list[str]:
+    """Where a stack document holds a runtime secret (``agents[0].runtime.apiKey``)."""
+    agents = document.get("agents") if isinstance(document, Mapping) else None
+    found = []
+    for index, agent in enumerate(agents if isinstance(agents, list) else []):
+        runtime = agent.get("runtime") if isinstance(agent, Mapping) else None
+        if isinstance(runtime, Mapping):
+            found.extend(
+                f"agents[{index}].runtime.{name}"
+                for name in sorted(set(SECRET_NAMES.values()))
+                if name in runtime
+            )
+    return found
 
 
 def _guardrails(agent: Agent) -> dict[str, Any] | None:
@@ -286,10 +299,12 @@ def shape_errors(document: Any) -> Errors:
     return errors
 
 
-def static_errors(document: Any) -> Errors:
+def static_errors(document: Any, *, secrets_later: bool = False) -> Errors:
     """Every problem a template has whatever the tenant: shape, agents named but not in the
     template, a stack without exactly one top supervisor, unknown fields, runtimes, knowledge
-    actions, rule conditions and actions, settings, workflow conditions."""
+    actions, rule conditions and actions, settings, workflow conditions. ``secrets_later``: a
+    template to publish, whose runtimes' secrets the importer gives (none may be missing from
+    a document to import)."""
     errors = shape_errors(document)
     if errors:
         return errors
@@ -327,9 +342,8 @@ def static_errors(document: Any) -> Errors:
         if not isinstance(runtime, Mapping):
             errors.add(f"{where}.runtime", 'must be an object such as {"type": "builtin"}')
         else:
-            config = {k: v for k, v in runtime.items() if k != "type"}
-            for key, message in runtime_config_errors(
-                runtime.get("type", "builtin"), config
+            for key, message in runtime_errors(
+                runtime.get("type", "builtin"), runtime, stored=secrets_later
             ).items():
                 errors.add(f"{where}.runtime.{key}" if key else f"{where}.runtime", message)
         knowledge = agent.get("knowledge", [])

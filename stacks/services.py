@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 
 from agents.models import Agent
 from agents.rule_sets import RulesInvalid, rules_replace
+from agents.runtime_config import split_runtime
 from agents.services import agent_create, guardrail_policy_set
 from agents.workflows import WorkflowInvalid, workflow_create
 from orchestration.models import SettingsLevel, Tenant
@@ -30,6 +31,7 @@ from stacks.documents import (
     StackInvalid,
     prefix_problem,
     remapped,
+    secret_paths,
     shape_errors,
     static_errors,
 )
@@ -131,6 +133,8 @@ def _create_agents(tenant: Tenant, agents: list[Mapping], errors: Errors) -> dic
         where = f"agents[{index}]"
         knowledge = KnowledgeSerializer(data=data.get("knowledge") or [], many=True)
         runtime = data.get("runtime") if isinstance(data.get("runtime"), Mapping) else {}
+        runtime_type = runtime.get("type", "builtin")
+        config, secret = split_runtime(runtime_type, runtime)
         try:
             agent = agent_create(
                 tenant=tenant,
@@ -140,8 +144,9 @@ def _create_agents(tenant: Tenant, agents: list[Mapping], errors: Errors) -> dic
                 supervisor=by_id.get(data.get("supervisorId")),
                 domains=data.get("domains") or [],
                 pattern=data.get("pattern") or "handoff",
-                runtime=runtime.get("type", "builtin"),
-                runtime_config={k: v for k, v in runtime.items() if k != "type"},
+                runtime=runtime_type,
+                runtime_config=config,
+                runtime_secret=secret,
                 prompt=data.get("prompt") if isinstance(data.get("prompt"), str) else "",
                 knowledge=knowledge.validated_data if knowledge.is_valid() else None,
                 allowed_actions=data.get("allowedActions"),
@@ -292,7 +297,13 @@ def template_errors(
             same = same.exclude(pk=template.pk)
         if same.exists():
             errors.add("name", "A template with this name already exists.")
-    errors.extend("document", static_errors(document))
+    errors.extend("document", static_errors(document, secrets_later=True))
+    for where in secret_paths(document):
+        errors.add(
+            f"document.{where}",
+            "a template never holds secrets (it is stored as it is, and may be shared); leave "
+            "it out and give it in the document you import",
+        )
     return errors
 
 

@@ -10,6 +10,7 @@ from django.db import models
 
 from agents.runtime_config import runtime_config_errors
 from orchestration.models import Tenant, TenantOwned
+from orchestration.secret_store import SealedField
 
 slug_validator = RegexValidator(
     r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
@@ -67,7 +68,12 @@ class Agent(TenantOwned):
     runtime_config = models.JSONField(
         default=dict,
         blank=True,
-        help_text="openai: baseUrl, model, apiKeyEnv. webhook: url, secret. builtin: nothing.",
+        help_text="openai: baseUrl, model, apiKeyEnv (or a stored apiKey), prices. "
+        "webhook: url. builtin: nothing. Never holds a secret.",
+    )
+    # the runtime's secret (openai apiKey, webhook signing secret), sealed; never shown
+    runtime_secret = SealedField(
+        help_text="The runtime's API key or signing secret, encrypted with SECRETS_KEYS."
     )
     prompt = models.TextField(blank=True)
     allowed_actions = models.JSONField(
@@ -115,7 +121,9 @@ class Agent(TenantOwned):
         problem = allowed_actions_problem(self.allowed_actions)
         if problem:
             errors["allowed_actions"] = problem
-        config_errors = runtime_config_errors(self.runtime, self.runtime_config)
+        config_errors = runtime_config_errors(
+            self.runtime, self.runtime_config, has_secret=bool(self.runtime_secret)
+        )
         if config_errors:
             errors["runtime_config"] = "; ".join(
                 f"{key}: {msg}" if key else msg for key, msg in config_errors.items()

@@ -53,6 +53,9 @@ class AgentSpec:
     domains: tuple[str, ...] = ()
     runtime: str = "builtin"
     runtime_config: Mapping[str, Any] = field(default_factory=dict)
+    # the runtime's secret, sealed (orchestration.secret_store): unsealed only by the runtime,
+    # right before its request, so snapshots and caches never hold it in clear
+    runtime_secret: str = field(default="", repr=False)
     prompt: str = ""
     knowledge: tuple[KnowledgeItem, ...] = ()
     # the actions it may propose; None: every registered action (agents.guardrails.access)
@@ -68,6 +71,7 @@ class AgentSpec:
             domains=tuple(d for d in (agent.domains or []) if isinstance(d, str)),
             runtime=agent.runtime,
             runtime_config=dict(agent.runtime_config or {}),
+            runtime_secret=agent.runtime_secret or "",
             prompt=agent.prompt or "",
             knowledge=tuple(
                 KnowledgeItem(

@@ -2,8 +2,11 @@
 vLLM, Ollama, LiteLLM...).
 
 Configuration (``runtime_config``): ``baseUrl`` (e.g. ``https://api.openai.com/v1``), ``model``
-(else the orchestrator's ``model`` setting), ``apiKeyEnv`` (the environment variable holding
-the key; the key itself is never stored).
+(else the orchestrator's ``model`` setting). The key: the tenant's own ``apiKey``, stored
+encrypted (``AgentSpec.runtime_secret``, unsealed here right before the request), or
+``apiKeyEnv`` naming one of the variables the operator lends to runtimes (``RUNTIME_KEY_ENVS``,
+read once by the settings into ``RUNTIME_KEYS_FROM_ENV``); any other name is refused here too,
+whatever the database holds, so the server never sends one of its own settings.
 
 Request: ``POST {baseUrl}/chat/completions`` with ``Authorization: Bearer <key>`` and
 
@@ -23,9 +26,10 @@ in ``detail["droppedToolCalls"]``).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
+
+from django.conf import settings
 
 from agents.runtimes.base import (
     AgentReply,
@@ -38,6 +42,7 @@ from agents.runtimes.base import (
 )
 from agents.runtimes.http import HttpPolicy, endpoint, post_json
 from approvals.registry import ACTIONS, ParamsError, get_action
+from orchestration.secret_store import SecretUnreadable, unseal
 
 DEFAULT_PROMPT = """\
 You are a customer-service agent of {{TENANT_NAME}}, talking with one of its customers.
@@ -177,10 +182,32 @@ def usage_cost(
     return tokens, round(cost, 6)
 
 
+def api_key(spec: Any) -> tuple[str | None, str | None]:
+    """``(key, None)`` for the agent, or ``(None, why not)``. The reason never holds a value."""
+    env_name = (spec.runtime_config or {}).get("apiKeyEnv")
+    if spec.runtime_secret:
+        if env_name is not None:
+            return None, "the openai runtime has both a stored apiKey and apiKeyEnv"
+        try:
+            key = unseal(spec.runtime_secret).strip()
+        except SecretUnreadable as exc:
+            return None, f"the stored apiKey is unreadable: {exc}; set it again"
+        return (key, None) if key else (None, "the stored apiKey is empty")
+    if env_name is None:
+        return None, "the openai runtime has no apiKey and no apiKeyEnv"
+    allowed: Mapping[str, str] = settings.RUNTIME_KEYS_FROM_ENV
+    if not isinstance(env_name, str) or env_name not in allowed:
+        return None, (
+            f"apiKeyEnv {str(env_name)[:100]!r} is not a variable the operator lends to "
+            "runtimes (RUNTIME_KEY_ENVS): refused"
+        )
+    key = (allowed[env_name] or "").strip()
+    return (key, None) if key else (None, f"the operator has not set {env_name}")
+
+
 def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
     config = ctx.agent.runtime_config or {}
     base_url = config.get("baseUrl")
-    env_name = config.get("apiKeyEnv")
     model = config.get("model") or ctx.model
     detail: dict[str, Any] = {"runtime": "openai", "model": model}
     if not isinstance(base_url, str) or not base_url.strip():
@@ -189,11 +216,9 @@ def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
     detail["endpoint"] = endpoint(url)
     if not isinstance(model, str) or not model.strip():
         return failed("no model: set the runtime's model or the orchestrator's", detail=detail)
-    if not isinstance(env_name, str) or not env_name:
-        return failed("the openai runtime has no apiKeyEnv", detail=detail)
-    key = os.environ.get(env_name, "").strip()
-    if not key:
-        return failed(f"environment variable {env_name} is not set", detail=detail)
+    key, problem = api_key(ctx.agent)
+    if key is None:
+        return failed(problem or "no API key", detail=detail)
 
     body: dict[str, Any] = {"model": model, "messages": messages(ctx)}
     offered = tools(ctx.agent.allowed_actions)

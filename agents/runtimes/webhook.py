@@ -1,6 +1,7 @@
 """The webhook runtime: the tenant's own HTTP endpoint answers for the agent.
 
-Configuration (``runtime_config``): ``url`` and ``secret`` (at least 16 characters).
+Configuration (``runtime_config``): ``url``; the signing ``secret`` (at least 16 characters) is
+stored encrypted (``AgentSpec.runtime_secret``) and unsealed here right before the request.
 
 Request: ``POST <url>`` with the JSON body (UTF-8, compact)::
 
@@ -59,6 +60,7 @@ from agents.runtimes.base import (
 )
 from agents.runtimes.http import HttpPolicy, endpoint, post_json
 from approvals.registry import ParamsError, get_action
+from orchestration.secret_store import SecretUnreadable, unseal
 
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"
@@ -234,13 +236,17 @@ def parse_response(data: Any) -> dict[str, Any]:
 
 def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
     config = ctx.agent.runtime_config or {}
-    url, secret = config.get("url"), config.get("secret")
+    url = config.get("url")
     detail: dict[str, Any] = {"runtime": "webhook"}
     if not isinstance(url, str) or not url.strip():
         return failed("the webhook runtime has no url", detail=detail)
     detail["endpoint"] = endpoint(url)
-    if not isinstance(secret, str) or not secret:
+    if not ctx.agent.runtime_secret:
         return failed("the webhook runtime has no secret", detail=detail)
+    try:
+        secret = unseal(ctx.agent.runtime_secret)
+    except SecretUnreadable as exc:
+        return failed(f"the stored secret is unreadable: {exc}; set it again", detail=detail)
     delivery = str(uuid.uuid4())
     detail["deliveryId"] = delivery
     response = post_json(
