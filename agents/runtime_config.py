@@ -104,7 +104,7 @@ def runtime_config_errors(runtime: str, config: Any, *, has_secret: bool) -> dic
         return {"": "must be an object"}
     errors: dict[str, str] = {}
     for key in sorted(set(config) - RUNTIME_KEYS[runtime], key=str):
-        if key in SECRET_NAMES.values():
+        if key == SECRET_NAMES.get(runtime):
             errors[key] = "is a secret: it is stored encrypted, never in the configuration"
         else:
             errors[key] = f"is not a setting of the {runtime} runtime"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent
+from orchestration.secret_store import unseal
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +68,7 @@ def test_an_openai_runtime_needs_its_settings(key_client):
     assert response.status_code == 400
     fields = response.json()["error"]["fields"]
     assert set(fields) == {"runtime.baseUrl", "runtime.model", "runtime.apiKeyEnv"}
+    assert "RUNTIME_KEY_ENVS: OPENAI_API_KEY" in fields["runtime.apiKeyEnv"][0]
     assert not Agent.objects.exists()
 
 
@@ -98,7 +100,10 @@ def test_a_webhook_secret_is_never_read_back(key_client):
         format="json",
     )
     assert changed.status_code == 200, changed.json()
-    assert Agent.objects.get().runtime_config["secret"] == "s" * 32
+    assert changed.json()["runtime"]["hasSecret"] is True
+    agent = Agent.objects.get()
+    assert "secret" not in agent.runtime_config
+    assert unseal(agent.runtime_secret) == "s" * 32
 
 
 @pytest.mark.parametrize(

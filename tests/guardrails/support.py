@@ -6,7 +6,7 @@ from agents.models import Agent
 from agents.rule_sets import rules_replace
 from orchestration.models import DecisionEvent
 from tests.factories import make_person
-from tests.runtimes.support import KEY_ENV, WEBHOOK_SECRET
+from tests.runtimes.support import KEY_ENV, WEBHOOK_SECRET, sealed
 
 
 def billing_agent(tenant, *, answer, action="issue_refund", params=None, allowed=None, **extra):
@@ -66,7 +66,8 @@ def webhook_agent(tenant, hook, *, allowed=None, slug="agent-hook"):
         name="Hook",
         role="specialist",
         runtime="webhook",
-        runtime_config={"url": hook.url + "/agent", "secret": WEBHOOK_SECRET},
+        runtime_config={"url": hook.url + "/agent"},
+        runtime_secret=sealed(WEBHOOK_SECRET),
         allowed_actions=allowed,
     )
 

@@ -12,6 +12,7 @@ from config.cache import ResilientRedisCache
 from orchestration.lifecycle import conversation_transition
 from orchestration.models import Conversation, DecisionEvent, Message
 from orchestration.orchestrator_settings import settings_update
+from orchestration.secret_store import seal
 from orchestration.services import hash_secret
 
 pytestmark = pytest.mark.django_db
@@ -402,7 +403,8 @@ def test_a_failing_runtime_records_errors_and_hands_over_after_two(key_client, t
         name="Hook",
         role="specialist",
         runtime="webhook",
-        runtime_config={"url": "http://127.0.0.1:9/unreachable", "secret": "s" * 20},
+        runtime_config={"url": "http://127.0.0.1:9/unreachable"},
+        runtime_secret=seal("s" * 20),
     )
     conv = start(key_client, agent="hook")
 

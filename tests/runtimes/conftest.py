@@ -8,10 +8,10 @@ import pytest
 
 from tests.runtimes.support import (
     API_KEY,
-    KEY_ENV,
     FakeServer,
     Respond,
     completion,
+    lend_key,
     openai_check,
     webhook_check,
 )
@@ -28,8 +28,9 @@ def llm():
 
 
 @pytest.fixture
-def llm_key(monkeypatch):
-    monkeypatch.setenv(KEY_ENV, API_KEY)
+def llm_key(settings):
+    """The operator lends the test key to runtimes as ``KEY_ENV`` (RUNTIME_KEY_ENVS)."""
+    lend_key(settings, API_KEY)
     return API_KEY
 
 

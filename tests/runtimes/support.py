@@ -17,10 +17,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from agents.runtimes import AgentSpec, HttpPolicy, KnowledgeItem, TurnContext
+from orchestration.secret_store import seal
 
 API_KEY = "sk-test-0123456789"
 KEY_ENV = "RUNTIME_TEST_LLM_KEY"
 WEBHOOK_SECRET = "webhook-secret-0123456789"
+
+
+def lend_key(settings, value: str | None, name: str = KEY_ENV) -> None:
+    """What the operator's ``RUNTIME_KEY_ENVS=<name>`` and ``<name>=<value>`` make of the
+    settings (``value`` None: the variable is not set)."""
+    settings.RUNTIME_KEY_ENVS = [*settings.RUNTIME_KEY_ENVS, name]
+    settings.RUNTIME_KEYS_FROM_ENV = {**settings.RUNTIME_KEYS_FROM_ENV, name: value or ""}
+
+
+def sealed(secret: str) -> str:
+    """A runtime secret as the secret store keeps it (``Agent.runtime_secret``)."""
+    return seal(secret)
+
 
 # Short timeouts and backoff so the whole folder stays fast.
 FAST = HttpPolicy(connect_timeout=1.0, read_timeout=0.3, attempts=3, backoff=(0.01, 0.02))

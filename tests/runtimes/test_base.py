@@ -92,7 +92,7 @@ def test_an_unknown_runtime_is_an_error_reply():
     [
         ("openai", {}, "the openai runtime has no baseUrl"),
         ("openai", {"baseUrl": "http://127.0.0.1:9/v1", "apiKeyEnv": "X"}, "no model"),
-        ("openai", {"baseUrl": "http://127.0.0.1:9/v1", "model": "m"}, "no apiKeyEnv"),
+        ("openai", {"baseUrl": "http://127.0.0.1:9/v1", "model": "m"}, "no apiKey and no"),
         ("webhook", {}, "the webhook runtime has no url"),
         ("webhook", {"url": "http://127.0.0.1:9/"}, "the webhook runtime has no secret"),
     ],

@@ -13,6 +13,7 @@ from tests.runtimes.support import (
     KEY_ENV,
     Respond,
     completion,
+    lend_key,
     make_agent,
     make_context,
     tool_call,
@@ -168,22 +169,22 @@ def test_an_empty_answer_is_not_answered(llm, llm_key):
     assert reply.text is None
 
 
-def test_a_missing_key_variable_is_an_error_without_a_request(llm, monkeypatch):
-    monkeypatch.delenv(KEY_ENV, raising=False)
+def test_a_missing_key_variable_is_an_error_without_a_request(llm, settings):
+    lend_key(settings, None)
     reply = run_agent(openai_context(llm), http_policy=FAST)
 
-    assert reply.error == f"environment variable {KEY_ENV} is not set"
+    assert reply.error == f"the operator has not set {KEY_ENV}"
     assert reply.text is None
     assert reply.answered is False
     assert reply.attempts == 0
     assert llm.seen == []
 
 
-def test_an_empty_key_variable_is_not_set_either(llm, monkeypatch):
-    monkeypatch.setenv(KEY_ENV, "")
+def test_an_empty_key_variable_is_not_set_either(llm, settings):
+    lend_key(settings, "  ")
     reply = run_agent(openai_context(llm), http_policy=FAST)
 
-    assert reply.error == f"environment variable {KEY_ENV} is not set"
+    assert reply.error == f"the operator has not set {KEY_ENV}"
 
 
 def test_the_orchestrator_model_is_used_when_the_agent_names_none(llm, llm_key):
@@ -239,8 +240,8 @@ def test_server_errors_every_time_fail_after_three_attempts(llm, llm_key):
         ({"baseUrl": "/v2"}, 404, "Unknown path /v2/chat/completions"),
     ],
 )
-def test_client_errors_are_not_retried(llm, monkeypatch, config, status, message):
-    monkeypatch.setenv(KEY_ENV, "sk-wrong" if status == 401 else API_KEY)
+def test_client_errors_are_not_retried(llm, settings, config, status, message):
+    lend_key(settings, "sk-wrong" if status == 401 else API_KEY)
     if "baseUrl" in config:
         config = {"baseUrl": llm.url + config["baseUrl"]}
     reply = run_agent(openai_context(llm, config=config), http_policy=FAST)

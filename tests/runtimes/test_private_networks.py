@@ -8,7 +8,7 @@ import pytest
 
 from agents.models import Agent
 from agents.runtimes import run_agent
-from tests.runtimes.support import FAST, KEY_ENV, make_agent, make_context
+from tests.runtimes.support import FAST, KEY_ENV, make_agent, make_context, sealed
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def private_refused(settings):
         ),
         ({"type": "webhook", "url": "http://localhost:6379/", "secret": "s" * 20}, "runtime.url"),
         (
-            {"type": "openai", "baseUrl": "http://10.0.0.7/v1", "model": "m", "apiKeyEnv": "K"},
+            {"type": "openai", "baseUrl": "http://10.0.0.7/v1", "model": "m", "apiKey": "sk-test"},
             "runtime.baseUrl",
         ),
         (
@@ -38,7 +38,7 @@ def private_refused(settings):
                 "type": "openai",
                 "baseUrl": "http://[::ffff:127.0.0.1]:5432/v1",
                 "model": "m",
-                "apiKeyEnv": "K",
+                "apiKey": "sk-test",
             },
             "runtime.baseUrl",
         ),
@@ -86,7 +86,7 @@ def test_a_public_url_is_accepted_and_private_ones_when_the_operator_allows_them
                 "type": "openai",
                 "baseUrl": "http://10.0.0.7/v1",
                 "model": "m",
-                "apiKeyEnv": "K",
+                "apiKey": "sk-test",
             },
         },
         format="json",
@@ -100,10 +100,8 @@ def test_a_webhook_whose_name_resolves_to_a_private_address_is_not_called(hook, 
     # saved while allowed (or a public name whose DNS answer later became private)
     agent = make_agent(
         runtime="webhook",
-        runtime_config={
-            "url": hook.url.replace("127.0.0.1", "localhost") + "/agent",
-            "secret": "s" * 20,
-        },
+        runtime_config={"url": hook.url.replace("127.0.0.1", "localhost") + "/agent"},
+        runtime_secret=sealed("s" * 20),
         knowledge=(),
     )
 

@@ -15,6 +15,7 @@ from tests.runtimes.support import (
     Seen,
     make_agent,
     make_context,
+    sealed,
     verify_signature,
 )
 
@@ -22,7 +23,8 @@ from tests.runtimes.support import (
 def webhook_context(server, message="Why was I charged twice?", secret=WEBHOOK_SECRET, **changes):
     agent = make_agent(
         runtime="webhook",
-        runtime_config={"url": server.url + "/agent", "secret": secret},
+        runtime_config={"url": server.url + "/agent"},
+        runtime_secret=sealed(secret),
         knowledge=(),
     )
     return make_context(message, agent=agent, **changes)

@@ -216,5 +216,5 @@ def test_a_bad_runtime_is_named_once_at_its_setting(key_client, tenant, approver
     answer = key_client.post("/api/v1/stacks/import", {"template": document}, format="json")
     fields = answer.json()["error"]["fields"]
     assert "template.agents[2].runtime.baseUrl" in fields
-    assert "template.agents[2].runtime.apiKeyEnv" in fields
+    assert "template.agents[2].runtime.apiKey" in fields
     assert "template.agents[2].runtime" not in fields
