@@ -8,6 +8,7 @@ Each process runs in a session of its own, so that stopping it stops the process
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -23,6 +24,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0  # seconds: a bound on waiting for a process or a row, never a speed assertion
+
+# The secret store's key of the benches' own deployments (they hold no real secret).
+STORE_KEYS = base64.urlsafe_b64encode(b"bench-store-key-not-a-secret-001").decode()
 
 # Variables of the caller's environment that must not leak into the product's processes.
 _NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DEBUG"}
@@ -46,14 +50,15 @@ def wait_until(check: Callable[[], object], *, what: str, timeout: float = WAIT)
 
 
 def product_env(
-    *, database_url: str, redis_url: str, secret_key: str, **extra: str
+    *, database_url: str, redis_url: str, secret_key: str, secrets_keys: str, **extra: str
 ) -> dict[str, str]:
     """The production mode's environment on loopback: DEBUG off, real services, plain HTTP
-    (as behind a proxy that ends TLS)."""
+    (as behind a proxy that ends TLS). ``secrets_keys``: the secret store's SECRETS_KEYS."""
     env = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
     env.update(
         DEBUG="0",
         SECRET_KEY=secret_key,
+        SECRETS_KEYS=secrets_keys,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,

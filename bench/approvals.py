@@ -47,6 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._db import database_urls, recreate_database  # noqa: E402
+from bench._procs import STORE_KEYS  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
 
 # BENCH_DB names the database (bench/run_all gives each bench its own)
@@ -354,6 +355,7 @@ def main() -> None:
         "SECURE_SSL_REDIRECT": "0",
         "SECURE_COOKIES": "0",
         "SECRET_KEY": "bench-approvals-not-secret-" + "x" * 32,
+        "SECRETS_KEYS": STORE_KEYS,
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",

@@ -66,7 +66,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._db import database_urls, recreate_database  # noqa: E402
-from bench._procs import Processes, product_env  # noqa: E402
+from bench._procs import STORE_KEYS, Processes, product_env  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_load")
@@ -874,7 +874,13 @@ def main() -> int:
         # per process: the web workers' pools stay within PostgreSQL's connections
         "DB_POOL_MAX_SIZE": os.environ.get("DB_POOL_MAX_SIZE", "10"),
     }
-    env = product_env(database_url=bench_url, redis_url=redis_url, secret_key=SECRET, **extra)
+    env = product_env(
+        database_url=bench_url,
+        redis_url=redis_url,
+        secret_key=SECRET,
+        secrets_keys=STORE_KEYS,
+        **extra,
+    )
     os.environ.update({**env, "DJANGO_SETTINGS_MODULE": "config.settings"})
     logs = Path(tempfile.mkdtemp(prefix="bench-load-"))
     processes = Processes(logs)

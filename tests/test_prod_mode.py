@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from websockets.sync.client import connect as ws_connect
 
 from tests.conftest import need_service
@@ -89,6 +90,7 @@ def prod(prod_database, tmp_path):
         DATABASE_URL=prod_database,
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
+        SECRETS_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         BEHIND_PROXY="1",
         PORT=str(port),

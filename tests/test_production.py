@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.test import Client
 from django.utils import timezone
 
@@ -26,11 +27,13 @@ def production_env(**extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+        if key
+        not in {"DEBUG", "SECRET_KEY", "SECRETS_KEYS", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
     }
     env.update(
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
+        SECRETS_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="example.com",
         BEHIND_PROXY="1",
         CSRF_TRUSTED_ORIGINS="https://example.com",
@@ -73,6 +76,16 @@ def test_without_a_secret_key_production_refuses_to_start():
 
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_without_the_secret_store_keys_production_refuses_to_start():
+    env = production_env()
+    del env["SECRETS_KEYS"]
+
+    result = deploy_check(env)
+
+    assert result.returncode != 0
+    assert "SECRETS_KEYS is not set" in result.stderr
 
 
 @pytest.mark.django_db

@@ -3,6 +3,9 @@ waits for approvers or runs at once; the same idempotency key answers with the s
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -116,6 +119,20 @@ def test_the_approvers_hear_of_a_request_after_commit_and_by_email(
     assert "issue_refund" in email.subject
     assert f"/approvals/{approval_id}/" in email.body
     assert "amount: 150" in email.body
+
+
+def test_the_approvers_email_links_to_the_request_on_the_site(
+    key_client, conversation, django_capture_on_commit_callbacks, eager_tasks, settings
+):
+    settings.SITE_URL = "https://support.example.com"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = propose(key_client, conversation)
+    approval_id = response.json()["approval"]["id"]
+
+    (email,) = mail.outbox
+    links = re.findall(r"\S*/approvals/\S*", email.body)
+    assert links == [f"https://support.example.com/approvals/{approval_id}/"]
+    assert urlsplit(links[0]).netloc == "support.example.com"
 
 
 def test_the_approvers_are_emailed_once_however_often_the_task_is_delivered(

@@ -54,7 +54,11 @@ def database_url() -> str:
 def app_env(*, redis_url: str, **extra: str) -> dict[str, str]:
     # the test's own key, so the sessions it signs people in with are valid there
     return product_env(
-        database_url=database_url(), redis_url=redis_url, secret_key=settings.SECRET_KEY, **extra
+        database_url=database_url(),
+        redis_url=redis_url,
+        secret_key=settings.SECRET_KEY,
+        secrets_keys=",".join(settings.SECRETS_KEYS),
+        **extra,
     )
 
 

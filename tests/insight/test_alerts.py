@@ -87,6 +87,20 @@ def test_the_next_window_may_send_again(tenant, team, managers, django_capture_o
     assert mail.outbox[0].subject == ("[Acme] 1 handoffs are waiting unclaimed (alert threshold 1)")
 
 
+def test_the_alert_links_to_the_dashboard_on_the_site(
+    tenant, managers, escalating, django_capture_on_commit_callbacks, settings
+):
+    settings.SITE_URL = "https://support.example.com"
+    MetricAlert.objects.create(
+        tenant=tenant, metric="escalationRate", threshold=0.5, window_minutes=60
+    )
+
+    sweep(django_capture_on_commit_callbacks, now=escalating)
+
+    dashboard = reverse("admin:insight_dashboard")
+    assert f"Dashboard: https://support.example.com{dashboard}\n" in mail.outbox[0].body
+
+
 def test_two_sweeps_at_once_send_once(
     tenant, managers, escalating, django_capture_on_commit_callbacks
 ):

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+NEW_KEY = "bmV3LWtleS1mb3ItdGhlLXNlY3JldC1zdG9yZS0wMDE="
+OLD_KEY = "b2xkLWtleS1mb3ItdGhlLXNlY3JldC1zdG9yZS0wMDE="
+PRODUCTION = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "support.example.com"}
 
 PROBE = """
 import json
@@ -34,6 +40,9 @@ print(json.dumps({
     "eager": settings.CELERY_TASK_ALWAYS_EAGER,
     "asgi": settings.ASGI_APPLICATION,
     "allowed_hosts": settings.ALLOWED_HOSTS,
+    "secrets_keys": settings.SECRETS_KEYS,
+    "site_url": settings.SITE_URL,
+    "runtime_keys": settings.RUNTIME_KEYS_FROM_ENV,
 }))
 """
 
@@ -116,11 +125,16 @@ def test_without_debug_allowed_hosts_are_required(tmp_path):
 
 def test_production_values_come_from_the_environment(tmp_path):
     conf = loaded(
-        tmp_path, SECRET_KEY="x" * 50, ALLOWED_HOSTS="support.example.com, api.example.com"
+        tmp_path,
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="support.example.com, api.example.com",
+        SECRETS_KEYS=f"{NEW_KEY}, {OLD_KEY}",
     )
 
     assert conf["debug"] is False
     assert conf["allowed_hosts"] == ["support.example.com", "api.example.com"]
+    assert conf["secrets_keys"] == [NEW_KEY, OLD_KEY]
+    assert conf["site_url"] == "https://support.example.com"
 
 
 def test_a_database_url_that_is_not_postgresql_is_refused(tmp_path):
@@ -135,3 +149,105 @@ def test_a_bad_boolean_is_refused_with_its_name(tmp_path):
 
     assert result.returncode != 0
     assert "DEBUG must be one of" in result.stderr
+
+
+def test_without_debug_the_secret_store_keys_are_required(tmp_path):
+    result = load_settings(tmp_path, **PRODUCTION)
+
+    assert result.returncode != 0
+    assert "SECRETS_KEYS is not set" in result.stderr
+
+
+def test_a_secret_store_key_that_is_not_a_fernet_key_is_refused(tmp_path):
+    result = load_settings(tmp_path, SECRETS_KEYS=f"{NEW_KEY},not-a-key", **PRODUCTION)
+
+    assert result.returncode != 0
+    assert "SECRETS_KEYS: key 2 is not a Fernet key" in result.stderr
+    assert "not-a-key" not in result.stderr
+
+
+def test_in_development_the_secret_store_key_is_derived_from_the_secret_key(tmp_path):
+    first = loaded(tmp_path, DEBUG="1", SECRET_KEY="a" * 50)
+    again = loaded(tmp_path, DEBUG="1", SECRET_KEY="a" * 50)
+    other = loaded(tmp_path, DEBUG="1", SECRET_KEY="b" * 50)
+
+    assert len(first["secrets_keys"]) == 1
+    assert first["secrets_keys"] == again["secrets_keys"] != other["secrets_keys"]
+    assert first["secrets_keys"][0] != "a" * 50
+
+
+def test_only_the_variables_the_operator_lists_are_lent_to_runtimes(tmp_path):
+    default = loaded(tmp_path, DEBUG="1", OPENAI_API_KEY="sk-operator")
+    listed = loaded(
+        tmp_path,
+        DEBUG="1",
+        RUNTIME_KEY_ENVS="ACME_LLM_KEY,GLOBEX_LLM_KEY",
+        ACME_LLM_KEY="sk-acme",
+        OPENAI_API_KEY="sk-operator",
+    )
+
+    assert default["runtime_keys"] == {"OPENAI_API_KEY": "sk-operator"}
+    assert listed["runtime_keys"] == {"ACME_LLM_KEY": "sk-acme", "GLOBEX_LLM_KEY": ""}
+
+
+@pytest.mark.parametrize(
+    "name", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SECRETS_KEYS", "CELERY_BROKER_URL"]
+)
+def test_the_server_never_lends_one_of_its_own_settings(tmp_path, name):
+    result = load_settings(tmp_path, DEBUG="1", RUNTIME_KEY_ENVS=f"OPENAI_API_KEY,{name}")
+
+    assert result.returncode != 0
+    assert f"RUNTIME_KEY_ENVS names {name}, a setting of the server itself" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "site_url"),
+    [
+        ({"DEBUG": "1"}, "http://127.0.0.1:8000"),
+        ({"SECRETS_KEYS": NEW_KEY, **PRODUCTION}, "https://support.example.com"),
+        (
+            {"SECRETS_KEYS": NEW_KEY, "SITE_URL": "https://help.example.com:8443/", **PRODUCTION},
+            "https://help.example.com:8443",
+        ),
+    ],
+)
+def test_site_url_comes_from_the_environment_or_the_first_allowed_host(tmp_path, env, site_url):
+    assert loaded(tmp_path, **env)["site_url"] == site_url
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"SITE_URL": "support.example.com"},
+        {"SITE_URL": "ftp://support.example.com"},
+        {"ALLOWED_HOSTS": ".example.com"},  # no host to link to
+    ],
+)
+def test_a_site_url_that_is_no_absolute_url_is_refused(tmp_path, env):
+    result = load_settings(tmp_path, **{"SECRETS_KEYS": NEW_KEY, **PRODUCTION, **env})
+
+    assert result.returncode != 0
+    assert "SITE_URL" in result.stderr
+
+
+# Where the environment may be read: the settings' reader, and the entry points that name the
+# settings module (os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)).
+ENVIRONMENT_READER = "config/env.py"
+ENVIRONMENT_ACCESS = re.compile(r"\bos\.environ\b|\bgetenv\b|\benviron\b|\bos\.environb\b")
+SETTINGS_MODULE = 'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")'
+
+
+def test_nothing_but_the_settings_reads_the_environment():
+    skipped = {"tests", "bench", "staticfiles", "node_modules"}
+    tops = [p for p in ROOT.iterdir() if not p.name.startswith(".") and p.name not in skipped]
+    sources = [p for top in tops for p in ([top] if top.is_file() else top.rglob("*.py"))]
+    offending = []
+    for path in sorted(p for p in sources if p.suffix == ".py"):
+        relative = path.relative_to(ROOT).as_posix()
+        if relative == ENVIRONMENT_READER:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if ENVIRONMENT_ACCESS.search(line) and line.strip() != SETTINGS_MODULE:
+                offending.append(f"{relative}:{number}: {line.strip()}")
+
+    assert offending == []

@@ -4,6 +4,8 @@ in for a private address here."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from agents.models import Agent
@@ -127,3 +129,87 @@ def test_an_openai_endpoint_at_a_private_address_is_not_called(llm, llm_key, pri
     assert (
         reply.error is not None and "127.0.0.1 is a private or local network address" in reply.error
     )
+
+
+# Spellings of loopback, "any" and the metadata service that the resolver (inet_aton, IDNA)
+# reads as those addresses, though they do not look like them.
+DISGUISED_HOSTS = [
+    "0x7f000001",  # hex
+    "2130706433",  # one decimal number
+    "017700000001",  # octal
+    "127.1",  # two parts
+    "0177.0.0.1",  # an octal part
+    "0",  # 0.0.0.0: this machine
+    "0x7f.0x0.0x0.0x1",
+    "127\u30020\u30020\u30021",  # ideographic full stops
+    "127\uff0e0\uff0e0\uff0e1",  # full-width full stops
+    "\uff11\uff12\uff17.0.0.1",  # full-width digits
+    "localhost\u3002",  # localhost, with an ideographic full stop
+    "local\uff48ost",  # a full-width letter
+    "api\uff61localhost",  # a subdomain of localhost, with a half-width ideographic stop
+    "0xa9fea9fe",  # 169.254.169.254, the metadata service
+    "[::ffff:a9fe:a9fe]",  # the same, IPv4-mapped
+    "[2002:7f00:1::]",  # 6to4 of 127.0.0.1
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("host", DISGUISED_HOSTS)
+@pytest.mark.parametrize("kind", ["webhook", "openai"])
+def test_a_disguised_private_address_is_refused_on_save(key_client, private_refused, host, kind):
+    url = f"http://{host}:8080/v1"
+    runtime = (
+        {"type": "webhook", "url": url, "secret": "s" * 20}
+        if kind == "webhook"
+        else {"type": "openai", "baseUrl": url, "model": "m", "apiKey": "sk-test"}
+    )
+    response = key_client.post(
+        "/api/v1/agents",
+        {"id": "agent-x", "name": "X", "role": "specialist", "runtime": runtime},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.json()
+    field = "runtime.url" if kind == "webhook" else "runtime.baseUrl"
+    assert "private or local network address" in response.json()["error"]["fields"][field][0]
+    assert not Agent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["example.com", "8.8.8.8", "1.2.3.4.example.com", "08", "bücher.example", "xn--80ak6aa92e.com"],
+)
+def test_public_hosts_and_names_still_pass_the_save_check(private_refused, host):
+    from agents.runtimes.addresses import saved_url_problem
+
+    assert saved_url_problem(f"https://{host}/v1") is None
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("0x7f000001", "127.0.0.1"),
+        ("2130706433", "127.0.0.1"),
+        ("017700000001", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("10.1", "10.0.0.1"),
+        ("0", "0.0.0.0"),
+        ("0xa9fea9fe", "169.254.169.254"),
+        ("192.168.0x1.0377", "192.168.1.255"),
+        ("4294967296", None),  # too large: a name for the resolver
+        ("1.2.3.256", None),
+        ("08", None),  # 8 is not an octal digit
+        ("example.com", None),
+    ],
+)
+def test_hosts_are_read_with_inet_atons_rules(host, address):
+    from agents.runtimes.addresses import numeric_ipv4
+
+    found = numeric_ipv4(host)
+
+    assert (str(found) if found else None) == address
+    try:  # as the C library that getaddrinfo uses reads it
+        platform = socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        platform = None
+    assert platform == address
