@@ -8,9 +8,10 @@ only ever read back as ``hasApiKey`` / ``hasSecret``. A change that does not rep
 keeps the stored one.
 
 Instead of a key of its own, an openai agent may name in ``apiKeyEnv`` one of the environment
-variables the operator lends to tenants (``RUNTIME_KEY_ENVS``); any other name is refused, so
-a tenant can never make the server send one of its own settings (SECRET_KEY, DATABASE_URL...)
-to an endpoint the tenant chose. An openai agent has exactly one of the two.
+variables the operator lends to tenants (``RUNTIME_KEY_ENVS``), with a ``baseUrl`` at the
+origin the operator lends it for; any other name or origin is refused, so a tenant can never
+make the server send one of its own settings (SECRET_KEY, DATABASE_URL...), nor the lent key
+itself, to an endpoint the tenant chose. An openai agent has exactly one of the two.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 
 from agents.runtimes.addresses import saved_url_problem
+from config.origins import url_origin
 from orchestration.secret_store import seal
 
 MIN_SECRET_LENGTH = 16
@@ -53,16 +55,23 @@ def allowed_key_envs() -> list[str]:
     return list(settings.RUNTIME_KEY_ENVS)
 
 
-def key_env_problem(name: Any) -> str | None:
-    """Why an openai agent may not take its key from the variable ``name``, or None."""
+def key_env_problem(name: Any, base_url: Any = None) -> str | None:
+    """Why an openai agent calling ``base_url`` may not take its key from the variable
+    ``name``, or None: the operator lends the name (RUNTIME_KEY_ENVS) for that origin."""
     allowed = allowed_key_envs()
-    if isinstance(name, str) and name in allowed:
-        return None
-    listed = ", ".join(allowed) if allowed else "none"
-    return (
-        "must name a variable the operator lends to runtimes (RUNTIME_KEY_ENVS: "
-        f"{listed}); otherwise give the key itself as apiKey"
-    )
+    if not isinstance(name, str) or name not in allowed:
+        listed = ", ".join(allowed) if allowed else "none"
+        return (
+            "must name a variable the operator lends to runtimes (RUNTIME_KEY_ENVS: "
+            f"{listed}); otherwise give the key itself as apiKey"
+        )
+    origins = settings.RUNTIME_KEY_ORIGINS.get(name, [])
+    if base_url is not None and url_origin(str(base_url)) not in origins:
+        return (
+            f"{name} is lent for {', '.join(origins)} only, not for this baseUrl; give "
+            "your own apiKey to use another endpoint"
+        )
+    return None
 
 
 def secret_problem(runtime: str, secret: Any) -> str | None:
@@ -116,7 +125,8 @@ def runtime_config_errors(runtime: str, config: Any, *, has_secret: bool) -> dic
         if not isinstance(config.get("model"), str) or not config.get("model", "").strip():
             errors["model"] = "is required, e.g. gpt-4o-mini"
         if "apiKeyEnv" in config:
-            if problem := key_env_problem(config["apiKeyEnv"]):
+            base_url = config.get("baseUrl") if _is_http_url(config.get("baseUrl")) else None
+            if problem := key_env_problem(config["apiKeyEnv"], base_url):
                 errors["apiKeyEnv"] = problem
             elif has_secret:
                 errors["apiKey"] = "give the key (apiKey) or apiKeyEnv, not both"

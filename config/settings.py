@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str, names_read
+from config.origins import url_origin
 from config.ratelimit import parse_rate, parse_rate_overrides
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -386,20 +387,28 @@ LOGGING = {
 
 # --- Runtime keys the operator lends to tenants -----------------------------------------------
 # Tenants store their own API keys (encrypted, see SECRETS_KEYS). An openai agent may instead
-# name, as apiKeyEnv, one of the variables in RUNTIME_KEY_ENVS: those alone are read, here, and
-# handed to the runtime; any other name is refused on save and at run time. Last in this file:
-# a variable these settings read for the server itself (SECRET_KEY, DATABASE_URL...) can never
-# be lent.
+# name, as apiKeyEnv, a variable the operator lends in RUNTIME_KEY_ENVS, each as NAME@origin:
+# the key is only ever sent to that origin (scheme, host, port; https when only a host is
+# written), never to another baseUrl a tenant chooses. Those variables alone are read, here,
+# into RUNTIME_KEYS_FROM_ENV; any other name is refused on save and at run time. Last in this
+# file: a variable these settings read for the server itself (SECRET_KEY, DATABASE_URL...) can
+# never be lent.
 _SERVER_NAMES = names_read()
-RUNTIME_KEY_ENVS = env_list("RUNTIME_KEY_ENVS", default=["OPENAI_API_KEY"])
-for _name in RUNTIME_KEY_ENVS:
-    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", _name):
+RUNTIME_KEY_ORIGINS: dict[str, list[str]] = {}
+for _entry in env_list("RUNTIME_KEY_ENVS", default=["OPENAI_API_KEY@https://api.openai.com"]):
+    _name, _, _where = _entry.partition("@")
+    _name, _where = _name.strip(), _where.strip()
+    _origin = url_origin(_where if "://" in _where else f"https://{_where}") if _where else None
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", _name) or _origin is None:
         raise ImproperlyConfigured(
-            f"RUNTIME_KEY_ENVS: {_name!r} is not an environment variable name (A-Z, 0-9, _)"
+            f"RUNTIME_KEY_ENVS: {_entry!r} must be NAME@origin, the variable and the only "
+            "endpoint its key is sent to, e.g. OPENAI_API_KEY@https://api.openai.com"
         )
     if _name in _SERVER_NAMES or _name.startswith(("DJANGO_", "CELERY_")):
         raise ImproperlyConfigured(
             f"RUNTIME_KEY_ENVS names {_name}, a setting of the server itself; "
             "list only variables that hold keys for tenants' runtimes"
         )
+    RUNTIME_KEY_ORIGINS.setdefault(_name, []).append(_origin)
+RUNTIME_KEY_ENVS = list(RUNTIME_KEY_ORIGINS)
 RUNTIME_KEYS_FROM_ENV = {name: env_str(name) for name in RUNTIME_KEY_ENVS}

@@ -5,8 +5,9 @@ Configuration (``runtime_config``): ``baseUrl`` (e.g. ``https://api.openai.com/v
 (else the orchestrator's ``model`` setting). The key: the tenant's own ``apiKey``, stored
 encrypted (``AgentSpec.runtime_secret``, unsealed here right before the request), or
 ``apiKeyEnv`` naming one of the variables the operator lends to runtimes (``RUNTIME_KEY_ENVS``,
-read once by the settings into ``RUNTIME_KEYS_FROM_ENV``); any other name is refused here too,
-whatever the database holds, so the server never sends one of its own settings.
+read once by the settings into ``RUNTIME_KEYS_FROM_ENV``) with a ``baseUrl`` at the origin it
+is lent for; any other name or origin is refused here too, whatever the database holds, so the
+server never sends one of its own settings, nor a lent key to a host a tenant chose.
 
 Request: ``POST {baseUrl}/chat/completions`` with ``Authorization: Bearer <key>`` and
 
@@ -42,6 +43,7 @@ from agents.runtimes.base import (
 )
 from agents.runtimes.http import HttpPolicy, endpoint, post_json
 from approvals.registry import ACTIONS, ParamsError, get_action
+from config.origins import url_origin
 from orchestration.secret_store import SecretUnreadable, unseal
 
 DEFAULT_PROMPT = """\
@@ -182,8 +184,9 @@ def usage_cost(
     return tokens, round(cost, 6)
 
 
-def api_key(spec: Any) -> tuple[str | None, str | None]:
-    """``(key, None)`` for the agent, or ``(None, why not)``. The reason never holds a value."""
+def api_key(spec: Any, url: str) -> tuple[str | None, str | None]:
+    """``(key, None)`` for the agent calling ``url``, or ``(None, why not)``. The reason never
+    holds a value."""
     env_name = (spec.runtime_config or {}).get("apiKeyEnv")
     if spec.runtime_secret:
         if env_name is not None:
@@ -201,6 +204,12 @@ def api_key(spec: Any) -> tuple[str | None, str | None]:
             f"apiKeyEnv {str(env_name)[:100]!r} is not a variable the operator lends to "
             "runtimes (RUNTIME_KEY_ENVS): refused"
         )
+    origins = settings.RUNTIME_KEY_ORIGINS.get(env_name, [])
+    if url_origin(url) not in origins:
+        return None, (
+            f"apiKeyEnv {env_name} is lent for {', '.join(origins)} only, not for "
+            f"{endpoint(url)}: refused"
+        )
     key = (allowed[env_name] or "").strip()
     return (key, None) if key else (None, f"the operator has not set {env_name}")
 
@@ -216,7 +225,7 @@ def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
     detail["endpoint"] = endpoint(url)
     if not isinstance(model, str) or not model.strip():
         return failed("no model: set the runtime's model or the orchestrator's", detail=detail)
-    key, problem = api_key(ctx.agent)
+    key, problem = api_key(ctx.agent, url)
     if key is None:
         return failed(problem or "no API key", detail=detail)
 

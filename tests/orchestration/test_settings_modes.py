@@ -43,6 +43,7 @@ print(json.dumps({
     "secrets_keys": settings.SECRETS_KEYS,
     "site_url": settings.SITE_URL,
     "runtime_keys": settings.RUNTIME_KEYS_FROM_ENV,
+    "key_origins": settings.RUNTIME_KEY_ORIGINS,
 }))
 """
 
@@ -181,20 +182,36 @@ def test_only_the_variables_the_operator_lists_are_lent_to_runtimes(tmp_path):
     listed = loaded(
         tmp_path,
         DEBUG="1",
-        RUNTIME_KEY_ENVS="ACME_LLM_KEY,GLOBEX_LLM_KEY",
-        ACME_LLM_KEY="sk-acme",
+        RUNTIME_KEY_ENVS="AZURE_KEY@https://a.example.com,AZURE_KEY@b.example.com:8443,"
+        "LOCAL_KEY@http://llm.internal:8080/v1",
+        AZURE_KEY="sk-azure",
         OPENAI_API_KEY="sk-operator",
     )
 
     assert default["runtime_keys"] == {"OPENAI_API_KEY": "sk-operator"}
-    assert listed["runtime_keys"] == {"ACME_LLM_KEY": "sk-acme", "GLOBEX_LLM_KEY": ""}
+    assert default["key_origins"] == {"OPENAI_API_KEY": ["https://api.openai.com:443"]}
+    assert listed["runtime_keys"] == {"AZURE_KEY": "sk-azure", "LOCAL_KEY": ""}
+    assert listed["key_origins"] == {
+        "AZURE_KEY": ["https://a.example.com:443", "https://b.example.com:8443"],
+        "LOCAL_KEY": ["http://llm.internal:8080"],
+    }
+
+
+@pytest.mark.parametrize("entry", ["OPENAI_API_KEY", "OPENAI_API_KEY@", "openai@api.openai.com"])
+def test_a_lent_key_names_its_variable_and_the_origin_it_is_sent_to(tmp_path, entry):
+    result = load_settings(tmp_path, DEBUG="1", RUNTIME_KEY_ENVS=entry)
+
+    assert result.returncode != 0
+    assert "must be NAME@origin" in result.stderr
 
 
 @pytest.mark.parametrize(
     "name", ["SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SECRETS_KEYS", "CELERY_BROKER_URL"]
 )
 def test_the_server_never_lends_one_of_its_own_settings(tmp_path, name):
-    result = load_settings(tmp_path, DEBUG="1", RUNTIME_KEY_ENVS=f"OPENAI_API_KEY,{name}")
+    result = load_settings(
+        tmp_path, DEBUG="1", RUNTIME_KEY_ENVS=f"OPENAI_API_KEY@api.openai.com,{name}@evil.example"
+    )
 
     assert result.returncode != 0
     assert f"RUNTIME_KEY_ENVS names {name}, a setting of the server itself" in result.stderr

@@ -28,9 +28,15 @@ def llm():
 
 
 @pytest.fixture
-def llm_key(settings):
-    """The operator lends the test key to runtimes as ``KEY_ENV`` (RUNTIME_KEY_ENVS)."""
-    lend_key(settings, API_KEY)
+def llm_key(settings, request):
+    """The operator lends the test key to runtimes as ``KEY_ENV`` (RUNTIME_KEY_ENVS), for the
+    test's LLM server (and the unused port, when the test has one)."""
+    urls = []
+    if "llm" in request.fixturenames:
+        urls.append(request.getfixturevalue("llm").url)
+    if "unused_port" in request.fixturenames:
+        urls.append(f"http://127.0.0.1:{request.getfixturevalue('unused_port')}")
+    lend_key(settings, API_KEY, *urls)
     return API_KEY
 
 

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from agents.runtimes import AgentSpec, HttpPolicy, KnowledgeItem, TurnContext
+from config.origins import url_origin
 from orchestration.secret_store import seal
 
 API_KEY = "sk-test-0123456789"
@@ -24,10 +25,14 @@ KEY_ENV = "RUNTIME_TEST_LLM_KEY"
 WEBHOOK_SECRET = "webhook-secret-0123456789"
 
 
-def lend_key(settings, value: str | None, name: str = KEY_ENV) -> None:
-    """What the operator's ``RUNTIME_KEY_ENVS=<name>`` and ``<name>=<value>`` make of the
-    settings (``value`` None: the variable is not set)."""
+def lend_key(settings, value: str | None, *urls: str, name: str = KEY_ENV) -> None:
+    """What the operator's ``RUNTIME_KEY_ENVS=<name>@<url>,...`` and ``<name>=<value>`` make of
+    the settings (``value`` None: the variable is not set)."""
     settings.RUNTIME_KEY_ENVS = [*settings.RUNTIME_KEY_ENVS, name]
+    settings.RUNTIME_KEY_ORIGINS = {
+        **settings.RUNTIME_KEY_ORIGINS,
+        name: [url_origin(url) for url in urls],
+    }
     settings.RUNTIME_KEYS_FROM_ENV = {**settings.RUNTIME_KEYS_FROM_ENV, name: value or ""}
 
 

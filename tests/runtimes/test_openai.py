@@ -170,7 +170,7 @@ def test_an_empty_answer_is_not_answered(llm, llm_key):
 
 
 def test_a_missing_key_variable_is_an_error_without_a_request(llm, settings):
-    lend_key(settings, None)
+    lend_key(settings, None, llm.url)
     reply = run_agent(openai_context(llm), http_policy=FAST)
 
     assert reply.error == f"the operator has not set {KEY_ENV}"
@@ -181,7 +181,7 @@ def test_a_missing_key_variable_is_an_error_without_a_request(llm, settings):
 
 
 def test_an_empty_key_variable_is_not_set_either(llm, settings):
-    lend_key(settings, "  ")
+    lend_key(settings, "  ", llm.url)
     reply = run_agent(openai_context(llm), http_policy=FAST)
 
     assert reply.error == f"the operator has not set {KEY_ENV}"
@@ -241,7 +241,7 @@ def test_server_errors_every_time_fail_after_three_attempts(llm, llm_key):
     ],
 )
 def test_client_errors_are_not_retried(llm, settings, config, status, message):
-    lend_key(settings, "sk-wrong" if status == 401 else API_KEY)
+    lend_key(settings, "sk-wrong" if status == 401 else API_KEY, llm.url)
     if "baseUrl" in config:
         config = {"baseUrl": llm.url + config["baseUrl"]}
     reply = run_agent(openai_context(llm, config=config), http_policy=FAST)

@@ -25,6 +25,8 @@ from tests.runtimes.support import API_KEY, WEBHOOK_SECRET, Respond
 pytestmark = pytest.mark.django_db
 
 HOOK_SECRET = "whsec-never-shown-0123456789"
+# the origin the operator lends OPENAI_API_KEY for by default (RUNTIME_KEY_ENVS)
+OPENAI = {"type": "openai", "baseUrl": "https://api.openai.com/v1", "model": "gpt-4o-mini"}
 
 
 @pytest.fixture(autouse=True)
@@ -111,7 +113,7 @@ def test_a_change_without_the_key_keeps_it_and_a_new_one_replaces_it(key_client,
 
     lent = key_client.patch(
         "/api/v1/agents/agent-llm",
-        {"runtime": openai_runtime(llm, apiKeyEnv="OPENAI_API_KEY")},
+        {"runtime": {**OPENAI, "apiKeyEnv": "OPENAI_API_KEY"}},
         format="json",
     )
     assert lent.status_code == 200, lent.json()
@@ -121,9 +123,7 @@ def test_a_change_without_the_key_keeps_it_and_a_new_one_replaces_it(key_client,
 
 
 def test_an_openai_agent_has_a_key_or_a_lent_variable_not_both_nor_neither(key_client, llm):
-    both = create(
-        key_client, runtime=openai_runtime(llm, apiKey="sk-x", apiKeyEnv="OPENAI_API_KEY")
-    )
+    both = create(key_client, runtime={**OPENAI, "apiKey": "sk-x", "apiKeyEnv": "OPENAI_API_KEY"})
     neither = create(key_client, runtime=openai_runtime(llm))
 
     assert both.status_code == 400

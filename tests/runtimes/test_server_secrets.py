@@ -184,7 +184,7 @@ def test_only_the_variables_the_operator_lends_are_sent(
     tenant, key_client, listener, server_environment, settings
 ):
     # the control: a lent variable does reach the endpoint, so the refusals above are real
-    lend_key(settings, API_KEY)
+    lend_key(settings, API_KEY, listener.url)
     created = key_client.post(
         "/api/v1/agents",
         {
@@ -205,6 +205,41 @@ def test_only_the_variables_the_operator_lends_are_sent(
         assert value not in heard(listener)
 
 
+def test_a_lent_key_is_never_sent_to_another_origin(
+    tenant, key_client, listener, server_environment, settings
+):
+    # the operator lends its OpenAI key for api.openai.com; a tenant points baseUrl elsewhere
+    lend_key(settings, "sk-operator-key-never-sent", "https://api.openai.com", name="OPENAI_KEY")
+    refused = key_client.post(
+        "/api/v1/agents",
+        {
+            "id": "agent-thief",
+            "name": "Thief",
+            "role": "specialist",
+            "runtime": openai_runtime(listener, apiKeyEnv="OPENAI_KEY"),
+        },
+        format="json",
+    )
+    Agent.objects.create(  # and a row forced past that check
+        tenant=tenant,
+        slug="agent-forced",
+        name="Forced",
+        role="specialist",
+        runtime="openai",
+        runtime_config={"baseUrl": listener.url + "/v1", "model": "m", "apiKeyEnv": "OPENAI_KEY"},
+    )
+    conversation = start(key_client, "agent-forced")
+    say(key_client, conversation, "Hello")
+
+    assert refused.status_code == 400
+    problem = refused.json()["error"]["fields"]["runtime.apiKeyEnv"][0]
+    assert problem.startswith("OPENAI_KEY is lent for https://api.openai.com:443 only")
+    assert listener.seen == []
+    (error,) = DecisionEvent.objects.filter(conversation_id=conversation, type="agent.error")
+    assert "is lent for https://api.openai.com:443 only" in error.detail["error"]
+    assert "sk-operator-key-never-sent" not in json.dumps(error.detail)
+
+
 def test_the_lent_variables_are_read_once_by_the_settings(settings, monkeypatch, listener):
     # the runtime reads RUNTIME_KEYS_FROM_ENV, never the environment: changing the process
     # environment afterwards changes nothing
@@ -212,7 +247,7 @@ def test_the_lent_variables_are_read_once_by_the_settings(settings, monkeypatch,
     from tests.runtimes.support import FAST, make_agent, make_context
 
     settings.RUNTIME_ALLOW_PRIVATE_NETWORKS = True
-    lend_key(settings, API_KEY)
+    lend_key(settings, API_KEY, listener.url)
     monkeypatch.setenv(KEY_ENV, "sk-changed-in-the-environment-later")
     agent = make_agent(
         runtime="openai",
