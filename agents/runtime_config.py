@@ -99,7 +99,7 @@ def secret_problem(runtime: str, secret: Any) -> str | None:
 def split_runtime(runtime: str, document: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
     """``(settings, secret)`` of a runtime as given (without ``type``); ``secret`` is None when
     the document does not give one."""
-    name = SECRET_NAMES.get(runtime)
+    name = SECRET_NAMES.get(runtime) if isinstance(runtime, str) else None
     config = {k: v for k, v in document.items() if k != "type" and k != name}
     return config, (document.get(name) if name else None)
 
@@ -107,7 +107,7 @@ def split_runtime(runtime: str, document: Mapping[str, Any]) -> tuple[dict[str, 
 def runtime_config_errors(runtime: str, config: Any, *, has_secret: bool) -> dict[str, str]:
     """Problems with the settings ``config`` for ``runtime`` when a secret is (``has_secret``)
     or is not stored with them, by key (empty when it is fine)."""
-    if runtime not in RUNTIME_KEYS:
+    if not isinstance(runtime, str) or runtime not in RUNTIME_KEYS:
         return {"type": f"'{runtime}' is not one of builtin, openai, webhook"}
     if not isinstance(config, dict):
         return {"": "must be an object"}
@@ -180,7 +180,7 @@ def runtime_secret_after(
     """The sealed secret an agent keeps after a change of its runtime: ``given`` (a new secret,
     sealed here), else the ``stored`` token while the runtime stays and still uses it, else
     none."""
-    if runtime not in SECRET_NAMES:
+    if not isinstance(runtime, str) or runtime not in SECRET_NAMES:
         return ""
     if given is not None:
         return seal(given.strip() if runtime == "openai" else given)

@@ -31,7 +31,7 @@ class AgentInUse(Exception):
 def _set_runtime_secret(agent: Agent, given: str | None, *, same_runtime: bool) -> None:
     """Seal a new secret (``given``), keep the stored one, or drop it (see
     ``runtime_secret_after``). Raises ValidationError for a secret that cannot be one."""
-    if given is not None and agent.runtime in SECRET_NAMES:
+    if given is not None and isinstance(agent.runtime, str) and agent.runtime in SECRET_NAMES:
         problem = secret_problem(agent.runtime, given)
         if problem:
             raise ValidationError({"runtime": f"{SECRET_NAMES[agent.runtime]}: {problem}"})

@@ -396,3 +396,26 @@ def test_a_secret_no_key_decrypts_fails_cleanly(tenant, key_client, hook, two_ke
     assert hook.seen == []
     (error,) = DecisionEvent.objects.filter(type="agent.error")
     assert error.detail["error"].startswith("the stored secret is unreadable")
+
+
+@pytest.mark.parametrize("kind", [["openai"], {"type": "webhook"}, 7, None])
+def test_a_runtime_type_that_is_no_name_is_a_400_on_import(key_client, kind):
+    document = {
+        "format": "stack-template",
+        "version": 1,
+        "name": "Odd",
+        "agents": [
+            {
+                "id": "agent-sup",
+                "name": "Sup",
+                "role": "supervisor",
+                "runtime": {"type": kind, "apiKey": "sk-x", "secret": "s" * 20},
+            }
+        ],
+    }
+
+    response = key_client.post("/api/v1/stacks/import", {"template": document}, format="json")
+
+    assert response.status_code == 400
+    assert "template.agents[0].runtime.type" in response.json()["error"]["fields"]
+    assert not Agent.objects.exists()
