@@ -790,15 +790,23 @@ class Writer:
         self.resolve_open()
 
     async def probe(self) -> None:
-        """A bare event to every inbox socket of the tenant through the layer (the consumers'
-        ``broadcast`` handler forwards unknown event types as they are)."""
+        """A bare event to every inbox socket of the tenant through the layer: a
+        ``conversation.updated`` (an event every human agent's socket forwards as it is; the
+        inbox forwards no type the permission matrix does not list), counted by type."""
         from channels.layers import get_channel_layer
 
         from orchestration.events import tenant_inbox_group
 
         await get_channel_layer().group_send(
-            tenant_inbox_group(self.tenant.pk), {"type": "broadcast", "event": {"type": "probe"}}
+            tenant_inbox_group(self.tenant.pk),
+            {
+                "type": "broadcast",
+                "event": {"type": "conversation.updated", "conversationId": "probe"},
+            },
         )
+
+
+PROBE = "conversation.updated"  # the type of the probe event (Writer.probe)
 
 
 # --- phases ------------------------------------------------------------------------------------
@@ -1086,7 +1094,7 @@ class Bench:
             # do the sockets still hear the channel layer after the idle hold?
             await self.writer.probe()
             await asyncio.sleep(3.0)
-            probed = (await self.stats())["other"]["probe"] - end["other"]["probe"]
+            probed = (await self.stats())["other"][PROBE] - end["other"][PROBE]
         finally:
             await self.stop()
         return {
