@@ -254,9 +254,9 @@ class PersonAdmin(TenantScopedMixin, DjangoUserAdmin):
             services.membership_set(
                 user=obj, tenant=tenant, roles=form.cleaned_data.get("roles", [])
             )
-        if change and {"is_active", "is_superuser"} & set(form.changed_data):
-            # deactivated: sessions end and sockets close (membership_set told role changes)
-            services.person_access_changed(user=obj)
+        if change and "is_active" in form.changed_data:
+            # deactivated: their sessions end and their sockets close
+            services.person_set_active(user=obj, active=obj.is_active)
 
     def delete_model(self, request, obj):
         services.person_delete(user=obj)

@@ -123,6 +123,15 @@ def person_access_changed(*, user: AbstractUser) -> None:
 
 
 @transaction.atomic
+def person_set_active(*, user: AbstractUser, active: bool) -> None:
+    """Activate or deactivate a person. Deactivated, their sessions end and, after commit,
+    their open sockets close (4401); personal tokens stop working while they are inactive."""
+    get_user_model().objects.filter(pk=user.pk).update(is_active=active)
+    user.is_active = active
+    person_access_changed(user=user)
+
+
+@transaction.atomic
 def person_delete(*, user: AbstractUser) -> None:
     """Delete a person: their sessions end and, after commit, their open sockets close."""
     PersonSession.objects.filter(user_id=user.pk).delete()
