@@ -164,7 +164,7 @@ class InboxConsumer(JsonConsumer):
         if hats is None:
             return
         kind = content.get("type") if isinstance(content, dict) else None
-        grant = SOCKET_ACTIONS.get(kind) if kind != "connect" else None
+        grant = SOCKET_ACTIONS.get(kind) if isinstance(kind, str) and kind != "connect" else None
         if grant is None:
             await self.send_json({"type": "error", "error": f"unknown message type {kind!r}"})
             return

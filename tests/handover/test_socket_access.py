@@ -297,3 +297,17 @@ async def test_approval_events_reach_approvers_and_handoff_events_reach_agents(l
     assert heard_by_approver == ["approval.requested", "approval.decided"]
     await agent_socket.disconnect()
     await approver_socket.disconnect()
+
+
+async def test_a_frame_of_no_known_action_is_answered_and_the_socket_stays(layer, tenant):
+    ada = await sync_to_async(_person)(tenant, ["agent"], "ada")
+    socket = await open_inbox(ada)
+
+    for frame in ({"type": ["handoff.claim"]}, {"type": "connect"}, {"type": "approve"}, [1]):
+        await socket.send_json_to(frame)
+        answer = await until(socket, "error")
+        assert answer["error"].startswith("unknown message type"), frame
+
+    await socket.send_json_to({"type": "heartbeat"})
+    assert (await until(socket, "heartbeat.ack"))["type"] == "heartbeat.ack"
+    await socket.disconnect()

@@ -520,3 +520,31 @@ def test_manage_py_permissions_prints_the_matrix(capsys):
     out = capsys.readouterr().out
     assert out == permissions.markdown()
     assert "| `GET /api/v1/me` | yes | yes | yes | yes | yes |" in out
+
+
+# --- the socket's re-check is one query ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_who_is_behind_a_socket_is_read_in_one_query(tenant, django_assert_num_queries):
+    fin = make_person(tenant=tenant, roles=["agent"], username="fin")
+    ApproverGroup.objects.create(tenant=tenant, name="finance").members.add(fin)
+    client = Client()
+    client.force_login(fin)
+    session_key = client.session.session_key
+
+    with django_assert_num_queries(1):
+        now = permissions.presence_of(fin.pk, session_key)
+
+    assert now.hats == {"person", "agent", "approver"}
+    assert now.tenant_id == tenant.pk and now.close_code is None
+    assert permissions.presence_of(fin.pk, "not-a-session").close_code == 4401
+    assert permissions.presence_of(123456, None).close_code == 4401
+
+
+@pytest.mark.django_db
+def test_options_describes_a_route_only_to_those_who_may_use_it(tenant, key_client):
+    agent = _client(tenant, "ada", "session", ["agent"])
+
+    assert key_client.options("/api/v1/agents").status_code == 200
+    assert _refused_by_matrix(agent.options("/api/v1/agents"))
