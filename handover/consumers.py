@@ -33,8 +33,8 @@ from orchestration.permissions import (
     AGENT,
     SOCKET_ACTIONS,
     SOCKET_EVENTS,
+    access_of,
     forget_hats,
-    presence_of,
 )
 from orchestration.scoping import membership_of
 
@@ -88,7 +88,7 @@ class InboxConsumer(JsonConsumer):
             return
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.closing = False
-        now = await database_sync_to_async(presence_of)(user.pk, self.session_key)
+        now = await database_sync_to_async(access_of)(user.pk, self.session_key)
         if now.close_code:
             await self.close(code=now.close_code)
             return
@@ -132,7 +132,7 @@ class InboxConsumer(JsonConsumer):
         gone or lost what it was opened with. The hats both still hold, or None (closed)."""
         if self.closing:
             return None
-        now = await database_sync_to_async(presence_of)(self.user.pk, self.session_key)
+        now = await database_sync_to_async(access_of)(self.user.pk, self.session_key)
         if now.close_code:
             code, error = now.close_code, "You are signed out."
         elif now.tenant_id != self.tenant.pk or not self.hats <= now.hats:

@@ -501,7 +501,7 @@ def forget_hats(user) -> None:
 
 
 @dataclass(frozen=True)
-class Presence:
+class Access:
     """Who is behind a socket right now, read in one query: the person is active, still signed
     in with the socket's session, in which tenant, with which hats."""
 
@@ -516,7 +516,7 @@ class Presence:
         return 4401 if not (self.active and self.signed_in) else None
 
 
-def presence_of(user_id: int, session_key: str | None) -> Presence:
+def access_of(user_id: int, session_key: str | None) -> Access:
     """One query: the user row, its membership, whether it is in an approver group of its
     tenant, and whether ``session_key`` is still one of its sessions (None: not checked)."""
     users = get_user_model().objects.filter(pk=user_id)
@@ -546,7 +546,7 @@ def presence_of(user_id: int, session_key: str | None) -> Presence:
         .first()
     )
     if row is None:
-        return Presence(active=False, signed_in=False, tenant_id=None, hats=frozenset())
+        return Access(active=False, signed_in=False, tenant_id=None, hats=frozenset())
     tenant_id = row["membership__tenant_id"]
     roles = [
         role
@@ -562,7 +562,7 @@ def presence_of(user_id: int, session_key: str | None) -> Presence:
         if tenant_id is not None and row["is_active"]
         else frozenset()
     )
-    return Presence(
+    return Access(
         active=row["is_active"],
         signed_in=row.get("session_alive", True),
         tenant_id=tenant_id,

@@ -534,12 +534,12 @@ def test_who_is_behind_a_socket_is_read_in_one_query(tenant, django_assert_num_q
     session_key = client.session.session_key
 
     with django_assert_num_queries(1):
-        now = permissions.presence_of(fin.pk, session_key)
+        now = permissions.access_of(fin.pk, session_key)
 
     assert now.hats == {"person", "agent", "approver"}
     assert now.tenant_id == tenant.pk and now.close_code is None
-    assert permissions.presence_of(fin.pk, "not-a-session").close_code == 4401
-    assert permissions.presence_of(123456, None).close_code == 4401
+    assert permissions.access_of(fin.pk, "not-a-session").close_code == 4401
+    assert permissions.access_of(123456, None).close_code == 4401
 
 
 @pytest.mark.django_db
