@@ -14,23 +14,9 @@ from agents import services
 from agents.models import Agent, AgentRole, Pattern
 from agents.runtime_config import public_runtime, runtime_errors, split_runtime
 from approvals.registry import ParamsError, get_action
-from orchestration.api_auth import ApiKeyClient, IsTenantPrincipal, request_roles, request_tenant
+from orchestration.api_auth import request_tenant
 from orchestration.api_errors import Conflict
 from orchestration.scoping import scope_queryset
-
-
-class CanConfigure(IsTenantPrincipal):
-    """Reading is for every principal of the tenant; changing configuration is for
-    integration keys (integrators automate it) and managers."""
-
-    message = "Changing configuration needs the manager role or an integration key."
-
-    def has_permission(self, request, view) -> bool:
-        if not super().has_permission(request, view):
-            return False
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return True
-        return isinstance(request.user, ApiKeyClient) or "manager" in request_roles(request)
 
 
 def tenant_agents(request):
@@ -173,8 +159,6 @@ def _save(call, **kwargs) -> Agent:
 
 
 class AgentListView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(responses=AgentSerializer(many=True))
     def get(self, request):
         agents = tenant_agents(request).select_related("supervisor")
@@ -191,8 +175,6 @@ class AgentListView(APIView):
 
 
 class AgentDetailView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(responses=AgentSerializer)
     def get(self, request, agent_id: str):
         agent = get_agent(request, agent_id)

@@ -9,7 +9,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.api import CanConfigure, get_agent
+from agents.api import get_agent
 from agents.models import Agent
 from agents.rule_sets import (
     RulesInvalid,
@@ -77,8 +77,6 @@ def _user(request):
 
 
 class RulesView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(responses=RulesShape)
     def get(self, request, agent_id: str):
         return Response(rules_json(get_agent(request, agent_id)))
@@ -122,8 +120,6 @@ def version_json(version) -> dict:
 
 
 class RuleVersionsView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(
         responses=inline_serializer(
             "RuleVersion",
@@ -144,8 +140,6 @@ class RuleVersionsView(APIView):
 
 
 class RuleRestoreView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(request=None, responses=RulesShape)
     def post(self, request, agent_id: str, version: int):
         agent = get_agent(request, agent_id)

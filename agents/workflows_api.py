@@ -15,7 +15,6 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.api import CanConfigure
 from agents.models import Workflow
 from agents.workflows import (
     ALL,
@@ -107,8 +106,6 @@ def _answer(request, workflow: Workflow, status_code: int = status.HTTP_200_OK) 
 
 
 class WorkflowListView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(
         operation_id="workflows_list",
         responses=WorkflowSerializer(many=True),
@@ -131,8 +128,6 @@ class WorkflowListView(APIView):
 
 
 class WorkflowDetailView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(
         operation_id="workflows_retrieve", responses={200: WorkflowSerializer, 404: NOT_FOUND}
     )

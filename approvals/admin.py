@@ -24,6 +24,7 @@ from approvals.models import (
 from approvals.selectors import approval_transcript
 from approvals.services import ApprovalConflict, NotAnApprover, approval_decide
 from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
+from orchestration.services import person_access_changed
 
 
 @admin.register(ApproverGroup)
@@ -35,6 +36,27 @@ class ApproverGroupAdmin(TenantScopedAdmin):
     @admin.display(description="members")
     def member_count(self, group) -> int:
         return group.members.count()
+
+    # A group makes its members approvers (the permission matrix): whoever leaves one has their
+    # open sockets re-check who they are, and close if that was what let them in.
+
+    def save_related(self, request, form, formsets, change):
+        before = set(form.instance.members.all()) if change else set()
+        super().save_related(request, form, formsets, change)
+        for person in before - set(form.instance.members.all()):
+            person_access_changed(user=person)
+
+    def delete_model(self, request, obj):
+        members = list(obj.members.all())
+        super().delete_model(request, obj)
+        for person in members:
+            person_access_changed(user=person)
+
+    def delete_queryset(self, request, queryset):
+        members = {person for group in queryset for person in group.members.all()}
+        super().delete_queryset(request, queryset)
+        for person in members:
+            person_access_changed(user=person)
 
 
 class ReadOnlyAdmin(TenantScopedAdmin):

@@ -8,8 +8,9 @@ request's address and user agent, and renders. The queue is server-rendered and 
 ``/ws/inbox/`` (and on every snapshot, so a reconnect re-syncs) it re-fetches the fragments
 served here; a fragment is the same template the page includes, so there is one markup.
 
-Who may open the pages: people of a tenant who hold the approver role or belong to one of its
-approver groups (``approver_tokens``); anyone else gets a 403 page. Another tenant's request is
+Who may open the pages: the permission matrix's page rows (``page_door``): people of a tenant
+who hold the approver role or belong to one of its approver groups; anyone else gets a 403
+page. Another tenant's request is
 a 404. Times are shown in the tenant's time zone.
 """
 
@@ -24,7 +25,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
@@ -43,12 +43,12 @@ from approvals.selectors import (
     approval_get,
     approval_transcript,
     approvals_pending_for,
-    approver_tokens,
     decide_problem,
     execution_of,
 )
 from approvals.services import MAX_REASON, ApprovalConflict, NotAnApprover, approval_decide
 from orchestration.models import Membership, Tenant
+from orchestration.permissions import page_door
 from orchestration.scoping import membership_of
 
 HISTORY_PAGE_SIZE = 25
@@ -66,14 +66,6 @@ STATUS_HELP = {
 
 
 # --- who may look -------------------------------------------------------------------------------
-
-
-def _approver(request: HttpRequest) -> Membership | None:
-    """The membership of a person who may use the approvals pages, else None."""
-    membership = membership_of(request.user)
-    if membership is None or not request.user.is_active or not approver_tokens(request.user):
-        return None
-    return membership
 
 
 def _forbidden(request: HttpRequest) -> HttpResponse:
@@ -356,12 +348,10 @@ def _history_context(request: HttpRequest, tenant: Tenant, agents: dict[str, str
     }
 
 
-@login_required
+@page_door(forbidden=_forbidden)
 @require_GET
 def approval_index(request: HttpRequest) -> HttpResponse:
-    membership = _approver(request)
-    if membership is None:
-        return _forbidden(request)
+    membership = membership_of(request.user)
     tenant = membership.tenant
     agents = _agent_names(tenant)
     with timezone.override(tenant.tzinfo):
@@ -382,13 +372,11 @@ def approval_index(request: HttpRequest) -> HttpResponse:
         )
 
 
-@login_required
+@page_door(forbidden=_forbidden)
 @require_GET
 def approval_pending_fragment(request: HttpRequest) -> HttpResponse:
     """The queue's pending part, for the live page to swap in."""
-    membership = _approver(request)
-    if membership is None:
-        return _forbidden(request)
+    membership = membership_of(request.user)
     tenant = membership.tenant
     with timezone.override(tenant.tzinfo):
         return render(
@@ -398,13 +386,11 @@ def approval_pending_fragment(request: HttpRequest) -> HttpResponse:
         )
 
 
-@login_required
+@page_door(forbidden=_forbidden)
 @require_GET
 def approval_history_fragment(request: HttpRequest) -> HttpResponse:
     """The history part (same filters and page as the query string), for the live page."""
-    membership = _approver(request)
-    if membership is None:
-        return _forbidden(request)
+    membership = membership_of(request.user)
     tenant = membership.tenant
     with timezone.override(tenant.tzinfo):
         return render(
@@ -500,24 +486,20 @@ def _tenant_approval(membership: Membership, approval_id: int) -> ApprovalReques
     return approval
 
 
-@login_required
+@page_door(forbidden=_forbidden)
 @require_GET
 def approval_detail(request: HttpRequest, approval_id: int) -> HttpResponse:
-    membership = _approver(request)
-    if membership is None:
-        return _forbidden(request)
+    membership = membership_of(request.user)
     approval = _tenant_approval(membership, approval_id)
     with timezone.override(membership.tenant.tzinfo):
         return render(request, "approvals/detail.html", _detail_context(request, approval))
 
 
-@login_required
+@page_door(forbidden=_forbidden)
 @require_GET
 def approval_body_fragment(request: HttpRequest, approval_id: int) -> HttpResponse:
     """The detail's body (transcript, decision panel, facts), for the live page."""
-    membership = _approver(request)
-    if membership is None:
-        return _forbidden(request)
+    membership = membership_of(request.user)
     approval = _tenant_approval(membership, approval_id)
     with timezone.override(membership.tenant.tzinfo):
         return render(request, "approvals/_detail_body.html", _detail_context(request, approval))
@@ -542,9 +524,7 @@ def _decided_message(approval: ApprovalRequest, verdict: str, summary: str) -> s
 
 
 def _decide(request: HttpRequest, approval_id: int, verdict: str) -> HttpResponse:
-    membership = _approver(request)
-    if membership is None:
-        return _forbidden(request)
+    membership = membership_of(request.user)
     approval = _tenant_approval(membership, approval_id)
     reason = request.POST.get("reason", "")
     ip, user_agent = client_address(request)
@@ -589,13 +569,13 @@ def _decide(request: HttpRequest, approval_id: int, verdict: str) -> HttpRespons
     return redirect("approvals")
 
 
-@login_required
+@page_door(forbidden=_forbidden)
 @require_POST
 def approval_approve(request: HttpRequest, approval_id: int) -> HttpResponse:
     return _decide(request, approval_id, Verdict.APPROVE)
 
 
-@login_required
+@page_door(forbidden=_forbidden)
 @require_POST
 def approval_deny(request: HttpRequest, approval_id: int) -> HttpResponse:
     return _decide(request, approval_id, Verdict.DENY)

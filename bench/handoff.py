@@ -6,7 +6,7 @@
 Sets itself up: creates a database ``bench_handoff`` on the server of DATABASE_URL (dropped at
 the end, and first if a previous run left it), migrates it, loads the demo tenant with business
 hours open all week, and makes 500 people with the agent role and 2,000 with only the approver
-role, each with a signed-in Django session in ``django_session`` (one through the test client's
+role, each with a signed-in session (``orchestration.PersonSession``; one through the test client's
 ``force_login``, the rest in bulk with the same session data ``login()`` writes). Redis: the
 server of REDIS_URL, but logical database 13 (BENCH_REDIS_DB; the test suite's autouse
 ``cache.clear()`` is a FLUSHDB of REDIS_URL's database and would wipe this run's groups), under
@@ -39,8 +39,10 @@ Latency (one server with BENCH_WORKERS=2 workers, three steps):
    its ``handoff.offered`` frame is read; all processes share this machine's clock. The next
    handoff starts when every socket has the last one (at most 5 s); a receipt that never comes
    is counted as missing.
-2. 400 approver-only people join (their sockets get every ``handoff.offered`` but send no
-   presence on connect): the fan-out to 500 sockets without a presence storm; 50 handoffs.
+2. 400 approver-only people join (they send no presence on connect, and the permission matrix
+   gives them no handoff events: their sockets receive every group event of the tenant and drop
+   the offers): the 100 agents' receipts with 500 sockets in the group, without a presence
+   storm; 50 handoffs.
 3. The approvers leave and 400 more agents join (500 agents); tighter bounds (25 s connect,
    10 s settle, 15 s of handoffs): the presence storm grows with the square of the agents.
 Open handoffs are resolved in the database before each group of connects (a snapshot lists at
@@ -50,7 +52,8 @@ open gets its snapshot.
 Idle sockets: a server with ONE worker; 2,000 approver-only inbox sockets (agents' connects
 would start a presence storm of 2,000 x 2,000 reads); VmRSS of that process from /proc before
 (fresh, and after one socket opened and closed) and with the sockets open after a 10 s idle
-hold; then one event through the layer to check that the idle sockets still hear it.
+hold; then one event through the layer (an ``approval.requested``, which approvers' sockets
+forward) to check that the idle sockets still hear it.
 
 Also printed: per phase the CPU of the server workers, the client processes and the writer while
 the handoffs ran, and the server's reads per presence event measured in process.
@@ -127,6 +130,8 @@ PER_HANDOFF_WAIT = 5.0
 HANDOFF_GAP = float(os.environ.get("BENCH_HANDOFF_GAP", "0.02"))
 HEARTBEAT_SECONDS = 20  # handover.presence.HEARTBEAT_SECONDS, what inbox.js sends
 CONNECT_CONCURRENCY = 64  # handshakes in flight per client process
+# latency phase: sockets numbered from here on are approver-only people, who hear no handoff
+APPROVERS_FROM = 100_000
 AIM_P50_MS = 10.0
 AIM_P99_MS = 50.0
 AIM_IDLE_BYTES = 1024**3
@@ -217,6 +222,7 @@ class _SocketClient:
                 len(self.sockets),
                 dict(self.other),
                 dict(self.closed),
+                self._hearing(),
             )
         elif kind == "collect":
             offers, self.offers = dict(self.offers), defaultdict(list)
@@ -284,6 +290,10 @@ class _SocketClient:
         await asyncio.gather(*(one(i, c) for i, c in people))
         return len(times), dict(failures), times, time.perf_counter() - began
 
+    def _hearing(self) -> int:
+        """Open sockets that hear handoff offers (agents'; approvers' hear none)."""
+        return sum(1 for index in self.sockets if index < APPROVERS_FROM)
+
     async def _read(self, index: int, ws) -> None:
         from websockets.exceptions import ConnectionClosed
 
@@ -294,7 +304,7 @@ class _SocketClient:
                     handoff_id = json.loads(raw)["handoffId"]
                     got = self.offers[handoff_id]
                     got.append(now)
-                    if len(got) == len(self.sockets):
+                    if len(got) == self._hearing():
                         self.send("done", handoff_id, len(got))
                 elif raw.startswith('{"type": "presence"'):
                     self.presence += 1
@@ -353,6 +363,7 @@ class ClientHandle:
         self.replies: asyncio.Queue | None = None
         self.on_done = None
         self.open = 0
+        self.hearing = 0
 
     def attach(self, loop, on_done) -> None:
         self.replies = asyncio.Queue()
@@ -611,15 +622,14 @@ def seed(agents: int, approvers: int) -> dict:
         get_user_model,
     )
     from django.contrib.auth.hashers import make_password
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.models import Session
     from django.test import Client
     from django.utils import timezone
     from django.utils.crypto import get_random_string
 
     from agents.models import Agent
     from orchestration.demo import seed_demo
-    from orchestration.models import BusinessHours, Membership, Tenant
+    from orchestration.models import BusinessHours, Membership, PersonSession, Tenant
+    from orchestration.sessions import SessionStore
 
     seed_demo()
     tenant = Tenant.objects.get(slug="demo")
@@ -666,10 +676,15 @@ def seed(agents: int, approvers: int) -> dict:
             HASH_SESSION_KEY: user.get_session_auth_hash(),
         }
         sessions.append(
-            Session(session_key=key, session_data=store.encode(data), expire_date=expires)
+            PersonSession(
+                session_key=key,
+                session_data=store.encode(data),
+                expire_date=expires,
+                user_id=user.pk,
+            )
         )
         cookies[name] = key
-    Session.objects.bulk_create(sessions, batch_size=1000)
+    PersonSession.objects.bulk_create(sessions, batch_size=1000)
     return {
         "tenant": tenant,
         "supervisor": supervisor,
@@ -791,15 +806,23 @@ class Writer:
         self.resolve_open()
 
     async def probe(self) -> None:
-        """A bare event to every inbox socket of the tenant through the layer (the consumers'
-        ``broadcast`` handler forwards unknown event types as they are)."""
+        """A bare event to every inbox socket of the tenant through the layer: an
+        ``approval.requested`` (approvers' sockets forward it as it is; the inbox forwards no
+        type the permission matrix does not give the socket's roles), counted by type."""
         from channels.layers import get_channel_layer
 
         from orchestration.events import tenant_inbox_group
 
         await get_channel_layer().group_send(
-            tenant_inbox_group(self.tenant.pk), {"type": "broadcast", "event": {"type": "probe"}}
+            tenant_inbox_group(self.tenant.pk),
+            {
+                "type": "broadcast",
+                "event": {"type": "approval.requested", "approvalId": 0},
+            },
         )
+
+
+PROBE = "approval.requested"  # the type of the probe event (Writer.probe)
 
 
 # --- phases ------------------------------------------------------------------------------------
@@ -874,6 +897,7 @@ class Bench:
         closed: Counter = Counter()
         for client, reply in zip(self.clients, replies, strict=True):
             client.open = reply[3]
+            client.hearing = reply[6]
             other.update(reply[4])
             closed.update(reply[5])
         return {
@@ -905,8 +929,8 @@ class Bench:
 
         writer = self.writer
         await self.stats()  # refreshes each client's count of open sockets
-        listening = [c for c in self.clients if c.open]
-        sockets = sum(c.open for c in listening)
+        listening = [c for c in self.clients if c.hearing]
+        sockets = sum(c.hearing for c in listening)
         made: list[dict] = []
         cpu_before = self.cpu()
         began = time.monotonic()
@@ -1026,12 +1050,12 @@ class Bench:
 
             # does an inbox socket get its snapshot while handoffs are open?
             open_now = await sync_to_async(self.writer.open_count)()
-            check = await self.connect(url, origin, [(200_000, approvers[-1])], 15)
-            await self.close([200_000])
+            check = await self.connect(url, origin, [(2 * APPROVERS_FROM, approvers[-1])], 15)
+            await self.close([2 * APPROVERS_FROM])
             results["snapshot_check"] = {"open": open_now, **check}
             await sync_to_async(self.writer.resolve_open)()
 
-            extra = [(100_000 + i, approvers[i]) for i in range(large - small)]
+            extra = [(APPROVERS_FROM + i, approvers[i]) for i in range(large - small)]
             start = await self.stats()
             connected = await self.connect(url, origin, extra, CONNECT_SECONDS)
             label = f"{small} agents + {large - small} approvers"
@@ -1087,7 +1111,7 @@ class Bench:
             # do the sockets still hear the channel layer after the idle hold?
             await self.writer.probe()
             await asyncio.sleep(3.0)
-            probed = (await self.stats())["other"]["probe"] - end["other"]["probe"]
+            probed = (await self.stats())["other"][PROBE] - end["other"][PROBE]
         finally:
             await self.stop()
         return {

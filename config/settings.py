@@ -309,6 +309,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Database sessions that know their person, so "sign out everywhere" and a deactivation end
+# them all at once (orchestration/sessions.py).
+SESSION_ENGINE = "orchestration.sessions"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -345,7 +348,8 @@ REST_FRAMEWORK = {
         "orchestration.api_auth.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["orchestration.api_auth.IsTenantPrincipal"],
+    # every view: the permission matrix (orchestration/permissions.py), deny by default
+    "DEFAULT_PERMISSION_CLASSES": ["orchestration.api_auth.MatrixPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["orchestration.api_throttle.ApiRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["orchestration.api_parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

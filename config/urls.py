@@ -26,6 +26,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/tokens/", orchestration_views.tokens, name="tokens"),
     path(
+        "accounts/sign-out-everywhere/",
+        orchestration_views.sign_out_everywhere,
+        name="sign-out-everywhere",
+    ),
+    path(
         "accounts/tokens/<int:token_id>/revoke/",
         orchestration_views.token_revoke,
         name="token-revoke",

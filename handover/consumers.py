@@ -1,7 +1,9 @@
 """Websocket consumers (SPEC 6): the inbox of human agents and approvers, and the customer's
 side of one conversation.
 
-Close codes: 4401 not signed in / bad token, 4403 not allowed, 4404 no such conversation.
+Close codes: 4401 not signed in / bad token (also: deactivated, signed out everywhere, deleted,
+while the socket is open), 4403 not allowed (also: a role the socket needs was taken away),
+4404 no such conversation.
 Events from the channel layer are small (type and ids); consumers re-read what they send, and a
 reconnecting client gets a fresh snapshot from the database, so a dropped event loses nothing.
 """
@@ -20,19 +22,26 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from approvals.selectors import approver_tokens
 from handover import presence
 from handover.models import Handoff
 from handover.selectors import inbox_snapshot, message_json
 from handover.services import HandoffUnavailable, NotAllowed, handoff_claim, human_send_message
 from orchestration.conversation_services import customer_token_matches
-from orchestration.events import conversation_group, tenant_inbox_group
+from orchestration.events import conversation_group, person_group, tenant_inbox_group
 from orchestration.models import Conversation, Message
+from orchestration.permissions import (
+    AGENT,
+    SOCKET_ACTIONS,
+    SOCKET_EVENTS,
+    access_of,
+    forget_hats,
+)
 from orchestration.scoping import membership_of
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 10_000
+_CLOSE_CODES = {4401: "signed_out", 4403: "forbidden"}
 # Presence changes within this window are told in one broadcast per process and tenant: 500
 # agents connecting at once make a few broadcasts of the whole list, not 500 x 500 messages.
 PRESENCE_COALESCE_SECONDS = 0.25
@@ -59,36 +68,82 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
 
 
 class InboxConsumer(JsonConsumer):
-    """``/ws/inbox/``: human agents and approvers of one tenant."""
+    """``/ws/inbox/``: human agents and approvers of one tenant.
+
+    Who may do what comes from the permission matrix (``orchestration/permissions.py``): the
+    socket opens for the hats of its ``connect`` row, each client action needs its row, and an
+    event reaches the socket only when its row lets the socket's hats through (handoffs and
+    messages: agents; approval requests: approvers). Every client frame re-reads who is there
+    in one query (active, still signed in with this session, same tenant, the roles the socket
+    was opened with): a person deactivated, signed out everywhere or deleted gets an error frame
+    and the close code 4401; one who lost a role the socket was opened with, or left the
+    tenant, 4403. The same check runs when the person's group hears ``access.changed`` (sent
+    after commit by the services that change people), so a socket closes without waiting for
+    its next frame."""
 
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        membership = await database_sync_to_async(membership_of)(user)
-        approves = bool(membership) and bool(await database_sync_to_async(approver_tokens)(user))
-        if membership is None or not (membership.is_agent or approves):
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.closing = False
+        now = await database_sync_to_async(access_of)(user.pk, self.session_key)
+        if now.close_code:
+            await self.close(code=now.close_code)
+            return
+        if now.tenant_id is None or not SOCKET_ACTIONS["connect"].allows(now.hats):
             await self.close(code=4403)
             return
+        membership = await database_sync_to_async(membership_of)(user)
         self.user = user
         self.tenant = membership.tenant
-        self.is_agent = membership.is_agent
+        self.hats = now.hats
+        self.is_agent = AGENT in now.hats
         self.group = tenant_inbox_group(self.tenant.pk)
+        self.own_group = person_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.own_group, self.channel_name)
         await self.accept()
         if self.is_agent:
             await database_sync_to_async(presence.presence_join)(user=user, tenant=self.tenant)
             await self._broadcast_presence()
-        await self.send_json(await database_sync_to_async(inbox_snapshot)(user, self.tenant))
+        await self.send_json(await database_sync_to_async(self._snapshot)())
+
+    def _snapshot(self) -> dict[str, Any]:
+        return inbox_snapshot(
+            self.user,
+            self.tenant,
+            handoffs=SOCKET_EVENTS["handoff.offered"].allows(self.hats),
+            approvals=SOCKET_EVENTS["approval.requested"].allows(self.hats),
+        )
 
     async def disconnect(self, code):
         if not hasattr(self, "group"):
             return
         await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self.channel_layer.group_discard(self.own_group, self.channel_name)
         if self.is_agent:
             await database_sync_to_async(presence.presence_leave)(user=self.user)
             await self._broadcast_presence()
+
+    async def _still_there(self) -> frozenset[str] | None:
+        """Re-read who is behind the socket; close it (after an error frame) when they are
+        gone or lost what it was opened with. The hats both still hold, or None (closed)."""
+        if self.closing:
+            return None
+        now = await database_sync_to_async(access_of)(self.user.pk, self.session_key)
+        if now.close_code:
+            code, error = now.close_code, "You are signed out."
+        elif now.tenant_id != self.tenant.pk or not self.hats <= now.hats:
+            code, error = 4403, "Your roles changed; reconnect to see what they allow."
+        else:
+            forget_hats(self.user)  # the services read the membership afresh
+            return self.hats & now.hats
+        self.closing = True
+        await self.send_json({"type": "error", "code": _CLOSE_CODES[code], "error": error})
+        await self.close(code=code)
+        return None
 
     async def _broadcast_presence(self):
         """Tell the tenant's inboxes who is online, once for every change in the coalescing
@@ -105,21 +160,34 @@ class InboxConsumer(JsonConsumer):
         task.add_done_callback(_presence_tasks.discard)
 
     async def receive_json(self, content, **kwargs):
+        hats = await self._still_there()  # every frame: who is there, from the database
+        if hats is None:
+            return
         kind = content.get("type") if isinstance(content, dict) else None
+        grant = SOCKET_ACTIONS.get(kind) if isinstance(kind, str) and kind != "connect" else None
+        if grant is None:
+            await self.send_json({"type": "error", "error": f"unknown message type {kind!r}"})
+            return
+        if not grant.allows(hats):
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "forbidden",
+                    "action": kind,
+                    "error": f"This needs {grant.needs()}.",
+                }
+            )
+            return
         if kind == "heartbeat":
             if self.is_agent:
                 await database_sync_to_async(presence.presence_beat)(user=self.user)
             await self.send_json({"type": "heartbeat.ack"})
         elif kind == "resync":
-            await self.send_json(
-                await database_sync_to_async(inbox_snapshot)(self.user, self.tenant)
-            )
+            await self.send_json(await database_sync_to_async(self._snapshot)())
         elif kind == "handoff.claim":
             await self.send_json(await self._claim(content.get("handoffId")))
         elif kind == "message.send":
             await self.send_json(await self._send(content))
-        else:
-            await self.send_json({"type": "error", "error": f"unknown message type {kind!r}"})
 
     @database_sync_to_async
     def _claim(self, handoff_id) -> dict[str, Any]:
@@ -152,12 +220,19 @@ class InboxConsumer(JsonConsumer):
 
     async def broadcast(self, message):
         event = dict(message["event"])
-        if event.get("type") == "message.created" and "message" not in event:
+        kind = event.get("type")
+        if kind == "access.changed":  # to this person's sockets: check again now
+            await self._still_there()
+            return
+        grant = SOCKET_EVENTS.get(kind)
+        if grant is None or not grant.allows(self.hats):
+            return
+        if kind == "message.created" and "message" not in event:
             found = await database_sync_to_async(_message)(self.tenant.pk, event.get("messageId"))
             if found is None:
                 return
             event["message"] = found
-        elif event.get("type") == "presence" and "online" not in event:
+        elif kind == "presence" and "online" not in event:
             event["online"] = await database_sync_to_async(_online)(self.tenant)
         await self.send_json(event)
 

@@ -65,18 +65,27 @@ def open_handoffs(tenant: Tenant, *, limit: int = 200) -> list[Handoff]:
     return list(handoffs_for(tenant).filter(status__in=OPEN_STATUSES)[:limit])
 
 
-def inbox_snapshot(user, tenant: Tenant) -> dict[str, Any]:
+def inbox_snapshot(
+    user, tenant: Tenant, *, handoffs: bool = True, approvals: bool = True
+) -> dict[str, Any]:
+    """What the inbox socket shows on (re)connect: the open handoffs and who is online (when
+    ``handoffs``: a human agent's socket), the pending approvals the person may decide (when
+    ``approvals``: an approver's)."""
     from approvals.selectors import approval_json, approvals_pending_for
 
     target = tenant.response_target
     now = timezone.now()
     return {
         "type": "inbox.snapshot",
-        "handoffs": [handoff_json(h, now=now, target=target) for h in open_handoffs(tenant)],
-        "approvals": [approval_json(a) for a in approvals_pending_for(user)],
+        "handoffs": [handoff_json(h, now=now, target=target) for h in open_handoffs(tenant)]
+        if handoffs
+        else [],
+        "approvals": [approval_json(a) for a in approvals_pending_for(user)] if approvals else [],
         "online": sorted(
             p.user.get_username() for p in online_agents(tenant).select_related("user")
-        ),
+        )
+        if handoffs
+        else [],
     }
 
 

@@ -13,8 +13,6 @@ import secrets
 from collections import Counter
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
@@ -37,6 +35,7 @@ from handover.services import (
 from orchestration.api_errors import error_body
 from orchestration.conversation_services import conversation_start
 from orchestration.models import Channel, Conversation, Message, MessageRole, Tenant
+from orchestration.permissions import narrow_conversations, page_door
 from orchestration.pipeline import ConversationClosed, conversation_receive_message
 from orchestration.scoping import membership_of
 
@@ -49,14 +48,6 @@ TRANSCRIPT_LIMIT = 500
 # --- the inbox ----------------------------------------------------------------------------------
 
 
-def _human_agent(request: HttpRequest):
-    """The membership of a signed-in human agent, or 403."""
-    membership = membership_of(request.user)
-    if membership is None or not membership.is_agent or not request.user.is_active:
-        raise PermissionDenied("The inbox is for human agents.")
-    return membership
-
-
 def _url_or_none(name: str) -> str | None:
     try:
         return reverse(name)
@@ -64,10 +55,10 @@ def _url_or_none(name: str) -> str | None:
         return None
 
 
-@login_required
+@page_door
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    membership = _human_agent(request)
+    membership = membership_of(request.user)
     tenant = membership.tenant
     now = timezone.now()
     target = tenant.response_target
@@ -110,9 +101,12 @@ def _agent_names(tenant: Tenant) -> dict[str, str]:
     return dict(Agent.objects.filter(tenant=tenant).values_list("slug", "name"))
 
 
-def _tenant_conversation(tenant: Tenant, conversation_id) -> Conversation:
+def _tenant_conversation(request: HttpRequest, tenant: Tenant, conversation_id) -> Conversation:
+    """A conversation of the tenant within the page's reach (see the permission matrix)."""
     return get_object_or_404(
-        Conversation.objects.select_related("assignee", "current_agent"),
+        narrow_conversations(
+            Conversation.objects.select_related("assignee", "current_agent"), request.reach
+        ),
         tenant=tenant,
         pk=conversation_id,
     )
@@ -138,14 +132,14 @@ def pack_preview(handoff: Handoff, messages: list[Message]) -> dict[str, Any]:
     }
 
 
-@login_required
+@page_door
 @require_GET
 def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
     """One conversation of the agent's tenant as the inbox shows it: its latest handoff (with
-    its pack, or a preview of one), the transcript, and who has it."""
-    membership = _human_agent(request)
-    tenant = membership.tenant
-    conversation = _tenant_conversation(tenant, conversation_id)
+    its pack, or a preview of one), the transcript, and who has it. Only a conversation that
+    was handed to people: any other is a 404."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
     handoffs = list(handoffs_for(tenant).filter(conversation=conversation).order_by("-id")[:5])
     handoff = next((h for h in handoffs if h.status in OPEN_STATUSES), None) or (
         handoffs[0] if handoffs else None
@@ -183,12 +177,11 @@ def _json_error(status: int, code: str, message: str, fields=None) -> JsonRespon
     return JsonResponse(error_body(code, message, fields), status=status)
 
 
-@login_required
+@page_door
 @require_POST
 def inbox_claim(request: HttpRequest, handoff_id: int) -> JsonResponse:
     """Claim without the socket (the page falls back to it while reconnecting)."""
-    membership = _human_agent(request)
-    handoff = get_object_or_404(Handoff, tenant=membership.tenant, pk=handoff_id)
+    handoff = get_object_or_404(Handoff, tenant=membership_of(request.user).tenant, pk=handoff_id)
     try:
         handoff_claim(handoff=handoff, user=request.user)
     except (HandoffUnavailable, NotAllowed) as exc:
@@ -197,8 +190,8 @@ def inbox_claim(request: HttpRequest, handoff_id: int) -> JsonResponse:
 
 
 def _conversation_action(request: HttpRequest, conversation_id, service) -> JsonResponse:
-    membership = _human_agent(request)
-    conversation = _tenant_conversation(membership.tenant, conversation_id)
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
     try:
         done = service(conversation=conversation, user=request.user)
     except NotAllowed as exc:
@@ -206,13 +199,13 @@ def _conversation_action(request: HttpRequest, conversation_id, service) -> Json
     return JsonResponse({"ok": True, "conversationId": str(done.pk), "state": done.state})
 
 
-@login_required
+@page_door
 @require_POST
 def inbox_resolve(request: HttpRequest, conversation_id) -> JsonResponse:
     return _conversation_action(request, conversation_id, conversation_resolve)
 
 
-@login_required
+@page_door
 @require_POST
 def inbox_hand_back(request: HttpRequest, conversation_id) -> JsonResponse:
     return _conversation_action(request, conversation_id, conversation_hand_back)

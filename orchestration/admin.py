@@ -254,3 +254,23 @@ class PersonAdmin(TenantScopedMixin, DjangoUserAdmin):
             services.membership_set(
                 user=obj, tenant=tenant, roles=form.cleaned_data.get("roles", [])
             )
+        if change and "is_active" in form.changed_data:
+            # deactivated: their sessions end and their sockets close
+            services.person_set_active(user=obj, active=obj.is_active)
+
+    def delete_model(self, request, obj):
+        services.person_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):
+        for person in queryset:
+            services.person_delete(user=person)
+
+    @admin.action(description="Sign out everywhere (end their sessions, close their sockets)")
+    def sign_out_everywhere(self, request, queryset):
+        for person in queryset:
+            services.person_sign_out_everywhere(user=person)
+        self.message_user(
+            request, f"Signed {queryset.count()} person(s) out everywhere.", messages.SUCCESS
+        )
+
+    actions = ["sign_out_everywhere"]

@@ -19,6 +19,7 @@ from django.forms.models import BaseInlineFormSet, InlineForeignKeyField
 from django.http import Http404
 
 from orchestration.models import Tenant
+from orchestration.permissions import admin_allowed
 from orchestration.scoping import (
     is_tenant_scoped,
     managed_tenant,
@@ -171,9 +172,7 @@ class TenantScopedMixin:
         return None if request.user.is_superuser else managed_tenant(request.user)
 
     def _allowed(self, request) -> bool:
-        return request.user.is_active and (
-            request.user.is_superuser or managed_tenant(request.user) is not None
-        )
+        return admin_allowed(request.user)  # the admin's row of the permission matrix
 
     def has_module_permission(self, request) -> bool:
         return self._allowed(request)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orchestration import services
-from orchestration.api_auth import ApiKeyClient, IsManager, request_roles, request_tenant
+from orchestration.api_auth import ApiKeyClient, request_roles, request_tenant
 from orchestration.models import ApiKey
 from orchestration.scoping import scope_queryset
 
@@ -55,8 +55,6 @@ class MeView(APIView):
 
 
 class ApiKeyListView(APIView):
-    permission_classes = [IsManager]
-
     def _queryset(self, request):
         return scope_queryset(ApiKey.objects.all(), request_tenant(request))
 
@@ -81,8 +79,6 @@ class ApiKeyListView(APIView):
 
 
 class ApiKeyDetailView(APIView):
-    permission_classes = [IsManager]
-
     def _get(self, request, key_id: int) -> ApiKey:
         keys = scope_queryset(ApiKey.objects.all(), request_tenant(request))
         return get_object_or_404(keys, pk=key_id)

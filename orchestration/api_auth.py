@@ -1,8 +1,10 @@
 """API authentication: ``Authorization: Bearer <key>`` for tenant API keys and personal tokens,
-sessions for pages; and the permission every API view starts from."""
+sessions for pages; and the one permission of every API view, which reads the permission
+matrix (``orchestration/permissions.py``)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from django.utils.functional import cached_property
@@ -10,6 +12,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from orchestration import permissions as permissions_table
 from orchestration.models import ApiKey, PersonalToken, Tenant
 from orchestration.scoping import membership_of
 from orchestration.selectors import credential_for_bearer
@@ -81,34 +84,67 @@ def request_roles(request: Request) -> list[str]:
     return membership.roles if membership else []
 
 
-class IsTenantPrincipal(permissions.BasePermission):
-    """Authenticated, and acting for a tenant (a key, or a person who belongs to one)."""
+def request_hats(request: Request) -> frozenset[str]:
+    """The hats (``orchestration.permissions``) of the caller: ``key`` for an integration key;
+    ``person`` plus their roles for a person of a tenant."""
+    if isinstance(request.user, ApiKeyClient):
+        return frozenset({permissions_table.KEY})
+    return permissions_table.person_hats(request.user)
 
-    message = "Your account does not belong to a tenant."
+
+_PATH_CONVERTER = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
+
+
+def request_operation(request: Request) -> str | None:
+    """``METHOD /path`` of a request as the schema and the matrix write it
+    (``GET /api/v1/agents/{agent_id}``); HEAD is a GET."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.route is None:
+        return None
+    path = "/" + _PATH_CONVERTER.sub(r"{\1}", match.route)
+    method = "GET" if request.method == "HEAD" else request.method
+    return f"{method} {path}"
+
+
+class MatrixPermission(permissions.BasePermission):
+    """The one permission of the API: the caller acts for a tenant, and the permission matrix
+    has a row for the operation that lets one of the caller's hats through. An operation with no
+    row is refused to everyone. ``request.reach`` then says how far the caller reaches (views
+    narrow reads with it). OPTIONS describes a route to whoever may use one of its methods."""
+
+    code = "forbidden"
+    message = "This operation is not open to you."
 
     def has_permission(self, request: Request, view) -> bool:
         # Unauthenticated requests are answered 401 by DRF (the bearer scheme is advertised).
         if not (request.user and request.user.is_authenticated):
             return False
-        return request_tenant(request) is not None
-
-
-class HasRole(IsTenantPrincipal):
-    """A person in the tenant holding ``role``; integration keys are refused."""
-
-    role = ""
-
-    def has_permission(self, request: Request, view) -> bool:
-        if not super().has_permission(request, view):
+        if request_tenant(request) is None:
+            self.message = "Your account does not belong to a tenant."
             return False
-        if self.role not in request_roles(request):
-            self.message = f"This needs the {self.role} role."
+        if request.method.lower() not in view.http_method_names or not hasattr(
+            view, request.method.lower()
+        ):
+            return True  # no handler runs: DRF answers 405 with the methods there are
+        operation = request_operation(request)
+        hats = request_hats(request)
+        if request.method == "OPTIONS" and operation is not None:
+            path = operation.split(" ", 1)[1]
+            grants = [g for op, g in permissions_table.API.items() if op.split(" ", 1)[1] == path]
+            request.reach = frozenset().union(*(g.reaches(hats) for g in grants))
+            return bool(request.reach)
+        grant = permissions_table.API.get(operation) if operation else None
+        if grant is None:
+            self.message = (
+                f"{operation or request.path} has no row in the permission matrix; "
+                "it is refused to everyone."
+            )
+            return False
+        request.reach = grant.reaches(hats)
+        if not request.reach:
+            self.message = f"This needs {grant.needs()}."
             return False
         return True
-
-
-class IsManager(HasRole):
-    role = "manager"
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

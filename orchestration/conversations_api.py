@@ -16,6 +16,7 @@ from orchestration.api_auth import request_tenant
 from orchestration.api_errors import Conflict
 from orchestration.conversation_services import conversation_start
 from orchestration.models import Channel, Conversation, DecisionEvent, Message, RiskCategory
+from orchestration.permissions import narrow_conversations
 from orchestration.pipeline import ConversationClosed, conversation_receive_message
 from orchestration.scoping import scope_queryset
 
@@ -27,8 +28,10 @@ def tenant_conversations(request) -> QuerySet[Conversation]:
 
 
 def get_conversation(request, conversation_id) -> Conversation:
+    """One conversation the caller reaches (a human agent: one handed to people; an approver:
+    one with an approval request; see the permission matrix), else 404."""
     return get_object_or_404(
-        tenant_conversations(request)
+        narrow_conversations(tenant_conversations(request), request.reach)
         .select_related("current_agent", "assignee")
         .prefetch_related("handoffs__claimed_by"),
         pk=conversation_id,
@@ -168,7 +171,7 @@ class ConversationListView(APIView):
     )
     def get(self, request):
         conversations = (
-            tenant_conversations(request)
+            narrow_conversations(tenant_conversations(request), request.reach)
             .select_related("current_agent", "assignee")
             .prefetch_related("handoffs__claimed_by")
         )

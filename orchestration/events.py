@@ -97,6 +97,11 @@ def tenant_inbox_group(tenant_id: int) -> str:
     return f"tenant.{tenant_id}.inbox"
 
 
+def person_group(user_id: int) -> str:
+    """Every open socket of one person (so their access can be re-checked, or ended)."""
+    return f"person.{user_id}"
+
+
 def notify_on_commit(groups: list[str], event: dict[str, Any]) -> None:
     """Send ``event`` to ``groups`` once the current transaction commits."""
     pending = _outbox.get()

@@ -12,7 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from orchestration.models import ApiKey, Membership, PersonalToken, Role, Tenant
+from orchestration.events import notify_on_commit, person_group
+from orchestration.models import ApiKey, Membership, PersonalToken, PersonSession, Role, Tenant
+from orchestration.permissions import forget_hats
 
 API_KEY_KIND = "tka"
 PERSONAL_TOKEN_KIND = "tkp"
@@ -86,11 +88,14 @@ def _clean_roles(roles: Iterable[str]) -> set[str]:
 @transaction.atomic
 def membership_set(*, user: AbstractUser, tenant: Tenant, roles: Iterable[str]) -> Membership:
     """Put ``user`` in ``tenant`` with exactly ``roles``. Managers are staff (they use the
-    admin); superusers keep their staff status whatever their roles."""
+    admin); superusers keep their staff status whatever their roles. A person whose tenant or
+    roles changed has their open sockets re-check who they are (after commit): one that lost
+    what it was opened with closes."""
     roles = _clean_roles(roles)
-    membership, _ = Membership.objects.select_for_update().get_or_create(
+    membership, created = Membership.objects.select_for_update().get_or_create(
         user=user, defaults={"tenant": tenant}
     )
+    before = (membership.tenant_id, set(membership.roles))
     membership.tenant = tenant
     membership.is_manager = Role.MANAGER in roles
     membership.is_agent = Role.AGENT in roles
@@ -100,8 +105,48 @@ def membership_set(*, user: AbstractUser, tenant: Tenant, roles: Iterable[str]) 
     if user.is_staff != staff:
         user.is_staff = staff
         user.save(update_fields=["is_staff"])
-    user.__dict__.pop("_membership_cache", None)
+    forget_hats(user)
+    if not created and before != (membership.tenant_id, set(membership.roles)):
+        person_access_changed(user=user)
     return membership
+
+
+def person_access_changed(*, user: AbstractUser) -> None:
+    """Something about who ``user`` is changed (roles, tenant, approver groups, active): after
+    commit, every open socket of theirs re-checks against the permission matrix and closes if
+    they lost what it needs (4403), or if they are no longer active (4401). A person who is
+    not active any more loses their sessions too."""
+    forget_hats(user)
+    if not user.is_active:
+        PersonSession.objects.filter(user_id=user.pk).delete()
+    notify_on_commit([person_group(user.pk)], {"type": "access.changed"})
+
+
+@transaction.atomic
+def person_set_active(*, user: AbstractUser, active: bool) -> None:
+    """Activate or deactivate a person. Deactivated, their sessions end and, after commit,
+    their open sockets close (4401); personal tokens stop working while they are inactive."""
+    get_user_model().objects.filter(pk=user.pk).update(is_active=active)
+    user.is_active = active
+    person_access_changed(user=user)
+
+
+@transaction.atomic
+def person_delete(*, user: AbstractUser) -> None:
+    """Delete a person: their sessions end and, after commit, their open sockets close."""
+    PersonSession.objects.filter(user_id=user.pk).delete()
+    notify_on_commit([person_group(user.pk)], {"type": "access.changed"})
+    user.delete()
+
+
+@transaction.atomic
+def person_sign_out_everywhere(*, user: AbstractUser) -> int:
+    """End every session of ``user`` (each browser is signed out at its next request) and,
+    after commit, close their open sockets (4401). Personal tokens stay as they are: they are
+    revoked one by one. Returns how many sessions ended."""
+    ended, _ = PersonSession.objects.filter(user_id=user.pk).delete()
+    notify_on_commit([person_group(user.pk)], {"type": "access.changed"})
+    return ended
 
 
 @transaction.atomic

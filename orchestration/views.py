@@ -1,38 +1,34 @@
-"""Pages for signed-in people: the home page and their personal API tokens."""
+"""Pages for signed-in people: the home page, their personal API tokens, and signing out
+everywhere. Each page's door is its row in the permission matrix (``page_door``)."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from orchestration import services
-from orchestration.models import PersonalToken, Role
+from orchestration.models import PersonalToken
+from orchestration.permissions import admin_allowed, page_door, page_reach
 from orchestration.scoping import membership_of
 
-# What each role opens from the home page: (URL name, label, description). A destination
-# appears once its page is installed (its URL name resolves).
+# What the home page links to: (URL name, label, description), each shown to the people its
+# door lets in (the permission matrix) once its page is installed (its URL name resolves).
 DESTINATIONS = [
-    (Role.AGENT, "inbox", "Inbox", "Take over conversations handed to people, live or queued."),
-    (Role.APPROVER, "approvals", "Approvals", "Approve or deny sensitive actions."),
-    (Role.MANAGER, "admin:index", "Admin", "Configure agents, rules, people and settings."),
+    ("inbox", "Inbox", "Take over conversations handed to people, live or queued."),
+    ("approvals", "Approvals", "Approve or deny sensitive actions."),
+    ("admin:index", "Admin", "Configure agents, rules, people and settings."),
 ]
 
 
 def _links_for(user) -> list[dict[str, str]]:
-    from approvals.selectors import approver_tokens
-
-    membership = membership_of(user)
-    roles = set(membership.roles) if membership else set()
-    if approver_tokens(user):  # the role, or a member of an approver group
-        roles.add(Role.APPROVER)
     links = []
-    for role, url_name, label, description in DESTINATIONS:
-        allowed = role in roles or (url_name == "admin:index" and user.is_superuser)
+    for url_name, label, description in DESTINATIONS:
+        allowed = admin_allowed(user) if url_name == "admin:index" else page_reach(user, url_name)
         if not allowed:
             continue
         try:
@@ -43,7 +39,7 @@ def _links_for(user) -> list[dict[str, str]]:
     return links
 
 
-@login_required
+@page_door
 def home(request: HttpRequest) -> HttpResponse:
     membership = membership_of(request.user)
     return render(
@@ -60,7 +56,7 @@ class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'my laptop'.")
 
 
-@login_required
+@page_door
 def tokens(request: HttpRequest) -> HttpResponse:
     created = None
     form = TokenForm(request.POST or None)
@@ -81,10 +77,20 @@ def tokens(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@page_door
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(PersonalToken, pk=token_id, user=request.user)
     services.personal_token_revoke(token=token)
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("tokens")
+
+
+@page_door
+@require_POST
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    """End every session of the person (this one too) and close their sockets. Personal
+    tokens stay as they are; revoke them on the tokens page."""
+    services.person_sign_out_everywhere(user=request.user)
+    logout(request)
+    return redirect("login")

@@ -19,7 +19,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.api import CanConfigure, get_agent
+from agents.api import get_agent
 from agents.workflows_api import ErrorSerializer
 from orchestration.api_auth import request_tenant
 from stacks.documents import StackInvalid, stack_export
@@ -155,8 +155,6 @@ def _instantiate(request, document) -> Response:
 
 
 class StackExportView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(
         operation_id="stack_export",
         responses=StackDocumentSerializer,
@@ -171,8 +169,6 @@ class StackExportView(APIView):
 
 
 class StackImportView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(
         operation_id="stack_import",
         request=ImportSerializer,
@@ -202,8 +198,6 @@ def _entry(request, template_id: str) -> TemplateEntry:
 
 
 class TemplateListView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(
         operation_id="stack_templates_list",
         responses=TemplateSerializer(many=True),
@@ -249,8 +243,6 @@ class TemplateListView(APIView):
 
 
 class TemplateDetailView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(
         operation_id="stack_templates_retrieve",
         responses={200: TemplateDetailSerializer, 404: NOT_FOUND},
@@ -273,8 +265,6 @@ class TemplateDetailView(APIView):
 
 
 class TemplateInstantiateView(APIView):
-    permission_classes = [CanConfigure]
-
     @extend_schema(
         operation_id="stack_templates_instantiate",
         request=InstantiateSerializer,

@@ -28,6 +28,7 @@ from orchestration.models.orchestrator_settings import (
     TenantOrchestratorSettings,
 )
 from orchestration.models.outbox import OutboxEvent, OutboxKind
+from orchestration.models.sessions import PersonSession
 from orchestration.models.tenants import (
     BusinessHours,
     Holiday,
@@ -63,6 +64,7 @@ __all__ = [
     "OrchestratorSettings",
     "OutboxEvent",
     "OutboxKind",
+    "PersonSession",
     "PersonalToken",
     "RiskCategory",
     "Role",

@@ -230,7 +230,7 @@ def test_a_supervisor_with_reports_cannot_become_a_specialist(key_client, tenant
     assert "role" in response.json()["error"]["fields"]
 
 
-def test_human_agents_can_read_but_not_change_agents(tenant):
+def test_human_agents_neither_read_nor_change_agents(tenant):
     from rest_framework.test import APIClient
 
     from tests.factories import make_person
@@ -240,9 +240,14 @@ def test_human_agents_can_read_but_not_change_agents(tenant):
     client = APIClient()
     client.force_login(person)
 
-    assert client.get("/api/v1/agents").status_code == 200
+    assert client.get("/api/v1/agents").status_code == 403
+    assert client.get("/api/v1/agents/spec").status_code == 403
     response = client.patch("/api/v1/agents/spec", {"name": "x"}, format="json")
     assert response.status_code == 403
+    assert response.json()["error"] == {
+        "code": "forbidden",
+        "message": "This needs the manager role or an integration key.",
+    }
 
 
 def test_listing_agents_costs_the_same_queries_for_many(

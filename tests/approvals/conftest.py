@@ -22,12 +22,12 @@ def test_actions(monkeypatch):
 @pytest.fixture
 def people(tenant):
     """An approver named by username, a member of group:finance (no approver role needed), a
-    person of the tenant who approves nothing, and a requester who is also a listed
-    approver."""
+    person of the tenant who approves nothing, and a requester who is also a listed approver
+    (a manager: people propose actions through the API only as managers)."""
     alice = make_person(tenant=tenant, roles=["approver"], username="alice", email="a@acme.test")
     bob = make_person(tenant=tenant, roles=["agent"], username="bob", email="b@acme.test")
     carol = make_person(tenant=tenant, roles=["agent"], username="carol")
-    requester = make_person(tenant=tenant, roles=["approver"], username="rita")
+    requester = make_person(tenant=tenant, roles=["manager", "approver"], username="rita")
     finance = ApproverGroup.objects.create(tenant=tenant, name="finance")
     finance.members.add(bob)
     return {"alice": alice, "bob": bob, "carol": carol, "rita": requester}

@@ -370,7 +370,9 @@ def test_managers_read_metrics_and_other_people_do_not(tenant, manager, team):
     assert manager_client.get("/api/v1/metrics").status_code == 200
     refused = agent_client.get("/api/v1/metrics")
     assert refused.status_code == 403
-    assert refused.json()["error"]["message"] == "This needs the manager role."
+    assert refused.json()["error"]["message"] == (
+        "This needs the manager role or an integration key."
+    )
     assert APIClient().get("/api/v1/metrics").status_code == 401
     assert login(manager).get("/api/v1/metrics").status_code == 200
 

@@ -164,18 +164,18 @@ def test_a_body_that_is_not_json_is_400(key_client):
 # --- Who may read and write --------------------------------------------------------------------
 
 
-def test_any_person_of_the_tenant_reads_but_only_managers_and_keys_write(
+def test_only_managers_and_keys_read_and_write(
     tenant, supervisor, manager, human_agent, key_client
 ):
     agent_client = as_person(human_agent)
     manager_client = as_person(manager)
 
-    assert agent_client.get(TENANT_URL).status_code == 200
-    assert agent_client.get(agent_url("agent-front")).status_code == 200
+    assert agent_client.get(TENANT_URL).status_code == 403
+    assert agent_client.get(agent_url("agent-front")).status_code == 403
     refused = patch(agent_client, agent_url("agent-front"), {"checkInterval": 5})
     assert refused.status_code == 403
     assert refused.json()["error"]["message"] == (
-        "Changing orchestrator settings needs the manager role or an API key."
+        "This needs the manager role or an integration key."
     )
     assert patch(agent_client, TENANT_URL, {"checkInterval": 5}).status_code == 403
     assert patch(manager_client, TENANT_URL, {"checkInterval": 5}).status_code == 200
