@@ -15,10 +15,9 @@ from typing import Any
 
 from agents.models import Agent
 from agents.rule_sets import effective_ruleset, rules_document
-from approvals.registry import get_action
+from approvals.registry import approval_condition_schema
 from orchestration.rules import (
     CompiledCondition,
-    approval_schema,
     compile_condition,
     handoff_schema,
 )
@@ -47,13 +46,10 @@ def _compile(owner: str | None, version: int | None, document_key: str) -> Compi
     conditions: dict[str, list[CompiledCondition | None]] = {}
     approvals = document["approvals"]
     for item in (approvals or {}).get("actions", []):
-        spec = get_action(item["action"])
         when = item.get("when")
         compiled = None
         if when:
-            compiled = compile_condition(
-                when, approval_schema(json_schema=spec.params_schema if spec else None)
-            )
+            compiled = compile_condition(when, approval_condition_schema(item["action"]))
         conditions.setdefault(item["action"], []).append(compiled)
     return CompiledRules(
         owner=owner,

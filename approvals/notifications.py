@@ -55,7 +55,7 @@ def notify_decided(approval: ApprovalRequest) -> None:
 
 def approver_emails(approval: ApprovalRequest) -> list[str]:
     people = approver_people(tenant_id=approval.tenant_id, approvers=approval.approvers)
-    emails = people.exclude(email="")
+    emails = people.exclude(email="").exclude(pk__in=approval.causes.values("user"))
     if approval.requested_by_id:
         emails = emails.exclude(pk=approval.requested_by_id)
     return sorted(set(emails.values_list("email", flat=True)))

@@ -45,6 +45,7 @@ from .schema import (
     as_type,
     handoff_schema,
     list_of,
+    totals_names,
     type_from_json_schema,
     workflow_schema,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "parse",
     "render",
     "render_value",
+    "totals_names",
     "type_from_json_schema",
     "validate",
     "workflow_schema",
