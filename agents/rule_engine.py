@@ -16,6 +16,7 @@ from typing import Any
 from agents.models import Agent
 from agents.rule_sets import effective_ruleset, rules_document
 from approvals.registry import approval_condition_schema
+from approvals.totals import totals_from
 from orchestration.rules import (
     CompiledCondition,
     compile_condition,
@@ -164,7 +165,8 @@ def approval_verdict(
     params: Mapping[str, Any],
     context: Mapping[str, Any],
 ) -> tuple[bool, RuleOutcome]:
-    """Whether ``action`` with ``params`` needs approval under ``rules``."""
+    """Whether ``action`` with ``params`` needs approval under ``rules``. ``context`` holds the
+    conversation's names and ``totals`` (the gate reads them from the database)."""
     approvals = rules.approvals
     label = f"approval of {action}"
     if not approvals or not approvals["required"]:
@@ -174,7 +176,9 @@ def approval_verdict(
         return False, RuleOutcome(
             "approval", label, False, [f"{action} is not among the actions that need approval"]
         )
-    scope = {**context, "params": dict(params)}
+    # running totals the caller did not give are 0 (a sum with a missing one would be null,
+    # and the rule would not fire)
+    scope = {"totals": totals_from({}), **context, "params": dict(params)}
     why = []
     for condition in conditions:
         if condition is None:

@@ -100,8 +100,7 @@ def approver_tokens(user) -> set[str]:
 
 _CAUSE_PROBLEMS = {
     CauseKind.ASKED: "You asked for this action",
-    CauseKind.ASKED_KEY: "This action was asked for through the API key “{key}”, which you "
-    "created",
+    CauseKind.ASKED_KEY: "This action was asked for through the API key “{key}”, which you created",
     CauseKind.OPENED: "You opened the conversation this action was asked for in",
     CauseKind.OPENED_KEY: "The conversation this action was asked for in was opened through the "
     "API key “{key}”, which you created",

@@ -62,6 +62,7 @@ from approvals.totals import (
     customer_lock,
     money_currency,
     money_of,
+    params_for_rules,
     running_totals,
 )
 from orchestration import lifecycle
@@ -375,7 +376,7 @@ def action_propose(
         now = timezone.now()
         totals = running_totals(conversation, now=now)
         needed, outcome = approval_verdict(
-            rules, action, _rule_params(clean, money), {**base, "totals": totals}
+            rules, action, params_for_rules(clean, money), {**base, "totals": totals}
         )
         why = list(outcome.why)
         if money is not None and money.rate is not None:
@@ -496,13 +497,6 @@ def action_propose(
     if run_now and proposal.execution is not None:
         proposal.execution = execution_run(execution_id=proposal.execution.pk)
     return proposal
-
-
-def _rule_params(params: dict[str, Any], money: Money | None) -> dict[str, Any]:
-    """The parameters as the rules see them: the amount in the tenant's currency."""
-    if money is None:
-        return params
-    return {**params, "amount": float(money.converted)}
 
 
 def _request_create(

@@ -34,7 +34,7 @@ from approvals.models import (
     ExchangeRate,
     ExecutionStatus,
 )
-from approvals.registry import ACTIONS, ActionSpec
+from approvals.registry import ACTIONS, ActionSpec, totals_names
 from orchestration.models import Conversation, Tenant
 from orchestration.rules.schema import WINDOW as WINDOW_SUFFIX
 
@@ -167,13 +167,37 @@ def running_totals(conversation: Conversation, *, now: dt.datetime) -> dict[str,
             name = spec.total
             money[name] = money.get(name, Decimal(0)) + (row["money"] or 0)
             money_24h[name] = money_24h.get(name, Decimal(0)) + (row["money_24h"] or 0)
-    totals: dict[str, Any] = {}
+    flat: dict[str, Any] = {}
     for spec in ACTIONS.values():
         if spec.total:
-            totals[spec.total] = float(money.get(spec.total, 0))
-            totals[f"{spec.total}{WINDOW_SUFFIX}"] = float(money_24h.get(spec.total, 0))
-    totals["actions"] = sum(count.values())
-    totals[f"actions{WINDOW_SUFFIX}"] = sum(count_24h.values())
-    totals["count"] = count
-    totals[f"count{WINDOW_SUFFIX}"] = count_24h
+            flat[spec.total] = money.get(spec.total, 0)
+            flat[f"{spec.total}{WINDOW_SUFFIX}"] = money_24h.get(spec.total, 0)
+    flat["actions"] = sum(count.values())
+    flat[f"actions{WINDOW_SUFFIX}"] = sum(count_24h.values())
+    flat.update({f"count.{a}": n for a, n in count.items()})
+    flat.update({f"count{WINDOW_SUFFIX}.{a}": n for a, n in count_24h.items()})
+    return totals_from(flat)
+
+
+def totals_from(flat: dict[str, Any]) -> dict[str, Any]:
+    """The ``totals`` a condition reads, from names without their ``totals.`` prefix
+    (``{"refunded_24h": 90, "count.issue_refund": 2}``); a total not given is 0. The rule
+    tester builds what it is given with this, the gate what the database holds."""
+    totals: dict[str, Any] = {}
+    for name in totals_names():
+        path = name.removeprefix("totals.").split(".")
+        value = flat.get(".".join(path), 0)
+        value = float(value) if isinstance(value, Decimal | float) else value
+        place = totals
+        for part in path[:-1]:
+            place = place.setdefault(part, {})
+        place[path[-1]] = value
     return totals
+
+
+def params_for_rules(params: dict[str, Any], money: Money | None) -> dict[str, Any]:
+    """The parameters as approval conditions see them: ``params.amount`` in the tenant's
+    currency (``params.currency`` stays as given)."""
+    if money is None:
+        return params
+    return {**params, "amount": float(money.converted)}
