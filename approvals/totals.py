@@ -186,8 +186,7 @@ def totals_from(flat: dict[str, Any]) -> dict[str, Any]:
     totals: dict[str, Any] = {}
     for name in totals_names():
         path = name.removeprefix("totals.").split(".")
-        value = flat.get(".".join(path), 0)
-        value = float(value) if isinstance(value, Decimal | float) else value
+        value = _number(flat.get(".".join(path), 0))
         place = totals
         for part in path[:-1]:
             place = place.setdefault(part, {})
@@ -200,4 +199,12 @@ def params_for_rules(params: dict[str, Any], money: Money | None) -> dict[str, A
     currency (``params.currency`` stays as given)."""
     if money is None:
         return params
-    return {**params, "amount": float(money.converted)}
+    return {**params, "amount": _number(money.converted)}
+
+
+def _number(value: Any) -> int | float:
+    """A JSON number for the conditions and the events: whole amounts as integers (so an
+    explanation reads "totals.refunded is 90", not 90.0)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
