@@ -300,3 +300,17 @@ def test_the_inbox_the_queue_and_the_email_leave_the_causer_out(
     assert f'data-approval="{approval_id}"' in queue  # under "waiting for others" only
     assert "you approved these, or caused them" in queue
     assert 'Waiting for your decision <span class="count">0</span>' in queue
+
+
+def test_a_causer_who_is_deleted_later_leaves_the_other_approvers_emailed(
+    tenant, maria, conversation, people
+):
+    _, raw = make_api_key(tenant=tenant, name="maria-crm", created_by=maria)
+    approval = ApprovalRequest.objects.get(
+        pk=propose(bearer(raw), conversation).json()["approval"]["id"]
+    )
+
+    maria.delete()
+
+    assert approval.causes.get().user is None
+    assert approver_emails(approval) == ["a@acme.test", "b@acme.test"]
