@@ -15,10 +15,10 @@ from typing import Any
 
 from agents.models import Agent
 from agents.rule_sets import effective_ruleset, rules_document
-from approvals.registry import get_action
+from approvals.registry import approval_condition_schema
+from approvals.totals import totals_from
 from orchestration.rules import (
     CompiledCondition,
-    approval_schema,
     compile_condition,
     handoff_schema,
 )
@@ -47,13 +47,10 @@ def _compile(owner: str | None, version: int | None, document_key: str) -> Compi
     conditions: dict[str, list[CompiledCondition | None]] = {}
     approvals = document["approvals"]
     for item in (approvals or {}).get("actions", []):
-        spec = get_action(item["action"])
         when = item.get("when")
         compiled = None
         if when:
-            compiled = compile_condition(
-                when, approval_schema(json_schema=spec.params_schema if spec else None)
-            )
+            compiled = compile_condition(when, approval_condition_schema(item["action"]))
         conditions.setdefault(item["action"], []).append(compiled)
     return CompiledRules(
         owner=owner,
@@ -168,7 +165,8 @@ def approval_verdict(
     params: Mapping[str, Any],
     context: Mapping[str, Any],
 ) -> tuple[bool, RuleOutcome]:
-    """Whether ``action`` with ``params`` needs approval under ``rules``."""
+    """Whether ``action`` with ``params`` needs approval under ``rules``. ``context`` holds the
+    conversation's names and ``totals`` (the gate reads them from the database)."""
     approvals = rules.approvals
     label = f"approval of {action}"
     if not approvals or not approvals["required"]:
@@ -178,7 +176,9 @@ def approval_verdict(
         return False, RuleOutcome(
             "approval", label, False, [f"{action} is not among the actions that need approval"]
         )
-    scope = {**context, "params": dict(params)}
+    # running totals the caller did not give are 0 (a sum with a missing one would be null,
+    # and the rule would not fire)
+    scope = {"totals": totals_from({}), **context, "params": dict(params)}
     why = []
     for condition in conditions:
         if condition is None:

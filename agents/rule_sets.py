@@ -16,9 +16,9 @@ from django.db import transaction
 
 from agents.models import Agent, ApprovalAction, HandoffRule, RuleSet, RuleVersion
 from approvals.models import ApproverGroup
-from approvals.registry import action_names, get_action
+from approvals.registry import action_names, approval_condition_schema, get_action
 from orchestration.models import Membership
-from orchestration.rules import ConditionError, approval_schema, check_condition, handoff_schema
+from orchestration.rules import ConditionError, check_condition, handoff_schema
 from orchestration.tenant_config import config_changed
 
 MAX_HANDOFFS = 100
@@ -54,11 +54,9 @@ def approval_when_problem(action: str, when: Any) -> str | None:
     if when in (None, ""):
         return None
     if not isinstance(when, str):
-        return "must be a condition, e.g. params.amount > 100"
-    spec = get_action(action)
-    schema = approval_schema(json_schema=spec.params_schema if spec else None)
+        return "must be a condition, e.g. params.amount + totals.refunded_24h > 100"
     try:
-        check_condition(when, schema)
+        check_condition(when, approval_condition_schema(action))
     except ConditionError as exc:
         return str(exc)
     return None

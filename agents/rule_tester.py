@@ -1,6 +1,8 @@
 """The admin's rule tester: a sample message with signals and customer attributes in; which
 rules fire, in what order and why, out. It runs the same compiled rules as the orchestrator
-(``agents.rule_engine``) and the same detectors, and writes nothing.
+(``agents.rule_engine``) and the same detectors, and writes nothing. For an action, the
+running totals it is given stand for what came before (``totals.*``; 0 when left out) and
+the amount is converted into the tenant's currency with its exchange rates, as the gate does.
 
 Given a sample reply, it also shows what the agent's effective guardrail policy would do to it
 (the same compiled engine as the orchestrator): the rules that fire, the action taken and the
@@ -18,7 +20,8 @@ from agents.detectors import CATEGORIES, detect
 from agents.guardrails import action_allowed, compile_policy, effective_policy, evaluate
 from agents.models import Agent, GuardrailPolicy
 from agents.rule_engine import rules_for, trace
-from approvals.registry import ParamsError, action_names, get_action
+from approvals.registry import ParamsError, action_names, get_action, totals_names
+from approvals.totals import NoRate, money_currency, money_of, params_for_rules, totals_from
 from orchestration.models import Tenant
 from orchestration.scoping import scope_queryset
 
@@ -53,6 +56,12 @@ class RuleTesterForm(forms.Form):
     params = JSONObjectField(
         label="Action parameters", help_text='e.g. {"orderId": "A1", "amount": 150}'
     )
+    totals = JSONObjectField(
+        label="Running totals",
+        help_text="What the conversation and the customer already have, before this action "
+        '(amounts in the tenant\'s currency), e.g. {"refunded_24h": 90, '
+        '"count.issue_refund": 2}; a total left out is 0.',
+    )
     sample_reply = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 70}),
         required=False,
@@ -76,14 +85,34 @@ class RuleTesterForm(forms.Form):
             raise forms.ValidationError(f"unknown risk category '{unknown[0]}'")
         return risk or None
 
+    def clean_totals(self):
+        given = self.cleaned_data["totals"]
+        known = [name.removeprefix("totals.") for name in totals_names()]
+        for name, value in given.items():
+            if name not in known:
+                raise forms.ValidationError(f"unknown total '{name}' (known: {', '.join(known)})")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise forms.ValidationError(f"'{name}' must be a number of at least 0")
+        return given
+
     def clean(self):
         cleaned = super().clean()
         action = cleaned.get("action")
         if action:
+            spec = get_action(action)
             try:
-                get_action(action).validate_params(cleaned.get("params") or {})
+                params = spec.validate_params(cleaned.get("params") or {})
             except ParamsError as exc:
                 self.add_error("params", str(exc))
+                return cleaned
+            agent = cleaned.get("agent")
+            if agent is not None:
+                params = money_currency(spec, params, agent.tenant)
+                try:
+                    cleaned["money"] = money_of(spec, params, agent.tenant)
+                except NoRate as exc:
+                    self.add_error("params", f"currency: {exc}")
+                cleaned["params"] = params
         elif cleaned.get("params"):
             self.add_error("action", "choose the action these parameters are for")
         return cleaned
@@ -112,18 +141,26 @@ def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
         "customer": data.get("customer") or {},
     }
     rules = rules_for(agent)
-    result = trace(rules, context, action=data.get("action") or None, params=data.get("params"))
+    action = data.get("action") or None
+    totals = totals_from(data.get("totals") or {})
+    result = trace(
+        rules,
+        {**context, "totals": totals} if action else context,
+        action=action,
+        params=params_for_rules(data.get("params") or {}, data.get("money")),
+    )
     guardrails = None
     if data.get("sample_reply"):
         guardrails = guardrail_test(agent, data["sample_reply"])
     allowed = agent.allowed_actions
-    action = data.get("action") or None
     return {
         "agent": agent,
         "rules": rules,
         "signals": signals,
         "context": context,
         "trace": result,
+        "totals": totals if action else None,
+        "money": data.get("money"),
         "guardrails": guardrails,
         "action_allowed": None if action is None else action_allowed(allowed, action),
     }

@@ -8,6 +8,7 @@ from typing import Any
 
 from approvals.models import LedgerEntry
 from approvals.registry import ActionContext
+from orchestration.models import Tenant
 
 
 def _ledger(context: ActionContext, action: str) -> tuple[LedgerEntry, bool]:
@@ -30,7 +31,10 @@ def issue_refund(context: ActionContext) -> dict[str, Any]:
         "refundId": f"rf_{entry.pk}",
         "orderId": params["orderId"],
         "amount": params["amount"],
-        "currency": params.get("currency") or "EUR",
+        # the gate writes the currency into every request since amounts carry one; a request
+        # older than that was in the tenant's currency
+        "currency": params.get("currency")
+        or Tenant.objects.values_list("currency", flat=True).get(pk=context.tenant_id),
     }
 
 

@@ -1,6 +1,7 @@
-"""Admin for approvals: approver groups; approval requests (read-only, with approve and deny
-actions that call the same service as the API and the approvals page, so the admin user must
-be a listed approver); executions, the ledger and the audit log, read-only."""
+"""Admin for approvals: approver groups; the tenant's exchange rates; approval requests
+(read-only, with approve and deny actions that call the same service as the API and the
+approvals page, so the admin user must be a listed approver who did not cause the request);
+executions, the ledger and the audit log, read-only."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from approvals.models import (
     ApprovalRequest,
     ApproverGroup,
     AuditLog,
+    ExchangeRate,
     LedgerEntry,
     Verdict,
 )
-from approvals.selectors import approval_transcript
+from approvals.selectors import approval_transcript, origin_text
 from approvals.services import ApprovalConflict, NotAnApprover, approval_decide
 from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
 from orchestration.services import person_access_changed
@@ -57,6 +59,20 @@ class ApproverGroupAdmin(TenantScopedAdmin):
         super().delete_queryset(request, queryset)
         for person in members:
             person_access_changed(user=person)
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(TenantScopedAdmin):
+    """Rates the tenant sets: an action's amount in another currency is converted with them
+    for the approval rules (and refused in a currency without one)."""
+
+    list_display = ["currency", "rate", "tenant_currency", "updated_at"]
+    search_fields = ["currency"]
+    list_select_related = ["tenant"]
+
+    @admin.display(description="in")
+    def tenant_currency(self, rate) -> str:
+        return rate.tenant.currency
 
 
 class ReadOnlyAdmin(TenantScopedAdmin):
@@ -126,6 +142,8 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
         "status",
         "conversation",
         "requested_by_label",
+        "origin",
+        "amount",
         "approvers",
         "quorum",
         "rule",
@@ -140,6 +158,10 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
         "transcript",
     ]
     readonly_fields = fields
+
+    @admin.display(description="who caused it")
+    def origin(self, approval) -> str:
+        return origin_text(approval)
 
     @admin.display(description="execution")
     def execution_link(self, approval):
@@ -170,7 +192,7 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
     def _decide(self, request, queryset, verdict: str, reason: str = "") -> None:
         ip, user_agent = client_address(request)
         done, refused = [], []
-        for approval in queryset:
+        for approval in queryset.prefetch_related("causes"):
             try:
                 approval_decide(
                     approval=approval,

@@ -7,7 +7,9 @@
 - ``GET /approvals?status=&conversationId=&action=&mine=&before=&limit=``,
   ``GET /approvals/{id}``.
 - ``POST /approvals/{id}/approve`` ``{reason?}``, ``.../deny`` ``{reason}``: 200 the request;
-  403 an integration key, not an approver of it, or its requester; 409 already decided.
+  403 an integration key, not an approver of it, or someone who caused it (``causedBy``: who
+  asked, the creator of the key it came through, who opened its conversation...); 409
+  already decided.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from approvals.audit import client_address
-from approvals.models import ApprovalRequest, ApprovalStatus, Verdict
+from approvals.models import ApprovalRequest, ApprovalStatus, CauseKind, Verdict
 from approvals.selectors import (
     MAX_LIST,
     approval_get,
@@ -38,7 +40,7 @@ from approvals.services import (
     approval_decide,
     proposal_json,
 )
-from orchestration.api_auth import ApiKeyClient, request_tenant
+from orchestration.api_auth import ApiKeyClient, request_principal, request_tenant
 from orchestration.api_errors import Conflict
 from orchestration.models import Conversation
 from orchestration.scoping import scope_queryset
@@ -79,6 +81,12 @@ class DecisionShape(serializers.Serializer):
     createdAt = serializers.DateTimeField()
 
 
+class CauseShape(serializers.Serializer):
+    username = serializers.CharField()
+    how = serializers.ChoiceField(choices=CauseKind.values)
+    key = serializers.CharField(required=False, help_text="The API key, for the kinds *_key.")
+
+
 class ApprovalShape(serializers.Serializer):
     id = serializers.IntegerField()
     conversationId = serializers.UUIDField()
@@ -86,6 +94,9 @@ class ApprovalShape(serializers.Serializer):
     params = serializers.DictField()
     status = serializers.ChoiceField(choices=ApprovalStatus.values)
     requestedBy = serializers.CharField()
+    causedBy = CauseShape(
+        many=True, help_text="The people who caused the request; none of them may decide it."
+    )
     approvers = serializers.ListField(child=serializers.CharField())
     quorum = serializers.IntegerField()
     approvals = serializers.IntegerField(help_text="Approvals counted so far.")
@@ -99,13 +110,6 @@ class ApprovalShape(serializers.Serializer):
     createdAt = serializers.DateTimeField()
     decidedAt = serializers.DateTimeField(allow_null=True)
     expiresAt = serializers.DateTimeField()
-
-
-def _requester(request) -> tuple[object | None, str]:
-    user = request.user
-    if isinstance(user, ApiKeyClient):
-        return None, user.username
-    return user, user.get_username()
 
 
 class ActionsView(APIView):
@@ -135,7 +139,7 @@ class ActionsView(APIView):
         serializer = ActionInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user, label = _requester(request)
+        principal = request_principal(request)
         ip, user_agent = client_address(request)
         try:
             proposal = action_propose(
@@ -143,8 +147,9 @@ class ActionsView(APIView):
                 action=data["action"],
                 params=data["params"],
                 idempotency_key=data["idempotencyKey"],
-                requested_by=user,
-                requested_by_label=label,
+                requested_by=principal.user,
+                requested_by_key=principal.key,
+                requested_by_label=principal.label,
                 ip=ip,
                 user_agent=user_agent,
                 run_now=True,

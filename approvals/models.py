@@ -1,14 +1,23 @@
-"""Approvals (SPEC 7): named groups of approvers (``group:<name>`` in approval rules), approval
-requests and their decisions, action executions, the demo actions' ledger and the append-only
-audit log."""
+"""Approvals (SPEC 7): named groups of approvers (``group:<name>`` in approval rules), the
+tenant's exchange rates, approval requests and their decisions, action executions, the demo
+actions' ledger and the append-only audit log."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from orchestration.models import Tenant, TenantOwned
+from orchestration.currencies import validate_currency
+from orchestration.models import ApiKey, Tenant, TenantOwned
+
+# an amount in the tenant's currency (actions' amounts are bounded by their schema)
+AMOUNT_DIGITS = 24
+AMOUNT_PLACES = 4
 
 
 class ApproverGroup(TenantOwned):
@@ -28,6 +37,46 @@ class ApproverGroup(TenantOwned):
 
     def __str__(self) -> str:
         return f"group:{self.name}"
+
+
+class ExchangeRate(TenantOwned):
+    """What one unit of a currency is worth in the tenant's currency, set by the tenant: an
+    action's amount in another currency is converted with it for the approval rules, and an
+    amount in a currency without a rate is refused."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="exchange_rates")
+    currency = models.CharField(
+        max_length=3, validators=[validate_currency], help_text="ISO 4217 code, e.g. USD."
+    )
+    rate = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        validators=[MinValueValidator(Decimal("0.0000000001"))],
+        help_text="One unit of this currency in the tenant's currency: with a tenant in EUR, "
+        "1 USD = 0.92 EUR is 0.92.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["currency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "currency"],
+                name="exchange_rate_unique_per_tenant",
+                violation_error_message="This tenant already has a rate for this currency.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate.normalize():f}"
+
+    def clean(self) -> None:
+        super().clean()
+        tenant = Tenant.objects.filter(pk=self.tenant_id).only("currency").first()
+        if tenant is not None and self.currency == tenant.currency:
+            raise ValidationError(
+                {"currency": f"{self.currency} is the tenant's own currency; it needs no rate."}
+            )
 
 
 # --- requests, decisions, executions ----------------------------------------------------------
@@ -66,6 +115,21 @@ class ApprovalRequest(TenantOwned):
     )
     requested_by_label = models.CharField(
         max_length=200, help_text="Who asked: agent:<slug>, api-key:<name> or a username."
+    )
+    requested_by_key = models.ForeignKey(
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The integration key it was asked with, when one was.",
+    )
+    amount = models.DecimalField(
+        max_digits=AMOUNT_DIGITS,
+        decimal_places=AMOUNT_PLACES,
+        null=True,
+        blank=True,
+        help_text="The action's amount in the tenant's currency (for running totals).",
     )
     approvers = models.JSONField(
         default=list, blank=True, help_text="Usernames and group:<name>, from the rule."
@@ -108,6 +172,45 @@ class ApprovalRequest(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.action} #{self.pk} ({self.status})"
+
+
+class CauseKind(models.TextChoices):
+    """How a person caused a request (SPEC 1: nobody decides an approval they caused)."""
+
+    ASKED = "asked", "asked for it"
+    ASKED_KEY = "asked_key", "asked for it through an API key they created"
+    OPENED = "opened", "opened the conversation"
+    OPENED_KEY = "opened_key", "opened the conversation through an API key they created"
+    WROTE = "wrote", "wrote the customer's message the AI answered"
+    WROTE_KEY = "wrote_key", "sent the customer's message through an API key they created"
+
+
+class ApprovalCause(TenantOwned):
+    """A person who caused a request, and how; recorded when the request is made. They may
+    not decide it (and so never count towards its quorum)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="causes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150)
+    kind = models.CharField(max_length=12, choices=CauseKind.choices)
+    key_name = models.CharField(
+        max_length=100, blank=True, help_text="The API key, for the kinds through a key."
+    )
+
+    class Meta:
+        ordering = ["request", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "user", "kind"], name="approval_cause_once_per_kind"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "request"], name="approval_cause_user")]
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.get_kind_display()}"
 
 
 class Verdict(models.TextChoices):
@@ -169,6 +272,13 @@ class ActionExecution(TenantOwned):
     execution_key = models.CharField(max_length=300, unique=True)
     idempotency_key = models.CharField(max_length=200, blank=True)
     requested_by_label = models.CharField(max_length=200, blank=True)
+    amount = models.DecimalField(
+        max_digits=AMOUNT_DIGITS,
+        decimal_places=AMOUNT_PLACES,
+        null=True,
+        blank=True,
+        help_text="The action's amount in the tenant's currency (for running totals).",
+    )
     status = models.CharField(
         max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED
     )

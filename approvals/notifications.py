@@ -56,7 +56,8 @@ def notify_decided(approval: ApprovalRequest) -> None:
 
 def approver_emails(approval: ApprovalRequest) -> list[str]:
     people = approver_people(tenant_id=approval.tenant_id, approvers=approval.approvers)
-    emails = people.exclude(email="")
+    causers = approval.causes.filter(user__isnull=False).values("user")  # NOT IN meets no NULL
+    emails = people.exclude(email="").exclude(pk__in=causers)
     if approval.requested_by_id:
         emails = emails.exclude(pk=approval.requested_by_id)
     return sorted(set(emails.values_list("email", flat=True)))

@@ -1,9 +1,15 @@
 """The action registry: the sensitive actions an agent may propose, each with a parameter schema.
 
 Parameters are described with a small subset of JSON Schema (``type``, ``properties``,
-``required``, ``additionalProperties``, ``exclusiveMinimum``, ``minimum``, ``minLength``,
-``maxLength``, ``enum``), which also gives approval thresholds their types
-(``params.amount`` is a number).
+``required``, ``additionalProperties``, ``exclusiveMinimum``, ``minimum``, ``maximum``,
+``minLength``, ``maxLength``, ``enum``), which also gives approval thresholds their types
+(``params.amount`` is a number). Numbers are finite.
+
+An action that moves money names its running total (``total="refunded"``): it has
+``params.amount`` and an optional ``params.currency`` (the tenant's currency when left out), its
+amounts are converted to the tenant's currency for the approval rules, and the rules can read
+``totals.<total>`` (this conversation) and ``totals.<total>_24h`` (the customer, over 24 hours).
+Every action also has its counts (``totals.count.<action>``, ``totals.count_24h.<action>``).
 
 Each action names its callable by dotted path (``handler``, resolved when it first runs, so this
 module imports no models). A callable takes an :class:`ActionContext` and returns a JSON-able
@@ -15,11 +21,15 @@ crash.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.module_loading import import_string
+
+from orchestration.rules import Schema, Type, approval_schema
+from orchestration.rules import totals_names as rules_totals_names
 
 
 class ParamsError(ValueError):
@@ -48,6 +58,7 @@ class ActionSpec:
     params_schema: Mapping[str, Any] = field(default_factory=dict)
     handler: str = ""  # dotted path of the callable
     label: str = ""  # how the customer is told about it: "refund"
+    total: str = ""  # an action that moves money: the name of its running totals ("refunded")
 
     def run(self, context: ActionContext) -> Any:
         if not self.handler:
@@ -70,11 +81,15 @@ class ActionSpec:
 _JSON_TYPES = {
     "object": lambda v: isinstance(v, dict),
     "string": lambda v: isinstance(v, str),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and _finite(v),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "array": lambda v: isinstance(v, list),
 }
+
+
+def _finite(value: int | float) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def _check(value: Any, schema: Mapping[str, Any], path: str, errors: dict[str, str]) -> None:
@@ -89,6 +104,8 @@ def _check(value: Any, schema: Mapping[str, Any], path: str, errors: dict[str, s
         errors[where] = f"must be greater than {schema['exclusiveMinimum']}"
     if "minimum" in schema and value < schema["minimum"]:
         errors[where] = f"must be at least {schema['minimum']}"
+    if "maximum" in schema and value > schema["maximum"]:
+        errors[where] = f"must be at most {schema['maximum']:,}"
     if "minLength" in schema and len(value) < schema["minLength"]:
         errors[where] = "must not be empty" if schema["minLength"] == 1 else "is too short"
     if "maxLength" in schema and len(value) > schema["maxLength"]:
@@ -106,6 +123,8 @@ def _check(value: Any, schema: Mapping[str, Any], path: str, errors: dict[str, s
                 errors[child] = "is not a parameter of this action"
 
 
+MAX_AMOUNT = 1_000_000_000  # of an action that moves money, in its own currency
+
 ACTIONS: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in [
@@ -116,7 +135,7 @@ ACTIONS: dict[str, ActionSpec] = {
                 "type": "object",
                 "properties": {
                     "orderId": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "amount": {"type": "number", "exclusiveMinimum": 0},
+                    "amount": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_AMOUNT},
                     "currency": {"type": "string", "minLength": 3, "maxLength": 3},
                 },
                 "required": ["orderId", "amount"],
@@ -124,6 +143,7 @@ ACTIONS: dict[str, ActionSpec] = {
             },
             handler="approvals.actions.issue_refund",
             label="refund",
+            total="refunded",
         ),
         ActionSpec(
             "modify_account",
@@ -162,3 +182,21 @@ def get_action(name: str) -> ActionSpec | None:
 
 def action_names() -> list[str]:
     return sorted(ACTIONS)
+
+
+# --- what approval conditions can read -------------------------------------------------------
+
+
+def totals_names() -> dict[str, Type]:
+    """The running totals an approval condition can read (``orchestration.rules.schema
+    .totals_names`` over this registry)."""
+    return rules_totals_names(
+        money=[spec.total for spec in ACTIONS.values() if spec.total], actions=sorted(ACTIONS)
+    )
+
+
+def approval_condition_schema(action: str) -> Schema:
+    """The names an approval condition of ``action`` may use: its ``params.<name>`` (typed by
+    its parameter schema), the conversation's names and the running totals."""
+    spec = get_action(action)
+    return approval_schema(json_schema=spec.params_schema if spec else None, totals=totals_names())

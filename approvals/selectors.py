@@ -17,9 +17,11 @@ from django.utils import timezone
 
 from approvals.models import (
     ActionExecution,
+    ApprovalCause,
     ApprovalRequest,
     ApprovalStatus,
     ApproverGroup,
+    CauseKind,
     Verdict,
 )
 from orchestration.models import Message, Tenant
@@ -32,8 +34,8 @@ TRANSCRIPT_LENGTH = 50
 
 def _with_related(queryset: QuerySet[ApprovalRequest]) -> QuerySet[ApprovalRequest]:
     return queryset.select_related(
-        "conversation", "requested_by", "decided_by", "execution"
-    ).prefetch_related("decisions")
+        "conversation__opened_by_key", "requested_by", "decided_by", "execution"
+    ).prefetch_related("decisions", "causes")
 
 
 def approval_list(
@@ -96,19 +98,85 @@ def approver_tokens(user) -> set[str]:
     return tokens
 
 
+_CAUSE_PROBLEMS = {
+    CauseKind.ASKED: "You asked for this action",
+    CauseKind.ASKED_KEY: "This action was asked for through the API key “{key}”, which you created",
+    CauseKind.OPENED: "You opened the conversation this action was asked for in",
+    CauseKind.OPENED_KEY: "The conversation this action was asked for in was opened through the "
+    "API key “{key}”, which you created",
+    CauseKind.WROTE: "You wrote the customer's message the AI answered with this action",
+    CauseKind.WROTE_KEY: "The customer's message the AI answered with this action was sent "
+    "through the API key “{key}”, which you created",
+}
+ELSEWHERE = "; someone else must decide it."
+
+
+def causes_of(approval: ApprovalRequest) -> list[ApprovalCause]:
+    """The people who caused the request (prefetched by the selectors above)."""
+    return sorted(approval.causes.all(), key=lambda c: c.pk)
+
+
+def cause_problem(cause: ApprovalCause) -> str:
+    """Why the person behind ``cause`` may not decide its request."""
+    return _CAUSE_PROBLEMS[cause.kind].format(key=cause.key_name) + ELSEWHERE
+
+
 def decide_problem(approval: ApprovalRequest, user) -> str | None:
     """Why ``user`` may not decide ``approval`` (None: they may). Checks who they are, not the
-    request's status (a decided request is a conflict, not a permission problem)."""
+    request's status (a decided request is a conflict, not a permission problem): a person of
+    the tenant, a listed approver, and none of the people who caused it."""
     if not getattr(user, "pk", None) or not getattr(user, "is_authenticated", False):
         return "An integration key cannot decide approvals; a person must."
     membership = membership_of(user)
     if membership is None or membership.tenant_id != approval.tenant_id or not user.is_active:
         return "You are not an approver of this request."
     if approval.requested_by_id is not None and approval.requested_by_id == user.pk:
-        return "You asked for this action; someone else must decide it."
+        return _CAUSE_PROBLEMS[CauseKind.ASKED] + ELSEWHERE
+    cause = next((c for c in causes_of(approval) if c.user_id == user.pk), None)
+    if cause is not None:
+        return cause_problem(cause)
     if not approver_tokens(user) & set(approval.approvers or []):
         return "You are not an approver of this request."
     return None
+
+
+def origin_text(approval: ApprovalRequest, agents: dict[str, str] | None = None) -> str:
+    """Who caused the request, in one sentence, for its page and the admin: "Requested by
+    the AI agent Billing in a conversation opened by maria through the API key “crm”; maria
+    may not decide it." Reads the request's conversation and causes (fetched with it)."""
+    label = approval.requested_by_label or ""
+    causes = causes_of(approval)
+    if label.startswith("agent:"):
+        slug = label.removeprefix("agent:")
+        who = f"the AI agent {(agents or {}).get(slug, slug)}"
+    elif label.startswith("api-key:"):
+        creator = next((c.username for c in causes if c.kind == CauseKind.ASKED_KEY), None)
+        who = f"the API key “{label.removeprefix('api-key:')}”"
+        who += f" (created by {creator})" if creator else ""
+    else:
+        who = label or "someone"
+    conversation = approval.conversation
+    opener = next((c.username for c in causes if c.kind == CauseKind.OPENED), None)
+    key_creator = next((c.username for c in causes if c.kind == CauseKind.OPENED_KEY), None)
+    if conversation.opened_by_key_id:
+        by = f"by {key_creator} " if key_creator else ""
+        opened = f"opened {by}through the API key “{conversation.opened_by_key.name}”"
+    elif opener or conversation.opened_by_id:
+        opened = f"opened by {opener or 'a person of the tenant'}"
+    else:
+        opened = "opened from the public chat or by the system"
+    sentence = f"Requested by {who} in a conversation {opened}"
+    wrote = next((c for c in causes if c.kind in (CauseKind.WROTE, CauseKind.WROTE_KEY)), None)
+    if wrote is not None:
+        through = f" through the API key “{wrote.key_name}”" if wrote.key_name else ""
+        sentence += f", answering a message {wrote.username} sent{through}"
+    names = list(dict.fromkeys(c.username for c in causes))
+    if approval.requested_by_id and approval.requested_by and not names:
+        names = [approval.requested_by.get_username()]
+    if names:
+        joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        sentence += f"; {joined} may not decide it"
+    return sentence + "."
 
 
 def approvals_pending_for(user, *, limit: int = MAX_PENDING) -> list[ApprovalRequest]:
@@ -127,6 +195,7 @@ def approvals_pending_for(user, *, limit: int = MAX_PENDING) -> list[ApprovalReq
             )
         )
         .exclude(requested_by=user)
+        .exclude(causes__user=user)
         .exclude(decisions__approver=user)
         .order_by("created_at", "id")
     )
@@ -210,6 +279,14 @@ def approval_json(approval: ApprovalRequest) -> dict:
                 "createdAt": d.created_at,
             }
             for d in decisions
+        ],
+        "causedBy": [
+            {
+                "username": c.username,
+                "how": c.kind,
+                **({"key": c.key_name} if c.key_name else {}),
+            }
+            for c in causes_of(approval)
         ],
         "decidedBy": approval.decided_by.get_username() if approval.decided_by_id else None,
         "reason": approval.reason or None,

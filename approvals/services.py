@@ -4,12 +4,17 @@ execution of an action exactly once, and expiry.
 - ``action_propose``: the effective approval rules of the conversation's agent
   (``agents.rule_engine.rules_for`` + ``approval_verdict``, the same compiled rules the
   orchestrator and the rule tester use) decide whether the action waits as a pending
-  ``ApprovalRequest`` or is queued as an ``ActionExecution`` at once. The same idempotency key
-  answers with the same row: the database decides (unique constraints), a racing caller gets
-  the winner.
-- ``approval_decide``: under a lock of the request row; only a listed approver, never the
-  requester, a decision is final, a quorum counts distinct people, any deny denies. Approval
-  creates the execution (unique key) and sends the task after commit.
+  ``ApprovalRequest`` or is queued as an ``ActionExecution`` at once. The rules see the
+  action's amount in the tenant's currency and the running totals (``approvals.totals``),
+  read under the conversation's row lock and the customer's lock, so proposals made at the
+  same moment are totalled one after the other. The same idempotency key answers with the
+  same row: the database decides (unique constraints), a racing caller gets the winner. A
+  request records the people who caused it (``ApprovalCause``): who asked, the creator of the
+  key it came through, who opened the conversation (or the creator of the key it was opened
+  with), who sent the message the AI answered.
+- ``approval_decide``: under a lock of the request row; only a listed approver, never anyone
+  who caused it, a decision is final, a quorum counts distinct people, any deny denies.
+  Approval creates the execution (unique key) and sends the task after commit.
 - ``execution_run``: one attempt of an execution under a lock of its row; the callable writes
   in the same transaction that marks the execution done, so a task delivered twice runs the
   callable once. The last failed attempt marks it failed, tells the conversation and hands it
@@ -40,21 +45,33 @@ from approvals import notifications
 from approvals.audit import Actor, audit_record
 from approvals.models import (
     ActionExecution,
+    ApprovalCause,
     ApprovalDecision,
     ApprovalRequest,
     ApprovalStatus,
     AuditKind,
+    CauseKind,
     ExecutionStatus,
     Verdict,
 )
 from approvals.registry import ActionContext, ParamsError, action_names, get_action
 from approvals.selectors import approval_get, approval_json, decide_problem
+from approvals.totals import (
+    Money,
+    NoRate,
+    customer_lock,
+    money_currency,
+    money_of,
+    params_for_rules,
+    running_totals,
+)
 from orchestration import lifecycle
 from orchestration.events import (
     message_created_on_commit,
     record,
 )
 from orchestration.models import (
+    ApiKey,
     Conversation,
     EventType,
     Message,
@@ -62,6 +79,7 @@ from orchestration.models import (
     State,
 )
 from orchestration.outbox import outbox_task
+from orchestration.principals import NOBODY, Principal
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +132,8 @@ class ActionNotAllowed(PermissionDenied):
 
 
 class NotAnApprover(PermissionDenied):
-    """This person (or key) may not decide this request (HTTP 403)."""
+    """This person (or key) may not decide this request (HTTP 403): an integration key, not
+    a listed approver, or someone who caused it."""
 
 
 @dataclass
@@ -149,8 +168,9 @@ def action_validate(action: Any, params: Any) -> dict[str, Any]:
 
 
 def _rule_context(conversation: Conversation) -> dict[str, Any]:
-    """What approval conditions may read besides ``params``: the conversation and the
-    signals of the customer's latest message."""
+    """What approval conditions may read about the conversation when no turn of the pipeline
+    gives it (the actions API): the conversation and the signals of the customer's latest
+    message. The gate adds ``params`` and ``totals``."""
     latest = (
         Message.objects.filter(conversation=conversation, role=MessageRole.CUSTOMER)
         .order_by("-id")
@@ -233,6 +253,53 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, cls=DjangoJSONEncoder)
 
 
+def _locked(conversation: Conversation) -> None:
+    """Hold the conversation's row and its customer until the transaction ends (in this
+    order, as the pipeline does, so no two proposals wait for each other in a circle)."""
+    list(
+        Conversation.objects.select_for_update()
+        .filter(pk=conversation.pk)
+        .values_list("pk", flat=True)
+    )
+    customer_lock(conversation)
+
+
+def _causes(
+    conversation: Conversation, *, requested_by, requested_by_key: ApiKey | None, sent_by: Principal
+) -> list[tuple[Any, str, str]]:
+    """The people who caused a request, and how: ``(user, kind, key name)``, once per person
+    and kind. A key stands for the person who created it."""
+    key_ids = {
+        k
+        for k in (
+            getattr(requested_by_key, "pk", None),
+            conversation.opened_by_key_id,
+            getattr(sent_by.key, "pk", None),
+        )
+        if k
+    }
+    keys = {k.pk: k for k in ApiKey.objects.filter(pk__in=key_ids).select_related("created_by")}
+    found: list[tuple[Any, str, str]] = []
+
+    def person(user, kind: str, key_name: str = "") -> None:
+        if getattr(user, "pk", None) and all((u.pk, k) != (user.pk, kind) for u, k, _ in found):
+            found.append((user, kind, key_name))
+
+    def through(key_id, kind: str) -> None:
+        key = keys.get(key_id)
+        if key is not None:
+            person(key.created_by, kind, key.name)
+
+    person(requested_by, CauseKind.ASKED)
+    through(getattr(requested_by_key, "pk", None), CauseKind.ASKED_KEY)
+    if conversation.opened_by_id:
+        person(conversation.opened_by, CauseKind.OPENED)
+    through(conversation.opened_by_key_id, CauseKind.OPENED_KEY)
+    person(sent_by.user, CauseKind.WROTE)
+    through(getattr(sent_by.key, "pk", None), CauseKind.WROTE_KEY)
+    return found
+
+
 def action_propose(
     *,
     conversation: Conversation,
@@ -240,7 +307,9 @@ def action_propose(
     params: Mapping[str, Any] | None,
     idempotency_key: str,
     requested_by=None,
+    requested_by_key: ApiKey | None = None,
     requested_by_label: str,
+    sent_by: Principal = NOBODY,
     ip: str | None = None,
     user_agent: str = "",
     context: Mapping[str, Any] | None = None,
@@ -256,7 +325,16 @@ def action_propose(
 
     First of all, the proposing agent (``agent``, else the conversation's current agent) must
     be allowed the action (its ``allowed_actions``): otherwise a ``guardrail.blocked`` event is
-    recorded and nothing else happens (no request, no execution, no approver told)."""
+    recorded and nothing else happens (no request, no execution, no approver told).
+
+    An action that moves money carries its currency (the tenant's when left out); one in a
+    currency the tenant has no exchange rate for is refused (ActionInvalid on
+    ``params.currency``). The rules see ``params.amount`` in the tenant's currency and the
+    running totals (``totals.*``), read under the conversation's and the customer's locks.
+
+    Who caused it: ``requested_by`` (a person) or ``requested_by_key`` (an integration key)
+    asked; ``sent_by`` sent the customer message the AI answered with it; and whoever opened
+    the conversation. None of them may decide the request."""
     clean = action_validate(action, params)
     _check_allowed(
         conversation=conversation,
@@ -269,15 +347,19 @@ def action_propose(
     key = idempotency_key.strip() if isinstance(idempotency_key, str) else ""
     if not key or len(key) > MAX_IDEMPOTENCY_KEY:
         raise ActionInvalid({"idempotencyKey": f"must be 1 to {MAX_IDEMPOTENCY_KEY} characters"})
+    spec = get_action(action)
+    tenant = conversation.tenant
+    clean = money_currency(spec, clean, tenant)
     found = _existing(conversation, key)
     if found is not None:
         return _same_request(found, action, clean)
     if conversation.state == State.RESOLVED:
         raise ApprovalConflict("This conversation is resolved; start a new one.")
+    try:
+        money = money_of(spec, clean, tenant)
+    except NoRate as exc:
+        raise ActionInvalid({"params.currency": str(exc)}) from None
     rules = rules_for(conversation.current_agent)
-    needed, outcome = approval_verdict(
-        rules, action, clean, context if context is not None else _rule_context(conversation)
-    )
     rule_ref = f"{rules.owner} v{rules.version}" if rules.owner else ""
     actor = Actor(
         label=requested_by_label,
@@ -285,26 +367,36 @@ def action_propose(
         ip=ip,
         user_agent=user_agent,
     )
-    now = timezone.now()
+    base = dict(context) if context is not None else _rule_context(conversation)
     with transaction.atomic():
+        _locked(conversation)
+        found = _existing(conversation, key)  # a twin that held the locks before us
+        if found is not None:
+            return _same_request(found, action, clean)
+        now = timezone.now()
+        totals = running_totals(conversation, now=now)
+        needed, outcome = approval_verdict(
+            rules, action, params_for_rules(clean, money), {**base, "totals": totals}
+        )
+        why = list(outcome.why)
+        if money is not None and money.rate is not None:
+            why.append(money.explanation())
         try:
             with transaction.atomic():  # a savepoint: a lost race leaves the caller's work
                 if needed:
-                    approvals = rules.approvals or {}
-                    row = ApprovalRequest.objects.create(
-                        tenant_id=conversation.tenant_id,
+                    row = _request_create(
                         conversation=conversation,
                         action=action,
                         params=clean,
-                        idempotency_key=key,
-                        requested_by=actor.user,
-                        requested_by_label=requested_by_label[:200],
-                        approvers=list(approvals.get("approvers") or []),
-                        quorum=approvals.get("quorum") or 1,
-                        rule=rule_ref,
-                        rule_detail=list(outcome.why),
-                        created_at=now,
-                        expires_at=now + conversation.tenant.approval_timeout,
+                        key=key,
+                        money=money,
+                        actor=actor,
+                        requested_by_key=requested_by_key,
+                        requested_by_label=requested_by_label,
+                        rules=rules,
+                        rule_ref=rule_ref,
+                        why=why,
+                        now=now,
                     )
                 else:
                     row = ActionExecution.objects.create(
@@ -312,6 +404,7 @@ def action_propose(
                         conversation=conversation,
                         action=action,
                         params=clean,
+                        amount=money.converted if money else None,
                         execution_key=_direct_key(conversation, key),
                         idempotency_key=key,
                         requested_by_label=requested_by_label[:200],
@@ -323,6 +416,17 @@ def action_propose(
             if found is None:
                 raise
             return _same_request(found, action, clean)
+        causes = []
+        if needed:
+            causes = _causes_create(
+                row,
+                _causes(
+                    conversation,
+                    requested_by=actor.user,
+                    requested_by_key=requested_by_key,
+                    sent_by=sent_by,
+                ),
+            )
         record(
             conversation=conversation,
             type=EventType.ACTION_PROPOSED,
@@ -335,7 +439,8 @@ def action_propose(
                 "requestedBy": requested_by_label,
                 "idempotencyKey": key,
                 "approvalNeeded": needed,
-                "why": list(outcome.why),
+                "why": why,
+                "totals": totals,
             },
             agent_slug=agent_slug,
         )
@@ -352,6 +457,7 @@ def action_propose(
                     "approvers": row.approvers,
                     "quorum": row.quorum,
                     "expiresAt": row.expires_at.isoformat(),
+                    "causedBy": causes,
                 },
                 agent_slug=agent_slug,
             )
@@ -366,7 +472,9 @@ def action_propose(
                     "approvers": row.approvers,
                     "quorum": row.quorum,
                     "rule": rule_ref,
-                    "why": list(outcome.why),
+                    "why": why,
+                    "totals": totals,
+                    "causedBy": causes,
                 },
             )
             notifications.notify_requested(row)
@@ -381,13 +489,70 @@ def action_propose(
                     "status": row.status,
                     "approvalNeeded": False,
                     "idempotencyKey": key,
-                    "why": list(outcome.why),
+                    "why": why,
+                    "totals": totals,
                 },
             )
             _dispatch(row)
     if run_now and proposal.execution is not None:
         proposal.execution = execution_run(execution_id=proposal.execution.pk)
     return proposal
+
+
+def _request_create(
+    *,
+    conversation: Conversation,
+    action: str,
+    params: dict[str, Any],
+    key: str,
+    money: Money | None,
+    actor: Actor,
+    requested_by_key: ApiKey | None,
+    requested_by_label: str,
+    rules,
+    rule_ref: str,
+    why: list[str],
+    now: dt.datetime,
+) -> ApprovalRequest:
+    approvals = rules.approvals or {}
+    return ApprovalRequest.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        action=action,
+        params=params,
+        amount=money.converted if money else None,
+        idempotency_key=key,
+        requested_by=actor.user,
+        requested_by_key=requested_by_key,
+        requested_by_label=requested_by_label[:200],
+        approvers=list(approvals.get("approvers") or []),
+        quorum=approvals.get("quorum") or 1,
+        rule=rule_ref,
+        rule_detail=why,
+        created_at=now,
+        expires_at=now + conversation.tenant.approval_timeout,
+    )
+
+
+def _causes_create(
+    approval: ApprovalRequest, causes: list[tuple[Any, str, str]]
+) -> list[dict[str, str]]:
+    """Record who caused the request; returns them for the events and the audit log."""
+    rows = ApprovalCause.objects.bulk_create(
+        ApprovalCause(
+            tenant_id=approval.tenant_id,
+            request=approval,
+            user=user,
+            username=user.get_username()[:150],
+            kind=kind,
+            key_name=key_name[:100],
+        )
+        for user, kind, key_name in causes
+    )
+    return [
+        {"username": c.username, "how": c.kind, **({"key": c.key_name} if c.key_name else {})}
+        for c in rows
+    ]
 
 
 # --- decisions --------------------------------------------------------------------------------
@@ -403,7 +568,7 @@ def approval_decide(
     user_agent: str = "",
 ) -> ApprovalRequest:
     """One approver approves or denies. Raises NotAnApprover (403: an integration key, not
-    a listed approver of the tenant, or the requester), ValidationError (400: deny without a
+    a listed approver of the tenant, or someone who caused it), ValidationError (400: deny without a
     reason) or ApprovalConflict (409: already decided by anyone, or by this person, or
     expired). Returns the request as it now is."""
     if verdict not in Verdict.values:
@@ -472,6 +637,7 @@ def _decision_add(
             action=approval.action,
             params=approval.params,
             execution_key=f"approval:{approval.pk}",
+            amount=approval.amount,
             idempotency_key=approval.idempotency_key,
             requested_by_label=approval.requested_by_label,
             created_at=now,

@@ -45,6 +45,7 @@ from approvals.selectors import (
     approvals_pending_for,
     decide_problem,
     execution_of,
+    origin_text,
 )
 from approvals.services import MAX_REASON, ApprovalConflict, NotAnApprover, approval_decide
 from orchestration.models import Membership, Tenant
@@ -308,21 +309,21 @@ def _history(tenant: Tenant, form: HistoryFilter) -> QuerySet[ApprovalRequest]:
         )
     return (
         queryset.select_related("conversation", "requested_by", "decided_by", "execution")
-        .prefetch_related("decisions")
+        .prefetch_related("decisions", "causes")
         .order_by("-decided_at", "-id")
     )
 
 
 def _waiting_on_others(user, tenant: Tenant) -> list[ApprovalRequest]:
     """Pending requests this person cannot decide now but is part of: they approved and the
-    quorum needs more, or they asked for it."""
+    quorum needs more, or they caused it (asked for it, opened its conversation...)."""
     matching = ApprovalRequest.objects.filter(
         tenant=tenant, status=ApprovalStatus.PENDING, expires_at__gt=timezone.now()
-    ).filter(Q(decisions__approver=user) | Q(requested_by=user))
+    ).filter(Q(decisions__approver=user) | Q(requested_by=user) | Q(causes__user=user))
     return list(
         ApprovalRequest.objects.filter(pk__in=matching.values("pk"))
         .select_related("conversation", "requested_by", "decided_by", "execution")
-        .prefetch_related("decisions")
+        .prefetch_related("decisions", "causes")
         .order_by("expires_at", "id")[:WAITING_ON_OTHERS]
     )
 
@@ -464,6 +465,7 @@ def _detail_context(
         "result_rows": _result_rows(card.execution.result if card.execution else None),
         "can_decide": can_decide,
         "problem": problem if approval.status == ApprovalStatus.PENDING else None,
+        "origin": origin_text(approval, agents),
         "my_decision": mine,
         "form_error": form_error,
         "reason": reason,

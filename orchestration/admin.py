@@ -49,7 +49,7 @@ class HolidayInline(TenantScopedTabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
-    list_display = ["name", "slug", "time_zone", "created_at"]
+    list_display = ["name", "slug", "time_zone", "currency", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [BusinessHoursInline, HolidayInline]
 

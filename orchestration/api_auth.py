@@ -14,6 +14,7 @@ from rest_framework.request import Request
 
 from orchestration import permissions as permissions_table
 from orchestration.models import ApiKey, PersonalToken, Tenant
+from orchestration.principals import Principal
 from orchestration.scoping import membership_of
 from orchestration.selectors import credential_for_bearer
 
@@ -74,6 +75,15 @@ def request_tenant(request: Request) -> Tenant | None:
         return request.user.api_key.tenant
     membership = membership_of(request.user)
     return membership.tenant if membership else None
+
+
+def request_principal(request: Request) -> Principal:
+    """Who made an API request: the integration key, or the person (session or token)."""
+    if isinstance(request.user, ApiKeyClient):
+        return Principal(key=request.user.api_key)
+    if getattr(request.user, "is_authenticated", False) and getattr(request.user, "pk", None):
+        return Principal(user=request.user)
+    return Principal()
 
 
 def request_roles(request: Request) -> list[str]:

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from orchestration.events import record
 from orchestration.models import Conversation, EventType, Tenant
+from orchestration.principals import NOBODY, Principal
 from orchestration.services import hash_secret
 
 CUSTOMER_TOKEN_KIND = "ct"
@@ -32,9 +33,12 @@ def conversation_start(
     customer: dict[str, Any],
     workflow=None,
     language: str = "",
+    opened_by: Principal = NOBODY,
 ) -> tuple[Conversation, str]:
     """Open a conversation with ``agent``. Returns ``(conversation, customer_token)``; the
-    token (shown once) lets the customer's widget read and write this conversation only."""
+    token (shown once) lets the customer's widget read and write this conversation only.
+    ``opened_by`` records who opened it (a person or an integration key; nobody for the
+    public chat): they never decide an approval the AI asks for in it."""
     raw, digest = customer_token_new()
     conversation = Conversation.objects.create(
         tenant=tenant,
@@ -48,6 +52,8 @@ def conversation_start(
         current_agent=agent,
         workflow=workflow,
         customer_token_hash=digest,
+        opened_by=opened_by.user,
+        opened_by_key=opened_by.key,
     )
     record(
         conversation=conversation,

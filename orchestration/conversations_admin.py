@@ -72,7 +72,7 @@ class ConversationAdmin(TenantScopedAdmin):
     list_select_related = ["current_agent"]
     inlines = [MessageInline, DecisionEventInline]
     exclude = ["customer_token_hash", "workflow_state"]
-    readonly_fields = ["timeline"]
+    readonly_fields = ["timeline", "opened_by", "opened_by_key"]
 
     @admin.display(description="timeline")
     def timeline(self, conversation) -> str:

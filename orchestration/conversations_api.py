@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent, Workflow
-from orchestration.api_auth import request_tenant
+from orchestration.api_auth import request_principal, request_tenant
 from orchestration.api_errors import Conflict
 from orchestration.conversation_services import conversation_start
 from orchestration.models import Channel, Conversation, DecisionEvent, Message, RiskCategory
@@ -207,6 +207,7 @@ class ConversationListView(APIView):
             customer=data["customer"],
             workflow=data.get("workflowId"),
             language=data.get("language") or "",
+            opened_by=request_principal(request),
         )
         body = {**conversation_json(conversation), "customerToken": token}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -257,7 +258,10 @@ class MessagesView(APIView):
         data = serializer.validated_data
         try:
             result = conversation_receive_message(
-                conversation=conversation, text=data["text"], signals=data.get("signals")
+                conversation=conversation,
+                text=data["text"],
+                signals=data.get("signals"),
+                sent_by=request_principal(request),
             )
         except ConversationClosed as exc:
             raise Conflict(str(exc)) from None

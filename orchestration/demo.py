@@ -54,6 +54,7 @@ def seed_demo() -> list[str]:
         )
 
     report.extend(seed_demo_team(tenant))
+    report.extend(seed_demo_rates(tenant))
 
     if not ApiKey.objects.filter(tenant=tenant, name="demo").exists():
         _, raw = services.api_key_create(tenant=tenant, name="demo")
@@ -65,6 +66,30 @@ def seed_demo() -> list[str]:
         for username, password, roles, _ in DEMO_PEOPLE
     )
     return report
+
+
+DEMO_RATES = [
+    # currency, what one unit is worth in the demo tenant's currency (EUR): example rates
+    ("USD", "0.92"),
+    ("GBP", "1.17"),
+]
+
+
+def seed_demo_rates(tenant: Tenant) -> list[str]:
+    """The demo tenant's exchange rates (its customers ask for refunds in dollars and pounds
+    too); a rate already there, perhaps changed by a manager, is left as it is."""
+    from decimal import Decimal
+
+    from approvals.models import ExchangeRate
+
+    added = []
+    for currency, rate in DEMO_RATES:
+        _, created = ExchangeRate.objects.get_or_create(
+            tenant=tenant, currency=currency, defaults={"rate": Decimal(rate)}
+        )
+        if created:
+            added.append(f"1 {currency} = {rate} {tenant.currency}")
+    return [f"Exchange rates: {', '.join(added)}."] if added else []
 
 
 DEMO_STACKS = [

@@ -41,6 +41,7 @@ from orchestration.models import (
     State,
 )
 from orchestration.orchestrator_settings import render_routing_instructions
+from orchestration.principals import NOBODY, Principal
 from orchestration.rules import compile_condition, workflow_schema
 from orchestration.tenant_config import TenantConfig, tenant_config
 
@@ -88,6 +89,7 @@ class Turn:
     result: TurnResult
     transcript: tuple[dict[str, Any], ...] = ()
     transferred: bool = False
+    sent_by: Principal = NOBODY  # who posted the message through the API (approvals' causes)
 
     @property
     def previous_text(self) -> str | None:
@@ -106,9 +108,15 @@ class Turn:
 
 
 def conversation_receive_message(
-    *, conversation: Conversation, text: str, signals: dict[str, Any] | None = None
+    *,
+    conversation: Conversation,
+    text: str,
+    signals: dict[str, Any] | None = None,
+    sent_by: Principal = NOBODY,
 ) -> TurnResult:
-    """Run one customer message through the pipeline; raises ConversationClosed."""
+    """Run one customer message through the pipeline; raises ConversationClosed. ``sent_by``
+    is who posted it through the API (a person or a key): an action the AI proposes in
+    answer may not be decided by them."""
     with transaction.atomic(), events_buffered():
         conv = (
             Conversation.objects.select_for_update(of=("self",))
@@ -121,6 +129,7 @@ def conversation_receive_message(
         with timed() as t:
             detected = detect(text, config.intents or None, domains=config.domains)
         turn = _store(conv, config, text, detected, signals or {}, t[0])
+        turn.sent_by = sent_by
         # with people, the message only reaches them (every message goes to the inbox group);
         # the AI stays silent
         if conv.state not in (State.WITH_HUMAN, State.HANDING_OFF):
@@ -634,6 +643,7 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
                 params=dict(action.params),
                 idempotency_key=f"message:{turn.message.pk}:{index}",
                 requested_by_label=f"agent:{speaker.slug}",
+                sent_by=turn.sent_by,
                 context=turn.context,
                 message=turn.message,
                 agent_slug=speaker.slug,

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from orchestration.currencies import DEFAULT_CURRENCY
 from orchestration.events import notify_on_commit, person_group
 from orchestration.models import ApiKey, Membership, PersonalToken, PersonSession, Role, Tenant
 from orchestration.permissions import forget_hats
@@ -32,8 +33,15 @@ def _new_secret(kind: str) -> tuple[str, str, str]:
 
 
 @transaction.atomic
-def tenant_create(*, slug: str, name: str = "", time_zone: str = "UTC") -> Tenant:
-    tenant = Tenant(slug=slug, name=name or slug.replace("-", " ").title(), time_zone=time_zone)
+def tenant_create(
+    *, slug: str, name: str = "", time_zone: str = "UTC", currency: str = DEFAULT_CURRENCY
+) -> Tenant:
+    tenant = Tenant(
+        slug=slug,
+        name=name or slug.replace("-", " ").title(),
+        time_zone=time_zone,
+        currency=currency,
+    )
     tenant.full_clean()
     tenant.save()
     return tenant

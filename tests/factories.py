@@ -34,6 +34,6 @@ def make_person(*, tenant: Tenant | None, roles=(), username: str | None = None,
     return user
 
 
-def make_api_key(*, tenant: Tenant, name: str = "integration"):
+def make_api_key(*, tenant: Tenant, name: str = "integration", created_by=None):
     """Returns ``(api_key, raw_key)``."""
-    return services.api_key_create(tenant=tenant, name=name)
+    return services.api_key_create(tenant=tenant, name=name, created_by=created_by)

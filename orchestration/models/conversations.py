@@ -70,6 +70,27 @@ class Conversation(TenantOwned):
         help_text="What the AI has used of its budgets: steps, tokens, cost.",
     )
     customer_token_hash = models.CharField(max_length=64, editable=False)
+    # who opened it (separation of duties: whoever opened a conversation never decides an
+    # approval the AI asks for in it): a person (session or personal token), or an integration
+    # key (whose creator stands behind it); neither for the public chat widget
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The person who opened it (session or personal token).",
+    )
+    opened_by_key = models.ForeignKey(
+        "orchestration.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The integration key it was opened with.",
+    )
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     silence_checked_at = models.DateTimeField(null=True, blank=True)
@@ -90,6 +111,8 @@ class Conversation(TenantOwned):
                 fields=["tenant", "resolved_at", "created_at", "current_agent", "workflow"],
                 name="conv_tenant_resolved",
             ),
+            # approvals: a customer's running totals, across their conversations
+            models.Index(fields=["tenant", "customer_ref"], name="conv_tenant_customer"),
         ]
 
     def __str__(self) -> str:

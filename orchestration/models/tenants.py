@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from orchestration.currencies import DEFAULT_CURRENCY, validate_currency
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -34,6 +36,14 @@ class Tenant(models.Model):
     approval_timeout = models.DurationField(
         default=dt.timedelta(hours=24),
         help_text="Pending approval requests expire after this long (e.g. 1 00:00:00).",
+    )
+    currency = models.CharField(
+        max_length=3,
+        default=DEFAULT_CURRENCY,
+        validators=[validate_currency],
+        help_text="ISO 4217 code (EUR, USD, GBP...). Approval thresholds and running totals "
+        "are in this currency; an amount in another currency is converted with the tenant's "
+        "exchange rates, and refused when there is no rate for it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

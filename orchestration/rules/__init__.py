@@ -14,7 +14,9 @@ Every failure to parse, validate or compile raises ``ConditionError`` (a ValueEr
 
 At run time a missing value is null; ``x == null`` / ``x != null`` test for it, and every other
 comparison with null is false, as is any comparison between values of different kinds
-(``"5" == 5``). ``and``/``or``/``not`` are plain two-valued logic on those results, so
+(``"5" == 5``). ``+`` and ``-`` add and subtract numbers
+(``params.amount + totals.refunded_24h > 100``); a sum with a part that is not a number is
+null. ``and``/``or``/``not`` are plain two-valued logic on those results, so
 ``not (customer.tier == "gold")`` is true for a customer without a tier. Details in
 ``orchestration.rules.runtime``.
 """
@@ -24,7 +26,7 @@ from .errors import ConditionError
 from .explain import Explanation, explain
 from .interpreter import evaluate, interpret
 from .limits import MAX_DEPTH, MAX_LENGTH
-from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, names_used
+from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, Sum, names_used
 from .parser import parse
 from .render import render, render_value
 from .schema import (
@@ -43,6 +45,7 @@ from .schema import (
     as_type,
     handoff_schema,
     list_of,
+    totals_names,
     type_from_json_schema,
     workflow_schema,
 )
@@ -80,6 +83,7 @@ __all__ = [
     "Not",
     "Or",
     "Schema",
+    "Sum",
     "Type",
     "approval_schema",
     "as_type",
@@ -95,6 +99,7 @@ __all__ = [
     "parse",
     "render",
     "render_value",
+    "totals_names",
     "type_from_json_schema",
     "validate",
     "workflow_schema",

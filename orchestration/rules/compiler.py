@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .explain import Explanation, explain
-from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, is_null, names_used
+from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, Sum, is_null, names_used
 from .parser import parse
 from .runtime import (
     OPERATIONS,
+    arithmetic,
     is_number,
     op_contains,
     op_eq,
@@ -252,7 +253,30 @@ def _getter(node: Node) -> Getter:
             return lambda context: constant
         getters = tuple(_getter(item) for item in node.items)
         return lambda context: [get(context) for get in getters]
+    if isinstance(node, Sum):
+        return _sum(node)
     return _predicate(node)
+
+
+def _sum(node: Sum) -> Getter:
+    getters = tuple(_getter(item) for item in node.items)
+    ops = node.ops
+    if len(getters) == 2 and ops == ("+",):
+        first, second = getters
+
+        def add2(context: Mapping[str, Any]) -> Any:
+            a, b = first(context), second(context)
+            kind = type(a)
+            if kind is type(b) and (kind is float or kind is int):
+                return a + b  # two ints or two floats: cannot raise
+            return arithmetic((a, b), ops)
+
+        return add2
+
+    def total(context: Mapping[str, Any]) -> Any:
+        return arithmetic([get(context) for get in getters], ops)
+
+    return total
 
 
 # -- comparisons ------------------------------------------------------------------------------

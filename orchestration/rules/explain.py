@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .interpreter import evaluate
-from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, is_null
+from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, Sum, is_null, walk
 from .render import render, render_value
 from .runtime import KIND_NAMES, OPERATIONS, kind_of, null_test, truthy
 
@@ -111,11 +111,15 @@ def _explain_compare(node: Compare, source: str, context: Mapping[str, Any]) -> 
         for operand in (node.left, node.right)
         if isinstance(operand, Compare | And | Or | Not)
     )
-    notes = [
-        _describe_operand(operand, value)
-        for operand, value in ((node.left, left), (node.right, right))
-        if isinstance(operand, Name | ListLiteral) and not _is_constant(operand)
-    ]
+    notes = []
+    for operand, value in ((node.left, left), (node.right, right)):
+        if isinstance(operand, Sum):
+            # the names a sum reads, then what it came to
+            for part in _names_in(operand):
+                notes.append(_describe_operand(part, evaluate(part, context)))
+            notes.append(_describe_operand(operand, value))
+        elif isinstance(operand, Name | ListLiteral) and not _is_constant(operand):
+            notes.append(_describe_operand(operand, value))
     if not result:
         reason = _why_false(node, left, right)
         if reason:
@@ -123,6 +127,15 @@ def _explain_compare(node: Compare, source: str, context: Mapping[str, Any]) -> 
     return Explanation(
         source, result, "compare", children, op=op, left=left, right=right, detail="; ".join(notes)
     )
+
+
+def _names_in(node: Sum) -> list[Name]:
+    """The names a sum reads, once each, in order (not inside nested conditions)."""
+    found: dict[tuple[str, ...], Name] = {}
+    for part in walk(node):
+        if isinstance(part, Name):
+            found.setdefault(part.path, part)
+    return list(found.values())
 
 
 def _is_constant(node: Node) -> bool:
@@ -135,6 +148,8 @@ def _is_constant(node: Node) -> bool:
 
 def _describe_operand(node: Node, value: Any) -> str:
     name = render(node)
+    if value is None and isinstance(node, Sum):
+        return f"{name} is null (a part of it is not a number)"
     if value is None:
         return f"{name} is missing (null)"
     return f"{name} is {_show(value)}"

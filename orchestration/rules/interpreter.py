@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, is_null
-from .runtime import OPERATIONS, null_test, resolve, truthy
+from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, Sum, is_null
+from .runtime import OPERATIONS, arithmetic, null_test, resolve, truthy
 
 
 def interpret(node: Node, context: Mapping[str, Any]) -> bool:
@@ -15,13 +15,16 @@ def interpret(node: Node, context: Mapping[str, Any]) -> bool:
 
 
 def evaluate(node: Node, context: Mapping[str, Any]) -> Any:
-    """The value of ``node``: a literal, a resolved name, a list, or the truth of a condition."""
+    """The value of ``node``: a literal, a resolved name, a list, a sum, or the truth of a
+    condition."""
     if isinstance(node, Literal):
         return node.value
     if isinstance(node, Name):
         return resolve(context, node.path)
     if isinstance(node, ListLiteral):
         return [evaluate(item, context) for item in node.items]
+    if isinstance(node, Sum):
+        return arithmetic([evaluate(item, context) for item in node.items], node.ops)
     if isinstance(node, Compare):
         if is_null(node.left):
             return null_test(node.op, evaluate(node.right, context))

@@ -6,9 +6,9 @@ MAX_LENGTH = 2000
 MAX_DEPTH = 32
 """Deepest nesting of '(', '[' and 'not' accepted by the parser."""
 
-MAX_TREE_HEIGHT = 4 * (MAX_DEPTH + 2)
+MAX_TREE_HEIGHT = 5 * (MAX_DEPTH + 2)
 """Tallest node tree accepted by validation and compilation.
 
 Every tree the parser produces stays below this (each nesting level adds at most an 'or', an
-'and' and a comparison); it only rejects trees built by hand in code.
+'and', a comparison and a sum); it only rejects trees built by hand in code.
 """

@@ -12,6 +12,7 @@ from typing import Final
 
 OPERATORS: Final = ("==", "!=", "<", "<=", ">", ">=", "in", "not in", "contains")
 ORDERING_OPERATORS: Final = frozenset({"<", "<=", ">", ">="})
+ARITHMETIC_OPERATORS: Final = ("+", "-")
 
 LiteralValue = str | int | float | bool | None
 
@@ -55,6 +56,17 @@ class Compare:
 
 
 @dataclass(frozen=True, slots=True)
+class Sum:
+    """``a + b - c``: numbers added and subtracted left to right, flat like And/Or (so a long
+    sum is a wide node, not a deep one). ``ops[i]`` joins ``items[i]`` and ``items[i + 1]``;
+    ``position`` is where the first item starts."""
+
+    items: tuple[Node, ...]
+    ops: tuple[str, ...]
+    position: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     """Two or more conditions joined by 'and' at one level (parenthesised ones stay nested)."""
 
@@ -76,8 +88,8 @@ class Not:
     position: int = field(default=0, compare=False, repr=False)
 
 
-Node = Literal | Name | ListLiteral | Compare | And | Or | Not
-NODE_TYPES: Final = (Literal, Name, ListLiteral, Compare, And, Or, Not)
+Node = Literal | Name | ListLiteral | Sum | Compare | And | Or | Not
+NODE_TYPES: Final = (Literal, Name, ListLiteral, Sum, Compare, And, Or, Not)
 
 
 def start_position(node: Node) -> int:
@@ -85,7 +97,7 @@ def start_position(node: Node) -> int:
     while True:
         if isinstance(node, Compare):
             node = node.left
-        elif isinstance(node, And | Or):
+        elif isinstance(node, And | Or | Sum):
             node = node.items[0]
         else:
             return node.position
@@ -94,7 +106,7 @@ def start_position(node: Node) -> int:
 def children(node: Node) -> tuple[Node, ...]:
     if isinstance(node, Compare):
         return (node.left, node.right)
-    if isinstance(node, And | Or | ListLiteral):
+    if isinstance(node, And | Or | Sum | ListLiteral):
         return node.items
     if isinstance(node, Not):
         return (node.operand,)

@@ -4,7 +4,8 @@
     or    := and ("or" and)*
     and   := not ("and" not)*
     not   := "not" not | cmp
-    cmp   := value (("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not in" | "contains") value)?
+    cmp   := sum (("==" | "!=" | "<" | "<=" | ">" | ">=" | "in" | "not in" | "contains") sum)?
+    sum   := value (("+" | "-") value)*
     value := number | string | true | false | null | "[" value ("," value)* "]" | "[" "]"
            | name ("." name)* | "(" expr ")"
 
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 from .errors import ConditionError
 from .limits import MAX_DEPTH, MAX_LENGTH
-from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, start_position
-from .tokens import EOF, KEYWORD, NAME, NUMBER, OP, PUNCT, STRING, Token, tokenize
+from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, Sum, start_position
+from .tokens import ARITHMETIC_OPS, EOF, KEYWORD, NAME, NUMBER, OP, PUNCT, STRING, Token, tokenize
 
 _LITERAL_KEYWORDS = {"true": True, "false": False, "null": None}
 
@@ -135,9 +136,11 @@ class _Parser:
         return self.parse_cmp(expected)
 
     def parse_cmp(self, expected: str) -> Node:
-        left = self.parse_value(expected)
+        left = self.parse_sum(expected)
         token = self.current
-        if token.kind == OP or (token.kind == KEYWORD and token.value in ("in", "contains")):
+        if (token.kind == OP and token.value not in ARITHMETIC_OPS) or (
+            token.kind == KEYWORD and token.value in ("in", "contains")
+        ):
             op = str(token.value)
         elif token.kind == KEYWORD and token.value == "not":
             following = self.peek()
@@ -148,8 +151,23 @@ class _Parser:
         else:
             return left
         self.advance()
-        right = self.parse_value(f"a value after '{op}'")
+        right = self.parse_sum(f"a value after '{op}'")
         return Compare(op, left, right, position=token.position)
+
+    def parse_sum(self, expected: str) -> Node:
+        first = self.parse_value(expected)
+        if not self.at_arithmetic():
+            return first
+        items, ops = [first], []
+        while self.at_arithmetic():
+            op = str(self.advance().value)
+            ops.append(op)
+            items.append(self.parse_value(f"a value after '{op}'"))
+        return Sum(tuple(items), tuple(ops), position=start_position(first))
+
+    def at_arithmetic(self) -> bool:
+        token = self.current
+        return token.kind == OP and token.value in ARITHMETIC_OPS
 
     def parse_value(self, expected: str) -> Node:
         token = self.current

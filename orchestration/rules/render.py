@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or
+from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or, Sum
 
-_OR, _AND, _NOT, _CMP, _VALUE = range(5)
+_OR, _AND, _NOT, _CMP, _SUM, _VALUE = range(6)
 
 _STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -24,8 +24,13 @@ def render(node: Node) -> str:
         return node.dotted
     if isinstance(node, ListLiteral):
         return "[" + ", ".join(_operand(item, _VALUE) for item in node.items) + "]"
+    if isinstance(node, Sum):
+        parts = [_operand(node.items[0], _VALUE)]
+        for op, item in zip(node.ops, node.items[1:], strict=True):
+            parts.append(f"{op} {_operand(item, _VALUE)}")
+        return " ".join(parts)
     if isinstance(node, Compare):
-        return f"{_operand(node.left, _VALUE)} {node.op} {_operand(node.right, _VALUE)}"
+        return f"{_operand(node.left, _SUM)} {node.op} {_operand(node.right, _SUM)}"
     if isinstance(node, And):
         return " and ".join(_operand(item, _AND + 1) for item in node.items)
     if isinstance(node, Or):
@@ -44,6 +49,8 @@ def _precedence(node: Node) -> int:
         return _NOT
     if isinstance(node, Compare):
         return _CMP
+    if isinstance(node, Sum):
+        return _SUM
     return _VALUE
 
 

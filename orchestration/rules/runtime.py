@@ -19,6 +19,9 @@ never raises):
 * ``and``, ``or`` and ``not`` work on truth values and are two-valued: a bare value is true when
   Python would call it true (null, false, 0, "" and [] are false). So
   ``not (customer.tier == "gold")`` is true for a customer without a tier.
+* ``a + b`` and ``a - b`` add and subtract numbers (left to right); when any operand is not a
+  number (null, a string, a boolean...) the sum is null, so a comparison with it is false. A
+  Decimal meets a float as floats; anything that still cannot be computed is null.
 * Any exception raised by an odd value inside a comparison makes that comparison false.
 """
 
@@ -189,6 +192,25 @@ OPERATIONS: dict[str, Callable[[Any, Any], bool]] = {
     "not in": op_not_in,
     "contains": op_contains,
 }
+
+
+def arithmetic(values: list[Any] | tuple[Any, ...], ops: tuple[str, ...]) -> Any:
+    """``values[0] ops[0] values[1] ...``, or None when a value is not a number (or the result
+    cannot be computed)."""
+    try:
+        total = values[0]
+        if not is_number(total):
+            return None
+        for op, value in zip(ops, values[1:], strict=True):
+            if not is_number(value):
+                return None
+            try:
+                total = total + value if op == "+" else total - value
+            except TypeError:  # Decimal and float
+                total = float(total) + float(value) if op == "+" else float(total) - float(value)
+        return total
+    except Exception:
+        return None
 
 
 def null_test(op: str, value: Any) -> bool:

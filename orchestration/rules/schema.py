@@ -225,13 +225,14 @@ def approval_schema(
     *,
     json_schema: Mapping[str, Any] | None = None,
     include_conversation: bool = True,
+    totals: Mapping[str, Type | str] | None = None,
 ) -> Schema:
     """Names available to an approval threshold: ``params.<name>`` of the proposed action.
 
     Give the parameter types either as ``params={"amount": "number"}`` or as the action's JSON
     Schema (``{"type": "object", "properties": {...}}``). With neither, any ``params.*`` is
     allowed as ``any``. The conversation names are included unless
-    ``include_conversation=False``.
+    ``include_conversation=False``; ``totals`` adds the running totals (``totals_names``).
     """
     names: dict[str, Type | str] = {}
     if params is None and json_schema is None:
@@ -244,7 +245,36 @@ def approval_schema(
             names.setdefault(f"params.{name}", type_from_json_schema(fragment))
     if include_conversation:
         names.update((k, v) for k, v in CONVERSATION_NAMES.items() if k not in names)
+    names.update(totals or {})
     return Schema(names)
+
+
+WINDOW = "_24h"
+
+
+def totals_names(*, money: Iterable[str], actions: Iterable[str]) -> dict[str, Type]:
+    """The running totals an approval threshold can read, all numbers, computed when the
+    action is proposed (from what came before it, not counting it):
+
+    - ``totals.<money>`` for each money total (``totals.refunded``: the amounts of this
+      conversation's refunds, in the tenant's currency) and ``totals.<money>_24h`` (the same
+      customer's, over the last 24 hours, across their conversations);
+    - ``totals.actions`` and ``totals.actions_24h``: how many actions;
+    - ``totals.count.<action>`` and ``totals.count_24h.<action>``: how many of one action.
+
+    What counts: actions that ran or are running, and requests waiting for approval or
+    approved; denied, expired and failed ones do not.
+    """
+    names: dict[str, Type] = {}
+    for total in money:
+        names[f"totals.{total}"] = NUMBER
+        names[f"totals.{total}{WINDOW}"] = NUMBER
+    names["totals.actions"] = NUMBER
+    names[f"totals.actions{WINDOW}"] = NUMBER
+    for action in actions:
+        names[f"totals.count.{action}"] = NUMBER
+        names[f"totals.count{WINDOW}.{action}"] = NUMBER
+    return names
 
 
 def workflow_schema(outputs: Iterable[str] | Mapping[str, Type | str] = ()) -> Schema:

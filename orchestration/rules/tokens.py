@@ -13,7 +13,7 @@ NUMBER: Final = "number"
 STRING: Final = "string"
 NAME: Final = "name"
 KEYWORD: Final = "keyword"
-OP: Final = "op"  # == != < <= > >=
+OP: Final = "op"  # == != < <= > >= + -
 PUNCT: Final = "punct"  # ( ) [ ] , .
 EOF: Final = "eof"
 
@@ -21,6 +21,7 @@ KEYWORDS: Final = frozenset({"and", "or", "not", "in", "contains", "true", "fals
 """Reserved words (lowercase only; 'AND' is an ordinary name)."""
 
 COMPARISON_OPS: Final = ("==", "!=", "<=", ">=", "<", ">")
+ARITHMETIC_OPS: Final = ("+", "-")
 WHITESPACE: Final = frozenset(" \t\r\n")
 PUNCTUATION: Final = frozenset("()[],.")
 
@@ -99,6 +100,11 @@ def tokenize(text: str) -> list[Token]:
             kind = KEYWORD if word in KEYWORDS else NAME
             tokens.append(Token(kind, word, start + 1, word))
             continue
+        if char in ARITHMETIC_OPS and _ends_value(tokens):
+            # after a value, '+' and '-' add and subtract: "a - 1", "a -1", "(a)-1"
+            tokens.append(Token(OP, char, start + 1, char))
+            i += 1
+            continue
         if _is_digit(char) or (char == "-" and i + 1 < length and _is_digit(text[i + 1])):
             i = _scan_number(text, start, tokens)
             continue
@@ -123,11 +129,29 @@ def tokenize(text: str) -> list[Token]:
             raise ConditionError(f"unexpected '{two}'; use '{word}'", start + 1)
         if char == "-":
             raise ConditionError("expected a digit after '-'", start + 2)
+        if char == "+":
+            raise ConditionError("unexpected '+': it adds two values, as in a + b", start + 1)
         if char in _HINTS:
             raise ConditionError(_HINTS[char], start + 1)
         raise ConditionError(f"unexpected character {_show_char(char)}", start + 1)
     tokens.append(Token(EOF, None, length + 1, ""))
     return tokens
+
+
+def _ends_value(tokens: list[Token]) -> bool:
+    """Whether the last token ends a value (so a following '-' subtracts rather than starting a
+    negative number): a name or an attribute (``customer.in``), a number, a string, true,
+    false, null, ')' or ']'."""
+    if not tokens:
+        return False
+    last = tokens[-1]
+    if last.kind in (NAME, NUMBER, STRING):
+        return True
+    if last.kind == KEYWORD:
+        if last.value in ("true", "false", "null"):
+            return True
+        return len(tokens) > 1 and tokens[-2].kind == PUNCT and tokens[-2].value == "."
+    return last.kind == PUNCT and last.value in (")", "]")
 
 
 def _show_char(char: str) -> str:

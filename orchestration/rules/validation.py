@@ -7,6 +7,7 @@ import math
 from .errors import ConditionError
 from .limits import MAX_TREE_HEIGHT
 from .nodes import (
+    ARITHMETIC_OPERATORS,
     NODE_TYPES,
     OPERATORS,
     ORDERING_OPERATORS,
@@ -18,6 +19,7 @@ from .nodes import (
     Node,
     Not,
     Or,
+    Sum,
     children,
     start_position,
 )
@@ -54,6 +56,12 @@ def check_shape(node: object) -> None:
             raise ConditionError(problem, getattr(current, "position", 0) or 1)
         if isinstance(current, And | Or) and len(current.items) < 2:
             raise ConditionError("'and' / 'or' need at least two conditions", current.position or 1)
+        if isinstance(current, Sum) and (
+            len(current.items) < 2 or len(current.ops) != len(current.items) - 1
+        ):
+            raise ConditionError(
+                "'+' / '-' need a value on each side", getattr(current, "position", 0) or 1
+            )
         stack.extend((child, height + 1) for child in children(current))  # type: ignore[arg-type]
 
 
@@ -73,6 +81,12 @@ def _shape_problem(node: object) -> str:
             return f"invalid name {path!r}"
     elif isinstance(node, Compare) and node.op not in OPERATORS:
         return f"unknown operator {node.op!r}"
+    elif isinstance(node, Sum) and (
+        not isinstance(node.items, tuple)
+        or not isinstance(node.ops, tuple)
+        or any(op not in ARITHMETIC_OPERATORS for op in node.ops)
+    ):
+        return f"unknown arithmetic operators {node.ops!r}"
     return ""
 
 
@@ -105,6 +119,13 @@ class _Validator:
                 "expected a condition, found a list on its own (use 'in' or 'contains')",
                 node.position,
             )
+        if isinstance(node, Sum):
+            self.type_of(node)
+            raise ConditionError(
+                "expected a condition, found a number on its own (compare it with something, "
+                "as in a + b > 100)",
+                start_position(node),
+            )
         self.type_of(node)
 
     def type_of(self, node: Node) -> Type:
@@ -128,6 +149,9 @@ class _Validator:
         if isinstance(node, Compare):
             self.compare(node)
             return BOOLEAN
+        if isinstance(node, Sum):
+            self.arithmetic(node)
+            return NUMBER
         raise ConditionError(f"not a condition node: {type(node).__name__}", 1)
 
     def compare(self, node: Compare) -> None:
@@ -157,6 +181,18 @@ class _Validator:
             self.membership(op, container=left, item=right, where=where, container_side="left")
         else:
             self.membership(op, container=right, item=left, where=where, container_side="right")
+
+    def arithmetic(self, node: Sum) -> None:
+        for index, item in enumerate(node.items):
+            kind = self.type_of(item)
+            if kind in (NUMBER, ANY):
+                continue
+            op = node.ops[max(0, index - 1)]
+            if kind == NULL:
+                problem = f"'{op}' with null is never a number; test a missing value with '== null'"
+            else:
+                problem = f"'{op}' adds and subtracts numbers, found {_describe_type(kind)}"
+            raise ConditionError(problem, start_position(item))
 
     def membership(
         self, op: str, *, container: Type, item: Type, where: int, container_side: str

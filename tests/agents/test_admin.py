@@ -356,6 +356,67 @@ def test_the_rule_tester_tells_whether_an_action_needs_approval(manager_client, 
     assert "needs approval" in large.content.decode()
 
 
+def test_the_rule_tester_takes_running_totals_and_converts_amounts(manager_client, team, tenant):
+    from decimal import Decimal
+
+    from approvals.models import ExchangeRate
+
+    sup, _ = team
+    make_person(tenant=tenant, roles=["approver"], username="maria")
+    ExchangeRate.objects.create(tenant=tenant, currency="USD", rate=Decimal("0.5"))
+    rules_replace(
+        agent=sup,
+        document={
+            "approvals": {
+                "actions": [
+                    {"action": "issue_refund", "when": "params.amount + totals.refunded_24h > 100"}
+                ],
+                "approvers": ["maria"],
+            }
+        },
+    )
+    base = {
+        "agent": sup.pk,
+        "channel": "web",
+        "attempts": "0",
+        "turns": "1",
+        "action": "issue_refund",
+        "params": '{"orderId": "A", "amount": 60}',
+    }
+
+    alone = manager_client.post("/admin/agents/ruleset/tester/", base)
+    after = manager_client.post(
+        "/admin/agents/ruleset/tester/", {**base, "totals": '{"refunded_24h": 50}'}
+    )
+    dollars = manager_client.post(
+        "/admin/agents/ruleset/tester/",
+        {
+            **base,
+            "params": '{"orderId": "A", "amount": 120, "currency": "USD"}',
+            "totals": '{"refunded_24h": 50}',
+        },
+    )
+    unknown = manager_client.post(
+        "/admin/agents/ruleset/tester/", {**base, "totals": '{"refunded_1h": 50}'}
+    )
+    coins = manager_client.post(
+        "/admin/agents/ruleset/tester/",
+        {**base, "params": '{"orderId": "A", "amount": 1, "currency": "BTC"}'},
+    )
+
+    assert alone.context["result"]["trace"].approval_needed is False
+    assert after.context["result"]["trace"].approval_needed is True
+    assert "totals.refunded_24h is 50" in after.content.decode()
+    assert dollars.context["result"]["trace"].approval_needed is True  # 60 EUR + 50
+    assert "params.amount is 60 EUR: 120 USD at the tenant&#x27;s rate of 0.5" in (
+        dollars.content.decode()
+    )
+    assert unknown.context["result"] is None
+    assert "unknown total &#x27;refunded_1h&#x27;" in unknown.content.decode()
+    assert coins.context["result"] is None
+    assert "no exchange rate for BTC" in coins.content.decode()
+
+
 def test_a_superuser_cannot_mix_tenants_in_a_rule_set(db, team, theirs):
     from django.contrib.auth import get_user_model
     from django.test import Client

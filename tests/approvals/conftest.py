@@ -9,7 +9,7 @@ from approvals.models import ApproverGroup
 from approvals.registry import ACTIONS
 from orchestration.conversation_services import conversation_start
 from orchestration.lifecycle import conversation_transition
-from tests.approvals.support import EXPLODING, FLAKY_SPEC
+from tests.approvals.support import EXPLODING, FAILING_REFUND, FLAKY_SPEC
 from tests.factories import make_person
 
 
@@ -17,6 +17,7 @@ from tests.factories import make_person
 def test_actions(monkeypatch):
     monkeypatch.setitem(ACTIONS, EXPLODING.name, EXPLODING)
     monkeypatch.setitem(ACTIONS, FLAKY_SPEC.name, FLAKY_SPEC)
+    monkeypatch.setitem(ACTIONS, FAILING_REFUND.name, FAILING_REFUND)
 
 
 @pytest.fixture

@@ -33,3 +33,21 @@ EXPLODING = ActionSpec(
 FLAKY_SPEC = ActionSpec(
     "flaky_action", "Fails first.", SCHEMA, handler="tests.approvals.support.flaky"
 )
+
+MONEY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "amount": {"type": "number", "exclusiveMinimum": 0},
+        "currency": {"type": "string", "minLength": 3, "maxLength": 3},
+    },
+    "required": ["amount"],
+    "additionalProperties": False,
+}
+
+FAILING_REFUND = ActionSpec(
+    "failing_refund",
+    "A refund whose payment provider always fails.",
+    MONEY_SCHEMA,
+    handler="tests.approvals.support.explode",
+    total="refunded",
+)

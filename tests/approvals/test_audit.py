@@ -48,7 +48,7 @@ def test_every_request_decision_and_execution_is_in_the_audit_log(trail, people)
     ]
     request, decision, queued, done = rows
     assert (request.ip, request.user_agent) == ("203.0.113.7", "integration/1.0")
-    assert request.detail["params"] == {"orderId": "A", "amount": 300}
+    assert request.detail["params"] == {"orderId": "A", "amount": 300, "currency": "EUR"}
     assert (decision.ip, decision.user_agent, decision.actor_id) == (
         "198.51.100.4",
         "Firefox/140",

@@ -78,7 +78,7 @@ def test_a_refund_above_the_threshold_waits_for_approvers_and_nothing_runs(
     approval = response.json()["approval"]
     assert approval["status"] == "pending"
     assert approval["action"] == "issue_refund"
-    assert approval["params"] == {"orderId": "A1", "amount": 150.5}
+    assert approval["params"] == {"orderId": "A1", "amount": 150.5, "currency": "EUR"}
     assert approval["conversationId"] == str(conversation.pk)
     assert approval["requestedBy"] == "api-key:integration"
     assert approval["approvers"] == ["alice", "rita", "group:finance"]
@@ -303,7 +303,7 @@ def test_an_agents_proposed_action_over_the_threshold_waits(
     assert body["approval"]["status"] == "pending"
     assert body["approval"]["requestedBy"] == "agent:agent-billing"
     approval = ApprovalRequest.objects.get()
-    assert approval.params == {"orderId": "A9", "amount": 250}
+    assert approval.params == {"orderId": "A9", "amount": 250, "currency": "EUR"}
     assert approval.idempotency_key == f"message:{body['message']['id']}:0"
     assert event_types(conversation)[-2:] == ["action.proposed", "approval.requested"]
     assert not ActionExecution.objects.exists()

@@ -41,6 +41,16 @@ def test_create_tenant_refuses_a_taken_slug_or_a_bad_time_zone():
     assert Tenant.objects.count() == 1
 
 
+def test_create_tenant_takes_the_tenants_currency():
+    lines = run("create_tenant", "initech", "--currency", "usd")
+
+    assert "currency USD" in lines[0]
+    assert Tenant.objects.get().currency == "USD"
+    with pytest.raises(CommandError, match="'BTC' is not an ISO 4217 currency code"):
+        run("create_tenant", "umbrella", "--currency", "BTC")
+    assert Tenant.objects.count() == 1
+
+
 def test_create_user_with_several_roles(tenant):
     lines = run(
         "create_user",

@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from orchestration.rules import And, Compare, ListLiteral, Literal, Name, Not, Or
-from orchestration.rules.nodes import OPERATORS, children
+from orchestration.rules import And, Compare, ListLiteral, Literal, Name, Not, Or, Sum
+from orchestration.rules.nodes import ARITHMETIC_OPERATORS, OPERATORS, children
 from orchestration.rules.tokens import KEYWORDS
 
 # No example database: these tests write nothing to the working tree.
@@ -54,18 +54,37 @@ homogeneous_lists = st.one_of(
 ).map(lambda items: ListLiteral(tuple(items)))
 operators = st.sampled_from(OPERATORS)
 
+
+def _sum(items: list, ops: list) -> Sum:
+    return Sum(tuple(items), tuple(ops[: len(items) - 1]))
+
+
+sums = st.builds(
+    _sum,
+    st.lists(st.one_of(names, st.integers(-5, 5).map(Literal)), min_size=2, max_size=3),
+    st.lists(st.sampled_from(ARITHMETIC_OPERATORS), min_size=2, max_size=2),
+)
+
+
 # The shapes rules mostly have (and the compiler specialises).
 typical_comparisons = st.one_of(
     st.builds(Compare, operators, names, literals),
     st.builds(Compare, operators, literals, names),
     st.builds(Compare, st.sampled_from(["in", "not in"]), names, homogeneous_lists),
     st.builds(Compare, operators, names, constant_lists),
+    st.builds(Compare, operators, sums, literals),
+    st.builds(Compare, operators, names, sums),
 )
 
 
 def _extend(inner):
     items = st.lists(inner, min_size=2, max_size=3).map(tuple)
     return st.one_of(
+        st.builds(
+            _sum,
+            st.lists(inner, min_size=2, max_size=3),
+            st.lists(st.sampled_from(ARITHMETIC_OPERATORS), min_size=2, max_size=2),
+        ),
         st.builds(Compare, operators, inner, inner),
         items.map(And),
         items.map(Or),
@@ -107,7 +126,7 @@ LANGUAGE_TOKENS = [
     "intent", "sentiment", "risk", "customer", "params", "amount", "vip", "x", "AND",
     ".", ",", "(", ")", "[", "]",
     "==", "!=", "<", "<=", ">", ">=", "=", "!", "&&", "||", "-",
-    "in", "not", "contains", "and", "or", "true", "false", "null",
+    "in", "not", "contains", "and", "or", "true", "false", "null", "+", "-",
     "0", "1", "-1", "1.5", "1e3", "1e999", "1.", "007",
     '"billing"', "'b'", '"', "'", "\\", '"\\q"', '"\\u12"', "é", "\n", "\t", " ", "\x00",
 ]  # fmt: skip

@@ -164,6 +164,7 @@ def test_a_dry_run_shows_what_would_be_created_and_writes_nothing(tenant, approv
     assert plan["agents"][1]["supervisorId"] == "shop-refunds-desk"
     assert plan["agents"][1]["rules"]["approvalActions"] == [
         "issue_refund",
+        "modify_account",
         "access_sensitive_data",
     ]
     assert plan["workflows"] == [{"name": "shop: Refund review", "steps": 3}]

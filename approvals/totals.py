@@ -1,0 +1,210 @@
+"""Money and running totals for the approval rules (README "Approvals").
+
+- Amounts: an action that moves money (``ActionSpec.total``) has ``params.amount`` in
+  ``params.currency`` (the tenant's currency when left out). ``money_of`` converts it into the
+  tenant's currency with the exchange rates the tenant set (``ExchangeRate``); a currency
+  without a rate is refused (``NoRate``), so a threshold in EUR never lets 99 BTC through.
+- Totals: ``running_totals`` sums in the database what the conversation, and the same customer
+  (the same ``customer_ref`` in the tenant) over the last 24 hours, already have: actions that
+  ran, run or wait to run (executions that needed no approval, unless failed) and requests that
+  wait for approval or were approved (pending, approved, executed). Denied, expired and failed
+  ones do not count, nor does the action being proposed (rules add it: ``params.amount +
+  totals.refunded_24h > 100``). Amounts are in the tenant's currency as converted when each
+  action was proposed.
+- Locks: ``customer_lock`` serialises the proposals of one customer. The gate takes the
+  conversation's row lock, then this lock, then reads the totals and writes the request, all
+  in one transaction: two refunds proposed at the same moment are totalled one after the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
+
+from approvals.models import (
+    AMOUNT_PLACES,
+    ActionExecution,
+    ApprovalRequest,
+    ApprovalStatus,
+    ExchangeRate,
+    ExecutionStatus,
+)
+from approvals.registry import ACTIONS, ActionSpec, totals_names
+from orchestration.models import Conversation, Tenant
+from orchestration.rules.schema import WINDOW as WINDOW_SUFFIX
+
+WINDOW = dt.timedelta(hours=24)
+COUNTED_REQUESTS = (ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.EXECUTED)
+_QUANTUM = Decimal(1).scaleb(-AMOUNT_PLACES)
+
+
+class NoRate(ValueError):
+    """The tenant has no exchange rate for the action's currency."""
+
+
+@dataclass(frozen=True)
+class Money:
+    """An action's amount: as given, and in the tenant's currency."""
+
+    amount: Any  # as given (a JSON number)
+    currency: str  # as given (upper case), the tenant's when the action named none
+    converted: Decimal  # in the tenant's currency
+    tenant_currency: str
+    rate: Decimal | None  # None: the amount was in the tenant's currency
+
+    def explanation(self) -> str:
+        """A sentence for the request's "why" (only when the amount was converted)."""
+        converted = f"{self.converted.normalize():f}"
+        return (
+            f"params.amount is {converted} {self.tenant_currency}: {self.amount} "
+            f"{self.currency} at the tenant's rate of {self.rate.normalize():f}"
+        )
+
+
+def money_currency(spec: ActionSpec, params: dict[str, Any], tenant: Tenant) -> dict[str, Any]:
+    """The parameters with the currency of a money action made explicit (upper case; the
+    tenant's currency when left out), so the request says what it moves."""
+    if not spec.total:
+        return params
+    currency = params.get("currency")
+    currency = currency.strip().upper() if isinstance(currency, str) else tenant.currency
+    return {**params, "currency": currency}
+
+
+def money_of(spec: ActionSpec, params: dict[str, Any], tenant: Tenant) -> Money | None:
+    """The amount of a money action in the tenant's currency (None for other actions).
+    Raises NoRate for a currency the tenant has no exchange rate for."""
+    if not spec.total:
+        return None
+    currency = params["currency"]
+    try:
+        amount = Decimal(str(params["amount"]))
+    except (InvalidOperation, ValueError):  # the schema checked it is a finite number
+        raise NoRate("the amount is not a number") from None
+    if currency == tenant.currency:
+        return Money(params["amount"], currency, _quantize(amount), tenant.currency, None)
+    rate = (
+        ExchangeRate.objects.filter(tenant=tenant, currency=currency)
+        .values_list("rate", flat=True)
+        .first()
+    )
+    if rate is None:
+        raise NoRate(
+            f"this tenant has no exchange rate for {currency[:10]}; its amounts are in "
+            f"{tenant.currency} (a manager adds rates in the admin, Exchange rates)"
+        )
+    return Money(params["amount"], currency, _quantize(amount * rate), tenant.currency, rate)
+
+
+def _quantize(value: Decimal) -> Decimal:
+    return value.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def customer_lock(conversation: Conversation) -> None:
+    """Serialise the proposals of this conversation's customer until the end of the current
+    transaction. PostgreSQL: an advisory transaction lock on the tenant and customer. SQLite
+    needs none: its transactions here are IMMEDIATE, so writers run one at a time."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"approvals.customer:{conversation.tenant_id}:{conversation.customer_ref}"],
+        )
+
+
+def _grouped(queryset: QuerySet, mine: Q, recent: Q) -> list[dict[str, Any]]:
+    return list(
+        queryset.filter(mine | recent)
+        .values("action")
+        .annotate(
+            n=Count("id", filter=mine),
+            money=Sum("amount", filter=mine),
+            n_24h=Count("id", filter=recent),
+            money_24h=Sum("amount", filter=recent),
+        )
+        .order_by()
+    )
+
+
+def running_totals(conversation: Conversation, *, now: dt.datetime) -> dict[str, Any]:
+    """The totals an approval condition reads (``totals.*``), from the rows already there:
+    two grouped queries, whatever the number of actions."""
+    mine = Q(conversation_id=conversation.pk)
+    recent = Q(
+        conversation__tenant_id=conversation.tenant_id,
+        conversation__customer_ref=conversation.customer_ref,
+        created_at__gte=now - WINDOW,
+    )
+    rows = _grouped(
+        ApprovalRequest.objects.filter(
+            tenant_id=conversation.tenant_id, status__in=COUNTED_REQUESTS
+        ),
+        mine,
+        recent,
+    ) + _grouped(
+        ActionExecution.objects.filter(
+            tenant_id=conversation.tenant_id, request__isnull=True
+        ).exclude(status=ExecutionStatus.FAILED),
+        mine,
+        recent,
+    )
+    count = dict.fromkeys(ACTIONS, 0)
+    count_24h = dict.fromkeys(ACTIONS, 0)
+    money: dict[str, Decimal] = {}
+    money_24h: dict[str, Decimal] = {}
+    for row in rows:
+        action = row["action"]
+        count[action] = count.get(action, 0) + row["n"]
+        count_24h[action] = count_24h.get(action, 0) + row["n_24h"]
+        spec = ACTIONS.get(action)
+        if spec is not None and spec.total:
+            name = spec.total
+            money[name] = money.get(name, Decimal(0)) + (row["money"] or 0)
+            money_24h[name] = money_24h.get(name, Decimal(0)) + (row["money_24h"] or 0)
+    flat: dict[str, Any] = {}
+    for spec in ACTIONS.values():
+        if spec.total:
+            flat[spec.total] = money.get(spec.total, 0)
+            flat[f"{spec.total}{WINDOW_SUFFIX}"] = money_24h.get(spec.total, 0)
+    flat["actions"] = sum(count.values())
+    flat[f"actions{WINDOW_SUFFIX}"] = sum(count_24h.values())
+    flat.update({f"count.{a}": n for a, n in count.items()})
+    flat.update({f"count{WINDOW_SUFFIX}.{a}": n for a, n in count_24h.items()})
+    return totals_from(flat)
+
+
+def totals_from(flat: dict[str, Any]) -> dict[str, Any]:
+    """The ``totals`` a condition reads, from names without their ``totals.`` prefix
+    (``{"refunded_24h": 90, "count.issue_refund": 2}``); a total not given is 0. The rule
+    tester builds what it is given with this, the gate what the database holds."""
+    totals: dict[str, Any] = {}
+    for name in totals_names():
+        path = name.removeprefix("totals.").split(".")
+        value = _number(flat.get(".".join(path), 0))
+        place = totals
+        for part in path[:-1]:
+            place = place.setdefault(part, {})
+        place[path[-1]] = value
+    return totals
+
+
+def params_for_rules(params: dict[str, Any], money: Money | None) -> dict[str, Any]:
+    """The parameters as approval conditions see them: ``params.amount`` in the tenant's
+    currency (``params.currency`` stays as given)."""
+    if money is None:
+        return params
+    return {**params, "amount": _number(money.converted)}
+
+
+def _number(value: Any) -> int | float:
+    """A JSON number for the conditions and the events: whole amounts as integers (so an
+    explanation reads "totals.refunded is 90", not 90.0)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
