@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from agents.runtimes.addresses import destination_problem
+from orchestration.json_input import loads
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 15.0
@@ -137,13 +138,10 @@ def endpoint(url: str) -> str:
         return "(invalid URL)"
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def decode_json(raw: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN or Infinity. Raises ValueError."""
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    """Strict JSON through the one JSON door (UTF-8, no NaN or Infinity, bounded nesting, no
+    NUL or lone surrogate that PostgreSQL would refuse later). Raises ValueError."""
+    return loads(raw)
 
 
 def _one_line(raw: bytes) -> str:

@@ -38,6 +38,7 @@ from agents.runtimes.base import (
 )
 from agents.runtimes.http import HttpPolicy, endpoint, post_json
 from approvals.registry import ACTIONS, ParamsError, get_action
+from orchestration.json_input import loads
 
 DEFAULT_PROMPT = """\
 You are a customer-service agent of {{TENANT_NAME}}, talking with one of its customers.
@@ -140,7 +141,7 @@ def _tool_calls(message: Mapping[str, Any]) -> tuple[list[ProposedAction], list,
         name = function["name"]
         arguments = function.get("arguments")
         try:
-            params = json.loads(arguments) if isinstance(arguments, str) else arguments
+            params = loads(arguments) if isinstance(arguments, str) else arguments
         except ValueError:
             dropped.append({"name": name, "error": "arguments are not valid JSON"})
             continue
