@@ -377,6 +377,55 @@ def test_a_number_that_overflows_to_infinity_is_400(key_client, sup, number):
     assert "too large" in response.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "condition",
+    ['intent != "\\uD83D" and turns >= 0', "intent != '\\uDE00\\uD83D'"],
+)
+def test_a_condition_escaping_half_a_surrogate_pair_is_400_at_its_column(
+    key_client, sup, condition
+):
+    """The condition fuzzer found it: ``"\\uD83D"`` (clean JSON text) was decoded by the
+    condition language into a lone surrogate; the rules were saved, and every customer message
+    after that was a 500 on PostgreSQL when the fired rule's explanation was stored."""
+    response = key_client.post(
+        f"{AGENT}/orchestration/rules",
+        {"handoffs": [{"condition": condition, "targetAgentId": "agent-sup"}]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    message = response.json()["error"]["fields"]["handoffs[0].condition"][0]
+    assert message.startswith("column ")
+    assert "surrogate pair" in message
+
+
+def test_a_condition_with_a_surrogate_pair_escape_fires_and_is_stored(key_client, sup):
+    from agents.models import Agent
+    from orchestration.models import DecisionEvent
+
+    Agent.objects.create(
+        tenant=sup.tenant, slug="agent-b", name="B", role="specialist", supervisor=sup
+    )
+    rules = key_client.post(
+        f"{AGENT}/orchestration/rules",
+        {"handoffs": [{"condition": 'intent != "\\uD83D\\uDE00"', "targetAgentId": "agent-b"}]},
+        format="json",
+    )
+    conversation = key_client.post(
+        "/api/v1/conversations",
+        {"agentId": "agent-sup", "channel": "web", "customer": {"id": "c"}},
+        format="json",
+    ).json()
+
+    message = key_client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", {"text": "hello"}, format="json"
+    )
+
+    assert rules.status_code == 201
+    assert message.status_code == 201
+    assert DecisionEvent.objects.filter(type="rule.fired").exists()
+
+
 # -- the admin's JSON fields, pasted documents and uploads --------------------------------------
 
 
