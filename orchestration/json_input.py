@@ -37,11 +37,12 @@ _BRACKET = re.compile(r"[\[\]{}]")
 
 class JsonRefused(ValueError):
     """Why a JSON text was refused; ``path`` is where in the document (``""``: the text as a
-    whole or its root)."""
+    whole or its root); ``syntax`` when it is not JSON at all (rather than JSON we refuse)."""
 
-    def __init__(self, reason: str, path: str = ""):
+    def __init__(self, reason: str, path: str = "", *, syntax: bool = False):
         self.reason = reason
         self.path = path
+        self.syntax = syntax
         super().__init__(f"{path}: {reason}" if path else reason)
 
     def sentence(self) -> str:
@@ -96,7 +97,7 @@ def loads(raw: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> Any:
         try:
             raw = bytes(raw).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise JsonRefused(f"not UTF-8 text (byte {exc.start})") from None
+            raise JsonRefused(f"not UTF-8 text (byte {exc.start})", syntax=True) from None
     if too_deep(raw, max_depth):
         raise JsonRefused(f"nested deeper than {max_depth} arrays and objects")
     try:
@@ -104,7 +105,7 @@ def loads(raw: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> Any:
     except RecursionError:  # not reached under MAX_DEPTH; a second guard all the same
         raise JsonRefused(f"nested deeper than {max_depth} arrays and objects") from None
     except ValueError as exc:
-        raise JsonRefused(f"not valid JSON: {exc}") from None
+        raise JsonRefused(f"not valid JSON: {exc}", syntax=True) from None
     check_strings(data)
     return data
 

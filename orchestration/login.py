@@ -63,12 +63,14 @@ def login_attempt(request: HttpRequest, username: str) -> LoginAttempt:
     attempt = LoginAttempt()
     pair = None
     pair_rate = ratelimit.parse_rate(settings.LOGIN_RATE_LIMIT)
-    if pair_rate is not None:
-        pair = ratelimit.hit(PAIR_SCOPE, f"{name}\n{address}", pair_rate)
-        if not pair.allowed:
+    username_rate = ratelimit.parse_rate(settings.LOGIN_USERNAME_RATE_LIMIT)
+    if pair_rate is not None or username_rate is not None:
+        # counted (in the username limit's window when the pair limit is off) to know whether
+        # this address already had its try at an account under attack
+        pair = ratelimit.hit(PAIR_SCOPE, f"{name}\n{address}", pair_rate or username_rate)
+        if pair_rate is not None and not pair.allowed:
             return LoginAttempt(refused=pair)
         attempt.failures.append(pair)
-    username_rate = ratelimit.parse_rate(settings.LOGIN_USERNAME_RATE_LIMIT)
     if username_rate is not None:
         everywhere = ratelimit.hit(USERNAME_SCOPE, name, username_rate)
         attempt.failures.append(everywhere)

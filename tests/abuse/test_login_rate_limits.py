@@ -211,3 +211,18 @@ def test_sign_in_works_when_redis_is_down(settings, alice, caplog):
     assert tries == [200, 200, 200]
     assert response.status_code == 302
     assert "rate limits not enforced" in caplog.text
+
+
+def test_with_the_pair_limit_off_an_attacked_account_still_gives_one_try_per_address(
+    settings, alice
+):
+    settings.LOGIN_RATE_LIMIT = "off"
+    settings.LOGIN_USERNAME_RATE_LIMIT = "2/min"
+    for i in range(3):
+        attempt(LOGIN, "alice", address=f"203.0.113.{i}")
+
+    again = attempt(LOGIN, "alice", address="203.0.113.0").status_code
+    owner = attempt(LOGIN, "alice", password=PASSWORD, address="198.51.100.7").status_code
+
+    assert again == 429
+    assert owner == 302
