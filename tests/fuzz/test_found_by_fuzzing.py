@@ -802,3 +802,28 @@ async def test_a_socket_to_an_unknown_path_is_refused_not_a_server_error(path):
     connected, _ = await communicator.connect()
 
     assert connected is False
+
+
+def test_every_json_field_of_every_admin_form_reads_through_the_json_door(rf, db):
+    """A JSON field added to a model or a form later gets the door too, or this fails."""
+    from django import forms
+    from django.contrib import admin
+
+    from orchestration.json_input import StrictJSONField
+    from tests.factories import make_person
+
+    root = make_person(tenant=None, username="root", is_superuser=True, is_staff=True)
+    request = rf.get("/admin/")
+    request.user = root
+    plain = []
+    for model, model_admin in admin.site._registry.items():
+        form_classes = [model_admin.get_form(request)]
+        form_classes += [
+            inline.get_formset(request).form for inline in model_admin.get_inline_instances(request)
+        ]
+        for form_class in form_classes:
+            for name, field in form_class.base_fields.items():
+                if isinstance(field, forms.JSONField) and not isinstance(field, StrictJSONField):
+                    plain.append(f"{model.__name__}.{name}")
+
+    assert plain == []
