@@ -7,6 +7,8 @@ import re
 
 from django import forms
 
+from orchestration.json_input import JsonRefused, StrictJSONField, loads, text_problem
+
 
 class CommaListField(forms.CharField):
     """A list of short strings typed as ``billing, refunds`` (or as a JSON list)."""
@@ -27,15 +29,21 @@ class CommaListField(forms.CharField):
         text = (super().to_python(value) or "").strip()
         if text.startswith("["):
             try:
-                parsed = json.loads(text)
-            except ValueError:
-                raise forms.ValidationError("Enter names separated by commas.") from None
+                parsed = loads(text)
+            except JsonRefused as exc:
+                raise forms.ValidationError(
+                    f"Enter names separated by commas. {exc.sentence()}", code="invalid"
+                ) from None
             if isinstance(parsed, list):
                 return parsed
-        return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
+        parts = [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
+        for part in parts:
+            if problem := text_problem(part):
+                raise forms.ValidationError(f"A name {problem}.", code="invalid")
+        return parts
 
 
-class JSONObjectField(forms.JSONField):
+class JSONObjectField(StrictJSONField):
     """A JSON object (``{}`` when left empty)."""
 
     def __init__(self, *args, **kwargs):

@@ -48,6 +48,7 @@ from approvals.selectors import (
     origin_text,
 )
 from approvals.services import MAX_REASON, ApprovalConflict, NotAnApprover, approval_decide
+from orchestration.dates import DateInRangeField
 from orchestration.models import Membership, Tenant
 from orchestration.permissions import page_door
 from orchestration.scoping import membership_of
@@ -267,10 +268,10 @@ class HistoryFilter(forms.Form):
         + [(s, label) for s, label in ApprovalStatus.choices if s != ApprovalStatus.PENDING],
     )
     action = forms.ChoiceField(required=False)
-    since = forms.DateField(
+    since = DateInRangeField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
-    until = forms.DateField(
+    until = DateInRangeField(
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
 

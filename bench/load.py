@@ -14,7 +14,7 @@ Then it starts the product as production runs it (bench/_procs.py, as the fault 
 uvicorn with WEB_CONCURRENCY (``--web``, default 2) ASGI worker processes, a Celery worker
 (``--celery``, default 2 processes) and Celery beat, DEBUG off, plain HTTP on loopback
 (SECURE_SSL_REDIRECT=0, as behind a proxy that ends TLS), the rate limits
-(API_RATE_LIMIT, LOGIN_RATE_LIMIT) set out of reach. Every process is stopped at the end, also
+(API_RATE_LIMIT, LOGIN_*, CHAT_*) set out of reach. Every process is stopped at the end, also
 on Ctrl-C, SIGTERM or failure.
 
 For ``--seconds``, ``--customers`` customers (asyncio: httpx and the ``websockets`` client)
@@ -73,7 +73,19 @@ BENCH_DB = os.environ.get("BENCH_DB", "bench_load")
 REDIS_DB = os.environ.get("BENCH_REDIS_DB", "14").strip()
 SECRET = "bench-load-not-secret-" + "x" * 32
 # far out of reach: the load test measures the product, not its throttle
-RATE_LIMITS = {"API_RATE_LIMIT": "1000000/min", "LOGIN_RATE_LIMIT": "1000000/min"}
+RATE_LIMITS = dict.fromkeys(
+    (
+        "API_RATE_LIMIT",
+        "LOGIN_RATE_LIMIT",
+        "LOGIN_IP_RATE_LIMIT",
+        "LOGIN_USERNAME_RATE_LIMIT",
+        "CHAT_START_RATE_LIMIT",
+        "CHAT_START_TENANT_RATE_LIMIT",
+        "CHAT_MESSAGE_RATE_LIMIT",
+        "CHAT_MESSAGE_IP_RATE_LIMIT",  # every simulated customer comes from 127.0.0.1
+    ),
+    "1000000/min",
+)
 SUPERVISOR = "agent-supervisor"
 HUMAN_PLEASE = "I want to speak to a human please"
 # answered from the demo team's knowledge; consecutive ones differ (no repeated-question stall)

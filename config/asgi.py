@@ -11,16 +11,25 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.security.websocket import (  # noqa: E402
+    AllowedHostsOriginValidator,
+    WebsocketDenier,
+)
+from django.urls import re_path  # noqa: E402
 
 from config.security import WebsocketNulRefusal  # noqa: E402
 from handover.routing import websocket_urlpatterns  # noqa: E402
+
+# A socket to any other path is refused at the handshake (HTTP 403), not an error of the router.
+refuse_unknown_paths = [re_path(r"", WebsocketDenier.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            WebsocketNulRefusal(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            WebsocketNulRefusal(
+                AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, *refuse_unknown_paths]))
+            )
         ),
     }
 )

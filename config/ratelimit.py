@@ -60,6 +60,12 @@ if count == 1 then
 end
 return count
 """
+_REFUND_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,7 @@ class Verdict:
     count: int  # this request's number in the window (0 when not counted: failed open)
     rate: Rate
     retry_after: int  # whole seconds until the window ends
+    key: str = ""  # the window's counter, for ``refund``
 
 
 def hit(scope: str, ident: str, rate: Rate) -> Verdict:
@@ -128,7 +135,21 @@ def hit(scope: str, ident: str, rate: Rate) -> Verdict:
     count = _redis_count(url, key, ttl) if url else _local.count(key, ttl, now)
     if count is None:  # Redis unavailable: fail open
         return Verdict(True, 0, rate, retry_after)
-    return Verdict(count <= rate.limit, count, rate, retry_after)
+    return Verdict(count <= rate.limit, count, rate, retry_after, key)
+
+
+def refund(verdict: Verdict) -> None:
+    """Take back the hit that ``verdict`` counted, in its own window (a counter that has
+    expired meanwhile is left alone): for limits that count only failures, where each attempt
+    is counted before it is tried, so concurrent attempts cannot slip past, and given back
+    when it succeeds."""
+    if not verdict.key or verdict.count == 0:
+        return
+    url = settings.REDIS_URL
+    if url:
+        _redis_refund(url, verdict.key)
+    else:
+        _local.refund(verdict.key, time.time())
 
 
 def _digest(ident: str) -> str:
@@ -138,12 +159,12 @@ def _digest(ident: str) -> str:
 
 # -- Redis ----------------------------------------------------------------------------------
 
-_clients: dict[tuple[str, int], tuple[redis.Redis, object]] = {}
+_clients: dict[tuple[str, int], tuple[redis.Redis, object, object]] = {}
 _clients_lock = threading.Lock()
 _down_until: dict[str, float] = {}
 
 
-def _client(url: str) -> tuple[redis.Redis, object]:
+def _client(url: str) -> tuple[redis.Redis, object, object]:
     timeout_ms = settings.RATE_LIMIT_REDIS_TIMEOUT_MS
     key = (url, timeout_ms)
     found = _clients.get(key)
@@ -159,25 +180,43 @@ def _client(url: str) -> tuple[redis.Redis, object]:
                     retry=Retry(NoBackoff(), 0),  # one try: a slow Redis is a down Redis here
                     health_check_interval=30,
                 )
-                found = _clients[key] = (client, client.register_script(_SCRIPT))
+                found = _clients[key] = (
+                    client,
+                    client.register_script(_SCRIPT),
+                    client.register_script(_REFUND_SCRIPT),
+                )
     return found
 
 
 def _redis_count(url: str, key: str, ttl: int) -> int | None:
     if time.monotonic() < _down_until.get(url, 0.0):
         return None
-    _, script = _client(url)
+    _, script, _ = _client(url)
     try:
         return int(script(keys=[key], args=[ttl]))  # type: ignore[operator]
     except redis.RedisError as exc:
-        _down_until[url] = time.monotonic() + RETRY_AFTER
-        log.warning(
-            "rate limits not enforced for %s s: Redis is unavailable (%s: %s)",
-            RETRY_AFTER,
-            type(exc).__name__,
-            exc,
-        )
+        _redis_failed(url, exc)
         return None
+
+
+def _redis_refund(url: str, key: str) -> None:
+    if time.monotonic() < _down_until.get(url, 0.0):
+        return
+    _, _, script = _client(url)
+    try:
+        script(keys=[key])  # type: ignore[operator]
+    except redis.RedisError as exc:
+        _redis_failed(url, exc)
+
+
+def _redis_failed(url: str, exc: Exception) -> None:
+    _down_until[url] = time.monotonic() + RETRY_AFTER
+    log.warning(
+        "rate limits not enforced for %s s: Redis is unavailable (%s: %s)",
+        RETRY_AFTER,
+        type(exc).__name__,
+        exc,
+    )
 
 
 # -- embedded default -------------------------------------------------------------------------
@@ -203,6 +242,12 @@ class _LocalCounter:
             self._counts[key] = (current, expires)
             return current
 
+    def refund(self, key: str, now: float) -> None:
+        with self._lock:
+            current, expires = self._counts.get(key, (0, 0.0))
+            if current > 0 and expires > now:
+                self._counts[key] = (current - 1, expires)
+
     def _prune(self, now: float) -> None:
         self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
         if len(self._counts) >= self.MAX_KEYS:  # all live: drop the oldest half
@@ -225,3 +270,19 @@ def client_ip(request: HttpRequest) -> str:
         if hops:
             return hops[-1]
     return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def socket_client_ip(scope: dict) -> str:
+    """``client_ip`` for a websocket's ASGI scope: the peer's address, or behind a proxy the
+    last X-Forwarded-For entry."""
+    if settings.BEHIND_PROXY:
+        forwarded = ",".join(
+            value.decode("latin-1")
+            for name, value in scope.get("headers") or []
+            if name.lower() == b"x-forwarded-for"
+        )
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
+    client = scope.get("client")
+    return str(client[0]) if client and client[0] else "unknown"

@@ -334,9 +334,28 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")  # per API key, personal t
 API_RATE_LIMIT_TENANTS = parse_rate_overrides(
     env_str("API_RATE_LIMIT_TENANTS"), setting="API_RATE_LIMIT_TENANTS"
 )
-LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "10/min")  # sign-in attempts per username
-LOGIN_IP_RATE_LIMIT = env_str("LOGIN_IP_RATE_LIMIT", "30/min")  # sign-in attempts per address
-for _name in ("API_RATE_LIMIT", "LOGIN_RATE_LIMIT", "LOGIN_IP_RATE_LIMIT"):
+# sign-in (orchestration/login.py): failed attempts per (username, address) pair; every attempt
+# per address; failed attempts per username from everywhere (over it: one try per address, and a
+# correct password still signs in, so others' failures never lock the owner out)
+LOGIN_RATE_LIMIT = env_str("LOGIN_RATE_LIMIT", "10/min")
+LOGIN_IP_RATE_LIMIT = env_str("LOGIN_IP_RATE_LIMIT", "30/min")
+LOGIN_USERNAME_RATE_LIMIT = env_str("LOGIN_USERNAME_RATE_LIMIT", "20/min")
+# the public chat (handover/limits.py): starts per client address and per tenant; customer
+# socket messages per conversation and per client address
+CHAT_START_RATE_LIMIT = env_str("CHAT_START_RATE_LIMIT", "10/min")
+CHAT_START_TENANT_RATE_LIMIT = env_str("CHAT_START_TENANT_RATE_LIMIT", "300/min")
+CHAT_MESSAGE_RATE_LIMIT = env_str("CHAT_MESSAGE_RATE_LIMIT", "20/min")
+CHAT_MESSAGE_IP_RATE_LIMIT = env_str("CHAT_MESSAGE_IP_RATE_LIMIT", "60/min")
+for _name in (
+    "API_RATE_LIMIT",
+    "LOGIN_RATE_LIMIT",
+    "LOGIN_IP_RATE_LIMIT",
+    "LOGIN_USERNAME_RATE_LIMIT",
+    "CHAT_START_RATE_LIMIT",
+    "CHAT_START_TENANT_RATE_LIMIT",
+    "CHAT_MESSAGE_RATE_LIMIT",
+    "CHAT_MESSAGE_IP_RATE_LIMIT",
+):
     parse_rate(globals()[_name], setting=_name)
 RATE_LIMIT_REDIS_TIMEOUT_MS = env_int("RATE_LIMIT_REDIS_TIMEOUT_MS", 250)
 RATE_LIMIT_PREFIX = env_str("RATE_LIMIT_PREFIX", "ratelimit")

@@ -6,6 +6,12 @@ while the socket is open), 4403 not allowed (also: a role the socket needs was t
 4404 no such conversation.
 Events from the channel layer are small (type and ids); consumers re-read what they send, and a
 reconnecting client gets a fresh snapshot from the database, so a dropped event loses nothing.
+
+A frame a client sends is decoded in one place (``JsonConsumer.receive``): binary, empty,
+too large, not JSON, nested too deep, holding a NUL or a lone surrogate, or not an object, it
+is answered ``{"type": "error", "code": "bad_frame", "error": "..."}`` and the socket stays
+open. Every error frame has a ``code`` (``bad_frame``, ``unknown_type``, ``invalid``,
+``rate_limited`` with ``retryAfter`` in seconds) and a readable ``error``.
 """
 
 from __future__ import annotations
@@ -17,17 +23,21 @@ import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
+from config import ratelimit
 from handover import presence
+from handover.limits import chat_message_refusal, wait_text
 from handover.models import Handoff
 from handover.selectors import inbox_snapshot, message_json
 from handover.services import HandoffUnavailable, NotAllowed, handoff_claim, human_send_message
 from orchestration.conversation_services import customer_token_matches
 from orchestration.events import conversation_group, person_group, tenant_inbox_group
+from orchestration.json_input import JsonRefused, loads
 from orchestration.models import Conversation, Message
 from orchestration.permissions import (
     AGENT,
@@ -42,6 +52,8 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT = 10_000
 _CLOSE_CODES = {4401: "signed_out", 4403: "forbidden"}
+MAX_FRAME = 64 * 1024  # characters of one frame; a message of MAX_TEXT fits with room to spare
+MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL's bigint holds
 # Presence changes within this window are told in one broadcast per process and tenant: 500
 # agents connecting at once make a few broadcasts of the whole list, not 500 x 500 messages.
 PRESENCE_COALESCE_SECONDS = 0.25
@@ -59,8 +71,61 @@ def _text(content: dict[str, Any]) -> str | None:
     return text.strip()
 
 
+class FrameRefused(ValueError):
+    """A client frame that is not a JSON object we accept; the message says why."""
+
+
+def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "code": code, "error": message, **extra}
+
+
+def decode_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+    """The object a client's frame holds, through the one JSON door; raises FrameRefused."""
+    if text_data is None:
+        raise FrameRefused("binary frames are not accepted: send a JSON object as text")
+    if len(text_data) > MAX_FRAME:
+        raise FrameRefused(f"the frame is over {MAX_FRAME} characters")
+    if not text_data.strip():
+        raise FrameRefused("the frame is empty: send a JSON object")
+    try:
+        content = loads(text_data)
+    except JsonRefused as exc:
+        raise FrameRefused(f"the frame is not acceptable JSON: {exc}") from None
+    if not isinstance(content, dict):
+        raise FrameRefused("a frame must be a JSON object with a type")
+    return content
+
+
+def _kind(content: dict[str, Any]) -> str | None:
+    kind = content.get("type")
+    return kind if isinstance(kind, str) else None
+
+
+def _unknown(kind: str | None) -> dict[str, Any]:
+    named = "no type" if kind is None else f"unknown message type {kind[:40]!r}"
+    return error_frame("unknown_type", named)
+
+
+def _positive_id(value: Any) -> int | None:
+    """A row id as a client must send it: a JSON integer from 1 to MAX_ID (not a bool, a
+    float, a string, NaN or Infinity)."""
+    if type(value) is int and 1 <= value <= MAX_ID:
+        return value
+    return None
+
+
 class JsonConsumer(AsyncJsonWebsocketConsumer):
-    """Sends dates and UUIDs as Django's JSON encoder writes them (ISO 8601, strings)."""
+    """Decodes every client frame through ``decode_frame`` (a bad one gets an error frame and
+    the socket stays open) and sends dates and UUIDs as Django's JSON encoder writes them (ISO
+    8601, strings)."""
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            content = decode_frame(text_data, bytes_data)
+        except FrameRefused as exc:
+            await self.send_json(error_frame("bad_frame", str(exc)))
+            return
+        await self.receive_json(content, **kwargs)
 
     @classmethod
     async def encode_json(cls, content):
@@ -163,19 +228,14 @@ class InboxConsumer(JsonConsumer):
         hats = await self._still_there()  # every frame: who is there, from the database
         if hats is None:
             return
-        kind = content.get("type") if isinstance(content, dict) else None
-        grant = SOCKET_ACTIONS.get(kind) if isinstance(kind, str) and kind != "connect" else None
+        kind = _kind(content)
+        grant = SOCKET_ACTIONS.get(kind) if kind is not None and kind != "connect" else None
         if grant is None:
-            await self.send_json({"type": "error", "error": f"unknown message type {kind!r}"})
+            await self.send_json(_unknown(kind))
             return
         if not grant.allows(hats):
             await self.send_json(
-                {
-                    "type": "error",
-                    "code": "forbidden",
-                    "action": kind,
-                    "error": f"This needs {grant.needs()}.",
-                }
+                error_frame("forbidden", f"This needs {grant.needs()}.", action=kind)
             )
             return
         if kind == "heartbeat":
@@ -185,16 +245,22 @@ class InboxConsumer(JsonConsumer):
         elif kind == "resync":
             await self.send_json(await database_sync_to_async(self._snapshot)())
         elif kind == "handoff.claim":
-            await self.send_json(await self._claim(content.get("handoffId")))
+            handoff_id = _positive_id(content.get("handoffId"))
+            if handoff_id is None:
+                await self.send_json(
+                    error_frame(
+                        "invalid", "handoffId must be a positive integer", field="handoffId"
+                    )
+                )
+            else:
+                await self.send_json(await self._claim(handoff_id))
         elif kind == "message.send":
             await self.send_json(await self._send(content))
 
     @database_sync_to_async
-    def _claim(self, handoff_id) -> dict[str, Any]:
+    def _claim(self, handoff_id: int) -> dict[str, Any]:
         result = {"type": "handoff.claim.result", "handoffId": handoff_id, "ok": False}
-        handoff = Handoff.objects.filter(
-            tenant=self.tenant, pk=handoff_id if isinstance(handoff_id, int) else None
-        ).first()
+        handoff = Handoff.objects.filter(tenant=self.tenant, pk=handoff_id).first()
         if handoff is None:
             return {**result, "error": "no such handoff"}
         try:
@@ -254,6 +320,7 @@ class CustomerConsumer(JsonConsumer):
             return
         self.conversation_id = conversation.pk
         self.tenant_id = conversation.tenant_id
+        self.address = ratelimit.socket_client_ip(self.scope)
         self.group = conversation_group(conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -273,17 +340,31 @@ class CustomerConsumer(JsonConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        kind = content.get("type") if isinstance(content, dict) else None
+        kind = _kind(content)
         if kind == "resync":
             await self.send_json(await database_sync_to_async(self._snapshot)())
             return
         if kind != "message.send":
-            await self.send_json({"type": "error", "error": f"unknown message type {kind!r}"})
+            await self.send_json(_unknown(kind))
+            return
+        # Counted before anything else is done for it, invalid ones too (handover.limits).
+        refused = await sync_to_async(chat_message_refusal, thread_sensitive=False)(
+            self.conversation_id, self.address
+        )
+        if refused is not None:
+            await self.send_json(
+                error_frame(
+                    "rate_limited",
+                    "You are sending messages too fast. "
+                    f"Try again in {wait_text(refused.retry_after)}.",
+                    retryAfter=refused.retry_after,
+                )
+            )
             return
         text = _text(content)
         if text is None:
             await self.send_json(
-                {"type": "error", "error": f"text must be 1 to {MAX_TEXT} characters, without NUL"}
+                error_frame("invalid", f"text must be 1 to {MAX_TEXT} characters, without NUL")
             )
             return
         # The whole pipeline runs for this message (detection, rules, the agent's runtime, maybe
@@ -292,7 +373,7 @@ class CustomerConsumer(JsonConsumer):
         # it would hold up every other socket's deliveries behind it.
         problem = await database_sync_to_async(self._customer_says, thread_sensitive=False)(text)
         if problem:
-            await self.send_json({"type": "error", "error": problem})
+            await self.send_json(error_frame("conversation_closed", problem))
 
     def _customer_says(self, text: str) -> str | None:
         from orchestration.pipeline import ConversationClosed, conversation_receive_message
@@ -327,6 +408,8 @@ async def _presence_broadcast_later(layer, tenant, group: str, pending: dict) ->
 
 
 def _conversation(tenant, conversation_id) -> Conversation | None:
+    if not isinstance(conversation_id, str):
+        return None
     try:
         return Conversation.objects.filter(tenant=tenant, pk=conversation_id).first()
     except (ValidationError, ValueError, TypeError):  # not a UUID

@@ -8,7 +8,6 @@ over ``/ws/conversations/<id>/?token=``. Neither page ever holds an API key.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections import Counter
 from typing import Any
@@ -21,6 +20,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent, AgentRole
+from config import ratelimit
+from handover.limits import chat_start_address_refusal, chat_start_tenant_refusal, wait_text
 from handover.models import OPEN_STATUSES, Handoff
 from handover.packs import key_details, sentiment_trend, suggestions_for, summary_for
 from handover.presence import HEARTBEAT_SECONDS
@@ -34,6 +35,7 @@ from handover.services import (
 )
 from orchestration.api_errors import error_body
 from orchestration.conversation_services import conversation_start
+from orchestration.json_input import JsonRefused, loads, text_problem
 from orchestration.models import Channel, Conversation, Message, MessageRole, Tenant
 from orchestration.permissions import narrow_conversations, page_door
 from orchestration.pipeline import ConversationClosed, conversation_receive_message
@@ -246,25 +248,37 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _start_input(request: HttpRequest) -> dict[str, Any]:
+    """The start's fields, from a JSON body (through the one JSON door: raises JsonRefused)
+    or a form."""
     if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise ValueError("The body is not valid JSON.") from None
+        data = loads(request.body or b"{}")
         if not isinstance(data, dict):
-            raise ValueError("The body must be a JSON object.")
+            raise JsonRefused("the body must be a JSON object")
         return data
     return request.POST.dict()
+
+
+def _rate_limited(verdict: ratelimit.Verdict, message: str) -> JsonResponse:
+    response = _json_error(
+        429, "rate_limited", f"{message} Try again in {wait_text(verdict.retry_after)}."
+    )
+    response["Retry-After"] = str(verdict.retry_after)
+    return response
 
 
 @require_POST
 def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     """Start a web conversation with the tenant's entry agent and run the customer's first
     message through the orchestrator. Answers the conversation id and the customer token the
-    page keeps to open its socket. CSRF-protected; no API key is involved."""
+    page keeps to open its socket. CSRF-protected; no API key is involved. Rate-limited per
+    client address and per tenant (``handover.limits``); nothing is written unless every
+    check passed."""
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
         raise Http404("No such chat.")
+    refused = chat_start_address_refusal(ratelimit.client_ip(request))
+    if refused is not None:
+        return _rate_limited(refused, "Too many chats started from your address.")
     agent = entry_agent(tenant)
     if agent is None:
         return _json_error(503, "unavailable", "Chat is not available right now.")
@@ -272,20 +286,29 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         return _json_error(413, "too_large", "The request is too large.")
     try:
         data = _start_input(request)
-    except ValueError as exc:
-        return _json_error(400, "invalid", str(exc))
+    except JsonRefused as exc:
+        if exc.path:
+            return _json_error(400, "invalid", "Please check the form.", {exc.path: [exc.reason]})
+        return _json_error(400, "invalid", f"The body is not acceptable JSON: {exc.reason}.")
     fields: dict[str, list[str]] = {}
     name, text = data.get("name", ""), data.get("text", "")
     if name is None:
         name = ""
     if not isinstance(name, str) or len(name.strip()) > MAX_NAME:
         fields["name"] = [f"must be text of at most {MAX_NAME} characters"]
+    elif problem := text_problem(name):
+        fields["name"] = [problem]
     if not isinstance(text, str) or not text.strip():
         fields["text"] = ["Write your message to start the conversation."]
     elif len(text) > MAX_TEXT:
         fields["text"] = [f"must be at most {MAX_TEXT} characters"]
+    elif problem := text_problem(text):
+        fields["text"] = [problem]
     if fields:
         return _json_error(400, "invalid", "Please check the form.", fields)
+    refused = chat_start_tenant_refusal(tenant.pk)
+    if refused is not None:
+        return _rate_limited(refused, "This chat is very busy right now.")
     conversation, token = conversation_start(
         tenant=tenant,
         agent=agent,

@@ -6,18 +6,24 @@
   per-tenant unique constraints are checked as form errors, not database errors;
 - foreign-key and many-to-many choices list only the tenant's rows, and a chosen row of
   another tenant (a superuser picking across tenants) is a form error;
-- superusers see everything, with a tenant filter.
+- superusers see everything, with a tenant filter;
+- JSON fields are read through the one JSON door (``orchestration.json_input``), and the date
+  drill-down refuses years outside ``orchestration.dates``'s range.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.forms.models import BaseInlineFormSet, InlineForeignKeyField
 from django.http import Http404
 
+from orchestration.dates import year_in_range
+from orchestration.json_input import StrictJSONField
 from orchestration.models import Tenant
 from orchestration.permissions import admin_allowed
 from orchestration.scoping import (
@@ -168,6 +174,9 @@ class TenantScopedInlineFormSet(BaseInlineFormSet):
 class TenantScopedMixin:
     """Shared by model admins and inlines."""
 
+    # every JSON field of a model is read through the one JSON door (a form error, not a 500)
+    formfield_overrides = {models.JSONField: {"form_class": StrictJSONField}}
+
     def _manager_tenant(self, request) -> Tenant | None:
         return None if request.user.is_superuser else managed_tenant(request.user)
 
@@ -229,8 +238,28 @@ class TenantScopedMixin:
         return field
 
 
+class CalendarSafeChangeList(ChangeList):
+    """Django's date drill-down computes the day, month or year after the one asked for, which
+    does not exist past 9999 (a 500). A year outside the dates we take
+    (``orchestration.dates``) is refused as Django refuses other bad filters."""
+
+    def get_filters(self, request):
+        if self.date_hierarchy:
+            for year in request.GET.getlist(f"{self.date_hierarchy}__year"):
+                try:
+                    known = year_in_range(int(year))
+                except ValueError:
+                    known = False
+                if not known:
+                    raise IncorrectLookupParameters(f"{year[:10]!r} is not a year we show")
+        return super().get_filters(request)
+
+
 class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
     form = TenantScopedForm
+
+    def get_changelist(self, request, **kwargs):
+        return CalendarSafeChangeList
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

@@ -27,6 +27,7 @@ from agents.models import Agent
 from agents.rule_sets import RulesInvalid, effective_ruleset, rules_document
 from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedForm
 from orchestration.backtests import SYNC_LIMIT, backtest_start
+from orchestration.json_input import JsonRefused, loads
 from orchestration.metrics import charts
 from orchestration.metrics.selectors import dashboard_figures
 from orchestration.metrics.window import Window, WindowInvalid, parse_window
@@ -613,11 +614,9 @@ class BacktestForm(forms.Form):
     def clean_draft(self):
         text = self.cleaned_data["draft"]
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from None
+            return loads(text)
+        except JsonRefused as exc:
+            raise forms.ValidationError(exc.sentence()) from None
 
 
 def _progress(backtest: Backtest) -> dict[str, Any]:

@@ -1,15 +1,24 @@
 """Sign-in with brute-force protection, for ``/accounts/login/`` and the admin's login.
 
-Every sign-in attempt (a POST of the form) counts against the username tried
-(``LOGIN_RATE_LIMIT``) and against the client's address (``LOGIN_IP_RATE_LIMIT``), in
-``config.ratelimit``. Over either limit the form answers 429 with an error and a
-``Retry-After`` header, without checking the password: a guesser learns nothing more until the
-window ends. Attempts are counted before the password is checked, so concurrent guesses cannot
-slip past the limit; successful sign-ins count too.
+Three counts, in ``config.ratelimit``, each checked before the password is:
+
+- every attempt from one client address (``LOGIN_IP_RATE_LIMIT``);
+- failed attempts on one username from one address (``LOGIN_RATE_LIMIT``): an attacker
+  guessing from their address is stopped there, and only there;
+- failed attempts on one username from every address (``LOGIN_USERNAME_RATE_LIMIT``). Past it
+  the account is under attack from many addresses: each address then gets one try per window
+  (an address that already failed on it is refused), and a correct password from an address
+  that has not failed still signs in. Others' failures never lock the owner out.
+
+Over a limit the form answers 429 with an error and ``Retry-After``, without checking the
+password: a guesser learns nothing more until the window ends. A failure is counted before the
+password is checked (so concurrent guesses cannot slip past a limit) and given back when the
+password was right: the two username counts hold failures only.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import wraps
 
 from django import forms
@@ -22,22 +31,53 @@ from django.http import HttpRequest, HttpResponse
 
 from config import ratelimit
 
-USERNAME_SCOPE = "login-user"
 ADDRESS_SCOPE = "login-ip"
+PAIR_SCOPE = "login-user-ip"
+USERNAME_SCOPE = "login-user"
 
 
-def login_attempt(request: HttpRequest, username: str) -> ratelimit.Verdict | None:
-    """Count one sign-in attempt; the verdict that refuses it, or None when it may go on."""
-    counted: list[ratelimit.Verdict] = []
+@dataclass
+class LoginAttempt:
+    """One sign-in attempt, counted: ``refused`` is the verdict that stops it (None: check the
+    password); ``failures`` the counts to give back if the password is right."""
+
+    refused: ratelimit.Verdict | None = None
+    failures: list[ratelimit.Verdict] = field(default_factory=list)
+
+    def succeeded(self) -> None:
+        for verdict in self.failures:
+            ratelimit.refund(verdict)
+
+
+def login_attempt(request: HttpRequest, username: str) -> LoginAttempt:
+    """Count one sign-in attempt of ``username`` from the request's address."""
+    address = ratelimit.client_ip(request)
     address_rate = ratelimit.parse_rate(settings.LOGIN_IP_RATE_LIMIT)
     if address_rate is not None:
-        counted.append(ratelimit.hit(ADDRESS_SCOPE, ratelimit.client_ip(request), address_rate))
-    username_rate = ratelimit.parse_rate(settings.LOGIN_RATE_LIMIT)
+        verdict = ratelimit.hit(ADDRESS_SCOPE, address, address_rate)
+        if not verdict.allowed:
+            return LoginAttempt(refused=verdict)
     name = (username or "").strip().lower()
-    if username_rate is not None and name:
-        counted.append(ratelimit.hit(USERNAME_SCOPE, name, username_rate))
-    refused = [verdict for verdict in counted if not verdict.allowed]
-    return max(refused, key=lambda verdict: verdict.retry_after) if refused else None
+    if not name:
+        return LoginAttempt()
+    attempt = LoginAttempt()
+    pair = None
+    pair_rate = ratelimit.parse_rate(settings.LOGIN_RATE_LIMIT)
+    username_rate = ratelimit.parse_rate(settings.LOGIN_USERNAME_RATE_LIMIT)
+    if pair_rate is not None or username_rate is not None:
+        # counted (in the username limit's window when the pair limit is off) to know whether
+        # this address already had its try at an account under attack
+        pair = ratelimit.hit(PAIR_SCOPE, f"{name}\n{address}", pair_rate or username_rate)
+        if pair_rate is not None and not pair.allowed:
+            return LoginAttempt(refused=pair)
+        attempt.failures.append(pair)
+    if username_rate is not None:
+        everywhere = ratelimit.hit(USERNAME_SCOPE, name, username_rate)
+        attempt.failures.append(everywhere)
+        if not everywhere.allowed and pair is not None and pair.count > 1:
+            # under attack: this address has had its try (refused tries count as failures)
+            attempt.refused = everywhere
+    return attempt
 
 
 class RateLimitedLoginMixin:
@@ -47,8 +87,10 @@ class RateLimitedLoginMixin:
     data: dict
 
     def clean(self):
+        attempt = None
         if self.request is not None:
-            refused = login_attempt(self.request, str(self.data.get("username", "")))
+            attempt = login_attempt(self.request, str(self.data.get("username", "")))
+            refused = attempt.refused
             if refused is not None:
                 self.request.login_refused = refused  # type: ignore[attr-defined]
                 minutes = max(1, round(refused.retry_after / 60))
@@ -60,7 +102,10 @@ class RateLimitedLoginMixin:
                 raise forms.ValidationError(
                     f"Too many sign-in attempts. Try again in {wait}.", code="rate_limited"
                 )
-        return super().clean()  # type: ignore[misc]
+        cleaned = super().clean()  # type: ignore[misc]  # raises for a wrong password
+        if attempt is not None:
+            attempt.succeeded()
+        return cleaned
 
 
 class LoginForm(RateLimitedLoginMixin, AuthenticationForm):

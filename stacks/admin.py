@@ -25,6 +25,7 @@ from django.utils.text import slugify
 from agents.admin_fields import CommaListField
 from agents.models import Agent, AgentRole
 from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedForm
+from orchestration.json_input import JsonRefused, StrictJSONField, loads
 from orchestration.models import Tenant
 from orchestration.scoping import managed_tenant, scope_queryset
 from stacks.documents import PREFIX_MAX_LENGTH, StackInvalid, stack_export
@@ -58,7 +59,7 @@ class StackTemplateForm(TenantScopedForm):
         help_text="Publish this stack as it is now (its supervisor, specialists, knowledge, "
         "rules, stack settings and workflows)...",
     )
-    document = forms.JSONField(
+    document = StrictJSONField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 12, "cols": 90}),
         help_text="...or paste a stack template document (JSON, format stack-template).",
@@ -131,7 +132,7 @@ class UseForm(forms.Form):
 
 
 class ImportForm(UseForm):
-    template = forms.JSONField(
+    template = StrictJSONField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 14, "cols": 90}),
         help_text="A stack template document (JSON), e.g. one exported here...",
@@ -143,9 +144,9 @@ class ImportForm(UseForm):
         upload = cleaned.get("upload")
         if upload is not None:
             try:
-                cleaned["template"] = json.loads(upload.read().decode("utf-8"))
-            except (ValueError, UnicodeDecodeError):
-                self.add_error("upload", "This file is not a JSON document.")
+                cleaned["template"] = loads(upload.read())
+            except JsonRefused as exc:
+                self.add_error("upload", f"Not a usable JSON document. {exc.sentence()}")
                 return cleaned
             # shown in the text area, so the preview's "Create" sends it again
             self.data = self.data.copy()

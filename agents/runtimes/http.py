@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from agents.runtimes.addresses import destination_problem
+from orchestration.json_input import JsonRefused, loads
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 15.0
@@ -137,13 +138,10 @@ def endpoint(url: str) -> str:
         return "(invalid URL)"
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def decode_json(raw: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN or Infinity. Raises ValueError."""
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    """Strict JSON through the one JSON door (UTF-8, no NaN or Infinity, bounded nesting, no
+    NUL or lone surrogate that PostgreSQL would refuse later). Raises ValueError."""
+    return loads(raw)
 
 
 def _one_line(raw: bytes) -> str:
@@ -233,8 +231,8 @@ def _attempt(
         try:
             data = decode_json(raw) if raw else None
             bad_json = None
-        except ValueError as exc:
-            data, bad_json = None, str(exc)
+        except JsonRefused as exc:
+            data, bad_json = None, exc
         if status == 429 or 500 <= status <= 599:
             raise _Retry(
                 _http_error(status, data, raw),
@@ -243,6 +241,8 @@ def _attempt(
             )
         if not 200 <= status <= 299:
             return status, data, _http_error(status, data, raw)
+        if bad_json is not None and not bad_json.syntax:  # JSON, but not what we can store
+            return status, None, f"response JSON is refused: {bad_json}"
         if bad_json is not None or raw.strip() == b"":
             return status, None, f"response is not JSON: {_one_line(raw) or '(empty body)'}"
         return status, data, None

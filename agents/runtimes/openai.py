@@ -44,6 +44,7 @@ from agents.runtimes.base import (
 from agents.runtimes.http import HttpPolicy, endpoint, post_json
 from approvals.registry import ACTIONS, ParamsError, get_action
 from config.origins import url_origin
+from orchestration.json_input import loads
 from orchestration.secret_store import SecretUnreadable, unseal
 
 DEFAULT_PROMPT = """\
@@ -147,7 +148,7 @@ def _tool_calls(message: Mapping[str, Any]) -> tuple[list[ProposedAction], list,
         name = function["name"]
         arguments = function.get("arguments")
         try:
-            params = json.loads(arguments) if isinstance(arguments, str) else arguments
+            params = loads(arguments) if isinstance(arguments, str) else arguments
         except ValueError:
             dropped.append({"name": name, "error": "arguments are not valid JSON"})
             continue

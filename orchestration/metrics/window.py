@@ -1,5 +1,6 @@
-"""The time window and agent a metrics request asks for: ``from``, ``to`` (ISO 8601) and
-``agentId``, shared by the API and the admin dashboard so both read parameters alike."""
+"""The time window and agent a metrics request asks for: ``from``, ``to`` (ISO 8601, read by
+the one date parser, ``orchestration.dates``) and ``agentId``, shared by the API and the admin
+dashboard so both read parameters alike."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
+from orchestration.dates import DateRefused, parse_moment
 from orchestration.models import Tenant
 
 DEFAULT_DAYS = 7
@@ -42,33 +43,6 @@ class WindowInvalid(ValueError):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
 
 
-def parse_moment(raw: str, tz: dt.tzinfo, *, end: bool = False) -> dt.datetime | None:
-    """An ISO 8601 date-time (naive ones are in ``tz``) or a date: its midnight in ``tz``, or
-    with ``end`` the next midnight (a window "to 2025-03-31" includes that day). None when
-    ``raw`` is neither. A ``+`` of an offset that arrived unescaped in a query string (as a
-    space) is taken back."""
-    raw = raw.strip()
-    try:
-        day = parse_date(raw)  # a date alone (parse_datetime would take it as midnight)
-    except ValueError:
-        return None
-    if day is not None:
-        if end:
-            day += dt.timedelta(days=1)
-        return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    candidates = [raw]
-    if " " in raw:
-        candidates.append(raw.replace(" ", "+"))
-    for text in candidates:
-        try:
-            value = parse_datetime(text)
-        except ValueError:
-            value = None
-        if value is not None:
-            return value if timezone.is_aware(value) else timezone.make_aware(value, tz)
-    return None
-
-
 def parse_window(
     params: Mapping[str, str],
     *,
@@ -89,12 +63,11 @@ def parse_window(
         if raw in (None, ""):
             moments[name] = None
             continue
-        value = parse_moment(str(raw), tz, end=name == "to")
-        if value is None:
-            errors[name] = [
-                f"'{str(raw)[:40]}' is not an ISO 8601 date-time (e.g. 2025-03-01T00:00:00Z)"
-            ]
-        moments[name] = value
+        try:
+            moments[name] = parse_moment(str(raw), tz, end=name == "to")
+        except DateRefused as exc:
+            errors[name] = [str(exc)]
+            moments[name] = None
     end = moments["to"] or now or timezone.now()
     start = moments["from"] or end - dt.timedelta(days=DEFAULT_DAYS)
     if not errors:

@@ -226,18 +226,41 @@ def _scan_string(text: str, start: int, tokens: list[Token]) -> int:
                 i += 2
                 continue
             if code == "u":
-                digits = text[i + 2 : i + 6]
-                if len(digits) == 4 and all(d in _HEX_DIGITS for d in digits):
-                    parts.append(chr(int(digits, 16)))
-                    i += 6
-                    continue
-                raise ConditionError("expected four hex digits after '\\u'", i + 3)
+                point = _hex4(text, i + 2)
+                if point is None:
+                    raise ConditionError("expected four hex digits after '\\u'", i + 3)
+                if 0xD800 <= point <= 0xDBFF and text[i + 6 : i + 8] == "\\u":
+                    low = _hex4(text, i + 8)
+                    if low is not None and 0xDC00 <= low <= 0xDFFF:  # a pair: one character
+                        parts.append(chr(0x10000 + ((point - 0xD800) << 10) + (low - 0xDC00)))
+                        i += 12
+                        continue
+                if 0xD800 <= point <= 0xDFFF:
+                    raise ConditionError(
+                        f"'\\u{point:04X}' is half of a surrogate pair, not a character (write "
+                        "the character itself, or both halves: '\\uD83D\\uDE00')",
+                        i + 1,
+                    )
+                parts.append(chr(point))
+                i += 6
+                continue
             raise ConditionError(
                 f"unknown escape '\\{code}' in a string (use \\\\, \\', \\\", \\n, \\t, \\r, "
                 f"\\0 or \\uXXXX)",
                 i + 1,
             )
+        if "\ud800" <= char <= "\udfff":
+            raise ConditionError(
+                f"unexpected {_show_char(char)}: half of a surrogate pair, not a character", i + 1
+            )
         parts.append(char)
         i += 1
     tokens.append(Token(STRING, "".join(parts), start + 1, text[start:i]))
     return i
+
+
+def _hex4(text: str, at: int) -> int | None:
+    digits = text[at : at + 4]
+    if len(digits) == 4 and all(d in _HEX_DIGITS for d in digits):
+        return int(digits, 16)
+    return None

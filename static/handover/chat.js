@@ -23,6 +23,7 @@
   let typingTimer = null;
   let conversationState = "new";
   let lastHuman = null;
+  let lastSent = null; // the last message sent, given back if the server refuses it for speed
   const shown = new Set();
   const TRANSFER = /^I'm transferring you to /i;
 
@@ -195,6 +196,10 @@
       case "error":
         hideTyping();
         sendError(event.error || "Something went wrong.");
+        if (event.code === "rate_limited" && lastSent && !box.value) {
+          box.value = lastSent; // not taken: give it back to send again
+          autosize();
+        }
         break;
       default:
         break;
@@ -258,6 +263,7 @@
       return;
     }
     socket.send(JSON.stringify({ type: "message.send", text }));
+    lastSent = text;
     box.value = "";
     autosize();
     sendError(null);

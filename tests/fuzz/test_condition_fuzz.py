@@ -4,10 +4,16 @@ past the depth limit and lengths around the length limit), then the compiled con
 hostile contexts (values whose ``==``, ``<``, ``in``, ``bool()``, ``len()`` raise, mappings that
 raise on lookup, signalling NaNs, cyclic lists, 400-digit integers).
 
+Hostile text too (issue 15): lone surrogates written raw or as ``\ud800`` escapes (a condition
+that decoded one into its literal was accepted, and its explanation, stored with every rule that
+fired, made every later customer message a 500 on PostgreSQL), surrogate pairs, NUL, and
+brackets nested far past the depth limit (up to 100,000).
+
 The properties: ``compile_condition`` either compiles or raises ``ConditionError`` with a column
 inside the text, never another exception; a compiled condition (and its ``explain``) answers a
-bool for every context and never raises; and the rules API answers 201 or 400 with the field of
-the condition, never 500.
+bool for every context and never raises, and what it says of itself (its explanation, as stored
+with a fired rule) holds nothing PostgreSQL refuses; and the rules API answers 201 or 400 with
+the field of the condition, never 500.
 
 Bounded for CI by ``FUZZ_CONDITION_EXAMPLES`` (default 300 per property); run longer with e.g.
 ``FUZZ_CONDITION_EXAMPLES=20000``.
@@ -25,6 +31,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestration.json_input import check_strings, text_problem
 from orchestration.rules import (
     MAX_DEPTH,
     MAX_LENGTH,
@@ -65,9 +72,17 @@ numbers = st.one_of(
     st.integers(1, 450).map(lambda n: "9" * n),
     st.sampled_from(["0", "-0", "007", "1e3", "1E-3", "-2.5e+2", "1e308", "1e309", "1e999"]),
 )
-escapes = st.sampled_from(["\\\\", "\\'", '\\"', "\\n", "\\t", "\\r", "\\0", "\\u00e9", "\\uD83D"])
+escapes = st.sampled_from(
+    ["\\\\", "\\'", '\\"', "\\n", "\\t", "\\r", "\\0", "\\u00e9", "\\uD83D", "\\uDE00",
+     "\\uD83D\\uDE00", "\\uDBFF\\uDFFF", "\\uDE00\\uD83D", "\\uD83D\\u0041", "\\uFFFF", "\\u0000"]
+)  # fmt: skip
+lone_surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 string_bodies = st.lists(
-    st.one_of(st.text(alphabet=st.characters(exclude_characters="\\'\""), max_size=4), escapes),
+    st.one_of(
+        st.text(alphabet=st.characters(exclude_characters="\\'\""), max_size=4),
+        escapes,
+        lone_surrogates,
+    ),
     max_size=4,
 ).map("".join)
 strings = st.one_of(
@@ -113,6 +128,15 @@ def nested_texts(draw):
         cut = draw(st.integers(0, len(closers)))
         closers = closers[:cut] + closers[cut + 1 :]
     return "".join(openers) + core + closers
+
+
+@st.composite
+def deep_texts(draw):
+    """Brackets nested far past MAX_DEPTH (and past Python's recursion limit)."""
+    depth = draw(st.sampled_from([MAX_DEPTH * 2, 1_000, 10_000, 100_000]))
+    opener = draw(st.sampled_from(["(", "[", "not ", "not ("]))
+    closer = {"(": ")", "[": "]", "not ": "", "not (": ")"}[opener]
+    return opener * depth + draw(st.sampled_from(["true", 'intent == "a"'])) + closer * depth
 
 
 @st.composite
@@ -173,7 +197,7 @@ typed_texts = st.recursive(
 )
 
 condition_texts = st.one_of(
-    grammar_texts, typed_texts, nested_texts(), long_texts(), spliced_texts()
+    grammar_texts, typed_texts, nested_texts(), deep_texts(), long_texts(), spliced_texts()
 )
 
 # -- hostile run-time values ----------------------------------------------------------------
@@ -275,14 +299,19 @@ hostile_contexts = st.one_of(
 
 
 def compile_or_condition_error(text: str, schema: Schema):
-    """The condition, or None after checking that the error names a column in the text."""
+    """The condition, or None after checking that the error names a column in the text. A
+    condition compiled from storable text says nothing of itself that could not be stored."""
     try:
-        return compile_condition(text, schema)
+        condition = compile_condition(text, schema)
     except ConditionError as error:
         assert type(error.position) is int
         assert 1 <= error.position <= max(len(text), MAX_LENGTH) + 1, (text, error)
         assert str(error) == f"column {error.position}: {error.message}"
         return None
+    if text_problem(text) is None:
+        # what a fired rule's event and an approval's rule detail hold (raises JsonRefused)
+        check_strings(condition.explain({}).lines())
+    return condition
 
 
 @FUZZ
@@ -369,8 +398,8 @@ def sup_with_specialist(tenant):
 def test_the_rules_api_answers_201_or_400_for_any_condition(key_client, sup_with_specialist, text):
     response = key_client.post(
         "/api/v1/agents/agent-sup/orchestration/rules",
-        {"handoffs": [{"condition": text, "targetAgentId": "agent-billing"}]},
-        format="json",
+        json.dumps({"handoffs": [{"condition": text, "targetAgentId": "agent-billing"}]}),
+        content_type="application/json",  # lone surrogates escaped, as a client sends them
     )
 
     assert response.status_code in (201, 400), (text, response.content)
@@ -381,4 +410,29 @@ def test_the_rules_api_answers_201_or_400_for_any_condition(key_client, sup_with
     if response.status_code == 400:
         fields = response.json()["error"]["fields"]
         assert "handoffs[0].condition" in fields, fields
-        assert fields["handoffs[0].condition"][0].startswith("column "), fields
+        if text_problem(text):  # refused by the JSON door
+            assert "surrogate" in fields["handoffs[0].condition"][0] or "NUL" in str(fields)
+        else:
+            assert fields["handoffs[0].condition"][0].startswith("column "), fields
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'intent == "\\uD83D"',
+        "intent == '\\uDE00\\uD83D'",
+        'params.orderId != "\\uDBFF" and turns >= 0',
+        'intent == "\ud800"',
+    ],
+)
+def test_a_lone_surrogate_in_a_condition_is_a_condition_error_at_its_column(text):
+    with pytest.raises(ConditionError, match="surrogate") as raised:
+        compile_condition(text, Schema.anything())
+
+    assert text[raised.value.position - 1] in ("\\", "\ud800")
+
+
+def test_a_surrogate_pair_escape_is_one_character():
+    condition = compile_condition('intent == "\\uD83D\\uDE00"', Schema.anything())
+
+    assert condition({"intent": "\U0001f600"}) is True

@@ -145,6 +145,19 @@ def test_tool_calls_become_proposed_actions_and_invalid_ones_are_dropped(llm, ll
     }
 
 
+@pytest.mark.parametrize(
+    "arguments", ['{"field": "\\ud800"}', '{"field": "a\\u0000"}', "[" * 100_000]
+)
+def test_tool_call_arguments_that_could_not_be_stored_are_dropped(llm, llm_key, arguments):
+    llm.then(Respond(body=completion(None, [tool_call("access_sensitive_data", arguments, "c1")])))
+    reply = run_agent(openai_context(llm, "My IBAN please"), http_policy=FAST)
+
+    assert reply.error is None
+    assert reply.proposed_actions == []
+    dropped = reply.detail["droppedToolCalls"]
+    assert dropped == [{"name": "access_sensitive_data", "error": "arguments are not valid JSON"}]
+
+
 def test_content_and_a_tool_call_together(llm, llm_key):
     llm.then(
         Respond(

@@ -221,6 +221,11 @@ def test_a_malformed_response_is_an_error_naming_the_field(hook, response, probl
         (b"OK", "response is not JSON: OK"),
         (b'{"reply": "x", "signals": {"sentiment": NaN}}', "response is not JSON"),
         (b"\xff\xfe", "response is not JSON"),
+        # what PostgreSQL could not store, refused at the one JSON door (issue 15)
+        (b'{"reply": "half a pair: \\ud800"}', "response JSON is refused: reply: contains a lone"),
+        (b'{"reply": "nul: \\u0000"}', "response JSON is refused: reply: contains a NUL"),
+        (b'{"reply": "x", "signals": {"sentiment": 1e400}}', "response is not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "response JSON is refused: nested deeper than 64"),
     ],
 )
 def test_a_body_that_is_not_json_is_an_error(hook, raw, problem):
