@@ -247,6 +247,11 @@ class RuleSetForm(TenantScopedForm):
     class Meta:
         model = RuleSet
         fields = "__all__"
+        help_texts = {
+            "escalate_to_human": "Alone: escalate straight to people. With an agent to escalate "
+            "to: that agent first, and people when it cannot resolve it (it escalates again, "
+            "fails max attempts, or is unavailable).",
+        }
 
     def clean(self):
         cleaned = super().clean()

@@ -89,6 +89,17 @@ class RuleOutcome:
     fired: bool
     why: list[str]
     target: str | None = None
+    fallback: str | None = None  # escalation: "human" when the target agent cannot resolve it
+
+
+FALLBACKS = {"human": "a human"}
+
+
+def fallback_attempts(escalation: Mapping[str, Any]) -> int:
+    """How many consecutive failed attempts the agent escalated to has before a human takes
+    over (an escalation with both ``targetAgentId`` and ``escalateToHuman``): the rule's
+    ``maxAttempts``, or one when the rule escalates on intents only."""
+    return escalation.get("maxAttempts") or 1
 
 
 @dataclass
@@ -101,6 +112,9 @@ class Trace:
     @property
     def decision(self) -> str:
         if self.escalate:
+            if self.escalate.fallback:
+                then = FALLBACKS[self.escalate.fallback]
+                return f"escalate to {self.escalate.target}, then to {then} if it cannot resolve it"
             return f"escalate to {self.escalate.target}"
         if self.handoff:
             return f"hand off to {self.handoff.target}"
@@ -120,7 +134,10 @@ def trace(
     result = Trace(outcomes=[])
     escalation = rules.escalation
     if escalation:
-        target = "a human" if escalation["escalateToHuman"] else escalation["targetAgentId"]
+        target = escalation["targetAgentId"] or "a human"
+        fallback = (
+            "human" if escalation["targetAgentId"] and escalation["escalateToHuman"] else None
+        )
         why = []
         fired = False
         intent = context.get("intent")
@@ -136,7 +153,12 @@ def trace(
                 f"{attempts} failed attempt(s) {'reach' if hit else 'are below'} "
                 f"maxAttempts {escalation['maxAttempts']}"
             )
-        outcome = RuleOutcome("escalation", "escalation", fired, why, target)
+        if fallback:
+            why.append(
+                f"{target} first; a human when it escalates again, fails "
+                f"{fallback_attempts(escalation)} attempt(s) or is unavailable"
+            )
+        outcome = RuleOutcome("escalation", "escalation", fired, why, target, fallback)
         result.outcomes.append(outcome)
         if fired:
             result.escalate = outcome

@@ -1,5 +1,5 @@
 """An agent's orchestration rules as a JSON document (the API's shape, SPEC 6): validation,
-reading, replacing, clearing, versions and restore.
+reading, replacing, updating section by section, clearing, versions and restore.
 
 The same checks serve the API (whole documents) and the admin (one field at a time):
 ``handoff_condition_problem``, ``approval_when_problem``, ``approvers_problem``,
@@ -106,6 +106,9 @@ def approvers_problem(approvers: Any, tenant_id: int) -> ApproverCheck:
 def escalation_problem(
     *, max_attempts: Any, intents: Any, has_target: bool, to_human: Any
 ) -> dict[str, str]:
+    """What is wrong with an escalation rule. It escalates to ``targetAgentId``, to a human
+    (``escalateToHuman``), or to both: the agent first, with a human as the fallback when
+    that agent cannot resolve it (SPEC 4.1 step 5)."""
     errors: dict[str, str] = {}
     if max_attempts is not None and (
         not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1
@@ -115,8 +118,6 @@ def escalation_problem(
         errors["intents"] = "must be a list of intent names"
     if not isinstance(to_human, bool):
         errors["escalateToHuman"] = "must be true or false"
-    elif to_human and has_target:
-        errors["targetAgentId"] = "escalate either to an agent or to a human, not both"
     elif not to_human and not has_target:
         errors["targetAgentId"] = "give the agent to escalate to, or set escalateToHuman"
     if max_attempts is None and isinstance(intents, list) and not intents:
@@ -347,10 +348,36 @@ def rules_version_record(*, agent: Agent, user=None, via: str) -> RuleVersion:
     )
 
 
+SECTIONS = ("escalation", "handoffs", "approvals")
+EMPTY_DOCUMENT: dict[str, Any] = {"escalation": None, "handoffs": [], "approvals": None}
+
+
 @transaction.atomic
 def rules_replace(*, agent: Agent, document: Any, user=None, via: str = "api") -> RuleSet:
-    """Create or replace the agent's own rules with ``document``; raises RulesInvalid."""
+    """Create or replace the agent's own rules with ``document`` as a whole (a section it
+    leaves out is empty); raises RulesInvalid. Restores and stack imports use it."""
     Agent.objects.select_for_update().filter(pk=agent.pk).first()
+    return _write(agent=agent, document=document, user=user, via=via)
+
+
+@transaction.atomic
+def rules_update(*, agent: Agent, changes: Any, user=None, via: str = "api") -> RuleSet:
+    """Set the sections ``changes`` names and keep the agent's other sections as they are; a
+    section given as ``null`` is cleared. One call is one version; raises RulesInvalid (the
+    rules are then unchanged). An agent without rules of its own starts from empty ones, not
+    from those it inherits. This is ``POST .../orchestration/rules``: the product docs set
+    escalation, handoffs and approvals in three separate calls."""
+    Agent.objects.select_for_update().filter(pk=agent.pk).first()
+    if not isinstance(changes, dict):
+        raise RulesInvalid({"non_field_errors": ["The rules must be a JSON object."]})
+    document = dict(rules_document(ruleset_with_children(agent)) or EMPTY_DOCUMENT)
+    for key, value in changes.items():
+        document[key] = [] if key == "handoffs" and value is None else value
+    return _write(agent=agent, document=document, user=user, via=via)
+
+
+def _write(*, agent: Agent, document: Any, user, via: str) -> RuleSet:
+    """Validate a whole document and make it the agent's rules (the agent row is locked)."""
     clean = validate_rules(document, agent=agent)
     doc = clean.document
     ruleset, _ = RuleSet.objects.get_or_create(agent=agent)

@@ -12,15 +12,14 @@ from rest_framework.views import APIView
 from agents.api import get_agent
 from agents.models import Agent
 from agents.rule_sets import (
+    EMPTY_DOCUMENT,
     RulesInvalid,
     effective_ruleset,
     rules_clear,
     rules_document,
-    rules_replace,
     rules_restore,
+    rules_update,
 )
-
-EMPTY = {"escalation": None, "handoffs": [], "approvals": None}
 
 RulesShape = inline_serializer(
     "OrchestrationRules",
@@ -36,28 +35,36 @@ RulesShape = inline_serializer(
     },
 )
 
-EXAMPLE = {
+# The product docs' three createRules calls, sent one after another (each keeps the others).
+DOCS_EXAMPLES = {
     "escalation": {
-        "maxAttempts": 3,
-        "intents": ["legal"],
-        "targetAgentId": None,
-        "escalateToHuman": True,
+        "escalation": {
+            "maxAttempts": 3,
+            "intents": ["billing_dispute", "legal_question", "security_incident"],
+            "targetAgentId": "agent-supervisor",
+            "escalateToHuman": True,
+        }
     },
-    "handoffs": [
-        {"condition": 'intent == "billing"', "targetAgentId": "agent-billing"},
-        {"condition": '"churn_risk" in risk', "targetAgentId": "agent-retention"},
-    ],
+    "handoffs": {
+        "handoffs": [
+            {"condition": 'intent == "technical_support"', "targetAgentId": "agent-tech-support"},
+            {"condition": 'intent == "billing"', "targetAgentId": "agent-billing"},
+            {"condition": "sentiment < -0.5", "targetAgentId": "agent-retention"},
+        ]
+    },
     "approvals": {
-        "required": True,
-        "actions": [{"action": "issue_refund", "when": "params.amount > 100"}],
-        "approvers": ["group:finance"],
+        "approvals": {
+            "required": True,
+            "actions": ["issue_refund", "modify_account", "access_sensitive_data"],
+            "approvers": ["user-admin-123", "user-manager-456"],
+        }
     },
 }
 
 
 def rules_json(agent: Agent) -> dict:
     ruleset, owner = effective_ruleset(agent)
-    document = rules_document(ruleset) or EMPTY
+    document = rules_document(ruleset) or EMPTY_DOCUMENT
     if owner is None:
         source = "default"
     else:
@@ -85,19 +92,25 @@ class RulesView(APIView):
         request=inline_serializer(
             "OrchestrationRulesInput",
             {
-                "escalation": serializers.DictField(required=False),
-                "handoffs": serializers.ListField(required=False),
-                "approvals": serializers.DictField(required=False),
+                "escalation": serializers.DictField(required=False, allow_null=True),
+                "handoffs": serializers.ListField(required=False, allow_null=True),
+                "approvals": serializers.DictField(required=False, allow_null=True),
             },
         ),
         responses={201: RulesShape},
-        examples=[OpenApiExample("seeds' createRules", value=EXAMPLE, request_only=True)],
-        description="Creates or replaces the agent's own rules as a whole.",
+        examples=[
+            OpenApiExample(f"the docs' {name} call", value=value, request_only=True)
+            for name, value in DOCS_EXAMPLES.items()
+        ],
+        description="Sets the sections the body names (escalation, handoffs, approvals) and "
+        "keeps the agent's others; a section given as null is cleared. Each call is one rule "
+        "version. An escalation with both targetAgentId and escalateToHuman goes to the agent "
+        "first, with a human as the fallback when that agent cannot resolve it.",
     )
     def post(self, request, agent_id: str):
         agent = get_agent(request, agent_id)
         try:
-            rules_replace(agent=agent, document=request.data, user=_user(request), via="api")
+            rules_update(agent=agent, changes=request.data, user=_user(request), via="api")
         except RulesInvalid as exc:
             raise serializers.ValidationError(exc.errors) from None
         return Response(rules_json(agent), status=status.HTTP_201_CREATED)

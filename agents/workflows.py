@@ -6,7 +6,13 @@ A workflow document has the API's shape (camelCase)::
     {"name": "Triage", "stepBudget": 10,
      "steps": [{"agent": "agent-triage", "condition": "start", "inputs": ["all"],
                 "outputs": ["category"]},
-               {"agent": "agent-tech", "condition": 'category == "technical"'}]}
+               {"agent": "agent-tech", "condition": 'category == "technical"',
+                "inputs": ["category", "context"]}]}
+
+A step's ``inputs`` name what it receives (SPEC 4.4): ``all`` alone (everything, the default),
+or any of ``context`` (the conversation so far: transcript, customer, signals), the
+conversation names (``intent``, ``sentiment``, ``risk``, ``channel``, ``attempts``, ``turns``,
+``language``, ``customer``) and the outputs of earlier steps.
 
 ``agent`` is the agent's id (slug) in the tenant, or an ``Agent`` (the admin passes the row it
 chose). ``workflow_validate`` checks a whole document and raises ``WorkflowInvalid`` whose
@@ -44,7 +50,12 @@ START = "start"
 """The condition of the entry step, and only of it."""
 
 ALL = "all"
-"""``inputs: ["all"]``: the step receives everything gathered so far."""
+"""``inputs: ["all"]``: the step receives everything: the conversation context and every output
+gathered so far."""
+
+CONTEXT = "context"
+"""``inputs: [..., "context"]``: the step receives the conversation so far: its transcript, the
+customer and the signals of the current message (intent, sentiment, risk)."""
 
 DEFAULT_INPUTS = (ALL,)
 
@@ -54,7 +65,7 @@ CONVERSATION_NAMES: tuple[str, ...] = tuple(
 """What every step can read about the conversation: intent, sentiment, risk, channel,
 attempts, turns, language, customer. Outputs may not shadow them."""
 
-RESERVED_NAMES = frozenset({START, ALL}) | KEYWORDS
+RESERVED_NAMES = frozenset({START, ALL, CONTEXT}) | KEYWORDS
 """Names an output may not take: the markers above and the condition language's keywords."""
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -294,7 +305,7 @@ def _clean_inputs(
         return names
     ok = True
     for name in names:
-        if name in CONVERSATION_NAMES or name in earlier:
+        if name == CONTEXT or name in CONVERSATION_NAMES or name in earlier:
             continue
         ok = False
         if name in declared_at:
@@ -307,7 +318,7 @@ def _clean_inputs(
         else:
             errors.add(
                 path,
-                f"unknown input '{name}': use \"{ALL}\", a conversation name "
+                f'unknown input \'{name}\': use "{ALL}", "{CONTEXT}", a conversation name '
                 f"({', '.join(CONVERSATION_NAMES)}) or an output of an earlier step.",
             )
     return names if ok else []

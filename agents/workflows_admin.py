@@ -22,6 +22,7 @@ from agents.admin_fields import CommaListField
 from agents.models import Workflow, WorkflowStep
 from agents.workflows import (
     ALL,
+    CONTEXT,
     CONVERSATION_NAMES,
     START,
     WorkflowInvalid,
@@ -59,8 +60,8 @@ class WorkflowStepForm(TenantScopedForm):
     )
     inputs = CommaListField(
         required=False,
-        help_text=f'"{ALL}", or names: {", ".join(CONVERSATION_NAMES)} and outputs of earlier '
-        "steps, separated by commas.",
+        help_text=f'"{ALL}", or names: "{CONTEXT}" (transcript, customer, signals), '
+        f"{', '.join(CONVERSATION_NAMES)} and outputs of earlier steps, separated by commas.",
     )
     outputs = CommaListField(
         required=False, help_text="Names this step contributes, separated by commas."

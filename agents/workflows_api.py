@@ -9,7 +9,7 @@ both give the same messages; its errors come out as ``{"error": {"code": "invali
 from __future__ import annotations
 
 from django.urls import path, reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from agents.models import Workflow
 from agents.workflows import (
     ALL,
+    CONTEXT,
     DEFAULT_STEP_BUDGET,
     MAX_STEP_BUDGET,
     MAX_STEPS,
@@ -49,8 +50,9 @@ class WorkflowStepSerializer(serializers.Serializer):
     inputs = serializers.ListField(
         child=serializers.CharField(),
         required=False,
-        help_text=f'["{ALL}"] (the default) or names: conversation names (intent, sentiment, '
-        "risk, channel, attempts, turns, language, customer) and outputs of earlier steps.",
+        help_text=f'["{ALL}"] (the default: everything) or names: "{CONTEXT}" (the conversation '
+        "so far: transcript, customer, signals), conversation names (intent, sentiment, risk, "
+        "channel, attempts, turns, language, customer) and outputs of earlier steps.",
     )
     outputs = serializers.ListField(
         child=serializers.CharField(),
@@ -90,6 +92,21 @@ INVALID = OpenApiResponse(ErrorSerializer, description="The document is invalid.
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such workflow in your tenant.")
 
 
+# The product docs' multi-agent workflow, as written there.
+DOCS_WORKFLOW = {
+    "name": "Support Escalation",
+    "steps": [
+        {"agent": "agent-triage", "condition": "start", "outputs": ["category", "priority"]},
+        {
+            "agent": "agent-specialist",
+            "condition": 'category == "technical"',
+            "inputs": ["category", "context"],
+        },
+        {"agent": "agent-supervisor", "condition": 'priority == "critical"', "inputs": ["all"]},
+    ],
+}
+
+
 # --- views -------------------------------------------------------------------------------------
 
 
@@ -119,6 +136,7 @@ class WorkflowListView(APIView):
         operation_id="workflows_create",
         request=WorkflowRequestSerializer,
         responses={201: WorkflowSerializer, 400: INVALID},
+        examples=[OpenApiExample("the docs' workflow", value=DOCS_WORKFLOW, request_only=True)],
     )
     def post(self, request):
         workflow = workflow_create(tenant=request_tenant(request), data=request.data)

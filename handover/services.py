@@ -292,7 +292,11 @@ def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
         conversation=locked, to=State.ACTIVE, reason=f"handed back by {user.get_username()}"
     )
     Conversation.objects.filter(pk=locked.pk).update(
-        assignee=None, attempts=0, turns_without_progress=0, runtime_failures=0
+        assignee=None,
+        attempts=0,
+        turns_without_progress=0,
+        runtime_failures=0,
+        escalation_fallback={},
     )
     message = Message.objects.create(
         tenant_id=locked.tenant_id,

@@ -21,6 +21,9 @@ from orchestration.pipeline import ConversationClosed, conversation_receive_mess
 from orchestration.scoping import scope_queryset
 
 MAX_TEXT = 10_000
+MESSAGES_PAGE = 500
+EVENTS_PAGE = 2000
+"""The most messages and events one GET answers; ``?after=<last id>`` reads the next page."""
 
 
 def tenant_conversations(request) -> QuerySet[Conversation]:
@@ -230,7 +233,7 @@ class MessagesView(APIView):
         after = request.query_params.get("after")
         if after not in (None, ""):
             messages = messages.filter(id__gt=_bounded_int(after, "after", default=0))
-        return Response([message_json(m) for m in messages[:500]])
+        return Response([message_json(m) for m in messages[:MESSAGES_PAGE]])
 
     @extend_schema(
         request=MessageInSerializer,
@@ -281,6 +284,9 @@ class MessagesView(APIView):
 
 class EventsView(APIView):
     @extend_schema(
+        parameters=[
+            OpenApiParameter("after", int, description="Only events after this id (the next page).")
+        ],
         responses=inline_serializer(
             "DecisionEvent",
             {
@@ -293,12 +299,15 @@ class EventsView(APIView):
                 "createdAt": serializers.DateTimeField(),
             },
             many=True,
-        )
+        ),
     )
     def get(self, request, conversation_id):
         conversation = get_conversation(request, conversation_id)
         events = DecisionEvent.objects.filter(conversation=conversation).order_by("id")
-        return Response([event_json(e) for e in events[:2000]])
+        after = request.query_params.get("after")
+        if after not in (None, ""):
+            events = events.filter(id__gt=_bounded_int(after, "after", default=0))
+        return Response([event_json(e) for e in events[:EVENTS_PAGE]])
 
 
 def _bounded_int(raw, name: str, *, default: int, top: int | None = None) -> int:

@@ -482,9 +482,14 @@ def event_summary(event: DecisionEvent) -> str:
         return f"{source}{d.get('to')}: {d.get('reason', '')}".strip(": ")
     if kind == "rule.fired":
         why = "; ".join(d.get("why") or [])
-        return f"{d.get('kind')} → {d.get('to')}" + (f" ({why})" if why else "")
+        fallback = f", fallback: {d['fallback']}" if d.get("fallback") else ""
+        return f"{d.get('kind')} → {d.get('to')}{fallback}" + (f" ({why})" if why else "")
     if kind == "escalated":
-        return f"to {d.get('to')}: {d.get('reason', '')}"
+        source = f"from {d['from']} " if d.get("from") else ""
+        fallback = f" (fallback: {d['fallback']})" if d.get("fallback") else ""
+        unavailable = f" ({d['unavailable']} unavailable)" if d.get("unavailable") else ""
+        why = f", {d['why']}" if isinstance(d.get("why"), str) else ""
+        return f"{source}to {d.get('to')}{fallback}{unavailable}: {d.get('reason', '')}{why}"
     if kind == "state.changed":
         return f"{d.get('from')} → {d.get('to')}: {d.get('reason', '')}"
     if kind == "stall.detected":
@@ -570,7 +575,7 @@ def timeline_items(
 
 DRAFT_HELP = (
     'The rules document, as in the API: {"escalation": {"maxAttempts", "intents", '
-    '"targetAgentId" | "escalateToHuman"}, "handoffs": [{"condition", "targetAgentId"}], '
+    '"targetAgentId", "escalateToHuman"}, "handoffs": [{"condition", "targetAgentId"}], '
     '"approvals": {...}}. "Load the live rules" fills it with the agent\'s current rules.'
 )
 DRAFT_EXAMPLE = {

@@ -1,7 +1,9 @@
 """The orchestrator's pipeline for one customer message (SPEC 4.1), in one transaction.
 
 1. store the message; 2. detect intent, sentiment and risk (the caller's ``signals`` win);
-3. with a human: deliver, no AI reply; 4. risk auto-escalation; 5. escalation rules;
+3. with a human: deliver, no AI reply; 4. risk auto-escalation; 5. escalation rules (to an
+agent, to a human, or to an agent with a human as the fallback when it escalates again, fails
+``maxAttempts`` or is unavailable);
 6. handoff rules, first match wins; then the router (SPEC 4.2: a supervisor's first message goes
 to the matching specialist, a topic shift re-routes invisibly); 7. stall detection;
 8. the current agent replies (or a sequential supervisor consults, or a workflow runs).
@@ -22,7 +24,7 @@ from django.utils import timezone
 from agents.detectors import REPEAT_SIMILARITY, detect, similarity
 from agents.guardrails.services import reply_guard
 from agents.models import Agent, AgentRole, Pattern
-from agents.rule_engine import compile_document, trace
+from agents.rule_engine import compile_document, fallback_attempts, trace
 from agents.runtimes import AgentReply, TurnContext, run_agent
 from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
@@ -145,6 +147,7 @@ CONVERSATION_FIELDS = [
     "turns",
     "attempts",
     "runtime_failures",
+    "escalation_fallback",
     "turns_without_progress",
     "last_customer_message_at",
     "last_activity_at",
@@ -271,31 +274,60 @@ def _rules(turn: Turn) -> bool:
     rule_ref = f"{rules.owner} v{rules.version}" if rules.owner else ""
     if verdict.escalate:
         outcome = verdict.escalate
+        fallback = {"fallback": outcome.fallback} if outcome.fallback else {}
         record(
             conversation=conv,
             type=EventType.RULE_FIRED,
             message=turn.message,
             duration_ms=t[0],
             rule=f"{rule_ref} escalation",
-            detail={"kind": "escalation", "why": outcome.why, "to": outcome.target},
+            detail={"kind": "escalation", "why": outcome.why, "to": outcome.target, **fallback},
             agent_slug=turn.agent.slug,
         )
+        if _pending_fallback(turn):
+            # the agent an escalation sent the conversation to escalates again
+            _fallback_to_human(turn, f"{turn.agent.slug} escalated again")
+            return True
+        escalation = rules.escalation
+        target = turn.config.agent(escalation["targetAgentId"])
+        if target is not None and target.pk == turn.agent.pk:
+            target = None  # an inherited rule naming the agent itself: it cannot take it
+        if target is None and escalation["escalateToHuman"]:
+            # to a human: asked for alone, or as the fallback of a target that is unavailable
+            unavailable = {"unavailable": escalation["targetAgentId"]} if fallback else {}
+            record(
+                conversation=conv,
+                type=EventType.ESCALATED,
+                message=turn.message,
+                rule=f"{rule_ref} escalation",
+                detail={
+                    "to": "human",
+                    "reason": "escalation rule",
+                    "why": outcome.why,
+                    **unavailable,
+                },
+                agent_slug=turn.agent.slug,
+            )
+            hand_over_to_human(turn, reason="escalation rule")
+            return True
+        if target is None:
+            return False
         record(
             conversation=conv,
             type=EventType.ESCALATED,
             message=turn.message,
             rule=f"{rule_ref} escalation",
-            detail={"to": outcome.target, "reason": "escalation rule", "why": outcome.why},
+            detail={"to": target.slug, "reason": "escalation rule", "why": outcome.why, **fallback},
             agent_slug=turn.agent.slug,
         )
-        if rules.escalation["escalateToHuman"]:
-            hand_over_to_human(turn, reason="escalation rule")
-            return True
-        target = turn.config.agent(rules.escalation["targetAgentId"])
-        if target is None or target.pk == turn.agent.pk:
-            return False
         _transfer(turn, target, reason="escalation rule", rule=f"{rule_ref} escalation")
         conv.attempts = 0
+        if fallback:
+            conv.escalation_fallback = {
+                "agent": target.slug,
+                "maxAttempts": fallback_attempts(escalation),
+                "rule": f"{rule_ref} escalation",
+            }
         return False
     if verdict.handoff and verdict.handoff.target != turn.agent.slug:
         target = turn.config.agent(verdict.handoff.target)
@@ -311,6 +343,35 @@ def _rules(turn: Turn) -> bool:
             )
             _transfer(turn, target, reason="handoff rule", announce=True, rule=rule_ref)
     return False
+
+
+def _pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any] | None:
+    """The human fallback of an escalation to the current agent (SPEC 4.1 step 5), if it is
+    still pending and ``speaker`` (default: the current agent) is that agent."""
+    fallback = turn.conversation.escalation_fallback or {}
+    agent = fallback.get("agent")
+    if agent is None or agent != turn.agent.slug or (speaker and speaker.slug != agent):
+        return None
+    return fallback
+
+
+def _fallback_to_human(turn: Turn, why: str) -> None:
+    """The agent an escalation went to cannot resolve it: the conversation goes to people."""
+    fallback = turn.conversation.escalation_fallback
+    record(
+        conversation=turn.conversation,
+        type=EventType.ESCALATED,
+        message=turn.message,
+        rule=fallback.get("rule", ""),
+        detail={
+            "to": "human",
+            "from": fallback["agent"],
+            "reason": "escalation fallback",
+            "why": why,
+        },
+        agent_slug=turn.agent.slug,
+    )
+    hand_over_to_human(turn, reason=f"escalation fallback: {why}")
 
 
 def _best_specialist(specialists: list[Agent], intent: str | None) -> Agent | None:
@@ -364,6 +425,7 @@ def _transfer(
         notice = _say(turn, source, f"I'm transferring you to {target.name}.")
         turn.result.notices.append(notice)
     conv.current_agent = target
+    conv.escalation_fallback = {}  # a pending fallback belongs to the agent it was set for
     turn.transferred = True
     record(
         conversation=conv,
@@ -582,7 +644,9 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
         conv.runtime_failures += 1
         conv.attempts += 1
         conv.turns_without_progress += 1
-        if conv.runtime_failures >= RUNTIME_FAILURES_BEFORE_HUMAN:
+        if _pending_fallback(turn, speaker):
+            _fallback_to_human(turn, f"{speaker.slug} is unavailable ({reply.error})")
+        elif conv.runtime_failures >= RUNTIME_FAILURES_BEFORE_HUMAN:
             record(
                 conversation=conv,
                 type=EventType.ESCALATED,
@@ -631,6 +695,10 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
     if outcome == "blocked":
         # the AI is stopped: nothing is sent, its proposals are dropped, people take over
         hand_over_to_human(turn, reason="guardrail blocked the reply")
+        return
+    fallback = _pending_fallback(turn, speaker)
+    if fallback and conv.attempts >= fallback["maxAttempts"]:
+        _fallback_to_human(turn, f"{speaker.slug} failed {conv.attempts} attempt(s)")
         return
     for index, action in enumerate(reply.proposed_actions):
         proposed = {"action": action.name, "params": dict(action.params), "agentId": speaker.slug}
@@ -725,6 +793,7 @@ def hand_over_to_human(turn: Turn, *, reason: str, detail: dict[str, Any] | None
     conv = turn.conversation
     if conv.state == State.HANDING_OFF:
         return
+    conv.escalation_fallback = {}  # people have it now
     notice, handoff = conversation_hand_over(
         conversation=conv,
         reason=reason,

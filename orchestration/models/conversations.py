@@ -63,6 +63,12 @@ class Conversation(TenantOwned):
         default=0, help_text="Consecutive failed attempts to answer."
     )
     runtime_failures = models.PositiveIntegerField(default=0)
+    escalation_fallback = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A human fallback still pending: the agent an escalation rule with both a "
+        "target agent and escalateToHuman sent the conversation to ({agent, maxAttempts, rule}).",
+    )
     turns_without_progress = models.PositiveIntegerField(default=0)
     budget_used = models.JSONField(
         default=dict,

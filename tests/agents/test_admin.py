@@ -227,6 +227,32 @@ def test_escalation_and_approvers_are_checked_in_the_admin(manager_client, team,
     assert "cannot compare" in action_errors[0]["when"][0]
 
 
+def test_an_escalation_to_an_agent_with_a_human_fallback_is_saved_in_the_admin(
+    manager_client, team
+):
+    sup, billing = team
+
+    response = manager_client.post(
+        "/admin/agents/ruleset/add/",
+        rules_form(
+            sup.pk,
+            has_escalation="on",
+            max_attempts="3",
+            escalation_intents="legal_question",
+            escalation_target=billing.pk,
+            escalate_to_human="on",
+        ),
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert RuleVersion.objects.get(agent=sup).document["escalation"] == {
+        "maxAttempts": 3,
+        "intents": ["legal_question"],
+        "targetAgentId": "agent-billing",
+        "escalateToHuman": True,
+    }
+
+
 def test_clearing_rules_from_the_admin_falls_back_and_keeps_a_version(manager_client, team):
     _, billing = team
     ruleset = rules_replace(

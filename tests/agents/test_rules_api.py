@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent, RuleSet, RuleVersion
+from agents.rules_api import DOCS_EXAMPLES
 from approvals.models import ApproverGroup
 from tests.factories import make_person
 
@@ -101,19 +102,100 @@ def test_delete_falls_back_to_inherited_rules(key_client, team):
     assert body["handoffs"] == [] and body["escalation"] is None and body["approvals"] is None
 
 
-def test_post_replaces_the_whole_rule_set(key_client, team):
+def test_post_sets_the_sections_it_names_and_keeps_the_others(key_client, team):
     key_client.post(URL.format("agent-sup"), SEEDS, format="json")
 
-    key_client.post(
+    response = key_client.post(
         URL.format("agent-sup"),
         {"handoffs": [{"condition": "turns > 5", "targetAgentId": "agent-retention"}]},
         format="json",
     )
 
     body = key_client.get(URL.format("agent-sup")).json()
+    assert response.status_code == 201
     assert body["version"] == 2
-    assert body["escalation"] is None and body["approvals"] is None
     assert body["handoffs"] == [{"condition": "turns > 5", "targetAgentId": "agent-retention"}]
+    assert body["escalation"] == SEEDS["escalation"]
+    assert body["approvals"]["approvers"] == SEEDS["approvals"]["approvers"]
+
+
+def test_a_section_given_as_null_is_cleared_and_the_others_kept(key_client, team):
+    key_client.post(URL.format("agent-sup"), SEEDS, format="json")
+
+    cleared = key_client.post(
+        URL.format("agent-sup"), {"escalation": None, "handoffs": None}, format="json"
+    )
+
+    body = cleared.json()
+    assert cleared.status_code == 201
+    assert body["escalation"] is None and body["handoffs"] == []
+    assert body["approvals"]["approvers"] == SEEDS["approvals"]["approvers"]
+    assert body["version"] == 2
+    assert RuleVersion.objects.get(version=2).document["approvals"] is not None
+
+
+def test_the_docs_three_create_rules_calls_leave_all_three_sections_in_force(key_client, tenant):
+    """The orchestration guide's three createRules payloads, verbatim, one call each."""
+    for slug in (
+        "agent-123",
+        "agent-supervisor",
+        "agent-tech-support",
+        "agent-billing",
+        "agent-retention",
+    ):
+        Agent.objects.create(tenant=tenant, slug=slug, name=slug, role="supervisor")
+    for username in ("user-admin-123", "user-manager-456"):
+        make_person(tenant=tenant, roles=["approver"], username=username)
+
+    answers = [
+        key_client.post(URL.format("agent-123"), payload, format="json")
+        for payload in DOCS_EXAMPLES.values()
+    ]
+
+    assert [a.status_code for a in answers] == [201, 201, 201], [a.json() for a in answers]
+    body = key_client.get(URL.format("agent-123")).json()
+    assert body["version"] == 3
+    assert body["escalation"] == DOCS_EXAMPLES["escalation"]["escalation"]
+    assert body["handoffs"] == DOCS_EXAMPLES["handoffs"]["handoffs"]
+    assert body["approvals"]["actions"] == [
+        {"action": name, "when": None}
+        for name in ("issue_refund", "modify_account", "access_sensitive_data")
+    ]
+    assert body["approvals"]["approvers"] == ["user-admin-123", "user-manager-456"]
+    versions = key_client.get(URL.format("agent-123") + "/versions").json()
+    assert [v["version"] for v in versions] == [3, 2, 1]
+    assert versions[2]["rules"]["handoffs"] == [] and versions[1]["rules"]["approvals"] is None
+
+
+def test_a_bad_section_leaves_every_section_as_it_was(key_client, team):
+    key_client.post(URL.format("agent-sup"), SEEDS, format="json")
+
+    response = key_client.post(
+        URL.format("agent-sup"),
+        {"escalation": None, "handoffs": [{"condition": "intent ==", "targetAgentId": "x"}]},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "handoffs[0].condition" in response.json()["error"]["fields"]
+    body = key_client.get(URL.format("agent-sup")).json()
+    assert body["version"] == 1 and body["escalation"] == SEEDS["escalation"]
+
+
+def test_an_escalation_may_name_an_agent_and_a_human_fallback(key_client, team):
+    rules = {
+        "escalation": {
+            "maxAttempts": 2,
+            "intents": ["legal"],
+            "targetAgentId": "agent-retention",
+            "escalateToHuman": True,
+        }
+    }
+
+    response = key_client.post(URL.format("agent-sup"), rules, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["escalation"] == rules["escalation"]
 
 
 @pytest.mark.parametrize(

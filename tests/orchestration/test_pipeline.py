@@ -531,6 +531,20 @@ def test_messages_can_be_read_after_an_id(key_client, team):
     assert bad.status_code == 400
 
 
+def test_events_can_be_read_after_an_id(key_client, team):
+    conv = start(key_client)
+    say(key_client, conv["id"], "I was charged twice")
+    events = key_client.get(f"/api/v1/conversations/{conv['id']}/events").json()
+
+    later = key_client.get(
+        f"/api/v1/conversations/{conv['id']}/events?after={events[1]['id']}"
+    ).json()
+
+    assert len(events) > 3
+    assert later == events[2:]
+    assert key_client.get(f"/api/v1/conversations/{conv['id']}/events?after=-1").status_code == 400
+
+
 @pytest.fixture
 def cache_breaker_reset():
     yield

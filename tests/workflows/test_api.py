@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Workflow, WorkflowStep
 from agents.workflows import workflow_create
+from agents.workflows_api import DOCS_WORKFLOW
 from tests.factories import make_api_key
 from tests.workflows.conftest import document, make_agent
 
@@ -54,6 +55,19 @@ def test_an_integration_creates_a_workflow_and_gets_it_back(key_client, agents):
         (3, "agent-billing"),
     ]
     assert key_client.get(f"{URL}/{workflow.pk}").json() == body
+
+
+def test_the_docs_workflow_with_context_inputs_is_created_as_written(key_client, tenant):
+    for slug in ("agent-triage", "agent-specialist", "agent-supervisor"):
+        make_agent(tenant, slug)
+
+    response = key_client.post(URL, DOCS_WORKFLOW, format="json")
+
+    assert response.status_code == 201, response.json()
+    steps = response.json()["steps"]
+    assert [s["inputs"] for s in steps] == [["all"], ["category", "context"], ["all"]]
+    assert [s["outputs"] for s in steps] == [["category", "priority"], [], []]
+    assert [s["condition"] for s in steps] == [s["condition"] for s in DOCS_WORKFLOW["steps"]]
 
 
 def test_the_step_budget_defaults_to_ten(key_client, agents):

@@ -153,6 +153,16 @@ BAD = {
         "steps[2].outputs",
         "'all' is a reserved word; choose another output name.",
     ),
+    "output is context": (
+        step(2, outputs=["context"]),
+        "steps[2].outputs",
+        "'context' is a reserved word; choose another output name.",
+    ),
+    "context with all": (
+        step(1, inputs=["all", "context"]),
+        "steps[1].inputs",
+        '"all" stands alone: use ["all"] or list the names.',
+    ),
     "inputs not a list": (step(1, inputs="all"), "steps[1].inputs", "Must be a list of names."),
     "inputs null": (step(1, inputs=None), "steps[1].inputs", "Must be a list of names."),
     "all with other names": (
@@ -163,8 +173,8 @@ BAD = {
     "input undeclared": (
         step(1, inputs=["category", "mood"]),
         "steps[1].inputs",
-        "unknown input 'mood': use \"all\", a conversation name (intent, sentiment, risk, "
-        "channel, attempts, turns, language, customer) or an output of an earlier step.",
+        'unknown input \'mood\': use "all", "context", a conversation name (intent, sentiment, '
+        "risk, channel, attempts, turns, language, customer) or an output of an earlier step.",
     ),
     "input declared by a later step": (
         step(1, inputs=["resolution"]),

@@ -1,0 +1,421 @@
+// Types of the JavaScript client (index.js). The shapes are the API's JSON, camelCase.
+
+export const VERSION: string;
+export const OPERATIONS: Readonly<Record<string, readonly [method: string, path: string, clientMethod: string]>>;
+
+// --- errors -----------------------------------------------------------------------------------
+
+export class BackofficeError extends Error {}
+export class TransportError extends BackofficeError {}
+export class ApiError extends BackofficeError {
+  /** HTTP status. */
+  status: number;
+  /** The API's error code: invalid, not_found, rate_limited, conflict... */
+  code: string;
+  /** The API's own sentence (`message` holds it with the status, code and fields). */
+  apiMessage: string;
+  /** Bad fields by path: { 'handoffs[1].condition': ["column 11: ..."] }. */
+  fields: Record<string, string[]>;
+  /** Seconds the server asked to wait (429, 503), or null. */
+  retryAfter: number | null;
+  body: unknown;
+  method: string;
+  url: string;
+}
+export class ValidationError extends ApiError {}
+export class AuthenticationError extends ApiError {}
+export class PermissionDeniedError extends ApiError {}
+export class NotFoundError extends ApiError {}
+export class ConflictError extends ApiError {}
+export class PayloadTooLargeError extends ApiError {}
+export class RateLimitError extends ApiError {}
+export class ServiceUnavailableError extends ApiError {}
+export class ServerError extends ApiError {}
+
+export function retryAfterSeconds(value: string | null | undefined): number | null;
+
+// --- shapes -----------------------------------------------------------------------------------
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export interface KnowledgeEntry {
+  question: string;
+  keywords?: string[];
+  answer: string;
+  action?: { name: string; params?: Record<string, Json> } | null;
+}
+
+export interface Agent {
+  id: string;
+  name: string;
+  role: 'supervisor' | 'specialist';
+  supervisorId?: string | null;
+  domains?: string[];
+  pattern?: 'handoff' | 'sequential' | null;
+  runtime?: Record<string, Json>;
+  prompt?: string;
+  allowedActions?: string[] | null;
+  knowledge?: KnowledgeEntry[];
+}
+
+export interface EscalationRule {
+  maxAttempts?: number | null;
+  intents?: string[];
+  targetAgentId?: string | null;
+  /** With targetAgentId: a human is the fallback when that agent cannot resolve it. */
+  escalateToHuman?: boolean;
+}
+
+export interface HandoffRule {
+  condition: string;
+  targetAgentId: string;
+}
+
+export interface ApprovalRule {
+  required?: boolean;
+  actions: Array<string | { action: string; when?: string | null }>;
+  approvers: string[];
+  quorum?: number;
+}
+
+/** What createRules sends: the sections to set (null clears one; the others are kept). */
+export interface RulesInput {
+  escalation?: EscalationRule | null;
+  handoffs?: HandoffRule[] | null;
+  approvals?: ApprovalRule | null;
+}
+
+export interface Rules {
+  agentId: string;
+  source: 'own' | 'inherited' | 'default';
+  inheritedFrom: string | null;
+  version: number | null;
+  escalation: Required<EscalationRule> | null;
+  handoffs: HandoffRule[];
+  approvals: (Required<Omit<ApprovalRule, 'actions'>> & { actions: Array<{ action: string; when: string | null }> }) | null;
+  updatedAt: string | null;
+}
+
+export interface RuleVersion {
+  version: number;
+  createdAt: string;
+  createdBy: string | null;
+  via: string;
+  rules: Omit<Rules, 'agentId' | 'source' | 'inheritedFrom' | 'version' | 'updatedAt'> | null;
+}
+
+export interface Settings {
+  effective: Record<string, Json>;
+  sources: Record<string, 'global' | 'tenant' | 'stack'>;
+  levels: Record<string, Record<string, Json>>;
+  stack?: string;
+}
+
+export interface WorkflowStep {
+  agent: string;
+  condition: string;
+  /** ["all"] (the default), or "context" and conversation names and earlier steps' outputs. */
+  inputs?: string[];
+  outputs?: string[];
+}
+
+export interface WorkflowInput {
+  name: string;
+  stepBudget?: number;
+  steps: WorkflowStep[];
+}
+
+export interface Workflow extends Required<WorkflowInput> {
+  id: number;
+  steps: Required<WorkflowStep>[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Customer {
+  id: string;
+  name?: string;
+  email?: string;
+  attributes?: Record<string, Json>;
+}
+
+export interface ConversationInput {
+  agentId: string;
+  channel: 'web' | 'voice' | 'email' | 'api';
+  customer: Customer;
+  workflowId?: number | null;
+  language?: string;
+}
+
+export interface Conversation {
+  id: string;
+  state: string;
+  channel: string;
+  currentAgentId: string;
+  assignee: string | null;
+  turns: number;
+  attempts: number;
+  customer: Customer;
+  workflowId: number | null;
+  handoff: { id: number; mode: string; status: string; claimedBy: string | null } | null;
+  createdAt: string;
+  updatedAt: string;
+  /** Only in the answer that creates the conversation. */
+  customerToken?: string;
+}
+
+export interface Signals {
+  intent?: string | null;
+  sentiment?: number | null;
+  risk?: string[];
+}
+
+export interface Message {
+  id: number;
+  role: 'customer' | 'agent' | 'human' | 'system';
+  author: string;
+  text: string;
+  signals: Signals;
+  createdAt: string;
+}
+
+export interface MessageResult {
+  message: Message;
+  reply: Message | null;
+  notices: Message[];
+  state: string;
+  currentAgentId: string;
+  handoff: Record<string, Json> | null;
+  approval: Approval | null;
+  proposedActions: Array<Record<string, Json>>;
+}
+
+export interface DecisionEvent {
+  id: number;
+  type: string;
+  agentId: string | null;
+  rule: string | null;
+  detail: Record<string, Json>;
+  durationMs: number;
+  messageId: number | null;
+  createdAt: string;
+}
+
+export interface Execution {
+  id: number;
+  conversationId: string;
+  approvalId: number | null;
+  action: string;
+  params: Record<string, Json>;
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  attempts: number;
+  result: Json;
+  error: string | null;
+  executionKey: string;
+  idempotencyKey: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface Approval {
+  id: number;
+  conversationId: string;
+  action: string;
+  params: Record<string, Json>;
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'executed' | 'failed';
+  requestedBy: string;
+  approvers: string[];
+  quorum: number;
+  approvals: number;
+  decisions: Array<{ approver: string; verdict: string; reason: string | null; createdAt: string }>;
+  decidedBy: string | null;
+  reason: string | null;
+  rule: string | null;
+  why: string[];
+  idempotencyKey: string;
+  execution: Execution | null;
+  createdAt: string;
+  decidedAt: string | null;
+  expiresAt: string;
+}
+
+/** `execution` when the action ran (or is queued to), `approval` while it waits. */
+export interface ActionResult {
+  execution?: Execution;
+  approval?: Approval;
+}
+
+export interface Handoff {
+  id: number;
+  conversationId: string;
+  mode: 'hot' | 'cold';
+  status: 'offered' | 'queued' | 'claimed' | 'resolved' | 'expired';
+  priority: number;
+  reason: string;
+  claimedBy: string | null;
+  customer: string;
+  channel: string;
+  waitingMinutes: number;
+  offerExpiresAt: string | null;
+  pack: { summary: string; keyDetails: Record<string, Json>; sentiment: Json; suggestions: string[]; transcript: Json[] } | null;
+  createdAt: string;
+  responseTargetMinutes?: number;
+  breached?: boolean;
+}
+
+export interface StackPlan {
+  created: boolean;
+  prefix: string;
+  rootAgentId: string | null;
+  agents: Array<Record<string, Json>>;
+  workflows: Array<Record<string, Json>>;
+  settings: Record<string, Json>;
+  approvers: string[];
+}
+
+export interface StackTemplate {
+  id: string;
+  name: string;
+  description: string;
+  scope: 'builtin' | 'global' | 'tenant';
+  readOnly: boolean;
+  agents: number;
+  workflows: string[];
+  createdAt: string | null;
+  document?: Record<string, Json>;
+}
+
+export interface InstantiateOptions {
+  prefix?: string;
+  approvers?: string[];
+  dryRun?: boolean;
+}
+
+export interface ApiKey {
+  id: number;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  /** Only in the answer that creates the key. */
+  key?: string;
+}
+
+export interface Me {
+  tenant: { slug: string; name: string; timeZone: string };
+  principal: { type: 'apiKey' | 'user'; name: string; roles: string[] };
+}
+
+// --- the client -------------------------------------------------------------------------------
+
+/** A list read page by page as you iterate (`for await`), or all at once with `toArray()`. */
+export class Paginator<T> implements AsyncIterable<T> {
+  [Symbol.asyncIterator](): AsyncIterator<T>;
+  toArray(): Promise<T[]>;
+}
+
+export interface ClientOptions {
+  /** Where the back office runs, e.g. https://support.example.com */
+  baseUrl: string;
+  /** A tenant API key, or a person's token (acting as that person). */
+  apiKey: string;
+  /** Milliseconds per request; default 30000. */
+  timeout?: number;
+  /** Retries of a 429 or 503 answer; default 3. */
+  maxRetries?: number;
+  /** The longest Retry-After (milliseconds) the client waits; longer throws at once. Default 60000. */
+  maxRetryWait?: number;
+  headers?: Record<string, string>;
+  fetch?: typeof globalThis.fetch;
+}
+
+export class Client {
+  constructor(options: ClientOptions);
+  readonly baseUrl: string;
+  me(): Promise<Me>;
+  agents: {
+    list(): Promise<Agent[]>;
+    create(agent: Agent): Promise<Agent>;
+    get(agentId: string): Promise<Agent>;
+    update(agentId: string, changes: Partial<Agent>): Promise<Agent>;
+    delete(agentId: string): Promise<void>;
+  };
+  orchestration: {
+    createRules(agentId: string, rules: RulesInput): Promise<Rules>;
+    getRules(agentId: string): Promise<Rules>;
+    deleteRules(agentId: string): Promise<void>;
+    versions(agentId: string): Promise<RuleVersion[]>;
+    restore(agentId: string, version: number): Promise<Rules>;
+  };
+  settings: {
+    get(): Promise<Settings>;
+    update(changes: Record<string, Json>): Promise<Settings>;
+    getForAgent(agentId: string): Promise<Settings>;
+    updateForAgent(agentId: string, changes: Record<string, Json>): Promise<Settings>;
+  };
+  workflows: {
+    create(workflow: WorkflowInput): Promise<Workflow>;
+    list(): Promise<Workflow[]>;
+    get(workflowId: number): Promise<Workflow>;
+    update(workflowId: number, workflow: WorkflowInput): Promise<Workflow>;
+    delete(workflowId: number): Promise<void>;
+  };
+  conversations: {
+    create(conversation: ConversationInput): Promise<Conversation>;
+    list(options?: { state?: string; limit?: number }): Promise<Conversation[]>;
+    get(conversationId: string): Promise<Conversation>;
+    send(conversationId: string, text: string, options?: { signals?: Signals }): Promise<MessageResult>;
+    messages(conversationId: string, options?: { after?: number }): Paginator<Message>;
+    events(conversationId: string, options?: { after?: number }): Paginator<DecisionEvent>;
+    proposeAction(
+      conversationId: string,
+      action: string,
+      params?: Record<string, Json>,
+      options?: { idempotencyKey?: string },
+    ): Promise<ActionResult>;
+  };
+  approvals: {
+    list(options?: {
+      status?: string | string[];
+      conversationId?: string;
+      action?: string;
+      mine?: boolean;
+      pageSize?: number;
+    }): Paginator<Approval>;
+    get(approvalId: number): Promise<Approval>;
+    approve(approvalId: number, options?: { reason?: string }): Promise<Approval>;
+    deny(approvalId: number, options: { reason: string }): Promise<Approval>;
+  };
+  handoffs: {
+    list(options?: { mode?: 'hot' | 'cold'; status?: Handoff['status'] }): Promise<Handoff[]>;
+    get(handoffId: number): Promise<Handoff>;
+    claim(handoffId: number): Promise<Handoff>;
+    resolve(handoffId: number): Promise<Handoff>;
+    handBack(handoffId: number): Promise<Handoff>;
+    send(handoffId: number, text: string): Promise<Message>;
+  };
+  stacks: {
+    export(agentId: string): Promise<Record<string, Json>>;
+    import(template: Record<string, Json>, options?: InstantiateOptions): Promise<StackPlan>;
+    templates(): Promise<StackTemplate[]>;
+    getTemplate(templateId: string | number): Promise<StackTemplate>;
+    publishTemplate(options: {
+      name: string;
+      agentId?: string;
+      document?: Record<string, Json>;
+      description?: string;
+    }): Promise<StackTemplate>;
+    deleteTemplate(templateId: string | number): Promise<void>;
+    instantiate(templateId: string | number, options?: InstantiateOptions): Promise<StackPlan>;
+  };
+  metrics: {
+    get(options?: { from?: string | Date; to?: string | Date; agentId?: string }): Promise<Record<string, Json>>;
+  };
+  apiKeys: {
+    list(): Promise<ApiKey[]>;
+    create(name: string): Promise<ApiKey>;
+    get(keyId: number): Promise<ApiKey>;
+    revoke(keyId: number): Promise<ApiKey>;
+  };
+}

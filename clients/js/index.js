@@ -1,0 +1,390 @@
+// JavaScript client of the support back office's REST API v1: an ES module with no dependency
+// beyond fetch (Node 18+, browsers, Deno, Bun). Types: index.d.ts.
+//
+//   import { Client } from 'backoffice-client';
+//   const client = new Client({ baseUrl: 'https://support.example.com', apiKey: '...' });
+//   const rules = await client.orchestration.createRules('agent-123', { handoffs: [...] });
+
+import { OPERATIONS } from './operations.js';
+
+export { OPERATIONS };
+export const VERSION = '0.1.0';
+
+const RETRY_STATUSES = new Set([429, 503]);
+const BACKOFF_START_MS = 500;
+const BACKOFF_MAX_MS = 8000;
+const APPROVALS_PAGE = 50;
+const APPROVALS_PAGE_MAX = 200;
+
+// --- errors ---------------------------------------------------------------------------------
+
+/** Anything this client throws. */
+export class BackofficeError extends Error {
+  constructor(message, options) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The server could not be reached or did not answer in time (no HTTP answer at all). */
+export class TransportError extends BackofficeError {}
+
+/**
+ * The API answered with an error status. `status`, `code` (invalid, not_found, rate_limited...),
+ * `message`, `fields` (bad fields by path: {'handoffs[1].condition': ['...']}), `retryAfter`
+ * (seconds, for 429 and 503) and the whole `body`.
+ */
+export class ApiError extends BackofficeError {
+  constructor({ status, code, message, fields = {}, retryAfter = null, body = null, method = '', url = '' }) {
+    let text = `${status} ${code}: ${message}`;
+    for (const [path, messages] of Object.entries(fields)) text += `\n  ${path}: ${messages.join(' ')}`;
+    super(text);
+    Object.assign(this, { status, code, fields, retryAfter, body, method, url });
+    this.apiMessage = message;
+  }
+}
+/** 400: the request was refused; `fields` names each bad field by its path. */
+export class ValidationError extends ApiError {}
+/** 401: no credentials, or a key or token that is unknown, revoked or expired. */
+export class AuthenticationError extends ApiError {}
+/** 403: the key or person may not do this. */
+export class PermissionDeniedError extends ApiError {}
+/** 404: no such object in your tenant. */
+export class NotFoundError extends ApiError {}
+/** 409: the object is not in a state that allows it (already decided, already claimed...). */
+export class ConflictError extends ApiError {}
+/** 413: the request body is too large. */
+export class PayloadTooLargeError extends ApiError {}
+/** 429: too many requests, after the client's retries (or a wait longer than it may wait). */
+export class RateLimitError extends ApiError {}
+/** 503: the server could not do it now (nothing was written); retry later. */
+export class ServiceUnavailableError extends ApiError {}
+/** Any other 5xx. */
+export class ServerError extends ApiError {}
+
+const ERRORS = {
+  400: ValidationError,
+  401: AuthenticationError,
+  403: PermissionDeniedError,
+  404: NotFoundError,
+  409: ConflictError,
+  413: PayloadTooLargeError,
+  429: RateLimitError,
+  503: ServiceUnavailableError,
+};
+
+function errorClass(status) {
+  return ERRORS[status] ?? (status >= 500 ? ServerError : ApiError);
+}
+
+/** `Retry-After` in seconds (a number of seconds or an HTTP date), or null. */
+export function retryAfterSeconds(value) {
+  if (!value) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const when = Date.parse(value);
+  return Number.isNaN(when) ? null : Math.max(0, (when - Date.now()) / 1000);
+}
+
+// --- the client -----------------------------------------------------------------------------
+
+/**
+ * A client of the API v1 for one tenant. `apiKey` is a tenant API key, or a person's token
+ * (acting as that person). 429 and 503 answers are retried up to `maxRetries` times, honouring
+ * `Retry-After` up to `maxRetryWait` milliseconds; errors throw the classes above.
+ */
+export class Client {
+  constructor({
+    baseUrl,
+    apiKey,
+    timeout = 30_000,
+    maxRetries = 3,
+    maxRetryWait = 60_000,
+    headers = {},
+    fetch = globalThis.fetch,
+  } = {}) {
+    if (!/^https?:\/\//.test(baseUrl ?? '')) throw new TypeError('baseUrl must be an http:// or https:// URL');
+    if (!apiKey) throw new TypeError('apiKey is required (a tenant API key or a personal token)');
+    if (typeof fetch !== 'function') throw new TypeError('no fetch: pass { fetch } or use Node 18+');
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.timeout = timeout;
+    this.maxRetries = maxRetries;
+    this.maxRetryWait = maxRetryWait;
+    this._fetch = fetch;
+    this._headers = {
+      Authorization: `Bearer ${apiKey}`,
+      Accept: 'application/json',
+      ...headers,
+    };
+    this.agents = new Agents(this);
+    this.orchestration = new Orchestration(this);
+    this.settings = new OrchestratorSettings(this);
+    this.workflows = new Workflows(this);
+    this.conversations = new Conversations(this);
+    this.approvals = new Approvals(this);
+    this.handoffs = new Handoffs(this);
+    this.stacks = new Stacks(this);
+    this.metrics = new Metrics(this);
+    this.apiKeys = new ApiKeys(this);
+  }
+
+  /** Who the key or token is: the tenant and the principal with its roles. */
+  me() {
+    return this._call('v1_me_retrieve');
+  }
+
+  async _call(operation, { path = {}, query = {}, body } = {}) {
+    const [method, template] = OPERATIONS[operation];
+    const url = new URL(this.baseUrl + template.replace(/\{(\w+)\}/g, (_, name) => {
+      if (path[name] === undefined || path[name] === null) throw new TypeError(`${name} is required`);
+      return encodeURIComponent(String(path[name]));
+    }));
+    for (const [name, value] of Object.entries(query)) {
+      if (value === undefined || value === null) continue;
+      url.searchParams.set(name, queryValue(value));
+    }
+    const headers = { ...this._headers };
+    const init = { method, headers };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    for (let attempt = 0; ; attempt += 1) {
+      let response;
+      try {
+        response = await this._fetch(url, { ...init, signal: AbortSignal.timeout(this.timeout) });
+      } catch (error) {
+        throw new TransportError(`${method} ${url}: ${error.message}`, { cause: error });
+      }
+      const delay = this._retryDelay(response, attempt);
+      if (delay === null) return readAnswer(response, method, url);
+      await response.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  _retryDelay(response, attempt) {
+    if (!RETRY_STATUSES.has(response.status) || attempt >= this.maxRetries) return null;
+    const after = retryAfterSeconds(response.headers.get('Retry-After'));
+    const delay = after !== null ? after * 1000 : Math.min(BACKOFF_START_MS * 2 ** attempt, BACKOFF_MAX_MS);
+    return delay <= this.maxRetryWait ? delay : null;
+  }
+}
+
+function queryValue(value) {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.join(',');
+  return String(value);
+}
+
+async function readAnswer(response, method, url) {
+  const text = await response.text();
+  if (response.ok) return text ? JSON.parse(text) : null;
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  const error = body && typeof body.error === 'object' && body.error !== null
+    ? body.error
+    : { code: `http_${response.status}`, message: text.slice(0, 500) || response.statusText };
+  const ErrorClass = errorClass(response.status);
+  throw new ErrorClass({
+    status: response.status,
+    code: String(error.code ?? `http_${response.status}`),
+    message: String(error.message ?? ''),
+    fields: error.fields && typeof error.fields === 'object' ? error.fields : {},
+    retryAfter: retryAfterSeconds(response.headers.get('Retry-After')),
+    body,
+    method,
+    url: String(url),
+  });
+}
+
+/**
+ * A list read page by page as you iterate: `for await (const item of paginator)`, or
+ * `await paginator.toArray()`.
+ */
+export class Paginator {
+  constructor(nextPage) {
+    this._nextPage = nextPage; // (cursor) => Promise<{ items, cursor }>; cursor null: the end
+  }
+
+  async *[Symbol.asyncIterator]() {
+    let cursor;
+    do {
+      const page = await this._nextPage(cursor);
+      yield* page.items;
+      cursor = page.cursor;
+    } while (cursor !== null);
+  }
+
+  async toArray() {
+    const items = [];
+    for await (const item of this) items.push(item);
+    return items;
+  }
+}
+
+function afterPages(client, operation, path, after) {
+  return new Paginator(async (cursor = after) => {
+    const items = await client._call(operation, { path, query: { after: cursor } });
+    return { items, cursor: items.length ? items[items.length - 1].id : null };
+  });
+}
+
+function newIdempotencyKey() {
+  return globalThis.crypto.randomUUID();
+}
+
+// --- resources ------------------------------------------------------------------------------
+
+class Resource {
+  constructor(client) {
+    this._client = client;
+  }
+
+  _call(operation, options) {
+    return this._client._call(operation, options);
+  }
+}
+
+class Agents extends Resource {
+  list() { return this._call('v1_agents_list'); }
+  create(agent) { return this._call('v1_agents_create', { body: agent }); }
+  get(agentId) { return this._call('v1_agents_retrieve', { path: { agent_id: agentId } }); }
+  /** PATCH: the fields given change, the others stay. */
+  update(agentId, changes) { return this._call('v1_agents_partial_update', { path: { agent_id: agentId }, body: changes }); }
+  async delete(agentId) { await this._call('v1_agents_destroy', { path: { agent_id: agentId } }); }
+}
+
+class Orchestration extends Resource {
+  /** Set the sections `rules` names and keep the agent's others (null clears a section). */
+  createRules(agentId, rules) {
+    return this._call('v1_agents_orchestration_rules_create', { path: { agent_id: agentId }, body: rules });
+  }
+  getRules(agentId) { return this._call('v1_agents_orchestration_rules_retrieve', { path: { agent_id: agentId } }); }
+  /** Clear the agent's own rules: it falls back to inherited ones. */
+  async deleteRules(agentId) { await this._call('v1_agents_orchestration_rules_destroy', { path: { agent_id: agentId } }); }
+  versions(agentId) { return this._call('v1_agents_orchestration_rules_versions_list', { path: { agent_id: agentId } }); }
+  restore(agentId, version) {
+    return this._call('v1_agents_orchestration_rules_versions_restore_create', { path: { agent_id: agentId, version } });
+  }
+}
+
+class OrchestratorSettings extends Resource {
+  get() { return this._call('v1_orchestrator_settings_retrieve'); }
+  update(changes) { return this._call('v1_orchestrator_settings_partial_update', { body: changes }); }
+  getForAgent(agentId) { return this._call('v1_agents_orchestrator_settings_retrieve', { path: { agent_id: agentId } }); }
+  updateForAgent(agentId, changes) {
+    return this._call('v1_agents_orchestrator_settings_partial_update', { path: { agent_id: agentId }, body: changes });
+  }
+}
+
+class Workflows extends Resource {
+  create(workflow) { return this._call('workflows_create', { body: workflow }); }
+  list() { return this._call('workflows_list'); }
+  get(workflowId) { return this._call('workflows_retrieve', { path: { workflow_id: workflowId } }); }
+  /** Replace the workflow: its name, budget and all its steps. */
+  update(workflowId, workflow) { return this._call('workflows_replace', { path: { workflow_id: workflowId }, body: workflow }); }
+  async delete(workflowId) { await this._call('workflows_destroy', { path: { workflow_id: workflowId } }); }
+}
+
+class Conversations extends Resource {
+  /** Start a conversation; the answer holds the customerToken (only this once). */
+  create(conversation) { return this._call('v1_conversations_create', { body: conversation }); }
+  /** The most recent conversations (limit: at most 200, default 50). */
+  list({ state, limit } = {}) { return this._call('v1_conversations_list', { query: { state, limit } }); }
+  get(conversationId) { return this._call('v1_conversations_retrieve', { path: { conversation_id: conversationId } }); }
+  /** A customer message: the orchestrator's answer (reply, state, handoff, approval). */
+  send(conversationId, text, { signals } = {}) {
+    const body = signals === undefined ? { text } : { text, signals };
+    return this._call('v1_conversations_messages_create', { path: { conversation_id: conversationId }, body });
+  }
+  /** Every message in order (after the message id `after`), page by page. */
+  messages(conversationId, { after } = {}) {
+    return afterPages(this._client, 'v1_conversations_messages_list', { conversation_id: conversationId }, after);
+  }
+  /** Every decision event in order (after the event id `after`), page by page. */
+  events(conversationId, { after } = {}) {
+    return afterPages(this._client, 'v1_conversations_events_list', { conversation_id: conversationId }, after);
+  }
+  /**
+   * Propose an action: it runs at once ({execution}) or waits for approvers ({approval}). The
+   * same idempotencyKey answers with the same execution or approval; one is generated when not
+   * given, and kept for retries.
+   */
+  proposeAction(conversationId, action, params = {}, { idempotencyKey } = {}) {
+    const body = { action, params, idempotencyKey: idempotencyKey ?? newIdempotencyKey() };
+    return this._call('v1_conversations_actions_create', { path: { conversation_id: conversationId }, body });
+  }
+}
+
+class Approvals extends Resource {
+  /** Approval requests, newest first, every page (mine: the pending ones you may decide, one page). */
+  list({ status, conversationId, action, mine = false, pageSize = APPROVALS_PAGE } = {}) {
+    const limit = Math.min(Math.max(pageSize, 1), APPROVALS_PAGE_MAX);
+    const query = { status, conversationId, action, mine: mine || undefined, limit };
+    return new Paginator(async (before) => {
+      const items = await this._call('v1_approvals_list', { query: { ...query, before } });
+      const last = mine || items.length < limit;
+      return { items, cursor: last ? null : items[items.length - 1].id };
+    });
+  }
+  get(approvalId) { return this._call('v1_approvals_retrieve', { path: { approval_id: approvalId } }); }
+  approve(approvalId, { reason } = {}) {
+    return this._call('v1_approvals_approve_create', { path: { approval_id: approvalId }, body: reason === undefined ? {} : { reason } });
+  }
+  deny(approvalId, { reason } = {}) {
+    return this._call('v1_approvals_deny_create', { path: { approval_id: approvalId }, body: { reason } });
+  }
+}
+
+class Handoffs extends Resource {
+  list({ mode, status } = {}) { return this._call('v1_handoffs_list', { query: { mode, status } }); }
+  get(handoffId) { return this._call('v1_handoffs_retrieve', { path: { handoff_id: handoffId } }); }
+  claim(handoffId) { return this._call('v1_handoffs_claim_create', { path: { handoff_id: handoffId } }); }
+  resolve(handoffId) { return this._call('v1_handoffs_resolve_create', { path: { handoff_id: handoffId } }); }
+  handBack(handoffId) { return this._call('v1_handoffs_hand_back_create', { path: { handoff_id: handoffId } }); }
+  /** A human agent's message to the customer of a claimed handoff. */
+  send(handoffId, text) { return this._call('v1_handoffs_messages_create', { path: { handoff_id: handoffId }, body: { text } }); }
+}
+
+function instantiateBody({ prefix, approvers, dryRun = false } = {}) {
+  const body = { dryRun };
+  if (prefix !== undefined) body.prefix = prefix;
+  if (approvers !== undefined) body.approvers = approvers;
+  return body;
+}
+
+class Stacks extends Resource {
+  export(agentId) { return this._call('stack_export', { path: { agent_id: agentId } }); }
+  import(template, options) { return this._call('stack_import', { body: { template, ...instantiateBody(options) } }); }
+  templates() { return this._call('stack_templates_list'); }
+  getTemplate(templateId) { return this._call('stack_templates_retrieve', { path: { template_id: templateId } }); }
+  /** Publish a template for your tenant: an agent's stack as it is now ({agentId}) or a document. */
+  publishTemplate({ name, agentId, document, description }) {
+    if ((agentId === undefined) === (document === undefined)) throw new TypeError('give agentId or document');
+    const body = agentId !== undefined ? { name, agentId } : { name, document };
+    if (description !== undefined) body.description = description;
+    return this._call('stack_templates_create', { body });
+  }
+  async deleteTemplate(templateId) { await this._call('stack_templates_destroy', { path: { template_id: templateId } }); }
+  instantiate(templateId, options) {
+    return this._call('stack_templates_instantiate', { path: { template_id: templateId }, body: instantiateBody(options) });
+  }
+}
+
+class Metrics extends Resource {
+  /** The figures of a window (from, to: Dates or ISO 8601 text). */
+  get({ from, to, agentId } = {}) { return this._call('v1_metrics_retrieve', { query: { from, to, agentId } }); }
+}
+
+class ApiKeys extends Resource {
+  list() { return this._call('v1_api_keys_list'); }
+  /** A new key; the answer's `key` is the only time the secret is shown. */
+  create(name) { return this._call('v1_api_keys_create', { body: { name } }); }
+  get(keyId) { return this._call('v1_api_keys_retrieve', { path: { key_id: keyId } }); }
+  revoke(keyId) { return this._call('v1_api_keys_revoke_create', { path: { key_id: keyId } }); }
+}

@@ -1,0 +1,64 @@
+// Every operation of the API (/api/schema/'s operationId): its HTTP method, its path, and the
+// client method that calls it. The client builds its requests from this table, and the test
+// suite checks it against the server's schema both ways (tests/clients/test_schema_coverage.py).
+
+export const OPERATIONS = Object.freeze({
+  // agents
+  v1_agents_list: ['GET', '/api/v1/agents', 'agents.list'],
+  v1_agents_create: ['POST', '/api/v1/agents', 'agents.create'],
+  v1_agents_retrieve: ['GET', '/api/v1/agents/{agent_id}', 'agents.get'],
+  v1_agents_partial_update: ['PATCH', '/api/v1/agents/{agent_id}', 'agents.update'],
+  v1_agents_destroy: ['DELETE', '/api/v1/agents/{agent_id}', 'agents.delete'],
+  // orchestration rules
+  v1_agents_orchestration_rules_retrieve: ['GET', '/api/v1/agents/{agent_id}/orchestration/rules', 'orchestration.getRules'],
+  v1_agents_orchestration_rules_create: ['POST', '/api/v1/agents/{agent_id}/orchestration/rules', 'orchestration.createRules'],
+  v1_agents_orchestration_rules_destroy: ['DELETE', '/api/v1/agents/{agent_id}/orchestration/rules', 'orchestration.deleteRules'],
+  v1_agents_orchestration_rules_versions_list: ['GET', '/api/v1/agents/{agent_id}/orchestration/rules/versions', 'orchestration.versions'],
+  v1_agents_orchestration_rules_versions_restore_create: ['POST', '/api/v1/agents/{agent_id}/orchestration/rules/versions/{version}/restore', 'orchestration.restore'],
+  // orchestrator settings
+  v1_orchestrator_settings_retrieve: ['GET', '/api/v1/orchestrator-settings', 'settings.get'],
+  v1_orchestrator_settings_partial_update: ['PATCH', '/api/v1/orchestrator-settings', 'settings.update'],
+  v1_agents_orchestrator_settings_retrieve: ['GET', '/api/v1/agents/{agent_id}/orchestrator-settings', 'settings.getForAgent'],
+  v1_agents_orchestrator_settings_partial_update: ['PATCH', '/api/v1/agents/{agent_id}/orchestrator-settings', 'settings.updateForAgent'],
+  // workflows
+  workflows_list: ['GET', '/api/v1/workflows', 'workflows.list'],
+  workflows_create: ['POST', '/api/v1/workflows', 'workflows.create'],
+  workflows_retrieve: ['GET', '/api/v1/workflows/{workflow_id}', 'workflows.get'],
+  workflows_replace: ['PUT', '/api/v1/workflows/{workflow_id}', 'workflows.update'],
+  workflows_destroy: ['DELETE', '/api/v1/workflows/{workflow_id}', 'workflows.delete'],
+  // conversations
+  v1_conversations_list: ['GET', '/api/v1/conversations', 'conversations.list'],
+  v1_conversations_create: ['POST', '/api/v1/conversations', 'conversations.create'],
+  v1_conversations_retrieve: ['GET', '/api/v1/conversations/{conversation_id}', 'conversations.get'],
+  v1_conversations_messages_list: ['GET', '/api/v1/conversations/{conversation_id}/messages', 'conversations.messages'],
+  v1_conversations_messages_create: ['POST', '/api/v1/conversations/{conversation_id}/messages', 'conversations.send'],
+  v1_conversations_events_list: ['GET', '/api/v1/conversations/{conversation_id}/events', 'conversations.events'],
+  v1_conversations_actions_create: ['POST', '/api/v1/conversations/{conversation_id}/actions', 'conversations.proposeAction'],
+  // approvals
+  v1_approvals_list: ['GET', '/api/v1/approvals', 'approvals.list'],
+  v1_approvals_retrieve: ['GET', '/api/v1/approvals/{approval_id}', 'approvals.get'],
+  v1_approvals_approve_create: ['POST', '/api/v1/approvals/{approval_id}/approve', 'approvals.approve'],
+  v1_approvals_deny_create: ['POST', '/api/v1/approvals/{approval_id}/deny', 'approvals.deny'],
+  // handoffs
+  v1_handoffs_list: ['GET', '/api/v1/handoffs', 'handoffs.list'],
+  v1_handoffs_retrieve: ['GET', '/api/v1/handoffs/{handoff_id}', 'handoffs.get'],
+  v1_handoffs_claim_create: ['POST', '/api/v1/handoffs/{handoff_id}/claim', 'handoffs.claim'],
+  v1_handoffs_resolve_create: ['POST', '/api/v1/handoffs/{handoff_id}/resolve', 'handoffs.resolve'],
+  v1_handoffs_hand_back_create: ['POST', '/api/v1/handoffs/{handoff_id}/hand-back', 'handoffs.handBack'],
+  v1_handoffs_messages_create: ['POST', '/api/v1/handoffs/{handoff_id}/messages', 'handoffs.send'],
+  // stacks and templates
+  stack_export: ['GET', '/api/v1/agents/{agent_id}/stack/export', 'stacks.export'],
+  stack_import: ['POST', '/api/v1/stacks/import', 'stacks.import'],
+  stack_templates_list: ['GET', '/api/v1/stack-templates', 'stacks.templates'],
+  stack_templates_create: ['POST', '/api/v1/stack-templates', 'stacks.publishTemplate'],
+  stack_templates_retrieve: ['GET', '/api/v1/stack-templates/{template_id}', 'stacks.getTemplate'],
+  stack_templates_destroy: ['DELETE', '/api/v1/stack-templates/{template_id}', 'stacks.deleteTemplate'],
+  stack_templates_instantiate: ['POST', '/api/v1/stack-templates/{template_id}/instantiate', 'stacks.instantiate'],
+  // metrics, who am I, API keys
+  v1_metrics_retrieve: ['GET', '/api/v1/metrics', 'metrics.get'],
+  v1_me_retrieve: ['GET', '/api/v1/me', 'me'],
+  v1_api_keys_list: ['GET', '/api/v1/api-keys', 'apiKeys.list'],
+  v1_api_keys_create: ['POST', '/api/v1/api-keys', 'apiKeys.create'],
+  v1_api_keys_retrieve: ['GET', '/api/v1/api-keys/{key_id}', 'apiKeys.get'],
+  v1_api_keys_revoke_create: ['POST', '/api/v1/api-keys/{key_id}/revoke', 'apiKeys.revoke'],
+});

@@ -1,0 +1,221 @@
+// The JavaScript client against a live server, with Node's own test runner:
+//
+//   BACKOFFICE_URL=http://127.0.0.1:8000 BACKOFFICE_API_KEY=... node --test clients/js/test/
+//
+// tests/clients/test_js_client.py starts the server, prepares a tenant as the product docs'
+// examples expect it (their agents and approvers), and sets BACKOFFICE_URL,
+// BACKOFFICE_API_KEY, BACKOFFICE_APPROVER_TOKEN (a token of the approver user-admin-123) and
+// BACKOFFICE_LIMITED_API_KEY (a key of a tenant with a tiny rate limit). Without them every test
+// is skipped.
+
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+
+import {
+  AuthenticationError,
+  Client,
+  ConflictError,
+  NotFoundError,
+  PermissionDeniedError,
+  RateLimitError,
+  ValidationError,
+} from 'backoffice-client';
+
+const env = process.env;
+const live = env.BACKOFFICE_URL && env.BACKOFFICE_API_KEY
+  ? {}
+  : { skip: 'set BACKOFFICE_URL and BACKOFFICE_API_KEY (tests/clients/ starts a server and sets them)' };
+const limitedKey = { skip: live.skip ?? (env.BACKOFFICE_LIMITED_API_KEY ? false : 'set BACKOFFICE_LIMITED_API_KEY') };
+const approverToken = { skip: live.skip ?? (env.BACKOFFICE_APPROVER_TOKEN ? false : 'set BACKOFFICE_APPROVER_TOKEN') };
+
+const DOCS_RULES = {
+  escalation: {
+    maxAttempts: 3,
+    intents: ['billing_dispute', 'legal_question', 'security_incident'],
+    targetAgentId: 'agent-supervisor',
+    escalateToHuman: true,
+  },
+  handoffs: [
+    { condition: 'intent == "technical_support"', targetAgentId: 'agent-tech-support' },
+    { condition: 'intent == "billing"', targetAgentId: 'agent-billing' },
+    { condition: 'sentiment < -0.5', targetAgentId: 'agent-retention' },
+  ],
+};
+const REFUND = { orderId: 'A-1', amount: 20 };
+
+/** Run examples/<name>.js as it is written, with `client` in scope; answer what it made. */
+async function runExample(name, client) {
+  const source = await readFile(new URL(`../examples/${name}.js`, import.meta.url), 'utf8');
+  const AsyncFunction = (async () => {}).constructor;
+  const run = new AsyncFunction('client', `${source}\nreturn typeof rules !== 'undefined' ? rules : workflow;`);
+  return run(client);
+}
+
+/** A fetch that records every answer's status and time (and the request's body). */
+function recordingFetch() {
+  const seen = [];
+  const fetch = async (url, init) => {
+    const response = await globalThis.fetch(url, init);
+    seen.push({
+      url: new URL(url),
+      status: response.status,
+      retryAfter: response.headers.get('Retry-After'),
+      body: init.body ? JSON.parse(init.body) : undefined,
+      at: performance.now(),
+    });
+    return response;
+  };
+  return { fetch, seen };
+}
+
+function client(options = {}) {
+  return new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_API_KEY, ...options });
+}
+
+test('the docs examples run as written: the three createRules calls leave all three sections in force', live, async () => {
+  const { fetch, seen } = recordingFetch();
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = fetch; // the docs' client is made with the default fetch
+  let docsClient;
+  try {
+    ({ default: docsClient } = await import('../examples/client.js'));
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+
+  const escalation = await runExample('escalation', docsClient);
+  const handoffs = await runExample('handoffs', docsClient);
+  const approvals = await runExample('approvals', docsClient);
+  const workflow = await runExample('workflow', docsClient);
+
+  assert.deepEqual(seen.map((s) => s.status), [201, 201, 201, 201]);
+  assert.deepEqual(escalation.escalation, DOCS_RULES.escalation);
+  assert.deepEqual(handoffs.escalation, DOCS_RULES.escalation);
+  assert.deepEqual(handoffs.handoffs, DOCS_RULES.handoffs);
+  const rules = await docsClient.orchestration.getRules('agent-123');
+  assert.deepEqual(rules.escalation, DOCS_RULES.escalation);
+  assert.deepEqual(rules.handoffs, DOCS_RULES.handoffs);
+  assert.deepEqual(rules.approvals.approvers, ['user-admin-123', 'user-manager-456']);
+  assert.deepEqual(rules.approvals.actions.map((a) => a.action), ['issue_refund', 'modify_account', 'access_sensitive_data']);
+  assert.deepEqual(approvals, rules);
+  assert.deepEqual((await docsClient.orchestration.versions('agent-123')).map((v) => v.version), [3, 2, 1]);
+  assert.equal(workflow.name, 'Support Escalation');
+  assert.deepEqual(workflow.steps.map((s) => s.inputs), [['all'], ['category', 'context'], ['all']]);
+  assert.deepEqual(await docsClient.workflows.get(workflow.id), workflow);
+});
+
+test('bad input rejects with a ValidationError naming the field path', live, async () => {
+  const bad = {
+    handoffs: [
+      { condition: 'intent == "billing"', targetAgentId: 'agent-billing' },
+      { condition: 'intent ==', targetAgentId: 'agent-billing' },
+    ],
+  };
+
+  const error = await client().orchestration.createRules('agent-123', bad).then(
+    () => assert.fail('the rules were accepted'),
+    (e) => e,
+  );
+
+  assert.ok(error instanceof ValidationError);
+  assert.equal(error.status, 400);
+  assert.equal(error.code, 'invalid');
+  assert.deepEqual(Object.keys(error.fields), ['handoffs[1].condition']);
+  assert.match(error.fields['handoffs[1].condition'][0], /expected a value after '=='/);
+  assert.match(error.message, /handoffs\[1\]\.condition: column 10/);
+});
+
+test('other errors are typed too', live, async () => {
+  await assert.rejects(client().agents.get('agent-nobody'), NotFoundError);
+  await assert.rejects(client({ apiKey: 'not-a-key' }).agents.list(), AuthenticationError);
+});
+
+test('a 429 is retried after the wait the server asks for', limitedKey, async () => {
+  const { fetch, seen } = recordingFetch();
+  const limited = client({ apiKey: env.BACKOFFICE_LIMITED_API_KEY, fetch });
+
+  const answers = [];
+  while (!seen.some((s) => s.status === 429) && answers.length < 10) answers.push(await limited.agents.list());
+
+  assert.ok(seen.some((s) => s.status === 429));
+  assert.ok(answers.every((agents) => agents.length === 7));
+  seen.slice(0, -1).forEach((s, i) => {
+    if (s.status === 429) assert.ok(seen[i + 1].at - s.at >= Number(s.retryAfter) * 1000 - 50);
+  });
+});
+
+test('a wait longer than the client may wait rejects at once with a RateLimitError', limitedKey, async () => {
+  const { fetch, seen } = recordingFetch();
+  const limited = client({ apiKey: env.BACKOFFICE_LIMITED_API_KEY, fetch, maxRetryWait: 100 });
+
+  const error = await (async () => {
+    for (let i = 0; i < 10; i += 1) await limited.agents.list();
+  })().then(() => assert.fail('never limited'), (e) => e);
+
+  assert.ok(error instanceof RateLimitError);
+  assert.ok(error.retryAfter >= 1);
+  assert.equal(seen.filter((s) => s.status === 429).length, 1);
+});
+
+test('actions carry an idempotency key: the same key answers the same execution', live, async () => {
+  const api = client();
+  const conversation = await api.conversations.create({ agentId: 'agent-billing', channel: 'api', customer: { id: 'js-1' } });
+
+  const first = await api.conversations.proposeAction(conversation.id, 'issue_refund', REFUND, { idempotencyKey: 'js-refund-1' });
+  const again = await api.conversations.proposeAction(conversation.id, 'issue_refund', REFUND, { idempotencyKey: 'js-refund-1' });
+  const other = await api.conversations.proposeAction(conversation.id, 'issue_refund', REFUND);
+  await assert.rejects(
+    api.conversations.proposeAction(conversation.id, 'issue_refund', { ...REFUND, amount: 99 }, { idempotencyKey: 'js-refund-1' }),
+    ConflictError,
+  );
+
+  assert.equal(first.execution.id, again.execution.id);
+  assert.notEqual(other.execution.id, first.execution.id);
+  assert.match(other.execution.idempotencyKey, /^[0-9a-f-]{36}$/);
+});
+
+test('approvals iterate page by page and an approver decides', approverToken, async () => {
+  const { fetch, seen } = recordingFetch();
+  const api = client({ fetch });
+  const approver = client({ apiKey: env.BACKOFFICE_APPROVER_TOKEN });
+  await api.orchestration.createRules('agent-triage', {
+    approvals: { required: true, actions: ['issue_refund'], approvers: ['user-admin-123'] },
+  });
+  const conversation = await api.conversations.create({ agentId: 'agent-triage', channel: 'api', customer: { id: 'js-2' } });
+  const proposed = [];
+  for (let n = 0; n < 5; n += 1) {
+    const result = await api.conversations.proposeAction(conversation.id, 'issue_refund', { orderId: `J-${n}`, amount: 10 + n });
+    proposed.push(result.approval.id);
+  }
+  seen.length = 0;
+
+  const listed = (await api.approvals.list({ status: 'pending', conversationId: conversation.id, pageSize: 2 }).toArray()).map((a) => a.id);
+  const approved = await approver.approvals.approve(proposed[0], { reason: 'fine' });
+  const denied = await approver.approvals.deny(proposed[1], { reason: 'duplicate' });
+
+  assert.deepEqual(listed, [...proposed].reverse());
+  assert.deepEqual(seen.map((s) => s.url.searchParams.get('before')), [null, String(proposed[3]), String(proposed[1])]);
+  assert.ok(['approved', 'executed'].includes(approved.status));
+  assert.equal(approved.decidedBy, 'user-admin-123');
+  assert.equal(denied.status, 'denied');
+  await assert.rejects(approver.approvals.approve(proposed[1]), ConflictError);
+  await assert.rejects(api.approvals.approve(proposed[2]), PermissionDeniedError);
+});
+
+test('messages and events iterate in order', live, async () => {
+  const api = client();
+  const conversation = await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer: { id: 'js-3' } });
+  const answer = await api.conversations.send(conversation.id, 'I was charged twice on my bill');
+  await api.conversations.send(conversation.id, 'Can you check?', { signals: { sentiment: -0.2 } });
+
+  const messages = [];
+  for await (const message of api.conversations.messages(conversation.id)) messages.push(message);
+  const events = await api.conversations.events(conversation.id).toArray();
+  const later = await api.conversations.events(conversation.id, { after: events[1].id }).toArray();
+
+  assert.equal(answer.currentAgentId, 'agent-billing');
+  assert.equal(messages[0].text, 'I was charged twice on my bill');
+  assert.deepEqual(later, events.slice(2));
+  assert.equal((await api.conversations.get(conversation.id)).turns, 2);
+});

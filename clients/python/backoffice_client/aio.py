@@ -1,0 +1,433 @@
+"""The asyncio client: ``AsyncClient(base_url=..., api_key=...)``, the same resources and
+methods as ``Client``, awaited (paginated lists are async iterators)."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from ._http import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_TIMEOUT,
+    Base,
+    Call,
+    new_idempotency_key,
+    read_answer,
+)
+from .client import APPROVALS_PAGE, APPROVALS_PAGE_MAX, _instantiate_body, _publish_body
+from .errors import TransportError
+from .types import (
+    ActionResult,
+    Agent,
+    ApiKey,
+    Approval,
+    Conversation,
+    ConversationInput,
+    DecisionEvent,
+    Handoff,
+    Me,
+    Message,
+    MessageResult,
+    Rules,
+    RulesInput,
+    RuleVersion,
+    Settings,
+    Signals,
+    StackPlan,
+    StackTemplate,
+    Workflow,
+    WorkflowInput,
+)
+
+
+class AsyncClient:
+    """The asyncio twin of ``Client`` (same arguments, same resources; ``await`` the calls,
+    ``async for`` the paginated lists). Use it as an async context manager, or ``aclose()``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._base = Base(
+            base_url,
+            api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_wait=max_retry_wait,
+            headers=headers,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient()
+        self.agents = AsyncAgents(self)
+        self.orchestration = AsyncOrchestration(self)
+        self.settings = AsyncOrchestratorSettings(self)
+        self.workflows = AsyncWorkflows(self)
+        self.conversations = AsyncConversations(self)
+        self.approvals = AsyncApprovals(self)
+        self.handoffs = AsyncHandoffs(self)
+        self.stacks = AsyncStacks(self)
+        self.metrics = AsyncMetrics(self)
+        self.api_keys = AsyncApiKeys(self)
+
+    @property
+    def base_url(self) -> str:
+        return self._base.base_url
+
+    async def me(self) -> Me:
+        """Who the key or token is: the tenant and the principal with its roles."""
+        return await self._call(Call("v1_me_retrieve"))
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _call(self, call: Call) -> Any:
+        request = self._base._build(self._http, call)
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.send(request)
+            except httpx.HTTPError as exc:
+                raise TransportError(f"{request.method} {request.url}: {exc}") from exc
+            delay = self._base._retry_delay(response, attempt)
+            if delay is None:
+                return read_answer(response)
+            await response.aclose()
+            await asyncio.sleep(delay)
+            attempt += 1
+
+
+class _AsyncResource:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def _call(self, call: Call) -> Any:
+        return await self._client._call(call)
+
+
+async def _after_pages(
+    resource: _AsyncResource, operation: str, path: dict[str, Any], after: int | None
+) -> AsyncIterator[Any]:
+    while True:
+        page = await resource._call(Call(operation, path, params={"after": after}))
+        if not page:
+            return
+        for item in page:
+            yield item
+        after = page[-1]["id"]
+
+
+class AsyncAgents(_AsyncResource):
+    async def list(self) -> builtins.list[Agent]:
+        return await self._call(Call("v1_agents_list"))
+
+    async def create(self, agent: Mapping[str, Any]) -> Agent:
+        return await self._call(Call("v1_agents_create", body=agent))
+
+    async def get(self, agent_id: str) -> Agent:
+        return await self._call(Call("v1_agents_retrieve", {"agent_id": agent_id}))
+
+    async def update(self, agent_id: str, changes: Mapping[str, Any]) -> Agent:
+        """PATCH: the fields given change, the others stay."""
+        return await self._call(
+            Call("v1_agents_partial_update", {"agent_id": agent_id}, body=changes)
+        )
+
+    async def delete(self, agent_id: str) -> None:
+        await self._call(Call("v1_agents_destroy", {"agent_id": agent_id}))
+
+
+class AsyncOrchestration(_AsyncResource):
+    """An agent's orchestration rules: escalation, handoffs, approvals."""
+
+    async def create_rules(self, agent_id: str, rules: RulesInput | Mapping[str, Any]) -> Rules:
+        """Set the sections ``rules`` names and keep the agent's others (``None`` clears a
+        section); each call is one rule version."""
+        path = {"agent_id": agent_id}
+        return await self._call(Call("v1_agents_orchestration_rules_create", path, body=rules))
+
+    async def get_rules(self, agent_id: str) -> Rules:
+        return await self._call(
+            Call("v1_agents_orchestration_rules_retrieve", {"agent_id": agent_id})
+        )
+
+    async def delete_rules(self, agent_id: str) -> None:
+        """Clear the agent's own rules: it falls back to inherited ones."""
+        await self._call(Call("v1_agents_orchestration_rules_destroy", {"agent_id": agent_id}))
+
+    async def versions(self, agent_id: str) -> list[RuleVersion]:
+        path = {"agent_id": agent_id}
+        return await self._call(Call("v1_agents_orchestration_rules_versions_list", path))
+
+    async def restore(self, agent_id: str, version: int) -> Rules:
+        path = {"agent_id": agent_id, "version": version}
+        return await self._call(Call("v1_agents_orchestration_rules_versions_restore_create", path))
+
+
+class AsyncOrchestratorSettings(_AsyncResource):
+    """Orchestrator settings, inherited global -> tenant -> stack; ``None`` clears a name."""
+
+    async def get(self) -> Settings:
+        return await self._call(Call("v1_orchestrator_settings_retrieve"))
+
+    async def update(self, changes: Mapping[str, Any]) -> Settings:
+        return await self._call(Call("v1_orchestrator_settings_partial_update", body=changes))
+
+    async def get_for_agent(self, agent_id: str) -> Settings:
+        path = {"agent_id": agent_id}
+        return await self._call(Call("v1_agents_orchestrator_settings_retrieve", path))
+
+    async def update_for_agent(self, agent_id: str, changes: Mapping[str, Any]) -> Settings:
+        path = {"agent_id": agent_id}
+        operation = "v1_agents_orchestrator_settings_partial_update"
+        return await self._call(Call(operation, path, body=changes))
+
+
+class AsyncWorkflows(_AsyncResource):
+    async def create(self, workflow: WorkflowInput | Mapping[str, Any]) -> Workflow:
+        return await self._call(Call("workflows_create", body=workflow))
+
+    async def list(self) -> builtins.list[Workflow]:
+        return await self._call(Call("workflows_list"))
+
+    async def get(self, workflow_id: int) -> Workflow:
+        return await self._call(Call("workflows_retrieve", {"workflow_id": workflow_id}))
+
+    async def update(
+        self, workflow_id: int, workflow: WorkflowInput | Mapping[str, Any]
+    ) -> Workflow:
+        """Replace the workflow: its name, budget and all its steps."""
+        return await self._call(
+            Call("workflows_replace", {"workflow_id": workflow_id}, body=workflow)
+        )
+
+    async def delete(self, workflow_id: int) -> None:
+        await self._call(Call("workflows_destroy", {"workflow_id": workflow_id}))
+
+
+class AsyncConversations(_AsyncResource):
+    async def create(self, conversation: ConversationInput | Mapping[str, Any]) -> Conversation:
+        """Start a conversation; the answer holds the ``customerToken`` (only this once)."""
+        return await self._call(Call("v1_conversations_create", body=conversation))
+
+    async def list(
+        self, *, state: str | None = None, limit: int | None = None
+    ) -> builtins.list[Conversation]:
+        """The most recent conversations (``limit``: at most 200, default 50)."""
+        params = {"state": state, "limit": limit}
+        return await self._call(Call("v1_conversations_list", params=params))
+
+    async def get(self, conversation_id: str) -> Conversation:
+        return await self._call(
+            Call("v1_conversations_retrieve", {"conversation_id": conversation_id})
+        )
+
+    async def send(
+        self, conversation_id: str, text: str, *, signals: Signals | None = None
+    ) -> MessageResult:
+        """A customer message: the orchestrator's answer (reply, state, handoff, approval)."""
+        body: dict[str, Any] = {"text": text}
+        if signals is not None:
+            body["signals"] = signals
+        path = {"conversation_id": conversation_id}
+        return await self._call(Call("v1_conversations_messages_create", path, body=body))
+
+    def messages(self, conversation_id: str, *, after: int | None = None) -> AsyncIterator[Message]:
+        """Every message in order (after the message id ``after``), page by page:
+        ``async for message in client.conversations.messages(id)``."""
+        return _after_pages(
+            self, "v1_conversations_messages_list", {"conversation_id": conversation_id}, after
+        )
+
+    def events(
+        self, conversation_id: str, *, after: int | None = None
+    ) -> AsyncIterator[DecisionEvent]:
+        """Every decision event in order (after the event id ``after``), page by page."""
+        return _after_pages(
+            self, "v1_conversations_events_list", {"conversation_id": conversation_id}, after
+        )
+
+    async def propose_action(
+        self,
+        conversation_id: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> ActionResult:
+        """Propose an action: it runs at once (``execution``) or waits for approvers
+        (``approval``). The same ``idempotency_key`` answers with the same execution or
+        approval, never a second one; one is generated when not given, and kept for retries."""
+        body = {
+            "action": action,
+            "params": dict(params or {}),
+            "idempotencyKey": idempotency_key or new_idempotency_key(),
+        }
+        path = {"conversation_id": conversation_id}
+        return await self._call(Call("v1_conversations_actions_create", path, body=body))
+
+
+class AsyncApprovals(_AsyncResource):
+    def list(
+        self,
+        *,
+        status: str | builtins.list[str] | None = None,
+        conversation_id: str | None = None,
+        action: str | None = None,
+        mine: bool = False,
+        page_size: int = APPROVALS_PAGE,
+    ) -> AsyncIterator[Approval]:
+        """Approval requests, newest first, every page (``mine``: the pending ones you may
+        decide, one page): ``async for approval in client.approvals.list()``."""
+        params = {
+            "status": status,
+            "conversationId": conversation_id,
+            "action": action,
+            "mine": mine or None,
+            "limit": min(max(page_size, 1), APPROVALS_PAGE_MAX),
+        }
+        return self._pages(params)
+
+    async def _pages(self, params: dict[str, Any]) -> AsyncIterator[Approval]:
+        before = None
+        while True:
+            page = await self._call(Call("v1_approvals_list", params={**params, "before": before}))
+            for approval in page:
+                yield approval
+            if params["mine"] or len(page) < params["limit"]:
+                return
+            before = page[-1]["id"]
+
+    async def get(self, approval_id: int) -> Approval:
+        return await self._call(Call("v1_approvals_retrieve", {"approval_id": approval_id}))
+
+    async def approve(self, approval_id: int, *, reason: str | None = None) -> Approval:
+        body = {"reason": reason} if reason is not None else {}
+        return await self._call(
+            Call("v1_approvals_approve_create", {"approval_id": approval_id}, body=body)
+        )
+
+    async def deny(self, approval_id: int, *, reason: str) -> Approval:
+        body = {"reason": reason}
+        return await self._call(
+            Call("v1_approvals_deny_create", {"approval_id": approval_id}, body=body)
+        )
+
+
+class AsyncHandoffs(_AsyncResource):
+    async def list(
+        self, *, mode: str | None = None, status: str | None = None
+    ) -> builtins.list[Handoff]:
+        return await self._call(Call("v1_handoffs_list", params={"mode": mode, "status": status}))
+
+    async def get(self, handoff_id: int) -> Handoff:
+        return await self._call(Call("v1_handoffs_retrieve", {"handoff_id": handoff_id}))
+
+    async def claim(self, handoff_id: int) -> Handoff:
+        return await self._call(Call("v1_handoffs_claim_create", {"handoff_id": handoff_id}))
+
+    async def resolve(self, handoff_id: int) -> Handoff:
+        return await self._call(Call("v1_handoffs_resolve_create", {"handoff_id": handoff_id}))
+
+    async def hand_back(self, handoff_id: int) -> Handoff:
+        return await self._call(Call("v1_handoffs_hand_back_create", {"handoff_id": handoff_id}))
+
+    async def send(self, handoff_id: int, text: str) -> Message:
+        """A human agent's message to the customer of a claimed handoff."""
+        path = {"handoff_id": handoff_id}
+        return await self._call(Call("v1_handoffs_messages_create", path, body={"text": text}))
+
+
+class AsyncStacks(_AsyncResource):
+    """Stack templates: export an agent's stack, import a document, the template gallery."""
+
+    async def export(self, agent_id: str) -> dict[str, Any]:
+        return await self._call(Call("stack_export", {"agent_id": agent_id}))
+
+    async def import_(
+        self,
+        template: Mapping[str, Any],
+        *,
+        prefix: str | None = None,
+        approvers: list[str] | None = None,
+        dry_run: bool = False,
+    ) -> StackPlan:
+        body = _instantiate_body(prefix, approvers, dry_run)
+        return await self._call(Call("stack_import", body={"template": template, **body}))
+
+    async def templates(self) -> list[StackTemplate]:
+        return await self._call(Call("stack_templates_list"))
+
+    async def get_template(self, template_id: str | int) -> StackTemplate:
+        return await self._call(Call("stack_templates_retrieve", {"template_id": template_id}))
+
+    async def publish_template(
+        self,
+        name: str,
+        *,
+        agent_id: str | None = None,
+        document: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> StackTemplate:
+        """Publish a template for your tenant: an agent's stack as it is now, or a document."""
+        body = _publish_body(name, agent_id, document, description)
+        return await self._call(Call("stack_templates_create", body=body))
+
+    async def delete_template(self, template_id: str | int) -> None:
+        await self._call(Call("stack_templates_destroy", {"template_id": template_id}))
+
+    async def instantiate(
+        self,
+        template_id: str | int,
+        *,
+        prefix: str | None = None,
+        approvers: list[str] | None = None,
+        dry_run: bool = False,
+    ) -> StackPlan:
+        body = _instantiate_body(prefix, approvers, dry_run)
+        path = {"template_id": template_id}
+        return await self._call(Call("stack_templates_instantiate", path, body=body))
+
+
+class AsyncMetrics(_AsyncResource):
+    async def get(
+        self, *, from_: Any = None, to: Any = None, agent_id: str | None = None
+    ) -> dict[str, Any]:
+        """The figures of a window (``from_``/``to``: dates, datetimes or ISO 8601 text)."""
+        params = {"from": from_, "to": to, "agentId": agent_id}
+        return await self._call(Call("v1_metrics_retrieve", params=params))
+
+
+class AsyncApiKeys(_AsyncResource):
+    """The tenant's API keys (managers)."""
+
+    async def list(self) -> builtins.list[ApiKey]:
+        return await self._call(Call("v1_api_keys_list"))
+
+    async def create(self, name: str) -> ApiKey:
+        """A new key; the answer's ``key`` is the only time the secret is shown."""
+        return await self._call(Call("v1_api_keys_create", body={"name": name}))
+
+    async def get(self, key_id: int) -> ApiKey:
+        return await self._call(Call("v1_api_keys_retrieve", {"key_id": key_id}))
+
+    async def revoke(self, key_id: int) -> ApiKey:
+        return await self._call(Call("v1_api_keys_revoke_create", {"key_id": key_id}))

@@ -1,0 +1,449 @@
+"""The synchronous client: ``Client(base_url=..., api_key=...)`` and its resources."""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from ._http import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_TIMEOUT,
+    Base,
+    Call,
+    new_idempotency_key,
+    read_answer,
+)
+from .errors import TransportError
+from .types import (
+    ActionResult,
+    Agent,
+    ApiKey,
+    Approval,
+    Conversation,
+    ConversationInput,
+    DecisionEvent,
+    Handoff,
+    Me,
+    Message,
+    MessageResult,
+    Rules,
+    RulesInput,
+    RuleVersion,
+    Settings,
+    Signals,
+    StackPlan,
+    StackTemplate,
+    Workflow,
+    WorkflowInput,
+)
+
+APPROVALS_PAGE = 50
+APPROVALS_PAGE_MAX = 200
+
+
+class Client:
+    """A client of the API v1 for one tenant.
+
+    ``api_key`` is a tenant API key, or a person's token (acting as that person: deciding
+    approvals, claiming handoffs). 429 and 503 answers are retried up to ``max_retries`` times,
+    honouring ``Retry-After`` up to ``max_retry_wait`` seconds. Errors raise the typed
+    exceptions of ``backoffice_client.errors``. Use it as a context manager, or ``close()`` it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self._base = Base(
+            base_url,
+            api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_wait=max_retry_wait,
+            headers=headers,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client()
+        self.agents = Agents(self)
+        self.orchestration = Orchestration(self)
+        self.settings = OrchestratorSettings(self)
+        self.workflows = Workflows(self)
+        self.conversations = Conversations(self)
+        self.approvals = Approvals(self)
+        self.handoffs = Handoffs(self)
+        self.stacks = Stacks(self)
+        self.metrics = Metrics(self)
+        self.api_keys = ApiKeys(self)
+
+    @property
+    def base_url(self) -> str:
+        return self._base.base_url
+
+    def me(self) -> Me:
+        """Who the key or token is: the tenant and the principal with its roles."""
+        return self._call(Call("v1_me_retrieve"))
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _call(self, call: Call) -> Any:
+        request = self._base._build(self._http, call)
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(request)
+            except httpx.HTTPError as exc:
+                raise TransportError(f"{request.method} {request.url}: {exc}") from exc
+            delay = self._base._retry_delay(response, attempt)
+            if delay is None:
+                return read_answer(response)
+            response.close()
+            time.sleep(delay)
+            attempt += 1
+
+
+class _Resource:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _call(self, call: Call) -> Any:
+        return self._client._call(call)
+
+
+class Agents(_Resource):
+    def list(self) -> builtins.list[Agent]:
+        return self._call(Call("v1_agents_list"))
+
+    def create(self, agent: Mapping[str, Any]) -> Agent:
+        return self._call(Call("v1_agents_create", body=agent))
+
+    def get(self, agent_id: str) -> Agent:
+        return self._call(Call("v1_agents_retrieve", {"agent_id": agent_id}))
+
+    def update(self, agent_id: str, changes: Mapping[str, Any]) -> Agent:
+        """PATCH: the fields given change, the others stay."""
+        return self._call(Call("v1_agents_partial_update", {"agent_id": agent_id}, body=changes))
+
+    def delete(self, agent_id: str) -> None:
+        self._call(Call("v1_agents_destroy", {"agent_id": agent_id}))
+
+
+class Orchestration(_Resource):
+    """An agent's orchestration rules: escalation, handoffs, approvals."""
+
+    def create_rules(self, agent_id: str, rules: RulesInput | Mapping[str, Any]) -> Rules:
+        """Set the sections ``rules`` names and keep the agent's others (``None`` clears a
+        section); each call is one rule version."""
+        path = {"agent_id": agent_id}
+        return self._call(Call("v1_agents_orchestration_rules_create", path, body=rules))
+
+    def get_rules(self, agent_id: str) -> Rules:
+        return self._call(Call("v1_agents_orchestration_rules_retrieve", {"agent_id": agent_id}))
+
+    def delete_rules(self, agent_id: str) -> None:
+        """Clear the agent's own rules: it falls back to inherited ones."""
+        self._call(Call("v1_agents_orchestration_rules_destroy", {"agent_id": agent_id}))
+
+    def versions(self, agent_id: str) -> list[RuleVersion]:
+        path = {"agent_id": agent_id}
+        return self._call(Call("v1_agents_orchestration_rules_versions_list", path))
+
+    def restore(self, agent_id: str, version: int) -> Rules:
+        path = {"agent_id": agent_id, "version": version}
+        return self._call(Call("v1_agents_orchestration_rules_versions_restore_create", path))
+
+
+class OrchestratorSettings(_Resource):
+    """Orchestrator settings, inherited global -> tenant -> stack; ``None`` clears a name."""
+
+    def get(self) -> Settings:
+        return self._call(Call("v1_orchestrator_settings_retrieve"))
+
+    def update(self, changes: Mapping[str, Any]) -> Settings:
+        return self._call(Call("v1_orchestrator_settings_partial_update", body=changes))
+
+    def get_for_agent(self, agent_id: str) -> Settings:
+        path = {"agent_id": agent_id}
+        return self._call(Call("v1_agents_orchestrator_settings_retrieve", path))
+
+    def update_for_agent(self, agent_id: str, changes: Mapping[str, Any]) -> Settings:
+        path = {"agent_id": agent_id}
+        operation = "v1_agents_orchestrator_settings_partial_update"
+        return self._call(Call(operation, path, body=changes))
+
+
+class Workflows(_Resource):
+    def create(self, workflow: WorkflowInput | Mapping[str, Any]) -> Workflow:
+        return self._call(Call("workflows_create", body=workflow))
+
+    def list(self) -> builtins.list[Workflow]:
+        return self._call(Call("workflows_list"))
+
+    def get(self, workflow_id: int) -> Workflow:
+        return self._call(Call("workflows_retrieve", {"workflow_id": workflow_id}))
+
+    def update(self, workflow_id: int, workflow: WorkflowInput | Mapping[str, Any]) -> Workflow:
+        """Replace the workflow: its name, budget and all its steps."""
+        return self._call(Call("workflows_replace", {"workflow_id": workflow_id}, body=workflow))
+
+    def delete(self, workflow_id: int) -> None:
+        self._call(Call("workflows_destroy", {"workflow_id": workflow_id}))
+
+
+class Conversations(_Resource):
+    def create(self, conversation: ConversationInput | Mapping[str, Any]) -> Conversation:
+        """Start a conversation; the answer holds the ``customerToken`` (only this once)."""
+        return self._call(Call("v1_conversations_create", body=conversation))
+
+    def list(
+        self, *, state: str | None = None, limit: int | None = None
+    ) -> builtins.list[Conversation]:
+        """The most recent conversations (``limit``: at most 200, default 50)."""
+        params = {"state": state, "limit": limit}
+        return self._call(Call("v1_conversations_list", params=params))
+
+    def get(self, conversation_id: str) -> Conversation:
+        return self._call(Call("v1_conversations_retrieve", {"conversation_id": conversation_id}))
+
+    def send(
+        self, conversation_id: str, text: str, *, signals: Signals | None = None
+    ) -> MessageResult:
+        """A customer message: the orchestrator's answer (reply, state, handoff, approval)."""
+        body: dict[str, Any] = {"text": text}
+        if signals is not None:
+            body["signals"] = signals
+        path = {"conversation_id": conversation_id}
+        return self._call(Call("v1_conversations_messages_create", path, body=body))
+
+    def messages(self, conversation_id: str, *, after: int | None = None) -> Iterator[Message]:
+        """Every message in order (after the message id ``after``), page by page."""
+        return _after_pages(
+            self, "v1_conversations_messages_list", {"conversation_id": conversation_id}, after
+        )
+
+    def events(self, conversation_id: str, *, after: int | None = None) -> Iterator[DecisionEvent]:
+        """Every decision event in order (after the event id ``after``), page by page."""
+        return _after_pages(
+            self, "v1_conversations_events_list", {"conversation_id": conversation_id}, after
+        )
+
+    def propose_action(
+        self,
+        conversation_id: str,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> ActionResult:
+        """Propose an action: it runs at once (``execution``) or waits for approvers
+        (``approval``). The same ``idempotency_key`` answers with the same execution or
+        approval, never a second one; one is generated when not given, and kept for retries."""
+        body = {
+            "action": action,
+            "params": dict(params or {}),
+            "idempotencyKey": idempotency_key or new_idempotency_key(),
+        }
+        path = {"conversation_id": conversation_id}
+        return self._call(Call("v1_conversations_actions_create", path, body=body))
+
+
+def _after_pages(
+    resource: _Resource, operation: str, path: dict[str, Any], after: int | None
+) -> Iterator[Any]:
+    while True:
+        page = resource._call(Call(operation, path, params={"after": after}))
+        if not page:
+            return
+        yield from page
+        after = page[-1]["id"]
+
+
+class Approvals(_Resource):
+    def list(
+        self,
+        *,
+        status: str | builtins.list[str] | None = None,
+        conversation_id: str | None = None,
+        action: str | None = None,
+        mine: bool = False,
+        page_size: int = APPROVALS_PAGE,
+    ) -> Iterator[Approval]:
+        """Approval requests, newest first, every page (``mine``: the pending ones you may
+        decide, one page)."""
+        params = {
+            "status": status,
+            "conversationId": conversation_id,
+            "action": action,
+            "mine": mine or None,
+            "limit": min(max(page_size, 1), APPROVALS_PAGE_MAX),
+        }
+        return self._pages(params)
+
+    def _pages(self, params: dict[str, Any]) -> Iterator[Approval]:
+        before = None
+        while True:
+            page = self._call(Call("v1_approvals_list", params={**params, "before": before}))
+            yield from page
+            if params["mine"] or len(page) < params["limit"]:
+                return
+            before = page[-1]["id"]
+
+    def get(self, approval_id: int) -> Approval:
+        return self._call(Call("v1_approvals_retrieve", {"approval_id": approval_id}))
+
+    def approve(self, approval_id: int, *, reason: str | None = None) -> Approval:
+        body = {"reason": reason} if reason is not None else {}
+        return self._call(
+            Call("v1_approvals_approve_create", {"approval_id": approval_id}, body=body)
+        )
+
+    def deny(self, approval_id: int, *, reason: str) -> Approval:
+        body = {"reason": reason}
+        return self._call(Call("v1_approvals_deny_create", {"approval_id": approval_id}, body=body))
+
+
+class Handoffs(_Resource):
+    def list(self, *, mode: str | None = None, status: str | None = None) -> builtins.list[Handoff]:
+        return self._call(Call("v1_handoffs_list", params={"mode": mode, "status": status}))
+
+    def get(self, handoff_id: int) -> Handoff:
+        return self._call(Call("v1_handoffs_retrieve", {"handoff_id": handoff_id}))
+
+    def claim(self, handoff_id: int) -> Handoff:
+        return self._call(Call("v1_handoffs_claim_create", {"handoff_id": handoff_id}))
+
+    def resolve(self, handoff_id: int) -> Handoff:
+        return self._call(Call("v1_handoffs_resolve_create", {"handoff_id": handoff_id}))
+
+    def hand_back(self, handoff_id: int) -> Handoff:
+        return self._call(Call("v1_handoffs_hand_back_create", {"handoff_id": handoff_id}))
+
+    def send(self, handoff_id: int, text: str) -> Message:
+        """A human agent's message to the customer of a claimed handoff."""
+        path = {"handoff_id": handoff_id}
+        return self._call(Call("v1_handoffs_messages_create", path, body={"text": text}))
+
+
+class Stacks(_Resource):
+    """Stack templates: export an agent's stack, import a document, the template gallery."""
+
+    def export(self, agent_id: str) -> dict[str, Any]:
+        return self._call(Call("stack_export", {"agent_id": agent_id}))
+
+    def import_(
+        self,
+        template: Mapping[str, Any],
+        *,
+        prefix: str | None = None,
+        approvers: list[str] | None = None,
+        dry_run: bool = False,
+    ) -> StackPlan:
+        body = _instantiate_body(prefix, approvers, dry_run)
+        return self._call(Call("stack_import", body={"template": template, **body}))
+
+    def templates(self) -> list[StackTemplate]:
+        return self._call(Call("stack_templates_list"))
+
+    def get_template(self, template_id: str | int) -> StackTemplate:
+        return self._call(Call("stack_templates_retrieve", {"template_id": template_id}))
+
+    def publish_template(
+        self,
+        name: str,
+        *,
+        agent_id: str | None = None,
+        document: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> StackTemplate:
+        """Publish a template for your tenant: an agent's stack as it is now, or a document."""
+        body = _publish_body(name, agent_id, document, description)
+        return self._call(Call("stack_templates_create", body=body))
+
+    def delete_template(self, template_id: str | int) -> None:
+        self._call(Call("stack_templates_destroy", {"template_id": template_id}))
+
+    def instantiate(
+        self,
+        template_id: str | int,
+        *,
+        prefix: str | None = None,
+        approvers: list[str] | None = None,
+        dry_run: bool = False,
+    ) -> StackPlan:
+        body = _instantiate_body(prefix, approvers, dry_run)
+        path = {"template_id": template_id}
+        return self._call(Call("stack_templates_instantiate", path, body=body))
+
+
+def _instantiate_body(
+    prefix: str | None, approvers: builtins.list[str] | None, dry_run: bool
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"dryRun": dry_run}
+    if prefix is not None:
+        body["prefix"] = prefix
+    if approvers is not None:
+        body["approvers"] = approvers
+    return body
+
+
+def _publish_body(
+    name: str,
+    agent_id: str | None,
+    document: Mapping[str, Any] | None,
+    description: str | None,
+) -> dict[str, Any]:
+    if (agent_id is None) == (document is None):
+        raise ValueError("give agent_id or document")
+    body: dict[str, Any] = {"name": name}
+    if agent_id is not None:
+        body["agentId"] = agent_id
+    else:
+        body["document"] = document
+    if description is not None:
+        body["description"] = description
+    return body
+
+
+class Metrics(_Resource):
+    def get(
+        self, *, from_: Any = None, to: Any = None, agent_id: str | None = None
+    ) -> dict[str, Any]:
+        """The figures of a window (``from_``/``to``: dates, datetimes or ISO 8601 text)."""
+        params = {"from": from_, "to": to, "agentId": agent_id}
+        return self._call(Call("v1_metrics_retrieve", params=params))
+
+
+class ApiKeys(_Resource):
+    """The tenant's API keys (managers)."""
+
+    def list(self) -> builtins.list[ApiKey]:
+        return self._call(Call("v1_api_keys_list"))
+
+    def create(self, name: str) -> ApiKey:
+        """A new key; the answer's ``key`` is the only time the secret is shown."""
+        return self._call(Call("v1_api_keys_create", body={"name": name}))
+
+    def get(self, key_id: int) -> ApiKey:
+        return self._call(Call("v1_api_keys_retrieve", {"key_id": key_id}))
+
+    def revoke(self, key_id: int) -> ApiKey:
+        return self._call(Call("v1_api_keys_revoke_create", {"key_id": key_id}))

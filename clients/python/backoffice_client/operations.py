@@ -1,0 +1,128 @@
+"""Every operation of the API (``/api/schema/``'s operationId), the HTTP method and path it is,
+and the client method that calls it. The client builds its requests from this table, and the
+test suite checks it against the server's schema both ways: an operation without a method, or
+a method for an operation the server no longer has, fails the tests."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Operation(NamedTuple):
+    method: str
+    path: str
+    client_method: str  # attribute path on Client and AsyncClient
+
+
+OPERATIONS: dict[str, Operation] = {
+    # agents
+    "v1_agents_list": Operation("GET", "/api/v1/agents", "agents.list"),
+    "v1_agents_create": Operation("POST", "/api/v1/agents", "agents.create"),
+    "v1_agents_retrieve": Operation("GET", "/api/v1/agents/{agent_id}", "agents.get"),
+    "v1_agents_partial_update": Operation("PATCH", "/api/v1/agents/{agent_id}", "agents.update"),
+    "v1_agents_destroy": Operation("DELETE", "/api/v1/agents/{agent_id}", "agents.delete"),
+    # orchestration rules
+    "v1_agents_orchestration_rules_retrieve": Operation(
+        "GET", "/api/v1/agents/{agent_id}/orchestration/rules", "orchestration.get_rules"
+    ),
+    "v1_agents_orchestration_rules_create": Operation(
+        "POST", "/api/v1/agents/{agent_id}/orchestration/rules", "orchestration.create_rules"
+    ),
+    "v1_agents_orchestration_rules_destroy": Operation(
+        "DELETE", "/api/v1/agents/{agent_id}/orchestration/rules", "orchestration.delete_rules"
+    ),
+    "v1_agents_orchestration_rules_versions_list": Operation(
+        "GET", "/api/v1/agents/{agent_id}/orchestration/rules/versions", "orchestration.versions"
+    ),
+    "v1_agents_orchestration_rules_versions_restore_create": Operation(
+        "POST",
+        "/api/v1/agents/{agent_id}/orchestration/rules/versions/{version}/restore",
+        "orchestration.restore",
+    ),
+    # orchestrator settings
+    "v1_orchestrator_settings_retrieve": Operation(
+        "GET", "/api/v1/orchestrator-settings", "settings.get"
+    ),
+    "v1_orchestrator_settings_partial_update": Operation(
+        "PATCH", "/api/v1/orchestrator-settings", "settings.update"
+    ),
+    "v1_agents_orchestrator_settings_retrieve": Operation(
+        "GET", "/api/v1/agents/{agent_id}/orchestrator-settings", "settings.get_for_agent"
+    ),
+    "v1_agents_orchestrator_settings_partial_update": Operation(
+        "PATCH", "/api/v1/agents/{agent_id}/orchestrator-settings", "settings.update_for_agent"
+    ),
+    # workflows
+    "workflows_list": Operation("GET", "/api/v1/workflows", "workflows.list"),
+    "workflows_create": Operation("POST", "/api/v1/workflows", "workflows.create"),
+    "workflows_retrieve": Operation("GET", "/api/v1/workflows/{workflow_id}", "workflows.get"),
+    "workflows_replace": Operation("PUT", "/api/v1/workflows/{workflow_id}", "workflows.update"),
+    "workflows_destroy": Operation("DELETE", "/api/v1/workflows/{workflow_id}", "workflows.delete"),
+    # conversations
+    "v1_conversations_list": Operation("GET", "/api/v1/conversations", "conversations.list"),
+    "v1_conversations_create": Operation("POST", "/api/v1/conversations", "conversations.create"),
+    "v1_conversations_retrieve": Operation(
+        "GET", "/api/v1/conversations/{conversation_id}", "conversations.get"
+    ),
+    "v1_conversations_messages_list": Operation(
+        "GET", "/api/v1/conversations/{conversation_id}/messages", "conversations.messages"
+    ),
+    "v1_conversations_messages_create": Operation(
+        "POST", "/api/v1/conversations/{conversation_id}/messages", "conversations.send"
+    ),
+    "v1_conversations_events_list": Operation(
+        "GET", "/api/v1/conversations/{conversation_id}/events", "conversations.events"
+    ),
+    "v1_conversations_actions_create": Operation(
+        "POST", "/api/v1/conversations/{conversation_id}/actions", "conversations.propose_action"
+    ),
+    # approvals
+    "v1_approvals_list": Operation("GET", "/api/v1/approvals", "approvals.list"),
+    "v1_approvals_retrieve": Operation("GET", "/api/v1/approvals/{approval_id}", "approvals.get"),
+    "v1_approvals_approve_create": Operation(
+        "POST", "/api/v1/approvals/{approval_id}/approve", "approvals.approve"
+    ),
+    "v1_approvals_deny_create": Operation(
+        "POST", "/api/v1/approvals/{approval_id}/deny", "approvals.deny"
+    ),
+    # handoffs
+    "v1_handoffs_list": Operation("GET", "/api/v1/handoffs", "handoffs.list"),
+    "v1_handoffs_retrieve": Operation("GET", "/api/v1/handoffs/{handoff_id}", "handoffs.get"),
+    "v1_handoffs_claim_create": Operation(
+        "POST", "/api/v1/handoffs/{handoff_id}/claim", "handoffs.claim"
+    ),
+    "v1_handoffs_resolve_create": Operation(
+        "POST", "/api/v1/handoffs/{handoff_id}/resolve", "handoffs.resolve"
+    ),
+    "v1_handoffs_hand_back_create": Operation(
+        "POST", "/api/v1/handoffs/{handoff_id}/hand-back", "handoffs.hand_back"
+    ),
+    "v1_handoffs_messages_create": Operation(
+        "POST", "/api/v1/handoffs/{handoff_id}/messages", "handoffs.send"
+    ),
+    # stacks and templates
+    "stack_export": Operation("GET", "/api/v1/agents/{agent_id}/stack/export", "stacks.export"),
+    "stack_import": Operation("POST", "/api/v1/stacks/import", "stacks.import_"),
+    "stack_templates_list": Operation("GET", "/api/v1/stack-templates", "stacks.templates"),
+    "stack_templates_create": Operation(
+        "POST", "/api/v1/stack-templates", "stacks.publish_template"
+    ),
+    "stack_templates_retrieve": Operation(
+        "GET", "/api/v1/stack-templates/{template_id}", "stacks.get_template"
+    ),
+    "stack_templates_destroy": Operation(
+        "DELETE", "/api/v1/stack-templates/{template_id}", "stacks.delete_template"
+    ),
+    "stack_templates_instantiate": Operation(
+        "POST", "/api/v1/stack-templates/{template_id}/instantiate", "stacks.instantiate"
+    ),
+    # metrics, who am I, API keys
+    "v1_metrics_retrieve": Operation("GET", "/api/v1/metrics", "metrics.get"),
+    "v1_me_retrieve": Operation("GET", "/api/v1/me", "me"),
+    "v1_api_keys_list": Operation("GET", "/api/v1/api-keys", "api_keys.list"),
+    "v1_api_keys_create": Operation("POST", "/api/v1/api-keys", "api_keys.create"),
+    "v1_api_keys_retrieve": Operation("GET", "/api/v1/api-keys/{key_id}", "api_keys.get"),
+    "v1_api_keys_revoke_create": Operation(
+        "POST", "/api/v1/api-keys/{key_id}/revoke", "api_keys.revoke"
+    ),
+}

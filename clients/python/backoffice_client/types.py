@@ -1,0 +1,312 @@
+"""The API's JSON shapes (camelCase, as the API writes them), as TypedDicts: the client returns
+the decoded JSON itself, so ``rules["handoffs"]`` and a type checker both work."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+# --- agents -------------------------------------------------------------------------------------
+
+
+class KnowledgeEntry(TypedDict, total=False):
+    question: str
+    keywords: list[str]
+    answer: str
+    action: dict[str, Any] | None
+
+
+class Agent(TypedDict, total=False):
+    id: str
+    name: str
+    role: Literal["supervisor", "specialist"]
+    supervisorId: str | None
+    domains: list[str]
+    pattern: Literal["handoff", "sequential"] | None
+    runtime: dict[str, Any]
+    prompt: str
+    allowedActions: list[str] | None
+    knowledge: list[KnowledgeEntry]
+
+
+# --- orchestration rules ------------------------------------------------------------------------
+
+
+class EscalationRule(TypedDict, total=False):
+    maxAttempts: int | None
+    intents: list[str]
+    targetAgentId: str | None
+    escalateToHuman: bool
+
+
+class HandoffRule(TypedDict):
+    condition: str
+    targetAgentId: str
+
+
+class ApprovalAction(TypedDict):
+    action: str
+    when: str | None
+
+
+class ApprovalRule(TypedDict, total=False):
+    required: bool
+    actions: list[str | ApprovalAction]
+    approvers: list[str]
+    quorum: int
+
+
+class RulesInput(TypedDict, total=False):
+    """What ``create_rules`` sends: the sections to set (``None`` clears one)."""
+
+    escalation: EscalationRule | None
+    handoffs: list[HandoffRule] | None
+    approvals: ApprovalRule | None
+
+
+class Rules(TypedDict):
+    agentId: str
+    source: Literal["own", "inherited", "default"]
+    inheritedFrom: str | None
+    version: int | None
+    escalation: EscalationRule | None
+    handoffs: list[HandoffRule]
+    approvals: ApprovalRule | None
+    updatedAt: str | None
+
+
+class RuleVersion(TypedDict):
+    version: int
+    createdAt: str
+    createdBy: str | None
+    via: str
+    rules: dict[str, Any] | None
+
+
+# --- orchestrator settings ----------------------------------------------------------------------
+
+
+class Settings(TypedDict, total=False):
+    effective: dict[str, Any]
+    sources: dict[str, Literal["global", "tenant", "stack"]]
+    levels: dict[str, dict[str, Any]]
+    stack: str
+
+
+# --- workflows ----------------------------------------------------------------------------------
+
+
+class WorkflowStep(TypedDict, total=False):
+    agent: str
+    condition: str
+    inputs: list[str]
+    outputs: list[str]
+
+
+class WorkflowInput(TypedDict, total=False):
+    name: str
+    stepBudget: int
+    steps: list[WorkflowStep]
+
+
+class Workflow(TypedDict):
+    id: int
+    name: str
+    stepBudget: int
+    steps: list[WorkflowStep]
+    createdAt: str
+    updatedAt: str
+
+
+# --- conversations ------------------------------------------------------------------------------
+
+
+class Customer(TypedDict, total=False):
+    id: str
+    name: str
+    email: str
+    attributes: dict[str, Any]
+
+
+class ConversationInput(TypedDict, total=False):
+    agentId: str
+    channel: Literal["web", "voice", "email", "api"]
+    customer: Customer
+    workflowId: int | None
+    language: str
+
+
+class HandoffSummary(TypedDict):
+    id: int
+    mode: str
+    status: str
+    claimedBy: str | None
+
+
+class Conversation(TypedDict, total=False):
+    id: str
+    state: str
+    channel: str
+    currentAgentId: str
+    assignee: str | None
+    turns: int
+    attempts: int
+    customer: Customer
+    workflowId: int | None
+    handoff: HandoffSummary | None
+    createdAt: str
+    updatedAt: str
+    customerToken: str  # only in the answer that creates it
+
+
+class Signals(TypedDict, total=False):
+    intent: str | None
+    sentiment: float | None
+    risk: list[str]
+
+
+class Message(TypedDict):
+    id: int
+    role: Literal["customer", "agent", "human", "system"]
+    author: str
+    text: str
+    signals: Signals
+    createdAt: str
+
+
+class MessageResult(TypedDict):
+    message: Message
+    reply: Message | None
+    notices: list[Message]
+    state: str
+    currentAgentId: str
+    handoff: dict[str, Any] | None
+    approval: dict[str, Any] | None
+    proposedActions: list[dict[str, Any]]
+
+
+class DecisionEvent(TypedDict):
+    id: int
+    type: str
+    agentId: str | None
+    rule: str | None
+    detail: dict[str, Any]
+    durationMs: float
+    messageId: int | None
+    createdAt: str
+
+
+# --- approvals and actions ----------------------------------------------------------------------
+
+
+class Execution(TypedDict, total=False):
+    id: int
+    conversationId: str
+    approvalId: int | None
+    action: str
+    params: dict[str, Any]
+    status: Literal["queued", "running", "succeeded", "failed"]
+    attempts: int
+    result: Any
+    error: str | None
+    executionKey: str
+    idempotencyKey: str | None
+    createdAt: str
+    finishedAt: str | None
+
+
+class Approval(TypedDict, total=False):
+    id: int
+    conversationId: str
+    action: str
+    params: dict[str, Any]
+    status: Literal["pending", "approved", "denied", "expired", "executed", "failed"]
+    requestedBy: str
+    approvers: list[str]
+    quorum: int
+    approvals: int
+    decisions: list[dict[str, Any]]
+    decidedBy: str | None
+    reason: str | None
+    rule: str | None
+    why: list[str]
+    idempotencyKey: str
+    execution: Execution | None
+    createdAt: str
+    decidedAt: str | None
+    expiresAt: str
+
+
+class ActionResult(TypedDict, total=False):
+    """``execution`` when the action ran (or is queued to), ``approval`` while it waits."""
+
+    execution: Execution
+    approval: Approval
+
+
+# --- handoffs -----------------------------------------------------------------------------------
+
+
+class HandoffPack(TypedDict, total=False):
+    summary: str
+    keyDetails: dict[str, Any]
+    sentiment: Any
+    suggestions: list[str]
+    transcript: list[dict[str, Any]]
+
+
+class Handoff(TypedDict, total=False):
+    id: int
+    conversationId: str
+    mode: Literal["hot", "cold"]
+    status: Literal["offered", "queued", "claimed", "resolved", "expired"]
+    priority: int
+    reason: str
+    claimedBy: str | None
+    customer: str
+    channel: str
+    waitingMinutes: float
+    offerExpiresAt: str | None
+    pack: HandoffPack | None
+    createdAt: str
+    responseTargetMinutes: int
+    breached: bool
+
+
+# --- stacks, metrics, keys ----------------------------------------------------------------------
+
+
+class StackPlan(TypedDict):
+    created: bool
+    prefix: str
+    rootAgentId: str | None
+    agents: list[dict[str, Any]]
+    workflows: list[dict[str, Any]]
+    settings: dict[str, Any]
+    approvers: list[str]
+
+
+class StackTemplate(TypedDict, total=False):
+    id: str
+    name: str
+    description: str
+    scope: Literal["builtin", "global", "tenant"]
+    readOnly: bool
+    agents: int
+    workflows: list[str]
+    createdAt: str | None
+    document: dict[str, Any]
+
+
+class ApiKey(TypedDict, total=False):
+    id: int
+    name: str
+    prefix: str
+    createdAt: str
+    lastUsedAt: str | None
+    revokedAt: str | None
+    key: str  # only in the answer that creates it
+
+
+class Me(TypedDict):
+    tenant: dict[str, Any]
+    principal: dict[str, Any]

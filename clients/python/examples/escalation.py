@@ -1,0 +1,15 @@
+rules = client.orchestration.create_rules(
+    "agent-123",
+    {
+        "escalation": {
+            # Escalate after 3 failed attempts
+            "maxAttempts": 3,
+            # Escalate for specific intents
+            "intents": ["billing_dispute", "legal_question", "security_incident"],
+            # Target agent for escalation
+            "targetAgentId": "agent-supervisor",
+            # Or escalate to human
+            "escalateToHuman": True,
+        }
+    },
+)

@@ -1,0 +1,305 @@
+"""The Python client against a live server: the product docs' examples run as written, errors
+are typed exceptions carrying the API's field paths, 429 is retried after the Retry-After the
+server gives, actions carry idempotency keys, and lists iterate page by page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+from backoffice_client import (
+    AsyncClient,
+    AuthenticationError,
+    Client,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ValidationError,
+)
+from backoffice_client._http import Base
+
+from agents.rules_api import DOCS_EXAMPLES
+from agents.workflows_api import DOCS_WORKFLOW
+from approvals.models import ActionExecution
+from tests.clients.conftest import PYTHON_CLIENT
+
+pytestmark = pytest.mark.clients
+
+EXAMPLES = PYTHON_CLIENT / "examples"
+REFUND = {"orderId": "A-1", "amount": 20}
+
+
+def run_example(name: str, namespace: dict) -> dict:
+    """Run ``examples/<name>.py`` as it is written, in ``namespace``."""
+    path = EXAMPLES / f"{name}.py"
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    return namespace
+
+
+class Recorder:
+    """Every request and answer a client's httpx client sends and gets, with its time."""
+
+    def __init__(self) -> None:
+        self.exchanges: list[tuple[httpx.Request, httpx.Response, float]] = []
+
+    def __call__(self, response: httpx.Response) -> None:
+        self.exchanges.append((response.request, response, time.monotonic()))
+
+    @property
+    def statuses(self) -> list[int]:
+        return [response.status_code for _, response, _ in self.exchanges]
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(event_hooks={"response": [self]})
+
+
+def make_client(url: str, key: str, recorder: Recorder | None = None, **options) -> Client:
+    http = recorder.http() if recorder else None
+    return Client(base_url=url, api_key=key, http_client=http, **options)
+
+
+def test_the_docs_examples_run_as_written(docs_tenant, server_url, monkeypatch):
+    monkeypatch.setenv("BACKOFFICE_URL", server_url)
+    monkeypatch.setenv("BACKOFFICE_API_KEY", docs_tenant.api_key)
+    recorder = Recorder()
+    namespace = run_example("client", {})
+    client = namespace["client"]
+    client._http.event_hooks = {"response": [recorder]}
+
+    answers = [run_example(name, namespace)["rules"] for name in DOCS_EXAMPLES]
+    workflow = run_example("workflow", namespace)["workflow"]
+
+    assert recorder.statuses == [201, 201, 201, 201]
+    # each call answers the rules as they stand after it: what it set, and what earlier set
+    assert answers[0]["escalation"] == DOCS_EXAMPLES["escalation"]["escalation"]
+    assert answers[1]["escalation"] == DOCS_EXAMPLES["escalation"]["escalation"]
+    assert answers[1]["handoffs"] == DOCS_EXAMPLES["handoffs"]["handoffs"]
+    rules = client.orchestration.get_rules("agent-123")
+    assert rules["escalation"] == DOCS_EXAMPLES["escalation"]["escalation"]
+    assert rules["handoffs"] == DOCS_EXAMPLES["handoffs"]["handoffs"]
+    assert rules["approvals"]["approvers"] == ["user-admin-123", "user-manager-456"]
+    assert [a["action"] for a in rules["approvals"]["actions"]] == [
+        "issue_refund",
+        "modify_account",
+        "access_sensitive_data",
+    ]
+    assert [v["version"] for v in client.orchestration.versions("agent-123")] == [3, 2, 1]
+    assert workflow["name"] == DOCS_WORKFLOW["name"]
+    assert [s["inputs"] for s in workflow["steps"]] == [["all"], ["category", "context"], ["all"]]
+    assert client.workflows.get(workflow["id"]) == workflow
+    client.close()
+
+
+def test_bad_input_raises_a_validation_error_naming_the_field_path(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    bad = {
+        "handoffs": [
+            {"condition": 'intent == "billing"', "targetAgentId": "agent-billing"},
+            {"condition": "intent ==", "targetAgentId": "agent-billing"},
+        ]
+    }
+
+    with pytest.raises(ValidationError) as raised:
+        client.orchestration.create_rules("agent-123", bad)
+
+    error = raised.value
+    assert error.status == 400 and error.code == "invalid"
+    assert list(error.fields) == ["handoffs[1].condition"]
+    assert "expected a value after '=='" in error.fields["handoffs[1].condition"][0]
+    assert "handoffs[1].condition: column 10" in str(error)
+    assert client.orchestration.get_rules("agent-123")["source"] == "default"
+
+
+def test_the_errors_example_prints_the_field_path(docs_tenant, server_url, monkeypatch, capsys):
+    monkeypatch.setenv("BACKOFFICE_URL", server_url)
+    monkeypatch.setenv("BACKOFFICE_API_KEY", docs_tenant.api_key)
+
+    run_example("errors", run_example("client", {}))
+
+    printed = capsys.readouterr().out
+    assert printed.startswith("{'handoffs[0].condition': [")
+    assert "expected a value after '=='" in printed
+
+
+def test_other_errors_are_typed_too(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+
+    with pytest.raises(NotFoundError) as missing:
+        client.agents.get("agent-nobody")
+    with pytest.raises(AuthenticationError):
+        make_client(server_url, "not-a-key").agents.list()
+
+    assert missing.value.code == "not_found"
+
+
+def test_a_429_is_retried_after_the_wait_the_server_asks_for(limited_tenant, server_url):
+    recorder = Recorder()
+    client = make_client(server_url, limited_tenant.api_key, recorder)
+
+    answers = []
+    while 429 not in recorder.statuses and len(answers) < 10:
+        answers.append(client.agents.list())
+
+    assert 429 in recorder.statuses
+    assert all(len(agents) == 7 for agents in answers)  # every call answered in the end
+    for (_, response, at), (_, _, next_at) in zip(
+        recorder.exchanges, recorder.exchanges[1:], strict=False
+    ):
+        if response.status_code == 429:
+            assert next_at - at >= float(response.headers["Retry-After"]) - 0.05
+
+
+def test_a_wait_longer_than_the_client_may_wait_raises_at_once(limited_tenant, server_url):
+    recorder = Recorder()
+    client = make_client(server_url, limited_tenant.api_key, recorder, max_retry_wait=0.1)
+
+    with pytest.raises(RateLimitError) as raised:
+        for _ in range(10):
+            client.agents.list()
+
+    assert raised.value.retry_after >= 1
+    assert recorder.statuses[-1] == 429 and recorder.statuses.count(429) == 1
+
+
+def test_a_retried_action_keeps_its_generated_idempotency_key(limited_tenant, server_url):
+    recorder = Recorder()
+    client = make_client(server_url, limited_tenant.api_key, recorder)
+    conversation = client.conversations.create(
+        {"agentId": "agent-billing", "channel": "api", "customer": {"id": "c-1"}}
+    )
+
+    results = []
+    while 429 not in recorder.statuses and len(results) < 10:
+        results.append(
+            client.conversations.propose_action(conversation["id"], "issue_refund", REFUND)
+        )
+
+    retried = recorder.statuses.index(429)
+    first, again = recorder.exchanges[retried][0], recorder.exchanges[retried + 1][0]
+    assert (
+        json.loads(first.content)["idempotencyKey"] == json.loads(again.content)["idempotencyKey"]
+    )
+    keys = {r["execution"]["idempotencyKey"] for r in results}
+    assert len(keys) == len(results)  # one key per call, generated
+    executions = ActionExecution.objects.filter(conversation_id=conversation["id"])
+    assert executions.count() == len(results)  # the retried call ran once
+
+
+def test_the_same_idempotency_key_answers_the_same_execution(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    conversation = client.conversations.create(
+        {"agentId": "agent-billing", "channel": "api", "customer": {"id": "c-1"}}
+    )
+
+    first = client.conversations.propose_action(
+        conversation["id"], "issue_refund", REFUND, idempotency_key="refund-A-1"
+    )
+    again = client.conversations.propose_action(
+        conversation["id"], "issue_refund", REFUND, idempotency_key="refund-A-1"
+    )
+    with pytest.raises(ConflictError):
+        client.conversations.propose_action(
+            conversation["id"],
+            "issue_refund",
+            {**REFUND, "amount": 99},
+            idempotency_key="refund-A-1",
+        )
+
+    assert first["execution"]["id"] == again["execution"]["id"]
+    assert ActionExecution.objects.filter(conversation_id=conversation["id"]).count() == 1
+
+
+def test_approvals_iterate_page_by_page_and_an_approver_decides(docs_tenant, server_url):
+    recorder = Recorder()
+    client = make_client(server_url, docs_tenant.api_key, recorder)
+    approver = make_client(server_url, docs_tenant.approver_token)
+    client.orchestration.create_rules("agent-123", DOCS_EXAMPLES["approvals"])
+    conversation = client.conversations.create(
+        {"agentId": "agent-123", "channel": "api", "customer": {"id": "c-1"}}
+    )
+    proposed = [
+        client.conversations.propose_action(
+            conversation["id"], "issue_refund", {"orderId": f"A-{n}", "amount": 10 + n}
+        )["approval"]["id"]
+        for n in range(5)
+    ]
+    recorder.exchanges.clear()
+
+    listed = [a["id"] for a in client.approvals.list(status="pending", page_size=2)]
+    approved = approver.approvals.approve(proposed[0], reason="fine")
+    denied = approver.approvals.deny(proposed[1], reason="duplicate")
+
+    assert listed == proposed[::-1]  # newest first, all five over three pages
+    befores = [r.url.params.get("before") for r, _, _ in recorder.exchanges]
+    assert befores == [None, str(proposed[3]), str(proposed[1])]
+    assert (
+        approved["status"] in ("approved", "executed") and approved["decidedBy"] == "user-admin-123"
+    )
+    assert denied["status"] == "denied"
+    with pytest.raises(ConflictError):
+        approver.approvals.approve(proposed[1])
+    with pytest.raises(PermissionDeniedError):  # an integration key decides no approval
+        client.approvals.approve(proposed[2])
+    assert [a["id"] for a in client.approvals.list(status="pending")] == proposed[:1:-1]
+
+
+def test_messages_and_events_iterate_in_order(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    conversation = client.conversations.create(
+        {"agentId": "agent-supervisor", "channel": "web", "customer": {"id": "c-1"}}
+    )
+    answer = client.conversations.send(conversation["id"], "I was charged twice on my bill")
+    client.conversations.send(conversation["id"], "Can you check?", signals={"sentiment": -0.2})
+
+    messages = list(client.conversations.messages(conversation["id"]))
+    events = list(client.conversations.events(conversation["id"]))
+    later = list(client.conversations.events(conversation["id"], after=events[1]["id"]))
+
+    assert answer["currentAgentId"] == "agent-billing"
+    assert messages[0]["text"] == "I was charged twice on my bill"
+    assert [m["id"] for m in messages] == sorted(m["id"] for m in messages)
+    assert later == events[2:]
+    assert client.conversations.get(conversation["id"])["turns"] == 2
+
+
+def test_the_async_client_does_the_same(docs_tenant, server_url):
+    async def scenario():
+        async with AsyncClient(base_url=server_url, api_key=docs_tenant.api_key) as client:
+            rules = await client.orchestration.create_rules("agent-123", DOCS_EXAMPLES["handoffs"])
+            try:
+                await client.orchestration.create_rules("agent-123", {"escalation": {"intents": 1}})
+            except ValidationError as exc:
+                error = exc
+            conversation = await client.conversations.create(
+                {"agentId": "agent-supervisor", "channel": "web", "customer": {"id": "c-2"}}
+            )
+            await client.conversations.send(conversation["id"], "hello there")
+            messages = [m async for m in client.conversations.messages(conversation["id"])]
+            approvals = [a async for a in client.approvals.list()]
+            return rules, error, messages, approvals
+
+    rules, error, messages, approvals = asyncio.run(scenario())
+
+    assert rules["handoffs"] == DOCS_EXAMPLES["handoffs"]["handoffs"]
+    assert "escalation.intents" in error.fields
+    assert messages[0]["text"] == "hello there"
+    assert approvals == []
+
+
+def test_a_503_with_retry_after_is_retried_and_the_wait_is_bounded():
+    base = Base("http://x", "k", timeout=1, max_retries=2, max_retry_wait=5, headers=None)
+    request = httpx.Request("GET", "http://x/api/v1/agents")
+
+    def answer(status, retry_after=None):
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        return httpx.Response(status, headers=headers, request=request)
+
+    assert base._retry_delay(answer(503, "2"), attempt=0) == 2
+    assert base._retry_delay(answer(503), attempt=1) == 1.0  # no Retry-After: backoff
+    assert base._retry_delay(answer(503, "2"), attempt=2) is None  # retries spent
+    assert base._retry_delay(answer(429, "30"), attempt=0) is None  # longer than it may wait
+    assert base._retry_delay(answer(500, "1"), attempt=0) is None  # not a retry status
