@@ -20,18 +20,25 @@ from agents import (  # noqa: F401  (registers Workflow and GuardrailPolicy)
     rule_sets,
     workflows_admin,
 )
+from agents.action_registry import action_names
 from agents.admin_fields import CommaListField, JSONObjectField
 from agents.models import Agent, ApprovalAction, HandoffRule, KnowledgeEntry, RuleSet
-from agents.rule_tester import RuleTesterForm, run_rule_test
 from agents.runtime_config import SECRET_NAMES, runtime_secret_after, secret_problem
-from approvals.registry import action_names
-from orchestration.admin_scoping import (
+from agents.services import AgentInUse, agent_delete
+from core.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedForm,
     TenantScopedStackedInline,
     TenantScopedTabularInline,
 )
-from orchestration.scoping import managed_tenant, scope_queryset
+from core.scoping import (
+    managed_tenant,
+    scope_queryset,
+)
+from orchestration.rule_tester import (
+    RuleTesterForm,
+    run_rule_test,
+)
 
 # --- agents ----------------------------------------------------------------------------------
 
@@ -180,7 +187,6 @@ class AgentAdmin(TenantScopedAdmin):
         return format_html('<a href="{}">own (v{})</a>', url, ruleset.version)
 
     def delete_model(self, request, obj):
-        from agents.services import AgentInUse, agent_delete
 
         try:
             agent_delete(agent=obj)

@@ -7,7 +7,12 @@ import re
 
 from django import forms
 
-from orchestration.json_input import JsonRefused, StrictJSONField, loads, text_problem
+from core.json_input import (
+    JsonRefused,
+    StrictJSONField,
+    loads,
+    text_problem,
+)
 
 
 class CommaListField(forms.CharField):

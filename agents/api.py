@@ -6,17 +6,16 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents import services
 from agents.models import Agent, AgentRole, Pattern
 from agents.runtime_config import public_runtime, runtime_errors, split_runtime
-from approvals.registry import ParamsError, get_action
-from orchestration.api_auth import request_tenant
-from orchestration.api_errors import Conflict
-from orchestration.scoping import scope_queryset
+from agents.serializers import KnowledgeSerializer
+from core.api_auth import request_tenant, tenant_get_or_404
+from core.api_errors import Conflict
+from core.scoping import scope_queryset
 
 
 def tenant_agents(request):
@@ -24,49 +23,7 @@ def tenant_agents(request):
 
 
 def get_agent(request, agent_id: str) -> Agent:
-    return get_object_or_404(tenant_agents(request), slug=agent_id)
-
-
-class WholeObjectSerializer(serializers.Serializer):
-    """A nested object that a PATCH replaces whole: its required fields stay required even when
-    the outer serializer is partial (DRF skips them there otherwise)."""
-
-    def to_internal_value(self, data):
-        if getattr(self.root, "partial", False) and isinstance(data, dict):
-            missing = {
-                name: [field.error_messages["required"]]
-                for name, field in self.fields.items()
-                if field.required and not field.read_only and name not in data
-            }
-            if missing:
-                raise serializers.ValidationError(missing)
-        return super().to_internal_value(data)
-
-
-class ActionSerializer(WholeObjectSerializer):
-    name = serializers.CharField()
-    params = serializers.DictField(required=False, default=dict)
-
-    def validate(self, data):
-        spec = get_action(data["name"])
-        if spec is None:
-            raise serializers.ValidationError({"name": f"unknown action '{data['name']}'"})
-        try:
-            spec.validate_params(data["params"])
-        except ParamsError as exc:
-            raise serializers.ValidationError(
-                {"params": {k: [v] for k, v in exc.errors.items()}}
-            ) from None
-        return data
-
-
-class KnowledgeSerializer(WholeObjectSerializer):
-    question = serializers.CharField(max_length=500)
-    keywords = serializers.ListField(
-        child=serializers.CharField(max_length=100), required=False, default=list, max_length=50
-    )
-    answer = serializers.CharField(max_length=10_000)
-    action = ActionSerializer(required=False, allow_null=True)
+    return tenant_get_or_404(request, Agent, slug=agent_id)
 
 
 class AgentSerializer(serializers.Serializer):

@@ -9,7 +9,10 @@ from django.contrib import admin
 
 from agents.guardrails.policy import DEFAULT_POLICY
 from agents.models import GuardrailAction, GuardrailPolicy
-from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedForm
+from core.admin_scoping import (
+    TenantScopedAdmin,
+    TenantScopedForm,
+)
 
 SWITCH_FIELDS = {
     "redact_cards": "cards",

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from agents.action_registry import approval_condition_schema, totals_from
 from agents.models import Agent
 from agents.rule_sets import effective_ruleset, rules_document
-from approvals.registry import approval_condition_schema
-from approvals.totals import totals_from
-from orchestration.rules import (
+from rules import (
     CompiledCondition,
     compile_condition,
     handoff_schema,

@@ -14,12 +14,19 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from agents.action_registry import (
+    action_names,
+    approval_condition_schema,
+    get_action,
+)
 from agents.models import Agent, ApprovalAction, HandoffRule, RuleSet, RuleVersion
-from approvals.models import ApproverGroup
-from approvals.registry import action_names, approval_condition_schema, get_action
-from orchestration.models import Membership
-from orchestration.rules import ConditionError, check_condition, handoff_schema
-from orchestration.tenant_config import config_changed
+from core.config_version import config_changed
+from core.models import ApproverGroup, Membership
+from rules import (
+    ConditionError,
+    check_condition,
+    handoff_schema,
+)
 
 MAX_HANDOFFS = 100
 MAX_ACTIONS = 50

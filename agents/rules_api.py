@@ -9,7 +9,6 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.api import get_agent
 from agents.models import Agent
 from agents.rule_sets import (
     EMPTY_DOCUMENT,
@@ -20,6 +19,7 @@ from agents.rule_sets import (
     rules_restore,
     rules_update,
 )
+from core.api_auth import tenant_get_or_404
 
 RulesShape = inline_serializer(
     "OrchestrationRules",
@@ -86,7 +86,7 @@ def _user(request):
 class RulesView(APIView):
     @extend_schema(responses=RulesShape)
     def get(self, request, agent_id: str):
-        return Response(rules_json(get_agent(request, agent_id)))
+        return Response(rules_json(tenant_get_or_404(request, Agent, slug=agent_id)))
 
     @extend_schema(
         request=inline_serializer(
@@ -108,7 +108,7 @@ class RulesView(APIView):
         "first, with a human as the fallback when that agent cannot resolve it.",
     )
     def post(self, request, agent_id: str):
-        agent = get_agent(request, agent_id)
+        agent = tenant_get_or_404(request, Agent, slug=agent_id)
         try:
             rules_update(agent=agent, changes=request.data, user=_user(request), via="api")
         except RulesInvalid as exc:
@@ -117,7 +117,7 @@ class RulesView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, agent_id: str):
-        agent = get_agent(request, agent_id)
+        agent = tenant_get_or_404(request, Agent, slug=agent_id)
         rules_clear(agent=agent, user=_user(request), via="api")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -147,7 +147,7 @@ class RuleVersionsView(APIView):
         )
     )
     def get(self, request, agent_id: str):
-        agent = get_agent(request, agent_id)
+        agent = tenant_get_or_404(request, Agent, slug=agent_id)
         versions = agent.rule_versions.select_related("created_by")
         return Response([version_json(v) for v in versions])
 
@@ -155,7 +155,7 @@ class RuleVersionsView(APIView):
 class RuleRestoreView(APIView):
     @extend_schema(request=None, responses=RulesShape)
     def post(self, request, agent_id: str, version: int):
-        agent = get_agent(request, agent_id)
+        agent = tenant_get_or_404(request, Agent, slug=agent_id)
         found = get_object_or_404(agent.rule_versions, version=version)
         try:
             rules_restore(agent=agent, version=found, user=_user(request))

@@ -3,7 +3,7 @@
 A runtime has plain settings (URLs, model, prices), kept in ``Agent.runtime_config``, and at
 most one secret: the openai runtime's ``apiKey``, the webhook's signing ``secret``. The API,
 the admin (a password field) and stack documents take the secret next to the settings; it is
-stored apart, encrypted (``Agent.runtime_secret``, see ``orchestration.secret_store``), and
+stored apart, encrypted (``Agent.runtime_secret``, see ``core.secret_store``), and
 only ever read back as ``hasApiKey`` / ``hasSecret``. A change that does not repeat the secret
 keeps the stored one.
 
@@ -25,7 +25,7 @@ from django.conf import settings
 
 from agents.runtimes.addresses import saved_url_problem
 from config.origins import url_origin
-from orchestration.secret_store import seal
+from core.secret_store import seal
 
 MIN_SECRET_LENGTH = 16
 MAX_SECRET_LENGTH = 4096

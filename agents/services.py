@@ -9,10 +9,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 
-from agents.models import Agent, KnowledgeEntry
+from agents.guardrails.policy import policy_problems, topics_text
+from agents.models import Agent, GuardrailPolicy, KnowledgeEntry
+from agents.models.guardrails import DOCUMENT_FIELDS
 from agents.runtime_config import SECRET_NAMES, runtime_secret_after, secret_problem
-from orchestration.models import Tenant
-from orchestration.tenant_config import config_changed
+from core.config_version import config_changed
+from core.models import Tenant
 
 # What the API calls the model's fields, for error messages.
 API_NAMES = {
@@ -161,9 +163,6 @@ def knowledge_replace(*, agent: Agent, entries: list[dict[str, Any]]) -> list[Kn
 def guardrail_policy_set(*, agent: Agent, document: Mapping[str, Any] | None) -> None:
     """Replace the agent's own guardrail policy with ``document`` (a policy level, see
     ``agents.guardrails.policy``; None or {} removes it). Raises ValidationError."""
-    from agents.guardrails.policy import policy_problems, topics_text
-    from agents.models import GuardrailPolicy
-    from agents.models.guardrails import DOCUMENT_FIELDS
 
     GuardrailPolicy.objects.filter(agent=agent).delete()
     if document:

@@ -32,11 +32,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, ProtectedError, QuerySet
 
 from agents.models import Agent, Workflow, WorkflowStep
-from orchestration.models import Tenant
-from orchestration.rules import CONVERSATION_NAMES as _CONDITION_NAMES
-from orchestration.rules import ConditionError, check_condition, workflow_schema
-from orchestration.rules.tokens import KEYWORDS
-from orchestration.scoping import scope_queryset
+from core.models import Tenant
+from core.scoping import scope_queryset
+from rules import CONVERSATION_NAMES as _CONDITION_NAMES
+from rules import (
+    ConditionError,
+    check_condition,
+    workflow_schema,
+)
+from rules.tokens import KEYWORDS
 
 MAX_STEPS = 50
 MIN_STEP_BUDGET = 1

@@ -31,7 +31,7 @@ from agents.workflows import (
     workflow_replace,
     workflow_validate,
 )
-from orchestration.admin_scoping import (
+from core.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedForm,
     TenantScopedInlineFormSet,

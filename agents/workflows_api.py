@@ -32,8 +32,9 @@ from agents.workflows import (
     workflow_list,
     workflow_replace,
 )
-from orchestration.api_auth import request_tenant
-from orchestration.api_errors import Conflict
+from core.api_auth import request_tenant
+from core.api_errors import Conflict
+from core.api_schema import ErrorSerializer
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -79,13 +80,6 @@ class WorkflowSerializer(WorkflowRequestSerializer):
     id = serializers.IntegerField(read_only=True)
     createdAt = serializers.DateTimeField(read_only=True)
     updatedAt = serializers.DateTimeField(read_only=True)
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.DictField(
-        help_text='{"code", "message", "fields"?}; fields maps paths such as '
-        '"steps[1].condition" to messages.'
-    )
 
 
 INVALID = OpenApiResponse(ErrorSerializer, description="The document is invalid.")

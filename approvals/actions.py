@@ -1,4 +1,4 @@
-"""The demo actions' callables (named by ``approvals.registry``). They do nothing outside the
+"""The demo actions' callables (named by ``agents.action_registry``). They do nothing outside the
 product: each writes one ledger row per execution key, so the execution can be seen and a
 second run with the same key adds nothing."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.action_registry import ActionContext
 from approvals.models import LedgerEntry
-from approvals.registry import ActionContext
-from orchestration.models import Tenant
+from core.models import Tenant
 
 
 def _ledger(context: ActionContext, action: str) -> tuple[LedgerEntry, bool]:

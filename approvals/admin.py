@@ -17,7 +17,6 @@ from approvals.models import (
     ActionExecution,
     ApprovalDecision,
     ApprovalRequest,
-    ApproverGroup,
     AuditLog,
     ExchangeRate,
     LedgerEntry,
@@ -25,8 +24,12 @@ from approvals.models import (
 )
 from approvals.selectors import approval_transcript, origin_text
 from approvals.services import ApprovalConflict, NotAnApprover, approval_decide
-from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedTabularInline
-from orchestration.services import person_access_changed
+from core.admin_scoping import (
+    TenantScopedAdmin,
+    TenantScopedTabularInline,
+)
+from core.models import ApproverGroup
+from core.services import person_access_changed
 
 
 @admin.register(ApproverGroup)

@@ -40,10 +40,14 @@ from approvals.services import (
     approval_decide,
     proposal_json,
 )
-from orchestration.api_auth import ApiKeyClient, request_principal, request_tenant
-from orchestration.api_errors import Conflict
-from orchestration.models import Conversation
-from orchestration.scoping import scope_queryset
+from conversations.models import Conversation
+from core.api_auth import (
+    ApiKeyClient,
+    request_principal,
+    request_tenant,
+)
+from core.api_errors import Conflict
+from core.scoping import scope_queryset
 
 
 class ActionInSerializer(serializers.Serializer):

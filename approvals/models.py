@@ -12,31 +12,16 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from orchestration.currencies import validate_currency
-from orchestration.models import ApiKey, Tenant, TenantOwned
+from core.currencies import validate_currency
+from core.models import (
+    ApiKey,
+    Tenant,
+    TenantOwned,
+)
 
 # an amount in the tenant's currency (actions' amounts are bounded by their schema)
 AMOUNT_DIGITS = 24
 AMOUNT_PLACES = 4
-
-
-class ApproverGroup(TenantOwned):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="approver_groups")
-    name = models.SlugField(max_length=63, help_text="Used in rules as group:<name>.")
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
-
-    class Meta:
-        ordering = ["name"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "name"],
-                name="approver_group_unique_per_tenant",
-                violation_error_message="A group with this name already exists.",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"group:{self.name}"
 
 
 class ExchangeRate(TenantOwned):
@@ -97,7 +82,7 @@ class ApprovalRequest(TenantOwned):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(
-        "orchestration.Conversation", on_delete=models.CASCADE, related_name="approval_requests"
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="approval_requests"
     )
     action = models.CharField(max_length=100)
     params = models.JSONField(default=dict, blank=True)
@@ -265,7 +250,7 @@ class ActionExecution(TenantOwned):
         help_text="Empty when the action needed no approval.",
     )
     conversation = models.ForeignKey(
-        "orchestration.Conversation", on_delete=models.CASCADE, related_name="action_executions"
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="action_executions"
     )
     action = models.CharField(max_length=100)
     params = models.JSONField(default=dict, blank=True)
@@ -305,7 +290,7 @@ class LedgerEntry(TenantOwned):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(
-        "orchestration.Conversation", on_delete=models.CASCADE, related_name="+"
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="+"
     )
     action = models.CharField(max_length=100)
     params = models.JSONField(default=dict, blank=True)

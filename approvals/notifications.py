@@ -1,6 +1,6 @@
 """Telling people about approvals, always after commit: the inbox socket (through
-``orchestration.events.notify_on_commit``) and e-mail to the approvers (a Celery task sent
-through the outbox, ``orchestration.outbox``, so a broker that is down loses nothing).
+``core.events.notify_on_commit``) and e-mail to the approvers (a Celery task sent
+through the outbox, ``core.outbox``, so a broker that is down loses nothing).
 
 A notification is never the truth: the request is a row first, and a client that reconnects
 re-reads the rows (``approvals.selectors``).
@@ -16,20 +16,22 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from agents.action_registry import get_action
 from approvals.models import ApprovalRequest
-from approvals.registry import get_action
 from approvals.selectors import approver_people
-from orchestration.events import notify_on_commit, tenant_inbox_group
-from orchestration.links import absolute_reverse
-from orchestration.outbox import outbox_task
+from approvals.task_names import EMAIL_TASK
+from core.events import (
+    notify_on_commit,
+    tenant_inbox_group,
+)
+from core.links import absolute_reverse
+from core.outbox import outbox_task
 
 log = logging.getLogger(__name__)
 
 
 def notify_requested(approval: ApprovalRequest) -> None:
     """The approvers' inbox hears of a new request, and they get an e-mail."""
-    from approvals.tasks import email_approvers
-
     notify_on_commit(
         [tenant_inbox_group(approval.tenant_id)],
         {
@@ -38,7 +40,7 @@ def notify_requested(approval: ApprovalRequest) -> None:
             "conversationId": str(approval.conversation_id),
         },
     )
-    outbox_task(tenant_id=approval.tenant_id, task=email_approvers.name, args=[approval.pk])
+    outbox_task(tenant_id=approval.tenant_id, task=EMAIL_TASK, args=[approval.pk])
 
 
 def notify_decided(approval: ApprovalRequest) -> None:

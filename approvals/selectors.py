@@ -20,12 +20,12 @@ from approvals.models import (
     ApprovalCause,
     ApprovalRequest,
     ApprovalStatus,
-    ApproverGroup,
     CauseKind,
     Verdict,
 )
-from orchestration.models import Message, Tenant
-from orchestration.scoping import membership_of
+from conversations.models import Message
+from core.models import ApproverGroup, Tenant
+from core.scoping import membership_of
 
 MAX_LIST = 200
 MAX_PENDING = 500

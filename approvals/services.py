@@ -39,6 +39,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.action_registry import (
+    ActionContext,
+    ParamsError,
+    action_names,
+    get_action,
+)
 from agents.guardrails.access import action_allowed
 from agents.rule_engine import approval_verdict, rules_for
 from approvals import notifications
@@ -54,8 +60,8 @@ from approvals.models import (
     ExecutionStatus,
     Verdict,
 )
-from approvals.registry import ActionContext, ParamsError, action_names, get_action
-from approvals.selectors import approval_get, approval_json, decide_problem
+from approvals.selectors import approval_get, approval_json, decide_problem, execution_json
+from approvals.task_names import EXECUTE_TASK
 from approvals.totals import (
     Money,
     NoRate,
@@ -65,21 +71,22 @@ from approvals.totals import (
     params_for_rules,
     running_totals,
 )
-from orchestration import lifecycle
-from orchestration.events import (
-    message_created_on_commit,
-    record,
-)
-from orchestration.models import (
-    ApiKey,
+from conversations.events import record
+from conversations.messages import message_post
+from conversations.models import (
     Conversation,
     EventType,
     Message,
     MessageRole,
     State,
 )
-from orchestration.outbox import outbox_task
-from orchestration.principals import NOBODY, Principal
+from core.models import ApiKey
+from core.outbox import outbox_task
+from core.principals import (
+    NOBODY,
+    Principal,
+)
+from handover.services import hand_over
 
 log = logging.getLogger(__name__)
 
@@ -764,11 +771,9 @@ def executions_resend(*, now: dt.datetime | None = None, batch_size: int = SWEEP
 
 
 def _dispatch(execution: ActionExecution, countdown: float | None = None) -> None:
-    from approvals.tasks import execute_action
-
     outbox_task(
         tenant_id=execution.tenant_id,
-        task=execute_action.name,
+        task=EXECUTE_TASK,
         args=[execution.pk],
         countdown=countdown,
     )
@@ -900,7 +905,7 @@ def _execution_failed(execution: ActionExecution) -> None:
     if execution.request_id:
         _approval_moved(execution, ApprovalStatus.FAILED)
     _tell(conversation.pk, FAILED_TEXT.format(label=_label(execution.action)))
-    _hand_over(conversation, reason=f"action {execution.action} failed")
+    hand_over(conversation=conversation, reason=f"action {execution.action} failed")
 
 
 def _approval_moved(execution: ActionExecution, status: str) -> ApprovalRequest | None:
@@ -937,33 +942,9 @@ def _label(action: str) -> str:
 def _tell(conversation_id, text: str) -> Message:
     """A system message to the customer (and to the person with them)."""
     conversation = Conversation.objects.only("pk", "tenant_id", "state").get(pk=conversation_id)
-    message = Message.objects.create(
-        tenant_id=conversation.tenant_id,
-        conversation_id=conversation.pk,
-        role=MessageRole.SYSTEM,
-        author="system",
-        text=text,
-    )
+    message = message_post(conversation=conversation, role=MessageRole.SYSTEM, text=text)
     Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=message.created_at)
-    message_created_on_commit(message)
     return message
-
-
-def _hand_over(conversation: Conversation, *, reason: str) -> None:
-    """Hand the (locked) conversation to people, as the orchestrator does
-    (``orchestration.pipeline.hand_over_to_human``), within the lifecycle table: a
-    conversation not yet active becomes active first; one already with people stays there."""
-    from orchestration.pipeline import conversation_hand_over
-
-    if conversation.state == State.TRIAGED:
-        lifecycle.conversation_transition(
-            conversation=conversation, to=State.ACTIVE, reason="an action failed"
-        )
-    if not lifecycle.can_transition(conversation.state, State.HANDING_OFF):
-        return  # handing off, with a human, or resolved already
-    handover_notice, _ = conversation_hand_over(conversation=conversation, reason=reason)
-    conversation.save(update_fields=["last_activity_at", "updated_at"])
-    message_created_on_commit(handover_notice)
 
 
 def _duration(value: dt.timedelta) -> str:
@@ -980,7 +961,6 @@ def _duration(value: dt.timedelta) -> str:
 
 def proposal_json(proposal: Proposal) -> dict[str, Any]:
     """The actions API's answer body: ``{"approval": ...}`` or ``{"execution": ...}``."""
-    from approvals.selectors import execution_json
 
     if proposal.approval is not None:
         approval = approval_get(

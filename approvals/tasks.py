@@ -15,11 +15,7 @@ from approvals.services import (
     executions_resend,
     retry_delay,
 )
-
-EXECUTE_TASK = "approvals.execute_action"
-EXPIRE_TASK = "approvals.expire_pending"
-EMAIL_TASK = "approvals.email_approvers"
-EXPIRE_SCHEDULE = "Approvals: expiry sweep"
+from approvals.task_names import EMAIL_TASK, EXECUTE_TASK, EXPIRE_SCHEDULE, EXPIRE_TASK  # noqa: F401
 
 
 @shared_task(

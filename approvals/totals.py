@@ -26,6 +26,12 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 
+from agents.action_registry import (
+    ACTIONS,
+    ActionSpec,
+    number,
+    totals_from,
+)
 from approvals.models import (
     AMOUNT_PLACES,
     ActionExecution,
@@ -34,9 +40,9 @@ from approvals.models import (
     ExchangeRate,
     ExecutionStatus,
 )
-from approvals.registry import ACTIONS, ActionSpec, totals_names
-from orchestration.models import Conversation, Tenant
-from orchestration.rules.schema import WINDOW as WINDOW_SUFFIX
+from conversations.models import Conversation
+from core.models import Tenant
+from rules.schema import WINDOW as WINDOW_SUFFIX
 
 WINDOW = dt.timedelta(hours=24)
 COUNTED_REQUESTS = (ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.EXECUTED)
@@ -179,32 +185,9 @@ def running_totals(conversation: Conversation, *, now: dt.datetime) -> dict[str,
     return totals_from(flat)
 
 
-def totals_from(flat: dict[str, Any]) -> dict[str, Any]:
-    """The ``totals`` a condition reads, from names without their ``totals.`` prefix
-    (``{"refunded_24h": 90, "count.issue_refund": 2}``); a total not given is 0. The rule
-    tester builds what it is given with this, the gate what the database holds."""
-    totals: dict[str, Any] = {}
-    for name in totals_names():
-        path = name.removeprefix("totals.").split(".")
-        value = _number(flat.get(".".join(path), 0))
-        place = totals
-        for part in path[:-1]:
-            place = place.setdefault(part, {})
-        place[path[-1]] = value
-    return totals
-
-
 def params_for_rules(params: dict[str, Any], money: Money | None) -> dict[str, Any]:
     """The parameters as approval conditions see them: ``params.amount`` in the tenant's
     currency (``params.currency`` stays as given)."""
     if money is None:
         return params
-    return {**params, "amount": _number(money.converted)}
-
-
-def _number(value: Any) -> int | float:
-    """A JSON number for the conditions and the events: whole amounts as integers (so an
-    explanation reads "totals.refunded is 90", not 90.0)."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
+    return {**params, "amount": number(money.converted)}

@@ -35,10 +35,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from agents.action_registry import (
+    action_names,
+    get_action,
+)
 from agents.models import Agent
 from approvals.audit import client_address
 from approvals.models import ApprovalRequest, ApprovalStatus, AuditLog, Verdict
-from approvals.registry import action_names, get_action
 from approvals.selectors import (
     approval_get,
     approval_transcript,
@@ -48,10 +51,13 @@ from approvals.selectors import (
     origin_text,
 )
 from approvals.services import MAX_REASON, ApprovalConflict, NotAnApprover, approval_decide
-from orchestration.dates import DateInRangeField
-from orchestration.models import Membership, Tenant
-from orchestration.permissions import page_door
-from orchestration.scoping import membership_of
+from core.dates import DateInRangeField
+from core.models import (
+    Membership,
+    Tenant,
+)
+from core.permissions import page_door
+from core.scoping import membership_of
 
 HISTORY_PAGE_SIZE = 25
 WAITING_ON_OTHERS = 20

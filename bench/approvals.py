@@ -76,10 +76,13 @@ def percentile(values: list[float], q: float) -> float:
 def set_up(approvers: int):
     from agents.models import Agent
     from agents.rule_sets import rules_replace
-    from approvals.models import ApproverGroup
-    from orchestration.conversation_services import conversation_start
-    from orchestration.lifecycle import conversation_transition
-    from orchestration.services import tenant_create, user_create
+    from conversations.lifecycle import conversation_transition
+    from conversations.services import conversation_start
+    from core.models import ApproverGroup
+    from core.services import (
+        tenant_create,
+        user_create,
+    )
 
     tenant = tenant_create(slug="bench", name="Bench")
     people = [
@@ -236,7 +239,7 @@ def tally(ids: list[int]) -> dict:
     from django.db.models import Count
 
     from approvals.models import ActionExecution, ApprovalRequest, LedgerEntry
-    from orchestration.models import DecisionEvent
+    from conversations.models import DecisionEvent
 
     requests = {
         r.pk: r for r in ApprovalRequest.objects.filter(pk__in=ids).select_related("execution")

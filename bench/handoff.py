@@ -150,7 +150,7 @@ def log(message: str) -> None:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile, as orchestration.simulation.percentile."""
+    """Nearest-rank percentile, as tools.simulation.percentile."""
     if not values:
         return float("nan")
     ordered = sorted(values)
@@ -627,9 +627,14 @@ def seed(agents: int, approvers: int) -> dict:
     from django.utils.crypto import get_random_string
 
     from agents.models import Agent
-    from orchestration.demo import seed_demo
-    from orchestration.models import BusinessHours, Membership, PersonSession, Tenant
-    from orchestration.sessions import SessionStore
+    from core.models import (
+        BusinessHours,
+        Membership,
+        PersonSession,
+        Tenant,
+    )
+    from core.sessions import SessionStore
+    from stacks.demo import seed_demo
 
     seed_demo()
     tenant = Tenant.objects.get(slug="demo")
@@ -748,7 +753,7 @@ class Writer:
         layer.group_send = group_send
 
     def conversation(self):
-        from orchestration.conversation_services import conversation_start
+        from conversations.services import conversation_start
 
         self.number += 1
         conversation, _ = conversation_start(
@@ -811,7 +816,7 @@ class Writer:
         type the permission matrix does not give the socket's roles), counted by type."""
         from channels.layers import get_channel_layer
 
-        from orchestration.events import tenant_inbox_group
+        from core.events import tenant_inbox_group
 
         await get_channel_layer().group_send(
             tenant_inbox_group(self.tenant.pk),
@@ -1170,7 +1175,7 @@ def _sync_costs(tenant) -> dict:
     connect) and ``presence_join`` (once per agent connect)."""
     from handover.consumers import _online
     from handover.presence import presence_join
-    from handover.selectors import inbox_snapshot
+    from orchestration.inbox import inbox_snapshot
 
     users = _bench_agents(2)
     return {

@@ -220,9 +220,12 @@ def seed(agents: int) -> dict:
 
     from django.test import Client
 
-    from orchestration import services
-    from orchestration.demo import seed_demo
-    from orchestration.models import BusinessHours, Tenant
+    from core import services
+    from core.models import (
+        BusinessHours,
+        Tenant,
+    )
+    from stacks.demo import seed_demo
 
     seed_demo()
     tenant = Tenant.objects.get(slug="demo")

@@ -367,8 +367,8 @@ class Loader:
 def load(now: dt.datetime):
     from django.db import connection
 
-    from orchestration import services
-    from orchestration.models import Tenant
+    from core import services
+    from core.models import Tenant
     from tests.factories import make_person
 
     main = Tenant.objects.create(slug="bench", name="Bench")
@@ -409,8 +409,12 @@ def reload():
     """The tenant, manager and a new key of a kept database, and the time it was loaded."""
     from django.db.models import Max
 
-    from orchestration import services
-    from orchestration.models import Conversation, Membership, Tenant
+    from conversations.models import Conversation
+    from core import services
+    from core.models import (
+        Membership,
+        Tenant,
+    )
 
     tenant = Tenant.objects.get(slug="bench")
     manager = Membership.objects.get(tenant=tenant, is_manager=True).user
@@ -443,7 +447,7 @@ def fresh_connection() -> None:
 
 
 def selector_timings(windows: dict[str, object]) -> list[tuple[str, str, float, float]]:
-    from orchestration.metrics import selectors
+    from insight.metrics import selectors
 
     queries = {
         "conversations per day": lambda w: selectors._conversation_counts(w, by_day=True),
@@ -467,7 +471,7 @@ def explain(windows: dict[str, object]) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from orchestration.metrics.selectors import metrics_summary
+    from insight.metrics.selectors import metrics_summary
 
     for label, window in windows.items():
         with CaptureQueriesContext(connection) as captured:
@@ -524,7 +528,10 @@ def requests_timings(tenant, manager, raw_key) -> list[tuple[str, float, float, 
 
 def report(*, loader, tenant, version, setup, selectors, requests, total) -> list[dict]:
     """Print the report; return its figures for the RESULT line."""
-    from orchestration.models import Conversation, DecisionEvent
+    from conversations.models import (
+        Conversation,
+        DecisionEvent,
+    )
 
     events = DecisionEvent.objects.count()
     print(f"PostgreSQL {version}; loaded in {setup:.1f} s (COPY), {total:.1f} s in all")
@@ -614,8 +621,6 @@ def main() -> None:
         from django.db import connection
         from django.utils import timezone
 
-        from orchestration import insight_admin  # noqa: F401
-
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
         call_command("migrate", verbosity=0)
         version = connection.cursor().connection.info.server_version
@@ -628,7 +633,7 @@ def main() -> None:
             tenant, manager, raw_key, loader = load(now)
         setup = time.perf_counter() - loaded
 
-        from orchestration.metrics.window import Window
+        from insight.metrics.window import Window
 
         windows = {
             "7 days": Window(tenant=tenant, start=now - dt.timedelta(days=7), end=now),

@@ -117,14 +117,14 @@ class Result:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
     def pct(self, q: float) -> float:
-        from orchestration.simulation import percentile
+        from tools.simulation import percentile
 
         return percentile(self.latencies, q)
 
 
 def bench_direct(tenant, agent, seconds: float) -> Result:
     """``conversation_receive_message`` called in a loop, as a view would."""
-    from orchestration.conversation_services import conversation_start
+    from conversations.services import conversation_start
     from orchestration.pipeline import conversation_receive_message
 
     latencies: list[float] = []
@@ -153,7 +153,7 @@ def bench_direct(tenant, agent, seconds: float) -> Result:
 
 def bench_api_client(raw_key: str, seconds: float) -> Result:
     """The same through ``APIClient``: middleware, authentication, serializers, views."""
-    from orchestration.simulation import InProcessTransport
+    from tools.simulation import InProcessTransport
 
     transport = InProcessTransport(raw_key)
     latencies: list[float] = []
@@ -196,9 +196,9 @@ def queries_per_message(tenant, agent, raw_key: str) -> dict[str, list[int]]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from orchestration.conversation_services import conversation_start
+    from conversations.services import conversation_start
     from orchestration.pipeline import conversation_receive_message
-    from orchestration.simulation import InProcessTransport
+    from tools.simulation import InProcessTransport
 
     counts: dict[str, list[int]] = {"pipeline": [], "API": []}
     conversation, _ = conversation_start(
@@ -451,9 +451,9 @@ def main() -> None:
         from django.core.management import call_command
 
         from agents.models import Agent
-        from orchestration import services
-        from orchestration.demo import seed_demo
-        from orchestration.models import Tenant
+        from core import services
+        from core.models import Tenant
+        from stacks.demo import seed_demo
 
         call_command("migrate", verbosity=0)
         seed_demo()

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._result import command_line, emit, figure
-from orchestration.rules import (
+from rules import (
     approval_schema,
     compile_condition,
     handoff_schema,

@@ -88,7 +88,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from agents.models import Agent
-    from orchestration.models import Tenant
+    from core.models import Tenant
     from stacks.documents import stack_export
     from stacks.selectors import builtin_template
     from stacks.services import stack_import

@@ -1,4 +1,11 @@
-"""The Celery application. Tasks live in each app's ``tasks.py`` and are discovered here."""
+"""The Celery application and the one schedule of periodic work.
+
+Tasks live in each app's ``tasks.py`` and are discovered here. ``SCHEDULE`` is every sweep the
+product runs, by name: Celery beat installs it (``DatabaseScheduler`` keeps its entries in the
+database under these names, so an operator may pause one in the admin), and on the embedded
+default the in-process runner reads the same table. Every sweep is safe to run twice, or two at
+once.
+"""
 
 import os
 
@@ -9,3 +16,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("backoffice")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# name -> (task name, every N seconds)
+SCHEDULE: dict[str, tuple[str, float]] = {
+    # the outbox's rows that were not relayed after their commit
+    "Outbox: relay sweep": ("orchestration.relay_outbox", 5),
+    # hot offers unclaimed past hotClaimTimeout become cold
+    "Handover: hot offers that nobody claimed go cold": ("handover.expire_hot_offers", 5),
+    # conversations silent for checkInterval x stallThreshold (each conversation's own
+    # settings; the sweep runs often enough for the smallest checkInterval worth setting)
+    "Orchestrator: silence sweep": ("orchestration.sweep_silence", 5),
+    # pending approvals past the tenant's approval_timeout, and stale executions resent
+    "Approvals: expiry sweep": ("approvals.expire_pending", 60),
+    # metric alerts past their threshold (at most one e-mail per window)
+    "Insight: metric alerts": ("orchestration.sweep_alerts", 60),
+}
+
+app.conf.beat_schedule = {
+    name: {"task": task, "schedule": float(seconds)} for name, (task, seconds) in SCHEDULE.items()
+}

@@ -28,6 +28,9 @@ from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from config.celery import app
+from core.outbox import outbox_pending
+
 log = logging.getLogger(__name__)
 
 LIVE_PATH = "/health/live"
@@ -42,7 +45,6 @@ def check_database() -> dict[str, Any]:
     """A query on a connection of this thread (from the pool on PostgreSQL), given back; with
     it, how much work waits in the outbox and for how long (a growing figure means the broker
     or the workers are away: the sweep relays it once they are back)."""
-    from orchestration.outbox import outbox_pending
 
     connection = connections["default"]
     try:
@@ -71,7 +73,6 @@ def check_redis(timeout: float) -> dict[str, Any]:
 
 
 def check_workers(timeout: float) -> dict[str, Any]:
-    from config.celery import app
 
     if app.conf.task_always_eager:
         return {"mode": "in process"}

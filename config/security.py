@@ -7,6 +7,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 
+from core.api_errors import error_body
+
 NUL = "\x00"
 
 
@@ -47,8 +49,6 @@ class RejectNulCharactersMiddleware:
         ):
             message = "The request contains a NUL character (%00), which is never valid here."
             if request.path_info.startswith("/api/"):
-                from orchestration.api_errors import error_body
-
                 return JsonResponse(error_body("invalid", message), status=400)
             return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
         return self.get_response(request)

@@ -137,11 +137,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_celery_beat",
-    "orchestration",
+    # the house, bottom to top: every import goes down (README, Layout)
+    "core",
+    "conversations",
     "agents",
-    "approvals",
     "handover",
+    "approvals",
+    "insight",
+    "orchestration",
     "stacks",
+    "tools",
 ]
 
 MIDDLEWARE = [
@@ -311,7 +316,7 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Database sessions that know their person, so "sign out everywhere" and a deactivation end
 # them all at once (orchestration/sessions.py).
-SESSION_ENGINE = "orchestration.sessions"
+SESSION_ENGINE = "core.sessions"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -364,15 +369,15 @@ RATE_LIMIT_PREFIX = env_str("RATE_LIMIT_PREFIX", "ratelimit")
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "orchestration.api_auth.BearerTokenAuthentication",
+        "core.api_auth.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # every view: the permission matrix (orchestration/permissions.py), deny by default
-    "DEFAULT_PERMISSION_CLASSES": ["orchestration.api_auth.MatrixPermission"],
-    "DEFAULT_THROTTLE_CLASSES": ["orchestration.api_throttle.ApiRateThrottle"],
-    "DEFAULT_PARSER_CLASSES": ["orchestration.api_parsers.LimitedJSONParser"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api_auth.MatrixPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api_throttle.ApiRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["core.api_parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "orchestration.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -395,7 +400,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "orchestration.api_schema.document_errors",
+        "core.api_schema.document_errors",
     ],
 }
 

@@ -9,7 +9,10 @@ import logging
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from orchestration.api_errors import error_body, is_api_request
+from core.api_errors import (
+    error_body,
+    is_api_request,
+)
 
 log = logging.getLogger(__name__)
 

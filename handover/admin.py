@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from core.admin_scoping import (
+    TenantScopedAdmin,
+    TenantScopedStackedInline,
+)
 from handover.models import Handoff, HandoffPack, Presence
-from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedStackedInline
 
 
 class ReadOnlyMixin:

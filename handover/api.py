@@ -9,8 +9,14 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from conversations.messages import message_json
+from core.api_auth import request_tenant
+from core.api_errors import Conflict
 from handover.models import Mode, Status
-from handover.selectors import handoff_json, handoffs_for, message_json
+from handover.selectors import (
+    handoff_json,
+    handoffs_for,
+)
 from handover.services import (
     HandoffUnavailable,
     NotAllowed,
@@ -19,8 +25,6 @@ from handover.services import (
     handoff_claim,
     human_send_message,
 )
-from orchestration.api_auth import request_tenant
-from orchestration.api_errors import Conflict
 
 
 class HandoffShape(serializers.Serializer):

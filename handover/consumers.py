@@ -30,23 +30,35 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from config import ratelimit
-from handover import presence
-from handover.limits import chat_message_refusal, wait_text
-from handover.models import Handoff
-from handover.selectors import inbox_snapshot, message_json
-from handover.services import HandoffUnavailable, NotAllowed, handoff_claim, human_send_message
-from orchestration.conversation_services import customer_token_matches
-from orchestration.events import conversation_group, person_group, tenant_inbox_group
-from orchestration.json_input import JsonRefused, loads
-from orchestration.models import Conversation, Message
-from orchestration.permissions import (
+from conversations.messages import message_json
+from conversations.models import (
+    Conversation,
+    Message,
+)
+from conversations.services import customer_token_matches
+from core.events import (
+    conversation_group,
+    person_group,
+    tenant_inbox_group,
+)
+from core.json_input import (
+    JsonRefused,
+    loads,
+)
+from core.permissions import (
     AGENT,
     SOCKET_ACTIONS,
     SOCKET_EVENTS,
     access_of,
     forget_hats,
 )
-from orchestration.scoping import membership_of
+from core.scoping import membership_of
+from handover import presence
+from handover.limits import chat_message_refusal, wait_text
+from handover.models import Handoff
+from handover.services import HandoffUnavailable, NotAllowed, handoff_claim, human_send_message
+from orchestration.inbox import inbox_snapshot
+from orchestration.pipeline import ConversationClosed, conversation_receive_message
 
 log = logging.getLogger(__name__)
 
@@ -376,7 +388,6 @@ class CustomerConsumer(JsonConsumer):
             await self.send_json(error_frame("conversation_closed", problem))
 
     def _customer_says(self, text: str) -> str | None:
-        from orchestration.pipeline import ConversationClosed, conversation_receive_message
 
         conversation = Conversation.objects.get(pk=self.conversation_id)
         try:

@@ -7,7 +7,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from orchestration.models import Conversation, Tenant, TenantOwned
+from conversations.models import Conversation
+from core.models import (
+    Tenant,
+    TenantOwned,
+)
 
 
 class Mode(models.TextChoices):
@@ -50,6 +54,9 @@ class Handoff(TenantOwned):
     queued_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    customer_emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the e-mail customer was told someone will follow up."
+    )
 
     class Meta:
         ordering = ["-priority", "created_at"]

@@ -10,8 +10,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.models import (
+    Membership,
+    Tenant,
+)
 from handover.models import Presence
-from orchestration.models import Membership, Tenant
 
 HEARTBEAT_SECONDS = 20
 PRESENCE_TTL = dt.timedelta(seconds=50)

@@ -1,5 +1,5 @@
-"""Reads of the handover: handoffs with their packs in the API's shape, the queue in priority
-order, and the inbox snapshot a socket sends on connect."""
+"""Reads of the handover: handoffs with their packs in the API's shape, and the queue in priority
+order."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from core.models import Tenant
 from handover.models import OPEN_STATUSES, Handoff, Status
-from handover.packs import waiting_minutes
-from handover.presence import online_agents
-from orchestration.models import Message, Tenant
 
 
 def pack_json(handoff: Handoff) -> dict[str, Any] | None:
@@ -65,36 +63,6 @@ def open_handoffs(tenant: Tenant, *, limit: int = 200) -> list[Handoff]:
     return list(handoffs_for(tenant).filter(status__in=OPEN_STATUSES)[:limit])
 
 
-def inbox_snapshot(
-    user, tenant: Tenant, *, handoffs: bool = True, approvals: bool = True
-) -> dict[str, Any]:
-    """What the inbox socket shows on (re)connect: the open handoffs and who is online (when
-    ``handoffs``: a human agent's socket), the pending approvals the person may decide (when
-    ``approvals``: an approver's)."""
-    from approvals.selectors import approval_json, approvals_pending_for
-
-    target = tenant.response_target
-    now = timezone.now()
-    return {
-        "type": "inbox.snapshot",
-        "handoffs": [handoff_json(h, now=now, target=target) for h in open_handoffs(tenant)]
-        if handoffs
-        else [],
-        "approvals": [approval_json(a) for a in approvals_pending_for(user)] if approvals else [],
-        "online": sorted(
-            p.user.get_username() for p in online_agents(tenant).select_related("user")
-        )
-        if handoffs
-        else [],
-    }
-
-
-def message_json(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.pk,
-        "conversationId": str(message.conversation_id),
-        "role": message.role,
-        "author": message.author,
-        "text": message.text,
-        "createdAt": message.created_at.isoformat(),
-    }
+def waiting_minutes(handoff: Handoff, now=None) -> int:
+    start = handoff.queued_at or handoff.created_at
+    return int(((now or timezone.now()) - start).total_seconds() // 60)

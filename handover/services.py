@@ -12,17 +12,11 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from handover.models import OPEN_STATUSES, Handoff, Mode, Status
-from handover.presence import anyone_online
-from orchestration import lifecycle
-from orchestration.events import (
-    group_send_bounded,
-    message_created_on_commit,
-    notify_on_commit,
-    record,
-    tenant_inbox_group,
-)
-from orchestration.models import (
+from agents.orchestrator_settings import effective_settings
+from conversations import lifecycle
+from conversations.events import record
+from conversations.messages import message_post
+from conversations.models import (
     SYNCHRONOUS_CHANNELS,
     Channel,
     Conversation,
@@ -31,8 +25,19 @@ from orchestration.models import (
     MessageRole,
     State,
 )
-from orchestration.outbox import outbox_offer, outbox_task
-from orchestration.selectors import tenant_is_open
+from core.events import (
+    group_send_bounded,
+    notify_on_commit,
+    tenant_inbox_group,
+)
+from core.outbox import (
+    outbox_offer,
+    outbox_task,
+)
+from core.scoping import membership_of
+from core.selectors import tenant_is_open
+from handover.models import OPEN_STATUSES, Handoff, Mode, Status
+from handover.presence import anyone_online
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +51,80 @@ COLD_FOLLOW_UP_EMAIL_TEXT = (
 HAND_BACK_TEXT = "I'm back: the assistant will take it from here. Ask me anything."
 
 
+HUMAN_HANDOVER_TEXT = (
+    "I'm bringing in a member of our team who can help with this. Someone will be with you shortly."
+)
+
+# Celery task names (the tasks live with their code; services name them, never import them)
+BUILD_PACK_TASK = "handover.build_pack"
+EXPIRE_TASK = "handover.expire_hot_offers"
+EMAIL_FOLLOW_UP_TASK = "handover.email_follow_up"
+
+# how much each risk category raises a handoff's place in the queue
+RISK_WEIGHT = {"legal_threat": 40, "churn_risk": 25, "frustration": 20, "human_request": 10}
+
+
 class HandoffUnavailable(Exception):
     """The handoff was claimed by someone else, or is no longer open."""
 
 
 class NotAllowed(Exception):
     """The person may not do this (not a human agent of the tenant, not the claimer)."""
+
+
+# --- handing over --------------------------------------------------------------------------------
+
+
+def priority_for(risks: set[str], sentiment_last: float | None) -> int:
+    """A handoff's place in the queue: weighted risks, and how negative the customer sounds."""
+    score = sum(RISK_WEIGHT.get(r, 0) for r in risks)
+    if sentiment_last is not None and sentiment_last < 0:
+        score += round(-sentiment_last * 20)
+    return score
+
+
+def hand_over(
+    *,
+    conversation: Conversation,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+    risk=(),
+    sentiment: float | None = None,
+) -> tuple[Message, Handoff] | None:
+    """Hand a locked conversation to people (SPEC 4.5), the one way it is done: within the
+    lifecycle table (a conversation not yet active becomes active first), it waits in
+    ``handing_off``, the customer is told, and a handoff is opened (a hot offer or a cold pack).
+    Saves and announces what it changed; call inside the transaction that decided it.
+    Returns ``(notice, handoff)``, or None when people have it already (handing off, with a
+    person, resolved)."""
+    if conversation.state == State.TRIAGED:
+        lifecycle.conversation_transition(
+            conversation=conversation, to=State.ACTIVE, reason=f"before handing over: {reason}"
+        )
+    if not lifecycle.can_transition(conversation.state, State.HANDING_OFF):
+        return None
+    lifecycle.conversation_transition(
+        conversation=conversation, to=State.HANDING_OFF, reason=reason, detail=detail
+    )
+    notice = message_post(
+        conversation=conversation, role=MessageRole.SYSTEM, text=HUMAN_HANDOVER_TEXT
+    )
+    conversation.escalation_fallback = {}  # people have it now
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_activity_at=conversation.last_activity_at, escalation_fallback={}
+    )
+    if settings is None:
+        settings, _ = effective_settings(
+            tenant=conversation.tenant, agent=conversation.current_agent
+        )
+    handoff = handoff_open(
+        conversation=conversation,
+        reason=reason,
+        settings=settings,
+        priority=priority_for(set(risk or []), sentiment),
+    )
+    return notice, handoff
 
 
 # --- opening ------------------------------------------------------------------------------------
@@ -130,31 +203,21 @@ def deliver_offer(handoff_id: int) -> bool:
     return True
 
 
-def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
-    from handover.tasks import build_pack
+def relay_offer(event) -> None:
+    """The outbox's relay of a ``handoff_offer`` event (registered in ``HandoverConfig``): a
+    failed live delivery queues the handoff cold inside ``deliver_offer``, handled either way."""
+    deliver_offer(event.payload["handoffId"])
 
+
+def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
     email = conversation.channel == Channel.EMAIL
     text = COLD_FOLLOW_UP_EMAIL_TEXT if email else COLD_FOLLOW_UP_TEXT
-    message = Message.objects.create(
-        tenant_id=conversation.tenant_id,
-        conversation=conversation,
-        role=MessageRole.SYSTEM,
-        author="system",
-        text=text,
-    )
-    message_created_on_commit(message)
+    message_post(conversation=conversation, role=MessageRole.SYSTEM, text=text)
     if email and conversation.customer_email:
-        address, name = conversation.customer_email, conversation.tenant.name
-        transaction.on_commit(
-            lambda: send_mail(
-                subject=f"{name}: we'll follow up",
-                message=text,
-                from_email=None,
-                recipient_list=[address],
-                fail_silently=True,
-            )
-        )
-    outbox_task(tenant_id=handoff.tenant_id, task=build_pack.name, args=[handoff.pk])
+        # through the outbox: sent once the transaction commits, never lost if the mail
+        # server or the process is away then (the task sends it once, by a conditional update)
+        outbox_task(tenant_id=handoff.tenant_id, task=EMAIL_FOLLOW_UP_TASK, args=[handoff.pk])
+    outbox_task(tenant_id=handoff.tenant_id, task=BUILD_PACK_TASK, args=[handoff.pk])
     notify_on_commit(
         [tenant_inbox_group(handoff.tenant_id)],
         {"type": "handoff.queued", "handoffId": handoff.pk, "conversationId": str(conversation.pk)},
@@ -162,6 +225,30 @@ def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
 
 
 @transaction.atomic
+def follow_up_email_send(handoff_id: int) -> bool:
+    """E-mail the customer of a cold handoff on the e-mail channel that someone will follow up,
+    once: the mark is set by a conditional update before the mail is sent (no transaction is
+    held across SMTP) and taken back when sending fails, so the task's retry sends it."""
+    handoff = Handoff.objects.select_related("conversation", "tenant").filter(pk=handoff_id).first()
+    if handoff is None or not handoff.conversation.customer_email:
+        return False
+    if not Handoff.objects.filter(pk=handoff_id, customer_emailed_at__isnull=True).update(
+        customer_emailed_at=timezone.now()
+    ):
+        return False
+    try:
+        send_mail(
+            subject=f"{handoff.tenant.name}: we'll follow up",
+            message=COLD_FOLLOW_UP_EMAIL_TEXT,
+            from_email=None,
+            recipient_list=[handoff.conversation.customer_email],
+        )
+    except Exception:
+        Handoff.objects.filter(pk=handoff_id).update(customer_emailed_at=None)
+        raise
+    return True
+
+
 def handoff_make_cold(*, handoff_id: int, reason: str) -> Handoff | None:
     """An offer nobody claimed in time (or that could not be delivered) goes to the queue."""
     now = timezone.now()
@@ -207,7 +294,6 @@ def hot_offers_expire(*, now: dt.datetime | None = None, batch_size: int = 200) 
 
 
 def _agent_of(handoff_or_conversation, user) -> None:
-    from orchestration.scoping import membership_of
 
     membership = membership_of(user)
     if membership is None or membership.tenant_id != handoff_or_conversation.tenant_id:
@@ -265,15 +351,8 @@ def _claimed_conversation(conversation: Conversation, user) -> Conversation:
 def human_send_message(*, conversation: Conversation, user, text: str) -> Message:
     locked = _claimed_conversation(conversation, user)
     name = user.get_full_name() or user.get_username()
-    message = Message.objects.create(
-        tenant_id=locked.tenant_id,
-        conversation=locked,
-        role=MessageRole.HUMAN,
-        author=name,
-        text=text,
-    )
-    Conversation.objects.filter(pk=locked.pk).update(last_activity_at=timezone.now())
-    message_created_on_commit(message)
+    message = message_post(conversation=locked, role=MessageRole.HUMAN, author=name, text=text)
+    Conversation.objects.filter(pk=locked.pk).update(last_activity_at=message.created_at)
     return message
 
 
@@ -298,14 +377,7 @@ def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
         runtime_failures=0,
         escalation_fallback={},
     )
-    message = Message.objects.create(
-        tenant_id=locked.tenant_id,
-        conversation=locked,
-        role=MessageRole.SYSTEM,
-        author="system",
-        text=HAND_BACK_TEXT,
-    )
-    message_created_on_commit(message)
+    message_post(conversation=locked, role=MessageRole.SYSTEM, text=HAND_BACK_TEXT)
     return locked
 
 

@@ -21,11 +21,31 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent, AgentRole
 from config import ratelimit
+from conversations.messages import message_json
+from conversations.models import (
+    Channel,
+    Conversation,
+    Message,
+    MessageRole,
+)
+from conversations.services import conversation_start
+from core.api_errors import error_body
+from core.json_input import (
+    JsonRefused,
+    loads,
+    text_problem,
+)
+from core.models import Tenant
+from core.permissions import page_door
+from core.scoping import membership_of
 from handover.limits import chat_start_address_refusal, chat_start_tenant_refusal, wait_text
 from handover.models import OPEN_STATUSES, Handoff
-from handover.packs import key_details, sentiment_trend, suggestions_for, summary_for
 from handover.presence import HEARTBEAT_SECONDS
-from handover.selectors import handoff_json, handoffs_for, message_json, open_handoffs
+from handover.selectors import (
+    handoff_json,
+    handoffs_for,
+    open_handoffs,
+)
 from handover.services import (
     HandoffUnavailable,
     NotAllowed,
@@ -33,13 +53,14 @@ from handover.services import (
     conversation_resolve,
     handoff_claim,
 )
-from orchestration.api_errors import error_body
-from orchestration.conversation_services import conversation_start
-from orchestration.json_input import JsonRefused, loads, text_problem
-from orchestration.models import Channel, Conversation, Message, MessageRole, Tenant
-from orchestration.permissions import narrow_conversations, page_door
+from orchestration.packs import (
+    key_details,
+    sentiment_trend,
+    suggestions_for,
+    summary_for,
+)
 from orchestration.pipeline import ConversationClosed, conversation_receive_message
-from orchestration.scoping import membership_of
+from orchestration.reach import narrow_conversations
 
 MAX_TEXT = 10_000  # as the sockets and the API
 MAX_NAME = 100

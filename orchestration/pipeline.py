@@ -22,37 +22,41 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.detectors import REPEAT_SIMILARITY, detect, similarity
-from agents.guardrails.services import reply_guard
 from agents.models import Agent, AgentRole, Pattern
+from agents.orchestrator_settings import render_routing_instructions
 from agents.rule_engine import compile_document, fallback_attempts, trace
 from agents.runtimes import AgentReply, TurnContext, run_agent
 from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
-from orchestration import lifecycle
-from orchestration.events import (
+from conversations import lifecycle
+from conversations.events import (
     events_buffered,
-    message_created_on_commit,
     record,
-    timed,
 )
-from orchestration.models import (
+from conversations.messages import message_post
+from conversations.models import (
     Conversation,
     EventType,
     Message,
     MessageRole,
     State,
 )
-from orchestration.orchestrator_settings import render_routing_instructions
-from orchestration.principals import NOBODY, Principal
-from orchestration.rules import compile_condition, workflow_schema
+from core.events import timed
+from core.principals import (
+    NOBODY,
+    Principal,
+)
+from handover.services import hand_over
+from orchestration.reply_guard import reply_guard
 from orchestration.tenant_config import TenantConfig, tenant_config
+from rules import (
+    compile_condition,
+    workflow_schema,
+)
 
 MAX_CONSULTATION_DEPTH = 3
 RUNTIME_FAILURES_BEFORE_HUMAN = 2
 TRANSCRIPT_LENGTH = 20
-HUMAN_HANDOVER_TEXT = (
-    "I'm bringing in a member of our team who can help with this. Someone will be with you shortly."
-)
 OPEN_STATES = (State.TRIAGED, State.ACTIVE, State.STALLED, State.AT_RISK)
 
 
@@ -137,7 +141,6 @@ def conversation_receive_message(
         if conv.state not in (State.WITH_HUMAN, State.HANDING_OFF):
             _orchestrate(turn)
         conv.save(update_fields=CONVERSATION_FIELDS)
-        _notify_messages(turn)
     return turn.result
 
 
@@ -180,15 +183,14 @@ def _store(
     signals = detected.as_dict()
     overridden = sorted(k for k in ("intent", "sentiment", "risk") if k in given)
     signals.update({k: given[k] for k in overridden})
-    message = Message.objects.create(
-        tenant_id=conv.tenant_id,
+    message = message_post(
         conversation=conv,
         role=MessageRole.CUSTOMER,
         author=conv.customer_name or conv.customer_ref,
         text=text,
         intent=signals["intent"] or "",
         sentiment=signals["sentiment"],
-        risk=list(signals["risk"] or []),
+        risk=signals["risk"] or [],
     )
     conv.turns += 1
     conv.last_customer_message_at = now
@@ -789,12 +791,10 @@ def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
 
 
 def hand_over_to_human(turn: Turn, *, reason: str, detail: dict[str, Any] | None = None) -> None:
-    """The pipeline's hand-over: see ``conversation_hand_over``."""
+    """The pipeline's hand-over (``handover.services.hand_over``), with the turn's settings and
+    signals."""
     conv = turn.conversation
-    if conv.state == State.HANDING_OFF:
-        return
-    conv.escalation_fallback = {}  # people have it now
-    notice, handoff = conversation_hand_over(
+    handed = hand_over(
         conversation=conv,
         reason=reason,
         detail=detail,
@@ -802,62 +802,17 @@ def hand_over_to_human(turn: Turn, *, reason: str, detail: dict[str, Any] | None
         risk=turn.context.get("risk") or (),
         sentiment=turn.context.get("sentiment"),
     )
+    if handed is None:
+        return
+    notice, handoff = handed
     turn.result.notices.append(notice)
     turn.result.handoff = {"id": handoff.pk, "mode": handoff.mode, "status": handoff.status}
 
 
-def conversation_hand_over(
-    *,
-    conversation: Conversation,
-    reason: str,
-    detail: dict[str, Any] | None = None,
-    settings: dict[str, Any] | None = None,
-    risk=(),
-    sentiment: float | None = None,
-):
-    """Hand a locked conversation to people (SPEC 4.5): it waits in ``handing_off``, the
-    customer is told, and a handoff is opened (hot offer or cold pack, ``handover.services``).
-    Returns ``(notice, handoff)``; call inside the transaction that decided it."""
-    from handover.packs import priority_for
-    from handover.services import handoff_open
-
-    lifecycle.conversation_transition(
-        conversation=conversation, to=State.HANDING_OFF, reason=reason, detail=detail
-    )
-    conversation.last_activity_at = timezone.now()
-    notice = Message.objects.create(
-        tenant_id=conversation.tenant_id,
-        conversation=conversation,
-        role=MessageRole.SYSTEM,
-        author="system",
-        text=HUMAN_HANDOVER_TEXT,
-    )
-    if settings is None:
-        settings = tenant_config(conversation.tenant).settings_for(conversation.current_agent)
-    handoff = handoff_open(
-        conversation=conversation,
-        reason=reason,
-        settings=settings,
-        priority=priority_for(set(risk or []), sentiment),
-    )
-    return notice, handoff
-
-
 def _say(turn: Turn, agent: Agent | None, text: str, role: str = MessageRole.AGENT) -> Message:
-    conv = turn.conversation
-    conv.last_activity_at = timezone.now()
-    return Message.objects.create(
-        tenant_id=conv.tenant_id,
-        conversation=conv,
+    return message_post(
+        conversation=turn.conversation,
         role=role,
         author=agent.slug if agent else "system",
         text=text,
     )
-
-
-def _notify_messages(turn: Turn) -> None:
-    created = [turn.message, *turn.result.notices]
-    if turn.result.reply is not None:
-        created.append(turn.result.reply)
-    for message in created:
-        message_created_on_commit(message)

@@ -8,8 +8,8 @@ conversation waits as ``stalled`` and becomes ``active`` again when they write.
 The sweep walks open conversations by (last activity, id) through the ``conv_state_activity``
 index in batches, each batch in its own transaction with ``SELECT ... FOR UPDATE SKIP LOCKED``
 (on PostgreSQL), and every state change is conditional on the state it read, so two sweeps that
-overlap never handle one conversation twice. The Celery beat entry that runs it is kept at the
-smallest ``checkInterval`` any level sets.
+overlap never handle one conversation twice. It runs every few seconds (``config.celery``'s
+schedule).
 """
 
 from __future__ import annotations
@@ -21,22 +21,22 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from orchestration import lifecycle
-from orchestration.events import message_created_on_commit, record
-from orchestration.models import (
+from agents.models import OrchestratorSettings
+from agents.orchestrator_settings import effective_settings
+from conversations import lifecycle
+from conversations.events import record
+from conversations.models import (
     Conversation,
     EventType,
     Message,
     MessageRole,
-    OrchestratorSettings,
     State,
 )
-from orchestration.orchestrator_settings import effective_settings
+from handover.services import hand_over
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "orchestration.sweep_silence"
-SCHEDULE_NAME = "Orchestrator: silence sweep"
 BATCH_SIZE = 500
 
 
@@ -112,27 +112,8 @@ def _stall_silent(conv: Conversation, now: dt.datetime) -> int:
             detail={"to": "human", "reason": "stalled (silence) with the customer waiting"},
             agent_slug=conv.current_agent.slug,
         )
-        from orchestration.pipeline import conversation_hand_over
-
-        notice, _ = conversation_hand_over(
-            conversation=conv, reason="silence: the customer is waiting"
-        )
-        message_created_on_commit(notice)
+        hand_over(conversation=conv, reason="silence: the customer is waiting")
     Conversation.objects.filter(pk=conv.pk).update(
         silence_checked_at=now, last_activity_at=conv.last_activity_at
     )
     return 1
-
-
-def silence_schedule_sync() -> None:
-    """Keep the beat entry of the sweep at the smallest checkInterval set at any level."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    seconds = OrchestratorSettings.objects.aggregate(low=Min("check_interval"))["low"] or 60
-    schedule, _ = IntervalSchedule.objects.get_or_create(
-        every=seconds, period=IntervalSchedule.SECONDS
-    )
-    PeriodicTask.objects.update_or_create(
-        name=SCHEDULE_NAME,
-        defaults={"task": TASK_NAME, "interval": schedule, "enabled": True},
-    )

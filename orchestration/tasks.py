@@ -1,11 +1,11 @@
-"""Celery tasks of the orchestrator. Tasks take ids, are idempotent and bounded."""
+"""Celery tasks of the conductor. Tasks take ids, are idempotent and bounded."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from orchestration.insight_tasks import run_backtest, sweep_alerts  # noqa: F401  (discovered here)
-from orchestration.outbox import SWEEP_TASK, outbox_sweep
+from handover.services import BUILD_PACK_TASK
+from orchestration.packs import pack_build
 from orchestration.silence import TASK_NAME, silence_sweep
 
 
@@ -15,8 +15,14 @@ def sweep_silence() -> int:
     return silence_sweep()
 
 
-@shared_task(name=SWEEP_TASK, acks_late=True, ignore_result=True, soft_time_limit=120)
-def relay_outbox() -> int:
-    """Relay the outbox events that were not relayed after their commit (safe to run twice,
-    or two at once)."""
-    return outbox_sweep()
+@shared_task(
+    name=BUILD_PACK_TASK,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    max_retries=3,
+    retry_backoff=2,
+)
+def build_pack(handoff_id: int) -> None:
+    """Build a cold handoff's pack (a second delivery finds it built)."""
+    pack_build(handoff_id=handoff_id)

@@ -16,43 +16,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
 
+from agents.guardrails import effective_policy
+from agents.models import Agent, GuardrailPolicy, Intent
+from agents.orchestrator_settings import effective_settings
+from agents.rule_sets import rules_document
 from agents.runtimes import AgentSpec
+from core.config_version import GLOBAL_KEY, generation, generation_key
 
 TTL = 300
 # The snapshot's shape: part of its cache key, so a deploy that changes TenantConfig (or the
 # agents and specs in it) never unpickles a snapshot of the old shape.
 SCHEMA = 3
-GLOBAL_KEY = "tenant-config:generation:global"
-
-
-def _generation_key(tenant_id: int) -> str:
-    return f"tenant-config:generation:{tenant_id}"
-
-
-def _generation(key: str) -> int:
-    value = cache.get(key)
-    if value is None:
-        # a fresh number, never one an older snapshot was stored under
-        value = time.time_ns()
-        cache.add(key, value, timeout=None)
-        value = cache.get(key, value)
-    return value
-
-
-def _bump(key: str) -> None:
-    try:
-        cache.incr(key)
-    except ValueError:  # missing: any fresh number will do
-        cache.set(key, time.time_ns(), timeout=None)
-
-
-def config_changed(tenant_id: int | None) -> None:
-    """Call from every service that changes configuration (``None``: the global defaults)."""
-    key = GLOBAL_KEY if tenant_id is None else _generation_key(tenant_id)
-    _bump(key)
-    transaction.on_commit(lambda: _bump(key))
 
 
 @dataclass(frozen=True)
@@ -99,8 +74,8 @@ LOCAL_LIMIT = 256
 
 def tenant_config(tenant) -> TenantConfig:
     key = (
-        f"tenant-config:v{SCHEMA}:{tenant.pk}:{_generation(GLOBAL_KEY)}:"
-        f"{_generation(_generation_key(tenant.pk))}"
+        f"tenant-config:v{SCHEMA}:{tenant.pk}:{generation(GLOBAL_KEY)}:"
+        f"{generation(generation_key(tenant.pk))}"
     )
     now = time.monotonic()
     kept = _local.get(key)
@@ -117,11 +92,6 @@ def tenant_config(tenant) -> TenantConfig:
 
 
 def build_tenant_config(tenant) -> TenantConfig:
-    from agents.guardrails import effective_policy
-    from agents.models import Agent, GuardrailPolicy
-    from agents.rule_sets import rules_document
-    from orchestration.models import Intent
-    from orchestration.orchestrator_settings import effective_settings
 
     agents = {
         a.pk: a

@@ -24,10 +24,20 @@ from django.utils.text import slugify
 
 from agents.admin_fields import CommaListField
 from agents.models import Agent, AgentRole
-from orchestration.admin_scoping import TenantScopedAdmin, TenantScopedForm
-from orchestration.json_input import JsonRefused, StrictJSONField, loads
-from orchestration.models import Tenant
-from orchestration.scoping import managed_tenant, scope_queryset
+from core.admin_scoping import (
+    TenantScopedAdmin,
+    TenantScopedForm,
+)
+from core.json_input import (
+    JsonRefused,
+    StrictJSONField,
+    loads,
+)
+from core.models import Tenant
+from core.scoping import (
+    managed_tenant,
+    scope_queryset,
+)
 from stacks.documents import PREFIX_MAX_LENGTH, StackInvalid, stack_export
 from stacks.models import StackTemplate
 from stacks.selectors import TemplateEntry, template_get, template_rows, templates_for

@@ -19,9 +19,9 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents.api import get_agent
-from agents.workflows_api import ErrorSerializer
-from orchestration.api_auth import request_tenant
+from agents.models import Agent
+from core.api_auth import request_tenant, tenant_get_or_404
+from core.api_schema import ErrorSerializer
 from stacks.documents import StackInvalid, stack_export
 from stacks.selectors import TemplateEntry, template_get, templates_for
 from stacks.services import stack_import, template_delete, template_publish
@@ -165,7 +165,7 @@ class StackExportView(APIView):
         "you import.",
     )
     def get(self, request, agent_id: str):
-        return Response(stack_export(root=get_agent(request, agent_id)))
+        return Response(stack_export(root=tenant_get_or_404(request, Agent, slug=agent_id)))
 
 
 class StackImportView(APIView):
@@ -220,7 +220,7 @@ class TemplateListView(APIView):
         if data.get("agentId") is not None:
             if not isinstance(data["agentId"], str):
                 raise serializers.ValidationError({"agentId": ["Must be an agent id."]})
-            document = stack_export(root=get_agent(request, data["agentId"]))
+            document = stack_export(root=tenant_get_or_404(request, Agent, slug=data["agentId"]))
         elif "document" in data:
             document = data["document"]
         else:

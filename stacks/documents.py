@@ -30,7 +30,12 @@ from django.core.exceptions import ValidationError
 
 from agents.guardrails.access import allowed_actions_problem
 from agents.guardrails.policy import policy_problems
-from agents.models import Agent, AgentRole, Workflow
+from agents.models import Agent, AgentRole, SettingsLevel, Workflow
+from agents.orchestrator_settings import (
+    settings_overview,
+    stack_root,
+    validate_changes,
+)
 from agents.rule_sets import (
     action_problem,
     approval_when_problem,
@@ -39,11 +44,14 @@ from agents.rule_sets import (
     ruleset_with_children,
 )
 from agents.runtime_config import SECRET_NAMES, runtime_errors
-from agents.workflows import START, workflow_document
-from orchestration.api_errors import flatten_errors
-from orchestration.models import SettingsLevel
-from orchestration.orchestrator_settings import settings_overview, stack_root, validate_changes
-from orchestration.rules import ConditionError, check_condition, workflow_schema
+from agents.serializers import KnowledgeSerializer
+from agents.workflows import START, workflow_document, workflow_list
+from core.api_errors import flatten_errors
+from rules import (
+    ConditionError,
+    check_condition,
+    workflow_schema,
+)
 
 FORMAT = "stack-template"
 VERSION = 1
@@ -308,7 +316,6 @@ def static_errors(document: Any, *, secrets_later: bool = False) -> Errors:
     errors = shape_errors(document)
     if errors:
         return errors
-    from agents.api import KnowledgeSerializer
 
     agents: list[Mapping] = document["agents"]
     ids = {agent["id"]: agent for agent in agents}
@@ -455,7 +462,6 @@ def document_summary(document: Mapping[str, Any]) -> dict[str, Any]:
 def workflows_of_stack(root: Agent, *, slugs: set[str] | None = None) -> list[Workflow]:
     """The tenant's workflows whose every step uses an agent of ``root``'s stack (``slugs``:
     its agents' ids, when already known)."""
-    from agents.workflows import workflow_list
 
     if slugs is None:
         slugs = {agent.slug for agent in stack_agents(root)}

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from orchestration.models import Tenant
+from core.models import Tenant
 
 
 class StackTemplate(models.Model):

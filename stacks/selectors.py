@@ -12,8 +12,8 @@ from typing import Any
 
 from django.db.models import Q
 
-from orchestration.models import Tenant
-from orchestration.scoping import scope_queryset
+from core.models import Tenant
+from core.scoping import scope_queryset
 from stacks.documents import document_summary
 from stacks.models import StackTemplate
 

@@ -3,7 +3,7 @@ nothing), publish a template, delete one.
 
 The import creates the agents with ``agents.services.agent_create``, their rules with
 ``agents.rule_sets.rules_replace``, the stack's settings with
-``orchestration.orchestrator_settings.settings_update`` and the workflows with
+``agents.orchestrator_settings.settings_update`` and the workflows with
 ``agents.workflows.workflow_create``: the validators the API and the admin use. Each refusal is
 collected under its JSON path in the document instead of stopping the import, and the whole
 import is rolled back when there is any; a dry run (the preview) does the same and always rolls
@@ -18,14 +18,15 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from agents.models import Agent
+from agents.models import Agent, SettingsLevel
+from agents.orchestrator_settings import settings_update
 from agents.rule_sets import RulesInvalid, rules_replace
 from agents.runtime_config import split_runtime
+from agents.serializers import KnowledgeSerializer
 from agents.services import agent_create, guardrail_policy_set
 from agents.workflows import WorkflowInvalid, workflow_create
-from orchestration.models import SettingsLevel, Tenant
-from orchestration.orchestrator_settings import settings_update
-from orchestration.tenant_config import config_changed
+from core.config_version import config_changed
+from core.models import Tenant
 from stacks.documents import (
     Errors,
     StackInvalid,
@@ -124,7 +125,6 @@ def _creation_order(agents: list[Mapping]) -> list[int]:
 
 
 def _create_agents(tenant: Tenant, agents: list[Mapping], errors: Errors) -> dict[int, Agent]:
-    from agents.api import KnowledgeSerializer
 
     created: dict[int, Agent] = {}
     by_id: dict[str, Agent] = {}

@@ -6,8 +6,8 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from orchestration import services
-from orchestration.models import Tenant
+from core import services
+from core.models import Tenant
 
 PASSWORD = "correct-horse-battery"
 

@@ -231,7 +231,7 @@ def test_a_check_that_never_returns_is_reported_as_timed_out():
 
 @pytest.mark.django_db(transaction=True)
 def test_ready_tells_the_outbox_backlog(client, embedded_services):
-    from orchestration.models import OutboxEvent
+    from core.models import OutboxEvent
     from tests.factories import TenantFactory
 
     tenant = TenantFactory()

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from agents.action_registry import action_names
+
 
 def action_allowed(allowed: Iterable[str] | None, action: str) -> bool:
     return allowed is None or action in allowed
@@ -19,7 +21,6 @@ def action_allowed(allowed: Iterable[str] | None, action: str) -> bool:
 
 def allowed_actions_problem(value: Any) -> str | None:
     """Why ``value`` is not a valid allow-list, or None."""
-    from approvals.registry import action_names
 
     if value is None:
         return None

@@ -8,9 +8,18 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from agents.action_registry import (
+    ParamsError,
+    action_names,
+    get_action,
+)
+from agents.guardrails.access import allowed_actions_problem
 from agents.runtime_config import runtime_config_errors
-from orchestration.models import Tenant, TenantOwned
-from orchestration.secret_store import SealedField
+from core.models import (
+    Tenant,
+    TenantOwned,
+)
+from core.secret_store import SealedField
 
 slug_validator = RegexValidator(
     r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
@@ -116,7 +125,6 @@ class Agent(TenantOwned):
         problem = domains_problem(self.domains)
         if problem:
             errors["domains"] = problem
-        from agents.guardrails.access import allowed_actions_problem
 
         problem = allowed_actions_problem(self.allowed_actions)
         if problem:
@@ -194,7 +202,6 @@ class KnowledgeEntry(models.Model):
         }
 
     def clean(self) -> None:
-        from approvals.registry import ParamsError, action_names, get_action
 
         if not isinstance(self.keywords, list) or not all(
             isinstance(k, str) for k in self.keywords

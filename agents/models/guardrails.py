@@ -20,7 +20,10 @@ from agents.guardrails.policy import (
     parse_topics,
 )
 from agents.models.agents import Agent
-from orchestration.models import Tenant, TenantOwned
+from core.models import (
+    Tenant,
+    TenantOwned,
+)
 
 
 class GuardrailAction(models.TextChoices):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.db import models
 
 from agents.models.agents import Agent
-from orchestration.models import Tenant, TenantOwned
+from core.models import (
+    Tenant,
+    TenantOwned,
+)
 
 
 class Workflow(TenantOwned):

@@ -13,10 +13,10 @@ from agents.runtimes.base import (
     KnowledgeItem,
     ProposedAction,
     TurnContext,
-    run_agent,
     with_tenant_name,
 )
 from agents.runtimes.http import HttpPolicy
+from agents.runtimes.run import run_agent
 
 __all__ = [
     "CANNOT_ANSWER",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,6 @@ from agents.detectors.text import stem
 
 if TYPE_CHECKING:
     from agents.models import Agent
-    from agents.runtimes.http import HttpPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +51,7 @@ class AgentSpec:
     domains: tuple[str, ...] = ()
     runtime: str = "builtin"
     runtime_config: Mapping[str, Any] = field(default_factory=dict)
-    # the runtime's secret, sealed (orchestration.secret_store): unsealed only by the runtime,
+    # the runtime's secret, sealed (core.secret_store): unsealed only by the runtime,
     # right before its request, so snapshots and caches never hold it in clear
     runtime_secret: str = field(default="", repr=False)
     prompt: str = ""
@@ -213,37 +211,3 @@ def default_outputs(ctx: TurnContext, text: str | None, answered: bool) -> dict[
         "resolution": text if answered else None,
         "answered": answered,
     }
-
-
-def run_agent(ctx: TurnContext, *, http_policy: HttpPolicy | None = None) -> AgentReply:
-    """Let ``ctx.agent``'s runtime answer ``ctx.message``. Never raises.
-
-    ``http_policy`` overrides the network runtimes' timeouts, retries and backoff (defaults:
-    :func:`agents.runtimes.http.current_policy`, from the module constants and the
-    ``AGENT_RUNTIME_HTTP`` setting).
-    """
-    started = time.perf_counter()
-    runtime = getattr(getattr(ctx, "agent", None), "runtime", None)
-    try:
-        if runtime == "builtin":
-            from agents.runtimes import builtin
-
-            reply = builtin.run(ctx)
-        elif runtime == "openai":
-            from agents.runtimes import openai
-
-            reply = openai.run(ctx, policy=http_policy)
-        elif runtime == "webhook":
-            from agents.runtimes import webhook
-
-            reply = webhook.run(ctx, policy=http_policy)
-        else:
-            reply = failed(f"unknown runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
-    except Exception as exc:  # a runtime must never take the orchestrator down
-        logger.exception("agent runtime %s failed", runtime)
-        reply = failed(
-            f"the {runtime} runtime failed unexpectedly: {type(exc).__name__}: {exc}"[:500],
-            detail={"runtime": runtime, "exception": type(exc).__name__},
-        )
-    reply.duration_ms = round((time.perf_counter() - started) * 1000, 3)
-    return reply

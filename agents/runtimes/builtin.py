@@ -24,6 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agents.action_registry import (
+    ParamsError,
+    get_action,
+)
 from agents.detectors.text import STOPWORDS, normalise, similarity, stem
 from agents.runtimes.base import (
     CANNOT_ANSWER,
@@ -33,7 +37,6 @@ from agents.runtimes.base import (
     default_outputs,
     signal,
 )
-from approvals.registry import ParamsError, get_action
 
 KEYWORD_POINTS = 0.6
 PHRASE_BONUS = 0.2

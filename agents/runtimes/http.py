@@ -29,7 +29,10 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from agents.runtimes.addresses import destination_problem
-from orchestration.json_input import JsonRefused, loads
+from core.json_input import (
+    JsonRefused,
+    loads,
+)
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 15.0

@@ -32,6 +32,11 @@ from typing import Any
 
 from django.conf import settings
 
+from agents.action_registry import (
+    ACTIONS,
+    ParamsError,
+    get_action,
+)
 from agents.runtimes.base import (
     AgentReply,
     ProposedAction,
@@ -42,10 +47,12 @@ from agents.runtimes.base import (
     with_tenant_name,
 )
 from agents.runtimes.http import HttpPolicy, endpoint, post_json
-from approvals.registry import ACTIONS, ParamsError, get_action
 from config.origins import url_origin
-from orchestration.json_input import loads
-from orchestration.secret_store import SecretUnreadable, unseal
+from core.json_input import loads
+from core.secret_store import (
+    SecretUnreadable,
+    unseal,
+)
 
 DEFAULT_PROMPT = """\
 You are a customer-service agent of {{TENANT_NAME}}, talking with one of its customers.

@@ -49,6 +49,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from agents.action_registry import (
+    ParamsError,
+    get_action,
+)
 from agents.runtimes.base import (
     AgentReply,
     ProposedAction,
@@ -59,8 +63,10 @@ from agents.runtimes.base import (
     recent_transcript,
 )
 from agents.runtimes.http import HttpPolicy, endpoint, post_json
-from approvals.registry import ParamsError, get_action
-from orchestration.secret_store import SecretUnreadable, unseal
+from core.secret_store import (
+    SecretUnreadable,
+    unseal,
+)
 
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import orchestration.currencies
+import core.currencies
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
             name='ExchangeRate',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('currency', models.CharField(help_text='ISO 4217 code, e.g. USD.', max_length=3, validators=[orchestration.currencies.validate_currency])),
+                ('currency', models.CharField(help_text='ISO 4217 code, e.g. USD.', max_length=3, validators=[core.currencies.validate_currency])),
                 ('rate', models.DecimalField(decimal_places=10, help_text="One unit of this currency in the tenant's currency: with a tenant in EUR, 1 USD = 0.92 EUR is 0.92.", max_digits=20, validators=[django.core.validators.MinValueValidator(Decimal('1E-10'))])),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exchange_rates', to='orchestration.tenant')),

@@ -2,7 +2,7 @@
 
 import datetime
 import django.db.models.deletion
-import orchestration.models.tenants
+import core.models.tenants
 from django.conf import settings
 from django.db import migrations, models
 
@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200)),
                 ('slug', models.SlugField(max_length=63, unique=True)),
-                ('time_zone', models.CharField(default='UTC', max_length=64, validators=[orchestration.models.tenants.validate_time_zone])),
+                ('time_zone', models.CharField(default='UTC', max_length=64, validators=[core.models.tenants.validate_time_zone])),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={

@@ -19,7 +19,7 @@ from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from config import ratelimit
-from orchestration import services
+from core import services
 from tests.abuse.conftest import wait_for_a_fresh_window
 from tests.conftest import need_service
 from tests.factories import make_api_key, make_person

@@ -16,7 +16,11 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
-from orchestration.models import Conversation, Message, MessageRole
+from conversations.models import (
+    Conversation,
+    Message,
+    MessageRole,
+)
 from tests.handover.conftest import _make_team_sync
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -123,7 +127,7 @@ def test_chat_starts_pass_when_redis_is_down(settings, desks, caplog):
 
 def _conversation_with_token(tenant):
     from agents.models import Agent
-    from orchestration.conversation_services import conversation_start
+    from conversations.services import conversation_start
 
     agent = Agent.objects.get(tenant=tenant, slug="agent-sup")
     return conversation_start(tenant=tenant, agent=agent, channel="web", customer={"id": "c-1"})

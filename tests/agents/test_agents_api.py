@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent
-from orchestration.secret_store import unseal
+from core.secret_store import unseal
 
 pytestmark = pytest.mark.django_db
 

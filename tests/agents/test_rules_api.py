@@ -7,7 +7,7 @@ import pytest
 
 from agents.models import Agent, RuleSet, RuleVersion
 from agents.rules_api import DOCS_EXAMPLES
-from approvals.models import ApproverGroup
+from core.models import ApproverGroup
 from tests.factories import make_person
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from orchestration.secret_store import unseal
+from core.secret_store import unseal
 
 BEFORE = [("agents", "0002_guardrails_allowed_actions")]
 AFTER = [("agents", "0003_runtime_secret")]

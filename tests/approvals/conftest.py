@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from agents.action_registry import ACTIONS
 from agents.models import Agent
 from agents.rule_sets import rules_replace
-from approvals.models import ApproverGroup
-from approvals.registry import ACTIONS
-from orchestration.conversation_services import conversation_start
-from orchestration.lifecycle import conversation_transition
+from conversations.lifecycle import conversation_transition
+from conversations.services import conversation_start
+from core.models import ApproverGroup
 from tests.approvals.support import EXPLODING, FAILING_REFUND, FLAKY_SPEC
 from tests.factories import make_person
 

@@ -3,8 +3,11 @@ that always fails, one that fails a given number of times first."""
 
 from __future__ import annotations
 
+from agents.action_registry import (
+    ActionContext,
+    ActionSpec,
+)
 from approvals.actions import _ledger
-from approvals.registry import ActionContext, ActionSpec
 
 SCHEMA = {
     "type": "object",

@@ -8,7 +8,7 @@ import pytest
 from agents.rule_sets import rules_replace
 from approvals.models import ActionExecution, ApprovalRequest, LedgerEntry
 from approvals.services import action_propose
-from orchestration.conversation_services import conversation_start
+from conversations.services import conversation_start
 from tests.approvals.conftest import approval_rules
 from tests.conftest import login
 from tests.factories import make_person
@@ -134,7 +134,7 @@ def test_the_admin_lists_and_acts_on_the_managers_tenant_only(
 
 
 def test_a_request_shows_its_conversation_and_is_read_only(approving_manager, conversation):
-    from orchestration.models import Message
+    from conversations.models import Message
 
     Message.objects.create(
         tenant=conversation.tenant, conversation=conversation, role="customer", text="Upgrade me"

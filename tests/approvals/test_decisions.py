@@ -11,7 +11,10 @@ from agents.rule_sets import rules_replace
 from approvals.models import ActionExecution, ApprovalRequest, LedgerEntry
 from approvals.selectors import approvals_pending_for
 from approvals.services import ApprovalConflict, NotAnApprover, approval_decide
-from orchestration.models import DecisionEvent, Message
+from conversations.models import (
+    DecisionEvent,
+    Message,
+)
 from tests.approvals.conftest import approval_rules, client_for, propose
 from tests.factories import make_api_key, make_person
 

@@ -21,8 +21,12 @@ from approvals.services import (
     executions_resend,
 )
 from approvals.tasks import execute_action
-from orchestration.models import Conversation, DecisionEvent, Message
-from orchestration.pipeline import HUMAN_HANDOVER_TEXT
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+    Message,
+)
+from handover.services import HUMAN_HANDOVER_TEXT
 from tests.approvals.conftest import approval_rules
 from tests.approvals.support import FLAKY
 from tests.concurrency import race
@@ -105,7 +109,7 @@ def test_a_failing_action_is_retried_then_failed_told_and_handed_over(
 def test_a_failing_action_on_a_conversation_with_a_human_stays_with_the_human(
     people, conversation, test_actions, eager_tasks
 ):
-    from orchestration.lifecycle import conversation_transition
+    from conversations.lifecycle import conversation_transition
 
     rules_replace(
         agent=conversation.current_agent,
@@ -188,7 +192,7 @@ def test_twenty_approvers_racing_give_one_execution_and_one_ledger_entry(
     tenant, agent, conversation, eager_tasks
 ):
     _needs_postgresql()
-    from approvals.models import ApproverGroup
+    from core.models import ApproverGroup
 
     crowd = [
         make_person(tenant=tenant, roles=["approver"], username=f"approver{i:02d}")

@@ -11,8 +11,15 @@ from django_celery_beat.models import PeriodicTask
 
 from approvals.models import ApprovalRequest, AuditLog
 from approvals.services import ApprovalConflict, action_propose, approval_decide, approvals_expire
-from approvals.tasks import EXPIRE_SCHEDULE, EXPIRE_TASK, expire_pending
-from orchestration.models import DecisionEvent, Message
+from approvals.task_names import (
+    EXPIRE_SCHEDULE,
+    EXPIRE_TASK,
+)
+from approvals.tasks import expire_pending
+from conversations.models import (
+    DecisionEvent,
+    Message,
+)
 
 pytestmark = pytest.mark.django_db
 

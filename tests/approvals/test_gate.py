@@ -16,10 +16,11 @@ from agents.rule_sets import rules_replace
 from approvals.models import ActionExecution, ApprovalRequest, LedgerEntry
 from approvals.notifications import approval_email_send
 from approvals.services import action_propose
-from orchestration.conversation_services import conversation_start
-from orchestration.events import tenant_inbox_group
-from orchestration.lifecycle import conversation_transition
-from orchestration.models import DecisionEvent, OutboxEvent
+from conversations.lifecycle import conversation_transition
+from conversations.models import DecisionEvent
+from conversations.services import conversation_start
+from core.events import tenant_inbox_group
+from core.models import OutboxEvent
 from orchestration.pipeline import conversation_receive_message
 from tests.approvals.conftest import propose
 

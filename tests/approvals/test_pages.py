@@ -20,9 +20,9 @@ from agents.rule_sets import rules_replace
 from approvals import views
 from approvals.models import ApprovalRequest, AuditLog, LedgerEntry
 from approvals.services import action_propose, approval_decide, approvals_expire
-from orchestration.conversation_services import conversation_start
-from orchestration.lifecycle import conversation_transition
-from orchestration.models import Message
+from conversations.lifecycle import conversation_transition
+from conversations.models import Message
+from conversations.services import conversation_start
 from tests.approvals.conftest import approval_rules
 from tests.conftest import login
 from tests.factories import make_person

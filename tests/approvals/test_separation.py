@@ -16,8 +16,8 @@ from agents.rule_sets import rules_replace
 from approvals.models import ApprovalDecision, ApprovalRequest, CauseKind
 from approvals.notifications import approver_emails
 from approvals.selectors import approvals_pending_for
-from handover.selectors import inbox_snapshot
-from orchestration import services
+from core import services
+from orchestration.inbox import inbox_snapshot
 from tests.approvals.conftest import approval_rules, client_for, propose
 from tests.conftest import login
 from tests.factories import make_api_key, make_person

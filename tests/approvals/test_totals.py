@@ -15,9 +15,12 @@ from agents.models import Agent
 from agents.rule_sets import rules_replace
 from approvals.models import ActionExecution, ApprovalRequest, ExchangeRate, LedgerEntry
 from approvals.services import ActionInvalid, action_propose, approval_decide, execution_run
-from orchestration.conversation_services import conversation_start
-from orchestration.lifecycle import conversation_transition
-from orchestration.models import Conversation, DecisionEvent
+from conversations.lifecycle import conversation_transition
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+)
+from conversations.services import conversation_start
 from tests.approvals.conftest import approval_rules, client_for, propose
 from tests.concurrency import race
 from tests.conftest import login, need_service

@@ -237,7 +237,7 @@ def make_support_team(tenant):
     specialist that knows about double charges."""
     from agents.rule_sets import rules_replace
     from agents.services import agent_create
-    from orchestration.models import BusinessHours
+    from core.models import BusinessHours
 
     for weekday in range(7):
         BusinessHours.objects.create(

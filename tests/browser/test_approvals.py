@@ -14,9 +14,9 @@ import pytest
 from agents.models import Agent
 from agents.rule_sets import rules_replace
 from approvals.models import ApprovalRequest, LedgerEntry
-from orchestration.conversation_services import conversation_start
-from orchestration.models import Message
-from orchestration.services import personal_token_create
+from conversations.models import Message
+from conversations.services import conversation_start
+from core.services import personal_token_create
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import TenantFactory, make_api_key, make_person
 
@@ -219,7 +219,7 @@ def test_a_request_decided_by_another_approver_leaves_the_queue_without_reload(
 
 
 def test_an_approver_only_through_a_group_gets_the_page_live(acme, pages, asgi_server):
-    from approvals.models import ApproverGroup
+    from core.models import ApproverGroup
 
     carol = make_person(tenant=acme["conversation"].tenant, roles=[], username="carol")
     finance = ApproverGroup.objects.create(tenant=carol.membership.tenant, name="finance")

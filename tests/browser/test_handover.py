@@ -14,10 +14,10 @@ from django.db import connection
 from django.utils import timezone
 
 from agents.models import Agent
+from conversations.models import Conversation
+from conversations.services import conversation_start
 from handover.models import Handoff
-from handover.packs import pack_build
-from orchestration.conversation_services import conversation_start
-from orchestration.models import Conversation
+from orchestration.packs import pack_build
 from orchestration.pipeline import conversation_receive_message
 from tests.browser.conftest import make_support_team, screenshot, sign_in, wait_live
 from tests.factories import TenantFactory, make_person

@@ -17,9 +17,12 @@ from django.utils import timezone
 
 from agents.models import Workflow
 from approvals.models import ActionExecution, ApprovalRequest
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+)
+from conversations.services import conversation_start
 from handover.models import Handoff
-from orchestration.conversation_services import conversation_start
-from orchestration.models import Conversation, DecisionEvent
 from orchestration.pipeline import conversation_receive_message
 from tests.browser.conftest import (
     make_support_team,

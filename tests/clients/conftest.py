@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from agents.services import agent_create
-from orchestration import services
+from core import services
 from tests.conftest import need_service
 from tests.factories import TenantFactory, make_api_key, make_person
 

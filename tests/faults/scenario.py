@@ -7,10 +7,17 @@ from dataclasses import dataclass
 
 from agents.models import Agent
 from agents.rule_sets import rules_replace
-from orchestration.conversation_services import conversation_start
-from orchestration.lifecycle import conversation_transition
-from orchestration.models import BusinessHours, Conversation, Tenant
-from orchestration.services import api_key_create, personal_token_create
+from conversations.lifecycle import conversation_transition
+from conversations.models import Conversation
+from conversations.services import conversation_start
+from core.models import (
+    BusinessHours,
+    Tenant,
+)
+from core.services import (
+    api_key_create,
+    personal_token_create,
+)
 from tests.factories import TenantFactory, make_person
 
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from approvals.models import ApprovalRequest
-from orchestration.models import OutboxEvent
+from core.models import OutboxEvent
 from tests.faults.conftest import WAIT, RedisServer, SilentServer, app_env, free_port, wait_until
 from tests.faults.scenario import approval_scenario
 
@@ -58,7 +58,7 @@ def test_requests_commit_and_answer_while_the_broker_is_away_and_the_work_follow
         processes.worker(env)
         relayed = processes.manage(
             env,
-            "from orchestration.outbox import outbox_sweep; import datetime as dt; "
+            "from core.outbox import outbox_sweep; import datetime as dt; "
             "from django.utils import timezone; "
             "print(outbox_sweep(now=timezone.now() + dt.timedelta(minutes=10)))",
         )

@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from approvals.models import ApprovalRequest, AuditLog
-from orchestration.models import DecisionEvent, OutboxEvent
+from conversations.models import DecisionEvent
+from core.models import OutboxEvent
 from tests.faults.conftest import WAIT, app_env, wait_until, waiting_backends
 from tests.faults.scenario import approval_scenario
 

@@ -13,8 +13,11 @@ import requests
 from django.test import Client
 from websockets.sync.client import connect
 
+from conversations.models import (
+    DecisionEvent,
+    Message,
+)
 from handover.models import Handoff, HandoffPack, Presence
-from orchestration.models import DecisionEvent, Message
 from tests.faults.conftest import WAIT, app_env, wait_until
 from tests.faults.scenario import approval_scenario
 
@@ -108,7 +111,7 @@ def test_redis_stopped_during_a_hot_handoff_loses_nothing_and_live_delivery_resu
     processes.manage(
         env,
         "import datetime as dt; from django.utils import timezone; "
-        "from orchestration.outbox import outbox_sweep; "
+        "from core.outbox import outbox_sweep; "
         "print(outbox_sweep(now=timezone.now() + dt.timedelta(minutes=10)))",
     )
     wait_until(

@@ -13,7 +13,10 @@ from approvals.models import (
     LedgerEntry,
 )
 from approvals.services import EXECUTED_TEXT, _label
-from orchestration.models import DecisionEvent, Message
+from conversations.models import (
+    DecisionEvent,
+    Message,
+)
 from tests.faults.conftest import WAIT, app_env, wait_until, waiting_backends
 from tests.faults.scenario import approval_scenario
 

@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from orchestration import services
+from core import services
 from tests.factories import make_api_key, make_person
 
 EXAMPLES = int(os.environ.get("FUZZ_API_EXAMPLES", "5"))

@@ -31,8 +31,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.json_input import check_strings, text_problem
-from orchestration.rules import (
+from core.json_input import (
+    check_strings,
+    text_problem,
+)
+from rules import (
     MAX_DEPTH,
     MAX_LENGTH,
     ConditionError,

@@ -401,7 +401,7 @@ def test_a_condition_escaping_half_a_surrogate_pair_is_400_at_its_column(
 
 def test_a_condition_with_a_surrogate_pair_escape_fires_and_is_stored(key_client, sup):
     from agents.models import Agent
-    from orchestration.models import DecisionEvent
+    from conversations.models import DecisionEvent
 
     Agent.objects.create(
         tenant=sup.tenant, slug="agent-b", name="B", role="specialist", supervisor=sup
@@ -430,7 +430,7 @@ def test_a_condition_with_a_surrogate_pair_escape_fires_and_is_stored(key_client
 
 
 def test_an_intent_keyword_with_a_surrogate_or_a_nul_is_a_form_error(manager_client, tenant):
-    from orchestration.models import Intent
+    from agents.models import Intent
 
     for keywords in ('["\\ud800"]', "refund, a\x00b"):
         page = manager_client.post(
@@ -520,7 +520,7 @@ def test_a_hostile_stack_document_is_a_form_error_when_published_imported_or_upl
     ids=["surrogate", "deep", "infinity"],
 )
 def test_a_hostile_backtest_draft_is_a_form_error(manager_client, sup, draft, reason):
-    from orchestration.models import Backtest
+    from insight.models import Backtest
 
     page = manager_client.post(
         "/admin/orchestration/backtest/add/", {"agent": sup.pk, "size": 5, "draft": draft}
@@ -544,7 +544,7 @@ def test_a_hostile_backtest_draft_is_a_form_error(manager_client, sup, draft, re
     ],
 )
 def test_a_chat_start_with_a_nul_or_a_surrogate_is_400_and_starts_nothing(client, sup, body, field):
-    from orchestration.models import Conversation
+    from conversations.models import Conversation
 
     as_json = send_raw(client, "/chat/acme/start", body)
     has_surrogate = any(SURROGATE in value for value in body.values())
@@ -559,7 +559,7 @@ def test_a_chat_start_with_a_nul_or_a_surrogate_is_400_and_starts_nothing(client
 
 
 def test_a_chat_start_nested_too_deep_is_400_and_starts_nothing(client, sup):
-    from orchestration.models import Conversation
+    from conversations.models import Conversation
 
     response = send_raw(client, "/chat/acme/start", "[" * 15_000 + "]" * 15_000)
 
@@ -736,7 +736,7 @@ async def test_a_bad_frame_on_the_customer_socket_gets_an_error_and_sends_nothin
     from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
-    from orchestration.models import Message
+    from conversations.models import Message
     from tests.handover.conftest import _make_team_sync
     from tests.handover.test_consumers import _open_conversation_with_token
 
@@ -809,7 +809,7 @@ def test_every_json_field_of_every_admin_form_reads_through_the_json_door(rf, db
     from django import forms
     from django.contrib import admin
 
-    from orchestration.json_input import StrictJSONField
+    from core.json_input import StrictJSONField
     from tests.factories import make_person
 
     root = make_person(tenant=None, username="root", is_superuser=True, is_staff=True)

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.asgi import application
-from orchestration.models import Membership
+from core.models import Membership
 from tests.factories import make_person
 from tests.handover.conftest import _make_team_sync
 from tests.handover.test_consumers import _open_conversation_with_token, session_cookie

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agents.models import Agent
 from agents.rule_sets import rules_replace
-from orchestration.models import DecisionEvent
+from conversations.models import DecisionEvent
 from tests.factories import make_person
 from tests.runtimes.support import KEY_ENV, WEBHOOK_SECRET, sealed
 

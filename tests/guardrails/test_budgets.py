@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent
+from agents.orchestrator_settings import settings_update
 from agents.runtimes.openai import usage_cost
-from orchestration.models import Conversation
-from orchestration.orchestrator_settings import settings_update
+from conversations.models import Conversation
 from tests.guardrails.support import (
     billing_agent,
     events,

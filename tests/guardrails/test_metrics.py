@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from agents.models import GuardrailPolicy
-from orchestration.orchestrator_settings import settings_update
+from agents.orchestrator_settings import settings_update
 from tests.factories import make_api_key
 from tests.guardrails.support import billing_agent, say, start
 

@@ -8,7 +8,10 @@ import pytest
 from agents.guardrails.policy import FALLBACK_TEXT
 from agents.models import GuardrailPolicy
 from approvals.models import ActionExecution, ApprovalRequest
-from orchestration.models import Conversation, Message
+from conversations.models import (
+    Conversation,
+    Message,
+)
 from tests.guardrails.support import billing_agent, events, say, start
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +126,7 @@ def test_the_agents_policy_overrides_the_tenants(tenant, key_client):
     assert say(key_client, conv)["reply"]["text"] == "We emailed [e-mail removed] about it."
 
     GuardrailPolicy.objects.create(tenant=tenant, agent=agent, redact_emails=False)
-    from orchestration.tenant_config import config_changed
+    from core.config_version import config_changed
 
     config_changed(tenant.pk)
     again = say(key_client, conv, "Still a double charge on my statement")

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.rule_sets import rules_replace
+from core.models import BusinessHours
 from handover.presence import presence_join
-from orchestration.models import BusinessHours
 from tests.factories import make_person
 
 

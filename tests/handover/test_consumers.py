@@ -9,9 +9,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
+from conversations.models import Conversation
+from conversations.services import conversation_start
 from handover.models import Handoff
-from orchestration.conversation_services import conversation_start
-from orchestration.models import Conversation
 from orchestration.pipeline import conversation_receive_message
 from tests.factories import make_person
 
@@ -240,7 +240,7 @@ async def test_the_snapshot_carries_open_handoffs_with_their_dates(tenant):
 
 
 async def test_a_member_of_an_approver_group_gets_the_inbox_socket(tenant):
-    from approvals.models import ApproverGroup
+    from core.models import ApproverGroup
 
     finance = await sync_to_async(make_person)(tenant=tenant, roles=[], username="fin")
     group = await sync_to_async(ApproverGroup.objects.create)(tenant=tenant, name="finance")

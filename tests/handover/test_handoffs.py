@@ -10,12 +10,19 @@ from django.core import mail
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from agents.orchestrator_settings import settings_update
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+    Message,
+)
 from handover.models import Handoff, Presence
-from handover.packs import key_details, sentiment_trend
 from handover.presence import PRESENCE_TTL, presence_join, presence_leave
 from handover.services import handoff_make_cold, hot_offers_expire
-from orchestration.models import Conversation, DecisionEvent, Message
-from orchestration.orchestrator_settings import settings_update
+from orchestration.packs import (
+    key_details,
+    sentiment_trend,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -10,11 +10,17 @@ from django.test import Client
 
 from agents.models import Agent
 from agents.services import agent_create
+from conversations.models import (
+    Conversation,
+    Message,
+)
+from conversations.services import (
+    conversation_start,
+    customer_token_matches,
+)
 from handover.models import Handoff
 from handover.services import handoff_claim
 from handover.views import entry_agent
-from orchestration.conversation_services import conversation_start, customer_token_matches
-from orchestration.models import Conversation, Message
 from orchestration.pipeline import conversation_receive_message
 from tests.conftest import login
 from tests.factories import TenantFactory, make_person

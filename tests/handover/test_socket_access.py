@@ -17,10 +17,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from config.asgi import application
+from conversations.services import conversation_start
+from core import services
+from core.models import PersonSession
 from handover.models import Handoff
-from orchestration import services
-from orchestration.conversation_services import conversation_start
-from orchestration.models import PersonSession
 from orchestration.pipeline import conversation_receive_message
 from tests.conftest import need_service
 from tests.factories import make_person
@@ -151,7 +151,7 @@ async def test_an_agent_who_loses_the_role_has_the_socket_closed_4403(layer, ten
 async def test_an_agent_who_lost_the_role_cannot_claim_or_send_even_without_the_event(
     layer, tenant
 ):
-    from orchestration.models import Membership
+    from core.models import Membership
 
     handoff = await sync_to_async(_queued_handoff)(tenant)
     ada = await sync_to_async(_person)(tenant, ["agent", "approver"], "ada")
@@ -170,7 +170,7 @@ async def test_an_agent_who_lost_the_role_cannot_claim_or_send_even_without_the_
 
 
 async def test_an_approver_removed_from_their_only_approver_group_is_closed(layer, tenant):
-    from approvals.models import ApproverGroup
+    from core.models import ApproverGroup
 
     fin = await sync_to_async(_person)(tenant, [], "fin")
     group = await sync_to_async(ApproverGroup.objects.create)(tenant=tenant, name="finance")
@@ -271,7 +271,10 @@ async def test_an_approver_only_socket_may_not_claim_and_hears_no_handoffs(layer
 
 
 async def test_approval_events_reach_approvers_and_handoff_events_reach_agents(layer, tenant):
-    from orchestration.events import notify_on_commit, tenant_inbox_group
+    from core.events import (
+        notify_on_commit,
+        tenant_inbox_group,
+    )
 
     ada = await sync_to_async(_person)(tenant, ["agent"], "ada")
     priya = await sync_to_async(_person)(tenant, ["approver"], "priya")

@@ -9,8 +9,12 @@ import itertools
 from typing import Any
 
 from approvals.models import ActionExecution, ApprovalRequest
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+    Message,
+)
 from handover.models import Handoff
-from orchestration.models import Conversation, DecisionEvent, Message
 
 UTC = dt.UTC
 

@@ -11,8 +11,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import Agent
-from orchestration.alerts import SCHEDULE_NAME, TASK_NAME, alert_notify, alerts_sweep
-from orchestration.models import MetricAlert
+from insight.alerts import (
+    SCHEDULE_NAME,
+    TASK_NAME,
+    alert_notify,
+    alerts_sweep,
+)
+from insight.models import MetricAlert
 from tests.factories import make_person
 from tests.insight.support import conversation, event, handoff
 
@@ -153,7 +158,7 @@ def test_another_tenants_escalations_and_managers_stay_apart(
 def test_the_sweep_runs_on_celery_beat():
     from django_celery_beat.models import PeriodicTask
 
-    from orchestration.insight_tasks import sweep_alerts
+    from insight.tasks import sweep_alerts
 
     task = PeriodicTask.objects.get(name=SCHEDULE_NAME)
     assert (task.task, task.enabled, task.interval.every) == (TASK_NAME, True, 60)

@@ -13,13 +13,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from agents.models import Agent, RuleSet, RuleVersion
-from orchestration.backtests import backtest_start
-from orchestration.models import (
-    Backtest,
-    BacktestDifference,
+from conversations.models import (
     Conversation,
     DecisionEvent,
     Message,
+)
+from insight.backtests import backtest_start
+from insight.models import (
+    Backtest,
+    BacktestDifference,
 )
 from tests.conftest import login
 from tests.insight.support import say, start
@@ -243,7 +245,7 @@ def test_a_long_run_goes_to_celery_with_progress(
 
 
 def test_a_backtest_is_replayed_once_whatever_the_deliveries(manager, team, history):
-    from orchestration.insight_tasks import run_backtest
+    from insight.tasks import run_backtest
 
     backtest = backtest_start(agent=team[0], draft=BILLING_TO_TECH, size=60, user=manager)
     assert backtest.status == "queued"

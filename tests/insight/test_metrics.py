@@ -13,8 +13,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agents.models import Agent, Workflow
-from orchestration.metrics.selectors import daily_rates
-from orchestration.metrics.window import Window
+from insight.metrics.selectors import daily_rates
+from insight.metrics.window import Window
 from tests.conftest import login
 from tests.factories import make_person
 from tests.insight.support import (

@@ -8,7 +8,10 @@ from django.template.defaultfilters import floatformat
 from django.urls import reverse
 
 from agents.models import Agent
-from orchestration.models import DecisionEvent, Message
+from conversations.models import (
+    DecisionEvent,
+    Message,
+)
 from tests.conftest import login
 from tests.insight.support import at, conversation, customer_message, event, say, start
 

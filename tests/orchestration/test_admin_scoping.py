@@ -7,7 +7,12 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 
-from orchestration.models import ApiKey, BusinessHours, Holiday, Membership
+from core.models import (
+    ApiKey,
+    BusinessHours,
+    Holiday,
+    Membership,
+)
 from tests.conftest import login
 from tests.factories import make_api_key, make_person
 
@@ -257,9 +262,8 @@ def login_superuser(user):
 
 
 def test_conversations_and_intents_are_scoped_in_the_admin(manager_client, tenant, other_tenant):
-    from agents.models import Agent
-    from orchestration.conversation_services import conversation_start
-    from orchestration.models import Intent
+    from agents.models import Agent, Intent
+    from conversations.services import conversation_start
 
     mine_agent = Agent.objects.create(tenant=tenant, slug="a", name="A", role="specialist")
     their_agent = Agent.objects.create(tenant=other_tenant, slug="b", name="B", role="specialist")

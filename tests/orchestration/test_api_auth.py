@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from orchestration import services
-from orchestration.models import ApiKey
+from core import services
+from core.models import ApiKey
 from tests.factories import make_api_key, make_person
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.api_errors import flatten_errors
+from core.api_errors import flatten_errors
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from orchestration.models import BusinessHours, Holiday
-from orchestration.selectors import tenant_is_open
+from core.models import (
+    BusinessHours,
+    Holiday,
+)
+from core.selectors import tenant_is_open
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from orchestration.models import ApiKey, Membership, Tenant
+from core.models import (
+    ApiKey,
+    Membership,
+    Tenant,
+)
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db

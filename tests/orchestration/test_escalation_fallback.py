@@ -10,11 +10,13 @@ from django.db import transaction
 from django.urls import reverse
 
 from agents.models import Agent
+from agents.orchestrator_settings import settings_update
 from agents.rule_sets import rules_replace
-from handover.services import conversation_hand_back, handoff_claim
-from orchestration.models import Conversation, DecisionEvent
-from orchestration.orchestrator_settings import settings_update
-from orchestration.pipeline import conversation_hand_over
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+)
+from handover.services import conversation_hand_back, conversation_hand_over, handoff_claim
 from tests.factories import make_person
 
 pytestmark = pytest.mark.django_db

@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent
-from orchestration.conversation_services import conversation_start
-from orchestration.lifecycle import (
+from conversations.lifecycle import (
     TRANSITIONS,
     ConcurrentChange,
     InvalidTransition,
     conversation_transition,
 )
-from orchestration.models import Conversation, DecisionEvent, State
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+    State,
+)
+from conversations.services import conversation_start
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,14 @@ from celery import shared_task
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orchestration.models import OutboxEvent
-from orchestration.outbox import KEEP_RELAYED, broker, outbox_relay, outbox_sweep, outbox_task
+from core.models import OutboxEvent
+from core.outbox import (
+    KEEP_RELAYED,
+    broker,
+    outbox_relay,
+    outbox_sweep,
+    outbox_task,
+)
 from tests.conftest import need_service
 
 RUNS: list[int] = []

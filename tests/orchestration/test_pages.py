@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from orchestration.models import PersonalToken
+from core.models import PersonalToken
 from tests.conftest import login
 from tests.factories import PASSWORD, make_person
 
@@ -104,7 +104,7 @@ def test_a_token_needs_a_name(manager_client):
 
 def test_a_person_cannot_revoke_someone_elses_token(tenant, manager_client):
     other = make_person(tenant=tenant, roles=["agent"])
-    from orchestration import services
+    from core import services
 
     token, _ = services.personal_token_create(user=other, name="theirs")
 
@@ -116,7 +116,7 @@ def test_a_person_cannot_revoke_someone_elses_token(tenant, manager_client):
 
 
 def test_a_person_revokes_their_token(manager_client, manager):
-    from orchestration import services
+    from core import services
 
     token, _ = services.personal_token_create(user=manager, name="old")
 

@@ -23,14 +23,21 @@ from agents.rule_sets import rules_replace
 from approvals.models import (
     ActionExecution,
     ApprovalRequest,
-    ApproverGroup,
     LedgerEntry,
 )
+from conversations.models import Conversation
+from conversations.services import conversation_start
+from core import (
+    permissions,
+    services,
+)
+from core.models import ApproverGroup
+from core.permissions import (
+    API,
+    PAGES,
+    PUBLIC_PAGES,
+)
 from handover.models import Handoff
-from orchestration import permissions, services
-from orchestration.conversation_services import conversation_start
-from orchestration.models import Conversation
-from orchestration.permissions import API, PAGES, PUBLIC_PAGES
 from tests.factories import make_api_key, make_person
 
 README = Path(__file__).resolve().parents[2] / "README.md"

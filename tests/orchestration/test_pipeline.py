@@ -6,14 +6,18 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent
+from agents.orchestrator_settings import settings_update
 from agents.rule_sets import rules_replace
 from agents.workflows import workflow_create
 from config.cache import ResilientRedisCache
-from orchestration.lifecycle import conversation_transition
-from orchestration.models import Conversation, DecisionEvent, Message
-from orchestration.orchestrator_settings import settings_update
-from orchestration.secret_store import seal
-from orchestration.services import hash_secret
+from conversations.lifecycle import conversation_transition
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+    Message,
+)
+from core.secret_store import seal
+from core.services import hash_secret
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from rest_framework.test import APIClient
 
-from orchestration import services
-from orchestration.events import person_group
-from orchestration.models import PersonSession
+from core import services
+from core.events import person_group
+from core.models import PersonSession
 from tests.conftest import login
 from tests.factories import PASSWORD, make_person
 

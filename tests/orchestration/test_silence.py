@@ -9,10 +9,14 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from agents.models import Agent
-from orchestration.conversation_services import conversation_start
-from orchestration.lifecycle import conversation_transition
-from orchestration.models import Conversation, DecisionEvent, Message
-from orchestration.orchestrator_settings import settings_update
+from agents.orchestrator_settings import settings_update
+from conversations.lifecycle import conversation_transition
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+    Message,
+)
+from conversations.services import conversation_start
 from orchestration.silence import SCHEDULE_NAME, TASK_NAME, silence_sweep
 from orchestration.tasks import sweep_silence
 

@@ -7,9 +7,22 @@ from decimal import Decimal
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from orchestration.rules import And, Compare, ListLiteral, Literal, Name, Not, Or, Sum
-from orchestration.rules.nodes import ARITHMETIC_OPERATORS, OPERATORS, children
-from orchestration.rules.tokens import KEYWORDS
+from rules import (
+    And,
+    Compare,
+    ListLiteral,
+    Literal,
+    Name,
+    Not,
+    Or,
+    Sum,
+)
+from rules.nodes import (
+    ARITHMETIC_OPERATORS,
+    OPERATORS,
+    children,
+)
+from rules.tokens import KEYWORDS
 
 # No example database: these tests write nothing to the working tree.
 PROPERTY_SETTINGS = settings(max_examples=250, deadline=None, database=None)
@@ -138,7 +151,7 @@ token_soup = st.lists(st.sampled_from(LANGUAGE_TOKENS), max_size=25).flatmap(
 @st.composite
 def mutated_texts(draw):
     """Valid condition text with one slice replaced by a token: errors near valid input."""
-    from orchestration.rules import render
+    from rules import render
 
     text = render(draw(trees))
     start = draw(st.integers(0, len(text)))

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from orchestration.rules import (
+from rules import (
     ConditionError,
     Literal,
     Name,
@@ -18,7 +18,7 @@ from orchestration.rules import (
     parse,
     render,
 )
-from orchestration.rules.nodes import Compare
+from rules.nodes import Compare
 
 SCHEMA = approval_schema({"amount": "number", "orderId": "string"}).extend(
     {"totals.refunded_24h": "number", "totals.refunded": "number"}

@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 
-from orchestration.rules import (
+from rules import (
     MAX_DEPTH,
     MAX_LENGTH,
     ConditionError,

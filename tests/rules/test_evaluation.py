@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from orchestration.rules import (
+from rules import (
     Schema,
     approval_schema,
     compile_condition,

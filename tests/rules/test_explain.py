@@ -1,6 +1,11 @@
 """Explanations for the rule tester: which parts are true or false, with the values seen."""
 
-from orchestration.rules import compile_condition, explain, handoff_schema, parse
+from rules import (
+    compile_condition,
+    explain,
+    handoff_schema,
+    parse,
+)
 
 
 def test_explanation_shows_every_part_with_its_values():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orchestration.rules import (
+from rules import (
     And,
     Compare,
     ListLiteral,

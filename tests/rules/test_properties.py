@@ -4,7 +4,7 @@ compiled evaluation agrees with the reference interpreter."""
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestration.rules import (
+from rules import (
     ConditionError,
     Schema,
     approval_schema,
@@ -18,7 +18,7 @@ from orchestration.rules import (
     validate,
     workflow_schema,
 )
-from orchestration.rules.compiler import CompiledCondition
+from rules.compiler import CompiledCondition
 
 from .strategies import PROPERTY_SETTINGS, contexts, mutated_texts, token_soup, trees
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orchestration.rules import (
+from rules import (
     ANY,
     LIST_OF_STRING,
     NUMBER,

@@ -18,7 +18,7 @@ from typing import Any
 
 from agents.runtimes import AgentSpec, HttpPolicy, KnowledgeItem, TurnContext
 from config.origins import url_origin
-from orchestration.secret_store import seal
+from core.secret_store import seal
 
 API_KEY = "sk-test-0123456789"
 KEY_ENV = "RUNTIME_TEST_LLM_KEY"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agents.action_registry import action_names
 from agents.runtimes import ProposedAction, run_agent
 from agents.runtimes.openai import DEFAULT_PROMPT
-from approvals.registry import action_names
 from tests.runtimes.support import (
     API_KEY,
     FAST,

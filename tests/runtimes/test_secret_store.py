@@ -16,8 +16,11 @@ from django.db import connection
 
 from agents.models import Agent
 from agents.services import agent_create
-from orchestration.models import DecisionEvent
-from orchestration.secret_store import seal, unseal
+from conversations.models import DecisionEvent
+from core.secret_store import (
+    seal,
+    unseal,
+)
 from stacks.models import StackTemplate
 from tests.guardrails.support import say, start
 from tests.runtimes.support import API_KEY, WEBHOOK_SECRET, Respond

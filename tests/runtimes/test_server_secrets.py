@@ -15,7 +15,7 @@ import json
 import pytest
 
 from agents.models import Agent
-from orchestration.models import DecisionEvent
+from conversations.models import DecisionEvent
 from tests.guardrails.support import say, start
 from tests.runtimes.support import API_KEY, KEY_ENV, FakeServer, Respond, completion, lend_key
 

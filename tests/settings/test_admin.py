@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.models import OrchestratorSettings
-from orchestration.orchestrator_settings import effective_settings, settings_update
+from agents.models import OrchestratorSettings
+from agents.orchestrator_settings import (
+    effective_settings,
+    settings_update,
+)
 from tests.settings.conftest import make_agent
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from orchestration.models import OrchestratorSettings
-from orchestration.orchestrator_settings import settings_update
+from agents.models import OrchestratorSettings
+from agents.orchestrator_settings import settings_update
 from tests.settings.conftest import make_agent
 from tests.settings.test_inheritance import ALL_GLOBAL, DEFAULTS, INVALID
 

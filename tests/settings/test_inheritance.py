@@ -6,9 +6,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from agents.models import Agent
-from orchestration.models import OrchestratorSettings, SettingsLevel
-from orchestration.orchestrator_settings import (
+from agents.models import (
+    Agent,
+    OrchestratorSettings,
+    SettingsLevel,
+)
+from agents.orchestrator_settings import (
     defaults,
     effective_settings,
     render_routing_instructions,

@@ -8,9 +8,13 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from orchestration.demo import seed_demo
-from orchestration.models import ApiKey, Tenant
-from orchestration.simulation import (
+from core.models import (
+    ApiKey,
+    Tenant,
+)
+from stacks.demo import seed_demo
+from tests.factories import make_api_key
+from tools.simulation import (
     JOURNEYS,
     InProcessTransport,
     Plan,
@@ -19,7 +23,6 @@ from orchestration.simulation import (
     run_conversation,
     simulation_key,
 )
-from tests.factories import make_api_key
 
 SMALL = 6
 

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from approvals.models import ApproverGroup
+from core.models import ApproverGroup
 from stacks.selectors import builtin_template
 from tests.factories import make_person
 

@@ -16,8 +16,8 @@ from django.core.management import call_command
 from agents.models import Agent
 from approvals.models import ActionExecution
 from approvals.services import ActionNotAllowed, Proposal, action_propose
-from orchestration.conversation_services import conversation_start
-from orchestration.models import Tenant
+from conversations.services import conversation_start
+from core.models import Tenant
 from stacks.selectors import builtin_template, builtin_templates
 from stacks.services import stack_import
 from tests.factories import make_person

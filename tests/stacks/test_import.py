@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.models import Agent, KnowledgeEntry, RuleSet, Workflow
-from orchestration.models import OrchestratorSettings
-from orchestration.orchestrator_settings import effective_settings
+from agents.models import Agent, KnowledgeEntry, OrchestratorSettings, RuleSet, Workflow
+from agents.orchestrator_settings import effective_settings
 from orchestration.tenant_config import tenant_config
 from stacks.documents import StackInvalid, stack_export
 from stacks.services import stack_import

@@ -1,0 +1,372 @@
+"""Orchestrator settings inherited global -> tenant -> stack (SPEC 2): names, validation, reads
+and writes, in one place for the API, the admin and the orchestrator.
+
+Settings are named here by their API names (``checkInterval``); the model's columns are
+snake_case. Each level sets some names (null = not set); a name's effective value comes from
+the most specific level that sets it: the agent's stack, then its tenant, then the global
+defaults (which set every name).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+
+from agents.models import (
+    Agent,
+    HandoffMode,
+    OrchestratorSettings,
+    RiskCategory,
+    SettingsLevel,
+)
+from core.config_version import config_changed
+from core.models import Tenant
+
+if TYPE_CHECKING:
+    from agents.models import Agent
+
+MAX_SECONDS = 86_400  # a day: the longest check interval or hot claim timeout
+MAX_TURNS = 1_000
+MAX_MODEL_LENGTH = OrchestratorSettings._meta.get_field("model").max_length
+MAX_INSTRUCTIONS_LENGTH = 10_000
+MAX_STEPS = 10_000  # agent runs per conversation
+MAX_TOKENS = 100_000_000
+MAX_COST = 1_000_000.0
+LEVEL_ORDER = (SettingsLevel.GLOBAL, SettingsLevel.TENANT, SettingsLevel.STACK)
+
+
+# --- Names and validation ---------------------------------------------------------------------
+
+
+def _shown(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _whole_number(maximum: int) -> Callable[[Any], int]:
+    def clean(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("Enter a whole number.", code="invalid")
+        if value < 1:
+            raise ValidationError("Ensure this value is greater than or equal to 1.", "min_value")
+        if value > maximum:
+            raise ValidationError(
+                f"Ensure this value is less than or equal to {maximum}.", code="max_value"
+            )
+        return value
+
+    return clean
+
+
+def _one_of(choices: list[str]) -> Callable[[Any], str]:
+    def clean(value: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            raise ValidationError(
+                f"{_shown(value)} is not one of {', '.join(choices)}.", code="invalid_choice"
+            )
+        return value
+
+    return clean
+
+
+def _clean_model(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("Enter the model name as a string.", code="invalid")
+    value = value.strip()
+    if not value:
+        raise ValidationError("Enter a model name, e.g. gpt-4o-mini.", code="blank")
+    if len(value) > MAX_MODEL_LENGTH:
+        raise ValidationError(
+            f"Ensure this value has at most {MAX_MODEL_LENGTH} characters (it has {len(value)}).",
+            code="max_length",
+        )
+    return value
+
+
+def _clean_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("Must be true or false.", code="invalid")
+    return value
+
+
+def _clean_risk_categories(value: Any) -> list[str]:
+    allowed = RiskCategory.values
+    if not isinstance(value, list | tuple):
+        raise ValidationError(
+            f"Must be a list of risk categories among {', '.join(allowed)}.", code="invalid"
+        )
+    seen: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or item not in allowed:
+            raise ValidationError(
+                f"{_shown(item)} is not one of {', '.join(allowed)}.", code="invalid_choice"
+            )
+        if item in seen:
+            raise ValidationError(f"{_shown(item)} is listed twice.", code="duplicate")
+        seen.append(item)
+    return seen
+
+
+def _clean_instructions(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("Must be text.", code="invalid")
+    if len(value) > MAX_INSTRUCTIONS_LENGTH:
+        raise ValidationError(
+            f"Ensure this value has at most {MAX_INSTRUCTIONS_LENGTH} characters "
+            f"(it has {len(value)}).",
+            code="max_length",
+        )
+    return value
+
+
+def _clean_cost(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError("Enter a number.", code="invalid")
+    if not value > 0:
+        raise ValidationError("Ensure this value is greater than 0.", code="min_value")
+    if value > MAX_COST:
+        raise ValidationError(
+            f"Ensure this value is less than or equal to {MAX_COST}.", code="max_value"
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # the API's name
+    field: str  # the model's column
+    default: Any
+    clean: Callable[[Any], Any]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("model", "model", "gpt-4o-mini", _clean_model),
+    Setting("checkInterval", "check_interval", 60, _whole_number(MAX_SECONDS)),
+    Setting("stallThreshold", "stall_threshold", 3, _whole_number(MAX_TURNS)),
+    Setting("riskAutoEscalation", "risk_auto_escalation", True, _clean_bool),
+    Setting("riskCategories", "risk_categories", RiskCategory.values, _clean_risk_categories),
+    Setting("handoffMode", "handoff_mode", HandoffMode.AUTO.value, _one_of(HandoffMode.values)),
+    Setting("hotClaimTimeout", "hot_claim_timeout", 120, _whole_number(MAX_SECONDS)),
+    Setting("routingInstructions", "routing_instructions", "", _clean_instructions),
+    Setting("stepBudget", "step_budget", 100, _whole_number(MAX_STEPS)),
+    Setting("tokenBudget", "token_budget", 200_000, _whole_number(MAX_TOKENS)),
+    Setting("costBudget", "cost_budget", 5.0, _clean_cost),
+)
+BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+
+
+def defaults() -> dict[str, Any]:
+    """The built-in defaults of SPEC 2 (the global row starts with these)."""
+    return {s.name: list(s.default) if isinstance(s.default, list) else s.default for s in SETTINGS}
+
+
+def validate_changes(*, level: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a set of changes by API name (``None`` clears a name at ``level``) and return them
+    cleaned. Raises ``ValidationError`` keyed by the API names, every bad name at once."""
+    if not isinstance(changes, Mapping):
+        raise ValidationError("Expected an object of settings by name.", code="invalid")
+    errors: dict[str, list[ValidationError]] = {}
+    cleaned: dict[str, Any] = {}
+    for name, value in changes.items():
+        setting = BY_NAME.get(name)
+        if setting is None:
+            errors[str(name)] = [ValidationError("unknown setting", code="unknown")]
+        elif value is None:
+            if level == SettingsLevel.GLOBAL:
+                errors[name] = [
+                    ValidationError(
+                        "The global default cannot be cleared; set another value.",
+                        code="required",
+                    )
+                ]
+            else:
+                cleaned[name] = None
+        else:
+            try:
+                cleaned[name] = setting.clean(value)
+            except ValidationError as exc:
+                errors[name] = [exc]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def render_routing_instructions(text: str, tenant: Tenant) -> str:
+    """The routing instructions as the routing prompt uses them: ``{{TENANT_NAME}}`` replaced."""
+    return re.sub(r"\{\{\s*TENANT_NAME\s*\}\}", lambda _: tenant.name, text or "")
+
+
+# --- Reads ------------------------------------------------------------------------------------
+
+
+def stack_root(agent: Agent) -> Agent:
+    """The top of ``agent``'s supervisor chain (an agent without a supervisor is its own root).
+
+    One query for any depth (none for a root): the tenant's supervisor links are read at once
+    and walked in memory. A cycle, which the agent services refuse, ends the walk at the agent
+    where it closes instead of looping.
+    """
+    if agent.supervisor_id is None:
+        return agent
+
+    agents = {
+        other.pk: other
+        for other in Agent.objects.filter(tenant_id=agent.tenant_id).only(
+            "id", "tenant_id", "supervisor_id", "slug", "name", "role"
+        )
+    }
+    current, seen = agent, {agent.pk}
+    while current.supervisor_id is not None:
+        parent = agents.get(current.supervisor_id)
+        if parent is None or parent.pk in seen:
+            break
+        seen.add(parent.pk)
+        current = parent
+    return agent if current.pk == agent.pk else current
+
+
+def _values(row: OrchestratorSettings | None) -> dict[str, Any]:
+    if row is None:
+        return {}
+    values = {}
+    for setting in SETTINGS:
+        value = getattr(row, setting.field)
+        if value is not None:
+            values[setting.name] = list(value) if isinstance(value, list) else value
+    return values
+
+
+@dataclass(frozen=True)
+class SettingsOverview:
+    """Every level's own values (only the names it sets) and what they add up to."""
+
+    effective: dict[str, Any]
+    sources: dict[str, str]
+    levels: dict[str, dict[str, Any]]
+    stack: Agent | None
+
+    def inherited(self, level: str) -> dict[str, tuple[Any, str]]:
+        """What ``level`` would get for each name if it set nothing: ``{name: (value,
+        source)}`` from the levels above it."""
+        above = LEVEL_ORDER[: LEVEL_ORDER.index(SettingsLevel(level))]
+        effective, sources = _merge({str(lvl): self.levels.get(str(lvl), {}) for lvl in above})
+        return {name: (effective[name], sources[name]) for name in NAMES}
+
+
+def _merge(levels: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, str]]:
+    effective: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for level in LEVEL_ORDER:
+        for name, value in levels.get(str(level), {}).items():
+            effective[name], sources[name] = value, str(level)
+    for name, value in defaults().items():  # only when the global row is missing
+        if name not in effective:
+            effective[name], sources[name] = value, str(SettingsLevel.GLOBAL)
+    return {name: effective[name] for name in NAMES}, {name: sources[name] for name in NAMES}
+
+
+def settings_overview(*, tenant: Tenant | None, agent: Agent | None = None) -> SettingsOverview:
+    """The settings of ``tenant`` (and of ``agent``'s stack when given), level by level;
+    ``tenant=None`` reads the global defaults alone.
+
+    At most two queries whatever the data: the stack's root (none when ``agent`` is a root or
+    absent) and the three level rows together.
+    """
+    if agent is not None and (tenant is None or agent.tenant_id != tenant.pk):
+        raise ValueError("The agent belongs to another tenant.")
+    root = stack_root(agent) if agent is not None else None
+    wanted = Q(level=SettingsLevel.GLOBAL)
+    if tenant is not None:
+        wanted |= Q(level=SettingsLevel.TENANT, tenant=tenant)
+    if root is not None:
+        wanted |= Q(level=SettingsLevel.STACK, tenant=tenant, stack_id=root.pk)
+    rows = {row.level: row for row in OrchestratorSettings.objects.filter(wanted)}
+    levels = {
+        str(SettingsLevel.GLOBAL): _values(rows.get(SettingsLevel.GLOBAL)) or defaults(),
+        str(SettingsLevel.TENANT): _values(rows.get(SettingsLevel.TENANT)),
+    }
+    if root is not None:
+        levels[str(SettingsLevel.STACK)] = _values(rows.get(SettingsLevel.STACK))
+    effective, sources = _merge(levels)
+    return SettingsOverview(effective=effective, sources=sources, levels=levels, stack=root)
+
+
+def effective_settings(
+    *, tenant: Tenant, agent: Agent | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``(effective, sources)`` by API name: each value from the most specific level that sets
+    it, and ``sources[name]`` in ``"global"``, ``"tenant"``, ``"stack"``."""
+    overview = settings_overview(tenant=tenant, agent=agent)
+    return overview.effective, overview.sources
+
+
+# --- Writes -----------------------------------------------------------------------------------
+
+
+def _owner(level: SettingsLevel, tenant: Tenant | None, stack: Agent | None) -> dict[str, Any]:
+    if level == SettingsLevel.GLOBAL:
+        if tenant is not None or stack is not None:
+            raise ValueError("The global defaults belong to no tenant and no stack.")
+        return {}
+    if level == SettingsLevel.TENANT:
+        if tenant is None or stack is not None:
+            raise ValueError("Tenant settings need a tenant and no stack.")
+        return {"tenant": tenant}
+    if stack is None:
+        raise ValueError("Stack settings need the stack's agent.")
+    if tenant is not None and stack.tenant_id != tenant.pk:
+        raise ValidationError({"stack": "This agent belongs to another tenant."})
+    if stack.supervisor_id is not None:
+        raise ValidationError(
+            {
+                "stack": f"{stack.slug} reports to a supervisor; settings belong to the top "
+                f"of its stack ({stack_root(stack).slug})."
+            }
+        )
+    return {"tenant": stack.tenant if tenant is None else tenant, "stack": stack}
+
+
+@transaction.atomic
+def settings_update(
+    *,
+    level: str,
+    tenant: Tenant | None = None,
+    stack: Agent | None = None,
+    changes: Mapping[str, Any],
+) -> OrchestratorSettings:
+    """Set or clear (``None``) settings by API name at one level; returns that level's row.
+
+    ``level="global"`` takes neither tenant nor stack and refuses clearing; ``"tenant"`` takes
+    the tenant; ``"stack"`` takes the stack's top agent (its tenant is the stack's). Invalid
+    changes raise ``ValidationError`` keyed by API name, and nothing is written.
+    """
+    level = SettingsLevel(level)
+    owner = _owner(level, tenant, stack)
+    cleaned = validate_changes(level=level, changes=changes)
+    locked = OrchestratorSettings.objects.select_for_update()
+    if level == SettingsLevel.GLOBAL:
+        initial = {BY_NAME[name].field: value for name, value in defaults().items()}
+        row, _ = locked.get_or_create(level=level, defaults=initial)
+    elif level == SettingsLevel.TENANT:
+        row, _ = locked.get_or_create(level=level, tenant=owner["tenant"], stack=None)
+    else:
+        row, _ = locked.get_or_create(
+            level=level, stack=owner["stack"], defaults={"tenant": owner["tenant"]}
+        )
+    for name, value in cleaned.items():
+        setattr(row, BY_NAME[name].field, value)
+    row.save()
+    config_changed(None if level == SettingsLevel.GLOBAL else owner["tenant"].pk)
+    return row

@@ -1,0 +1,336 @@
+"""API v1 for conversations: start one, send customer messages through the orchestrator, read
+its messages and decision events (SPEC 6)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents.models import Agent, RiskCategory, Workflow
+from conversations.messages import message_json
+from conversations.models import (
+    Channel,
+    Conversation,
+    DecisionEvent,
+    Message,
+)
+from conversations.services import conversation_start
+from core.api_auth import (
+    request_principal,
+    request_tenant,
+)
+from core.api_errors import Conflict
+from core.scoping import scope_queryset
+from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.reach import narrow_conversations
+
+MAX_TEXT = 10_000
+MESSAGES_PAGE = 500
+EVENTS_PAGE = 2000
+"""The most messages and events one GET answers; ``?after=<last id>`` reads the next page."""
+
+
+def tenant_conversations(request) -> QuerySet[Conversation]:
+    return scope_queryset(Conversation.objects.all(), request_tenant(request))
+
+
+def get_conversation(request, conversation_id) -> Conversation:
+    """One conversation the caller reaches (a human agent: one handed to people; an approver:
+    one with an approval request; see the permission matrix), else 404."""
+    return get_object_or_404(
+        narrow_conversations(tenant_conversations(request), request.reach)
+        .select_related("current_agent", "assignee")
+        .prefetch_related("handoffs__claimed_by"),
+        pk=conversation_id,
+    )
+
+
+class CustomerSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    attributes = serializers.DictField(required=False)
+
+
+class StartSerializer(serializers.Serializer):
+    agentId = serializers.CharField(max_length=63)
+    channel = serializers.ChoiceField(choices=Channel.values)
+    customer = CustomerSerializer()
+    workflowId = serializers.IntegerField(required=False, allow_null=True)
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True)
+
+    def validate_agentId(self, value):
+        tenant = self.context["tenant"]
+        agent = Agent.objects.filter(tenant=tenant, slug=value).first()
+        if agent is None:
+            raise serializers.ValidationError(f"unknown agent '{value}'")
+        return agent
+
+    def validate_workflowId(self, value):
+        if value is None:
+            return None
+        workflow = Workflow.objects.filter(tenant=self.context["tenant"], pk=value).first()
+        if workflow is None:
+            raise serializers.ValidationError(f"unknown workflow {value}")
+        return workflow
+
+
+class SignalsSerializer(serializers.Serializer):
+    intent = serializers.CharField(max_length=100, required=False, allow_null=True)
+    sentiment = serializers.FloatField(min_value=-1, max_value=1, required=False)
+    risk = serializers.ListField(
+        child=serializers.ChoiceField(choices=RiskCategory.choices), required=False, max_length=10
+    )
+
+
+class MessageInSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=True)
+    signals = SignalsSerializer(required=False)
+
+
+def conversation_json(conversation: Conversation) -> dict:
+    return {
+        "id": str(conversation.pk),
+        "state": conversation.state,
+        "channel": conversation.channel,
+        "currentAgentId": conversation.current_agent.slug,
+        "assignee": conversation.assignee.get_username() if conversation.assignee_id else None,
+        "turns": conversation.turns,
+        "attempts": conversation.attempts,
+        "customer": {
+            "id": conversation.customer_ref,
+            "name": conversation.customer_name,
+            "email": conversation.customer_email,
+            "attributes": conversation.customer_attributes,
+        },
+        "workflowId": conversation.workflow_id,
+        "handoff": _latest_handoff(conversation),
+        "createdAt": conversation.created_at,
+        "updatedAt": conversation.updated_at,
+    }
+
+
+def _latest_handoff(conversation: Conversation) -> dict | None:
+    handoffs = sorted(conversation.handoffs.all(), key=lambda h: h.pk)
+    if not handoffs:
+        return None
+    latest = handoffs[-1]
+    return {
+        "id": latest.pk,
+        "mode": latest.mode,
+        "status": latest.status,
+        "claimedBy": latest.claimed_by.get_username() if latest.claimed_by_id else None,
+    }
+
+
+def event_json(event: DecisionEvent) -> dict:
+    return {
+        "id": event.pk,
+        "type": event.type,
+        "agentId": event.agent_slug or None,
+        "rule": event.rule or None,
+        "detail": event.detail,
+        "durationMs": event.duration_ms,
+        "messageId": event.message_id,
+        "createdAt": event.created_at,
+    }
+
+
+class ConversationShape(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.CharField()
+    channel = serializers.CharField()
+    currentAgentId = serializers.CharField()
+    assignee = serializers.CharField(allow_null=True)
+    turns = serializers.IntegerField()
+    attempts = serializers.IntegerField()
+    handoff = serializers.DictField(allow_null=True)
+
+
+class MessageShape(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.CharField()
+    author = serializers.CharField()
+    text = serializers.CharField()
+    signals = serializers.DictField()
+    createdAt = serializers.DateTimeField()
+
+
+class ConversationListView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("state", str), OpenApiParameter("limit", int)],
+        responses=ConversationShape(many=True),
+    )
+    def get(self, request):
+        conversations = (
+            narrow_conversations(tenant_conversations(request), request.reach)
+            .select_related("current_agent", "assignee")
+            .prefetch_related("handoffs__claimed_by")
+        )
+        state = request.query_params.get("state")
+        if state:
+            conversations = conversations.filter(state=state)
+        limit = _bounded_int(request.query_params.get("limit"), "limit", default=50, top=200)
+        return Response([conversation_json(c) for c in conversations[:limit]])
+
+    @extend_schema(
+        request=StartSerializer,
+        responses={
+            201: inline_serializer(
+                "ConversationStarted",
+                {
+                    "id": serializers.UUIDField(),
+                    "state": serializers.CharField(),
+                    "currentAgentId": serializers.CharField(),
+                    "customerToken": serializers.CharField(),
+                },
+            )
+        },
+    )
+    def post(self, request):
+        tenant = request_tenant(request)
+        serializer = StartSerializer(data=request.data, context={"tenant": tenant})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        conversation, token = conversation_start(
+            tenant=tenant,
+            agent=data["agentId"],
+            channel=data["channel"],
+            customer=data["customer"],
+            workflow=data.get("workflowId"),
+            language=data.get("language") or "",
+            opened_by=request_principal(request),
+        )
+        body = {**conversation_json(conversation), "customerToken": token}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ConversationDetailView(APIView):
+    @extend_schema(responses=ConversationShape)
+    def get(self, request, conversation_id):
+        return Response(conversation_json(get_conversation(request, conversation_id)))
+
+
+class MessagesView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, description="Only messages after this id.")],
+        responses=MessageShape(many=True),
+    )
+    def get(self, request, conversation_id):
+        conversation = get_conversation(request, conversation_id)
+        messages = Message.objects.filter(conversation=conversation).order_by("id")
+        after = request.query_params.get("after")
+        if after not in (None, ""):
+            messages = messages.filter(id__gt=_bounded_int(after, "after", default=0))
+        return Response([message_json(m) for m in messages[:MESSAGES_PAGE]])
+
+    @extend_schema(
+        request=MessageInSerializer,
+        responses={
+            201: inline_serializer(
+                "MessageResult",
+                {
+                    "message": MessageShape(),
+                    "reply": MessageShape(allow_null=True),
+                    "notices": MessageShape(many=True),
+                    "state": serializers.CharField(),
+                    "currentAgentId": serializers.CharField(),
+                    "handoff": serializers.DictField(allow_null=True),
+                    "approval": serializers.DictField(allow_null=True),
+                    "proposedActions": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },
+        description="Runs the message through the orchestrator and answers with what it did.",
+    )
+    def post(self, request, conversation_id):
+        conversation = get_object_or_404(tenant_conversations(request), pk=conversation_id)
+        serializer = MessageInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            result = conversation_receive_message(
+                conversation=conversation,
+                text=data["text"],
+                signals=data.get("signals"),
+                sent_by=request_principal(request),
+            )
+        except ConversationClosed as exc:
+            raise Conflict(str(exc)) from None
+        conv = result.conversation
+        body = {
+            "message": message_json(result.message),
+            "reply": message_json(result.reply) if result.reply else None,
+            "notices": [message_json(m) for m in result.notices],
+            "state": conv.state,
+            "currentAgentId": conv.current_agent.slug,
+            "handoff": result.handoff,
+            "approval": result.approval,
+            "proposedActions": result.proposed_actions,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class EventsView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after", int, description="Only events after this id (the next page).")
+        ],
+        responses=inline_serializer(
+            "DecisionEvent",
+            {
+                "id": serializers.IntegerField(),
+                "type": serializers.CharField(),
+                "agentId": serializers.CharField(allow_null=True),
+                "rule": serializers.CharField(allow_null=True),
+                "detail": serializers.DictField(),
+                "durationMs": serializers.FloatField(),
+                "createdAt": serializers.DateTimeField(),
+            },
+            many=True,
+        ),
+    )
+    def get(self, request, conversation_id):
+        conversation = get_conversation(request, conversation_id)
+        events = DecisionEvent.objects.filter(conversation=conversation).order_by("id")
+        after = request.query_params.get("after")
+        if after not in (None, ""):
+            events = events.filter(id__gt=_bounded_int(after, "after", default=0))
+        return Response([event_json(e) for e in events[:EVENTS_PAGE]])
+
+
+def _bounded_int(raw, name: str, *, default: int, top: int | None = None) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise serializers.ValidationError({name: ["must be a whole number"]}) from None
+    if value < 0:
+        raise serializers.ValidationError({name: ["must not be negative"]})
+    return min(value, top) if top else value
+
+
+urlpatterns = [
+    path("conversations", ConversationListView.as_view(), name="api-conversations"),
+    path(
+        "conversations/<uuid:conversation_id>",
+        ConversationDetailView.as_view(),
+        name="api-conversation",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/messages",
+        MessagesView.as_view(),
+        name="api-conversation-messages",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/events",
+        EventsView.as_view(),
+        name="api-conversation-events",
+    ),
+]

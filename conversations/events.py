@@ -1,0 +1,58 @@
+"""Decision events: ``record`` writes one in the caller's transaction; ``events_buffered``
+writes a block's events in one INSERT and sends its notifications together after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from conversations.models import Conversation, DecisionEvent, Message
+from core.events import notifications_buffered
+
+_buffer: ContextVar[list[DecisionEvent] | None] = ContextVar("decision_events", default=None)
+
+
+@contextmanager
+def events_buffered() -> Iterator[None]:
+    """Collect the decision events recorded inside the block and write them in one INSERT at
+    its end, and send its notifications together after commit (the pipeline records half a
+    dozen events and several notifications per message). Use inside the transaction."""
+    token = _buffer.set([])
+    try:
+        with notifications_buffered():
+            yield
+            pending = _buffer.get()
+            if pending:
+                DecisionEvent.objects.bulk_create(pending)
+    finally:
+        _buffer.reset(token)
+
+
+def record(
+    *,
+    conversation: Conversation,
+    type: str,
+    detail: dict[str, Any] | None = None,
+    duration_ms: float = 0.0,
+    rule: str = "",
+    message: Message | None = None,
+    agent_slug: str = "",
+) -> DecisionEvent:
+    event = DecisionEvent(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        message=message,
+        type=type,
+        detail=detail or {},
+        duration_ms=round(duration_ms, 3),
+        rule=rule[:200],
+        agent_slug=agent_slug,
+    )
+    pending = _buffer.get()
+    if pending is not None:
+        pending.append(event)
+    else:
+        event.save()
+    return event

@@ -1,0 +1,76 @@
+"""Messages: ``message_post`` is the one way a message is written, and it announces itself.
+
+The announcement (``message.created`` to the conversation's customer socket and the tenant's
+inbox) leaves after the transaction commits and carries the message in its one JSON shape
+(``message_json``): the whole inbox hears of every message, and one database read per socket
+per message would not scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from conversations.models import Conversation, Message, MessageRole
+from core.events import conversation_group, notify_on_commit, tenant_inbox_group
+
+# The longest text of a message of each kind (one limit per kind of text).
+MAX_MESSAGE_TEXT = 10_000
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """A message as the API, the sockets and the pages show it (SPEC 6, Shapes)."""
+    return {
+        "id": message.pk,
+        "conversationId": str(message.conversation_id),
+        "role": message.role,
+        "author": message.author,
+        "text": message.text,
+        "signals": {
+            "intent": message.intent or None,
+            "sentiment": message.sentiment,
+            "risk": list(message.risk or []),
+        },
+        "createdAt": message.created_at.isoformat(),
+    }
+
+
+def message_post(
+    *,
+    conversation: Conversation,
+    role: str,
+    text: str,
+    author: str = "",
+    intent: str = "",
+    sentiment: float | None = None,
+    risk: Iterable[str] = (),
+) -> Message:
+    """Write a message of ``conversation`` and announce it after commit. The conversation's
+    ``last_activity_at`` moves on in memory; the caller saves the conversation (or the
+    message's conversation is only referenced by id, and the caller updates it)."""
+    message = Message.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.pk,
+        role=role,
+        author=author or ("system" if role == MessageRole.SYSTEM else ""),
+        text=text,
+        intent=intent or "",
+        sentiment=sentiment,
+        risk=list(risk or []),
+    )
+    conversation.last_activity_at = message.created_at
+    message_created_on_commit(message)
+    return message
+
+
+def message_created_on_commit(message: Message) -> None:
+    """Tell the conversation's customer socket and the tenant's inbox of a new message."""
+    notify_on_commit(
+        [conversation_group(message.conversation_id), tenant_inbox_group(message.tenant_id)],
+        {
+            "type": "message.created",
+            "conversationId": str(message.conversation_id),
+            "messageId": message.pk,
+            "message": message_json(message),
+        },
+    )

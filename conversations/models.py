@@ -1,0 +1,218 @@
+"""Conversations, their messages and the orchestrator's decision events (SPEC 2, 3)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from core.models import Tenant, TenantOwned
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web chat"
+    VOICE = "voice", "Voice"
+    EMAIL = "email", "E-mail"
+    API = "api", "API"
+
+
+SYNCHRONOUS_CHANNELS = frozenset({Channel.WEB, Channel.VOICE})
+
+
+class State(models.TextChoices):
+    TRIAGED = "triaged", "Triaged"
+    ACTIVE = "active", "Active"
+    STALLED = "stalled", "Stalled"
+    AT_RISK = "at_risk", "At risk"
+    HANDING_OFF = "handing_off", "Handing off"
+    WITH_HUMAN = "with_human", "With a human"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Conversation(TenantOwned):
+    """One customer thread. Only ``conversations.lifecycle.conversation_transition`` writes
+    ``state``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    customer_ref = models.CharField("customer id", max_length=200)
+    customer_name = models.CharField(max_length=200, blank=True)
+    customer_email = models.EmailField(blank=True)
+    customer_attributes = models.JSONField(default=dict, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    entry_agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.PROTECT, related_name="+", help_text="Where it began."
+    )
+    current_agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="+")
+    workflow = models.ForeignKey(
+        "agents.Workflow", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    workflow_state = models.JSONField(default=dict, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.TRIAGED)
+    turns = models.PositiveIntegerField(default=0, help_text="Customer messages so far.")
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Consecutive failed attempts to answer."
+    )
+    runtime_failures = models.PositiveIntegerField(default=0)
+    escalation_fallback = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="A human fallback still pending: the agent an escalation rule with both a "
+        "target agent and escalateToHuman sent the conversation to ({agent, maxAttempts, rule}).",
+    )
+    turns_without_progress = models.PositiveIntegerField(default=0)
+    budget_used = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the AI has used of its budgets: steps, tokens, cost.",
+    )
+    customer_token_hash = models.CharField(max_length=64, editable=False)
+    # who opened it (separation of duties: whoever opened a conversation never decides an
+    # approval the AI asks for in it): a person (session or personal token), or an integration
+    # key (whose creator stands behind it); neither for the public chat widget
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The person who opened it (session or personal token).",
+    )
+    opened_by_key = models.ForeignKey(
+        "core.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The integration key it was opened with.",
+    )
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(auto_now_add=True)
+    silence_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "orchestration_conversation"  # the table from before the model moved here
+        ordering = ["-created_at"]
+        indexes = [
+            # id too: the metrics join a window's conversations from this index alone
+            models.Index(fields=["tenant", "-created_at", "id"], name="conv_tenant_created"),
+            # the silence sweep: open conversations by last activity
+            models.Index(fields=["state", "last_activity_at"], name="conv_state_activity"),
+            # metrics: time to resolution of the conversations resolved in a window, read from
+            # the index alone (an index-only scan on PostgreSQL)
+            models.Index(
+                fields=["tenant", "resolved_at", "created_at", "current_agent", "workflow"],
+                name="conv_tenant_resolved",
+            ),
+            # approvals: a customer's running totals, across their conversations
+            models.Index(fields=["tenant", "customer_ref"], name="conv_tenant_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_name or self.customer_ref} via {self.channel} ({self.state})"
+
+
+class MessageRole(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    AGENT = "agent", "AI agent"
+    HUMAN = "human", "Human agent"
+    SYSTEM = "system", "System"
+
+
+class Message(TenantOwned):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=10, choices=MessageRole.choices)
+    author = models.CharField(max_length=200, blank=True)
+    text = models.TextField()
+    intent = models.CharField(max_length=100, blank=True)
+    sentiment = models.FloatField(null=True, blank=True)
+    risk = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "orchestration_message"  # the table from before the model moved here
+        ordering = ["conversation", "id"]
+        indexes = [models.Index(fields=["conversation", "id"], name="message_conv_id")]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:60]}"
+
+
+class EventType(models.TextChoices):
+    MESSAGE_CLASSIFIED = "message.classified"
+    AGENT_ROUTED = "agent.routed"
+    AGENT_REROUTED = "agent.rerouted"
+    RULE_FIRED = "rule.fired"
+    ESCALATED = "escalated"
+    STATE_CHANGED = "state.changed"
+    STALL_DETECTED = "stall.detected"
+    HANDOFF_OFFERED = "handoff.offered"
+    HANDOFF_CLAIMED = "handoff.claimed"
+    HANDOFF_EXPIRED = "handoff.expired"
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_DECIDED = "approval.decided"
+    ACTION_PROPOSED = "action.proposed"
+    ACTION_EXECUTED = "action.executed"
+    ACTION_FAILED = "action.failed"
+    AGENT_REPLIED = "agent.replied"
+    AGENT_ERROR = "agent.error"
+    WORKFLOW_STEP = "workflow.step"
+    GUARDRAIL_BLOCKED = "guardrail.blocked"
+    GUARDRAIL_REDACTED = "guardrail.redacted"
+    BUDGET_EXCEEDED = "budget.exceeded"
+
+
+class DecisionEvent(TenantOwned):
+    """One orchestration decision, with the rule or reason and the time the step took."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    type = models.CharField(max_length=40, choices=EventType.choices)
+    agent_slug = models.CharField(max_length=63, blank=True)
+    rule = models.CharField(
+        max_length=200, blank=True, help_text="The rule (with its version) behind the decision."
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    duration_ms = models.FloatField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "orchestration_decisionevent"  # the table from before the model moved here
+        ordering = ["conversation", "id"]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="event_conv_id"),
+            # metrics: conversation too, so the counts of conversations with an event of a
+            # kind in a window read the index alone (an index-only scan on PostgreSQL)
+            models.Index(
+                fields=["tenant", "type", "created_at", "conversation"],
+                name="event_tenant_type_time",
+            ),
+            # the same, for one agent
+            models.Index(
+                fields=["tenant", "agent_slug", "type", "created_at", "conversation"],
+                name="event_tenant_agent_type_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.rule}".strip()

@@ -1,0 +1,71 @@
+"""Starting conversations, and human-side writes that are not the AI pipeline."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.db import transaction
+
+from conversations.events import record
+from conversations.models import (
+    Conversation,
+    EventType,
+)
+from core.models import Tenant
+from core.principals import (
+    NOBODY,
+    Principal,
+)
+from core.services import hash_secret
+
+CUSTOMER_TOKEN_KIND = "ct"
+
+
+def customer_token_new() -> tuple[str, str]:
+    raw = f"{CUSTOMER_TOKEN_KIND}_{secrets.token_urlsafe(24)}"
+    return raw, hash_secret(raw)
+
+
+def customer_token_matches(conversation: Conversation, raw: str) -> bool:
+    return bool(raw) and secrets.compare_digest(conversation.customer_token_hash, hash_secret(raw))
+
+
+@transaction.atomic
+def conversation_start(
+    *,
+    tenant: Tenant,
+    agent,
+    channel: str,
+    customer: dict[str, Any],
+    workflow=None,
+    language: str = "",
+    opened_by: Principal = NOBODY,
+) -> tuple[Conversation, str]:
+    """Open a conversation with ``agent``. Returns ``(conversation, customer_token)``; the
+    token (shown once) lets the customer's widget read and write this conversation only.
+    ``opened_by`` records who opened it (a person or an integration key; nobody for the
+    public chat): they never decide an approval the AI asks for in it."""
+    raw, digest = customer_token_new()
+    conversation = Conversation.objects.create(
+        tenant=tenant,
+        channel=channel,
+        customer_ref=customer["id"],
+        customer_name=customer.get("name") or "",
+        customer_email=customer.get("email") or "",
+        customer_attributes=customer.get("attributes") or {},
+        language=language,
+        entry_agent=agent,
+        current_agent=agent,
+        workflow=workflow,
+        customer_token_hash=digest,
+        opened_by=opened_by.user,
+        opened_by_key=opened_by.key,
+    )
+    record(
+        conversation=conversation,
+        type=EventType.AGENT_ROUTED,
+        detail={"to": agent.slug, "reason": "conversation started", "announced": False},
+        agent_slug=agent.slug,
+    )
+    return conversation, raw

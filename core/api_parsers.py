@@ -1,0 +1,42 @@
+"""The API's body parser: JSON only, at most ``API_MAX_BODY_BYTES`` (413 past it), read through
+the one JSON door (``core.json_input``: strict, nesting bounded, no NUL or lone
+surrogate in any key or string).
+
+Kept apart from ``api_errors`` because DRF imports parsers while its views module loads."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+
+from core.json_input import (
+    JsonRefused,
+    loads,
+)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class LimitedJSONParser(JSONParser):
+    """JSON only, at most ``API_MAX_BODY_BYTES``, strict (no NaN or Infinity)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.API_MAX_BODY_BYTES
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and str(declared).isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
+        try:
+            return loads(raw)
+        except JsonRefused as exc:
+            if exc.path:  # a value PostgreSQL cannot store: a 400 naming the field
+                raise exceptions.ValidationError({exc.path: [exc.reason]}) from None
+            raise exceptions.ParseError(f"The body is not acceptable JSON: {exc.reason}.") from None

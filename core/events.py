@@ -1,0 +1,117 @@
+"""The events door: socket notifications leave here, after the transaction commits.
+
+``notify_on_commit`` sends a small event to channel-layer groups once the transaction commits
+(never inside it), so a socket never hears of a row that was rolled back. Consumers re-read what
+they show. ``notifications_buffered`` gathers a block's notifications into one trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+_outbox: ContextVar[list[tuple[list[str], dict[str, Any]]] | None] = ContextVar(
+    "notifications", default=None
+)
+
+
+@contextmanager
+def notifications_buffered() -> Iterator[None]:
+    """Send the notifications of the block together, in one trip after commit. Use inside the
+    transaction."""
+    token = _outbox.set([])
+    try:
+        yield
+        notifications = _outbox.get()
+        if notifications:
+            transaction.on_commit(lambda: _send(notifications))
+    finally:
+        _outbox.reset(token)
+
+
+@contextmanager
+def timed() -> Iterator[list[float]]:
+    """``with timed() as t: ...`` then ``t[0]`` is the block's duration in milliseconds."""
+    box = [0.0]
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box[0] = (time.perf_counter() - start) * 1000
+
+
+def conversation_group(conversation_id) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def tenant_inbox_group(tenant_id: int) -> str:
+    return f"tenant.{tenant_id}.inbox"
+
+
+def person_group(user_id: int) -> str:
+    """Every open socket of one person (so their access can be re-checked, or ended)."""
+    return f"person.{user_id}"
+
+
+def notify_on_commit(groups: list[str], event: dict[str, Any]) -> None:
+    """Send ``event`` to ``groups`` once the current transaction commits."""
+    pending = _outbox.get()
+    if pending is not None:
+        pending.append((groups, event))
+        return
+    transaction.on_commit(lambda: _send([(groups, event)]))
+
+
+def _send(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """Send committed notifications in one trip to the channel layer, within
+    ``CHANNEL_SEND_TIMEOUT`` seconds. A failure is logged, never raised: the rows are committed
+    and a reconnecting client re-syncs from them."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all() -> None:
+        for groups, event in notifications:
+            for group in groups:
+                try:
+                    await layer.group_send(group, {"type": "broadcast", "event": event})
+                except Exception:
+                    log.warning(
+                        "could not notify %s of %s", group, event.get("type"), exc_info=True
+                    )
+
+    async def bounded() -> None:
+        try:
+            await asyncio.wait_for(send_all(), settings.CHANNEL_SEND_TIMEOUT)
+        except TimeoutError:
+            log.warning(
+                "the channel layer did not answer; %s notifications dropped", len(notifications)
+            )
+
+    async_to_sync(bounded)()
+
+
+def group_send_bounded(group: str, event: dict[str, Any]) -> None:
+    """Send one event now, raising when the channel layer fails or does not answer within
+    ``CHANNEL_SEND_TIMEOUT`` seconds (for a caller with a fallback, such as a hot offer)."""
+    layer = get_channel_layer()
+
+    async def send() -> None:
+        await asyncio.wait_for(
+            layer.group_send(group, {"type": "broadcast", "event": event}),
+            settings.CHANNEL_SEND_TIMEOUT,
+        )
+
+    async_to_sync(send)()

@@ -1,0 +1,31 @@
+from core.models.credentials import ApiKey, PersonalToken
+from core.models.groups import ApproverGroup
+from core.models.outbox import OutboxEvent, OutboxKind
+from core.models.sessions import PersonSession
+from core.models.tenants import (
+    BusinessHours,
+    Holiday,
+    Membership,
+    Role,
+    Tenant,
+    TenantOwned,
+    Weekday,
+    validate_time_zone,
+)
+
+__all__ = [
+    "ApiKey",
+    "ApproverGroup",
+    "BusinessHours",
+    "Holiday",
+    "Membership",
+    "OutboxEvent",
+    "OutboxKind",
+    "PersonSession",
+    "PersonalToken",
+    "Role",
+    "Tenant",
+    "TenantOwned",
+    "Weekday",
+    "validate_time_zone",
+]

@@ -1,0 +1,184 @@
+"""Tenants, their business hours and holidays, and people's membership and roles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+from core.currencies import (
+    DEFAULT_CURRENCY,
+    validate_currency,
+)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            "%(value)s is not a known time zone (use an IANA name such as Europe/Paris).",
+            params={"value": value},
+            code="invalid_time_zone",
+        )
+
+
+class Tenant(models.Model):
+    """A company using the back office. Every row of business data belongs to one tenant."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=63, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    response_target = models.DurationField(
+        default=dt.timedelta(hours=1),
+        help_text="How soon a person should pick up a queued handoff (e.g. 01:00:00). "
+        "Handoffs waiting longer are highlighted in the inbox.",
+    )
+    approval_timeout = models.DurationField(
+        default=dt.timedelta(hours=24),
+        help_text="Pending approval requests expire after this long (e.g. 1 00:00:00).",
+    )
+    currency = models.CharField(
+        max_length=3,
+        default=DEFAULT_CURRENCY,
+        validators=[validate_currency],
+        help_text="ISO 4217 code (EUR, USD, GBP...). Approval thresholds and running totals "
+        "are in this currency; an amount in another currency is converted with the tenant's "
+        "exchange rates, and refused when there is no rate for it.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "orchestration_tenant"  # the table from before the model moved here
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class TenantOwned(models.Model):
+    """Base for every row of business data: it belongs to exactly one tenant.
+
+    The admin base (``core.admin_scoping``), the API and the selectors rely on the
+    ``tenant`` field to scope every query.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+MIDNIGHT = dt.time(0, 0)
+
+
+class BusinessHours(TenantOwned):
+    """One opening interval on a weekday, in the tenant's time zone.
+
+    Several rows on the same day make a split day (09:00-12:00, 13:00-17:00). ``closes`` at
+    00:00 means the interval runs to the end of the day.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="business_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField(help_text="00:00 means until midnight.")
+
+    class Meta:
+        db_table = "orchestration_businesshours"  # the table from before the model moved here
+        ordering = ["weekday", "opens"]
+        verbose_name_plural = "business hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(opens__lt=F("closes")) | Q(closes=MIDNIGHT),
+                name="business_hours_opens_before_closes",
+                violation_error_message="Opening time must be before closing time.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        closes = "24:00" if self.closes == MIDNIGHT else self.closes.strftime("%H:%M")
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{closes}"
+
+    def contains(self, local_time: dt.time) -> bool:
+        return self.opens <= local_time and (self.closes == MIDNIGHT or local_time < self.closes)
+
+
+class Holiday(TenantOwned):
+    """A date on which the tenant is closed all day, whatever its business hours say."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        db_table = "orchestration_holiday"  # the table from before the model moved here
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "date"],
+                name="holiday_unique_per_tenant_date",
+                violation_error_message="This date is already a holiday.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}".strip()
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    AGENT = "agent", "Human agent"
+    APPROVER = "approver", "Approver"
+
+
+class Membership(TenantOwned):
+    """A person's place in one tenant and the roles they hold there.
+
+    A person belongs to at most one tenant: every page, socket and API call they make is
+    scoped to it. Managers are staff (they use the admin); the service keeps that in step.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    is_manager = models.BooleanField("manager", default=False)
+    is_agent = models.BooleanField("human agent", default=False)
+    is_approver = models.BooleanField("approver", default=False)
+
+    class Meta:
+        db_table = "orchestration_membership"  # the table from before the model moved here
+        ordering = ["tenant", "user__username"]
+
+    def __str__(self) -> str:
+        roles = ", ".join(self.roles) or "no role"
+        return f"{self.user} in {self.tenant} ({roles})"
+
+    @property
+    def roles(self) -> list[str]:
+        flags = {
+            Role.MANAGER: self.is_manager,
+            Role.AGENT: self.is_agent,
+            Role.APPROVER: self.is_approver,
+        }
+        return [str(role) for role, held in flags.items() if held]
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles

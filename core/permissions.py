@@ -1,0 +1,653 @@
+"""The permission matrix: who may do what, on every door, written once as data.
+
+Every door reads these tables and nothing else: the API (one DRF permission class,
+``core.api_auth.MatrixPermission``, the default of every view), the pages (the
+``page_door`` decorator, and the admin's base class), and the inbox socket (on connect, on every
+client action, and for every event it forwards). ``manage.py permissions`` prints them, and the
+README's table is that output (a test keeps the two equal).
+
+Who a caller is, as the tables see it (its *hats*):
+
+- a person holds ``person`` (every signed-in person of a tenant, with or without a role) plus
+  each role they hold in their tenant: ``manager``, ``agent`` (human agent), ``approver``
+  (the role, or membership of one of the tenant's approver groups, which rules name as
+  ``group:<name>``: the group makes its members approvers);
+- an integration key holds ``key``; it acts for the whole tenant and is no person.
+
+A row names, for each hat that may use the operation, how far it reaches: ``all`` the tenant's
+rows, or a narrower set (a human agent reads the conversations that were handed to people, an
+approver those that have an approval request). A hat not in the row is refused (403
+``forbidden`` naming what is needed); an operation in no row is refused to everyone (deny by
+default, and the schema test fails until it has one).
+
+What the tables do not decide, the services still check on their own: that a decision is made
+by one of the request's listed approvers who did not cause it, that only the person who claimed
+a conversation writes in it, and that everything stays inside the caller's tenant (another
+tenant's row is a 404).
+
+Why a manager may use every operation an integration key may: a manager can make a key (the API
+keys rows), so refusing them something a key may do would protect nothing; they use the admin or
+their personal token instead of a key. The reverse is not true: a key never manages keys, and
+never acts as a person (claims, decisions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import wraps
+from types import MappingProxyType
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from core.models import ApproverGroup, PersonSession
+from core.scoping import membership_of
+
+# --- hats ----------------------------------------------------------------------------------------
+
+MANAGER = "manager"
+AGENT = "agent"
+APPROVER = "approver"
+KEY = "key"
+PERSON = "person"
+
+# In the order the README's columns show them; ``person`` is the "no role" column: what a
+# signed-in person of the tenant may do whatever roles they hold.
+HATS = (MANAGER, AGENT, APPROVER, KEY, PERSON)
+HAT_TITLES = {
+    MANAGER: "manager",
+    AGENT: "agent",
+    APPROVER: "approver",
+    KEY: "integration key",
+    PERSON: "no role",
+}
+ROLE_HATS = (MANAGER, AGENT, APPROVER)
+
+# --- how far a hat reaches -----------------------------------------------------------------------
+
+ALL = "all"
+HANDED_TO_PEOPLE = "handed to people"  # conversations with a handoff (hot or cold, any status)
+UNDER_APPROVAL = "with an approval"  # conversations with an approval request
+REACH_TITLES = {
+    ALL: "yes",
+    HANDED_TO_PEOPLE: "handed to people",
+    UNDER_APPROVAL: "with an approval",
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One row: an operation, the hats that may use it and how far each reaches, and why."""
+
+    operation: str
+    reach: Mapping[str, str]
+    why: str
+
+    def __post_init__(self):
+        unknown = set(self.reach) - set(HATS)
+        if unknown:
+            raise ValueError(f"{self.operation}: unknown hats {sorted(unknown)}")
+        bad = set(self.reach.values()) - set(REACH_TITLES)
+        if bad:
+            raise ValueError(f"{self.operation}: unknown reach {sorted(bad)}")
+        object.__setattr__(self, "reach", MappingProxyType(dict(self.reach)))
+
+    def allows(self, hats: Iterable[str]) -> bool:
+        return any(hat in self.reach for hat in hats)
+
+    def reaches(self, hats: Iterable[str]) -> frozenset[str]:
+        """How far these hats reach together (empty: refused)."""
+        return frozenset(self.reach[hat] for hat in hats if hat in self.reach)
+
+    def needs(self) -> str:
+        """What a refused caller lacks, for the 403's message."""
+        if PERSON in self.reach:
+            return "a signed-in person of the tenant"
+        roles = [r for r in ROLE_HATS if r in self.reach]
+        names = [f"the {r} role" for r in roles]
+        if KEY in self.reach:
+            names.append("an integration key")
+        if len(names) == 1:
+            return names[0]
+        return ", ".join(names[:-1]) + f" or {names[-1]}"
+
+
+def _rows(methods: str, path: str, reach: Mapping[str, str], why: str) -> list[Grant]:
+    return [Grant(f"{method} {path}", reach, why) for method in methods.split()]
+
+
+def _by_operation(grants: Iterable[Grant]) -> Mapping[str, Grant]:
+    table: dict[str, Grant] = {}
+    for grant in grants:
+        if grant.operation in table:
+            raise ValueError(f"{grant.operation} has two rows")
+        table[grant.operation] = grant
+    return MappingProxyType(table)
+
+
+EVERYONE = {MANAGER: ALL, AGENT: ALL, APPROVER: ALL, KEY: ALL, PERSON: ALL}
+CONFIGURES = {MANAGER: ALL, KEY: ALL}
+MANAGERS = {MANAGER: ALL}
+AGENTS = {AGENT: ALL}
+APPROVERS = {APPROVER: ALL}
+PEOPLE = {PERSON: ALL}
+
+_CONFIGURATION = (
+    "Configuration of the AI team: managers configure it, integrations automate it. Human "
+    "agents and approvers need none of it to work, and reading it shows prompts, endpoints and "
+    "policies."
+)
+
+# --- the API (``METHOD /path`` exactly as ``/api/schema/`` writes it) ---------------------------
+
+API: Mapping[str, Grant] = _by_operation(
+    [
+        *_rows(
+            "GET",
+            "/api/v1/me",
+            EVERYONE,
+            "Who am I: the one thing every caller may ask, so a client can tell which tenant "
+            "and roles it holds. The only operation a person with no role reaches.",
+        ),
+        *_rows(
+            "GET POST",
+            "/api/v1/api-keys",
+            MANAGERS,
+            "Keys are made and revoked by people who answer for them: a key that could make "
+            "keys would outlive its own revocation.",
+        ),
+        *_rows("GET", "/api/v1/api-keys/{key_id}", MANAGERS, "As the list of keys."),
+        *_rows(
+            "POST",
+            "/api/v1/api-keys/{key_id}/revoke",
+            MANAGERS,
+            "A key that could revoke keys could lock the tenant's other integrations out.",
+        ),
+        *_rows("GET POST", "/api/v1/agents", CONFIGURES, _CONFIGURATION),
+        *_rows("GET PATCH DELETE", "/api/v1/agents/{agent_id}", CONFIGURES, _CONFIGURATION),
+        *_rows(
+            "GET POST DELETE",
+            "/api/v1/agents/{agent_id}/orchestration/rules",
+            CONFIGURES,
+            "Escalation, handoff and approval rules decide what runs without a person: "
+            "configuration, for managers and integrations.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/agents/{agent_id}/orchestration/rules/versions",
+            CONFIGURES,
+            "The rules' history is configuration too.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/agents/{agent_id}/orchestration/rules/versions/{version}/restore",
+            CONFIGURES,
+            "Restoring a version changes the rules.",
+        ),
+        *_rows(
+            "GET PATCH",
+            "/api/v1/agents/{agent_id}/orchestrator-settings",
+            CONFIGURES,
+            "Orchestrator settings (handoff mode, budgets, risk escalation) are configuration.",
+        ),
+        *_rows(
+            "GET PATCH",
+            "/api/v1/orchestrator-settings",
+            CONFIGURES,
+            "The tenant's orchestrator settings, as a stack's.",
+        ),
+        *_rows("GET POST", "/api/v1/workflows", CONFIGURES, _CONFIGURATION),
+        *_rows("GET PUT DELETE", "/api/v1/workflows/{workflow_id}", CONFIGURES, _CONFIGURATION),
+        *_rows(
+            "GET",
+            "/api/v1/agents/{agent_id}/stack/export",
+            CONFIGURES,
+            "An exported stack is the team's whole configuration.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/stacks/import",
+            CONFIGURES,
+            "Importing a stack creates agents, rules and workflows.",
+        ),
+        *_rows("GET POST", "/api/v1/stack-templates", CONFIGURES, _CONFIGURATION),
+        *_rows("GET DELETE", "/api/v1/stack-templates/{template_id}", CONFIGURES, _CONFIGURATION),
+        *_rows(
+            "POST",
+            "/api/v1/stack-templates/{template_id}/instantiate",
+            CONFIGURES,
+            "Using a template creates a stack.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/conversations",
+            CONFIGURES,
+            "Every conversation of the tenant: for the channels that run them (keys) and the "
+            "managers who oversee them. People find theirs through the handoff and approval "
+            "queues.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/conversations",
+            CONFIGURES,
+            "Starting a conversation runs the AI and spends the tenant's budgets: the channels "
+            "(integration keys) do it, and managers trying their team. Human agents and "
+            "approvers work conversations that exist; letting them start one would let them "
+            "cause the requests they decide.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/conversations/{conversation_id}",
+            {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE, APPROVER: UNDER_APPROVAL},
+            "A human agent reads the conversations handed to people (the ones they may claim "
+            "or have worked); an approver those with an approval request (the context of a "
+            "decision). Any other conversation is a 404 to them, as another tenant's is.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/conversations/{conversation_id}/messages",
+            {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE, APPROVER: UNDER_APPROVAL},
+            "The transcript, to the same people as the conversation.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/conversations/{conversation_id}/messages",
+            CONFIGURES,
+            "A message posted here is the customer's and runs the orchestrator: for the "
+            "channels. A human agent writes as themselves, through the handoff.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/conversations/{conversation_id}/events",
+            CONFIGURES,
+            "Decision events show rules, routing and timings: for oversight and integrations.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/conversations/{conversation_id}/actions",
+            CONFIGURES,
+            "Proposing a refund, an account change or access to sensitive data is what the AI "
+            "and the integrations do; the approval gate then asks approvers. A human agent or "
+            "approver who could propose would start what they or a colleague then decide.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/approvals",
+            {MANAGER: ALL, APPROVER: ALL, KEY: ALL},
+            "Approvers work the queue, managers oversee it, and an integration follows the "
+            "requests its proposals made (a 202, then the request).",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/approvals/{approval_id}",
+            {MANAGER: ALL, APPROVER: ALL, KEY: ALL},
+            "As the list of approvals.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/approvals/{approval_id}/approve",
+            APPROVERS,
+            "Deciding is a person's act as an approver; the service also checks that the person "
+            "is one of the request's approvers and did not ask for it. A key never decides.",
+        ),
+        *_rows("POST", "/api/v1/approvals/{approval_id}/deny", APPROVERS, "As approving."),
+        *_rows(
+            "GET",
+            "/api/v1/handoffs",
+            {MANAGER: ALL, AGENT: ALL, KEY: ALL},
+            "Handoff packs carry the customer's details: for the human agents who take "
+            "conversations over, managers watching the queue, and integrations forwarding "
+            "packs to a helpdesk. Approvers decide actions, not conversations.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/handoffs/{handoff_id}",
+            {MANAGER: ALL, AGENT: ALL, KEY: ALL},
+            "As the list of handoffs.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/handoffs/{handoff_id}/claim",
+            AGENTS,
+            "Taking a conversation over is a human agent's work, as a named person (a key has "
+            "nobody to assign).",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/handoffs/{handoff_id}/messages",
+            AGENTS,
+            "The claimer writes to the customer (the service checks it is the claimer).",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/handoffs/{handoff_id}/resolve",
+            AGENTS,
+            "The claimer closes the conversation.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/handoffs/{handoff_id}/hand-back",
+            AGENTS,
+            "The claimer hands the conversation back to the AI.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/metrics",
+            CONFIGURES,
+            "Figures for oversight and for dashboards an integration feeds.",
+        ),
+    ]
+)
+
+# --- pages (by URL name; every page of the admin is the one door ``admin``) ---------------------
+
+PAGES: Mapping[str, Grant] = _by_operation(
+    [
+        Grant("home", PEOPLE, "The home page links each person to what their roles allow."),
+        Grant(
+            "tokens",
+            PEOPLE,
+            "Your own personal tokens: a token acts as you and reaches only what your roles reach.",
+        ),
+        Grant("token-revoke", PEOPLE, "Revoking your own token must always be possible."),
+        Grant(
+            "sign-out-everywhere",
+            PEOPLE,
+            "Ending your own sessions (and closing your sockets) must always be possible.",
+        ),
+        Grant("inbox", AGENTS, "The live inbox is where human agents take conversations over."),
+        Grant(
+            "inbox-conversation",
+            {AGENT: HANDED_TO_PEOPLE},
+            "A conversation as the inbox shows it: one that was handed to people.",
+        ),
+        Grant("inbox-claim", AGENTS, "Claiming, as on the socket."),
+        Grant("inbox-resolve", AGENTS, "The claimer resolves."),
+        Grant("inbox-hand-back", AGENTS, "The claimer hands back to the AI."),
+        Grant("approvals", APPROVERS, "The approver's queue and history."),
+        Grant("approvals-pending", APPROVERS, "The queue's live part."),
+        Grant("approvals-history", APPROVERS, "The history's live part."),
+        Grant(
+            "approval-detail",
+            APPROVERS,
+            "One request with its conversation's context, for the people who decide.",
+        ),
+        Grant("approval-body", APPROVERS, "The detail's live part."),
+        Grant("approval-approve", APPROVERS, "Deciding (the service checks the listed approvers)."),
+        Grant("approval-deny", APPROVERS, "As approving."),
+        Grant(
+            "admin",
+            MANAGERS,
+            "The admin configures the tenant (people and roles included); superusers "
+            "administer every tenant.",
+        ),
+    ]
+)
+
+# Doors that need no person (or check a credential of their own), so no row above.
+PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
+    {
+        "login": "Signing in.",
+        "logout": "Signing out.",
+        "chat": "The customer's web chat: customers are no people of the tenant.",
+        "chat-start": "Starting a web chat; answers the customer token of that one conversation.",
+        "schema": "The OpenAPI schema describes the API; it holds no data.",
+        "api-docs": "The browsable API docs, from the schema.",
+    }
+)
+
+# --- the inbox socket ---------------------------------------------------------------------------
+
+SOCKET_ACTIONS: Mapping[str, Grant] = _by_operation(
+    [
+        Grant(
+            "connect",
+            {AGENT: ALL, APPROVER: ALL},
+            "The inbox socket carries handoffs to human agents and approval requests to "
+            "approvers; nobody else opens it (4403).",
+        ),
+        Grant(
+            "heartbeat",
+            {AGENT: ALL, APPROVER: ALL},
+            "Keeps presence; re-checks who is there like every action.",
+        ),
+        Grant("resync", {AGENT: ALL, APPROVER: ALL}, "A fresh snapshot of what the roles show."),
+        Grant("handoff.claim", AGENTS, "As claiming over the API."),
+        Grant("message.send", AGENTS, "The claimer writes to the customer."),
+    ]
+)
+
+SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
+    [
+        *(
+            Grant(kind, AGENTS, "The live queue of conversations handed to people.")
+            for kind in (
+                "handoff.offered",
+                "handoff.queued",
+                "handoff.expired",
+                "handoff.claimed",
+            )
+        ),
+        Grant(
+            "message.created",
+            AGENTS,
+            "Messages of the tenant's conversations, for the inbox's threads.",
+        ),
+        Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
+        Grant("presence", AGENTS, "Which human agents are online."),
+        Grant("approval.requested", APPROVERS, "A request to decide."),
+        Grant("approval.decided", APPROVERS, "A request decided."),
+    ]
+)
+
+TABLES: Mapping[str, Mapping[str, Grant]] = MappingProxyType(
+    {
+        "API": API,
+        "Pages": PAGES,
+        "Inbox socket (`/ws/inbox/`): client actions": SOCKET_ACTIONS,
+        "Inbox socket: events forwarded": SOCKET_EVENTS,
+    }
+)
+
+
+# --- who is there ------------------------------------------------------------------------------
+
+
+def hats_for(*, roles: Iterable[str], in_approver_group: bool = False) -> frozenset[str]:
+    """A person's hats from their roles (and approver groups)."""
+    hats = {PERSON, *roles}
+    if in_approver_group:
+        hats.add(APPROVER)
+    return frozenset(hats)
+
+
+def person_hats(user) -> frozenset[str]:
+    """The hats of a signed-in, active person: ``person``, and the roles they hold in their
+    tenant (none without a tenant). Empty for anyone else. Cached on the user object for the
+    request, as its membership is."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "pk", None):
+        return frozenset()
+    cached = user.__dict__.get("_hats_cache")
+    if cached is not None:
+        return cached
+    membership = membership_of(user)
+    if not user.is_active:
+        hats: frozenset[str] = frozenset()
+    elif membership is None:
+        hats = frozenset({PERSON})
+    else:
+        grouped = not membership.is_approver and _approver_groups(membership.tenant_id, user.pk)
+        hats = hats_for(roles=membership.roles, in_approver_group=bool(grouped))
+    user.__dict__["_hats_cache"] = hats
+    return hats
+
+
+def _approver_groups(tenant_id: int, user_id: int) -> bool:
+    return ApproverGroup.objects.filter(tenant_id=tenant_id, members=user_id).exists()
+
+
+def forget_hats(user) -> None:
+    """Drop what was cached on a user object (its membership and hats): a long-lived object,
+    such as a socket's, reads them afresh."""
+    user.__dict__.pop("_hats_cache", None)
+    user.__dict__.pop("_membership_cache", None)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who is behind a socket right now, read in one query: the person is active, still signed
+    in with the socket's session, in which tenant, with which hats."""
+
+    active: bool
+    signed_in: bool
+    tenant_id: int | None
+    hats: frozenset[str]
+
+    @property
+    def close_code(self) -> int | None:
+        """4401 when the person is gone (deleted, deactivated, signed out), else None."""
+        return 4401 if not (self.active and self.signed_in) else None
+
+
+def access_of(user_id: int, session_key: str | None) -> Access:
+    """One query: the user row, its membership, whether it is in an approver group of its
+    tenant, and whether ``session_key`` is still one of its sessions (None: not checked)."""
+    users = get_user_model().objects.filter(pk=user_id)
+    annotations = {
+        "grouped": Exists(
+            ApproverGroup.objects.filter(
+                tenant_id=OuterRef("membership__tenant_id"), members=OuterRef("pk")
+            )
+        )
+    }
+    if session_key is not None:
+        annotations["session_alive"] = Exists(
+            PersonSession.objects.filter(
+                session_key=session_key, user_id=OuterRef("pk"), expire_date__gt=timezone.now()
+            )
+        )
+    row = (
+        users.annotate(**annotations)
+        .values(
+            "is_active",
+            "membership__tenant_id",
+            "membership__is_manager",
+            "membership__is_agent",
+            "membership__is_approver",
+            *annotations,
+        )
+        .first()
+    )
+    if row is None:
+        return Access(active=False, signed_in=False, tenant_id=None, hats=frozenset())
+    tenant_id = row["membership__tenant_id"]
+    roles = [
+        role
+        for role, held in (
+            (MANAGER, row["membership__is_manager"]),
+            (AGENT, row["membership__is_agent"]),
+            (APPROVER, row["membership__is_approver"]),
+        )
+        if held
+    ]
+    hats = (
+        hats_for(roles=roles, in_approver_group=row["grouped"])
+        if tenant_id is not None and row["is_active"]
+        else frozenset()
+    )
+    return Access(
+        active=row["is_active"],
+        signed_in=row.get("session_alive", True),
+        tenant_id=tenant_id,
+        hats=hats,
+    )
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def page_reach(user, name: str | None) -> frozenset[str]:
+    """How far ``user`` reaches on the page door ``name`` (empty: refused; no row: refused)."""
+    grant = PAGES.get(name) if name else None
+    if grant is None:
+        return frozenset()
+    return grant.reaches(person_hats(user))
+
+
+def page_door(view=None, *, forbidden: Callable[[HttpRequest], HttpResponse] | None = None):
+    """The door of a page view: the person is signed in (else the sign-in page) and holds a
+    hat that the page's row (found by the URL's name) lets through; else 403, answered by
+    ``forbidden(request)`` when given. Sets ``request.reach`` for the view to narrow with."""
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            match = request.resolver_match
+            reach = page_reach(request.user, match.url_name if match else None)
+            if not reach:
+                if forbidden is not None:
+                    return forbidden(request)
+                raise PermissionDenied("Your roles do not open this page.")
+            request.reach = reach
+            return view(request, *args, **kwargs)
+
+        return login_required(guarded)
+
+    return decorate(view) if view is not None else decorate
+
+
+def admin_allowed(user) -> bool:
+    """The admin's door: superusers administer every tenant; otherwise the ``admin`` row."""
+    if not getattr(user, "is_active", False):
+        return False
+    return bool(user.is_superuser or page_reach(user, "admin"))
+
+
+# --- narrowing to what a hat reaches ------------------------------------------------------------
+
+
+# --- the tables as text ------------------------------------------------------------------------
+
+
+def _cell(grant: Grant, hat: str) -> str:
+    if hat in grant.reach:
+        return REACH_TITLES[grant.reach[hat]]
+    if PERSON in grant.reach:  # every person may; a role adds nothing
+        return REACH_TITLES[grant.reach[PERSON]] if hat != KEY else "—"
+    return "—"
+
+
+def _merged(table: Mapping[str, Grant]) -> list[tuple[str, Grant]]:
+    """Rows of one path with the same reach and reason, as one (``GET, POST /api/v1/agents``)."""
+    rows: list[tuple[list[str], str, Grant]] = []
+    for grant in table.values():
+        method, _, path = grant.operation.rpartition(" ")
+        last = rows[-1] if rows else None
+        same = last and method and last[1] == path and last[2].reach == grant.reach
+        if same and last[2].why == grant.why:
+            last[0].append(method)
+        else:
+            rows.append(([method] if method else [], path, grant))
+    return [(f"{', '.join(methods)} {path}".strip(), grant) for methods, path, grant in rows]
+
+
+def markdown() -> str:
+    """The tables as the README shows them (``manage.py permissions`` prints this)."""
+    lines = []
+    header = "| operation | " + " | ".join(HAT_TITLES[h] for h in HATS) + " | why |"
+    rule = "| --- | " + " | ".join("---" for _ in HATS) + " | --- |"
+    for title, table in TABLES.items():
+        lines += [f"**{title}**", "", header, rule]
+        for operation, grant in _merged(table):
+            cells = " | ".join(_cell(grant, hat) for hat in HATS)
+            lines.append(f"| `{operation}` | {cells} | {grant.why} |")
+        lines.append("")
+    lines.append("**Doors without a role** (they check a credential of their own, or hold no data)")
+    lines.append("")
+    lines += [f"- `{name}`: {why}" for name, why in PUBLIC_PAGES.items()]
+    return "\n".join(lines) + "\n"

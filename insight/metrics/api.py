@@ -1,0 +1,177 @@
+"""``GET /api/v1/metrics``: the figures of SPEC 9 for the caller's tenant (an API key, or a
+manager), over a time window and optionally one agent."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api_auth import request_tenant
+from insight.metrics.selectors import metrics_summary
+from insight.metrics.window import (
+    WindowInvalid,
+    parse_window,
+)
+
+
+def _rate(help_text: str):
+    return serializers.FloatField(allow_null=True, min_value=0, max_value=1, help_text=help_text)
+
+
+def _seconds(help_text: str):
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+MetricsShape = inline_serializer(
+    "Metrics",
+    {
+        "from": serializers.DateTimeField(),
+        "to": serializers.DateTimeField(),
+        "agentId": serializers.CharField(allow_null=True),
+        "conversations": serializers.IntegerField(
+            help_text="Conversations started in the window (with agentId: those it took part in)."
+        ),
+        "escalated": serializers.IntegerField(),
+        "escalationRate": _rate("Share of the conversations that were escalated."),
+        "stalled": serializers.IntegerField(),
+        "stallRate": _rate("Share of the conversations that stalled."),
+        "rerouted": serializers.IntegerField(),
+        "rerouteRate": _rate("Share of the conversations that were re-routed."),
+        "handoffSuccessRate": _rate(
+            "Handoffs claimed within the tenant's response target and resolved afterwards, over "
+            "the handoffs opened in the window."
+        ),
+        "handoffs": inline_serializer(
+            "MetricsHandoffs",
+            {
+                "total": serializers.IntegerField(),
+                "claimed": serializers.IntegerField(),
+                "claimedWithinTarget": serializers.IntegerField(),
+                "resolvedAfterHandoff": serializers.IntegerField(),
+                "successful": serializers.IntegerField(),
+                "unclaimed": serializers.IntegerField(),
+                "meanSecondsToClaim": _seconds("Mean seconds from opening to claim."),
+                "responseTargetSeconds": serializers.FloatField(),
+            },
+        ),
+        "meanTimeToResolution": inline_serializer(
+            "MetricsResolution",
+            {
+                "seconds": _seconds("Mean seconds from start to resolution."),
+                "resolved": serializers.IntegerField(),
+                "byAgent": inline_serializer(
+                    "MetricsResolutionByAgent",
+                    {
+                        "agentId": serializers.CharField(),
+                        "name": serializers.CharField(),
+                        "seconds": serializers.FloatField(),
+                        "resolved": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+                "byWorkflow": inline_serializer(
+                    "MetricsResolutionByWorkflow",
+                    {
+                        "workflowId": serializers.IntegerField(),
+                        "name": serializers.CharField(),
+                        "seconds": serializers.FloatField(),
+                        "resolved": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+            },
+        ),
+        "actionFailureRate": _rate("Share of the finished action executions that failed."),
+        "actionRetryRate": _rate("Share of the finished executions that needed a retry."),
+        "actions": inline_serializer(
+            "MetricsActions",
+            {
+                "finished": serializers.IntegerField(),
+                "failed": serializers.IntegerField(),
+                "retried": serializers.IntegerField(),
+            },
+        ),
+        "approvalTurnaround": inline_serializer(
+            "MetricsApprovals",
+            {
+                "requested": serializers.IntegerField(),
+                "decided": serializers.IntegerField(),
+                "pending": serializers.IntegerField(),
+                "expired": serializers.IntegerField(),
+                "meanSeconds": _seconds("Mean seconds from request to decision."),
+                "p50Seconds": _seconds("Median seconds from request to decision."),
+                "p90Seconds": _seconds("90th percentile seconds from request to decision."),
+            },
+        ),
+        "guardrails": inline_serializer(
+            "MetricsGuardrails",
+            {
+                "triggers": serializers.IntegerField(
+                    help_text="guardrail.blocked and guardrail.redacted events in the window."
+                ),
+                "blocked": serializers.IntegerField(),
+                "redacted": serializers.IntegerField(),
+                "budgetExceeded": serializers.IntegerField(
+                    help_text="Conversations stopped by a step, token or cost budget."
+                ),
+                "byRule": inline_serializer(
+                    "MetricsGuardrailsByRule",
+                    {
+                        "rule": serializers.CharField(
+                            help_text="pii.card, claim.issue_refund, tool_access..."
+                        ),
+                        "blocked": serializers.IntegerField(),
+                        "redacted": serializers.IntegerField(),
+                        "total": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+                "byAgent": inline_serializer(
+                    "MetricsGuardrailsByAgent",
+                    {
+                        "agentId": serializers.CharField(),
+                        "blocked": serializers.IntegerField(),
+                        "redacted": serializers.IntegerField(),
+                        "total": serializers.IntegerField(),
+                    },
+                    many=True,
+                ),
+            },
+        ),
+    },
+)
+
+
+class MetricsView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "from",
+                str,
+                description="Start of the window (ISO 8601; a date means its midnight in the "
+                "tenant's time zone). Default: seven days before `to`.",
+            ),
+            OpenApiParameter(
+                "to",
+                str,
+                description="End of the window, excluded (ISO 8601; a date means the end of "
+                "that day). Default: now.",
+            ),
+            OpenApiParameter("agentId", str, description="Only this agent's figures."),
+        ],
+        responses=MetricsShape,
+        description="The metrics of SPEC 9 for the caller's tenant.",
+    )
+    def get(self, request):
+        tenant = request_tenant(request)
+        try:
+            window = parse_window(request.query_params, tenant=tenant)
+        except WindowInvalid as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        return Response(metrics_summary(window))
+
+
+urlpatterns = [path("metrics", MetricsView.as_view(), name="api-metrics")]

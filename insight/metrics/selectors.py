@@ -1,0 +1,525 @@
+"""The figures of SPEC 9 for one tenant, time window and (optionally) agent, aggregated in the
+database: a fixed number of queries whatever the amount of data, each served by an index.
+
+What each figure counts (``[from, to)`` is the window):
+
+- **conversations**: started in the window. With an agent: those it took part in (it was
+  routed or re-routed to it: every conversation records ``agent.routed`` for its first agent).
+- **escalationRate**, **stallRate**, **rerouteRate**: the share of those conversations with an
+  ``escalated``, ``stall.detected`` or ``agent.rerouted`` event (at any time since). With an
+  agent: escalated or stalled while with it, re-routed away from it.
+- **handoffSuccessRate**: handoffs opened in the window that were claimed within the tenant's
+  ``response_target`` of being opened and whose conversation was resolved afterwards, over all
+  handoffs opened in the window. With an agent: handoffs of conversations whose AI agent is it.
+- **meanTimeToResolution**: seconds from start to resolution of the conversations resolved in
+  the window, overall, per agent (the conversation's last AI agent) and per workflow.
+- **actionFailureRate**, **actionRetryRate**: of the action executions finished in the window,
+  the share that failed, and the share that needed more than one attempt. With an agent: the
+  actions it proposed.
+- **approvalTurnaround**: mean, median and 90th percentile seconds from request to decision of
+  the approval requests made in the window and decided by people (expiries are not decisions).
+  With an agent: the requests it made.
+- **guardrails**: guardrail triggers recorded in the window (``guardrail.blocked`` and
+  ``guardrail.redacted`` events, one per rule that fired, including refused actions, rule
+  ``tool_access``), in total, per rule and per agent, and the conversations whose budget was
+  crossed (``budget.exceeded``). With an agent: its triggers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from typing import Any
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Avg,
+    CharField,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import TruncDate
+
+from agents.models import Agent, Workflow
+from approvals.models import ActionExecution, ApprovalRequest, ApprovalStatus, ExecutionStatus
+from conversations.models import (
+    Conversation,
+    DecisionEvent,
+    EventType,
+)
+from core.models import Tenant
+from handover.models import Handoff, Status
+from insight.metrics.window import Window
+
+RATE_DIGITS = 4
+SECONDS_DIGITS = 3
+DECIDED = (
+    ApprovalStatus.APPROVED,
+    ApprovalStatus.DENIED,
+    ApprovalStatus.EXECUTED,
+    ApprovalStatus.FAILED,
+)
+UNCLAIMED = (Status.OFFERED, Status.QUEUED)
+COHORT_EVENTS = {
+    "escalated": EventType.ESCALATED,
+    "stalled": EventType.STALL_DETECTED,
+    "rerouted": EventType.AGENT_REROUTED,
+}
+TOOK_PART = (EventType.AGENT_ROUTED, EventType.AGENT_REROUTED)
+
+
+# --- database functions ------------------------------------------------------------------------
+
+
+class Seconds(Func):
+    """Seconds from ``start`` to ``end`` (two date-time expressions), as a float."""
+
+    arity = 2
+    output_field = FloatField()
+
+    def __init__(self, end, start, **extra):
+        super().__init__(end, start, **extra)
+
+    def as_sql(self, compiler, connection, **extra_context):  # pragma: no cover - per vendor
+        raise NotImplementedError(f"Seconds is not written for {connection.vendor}")
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="EXTRACT(EPOCH FROM (%(expressions)s))::double precision",
+            arg_joiner=" - ",
+            **extra_context,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+    allow_distinct = False
+
+    def __init__(self, expression, fraction: float, **extra):
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be within [0, 1]")
+        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+
+def _percentiles_in_database() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def rate(part: int | None, whole: int | None) -> float | None:
+    """``part / whole`` rounded, or None when there is nothing to divide by."""
+    if not whole:
+        return None
+    return round((part or 0) / whole, RATE_DIGITS)
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(float(value), SECONDS_DIGITS)
+
+
+def _cohort_events(window: Window) -> QuerySet[DecisionEvent]:
+    """Events of the conversations started in the window (an event never precedes its
+    conversation, so ``created_at >= start`` bounds the index range scan)."""
+    return DecisionEvent.objects.filter(
+        tenant=window.tenant,
+        created_at__gte=window.start,
+        # the conversation's tenant too: lets PostgreSQL read the window's conversations
+        # through conv_tenant_created instead of scanning them all
+        conversation__tenant=window.tenant,
+        conversation__created_at__gte=window.start,
+        conversation__created_at__lt=window.end,
+    )
+
+
+def _day(expression: str, tenant: Tenant) -> TruncDate:
+    return TruncDate(expression, tzinfo=tenant.tzinfo)
+
+
+# --- conversations: escalation, stall and re-route rates -----------------------------------------
+
+
+def _conversation_counts(window: Window, *, by_day: bool) -> dict[Any, int]:
+    """Conversations of the window (of the agent, when given), per day or under key None."""
+    if window.agent is None:
+        queryset = Conversation.objects.filter(
+            tenant=window.tenant, created_at__gte=window.start, created_at__lt=window.end
+        )
+        field = "created_at"
+        count = Count("*")  # no column: an index-only scan of conv_tenant_created
+    else:
+        queryset = _cohort_events(window).filter(agent_slug=window.agent, type__in=TOOK_PART)
+        field = "conversation__created_at"
+        count = Count("conversation", distinct=True)
+    if not by_day:
+        return {None: queryset.aggregate(n=count)["n"] or 0}
+    rows = (
+        queryset.annotate(day=_day(field, window.tenant))
+        .values("day")
+        .annotate(n=count)
+        .order_by()
+        .values_list("day", "n")
+    )
+    return dict(rows)
+
+
+def _outcome_counts(window: Window, *, by_day: bool) -> dict[Any, dict[str, int]]:
+    """Of the window's conversations, how many were escalated, stalled and re-routed."""
+    agent = window.agent
+    queryset = _cohort_events(window)
+    if agent is None:
+        queryset = queryset.filter(type__in=COHORT_EVENTS.values())
+        flags = {name: Q(type=kind) for name, kind in COHORT_EVENTS.items()}
+    else:
+        queryset = queryset.filter(
+            Q(
+                agent_slug=agent,
+                type__in=[EventType.ESCALATED, EventType.STALL_DETECTED],
+            )
+            | Q(type=EventType.AGENT_REROUTED, detail__from=agent)
+        )
+        flags = {
+            "escalated": Q(type=EventType.ESCALATED),
+            "stalled": Q(type=EventType.STALL_DETECTED),
+            "rerouted": Q(type=EventType.AGENT_REROUTED),
+        }
+    counts = {name: Count("conversation", distinct=True, filter=q) for name, q in flags.items()}
+    if not by_day:
+        return {None: queryset.aggregate(**counts)}
+    rows = (
+        queryset.annotate(day=_day("conversation__created_at", window.tenant))
+        .values("day")
+        .annotate(**counts)
+        .order_by()
+    )
+    return {row.pop("day"): row for row in rows}
+
+
+def conversation_rates(window: Window) -> dict[str, Any]:
+    """Conversations of the window and their escalation, stall and re-route rates."""
+    total = _conversation_counts(window, by_day=False)[None]
+    outcomes = _outcome_counts(window, by_day=False)[None]
+    return _rates_row(total, outcomes)
+
+
+def _rates_row(total: int, outcomes: dict[str, int]) -> dict[str, Any]:
+    return {
+        "conversations": total,
+        "escalated": outcomes.get("escalated") or 0,
+        "escalationRate": rate(outcomes.get("escalated"), total),
+        "stalled": outcomes.get("stalled") or 0,
+        "stallRate": rate(outcomes.get("stalled"), total),
+        "rerouted": outcomes.get("rerouted") or 0,
+        "rerouteRate": rate(outcomes.get("rerouted"), total),
+    }
+
+
+def daily_rates(window: Window) -> list[dict[str, Any]]:
+    """Per day of the window (tenant time zone): conversations started that day and their
+    escalation, stall and re-route rates. Two queries."""
+    totals = _conversation_counts(window, by_day=True)
+    outcomes = _outcome_counts(window, by_day=True)
+    return [
+        {"day": day, **_rates_row(totals.get(day, 0), outcomes.get(day, {}))} for day in window.days
+    ]
+
+
+def totals_of(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """The window's rates from its days (each conversation belongs to exactly one day)."""
+    total = sum(d["conversations"] for d in days)
+    outcomes = {k: sum(d[k] for d in days) for k in COHORT_EVENTS}
+    return _rates_row(total, outcomes)
+
+
+# --- handoffs ----------------------------------------------------------------------------------
+
+
+def handoff_figures(window: Window) -> dict[str, Any]:
+    """Handoffs opened in the window and how many succeeded (claimed within the tenant's
+    response target, and the conversation resolved afterwards). One query; the conversation
+    of each handoff is looked up by primary key (correlated subqueries), not joined: a join
+    would have PostgreSQL hash every conversation of the tenant."""
+    tenant = window.tenant
+    conversation = Conversation.objects.filter(pk=OuterRef("conversation_id"))
+    queryset = Handoff.objects.filter(
+        tenant=tenant, created_at__gte=window.start, created_at__lt=window.end
+    )
+    if window.agent is not None:
+        queryset = queryset.annotate(
+            agent=Subquery(conversation.values("current_agent__slug")[:1])
+        ).filter(agent=window.agent)
+    claimed = Q(claimed_at__isnull=False)
+    in_time = claimed & Q(claimed_at__lte=F("created_at") + tenant.response_target)
+    resolved = Exists(
+        conversation.filter(resolved_at__isnull=False, resolved_at__gte=OuterRef("created_at"))
+    )
+    figures = queryset.aggregate(
+        total=Count("pk"),
+        claimed=Count("pk", filter=claimed),
+        claimedWithinTarget=Count("pk", filter=in_time),
+        resolvedAfterHandoff=Count("pk", filter=Q(resolved)),
+        successful=Count("pk", filter=Q(in_time, resolved)),
+        unclaimed=Count("pk", filter=Q(status__in=UNCLAIMED)),
+        meanSecondsToClaim=Avg(Seconds("claimed_at", "created_at"), filter=claimed),
+    )
+    figures["meanSecondsToClaim"] = _seconds(figures["meanSecondsToClaim"])
+    figures["responseTargetSeconds"] = tenant.response_target.total_seconds()
+    figures["successRate"] = rate(figures["successful"], figures["total"])
+    return figures
+
+
+def unclaimed_handoffs(tenant: Tenant) -> int:
+    """Handoffs waiting for a person now (offered hot or queued cold)."""
+    return Handoff.objects.filter(tenant=tenant, status__in=UNCLAIMED).count()
+
+
+# --- time to resolution ------------------------------------------------------------------------
+
+
+def resolution_times(window: Window) -> dict[str, Any]:
+    """Mean seconds from start to resolution of the conversations resolved in the window,
+    overall, per agent and per workflow. Two queries: the durations summed per (agent id,
+    workflow id) from the ``conv_tenant_resolved`` index alone, and the names of the tenant's
+    agents and workflows."""
+
+    tenant = window.tenant
+    queryset = Conversation.objects.filter(
+        tenant=tenant, resolved_at__gte=window.start, resolved_at__lt=window.end
+    )
+    if window.agent is not None:
+        queryset = queryset.filter(current_agent__slug=window.agent)
+    rows = list(
+        queryset.values("current_agent_id", "workflow_id")
+        .annotate(
+            n=Count("*"),
+            total=Sum(
+                ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField())
+            ),
+        )
+        .order_by()
+    )
+    kind = Value("", output_field=CharField())
+    labels = (
+        Agent.objects.filter(tenant=tenant)
+        .annotate(kind=Value("agent", output_field=CharField()))
+        .values_list("kind", "pk", "slug", "name")
+        .order_by()
+        .union(
+            Workflow.objects.filter(tenant=tenant)
+            .annotate(kind=Value("workflow", output_field=CharField()), label=kind)
+            .values_list("kind", "pk", "label", "name")
+            .order_by(),
+            all=True,
+        )
+    )
+    names = {(k, pk): (slug, name) for k, pk, slug, name in labels}
+    agents: dict[str, list] = defaultdict(lambda: ["", 0, 0.0])
+    workflows: dict[int, list] = defaultdict(lambda: ["", 0, 0.0])
+    resolved, seconds = 0, 0.0
+    for row in rows:
+        n, total = row["n"], (row["total"] or dt.timedelta()).total_seconds()
+        resolved += n
+        seconds += total
+        slug, name = names.get(
+            ("agent", row["current_agent_id"]), (str(row["current_agent_id"]), "")
+        )
+        entry = agents[slug]
+        entry[0] = name
+        entry[1] += n
+        entry[2] += total
+        if row["workflow_id"] is not None:
+            entry = workflows[row["workflow_id"]]
+            entry[0] = names.get(("workflow", row["workflow_id"]), ("", ""))[1]
+            entry[1] += n
+            entry[2] += total
+    return {
+        "seconds": _seconds(seconds / resolved) if resolved else None,
+        "resolved": resolved,
+        "byAgent": [
+            {"agentId": slug, "name": name, "seconds": _seconds(total / n), "resolved": n}
+            for slug, (name, n, total) in sorted(agents.items())
+        ],
+        "byWorkflow": [
+            {"workflowId": pk, "name": name, "seconds": _seconds(total / n), "resolved": n}
+            for pk, (name, n, total) in sorted(workflows.items(), key=lambda kv: kv[1][0])
+        ],
+    }
+
+
+# --- actions and approvals ---------------------------------------------------------------------
+
+
+def action_figures(window: Window) -> dict[str, Any]:
+    """Action executions finished in the window: failed, and retried (more than one attempt).
+    One query."""
+    queryset = ActionExecution.objects.filter(
+        tenant=window.tenant,
+        status__in=[ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED],
+        finished_at__gte=window.start,
+        finished_at__lt=window.end,
+    )
+    if window.agent is not None:
+        queryset = queryset.filter(requested_by_label=f"agent:{window.agent}")
+    figures = queryset.aggregate(
+        finished=Count("pk"),
+        failed=Count("pk", filter=Q(status=ExecutionStatus.FAILED)),
+        retried=Count("pk", filter=Q(attempts__gt=1)),
+    )
+    figures["failureRate"] = rate(figures["failed"], figures["finished"])
+    figures["retryRate"] = rate(figures["retried"], figures["finished"])
+    return figures
+
+
+def approval_turnaround(window: Window) -> dict[str, Any]:
+    """Approval requests made in the window: mean, median and 90th percentile seconds from
+    request to a person's decision. One query on PostgreSQL (``percentile_cont``), three
+    elsewhere (the percentiles read by offset)."""
+    queryset = ApprovalRequest.objects.filter(
+        tenant=window.tenant, created_at__gte=window.start, created_at__lt=window.end
+    )
+    if window.agent is not None:
+        queryset = queryset.filter(requested_by_label=f"agent:{window.agent}")
+    decided = Q(status__in=DECIDED, decided_at__isnull=False)
+    seconds = Seconds("decided_at", "created_at")
+    aggregates: dict[str, Any] = {
+        "requested": Count("pk"),
+        "decided": Count("pk", filter=decided),
+        "pending": Count("pk", filter=Q(status=ApprovalStatus.PENDING)),
+        "expired": Count("pk", filter=Q(status=ApprovalStatus.EXPIRED)),
+        "meanSeconds": Avg(seconds, filter=decided),
+    }
+    if _percentiles_in_database():
+        aggregates["p50Seconds"] = PercentileCont(seconds, 0.5, filter=decided)
+        aggregates["p90Seconds"] = PercentileCont(seconds, 0.9, filter=decided)
+    figures = queryset.aggregate(**aggregates)
+    if not _percentiles_in_database():
+        ordered = (
+            queryset.filter(decided)
+            .annotate(seconds=seconds)
+            .order_by("seconds")
+            .values_list("seconds", flat=True)
+        )
+        for name, fraction in (("p50Seconds", 0.5), ("p90Seconds", 0.9)):
+            figures[name] = _percentile_by_offset(ordered, figures["decided"], fraction)
+    for name in ("meanSeconds", "p50Seconds", "p90Seconds"):
+        figures[name] = _seconds(figures[name])
+    return figures
+
+
+GUARDRAIL_EVENTS = {
+    EventType.GUARDRAIL_BLOCKED: "blocked",
+    EventType.GUARDRAIL_REDACTED: "redacted",
+}
+
+
+def guardrail_figures(window: Window) -> dict[str, Any]:
+    """Guardrail triggers in the window by rule and by agent, and budget stops. One query,
+    grouped in the database (the event_tenant_type_time index)."""
+    queryset = DecisionEvent.objects.filter(
+        tenant=window.tenant,
+        type__in=[*GUARDRAIL_EVENTS, EventType.BUDGET_EXCEEDED],
+        created_at__gte=window.start,
+        created_at__lt=window.end,
+    )
+    if window.agent is not None:
+        queryset = queryset.filter(agent_slug=window.agent)
+    groups = queryset.values_list("type", "rule", "agent_slug").annotate(n=Count("pk"))
+    by_rule: dict[str, dict[str, int]] = defaultdict(lambda: {"blocked": 0, "redacted": 0})
+    by_agent: dict[str, dict[str, int]] = defaultdict(lambda: {"blocked": 0, "redacted": 0})
+    totals = {"triggers": 0, "blocked": 0, "redacted": 0, "budgetExceeded": 0}
+    for type_, rule, agent, count in groups:
+        if type_ == EventType.BUDGET_EXCEEDED:
+            totals["budgetExceeded"] += count
+            continue
+        kind = GUARDRAIL_EVENTS[type_]
+        totals["triggers"] += count
+        totals[kind] += count
+        by_rule[rule][kind] += count
+        by_agent[agent][kind] += count
+
+    def rows(groups: dict[str, dict[str, int]], key: str) -> list[dict[str, Any]]:
+        out = [
+            {key: name, **c, "total": c["blocked"] + c["redacted"]} for name, c in groups.items()
+        ]
+        return sorted(out, key=lambda r: (-r["total"], r[key]))
+
+    return {**totals, "byRule": rows(by_rule, "rule"), "byAgent": rows(by_agent, "agentId")}
+
+
+def _percentile_by_offset(ordered: QuerySet, count: int, fraction: float) -> float | None:
+    """``percentile_cont`` from the (at most) two rows around the position: one query."""
+    if not count:
+        return None
+    position = fraction * (count - 1)
+    low = math.floor(position)
+    values = [float(v) for v in ordered[low : low + 2]]
+    if len(values) == 1 or position == low:
+        return values[0]
+    return values[0] + (values[1] - values[0]) * (position - low)
+
+
+# --- everything --------------------------------------------------------------------------------
+
+
+def metrics_summary(window: Window) -> dict[str, Any]:
+    """Every figure of SPEC 9 for the window, in the API's camelCase shape."""
+    return summary_from(window, conversation_rates(window))
+
+
+def summary_from(window: Window, rates: dict[str, Any]) -> dict[str, Any]:
+    handoffs = handoff_figures(window)
+    actions = action_figures(window)
+    return {
+        "from": window.start,
+        "to": window.end,
+        "agentId": window.agent,
+        **rates,
+        "handoffSuccessRate": handoffs.pop("successRate"),
+        "handoffs": handoffs,
+        "meanTimeToResolution": resolution_times(window),
+        "actionFailureRate": actions.pop("failureRate"),
+        "actionRetryRate": actions.pop("retryRate"),
+        "actions": actions,
+        "approvalTurnaround": approval_turnaround(window),
+        "guardrails": guardrail_figures(window),
+    }
+
+
+def dashboard_figures(window: Window) -> dict[str, Any]:
+    """What the admin dashboard shows: the summary and the daily rates (the summary's
+    conversation rates are summed from the days, so the dashboard reads them once)."""
+    days = daily_rates(window)
+    return {"summary": summary_from(window, totals_of(days)), "days": days}
+
+
+def window_ending(tenant: Tenant, *, minutes: int, now: dt.datetime) -> Window:
+    return Window(tenant=tenant, start=now - dt.timedelta(minutes=minutes), end=now)

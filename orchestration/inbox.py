@@ -1,0 +1,36 @@
+"""What a person's inbox shows: the open handoffs and who is online (for human agents), and the
+approvals they may decide (for approvers). The inbox socket sends it on every (re)connect, so a
+dropped event loses nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from approvals.selectors import approval_json, approvals_pending_for
+from core.models import Tenant
+from handover.presence import online_agents
+from handover.selectors import handoff_json, open_handoffs
+
+
+def inbox_snapshot(
+    user, tenant: Tenant, *, handoffs: bool = True, approvals: bool = True
+) -> dict[str, Any]:
+    """What the inbox socket shows on (re)connect: the open handoffs and who is online (when
+    ``handoffs``: a human agent's socket), the pending approvals the person may decide (when
+    ``approvals``: an approver's)."""
+    target = tenant.response_target
+    now = timezone.now()
+    return {
+        "type": "inbox.snapshot",
+        "handoffs": [handoff_json(h, now=now, target=target) for h in open_handoffs(tenant)]
+        if handoffs
+        else [],
+        "approvals": [approval_json(a) for a in approvals_pending_for(user)] if approvals else [],
+        "online": sorted(
+            p.user.get_username() for p in online_agents(tenant).select_related("user")
+        )
+        if handoffs
+        else [],
+    }

@@ -1,0 +1,198 @@
+"""The admin's rule tester: a sample message with signals and customer attributes in; which
+rules fire, in what order and why, out. It runs the same compiled rules as the orchestrator
+(``agents.rule_engine``) and the same detectors, and writes nothing. For an action, the
+running totals it is given stand for what came before (``totals.*``; 0 when left out) and
+the amount is converted into the tenant's currency with its exchange rates, as the gate does.
+
+Given a sample reply, it also shows what the agent's effective guardrail policy would do to it
+(the same compiled engine as the orchestrator): the rules that fire, the action taken and the
+resulting text. No action counts as executed, so any claim of a completed action fires."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import Q
+
+from agents.action_registry import (
+    ParamsError,
+    action_names,
+    get_action,
+    totals_from,
+    totals_names,
+)
+from agents.admin_fields import CommaListField, JSONObjectField
+from agents.detectors import CATEGORIES, detect
+from agents.guardrails import action_allowed, compile_policy, effective_policy, evaluate
+from agents.models import Agent, GuardrailPolicy
+from agents.rule_engine import rules_for, trace
+from approvals.totals import (
+    NoRate,
+    money_currency,
+    money_of,
+    params_for_rules,
+)
+from core.models import Tenant
+from core.scoping import scope_queryset
+
+CHANNELS = ["web", "voice", "email", "api"]
+
+
+class RuleTesterForm(forms.Form):
+    agent = forms.ModelChoiceField(queryset=Agent.objects.none())
+    message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 70}),
+        required=False,
+        help_text="The customer's message; intent, sentiment and risk are detected from it "
+        "unless given below.",
+    )
+    intent = forms.CharField(required=False, help_text="Overrides the detected intent.")
+    sentiment = forms.FloatField(
+        required=False, min_value=-1, max_value=1, help_text="Overrides: -1 to 1."
+    )
+    risk = CommaListField(
+        help_text=f"Overrides the detected risk: any of {', '.join(CATEGORIES)}, or 'none'."
+    )
+    channel = forms.ChoiceField(choices=[(c, c) for c in CHANNELS], initial="web")
+    attempts = forms.IntegerField(min_value=0, initial=0, help_text="Consecutive failed attempts.")
+    turns = forms.IntegerField(min_value=0, initial=1)
+    language = forms.CharField(initial="en", required=False)
+    customer = JSONObjectField(label="Customer attributes", help_text='e.g. {"vip": true}')
+    action = forms.ChoiceField(
+        choices=[("", "—"), *[(n, n) for n in action_names()]],
+        required=False,
+        help_text="Optionally, an action the agent proposes: does it need approval?",
+    )
+    params = JSONObjectField(
+        label="Action parameters", help_text='e.g. {"orderId": "A1", "amount": 150}'
+    )
+    totals = JSONObjectField(
+        label="Running totals",
+        help_text="What the conversation and the customer already have, before this action "
+        '(amounts in the tenant\'s currency), e.g. {"refunded_24h": 90, '
+        '"count.issue_refund": 2}; a total left out is 0.',
+    )
+    sample_reply = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 70}),
+        required=False,
+        max_length=50_000,
+        help_text="Optionally, a reply of the agent: what would its guardrails do to it?",
+    )
+
+    def __init__(self, *args, tenant: Tenant | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        agents = Agent.objects.select_related("tenant")
+        if tenant is not None:
+            agents = scope_queryset(agents, tenant)
+        self.fields["agent"].queryset = agents
+
+    def clean_risk(self):
+        risk = self.cleaned_data["risk"]
+        if risk == ["none"]:
+            return []
+        unknown = [r for r in risk if r not in CATEGORIES]
+        if unknown:
+            raise forms.ValidationError(f"unknown risk category '{unknown[0]}'")
+        return risk or None
+
+    def clean_totals(self):
+        given = self.cleaned_data["totals"]
+        known = [name.removeprefix("totals.") for name in totals_names()]
+        for name, value in given.items():
+            if name not in known:
+                raise forms.ValidationError(f"unknown total '{name}' (known: {', '.join(known)})")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise forms.ValidationError(f"'{name}' must be a number of at least 0")
+        return given
+
+    def clean(self):
+        cleaned = super().clean()
+        action = cleaned.get("action")
+        if action:
+            spec = get_action(action)
+            try:
+                params = spec.validate_params(cleaned.get("params") or {})
+            except ParamsError as exc:
+                self.add_error("params", str(exc))
+                return cleaned
+            agent = cleaned.get("agent")
+            if agent is not None:
+                params = money_currency(spec, params, agent.tenant)
+                try:
+                    cleaned["money"] = money_of(spec, params, agent.tenant)
+                except NoRate as exc:
+                    self.add_error("params", f"currency: {exc}")
+                cleaned["params"] = params
+        elif cleaned.get("params"):
+            self.add_error("action", "choose the action these parameters are for")
+        return cleaned
+
+
+def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
+    agent: Agent = data["agent"]
+    domains = sorted(
+        {
+            d
+            for domains in Agent.objects.filter(tenant=agent.tenant).values_list(
+                "domains", flat=True
+            )
+            for d in domains
+        }
+    )
+    signals = detect(data.get("message") or "", domains=domains)
+    context = {
+        "intent": data.get("intent") or signals.intent,
+        "sentiment": data["sentiment"] if data.get("sentiment") is not None else signals.sentiment,
+        "risk": data["risk"] if data.get("risk") is not None else list(signals.risk),
+        "channel": data["channel"],
+        "attempts": data["attempts"],
+        "turns": data["turns"],
+        "language": data.get("language") or None,
+        "customer": data.get("customer") or {},
+    }
+    rules = rules_for(agent)
+    action = data.get("action") or None
+    totals = totals_from(data.get("totals") or {})
+    result = trace(
+        rules,
+        {**context, "totals": totals} if action else context,
+        action=action,
+        params=params_for_rules(data.get("params") or {}, data.get("money")),
+    )
+    guardrails = None
+    if data.get("sample_reply"):
+        guardrails = guardrail_test(agent, data["sample_reply"])
+    allowed = agent.allowed_actions
+    return {
+        "agent": agent,
+        "rules": rules,
+        "signals": signals,
+        "context": context,
+        "trace": result,
+        "totals": totals if action else None,
+        "money": data.get("money"),
+        "guardrails": guardrails,
+        "action_allowed": None if action is None else action_allowed(allowed, action),
+    }
+
+
+def agent_policy(agent: Agent) -> dict[str, Any]:
+    """The agent's effective guardrail policy, read from the database (two rows at most)."""
+    levels = {
+        p.agent_id: p.as_document()
+        for p in GuardrailPolicy.objects.filter(tenant_id=agent.tenant_id).filter(
+            Q(agent__isnull=True) | Q(agent=agent)
+        )
+    }
+    return effective_policy(levels.get(None), levels.get(agent.pk))
+
+
+def guardrail_test(agent: Agent, reply: str) -> dict[str, Any]:
+    verdict = evaluate(compile_policy(agent_policy(agent)), reply, done_actions=())
+    return {
+        "outcome": verdict.outcome,
+        "text": verdict.text,
+        "fired": [f.as_dict() for f in verdict.fired],
+        "handover": verdict.blocked,
+    }

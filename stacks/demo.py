@@ -1,0 +1,130 @@
+"""The demo tenant: what ``manage.py seed_demo`` loads. Idempotent: a second run adds only
+what is missing and never changes a password someone has set."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth import get_user_model
+
+from agents.models import Agent
+from approvals.models import ExchangeRate
+from core import services
+from core.models import (
+    ApiKey,
+    ApproverGroup,
+    BusinessHours,
+    Tenant,
+)
+from stacks.documents import new_id
+from stacks.selectors import builtin_template
+from stacks.services import stack_import
+
+DEMO_SLUG = "demo"
+DEMO_PEOPLE = [
+    # username, password, roles, full name
+    ("manager", "demo-manager", ["manager"], "Maria Manager"),
+    ("agent1", "demo-agent1", ["agent"], "Ada Agent"),
+    ("agent2", "demo-agent2", ["agent"], "Alan Agent"),
+    ("approver", "demo-approver", ["approver"], "Priya Approver"),
+]
+
+
+def seed_demo() -> list[str]:
+    report: list[str] = []
+    tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
+    if tenant is None:
+        tenant = services.tenant_create(
+            slug=DEMO_SLUG, name="Demo Outfitters", time_zone="Europe/London"
+        )
+        for weekday in range(5):
+            BusinessHours.objects.create(
+                tenant=tenant, weekday=weekday, opens=dt.time(8), closes=dt.time(20)
+            )
+        BusinessHours.objects.create(
+            tenant=tenant, weekday=5, opens=dt.time(10), closes=dt.time(16)
+        )
+        report.append(f"Created tenant {tenant.slug} ({tenant.name}).")
+    else:
+        report.append(f"Tenant {tenant.slug} already there.")
+
+    user_model = get_user_model()
+    for username, password, roles, full_name in DEMO_PEOPLE:
+        if user_model.objects.filter(username=username).exists():
+            continue
+        first, last = full_name.split(" ", 1)
+        services.user_create(
+            username=username,
+            tenant=tenant,
+            roles=roles,
+            password=password,
+            email=f"{username}@demo.example",
+            first_name=first,
+            last_name=last,
+        )
+
+    report.extend(seed_demo_team(tenant))
+    report.extend(seed_demo_rates(tenant))
+
+    if not ApiKey.objects.filter(tenant=tenant, name="demo").exists():
+        _, raw = services.api_key_create(tenant=tenant, name="demo")
+        report.append(f"Demo API key (shown once): {raw}")
+
+    report.append("Demo logins (username / password):")
+    report.extend(
+        f"  {username:<9} / {password:<14} {', '.join(roles)}"
+        for username, password, roles, _ in DEMO_PEOPLE
+    )
+    return report
+
+
+DEMO_RATES = [
+    # currency, what one unit is worth in the demo tenant's currency (EUR): example rates
+    ("USD", "0.92"),
+    ("GBP", "1.17"),
+]
+
+
+def seed_demo_rates(tenant: Tenant) -> list[str]:
+    """The demo tenant's exchange rates (its customers ask for refunds in dollars and pounds
+    too); a rate already there, perhaps changed by a manager, is left as it is."""
+    from decimal import Decimal
+
+    added = []
+    for currency, rate in DEMO_RATES:
+        _, created = ExchangeRate.objects.get_or_create(
+            tenant=tenant, currency=currency, defaults={"rate": Decimal(rate)}
+        )
+        if created:
+            added.append(f"1 {currency} = {rate} {tenant.currency}")
+    return [f"Exchange rates: {', '.join(added)}."] if added else []
+
+
+DEMO_STACKS = [
+    # built-in template, prefix of its ids in the demo tenant
+    ("customer-support", ""),
+    ("ecommerce-refunds", "shop"),
+]
+
+
+def seed_demo_team(tenant: Tenant) -> list[str]:
+    """The demo's AI teams, from the built-in stack templates: the customer-support stack (a
+    supervisor and four specialists with knowledge, the seeds' rules and workflows) and the
+    e-commerce refunds stack (ids prefixed ``shop-``). Each is added only when its supervisor
+    is missing."""
+
+    finance, _ = ApproverGroup.objects.get_or_create(tenant=tenant, name="finance")
+    finance.members.add(*get_user_model().objects.filter(username="approver"))
+    report = []
+    for stem, prefix in DEMO_STACKS:
+        template = builtin_template(stem)
+        root = next(a["id"] for a in template.document["agents"] if not a.get("supervisorId"))
+        if Agent.objects.filter(tenant=tenant, slug=new_id(prefix, root)).exists():
+            continue
+        plan = stack_import(tenant=tenant, document=template.document, prefix=prefix)
+        report.append(
+            f"Created the {template.name} stack: "
+            f"{', '.join(a['id'] for a in plan['agents'])}, with rules and "
+            f"{len(plan['workflows'])} workflow(s)."
+        )
+    return report
