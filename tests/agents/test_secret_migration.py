@@ -11,7 +11,10 @@ from django.db.migrations.executor import MigrationExecutor
 
 from core.secret_store import unseal
 
-BEFORE = [("agents", "0002_guardrails_allowed_actions"), ("orchestration", "0011_guardrails_budgets")]
+BEFORE = [
+    ("agents", "0002_guardrails_allowed_actions"),
+    ("orchestration", "0011_guardrails_budgets"),
+]
 AFTER = [("agents", "0003_runtime_secret")]
 CLEAR_SECRET = "whsec-kept-in-clear-before-0123456789"
 
