@@ -7,14 +7,9 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from approvals.models import ApprovalRequest, AuditLog
 from approvals.services import ApprovalConflict, action_propose, approval_decide, approvals_expire
-from approvals.task_names import (
-    EXPIRE_SCHEDULE,
-    EXPIRE_TASK,
-)
 from approvals.tasks import expire_pending
 from conversations.models import (
     DecisionEvent,
@@ -108,14 +103,6 @@ def test_deciding_a_request_past_its_deadline_is_a_conflict_and_expires_it(peopl
     approval.refresh_from_db()
     assert approval.status == "expired"
     assert not approval.decisions.exists()
-
-
-def test_the_beat_schedule_runs_the_sweep_every_minute():
-    task = PeriodicTask.objects.get(name=EXPIRE_SCHEDULE)
-
-    assert task.task == EXPIRE_TASK
-    assert task.enabled
-    assert (task.interval.every, task.interval.period) == (60, "seconds")
 
 
 def test_the_task_runs_the_sweep(conversation):

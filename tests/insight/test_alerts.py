@@ -12,8 +12,6 @@ from django.utils import timezone
 
 from agents.models import Agent
 from insight.alerts import (
-    SCHEDULE_NAME,
-    TASK_NAME,
     alert_notify,
     alerts_sweep,
 )
@@ -153,16 +151,6 @@ def test_another_tenants_escalations_and_managers_stay_apart(
     assert sweep(django_capture_on_commit_callbacks, now=escalating) == 1
     assert "otto@globex.test" not in {m.to[0] for m in mail.outbox}
     assert all(m.subject.startswith("[Acme]") for m in mail.outbox)
-
-
-def test_the_sweep_runs_on_celery_beat():
-    from django_celery_beat.models import PeriodicTask
-
-    from insight.tasks import sweep_alerts
-
-    task = PeriodicTask.objects.get(name=SCHEDULE_NAME)
-    assert (task.task, task.enabled, task.interval.every) == (TASK_NAME, True, 60)
-    assert sweep_alerts.name == TASK_NAME
 
 
 def test_managers_keep_alerts_in_the_admin_with_checks(manager_client, tenant, other_tenant):

@@ -16,7 +16,7 @@ from conversations.models import (
     Conversation,
     DecisionEvent,
 )
-from handover.services import conversation_hand_back, conversation_hand_over, handoff_claim
+from handover.services import conversation_hand_back, hand_over, handoff_claim
 from tests.factories import make_person
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +205,7 @@ def test_a_hand_back_clears_a_pending_fallback(key_client, desk, tenant):
     say(key_client, conv, "A legal question", **LEGAL)
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conv)
-        _, handoff = conversation_hand_over(conversation=locked, reason="silence")
+        _, handoff = hand_over(conversation=locked, reason="silence")
     person = make_person(tenant=tenant, roles=["agent"], username="ana")
     handoff_claim(handoff=handoff, user=person)
     assert Conversation.objects.get(pk=conv).escalation_fallback["agent"] == "agent-supervisor"

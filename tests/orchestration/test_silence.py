@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
 from agents.models import Agent
 from agents.orchestrator_settings import settings_update
@@ -17,7 +16,7 @@ from conversations.models import (
     Message,
 )
 from conversations.services import conversation_start
-from orchestration.silence import SCHEDULE_NAME, TASK_NAME, silence_sweep
+from orchestration.silence import silence_sweep
 from orchestration.tasks import sweep_silence
 
 pytestmark = pytest.mark.django_db
@@ -100,17 +99,6 @@ def test_the_task_runs_the_sweep(tenant, agent):
     open_conversation(tenant, agent, quiet_for=dt.timedelta(hours=1))
 
     assert sweep_silence.apply().get() == 1
-
-
-def test_the_beat_schedule_follows_the_smallest_check_interval(tenant):
-    task = PeriodicTask.objects.get(name=SCHEDULE_NAME)
-    assert task.task == TASK_NAME
-    assert task.interval.every == 60
-
-    settings_update(level="tenant", tenant=tenant, changes={"checkInterval": 15})
-
-    task.refresh_from_db()
-    assert (task.interval.every, task.interval.period) == (15, "seconds")
 
 
 def test_the_customer_writing_again_reactivates_a_stalled_conversation(key_client, tenant, agent):
