@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 ORIGIN = (b"origin", b"http://localhost")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
 def layer(request, settings):
     """Each test runs on the in-memory channel layer and on Redis (a prefix of its own)."""
     if request.param == "redis":
