@@ -15,9 +15,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from agents import (  # noqa: F401  (registers Workflow and GuardrailPolicy)
+from agents import (  # noqa: F401  (registers Workflow, GuardrailPolicy, the settings)
     guardrails_admin,
     rule_sets,
+    settings_admin,
     workflows_admin,
 )
 from agents.action_registry import action_names

@@ -504,14 +504,14 @@ def requests_timings(tenant, manager, raw_key) -> list[tuple[str, float, float, 
             "GET /api/v1/metrics?agentId=agent-billing",
             lambda: api.get("/api/v1/metrics", {"agentId": "agent-billing"}),
         ),
-        ("admin dashboard (7 days)", lambda: page.get("/admin/orchestration/metricsdashboard/")),
+        ("admin dashboard (7 days)", lambda: page.get("/admin/insight/metricsdashboard/")),
         (
             "admin dashboard (30 days)",
-            lambda: page.get("/admin/orchestration/metricsdashboard/", month),
+            lambda: page.get("/admin/insight/metricsdashboard/", month),
         ),
         (
             "dashboard CSV export (30 days)",
-            lambda: page.get("/admin/orchestration/metricsdashboard/export.csv", month),
+            lambda: page.get("/admin/insight/metricsdashboard/export.csv", month),
         ),
     ]
     rows = []

@@ -64,7 +64,7 @@ class TenantAdmin(TenantScopedAdmin):
 def _show_secret_once(request, obj, raw: str, what: str, changelist_url: str):
     return TemplateResponse(
         request,
-        "admin/orchestration/secret_created.html",
+        "admin/core/secret_created.html",
         {
             **admin.site.each_context(request),
             "title": f"{what} created",
@@ -106,7 +106,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
 
     def response_add(self, request, obj, post_url_continue=None):
         return _show_secret_once(
-            request, obj, obj._raw_key, "API key", "admin:orchestration_apikey_changelist"
+            request, obj, obj._raw_key, "API key", "admin:core_apikey_changelist"
         )
 
     def has_delete_permission(self, request, obj=None) -> bool:

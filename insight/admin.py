@@ -344,7 +344,7 @@ class MetricsDashboardAdmin(TenantScopedAdmin):
         view = self.admin_site.admin_view
         return [
             path("", view(self.dashboard_view), name="insight_dashboard"),
-            path("", view(self.dashboard_view), name="orchestration_metricsdashboard_changelist"),
+            path("", view(self.dashboard_view), name="insight_metricsdashboard_changelist"),
             path("export.csv", view(self.csv_view), name="insight_dashboard_csv"),
             path(
                 "timeline/<uuid:conversation_id>/",
@@ -720,7 +720,7 @@ class BacktestAdmin(TenantScopedAdmin):
                 if backtest.status == BacktestStatus.FAILED:
                     self.message_user(request, f"The backtest failed: {backtest.error}", "error")
                 return HttpResponseRedirect(
-                    reverse("admin:orchestration_backtest_change", args=[backtest.pk])
+                    reverse("admin:insight_backtest_change", args=[backtest.pk])
                 )
         elif request.method == "GET":
             form = BacktestForm(

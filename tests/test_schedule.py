@@ -27,7 +27,7 @@ def test_every_sweep_is_in_the_schedule_once_and_is_a_task():
     assert all(seconds > 0 for _, seconds in SCHEDULE.values())
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_beat_installs_the_schedule_under_its_names():
     DatabaseScheduler(app=app).setup_schedule()
 

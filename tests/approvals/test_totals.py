@@ -340,7 +340,7 @@ def test_managers_set_the_tenants_currency_and_rates_in_the_admin(manager, tenan
     assert "EUR is the tenant&#x27;s own currency" in own.content.decode()
     assert "&#x27;BTC&#x27; is not an ISO 4217 currency code" in coin.content.decode()
     assert zero.status_code == 200 and ExchangeRate.objects.count() == 1
-    page = client.get(f"/admin/orchestration/tenant/{tenant.pk}/change/").content.decode()
+    page = client.get(f"/admin/core/tenant/{tenant.pk}/change/").content.decode()
     assert 'name="currency"' in page and 'value="EUR"' in page
 
 

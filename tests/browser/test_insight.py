@@ -148,7 +148,7 @@ def test_a_manager_reads_the_dashboard_and_backtests_a_draft(acme, pages):
         page.click("#csv-export")
     assert download.value.suggested_filename.startswith("metrics-acme-")
 
-    page.goto(reverse("admin:orchestration_backtest_add"))
+    page.goto(reverse("admin:insight_backtest_add"))
     page.select_option("select[name='agent']", label="agent-desk (Front desk)")
     page.fill("input[name='size']", "60")  # over the limit: the Celery path
     page.fill(

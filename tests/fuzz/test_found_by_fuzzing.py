@@ -87,7 +87,7 @@ def test_a_nul_in_an_api_url_is_400_invalid(key_client, sup, path):
     assert "NUL" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("path", ["/admin/orchestration/tenant/?q=%00", "/inbox/%00"])
+@pytest.mark.parametrize("path", ["/admin/core/tenant/?q=%00", "/inbox/%00"])
 def test_a_nul_in_a_page_url_is_400(manager_client, path):
     assert manager_client.get(path).status_code == 400
 
@@ -434,7 +434,7 @@ def test_an_intent_keyword_with_a_surrogate_or_a_nul_is_a_form_error(manager_cli
 
     for keywords in ('["\\ud800"]', "refund, a\x00b"):
         page = manager_client.post(
-            "/admin/orchestration/intent/add/",
+            "/admin/agents/intent/add/",
             {"name": "refunds", "keywords": keywords, "phrases": ""},
         )
 
@@ -523,7 +523,7 @@ def test_a_hostile_backtest_draft_is_a_form_error(manager_client, sup, draft, re
     from insight.models import Backtest
 
     page = manager_client.post(
-        "/admin/orchestration/backtest/add/", {"agent": sup.pk, "size": 5, "draft": draft}
+        "/admin/insight/backtest/add/", {"agent": sup.pk, "size": 5, "draft": draft}
     )
 
     assert page.status_code == 200
@@ -599,8 +599,8 @@ def test_dashboard_dates_at_the_calendars_edges_are_form_errors(manager_client, 
     tenant.time_zone = "Etc/GMT+12"  # UTC-12: midnight of 9999-12-31 is after the last day
     tenant.save()
 
-    page = manager_client.get("/admin/orchestration/metricsdashboard/", params)
-    export = manager_client.get("/admin/orchestration/metricsdashboard/export.csv", params)
+    page = manager_client.get("/admin/insight/metricsdashboard/", params)
+    export = manager_client.get("/admin/insight/metricsdashboard/export.csv", params)
 
     assert page.status_code == 200
     assert any(

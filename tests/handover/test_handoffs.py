@@ -204,7 +204,7 @@ def test_expiry_and_claims_never_both_win(key_client, team, online):
 
 
 def test_a_cold_email_handoff_tells_the_customer_by_email(
-    key_client, team, tenant, django_capture_on_commit_callbacks
+    key_client, team, tenant, django_capture_on_commit_callbacks, eager_tasks
 ):
     conv = start(key_client, channel="email", email="kim@example.com")
 

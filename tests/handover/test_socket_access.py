@@ -182,7 +182,7 @@ async def test_an_approver_removed_from_their_only_approver_group_is_closed(laye
         client = Client()
         client.force_login(manager)
         response = client.post(
-            f"/admin/approvals/approvergroup/{group.pk}/change/",
+            f"/admin/core/approvergroup/{group.pk}/change/",
             {"name": "finance", "members": []},
         )
         assert response.status_code == 302, response.content[:500]

@@ -155,7 +155,7 @@ def test_another_tenants_escalations_and_managers_stay_apart(
 
 def test_managers_keep_alerts_in_the_admin_with_checks(manager_client, tenant, other_tenant):
     MetricAlert.objects.create(tenant=other_tenant, metric="escalationRate", threshold=0.2)
-    add = reverse("admin:orchestration_metricalert_add")
+    add = reverse("admin:insight_metricalert_add")
 
     bad = manager_client.post(
         add, {"metric": "escalationRate", "threshold": 25, "window_minutes": 60, "is_active": "on"}
@@ -171,5 +171,5 @@ def test_managers_keep_alerts_in_the_admin_with_checks(manager_client, tenant, o
     ]
     assert good.status_code == 302
     assert MetricAlert.objects.get(threshold=0.25).tenant == tenant
-    listing = manager_client.get(reverse("admin:orchestration_metricalert_changelist"))
+    listing = manager_client.get(reverse("admin:insight_metricalert_changelist"))
     assert listing.context["cl"].result_count == 1

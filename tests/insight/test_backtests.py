@@ -57,7 +57,7 @@ def history(key_client, team):
 
 def run(client, agent, draft, size=10, **extra):
     return client.post(
-        reverse("admin:orchestration_backtest_add"),
+        reverse("admin:insight_backtest_add"),
         {"agent": agent.pk, "size": size, "draft": json.dumps(draft), **extra},
     )
 
@@ -72,7 +72,7 @@ def test_a_draft_routing_billing_elsewhere_changes_exactly_the_billing_conversat
     backtest = Backtest.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse(
-        "admin:orchestration_backtest_change", args=[backtest.pk]
+        "admin:insight_backtest_change", args=[backtest.pk]
     )
     assert backtest.status == "done"
     differing = {str(d.conversation_id) for d in backtest.differences.all()}
@@ -191,7 +191,7 @@ def test_an_invalid_draft_is_an_error_at_the_field(manager_client, team, history
 
 def test_a_draft_that_is_not_json_is_an_error_at_the_field(manager_client, team):
     response = manager_client.post(
-        reverse("admin:orchestration_backtest_add"),
+        reverse("admin:insight_backtest_add"),
         {"agent": team[0].pk, "size": 5, "draft": '{"handoffs": ['},
     )
 
@@ -201,7 +201,7 @@ def test_a_draft_that_is_not_json_is_an_error_at_the_field(manager_client, team)
 
 def test_the_live_rules_can_be_loaded_into_the_draft(manager_client, team):
     response = manager_client.post(
-        reverse("admin:orchestration_backtest_add"),
+        reverse("admin:insight_backtest_add"),
         {"agent": team[1].pk, "size": 5, "draft": "", "load": "1"},
     )
 
@@ -276,11 +276,11 @@ def test_another_tenants_backtests_and_agents_are_out_of_reach(
     backtest = Backtest.objects.get()
     other = login(other_manager)
 
-    change = reverse("admin:orchestration_backtest_change", args=[backtest.pk])
+    change = reverse("admin:insight_backtest_change", args=[backtest.pk])
     assert other.get(change).status_code == 404
     progress = reverse("admin:insight_backtest_progress", args=[backtest.pk])
     assert other.get(progress).status_code == 404
-    listing = other.get(reverse("admin:orchestration_backtest_changelist"))
+    listing = other.get(reverse("admin:insight_backtest_changelist"))
     assert listing.context["cl"].result_count == 0
     response = run(other, team[0], BILLING_TO_TECH, size=6)
     assert "agent" in response.context["form"].errors

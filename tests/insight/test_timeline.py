@@ -99,9 +99,9 @@ def test_the_conversation_admin_links_to_the_timeline(key_client, manager_client
     conv = start(key_client)
     url = reverse("admin:insight_timeline", args=[conv["id"]])
 
-    listing = manager_client.get(reverse("admin:orchestration_conversation_changelist"))
+    listing = manager_client.get(reverse("admin:conversations_conversation_changelist"))
     detail = manager_client.get(
-        reverse("admin:orchestration_conversation_change", args=[conv["id"]])
+        reverse("admin:conversations_conversation_change", args=[conv["id"]])
     )
 
     assert f'href="{url}"' in listing.content.decode()

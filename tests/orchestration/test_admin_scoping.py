@@ -21,7 +21,7 @@ User = get_user_model()
 
 
 def test_a_manager_lists_only_their_own_tenant(manager_client, tenant, other_tenant):
-    response = manager_client.get("/admin/orchestration/tenant/")
+    response = manager_client.get("/admin/core/tenant/")
 
     assert response.status_code == 200
     assert b"Acme" in response.content
@@ -29,7 +29,7 @@ def test_a_manager_lists_only_their_own_tenant(manager_client, tenant, other_ten
 
 
 def test_another_tenant_by_url_is_not_found(manager_client, other_tenant):
-    url = f"/admin/orchestration/tenant/{other_tenant.pk}/change/"
+    url = f"/admin/core/tenant/{other_tenant.pk}/change/"
 
     assert manager_client.get(url).status_code == 404
     response = manager_client.post(url, {"name": "Hijacked", "time_zone": "UTC"})
@@ -39,7 +39,7 @@ def test_another_tenant_by_url_is_not_found(manager_client, other_tenant):
 
 
 def test_a_manager_edits_their_tenant_and_its_business_hours(manager_client, tenant):
-    url = f"/admin/orchestration/tenant/{tenant.pk}/change/"
+    url = f"/admin/core/tenant/{tenant.pk}/change/"
     form = {
         "name": "Acme Corp",
         "time_zone": "Europe/Paris",
@@ -68,7 +68,7 @@ def test_a_manager_edits_their_tenant_and_its_business_hours(manager_client, ten
 
 
 def test_bad_business_hours_are_a_form_error_not_a_crash(manager_client, tenant):
-    url = f"/admin/orchestration/tenant/{tenant.pk}/change/"
+    url = f"/admin/core/tenant/{tenant.pk}/change/"
     form = {
         "name": "Acme",
         "time_zone": "Mars/Olympus",
@@ -91,8 +91,8 @@ def test_bad_business_hours_are_a_form_error_not_a_crash(manager_client, tenant)
 
 
 def test_a_manager_cannot_add_or_delete_tenants(manager_client, tenant):
-    assert manager_client.get("/admin/orchestration/tenant/add/").status_code == 403
-    url = f"/admin/orchestration/tenant/{tenant.pk}/delete/"
+    assert manager_client.get("/admin/core/tenant/add/").status_code == 403
+    url = f"/admin/core/tenant/{tenant.pk}/delete/"
     assert manager_client.post(url, {"post": "yes"}).status_code == 403
 
 
@@ -100,8 +100,8 @@ def test_api_keys_of_another_tenant_are_invisible(manager_client, tenant, other_
     make_api_key(tenant=tenant, name="ours")
     theirs, _ = make_api_key(tenant=other_tenant, name="theirs")
 
-    listing = manager_client.get("/admin/orchestration/apikey/")
-    opened = manager_client.get(f"/admin/orchestration/apikey/{theirs.pk}/change/")
+    listing = manager_client.get("/admin/core/apikey/")
+    opened = manager_client.get(f"/admin/core/apikey/{theirs.pk}/change/")
 
     assert b"ours" in listing.content and b"theirs" not in listing.content
     assert opened.status_code == 404
@@ -112,7 +112,7 @@ def test_a_key_made_in_the_admin_is_shown_once_and_lands_in_the_managers_tenant(
 ):
     # The manager does not see the tenant field; a forged one is ignored.
     response = manager_client.post(
-        "/admin/orchestration/apikey/add/", {"name": "helpdesk", "tenant": other_tenant.pk}
+        "/admin/core/apikey/add/", {"name": "helpdesk", "tenant": other_tenant.pk}
     )
 
     assert response.status_code == 200
@@ -123,7 +123,7 @@ def test_a_key_made_in_the_admin_is_shown_once_and_lands_in_the_managers_tenant(
     assert raw.encode() in response.content
     assert (
         raw.encode()
-        not in manager_client.get(f"/admin/orchestration/apikey/{api_key.pk}/change/").content
+        not in manager_client.get(f"/admin/core/apikey/{api_key.pk}/change/").content
     )
 
 
@@ -134,7 +134,7 @@ def test_revoking_keys_from_the_admin_touches_only_the_managers_tenant(
     theirs, _ = make_api_key(tenant=other_tenant, name="theirs")
 
     manager_client.post(
-        "/admin/orchestration/apikey/",
+        "/admin/core/apikey/",
         {"action": "revoke", "_selected_action": [ours.pk, theirs.pk]},
     )
 
@@ -219,10 +219,10 @@ def test_a_superuser_sees_every_tenant(db, tenant, other_tenant):
     root = User.objects.create_superuser("root", password="x")
     client = login_superuser(root)
 
-    listing = client.get("/admin/orchestration/tenant/").content
+    listing = client.get("/admin/core/tenant/").content
 
     assert b"Acme" in listing and b"Globex" in listing
-    assert client.get(f"/admin/orchestration/tenant/{other_tenant.pk}/change/").status_code == 200
+    assert client.get(f"/admin/core/tenant/{other_tenant.pk}/change/").status_code == 200
 
 
 def test_a_superuser_cannot_attach_a_holiday_twice_to_one_day(db, tenant):
@@ -231,7 +231,7 @@ def test_a_superuser_cannot_attach_a_holiday_twice_to_one_day(db, tenant):
     client = login_superuser(root)
 
     response = client.post(
-        f"/admin/orchestration/tenant/{tenant.pk}/change/",
+        f"/admin/core/tenant/{tenant.pk}/change/",
         {
             "name": "Acme",
             "slug": "acme",
@@ -278,17 +278,17 @@ def test_conversations_and_intents_are_scoped_in_the_admin(manager_client, tenan
     )
     Intent.objects.create(tenant=other_tenant, name="secret-intent")
 
-    listing = manager_client.get("/admin/orchestration/conversation/").content.decode()
+    listing = manager_client.get("/admin/conversations/conversation/").content.decode()
     assert "Mine" in listing and "Theirs" not in listing
     assert (
-        manager_client.get(f"/admin/orchestration/conversation/{theirs.pk}/change/").status_code
+        manager_client.get(f"/admin/conversations/conversation/{theirs.pk}/change/").status_code
         == 404
     )
     assert (
-        "secret-intent" not in manager_client.get("/admin/orchestration/intent/").content.decode()
+        "secret-intent" not in manager_client.get("/admin/agents/intent/").content.decode()
     )
     added = manager_client.post(
-        "/admin/orchestration/intent/add/",
+        "/admin/agents/intent/add/",
         {"name": "warranty", "keywords": "warranty, guarantee", "phrases": ""},
     )
     assert added.status_code == 302

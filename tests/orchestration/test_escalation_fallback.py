@@ -198,17 +198,19 @@ def test_an_escalation_to_people_alone_still_hands_over_at_once(key_client, desk
     assert escalations(DecisionEvent.objects.last().conversation_id)[0]["to"] == "human"
 
 
-def test_a_hand_back_clears_a_pending_fallback(key_client, desk, tenant):
+def test_any_hand_over_to_people_ends_a_pending_fallback(key_client, desk, tenant):
     """People took the conversation over some other way (here: the silence sweep's hand-over)
-    while the fallback was pending; when they give it back the fallback no longer applies."""
+    while the fallback was pending: the fallback ends there (the one hand-over service ends it,
+    whoever calls it), and giving the conversation back does not bring it back."""
     conv = start(key_client)
     say(key_client, conv, "A legal question", **LEGAL)
+    assert Conversation.objects.get(pk=conv).escalation_fallback["agent"] == "agent-supervisor"
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conv)
         _, handoff = hand_over(conversation=locked, reason="silence")
     person = make_person(tenant=tenant, roles=["agent"], username="ana")
     handoff_claim(handoff=handoff, user=person)
-    assert Conversation.objects.get(pk=conv).escalation_fallback["agent"] == "agent-supervisor"
+    assert Conversation.objects.get(pk=conv).escalation_fallback == {}
 
     conversation_hand_back(conversation=handoff.conversation, user=person)
 

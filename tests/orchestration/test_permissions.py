@@ -473,7 +473,7 @@ def test_only_managers_and_superusers_reach_the_admin(tenant):
         person = make_person(tenant=tenant, roles=roles, username=f"a{uuid.uuid4().hex[:8]}")
         client = Client()
         client.force_login(person)
-        response = client.get("/admin/orchestration/apikey/")
+        response = client.get("/admin/core/apikey/")
         assert (response.status_code == 200) == allowed, roles
         assert permissions.admin_allowed(person) == allowed
 

@@ -14,9 +14,9 @@ from tests.settings.conftest import make_agent
 
 pytestmark = pytest.mark.django_db
 
-GLOBAL = "/admin/orchestration/globalorchestratorsettings/"
-TENANT = "/admin/orchestration/tenantorchestratorsettings/"
-STACK = "/admin/orchestration/stackorchestratorsettings/"
+GLOBAL = "/admin/agents/globalorchestratorsettings/"
+TENANT = "/admin/agents/tenantorchestratorsettings/"
+STACK = "/admin/agents/stackorchestratorsettings/"
 
 EMPTY = {
     "model": "",
