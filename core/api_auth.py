@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
-
 from rest_framework.request import Request
 
 from core import permissions as permissions_table

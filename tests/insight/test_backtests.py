@@ -71,9 +71,7 @@ def test_a_draft_routing_billing_elsewhere_changes_exactly_the_billing_conversat
 
     backtest = Backtest.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == reverse(
-        "admin:insight_backtest_change", args=[backtest.pk]
-    )
+    assert response["Location"] == reverse("admin:insight_backtest_change", args=[backtest.pk])
     assert backtest.status == "done"
     differing = {str(d.conversation_id) for d in backtest.differences.all()}
     assert differing == {history[0], history[2], history[4]}

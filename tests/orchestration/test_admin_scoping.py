@@ -122,8 +122,7 @@ def test_a_key_made_in_the_admin_is_shown_once_and_lands_in_the_managers_tenant(
     assert raw.startswith(api_key.prefix)
     assert raw.encode() in response.content
     assert (
-        raw.encode()
-        not in manager_client.get(f"/admin/core/apikey/{api_key.pk}/change/").content
+        raw.encode() not in manager_client.get(f"/admin/core/apikey/{api_key.pk}/change/").content
     )
 
 
@@ -284,9 +283,7 @@ def test_conversations_and_intents_are_scoped_in_the_admin(manager_client, tenan
         manager_client.get(f"/admin/conversations/conversation/{theirs.pk}/change/").status_code
         == 404
     )
-    assert (
-        "secret-intent" not in manager_client.get("/admin/agents/intent/").content.decode()
-    )
+    assert "secret-intent" not in manager_client.get("/admin/agents/intent/").content.decode()
     added = manager_client.post(
         "/admin/agents/intent/add/",
         {"name": "warranty", "keywords": "warranty, guarantee", "phrases": ""},
