@@ -1,8 +1,9 @@
 """The effective rules of an agent, compiled once, and their evaluation for one message.
 
-The orchestrator and the admin's rule tester both call ``rules_for(agent)`` and ``trace``, so
-the tester shows exactly what the orchestrator would do. Compiled rules are cached per rule set
-version in the process; a new version compiles anew.
+The orchestrator and the admin's rule tester both compile an agent's rules from the tenant's
+configuration snapshot (``orchestration.tenant_config``) and ``trace`` them, so the tester shows
+exactly what the orchestrator would do; the approvals gate reads them with ``rules_for``.
+Compiled rules are cached per rule set version in the process; a new version compiles anew.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class RuleOutcome:
     fallback: str | None = None  # escalation: "human" when the target agent cannot resolve it
 
 
-FALLBACKS = {"human": "a human"}
+TO_PEOPLE = "a human"  # the target of an escalation to people
+FALLBACKS = {"human": TO_PEOPLE}
 
 
 def fallback_attempts(escalation: Mapping[str, Any]) -> int:
@@ -133,7 +135,7 @@ def trace(
     result = Trace(outcomes=[])
     escalation = rules.escalation
     if escalation:
-        target = escalation["targetAgentId"] or "a human"
+        target = escalation["targetAgentId"] or TO_PEOPLE
         fallback = (
             "human" if escalation["targetAgentId"] and escalation["escalateToHuman"] else None
         )

@@ -71,11 +71,18 @@ from approvals.totals import (
     params_for_rules,
     running_totals,
 )
+from conversations.decisions import (
+    ActionExecuted,
+    ActionFailed,
+    ActionProposed,
+    ApprovalDecided,
+    ApprovalRequested,
+    GuardrailBlocked,
+)
 from conversations.events import record
 from conversations.messages import message_post
 from conversations.models import (
     Conversation,
-    EventType,
     Message,
     MessageRole,
     State,
@@ -87,6 +94,7 @@ from core.principals import (
     Principal,
 )
 from handover.services import hand_over
+from rules import rule_context
 
 log = logging.getLogger(__name__)
 
@@ -174,26 +182,26 @@ def action_validate(action: Any, params: Any) -> dict[str, Any]:
         ) from None
 
 
-def _rule_context(conversation: Conversation) -> dict[str, Any]:
+def gate_rule_context(conversation: Conversation) -> dict[str, Any]:
     """What approval conditions may read about the conversation when no turn of the pipeline
     gives it (the actions API): the conversation and the signals of the customer's latest
-    message. The gate adds ``params`` and ``totals``."""
+    message (``rules.rule_context``, as the pipeline builds it). The gate adds ``totals``."""
     latest = (
         Message.objects.filter(conversation=conversation, role=MessageRole.CUSTOMER)
         .order_by("-id")
         .values("intent", "sentiment", "risk")
         .first()
     ) or {}
-    return {
-        "intent": latest.get("intent") or None,
-        "sentiment": latest.get("sentiment"),
-        "risk": list(latest.get("risk") or []),
-        "channel": conversation.channel,
-        "attempts": conversation.attempts,
-        "turns": conversation.turns,
-        "language": conversation.language or None,
-        "customer": conversation.customer_attributes,
-    }
+    return rule_context(
+        intent=latest.get("intent"),
+        sentiment=latest.get("sentiment"),
+        risk=latest.get("risk"),
+        channel=conversation.channel,
+        attempts=conversation.attempts,
+        turns=conversation.turns,
+        language=conversation.language,
+        customer=conversation.customer_attributes,
+    )
 
 
 def _check_allowed(
@@ -210,18 +218,17 @@ def _check_allowed(
         return
     record(
         conversation=conversation,
-        type=EventType.GUARDRAIL_BLOCKED,
+        event=GuardrailBlocked(
+            rule="tool_access",
+            action=action,
+            params=params,
+            agent_id=agent.slug,
+            allowed=list(allowed),
+            requested_by=requested_by_label,
+            outcome="refused",
+        ),
         message=message,
         rule="tool_access",
-        detail={
-            "rule": "tool_access",
-            "action": action,
-            "params": params,
-            "agentId": agent.slug,
-            "allowed": list(allowed),
-            "requestedBy": requested_by_label,
-            "outcome": "refused",
-        },
         agent_slug=agent.slug,
     )
     raise ActionNotAllowed(action=action, agent_slug=agent.slug, allowed=list(allowed))
@@ -374,7 +381,7 @@ def action_propose(
         ip=ip,
         user_agent=user_agent,
     )
-    base = dict(context) if context is not None else _rule_context(conversation)
+    base = dict(context) if context is not None else gate_rule_context(conversation)
     with transaction.atomic():
         _locked(conversation)
         found = _existing(conversation, key)  # a twin that held the locks before us
@@ -383,7 +390,7 @@ def action_propose(
         now = timezone.now()
         totals = running_totals(conversation, now=now)
         needed, outcome = approval_verdict(
-            rules, action, params_for_rules(clean, money), {**base, "totals": totals}
+            rules, action, params_for_rules(clean, money), rule_context(**base, totals=totals)
         )
         why = list(outcome.why)
         if money is not None and money.rate is not None:
@@ -436,36 +443,34 @@ def action_propose(
             )
         record(
             conversation=conversation,
-            type=EventType.ACTION_PROPOSED,
+            event=ActionProposed(
+                action=action,
+                params=clean,
+                agent_id=agent_slug or None,
+                requested_by=requested_by_label,
+                idempotency_key=key,
+                approval_needed=needed,
+                why=why,
+                totals=totals,
+            ),
             message=message,
             rule=rule_ref,
-            detail={
-                "action": action,
-                "params": clean,
-                "agentId": agent_slug or None,
-                "requestedBy": requested_by_label,
-                "idempotencyKey": key,
-                "approvalNeeded": needed,
-                "why": why,
-                "totals": totals,
-            },
             agent_slug=agent_slug,
         )
         if needed:
             proposal = Proposal(approval=row)
             record(
                 conversation=conversation,
-                type=EventType.APPROVAL_REQUESTED,
+                event=ApprovalRequested(
+                    approval_id=row.pk,
+                    action=action,
+                    approvers=row.approvers,
+                    quorum=row.quorum,
+                    expires_at=row.expires_at.isoformat(),
+                    caused_by=causes,
+                ),
                 message=message,
                 rule=rule_ref,
-                detail={
-                    "approvalId": row.pk,
-                    "action": action,
-                    "approvers": row.approvers,
-                    "quorum": row.quorum,
-                    "expiresAt": row.expires_at.isoformat(),
-                    "causedBy": causes,
-                },
                 agent_slug=agent_slug,
             )
             audit_record(
@@ -678,15 +683,14 @@ def _finish(
     approval.save(update_fields=["status", "decided_at", "decided_by", "reason"])
     record(
         conversation=_conversation_ref(approval),
-        type=EventType.APPROVAL_DECIDED,
+        event=ApprovalDecided(
+            approval_id=approval.pk,
+            action=approval.action,
+            outcome=status,
+            by=user.get_username() if user else "system",
+            reason=reason,
+        ),
         rule=approval.rule,
-        detail={
-            "approvalId": approval.pk,
-            "action": approval.action,
-            "outcome": status,
-            "by": user.get_username() if user else "system",
-            "reason": reason,
-        },
     )
     notifications.notify_decided(approval)
 
@@ -706,15 +710,14 @@ def _expire(approval: ApprovalRequest, now: dt.datetime) -> bool:
     approval.status, approval.decided_at, approval.reason = ApprovalStatus.EXPIRED, now, reason
     record(
         conversation=_conversation_ref(approval),
-        type=EventType.APPROVAL_DECIDED,
+        event=ApprovalDecided(
+            approval_id=approval.pk,
+            action=approval.action,
+            outcome=ApprovalStatus.EXPIRED,
+            by="system",
+            reason=reason,
+        ),
         rule=approval.rule,
-        detail={
-            "approvalId": approval.pk,
-            "action": approval.action,
-            "outcome": ApprovalStatus.EXPIRED,
-            "by": "system",
-            "reason": reason,
-        },
     )
     audit_record(
         tenant_id=approval.tenant_id,
@@ -847,14 +850,13 @@ def _execution_succeeded(execution: ActionExecution, result: Any) -> None:
     conversation = _conversation_ref(execution)
     record(
         conversation=conversation,
-        type=EventType.ACTION_EXECUTED,
-        detail={
-            "executionId": execution.pk,
-            "approvalId": execution.request_id,
-            "action": execution.action,
-            "attempts": execution.attempts,
-            "result": result,
-        },
+        event=ActionExecuted(
+            execution_id=execution.pk,
+            approval_id=execution.request_id,
+            action=execution.action,
+            attempts=execution.attempts,
+            result=result,
+        ),
     )
     audit_record(
         tenant_id=execution.tenant_id,
@@ -882,14 +884,13 @@ def _execution_failed(execution: ActionExecution) -> None:
     )
     record(
         conversation=conversation,
-        type=EventType.ACTION_FAILED,
-        detail={
-            "executionId": execution.pk,
-            "approvalId": execution.request_id,
-            "action": execution.action,
-            "attempts": execution.attempts,
-            "error": execution.error,
-        },
+        event=ActionFailed(
+            execution_id=execution.pk,
+            approval_id=execution.request_id,
+            action=execution.action,
+            attempts=execution.attempts,
+            error=execution.error,
+        ),
     )
     audit_record(
         tenant_id=execution.tenant_id,

@@ -239,6 +239,7 @@ def tally(ids: list[int]) -> dict:
     from django.db.models import Count
 
     from approvals.models import ActionExecution, ApprovalRequest, LedgerEntry
+    from conversations.decisions import ActionExecuted
     from conversations.models import DecisionEvent
 
     requests = {
@@ -250,10 +251,11 @@ def tally(ids: list[int]) -> dict:
         .values_list("execution_key", "n")
     )
     executed_events: dict[int, int] = {}
-    for detail in DecisionEvent.objects.filter(type="action.executed").values_list(
+    for detail in DecisionEvent.objects.filter(type=ActionExecuted.type).values_list(
         "detail", flat=True
     ):
-        executed_events[detail["executionId"]] = executed_events.get(detail["executionId"], 0) + 1
+        execution_id = ActionExecuted.from_detail(detail).execution_id
+        executed_events[execution_id] = executed_events.get(execution_id, 0) + 1
     approved = [r for r in requests.values() if r.decided_at is not None]
     duplicates = losses = 0
     latencies = []

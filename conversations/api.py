@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent, RiskCategory, Workflow
+from conversations import decisions
 from conversations.messages import message_json
 from conversations.models import (
     Channel,
@@ -129,12 +130,14 @@ def _latest_handoff(conversation: Conversation) -> dict | None:
 
 
 def event_json(event: DecisionEvent) -> dict:
+    """A decision event as the API shows it; its ``detail`` read through the typed event
+    (``conversations.decisions``), so rows written before a shape's version show it too."""
     return {
         "id": event.pk,
         "type": event.type,
         "agentId": event.agent_slug or None,
         "rule": event.rule or None,
-        "detail": event.detail,
+        "detail": decisions.read(event).to_detail(),
         "durationMs": event.duration_ms,
         "messageId": event.message_id,
         "createdAt": event.created_at,

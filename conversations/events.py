@@ -1,13 +1,14 @@
-"""Decision events: ``record`` writes one in the caller's transaction; ``events_buffered``
-writes a block's events in one INSERT and sends its notifications together after commit."""
+"""Decision events: ``record`` writes one (a typed event of ``conversations.decisions``) in the
+caller's transaction; ``events_buffered`` writes a block's events in one INSERT and sends its
+notifications together after commit."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
+from conversations.decisions import Decision
 from conversations.models import Conversation, DecisionEvent, Message
 from core.events import notifications_buffered
 
@@ -33,26 +34,29 @@ def events_buffered() -> Iterator[None]:
 def record(
     *,
     conversation: Conversation,
-    type: str,
-    detail: dict[str, Any] | None = None,
+    event: Decision,
     duration_ms: float = 0.0,
     rule: str = "",
     message: Message | None = None,
     agent_slug: str = "",
 ) -> DecisionEvent:
-    event = DecisionEvent(
+    """Write ``event`` (its type and detail come from it) with the columns the timeline and
+    the metrics read: the rule behind it, the agent, the message and the step's duration."""
+    if not event.type:
+        raise TypeError(f"{type(event).__name__} is not an event type that can be recorded")
+    row = DecisionEvent(
         tenant_id=conversation.tenant_id,
         conversation=conversation,
         message=message,
-        type=type,
-        detail=detail or {},
+        type=event.type,
+        detail=event.to_detail(),
         duration_ms=round(duration_ms, 3),
         rule=rule[:200],
         agent_slug=agent_slug,
     )
     pending = _buffer.get()
     if pending is not None:
-        pending.append(event)
+        pending.append(row)
     else:
-        event.save()
-    return event
+        row.save()
+    return row

@@ -17,11 +17,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from conversations.decisions import StateChanged
 from conversations.events import record
 from conversations.models import (
     Conversation,
     DecisionEvent,
-    EventType,
     State,
 )
 from core.events import (
@@ -66,10 +66,12 @@ def conversation_transition(
     detail: dict[str, Any] | None = None,
 ) -> DecisionEvent:
     """Move ``conversation`` to ``to`` and record ``state.changed``; call it inside the
-    transaction that made the decision."""
+    transaction that made the decision. ``detail`` sets the event's optional fields
+    (``StateChanged``: ``risk``, ``categories``)."""
     current = conversation.state
     if not can_transition(current, to):
         raise InvalidTransition(current, to)
+    event = StateChanged(from_=current, to=to, reason=reason, **(detail or {}))
     now = timezone.now()
     changes: dict[str, Any] = {"state": to, "updated_at": now}
     if to == State.RESOLVED:
@@ -85,7 +87,6 @@ def conversation_transition(
     )
     return record(
         conversation=conversation,
-        type=EventType.STATE_CHANGED,
-        detail={"from": current, "to": to, "reason": reason, **(detail or {})},
+        event=event,
         rule=rule,
     )

@@ -7,11 +7,9 @@ from typing import Any
 
 from django.db import transaction
 
+from conversations.decisions import AgentRouted, RouteReason
 from conversations.events import record
-from conversations.models import (
-    Conversation,
-    EventType,
-)
+from conversations.models import Conversation
 from core.models import Tenant
 from core.principals import (
     NOBODY,
@@ -64,8 +62,12 @@ def conversation_start(
     )
     record(
         conversation=conversation,
-        type=EventType.AGENT_ROUTED,
-        detail={"to": agent.slug, "reason": "conversation started", "announced": False},
+        event=AgentRouted(
+            to=agent.slug,
+            reason="conversation started",
+            reason_code=RouteReason.STARTED,
+            announced=False,
+        ),
         agent_slug=agent.slug,
     )
     return conversation, raw

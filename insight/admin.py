@@ -25,6 +25,7 @@ from django.utils.html import format_html
 
 from agents.models import Agent
 from agents.rule_sets import RulesInvalid, effective_ruleset, rules_document
+from conversations import decisions
 from conversations.models import (
     Conversation,
     DecisionEvent,
@@ -480,61 +481,65 @@ def _short(value: Any) -> str:
 
 
 def event_summary(event: DecisionEvent) -> str:
-    """One line saying what the event decided."""
-    d = event.detail or {}
-    kind = event.type
-    if kind == "message.classified":
-        s = d.get("signals") or {}
-        sentiment = s.get("sentiment")
-        mood = "—" if sentiment is None else f"{sentiment:+.2f}"
-        overridden = f" (given: {', '.join(d['overridden'])})" if d.get("overridden") else ""
-        return (
-            f"intent {_short(s.get('intent'))}, sentiment {mood}, "
-            f"risk {_short(s.get('risk'))}{overridden}"
-        )
-    if kind in ("agent.routed", "agent.rerouted"):
-        if d.get("mode") == "consultation":
-            stopped = f", stopped: {d['stopped']}" if d.get("stopped") else ""
-            return f"{d.get('from')} consulted {d.get('to')} (depth {d.get('depth')}){stopped}"
-        source = f"{d['from']} → " if d.get("from") else ""
-        return f"{source}{d.get('to')}: {d.get('reason', '')}".strip(": ")
-    if kind == "rule.fired":
-        why = "; ".join(d.get("why") or [])
-        fallback = f", fallback: {d['fallback']}" if d.get("fallback") else ""
-        return f"{d.get('kind')} → {d.get('to')}{fallback}" + (f" ({why})" if why else "")
-    if kind == "escalated":
-        source = f"from {d['from']} " if d.get("from") else ""
-        fallback = f" (fallback: {d['fallback']})" if d.get("fallback") else ""
-        unavailable = f" ({d['unavailable']} unavailable)" if d.get("unavailable") else ""
-        why = f", {d['why']}" if isinstance(d.get("why"), str) else ""
-        return f"{source}to {d.get('to')}{fallback}{unavailable}: {d.get('reason', '')}{why}"
-    if kind == "state.changed":
-        return f"{d.get('from')} → {d.get('to')}: {d.get('reason', '')}"
-    if kind == "stall.detected":
-        return str(d.get("reason", ""))
-    if kind.startswith("handoff."):
-        parts = [d.get("mode"), d.get("why") or d.get("reason"), d.get("by") and f"by {d['by']}"]
-        return ", ".join(str(p) for p in parts if p)
-    if kind.startswith("approval."):
-        parts = [d.get("action"), d.get("outcome"), d.get("by") and f"by {d['by']}"]
-        return ", ".join(str(p) for p in parts if p)
-    if kind.startswith("action."):
-        parts = [
-            d.get("action"),
-            d.get("attempts") and f"attempt {d['attempts']}",
-            d.get("error"),
-            "needs approval" if d.get("approvalNeeded") else None,
-        ]
-        return ", ".join(str(p) for p in parts if p)
-    if kind == "agent.replied":
-        return "answered" if d.get("answered") else "did not answer"
-    if kind == "agent.error":
-        return str(d.get("error", ""))
-    if kind == "workflow.step":
-        if d.get("stopped"):
-            return f"stopped: {d['stopped']}"
-        return f"step by {d.get('agent')}, outputs {json.dumps(d.get('outputs') or {})}"
-    return json.dumps(d, sort_keys=True)[:200]
+    """One line saying what the event decided (read through its typed event)."""
+    d = decisions.read(event)
+    if isinstance(d, decisions.MessageClassified):
+        mood = "—" if d.sentiment is None else f"{d.sentiment:+.2f}"
+        overridden = f" (given: {', '.join(d.overridden)})" if d.overridden else ""
+        return f"intent {_short(d.intent)}, sentiment {mood}, risk {_short(d.risk)}{overridden}"
+    if isinstance(d, decisions.AgentRouted):  # and AgentRerouted
+        if d.consultation:
+            stopped = f", stopped: {d.stopped}" if d.stopped else ""
+            return f"{d.from_} consulted {d.to} (depth {d.depth}){stopped}"
+        source = f"{d.from_} → " if d.from_ else ""
+        return f"{source}{d.to}: {d.reason or ''}".strip(": ")
+    if isinstance(d, decisions.RuleFired):
+        why = "; ".join(d.why or [])
+        fallback = f", fallback: {d.fallback}" if d.fallback else ""
+        return f"{d.kind} → {d.to}{fallback}" + (f" ({why})" if why else "")
+    if isinstance(d, decisions.Escalated):
+        source = f"from {d.from_} " if d.from_ else ""
+        fallback = f" (fallback: {d.fallback})" if d.fallback else ""
+        unavailable = f" ({d.unavailable} unavailable)" if d.unavailable else ""
+        why = f", {d.why}" if isinstance(d.why, str) else ""
+        return f"{source}to {d.to}{fallback}{unavailable}: {d.reason}{why}"
+    if isinstance(d, decisions.StateChanged):
+        return f"{d.from_} → {d.to}: {d.reason}"
+    if isinstance(d, decisions.StallDetected):
+        return d.reason
+    if isinstance(d, decisions.HandoffOffered):
+        return _parts(d.mode, d.why or d.reason)
+    if isinstance(d, decisions.HandoffClaimed):
+        return _parts(d.mode, d.by and f"by {d.by}")
+    if isinstance(d, decisions.HandoffExpired):
+        return _parts(d.reason)
+    if isinstance(d, decisions.ApprovalRequested):
+        return _parts(d.action)
+    if isinstance(d, decisions.ApprovalDecided):
+        return _parts(d.action, d.outcome, d.by and f"by {d.by}")
+    if isinstance(d, decisions.ActionProposed):
+        return _parts(d.action, "needs approval" if d.approval_needed else None)
+    if isinstance(d, decisions.ActionExecuted):
+        return _parts(d.action, d.attempts and f"attempt {d.attempts}")
+    if isinstance(d, decisions.ActionFailed):
+        return _parts(d.action, d.attempts and f"attempt {d.attempts}", d.error)
+    if isinstance(d, decisions.AgentReplied):
+        return "answered" if d.answered else "did not answer"
+    if isinstance(d, decisions.AgentError):
+        return d.error
+    if isinstance(d, decisions.WorkflowStep):
+        if d.stopped:
+            return f"stopped: {d.stopped}"
+        return f"step by {d.agent}, outputs {json.dumps(d.outputs or {})}"
+    if isinstance(d, decisions.GuardrailBlocked):  # and GuardrailRedacted
+        return _parts(d.rule, d.action, d.outcome != d.action and d.outcome)
+    if isinstance(d, decisions.BudgetExceeded):
+        return f"{d.budget} budget: {d.used} of {d.limit}"
+    return json.dumps(d.to_detail(), sort_keys=True)[:200]
+
+
+def _parts(*parts: Any) -> str:
+    return ", ".join(str(p) for p in parts if p)
 
 
 def timeline_items(
@@ -581,7 +586,9 @@ def timeline_items(
                 "summary": event_summary(e),
                 "rule_url": _rule_link(e.rule, agents),
                 "bar": round(60 * e.duration_ms / slowest, 1),  # px
-                "detail": json.dumps(e.detail, indent=2, sort_keys=True, default=str),
+                "detail": json.dumps(
+                    decisions.read(e).to_detail(), indent=2, sort_keys=True, default=str
+                ),
                 "elapsed": (e.created_at - start).total_seconds(),
             }
         )

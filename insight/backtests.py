@@ -4,12 +4,13 @@ conversations through the draft, compiled and traced exactly as the orchestrator
 decided then.
 
 For every customer message that went through the rules (the AI had the conversation and no
-risk auto-escalation came first), the replay rebuilds the context the pipeline saw: the stored
-signals (intent, sentiment, risk), the conversation's channel, language and customer
-attributes, the turn number, and the consecutive failed attempts reconstructed from the
-``agent.replied`` events (``detail.answered``; a turn whose reply failed counts one more, an
-escalation to another agent and a hand-back reset them). The agent that had the conversation
-is read from the routing events.
+risk auto-escalation came first), the replay rebuilds the context the pipeline saw, with the
+pipeline's builder (``rules.rule_context``): the stored signals (intent, sentiment, risk), the
+conversation's channel, language and customer attributes, the turn number, and the
+consecutive failed attempts reconstructed from the ``agent.replied`` events (``answered``; a
+turn whose reply failed counts one more, an escalation to another agent and a hand-back reset
+them). The agent that had the conversation is read from the routing events. Events are read
+through their typed readers (``conversations.decisions``).
 
 - **Live** (the baseline): the decision recorded on that message's ``rule.fired`` events, which
   name the live rule set and its version (``<owner> v<version>``): what the live rules decided
@@ -36,8 +37,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
-from agents.rule_engine import CompiledRules, compile_document, trace
+from agents.rule_engine import TO_PEOPLE, CompiledRules, compile_document, trace
 from agents.rule_sets import validate_rules
+from conversations import decisions
 from conversations.models import (
     Conversation,
     DecisionEvent,
@@ -52,6 +54,7 @@ from insight.models import (
     BacktestDifference,
     BacktestStatus,
 )
+from rules import rule_context
 
 log = logging.getLogger(__name__)
 
@@ -212,35 +215,14 @@ def replay(backtest: Backtest) -> tuple[dict[str, Any], list[BacktestDifference]
     conversations = list(
         Conversation.objects.filter(tenant_id=backtest.tenant_id)
         .order_by("-created_at", "-pk")
-        .values(
-            "pk",
-            "created_at",
-            "channel",
-            "language",
-            "customer_attributes",
-            "entry_agent__slug",
-        )[: backtest.size]
+        .values(*CONVERSATION_FIELDS)[: backtest.size]
     )
     Backtest.objects.filter(pk=backtest.pk).update(total=len(conversations))
     tally: dict[str, int] = defaultdict(int)
     differences: list[BacktestDifference] = []
     done = 0
     for batch in _chunks(conversations, BATCH_SIZE):
-        ids = [c["pk"] for c in batch]
-        messages: dict[Any, list[dict]] = defaultdict(list)
-        for row in (
-            Message.objects.filter(conversation_id__in=ids, role=MessageRole.CUSTOMER)
-            .order_by("conversation_id", "id")
-            .values("id", "conversation_id", "text", "intent", "sentiment", "risk")
-        ):
-            messages[row["conversation_id"]].append(row)
-        events: dict[Any, list[dict]] = defaultdict(list)
-        for row in (
-            DecisionEvent.objects.filter(conversation_id__in=ids)
-            .order_by("conversation_id", "id")
-            .values("id", "conversation_id", "message_id", "type", "rule", "detail")
-        ):
-            events[row["conversation_id"]].append(row)
+        messages, events = batch_rows([c["pk"] for c in batch])
         for conv in batch:
             parts = replay_conversation(
                 conv, messages[conv["pk"]], events[conv["pk"]], draft=draft, scope=scope
@@ -263,6 +245,52 @@ def replay(backtest: Backtest) -> tuple[dict[str, Any], list[BacktestDifference]
         "baseline": "the decisions recorded on the rule.fired events (the live rules then)",
     }
     return summary, differences
+
+
+CONVERSATION_FIELDS = (
+    "pk",
+    "created_at",
+    "channel",
+    "language",
+    "customer_attributes",
+    "entry_agent__slug",
+)
+
+
+def batch_rows(ids: list[Any]) -> tuple[dict[Any, list[dict]], dict[Any, list[dict]]]:
+    """The customer messages and the decision events of the conversations ``ids``, by
+    conversation, in order (two queries)."""
+    messages: dict[Any, list[dict]] = defaultdict(list)
+    for row in (
+        Message.objects.filter(conversation_id__in=ids, role=MessageRole.CUSTOMER)
+        .order_by("conversation_id", "id")
+        .values("id", "conversation_id", "text", "intent", "sentiment", "risk")
+    ):
+        messages[row["conversation_id"]].append(row)
+    events: dict[Any, list[dict]] = defaultdict(list)
+    for row in (
+        DecisionEvent.objects.filter(conversation_id__in=ids)
+        .order_by("conversation_id", "id")
+        .values("id", "conversation_id", "message_id", "type", "rule", "detail")
+    ):
+        events[row["conversation_id"]].append(row)
+    return messages, events
+
+
+def replay_context(
+    conv: dict[str, Any], message: dict[str, Any], *, attempts: int, turn: int
+) -> dict[str, Any]:
+    """The context the pipeline built for a stored customer message (``rules.rule_context``)."""
+    return rule_context(
+        intent=message["intent"],
+        sentiment=message["sentiment"],
+        risk=message["risk"],
+        channel=conv["channel"],
+        attempts=attempts,
+        turns=turn,
+        language=conv["language"],
+        customer=conv["customer_attributes"],
+    )
 
 
 def _count(tally: dict[str, int], parts: dict[str, Any]) -> None:
@@ -299,13 +327,14 @@ def replay_conversation(
     scope: set[str],
 ) -> dict[str, Any]:
     """One conversation: per customer message that went through the rules, the live decision
-    and the draft's; and the messages where they differ."""
+    and the draft's; the messages where they differ; and the context the rules saw at each of
+    those messages (``contexts``, by message id)."""
     turns = {m["id"]: (number, m) for number, m in enumerate(messages, start=1)}
     turn_state: dict[int, dict[str, Any]] = {}
     current = conv["entry_agent__slug"]
     attempts = 0
     for event in events:
-        kind, detail, message_id = event["type"], event["detail"] or {}, event["message_id"]
+        kind, message_id = event["type"], event["message_id"]
         if kind == EventType.MESSAGE_CLASSIFIED and message_id in turns:
             turn_state.setdefault(
                 message_id,
@@ -323,50 +352,42 @@ def replay_conversation(
         if turn is not None:
             turn["types"].add(kind)
         if kind in (EventType.AGENT_ROUTED, EventType.AGENT_REROUTED):
-            if detail.get("mode") != "consultation" and detail.get("to"):
-                current = detail["to"]
+            routed = decisions.AgentRouted.from_detail(event["detail"])
+            if not routed.consultation and routed.to:
+                current = routed.to
         elif kind == EventType.RULE_FIRED and turn is not None:
-            if detail.get("kind") == "escalation":
-                turn["live"] = Decision("escalate", detail.get("to"))
-                if detail.get("to") not in (None, "a human"):
+            fired = decisions.RuleFired.from_detail(event["detail"])
+            if fired.kind == "escalation":
+                turn["live"] = Decision("escalate", fired.to)
+                if fired.to not in (None, TO_PEOPLE):
                     attempts = turn["base"] = 0  # pipeline: an escalation to an agent resets
-            elif detail.get("kind") == "handoff" and turn["live"].kind == "stay":
-                turn["live"] = Decision("route", detail.get("to"))
+            elif fired.kind == "handoff" and turn["live"].kind == "stay":
+                turn["live"] = Decision("route", fired.to)
             turn["rule"] = event["rule"]
         elif kind == EventType.ESCALATED and turn is not None and event["rule"] == RISK_RULE:
             turn["risk"] = True
         elif kind == EventType.AGENT_ERROR and turn is not None:
             attempts = turn["base"] + 1  # provisional: the turn's reply, if any, decides
         elif kind == EventType.AGENT_REPLIED and turn is not None:
-            attempts = 0 if detail.get("answered") else turn["base"] + 1
-        elif kind == EventType.STATE_CHANGED and (detail.get("from"), detail.get("to")) == (
-            State.WITH_HUMAN,
-            State.ACTIVE,
-        ):
-            attempts = 0  # handed back to the AI
-    decisions = []
+            replied = decisions.AgentReplied.from_detail(event["detail"])
+            attempts = 0 if replied.answered else turn["base"] + 1
+        elif kind == EventType.STATE_CHANGED:
+            changed = decisions.StateChanged.from_detail(event["detail"])
+            if (changed.from_, changed.to) == (State.WITH_HUMAN, State.ACTIVE):
+                attempts = 0  # handed back to the AI
+    outcomes = []
     found = []
+    contexts = {}
     for message_id, state in turn_state.items():
         if state["risk"] or not (state["types"] & ORCHESTRATED):
             continue
         number, message = turns[message_id]
         live = state["live"]
         under = state["agent"] in scope
-        if under:
-            context = {
-                "intent": message["intent"] or None,
-                "sentiment": message["sentiment"],
-                "risk": list(message["risk"] or []),
-                "channel": conv["channel"],
-                "attempts": state["attempts"],
-                "turns": number,
-                "language": conv["language"] or None,
-                "customer": conv["customer_attributes"] or {},
-            }
-            drafted = decision_of(draft, context, state["agent"])
-        else:
-            drafted = live
-        decisions.append((live, drafted, under))
+        context = replay_context(conv, message, attempts=state["attempts"], turn=number)
+        contexts[message_id] = context
+        drafted = decision_of(draft, context, state["agent"]) if under else live
+        outcomes.append((live, drafted, under))
         if drafted != live:
             escalation = "escalate" in (live.kind, drafted.kind)
             found.append(
@@ -387,4 +408,4 @@ def replay_conversation(
                     },
                 }
             )
-    return {"decisions": decisions, "differences": found}
+    return {"decisions": outcomes, "differences": found, "contexts": contexts}

@@ -21,14 +21,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agents.detectors import REPEAT_SIMILARITY, detect, similarity
+from agents.detectors import REPEAT_SIMILARITY, similarity
 from agents.models import Agent, AgentRole, Pattern
 from agents.orchestrator_settings import render_routing_instructions
-from agents.rule_engine import compile_document, fallback_attempts, trace
+from agents.rule_engine import fallback_attempts, trace
 from agents.runtimes import AgentReply, TurnContext, run_agent
 from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
-from conversations import lifecycle
+from conversations import decisions, lifecycle
+from conversations.decisions import HUMAN, EscalationReason, RouteReason
 from conversations.events import (
     events_buffered,
     record,
@@ -36,7 +37,6 @@ from conversations.events import (
 from conversations.messages import message_post
 from conversations.models import (
     Conversation,
-    EventType,
     Message,
     MessageRole,
     State,
@@ -51,6 +51,7 @@ from orchestration.reply_guard import reply_guard
 from orchestration.tenant_config import TenantConfig, tenant_config
 from rules import (
     compile_condition,
+    rule_context,
     workflow_schema,
 )
 
@@ -81,6 +82,7 @@ class TurnResult:
     handoff: dict[str, Any] | None = None
     approval: dict[str, Any] | None = None
     proposed_actions: list[dict[str, Any]] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)  # what the rules saw this turn
 
 
 @dataclass
@@ -133,7 +135,7 @@ def conversation_receive_message(
             raise ConversationClosed("This conversation is resolved; start a new one.")
         config = tenant_config(conv.tenant)
         with timed() as t:
-            detected = detect(text, config.intents or None, domains=config.domains)
+            detected = config.detect(text)
         turn = _store(conv, config, text, detected, signals or {}, t[0])
         turn.sent_by = sent_by
         # with people, the message only reaches them (every message goes to the inbox group);
@@ -195,29 +197,36 @@ def _store(
     conv.turns += 1
     conv.last_customer_message_at = now
     conv.last_activity_at = now
+    found = detected.explanations()
     record(
         conversation=conv,
-        type=EventType.MESSAGE_CLASSIFIED,
+        event=decisions.MessageClassified(
+            signals=signals,
+            overridden=overridden,
+            intent_found=found["intent"],
+            sentiment_found=found["sentiment"],
+            risk_found=found["risk"],
+        ),
         message=message,
         duration_ms=detect_ms,
-        detail={**detected.explanations(), "signals": signals, "overridden": overridden},
+    )
+    context = rule_context(
+        intent=signals["intent"],
+        sentiment=signals["sentiment"],
+        risk=signals["risk"],
+        channel=conv.channel,
+        attempts=conv.attempts,
+        turns=conv.turns,
+        language=conv.language,
+        customer=conv.customer_attributes,
     )
     return Turn(
         conversation=conv,
         message=message,
         config=config,
         settings={},
-        context={
-            "intent": signals["intent"],
-            "sentiment": signals["sentiment"],
-            "risk": list(signals["risk"] or []),
-            "channel": conv.channel,
-            "attempts": conv.attempts,
-            "turns": conv.turns,
-            "language": conv.language or None,
-            "customer": conv.customer_attributes,
-        },
-        result=TurnResult(conversation=conv, message=message),
+        context=context,
+        result=TurnResult(conversation=conv, message=message, context=context),
         transcript=transcript,
     )
 
@@ -255,11 +264,12 @@ def _risk_escalation(turn: Turn) -> bool:
         )
     record(
         conversation=conv,
-        type=EventType.ESCALATED,
+        event=decisions.Escalated(
+            to=HUMAN, reason="risk", reason_code=EscalationReason.RISK, categories=hits
+        ),
         message=turn.message,
         duration_ms=t[0],
         rule="riskAutoEscalation",
-        detail={"to": "human", "reason": "risk", "categories": hits},
         agent_slug=turn.agent.slug,
     )
     hand_over_to_human(turn, reason="risk", detail={"categories": hits})
@@ -270,20 +280,20 @@ def _rules(turn: Turn) -> bool:
     """Escalation then handoff rules of the current agent. True when the turn ends here."""
     conv = turn.conversation
     with timed() as t:
-        owner, version, document = turn.config.rules.get(turn.agent.pk, (None, None, None))
-        rules = compile_document(document, owner=owner, version=version)
+        rules = turn.config.rules_for(turn.agent)
         verdict = trace(rules, turn.context)
     rule_ref = f"{rules.owner} v{rules.version}" if rules.owner else ""
     if verdict.escalate:
         outcome = verdict.escalate
-        fallback = {"fallback": outcome.fallback} if outcome.fallback else {}
+        fallback = outcome.fallback or None
         record(
             conversation=conv,
-            type=EventType.RULE_FIRED,
+            event=decisions.RuleFired(
+                kind="escalation", why=outcome.why, to=outcome.target, fallback=fallback
+            ),
             message=turn.message,
             duration_ms=t[0],
             rule=f"{rule_ref} escalation",
-            detail={"kind": "escalation", "why": outcome.why, "to": outcome.target, **fallback},
             agent_slug=turn.agent.slug,
         )
         if _pending_fallback(turn):
@@ -296,18 +306,17 @@ def _rules(turn: Turn) -> bool:
             target = None  # an inherited rule naming the agent itself: it cannot take it
         if target is None and escalation["escalateToHuman"]:
             # to a human: asked for alone, or as the fallback of a target that is unavailable
-            unavailable = {"unavailable": escalation["targetAgentId"]} if fallback else {}
             record(
                 conversation=conv,
-                type=EventType.ESCALATED,
+                event=decisions.Escalated(
+                    to=HUMAN,
+                    reason="escalation rule",
+                    reason_code=EscalationReason.ESCALATION_RULE,
+                    why=outcome.why,
+                    unavailable=escalation["targetAgentId"] if fallback else None,
+                ),
                 message=turn.message,
                 rule=f"{rule_ref} escalation",
-                detail={
-                    "to": "human",
-                    "reason": "escalation rule",
-                    "why": outcome.why,
-                    **unavailable,
-                },
                 agent_slug=turn.agent.slug,
             )
             hand_over_to_human(turn, reason="escalation rule")
@@ -316,13 +325,24 @@ def _rules(turn: Turn) -> bool:
             return False
         record(
             conversation=conv,
-            type=EventType.ESCALATED,
+            event=decisions.Escalated(
+                to=target.slug,
+                reason="escalation rule",
+                reason_code=EscalationReason.ESCALATION_RULE,
+                why=outcome.why,
+                fallback=fallback,
+            ),
             message=turn.message,
             rule=f"{rule_ref} escalation",
-            detail={"to": target.slug, "reason": "escalation rule", "why": outcome.why, **fallback},
             agent_slug=turn.agent.slug,
         )
-        _transfer(turn, target, reason="escalation rule", rule=f"{rule_ref} escalation")
+        _transfer(
+            turn,
+            target,
+            reason="escalation rule",
+            reason_code=RouteReason.ESCALATION_RULE,
+            rule=f"{rule_ref} escalation",
+        )
         conv.attempts = 0
         if fallback:
             conv.escalation_fallback = {
@@ -336,14 +356,20 @@ def _rules(turn: Turn) -> bool:
         if target is not None:
             record(
                 conversation=conv,
-                type=EventType.RULE_FIRED,
+                event=decisions.RuleFired(kind="handoff", why=verdict.handoff.why, to=target.slug),
                 message=turn.message,
                 duration_ms=t[0],
                 rule=f"{rule_ref} {verdict.handoff.label.split(':')[0]}",
-                detail={"kind": "handoff", "why": verdict.handoff.why, "to": target.slug},
                 agent_slug=turn.agent.slug,
             )
-            _transfer(turn, target, reason="handoff rule", announce=True, rule=rule_ref)
+            _transfer(
+                turn,
+                target,
+                reason="handoff rule",
+                reason_code=RouteReason.HANDOFF_RULE,
+                announce=True,
+                rule=rule_ref,
+            )
     return False
 
 
@@ -362,15 +388,15 @@ def _fallback_to_human(turn: Turn, why: str) -> None:
     fallback = turn.conversation.escalation_fallback
     record(
         conversation=turn.conversation,
-        type=EventType.ESCALATED,
+        event=decisions.Escalated(
+            to=HUMAN,
+            from_=fallback["agent"],
+            reason="escalation fallback",
+            reason_code=EscalationReason.ESCALATION_FALLBACK,
+            why=why,
+        ),
         message=turn.message,
         rule=fallback.get("rule", ""),
-        detail={
-            "to": "human",
-            "from": fallback["agent"],
-            "reason": "escalation fallback",
-            "why": why,
-        },
         agent_slug=turn.agent.slug,
     )
     hand_over_to_human(turn, reason=f"escalation fallback: {why}")
@@ -396,7 +422,13 @@ def _route(turn: Turn) -> None:
         if agent.pattern == Pattern.SEQUENTIAL:
             return  # the supervisor keeps the customer and consults privately (in _reply)
         _transfer(
-            turn, best, reason=f"intent {intent!r} is in its domains", announce=True, duration=t[0]
+            turn,
+            best,
+            reason=f"intent {intent!r} is in its domains",
+            reason_code=RouteReason.INTENT_IN_DOMAINS,
+            intent=intent,
+            announce=True,
+            duration=t[0],
         )
         return
     if intent in (agent.domains or []):
@@ -405,6 +437,8 @@ def _route(turn: Turn) -> None:
         turn,
         best,
         reason=f"topic shifted to {intent!r}",
+        reason_code=RouteReason.TOPIC_SHIFT,
+        intent=intent,
         announce=False,
         rerouted=True,
         duration=t[0],
@@ -416,6 +450,8 @@ def _transfer(
     target: Agent,
     *,
     reason: str,
+    reason_code: str,
+    intent: str | None = None,
     announce: bool = False,
     rerouted: bool = False,
     rule: str = "",
@@ -429,13 +465,20 @@ def _transfer(
     conv.current_agent = target
     conv.escalation_fallback = {}  # a pending fallback belongs to the agent it was set for
     turn.transferred = True
+    event = decisions.AgentRerouted if rerouted else decisions.AgentRouted
     record(
         conversation=conv,
-        type=EventType.AGENT_REROUTED if rerouted else EventType.AGENT_ROUTED,
+        event=event(
+            from_=source.slug,
+            to=target.slug,
+            reason=reason,
+            reason_code=reason_code,
+            intent=intent,
+            announced=announce,
+        ),
         message=turn.message,
         duration_ms=duration,
         rule=rule,
-        detail={"from": source.slug, "to": target.slug, "reason": reason, "announced": announce},
         agent_slug=target.slug,
     )
 
@@ -453,20 +496,27 @@ def _stall(turn: Turn) -> bool:
     lifecycle.conversation_transition(conversation=conv, to=State.STALLED, reason=reason)
     record(
         conversation=conv,
-        type=EventType.STALL_DETECTED,
+        event=decisions.StallDetected(
+            reason=reason,
+            similarity=round(repeat, 3),
+            turns_without_progress=conv.turns_without_progress,
+            stall_threshold=turn.settings["stallThreshold"],
+        ),
         message=turn.message,
         duration_ms=t[0],
-        detail={
-            "reason": reason,
-            "similarity": round(repeat, 3),
-            "turnsWithoutProgress": conv.turns_without_progress,
-            "stallThreshold": turn.settings["stallThreshold"],
-        },
         agent_slug=turn.agent.slug,
     )
-    better = _best_specialist(turn.config.specialists_of(turn.agent), turn.context["intent"])
+    intent = turn.context["intent"]
+    better = _best_specialist(turn.config.specialists_of(turn.agent), intent)
     if better is not None and better.pk != turn.agent.pk:
-        _transfer(turn, better, reason=f"stalled ({reason})", rerouted=True)
+        _transfer(
+            turn,
+            better,
+            reason=f"stalled ({reason})",
+            reason_code=RouteReason.STALLED,
+            intent=intent,
+            rerouted=True,
+        )
         conv.turns_without_progress = 0
         lifecycle.conversation_transition(
             conversation=conv, to=State.ACTIVE, reason=f"re-routed to {better.slug}"
@@ -474,9 +524,12 @@ def _stall(turn: Turn) -> bool:
         return False
     record(
         conversation=conv,
-        type=EventType.ESCALATED,
+        event=decisions.Escalated(
+            to=HUMAN,
+            reason=f"stalled ({reason}) and no better-suited agent",
+            reason_code=EscalationReason.STALLED,
+        ),
         message=turn.message,
-        detail={"to": "human", "reason": f"stalled ({reason}) and no better-suited agent"},
         agent_slug=turn.agent.slug,
     )
     hand_over_to_human(turn, reason=f"stalled: {reason}")
@@ -545,10 +598,11 @@ def _run(turn: Turn, agent: Agent, consultation=()) -> AgentReply:
     if reply.error:
         record(
             conversation=turn.conversation,
-            type=EventType.AGENT_ERROR,
+            event=decisions.AgentError(
+                error=reply.error, attempts=reply.attempts, runtime=dict(reply.detail)
+            ),
             message=turn.message,
             duration_ms=reply.duration_ms,
-            detail={"error": reply.error, "attempts": reply.attempts, **dict(reply.detail)},
             agent_slug=agent.slug,
         )
     _budget_check(turn, agent, before_run=False)
@@ -558,15 +612,14 @@ def _run(turn: Turn, agent: Agent, consultation=()) -> AgentReply:
 def _budget_stop(turn: Turn, exc: BudgetExceeded) -> None:
     record(
         conversation=turn.conversation,
-        type=EventType.BUDGET_EXCEEDED,
+        event=decisions.BudgetExceeded(
+            budget=exc.budget,
+            used=exc.used,
+            limit=exc.limit,
+            usage=dict(turn.conversation.budget_used),
+        ),
         message=turn.message,
         rule=f"{exc.budget} budget",
-        detail={
-            "budget": exc.budget,
-            "used": exc.used,
-            "limit": exc.limit,
-            "usage": dict(turn.conversation.budget_used),
-        },
         agent_slug=exc.agent.slug,
     )
     hand_over_to_human(turn, reason=f"{exc.budget} budget exceeded")
@@ -582,15 +635,15 @@ def _consult(turn: Turn, agent: Agent, depth: int, seen: set[int]) -> list[dict[
     if specialist.pk in seen or depth >= MAX_CONSULTATION_DEPTH:
         record(
             conversation=turn.conversation,
-            type=EventType.AGENT_ROUTED,
+            event=decisions.AgentRouted(
+                mode=decisions.CONSULTATION,
+                reason_code=RouteReason.CONSULTATION,
+                from_=agent.slug,
+                to=specialist.slug,
+                stopped="cycle" if specialist.pk in seen else "depth limit",
+                depth=depth,
+            ),
             message=turn.message,
-            detail={
-                "mode": "consultation",
-                "from": agent.slug,
-                "to": specialist.slug,
-                "stopped": "cycle" if specialist.pk in seen else "depth limit",
-                "depth": depth,
-            },
             agent_slug=agent.slug,
         )
         return []
@@ -602,16 +655,16 @@ def _consult(turn: Turn, agent: Agent, depth: int, seen: set[int]) -> list[dict[
         reply = _run(turn, specialist, inner)
     record(
         conversation=turn.conversation,
-        type=EventType.AGENT_ROUTED,
+        event=decisions.AgentRouted(
+            mode=decisions.CONSULTATION,
+            reason_code=RouteReason.CONSULTATION,
+            from_=agent.slug,
+            to=specialist.slug,
+            depth=depth + 1,
+            answered=reply.answered,
+        ),
         message=turn.message,
         duration_ms=t[0],
-        detail={
-            "mode": "consultation",
-            "from": agent.slug,
-            "to": specialist.slug,
-            "depth": depth + 1,
-            "answered": reply.answered,
-        },
         agent_slug=specialist.slug,
     )
     if reply.error or not reply.text:
@@ -651,12 +704,12 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
         elif conv.runtime_failures >= RUNTIME_FAILURES_BEFORE_HUMAN:
             record(
                 conversation=conv,
-                type=EventType.ESCALATED,
+                event=decisions.Escalated(
+                    to=HUMAN,
+                    reason=f"{speaker.slug} failed {conv.runtime_failures} times in a row",
+                    reason_code=EscalationReason.RUNTIME_FAILING,
+                ),
                 message=turn.message,
-                detail={
-                    "to": "human",
-                    "reason": f"{speaker.slug} failed {conv.runtime_failures} times in a row",
-                },
                 agent_slug=speaker.slug,
             )
             hand_over_to_human(turn, reason="agent runtime failing")
@@ -683,15 +736,15 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
         conv.turns_without_progress += 1
     if text:
         turn.result.reply = _say(turn, speaker, text)
-    detail = {"answered": answered, **dict(reply.detail)}
-    if outcome != "pass":
-        detail["guardrails"] = outcome
     record(
         conversation=conv,
-        type=EventType.AGENT_REPLIED,
+        event=decisions.AgentReplied(
+            answered=answered,
+            guardrails=None if outcome == "pass" else outcome,
+            runtime=dict(reply.detail),
+        ),
         message=turn.message,
         duration_ms=reply.duration_ms,
-        detail=detail,
         agent_slug=speaker.slug,
     )
     if outcome == "blocked":
@@ -725,9 +778,13 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
         except ActionInvalid as exc:
             record(
                 conversation=conv,
-                type=EventType.ACTION_PROPOSED,
+                event=decisions.ActionProposed(
+                    action=action.name,
+                    params=dict(action.params),
+                    agent_id=speaker.slug,
+                    rejected=exc.errors,
+                ),
                 message=turn.message,
-                detail={**proposed, "rejected": exc.errors},
                 agent_slug=speaker.slug,
             )
             continue
@@ -754,10 +811,11 @@ def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
         if taken >= workflow.step_budget:
             record(
                 conversation=conv,
-                type=EventType.WORKFLOW_STEP,
+                event=decisions.WorkflowStep(
+                    stopped="step budget", budget=workflow.step_budget, taken=taken
+                ),
                 message=turn.message,
                 rule=f"workflow {workflow.name}",
-                detail={"stopped": "step budget", "budget": workflow.step_budget, "taken": taken},
             )
             conv.workflow_state = {**state, "outputs": outputs, "stepsTaken": taken, "done": True}
             hand_over_to_human(turn, reason="workflow step budget exhausted")
@@ -769,11 +827,12 @@ def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
         outputs.update(produced)
         record(
             conversation=conv,
-            type=EventType.WORKFLOW_STEP,
+            event=decisions.WorkflowStep(
+                agent=step.agent.slug, condition=step.condition, outputs=produced
+            ),
             message=turn.message,
             duration_ms=t[0],
             rule=f"workflow {workflow.name} step {index + 1}",
-            detail={"agent": step.agent.slug, "condition": step.condition, "outputs": produced},
             agent_slug=step.agent.slug,
         )
         if reply.error:

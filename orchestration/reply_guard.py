@@ -13,10 +13,10 @@ from typing import Any
 
 from agents.guardrails.engine import REDACT, Verdict, compile_policy, evaluate
 from approvals.models import ActionExecution, ExecutionStatus
+from conversations.decisions import GuardrailBlocked, GuardrailRedacted
 from conversations.events import record
 from conversations.models import (
     Conversation,
-    EventType,
     Message,
 )
 from core.events import timed
@@ -50,21 +50,20 @@ def reply_guard(
     with timed() as t:
         verdict = evaluate(compile_policy(policy), text, done_actions=done_actions_of(conversation))
     for index, fired in enumerate(verdict.fired):
+        event = GuardrailRedacted if fired.action == REDACT else GuardrailBlocked
         record(
             conversation=conversation,
-            type=(
-                EventType.GUARDRAIL_REDACTED
-                if fired.action == REDACT
-                else EventType.GUARDRAIL_BLOCKED
+            event=event(
+                rule=fired.rule,
+                action=fired.action,
+                count=fired.count,
+                outcome=verdict.outcome,
+                reply_length=len(text or ""),
+                found=dict(fired.detail),
             ),
             message=message,
             duration_ms=t[0] if index == 0 else 0.0,
             rule=fired.rule,
-            detail={
-                **fired.as_dict(),
-                "outcome": verdict.outcome,
-                "replyLength": len(text or ""),
-            },
             agent_slug=agent_slug,
         )
     return verdict

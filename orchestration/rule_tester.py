@@ -1,6 +1,8 @@
 """The admin's rule tester: a sample message with signals and customer attributes in; which
-rules fire, in what order and why, out. It runs the same compiled rules as the orchestrator
-(``agents.rule_engine``) and the same detectors, and writes nothing. For an action, the
+rules fire, in what order and why, out. It detects the signals and traces the rules exactly as
+the orchestrator does: through the tenant's configuration snapshot (``tenant_config``: the
+tenant's own intents, the specialists' domains, the agent's effective compiled rules) and the
+one builder of the rule context (``rules.rule_context``), and writes nothing. For an action, the
 running totals it is given stand for what came before (``totals.*``; 0 when left out) and
 the amount is converted into the tenant's currency with its exchange rates, as the gate does.
 
@@ -23,10 +25,10 @@ from agents.action_registry import (
     totals_names,
 )
 from agents.admin_fields import CommaListField, JSONObjectField
-from agents.detectors import CATEGORIES, detect
+from agents.detectors import CATEGORIES
 from agents.guardrails import action_allowed, compile_policy, effective_policy, evaluate
 from agents.models import Agent, GuardrailPolicy
-from agents.rule_engine import rules_for, trace
+from agents.rule_engine import trace
 from approvals.totals import (
     NoRate,
     money_currency,
@@ -35,6 +37,8 @@ from approvals.totals import (
 )
 from core.models import Tenant
 from core.scoping import scope_queryset
+from orchestration.tenant_config import tenant_config
+from rules import rule_context
 
 CHANNELS = ["web", "voice", "email", "api"]
 
@@ -131,32 +135,24 @@ class RuleTesterForm(forms.Form):
 
 def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
     agent: Agent = data["agent"]
-    domains = sorted(
-        {
-            d
-            for domains in Agent.objects.filter(tenant=agent.tenant).values_list(
-                "domains", flat=True
-            )
-            for d in domains
-        }
+    config = tenant_config(agent.tenant)
+    signals = config.detect(data.get("message") or "")
+    context = rule_context(
+        intent=data.get("intent") or signals.intent,
+        sentiment=data["sentiment"] if data.get("sentiment") is not None else signals.sentiment,
+        risk=data["risk"] if data.get("risk") is not None else signals.risk,
+        channel=data["channel"],
+        attempts=data["attempts"],
+        turns=data["turns"],
+        language=data.get("language"),
+        customer=data.get("customer"),
     )
-    signals = detect(data.get("message") or "", domains=domains)
-    context = {
-        "intent": data.get("intent") or signals.intent,
-        "sentiment": data["sentiment"] if data.get("sentiment") is not None else signals.sentiment,
-        "risk": data["risk"] if data.get("risk") is not None else list(signals.risk),
-        "channel": data["channel"],
-        "attempts": data["attempts"],
-        "turns": data["turns"],
-        "language": data.get("language") or None,
-        "customer": data.get("customer") or {},
-    }
-    rules = rules_for(agent)
+    rules = config.rules_for(agent)
     action = data.get("action") or None
     totals = totals_from(data.get("totals") or {})
     result = trace(
         rules,
-        {**context, "totals": totals} if action else context,
+        rule_context(**context, totals=totals) if action else context,
         action=action,
         params=params_for_rules(data.get("params") or {}, data.get("money")),
     )

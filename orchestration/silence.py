@@ -24,10 +24,10 @@ from django.utils import timezone
 from agents.models import OrchestratorSettings
 from agents.orchestrator_settings import effective_settings
 from conversations import lifecycle
+from conversations.decisions import HUMAN, Escalated, EscalationReason, StallDetected
 from conversations.events import record
 from conversations.models import (
     Conversation,
-    EventType,
     Message,
     MessageRole,
     State,
@@ -97,19 +97,21 @@ def _stall_silent(conv: Conversation, now: dt.datetime) -> int:
         return 0
     record(
         conversation=conv,
-        type=EventType.STALL_DETECTED,
-        detail={
-            "reason": "silence",
-            "silentSeconds": round((now - conv.last_activity_at).total_seconds()),
-            "customerWaiting": waiting,
-        },
+        event=StallDetected(
+            reason="silence",
+            silent_seconds=round((now - conv.last_activity_at).total_seconds()),
+            customer_waiting=waiting,
+        ),
         agent_slug=conv.current_agent.slug,
     )
     if waiting:
         record(
             conversation=conv,
-            type=EventType.ESCALATED,
-            detail={"to": "human", "reason": "stalled (silence) with the customer waiting"},
+            event=Escalated(
+                to=HUMAN,
+                reason="stalled (silence) with the customer waiting",
+                reason_code=EscalationReason.SILENCE,
+            ),
             agent_slug=conv.current_agent.slug,
         )
         hand_over(conversation=conv, reason="silence: the customer is waiting")

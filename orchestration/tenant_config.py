@@ -7,6 +7,9 @@ production, shared by every process) under a generation number. Every write to c
 calls ``config_changed(tenant_id)`` (``None`` for the global defaults), which moves the
 generation on at once and again after commit, so no reader keeps a snapshot built from data
 older than the change. Entries also expire after ``TTL`` seconds as a safety net.
+
+The pipeline and the admin's rule tester both detect signals (``detect``) and trace rules
+(``rules_for``) through the snapshot, so the tester shows what the orchestrator would do.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from typing import Any
 
 from django.core.cache import cache
 
+from agents.detectors import Signals, detect
 from agents.guardrails import effective_policy
 from agents.models import Agent, GuardrailPolicy, Intent
 from agents.orchestrator_settings import effective_settings
+from agents.rule_engine import CompiledRules, compile_document
 from agents.rule_sets import rules_document
 from agents.runtimes import AgentSpec
 from core.config_version import GLOBAL_KEY, generation, generation_key
@@ -58,6 +63,16 @@ class TenantConfig:
         return sorted(
             (a for a in self.agents.values() if a.supervisor_id == lead_id), key=lambda a: a.slug
         )
+
+    def detect(self, text: str) -> Signals:
+        """The detectors on a customer message, with the tenant's own intents (the default
+        ones when it has none) and the specialists' domains."""
+        return detect(text, self.intents or None, domains=self.domains)
+
+    def rules_for(self, agent) -> CompiledRules:
+        """The agent's effective rules (its own, or those it inherits), compiled."""
+        owner, version, document = self.rules.get(agent.pk, (None, None, None))
+        return compile_document(document, owner=owner, version=version)
 
     def settings_for(self, agent) -> dict[str, Any]:
         return self.settings.get(agent.pk) or self.tenant_settings

@@ -22,6 +22,7 @@ null. ``and``/``or``/``not`` are plain two-valued logic on those results, so
 """
 
 from .compiler import CompiledCondition, compile_condition, compile_node
+from .context import rule_context
 from .errors import ConditionError
 from .explain import Explanation, explain
 from .interpreter import evaluate, interpret
@@ -99,6 +100,7 @@ __all__ = [
     "parse",
     "render",
     "render_value",
+    "rule_context",
     "totals_names",
     "type_from_json_schema",
     "validate",

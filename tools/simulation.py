@@ -31,6 +31,8 @@ from typing import Any, Protocol, TextIO
 from urllib.parse import urlsplit
 
 from agents.models import Agent
+from conversations import decisions
+from conversations.decisions import EscalationReason, RouteReason
 from core.models import Tenant
 from core.services import (
     api_key_create,
@@ -787,59 +789,57 @@ class Summary:
             self._event(event)
 
     def _event(self, event: dict[str, Any]) -> None:
+        """Count one event of the API, read through its typed reader (fields, never prose)."""
         kind = event.get("type", "?")
-        detail = event.get("detail") or {}
         self.events[kind] += 1
-        if kind == "agent.routed":
-            if detail.get("reason") == "conversation started":
+        d = decisions.decision_of(kind, event.get("detail"))
+        if isinstance(d, decisions.AgentRerouted):
+            self.reroutes[_route_reason(d)] += 1
+        elif isinstance(d, decisions.AgentRouted):
+            if d.reason_code == RouteReason.STARTED:
                 return
-            if detail.get("mode") == "consultation":
-                self.route_reasons[
-                    "consultation" + (" stopped" if "stopped" in detail else "")
-                ] += 1
+            if d.consultation:
+                self.route_reasons["consultation" + (" stopped" if d.stopped else "")] += 1
                 return
-            self.routes[detail.get("to", "?")] += 1
-            self.route_reasons[_reason_kind(detail.get("reason", ""))] += 1
-        elif kind == "agent.rerouted":
-            self.reroutes[_reason_kind(detail.get("reason", ""))] += 1
-        elif kind == "rule.fired":
-            target = detail.get("to")
-            target = target if target in self.agent_ids else "human"
-            if detail.get("kind") == "handoff":
+            self.routes[d.to or "?"] += 1
+            self.route_reasons[_route_reason(d)] += 1
+        elif isinstance(d, decisions.RuleFired):
+            target = d.to if d.to in self.agent_ids else "human"
+            if d.kind == "handoff":
                 self.handoff_rules[target] += 1
             else:
                 self.escalation_rules[target] += 1
-        elif kind == "escalated":
-            reason = str(detail.get("reason") or "?")
-            if detail.get("to") in self.agent_ids:
+        elif isinstance(d, decisions.Escalated):
+            reason = d.reason or "?"
+            if d.to in self.agent_ids:
                 self.escalations_to_agents[reason] += 1
             else:
                 self.escalations_to_humans[reason] += 1
-            if reason == "risk":
-                self.risk.update(detail.get("categories") or ["?"])
-        elif kind == "stall.detected":
-            self.stalls[str(detail.get("reason") or "?")] += 1
-        elif kind == "agent.error":
+            if d.reason_code == EscalationReason.RISK:
+                self.risk.update(d.categories or ["?"])
+        elif isinstance(d, decisions.StallDetected):
+            self.stalls[d.reason or "?"] += 1
+        elif isinstance(d, decisions.AgentError):
             self.agent_errors[event.get("agentId") or "?"] += 1
-        elif kind == "agent.replied":
-            if detail.get("answered"):
+        elif isinstance(d, decisions.AgentReplied):
+            if d.answered:
                 self.answered += 1
             else:
                 self.not_answered += 1
-        elif kind == "handoff.offered":
-            self.handoffs[str(detail.get("mode") or "?")] += 1
-        elif kind == "approval.requested":
-            self.approvals_requested[str(detail.get("action") or "?")] += 1
-        elif kind == "action.executed":
-            self.actions_executed[str(detail.get("action") or "?")] += 1
-        elif kind == "action.failed":
-            self.actions_failed[str(detail.get("action") or "?")] += 1
-        elif kind in ("guardrail.blocked", "guardrail.redacted"):
-            self.guardrails[f"{detail.get('rule') or '?'} ({detail.get('action') or '?'})"] += 1
-        elif kind == "budget.exceeded":
-            self.budget_stops[str(detail.get("budget") or "?")] += 1
-        elif kind == "state.changed":
-            self.state_changes[f"{detail.get('from')} -> {detail.get('to')}"] += 1
+        elif isinstance(d, decisions.HandoffOffered):
+            self.handoffs[d.mode or "?"] += 1
+        elif isinstance(d, decisions.ApprovalRequested):
+            self.approvals_requested[d.action or "?"] += 1
+        elif isinstance(d, decisions.ActionExecuted):
+            self.actions_executed[d.action or "?"] += 1
+        elif isinstance(d, decisions.ActionFailed):
+            self.actions_failed[d.action or "?"] += 1
+        elif isinstance(d, decisions.GuardrailBlocked):  # and GuardrailRedacted
+            self.guardrails[f"{d.rule or '?'} ({d.action or '?'})"] += 1
+        elif isinstance(d, decisions.BudgetExceeded):
+            self.budget_stops[d.budget or "?"] += 1
+        elif isinstance(d, decisions.StateChanged):
+            self.state_changes[f"{d.from_} -> {d.to}"] += 1
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as plain JSON (latencies summarised)."""
@@ -921,12 +921,12 @@ def _by(counter: Counter, label: str) -> str:
     return f"; {label}: {_counts(counter)}" if counter else ""
 
 
-def _reason_kind(reason: str) -> str:
-    """Group reasons that embed a value: "intent 'billing' is in its domains" -> by intent."""
-    match = re.match(r"intent '([^']*)' is in its domains", reason)
-    if match:
-        return f"router: intent {match.group(1)}"
-    return reason or "?"
+def _route_reason(event: decisions.AgentRouted) -> str:
+    """How a route is counted: the router's first routes by the intent it went by (its
+    ``reasonCode`` and ``intent``), the others by their reason."""
+    if event.reason_code == RouteReason.INTENT_IN_DOMAINS:
+        return f"router: intent {event.intent}"
+    return event.reason or "?"
 
 
 def _action_label(action: dict[str, Any]) -> str:

@@ -55,6 +55,7 @@ from django.db.models.functions import TruncDate
 
 from agents.models import Agent, Workflow
 from approvals.models import ActionExecution, ApprovalRequest, ApprovalStatus, ExecutionStatus
+from conversations.decisions import AgentRerouted
 from conversations.models import (
     Conversation,
     DecisionEvent,
@@ -79,6 +80,8 @@ COHORT_EVENTS = {
     "rerouted": EventType.AGENT_REROUTED,
 }
 TOOK_PART = (EventType.AGENT_ROUTED, EventType.AGENT_REROUTED)
+# the agent a re-route left, in the event's detail (the typed event names the key)
+REROUTED_FROM = AgentRerouted.lookup("from_")
 
 
 # --- database functions ------------------------------------------------------------------------
@@ -205,7 +208,7 @@ def _outcome_counts(window: Window, *, by_day: bool) -> dict[Any, dict[str, int]
                 agent_slug=agent,
                 type__in=[EventType.ESCALATED, EventType.STALL_DETECTED],
             )
-            | Q(type=EventType.AGENT_REROUTED, detail__from=agent)
+            | Q(type=AgentRerouted.type, **{REROUTED_FROM: agent})
         )
         flags = {
             "escalated": Q(type=EventType.ESCALATED),

@@ -45,6 +45,7 @@ def test_the_step_budget_stops_the_ai_and_hands_over(tenant, key_client):
     (event,) = events(conv, "budget.exceeded")
     assert event.rule == "steps budget"
     assert event.detail == {
+        "v": 1,
         "budget": "steps",
         "used": 2,
         "limit": 2,

@@ -78,6 +78,7 @@ def test_a_card_number_in_a_reply_is_redacted_and_the_event_keeps_no_copy(tenant
     (event,) = events(conv, "guardrail.redacted")
     assert event.rule == "pii.card"
     assert event.detail == {
+        "v": 1,
         "rule": "pii.card",
         "action": "redact",
         "count": 1,

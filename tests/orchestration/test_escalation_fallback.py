@@ -111,9 +111,11 @@ def test_a_target_that_fails_max_attempts_hands_the_conversation_to_people(key_c
     assert third["state"] == "handing_off"
     assert third["handoff"] is not None
     assert escalations(conv)[-1] == {
+        "v": 1,
         "to": "human",
         "from": "agent-supervisor",
         "reason": "escalation fallback",
+        "reasonCode": "escalation_fallback",
         "why": "agent-supervisor failed 3 attempt(s)",
     }
     assert Conversation.objects.get(pk=conv).escalation_fallback == {}

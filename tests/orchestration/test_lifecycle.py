@@ -56,7 +56,7 @@ def test_each_allowed_transition_writes_a_state_changed_event(conversation, star
     conversation.refresh_from_db()
     assert conversation.state == target
     assert event.type == "state.changed"
-    assert event.detail == {"from": start, "to": target, "reason": "test"}
+    assert event.detail == {"v": 1, "from": start, "to": target, "reason": "test"}
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections import Counter
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from agents.models import Agent
+from agents.rule_sets import rules_update
+from conversations.models import DecisionEvent
 from core.models import (
     ApiKey,
     Tenant,
@@ -194,3 +199,39 @@ def test_over_http_to_a_running_server(live_server):
 def test_over_http_a_refused_key_fails_clearly(live_server):
     with pytest.raises(CommandError, match="The API refused the key: 401"):
         simulate(base_url=live_server.url, api_key="tka_nope", conversations=1)
+
+
+def test_the_report_reads_fields_never_the_reasons_words(demo):
+    # without handoff rules the router routes the demo's conversations by their intent
+    for agent in Agent.objects.filter(tenant=demo, rules__isnull=False):
+        rules_update(agent=agent, changes={"handoffs": None})
+    with simulation_key(demo) as raw:
+        transport = InProcessTransport(raw)
+        outcomes = [
+            run_conversation(transport, plan, "agent-supervisor")
+            for plan in plan_conversations(12, 3)
+        ]
+    reworded = copy.deepcopy(outcomes)
+    for outcome in reworded:
+        for event in outcome.events:
+            for key in ("reason", "why"):
+                if key in event["detail"]:
+                    event["detail"][key] = "put in other words"
+    as_written, as_reworded = Summary(), Summary()
+    for outcome in outcomes:
+        as_written.add(outcome)
+    for outcome in reworded:
+        as_reworded.add(outcome)
+
+    routed = Counter(
+        f"router: intent {e.detail['intent']}"
+        for e in DecisionEvent.objects.filter(
+            tenant=demo, type="agent.routed", detail__reasonCode="intent_in_domains"
+        )
+    )
+    assert routed  # the router did route some
+    assert {k: v for k, v in as_written.route_reasons.items() if k.startswith("router:")} == routed
+    assert {k: v for k, v in as_reworded.route_reasons.items() if k.startswith("router:")} == routed
+    assert as_reworded.routes == as_written.routes
+    assert as_reworded.risk == as_written.risk
+    assert as_reworded.as_dict()["events"] == as_written.as_dict()["events"]
