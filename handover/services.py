@@ -14,13 +14,13 @@ from django.utils import timezone
 
 from agents.orchestrator_settings import effective_settings
 from conversations import lifecycle
+from conversations.decisions import HandoffClaimed, HandoffExpired, HandoffOffered
 from conversations.events import record
 from conversations.messages import message_post
 from conversations.models import (
     SYNCHRONOUS_CHANNELS,
     Channel,
     Conversation,
-    EventType,
     Message,
     MessageRole,
     State,
@@ -172,8 +172,7 @@ def handoff_open(
     )
     record(
         conversation=conversation,
-        type=EventType.HANDOFF_OFFERED,
-        detail={"handoffId": handoff.pk, "mode": mode, "why": why, "reason": reason},
+        event=HandoffOffered(handoff_id=handoff.pk, mode=mode, why=why, reason=reason),
     )
     if mode == Mode.HOT:
         outbox_offer(tenant_id=handoff.tenant_id, handoff_id=handoff.pk)
@@ -260,8 +259,7 @@ def handoff_make_cold(*, handoff_id: int, reason: str) -> Handoff | None:
     handoff = Handoff.objects.select_related("conversation__tenant").get(pk=handoff_id)
     record(
         conversation=handoff.conversation,
-        type=EventType.HANDOFF_EXPIRED,
-        detail={"handoffId": handoff.pk, "reason": reason, "now": "cold"},
+        event=HandoffExpired(handoff_id=handoff.pk, reason=reason, now="cold"),
     )
     notify_on_commit(
         [tenant_inbox_group(handoff.tenant_id)],
@@ -324,8 +322,7 @@ def handoff_claim(*, handoff: Handoff, user) -> Handoff:
     handoff.refresh_from_db()
     record(
         conversation=conversation,
-        type=EventType.HANDOFF_CLAIMED,
-        detail={"handoffId": handoff.pk, "by": user.get_username(), "mode": handoff.mode},
+        event=HandoffClaimed(handoff_id=handoff.pk, by=user.get_username(), mode=handoff.mode),
     )
     notify_on_commit(
         [tenant_inbox_group(handoff.tenant_id)],
