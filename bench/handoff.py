@@ -766,7 +766,7 @@ class Writer:
 
     def escalate(self, conversation) -> dict:
         from handover.models import Handoff
-        from orchestration.pipeline import conversation_receive_message
+        from orchestration.turns import conversation_receive_message
 
         self._install()
         self.sends.clear()

@@ -125,7 +125,7 @@ class Result:
 def bench_direct(tenant, agent, seconds: float) -> Result:
     """``conversation_receive_message`` called in a loop, as a view would."""
     from conversations.services import conversation_start
-    from orchestration.pipeline import conversation_receive_message
+    from orchestration.turns import conversation_receive_message
 
     latencies: list[float] = []
     start, cpu = time.perf_counter(), time.process_time()
@@ -197,7 +197,7 @@ def queries_per_message(tenant, agent, raw_key: str) -> dict[str, list[int]]:
     from django.test.utils import CaptureQueriesContext
 
     from conversations.services import conversation_start
-    from orchestration.pipeline import conversation_receive_message
+    from orchestration.turns import conversation_receive_message
     from tools.simulation import InProcessTransport
 
     counts: dict[str, list[int]] = {"pipeline": [], "API": []}

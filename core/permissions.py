@@ -439,6 +439,7 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "Messages of the tenant's conversations, for the inbox's threads.",
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
+        Grant("agent.typing", AGENTS, "An AI agent is writing a reply (typing on or off)."),
         Grant("presence", AGENTS, "Which human agents are online."),
         Grant("approval.requested", APPROVERS, "A request to decide."),
         Grant("approval.decided", APPROVERS, "A request decided."),

@@ -58,7 +58,7 @@ from handover.limits import chat_message_refusal, wait_text
 from handover.models import Handoff
 from handover.services import HandoffUnavailable, NotAllowed, handoff_claim, human_send_message
 from orchestration.inbox import inbox_snapshot
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.turns import ConversationClosed, conversation_receive_message
 
 log = logging.getLogger(__name__)
 

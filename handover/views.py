@@ -59,8 +59,8 @@ from orchestration.packs import (
     suggestions_for,
     summary_for,
 )
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
 from orchestration.reach import narrow_conversations
+from orchestration.turns import ConversationClosed, conversation_receive_message
 
 MAX_TEXT = 10_000  # as the sockets and the API
 MAX_NAME = 100

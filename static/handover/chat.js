@@ -122,12 +122,17 @@
     scroll.scrollTop = scroll.scrollHeight;
   }
 
-  function showTyping() {
+  // the server says when an agent starts and stops writing (agent.typing); the timer only
+  // covers a "stop" that never arrives (a dropped socket)
+  function showTyping(seconds = 10) {
     if (!["triaged", "active", "stalled", "at_risk"].includes(conversationState)) return;
+    if (!typing.querySelector(".typing-label")) {
+      typing.append(h("em", { class: "typing-label" }, "typing…"));
+    }
     typing.hidden = false;
     scroll.scrollTop = scroll.scrollHeight;
     clearTimeout(typingTimer);
-    typingTimer = setTimeout(hideTyping, 10000);
+    typingTimer = setTimeout(hideTyping, seconds * 1000);
   }
 
   function hideTyping() {
@@ -192,6 +197,10 @@
         break;
       case "conversation.updated":
         if (event.state) setStatus(event.state);
+        break;
+      case "agent.typing":
+        if (event.typing) showTyping(90);
+        else hideTyping();
         break;
       case "error":
         hideTyping();

@@ -12,7 +12,7 @@ from config.asgi import application
 from conversations.models import Conversation
 from conversations.services import conversation_start
 from handover.models import Handoff
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 from tests.factories import make_person
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
