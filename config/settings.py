@@ -296,7 +296,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 # An AI turn's run (an agent's runtime calls: seconds of waiting on an LLM or a webhook) goes to
 # a queue of its own, served by a threads-pool worker (Procfile: turns), so that it never waits
 # behind, nor holds up, the other tasks.
-CELERY_TURNS_QUEUE = env_str("CELERY_TURNS_QUEUE", "turns")
+# (A deployment that names its own CELERY_QUEUE gets "<CELERY_QUEUE>-turns", as the Procfile.)
+CELERY_TURNS_QUEUE = env_str("CELERY_TURNS_QUEUE") or (
+    f"{env_str('CELERY_QUEUE')}-turns" if env_str("CELERY_QUEUE") else "turns"
+)
 CELERY_TASK_ROUTES = {"orchestration.run_turn": {"queue": CELERY_TURNS_QUEUE}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # /health/ready: every check gives up after this long (database, Redis, worker ping)
