@@ -182,6 +182,7 @@ export interface Message {
 export interface MessageResult {
   message: Message;
   reply: Message | null;
+  replyStatus: 'none' | 'pending' | 'answered' | 'silent' | 'dropped';
   notices: Message[];
   state: string;
   currentAgentId: string;
@@ -365,7 +366,7 @@ export class Client {
     create(conversation: ConversationInput): Promise<Conversation>;
     list(options?: { state?: string; limit?: number }): Promise<Conversation[]>;
     get(conversationId: string): Promise<Conversation>;
-    send(conversationId: string, text: string, options?: { signals?: Signals }): Promise<MessageResult>;
+    send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;
     messages(conversationId: string, options?: { after?: number }): Paginator<Message>;
     events(conversationId: string, options?: { after?: number }): Paginator<DecisionEvent>;
     proposeAction(

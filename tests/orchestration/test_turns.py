@@ -5,6 +5,7 @@ once however often it runs; the sweep re-dispatches a lost turn once, then gives
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -184,27 +185,40 @@ def test_the_sockets_hear_the_agent_typing_then_the_reply(
     conv, outbox, django_capture_on_commit_callbacks
 ):
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(conversation_group(conv.pk), channel)
 
-    def heard(kind):
-        while True:
-            event = async_to_sync(layer.receive)(channel)["event"]
-            if event["type"] == kind:
-                return event
+    async def listen():
+        channel = await layer.new_channel()
+        await layer.group_add(conversation_group(conv.pk), channel)
+        return channel
 
+    async def heard(channel, count):
+        events = []
+        while len(events) < count:
+            event = (await asyncio.wait_for(layer.receive(channel), 5))["event"]
+            if event["type"] in ("message.created", "agent.typing"):
+                events.append(event)
+        return events
+
+    channel = async_to_sync(listen)()
     with django_capture_on_commit_callbacks(execute=True):
         result = conversation_decide(conversation=conv, text="Where is my invoice?")
-    assert heard("agent.typing") == {
+    with django_capture_on_commit_callbacks(execute=True):
+        execute(conversation_id=conv.pk, ai_turn=1, message_id=result.message.pk)
+    events = async_to_sync(heard)(channel, 4)
+
+    assert [(e["type"], e.get("typing")) for e in events] == [
+        ("message.created", None),  # the customer's
+        ("agent.typing", True),
+        ("message.created", None),  # the reply
+        ("agent.typing", False),
+    ]
+    assert events[1] == {
         "type": "agent.typing",
         "conversationId": str(conv.pk),
         "typing": True,
         "agentId": "agent-billing",
     }
-    with django_capture_on_commit_callbacks(execute=True):
-        execute(conversation_id=conv.pk, ai_turn=1, message_id=result.message.pk)
-    assert heard("message.created")["message"]["text"] == ANSWER
-    assert heard("agent.typing")["typing"] is False
+    assert events[2]["message"]["text"] == ANSWER
 
 
 def test_a_failing_runtime_tells_the_customer(tenant):

@@ -176,6 +176,7 @@ class Message(TypedDict):
 class MessageResult(TypedDict):
     message: Message
     reply: Message | None
+    replyStatus: str  # none | pending | answered | silent | dropped
     notices: list[Message]
     state: str
     currentAgentId: str
