@@ -439,6 +439,9 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         # the pipeline is measured, not the per-key limit (in process and in the server)
         "API_RATE_LIMIT": "off",
+        # the whole turn in the request, the agent's run included, as before the turn was split
+        # in phases (bench/turn.py measures the split turn with a slow agent)
+        "TURN_DISPATCH": "inline",
     }
     env.pop("REDIS_URL", None)  # the in-memory channel layer: measure the pipeline, not Redis
     os.environ.update(env)
