@@ -379,10 +379,10 @@ class CustomerConsumer(JsonConsumer):
                 error_frame("invalid", f"text must be 1 to {MAX_TEXT} characters, without NUL")
             )
             return
-        # The whole pipeline runs for this message (detection, rules, the agent's runtime, maybe
-        # a network call): in a worker thread of its own, as an HTTP request's view would, not
-        # in the one thread the process's sockets share for their short reads and writes, where
-        # it would hold up every other socket's deliveries behind it.
+        # The message is decided (detection, rules, routing: one short transaction; the agent's
+        # reply comes later over this socket) in a worker thread of its own, as an HTTP
+        # request's view would, not in the one thread the process's sockets share for their
+        # short reads and writes, where it would hold up every other socket's deliveries.
         problem = await database_sync_to_async(self._customer_says, thread_sensitive=False)(text)
         if problem:
             await self.send_json(error_frame("conversation_closed", problem))

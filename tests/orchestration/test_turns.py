@@ -279,10 +279,11 @@ def test_decide_and_apply_each_cost_a_bounded_number_of_queries(conv, outbox):
     assert len(applied) <= APPLY_QUERIES, [q["sql"] for q in applied]
 
 
-# savepoint + lock, transcript, message, conversation, events, outbox row (+ its savepoint)
-DECIDE_QUERIES = 10
-# savepoint + lock, the done actions (guardrails), reply, events, conversation
-APPLY_QUERIES = 8
+# savepoint, lock, transcript, the message, the outbox row, the events (one INSERT), the
+# conversation, release
+DECIDE_QUERIES = 8
+# savepoint, lock, the reply, the events (one INSERT), the conversation, release
+APPLY_QUERIES = 6
 
 
 @pytest.mark.django_db(transaction=True)
