@@ -76,6 +76,10 @@ def conversation_transition(
     changes: dict[str, Any] = {"state": to, "updated_at": now}
     if to == State.RESOLVED:
         changes["resolved_at"] = now
+    if to in (State.HANDING_OFF, State.WITH_HUMAN, State.RESOLVED):
+        # people have it now: an AI answer still pending is no longer waited for (its outcome
+        # is dropped when it comes, even if the conversation is handed back to the AI by then)
+        changes["ai_turn_at"] = None
     updated = Conversation.objects.filter(pk=conversation.pk, state=current).update(**changes)
     if updated != 1:
         raise ConcurrentChange(f"conversation {conversation.pk} is no longer {current}")

@@ -181,8 +181,11 @@ def _stale(conv: Conversation, ai_turn: int) -> tuple[str, str] | None:
         return DropReason.CLAIMED, "a person claimed it"
     if conv.state == State.HANDING_OFF:
         return DropReason.HANDED_OVER, "handed over to people"
-    if conv.state not in OPEN_STATES or not _pending(conv, ai_turn):
+    if conv.state not in OPEN_STATES:
         return DropReason.GAVE_UP, "no longer waited for"
+    if not _pending(conv, ai_turn):
+        # people took it over meanwhile (and handed it back): lifecycle ended the wait
+        return DropReason.CLAIMED, "a person claimed it"
     return None
 
 

@@ -131,6 +131,28 @@ def test_an_outcome_is_dropped_when_a_person_claimed_the_conversation_meanwhile(
     assert drop["reasonCode"] == "claimed" and drop["ran"] is True and drop["turn"] == 1
 
 
+def test_an_outcome_is_dropped_when_people_took_over_and_handed_back_meanwhile(
+    tenant, conv, outbox
+):
+    from handover.services import conversation_hand_back
+
+    ada = make_person(tenant=tenant, roles=["agent"], username="ada")
+    result = conversation_receive_message(conversation=conv, text="Where is my invoice?")
+    message, plan = turns._load(conv.pk, 1, result.message.pk)
+    outcome = run_plan(plan)
+    locked = Conversation.objects.select_for_update().get(pk=conv.pk)
+    hand_over(conversation=locked, reason="test")
+    handoff_claim(handoff=Handoff.objects.get(conversation=conv), user=ada)
+    conversation_hand_back(conversation=Conversation.objects.get(pk=conv.pk), user=ada)
+    assert Conversation.objects.get(pk=conv.pk).state == "active"
+
+    applied = turns.apply(conversation_id=conv.pk, ai_turn=1, message=message, outcome=outcome)
+
+    assert applied.reply_status == ReplyStatus.DROPPED
+    assert agent_texts(conv) == []
+    assert [d["reason"] for d in dropped(conv)] == ["a person claimed it"]
+
+
 def test_a_newer_message_supersedes_a_pending_turn(conv, outbox):
     first = conversation_receive_message(conversation=conv, text="Where is my invoice?")
     second = conversation_receive_message(conversation=conv, text="Where is my invoice again?")
