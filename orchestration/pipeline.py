@@ -299,9 +299,9 @@ def _rules(turn: Turn) -> bool:
             rule=f"{rule_ref} escalation",
             agent_slug=turn.agent.slug,
         )
-        if _pending_fallback(turn):
+        if pending_fallback(turn):
             # the agent an escalation sent the conversation to escalates again
-            _fallback_to_human(turn, f"{turn.agent.slug} escalated again")
+            fallback_to_human(turn, f"{turn.agent.slug} escalated again")
             return True
         escalation = rules.escalation
         target = turn.config.agent(escalation["targetAgentId"])
@@ -376,7 +376,7 @@ def _rules(turn: Turn) -> bool:
     return False
 
 
-def _pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any] | None:
+def pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any] | None:
     """The human fallback of an escalation to the current agent (SPEC 4.1 step 5), if it is
     still pending and ``speaker`` (default: the current agent) is that agent."""
     fallback = turn.conversation.escalation_fallback or {}
@@ -386,7 +386,7 @@ def _pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any
     return fallback
 
 
-def _fallback_to_human(turn: Turn, why: str) -> None:
+def fallback_to_human(turn: Turn, why: str) -> None:
     """The agent an escalation went to cannot resolve it: the conversation goes to people."""
     fallback = turn.conversation.escalation_fallback
     record(
@@ -457,7 +457,7 @@ def _transfer(
     conv = turn.conversation
     source = turn.agent
     if announce:
-        notice = _say(turn, source, f"I'm transferring you to {target.name}.")
+        notice = say(turn, source, f"I'm transferring you to {target.name}.")
         turn.result.notices.append(notice)
     conv.current_agent = target
     conv.escalation_fallback = {}  # a pending fallback belongs to the agent it was set for
@@ -555,7 +555,7 @@ def hand_over_to_human(turn: Turn, *, reason: str, detail: dict[str, Any] | None
     turn.result.handoff = {"id": handoff.pk, "mode": handoff.mode, "status": handoff.status}
 
 
-def _say(turn: Turn, agent: Agent | None, text: str, role: str = MessageRole.AGENT) -> Message:
+def say(turn: Turn, agent: Agent | None, text: str, role: str = MessageRole.AGENT) -> Message:
     return message_post(
         conversation=turn.conversation,
         role=role,

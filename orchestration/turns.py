@@ -63,11 +63,11 @@ from orchestration.pipeline import (
     OPEN_STATES,
     RUNTIME_FAILURES_BEFORE_HUMAN,
     TRANSCRIPT_LENGTH,
-    _fallback_to_human,
-    _pending_fallback,
-    _say,
     conversation_decide,
+    fallback_to_human,
     hand_over_to_human,
+    pending_fallback,
+    say,
     typing_on_commit,
 )
 from orchestration.reply_guard import reply_guard
@@ -369,8 +369,8 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
         conv.runtime_failures += 1
         conv.attempts += 1
         conv.turns_without_progress += 1
-        if _pending_fallback(turn, speaker):
-            _fallback_to_human(turn, f"{speaker.slug} is unavailable ({reply.error})")
+        if pending_fallback(turn, speaker):
+            fallback_to_human(turn, f"{speaker.slug} is unavailable ({reply.error})")
         elif conv.runtime_failures >= RUNTIME_FAILURES_BEFORE_HUMAN:
             record(
                 conversation=conv,
@@ -385,7 +385,7 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
             hand_over_to_human(turn, reason="agent runtime failing")
         else:
             # the customer is told, once, and may write again (the next failure hands over)
-            turn.result.notices.append(_say(turn, None, AGENT_FAILED_TEXT, role=MessageRole.SYSTEM))
+            turn.result.notices.append(say(turn, None, AGENT_FAILED_TEXT, role=MessageRole.SYSTEM))
         return
     conv.runtime_failures = 0
     text, answered, outcome = reply.text, reply.answered, "pass"
@@ -408,7 +408,7 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
         conv.attempts += 1
         conv.turns_without_progress += 1
     if text:
-        turn.result.reply = _say(turn, speaker, text)
+        turn.result.reply = say(turn, speaker, text)
     record(
         conversation=conv,
         event=decisions.AgentReplied(
@@ -424,9 +424,9 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
         # the AI is stopped: nothing is sent, its proposals are dropped, people take over
         hand_over_to_human(turn, reason="guardrail blocked the reply")
         return
-    fallback = _pending_fallback(turn, speaker)
+    fallback = pending_fallback(turn, speaker)
     if fallback and conv.attempts >= fallback["maxAttempts"]:
-        _fallback_to_human(turn, f"{speaker.slug} failed {conv.attempts} attempt(s)")
+        fallback_to_human(turn, f"{speaker.slug} failed {conv.attempts} attempt(s)")
         return
     if reply.proposed_actions:
         turn.sent_by = _sent_by(conv)
@@ -564,7 +564,7 @@ def _give_up(conv: Conversation, ai_turn: int) -> None:
         message=message,
         agent_slug=conv.current_agent.slug,
     )
-    result.notices.append(_say(turn, None, AGENT_FAILED_TEXT, role=MessageRole.SYSTEM))
+    result.notices.append(say(turn, None, AGENT_FAILED_TEXT, role=MessageRole.SYSTEM))
     record(
         conversation=conv,
         event=decisions.Escalated(
