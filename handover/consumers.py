@@ -345,6 +345,8 @@ class CustomerConsumer(JsonConsumer):
             "type": "conversation.snapshot",
             "state": conversation.state,
             "messages": [message_json(m) for m in messages],
+            # an agent's answer is pending (its agent.typing may have left before this socket)
+            "agentTyping": conversation.ai_turn_at is not None,
         }
 
     async def disconnect(self, code):

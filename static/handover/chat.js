@@ -191,6 +191,8 @@
         lastHuman = null;
         for (const message of event.messages || []) addMessage(message);
         setStatus(event.state);
+        if (event.agentTyping) showTyping(90);
+        else hideTyping();
         break;
       case "message.created":
         if (event.message) addMessage(event.message);

@@ -403,3 +403,44 @@ def test_another_tenant_cannot_post_to_a_conversation(other_tenant, conv):
     )
 
     assert response.status_code == 404
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_chat_socket_opened_while_the_agent_thinks_shows_it_typing(tenant, billing):
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    conversation, token = await sync_to_async(conversation_start)(
+        tenant=tenant, agent=billing, channel="web", customer={"id": "c-1"}
+    )
+    # decided only (inline dispatch writes no outbox row): the answer is pending
+    result = await sync_to_async(conversation_decide)(
+        conversation=conversation, text="Where is my invoice?"
+    )
+    customer = WebsocketCommunicator(
+        application,
+        f"/ws/conversations/{conversation.pk}/?token={token}",
+        headers=[(b"origin", b"http://localhost")],
+    )
+    connected, _ = await customer.connect()
+    assert connected
+
+    async def next_of(*kinds):
+        while True:
+            event = await customer.receive_json_from(timeout=5)
+            if event["type"] in kinds:
+                return event
+
+    snapshot = await next_of("conversation.snapshot")
+    assert snapshot["agentTyping"] is True
+    await sync_to_async(execute)(
+        conversation_id=conversation.pk, ai_turn=1, message_id=result.message.pk
+    )
+    assert (await next_of("message.created"))["message"]["text"] == ANSWER
+    assert (await next_of("agent.typing"))["typing"] is False
+    await customer.send_json_to({"type": "resync"})
+    assert (await next_of("conversation.snapshot"))["agentTyping"] is False
+    await customer.disconnect()
