@@ -408,7 +408,7 @@ def test_another_tenant_cannot_post_to_a_conversation(other_tenant, conv):
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_chat_socket_opened_while_the_agent_thinks_shows_it_typing(tenant, billing):
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async as sync_to_async
     from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
