@@ -22,43 +22,8 @@ from core.services import hash_secret
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def team(tenant):
-    sup = Agent.objects.create(
-        tenant=tenant, slug="agent-sup", name="Front desk", role="supervisor"
-    )
-    billing = Agent.objects.create(
-        tenant=tenant,
-        slug="agent-billing",
-        name="Billing",
-        role="specialist",
-        supervisor=sup,
-        domains=["billing", "refund"],
-    )
-    tech = Agent.objects.create(
-        tenant=tenant,
-        slug="agent-tech",
-        name="Tech",
-        role="specialist",
-        supervisor=sup,
-        domains=["technical"],
-    )
-    billing.knowledge.create(
-        question="Why was I charged twice?",
-        keywords=["charged twice", "double charge"],
-        answer="I can refund the duplicate payment.",
-        action="issue_refund",
-        action_params={"orderId": "A1", "amount": 20},
-    )
-    billing.knowledge.create(
-        question="Where is my invoice?", keywords=["invoice"], answer="Under Account > Billing."
-    )
-    tech.knowledge.create(
-        question="The app crashes",
-        keywords=["crash", "crashes", "crashing"],
-        answer="Update the app.",
-    )
-    return sup, billing, tech
+# ``team``: the shared fixture (tests/conftest.py): a front desk, billing and tech with their
+# knowledge, no rules.
 
 
 def start(client, agent="agent-sup", **extra):
