@@ -100,7 +100,7 @@ def conversation_json(conversation: Conversation) -> dict:
         "state": conversation.state,
         "channel": conversation.channel,
         "currentAgentId": conversation.current_agent.slug,
-        "assignee": conversation.assignee.get_username() if conversation.assignee_id else None,
+        "assignee": conversation.assignee.get_username() if conversation.assignee else None,
         "turns": conversation.turns,
         "attempts": conversation.attempts,
         "customer": {
@@ -125,7 +125,7 @@ def _latest_handoff(conversation: Conversation) -> dict | None:
         "id": latest.pk,
         "mode": latest.mode,
         "status": latest.status,
-        "claimedBy": latest.claimed_by.get_username() if latest.claimed_by_id else None,
+        "claimedBy": latest.claimed_by.get_username() if latest.claimed_by else None,
     }
 
 
@@ -197,6 +197,7 @@ class ConversationListView(APIView):
     )
     def post(self, request):
         tenant = request_tenant(request)
+        assert tenant is not None  # MatrixPermission let in only callers of a tenant
         serializer = StartSerializer(data=request.data, context={"tenant": tenant})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
