@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from agents.models import Agent
 from agents.rule_sets import rules_replace
 from agents.services import agent_create
+from conversations.messages import message_post
 from core import services
 from core.models import ApproverGroup, BusinessHours, Tenant
 
@@ -169,3 +170,12 @@ def make_team(
     if rules is not None:
         rules_replace(agent=sup, document=copy.deepcopy(dict(rules)))
     return Team(sup=sup, specialists=list(by_name.values()), by_name=by_name)
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def make_message(conversation, *, text: str, role: str = "customer", author: str = "", **signals):
+    """A message of ``conversation``, written the product's one way (``message_post``: it is
+    announced after commit); ``signals`` are ``intent``, ``sentiment``, ``risk``."""
+    return message_post(conversation=conversation, role=role, text=text, author=author, **signals)

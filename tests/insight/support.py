@@ -15,6 +15,7 @@ from conversations.models import (
     Message,
 )
 from handover.models import Handoff
+from tests.factories import make_message
 
 UTC = dt.UTC
 
@@ -135,9 +136,7 @@ def approval(conv, *, when, seconds=None, status="approved", by="agent:agent-bil
 
 
 def customer_message(conv, text, **signals) -> Message:
-    return Message.objects.create(
-        tenant_id=conv.tenant_id, conversation=conv, role="customer", text=text, **signals
-    )
+    return make_message(conv, text=text, **signals)
 
 
 def start(client, agent="agent-sup", **extra) -> dict:
