@@ -238,7 +238,7 @@ class PersonAdmin(TenantScopedMixin, DjangoUserAdmin):
         return ["last_login", "date_joined"] if obj else []
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"manager_tenant": self._manager_tenant(request)})
 
     def get_object(self, request, object_id, from_field=None):
