@@ -1,5 +1,7 @@
 """Factories for the tests. Rows are made through the same services the product uses where a
-service exists (people, keys), so a factory never makes a state the product could not."""
+service exists (people, keys, agents and their rules, messages), so a factory never makes a
+state the product could not. ``make_team`` is what the one ``team`` fixture (tests/conftest.py)
+builds; a test module or folder that needs another team overrides ``team_options``."""
 
 from __future__ import annotations
 
