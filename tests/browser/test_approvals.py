@@ -14,10 +14,11 @@ import pytest
 from agents.models import Agent
 from agents.rule_sets import rules_replace
 from approvals.models import ApprovalRequest, LedgerEntry
+from conversations.models import Message
 from conversations.services import conversation_start
 from core.services import personal_token_create
 from tests.browser.conftest import screenshot, sign_in
-from tests.factories import TenantFactory, make_api_key, make_message, make_person
+from tests.factories import TenantFactory, make_api_key, make_person
 
 try:
     from playwright.sync_api import expect
@@ -58,7 +59,12 @@ def acme(transactional_db):
         ("agent", "agent-billing", "I'm sorry! I can request a full refund of €249.99 for you."),
         ("customer", "Kim Lee", "Yes please, refund it to my card."),
     ]:
-        make_message(conversation, role=role, author=author, text=text)
+        # written directly, not by make_message (message_post): Playwright's sync API runs an
+        # event loop in this thread, and with no transaction to wait for, the announcement
+        # would be sent at once, through async_to_sync, which refuses to run inside a loop
+        Message.objects.create(
+            tenant=tenant, conversation=conversation, role=role, author=author, text=text
+        )
     _, key = make_api_key(tenant=tenant)
     return {"alice": alice, "bob": bob, "conversation": conversation, "key": key}
 
