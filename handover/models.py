@@ -83,6 +83,12 @@ class HandoffPack(models.Model):
 
     handoff = models.OneToOneField(Handoff, on_delete=models.CASCADE, related_name="pack")
     summary = models.TextField()
+    brief = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Why it came to a person (the trigger quoted), what the customer wants, "
+        "what was already done, the next steps.",
+    )
     key_details = models.JSONField(default=dict)
     sentiment = models.JSONField(default=dict)
     suggestions = models.JSONField(default=list)

@@ -9,7 +9,6 @@ over ``/ws/conversations/<id>/?token=``. Neither page ever holds an API key.
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -26,7 +25,6 @@ from conversations.models import (
     Channel,
     Conversation,
     Message,
-    MessageRole,
 )
 from conversations.services import conversation_start
 from core.api_errors import error_body
@@ -38,10 +36,12 @@ from core.json_input import (
 from core.models import Tenant
 from core.permissions import page_door
 from core.scoping import membership_of
+from handover.activity import actions_done, activity_of
 from handover.limits import chat_start_address_refusal, chat_start_tenant_refusal, wait_text
 from handover.models import OPEN_STATUSES, Handoff
 from handover.presence import HEARTBEAT_SECONDS
 from handover.selectors import (
+    customer_display,
     handoff_json,
     handoffs_for,
     open_handoffs,
@@ -53,12 +53,7 @@ from handover.services import (
     conversation_resolve,
     handoff_claim,
 )
-from orchestration.packs import (
-    key_details,
-    sentiment_trend,
-    suggestions_for,
-    summary_for,
-)
+from orchestration.packs import pack_preview
 from orchestration.pipeline import ConversationClosed, conversation_receive_message
 from orchestration.reach import narrow_conversations
 
@@ -135,26 +130,6 @@ def _tenant_conversation(request: HttpRequest, tenant: Tenant, conversation_id) 
     )
 
 
-def pack_preview(handoff: Handoff, messages: list[Message]) -> dict[str, Any]:
-    """What a person sees of a handoff that has no pack yet (a hot offer): the same summary,
-    key details, sentiment trend and suggestions a cold pack would hold, read now and not
-    stored."""
-    customer = [m for m in messages if m.role == MessageRole.CUSTOMER]
-    texts = [m.text for m in customer]
-    risks = {r for m in customer for r in (m.risk or [])}
-    last_intent = next((m.intent for m in reversed(customer) if m.intent), None)
-    return {
-        "summary": summary_for(
-            texts, Counter(m.intent for m in customer if m.intent), handoff.reason or "escalated"
-        ),
-        "keyDetails": key_details(texts),
-        "sentiment": sentiment_trend([m.sentiment for m in customer if m.sentiment is not None]),
-        "suggestions": suggestions_for(last_intent, risks, handoff.conversation),
-        "transcript": [],
-        "preview": True,
-    }
-
-
 @page_door
 @require_GET
 def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
@@ -170,18 +145,23 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
     messages = list(
         Message.objects.filter(conversation=conversation).order_by("-id")[:TRANSCRIPT_LIMIT]
     )[::-1]
+    agents = _agent_names(tenant)
+    activity = activity_of(conversation, agents=agents)
     data = None
     if handoff is not None:
         data = handoff_json(handoff, target=tenant.response_target)
         if data["pack"] is None:
-            data["pack"] = pack_preview(handoff, messages)
+            data["pack"] = pack_preview(handoff, messages, activity)
+        elif data["pack"]["brief"]:  # what was done is read now: a decision may have come since
+            done = [item["text"] for item in actions_done(activity)]
+            data["pack"]["brief"] = {**data["pack"]["brief"], "done": done}
     return JsonResponse(
         {
             "conversation": {
                 "id": str(conversation.pk),
                 "state": conversation.state,
                 "channel": conversation.channel,
-                "customer": conversation.customer_name or conversation.customer_ref,
+                "customer": customer_display(conversation),
                 "customerEmail": conversation.customer_email,
                 "assignee": conversation.assignee.get_username()
                 if conversation.assignee_id
@@ -192,6 +172,7 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
             },
             "handoff": data,
             "messages": [message_json(m) for m in messages],
+            "activity": activity,
         }
     )
 
