@@ -67,6 +67,13 @@ def _money(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"amount": amount_text(params["amount"]), "currency": currency or None}
 
 
+def _why_line(line: Any) -> str:
+    """A rule's explanation line, tidied: "true   params.amount > 100  (...)" reads
+    "params.amount > 100 (...)"."""
+    text = " ".join(str(line).split())
+    return text[5:] if text.startswith("true ") else text
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -101,7 +108,7 @@ def _approval_steps(approval: ApprovalRequest, agents: Mapping[str, str]) -> lis
     words = action_words(approval.action, approval.params)
     asked_by = who_text(approval.requested_by_label, agents)
     ids = {"approvalId": approval.pk}
-    why = "; ".join(str(w) for w in approval.rule_detail or []) or None
+    why = "; ".join(_why_line(w) for w in approval.rule_detail or []) or None
     steps = [
         _entry(
             kind="action",
@@ -196,10 +203,8 @@ def _event_step(row: DecisionEvent, agents: Mapping[str, str]) -> dict[str, Any]
         )
     if isinstance(event, GuardrailBlocked):
         if event.rule == "tool_access":
-            text = (
-                f"Guardrail: the AI ({agent}) may not {action_words(event.action, event.params)}"
-                "; refused"
-            )
+            words = action_words(event.action, event.params)
+            text = f"Guardrail: the AI ({agent}) is not allowed to propose this: {words}; refused"
             action, params = event.action, event.params
         else:
             verb = {"redact": "cut something out of", "block": "blocked", "fallback": "replaced"}
