@@ -227,6 +227,33 @@ def entry_agent(tenant: Tenant) -> Agent | None:
     )
 
 
+def assistant_name(tenant: Tenant) -> str:
+    """The one name the AI has in the tenant's chat, whichever agent answers (issue 19,
+    point 10): the customer talks to the tenant's assistant, not to its org chart."""
+    return f"{tenant.name} \u00b7 AI assistant"
+
+
+def _chat_session_key(tenant: Tenant) -> str:
+    return f"chat:{tenant.slug}"
+
+
+def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str] | None:
+    """The visitor's open conversation with the tenant, kept in their session by the start,
+    so another tab or a reload (even with the browser's storage cleared) carries on with it."""
+    kept = request.session.get(_chat_session_key(tenant))
+    if not isinstance(kept, dict) or not kept.get("conversationId") or not kept.get("token"):
+        return None
+    open_ = (
+        Conversation.objects.filter(tenant=tenant, pk=kept["conversationId"])
+        .exclude(state="resolved")
+        .exists()
+    )
+    if not open_:
+        request.session.pop(_chat_session_key(tenant), None)
+        return None
+    return {"conversationId": kept["conversationId"], "token": kept["token"]}
+
+
 @require_GET
 def chat(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_object_or_404(Tenant, slug=slug)
@@ -240,10 +267,11 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
             "config": {
                 "tenant": tenant.slug,
                 "tenantName": tenant.name,
+                "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "socketPath": "/ws/conversations/",
-                "agents": _agent_names(tenant),
                 "maxText": MAX_TEXT,
+                "resume": _resume(request, tenant),
             },
         },
     )
@@ -321,6 +349,10 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         conversation_receive_message(conversation=conversation, text=text.strip())
     except ConversationClosed as exc:  # cannot happen to a new conversation; be plain anyway
         return _json_error(409, "conflict", str(exc))
+    request.session[_chat_session_key(tenant)] = {
+        "conversationId": str(conversation.pk),
+        "token": token,
+    }
     return JsonResponse(
         {"conversationId": str(conversation.pk), "token": token, "name": name.strip()},
         status=201,

@@ -351,7 +351,6 @@ def pack_contents(
         "keyDetails": key_details([m.text for m in customer]),
         "sentiment": sentiment_trend([m.sentiment for m in customer if m.sentiment is not None]),
         "suggestions": brief["next"],
-        "activity": activity,
     }
 
 

@@ -55,10 +55,19 @@
   const urlFor = (template, id) => template.replace(/0{8}-0{4}-0{4}-0{4}-0{12}|\/0\//, (m) =>
     m.startsWith("/") ? `/${id}/` : id);
 
+  // Times in the person's locale, as on every page (static/js/local-time.js).
   function timeOf(iso) {
     if (!iso) return "";
-    const d = new Date(iso);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return window.localTime ? window.localTime.format(iso, "time") : new Date(iso).toLocaleTimeString();
+  }
+
+  function fullTimeOf(iso) {
+    if (!iso) return "";
+    return window.localTime ? window.localTime.format(iso, "full") : new Date(iso).toLocaleString();
+  }
+
+  function timeNode(iso, attrs = {}) {
+    return h("time", { datetime: iso, title: fullTimeOf(iso), "data-localized": "time", ...attrs }, timeOf(iso));
   }
 
   function minutesText(total) {
@@ -211,8 +220,16 @@
       case "conversation.updated": conversationUpdated(event); break;
       case "presence": setOnline(event.online || []); break;
       case "approval.requested":
-      case "approval.decided": resyncSoon(); break;
+      case "approval.decided": resyncSoon(); activityChanged(event); break;
       default: break;
+    }
+  }
+
+  // What the AI did changed (an approval asked for or decided, an action carried out): the open
+  // conversation re-reads its transcript and brief.
+  function activityChanged(event) {
+    if (state.selected && state.selected === event.conversationId) {
+      loadConversation(state.selected, { quiet: true });
     }
   }
 
@@ -284,7 +301,12 @@
   function claimedByAnyone(event) {
     const handoff = state.handoffs.get(event.handoffId);
     if (event.by === cfg.me) {
-      if (handoff) { handoff.status = "claimed"; handoff.claimedBy = cfg.me; renderLists(); }
+      if (handoff) {
+        handoff.status = "claimed";
+        handoff.claimedBy = cfg.me;
+        handoff.claimedAt = handoff.claimedAt || new Date().toISOString();
+        renderLists();
+      }
       return;
     }
     state.gone.add(event.handoffId);
@@ -295,7 +317,7 @@
       setTimeout(() => dropHandoff(event.handoffId), LEAVE_MS);
     }
     if (state.selected === event.conversationId) {
-      state.notice = { kind: "warn", text: `${event.by} claimed this conversation.` };
+      state.notice = { kind: "warn", text: `${event.by} claimed this conversation.`, forState: "with_human" };
       loadConversation(event.conversationId, { quiet: true });
     }
   }
@@ -335,7 +357,7 @@
     claiming.delete(result.handoffId);
     const handoff = state.handoffs.get(result.handoffId);
     if (result.ok) {
-      if (handoff) { handoff.status = "claimed"; handoff.claimedBy = cfg.me; }
+      if (handoff) { handoff.status = "claimed"; handoff.claimedBy = cfg.me; handoff.claimedAt = handoff.claimedAt || new Date().toISOString(); }
       renderLists();
       announce(`You claimed the conversation${handoff ? ` with ${handoff.customer}` : ""}.`);
       await openConversation(result.conversationId, { focusComposer: true });
@@ -462,7 +484,7 @@
     if (state.selected === handoff.conversationId) classes.push("selected");
     if (unread) classes.push("has-unread");
     const claimable = !leavingBy && handoff.status !== "claimed";
-    const waitingLabel = handoff.status === "claimed" ? `claimed ${minutesText(waited)} ago`.replace("just now ago", "just now") : `waiting ${minutesText(waited)}`;
+    const waitingLabel = handoff.status === "claimed" ? claimedLabel(handoff) : `waiting ${minutesText(waited)}`;
     const node = h("li", {
       class: classes.join(" "),
       tabindex: "-1",
@@ -500,6 +522,12 @@
     node.addEventListener("click", () => { setCurrent(handoff.id, false); openConversation(handoff.conversationId); });
     node.addEventListener("focus", () => setCurrent(handoff.id, false));
     return node;
+  }
+
+  // Minutes since the claim itself (not since the handoff was made): "claimed just now".
+  function claimedLabel(handoff) {
+    const since = handoff.claimedAt ? Math.max(0, Math.floor((Date.now() - Date.parse(handoff.claimedAt)) / 60000)) : 0;
+    return since < 1 ? "claimed just now" : `claimed ${minutesText(since)} ago`;
   }
 
   function expiresText(iso) {
@@ -578,7 +606,20 @@
 
   // --- the conversation and its pack --------------------------------------------------------
 
+  // On a narrow screen one pane shows at a time: the list, or the open conversation.
+  function showPane(view) {
+    root.dataset.view = view;
+  }
+
+  function backButton() {
+    return h("button", { type: "button", class: "ghost back", "aria-label": "Back to the list", onclick: () => {
+      showPane("list");
+      if (state.current !== null) setCurrent(state.current);
+    } }, "\u2190 List");
+  }
+
   async function openConversation(conversationId, options = {}) {
+    showPane("conversation");
     if (state.selected !== conversationId) state.notice = null;
     state.selected = conversationId;
     state.unread.delete(conversationId);
@@ -613,14 +654,44 @@
     if (message.role === "system") {
       return h("li", { class: "msg msg-system", "data-id": message.id },
         h("span", { class: "notice" }, message.text),
-        h("time", { datetime: message.createdAt }, timeOf(message.createdAt)));
+        timeNode(message.createdAt));
     }
     return h("li", { class: `msg msg-${message.role}`, "data-id": message.id },
       h("div", { class: "msg-meta" },
         h("span", { class: "who" }, roleLabel(message, customer)),
         message.role === "agent" ? h("span", { class: "tag" }, "AI") : null,
-        h("time", { datetime: message.createdAt, title: new Date(message.createdAt).toLocaleString() }, timeOf(message.createdAt))),
+        timeNode(message.createdAt)),
       h("div", { class: "bubble" }, message.text));
+  }
+
+  // The messages and what the AI did (actions, approvals, executions, guardrails), in time
+  // order; at the same instant a message comes first.
+  function timeline(messages, activity) {
+    const items = [
+      ...messages.map((m, i) => ({ at: Date.parse(m.createdAt), order: 0, i, item: m })),
+      ...activity.map((a, i) => ({ at: Date.parse(a.at), order: 1, i, item: a })),
+    ];
+    items.sort((a, b) => (a.at - b.at) || (a.order - b.order) || (a.i - b.i));
+    return items.map((x) => x.item);
+  }
+
+  const STEP_LABELS = {
+    requested: "Approval requested", approved: "Approved", denied: "Denied", expired: "Expired",
+    executed: "Done", failed: "Failed", running: "In progress", rejected: "Rejected",
+    blocked: "Guardrail", redacted: "Guardrail",
+  };
+
+  function activityNode(step) {
+    return h("li", {
+      class: `msg msg-activity kind-${step.kind} step-${step.step}`,
+      "data-step": step.step,
+      "data-approval": step.approvalId,
+      "data-execution": step.executionId,
+    },
+      h("div", { class: "activity-line" },
+        h("span", { class: "activity-badge" }, STEP_LABELS[step.step] || step.step),
+        h("span", { class: "activity-text" }, step.text),
+        timeNode(step.at)));
   }
 
   function appendMessage(message) {
@@ -648,6 +719,7 @@
     const hadFocus = pane.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA";
     state.detail = { ...data, messages: [...data.messages] };
     const { conversation, handoff } = data;
+    dropStaleNotice(conversation, handoff);
     const mine = conversation.state === "with_human" && conversation.assignee === cfg.me;
     const claimable = handoff && ["offered", "queued"].includes(handoff.status) && !state.leaving.has(handoff.id);
 
@@ -672,7 +744,8 @@
     else if (!["with_human", "handing_off"].includes(conversation.state)) banner = h("div", { class: "banner banner-info" }, "The AI is handling this conversation.");
 
     const transcript = h("ol", { class: "transcript", role: "log", "aria-label": `Messages with ${conversation.customer}` },
-      data.messages.map((m) => messageNode(m, conversation.customer)));
+      timeline(data.messages, data.activity || []).map((item) =>
+        item.kind ? activityNode(item) : messageNode(item, conversation.customer)));
 
     let composer = null;
     if (mine) {
@@ -695,6 +768,7 @@
 
     pane.replaceChildren(...[
       h("header", { class: "conv-head" },
+        backButton(),
         h("div", { class: "conv-title" },
           h("span", { class: "avatar large", "aria-hidden": "true" }, (conversation.customer || "?").slice(0, 1).toUpperCase()),
           h("div", {},
@@ -711,6 +785,16 @@
     scroller.scrollTop = scroller.scrollHeight;
     if (hadFocus && composer) composer.querySelector("textarea").focus();
     renderPack(data);
+  }
+
+  // A banner tells the truth of a moment ("Handed back to the AI"): once the conversation has
+  // moved on (a new offer, someone claimed it), it goes.
+  function dropStaleNotice(conversation, handoff) {
+    const notice = state.notice;
+    if (!notice) return;
+    const moved = notice.forState && conversation.state !== notice.forState;
+    const newOffer = handoff && ["offered", "queued"].includes(handoff.status) && notice.kind === "done";
+    if (moved || newOffer) state.notice = null;
   }
 
   function submitReply(box) {
@@ -737,8 +821,8 @@
         }
       }
       state.notice = kind === "resolve"
-        ? { kind: "done", text: "Resolved. Nice work." }
-        : { kind: "done", text: "Handed back to the AI assistant." };
+        ? { kind: "done", text: "Resolved. Nice work.", forState: body.state }
+        : { kind: "done", text: "Handed back to the AI assistant.", forState: body.state };
       toast(kind === "resolve" ? `Resolved the conversation with ${conversation.customer}.` : `Handed ${conversation.customer} back to the AI.`, "success");
       announce(state.notice.text);
       renderLists();
@@ -784,9 +868,7 @@
           h("dt", {}, "AI agent"), h("dd", {}, conversation.currentAgent),
           conversation.customerEmail ? [h("dt", {}, "E-mail"), h("dd", {}, conversation.customerEmail)] : null,
         )),
-      h("section", { class: "pack-section" },
-        h("h2", {}, "Summary", pack.preview ? h("span", { class: "muted small" }, " · live preview") : null),
-        h("p", { class: "summary" }, pack.summary || "The pack is being prepared…")),
+      briefSection(pack),
       h("section", { class: "pack-section" },
         h("h2", {}, "Key details"),
         keyRows.length
@@ -809,6 +891,28 @@
           ? h("ol", { class: "suggestions" }, pack.suggestions.map((s) => h("li", {}, s)))
           : h("p", { class: "muted" }, "No suggestions.")),
     );
+  }
+
+  // The brief: why a person, what the customer wants, what was already done.
+  function briefSection(pack) {
+    const brief = pack.brief;
+    const heading = h("h2", {}, "Brief", pack.preview ? h("span", { class: "muted small" }, " · live preview") : null);
+    if (!brief || !brief.why) {
+      return h("section", { class: "pack-section" }, heading,
+        h("p", { class: "summary" }, pack.summary || "The pack is being prepared…"));
+    }
+    const done = brief.done || [];
+    return h("section", { class: "pack-section brief" }, heading,
+      h("dl", { class: "brief-list" },
+        h("dt", {}, "Why a person"),
+        h("dd", { class: "brief-why" }, brief.why,
+          brief.trigger ? h("blockquote", { class: "trigger" }, brief.trigger.text) : null),
+        h("dt", {}, "The customer wants"),
+        h("dd", { class: "brief-wants" }, brief.wants),
+        h("dt", {}, "Already done"),
+        h("dd", { class: "brief-done" }, done.length
+          ? h("ul", { class: "done" }, done.map((text) => h("li", {}, text)))
+          : "Nothing yet.")));
   }
 
   // --- keyboard -------------------------------------------------------------------------------
