@@ -119,7 +119,7 @@ def _approval_steps(approval: ApprovalRequest, agents: Mapping[str, str]) -> lis
             by=asked_by,
             reason=why,
             text=f"{words}: proposed by {asked_by}, needs approval"
-            + (f" ({why})" if why else "")
+            + (f" because {why}" if why else "")
             + (" · waiting for a decision" if approval.status == ApprovalStatus.PENDING else ""),
             **ids,
         )

@@ -187,9 +187,10 @@ def pages(browser, asgi_server, transactional_db):
     every context is closed before the database is flushed."""
     contexts = []
 
-    def open_page(viewport=(1440, 900)):
+    def open_page(viewport=(1440, 900), **options):
+        """``options`` go to the new context (``locale``, ``permissions`` ...)."""
         context = browser.new_context(
-            base_url=asgi_server, viewport={"width": viewport[0], "height": viewport[1]}
+            base_url=asgi_server, viewport={"width": viewport[0], "height": viewport[1]}, **options
         )
         context.set_default_timeout(10_000)
         contexts.append(context)

@@ -266,7 +266,7 @@ def test_a_refund_pending_approval_is_a_next_step(tenant, team):
 
     assert pack.brief["done"] == [
         "Refund of 150.00 EUR for order A-12345: proposed by the AI (Billing), needs approval "
-        "(params.amount > 100 (params.amount is 150)) \u00b7 waiting for a decision"
+        "because params.amount > 100 (params.amount is 150) \u00b7 waiting for a decision"
     ]
     assert any(
         s.startswith("Refund of 150.00 EUR for order A-12345 is waiting for approval")
