@@ -291,6 +291,7 @@
     if (state.selected === handoff.conversationId) renderDetail(data);
     if (event.type === "handoff.offered" && isNew) {
       announce(`New live offer from ${handoff.customer}. ${handoff.pack ? handoff.pack.summary : handoff.reason}`);
+      alertHotOffer(handoff);
     } else if (event.type === "handoff.expired") {
       announce(`The offer from ${handoff.customer} was not claimed in time and moved to the queue.`);
     } else if (event.type === "handoff.queued" && isNew) {
@@ -507,7 +508,12 @@
         h("span", { class: "wait", title: `Handed over at ${timeOf(handoff.createdAt)}` }, waitingLabel),
         isBreached ? h("span", { class: "breach", title: `Response target: ${handoff.responseTargetMinutes} min` }, "over target") : null,
         handoff.status === "offered" && handoff.offerExpiresAt && !leavingBy
-          ? h("span", { class: "expires", "data-expires": handoff.offerExpiresAt }, expiresText(handoff.offerExpiresAt))
+          ? h("span", {
+            class: `expires${expiresSoon(handoff.offerExpiresAt) ? " soon" : ""}`,
+            "data-expires": handoff.offerExpiresAt,
+            role: "timer",
+            "aria-label": "Time left to claim",
+          }, expiresText(handoff.offerExpiresAt))
           : null,
         leavingBy ? h("span", { class: "claimed-by" }, `Claimed by ${leavingBy}`) : null,
         claimable ? h("button", {
@@ -530,11 +536,16 @@
     return since < 1 ? "claimed just now" : `claimed ${minutesText(since)} ago`;
   }
 
+  // The countdown to the claim timeout of a live offer: "claim within 1:45".
   function expiresText(iso) {
     const seconds = Math.round((new Date(iso) - Date.now()) / 1000);
     if (seconds <= 0) return "moving to the queue";
-    if (seconds < 90) return `expires in ${seconds} s`;
-    return `expires in ${Math.round(seconds / 60)} min`;
+    const rest = String(seconds % 60).padStart(2, "0");
+    return `claim within ${Math.floor(seconds / 60)}:${rest}`;
+  }
+
+  function expiresSoon(iso) {
+    return new Date(iso) - Date.now() < 30000;
   }
 
   function renderLists() {
@@ -915,6 +926,86 @@
           : "Nothing yet.")));
   }
 
+  // --- alerts for a hot offer: a desktop notification (asked for on a click) and a sound ------
+
+  const ALERTS_KEY = "inbox:alerts";
+  const SOUND_KEY = "inbox:sound";
+  const alertsButton = document.getElementById("alerts-toggle");
+  const soundBox = document.getElementById("sound-toggle");
+  let audio = null;
+
+  function preference(key) {
+    try { return localStorage.getItem(key) === "on"; } catch (_) { return false; }
+  }
+
+  function setPreference(key, on) {
+    try { localStorage.setItem(key, on ? "on" : "off"); } catch (_) { /* private mode */ }
+  }
+
+  function alertsOn() {
+    return "Notification" in window && Notification.permission === "granted" && preference(ALERTS_KEY);
+  }
+
+  function showAlertsState() {
+    const supported = "Notification" in window;
+    const denied = supported && Notification.permission === "denied";
+    const on = alertsOn();
+    alertsButton.setAttribute("aria-pressed", String(on));
+    alertsButton.disabled = !supported || denied;
+    alertsButton.textContent = !supported ? "Desktop alerts unavailable"
+      : denied ? "Desktop alerts blocked" : on ? "Desktop alerts on" : "Desktop alerts off";
+    if (denied) alertsButton.title = "Notifications are blocked for this site in the browser's settings.";
+    soundBox.checked = preference(SOUND_KEY);
+  }
+
+  async function toggleAlerts() {
+    if (!("Notification" in window)) return;
+    if (alertsOn()) { setPreference(ALERTS_KEY, false); showAlertsState(); return; }
+    let permission = Notification.permission;
+    if (permission === "default") permission = await Notification.requestPermission();
+    setPreference(ALERTS_KEY, permission === "granted");
+    showAlertsState();
+    if (permission === "granted") toast("Desktop alerts are on for new live offers.", "success");
+  }
+
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.12, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.35);
+      tone.connect(gain).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.35);
+      root.dataset.lastSound = String(Date.now());
+    } catch (_) { /* no audio output */ }
+  }
+
+  function alertHotOffer(handoff) {
+    if (preference(SOUND_KEY)) beep();
+    if (!alertsOn()) return;
+    const summary = handoff.pack ? handoff.pack.summary : (handoff.reason || "Handed over");
+    const note = new Notification(`Live offer from ${handoff.customer}`, {
+      body: `${summary}\nClaim within ${expiresText(handoff.offerExpiresAt).replace("claim within ", "")}.`,
+      tag: `handoff-${handoff.id}`,
+    });
+    note.onclick = () => {
+      window.focus();
+      setCurrent(handoff.id, false);
+      openConversation(handoff.conversationId);
+      note.close();
+    };
+  }
+
+  alertsButton.addEventListener("click", toggleAlerts);
+  soundBox.addEventListener("change", () => {
+    setPreference(SOUND_KEY, soundBox.checked);
+    if (soundBox.checked) beep(); // the click lets the page play sound; it is also a sample
+  });
+  showAlertsState();
+
   // --- keyboard -------------------------------------------------------------------------------
 
   function typing(target) {
@@ -970,7 +1061,10 @@
   // --- clocks ---------------------------------------------------------------------------------
 
   setInterval(() => {
-    for (const node of document.querySelectorAll("[data-expires]")) node.textContent = expiresText(node.dataset.expires);
+    for (const node of document.querySelectorAll("[data-expires]")) {
+      node.textContent = expiresText(node.dataset.expires);
+      node.classList.toggle("soon", expiresSoon(node.dataset.expires));
+    }
   }, 1000);
   setInterval(() => { if (!document.activeElement || !document.activeElement.closest(".queue-pane button")) renderLists(); }, 30000);
 
