@@ -248,6 +248,7 @@ class ActionResult(TypedDict, total=False):
 
 class HandoffPack(TypedDict, total=False):
     summary: str
+    brief: dict[str, Any]  # why (the trigger quoted), wants, done, next
     keyDetails: dict[str, Any]
     sentiment: Any
     suggestions: list[str]
