@@ -12,19 +12,6 @@ from core.models import Tenant
 from handover.models import OPEN_STATUSES, Handoff, Status
 
 
-def customer_display(conversation) -> str:
-    """How people see a customer: their name, else their e-mail address; a nameless web
-    visitor is "Visitor" and a short id ("Visitor ac87"), never ``web-ac87aab70ea6e7b0``."""
-    if conversation.customer_name:
-        return conversation.customer_name
-    if conversation.customer_email:
-        return conversation.customer_email
-    ref = conversation.customer_ref or ""
-    if ref.startswith("web-") or not ref:
-        return f"Visitor {ref[4:8]}".strip()
-    return ref
-
-
 def pack_json(handoff: Handoff) -> dict[str, Any] | None:
     pack = getattr(handoff, "pack", None)
     if pack is None:
@@ -52,7 +39,7 @@ def handoff_json(
         "priority": handoff.priority,
         "reason": handoff.reason,
         "claimedBy": handoff.claimed_by.get_username() if handoff.claimed_by_id else None,
-        "customer": customer_display(handoff.conversation),
+        "customer": handoff.conversation.customer_display,
         "channel": handoff.conversation.channel,
         "waitingMinutes": waited,
         "offerExpiresAt": handoff.offer_expires_at,

@@ -41,7 +41,6 @@ from handover.limits import chat_start_address_refusal, chat_start_tenant_refusa
 from handover.models import OPEN_STATUSES, Handoff
 from handover.presence import HEARTBEAT_SECONDS
 from handover.selectors import (
-    customer_display,
     handoff_json,
     handoffs_for,
     open_handoffs,
@@ -161,7 +160,7 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 "id": str(conversation.pk),
                 "state": conversation.state,
                 "channel": conversation.channel,
-                "customer": customer_display(conversation),
+                "customer": conversation.customer_display,
                 "customerEmail": conversation.customer_email,
                 "assignee": conversation.assignee.get_username()
                 if conversation.assignee_id
