@@ -398,6 +398,9 @@
       if (!state.detail.messages.some((m) => m.id === message.id)) {
         state.detail.messages.push(message);
         appendMessage(message);
+        // a system message tells of an approval or an action (agents get no approval events):
+        // the transcript and the brief re-read what the AI did
+        if (message.role === "system") activityChanged({ conversationId: cid });
       }
       renderLists();
       return;
@@ -1018,6 +1021,7 @@
     if (event.key === "Escape") {
       const help = document.getElementById("shortcuts");
       if (!help.hidden) { toggleHelp(false); return; }
+      showPane("list");
       if (state.current !== null) setCurrent(state.current);
       return;
     }

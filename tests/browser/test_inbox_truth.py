@@ -21,7 +21,7 @@ from handover.models import Handoff
 from orchestration.packs import pack_build
 from orchestration.pipeline import conversation_receive_message
 from tests.browser.conftest import make_support_team, screenshot, sign_in, wait_live
-from tests.browser.test_handover import customer_says, start_chat
+from tests.browser.test_handover import customer_says, offer, start_chat
 from tests.factories import TenantFactory, make_person
 
 try:
@@ -287,3 +287,50 @@ def test_times_follow_the_persons_locale_in_the_inbox_and_on_approvals(
 
     ampm = re.compile(r"\b(AM|PM)\b", re.I)
     assert all(bool(ampm.search(t)) == twelve_hour for t in texts), texts
+
+
+def test_a_decision_shows_in_the_open_conversation_without_a_reload(acme, pages, asgi_server):
+    """Through the server, as in life: the integration asks for a 130 EUR refund, priya
+    denies it; the person holding the conversation sees it inline at once."""
+    from core.services import personal_token_create
+    from tests.browser.test_approvals import call
+    from tests.factories import make_api_key
+
+    _, key = make_api_key(tenant=acme)
+    _, priyas_token = personal_token_create(user=tenant_person("priya"), name="laptop")
+    ada = make_person(tenant=acme, roles=["agent"], username="ada")
+    agent = pages(viewport=(1366, 768))
+    sign_in(agent, ada)
+    wait_live(agent)
+    customer = pages(viewport=(390, 700))
+    start_chat(customer, name="Kim", text="I want to talk to a human")
+    offer(agent, "Kim").locator("button.claim").click()
+    expect(agent.locator(".composer textarea")).to_be_focused()
+    conversation = Conversation.objects.get()
+
+    status, body = call(
+        asgi_server,
+        f"/api/v1/conversations/{conversation.pk}/actions",
+        key,
+        {
+            "action": "issue_refund",
+            "params": {"orderId": "A-12345", "amount": 130},
+            "idempotencyKey": "live-1",
+        },
+    )
+    assert status == 202, body
+    status, _ = call(
+        asgi_server,
+        f"/api/v1/approvals/{body['approval']['id']}/deny",
+        priyas_token,
+        {"reason": "Already refunded by card"},
+    )
+    assert status == 200
+
+    denied = agent.locator(".transcript .msg-activity.step-denied")
+    expect(denied).to_contain_text("denied by priya: \u201cAlready refunded by card\u201d")
+    expect(agent.locator(".transcript .msg-activity.step-requested")).to_contain_text("130.00 EUR")
+    expect(customer.locator(".msg.notice").last).to_have_text(
+        "Your refund of 130.00 EUR for order A-12345 was not approved, so it has not been "
+        "carried out. We can keep looking into this together."
+    )
