@@ -36,7 +36,6 @@ from core.json_input import (
 from core.models import Tenant
 from core.permissions import page_door
 from core.scoping import membership_of
-from handover.activity import actions_done, activity_of
 from handover.limits import chat_start_address_refusal, chat_start_tenant_refusal, wait_text
 from handover.models import OPEN_STATUSES, Handoff
 from handover.presence import HEARTBEAT_SECONDS
@@ -52,6 +51,7 @@ from handover.services import (
     conversation_resolve,
     handoff_claim,
 )
+from orchestration.activity import actions_done, activity_of
 from orchestration.packs import pack_preview
 from orchestration.pipeline import ConversationClosed, conversation_receive_message
 from orchestration.reach import narrow_conversations

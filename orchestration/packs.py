@@ -1,7 +1,7 @@
 """The handoff pack (SPEC 4.5): what a person needs to pick a conversation up cold.
 
 A short brief (issue 19, point 6): why it came to a person (the trigger message quoted), what
-the customer wants, what the AI already did (actions, approvals: ``handover.activity``) and
+the customer wants, what the AI already did (actions, approvals: ``orchestration.activity``) and
 the next steps for this case; the summary is that brief in a few sentences. Then the key
 details (order ids, amounts, e-mail addresses, dates), the sentiment trend, the suggested
 next steps (never empty: from the trigger, the intent, the pending or finished actions, the
@@ -27,9 +27,9 @@ from core.events import (
     notify_on_commit,
     tenant_inbox_group,
 )
-from handover.activity import actions_done, activity_of, agent_names
 from handover.models import Handoff, HandoffPack
 from handover.services import priority_for
+from orchestration.activity import actions_done, activity_of, agent_names
 
 ORDER_ID = re.compile(
     r"\b(?:order|ord|invoice|inv|ticket|case)?\s*#?\s*([A-Z]{1,5}-?\d{3,}|\d{5,})\b", re.I

@@ -16,8 +16,8 @@ from approvals.models import ActionExecution
 from approvals.services import action_propose, approval_decide, execution_run
 from conversations.models import Conversation, Message
 from conversations.services import conversation_start
-from handover.activity import activity_of, agent_names
 from handover.models import Handoff
+from orchestration.activity import activity_of, agent_names
 from orchestration.inbox import inbox_snapshot
 from orchestration.packs import pack_build
 from orchestration.pipeline import conversation_receive_message
