@@ -625,6 +625,28 @@
     root.dataset.view = view;
   }
 
+  // Under 1100 px the pack pane is not beside the conversation: a button opens it over it.
+  function packButton() {
+    return h("button", {
+      type: "button",
+      class: "ghost pack-toggle",
+      "aria-controls": "details",
+      "aria-expanded": String(root.dataset.pack === "open"),
+      onclick: (event) => {
+        const open = root.dataset.pack !== "open";
+        root.dataset.pack = open ? "open" : "closed";
+        event.currentTarget.setAttribute("aria-expanded", String(open));
+        if (open) details.focus();
+      },
+    }, "Brief");
+  }
+
+  function closePack() {
+    root.dataset.pack = "closed";
+    const toggle = pane.querySelector(".pack-toggle");
+    if (toggle) { toggle.setAttribute("aria-expanded", "false"); toggle.focus(); }
+  }
+
   function backButton() {
     return h("button", { type: "button", class: "ghost back", "aria-label": "Back to the list", onclick: () => {
       showPane("list");
@@ -634,6 +656,7 @@
 
   async function openConversation(conversationId, options = {}) {
     showPane("conversation");
+    root.dataset.pack = "closed";
     if (state.selected !== conversationId) state.notice = null;
     state.selected = conversationId;
     state.unread.delete(conversationId);
@@ -790,7 +813,7 @@
             h("p", { class: "sub" },
               stateChip(conversation, handoff),
               h("span", {}, `${conversation.channel} · started ${timeOf(conversation.createdAt)} · ${conversation.turns} customer message${conversation.turns === 1 ? "" : "s"}`)))),
-        actions),
+        h("div", { class: "head-buttons" }, packButton(), actions)),
       banner,
       h("div", { class: "transcript-scroll" }, transcript),
       composer,
@@ -868,13 +891,21 @@
     const values = sentiment.values || [];
     const waited = waitingNow({ ...handoff, receivedAt: Date.now() });
 
+    // At a glance first: the brief and the next steps; then the facts and the details.
     details.replaceChildren(
+      h("button", { type: "button", class: "ghost pack-close", onclick: closePack }, "Close"),
+      briefSection(pack),
+      h("section", { class: "pack-section" },
+        h("h2", {}, "Suggested next steps"),
+        (pack.suggestions || []).length
+          ? h("ol", { class: "suggestions" }, pack.suggestions.map((s) => h("li", {}, s)))
+          : h("p", { class: "muted" }, "No suggestions.")),
       h("section", { class: "pack-section" },
         h("h2", {}, "Handoff"),
         h("dl", { class: "facts" },
           h("dt", {}, "Mode"), h("dd", {}, h("span", { class: `badge mode-${handoff.mode}` }, handoff.mode === "hot" ? "Hot · live" : "Cold · queued")),
           h("dt", {}, "Priority"), h("dd", {}, h("span", { class: `badge prio prio-${level}` }, label), ` ${handoff.priority}`),
-          h("dt", {}, "Reason"), h("dd", {}, handoff.reason || "—"),
+          pack.brief && pack.brief.why ? null : [h("dt", {}, "Reason"), h("dd", {}, handoff.reason || "—")],
           h("dt", {}, "Waiting"), h("dd", { class: handoff.breached ? "breach" : null },
             handoff.status === "claimed" ? `claimed by ${handoff.claimedBy}` : minutesText(waited)),
           h("dt", {}, "Target"), h("dd", {}, handoff.responseTargetMinutes !== undefined
@@ -882,7 +913,6 @@
           h("dt", {}, "AI agent"), h("dd", {}, conversation.currentAgent),
           conversation.customerEmail ? [h("dt", {}, "E-mail"), h("dd", {}, conversation.customerEmail)] : null,
         )),
-      briefSection(pack),
       h("section", { class: "pack-section" },
         h("h2", {}, "Key details"),
         keyRows.length
@@ -899,11 +929,6 @@
               title: String(v),
             })))
           : h("p", { class: "muted" }, "No sentiment yet.")),
-      h("section", { class: "pack-section" },
-        h("h2", {}, "Suggested next steps"),
-        (pack.suggestions || []).length
-          ? h("ol", { class: "suggestions" }, pack.suggestions.map((s) => h("li", {}, s)))
-          : h("p", { class: "muted" }, "No suggestions.")),
     );
   }
 
@@ -1021,6 +1046,7 @@
     if (event.key === "Escape") {
       const help = document.getElementById("shortcuts");
       if (!help.hidden) { toggleHelp(false); return; }
+      if (root.dataset.pack === "open") { closePack(); return; }
       showPane("list");
       if (state.current !== null) setCurrent(state.current);
       return;

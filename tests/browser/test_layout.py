@@ -65,6 +65,12 @@ def test_the_inbox_fits_the_window(acme, pages, size):  # noqa: F811
     assert_fits(agent, "a conversation")
     screenshot(agent, f"inbox-conversation-{size}")
     if size == "390":
+        agent.get_by_role("button", name="Brief").click()
+        expect(agent.locator("#details .brief-done")).to_contain_text("49.00 EUR")
+        assert_fits(agent, "the pack")
+        screenshot(agent, f"inbox-pack-{size}")
+        agent.locator("#details").get_by_role("button", name="Close").click()
+        expect(agent.locator("#details")).to_be_hidden()
         agent.get_by_role("button", name="Back to the list").click()
         expect(agent.locator("#list-queue .item")).to_be_visible()
 
