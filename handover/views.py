@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
@@ -25,6 +26,7 @@ from conversations.models import (
     Channel,
     Conversation,
     Message,
+    State,
 )
 from conversations.services import conversation_start
 from core.api_errors import error_body
@@ -242,11 +244,14 @@ def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str] | None:
     kept = request.session.get(_chat_session_key(tenant))
     if not isinstance(kept, dict) or not kept.get("conversationId") or not kept.get("token"):
         return None
-    open_ = (
-        Conversation.objects.filter(tenant=tenant, pk=kept["conversationId"])
-        .exclude(state="resolved")
-        .exists()
-    )
+    try:
+        open_ = (
+            Conversation.objects.filter(tenant=tenant, pk=kept["conversationId"])
+            .exclude(state=State.RESOLVED)
+            .exists()
+        )
+    except (ValidationError, ValueError, TypeError):  # not a UUID: not ours to resume
+        open_ = False
     if not open_:
         request.session.pop(_chat_session_key(tenant), None)
         return None
