@@ -32,6 +32,7 @@ class PackInline(ReadOnlyMixin, TenantScopedStackedInline):
         "sentiment",
         "suggestions",
         "transcript",
+        "activity",
         "built_at",
     ]
     readonly_fields = fields

@@ -93,6 +93,12 @@ class HandoffPack(models.Model):
     sentiment = models.JSONField(default=dict)
     suggestions = models.JSONField(default=list)
     transcript = models.JSONField(default=list)
+    activity = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the AI did (actions, approvals, executions, guardrails), one step each "
+        "with its time, to read in time order with the transcript.",
+    )
     built_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

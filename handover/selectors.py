@@ -23,6 +23,7 @@ def pack_json(handoff: Handoff) -> dict[str, Any] | None:
         "sentiment": pack.sentiment,
         "suggestions": pack.suggestions,
         "transcript": pack.transcript,
+        "activity": pack.activity,
     }
 
 

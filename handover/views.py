@@ -153,9 +153,11 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
         data = handoff_json(handoff, target=tenant.response_target)
         if data["pack"] is None:
             data["pack"] = pack_preview(handoff, messages, activity)
-        elif data["pack"]["brief"]:  # what was done is read now: a decision may have come since
-            done = [item["text"] for item in actions_done(activity)]
-            data["pack"]["brief"] = {**data["pack"]["brief"], "done": done}
+        else:  # what was done is read now: a decision may have come since the pack was built
+            data["pack"]["activity"] = activity
+            if data["pack"]["brief"]:
+                done = [item["text"] for item in actions_done(activity)]
+                data["pack"]["brief"] = {**data["pack"]["brief"], "done": done}
     return JsonResponse(
         {
             "conversation": {

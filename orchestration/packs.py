@@ -357,7 +357,12 @@ def pack_contents(
 def pack_preview(handoff: Handoff, messages: list[Message], activity: list[dict]) -> dict:
     """What a person sees of a handoff that has no pack yet (a hot offer): what a cold pack
     would hold, read now and not stored."""
-    return {**pack_contents(handoff, messages, activity), "transcript": [], "preview": True}
+    return {
+        **pack_contents(handoff, messages, activity),
+        "transcript": [],
+        "activity": activity,
+        "preview": True,
+    }
 
 
 @transaction.atomic
@@ -375,9 +380,8 @@ def pack_build(*, handoff_id: int) -> HandoffPack | None:
     messages = list(Message.objects.filter(conversation=conversation).order_by("id"))
     customer = [m for m in messages if m.role == MessageRole.CUSTOMER]
     risks = {r for m in customer for r in (m.risk or [])}
-    contents = pack_contents(
-        handoff, messages, activity_of(conversation, agents=agent_names(conversation.tenant_id))
-    )
+    activity = activity_of(conversation, agents=agent_names(conversation.tenant_id))
+    contents = pack_contents(handoff, messages, activity)
     pack, _ = HandoffPack.objects.update_or_create(
         handoff=handoff,
         defaults={
@@ -387,6 +391,7 @@ def pack_build(*, handoff_id: int) -> HandoffPack | None:
             "sentiment": contents["sentiment"],
             "suggestions": contents["suggestions"],
             "transcript": [message_json(m) for m in messages],
+            "activity": activity,
         },
     )
     trend = contents["sentiment"]

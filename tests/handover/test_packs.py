@@ -286,3 +286,21 @@ def test_another_tenants_actions_never_show(tenant, team, other_tenant, ada):
     assert theirs.get(f"/inbox/conversations/{conversation.pk}/").status_code == 404
     assert Message.objects.filter(conversation=conversation).exists()
     assert ActionExecution.objects.filter(conversation=conversation).count() == 1
+
+
+def test_the_api_pack_carries_the_brief_and_what_the_ai_did(tenant, team, ada):
+    conversation = open_conversation(tenant)
+    conversation_receive_message(conversation=conversation, text="Refund order A-12345 please")
+    done = refund(conversation, 49, "api-1")
+    execution_run(execution_id=done.execution.pk)
+    handoff = hand_over_now(conversation)
+    pack_build(handoff_id=handoff.pk)
+
+    body = login(ada).get(f"/api/v1/handoffs/{handoff.pk}").json()
+
+    pack = body["pack"]
+    assert [(s["step"], s["amount"], s["currency"]) for s in pack["activity"]] == [
+        ("executed", "49.00", "EUR")
+    ]
+    assert pack["brief"]["done"] == [pack["activity"][0]["text"]]
+    assert pack["suggestions"] == pack["brief"]["next"] and pack["suggestions"]

@@ -253,6 +253,7 @@ class HandoffPack(TypedDict, total=False):
     sentiment: Any
     suggestions: list[str]
     transcript: list[dict[str, Any]]
+    activity: list[dict[str, Any]]  # what the AI did, one step each, to merge by time
 
 
 class Handoff(TypedDict, total=False):
