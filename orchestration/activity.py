@@ -287,10 +287,7 @@ def actions_done(steps: Iterable[dict]) -> list[dict]:
         # a quorum's second approval is not the end of it; an execution's step is
         if current is None or current["step"] not in FINAL or step["step"] in FINAL:
             latest[key] = step
-    return [
-        {**latest[key], "pending": latest[key]["step"] in ("requested", "approved", "running")}
-        for key in order
-    ]
+    return [latest[key] for key in order]
 
 
 def agent_names(tenant_id: int) -> dict[str, str]:
