@@ -106,16 +106,18 @@ MAX_REASON = 2000
 SWEEP_BATCH = 500
 FINAL_EXECUTION = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED)
 
+# What the customer is told, with the action in words ("refund of 130.00 EUR for order
+# A-12345", ``ActionSpec.words``), never its internal name.
 DENIED_TEXT = (
-    "That request ({label}) was not approved, so it has not been carried out. "
+    "Your {what} was not approved, so it has not been carried out. "
     "We can keep looking into this together."
 )
 EXPIRED_TEXT = (
-    "That request ({label}) could not be reviewed in time, so it has not been carried out. "
+    "Your {what} could not be reviewed in time, so it has not been carried out. "
     "We can keep looking into this together."
 )
-EXECUTED_TEXT = "Your request ({label}) was approved and has been carried out."
-FAILED_TEXT = "We could not complete your request ({label})."
+EXECUTED_TEXT = "Your {what} was approved and has been carried out."
+FAILED_TEXT = "We could not complete your {what}."
 
 
 class ActionInvalid(ValueError):
@@ -639,7 +641,7 @@ def _decision_add(
     )
     if verdict == Verdict.DENY:
         _finish(approval, ApprovalStatus.DENIED, now, user=user, reason=reason)
-        _tell(approval.conversation_id, DENIED_TEXT.format(label=_label(approval.action)))
+        _tell(approval.conversation_id, DENIED_TEXT.format(what=_words(approval)))
     elif approvals >= approval.quorum:
         _finish(approval, ApprovalStatus.APPROVED, now, user=user, reason=reason)
         execution = ActionExecution.objects.create(
@@ -726,7 +728,7 @@ def _expire(approval: ApprovalRequest, now: dt.datetime) -> bool:
         approval=approval,
         detail={"expiresAt": approval.expires_at.isoformat(), "reason": reason},
     )
-    _tell(approval.conversation_id, EXPIRED_TEXT.format(label=_label(approval.action)))
+    _tell(approval.conversation_id, EXPIRED_TEXT.format(what=_words(approval)))
     notifications.notify_decided(approval)
     return True
 
@@ -868,7 +870,7 @@ def _execution_succeeded(execution: ActionExecution, result: Any) -> None:
     if execution.request_id:
         approval = _approval_moved(execution, ApprovalStatus.EXECUTED)
         if approval is not None:
-            _tell(conversation.pk, EXECUTED_TEXT.format(label=_label(execution.action)))
+            _tell(conversation.pk, EXECUTED_TEXT.format(what=_words(execution)))
 
 
 def _execution_failed(execution: ActionExecution) -> None:
@@ -905,7 +907,7 @@ def _execution_failed(execution: ActionExecution) -> None:
     )
     if execution.request_id:
         _approval_moved(execution, ApprovalStatus.FAILED)
-    _tell(conversation.pk, FAILED_TEXT.format(label=_label(execution.action)))
+    _tell(conversation.pk, FAILED_TEXT.format(what=_words(execution)))
     hand_over(conversation=conversation, reason=f"action {execution.action} failed")
 
 
@@ -935,9 +937,10 @@ def _conversation_ref(row: ApprovalRequest | ActionExecution) -> Conversation:
 # --- the conversation -------------------------------------------------------------------------
 
 
-def _label(action: str) -> str:
-    spec = get_action(action)
-    return spec.customer_label if spec else action.replace("_", " ")
+def _words(row: ApprovalRequest | ActionExecution) -> str:
+    """The row's action in the customer's words, with its amount and currency."""
+    spec = get_action(row.action)
+    return spec.words(row.params) if spec else row.action.replace("_", " ")
 
 
 def _tell(conversation_id, text: str) -> Message:

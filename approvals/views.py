@@ -256,7 +256,7 @@ def _card(approval: ApprovalRequest, agents: dict[str, str]) -> Card:
         title=title,
         summary=summary,
         rows=rows,
-        customer=conversation.customer_name or conversation.customer_ref,
+        customer=conversation.customer_display,
         requester=_requester(approval.requested_by_label, agents),
         approvals=sum(1 for d in decisions if d.verdict == Verdict.APPROVE),
         decisions=decisions,

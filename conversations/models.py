@@ -125,6 +125,19 @@ class Conversation(TenantOwned):
     def __str__(self) -> str:
         return f"{self.customer_name or self.customer_ref} via {self.channel} ({self.state})"
 
+    @property
+    def customer_display(self) -> str:
+        """How people see the customer: their name, else their e-mail address; a nameless web
+        visitor is "Visitor" and a short id ("Visitor ac87"), never ``web-ac87aab70ea6e7b0``."""
+        if self.customer_name:
+            return self.customer_name
+        if self.customer_email:
+            return self.customer_email
+        ref = self.customer_ref or ""
+        if ref.startswith("web-") or not ref:
+            return f"Visitor {ref[4:8]}".strip()
+        return ref
+
 
 class MessageRole(models.TextChoices):
     CUSTOMER = "customer", "Customer"

@@ -344,7 +344,7 @@ class CustomerConsumer(JsonConsumer):
         return {
             "type": "conversation.snapshot",
             "state": conversation.state,
-            "messages": [message_json(m) for m in messages],
+            "messages": [for_customer(message_json(m)) for m in messages],
         }
 
     async def disconnect(self, code):
@@ -403,7 +403,18 @@ class CustomerConsumer(JsonConsumer):
             if found is None:
                 return
             event["message"] = found
+        if event.get("type") == "message.created" and isinstance(event.get("message"), dict):
+            event["message"] = for_customer(event["message"])
         await self.send_json(event)
+
+
+def for_customer(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as the customer's widget gets it: the AI speaks as the tenant's one
+    assistant (no agent's id), and the detectors' signals stay inside (issue 19, point 10)."""
+    shown = {key: value for key, value in message.items() if key != "signals"}
+    if shown.get("role") == "agent":
+        shown["author"] = "assistant"
+    return shown
 
 
 async def _presence_broadcast_later(layer, tenant, group: str, pending: dict) -> None:

@@ -83,10 +83,22 @@ class HandoffPack(models.Model):
 
     handoff = models.OneToOneField(Handoff, on_delete=models.CASCADE, related_name="pack")
     summary = models.TextField()
+    brief = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Why it came to a person (the trigger quoted), what the customer wants, "
+        "what was already done, the next steps.",
+    )
     key_details = models.JSONField(default=dict)
     sentiment = models.JSONField(default=dict)
     suggestions = models.JSONField(default=list)
     transcript = models.JSONField(default=list)
+    activity = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the AI did (actions, approvals, executions, guardrails), one step each "
+        "with its time, to read in time order with the transcript.",
+    )
     built_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -129,7 +129,7 @@ def test_an_approval_runs_the_action_once_after_commit(
     assert detail["status"] == "executed"
     assert detail["execution"]["result"]["refundId"].startswith("rf_")
     assert Message.objects.filter(conversation=pending.conversation, role="system").last().text == (
-        "Your request (refund) was approved and has been carried out."
+        "Your refund of 150.00 EUR for order A1 was approved and has been carried out."
     )
     types = list(
         DecisionEvent.objects.filter(conversation=pending.conversation).values_list(
@@ -229,7 +229,7 @@ def test_a_denial_is_told_to_the_conversation_which_carries_on(people, pending):
     assert conversation.state == "active"
     told = Message.objects.filter(conversation=conversation).order_by("id").last()
     assert told.role == "system"
-    assert told.text.startswith("That request (refund) was not approved")
+    assert told.text.startswith("Your refund of 150.00 EUR for order A1 was not approved")
     assert "refund abuse" not in told.text  # the approver's reason stays internal
     event = DecisionEvent.objects.filter(conversation=conversation, type="approval.decided").get()
     assert event.detail["outcome"] == "denied"

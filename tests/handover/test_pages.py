@@ -344,3 +344,48 @@ def test_other_tenants_chats_are_their_own(tenant, team, client):
     conversation = Conversation.objects.get(pk=response.json()["conversationId"])
     assert conversation.tenant == other
     assert conversation.entry_agent.tenant == other
+
+
+def chat_config_of(response) -> dict:
+    html = response.content.decode()
+    tag = '<script id="chat-config" type="application/json">'
+    start = html.index(tag) + len(tag)
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_the_chat_page_names_one_assistant_and_no_agent(team, client):
+    response = client.get("/chat/acme/")
+
+    html = response.content.decode()
+    config = chat_config_of(response)
+    assert config["assistantName"] == "Acme \u00b7 AI assistant"
+    assert "agents" not in config
+    for internal in ("agent-sup", "agent-billing", "Front desk", "Billing"):
+        assert internal not in html
+
+
+def test_the_visitors_conversation_is_kept_in_their_session_until_resolved(team, client, ada):
+    assert chat_config_of(client.get("/chat/acme/"))["resume"] is None
+    started = start_chat(client, text="I want a human please").json()
+
+    resume = chat_config_of(client.get("/chat/acme/"))["resume"]
+
+    assert resume == {"conversationId": started["conversationId"], "token": started["token"]}
+    assert chat_config_of(Client().get("/chat/acme/"))["resume"] is None  # another visitor
+    handoff = Handoff.objects.get(conversation_id=started["conversationId"])
+    handoff_claim(handoff=handoff, user=ada)
+    login(ada).post(f"/inbox/conversations/{started['conversationId']}/resolve")
+    assert chat_config_of(client.get("/chat/acme/"))["resume"] is None
+
+
+def test_a_nameless_visitor_is_a_visitor_with_a_short_id(tenant, team, ada):
+    entry = Agent.objects.get(tenant=tenant, slug="agent-sup")
+    conversation, _ = conversation_start(
+        tenant=tenant, agent=entry, channel="web", customer={"id": "web-ac87aab70ea6e7b0"}
+    )
+    conversation_receive_message(conversation=conversation, text="I want a human please")
+
+    body = login(ada).get(f"/inbox/conversations/{conversation.pk}/").json()
+
+    assert body["conversation"]["customer"] == "Visitor ac87"
+    assert body["handoff"]["customer"] == "Visitor ac87"
