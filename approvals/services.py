@@ -50,6 +50,8 @@ from agents.rule_engine import approval_verdict, rules_for
 from approvals import notifications
 from approvals.audit import Actor, audit_record
 from approvals.models import (
+    APPROVAL_STATES,
+    EXECUTION_STATES,
     ActionExecution,
     ApprovalCause,
     ApprovalDecision,
@@ -676,11 +678,14 @@ def _finish(
     reason: str = "",
 ) -> None:
     """Record the final outcome of a locked pending request."""
-    approval.status = status
-    approval.decided_at = now
-    approval.decided_by = user
-    approval.reason = reason
-    approval.save(update_fields=["status", "decided_at", "decided_by", "reason"])
+    APPROVAL_STATES.transition(
+        approval,
+        to=status,
+        from_=ApprovalStatus.PENDING,
+        decided_at=now,
+        decided_by=user,
+        reason=reason,
+    )
     record(
         conversation=_conversation_ref(approval),
         event=ApprovalDecided(
@@ -702,12 +707,10 @@ def _expire(approval: ApprovalRequest, now: dt.datetime) -> bool:
     """Expire a pending request (conditional on it still being pending)."""
     timeout = approval.expires_at - approval.created_at
     reason = f"No decision within {_duration(timeout)}."
-    updated = ApprovalRequest.objects.filter(pk=approval.pk, status=ApprovalStatus.PENDING).update(
-        status=ApprovalStatus.EXPIRED, decided_at=now, reason=reason
-    )
-    if updated != 1:
+    if not APPROVAL_STATES.transition(
+        approval, to=ApprovalStatus.EXPIRED, decided_at=now, reason=reason
+    ):
         return False
-    approval.status, approval.decided_at, approval.reason = ApprovalStatus.EXPIRED, now, reason
     record(
         conversation=_conversation_ref(approval),
         event=ApprovalDecided(
@@ -793,9 +796,9 @@ def execution_run(*, execution_id: int) -> ActionExecution:
     the ``MAX_ATTEMPTS``-th marks it failed."""
     now = timezone.now()
     # visible progress: "running" since now (committed at once; the attempt itself is below)
-    ActionExecution.objects.filter(
-        pk=execution_id, status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]
-    ).update(status=ExecutionStatus.RUNNING, updated_at=now)
+    EXECUTION_STATES.transition(
+        ActionExecution.objects.filter(pk=execution_id), to=ExecutionStatus.RUNNING, updated_at=now
+    )
     with transaction.atomic():
         execution = ActionExecution.objects.select_for_update(of=("self",)).get(pk=execution_id)
         if execution.status in FINAL_EXECUTION:
@@ -829,9 +832,13 @@ def execution_run(*, execution_id: int) -> ActionExecution:
             if execution.attempts >= MAX_ATTEMPTS:
                 _execution_failed(execution)
             else:
-                execution.status = ExecutionStatus.QUEUED
-                execution.updated_at = timezone.now()
-                execution.save(update_fields=["status", "attempts", "error", "updated_at"])
+                EXECUTION_STATES.transition(
+                    execution,
+                    to=ExecutionStatus.QUEUED,
+                    attempts=execution.attempts,
+                    error=execution.error,
+                    updated_at=timezone.now(),
+                )
             return execution
         _execution_succeeded(execution, result)
     return execution
@@ -839,13 +846,14 @@ def execution_run(*, execution_id: int) -> ActionExecution:
 
 def _execution_succeeded(execution: ActionExecution, result: Any) -> None:
     now = timezone.now()
-    execution.status = ExecutionStatus.SUCCEEDED
-    execution.result = result
-    execution.error = ""
-    execution.finished_at = now
-    execution.updated_at = now
-    execution.save(
-        update_fields=["status", "attempts", "result", "error", "finished_at", "updated_at"]
+    EXECUTION_STATES.transition(
+        execution,
+        to=ExecutionStatus.SUCCEEDED,
+        attempts=execution.attempts,
+        result=result,
+        error="",
+        finished_at=now,
+        updated_at=now,
     )
     conversation = _conversation_ref(execution)
     record(
@@ -873,10 +881,14 @@ def _execution_succeeded(execution: ActionExecution, result: Any) -> None:
 
 def _execution_failed(execution: ActionExecution) -> None:
     now = timezone.now()
-    execution.status = ExecutionStatus.FAILED
-    execution.finished_at = now
-    execution.updated_at = now
-    execution.save(update_fields=["status", "attempts", "error", "finished_at", "updated_at"])
+    EXECUTION_STATES.transition(
+        execution,
+        to=ExecutionStatus.FAILED,
+        attempts=execution.attempts,
+        error=execution.error,
+        finished_at=now,
+        updated_at=now,
+    )
     conversation = (
         Conversation.objects.select_for_update(of=("self",))
         .select_related("tenant", "current_agent")
@@ -911,10 +923,9 @@ def _execution_failed(execution: ActionExecution) -> None:
 
 def _approval_moved(execution: ActionExecution, status: str) -> ApprovalRequest | None:
     """An approved request follows its execution's outcome (executed or failed)."""
-    updated = ApprovalRequest.objects.filter(
-        pk=execution.request_id, status=ApprovalStatus.APPROVED
-    ).update(status=status)
-    if not updated:
+    if not APPROVAL_STATES.transition(
+        ApprovalRequest.objects.filter(pk=execution.request_id), to=status
+    ):
         return None
     approval = ApprovalRequest(
         pk=execution.request_id,
