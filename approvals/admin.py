@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -23,11 +22,12 @@ from approvals.models import (
     Verdict,
 )
 from approvals.selectors import approval_transcript, origin_text
-from approvals.services import ApprovalConflict, NotAnApprover, approval_decide
+from approvals.services import approval_decide
 from core.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedTabularInline,
 )
+from core.errors import DomainError
 from core.models import ApproverGroup
 from core.services import person_access_changed
 
@@ -205,10 +205,8 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
                     ip=ip,
                     user_agent=user_agent,
                 )
-            except (NotAnApprover, ApprovalConflict) as exc:
-                refused.append(f"#{approval.pk}: {exc}")
-            except ValidationError as exc:
-                refused.append(f"#{approval.pk}: {' '.join(exc.messages)}")
+            except DomainError as exc:
+                refused.append(f"#{approval.pk}: {exc.message}")
             else:
                 done.append(f"#{approval.pk}")
         verb = "Approved" if verdict == Verdict.APPROVE else "Denied"

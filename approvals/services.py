@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -89,6 +88,7 @@ from conversations.models import (
     MessageRole,
     State,
 )
+from core.errors import Conflict, Forbidden, Invalid
 from core.models import ApiKey
 from core.outbox import outbox_task
 from core.principals import (
@@ -120,23 +120,25 @@ EXECUTED_TEXT = "Your request ({label}) was approved and has been carried out."
 FAILED_TEXT = "We could not complete your request ({label})."
 
 
-class ActionInvalid(ValueError):
+class ActionInvalid(Invalid):
     """Unknown action or bad parameters; ``errors`` maps a field path (``params.amount``) to
     what is wrong."""
 
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        super().__init__(fields=errors)
 
 
-class ApprovalConflict(Exception):
+class ApprovalConflict(Conflict):
     """The request cannot be done in the current state (HTTP 409): already decided, expired,
     an idempotency key reused for something else, a resolved conversation."""
 
 
-class ActionNotAllowed(PermissionDenied):
+class ActionNotAllowed(Forbidden):
     """The proposing agent's allow-list does not name this action (HTTP 403): refused before
     the approval rules, recorded as a ``guardrail.blocked`` decision event."""
+
+    code = "action_not_allowed"
 
     def __init__(self, *, action: str, agent_slug: str, allowed: list[str]):
         self.action = action
@@ -148,7 +150,7 @@ class ActionNotAllowed(PermissionDenied):
         )
 
 
-class NotAnApprover(PermissionDenied):
+class NotAnApprover(Forbidden):
     """This person (or key) may not decide this request (HTTP 403): an integration key, not
     a listed approver, or someone who caused it."""
 
@@ -582,19 +584,19 @@ def approval_decide(
     user_agent: str = "",
 ) -> ApprovalRequest:
     """One approver approves or denies. Raises NotAnApprover (403: an integration key, not
-    a listed approver of the tenant, or someone who caused it), ValidationError (400: deny without a
+    a listed approver of the tenant, or someone who caused it), Invalid (400: deny without a
     reason) or ApprovalConflict (409: already decided by anyone, or by this person, or
     expired). Returns the request as it now is."""
     if verdict not in Verdict.values:
-        raise ValidationError({"verdict": [f"must be one of {', '.join(Verdict.values)}"]})
+        raise Invalid(fields={"verdict": f"must be one of {', '.join(Verdict.values)}"})
     problem = decide_problem(approval, user)
     if problem:
         raise NotAnApprover(problem)
     reason = (reason or "").strip()
     if verdict == Verdict.DENY and not reason:
-        raise ValidationError({"reason": ["Give a reason to deny."]})
+        raise Invalid(fields={"reason": "Give a reason to deny."})
     if len(reason) > MAX_REASON:
-        raise ValidationError({"reason": [f"At most {MAX_REASON} characters."]})
+        raise Invalid(fields={"reason": f"At most {MAX_REASON} characters."})
     actor = Actor(label=user.get_username(), user=user, ip=ip, user_agent=user_agent)
     conflict = None
     with transaction.atomic():

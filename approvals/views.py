@@ -25,7 +25,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
@@ -52,6 +51,7 @@ from approvals.selectors import (
 )
 from approvals.services import MAX_REASON, ApprovalConflict, NotAnApprover, approval_decide
 from core.dates import DateInRangeField
+from core.errors import Invalid
 from core.models import (
     Membership,
     Tenant,
@@ -547,14 +547,13 @@ def _decide(request: HttpRequest, approval_id: int, verdict: str) -> HttpRespons
             ip=ip,
             user_agent=user_agent,
         )
-    except ValidationError as exc:
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"reason": exc.messages}
+    except Invalid as exc:
         with timezone.override(tz):
             context = _detail_context(
                 request,
                 approval,
                 form_error=" ".join(
-                    errors.get("reason") or [m for ms in errors.values() for m in ms]
+                    exc.fields.get("reason") or [m for ms in exc.fields.values() for m in ms]
                 ),
                 reason=reason,
             )

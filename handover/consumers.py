@@ -12,6 +12,10 @@ too large, not JSON, nested too deep, holding a NUL or a lone surrogate, or not 
 is answered ``{"type": "error", "code": "bad_frame", "error": "..."}`` and the socket stays
 open. Every error frame has a ``code`` (``bad_frame``, ``unknown_type``, ``invalid``,
 ``rate_limited`` with ``retryAfter`` in seconds) and a readable ``error``.
+
+A service's refusal (``core.errors``: ``Invalid``, ``Forbidden``, ``NotFound``, ``Conflict``)
+is told by ``refusal`` alone, with the code and message the API answers with (and ``fields``
+for ``Invalid``): in an error frame, or in the ``...result`` frame of the action it refused.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from conversations.models import (
     Message,
 )
 from conversations.services import customer_token_matches
+from core.errors import DomainError, Invalid, NotFound
 from core.events import (
     conversation_group,
     person_group,
@@ -45,6 +50,7 @@ from core.json_input import (
     JsonRefused,
     loads,
 )
+from core.limits import message_text
 from core.permissions import (
     AGENT,
     SOCKET_ACTIONS,
@@ -56,15 +62,14 @@ from core.scoping import membership_of
 from handover import presence
 from handover.limits import chat_message_refusal, wait_text
 from handover.models import Handoff
-from handover.services import HandoffUnavailable, NotAllowed, handoff_claim, human_send_message
+from handover.services import handoff_claim, human_send_message
 from orchestration.inbox import inbox_snapshot
 from orchestration.pipeline import ConversationClosed, conversation_receive_message
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 10_000
 _CLOSE_CODES = {4401: "signed_out", 4403: "forbidden"}
-MAX_FRAME = 64 * 1024  # characters of one frame; a message of MAX_TEXT fits with room to spare
+MAX_FRAME = 64 * 1024  # characters of one frame; a message of MAX_MESSAGE_TEXT fits with room
 MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL's bigint holds
 # Presence changes within this window are told in one broadcast per process and tenant: 500
 # agents connecting at once make a few broadcasts of the whole list, not 500 x 500 messages.
@@ -76,19 +81,19 @@ _presence_pending = weakref.WeakKeyDictionary()
 _presence_tasks: set[asyncio.Task] = set()  # asyncio keeps only weak references to tasks
 
 
-def _text(content: dict[str, Any]) -> str | None:
-    text = content.get("text")
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT or "\x00" in text:
-        return None
-    return text.strip()
-
-
 class FrameRefused(ValueError):
     """A client frame that is not a JSON object we accept; the message says why."""
 
 
 def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "code": code, "error": message, **extra}
+
+
+def refusal(exc: DomainError) -> dict[str, Any]:
+    """A service's refusal as the sockets tell it: its code and message, and the fields of an
+    ``Invalid``."""
+    fields = getattr(exc, "fields", None)
+    return {"code": exc.code, "error": exc.message, **({"fields": fields} if fields else {})}
 
 
 def decode_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
@@ -259,11 +264,8 @@ class InboxConsumer(JsonConsumer):
         elif kind == "handoff.claim":
             handoff_id = _positive_id(content.get("handoffId"))
             if handoff_id is None:
-                await self.send_json(
-                    error_frame(
-                        "invalid", "handoffId must be a positive integer", field="handoffId"
-                    )
-                )
+                refused = Invalid(fields={"handoffId": "must be a positive integer"})
+                await self.send_json({"type": "error", **refusal(refused)})
             else:
                 await self.send_json(await self._claim(handoff_id))
         elif kind == "message.send":
@@ -272,28 +274,26 @@ class InboxConsumer(JsonConsumer):
     @database_sync_to_async
     def _claim(self, handoff_id: int) -> dict[str, Any]:
         result = {"type": "handoff.claim.result", "handoffId": handoff_id, "ok": False}
-        handoff = Handoff.objects.filter(tenant=self.tenant, pk=handoff_id).first()
-        if handoff is None:
-            return {**result, "error": "no such handoff"}
         try:
+            handoff = Handoff.objects.filter(tenant=self.tenant, pk=handoff_id).first()
+            if handoff is None:
+                raise NotFound("no such handoff")
             handoff_claim(handoff=handoff, user=self.user)
-        except (HandoffUnavailable, NotAllowed) as exc:
-            return {**result, "error": str(exc)}
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
         return {**result, "ok": True, "conversationId": str(handoff.conversation_id)}
 
     @database_sync_to_async
     def _send(self, content) -> dict[str, Any]:
         result = {"type": "message.send.result", "ok": False}
-        text = _text(content)
-        conversation = _conversation(self.tenant, content.get("conversationId"))
-        if conversation is None:
-            return {**result, "error": "no such conversation"}
-        if text is None:
-            return {**result, "error": f"text must be 1 to {MAX_TEXT} characters, without NUL"}
         try:
+            conversation = _conversation(self.tenant, content.get("conversationId"))
+            if conversation is None:
+                raise NotFound("no such conversation")
+            text = message_text(content.get("text"))
             message = human_send_message(conversation=conversation, user=self.user, text=text)
-        except NotAllowed as exc:
-            return {**result, "error": str(exc)}
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": message.pk}
 
     async def broadcast(self, message):
@@ -373,11 +373,10 @@ class CustomerConsumer(JsonConsumer):
                 )
             )
             return
-        text = _text(content)
-        if text is None:
-            await self.send_json(
-                error_frame("invalid", f"text must be 1 to {MAX_TEXT} characters, without NUL")
-            )
+        try:
+            text = message_text(content.get("text"))
+        except Invalid as exc:
+            await self.send_json({"type": "error", **refusal(exc)})
             return
         # The whole pipeline runs for this message (detection, rules, the agent's runtime, maybe
         # a network call): in a worker thread of its own, as an HTTP request's view would, not

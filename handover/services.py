@@ -25,6 +25,7 @@ from conversations.models import (
     MessageRole,
     State,
 )
+from core.errors import Conflict, Forbidden
 from core.events import (
     group_send_bounded,
     notify_on_commit,
@@ -64,12 +65,16 @@ EMAIL_FOLLOW_UP_TASK = "handover.email_follow_up"
 RISK_WEIGHT = {"legal_threat": 40, "churn_risk": 25, "frustration": 20, "human_request": 10}
 
 
-class HandoffUnavailable(Exception):
-    """The handoff was claimed by someone else, or is no longer open."""
+class HandoffUnavailable(Conflict):
+    """The handoff was claimed by someone else, or is no longer open (409)."""
 
 
-class NotAllowed(Exception):
-    """The person may not do this (not a human agent of the tenant, not the claimer)."""
+class NotAllowed(Forbidden):
+    """The person may not do this: not a member of the tenant, not a human agent (403)."""
+
+
+class NotTheClaimer(Conflict):
+    """Someone else has the conversation, or nobody does (409: as a claim that lost)."""
 
 
 # --- handing over --------------------------------------------------------------------------------
@@ -345,7 +350,7 @@ def _claimed_conversation(conversation: Conversation, user) -> Conversation:
     _agent_of(conversation, user)
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if locked.state != State.WITH_HUMAN or locked.assignee_id != user.pk:
-        raise NotAllowed("only the person who claimed the conversation can do this")
+        raise NotTheClaimer("only the person who claimed the conversation can do this")
     return locked
 
 

@@ -4,7 +4,6 @@ a quorum of distinct people, a reason to deny."""
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from agents.rule_sets import rules_replace
@@ -15,6 +14,7 @@ from conversations.models import (
     DecisionEvent,
     Message,
 )
+from core.errors import Invalid
 from tests.approvals.conftest import approval_rules, client_for, propose
 from tests.factories import make_api_key, make_person
 
@@ -213,7 +213,7 @@ def test_deny_needs_a_reason(people, pending):
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"reason": ["Give a reason to deny."]}
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         approval_decide(approval=pending, user=people["alice"], verdict="deny")
     pending.refresh_from_db()
     assert pending.status == "pending"
