@@ -25,10 +25,9 @@ from core.api_auth import (
     request_principal,
     request_tenant,
 )
-from core.api_errors import Conflict
 from core.limits import MessageTextField
 from core.scoping import scope_queryset
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.pipeline import conversation_receive_message
 from orchestration.reach import narrow_conversations
 
 MESSAGES_PAGE = 500
@@ -256,15 +255,12 @@ class MessagesView(APIView):
         serializer = MessageInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            result = conversation_receive_message(
-                conversation=conversation,
-                text=data["text"],
-                signals=data.get("signals"),
-                sent_by=request_principal(request),
-            )
-        except ConversationClosed as exc:
-            raise Conflict(str(exc)) from None
+        result = conversation_receive_message(
+            conversation=conversation,
+            text=data["text"],
+            signals=data.get("signals"),
+            sent_by=request_principal(request),
+        )
         conv = result.conversation
         body = {
             "message": message_json(result.message),

@@ -44,7 +44,12 @@ def domain_status(exc: DomainError) -> int:
 
 
 def domain_error_body(exc: DomainError) -> dict:
-    return error_body(exc.code, exc.message, getattr(exc, "fields", None))
+    fields = getattr(exc, "fields", None)
+    if fields:  # as every 400 of the API says it: the first field's first problem
+        path, problems = next(iter(fields.items()))
+        where = "" if path == "non_field_errors" else f"{path}: "
+        return error_body(exc.code, f"{where}{problems[0]}", fields)
+    return error_body(exc.code, exc.message)
 
 
 def domain_error_response(exc: DomainError) -> JsonResponse:

@@ -59,7 +59,7 @@ class Invalid(DomainError):
 
 
 class Forbidden(DomainError):
-    code = "permission_denied"
+    code = "forbidden"  # as the permission matrix's refusals
     default_message = "You do not have permission to do this."
 
 

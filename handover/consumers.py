@@ -40,6 +40,7 @@ from conversations.models import (
     Message,
 )
 from conversations.services import customer_token_matches
+from core.api_errors import domain_error_body
 from core.errors import DomainError, Invalid, NotFound
 from core.events import (
     conversation_group,
@@ -64,7 +65,7 @@ from handover.limits import chat_message_refusal, wait_text
 from handover.models import Handoff
 from handover.services import handoff_claim, human_send_message
 from orchestration.inbox import inbox_snapshot
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.pipeline import conversation_receive_message
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,18 @@ def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def refusal(exc: DomainError) -> dict[str, Any]:
-    """A service's refusal as the sockets tell it: its code and message, and the fields of an
-    ``Invalid``."""
-    fields = getattr(exc, "fields", None)
-    return {"code": exc.code, "error": exc.message, **({"fields": fields} if fields else {})}
+    """A service's refusal as the sockets tell it: the code, message and fields the API
+    answers with (``core.api_errors.domain_error_body``), the message as ``error``."""
+    said = domain_error_body(exc)["error"]
+    return {
+        "code": said["code"],
+        "error": said["message"],
+        **{k: said[k] for k in said.keys() - {"code", "message"}},
+    }
+
+
+def refused_frame(exc: DomainError) -> dict[str, Any]:
+    return {"type": "error", **refusal(exc)}
 
 
 def decode_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
@@ -265,7 +274,7 @@ class InboxConsumer(JsonConsumer):
             handoff_id = _positive_id(content.get("handoffId"))
             if handoff_id is None:
                 refused = Invalid(fields={"handoffId": "must be a positive integer"})
-                await self.send_json({"type": "error", **refusal(refused)})
+                await self.send_json(refused_frame(refused))
             else:
                 await self.send_json(await self._claim(handoff_id))
         elif kind == "message.send":
@@ -376,23 +385,22 @@ class CustomerConsumer(JsonConsumer):
         try:
             text = message_text(content.get("text"))
         except Invalid as exc:
-            await self.send_json({"type": "error", **refusal(exc)})
+            await self.send_json(refused_frame(exc))
             return
         # The whole pipeline runs for this message (detection, rules, the agent's runtime, maybe
         # a network call): in a worker thread of its own, as an HTTP request's view would, not
         # in the one thread the process's sockets share for their short reads and writes, where
         # it would hold up every other socket's deliveries behind it.
-        problem = await database_sync_to_async(self._customer_says, thread_sensitive=False)(text)
-        if problem:
-            await self.send_json(error_frame("conversation_closed", problem))
+        refused = await database_sync_to_async(self._customer_says, thread_sensitive=False)(text)
+        if refused is not None:
+            await self.send_json(refused)
 
-    def _customer_says(self, text: str) -> str | None:
-
+    def _customer_says(self, text: str) -> dict[str, Any] | None:
         conversation = Conversation.objects.get(pk=self.conversation_id)
         try:
             conversation_receive_message(conversation=conversation, text=text)
-        except ConversationClosed as exc:
-            return str(exc)
+        except DomainError as exc:  # resolved: it takes no more messages
+            return refused_frame(exc)
         return None
 
     async def broadcast(self, message):

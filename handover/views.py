@@ -59,7 +59,7 @@ from orchestration.packs import (
     suggestions_for,
     summary_for,
 )
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.pipeline import conversation_receive_message
 from orchestration.reach import narrow_conversations
 
 MAX_NAME = 100
@@ -338,8 +338,8 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     )
     try:
         conversation_receive_message(conversation=conversation, text=text.strip())
-    except ConversationClosed as exc:  # cannot happen to a new conversation; be plain anyway
-        return _json_error(409, "conflict", str(exc))
+    except DomainError as exc:  # closed: cannot happen to a new conversation; be plain anyway
+        return domain_error_response(exc)
     return JsonResponse(
         {"conversationId": str(conversation.pk), "token": token, "name": name.strip()},
         status=201,
