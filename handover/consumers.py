@@ -20,10 +20,8 @@ for ``Invalid``): in an error frame, or in the ``...result`` frame of the action
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -72,14 +70,6 @@ log = logging.getLogger(__name__)
 _CLOSE_CODES = {4401: "signed_out", 4403: "forbidden"}
 MAX_FRAME = 64 * 1024  # characters of one frame; a message of MAX_MESSAGE_TEXT fits with room
 MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL's bigint holds
-# Presence changes within this window are told in one broadcast per process and tenant: 500
-# agents connecting at once make a few broadcasts of the whole list, not 500 x 500 messages.
-PRESENCE_COALESCE_SECONDS = 0.25
-# Per event loop (one per ASGI process in production; tests make one per test): tenant id -> the
-# broadcast already scheduled. Only a debounce; who is online is always read from the database.
-_presence_pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Task]]
-_presence_pending = weakref.WeakKeyDictionary()
-_presence_tasks: set[asyncio.Task] = set()  # asyncio keeps only weak references to tasks
 
 
 class FrameRefused(ValueError):
@@ -198,7 +188,7 @@ class InboxConsumer(JsonConsumer):
         await self.accept()
         if self.is_agent:
             await database_sync_to_async(presence.presence_join)(user=user, tenant=self.tenant)
-            await self._broadcast_presence()
+            await presence.presence_changed(self.tenant)
         await self.send_json(await database_sync_to_async(self._snapshot)())
 
     def _snapshot(self) -> dict[str, Any]:
@@ -216,7 +206,7 @@ class InboxConsumer(JsonConsumer):
         await self.channel_layer.group_discard(self.own_group, self.channel_name)
         if self.is_agent:
             await database_sync_to_async(presence.presence_leave)(user=self.user)
-            await self._broadcast_presence()
+            await presence.presence_changed(self.tenant)
 
     async def _still_there(self) -> frozenset[str] | None:
         """Re-read who is behind the socket; close it (after an error frame) when they are
@@ -235,20 +225,6 @@ class InboxConsumer(JsonConsumer):
         await self.send_json({"type": "error", "code": _CLOSE_CODES[code], "error": error})
         await self.close(code=code)
         return None
-
-    async def _broadcast_presence(self):
-        """Tell the tenant's inboxes who is online, once for every change in the coalescing
-        window. A change made before the broadcast reads the list is in it; a later one
-        schedules the next broadcast."""
-        pending = _presence_pending.setdefault(asyncio.get_running_loop(), {})
-        if self.tenant.pk in pending:
-            return
-        task = asyncio.ensure_future(
-            _presence_broadcast_later(self.channel_layer, self.tenant, self.group, pending)
-        )
-        pending[self.tenant.pk] = task
-        _presence_tasks.add(task)
-        task.add_done_callback(_presence_tasks.discard)
 
     async def receive_json(self, content, **kwargs):
         hats = await self._still_there()  # every frame: who is there, from the database
@@ -320,7 +296,7 @@ class InboxConsumer(JsonConsumer):
                 return
             event["message"] = found
         elif kind == "presence" and "online" not in event:
-            event["online"] = await database_sync_to_async(_online)(self.tenant)
+            event["online"] = await database_sync_to_async(presence.online_names)(self.tenant)
         await self.send_json(event)
 
 
@@ -413,18 +389,6 @@ class CustomerConsumer(JsonConsumer):
         await self.send_json(event)
 
 
-async def _presence_broadcast_later(layer, tenant, group: str, pending: dict) -> None:
-    await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
-    pending.pop(tenant.pk, None)  # before the read: a change after this schedules its own
-    try:
-        online = await database_sync_to_async(_online)(tenant)
-        await layer.group_send(
-            group, {"type": "broadcast", "event": {"type": "presence", "online": online}}
-        )
-    except Exception:  # the layer may be down; the next change or a resync tells it again
-        log.warning("presence broadcast failed", exc_info=True)
-
-
 def _conversation(tenant, conversation_id) -> Conversation | None:
     if not isinstance(conversation_id, str):
         return None
@@ -437,9 +401,3 @@ def _conversation(tenant, conversation_id) -> Conversation | None:
 def _message(tenant_id: int, message_id) -> dict[str, Any] | None:
     message = Message.objects.filter(tenant_id=tenant_id, pk=message_id).first()
     return message_json(message) if message else None
-
-
-def _online(tenant) -> list[str]:
-    return sorted(
-        p.user.get_username() for p in presence.online_agents(tenant).select_related("user")
-    )
