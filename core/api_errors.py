@@ -21,11 +21,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from core.api_parsers import PayloadTooLarge
-from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, first_problem
 
 API_PREFIX = "/api/"
-
-__all__ = ["Conflict", "domain_error_response", "error_body", "exception_handler"]
 
 # the HTTP status of each kind of refusal (the first that matches)
 DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
@@ -45,10 +43,8 @@ def domain_status(exc: DomainError) -> int:
 
 def domain_error_body(exc: DomainError) -> dict:
     fields = getattr(exc, "fields", None)
-    if fields:  # as every 400 of the API says it: the first field's first problem
-        path, problems = next(iter(fields.items()))
-        where = "" if path == "non_field_errors" else f"{path}: "
-        return error_body(exc.code, f"{where}{problems[0]}", fields)
+    if fields:  # as every 400 of the API says it
+        return error_body(exc.code, first_problem(fields), fields)
     return error_body(exc.code, exc.message)
 
 
@@ -119,9 +115,7 @@ def exception_handler(exc: Exception, context: dict) -> Any:
         )
     elif isinstance(exc, exceptions.ValidationError):
         fields = flatten_errors(exc.detail)
-        first_path, messages = next(iter(fields.items()), ("", ["Invalid input."]))
-        where = "" if first_path == "non_field_errors" else f"{first_path}: "
-        response.data = error_body("invalid", f"{where}{messages[0]}", fields)
+        response.data = error_body("invalid", first_problem(fields), fields)
     else:
         response.data = error_body(_code_of(exc), str(exc.detail))
     return response

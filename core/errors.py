@@ -52,10 +52,16 @@ class Invalid(DomainError):
             for path, problems in (fields or {}).items()
         }
         if message is None and self.fields:
-            path, problems = next(iter(self.fields.items()))
-            where = "" if path == "non_field_errors" else f"{path}: "
-            message = f"{where}{problems[0]}" if problems else None
+            message = first_problem(self.fields)
         super().__init__(message, code=code)
+
+
+def first_problem(fields: Mapping[str, list[str]]) -> str:
+    """How a 400 names its fields' problems in one sentence: the first field's first problem,
+    after its path (``"params.amount: must be > 0"``)."""
+    path, problems = next(iter(fields.items()), ("", []))
+    where = "" if path in ("", "non_field_errors") else f"{path}: "
+    return f"{where}{problems[0] if problems else 'Invalid input.'}"
 
 
 class Forbidden(DomainError):
