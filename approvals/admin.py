@@ -28,6 +28,7 @@ from core.admin_scoping import (
     TenantScopedTabularInline,
 )
 from core.errors import DomainError
+from core.limits import MAX_REASON
 from core.models import ApproverGroup
 from core.services import person_access_changed
 
@@ -116,7 +117,7 @@ class DecisionInline(TenantScopedTabularInline):
 class DenyForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=2000,
+        max_length=MAX_REASON,
         help_text="Required: why the action must not be carried out.",
     )
 

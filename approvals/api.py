@@ -42,6 +42,7 @@ from core.api_auth import (
     request_principal,
     request_tenant,
 )
+from core.limits import MAX_REASON
 from core.scoping import scope_queryset
 
 
@@ -53,7 +54,7 @@ class ActionInSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, trim_whitespace=True
+        max_length=MAX_REASON, required=False, allow_blank=True, trim_whitespace=True
     )
 
 

@@ -89,6 +89,7 @@ from conversations.models import (
     State,
 )
 from core.errors import Conflict, Forbidden, Invalid
+from core.limits import MAX_REASON
 from core.models import ApiKey
 from core.outbox import outbox_task
 from core.principals import (
@@ -104,7 +105,6 @@ MAX_ATTEMPTS = 3  # runs of an action's callable before its execution is failed
 RETRY_BASE_SECONDS = 10  # backoff: 10 s, 20 s, 40 s ... capped
 RETRY_MAX_SECONDS = 300
 MAX_IDEMPOTENCY_KEY = 200
-MAX_REASON = 2000
 SWEEP_BATCH = 500
 FINAL_EXECUTION = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED)
 

@@ -49,9 +49,10 @@ from approvals.selectors import (
     execution_of,
     origin_text,
 )
-from approvals.services import MAX_REASON, ApprovalConflict, NotAnApprover, approval_decide
+from approvals.services import ApprovalConflict, NotAnApprover, approval_decide
 from core.dates import DateInRangeField
 from core.errors import Invalid
+from core.limits import MAX_REASON
 from core.models import (
     Membership,
     Tenant,

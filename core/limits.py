@@ -18,6 +18,9 @@ MAX_MESSAGE_TEXT = 10_000
 """Characters of one message (a customer's, an AI agent's answer shown as sent, a person's), as
 stored: surrounding white space is not counted."""
 
+MAX_REASON = 2000
+"""Characters of an approver's reason (the API, the approvals page, the admin action)."""
+
 
 def message_text(value: Any, *, field: str = "text") -> str:
     """The text of a message as a door received it, stripped; raises Invalid naming ``field``
