@@ -49,9 +49,10 @@ from approvals.selectors import (
     execution_of,
     origin_text,
 )
-from approvals.services import ApprovalConflict, NotAnApprover, approval_decide
+from approvals.services import approval_decide
+from core.api_errors import domain_status
 from core.dates import DateInRangeField
-from core.errors import Invalid
+from core.errors import DomainError, Invalid
 from core.limits import MAX_REASON
 from core.models import (
     Membership,
@@ -559,18 +560,15 @@ def _decide(request: HttpRequest, approval_id: int, verdict: str) -> HttpRespons
                 reason=reason,
             )
             return render(request, "approvals/detail.html", context, status=400)
-    except NotAnApprover as exc:
-        messages.error(request, str(exc))
-        with timezone.override(tz):
-            return render(
-                request, "approvals/detail.html", _detail_context(request, approval), status=403
-            )
-    except ApprovalConflict as exc:
-        messages.error(request, str(exc))
+    except DomainError as exc:  # not an approver of it (403), already decided (409)
+        messages.error(request, exc.message)
         current = _tenant_approval(membership, approval_id)
         with timezone.override(tz):
             return render(
-                request, "approvals/detail.html", _detail_context(request, current), status=409
+                request,
+                "approvals/detail.html",
+                _detail_context(request, current),
+                status=domain_status(exc),
             )
     decided.tenant = membership.tenant
     summary = describe(decided.action, decided.params)[1]

@@ -84,11 +84,8 @@ def refusal(exc: DomainError) -> dict[str, Any]:
     """A service's refusal as the sockets tell it: the code, message and fields the API
     answers with (``core.api_errors.domain_error_body``), the message as ``error``."""
     said = domain_error_body(exc)["error"]
-    return {
-        "code": said["code"],
-        "error": said["message"],
-        **{k: said[k] for k in said.keys() - {"code", "message"}},
-    }
+    fields = {"fields": said["fields"]} if "fields" in said else {}
+    return {"code": said["code"], "error": said["message"], **fields}
 
 
 def refused_frame(exc: DomainError) -> dict[str, Any]:
