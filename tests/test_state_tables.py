@@ -40,35 +40,29 @@ def _conversation(tenant) -> Conversation:
     return conversation
 
 
-def _approval(tenant) -> ApprovalRequest:
-    conversation = _conversation(tenant)
-    return ApprovalRequest.objects.create(
-        tenant=tenant,
-        conversation=conversation,
-        action="issue_refund",
-        params={"orderId": "A-1", "amount": 150},
-        idempotency_key=str(uuid.uuid4()),
-        requested_by_label="agent:a",
-        expires_at=timezone.now() + dt.timedelta(hours=1),
-    )
+def _row(model, **fields):
+    """A new row of ``model``, on a conversation of its own, in its first state (a callable
+    field gives each row its own value)."""
+
+    def make(tenant):
+        values = {name: v() if callable(v) else v for name, v in fields.items()}
+        return model.objects.create(tenant=tenant, conversation=_conversation(tenant), **values)
+
+    return make
 
 
-def _execution(tenant) -> ActionExecution:
-    conversation = _conversation(tenant)
-    return ActionExecution.objects.create(
-        tenant=tenant,
-        conversation=conversation,
-        action="issue_refund",
-        params={"orderId": "A-1", "amount": 50},
-        execution_key=str(uuid.uuid4()),
-    )
-
-
-def _handoff(tenant) -> Handoff:
-    conversation = _conversation(tenant)
-    return Handoff.objects.create(
-        tenant=tenant, conversation=conversation, mode="hot", status="offered"
-    )
+_approval = _row(
+    ApprovalRequest,
+    action="issue_refund",
+    params={"orderId": "A-1", "amount": 150},
+    idempotency_key="k-1",
+    requested_by_label="agent:a",
+    expires_at=timezone.now() + dt.timedelta(days=1),
+)
+_execution = _row(
+    ActionExecution, action="issue_refund", params={}, execution_key=lambda: str(uuid.uuid4())
+)
+_handoff = _row(Handoff, mode="hot", status="offered")
 
 
 TABLES: dict[str, tuple[StateTable, type, object]] = {
@@ -94,6 +88,14 @@ def _pairs(allowed: bool) -> list[tuple[str, str, str]]:
             if reachable and table.can(start, target) == allowed:
                 found.append((name, start, target))
     return found
+
+
+def _row_in(tenant, name: str, start: str):
+    """The table, the model, and a new row of it moved to ``start`` as the table allows."""
+    table, model, make = TABLES[name]
+    row = make(tenant)
+    walk(table, row, start)
+    return table, model, row
 
 
 def _state(row) -> str:
@@ -132,9 +134,7 @@ def test_the_approval_table_is_the_specs():
 @pytest.mark.django_db
 @pytest.mark.parametrize(("name", "start", "target"), _pairs(allowed=True))
 def test_every_allowed_transition_moves_the_row(tenant, name, start, target):
-    table, model, make = TABLES[name]
-    row = make(tenant)
-    walk(table, row, start)
+    table, model, row = _row_in(tenant, name, start)
 
     assert table.transition(row, to=target, from_=start) == 1
 
@@ -146,9 +146,7 @@ def test_every_allowed_transition_moves_the_row(tenant, name, start, target):
 @pytest.mark.django_db
 @pytest.mark.parametrize(("name", "start", "target"), _pairs(allowed=False))
 def test_every_other_transition_is_refused_and_changes_nothing(tenant, name, start, target):
-    table, _model, make = TABLES[name]
-    row = make(tenant)
-    walk(table, row, start)
+    table, _model, row = _row_in(tenant, name, start)
 
     with pytest.raises(InvalidTransition):
         table.transition(row, to=target, from_=start)
@@ -166,13 +164,18 @@ def test_a_move_into_a_state_nothing_leads_to_is_refused(tenant):
         APPROVAL_STATES.transition(approval, to="pending")
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("name", sorted(TABLES))
-def test_a_direct_save_of_the_state_is_refused(tenant, name):
-    table, model, make = TABLES[name]
+@pytest.fixture(params=sorted(TABLES))
+def fresh(request, tenant):
+    """A new row of each table's model, its state, and a state the table lets it move to."""
+    table, model, make = TABLES[request.param]
     row = make(tenant)
     first = getattr(row, model.state_field)
-    target = sorted(table.moves[first])[0]
+    return model, row, first, sorted(table.moves[first])[0]
+
+
+@pytest.mark.django_db
+def test_a_direct_save_of_the_state_is_refused(fresh):
+    model, row, first, target = fresh
     setattr(row, model.state_field, target)
 
     with pytest.raises(StateWriteRefused, match="transition"):
@@ -188,12 +191,8 @@ def test_a_direct_save_of_the_state_is_refused(tenant, name):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name", sorted(TABLES))
-def test_a_queryset_update_of_the_state_is_refused(tenant, name):
-    table, model, make = TABLES[name]
-    row = make(tenant)
-    first = getattr(row, model.state_field)
-    target = sorted(table.moves[first])[0]
+def test_a_queryset_update_of_the_state_is_refused(tenant, fresh):
+    model, row, first, target = fresh
 
     with pytest.raises(StateWriteRefused, match="transition"):
         model.objects.filter(pk=row.pk).update(**{model.state_field: target})
@@ -218,10 +217,8 @@ def test_a_queryset_update_of_the_state_is_refused(tenant, name):
 def test_two_racing_transitions_exactly_one_wins_on_postgresql(tenant, name, start, targets):
     if connection.vendor != "postgresql":
         need_service("PostgreSQL: set DATABASE_URL")
-    table, model, make = TABLES[name]
     for _ in range(5):  # a few rounds: the threads meet at the row in both orders
-        row = make(tenant)
-        walk(table, row, start)
+        table, model, row = _row_in(tenant, name, start)
 
         moved = race(
             2,
