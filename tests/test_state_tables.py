@@ -222,8 +222,8 @@ def test_two_racing_transitions_exactly_one_wins_on_postgresql(tenant, name, sta
 
         moved = race(
             2,
-            lambda i, row=row: table.transition(
-                model.objects.filter(pk=row.pk), to=targets[i], from_=start
+            lambda i, table=table, rows=type(row).objects.filter(pk=row.pk): table.transition(
+                rows, to=targets[i], from_=start
             ),
         )
 
