@@ -217,13 +217,14 @@ def test_a_queryset_update_of_the_state_is_refused(tenant, fresh):
 def test_two_racing_transitions_exactly_one_wins_on_postgresql(tenant, name, start, targets):
     if connection.vendor != "postgresql":
         need_service("PostgreSQL: set DATABASE_URL")
+    table, model, _make = TABLES[name]
     for _ in range(5):  # a few rounds: the threads meet at the row in both orders
-        table, model, row = _row_in(tenant, name, start)
+        row = _row_in(tenant, name, start)[2]
 
         moved = race(
             2,
-            lambda i, table=table, rows=type(row).objects.filter(pk=row.pk): table.transition(
-                rows, to=targets[i], from_=start
+            lambda i, row=row: table.transition(
+                model.objects.filter(pk=row.pk), to=targets[i], from_=start
             ),
         )
 
