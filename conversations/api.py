@@ -25,12 +25,11 @@ from core.api_auth import (
     request_principal,
     request_tenant,
 )
-from core.api_errors import Conflict
+from core.limits import MessageTextField
 from core.scoping import scope_queryset
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.pipeline import conversation_receive_message
 from orchestration.reach import narrow_conversations
 
-MAX_TEXT = 10_000
 MESSAGES_PAGE = 500
 EVENTS_PAGE = 2000
 """The most messages and events one GET answers; ``?after=<last id>`` reads the next page."""
@@ -90,7 +89,7 @@ class SignalsSerializer(serializers.Serializer):
 
 
 class MessageInSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=True)
+    text = MessageTextField()
     signals = SignalsSerializer(required=False)
 
 
@@ -257,15 +256,12 @@ class MessagesView(APIView):
         serializer = MessageInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            result = conversation_receive_message(
-                conversation=conversation,
-                text=data["text"],
-                signals=data.get("signals"),
-                sent_by=request_principal(request),
-            )
-        except ConversationClosed as exc:
-            raise Conflict(str(exc)) from None
+        result = conversation_receive_message(
+            conversation=conversation,
+            text=data["text"],
+            signals=data.get("signals"),
+            sent_by=request_principal(request),
+        )
         conv = result.conversation
         body = {
             "message": message_json(result.message),

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from core.models import Tenant, TenantOwned
+from core.states import StateGuarded
 
 
 class Channel(models.TextChoices):
@@ -30,9 +31,11 @@ class State(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
-class Conversation(TenantOwned):
+class Conversation(StateGuarded, TenantOwned):
     """One customer thread. Only ``conversations.lifecycle.conversation_transition`` writes
-    ``state``."""
+    ``state`` (a direct ``save()`` or ``update()`` of it is refused)."""
+
+    state_field = "state"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
