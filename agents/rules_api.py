@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from agents.models import Agent
 from agents.rule_sets import (
     EMPTY_DOCUMENT,
-    RulesInvalid,
     effective_ruleset,
     rules_clear,
     rules_document,
@@ -109,10 +108,7 @@ class RulesView(APIView):
     )
     def post(self, request, agent_id: str):
         agent = tenant_get_or_404(request, Agent, slug=agent_id)
-        try:
-            rules_update(agent=agent, changes=request.data, user=_user(request), via="api")
-        except RulesInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        rules_update(agent=agent, changes=request.data, user=_user(request), via="api")
         return Response(rules_json(agent), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None})
@@ -157,10 +153,7 @@ class RuleRestoreView(APIView):
     def post(self, request, agent_id: str, version: int):
         agent = tenant_get_or_404(request, Agent, slug=agent_id)
         found = get_object_or_404(agent.rule_versions, version=version)
-        try:
-            rules_restore(agent=agent, version=found, user=_user(request))
-        except RulesInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        rules_restore(agent=agent, version=found, user=_user(request))
         return Response(rules_json(agent))
 
 

@@ -25,18 +25,16 @@ from core.api_auth import (
     request_principal,
     request_tenant,
 )
-from core.api_errors import Conflict
+from core.limits import MessageTextField
 from core.scoping import scope_queryset
 from orchestration.reach import narrow_conversations
 from orchestration.turns import (
     MAX_WAIT_SECONDS,
-    ConversationClosed,
     ReplyStatus,
     conversation_receive_message,
     turn_wait,
 )
 
-MAX_TEXT = 10_000
 MESSAGES_PAGE = 500
 EVENTS_PAGE = 2000
 """The most messages and events one GET answers; ``?after=<last id>`` reads the next page."""
@@ -96,7 +94,7 @@ class SignalsSerializer(serializers.Serializer):
 
 
 class MessageInSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=True)
+    text = MessageTextField()
     signals = SignalsSerializer(required=False)
     wait = serializers.FloatField(
         required=False,
@@ -113,7 +111,7 @@ def conversation_json(conversation: Conversation) -> dict:
         "state": conversation.state,
         "channel": conversation.channel,
         "currentAgentId": conversation.current_agent.slug,
-        "assignee": conversation.assignee.get_username() if conversation.assignee_id else None,
+        "assignee": conversation.assignee.get_username() if conversation.assignee else None,
         "turns": conversation.turns,
         "attempts": conversation.attempts,
         "customer": {
@@ -138,7 +136,7 @@ def _latest_handoff(conversation: Conversation) -> dict | None:
         "id": latest.pk,
         "mode": latest.mode,
         "status": latest.status,
-        "claimedBy": latest.claimed_by.get_username() if latest.claimed_by_id else None,
+        "claimedBy": latest.claimed_by.get_username() if latest.claimed_by else None,
     }
 
 
@@ -210,6 +208,7 @@ class ConversationListView(APIView):
     )
     def post(self, request):
         tenant = request_tenant(request)
+        assert tenant is not None  # MatrixPermission let in only callers of a tenant
         serializer = StartSerializer(data=request.data, context={"tenant": tenant})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -284,15 +283,12 @@ class MessagesView(APIView):
         serializer = MessageInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            result = conversation_receive_message(
-                conversation=conversation,
-                text=data["text"],
-                signals=data.get("signals"),
-                sent_by=request_principal(request),
-            )
-        except ConversationClosed as exc:
-            raise Conflict(str(exc)) from None
+        result = conversation_receive_message(
+            conversation=conversation,
+            text=data["text"],
+            signals=data.get("signals"),
+            sent_by=request_principal(request),
+        )
         conv = result.conversation
         body = {
             "message": message_json(result.message),
@@ -305,10 +301,9 @@ class MessagesView(APIView):
             "approval": result.approval,
             "proposedActions": result.proposed_actions,
         }
-        if result.reply_status == ReplyStatus.PENDING and data.get("wait"):
-            outcome = turn_wait(
-                conversation_id=conv.pk, ai_turn=result.ai_turn, seconds=data["wait"]
-            )
+        wait = data.get("wait")
+        if wait and result.ai_turn is not None and result.reply_status == ReplyStatus.PENDING:
+            outcome = turn_wait(conversation_id=conv.pk, ai_turn=result.ai_turn, seconds=wait)
             if outcome is not None:
                 body.update(_waited(conv.pk, outcome, body))
         return Response(body, status=status.HTTP_201_CREATED)
@@ -319,7 +314,7 @@ def _waited(conversation_id, outcome: dict, body: dict) -> dict:
     conv = Conversation.objects.select_related("current_agent").get(pk=conversation_id)
     ids = [i for i in [outcome.get("reply"), *(outcome.get("notices") or [])] if i]
     found = {m.pk: m for m in Message.objects.filter(conversation_id=conversation_id, pk__in=ids)}
-    reply = found.get(outcome.get("reply"))
+    reply = found.get(outcome["reply"]) if outcome.get("reply") else None
     return {
         "reply": message_json(reply) if reply else None,
         "replyStatus": outcome["status"],

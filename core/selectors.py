@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.models import (
@@ -25,6 +26,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 def credential_for_bearer(raw: str) -> ApiKey | PersonalToken | None:
     """The key or token a bearer secret names (revoked ones included), or None."""
     kind = raw.partition("_")[0]
+    queryset: QuerySet[ApiKey] | QuerySet[PersonalToken]
     if kind == API_KEY_KIND:
         queryset = ApiKey.objects.select_related("tenant")
     elif kind == PERSONAL_TOKEN_KIND:

@@ -181,7 +181,7 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
     )
     workflow = None
     consultation = None
-    if conv.workflow_id and not (conv.workflow_state or {}).get("done"):
+    if conv.workflow is not None and not (conv.workflow_state or {}).get("done"):
         workflow = WorkflowPlan(
             name=conv.workflow.name,
             step_budget=conv.workflow.step_budget,

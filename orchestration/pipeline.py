@@ -118,16 +118,12 @@ CONVERSATION_FIELDS = [
 ]
 
 
-def typing_on_commit(conversation: Conversation, *, typing: bool, agent_slug: str = "") -> None:
-    """Tell the customer's socket and the inbox that an agent is writing (or has stopped)."""
+def typing_on_commit(conversation: Conversation, *, typing: bool) -> None:
+    """Tell the customer's socket and the inbox that the AI is writing (or has stopped); the
+    customer's widget names no agent, so neither does the event."""
     notify_on_commit(
         [conversation_group(conversation.pk), tenant_inbox_group(conversation.tenant_id)],
-        {
-            "type": "agent.typing",
-            "conversationId": str(conversation.pk),
-            "typing": typing,
-            "agentId": agent_slug or None,
-        },
+        {"type": "agent.typing", "conversationId": str(conversation.pk), "typing": typing},
     )
 
 
@@ -151,7 +147,7 @@ def _request_reply(turn: Turn) -> None:
     }
     turn.result.reply_status = ReplyStatus.PENDING
     turn.result.ai_turn = conv.ai_turn
-    typing_on_commit(conv, typing=True, agent_slug=turn.agent.slug)
+    typing_on_commit(conv, typing=True)
     if settings.TURN_DISPATCH == "outbox":
         outbox_task(
             tenant_id=conv.tenant_id,

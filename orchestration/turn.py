@@ -12,6 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from agents.models import Agent
 from conversations.models import Conversation, Message, MessageRole
+from core.errors import Conflict
 from core.principals import NOBODY, Principal
 from orchestration.tenant_config import TenantConfig
 
@@ -19,8 +20,10 @@ RUN_TURN_TASK = "orchestration.run_turn"
 SWEEP_TURNS_TASK = "orchestration.sweep_turns"
 
 
-class ConversationClosed(Exception):
+class ConversationClosed(Conflict):
     """The conversation is resolved: it takes no more messages."""
+
+    code = "conversation_closed"
 
 
 class ReplyStatus(StrEnum):

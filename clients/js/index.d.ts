@@ -258,7 +258,7 @@ export interface Handoff {
   channel: string;
   waitingMinutes: number;
   offerExpiresAt: string | null;
-  pack: { summary: string; keyDetails: Record<string, Json>; sentiment: Json; suggestions: string[]; transcript: Json[] } | null;
+  pack: { summary: string; brief: { why?: string; trigger?: { messageId: number; text: string; at: string } | null; wants?: string; done?: string[]; next?: string[] }; keyDetails: Record<string, Json>; sentiment: Json; suggestions: string[]; transcript: Json[]; activity: Json[] } | null;
   createdAt: string;
   responseTargetMinutes?: number;
   breached?: boolean;

@@ -238,7 +238,6 @@ def test_the_sockets_hear_the_agent_typing_then_the_reply(
         "type": "agent.typing",
         "conversationId": str(conv.pk),
         "typing": True,
-        "agentId": "agent-billing",
     }
     assert events[2]["message"]["text"] == ANSWER
 

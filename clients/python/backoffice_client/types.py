@@ -249,10 +249,12 @@ class ActionResult(TypedDict, total=False):
 
 class HandoffPack(TypedDict, total=False):
     summary: str
+    brief: dict[str, Any]  # why (the trigger quoted), wants, done, next
     keyDetails: dict[str, Any]
     sentiment: Any
     suggestions: list[str]
     transcript: list[dict[str, Any]]
+    activity: list[dict[str, Any]]  # what the AI did, one step each, to merge by time
 
 
 class Handoff(TypedDict, total=False):
