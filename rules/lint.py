@@ -1,0 +1,332 @@
+"""Lint for conditions: what a valid condition may still get wrong (SPEC 5, issue 20).
+
+Validation (``rules.validation``) refuses what cannot run: unknown names, wrong types. The lint
+warns about what runs but cannot be what the author meant, without refusing it:
+
+- a value that is not one of a name's known values (``intent == "biling"``: no such intent,
+  with the closest known one), for names whose values are enumerated (``Vocabulary``);
+- a condition that can never hold (``intent == "billing" and intent == "refund"``);
+- in an ordered list where the first match wins, a condition that can only hold when an
+  earlier one already does, so it never fires (``intent == "billing"`` then
+  ``intent == "billing" and sentiment < 0``; or anything after ``... or true``).
+
+Both are decided exactly for the comparisons on enumerated names (``name == "v"``,
+``name != "v"``, ``name in [...]``, ``name not in [...]``, and for list-valued names
+``"v" in name`` / ``name contains "v"``): a scalar name holds at most one value, a list may
+hold any. Every other comparison (``sentiment < -0.5``) is an opaque atom, the same atom
+wherever the same text appears, independent of the others. Treating atoms as independent
+only adds cases, so "never holds" and "shadowed" are never claimed wrongly; a case the
+analysis cannot see (two different thresholds on one number) is left unreported. Conditions
+with more atoms than ``MAX_CASES`` allows are not analysed.
+
+Pure Python, no Django; the agent-aware part (which intents, agents, domains exist) is
+``agents.rule_lint``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or
+from .render import render, render_value
+
+MAX_CASES = 4096  # assignments enumerated for one question, at most
+
+# codes
+UNKNOWN_VALUE = "unknown_value"
+NEVER_HOLDS = "never_holds"
+SHADOWED = "shadowed"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One warning: where (``handoffs[1].condition``), a stable code, and a sentence."""
+
+    path: str
+    code: str
+    message: str
+    value: Any = field(default=None, compare=False)  # the value it is about, if any
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Enumerated:
+    """A name whose values are enumerated. ``values`` None: any value (still analysed for
+    shadowing); ``label`` names the kind of value in messages (``intent``); ``code`` is the
+    finding's code for an unknown value (``unknown_intent``)."""
+
+    label: str
+    values: frozenset[str] | None = None
+    is_list: bool = False
+    code: str = UNKNOWN_VALUE
+    hint: str = ""  # what the known values are, for the message ("the tenant's intents")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The enumerated names of one context, by dotted name (``intent``, ``risk``)."""
+
+    names: Mapping[str, Enumerated] = field(default_factory=dict)
+
+    def get(self, node: Node) -> Enumerated | None:
+        return self.names.get(node.dotted) if isinstance(node, Name) else None
+
+
+# --- atoms -----------------------------------------------------------------------------------
+
+_OTHER = object()  # a scalar enumerated name holding none of the values mentioned
+
+
+@dataclass(frozen=True)
+class _Is:
+    """``name == value`` for a scalar enumerated name (value may be None: null)."""
+
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class _Has:
+    """``value in name`` for a list-valued enumerated name."""
+
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class _Opaque:
+    text: str
+
+
+def _string_items(node: Node) -> list[Any] | None:
+    if not isinstance(node, ListLiteral):
+        return None
+    if not all(isinstance(item, Literal) for item in node.items):
+        return None
+    return [item.value for item in node.items]
+
+
+def _formula(node: Node, vocabulary: Vocabulary) -> Any:
+    """The condition as a formula over atoms: ("and", [...]), ("or", [...]), ("not", f),
+    a bool constant, or an atom."""
+    if isinstance(node, And):
+        return ("and", [_formula(item, vocabulary) for item in node.items])
+    if isinstance(node, Or):
+        return ("or", [_formula(item, vocabulary) for item in node.items])
+    if isinstance(node, Not):
+        return ("not", _formula(node.operand, vocabulary))
+    if isinstance(node, Literal):
+        return node.value is True  # false, null, numbers and strings alone are not true
+    if isinstance(node, Compare):
+        atom = _compare_formula(node, vocabulary)
+        if atom is not None:
+            return atom
+    return _Opaque(render(node))
+
+
+def _compare_formula(node: Compare, vocabulary: Vocabulary) -> Any:
+    left, right, op = node.left, node.right, node.op
+    if (
+        isinstance(left, Literal)
+        and isinstance(right, Literal)
+        and None in (left.value, right.value)
+    ):
+        # a comparison with null: only == and != can hold (``rules.runtime``)
+        both = left.value is None and right.value is None
+        return both if op == "==" else (not both if op == "!=" else False)
+    for name_node, value_node, flipped in ((left, right, False), (right, left, True)):
+        spec = vocabulary.get(name_node)
+        if spec is None:
+            continue
+        name = name_node.dotted
+        if not spec.is_list:
+            if op in ("==", "!=") and isinstance(value_node, Literal):
+                atom = _Is(name, value_node.value)
+                return atom if op == "==" else ("not", atom)
+            if op in ("in", "not in") and not flipped:
+                items = _string_items(value_node)
+                if items is not None:
+                    anyof = ("or", [_Is(name, v) for v in items])
+                    return anyof if op == "in" else ("not", anyof)
+        else:
+            membership = (op in ("in", "not in") and flipped) or (op == "contains" and not flipped)
+            if membership and isinstance(value_node, Literal):
+                atom = _Has(name, value_node.value)
+                return ("not", atom) if op == "not in" else atom
+    return None
+
+
+def _atoms(formula: Any, into: dict[Any, None]) -> None:
+    if isinstance(formula, tuple):
+        _, parts = formula
+        for part in parts if isinstance(parts, list) else [parts]:
+            _atoms(part, into)
+    elif not isinstance(formula, bool):
+        into.setdefault(formula, None)
+
+
+def _holds(formula: Any, case: Mapping[Any, bool]) -> bool:
+    if isinstance(formula, bool):
+        return formula
+    if isinstance(formula, tuple):
+        kind, parts = formula
+        if kind == "and":
+            return all(_holds(p, case) for p in parts)
+        if kind == "or":
+            return any(_holds(p, case) for p in parts)
+        return not _holds(parts, case)
+    return case[formula]
+
+
+def _cases(formulas: Iterable[Any]) -> list[dict[Any, bool]] | None:
+    """Every assignment of the atoms of ``formulas`` a real context could give (a scalar name
+    holds one value or another one, never two), or None when there are too many."""
+    atoms: dict[Any, None] = {}
+    for formula in formulas:
+        _atoms(formula, atoms)
+    scalars: dict[str, list[_Is]] = {}
+    free: list[Any] = []
+    for atom in atoms:
+        if isinstance(atom, _Is):
+            scalars.setdefault(atom.name, []).append(atom)
+        else:
+            free.append(atom)
+    choices: list[list[Any]] = [[*values, _OTHER] for values in scalars.values()]
+    size = 2 ** len(free)
+    for options in choices:
+        size *= len(options)
+    if size > MAX_CASES:
+        return None
+    cases = []
+    for picked in itertools.product(*choices):
+        base: dict[Any, bool] = {}
+        for values, chosen in zip(scalars.values(), picked, strict=True):
+            for atom in values:
+                base[atom] = atom is chosen
+        for bits in itertools.product((False, True), repeat=len(free)):
+            case = dict(base)
+            case.update(zip(free, bits, strict=True))
+            cases.append(case)
+    return cases
+
+
+# --- the checks ------------------------------------------------------------------------------
+
+
+def _close(value: str, known: Iterable[str]) -> str | None:
+    found = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def unknown_value_message(value: str, spec: Enumerated) -> str:
+    close = _close(value, spec.values or ())
+    hint = f", did you mean {render_value(close)}?" if close else ""
+    known = ", ".join(sorted(spec.values or ())) or "none"
+    where = f" {spec.hint}" if spec.hint else ""
+    return f"{render_value(value)} is not a known {spec.label}{hint} (known{where}: {known})"
+
+
+def unknown_values(node: Node, vocabulary: Vocabulary, path: str) -> list[Finding]:
+    """A value compared with an enumerated name that is not one of its known values."""
+    findings: list[Finding] = []
+    seen: set[tuple[str, Any]] = set()
+
+    def check(spec: Enumerated, name: str, value: Any) -> None:
+        if spec.values is None or not isinstance(value, str) or value in spec.values:
+            return
+        if (name, value) in seen:
+            return
+        seen.add((name, value))
+        findings.append(Finding(path, spec.code, unknown_value_message(value, spec), value))
+
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, And | Or):
+            stack.extend(reversed(current.items))
+        elif isinstance(current, Not):
+            stack.append(current.operand)
+        elif isinstance(current, Compare):
+            for name_node, other in ((current.left, current.right), (current.right, current.left)):
+                spec = vocabulary.get(name_node)
+                if spec is None:
+                    continue
+                if isinstance(other, Literal):
+                    check(spec, name_node.dotted, other.value)
+                for value in _string_items(other) or ():
+                    check(spec, name_node.dotted, value)
+    return findings
+
+
+def never_holds(node: Node, vocabulary: Vocabulary) -> bool:
+    """Whether the condition is false in every context the analysis can tell apart."""
+    formula = _formula(node, vocabulary)
+    cases = _cases([formula])
+    return cases is not None and not any(_holds(formula, case) for case in cases)
+
+
+def lint_condition(node: Node, vocabulary: Vocabulary, path: str) -> list[Finding]:
+    """Unknown values, and a condition that can never hold."""
+    findings = unknown_values(node, vocabulary, path)
+    if never_holds(node, vocabulary):
+        findings.append(
+            Finding(path, NEVER_HOLDS, f"'{render(node)}' can never hold: it never fires")
+        )
+    return findings
+
+
+def lint_first_match(
+    rules: Sequence[tuple[str, Node | None]], vocabulary: Vocabulary, *, what: str = "rule"
+) -> list[Finding]:
+    """``rules`` are ``(path, condition)`` in order, the first that holds wins (a None
+    condition: unparseable, skipped). Each rule's own findings, and each rule that can only
+    hold when an earlier one does (shadowed: it never fires), naming the earlier ones."""
+    findings: list[Finding] = []
+    earlier: list[tuple[int, Any]] = []
+    for index, (path, node) in enumerate(rules):
+        if node is None:
+            continue
+        own = lint_condition(node, vocabulary, path)
+        findings.extend(own)
+        formula = _formula(node, vocabulary)
+        if earlier and not any(f.code == NEVER_HOLDS for f in own):
+            by = _shadowed_by(formula, earlier)
+            if by:
+                names = " and ".join(f"{what} {i + 1}" for i in by)
+                findings.append(
+                    Finding(
+                        path,
+                        SHADOWED,
+                        f"{what} {index + 1} ('{render(node)}') never fires: whenever it holds, "
+                        f"{names} before it already matches",
+                    )
+                )
+        earlier.append((index, formula))
+    return findings
+
+
+def _shadowed_by(formula: Any, earlier: list[tuple[int, Any]]) -> list[int] | None:
+    """The earlier rules that together cover every case of ``formula``, or None when one of
+    its cases is left to it (or there are too many cases to tell)."""
+    cases = _cases([formula, *(f for _, f in earlier)])
+    if cases is None:
+        return None
+    holding = [case for case in cases if _holds(formula, case)]
+    if not holding:
+        return None
+    for index, other in earlier:  # one earlier rule that covers it alone, when there is one
+        if all(_holds(other, case) for case in holding):
+            return [index]
+    used: dict[int, None] = {}
+    for case in holding:
+        first = next((i for i, f in earlier if _holds(f, case)), None)
+        if first is None:
+            return None
+        used.setdefault(first, None)
+    return sorted(used)
