@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Q, TextField, Value
+from django.db.models import Count, F, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
@@ -32,7 +32,7 @@ from agents.guardrails.access import action_allowed
 from agents.models import Agent, AgentRole, SettingsLevel
 from agents.orchestrator_settings import SettingsOverview, settings_overview
 from agents.rule_lint import LintScope, stack_findings
-from conversations.decisions import HUMAN, EscalationReason, RouteReason
+from conversations.decisions import CONSULTATION, HUMAN, EscalationReason, RouteReason
 from conversations.models import DecisionEvent, EventType
 from core.models import Tenant
 from rules.lint import Finding
@@ -197,8 +197,10 @@ def stack_traffic(*, tenant: Tenant, since: dt.datetime) -> dict[tuple[str, str,
                 F("type"),
                 output_field=TextField(),
             ),
+            # a consultation is no transfer: the supervisor keeps the conversation
+            mode=Coalesce(KeyTextTransform("mode", "detail"), Value(""), output_field=TextField()),
         )
-        .exclude(Q(type__in=[EventType.AGENT_ROUTED]) & Q(detail__mode="consultation"))
+        .exclude(mode=CONSULTATION)
         .values("type", "src", "dst", "code")
         .annotate(n=Count("conversation", distinct=True))
         .order_by()
