@@ -173,6 +173,7 @@ class StackCanvasAdminMixin:
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": f"Stack canvas: {agent.name}",
+            "is_nav_sidebar_enabled": False,  # the drawing needs the width
             "canvas": canvas,
             "svg": render_svg(canvas),
             "stacks": tenant_stacks(agent.tenant),
