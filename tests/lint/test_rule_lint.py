@@ -13,7 +13,7 @@ from stacks.selectors import builtin_templates
 from stacks.services import stack_import
 from tests.agents.test_admin import rules_form
 from tests.factories import make_person
-from tests.stacks.conftest import finance_group
+from tests.stacks.conftest import finance_group, support_document
 
 pytestmark = pytest.mark.django_db
 
@@ -258,3 +258,28 @@ def test_the_admin_shows_warnings_on_save_on_the_form_and_in_the_tester(manager_
     assert tester.context["lint"]["owner"] == "agent-sup"
     assert [w["code"] for w in tester.context["lint"]["warnings"]] == ["unknown_intent"]
     assert 'id="lint-warnings"' in tester.content.decode()
+
+
+def test_a_stack_import_dry_run_shows_the_warnings(tenant, key_client):
+    make_person(tenant=tenant, roles=["approver"], username="approver")
+    finance_group(tenant, f"{tenant.slug}-finance")
+    document = support_document()
+    document["agents"][0]["rules"]["handoffs"].append(
+        {"condition": 'intent == "biling"', "targetAgentId": "agent-billing"}
+    )
+    document["workflows"][0]["steps"][1]["condition"] = 'category == "tecnical"'
+
+    response = key_client.post(
+        "/api/v1/stacks/import", {"template": document, "dryRun": True}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert [(w["path"], w["code"]) for w in response.json()["warnings"]] == [
+        ("template.agents[0].rules.handoffs[4].condition", "unknown_intent"),
+        ("template.workflows[0].steps[1].condition", "unknown_category"),
+    ]
+    assert not Agent.objects.filter(tenant=tenant).exists()  # a dry run
+    clean = key_client.post(
+        "/api/v1/stacks/import", {"template": support_document(), "dryRun": True}, format="json"
+    )
+    assert clean.json()["warnings"] == []
