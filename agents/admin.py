@@ -160,7 +160,7 @@ class AgentForm(TenantScopedForm):
 @admin.register(Agent)
 class AgentAdmin(TenantScopedAdmin):
     form = AgentForm
-    list_display = ["slug", "name", "role", "supervisor", "runtime", "rules_link"]
+    list_display = ["slug", "name", "role", "supervisor", "runtime", "rules_link", "canvas_link"]
     list_filter = ["role", "runtime"]
     search_fields = ["slug", "name"]
     list_select_related = ["supervisor", "rules"]
@@ -187,6 +187,13 @@ class AgentAdmin(TenantScopedAdmin):
             return "inherited" if agent.supervisor_id else "none"
         url = reverse("admin:agents_ruleset_change", args=[ruleset.pk])
         return format_html('<a href="{}">own (v{})</a>', url, ruleset.version)
+
+    @admin.display(description="canvas")
+    def canvas_link(self, agent) -> str:
+        if agent.supervisor_id is not None:
+            return ""
+        url = reverse("admin:stacks_canvas_stack", args=[agent.pk])
+        return format_html('<a href="{}">stack canvas</a>', url)
 
     def delete_model(self, request, obj):
 

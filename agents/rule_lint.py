@@ -447,9 +447,13 @@ def effective_rules_warnings(agent: Agent) -> tuple[str | None, list[dict]]:
     return owner, [f.as_dict() for f in findings]
 
 
-def workflow_warnings(document: Mapping[str, Any], *, tenant_id: int) -> list[dict]:
-    scope = LintScope.of(tenant_id)
-    return [f.as_dict() for f in workflow_findings(document, scope)]
+def workflow_warnings(workflow: Workflow) -> list[dict]:
+    """The warnings on a saved workflow: ``[{path, code, message}]``."""
+    scope = LintScope.of(workflow.tenant_id)
+    stored = next((w for w in scope.workflows if w.pk == workflow.pk), None)
+    if stored is None:
+        return []
+    return [f.as_dict() for f in workflow_findings(stored_workflow_document(stored), scope)]
 
 
 def stack_findings(scope: LintScope, slugs: Sequence[str]) -> dict[str, list[Finding]]:

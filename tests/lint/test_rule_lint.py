@@ -14,6 +14,7 @@ from stacks.services import stack_import
 from tests.agents.test_admin import rules_form
 from tests.factories import make_person
 from tests.stacks.conftest import finance_group, support_document
+from tests.workflows.test_admin import form_data, row
 
 pytestmark = pytest.mark.django_db
 
@@ -283,3 +284,19 @@ def test_a_stack_import_dry_run_shows_the_warnings(tenant, key_client):
         "/api/v1/stacks/import", {"template": support_document(), "dryRun": True}, format="json"
     )
     assert clean.json()["warnings"] == []
+
+
+def test_the_workflow_admin_warns_of_steps_that_never_run(manager_client, team):
+    saved = manager_client.post(
+        "/admin/agents/workflow/add/",
+        form_data(
+            [
+                row(team["sup"], "start", outputs="category"),
+                row(team["tech"], 'category == "billing" and category == "refund"'),
+            ],
+            step_budget="5",
+        ),
+        follow=True,
+    )
+    page = saved.content.decode()
+    assert "Warning: steps[1].condition: step 2 never runs" in page
