@@ -79,35 +79,64 @@ class Vocabulary:
 
 
 # --- atoms -----------------------------------------------------------------------------------
+#
+# What a context can hold, as ``rules.runtime`` reads it: a scalar enumerated name is one of the
+# strings mentioned, another string, null, or a value of another kind (a caller's override);
+# a list-valued one is not a list (null, or another kind) or a list holding any subset of the
+# values mentioned. ``!=`` and ``not in`` are false when a side is null or of another kind, so
+# they are not the negation of ``==`` and ``in``: the atoms below keep that apart.
 
-_OTHER = object()  # a scalar enumerated name holding none of the values mentioned
+_OTHER_STRING = "\x00other string"  # a string none of the conditions mentions
+_NULL = "\x00null"
+_OTHER_KIND = "\x00other kind"  # a number, a boolean, a list ...
+_NOT_A_LIST = "\x00not a list"
 
 
 @dataclass(frozen=True)
 class _Is:
-    """``name == value`` for a scalar enumerated name (value may be None: null)."""
+    """A scalar enumerated name holds the string ``value``."""
 
     name: str
-    value: Any
+    value: str
+
+
+@dataclass(frozen=True)
+class _IsString:
+    """A scalar enumerated name holds a string (any)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class _IsNull:
+    name: str
 
 
 @dataclass(frozen=True)
 class _Has:
-    """``value in name`` for a list-valued enumerated name."""
+    """A list-valued enumerated name is a list holding ``value``."""
 
     name: str
     value: Any
 
 
 @dataclass(frozen=True)
+class _IsList:
+    name: str
+
+
+@dataclass(frozen=True)
 class _Opaque:
+    """Any other comparison, by its text: the same text is the same atom."""
+
     text: str
 
 
-def _string_items(node: Node) -> list[Any] | None:
+def _string_items(node: Node) -> list[str] | None:
+    """The items of a list literal of strings, else None."""
     if not isinstance(node, ListLiteral):
         return None
-    if not all(isinstance(item, Literal) for item in node.items):
+    if not all(isinstance(item, Literal) and isinstance(item.value, str) for item in node.items):
         return None
     return [item.value for item in node.items]
 
@@ -122,7 +151,9 @@ def _formula(node: Node, vocabulary: Vocabulary) -> Any:
     if isinstance(node, Not):
         return ("not", _formula(node.operand, vocabulary))
     if isinstance(node, Literal):
-        return node.value is True  # false, null, numbers and strings alone are not true
+        return bool(node.value)  # a bare value is true when Python would call it true
+    if isinstance(node, ListLiteral):
+        return bool(node.items)
     if isinstance(node, Compare):
         atom = _compare_formula(node, vocabulary)
         if atom is not None:
@@ -137,7 +168,6 @@ def _compare_formula(node: Compare, vocabulary: Vocabulary) -> Any:
         and isinstance(right, Literal)
         and None in (left.value, right.value)
     ):
-        # a comparison with null: only == and != can hold (``rules.runtime``)
         both = left.value is None and right.value is None
         return both if op == "==" else (not both if op == "!=" else False)
     for name_node, value_node, flipped in ((left, right, False), (right, left, True)):
@@ -145,20 +175,28 @@ def _compare_formula(node: Compare, vocabulary: Vocabulary) -> Any:
         if spec is None:
             continue
         name = name_node.dotted
+        value = value_node.value if isinstance(value_node, Literal) else _OTHER_KIND
         if not spec.is_list:
-            if op in ("==", "!=") and isinstance(value_node, Literal):
-                atom = _Is(name, value_node.value)
-                return atom if op == "==" else ("not", atom)
-            if op in ("in", "not in") and not flipped:
-                items = _string_items(value_node)
-                if items is not None:
-                    anyof = ("or", [_Is(name, v) for v in items])
-                    return anyof if op == "in" else ("not", anyof)
+            if op in ("==", "!=") and value is None:
+                return _IsNull(name) if op == "==" else ("not", _IsNull(name))
+            if op == "==" and isinstance(value, str):
+                return _Is(name, value)
+            if op == "!=" and isinstance(value, str):
+                return ("and", [_IsString(name), ("not", _Is(name, value))])
+            items = _string_items(value_node) if not flipped else None
+            if op == "in" and items is not None:
+                return ("or", [_Is(name, v) for v in items])
+            if op == "not in" and items is not None:
+                return (
+                    "and",
+                    [("not", _IsNull(name)), ("not", ("or", [_Is(name, v) for v in items]))],
+                )
         else:
             membership = (op in ("in", "not in") and flipped) or (op == "contains" and not flipped)
-            if membership and isinstance(value_node, Literal):
-                atom = _Has(name, value_node.value)
-                return ("not", atom) if op == "not in" else atom
+            if membership and isinstance(value, str):
+                if op == "not in":
+                    return ("and", [_IsList(name), ("not", _Has(name, value))])
+                return _Has(name, value)
     return None
 
 
@@ -185,34 +223,57 @@ def _holds(formula: Any, case: Mapping[Any, bool]) -> bool:
 
 
 def _cases(formulas: Iterable[Any]) -> list[dict[Any, bool]] | None:
-    """Every assignment of the atoms of ``formulas`` a real context could give (a scalar name
-    holds one value or another one, never two), or None when there are too many."""
+    """Every assignment of the atoms of ``formulas`` a real context could give, or None when
+    there are more than ``MAX_CASES``."""
     atoms: dict[Any, None] = {}
     for formula in formulas:
         _atoms(formula, atoms)
-    scalars: dict[str, list[_Is]] = {}
+    scalars: dict[str, list[str]] = {}
+    lists: dict[str, list[Any]] = {}
     free: list[Any] = []
     for atom in atoms:
         if isinstance(atom, _Is):
-            scalars.setdefault(atom.name, []).append(atom)
+            scalars.setdefault(atom.name, [])
+            if atom.value not in scalars[atom.name]:
+                scalars[atom.name].append(atom.value)
+        elif isinstance(atom, _IsString | _IsNull):
+            scalars.setdefault(atom.name, [])
+        elif isinstance(atom, _Has):
+            lists.setdefault(atom.name, [])
+            if atom.value not in lists[atom.name]:
+                lists[atom.name].append(atom.value)
+        elif isinstance(atom, _IsList):
+            lists.setdefault(atom.name, [])
         else:
             free.append(atom)
-    choices: list[list[Any]] = [[*values, _OTHER] for values in scalars.values()]
-    size = 2 ** len(free)
-    for options in choices:
-        size *= len(options)
+    # each name's states: a scalar's value, a list's members (or not a list)
+    dimensions: list[list[dict[Any, bool]]] = []
+    for name, values in scalars.items():
+        states = []
+        for state in [*values, _OTHER_STRING, _NULL, _OTHER_KIND]:
+            assigned: dict[Any, bool] = {_Is(name, v): state == v for v in values}
+            assigned[_IsString(name)] = state not in (_NULL, _OTHER_KIND)
+            assigned[_IsNull(name)] = state == _NULL
+            states.append(assigned)
+        dimensions.append(states)
+    for name, values in lists.items():
+        states = [{_IsList(name): False, **{_Has(name, v): False for v in values}}]
+        for bits in itertools.product((False, True), repeat=len(values)):
+            held = dict(zip((_Has(name, v) for v in values), bits, strict=True))
+            states.append({_IsList(name): True, **held})
+        dimensions.append(states)
+    dimensions.extend([{atom: False}, {atom: True}] for atom in free)
+    size = 1
+    for states in dimensions:
+        size *= len(states)
     if size > MAX_CASES:
         return None
     cases = []
-    for picked in itertools.product(*choices):
-        base: dict[Any, bool] = {}
-        for values, chosen in zip(scalars.values(), picked, strict=True):
-            for atom in values:
-                base[atom] = atom is chosen
-        for bits in itertools.product((False, True), repeat=len(free)):
-            case = dict(base)
-            case.update(zip(free, bits, strict=True))
-            cases.append(case)
+    for picked in itertools.product(*dimensions):
+        case: dict[Any, bool] = {}
+        for part in picked:
+            case.update(part)
+        cases.append(case)
     return cases
 
 

@@ -56,7 +56,11 @@ def test_rules_that_cover_a_later_one_together_are_named():
     rules = [
         (f"r{i}", parse(text))
         for i, text in enumerate(
-            ['intent == "billing"', 'intent != "billing"', '"churn_risk" in risk']
+            [
+                'intent == "billing"',
+                'intent in ["refund", "technical"]',
+                'intent == "refund" or intent == "billing"',
+            ]
         )
     ]
     (finding,) = lint_first_match(rules, VOCABULARY)
@@ -72,6 +76,9 @@ def test_rules_that_cover_a_later_one_together_are_named():
         ('"churn_risk" in risk', 'intent == "billing"'),
         ("sentiment < -0.5", "sentiment < -0.8"),  # not decided: left unreported
         ('intent != "billing"', 'intent == "billing"'),
+        # != and not in are false on null: a missing intent or risk still reaches the next
+        ('intent != "billing" or intent == "billing"', "sentiment < 0"),
+        ('"churn_risk" not in risk or "churn_risk" in risk', 'intent == "refund"'),
     ],
 )
 def test_a_rule_with_a_case_of_its_own_is_not_shadowed(first, second):
