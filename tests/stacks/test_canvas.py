@@ -270,3 +270,17 @@ def test_people_without_the_manager_role_do_not_reach_it(tenant, stack):
         response = client.post(_url(stack, "settings/"), {"setting": "model", "value": "x"})
         assert response.status_code in (302, 403)
     assert settings_overview(tenant=tenant, agent=stack).sources["model"] == "global"
+
+
+def test_the_page_reads_as_many_queries_with_more_traffic(
+    manager_client, tenant, stack, django_assert_num_queries
+):
+    _traffic(tenant, stack, 1)
+    manager_client.get(_url(stack))  # the session and the manager's membership, once
+    with CaptureQueriesContext(connection) as small:
+        assert manager_client.get(_url(stack)).status_code == 200
+    _traffic(tenant, stack, 10)
+
+    with django_assert_num_queries(len(small.captured_queries)):
+        page = manager_client.get(_url(stack)).content.decode()
+    assert "11 routed" in page
