@@ -1,7 +1,8 @@
 """The stack canvas in Chromium against a real ASGI server (issue 20): the demo stack's nodes and
 labelled edges, the orchestrator's slide-out editing a setting and clearing it back to the
 inherited value, keyboard navigation (Tab between nodes, Enter opens, Escape closes and gives
-the focus back), the SVG and PNG exports, and a screenshot at 1366x768 to look at."""
+the focus back), the SVG and PNG exports, no Content-Security-Policy violation, and a
+screenshot at 1366x768 in the test's tmp dir to look at."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from agents.orchestrator_settings import settings_overview
 from core.models import Tenant
 from stacks.demo import seed_demo
 from tests.browser.conftest import screenshot, sign_in
+from tests.browser.test_security_headers import violations, watched
 
 try:
     from playwright.sync_api import expect
@@ -30,6 +32,7 @@ def test_the_demo_stack_on_the_canvas(transactional_db, pages, tmp_path):
     root = Agent.objects.get(tenant=tenant, slug="agent-supervisor")
     manager = tenant.memberships.get(user__username="manager").user
     page = pages(viewport=(1366, 768))
+    seen = watched(page)  # Content-Security-Policy violations, if any
 
     sign_in(page, manager, path=reverse("admin:stacks_stacktemplate_changelist"))
     page.click("#open-canvas")
@@ -107,3 +110,4 @@ def test_the_demo_stack_on_the_canvas(transactional_db, pages, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     width = int.from_bytes(data[16:20], "big")
     assert width >= 2 * 1000  # drawn at twice the canvas's size
+    assert violations(page, seen) == []  # the page, its panels and the PNG export, under the CSP

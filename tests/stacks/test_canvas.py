@@ -9,7 +9,9 @@ import datetime as dt
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent, SettingsLevel
@@ -284,3 +286,15 @@ def test_the_page_reads_as_many_queries_with_more_traffic(
     with django_assert_num_queries(len(small.captured_queries)):
         page = manager_client.get(_url(stack)).content.decode()
     assert "11 routed" in page
+
+
+def test_a_superuser_picks_the_tenant(other_tenant, tenant, stack):
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "x")
+    client = Client()
+    client.force_login(root)
+    index = client.get(f"/admin/stacks/stacktemplate/canvas/?tenant={tenant.pk}")
+    assert index.status_code == 302 and index["Location"].endswith(f"/{stack.pk}/")
+    empty = client.get(f"/admin/stacks/stacktemplate/canvas/?tenant={other_tenant.pk}")
+    assert empty.status_code == 200 and "no stack yet" in empty.content.decode()
+    assert client.get("/admin/stacks/stacktemplate/canvas/?tenant=999999").status_code == 404
+    assert client.get(_url(stack)).status_code == 200
