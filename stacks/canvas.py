@@ -357,7 +357,9 @@ def stack_canvas(*, root: Agent, now: dt.datetime | None = None) -> Canvas:
         if escalation:
             target = escalation.get("targetAgentId")
             label = _escalation_label(escalation)
-            if target in members_by_slug:
+            if target is not None and target not in members_by_slug:
+                pass  # an agent of another stack: shown in the agent's panel, not drawn
+            elif target is not None:
                 edge = add("escalation", agent.slug, target, wrap(label), label)
                 if escalation.get("escalateToHuman"):
                     fallback = add(
@@ -374,7 +376,8 @@ def stack_canvas(*, root: Agent, now: dt.datetime | None = None) -> Canvas:
                     )
             else:
                 edge = add("escalation", agent.slug, PEOPLE, wrap(label), label + " to people")
-            escalation_edges[agent.slug] = edge
+            if target is None or target in members_by_slug:
+                escalation_edges[agent.slug] = edge
     # the router: specialists no handoff rule names still get the supervisor's conversations
     for agent in members:
         if agent.supervisor_id is None:
@@ -449,7 +452,7 @@ def stack_canvas(*, root: Agent, now: dt.datetime | None = None) -> Canvas:
             parent=edge.kind in ("entry", "handoff", "specialist"),
         )
     drawn = layout([n.box for n in nodes], [e.box for e in edges])
-    flows = _workflows(scope, slugs)
+    flows = _workflows(scope, slugs, warnings)
     flows_width, bottom = layout_workflows(flows, top=drawn.graph_height, left=24)
     return Canvas(
         tenant=tenant,
@@ -475,7 +478,9 @@ def _edge_between(edges: list[CanvasEdge], src: str, dst: str, kind: str) -> Can
     return next((e for e in edges if (e.source, e.target, e.kind) == (src, dst, kind)), None)
 
 
-def _workflows(scope: LintScope, slugs: list[str]) -> list[LWorkflow]:
+def _workflows(
+    scope: LintScope, slugs: list[str], warnings: Mapping[str, list[Finding]]
+) -> list[LWorkflow]:
     members = set(slugs)
     flows = []
     for workflow in scope.workflows:
@@ -496,6 +501,9 @@ def _workflows(scope: LintScope, slugs: list[str]) -> list[LWorkflow]:
                         condition=wrap(step.condition, 26),
                     )
                     for index, step in enumerate(steps)
+                ],
+                warnings=[
+                    f"{f.path}: {f.message}" for f in warnings.get(f"workflow:{workflow.name}", [])
                 ],
             )
         )

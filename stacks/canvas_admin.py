@@ -180,6 +180,12 @@ class StackCanvasAdminMixin:
             "settings_rows": rows,
             "agent_panels": agent_panels,
             "open_panel": f"panel-{panel}" if panel else "",
+            "panel_errors": [
+                message
+                for key, found in (errors or {}).items()
+                if key not in CANVAS_SETTINGS
+                for message in found
+            ],
             "may_change": self._may_change_settings(request),
             "handoff_modes": HandoffMode.choices,
             "risk_categories": RiskCategory.choices,
@@ -195,6 +201,8 @@ class StackCanvasAdminMixin:
         if not self._may_change_settings(request):
             raise PermissionDenied
         root = self._canvas_root(request, agent_id)
+        if root.supervisor_id is not None:
+            raise Http404("Settings belong to the top of a stack.")
         name = request.POST.get("setting", "")
         if name not in CANVAS_SETTINGS:
             return self.canvas_view(

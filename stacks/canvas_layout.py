@@ -256,6 +256,7 @@ class LWorkflow:
     steps: list[LStep]
     y: float = 0.0  # the title's baseline
     arrows: list[tuple[str, float, float]] = field(default_factory=list)  # path, label x, y
+    warnings: list[str] = field(default_factory=list)  # what the lint found, as text
 
 
 def layout_workflows(workflows: list[LWorkflow], *, top: float, left: float) -> tuple[float, float]:

@@ -198,6 +198,15 @@ def render_svg(canvas: Canvas, *, interactive: bool = True) -> SafeString:
             f'<g class="workflow" id="{flow.id}"><text class="workflow-title" x="24" '
             f'y="{flow.y:.1f}">{_e(flow.title)}</text>'
         )
+        if flow.warnings:
+            svg, _ = _badge(
+                "warning",
+                f"⚠ {len(flow.warnings)}",
+                24 + len(flow.title) * 7.6 + 10,
+                flow.y - 12,
+                "\n".join(flow.warnings),
+            )
+            parts.append(svg)
         for path, _, _ in flow.arrows:
             parts.append(
                 f'<path class="step-arrow" d="{path}" marker-end="url(#arrow-step)"></path>'

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from agents.models import Agent, SettingsLevel
 from agents.orchestrator_settings import settings_overview, settings_update
 from agents.rule_sets import rules_update
+from agents.workflows import workflow_create
 from conversations.decisions import (
     AgentRouted,
     Escalated,
@@ -171,6 +172,21 @@ def test_a_lint_warning_sits_on_the_rules_edge(manager_client, stack):
         re.S,
     )
     assert tech_edge and 'data-badge="warning"' in tech_edge.group(0)
+    flow = workflow_create(
+        tenant=stack.tenant,
+        data={
+            "name": "Too short",
+            "stepBudget": 1,
+            "steps": [
+                {"agent": "agent-supervisor", "condition": "start", "outputs": ["category"]},
+                {"agent": "agent-tech", "condition": 'category == "technical"'},
+            ],
+        },
+    )
+    page = manager_client.get(_url(stack)).content.decode()
+    drawn = page[page.index(f'<g class="workflow" id="w{flow.pk}">') :]
+    assert 'data-badge="warning"' in drawn[: drawn.index('<g class="step"')]
+    assert "step 2 never runs: the step budget (1)" in page
     assert 'id="canvas-warnings"' in page and "did you mean &quot;billing&quot;?" in page
 
 
@@ -232,6 +248,10 @@ def test_a_bad_value_is_refused_at_the_field(manager_client, tenant, stack):
     assert settings_overview(tenant=tenant, agent=stack).sources["checkInterval"] == "global"
     unknown = manager_client.post(_url(stack, "settings/"), {"setting": "secretKey", "value": "x"})
     assert unknown.status_code == 400
+    assert "Unknown setting &#x27;secretKey&#x27;." in unknown.content.decode()
+    billing = Agent.objects.get(tenant=tenant, slug="agent-billing")
+    below = manager_client.post(_url(billing, "settings/"), {"setting": "model", "value": "x"})
+    assert below.status_code == 404  # settings belong to the top of the stack
 
 
 def test_the_svg_export_is_the_drawing_as_a_file(manager_client, stack):
