@@ -19,7 +19,8 @@ adds what needs the whole team:
 - ``unknown_category``: a workflow condition comparing ``category`` (the agent's domain
   matching the intent, else the intent) with a value no intent or domain has.
 
-``LintScope.of(tenant)`` reads what the lint needs in four queries; then everything is in
+``LintScope.of(tenant)`` reads what the lint needs in a fixed number of queries (however many
+agents, rules and workflows); then everything is in
 memory. The rules API answers ``warnings`` from ``rules_warnings``; the admin shows them as
 messages on save, the rule tester and the canvas beside the rules.
 """
