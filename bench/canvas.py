@@ -57,8 +57,8 @@ def _database() -> str:
 
 
 def _drop(database: str) -> None:
-    if database != "PostgreSQL":
-        return
+    if database != "PostgreSQL" or os.environ.get("BENCH_KEEP"):
+        return  # BENCH_KEEP=1 leaves it, to look at a query plan
     from django.db import connections
 
     connections.close_all()
@@ -194,6 +194,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
+    from django.db import connection
     from django.test import Client
     from django.utils import timezone
 
@@ -230,6 +231,9 @@ def main() -> None:
                 written += count
                 added += ids
             _spread(added, rng)
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:  # as autovacuum would have by now
+                    cursor.execute("ANALYZE")
             total = DecisionEvent.objects.count()
             since = now - dt.timedelta(days=7)
             in_window = DecisionEvent.objects.filter(created_at__gte=since).count()
