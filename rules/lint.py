@@ -17,7 +17,8 @@ hold any. Every other comparison (``sentiment < -0.5``) is an opaque atom, the s
 wherever the same text appears, independent of the others. Treating atoms as independent
 only adds cases, so "never holds" and "shadowed" are never claimed wrongly; a case the
 analysis cannot see (two different thresholds on one number) is left unreported. Conditions
-with more atoms than ``MAX_CASES`` allows are not analysed.
+with more atoms than ``MAX_CASES`` allows, or a rule whose check would evaluate more than
+``MAX_WORK`` conditions, are not analysed (so a save stays fast with 100 rules).
 
 Pure Python, no Django; the agent-aware part (which intents, agents, domains exist) is
 ``agents.rule_lint``.
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from .nodes import And, Compare, ListLiteral, Literal, Name, Node, Not, Or
 from .render import render, render_value
 
 MAX_CASES = 4096  # assignments enumerated for one question, at most
+MAX_WORK = 200_000  # and conditions evaluated over them to decide one rule's shadowing
 
 # codes
 UNKNOWN_VALUE = "unknown_value"
@@ -209,22 +211,30 @@ def _atoms(formula: Any, into: dict[Any, None]) -> None:
         into.setdefault(formula, None)
 
 
-def _holds(formula: Any, case: Mapping[Any, bool]) -> bool:
+def _compiled(formula: Any, index: Mapping[Any, int]) -> Callable[[tuple[bool, ...]], bool]:
+    """The formula as a function of a case (a tuple of the atoms' truth, in ``index``'s
+    order): built once per check, evaluated for every case."""
     if isinstance(formula, bool):
-        return formula
+        return lambda case: formula
     if isinstance(formula, tuple):
         kind, parts = formula
+        if kind == "not":
+            inner = _compiled(parts, index)
+            return lambda case: not inner(case)
+        each = [_compiled(part, index) for part in parts]
         if kind == "and":
-            return all(_holds(p, case) for p in parts)
-        if kind == "or":
-            return any(_holds(p, case) for p in parts)
-        return not _holds(parts, case)
-    return case[formula]
+            return lambda case: all(f(case) for f in each)
+        return lambda case: any(f(case) for f in each)
+    position = index[formula]
+    return lambda case: case[position]
 
 
-def _cases(formulas: Iterable[Any]) -> list[dict[Any, bool]] | None:
-    """Every assignment of the atoms of ``formulas`` a real context could give, or None when
-    there are more than ``MAX_CASES``."""
+def _cases(
+    formulas: Iterable[Any],
+) -> tuple[int, dict[Any, int], Iterator[tuple[bool, ...]]]:
+    """How many assignments of the atoms of ``formulas`` a real context could give, where each
+    atom sits in a case, and an iterator over the cases (lazy: a check that finds its answer
+    early stops early)."""
     atoms: dict[Any, None] = {}
     for formula in formulas:
         _atoms(formula, atoms)
@@ -246,35 +256,35 @@ def _cases(formulas: Iterable[Any]) -> list[dict[Any, bool]] | None:
             lists.setdefault(atom.name, [])
         else:
             free.append(atom)
-    # each name's states: a scalar's value, a list's members (or not a list)
-    dimensions: list[list[dict[Any, bool]]] = []
+    # each name's states (a scalar's value; a list's members, or not a list), as the truth of
+    # that name's atoms; a case is one state of every name, its atoms' truth side by side
+    dimensions: list[tuple[list[Any], list[tuple[bool, ...]]]] = []
     for name, values in scalars.items():
-        states = []
-        for state in [*values, _OTHER_STRING, _NULL, _OTHER_KIND]:
-            assigned: dict[Any, bool] = {_Is(name, v): state == v for v in values}
-            assigned[_IsString(name)] = state not in (_NULL, _OTHER_KIND)
-            assigned[_IsNull(name)] = state == _NULL
-            states.append(assigned)
-        dimensions.append(states)
+        names = [*(_Is(name, v) for v in values), _IsString(name), _IsNull(name)]
+        states = [
+            (*(state == v for v in values), state not in (_NULL, _OTHER_KIND), state == _NULL)
+            for state in [*values, _OTHER_STRING, _NULL, _OTHER_KIND]
+        ]
+        dimensions.append((names, states))
     for name, values in lists.items():
-        states = [{_IsList(name): False, **{_Has(name, v): False for v in values}}]
-        for bits in itertools.product((False, True), repeat=len(values)):
-            held = dict(zip((_Has(name, v) for v in values), bits, strict=True))
-            states.append({_IsList(name): True, **held})
-        dimensions.append(states)
-    dimensions.extend([{atom: False}, {atom: True}] for atom in free)
+        names = [_IsList(name), *(_Has(name, v) for v in values)]
+        states = [(False, *(False for _ in values))]
+        states += [(True, *bits) for bits in itertools.product((False, True), repeat=len(values))]
+        dimensions.append((names, states))
+    dimensions.extend(([atom], [(False,), (True,)]) for atom in free)
+    index = {atom: i for i, atom in enumerate(a for names, _ in dimensions for a in names)}
     size = 1
-    for states in dimensions:
+    for _, states in dimensions:
         size *= len(states)
-    if size > MAX_CASES:
-        return None
-    cases = []
-    for picked in itertools.product(*dimensions):
-        case: dict[Any, bool] = {}
-        for part in picked:
-            case.update(part)
-        cases.append(case)
-    return cases
+        if size > MAX_CASES:
+            break
+
+    def each() -> Iterator[tuple[bool, ...]]:
+        chain = itertools.chain.from_iterable
+        for picked in itertools.product(*(states for _, states in dimensions)):
+            yield tuple(chain(picked))
+
+    return size, index, each()
 
 
 # --- the checks ------------------------------------------------------------------------------
@@ -328,8 +338,11 @@ def unknown_values(node: Node, vocabulary: Vocabulary, path: str) -> list[Findin
 def never_holds(node: Node, vocabulary: Vocabulary) -> bool:
     """Whether the condition is false in every context the analysis can tell apart."""
     formula = _formula(node, vocabulary)
-    cases = _cases([formula])
-    return cases is not None and not any(_holds(formula, case) for case in cases)
+    size, index, cases = _cases([formula])
+    if size > MAX_CASES:
+        return False
+    holds = _compiled(formula, index)
+    return not any(holds(case) for case in cases)
 
 
 def lint_condition(node: Node, vocabulary: Vocabulary, path: str) -> list[Finding]:
@@ -375,19 +388,24 @@ def lint_first_match(
 def _shadowed_by(formula: Any, earlier: list[tuple[int, Any]]) -> list[int] | None:
     """The earlier rules that together cover every case of ``formula``, or None when one of
     its cases is left to it (or there are too many cases to tell)."""
-    cases = _cases([formula, *(f for _, f in earlier)])
-    if cases is None:
+    size, index, cases = _cases([formula, *(f for _, f in earlier)])
+    if size > MAX_CASES or size * (len(earlier) + 1) > MAX_WORK:
         return None
-    holding = [case for case in cases if _holds(formula, case)]
+    holds = _compiled(formula, index)
+    before = [(i, _compiled(f, index)) for i, f in earlier]
+    holding: list[tuple[bool, ...]] = []
+    used: dict[int, None] = {}
+    for case in cases:
+        if not holds(case):
+            continue
+        first = next((i for i, f in before if f(case)), None)
+        if first is None:
+            return None  # a case only this rule takes: not shadowed (most rules stop here)
+        used.setdefault(first, None)
+        holding.append(case)
     if not holding:
         return None
-    for index, other in earlier:  # one earlier rule that covers it alone, when there is one
-        if all(_holds(other, case) for case in holding):
-            return [index]
-    used: dict[int, None] = {}
-    for case in holding:
-        first = next((i for i, f in earlier if _holds(f, case)), None)
-        if first is None:
-            return None
-        used.setdefault(first, None)
+    for i, other in before:  # one earlier rule that covers it alone, when there is one
+        if all(other(case) for case in holding):
+            return [i]
     return sorted(used)
