@@ -401,9 +401,12 @@ def stack_canvas(*, root: Agent, now: dt.datetime | None = None) -> Canvas:
                 if dst == root.slug:
                     entry.traffic.routed += count
                 continue
-            edge = handoff_edges.get((src, dst)) or _edge_between(edges, src, dst, "specialist")
-            if edge is None and code == RouteReason.ESCALATION_RULE:
-                edge = _edge_between(edges, src, dst, "escalation")
+            if code == RouteReason.ESCALATION_RULE:
+                continue  # counted by its ``escalated`` event, on the escalation's edge
+            owner = scope.effective(src)[0] if code == RouteReason.HANDOFF_RULE else src
+            edge = handoff_edges.get((owner or src, dst)) or _edge_between(
+                edges, src, dst, "specialist"
+            )
             if edge is not None:
                 edge.traffic.routed += count
         elif kind == EventType.ESCALATED:

@@ -318,3 +318,51 @@ def test_a_superuser_picks_the_tenant(other_tenant, tenant, stack):
     assert empty.status_code == 200 and "no stack yet" in empty.content.decode()
     assert client.get("/admin/stacks/stacktemplate/canvas/?tenant=999999").status_code == 404
     assert client.get(_url(stack)).status_code == 200
+
+
+def test_inherited_rules_and_escalations_count_on_their_edges(tenant, stack):
+    tech = Agent.objects.get(tenant=tenant, slug="agent-tech")
+    billing = Agent.objects.get(tenant=tenant, slug="agent-billing")
+    rules_update(
+        agent=billing,
+        changes={"escalation": {"maxAttempts": 2, "targetAgentId": "agent-supervisor"}},
+    )
+    conversation, _ = conversation_start(
+        tenant=tenant, agent=stack, channel="web", customer={"id": "c-1"}
+    )
+    # tech transfers to billing by the supervisor's rule it inherits
+    record(
+        conversation=conversation,
+        event=AgentRouted(
+            from_=tech.slug,
+            to=billing.slug,
+            reason="handoff rule",
+            reason_code=RouteReason.HANDOFF_RULE,
+        ),
+        agent_slug=tech.slug,
+    )
+    # billing escalates back to the supervisor by its own rule: one escalation, not a route too
+    record(
+        conversation=conversation,
+        event=AgentRouted(
+            from_=billing.slug,
+            to=stack.slug,
+            reason="escalation rule",
+            reason_code=RouteReason.ESCALATION_RULE,
+        ),
+        agent_slug=billing.slug,
+    )
+    record(
+        conversation=conversation,
+        event=Escalated(
+            to=stack.slug, reason="escalation rule", reason_code=EscalationReason.ESCALATION_RULE
+        ),
+        agent_slug=billing.slug,
+    )
+
+    canvas = stack_canvas(root=stack)
+
+    edges = {(e.kind, e.source, e.target): e.traffic for e in canvas.edges}
+    assert edges[("handoff", "agent-supervisor", "agent-billing")].routed == 1
+    escalation = edges[("escalation", "agent-billing", "agent-supervisor")]
+    assert (escalation.routed, escalation.escalated) == (0, 1)
