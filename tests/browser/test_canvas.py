@@ -88,6 +88,7 @@ def test_the_demo_stack_on_the_canvas(transactional_db, pages, tmp_path):
     expect(rules).to_be_visible()
     expect(rules.locator(".rules-link")).to_have_text("open the rule set")
     expect(rules.locator("ol.rules li").first).to_contain_text('intent == "billing"')
+    page.screenshot(path=str(tmp_path / "canvas-rules.png"))
     page.keyboard.press("Escape")
     expect(rules).to_be_hidden()
     assert page.evaluate("document.activeElement.getAttribute('data-node')") == "agent-supervisor"
