@@ -82,6 +82,7 @@ SPECS: dict[str, Spec] = {
     ),
     "guardrails": Spec(quick_args=("--repeat", "200"), timeout=300),
     "stacks": Spec(services=("postgres",), quick_args=("--runs", "3"), timeout=300),
+    "canvas": Spec(services=("postgres",), quick_args=("--events", "20000"), timeout=900),
     "load": Spec(
         services=("postgres", "redis"),
         quick_args=("--seconds", "15", "--customers", "10", "--agents", "3"),
@@ -97,6 +98,7 @@ ORDER = [
     "metrics",
     "handoff",
     "stacks",
+    "canvas",
     "load",
 ]
 
