@@ -140,7 +140,11 @@ def _string_items(node: Node) -> list[str] | None:
         return None
     if not all(isinstance(item, Literal) and isinstance(item.value, str) for item in node.items):
         return None
-    return [item.value for item in node.items]
+    return [
+        item.value
+        for item in node.items
+        if isinstance(item, Literal) and isinstance(item.value, str)
+    ]
 
 
 def _formula(node: Node, vocabulary: Vocabulary) -> Any:
@@ -174,7 +178,7 @@ def _compare_formula(node: Compare, vocabulary: Vocabulary) -> Any:
         return both if op == "==" else (not both if op == "!=" else False)
     for name_node, value_node, flipped in ((left, right, False), (right, left, True)):
         spec = vocabulary.get(name_node)
-        if spec is None:
+        if spec is None or not isinstance(name_node, Name):
             continue
         name = name_node.dotted
         value = value_node.value if isinstance(value_node, Literal) else _OTHER_KIND
@@ -326,7 +330,7 @@ def unknown_values(node: Node, vocabulary: Vocabulary, path: str) -> list[Findin
         elif isinstance(current, Compare):
             for name_node, other in ((current.left, current.right), (current.right, current.left)):
                 spec = vocabulary.get(name_node)
-                if spec is None:
+                if spec is None or not isinstance(name_node, Name):
                     continue
                 if isinstance(other, Literal):
                     check(spec, name_node.dotted, other.value)
