@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
+from agents.rule_lint import rules_warnings
 from agents.rule_sets import (
     EMPTY_DOCUMENT,
     effective_ruleset,
@@ -31,6 +32,19 @@ RulesShape = inline_serializer(
         "handoffs": serializers.ListField(child=serializers.DictField()),
         "approvals": serializers.DictField(allow_null=True),
         "updatedAt": serializers.DateTimeField(allow_null=True),
+        "warnings": serializers.ListField(
+            child=inline_serializer(
+                "RuleWarning",
+                {
+                    "path": serializers.CharField(),
+                    "code": serializers.CharField(),
+                    "message": serializers.CharField(),
+                },
+            ),
+            help_text="What the rule lint found in the rules shown (an unknown intent with "
+            "the closest known one, a rule shadowed by an earlier one, an escalation loop): "
+            "warnings, never a refusal.",
+        ),
     },
 )
 
@@ -75,6 +89,7 @@ def rules_json(agent: Agent) -> dict:
         "version": ruleset.version if ruleset else None,
         **document,
         "updatedAt": ruleset.updated_at if ruleset else None,
+        "warnings": rules_warnings(owner) if owner is not None else [],
     }
 
 

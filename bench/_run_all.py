@@ -88,6 +88,7 @@ SPECS: dict[str, Spec] = {
         quick_args=("--conversations", "24"),
         timeout=900,
     ),
+    "canvas": Spec(services=("postgres",), quick_args=("--events", "20000"), timeout=900),
     "load": Spec(
         services=("postgres", "redis"),
         quick_args=("--seconds", "15", "--customers", "10", "--agents", "3"),
@@ -104,6 +105,7 @@ ORDER = [
     "handoff",
     "stacks",
     "turn",
+    "canvas",
     "load",
 ]
 

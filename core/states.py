@@ -18,7 +18,7 @@ that is no longer in progress.)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.db import models
 
@@ -74,6 +74,7 @@ class StateGuarded(models.Model):
     """A model with a state field that only its ``StateTable`` writes."""
 
     state_field: ClassVar[str] = "status"
+    _state_read: Any  # the state as last read or written (not a field)
 
     objects = StateQuerySet.as_manager()
 
@@ -145,7 +146,7 @@ class StateTable:
             if not froms:
                 raise InvalidTransition(self, "any state", to)
         instance = target if isinstance(target, models.Model) else None
-        queryset = (
+        queryset: Any = (
             type(instance)._default_manager.filter(pk=instance.pk)
             if instance is not None
             else target
@@ -155,5 +156,5 @@ class StateTable:
         if instance is not None and moved:
             for name, value in {field: to, **also}.items():
                 setattr(instance, name, value)
-            instance._state_read = to
+            cast(StateGuarded, instance)._state_read = to
         return moved

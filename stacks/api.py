@@ -82,6 +82,11 @@ class PlanSerializer(serializers.Serializer):
     workflows = serializers.ListField(child=serializers.DictField())
     settings = serializers.DictField()
     approvers = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="What the rule lint finds in the stack's rules and workflows once created "
+        "({path, code, message}, paths in the document): warnings, never a refusal.",
+    )
 
 
 class TemplateSerializer(serializers.Serializer):
