@@ -300,6 +300,8 @@ def _rules(turn: Turn) -> bool:
             fallback_to_human(turn, f"{turn.agent.slug} escalated again")
             return True
         escalation = rules.escalation
+        if escalation is None:  # a verdict to escalate comes from an escalation section
+            return False
         target = turn.config.agent(escalation["targetAgentId"])
         if target is not None and target.pk == turn.agent.pk:
             target = None  # an inherited rule naming the agent itself: it cannot take it

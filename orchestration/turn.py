@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -72,7 +73,7 @@ class Turn:
     settings: dict[str, Any]
     context: dict[str, Any]
     result: TurnResult
-    transcript: tuple[dict[str, Any], ...] = ()
+    transcript: tuple[Mapping[str, Any], ...] = ()
     transferred: bool = False
     sent_by: Principal = NOBODY  # who posted the message through the API (approvals' causes)
 

@@ -114,7 +114,8 @@ def conversation_receive_message(
     result = conversation_decide(
         conversation=conversation, text=text, signals=signals, sent_by=sent_by
     )
-    if result.reply_status == ReplyStatus.PENDING and settings.TURN_DISPATCH == "inline":
+    inline = settings.TURN_DISPATCH == "inline"
+    if inline and result.reply_status == ReplyStatus.PENDING and result.ai_turn is not None:
         applied = execute(
             conversation_id=result.conversation.pk,
             ai_turn=result.ai_turn,
@@ -463,7 +464,7 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
                 agent_slug=speaker.slug,
             )
             continue
-        if proposal.waiting and turn.result.approval is None:
+        if proposal.waiting and proposal.approval and turn.result.approval is None:
             turn.result.approval = approval_json(proposal.approval)
 
 
@@ -545,7 +546,12 @@ def turn_sweep(*, now: dt.datetime | None = None, batch_size: int = SWEEP_BATCH)
 
 def _give_up(conv: Conversation, ai_turn: int) -> None:
     """The turn never came back: the customer is told and people take over."""
-    message = Message.objects.filter(pk=conv.ai_turn_message_id).first()
+    message = Message.objects.filter(pk=conv.ai_turn_message_id or 0).first()
+    if message is None:  # the message is gone: nothing is waited for any more
+        conv.ai_turn_at = None
+        typing_on_commit(conv, typing=False)
+        conv.save(update_fields=_TURN_FIELDS)
+        return
     config = tenant_config(conv.tenant)
     result = TurnResult(conversation=conv, message=message, ai_turn=ai_turn)
     turn = Turn(
