@@ -18,8 +18,7 @@ from handover.consumers import refusal
 from handover.models import Handoff
 from handover.services import NotAllowed, handoff_claim
 from orchestration.turns import ConversationClosed, conversation_receive_message
-from tests.factories import make_person
-from tests.handover.conftest import _make_team_sync
+from tests.factories import TO_PEOPLE, make_person, make_team
 from tests.handover.test_consumers import (
     ORIGIN,
     _open_conversation_with_token,
@@ -136,7 +135,7 @@ def _socket_said(frame: dict) -> dict:
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_both_sockets_refuse_a_message_over_the_limit_as_the_api_does(tenant):
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
     agent_socket, _, _ = await inbox(ada)
     conversation, token = await sync_to_async(_open_conversation_with_token)(tenant)
@@ -163,7 +162,7 @@ async def test_both_sockets_refuse_a_message_over_the_limit_as_the_api_does(tena
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_refusals_reach_the_inbox_socket_with_the_apis_codes(tenant):
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
     bob = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="bob")
     conversation, _ = await sync_to_async(_open_conversation_with_token)(tenant)
