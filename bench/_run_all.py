@@ -82,6 +82,8 @@ SPECS: dict[str, Spec] = {
     ),
     "guardrails": Spec(quick_args=("--repeat", "200"), timeout=300),
     "stacks": Spec(services=("postgres",), quick_args=("--runs", "3"), timeout=300),
+    # its own SQLite file and server: no service
+    "embedded": Spec(quick_args=("--rounds", "2"), timeout=600),
     "load": Spec(
         services=("postgres", "redis"),
         quick_args=("--seconds", "15", "--customers", "10", "--agents", "3"),
