@@ -4,8 +4,9 @@ daphne's here) on a SQLite file, with IN_PROCESS_RUNNER on and no beat, no worke
 - The hot offer sweep runs inside the server, so when an offer nobody claims goes cold, the
   customer's open chat hears the cold notice and the inbox hears the offer withdrawn (with
   beat in a process of its own and the in-memory channel layer, neither ever did).
-- A change made by another process (``manage.py shell`` on the same file) reaches the running
-  server: an API key revoked there is refused by the server, which had it cached.
+- Changes made by another process (``manage.py shell`` on the same file) reach the running
+  server, which had cached what they change: the tenant's handoff mode (its configuration
+  snapshot) and an API key revoked there.
 """
 
 from __future__ import annotations
@@ -43,12 +44,19 @@ sup = Agent.objects.create(tenant=tenant, slug="agent-sup", name="Front desk", r
 rules_replace(
     agent=sup, document={"escalation": {"intents": ["human_agent"], "escalateToHuman": True}}
 )
-settings_update(level="tenant", tenant=tenant, changes={"hotClaimTimeout": 2})
+settings_update(level="tenant", tenant=tenant, changes={"hotClaimTimeout": 2, "handoffMode": "hot"})
 ada, _ = services.user_create(username="ada", tenant=tenant, roles=["agent"], password=None)
 client = Client()
 client.force_login(ada)
 _, key = services.api_key_create(tenant=tenant, name="e2e")
 print(json.dumps({"key": key, "session": client.cookies["sessionid"].value}))
+"""
+
+GO_COLD = """
+from agents.orchestrator_settings import settings_update
+from core.models import Tenant
+acme = Tenant.objects.get(slug="acme")
+settings_update(level="tenant", tenant=acme, changes={"handoffMode": "cold"})
 """
 
 REVOKE = """
@@ -177,11 +185,39 @@ def test_an_unclaimed_hot_offer_goes_cold_on_the_open_chat_and_the_inbox(embedde
         assert handoff.json()["status"] == "queued"
 
 
-def test_a_key_revoked_by_another_process_is_refused_by_the_running_server(embedded_server):
+def handoff_mode_of_a_new_request_for_a_person(base: str, api) -> str | None:
+    started = api.post(
+        f"{base}/api/v1/conversations",
+        json={"agentId": "agent-sup", "channel": "web", "customer": {"id": "c-2", "name": "Lee"}},
+        timeout=WAIT,
+    ).json()
+    said = api.post(
+        f"{base}/api/v1/conversations/{started['id']}/messages",
+        json={"text": "I want to talk to a human"},
+        timeout=WAIT,
+    )
+    assert said.status_code == 201, said.text
+
+    def handoff() -> dict | None:
+        got = api.get(f"{base}/api/v1/conversations/{started['id']}", timeout=WAIT).json()
+        return got["handoff"]
+
+    return wait_until(handoff, what="the handoff")["mode"]
+
+
+def test_changes_made_by_another_process_reach_the_running_server(embedded_server):
     env, base, seeded = embedded_server
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {seeded['key']}"
-    assert api.get(f"{base}/api/v1/conversations", timeout=WAIT).status_code == 200  # kept now
+    # the server has the tenant's configuration and the key cached now
+    assert handoff_mode_of_a_new_request_for_a_person(base, api) == "hot"
+
+    manage(env, "shell", "-c", GO_COLD)
+
+    wait_until(
+        lambda: handoff_mode_of_a_new_request_for_a_person(base, api) == "cold",
+        what="the server's handoffs following the setting changed elsewhere",
+    )
 
     manage(env, "shell", "-c", REVOKE)
 
