@@ -133,6 +133,8 @@ def embedded_server(tmp_path):
 
 def test_an_unclaimed_hot_offer_goes_cold_on_the_open_chat_and_the_inbox(embedded_server):
     _, base, seeded = embedded_server
+    ready = requests.get(f"{base}/health/ready", timeout=WAIT).json()
+    assert ready["checks"]["workers"]["mode"] == "in-process runner"
     ws = base.replace("http://", "ws://")
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {seeded['key']}"
