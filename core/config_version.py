@@ -75,6 +75,7 @@ class _View:
     def reset(self, *, checked: bool) -> None:
         self.values: dict[str, int] = {}
         self.pending: dict[str, _Bump] = {}
+        self.moves = 0  # how many times a generation moved here (see ``moves()``)
         self.seen = 0  # the largest clock value read
         self.epoch: int | None = None
         self.checked_at: float | None = None
@@ -86,6 +87,7 @@ class _View:
         with self.lock:
             if value > self.values.get(scope, 0):
                 self.values[scope] = value
+                self.moves += 1
 
     def due(self) -> bool:
         checked_at = self.checked_at
@@ -112,6 +114,7 @@ class _View:
                     continue
                 if value > self.values.get(scope, 0):
                     self.values[scope] = value
+                    self.moves += 1
                 self.seen = max(self.seen, value)
             if self.epoch is None:
                 self.epoch = _make_epoch()
@@ -167,6 +170,13 @@ def generation(scope: str) -> int:
     return _view.generation(scope)
 
 
+def moves() -> int:
+    """A number that changes whenever a generation moves in this process: a reader that built
+    something from the database keeps it under the generations it read only when this did not
+    change meanwhile (else a change that landed in between would hide under the new number)."""
+    return _view.moves
+
+
 def check_now() -> None:
     """Read the generations from the database now, whatever the interval."""
     _view.check(force=True)
@@ -187,6 +197,7 @@ def bump(scope: str) -> None:
         cursor.execute(_SET_SCOPE, [scope, value])
     change = _Bump(scope, value)
     _view.pending[scope] = change
+    _view.moves += 1
     transaction.on_commit(change)  # outside a transaction: at once
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from core.config_version import CREDENTIALS_KEY, generation, generation_key
+from core.config_version import moves as config_moves
 from core.models import (
     ApiKey,
     PersonalToken,
@@ -54,13 +55,15 @@ def _api_key(digest: str) -> ApiKey | None:
     ):
         kept = None
     if kept is None:
+        before = config_moves()
         api_key = ApiKey.objects.select_related("tenant").filter(key_hash=digest).first()
         if api_key is None:
             return None
         kept = (credentials, generation(generation_key(api_key.tenant_id)), api_key)
-        if len(_api_keys) >= API_KEYS_KEPT:
-            _api_keys.clear()
-        _api_keys[digest] = kept
+        if config_moves() == before:  # else its tenant may have changed after the read
+            if len(_api_keys) >= API_KEYS_KEPT:
+                _api_keys.clear()
+            _api_keys[digest] = kept
     api_key = kept[2]
     if api_key.is_active:
         _touch(api_key)
