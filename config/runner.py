@@ -40,6 +40,7 @@ from config.celery import SCHEDULE, app
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
+_import_lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
 _scheduler: _Scheduler | None = None
 
@@ -48,7 +49,8 @@ def _run(task: str, args: list[Any]) -> None:
     close_old_connections()
     try:
         if task not in app.tasks:
-            app.loader.import_default_modules()
+            with _import_lock:  # one thread imports; the others wait for whole modules
+                app.loader.import_default_modules()
         result = app.tasks[task].apply(args=args, throw=False)
         if result.failed():
             log.error("in-process task %s%s failed:\n%s", task, tuple(args), result.traceback or "")
@@ -166,6 +168,9 @@ def start(
     with _lock:
         if _executor is not None:
             return
+        # every app's tasks.py, here and once: threads importing them side by side could see
+        # a module half imported, its tasks not registered yet
+        app.loader.import_default_modules()
         _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="runner")
         _scheduler = _Scheduler(schedule or {})
         _scheduler.start()

@@ -129,6 +129,10 @@ def embedded_server(tmp_path):
     wait_until(answers, what="the embedded server")
     yield env, base, seeded
     procs.stop_all()
+    # every task and sweep the server's runner ran went through (none failed, none unknown)
+    log = Path(server.log_path).read_text(errors="replace")
+    assert "in-process runner: 16 threads, 5 sweeps" in log
+    assert "in-process task" not in log, procs.log(server)
 
 
 def test_an_unclaimed_hot_offer_goes_cold_on_the_open_chat_and_the_inbox(embedded_server):
