@@ -6,6 +6,7 @@ the application is loaded, and stopped at exit.
 """
 
 import atexit
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -46,3 +47,7 @@ application = ProtocolTypeRouter(
 if settings.IN_PROCESS_RUNNER and celery_app.conf.task_always_eager:
     runner.start(workers=settings.IN_PROCESS_RUNNER_THREADS)
     atexit.register(runner.stop)
+elif settings.IN_PROCESS_RUNNER:
+    logging.getLogger(__name__).warning(
+        "IN_PROCESS_RUNNER is ignored: tasks go to the broker (run a Celery worker and beat)"
+    )
