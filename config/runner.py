@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.db import close_old_connections
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -49,8 +50,7 @@ def _run(task: str, args: list[Any]) -> None:
     close_old_connections()
     try:
         if task not in app.tasks:
-            with _import_lock:  # one thread imports; the others wait for whole modules
-                app.loader.import_default_modules()
+            _import_tasks()
         result = app.tasks[task].apply(args=args, throw=False)
         if result.failed():
             log.error("in-process task %s%s failed:\n%s", task, tuple(args), result.traceback or "")
@@ -58,6 +58,16 @@ def _run(task: str, args: list[Any]) -> None:
         log.exception("in-process task %s%s failed", task, tuple(args))
     finally:
         close_old_connections()
+
+
+def _import_tasks() -> None:
+    """Import every app's ``tasks.py``, one thread at a time: threads importing them side by
+    side could find a module half imported, its tasks not registered yet. (Not Celery's
+    ``import_default_modules``, which sets Django up again and runs the system checks.)"""
+    with _import_lock:
+        app.loader.autodiscover_tasks(
+            [config.name for config in django_apps.get_app_configs()], related_name="tasks"
+        )
 
 
 def _submit_now(task: str, args: list[Any]) -> Future | None:
@@ -168,9 +178,7 @@ def start(
     with _lock:
         if _executor is not None:
             return
-        # every app's tasks.py, here and once: threads importing them side by side could see
-        # a module half imported, its tasks not registered yet
-        app.loader.import_default_modules()
+        _import_tasks()
         _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="runner")
         _scheduler = _Scheduler(schedule or {})
         _scheduler.start()
