@@ -74,6 +74,11 @@ class ActionSpec:
     def customer_label(self) -> str:
         return self.label or self.name.replace("_", " ")
 
+    def words(self, params: Mapping[str, Any] | None) -> str:
+        """The action in words, with its amount and currency when it moves money: "refund of
+        49.00 EUR for order A-12345", "account change (email)"."""
+        return action_words(self, params)
+
     def validate_params(self, params: Any) -> dict[str, Any]:
         """The parameters, checked against the schema; raises ParamsError."""
         errors: dict[str, str] = {}
@@ -126,6 +131,32 @@ def _check(value: Any, schema: Mapping[str, Any], path: str, errors: dict[str, s
                 _check(item, properties[name], child, errors)
             elif schema.get("additionalProperties") is False:
                 errors[child] = "is not a parameter of this action"
+
+
+def amount_text(amount: Any, currency: Any = "") -> str:
+    """An amount as people read it: "49.00 EUR" (two places; more when it has them)."""
+    try:
+        value = Decimal(str(amount))
+    except ArithmeticError:
+        return str(amount)
+    if not value.is_finite():
+        return str(amount)
+    places = max(2, -value.normalize().as_tuple().exponent)
+    text = f"{value:,.{min(places, 4)}f}"
+    return f"{text} {currency}".strip() if isinstance(currency, str) else text
+
+
+def action_words(spec: ActionSpec, params: Mapping[str, Any] | None) -> str:
+    params = params if isinstance(params, Mapping) else {}
+    words = spec.customer_label
+    if spec.total and "amount" in params:
+        words += f" of {amount_text(params['amount'], params.get('currency') or '')}"
+    if isinstance(params.get("orderId"), str) and params["orderId"]:
+        words += f" for order {params['orderId']}"
+    changes = params.get("changes")
+    if isinstance(changes, Mapping) and changes:
+        words += f" ({', '.join(sorted(map(str, changes))[:5])})"
+    return words
 
 
 MAX_AMOUNT = 1_000_000_000  # of an action that moves money, in its own currency

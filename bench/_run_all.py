@@ -82,6 +82,7 @@ SPECS: dict[str, Spec] = {
     ),
     "guardrails": Spec(quick_args=("--repeat", "200"), timeout=300),
     "stacks": Spec(services=("postgres",), quick_args=("--runs", "3"), timeout=300),
+    "canvas": Spec(services=("postgres",), quick_args=("--events", "20000"), timeout=900),
     # its own SQLite file and server: no service
     "embedded": Spec(quick_args=("--rounds", "2"), timeout=600),
     "load": Spec(
@@ -99,6 +100,7 @@ ORDER = [
     "metrics",
     "handoff",
     "stacks",
+    "canvas",
     "load",
 ]
 
@@ -337,6 +339,14 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+# Every bench computes its percentiles with tools.stats.percentile; the report says which.
+PERCENTILES_NOTE = (
+    "Percentiles (p50, p95, p99) and medians are **nearest-rank** in every bench: the value of "
+    "rank ceil(q/100 x n) among the n sorted samples, always a measured value "
+    "(`tools/stats.py`)."
+)
+
+
 def render(
     outcomes: list[Outcome],
     *,
@@ -363,6 +373,8 @@ def render(
         f"Written by `bench/run_all` ({kind}) on {started:%Y-%m-%d %H:%M} UTC; the run took "
         f"{seconds / 60:.1f} min. Each bench's figures come from the `RESULT` line it printed "
         "last; its whole output is in the log folder of the run.",
+        "",
+        PERCENTILES_NOTE,
         "",
         "| | |",
         "| --- | --- |",

@@ -49,6 +49,7 @@ if str(ROOT) not in sys.path:
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._procs import STORE_KEYS  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 # BENCH_DB names the database (bench/run_all gives each bench its own)
 BENCH_DB = os.environ.get("BENCH_DB", "bench_approvals")
@@ -60,14 +61,6 @@ WAIT_SECONDS = float(os.environ.get("BENCH_WAIT_SECONDS", "180"))
 def fail(message: str) -> None:
     print(f"bench/approvals.py: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 # --- the scenario -----------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from agents.guardrails import compile_policy, effective_policy, evaluate  # noqa: E402
 from agents.guardrails.engine import _build  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 AIM_MS = 1.0
 FULL_SET = {
@@ -66,8 +66,7 @@ def measure(policy, text: str, repeat: int) -> tuple[float, float]:
         start = time.perf_counter()
         evaluate(policy, text, done_actions=list)
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+    return percentile(samples, 50), percentile(samples, 95)
 
 
 def main(argv: list[str] | None = None) -> int:

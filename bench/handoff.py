@@ -96,6 +96,7 @@ if str(ROOT) not in sys.path:
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._procs import STORE_KEYS  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 # BENCH_DB names the database (bench/run_all gives each bench its own)
 BENCH_DB = os.environ.get("BENCH_DB", "bench_handoff")
@@ -147,15 +148,6 @@ def fail(message: str) -> None:
 
 def log(message: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile, as tools.simulation.percentile."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, -(-q * len(ordered) // 100))
-    return ordered[int(min(rank, len(ordered))) - 1]
 
 
 # =============================================================================================
@@ -1158,22 +1150,20 @@ def _set_presence(tenant, n: int) -> None:
 
 
 def _median_ms(fn, repeat: int = 15) -> float:
-    import statistics
-
     fn()
     samples = []
     for _ in range(repeat):
         began = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - began) * 1000)
-    return statistics.median(samples)
+    return percentile(samples, 50)
 
 
 def _sync_costs(tenant) -> dict:
     """Median time of the reads an inbox socket does, with the current presence rows:
     ``_online`` (run by EVERY socket for EVERY presence event), the snapshot (once per
     connect) and ``presence_join`` (once per agent connect)."""
-    from handover.consumers import _online
+    from handover.presence import online_names as _online
     from handover.presence import presence_join
     from orchestration.inbox import inbox_snapshot
 
@@ -1190,12 +1180,10 @@ async def server_costs(tenant) -> dict:
     """What the server does per presence event and per connect, measured here: the reads
     directly, and ``_online`` the way a consumer calls it (``database_sync_to_async`` from an
     event loop: a hop to the one database thread, close_old_connections, the pool)."""
-    import statistics
-
     from asgiref.sync import sync_to_async
     from channels.db import database_sync_to_async
 
-    from handover.consumers import _online
+    from handover.presence import online_names as _online
 
     out = {}
     for n in AGENT_COUNTS:
@@ -1206,7 +1194,7 @@ async def server_costs(tenant) -> dict:
             began = time.perf_counter()
             await database_sync_to_async(_online)(tenant)
             samples.append((time.perf_counter() - began) * 1000)
-        costs["online_async"] = statistics.median(samples[1:])
+        costs["online_async"] = percentile(samples[1:], 50)
         out[n] = costs
     await sync_to_async(_set_presence)(tenant, 0)
     return out

@@ -68,6 +68,7 @@ if str(ROOT) not in sys.path:
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._procs import STORE_KEYS, Processes, product_env  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_load")
 REDIS_DB = os.environ.get("BENCH_REDIS_DB", "14").strip()
@@ -115,13 +116,6 @@ def fail(message: str) -> None:
 
 def log(message: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 # --- the run's record ---------------------------------------------------------------------------

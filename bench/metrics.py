@@ -31,7 +31,6 @@ import datetime as dt
 import json
 import os
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -45,6 +44,7 @@ if str(ROOT) not in sys.path:
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._procs import STORE_KEYS  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 # BENCH_DB names the database (bench/run_all gives each bench its own)
 BENCH_DB = os.environ.get("BENCH_DB", "bench_metrics")
@@ -436,7 +436,7 @@ def timed(fn, runs: int = WARM_RUNS) -> tuple[float, float]:
         begin = time.perf_counter()
         fn()
         laps.append((time.perf_counter() - begin) * 1000)
-    return first, statistics.median(laps)
+    return first, percentile(laps, 50)
 
 
 def fresh_connection() -> None:

@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._procs import STORE_KEYS  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 # BENCH_DB names the database (bench/run_all gives each bench its own)
 BENCH_DB = os.environ.get("BENCH_DB", "bench_pipeline")
@@ -117,8 +118,6 @@ class Result:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
     def pct(self, q: float) -> float:
-        from tools.simulation import percentile
-
         return percentile(self.latencies, q)
 
 

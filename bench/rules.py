@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from rules import (
     handoff_schema,
     interpret,
 )
+from tools.stats import percentile
 
 AIM_EVALS_PER_SECOND = 200_000
 AIM_FIFTY_RULES_US = 100.0
@@ -112,7 +112,7 @@ def scan_microseconds(rules, context) -> tuple[float, float]:
             if rule(context):
                 break
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e6, min(samples) * 1e6
+    return percentile(samples, 50) * 1e6, min(samples) * 1e6
 
 
 def verdict(ok: bool) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._db import database_urls, recreate_database  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_stacks")
 AIM_IMPORT_MS = 500
@@ -118,7 +118,7 @@ def main() -> None:
     finally:
         _drop(database)
 
-    import_ms, export_ms = statistics.median(imports), statistics.median(exports)
+    import_ms, export_ms = percentile(imports, 50), percentile(exports, 50)
     print(f"stack templates on {database}: the built-in customer-support template, {agents} agents")
     print(f"runs: {args.runs} (after one warm-up), medians")
     for name, ms, queries, aim in (

@@ -50,13 +50,13 @@ class ReadOnlyInline(TenantScopedTabularInline):
 
 class MessageInline(ReadOnlyInline):
     model = Message
-    fields = ["created_at", "role", "author", "text", "intent", "sentiment", "risk"]
+    fields = ("created_at", "role", "author", "text", "intent", "sentiment", "risk")
     readonly_fields = fields
 
 
 class DecisionEventInline(ReadOnlyInline):
     model = DecisionEvent
-    fields = ["created_at", "type", "agent_slug", "rule", "detail", "duration_ms"]
+    fields = ("created_at", "type", "agent_slug", "rule", "detail", "duration_ms")
     readonly_fields = fields
 
 

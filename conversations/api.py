@@ -25,12 +25,11 @@ from core.api_auth import (
     request_principal,
     request_tenant,
 )
-from core.api_errors import Conflict
+from core.limits import MessageTextField
 from core.scoping import scope_queryset
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.pipeline import conversation_receive_message
 from orchestration.reach import narrow_conversations
 
-MAX_TEXT = 10_000
 MESSAGES_PAGE = 500
 EVENTS_PAGE = 2000
 """The most messages and events one GET answers; ``?after=<last id>`` reads the next page."""
@@ -90,7 +89,7 @@ class SignalsSerializer(serializers.Serializer):
 
 
 class MessageInSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=True)
+    text = MessageTextField()
     signals = SignalsSerializer(required=False)
 
 
@@ -100,7 +99,7 @@ def conversation_json(conversation: Conversation) -> dict:
         "state": conversation.state,
         "channel": conversation.channel,
         "currentAgentId": conversation.current_agent.slug,
-        "assignee": conversation.assignee.get_username() if conversation.assignee_id else None,
+        "assignee": conversation.assignee.get_username() if conversation.assignee else None,
         "turns": conversation.turns,
         "attempts": conversation.attempts,
         "customer": {
@@ -125,7 +124,7 @@ def _latest_handoff(conversation: Conversation) -> dict | None:
         "id": latest.pk,
         "mode": latest.mode,
         "status": latest.status,
-        "claimedBy": latest.claimed_by.get_username() if latest.claimed_by_id else None,
+        "claimedBy": latest.claimed_by.get_username() if latest.claimed_by else None,
     }
 
 
@@ -197,6 +196,7 @@ class ConversationListView(APIView):
     )
     def post(self, request):
         tenant = request_tenant(request)
+        assert tenant is not None  # MatrixPermission let in only callers of a tenant
         serializer = StartSerializer(data=request.data, context={"tenant": tenant})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -256,15 +256,12 @@ class MessagesView(APIView):
         serializer = MessageInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            result = conversation_receive_message(
-                conversation=conversation,
-                text=data["text"],
-                signals=data.get("signals"),
-                sent_by=request_principal(request),
-            )
-        except ConversationClosed as exc:
-            raise Conflict(str(exc)) from None
+        result = conversation_receive_message(
+            conversation=conversation,
+            text=data["text"],
+            signals=data.get("signals"),
+            sent_by=request_principal(request),
+        )
         conv = result.conversation
         body = {
             "message": message_json(result.message),

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from core.models import Tenant, TenantOwned
+from core.states import StateGuarded
 
 
 class Channel(models.TextChoices):
@@ -30,9 +31,11 @@ class State(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
-class Conversation(TenantOwned):
+class Conversation(StateGuarded, TenantOwned):
     """One customer thread. Only ``conversations.lifecycle.conversation_transition`` writes
-    ``state``."""
+    ``state`` (a direct ``save()`` or ``update()`` of it is refused)."""
+
+    state_field = "state"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
@@ -124,6 +127,19 @@ class Conversation(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.customer_name or self.customer_ref} via {self.channel} ({self.state})"
+
+    @property
+    def customer_display(self) -> str:
+        """How people see the customer: their name, else their e-mail address; a nameless web
+        visitor is "Visitor" and a short id ("Visitor ac87"), never ``web-ac87aab70ea6e7b0``."""
+        if self.customer_name:
+            return self.customer_name
+        if self.customer_email:
+            return self.customer_email
+        ref = self.customer_ref or ""
+        if ref.startswith("web-") or not ref:
+            return f"Visitor {ref[4:8]}".strip()
+        return ref
 
 
 class MessageRole(models.TextChoices):

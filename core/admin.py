@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -99,6 +101,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
             obj.save(update_fields=["name"])
             return
         tenant = obj.tenant if request.user.is_superuser else managed_tenant(request.user)
+        assert tenant is not None  # the admin lets in only superusers and managers of a tenant
         api_key, raw = services.api_key_create(
             tenant=tenant, name=obj.name, created_by=request.user
         )
@@ -123,7 +126,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
 class PersonalTokenAdmin(TenantScopedAdmin):
     list_display = ["name", "prefix", "user", "created_at", "last_used_at", "revoked_at"]
     search_fields = ["name", "prefix", "user__username"]
-    readonly_fields = ["name", "prefix", "user", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ("name", "prefix", "user", "created_at", "last_used_at", "revoked_at")
     fields = readonly_fields
     actions = ["revoke"]
 
@@ -151,6 +154,7 @@ class RolesFormMixin(forms.Form):
         choices=Role.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
     manager_tenant: Tenant | None = None
+    instance: Any  # the user of the Django user form it is mixed into
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -162,7 +166,7 @@ class RolesFormMixin(forms.Form):
             del self.fields["tenant"]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data  # it is cleaned_data; typed Optional
         if self.manager_tenant is None and cleaned.get("roles") and not cleaned.get("tenant"):
             self.add_error("tenant", "Choose the tenant in which these roles are held.")
         return cleaned
@@ -233,8 +237,8 @@ class PersonAdmin(TenantScopedMixin, DjangoUserAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["last_login", "date_joined"] if obj else []
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"manager_tenant": self._manager_tenant(request)})
 
     def get_object(self, request, object_id, from_field=None):

@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -67,7 +70,8 @@ class TenantScopedForm(forms.ModelForm):
         # inline's link to its parent, and with them every constraint naming them. Put back
         # the ones whose value is known, so (tenant, ...) uniqueness is a form error, not an
         # IntegrityError.
-        exclude = super()._get_validation_exclusions()
+        # django-stubs leave out BaseModelForm's private _get_validation_exclusions()
+        exclude = super()._get_validation_exclusions()  # type: ignore[misc]
         for name in list(exclude):
             if name == "tenant" or isinstance(self.fields.get(name), InlineForeignKeyField):
                 field = self.instance._meta.get_field(name)
@@ -90,7 +94,7 @@ class TenantScopedForm(forms.ModelForm):
                 try:
                     constraint.validate(model, self.instance, exclude=exclude)
                 except ValidationError as exc:
-                    self._update_errors(exc)
+                    self._update_errors(exc)  # type: ignore[attr-defined]  # private, not in the stubs
 
     def _own_tenant_id(self, cleaned) -> int | None:
         """The tenant the row belongs to: its chosen or set tenant, its inline parent's, or
@@ -110,14 +114,14 @@ class TenantScopedForm(forms.ModelForm):
         return _tenant_of_value(anchor) if isinstance(anchor, models.Model) else None
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data  # it is cleaned_data; typed Optional
         tenant_id = self._own_tenant_id(cleaned)
         if tenant_id is None:
             return cleaned
         for name, field in self.fields.items():
             if name == "tenant" or not isinstance(field, forms.ModelChoiceField):
                 continue
-            if not is_tenant_scoped(field.queryset.model):
+            if field.queryset is None or not is_tenant_scoped(field.queryset.model):
                 continue
             values = cleaned.get(name)
             if values is None:
@@ -139,7 +143,7 @@ def instance_tenant_id(instance: models.Model) -> int | None:
     if lookup == "pk":
         return instance.pk
     *path, last = lookup.split("__")
-    current = instance
+    current: Any = instance
     try:
         for part in path:
             current = getattr(current, part, None)
@@ -166,16 +170,24 @@ class TenantScopedInlineFormSet(BaseInlineFormSet):
     checked against it even before the parent is saved."""
 
     def _construct_form(self, i, **kwargs):
-        form = super()._construct_form(i, **kwargs)
+        form = super()._construct_form(i, **kwargs)  # type: ignore[misc]  # private, not in the stubs
         form.parent_tenant_id = instance_tenant_id(self.instance)
         return form
 
 
-class TenantScopedMixin:
+if TYPE_CHECKING:  # the admin classes it is mixed into
+    _AdminBase = admin.options.BaseModelAdmin[Any]
+else:
+    _AdminBase = object
+
+
+class TenantScopedMixin(_AdminBase):
     """Shared by model admins and inlines."""
 
     # every JSON field of a model is read through the one JSON door (a form error, not a 500)
-    formfield_overrides = {models.JSONField: {"form_class": StrictJSONField}}
+    formfield_overrides: ClassVar[Mapping[type[models.Field], Mapping[str, Any]]] = {
+        models.JSONField: {"form_class": StrictJSONField}
+    }
 
     def _manager_tenant(self, request) -> Tenant | None:
         return None if request.user.is_superuser else managed_tenant(request.user)
@@ -227,14 +239,16 @@ class TenantScopedMixin:
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if field is not None and hasattr(field, "queryset"):
-            field.queryset = _scoped_choices(field.queryset, request)
+        queryset = getattr(field, "queryset", None)
+        if field is not None and queryset is not None:
+            field.queryset = _scoped_choices(queryset, request)
         return field
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         field = super().formfield_for_manytomany(db_field, request, **kwargs)
-        if field is not None and hasattr(field, "queryset"):
-            field.queryset = _scoped_choices(field.queryset, request)
+        queryset = getattr(field, "queryset", None)
+        if field is not None and queryset is not None:
+            field.queryset = _scoped_choices(queryset, request)
         return field
 
 

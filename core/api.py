@@ -42,6 +42,7 @@ class MeView(APIView):
     )
     def get(self, request):
         tenant = request_tenant(request)
+        assert tenant is not None  # MatrixPermission let in only callers of a tenant
         if isinstance(request.user, ApiKeyClient):
             principal = {"type": "apiKey", "name": request.user.api_key.name, "roles": []}
         else:
@@ -74,8 +75,10 @@ class ApiKeyListView(APIView):
     def post(self, request):
         serializer = ApiKeySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        tenant = request_tenant(request)
+        assert tenant is not None  # MatrixPermission let in only callers of a tenant
         api_key, raw = services.api_key_create(
-            tenant=request_tenant(request),
+            tenant=tenant,
             name=serializer.validated_data["name"],
             created_by=request.user,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
@@ -127,6 +128,13 @@ def request_operation(request: Request) -> str | None:
     return f"{method} {path}"
 
 
+class ReachingRequest(Request):
+    """The type of an API request past ``MatrixPermission`` (no class of its own at run time):
+    ``reach`` says how far the caller reaches."""
+
+    reach: frozenset[str]
+
+
 class MatrixPermission(permissions.BasePermission):
     """The one permission of the API: the caller acts for a tenant, and the permission matrix
     has a row for the operation that lets one of the caller's hats through. An operation with no
@@ -143,17 +151,17 @@ class MatrixPermission(permissions.BasePermission):
         if request_tenant(request) is None:
             self.message = "Your account does not belong to a tenant."
             return False
-        if request.method.lower() not in view.http_method_names or not hasattr(
-            view, request.method.lower()
-        ):
+        method = (request.method or "").lower()
+        if method not in view.http_method_names or not hasattr(view, method):
             return True  # no handler runs: DRF answers 405 with the methods there are
         operation = request_operation(request)
         hats = request_hats(request)
+        passed = cast(ReachingRequest, request)
         if request.method == "OPTIONS" and operation is not None:
             path = operation.split(" ", 1)[1]
             grants = [g for op, g in permissions_table.API.items() if op.split(" ", 1)[1] == path]
-            request.reach = frozenset().union(*(g.reaches(hats) for g in grants))
-            return bool(request.reach)
+            passed.reach = frozenset().union(*(g.reaches(hats) for g in grants))
+            return bool(passed.reach)
         grant = permissions_table.API.get(operation) if operation else None
         if grant is None:
             self.message = (
@@ -161,8 +169,8 @@ class MatrixPermission(permissions.BasePermission):
                 "it is refused to everyone."
             )
             return False
-        request.reach = grant.reaches(hats)
-        if not request.reach:
+        passed.reach = grant.reaches(hats)
+        if not passed.reach:
             self.message = f"This needs {grant.needs()}."
             return False
         return True

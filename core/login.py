@@ -18,8 +18,10 @@ password was right: the two username counts hold failures only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import wraps
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -64,10 +66,11 @@ def login_attempt(request: HttpRequest, username: str) -> LoginAttempt:
     pair = None
     pair_rate = ratelimit.parse_rate(settings.LOGIN_RATE_LIMIT)
     username_rate = ratelimit.parse_rate(settings.LOGIN_USERNAME_RATE_LIMIT)
-    if pair_rate is not None or username_rate is not None:
+    pair_window = pair_rate or username_rate
+    if pair_window is not None:
         # counted (in the username limit's window when the pair limit is off) to know whether
         # this address already had its try at an account under attack
-        pair = ratelimit.hit(PAIR_SCOPE, f"{name}\n{address}", pair_rate or username_rate)
+        pair = ratelimit.hit(PAIR_SCOPE, f"{name}\n{address}", pair_window)
         if pair_rate is not None and not pair.allowed:
             return LoginAttempt(refused=pair)
         attempt.failures.append(pair)
@@ -84,7 +87,7 @@ class RateLimitedLoginMixin:
     """For an AuthenticationForm: refuse the attempt when a sign-in limit is reached."""
 
     request: HttpRequest | None
-    data: dict
+    data: Mapping[str, Any]
 
     def clean(self):
         attempt = None

@@ -37,9 +37,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import wraps
 from types import MappingProxyType
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
@@ -579,6 +581,14 @@ def page_reach(user, name: str | None) -> frozenset[str]:
     return grant.reaches(person_hats(user))
 
 
+class DoorRequest(HttpRequest):
+    """The type of a request past ``page_door`` (no class of its own at run time): a signed-in
+    person, and how far they reach on the page."""
+
+    user: User  # HttpRequest's is User | AnonymousUser
+    reach: frozenset[str]
+
+
 def page_door(view=None, *, forbidden: Callable[[HttpRequest], HttpResponse] | None = None):
     """The door of a page view: the person is signed in (else the sign-in page) and holds a
     hat that the page's row (found by the URL's name) lets through; else 403, answered by
@@ -593,7 +603,7 @@ def page_door(view=None, *, forbidden: Callable[[HttpRequest], HttpResponse] | N
                 if forbidden is not None:
                     return forbidden(request)
                 raise PermissionDenied("Your roles do not open this page.")
-            request.reach = reach
+            cast(DoorRequest, request).reach = reach
             return view(request, *args, **kwargs)
 
         return login_required(guarded)
@@ -628,8 +638,13 @@ def _merged(table: Mapping[str, Grant]) -> list[tuple[str, Grant]]:
     for grant in table.values():
         method, _, path = grant.operation.rpartition(" ")
         last = rows[-1] if rows else None
-        same = last and method and last[1] == path and last[2].reach == grant.reach
-        if same and last[2].why == grant.why:
+        if (
+            last is not None
+            and method
+            and last[1] == path
+            and last[2].reach == grant.reach
+            and last[2].why == grant.why
+        ):
             last[0].append(method)
         else:
             rows.append(([method] if method else [], path, grant))

@@ -22,11 +22,12 @@ _MISSING = object()
 
 def membership_of(user: AbstractBaseUser | AnonymousUser | Any) -> Membership | None:
     """The person's membership (with its tenant), cached on the user object for the request."""
-    if not getattr(user, "is_authenticated", False) or not getattr(user, "pk", None):
+    pk = getattr(user, "pk", None)
+    if not getattr(user, "is_authenticated", False) or not pk:
         return None
     cached = user.__dict__.get("_membership_cache", _MISSING)
     if cached is _MISSING:
-        cached = Membership.objects.select_related("tenant").filter(user_id=user.pk).first()
+        cached = Membership.objects.select_related("tenant").filter(user_id=pk).first()
         user.__dict__["_membership_cache"] = cached
     return cached
 

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -59,7 +59,7 @@ def tenant_create(
 
 
 @transaction.atomic
-def api_key_create(*, tenant: Tenant, name: str, created_by: AbstractUser | None = None):
+def api_key_create(*, tenant: Tenant, name: str, created_by: User | None = None):
     """Make a tenant API key. Returns ``(api_key, raw_key)``; the raw key is never stored."""
     raw, prefix, digest = _new_secret(API_KEY_KIND)
     api_key = ApiKey(
@@ -83,7 +83,7 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 
 @transaction.atomic
-def personal_token_create(*, user: AbstractUser, name: str):
+def personal_token_create(*, user: User, name: str):
     """Make a personal token for ``user``. Returns ``(token, raw_token)``."""
     raw, prefix, digest = _new_secret(PERSONAL_TOKEN_KIND)
     token = PersonalToken(user=user, name=name, prefix=prefix, key_hash=digest)
@@ -111,7 +111,7 @@ def _clean_roles(roles: Iterable[str]) -> set[str]:
 
 
 @transaction.atomic
-def membership_set(*, user: AbstractUser, tenant: Tenant, roles: Iterable[str]) -> Membership:
+def membership_set(*, user: User, tenant: Tenant, roles: Iterable[str]) -> Membership:
     """Put ``user`` in ``tenant`` with exactly ``roles``. Managers are staff (they use the
     admin); superusers keep their staff status whatever their roles. A person whose tenant or
     roles changed has their open sockets re-check who they are (after commit): one that lost
@@ -136,7 +136,7 @@ def membership_set(*, user: AbstractUser, tenant: Tenant, roles: Iterable[str]) 
     return membership
 
 
-def person_access_changed(*, user: AbstractUser) -> None:
+def person_access_changed(*, user: User) -> None:
     """Something about who ``user`` is changed (roles, tenant, approver groups, active): after
     commit, every open socket of theirs re-checks against the permission matrix and closes if
     they lost what it needs (4403), or if they are no longer active (4401). A person who is
@@ -148,7 +148,7 @@ def person_access_changed(*, user: AbstractUser) -> None:
 
 
 @transaction.atomic
-def person_set_active(*, user: AbstractUser, active: bool) -> None:
+def person_set_active(*, user: User, active: bool) -> None:
     """Activate or deactivate a person. Deactivated, their sessions end and, after commit,
     their open sockets close (4401); personal tokens stop working while they are inactive."""
     get_user_model().objects.filter(pk=user.pk).update(is_active=active)
@@ -157,7 +157,7 @@ def person_set_active(*, user: AbstractUser, active: bool) -> None:
 
 
 @transaction.atomic
-def person_delete(*, user: AbstractUser) -> None:
+def person_delete(*, user: User) -> None:
     """Delete a person: their sessions end and, after commit, their open sockets close."""
     PersonSession.objects.filter(user_id=user.pk).delete()
     notify_on_commit([person_group(user.pk)], {"type": "access.changed"})
@@ -165,7 +165,7 @@ def person_delete(*, user: AbstractUser) -> None:
 
 
 @transaction.atomic
-def person_sign_out_everywhere(*, user: AbstractUser) -> int:
+def person_sign_out_everywhere(*, user: User) -> int:
     """End every session of ``user`` (each browser is signed out at its next request) and,
     after commit, close their open sockets (4401). Personal tokens stay as they are: they are
     revoked one by one. Returns how many sessions ended."""
@@ -184,7 +184,7 @@ def user_create(
     email: str = "",
     first_name: str = "",
     last_name: str = "",
-) -> tuple[AbstractUser, str | None]:
+) -> tuple[User, str | None]:
     """Create a person in a tenant. Without a password one is generated and returned
     (``(user, generated_password)``) so it can be shown once."""
     roles = _clean_roles(roles)

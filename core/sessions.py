@@ -4,6 +4,8 @@ found and ended at once (``core.services.person_sign_out_everywhere``)."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 
@@ -16,7 +18,7 @@ class SessionStore(DatabaseSessionStore):
         return PersonSession
 
     def create_model_instance(self, data):
-        session = super().create_model_instance(data)
+        session = cast(PersonSession, super().create_model_instance(data))  # get_model_class's
         try:
             session.user_id = int(data.get(SESSION_KEY))
         except (TypeError, ValueError):

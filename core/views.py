@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from core import services
 from core.models import PersonalToken
 from core.permissions import (
+    DoorRequest,
     admin_allowed,
     page_door,
     page_reach,
@@ -61,7 +62,7 @@ class TokenForm(forms.Form):
 
 
 @page_door
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: DoorRequest) -> HttpResponse:
     created = None
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -83,7 +84,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @page_door
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: DoorRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(PersonalToken, pk=token_id, user=request.user)
     services.personal_token_revoke(token=token)
     messages.success(request, f"Token “{token.name}” revoked.")
@@ -92,7 +93,7 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 
 @page_door
 @require_POST
-def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+def sign_out_everywhere(request: DoorRequest) -> HttpResponse:
     """End every session of the person (this one too) and close their sockets. Personal
     tokens stay as they are; revoke them on the tokens page."""
     services.person_sign_out_everywhere(user=request.user)

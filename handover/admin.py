@@ -25,7 +25,16 @@ class ReadOnlyMixin:
 
 class PackInline(ReadOnlyMixin, TenantScopedStackedInline):
     model = HandoffPack
-    fields = ["summary", "key_details", "sentiment", "suggestions", "transcript", "built_at"]
+    fields = [
+        "summary",
+        "brief",
+        "key_details",
+        "sentiment",
+        "suggestions",
+        "transcript",
+        "activity",
+        "built_at",
+    ]
     readonly_fields = fields
 
 

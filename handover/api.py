@@ -11,15 +11,13 @@ from rest_framework.views import APIView
 
 from conversations.messages import message_json
 from core.api_auth import request_tenant
-from core.api_errors import Conflict
+from core.limits import MessageTextField
 from handover.models import Mode, Status
 from handover.selectors import (
     handoff_json,
     handoffs_for,
 )
 from handover.services import (
-    HandoffUnavailable,
-    NotAllowed,
     conversation_hand_back,
     conversation_resolve,
     handoff_claim,
@@ -83,10 +81,7 @@ class HandoffClaimView(APIView):
     @extend_schema(request=None, responses=HandoffShape)
     def post(self, request, handoff_id: int):
         handoff = _handoff(request, handoff_id)
-        try:
-            handoff_claim(handoff=handoff, user=request.user)
-        except HandoffUnavailable as exc:
-            raise Conflict(str(exc)) from None
+        handoff_claim(handoff=handoff, user=request.user)
         return _answer(request, handoff)
 
 
@@ -96,10 +91,7 @@ class _ConversationAction(APIView):
     @extend_schema(request=None, responses=HandoffShape)
     def post(self, request, handoff_id: int):
         handoff = _handoff(request, handoff_id)
-        try:
-            type(self).service(conversation=handoff.conversation, user=request.user)
-        except NotAllowed as exc:
-            raise Conflict(str(exc)) from None
+        type(self).service(conversation=handoff.conversation, user=request.user)
         return _answer(request, handoff)
 
 
@@ -112,7 +104,7 @@ class HandoffHandBackView(_ConversationAction):
 
 
 class HumanMessageSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=10_000)
+    text = MessageTextField()
 
 
 class HandoffMessageView(APIView):
@@ -124,14 +116,11 @@ class HandoffMessageView(APIView):
         handoff = _handoff(request, handoff_id)
         serializer = HumanMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            message = human_send_message(
-                conversation=handoff.conversation,
-                user=request.user,
-                text=serializer.validated_data["text"],
-            )
-        except NotAllowed as exc:
-            raise Conflict(str(exc)) from None
+        message = human_send_message(
+            conversation=handoff.conversation,
+            user=request.user,
+            text=serializer.validated_data["text"],
+        )
         return Response(message_json(message), status=201)
 
 

@@ -12,6 +12,7 @@ from core.models import (
     Tenant,
     TenantOwned,
 )
+from core.states import StateGuarded, StateTable
 
 
 class Mode(models.TextChoices):
@@ -29,10 +30,26 @@ class Status(models.TextChoices):
 
 OPEN_STATUSES = (Status.OFFERED, Status.QUEUED, Status.CLAIMED)
 
+# A hot handoff is offered and, unclaimed in time (or undeliverable), is queued cold: the same
+# handoff, as SPEC 4.5 says ("it becomes cold"), so the inbox and API clients follow it by id.
+# One person claims it and it is resolved (or handed back) with its conversation. A handoff
+# nobody claimed when its conversation closed expires.
+HANDOFF_STATES = StateTable(
+    "handoff",
+    {
+        Status.OFFERED: {Status.QUEUED, Status.CLAIMED, Status.EXPIRED},
+        Status.QUEUED: {Status.CLAIMED, Status.EXPIRED},
+        Status.CLAIMED: {Status.RESOLVED},
+        Status.RESOLVED: set(),
+        Status.EXPIRED: set(),
+    },
+)
 
-class Handoff(TenantOwned):
+
+class Handoff(StateGuarded, TenantOwned):
     """A transfer of one conversation to people. A handoff row exists before any socket hears
-    of it; an offer that nobody claims in time, or whose live delivery fails, is queued cold."""
+    of it; an offer that nobody claims in time, or whose live delivery fails, is queued cold.
+    Only ``handover.services`` writes ``status``, through ``HANDOFF_STATES``."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="handoffs")
     conversation = models.ForeignKey(
@@ -83,10 +100,22 @@ class HandoffPack(models.Model):
 
     handoff = models.OneToOneField(Handoff, on_delete=models.CASCADE, related_name="pack")
     summary = models.TextField()
+    brief = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Why it came to a person (the trigger quoted), what the customer wants, "
+        "what was already done, the next steps.",
+    )
     key_details = models.JSONField(default=dict)
     sentiment = models.JSONField(default=dict)
     suggestions = models.JSONField(default=list)
     transcript = models.JSONField(default=list)
+    activity = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the AI did (actions, approvals, executions, guardrails), one step each "
+        "with its time, to read in time order with the transcript.",
+    )
     built_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

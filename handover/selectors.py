@@ -18,10 +18,12 @@ def pack_json(handoff: Handoff) -> dict[str, Any] | None:
         return None
     return {
         "summary": pack.summary,
+        "brief": pack.brief,
         "keyDetails": pack.key_details,
         "sentiment": pack.sentiment,
         "suggestions": pack.suggestions,
         "transcript": pack.transcript,
+        "activity": pack.activity,
     }
 
 
@@ -38,10 +40,11 @@ def handoff_json(
         "priority": handoff.priority,
         "reason": handoff.reason,
         "claimedBy": handoff.claimed_by.get_username() if handoff.claimed_by_id else None,
-        "customer": handoff.conversation.customer_name or handoff.conversation.customer_ref,
+        "customer": handoff.conversation.customer_display,
         "channel": handoff.conversation.channel,
         "waitingMinutes": waited,
         "offerExpiresAt": handoff.offer_expires_at,
+        "claimedAt": handoff.claimed_at,
         "pack": pack_json(handoff),
         "createdAt": handoff.created_at,
     }

@@ -25,6 +25,7 @@ from conversations.models import (
     MessageRole,
     State,
 )
+from core.errors import Conflict, Forbidden
 from core.events import (
     group_send_bounded,
     notify_on_commit,
@@ -36,7 +37,7 @@ from core.outbox import (
 )
 from core.scoping import membership_of
 from core.selectors import tenant_is_open
-from handover.models import OPEN_STATUSES, Handoff, Mode, Status
+from handover.models import HANDOFF_STATES, OPEN_STATUSES, Handoff, Mode, Status
 from handover.presence import anyone_online
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,16 @@ EMAIL_FOLLOW_UP_TASK = "handover.email_follow_up"
 RISK_WEIGHT = {"legal_threat": 40, "churn_risk": 25, "frustration": 20, "human_request": 10}
 
 
-class HandoffUnavailable(Exception):
-    """The handoff was claimed by someone else, or is no longer open."""
+class HandoffUnavailable(Conflict):
+    """The handoff was claimed by someone else, or is no longer open (409)."""
 
 
-class NotAllowed(Exception):
-    """The person may not do this (not a human agent of the tenant, not the claimer)."""
+class NotAllowed(Forbidden):
+    """The person may not do this: not a member of the tenant, not a human agent (403)."""
+
+
+class NotTheClaimer(Conflict):
+    """Someone else has the conversation, or nobody does (409: as a claim that lost)."""
 
 
 # --- handing over --------------------------------------------------------------------------------
@@ -102,7 +107,7 @@ def hand_over(
         lifecycle.conversation_transition(
             conversation=conversation, to=State.ACTIVE, reason=f"before handing over: {reason}"
         )
-    if not lifecycle.can_transition(conversation.state, State.HANDING_OFF):
+    if not lifecycle.LIFECYCLE.can(conversation.state, State.HANDING_OFF):
         return None
     lifecycle.conversation_transition(
         conversation=conversation, to=State.HANDING_OFF, reason=reason, detail=detail
@@ -250,9 +255,12 @@ def follow_up_email_send(handoff_id: int) -> bool:
 
 def handoff_make_cold(*, handoff_id: int, reason: str) -> Handoff | None:
     """An offer nobody claimed in time (or that could not be delivered) goes to the queue."""
-    now = timezone.now()
-    moved = Handoff.objects.filter(pk=handoff_id, status=Status.OFFERED).update(
-        status=Status.QUEUED, mode=Mode.COLD, queued_at=now
+    moved = HANDOFF_STATES.transition(
+        Handoff.objects.filter(pk=handoff_id),
+        to=Status.QUEUED,
+        from_=Status.OFFERED,
+        mode=Mode.COLD,
+        queued_at=timezone.now(),
     )
     if not moved:
         return None
@@ -304,9 +312,11 @@ def _agent_of(handoff_or_conversation, user) -> None:
 def handoff_claim(*, handoff: Handoff, user) -> Handoff:
     """Exactly one person wins a claim; the others get HandoffUnavailable."""
     _agent_of(handoff, user)
-    now = timezone.now()
-    won = Handoff.objects.filter(pk=handoff.pk, status__in=[Status.OFFERED, Status.QUEUED]).update(
-        status=Status.CLAIMED, claimed_by=user, claimed_at=now
+    won = HANDOFF_STATES.transition(
+        Handoff.objects.filter(pk=handoff.pk),
+        to=Status.CLAIMED,
+        claimed_by=user,
+        claimed_at=timezone.now(),
     )
     if not won:
         raise HandoffUnavailable("This handoff has already been claimed or closed.")
@@ -340,7 +350,7 @@ def _claimed_conversation(conversation: Conversation, user) -> Conversation:
     _agent_of(conversation, user)
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if locked.state != State.WITH_HUMAN or locked.assignee_id != user.pk:
-        raise NotAllowed("only the person who claimed the conversation can do this")
+        raise NotTheClaimer("only the person who claimed the conversation can do this")
     return locked
 
 
@@ -353,17 +363,20 @@ def human_send_message(*, conversation: Conversation, user, text: str) -> Messag
     return message
 
 
-def _close_handoff(conversation: Conversation, status: str) -> None:
-    Handoff.objects.filter(conversation=conversation, status__in=OPEN_STATUSES).update(
-        status=status, resolved_at=timezone.now()
-    )
+def _close_handoff(conversation: Conversation) -> None:
+    """The conversation leaves people's hands: its claimed handoff is resolved, and one that
+    nobody claimed expires."""
+    now = timezone.now()
+    open_ones = Handoff.objects.filter(conversation=conversation)
+    HANDOFF_STATES.transition(open_ones, to=Status.RESOLVED, resolved_at=now)
+    HANDOFF_STATES.transition(open_ones, to=Status.EXPIRED, resolved_at=now)
 
 
 @transaction.atomic
 def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
     """The person gives the conversation back to the AI."""
     locked = _claimed_conversation(conversation, user)
-    _close_handoff(locked, Status.RESOLVED)
+    _close_handoff(locked)
     lifecycle.conversation_transition(
         conversation=locked, to=State.ACTIVE, reason=f"handed back by {user.get_username()}"
     )
@@ -381,7 +394,7 @@ def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
 @transaction.atomic
 def conversation_resolve(*, conversation: Conversation, user) -> Conversation:
     locked = _claimed_conversation(conversation, user)
-    _close_handoff(locked, Status.RESOLVED)
+    _close_handoff(locked)
     lifecycle.conversation_transition(
         conversation=locked, to=State.RESOLVED, reason=f"resolved by {user.get_username()}"
     )

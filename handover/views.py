@@ -9,9 +9,9 @@ over ``/ws/conversations/<id>/?token=``. Neither page ever holds an API key.
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
@@ -26,15 +26,17 @@ from conversations.models import (
     Channel,
     Conversation,
     Message,
-    MessageRole,
+    State,
 )
 from conversations.services import conversation_start
-from core.api_errors import error_body
+from core.api_errors import domain_error_response, error_body
+from core.errors import DomainError, Invalid
 from core.json_input import (
     JsonRefused,
     loads,
     text_problem,
 )
+from core.limits import MAX_MESSAGE_TEXT, message_text
 from core.models import Tenant
 from core.permissions import page_door
 from core.scoping import membership_of
@@ -47,22 +49,15 @@ from handover.selectors import (
     open_handoffs,
 )
 from handover.services import (
-    HandoffUnavailable,
-    NotAllowed,
     conversation_hand_back,
     conversation_resolve,
     handoff_claim,
 )
-from orchestration.packs import (
-    key_details,
-    sentiment_trend,
-    suggestions_for,
-    summary_for,
-)
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.activity import actions_done, activity_of
+from orchestration.packs import pack_preview
+from orchestration.pipeline import conversation_receive_message
 from orchestration.reach import narrow_conversations
 
-MAX_TEXT = 10_000  # as the sockets and the API
 MAX_NAME = 100
 MAX_START_BODY = 32 * 1024
 TRANSCRIPT_LIMIT = 500
@@ -135,26 +130,6 @@ def _tenant_conversation(request: HttpRequest, tenant: Tenant, conversation_id) 
     )
 
 
-def pack_preview(handoff: Handoff, messages: list[Message]) -> dict[str, Any]:
-    """What a person sees of a handoff that has no pack yet (a hot offer): the same summary,
-    key details, sentiment trend and suggestions a cold pack would hold, read now and not
-    stored."""
-    customer = [m for m in messages if m.role == MessageRole.CUSTOMER]
-    texts = [m.text for m in customer]
-    risks = {r for m in customer for r in (m.risk or [])}
-    last_intent = next((m.intent for m in reversed(customer) if m.intent), None)
-    return {
-        "summary": summary_for(
-            texts, Counter(m.intent for m in customer if m.intent), handoff.reason or "escalated"
-        ),
-        "keyDetails": key_details(texts),
-        "sentiment": sentiment_trend([m.sentiment for m in customer if m.sentiment is not None]),
-        "suggestions": suggestions_for(last_intent, risks, handoff.conversation),
-        "transcript": [],
-        "preview": True,
-    }
-
-
 @page_door
 @require_GET
 def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
@@ -170,18 +145,25 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
     messages = list(
         Message.objects.filter(conversation=conversation).order_by("-id")[:TRANSCRIPT_LIMIT]
     )[::-1]
+    agents = _agent_names(tenant)
+    activity = activity_of(conversation, agents=agents)
     data = None
     if handoff is not None:
         data = handoff_json(handoff, target=tenant.response_target)
         if data["pack"] is None:
-            data["pack"] = pack_preview(handoff, messages)
+            data["pack"] = pack_preview(handoff, messages, activity)
+        else:  # what was done is read now: a decision may have come since the pack was built
+            data["pack"]["activity"] = activity
+            if data["pack"]["brief"]:
+                done = [item["text"] for item in actions_done(activity)]
+                data["pack"]["brief"] = {**data["pack"]["brief"], "done": done}
     return JsonResponse(
         {
             "conversation": {
                 "id": str(conversation.pk),
                 "state": conversation.state,
                 "channel": conversation.channel,
-                "customer": conversation.customer_name or conversation.customer_ref,
+                "customer": conversation.customer_display,
                 "customerEmail": conversation.customer_email,
                 "assignee": conversation.assignee.get_username()
                 if conversation.assignee_id
@@ -192,6 +174,7 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
             },
             "handoff": data,
             "messages": [message_json(m) for m in messages],
+            "activity": activity,
         }
     )
 
@@ -207,8 +190,8 @@ def inbox_claim(request: HttpRequest, handoff_id: int) -> JsonResponse:
     handoff = get_object_or_404(Handoff, tenant=membership_of(request.user).tenant, pk=handoff_id)
     try:
         handoff_claim(handoff=handoff, user=request.user)
-    except (HandoffUnavailable, NotAllowed) as exc:
-        return _json_error(409, "conflict", str(exc))
+    except DomainError as exc:
+        return domain_error_response(exc)
     return JsonResponse({"ok": True, "conversationId": str(handoff.conversation_id)})
 
 
@@ -217,8 +200,8 @@ def _conversation_action(request: HttpRequest, conversation_id, service) -> Json
     conversation = _tenant_conversation(request, tenant, conversation_id)
     try:
         done = service(conversation=conversation, user=request.user)
-    except NotAllowed as exc:
-        return _json_error(409, "conflict", str(exc))
+    except DomainError as exc:
+        return domain_error_response(exc)
     return JsonResponse({"ok": True, "conversationId": str(done.pk), "state": done.state})
 
 
@@ -246,6 +229,36 @@ def entry_agent(tenant: Tenant) -> Agent | None:
     )
 
 
+def assistant_name(tenant: Tenant) -> str:
+    """The one name the AI has in the tenant's chat, whichever agent answers (issue 19,
+    point 10): the customer talks to the tenant's assistant, not to its org chart."""
+    return f"{tenant.name} \u00b7 AI assistant"
+
+
+def _chat_session_key(tenant: Tenant) -> str:
+    return f"chat:{tenant.slug}"
+
+
+def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str] | None:
+    """The visitor's open conversation with the tenant, kept in their session by the start,
+    so another tab or a reload (even with the browser's storage cleared) carries on with it."""
+    kept = request.session.get(_chat_session_key(tenant))
+    if not isinstance(kept, dict) or not kept.get("conversationId") or not kept.get("token"):
+        return None
+    try:
+        open_ = (
+            Conversation.objects.filter(tenant=tenant, pk=kept["conversationId"])
+            .exclude(state=State.RESOLVED)
+            .exists()
+        )
+    except (ValidationError, ValueError, TypeError):  # not a UUID: not ours to resume
+        open_ = False
+    if not open_:
+        request.session.pop(_chat_session_key(tenant), None)
+        return None
+    return {"conversationId": kept["conversationId"], "token": kept["token"]}
+
+
 @require_GET
 def chat(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = get_object_or_404(Tenant, slug=slug)
@@ -259,10 +272,11 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
             "config": {
                 "tenant": tenant.slug,
                 "tenantName": tenant.name,
+                "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "socketPath": "/ws/conversations/",
-                "agents": _agent_names(tenant),
-                "maxText": MAX_TEXT,
+                "maxText": MAX_MESSAGE_TEXT,
+                "resume": _resume(request, tenant),
             },
         },
     )
@@ -321,10 +335,11 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         fields["name"] = [problem]
     if not isinstance(text, str) or not text.strip():
         fields["text"] = ["Write your message to start the conversation."]
-    elif len(text) > MAX_TEXT:
-        fields["text"] = [f"must be at most {MAX_TEXT} characters"]
-    elif problem := text_problem(text):
-        fields["text"] = [problem]
+    else:
+        try:
+            text = message_text(text)
+        except Invalid as exc:
+            fields.update(exc.fields)
     if fields:
         return _json_error(400, "invalid", "Please check the form.", fields)
     refused = chat_start_tenant_refusal(tenant.pk)
@@ -338,8 +353,12 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     )
     try:
         conversation_receive_message(conversation=conversation, text=text.strip())
-    except ConversationClosed as exc:  # cannot happen to a new conversation; be plain anyway
-        return _json_error(409, "conflict", str(exc))
+    except DomainError as exc:  # closed: cannot happen to a new conversation; be plain anyway
+        return domain_error_response(exc)
+    request.session[_chat_session_key(tenant)] = {
+        "conversationId": str(conversation.pk),
+        "token": token,
+    }
     return JsonResponse(
         {"conversationId": str(conversation.pk), "token": token, "name": name.strip()},
         status=201,

@@ -41,6 +41,7 @@ from conversations.models import (
     MessageRole,
     State,
 )
+from core.errors import Conflict
 from core.events import timed
 from core.principals import (
     NOBODY,
@@ -61,8 +62,10 @@ TRANSCRIPT_LENGTH = 20
 OPEN_STATES = (State.TRIAGED, State.ACTIVE, State.STALLED, State.AT_RISK)
 
 
-class ConversationClosed(Exception):
+class ConversationClosed(Conflict):
     """The conversation is resolved: it takes no more messages."""
+
+    code = "conversation_closed"
 
 
 class BudgetExceeded(Exception):

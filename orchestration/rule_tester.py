@@ -89,7 +89,9 @@ class RuleTesterForm(forms.Form):
         agents = Agent.objects.select_related("tenant")
         if tenant is not None:
             agents = scope_queryset(agents, tenant)
-        self.fields["agent"].queryset = agents
+        agent_field = self.fields["agent"]
+        assert isinstance(agent_field, forms.ModelChoiceField)
+        agent_field.queryset = agents
 
     def clean_risk(self):
         risk = self.cleaned_data["risk"]
@@ -111,10 +113,11 @@ class RuleTesterForm(forms.Form):
         return given
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data  # it is cleaned_data; typed Optional
         action = cleaned.get("action")
         if action:
             spec = get_action(action)
+            assert spec is not None  # the field's choices are the registered actions
             try:
                 params = spec.validate_params(cleaned.get("params") or {})
             except ParamsError as exc:

@@ -17,6 +17,7 @@ The pipeline and the admin's rule tester both detect signals (``detect``) and tr
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,7 @@ class TenantConfig:
     agents: dict[int, Any]
     by_slug: dict[str, int]
     specs: dict[int, AgentSpec]
-    intents: tuple[dict[str, Any], ...]
+    intents: tuple[Mapping[str, Any], ...]
     domains: tuple[str, ...]
     rules: dict[int, tuple[str | None, int | None, dict[str, Any] | None]]
     settings: dict[int, dict[str, Any]]
@@ -122,14 +123,15 @@ def build_tenant_config(tenant) -> TenantConfig:
     rules: dict[int, tuple[str | None, int | None, dict[str, Any] | None]] = {}
     settings: dict[int, dict[str, Any]] = {}
     for agent in agents.values():
-        owner, seen = agent, set()
+        owner: Agent | None = agent
+        seen: set[int] = set()
         while owner is not None and owner.pk not in seen:
             ruleset = getattr(owner, "rules", None)
             if ruleset is not None:
                 rules[agent.pk] = (owner.slug, ruleset.version, rules_document(ruleset))
                 break
             seen.add(owner.pk)
-            owner = agents.get(owner.supervisor_id)
+            owner = agents.get(owner.supervisor_id) if owner.supervisor_id else None
         else:
             rules[agent.pk] = (None, None, None)
         settings[agent.pk] = effective_settings(tenant=tenant, agent=agent)[0]

@@ -217,7 +217,7 @@ def _name_getter(path: tuple[str, ...]) -> Getter:
         return get1
     if len(path) == 2:
         first, second = path
-        rest = (second,)
+        rest: tuple[str, ...] = (second,)
 
         def get2(context: Mapping[str, Any]) -> Any:
             try:

@@ -62,7 +62,7 @@ def check_shape(node: object) -> None:
             raise ConditionError(
                 "'+' / '-' need a value on each side", getattr(current, "position", 0) or 1
             )
-        stack.extend((child, height + 1) for child in children(current))  # type: ignore[arg-type]
+        stack.extend((child, height + 1) for child in children(current))
 
 
 def _shape_problem(node: object) -> str:

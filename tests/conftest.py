@@ -7,7 +7,14 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.factories import PASSWORD, TenantFactory, make_api_key, make_person
+from tests.factories import (
+    PASSWORD,
+    Team,
+    TenantFactory,
+    make_api_key,
+    make_person,
+    make_team,
+)
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -71,6 +78,21 @@ def need_service(reason: str) -> None:
 @pytest.fixture
 def tenant(db):
     return TenantFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def team_options() -> dict:
+    """How the ``team`` fixture builds its team: the options of ``tests.factories.make_team``.
+    A test module or folder that needs another team overrides this fixture (the handover
+    tests: ``TO_PEOPLE``, business hours all week)."""
+    return {}
+
+
+@pytest.fixture
+def team(tenant, team_options) -> Team:
+    """The tenant's AI team (by default a front desk with a billing and a tech specialist and
+    their knowledge); unpacks as ``sup, *specialists``."""
+    return make_team(tenant, **team_options)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import math
 import queue
 import random
 import re
@@ -38,6 +37,7 @@ from core.services import (
     api_key_create,
     api_key_revoke,
 )
+from tools.stats import percentile
 
 SIMULATE_KEY_NAME = "simulate"
 HUMAN_STATES = ("handing_off", "with_human")
@@ -724,15 +724,6 @@ def run_simulation(
 # --- summary -------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..100); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
 @dataclass
 class Summary:
     transport: str = ""
@@ -854,7 +845,7 @@ class Summary:
             "mean": round(sum(self.latencies_ms) / len(self.latencies_ms), 2)
             if self.latencies_ms
             else 0.0,
-            "p95": round(percentile(self.latencies_ms, 95), 2),
+            "p95": round(percentile(self.latencies_ms, 95, empty=0.0), 2),
         }
         return data
 
@@ -873,7 +864,7 @@ class Summary:
             ),
             (
                 "latency per message",
-                f"mean {mean:.1f} ms, p95 {percentile(self.latencies_ms, 95):.1f} ms",
+                f"mean {mean:.1f} ms, p95 {percentile(self.latencies_ms, 95, empty=0.0):.1f} ms",
             ),
             ("routes", _total(self.routes) + _by(self.route_reasons, "why")),
             ("invisible re-routes", _total(self.reroutes)),

@@ -94,6 +94,16 @@ export interface Rules {
   handoffs: HandoffRule[];
   approvals: (Required<Omit<ApprovalRule, 'actions'>> & { actions: Array<{ action: string; when: string | null }> }) | null;
   updatedAt: string | null;
+  /** What the rule lint found (unknown intents, shadowed rules, ...): never a refusal. */
+  warnings: RuleWarning[];
+}
+
+export interface RuleWarning {
+  /** Where, as in a 400: handoffs[1].condition */
+  path: string;
+  /** unknown_intent, unknown_risk_category, unknown_channel, agent_in_condition, never_holds, shadowed, escalation_loop */
+  code: string;
+  message: string;
 }
 
 export interface RuleVersion {
@@ -101,7 +111,7 @@ export interface RuleVersion {
   createdAt: string;
   createdBy: string | null;
   via: string;
-  rules: Omit<Rules, 'agentId' | 'source' | 'inheritedFrom' | 'version' | 'updatedAt'> | null;
+  rules: Omit<Rules, 'agentId' | 'source' | 'inheritedFrom' | 'version' | 'updatedAt' | 'warnings'> | null;
 }
 
 export interface Settings {
@@ -257,7 +267,7 @@ export interface Handoff {
   channel: string;
   waitingMinutes: number;
   offerExpiresAt: string | null;
-  pack: { summary: string; keyDetails: Record<string, Json>; sentiment: Json; suggestions: string[]; transcript: Json[] } | null;
+  pack: { summary: string; brief: { why?: string; trigger?: { messageId: number; text: string; at: string } | null; wants?: string; done?: string[]; next?: string[] }; keyDetails: Record<string, Json>; sentiment: Json; suggestions: string[]; transcript: Json[]; activity: Json[] } | null;
   createdAt: string;
   responseTargetMinutes?: number;
   breached?: boolean;

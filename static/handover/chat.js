@@ -1,7 +1,9 @@
 // The customer's web chat (SPEC 8). Starting a conversation posts the first message to the
 // page's own CSRF-protected view (no API key); the conversation id and the customer token are
-// kept in sessionStorage; the socket /ws/conversations/<id>/?token= carries the rest. Every
-// text is set with textContent, never innerHTML.
+// kept in localStorage (every tab of the visitor, across reloads) and in the visitor's server
+// session (the page is given it back as ``resume``); the socket /ws/conversations/<id>/?token=
+// carries the rest. The AI speaks as the tenant's one assistant; the page knows no agent.
+// Every text is set with textContent, never innerHTML.
 (() => {
   "use strict";
 
@@ -41,17 +43,40 @@
     return node;
   }
 
+  // The visitor's conversation: this browser's storage (shared by its tabs), else the one the
+  // server kept in the visitor's session.
   function load() {
-    try { return JSON.parse(sessionStorage.getItem(storageKey) || "null"); } catch (_) { return null; }
+    let stored = null;
+    try { stored = JSON.parse(localStorage.getItem(storageKey) || "null"); } catch (_) { stored = null; }
+    if (stored && stored.conversationId && stored.token) return stored;
+    return cfg.resume || null;
   }
 
   function save(value) {
-    if (value) sessionStorage.setItem(storageKey, JSON.stringify(value));
-    else sessionStorage.removeItem(storageKey);
+    try {
+      if (value) localStorage.setItem(storageKey, JSON.stringify(value));
+      else localStorage.removeItem(storageKey);
+    } catch (_) { /* storage full or blocked: the server session still has it */ }
+    if (!value) cfg.resume = null;
   }
 
+  // Another tab of the same visitor started or ended a conversation: follow it.
+  function followOtherTab(event) {
+    if (event.key !== storageKey) return;
+    const next = load();
+    const same = next && session && next.conversationId === session.conversationId;
+    if (same) return;
+    if (socket) { const old = socket; socket = null; old.close(); }
+    list.replaceChildren();
+    shown.clear();
+    session = next;
+    if (session) { showThread(); connect(); } else { showStart(null); }
+  }
+  window.addEventListener("storage", followOtherTab);
+
   function timeOf(iso) {
-    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (window.localTime) return window.localTime.format(iso, "time");
+    return new Date(iso).toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
   }
 
   // --- views --------------------------------------------------------------------------------
@@ -91,7 +116,12 @@
     const closed = state === "resolved";
     $("closed").hidden = !closed;
     composer.hidden = closed;
-    if (closed) hideTyping();
+    if (closed) { hideTyping(); keepLastMessageInView(); }
+  }
+
+  // The "resolved" card takes room below the messages: the last one stays in view above it.
+  function keepLastMessageInView() {
+    requestAnimationFrame(() => { scroll.scrollTop = scroll.scrollHeight; });
   }
 
   function isNotice(message) {
@@ -104,7 +134,7 @@
         h("span", { class: "notice-text" }, message.text));
     }
     let who = null;
-    if (message.role === "agent") who = `${cfg.agents[message.author] || "Assistant"} · AI assistant`;
+    if (message.role === "agent") who = cfg.assistantName;
     if (message.role === "human") who = `${message.author} · ${cfg.tenantName} team`;
     return h("li", { class: `msg from-${message.role}`, "data-id": message.id, "data-role": message.role },
       who ? h("span", { class: "who" }, who) : null,

@@ -55,10 +55,19 @@
   const urlFor = (template, id) => template.replace(/0{8}-0{4}-0{4}-0{4}-0{12}|\/0\//, (m) =>
     m.startsWith("/") ? `/${id}/` : id);
 
+  // Times in the person's locale, as on every page (static/js/local-time.js).
   function timeOf(iso) {
     if (!iso) return "";
-    const d = new Date(iso);
-    return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return window.localTime ? window.localTime.format(iso, "time") : new Date(iso).toLocaleTimeString();
+  }
+
+  function fullTimeOf(iso) {
+    if (!iso) return "";
+    return window.localTime ? window.localTime.format(iso, "full") : new Date(iso).toLocaleString();
+  }
+
+  function timeNode(iso, attrs = {}) {
+    return h("time", { datetime: iso, title: fullTimeOf(iso), "data-localized": "time", ...attrs }, timeOf(iso));
   }
 
   function minutesText(total) {
@@ -211,8 +220,16 @@
       case "conversation.updated": conversationUpdated(event); break;
       case "presence": setOnline(event.online || []); break;
       case "approval.requested":
-      case "approval.decided": resyncSoon(); break;
+      case "approval.decided": resyncSoon(); activityChanged(event); break;
       default: break;
+    }
+  }
+
+  // What the AI did changed (an approval asked for or decided, an action carried out): the open
+  // conversation re-reads its transcript and brief.
+  function activityChanged(event) {
+    if (state.selected && state.selected === event.conversationId) {
+      loadConversation(state.selected, { quiet: true });
     }
   }
 
@@ -274,6 +291,7 @@
     if (state.selected === handoff.conversationId) renderDetail(data);
     if (event.type === "handoff.offered" && isNew) {
       announce(`New live offer from ${handoff.customer}. ${handoff.pack ? handoff.pack.summary : handoff.reason}`);
+      alertHotOffer(handoff);
     } else if (event.type === "handoff.expired") {
       announce(`The offer from ${handoff.customer} was not claimed in time and moved to the queue.`);
     } else if (event.type === "handoff.queued" && isNew) {
@@ -284,7 +302,12 @@
   function claimedByAnyone(event) {
     const handoff = state.handoffs.get(event.handoffId);
     if (event.by === cfg.me) {
-      if (handoff) { handoff.status = "claimed"; handoff.claimedBy = cfg.me; renderLists(); }
+      if (handoff) {
+        handoff.status = "claimed";
+        handoff.claimedBy = cfg.me;
+        handoff.claimedAt = handoff.claimedAt || new Date().toISOString();
+        renderLists();
+      }
       return;
     }
     state.gone.add(event.handoffId);
@@ -295,7 +318,7 @@
       setTimeout(() => dropHandoff(event.handoffId), LEAVE_MS);
     }
     if (state.selected === event.conversationId) {
-      state.notice = { kind: "warn", text: `${event.by} claimed this conversation.` };
+      state.notice = { kind: "warn", text: `${event.by} claimed this conversation.`, forState: "with_human" };
       loadConversation(event.conversationId, { quiet: true });
     }
   }
@@ -335,7 +358,7 @@
     claiming.delete(result.handoffId);
     const handoff = state.handoffs.get(result.handoffId);
     if (result.ok) {
-      if (handoff) { handoff.status = "claimed"; handoff.claimedBy = cfg.me; }
+      if (handoff) { handoff.status = "claimed"; handoff.claimedBy = cfg.me; handoff.claimedAt = handoff.claimedAt || new Date().toISOString(); }
       renderLists();
       announce(`You claimed the conversation${handoff ? ` with ${handoff.customer}` : ""}.`);
       await openConversation(result.conversationId, { focusComposer: true });
@@ -375,6 +398,9 @@
       if (!state.detail.messages.some((m) => m.id === message.id)) {
         state.detail.messages.push(message);
         appendMessage(message);
+        // a system message tells of an approval or an action (agents get no approval events):
+        // the transcript and the brief re-read what the AI did
+        if (message.role === "system") activityChanged({ conversationId: cid });
       }
       renderLists();
       return;
@@ -462,7 +488,7 @@
     if (state.selected === handoff.conversationId) classes.push("selected");
     if (unread) classes.push("has-unread");
     const claimable = !leavingBy && handoff.status !== "claimed";
-    const waitingLabel = handoff.status === "claimed" ? `claimed ${minutesText(waited)} ago`.replace("just now ago", "just now") : `waiting ${minutesText(waited)}`;
+    const waitingLabel = handoff.status === "claimed" ? claimedLabel(handoff) : `waiting ${minutesText(waited)}`;
     const node = h("li", {
       class: classes.join(" "),
       tabindex: "-1",
@@ -485,7 +511,12 @@
         h("span", { class: "wait", title: `Handed over at ${timeOf(handoff.createdAt)}` }, waitingLabel),
         isBreached ? h("span", { class: "breach", title: `Response target: ${handoff.responseTargetMinutes} min` }, "over target") : null,
         handoff.status === "offered" && handoff.offerExpiresAt && !leavingBy
-          ? h("span", { class: "expires", "data-expires": handoff.offerExpiresAt }, expiresText(handoff.offerExpiresAt))
+          ? h("span", {
+            class: `expires${expiresSoon(handoff.offerExpiresAt) ? " soon" : ""}`,
+            "data-expires": handoff.offerExpiresAt,
+            role: "timer",
+            "aria-label": "Time left to claim",
+          }, expiresText(handoff.offerExpiresAt))
           : null,
         leavingBy ? h("span", { class: "claimed-by" }, `Claimed by ${leavingBy}`) : null,
         claimable ? h("button", {
@@ -502,11 +533,22 @@
     return node;
   }
 
+  // Minutes since the claim itself (not since the handoff was made): "claimed just now".
+  function claimedLabel(handoff) {
+    const since = handoff.claimedAt ? Math.max(0, Math.floor((Date.now() - Date.parse(handoff.claimedAt)) / 60000)) : 0;
+    return since < 1 ? "claimed just now" : `claimed ${minutesText(since)} ago`;
+  }
+
+  // The countdown to the claim timeout of a live offer: "claim within 1:45".
   function expiresText(iso) {
     const seconds = Math.round((new Date(iso) - Date.now()) / 1000);
     if (seconds <= 0) return "moving to the queue";
-    if (seconds < 90) return `expires in ${seconds} s`;
-    return `expires in ${Math.round(seconds / 60)} min`;
+    const rest = String(seconds % 60).padStart(2, "0");
+    return `claim within ${Math.floor(seconds / 60)}:${rest}`;
+  }
+
+  function expiresSoon(iso) {
+    return new Date(iso) - Date.now() < 30000;
   }
 
   function renderLists() {
@@ -578,7 +620,43 @@
 
   // --- the conversation and its pack --------------------------------------------------------
 
+  // On a narrow screen one pane shows at a time: the list, or the open conversation.
+  function showPane(view) {
+    root.dataset.view = view;
+  }
+
+  // Under 1100 px the pack pane is not beside the conversation: a button opens it over it.
+  function packButton() {
+    return h("button", {
+      type: "button",
+      class: "ghost pack-toggle",
+      "aria-controls": "details",
+      "aria-expanded": String(root.dataset.pack === "open"),
+      onclick: (event) => {
+        const open = root.dataset.pack !== "open";
+        root.dataset.pack = open ? "open" : "closed";
+        event.currentTarget.setAttribute("aria-expanded", String(open));
+        if (open) details.focus();
+      },
+    }, "Brief");
+  }
+
+  function closePack() {
+    root.dataset.pack = "closed";
+    const toggle = pane.querySelector(".pack-toggle");
+    if (toggle) { toggle.setAttribute("aria-expanded", "false"); toggle.focus(); }
+  }
+
+  function backButton() {
+    return h("button", { type: "button", class: "ghost back", "aria-label": "Back to the list", onclick: () => {
+      showPane("list");
+      if (state.current !== null) setCurrent(state.current);
+    } }, "\u2190 List");
+  }
+
   async function openConversation(conversationId, options = {}) {
+    showPane("conversation");
+    root.dataset.pack = "closed";
     if (state.selected !== conversationId) state.notice = null;
     state.selected = conversationId;
     state.unread.delete(conversationId);
@@ -613,14 +691,44 @@
     if (message.role === "system") {
       return h("li", { class: "msg msg-system", "data-id": message.id },
         h("span", { class: "notice" }, message.text),
-        h("time", { datetime: message.createdAt }, timeOf(message.createdAt)));
+        timeNode(message.createdAt));
     }
     return h("li", { class: `msg msg-${message.role}`, "data-id": message.id },
       h("div", { class: "msg-meta" },
         h("span", { class: "who" }, roleLabel(message, customer)),
         message.role === "agent" ? h("span", { class: "tag" }, "AI") : null,
-        h("time", { datetime: message.createdAt, title: new Date(message.createdAt).toLocaleString() }, timeOf(message.createdAt))),
+        timeNode(message.createdAt)),
       h("div", { class: "bubble" }, message.text));
+  }
+
+  // The messages and what the AI did (actions, approvals, executions, guardrails), in time
+  // order; at the same instant a message comes first.
+  function timeline(messages, activity) {
+    const items = [
+      ...messages.map((m, i) => ({ at: Date.parse(m.createdAt), order: 0, i, item: m })),
+      ...activity.map((a, i) => ({ at: Date.parse(a.at), order: 1, i, item: a })),
+    ];
+    items.sort((a, b) => (a.at - b.at) || (a.order - b.order) || (a.i - b.i));
+    return items.map((x) => x.item);
+  }
+
+  const STEP_LABELS = {
+    requested: "Approval requested", approved: "Approved", denied: "Denied", expired: "Expired",
+    executed: "Done", failed: "Failed", running: "In progress", rejected: "Rejected",
+    blocked: "Guardrail", redacted: "Guardrail",
+  };
+
+  function activityNode(step) {
+    return h("li", {
+      class: `msg msg-activity kind-${step.kind} step-${step.step}`,
+      "data-step": step.step,
+      "data-approval": step.approvalId,
+      "data-execution": step.executionId,
+    },
+      h("div", { class: "activity-line" },
+        h("span", { class: "activity-badge" }, STEP_LABELS[step.step] || step.step),
+        h("span", { class: "activity-text" }, step.text),
+        timeNode(step.at)));
   }
 
   function appendMessage(message) {
@@ -648,6 +756,7 @@
     const hadFocus = pane.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA";
     state.detail = { ...data, messages: [...data.messages] };
     const { conversation, handoff } = data;
+    dropStaleNotice(conversation, handoff);
     const mine = conversation.state === "with_human" && conversation.assignee === cfg.me;
     const claimable = handoff && ["offered", "queued"].includes(handoff.status) && !state.leaving.has(handoff.id);
 
@@ -672,7 +781,8 @@
     else if (!["with_human", "handing_off"].includes(conversation.state)) banner = h("div", { class: "banner banner-info" }, "The AI is handling this conversation.");
 
     const transcript = h("ol", { class: "transcript", role: "log", "aria-label": `Messages with ${conversation.customer}` },
-      data.messages.map((m) => messageNode(m, conversation.customer)));
+      timeline(data.messages, data.activity || []).map((item) =>
+        item.kind ? activityNode(item) : messageNode(item, conversation.customer)));
 
     let composer = null;
     if (mine) {
@@ -695,6 +805,7 @@
 
     pane.replaceChildren(...[
       h("header", { class: "conv-head" },
+        backButton(),
         h("div", { class: "conv-title" },
           h("span", { class: "avatar large", "aria-hidden": "true" }, (conversation.customer || "?").slice(0, 1).toUpperCase()),
           h("div", {},
@@ -702,7 +813,7 @@
             h("p", { class: "sub" },
               stateChip(conversation, handoff),
               h("span", {}, `${conversation.channel} · started ${timeOf(conversation.createdAt)} · ${conversation.turns} customer message${conversation.turns === 1 ? "" : "s"}`)))),
-        actions),
+        h("div", { class: "head-buttons" }, packButton(), actions)),
       banner,
       h("div", { class: "transcript-scroll" }, transcript),
       composer,
@@ -711,6 +822,16 @@
     scroller.scrollTop = scroller.scrollHeight;
     if (hadFocus && composer) composer.querySelector("textarea").focus();
     renderPack(data);
+  }
+
+  // A banner tells the truth of a moment ("Handed back to the AI"): once the conversation has
+  // moved on (a new offer, someone claimed it), it goes.
+  function dropStaleNotice(conversation, handoff) {
+    const notice = state.notice;
+    if (!notice) return;
+    const moved = notice.forState && conversation.state !== notice.forState;
+    const newOffer = handoff && ["offered", "queued"].includes(handoff.status) && notice.kind === "done";
+    if (moved || newOffer) state.notice = null;
   }
 
   function submitReply(box) {
@@ -737,8 +858,8 @@
         }
       }
       state.notice = kind === "resolve"
-        ? { kind: "done", text: "Resolved. Nice work." }
-        : { kind: "done", text: "Handed back to the AI assistant." };
+        ? { kind: "done", text: "Resolved. Nice work.", forState: body.state }
+        : { kind: "done", text: "Handed back to the AI assistant.", forState: body.state };
       toast(kind === "resolve" ? `Resolved the conversation with ${conversation.customer}.` : `Handed ${conversation.customer} back to the AI.`, "success");
       announce(state.notice.text);
       renderLists();
@@ -770,13 +891,21 @@
     const values = sentiment.values || [];
     const waited = waitingNow({ ...handoff, receivedAt: Date.now() });
 
+    // At a glance first: the brief and the next steps; then the facts and the details.
     details.replaceChildren(
+      h("button", { type: "button", class: "ghost pack-close", onclick: closePack }, "Close"),
+      briefSection(pack),
+      h("section", { class: "pack-section" },
+        h("h2", {}, "Suggested next steps"),
+        (pack.suggestions || []).length
+          ? h("ol", { class: "suggestions" }, pack.suggestions.map((s) => h("li", {}, s)))
+          : h("p", { class: "muted" }, "No suggestions.")),
       h("section", { class: "pack-section" },
         h("h2", {}, "Handoff"),
         h("dl", { class: "facts" },
           h("dt", {}, "Mode"), h("dd", {}, h("span", { class: `badge mode-${handoff.mode}` }, handoff.mode === "hot" ? "Hot · live" : "Cold · queued")),
           h("dt", {}, "Priority"), h("dd", {}, h("span", { class: `badge prio prio-${level}` }, label), ` ${handoff.priority}`),
-          h("dt", {}, "Reason"), h("dd", {}, handoff.reason || "—"),
+          pack.brief && pack.brief.why ? null : [h("dt", {}, "Reason"), h("dd", {}, handoff.reason || "—")],
           h("dt", {}, "Waiting"), h("dd", { class: handoff.breached ? "breach" : null },
             handoff.status === "claimed" ? `claimed by ${handoff.claimedBy}` : minutesText(waited)),
           h("dt", {}, "Target"), h("dd", {}, handoff.responseTargetMinutes !== undefined
@@ -784,9 +913,6 @@
           h("dt", {}, "AI agent"), h("dd", {}, conversation.currentAgent),
           conversation.customerEmail ? [h("dt", {}, "E-mail"), h("dd", {}, conversation.customerEmail)] : null,
         )),
-      h("section", { class: "pack-section" },
-        h("h2", {}, "Summary", pack.preview ? h("span", { class: "muted small" }, " · live preview") : null),
-        h("p", { class: "summary" }, pack.summary || "The pack is being prepared…")),
       h("section", { class: "pack-section" },
         h("h2", {}, "Key details"),
         keyRows.length
@@ -803,13 +929,110 @@
               title: String(v),
             })))
           : h("p", { class: "muted" }, "No sentiment yet.")),
-      h("section", { class: "pack-section" },
-        h("h2", {}, "Suggested next steps"),
-        (pack.suggestions || []).length
-          ? h("ol", { class: "suggestions" }, pack.suggestions.map((s) => h("li", {}, s)))
-          : h("p", { class: "muted" }, "No suggestions.")),
     );
   }
+
+  // The brief: why a person, what the customer wants, what was already done.
+  function briefSection(pack) {
+    const brief = pack.brief;
+    const heading = h("h2", {}, "Brief", pack.preview ? h("span", { class: "muted small" }, " · live preview") : null);
+    if (!brief || !brief.why) {
+      return h("section", { class: "pack-section" }, heading,
+        h("p", { class: "summary" }, pack.summary || "The pack is being prepared…"));
+    }
+    const done = brief.done || [];
+    return h("section", { class: "pack-section brief" }, heading,
+      h("dl", { class: "brief-list" },
+        h("dt", {}, "Why a person"),
+        h("dd", { class: "brief-why" }, brief.why,
+          brief.trigger ? h("blockquote", { class: "trigger" }, brief.trigger.text) : null),
+        h("dt", {}, "The customer wants"),
+        h("dd", { class: "brief-wants" }, brief.wants),
+        h("dt", {}, "Already done"),
+        h("dd", { class: "brief-done" }, done.length
+          ? h("ul", { class: "done" }, done.map((text) => h("li", {}, text)))
+          : "Nothing yet.")));
+  }
+
+  // --- alerts for a hot offer: a desktop notification (asked for on a click) and a sound ------
+
+  const ALERTS_KEY = "inbox:alerts";
+  const SOUND_KEY = "inbox:sound";
+  const alertsButton = document.getElementById("alerts-toggle");
+  const soundBox = document.getElementById("sound-toggle");
+  let audio = null;
+
+  function preference(key) {
+    try { return localStorage.getItem(key) === "on"; } catch (_) { return false; }
+  }
+
+  function setPreference(key, on) {
+    try { localStorage.setItem(key, on ? "on" : "off"); } catch (_) { /* private mode */ }
+  }
+
+  function alertsOn() {
+    return "Notification" in window && Notification.permission === "granted" && preference(ALERTS_KEY);
+  }
+
+  function showAlertsState() {
+    const supported = "Notification" in window;
+    const denied = supported && Notification.permission === "denied";
+    const on = alertsOn();
+    alertsButton.setAttribute("aria-pressed", String(on));
+    alertsButton.disabled = !supported || denied;
+    alertsButton.textContent = !supported ? "Desktop alerts unavailable"
+      : denied ? "Desktop alerts blocked" : on ? "Desktop alerts on" : "Desktop alerts off";
+    if (denied) alertsButton.title = "Notifications are blocked for this site in the browser's settings.";
+    soundBox.checked = preference(SOUND_KEY);
+  }
+
+  async function toggleAlerts() {
+    if (!("Notification" in window)) return;
+    if (alertsOn()) { setPreference(ALERTS_KEY, false); showAlertsState(); return; }
+    let permission = Notification.permission;
+    if (permission === "default") permission = await Notification.requestPermission();
+    setPreference(ALERTS_KEY, permission === "granted");
+    showAlertsState();
+    if (permission === "granted") toast("Desktop alerts are on for new live offers.", "success");
+  }
+
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.12, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.35);
+      tone.connect(gain).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.35);
+      root.dataset.lastSound = String(Date.now());
+    } catch (_) { /* no audio output */ }
+  }
+
+  function alertHotOffer(handoff) {
+    if (preference(SOUND_KEY)) beep();
+    if (!alertsOn()) return;
+    const summary = handoff.pack ? handoff.pack.summary : (handoff.reason || "Handed over");
+    const note = new Notification(`Live offer from ${handoff.customer}`, {
+      body: `${summary}\nClaim within ${expiresText(handoff.offerExpiresAt).replace("claim within ", "")}.`,
+      tag: `handoff-${handoff.id}`,
+    });
+    note.onclick = () => {
+      window.focus();
+      setCurrent(handoff.id, false);
+      openConversation(handoff.conversationId);
+      note.close();
+    };
+  }
+
+  alertsButton.addEventListener("click", toggleAlerts);
+  soundBox.addEventListener("change", () => {
+    setPreference(SOUND_KEY, soundBox.checked);
+    if (soundBox.checked) beep(); // the click lets the page play sound; it is also a sample
+  });
+  showAlertsState();
 
   // --- keyboard -------------------------------------------------------------------------------
 
@@ -823,6 +1046,8 @@
     if (event.key === "Escape") {
       const help = document.getElementById("shortcuts");
       if (!help.hidden) { toggleHelp(false); return; }
+      if (root.dataset.pack === "open") { closePack(); return; }
+      showPane("list");
       if (state.current !== null) setCurrent(state.current);
       return;
     }
@@ -866,7 +1091,10 @@
   // --- clocks ---------------------------------------------------------------------------------
 
   setInterval(() => {
-    for (const node of document.querySelectorAll("[data-expires]")) node.textContent = expiresText(node.dataset.expires);
+    for (const node of document.querySelectorAll("[data-expires]")) {
+      node.textContent = expiresText(node.dataset.expires);
+      node.classList.toggle("soon", expiresSoon(node.dataset.expires));
+    }
   }, 1000);
   setInterval(() => { if (!document.activeElement || !document.activeElement.closest(".queue-pane button")) renderLists(); }, 30000);
 

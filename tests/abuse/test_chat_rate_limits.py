@@ -21,15 +21,15 @@ from conversations.models import (
     Message,
     MessageRole,
 )
-from tests.handover.conftest import _make_team_sync
+from tests.factories import TO_PEOPLE, make_team
 
 ORIGIN = (b"origin", b"http://localhost")
 
 
 @pytest.fixture
 def desks(tenant, other_tenant):
-    _make_team_sync(tenant)
-    _make_team_sync(other_tenant)
+    make_team(tenant, **TO_PEOPLE)
+    make_team(other_tenant, **TO_PEOPLE)
 
 
 def start(slug="acme", address="198.51.100.1", body=None, **meta):
@@ -167,7 +167,7 @@ async def test_a_burst_on_a_customer_socket_is_cut_at_the_limit_and_the_socket_s
     settings, tenant
 ):
     settings.CHAT_MESSAGE_RATE_LIMIT = "3/min"
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     socket = await customer_socket(tenant)
 
     for i in range(6):
@@ -190,7 +190,7 @@ async def test_a_burst_on_a_customer_socket_is_cut_at_the_limit_and_the_socket_s
 @pytest.mark.django_db(transaction=True)
 async def test_one_conversations_flood_does_not_limit_another(settings, tenant):
     settings.CHAT_MESSAGE_RATE_LIMIT = "2/min"
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     flooder = await customer_socket(tenant, address="192.0.2.66")
     neighbour = await customer_socket(tenant, address="198.51.100.7")
 
@@ -210,7 +210,7 @@ async def test_one_conversations_flood_does_not_limit_another(settings, tenant):
 async def test_the_address_limit_holds_across_conversations(settings, tenant):
     settings.CHAT_MESSAGE_RATE_LIMIT = "off"
     settings.CHAT_MESSAGE_IP_RATE_LIMIT = "3/min"
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     first = await customer_socket(tenant, address="192.0.2.66")
     second = await customer_socket(tenant, address="192.0.2.66")
     elsewhere = await customer_socket(tenant, address="198.51.100.7")

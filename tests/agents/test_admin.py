@@ -13,17 +13,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def team(tenant):
-    sup = Agent.objects.create(tenant=tenant, slug="agent-sup", name="Sup", role="supervisor")
-    billing = Agent.objects.create(
-        tenant=tenant,
-        slug="agent-billing",
-        name="Billing",
-        role="specialist",
-        supervisor=sup,
-        domains=["billing"],
-    )
-    return sup, billing
+def team_options():
+    return {"sup_name": "Sup", "specialists": ("billing",), "knowledge": False}
 
 
 @pytest.fixture

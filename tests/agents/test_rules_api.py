@@ -7,7 +7,6 @@ import pytest
 
 from agents.models import Agent, RuleSet, RuleVersion
 from agents.rules_api import DOCS_EXAMPLES
-from core.models import ApproverGroup
 from tests.factories import make_person
 
 pytestmark = pytest.mark.django_db
@@ -16,18 +15,14 @@ URL = "/api/v1/agents/{}/orchestration/rules"
 
 
 @pytest.fixture
-def team(tenant):
-    sup = Agent.objects.create(tenant=tenant, slug="agent-sup", name="Sup", role="supervisor")
-    billing = Agent.objects.create(
-        tenant=tenant, slug="agent-billing", name="Billing", role="specialist", supervisor=sup
-    )
-    retention = Agent.objects.create(
-        tenant=tenant, slug="agent-retention", name="Retention", role="specialist", supervisor=sup
-    )
-    make_person(tenant=tenant, roles=["approver"], username="maria")
-    finance = ApproverGroup.objects.create(tenant=tenant, name="finance")
-    finance.members.add(make_person(tenant=tenant, roles=["approver"], username="fin1"))
-    return sup, billing, retention
+def team_options():
+    return {
+        "sup_name": "Sup",
+        "specialists": ("billing", "retention"),
+        "knowledge": False,
+        "approvers": ["maria"],
+        "approver_groups": {"finance": ["fin1"]},
+    }
 
 
 SEEDS = {

@@ -11,7 +11,7 @@ from approvals.services import action_propose
 from conversations.services import conversation_start
 from tests.approvals.conftest import approval_rules
 from tests.conftest import login
-from tests.factories import make_person
+from tests.factories import make_message, make_person
 
 pytestmark = pytest.mark.django_db
 
@@ -134,11 +134,7 @@ def test_the_admin_lists_and_acts_on_the_managers_tenant_only(
 
 
 def test_a_request_shows_its_conversation_and_is_read_only(approving_manager, conversation):
-    from conversations.models import Message
-
-    Message.objects.create(
-        tenant=conversation.tenant, conversation=conversation, role="customer", text="Upgrade me"
-    )
+    make_message(conversation, text="Upgrade me")
     approval = pending(conversation)
 
     page = login(approving_manager).get(f"{CHANGELIST}{approval.pk}/change/")

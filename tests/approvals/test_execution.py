@@ -92,7 +92,7 @@ def test_a_failing_action_is_retried_then_failed_told_and_handed_over(
         .order_by("id")
         .values_list("text", flat=True)
     )
-    assert texts[0] == "We could not complete your request (exploding action)."
+    assert texts[0] == "We could not complete your exploding action."
     assert HUMAN_HANDOVER_TEXT in texts[1:]
     failed = DecisionEvent.objects.get(conversation=conversation, type="action.failed")
     assert failed.detail["attempts"] == MAX_ATTEMPTS

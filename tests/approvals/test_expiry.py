@@ -51,7 +51,7 @@ def test_a_request_past_the_tenants_timeout_expires_and_the_conversation_is_told
     told = Message.objects.filter(conversation=conversation).order_by("id").last()
     assert (told.role, told.text) == (
         "system",
-        "That request (account change) could not be reviewed in time, so it has not been "
+        "Your account change (plan) could not be reviewed in time, so it has not been "
         "carried out. We can keep looking into this together.",
     )
     conversation.refresh_from_db()

@@ -21,11 +21,10 @@ from approvals import views
 from approvals.models import ApprovalRequest, AuditLog, LedgerEntry
 from approvals.services import action_propose, approval_decide, approvals_expire
 from conversations.lifecycle import conversation_transition
-from conversations.models import Message
 from conversations.services import conversation_start
 from tests.approvals.conftest import approval_rules
 from tests.conftest import login
-from tests.factories import make_person
+from tests.factories import make_message, make_person
 
 pytestmark = pytest.mark.django_db
 
@@ -301,16 +300,9 @@ def test_the_history_has_pages(people, conversation, monkeypatch):
 
 
 def test_the_detail_shows_the_transcript_parameters_rule_and_why(people, conversation):
-    Message.objects.create(
-        tenant=conversation.tenant,
-        conversation=conversation,
-        role="customer",
-        author="Kim",
-        text="My parcel A-12345 arrived <broken>",
-    )
-    Message.objects.create(
-        tenant=conversation.tenant,
-        conversation=conversation,
+    make_message(conversation, author="Kim", text="My parcel A-12345 arrived <broken>")
+    make_message(
+        conversation,
         role="agent",
         author="agent-billing",
         text="I can ask for a refund of €249.99.",

@@ -107,6 +107,7 @@ def test_the_report_shows_each_figure_with_its_aim_and_a_failed_bench_with_its_o
     assert "| CPU | AMD EPYC, 2 cores |" in text
     assert "| commit | abc1234 (branch main) |" in text
     assert "2026-11-22 08:00 UTC" in text
+    assert "**nearest-rank** in every bench" in text
     assert ".venv/bin/python bench/rules.py" in text
     assert "| evals | 933,143 | evaluations/s | >= 200,000 | met |" in text
     assert "| scan | 127.5 | µs | < 100 | **MISSED** |" in text

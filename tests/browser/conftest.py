@@ -83,6 +83,11 @@ def _server_env(db: dict) -> dict[str, str]:
         CELERY_TASK_ALWAYS_EAGER="1",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
+        # every page of every test comes from 127.0.0.1: the per-address limits of the public
+        # chat would otherwise refuse starts by the minute's count of the whole session (the
+        # limits are tested in tests/abuse)
+        CHAT_START_RATE_LIMIT="1000/min",
+        CHAT_MESSAGE_IP_RATE_LIMIT="1000/min",
     )
     if db["ENGINE"] == "django.db.backends.sqlite3":
         env.pop("DATABASE_URL", None)
@@ -187,9 +192,10 @@ def pages(browser, asgi_server, transactional_db):
     every context is closed before the database is flushed."""
     contexts = []
 
-    def open_page(viewport=(1440, 900)):
+    def open_page(viewport=(1440, 900), **options):
+        """``options`` go to the new context (``locale``, ``permissions`` ...)."""
         context = browser.new_context(
-            base_url=asgi_server, viewport={"width": viewport[0], "height": viewport[1]}
+            base_url=asgi_server, viewport={"width": viewport[0], "height": viewport[1]}, **options
         )
         context.set_default_timeout(10_000)
         contexts.append(context)

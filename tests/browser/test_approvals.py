@@ -59,6 +59,9 @@ def acme(transactional_db):
         ("agent", "agent-billing", "I'm sorry! I can request a full refund of €249.99 for you."),
         ("customer", "Kim Lee", "Yes please, refund it to my card."),
     ]:
+        # written directly, not by make_message (message_post): Playwright's sync API runs an
+        # event loop in this thread, and with no transaction to wait for, the announcement
+        # would be sent at once, through async_to_sync, which refuses to run inside a loop
         Message.objects.create(
             tenant=tenant, conversation=conversation, role=role, author=author, text=text
         )

@@ -77,7 +77,7 @@ def test_a_customer_is_handed_to_a_person_who_claims_talks_and_resolves(acme, pa
     expect(customer.locator(".msg.notice", has_text="Someone will be with you")).to_be_visible()
     card = offer(agent, "Kim")
     expect(card).to_be_visible()  # no reload: it came over the socket
-    expect(card.locator(".preview")).to_contain_text("customer message")
+    expect(card.locator(".preview")).to_contain_text("asked for a person")
     expect(agent.locator("#announcer")).to_contain_text("New live offer from Kim")
     card.click()
     expect(agent.locator("#details")).to_contain_text("12345")

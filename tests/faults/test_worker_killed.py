@@ -12,7 +12,7 @@ from approvals.models import (
     ExecutionStatus,
     LedgerEntry,
 )
-from approvals.services import EXECUTED_TEXT, _label
+from approvals.services import EXECUTED_TEXT
 from conversations.models import (
     DecisionEvent,
     Message,
@@ -70,5 +70,7 @@ def test_an_action_whose_worker_is_killed_runs_again_once(processes, redis_serve
     assert LedgerEntry.objects.filter(execution_key=execution.execution_key).count() == 1
     assert DecisionEvent.objects.filter(type="action.executed").count() == 1
     assert ApprovalRequest.objects.get().status == "executed"
-    told = Message.objects.filter(text=EXECUTED_TEXT.format(label=_label("issue_refund")))
+    told = Message.objects.filter(
+        text=EXECUTED_TEXT.format(what="refund of 150.00 EUR for order A1")
+    )
     assert told.count() == 1  # the customer hears of the refund once

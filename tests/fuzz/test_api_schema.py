@@ -96,11 +96,11 @@ def connections_closed_again_after():
 def world(tenant, settings, connections_closed_again_after):
     """Rows of the caller's tenant for the path ids, and the two callers' credentials."""
     settings.API_RATE_LIMIT = "1000000/min"  # counted, never reached
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
 
     boss = make_person(tenant=tenant, roles=["manager", "agent", "approver"], username="boss")
     make_person(tenant=tenant, roles=["approver"], username="priya")
-    sup = _make_team_sync(tenant)
+    sup = make_team(tenant, **TO_PEOPLE).sup
     api_key, raw_key = make_api_key(tenant=tenant)
     _, raw_token = services.personal_token_create(user=boss, name="fuzz")
     client = APIClient()

@@ -186,10 +186,10 @@ async def test_a_customer_message_with_a_nul_is_an_error_event_and_the_socket_go
     from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
     from tests.handover.test_consumers import _open_conversation_with_token, receive_until
 
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     conversation, token = await sync_to_async(_open_conversation_with_token)(tenant)
     customer = WebsocketCommunicator(
         application, f"/ws/conversations/{conversation.pk}/?token={token}", headers=[ORIGIN]
@@ -737,10 +737,10 @@ async def test_a_bad_frame_on_the_customer_socket_gets_an_error_and_sends_nothin
 
     from config.asgi import application
     from conversations.models import Message
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
     from tests.handover.test_consumers import _open_conversation_with_token
 
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     conversation, token = await sync_to_async(_open_conversation_with_token)(tenant)
     customer = WebsocketCommunicator(
         application, f"/ws/conversations/{conversation.pk}/?token={token}", headers=[ORIGIN]

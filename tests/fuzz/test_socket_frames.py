@@ -29,8 +29,7 @@ from hypothesis import strategies as st
 
 from config.asgi import application
 from core.models import Membership
-from tests.factories import make_person
-from tests.handover.conftest import _make_team_sync
+from tests.factories import TO_PEOPLE, make_person
 from tests.handover.test_consumers import _open_conversation_with_token, session_cookie
 
 EXAMPLES = int(os.environ.get("FUZZ_SOCKET_EXAMPLES", "40"))
@@ -178,19 +177,22 @@ async def throw_frames(socket, batch, answers: set[str], snapshot: str) -> None:
 
 
 @pytest.fixture
-def team(tenant, settings):
+def team_options():
+    return TO_PEOPLE
+
+
+@pytest.fixture(autouse=True)
+def _no_chat_rate_limits(settings):
     settings.CHAT_MESSAGE_RATE_LIMIT = "off"  # counted elsewhere (tests/abuse)
     settings.CHAT_MESSAGE_IP_RATE_LIMIT = "off"
-    _make_team_sync(tenant)
-    return tenant
 
 
 @pytest.mark.django_db(transaction=True)
 @FUZZ
 @given(batch=st.lists(frames, min_size=1, max_size=6))
-def test_the_inbox_socket_answers_every_frame_and_never_dies(team, batch):
-    member = Membership.objects.filter(tenant=team, user__username="ada").first()
-    user = member.user if member else make_person(tenant=team, roles=["agent"], username="ada")
+def test_the_inbox_socket_answers_every_frame_and_never_dies(tenant, team, batch):
+    member = Membership.objects.filter(tenant=tenant, user__username="ada").first()
+    user = member.user if member else make_person(tenant=tenant, roles=["agent"], username="ada")
     cookie = session_cookie(user)
 
     async def run():
@@ -209,8 +211,8 @@ def test_the_inbox_socket_answers_every_frame_and_never_dies(team, batch):
 @pytest.mark.django_db(transaction=True)
 @FUZZ
 @given(batch=st.lists(frames, min_size=1, max_size=6))
-def test_the_customer_socket_answers_every_frame_and_never_dies(team, batch):
-    conversation, token = _open_conversation_with_token(team)
+def test_the_customer_socket_answers_every_frame_and_never_dies(tenant, team, batch):
+    conversation, token = _open_conversation_with_token(tenant)
 
     async def run():
         socket = WebsocketCommunicator(

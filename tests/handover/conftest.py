@@ -5,47 +5,26 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from agents.models import Agent
-from agents.rule_sets import rules_replace
-from core.models import BusinessHours
 from handover.presence import presence_join
-from tests.factories import make_person
+from tests.factories import ESCALATE_TO_PEOPLE, TO_PEOPLE, make_person
 
 
 @pytest.fixture
-def open_all_week(tenant):
-    for weekday in range(7):
-        BusinessHours.objects.create(
-            tenant=tenant, weekday=weekday, opens=dt.time(0), closes=dt.time(0)
-        )
-    return tenant
-
-
-@pytest.fixture
-def team(tenant, open_all_week):
-    sup = Agent.objects.create(
-        tenant=tenant, slug="agent-sup", name="Front desk", role="supervisor"
-    )
-    billing = Agent.objects.create(
-        tenant=tenant,
-        slug="agent-billing",
-        name="Billing",
-        role="specialist",
-        supervisor=sup,
-        domains=["billing", "refund"],
-    )
-    make_person(tenant=tenant, roles=["approver"], username="priya")
-    rules_replace(
-        agent=sup,
-        document={
-            "escalation": {"intents": ["human_agent"], "escalateToHuman": True},
+def team_options():
+    """The shared ``team`` as the handover tests need it (``TO_PEOPLE``: a front desk that
+    sends a request for a human to people, billing, business hours all week), and refunds over
+    100 approved by priya."""
+    return {
+        **TO_PEOPLE,
+        "approvers": ["priya"],
+        "rules": {
+            **ESCALATE_TO_PEOPLE,
             "approvals": {
                 "actions": [{"action": "issue_refund", "when": "params.amount > 100"}],
                 "approvers": ["priya"],
             },
         },
-    )
-    return sup, billing
+    }
 
 
 @pytest.fixture
@@ -67,27 +46,3 @@ def online(ada, bob, tenant):
 
 def recently(**kwargs):
     return timezone.now() - dt.timedelta(**kwargs)
-
-
-def _make_team_sync(tenant):
-    """The team of the ``team`` fixture, for async tests: a supervisor whose rules send a
-    request for a human to people, a billing specialist, and business hours all week."""
-    for weekday in range(7):
-        BusinessHours.objects.create(
-            tenant=tenant, weekday=weekday, opens=dt.time(0), closes=dt.time(0)
-        )
-    sup = Agent.objects.create(
-        tenant=tenant, slug="agent-sup", name="Front desk", role="supervisor"
-    )
-    Agent.objects.create(
-        tenant=tenant,
-        slug="agent-billing",
-        name="Billing",
-        role="specialist",
-        supervisor=sup,
-        domains=["billing", "refund"],
-    )
-    rules_replace(
-        agent=sup, document={"escalation": {"intents": ["human_agent"], "escalateToHuman": True}}
-    )
-    return sup

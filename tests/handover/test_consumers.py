@@ -59,10 +59,10 @@ async def test_people_without_an_inbox_role_are_refused_with_4403(tenant):
 async def test_an_agent_gets_a_snapshot_then_hot_offers_live_and_only_their_tenants(
     tenant, other_tenant
 ):
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
 
-    await sync_to_async(_make_team_sync)(tenant)
-    await sync_to_async(_make_team_sync)(other_tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    await sync_to_async(make_team)(other_tenant, **TO_PEOPLE)
     ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
     eve = await sync_to_async(make_person)(tenant=other_tenant, roles=["agent"], username="eve")
     mine, _, _ = await inbox(ada)
@@ -83,9 +83,9 @@ async def test_an_agent_gets_a_snapshot_then_hot_offers_live_and_only_their_tena
 
 
 async def test_two_agents_race_to_claim_and_exactly_one_wins(tenant):
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
 
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
     bob = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="bob")
     a, _, _ = await inbox(ada)
@@ -109,9 +109,9 @@ async def test_two_agents_race_to_claim_and_exactly_one_wins(tenant):
 
 
 async def test_the_human_and_the_customer_talk_live(tenant):
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
 
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     ada = await sync_to_async(make_person)(
         tenant=tenant, roles=["agent"], username="ada", first_name="Ada"
     )
@@ -152,9 +152,9 @@ async def test_the_human_and_the_customer_talk_live(tenant):
 
 
 async def test_a_customer_socket_needs_the_conversations_token(tenant):
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
 
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     conv, _ = await sync_to_async(_open_conversation_with_token)(tenant)
 
     wrong = WebsocketCommunicator(
@@ -187,9 +187,9 @@ async def test_presence_follows_sockets(tenant):
 
 
 async def test_agents_connecting_together_are_told_in_one_presence_broadcast(tenant, monkeypatch):
-    from handover import consumers
+    from handover import presence
 
-    monkeypatch.setattr(consumers, "PRESENCE_COALESCE_SECONDS", 1.0)
+    monkeypatch.setattr(presence, "PRESENCE_COALESCE_SECONDS", 1.0)
     names = [f"agent{n}" for n in range(6)]
     people = [
         await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username=name)
@@ -223,9 +223,9 @@ def _open_conversation_with_token(tenant):
 
 
 async def test_the_snapshot_carries_open_handoffs_with_their_dates(tenant):
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
 
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
     conv = await sync_to_async(_open_conversation)(tenant)
     await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")

@@ -187,7 +187,13 @@ def test_an_unclaimed_offer_turns_cold_with_a_pack(
     assert pack.key_details["orderIds"] == ["A-12345"]
     assert "$249.99" in pack.key_details["amounts"]
     assert "2026-11-02" in pack.key_details["dates"]
-    assert "issue_refund when params.amount > 100 needs approval." in pack.suggestions
+    assert "A refund needs approval when params.amount > 100 (the tenant's rule)." in (
+        pack.suggestions
+    )
+    assert pack.brief["why"] == "The customer asked for a person"
+    assert pack.brief["trigger"]["text"] == "get me a human now"
+    assert pack.brief["wants"].startswith("Help with a charge or an invoice (order A-12345")
+    assert pack.summary.startswith("The customer asked for a person: \u201cget me a human now")
     assert pack.transcript[0]["text"].startswith("My order A-12345")
     assert handoff.priority > 0
     assert "follow up" in Message.objects.filter(conversation_id=conv).last().text

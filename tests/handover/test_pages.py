@@ -23,8 +23,7 @@ from handover.services import handoff_claim
 from handover.views import entry_agent
 from orchestration.pipeline import conversation_receive_message
 from tests.conftest import login
-from tests.factories import TenantFactory, make_person
-from tests.handover.conftest import _make_team_sync
+from tests.factories import TO_PEOPLE, TenantFactory, make_person, make_team
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +90,7 @@ def test_the_home_page_links_human_agents_to_the_inbox(team, ada):
 
 
 def test_an_agent_sees_only_their_tenants_handoffs(tenant, other_tenant, team, ada):
-    _make_team_sync(other_tenant)
+    make_team(other_tenant, **TO_PEOPLE)
     mine = handed_over(tenant, name="Kim")
     theirs = handed_over(other_tenant, name="Zed")
 
@@ -142,7 +141,7 @@ def test_an_agent_reads_a_conversation_with_a_live_pack_preview(tenant, team, ad
 
 
 def test_another_tenants_conversation_is_not_found(tenant, other_tenant, team, ada):
-    _make_team_sync(other_tenant)
+    make_team(other_tenant, **TO_PEOPLE)
     theirs = handed_over(other_tenant, name="Zed")
 
     response = login(ada).get(f"/inbox/conversations/{theirs.conversation_id}/")
@@ -271,7 +270,7 @@ def test_a_start_that_is_not_json_is_a_400(team, client):
 def test_starting_a_chat_creates_a_web_conversation_with_the_entry_agent(
     tenant, other_tenant, team, client
 ):
-    _make_team_sync(other_tenant)
+    make_team(other_tenant, **TO_PEOPLE)
     entry, _ = team
 
     response = start_chat(client, name="Kim", text="Where is my invoice?")
@@ -338,10 +337,55 @@ def test_a_chat_that_asks_for_a_person_is_handed_over(team, client):
 
 def test_other_tenants_chats_are_their_own(tenant, team, client):
     other = TenantFactory(slug="globex", name="Globex")
-    _make_team_sync(other)
+    make_team(other, **TO_PEOPLE)
 
     response = start_chat(client, slug="globex", text="hello")
 
     conversation = Conversation.objects.get(pk=response.json()["conversationId"])
     assert conversation.tenant == other
     assert conversation.entry_agent.tenant == other
+
+
+def chat_config_of(response) -> dict:
+    html = response.content.decode()
+    tag = '<script id="chat-config" type="application/json">'
+    start = html.index(tag) + len(tag)
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_the_chat_page_names_one_assistant_and_no_agent(team, client):
+    response = client.get("/chat/acme/")
+
+    html = response.content.decode()
+    config = chat_config_of(response)
+    assert config["assistantName"] == "Acme \u00b7 AI assistant"
+    assert "agents" not in config
+    for internal in ("agent-sup", "agent-billing", "Front desk", "Billing"):
+        assert internal not in html
+
+
+def test_the_visitors_conversation_is_kept_in_their_session_until_resolved(team, client, ada):
+    assert chat_config_of(client.get("/chat/acme/"))["resume"] is None
+    started = start_chat(client, text="I want a human please").json()
+
+    resume = chat_config_of(client.get("/chat/acme/"))["resume"]
+
+    assert resume == {"conversationId": started["conversationId"], "token": started["token"]}
+    assert chat_config_of(Client().get("/chat/acme/"))["resume"] is None  # another visitor
+    handoff = Handoff.objects.get(conversation_id=started["conversationId"])
+    handoff_claim(handoff=handoff, user=ada)
+    login(ada).post(f"/inbox/conversations/{started['conversationId']}/resolve")
+    assert chat_config_of(client.get("/chat/acme/"))["resume"] is None
+
+
+def test_a_nameless_visitor_is_a_visitor_with_a_short_id(tenant, team, ada):
+    entry = Agent.objects.get(tenant=tenant, slug="agent-sup")
+    conversation, _ = conversation_start(
+        tenant=tenant, agent=entry, channel="web", customer={"id": "web-ac87aab70ea6e7b0"}
+    )
+    conversation_receive_message(conversation=conversation, text="I want a human please")
+
+    body = login(ada).get(f"/inbox/conversations/{conversation.pk}/").json()
+
+    assert body["conversation"]["customer"] == "Visitor ac87"
+    assert body["handoff"]["customer"] == "Visitor ac87"

@@ -90,9 +90,9 @@ def _person(tenant, roles, username):
 
 
 def _queued_handoff(tenant) -> Handoff:
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
 
-    sup = _make_team_sync(tenant)
+    sup = make_team(tenant, **TO_PEOPLE).sup
     conversation, _ = conversation_start(
         tenant=tenant, agent=sup, channel="email", customer={"id": "c-1"}
     )

@@ -29,9 +29,9 @@ async def _inbox_credentials(tenant):
 
 
 async def _conversation_path(tenant):
-    from tests.handover.conftest import _make_team_sync
+    from tests.factories import TO_PEOPLE, make_team
 
-    await sync_to_async(_make_team_sync)(tenant)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     conversation, token = await sync_to_async(_open_conversation_with_token)(tenant)
     return f"/ws/conversations/{conversation.pk}/?token={token}"
 

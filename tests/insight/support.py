@@ -15,6 +15,7 @@ from conversations.models import (
     Message,
 )
 from handover.models import Handoff
+from tests.factories import make_message
 
 UTC = dt.UTC
 
@@ -59,11 +60,12 @@ def conversation(
         current_agent=current or agent,
         workflow=workflow,
         customer_token_hash="x" * 64,
+        **({"state": "resolved"} if resolved is not None else {}),
         **fields,
     )
     changes: dict[str, Any] = {"created_at": when}
     if resolved is not None:
-        changes.update(resolved_at=resolved, state="resolved")
+        changes.update(resolved_at=resolved)
     Conversation.objects.filter(pk=conv.pk).update(**changes)
     conv.refresh_from_db()
     if routed:
@@ -135,9 +137,7 @@ def approval(conv, *, when, seconds=None, status="approved", by="agent:agent-bil
 
 
 def customer_message(conv, text, **signals) -> Message:
-    return Message.objects.create(
-        tenant_id=conv.tenant_id, conversation=conv, role="customer", text=text, **signals
-    )
+    return make_message(conv, text=text, **signals)
 
 
 def start(client, agent="agent-sup", **extra) -> dict:

@@ -10,7 +10,7 @@ from agents.orchestrator_settings import settings_update
 from agents.rule_sets import rules_replace
 from agents.workflows import workflow_create
 from config.cache import ResilientRedisCache
-from conversations.lifecycle import conversation_transition
+from conversations.lifecycle import LIFECYCLE, conversation_transition
 from conversations.models import (
     Conversation,
     DecisionEvent,
@@ -22,43 +22,8 @@ from core.services import hash_secret
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def team(tenant):
-    sup = Agent.objects.create(
-        tenant=tenant, slug="agent-sup", name="Front desk", role="supervisor"
-    )
-    billing = Agent.objects.create(
-        tenant=tenant,
-        slug="agent-billing",
-        name="Billing",
-        role="specialist",
-        supervisor=sup,
-        domains=["billing", "refund"],
-    )
-    tech = Agent.objects.create(
-        tenant=tenant,
-        slug="agent-tech",
-        name="Tech",
-        role="specialist",
-        supervisor=sup,
-        domains=["technical"],
-    )
-    billing.knowledge.create(
-        question="Why was I charged twice?",
-        keywords=["charged twice", "double charge"],
-        answer="I can refund the duplicate payment.",
-        action="issue_refund",
-        action_params={"orderId": "A1", "amount": 20},
-    )
-    billing.knowledge.create(
-        question="Where is my invoice?", keywords=["invoice"], answer="Under Account > Billing."
-    )
-    tech.knowledge.create(
-        question="The app crashes",
-        keywords=["crash", "crashes", "crashing"],
-        answer="Update the app.",
-    )
-    return sup, billing, tech
+# ``team``: the shared fixture (tests/conftest.py): a front desk, billing and tech with their
+# knowledge, no rules.
 
 
 def start(client, agent="agent-sup", **extra):
@@ -437,7 +402,9 @@ def test_the_message_endpoint_costs_the_same_queries_as_the_conversation_grows(
         with CaptureQueriesContext(connection) as ctx:
             say(key_client, conv["id"], text, signals={"intent": "billing", "risk": []})
         counts.append(len(ctx.captured_queries))
-        Conversation.objects.filter(pk=conv["id"]).update(state="active", turns_without_progress=0)
+        same = Conversation.objects.filter(pk=conv["id"])
+        LIFECYCLE.transition(same, to="active")  # when a turn stalled it
+        same.update(turns_without_progress=0)
 
     assert len(set(counts)) == 1, counts
     assert counts[0] <= 40

@@ -13,11 +13,11 @@ from conversations.lifecycle import conversation_transition
 from conversations.models import (
     Conversation,
     DecisionEvent,
-    Message,
 )
 from conversations.services import conversation_start
 from orchestration.silence import silence_sweep
 from orchestration.tasks import sweep_silence
+from tests.factories import make_message
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def agent(tenant):
 def open_conversation(tenant, agent, *, quiet_for: dt.timedelta, last_role="agent"):
     conv, _ = conversation_start(tenant=tenant, agent=agent, channel="web", customer={"id": "c"})
     conversation_transition(conversation=conv, to="active", reason="test")
-    Message.objects.create(tenant=tenant, conversation=conv, role=last_role, text="...")
+    make_message(conv, role=last_role, text="...")
     Conversation.objects.filter(pk=conv.pk).update(last_activity_at=timezone.now() - quiet_for)
     return conv
 

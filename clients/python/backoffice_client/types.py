@@ -63,6 +63,15 @@ class RulesInput(TypedDict, total=False):
     approvals: ApprovalRule | None
 
 
+class RuleWarning(TypedDict):
+    """What the rule lint found; never a refusal. ``path`` as in a 400
+    (``handoffs[1].condition``), ``code`` (``unknown_intent``, ``shadowed`` ...)."""
+
+    path: str
+    code: str
+    message: str
+
+
 class Rules(TypedDict):
     agentId: str
     source: Literal["own", "inherited", "default"]
@@ -72,6 +81,7 @@ class Rules(TypedDict):
     handoffs: list[HandoffRule]
     approvals: ApprovalRule | None
     updatedAt: str | None
+    warnings: list[RuleWarning]
 
 
 class RuleVersion(TypedDict):
@@ -248,10 +258,12 @@ class ActionResult(TypedDict, total=False):
 
 class HandoffPack(TypedDict, total=False):
     summary: str
+    brief: dict[str, Any]  # why (the trigger quoted), wants, done, next
     keyDetails: dict[str, Any]
     sentiment: Any
     suggestions: list[str]
     transcript: list[dict[str, Any]]
+    activity: list[dict[str, Any]]  # what the AI did, one step each, to merge by time
 
 
 class Handoff(TypedDict, total=False):
