@@ -57,7 +57,7 @@ class _Bump:
 
     def alive(self) -> bool:
         conn = self.connection
-        return conn.in_atomic_block and any(func is self for _, func, _ in conn.run_on_commit)
+        return conn.in_atomic_block and any(entry[1] is self for entry in conn.run_on_commit)
 
     def __call__(self) -> None:
         _view.committed(self.scope, self.value)
@@ -138,7 +138,7 @@ _view = _View()
 
 def _bumped_here() -> bool:
     return connection.in_atomic_block and any(
-        isinstance(func, _Bump) for _, func, _ in connection.run_on_commit
+        isinstance(entry[1], _Bump) for entry in connection.run_on_commit
     )
 
 

@@ -29,6 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -185,7 +186,7 @@ def _relay_locked(rows: list[OutboxEvent], now: dt.datetime) -> int:
             event.available_at = wait.until
             event.save(update_fields=["available_at"])
             left = (wait.until - now).total_seconds() + 0.05
-            transaction.on_commit(lambda left=left: runner.submit(SWEEP_TASK, countdown=left))
+            transaction.on_commit(partial(runner.submit, SWEEP_TASK, countdown=left))
             continue
         except Exception as exc:
             event.attempts += 1

@@ -6,7 +6,6 @@ import copy
 import datetime as dt
 from datetime import timedelta
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.config_version import CREDENTIALS_KEY, generation, generation_key
@@ -38,7 +37,6 @@ def credential_for_bearer(raw: str) -> ApiKey | PersonalToken | None:
     """The key or token a bearer secret names (revoked ones included), or None. An API key
     is read from this process's cache when nothing changed since it was read (no query)."""
     kind = raw.partition("_")[0]
-    queryset: QuerySet[ApiKey] | QuerySet[PersonalToken]
     if kind == API_KEY_KIND:
         return _api_key(hash_secret(raw))
     if kind != PERSONAL_TOKEN_KIND:
