@@ -24,7 +24,6 @@ import argparse
 import datetime as dt
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ if str(ROOT) not in sys.path:
 
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_canvas")
 WARM_RUNS = 7
@@ -171,7 +171,7 @@ def _timed(call) -> tuple[float, float, int]:
         warm.append((time.perf_counter() - started) * 1000)
     with CaptureQueriesContext(connection) as queries:
         call()
-    return cold, statistics.median(warm), len(queries)
+    return cold, percentile(warm, 50), len(queries)
 
 
 def main() -> None:

@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from websockets.sync.client import connect  # noqa: E402
 
 from bench._procs import WAIT, Processes, free_port, wait_until  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 SWEEP_SECONDS = 5  # config/celery.py: "Handover: hot offers that nobody claimed go cold"
 COLD_TEXT_START = "Thanks for your patience. A member of our team will follow up"  # handover
@@ -209,7 +209,7 @@ def main() -> None:
     emit(
         "embedded",
         [
-            figure("revocation -> refused, p50", statistics.median(revocations), "ms"),
+            figure("revocation -> refused, p50", percentile(revocations, 50), "ms"),
             figure(
                 "revocation -> refused, max",
                 max(revocations),
@@ -217,7 +217,7 @@ def main() -> None:
                 f"<= {revocation_aim}",
                 max(revocations) <= revocation_aim,
             ),
-            figure("expired offer -> chat socket, p50", statistics.median(offers), "ms"),
+            figure("expired offer -> chat socket, p50", percentile(offers, 50), "ms"),
             figure(
                 "expired offer -> chat socket, max",
                 max(offers),

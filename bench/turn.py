@@ -37,18 +37,12 @@ sys.path.insert(0, str(ROOT))
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._procs import STORE_KEYS, Processes, RedisServer, product_env  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_turn")
 SECRET = "bench-turn-not-a-secret-" + "x" * 32
 API_KEY = "sk-bench-turn-0123456789"
 ANSWER = "Your invoice is under Account > Billing."
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def log(text: str) -> None:
