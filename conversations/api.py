@@ -15,6 +15,7 @@ from agents.models import Agent, RiskCategory, Workflow
 from conversations import decisions
 from conversations.messages import message_json
 from conversations.models import (
+    INTERNAL_ROLES,
     Channel,
     Conversation,
     DecisionEvent,
@@ -227,7 +228,12 @@ class MessagesView(APIView):
     )
     def get(self, request, conversation_id):
         conversation = get_conversation(request, conversation_id)
-        messages = Message.objects.filter(conversation=conversation).order_by("id")
+        # the transcript a channel relays to the customer: never a private note
+        messages = (
+            Message.objects.filter(conversation=conversation)
+            .exclude(role__in=INTERNAL_ROLES)
+            .order_by("id")
+        )
         after = request.query_params.get("after")
         if after not in (None, ""):
             messages = messages.filter(id__gt=_bounded_int(after, "after", default=0))

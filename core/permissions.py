@@ -339,6 +339,32 @@ API: Mapping[str, Grant] = _by_operation(
         ),
         *_rows(
             "GET",
+            "/api/v1/canned-replies",
+            {MANAGER: ALL, AGENT: ALL, KEY: ALL},
+            "The team's canned replies: human agents insert them in the inbox; managers and "
+            "integrations keep them.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/canned-replies",
+            CONFIGURES,
+            "What the team says in the customer's ear is kept by managers (or an integration "
+            "syncing a helpdesk's macros), not changed by each agent.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/canned-replies/{reply_id}",
+            {MANAGER: ALL, AGENT: ALL, KEY: ALL},
+            "As the list of canned replies.",
+        ),
+        *_rows(
+            "PATCH DELETE",
+            "/api/v1/canned-replies/{reply_id}",
+            CONFIGURES,
+            "As making a canned reply.",
+        ),
+        *_rows(
+            "GET",
             "/api/v1/metrics",
             CONFIGURES,
             "Figures for oversight and for dashboards an integration feeds.",
@@ -371,6 +397,13 @@ PAGES: Mapping[str, Grant] = _by_operation(
         Grant("inbox-claim", AGENTS, "Claiming, as on the socket."),
         Grant("inbox-resolve", AGENTS, "The claimer resolves."),
         Grant("inbox-hand-back", AGENTS, "The claimer hands back to the AI."),
+        Grant(
+            "inbox-transfer",
+            AGENTS,
+            "The claimer passes the conversation to an available colleague (the service checks "
+            "who holds it, and the colleague's status and limit).",
+        ),
+        Grant("inbox-requeue", AGENTS, "The claimer puts the conversation back in the queue."),
         Grant("approvals", APPROVERS, "The approver's queue and history."),
         Grant("approvals-pending", APPROVERS, "The queue's live part."),
         Grant("approvals-history", APPROVERS, "The history's live part."),
@@ -421,6 +454,17 @@ SOCKET_ACTIONS: Mapping[str, Grant] = _by_operation(
         Grant("resync", {AGENT: ALL, APPROVER: ALL}, "A fresh snapshot of what the roles show."),
         Grant("handoff.claim", AGENTS, "As claiming over the API."),
         Grant("message.send", AGENTS, "The claimer writes to the customer."),
+        Grant(
+            "note.send",
+            AGENTS,
+            "A private note for colleagues: never sent to the customer or read by the AI.",
+        ),
+        Grant("status.set", AGENTS, "A human agent's own status (online, away, busy)."),
+        Grant(
+            "typing",
+            AGENTS,
+            "The claimer is typing: told to the customer's widget (coalesced, one in 2 s).",
+        ),
     ]
 )
 
@@ -441,7 +485,17 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "Messages of the tenant's conversations, for the inbox's threads.",
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
-        Grant("presence", AGENTS, "Which human agents are online."),
+        Grant("presence", AGENTS, "Which human agents are online, with their status."),
+        Grant(
+            "handoff.transferred",
+            AGENTS,
+            "A conversation passed to a colleague or back to the queue.",
+        ),
+        Grant(
+            "customer.typing",
+            AGENTS,
+            "A customer is typing (coalesced on their socket, one in 2 s).",
+        ),
         Grant("approval.requested", APPROVERS, "A request to decide."),
         Grant("approval.decided", APPROVERS, "A request decided."),
     ]

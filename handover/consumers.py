@@ -32,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from config import ratelimit
 from conversations.messages import message_json
 from conversations.models import (
+    INTERNAL_ROLES,
     Conversation,
     Message,
 )
@@ -56,7 +57,18 @@ from core.scoping import membership_of
 from handover import presence
 from handover.limits import chat_message_refusal, wait_text
 from handover.models import Handoff
-from handover.services import HandoffUnavailable, NotAllowed, handoff_claim, human_send_message
+from handover.presence import agent_statuses
+from handover.services import (
+    HandoffUnavailable,
+    InvalidInput,
+    NotAllowed,
+    agent_status_set,
+    handoff_claim,
+    human_send_message,
+    note_post,
+    typing_from_customer,
+    typing_from_human,
+)
 from orchestration.inbox import inbox_snapshot
 from orchestration.pipeline import ConversationClosed, conversation_receive_message
 
@@ -74,6 +86,9 @@ PRESENCE_COALESCE_SECONDS = 0.25
 _presence_pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Task]]
 _presence_pending = weakref.WeakKeyDictionary()
 _presence_tasks: set[asyncio.Task] = set()  # asyncio keeps only weak references to tasks
+# A typing indicator is told at most once per this many seconds per socket and conversation;
+# the frames in between are dropped (the widget and the inbox show it for a few seconds).
+TYPING_COALESCE_SECONDS = 2.0
 
 
 def _text(content: dict[str, Any]) -> str | None:
@@ -268,6 +283,61 @@ class InboxConsumer(JsonConsumer):
                 await self.send_json(await self._claim(handoff_id))
         elif kind == "message.send":
             await self.send_json(await self._send(content))
+        elif kind == "note.send":
+            await self.send_json(await self._note(content))
+        elif kind == "status.set":
+            await self.send_json(await self._status(content))
+        elif kind == "typing":
+            await self._typing(content)
+
+    @database_sync_to_async
+    def _note(self, content) -> dict[str, Any]:
+        result = {"type": "note.send.result", "ok": False}
+        conversation = _conversation(self.tenant, content.get("conversationId"))
+        if conversation is None:
+            return {**result, "error": "no such conversation"}
+        try:
+            message = note_post(conversation=conversation, user=self.user, text=content.get("text"))
+        except InvalidInput as exc:
+            return {**result, "error": exc.reason, "field": exc.field}
+        except NotAllowed as exc:
+            return {**result, "error": str(exc)}
+        return {**result, "ok": True, "messageId": message.pk}
+
+    @database_sync_to_async
+    def _status(self, content) -> dict[str, Any]:
+        result = {"type": "status.set.result", "ok": False}
+        try:
+            setting = agent_status_set(user=self.user, status=content.get("status"))
+        except InvalidInput as exc:
+            return {**result, "error": exc.reason, "field": exc.field}
+        except NotAllowed as exc:
+            return {**result, "error": str(exc)}
+        return {**result, "ok": True, "status": setting.status}
+
+    async def _typing(self, content) -> None:
+        """The person holding a conversation is typing: told to the customer's widget, at most
+        once per TYPING_COALESCE_SECONDS per conversation (the rest are dropped quietly)."""
+        conversation_id = content.get("conversationId")
+        if not isinstance(conversation_id, str):
+            await self.send_json(
+                error_frame("invalid", "conversationId must be a string", field="conversationId")
+            )
+            return
+        told = getattr(self, "typing_told", None)
+        if told is None:
+            told = self.typing_told = {}
+        now = asyncio.get_running_loop().time()
+        if now - told.get(conversation_id, -1e9) < TYPING_COALESCE_SECONDS:
+            return
+        told[conversation_id] = now
+
+        def tell() -> None:
+            conversation = _conversation(self.tenant, conversation_id)
+            if conversation is not None:
+                typing_from_human(conversation=conversation, user=self.user)
+
+        await database_sync_to_async(tell)()
 
     @database_sync_to_async
     def _claim(self, handoff_id: int) -> dict[str, Any]:
@@ -312,6 +382,8 @@ class InboxConsumer(JsonConsumer):
             event["message"] = found
         elif kind == "presence" and "online" not in event:
             event["online"] = await database_sync_to_async(_online)(self.tenant)
+        if kind == "presence" and "statuses" not in event:
+            event["statuses"] = await database_sync_to_async(agent_statuses)(self.tenant)
         await self.send_json(event)
 
 
@@ -340,7 +412,11 @@ class CustomerConsumer(JsonConsumer):
 
     def _snapshot(self) -> dict[str, Any]:
         conversation = Conversation.objects.get(pk=self.conversation_id)
-        messages = Message.objects.filter(conversation_id=self.conversation_id).order_by("id")
+        messages = (
+            Message.objects.filter(conversation_id=self.conversation_id)
+            .exclude(role__in=INTERNAL_ROLES)
+            .order_by("id")
+        )
         return {
             "type": "conversation.snapshot",
             "state": conversation.state,
@@ -355,6 +431,14 @@ class CustomerConsumer(JsonConsumer):
         kind = _kind(content)
         if kind == "resync":
             await self.send_json(await database_sync_to_async(self._snapshot)())
+            return
+        if kind == "typing":  # coalesced: one in TYPING_COALESCE_SECONDS reaches the inbox
+            now = asyncio.get_running_loop().time()
+            if now - getattr(self, "typing_told", -1e9) >= TYPING_COALESCE_SECONDS:
+                self.typing_told = now
+                await database_sync_to_async(typing_from_customer)(
+                    conversation_id=self.conversation_id, tenant_id=self.tenant_id
+                )
             return
         if kind != "message.send":
             await self.send_json(_unknown(kind))
@@ -404,6 +488,8 @@ class CustomerConsumer(JsonConsumer):
                 return
             event["message"] = found
         if event.get("type") == "message.created" and isinstance(event.get("message"), dict):
+            if event["message"].get("role") in INTERNAL_ROLES:  # never a colleague's note
+                return
             event["message"] = for_customer(event["message"])
         await self.send_json(event)
 
@@ -422,8 +508,13 @@ async def _presence_broadcast_later(layer, tenant, group: str, pending: dict) ->
     pending.pop(tenant.pk, None)  # before the read: a change after this schedules its own
     try:
         online = await database_sync_to_async(_online)(tenant)
+        statuses = await database_sync_to_async(agent_statuses)(tenant)
         await layer.group_send(
-            group, {"type": "broadcast", "event": {"type": "presence", "online": online}}
+            group,
+            {
+                "type": "broadcast",
+                "event": {"type": "presence", "online": online, "statuses": statuses},
+            },
         )
     except Exception:  # the layer may be down; the next change or a resync tells it again
         log.warning("presence broadcast failed", exc_info=True)

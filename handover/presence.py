@@ -1,20 +1,25 @@
-"""Who has the inbox open. Sockets count themselves in and out and beat every
-HEARTBEAT_SECONDS; a person counts as online while a socket of theirs beat within
-PRESENCE_TTL. Kept in the database so every ASGI process sees the same answer."""
+"""Who has the inbox open, and who may take a conversation now. Sockets count themselves in and
+out and beat every HEARTBEAT_SECONDS; a person counts as online while a socket of theirs beat
+within PRESENCE_TTL. Kept in the database so every ASGI process sees the same answer.
+
+A human agent online is *available* (gets live offers) when their status is ``online`` (not
+away or busy) and they hold fewer conversations than their limit (``AgentSetting``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from conversations.models import Conversation, State
 from core.models import (
     Membership,
     Tenant,
 )
-from handover.models import Presence
+from handover.models import DEFAULT_MAX_CONVERSATIONS, AgentSetting, AgentStatus, Presence
 
 HEARTBEAT_SECONDS = 20
 PRESENCE_TTL = dt.timedelta(seconds=50)
@@ -52,3 +57,52 @@ def online_agents(tenant: Tenant, *, now: dt.datetime | None = None):
 
 def anyone_online(tenant: Tenant, *, now: dt.datetime | None = None) -> bool:
     return online_agents(tenant, now=now).exists()
+
+
+def held_count(user_id) -> int:
+    """The conversations a person holds now (claimed, with a human)."""
+    return Conversation.objects.filter(assignee_id=user_id, state=State.WITH_HUMAN).count()
+
+
+def _held(user_ref):
+    return Coalesce(
+        Subquery(
+            Conversation.objects.filter(assignee_id=user_ref, state=State.WITH_HUMAN)
+            .values("assignee_id")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def _limit(user_ref):
+    return Coalesce(
+        Subquery(
+            AgentSetting.objects.filter(user_id=user_ref).values("max_conversations")[:1],
+            output_field=IntegerField(),
+        ),
+        Value(DEFAULT_MAX_CONVERSATIONS),
+    )
+
+
+def available_agents(tenant: Tenant, *, now: dt.datetime | None = None):
+    """The human agents who get live offers now: online, status online, under their limit.
+    One query, however many agents."""
+    return (
+        online_agents(tenant, now=now)
+        .exclude(Q(user__agent_setting__status__in=[AgentStatus.AWAY, AgentStatus.BUSY]))
+        .annotate(held=_held(OuterRef("user_id")), limit=_limit(OuterRef("user_id")))
+        .filter(held__lt=F("limit"))
+    )
+
+
+def is_available(user, tenant: Tenant) -> bool:
+    return available_agents(tenant).filter(user_id=user.pk).exists()
+
+
+def agent_statuses(tenant: Tenant) -> dict[str, str]:
+    """username -> status, for the online agents that set one (others are online)."""
+    rows = AgentSetting.objects.filter(tenant=tenant).values_list("user__username", "status")
+    return dict(rows)

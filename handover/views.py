@@ -39,7 +39,7 @@ from core.models import Tenant
 from core.permissions import page_door
 from core.scoping import membership_of
 from handover.limits import chat_start_address_refusal, chat_start_tenant_refusal, wait_text
-from handover.models import OPEN_STATUSES, Handoff
+from handover.models import OPEN_STATUSES, AgentSetting, AgentStatus, CannedReply, Handoff
 from handover.presence import HEARTBEAT_SECONDS
 from handover.selectors import (
     handoff_json,
@@ -48,9 +48,13 @@ from handover.selectors import (
 )
 from handover.services import (
     HandoffUnavailable,
+    InvalidInput,
     NotAllowed,
+    agent_limit,
     conversation_hand_back,
+    conversation_requeue,
     conversation_resolve,
+    conversation_transfer,
     handoff_claim,
 )
 from orchestration.activity import actions_done, activity_of
@@ -106,6 +110,17 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "handBackUrl": reverse("inbox-hand-back", args=[_UUID_SLOT]),
                 "claimUrl": reverse("inbox-claim", args=[0]),
                 "approvalsUrl": _url_or_none("approvals"),
+                "transferUrl": reverse("inbox-transfer", args=[_UUID_SLOT]),
+                "requeueUrl": reverse("inbox-requeue", args=[_UUID_SLOT]),
+                "cannedReplies": [
+                    {"shortcut": r.shortcut, "title": r.title, "text": r.text}
+                    for r in CannedReply.objects.filter(tenant=tenant)[:500]
+                ],
+                "myStatus": AgentSetting.objects.filter(user=request.user)
+                .values_list("status", flat=True)
+                .first()
+                or AgentStatus.ONLINE,
+                "myLimit": agent_limit(request.user),
                 "agents": _agent_names(tenant),
                 "handoffs": [*offers, *mine, *queue],
             },
@@ -216,6 +231,45 @@ def inbox_resolve(request: HttpRequest, conversation_id) -> JsonResponse:
 @require_POST
 def inbox_hand_back(request: HttpRequest, conversation_id) -> JsonResponse:
     return _conversation_action(request, conversation_id, conversation_hand_back)
+
+
+@page_door
+@require_POST
+def inbox_transfer(request: HttpRequest, conversation_id) -> JsonResponse:
+    """Pass a conversation you hold to a colleague (form or JSON field ``to``: a username)."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    to = request.POST.get("to", "")
+    if request.content_type == "application/json":
+        try:
+            body = loads(request.body or b"{}")
+        except JsonRefused as exc:
+            return _json_error(400, "invalid", f"The body is not acceptable JSON: {exc.reason}.")
+        to = body.get("to", "") if isinstance(body, dict) else ""
+    if not isinstance(to, str) or not to.strip():
+        return _json_error(400, "invalid", "Choose a colleague.", {"to": ["required"]})
+    try:
+        done = conversation_transfer(conversation=conversation, user=request.user, to_username=to)
+    except InvalidInput as exc:
+        return _json_error(400, "invalid", exc.reason, {exc.field: [exc.reason]})
+    except NotAllowed as exc:
+        return _json_error(409, "conflict", str(exc))
+    return JsonResponse({"ok": True, "conversationId": str(done.pk), "assignee": to})
+
+
+@page_door
+@require_POST
+def inbox_requeue(request: HttpRequest, conversation_id) -> JsonResponse:
+    """Put a conversation you hold back in the queue (offered again)."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    try:
+        handoff = conversation_requeue(conversation=conversation, user=request.user)
+    except NotAllowed as exc:
+        return _json_error(409, "conflict", str(exc))
+    return JsonResponse(
+        {"ok": True, "conversationId": str(conversation.pk), "handoffId": handoff.pk}
+    )
 
 
 # --- the customer's web chat --------------------------------------------------------------------

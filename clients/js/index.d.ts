@@ -245,6 +245,14 @@ export interface ActionResult {
   approval?: Approval;
 }
 
+export interface CannedReply {
+  id: number;
+  shortcut: string;
+  title: string;
+  text: string;
+  updatedAt: string;
+}
+
 export interface Handoff {
   id: number;
   conversationId: string;
@@ -394,6 +402,13 @@ export class Client {
     resolve(handoffId: number): Promise<Handoff>;
     handBack(handoffId: number): Promise<Handoff>;
     send(handoffId: number, text: string): Promise<Message>;
+  };
+  cannedReplies: {
+    list(): Promise<CannedReply[]>;
+    create(reply: { shortcut: string; text: string; title?: string }): Promise<CannedReply>;
+    get(replyId: number): Promise<CannedReply>;
+    update(replyId: number, changes: { shortcut?: string; text?: string; title?: string }): Promise<CannedReply>;
+    delete(replyId: number): Promise<void>;
   };
   stacks: {
     export(agentId: string): Promise<Record<string, Json>>;

@@ -163,6 +163,7 @@
   function hideTyping() {
     clearTimeout(typingTimer);
     typing.hidden = true;
+    typing.dataset.who = "";
   }
 
   function sendError(text) {
@@ -222,6 +223,12 @@
         break;
       case "conversation.updated":
         if (event.state) setStatus(event.state);
+        break;
+      case "typing": // the person from the team is typing (issue 19, point 4)
+        typing.dataset.who = event.name || "";
+        typing.hidden = false;
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(hideTyping, 5000);
         break;
       case "error":
         hideTyping();
@@ -307,6 +314,14 @@
 
   composer.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
   box.addEventListener("input", autosize);
+  let typingSentAt = 0; // the team sees the customer typing; the server coalesces too
+  box.addEventListener("input", () => {
+    if (!box.value.trim() || Date.now() - typingSentAt < 2000) return;
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "typing" }));
+      typingSentAt = Date.now();
+    }
+  });
   box.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

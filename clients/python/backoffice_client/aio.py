@@ -26,6 +26,7 @@ from .types import (
     Agent,
     ApiKey,
     Approval,
+    CannedReply,
     Conversation,
     ConversationInput,
     DecisionEvent,
@@ -77,6 +78,7 @@ class AsyncClient:
         self.conversations = AsyncConversations(self)
         self.approvals = AsyncApprovals(self)
         self.handoffs = AsyncHandoffs(self)
+        self.canned_replies = AsyncCannedReplies(self)
         self.stacks = AsyncStacks(self)
         self.metrics = AsyncMetrics(self)
         self.api_keys = AsyncApiKeys(self)
@@ -431,3 +433,25 @@ class AsyncApiKeys(_AsyncResource):
 
     async def revoke(self, key_id: int) -> ApiKey:
         return await self._call(Call("v1_api_keys_revoke_create", {"key_id": key_id}))
+
+
+class AsyncCannedReplies(_AsyncResource):
+    """The team's canned replies (inserted in the inbox with / and the shortcut)."""
+
+    async def list(self) -> builtins.list[CannedReply]:
+        return await self._call(Call("v1_canned_replies_list"))
+
+    async def create(self, *, shortcut: str, text: str, title: str = "") -> CannedReply:
+        body = {"shortcut": shortcut, "text": text, "title": title}
+        return await self._call(Call("v1_canned_replies_create", body=body))
+
+    async def get(self, reply_id: int) -> CannedReply:
+        return await self._call(Call("v1_canned_replies_retrieve", {"reply_id": reply_id}))
+
+    async def update(self, reply_id: int, **changes: Any) -> CannedReply:
+        """Change some of shortcut, title, text."""
+        path = {"reply_id": reply_id}
+        return await self._call(Call("v1_canned_replies_partial_update", path, body=changes))
+
+    async def delete(self, reply_id: int) -> None:
+        await self._call(Call("v1_canned_replies_destroy", {"reply_id": reply_id}))
