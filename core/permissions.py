@@ -388,11 +388,34 @@ PAGES: Mapping[str, Grant] = _by_operation(
             PEOPLE,
             "Ending your own sessions (and closing your sockets) must always be possible.",
         ),
-        Grant("inbox", AGENTS, "The live inbox is where human agents take conversations over."),
+        Grant(
+            "inbox",
+            {AGENT: ALL, MANAGER: ALL},
+            "The live inbox is where human agents take conversations over; a manager who is no "
+            "agent is shown the team's view (who holds what) instead.",
+        ),
         Grant(
             "inbox-conversation",
             {AGENT: HANDED_TO_PEOPLE},
             "A conversation as the inbox shows it: one that was handed to people.",
+        ),
+        Grant(
+            "inbox-history",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "The searchable history: a human agent finds the conversations handed to people, a "
+            "manager every conversation of the tenant.",
+        ),
+        Grant(
+            "inbox-conversation-page",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "One conversation read-only (transcript, what the AI did, notes, the customer's "
+            "other conversations), to the same people as the history.",
+        ),
+        Grant(
+            "inbox-team",
+            MANAGERS,
+            "Who holds what (each human agent's status, limit and conversations), for the "
+            "managers who supervise; read-only.",
         ),
         Grant("inbox-claim", AGENTS, "Claiming, as on the socket."),
         Grant("inbox-resolve", AGENTS, "The claimer resolves."),

@@ -31,6 +31,13 @@ urlpatterns = [
         views.inbox_requeue,
         name="inbox-requeue",
     ),
+    path("inbox/history/", views.inbox_history, name="inbox-history"),
+    path("inbox/team/", views.inbox_team, name="inbox-team"),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/view",
+        views.inbox_conversation_page,
+        name="inbox-conversation-page",
+    ),
     path("inbox/handoffs/<int:handoff_id>/claim", views.inbox_claim, name="inbox-claim"),
     path("chat/<slug:slug>/", views.chat, name="chat"),
     path("chat/<slug:slug>/start", views.chat_start, name="chat-start"),
