@@ -199,6 +199,22 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
             "handoff": data,
             "messages": [message_json(m) for m in messages],
             "activity": activity,
+            "viewUrl": reverse("inbox-conversation-page", args=[conversation.pk]),
+            # the customer's other conversations the person reaches, for the customer panel
+            "customerHistory": [
+                {
+                    "id": str(c.pk),
+                    "state": c.state,
+                    "createdAt": c.created_at.isoformat(),
+                    "assignee": c.assignee.get_username() if c.assignee_id else None,
+                    "url": reverse("inbox-conversation-page", args=[c.pk]),
+                }
+                for c in customer_conversations(
+                    conversation,
+                    base=narrow_conversations(Conversation.objects.all(), request.reach),
+                    limit=10,
+                )
+            ],
         }
     )
 

@@ -98,10 +98,24 @@
     if (composer) enhanceComposer(composer, conversation);
     else if (conversation.state !== "resolved") pane.append(noteForm(conversation));
     if (mine) addTransfer(conversation);
+    addCustomerPanel(detail);
     const scroller = pane.querySelector(".transcript-scroll");
     if (scroller && !pane.querySelector(".customer-typing")) {
       scroller.after(h("p", { class: "customer-typing", hidden: true, role: "status" }));
     }
+  }
+
+  // The customer's other conversations, linked to their read-only page (issue 19, point 3).
+  function addCustomerPanel(detail) {
+    const head = pane.querySelector(".conv-head");
+    if (!head || !detail.viewUrl) return;
+    const past = detail.customerHistory || [];
+    const panel = h("details", { class: "customer-history", id: "customer-history" },
+      h("summary", {}, past.length ? `${past.length} other conversation${past.length === 1 ? "" : "s"} with this customer` : "No other conversation with this customer"),
+      h("ul", {}, past.map((c) => h("li", {},
+        h("a", { href: c.url }, `${new Date(c.createdAt).toLocaleDateString()} · ${c.state.replace("_", " ")}${c.assignee ? ` · ${c.assignee}` : ""}`)))),
+      h("a", { href: detail.viewUrl, class: "view-link" }, "Read-only page of this conversation"));
+    head.after(panel);
   }
 
   function noteForm(conversation) {

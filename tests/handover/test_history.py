@@ -157,3 +157,26 @@ def test_managers_see_who_holds_what_and_agents_do_not(key_client, team, online,
     assert [c.pk for c in rows["ada"]["held"]] == [held.pk] and rows["bob"]["held"] == []
     assert rows["ada"]["online"] is True
     assert as_person(ada).get("/inbox/team/").status_code == 403
+
+
+def test_on_postgresql_the_word_search_can_use_its_gin_index():
+    """The search's expression is the index's: the planner can answer the words from it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the GIN index exists on PostgreSQL only (SQLite searches with LIKE)")
+    from django.contrib.postgres.search import SearchQuery, SearchVector
+
+    from conversations.models import Message
+    from conversations.search import SEARCH_CONFIG
+
+    query = (
+        Message.objects.annotate(words=SearchVector("text", config=SEARCH_CONFIG))
+        .filter(words=SearchQuery("umbrella", config=SEARCH_CONFIG, search_type="websearch"))
+        .values("conversation_id")
+    )
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "message_text_search" in plan, plan
