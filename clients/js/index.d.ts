@@ -371,7 +371,10 @@ export class Client {
   };
   conversations: {
     create(conversation: ConversationInput): Promise<Conversation>;
-    list(options?: { state?: string; limit?: number }): Promise<Conversation[]>;
+    list(options?: {
+      state?: string; limit?: number; q?: string; channel?: string; assignee?: string;
+      customer?: string; since?: string; until?: string;
+    }): Promise<Conversation[]>;
     get(conversationId: string): Promise<Conversation>;
     send(conversationId: string, text: string, options?: { signals?: Signals }): Promise<MessageResult>;
     messages(conversationId: string, options?: { after?: number }): Paginator<Message>;

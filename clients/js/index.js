@@ -296,7 +296,10 @@ class Conversations extends Resource {
   /** Start a conversation; the answer holds the customerToken (only this once). */
   create(conversation) { return this._call('v1_conversations_create', { body: conversation }); }
   /** The most recent conversations (limit: at most 200, default 50). */
-  list({ state, limit } = {}) { return this._call('v1_conversations_list', { query: { state, limit } }); }
+  /** Newest first; found by words said (q), state, channel, assignee ("none"), customer, since/until (YYYY-MM-DD). */
+  list({ state, limit, q, channel, assignee, customer, since, until } = {}) {
+    return this._call('v1_conversations_list', { query: { state, limit, q, channel, assignee, customer, since, until } });
+  }
   get(conversationId) { return this._call('v1_conversations_retrieve', { path: { conversation_id: conversationId } }); }
   /** A customer message: the orchestrator's answer (reply, state, handoff, approval). */
   send(conversationId, text, { signals } = {}) {

@@ -120,7 +120,7 @@
 
   function noteForm(conversation) {
     const box = h("textarea", { rows: "1", class: "note-box", "aria-label": "Private note for colleagues", placeholder: "Add a private note for colleagues (the customer never sees it)", maxlength: "10000" });
-    const form = h("form", { class: "composer note-only mode-note" },
+    const form = h("form", { class: "note-composer mode-note" },
       box, h("button", { type: "submit", class: "secondary" }, "Add note"));
     form.addEventListener("submit", (event) => { event.preventDefault(); sendNote(conversation, box); });
     box.addEventListener("keydown", (event) => {

@@ -180,3 +180,21 @@ def test_on_postgresql_the_word_search_can_use_its_gin_index():
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert "message_text_search" in plan, plan
+
+
+def test_the_api_finds_conversations_the_same_way_and_names_a_bad_filter(
+    key_client, team, online, ada, other_tenant
+):
+    umbrella = resolved_by(key_client, ada, "c-1", "Your blue umbrella ships tomorrow.")
+    opened(key_client, "c-2", "Where are my boots?")
+    make_team(other_tenant)
+    theirs_key = APIClient()
+    theirs_key.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(tenant=other_tenant)[1]}")
+    opened(theirs_key, "c-1", "My umbrella broke")
+
+    response = key_client.get("/api/v1/conversations", {"q": "umbrella"})
+    assert [c["id"] for c in response.json()] == [str(umbrella.pk)]
+    assert [c["id"] for c in key_client.get("/api/v1/conversations?q=kayak").json()] == []
+    assert as_person(ada).get("/api/v1/conversations?q=boots").status_code == 403  # the table
+    bad = key_client.get("/api/v1/conversations", {"since": "soon"})
+    assert bad.status_code == 400 and "since" in bad.json()["error"]["fields"]

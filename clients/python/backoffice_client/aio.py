@@ -231,10 +231,30 @@ class AsyncConversations(_AsyncResource):
         return await self._call(Call("v1_conversations_create", body=conversation))
 
     async def list(
-        self, *, state: str | None = None, limit: int | None = None
+        self,
+        *,
+        state: str | None = None,
+        limit: int | None = None,
+        q: str | None = None,
+        channel: str | None = None,
+        assignee: str | None = None,
+        customer: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> builtins.list[Conversation]:
-        """The most recent conversations (``limit``: at most 200, default 50)."""
-        params = {"state": state, "limit": limit}
+        """The most recent conversations (``limit``: at most 200, default 50), found by words
+        said in them (``q``), state, channel, the person who held them (``assignee``, or
+        "none"), the customer, and the dates they started (``since``, ``until``: YYYY-MM-DD)."""
+        params = {
+            "state": state,
+            "limit": limit,
+            "q": q,
+            "channel": channel,
+            "assignee": assignee,
+            "customer": customer,
+            "since": since,
+            "until": until,
+        }
         return await self._call(Call("v1_conversations_list", params=params))
 
     async def get(self, conversation_id: str) -> Conversation:
