@@ -127,7 +127,10 @@ def hand_over(
         lifecycle.conversation_transition(
             conversation=conversation, to=State.ACTIVE, reason=f"before handing over: {reason}"
         )
-    if not lifecycle.can_transition(conversation.state, State.HANDING_OFF):
+    # people have it already (a person holds it: only they put it back in the queue)
+    if conversation.state == State.WITH_HUMAN or not lifecycle.can_transition(
+        conversation.state, State.HANDING_OFF
+    ):
         return None
     lifecycle.conversation_transition(
         conversation=conversation, to=State.HANDING_OFF, reason=reason, detail=detail
