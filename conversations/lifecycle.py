@@ -3,8 +3,7 @@
     triaged -> active -> (stalled | at_risk) -> handing_off -> with_human -> resolved
 
 ``stalled`` and ``at_risk`` may return to ``active`` (after a re-route) or go on to
-``handing_off``; ``with_human`` may return to ``active`` (a human hands back to the AI) or to
-``handing_off`` (a human puts it back in the queue for a colleague); any
+``handing_off``; ``with_human`` may return to ``active`` (a human hands back to the AI); any
 state may be resolved. One addition, for SPEC 4.1 step 5: an escalation rule hands an
 ``active`` conversation straight to humans (``active -> handing_off``).
 
@@ -36,7 +35,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     State.STALLED: frozenset({State.ACTIVE, State.HANDING_OFF, State.RESOLVED}),
     State.AT_RISK: frozenset({State.ACTIVE, State.HANDING_OFF, State.RESOLVED}),
     State.HANDING_OFF: frozenset({State.WITH_HUMAN, State.RESOLVED}),
-    State.WITH_HUMAN: frozenset({State.ACTIVE, State.HANDING_OFF, State.RESOLVED}),
+    State.WITH_HUMAN: frozenset({State.ACTIVE, State.RESOLVED}),
     State.RESOLVED: frozenset(),
 }
 

@@ -127,10 +127,7 @@ def hand_over(
         lifecycle.conversation_transition(
             conversation=conversation, to=State.ACTIVE, reason=f"before handing over: {reason}"
         )
-    # people have it already (a person holds it: only they put it back in the queue)
-    if conversation.state == State.WITH_HUMAN or not lifecycle.can_transition(
-        conversation.state, State.HANDING_OFF
-    ):
+    if not lifecycle.can_transition(conversation.state, State.HANDING_OFF):
         return None
     lifecycle.conversation_transition(
         conversation=conversation, to=State.HANDING_OFF, reason=reason, detail=detail
@@ -554,11 +551,10 @@ def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
     locked = _claimed_conversation(conversation, user)
     old = Handoff.objects.filter(conversation=locked, status=Status.CLAIMED).first()
     _close_handoff(locked, Status.RETURNED)
-    lifecycle.conversation_transition(
-        conversation=locked,
-        to=State.HANDING_OFF,
-        reason=f"put back in the queue by {user.get_username()}",
-    )
+    # within SPEC 3's table: with_human -> active -> handing_off, in one transaction
+    reason = f"put back in the queue by {user.get_username()}"
+    lifecycle.conversation_transition(conversation=locked, to=State.ACTIVE, reason=reason)
+    lifecycle.conversation_transition(conversation=locked, to=State.HANDING_OFF, reason=reason)
     Conversation.objects.filter(pk=locked.pk).update(assignee=None)
     locked.assignee = None
     name = user.get_full_name() or user.get_username()
