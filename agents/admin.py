@@ -24,6 +24,7 @@ from agents import (  # noqa: F401  (registers Workflow, GuardrailPolicy, the se
 from agents.action_registry import action_names
 from agents.admin_fields import CommaListField, JSONObjectField
 from agents.models import Agent, ApprovalAction, HandoffRule, KnowledgeEntry, RuleSet
+from agents.rule_lint import effective_rules_warnings, rules_warnings
 from agents.runtime_config import SECRET_NAMES, runtime_secret_after, secret_problem
 from agents.services import AgentInUse, agent_delete
 from core.admin_scoping import (
@@ -159,7 +160,7 @@ class AgentForm(TenantScopedForm):
 @admin.register(Agent)
 class AgentAdmin(TenantScopedAdmin):
     form = AgentForm
-    list_display = ["slug", "name", "role", "supervisor", "runtime", "rules_link"]
+    list_display = ["slug", "name", "role", "supervisor", "runtime", "rules_link", "canvas_link"]
     list_filter = ["role", "runtime"]
     search_fields = ["slug", "name"]
     list_select_related = ["supervisor", "rules"]
@@ -186,6 +187,13 @@ class AgentAdmin(TenantScopedAdmin):
             return "inherited" if agent.supervisor_id else "none"
         url = reverse("admin:agents_ruleset_change", args=[ruleset.pk])
         return format_html('<a href="{}">own (v{})</a>', url, ruleset.version)
+
+    @admin.display(description="canvas")
+    def canvas_link(self, agent) -> str:
+        if agent.supervisor_id is not None:
+            return ""
+        url = reverse("admin:stacks_canvas_stack", args=[agent.pk])
+        return format_html('<a href="{}">stack canvas</a>', url)
 
     def delete_model(self, request, obj):
 
@@ -342,6 +350,16 @@ class RuleSetAdmin(TenantScopedAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         rule_sets.rules_version_record(agent=form.instance.agent, user=request.user, via="admin")
+        for warning in rules_warnings(form.instance.agent):
+            self.message_user(
+                request, f"Warning: {warning['path']}: {warning['message']}", messages.WARNING
+            )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ruleset = self.get_object(request, object_id)
+        warnings = rules_warnings(ruleset.agent) if ruleset is not None else []
+        extra = {**(extra_context or {}), "lint_warnings": warnings}
+        return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def delete_model(self, request, obj):
         rule_sets.rules_clear(agent=obj.agent, user=request.user, via="admin")
@@ -420,8 +438,11 @@ class RuleSetAdmin(TenantScopedAdmin):
         tenant = None if request.user.is_superuser else managed_tenant(request.user)
         form = RuleTesterForm(request.POST or None, tenant=tenant)
         result = None
+        lint = None
         if request.method == "POST" and form.is_valid():
             result = run_rule_test(form.cleaned_data)
+            owner, warnings = effective_rules_warnings(form.cleaned_data["agent"])
+            lint = {"owner": owner, "warnings": warnings}
         return TemplateResponse(
             request,
             "admin/agents/ruleset/tester.html",
@@ -430,6 +451,7 @@ class RuleSetAdmin(TenantScopedAdmin):
                 "title": "Rule tester",
                 "form": form,
                 "result": result,
+                "lint": lint,
                 "opts": self.opts,
             },
         )

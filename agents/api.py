@@ -14,7 +14,6 @@ from agents.models import Agent, AgentRole, Pattern
 from agents.runtime_config import public_runtime, runtime_errors, split_runtime
 from agents.serializers import KnowledgeSerializer
 from core.api_auth import request_tenant, tenant_get_or_404
-from core.api_errors import Conflict
 from core.scoping import scope_queryset
 
 
@@ -150,10 +149,7 @@ class AgentDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, agent_id: str):
         agent = get_agent(request, agent_id)
-        try:
-            services.agent_delete(agent=agent)
-        except services.AgentInUse as exc:
-            raise Conflict(str(exc)) from None
+        services.agent_delete(agent=agent)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -21,6 +21,7 @@ from agents.action_registry import (
 )
 from agents.models import Agent, ApprovalAction, HandoffRule, RuleSet, RuleVersion
 from core.config_version import config_changed
+from core.errors import Invalid
 from core.models import ApproverGroup, Membership
 from rules import (
     ConditionError,
@@ -36,12 +37,12 @@ ESCALATION_KEYS = {"maxAttempts", "intents", "targetAgentId", "escalateToHuman"}
 APPROVAL_KEYS = {"required", "actions", "approvers", "quorum"}
 
 
-class RulesInvalid(ValueError):
+class RulesInvalid(Invalid):
     """``errors`` maps a field path (``handoffs[1].condition``) to its messages."""
 
     def __init__(self, errors: dict[str, list[str]]):
         self.errors = errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), fields=errors)
 
 
 # --- checks shared with the admin -------------------------------------------------------------

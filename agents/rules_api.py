@@ -10,9 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
+from agents.rule_lint import rules_warnings
 from agents.rule_sets import (
     EMPTY_DOCUMENT,
-    RulesInvalid,
     effective_ruleset,
     rules_clear,
     rules_document,
@@ -32,6 +32,19 @@ RulesShape = inline_serializer(
         "handoffs": serializers.ListField(child=serializers.DictField()),
         "approvals": serializers.DictField(allow_null=True),
         "updatedAt": serializers.DateTimeField(allow_null=True),
+        "warnings": serializers.ListField(
+            child=inline_serializer(
+                "RuleWarning",
+                {
+                    "path": serializers.CharField(),
+                    "code": serializers.CharField(),
+                    "message": serializers.CharField(),
+                },
+            ),
+            help_text="What the rule lint found in the rules shown (an unknown intent with "
+            "the closest known one, a rule shadowed by an earlier one, an escalation loop): "
+            "warnings, never a refusal.",
+        ),
     },
 )
 
@@ -76,6 +89,7 @@ def rules_json(agent: Agent) -> dict:
         "version": ruleset.version if ruleset else None,
         **document,
         "updatedAt": ruleset.updated_at if ruleset else None,
+        "warnings": rules_warnings(owner) if owner is not None else [],
     }
 
 
@@ -109,10 +123,7 @@ class RulesView(APIView):
     )
     def post(self, request, agent_id: str):
         agent = tenant_get_or_404(request, Agent, slug=agent_id)
-        try:
-            rules_update(agent=agent, changes=request.data, user=_user(request), via="api")
-        except RulesInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        rules_update(agent=agent, changes=request.data, user=_user(request), via="api")
         return Response(rules_json(agent), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None})
@@ -157,10 +168,7 @@ class RuleRestoreView(APIView):
     def post(self, request, agent_id: str, version: int):
         agent = tenant_get_or_404(request, Agent, slug=agent_id)
         found = get_object_or_404(agent.rule_versions, version=version)
-        try:
-            rules_restore(agent=agent, version=found, user=_user(request))
-        except RulesInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        rules_restore(agent=agent, version=found, user=_user(request))
         return Response(rules_json(agent))
 
 

@@ -14,6 +14,7 @@ from agents.models import Agent, GuardrailPolicy, KnowledgeEntry
 from agents.models.guardrails import DOCUMENT_FIELDS
 from agents.runtime_config import SECRET_NAMES, runtime_secret_after, secret_problem
 from core.config_version import config_changed
+from core.errors import Conflict
 from core.models import Tenant
 
 # What the API calls the model's fields, for error messages.
@@ -26,7 +27,7 @@ API_NAMES = {
 }
 
 
-class AgentInUse(Exception):
+class AgentInUse(Conflict):
     """The agent cannot be deleted: others report to it or rules and workflows point at it."""
 
 

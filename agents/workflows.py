@@ -27,11 +27,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, ProtectedError, QuerySet
 
 from agents.models import Agent, Workflow, WorkflowStep
+from core.errors import Conflict, Invalid
 from core.models import Tenant
 from core.scoping import scope_queryset
 from rules import CONVERSATION_NAMES as _CONDITION_NAMES
@@ -79,16 +79,16 @@ STEP_BUDGET_MESSAGE = f"Must be a whole number from {MIN_STEP_BUDGET} to {MAX_ST
 NAME_TAKEN = "A workflow with this name already exists."
 
 
-class WorkflowInvalid(ValidationError):
+class WorkflowInvalid(Invalid):
     """A workflow document that cannot be saved. ``errors`` maps a field path (``name``,
     ``steps``, ``steps[1].condition``) to its messages, in document order."""
 
     def __init__(self, errors: dict[str, list[str]]):
         self.errors = errors
-        super().__init__(errors)
+        super().__init__(fields=errors)
 
 
-class WorkflowInUse(Exception):
+class WorkflowInUse(Conflict):
     """The workflow cannot be deleted: other rows still point at it."""
 
 

@@ -15,11 +15,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib import messages as admin_messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
 from agents.admin_fields import CommaListField
 from agents.models import Workflow, WorkflowStep
+from agents.rule_lint import workflow_warnings
 from agents.workflows import (
     ALL,
     CONTEXT,
@@ -189,6 +191,12 @@ class WorkflowAdmin(TenantScopedAdmin):
                 )
                 # The steps were written as a whole; tell the change message so.
                 formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+                for warning in workflow_warnings(workflow):
+                    self.message_user(
+                        request,
+                        f"Warning: {warning['path']}: {warning['message']}",
+                        admin_messages.WARNING,
+                    )
             else:
                 self.save_formset(request, form, formset, change=change)
 

@@ -24,7 +24,6 @@ from agents.workflows import (
     MAX_STEPS,
     MIN_STEP_BUDGET,
     START,
-    WorkflowInUse,
     workflow_create,
     workflow_delete,
     workflow_document,
@@ -33,7 +32,6 @@ from agents.workflows import (
     workflow_replace,
 )
 from core.api_auth import request_tenant
-from core.api_errors import Conflict
 from core.api_schema import ErrorSerializer
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -161,10 +159,7 @@ class WorkflowDetailView(APIView):
         responses={204: None, 404: NOT_FOUND, 409: OpenApiResponse(ErrorSerializer)},
     )
     def delete(self, request, workflow_id: int):
-        try:
-            workflow_delete(workflow=_get(request, workflow_id))
-        except WorkflowInUse as exc:
-            raise Conflict(str(exc)) from None
+        workflow_delete(workflow=_get(request, workflow_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

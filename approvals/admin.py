@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -23,11 +22,13 @@ from approvals.models import (
     Verdict,
 )
 from approvals.selectors import approval_transcript, origin_text
-from approvals.services import ApprovalConflict, NotAnApprover, approval_decide
+from approvals.services import approval_decide
 from core.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedTabularInline,
 )
+from core.errors import DomainError
+from core.limits import MAX_REASON
 from core.models import ApproverGroup
 from core.services import person_access_changed
 
@@ -116,7 +117,7 @@ class DecisionInline(TenantScopedTabularInline):
 class DenyForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        max_length=2000,
+        max_length=MAX_REASON,
         help_text="Required: why the action must not be carried out.",
     )
 
@@ -205,10 +206,8 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
                     ip=ip,
                     user_agent=user_agent,
                 )
-            except (NotAnApprover, ApprovalConflict) as exc:
-                refused.append(f"#{approval.pk}: {exc}")
-            except ValidationError as exc:
-                refused.append(f"#{approval.pk}: {' '.join(exc.messages)}")
+            except DomainError as exc:
+                refused.append(f"#{approval.pk}: {exc.message}")
             else:
                 done.append(f"#{approval.pk}")
         verb = "Approved" if verdict == Verdict.APPROVE else "Denied"

@@ -32,10 +32,6 @@ from approvals.selectors import (
     approvals_pending_for,
 )
 from approvals.services import (
-    ActionInvalid,
-    ActionNotAllowed,
-    ApprovalConflict,
-    NotAnApprover,
     action_propose,
     approval_decide,
     proposal_json,
@@ -46,7 +42,7 @@ from core.api_auth import (
     request_principal,
     request_tenant,
 )
-from core.api_errors import Conflict
+from core.limits import MAX_REASON
 from core.scoping import scope_queryset
 
 
@@ -58,7 +54,7 @@ class ActionInSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, trim_whitespace=True
+        max_length=MAX_REASON, required=False, allow_blank=True, trim_whitespace=True
     )
 
 
@@ -145,25 +141,18 @@ class ActionsView(APIView):
         data = serializer.validated_data
         principal = request_principal(request)
         ip, user_agent = client_address(request)
-        try:
-            proposal = action_propose(
-                conversation=conversation,
-                action=data["action"],
-                params=data["params"],
-                idempotency_key=data["idempotencyKey"],
-                requested_by=principal.user,
-                requested_by_key=principal.key,
-                requested_by_label=principal.label,
-                ip=ip,
-                user_agent=user_agent,
-                run_now=True,
-            )
-        except ActionInvalid as exc:
-            raise exceptions.ValidationError({k: [v] for k, v in exc.errors.items()}) from None
-        except ActionNotAllowed as exc:
-            raise exceptions.PermissionDenied(str(exc), code="action_not_allowed") from None
-        except ApprovalConflict as exc:
-            raise Conflict(str(exc)) from None
+        proposal = action_propose(
+            conversation=conversation,
+            action=data["action"],
+            params=data["params"],
+            idempotency_key=data["idempotencyKey"],
+            requested_by=principal.user,
+            requested_by_key=principal.key,
+            requested_by_label=principal.label,
+            ip=ip,
+            user_agent=user_agent,
+            run_now=True,
+        )
         code = status.HTTP_202_ACCEPTED if proposal.waiting else status.HTTP_200_OK
         return Response(proposal_json(proposal), status=code)
 
@@ -255,19 +244,14 @@ class ApprovalDecideView(APIView):
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ip, user_agent = client_address(request)
-        try:
-            decided = approval_decide(
-                approval=approval,
-                user=request.user,
-                verdict=self.verdict,
-                reason=serializer.validated_data.get("reason", ""),
-                ip=ip,
-                user_agent=user_agent,
-            )
-        except NotAnApprover as exc:
-            raise exceptions.PermissionDenied(str(exc)) from None
-        except ApprovalConflict as exc:
-            raise Conflict(str(exc)) from None
+        decided = approval_decide(
+            approval=approval,
+            user=request.user,
+            verdict=self.verdict,
+            reason=serializer.validated_data.get("reason", ""),
+            ip=ip,
+            user_agent=user_agent,
+        )
         return Response(approval_json(decided))
 
 

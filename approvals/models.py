@@ -18,6 +18,7 @@ from core.models import (
     Tenant,
     TenantOwned,
 )
+from core.states import StateGuarded, StateTable
 
 # an amount in the tenant's currency (actions' amounts are bounded by their schema)
 AMOUNT_DIGITS = 24
@@ -76,9 +77,28 @@ class ApprovalStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class ApprovalRequest(TenantOwned):
+# A request waits, is decided once (or expires), and an approved one follows its execution.
+APPROVAL_STATES = StateTable(
+    "approval request",
+    {
+        ApprovalStatus.PENDING: {
+            ApprovalStatus.APPROVED,
+            ApprovalStatus.DENIED,
+            ApprovalStatus.EXPIRED,
+        },
+        ApprovalStatus.APPROVED: {ApprovalStatus.EXECUTED, ApprovalStatus.FAILED},
+        ApprovalStatus.DENIED: set(),
+        ApprovalStatus.EXPIRED: set(),
+        ApprovalStatus.EXECUTED: set(),
+        ApprovalStatus.FAILED: set(),
+    },
+)
+
+
+class ApprovalRequest(StateGuarded, TenantOwned):
     """A proposed action that waits for people (SPEC 7). Only ``approvals.services`` writes
-    ``status``, under a lock of this row."""
+    ``status``, through ``APPROVAL_STATES`` (a direct ``save()`` or ``update()`` of it is
+    refused)."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(
@@ -236,9 +256,34 @@ class ExecutionStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class ActionExecution(TenantOwned):
+# An execution is queued, runs (an attempt may start again when its task is delivered twice),
+# goes back to the queue after a failed attempt, and ends succeeded or failed. An attempt may
+# find it queued again (another worker's failed attempt) and finish it from there.
+EXECUTION_STATES = StateTable(
+    "action execution",
+    {
+        ExecutionStatus.QUEUED: {
+            ExecutionStatus.QUEUED,
+            ExecutionStatus.RUNNING,
+            ExecutionStatus.SUCCEEDED,
+            ExecutionStatus.FAILED,
+        },
+        ExecutionStatus.RUNNING: {
+            ExecutionStatus.QUEUED,
+            ExecutionStatus.RUNNING,
+            ExecutionStatus.SUCCEEDED,
+            ExecutionStatus.FAILED,
+        },
+        ExecutionStatus.SUCCEEDED: set(),
+        ExecutionStatus.FAILED: set(),
+    },
+)
+
+
+class ActionExecution(StateGuarded, TenantOwned):
     """One run of an action, approved or not needing approval. ``execution_key`` is unique, so
-    an action is executed at most once whatever races; the executor locks this row."""
+    an action is executed at most once whatever races; the executor locks this row. Only
+    ``approvals.services`` writes ``status``, through ``EXECUTION_STATES``."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     request = models.OneToOneField(

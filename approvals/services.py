@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -50,6 +49,8 @@ from agents.rule_engine import approval_verdict, rules_for
 from approvals import notifications
 from approvals.audit import Actor, audit_record
 from approvals.models import (
+    APPROVAL_STATES,
+    EXECUTION_STATES,
     ActionExecution,
     ApprovalCause,
     ApprovalDecision,
@@ -87,6 +88,8 @@ from conversations.models import (
     MessageRole,
     State,
 )
+from core.errors import Conflict, Forbidden, Invalid
+from core.limits import MAX_REASON
 from core.models import ApiKey
 from core.outbox import outbox_task
 from core.principals import (
@@ -102,7 +105,6 @@ MAX_ATTEMPTS = 3  # runs of an action's callable before its execution is failed
 RETRY_BASE_SECONDS = 10  # backoff: 10 s, 20 s, 40 s ... capped
 RETRY_MAX_SECONDS = 300
 MAX_IDEMPOTENCY_KEY = 200
-MAX_REASON = 2000
 SWEEP_BATCH = 500
 FINAL_EXECUTION = (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED)
 
@@ -120,23 +122,25 @@ EXECUTED_TEXT = "Your {what} was approved and has been carried out."
 FAILED_TEXT = "We could not complete your {what}."
 
 
-class ActionInvalid(ValueError):
+class ActionInvalid(Invalid):
     """Unknown action or bad parameters; ``errors`` maps a field path (``params.amount``) to
     what is wrong."""
 
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        super().__init__(fields=errors)
 
 
-class ApprovalConflict(Exception):
+class ApprovalConflict(Conflict):
     """The request cannot be done in the current state (HTTP 409): already decided, expired,
     an idempotency key reused for something else, a resolved conversation."""
 
 
-class ActionNotAllowed(PermissionDenied):
+class ActionNotAllowed(Forbidden):
     """The proposing agent's allow-list does not name this action (HTTP 403): refused before
     the approval rules, recorded as a ``guardrail.blocked`` decision event."""
+
+    code = "action_not_allowed"
 
     def __init__(self, *, action: str, agent_slug: str, allowed: list[str]):
         self.action = action
@@ -148,7 +152,7 @@ class ActionNotAllowed(PermissionDenied):
         )
 
 
-class NotAnApprover(PermissionDenied):
+class NotAnApprover(Forbidden):
     """This person (or key) may not decide this request (HTTP 403): an integration key, not
     a listed approver, or someone who caused it."""
 
@@ -582,19 +586,19 @@ def approval_decide(
     user_agent: str = "",
 ) -> ApprovalRequest:
     """One approver approves or denies. Raises NotAnApprover (403: an integration key, not
-    a listed approver of the tenant, or someone who caused it), ValidationError (400: deny without a
+    a listed approver of the tenant, or someone who caused it), Invalid (400: deny without a
     reason) or ApprovalConflict (409: already decided by anyone, or by this person, or
     expired). Returns the request as it now is."""
     if verdict not in Verdict.values:
-        raise ValidationError({"verdict": [f"must be one of {', '.join(Verdict.values)}"]})
+        raise Invalid(fields={"verdict": f"must be one of {', '.join(Verdict.values)}"})
     problem = decide_problem(approval, user)
     if problem:
         raise NotAnApprover(problem)
     reason = (reason or "").strip()
     if verdict == Verdict.DENY and not reason:
-        raise ValidationError({"reason": ["Give a reason to deny."]})
+        raise Invalid(fields={"reason": "Give a reason to deny."})
     if len(reason) > MAX_REASON:
-        raise ValidationError({"reason": [f"At most {MAX_REASON} characters."]})
+        raise Invalid(fields={"reason": f"At most {MAX_REASON} characters."})
     actor = Actor(label=user.get_username(), user=user, ip=ip, user_agent=user_agent)
     conflict = None
     with transaction.atomic():
@@ -678,11 +682,14 @@ def _finish(
     reason: str = "",
 ) -> None:
     """Record the final outcome of a locked pending request."""
-    approval.status = status
-    approval.decided_at = now
-    approval.decided_by = user
-    approval.reason = reason
-    approval.save(update_fields=["status", "decided_at", "decided_by", "reason"])
+    APPROVAL_STATES.transition(
+        approval,
+        to=status,
+        from_=ApprovalStatus.PENDING,
+        decided_at=now,
+        decided_by=user,
+        reason=reason,
+    )
     record(
         conversation=_conversation_ref(approval),
         event=ApprovalDecided(
@@ -704,12 +711,10 @@ def _expire(approval: ApprovalRequest, now: dt.datetime) -> bool:
     """Expire a pending request (conditional on it still being pending)."""
     timeout = approval.expires_at - approval.created_at
     reason = f"No decision within {_duration(timeout)}."
-    updated = ApprovalRequest.objects.filter(pk=approval.pk, status=ApprovalStatus.PENDING).update(
-        status=ApprovalStatus.EXPIRED, decided_at=now, reason=reason
-    )
-    if updated != 1:
+    if not APPROVAL_STATES.transition(
+        approval, to=ApprovalStatus.EXPIRED, decided_at=now, reason=reason
+    ):
         return False
-    approval.status, approval.decided_at, approval.reason = ApprovalStatus.EXPIRED, now, reason
     record(
         conversation=_conversation_ref(approval),
         event=ApprovalDecided(
@@ -795,9 +800,9 @@ def execution_run(*, execution_id: int) -> ActionExecution:
     the ``MAX_ATTEMPTS``-th marks it failed."""
     now = timezone.now()
     # visible progress: "running" since now (committed at once; the attempt itself is below)
-    ActionExecution.objects.filter(
-        pk=execution_id, status__in=[ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]
-    ).update(status=ExecutionStatus.RUNNING, updated_at=now)
+    EXECUTION_STATES.transition(
+        ActionExecution.objects.filter(pk=execution_id), to=ExecutionStatus.RUNNING, updated_at=now
+    )
     with transaction.atomic():
         execution = ActionExecution.objects.select_for_update(of=("self",)).get(pk=execution_id)
         if execution.status in FINAL_EXECUTION:
@@ -831,9 +836,13 @@ def execution_run(*, execution_id: int) -> ActionExecution:
             if execution.attempts >= MAX_ATTEMPTS:
                 _execution_failed(execution)
             else:
-                execution.status = ExecutionStatus.QUEUED
-                execution.updated_at = timezone.now()
-                execution.save(update_fields=["status", "attempts", "error", "updated_at"])
+                EXECUTION_STATES.transition(
+                    execution,
+                    to=ExecutionStatus.QUEUED,
+                    attempts=execution.attempts,
+                    error=execution.error,
+                    updated_at=timezone.now(),
+                )
             return execution
         _execution_succeeded(execution, result)
     return execution
@@ -841,13 +850,14 @@ def execution_run(*, execution_id: int) -> ActionExecution:
 
 def _execution_succeeded(execution: ActionExecution, result: Any) -> None:
     now = timezone.now()
-    execution.status = ExecutionStatus.SUCCEEDED
-    execution.result = result
-    execution.error = ""
-    execution.finished_at = now
-    execution.updated_at = now
-    execution.save(
-        update_fields=["status", "attempts", "result", "error", "finished_at", "updated_at"]
+    EXECUTION_STATES.transition(
+        execution,
+        to=ExecutionStatus.SUCCEEDED,
+        attempts=execution.attempts,
+        result=result,
+        error="",
+        finished_at=now,
+        updated_at=now,
     )
     conversation = _conversation_ref(execution)
     record(
@@ -875,10 +885,14 @@ def _execution_succeeded(execution: ActionExecution, result: Any) -> None:
 
 def _execution_failed(execution: ActionExecution) -> None:
     now = timezone.now()
-    execution.status = ExecutionStatus.FAILED
-    execution.finished_at = now
-    execution.updated_at = now
-    execution.save(update_fields=["status", "attempts", "error", "finished_at", "updated_at"])
+    EXECUTION_STATES.transition(
+        execution,
+        to=ExecutionStatus.FAILED,
+        attempts=execution.attempts,
+        error=execution.error,
+        finished_at=now,
+        updated_at=now,
+    )
     conversation = (
         Conversation.objects.select_for_update(of=("self",))
         .select_related("tenant", "current_agent")
@@ -913,10 +927,9 @@ def _execution_failed(execution: ActionExecution) -> None:
 
 def _approval_moved(execution: ActionExecution, status: str) -> ApprovalRequest | None:
     """An approved request follows its execution's outcome (executed or failed)."""
-    updated = ApprovalRequest.objects.filter(
-        pk=execution.request_id, status=ApprovalStatus.APPROVED
-    ).update(status=status)
-    if not updated:
+    if not APPROVAL_STATES.transition(
+        ApprovalRequest.objects.filter(pk=execution.request_id), to=status
+    ):
         return None
     approval = ApprovalRequest(
         pk=execution.request_id,

@@ -25,7 +25,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
@@ -50,8 +49,11 @@ from approvals.selectors import (
     execution_of,
     origin_text,
 )
-from approvals.services import MAX_REASON, ApprovalConflict, NotAnApprover, approval_decide
+from approvals.services import approval_decide
+from core.api_errors import domain_status
 from core.dates import DateInRangeField
+from core.errors import DomainError, Invalid
+from core.limits import MAX_REASON
 from core.models import (
     Membership,
     Tenant,
@@ -547,30 +549,26 @@ def _decide(request: HttpRequest, approval_id: int, verdict: str) -> HttpRespons
             ip=ip,
             user_agent=user_agent,
         )
-    except ValidationError as exc:
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"reason": exc.messages}
+    except Invalid as exc:
         with timezone.override(tz):
             context = _detail_context(
                 request,
                 approval,
                 form_error=" ".join(
-                    errors.get("reason") or [m for ms in errors.values() for m in ms]
+                    exc.fields.get("reason") or [m for ms in exc.fields.values() for m in ms]
                 ),
                 reason=reason,
             )
             return render(request, "approvals/detail.html", context, status=400)
-    except NotAnApprover as exc:
-        messages.error(request, str(exc))
-        with timezone.override(tz):
-            return render(
-                request, "approvals/detail.html", _detail_context(request, approval), status=403
-            )
-    except ApprovalConflict as exc:
-        messages.error(request, str(exc))
+    except DomainError as exc:  # not an approver of it (403), already decided (409)
+        messages.error(request, exc.message)
         current = _tenant_approval(membership, approval_id)
         with timezone.override(tz):
             return render(
-                request, "approvals/detail.html", _detail_context(request, current), status=409
+                request,
+                "approvals/detail.html",
+                _detail_context(request, current),
+                status=domain_status(exc),
             )
     decided.tenant = membership.tenant
     summary = describe(decided.action, decided.params)[1]

@@ -71,6 +71,17 @@ def product_env(
     return env
 
 
+def default_queue(env: dict[str, str]) -> str:
+    return env.get("CELERY_QUEUE") or "celery"
+
+
+def turns_queue(env: dict[str, str]) -> str:
+    """The agents' runs' queue, as config/settings.py and the Procfile name it."""
+    if env.get("CELERY_TURNS_QUEUE"):
+        return env["CELERY_TURNS_QUEUE"]
+    return f"{env['CELERY_QUEUE']}-turns" if env.get("CELERY_QUEUE") else "turns"
+
+
 class RedisServer:
     """A redis-server of the caller's own on a free port; ``stop()`` and ``start()`` again."""
 
@@ -177,9 +188,19 @@ class Processes:
         return base
 
     def worker(
-        self, env: dict[str, str], *, concurrency: int = 1, timeout: float = WAIT
+        self,
+        env: dict[str, str],
+        *,
+        concurrency: int = 1,
+        timeout: float = WAIT,
+        pool: str = "prefork",
+        queues: str | None = None,
     ) -> subprocess.Popen:
-        """A Celery worker (prefork); returns once it is ready."""
+        """A Celery worker; returns once it is ready. By default one prefork worker serves
+        both the default queue and the agents' runs (``turns``); production runs the turns
+        on a threads-pool worker of their own (``turns_worker``)."""
+        if queues is None:
+            queues = f"{default_queue(env)},{turns_queue(env)}"
         process = self._spawn(
             "worker",
             [
@@ -190,9 +211,13 @@ class Processes:
                 "config",
                 "worker",
                 "--pool",
-                "prefork",
+                pool,
                 "--concurrency",
                 str(concurrency),
+                "--queues",
+                queues,
+                "--hostname",
+                f"{pool}-{len(self.running)}@%h",
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
@@ -209,6 +234,19 @@ class Processes:
 
         wait_until(ready, what="the worker", timeout=timeout)
         return process
+
+    def turns_worker(
+        self, env: dict[str, str], *, concurrency: int = 50, timeout: float = WAIT
+    ) -> subprocess.Popen:
+        """The agents' runs as the Procfile's ``turns`` line serves them: Celery's threads
+        pool on the ``turns`` queue alone, with a small database pool."""
+        return self.worker(
+            {"DB_POOL_MIN_SIZE": "1", "DB_POOL_MAX_SIZE": "4", **env},
+            concurrency=concurrency,
+            timeout=timeout,
+            pool="threads",
+            queues=turns_queue(env),
+        )
 
     def beat(self, env: dict[str, str]) -> subprocess.Popen:
         """Celery beat with the database scheduler (the periodic sweeps), as the Procfile runs

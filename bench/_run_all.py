@@ -82,6 +82,13 @@ SPECS: dict[str, Spec] = {
     ),
     "guardrails": Spec(quick_args=("--repeat", "200"), timeout=300),
     "stacks": Spec(services=("postgres",), quick_args=("--runs", "3"), timeout=300),
+    "turn": Spec(
+        services=("postgres",),  # it starts a Redis server of its own
+        args=("--conversations", "200"),
+        quick_args=("--conversations", "24"),
+        timeout=900,
+    ),
+    "canvas": Spec(services=("postgres",), quick_args=("--events", "20000"), timeout=900),
     "load": Spec(
         services=("postgres", "redis"),
         quick_args=("--seconds", "15", "--customers", "10", "--agents", "3"),
@@ -97,6 +104,8 @@ ORDER = [
     "metrics",
     "handoff",
     "stacks",
+    "turn",
+    "canvas",
     "load",
 ]
 

@@ -758,7 +758,7 @@ class Writer:
 
     def escalate(self, conversation) -> dict:
         from handover.models import Handoff
-        from orchestration.pipeline import conversation_receive_message
+        from orchestration.turns import conversation_receive_message
 
         self._install()
         self.sends.clear()
@@ -1163,7 +1163,7 @@ def _sync_costs(tenant) -> dict:
     """Median time of the reads an inbox socket does, with the current presence rows:
     ``_online`` (run by EVERY socket for EVERY presence event), the snapshot (once per
     connect) and ``presence_join`` (once per agent connect)."""
-    from handover.consumers import _online
+    from handover.presence import online_names as _online
     from handover.presence import presence_join
     from orchestration.inbox import inbox_snapshot
 
@@ -1183,7 +1183,7 @@ async def server_costs(tenant) -> dict:
     from asgiref.sync import sync_to_async
     from channels.db import database_sync_to_async
 
-    from handover.consumers import _online
+    from handover.presence import online_names as _online
 
     out = {}
     for n in AGENT_COUNTS:

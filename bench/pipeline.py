@@ -124,7 +124,7 @@ class Result:
 def bench_direct(tenant, agent, seconds: float) -> Result:
     """``conversation_receive_message`` called in a loop, as a view would."""
     from conversations.services import conversation_start
-    from orchestration.pipeline import conversation_receive_message
+    from orchestration.turns import conversation_receive_message
 
     latencies: list[float] = []
     start, cpu = time.perf_counter(), time.process_time()
@@ -196,7 +196,7 @@ def queries_per_message(tenant, agent, raw_key: str) -> dict[str, list[int]]:
     from django.test.utils import CaptureQueriesContext
 
     from conversations.services import conversation_start
-    from orchestration.pipeline import conversation_receive_message
+    from orchestration.turns import conversation_receive_message
     from tools.simulation import InProcessTransport
 
     counts: dict[str, list[int]] = {"pipeline": [], "API": []}
@@ -438,6 +438,9 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         # the pipeline is measured, not the per-key limit (in process and in the server)
         "API_RATE_LIMIT": "off",
+        # the whole turn in the request, the agent's run included, as before the turn was split
+        # in phases (bench/turn.py measures the split turn with a slow agent)
+        "TURN_DISPATCH": "inline",
     }
     env.pop("REDIS_URL", None)  # the in-memory channel layer: measure the pipeline, not Redis
     os.environ.update(env)

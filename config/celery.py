@@ -26,6 +26,9 @@ SCHEDULE: dict[str, tuple[str, float]] = {
     # conversations silent for checkInterval x stallThreshold (each conversation's own
     # settings; the sweep runs often enough for the smallest checkInterval worth setting)
     "Orchestrator: silence sweep": ("orchestration.sweep_silence", 5),
+    # AI turns pending past TURN_STALE_SECONDS: sent to the workers once more, then given up
+    # (the customer is told, people take over)
+    "Orchestrator: AI turns that never came back": ("orchestration.sweep_turns", 30),
     # pending approvals past the tenant's approval_timeout, and stale executions resent
     "Approvals: expiry sweep": ("approvals.expire_pending", 60),
     # metric alerts past their threshold (at most one e-mail per window)

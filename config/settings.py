@@ -293,6 +293,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # Several deployments may share one Redis: each then names its own queue (and CHANNELS_PREFIX).
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# An AI turn's run (an agent's runtime calls: seconds of waiting on an LLM or a webhook) goes to
+# a queue of its own, served by a threads-pool worker (Procfile: turns), so that it never waits
+# behind, nor holds up, the other tasks.
+# (A deployment that names its own CELERY_QUEUE gets "<CELERY_QUEUE>-turns", as the Procfile.)
+CELERY_TURNS_QUEUE = env_str("CELERY_TURNS_QUEUE") or (
+    f"{env_str('CELERY_QUEUE')}-turns" if env_str("CELERY_QUEUE") else "turns"
+)
+CELERY_TASK_ROUTES = {"orchestration.run_turn": {"queue": CELERY_TURNS_QUEUE}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # /health/ready: every check gives up after this long (database, Redis, worker ping)
 HEALTH_CHECK_TIMEOUT_MS = env_int("HEALTH_CHECK_TIMEOUT_MS", 2000)
@@ -303,6 +311,29 @@ OUTBOX_BROKER_BACKOFF = env_int("OUTBOX_BROKER_BACKOFF", 10)  # s without publis
 CHANNEL_SEND_TIMEOUT = env_int("CHANNEL_SEND_TIMEOUT", 3)  # s for a channel-layer send
 # an execution queued or running this long without news is sent to the workers again
 EXECUTION_STALE_SECONDS = env_int("EXECUTION_STALE_SECONDS", 600)
+
+# --- The turn (orchestration/turns.py) ------------------------------------------------------
+# "outbox": an AI turn's run is a Celery task dispatched through the outbox (on the embedded
+# default, the in-process runner runs it); "inline": it runs in the caller right after the
+# decide transaction commits (the tests, scripts)
+TURN_DISPATCH = env_str("TURN_DISPATCH", "outbox")
+if TURN_DISPATCH not in ("outbox", "inline"):
+    raise ImproperlyConfigured('TURN_DISPATCH must be "outbox" or "inline".')
+# a turn's task: soft and hard time limits (s; the runtimes' own timeouts come first)
+TURN_SOFT_TIME_LIMIT = env_int("TURN_SOFT_TIME_LIMIT", 150)
+TURN_TIME_LIMIT = env_int("TURN_TIME_LIMIT", 180)
+# a turn pending this long is sent to the workers again, then (as long again) given up
+TURN_STALE_SECONDS = env_int("TURN_STALE_SECONDS", 240)
+# the runtimes' HTTP policy (agents/runtimes/http.py), when the operator sets it
+AGENT_RUNTIME_HTTP = {
+    key: value
+    for key, value in (
+        ("read_timeout", env_str("AGENT_HTTP_READ_TIMEOUT")),
+        ("connect_timeout", env_str("AGENT_HTTP_CONNECT_TIMEOUT")),
+        ("attempts", env_str("AGENT_HTTP_ATTEMPTS")),
+    )
+    if value
+}
 
 # --- Auth and pages -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

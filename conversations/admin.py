@@ -76,7 +76,7 @@ class ConversationAdmin(TenantScopedAdmin):
     search_fields = ["customer_ref", "customer_name", "customer_email"]
     list_select_related = ["current_agent"]
     inlines = [MessageInline, DecisionEventInline]
-    exclude = ["customer_token_hash", "workflow_state"]
+    exclude = ["customer_token_hash", "workflow_state", "ai_turn_message", "ai_turn_detail"]
     readonly_fields = ["timeline", "opened_by", "opened_by_key"]
 
     @admin.display(description="timeline")

@@ -29,12 +29,16 @@ from core.api_auth import (
     request_principal,
     request_tenant,
 )
-from core.api_errors import Conflict
+from core.limits import MessageTextField
 from core.scoping import scope_queryset
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
 from orchestration.reach import narrow_conversations
+from orchestration.turns import (
+    MAX_WAIT_SECONDS,
+    ReplyStatus,
+    conversation_receive_message,
+    turn_wait,
+)
 
-MAX_TEXT = 10_000
 MESSAGES_PAGE = 500
 EVENTS_PAGE = 2000
 """The most messages and events one GET answers; ``?after=<last id>`` reads the next page."""
@@ -94,8 +98,15 @@ class SignalsSerializer(serializers.Serializer):
 
 
 class MessageInSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=True)
+    text = MessageTextField()
     signals = SignalsSerializer(required=False)
+    wait = serializers.FloatField(
+        required=False,
+        min_value=0,
+        max_value=MAX_WAIT_SECONDS,
+        help_text="Seconds (0 to 30) to wait for the agent's reply before answering; without "
+        "it the answer comes at once and the reply arrives over the sockets.",
+    )
 
 
 def conversation_json(conversation: Conversation) -> dict:
@@ -267,6 +278,16 @@ class MessagesView(APIView):
                 {
                     "message": MessageShape(),
                     "reply": MessageShape(allow_null=True),
+                    "replyStatus": serializers.ChoiceField(
+                        choices=[s.value for s in ReplyStatus],
+                        help_text="none: no agent answers this message (people have it); "
+                        "pending: an agent is answering, the reply arrives over the sockets "
+                        "(message.created) and in the messages; answered: reply holds it; "
+                        "silent: the agent gave no reply (it failed, was blocked, or handed "
+                        "over: see notices); dropped: the conversation moved on while the "
+                        "agent was thinking (a newer message, a person claimed it, resolved), "
+                        "so its answer was not sent.",
+                    ),
                     "notices": MessageShape(many=True),
                     "state": serializers.CharField(),
                     "currentAgentId": serializers.CharField(),
@@ -276,26 +297,29 @@ class MessagesView(APIView):
                 },
             )
         },
-        description="Runs the message through the orchestrator and answers with what it did.",
+        description="Stores the message and answers at once with the orchestrator's decisions "
+        "(routing, rules, escalation, a handoff). When an agent must reply, its reply is "
+        "produced outside the request: replyStatus is pending and the reply arrives over the "
+        "conversation's socket (agent.typing, then message.created). With wait (seconds, 0 to "
+        "30) the answer waits for the reply (holding no database connection meanwhile); when "
+        "it does not come in time, replyStatus is still pending.",
     )
     def post(self, request, conversation_id):
         conversation = get_object_or_404(tenant_conversations(request), pk=conversation_id)
         serializer = MessageInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            result = conversation_receive_message(
-                conversation=conversation,
-                text=data["text"],
-                signals=data.get("signals"),
-                sent_by=request_principal(request),
-            )
-        except ConversationClosed as exc:
-            raise Conflict(str(exc)) from None
+        result = conversation_receive_message(
+            conversation=conversation,
+            text=data["text"],
+            signals=data.get("signals"),
+            sent_by=request_principal(request),
+        )
         conv = result.conversation
         body = {
             "message": message_json(result.message),
             "reply": message_json(result.reply) if result.reply else None,
+            "replyStatus": str(result.reply_status),
             "notices": [message_json(m) for m in result.notices],
             "state": conv.state,
             "currentAgentId": conv.current_agent.slug,
@@ -303,7 +327,31 @@ class MessagesView(APIView):
             "approval": result.approval,
             "proposedActions": result.proposed_actions,
         }
+        wait = data.get("wait")
+        if wait and result.ai_turn is not None and result.reply_status == ReplyStatus.PENDING:
+            outcome = turn_wait(conversation_id=conv.pk, ai_turn=result.ai_turn, seconds=wait)
+            if outcome is not None:
+                body.update(_waited(conv.pk, outcome, body))
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _waited(conversation_id, outcome: dict, body: dict) -> dict:
+    """The answer's fields once the agent's turn is over (read afresh)."""
+    conv = Conversation.objects.select_related("current_agent").get(pk=conversation_id)
+    ids = [i for i in [outcome.get("reply"), *(outcome.get("notices") or [])] if i]
+    found = {m.pk: m for m in Message.objects.filter(conversation_id=conversation_id, pk__in=ids)}
+    reply = found.get(outcome["reply"]) if outcome.get("reply") else None
+    return {
+        "reply": message_json(reply) if reply else None,
+        "replyStatus": outcome["status"],
+        "notices": body["notices"]
+        + [message_json(found[i]) for i in outcome.get("notices") or [] if i in found],
+        "state": conv.state,
+        "currentAgentId": conv.current_agent.slug,
+        "handoff": outcome.get("handoff") or body["handoff"],
+        "approval": outcome.get("approval"),
+        "proposedActions": outcome.get("proposedActions") or [],
+    }
 
 
 class EventsView(APIView):

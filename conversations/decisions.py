@@ -449,6 +449,29 @@ class BudgetExceeded(Decision):
     usage: dict[str, Any] = field(default_factory=dict)
 
 
+class DropReason:
+    """``reasonCode`` of ``turn.dropped``: what moved while the agent was thinking."""
+
+    NEWER_MESSAGE = "newer_message"
+    CLAIMED = "claimed"
+    HANDED_OVER = "handed_over"
+    RESOLVED = "resolved"
+    GAVE_UP = "gave_up"  # the turn never came back; the sweep told the customer
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnDropped(Decision):
+    """An agent's answer to a customer message was not applied (never sent) because the
+    conversation moved on while it ran."""
+
+    type: ClassVar[str] = EventType.TURN_DROPPED
+
+    turn: int  # the customer message's number (the conversation's ``turns`` then)
+    reason: str  # for people: "a newer message", "a person claimed it", "resolved"
+    reason_code: str = ""
+    ran: bool = True  # whether the agent had run (False: dropped before it started)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Unrecognised(Decision):
     """A stored event of a type this code does not know: its detail as it is."""
@@ -484,6 +507,7 @@ DECISIONS: dict[str, type[Decision]] = {
         GuardrailBlocked,
         GuardrailRedacted,
         BudgetExceeded,
+        TurnDropped,
     )
 }
 

@@ -7,8 +7,10 @@
 state may be resolved. One addition, for SPEC 4.1 step 5: an escalation rule hands an
 ``active`` conversation straight to humans (``active -> handing_off``).
 
-Only ``conversation_transition`` writes ``Conversation.state``; it does so with a conditional
-UPDATE on the state it read, so two writers cannot both move the same conversation.
+Only ``conversation_transition`` writes ``Conversation.state``, through the table's
+``transition()`` (``core.states``): a conditional UPDATE on the state it read, so two writers
+cannot both move the same conversation; a direct ``save()`` or ``update()`` of the state is
+refused.
 """
 
 from __future__ import annotations
@@ -24,37 +26,31 @@ from conversations.models import (
     DecisionEvent,
     State,
 )
+from core.errors import Conflict
 from core.events import (
     conversation_group,
     notify_on_commit,
 )
+from core.states import StateTable
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    State.TRIAGED: frozenset({State.ACTIVE, State.RESOLVED}),
-    State.ACTIVE: frozenset({State.STALLED, State.AT_RISK, State.HANDING_OFF, State.RESOLVED}),
-    State.STALLED: frozenset({State.ACTIVE, State.HANDING_OFF, State.RESOLVED}),
-    State.AT_RISK: frozenset({State.ACTIVE, State.HANDING_OFF, State.RESOLVED}),
-    State.HANDING_OFF: frozenset({State.WITH_HUMAN, State.RESOLVED}),
-    State.WITH_HUMAN: frozenset({State.ACTIVE, State.RESOLVED}),
-    State.RESOLVED: frozenset(),
-}
-
-
-class InvalidTransition(Exception):
-    def __init__(self, current: str, target: str):
-        self.current, self.target = current, target
-        allowed = ", ".join(sorted(TRANSITIONS.get(current, ()))) or "none"
-        super().__init__(
-            f"A conversation cannot go from {current} to {target} (from {current}: {allowed})."
-        )
+LIFECYCLE = StateTable(
+    "conversation",
+    {
+        State.TRIAGED: {State.ACTIVE, State.RESOLVED},
+        State.ACTIVE: {State.STALLED, State.AT_RISK, State.HANDING_OFF, State.RESOLVED},
+        State.STALLED: {State.ACTIVE, State.HANDING_OFF, State.RESOLVED},
+        State.AT_RISK: {State.ACTIVE, State.HANDING_OFF, State.RESOLVED},
+        State.HANDING_OFF: {State.WITH_HUMAN, State.RESOLVED},
+        State.WITH_HUMAN: {State.ACTIVE, State.RESOLVED},
+        State.RESOLVED: set(),
+    },
+)
 
 
-class ConcurrentChange(Exception):
+class ConcurrentChange(Conflict):
     """Someone else changed the conversation's state since it was read."""
 
-
-def can_transition(current: str, target: str) -> bool:
-    return target in TRANSITIONS.get(current, frozenset())
+    code = "concurrent_change"
 
 
 def conversation_transition(
@@ -69,18 +65,17 @@ def conversation_transition(
     transaction that made the decision. ``detail`` sets the event's optional fields
     (``StateChanged``: ``risk``, ``categories``)."""
     current = conversation.state
-    if not can_transition(current, to):
-        raise InvalidTransition(current, to)
     event = StateChanged(from_=current, to=to, reason=reason, **(detail or {}))
     now = timezone.now()
-    changes: dict[str, Any] = {"state": to, "updated_at": now}
+    also: dict[str, Any] = {"updated_at": now}
     if to == State.RESOLVED:
-        changes["resolved_at"] = now
-    updated = Conversation.objects.filter(pk=conversation.pk, state=current).update(**changes)
-    if updated != 1:
+        also["resolved_at"] = now
+    if to in (State.HANDING_OFF, State.WITH_HUMAN, State.RESOLVED):
+        # people have it now: an AI answer still pending is no longer waited for (its outcome
+        # is dropped when it comes, even if the conversation is handed back to the AI by then)
+        also["ai_turn_at"] = None
+    if not LIFECYCLE.transition(conversation, to=to, from_=current, **also):
         raise ConcurrentChange(f"conversation {conversation.pk} is no longer {current}")
-    for field, value in changes.items():
-        setattr(conversation, field, value)
     notify_on_commit(
         [conversation_group(conversation.pk)],
         {"type": "conversation.updated", "conversationId": str(conversation.pk), "state": to},

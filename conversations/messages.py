@@ -14,9 +14,6 @@ from typing import Any
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
 
-# The longest text of a message of each kind (one limit per kind of text).
-MAX_MESSAGE_TEXT = 10_000
-
 
 def message_json(message: Message) -> dict[str, Any]:
     """A message as the API, the sockets and the pages show it (SPEC 6, Shapes)."""

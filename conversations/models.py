@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from core.models import Tenant, TenantOwned
+from core.states import StateGuarded
 
 
 class Channel(models.TextChoices):
@@ -30,9 +31,11 @@ class State(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
-class Conversation(TenantOwned):
+class Conversation(StateGuarded, TenantOwned):
     """One customer thread. Only ``conversations.lifecycle.conversation_transition`` writes
-    ``state``."""
+    ``state`` (a direct ``save()`` or ``update()`` of it is refused)."""
+
+    state_field = "state"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
@@ -100,6 +103,24 @@ class Conversation(TenantOwned):
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     silence_checked_at = models.DateTimeField(null=True, blank=True)
+    # The AI's turn (orchestration/turns.py): ``ai_turn`` is the number (the conversation's
+    # ``turns`` then) of the last customer message an agent was asked to answer; while that
+    # answer is pending, ``ai_turn_at`` says since when and ``ai_turn_message`` which message.
+    # The run's outcome is applied only if these still name it (nothing moved meanwhile).
+    ai_turn = models.PositiveIntegerField(
+        default=0, help_text="The customer message (by its number) an agent last had to answer."
+    )
+    ai_turn_at = models.DateTimeField(
+        null=True, blank=True, help_text="Since when an agent's answer is pending (none: empty)."
+    )
+    ai_turn_message = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ai_turn_detail = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The pending turn's rule context and sender, and the last turns' outcomes.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -120,6 +141,12 @@ class Conversation(TenantOwned):
             ),
             # approvals: a customer's running totals, across their conversations
             models.Index(fields=["tenant", "customer_ref"], name="conv_tenant_customer"),
+            # the sweep for AI turns that never came back
+            models.Index(
+                fields=["ai_turn_at"],
+                name="conv_ai_turn_pending",
+                condition=models.Q(ai_turn_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -196,6 +223,7 @@ class EventType(models.TextChoices):
     GUARDRAIL_BLOCKED = "guardrail.blocked"
     GUARDRAIL_REDACTED = "guardrail.redacted"
     BUDGET_EXCEEDED = "budget.exceeded"
+    TURN_DROPPED = "turn.dropped"
 
 
 class DecisionEvent(TenantOwned):

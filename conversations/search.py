@@ -2,7 +2,7 @@
 them, the customer, a date range, and words said in them.
 
 Words are searched with PostgreSQL's full-text search on PostgreSQL (``to_tsvector('simple',
-text)``, served by the GIN index of migration ``0003_message_text_search``; ``simple`` so every
+text)``, served by the GIN index of migration ``0004_message_text_search``; ``simple`` so every
 language's words match as typed), and with a plain case-insensitive ``LIKE`` on SQLite, the
 embedded default. Either way one query answers a page, however many rows there are.
 """

@@ -1,7 +1,10 @@
 """Every API error has one JSON shape: ``{"error": {"code", "message", "fields"?}}``.
 
 The DRF exception handler and the 404/500 handlers for API paths that no view matched answer in
-it; the body parser (``api_parsers``) raises errors that come out the same way."""
+it; the body parser (``api_parsers``) raises errors that come out the same way. The services'
+error vocabulary (``core.errors``) is mapped to HTTP here, once: ``Invalid`` 400 (with its
+fields), ``Forbidden`` 403, ``NotFound`` 404, ``Conflict`` 409, with the exception's own code
+and message; views raise them (or let them through) and never translate them by hand."""
 
 from __future__ import annotations
 
@@ -12,18 +15,42 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from core.api_parsers import PayloadTooLarge
+from core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, first_problem
 
 API_PREFIX = "/api/"
 
+# the HTTP status of each kind of refusal (the first that matches)
+DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (Invalid, status.HTTP_400_BAD_REQUEST),
+    (Forbidden, status.HTTP_403_FORBIDDEN),
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+)
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state."
-    default_code = "conflict"
+
+def domain_status(exc: DomainError) -> int:
+    return next(
+        (code for kind, code in DOMAIN_STATUS if isinstance(exc, kind)),
+        status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def domain_error_body(exc: DomainError) -> dict:
+    fields = getattr(exc, "fields", None)
+    if fields:  # as every 400 of the API says it
+        return error_body(exc.code, first_problem(fields), fields)
+    return error_body(exc.code, exc.message)
+
+
+def domain_error_response(exc: DomainError) -> JsonResponse:
+    """A refusal as a page's JSON endpoint answers it (the same status and body as the API)."""
+    return JsonResponse(domain_error_body(exc), status=domain_status(exc))
 
 
 def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict:
@@ -66,6 +93,9 @@ def _code_of(exc: exceptions.APIException) -> str:
 
 
 def exception_handler(exc: Exception, context: dict) -> Any:
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(domain_error_body(exc), status=domain_status(exc))
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):
@@ -85,9 +115,7 @@ def exception_handler(exc: Exception, context: dict) -> Any:
         )
     elif isinstance(exc, exceptions.ValidationError):
         fields = flatten_errors(exc.detail)
-        first_path, messages = next(iter(fields.items()), ("", ["Invalid input."]))
-        where = "" if first_path == "non_field_errors" else f"{first_path}: "
-        response.data = error_body("invalid", f"{where}{messages[0]}", fields)
+        response.data = error_body("invalid", first_problem(fields), fields)
     else:
         response.data = error_body(_code_of(exc), str(exc.detail))
     return response

@@ -3,6 +3,8 @@
 ``notify_on_commit`` sends a small event to channel-layer groups once the transaction commits
 (never inside it), so a socket never hears of a row that was rolled back. Consumers re-read what
 they show. ``notifications_buffered`` gathers a block's notifications into one trip.
+``notify_now`` is the same door for async code outside any transaction (presence), and
+``group_send_bounded`` for a caller with a fallback when the layer fails (a hot offer).
 """
 
 from __future__ import annotations
@@ -75,9 +77,20 @@ def notify_on_commit(groups: list[str], event: dict[str, Any]) -> None:
 
 
 def _send(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
-    """Send committed notifications in one trip to the channel layer, within
-    ``CHANNEL_SEND_TIMEOUT`` seconds. A failure is logged, never raised: the rows are committed
-    and a reconnecting client re-syncs from them."""
+    """Send committed notifications in one trip to the channel layer (``_send_async``)."""
+    async_to_sync(_send_async)(notifications)
+
+
+async def notify_now(groups: list[str], event: dict[str, Any]) -> None:
+    """Send ``event`` to ``groups`` now, from async code that holds no transaction (a socket
+    telling who is online); bounded and never raising, as the notifications after commit."""
+    await _send_async([(groups, event)])
+
+
+async def _send_async(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """Send notifications in one trip to the channel layer, within ``CHANNEL_SEND_TIMEOUT``
+    seconds. A failure is logged, never raised: the rows are committed and a reconnecting
+    client re-syncs from them."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -92,15 +105,12 @@ def _send(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
                         "could not notify %s of %s", group, event.get("type"), exc_info=True
                     )
 
-    async def bounded() -> None:
-        try:
-            await asyncio.wait_for(send_all(), settings.CHANNEL_SEND_TIMEOUT)
-        except TimeoutError:
-            log.warning(
-                "the channel layer did not answer; %s notifications dropped", len(notifications)
-            )
-
-    async_to_sync(bounded)()
+    try:
+        await asyncio.wait_for(send_all(), settings.CHANNEL_SEND_TIMEOUT)
+    except TimeoutError:
+        log.warning(
+            "the channel layer did not answer; %s notifications dropped", len(notifications)
+        )
 
 
 def group_send_bounded(group: str, event: dict[str, Any]) -> None:

@@ -508,6 +508,7 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "Messages of the tenant's conversations, for the inbox's threads.",
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
+        Grant("agent.typing", AGENTS, "An AI agent is writing a reply (typing on or off)."),
         Grant("presence", AGENTS, "Which human agents are online, with their status."),
         Grant(
             "handoff.transferred",

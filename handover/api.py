@@ -11,16 +11,13 @@ from rest_framework.views import APIView
 
 from conversations.messages import message_json
 from core.api_auth import request_tenant
-from core.api_errors import Conflict
+from core.limits import MessageTextField
 from handover.models import CannedReply, Mode, Status
 from handover.selectors import (
     handoff_json,
     handoffs_for,
 )
 from handover.services import (
-    HandoffUnavailable,
-    InvalidInput,
-    NotAllowed,
     canned_reply_save,
     conversation_hand_back,
     conversation_resolve,
@@ -85,10 +82,7 @@ class HandoffClaimView(APIView):
     @extend_schema(request=None, responses=HandoffShape)
     def post(self, request, handoff_id: int):
         handoff = _handoff(request, handoff_id)
-        try:
-            handoff_claim(handoff=handoff, user=request.user)
-        except (HandoffUnavailable, NotAllowed) as exc:
-            raise Conflict(str(exc)) from None
+        handoff_claim(handoff=handoff, user=request.user)
         return _answer(request, handoff)
 
 
@@ -98,10 +92,7 @@ class _ConversationAction(APIView):
     @extend_schema(request=None, responses=HandoffShape)
     def post(self, request, handoff_id: int):
         handoff = _handoff(request, handoff_id)
-        try:
-            type(self).service(conversation=handoff.conversation, user=request.user)
-        except NotAllowed as exc:
-            raise Conflict(str(exc)) from None
+        type(self).service(conversation=handoff.conversation, user=request.user)
         return _answer(request, handoff)
 
 
@@ -114,7 +105,7 @@ class HandoffHandBackView(_ConversationAction):
 
 
 class HumanMessageSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=10_000)
+    text = MessageTextField()
 
 
 class HandoffMessageView(APIView):
@@ -126,14 +117,11 @@ class HandoffMessageView(APIView):
         handoff = _handoff(request, handoff_id)
         serializer = HumanMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            message = human_send_message(
-                conversation=handoff.conversation,
-                user=request.user,
-                text=serializer.validated_data["text"],
-            )
-        except NotAllowed as exc:
-            raise Conflict(str(exc)) from None
+        message = human_send_message(
+            conversation=handoff.conversation,
+            user=request.user,
+            text=serializer.validated_data["text"],
+        )
         return Response(message_json(message), status=201)
 
 
@@ -164,10 +152,7 @@ class CannedReplyIn(serializers.Serializer):
 def _canned_save(request, reply=None) -> CannedReply:
     if not isinstance(request.data, dict):
         raise serializers.ValidationError({"body": ["must be a JSON object"]})
-    try:
-        return canned_reply_save(tenant=request_tenant(request), data=request.data, reply=reply)
-    except InvalidInput as exc:
-        raise serializers.ValidationError({exc.field: [exc.reason]}) from None
+    return canned_reply_save(tenant=request_tenant(request), data=request.data, reply=reply)
 
 
 class CannedReplyListView(APIView):

@@ -12,6 +12,10 @@ too large, not JSON, nested too deep, holding a NUL or a lone surrogate, or not 
 is answered ``{"type": "error", "code": "bad_frame", "error": "..."}`` and the socket stays
 open. Every error frame has a ``code`` (``bad_frame``, ``unknown_type``, ``invalid``,
 ``rate_limited`` with ``retryAfter`` in seconds) and a readable ``error``.
+
+A service's refusal (``core.errors``: ``Invalid``, ``Forbidden``, ``NotFound``, ``Conflict``)
+is told by ``refusal`` alone, with the code and message the API answers with (and ``fields``
+for ``Invalid``): in an error frame, or in the ``...result`` frame of the action it refused.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -37,6 +40,8 @@ from conversations.models import (
     Message,
 )
 from conversations.services import customer_token_matches
+from core.api_errors import domain_error_body
+from core.errors import DomainError, Invalid, NotFound
 from core.events import (
     conversation_group,
     person_group,
@@ -46,6 +51,7 @@ from core.json_input import (
     JsonRefused,
     loads,
 )
+from core.limits import message_text
 from core.permissions import (
     AGENT,
     SOCKET_ACTIONS,
@@ -59,9 +65,6 @@ from handover.limits import chat_message_refusal, wait_text
 from handover.models import Handoff
 from handover.presence import agent_statuses
 from handover.services import (
-    HandoffUnavailable,
-    InvalidInput,
-    NotAllowed,
     agent_status_set,
     handoff_claim,
     human_send_message,
@@ -70,32 +73,16 @@ from handover.services import (
     typing_from_human,
 )
 from orchestration.inbox import inbox_snapshot
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
+from orchestration.turns import conversation_receive_message
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 10_000
 _CLOSE_CODES = {4401: "signed_out", 4403: "forbidden"}
-MAX_FRAME = 64 * 1024  # characters of one frame; a message of MAX_TEXT fits with room to spare
+MAX_FRAME = 64 * 1024  # characters of one frame; a message of MAX_MESSAGE_TEXT fits with room
 MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL's bigint holds
-# Presence changes within this window are told in one broadcast per process and tenant: 500
-# agents connecting at once make a few broadcasts of the whole list, not 500 x 500 messages.
-PRESENCE_COALESCE_SECONDS = 0.25
-# Per event loop (one per ASGI process in production; tests make one per test): tenant id -> the
-# broadcast already scheduled. Only a debounce; who is online is always read from the database.
-_presence_pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Task]]
-_presence_pending = weakref.WeakKeyDictionary()
-_presence_tasks: set[asyncio.Task] = set()  # asyncio keeps only weak references to tasks
 # A typing indicator is told at most once per this many seconds per socket and conversation;
 # the frames in between are dropped (the widget and the inbox show it for a few seconds).
 TYPING_COALESCE_SECONDS = 2.0
-
-
-def _text(content: dict[str, Any]) -> str | None:
-    text = content.get("text")
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT or "\x00" in text:
-        return None
-    return text.strip()
 
 
 class FrameRefused(ValueError):
@@ -104,6 +91,18 @@ class FrameRefused(ValueError):
 
 def error_frame(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"type": "error", "code": code, "error": message, **extra}
+
+
+def refusal(exc: DomainError) -> dict[str, Any]:
+    """A service's refusal as the sockets tell it: the code, message and fields the API
+    answers with (``core.api_errors.domain_error_body``), the message as ``error``."""
+    said = domain_error_body(exc)["error"]
+    fields = {"fields": said["fields"]} if "fields" in said else {}
+    return {"code": said["code"], "error": said["message"], **fields}
+
+
+def refused_frame(exc: DomainError) -> dict[str, Any]:
+    return {"type": "error", **refusal(exc)}
 
 
 def decode_frame(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
@@ -199,7 +198,7 @@ class InboxConsumer(JsonConsumer):
         await self.accept()
         if self.is_agent:
             await database_sync_to_async(presence.presence_join)(user=user, tenant=self.tenant)
-            await self._broadcast_presence()
+            await presence.presence_changed(self.tenant)
         await self.send_json(await database_sync_to_async(self._snapshot)())
 
     def _snapshot(self) -> dict[str, Any]:
@@ -217,7 +216,7 @@ class InboxConsumer(JsonConsumer):
         await self.channel_layer.group_discard(self.own_group, self.channel_name)
         if self.is_agent:
             await database_sync_to_async(presence.presence_leave)(user=self.user)
-            await self._broadcast_presence()
+            await presence.presence_changed(self.tenant)
 
     async def _still_there(self) -> frozenset[str] | None:
         """Re-read who is behind the socket; close it (after an error frame) when they are
@@ -236,20 +235,6 @@ class InboxConsumer(JsonConsumer):
         await self.send_json({"type": "error", "code": _CLOSE_CODES[code], "error": error})
         await self.close(code=code)
         return None
-
-    async def _broadcast_presence(self):
-        """Tell the tenant's inboxes who is online, once for every change in the coalescing
-        window. A change made before the broadcast reads the list is in it; a later one
-        schedules the next broadcast."""
-        pending = _presence_pending.setdefault(asyncio.get_running_loop(), {})
-        if self.tenant.pk in pending:
-            return
-        task = asyncio.ensure_future(
-            _presence_broadcast_later(self.channel_layer, self.tenant, self.group, pending)
-        )
-        pending[self.tenant.pk] = task
-        _presence_tasks.add(task)
-        task.add_done_callback(_presence_tasks.discard)
 
     async def receive_json(self, content, **kwargs):
         hats = await self._still_there()  # every frame: who is there, from the database
@@ -274,11 +259,8 @@ class InboxConsumer(JsonConsumer):
         elif kind == "handoff.claim":
             handoff_id = _positive_id(content.get("handoffId"))
             if handoff_id is None:
-                await self.send_json(
-                    error_frame(
-                        "invalid", "handoffId must be a positive integer", field="handoffId"
-                    )
-                )
+                refused = Invalid(fields={"handoffId": "must be a positive integer"})
+                await self.send_json(refused_frame(refused))
             else:
                 await self.send_json(await self._claim(handoff_id))
         elif kind == "message.send":
@@ -293,15 +275,13 @@ class InboxConsumer(JsonConsumer):
     @database_sync_to_async
     def _note(self, content) -> dict[str, Any]:
         result = {"type": "note.send.result", "ok": False}
-        conversation = _conversation(self.tenant, content.get("conversationId"))
-        if conversation is None:
-            return {**result, "error": "no such conversation"}
         try:
+            conversation = _conversation(self.tenant, content.get("conversationId"))
+            if conversation is None:
+                raise NotFound("no such conversation")
             message = note_post(conversation=conversation, user=self.user, text=content.get("text"))
-        except InvalidInput as exc:
-            return {**result, "error": exc.reason, "field": exc.field}
-        except NotAllowed as exc:
-            return {**result, "error": str(exc)}
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": message.pk}
 
     @database_sync_to_async
@@ -309,10 +289,8 @@ class InboxConsumer(JsonConsumer):
         result = {"type": "status.set.result", "ok": False}
         try:
             setting = agent_status_set(user=self.user, status=content.get("status"))
-        except InvalidInput as exc:
-            return {**result, "error": exc.reason, "field": exc.field}
-        except NotAllowed as exc:
-            return {**result, "error": str(exc)}
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
         return {**result, "ok": True, "status": setting.status}
 
     async def _typing(self, content) -> None:
@@ -342,28 +320,26 @@ class InboxConsumer(JsonConsumer):
     @database_sync_to_async
     def _claim(self, handoff_id: int) -> dict[str, Any]:
         result = {"type": "handoff.claim.result", "handoffId": handoff_id, "ok": False}
-        handoff = Handoff.objects.filter(tenant=self.tenant, pk=handoff_id).first()
-        if handoff is None:
-            return {**result, "error": "no such handoff"}
         try:
+            handoff = Handoff.objects.filter(tenant=self.tenant, pk=handoff_id).first()
+            if handoff is None:
+                raise NotFound("no such handoff")
             handoff_claim(handoff=handoff, user=self.user)
-        except (HandoffUnavailable, NotAllowed) as exc:
-            return {**result, "error": str(exc)}
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
         return {**result, "ok": True, "conversationId": str(handoff.conversation_id)}
 
     @database_sync_to_async
     def _send(self, content) -> dict[str, Any]:
         result = {"type": "message.send.result", "ok": False}
-        text = _text(content)
-        conversation = _conversation(self.tenant, content.get("conversationId"))
-        if conversation is None:
-            return {**result, "error": "no such conversation"}
-        if text is None:
-            return {**result, "error": f"text must be 1 to {MAX_TEXT} characters, without NUL"}
         try:
+            conversation = _conversation(self.tenant, content.get("conversationId"))
+            if conversation is None:
+                raise NotFound("no such conversation")
+            text = message_text(content.get("text"))
             message = human_send_message(conversation=conversation, user=self.user, text=text)
-        except NotAllowed as exc:
-            return {**result, "error": str(exc)}
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": message.pk}
 
     async def broadcast(self, message):
@@ -381,7 +357,7 @@ class InboxConsumer(JsonConsumer):
                 return
             event["message"] = found
         elif kind == "presence" and "online" not in event:
-            event["online"] = await database_sync_to_async(_online)(self.tenant)
+            event["online"] = await database_sync_to_async(presence.online_names)(self.tenant)
         if kind == "presence" and "statuses" not in event:
             event["statuses"] = await database_sync_to_async(agent_statuses)(self.tenant)
         await self.send_json(event)
@@ -421,6 +397,8 @@ class CustomerConsumer(JsonConsumer):
             "type": "conversation.snapshot",
             "state": conversation.state,
             "messages": [for_customer(message_json(m)) for m in messages],
+            # an agent's answer is pending (its agent.typing may have left before this socket)
+            "agentTyping": conversation.ai_turn_at is not None,
         }
 
     async def disconnect(self, code):
@@ -457,27 +435,25 @@ class CustomerConsumer(JsonConsumer):
                 )
             )
             return
-        text = _text(content)
-        if text is None:
-            await self.send_json(
-                error_frame("invalid", f"text must be 1 to {MAX_TEXT} characters, without NUL")
-            )
+        try:
+            text = message_text(content.get("text"))
+        except Invalid as exc:
+            await self.send_json(refused_frame(exc))
             return
-        # The whole pipeline runs for this message (detection, rules, the agent's runtime, maybe
-        # a network call): in a worker thread of its own, as an HTTP request's view would, not
-        # in the one thread the process's sockets share for their short reads and writes, where
-        # it would hold up every other socket's deliveries behind it.
-        problem = await database_sync_to_async(self._customer_says, thread_sensitive=False)(text)
-        if problem:
-            await self.send_json(error_frame("conversation_closed", problem))
+        # The message is decided (detection, rules, routing: one short transaction; the agent's
+        # reply comes later over this socket) in a worker thread of its own, as an HTTP
+        # request's view would, not in the one thread the process's sockets share for their
+        # short reads and writes, where it would hold up every other socket's deliveries.
+        refused = await database_sync_to_async(self._customer_says, thread_sensitive=False)(text)
+        if refused is not None:
+            await self.send_json(refused)
 
-    def _customer_says(self, text: str) -> str | None:
-
+    def _customer_says(self, text: str) -> dict[str, Any] | None:
         conversation = Conversation.objects.get(pk=self.conversation_id)
         try:
             conversation_receive_message(conversation=conversation, text=text)
-        except ConversationClosed as exc:
-            return str(exc)
+        except DomainError as exc:  # resolved: it takes no more messages
+            return refused_frame(exc)
         return None
 
     async def broadcast(self, message):
@@ -503,23 +479,6 @@ def for_customer(message: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-async def _presence_broadcast_later(layer, tenant, group: str, pending: dict) -> None:
-    await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
-    pending.pop(tenant.pk, None)  # before the read: a change after this schedules its own
-    try:
-        online = await database_sync_to_async(_online)(tenant)
-        statuses = await database_sync_to_async(agent_statuses)(tenant)
-        await layer.group_send(
-            group,
-            {
-                "type": "broadcast",
-                "event": {"type": "presence", "online": online, "statuses": statuses},
-            },
-        )
-    except Exception:  # the layer may be down; the next change or a resync tells it again
-        log.warning("presence broadcast failed", exc_info=True)
-
-
 def _conversation(tenant, conversation_id) -> Conversation | None:
     if not isinstance(conversation_id, str):
         return None
@@ -532,9 +491,3 @@ def _conversation(tenant, conversation_id) -> Conversation | None:
 def _message(tenant_id: int, message_id) -> dict[str, Any] | None:
     message = Message.objects.filter(tenant_id=tenant_id, pk=message_id).first()
     return message_json(message) if message else None
-
-
-def _online(tenant) -> list[str]:
-    return sorted(
-        p.user.get_username() for p in presence.online_agents(tenant).select_related("user")
-    )

@@ -13,6 +13,7 @@ from core.models import (
     Tenant,
     TenantOwned,
 )
+from core.states import StateGuarded, StateTable
 
 
 class Mode(models.TextChoices):
@@ -26,15 +27,30 @@ class Status(models.TextChoices):
     CLAIMED = "claimed", "Claimed"
     RESOLVED = "resolved", "Resolved"
     EXPIRED = "expired", "Expired"
-    RETURNED = "returned", "Returned to the queue"
 
 
 OPEN_STATUSES = (Status.OFFERED, Status.QUEUED, Status.CLAIMED)
 
+# A hot handoff is offered and, unclaimed in time (or undeliverable), is queued cold: the same
+# handoff, as SPEC 4.5 says ("it becomes cold"), so the inbox and API clients follow it by id.
+# One person claims it and it is resolved (or handed back) with its conversation. A handoff
+# nobody claimed when its conversation closed expires.
+HANDOFF_STATES = StateTable(
+    "handoff",
+    {
+        Status.OFFERED: {Status.QUEUED, Status.CLAIMED, Status.EXPIRED},
+        Status.QUEUED: {Status.CLAIMED, Status.EXPIRED},
+        Status.CLAIMED: {Status.RESOLVED},
+        Status.RESOLVED: set(),
+        Status.EXPIRED: set(),
+    },
+)
 
-class Handoff(TenantOwned):
+
+class Handoff(StateGuarded, TenantOwned):
     """A transfer of one conversation to people. A handoff row exists before any socket hears
-    of it; an offer that nobody claims in time, or whose live delivery fails, is queued cold."""
+    of it; an offer that nobody claims in time, or whose live delivery fails, is queued cold.
+    Only ``handover.services`` writes ``status``, through ``HANDOFF_STATES``."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="handoffs")
     conversation = models.ForeignKey(

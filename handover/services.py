@@ -26,6 +26,7 @@ from conversations.models import (
     MessageRole,
     State,
 )
+from core.errors import Conflict, Forbidden, Invalid
 from core.events import (
     conversation_group,
     group_send_bounded,
@@ -42,6 +43,7 @@ from core.scoping import membership_of
 from core.selectors import tenant_is_open
 from handover.models import (
     DEFAULT_MAX_CONVERSATIONS,
+    HANDOFF_STATES,
     OPEN_STATUSES,
     AgentSetting,
     AgentStatus,
@@ -77,24 +79,28 @@ EMAIL_FOLLOW_UP_TASK = "handover.email_follow_up"
 RISK_WEIGHT = {"legal_threat": 40, "churn_risk": 25, "frustration": 20, "human_request": 10}
 
 
-class HandoffUnavailable(Exception):
-    """The handoff was claimed by someone else, or is no longer open."""
+class HandoffUnavailable(Conflict):
+    """The handoff was claimed by someone else, or is no longer open (409)."""
 
 
-class NotAllowed(Exception):
-    """The person may not do this (not a human agent of the tenant, not the claimer)."""
+class NotAllowed(Forbidden):
+    """The person may not do this: not a member of the tenant, not a human agent (403)."""
 
 
-class AtCapacity(NotAllowed):
-    """The person already holds as many conversations as their limit allows."""
+class NotTheClaimer(Conflict):
+    """Someone else has the conversation, or nobody does (409: as a claim that lost)."""
 
 
-class InvalidInput(ValueError):
-    """A value the caller sent is not acceptable: ``field`` and the reason."""
+class AtCapacity(Conflict):
+    """The person already holds as many conversations as their limit allows (409)."""
 
-    def __init__(self, field: str, reason: str):
-        self.field, self.reason = field, reason
-        super().__init__(f"{field}: {reason}")
+
+class Unavailable(Conflict):
+    """The colleague is not online, or is away or busy (409)."""
+
+
+def _invalid(field: str, reason: str) -> Invalid:
+    return Invalid(fields={field: reason})
 
 
 # --- handing over --------------------------------------------------------------------------------
@@ -127,7 +133,7 @@ def hand_over(
         lifecycle.conversation_transition(
             conversation=conversation, to=State.ACTIVE, reason=f"before handing over: {reason}"
         )
-    if not lifecycle.can_transition(conversation.state, State.HANDING_OFF):
+    if not lifecycle.LIFECYCLE.can(conversation.state, State.HANDING_OFF):
         return None
     lifecycle.conversation_transition(
         conversation=conversation, to=State.HANDING_OFF, reason=reason, detail=detail
@@ -285,9 +291,12 @@ def follow_up_email_send(handoff_id: int) -> bool:
 
 def handoff_make_cold(*, handoff_id: int, reason: str) -> Handoff | None:
     """An offer nobody claimed in time (or that could not be delivered) goes to the queue."""
-    now = timezone.now()
-    moved = Handoff.objects.filter(pk=handoff_id, status=Status.OFFERED).update(
-        status=Status.QUEUED, mode=Mode.COLD, queued_at=now
+    moved = HANDOFF_STATES.transition(
+        Handoff.objects.filter(pk=handoff_id),
+        to=Status.QUEUED,
+        from_=Status.OFFERED,
+        mode=Mode.COLD,
+        queued_at=timezone.now(),
     )
     if not moved:
         return None
@@ -360,9 +369,11 @@ def handoff_claim(*, handoff: Handoff, user) -> Handoff:
     """Exactly one person wins a claim; the others get HandoffUnavailable. A person at their
     limit of conversations gets AtCapacity (and the handoff stays open)."""
     _agent_of(handoff, user)
-    now = timezone.now()
-    won = Handoff.objects.filter(pk=handoff.pk, status__in=[Status.OFFERED, Status.QUEUED]).update(
-        status=Status.CLAIMED, claimed_by=user, claimed_at=now
+    won = HANDOFF_STATES.transition(
+        Handoff.objects.filter(pk=handoff.pk),
+        to=Status.CLAIMED,
+        claimed_by=user,
+        claimed_at=timezone.now(),
     )
     if not won:
         raise HandoffUnavailable("This handoff has already been claimed or closed.")
@@ -397,7 +408,7 @@ def _claimed_conversation(conversation: Conversation, user) -> Conversation:
     _agent_of(conversation, user)
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if locked.state != State.WITH_HUMAN or locked.assignee_id != user.pk:
-        raise NotAllowed("only the person who claimed the conversation can do this")
+        raise NotTheClaimer("only the person who claimed the conversation can do this")
     return locked
 
 
@@ -410,17 +421,20 @@ def human_send_message(*, conversation: Conversation, user, text: str) -> Messag
     return message
 
 
-def _close_handoff(conversation: Conversation, status: str) -> None:
-    Handoff.objects.filter(conversation=conversation, status__in=OPEN_STATUSES).update(
-        status=status, resolved_at=timezone.now()
-    )
+def _close_handoff(conversation: Conversation) -> None:
+    """The conversation leaves people's hands: its claimed handoff is resolved, and one that
+    nobody claimed expires."""
+    now = timezone.now()
+    open_ones = Handoff.objects.filter(conversation=conversation)
+    HANDOFF_STATES.transition(open_ones, to=Status.RESOLVED, resolved_at=now)
+    HANDOFF_STATES.transition(open_ones, to=Status.EXPIRED, resolved_at=now)
 
 
 @transaction.atomic
 def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
     """The person gives the conversation back to the AI."""
     locked = _claimed_conversation(conversation, user)
-    _close_handoff(locked, Status.RESOLVED)
+    _close_handoff(locked)
     lifecycle.conversation_transition(
         conversation=locked, to=State.ACTIVE, reason=f"handed back by {user.get_username()}"
     )
@@ -438,7 +452,7 @@ def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
 @transaction.atomic
 def conversation_resolve(*, conversation: Conversation, user) -> Conversation:
     locked = _claimed_conversation(conversation, user)
-    _close_handoff(locked, Status.RESOLVED)
+    _close_handoff(locked)
     lifecycle.conversation_transition(
         conversation=locked, to=State.RESOLVED, reason=f"resolved by {user.get_username()}"
     )
@@ -460,7 +474,7 @@ def note_post(*, conversation: Conversation, user, text: str) -> Message:
     _agent_of(conversation, user)
     text = (text or "").strip()
     if not text or len(text) > NOTE_MAX or "\x00" in text:
-        raise InvalidInput("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
+        raise _invalid("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
     name = user.get_full_name() or user.get_username()
     return message_post(conversation=conversation, role=MessageRole.NOTE, author=name, text=text)
 
@@ -472,7 +486,7 @@ def agent_status_set(*, user, status: str) -> AgentSetting:
     if membership is None or not membership.is_agent:
         raise NotAllowed("only human agents have a status")
     if status not in AgentStatus.values:
-        raise InvalidInput("status", f"must be one of {', '.join(AgentStatus.values)}")
+        raise _invalid("status", f"must be one of {', '.join(AgentStatus.values)}")
     setting = _setting_locked(user, membership.tenant_id)
     setting.status = status
     setting.save(update_fields=["status", "status_changed_at"])
@@ -501,15 +515,15 @@ def conversation_transfer(*, conversation: Conversation, user, to_username: str)
         .first()
     )
     if target is None or not target.user.is_active:
-        raise InvalidInput("to", "no human agent of this team has that username")
+        raise _invalid("to", "no human agent of this team has that username")
     colleague = target.user
     if colleague.pk == user.pk:
-        raise InvalidInput("to", "you hold this conversation already")
+        raise _invalid("to", "you hold this conversation already")
     if not online_agents(locked.tenant).filter(user=colleague).exists():
-        raise NotAllowed(f"{colleague.get_username()} is not online.")
+        raise Unavailable(f"{colleague.get_username()} is not online.")
     setting = _setting_locked(colleague, locked.tenant_id)
     if setting.status != AgentStatus.ONLINE:
-        raise NotAllowed(f"{colleague.get_username()} is {setting.status}.")
+        raise Unavailable(f"{colleague.get_username()} is {setting.status}.")
     _within_limit(colleague, locked.tenant_id, who=colleague.get_username())
     now = timezone.now()
     Conversation.objects.filter(pk=locked.pk).update(assignee=colleague, updated_at=now)
@@ -546,11 +560,12 @@ def conversation_transfer(*, conversation: Conversation, user, to_username: str)
 
 @transaction.atomic
 def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
-    """The claimer puts the conversation back in the queue: a new handoff is opened (offered
-    live to the available agents, else queued cold), the old one is marked returned."""
+    """The claimer puts the conversation back in the queue: the claimed handoff is resolved (as
+    on a hand back) and a new one is opened (offered live to the available agents, else queued
+    cold)."""
     locked = _claimed_conversation(conversation, user)
     old = Handoff.objects.filter(conversation=locked, status=Status.CLAIMED).first()
-    _close_handoff(locked, Status.RETURNED)
+    _close_handoff(locked)  # the holder's part is done, as when handing back
     # within SPEC 3's table: with_human -> active -> handing_off, in one transaction
     reason = f"put back in the queue by {user.get_username()}"
     lifecycle.conversation_transition(conversation=locked, to=State.ACTIVE, reason=reason)
@@ -626,23 +641,23 @@ def _canned_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if "shortcut" in data or not partial:
         shortcut = data.get("shortcut")
         if not isinstance(shortcut, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", shortcut):
-            raise InvalidInput(
+            raise _invalid(
                 "shortcut", "must be 1 to 40 lowercase letters, digits or dashes (not first)"
             )
         fields["shortcut"] = shortcut
     if "text" in data or not partial:
         text = data.get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > CANNED_TEXT_MAX:
-            raise InvalidInput("text", f"must be 1 to {CANNED_TEXT_MAX} characters")
+            raise _invalid("text", f"must be 1 to {CANNED_TEXT_MAX} characters")
         if "\x00" in text:
-            raise InvalidInput("text", "must not hold NUL")
+            raise _invalid("text", "must not hold NUL")
         fields["text"] = text.strip()
     if "title" in data:
         title = data.get("title")
         if title is None:
             title = ""
         if not isinstance(title, str) or len(title) > 100 or "\x00" in title:
-            raise InvalidInput("title", "must be text of at most 100 characters")
+            raise _invalid("title", "must be text of at most 100 characters")
         fields["title"] = title.strip()
     return fields
 
@@ -660,7 +675,7 @@ def canned_reply_save(
         if reply is not None:
             taken = taken.exclude(pk=reply.pk)
         if taken.exists():
-            raise InvalidInput("shortcut", f"/{shortcut} is taken")
+            raise _invalid("shortcut", f"/{shortcut} is taken")
     if reply is None:
         return CannedReply.objects.create(tenant=tenant, **fields)
     for name, value in fields.items():

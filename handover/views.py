@@ -33,12 +33,14 @@ from conversations.models import (
 from conversations.search import BadFilter, Filters, conversations_found, customer_conversations
 from conversations.search import filters_from as search_filters
 from conversations.services import conversation_start
-from core.api_errors import error_body
+from core.api_errors import domain_error_response, error_body
+from core.errors import DomainError, Invalid
 from core.json_input import (
     JsonRefused,
     loads,
     text_problem,
 )
+from core.limits import MAX_MESSAGE_TEXT, message_text
 from core.models import Membership, Tenant
 from core.permissions import page_door, page_reach
 from core.scoping import membership_of
@@ -51,9 +53,6 @@ from handover.selectors import (
     open_handoffs,
 )
 from handover.services import (
-    HandoffUnavailable,
-    InvalidInput,
-    NotAllowed,
     agent_limit,
     conversation_hand_back,
     conversation_requeue,
@@ -63,10 +62,9 @@ from handover.services import (
 )
 from orchestration.activity import actions_done, activity_of
 from orchestration.packs import pack_preview
-from orchestration.pipeline import ConversationClosed, conversation_receive_message
 from orchestration.reach import narrow_conversations
+from orchestration.turns import conversation_receive_message
 
-MAX_TEXT = 10_000  # as the sockets and the API
 MAX_NAME = 100
 MAX_START_BODY = 32 * 1024
 TRANSCRIPT_LIMIT = 500
@@ -230,8 +228,8 @@ def inbox_claim(request: HttpRequest, handoff_id: int) -> JsonResponse:
     handoff = get_object_or_404(Handoff, tenant=membership_of(request.user).tenant, pk=handoff_id)
     try:
         handoff_claim(handoff=handoff, user=request.user)
-    except (HandoffUnavailable, NotAllowed) as exc:
-        return _json_error(409, "conflict", str(exc))
+    except DomainError as exc:
+        return domain_error_response(exc)
     return JsonResponse({"ok": True, "conversationId": str(handoff.conversation_id)})
 
 
@@ -240,8 +238,8 @@ def _conversation_action(request: HttpRequest, conversation_id, service) -> Json
     conversation = _tenant_conversation(request, tenant, conversation_id)
     try:
         done = service(conversation=conversation, user=request.user)
-    except NotAllowed as exc:
-        return _json_error(409, "conflict", str(exc))
+    except DomainError as exc:
+        return domain_error_response(exc)
     return JsonResponse({"ok": True, "conversationId": str(done.pk), "state": done.state})
 
 
@@ -274,10 +272,8 @@ def inbox_transfer(request: HttpRequest, conversation_id) -> JsonResponse:
         return _json_error(400, "invalid", "Choose a colleague.", {"to": ["required"]})
     try:
         done = conversation_transfer(conversation=conversation, user=request.user, to_username=to)
-    except InvalidInput as exc:
-        return _json_error(400, "invalid", exc.reason, {exc.field: [exc.reason]})
-    except NotAllowed as exc:
-        return _json_error(409, "conflict", str(exc))
+    except DomainError as exc:
+        return domain_error_response(exc)
     return JsonResponse({"ok": True, "conversationId": str(done.pk), "assignee": to})
 
 
@@ -289,8 +285,8 @@ def inbox_requeue(request: HttpRequest, conversation_id) -> JsonResponse:
     conversation = _tenant_conversation(request, tenant, conversation_id)
     try:
         handoff = conversation_requeue(conversation=conversation, user=request.user)
-    except NotAllowed as exc:
-        return _json_error(409, "conflict", str(exc))
+    except DomainError as exc:
+        return domain_error_response(exc)
     return JsonResponse(
         {"ok": True, "conversationId": str(conversation.pk), "handoffId": handoff.pk}
     )
@@ -519,7 +515,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "socketPath": "/ws/conversations/",
-                "maxText": MAX_TEXT,
+                "maxText": MAX_MESSAGE_TEXT,
                 "resume": _resume(request, tenant),
             },
         },
@@ -579,10 +575,11 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         fields["name"] = [problem]
     if not isinstance(text, str) or not text.strip():
         fields["text"] = ["Write your message to start the conversation."]
-    elif len(text) > MAX_TEXT:
-        fields["text"] = [f"must be at most {MAX_TEXT} characters"]
-    elif problem := text_problem(text):
-        fields["text"] = [problem]
+    else:
+        try:
+            text = message_text(text)
+        except Invalid as exc:
+            fields.update(exc.fields)
     if fields:
         return _json_error(400, "invalid", "Please check the form.", fields)
     refused = chat_start_tenant_refusal(tenant.pk)
@@ -596,8 +593,8 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     )
     try:
         conversation_receive_message(conversation=conversation, text=text.strip())
-    except ConversationClosed as exc:  # cannot happen to a new conversation; be plain anyway
-        return _json_error(409, "conflict", str(exc))
+    except DomainError as exc:  # closed: cannot happen to a new conversation; be plain anyway
+        return domain_error_response(exc)
     request.session[_chat_session_key(tenant)] = {
         "conversationId": str(conversation.pk),
         "token": token,

@@ -535,6 +535,9 @@ def event_summary(event: DecisionEvent) -> str:
         return _parts(d.rule, d.action, d.outcome != d.action and d.outcome)
     if isinstance(d, decisions.BudgetExceeded):
         return f"{d.budget} budget: {d.used} of {d.limit}"
+    if isinstance(d, decisions.TurnDropped):
+        what = "reply" if d.ran else "turn"
+        return f"the AI's {what} to message {d.turn} was not sent: {d.reason}"
     return json.dumps(d.to_detail(), sort_keys=True)[:200]
 
 

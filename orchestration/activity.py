@@ -107,7 +107,7 @@ def _entry(
 def _approval_steps(approval: ApprovalRequest, agents: Mapping[str, str]) -> list[dict]:
     words = action_words(approval.action, approval.params)
     asked_by = who_text(approval.requested_by_label, agents)
-    ids = {"approvalId": approval.pk}
+    ids: dict[str, Any] = {"approvalId": approval.pk}
     why = "; ".join(_why_line(w) for w in approval.rule_detail or []) or None
     steps = [
         _entry(
@@ -161,7 +161,7 @@ def _execution_step(
 ) -> dict[str, Any]:
     words = action_words(execution.action, execution.params)
     asked_by = who_text(execution.requested_by_label, agents)
-    ids = {"executionId": execution.pk, "approvalId": execution.request_id}
+    ids: dict[str, Any] = {"executionId": execution.pk, "approvalId": execution.request_id}
     how = f", proposed by {asked_by}, no approval needed" if direct else ""
     if execution.status == ExecutionStatus.SUCCEEDED:
         step, text = "executed", f"{words}: carried out{how}"

@@ -1,4 +1,4 @@
-"""The orchestrator's pipeline for one customer message (SPEC 4.1), in one transaction.
+"""The decide phase of a customer message's turn (SPEC 4.1), in one short transaction.
 
 1. store the message; 2. detect intent, sentiment and risk (the caller's ``signals`` win);
 3. with a human: deliver, no AI reply; 4. risk auto-escalation; 5. escalation rules (to an
@@ -6,28 +6,26 @@ agent, to a human, or to an agent with a human as the fallback when it escalates
 ``maxAttempts`` or is unavailable);
 6. handoff rules, first match wins; then the router (SPEC 4.2: a supervisor's first message goes
 to the matching specialist, a topic shift re-routes invisibly); 7. stall detection;
-8. the current agent replies (or a sequential supervisor consults, or a workflow runs).
+8. when the current agent must answer, the AI turn is recorded on the conversation as pending
+(``ai_turn``) and its run is dispatched through the outbox: the agent's runtime is called
+later, outside this transaction (``orchestration.turns``).
 Every step writes its decision event with its duration. Notifications leave after commit.
 
-The conversation row is locked for the whole turn, so a conversation's messages are handled
-one at a time, in order, whichever process receives them.
+The conversation row is locked while the message is decided, so a conversation's messages are
+decided one at a time, in order, whichever process receives them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from agents.detectors import REPEAT_SIMILARITY, similarity
 from agents.models import Agent, AgentRole, Pattern
-from agents.orchestrator_settings import render_routing_instructions
 from agents.rule_engine import fallback_attempts, trace
-from agents.runtimes import AgentReply, TurnContext, run_agent
-from approvals.selectors import approval_json
-from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
 from conversations import decisions, lifecycle
 from conversations.decisions import HUMAN, EscalationReason, RouteReason
 from conversations.events import (
@@ -42,90 +40,44 @@ from conversations.models import (
     MessageRole,
     State,
 )
-from core.events import timed
+from core.events import conversation_group, notify_on_commit, tenant_inbox_group, timed
+from core.outbox import outbox_task
 from core.principals import (
     NOBODY,
     Principal,
 )
 from handover.services import hand_over
-from orchestration.reply_guard import reply_guard
+from orchestration.agent_runs import best_specialist
 from orchestration.tenant_config import TenantConfig, tenant_config
-from rules import (
-    compile_condition,
-    rule_context,
-    workflow_schema,
+from orchestration.turn import (
+    RUN_TURN_TASK,
+    ConversationClosed,
+    ReplyStatus,
+    Turn,
+    TurnResult,
 )
+from rules import rule_context
 
-MAX_CONSULTATION_DEPTH = 3
 RUNTIME_FAILURES_BEFORE_HUMAN = 2
 TRANSCRIPT_LENGTH = 20
 OPEN_STATES = (State.TRIAGED, State.ACTIVE, State.STALLED, State.AT_RISK)
 
 
-class ConversationClosed(Exception):
-    """The conversation is resolved: it takes no more messages."""
-
-
-class BudgetExceeded(Exception):
-    """The conversation's step, token or cost budget is crossed: the AI stops."""
-
-    def __init__(self, budget: str, used: float, limit: float, agent: Agent):
-        self.budget, self.used, self.limit, self.agent = budget, used, limit, agent
-        super().__init__(f"{budget} budget crossed ({used} of {limit})")
-
-
-@dataclass
-class TurnResult:
-    conversation: Conversation
-    message: Message
-    reply: Message | None = None
-    notices: list[Message] = field(default_factory=list)
-    handoff: dict[str, Any] | None = None
-    approval: dict[str, Any] | None = None
-    proposed_actions: list[dict[str, Any]] = field(default_factory=list)
-    context: dict[str, Any] = field(default_factory=dict)  # what the rules saw this turn
-
-
-@dataclass
-class Turn:
-    """What one pass through the pipeline knows and has done."""
-
-    conversation: Conversation
-    message: Message
-    config: TenantConfig
-    settings: dict[str, Any]
-    context: dict[str, Any]
-    result: TurnResult
-    transcript: tuple[dict[str, Any], ...] = ()
-    transferred: bool = False
-    sent_by: Principal = NOBODY  # who posted the message through the API (approvals' causes)
-
-    @property
-    def previous_text(self) -> str | None:
-        """The customer's message before this one (to spot a repeated question)."""
-        return next(
-            (m["text"] for m in reversed(self.transcript) if m["role"] == MessageRole.CUSTOMER),
-            None,
-        )
-
-    @property
-    def agent(self) -> Agent:
-        return self.conversation.current_agent
-
-
 # --- entry point -------------------------------------------------------------------------------
 
 
-def conversation_receive_message(
+def conversation_decide(
     *,
     conversation: Conversation,
     text: str,
     signals: dict[str, Any] | None = None,
     sent_by: Principal = NOBODY,
 ) -> TurnResult:
-    """Run one customer message through the pipeline; raises ConversationClosed. ``sent_by``
-    is who posted it through the API (a person or a key): an action the AI proposes in
-    answer may not be decided by them."""
+    """Decide one customer message, in one short transaction; raises ConversationClosed.
+    When an agent must answer, the answer is pending (``result.reply_status``) and its turn
+    number is ``result.ai_turn``: the caller runs it (``orchestration.turns``). ``sent_by``
+    is who posted it through the API (a person or a key): an action the AI proposes in answer
+    may not be decided by them."""
     with transaction.atomic(), events_buffered():
         conv = (
             Conversation.objects.select_for_update(of=("self",))
@@ -159,8 +111,50 @@ CONVERSATION_FIELDS = [
     "last_activity_at",
     "workflow_state",
     "budget_used",
+    "ai_turn",
+    "ai_turn_at",
+    "ai_turn_message",
+    "ai_turn_detail",
     "updated_at",
 ]
+
+
+def typing_on_commit(conversation: Conversation, *, typing: bool) -> None:
+    """Tell the customer's socket and the inbox that the AI is writing (or has stopped); the
+    customer's widget names no agent, so neither does the event."""
+    notify_on_commit(
+        [conversation_group(conversation.pk), tenant_inbox_group(conversation.tenant_id)],
+        {"type": "agent.typing", "conversationId": str(conversation.pk), "typing": typing},
+    )
+
+
+def _request_reply(turn: Turn) -> None:
+    """SPEC 4.1 step 8, decided: the current agent must answer. The AI turn is recorded as
+    pending on the conversation and its run is dispatched through the outbox (after commit,
+    the ``orchestration.run_turn`` task), unless the caller runs it inline."""
+    conv = turn.conversation
+    sent_by = turn.sent_by
+    conv.ai_turn = conv.turns
+    conv.ai_turn_at = timezone.now()
+    conv.ai_turn_message = turn.message
+    conv.ai_turn_detail = {
+        **{k: v for k, v in (conv.ai_turn_detail or {}).items() if k == "outcomes"},
+        "context": turn.context,
+        "sentBy": {
+            "user": getattr(sent_by.user, "pk", None),
+            "key": getattr(sent_by.key, "pk", None),
+        },
+        "dispatches": 1,
+    }
+    turn.result.reply_status = ReplyStatus.PENDING
+    turn.result.ai_turn = conv.ai_turn
+    typing_on_commit(conv, typing=True)
+    if settings.TURN_DISPATCH == "outbox":
+        outbox_task(
+            tenant_id=conv.tenant_id,
+            task=RUN_TURN_TASK,
+            args=[str(conv.pk), conv.ai_turn, turn.message.pk],
+        )
 
 
 # --- steps -------------------------------------------------------------------------------------
@@ -197,6 +191,11 @@ def _store(
         risk=signals["risk"] or [],
     )
     conv.turns += 1
+    if conv.ai_turn_at is not None:
+        # an answer to an earlier message is still pending: this message supersedes it (its
+        # outcome will be dropped), whatever is decided for this one
+        conv.ai_turn_at = None
+        conv.ai_turn_message = None
     conv.last_customer_message_at = now
     conv.last_activity_at = now
     found = detected.explanations()
@@ -250,7 +249,7 @@ def _orchestrate(turn: Turn) -> None:
         _route(turn)
     if _stall(turn):
         return
-    _reply(turn)
+    _request_reply(turn)
 
 
 def _risk_escalation(turn: Turn) -> bool:
@@ -298,11 +297,13 @@ def _rules(turn: Turn) -> bool:
             rule=f"{rule_ref} escalation",
             agent_slug=turn.agent.slug,
         )
-        if _pending_fallback(turn):
+        if pending_fallback(turn):
             # the agent an escalation sent the conversation to escalates again
-            _fallback_to_human(turn, f"{turn.agent.slug} escalated again")
+            fallback_to_human(turn, f"{turn.agent.slug} escalated again")
             return True
         escalation = rules.escalation
+        if escalation is None:  # a verdict to escalate comes from an escalation section
+            return False
         target = turn.config.agent(escalation["targetAgentId"])
         if target is not None and target.pk == turn.agent.pk:
             target = None  # an inherited rule naming the agent itself: it cannot take it
@@ -375,7 +376,7 @@ def _rules(turn: Turn) -> bool:
     return False
 
 
-def _pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any] | None:
+def pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any] | None:
     """The human fallback of an escalation to the current agent (SPEC 4.1 step 5), if it is
     still pending and ``speaker`` (default: the current agent) is that agent."""
     fallback = turn.conversation.escalation_fallback or {}
@@ -385,7 +386,7 @@ def _pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any
     return fallback
 
 
-def _fallback_to_human(turn: Turn, why: str) -> None:
+def fallback_to_human(turn: Turn, why: str) -> None:
     """The agent an escalation went to cannot resolve it: the conversation goes to people."""
     fallback = turn.conversation.escalation_fallback
     record(
@@ -404,12 +405,6 @@ def _fallback_to_human(turn: Turn, why: str) -> None:
     hand_over_to_human(turn, reason=f"escalation fallback: {why}")
 
 
-def _best_specialist(specialists: list[Agent], intent: str | None) -> Agent | None:
-    if not intent:
-        return None
-    return next((s for s in specialists if intent in (s.domains or [])), None)
-
-
 def _route(turn: Turn) -> None:
     """SPEC 4.2: a supervisor's first message goes to the specialist whose domains match the
     intent (announced under the handoff pattern); a later topic shift to another specialist's
@@ -417,7 +412,7 @@ def _route(turn: Turn) -> None:
     agent, intent = turn.agent, turn.context["intent"]
     with timed() as t:
         specialists = turn.config.specialists_of(agent)
-        best = _best_specialist(specialists, intent)
+        best = best_specialist(specialists, intent)
     if best is None or best.pk == agent.pk:
         return
     if agent.role == AgentRole.SUPERVISOR:
@@ -462,7 +457,7 @@ def _transfer(
     conv = turn.conversation
     source = turn.agent
     if announce:
-        notice = _say(turn, source, f"I'm transferring you to {target.name}.")
+        notice = say(turn, source, f"I'm transferring you to {target.name}.")
         turn.result.notices.append(notice)
     conv.current_agent = target
     conv.escalation_fallback = {}  # a pending fallback belongs to the agent it was set for
@@ -509,7 +504,7 @@ def _stall(turn: Turn) -> bool:
         agent_slug=turn.agent.slug,
     )
     intent = turn.context["intent"]
-    better = _best_specialist(turn.config.specialists_of(turn.agent), intent)
+    better = best_specialist(turn.config.specialists_of(turn.agent), intent)
     if better is not None and better.pk != turn.agent.pk:
         _transfer(
             turn,
@@ -538,316 +533,6 @@ def _stall(turn: Turn) -> bool:
     return True
 
 
-# --- replies -----------------------------------------------------------------------------------
-
-
-def _turn_context(turn: Turn, agent: Agent, consultation=()) -> TurnContext:
-    conv = turn.conversation
-    return TurnContext(
-        tenant_name=conv.tenant.name,
-        agent=turn.config.specs[agent.pk],
-        conversation_id=str(conv.pk),
-        channel=conv.channel,
-        message=turn.message.text,
-        signals={k: turn.context[k] for k in ("intent", "sentiment", "risk")},
-        customer={
-            "id": conv.customer_ref,
-            "name": conv.customer_name,
-            "email": conv.customer_email,
-            "attributes": conv.customer_attributes,
-        },
-        transcript=turn.transcript,
-        routing_instructions=render_routing_instructions(
-            turn.settings.get("routingInstructions") or "", conv.tenant
-        ),
-        model=turn.settings.get("model") or "",
-        consultation=tuple(consultation),
-    )
-
-
-# the budgets of a conversation (orchestrator settings) and what each counts in budget_used
-BUDGETS = (("steps", "stepBudget"), ("tokens", "tokenBudget"), ("cost", "costBudget"))
-
-
-def _budget_check(turn: Turn, agent: Agent, *, before_run: bool) -> None:
-    """Raise BudgetExceeded when a budget is crossed: before a run, when one more step would
-    pass the step budget; after it, when the reported tokens or cost passed theirs."""
-    used = turn.conversation.budget_used
-    for name, setting in BUDGETS:
-        limit = turn.settings.get(setting)
-        if limit is None:
-            continue
-        value = used.get(name, 0)
-        if (before_run and name == "steps" and value + 1 > limit) or (
-            not before_run and name != "steps" and value > limit
-        ):
-            raise BudgetExceeded(name, value, limit, agent)
-
-
-def _run(turn: Turn, agent: Agent, consultation=()) -> AgentReply:
-    """One agent run (a reply, a consultation or a workflow step): one step of the budget,
-    plus the tokens and cost the runtime reports."""
-    conv = turn.conversation
-    conv.budget_used = dict(conv.budget_used or {})
-    _budget_check(turn, agent, before_run=True)
-    reply = run_agent(_turn_context(turn, agent, consultation))
-    used = conv.budget_used
-    used["steps"] = used.get("steps", 0) + 1
-    if reply.tokens:
-        used["tokens"] = used.get("tokens", 0) + reply.tokens
-    if reply.cost:
-        used["cost"] = round(used.get("cost", 0.0) + reply.cost, 6)
-    if reply.error:
-        record(
-            conversation=turn.conversation,
-            event=decisions.AgentError(
-                error=reply.error, attempts=reply.attempts, runtime=dict(reply.detail)
-            ),
-            message=turn.message,
-            duration_ms=reply.duration_ms,
-            agent_slug=agent.slug,
-        )
-    _budget_check(turn, agent, before_run=False)
-    return reply
-
-
-def _budget_stop(turn: Turn, exc: BudgetExceeded) -> None:
-    record(
-        conversation=turn.conversation,
-        event=decisions.BudgetExceeded(
-            budget=exc.budget,
-            used=exc.used,
-            limit=exc.limit,
-            usage=dict(turn.conversation.budget_used),
-        ),
-        message=turn.message,
-        rule=f"{exc.budget} budget",
-        agent_slug=exc.agent.slug,
-    )
-    hand_over_to_human(turn, reason=f"{exc.budget} budget exceeded")
-
-
-def _consult(turn: Turn, agent: Agent, depth: int, seen: set[int]) -> list[dict[str, Any]]:
-    """A sequential supervisor asks the matching specialist privately; a specialist that is
-    itself a sequential supervisor asks on, at most MAX_CONSULTATION_DEPTH deep, never in a
-    circle."""
-    specialist = _best_specialist(turn.config.specialists_of(agent), turn.context["intent"])
-    if specialist is None:
-        return []
-    if specialist.pk in seen or depth >= MAX_CONSULTATION_DEPTH:
-        record(
-            conversation=turn.conversation,
-            event=decisions.AgentRouted(
-                mode=decisions.CONSULTATION,
-                reason_code=RouteReason.CONSULTATION,
-                from_=agent.slug,
-                to=specialist.slug,
-                stopped="cycle" if specialist.pk in seen else "depth limit",
-                depth=depth,
-            ),
-            message=turn.message,
-            agent_slug=agent.slug,
-        )
-        return []
-    seen.add(specialist.pk)
-    inner = []
-    if specialist.role == AgentRole.SUPERVISOR and specialist.pattern == Pattern.SEQUENTIAL:
-        inner = _consult(turn, specialist, depth + 1, seen)
-    with timed() as t:
-        reply = _run(turn, specialist, inner)
-    record(
-        conversation=turn.conversation,
-        event=decisions.AgentRouted(
-            mode=decisions.CONSULTATION,
-            reason_code=RouteReason.CONSULTATION,
-            from_=agent.slug,
-            to=specialist.slug,
-            depth=depth + 1,
-            answered=reply.answered,
-        ),
-        message=turn.message,
-        duration_ms=t[0],
-        agent_slug=specialist.slug,
-    )
-    if reply.error or not reply.text:
-        return []
-    return [{"agent": specialist.slug, "text": reply.text, "answered": reply.answered}]
-
-
-def _reply(turn: Turn) -> None:
-    conv = turn.conversation
-    agent = turn.agent
-    try:
-        if conv.workflow_id and not conv.workflow_state.get("done"):
-            reply, speaker = _run_workflow(turn)
-            if reply is None:
-                return
-        else:
-            consultation = []
-            if agent.role == AgentRole.SUPERVISOR and agent.pattern == Pattern.SEQUENTIAL:
-                consultation = _consult(turn, agent, 0, {agent.pk})
-            reply = _run(turn, agent, consultation)
-            speaker = agent
-    except BudgetExceeded as exc:
-        _budget_stop(turn, exc)
-        return
-    _account(turn, reply, speaker)
-
-
-def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
-    """Store the reply and count the attempt; fall back to a human after repeated failure."""
-    conv = turn.conversation
-    if reply.error:
-        conv.runtime_failures += 1
-        conv.attempts += 1
-        conv.turns_without_progress += 1
-        if _pending_fallback(turn, speaker):
-            _fallback_to_human(turn, f"{speaker.slug} is unavailable ({reply.error})")
-        elif conv.runtime_failures >= RUNTIME_FAILURES_BEFORE_HUMAN:
-            record(
-                conversation=conv,
-                event=decisions.Escalated(
-                    to=HUMAN,
-                    reason=f"{speaker.slug} failed {conv.runtime_failures} times in a row",
-                    reason_code=EscalationReason.RUNTIME_FAILING,
-                ),
-                message=turn.message,
-                agent_slug=speaker.slug,
-            )
-            hand_over_to_human(turn, reason="agent runtime failing")
-        return
-    conv.runtime_failures = 0
-    text, answered, outcome = reply.text, reply.answered, "pass"
-    if text:
-        # the guardrails, on every AI reply before it is stored or sent
-        verdict = reply_guard(
-            conversation=conv,
-            policy=turn.config.guardrails_for(speaker),
-            text=text,
-            agent_slug=speaker.slug,
-            message=turn.message,
-        )
-        text, outcome = verdict.text, verdict.outcome
-        if outcome in ("fallback", "blocked"):
-            answered = False
-    if answered:
-        conv.attempts = 0
-        conv.turns_without_progress = 0
-    else:
-        conv.attempts += 1
-        conv.turns_without_progress += 1
-    if text:
-        turn.result.reply = _say(turn, speaker, text)
-    record(
-        conversation=conv,
-        event=decisions.AgentReplied(
-            answered=answered,
-            guardrails=None if outcome == "pass" else outcome,
-            runtime=dict(reply.detail),
-        ),
-        message=turn.message,
-        duration_ms=reply.duration_ms,
-        agent_slug=speaker.slug,
-    )
-    if outcome == "blocked":
-        # the AI is stopped: nothing is sent, its proposals are dropped, people take over
-        hand_over_to_human(turn, reason="guardrail blocked the reply")
-        return
-    fallback = _pending_fallback(turn, speaker)
-    if fallback and conv.attempts >= fallback["maxAttempts"]:
-        _fallback_to_human(turn, f"{speaker.slug} failed {conv.attempts} attempt(s)")
-        return
-    for index, action in enumerate(reply.proposed_actions):
-        proposed = {"action": action.name, "params": dict(action.params), "agentId": speaker.slug}
-        turn.result.proposed_actions.append(proposed)
-        # the approvals gate: waits for approvers, or runs at once (after commit)
-        try:
-            proposal = action_propose(
-                conversation=conv,
-                action=action.name,
-                params=dict(action.params),
-                idempotency_key=f"message:{turn.message.pk}:{index}",
-                requested_by_label=f"agent:{speaker.slug}",
-                sent_by=turn.sent_by,
-                context=turn.context,
-                message=turn.message,
-                agent_slug=speaker.slug,
-                agent=speaker,
-            )
-        except ActionNotAllowed:
-            proposed["refused"] = "action_not_allowed"  # the gate recorded guardrail.blocked
-            continue
-        except ActionInvalid as exc:
-            record(
-                conversation=conv,
-                event=decisions.ActionProposed(
-                    action=action.name,
-                    params=dict(action.params),
-                    agent_id=speaker.slug,
-                    rejected=exc.errors,
-                ),
-                message=turn.message,
-                agent_slug=speaker.slug,
-            )
-            continue
-        if proposal.waiting and turn.result.approval is None:
-            turn.result.approval = approval_json(proposal.approval)
-
-
-def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
-    """SPEC 4.4: the entry step, then each later step whose condition holds over the outputs
-    gathered so far, within the workflow's step budget (counted over the conversation)."""
-    conv = turn.conversation
-    workflow = conv.workflow
-    state = dict(conv.workflow_state or {})
-    outputs: dict[str, Any] = dict(state.get("outputs") or {})
-    taken = int(state.get("stepsTaken") or 0)
-    steps = list(workflow.steps.select_related("agent").order_by("position", "id"))
-    last: tuple[AgentReply | None, Agent | None] = (None, None)
-    for index, step in enumerate(steps):
-        gathered = {**turn.context, **outputs}
-        if index > 0:
-            condition = compile_condition(step.condition, workflow_schema(list(outputs) or ()))
-            if not condition(gathered):
-                continue
-        if taken >= workflow.step_budget:
-            record(
-                conversation=conv,
-                event=decisions.WorkflowStep(
-                    stopped="step budget", budget=workflow.step_budget, taken=taken
-                ),
-                message=turn.message,
-                rule=f"workflow {workflow.name}",
-            )
-            conv.workflow_state = {**state, "outputs": outputs, "stepsTaken": taken, "done": True}
-            hand_over_to_human(turn, reason="workflow step budget exhausted")
-            return None, None
-        with timed() as t:
-            reply = _run(turn, step.agent)
-        taken += 1
-        produced = {name: (reply.outputs or {}).get(name) for name in step.outputs}
-        outputs.update(produced)
-        record(
-            conversation=conv,
-            event=decisions.WorkflowStep(
-                agent=step.agent.slug, condition=step.condition, outputs=produced
-            ),
-            message=turn.message,
-            duration_ms=t[0],
-            rule=f"workflow {workflow.name} step {index + 1}",
-            agent_slug=step.agent.slug,
-        )
-        if reply.error:
-            last = (reply, step.agent)
-            break
-        if reply.text:
-            last = (reply, step.agent)
-    conv.workflow_state = {"outputs": outputs, "stepsTaken": taken, "done": False}
-    if last[0] is None:
-        return _run(turn, turn.agent), turn.agent
-    return last
-
-
 # --- hand-over and messages ----------------------------------------------------------------------
 
 
@@ -870,7 +555,7 @@ def hand_over_to_human(turn: Turn, *, reason: str, detail: dict[str, Any] | None
     turn.result.handoff = {"id": handoff.pk, "mode": handoff.mode, "status": handoff.status}
 
 
-def _say(turn: Turn, agent: Agent | None, text: str, role: str = MessageRole.AGENT) -> Message:
+def say(turn: Turn, agent: Agent | None, text: str, role: str = MessageRole.AGENT) -> Message:
     return message_post(
         conversation=turn.conversation,
         role=role,

@@ -77,6 +77,8 @@ def silence_sweep(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZ
                 )
             rows = list(batch.order_by("last_activity_at", "pk")[:batch_size])
             for conv in rows:
+                if conv.ai_turn_at is not None:
+                    continue  # an agent is answering (a turn that never comes back: turns.py)
                 if conv.last_activity_at < now - _threshold(conv, cache):
                     stalled += _stall_silent(conv, now)
         if len(rows) < batch_size:

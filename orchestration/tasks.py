@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 
 from handover.services import BUILD_PACK_TASK
 from orchestration.packs import pack_build
 from orchestration.silence import TASK_NAME, silence_sweep
+from orchestration.turn import RUN_TURN_TASK, SWEEP_TURNS_TASK
+from orchestration.turns import execute, turn_sweep
 
 
 @shared_task(name=TASK_NAME, acks_late=True, ignore_result=True, soft_time_limit=120)
@@ -26,3 +30,31 @@ def sweep_silence() -> int:
 def build_pack(handoff_id: int) -> None:
     """Build a cold handoff's pack (a second delivery finds it built)."""
     pack_build(handoff_id=handoff_id)
+
+
+@shared_task(
+    name=RUN_TURN_TASK,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    max_retries=3,
+    retry_backoff=2,
+    soft_time_limit=settings.TURN_SOFT_TIME_LIMIT,
+    time_limit=settings.TURN_TIME_LIMIT,
+)
+def run_turn(conversation_id: str, ai_turn: int, message_id: int) -> None:
+    """Run one AI turn and apply its outcome (a second delivery applies nothing twice). The
+    runtime calls run with no transaction open and no database connection held."""
+    if connection.in_atomic_block:
+        # published in process inside a transaction (an eager relay): run once it commits
+        transaction.on_commit(
+            lambda: execute(conversation_id=conversation_id, ai_turn=ai_turn, message_id=message_id)
+        )
+        return
+    execute(conversation_id=conversation_id, ai_turn=ai_turn, message_id=message_id)
+
+
+@shared_task(name=SWEEP_TURNS_TASK, acks_late=True, ignore_result=True, soft_time_limit=120)
+def sweep_turns() -> int:
+    """AI turns that never came back: sent again once, then given up (safe to run twice)."""
+    return turn_sweep()

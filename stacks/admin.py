@@ -38,6 +38,7 @@ from core.scoping import (
     managed_tenant,
     scope_queryset,
 )
+from stacks.canvas_admin import StackCanvasAdminMixin
 from stacks.documents import PREFIX_MAX_LENGTH, StackInvalid, stack_export
 from stacks.models import StackTemplate
 from stacks.selectors import TemplateEntry, template_get, template_rows, templates_for
@@ -171,7 +172,7 @@ class ExportForm(forms.Form):
 
 
 @admin.register(StackTemplate)
-class StackTemplateAdmin(TenantScopedAdmin):
+class StackTemplateAdmin(StackCanvasAdminMixin, TenantScopedAdmin):
     form = StackTemplateForm
     list_display = ["name", "tenant", "created_at"]
 
@@ -236,6 +237,7 @@ class StackTemplateAdmin(TenantScopedAdmin):
             path("import/", view(self.import_view), name="stacks_stacktemplate_import"),
             path("export/", view(self.export_view), name="stacks_stacktemplate_export"),
             path("<str:key>/use/", view(self.use_view), name="stacks_stacktemplate_use"),
+            *self.canvas_urls(),
             *super().get_urls(),
         ]
 

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from agents.models import Agent
 from core.api_auth import request_tenant, tenant_get_or_404
 from core.api_schema import ErrorSerializer
-from stacks.documents import StackInvalid, stack_export
+from stacks.documents import stack_export
 from stacks.selectors import TemplateEntry, template_get, templates_for
 from stacks.services import stack_import, template_delete, template_publish
 
@@ -82,6 +82,11 @@ class PlanSerializer(serializers.Serializer):
     workflows = serializers.ListField(child=serializers.DictField())
     settings = serializers.DictField()
     approvers = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="What the rule lint finds in the stack's rules and workflows once created "
+        "({path, code, message}, paths in the document): warnings, never a refusal.",
+    )
 
 
 class TemplateSerializer(serializers.Serializer):
@@ -115,10 +120,6 @@ def _flag(value) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in ("true", "1", "yes"))
 
 
-def _invalid(exc: StackInvalid):
-    return serializers.ValidationError(exc.errors)
-
-
 def template_json(entry: TemplateEntry, *, document: bool = False) -> dict:
     summary = entry.summary
     data = {
@@ -140,17 +141,14 @@ def _instantiate(request, document) -> Response:
     data = request.data if isinstance(request.data, dict) else {}
     approvers = data.get("approvers")
     dry_run = _flag(data.get("dryRun"))
-    try:
-        plan = stack_import(
-            tenant=request_tenant(request),
-            document=document,
-            prefix=data.get("prefix") or "",
-            approvers=approvers,
-            user=request.user if getattr(request.user, "pk", None) else None,
-            dry_run=dry_run,
-        )
-    except StackInvalid as exc:
-        raise _invalid(exc) from None
+    plan = stack_import(
+        tenant=request_tenant(request),
+        document=document,
+        prefix=data.get("prefix") or "",
+        approvers=approvers,
+        user=request.user if getattr(request.user, "pk", None) else None,
+        dry_run=dry_run,
+    )
     return Response(plan, status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED)
 
 
@@ -228,16 +226,13 @@ class TemplateListView(APIView):
         description = data.get("description") or ""
         if not isinstance(description, str):
             raise serializers.ValidationError({"description": ["Must be text."]})
-        try:
-            row = template_publish(
-                tenant=tenant,
-                name=data.get("name"),
-                description=description,
-                document=document,
-                user=request.user if getattr(request.user, "pk", None) else None,
-            )
-        except StackInvalid as exc:
-            raise _invalid(exc) from None
+        row = template_publish(
+            tenant=tenant,
+            name=data.get("name"),
+            description=description,
+            document=document,
+            user=request.user if getattr(request.user, "pk", None) else None,
+        )
         entry = template_get(tenant=tenant, key=row.pk)
         return Response(template_json(entry, document=True), status=status.HTTP_201_CREATED)
 

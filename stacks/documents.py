@@ -47,6 +47,7 @@ from agents.runtime_config import SECRET_NAMES, runtime_errors
 from agents.serializers import KnowledgeSerializer
 from agents.workflows import START, workflow_document, workflow_list
 from core.api_errors import flatten_errors
+from core.errors import Invalid
 from rules import (
     ConditionError,
     check_condition,
@@ -76,12 +77,12 @@ PREFIX = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PREFIX_MAX_LENGTH = 20
 
 
-class StackInvalid(ValueError):
+class StackInvalid(Invalid):
     """``errors`` maps a JSON path (``agents[0].rules.handoffs[1].condition``) to messages."""
 
     def __init__(self, errors: dict[str, list[str]]):
         self.errors = errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), fields=errors)
 
 
 class Errors(dict[str, list[str]]):

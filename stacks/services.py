@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 
 from agents.models import Agent, SettingsLevel
 from agents.orchestrator_settings import settings_update
+from agents.rule_lint import LintScope, rules_findings, workflow_findings
 from agents.rule_sets import RulesInvalid, rules_replace
 from agents.runtime_config import split_runtime
 from agents.serializers import KnowledgeSerializer
@@ -255,9 +256,12 @@ def stack_import(
     doc = remapped(document, prefix or "")
     deep = Errors()
     root = None
+    warnings: list[dict[str, str]] = []
     try:
         with transaction.atomic():
             root = _import(tenant=tenant, document=doc, approvers=approvers, user=user, errors=deep)
+            if not errors and not deep:
+                warnings = _lint_imported(tenant, doc)
             if errors or deep or dry_run:
                 raise _Rollback
             config_changed(tenant.pk)
@@ -277,7 +281,26 @@ def stack_import(
     plan["prefix"] = prefix or ""
     plan["rootAgentId"] = root.slug if root is not None else None
     plan["created"] = not dry_run
+    plan["warnings"] = warnings
     return plan
+
+
+def _lint_imported(tenant: Tenant, doc: dict[str, Any]) -> list[dict[str, str]]:
+    """The rule lint's warnings on a stack just imported (inside the import's transaction, so
+    a dry run shows them too), at their paths in the document."""
+    scope = LintScope.of(tenant.pk)
+    found: list[dict[str, str]] = []
+    for index, entry in enumerate(doc.get("agents") or []):
+        agent = scope.agents.get(entry.get("id"))
+        if agent is None or not entry.get("rules"):
+            continue
+        for finding in rules_findings(agent=agent, scope=scope):
+            where = f"template.agents[{index}].rules.{finding.path}"
+            found.append({**finding.as_dict(), "path": where})
+    for index, workflow in enumerate(doc.get("workflows") or []):
+        prefix = f"template.workflows[{index}]."
+        found.extend(f.as_dict() for f in workflow_findings(workflow, scope, prefix=prefix))
+    return found
 
 
 # --- templates ------------------------------------------------------------------------------------

@@ -39,6 +39,14 @@ def _own_rate_limit_counters(settings):
     settings.RATE_LIMIT_PREFIX = f"ratelimit-test-{uuid.uuid4().hex}"
 
 
+@pytest.fixture(autouse=True)
+def _turns_inline(settings):
+    """An AI turn's run goes through the outbox after commit in production; pytest-django's
+    transaction around each test never commits, so tests run it inline, right after the
+    decide transaction (the same code). Tests of the dispatch itself set "outbox"."""
+    settings.TURN_DISPATCH = "inline"
+
+
 @pytest.fixture
 def eager_tasks():
     """Run Celery tasks in process, also when REDIS_URL makes the suite use a real broker."""

@@ -15,6 +15,7 @@ SWEEPS = {
     "orchestration.sweep_silence",
     "approvals.expire_pending",
     "orchestration.sweep_alerts",
+    "orchestration.sweep_turns",
 }
 
 

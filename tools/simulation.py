@@ -42,6 +42,7 @@ from tools.stats import percentile
 SIMULATE_KEY_NAME = "simulate"
 HUMAN_STATES = ("handing_off", "with_human")
 API = "/api/v1"
+REPLY_WAIT_SECONDS = 10  # a customer message waits this long for the agent's reply
 
 
 class SimulationError(Exception):
@@ -470,6 +471,9 @@ class InProcessTransport:
         if not validate_host(host, settings.ALLOWED_HOSTS):
             host = next((h.lstrip(".") for h in settings.ALLOWED_HOSTS if h not in ("*", "")), host)
         self.client = APIClient(SERVER_NAME=host, raise_request_exception=False)
+        # no turns worker serves this process: each agent's turn runs in the request, right
+        # after its decide transaction (orchestration/turns.py)
+        settings.TURN_DISPATCH = "inline"
         self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -613,7 +617,9 @@ def run_conversation(transport: Transport, plan: Plan, agent_id: str) -> Outcome
         text = texts.pop(0)
         begin = time.perf_counter()
         status, answer = transport.request(
-            "POST", f"{API}/conversations/{conversation_id}/messages", {"text": text}
+            "POST",
+            f"{API}/conversations/{conversation_id}/messages",
+            {"text": text, "wait": REPLY_WAIT_SECONDS},  # the agent's reply in the answer
         )
         elapsed = (time.perf_counter() - begin) * 1000
         if status != 201:

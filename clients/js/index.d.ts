@@ -94,6 +94,16 @@ export interface Rules {
   handoffs: HandoffRule[];
   approvals: (Required<Omit<ApprovalRule, 'actions'>> & { actions: Array<{ action: string; when: string | null }> }) | null;
   updatedAt: string | null;
+  /** What the rule lint found (unknown intents, shadowed rules, ...): never a refusal. */
+  warnings: RuleWarning[];
+}
+
+export interface RuleWarning {
+  /** Where, as in a 400: handoffs[1].condition */
+  path: string;
+  /** unknown_intent, unknown_risk_category, unknown_channel, agent_in_condition, never_holds, shadowed, escalation_loop */
+  code: string;
+  message: string;
 }
 
 export interface RuleVersion {
@@ -101,7 +111,7 @@ export interface RuleVersion {
   createdAt: string;
   createdBy: string | null;
   via: string;
-  rules: Omit<Rules, 'agentId' | 'source' | 'inheritedFrom' | 'version' | 'updatedAt'> | null;
+  rules: Omit<Rules, 'agentId' | 'source' | 'inheritedFrom' | 'version' | 'updatedAt' | 'warnings'> | null;
 }
 
 export interface Settings {
@@ -182,6 +192,7 @@ export interface Message {
 export interface MessageResult {
   message: Message;
   reply: Message | null;
+  replyStatus: 'none' | 'pending' | 'answered' | 'silent' | 'dropped';
   notices: Message[];
   state: string;
   currentAgentId: string;
@@ -376,7 +387,7 @@ export class Client {
       customer?: string; since?: string; until?: string;
     }): Promise<Conversation[]>;
     get(conversationId: string): Promise<Conversation>;
-    send(conversationId: string, text: string, options?: { signals?: Signals }): Promise<MessageResult>;
+    send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;
     messages(conversationId: string, options?: { after?: number }): Paginator<Message>;
     events(conversationId: string, options?: { after?: number }): Paginator<DecisionEvent>;
     proposeAction(

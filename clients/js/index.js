@@ -301,9 +301,12 @@ class Conversations extends Resource {
     return this._call('v1_conversations_list', { query: { state, limit, q, channel, assignee, customer, since, until } });
   }
   get(conversationId) { return this._call('v1_conversations_retrieve', { path: { conversation_id: conversationId } }); }
-  /** A customer message: the orchestrator's answer (reply, state, handoff, approval). */
-  send(conversationId, text, { signals } = {}) {
-    const body = signals === undefined ? { text } : { text, signals };
+  /** A customer message: the orchestrator's answer (state, handoff, replyStatus); the agent's
+   * reply comes over the sockets, or in the answer when `wait` (seconds, 0 to 30) is given. */
+  send(conversationId, text, { signals, wait } = {}) {
+    const body = { text };
+    if (signals !== undefined) body.signals = signals;
+    if (wait !== undefined) body.wait = wait;
     return this._call('v1_conversations_messages_create', { path: { conversation_id: conversationId }, body });
   }
   /** Every message in order (after the message id `after`), page by page. */

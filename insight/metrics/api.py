@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from core.api_auth import request_tenant
 from insight.metrics.selectors import metrics_summary
 from insight.metrics.window import (
-    WindowInvalid,
     parse_window,
 )
 
@@ -167,10 +166,7 @@ class MetricsView(APIView):
     )
     def get(self, request):
         tenant = request_tenant(request)
-        try:
-            window = parse_window(request.query_params, tenant=tenant)
-        except WindowInvalid as exc:
-            raise serializers.ValidationError(exc.errors) from None
+        window = parse_window(request.query_params, tenant=tenant)
         return Response(metrics_summary(window))
 
 

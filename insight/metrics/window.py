@@ -15,6 +15,7 @@ from core.dates import (
     DateRefused,
     parse_moment,
 )
+from core.errors import Invalid
 from core.models import Tenant
 
 DEFAULT_DAYS = 7
@@ -39,12 +40,12 @@ class Window:
         return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-class WindowInvalid(ValueError):
+class WindowInvalid(Invalid):
     """``errors`` maps each bad parameter to its messages."""
 
     def __init__(self, errors: dict[str, list[str]]):
         self.errors = errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()), fields=errors)
 
 
 def parse_window(

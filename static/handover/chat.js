@@ -152,12 +152,35 @@
     scroll.scrollTop = scroll.scrollHeight;
   }
 
-  function showTyping() {
+  // the server says when an agent starts and stops writing (agent.typing); the timer only
+  // covers a "stop" that never arrives (a dropped socket)
+  function showTyping(seconds = 10) {
     if (!["triaged", "active", "stalled", "at_risk"].includes(conversationState)) return;
+    typingLabel("typing…");
+    typing.dataset.who = "";
     typing.hidden = false;
     scroll.scrollTop = scroll.scrollHeight;
     clearTimeout(typingTimer);
-    typingTimer = setTimeout(hideTyping, 10000);
+    typingTimer = setTimeout(hideTyping, seconds * 1000);
+  }
+
+  function typingLabel(text) {
+    let label = typing.querySelector(".typing-label");
+    if (!label) {
+      label = h("em", { class: "typing-label" });
+      typing.append(label);
+    }
+    label.textContent = text;
+  }
+
+  // Someone from the team is typing (their socket tells at most one in 2 s): shown for 5 s.
+  function humanTyping(name) {
+    typingLabel(`${name || "Someone"} is typing…`);
+    typing.dataset.who = name || "";
+    typing.hidden = false;
+    scroll.scrollTop = scroll.scrollHeight;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, 5000);
   }
 
   function hideTyping() {
@@ -217,6 +240,8 @@
         lastHuman = null;
         for (const message of event.messages || []) addMessage(message);
         setStatus(event.state);
+        if (event.agentTyping) showTyping(90);
+        else hideTyping();
         break;
       case "message.created":
         if (event.message) addMessage(event.message);
@@ -224,11 +249,12 @@
       case "conversation.updated":
         if (event.state) setStatus(event.state);
         break;
+      case "agent.typing":
+        if (event.typing) showTyping(90);
+        else hideTyping();
+        break;
       case "typing": // the person from the team is typing (issue 19, point 4)
-        typing.dataset.who = event.name || "";
-        typing.hidden = false;
-        clearTimeout(typingTimer);
-        typingTimer = setTimeout(hideTyping, 5000);
+        humanTyping(event.name);
         break;
       case "error":
         hideTyping();

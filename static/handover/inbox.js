@@ -25,6 +25,7 @@
     previews: new Map(), // handoff id -> pack preview of a hot offer
     unread: new Map(), // conversation id -> count
     lastText: new Map(), // conversation id -> last message preview
+    typing: new Set(), // conversation ids where an AI agent is writing a reply
     online: [],
     approvals: 0,
     selected: null, // conversation id of the open conversation
@@ -219,6 +220,7 @@
       case "message.created": if (event.message) messageCreated(event.message); break;
       case "message.send.result": sendResult(event); break;
       case "conversation.updated": conversationUpdated(event); break;
+      case "agent.typing": agentTyping(event); break;
       case "presence": setOnline(event.online || []); break;
       case "approval.requested":
       case "approval.decided": resyncSoon(); activityChanged(event); break;
@@ -421,6 +423,13 @@
     toast(`Not sent: ${result.error || "unknown error"}`, "error");
     const box = pane.querySelector("textarea");
     if (box && text && !box.value) box.value = text;
+  }
+
+  // an AI agent writing a reply in a conversation (its reply then comes as message.created)
+  function agentTyping(event) {
+    if (event.typing) state.typing.add(event.conversationId);
+    else state.typing.delete(event.conversationId);
+    if (state.detail && state.selected === event.conversationId) renderDetail(state.detail);
   }
 
   function conversationUpdated(event) {
@@ -780,7 +789,8 @@
     else if (claimable) banner = h("div", { class: "banner banner-info" }, handoff.status === "offered"
       ? "The customer is waiting live. Claim to take over the conversation."
       : "Queued for follow-up. Claim it to reply to the customer.");
-    else if (!["with_human", "handing_off"].includes(conversation.state)) banner = h("div", { class: "banner banner-info" }, "The AI is handling this conversation.");
+    else if (!["with_human", "handing_off"].includes(conversation.state)) banner = h("div", { class: "banner banner-info" },
+      state.typing.has(conversation.id) ? "The AI is handling this conversation: typing…" : "The AI is handling this conversation.");
 
     const transcript = h("ol", { class: "transcript", role: "log", "aria-label": `Messages with ${conversation.customer}` },
       timeline(data.messages, data.activity || []).map((item) =>

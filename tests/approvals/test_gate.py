@@ -21,7 +21,7 @@ from conversations.models import DecisionEvent
 from conversations.services import conversation_start
 from core.events import tenant_inbox_group
 from core.models import OutboxEvent
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 from tests.approvals.conftest import propose
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,13 @@ from django.db import connection
 
 from agents.models import Agent
 from agents.rule_sets import rules_replace
-from approvals.models import ActionExecution, ApprovalRequest, ExchangeRate, LedgerEntry
+from approvals.models import (
+    APPROVAL_STATES,
+    ActionExecution,
+    ApprovalRequest,
+    ExchangeRate,
+    LedgerEntry,
+)
 from approvals.services import ActionInvalid, action_propose, approval_decide, execution_run
 from conversations.lifecycle import conversation_transition
 from conversations.models import (
@@ -118,7 +124,7 @@ def test_an_approved_and_then_executed_refund_counts(conversation, daily, people
     approval_decide(approval=big.approval, user=people["alice"], verdict="approve")
     assert ApprovalRequest.objects.get(pk=big.approval.pk).status == "approved"
     assert waited(refund(conversation, 1, "k2"))
-    ApprovalRequest.objects.filter(idempotency_key="k2").update(status="denied")
+    APPROVAL_STATES.transition(ApprovalRequest.objects.filter(idempotency_key="k2"), to="denied")
 
     execution_run(execution_id=ActionExecution.objects.get(request=big.approval).pk)
 
@@ -140,7 +146,7 @@ def test_a_failed_refund_does_not_count(conversation, agent, test_actions):
     )
     # while it is queued it counts: 90 + 20 > 100
     assert waited(refund(conversation, 20, "k1"))
-    ApprovalRequest.objects.filter(idempotency_key="k1").update(status="denied")
+    APPROVAL_STATES.transition(ApprovalRequest.objects.filter(idempotency_key="k1"), to="denied")
     for _ in range(3):
         execution_run(execution_id=failing.execution.pk)
     assert ActionExecution.objects.get(pk=failing.execution.pk).status == "failed"

@@ -19,7 +19,7 @@ from conversations.models import Conversation
 from conversations.services import conversation_start
 from handover.models import Handoff
 from orchestration.packs import pack_build
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 from tests.browser.conftest import make_support_team, screenshot, sign_in, wait_live
 from tests.browser.test_handover import customer_says, offer, start_chat
 from tests.factories import TenantFactory, make_person

@@ -23,7 +23,7 @@ from conversations.models import (
 )
 from conversations.services import conversation_start
 from handover.models import Handoff
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 from tests.browser.conftest import (
     make_support_team,
     sign_in,

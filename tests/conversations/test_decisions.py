@@ -166,6 +166,9 @@ BUILT = [
         rule="pii.card", action="redact", count=1, outcome="redacted", reply_length=68
     ),
     decisions.BudgetExceeded(budget="steps", used=2, limit=2, usage={"steps": 2}),
+    decisions.TurnDropped(
+        turn=3, reason="a person claimed it", reason_code=decisions.DropReason.CLAIMED, ran=True
+    ),
 ]
 
 

@@ -11,13 +11,15 @@ from channels.layers import get_channel_layer
 from rest_framework.test import APIClient
 
 from conversations.models import Conversation, Message, MessageRole, State
+from core.errors import Invalid
 from core.events import conversation_group, person_group
 from handover.models import AgentSetting, AgentStatus, CannedReply, Handoff, Status
 from handover.presence import available_agents
 from handover.services import (
     AtCapacity,
-    InvalidInput,
     NotAllowed,
+    NotTheClaimer,
+    Unavailable,
     agent_status_set,
     conversation_requeue,
     conversation_transfer,
@@ -106,9 +108,9 @@ def test_a_note_must_have_text_and_only_agents_of_the_tenant_write_one(
     conversation = handed_over(key_client).conversation
     stranger = make_person(tenant=other_tenant, roles=["agent"], username="eve")
 
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Invalid) as refused:
         note_post(conversation=conversation, user=ada, text="   ")
-    assert refused.value.field == "text"
+    assert list(refused.value.fields) == ["text"]
     with pytest.raises(NotAllowed):
         note_post(conversation=conversation, user=stranger, text="hello")
 
@@ -136,9 +138,9 @@ def test_away_and_busy_agents_get_no_offer_and_nobody_available_means_cold(
 
 
 def test_a_status_must_be_one_of_the_three(ada):
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Invalid) as refused:
         agent_status_set(user=ada, status="asleep")
-    assert refused.value.field == "status"
+    assert list(refused.value.fields) == ["status"]
 
 
 def test_an_agent_at_their_limit_gets_no_offer_and_a_claim_is_refused(
@@ -190,7 +192,7 @@ def test_the_claimer_transfers_to_an_available_colleague(
     assert conversation.assignee == bob and handoff.claimed_by == bob
     note = Message.objects.filter(conversation=conversation).last()
     assert note.role == MessageRole.NOTE and "transferred the conversation to bob" in note.text
-    with pytest.raises(NotAllowed):  # ada holds it no more
+    with pytest.raises(NotTheClaimer):  # ada holds it no more
         conversation_transfer(conversation=conversation, user=ada, to_username="bob")
 
 
@@ -205,12 +207,12 @@ def test_a_transfer_needs_an_online_available_colleague_under_their_limit(
     make_person(tenant=tenant, roles=["approver"], username="priya2")
 
     for username in ("eve", "priya2", "nobody"):
-        with pytest.raises(InvalidInput):
+        with pytest.raises(Invalid):
             conversation_transfer(conversation=conversation, user=ada, to_username=username)
-    with pytest.raises(NotAllowed, match="not online"):
+    with pytest.raises(Unavailable, match="not online"):
         conversation_transfer(conversation=conversation, user=ada, to_username=cy.username)
     agent_status_set(user=bob, status=AgentStatus.AWAY)
-    with pytest.raises(NotAllowed, match="away"):
+    with pytest.raises(Unavailable, match="away"):
         conversation_transfer(conversation=conversation, user=ada, to_username="bob")
     agent_status_set(user=bob, status=AgentStatus.ONLINE)
     AgentSetting.objects.filter(user=bob).update(max_conversations=0)
@@ -227,7 +229,7 @@ def test_back_to_the_queue_opens_a_new_offer(key_client, team, online, ada):
 
     handoff.refresh_from_db()
     conversation = Conversation.objects.get(pk=handoff.conversation_id)
-    assert handoff.status == Status.RETURNED
+    assert handoff.status == Status.RESOLVED
     assert again.pk != handoff.pk and again.status == Status.OFFERED
     assert conversation.state == State.HANDING_OFF and conversation.assignee is None
 

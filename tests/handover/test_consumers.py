@@ -12,7 +12,7 @@ from config.asgi import application
 from conversations.models import Conversation
 from conversations.services import conversation_start
 from handover.models import Handoff
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 from tests.factories import make_person
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -187,9 +187,9 @@ async def test_presence_follows_sockets(tenant):
 
 
 async def test_agents_connecting_together_are_told_in_one_presence_broadcast(tenant, monkeypatch):
-    from handover import consumers
+    from handover import presence
 
-    monkeypatch.setattr(consumers, "PRESENCE_COALESCE_SECONDS", 1.0)
+    monkeypatch.setattr(presence, "PRESENCE_COALESCE_SECONDS", 1.0)
     names = [f"agent{n}" for n in range(6)]
     people = [
         await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username=name)

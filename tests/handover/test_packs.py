@@ -20,7 +20,7 @@ from handover.models import Handoff
 from orchestration.activity import activity_of, agent_names
 from orchestration.inbox import inbox_snapshot
 from orchestration.packs import pack_build
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 from tests.conftest import login
 from tests.factories import make_person
 

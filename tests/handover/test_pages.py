@@ -21,7 +21,7 @@ from conversations.services import (
 from handover.models import Handoff
 from handover.services import handoff_claim
 from handover.views import entry_agent
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 from tests.conftest import login
 from tests.factories import TO_PEOPLE, TenantFactory, make_person, make_team
 

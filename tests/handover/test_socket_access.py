@@ -21,7 +21,7 @@ from conversations.services import conversation_start
 from core import services
 from core.models import PersonSession
 from handover.models import Handoff
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 from tests.conftest import need_service
 from tests.factories import make_person
 

@@ -60,11 +60,12 @@ def conversation(
         current_agent=current or agent,
         workflow=workflow,
         customer_token_hash="x" * 64,
+        **({"state": "resolved"} if resolved is not None else {}),
         **fields,
     )
     changes: dict[str, Any] = {"created_at": when}
     if resolved is not None:
-        changes.update(resolved_at=resolved, state="resolved")
+        changes.update(resolved_at=resolved)
     Conversation.objects.filter(pk=conv.pk).update(**changes)
     conv.refresh_from_db()
     if routed:

@@ -6,9 +6,8 @@ import pytest
 
 from agents.models import Agent
 from conversations.lifecycle import (
-    TRANSITIONS,
+    LIFECYCLE,
     ConcurrentChange,
-    InvalidTransition,
     conversation_transition,
 )
 from conversations.models import (
@@ -17,6 +16,8 @@ from conversations.models import (
     State,
 )
 from conversations.services import conversation_start
+from core.states import InvalidTransition, StateWriteRefused
+from tests.states import walk
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ ALLOWED = {
 
 
 def test_the_table_is_exactly_the_specs_lifecycle():
-    table = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}
+    table = {(a, b) for a, targets in LIFECYCLE.moves.items() for b in targets}
     assert table == ALLOWED
 
 
@@ -48,8 +49,7 @@ def conversation(tenant):
 
 @pytest.mark.parametrize(("start", "target"), sorted(ALLOWED))
 def test_each_allowed_transition_writes_a_state_changed_event(conversation, start, target):
-    Conversation.objects.filter(pk=conversation.pk).update(state=start)
-    conversation.refresh_from_db()
+    walk(LIFECYCLE, conversation, start)
 
     event = conversation_transition(conversation=conversation, to=target, reason="test")
 
@@ -64,8 +64,7 @@ def test_each_allowed_transition_writes_a_state_changed_event(conversation, star
     sorted({(a, b) for a in State.values for b in State.values if a != b} - ALLOWED),
 )
 def test_every_other_transition_is_refused_and_changes_nothing(conversation, start, target):
-    Conversation.objects.filter(pk=conversation.pk).update(state=start)
-    conversation.refresh_from_db()
+    walk(LIFECYCLE, conversation, start)
     before = DecisionEvent.objects.count()
 
     with pytest.raises(InvalidTransition):
@@ -92,3 +91,33 @@ def test_resolving_stamps_the_time(conversation):
 
     conversation.refresh_from_db()
     assert conversation.resolved_at is not None
+
+
+def test_a_direct_save_of_the_state_is_refused(conversation):
+    conversation.state = "resolved"
+
+    with pytest.raises(StateWriteRefused):
+        conversation.save()
+    with pytest.raises(StateWriteRefused):
+        conversation.save(update_fields=["state"])
+
+    assert Conversation.objects.get(pk=conversation.pk).state == "triaged"
+
+
+def test_a_save_of_other_fields_is_accepted(conversation):
+    conversation.customer_name = "Kim"
+    conversation.save()
+
+    conversation.state = "resolved"  # not written: not among the fields saved
+    conversation.save(update_fields=["customer_name"])
+
+    assert Conversation.objects.get(pk=conversation.pk).state == "triaged"
+
+
+def test_a_queryset_update_of_the_state_is_refused(conversation):
+    with pytest.raises(StateWriteRefused):
+        Conversation.objects.filter(pk=conversation.pk).update(state="resolved")
+    with pytest.raises(StateWriteRefused):
+        Conversation.objects.bulk_update([conversation], ["state"])
+
+    assert Conversation.objects.get(pk=conversation.pk).state == "triaged"

@@ -10,7 +10,7 @@ from agents.orchestrator_settings import settings_update
 from agents.rule_sets import rules_replace
 from agents.workflows import workflow_create
 from config.cache import ResilientRedisCache
-from conversations.lifecycle import conversation_transition
+from conversations.lifecycle import LIFECYCLE, conversation_transition
 from conversations.models import (
     Conversation,
     DecisionEvent,
@@ -402,7 +402,9 @@ def test_the_message_endpoint_costs_the_same_queries_as_the_conversation_grows(
         with CaptureQueriesContext(connection) as ctx:
             say(key_client, conv["id"], text, signals={"intent": "billing", "risk": []})
         counts.append(len(ctx.captured_queries))
-        Conversation.objects.filter(pk=conv["id"]).update(state="active", turns_without_progress=0)
+        same = Conversation.objects.filter(pk=conv["id"])
+        LIFECYCLE.transition(same, to="active")  # when a turn stalled it
+        same.update(turns_without_progress=0)
 
     assert len(set(counts)) == 1, counts
     assert counts[0] <= 40

@@ -14,7 +14,7 @@ from approvals.services import gate_rule_context
 from conversations.models import Conversation, DecisionEvent
 from conversations.services import conversation_start
 from insight.backtests import CONVERSATION_FIELDS, batch_rows, replay_conversation
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 from rules import rule_context
 
 pytestmark = pytest.mark.django_db

@@ -247,12 +247,21 @@ class Conversations(_Resource):
         return self._call(Call("v1_conversations_retrieve", {"conversation_id": conversation_id}))
 
     def send(
-        self, conversation_id: str, text: str, *, signals: Signals | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        signals: Signals | None = None,
+        wait: float | None = None,
     ) -> MessageResult:
-        """A customer message: the orchestrator's answer (reply, state, handoff, approval)."""
+        """A customer message: the orchestrator's answer (state, handoff, replyStatus). The
+        agent's reply comes later over the sockets (``replyStatus`` pending), unless ``wait``
+        (seconds, 0 to 30) asks the server to wait for it (then ``reply``)."""
         body: dict[str, Any] = {"text": text}
         if signals is not None:
             body["signals"] = signals
+        if wait is not None:
+            body["wait"] = wait
         path = {"conversation_id": conversation_id}
         return self._call(Call("v1_conversations_messages_create", path, body=body))
 

@@ -63,6 +63,15 @@ class RulesInput(TypedDict, total=False):
     approvals: ApprovalRule | None
 
 
+class RuleWarning(TypedDict):
+    """What the rule lint found; never a refusal. ``path`` as in a 400
+    (``handoffs[1].condition``), ``code`` (``unknown_intent``, ``shadowed`` ...)."""
+
+    path: str
+    code: str
+    message: str
+
+
 class Rules(TypedDict):
     agentId: str
     source: Literal["own", "inherited", "default"]
@@ -72,6 +81,7 @@ class Rules(TypedDict):
     handoffs: list[HandoffRule]
     approvals: ApprovalRule | None
     updatedAt: str | None
+    warnings: list[RuleWarning]
 
 
 class RuleVersion(TypedDict):
@@ -176,6 +186,7 @@ class Message(TypedDict):
 class MessageResult(TypedDict):
     message: Message
     reply: Message | None
+    replyStatus: str  # none | pending | answered | silent | dropped
     notices: list[Message]
     state: str
     currentAgentId: str

@@ -23,6 +23,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("conversations", "0002_private_notes")]
+    dependencies = [("conversations", "0003_private_notes")]
 
     operations = [migrations.RunPython(create, drop)]

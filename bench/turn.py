@@ -1,0 +1,313 @@
+"""The agent's turn under load: N conversations each send one message at once, and their agent
+is a local OpenAI-compatible endpoint that answers in 1.5 s (issue 17).
+
+The product runs as in production (uvicorn, the Procfile's threads-pool ``turns`` worker, the
+main worker) on a PostgreSQL database of the bench's own and a Redis server of its own, with
+``DB_POOL_MAX_SIZE=5`` per process. Each customer listens on the conversation's socket; the
+reply's latency is from the POST to the agent's ``message.created``. Printed:
+
+- replies arrived (of N), and none twice;
+- the most agent calls in flight at once (the endpoint counts them): with the run outside any
+  transaction and without a pooled connection, nearly all N overlap, not DB_POOL_MAX_SIZE;
+- the longest "idle in transaction" seen in ``pg_stat_activity`` (sampled every 20 ms): no
+  transaction waits on the agent;
+- the POST's latency (answered at once) and the reply's latency p50 / p95 next to the
+  endpoint's own 1.5 s.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/turn.py \\
+        [--conversations 100] [--delay 1.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._db import database_urls, recreate_database  # noqa: E402
+from bench._procs import STORE_KEYS, Processes, RedisServer, product_env  # noqa: E402
+from bench._result import command_line, emit, figure  # noqa: E402
+
+BENCH_DB = os.environ.get("BENCH_DB", "bench_turn")
+SECRET = "bench-turn-not-a-secret-" + "x" * 32
+API_KEY = "sk-bench-turn-0123456789"
+ANSWER = "Your invoice is under Account > Billing."
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def log(text: str) -> None:
+    print(f"[turn] {text}", file=sys.stderr, flush=True)
+
+
+class SlowLLM:
+    """An OpenAI-compatible chat-completions endpoint answering after ``delay`` seconds; counts
+    the requests in flight."""
+
+    def __init__(self, delay: float):
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.calls = 0
+        bench = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with bench.lock:
+                    bench.calls += 1
+                    bench.in_flight += 1
+                    bench.max_in_flight = max(bench.max_in_flight, bench.in_flight)
+                try:
+                    time.sleep(bench.delay)
+                finally:
+                    with bench.lock:
+                        bench.in_flight -= 1
+                body = json.dumps(
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "model": "bench-model",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": ANSWER},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format, *args):
+                pass
+
+        ThreadingHTTPServer.request_queue_size = 1024
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+class IdleWatch:
+    """Samples pg_stat_activity: the longest a transaction of the bench database sat idle."""
+
+    def __init__(self, url: str, database: str):
+        self.url, self.database = url, database
+        self.longest = 0.0
+        self.query = ""  # the last statement of the longest idle transaction
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.is_set():
+                row = conn.execute(
+                    "SELECT extract(epoch FROM now() - state_change), query "
+                    "FROM pg_stat_activity WHERE datname = %s "
+                    "AND state = 'idle in transaction' ORDER BY state_change LIMIT 1",
+                    [self.database],
+                ).fetchone()
+                if row is not None and float(row[0]) > self.longest:
+                    self.longest, self.query = float(row[0]), row[1]
+                time.sleep(0.02)
+
+
+def seed(llm_url: str, conversations: int):
+    from agents.models import Agent
+    from conversations.lifecycle import conversation_transition
+    from conversations.services import conversation_start
+    from core.secret_store import seal
+    from core.services import api_key_create, tenant_create
+
+    tenant = tenant_create(slug="bench", name="Bench")
+    agent = Agent.objects.create(
+        tenant=tenant,
+        slug="agent-llm",
+        name="Assistant",
+        runtime="openai",
+        runtime_config={"baseUrl": llm_url + "/v1", "model": "bench-model"},
+        runtime_secret=seal(API_KEY),
+    )
+    _, key = api_key_create(tenant=tenant, name="bench")
+    made = []
+    for index in range(conversations):
+        conversation, token = conversation_start(
+            tenant=tenant, agent=agent, channel="web", customer={"id": f"c-{index}"}
+        )
+        conversation_transition(conversation=conversation, to="active", reason="bench")
+        made.append((str(conversation.pk), token))
+    return key, made
+
+
+def customer(base: str, key: str, conversation_id: str, token: str, start: threading.Barrier):
+    """One customer: open the socket, wait for everyone, post, wait for the agent's reply."""
+    import requests
+    from websockets.sync.client import connect
+
+    ws_url = (
+        base.replace("http://", "ws://") + f"/ws/conversations/{conversation_id}/?token={token}"
+    )
+    with connect(ws_url, additional_headers={"Origin": base}, open_timeout=60) as ws:
+        json.loads(ws.recv(timeout=60))  # the snapshot
+        start.wait(120)
+        began = time.perf_counter()
+        response = requests.post(
+            f"{base}/api/v1/conversations/{conversation_id}/messages",
+            json={"text": "Where is my invoice?"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
+        posted = time.perf_counter() - began
+        if response.status_code != 201:
+            return {"status": response.status_code, "posted": posted, "reply": None, "replies": 0}
+        replies, reply_at = 0, None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                event = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            except TimeoutError:
+                break
+            if event.get("type") == "message.created" and event["message"]["role"] == "agent":
+                replies += 1
+                reply_at = reply_at or time.perf_counter() - began
+                deadline = min(deadline, time.monotonic() + 1.0)  # a second reply would come soon
+        return {"status": 201, "posted": posted, "reply": reply_at, "replies": replies}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--conversations", type=int, default=100)
+    parser.add_argument("--delay", type=float, default=1.5, help="the endpoint's answer time (s)")
+    parser.add_argument("--web", type=int, default=2, help="ASGI processes")
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        print("bench/turn.py: set DATABASE_URL to a PostgreSQL server", file=sys.stderr)
+        return 2
+    maintenance_url, bench_url = database_urls(url, BENCH_DB)
+    recreate_database(maintenance_url, BENCH_DB, create=True)
+    redis = RedisServer()
+    redis.start()
+    llm = SlowLLM(args.delay)
+    env = product_env(
+        database_url=bench_url,
+        redis_url=redis.url,
+        secret_key=SECRET,
+        secrets_keys=STORE_KEYS,
+        DB_POOL_MAX_SIZE="5",
+        RUNTIME_ALLOW_PRIVATE_NETWORKS="1",
+        LOG_LEVEL="WARNING",
+        API_RATE_LIMIT="off",
+    )
+    os.environ.update({**env, "DJANGO_SETTINGS_MODULE": "config.settings"})
+    logs = Path(tempfile.mkdtemp(prefix="bench-turn-"))
+    processes = Processes(logs)
+    watch = IdleWatch(bench_url, BENCH_DB)
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connections
+
+        call_command("migrate", verbosity=0)
+        key, made = seed(llm.url, args.conversations)
+        connections.close_all()
+        log(f"{args.conversations} conversations; starting the product (logs in {logs})")
+        base = processes.web(env, workers=args.web)
+        processes.worker(env, queues="celery")
+        processes.turns_worker({**env, "DB_POOL_MAX_SIZE": "5"}, concurrency=250)
+        watch.thread.start()
+        start = threading.Barrier(len(made))
+        with ThreadPoolExecutor(max_workers=len(made)) as pool:
+            results = list(
+                pool.map(lambda m: customer(base, key, m[0], m[1], start), made, timeout=300)
+            )
+    finally:
+        watch.stop.set()
+        processes.stop_all()
+        redis.stop()
+        from django.db import connections
+
+        connections.close_all()
+        recreate_database(maintenance_url, BENCH_DB, create=False)
+    n = len(results)
+    refused = sum(1 for r in results if r["status"] != 201)
+    arrived = [r["reply"] for r in results if r["reply"] is not None]
+    twice = sum(1 for r in results if r["replies"] > 1)
+    posts = [r["posted"] * 1000 for r in results]
+    latencies = [value * 1000 for value in arrived]
+    p50 = percentile(latencies, 50) if latencies else float("nan")
+    p95 = percentile(latencies, 95) if latencies else float("nan")
+    print(f"conversations                  {n}, each one message at once")
+    print(f"agent endpoint                 answers in {args.delay * 1000:.0f} ms")
+    print(f"POST refused                   {refused}")
+    print(f"replies arrived                {len(arrived)} of {n} ({twice} more than once)")
+    print(f"agent calls in flight, most    {llm.max_in_flight} (DB_POOL_MAX_SIZE=5 per process)")
+    print(f"longest idle in transaction    {watch.longest * 1000:.0f} ms")
+    print(f"  after the statement          {watch.query[:200]}")
+    post50, post95 = percentile(posts, 50), percentile(posts, 95)
+    print(f"POST answered, p50 / p95       {post50:.0f} / {post95:.0f} ms")
+    print(f"reply latency, p50 / p95       {p50:.0f} / {p95:.0f} ms")
+    figures = [
+        figure("replies arrived", len(arrived), "of " + str(n), f"= {n}", len(arrived) == n),
+        figure("replies sent twice", twice, "conversations", "= 0", twice == 0),
+        figure(
+            "agent calls in flight at once",
+            llm.max_in_flight,
+            "calls",
+            f">= {int(n * 0.75)}",
+            llm.max_in_flight >= int(n * 0.75),
+        ),
+        figure(
+            "longest idle in transaction",
+            watch.longest * 1000,
+            "ms",
+            "< 100",
+            watch.longest * 1000 < 100,
+        ),
+        figure("POST answered p95", post95, "ms"),
+        figure(
+            "reply latency p50",
+            p50,
+            "ms",
+            f"< {args.delay * 1000 + 150:.0f}",
+            p50 < args.delay * 1000 + 150,
+        ),
+        figure("reply latency p95", p95, "ms"),
+    ]
+    emit("turn", figures, command_line("bench/turn.py", env=["DATABASE_URL=..."]))
+    return 0 if all(f["met"] is not False for f in figures) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

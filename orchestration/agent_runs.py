@@ -1,0 +1,365 @@
+"""The run phase of a turn: a plan of plain data in, an outcome of plain data out.
+
+``run_plan`` makes the agent runtime calls of one turn (SPEC 4.1 step 8): the current agent's
+reply, the private consultations of a sequential supervisor (SPEC 4.3), or a workflow's steps
+(SPEC 4.4), within the conversation's budgets. It touches neither the database nor the ORM: it
+may take seconds (an LLM, a webhook) and runs with no transaction open and no pooled connection
+held. What it decided is handed back as an :class:`Outcome` (the decision events to record, the
+budget used, the workflow's state, the reply and who gave it) for the apply phase to write.
+
+``plan_of`` builds the plan from a turn loaded from the database (before the run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.models import AgentRole, Pattern
+from agents.orchestrator_settings import render_routing_instructions
+from agents.runtimes import AgentReply, AgentSpec, TurnContext, run_agent
+from conversations import decisions
+from conversations.decisions import RouteReason
+from core.events import timed
+from orchestration.turn import Turn
+from rules import compile_condition, workflow_schema
+
+MAX_CONSULTATION_DEPTH = 3
+# the budgets of a conversation (orchestrator settings) and what each counts in budget_used
+BUDGETS = (("steps", "stepBudget"), ("tokens", "tokenBudget"), ("cost", "costBudget"))
+
+
+# --- the plan ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """An agent as the run knows it: its id, slug and runtime spec."""
+
+    id: int
+    spec: AgentSpec
+
+    @property
+    def slug(self) -> str:
+        return self.spec.slug
+
+
+@dataclass(frozen=True)
+class Consultation:
+    """A sequential supervisor asks ``to`` privately (``inner``: what ``to`` asks in turn);
+    ``stopped`` when the chain closes a circle or passes the depth limit."""
+
+    from_slug: str
+    to: Speaker
+    depth: int
+    stopped: str | None = None
+    inner: Consultation | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    agent: Speaker
+    condition: str
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WorkflowPlan:
+    name: str
+    step_budget: int
+    steps: tuple[Step, ...]
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    conversation_id: str
+    turn: int
+    message_id: int
+    context: TurnContext  # the current agent's, without consultation
+    speaker: Speaker  # the current agent
+    rule_context: dict[str, Any]  # what workflow conditions read
+    limits: dict[str, float]  # budget name -> limit
+    used: dict[str, Any]  # the conversation's budget_used before the run
+    consultation: Consultation | None = None
+    workflow: WorkflowPlan | None = None
+
+
+# --- the outcome -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A decision event the apply phase records (with the turn's message)."""
+
+    event: decisions.Decision
+    duration_ms: float = 0.0
+    rule: str = ""
+    agent_slug: str = ""
+
+
+@dataclass(frozen=True)
+class BudgetStop:
+    budget: str
+    used: float
+    limit: float
+    agent_slug: str
+
+
+@dataclass
+class Outcome:
+    events: list[Recorded] = field(default_factory=list)
+    used: dict[str, Any] = field(default_factory=dict)
+    workflow_state: dict[str, Any] | None = None  # None: unchanged
+    reply: AgentReply | None = None
+    speaker: Speaker | None = None
+    budget: BudgetStop | None = None
+    hand_over: str | None = None  # people take over, for this reason
+
+
+class _BudgetCrossed(Exception):
+    def __init__(self, stop: BudgetStop):
+        self.stop = stop
+
+
+# --- building the plan (from a loaded turn; no query) --------------------------------------------
+
+
+def _speaker(turn: Turn, agent) -> Speaker:
+    return Speaker(id=agent.pk, spec=turn.config.specs[agent.pk])
+
+
+def best_specialist(specialists: list, intent: str | None):
+    if not intent:
+        return None
+    return next((s for s in specialists if intent in (s.domains or [])), None)
+
+
+def _consultation(turn: Turn, agent, depth: int, seen: set[int]) -> Consultation | None:
+    """The chain a sequential supervisor consults: the matching specialist, and on (a
+    specialist that is itself a sequential supervisor asks on), at most MAX_CONSULTATION_DEPTH
+    deep, never in a circle."""
+    specialist = best_specialist(turn.config.specialists_of(agent), turn.context["intent"])
+    if specialist is None:
+        return None
+    to = _speaker(turn, specialist)
+    if specialist.pk in seen or depth >= MAX_CONSULTATION_DEPTH:
+        stopped = "cycle" if specialist.pk in seen else "depth limit"
+        return Consultation(from_slug=agent.slug, to=to, depth=depth, stopped=stopped)
+    seen.add(specialist.pk)
+    inner = None
+    if specialist.role == AgentRole.SUPERVISOR and specialist.pattern == Pattern.SEQUENTIAL:
+        inner = _consultation(turn, specialist, depth + 1, seen)
+    return Consultation(from_slug=agent.slug, to=to, depth=depth, inner=inner)
+
+
+def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPlan:
+    """The run of ``turn`` as plain data. ``steps``: the workflow's steps when one runs."""
+    conv = turn.conversation
+    agent = turn.agent
+    speaker = _speaker(turn, agent)
+    context = TurnContext(
+        tenant_name=conv.tenant.name,
+        agent=speaker.spec,
+        conversation_id=str(conv.pk),
+        channel=conv.channel,
+        message=turn.message.text,
+        signals={k: turn.context[k] for k in ("intent", "sentiment", "risk")},
+        customer={
+            "id": conv.customer_ref,
+            "name": conv.customer_name,
+            "email": conv.customer_email,
+            "attributes": conv.customer_attributes,
+        },
+        transcript=turn.transcript,
+        routing_instructions=render_routing_instructions(
+            turn.settings.get("routingInstructions") or "", conv.tenant
+        ),
+        model=turn.settings.get("model") or "",
+    )
+    workflow = None
+    consultation = None
+    if conv.workflow is not None and not (conv.workflow_state or {}).get("done"):
+        workflow = WorkflowPlan(
+            name=conv.workflow.name,
+            step_budget=conv.workflow.step_budget,
+            steps=tuple(steps or ()),
+            state=dict(conv.workflow_state or {}),
+        )
+    elif agent.role == AgentRole.SUPERVISOR and agent.pattern == Pattern.SEQUENTIAL:
+        consultation = _consultation(turn, agent, 0, {agent.pk})
+    limits = {
+        name: turn.settings[setting]
+        for name, setting in BUDGETS
+        if turn.settings.get(setting) is not None
+    }
+    return RunPlan(
+        conversation_id=str(conv.pk),
+        turn=ai_turn,
+        message_id=turn.message.pk,
+        context=context,
+        speaker=speaker,
+        rule_context=dict(turn.context),
+        limits=limits,
+        used=dict(conv.budget_used or {}),
+        consultation=consultation,
+        workflow=workflow,
+    )
+
+
+# --- running it (no database) --------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, plan: RunPlan):
+        self.plan = plan
+        self.outcome = Outcome(used=dict(plan.used))
+
+    def record(self, event, *, duration_ms=0.0, rule="", agent_slug="") -> None:
+        self.outcome.events.append(
+            Recorded(event=event, duration_ms=duration_ms, rule=rule, agent_slug=agent_slug)
+        )
+
+    def check_budget(self, speaker: Speaker, *, before_run: bool) -> None:
+        """Before a run, when one more step would pass the step budget; after it, when the
+        reported tokens or cost passed theirs."""
+        used = self.outcome.used
+        for name, _ in BUDGETS:
+            limit = self.plan.limits.get(name)
+            if limit is None:
+                continue
+            value = used.get(name, 0)
+            if (before_run and name == "steps" and value + 1 > limit) or (
+                not before_run and name != "steps" and value > limit
+            ):
+                raise _BudgetCrossed(BudgetStop(name, value, limit, speaker.slug))
+
+    def run(self, speaker: Speaker, consultation=()) -> AgentReply:
+        """One agent run (a reply, a consultation or a workflow step): one step of the budget,
+        plus the tokens and cost the runtime reports."""
+        self.check_budget(speaker, before_run=True)
+        ctx = dataclasses.replace(
+            self.plan.context, agent=speaker.spec, consultation=tuple(consultation)
+        )
+        reply = run_agent(ctx)
+        used = self.outcome.used
+        used["steps"] = used.get("steps", 0) + 1
+        if reply.tokens:
+            used["tokens"] = used.get("tokens", 0) + reply.tokens
+        if reply.cost:
+            used["cost"] = round(used.get("cost", 0.0) + reply.cost, 6)
+        if reply.error:
+            self.record(
+                decisions.AgentError(
+                    error=reply.error, attempts=reply.attempts, runtime=dict(reply.detail)
+                ),
+                duration_ms=reply.duration_ms,
+                agent_slug=speaker.slug,
+            )
+        self.check_budget(speaker, before_run=False)
+        return reply
+
+    def consult(self, c: Consultation | None) -> list[dict[str, Any]]:
+        if c is None:
+            return []
+        if c.stopped:
+            self.record(
+                decisions.AgentRouted(
+                    mode=decisions.CONSULTATION,
+                    reason_code=RouteReason.CONSULTATION,
+                    from_=c.from_slug,
+                    to=c.to.slug,
+                    stopped=c.stopped,
+                    depth=c.depth,
+                ),
+                agent_slug=c.from_slug,
+            )
+            return []
+        inner = self.consult(c.inner)
+        with timed() as t:
+            reply = self.run(c.to, inner)
+        self.record(
+            decisions.AgentRouted(
+                mode=decisions.CONSULTATION,
+                reason_code=RouteReason.CONSULTATION,
+                from_=c.from_slug,
+                to=c.to.slug,
+                depth=c.depth + 1,
+                answered=reply.answered,
+            ),
+            duration_ms=t[0],
+            agent_slug=c.to.slug,
+        )
+        if reply.error or not reply.text:
+            return []
+        return [{"agent": c.to.slug, "text": reply.text, "answered": reply.answered}]
+
+    def workflow(self, workflow: WorkflowPlan) -> tuple[AgentReply | None, Speaker | None]:
+        """SPEC 4.4: the entry step, then each later step whose condition holds over the outputs
+        gathered so far, within the workflow's step budget (counted over the conversation)."""
+        state = workflow.state
+        outputs: dict[str, Any] = dict(state.get("outputs") or {})
+        taken = int(state.get("stepsTaken") or 0)
+        last: tuple[AgentReply | None, Speaker | None] = (None, None)
+        for step in workflow.steps:
+            gathered = {**self.plan.rule_context, **outputs}
+            if step.index > 0:
+                condition = compile_condition(step.condition, workflow_schema(list(outputs) or ()))
+                if not condition(gathered):
+                    continue
+            if taken >= workflow.step_budget:
+                self.record(
+                    decisions.WorkflowStep(
+                        stopped="step budget", budget=workflow.step_budget, taken=taken
+                    ),
+                    rule=f"workflow {workflow.name}",
+                )
+                self.outcome.workflow_state = {
+                    **state,
+                    "outputs": outputs,
+                    "stepsTaken": taken,
+                    "done": True,
+                }
+                self.outcome.hand_over = "workflow step budget exhausted"
+                return None, None
+            with timed() as t:
+                reply = self.run(step.agent)
+            taken += 1
+            produced = {name: (reply.outputs or {}).get(name) for name in step.outputs}
+            outputs.update(produced)
+            self.record(
+                decisions.WorkflowStep(
+                    agent=step.agent.slug, condition=step.condition, outputs=produced
+                ),
+                duration_ms=t[0],
+                rule=f"workflow {workflow.name} step {step.index + 1}",
+                agent_slug=step.agent.slug,
+            )
+            if reply.error:
+                last = (reply, step.agent)
+                break
+            if reply.text:
+                last = (reply, step.agent)
+        self.outcome.workflow_state = {"outputs": outputs, "stepsTaken": taken, "done": False}
+        if last[0] is None:
+            return self.run(self.plan.speaker), self.plan.speaker
+        return last
+
+
+def run_plan(plan: RunPlan) -> Outcome:
+    """Make the turn's agent runs. Never touches the database; never raises for a runtime's
+    failure (``run_agent`` does not)."""
+    run = _Run(plan)
+    try:
+        if plan.workflow is not None:
+            reply, speaker = run.workflow(plan.workflow)
+        else:
+            consultation = run.consult(plan.consultation)
+            reply, speaker = run.run(plan.speaker, consultation), plan.speaker
+    except _BudgetCrossed as crossed:
+        run.outcome.budget = crossed.stop
+        return run.outcome
+    run.outcome.reply, run.outcome.speaker = reply, speaker
+    return run.outcome
