@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
@@ -15,11 +16,14 @@ from agents.models import Agent, RiskCategory, Workflow
 from conversations import decisions
 from conversations.messages import message_json
 from conversations.models import (
+    INTERNAL_ROLES,
     Channel,
     Conversation,
     DecisionEvent,
     Message,
+    State,
 )
+from conversations.search import BadFilter, conversations_found, filters_from
 from conversations.services import conversation_start
 from core.api_auth import (
     request_principal,
@@ -177,18 +181,35 @@ class MessageShape(serializers.Serializer):
 
 class ConversationListView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("state", str), OpenApiParameter("limit", int)],
+        parameters=[
+            OpenApiParameter("q", str, description="Words said in the conversation."),
+            OpenApiParameter("state", str, enum=State.values),
+            OpenApiParameter("channel", str, enum=Channel.values),
+            OpenApiParameter("assignee", str, description="A username, or none."),
+            OpenApiParameter("customer", str, description="The customer's id, name or e-mail."),
+            OpenApiParameter("since", OpenApiTypes.DATE, description="Started on or after."),
+            OpenApiParameter("until", OpenApiTypes.DATE, description="Started on or before."),
+            OpenApiParameter("limit", int),
+        ],
         responses=ConversationShape(many=True),
     )
     def get(self, request):
+        """The conversations the caller reaches, newest first, found as the inbox's history
+        finds them (``conversations.search``: full-text on PostgreSQL)."""
+        try:
+            filters = filters_from(request.query_params)
+        except BadFilter as exc:
+            raise serializers.ValidationError({exc.field: [exc.reason]}) from None
+        tenant = request_tenant(request)
         conversations = (
-            narrow_conversations(tenant_conversations(request), request.reach)
+            conversations_found(
+                tenant,
+                filters,
+                base=narrow_conversations(tenant_conversations(request), request.reach),
+            )
             .select_related("current_agent", "assignee")
             .prefetch_related("handoffs__claimed_by")
         )
-        state = request.query_params.get("state")
-        if state:
-            conversations = conversations.filter(state=state)
         limit = _bounded_int(request.query_params.get("limit"), "limit", default=50, top=200)
         return Response([conversation_json(c) for c in conversations[:limit]])
 
@@ -238,7 +259,12 @@ class MessagesView(APIView):
     )
     def get(self, request, conversation_id):
         conversation = get_conversation(request, conversation_id)
-        messages = Message.objects.filter(conversation=conversation).order_by("id")
+        # the transcript a channel relays to the customer: never a private note
+        messages = (
+            Message.objects.filter(conversation=conversation)
+            .exclude(role__in=INTERNAL_ROLES)
+            .order_by("id")
+        )
         after = request.query_params.get("after")
         if after not in (None, ""):
             messages = messages.filter(id__gt=_bounded_int(after, "after", default=0))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from conversations.models import Conversation, Message, MessageRole
+from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
 
 
@@ -61,9 +61,13 @@ def message_post(
 
 
 def message_created_on_commit(message: Message) -> None:
-    """Tell the conversation's customer socket and the tenant's inbox of a new message."""
+    """Tell the conversation's customer socket and the tenant's inbox of a new message; a
+    private note only the inbox."""
+    groups = [tenant_inbox_group(message.tenant_id)]
+    if message.role not in INTERNAL_ROLES:
+        groups.insert(0, conversation_group(message.conversation_id))
     notify_on_commit(
-        [conversation_group(message.conversation_id), tenant_inbox_group(message.tenant_id)],
+        groups,
         {
             "type": "message.created",
             "conversationId": str(message.conversation_id),

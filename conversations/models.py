@@ -171,6 +171,12 @@ class MessageRole(models.TextChoices):
     AGENT = "agent", "AI agent"
     HUMAN = "human", "Human agent"
     SYSTEM = "system", "System"
+    NOTE = "note", "Private note"
+
+
+# Kinds of message the customer never gets (on their socket, in the API's transcript, by
+# e-mail) and the AI never reads: a private note is for colleagues in the inbox.
+INTERNAL_ROLES = frozenset({MessageRole.NOTE})
 
 
 class Message(TenantOwned):

@@ -339,6 +339,32 @@ API: Mapping[str, Grant] = _by_operation(
         ),
         *_rows(
             "GET",
+            "/api/v1/canned-replies",
+            {MANAGER: ALL, AGENT: ALL, KEY: ALL},
+            "The team's canned replies: human agents insert them in the inbox; managers and "
+            "integrations keep them.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/canned-replies",
+            CONFIGURES,
+            "What the team says in the customer's ear is kept by managers (or an integration "
+            "syncing a helpdesk's macros), not changed by each agent.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/canned-replies/{reply_id}",
+            {MANAGER: ALL, AGENT: ALL, KEY: ALL},
+            "As the list of canned replies.",
+        ),
+        *_rows(
+            "PATCH DELETE",
+            "/api/v1/canned-replies/{reply_id}",
+            CONFIGURES,
+            "As making a canned reply.",
+        ),
+        *_rows(
+            "GET",
             "/api/v1/metrics",
             CONFIGURES,
             "Figures for oversight and for dashboards an integration feeds.",
@@ -362,15 +388,45 @@ PAGES: Mapping[str, Grant] = _by_operation(
             PEOPLE,
             "Ending your own sessions (and closing your sockets) must always be possible.",
         ),
-        Grant("inbox", AGENTS, "The live inbox is where human agents take conversations over."),
+        Grant(
+            "inbox",
+            {AGENT: ALL, MANAGER: ALL},
+            "The live inbox is where human agents take conversations over; a manager who is no "
+            "agent is shown the team's view (who holds what) instead.",
+        ),
         Grant(
             "inbox-conversation",
             {AGENT: HANDED_TO_PEOPLE},
             "A conversation as the inbox shows it: one that was handed to people.",
         ),
+        Grant(
+            "inbox-history",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "The searchable history: a human agent finds the conversations handed to people, a "
+            "manager every conversation of the tenant.",
+        ),
+        Grant(
+            "inbox-conversation-page",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "One conversation read-only (transcript, what the AI did, notes, the customer's "
+            "other conversations), to the same people as the history.",
+        ),
+        Grant(
+            "inbox-team",
+            MANAGERS,
+            "Who holds what (each human agent's status, limit and conversations), for the "
+            "managers who supervise; read-only.",
+        ),
         Grant("inbox-claim", AGENTS, "Claiming, as on the socket."),
         Grant("inbox-resolve", AGENTS, "The claimer resolves."),
         Grant("inbox-hand-back", AGENTS, "The claimer hands back to the AI."),
+        Grant(
+            "inbox-transfer",
+            AGENTS,
+            "The claimer passes the conversation to an available colleague (the service checks "
+            "who holds it, and the colleague's status and limit).",
+        ),
+        Grant("inbox-requeue", AGENTS, "The claimer puts the conversation back in the queue."),
         Grant("approvals", APPROVERS, "The approver's queue and history."),
         Grant("approvals-pending", APPROVERS, "The queue's live part."),
         Grant("approvals-history", APPROVERS, "The history's live part."),
@@ -421,6 +477,17 @@ SOCKET_ACTIONS: Mapping[str, Grant] = _by_operation(
         Grant("resync", {AGENT: ALL, APPROVER: ALL}, "A fresh snapshot of what the roles show."),
         Grant("handoff.claim", AGENTS, "As claiming over the API."),
         Grant("message.send", AGENTS, "The claimer writes to the customer."),
+        Grant(
+            "note.send",
+            AGENTS,
+            "A private note for colleagues: never sent to the customer or read by the AI.",
+        ),
+        Grant("status.set", AGENTS, "A human agent's own status (online, away, busy)."),
+        Grant(
+            "typing",
+            AGENTS,
+            "The claimer is typing: told to the customer's widget (coalesced, one in 2 s).",
+        ),
     ]
 )
 
@@ -442,7 +509,17 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
         Grant("agent.typing", AGENTS, "An AI agent is writing a reply (typing on or off)."),
-        Grant("presence", AGENTS, "Which human agents are online."),
+        Grant("presence", AGENTS, "Which human agents are online, with their status."),
+        Grant(
+            "handoff.transferred",
+            AGENTS,
+            "A conversation passed to a colleague or back to the queue.",
+        ),
+        Grant(
+            "customer.typing",
+            AGENTS,
+            "A customer is typing (coalesced on their socket, one in 2 s).",
+        ),
         Grant("approval.requested", APPROVERS, "A request to decide."),
         Grant("approval.decided", APPROVERS, "A request decided."),
     ]

@@ -9,7 +9,7 @@ from core.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedStackedInline,
 )
-from handover.models import Handoff, HandoffPack, Presence
+from handover.models import AgentSetting, CannedReply, Handoff, HandoffPack, Presence
 
 
 class ReadOnlyMixin:
@@ -50,3 +50,26 @@ class HandoffAdmin(ReadOnlyMixin, TenantScopedAdmin):
 class PresenceAdmin(ReadOnlyMixin, TenantScopedAdmin):
     list_display = ["user", "sockets", "last_seen"]
     list_select_related = ["user"]
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(TenantScopedAdmin):
+    """The team's canned replies, inserted in the inbox with / and the shortcut."""
+
+    list_display = ["shortcut", "title", "updated_at"]
+    search_fields = ["shortcut", "title", "text"]
+    fields = ["shortcut", "title", "text"]
+
+
+@admin.register(AgentSetting)
+class AgentSettingAdmin(TenantScopedAdmin):
+    """Each human agent's limit of conversations at once; the status is theirs to set in the
+    inbox."""
+
+    list_display = ["user", "status", "max_conversations", "status_changed_at"]
+    list_select_related = ["user"]
+    fields = ["user", "status", "max_conversations"]
+    readonly_fields = ["user", "status"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made with the defaults the first time a person claims or sets a status

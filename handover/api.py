@@ -12,12 +12,13 @@ from rest_framework.views import APIView
 from conversations.messages import message_json
 from core.api_auth import request_tenant
 from core.limits import MessageTextField
-from handover.models import Mode, Status
+from handover.models import CannedReply, Mode, Status
 from handover.selectors import (
     handoff_json,
     handoffs_for,
 )
 from handover.services import (
+    canned_reply_save,
     conversation_hand_back,
     conversation_resolve,
     handoff_claim,
@@ -124,7 +125,71 @@ class HandoffMessageView(APIView):
         return Response(message_json(message), status=201)
 
 
+def canned_reply_json(reply: CannedReply) -> dict:
+    return {
+        "id": reply.pk,
+        "shortcut": reply.shortcut,
+        "title": reply.title,
+        "text": reply.text,
+        "updatedAt": reply.updated_at,
+    }
+
+
+class CannedReplyShape(serializers.Serializer):
+    id = serializers.IntegerField()
+    shortcut = serializers.CharField()
+    title = serializers.CharField()
+    text = serializers.CharField()
+    updatedAt = serializers.DateTimeField()
+
+
+class CannedReplyIn(serializers.Serializer):
+    shortcut = serializers.CharField(help_text="Lowercase letters, digits and dashes.")
+    title = serializers.CharField(required=False, allow_blank=True)
+    text = serializers.CharField()
+
+
+def _canned_save(request, reply=None) -> CannedReply:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"body": ["must be a JSON object"]})
+    return canned_reply_save(tenant=request_tenant(request), data=request.data, reply=reply)
+
+
+class CannedReplyListView(APIView):
+    @extend_schema(responses=CannedReplyShape(many=True))
+    def get(self, request):
+        replies = CannedReply.objects.filter(tenant=request_tenant(request))[:500]
+        return Response([canned_reply_json(r) for r in replies])
+
+    @extend_schema(request=CannedReplyIn, responses={201: CannedReplyShape})
+    def post(self, request):
+        return Response(canned_reply_json(_canned_save(request)), status=201)
+
+
+class CannedReplyDetailView(APIView):
+    def _reply(self, request, reply_id: int) -> CannedReply:
+        return get_object_or_404(
+            CannedReply.objects.filter(tenant=request_tenant(request)), pk=reply_id
+        )
+
+    @extend_schema(responses=CannedReplyShape)
+    def get(self, request, reply_id: int):
+        return Response(canned_reply_json(self._reply(request, reply_id)))
+
+    @extend_schema(request=CannedReplyIn(partial=True), responses=CannedReplyShape)
+    def patch(self, request, reply_id: int):
+        reply = _canned_save(request, self._reply(request, reply_id))
+        return Response(canned_reply_json(reply))
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, reply_id: int):
+        self._reply(request, reply_id).delete()
+        return Response(status=204)
+
+
 urlpatterns = [
+    path("canned-replies", CannedReplyListView.as_view(), name="api-canned-replies"),
+    path("canned-replies/<int:reply_id>", CannedReplyDetailView.as_view(), name="api-canned-reply"),
     path("handoffs", HandoffListView.as_view(), name="api-handoffs"),
     path("handoffs/<int:handoff_id>", HandoffDetailView.as_view(), name="api-handoff"),
     path("handoffs/<int:handoff_id>/claim", HandoffClaimView.as_view(), name="api-handoff-claim"),

@@ -20,6 +20,7 @@ for ``Invalid``): in an error frame, or in the ``...result`` frame of the action
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -34,6 +35,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from config import ratelimit
 from conversations.messages import message_json
 from conversations.models import (
+    INTERNAL_ROLES,
     Conversation,
     Message,
 )
@@ -61,7 +63,15 @@ from core.scoping import membership_of
 from handover import presence
 from handover.limits import chat_message_refusal, wait_text
 from handover.models import Handoff
-from handover.services import handoff_claim, human_send_message
+from handover.presence import agent_statuses
+from handover.services import (
+    agent_status_set,
+    handoff_claim,
+    human_send_message,
+    note_post,
+    typing_from_customer,
+    typing_from_human,
+)
 from orchestration.inbox import inbox_snapshot
 from orchestration.turns import conversation_receive_message
 
@@ -70,6 +80,9 @@ log = logging.getLogger(__name__)
 _CLOSE_CODES = {4401: "signed_out", 4403: "forbidden"}
 MAX_FRAME = 64 * 1024  # characters of one frame; a message of MAX_MESSAGE_TEXT fits with room
 MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL's bigint holds
+# A typing indicator is told at most once per this many seconds per socket and conversation;
+# the frames in between are dropped (the widget and the inbox show it for a few seconds).
+TYPING_COALESCE_SECONDS = 2.0
 
 
 class FrameRefused(ValueError):
@@ -252,6 +265,57 @@ class InboxConsumer(JsonConsumer):
                 await self.send_json(await self._claim(handoff_id))
         elif kind == "message.send":
             await self.send_json(await self._send(content))
+        elif kind == "note.send":
+            await self.send_json(await self._note(content))
+        elif kind == "status.set":
+            await self.send_json(await self._status(content))
+        elif kind == "typing":
+            await self._typing(content)
+
+    @database_sync_to_async
+    def _note(self, content) -> dict[str, Any]:
+        result = {"type": "note.send.result", "ok": False}
+        try:
+            conversation = _conversation(self.tenant, content.get("conversationId"))
+            if conversation is None:
+                raise NotFound("no such conversation")
+            message = note_post(conversation=conversation, user=self.user, text=content.get("text"))
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
+        return {**result, "ok": True, "messageId": message.pk}
+
+    @database_sync_to_async
+    def _status(self, content) -> dict[str, Any]:
+        result = {"type": "status.set.result", "ok": False}
+        try:
+            setting = agent_status_set(user=self.user, status=content.get("status"))
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
+        return {**result, "ok": True, "status": setting.status}
+
+    async def _typing(self, content) -> None:
+        """The person holding a conversation is typing: told to the customer's widget, at most
+        once per TYPING_COALESCE_SECONDS per conversation (the rest are dropped quietly)."""
+        conversation_id = content.get("conversationId")
+        if not isinstance(conversation_id, str):
+            await self.send_json(
+                error_frame("invalid", "conversationId must be a string", field="conversationId")
+            )
+            return
+        told = getattr(self, "typing_told", None)
+        if told is None:
+            told = self.typing_told = {}
+        now = asyncio.get_running_loop().time()
+        if now - told.get(conversation_id, -1e9) < TYPING_COALESCE_SECONDS:
+            return
+        told[conversation_id] = now
+
+        def tell() -> None:
+            conversation = _conversation(self.tenant, conversation_id)
+            if conversation is not None:
+                typing_from_human(conversation=conversation, user=self.user)
+
+        await database_sync_to_async(tell)()
 
     @database_sync_to_async
     def _claim(self, handoff_id: int) -> dict[str, Any]:
@@ -294,6 +358,8 @@ class InboxConsumer(JsonConsumer):
             event["message"] = found
         elif kind == "presence" and "online" not in event:
             event["online"] = await database_sync_to_async(presence.online_names)(self.tenant)
+        if kind == "presence" and "statuses" not in event:
+            event["statuses"] = await database_sync_to_async(agent_statuses)(self.tenant)
         await self.send_json(event)
 
 
@@ -322,7 +388,11 @@ class CustomerConsumer(JsonConsumer):
 
     def _snapshot(self) -> dict[str, Any]:
         conversation = Conversation.objects.get(pk=self.conversation_id)
-        messages = Message.objects.filter(conversation_id=self.conversation_id).order_by("id")
+        messages = (
+            Message.objects.filter(conversation_id=self.conversation_id)
+            .exclude(role__in=INTERNAL_ROLES)
+            .order_by("id")
+        )
         return {
             "type": "conversation.snapshot",
             "state": conversation.state,
@@ -339,6 +409,14 @@ class CustomerConsumer(JsonConsumer):
         kind = _kind(content)
         if kind == "resync":
             await self.send_json(await database_sync_to_async(self._snapshot)())
+            return
+        if kind == "typing":  # coalesced: one in TYPING_COALESCE_SECONDS reaches the inbox
+            now = asyncio.get_running_loop().time()
+            if now - getattr(self, "typing_told", -1e9) >= TYPING_COALESCE_SECONDS:
+                self.typing_told = now
+                await database_sync_to_async(typing_from_customer)(
+                    conversation_id=self.conversation_id, tenant_id=self.tenant_id
+                )
             return
         if kind != "message.send":
             await self.send_json(_unknown(kind))
@@ -386,6 +464,8 @@ class CustomerConsumer(JsonConsumer):
                 return
             event["message"] = found
         if event.get("type") == "message.created" and isinstance(event.get("message"), dict):
+            if event["message"].get("role") in INTERNAL_ROLES:  # never a colleague's note
+                return
             event["message"] = for_customer(event["message"])
         await self.send_json(event)
 

@@ -4,6 +4,7 @@ and who is online in the inbox."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -138,3 +139,62 @@ class Presence(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.sockets} sockets, seen {self.last_seen:%H:%M:%S})"
+
+
+class AgentStatus(models.TextChoices):
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    BUSY = "busy", "Busy"
+
+
+DEFAULT_MAX_CONVERSATIONS = 5
+
+
+class AgentSetting(TenantOwned):
+    """A human agent's availability, set in the inbox (online, away, busy), and how many
+    conversations they hold at once (set by a manager in the admin). Away or busy agents, and
+    agents at their limit, get no live offers, and a claim past the limit is refused."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_setting"
+    )
+    status = models.CharField(
+        max_length=10, choices=AgentStatus.choices, default=AgentStatus.ONLINE
+    )
+    max_conversations = models.PositiveIntegerField(
+        default=DEFAULT_MAX_CONVERSATIONS,
+        help_text="Conversations this person may hold at once (claimed and not yet closed).",
+    )
+    status_changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.status}, up to {self.max_conversations})"
+
+
+class CannedReply(TenantOwned):
+    """A reply the tenant's human agents insert by typing ``/`` and its shortcut."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="canned_replies")
+    shortcut = models.CharField(
+        max_length=40,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9][a-z0-9-]*$", "Lowercase letters, digits and dashes (not first)."
+            )
+        ],
+        help_text="Typed after / in the inbox's composer (lowercase letters, digits, -).",
+    )
+    title = models.CharField(max_length=100, blank=True)
+    text = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "shortcut"], name="canned_reply_shortcut")
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"

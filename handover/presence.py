@@ -4,7 +4,10 @@ PRESENCE_TTL. Kept in the database so every ASGI process sees the same answer.
 
 ``presence_changed`` tells the tenant's inboxes who is online, through the events door
 (``core.events.notify_now``), once per coalescing window: 500 agents connecting at once make a
-few broadcasts of the whole list, not 500 x 500 messages."""
+few broadcasts of the whole list, not 500 x 500 messages.
+
+A human agent online is *available* (gets live offers) when their status is ``online`` (not
+away or busy) and they hold fewer conversations than their limit (``AgentSetting``)."""
 
 from __future__ import annotations
 
@@ -15,15 +18,17 @@ import weakref
 
 from channels.db import database_sync_to_async
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from conversations.models import Conversation, State
 from core.events import notify_now, tenant_inbox_group
 from core.models import (
     Membership,
     Tenant,
 )
-from handover.models import Presence
+from handover.models import DEFAULT_MAX_CONVERSATIONS, AgentSetting, AgentStatus, Presence
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,55 @@ def anyone_online(tenant: Tenant, *, now: dt.datetime | None = None) -> bool:
     return online_agents(tenant, now=now).exists()
 
 
+def held_count(user_id) -> int:
+    """The conversations a person holds now (claimed, with a human)."""
+    return Conversation.objects.filter(assignee_id=user_id, state=State.WITH_HUMAN).count()
+
+
+def _held(user_ref):
+    return Coalesce(
+        Subquery(
+            Conversation.objects.filter(assignee_id=user_ref, state=State.WITH_HUMAN)
+            .values("assignee_id")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def _limit(user_ref):
+    return Coalesce(
+        Subquery(
+            AgentSetting.objects.filter(user_id=user_ref).values("max_conversations")[:1],
+            output_field=IntegerField(),
+        ),
+        Value(DEFAULT_MAX_CONVERSATIONS),
+    )
+
+
+def available_agents(tenant: Tenant, *, now: dt.datetime | None = None):
+    """The human agents who get live offers now: online, status online, under their limit.
+    One query, however many agents."""
+    return (
+        online_agents(tenant, now=now)
+        .exclude(Q(user__agent_setting__status__in=[AgentStatus.AWAY, AgentStatus.BUSY]))
+        .annotate(held=_held(OuterRef("user_id")), limit=_limit(OuterRef("user_id")))
+        .filter(held__lt=F("limit"))
+    )
+
+
+def is_available(user, tenant: Tenant) -> bool:
+    return available_agents(tenant).filter(user_id=user.pk).exists()
+
+
+def agent_statuses(tenant: Tenant) -> dict[str, str]:
+    """username -> status, for the online agents that set one (others are online)."""
+    rows = AgentSetting.objects.filter(tenant=tenant).values_list("user__username", "status")
+    return dict(rows)
+
+
 def online_names(tenant: Tenant) -> list[str]:
     """The usernames of the tenant's agents online now, as the ``presence`` event lists them."""
     return sorted(p.user.get_username() for p in online_agents(tenant).select_related("user"))
@@ -98,4 +152,12 @@ async def _broadcast_later(tenant: Tenant, pending: dict[int, asyncio.Task]) -> 
     except Exception:  # the next change or a resync tells it again
         log.warning("presence could not be read", exc_info=True)
         return
-    await notify_now([tenant_inbox_group(tenant.pk)], {"type": "presence", "online": online})
+    try:
+        statuses = await database_sync_to_async(agent_statuses)(tenant)
+    except Exception:
+        log.warning("statuses could not be read", exc_info=True)
+        return
+    await notify_now(
+        [tenant_inbox_group(tenant.pk)],
+        {"type": "presence", "online": online, "statuses": statuses},
+    )

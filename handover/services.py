@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
 from django.core.mail import send_mail
@@ -25,20 +26,33 @@ from conversations.models import (
     MessageRole,
     State,
 )
-from core.errors import Conflict, Forbidden
+from core.errors import Conflict, Forbidden, Invalid
 from core.events import (
+    conversation_group,
     group_send_bounded,
     notify_on_commit,
+    person_group,
     tenant_inbox_group,
 )
+from core.models import Membership
 from core.outbox import (
     outbox_offer,
     outbox_task,
 )
 from core.scoping import membership_of
 from core.selectors import tenant_is_open
-from handover.models import HANDOFF_STATES, OPEN_STATUSES, Handoff, Mode, Status
-from handover.presence import anyone_online
+from handover.models import (
+    DEFAULT_MAX_CONVERSATIONS,
+    HANDOFF_STATES,
+    OPEN_STATUSES,
+    AgentSetting,
+    AgentStatus,
+    CannedReply,
+    Handoff,
+    Mode,
+    Status,
+)
+from handover.presence import anyone_online, available_agents, held_count, online_agents
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +89,18 @@ class NotAllowed(Forbidden):
 
 class NotTheClaimer(Conflict):
     """Someone else has the conversation, or nobody does (409: as a claim that lost)."""
+
+
+class AtCapacity(Conflict):
+    """The person already holds as many conversations as their limit allows (409)."""
+
+
+class Unavailable(Conflict):
+    """The colleague is not online, or is away or busy (409)."""
+
+
+def _invalid(field: str, reason: str) -> Invalid:
+    return Invalid(fields={field: reason})
 
 
 # --- handing over --------------------------------------------------------------------------------
@@ -149,6 +175,8 @@ def handoff_mode(
         return Mode.COLD, "outside business hours"
     if not anyone_online(conversation.tenant, now=now):
         return Mode.COLD, "no human agent is online"
+    if not available_agents(conversation.tenant, now=now).exists():
+        return Mode.COLD, "every human agent online is away, busy or at their limit"
     return Mode.HOT, "live channel, business hours, agents online"
 
 
@@ -187,9 +215,11 @@ def handoff_open(
 
 
 def deliver_offer(handoff_id: int) -> bool:
-    """Tell every online agent of the tenant about a hot offer (relayed from the outbox).
-    When the real-time layer is down the handoff is queued cold instead: it is never lost.
-    Offering twice is harmless: the inbox re-reads the handoff, and only one claim wins."""
+    """Tell every available agent of the tenant about a hot offer (relayed from the outbox):
+    online, not away or busy, under their limit of conversations; each on their own group, so
+    the others never hear of it. With nobody available, or when the real-time layer is down,
+    the handoff is queued cold instead: it is never lost. Offering twice is harmless: the inbox
+    re-reads the handoff, and only one claim wins."""
     handoff = Handoff.objects.filter(pk=handoff_id).first()
     if handoff is None or handoff.status != Status.OFFERED:
         return False
@@ -198,8 +228,14 @@ def deliver_offer(handoff_id: int) -> bool:
         "handoffId": handoff.pk,
         "conversationId": str(handoff.conversation_id),
     }
+    tenant = handoff.conversation.tenant
+    people = list(available_agents(tenant).values_list("user_id", flat=True))
+    if not people:
+        handoff_make_cold(handoff_id=handoff_id, reason="no human agent is available")
+        return False
     try:
-        group_send_bounded(tenant_inbox_group(handoff.tenant_id), event)
+        for user_id in people:
+            group_send_bounded(person_group(user_id), event)
     except Exception as exc:
         log.warning("live delivery of handoff %s failed: %s", handoff_id, exc)
         handoff_make_cold(handoff_id=handoff_id, reason=f"live delivery failed: {exc}"[:200])
@@ -308,9 +344,30 @@ def _agent_of(handoff_or_conversation, user) -> None:
         raise NotAllowed("only human agents take conversations over")
 
 
+def _setting_locked(user, tenant_id: int) -> AgentSetting:
+    """The person's agent setting, locked for this transaction (made with the defaults)."""
+    AgentSetting.objects.get_or_create(user=user, defaults={"tenant_id": tenant_id})
+    return AgentSetting.objects.select_for_update().get(user=user)
+
+
+def _within_limit(user, tenant_id: int, *, who: str = "You") -> None:
+    """Refuse when the person holds their limit of conversations already. Decided under the
+    lock of their setting row (and, on SQLite, the write lock the caller took first), so two
+    claims at once cannot both pass it."""
+    setting = _setting_locked(user, tenant_id)
+    held = held_count(user.pk)
+    if held >= setting.max_conversations:
+        raise AtCapacity(
+            f"{who} already {'hold' if who == 'You' else 'holds'} {held} conversation"
+            f"{'s' if held != 1 else ''}, the limit of {setting.max_conversations}: resolve or "
+            "hand one back first."
+        )
+
+
 @transaction.atomic
 def handoff_claim(*, handoff: Handoff, user) -> Handoff:
-    """Exactly one person wins a claim; the others get HandoffUnavailable."""
+    """Exactly one person wins a claim; the others get HandoffUnavailable. A person at their
+    limit of conversations gets AtCapacity (and the handoff stays open)."""
     _agent_of(handoff, user)
     won = HANDOFF_STATES.transition(
         Handoff.objects.filter(pk=handoff.pk),
@@ -320,6 +377,7 @@ def handoff_claim(*, handoff: Handoff, user) -> Handoff:
     )
     if not won:
         raise HandoffUnavailable("This handoff has already been claimed or closed.")
+    _within_limit(user, handoff.tenant_id)  # refused: the update above rolls back
     conversation = Conversation.objects.select_for_update().get(pk=handoff.conversation_id)
     if conversation.state != State.HANDING_OFF:
         lifecycle.conversation_transition(
@@ -403,3 +461,224 @@ def conversation_resolve(*, conversation: Conversation, user) -> Conversation:
         {"type": "conversation.updated", "conversationId": str(locked.pk), "state": "resolved"},
     )
     return locked
+
+
+# --- the tools of the inbox ---------------------------------------------------------------------
+
+NOTE_MAX = 10_000
+
+
+def note_post(*, conversation: Conversation, user, text: str) -> Message:
+    """A private note on a conversation: shown to colleagues in the inbox, never to the
+    customer (not on their socket, in the API's transcript or by e-mail) nor to the AI."""
+    _agent_of(conversation, user)
+    text = (text or "").strip()
+    if not text or len(text) > NOTE_MAX or "\x00" in text:
+        raise _invalid("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
+    name = user.get_full_name() or user.get_username()
+    return message_post(conversation=conversation, role=MessageRole.NOTE, author=name, text=text)
+
+
+@transaction.atomic
+def agent_status_set(*, user, status: str) -> AgentSetting:
+    """A human agent sets their status in the inbox; away or busy, they get no live offers."""
+    membership = membership_of(user)
+    if membership is None or not membership.is_agent:
+        raise NotAllowed("only human agents have a status")
+    if status not in AgentStatus.values:
+        raise _invalid("status", f"must be one of {', '.join(AgentStatus.values)}")
+    setting = _setting_locked(user, membership.tenant_id)
+    setting.status = status
+    setting.save(update_fields=["status", "status_changed_at"])
+    notify_on_commit(
+        [tenant_inbox_group(membership.tenant_id)],
+        {"type": "presence"},  # the inboxes re-read who is online, with each one's status
+    )
+    return setting
+
+
+def agent_limit(user) -> int:
+    setting = AgentSetting.objects.filter(user=user).first()
+    return setting.max_conversations if setting else DEFAULT_MAX_CONVERSATIONS
+
+
+@transaction.atomic
+def conversation_transfer(*, conversation: Conversation, user, to_username: str) -> Conversation:
+    """The claimer passes the conversation to a colleague: a human agent of the tenant who is
+    online, not away or busy, and under their limit (decided under the colleague's lock)."""
+    locked = _claimed_conversation(conversation, user)
+    target = (
+        Membership.objects.filter(
+            tenant_id=locked.tenant_id, is_agent=True, user__username=to_username
+        )
+        .select_related("user")
+        .first()
+    )
+    if target is None or not target.user.is_active:
+        raise _invalid("to", "no human agent of this team has that username")
+    colleague = target.user
+    if colleague.pk == user.pk:
+        raise _invalid("to", "you hold this conversation already")
+    if not online_agents(locked.tenant).filter(user=colleague).exists():
+        raise Unavailable(f"{colleague.get_username()} is not online.")
+    setting = _setting_locked(colleague, locked.tenant_id)
+    if setting.status != AgentStatus.ONLINE:
+        raise Unavailable(f"{colleague.get_username()} is {setting.status}.")
+    _within_limit(colleague, locked.tenant_id, who=colleague.get_username())
+    now = timezone.now()
+    Conversation.objects.filter(pk=locked.pk).update(assignee=colleague, updated_at=now)
+    locked.assignee = colleague
+    handoff = Handoff.objects.filter(conversation=locked, status=Status.CLAIMED).first()
+    if handoff is not None:
+        Handoff.objects.filter(pk=handoff.pk).update(claimed_by=colleague, claimed_at=now)
+        record(
+            conversation=locked,
+            event=HandoffClaimed(
+                handoff_id=handoff.pk, by=colleague.get_username(), mode=handoff.mode
+            ),
+        )
+    frm = user.get_full_name() or user.get_username()
+    to = colleague.get_full_name() or colleague.get_username()
+    message_post(
+        conversation=locked,
+        role=MessageRole.NOTE,
+        author="system",
+        text=f"{frm} transferred the conversation to {to}.",
+    )
+    notify_on_commit(
+        [tenant_inbox_group(locked.tenant_id)],
+        {
+            "type": "handoff.transferred",
+            "handoffId": handoff.pk if handoff else None,
+            "conversationId": str(locked.pk),
+            "from": user.get_username(),
+            "to": colleague.get_username(),
+        },
+    )
+    return locked
+
+
+@transaction.atomic
+def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
+    """The claimer puts the conversation back in the queue: the claimed handoff is resolved (as
+    on a hand back) and a new one is opened (offered live to the available agents, else queued
+    cold)."""
+    locked = _claimed_conversation(conversation, user)
+    old = Handoff.objects.filter(conversation=locked, status=Status.CLAIMED).first()
+    _close_handoff(locked)  # the holder's part is done, as when handing back
+    # within SPEC 3's table: with_human -> active -> handing_off, in one transaction
+    reason = f"put back in the queue by {user.get_username()}"
+    lifecycle.conversation_transition(conversation=locked, to=State.ACTIVE, reason=reason)
+    lifecycle.conversation_transition(conversation=locked, to=State.HANDING_OFF, reason=reason)
+    Conversation.objects.filter(pk=locked.pk).update(assignee=None)
+    locked.assignee = None
+    name = user.get_full_name() or user.get_username()
+    message_post(
+        conversation=locked,
+        role=MessageRole.NOTE,
+        author="system",
+        text=f"{name} put the conversation back in the queue.",
+    )
+    notify_on_commit(
+        [tenant_inbox_group(locked.tenant_id)],
+        {
+            "type": "handoff.transferred",
+            "handoffId": old.pk if old else None,
+            "conversationId": str(locked.pk),
+            "from": user.get_username(),
+            "to": None,
+        },
+    )
+    settings, _ = effective_settings(tenant=locked.tenant, agent=locked.current_agent)
+    return handoff_open(
+        conversation=locked,
+        reason=f"back in the queue from {user.get_username()}",
+        settings=settings,
+        priority=old.priority if old else 0,
+    )
+
+
+def typing_from_human(*, conversation: Conversation, user) -> bool:
+    """Tell the customer's widget that the person who holds the conversation is typing (the
+    socket coalesces these). False when the person does not hold it."""
+    if conversation.state != State.WITH_HUMAN or conversation.assignee_id != user.pk:
+        return False
+    try:
+        group_send_bounded(
+            conversation_group(conversation.pk),
+            {
+                "type": "typing",
+                "conversationId": str(conversation.pk),
+                "who": "human",
+                "name": user.get_full_name() or user.get_username(),
+            },
+        )
+    except Exception:  # a typing indicator is not worth an error: the next one may pass
+        log.info("typing indicator not delivered", exc_info=True)
+        return False
+    return True
+
+
+def typing_from_customer(*, conversation_id, tenant_id: int) -> None:
+    """Tell the tenant's inboxes that the customer of a conversation is typing."""
+    try:
+        group_send_bounded(
+            tenant_inbox_group(tenant_id),
+            {"type": "customer.typing", "conversationId": str(conversation_id)},
+        )
+    except Exception:
+        log.info("typing indicator not delivered", exc_info=True)
+
+
+# --- canned replies ---------------------------------------------------------------------------
+
+SHORTCUT_MAX = 40
+CANNED_TEXT_MAX = 5000
+
+
+def _canned_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if "shortcut" in data or not partial:
+        shortcut = data.get("shortcut")
+        if not isinstance(shortcut, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", shortcut):
+            raise _invalid(
+                "shortcut", "must be 1 to 40 lowercase letters, digits or dashes (not first)"
+            )
+        fields["shortcut"] = shortcut
+    if "text" in data or not partial:
+        text = data.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > CANNED_TEXT_MAX:
+            raise _invalid("text", f"must be 1 to {CANNED_TEXT_MAX} characters")
+        if "\x00" in text:
+            raise _invalid("text", "must not hold NUL")
+        fields["text"] = text.strip()
+    if "title" in data:
+        title = data.get("title")
+        if title is None:
+            title = ""
+        if not isinstance(title, str) or len(title) > 100 or "\x00" in title:
+            raise _invalid("title", "must be text of at most 100 characters")
+        fields["title"] = title.strip()
+    return fields
+
+
+@transaction.atomic
+def canned_reply_save(
+    *, tenant, data: dict[str, Any], reply: CannedReply | None = None
+) -> CannedReply:
+    """Create (``reply`` None) or change a canned reply of the tenant; a shortcut is unique in
+    the tenant (``InvalidInput`` on ``shortcut``)."""
+    fields = _canned_fields(data, partial=reply is not None)
+    shortcut = fields.get("shortcut")
+    if shortcut is not None:
+        taken = CannedReply.objects.filter(tenant=tenant, shortcut=shortcut)
+        if reply is not None:
+            taken = taken.exclude(pk=reply.pk)
+        if taken.exists():
+            raise _invalid("shortcut", f"/{shortcut} is taken")
+    if reply is None:
+        return CannedReply.objects.create(tenant=tenant, **fields)
+    for name, value in fields.items():
+        setattr(reply, name, value)
+    reply.save()
+    return reply

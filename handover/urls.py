@@ -21,6 +21,23 @@ urlpatterns = [
         views.inbox_hand_back,
         name="inbox-hand-back",
     ),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/transfer",
+        views.inbox_transfer,
+        name="inbox-transfer",
+    ),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/requeue",
+        views.inbox_requeue,
+        name="inbox-requeue",
+    ),
+    path("inbox/history/", views.inbox_history, name="inbox-history"),
+    path("inbox/team/", views.inbox_team, name="inbox-team"),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/view",
+        views.inbox_conversation_page,
+        name="inbox-conversation-page",
+    ),
     path("inbox/handoffs/<int:handoff_id>/claim", views.inbox_claim, name="inbox-claim"),
     path("chat/<slug:slug>/", views.chat, name="chat"),
     path("chat/<slug:slug>/start", views.chat_start, name="chat-start"),

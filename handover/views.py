@@ -12,9 +12,10 @@ import secrets
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -23,11 +24,14 @@ from agents.models import Agent, AgentRole
 from config import ratelimit
 from conversations.messages import message_json
 from conversations.models import (
+    INTERNAL_ROLES,
     Channel,
     Conversation,
     Message,
     State,
 )
+from conversations.search import BadFilter, Filters, conversations_found, customer_conversations
+from conversations.search import filters_from as search_filters
 from conversations.services import conversation_start
 from core.api_errors import domain_error_response, error_body
 from core.errors import DomainError, Invalid
@@ -37,20 +41,23 @@ from core.json_input import (
     text_problem,
 )
 from core.limits import MAX_MESSAGE_TEXT, message_text
-from core.models import Tenant
-from core.permissions import page_door
+from core.models import Membership, Tenant
+from core.permissions import page_door, page_reach
 from core.scoping import membership_of
 from handover.limits import chat_start_address_refusal, chat_start_tenant_refusal, wait_text
-from handover.models import OPEN_STATUSES, Handoff
-from handover.presence import HEARTBEAT_SECONDS
+from handover.models import OPEN_STATUSES, AgentSetting, AgentStatus, CannedReply, Handoff
+from handover.presence import HEARTBEAT_SECONDS, online_agents
 from handover.selectors import (
     handoff_json,
     handoffs_for,
     open_handoffs,
 )
 from handover.services import (
+    agent_limit,
     conversation_hand_back,
+    conversation_requeue,
     conversation_resolve,
+    conversation_transfer,
     handoff_claim,
 )
 from orchestration.activity import actions_done, activity_of
@@ -77,6 +84,8 @@ def _url_or_none(name: str) -> str | None:
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     membership = membership_of(request.user)
+    if not membership.is_agent:  # a manager: the team's view, who holds what
+        return redirect("inbox-team")
     tenant = membership.tenant
     now = timezone.now()
     target = tenant.response_target
@@ -105,6 +114,19 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "handBackUrl": reverse("inbox-hand-back", args=[_UUID_SLOT]),
                 "claimUrl": reverse("inbox-claim", args=[0]),
                 "approvalsUrl": _url_or_none("approvals"),
+                "transferUrl": reverse("inbox-transfer", args=[_UUID_SLOT]),
+                "requeueUrl": reverse("inbox-requeue", args=[_UUID_SLOT]),
+                "cannedReplies": [
+                    {"shortcut": r.shortcut, "title": r.title, "text": r.text}
+                    for r in CannedReply.objects.filter(tenant=tenant)[:500]
+                ],
+                "myStatus": AgentSetting.objects.filter(user=request.user)
+                .values_list("status", flat=True)
+                .first()
+                or AgentStatus.ONLINE,
+                "myLimit": agent_limit(request.user),
+                "historyUrl": reverse("inbox-history"),
+                "teamUrl": reverse("inbox-team") if membership.is_manager else None,
                 "agents": _agent_names(tenant),
                 "handoffs": [*offers, *mine, *queue],
             },
@@ -175,6 +197,22 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
             "handoff": data,
             "messages": [message_json(m) for m in messages],
             "activity": activity,
+            "viewUrl": reverse("inbox-conversation-page", args=[conversation.pk]),
+            # the customer's other conversations the person reaches, for the customer panel
+            "customerHistory": [
+                {
+                    "id": str(c.pk),
+                    "state": c.state,
+                    "createdAt": c.created_at.isoformat(),
+                    "assignee": c.assignee.get_username() if c.assignee_id else None,
+                    "url": reverse("inbox-conversation-page", args=[c.pk]),
+                }
+                for c in customer_conversations(
+                    conversation,
+                    base=narrow_conversations(Conversation.objects.all(), request.reach),
+                    limit=10,
+                )
+            ],
         }
     )
 
@@ -215,6 +253,208 @@ def inbox_resolve(request: HttpRequest, conversation_id) -> JsonResponse:
 @require_POST
 def inbox_hand_back(request: HttpRequest, conversation_id) -> JsonResponse:
     return _conversation_action(request, conversation_id, conversation_hand_back)
+
+
+@page_door
+@require_POST
+def inbox_transfer(request: HttpRequest, conversation_id) -> JsonResponse:
+    """Pass a conversation you hold to a colleague (form or JSON field ``to``: a username)."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    to = request.POST.get("to", "")
+    if request.content_type == "application/json":
+        try:
+            body = loads(request.body or b"{}")
+        except JsonRefused as exc:
+            return _json_error(400, "invalid", f"The body is not acceptable JSON: {exc.reason}.")
+        to = body.get("to", "") if isinstance(body, dict) else ""
+    if not isinstance(to, str) or not to.strip():
+        return _json_error(400, "invalid", "Choose a colleague.", {"to": ["required"]})
+    try:
+        done = conversation_transfer(conversation=conversation, user=request.user, to_username=to)
+    except DomainError as exc:
+        return domain_error_response(exc)
+    return JsonResponse({"ok": True, "conversationId": str(done.pk), "assignee": to})
+
+
+@page_door
+@require_POST
+def inbox_requeue(request: HttpRequest, conversation_id) -> JsonResponse:
+    """Put a conversation you hold back in the queue (offered again)."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    try:
+        handoff = conversation_requeue(conversation=conversation, user=request.user)
+    except DomainError as exc:
+        return domain_error_response(exc)
+    return JsonResponse(
+        {"ok": True, "conversationId": str(conversation.pk), "handoffId": handoff.pk}
+    )
+
+
+# --- history, one conversation read-only, who holds what (issue 19, point 3) ------------------
+# Reach comes from the permission table (``request.reach``: a human agent reaches the
+# conversations handed to people, a manager all of them); each page answers in a number of
+# queries that does not grow with the rows shown.
+
+PAGE_SIZE = 25
+MAX_PAGE = 400
+
+
+def _page_number(request: HttpRequest) -> int:
+    try:
+        page = int(request.GET.get("page") or 1)
+    except ValueError:
+        return 1
+    return min(max(page, 1), MAX_PAGE)
+
+
+@page_door
+@require_GET
+def inbox_history(request: HttpRequest) -> HttpResponse:
+    """Every conversation the person reaches, newest first, filtered and searched; a page of
+    PAGE_SIZE (one more is read to know whether there is a next page: no count)."""
+    tenant = membership_of(request.user).tenant
+    problem = None
+    try:
+        filters = search_filters(request.GET)
+    except BadFilter as exc:
+        filters, problem = Filters(), exc
+    page = _page_number(request)
+    last_text = Subquery(
+        Message.objects.filter(conversation=OuterRef("pk"))
+        .exclude(role__in=INTERNAL_ROLES)
+        .order_by("-id")
+        .values("text")[:1]
+    )
+    found = conversations_found(
+        tenant,
+        filters,
+        base=narrow_conversations(Conversation.objects.all(), request.reach),
+    )
+    rows = list(
+        found.select_related("assignee").annotate(last_text=last_text)[
+            (page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1
+        ]
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    status = 400 if problem else 200
+    return render(
+        request,
+        "handover/history.html",
+        {
+            "tenant": tenant,
+            "rows": rows[:PAGE_SIZE],
+            "filters": filters,
+            "problem": problem,
+            "page": page,
+            "has_next": len(rows) > PAGE_SIZE,
+            "query": query.urlencode(),
+            "states": State.choices,
+            "channels": Channel.choices,
+            "people": _agent_usernames(tenant),
+            "can_supervise": bool(page_reach(request.user, "inbox-team")),
+        },
+        status=status,
+    )
+
+
+def _agent_usernames(tenant) -> list[str]:
+    return list(
+        Membership.objects.filter(tenant=tenant, is_agent=True)
+        .order_by("user__username")
+        .values_list("user__username", flat=True)
+    )
+
+
+@page_door
+@require_GET
+def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpResponse:
+    """One conversation, read-only: the transcript with what the AI did in time order, the
+    private notes, who held it, and the customer's other conversations."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    agents = dict(Agent.objects.filter(tenant=tenant).values_list("slug", "name"))
+    messages = list(Message.objects.filter(conversation=conversation).order_by("id")[:1000])
+    for m in messages:
+        m.who = {
+            "customer": conversation.customer_display,
+            "agent": agents.get(m.author, m.author or "AI"),
+            "system": "System",
+        }.get(m.role, m.author)
+    activity = activity_of(conversation, agents=agents)
+    # in time order; at the same instant a message comes first
+    timeline = sorted(
+        [{"at": m.created_at.isoformat(), "order": 0, "message": m} for m in messages]
+        + [{"at": str(step["at"]), "order": 1, "step": step} for step in activity],
+        key=lambda item: (item["at"], item["order"]),
+    )
+    past = customer_conversations(
+        conversation, base=narrow_conversations(Conversation.objects.all(), request.reach)
+    )
+    handoffs = list(
+        Handoff.objects.filter(conversation=conversation)
+        .select_related("claimed_by")
+        .order_by("id")
+    )
+    open_handoff = next((h for h in handoffs if h.status in OPEN_STATUSES), None)
+    return render(
+        request,
+        "handover/conversation.html",
+        {
+            "tenant": tenant,
+            "conversation": conversation,
+            "timeline": timeline,
+            "agents": agents,
+            "past": past,
+            "handoffs": handoffs,
+            "open_handoff": open_handoff,
+            "history_url": reverse("inbox-history"),
+        },
+    )
+
+
+@page_door
+@require_GET
+def inbox_team(request: HttpRequest) -> HttpResponse:
+    """Who holds what: every human agent of the tenant, online or not, their status and limit,
+    and the conversations each holds; and what waits in the queue. Read-only."""
+    tenant = membership_of(request.user).tenant
+    people = list(
+        Membership.objects.filter(tenant=tenant, is_agent=True)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    online = set(online_agents(tenant).values_list("user_id", flat=True))
+    settings = {s.user_id: s for s in AgentSetting.objects.filter(tenant=tenant)}
+    held: dict[int, list[Conversation]] = {}
+    for conversation in Conversation.objects.filter(
+        tenant=tenant, state=State.WITH_HUMAN, assignee__isnull=False
+    ).order_by("updated_at"):
+        held.setdefault(conversation.assignee_id, []).append(conversation)
+    waiting = list(
+        Handoff.objects.filter(tenant=tenant, status__in=["offered", "queued"])
+        .select_related("conversation")
+        .order_by("-priority", "created_at")[:200]
+    )
+    rows = []
+    for membership in people:
+        setting = settings.get(membership.user_id)
+        rows.append(
+            {
+                "user": membership.user,
+                "online": membership.user_id in online,
+                "status": setting.status if setting else AgentStatus.ONLINE,
+                "limit": setting.max_conversations if setting else 5,
+                "held": held.get(membership.user_id, []),
+            }
+        )
+    return render(
+        request,
+        "handover/team.html",
+        {"tenant": tenant, "rows": rows, "waiting": waiting},
+    )
 
 
 # --- the customer's web chat --------------------------------------------------------------------

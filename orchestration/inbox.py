@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from approvals.selectors import approval_json, approvals_pending_for
 from core.models import Tenant
-from handover.presence import online_agents
+from handover.models import Status
+from handover.presence import agent_statuses, is_available, online_agents
 from handover.selectors import handoff_json, open_handoffs
 
 
@@ -22,15 +23,17 @@ def inbox_snapshot(
     ``approvals``: an approver's)."""
     target = tenant.response_target
     now = timezone.now()
+    rows = open_handoffs(tenant) if handoffs else []
+    if rows and not is_available(user, tenant):  # away, busy or at the limit: no live offers
+        rows = [h for h in rows if h.status != Status.OFFERED]
     return {
         "type": "inbox.snapshot",
-        "handoffs": [handoff_json(h, now=now, target=target) for h in open_handoffs(tenant)]
-        if handoffs
-        else [],
+        "handoffs": [handoff_json(h, now=now, target=target) for h in rows],
         "approvals": [approval_json(a) for a in approvals_pending_for(user)] if approvals else [],
         "online": sorted(
             p.user.get_username() for p in online_agents(tenant).select_related("user")
         )
         if handoffs
         else [],
+        "statuses": agent_statuses(tenant) if handoffs else {},
     }

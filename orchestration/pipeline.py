@@ -34,6 +34,7 @@ from conversations.events import (
 )
 from conversations.messages import message_post
 from conversations.models import (
+    INTERNAL_ROLES,
     Conversation,
     Message,
     MessageRole,
@@ -172,6 +173,7 @@ def _store(
     transcript = tuple(
         reversed(
             Message.objects.filter(conversation=conv)
+            .exclude(role__in=INTERNAL_ROLES)  # colleagues' notes are not the AI's to read
             .order_by("-id")
             .values("role", "author", "text")[:TRANSCRIPT_LENGTH]
         )

@@ -27,6 +27,7 @@ from conversations import lifecycle
 from conversations.decisions import HUMAN, Escalated, EscalationReason, StallDetected
 from conversations.events import record
 from conversations.models import (
+    INTERNAL_ROLES,
     Conversation,
     Message,
     MessageRole,
@@ -88,6 +89,7 @@ def silence_sweep(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZ
 def _stall_silent(conv: Conversation, now: dt.datetime) -> int:
     last_role = (
         Message.objects.filter(conversation=conv)
+        .exclude(role__in=INTERNAL_ROLES)
         .order_by("-id")
         .values_list("role", flat=True)
         .first()

@@ -45,7 +45,7 @@ from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
 from conversations import decisions
 from conversations.decisions import HUMAN, DropReason, EscalationReason
 from conversations.events import events_buffered, record
-from conversations.models import Conversation, Message, MessageRole, State
+from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole, State
 from core.models import ApiKey
 from core.outbox import outbox_task
 from core.principals import NOBODY, Principal
@@ -208,6 +208,7 @@ def _load(
     transcript = tuple(
         reversed(
             Message.objects.filter(conversation=conv, id__lt=message.pk)
+            .exclude(role__in=INTERNAL_ROLES)  # colleagues' notes are not the AI's to read
             .order_by("-id")
             .values("role", "author", "text")[:TRANSCRIPT_LENGTH]
         )

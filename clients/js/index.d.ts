@@ -256,6 +256,14 @@ export interface ActionResult {
   approval?: Approval;
 }
 
+export interface CannedReply {
+  id: number;
+  shortcut: string;
+  title: string;
+  text: string;
+  updatedAt: string;
+}
+
 export interface Handoff {
   id: number;
   conversationId: string;
@@ -374,7 +382,10 @@ export class Client {
   };
   conversations: {
     create(conversation: ConversationInput): Promise<Conversation>;
-    list(options?: { state?: string; limit?: number }): Promise<Conversation[]>;
+    list(options?: {
+      state?: string; limit?: number; q?: string; channel?: string; assignee?: string;
+      customer?: string; since?: string; until?: string;
+    }): Promise<Conversation[]>;
     get(conversationId: string): Promise<Conversation>;
     send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;
     messages(conversationId: string, options?: { after?: number }): Paginator<Message>;
@@ -405,6 +416,13 @@ export class Client {
     resolve(handoffId: number): Promise<Handoff>;
     handBack(handoffId: number): Promise<Handoff>;
     send(handoffId: number, text: string): Promise<Message>;
+  };
+  cannedReplies: {
+    list(): Promise<CannedReply[]>;
+    create(reply: { shortcut: string; text: string; title?: string }): Promise<CannedReply>;
+    get(replyId: number): Promise<CannedReply>;
+    update(replyId: number, changes: { shortcut?: string; text?: string; title?: string }): Promise<CannedReply>;
+    delete(replyId: number): Promise<void>;
   };
   stacks: {
     export(agentId: string): Promise<Record<string, Json>>;

@@ -123,6 +123,7 @@ export class Client {
     this.conversations = new Conversations(this);
     this.approvals = new Approvals(this);
     this.handoffs = new Handoffs(this);
+    this.cannedReplies = new CannedReplies(this);
     this.stacks = new Stacks(this);
     this.metrics = new Metrics(this);
     this.apiKeys = new ApiKeys(this);
@@ -295,7 +296,10 @@ class Conversations extends Resource {
   /** Start a conversation; the answer holds the customerToken (only this once). */
   create(conversation) { return this._call('v1_conversations_create', { body: conversation }); }
   /** The most recent conversations (limit: at most 200, default 50). */
-  list({ state, limit } = {}) { return this._call('v1_conversations_list', { query: { state, limit } }); }
+  /** Newest first; found by words said (q), state, channel, assignee ("none"), customer, since/until (YYYY-MM-DD). */
+  list({ state, limit, q, channel, assignee, customer, since, until } = {}) {
+    return this._call('v1_conversations_list', { query: { state, limit, q, channel, assignee, customer, since, until } });
+  }
   get(conversationId) { return this._call('v1_conversations_retrieve', { path: { conversation_id: conversationId } }); }
   /** A customer message: the orchestrator's answer (state, handoff, replyStatus); the agent's
    * reply comes over the sockets, or in the answer when `wait` (seconds, 0 to 30) is given. */
@@ -352,6 +356,15 @@ class Handoffs extends Resource {
   handBack(handoffId) { return this._call('v1_handoffs_hand_back_create', { path: { handoff_id: handoffId } }); }
   /** A human agent's message to the customer of a claimed handoff. */
   send(handoffId, text) { return this._call('v1_handoffs_messages_create', { path: { handoff_id: handoffId }, body: { text } }); }
+}
+
+class CannedReplies extends Resource {
+  list() { return this._call('v1_canned_replies_list'); }
+  create({ shortcut, text, title }) { return this._call('v1_canned_replies_create', { body: { shortcut, text, title } }); }
+  get(replyId) { return this._call('v1_canned_replies_retrieve', { path: { reply_id: replyId } }); }
+  /** Change some of shortcut, title, text. */
+  update(replyId, changes) { return this._call('v1_canned_replies_partial_update', { path: { reply_id: replyId }, body: changes }); }
+  delete(replyId) { return this._call('v1_canned_replies_destroy', { path: { reply_id: replyId } }); }
 }
 
 function instantiateBody({ prefix, approvers, dryRun = false } = {}) {

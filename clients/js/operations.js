@@ -46,6 +46,12 @@ export const OPERATIONS = Object.freeze({
   v1_handoffs_resolve_create: ['POST', '/api/v1/handoffs/{handoff_id}/resolve', 'handoffs.resolve'],
   v1_handoffs_hand_back_create: ['POST', '/api/v1/handoffs/{handoff_id}/hand-back', 'handoffs.handBack'],
   v1_handoffs_messages_create: ['POST', '/api/v1/handoffs/{handoff_id}/messages', 'handoffs.send'],
+  // canned replies
+  v1_canned_replies_list: ['GET', '/api/v1/canned-replies', 'cannedReplies.list'],
+  v1_canned_replies_create: ['POST', '/api/v1/canned-replies', 'cannedReplies.create'],
+  v1_canned_replies_retrieve: ['GET', '/api/v1/canned-replies/{reply_id}', 'cannedReplies.get'],
+  v1_canned_replies_partial_update: ['PATCH', '/api/v1/canned-replies/{reply_id}', 'cannedReplies.update'],
+  v1_canned_replies_destroy: ['DELETE', '/api/v1/canned-replies/{reply_id}', 'cannedReplies.delete'],
   // stacks and templates
   stack_export: ['GET', '/api/v1/agents/{agent_id}/stack/export', 'stacks.export'],
   stack_import: ['POST', '/api/v1/stacks/import', 'stacks.import'],

@@ -156,18 +156,37 @@
   // covers a "stop" that never arrives (a dropped socket)
   function showTyping(seconds = 10) {
     if (!["triaged", "active", "stalled", "at_risk"].includes(conversationState)) return;
-    if (!typing.querySelector(".typing-label")) {
-      typing.append(h("em", { class: "typing-label" }, "typing…"));
-    }
+    typingLabel("typing…");
+    typing.dataset.who = "";
     typing.hidden = false;
     scroll.scrollTop = scroll.scrollHeight;
     clearTimeout(typingTimer);
     typingTimer = setTimeout(hideTyping, seconds * 1000);
   }
 
+  function typingLabel(text) {
+    let label = typing.querySelector(".typing-label");
+    if (!label) {
+      label = h("em", { class: "typing-label" });
+      typing.append(label);
+    }
+    label.textContent = text;
+  }
+
+  // Someone from the team is typing (their socket tells at most one in 2 s): shown for 5 s.
+  function humanTyping(name) {
+    typingLabel(`${name || "Someone"} is typing…`);
+    typing.dataset.who = name || "";
+    typing.hidden = false;
+    scroll.scrollTop = scroll.scrollHeight;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, 5000);
+  }
+
   function hideTyping() {
     clearTimeout(typingTimer);
     typing.hidden = true;
+    typing.dataset.who = "";
   }
 
   function sendError(text) {
@@ -233,6 +252,9 @@
       case "agent.typing":
         if (event.typing) showTyping(90);
         else hideTyping();
+        break;
+      case "typing": // the person from the team is typing (issue 19, point 4)
+        humanTyping(event.name);
         break;
       case "error":
         hideTyping();
@@ -318,6 +340,14 @@
 
   composer.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
   box.addEventListener("input", autosize);
+  let typingSentAt = 0; // the team sees the customer typing; the server coalesces too
+  box.addEventListener("input", () => {
+    if (!box.value.trim() || Date.now() - typingSentAt < 2000) return;
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: "typing" }));
+      typingSentAt = Date.now();
+    }
+  });
   box.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();

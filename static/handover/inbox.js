@@ -209,6 +209,7 @@
   // --- events ---------------------------------------------------------------------------------
 
   function handle(event) {
+    document.dispatchEvent(new CustomEvent("inbox:event", { detail: event })); // inbox_tools.js
     switch (event.type) {
       case "inbox.snapshot": applySnapshot(event); break;
       case "handoff.offered":
@@ -692,7 +693,7 @@
   function roleLabel(message, customer) {
     if (message.role === "customer") return customer;
     if (message.role === "agent") return agentName(message.author);
-    if (message.role === "human") return message.author;
+    if (message.role === "human" || message.role === "note") return message.author;
     return "System";
   }
 
@@ -706,6 +707,7 @@
       h("div", { class: "msg-meta" },
         h("span", { class: "who" }, roleLabel(message, customer)),
         message.role === "agent" ? h("span", { class: "tag" }, "AI") : null,
+        message.role === "note" ? h("span", { class: "tag tag-note" }, "Private note") : null,
         timeNode(message.createdAt)),
       h("div", { class: "bubble" }, message.text));
   }
@@ -832,6 +834,7 @@
     scroller.scrollTop = scroller.scrollHeight;
     if (hadFocus && composer) composer.querySelector("textarea").focus();
     renderPack(data);
+    document.dispatchEvent(new CustomEvent("inbox:detail", { detail: state.detail }));
   }
 
   // A banner tells the truth of a moment ("Handed back to the AI"): once the conversation has
@@ -1107,6 +1110,14 @@
     }
   }, 1000);
   setInterval(() => { if (!document.activeElement || !document.activeElement.closest(".queue-pane button")) renderLists(); }, 30000);
+
+  // For inbox_tools.js (notes, canned replies, transfer, typing, status).
+  window.inboxApp = {
+    send,
+    reload: (conversationId) => loadConversation(conversationId, { quiet: true }),
+    toast,
+    announce,
+  };
 
   // Start from what the server rendered; the socket's snapshot then replaces it.
   for (const handoff of cfg.handoffs || []) store(handoff);

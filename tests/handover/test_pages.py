@@ -60,11 +60,13 @@ def test_signed_out_people_are_sent_to_sign_in(client):
     assert response["Location"] == "/accounts/login/?next=/inbox/"
 
 
-@pytest.mark.parametrize("roles", [["approver"], ["manager"], ["manager", "approver"]])
-def test_only_human_agents_open_the_inbox(tenant, roles):
-    person = make_person(tenant=tenant, roles=roles)
+def test_only_human_agents_and_managers_open_the_inbox(tenant):
+    approver = make_person(tenant=tenant, roles=["approver"])
+    assert login(approver).get("/inbox/").status_code == 403
 
-    assert login(person).get("/inbox/").status_code == 403
+    for roles in (["manager"], ["manager", "approver"]):  # no agent: the team's view
+        response = login(make_person(tenant=tenant, roles=roles)).get("/inbox/")
+        assert response.status_code == 302 and response["Location"] == "/inbox/team/"
 
 
 def test_a_person_of_no_tenant_is_refused(db):

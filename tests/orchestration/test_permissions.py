@@ -493,7 +493,7 @@ def test_the_home_page_links_each_person_to_the_doors_their_roles_open(tenant):
     for roles, labels in (
         (["agent"], ["Inbox"]),
         (["approver"], ["Approvals"]),
-        (["manager"], ["Admin"]),
+        (["manager"], ["Inbox", "Admin"]),
         ([], []),
     ):
         person = make_person(tenant=tenant, roles=roles, username=f"h{uuid.uuid4().hex[:8]}")

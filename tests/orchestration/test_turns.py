@@ -443,3 +443,19 @@ async def test_a_chat_socket_opened_while_the_agent_thinks_shows_it_typing(tenan
     await customer.send_json_to({"type": "resync"})
     assert (await next_of("conversation.snapshot"))["agentTyping"] is False
     await customer.disconnect()
+
+
+def test_the_ai_never_reads_a_colleagues_private_note(conv, outbox):
+    """Issue 19, point 4: a note is for colleagues; the transcript the agent's run gets holds
+    the other messages before the turn's, and no note."""
+    from conversations.messages import message_post
+
+    message_post(conversation=conv, role="system", text="Welcome to Acme.")
+    message_post(conversation=conv, role="note", author="Ada", text="internal: VIP, be kind")
+    result = conversation_receive_message(conversation=conv, text="Where is my invoice?")
+
+    _, plan = turns._load(conv.pk, 1, result.message.pk)
+
+    texts = [row["text"] for row in plan.context.transcript]
+    assert "Welcome to Acme." in texts
+    assert not any("internal" in text for text in texts)

@@ -26,6 +26,7 @@ from .types import (
     Agent,
     ApiKey,
     Approval,
+    CannedReply,
     Conversation,
     ConversationInput,
     DecisionEvent,
@@ -77,6 +78,7 @@ class AsyncClient:
         self.conversations = AsyncConversations(self)
         self.approvals = AsyncApprovals(self)
         self.handoffs = AsyncHandoffs(self)
+        self.canned_replies = AsyncCannedReplies(self)
         self.stacks = AsyncStacks(self)
         self.metrics = AsyncMetrics(self)
         self.api_keys = AsyncApiKeys(self)
@@ -229,10 +231,30 @@ class AsyncConversations(_AsyncResource):
         return await self._call(Call("v1_conversations_create", body=conversation))
 
     async def list(
-        self, *, state: str | None = None, limit: int | None = None
+        self,
+        *,
+        state: str | None = None,
+        limit: int | None = None,
+        q: str | None = None,
+        channel: str | None = None,
+        assignee: str | None = None,
+        customer: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> builtins.list[Conversation]:
-        """The most recent conversations (``limit``: at most 200, default 50)."""
-        params = {"state": state, "limit": limit}
+        """The most recent conversations (``limit``: at most 200, default 50), found by words
+        said in them (``q``), state, channel, the person who held them (``assignee``, or
+        "none"), the customer, and the dates they started (``since``, ``until``: YYYY-MM-DD)."""
+        params = {
+            "state": state,
+            "limit": limit,
+            "q": q,
+            "channel": channel,
+            "assignee": assignee,
+            "customer": customer,
+            "since": since,
+            "until": until,
+        }
         return await self._call(Call("v1_conversations_list", params=params))
 
     async def get(self, conversation_id: str) -> Conversation:
@@ -440,3 +462,25 @@ class AsyncApiKeys(_AsyncResource):
 
     async def revoke(self, key_id: int) -> ApiKey:
         return await self._call(Call("v1_api_keys_revoke_create", {"key_id": key_id}))
+
+
+class AsyncCannedReplies(_AsyncResource):
+    """The team's canned replies (inserted in the inbox with / and the shortcut)."""
+
+    async def list(self) -> builtins.list[CannedReply]:
+        return await self._call(Call("v1_canned_replies_list"))
+
+    async def create(self, *, shortcut: str, text: str, title: str = "") -> CannedReply:
+        body = {"shortcut": shortcut, "text": text, "title": title}
+        return await self._call(Call("v1_canned_replies_create", body=body))
+
+    async def get(self, reply_id: int) -> CannedReply:
+        return await self._call(Call("v1_canned_replies_retrieve", {"reply_id": reply_id}))
+
+    async def update(self, reply_id: int, **changes: Any) -> CannedReply:
+        """Change some of shortcut, title, text."""
+        path = {"reply_id": reply_id}
+        return await self._call(Call("v1_canned_replies_partial_update", path, body=changes))
+
+    async def delete(self, reply_id: int) -> None:
+        await self._call(Call("v1_canned_replies_destroy", {"reply_id": reply_id}))

@@ -24,6 +24,7 @@ from .types import (
     Agent,
     ApiKey,
     Approval,
+    CannedReply,
     Conversation,
     ConversationInput,
     DecisionEvent,
@@ -83,6 +84,7 @@ class Client:
         self.conversations = Conversations(self)
         self.approvals = Approvals(self)
         self.handoffs = Handoffs(self)
+        self.canned_replies = CannedReplies(self)
         self.stacks = Stacks(self)
         self.metrics = Metrics(self)
         self.api_keys = ApiKeys(self)
@@ -215,10 +217,30 @@ class Conversations(_Resource):
         return self._call(Call("v1_conversations_create", body=conversation))
 
     def list(
-        self, *, state: str | None = None, limit: int | None = None
+        self,
+        *,
+        state: str | None = None,
+        limit: int | None = None,
+        q: str | None = None,
+        channel: str | None = None,
+        assignee: str | None = None,
+        customer: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> builtins.list[Conversation]:
-        """The most recent conversations (``limit``: at most 200, default 50)."""
-        params = {"state": state, "limit": limit}
+        """The most recent conversations (``limit``: at most 200, default 50), found by words
+        said in them (``q``), state, channel, the person who held them (``assignee``, or
+        "none"), the customer, and the dates they started (``since``, ``until``: YYYY-MM-DD)."""
+        params = {
+            "state": state,
+            "limit": limit,
+            "q": q,
+            "channel": channel,
+            "assignee": assignee,
+            "customer": customer,
+            "since": since,
+            "until": until,
+        }
         return self._call(Call("v1_conversations_list", params=params))
 
     def get(self, conversation_id: str) -> Conversation:
@@ -456,3 +478,25 @@ class ApiKeys(_Resource):
 
     def revoke(self, key_id: int) -> ApiKey:
         return self._call(Call("v1_api_keys_revoke_create", {"key_id": key_id}))
+
+
+class CannedReplies(_Resource):
+    """The team's canned replies (inserted in the inbox with / and the shortcut)."""
+
+    def list(self) -> builtins.list[CannedReply]:
+        return self._call(Call("v1_canned_replies_list"))
+
+    def create(self, *, shortcut: str, text: str, title: str = "") -> CannedReply:
+        body = {"shortcut": shortcut, "text": text, "title": title}
+        return self._call(Call("v1_canned_replies_create", body=body))
+
+    def get(self, reply_id: int) -> CannedReply:
+        return self._call(Call("v1_canned_replies_retrieve", {"reply_id": reply_id}))
+
+    def update(self, reply_id: int, **changes: Any) -> CannedReply:
+        """Change some of shortcut, title, text."""
+        path = {"reply_id": reply_id}
+        return self._call(Call("v1_canned_replies_partial_update", path, body=changes))
+
+    def delete(self, reply_id: int) -> None:
+        self._call(Call("v1_canned_replies_destroy", {"reply_id": reply_id}))

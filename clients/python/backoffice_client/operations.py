@@ -100,6 +100,20 @@ OPERATIONS: dict[str, Operation] = {
     "v1_handoffs_messages_create": Operation(
         "POST", "/api/v1/handoffs/{handoff_id}/messages", "handoffs.send"
     ),
+    # canned replies
+    "v1_canned_replies_list": Operation("GET", "/api/v1/canned-replies", "canned_replies.list"),
+    "v1_canned_replies_create": Operation(
+        "POST", "/api/v1/canned-replies", "canned_replies.create"
+    ),
+    "v1_canned_replies_retrieve": Operation(
+        "GET", "/api/v1/canned-replies/{reply_id}", "canned_replies.get"
+    ),
+    "v1_canned_replies_partial_update": Operation(
+        "PATCH", "/api/v1/canned-replies/{reply_id}", "canned_replies.update"
+    ),
+    "v1_canned_replies_destroy": Operation(
+        "DELETE", "/api/v1/canned-replies/{reply_id}", "canned_replies.delete"
+    ),
     # stacks and templates
     "stack_export": Operation("GET", "/api/v1/agents/{agent_id}/stack/export", "stacks.export"),
     "stack_import": Operation("POST", "/api/v1/stacks/import", "stacks.import_"),

@@ -267,6 +267,14 @@ class HandoffPack(TypedDict, total=False):
     activity: list[dict[str, Any]]  # what the AI did, one step each, to merge by time
 
 
+class CannedReply(TypedDict):
+    id: int
+    shortcut: str
+    title: str
+    text: str
+    updatedAt: str
+
+
 class Handoff(TypedDict, total=False):
     id: int
     conversationId: str

@@ -1,0 +1,324 @@
+// The tools of the inbox (issue 19, point 4), beside inbox.js: the agent's status, private
+// notes, canned replies inserted with "/" (a keyboard-usable picker), transfer to a colleague
+// or back to the queue, and typing indicators both ways. inbox.js tells of every socket event
+// ("inbox:event") and of every render of the open conversation ("inbox:detail"), and lends its
+// socket (window.inboxApp). Text is only ever set with textContent.
+(() => {
+  "use strict";
+
+  const cfg = JSON.parse(document.getElementById("inbox-config").textContent);
+  const pane = document.getElementById("conversation");
+  const statusSelect = document.getElementById("agent-status");
+  const TYPING_EVERY_MS = 2000;
+  const SHOW_TYPING_MS = 4000;
+
+  const tools = {
+    online: [],
+    statuses: {},
+    detail: null,
+    typingSentAt: 0,
+    customerTypingTimer: null,
+  };
+
+  function app() { return window.inboxApp; }
+
+  function h(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : value);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function urlFor(template, id) {
+    return template.replace("00000000-0000-0000-0000-000000000000", id);
+  }
+
+  async function postJSON(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": cfg.csrfToken, Accept: "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify(body || {}),
+    });
+    let data = {};
+    try { data = await response.json(); } catch (_) { /* empty */ }
+    if (!response.ok) throw new Error((data.error && data.error.message) || `HTTP ${response.status}`);
+    return data;
+  }
+
+  // --- status --------------------------------------------------------------------------------
+
+  if (statusSelect) {
+    statusSelect.value = cfg.myStatus || "online";
+    statusSelect.addEventListener("change", () => {
+      if (!app().send({ type: "status.set", status: statusSelect.value })) {
+        app().toast("You are offline; your status was not changed.", "error");
+        statusSelect.value = cfg.myStatus;
+      }
+    });
+  }
+
+  function statusResult(event) {
+    if (!event.ok) {
+      app().toast(`Status not changed: ${event.error}`, "error");
+      statusSelect.value = cfg.myStatus;
+      return;
+    }
+    cfg.myStatus = event.status;
+    document.getElementById("inbox").dataset.status = event.status;
+    app().announce(event.status === "online" ? "You are online: live offers reach you." : `You are ${event.status}: no live offers reach you.`);
+    app().send({ type: "resync" }); // the offers this status shows
+  }
+
+  function presence(event) {
+    tools.online = event.online || [];
+    tools.statuses = event.statuses || {};
+    setTimeout(() => { // after inbox.js rendered the list
+      for (const item of document.querySelectorAll("#online .online-list li")) {
+        const name = item.getAttribute("title") || "";
+        item.dataset.status = tools.statuses[name] || "online";
+      }
+    }, 0);
+  }
+
+  // --- the open conversation -------------------------------------------------------------------
+
+  function detailRendered(detail) {
+    tools.detail = detail;
+    const { conversation } = detail;
+    const mine = conversation.state === "with_human" && conversation.assignee === cfg.me;
+    const composer = pane.querySelector("form.composer");
+    if (composer) enhanceComposer(composer, conversation);
+    else if (conversation.state !== "resolved") pane.append(noteForm(conversation));
+    if (mine) addTransfer(conversation);
+    addCustomerPanel(detail);
+    const scroller = pane.querySelector(".transcript-scroll");
+    if (scroller && !pane.querySelector(".customer-typing")) {
+      scroller.after(h("p", { class: "customer-typing", hidden: true, role: "status" }));
+    }
+  }
+
+  // The customer's other conversations, linked to their read-only page (issue 19, point 3).
+  function addCustomerPanel(detail) {
+    const head = pane.querySelector(".conv-head");
+    if (!head || !detail.viewUrl) return;
+    const past = detail.customerHistory || [];
+    const panel = h("details", { class: "customer-history", id: "customer-history" },
+      h("summary", {}, past.length ? `${past.length} other conversation${past.length === 1 ? "" : "s"} with this customer` : "No other conversation with this customer"),
+      h("ul", {}, past.map((c) => h("li", {},
+        h("a", { href: c.url }, `${new Date(c.createdAt).toLocaleDateString()} · ${c.state.replace("_", " ")}${c.assignee ? ` · ${c.assignee}` : ""}`)))),
+      h("a", { href: detail.viewUrl, class: "view-link" }, "Read-only page of this conversation"));
+    head.after(panel);
+  }
+
+  function noteForm(conversation) {
+    const box = h("textarea", { rows: "1", class: "note-box", "aria-label": "Private note for colleagues", placeholder: "Add a private note for colleagues (the customer never sees it)", maxlength: "10000" });
+    const form = h("form", { class: "note-composer mode-note" },
+      box, h("button", { type: "submit", class: "secondary" }, "Add note"));
+    form.addEventListener("submit", (event) => { event.preventDefault(); sendNote(conversation, box); });
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); sendNote(conversation, box); }
+    });
+    return form;
+  }
+
+  function sendNote(conversation, box) {
+    const text = box.value.trim();
+    if (!text) return;
+    if (!app().send({ type: "note.send", conversationId: conversation.id, text })) {
+      app().toast("You are offline; the note was not saved.", "error");
+      return;
+    }
+    box.value = "";
+  }
+
+  function enhanceComposer(form, conversation) {
+    const box = form.querySelector("textarea");
+    form.classList.add("mode-reply");
+    const modes = h("div", { class: "composer-modes", role: "group", "aria-label": "Write a" });
+    const replyButton = h("button", { type: "button", class: "mode", "aria-pressed": "true", "data-mode": "reply" }, "Reply");
+    const noteButton = h("button", { type: "button", class: "mode", "aria-pressed": "false", "data-mode": "note" }, "Private note");
+    const setMode = (mode) => {
+      form.classList.toggle("mode-note", mode === "note");
+      form.classList.toggle("mode-reply", mode !== "note");
+      replyButton.setAttribute("aria-pressed", String(mode !== "note"));
+      noteButton.setAttribute("aria-pressed", String(mode === "note"));
+      box.placeholder = mode === "note"
+        ? "Private note for colleagues (the customer never sees it)"
+        : `Reply to ${conversation.customer}… (/ for canned replies)`;
+      box.focus();
+    };
+    replyButton.addEventListener("click", () => setMode("reply"));
+    noteButton.addEventListener("click", () => setMode("note"));
+    modes.append(replyButton, noteButton);
+    form.prepend(modes);
+    box.placeholder = `Reply to ${conversation.customer}… (/ for canned replies)`;
+
+    const picker = h("ul", { class: "canned-picker", role: "listbox", id: "canned-picker", "aria-label": "Canned replies", hidden: true });
+    form.append(picker);
+    box.setAttribute("aria-controls", "canned-picker");
+    box.setAttribute("aria-autocomplete", "list");
+    let matches = [];
+    let active = 0;
+
+    const slashQuery = () => {
+      const upto = box.value.slice(0, box.selectionStart);
+      const found = /(^|\s)\/([a-z0-9-]*)$/.exec(upto);
+      return found ? { query: found[2], start: upto.length - found[2].length - 1 } : null;
+    };
+    const close = () => { picker.hidden = true; matches = []; box.removeAttribute("aria-activedescendant"); };
+    const show = () => {
+      const slash = slashQuery();
+      if (!slash || !(cfg.cannedReplies || []).length) { close(); return; }
+      matches = cfg.cannedReplies.filter((r) => r.shortcut.startsWith(slash.query) || (r.title || "").toLowerCase().includes(slash.query));
+      if (!matches.length) { close(); return; }
+      active = Math.min(active, matches.length - 1);
+      picker.replaceChildren(...matches.map((reply, i) => h("li", {
+        role: "option", id: `canned-${i}`, class: "canned-option", "aria-selected": String(i === active),
+        "data-shortcut": reply.shortcut,
+        onmousedown: (event) => { event.preventDefault(); insert(reply); },
+      }, h("span", { class: "shortcut" }, `/${reply.shortcut}`), " ", h("span", { class: "canned-text" }, reply.title || reply.text))));
+      picker.hidden = false;
+      box.setAttribute("aria-activedescendant", `canned-${active}`);
+    };
+    const insert = (reply) => {
+      const slash = slashQuery();
+      if (!slash) return;
+      const after = box.value.slice(box.selectionStart);
+      box.value = box.value.slice(0, slash.start) + reply.text + after;
+      const caret = slash.start + reply.text.length;
+      box.setSelectionRange(caret, caret);
+      close();
+      box.focus();
+    };
+
+    box.addEventListener("input", () => {
+      active = 0;
+      show();
+      if (form.classList.contains("mode-reply") && box.value.trim() && !slashQuery()) typingNow(conversation);
+    });
+    box.addEventListener("blur", () => setTimeout(close, 100));
+    // capture: before inbox.js's own Enter (send) on the textarea
+    form.addEventListener("keydown", (event) => {
+      if (event.target !== box || event.isComposing) return;
+      if (!picker.hidden && matches.length) {
+        if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+          event.preventDefault();
+          active = (active + (event.key === "ArrowDown" ? 1 : -1) + matches.length) % matches.length;
+          show();
+          return;
+        }
+        if (event.key === "Enter" || event.key === "Tab") {
+          event.preventDefault(); event.stopPropagation();
+          insert(matches[active]);
+          return;
+        }
+        if (event.key === "Escape") { event.preventDefault(); event.stopPropagation(); close(); return; }
+      }
+      if (form.classList.contains("mode-note") && event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault(); event.stopPropagation();
+        sendNote(conversation, box);
+      }
+    }, true);
+    form.addEventListener("submit", (event) => {
+      if (!form.classList.contains("mode-note")) return;
+      event.preventDefault(); event.stopImmediatePropagation();
+      sendNote(conversation, box);
+    }, true);
+  }
+
+  function typingNow(conversation) {
+    if (Date.now() - tools.typingSentAt < TYPING_EVERY_MS) return;
+    if (app().send({ type: "typing", conversationId: conversation.id })) tools.typingSentAt = Date.now();
+  }
+
+  function addTransfer(conversation) {
+    const actions = pane.querySelector(".conv-head .actions");
+    if (!actions) return;
+    const menu = h("div", { class: "transfer-menu", hidden: true, role: "dialog", "aria-label": "Transfer the conversation" });
+    const button = h("button", { type: "button", class: "secondary", id: "transfer-toggle", "aria-expanded": "false" }, "Transfer");
+    button.addEventListener("click", () => {
+      const open = menu.hidden;
+      menu.hidden = !open;
+      button.setAttribute("aria-expanded", String(open));
+      if (open) fillTransfer(menu, conversation);
+    });
+    actions.prepend(button);
+    actions.append(menu);
+  }
+
+  function fillTransfer(menu, conversation) {
+    const colleagues = tools.online.filter((name) => name !== cfg.me);
+    const select = h("select", { id: "transfer-to", "aria-label": "Colleague" },
+      colleagues.map((name) => h("option", { value: name, disabled: (tools.statuses[name] || "online") !== "online" },
+        `${name}${(tools.statuses[name] || "online") !== "online" ? ` (${tools.statuses[name]})` : ""}`)));
+    const go = h("button", { type: "button", class: "primary", id: "transfer-go", disabled: !colleagues.length }, "Transfer");
+    go.addEventListener("click", async () => {
+      try {
+        await postJSON(urlFor(cfg.transferUrl, conversation.id), { to: select.value });
+        app().toast(`Passed ${conversation.customer} to ${select.value}.`, "success");
+        app().send({ type: "resync" });
+        app().reload(conversation.id);
+      } catch (error) {
+        app().toast(`Not transferred: ${error.message}`, "error");
+      }
+    });
+    const back = h("button", { type: "button", class: "ghost", id: "requeue" }, "Back to the queue");
+    back.addEventListener("click", async () => {
+      try {
+        await postJSON(urlFor(cfg.requeueUrl, conversation.id));
+        app().toast(`${conversation.customer} is back in the queue.`, "success");
+        app().send({ type: "resync" });
+        app().reload(conversation.id);
+      } catch (error) {
+        app().toast(`Not put back: ${error.message}`, "error");
+      }
+    });
+    menu.replaceChildren(
+      colleagues.length ? h("label", {}, "To ", select) : h("p", {}, "No colleague is online."),
+      go, back);
+  }
+
+  function customerTyping(event) {
+    if (!tools.detail || tools.detail.conversation.id !== event.conversationId) return;
+    const line = pane.querySelector(".customer-typing");
+    if (!line) return;
+    line.textContent = `${tools.detail.conversation.customer} is typing…`;
+    line.hidden = false;
+    clearTimeout(tools.customerTypingTimer);
+    tools.customerTypingTimer = setTimeout(() => { line.hidden = true; }, SHOW_TYPING_MS);
+  }
+
+  function transferred(event) {
+    if (event.to === cfg.me || event.from === cfg.me) app().send({ type: "resync" });
+    if (event.to === cfg.me) app().toast(`${event.from} passed you a conversation.`, "info");
+    if (tools.detail && tools.detail.conversation.id === event.conversationId) app().reload(event.conversationId);
+  }
+
+  document.addEventListener("inbox:detail", (event) => detailRendered(event.detail));
+  document.addEventListener("inbox:event", (event) => {
+    const data = event.detail;
+    switch (data.type) {
+      case "inbox.snapshot": presence({ online: data.online, statuses: data.statuses }); break;
+      case "presence": presence(data); break;
+      case "status.set.result": statusResult(data); break;
+      case "note.send.result": if (!data.ok) app().toast(`Note not saved: ${data.error}`, "error"); break;
+      case "customer.typing": customerTyping(data); break;
+      case "handoff.transferred": transferred(data); break;
+      case "message.created":
+        if (data.message && data.message.role === "customer") {
+          const line = pane.querySelector(".customer-typing");
+          if (line) line.hidden = true;
+        }
+        break;
+      default: break;
+    }
+  });
+})();

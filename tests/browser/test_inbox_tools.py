@@ -1,0 +1,218 @@
+"""The tools agents expect (issue 19, point 4), in Chromium against a real ASGI server: a canned
+reply inserted with "/" (keyboard only), a private note that never reaches the customer's socket
+(asserted on the frames the customer's page received), a transfer to a colleague, typing
+indicators both ways, an away agent who gets no offer, and the per-agent limit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from handover.models import AgentSetting, CannedReply
+from tests.browser.conftest import make_support_team, sign_in, wait_live
+from tests.browser.test_handover import offer, start_chat
+from tests.factories import TenantFactory, make_person
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture then fails in CI and skips elsewhere
+    expect = None
+
+pytestmark = pytest.mark.browser
+
+HUMAN_PLEASE = "I want to talk to a human please"
+
+
+@pytest.fixture
+def acme(transactional_db):
+    tenant = TenantFactory(slug="acme", name="Acme Outfitters")
+    make_support_team(tenant)
+    return tenant
+
+
+def agent_page(pages, person):
+    page = pages(viewport=(1366, 768))
+    sign_in(page, person)
+    wait_live(page)
+    return page
+
+
+def claimed(agent, customer, name: str = "Kim"):
+    """The customer asks for a person; the agent claims the live offer."""
+    start_chat(customer, name=name, text=HUMAN_PLEASE)
+    card = offer(agent, name)
+    expect(card).to_be_visible()
+    card.locator("button.claim").click()
+    expect(agent.locator("#list-mine .item", has_text=name)).to_be_visible()
+    composer = agent.locator("form.composer textarea")
+    expect(composer).to_be_visible()
+    return composer
+
+
+def eventually(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("the condition never held")
+
+
+def test_a_canned_reply_is_inserted_with_slash_and_the_keyboard(acme, pages):
+    CannedReply.objects.create(tenant=acme, shortcut="hello", text="Hello! How can I help?")
+    CannedReply.objects.create(
+        tenant=acme,
+        shortcut="refund-time",
+        title="Refund timing",
+        text="Refunds reach your card within 5 working days.",
+    )
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = agent_page(pages, ada)
+    customer = pages(viewport=(390, 700))
+    composer = claimed(agent, customer)
+
+    composer.type("/ref")
+    picker = agent.locator("#canned-picker")
+    expect(picker).to_be_visible()
+    expect(picker.locator("[role=option]")).to_have_count(1)
+    expect(picker.locator("[aria-selected=true]")).to_contain_text("/refund-time")
+    composer.press("Enter")  # inserts, does not send
+
+    expect(picker).to_be_hidden()
+    expect(composer).to_have_value("Refunds reach your card within 5 working days.")
+    composer.press("Enter")  # now it sends
+    expect(customer.locator(".msg.from-human .bubble")).to_have_text(
+        "Refunds reach your card within 5 working days."
+    )
+
+    composer.type("Also: /")
+    expect(picker.locator("[role=option]")).to_have_count(2)
+    composer.press("ArrowDown")
+    composer.press("ArrowDown")  # wraps round to the first
+    expect(picker.locator("[aria-selected=true]")).to_contain_text("/hello")
+    composer.press("Escape")
+    expect(picker).to_be_hidden()
+    expect(composer).to_have_value("Also: /")
+
+
+def test_a_private_note_never_reaches_the_customers_socket(acme, pages):
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = agent_page(pages, ada)
+    customer = pages(viewport=(390, 700))
+    frames: list[str] = []
+
+    def listen(ws):
+        ws.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    customer.on("websocket", listen)
+    composer = claimed(agent, customer)
+
+    agent.get_by_role("button", name="Private note").click()
+    composer.fill("VIP: the refund already went out, be kind")
+    composer.press("Enter")
+    note = agent.locator(".transcript .msg-note")
+    expect(note).to_contain_text("VIP: the refund already went out")
+    expect(note.locator(".tag-note")).to_have_text("Private note")
+
+    agent.get_by_role("button", name="Reply", exact=True).click()
+    composer.fill("Hi Kim, Ada here.")
+    composer.press("Enter")
+    expect(customer.locator(".msg.from-human")).to_contain_text("Ada here")
+    assert any("Ada here" in frame for frame in frames)  # the socket was listening
+    assert not any("VIP" in frame for frame in frames)
+    customer.reload()  # the snapshot holds no note either
+    expect(customer.locator(".msg.from-human")).to_contain_text("Ada here")
+    expect(customer.locator("#thread")).not_to_contain_text("VIP")
+    assert not any("VIP" in frame for frame in frames)
+
+
+def test_a_transfer_to_a_colleague(acme, pages):
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    bob = make_person(tenant=acme, roles=["agent"], username="bob", first_name="Bob")
+    first = agent_page(pages, ada)
+    second = agent_page(pages, bob)
+    expect(first.locator("#online")).to_contain_text("bob")
+    customer = pages(viewport=(390, 700))
+    claimed(first, customer)
+
+    first.locator("#transfer-toggle").click()
+    first.locator("#transfer-to").select_option("bob")
+    first.locator("#transfer-go").click()
+
+    expect(second.locator("#list-mine .item", has_text="Kim")).to_be_visible()
+    expect(first.locator("#list-mine .item", has_text="Kim")).to_have_count(0)
+    second.locator("#list-mine .item", has_text="Kim").click()
+    expect(second.locator(".transcript .msg-note")).to_contain_text(
+        "Ada transferred the conversation to Bob"
+    )
+    reply = second.locator("form.composer textarea")
+    reply.fill("Bob here, I'll take it from now.")
+    reply.press("Enter")
+    expect(customer.locator(".msg.from-human", has_text="Bob here")).to_be_visible()
+
+
+def test_typing_shows_both_ways(acme, pages):
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = agent_page(pages, ada)
+    customer = pages(viewport=(390, 700))
+    composer = claimed(agent, customer)
+
+    composer.type("Let me ch")
+    expect(customer.locator("#typing")).to_be_visible()
+    expect(customer.locator("#typing")).to_have_attribute("data-who", "Ada")
+
+    customer.locator("#composer-text").type("one more thing")
+    expect(agent.locator(".customer-typing")).to_be_visible()
+    expect(agent.locator(".customer-typing")).to_have_text("Kim is typing…")
+    customer.press("#composer-text", "Enter")
+    expect(agent.locator(".transcript .msg-customer", has_text="one more thing")).to_be_visible()
+    expect(agent.locator(".customer-typing")).to_be_hidden()
+
+
+def test_an_away_agent_gets_no_offer(acme, pages):
+    ada = make_person(tenant=acme, roles=["agent"], username="ada")
+    bob = make_person(tenant=acme, roles=["agent"], username="bob")
+    first = agent_page(pages, ada)
+    second = agent_page(pages, bob)
+
+    first.locator("#agent-status").select_option("away")
+    eventually(lambda: AgentSetting.objects.filter(user=ada, status="away").exists())
+    expect(first.locator("#inbox")).to_have_attribute("data-status", "away")
+    customer = pages(viewport=(390, 700))
+    start_chat(customer, name="Kim", text=HUMAN_PLEASE)
+
+    expect(offer(second, "Kim")).to_be_visible()
+    first.wait_for_timeout(500)  # what would have come, has come
+    expect(offer(first, "Kim")).to_have_count(0)
+
+    first.locator("#agent-status").select_option("online")  # back: the open offer shows
+    expect(offer(first, "Kim")).to_be_visible()
+
+
+def test_an_agent_at_the_limit_gets_no_offer_and_cannot_claim(acme, pages):
+    ada = make_person(tenant=acme, roles=["agent"], username="ada")
+    bob = make_person(tenant=acme, roles=["agent"], username="bob")
+    AgentSetting.objects.create(tenant=acme, user=ada, max_conversations=1)
+    first = agent_page(pages, ada)
+    second = agent_page(pages, bob)
+    claimed(first, pages(viewport=(390, 700)), name="Kim")
+
+    start_chat(pages(viewport=(390, 700)), name="Lou", text=HUMAN_PLEASE)
+    card = offer(second, "Lou")
+    expect(card).to_be_visible()
+    first.wait_for_timeout(500)
+    expect(offer(first, "Lou")).to_have_count(0)
+
+    handoff_id = int(card.get_attribute("data-handoff"))
+    answer = first.evaluate(
+        """async (id) => {
+          const cfg = JSON.parse(document.getElementById("inbox-config").textContent);
+          const response = await fetch(cfg.claimUrl.replace(/0(?=\\/claim$)/, id), {
+            method: "POST", headers: { "X-CSRFToken": cfg.csrfToken } });
+          return { status: response.status, body: await response.json() };
+        }""",
+        handoff_id,
+    )
+    assert answer["status"] == 409
+    assert "the limit of 1" in answer["body"]["error"]["message"]
