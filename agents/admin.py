@@ -159,7 +159,7 @@ class AgentForm(TenantScopedForm):
 @admin.register(Agent)
 class AgentAdmin(TenantScopedAdmin):
     form = AgentForm
-    list_display = ["slug", "name", "role", "supervisor", "runtime", "rules_link"]
+    list_display = ["slug", "name", "role", "supervisor_name", "runtime_name", "rules_link"]
     list_filter = ["role", "runtime"]
     search_fields = ["slug", "name"]
     list_select_related = ["supervisor", "rules"]
@@ -178,6 +178,16 @@ class AgentAdmin(TenantScopedAdmin):
         if db_field.name == "supervisor" and field is not None:
             field.queryset = field.queryset.filter(role="supervisor")
         return field
+
+    # Short cells keep each agent on one line: the supervisor by name (its id is a column of
+    # its own row), the runtime by the first words of its label ("Built-in").
+    @admin.display(description="supervisor", ordering="supervisor__name")
+    def supervisor_name(self, agent) -> str:
+        return agent.supervisor.name if agent.supervisor_id else "-"
+
+    @admin.display(description="runtime", ordering="runtime")
+    def runtime_name(self, agent) -> str:
+        return agent.get_runtime_display().split(" (")[0]
 
     @admin.display(description="rules")
     def rules_link(self, agent) -> str:
@@ -220,7 +230,8 @@ class HandoffRuleInline(TenantScopedTabularInline):
     model = HandoffRule
     form = HandoffRuleForm
     extra = 1
-    verbose_name = "handoff rule (first match wins)"
+    verbose_name = "handoff rule"
+    verbose_name_plural = "handoff rules (first match wins)"
 
 
 class ApprovalActionForm(TenantScopedForm):
@@ -245,6 +256,7 @@ class ApprovalActionInline(TenantScopedTabularInline):
     form = ApprovalActionForm
     extra = 0
     verbose_name = "action that needs approval"
+    verbose_name_plural = "actions that need approval"
 
 
 class RuleSetForm(TenantScopedForm):
