@@ -86,9 +86,10 @@ class WorkflowStepForm(TenantScopedForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is None:
             self.initial["inputs"] = [ALL]
-        # the steps' table fits a 1366 px window beside the admin's navigation
+        # the steps' table fits a 1366 px window beside the admin's navigation (the select
+        # sits inside the admin's related-field wrapper)
         select = self.fields["agent"].widget
-        getattr(select, "widget", select).attrs["style"] = "max-width: 13em"  # in the admin's wrapper
+        getattr(select, "widget", select).attrs["style"] = "max-width: 13em"
 
     def clean_position(self):
         position = self.cleaned_data.get("position")
