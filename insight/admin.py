@@ -16,7 +16,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -46,6 +52,8 @@ from core.scoping import (
 )
 from insight.backtests import (
     SYNC_LIMIT,
+    BacktestNotApplicable,
+    backtest_apply,
     backtest_start,
 )
 from insight.metrics import charts
@@ -601,7 +609,9 @@ def timeline_items(
 DRAFT_HELP = (
     'The rules document, as in the API: {"escalation": {"maxAttempts", "intents", '
     '"targetAgentId", "escalateToHuman"}, "handoffs": [{"condition", "targetAgentId"}], '
-    '"approvals": {...}}. "Load the live rules" fills it with the agent\'s current rules.'
+    '"approvals": {...}}. "Load the live rules" fills it with the agent\'s current rules. '
+    "To edit in a form instead, open the agent's orchestration rules and choose "
+    '"Backtest these edits".'
 )
 DRAFT_EXAMPLE = {
     "escalation": None,
@@ -700,6 +710,11 @@ class BacktestAdmin(TenantScopedAdmin):
                 view(self.progress_view),
                 name="insight_backtest_progress",
             ),
+            path(
+                "<int:backtest_id>/apply/",
+                view(self.apply_view),
+                name="insight_backtest_apply",
+            ),
             *super().get_urls(),
         ]
 
@@ -795,7 +810,38 @@ class BacktestAdmin(TenantScopedAdmin):
                 "progress": _progress(backtest),
                 "draft_json": json.dumps(backtest.draft, indent=2),
                 "progress_url": reverse("admin:insight_backtest_progress", args=[backtest.pk]),
+                "apply_url": reverse("admin:insight_backtest_apply", args=[backtest.pk]),
+                "can_apply": self.has_add_permission(request),
             },
+        )
+
+    def apply_view(self, request, backtest_id: int):
+        """POST: the backtest's draft becomes the agent's rules (a new version)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        backtest = self.get_object(request, str(backtest_id))
+        if backtest is None:
+            raise Http404
+        here = reverse("admin:insight_backtest_change", args=[backtest.pk])
+        try:
+            ruleset = backtest_apply(backtest=backtest, user=request.user)
+        except BacktestNotApplicable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(here)
+        except RulesInvalid as exc:
+            problems = "; ".join(f"{where}: {' '.join(msgs)}" for where, msgs in exc.errors.items())
+            self.message_user(request, f"The draft cannot be applied: {problems}", messages.ERROR)
+            return HttpResponseRedirect(here)
+        self.message_user(
+            request,
+            f"Applied: the draft is now version {ruleset.version} of the rules of "
+            f"{backtest.agent.slug}.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:agents_ruleset_rules_history", args=[backtest.agent_id])
         )
 
     def progress_view(self, request, backtest_id: int):
