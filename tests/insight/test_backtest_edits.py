@@ -13,7 +13,7 @@ from agents.models import Agent, HandoffRule, RuleSet, RuleVersion
 from agents.rule_sets import rules_update
 from insight.models import Backtest
 from tests.conftest import login
-from tests.insight.test_backtests import BILLING_TO_TECH, history, run  # noqa: F401
+from tests.insight.test_backtests import BILLING_TO_TECH, run
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def edited_rules(ruleset: RuleSet, target: Agent, **overrides) -> dict:
 def test_edits_in_the_rules_form_are_backtested_without_being_saved(
     manager_client,
     team,
-    history,  # noqa: F811
+    history,
 ):
     sup, _billing, tech = team[0], team[1], team[2]
     ruleset = RuleSet.objects.get(agent=sup)
@@ -77,7 +77,7 @@ def test_edits_in_the_rules_form_are_backtested_without_being_saved(
 def test_invalid_edits_show_the_form_with_its_errors_and_start_nothing(
     manager_client,
     team,
-    history,  # noqa: F811
+    history,
 ):
     ruleset = RuleSet.objects.get(agent=team[0])
     change = reverse("admin:agents_ruleset_change", args=[ruleset.pk])
@@ -95,7 +95,7 @@ def test_a_backtested_draft_is_applied_as_a_new_rule_version(
     manager_client,
     manager,
     team,
-    history,  # noqa: F811
+    history,
 ):
     sup = team[0]
     run(manager_client, sup, BILLING_TO_TECH, size=6)
@@ -121,7 +121,7 @@ def test_a_backtested_draft_is_applied_as_a_new_rule_version(
 def test_a_draft_is_not_applied_over_rules_changed_after_the_backtest(
     manager_client,
     team,
-    history,  # noqa: F811
+    history,
 ):
     sup = team[0]
     run(manager_client, sup, BILLING_TO_TECH, size=6)
@@ -139,7 +139,7 @@ def test_another_tenant_cannot_apply_a_backtest_and_get_is_refused(
     manager_client,
     team,
     history,
-    other_manager,  # noqa: F811
+    other_manager,
 ):
     run(manager_client, team[0], BILLING_TO_TECH, size=6)
     apply = reverse("admin:insight_backtest_apply", args=[Backtest.objects.get().pk])
