@@ -28,7 +28,7 @@ from conversations.models import (
     Message,
     State,
 )
-from conversations.services import conversation_start
+from conversations.services import conversation_start, customer_token_matches
 from core.api_errors import error_body
 from core.json_input import (
     JsonRefused,
@@ -38,6 +38,7 @@ from core.json_input import (
 from core.models import Tenant
 from core.permissions import page_door
 from core.scoping import membership_of
+from handover.csat import CsatAlreadyRated, CsatNotYet, csat_record
 from handover.limits import chat_start_address_refusal, chat_start_tenant_refusal, wait_text
 from handover.models import OPEN_STATUSES, Handoff
 from handover.presence import HEARTBEAT_SECONDS
@@ -53,6 +54,7 @@ from handover.services import (
     conversation_resolve,
     handoff_claim,
 )
+from handover.targets import TargetBook, targets_text
 from orchestration.activity import actions_done, activity_of
 from orchestration.packs import pack_preview
 from orchestration.pipeline import ConversationClosed, conversation_receive_message
@@ -80,9 +82,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     membership = membership_of(request.user)
     tenant = membership.tenant
     now = timezone.now()
-    target = tenant.response_target
+    targets = TargetBook(tenant)
     me = request.user.get_username()
-    rows = [handoff_json(h, now=now, target=target) for h in open_handoffs(tenant)]
+    rows = [handoff_json(h, now=now, targets=targets) for h in open_handoffs(tenant)]
     offers = [h for h in rows if h["status"] == "offered"]
     mine = [h for h in rows if h["status"] == "claimed" and h["claimedBy"] == me]
     queue = [h for h in rows if h["status"] == "queued"]
@@ -94,7 +96,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "offers": offers,
             "mine": mine,
             "queue": queue,
-            "target_minutes": int(target.total_seconds() // 60),
+            "targets_text": targets_text(targets.tenant_targets),
             "config": {
                 "me": me,
                 "csrfToken": get_token(request),
@@ -150,7 +152,7 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
     activity = activity_of(conversation, agents=agents)
     data = None
     if handoff is not None:
-        data = handoff_json(handoff, target=tenant.response_target)
+        data = handoff_json(handoff, targets=TargetBook(tenant))
         if data["pack"] is None:
             data["pack"] = pack_preview(handoff, messages, activity)
         else:  # what was done is read now: a decision may have come since the pack was built
@@ -275,6 +277,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "tenantName": tenant.name,
                 "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
+                "rateUrl": reverse("chat-rate", args=[tenant.slug]),
                 "socketPath": "/ws/conversations/",
                 "maxText": MAX_TEXT,
                 "resume": _resume(request, tenant),
@@ -363,3 +366,41 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         {"conversationId": str(conversation.pk), "token": token, "name": name.strip()},
         status=201,
     )
+
+
+@require_POST
+def chat_rate(request: HttpRequest, slug: str) -> JsonResponse:
+    """The customer's rating of their resolved conversation: JSON ``{"conversationId",
+    "token", "score"}`` (``score`` 1 to 5), with the customer token the start answered.
+    CSRF-protected like the start. 201 when kept; 409 when the conversation is not resolved
+    or was rated already (one rating per conversation, never replaced)."""
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise Http404("No such chat.")
+    if len(request.body) > MAX_START_BODY:
+        return _json_error(413, "too_large", "The request is too large.")
+    try:
+        data = _start_input(request)
+    except JsonRefused as exc:
+        return _json_error(400, "invalid", f"The body is not acceptable JSON: {exc.reason}.")
+    score = data.get("score")
+    if isinstance(score, str) and score.isdigit():
+        score = int(score)
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        return _json_error(
+            400, "invalid", "Please check the rating.", {"score": ["must be 1 to 5"]}
+        )
+    conversation = None
+    conversation_id, token = data.get("conversationId"), data.get("token")
+    if isinstance(conversation_id, str) and isinstance(token, str):
+        try:
+            conversation = Conversation.objects.filter(tenant=tenant, pk=conversation_id).first()
+        except (ValidationError, ValueError):
+            conversation = None
+    if conversation is None or not customer_token_matches(conversation, token):
+        return _json_error(404, "not_found", "No such conversation.")
+    try:
+        rating = csat_record(conversation=conversation, score=score)
+    except (CsatNotYet, CsatAlreadyRated) as exc:
+        return _json_error(409, "conflict", str(exc))
+    return JsonResponse({"score": rating.score, "ratedAt": rating.created_at}, status=201)

@@ -208,6 +208,30 @@ def dashboard_charts(figures: dict[str, Any]) -> dict[str, Any]:
             fmt=charts.percent,
             color=charts.COLORS["stall"],
         ),
+        "csat": charts.bars(
+            []
+            if not summary["csat"]["ratings"]
+            else [
+                (f"{score} of 5", count, "")
+                for score, count in sorted(summary["csat"]["byScore"].items(), reverse=True)
+            ],
+            title="Customer ratings (CSAT) by score",
+            name="csat",
+            fmt=_count,
+            color=charts.COLORS["success"],
+        ),
+        "people_first_response": charts.bars(
+            [
+                (
+                    row["name"],
+                    row["meanFirstResponseSeconds"],
+                    f"{row['handled']} handled, {row['breached']} past a target",
+                )
+                for row in summary["people"]
+            ],
+            title="Mean first response by person",
+            name="people-first-response",
+        ),
     }
 
 
@@ -217,6 +241,7 @@ def summary_cards(summary: dict[str, Any]) -> list[dict[str, Any]]:
     resolution = summary["meanTimeToResolution"]
     approvals = summary["approvalTurnaround"]
     actions = summary["actions"]
+    csat = summary["csat"]
 
     def card(metric: str, raw: Any, shown: str, label: str) -> dict[str, Any]:
         return {"metric": metric, "raw": "" if raw is None else raw, "shown": shown, "label": label}
@@ -276,6 +301,12 @@ def summary_cards(summary: dict[str, Any]) -> list[dict[str, Any]]:
             charts.duration(approvals["p50Seconds"]),
             f"median approval turnaround ({approvals['decided']} decided)",
         ),
+        card(
+            "csat",
+            csat["mean"],
+            "—" if csat["mean"] is None else f"{csat['mean']:.1f} / 5",
+            f"CSAT ({csat['ratings']} rating{'' if csat['ratings'] == 1 else 's'})",
+        ),
     ]
 
 
@@ -301,7 +332,12 @@ def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:
     ):
         rows.append([key, "", summary[key]])
     for key, value in summary["handoffs"].items():
-        rows.append([f"handoffs.{key}", "", value])
+        if key == "responseTargets":
+            for band, targets in value.items():
+                for kind, seconds in targets.items():
+                    rows.append([f"handoffs.responseTargets.{kind}", f"band:{band}", seconds])
+        else:
+            rows.append([f"handoffs.{key}", "", value])
     for key, value in summary["actions"].items():
         rows.append([f"actions.{key}", "", value])
     for key, value in summary["approvalTurnaround"].items():
@@ -323,6 +359,22 @@ def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:
         rows.append(["guardrails.triggers", f"rule:{row['rule']}", row["total"]])
     for row in guardrails["byAgent"]:
         rows.append(["guardrails.triggers", f"agent:{row['agentId']}", row["total"]])
+    csat = summary["csat"]
+    rows.append(["csat.ratings", "", csat["ratings"]])
+    rows.append(["csat.mean", "", csat["mean"]])
+    for score, count in csat["byScore"].items():
+        rows.append(["csat.ratings", f"score:{score}", count])
+    for row in summary["people"]:
+        group = f"person:{row['username']}"
+        for key in (
+            "handled",
+            "meanFirstResponseSeconds",
+            "meanResolutionSeconds",
+            "breached",
+            "csatRatings",
+            "csatMean",
+        ):
+            rows.append([f"people.{key}", group, row[key]])
     for day in figures["days"]:
         for key in ("conversations", "escalationRate", "stallRate", "rerouteRate"):
             rows.append([f"daily.{key}", day["day"].isoformat(), day[key]])
@@ -406,10 +458,19 @@ class MetricsDashboardAdmin(TenantScopedAdmin):
                 figures=figures,
                 summary=figures["summary"],
                 cards=summary_cards(figures["summary"]),
-                response_target=charts.duration(
-                    figures["summary"]["handoffs"]["responseTargetSeconds"]
+                first_response_targets=", ".join(
+                    f"{band} {charts.duration(t['firstResponse'])}"
+                    for band, t in figures["summary"]["handoffs"]["responseTargets"].items()
                 ),
                 charts=dashboard_charts(figures),
+                people=[
+                    {
+                        **row,
+                        "first_response": charts.duration(row["meanFirstResponseSeconds"]),
+                        "resolution": charts.duration(row["meanResolutionSeconds"]),
+                    }
+                    for row in figures["summary"]["people"]
+                ],
                 from_value=timezone.localtime(window.start, tz).date().isoformat(),
                 to_value=timezone.localtime(window.end - dt.timedelta(microseconds=1), tz)
                 .date()

@@ -12,6 +12,7 @@ from approvals.selectors import approval_json, approvals_pending_for
 from core.models import Tenant
 from handover.presence import online_agents
 from handover.selectors import handoff_json, open_handoffs
+from handover.targets import TargetBook
 
 
 def inbox_snapshot(
@@ -20,11 +21,11 @@ def inbox_snapshot(
     """What the inbox socket shows on (re)connect: the open handoffs and who is online (when
     ``handoffs``: a human agent's socket), the pending approvals the person may decide (when
     ``approvals``: an approver's)."""
-    target = tenant.response_target
+    targets = TargetBook(tenant)
     now = timezone.now()
     return {
         "type": "inbox.snapshot",
-        "handoffs": [handoff_json(h, now=now, target=target) for h in open_handoffs(tenant)]
+        "handoffs": [handoff_json(h, now=now, targets=targets) for h in open_handoffs(tenant)]
         if handoffs
         else [],
         "approvals": [approval_json(a) for a in approvals_pending_for(user)] if approvals else [],

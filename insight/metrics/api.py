@@ -41,8 +41,8 @@ MetricsShape = inline_serializer(
         "rerouted": serializers.IntegerField(),
         "rerouteRate": _rate("Share of the conversations that were re-routed."),
         "handoffSuccessRate": _rate(
-            "Handoffs claimed within the tenant's response target and resolved afterwards, over "
-            "the handoffs opened in the window."
+            "Handoffs claimed within the first-response target of their priority and resolved "
+            "afterwards, over the handoffs opened in the window."
         ),
         "handoffs": inline_serializer(
             "MetricsHandoffs",
@@ -54,7 +54,10 @@ MetricsShape = inline_serializer(
                 "successful": serializers.IntegerField(),
                 "unclaimed": serializers.IntegerField(),
                 "meanSecondsToClaim": _seconds("Mean seconds from opening to claim."),
-                "responseTargetSeconds": serializers.FloatField(),
+                "responseTargets": serializers.DictField(
+                    child=serializers.DictField(child=serializers.IntegerField()),
+                    help_text="Seconds by priority band: firstResponse and resolution.",
+                ),
             },
         ),
         "meanTimeToResolution": inline_serializer(
@@ -138,6 +141,34 @@ MetricsShape = inline_serializer(
                         "total": serializers.IntegerField(),
                     },
                     many=True,
+                ),
+            },
+        ),
+        "people": inline_serializer(
+            "MetricsPeople",
+            {
+                "username": serializers.CharField(),
+                "name": serializers.CharField(),
+                "handled": serializers.IntegerField(help_text="Handoffs they claimed."),
+                "meanFirstResponseSeconds": _seconds(
+                    "Mean seconds from the handover to their first message."
+                ),
+                "meanResolutionSeconds": _seconds(
+                    "Mean seconds from the handover to closing it (resolved or handed back)."
+                ),
+                "breached": serializers.IntegerField(help_text="Handoffs past a target."),
+                "csatRatings": serializers.IntegerField(),
+                "csatMean": serializers.FloatField(allow_null=True),
+            },
+            many=True,
+        ),
+        "csat": inline_serializer(
+            "MetricsCsat",
+            {
+                "ratings": serializers.IntegerField(),
+                "mean": serializers.FloatField(allow_null=True),
+                "byScore": serializers.DictField(
+                    child=serializers.IntegerField(), help_text='"1" to "5": how many.'
                 ),
             },
         ),
