@@ -272,6 +272,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
         "handover/chat.html",
         {
             "tenant": tenant,
+            "csat_scores": range(1, 6),
             "config": {
                 "tenant": tenant.slug,
                 "tenantName": tenant.name,
