@@ -9,7 +9,7 @@ from core.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedStackedInline,
 )
-from handover.models import Handoff, HandoffPack, Presence
+from handover.models import CsatRating, Handoff, HandoffPack, Presence
 
 
 class ReadOnlyMixin:
@@ -50,3 +50,12 @@ class HandoffAdmin(ReadOnlyMixin, TenantScopedAdmin):
 class PresenceAdmin(ReadOnlyMixin, TenantScopedAdmin):
     list_display = ["user", "sockets", "last_seen"]
     list_select_related = ["user"]
+
+
+@admin.register(CsatRating)
+class CsatRatingAdmin(ReadOnlyMixin, TenantScopedAdmin):
+    """The customers' ratings as they gave them (never edited: the dashboard counts them)."""
+
+    list_display = ["created_at", "conversation", "score", "person"]
+    list_filter = ["score"]
+    list_select_related = ["conversation", "person"]
