@@ -162,6 +162,46 @@ MetricsShape = inline_serializer(
             },
             many=True,
         ),
+        "taskCompletionRate": _rate(
+            "End-to-end task completion: share of the conversations started in the window "
+            "that were resolved."
+        ),
+        "tasks": inline_serializer(
+            "MetricsTasks",
+            {
+                "started": serializers.IntegerField(),
+                "resolved": serializers.IntegerField(),
+                "resolvedByAI": serializers.IntegerField(
+                    help_text="Resolved without ever being handed to people."
+                ),
+            },
+        ),
+        "agentHandoffSuccessRate": _rate(
+            "Handoff success between agents: share of the agent-to-agent transfers after "
+            "which the receiving agent answered."
+        ),
+        "agentHandoffs": inline_serializer(
+            "MetricsAgentHandoffs",
+            {"transfers": serializers.IntegerField(), "answered": serializers.IntegerField()},
+        ),
+        "agentCallFailureRate": _rate(
+            "Share of the network runtimes' agent calls (openai, webhook) that failed."
+        ),
+        "agentCallRetryRate": _rate(
+            "Share of the network runtimes' agent calls that needed a retry."
+        ),
+        "agentCalls": inline_serializer(
+            "MetricsAgentCalls",
+            {
+                "runtime": serializers.CharField(help_text="builtin, openai, webhook"),
+                "calls": serializers.IntegerField(),
+                "failed": serializers.IntegerField(),
+                "retried": serializers.IntegerField(),
+                "failureRate": serializers.FloatField(allow_null=True),
+                "retryRate": serializers.FloatField(allow_null=True),
+            },
+            many=True,
+        ),
         "csat": inline_serializer(
             "MetricsCsat",
             {

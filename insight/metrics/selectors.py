@@ -16,6 +16,19 @@ What each figure counts (``[from, to)`` is the window):
   the mean seconds from handover to their first message (first response) and to closing the
   handoff (resolution: resolved, or handed back to the AI), the handoffs past either response
   target, and the CSAT of the conversations rated in the window that they had last.
+- **taskCompletionRate** (the docs' end-to-end task completion): of the conversations started
+  in the window, the share resolved (at any time since); ``tasks.resolvedByAI`` those resolved
+  without ever being handed to people.
+- **agentHandoffSuccessRate** (handoff success between agents): of the agent-to-agent
+  transfers in the window (``agent.routed`` / ``agent.rerouted`` from one agent to another,
+  consultations excluded), the share after which the receiving agent answered (an
+  ``agent.replied`` with ``answered`` true, by it, in that conversation, at or after the
+  transfer).
+- **agentCalls** (failure and retry rates of agent calls): the agent runs in the window
+  (``agent.replied`` and ``agent.error``) per runtime (builtin, openai, webhook): how many,
+  how many failed (``agent.error``), how many needed a retry (the runtime reported
+  ``retried``), and the two rates; ``agentCallFailureRate`` / ``agentCallRetryRate`` over the
+  network runtimes (openai and webhook) together.
 - **csat**: the customers' ratings (1 to 5) given in the window: how many, the mean, and how
   many of each score. With an agent: the ratings of conversations whose AI agent is it.
 - **meanTimeToResolution**: seconds from start to resolution of the conversations resolved in
@@ -60,7 +73,8 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, TruncDate
 
 from agents.models import Agent, Workflow
 from agents.orchestrator_settings import LOWEST_BAND, PRIORITY_BANDS, effective_settings
@@ -395,6 +409,106 @@ def people_figures(
     return people
 
 
+NETWORK_RUNTIMES = ("openai", "webhook")
+
+
+def task_figures(window: Window) -> dict[str, Any]:
+    """Conversations started in the window and how many were resolved, with and without a
+    person. One query."""
+    conversations = Conversation.objects.filter(
+        tenant=window.tenant, created_at__gte=window.start, created_at__lt=window.end
+    )
+    if window.agent is not None:
+        conversations = conversations.filter(
+            Exists(
+                DecisionEvent.objects.filter(
+                    conversation=OuterRef("pk"), type__in=TOOK_PART, agent_slug=window.agent
+                )
+            )
+            | Q(entry_agent__slug=window.agent)
+        )
+    handed = Exists(Handoff.objects.filter(conversation=OuterRef("pk")))
+    resolved = Q(resolved_at__isnull=False)
+    figures = conversations.aggregate(
+        started=Count("pk"),
+        resolved=Count("pk", filter=resolved),
+        resolvedByAI=Count("pk", filter=resolved & ~Q(handed)),
+    )
+    figures["completionRate"] = rate(figures["resolved"], figures["started"])
+    return figures
+
+
+def agent_handoff_figures(window: Window) -> dict[str, Any]:
+    """Transfers from one agent to another in the window and how many the receiving agent
+    (the transfer event's ``agent_slug``, as the conductor records it) answered after. One
+    query."""
+    transfers = (
+        DecisionEvent.objects.filter(
+            tenant=window.tenant,
+            type__in=TOOK_PART,
+            created_at__gte=window.start,
+            created_at__lt=window.end,
+        )
+        .filter(detail__has_key="from")
+        # a consultation is no transfer (a key that is missing compares as NULL: say it)
+        .filter(~Q(detail__has_key="mode") | ~Q(detail__mode="consultation"))
+    )
+    if window.agent is not None:
+        transfers = transfers.filter(Q(detail__from=window.agent) | Q(detail__to=window.agent))
+    answered = Exists(
+        DecisionEvent.objects.filter(
+            conversation=OuterRef("conversation"),
+            type=EventType.AGENT_REPLIED,
+            agent_slug=OuterRef("agent_slug"),  # a transfer is recorded on its receiver
+            detail__answered=True,
+            id__gt=OuterRef("id"),
+        )
+    )
+    figures = transfers.aggregate(transfers=Count("pk"), answered=Count("pk", filter=Q(answered)))
+    figures["successRate"] = rate(figures["answered"], figures["transfers"])
+    return figures
+
+
+def agent_call_figures(window: Window) -> dict[str, Any]:
+    """Agent runs in the window per runtime: calls, failures, retries. One query."""
+    runs = DecisionEvent.objects.filter(
+        tenant=window.tenant,
+        type__in=(EventType.AGENT_REPLIED, EventType.AGENT_ERROR),
+        created_at__gte=window.start,
+        created_at__lt=window.end,
+    )
+    if window.agent is not None:
+        runs = runs.filter(agent_slug=window.agent)
+    rows = (
+        runs.annotate(runtime=Cast(KeyTextTransform("runtime", "detail"), CharField()))
+        .values("runtime")
+        .annotate(
+            calls=Count("pk"),
+            failed=Count("pk", filter=Q(type=EventType.AGENT_ERROR)),
+            retried=Count("pk", filter=Q(detail__has_key="retried")),
+        )
+        .order_by("runtime")
+    )
+    by_runtime = [
+        {
+            "runtime": row["runtime"] or "unknown",
+            "calls": row["calls"],
+            "failed": row["failed"],
+            "retried": row["retried"],
+            "failureRate": rate(row["failed"], row["calls"]),
+            "retryRate": rate(row["retried"], row["calls"]),
+        }
+        for row in rows
+    ]
+    network = [row for row in by_runtime if row["runtime"] in NETWORK_RUNTIMES]
+    calls = sum(row["calls"] for row in network)
+    return {
+        "failureRate": rate(sum(row["failed"] for row in network), calls),
+        "retryRate": rate(sum(row["retried"] for row in network), calls),
+        "byRuntime": by_runtime,
+    }
+
+
 def csat_figures(window: Window) -> dict[str, Any]:
     """The customers' ratings given in the window: count, mean and each score's count. One
     query."""
@@ -617,6 +731,9 @@ def summary_from(window: Window, rates: dict[str, Any]) -> dict[str, Any]:
     targets = response_targets(window.tenant)
     handoffs = handoff_figures(window, targets)
     actions = action_figures(window)
+    tasks = task_figures(window)
+    transfers = agent_handoff_figures(window)
+    calls = agent_call_figures(window)
     return {
         "from": window.start,
         "to": window.end,
@@ -632,6 +749,13 @@ def summary_from(window: Window, rates: dict[str, Any]) -> dict[str, Any]:
         "guardrails": guardrail_figures(window),
         "people": people_figures(window, targets),
         "csat": csat_figures(window),
+        "taskCompletionRate": tasks.pop("completionRate"),
+        "tasks": tasks,
+        "agentHandoffSuccessRate": transfers.pop("successRate"),
+        "agentHandoffs": transfers,
+        "agentCallFailureRate": calls["failureRate"],
+        "agentCallRetryRate": calls["retryRate"],
+        "agentCalls": calls["byRuntime"],
     }
 
 
