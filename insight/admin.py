@@ -302,6 +302,32 @@ def summary_cards(summary: dict[str, Any]) -> list[dict[str, Any]]:
             f"median approval turnaround ({approvals['decided']} decided)",
         ),
         card(
+            "taskCompletionRate",
+            summary["taskCompletionRate"],
+            charts.percent(summary["taskCompletionRate"]),
+            f"tasks completed ({summary['tasks']['resolved']} of {summary['tasks']['started']}; "
+            f"{summary['tasks']['resolvedByAI']} by the AI alone)",
+        ),
+        card(
+            "agentHandoffSuccessRate",
+            summary["agentHandoffSuccessRate"],
+            charts.percent(summary["agentHandoffSuccessRate"]),
+            f"agent-to-agent handoffs answered ({summary['agentHandoffs']['answered']} of "
+            f"{summary['agentHandoffs']['transfers']})",
+        ),
+        card(
+            "agentCallFailureRate",
+            summary["agentCallFailureRate"],
+            charts.percent(summary["agentCallFailureRate"]),
+            "LLM and webhook calls failed",
+        ),
+        card(
+            "agentCallRetryRate",
+            summary["agentCallRetryRate"],
+            charts.percent(summary["agentCallRetryRate"]),
+            "LLM and webhook calls retried",
+        ),
+        card(
             "csat",
             csat["mean"],
             "—" if csat["mean"] is None else f"{csat['mean']:.1f} / 5",
@@ -359,6 +385,18 @@ def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:
         rows.append(["guardrails.triggers", f"rule:{row['rule']}", row["total"]])
     for row in guardrails["byAgent"]:
         rows.append(["guardrails.triggers", f"agent:{row['agentId']}", row["total"]])
+    for key in (
+        "taskCompletionRate",
+        "agentHandoffSuccessRate",
+        "agentCallFailureRate",
+        "agentCallRetryRate",
+    ):
+        rows.append([key, "", summary[key]])
+    for key, value in {**summary["tasks"], **summary["agentHandoffs"]}.items():
+        rows.append([key, "", value])
+    for row in summary["agentCalls"]:
+        for key in ("calls", "failed", "retried"):
+            rows.append([f"agentCalls.{key}", f"runtime:{row['runtime']}", row[key]])
     csat = summary["csat"]
     rows.append(["csat.ratings", "", csat["ratings"]])
     rows.append(["csat.mean", "", csat["mean"]])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from tests.insight.support import WINDOW, at, conversation, event, handoff
 
@@ -175,3 +176,14 @@ def test_the_new_figures_cost_a_fixed_number_of_queries(key_client, story, team)
 
     assert body["tasks"]["started"] == 10
     assert len(large) == len(small)
+
+
+def test_the_dashboard_shows_the_new_figures(manager_client, story):
+    html = manager_client.get(reverse("admin:insight_dashboard"), WINDOW).content.decode()
+
+    assert 'data-metric="taskCompletionRate" data-value="0.6667"' in html
+    assert 'data-metric="agentHandoffSuccessRate" data-value="0.5"' in html
+    assert 'data-metric="agentCallFailureRate" data-value="0.2"' in html
+    assert 'data-metric="agentCallRetryRate" data-value="0.4"' in html
+    csv = manager_client.get(reverse("admin:insight_dashboard_csv"), WINDOW).content.decode()
+    assert "agentCalls.retried,runtime:webhook,2" in csv
