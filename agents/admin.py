@@ -8,8 +8,9 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -37,6 +38,8 @@ from core.scoping import (
     managed_tenant,
     scope_queryset,
 )
+from insight.backtests import SYNC_LIMIT, backtest_start
+from insight.models import BACKTEST_MAX_CONVERSATIONS
 from orchestration.rule_tester import (
     RuleTesterForm,
     run_rule_test,
@@ -160,7 +163,15 @@ class AgentForm(TenantScopedForm):
 @admin.register(Agent)
 class AgentAdmin(TenantScopedAdmin):
     form = AgentForm
-    list_display = ["slug", "name", "role", "supervisor", "runtime", "rules_link", "canvas_link"]
+    list_display = [
+        "slug",
+        "name",
+        "role",
+        "supervisor_name",
+        "runtime_name",
+        "rules_link",
+        "canvas_link",
+    ]
     list_filter = ["role", "runtime"]
     search_fields = ["slug", "name"]
     list_select_related = ["supervisor", "rules"]
@@ -179,6 +190,16 @@ class AgentAdmin(TenantScopedAdmin):
         if db_field.name == "supervisor" and field is not None:
             field.queryset = field.queryset.filter(role="supervisor")
         return field
+
+    # Short cells keep each agent on one line: the supervisor by name (its id is a column of
+    # its own row), the runtime by the first words of its label ("Built-in").
+    @admin.display(description="supervisor", ordering="supervisor__name")
+    def supervisor_name(self, agent) -> str:
+        return agent.supervisor.name if agent.supervisor_id else "-"
+
+    @admin.display(description="runtime", ordering="runtime")
+    def runtime_name(self, agent) -> str:
+        return agent.get_runtime_display().split(" (")[0]
 
     @admin.display(description="rules")
     def rules_link(self, agent) -> str:
@@ -228,7 +249,8 @@ class HandoffRuleInline(TenantScopedTabularInline):
     model = HandoffRule
     form = HandoffRuleForm
     extra = 1
-    verbose_name = "handoff rule (first match wins)"
+    verbose_name = "handoff rule"
+    verbose_name_plural = "handoff rules (first match wins)"
 
 
 class ApprovalActionForm(TenantScopedForm):
@@ -253,6 +275,7 @@ class ApprovalActionInline(TenantScopedTabularInline):
     form = ApprovalActionForm
     extra = 0
     verbose_name = "action that needs approval"
+    verbose_name_plural = "actions that need approval"
 
 
 class RuleSetForm(TenantScopedForm):
@@ -299,6 +322,9 @@ class RuleSetForm(TenantScopedForm):
                     "quorum", f"only {len(check.people)} distinct people are listed as approvers"
                 )
         return cleaned
+
+
+BACKTEST_BUTTON = "_backtest"
 
 
 @admin.register(RuleSet)
@@ -349,6 +375,12 @@ class RuleSetAdmin(TenantScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
+        if BACKTEST_BUTTON in request.POST:
+            # "Backtest these edits": keep the edited rules as a draft; the caller rolls the
+            # save back (_backtest_edits)
+            ruleset = rule_sets.ruleset_with_children(form.instance.agent)
+            request.rules_draft = (form.instance.agent, rule_sets.rules_document(ruleset))
+            return
         rule_sets.rules_version_record(agent=form.instance.agent, user=request.user, via="admin")
         for warning in rules_warnings(form.instance.agent):
             self.message_user(
@@ -360,6 +392,49 @@ class RuleSetAdmin(TenantScopedAdmin):
         warnings = rules_warnings(ruleset.agent) if ruleset is not None else []
         extra = {**(extra_context or {}), "lint_warnings": warnings}
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    # --- backtesting the edits in the form ---
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "backtest_size": SYNC_LIMIT,
+            "backtest_max": BACKTEST_MAX_CONVERSATIONS,
+        }
+        if request.method == "POST" and BACKTEST_BUTTON in request.POST:
+            return self._backtest_edits(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _backtest_edits(self, request, object_id, form_url, extra_context):
+        """Validate and apply the edited form exactly as Save does, read the rules document
+        it makes, roll it all back, and backtest that document as a draft. Invalid edits
+        show the form with its errors, as Save would."""
+        try:
+            size = int(request.POST.get("backtest_size") or SYNC_LIMIT)
+        except ValueError:
+            size = SYNC_LIMIT
+        size = min(max(size, 1), BACKTEST_MAX_CONVERSATIONS)
+        with transaction.atomic():
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            transaction.set_rollback(True)
+        draft = getattr(request, "rules_draft", None)
+        if draft is None:
+            return response  # the form with its errors
+        agent, document = draft
+        backtest = backtest_start(
+            agent=agent, draft=document or rule_sets.EMPTY_DOCUMENT, size=size, user=request.user
+        )
+        return HttpResponseRedirect(reverse("admin:insight_backtest_change", args=[backtest.pk]))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(request, "rules_draft", None) is not None:
+            return HttpResponse(status=204)  # replaced by _backtest_edits' redirect
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if getattr(request, "rules_draft", None) is not None:
+            return HttpResponse(status=204)  # replaced by _backtest_edits' redirect
+        return super().response_change(request, obj)
 
     def delete_model(self, request, obj):
         rule_sets.rules_clear(agent=obj.agent, user=request.user, via="admin")

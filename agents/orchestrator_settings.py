@@ -9,6 +9,7 @@ defaults (which set every name).
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -142,6 +143,56 @@ def _clean_cost(value: Any) -> float:
     return float(value)
 
 
+# A handoff's priority (a score, handover.services.priority_for) falls in a band; each band
+# has its response targets. The lowest score of each band, most urgent first (the inbox's
+# badges use the same bands).
+PRIORITY_BANDS: tuple[tuple[str, int], ...] = (("urgent", 40), ("high", 20), ("medium", 10))
+LOWEST_BAND = "low"
+BANDS: tuple[str, ...] = (*(band for band, _ in PRIORITY_BANDS), LOWEST_BAND)
+TARGET_KINDS = ("firstResponse", "resolution")
+MAX_TARGET_SECONDS = 30 * 86_400  # a month
+DEFAULT_RESPONSE_TARGETS = {
+    "urgent": {"firstResponse": 300, "resolution": 4 * 3600},
+    "high": {"firstResponse": 900, "resolution": 8 * 3600},
+    "medium": {"firstResponse": 1800, "resolution": 24 * 3600},
+    "low": {"firstResponse": 3600, "resolution": 48 * 3600},
+}
+
+
+def priority_band(priority: int) -> str:
+    """The band of a handoff's priority score."""
+    for band, lowest in PRIORITY_BANDS:
+        if priority >= lowest:
+            return band
+    return LOWEST_BAND
+
+
+def _clean_response_targets(value: Any) -> dict[str, dict[str, int]]:
+    """Every band with both targets, in whole seconds (1 s to a month)."""
+    shape = (
+        "Must be an object with urgent, high, medium and low, each "
+        '{"firstResponse": seconds, "resolution": seconds}.'
+    )
+    if not isinstance(value, Mapping) or set(value) != set(BANDS):
+        raise ValidationError(shape, code="invalid")
+    seconds = _whole_number(MAX_TARGET_SECONDS)
+    cleaned: dict[str, dict[str, int]] = {}
+    for band in BANDS:
+        targets = value[band]
+        if not isinstance(targets, Mapping) or set(targets) != set(TARGET_KINDS):
+            raise ValidationError(f"{band}: {shape}", code="invalid")
+        try:
+            cleaned[band] = {kind: seconds(targets[kind]) for kind in TARGET_KINDS}
+        except ValidationError as exc:
+            raise ValidationError(f"{band}: {' '.join(exc.messages)}", code="invalid") from None
+        if cleaned[band]["resolution"] < cleaned[band]["firstResponse"]:
+            raise ValidationError(
+                f"{band}: the resolution target cannot be shorter than the first response's.",
+                code="invalid",
+            )
+    return cleaned
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # the API's name
@@ -162,6 +213,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stepBudget", "step_budget", 100, _whole_number(MAX_STEPS)),
     Setting("tokenBudget", "token_budget", 200_000, _whole_number(MAX_TOKENS)),
     Setting("costBudget", "cost_budget", 5.0, _clean_cost),
+    Setting(
+        "responseTargets", "response_targets", DEFAULT_RESPONSE_TARGETS, _clean_response_targets
+    ),
 )
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
@@ -169,7 +223,7 @@ NAMES: tuple[str, ...] = tuple(BY_NAME)
 
 def defaults() -> dict[str, Any]:
     """The built-in defaults of SPEC 2 (the global row starts with these)."""
-    return {s.name: list(s.default) if isinstance(s.default, list) else s.default for s in SETTINGS}
+    return {s.name: copy.deepcopy(s.default) for s in SETTINGS}
 
 
 def validate_changes(*, level: str, changes: Mapping[str, Any]) -> dict[str, Any]:

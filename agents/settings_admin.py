@@ -64,6 +64,7 @@ SETTING_FORM_FIELDS = [
     "step_budget",
     "token_budget",
     "cost_budget",
+    "response_targets",
 ]
 
 
@@ -75,6 +76,12 @@ def shown(value: Any) -> str:
         return "No"
     if isinstance(value, list):
         return ", ".join(value) if value else "(none)"
+    if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
+        # response targets: "urgent 300 s / 14400 s, ..."
+        return ", ".join(
+            f"{band}: first response {t.get('firstResponse')} s, resolution {t.get('resolution')} s"
+            for band, t in value.items()
+        )
     if value == "":
         return "(empty)"
     return str(value)
@@ -132,7 +139,13 @@ class OrchestratorSettingsForm(TenantScopedForm):
             fields["handoff_mode"] = forms.ChoiceField(
                 choices=HandoffMode.choices, label=fields["handoff_mode"].label
             )
-        required = ("model", "check_interval", "stall_threshold", "hot_claim_timeout")
+        required = (
+            "model",
+            "check_interval",
+            "stall_threshold",
+            "hot_claim_timeout",
+            "response_targets",
+        )
         for name in (*required, "step_budget", "token_budget", "cost_budget"):
             if name in fields:
                 fields[name].required = True

@@ -24,11 +24,13 @@ from agents.models import (
     SettingsLevel,
 )
 from agents.orchestrator_settings import (
+    BANDS,
     MAX_COST,
     MAX_INSTRUCTIONS_LENGTH,
     MAX_MODEL_LENGTH,
     MAX_SECONDS,
     MAX_STEPS,
+    MAX_TARGET_SECONDS,
     MAX_TOKENS,
     MAX_TURNS,
     SettingsOverview,
@@ -64,6 +66,18 @@ class _RiskCategoriesField(serializers.ListField):
 class _SourcesField(serializers.DictField):
     """An object, not one enum per name: named enum components would collide with the
     settings' own enums (``handoffMode``)."""
+
+
+class _BandTargets(serializers.Serializer):
+    firstResponse = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SECONDS)
+    resolution = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SECONDS)
+
+
+_ResponseTargets = type(
+    "ResponseTargets",
+    (serializers.Serializer,),
+    {band: _BandTargets() for band in BANDS},
+)
 
 
 def _values_fields(*, mode: str) -> dict[str, serializers.Field]:
@@ -109,6 +123,11 @@ def _values_fields(*, mode: str) -> dict[str, serializers.Field]:
             min_value=0,
             max_value=MAX_COST,
             help_text="Cost per conversation from the runtimes' reported usage (> 0).",
+            **options,
+        ),
+        "responseTargets": _ResponseTargets(
+            help_text="Seconds within which a person should first answer and resolve a "
+            "handoff, by its priority band (all four bands, both targets).",
             **options,
         ),
     }

@@ -58,21 +58,27 @@ class WorkflowAdminForm(TenantScopedForm):
 
 class WorkflowStepForm(TenantScopedForm):
     position = forms.IntegerField(
-        required=False, min_value=1, help_text="Order of the step; blank: after the others."
+        required=False,
+        min_value=1,
+        help_text="Order of the step; blank: after the others.",
+        widget=forms.NumberInput(attrs={"style": "width: 4em"}),
     )
     inputs = CommaListField(
         required=False,
         help_text=f'"{ALL}", or names: "{CONTEXT}" (transcript, customer, signals), '
         f"{', '.join(CONVERSATION_NAMES)} and outputs of earlier steps, separated by commas.",
+        widget=forms.TextInput(attrs={"size": 14}),
     )
     outputs = CommaListField(
-        required=False, help_text="Names this step contributes, separated by commas."
+        required=False,
+        help_text="Names this step contributes, separated by commas.",
+        widget=forms.TextInput(attrs={"size": 14}),
     )
 
     class Meta:
         model = WorkflowStep
         fields = ["position", "agent", "condition", "inputs", "outputs"]
-        widgets = {"condition": forms.Textarea(attrs={"rows": 2, "cols": 48})}
+        widgets = {"condition": forms.Textarea(attrs={"rows": 2, "cols": 34})}
         help_texts = {
             "condition": f'"{START}" for the first step; later steps, e.g. '
             'category == "technical" over the conversation and earlier outputs.'
@@ -82,6 +88,10 @@ class WorkflowStepForm(TenantScopedForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is None:
             self.initial["inputs"] = [ALL]
+        # the steps' table fits a 1366 px window beside the admin's navigation (the select
+        # sits inside the admin's related-field wrapper)
+        select = self.fields["agent"].widget
+        getattr(select, "widget", select).attrs["style"] = "max-width: 13em"
 
     def clean_position(self):
         position = self.cleaned_data.get("position")

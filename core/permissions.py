@@ -454,6 +454,7 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "logout": "Signing out.",
         "chat": "The customer's web chat: customers are no people of the tenant.",
         "chat-start": "Starting a web chat; answers the customer token of that one conversation.",
+        "chat-rate": "The customer rates their resolved conversation, with its customer token.",
         "schema": "The OpenAPI schema describes the API; it holds no data.",
         "api-docs": "The browsable API docs, from the schema.",
     }

@@ -9,7 +9,14 @@ from core.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedStackedInline,
 )
-from handover.models import AgentSetting, CannedReply, Handoff, HandoffPack, Presence
+from handover.models import (
+    AgentSetting,
+    CannedReply,
+    CsatRating,
+    Handoff,
+    HandoffPack,
+    Presence,
+)
 
 
 class ReadOnlyMixin:
@@ -73,3 +80,12 @@ class AgentSettingAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # made with the defaults the first time a person claims or sets a status
+
+
+@admin.register(CsatRating)
+class CsatRatingAdmin(ReadOnlyMixin, TenantScopedAdmin):
+    """The customers' ratings as they gave them (never edited: the dashboard counts them)."""
+
+    list_display = ["created_at", "conversation", "score", "person"]
+    list_filter = ["score"]
+    list_select_related = ["conversation", "person"]

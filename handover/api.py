@@ -9,6 +9,7 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.orchestrator_settings import BANDS
 from conversations.messages import message_json
 from core.api_auth import request_tenant
 from core.limits import MessageTextField
@@ -24,6 +25,7 @@ from handover.services import (
     handoff_claim,
     human_send_message,
 )
+from handover.targets import TargetBook
 
 
 class HandoffShape(serializers.Serializer):
@@ -34,8 +36,17 @@ class HandoffShape(serializers.Serializer):
     priority = serializers.IntegerField()
     claimedBy = serializers.CharField(allow_null=True)
     waitingMinutes = serializers.IntegerField()
-    responseTargetMinutes = serializers.IntegerField()
-    breached = serializers.BooleanField()
+    responseTargetMinutes = serializers.IntegerField(help_text="The first-response target.")
+    breached = serializers.BooleanField(help_text="A response target was missed.")
+    priorityBand = serializers.ChoiceField(choices=BANDS)
+    firstResponseDueAt = serializers.DateTimeField()
+    firstRespondedAt = serializers.DateTimeField(
+        allow_null=True, help_text="A person's first message after the handover."
+    )
+    resolutionDueAt = serializers.DateTimeField()
+    breaches = serializers.ListField(
+        child=serializers.ChoiceField(choices=["firstResponse", "resolution"])
+    )
     pack = serializers.DictField(allow_null=True)
     createdAt = serializers.DateTimeField()
 
@@ -46,7 +57,7 @@ def _handoff(request, handoff_id: int):
 
 def _answer(request, handoff) -> Response:
     handoff.refresh_from_db()
-    return Response(handoff_json(handoff, target=request_tenant(request).response_target))
+    return Response(handoff_json(handoff, targets=TargetBook(request_tenant(request))))
 
 
 class HandoffListView(APIView):
@@ -68,8 +79,8 @@ class HandoffListView(APIView):
                         {name: [f"must be one of {', '.join(choices)}"]}
                     )
                 handoffs = handoffs.filter(**{name: value})
-        target = tenant.response_target
-        return Response([handoff_json(h, target=target) for h in handoffs[:500]])
+        targets = TargetBook(tenant)
+        return Response([handoff_json(h, targets=targets) for h in handoffs[:500]])
 
 
 class HandoffDetailView(APIView):

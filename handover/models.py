@@ -71,6 +71,9 @@ class Handoff(StateGuarded, TenantOwned):
     offer_expires_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(
+        null=True, blank=True, help_text="A person's first message after the handover."
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     customer_emailed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the e-mail customer was told someone will follow up."
@@ -198,3 +201,34 @@ class CannedReply(TenantOwned):
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+
+class CsatRating(TenantOwned):
+    """The customer's rating of a resolved conversation (1 to 5), asked by the chat widget.
+    One per conversation: a second rating is refused, so the figure counts each conversation
+    once and a rating cannot be changed after the dashboard has shown it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="csat")
+    score = models.PositiveSmallIntegerField()
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The human agent who last had the conversation (none: the AI alone).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "CSAT rating"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="csat_score_1_to_5"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="csat_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"{self.score}/5 for {self.conversation_id}"

@@ -9,7 +9,8 @@ from typing import Any
 from django.utils import timezone
 
 from core.models import Tenant
-from handover.models import OPEN_STATUSES, Handoff, Status
+from handover.models import OPEN_STATUSES, Handoff
+from handover.targets import TargetBook, targets_json
 
 
 def pack_json(handoff: Handoff) -> dict[str, Any] | None:
@@ -28,8 +29,10 @@ def pack_json(handoff: Handoff) -> dict[str, Any] | None:
 
 
 def handoff_json(
-    handoff: Handoff, *, now: dt.datetime | None = None, target: dt.timedelta | None = None
+    handoff: Handoff, *, now: dt.datetime | None = None, targets: TargetBook | None = None
 ) -> dict[str, Any]:
+    """A handoff in the API's shape; with ``targets``, its response targets too
+    (``handover.targets``)."""
     now = now or timezone.now()
     waited = waiting_minutes(handoff, now)
     data = {
@@ -48,9 +51,11 @@ def handoff_json(
         "pack": pack_json(handoff),
         "createdAt": handoff.created_at,
     }
-    if target is not None:
-        data["responseTargetMinutes"] = int(target.total_seconds() // 60)
-        data["breached"] = handoff.status != Status.CLAIMED and waited * 60 > target.total_seconds()
+    if targets is not None:
+        found = targets.targets(
+            priority=handoff.priority, entry_agent_id=handoff.conversation.entry_agent_id
+        )
+        data.update(targets_json(handoff, found, now))
     return data
 
 

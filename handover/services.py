@@ -418,6 +418,10 @@ def human_send_message(*, conversation: Conversation, user, text: str) -> Messag
     name = user.get_full_name() or user.get_username()
     message = message_post(conversation=locked, role=MessageRole.HUMAN, author=name, text=text)
     Conversation.objects.filter(pk=locked.pk).update(last_activity_at=message.created_at)
+    # the first response the response targets measure (handover.targets)
+    Handoff.objects.filter(
+        conversation=locked, status=Status.CLAIMED, first_response_at__isnull=True
+    ).update(first_response_at=message.created_at)
     return message
 
 

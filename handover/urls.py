@@ -41,4 +41,5 @@ urlpatterns = [
     path("inbox/handoffs/<int:handoff_id>/claim", views.inbox_claim, name="inbox-claim"),
     path("chat/<slug:slug>/", views.chat, name="chat"),
     path("chat/<slug:slug>/start", views.chat_start, name="chat-start"),
+    path("chat/<slug:slug>/rate", views.chat_rate, name="chat-rate"),
 ]

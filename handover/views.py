@@ -32,7 +32,7 @@ from conversations.models import (
 )
 from conversations.search import BadFilter, Filters, conversations_found, customer_conversations
 from conversations.search import filters_from as search_filters
-from conversations.services import conversation_start
+from conversations.services import conversation_start, customer_token_matches
 from core.api_errors import domain_error_response, error_body
 from core.errors import DomainError, Invalid
 from core.json_input import (
@@ -44,6 +44,7 @@ from core.limits import MAX_MESSAGE_TEXT, message_text
 from core.models import Membership, Tenant
 from core.permissions import page_door, page_reach
 from core.scoping import membership_of
+from handover.csat import CsatAlreadyRated, CsatNotYet, csat_record
 from handover.limits import chat_start_address_refusal, chat_start_tenant_refusal, wait_text
 from handover.models import OPEN_STATUSES, AgentSetting, AgentStatus, CannedReply, Handoff
 from handover.presence import HEARTBEAT_SECONDS, online_agents
@@ -60,6 +61,7 @@ from handover.services import (
     conversation_transfer,
     handoff_claim,
 )
+from handover.targets import TargetBook, targets_text
 from orchestration.activity import actions_done, activity_of
 from orchestration.packs import pack_preview
 from orchestration.reach import narrow_conversations
@@ -88,9 +90,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
         return redirect("inbox-team")
     tenant = membership.tenant
     now = timezone.now()
-    target = tenant.response_target
+    targets = TargetBook(tenant)
     me = request.user.get_username()
-    rows = [handoff_json(h, now=now, target=target) for h in open_handoffs(tenant)]
+    rows = [handoff_json(h, now=now, targets=targets) for h in open_handoffs(tenant)]
     offers = [h for h in rows if h["status"] == "offered"]
     mine = [h for h in rows if h["status"] == "claimed" and h["claimedBy"] == me]
     queue = [h for h in rows if h["status"] == "queued"]
@@ -102,7 +104,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "offers": offers,
             "mine": mine,
             "queue": queue,
-            "target_minutes": int(target.total_seconds() // 60),
+            "targets_text": targets_text(targets.tenant_targets),
             "config": {
                 "me": me,
                 "csrfToken": get_token(request),
@@ -171,7 +173,7 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
     activity = activity_of(conversation, agents=agents)
     data = None
     if handoff is not None:
-        data = handoff_json(handoff, target=tenant.response_target)
+        data = handoff_json(handoff, targets=TargetBook(tenant))
         if data["pack"] is None:
             data["pack"] = pack_preview(handoff, messages, activity)
         else:  # what was done is read now: a decision may have come since the pack was built
@@ -509,11 +511,13 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
         "handover/chat.html",
         {
             "tenant": tenant,
+            "csat_scores": range(1, 6),
             "config": {
                 "tenant": tenant.slug,
                 "tenantName": tenant.name,
                 "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
+                "rateUrl": reverse("chat-rate", args=[tenant.slug]),
                 "socketPath": "/ws/conversations/",
                 "maxText": MAX_MESSAGE_TEXT,
                 "resume": _resume(request, tenant),
@@ -603,3 +607,41 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         {"conversationId": str(conversation.pk), "token": token, "name": name.strip()},
         status=201,
     )
+
+
+@require_POST
+def chat_rate(request: HttpRequest, slug: str) -> JsonResponse:
+    """The customer's rating of their resolved conversation: JSON ``{"conversationId",
+    "token", "score"}`` (``score`` 1 to 5), with the customer token the start answered.
+    CSRF-protected like the start. 201 when kept; 409 when the conversation is not resolved
+    or was rated already (one rating per conversation, never replaced)."""
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise Http404("No such chat.")
+    if len(request.body) > MAX_START_BODY:
+        return _json_error(413, "too_large", "The request is too large.")
+    try:
+        data = _start_input(request)
+    except JsonRefused as exc:
+        return _json_error(400, "invalid", f"The body is not acceptable JSON: {exc.reason}.")
+    score = data.get("score")
+    if isinstance(score, str) and score.isdigit():
+        score = int(score)
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        return _json_error(
+            400, "invalid", "Please check the rating.", {"score": ["must be 1 to 5"]}
+        )
+    conversation = None
+    conversation_id, token = data.get("conversationId"), data.get("token")
+    if isinstance(conversation_id, str) and isinstance(token, str):
+        try:
+            conversation = Conversation.objects.filter(tenant=tenant, pk=conversation_id).first()
+        except (ValidationError, ValueError):
+            conversation = None
+    if conversation is None or not customer_token_matches(conversation, token):
+        return _json_error(404, "not_found", "No such conversation.")
+    try:
+        rating = csat_record(conversation=conversation, score=score)
+    except (CsatNotYet, CsatAlreadyRated) as exc:
+        return _json_error(409, "conflict", str(exc))
+    return JsonResponse({"score": rating.score, "ratedAt": rating.created_at}, status=201)

@@ -16,7 +16,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -46,6 +52,8 @@ from core.scoping import (
 )
 from insight.backtests import (
     SYNC_LIMIT,
+    BacktestNotApplicable,
+    backtest_apply,
     backtest_start,
 )
 from insight.metrics import charts
@@ -200,6 +208,30 @@ def dashboard_charts(figures: dict[str, Any]) -> dict[str, Any]:
             fmt=charts.percent,
             color=charts.COLORS["stall"],
         ),
+        "csat": charts.bars(
+            []
+            if not summary["csat"]["ratings"]
+            else [
+                (f"{score} of 5", count, "")
+                for score, count in sorted(summary["csat"]["byScore"].items(), reverse=True)
+            ],
+            title="Customer ratings (CSAT) by score",
+            name="csat",
+            fmt=_count,
+            color=charts.COLORS["success"],
+        ),
+        "people_first_response": charts.bars(
+            [
+                (
+                    row["name"],
+                    row["meanFirstResponseSeconds"],
+                    f"{row['handled']} handled, {row['breached']} past a target",
+                )
+                for row in summary["people"]
+            ],
+            title="Mean first response by person",
+            name="people-first-response",
+        ),
     }
 
 
@@ -209,6 +241,7 @@ def summary_cards(summary: dict[str, Any]) -> list[dict[str, Any]]:
     resolution = summary["meanTimeToResolution"]
     approvals = summary["approvalTurnaround"]
     actions = summary["actions"]
+    csat = summary["csat"]
 
     def card(metric: str, raw: Any, shown: str, label: str) -> dict[str, Any]:
         return {"metric": metric, "raw": "" if raw is None else raw, "shown": shown, "label": label}
@@ -268,6 +301,38 @@ def summary_cards(summary: dict[str, Any]) -> list[dict[str, Any]]:
             charts.duration(approvals["p50Seconds"]),
             f"median approval turnaround ({approvals['decided']} decided)",
         ),
+        card(
+            "taskCompletionRate",
+            summary["taskCompletionRate"],
+            charts.percent(summary["taskCompletionRate"]),
+            f"tasks completed ({summary['tasks']['resolved']} of {summary['tasks']['started']}; "
+            f"{summary['tasks']['resolvedByAI']} by the AI alone)",
+        ),
+        card(
+            "agentHandoffSuccessRate",
+            summary["agentHandoffSuccessRate"],
+            charts.percent(summary["agentHandoffSuccessRate"]),
+            f"agent-to-agent handoffs answered ({summary['agentHandoffs']['answered']} of "
+            f"{summary['agentHandoffs']['transfers']})",
+        ),
+        card(
+            "agentCallFailureRate",
+            summary["agentCallFailureRate"],
+            charts.percent(summary["agentCallFailureRate"]),
+            "LLM and webhook calls failed",
+        ),
+        card(
+            "agentCallRetryRate",
+            summary["agentCallRetryRate"],
+            charts.percent(summary["agentCallRetryRate"]),
+            "LLM and webhook calls retried",
+        ),
+        card(
+            "csat",
+            csat["mean"],
+            "—" if csat["mean"] is None else f"{csat['mean']:.1f} / 5",
+            f"CSAT ({csat['ratings']} rating{'' if csat['ratings'] == 1 else 's'})",
+        ),
     ]
 
 
@@ -293,7 +358,12 @@ def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:
     ):
         rows.append([key, "", summary[key]])
     for key, value in summary["handoffs"].items():
-        rows.append([f"handoffs.{key}", "", value])
+        if key == "responseTargets":
+            for band, targets in value.items():
+                for kind, seconds in targets.items():
+                    rows.append([f"handoffs.responseTargets.{kind}", f"band:{band}", seconds])
+        else:
+            rows.append([f"handoffs.{key}", "", value])
     for key, value in summary["actions"].items():
         rows.append([f"actions.{key}", "", value])
     for key, value in summary["approvalTurnaround"].items():
@@ -315,6 +385,34 @@ def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:
         rows.append(["guardrails.triggers", f"rule:{row['rule']}", row["total"]])
     for row in guardrails["byAgent"]:
         rows.append(["guardrails.triggers", f"agent:{row['agentId']}", row["total"]])
+    for key in (
+        "taskCompletionRate",
+        "agentHandoffSuccessRate",
+        "agentCallFailureRate",
+        "agentCallRetryRate",
+    ):
+        rows.append([key, "", summary[key]])
+    for key, value in {**summary["tasks"], **summary["agentHandoffs"]}.items():
+        rows.append([key, "", value])
+    for row in summary["agentCalls"]:
+        for key in ("calls", "failed", "retried"):
+            rows.append([f"agentCalls.{key}", f"runtime:{row['runtime']}", row[key]])
+    csat = summary["csat"]
+    rows.append(["csat.ratings", "", csat["ratings"]])
+    rows.append(["csat.mean", "", csat["mean"]])
+    for score, count in csat["byScore"].items():
+        rows.append(["csat.ratings", f"score:{score}", count])
+    for row in summary["people"]:
+        group = f"person:{row['username']}"
+        for key in (
+            "handled",
+            "meanFirstResponseSeconds",
+            "meanResolutionSeconds",
+            "breached",
+            "csatRatings",
+            "csatMean",
+        ):
+            rows.append([f"people.{key}", group, row[key]])
     for day in figures["days"]:
         for key in ("conversations", "escalationRate", "stallRate", "rerouteRate"):
             rows.append([f"daily.{key}", day["day"].isoformat(), day[key]])
@@ -398,10 +496,19 @@ class MetricsDashboardAdmin(TenantScopedAdmin):
                 figures=figures,
                 summary=figures["summary"],
                 cards=summary_cards(figures["summary"]),
-                response_target=charts.duration(
-                    figures["summary"]["handoffs"]["responseTargetSeconds"]
+                first_response_targets=", ".join(
+                    f"{band} {charts.duration(t['firstResponse'])}"
+                    for band, t in figures["summary"]["handoffs"]["responseTargets"].items()
                 ),
                 charts=dashboard_charts(figures),
+                people=[
+                    {
+                        **row,
+                        "first_response": charts.duration(row["meanFirstResponseSeconds"]),
+                        "resolution": charts.duration(row["meanResolutionSeconds"]),
+                    }
+                    for row in figures["summary"]["people"]
+                ],
                 from_value=timezone.localtime(window.start, tz).date().isoformat(),
                 to_value=timezone.localtime(window.end - dt.timedelta(microseconds=1), tz)
                 .date()
@@ -604,7 +711,9 @@ def timeline_items(
 DRAFT_HELP = (
     'The rules document, as in the API: {"escalation": {"maxAttempts", "intents", '
     '"targetAgentId", "escalateToHuman"}, "handoffs": [{"condition", "targetAgentId"}], '
-    '"approvals": {...}}. "Load the live rules" fills it with the agent\'s current rules.'
+    '"approvals": {...}}. "Load the live rules" fills it with the agent\'s current rules. '
+    "To edit in a form instead, open the agent's orchestration rules and choose "
+    '"Backtest these edits".'
 )
 DRAFT_EXAMPLE = {
     "escalation": None,
@@ -703,6 +812,11 @@ class BacktestAdmin(TenantScopedAdmin):
                 view(self.progress_view),
                 name="insight_backtest_progress",
             ),
+            path(
+                "<int:backtest_id>/apply/",
+                view(self.apply_view),
+                name="insight_backtest_apply",
+            ),
             *super().get_urls(),
         ]
 
@@ -798,7 +912,38 @@ class BacktestAdmin(TenantScopedAdmin):
                 "progress": _progress(backtest),
                 "draft_json": json.dumps(backtest.draft, indent=2),
                 "progress_url": reverse("admin:insight_backtest_progress", args=[backtest.pk]),
+                "apply_url": reverse("admin:insight_backtest_apply", args=[backtest.pk]),
+                "can_apply": self.has_add_permission(request),
             },
+        )
+
+    def apply_view(self, request, backtest_id: int):
+        """POST: the backtest's draft becomes the agent's rules (a new version)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        backtest = self.get_object(request, str(backtest_id))
+        if backtest is None:
+            raise Http404
+        here = reverse("admin:insight_backtest_change", args=[backtest.pk])
+        try:
+            ruleset = backtest_apply(backtest=backtest, user=request.user)
+        except BacktestNotApplicable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(here)
+        except RulesInvalid as exc:
+            problems = "; ".join(f"{where}: {' '.join(msgs)}" for where, msgs in exc.errors.items())
+            self.message_user(request, f"The draft cannot be applied: {problems}", messages.ERROR)
+            return HttpResponseRedirect(here)
+        self.message_user(
+            request,
+            f"Applied: the draft is now version {ruleset.version} of the rules of "
+            f"{backtest.agent.slug}.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:agents_ruleset_rules_history", args=[backtest.agent_id])
         )
 
     def progress_view(self, request, backtest_id: int):

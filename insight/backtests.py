@@ -36,9 +36,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, RuleSet, RuleVersion
 from agents.rule_engine import TO_PEOPLE, CompiledRules, compile_document, trace
-from agents.rule_sets import validate_rules
+from agents.rule_sets import rules_replace, validate_rules
 from conversations import decisions
 from conversations.models import (
     Conversation,
@@ -136,6 +136,33 @@ def backtest_start(*, agent: Agent, draft: Any, size: int, user=None) -> Backtes
         return backtest
     backtest = backtest_create(agent=agent, draft=draft, size=size, user=user)
     return backtest_run(backtest_id=backtest.pk)
+
+
+class BacktestNotApplicable(Exception):
+    """The draft cannot become the live rules: the run is not done, or the live rules
+    changed since it ran (the result no longer says what the draft would change)."""
+
+
+@transaction.atomic
+def backtest_apply(*, backtest: Backtest, user=None) -> RuleSet:
+    """Make a finished backtest's draft the agent's rules, as a new version (``via``
+    "backtest"). Refused when the agent's rules got a version after the backtest was
+    created; raises ``RulesInvalid`` when the draft no longer validates (an agent it names
+    is gone)."""
+    if backtest.status != BacktestStatus.DONE:
+        raise BacktestNotApplicable(f"The backtest is {backtest.status}, not done.")
+    Agent.objects.select_for_update().filter(pk=backtest.agent_id).first()
+    newer = (
+        RuleVersion.objects.filter(agent_id=backtest.agent_id, created_at__gt=backtest.created_at)
+        .order_by("-version")
+        .first()
+    )
+    if newer is not None:
+        raise BacktestNotApplicable(
+            f"The rules of {backtest.agent.slug} changed since this backtest ran (version "
+            f"{newer.version}, {newer.via}); run the backtest again on the current rules."
+        )
+    return rules_replace(agent=backtest.agent, document=backtest.draft, user=user, via="backtest")
 
 
 def backtest_run(*, backtest_id: int) -> Backtest:

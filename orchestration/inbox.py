@@ -13,6 +13,7 @@ from core.models import Tenant
 from handover.models import Status
 from handover.presence import agent_statuses, is_available, online_agents
 from handover.selectors import handoff_json, open_handoffs
+from handover.targets import TargetBook
 
 
 def inbox_snapshot(
@@ -21,14 +22,14 @@ def inbox_snapshot(
     """What the inbox socket shows on (re)connect: the open handoffs and who is online (when
     ``handoffs``: a human agent's socket), the pending approvals the person may decide (when
     ``approvals``: an approver's)."""
-    target = tenant.response_target
+    targets = TargetBook(tenant)
     now = timezone.now()
     rows = open_handoffs(tenant) if handoffs else []
     if rows and not is_available(user, tenant):  # away, busy or at the limit: no live offers
         rows = [h for h in rows if h.status != Status.OFFERED]
     return {
         "type": "inbox.snapshot",
-        "handoffs": [handoff_json(h, now=now, target=target) for h in rows],
+        "handoffs": [handoff_json(h, now=now, targets=targets) for h in rows],
         "approvals": [approval_json(a) for a in approvals_pending_for(user)] if approvals else [],
         "online": sorted(
             p.user.get_username() for p in online_agents(tenant).select_related("user")

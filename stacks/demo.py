@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.contrib.auth import get_user_model
 
-from agents.models import Agent
+from agents.models import Agent, KnowledgeEntry
 from approvals.models import ExchangeRate
 from core import services
 from core.models import (
@@ -64,6 +64,7 @@ def seed_demo() -> list[str]:
         )
 
     report.extend(seed_demo_team(tenant))
+    report.extend(seed_demo_walkthrough(tenant))
     report.extend(seed_demo_rates(tenant))
 
     if not ApiKey.objects.filter(tenant=tenant, name="demo").exists():
@@ -76,6 +77,62 @@ def seed_demo() -> list[str]:
         for username, password, roles, _ in DEMO_PEOPLE
     )
     return report
+
+
+def demo_guide(site: str) -> list[str]:
+    """Where the demo's pages are and the "Try it" walkthrough (README's first screen; `./run
+    up` prints it), for the site at ``site`` (``http://127.0.0.1:8000``)."""
+    site = site.rstrip("/")
+    return [
+        "",
+        f"The back office is at {site}/",
+        f"  chat (customers):  {site}/chat/{DEMO_SLUG}/",
+        f"  inbox (agents):    {site}/inbox/       agent1 / demo-agent1, agent2 / demo-agent2",
+        f"  approvals:         {site}/approvals/   approver / demo-approver",
+        f"  admin (managers):  {site}/admin/       manager / demo-manager",
+        f"  API docs:          {site}/api/docs/",
+        "",
+        "Try it (each person in their own browser window; a private window for the customer):",
+        f"  1. Sign in at {site}/inbox/ as agent1 and keep it open.",
+        f'  2. Open {site}/chat/{DEMO_SLUG}/ and write "I\'d like to talk to a person".',
+        "  3. In the inbox, claim the offer, answer, then choose Hand back to AI.",
+        '  4. In the chat, write "I want a refund for my whole order": 240 EUR is above the',
+        "     100 EUR the rules let the AI refund alone, so it waits for an approver.",
+        f"  5. Sign in at {site}/approvals/ as approver and approve it: the refund is",
+        "     made and the chat tells the customer.",
+        "  (Outside the demo's business hours, Mon-Fri 8-20 and Sat 10-16 London time, the",
+        "  request for a person waits in the inbox's queue instead of ringing: claim it there.)",
+        "",
+    ]
+
+
+# The walkthrough's refund (README, "Try it"): the front desk's rules want approval when a
+# refund and the last 24 hours' refunds pass 100 EUR, and the stack's billing agent only ever
+# refunds a 49 EUR double charge. This entry gives the demo billing agent a refund above it.
+WALKTHROUGH_REFUND = {
+    "question": "I want a refund for my whole order",
+    "keywords": ["refund my order", "refund for my order", "whole order", "full refund"],
+    "answer": "I've asked for a full refund of your order (240 EUR). Refunds of this size "
+    "are approved by a colleague; you'll hear from us as soon as it's decided.",
+    "action": "issue_refund",
+    "action_params": {"orderId": "ORDER-1002", "amount": 240.0, "currency": "EUR"},
+}
+
+
+def seed_demo_walkthrough(tenant: Tenant) -> list[str]:
+    """The refund above the approval threshold that the walkthrough asks for, on the demo
+    billing agent (added once; left out when that agent is gone)."""
+    billing = Agent.objects.filter(tenant=tenant, slug="agent-billing").first()
+    if (
+        billing is None
+        or billing.knowledge.filter(question=WALKTHROUGH_REFUND["question"]).exists()
+    ):
+        return []
+    last = billing.knowledge.order_by("-position").first()
+    KnowledgeEntry.objects.create(
+        agent=billing, position=(last.position + 1) if last else 0, **WALKTHROUGH_REFUND
+    )
+    return ["Billing refunds a whole order (240 EUR, above the approval threshold)."]
 
 
 DEMO_RATES = [

@@ -47,6 +47,7 @@ SETTING_FIELDS = (
     "step_budget",
     "token_budget",
     "cost_budget",
+    "response_targets",
 )
 POSITIVE_FIELDS = (
     "check_interval",
@@ -149,6 +150,14 @@ class OrchestratorSettings(models.Model):
         blank=True,
         help_text="Cost per conversation (in the runtimes' currency, e.g. USD) from their "
         "reported usage.",
+    )
+    response_targets = models.JSONField(
+        "response targets",
+        null=True,
+        blank=True,
+        help_text="Seconds by handoff priority (urgent, high, medium, low) within which a "
+        'person should first answer and resolve, e.g. {"urgent": {"firstResponse": 300, '
+        '"resolution": 14400}, ...}. Handoffs past them are highlighted in the inbox.',
     )
     updated_at = models.DateTimeField(auto_now=True)
 

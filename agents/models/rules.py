@@ -117,7 +117,7 @@ class RuleVersion(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    via = models.CharField(max_length=20, default="api")  # api, admin, restore, clear
+    via = models.CharField(max_length=20, default="api")  # api, admin, restore, clear, backtest
 
     class Meta:
         ordering = ["agent", "-version"]

@@ -280,6 +280,11 @@ export interface Handoff {
   createdAt: string;
   responseTargetMinutes?: number;
   breached?: boolean;
+  priorityBand?: "urgent" | "high" | "medium" | "low";
+  firstResponseDueAt?: string;
+  firstRespondedAt?: string | null;
+  resolutionDueAt?: string;
+  breaches?: Array<"firstResponse" | "resolution">;
 }
 
 export interface StackPlan {

@@ -31,11 +31,6 @@ class Tenant(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=63, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    response_target = models.DurationField(
-        default=dt.timedelta(hours=1),
-        help_text="How soon a person should pick up a queued handoff (e.g. 01:00:00). "
-        "Handoffs waiting longer are highlighted in the inbox.",
-    )
     approval_timeout = models.DurationField(
         default=dt.timedelta(hours=24),
         help_text="Pending approval requests expire after this long (e.g. 1 00:00:00).",

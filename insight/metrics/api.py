@@ -40,8 +40,8 @@ MetricsShape = inline_serializer(
         "rerouted": serializers.IntegerField(),
         "rerouteRate": _rate("Share of the conversations that were re-routed."),
         "handoffSuccessRate": _rate(
-            "Handoffs claimed within the tenant's response target and resolved afterwards, over "
-            "the handoffs opened in the window."
+            "Handoffs claimed within the first-response target of their priority and resolved "
+            "afterwards, over the handoffs opened in the window."
         ),
         "handoffs": inline_serializer(
             "MetricsHandoffs",
@@ -53,7 +53,10 @@ MetricsShape = inline_serializer(
                 "successful": serializers.IntegerField(),
                 "unclaimed": serializers.IntegerField(),
                 "meanSecondsToClaim": _seconds("Mean seconds from opening to claim."),
-                "responseTargetSeconds": serializers.FloatField(),
+                "responseTargets": serializers.DictField(
+                    child=serializers.DictField(child=serializers.IntegerField()),
+                    help_text="Seconds by priority band: firstResponse and resolution.",
+                ),
             },
         ),
         "meanTimeToResolution": inline_serializer(
@@ -137,6 +140,74 @@ MetricsShape = inline_serializer(
                         "total": serializers.IntegerField(),
                     },
                     many=True,
+                ),
+            },
+        ),
+        "people": inline_serializer(
+            "MetricsPeople",
+            {
+                "username": serializers.CharField(),
+                "name": serializers.CharField(),
+                "handled": serializers.IntegerField(help_text="Handoffs they claimed."),
+                "meanFirstResponseSeconds": _seconds(
+                    "Mean seconds from the handover to their first message."
+                ),
+                "meanResolutionSeconds": _seconds(
+                    "Mean seconds from the handover to closing it (resolved or handed back)."
+                ),
+                "breached": serializers.IntegerField(help_text="Handoffs past a target."),
+                "csatRatings": serializers.IntegerField(),
+                "csatMean": serializers.FloatField(allow_null=True),
+            },
+            many=True,
+        ),
+        "taskCompletionRate": _rate(
+            "End-to-end task completion: share of the conversations started in the window "
+            "that were resolved."
+        ),
+        "tasks": inline_serializer(
+            "MetricsTasks",
+            {
+                "started": serializers.IntegerField(),
+                "resolved": serializers.IntegerField(),
+                "resolvedByAI": serializers.IntegerField(
+                    help_text="Resolved without ever being handed to people."
+                ),
+            },
+        ),
+        "agentHandoffSuccessRate": _rate(
+            "Handoff success between agents: share of the agent-to-agent transfers after "
+            "which the receiving agent answered."
+        ),
+        "agentHandoffs": inline_serializer(
+            "MetricsAgentHandoffs",
+            {"transfers": serializers.IntegerField(), "answered": serializers.IntegerField()},
+        ),
+        "agentCallFailureRate": _rate(
+            "Share of the network runtimes' agent calls (openai, webhook) that failed."
+        ),
+        "agentCallRetryRate": _rate(
+            "Share of the network runtimes' agent calls that needed a retry."
+        ),
+        "agentCalls": inline_serializer(
+            "MetricsAgentCalls",
+            {
+                "runtime": serializers.CharField(help_text="builtin, openai, webhook"),
+                "calls": serializers.IntegerField(),
+                "failed": serializers.IntegerField(),
+                "retried": serializers.IntegerField(),
+                "failureRate": serializers.FloatField(allow_null=True),
+                "retryRate": serializers.FloatField(allow_null=True),
+            },
+            many=True,
+        ),
+        "csat": inline_serializer(
+            "MetricsCsat",
+            {
+                "ratings": serializers.IntegerField(),
+                "mean": serializers.FloatField(allow_null=True),
+                "byScore": serializers.DictField(
+                    child=serializers.IntegerField(), help_text='"1" to "5": how many.'
                 ),
             },
         ),

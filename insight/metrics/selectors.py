@@ -8,9 +8,29 @@ What each figure counts (``[from, to)`` is the window):
 - **escalationRate**, **stallRate**, **rerouteRate**: the share of those conversations with an
   ``escalated``, ``stall.detected`` or ``agent.rerouted`` event (at any time since). With an
   agent: escalated or stalled while with it, re-routed away from it.
-- **handoffSuccessRate**: handoffs opened in the window that were claimed within the tenant's
-  ``response_target`` of being opened and whose conversation was resolved afterwards, over all
-  handoffs opened in the window. With an agent: handoffs of conversations whose AI agent is it.
+- **handoffSuccessRate**: handoffs opened in the window that were claimed within the
+  first-response target of their priority band (the tenant's ``responseTargets`` setting) and
+  whose conversation was resolved afterwards, over all handoffs opened in the window. With an
+  agent: handoffs of conversations whose AI agent is it.
+- **people**: per human agent, the handoffs opened in the window that they claimed (handled),
+  the mean seconds from handover to their first message (first response) and to closing the
+  handoff (resolution: resolved, or handed back to the AI), the handoffs past either response
+  target, and the CSAT of the conversations rated in the window that they had last.
+- **taskCompletionRate** (the docs' end-to-end task completion): of the conversations started
+  in the window, the share resolved (at any time since); ``tasks.resolvedByAI`` those resolved
+  without ever being handed to people.
+- **agentHandoffSuccessRate** (handoff success between agents): of the agent-to-agent
+  transfers in the window (``agent.routed`` / ``agent.rerouted`` from one agent to another,
+  consultations excluded), the share after which the receiving agent answered (an
+  ``agent.replied`` with ``answered`` true, by it, in that conversation, at or after the
+  transfer).
+- **agentCalls** (failure and retry rates of agent calls): the agent runs in the window
+  (``agent.replied`` and ``agent.error``) per runtime (builtin, openai, webhook): how many,
+  how many failed (``agent.error``), how many needed a retry (the runtime reported
+  ``retried``), and the two rates; ``agentCallFailureRate`` / ``agentCallRetryRate`` over the
+  network runtimes (openai and webhook) together.
+- **csat**: the customers' ratings (1 to 5) given in the window: how many, the mean, and how
+  many of each score. With an agent: the ratings of conversations whose AI agent is it.
 - **meanTimeToResolution**: seconds from start to resolution of the conversations resolved in
   the window, overall, per agent (the conversation's last AI agent) and per workflow.
 - **actionFailureRate**, **actionRetryRate**: of the action executions finished in the window,
@@ -36,6 +56,7 @@ from django.db import connection
 from django.db.models import (
     Aggregate,
     Avg,
+    Case,
     CharField,
     Count,
     DurationField,
@@ -50,10 +71,13 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, TruncDate
 
 from agents.models import Agent, Workflow
+from agents.orchestrator_settings import LOWEST_BAND, PRIORITY_BANDS, effective_settings
 from approvals.models import ActionExecution, ApprovalRequest, ApprovalStatus, ExecutionStatus
 from conversations.decisions import AgentRerouted
 from conversations.models import (
@@ -62,7 +86,7 @@ from conversations.models import (
     EventType,
 )
 from core.models import Tenant
-from handover.models import Handoff, Status
+from handover.models import CsatRating, Handoff, Status
 from insight.metrics.window import Window
 
 RATE_DIGITS = 4
@@ -266,7 +290,9 @@ def totals_of(days: list[dict[str, Any]]) -> dict[str, Any]:
 # --- handoffs ----------------------------------------------------------------------------------
 
 
-def handoff_figures(window: Window) -> dict[str, Any]:
+def handoff_figures(
+    window: Window, targets: dict[str, dict[str, int]] | None = None
+) -> dict[str, Any]:
     """Handoffs opened in the window and how many succeeded (claimed within the tenant's
     response target, and the conversation resolved afterwards). One query; the conversation
     of each handoff is looked up by primary key (correlated subqueries), not joined: a join
@@ -280,8 +306,11 @@ def handoff_figures(window: Window) -> dict[str, Any]:
         queryset = queryset.annotate(
             agent=Subquery(conversation.values("current_agent__slug")[:1])
         ).filter(agent=window.agent)
+    targets = targets or response_targets(tenant)
     claimed = Q(claimed_at__isnull=False)
-    in_time = claimed & Q(claimed_at__lte=F("created_at") + tenant.response_target)
+    in_time = claimed & Q(
+        claimed_at__lte=F("created_at") + target_by_band(targets, "firstResponse")
+    )
     resolved = Exists(
         conversation.filter(resolved_at__isnull=False, resolved_at__gte=OuterRef("created_at"))
     )
@@ -295,9 +324,209 @@ def handoff_figures(window: Window) -> dict[str, Any]:
         meanSecondsToClaim=Avg(Seconds("claimed_at", "created_at"), filter=claimed),
     )
     figures["meanSecondsToClaim"] = _seconds(figures["meanSecondsToClaim"])
-    figures["responseTargetSeconds"] = tenant.response_target.total_seconds()
+    figures["responseTargets"] = targets
     figures["successRate"] = rate(figures["successful"], figures["total"])
     return figures
+
+
+def response_targets(tenant: Tenant) -> dict[str, dict[str, int]]:
+    """The tenant's response targets by priority band (the setting at the tenant level; the
+    figures use them for every handoff of the tenant, stack overrides included)."""
+    effective, _ = effective_settings(tenant=tenant)
+    return effective["responseTargets"]
+
+
+def target_by_band(targets: dict[str, dict[str, int]], kind: str) -> Case:
+    """A handoff's ``kind`` target (``firstResponse``, ``resolution``) as a duration, by the
+    band its ``priority`` falls in."""
+    return Case(
+        *(
+            When(priority__gte=lowest, then=Value(dt.timedelta(seconds=targets[band][kind])))
+            for band, lowest in PRIORITY_BANDS
+        ),
+        default=Value(dt.timedelta(seconds=targets[LOWEST_BAND][kind])),
+        output_field=DurationField(),
+    )
+
+
+def people_figures(
+    window: Window, targets: dict[str, dict[str, int]] | None = None
+) -> list[dict[str, Any]]:
+    """Per human agent, the handoffs opened in the window that they claimed: how many, the
+    mean seconds to their first message and to closing it, how many missed a target, and the
+    CSAT of the conversations they had last (rated in the window). Two queries."""
+    tenant = window.tenant
+    targets = targets or response_targets(tenant)
+    handoffs = Handoff.objects.filter(
+        tenant=tenant,
+        created_at__gte=window.start,
+        created_at__lt=window.end,
+        claimed_by__isnull=False,
+    )
+    ratings = CsatRating.objects.filter(
+        tenant=tenant, created_at__gte=window.start, created_at__lt=window.end
+    )
+    if window.agent is not None:
+        handoffs = handoffs.filter(conversation__current_agent__slug=window.agent)
+        ratings = ratings.filter(conversation__current_agent__slug=window.agent)
+    responded = Q(first_response_at__isnull=False)
+    closed = Q(resolved_at__isnull=False)
+    late = Q(
+        Q(first_response_at__gt=F("created_at") + target_by_band(targets, "firstResponse"))
+        | Q(resolved_at__gt=F("created_at") + target_by_band(targets, "resolution"))
+    )
+    rows = (
+        handoffs.values("claimed_by", "claimed_by__username", "claimed_by__first_name")
+        .annotate(
+            handled=Count("pk"),
+            firstResponse=Avg(Seconds("first_response_at", "created_at"), filter=responded),
+            resolution=Avg(Seconds("resolved_at", "created_at"), filter=closed),
+            breached=Count("pk", filter=late),
+        )
+        .order_by("claimed_by__username")
+    )
+    csat = {
+        row["person"]: row
+        for row in ratings.filter(person__isnull=False)
+        .values("person")
+        .annotate(rated=Count("pk"), mean=Avg("score"))
+    }
+    people = []
+    for row in rows:
+        rated = csat.get(row["claimed_by"], {})
+        people.append(
+            {
+                "username": row["claimed_by__username"],
+                "name": row["claimed_by__first_name"] or row["claimed_by__username"],
+                "handled": row["handled"],
+                "meanFirstResponseSeconds": _seconds(row["firstResponse"]),
+                "meanResolutionSeconds": _seconds(row["resolution"]),
+                "breached": row["breached"],
+                "csatRatings": rated.get("rated", 0),
+                "csatMean": round(rated["mean"], 2) if rated.get("mean") is not None else None,
+            }
+        )
+    return people
+
+
+NETWORK_RUNTIMES = ("openai", "webhook")
+
+
+def task_figures(window: Window) -> dict[str, Any]:
+    """Conversations started in the window and how many were resolved, with and without a
+    person. One query."""
+    conversations = Conversation.objects.filter(
+        tenant=window.tenant, created_at__gte=window.start, created_at__lt=window.end
+    )
+    if window.agent is not None:
+        conversations = conversations.filter(
+            Exists(
+                DecisionEvent.objects.filter(
+                    conversation=OuterRef("pk"), type__in=TOOK_PART, agent_slug=window.agent
+                )
+            )
+            | Q(entry_agent__slug=window.agent)
+        )
+    handed = Exists(Handoff.objects.filter(conversation=OuterRef("pk")))
+    resolved = Q(resolved_at__isnull=False)
+    figures = conversations.aggregate(
+        started=Count("pk"),
+        resolved=Count("pk", filter=resolved),
+        resolvedByAI=Count("pk", filter=resolved & ~Q(handed)),
+    )
+    figures["completionRate"] = rate(figures["resolved"], figures["started"])
+    return figures
+
+
+def agent_handoff_figures(window: Window) -> dict[str, Any]:
+    """Transfers from one agent to another in the window and how many the receiving agent
+    (the transfer event's ``agent_slug``, as the conductor records it) answered after. One
+    query."""
+    transfers = (
+        DecisionEvent.objects.filter(
+            tenant=window.tenant,
+            type__in=TOOK_PART,
+            created_at__gte=window.start,
+            created_at__lt=window.end,
+        )
+        .filter(detail__has_key="from")
+        # a consultation is no transfer (a key that is missing compares as NULL: say it)
+        .filter(~Q(detail__has_key="mode") | ~Q(detail__mode="consultation"))
+    )
+    if window.agent is not None:
+        transfers = transfers.filter(Q(detail__from=window.agent) | Q(detail__to=window.agent))
+    answered = Exists(
+        DecisionEvent.objects.filter(
+            conversation=OuterRef("conversation"),
+            type=EventType.AGENT_REPLIED,
+            agent_slug=OuterRef("agent_slug"),  # a transfer is recorded on its receiver
+            detail__answered=True,
+            id__gt=OuterRef("id"),
+        )
+    )
+    figures = transfers.aggregate(transfers=Count("pk"), answered=Count("pk", filter=Q(answered)))
+    figures["successRate"] = rate(figures["answered"], figures["transfers"])
+    return figures
+
+
+def agent_call_figures(window: Window) -> dict[str, Any]:
+    """Agent runs in the window per runtime: calls, failures, retries. One query."""
+    runs = DecisionEvent.objects.filter(
+        tenant=window.tenant,
+        type__in=(EventType.AGENT_REPLIED, EventType.AGENT_ERROR),
+        created_at__gte=window.start,
+        created_at__lt=window.end,
+    )
+    if window.agent is not None:
+        runs = runs.filter(agent_slug=window.agent)
+    rows = (
+        runs.annotate(runtime=Cast(KeyTextTransform("runtime", "detail"), CharField()))
+        .values("runtime")
+        .annotate(
+            calls=Count("pk"),
+            failed=Count("pk", filter=Q(type=EventType.AGENT_ERROR)),
+            retried=Count("pk", filter=Q(detail__has_key="retried")),
+        )
+        .order_by("runtime")
+    )
+    by_runtime = [
+        {
+            "runtime": row["runtime"] or "unknown",
+            "calls": row["calls"],
+            "failed": row["failed"],
+            "retried": row["retried"],
+            "failureRate": rate(row["failed"], row["calls"]),
+            "retryRate": rate(row["retried"], row["calls"]),
+        }
+        for row in rows
+    ]
+    network = [row for row in by_runtime if row["runtime"] in NETWORK_RUNTIMES]
+    calls = sum(row["calls"] for row in network)
+    return {
+        "failureRate": rate(sum(row["failed"] for row in network), calls),
+        "retryRate": rate(sum(row["retried"] for row in network), calls),
+        "byRuntime": by_runtime,
+    }
+
+
+def csat_figures(window: Window) -> dict[str, Any]:
+    """The customers' ratings given in the window: count, mean and each score's count. One
+    query."""
+    ratings = CsatRating.objects.filter(
+        tenant=window.tenant, created_at__gte=window.start, created_at__lt=window.end
+    )
+    if window.agent is not None:
+        ratings = ratings.filter(conversation__current_agent__slug=window.agent)
+    figures = ratings.aggregate(
+        ratings=Count("pk"),
+        mean=Avg("score"),
+        **{f"s{score}": Count("pk", filter=Q(score=score)) for score in range(1, 6)},
+    )
+    return {
+        "ratings": figures["ratings"],
+        "mean": round(figures["mean"], 2) if figures["mean"] is not None else None,
+        "byScore": {str(score): figures[f"s{score}"] for score in range(1, 6)},
+    }
 
 
 def unclaimed_handoffs(tenant: Tenant) -> int:
@@ -499,8 +728,12 @@ def metrics_summary(window: Window) -> dict[str, Any]:
 
 
 def summary_from(window: Window, rates: dict[str, Any]) -> dict[str, Any]:
-    handoffs = handoff_figures(window)
+    targets = response_targets(window.tenant)
+    handoffs = handoff_figures(window, targets)
     actions = action_figures(window)
+    tasks = task_figures(window)
+    transfers = agent_handoff_figures(window)
+    calls = agent_call_figures(window)
     return {
         "from": window.start,
         "to": window.end,
@@ -514,6 +747,15 @@ def summary_from(window: Window, rates: dict[str, Any]) -> dict[str, Any]:
         "actions": actions,
         "approvalTurnaround": approval_turnaround(window),
         "guardrails": guardrail_figures(window),
+        "people": people_figures(window, targets),
+        "csat": csat_figures(window),
+        "taskCompletionRate": tasks.pop("completionRate"),
+        "tasks": tasks,
+        "agentHandoffSuccessRate": transfers.pop("successRate"),
+        "agentHandoffs": transfers,
+        "agentCallFailureRate": calls["failureRate"],
+        "agentCallRetryRate": calls["retryRate"],
+        "agentCalls": calls["byRuntime"],
     }
 
 

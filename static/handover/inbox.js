@@ -83,9 +83,24 @@
     return handoff.waitingMinutes + Math.floor((Date.now() - handoff.receivedAt) / 60000);
   }
 
+  // Past a response target of its priority (first response, resolution): static/handover/targets.js
+  // counts down in the ".target-clock" that targetClock() leaves in the card and the header.
   function breached(handoff) {
-    if (handoff.status === "claimed" || handoff.responseTargetMinutes === undefined) return false;
-    return waitingNow(handoff) * 60 > handoff.responseTargetMinutes * 60;
+    const now = Date.now();
+    if (handoff.firstResponseDueAt && !handoff.firstRespondedAt && now > Date.parse(handoff.firstResponseDueAt)) return true;
+    if (handoff.resolutionDueAt && now > Date.parse(handoff.resolutionDueAt)) return true;
+    return Boolean(handoff.breached);
+  }
+
+  function targetClock(handoff) {
+    if (!handoff || !handoff.firstResponseDueAt) return null;
+    return h("span", {
+      class: "target-clock",
+      "data-first-response-due": handoff.firstResponseDueAt,
+      "data-resolution-due": handoff.resolutionDueAt,
+      "data-responded": handoff.firstRespondedAt ? "true" : null,
+      "data-band": handoff.priorityBand,
+    });
   }
 
   function priorityOf(p) {
@@ -397,6 +412,11 @@
   function messageCreated(message) {
     const cid = message.conversationId;
     state.lastText.set(cid, message);
+    if (message.role === "human") {  // the first response stops its target's clock
+      for (const ho of state.handoffs.values()) {
+        if (ho.conversationId === cid && !ho.firstRespondedAt) ho.firstRespondedAt = message.createdAt;
+      }
+    }
     if (state.detail && state.selected === cid) {
       if (!state.detail.messages.some((m) => m.id === message.id)) {
         state.detail.messages.push(message);
@@ -519,6 +539,7 @@
       h("div", { class: "item-meta" },
         h("span", { class: "channel" }, handoff.channel),
         h("span", { class: "wait", title: `Handed over at ${timeOf(handoff.createdAt)}` }, waitingLabel),
+        targetClock(handoff),
         isBreached ? h("span", { class: "breach", title: `Response target: ${handoff.responseTargetMinutes} min` }, "over target") : null,
         handoff.status === "offered" && handoff.offerExpiresAt && !leavingBy
           ? h("span", {
@@ -824,7 +845,8 @@
             h("h2", {}, conversation.customer),
             h("p", { class: "sub" },
               stateChip(conversation, handoff),
-              h("span", {}, `${conversation.channel} · started ${timeOf(conversation.createdAt)} · ${conversation.turns} customer message${conversation.turns === 1 ? "" : "s"}`)))),
+              h("span", {}, `${conversation.channel} · started ${timeOf(conversation.createdAt)} · ${conversation.turns} customer message${conversation.turns === 1 ? "" : "s"}`),
+              handoff && ["offered", "queued", "claimed"].includes(handoff.status) ? targetClock(state.handoffs.get(handoff.id) || handoff) : null))),
         h("div", { class: "head-buttons" }, packButton(), actions)),
       banner,
       h("div", { class: "transcript-scroll" }, transcript),

@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from agents.models import Agent
+from agents.orchestrator_settings import BANDS, settings_update
 from conversations.models import Conversation
 from conversations.services import conversation_start
 from handover.models import Handoff
@@ -192,8 +193,10 @@ def test_the_inbox_is_driven_from_the_keyboard(acme, pages):
 
 
 def test_the_queue_is_ordered_by_priority_with_waiting_times_and_breaches(acme, pages):
-    acme.response_target = dt.timedelta(minutes=30)
-    acme.save()
+    half_hour = {"firstResponse": 1800, "resolution": 4 * 3600}
+    settings_update(
+        level="tenant", tenant=acme, changes={"responseTargets": dict.fromkeys(BANDS, half_hour)}
+    )
     queued(acme, name="Sam", text="I want a human about order 55501", priority=5, waited=5)
     queued(
         acme, name="Pat", text="I want a human, you charged me $250 twice", priority=45, waited=50
@@ -212,6 +215,17 @@ def test_the_queue_is_ordered_by_priority_with_waiting_times_and_breaches(acme, 
     expect(items.nth(0).locator(".breach")).to_have_text("over target")
     expect(items.nth(0).locator(".wait")).to_have_text("waiting 50 min")
     expect(items.nth(2)).not_to_have_class(re.compile(r"\bbreached\b"))
+    # the live countdown to each handoff's first-response target: 25 minutes left for Sam,
+    # Pat's 20 minutes overdue (and it keeps counting)
+    expect(items.nth(2).locator(".target-clock")).to_have_text(
+        re.compile(r"^first reply in 2[45]:")
+    )
+    expect(items.nth(0).locator(".target-clock")).to_have_text(
+        re.compile(r"^first reply 20:\d\d overdue$")
+    )
+    expect(items.nth(0).locator(".target-clock")).to_have_class(re.compile(r"\bbreached\b"))
+    before = items.nth(2).locator(".target-clock").inner_text()
+    expect(items.nth(2).locator(".target-clock")).not_to_have_text(before)  # it ticks
     items.nth(0).click()
     expect(agent.locator("#details .keys")).to_contain_text("$250")
     expect(agent.locator("#details")).to_contain_text("Cold")
@@ -245,7 +259,7 @@ def _queued(tenant, *, name: str, text: str, priority: int, waited: int) -> Hand
     assert handoff.mode == "cold"
     pack_build(handoff_id=handoff.pk)
     past = timezone.now() - dt.timedelta(minutes=waited)
-    Handoff.objects.filter(pk=handoff.pk).update(priority=priority, queued_at=past)
+    Handoff.objects.filter(pk=handoff.pk).update(priority=priority, queued_at=past, created_at=past)
     return handoff
 
 

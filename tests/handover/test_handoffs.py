@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from agents.orchestrator_settings import settings_update
+from agents.orchestrator_settings import BANDS, priority_band, settings_update
 from conversations.models import (
     Conversation,
     DecisionEvent,
@@ -18,7 +18,12 @@ from conversations.models import (
 )
 from handover.models import Handoff, Presence
 from handover.presence import PRESENCE_TTL, presence_join, presence_leave
-from handover.services import handoff_make_cold, hot_offers_expire
+from handover.services import (
+    handoff_claim,
+    handoff_make_cold,
+    hot_offers_expire,
+    human_send_message,
+)
 from orchestration.packs import (
     key_details,
     sentiment_trend,
@@ -222,20 +227,57 @@ def test_a_cold_email_handoff_tells_the_customer_by_email(
     assert "reply to you by e-mail" in mail.outbox[0].body
 
 
-def test_queued_handoffs_show_the_response_target_and_breaches(key_client, team, tenant, ada):
-    tenant.response_target = dt.timedelta(minutes=30)
-    tenant.save()
+def test_queued_handoffs_show_the_response_targets_of_their_priority_and_breaches(
+    key_client, team, tenant, ada
+):
+    targets = {band: {"firstResponse": 3600, "resolution": 7200} for band in BANDS}
+    targets["medium"] = {"firstResponse": 1800, "resolution": 3 * 3600}
+    settings_update(level="tenant", tenant=tenant, changes={"responseTargets": targets})
     conv = start(key_client)
     handoff_id = say(key_client, conv, "get me a human")["handoff"]["id"]
-    Handoff.objects.filter(pk=handoff_id).update(
-        queued_at=timezone.now() - dt.timedelta(minutes=45)
-    )
+    handoff = Handoff.objects.get(pk=handoff_id)
+    assert priority_band(handoff.priority) == "medium"  # a request for a person: 10
+    opened = timezone.now() - dt.timedelta(minutes=45)
+    Handoff.objects.filter(pk=handoff_id).update(created_at=opened, queued_at=opened)
 
     listed = as_person(ada).get("/api/v1/handoffs?status=queued").json()
 
-    assert listed[0]["responseTargetMinutes"] == 30
-    assert listed[0]["waitingMinutes"] == 45
-    assert listed[0]["breached"] is True
+    row = listed[0]
+    assert row["priorityBand"] == "medium"
+    assert row["responseTargetMinutes"] == 30
+    assert row["waitingMinutes"] == 45
+    assert dt.datetime.fromisoformat(row["firstResponseDueAt"]) == opened + dt.timedelta(minutes=30)
+    assert dt.datetime.fromisoformat(row["resolutionDueAt"]) == opened + dt.timedelta(hours=3)
+    assert row["firstRespondedAt"] is None
+    assert (row["breached"], row["breaches"]) == (True, ["firstResponse"])
+
+
+def test_a_persons_first_message_meets_the_first_response_target(key_client, team, ada):
+    conv = start(key_client)
+    handoff = Handoff.objects.get(pk=say(key_client, conv, "get me a human")["handoff"]["id"])
+    handoff_claim(handoff=handoff, user=ada)
+    conversation = Conversation.objects.get(pk=conv)
+
+    first = human_send_message(conversation=conversation, user=ada, text="Hi, Ada here.")
+    human_send_message(conversation=conversation, user=ada, text="Let me look.")
+
+    handoff.refresh_from_db()
+    assert handoff.first_response_at == first.created_at
+    row = as_person(ada).get(f"/api/v1/handoffs/{handoff.pk}").json()
+    assert row["firstRespondedAt"] is not None
+    assert (row["breached"], row["breaches"]) == (False, [])
+
+
+def test_stack_settings_override_the_tenants_response_targets(key_client, team, tenant, ada):
+    sup = team[0]
+    quick = {band: {"firstResponse": 60, "resolution": 120} for band in BANDS}
+    settings_update(level="stack", stack=sup, changes={"responseTargets": quick})
+    conv = start(key_client)
+    say(key_client, conv, "get me a human")
+
+    row = as_person(ada).get("/api/v1/handoffs").json()[0]
+
+    assert row["responseTargetMinutes"] == 1
 
 
 def test_a_handoff_is_never_lost_when_the_real_time_layer_is_down(

@@ -114,7 +114,9 @@ def test_the_queue_is_rendered_in_priority_order_with_the_response_target(tenant
     html = response.content.decode()
     assert html.index("High") < html.index("Low")
     assert "Urgent" in html
-    assert "target 60 min" in html
+    assert "targets by priority" in html
+    assert "urgent 5 min / 4 h" in html  # the default targets, in the heading's title
+    assert 'class="target-clock"' in html
 
 
 def test_customer_text_is_escaped_on_the_page(tenant, team, ada):
@@ -138,7 +140,8 @@ def test_an_agent_reads_a_conversation_with_a_live_pack_preview(tenant, team, ad
     assert body["handoff"]["id"] == handoff.pk and body["handoff"]["status"] == "offered"
     assert body["handoff"]["pack"]["preview"] is True
     assert body["handoff"]["pack"]["keyDetails"]["orderIds"] == ["12345"]
-    assert body["handoff"]["responseTargetMinutes"] == 60
+    assert body["handoff"]["priorityBand"] == "medium"  # a request for a person
+    assert body["handoff"]["responseTargetMinutes"] == 30  # the default for medium
     assert [m["role"] for m in body["messages"]][:1] == ["customer"]
 
 

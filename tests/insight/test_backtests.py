@@ -34,27 +34,6 @@ BILLING_TO_TECH = {
 }
 
 
-@pytest.fixture
-def history(key_client, team):
-    """Six conversations through the real pipeline, oldest first: billing, technical,
-    billing then technical, technical, billing, and a greeting."""
-    script = [
-        [("Where is my invoice?", "billing")],
-        [("The app crashes", "technical")],
-        [("Where is my invoice?", "billing"), ("The app crashes", "technical")],
-        [("The app crashes again", "technical")],
-        [("Where is my invoice?", "billing"), ("Where is my invoice, again?", "billing")],
-        [("Hello there", None)],
-    ]
-    ids = []
-    for turns in script:
-        conv = start(key_client)
-        for text, intent in turns:
-            say(key_client, conv["id"], text, **({"intent": intent} if intent else {}))
-        ids.append(conv["id"])
-    return ids
-
-
 def run(client, agent, draft, size=10, **extra):
     return client.post(
         reverse("admin:insight_backtest_add"),

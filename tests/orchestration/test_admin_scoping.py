@@ -43,7 +43,6 @@ def test_a_manager_edits_their_tenant_and_its_business_hours(manager_client, ten
     form = {
         "name": "Acme Corp",
         "time_zone": "Europe/Paris",
-        "response_target": "00:30:00",
         "approval_timeout": "1 00:00:00",
         "currency": "GBP",
         "business_hours-TOTAL_FORMS": "1",
@@ -62,7 +61,6 @@ def test_a_manager_edits_their_tenant_and_its_business_hours(manager_client, ten
     assert response.status_code == 302, response.content.decode()[:2000]
     tenant.refresh_from_db()
     assert (tenant.name, tenant.time_zone, tenant.currency) == ("Acme Corp", "Europe/Paris", "GBP")
-    assert tenant.response_target == dt.timedelta(minutes=30)
     assert BusinessHours.objects.get(tenant=tenant).opens == dt.time(9)
     assert Holiday.objects.get(tenant=tenant).name == "Christmas"
 
@@ -235,7 +233,6 @@ def test_a_superuser_cannot_attach_a_holiday_twice_to_one_day(db, tenant):
             "name": "Acme",
             "slug": "acme",
             "time_zone": "UTC",
-            "response_target": "01:00:00",
             "approval_timeout": "1 00:00:00",
             "currency": "EUR",
             "business_hours-TOTAL_FORMS": "0",

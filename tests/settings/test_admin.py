@@ -3,6 +3,8 @@ levels for managers of their tenant, where an empty field inherits."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agents.models import OrchestratorSettings
@@ -29,6 +31,7 @@ EMPTY = {
     "step_budget": "",
     "token_budget": "",
     "cost_budget": "",
+    "response_targets": "",
 }
 
 
@@ -50,6 +53,7 @@ def global_form(**changes) -> dict:
         "step_budget": row.step_budget,
         "token_budget": row.token_budget,
         "cost_budget": row.cost_budget,
+        "response_targets": json.dumps(row.response_targets),
     }
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}

@@ -35,6 +35,12 @@ DEFAULTS = {
     "stepBudget": 100,
     "tokenBudget": 200_000,
     "costBudget": 5.0,
+    "responseTargets": {
+        "urgent": {"firstResponse": 300, "resolution": 14_400},
+        "high": {"firstResponse": 900, "resolution": 28_800},
+        "medium": {"firstResponse": 1800, "resolution": 86_400},
+        "low": {"firstResponse": 3600, "resolution": 172_800},
+    },
 }
 ALL_GLOBAL = dict.fromkeys(DEFAULTS, "global")
 GLOBAL_COLUMNS = {
@@ -49,6 +55,7 @@ GLOBAL_COLUMNS = {
     "step_budget": 100,
     "token_budget": 200_000,
     "cost_budget": 5.0,
+    "response_targets": DEFAULTS["responseTargets"],
 }
 
 
@@ -108,6 +115,10 @@ def test_every_setting_can_be_overridden_at_the_stack(tenant, supervisor):
         "stepBudget": 20,
         "tokenBudget": 5_000,
         "costBudget": 0.25,
+        "responseTargets": {
+            band: {"firstResponse": 60, "resolution": 600}
+            for band in ("urgent", "high", "medium", "low")
+        },
     }
 
     settings_update(level="stack", stack=supervisor, changes=values)
@@ -325,6 +336,12 @@ INVALID = [
         "routingInstructions",
         "x" * 10_001,
         "Ensure this value has at most 10000 characters (it has 10001).",
+    ),
+    (
+        "responseTargets",
+        {"urgent": {"firstResponse": 60, "resolution": 600}},
+        "Must be an object with urgent, high, medium and low, each "
+        '{"firstResponse": seconds, "resolution": seconds}.',
     ),
     ("colour", "blue", "unknown setting"),
 ]

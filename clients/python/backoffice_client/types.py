@@ -291,6 +291,11 @@ class Handoff(TypedDict, total=False):
     createdAt: str
     responseTargetMinutes: int
     breached: bool
+    priorityBand: str  # urgent, high, medium, low
+    firstResponseDueAt: str
+    firstRespondedAt: str | None
+    resolutionDueAt: str
+    breaches: list[str]  # firstResponse, resolution
 
 
 # --- stacks, metrics, keys ----------------------------------------------------------------------

@@ -1,0 +1,75 @@
+// The customer's rating (CSAT, issue 19, point 5): when the conversation is resolved (chat.js
+// shows the "#closed" card), ask "How did we do?" with five buttons; the rating goes to the
+// page's own CSRF-protected view with the customer token, once per conversation (a second is
+// refused by the server: 409). No library.
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("chat-config").textContent);
+  const closed = document.getElementById("closed");
+  const form = document.getElementById("csat");
+  if (!closed || !form || !cfg.rateUrl) return;
+  const thanks = document.getElementById("csat-thanks");
+  const error = document.getElementById("csat-error");
+  const buttons = [...form.querySelectorAll("button[data-score]")];
+
+  function conversation() {
+    let stored = null;
+    try { stored = JSON.parse(localStorage.getItem(`chat:${cfg.tenant}`) || "null"); } catch (_) { stored = null; }
+    if (stored && stored.conversationId && stored.token) return stored;
+    return cfg.resume || null;
+  }
+
+  function ratedKey(session) { return `csat:${session.conversationId}`; }
+
+  function done(score) {
+    for (const button of buttons) {
+      button.disabled = true;
+      button.setAttribute("aria-pressed", String(Number(button.dataset.score) === score));
+    }
+    thanks.hidden = false;
+  }
+
+  function show() {
+    const session = conversation();
+    if (closed.hidden || !session) { form.hidden = true; return; }
+    form.hidden = false;
+    thanks.hidden = true;
+    error.hidden = true;
+    let rated = null;
+    try { rated = localStorage.getItem(ratedKey(session)); } catch (_) { rated = null; }
+    if (rated) done(Number(rated));
+    else for (const button of buttons) { button.disabled = false; button.setAttribute("aria-pressed", "false"); }
+  }
+
+  async function rate(score) {
+    const session = conversation();
+    if (!session) return;
+    for (const button of buttons) button.disabled = true;
+    error.hidden = true;
+    try {
+      const response = await fetch(cfg.rateUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": "application/json",
+          "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value,
+        },
+        body: JSON.stringify({ conversationId: session.conversationId, token: session.token, score }),
+      });
+      if (response.status === 201 || response.status === 409) {
+        try { localStorage.setItem(ratedKey(session), String(score)); } catch (_) { /* no storage */ }
+        done(score);
+        if (response.status === 409) thanks.textContent = "You have rated this conversation already. Thank you!";
+        return;
+      }
+      throw new Error(String(response.status));
+    } catch (_) {
+      error.hidden = false;
+      for (const button of buttons) button.disabled = false;
+    }
+  }
+
+  for (const button of buttons) button.addEventListener("click", () => rate(Number(button.dataset.score)));
+  new MutationObserver(show).observe(closed, { attributes: true, attributeFilter: ["hidden"] });
+  show();
+})();
