@@ -50,6 +50,7 @@ from core.json_input import (
     loads,
 )
 from core.limits import message_text
+from core.observability import metrics
 from core.permissions import (
     AGENT,
     SOCKET_ACTIONS,
@@ -143,6 +144,16 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def encode_json(cls, content):
         return json.dumps(content, cls=DjangoJSONEncoder)
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self.counted = True
+        metrics.socket_opened()  # the metrics: sockets opened, open now, closed by code
+
+    async def websocket_disconnect(self, message):
+        if getattr(self, "counted", False):
+            metrics.socket_closed(message.get("code"))
+        await super().websocket_disconnect(message)
 
 
 class InboxConsumer(JsonConsumer):
