@@ -186,11 +186,20 @@ def approval_decided(*, outcome: str, requested_at: Any, decided_at: Any) -> Non
     )
 
 
+def channel_sent(outcome: str) -> None:
+    """A channel-layer group send: sent, failed, or timed_out (a batch dropped)."""
+    if _on:
+        channel_sends.labels(outcome=outcome).inc()
+
+
 def socket_opened() -> None:
-    sockets_opened.inc()
+    if _on:
+        sockets_opened.inc()
 
 
 def socket_closed(code: int | None) -> None:
+    if not _on:
+        return
     sockets_closed.labels(code=str(code if isinstance(code, int) else "none")).inc()
 
 
