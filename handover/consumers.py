@@ -50,7 +50,7 @@ from core.json_input import (
     loads,
 )
 from core.limits import message_text
-from core.observability import metrics
+from core.observability import context, metrics
 from core.permissions import (
     AGENT,
     SOCKET_ACTIONS,
@@ -189,6 +189,7 @@ class InboxConsumer(JsonConsumer):
         self.tenant = membership.tenant
         self.hats = now.hats
         self.is_agent = AGENT in now.hats
+        context.bind(request_id=context.request_id_from(None), tenant_id=self.tenant.pk)
         self.group = tenant_inbox_group(self.tenant.pk)
         self.own_group = person_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -325,6 +326,11 @@ class CustomerConsumer(JsonConsumer):
             return
         self.conversation_id = conversation.pk
         self.tenant_id = conversation.tenant_id
+        context.bind(
+            request_id=context.request_id_from(None),
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.pk,
+        )  # the socket's log lines carry its ids (each socket runs in its own task)
         self.address = ratelimit.socket_client_ip(self.scope)
         self.group = conversation_group(conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)

@@ -19,6 +19,7 @@ from django.urls import reverse
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from approvals.services import action_propose, approval_decide
@@ -252,6 +253,9 @@ def test_one_turn_through_the_outbox_is_one_trace(
     assert decide.attributes["turn.reply_status"] == "pending"
     apply = next(s for s in finished if s.name == "turn.apply")
     assert apply.attributes["turn.outcome"] == "answered"
+    assert REGISTRY.get_sample_value(
+        "backoffice_celery_tasks_total", {"task": "orchestration.run_turn", "outcome": "succeeded"}
+    )
     # the decision events keep the trace id, and the admin's timeline links it
     trace_hex = format(web[0].context.trace_id, "032x")
     replied = DecisionEvent.objects.get(conversation_id=conv, type="agent.replied")
