@@ -460,6 +460,9 @@ LOGGING = {
 # Operators' view (README: Production, observability). /metrics answers a caller with the
 # bearer METRICS_TOKEN or from an address (or network) in METRICS_ALLOW_IPS, and nobody else.
 METRICS_ENABLED = env_bool("METRICS_ENABLED", default=True)
+# set: every process writes its series there and /metrics adds them up (prometheus_client
+# reads it from the environment itself, at import; ./run prod sets it)
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_ALLOW_IPS = env_list("METRICS_ALLOW_IPS", default=[])
 # Traces go over OTLP/HTTP when an endpoint is set; the share of turns traced (0..1).

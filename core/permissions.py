@@ -400,6 +400,8 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "chat-start": "Starting a web chat; answers the customer token of that one conversation.",
         "schema": "The OpenAPI schema describes the API; it holds no data.",
         "api-docs": "The browsable API docs, from the schema.",
+        "metrics": "The Prometheus scrape: no person's door; only the METRICS_TOKEN bearer or "
+        "an address in METRICS_ALLOW_IPS (core/observability/views.py).",
     }
 )
 

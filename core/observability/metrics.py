@@ -14,12 +14,12 @@ the decision events.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -292,7 +292,7 @@ def exposition() -> bytes:
     the state read now."""
     registry = CollectorRegistry()
     registry.register(StateCollector())
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
     return generate_latest(REGISTRY) + generate_latest(registry)
