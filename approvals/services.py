@@ -91,6 +91,7 @@ from conversations.models import (
 from core.errors import Conflict, Forbidden, Invalid
 from core.limits import MAX_REASON
 from core.models import ApiKey
+from core.observability.metrics import approval_decided
 from core.outbox import outbox_task
 from core.principals import (
     NOBODY,
@@ -682,6 +683,7 @@ def _finish(
     reason: str = "",
 ) -> None:
     """Record the final outcome of a locked pending request."""
+    approval_decided(outcome=status, requested_at=approval.created_at, decided_at=now)
     APPROVAL_STATES.transition(
         approval,
         to=status,

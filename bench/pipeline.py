@@ -10,6 +10,8 @@ the end, and first if a previous run left it), migrates it, loads the demo tenan
 - the same over HTTP with 8, 16 and 32 concurrent keep-alive clients (``http.client``, one
   thread each) against an ASGI server it starts as a subprocess (uvicorn, 2 workers) with
   DEBUG=0;
+- the operators' view's cost: CPU ms per message in process with metrics and tracing off, then
+  on (tracing sampled at 10%, spans encoded for OTLP), and the overhead (aim: under 10%);
 - the queries of a conversation's 1st, 10th and 50th message (``CaptureQueriesContext``),
   which should not grow with the conversation.
 
@@ -184,6 +186,54 @@ def bench_api_client(raw_key: str, seconds: float) -> Result:
         errors,
         cpu_seconds=time.process_time() - cpu,
     )
+
+
+class EncodingExporter:
+    """Spans encoded as the OTLP exporter encodes them (protobuf), then dropped: the export's
+    CPU without a collector on the network."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans):
+        from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        encode_spans(spans).SerializeToString()
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def bench_observability(tenant, agent, raw_key: str, seconds: float) -> list[Result]:
+    """The operators' view's cost (core/observability), in this run: the same traffic with
+    metrics off and tracing off, then with metrics on and tracing sampled at 10% (spans
+    encoded as for OTLP by a batch processor). Off runs first: tracing, once installed in a
+    process, stays."""
+    from django.db import connections
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from core.observability import metrics, tracing
+
+    out: list[Result] = []
+    metrics.metrics_switch(False)
+    for result in (bench_direct(tenant, agent, seconds), bench_api_client(raw_key, seconds)):
+        result.label = result.label.replace("in process", "observability off")
+        out.append(result)
+    metrics.metrics_switch(True)
+    connections.close_all()  # new connections, traced by the psycopg instrumentation
+    exporter = EncodingExporter()
+    provider = tracing.tracing_configure(processor=BatchSpanProcessor(exporter), rate=0.1)
+    for result in (bench_direct(tenant, agent, seconds), bench_api_client(raw_key, seconds)):
+        result.label = result.label.replace("in process", "observability on")
+        out.append(result)
+    provider.force_flush()
+    return out
 
 
 def _start_body(customer: str) -> dict:
@@ -467,6 +517,8 @@ def main() -> None:
         bench_direct(tenant, agent, 1.0)  # warm caches: rules, detectors, imports
         results = [bench_direct(tenant, agent, SECONDS), bench_api_client(raw_key, SECONDS)]
         queries = queries_per_message(tenant, agent, raw_key)
+        overhead = bench_observability(tenant, agent, raw_key, SECONDS)
+        results.extend(overhead)
         profile = profile_pipeline(tenant, agent, SECONDS) if args.profile else []
 
         port = free_port()
@@ -554,6 +606,8 @@ def report(results: list[Result], queries: dict[str, list[int]], **info) -> list
         )
     )
 
+    observability_report(results, figures)
+
     print("\nqueries per customer message (CaptureQueriesContext, one 50-message conversation)")
     print(f"{'path':<10}" + "".join(f"  {'msg ' + str(n):>7}" for n in QUERY_POINTS) + "  aim")
     for path, counts in queries.items():
@@ -591,6 +645,42 @@ def report(results: list[Result], queries: dict[str, list[int]], **info) -> list
     )
     figures.append(figure("1-minute load average before the run", info["load"], ""))
     return figures
+
+
+OVERHEAD_AIM = 10.0  # % of a message's CPU, tracing sampled at 10%
+
+
+def observability_report(results: list[Result], figures: list[dict]) -> None:
+    """CPU per message with the operators' view off and on (same run), and the overhead."""
+    by_label = {r.label: r for r in results}
+    print(
+        "\noperators' view (metrics on + tracing sampled at 10%, spans encoded for OTLP) vs off: "
+        "CPU ms per message of this process"
+    )
+    for path in ("conversation_receive_message", "APIClient POST .../messages"):
+        off = by_label.get(f"observability off: {path}")
+        on = by_label.get(f"observability on: {path}")
+        if not off or not on or not off.latencies or not on.latencies:
+            continue
+        cpu_off = off.cpu_seconds * 1000 / len(off.latencies)
+        cpu_on = on.cpu_seconds * 1000 / len(on.latencies)
+        overhead = (cpu_on - cpu_off) / cpu_off * 100 if cpu_off else 0.0
+        ok = overhead < OVERHEAD_AIM
+        print(
+            f"  {path:<32} off {cpu_off:6.2f} ms  on {cpu_on:6.2f} ms  overhead {overhead:+5.1f}%"
+            f"  aim < {OVERHEAD_AIM:.0f}%  {'ok' if ok else 'MISSED'}"
+        )
+        figures.append(figure(f"observability off: {path}: CPU per message", cpu_off, "ms"))
+        figures.append(figure(f"observability on: {path}: CPU per message", cpu_on, "ms"))
+        figures.append(
+            figure(
+                f"observability overhead: {path}",
+                overhead,
+                "% CPU",
+                f"< {OVERHEAD_AIM:.0f}",
+                ok,
+            )
+        )
 
 
 if __name__ == "__main__":

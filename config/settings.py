@@ -152,6 +152,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # first: probes get their answer before the HTTPS redirect and the allowed-hosts check
     "config.health.HealthCheckMiddleware",
+    # the request id (X-Request-ID), the logs' ids, the HTTP metrics (core/observability)
+    "core.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
     "config.security.RejectNulCharactersMiddleware",
@@ -445,14 +447,45 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Logs: JSON lines in production, plain text in development (LOG_FORMAT=json|plain); each
+# line carries the request, tenant, conversation and trace ids (core/observability/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured('LOG_FORMAT must be "json" or "plain".')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"ids": {"()": "core.observability.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"()": "core.observability.logs.PlainFormatter"},
+        "json": {"()": "core.observability.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["ids"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Operators' view (README: Production, observability). /metrics answers a caller with the
+# bearer METRICS_TOKEN or from an address (or network) in METRICS_ALLOW_IPS, and nobody else.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", default=True)
+# set: every process writes its series there and /metrics adds them up (prometheus_client
+# reads it from the environment itself, at import; ./run prod sets it)
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOW_IPS = env_list("METRICS_ALLOW_IPS", default=[])
+# Traces go over OTLP/HTTP when an endpoint is set; the share of turns traced (0..1).
+OTEL_EXPORTER_OTLP_ENDPOINT = env_str("OTEL_EXPORTER_OTLP_ENDPOINT")
+OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME", "backoffice")
+# The admin's timeline links a decision's trace: this address with the trace id appended.
+TRACE_URL = env_str("TRACE_URL")
+try:
+    OTEL_TRACES_SAMPLER_ARG = float(env_str("OTEL_TRACES_SAMPLER_ARG", "0.1"))
+except ValueError as _exc:
+    raise ImproperlyConfigured("OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1.") from _exc
+if not 0 <= OTEL_TRACES_SAMPLER_ARG <= 1:
+    raise ImproperlyConfigured("OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1.")
 
 # --- Runtime keys the operator lends to tenants -----------------------------------------------
 # Tenants store their own API keys (encrypted, see SECRETS_KEYS). An openai agent may instead

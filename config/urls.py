@@ -10,6 +10,7 @@ from core.api_errors import (
     api_server_error,
     is_api_request,
 )
+from core.observability.views import metrics_view
 
 api_v1 = [
     path("", include("core.api")),
@@ -25,6 +26,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # the Prometheus scrape (METRICS_TOKEN or METRICS_ALLOW_IPS; core/observability/views.py)
+    path("metrics", metrics_view, name="metrics"),
     path("", core_views.home, name="home"),
     path("accounts/login/", login_views.login_view, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -11,6 +11,8 @@ from contextvars import ContextVar
 from conversations.decisions import Decision
 from conversations.models import Conversation, DecisionEvent, Message
 from core.events import notifications_buffered
+from core.observability.metrics import decision_recorded
+from core.observability.tracing import trace_id
 
 _buffer: ContextVar[list[DecisionEvent] | None] = ContextVar("decision_events", default=None)
 
@@ -53,7 +55,9 @@ def record(
         duration_ms=round(duration_ms, 3),
         rule=rule[:200],
         agent_slug=agent_slug,
+        trace_id=trace_id(),
     )
+    decision_recorded(event)
     pending = _buffer.get()
     if pending is not None:
         pending.append(row)

@@ -241,6 +241,9 @@ class DecisionEvent(TenantOwned):
     )
     detail = models.JSONField(default=dict, blank=True)
     duration_ms = models.FloatField(default=0)
+    trace_id = models.CharField(
+        max_length=32, blank=True, help_text="The OpenTelemetry trace it was decided in, if traced."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -20,6 +20,7 @@ from core.models import (
     PersonalToken,
     Tenant,
 )
+from core.observability import context
 from core.principals import Principal
 from core.scoping import membership_of, scope_queryset
 from core.selectors import credential_for_bearer
@@ -78,9 +79,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 def request_tenant(request: Request) -> Tenant | None:
     """The tenant an API request acts for: the key's, or the person's."""
     if isinstance(request.user, ApiKeyClient):
-        return request.user.api_key.tenant
-    membership = membership_of(request.user)
-    return membership.tenant if membership else None
+        tenant = request.user.api_key.tenant
+    else:
+        membership = membership_of(request.user)
+        tenant = membership.tenant if membership else None
+    context.bind(tenant_id=tenant.pk if tenant else None)  # the logs' tenant id
+    return tenant
 
 
 def tenant_get_or_404(request: Request, model, **lookup):

@@ -22,6 +22,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from core.observability import metrics
+
 log = logging.getLogger(__name__)
 
 _outbox: ContextVar[list[tuple[list[str], dict[str, Any]]] | None] = ContextVar(
@@ -100,7 +102,9 @@ async def _send_async(notifications: list[tuple[list[str], dict[str, Any]]]) -> 
             for group in groups:
                 try:
                     await layer.group_send(group, {"type": "broadcast", "event": event})
+                    metrics.channel_sent("sent")
                 except Exception:
+                    metrics.channel_sent("failed")
                     log.warning(
                         "could not notify %s of %s", group, event.get("type"), exc_info=True
                     )
@@ -108,6 +112,7 @@ async def _send_async(notifications: list[tuple[list[str], dict[str, Any]]]) -> 
     try:
         await asyncio.wait_for(send_all(), settings.CHANNEL_SEND_TIMEOUT)
     except TimeoutError:
+        metrics.channel_sent("timed_out")
         log.warning(
             "the channel layer did not answer; %s notifications dropped", len(notifications)
         )

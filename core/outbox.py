@@ -42,6 +42,7 @@ from core.models import (
     OutboxEvent,
     OutboxKind,
 )
+from core.observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def outbox_task(
 ) -> OutboxEvent:
     """Run the Celery task ``task`` with ``args`` (ids) once the current transaction commits;
     never lost if the broker is down then."""
-    payload: dict[str, Any] = {"task": task, "args": list(args)}
+    payload: dict[str, Any] = {"task": task, "args": list(args), **tracing.trace_carrier()}
     if countdown:
         payload["countdown"] = float(countdown)
     return _write(tenant_id=tenant_id, kind=OutboxKind.TASK, payload=payload)
@@ -151,7 +152,8 @@ def _publish_task(event: OutboxEvent) -> None:
     if payload["task"] not in app.tasks:
         app.loader.import_default_modules()  # every app's tasks.py (not imported yet here)
     try:
-        app.tasks[payload["task"]].apply_async(args=payload.get("args", []), **options)
+        with tracing.joined(payload.get("trace")):  # the writer's trace, even from the sweep
+            app.tasks[payload["task"]].apply_async(args=payload.get("args", []), **options)
     except Exception:
         if not app.conf.task_always_eager:
             broker.trip()

@@ -457,6 +457,8 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "chat-rate": "The customer rates their resolved conversation, with its customer token.",
         "schema": "The OpenAPI schema describes the API; it holds no data.",
         "api-docs": "The browsable API docs, from the schema.",
+        "metrics": "The Prometheus scrape: no person's door; only the METRICS_TOKEN bearer or "
+        "an address in METRICS_ALLOW_IPS (core/observability/views.py).",
     }
 )
 

@@ -52,6 +52,7 @@ from core.json_input import (
     loads,
 )
 from core.limits import message_text
+from core.observability import context, metrics
 from core.permissions import (
     AGENT,
     SOCKET_ACTIONS,
@@ -157,6 +158,16 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
     async def encode_json(cls, content):
         return json.dumps(content, cls=DjangoJSONEncoder)
 
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self.counted = True
+        metrics.socket_opened()  # the metrics: sockets opened, open now, closed by code
+
+    async def websocket_disconnect(self, message):
+        if getattr(self, "counted", False):
+            metrics.socket_closed(message.get("code"))
+        await super().websocket_disconnect(message)
+
 
 class InboxConsumer(JsonConsumer):
     """``/ws/inbox/``: human agents and approvers of one tenant.
@@ -191,6 +202,7 @@ class InboxConsumer(JsonConsumer):
         self.tenant = membership.tenant
         self.hats = now.hats
         self.is_agent = AGENT in now.hats
+        context.bind(request_id=context.request_id_from(None), tenant_id=self.tenant.pk)
         self.group = tenant_inbox_group(self.tenant.pk)
         self.own_group = person_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -380,6 +392,11 @@ class CustomerConsumer(JsonConsumer):
             return
         self.conversation_id = conversation.pk
         self.tenant_id = conversation.tenant_id
+        context.bind(
+            request_id=context.request_id_from(None),
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.pk,
+        )  # the socket's log lines carry its ids (each socket runs in its own task)
         self.address = ratelimit.socket_client_ip(self.scope)
         self.group = conversation_group(conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)

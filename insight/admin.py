@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -567,6 +568,7 @@ class MetricsDashboardAdmin(TenantScopedAdmin):
                 "conversation": conversation,
                 "items": items,
                 "event_count": len(events),
+                "trace_url": settings.TRACE_URL,
                 "message_count": len(messages_),
                 "total_ms": sum(e.duration_ms for e in events),
             },

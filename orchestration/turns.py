@@ -47,6 +47,7 @@ from conversations.decisions import HUMAN, DropReason, EscalationReason
 from conversations.events import events_buffered, record
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole, State
 from core.models import ApiKey
+from core.observability.steps import turn_done, turn_step
 from core.outbox import outbox_task
 from core.principals import NOBODY, Principal
 from orchestration.agent_runs import (
@@ -111,9 +112,13 @@ def conversation_receive_message(
     (``TURN_DISPATCH``). Raises ConversationClosed. With ``"inline"`` dispatch the result
     carries the agent's answer; otherwise ``reply_status`` is ``pending`` and the answer
     arrives over the sockets (``turn_wait`` waits for it)."""
-    result = conversation_decide(
-        conversation=conversation, text=text, signals=signals, sent_by=sent_by
-    )
+    with turn_step(
+        "decide", conversation_id=conversation.pk, tenant_id=conversation.tenant_id
+    ) as step:
+        result = conversation_decide(
+            conversation=conversation, text=text, signals=signals, sent_by=sent_by
+        )
+        step.decided(reply_status=result.reply_status, ai_turn=result.ai_turn)
     inline = settings.TURN_DISPATCH == "inline"
     if inline and result.reply_status == ReplyStatus.PENDING and result.ai_turn is not None:
         applied = execute(
@@ -148,13 +153,17 @@ def execute(*, conversation_id, ai_turn: int, message_id: int) -> TurnResult | N
         return None
     message, plan = loaded
     _release_connection()
-    outcome = run_plan(plan) if plan is not None else None
-    return apply(
-        conversation_id=conversation_id,
-        ai_turn=ai_turn,
-        message=message or Message(pk=message_id),
-        outcome=outcome,
-    )
+    with turn_step("agent_run", conversation_id=conversation_id, ai_turn=ai_turn):
+        outcome = run_plan(plan) if plan is not None else None
+    with turn_step("apply", conversation_id=conversation_id, ai_turn=ai_turn) as step:
+        result = apply(
+            conversation_id=conversation_id,
+            ai_turn=ai_turn,
+            message=message or Message(pk=message_id),
+            outcome=outcome,
+        )
+        step.decided(outcome=turn_done(result))
+    return result
 
 
 def _release_connection() -> None:

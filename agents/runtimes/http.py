@@ -33,6 +33,7 @@ from core.json_input import (
     JsonRefused,
     loads,
 )
+from core.observability import tracing
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 15.0
@@ -304,6 +305,7 @@ def post_json(
         "Content-Type": "application/json",
         "Accept": "application/json",
         "User-Agent": USER_AGENT,
+        **tracing.headers(),  # traceparent: the turn's trace goes on at the webhook / LLM
         **(headers or {}),
     }
     failures: list[str] = []

@@ -8,6 +8,7 @@ import time
 from agents.runtimes import builtin, openai, webhook
 from agents.runtimes.base import RUNTIMES, AgentReply, TurnContext, failed
 from agents.runtimes.http import HttpPolicy
+from core.observability.metrics import agent_call
 
 logger = logging.getLogger("agents.runtimes.base")
 
@@ -37,4 +38,5 @@ def run_agent(ctx: TurnContext, *, http_policy: HttpPolicy | None = None) -> Age
             detail={"runtime": runtime, "exception": type(exc).__name__},
         )
     reply.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    agent_call(runtime, reply.duration_ms / 1000, failed=reply.error is not None)
     return reply

@@ -1,0 +1,40 @@
+"""Sockets opened and closed (by close code) are counted; a refused socket is not opened."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from prometheus_client import REGISTRY
+
+from config.asgi import application
+from tests.handover.test_consumers import ORIGIN, _open_conversation_with_token
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_sockets_opened_and_closed_by_code_are_counted(tenant):
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+    opened = sample("backoffice_socket_connections_opened_total")
+    closed = sample("backoffice_socket_connections_closed_total", code="1000")
+
+    refused = WebsocketCommunicator(
+        application, f"/ws/conversations/{conv.pk}/?token=ct_nope", headers=[ORIGIN]
+    )
+    assert await refused.connect() == (False, 4401)
+    customer = WebsocketCommunicator(
+        application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN]
+    )
+    connected, _ = await customer.connect()
+    assert connected
+    await customer.disconnect(code=1000)
+
+    assert sample("backoffice_socket_connections_opened_total") == opened + 1
+    assert sample("backoffice_socket_connections_closed_total", code="1000") == closed + 1
