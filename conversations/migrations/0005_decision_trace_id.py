@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0002_ai_turn'),
+        ('conversations', '0004_message_text_search'),
     ]
 
     operations = [
