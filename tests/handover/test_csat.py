@@ -12,7 +12,7 @@ from conversations.models import Conversation
 from conversations.services import conversation_start
 from handover.models import CsatRating, Handoff
 from handover.services import conversation_resolve, handoff_claim
-from orchestration.pipeline import conversation_receive_message
+from orchestration.turns import conversation_receive_message
 
 pytestmark = pytest.mark.django_db
 
