@@ -139,6 +139,7 @@ class RouteReason:
     ESCALATION_RULE = "escalation_rule"
     HANDOFF_RULE = "handoff_rule"
     CONSULTATION = "consultation"  # a sequential supervisor asks a specialist privately
+    CONCURRENT = "concurrent"  # a concurrent supervisor asks its specialists at once
 
 
 class EscalationReason:
@@ -208,6 +209,9 @@ class AgentRouted(Decision):
         default=None, metadata=OMIT
     )  # a consultation not made: "cycle" or "depth limit"
     answered: bool | None = field(default=None, metadata=OMIT)  # a consultation's answer
+    # a concurrent consultation's branch: its number, and when it started after the fan-out
+    branch: int | None = field(default=None, metadata=OMIT)
+    started_ms: float | None = field(default=None, metadata=named("startedMs", omit_none=True))
 
     @property
     def consultation(self) -> bool:

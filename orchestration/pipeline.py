@@ -414,8 +414,8 @@ def _route(turn: Turn) -> None:
     if best is None or best.pk == agent.pk:
         return
     if agent.role == AgentRole.SUPERVISOR:
-        if agent.pattern == Pattern.SEQUENTIAL:
-            return  # the supervisor keeps the customer and consults privately (in _reply)
+        if agent.pattern in (Pattern.SEQUENTIAL, Pattern.CONCURRENT):
+            return  # the supervisor keeps the customer and consults privately (in the run)
         _transfer(
             turn,
             best,
