@@ -140,6 +140,7 @@ class RouteReason:
     HANDOFF_RULE = "handoff_rule"
     CONSULTATION = "consultation"  # a sequential supervisor asks a specialist privately
     CONCURRENT = "concurrent"  # a concurrent supervisor asks its specialists at once
+    ORCHESTRATOR_MODEL = "orchestrator_model"  # the model-driven orchestrator re-routed
 
 
 class EscalationReason:
@@ -151,6 +152,7 @@ class EscalationReason:
     STALLED = "stalled"
     RUNTIME_FAILING = "runtime_failing"
     SILENCE = "silence"
+    ORCHESTRATOR_MODEL = "orchestrator_model"
 
 
 HUMAN = "human"  # the ``to`` of an escalation to people
@@ -286,6 +288,24 @@ class StallDetected(Decision):
     stall_threshold: int | None = field(default=None, metadata=OMIT)
     silent_seconds: int | None = field(default=None, metadata=OMIT)
     customer_waiting: bool | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrchestratorDecided(Decision):
+    """The model-driven orchestrator's choice for a turn (what the rules left open):
+    ``action`` one of continue, reroute, hand_over, mark_stalled, consult; ``ignored`` says why
+    it was not followed (an unknown agent, a hand-over mode the stack forbids, a failed call)."""
+
+    type: ClassVar[str] = EventType.ORCHESTRATOR_DECIDED
+
+    action: str | None
+    model: str = ""
+    to: str | None = field(default=None, metadata=OMIT)
+    agents: list[str] | None = field(default=None, metadata=OMIT)
+    mode: str | None = field(default=None, metadata=OMIT)
+    reason: str | None = field(default=None, metadata=OMIT)
+    ignored: str | None = field(default=None, metadata=OMIT)
+    error: str | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -512,6 +532,7 @@ DECISIONS: dict[str, type[Decision]] = {
         GuardrailRedacted,
         BudgetExceeded,
         TurnDropped,
+        OrchestratorDecided,
     )
 }
 

@@ -27,6 +27,8 @@ from agents.runtimes import AgentReply, AgentSpec, TurnContext, run_agent
 from conversations import decisions
 from conversations.decisions import RouteReason
 from core.events import timed
+from orchestration import orchestrator_model
+from orchestration.orchestrator_model import Choice, OrchestratorAsk, Specialist
 from orchestration.turn import Turn
 from rules import compile_condition, workflow_schema
 
@@ -103,6 +105,10 @@ class RunPlan:
     consultation: Consultation | None = None
     workflow: WorkflowPlan | None = None
     fan_out: FanOut | None = None
+    # the model-driven orchestrator, asked before the reply, and whom it may name
+    orchestrator: OrchestratorAsk | None = None
+    candidates: tuple[Speaker, ...] = ()
+    handoff_mode: str = "auto"
 
 
 # --- the outcome -------------------------------------------------------------------------------
@@ -135,6 +141,7 @@ class Outcome:
     speaker: Speaker | None = None
     budget: BudgetStop | None = None
     hand_over: str | None = None  # people take over, for this reason
+    choice: Choice | None = None  # the orchestrator model's, for the apply phase to apply
 
 
 class _BudgetCrossed(Exception):
@@ -228,6 +235,21 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
         consultation = _consultation(turn, agent, 0, {agent.pk})
     elif agent.role == AgentRole.SUPERVISOR and agent.pattern == Pattern.CONCURRENT:
         fan_out = _fan_out(turn, agent)
+    orchestrator = None
+    candidates: tuple[Speaker, ...] = ()
+    if workflow is None and (conv.ai_turn_detail or {}).get("orchestrator"):
+        others = [a for a in turn.config.specialists_of(agent) if a.pk != agent.pk]
+        candidates = tuple(_speaker(turn, a) for a in others)
+        orchestrator = OrchestratorAsk(
+            base_url=turn.settings.get("orchestratorEndpoint") or "",
+            key_token=turn.config.orchestrator_key_for(agent),
+            model=turn.settings.get("model") or "",
+            routing_instructions=context.routing_instructions,
+            current=agent.slug,
+            specialists=tuple(
+                Specialist(slug=a.slug, name=a.name, domains=tuple(a.domains or ())) for a in others
+            ),
+        )
     limits = {
         name: turn.settings[setting]
         for name, setting in BUDGETS
@@ -245,6 +267,9 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
         consultation=consultation,
         workflow=workflow,
         fan_out=fan_out,
+        orchestrator=orchestrator,
+        candidates=candidates,
+        handoff_mode=turn.settings.get("handoffMode") or "auto",
     )
 
 
@@ -407,6 +432,44 @@ class _Run:
         self.check_budget(self.plan.speaker, before_run=False)
         return answers
 
+    def orchestrate(self) -> tuple[Speaker, FanOut | None, bool]:
+        """Ask the orchestrator model (one step of the budget, its tokens and cost): who
+        answers, whom it consults first, and whether the agent answers at all (not when people
+        take over). A choice that is not followed (``orchestrator_model.ignored``) changes
+        nothing; the apply phase records it either way."""
+        plan, ask = self.plan, self.plan.orchestrator
+        assert ask is not None
+        self.check_budget(plan.speaker, before_run=True)
+        choice = orchestrator_model.decide(ask, plan.context)
+        used = self.outcome.used
+        used["steps"] = used.get("steps", 0) + 1
+        if choice.tokens:
+            used["tokens"] = used.get("tokens", 0) + choice.tokens
+        if choice.cost:
+            used["cost"] = round(used.get("cost", 0.0) + choice.cost, 6)
+        self.outcome.choice = choice
+        self.check_budget(plan.speaker, before_run=False)
+        by_slug = {c.slug: c for c in plan.candidates}
+        if orchestrator_model.ignored(
+            choice, current=ask.current, candidates=set(by_slug), handoff_mode=plan.handoff_mode
+        ):
+            return plan.speaker, None, True
+        if choice.action == orchestrator_model.REROUTE and choice.to:
+            return by_slug[choice.to], None, True
+        if choice.action == orchestrator_model.HAND_OVER:
+            return plan.speaker, None, False
+        if choice.action == orchestrator_model.CONSULT:
+            seconds = float(
+                getattr(django_settings, "CONCURRENT_BRANCH_SECONDS", CONCURRENT_BRANCH_SECONDS)
+            )
+            fan = FanOut(
+                from_slug=ask.current,
+                to=tuple(by_slug[a] for a in dict.fromkeys(choice.agents)),
+                seconds=seconds,
+            )
+            return plan.speaker, fan, True
+        return plan.speaker, None, True
+
     @staticmethod
     def _branch(fan: FanOut, index: int, speaker: Speaker, **extra) -> decisions.AgentRouted:
         return decisions.AgentRouted(
@@ -478,6 +541,17 @@ def run_plan(plan: RunPlan) -> Outcome:
     try:
         if plan.workflow is not None:
             reply, speaker = run.workflow(plan.workflow)
+        elif plan.orchestrator is not None:
+            speaker, fan, answers = run.orchestrate()
+            if not answers:
+                return run.outcome  # people take over (the apply phase hands over)
+            if fan is not None:
+                consultation = run.fan_out(fan)
+            elif speaker.id == plan.speaker.id:
+                consultation = run.consult(plan.consultation) or run.fan_out(plan.fan_out)
+            else:
+                consultation = []
+            reply = run.run(speaker, consultation)
         else:
             consultation = run.consult(plan.consultation) or run.fan_out(plan.fan_out)
             reply, speaker = run.run(plan.speaker, consultation), plan.speaker

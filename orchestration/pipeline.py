@@ -144,6 +144,8 @@ def _request_reply(turn: Turn) -> None:
             "key": getattr(sent_by.key, "pk", None),
         },
         "dispatches": 1,
+        # the model-driven orchestrator decides what the rules left open (in the run phase)
+        "orchestrator": bool(turn.settings.get("orchestratorEndpoint")) and not turn.ruled,
     }
     turn.result.reply_status = ReplyStatus.PENDING
     turn.result.ai_turn = conv.ai_turn
@@ -460,6 +462,10 @@ def _transfer(
     conv.current_agent = target
     conv.escalation_fallback = {}  # a pending fallback belongs to the agent it was set for
     turn.transferred = True
+    turn.ruled = turn.ruled or reason_code in (
+        RouteReason.ESCALATION_RULE,
+        RouteReason.HANDOFF_RULE,
+    )
     event = decisions.AgentRerouted if rerouted else decisions.AgentRouted
     record(
         conversation=conv,
@@ -476,6 +482,11 @@ def _transfer(
         rule=rule,
         agent_slug=target.slug,
     )
+
+
+def transfer(turn: Turn, target: Agent, **how: Any) -> None:
+    """A transfer decided outside this module (the apply phase of the model's choice)."""
+    _transfer(turn, target, **how)
 
 
 def _stall(turn: Turn) -> bool:
