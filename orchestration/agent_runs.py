@@ -220,6 +220,12 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
             turn.settings.get("routingInstructions") or "", conv.tenant
         ),
         model=turn.settings.get("model") or "",
+        specialists=tuple(
+            {"agent": s.slug, "name": s.name, "domains": list(s.domains or ())}
+            for s in (
+                turn.config.specialists_of(agent) if agent.role == AgentRole.SUPERVISOR else ()
+            )
+        ),
     )
     workflow = None
     consultation = None
