@@ -90,6 +90,8 @@ SPECS: dict[str, Spec] = {
     ),
     "consult": Spec(quick_args=("--delay", "0.3", "--runs", "1"), timeout=120),
     "canvas": Spec(services=("postgres",), quick_args=("--events", "20000"), timeout=900),
+    # its own SQLite file and server: no service
+    "embedded": Spec(quick_args=("--rounds", "2"), timeout=600),
     "load": Spec(
         services=("postgres", "redis"),
         quick_args=("--seconds", "15", "--customers", "10", "--agents", "3"),

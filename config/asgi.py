@@ -1,5 +1,12 @@
-"""The ASGI application: HTTP to Django, websockets through origin checks and session auth."""
+"""The ASGI application: HTTP to Django, websockets through origin checks and session auth.
 
+With ``IN_PROCESS_RUNNER`` on and no broker (the embedded default, ``./run up``), this process
+also runs the Celery tasks and the periodic sweeps (``config/runner.py``): started here, once
+the application is loaded, and stopped at exit.
+"""
+
+import atexit
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -15,8 +22,11 @@ from channels.security.websocket import (  # noqa: E402
     AllowedHostsOriginValidator,
     WebsocketDenier,
 )
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from config import runner  # noqa: E402
+from config.celery import app as celery_app  # noqa: E402
 from config.security import WebsocketNulRefusal  # noqa: E402
 from handover.routing import websocket_urlpatterns  # noqa: E402
 
@@ -33,3 +43,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+if settings.IN_PROCESS_RUNNER and celery_app.conf.task_always_eager:
+    runner.start(workers=settings.IN_PROCESS_RUNNER_THREADS)
+    atexit.register(runner.stop)
+elif settings.IN_PROCESS_RUNNER:
+    logging.getLogger(__name__).warning(
+        "IN_PROCESS_RUNNER is ignored: tasks go to the broker (run a Celery worker and beat)"
+    )

@@ -52,6 +52,17 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer; got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    _READ.add(name)
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     _READ.add(name)
     raw = os.environ.get(name)

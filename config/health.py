@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from config import runner
 from config.celery import app
 from core.outbox import outbox_pending
 
@@ -75,7 +76,8 @@ def check_redis(timeout: float) -> dict[str, Any]:
 def check_workers(timeout: float) -> dict[str, Any]:
 
     if app.conf.task_always_eager:
-        return {"mode": "in process"}
+        # the web process's runner (config/runner.py), or inline in the request without one
+        return {"mode": "in-process runner" if runner.running() else "in process"}
     with app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
         # the first answer is enough: do not wait the whole timeout for the others

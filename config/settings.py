@@ -17,7 +17,7 @@ import dj_database_url
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str, names_read
+from config.env import env_bool, env_float, env_int, env_list, env_str, names_read
 from config.origins import url_origin
 from config.ratelimit import parse_rate, parse_rate_overrides
 
@@ -305,6 +305,16 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # /health/ready: every check gives up after this long (database, Redis, worker ping)
 HEALTH_CHECK_TIMEOUT_MS = env_int("HEALTH_CHECK_TIMEOUT_MS", 2000)
 CELERY_TIMEZONE = "UTC"
+
+# --- Configuration generations (core/config_version.py) and the in-process runner ----------
+# Each process checks the database for configuration or credentials changed elsewhere at most
+# once every CONFIG_CHECK_SECONDS (one indexed query that finds no row when nothing changed).
+CONFIG_CHECK_SECONDS = env_float("CONFIG_CHECK_SECONDS", 1.0)
+# On the embedded default (no broker), IN_PROCESS_RUNNER=1 runs Celery tasks and the periodic
+# sweeps on threads of the web process (config/runner.py), started by config/asgi.py; ./run up
+# sets it. Off, tasks queued on the embedded default run inline in the request that queued them.
+IN_PROCESS_RUNNER = env_bool("IN_PROCESS_RUNNER", default=False)
+IN_PROCESS_RUNNER_THREADS = env_int("IN_PROCESS_RUNNER_THREADS", 16)
 
 # --- Delivery that must not be lost (orchestration/outbox.py) ---------------------------------
 OUTBOX_BROKER_BACKOFF = env_int("OUTBOX_BROKER_BACKOFF", 10)  # s without publishing after a failure

@@ -4,8 +4,13 @@
 so the work exists exactly when the change that calls for it commits. After the commit the
 same process relays it (publishes the Celery task, or offers the handoff to the online
 agents); whatever that could not relay (the broker or Redis is down, the process died between
-the commit and the relay) is relayed by ``outbox_sweep``, which Celery beat runs every few
-seconds, with backoff per row.
+the commit and the relay) is relayed by ``outbox_sweep``, which the schedule runs every few
+seconds (Celery beat, or the in-process runner on the embedded default), with backoff per row.
+
+On the embedded default (no broker) a task is run by the in-process runner of the web process
+when one runs there (``config.runner``), off the request's thread; a task with a countdown
+waits in its row until it is due (so it is not lost if the process stops meanwhile). Where no
+runner runs (tests, ``manage.py shell``) it runs inline, as Celery's eager mode does.
 
 Delivery is at least once: a relay that published but died before marking the row is relayed
 again. Every consumer is idempotent (the execution by its key under a row lock, the pack build
@@ -24,12 +29,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config import runner
 from config.celery import app
 from core.models import (
     OutboxEvent,
@@ -72,6 +79,14 @@ class BrokerSkipped(Exception):
     """Not published: a recent publish failed, so this process leaves it to the sweep."""
 
 
+class NotDue(Exception):
+    """Not relayed yet: the row waits until ``until`` (a countdown on the in-process runner)."""
+
+    def __init__(self, until: dt.datetime) -> None:
+        super().__init__(f"due at {until.isoformat()}")
+        self.until = until
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -105,8 +120,24 @@ def _write(*, tenant_id: int, kind: str, payload: dict[str, Any]) -> OutboxEvent
 # --- relaying ---------------------------------------------------------------------------------
 
 
-def _publish_task(event: OutboxEvent) -> None:
+def _submit_in_process(event: OutboxEvent) -> None:
+    """The embedded default with a runner in this process: the task runs on it once the
+    relay commits. A countdown not over yet leaves the row for later, and the runner relays
+    it when it is due (or the sweep does, after a restart)."""
+    payload = event.payload
+    if payload.get("countdown"):
+        due = event.created_at + dt.timedelta(seconds=payload["countdown"])
+        left = (due - timezone.now()).total_seconds()
+        if left > 0:
+            raise NotDue(due)
+    task, args = payload["task"], payload.get("args", [])
+    transaction.on_commit(lambda: runner.submit(task, args))
 
+
+def _publish_task(event: OutboxEvent) -> None:
+    if app.conf.task_always_eager and runner.running():
+        _submit_in_process(event)
+        return
     if broker.is_open() and not app.conf.task_always_eager:
         raise BrokerSkipped("the broker failed recently")
     payload = event.payload
@@ -151,6 +182,12 @@ def _relay_locked(rows: list[OutboxEvent], now: dt.datetime) -> int:
         try:
             with transaction.atomic():  # a handler's own writes commit with its "relayed"
                 HANDLERS[event.kind](event)
+        except NotDue as wait:
+            event.available_at = wait.until
+            event.save(update_fields=["available_at"])
+            left = (wait.until - now).total_seconds() + 0.05
+            transaction.on_commit(partial(runner.submit, SWEEP_TASK, countdown=left))
+            continue
         except Exception as exc:
             event.attempts += 1
             event.last_error = f"{type(exc).__name__}: {exc}"[:2000]

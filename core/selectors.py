@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from datetime import timedelta
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.config_version import CREDENTIALS_KEY, generation, generation_key
+from core.config_version import moves as config_moves
 from core.models import (
     ApiKey,
     PersonalToken,
@@ -22,21 +24,58 @@ from core.services import (
 # last_used_at is refreshed at most this often, so a busy key does not write on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
+# API keys this process has looked up, by key hash: (credentials generation, tenant
+# generation, the key with its tenant). An entry is used only while both generations are the
+# ones it was read under: revoking a key moves the credentials generation on, changing or
+# deleting its tenant moves the tenant's (core.config_version), and every process sees either
+# within CONFIG_CHECK_SECONDS. A hash that names no key is not kept (nothing to revoke).
+_api_keys: dict[str, tuple[int, int, ApiKey]] = {}
+API_KEYS_KEPT = 10_000
+
 
 def credential_for_bearer(raw: str) -> ApiKey | PersonalToken | None:
-    """The key or token a bearer secret names (revoked ones included), or None."""
+    """The key or token a bearer secret names (revoked ones included), or None. An API key
+    is read from this process's cache when nothing changed since it was read (no query)."""
     kind = raw.partition("_")[0]
-    queryset: QuerySet[ApiKey] | QuerySet[PersonalToken]
     if kind == API_KEY_KIND:
-        queryset = ApiKey.objects.select_related("tenant")
-    elif kind == PERSONAL_TOKEN_KIND:
-        queryset = PersonalToken.objects.select_related("user")
-    else:
+        return _api_key(hash_secret(raw))
+    if kind != PERSONAL_TOKEN_KIND:
         return None
-    credential = queryset.filter(key_hash=hash_secret(raw)).first()
-    if credential is not None and credential.is_active:
-        _touch(credential)
-    return credential
+    token = PersonalToken.objects.select_related("user").filter(key_hash=hash_secret(raw)).first()
+    if token is not None and token.is_active:
+        _touch(token)
+    return token
+
+
+def _api_key(digest: str) -> ApiKey | None:
+    credentials = generation(CREDENTIALS_KEY)
+    kept = _api_keys.get(digest)
+    if kept is not None and (
+        kept[0] != credentials or kept[1] != generation(generation_key(kept[2].tenant_id))
+    ):
+        kept = None
+    if kept is None:
+        before = config_moves()
+        api_key = ApiKey.objects.select_related("tenant").filter(key_hash=digest).first()
+        if api_key is None:
+            return None
+        kept = (credentials, generation(generation_key(api_key.tenant_id)), api_key)
+        if config_moves() == before:  # else its tenant may have changed after the read
+            if len(_api_keys) >= API_KEYS_KEPT:
+                _api_keys.clear()
+            _api_keys[digest] = kept
+    api_key = kept[2]
+    if api_key.is_active:
+        _touch(api_key)
+    # each request gets copies of its own: nothing it sets on them reaches the cache
+    mine = copy.copy(api_key)
+    mine.tenant = copy.copy(api_key.tenant)
+    return mine
+
+
+def forget_api_keys() -> None:
+    """Drop the keys this process keeps (tests)."""
+    _api_keys.clear()
 
 
 def _touch(credential: ApiKey | PersonalToken) -> None:

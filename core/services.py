@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.config_version import credentials_changed
 from core.currencies import DEFAULT_CURRENCY
 from core.events import (
     notify_on_commit,
@@ -69,8 +70,14 @@ def api_key_create(*, tenant: Tenant, name: str, created_by: User | None = None)
     return api_key, raw
 
 
+@transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke a key: refused from now on by this process, by every other within
+    ``CONFIG_CHECK_SECONDS`` (they keep keys cached, ``core.selectors``)."""
+    if ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    ):
+        credentials_changed()
     api_key.refresh_from_db(fields=["revoked_at"])
     return api_key
 

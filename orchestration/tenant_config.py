@@ -3,10 +3,12 @@
 Agents (with their knowledge, as runtime specs), the effective rules document and the
 effective orchestrator settings of each agent, the tenant's intents and the specialists'
 domains: built from the database in a handful of queries and kept in Django's cache (Redis in
-production, shared by every process) under a generation number. Every write to configuration
-calls ``config_changed(tenant_id)`` (``None`` for the global defaults), which moves the
-generation on at once and again after commit, so no reader keeps a snapshot built from data
-older than the change. Entries also expire after ``TTL`` seconds as a safety net.
+production, shared by every process) under the generation numbers of ``core.config_version``.
+Every write to configuration calls ``config_changed(tenant_id)`` (``None`` for the global
+defaults), which moves the generation on in the database: the writing process reads the new
+number at once, every other process within ``CONFIG_CHECK_SECONDS``, so no reader keeps a
+snapshot built from data older than the change. Entries also expire after ``TTL`` seconds as a
+safety net.
 
 The pipeline and the admin's rule tester both detect signals (``detect``) and trace rules
 (``rules_for``) through the snapshot, so the tester shows what the orchestrator would do.

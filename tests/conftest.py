@@ -25,11 +25,24 @@ def _fresh_cache():
     its test."""
     from django.core.cache import cache
 
+    from core import config_version
+    from core.selectors import forget_api_keys
     from orchestration import tenant_config
 
     cache.clear()
     tenant_config._local.clear()
+    # configuration generations as a fresh process knows them, checked against the database
+    # only when a test asks (CONFIG_CHECK_SECONDS is large in tests, see below)
+    config_version.forget(checked=True)
+    forget_api_keys()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _config_checked_on_demand(settings):
+    """A test's own process sees its own changes at once; changes by other processes are
+    checked when the test says so (``config_version.check_now()``) or sets the interval."""
+    settings.CONFIG_CHECK_SECONDS = 3600
 
 
 @pytest.fixture(autouse=True)

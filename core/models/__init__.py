@@ -1,3 +1,4 @@
+from core.models.config import ConfigGeneration
 from core.models.credentials import ApiKey, PersonalToken
 from core.models.groups import ApproverGroup
 from core.models.outbox import OutboxEvent, OutboxKind
@@ -17,6 +18,7 @@ __all__ = [
     "ApiKey",
     "ApproverGroup",
     "BusinessHours",
+    "ConfigGeneration",
     "Holiday",
     "Membership",
     "OutboxEvent",
