@@ -10,6 +10,7 @@ defaults (which set every name).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -29,6 +30,7 @@ from agents.models import (
 )
 from core.config_version import config_changed
 from core.models import Tenant
+from core.secret_store import seal
 
 if TYPE_CHECKING:
     from agents.models import Agent
@@ -40,6 +42,11 @@ MAX_INSTRUCTIONS_LENGTH = 10_000
 MAX_STEPS = 10_000  # agent runs per conversation
 MAX_TOKENS = 100_000_000
 MAX_COST = 1_000_000.0
+MAX_ENDPOINT_LENGTH = 500
+MAX_KEY_LENGTH = 500
+# the orchestrator endpoint's key: written by name like a setting, kept sealed on the level's
+# row, inherited like the others, never read back (not one of SETTINGS)
+API_KEY_NAME = "orchestratorApiKey"
 LEVEL_ORDER = (SettingsLevel.GLOBAL, SettingsLevel.TENANT, SettingsLevel.STACK)
 
 
@@ -131,6 +138,31 @@ def _clean_instructions(value: Any) -> str:
     return value
 
 
+def _clean_endpoint(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("Enter the endpoint's base URL as a string.", code="invalid")
+    value = value.strip()
+    if len(value) > MAX_ENDPOINT_LENGTH:
+        raise ValidationError(
+            f"Ensure this value has at most {MAX_ENDPOINT_LENGTH} characters.", code="max_length"
+        )
+    if value and not re.match(r"^https?://[^\s/]+", value):
+        raise ValidationError(
+            "Enter an http(s) base URL, e.g. https://api.openai.com/v1.", code="invalid"
+        )
+    return value
+
+
+def _clean_key(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("Enter the API key as a non-empty string.", code="invalid")
+    if len(value.strip()) > MAX_KEY_LENGTH:
+        raise ValidationError(
+            f"Ensure this value has at most {MAX_KEY_LENGTH} characters.", code="max_length"
+        )
+    return value.strip()
+
+
 def _clean_cost(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError("Enter a number.", code="invalid")
@@ -210,6 +242,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("handoffMode", "handoff_mode", HandoffMode.AUTO.value, _one_of(HandoffMode.values)),
     Setting("hotClaimTimeout", "hot_claim_timeout", 120, _whole_number(MAX_SECONDS)),
     Setting("routingInstructions", "routing_instructions", "", _clean_instructions),
+    Setting("orchestratorEndpoint", "orchestrator_endpoint", "", _clean_endpoint),
     Setting("stepBudget", "step_budget", 100, _whole_number(MAX_STEPS)),
     Setting("tokenBudget", "token_budget", 200_000, _whole_number(MAX_TOKENS)),
     Setting("costBudget", "cost_budget", 5.0, _clean_cost),
@@ -235,7 +268,12 @@ def validate_changes(*, level: str, changes: Mapping[str, Any]) -> dict[str, Any
     cleaned: dict[str, Any] = {}
     for name, value in changes.items():
         setting = BY_NAME.get(name)
-        if setting is None:
+        if name == API_KEY_NAME:
+            try:
+                cleaned[name] = None if value is None else _clean_key(value)
+            except ValidationError as exc:
+                errors[name] = [exc]
+        elif setting is None:
             errors[str(name)] = [ValidationError("unknown setting", code="unknown")]
         elif value is None:
             if level == SettingsLevel.GLOBAL:
@@ -310,6 +348,16 @@ class SettingsOverview:
     sources: dict[str, str]
     levels: dict[str, dict[str, Any]]
     stack: Agent | None
+    # the orchestrator endpoint's key, sealed, by the levels that set one (never shown)
+    sealed_keys: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def orchestrator_key(self) -> str:
+        """The sealed key of the most specific level that sets one ("" when none does)."""
+        for level in reversed(LEVEL_ORDER):
+            if self.sealed_keys.get(str(level)):
+                return self.sealed_keys[str(level)]
+        return ""
 
     def inherited(self, level: str) -> dict[str, tuple[Any, str]]:
         """What ``level`` would get for each name if it set nothing: ``{name: (value,
@@ -354,7 +402,10 @@ def settings_overview(*, tenant: Tenant | None, agent: Agent | None = None) -> S
     if root is not None:
         levels[str(SettingsLevel.STACK)] = _values(rows.get(SettingsLevel.STACK))
     effective, sources = _merge(levels)
-    return SettingsOverview(effective=effective, sources=sources, levels=levels, stack=root)
+    sealed_keys = {str(level): row.orchestrator_api_key or "" for level, row in rows.items()}
+    return SettingsOverview(
+        effective=effective, sources=sources, levels=levels, stack=root, sealed_keys=sealed_keys
+    )
 
 
 def effective_settings(
@@ -420,7 +471,10 @@ def settings_update(
             level=level, stack=owner["stack"], defaults={"tenant": owner["tenant"]}
         )
     for name, value in cleaned.items():
-        setattr(row, BY_NAME[name].field, value)
+        if name == API_KEY_NAME:
+            row.orchestrator_api_key = "" if value is None else seal(value)
+        else:
+            setattr(row, BY_NAME[name].field, value)
     row.save()
     config_changed(None if level == SettingsLevel.GLOBAL else owner["tenant"].pk)
     return row

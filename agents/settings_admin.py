@@ -61,6 +61,7 @@ SETTING_FORM_FIELDS = [
     "handoff_mode",
     "hot_claim_timeout",
     "routing_instructions",
+    "orchestrator_endpoint",
     "step_budget",
     "token_budget",
     "cost_budget",
@@ -149,8 +150,10 @@ class OrchestratorSettingsForm(TenantScopedForm):
         for name in (*required, "step_budget", "token_budget", "cost_budget"):
             if name in fields:
                 fields[name].required = True
-        if "routing_instructions" in fields:
-            fields["routing_instructions"].empty_value = ""
+        for name in ("routing_instructions", "orchestrator_endpoint"):
+            if name in fields:
+                fields[name].empty_value = ""
+                fields[name].required = False
 
     def _inheriting_fields(self) -> None:
         fields = self.fields
@@ -168,9 +171,10 @@ class OrchestratorSettingsForm(TenantScopedForm):
                 empty_value=None,
                 label=fields["handoff_mode"].label,
             )
-        if "routing_instructions" in fields:
-            # Empty inherits; an empty override is set through the API ("").
-            fields["routing_instructions"].empty_value = None
+        for name in ("routing_instructions", "orchestrator_endpoint"):
+            if name in fields:
+                # Empty inherits; an empty override is set through the API ("").
+                fields[name].empty_value = None
         if "override_risk_categories" in fields:
             fields["override_risk_categories"].initial = self.instance.risk_categories is not None
         for name, field in fields.items():

@@ -24,9 +24,12 @@ from agents.models import (
     SettingsLevel,
 )
 from agents.orchestrator_settings import (
+    API_KEY_NAME,
     BANDS,
     MAX_COST,
+    MAX_ENDPOINT_LENGTH,
     MAX_INSTRUCTIONS_LENGTH,
+    MAX_KEY_LENGTH,
     MAX_MODEL_LENGTH,
     MAX_SECONDS,
     MAX_STEPS,
@@ -107,6 +110,13 @@ def _values_fields(*, mode: str) -> dict[str, serializers.Field]:
             help_text="Appended to the built-in routing prompt; {{TENANT_NAME}} is replaced.",
             **options,
         ),
+        "orchestratorEndpoint": serializers.CharField(
+            max_length=MAX_ENDPOINT_LENGTH,
+            allow_blank=True,
+            help_text="An OpenAI-compatible base URL: each turn the orchestrator asks this model "
+            "(with `model`) what the rules leave open. Empty: rules only.",
+            **options,
+        ),
         "stepBudget": serializers.IntegerField(
             min_value=1,
             max_value=MAX_STEPS,
@@ -133,13 +143,26 @@ def _values_fields(*, mode: str) -> dict[str, serializers.Field]:
     }
 
 
+def _patch_fields() -> dict[str, serializers.Field]:
+    return {
+        **_values_fields(mode="patch"),
+        API_KEY_NAME: serializers.CharField(
+            max_length=MAX_KEY_LENGTH,
+            required=False,
+            allow_null=True,
+            write_only=True,
+            help_text="The orchestrator endpoint's key: stored encrypted, never shown again.",
+        ),
+    }
+
+
 def _shape(name: str, fields: dict[str, serializers.Field]) -> type[serializers.Serializer]:
     return type(name, (serializers.Serializer,), fields)
 
 
 _EveryValue = _shape("OrchestratorSettingsValues", _values_fields(mode="full"))
 _SomeValues = _shape("OrchestratorSettingsLevel", _values_fields(mode="some"))
-SettingsPatch = _shape("OrchestratorSettingsPatch", _values_fields(mode="patch"))
+SettingsPatch = _shape("OrchestratorSettingsPatch", _patch_fields())
 TenantSettingsAnswer = _shape(
     "TenantOrchestratorSettings",
     {

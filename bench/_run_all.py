@@ -88,6 +88,7 @@ SPECS: dict[str, Spec] = {
         quick_args=("--conversations", "24"),
         timeout=900,
     ),
+    "consult": Spec(quick_args=("--delay", "0.3", "--runs", "1"), timeout=120),
     "canvas": Spec(services=("postgres",), quick_args=("--events", "20000"), timeout=900),
     # its own SQLite file and server: no service
     "embedded": Spec(quick_args=("--rounds", "2"), timeout=600),
@@ -107,6 +108,7 @@ ORDER = [
     "handoff",
     "stacks",
     "turn",
+    "consult",
     "canvas",
     "load",
 ]

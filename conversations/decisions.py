@@ -139,6 +139,8 @@ class RouteReason:
     ESCALATION_RULE = "escalation_rule"
     HANDOFF_RULE = "handoff_rule"
     CONSULTATION = "consultation"  # a sequential supervisor asks a specialist privately
+    CONCURRENT = "concurrent"  # a concurrent supervisor asks its specialists at once
+    ORCHESTRATOR_MODEL = "orchestrator_model"  # the model-driven orchestrator re-routed
 
 
 class EscalationReason:
@@ -150,6 +152,7 @@ class EscalationReason:
     STALLED = "stalled"
     RUNTIME_FAILING = "runtime_failing"
     SILENCE = "silence"
+    ORCHESTRATOR_MODEL = "orchestrator_model"
 
 
 HUMAN = "human"  # the ``to`` of an escalation to people
@@ -208,6 +211,9 @@ class AgentRouted(Decision):
         default=None, metadata=OMIT
     )  # a consultation not made: "cycle" or "depth limit"
     answered: bool | None = field(default=None, metadata=OMIT)  # a consultation's answer
+    # a concurrent consultation's branch: its number, and when it started after the fan-out
+    branch: int | None = field(default=None, metadata=OMIT)
+    started_ms: float | None = field(default=None, metadata=named("startedMs", omit_none=True))
 
     @property
     def consultation(self) -> bool:
@@ -282,6 +288,24 @@ class StallDetected(Decision):
     stall_threshold: int | None = field(default=None, metadata=OMIT)
     silent_seconds: int | None = field(default=None, metadata=OMIT)
     customer_waiting: bool | None = field(default=None, metadata=OMIT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrchestratorDecided(Decision):
+    """The model-driven orchestrator's choice for a turn (what the rules left open):
+    ``action`` one of continue, reroute, hand_over, mark_stalled, consult; ``ignored`` says why
+    it was not followed (an unknown agent, a hand-over mode the stack forbids, a failed call)."""
+
+    type: ClassVar[str] = EventType.ORCHESTRATOR_DECIDED
+
+    action: str | None
+    model: str = ""
+    to: str | None = field(default=None, metadata=OMIT)
+    agents: list[str] | None = field(default=None, metadata=OMIT)
+    mode: str | None = field(default=None, metadata=OMIT)
+    reason: str | None = field(default=None, metadata=OMIT)
+    ignored: str | None = field(default=None, metadata=OMIT)
+    error: str | None = field(default=None, metadata=OMIT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -508,6 +532,7 @@ DECISIONS: dict[str, type[Decision]] = {
         GuardrailRedacted,
         BudgetExceeded,
         TurnDropped,
+        OrchestratorDecided,
     )
 }
 

@@ -224,6 +224,7 @@ class EventType(models.TextChoices):
     GUARDRAIL_REDACTED = "guardrail.redacted"
     BUDGET_EXCEEDED = "budget.exceeded"
     TURN_DROPPED = "turn.dropped"
+    ORCHESTRATOR_DECIDED = "orchestrator.decided"
 
 
 class DecisionEvent(TenantOwned):

@@ -597,6 +597,10 @@ def event_summary(event: DecisionEvent) -> str:
         overridden = f" (given: {', '.join(d.overridden)})" if d.overridden else ""
         return f"intent {_short(d.intent)}, sentiment {mood}, risk {_short(d.risk)}{overridden}"
     if isinstance(d, decisions.AgentRouted):  # and AgentRerouted
+        if d.consultation and d.branch is not None:  # a concurrent consultation's branch
+            took = f", started at +{d.started_ms:g} ms" if d.started_ms is not None else ""
+            outcome = f", {d.stopped}" if d.stopped else (", answered" if d.answered else "")
+            return f"{d.from_} consulted {d.to} (branch {d.branch}{took}){outcome}"
         if d.consultation:
             stopped = f", stopped: {d.stopped}" if d.stopped else ""
             return f"{d.from_} consulted {d.to} (depth {d.depth}){stopped}"
@@ -644,6 +648,10 @@ def event_summary(event: DecisionEvent) -> str:
         return _parts(d.rule, d.action, d.outcome != d.action and d.outcome)
     if isinstance(d, decisions.BudgetExceeded):
         return f"{d.budget} budget: {d.used} of {d.limit}"
+    if isinstance(d, decisions.OrchestratorDecided):
+        target = d.to or (", ".join(d.agents) if d.agents else None) or d.mode
+        ignored = f" (ignored: {d.ignored})" if d.ignored else ""
+        return _parts(f"model {d.model} chose {d.action}", target, d.reason) + ignored
     if isinstance(d, decisions.TurnDropped):
         what = "reply" if d.ran else "turn"
         return f"the AI's {what} to message {d.turn} was not sent: {d.reason}"

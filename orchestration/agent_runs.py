@@ -13,8 +13,13 @@ budget used, the workflow's state, the reply and who gave it) for the apply phas
 from __future__ import annotations
 
 import dataclasses
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.conf import settings as django_settings
 
 from agents.models import AgentRole, Pattern
 from agents.orchestrator_settings import render_routing_instructions
@@ -22,10 +27,15 @@ from agents.runtimes import AgentReply, AgentSpec, TurnContext, run_agent
 from conversations import decisions
 from conversations.decisions import RouteReason
 from core.events import timed
+from orchestration import orchestrator_model
+from orchestration.orchestrator_model import Choice, OrchestratorAsk, Specialist
 from orchestration.turn import Turn
 from rules import compile_condition, workflow_schema
 
 MAX_CONSULTATION_DEPTH = 3
+# a concurrent consultation's branch is waited for this long (``CONCURRENT_BRANCH_SECONDS``)
+CONCURRENT_BRANCH_SECONDS = 20.0
+MAX_CONCURRENT_BRANCHES = 8
 # the budgets of a conversation (orchestrator settings) and what each counts in budget_used
 BUDGETS = (("steps", "stepBudget"), ("tokens", "tokenBudget"), ("cost", "costBudget"))
 
@@ -58,6 +68,15 @@ class Consultation:
 
 
 @dataclass(frozen=True)
+class FanOut:
+    """A concurrent supervisor asks all of ``to`` at once, waiting ``seconds`` for them."""
+
+    from_slug: str
+    to: tuple[Speaker, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Step:
     index: int
     agent: Speaker
@@ -85,6 +104,11 @@ class RunPlan:
     used: dict[str, Any]  # the conversation's budget_used before the run
     consultation: Consultation | None = None
     workflow: WorkflowPlan | None = None
+    fan_out: FanOut | None = None
+    # the model-driven orchestrator, asked before the reply, and whom it may name
+    orchestrator: OrchestratorAsk | None = None
+    candidates: tuple[Speaker, ...] = ()
+    handoff_mode: str = "auto"
 
 
 # --- the outcome -------------------------------------------------------------------------------
@@ -117,6 +141,7 @@ class Outcome:
     speaker: Speaker | None = None
     budget: BudgetStop | None = None
     hand_over: str | None = None  # people take over, for this reason
+    choice: Choice | None = None  # the orchestrator model's, for the apply phase to apply
 
 
 class _BudgetCrossed(Exception):
@@ -155,6 +180,23 @@ def _consultation(turn: Turn, agent, depth: int, seen: set[int]) -> Consultation
     return Consultation(from_slug=agent.slug, to=to, depth=depth, inner=inner)
 
 
+def _fan_out(turn: Turn, agent) -> FanOut | None:
+    """The specialists a concurrent supervisor consults at once: those whose domains hold the
+    intent, else all of them (at most MAX_CONCURRENT_BRANCHES)."""
+    specialists = turn.config.specialists_of(agent)
+    intent = turn.context.get("intent")
+    matching = [s for s in specialists if intent and intent in (s.domains or [])]
+    chosen = (matching or specialists)[:MAX_CONCURRENT_BRANCHES]
+    if not chosen:
+        return None
+    seconds = float(
+        getattr(django_settings, "CONCURRENT_BRANCH_SECONDS", CONCURRENT_BRANCH_SECONDS)
+    )
+    return FanOut(
+        from_slug=agent.slug, to=tuple(_speaker(turn, s) for s in chosen), seconds=seconds
+    )
+
+
 def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPlan:
     """The run of ``turn`` as plain data. ``steps``: the workflow's steps when one runs."""
     conv = turn.conversation
@@ -178,9 +220,16 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
             turn.settings.get("routingInstructions") or "", conv.tenant
         ),
         model=turn.settings.get("model") or "",
+        specialists=tuple(
+            {"agent": s.slug, "name": s.name, "domains": list(s.domains or ())}
+            for s in (
+                turn.config.specialists_of(agent) if agent.role == AgentRole.SUPERVISOR else ()
+            )
+        ),
     )
     workflow = None
     consultation = None
+    fan_out = None
     if conv.workflow is not None and not (conv.workflow_state or {}).get("done"):
         workflow = WorkflowPlan(
             name=conv.workflow.name,
@@ -190,6 +239,23 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
         )
     elif agent.role == AgentRole.SUPERVISOR and agent.pattern == Pattern.SEQUENTIAL:
         consultation = _consultation(turn, agent, 0, {agent.pk})
+    elif agent.role == AgentRole.SUPERVISOR and agent.pattern == Pattern.CONCURRENT:
+        fan_out = _fan_out(turn, agent)
+    orchestrator = None
+    candidates: tuple[Speaker, ...] = ()
+    if workflow is None and (conv.ai_turn_detail or {}).get("orchestrator"):
+        others = [a for a in turn.config.specialists_of(agent) if a.pk != agent.pk]
+        candidates = tuple(_speaker(turn, a) for a in others)
+        orchestrator = OrchestratorAsk(
+            base_url=turn.settings.get("orchestratorEndpoint") or "",
+            key_token=turn.config.orchestrator_key_for(agent),
+            model=turn.settings.get("model") or "",
+            routing_instructions=context.routing_instructions,
+            current=agent.slug,
+            specialists=tuple(
+                Specialist(slug=a.slug, name=a.name, domains=tuple(a.domains or ())) for a in others
+            ),
+        )
     limits = {
         name: turn.settings[setting]
         for name, setting in BUDGETS
@@ -206,6 +272,10 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
         used=dict(conv.budget_used or {}),
         consultation=consultation,
         workflow=workflow,
+        fan_out=fan_out,
+        orchestrator=orchestrator,
+        candidates=candidates,
+        handoff_mode=turn.settings.get("handoffMode") or "auto",
     )
 
 
@@ -296,6 +366,128 @@ class _Run:
             return []
         return [{"agent": c.to.slug, "text": reply.text, "answered": reply.answered}]
 
+    def fan_out(self, fan: FanOut | None) -> list[dict[str, Any]]:
+        """A concurrent consultation: each branch is one step of the budget, reserved before
+        any starts (a branch past the step budget is not made, and the supervisor's own reply
+        keeps its step); the branches run at once, each waited for at most ``fan.seconds``; the
+        tokens and cost they report count after. One event per branch, with its timing."""
+        if fan is None:
+            return []
+        used = self.outcome.used
+        limit = self.plan.limits.get("steps")
+        admitted: list[tuple[int, Speaker]] = []
+        for index, speaker in enumerate(fan.to):
+            if limit is not None and used.get("steps", 0) + 2 > limit:
+                self.record(
+                    self._branch(fan, index, speaker, stopped="step budget"),
+                    agent_slug=fan.from_slug,
+                )
+                continue
+            used["steps"] = used.get("steps", 0) + 1
+            admitted.append((index, speaker))
+        if not admitted:
+            return []
+        start = time.monotonic()
+
+        def branch(speaker: Speaker) -> tuple[AgentReply, float, float]:
+            began = time.monotonic()
+            ctx = dataclasses.replace(self.plan.context, agent=speaker.spec, consultation=())
+            reply = run_agent(ctx)
+            return reply, (began - start) * 1000, (time.monotonic() - began) * 1000
+
+        pool = ThreadPoolExecutor(max_workers=len(admitted), thread_name_prefix="consult")
+        try:
+            futures = [pool.submit(branch, speaker) for _, speaker in admitted]
+            wait_futures(futures, timeout=fan.seconds)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        answers: list[dict[str, Any]] = []
+        for (index, speaker), future in zip(admitted, futures, strict=True):
+            if not future.done() or future.exception() is not None:
+                why = "time limit" if not future.done() else f"failed: {future.exception()}"
+                self.record(
+                    self._branch(fan, index, speaker, stopped=why),
+                    duration_ms=(time.monotonic() - start) * 1000,
+                    agent_slug=speaker.slug,
+                )
+                continue
+            reply, started_ms, took_ms = future.result()
+            if reply.tokens:
+                used["tokens"] = used.get("tokens", 0) + reply.tokens
+            if reply.cost:
+                used["cost"] = round(used.get("cost", 0.0) + reply.cost, 6)
+            if reply.error:
+                self.record(
+                    decisions.AgentError(
+                        error=reply.error, attempts=reply.attempts, runtime=dict(reply.detail)
+                    ),
+                    duration_ms=reply.duration_ms,
+                    agent_slug=speaker.slug,
+                )
+            self.record(
+                self._branch(
+                    fan, index, speaker, answered=reply.answered, started_ms=round(started_ms, 1)
+                ),
+                duration_ms=took_ms,
+                agent_slug=speaker.slug,
+            )
+            if not reply.error and reply.text:
+                answers.append(
+                    {"agent": speaker.slug, "text": reply.text, "answered": reply.answered}
+                )
+        self.check_budget(self.plan.speaker, before_run=False)
+        return answers
+
+    def orchestrate(self) -> tuple[Speaker, FanOut | None, bool]:
+        """Ask the orchestrator model (one step of the budget, its tokens and cost): who
+        answers, whom it consults first, and whether the agent answers at all (not when people
+        take over). A choice that is not followed (``orchestrator_model.ignored``) changes
+        nothing; the apply phase records it either way."""
+        plan, ask = self.plan, self.plan.orchestrator
+        assert ask is not None
+        self.check_budget(plan.speaker, before_run=True)
+        choice = orchestrator_model.decide(ask, plan.context)
+        used = self.outcome.used
+        used["steps"] = used.get("steps", 0) + 1
+        if choice.tokens:
+            used["tokens"] = used.get("tokens", 0) + choice.tokens
+        if choice.cost:
+            used["cost"] = round(used.get("cost", 0.0) + choice.cost, 6)
+        self.outcome.choice = choice
+        self.check_budget(plan.speaker, before_run=False)
+        by_slug = {c.slug: c for c in plan.candidates}
+        if orchestrator_model.ignored(
+            choice, current=ask.current, candidates=set(by_slug), handoff_mode=plan.handoff_mode
+        ):
+            return plan.speaker, None, True
+        if choice.action == orchestrator_model.REROUTE and choice.to:
+            return by_slug[choice.to], None, True
+        if choice.action == orchestrator_model.HAND_OVER:
+            return plan.speaker, None, False
+        if choice.action == orchestrator_model.CONSULT:
+            seconds = float(
+                getattr(django_settings, "CONCURRENT_BRANCH_SECONDS", CONCURRENT_BRANCH_SECONDS)
+            )
+            fan = FanOut(
+                from_slug=ask.current,
+                to=tuple(by_slug[a] for a in dict.fromkeys(choice.agents)),
+                seconds=seconds,
+            )
+            return plan.speaker, fan, True
+        return plan.speaker, None, True
+
+    @staticmethod
+    def _branch(fan: FanOut, index: int, speaker: Speaker, **extra) -> decisions.AgentRouted:
+        return decisions.AgentRouted(
+            mode=decisions.CONSULTATION,
+            reason_code=RouteReason.CONCURRENT,
+            from_=fan.from_slug,
+            to=speaker.slug,
+            depth=1,
+            branch=index + 1,
+            **extra,
+        )
+
     def workflow(self, workflow: WorkflowPlan) -> tuple[AgentReply | None, Speaker | None]:
         """SPEC 4.4: the entry step, then each later step whose condition holds over the outputs
         gathered so far, within the workflow's step budget (counted over the conversation)."""
@@ -355,8 +547,19 @@ def run_plan(plan: RunPlan) -> Outcome:
     try:
         if plan.workflow is not None:
             reply, speaker = run.workflow(plan.workflow)
+        elif plan.orchestrator is not None:
+            speaker, fan, answers = run.orchestrate()
+            if not answers:
+                return run.outcome  # people take over (the apply phase hands over)
+            if fan is not None:
+                consultation = run.fan_out(fan)
+            elif speaker.id == plan.speaker.id:
+                consultation = run.consult(plan.consultation) or run.fan_out(plan.fan_out)
+            else:
+                consultation = []
+            reply = run.run(speaker, consultation)
         else:
-            consultation = run.consult(plan.consultation)
+            consultation = run.consult(plan.consultation) or run.fan_out(plan.fan_out)
             reply, speaker = run.run(plan.speaker, consultation), plan.speaker
     except _BudgetCrossed as crossed:
         run.outcome.budget = crossed.stop

@@ -4,8 +4,9 @@
 3. with a human: deliver, no AI reply; 4. risk auto-escalation; 5. escalation rules (to an
 agent, to a human, or to an agent with a human as the fallback when it escalates again, fails
 ``maxAttempts`` or is unavailable);
-6. handoff rules, first match wins; then the router (SPEC 4.2: a supervisor's first message goes
-to the matching specialist, a topic shift re-routes invisibly); 7. stall detection;
+6. handoff rules, first match wins (a sequential or concurrent supervisor keeps the customer);
+then the router (SPEC 4.2: a supervisor's first message goes to the matching specialist, who
+keeps it under handoff); 7. stall detection;
 8. when the current agent must answer, the AI turn is recorded on the conversation as pending
 (``ai_turn``) and its run is dispatched through the outbox: the agent's runtime is called
 later, outside this transaction (``orchestration.turns``).
@@ -145,6 +146,8 @@ def _request_reply(turn: Turn) -> None:
             "key": getattr(sent_by.key, "pk", None),
         },
         "dispatches": 1,
+        # the model-driven orchestrator decides what the rules left open (in the run phase)
+        "orchestrator": bool(turn.settings.get("orchestratorEndpoint")) and not turn.ruled,
     }
     turn.result.reply_status = ReplyStatus.PENDING
     turn.result.ai_turn = conv.ai_turn
@@ -356,7 +359,23 @@ def _rules(turn: Turn) -> bool:
         return False
     if verdict.handoff and verdict.handoff.target != turn.agent.slug:
         target = turn.config.agent(verdict.handoff.target)
-        if target is not None:
+        if target is not None and _keeps_the_customer(turn.agent):
+            # a sequential (or concurrent) supervisor stays in charge: it consults, never
+            # transfers (docs 002); the rule is recorded, and decides the turn
+            turn.ruled = True
+            record(
+                conversation=conv,
+                event=decisions.RuleFired(
+                    kind="handoff",
+                    why=[*verdict.handoff.why, f"{turn.agent.slug} is {turn.agent.pattern}: kept"],
+                    to=target.slug,
+                ),
+                message=turn.message,
+                duration_ms=t[0],
+                rule=f"{rule_ref} {verdict.handoff.label.split(':')[0]}",
+                agent_slug=turn.agent.slug,
+            )
+        elif target is not None:
             record(
                 conversation=conv,
                 event=decisions.RuleFired(kind="handoff", why=verdict.handoff.why, to=target.slug),
@@ -374,6 +393,13 @@ def _rules(turn: Turn) -> bool:
                 rule=rule_ref,
             )
     return False
+
+
+def _keeps_the_customer(agent: Agent) -> bool:
+    return agent.role == AgentRole.SUPERVISOR and agent.pattern in (
+        Pattern.SEQUENTIAL,
+        Pattern.CONCURRENT,
+    )
 
 
 def pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any] | None:
@@ -407,8 +433,9 @@ def fallback_to_human(turn: Turn, why: str) -> None:
 
 def _route(turn: Turn) -> None:
     """SPEC 4.2: a supervisor's first message goes to the specialist whose domains match the
-    intent (announced under the handoff pattern); a later topic shift to another specialist's
-    domain re-routes without telling the customer."""
+    intent (announced under the handoff pattern), who then answers every following message; a
+    topic shift re-routes (without telling the customer) only a specialist that a sequential or
+    concurrent supervisor's conversation reached otherwise (started there, or escalated)."""
     agent, intent = turn.agent, turn.context["intent"]
     with timed() as t:
         specialists = turn.config.specialists_of(agent)
@@ -416,8 +443,8 @@ def _route(turn: Turn) -> None:
     if best is None or best.pk == agent.pk:
         return
     if agent.role == AgentRole.SUPERVISOR:
-        if agent.pattern == Pattern.SEQUENTIAL:
-            return  # the supervisor keeps the customer and consults privately (in _reply)
+        if agent.pattern in (Pattern.SEQUENTIAL, Pattern.CONCURRENT):
+            return  # the supervisor keeps the customer and consults privately (in the run)
         _transfer(
             turn,
             best,
@@ -428,7 +455,9 @@ def _route(turn: Turn) -> None:
             duration=t[0],
         )
         return
-    if intent in (agent.domains or []):
+    lead = turn.config.agents.get(agent.supervisor_id) if agent.supervisor_id else None
+    if lead is None or lead.pattern == Pattern.HANDOFF or intent in (agent.domains or []):
+        # under handoff, every following message is answered by the specialist (docs 002)
         return
     _transfer(
         turn,
@@ -462,6 +491,10 @@ def _transfer(
     conv.current_agent = target
     conv.escalation_fallback = {}  # a pending fallback belongs to the agent it was set for
     turn.transferred = True
+    turn.ruled = turn.ruled or reason_code in (
+        RouteReason.ESCALATION_RULE,
+        RouteReason.HANDOFF_RULE,
+    )
     event = decisions.AgentRerouted if rerouted else decisions.AgentRouted
     record(
         conversation=conv,
@@ -478,6 +511,11 @@ def _transfer(
         rule=rule,
         agent_slug=target.slug,
     )
+
+
+def transfer(turn: Turn, target: Agent, **how: Any) -> None:
+    """A transfer decided outside this module (the apply phase of the model's choice)."""
+    _transfer(turn, target, **how)
 
 
 def _stall(turn: Turn) -> bool:

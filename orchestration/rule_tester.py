@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db import transaction
 from django.db.models import Q
 
 from agents.action_registry import (
@@ -35,8 +36,10 @@ from approvals.totals import (
     money_of,
     params_for_rules,
 )
+from conversations.models import Conversation, DecisionEvent, State
 from core.models import Tenant
 from core.scoping import scope_queryset
+from orchestration.pipeline import conversation_decide
 from orchestration.tenant_config import tenant_config
 from rules import rule_context
 
@@ -164,6 +167,7 @@ def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
         guardrails = guardrail_test(agent, data["sample_reply"])
     allowed = agent.allowed_actions
     return {
+        "pipeline": pipeline_dry_run(data),
         "agent": agent,
         "rules": rules,
         "signals": signals,
@@ -174,6 +178,63 @@ def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
         "guardrails": guardrails,
         "action_allowed": None if action is None else action_allowed(allowed, action),
     }
+
+
+class _RolledBack(Exception):
+    """Leaves the dry run's transaction: nothing it wrote stays."""
+
+
+def pipeline_dry_run(data: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's decide step itself (``pipeline.conversation_decide``: risk
+    auto-escalation, escalation and handoff rules, the router, stall detection, whether an agent
+    answers and whether the model-driven orchestrator would be asked) on a conversation made for
+    the test with the sample's channel, attempts, turns and customer, inside a transaction that
+    is rolled back: nothing is kept, no notification or task leaves (they wait for a commit
+    that never comes), no agent runtime nor model is called (that is the run phase)."""
+    agent: Agent = data["agent"]
+    given = {
+        "intent": data.get("intent") or None,
+        "sentiment": data.get("sentiment"),
+        "risk": data.get("risk"),
+    }
+    signals = {name: value for name, value in given.items() if value is not None}
+    outcome: dict[str, Any] = {}
+    try:
+        with transaction.atomic():
+            conv = Conversation.objects.create(
+                tenant=agent.tenant,
+                channel=data["channel"],
+                customer_ref="rule-tester",
+                customer_attributes=data.get("customer") or {},
+                language=data.get("language") or "",
+                entry_agent=agent,
+                current_agent=agent,
+                state=State.ACTIVE,
+                attempts=data["attempts"],
+                turns=max(int(data["turns"]) - 1, 0),
+            )
+            result = conversation_decide(
+                conversation=conv, text=data.get("message") or "", signals=signals
+            )
+            conv = result.conversation
+            outcome = {
+                "events": [
+                    {"type": e.type, "agent": e.agent_slug, "rule": e.rule, "detail": e.detail}
+                    for e in DecisionEvent.objects.filter(conversation=conv).order_by("id")
+                    if e.type != "message.classified"
+                ],
+                "state": str(conv.state),
+                "agent": conv.current_agent.slug,
+                "agent_answers": result.ai_turn is not None,
+                "model_asked": bool((conv.ai_turn_detail or {}).get("orchestrator"))
+                and result.ai_turn is not None,
+                "handoff": result.handoff,
+                "notices": [m.text for m in result.notices],
+            }
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return outcome
 
 
 def agent_policy(agent: Agent) -> dict[str, Any]:

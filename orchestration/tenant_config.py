@@ -26,7 +26,7 @@ from django.core.cache import cache
 from agents.detectors import Signals, detect
 from agents.guardrails import effective_policy
 from agents.models import Agent, GuardrailPolicy, Intent
-from agents.orchestrator_settings import effective_settings
+from agents.orchestrator_settings import settings_overview
 from agents.rule_engine import CompiledRules, compile_document
 from agents.rule_sets import rules_document
 from agents.runtimes import AgentSpec
@@ -35,7 +35,7 @@ from core.config_version import GLOBAL_KEY, generation, generation_key
 TTL = 300
 # The snapshot's shape: part of its cache key, so a deploy that changes TenantConfig (or the
 # agents and specs in it) never unpickles a snapshot of the old shape.
-SCHEMA = 3
+SCHEMA = 4
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class TenantConfig:
     # the effective guardrail policy document of each agent (agents.guardrails.policy)
     guardrails: dict[int, dict[str, Any]] = field(default_factory=dict)
     tenant_guardrails: dict[str, Any] = field(default_factory=dict)
+    # the sealed key of each agent's orchestrator endpoint ("" when none is set)
+    orchestrator_keys: dict[int, str] = field(default_factory=dict)
 
     def agent(self, slug: str | None):
         agent_id = self.by_slug.get(slug or "")
@@ -79,6 +81,9 @@ class TenantConfig:
 
     def settings_for(self, agent) -> dict[str, Any]:
         return self.settings.get(agent.pk) or self.tenant_settings
+
+    def orchestrator_key_for(self, agent) -> str:
+        return self.orchestrator_keys.get(agent.pk, "")
 
     def guardrails_for(self, agent) -> dict[str, Any]:
         return self.guardrails.get(agent.pk) or self.tenant_guardrails
@@ -122,6 +127,7 @@ def build_tenant_config(tenant) -> TenantConfig:
     }
     rules: dict[int, tuple[str | None, int | None, dict[str, Any] | None]] = {}
     settings: dict[int, dict[str, Any]] = {}
+    keys: dict[int, str] = {}
     for agent in agents.values():
         owner: Agent | None = agent
         seen: set[int] = set()
@@ -134,7 +140,8 @@ def build_tenant_config(tenant) -> TenantConfig:
             owner = agents.get(owner.supervisor_id) if owner.supervisor_id else None
         else:
             rules[agent.pk] = (None, None, None)
-        settings[agent.pk] = effective_settings(tenant=tenant, agent=agent)[0]
+        overview = settings_overview(tenant=tenant, agent=agent)
+        settings[agent.pk], keys[agent.pk] = overview.effective, overview.orchestrator_key
     policies = {p.agent_id: p.as_document() for p in GuardrailPolicy.objects.filter(tenant=tenant)}
     tenant_policy = policies.get(None)
     return TenantConfig(
@@ -146,7 +153,8 @@ def build_tenant_config(tenant) -> TenantConfig:
         domains=tuple(sorted({d for a in agents.values() for d in (a.domains or [])})),
         rules=rules,
         settings=settings,
-        tenant_settings=effective_settings(tenant=tenant)[0],
+        tenant_settings=settings_overview(tenant=tenant).effective,
         guardrails={pk: effective_policy(tenant_policy, policies.get(pk)) for pk in agents},
         tenant_guardrails=effective_policy(tenant_policy),
+        orchestrator_keys=keys,
     )

@@ -75,6 +75,7 @@ class Turn:
     result: TurnResult
     transcript: tuple[Mapping[str, Any], ...] = ()
     transferred: bool = False
+    ruled: bool = False  # an escalation or handoff rule moved it (the model is not asked)
     sent_by: Principal = NOBODY  # who posted the message through the API (approvals' causes)
 
     @property

@@ -42,14 +42,15 @@ from agents.models import Agent
 from agents.runtimes import AgentReply, AgentSpec
 from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
-from conversations import decisions
-from conversations.decisions import HUMAN, DropReason, EscalationReason
+from conversations import decisions, lifecycle
+from conversations.decisions import HUMAN, DropReason, EscalationReason, RouteReason
 from conversations.events import events_buffered, record
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole, State
 from core.models import ApiKey
 from core.observability.steps import turn_done, turn_step
 from core.outbox import outbox_task
 from core.principals import NOBODY, Principal
+from orchestration import orchestrator_model
 from orchestration.agent_runs import (
     BudgetStop,
     Outcome,
@@ -69,6 +70,7 @@ from orchestration.pipeline import (
     hand_over_to_human,
     pending_fallback,
     say,
+    transfer,
     typing_on_commit,
 )
 from orchestration.reply_guard import reply_guard
@@ -310,8 +312,11 @@ def apply(
         conv.budget_used = outcome.used
         if outcome.workflow_state is not None:
             conv.workflow_state = outcome.workflow_state
+        handed = outcome.choice is not None and _orchestrator_choice(turn, outcome)
         if outcome.budget is not None:
             _budget_stop(turn, outcome.budget)
+        elif handed:
+            pass
         elif outcome.hand_over:
             hand_over_to_human(turn, reason=outcome.hand_over)
         elif outcome.reply is not None:
@@ -355,6 +360,81 @@ def _sent_by(conv: Conversation) -> Principal:
     if sent.get("key"):
         key = ApiKey.objects.filter(pk=sent["key"]).first()
     return Principal(user=user, key=key) if (user or key) else NOBODY
+
+
+def _orchestrator_choice(turn: Turn, outcome: Outcome) -> bool:
+    """Record the orchestrator model's choice and apply it if it holds against the
+    configuration now (an unknown agent, a hand-over mode the stack forbids: recorded as
+    ignored). True when people take over."""
+    choice = outcome.choice
+    assert choice is not None
+    conv, agent = turn.conversation, turn.agent
+    candidates = {a.slug for a in turn.config.specialists_of(agent) if a.pk != agent.pk}
+    why = orchestrator_model.ignored(
+        choice,
+        current=agent.slug,
+        candidates=candidates,
+        handoff_mode=turn.settings.get("handoffMode") or "auto",
+    )
+    if outcome.budget is not None and why is None:
+        why = f"the {outcome.budget.budget} budget is exceeded"
+    record(
+        conversation=conv,
+        event=decisions.OrchestratorDecided(
+            action=choice.action,
+            model=choice.model,
+            to=choice.to,
+            agents=list(choice.agents) or None,
+            mode=choice.mode,
+            reason=choice.reason or None,
+            ignored=why,
+            error=choice.error,
+        ),
+        message=turn.message,
+        duration_ms=choice.duration_ms,
+        rule="orchestrator model",
+        agent_slug=agent.slug,
+    )
+    if why is not None:
+        return False
+    if choice.action == orchestrator_model.REROUTE:
+        target = turn.config.agent(choice.to)
+        transfer(
+            turn,
+            target,
+            reason=f"orchestrator model: {choice.reason or 're-route'}",
+            reason_code=RouteReason.ORCHESTRATOR_MODEL,
+            announce=True,
+            rule="orchestrator model",
+        )
+    elif choice.action == orchestrator_model.HAND_OVER:
+        record(
+            conversation=conv,
+            event=decisions.Escalated(
+                to=HUMAN,
+                reason=f"orchestrator model: {choice.reason or 'hand over'}",
+                reason_code=EscalationReason.ORCHESTRATOR_MODEL,
+            ),
+            message=turn.message,
+            rule="orchestrator model",
+            agent_slug=agent.slug,
+        )
+        mode = choice.mode or turn.settings.get("handoffMode")
+        turn.settings = {**turn.settings, "handoffMode": mode}
+        hand_over_to_human(turn, reason="orchestrator model")
+        return True
+    elif choice.action == orchestrator_model.MARK_STALLED and conv.state == State.ACTIVE:
+        lifecycle.conversation_transition(
+            conversation=conv, to=State.STALLED, reason="orchestrator model"
+        )
+        record(
+            conversation=conv,
+            event=decisions.StallDetected(reason="orchestrator model"),
+            message=turn.message,
+            rule="orchestrator model",
+            agent_slug=agent.slug,
+        )
+    return False
 
 
 def _budget_stop(turn: Turn, stop: BudgetStop) -> None:

@@ -36,6 +36,7 @@ class AgentRole(models.TextChoices):
 class Pattern(models.TextChoices):
     HANDOFF = "handoff", "Handoff: the specialist takes the conversation over"
     SEQUENTIAL = "sequential", "Sequential: the supervisor consults specialists privately"
+    CONCURRENT = "concurrent", "Concurrent: the supervisor consults its specialists at once"
 
 
 class RuntimeType(models.TextChoices):

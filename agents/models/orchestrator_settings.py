@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models.tenants import Tenant
+from core.secret_store import SealedField
 
 
 class SettingsLevel(models.TextChoices):
@@ -124,6 +125,18 @@ class OrchestratorSettings(models.Model):
         null=True,
         blank=True,
         help_text="An unclaimed hot handoff becomes cold after this long.",
+    )
+    orchestrator_endpoint = models.CharField(
+        "orchestrator endpoint",
+        max_length=500,
+        null=True,
+        blank=True,
+        help_text="An OpenAI-compatible base URL (https://api.openai.com/v1): the orchestrator "
+        "asks this model each turn what the rules leave open. Empty: rules only.",
+    )
+    orchestrator_api_key = SealedField(
+        "orchestrator API key",
+        help_text="The key of the orchestrator endpoint, kept encrypted; never shown again.",
     )
     routing_instructions = models.TextField(
         "routing instructions",

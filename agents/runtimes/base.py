@@ -111,6 +111,8 @@ class TurnContext:
     routing_instructions: str = ""
     model: str = ""
     consultation: tuple[Mapping[str, Any], ...] = ()
+    # a supervisor's specialists, ``{agent, name, domains}``: its prompt lists them
+    specialists: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,13 @@ def system_prompt(ctx: TurnContext) -> str:
     parts.append(about + ".")
     if agent.prompt and agent.prompt.strip():
         parts.append(agent.prompt.strip())
+    team = [
+        f"- {item.get('name') or item.get('agent')}: {', '.join(item.get('domains') or ()) or '-'}"
+        for item in ctx.specialists
+        if isinstance(item, Mapping)
+    ]
+    if team:
+        parts.append("Your specialists and their domains:\n" + "\n".join(team))
     if ctx.routing_instructions and ctx.routing_instructions.strip():
         parts.append(ctx.routing_instructions.strip())
     consulted = [

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent, RuleSet, RuleVersion
+from agents.orchestrator_settings import settings_update
 from agents.rule_sets import rules_replace
+from conversations.models import Conversation, DecisionEvent
+from handover.models import Handoff
 from tests.factories import make_person
 
 pytestmark = pytest.mark.django_db
@@ -464,3 +467,63 @@ def test_a_superuser_cannot_mix_tenants_in_a_rule_set(db, team, theirs):
     handoff_errors = response.context["inline_admin_formsets"][0].formset.errors
     assert handoff_errors[0]["target"] == ["“Theirs (theirs)” belongs to another tenant."]
     assert not RuleSet.objects.exists()
+
+
+def test_the_rule_tester_runs_the_pipelines_decide_step_and_keeps_nothing(manager_client, team):
+    sup, _ = team
+    before = (Conversation.objects.count(), DecisionEvent.objects.count(), Handoff.objects.count())
+
+    response = manager_client.post(
+        "/admin/agents/ruleset/tester/",
+        {
+            "agent": sup.pk,
+            "message": "I will contact my lawyer and sue you",
+            "risk": "",
+            "channel": "web",
+            "attempts": "0",
+            "turns": "1",
+            "language": "en",
+            "customer": "{}",
+            "action": "",
+            "params": "",
+        },
+    )
+
+    pipeline = response.context["result"]["pipeline"]
+    assert pipeline["handoff"] is not None  # as in the pipeline: risk auto-escalation
+    assert pipeline["agent_answers"] is False
+    escalated = [e for e in pipeline["events"] if e["type"] == "escalated"]
+    assert escalated[0]["detail"]["reasonCode"] == "risk"
+    assert "legal_threat" in escalated[0]["detail"]["categories"]
+    assert "Handed over to people" in response.content.decode()
+    after = (Conversation.objects.count(), DecisionEvent.objects.count(), Handoff.objects.count())
+    assert after == before  # rolled back
+
+
+def test_the_rule_tester_says_the_model_would_be_asked_without_calling_it(manager_client, team):
+    sup, _ = team
+    settings_update(
+        level="stack",
+        stack=sup,
+        changes={"orchestratorEndpoint": "http://127.0.0.1:9/v1", "orchestratorApiKey": "sk-x"},
+    )
+
+    response = manager_client.post(
+        "/admin/agents/ruleset/tester/",
+        {
+            "agent": sup.pk,
+            "message": "hello there",
+            "risk": "",
+            "channel": "web",
+            "attempts": "0",
+            "turns": "1",
+            "language": "en",
+            "customer": "{}",
+            "action": "",
+            "params": "",
+        },
+    )
+
+    pipeline = response.context["result"]["pipeline"]
+    assert pipeline["agent_answers"] is True and pipeline["model_asked"] is True
+    assert "model-driven orchestrator is asked (not called here)" in response.content.decode()

@@ -169,6 +169,19 @@ BUILT = [
     decisions.TurnDropped(
         turn=3, reason="a person claimed it", reason_code=decisions.DropReason.CLAIMED, ran=True
     ),
+    decisions.AgentRouted(
+        mode=decisions.CONSULTATION,
+        reason_code=RouteReason.CONCURRENT,
+        from_="lead",
+        to="agent-billing",
+        depth=1,
+        branch=2,
+        started_ms=1.5,
+        answered=True,
+    ),
+    decisions.OrchestratorDecided(
+        action="reroute", model="router-1", to="agent-nobody", ignored="unknown agent"
+    ),
 ]
 
 

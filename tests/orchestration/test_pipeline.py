@@ -116,8 +116,22 @@ def test_a_callers_signals_override_the_detectors(key_client, team):
     assert classified.detail["overridden"] == ["intent"]
 
 
-def test_a_topic_shift_reroutes_invisibly(key_client, team):
+def test_under_handoff_the_specialist_answers_every_following_message(key_client, team):
     conv = start(key_client)
+    say(key_client, conv["id"], "I was charged twice")
+
+    body = say(key_client, conv["id"], "Also the app keeps crashing when I open it")
+
+    assert body["currentAgentId"] == "agent-billing"  # no re-transfer on a topic shift
+    assert body["reply"]["author"] == "agent-billing"
+    assert not DecisionEvent.objects.filter(conversation_id=conv["id"], type="agent.rerouted")
+
+
+def test_a_topic_shift_reroutes_a_sequential_supervisors_specialist_invisibly(key_client, team):
+    sup, _, _ = team
+    sup.pattern = "sequential"
+    sup.save()
+    conv = start(key_client, agent="agent-billing")
     say(key_client, conv["id"], "I was charged twice")
 
     body = say(key_client, conv["id"], "Also the app keeps crashing when I open it")
@@ -128,6 +142,27 @@ def test_a_topic_shift_reroutes_invisibly(key_client, team):
     rerouted = DecisionEvent.objects.get(conversation_id=conv["id"], type="agent.rerouted")
     assert rerouted.detail["announced"] is False
     assert rerouted.detail["from"] == "agent-billing"
+
+
+def test_a_sequential_supervisors_handoff_rule_does_not_transfer(key_client, team):
+    sup, _, _ = team
+    sup.pattern = "sequential"
+    sup.save()
+    rules_replace(
+        agent=sup,
+        document={
+            "handoffs": [{"condition": 'intent == "billing"', "targetAgentId": "agent-billing"}]
+        },
+    )
+    conv = start(key_client)
+
+    body = say(key_client, conv["id"], "I was charged twice")
+
+    assert body["currentAgentId"] == "agent-sup"
+    assert body["notices"] == []
+    fired = DecisionEvent.objects.get(conversation_id=conv["id"], type="rule.fired")
+    assert fired.detail["to"] == "agent-billing"
+    assert "agent-sup is sequential: kept" in fired.detail["why"]
 
 
 def test_handoff_rules_fire_in_order_first_match_wins(key_client, team, tenant):

@@ -101,6 +101,23 @@ def test_the_system_prompt_names_the_tenant_and_holds_the_prompt_and_routing_ins
     assert "TENANT_NAME" in DEFAULT_PROMPT
 
 
+def test_a_supervisors_prompt_lists_its_specialists_with_their_domains(llm, llm_key):
+    ctx = openai_context(
+        llm,
+        specialists=(
+            {"agent": "agent-billing", "name": "Billing", "domains": ["billing", "refunds"]},
+            {"agent": "agent-docs", "name": "Docs", "domains": ["extraction"]},
+        ),
+    )
+    run_agent(ctx, http_policy=FAST)
+
+    system = llm.seen[0].json["messages"][0]["content"]
+    assert (
+        "Your specialists and their domains:\n- Billing: billing, refunds\n- Docs: extraction"
+        in system
+    )
+
+
 def test_a_sequential_supervisor_gives_the_model_its_specialists_answers(llm, llm_key):
     ctx = openai_context(
         llm, consultation=({"agent": "agent-billing", "text": "The refund left on May 2."},)

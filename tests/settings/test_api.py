@@ -277,7 +277,9 @@ def test_the_schema_documents_both_endpoints(key_client):
     agent_path = schema["paths"]["/api/v1/agents/{agent_id}/orchestrator-settings"]
     assert set(tenant_path) >= {"get", "patch"} and set(agent_path) >= {"get", "patch"}
     patch_schema = schema["components"]["schemas"]["PatchedOrchestratorSettingsPatchRequest"]
-    assert set(patch_schema["properties"]) == set(DEFAULTS)
+    # and the orchestrator endpoint's key, written only
+    assert set(patch_schema["properties"]) == {*DEFAULTS, "orchestratorApiKey"}
+    assert patch_schema["properties"]["orchestratorApiKey"]["writeOnly"] is True
     assert patch_schema["properties"]["checkInterval"]["nullable"] is True
     answer = schema["components"]["schemas"]["AgentOrchestratorSettings"]
     assert set(answer["properties"]) == {"effective", "sources", "stack", "levels"}
