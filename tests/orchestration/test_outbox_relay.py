@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from celery import shared_task
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -67,26 +68,24 @@ def test_the_after_commit_relay_publishes_with_no_transaction_open(tenant, eager
     assert event.relayed_at is not None and event.attempts == 0
 
 
+@shared_task(name="tests.outbox_relay_task")
+def relay_task(value: int) -> None:
+    """A task owned by these tests: it records whether a transaction was open as it ran
+    (eagerly, so within the publish)."""
+    TASK_RUNS.append((value, connection.in_atomic_block))
+
+
+TASK_RUNS: list[tuple[int, bool]] = []
+
+
 def test_a_task_is_published_with_no_transaction_open(tenant, eager_tasks):
-    from tests.orchestration.test_outbox import RUNS, outbox_probe
+    TASK_RUNS.clear()
+    with transaction.atomic():
+        outbox_task(tenant_id=tenant.pk, task=relay_task.name, args=[4])
+    _pending(tenant, 1)
+    outbox_sweep()
 
-    RUNS.clear()
-    seen: list[bool] = []
-    original = outbox_probe.run
-
-    def run(value: int) -> None:
-        seen.append(connection.in_atomic_block)
-        original(value)
-
-    outbox_probe.run = run
-    try:
-        with transaction.atomic():
-            outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[4])
-        _pending(tenant, 1)
-        outbox_sweep()
-    finally:
-        outbox_probe.run = original
-    assert RUNS == [4] and seen == [False]
+    assert TASK_RUNS == [(4, False)]
     assert [(value, atomic) for value, atomic, _ in SEEN] == [(0, False)]
 
 
