@@ -4,6 +4,7 @@ its messages and decision events (SPEC 6)."""
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -305,16 +306,22 @@ class MessagesView(APIView):
         "it does not come in time, replyStatus is still pending.",
     )
     def post(self, request, conversation_id):
-        conversation = get_object_or_404(tenant_conversations(request), pk=conversation_id)
+        tenant = request_tenant(request)
         serializer = MessageInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = conversation_receive_message(
-            conversation=conversation,
-            text=data["text"],
-            signals=data.get("signals"),
-            sent_by=request_principal(request),
-        )
+        if tenant is None:
+            raise Http404
+        try:
+            # the tenant check is folded into the turn's lock query: no query of its own
+            result = conversation_receive_message(
+                conversation=Conversation(pk=conversation_id, tenant_id=tenant.pk),
+                text=data["text"],
+                signals=data.get("signals"),
+                sent_by=request_principal(request),
+            )
+        except Conversation.DoesNotExist:
+            raise Http404 from None
         conv = result.conversation
         body = {
             "message": message_json(result.message),

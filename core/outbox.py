@@ -17,6 +17,9 @@ again. Every consumer is idempotent (the execution by its key under a row lock, 
 by its handoff, the approvers' e-mail by a conditional update, the offer by the handoff's
 status).
 
+No transaction is open while a relay publishes (see "relaying" below): rows are claimed for
+a lease in one statement, published, then marked.
+
 Relaying never hangs a request: the broker connection has short timeouts, and after a failed
 publish this process stops trying to publish for ``OUTBOX_BROKER_BACKOFF`` seconds and leaves
 the rows to the sweep.
@@ -33,7 +36,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config import runner
@@ -110,35 +113,46 @@ def outbox_offer(*, tenant_id: int, handoff_id: int) -> OutboxEvent:
 
 
 def _write(*, tenant_id: int, kind: str, payload: dict[str, Any]) -> OutboxEvent:
+    # written leased to this process: its after-commit relay needs no claim, and the sweep
+    # takes the row only if that relay did not happen within the lease (the process died)
     event = OutboxEvent.objects.create(
-        tenant_id=tenant_id, kind=kind, payload=payload, available_at=timezone.now()
+        tenant_id=tenant_id, kind=kind, payload=payload, available_at=timezone.now() + _lease()
     )
-    event_id = event.pk
-    transaction.on_commit(lambda: outbox_relay(ids=[event_id]))
+    transaction.on_commit(partial(_relay_written, [event]))
     return event
 
 
 # --- relaying ---------------------------------------------------------------------------------
+#
+# No transaction is open while a relay publishes. A relay first claims its rows in one
+# statement, by moving their ``available_at`` a lease ahead (``UPDATE ... WHERE id IN (SELECT
+# ... FOR UPDATE SKIP LOCKED) RETURNING``; on SQLite the one statement holds the write lock),
+# so no other relay takes them meanwhile; then it publishes with no transaction open; then it
+# marks the relayed rows in one statement, and backs each failed one off. A relay that dies
+# after its claim leaves the rows to the sweep once the lease is over. The after-commit relay
+# of a row this process just wrote needs no claim at all: the row was written already leased.
 
 
-def _submit_in_process(event: OutboxEvent) -> None:
-    """The embedded default with a runner in this process: the task runs on it once the
-    relay commits. A countdown not over yet leaves the row for later, and the runner relays
-    it when it is due (or the sweep does, after a restart)."""
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+
+
+def _submit_in_process(event: OutboxEvent) -> Callable[[], Any] | None:
+    """The embedded default with a runner in this process: the task runs on it once the row
+    is marked relayed. A countdown not over yet leaves the row for later, and the runner
+    relays it when it is due (or the sweep does, after a restart)."""
     payload = event.payload
     if payload.get("countdown"):
         due = event.created_at + dt.timedelta(seconds=payload["countdown"])
         left = (due - timezone.now()).total_seconds()
         if left > 0:
             raise NotDue(due)
-    task, args = payload["task"], payload.get("args", [])
-    transaction.on_commit(lambda: runner.submit(task, args))
+    return partial(runner.submit, payload["task"], payload.get("args", []))
 
 
-def _publish_task(event: OutboxEvent) -> None:
+def _publish_task(event: OutboxEvent) -> Callable[[], Any] | None:
     if app.conf.task_always_eager and runner.running():
-        _submit_in_process(event)
-        return
+        return _submit_in_process(event)
     if broker.is_open() and not app.conf.task_always_eager:
         raise BrokerSkipped("the broker failed recently")
     payload = event.payload
@@ -159,12 +173,17 @@ def _publish_task(event: OutboxEvent) -> None:
             broker.trip()
         raise
     broker.reset()
+    return None
 
 
-HANDLERS: dict[str, Callable[[OutboxEvent], None]] = {OutboxKind.TASK: _publish_task}
+# A relay handler publishes one event, with no transaction open; one that writes to the
+# database opens its own short transaction. It may return a callable to run once the row is
+# marked relayed (the in-process runner's submit).
+Handler = Callable[[OutboxEvent], "Callable[[], Any] | None"]
+HANDLERS: dict[str, Handler] = {OutboxKind.TASK: _publish_task}
 
 
-def register_relay(kind: str, handler: Callable[[OutboxEvent], None]) -> None:
+def register_relay(kind: str, handler: Handler) -> None:
     """Say how events of ``kind`` are relayed. An app above the core registers its kinds when
     it is ready (``handover`` relays hot offers), so the outbox never imports the apps it
     serves."""
@@ -177,67 +196,100 @@ def backoff(attempts: int) -> dt.timedelta:
     )
 
 
-def _relay_locked(rows: list[OutboxEvent], now: dt.datetime) -> int:
-    """Relay rows locked by the caller's transaction; returns how many were relayed."""
-    relayed = 0
+_COLUMNS = (
+    "id, tenant_id, kind, payload, created_at, available_at, relayed_at, attempts, last_error"
+)
+
+
+def _claim(*, now: dt.datetime, limit: int, ids: list[int] | None = None) -> list[OutboxEvent]:
+    """Take up to ``limit`` due, pending rows (of ``ids`` if given) for one lease, in one
+    statement that commits on its own; rows another relay holds are skipped."""
+    table = OutboxEvent._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    params: list[Any] = [adapt(now + _lease()), adapt(now)]
+    only = ""
+    if ids is not None:
+        only = f" AND id IN ({', '.join(['%s'] * len(ids))})"
+        params += ids
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+    params.append(limit)
+    # only the model's own table name and placeholders are formatted in; values are parameters
+    sql = (
+        f"UPDATE {table} SET available_at = %s WHERE id IN ("  # noqa: S608
+        f"SELECT id FROM {table} WHERE relayed_at IS NULL AND available_at <= %s{only}"
+        f" ORDER BY available_at, id LIMIT %s{lock}) RETURNING {_COLUMNS}"
+    )
+    rows = list(OutboxEvent.objects.raw(sql, params))
+    rows.sort(key=lambda event: (event.created_at, event.pk))
+    return rows
+
+
+def _relay(rows: list[OutboxEvent], now: dt.datetime) -> int:
+    """Publish claimed rows (no transaction open), then mark them; returns how many were
+    relayed. What fails is backed off, one statement a row; the rest is marked in one."""
+    relayed: list[int] = []
+    after: list[Callable[[], Any]] = []
     for event in rows:
         try:
-            with transaction.atomic():  # a handler's own writes commit with its "relayed"
-                HANDLERS[event.kind](event)
+            then = HANDLERS[event.kind](event)
         except NotDue as wait:
-            event.available_at = wait.until
-            event.save(update_fields=["available_at"])
-            left = (wait.until - now).total_seconds() + 0.05
-            transaction.on_commit(partial(runner.submit, SWEEP_TASK, countdown=left))
+            OutboxEvent.objects.filter(pk=event.pk).update(available_at=wait.until)
+            runner.submit(SWEEP_TASK, countdown=(wait.until - now).total_seconds() + 0.05)
             continue
         except Exception as exc:
-            event.attempts += 1
-            event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            event.available_at = now + backoff(event.attempts)
-            event.save(update_fields=["attempts", "last_error", "available_at"])
+            attempts = event.attempts + 1
+            OutboxEvent.objects.filter(pk=event.pk).update(
+                attempts=attempts,
+                last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                available_at=now + backoff(attempts),
+            )
             if not isinstance(exc, BrokerSkipped):
-                log.warning("outbox %s not relayed (attempt %s): %s", event, event.attempts, exc)
+                log.warning("outbox %s not relayed (attempt %s): %s", event, attempts, exc)
             continue
-        event.relayed_at = now
-        event.save(update_fields=["relayed_at"])
-        relayed += 1
-    return relayed
+        relayed.append(event.pk)
+        if then is not None:
+            after.append(then)
+    if relayed:
+        OutboxEvent.objects.filter(pk__in=relayed).update(relayed_at=now)
+    for then in after:
+        then()
+    return len(relayed)
+
+
+def _relay_written(events: list[OutboxEvent]) -> None:
+    """After the commit that wrote ``events`` (leased by this process since they were
+    written): publish and mark them. Never raises: what fails stays for the sweep."""
+    try:
+        _relay(events, timezone.now())
+    except Exception:
+        log.exception("outbox relay of %s failed; the sweep will relay them", events)
 
 
 def outbox_relay(*, ids: list[int]) -> int:
-    """Relay the given events now (after the commit that wrote them). Rows another relay
-    holds, or already relayed, are skipped. Never raises: what fails stays for the sweep."""
+    """Relay the given events now, if due. Rows another relay holds, or already relayed,
+    are skipped. Never raises: what fails stays for the sweep."""
     now = timezone.now()
     try:
-        with transaction.atomic():
-            rows = list(
-                OutboxEvent.objects.select_for_update(skip_locked=True).filter(
-                    pk__in=ids, relayed_at__isnull=True, available_at__lte=now
-                )
-            )
-            return _relay_locked(rows, now)
+        return _relay(_claim(now=now, limit=len(ids), ids=ids), now)
     except Exception:
         log.exception("outbox relay of %s failed; the sweep will relay them", ids)
         return 0
 
 
 def outbox_sweep(*, now: dt.datetime | None = None, batch_size: int = SWEEP_BATCH) -> int:
-    """Relay every pending event that is due, oldest first, in batches, each in its own
-    transaction with ``SKIP LOCKED`` (two sweeps, or a sweep and an after-commit relay, never
-    take the same row). Then forget relayed rows older than ``KEEP_RELAYED``. Returns how
-    many were relayed."""
+    """Relay every pending event that is due, oldest first, in batches, each claimed for a
+    lease in one statement (two sweeps, or a sweep and an after-commit relay, never take the
+    same row within a lease). Then forget relayed rows older than ``KEEP_RELAYED``. Returns
+    how many were relayed."""
     now = now or timezone.now()
     broker.reset()  # the sweep runs on a worker: the broker was reachable a moment ago
     relayed = 0
     while True:
-        with transaction.atomic():
-            rows = list(
-                OutboxEvent.objects.select_for_update(skip_locked=True)
-                .filter(relayed_at__isnull=True, available_at__lte=now)
-                .order_by("available_at", "id")[:batch_size]
-            )
-            relayed += _relay_locked(rows, now)
-        if len(rows) < batch_size:
+        rows = _claim(now=now, limit=batch_size)
+        done = _relay(rows, now)
+        relayed += done
+        if len(rows) < batch_size or not done:  # a batch that all failed: the next sweep
             break
     old = OutboxEvent.objects.filter(relayed_at__lt=now - KEEP_RELAYED)
     ids = list(old.values_list("pk", flat=True)[:10_000])

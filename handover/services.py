@@ -238,7 +238,8 @@ def deliver_offer(handoff_id: int) -> bool:
             group_send_bounded(person_group(user_id), event)
     except Exception as exc:
         log.warning("live delivery of handoff %s failed: %s", handoff_id, exc)
-        handoff_make_cold(handoff_id=handoff_id, reason=f"live delivery failed: {exc}"[:200])
+        with transaction.atomic():  # the relay's own short transaction (none is open here)
+            handoff_make_cold(handoff_id=handoff_id, reason=f"live delivery failed: {exc}"[:200])
         return False
     return True
 

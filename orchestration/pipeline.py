@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from agents.detectors import REPEAT_SIMILARITY, similarity
@@ -35,7 +36,6 @@ from conversations.events import (
 )
 from conversations.messages import message_post
 from conversations.models import (
-    INTERNAL_ROLES,
     Conversation,
     Message,
     MessageRole,
@@ -80,10 +80,13 @@ def conversation_decide(
     is who posted it through the API (a person or a key): an action the AI proposes in answer
     may not be decided by them."""
     with transaction.atomic(), events_buffered():
+        # one statement: the lock, the tenant check (a conversation of another tenant is not
+        # found) and the customer's previous message (a repeated question stalls)
         conv = (
             Conversation.objects.select_for_update(of=("self",))
             .select_related("tenant", "current_agent", "workflow")
-            .get(pk=conversation.pk)
+            .annotate(previous_customer_text=_PREVIOUS_CUSTOMER_TEXT)
+            .get(pk=conversation.pk, tenant_id=conversation.tenant_id)
         )
         if conv.state == State.RESOLVED:
             raise ConversationClosed("This conversation is resolved; start a new one.")
@@ -98,6 +101,13 @@ def conversation_decide(
             _orchestrate(turn)
         conv.save(update_fields=CONVERSATION_FIELDS)
     return turn.result
+
+
+_PREVIOUS_CUSTOMER_TEXT = Subquery(
+    Message.objects.filter(conversation=OuterRef("pk"), role=MessageRole.CUSTOMER)
+    .order_by("-id")
+    .values("text")[:1]
+)
 
 
 # What a turn may change on the conversation (its state is written by the lifecycle service).
@@ -173,13 +183,11 @@ def _store(
 ) -> Turn:
     """Store the message with its signals (the caller's win over the detectors')."""
     now = timezone.now()
-    transcript = tuple(
-        reversed(
-            Message.objects.filter(conversation=conv)
-            .exclude(role__in=INTERNAL_ROLES)  # colleagues' notes are not the AI's to read
-            .order_by("-id")
-            .values("role", "author", "text")[:TRANSCRIPT_LENGTH]
-        )
+    # what deciding needs of the transcript: the customer's previous message, read with the
+    # lock (the agent's run reads the transcript it needs itself)
+    previous = getattr(conv, "previous_customer_text", None)
+    transcript = (
+        ({"role": MessageRole.CUSTOMER, "author": "", "text": previous},) if previous else ()
     )
     signals = detected.as_dict()
     overridden = sorted(k for k in ("intent", "sentiment", "risk") if k in given)

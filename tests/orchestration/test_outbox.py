@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from celery import shared_task
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -91,19 +92,41 @@ def test_a_failed_relay_stays_pending_with_backoff_and_the_sweep_relays_it_later
     assert outbox_sweep(now=timezone.now() + dt.timedelta(hours=1)) == 0  # never twice
 
 
-def test_a_relay_of_an_event_already_relayed_does_nothing(tenant, eager_tasks):
-    event = outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[5])
-    assert outbox_relay(ids=[event.pk]) == 1
+def test_a_relay_of_an_event_already_relayed_does_nothing(
+    tenant, django_capture_on_commit_callbacks, eager_tasks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        event = outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[5])
+    assert RUNS == [5]
     assert outbox_relay(ids=[event.pk]) == 0
+    assert outbox_sweep(now=timezone.now() + dt.timedelta(hours=1)) == 0
     assert RUNS == [5]
 
 
-def test_the_sweep_forgets_relayed_events_after_a_week_and_keeps_pending_ones(tenant, eager_tasks):
-    old = outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[1])
-    outbox_relay(ids=[old.pk])
+def test_an_event_is_written_leased_and_the_sweep_leaves_it_to_its_writer_until_the_lease_ends(
+    tenant, django_capture_on_commit_callbacks, eager_tasks
+):
+    """The after-commit relay of a row it just wrote needs no claim: the row is written
+    leased. A process that died before relaying leaves it to the sweep after the lease."""
+    with django_capture_on_commit_callbacks(execute=False):  # the writer died after commit
+        event = outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[6])
+
+    assert event.available_at >= event.created_at + dt.timedelta(
+        seconds=settings.OUTBOX_LEASE_SECONDS - 1
+    )
+    assert outbox_sweep() == 0 and outbox_relay(ids=[event.pk]) == 0  # the writer's lease
+    assert outbox_sweep(now=event.available_at) == 1
+    assert RUNS == [6]
+
+
+def test_the_sweep_forgets_relayed_events_after_a_week_and_keeps_pending_ones(
+    tenant, django_capture_on_commit_callbacks, eager_tasks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        old = outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[1])
     FAIL["left"] = 10
-    pending = outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[2])
-    outbox_relay(ids=[pending.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        pending = outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[2])
 
     outbox_sweep(now=timezone.now() + KEEP_RELAYED + dt.timedelta(minutes=1))
 

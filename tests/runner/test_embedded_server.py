@@ -22,6 +22,7 @@ import requests
 from websockets.sync.client import connect
 
 from bench._procs import ROOT, WAIT, Processes, free_port, wait_until
+from config.celery import SCHEDULE
 from handover.services import COLD_FOLLOW_UP_TEXT, HUMAN_HANDOVER_TEXT
 
 pytestmark = pytest.mark.services  # a server of its own in a subprocess, as the fault tests
@@ -131,7 +132,7 @@ def embedded_server(tmp_path):
     procs.stop_all()
     # every task and sweep the server's runner ran went through (none failed, none unknown)
     log = Path(server.log_path).read_text(errors="replace")
-    assert "in-process runner: 16 threads, 5 sweeps" in log
+    assert f"in-process runner: 16 threads, {len(SCHEDULE)} sweeps" in log
     assert "in-process task" not in log, procs.log(server)
 
 
