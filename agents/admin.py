@@ -50,10 +50,23 @@ class KnowledgeEntryForm(TenantScopedForm):
         choices=[("", "—"), *[(name, name) for name in action_names()]], required=False
     )
     action_params = JSONObjectField(label="Action parameters")
+    outputs = JSONObjectField(
+        label="Workflow outputs",
+        help_text="Set when this answer is given, for later workflow steps, e.g. "
+        '{"priority": "critical"}.',
+    )
 
     class Meta:
         model = KnowledgeEntry
-        fields = ["position", "question", "keywords", "answer", "action", "action_params"]
+        fields = [
+            "position",
+            "question",
+            "keywords",
+            "answer",
+            "action",
+            "action_params",
+            "outputs",
+        ]
         widgets = {"answer": forms.Textarea(attrs={"rows": 3, "cols": 50})}
 
 

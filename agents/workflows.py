@@ -31,13 +31,16 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, ProtectedError, QuerySet
 
-from agents.models import Agent, Workflow, WorkflowStep
+from agents.models import Agent, KnowledgeEntry, Workflow, WorkflowStep
+from agents.runtimes.base import default_output_names
 from core.models import Tenant
 from core.scoping import scope_queryset
 from rules import CONVERSATION_NAMES as _CONDITION_NAMES
 from rules import (
     ConditionError,
     check_condition,
+    names_used,
+    parse,
     workflow_schema,
 )
 from rules.tokens import KEYWORDS
@@ -349,6 +352,68 @@ def _clean_outputs(errors: _Errors, path: str, raw: Any) -> list[str]:
     return valid
 
 
+# --- warnings -----------------------------------------------------------------------------------
+
+
+def workflow_warnings(spec: WorkflowSpec) -> list[str]:
+    """What may keep a valid workflow from proceeding, for the API's ``warnings`` and the
+    admin's message; a save is never refused for them. At most one query (the outputs the
+    knowledge of the built-in agents sets).
+
+    - a later step's condition reads an output no earlier step can ever set (every step that
+      declares it runs a built-in agent whose answers never set it): that comparison is always
+      on null, so the step may never run;
+    - a condition reads an output only steps that run conditionally set: until one of them ran
+      it is null, and comparisons with null are false.
+    """
+    builtin = {step.agent.pk for step in spec.steps if step.agent.runtime == "builtin"}
+    knowledge_sets: dict[int, set[str]] = {pk: set() for pk in builtin}
+    if builtin:
+        for agent_id, outputs in KnowledgeEntry.objects.filter(agent_id__in=builtin).values_list(
+            "agent_id", "outputs"
+        ):
+            knowledge_sets[agent_id].update(outputs or {})
+
+    def never_sets(step: StepSpec, name: str) -> bool:
+        if step.agent.pk not in knowledge_sets:
+            return False  # openai and webhook agents set what they are asked to
+        return name not in default_output_names() and name not in knowledge_sets[step.agent.pk]
+
+    warnings: list[str] = []
+    for index, step in enumerate(spec.steps):
+        if index == 0:
+            continue
+        try:
+            read = names_used(parse(step.condition))
+        except ConditionError:
+            continue
+        for name in read:
+            producers = [
+                (i, earlier)
+                for i, earlier in enumerate(spec.steps[:index])
+                if name in earlier.outputs
+            ]
+            if not producers:
+                continue
+            if all(never_sets(earlier, name) for _, earlier in producers):
+                who = ", ".join(f"steps[{i}] ({earlier.agent.slug})" for i, earlier in producers)
+                warnings.append(
+                    f"steps[{index}].condition reads '{name}', which no earlier step ever sets: "
+                    f"{who} declares it, but a built-in agent sets only "
+                    f"{', '.join(default_output_names())} and the outputs of its knowledge "
+                    f"entries, and none of them sets '{name}'. The step may never run."
+                )
+            elif all(i > 0 for i, _ in producers):
+                who = " or ".join(
+                    f"steps[{i}] (when {earlier.condition})" for i, earlier in producers
+                )
+                warnings.append(
+                    f"steps[{index}].condition reads '{name}', which only {who} sets: until "
+                    f"that step has run, '{name}' is null and comparisons with it are false."
+                )
+    return warnings
+
+
 # --- services ----------------------------------------------------------------------------------
 
 
@@ -439,10 +504,29 @@ def workflow_get(*, tenant: Tenant, workflow_id: Any) -> Workflow | None:
     return _with_steps(scope_queryset(Workflow.objects.all(), tenant)).filter(pk=pk).first()
 
 
-def workflow_document(workflow: Workflow) -> dict[str, Any]:
-    """The workflow in the API's shape. Reads ``workflow.steps.all()`` (prefetched by the
-    selectors above)."""
-    return {
+def workflow_spec(workflow: Workflow) -> WorkflowSpec:
+    """The stored workflow as a spec (for :func:`workflow_warnings`); reads the prefetched
+    steps."""
+    return WorkflowSpec(
+        name=workflow.name,
+        step_budget=workflow.step_budget,
+        steps=[
+            StepSpec(
+                agent=step.agent,
+                condition=step.condition,
+                inputs=list(step.inputs or []),
+                outputs=list(step.outputs or []),
+            )
+            for step in workflow.steps.all()
+        ],
+    )
+
+
+def workflow_document(workflow: Workflow, *, warnings: bool = False) -> dict[str, Any]:
+    """The workflow in the API's shape; with ``warnings``, what may keep it from proceeding
+    (:func:`workflow_warnings`). Reads ``workflow.steps.all()`` (prefetched by the selectors
+    above)."""
+    document = {
         "id": workflow.pk,
         "name": workflow.name,
         "stepBudget": workflow.step_budget,
@@ -458,3 +542,6 @@ def workflow_document(workflow: Workflow) -> dict[str, Any]:
         "createdAt": workflow.created_at,
         "updatedAt": workflow.updated_at,
     }
+    if warnings:
+        document["warnings"] = workflow_warnings(workflow_spec(workflow))
+    return document

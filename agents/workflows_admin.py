@@ -15,6 +15,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib import messages as admin_messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
@@ -29,7 +30,9 @@ from agents.workflows import (
     step_budget_problem,
     workflow_delete,
     workflow_replace,
+    workflow_spec,
     workflow_validate,
+    workflow_warnings,
 )
 from core.admin_scoping import (
     TenantScopedAdmin,
@@ -189,6 +192,10 @@ class WorkflowAdmin(TenantScopedAdmin):
                 )
                 # The steps were written as a whole; tell the change message so.
                 formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+                # saved, but say what may keep it from proceeding (as the API's warnings)
+                saved = Workflow.objects.prefetch_related("steps__agent").get(pk=workflow.pk)
+                for warning in workflow_warnings(workflow_spec(saved)):
+                    self.message_user(request, f"Warning: {warning}", admin_messages.WARNING)
             else:
                 self.save_formset(request, form, formset, change=change)
 

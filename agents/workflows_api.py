@@ -78,6 +78,14 @@ class WorkflowRequestSerializer(serializers.Serializer):
 
 class WorkflowSerializer(WorkflowRequestSerializer):
     id = serializers.IntegerField(read_only=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        required=False,
+        help_text="What may keep the workflow from proceeding (a step whose condition reads "
+        "an output no earlier step ever sets, or sets only conditionally). Saving is never "
+        "refused for them. In the answers to create, replace and retrieve.",
+    )
     createdAt = serializers.DateTimeField(read_only=True)
     updatedAt = serializers.DateTimeField(read_only=True)
 
@@ -113,7 +121,9 @@ def _get(request, workflow_id: int) -> Workflow:
 
 def _answer(request, workflow: Workflow, status_code: int = status.HTTP_200_OK) -> Response:
     """The workflow as stored, re-read with its steps."""
-    return Response(workflow_document(_get(request, workflow.pk)), status=status_code)
+    return Response(
+        workflow_document(_get(request, workflow.pk), warnings=True), status=status_code
+    )
 
 
 class WorkflowListView(APIView):
@@ -144,7 +154,7 @@ class WorkflowDetailView(APIView):
         operation_id="workflows_retrieve", responses={200: WorkflowSerializer, 404: NOT_FOUND}
     )
     def get(self, request, workflow_id: int):
-        return Response(workflow_document(_get(request, workflow_id)))
+        return Response(workflow_document(_get(request, workflow_id), warnings=True))
 
     @extend_schema(
         operation_id="workflows_replace",

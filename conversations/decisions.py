@@ -400,14 +400,21 @@ class AgentError(Decision):
 
 @dataclass(frozen=True, kw_only=True)
 class WorkflowStep(Decision):
-    """A workflow step ran (its agent, condition and outputs), or the workflow stopped."""
+    """A workflow step ran (its agent, condition, the inputs it was given by name and the
+    outputs it produced), or a step cannot proceed (``stopped`` "cannot proceed", ``why``), or
+    the workflow stopped (``stopped`` "step budget", or "no step answered" with the agent that
+    answered instead as ``fallback``). ``step`` counts from 1."""
 
     type: ClassVar[str] = EventType.WORKFLOW_STEP
 
     agent: str | None = field(default=None, metadata=OMIT)
     condition: str | None = field(default=None, metadata=OMIT)
+    step: int | None = field(default=None, metadata=OMIT)
+    inputs: list[str] | None = field(default=None, metadata=OMIT)
     outputs: dict[str, Any] | None = field(default=None, metadata=OMIT)
     stopped: str | None = field(default=None, metadata=OMIT)
+    why: str | None = field(default=None, metadata=OMIT)
+    fallback: str | None = field(default=None, metadata=OMIT)
     budget: int | None = field(default=None, metadata=OMIT)
     taken: int | None = field(default=None, metadata=OMIT)
 

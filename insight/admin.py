@@ -529,8 +529,17 @@ def event_summary(event: DecisionEvent) -> str:
         return d.error
     if isinstance(d, decisions.WorkflowStep):
         if d.stopped:
-            return f"stopped: {d.stopped}"
-        return f"step by {d.agent}, outputs {json.dumps(d.outputs or {})}"
+            return _parts(
+                f"step {d.step} by {d.agent}" if d.step else None,
+                f"stopped: {d.stopped}",
+                d.why,
+                d.fallback and f"{d.fallback} answers instead",
+            )
+        return _parts(
+            f"step {d.step} by {d.agent}" if d.step else f"step by {d.agent}",
+            d.inputs is not None and f"inputs {', '.join(d.inputs) or 'none'}",
+            f"outputs {json.dumps(d.outputs or {})}",
+        )
     if isinstance(d, decisions.GuardrailBlocked):  # and GuardrailRedacted
         return _parts(d.rule, d.action, d.outcome != d.action and d.outcome)
     if isinstance(d, decisions.BudgetExceeded):

@@ -25,7 +25,8 @@ from agents.detectors import REPEAT_SIMILARITY, similarity
 from agents.models import Agent, AgentRole, Pattern
 from agents.orchestrator_settings import render_routing_instructions
 from agents.rule_engine import fallback_attempts, trace
-from agents.runtimes import AgentReply, TurnContext, run_agent
+from agents.runtimes import AgentReply, StepCall, TurnContext, run_agent
+from agents.workflow_run import Blocked, Step, WorkflowRun, conversation_context
 from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
 from conversations import decisions, lifecycle
@@ -49,11 +50,7 @@ from core.principals import (
 from handover.services import hand_over
 from orchestration.reply_guard import reply_guard
 from orchestration.tenant_config import TenantConfig, tenant_config
-from rules import (
-    compile_condition,
-    rule_context,
-    workflow_schema,
-)
+from rules import rule_context
 
 MAX_CONSULTATION_DEPTH = 3
 RUNTIME_FAILURES_BEFORE_HUMAN = 2
@@ -539,7 +536,9 @@ def _stall(turn: Turn) -> bool:
 # --- replies -----------------------------------------------------------------------------------
 
 
-def _turn_context(turn: Turn, agent: Agent, consultation=()) -> TurnContext:
+def _turn_context(
+    turn: Turn, agent: Agent, consultation=(), step: StepCall | None = None
+) -> TurnContext:
     conv = turn.conversation
     return TurnContext(
         tenant_name=conv.tenant.name,
@@ -560,6 +559,7 @@ def _turn_context(turn: Turn, agent: Agent, consultation=()) -> TurnContext:
         ),
         model=turn.settings.get("model") or "",
         consultation=tuple(consultation),
+        step=step,
     )
 
 
@@ -582,13 +582,13 @@ def _budget_check(turn: Turn, agent: Agent, *, before_run: bool) -> None:
             raise BudgetExceeded(name, value, limit, agent)
 
 
-def _run(turn: Turn, agent: Agent, consultation=()) -> AgentReply:
+def _run(turn: Turn, agent: Agent, consultation=(), step: StepCall | None = None) -> AgentReply:
     """One agent run (a reply, a consultation or a workflow step): one step of the budget,
     plus the tokens and cost the runtime reports."""
     conv = turn.conversation
     conv.budget_used = dict(conv.budget_used or {})
     _budget_check(turn, agent, before_run=True)
-    reply = run_agent(_turn_context(turn, agent, consultation))
+    reply = run_agent(_turn_context(turn, agent, consultation, step))
     used = conv.budget_used
     used["steps"] = used.get("steps", 0) + 1
     if reply.tokens:
@@ -794,20 +794,60 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
 
 def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
     """SPEC 4.4: the entry step, then each later step whose condition holds over the outputs
-    gathered so far, within the workflow's step budget (counted over the conversation)."""
+    gathered so far, within the workflow's step budget (counted over the conversation). Each
+    step gets exactly the inputs it names and gives the outputs it declares
+    (``agents.workflow_run``). A step whose condition can never hold is an event, not a crash;
+    when no step answered, the conversation's own agent answers (the fallback)."""
     conv = turn.conversation
     workflow = conv.workflow
     state = dict(conv.workflow_state or {})
-    outputs: dict[str, Any] = dict(state.get("outputs") or {})
     taken = int(state.get("stepsTaken") or 0)
-    steps = list(workflow.steps.select_related("agent").order_by("position", "id"))
+    rows = list(workflow.steps.select_related("agent").order_by("position", "id"))
+    run = WorkflowRun(
+        name=workflow.name,
+        steps=[
+            Step(
+                index=i,
+                agent=row.agent.slug,
+                condition=row.condition,
+                inputs=tuple(row.inputs or ()),
+                outputs=tuple(row.outputs or ()),
+            )
+            for i, row in enumerate(rows)
+        ],
+        conversation=turn.context,
+        context=conversation_context(
+            transcript=turn.transcript,
+            customer={
+                "id": conv.customer_ref,
+                "name": conv.customer_name,
+                "email": conv.customer_email,
+                "attributes": conv.customer_attributes,
+            },
+            signals=turn.context,
+        ),
+        outputs=dict(state.get("outputs") or {}),
+    )
     last: tuple[AgentReply | None, Agent | None] = (None, None)
-    for index, step in enumerate(steps):
-        gathered = {**turn.context, **outputs}
-        if index > 0:
-            condition = compile_condition(step.condition, workflow_schema(list(outputs) or ()))
-            if not condition(gathered):
-                continue
+    for step, row in zip(run.steps, rows, strict=True):
+        due = run.check(step)
+        if isinstance(due, Blocked):
+            record(
+                conversation=conv,
+                event=decisions.WorkflowStep(
+                    agent=step.agent,
+                    condition=step.condition,
+                    stopped="cannot proceed",
+                    why=due.why,
+                    step=step.index + 1,
+                ),
+                message=turn.message,
+                rule=f"workflow {workflow.name} step {step.index + 1}",
+                agent_slug=step.agent,
+            )
+            continue
+        if not due:
+            continue
         if taken >= workflow.step_budget:
             record(
                 conversation=conv,
@@ -817,31 +857,49 @@ def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
                 message=turn.message,
                 rule=f"workflow {workflow.name}",
             )
-            conv.workflow_state = {**state, "outputs": outputs, "stepsTaken": taken, "done": True}
+            conv.workflow_state = {
+                **state,
+                "outputs": run.outputs,
+                "stepsTaken": taken,
+                "done": True,
+            }
             hand_over_to_human(turn, reason="workflow step budget exhausted")
             return None, None
+        call = run.call(step)
         with timed() as t:
-            reply = _run(turn, step.agent)
+            reply = _run(turn, row.agent, step=call)
         taken += 1
-        produced = {name: (reply.outputs or {}).get(name) for name in step.outputs}
-        outputs.update(produced)
+        produced = run.collect(step, reply.outputs)
         record(
             conversation=conv,
             event=decisions.WorkflowStep(
-                agent=step.agent.slug, condition=step.condition, outputs=produced
+                agent=step.agent,
+                condition=step.condition,
+                outputs=produced,
+                inputs=sorted(call.inputs),
+                step=step.index + 1,
             ),
             message=turn.message,
             duration_ms=t[0],
-            rule=f"workflow {workflow.name} step {index + 1}",
-            agent_slug=step.agent.slug,
+            rule=f"workflow {workflow.name} step {step.index + 1}",
+            agent_slug=step.agent,
         )
         if reply.error:
-            last = (reply, step.agent)
+            last = (reply, row.agent)
             break
         if reply.text:
-            last = (reply, step.agent)
-    conv.workflow_state = {"outputs": outputs, "stepsTaken": taken, "done": False}
+            last = (reply, row.agent)
+    conv.workflow_state = {"outputs": run.outputs, "stepsTaken": taken, "done": False}
     if last[0] is None:
+        record(
+            conversation=conv,
+            event=decisions.WorkflowStep(
+                stopped="no step answered", fallback=turn.agent.slug, taken=taken
+            ),
+            message=turn.message,
+            rule=f"workflow {workflow.name}",
+            agent_slug=turn.agent.slug,
+        )
         return _run(turn, turn.agent), turn.agent
     return last
 
