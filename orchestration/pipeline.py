@@ -828,7 +828,9 @@ def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
         ),
         outputs=dict(state.get("outputs") or {}),
     )
-    last: tuple[AgentReply | None, Agent | None] = (None, None)
+    last: tuple[AgentReply | None, Agent | None] = (None, None)  # the last reply with text
+    answered: tuple[AgentReply | None, Agent | None] = (None, None)  # the last that answered
+    ran: set[int] = set()
     for step, row in zip(run.steps, rows, strict=True):
         due = run.check(step)
         if isinstance(due, Blocked):
@@ -869,6 +871,7 @@ def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
         with timed() as t:
             reply = _run(turn, row.agent, step=call)
         taken += 1
+        ran.add(row.agent_id)
         produced = run.collect(step, reply.outputs)
         record(
             conversation=conv,
@@ -885,12 +888,17 @@ def _run_workflow(turn: Turn) -> tuple[AgentReply | None, Agent | None]:
             agent_slug=step.agent,
         )
         if reply.error:
-            last = (reply, row.agent)
-            break
+            conv.workflow_state = {"outputs": run.outputs, "stepsTaken": taken, "done": False}
+            return reply, row.agent
         if reply.text:
             last = (reply, row.agent)
+            if reply.answered:
+                answered = last
     conv.workflow_state = {"outputs": run.outputs, "stepsTaken": taken, "done": False}
-    if last[0] is None:
+    if answered[0] is not None:
+        return answered
+    if last[0] is None or turn.agent.pk not in ran:
+        # no step answered: the conversation's own agent does (unless it just did, as a step)
         record(
             conversation=conv,
             event=decisions.WorkflowStep(
