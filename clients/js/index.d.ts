@@ -130,6 +130,24 @@ export interface Workflow extends Required<WorkflowInput> {
   steps: Required<WorkflowStep>[];
   createdAt: string;
   updatedAt: string;
+  /** What may keep the workflow from proceeding (in the answers to create, update and get). */
+  warnings?: string[];
+}
+
+export interface IntentInput {
+  keywords?: string[];
+  phrases?: string[];
+  /** false switches the intent off (for a built-in's name: the built-in). */
+  enabled?: boolean;
+}
+
+export interface Intent {
+  name: string;
+  source: 'built-in' | 'tenant';
+  enabled: boolean;
+  extended: boolean;
+  keywords: string[];
+  phrases: string[];
 }
 
 export interface Customer {
@@ -353,6 +371,11 @@ export class Client {
     update(changes: Record<string, Json>): Promise<Settings>;
     getForAgent(agentId: string): Promise<Settings>;
     updateForAgent(agentId: string, changes: Record<string, Json>): Promise<Settings>;
+  };
+  intents: {
+    list(): Promise<Intent[]>;
+    set(name: string, intent: IntentInput): Promise<Intent>;
+    delete(name: string): Promise<void>;
   };
   workflows: {
     create(workflow: WorkflowInput): Promise<Workflow>;

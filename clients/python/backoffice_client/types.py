@@ -108,13 +108,32 @@ class WorkflowInput(TypedDict, total=False):
     steps: list[WorkflowStep]
 
 
-class Workflow(TypedDict):
+class Workflow(TypedDict, total=False):
     id: int
     name: str
     stepBudget: int
     steps: list[WorkflowStep]
     createdAt: str
     updatedAt: str
+    warnings: list[str]  # in the answers to create, update and get
+
+
+# --- intents ------------------------------------------------------------------------------------
+
+
+class IntentInput(TypedDict, total=False):
+    keywords: list[str]
+    phrases: list[str]
+    enabled: bool
+
+
+class Intent(TypedDict):
+    name: str
+    source: str  # "built-in" or "tenant"
+    enabled: bool
+    extended: bool
+    keywords: list[str]
+    phrases: list[str]
 
 
 # --- conversations ------------------------------------------------------------------------------
