@@ -486,6 +486,8 @@ def event_summary(event: DecisionEvent) -> str:
     if isinstance(d, decisions.MessageClassified):
         mood = "—" if d.sentiment is None else f"{d.sentiment:+.2f}"
         overridden = f" (given: {', '.join(d.overridden)})" if d.overridden else ""
+        if d.by:
+            overridden = f" (from {d.by}'s reply: {', '.join(d.overridden)})"
         return f"intent {_short(d.intent)}, sentiment {mood}, risk {_short(d.risk)}{overridden}"
     if isinstance(d, decisions.AgentRouted):  # and AgentRerouted
         if d.consultation:

@@ -26,6 +26,7 @@ from agents.models import Agent, AgentRole, Pattern
 from agents.orchestrator_settings import render_routing_instructions
 from agents.rule_engine import fallback_attempts, trace
 from agents.runtimes import AgentReply, StepCall, TurnContext, run_agent
+from agents.runtimes.base import merge_signals
 from agents.workflow_run import Blocked, Step, WorkflowRun, conversation_context
 from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
@@ -690,6 +691,29 @@ def _reply(turn: Turn) -> None:
         _budget_stop(turn, exc)
         return
     _account(turn, reply, speaker)
+    _apply_reply_signals(turn, reply, speaker)
+
+
+def _apply_reply_signals(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
+    """Issue 18 point 7: the signals a runtime returned with its reply (a webhook's intent,
+    sentiment, risk; checked by the runtime) join the turn's as a caller's ``signals`` would,
+    and feed risk auto-escalation, then the escalation and handoff rules once more. Nothing
+    happens when they change nothing or the conversation already left the AI."""
+    conv = turn.conversation
+    if not reply.signals or conv.state not in OPEN_STATES:
+        return
+    merged, changed = merge_signals(turn.context, reply.signals)
+    if not changed:
+        return
+    turn.context.update(merged)
+    record(
+        conversation=conv,
+        event=decisions.MessageClassified(signals=merged, overridden=changed, by=speaker.slug),
+        message=turn.message,
+        agent_slug=speaker.slug,
+    )
+    if not _risk_escalation(turn):
+        _rules(turn)
 
 
 def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:

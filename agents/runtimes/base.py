@@ -183,6 +183,28 @@ def failed(error: str, *, attempts: int = 0, detail: Mapping[str, Any] | None = 
     )
 
 
+SIGNAL_NAMES = ("intent", "sentiment", "risk")
+
+
+def merge_signals(
+    signals: Mapping[str, Any], returned: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The turn's signals with those a runtime returned (``AgentReply.signals``, checked by
+    the runtime) in their place, as a caller's ``signals`` win over the detectors': ``(intent,
+    sentiment, risk)`` and the names that changed, sorted. ``risk`` is a sorted list."""
+    merged = {name: signals.get(name) for name in SIGNAL_NAMES}
+    merged["risk"] = sorted(merged["risk"] or [])
+    changed = []
+    for name in SIGNAL_NAMES:
+        if returned is None or name not in returned:
+            continue
+        value = sorted(returned[name] or []) if name == "risk" else returned[name]
+        if value != merged[name]:
+            merged[name] = value
+            changed.append(name)
+    return merged, sorted(changed)
+
+
 def with_tenant_name(text: str, tenant_name: str) -> str:
     """``text`` with ``{{TENANT_NAME}}`` (spaces inside the braces allowed) replaced."""
     return _TENANT_NAME.sub(lambda _: tenant_name or "", text or "")

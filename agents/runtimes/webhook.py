@@ -36,6 +36,8 @@ Response (2xx, JSON object)::
     {"reply": "text" | null,            # required
      "answered": true,                   # optional; default: a reply or an action was given
      "signals": {"intent": "billing" | null, "sentiment": -1..1, "risk": ["churn_risk"]},
+                                         # optional; as a caller's signals: the orchestrator
+                                         # feeds them to risk auto-escalation and the rules
      "actions": [{"name": "issue_refund", "params": {"orderId": "A1", "amount": 20}}],
      "outputs": {"category": "billing"},  # a workflow step's outputs (the names it declares)
      "usage": {"tokens": 812, "cost": 0.0031}}  # optional: counted against the budgets
@@ -56,6 +58,7 @@ from agents.action_registry import (
     ParamsError,
     get_action,
 )
+from agents.detectors import CATEGORIES as RISK_CATEGORIES
 from agents.runtimes.base import (
     AgentReply,
     ProposedAction,
@@ -73,7 +76,7 @@ from core.secret_store import (
 )
 
 RESPONSE_KEYS = {"reply", "answered", "signals", "actions", "outputs", "usage"}
-SIGNAL_KEYS = ("intent", "sentiment", "risk")
+MAX_INTENT_LENGTH = 100
 
 
 def _plain(value: Any) -> Any:
@@ -127,6 +130,10 @@ def _number(value: Any) -> bool:
 
 
 def parse_signals(value: Any) -> dict[str, Any]:
+    """The signals a webhook returned, checked as a caller's ``signals`` are: ``intent`` text
+    (at most 100 characters) or null, ``sentiment`` a number in [-1, 1], ``risk`` a list of
+    known risk categories. The orchestrator feeds them to risk auto-escalation and the rules
+    (``merge_signals``)."""
     if not isinstance(value, Mapping):
         raise Malformed("signals must be an object")
     signals: dict[str, Any] = {}
@@ -134,7 +141,9 @@ def parse_signals(value: Any) -> dict[str, Any]:
         intent = value["intent"]
         if intent is not None and not isinstance(intent, str):
             raise Malformed("signals.intent must be a string or null")
-        signals["intent"] = intent or None
+        if isinstance(intent, str) and len(intent.strip()) > MAX_INTENT_LENGTH:
+            raise Malformed(f"signals.intent must be at most {MAX_INTENT_LENGTH} characters")
+        signals["intent"] = (intent or "").strip() or None
     if "sentiment" in value:
         sentiment = value["sentiment"]
         if not _number(sentiment) or not -1 <= sentiment <= 1:
@@ -147,6 +156,11 @@ def parse_signals(value: Any) -> dict[str, Any]:
         for i, category in enumerate(risk):
             if not isinstance(category, str) or not category.strip():
                 raise Malformed(f"signals.risk[{i}] must be a non-empty string")
+            if category not in RISK_CATEGORIES:
+                raise Malformed(
+                    f"signals.risk[{i}]: '{category[:50]}' is not a risk category "
+                    f"(known: {', '.join(RISK_CATEGORIES)})"
+                )
         signals["risk"] = sorted(set(risk))
     return signals
 

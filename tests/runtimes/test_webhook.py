@@ -217,7 +217,15 @@ def test_the_endpoint_may_say_it_did_not_answer(hook):
         (Respond(body={"reply": "x", "signals": {"sentiment": "-0.5"}}), "signals.sentiment"),
         (Respond(body={"reply": "x", "signals": {"sentiment": True}}), "signals.sentiment"),
         (Respond(body={"reply": "x", "signals": {"risk": "churn_risk"}}), "signals.risk must be"),
-        (Respond(body={"reply": "x", "signals": {"risk": ["ok", 1]}}), "signals.risk[1] must be"),
+        (
+            Respond(body={"reply": "x", "signals": {"risk": ["churn_risk", 1]}}),
+            "signals.risk[1] must be",
+        ),
+        (
+            Respond(body={"reply": "x", "signals": {"risk": ["angry"]}}),
+            "signals.risk[0]: 'angry' is not a risk category",
+        ),
+        (Respond(body={"reply": "x", "signals": {"intent": "x" * 101}}), "signals.intent must"),
         (
             Respond(body={"reply": "x", "actions": {"name": "issue_refund"}}),
             "actions must be a list",
