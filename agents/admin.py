@@ -218,8 +218,17 @@ class AgentAdmin(TenantScopedAdmin):
 class HandoffRuleForm(TenantScopedForm):
     class Meta:
         model = HandoffRule
-        fields = ["position", "condition", "target"]
+        fields = ["position", "condition", "target", "workflow"]
         widgets = {"condition": forms.TextInput(attrs={"size": 70})}
+        labels = {"target": "to agent", "workflow": "or start workflow"}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and (cleaned.get("target") is None) == (cleaned.get("workflow") is None):
+            raise forms.ValidationError(
+                "Choose an agent to transfer to, or a workflow to start (one of the two)."
+            )
+        return cleaned
 
     def clean_condition(self):
         condition = self.cleaned_data["condition"]

@@ -22,9 +22,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.detectors import REPEAT_SIMILARITY, similarity
-from agents.models import Agent, AgentRole, Pattern
+from agents.models import Agent, AgentRole, Pattern, Workflow
 from agents.orchestrator_settings import render_routing_instructions
-from agents.rule_engine import fallback_attempts, trace
+from agents.rule_engine import RuleOutcome, fallback_attempts, trace
 from agents.runtimes import AgentReply, StepCall, TurnContext, run_agent
 from agents.runtimes.base import merge_signals
 from agents.workflow_run import Blocked, Step, WorkflowRun, conversation_context
@@ -147,6 +147,7 @@ def conversation_receive_message(
 # What a turn may change on the conversation (its state is written by the lifecycle service).
 CONVERSATION_FIELDS = [
     "current_agent",
+    "workflow",
     "turns",
     "attempts",
     "runtime_failures",
@@ -349,6 +350,9 @@ def _rules(turn: Turn) -> bool:
                 "rule": f"{rule_ref} escalation",
             }
         return False
+    if verdict.handoff and verdict.handoff.workflow:
+        _start_workflow_by_rule(turn, verdict.handoff, rule_ref, t[0])
+        return False
     if verdict.handoff and verdict.handoff.target != turn.agent.slug:
         target = turn.config.agent(verdict.handoff.target)
         if target is not None:
@@ -369,6 +373,31 @@ def _rules(turn: Turn) -> bool:
                 rule=rule_ref,
             )
     return False
+
+
+def _start_workflow_by_rule(
+    turn: Turn, outcome: RuleOutcome, rule_ref: str, duration_ms: float
+) -> None:
+    """Issue 18 point 5: a handoff rule whose target is a workflow. The conversation runs
+    that workflow from this message on (from its entry step, with no outputs yet), as if an
+    API caller had started it with ``workflowId``; nothing changes while it already runs it."""
+    conv = turn.conversation
+    state = conv.workflow_state or {}
+    if conv.workflow_id and conv.workflow.name == outcome.workflow and not state.get("done"):
+        return
+    workflow = Workflow.objects.filter(tenant_id=conv.tenant_id, name=outcome.workflow).first()
+    if workflow is None:
+        return  # renamed since the configuration snapshot was built
+    record(
+        conversation=conv,
+        event=decisions.RuleFired(kind="handoff", why=outcome.why, to=outcome.destination),
+        message=turn.message,
+        duration_ms=duration_ms,
+        rule=f"{rule_ref} {outcome.label.split(':')[0]}",
+        agent_slug=turn.agent.slug,
+    )
+    conv.workflow = workflow
+    conv.workflow_state = {}
 
 
 def _pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any] | None:

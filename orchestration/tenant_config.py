@@ -115,6 +115,7 @@ def build_tenant_config(tenant) -> TenantConfig:
         for a in Agent.objects.filter(tenant=tenant).prefetch_related(
             "knowledge",
             "rules__handoffs__target",
+            "rules__handoffs__workflow",
             "rules__actions",
             "rules__escalation_target",
         )

@@ -68,7 +68,10 @@ export interface EscalationRule {
 
 export interface HandoffRule {
   condition: string;
-  targetAgentId: string;
+  /** The agent to transfer to; or, instead, */
+  targetAgentId?: string;
+  /** the name of a workflow the conversation then runs. */
+  workflow?: string;
 }
 
 export interface ApprovalRule {

@@ -38,9 +38,10 @@ class EscalationRule(TypedDict, total=False):
     escalateToHuman: bool
 
 
-class HandoffRule(TypedDict):
+class HandoffRule(TypedDict, total=False):
     condition: str
-    targetAgentId: str
+    targetAgentId: str  # an agent to transfer to, or
+    workflow: str  # the name of a workflow the conversation then runs
 
 
 class ApprovalAction(TypedDict):
