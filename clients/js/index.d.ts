@@ -43,6 +43,8 @@ export interface KnowledgeEntry {
   keywords?: string[];
   answer: string;
   action?: { name: string; params?: Record<string, Json> } | null;
+  /** Workflow outputs this answer sets, e.g. { priority: 'critical' }. */
+  outputs?: Record<string, string | number | boolean | null>;
 }
 
 export interface Agent {

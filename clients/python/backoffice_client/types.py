@@ -13,6 +13,7 @@ class KnowledgeEntry(TypedDict, total=False):
     keywords: list[str]
     answer: str
     action: dict[str, Any] | None
+    outputs: dict[str, Any]  # workflow outputs this answer sets, e.g. {"priority": "critical"}
 
 
 class Agent(TypedDict, total=False):
