@@ -23,7 +23,7 @@ are and the admin puts each on the step's field.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -355,10 +355,30 @@ def _clean_outputs(errors: _Errors, path: str, raw: Any) -> list[str]:
 # --- warnings -----------------------------------------------------------------------------------
 
 
-def workflow_warnings(spec: WorkflowSpec) -> list[str]:
+def knowledge_outputs(agent_ids: set[int]) -> dict[int, set[str]]:
+    """The workflow outputs the knowledge entries of the built-in agents ``agent_ids`` set, by
+    agent (one query; none when the set is empty)."""
+    found: dict[int, set[str]] = {pk: set() for pk in agent_ids}
+    if agent_ids:
+        rows = KnowledgeEntry.objects.filter(agent_id__in=agent_ids).values_list(
+            "agent_id", "outputs"
+        )
+        for agent_id, outputs in rows:
+            found[agent_id].update(outputs or {})
+    return found
+
+
+def _builtin_agents(spec: WorkflowSpec) -> set[int]:
+    return {step.agent.pk for step in spec.steps if step.agent.runtime == "builtin"}
+
+
+def workflow_warnings(
+    spec: WorkflowSpec, *, knowledge: dict[int, set[str]] | None = None
+) -> list[str]:
     """What may keep a valid workflow from proceeding, for the API's ``warnings`` and the
-    admin's message; a save is never refused for them. At most one query (the outputs the
-    knowledge of the built-in agents sets).
+    admin's message; a save is never refused for them. ``knowledge``: what
+    :func:`knowledge_outputs` gives for its built-in agents (read here, one query, when not
+    given).
 
     - a later step's condition reads an output no earlier step can ever set (every step that
       declares it runs a built-in agent whose answers never set it): that comparison is always
@@ -366,13 +386,9 @@ def workflow_warnings(spec: WorkflowSpec) -> list[str]:
     - a condition reads an output only steps that run conditionally set: until one of them ran
       it is null, and comparisons with null are false.
     """
-    builtin = {step.agent.pk for step in spec.steps if step.agent.runtime == "builtin"}
-    knowledge_sets: dict[int, set[str]] = {pk: set() for pk in builtin}
-    if builtin:
-        for agent_id, outputs in KnowledgeEntry.objects.filter(agent_id__in=builtin).values_list(
-            "agent_id", "outputs"
-        ):
-            knowledge_sets[agent_id].update(outputs or {})
+    builtin = _builtin_agents(spec)
+    knowledge_sets = knowledge if knowledge is not None else knowledge_outputs(builtin)
+    knowledge_sets = {pk: knowledge_sets.get(pk, set()) for pk in builtin}
 
     def never_sets(step: StepSpec, name: str) -> bool:
         if step.agent.pk not in knowledge_sets:
@@ -522,9 +538,20 @@ def workflow_spec(workflow: Workflow) -> WorkflowSpec:
     )
 
 
-def workflow_document(workflow: Workflow, *, warnings: bool = False) -> dict[str, Any]:
-    """The workflow in the API's shape; with ``warnings``, what may keep it from proceeding
-    (:func:`workflow_warnings`). Reads ``workflow.steps.all()`` (prefetched by the selectors
+def workflow_documents(workflows: Iterable[Workflow]) -> list[dict[str, Any]]:
+    """:func:`workflow_document` of each, with the knowledge of all their built-in agents read
+    in one query."""
+    workflows = list(workflows)
+    specs = [workflow_spec(workflow) for workflow in workflows]
+    knowledge = knowledge_outputs(set().union(*(_builtin_agents(s) for s in specs)))
+    return [workflow_document(workflow, knowledge=knowledge) for workflow in workflows]
+
+
+def workflow_document(
+    workflow: Workflow, *, knowledge: dict[int, set[str]] | None = None
+) -> dict[str, Any]:
+    """The workflow in the API's shape, with its ``warnings`` (:func:`workflow_warnings`;
+    ``knowledge`` as there). Reads ``workflow.steps.all()`` (prefetched by the selectors
     above)."""
     document = {
         "id": workflow.pk,
@@ -542,6 +569,5 @@ def workflow_document(workflow: Workflow, *, warnings: bool = False) -> dict[str
         "createdAt": workflow.created_at,
         "updatedAt": workflow.updated_at,
     }
-    if warnings:
-        document["warnings"] = workflow_warnings(workflow_spec(workflow))
+    document["warnings"] = workflow_warnings(workflow_spec(workflow), knowledge=knowledge)
     return document

@@ -28,6 +28,7 @@ from agents.workflows import (
     workflow_create,
     workflow_delete,
     workflow_document,
+    workflow_documents,
     workflow_get,
     workflow_list,
     workflow_replace,
@@ -84,7 +85,7 @@ class WorkflowSerializer(WorkflowRequestSerializer):
         required=False,
         help_text="What may keep the workflow from proceeding (a step whose condition reads "
         "an output no earlier step ever sets, or sets only conditionally). Saving is never "
-        "refused for them. In the answers to create, replace and retrieve.",
+        "refused for them.",
     )
     createdAt = serializers.DateTimeField(read_only=True)
     updatedAt = serializers.DateTimeField(read_only=True)
@@ -121,9 +122,7 @@ def _get(request, workflow_id: int) -> Workflow:
 
 def _answer(request, workflow: Workflow, status_code: int = status.HTTP_200_OK) -> Response:
     """The workflow as stored, re-read with its steps."""
-    return Response(
-        workflow_document(_get(request, workflow.pk), warnings=True), status=status_code
-    )
+    return Response(workflow_document(_get(request, workflow.pk)), status=status_code)
 
 
 class WorkflowListView(APIView):
@@ -134,7 +133,7 @@ class WorkflowListView(APIView):
     )
     def get(self, request):
         workflows = workflow_list(tenant=request_tenant(request))
-        return Response([workflow_document(workflow) for workflow in workflows])
+        return Response(workflow_documents(workflows))
 
     @extend_schema(
         operation_id="workflows_create",
@@ -154,7 +153,7 @@ class WorkflowDetailView(APIView):
         operation_id="workflows_retrieve", responses={200: WorkflowSerializer, 404: NOT_FOUND}
     )
     def get(self, request, workflow_id: int):
-        return Response(workflow_document(_get(request, workflow_id), warnings=True))
+        return Response(workflow_document(_get(request, workflow_id)))
 
     @extend_schema(
         operation_id="workflows_replace",

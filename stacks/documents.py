@@ -45,7 +45,7 @@ from agents.rule_sets import (
 )
 from agents.runtime_config import SECRET_NAMES, runtime_errors
 from agents.serializers import KnowledgeSerializer
-from agents.workflows import START, workflow_document, workflow_list
+from agents.workflows import START, workflow_documents, workflow_list
 from core.api_errors import flatten_errors
 from rules import (
     ConditionError,
@@ -185,8 +185,7 @@ def stack_export(*, root: Agent, name: str | None = None, description: str = "")
         str(SettingsLevel.STACK), {}
     )
     workflows = []
-    for workflow in workflows_of_stack(root, slugs=slugs):
-        doc = workflow_document(workflow)
+    for doc in workflow_documents(workflows_of_stack(root, slugs=slugs)):
         workflows.append({k: doc[k] for k in ("name", "stepBudget", "steps")})
     return {
         "format": FORMAT,

@@ -135,8 +135,8 @@ export interface Workflow extends Required<WorkflowInput> {
   steps: Required<WorkflowStep>[];
   createdAt: string;
   updatedAt: string;
-  /** What may keep the workflow from proceeding (in the answers to create, update and get). */
-  warnings?: string[];
+  /** What may keep the workflow from proceeding (saving is never refused for it). */
+  warnings: string[];
 }
 
 export interface IntentInput {

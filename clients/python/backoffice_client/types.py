@@ -110,14 +110,14 @@ class WorkflowInput(TypedDict, total=False):
     steps: list[WorkflowStep]
 
 
-class Workflow(TypedDict, total=False):
+class Workflow(TypedDict):
     id: int
     name: str
     stepBudget: int
     steps: list[WorkflowStep]
     createdAt: str
     updatedAt: str
-    warnings: list[str]  # in the answers to create, update and get
+    warnings: list[str]  # what may keep it from proceeding (saving is never refused)
 
 
 # --- intents ------------------------------------------------------------------------------------
