@@ -31,6 +31,7 @@ from agents.orchestrator_settings import (
     MAX_STEPS,
     MAX_TOKENS,
     MAX_TURNS,
+    MAX_WORKFLOW_NAME,
     SettingsOverview,
     settings_overview,
     settings_update,
@@ -109,6 +110,13 @@ def _values_fields(*, mode: str) -> dict[str, serializers.Field]:
             min_value=0,
             max_value=MAX_COST,
             help_text="Cost per conversation from the runtimes' reported usage (> 0).",
+            **options,
+        ),
+        "chatWorkflow": serializers.CharField(
+            max_length=MAX_WORKFLOW_NAME,
+            allow_blank=True,
+            help_text="The name of a workflow of the tenant that new web chats start in "
+            '("": none). Set for a tenant or a stack; the global level names none.',
             **options,
         ),
     }

@@ -150,6 +150,14 @@ class OrchestratorSettings(models.Model):
         help_text="Cost per conversation (in the runtimes' currency, e.g. USD) from their "
         "reported usage.",
     )
+    chat_workflow = models.CharField(
+        "chat workflow",
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="The name of a workflow new web chats start in (empty: none; the entry agent "
+        "answers alone). A tenant's or stack's own setting: the global level names none.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

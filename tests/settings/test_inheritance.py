@@ -35,6 +35,7 @@ DEFAULTS = {
     "stepBudget": 100,
     "tokenBudget": 200_000,
     "costBudget": 5.0,
+    "chatWorkflow": "",
 }
 ALL_GLOBAL = dict.fromkeys(DEFAULTS, "global")
 GLOBAL_COLUMNS = {
@@ -49,6 +50,7 @@ GLOBAL_COLUMNS = {
     "step_budget": 100,
     "token_budget": 200_000,
     "cost_budget": 5.0,
+    "chat_workflow": "",
 }
 
 
@@ -108,6 +110,7 @@ def test_every_setting_can_be_overridden_at_the_stack(tenant, supervisor):
         "stepBudget": 20,
         "tokenBudget": 5_000,
         "costBudget": 0.25,
+        "chatWorkflow": "",
     }
 
     settings_update(level="stack", stack=supervisor, changes=values)
