@@ -243,6 +243,9 @@ def remapped(document: dict[str, Any], prefix: str) -> dict[str, Any]:
                     rule["targetAgentId"] = swap(rule["targetAgentId"])
                 if isinstance(rule, dict) and "workflow" in rule:
                     rule["workflow"] = swap_workflow(rule["workflow"])
+    settings = doc.get("settings")
+    if isinstance(settings, dict) and settings.get("chatWorkflow"):
+        settings["chatWorkflow"] = swap_workflow(settings["chatWorkflow"])
     for workflow in doc.get("workflows") or []:
         if isinstance(workflow, dict):
             if isinstance(workflow.get("name"), str):

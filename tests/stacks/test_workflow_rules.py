@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent
+from agents.orchestrator_settings import chat_workflow
 from stacks.documents import StackInvalid, stack_export
 from stacks.services import stack_import
 from tests.factories import TenantFactory
@@ -58,3 +59,14 @@ def test_a_template_naming_a_workflow_it_lacks_is_refused_at_that_rule(tenant, a
         if path.endswith("handoffs[4].workflow")
         for m in messages
     ), errors
+
+
+def test_a_templates_chat_workflow_is_renamed_with_its_workflow(tenant, approvers):
+    document = support_document()
+    document.setdefault("settings", {})["chatWorkflow"] = "Support Escalation"
+
+    stack_import(tenant=tenant, document=document, prefix="eu")
+
+    root = Agent.objects.get(tenant=tenant, slug="eu-agent-supervisor")
+    assert chat_workflow(root).name == "eu: Support Escalation"
+    assert stack_export(root=root)["settings"]["chatWorkflow"] == "eu: Support Escalation"
