@@ -54,10 +54,23 @@ class KnowledgeEntryForm(TenantScopedForm):
         choices=[("", "—"), *[(name, name) for name in action_names()]], required=False
     )
     action_params = JSONObjectField(label="Action parameters")
+    outputs = JSONObjectField(
+        label="Workflow outputs",
+        help_text="Set when this answer is given, for later workflow steps, e.g. "
+        '{"priority": "critical"}.',
+    )
 
     class Meta:
         model = KnowledgeEntry
-        fields = ["position", "question", "keywords", "answer", "action", "action_params"]
+        fields = [
+            "position",
+            "question",
+            "keywords",
+            "answer",
+            "action",
+            "action_params",
+            "outputs",
+        ]
         widgets = {"answer": forms.Textarea(attrs={"rows": 3, "cols": 50})}
 
 
@@ -234,8 +247,17 @@ class AgentAdmin(TenantScopedAdmin):
 class HandoffRuleForm(TenantScopedForm):
     class Meta:
         model = HandoffRule
-        fields = ["position", "condition", "target"]
+        fields = ["position", "condition", "target", "workflow"]
         widgets = {"condition": forms.TextInput(attrs={"size": 70})}
+        labels = {"target": "to agent", "workflow": "or start workflow"}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and (cleaned.get("target") is None) == (cleaned.get("workflow") is None):
+            raise forms.ValidationError(
+                "Choose an agent to transfer to, or a workflow to start (one of the two)."
+            )
+        return cleaned
 
     def clean_condition(self):
         condition = self.cleaned_data["condition"]

@@ -27,6 +27,7 @@ from agents.models import (
     OrchestratorSettings,
     RiskCategory,
     SettingsLevel,
+    Workflow,
 )
 from core.config_version import config_changed
 from core.models import Tenant
@@ -225,6 +226,20 @@ def _clean_response_targets(value: Any) -> dict[str, dict[str, int]]:
     return cleaned
 
 
+MAX_WORKFLOW_NAME = 200
+
+
+def _clean_workflow_name(value: Any) -> str:
+    """A workflow's name ("" for none); that the tenant has it is checked on write."""
+    if not isinstance(value, str):
+        raise ValidationError('Enter a workflow\'s name, or "" for none.', code="invalid")
+    if len(value.strip()) > MAX_WORKFLOW_NAME:
+        raise ValidationError(
+            f"Ensure this value has at most {MAX_WORKFLOW_NAME} characters.", code="max_length"
+        )
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str  # the API's name
@@ -249,6 +264,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "responseTargets", "response_targets", DEFAULT_RESPONSE_TARGETS, _clean_response_targets
     ),
+    # issue 18 point 5: the workflow new web chats start in (a tenant's or a stack's)
+    Setting("chatWorkflow", "chat_workflow", "", _clean_workflow_name),
 )
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
@@ -444,6 +461,30 @@ def _owner(level: SettingsLevel, tenant: Tenant | None, stack: Agent | None) -> 
 
 
 @transaction.atomic
+def check_chat_workflow(level: str, tenant: Tenant | None, name: str | None) -> None:
+    """``chatWorkflow`` names one of the tenant's workflows; the global level names none
+    (workflows belong to a tenant)."""
+    if not name:
+        return
+    if level == SettingsLevel.GLOBAL or tenant is None:
+        raise ValidationError(
+            {"chatWorkflow": ["Workflows belong to a tenant: set it for a tenant or a stack."]}
+        )
+    if not Workflow.objects.filter(tenant=tenant, name=name).exists():
+        raise ValidationError({"chatWorkflow": [f"No workflow named {_shown(name)}."]})
+
+
+def chat_workflow(agent: Agent) -> Workflow | None:
+    """The workflow a new web chat with ``agent`` (the tenant's entry agent) starts in: the
+    ``chatWorkflow`` setting of its stack or tenant, None when it names none (or a workflow
+    renamed or deleted since)."""
+    effective, _ = effective_settings(tenant=agent.tenant, agent=agent)
+    name = effective.get("chatWorkflow")
+    if not name:
+        return None
+    return Workflow.objects.filter(tenant_id=agent.tenant_id, name=name).first()
+
+
 def settings_update(
     *,
     level: str,
@@ -460,6 +501,7 @@ def settings_update(
     level = SettingsLevel(level)
     owner = _owner(level, tenant, stack)
     cleaned = validate_changes(level=level, changes=changes)
+    check_chat_workflow(level, owner.get("tenant"), cleaned.get("chatWorkflow"))
     locked = OrchestratorSettings.objects.select_for_update()
     if level == SettingsLevel.GLOBAL:
         initial = {BY_NAME[name].field: value for name, value in defaults().items()}

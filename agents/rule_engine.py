@@ -29,7 +29,8 @@ class CompiledRules:
     owner: str | None  # the agent whose rule set applies (None: no rules anywhere)
     version: int | None
     escalation: dict[str, Any] | None
-    handoffs: tuple[tuple[CompiledCondition, str], ...]
+    # (condition, agent slug, workflow name): one of the two targets is None
+    handoffs: tuple[tuple[CompiledCondition, str | None, str | None], ...]
     approvals: dict[str, Any] | None
     approval_conditions: dict[str, tuple[CompiledCondition | None, ...]] = field(
         default_factory=dict
@@ -41,7 +42,11 @@ def _compile(owner: str | None, version: int | None, document_key: str) -> Compi
     document = json.loads(document_key)
     schema = handoff_schema()
     handoffs = tuple(
-        (compile_condition(rule["condition"], schema), rule["targetAgentId"])
+        (
+            compile_condition(rule["condition"], schema),
+            rule.get("targetAgentId"),
+            rule.get("workflow"),
+        )
         for rule in document["handoffs"]
     )
     conditions: dict[str, list[CompiledCondition | None]] = {}
@@ -90,6 +95,13 @@ class RuleOutcome:
     why: list[str]
     target: str | None = None
     fallback: str | None = None  # escalation: "human" when the target agent cannot resolve it
+    workflow: str | None = None  # handoff: the workflow it starts, instead of an agent
+
+    @property
+    def destination(self) -> str | None:
+        """Where it sends the conversation, as events name it: an agent's id, or
+        ``workflow <name>``."""
+        return f"workflow {self.workflow}" if self.workflow else self.target
 
 
 TO_PEOPLE = "a human"  # the target of an escalation to people
@@ -117,6 +129,8 @@ class Trace:
                 then = FALLBACKS[self.escalate.fallback]
                 return f"escalate to {self.escalate.target}, then to {then} if it cannot resolve it"
             return f"escalate to {self.escalate.target}"
+        if self.handoff and self.handoff.workflow:
+            return f"start the {self.handoff.destination}"
         if self.handoff:
             return f"hand off to {self.handoff.target}"
         return "the current agent answers"
@@ -163,15 +177,24 @@ def trace(
         result.outcomes.append(outcome)
         if fired:
             result.escalate = outcome
-    for index, (condition, target) in enumerate(rules.handoffs):
+    for index, (condition, target, workflow) in enumerate(rules.handoffs):
         label = f"handoffs[{index}]: {condition.source}"
         if result.escalate or result.handoff:
             result.outcomes.append(
-                RuleOutcome("handoff", label, False, ["not reached: an earlier rule fired"], target)
+                RuleOutcome(
+                    "handoff",
+                    label,
+                    False,
+                    ["not reached: an earlier rule fired"],
+                    target,
+                    workflow=workflow,
+                )
             )
             continue
         fired = condition(context)
-        outcome = RuleOutcome("handoff", label, fired, condition.explain(context).lines(), target)
+        outcome = RuleOutcome(
+            "handoff", label, fired, condition.explain(context).lines(), target, workflow=workflow
+        )
         result.outcomes.append(outcome)
         if fired:
             result.handoff = outcome

@@ -19,7 +19,7 @@ from agents.action_registry import (
     approval_condition_schema,
     get_action,
 )
-from agents.models import Agent, ApprovalAction, HandoffRule, RuleSet, RuleVersion
+from agents.models import Agent, ApprovalAction, HandoffRule, RuleSet, RuleVersion, Workflow
 from core.config_version import config_changed
 from core.errors import Invalid
 from core.models import ApproverGroup, Membership
@@ -138,11 +138,12 @@ def escalation_problem(
 
 @dataclass
 class CleanRules:
-    """A validated document, normalised, with its agent ids resolved."""
+    """A validated document, normalised, with its agent ids and workflow names resolved
+    (each handoff rule's ``(agent, workflow)``, one of them None)."""
 
     document: dict[str, Any]
     escalation_target: Agent | None = None
-    handoff_targets: list[Agent] = field(default_factory=list)
+    handoff_targets: list[tuple[Agent | None, Workflow | None]] = field(default_factory=list)
 
 
 def validate_rules(document: Any, *, agent: Agent) -> CleanRules:
@@ -201,17 +202,41 @@ def validate_rules(document: Any, *, agent: Agent) -> CleanRules:
     elif len(handoffs) > MAX_HANDOFFS:
         fail("handoffs", f"at most {MAX_HANDOFFS} rules")
         handoffs = []
+    workflows: dict[str, Workflow] | None = None
+
+    def workflow(where: str, name: Any) -> Workflow | None:
+        nonlocal workflows
+        if workflows is None:
+            workflows = {w.name: w for w in Workflow.objects.filter(tenant_id=agent.tenant_id)}
+        if not isinstance(name, str) or name not in workflows:
+            fail(where, f"unknown workflow '{name}'")
+            return None
+        return workflows[name]
+
     for index, rule in enumerate(handoffs):
         where = f"handoffs[{index}]"
         if not isinstance(rule, dict):
-            fail(where, "must be an object with condition and targetAgentId")
+            fail(where, "must be an object with condition and targetAgentId (or workflow)")
             continue
-        for key in sorted(set(rule) - {"condition", "targetAgentId"}):
+        for key in sorted(set(rule) - {"condition", "targetAgentId", "workflow"}):
             fail(f"{where}.{key}", "unknown field")
         problem = handoff_condition_problem(rule.get("condition"))
         if problem:
             fail(f"{where}.condition", problem)
-        clean.handoff_targets.append(target(f"{where}.targetAgentId", rule.get("targetAgentId")))
+        if rule.get("workflow") is not None:
+            if rule.get("targetAgentId") is not None:
+                fail(
+                    f"{where}.workflow",
+                    "a handoff rule goes to an agent (targetAgentId) or to a workflow, not both",
+                )
+            clean.handoff_targets.append((None, workflow(f"{where}.workflow", rule["workflow"])))
+            clean.document["handoffs"].append(
+                {"condition": rule.get("condition"), "workflow": rule["workflow"]}
+            )
+            continue
+        clean.handoff_targets.append(
+            (target(f"{where}.targetAgentId", rule.get("targetAgentId")), None)
+        )
         clean.document["handoffs"].append(
             {"condition": rule.get("condition"), "targetAgentId": rule.get("targetAgentId")}
         )
@@ -301,7 +326,9 @@ def rules_document(ruleset: RuleSet | None) -> dict[str, Any] | None:
     return {
         "escalation": escalation,
         "handoffs": [
-            {"condition": h.condition, "targetAgentId": h.target.slug}
+            {"condition": h.condition, "workflow": h.workflow.name}
+            if h.workflow_id
+            else {"condition": h.condition, "targetAgentId": h.target.slug}
             for h in ruleset.handoffs.all()
         ],
         "approvals": approvals,
@@ -312,7 +339,7 @@ def ruleset_with_children(agent: Agent) -> RuleSet | None:
     return (
         RuleSet.objects.filter(agent=agent)
         .select_related("agent", "escalation_target")
-        .prefetch_related("handoffs__target", "actions")
+        .prefetch_related("handoffs__target", "handoffs__workflow", "actions")
         .first()
     )
 
@@ -404,8 +431,16 @@ def _write(*, agent: Agent, document: Any, user, via: str) -> RuleSet:
     ruleset.handoffs.all().delete()
     ruleset.actions.all().delete()
     HandoffRule.objects.bulk_create(
-        HandoffRule(ruleset=ruleset, position=i, condition=rule["condition"], target=target)
-        for i, (rule, target) in enumerate(zip(doc["handoffs"], clean.handoff_targets, strict=True))
+        HandoffRule(
+            ruleset=ruleset,
+            position=i,
+            condition=rule["condition"],
+            target=target,
+            workflow=workflow,
+        )
+        for i, (rule, (target, workflow)) in enumerate(
+            zip(doc["handoffs"], clean.handoff_targets, strict=True)
+        )
     )
     if approvals:
         ApprovalAction.objects.bulk_create(

@@ -119,7 +119,9 @@ class RulesView(APIView):
         description="Sets the sections the body names (escalation, handoffs, approvals) and "
         "keeps the agent's others; a section given as null is cleared. Each call is one rule "
         "version. An escalation with both targetAgentId and escalateToHuman goes to the agent "
-        "first, with a human as the fallback when that agent cannot resolve it.",
+        "first, with a human as the fallback when that agent cannot resolve it. A handoff rule "
+        'names an agent (targetAgentId) or a workflow by name ({"condition": ..., "workflow": '
+        '"Support Escalation"}): the conversation then runs that workflow.',
     )
     def post(self, request, agent_id: str):
         agent = tenant_get_or_404(request, Agent, slug=agent_id)

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 
 from agents.runtimes.addresses import saved_url_problem
+from agents.runtimes.signing import webhook_signing_key
 from config.origins import url_origin
 from core.secret_store import seal
 
@@ -91,8 +92,13 @@ def secret_problem(runtime: str, secret: Any) -> str | None:
             return "must not be empty"
         if not API_KEY.match(secret.strip()):
             return "must be printable ASCII without spaces"
-    elif runtime == "webhook" and len(secret) < MIN_SECRET_LENGTH:
-        return f"must be at least {MIN_SECRET_LENGTH} characters"
+    elif runtime == "webhook":
+        if len(secret) < MIN_SECRET_LENGTH:
+            return f"must be at least {MIN_SECRET_LENGTH} characters"
+        try:
+            webhook_signing_key(secret)
+        except ValueError as exc:
+            return str(exc)
     return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from agents.action_registry import ParamsError, get_action
+from agents.models.agents import knowledge_outputs_problem
 
 
 class WholeObjectSerializer(serializers.Serializer):
@@ -48,3 +49,14 @@ class KnowledgeSerializer(WholeObjectSerializer):
     )
     answer = serializers.CharField(max_length=10_000)
     action = ActionSerializer(required=False, allow_null=True)
+    outputs = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text='Workflow outputs this answer sets, e.g. {"priority": "critical"}.',
+    )
+
+    def validate_outputs(self, value):
+        problem = knowledge_outputs_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value

@@ -154,6 +154,7 @@ def knowledge_replace(*, agent: Agent, entries: list[dict[str, Any]]) -> list[Kn
             answer=entry["answer"],
             action=(entry.get("action") or {}).get("name", ""),
             action_params=(entry.get("action") or {}).get("params", {}),
+            outputs=entry.get("outputs") or {},
         )
         for index, entry in enumerate(entries)
     ]

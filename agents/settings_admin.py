@@ -30,6 +30,7 @@ from agents.orchestrator_settings import (
     MAX_TOKENS,
     MAX_TURNS,
     SETTINGS,
+    check_chat_workflow,
     settings_overview,
     settings_update,
     validate_changes,
@@ -66,6 +67,7 @@ SETTING_FORM_FIELDS = [
     "token_budget",
     "cost_budget",
     "response_targets",
+    "chat_workflow",
 ]
 
 
@@ -129,6 +131,7 @@ class OrchestratorSettingsForm(TenantScopedForm):
 
     def _global_fields(self) -> None:
         self.fields.pop("override_risk_categories", None)
+        self.fields.pop("chat_workflow", None)  # workflows belong to a tenant
         fields = self.fields
         if "risk_auto_escalation" in fields:
             fields["risk_auto_escalation"] = forms.BooleanField(
@@ -171,7 +174,7 @@ class OrchestratorSettingsForm(TenantScopedForm):
                 empty_value=None,
                 label=fields["handoff_mode"].label,
             )
-        for name in ("routing_instructions", "orchestrator_endpoint"):
+        for name in ("routing_instructions", "orchestrator_endpoint", "chat_workflow"):
             if name in fields:
                 # Empty inherits; an empty override is set through the API ("").
                 fields[name].empty_value = None
@@ -204,6 +207,9 @@ class OrchestratorSettingsForm(TenantScopedForm):
         }
         try:
             self.settings_changes = validate_changes(level=self.level, changes=changes)
+            tenant = self.instance.tenant if self.instance.tenant_id else None
+            if tenant is not None:
+                check_chat_workflow(self.level, tenant, self.settings_changes.get("chatWorkflow"))
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():
                 self.add_error(BY_NAME[name].field if name in BY_NAME else None, errors)
@@ -230,7 +236,8 @@ class _LevelAdmin(TenantScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if self.level == SettingsLevel.GLOBAL:
-            fields = [f for f in SETTING_FORM_FIELDS if f != "override_risk_categories"]
+            tenant_only = ("override_risk_categories", "chat_workflow")
+            fields = [f for f in SETTING_FORM_FIELDS if f not in tenant_only]
             return [(None, {"fields": fields})]
         owner = self._owner_fields(request, obj)
         return [

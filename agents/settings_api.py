@@ -36,6 +36,7 @@ from agents.orchestrator_settings import (
     MAX_TARGET_SECONDS,
     MAX_TOKENS,
     MAX_TURNS,
+    MAX_WORKFLOW_NAME,
     SettingsOverview,
     settings_overview,
     settings_update,
@@ -138,6 +139,13 @@ def _values_fields(*, mode: str) -> dict[str, serializers.Field]:
         "responseTargets": _ResponseTargets(
             help_text="Seconds within which a person should first answer and resolve a "
             "handoff, by its priority band (all four bands, both targets).",
+            **options,
+        ),
+        "chatWorkflow": serializers.CharField(
+            max_length=MAX_WORKFLOW_NAME,
+            allow_blank=True,
+            help_text="The name of a workflow of the tenant that new web chats start in "
+            '("": none). Set for a tenant or a stack; the global level names none.',
             **options,
         ),
     }

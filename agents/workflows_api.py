@@ -27,6 +27,7 @@ from agents.workflows import (
     workflow_create,
     workflow_delete,
     workflow_document,
+    workflow_documents,
     workflow_get,
     workflow_list,
     workflow_replace,
@@ -76,6 +77,14 @@ class WorkflowRequestSerializer(serializers.Serializer):
 
 class WorkflowSerializer(WorkflowRequestSerializer):
     id = serializers.IntegerField(read_only=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        required=False,
+        help_text="What may keep the workflow from proceeding (a step whose condition reads "
+        "an output no earlier step ever sets, or sets only conditionally). Saving is never "
+        "refused for them.",
+    )
     createdAt = serializers.DateTimeField(read_only=True)
     updatedAt = serializers.DateTimeField(read_only=True)
 
@@ -122,7 +131,7 @@ class WorkflowListView(APIView):
     )
     def get(self, request):
         workflows = workflow_list(tenant=request_tenant(request))
-        return Response([workflow_document(workflow) for workflow in workflows])
+        return Response(workflow_documents(workflows))
 
     @extend_schema(
         operation_id="workflows_create",

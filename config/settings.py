@@ -432,6 +432,10 @@ REST_FRAMEWORK = {
 # manager could otherwise reach through a URL (agents/runtimes/addresses.py). Allowed by default
 # only in development; turn it on for an LLM served on your own private network.
 RUNTIME_ALLOW_PRIVATE_NETWORKS = env_bool("RUNTIME_ALLOW_PRIVATE_NETWORKS", default=DEBUG)
+# The webhook runtime signs as the Standard Webhooks specification says (webhook-id,
+# webhook-timestamp, webhook-signature). Deprecated: on, it also sends the headers of our old
+# scheme (X-Timestamp, X-Signature: sha256=..., X-Delivery-Id); on for this release only.
+WEBHOOK_LEGACY_SIGNATURE = env_bool("WEBHOOK_LEGACY_SIGNATURE", default=True)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI support back office API",

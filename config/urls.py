@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("agents.api")),
     path("", include("agents.rules_api")),
     path("", include("agents.workflows_api")),
+    path("", include("agents.intents_api")),
     path("", include("agents.settings_api")),
     path("", include("conversations.api")),
     path("", include("handover.api")),

@@ -164,13 +164,16 @@ CONSULTATION = "consultation"  # the ``mode`` of a consultation
 
 @dataclass(frozen=True, kw_only=True)
 class MessageClassified(Decision):
-    """The detectors' signals of a customer message (and which ones the caller gave)."""
+    """The detectors' signals of a customer message (and which ones the caller gave); or,
+    with ``by``, the signals an agent's runtime returned with its reply (a webhook's), which
+    then fed risk auto-escalation and the rules like a caller's."""
 
     type: ClassVar[str] = EventType.MESSAGE_CLASSIFIED
 
     # what the rules saw: {intent, sentiment, risk}
     signals: dict[str, Any]
     overridden: list[str] = field(default_factory=list)  # the signals the caller gave
+    by: str | None = field(default=None, metadata=OMIT)  # the agent whose runtime gave them
     # how the detectors found them: the intent's name, confidence and terms; the sentiment's
     # score and polarity; the risk rules that fired (category, rule, text)
     intent_found: dict[str, Any] = field(default_factory=dict, metadata=named("intent"))
@@ -424,14 +427,21 @@ class AgentError(Decision):
 
 @dataclass(frozen=True, kw_only=True)
 class WorkflowStep(Decision):
-    """A workflow step ran (its agent, condition and outputs), or the workflow stopped."""
+    """A workflow step ran (its agent, condition, the inputs it was given by name and the
+    outputs it produced), or a step cannot proceed (``stopped`` "cannot proceed", ``why``), or
+    the workflow stopped (``stopped`` "step budget", or "no step answered" with the agent that
+    answered instead as ``fallback``). ``step`` counts from 1."""
 
     type: ClassVar[str] = EventType.WORKFLOW_STEP
 
     agent: str | None = field(default=None, metadata=OMIT)
     condition: str | None = field(default=None, metadata=OMIT)
+    step: int | None = field(default=None, metadata=OMIT)
+    inputs: list[str] | None = field(default=None, metadata=OMIT)
     outputs: dict[str, Any] | None = field(default=None, metadata=OMIT)
     stopped: str | None = field(default=None, metadata=OMIT)
+    why: str | None = field(default=None, metadata=OMIT)
+    fallback: str | None = field(default=None, metadata=OMIT)
     budget: int | None = field(default=None, metadata=OMIT)
     taken: int | None = field(default=None, metadata=OMIT)
 

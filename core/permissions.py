@@ -203,6 +203,18 @@ API: Mapping[str, Grant] = _by_operation(
             CONFIGURES,
             "The tenant's orchestrator settings, as a stack's.",
         ),
+        *_rows(
+            "GET",
+            "/api/v1/intents",
+            CONFIGURES,
+            "The intents the detector uses are configuration: they decide which rules fire.",
+        ),
+        *_rows(
+            "PUT DELETE",
+            "/api/v1/intents/{name}",
+            CONFIGURES,
+            "Adding, extending or switching off an intent changes which rules fire.",
+        ),
         *_rows("GET POST", "/api/v1/workflows", CONFIGURES, _CONFIGURATION),
         *_rows("GET PUT DELETE", "/api/v1/workflows/{workflow_id}", CONFIGURES, _CONFIGURATION),
         *_rows(

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent, AgentRole
+from agents.orchestrator_settings import chat_workflow
 from config import ratelimit
 from conversations.messages import message_json
 from conversations.models import (
@@ -547,7 +548,8 @@ def _rate_limited(verdict: ratelimit.Verdict, message: str) -> JsonResponse:
 
 @require_POST
 def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
-    """Start a web conversation with the tenant's entry agent and run the customer's first
+    """Start a web conversation with the tenant's entry agent (in the workflow its
+    ``chatWorkflow`` setting names, if any) and run the customer's first
     message through the orchestrator. Answers the conversation id and the customer token the
     page keeps to open its socket. CSRF-protected; no API key is involved. Rate-limited per
     client address and per tenant (``handover.limits``); nothing is written unless every
@@ -594,6 +596,7 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         agent=agent,
         channel=Channel.WEB,
         customer={"id": f"web-{secrets.token_hex(8)}", "name": name.strip()},
+        workflow=chat_workflow(agent),  # the chatWorkflow setting (issue 18 point 5)
     )
     try:
         conversation_receive_message(conversation=conversation, text=text.strip())

@@ -595,6 +595,8 @@ def event_summary(event: DecisionEvent) -> str:
     if isinstance(d, decisions.MessageClassified):
         mood = "—" if d.sentiment is None else f"{d.sentiment:+.2f}"
         overridden = f" (given: {', '.join(d.overridden)})" if d.overridden else ""
+        if d.by:
+            overridden = f" (from {d.by}'s reply: {', '.join(d.overridden)})"
         return f"intent {_short(d.intent)}, sentiment {mood}, risk {_short(d.risk)}{overridden}"
     if isinstance(d, decisions.AgentRouted):  # and AgentRerouted
         if d.consultation and d.branch is not None:  # a concurrent consultation's branch
@@ -642,8 +644,17 @@ def event_summary(event: DecisionEvent) -> str:
         return d.error
     if isinstance(d, decisions.WorkflowStep):
         if d.stopped:
-            return f"stopped: {d.stopped}"
-        return f"step by {d.agent}, outputs {json.dumps(d.outputs or {})}"
+            return _parts(
+                f"step {d.step} by {d.agent}" if d.step else None,
+                f"stopped: {d.stopped}",
+                d.why,
+                d.fallback and f"{d.fallback} answers instead",
+            )
+        return _parts(
+            f"step {d.step} by {d.agent}" if d.step else f"step by {d.agent}",
+            d.inputs is not None and f"inputs {', '.join(d.inputs) or 'none'}",
+            f"outputs {json.dumps(d.outputs or {})}",
+        )
     if isinstance(d, decisions.GuardrailBlocked):  # and GuardrailRedacted
         return _parts(d.rule, d.action, d.outcome != d.action and d.outcome)
     if isinstance(d, decisions.BudgetExceeded):

@@ -105,8 +105,8 @@ def decision_of(rules: CompiledRules, context: dict[str, Any], current: str) -> 
     verdict = trace(rules, context)
     if verdict.escalate:
         return Decision("escalate", verdict.escalate.target)
-    if verdict.handoff and verdict.handoff.target != current:
-        return Decision("route", verdict.handoff.target)
+    if verdict.handoff and verdict.handoff.destination != current:
+        return Decision("route", verdict.handoff.destination)
     return STAY
 
 

@@ -23,14 +23,15 @@ from django.conf import settings as django_settings
 
 from agents.models import AgentRole, Pattern
 from agents.orchestrator_settings import render_routing_instructions
-from agents.runtimes import AgentReply, AgentSpec, TurnContext, run_agent
+from agents.runtimes import AgentReply, AgentSpec, StepCall, TurnContext, run_agent
+from agents.workflow_run import Blocked, WorkflowRun, conversation_context
+from agents.workflow_run import Step as RunStep
 from conversations import decisions
 from conversations.decisions import RouteReason
 from core.events import timed
 from orchestration import orchestrator_model
 from orchestration.orchestrator_model import Choice, OrchestratorAsk, Specialist
 from orchestration.turn import Turn
-from rules import compile_condition, workflow_schema
 
 MAX_CONSULTATION_DEPTH = 3
 # a concurrent consultation's branch is waited for this long (``CONCURRENT_BRANCH_SECONDS``)
@@ -78,10 +79,23 @@ class FanOut:
 
 @dataclass(frozen=True)
 class Step:
+    """A workflow step as the run knows it (its agent resolved to a :class:`Speaker`)."""
+
     index: int
     agent: Speaker
     condition: str
+    inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+
+    def plain(self) -> RunStep:
+        """The step as ``agents.workflow_run`` walks it."""
+        return RunStep(
+            index=self.index,
+            agent=self.agent.slug,
+            condition=self.condition,
+            inputs=self.inputs,
+            outputs=self.outputs,
+        )
 
 
 @dataclass(frozen=True)
@@ -306,12 +320,13 @@ class _Run:
             ):
                 raise _BudgetCrossed(BudgetStop(name, value, limit, speaker.slug))
 
-    def run(self, speaker: Speaker, consultation=()) -> AgentReply:
-        """One agent run (a reply, a consultation or a workflow step): one step of the budget,
-        plus the tokens and cost the runtime reports."""
+    def run(self, speaker: Speaker, consultation=(), step: StepCall | None = None) -> AgentReply:
+        """One agent run (a reply, a consultation or a workflow step, ``step``: what the step
+        receives and must give): one step of the budget, plus the tokens and cost the runtime
+        reports."""
         self.check_budget(speaker, before_run=True)
         ctx = dataclasses.replace(
-            self.plan.context, agent=speaker.spec, consultation=tuple(consultation)
+            self.plan.context, agent=speaker.spec, consultation=tuple(consultation), step=step
         )
         reply = run_agent(ctx)
         used = self.outcome.used
@@ -490,17 +505,45 @@ class _Run:
 
     def workflow(self, workflow: WorkflowPlan) -> tuple[AgentReply | None, Speaker | None]:
         """SPEC 4.4: the entry step, then each later step whose condition holds over the outputs
-        gathered so far, within the workflow's step budget (counted over the conversation)."""
+        gathered so far, within the workflow's step budget (counted over the conversation).
+        Each step gets exactly the inputs it names and gives the outputs it declares
+        (``agents.workflow_run``). A step whose condition can never hold is an event, not a
+        crash; when no step answered, the conversation's own agent answers (the fallback)."""
         state = workflow.state
-        outputs: dict[str, Any] = dict(state.get("outputs") or {})
         taken = int(state.get("stepsTaken") or 0)
-        last: tuple[AgentReply | None, Speaker | None] = (None, None)
-        for step in workflow.steps:
-            gathered = {**self.plan.rule_context, **outputs}
-            if step.index > 0:
-                condition = compile_condition(step.condition, workflow_schema(list(outputs) or ()))
-                if not condition(gathered):
-                    continue
+        context = self.plan.context
+        run = WorkflowRun(
+            name=workflow.name,
+            steps=[step.plain() for step in workflow.steps],
+            conversation=self.plan.rule_context,
+            context=conversation_context(
+                transcript=context.transcript,
+                customer=context.customer,
+                signals=self.plan.rule_context,
+            ),
+            outputs=dict(state.get("outputs") or {}),
+        )
+        last: tuple[AgentReply | None, Speaker | None] = (None, None)  # the last with text
+        answered: tuple[AgentReply | None, Speaker | None] = (None, None)  # the last answered
+        ran: set[int] = set()
+        for step, planned in zip(run.steps, workflow.steps, strict=True):
+            rule = f"workflow {workflow.name} step {step.index + 1}"
+            due = run.check(step)
+            if isinstance(due, Blocked):
+                self.record(
+                    decisions.WorkflowStep(
+                        agent=step.agent,
+                        condition=step.condition,
+                        stopped="cannot proceed",
+                        why=due.why,
+                        step=step.index + 1,
+                    ),
+                    rule=rule,
+                    agent_slug=step.agent,
+                )
+                continue
+            if not due:
+                continue
             if taken >= workflow.step_budget:
                 self.record(
                     decisions.WorkflowStep(
@@ -510,33 +553,55 @@ class _Run:
                 )
                 self.outcome.workflow_state = {
                     **state,
-                    "outputs": outputs,
+                    "outputs": run.outputs,
                     "stepsTaken": taken,
                     "done": True,
                 }
                 self.outcome.hand_over = "workflow step budget exhausted"
                 return None, None
+            call = run.call(step)
             with timed() as t:
-                reply = self.run(step.agent)
+                reply = self.run(planned.agent, step=call)
             taken += 1
-            produced = {name: (reply.outputs or {}).get(name) for name in step.outputs}
-            outputs.update(produced)
+            ran.add(planned.agent.id)
+            produced = run.collect(step, reply.outputs)
             self.record(
                 decisions.WorkflowStep(
-                    agent=step.agent.slug, condition=step.condition, outputs=produced
+                    agent=step.agent,
+                    condition=step.condition,
+                    outputs=produced,
+                    inputs=sorted(call.inputs),
+                    step=step.index + 1,
                 ),
                 duration_ms=t[0],
-                rule=f"workflow {workflow.name} step {step.index + 1}",
-                agent_slug=step.agent.slug,
+                rule=rule,
+                agent_slug=step.agent,
             )
             if reply.error:
-                last = (reply, step.agent)
-                break
+                self.outcome.workflow_state = {
+                    "outputs": run.outputs,
+                    "stepsTaken": taken,
+                    "done": False,
+                }
+                return reply, planned.agent
             if reply.text:
-                last = (reply, step.agent)
-        self.outcome.workflow_state = {"outputs": outputs, "stepsTaken": taken, "done": False}
-        if last[0] is None:
-            return self.run(self.plan.speaker), self.plan.speaker
+                last = (reply, planned.agent)
+                if reply.answered:
+                    answered = last
+        self.outcome.workflow_state = {"outputs": run.outputs, "stepsTaken": taken, "done": False}
+        if answered[0] is not None:
+            return answered
+        speaker = self.plan.speaker
+        if last[0] is None or speaker.id not in ran:
+            # no step answered: the conversation's own agent does (unless it just did, as a step)
+            self.record(
+                decisions.WorkflowStep(
+                    stopped="no step answered", fallback=speaker.slug, taken=taken
+                ),
+                rule=f"workflow {workflow.name}",
+                agent_slug=speaker.slug,
+            )
+            return self.run(speaker), speaker
         return last
 
 

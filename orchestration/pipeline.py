@@ -26,8 +26,8 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from agents.detectors import REPEAT_SIMILARITY, similarity
-from agents.models import Agent, AgentRole, Pattern
-from agents.rule_engine import fallback_attempts, trace
+from agents.models import Agent, AgentRole, Pattern, Workflow
+from agents.rule_engine import RuleOutcome, fallback_attempts, trace
 from conversations import decisions, lifecycle
 from conversations.decisions import HUMAN, EscalationReason, RouteReason
 from conversations.events import (
@@ -113,6 +113,7 @@ _PREVIOUS_CUSTOMER_TEXT = Subquery(
 # What a turn may change on the conversation (its state is written by the lifecycle service).
 CONVERSATION_FIELDS = [
     "current_agent",
+    "workflow",
     "turns",
     "attempts",
     "runtime_failures",
@@ -263,6 +264,13 @@ def _orchestrate(turn: Turn) -> None:
     _request_reply(turn)
 
 
+def reconsider(turn: Turn) -> bool:
+    """Risk auto-escalation, then the escalation and handoff rules, once more: the turn's
+    signals changed after the decide phase (a runtime returned its own, issue 18 point 7).
+    True when the turn ends here (people take over)."""
+    return _risk_escalation(turn) or _rules(turn)
+
+
 def _risk_escalation(turn: Turn) -> bool:
     with timed() as t:
         hits = sorted(set(turn.context["risk"]) & set(turn.settings["riskCategories"]))
@@ -365,6 +373,10 @@ def _rules(turn: Turn) -> bool:
                 "rule": f"{rule_ref} escalation",
             }
         return False
+    if verdict.handoff and verdict.handoff.workflow:
+        _start_workflow_by_rule(turn, verdict.handoff, rule_ref, t[0])
+        turn.ruled = True  # a rule decided the turn: the orchestrator's model is not asked
+        return False
     if verdict.handoff and verdict.handoff.target != turn.agent.slug:
         target = turn.config.agent(verdict.handoff.target)
         if target is not None and _keeps_the_customer(turn.agent):
@@ -408,6 +420,32 @@ def _keeps_the_customer(agent: Agent) -> bool:
         Pattern.SEQUENTIAL,
         Pattern.CONCURRENT,
     )
+
+
+def _start_workflow_by_rule(
+    turn: Turn, outcome: RuleOutcome, rule_ref: str, duration_ms: float
+) -> None:
+    """Issue 18 point 5: a handoff rule whose target is a workflow. The conversation runs
+    that workflow from this message on (from its entry step, with no outputs yet), as if an
+    API caller had started it with ``workflowId``; nothing changes while it already runs it."""
+    conv = turn.conversation
+    state = conv.workflow_state or {}
+    running = conv.workflow
+    if running is not None and running.name == outcome.workflow and not state.get("done"):
+        return
+    workflow = Workflow.objects.filter(tenant_id=conv.tenant_id, name=outcome.workflow).first()
+    if workflow is None:
+        return  # renamed since the configuration snapshot was built
+    record(
+        conversation=conv,
+        event=decisions.RuleFired(kind="handoff", why=outcome.why, to=outcome.destination),
+        message=turn.message,
+        duration_ms=duration_ms,
+        rule=f"{rule_ref} {outcome.label.split(':')[0]}",
+        agent_slug=turn.agent.slug,
+    )
+    conv.workflow = workflow
+    conv.workflow_state = {}
 
 
 def pending_fallback(turn: Turn, speaker: Agent | None = None) -> dict[str, Any] | None:

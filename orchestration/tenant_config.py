@@ -17,15 +17,15 @@ The pipeline and the admin's rule tester both detect signals (``detect``) and tr
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
 
-from agents.detectors import Signals, detect
+from agents.detectors import IntentSpec, Signals, detect
 from agents.guardrails import effective_policy
-from agents.models import Agent, GuardrailPolicy, Intent
+from agents.intents import effective_intents, intent_rows
+from agents.models import Agent, GuardrailPolicy
 from agents.orchestrator_settings import settings_overview
 from agents.rule_engine import CompiledRules, compile_document
 from agents.rule_sets import rules_document
@@ -44,7 +44,7 @@ class TenantConfig:
     agents: dict[int, Any]
     by_slug: dict[str, int]
     specs: dict[int, AgentSpec]
-    intents: tuple[Mapping[str, Any], ...]
+    intents: tuple[IntentSpec, ...]  # the effective ones: built-ins extended by the tenant's
     domains: tuple[str, ...]
     rules: dict[int, tuple[str | None, int | None, dict[str, Any] | None]]
     settings: dict[int, dict[str, Any]]
@@ -70,9 +70,10 @@ class TenantConfig:
         )
 
     def detect(self, text: str) -> Signals:
-        """The detectors on a customer message, with the tenant's own intents (the default
-        ones when it has none) and the specialists' domains."""
-        return detect(text, self.intents or None, domains=self.domains)
+        """The detectors on a customer message, with the tenant's effective intents (the
+        built-in ones extended by its own, less those it switched off; ``agents.intents``)
+        and the specialists' domains."""
+        return detect(text, self.intents, domains=self.domains)
 
     def rules_for(self, agent) -> CompiledRules:
         """The agent's effective rules (its own, or those it inherits), compiled."""
@@ -121,6 +122,7 @@ def build_tenant_config(tenant) -> TenantConfig:
         for a in Agent.objects.filter(tenant=tenant).prefetch_related(
             "knowledge",
             "rules__handoffs__target",
+            "rules__handoffs__workflow",
             "rules__actions",
             "rules__escalation_target",
         )
@@ -149,7 +151,7 @@ def build_tenant_config(tenant) -> TenantConfig:
         agents=agents,
         by_slug={a.slug: a.pk for a in agents.values()},
         specs={a.pk: AgentSpec.from_agent(a) for a in agents.values()},
-        intents=tuple(Intent.objects.filter(tenant=tenant).values("name", "keywords", "phrases")),
+        intents=effective_intents(intent_rows(tenant=tenant)),
         domains=tuple(sorted({d for a in agents.values() for d in (a.domains or [])})),
         rules=rules,
         settings=settings,

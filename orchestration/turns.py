@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.runtimes import AgentReply, AgentSpec
+from agents.runtimes.base import merge_signals
 from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
 from conversations import decisions, lifecycle
@@ -69,6 +70,7 @@ from orchestration.pipeline import (
     fallback_to_human,
     hand_over_to_human,
     pending_fallback,
+    reconsider,
     say,
     transfer,
     typing_on_commit,
@@ -244,6 +246,7 @@ def _load(
                     spec=config.specs.get(step.agent_id) or AgentSpec.from_agent(step.agent),
                 ),
                 condition=step.condition,
+                inputs=tuple(step.inputs or ()),
                 outputs=tuple(step.outputs or ()),
             )
             for index, step in enumerate(
@@ -320,7 +323,9 @@ def apply(
         elif outcome.hand_over:
             hand_over_to_human(turn, reason=outcome.hand_over)
         elif outcome.reply is not None:
-            _account(turn, outcome.reply, _speaker(conv, config, outcome.speaker))
+            speaker = _speaker(conv, config, outcome.speaker)
+            _account(turn, outcome.reply, speaker)
+            _apply_reply_signals(turn, outcome.reply, speaker)
         result.reply_status = ReplyStatus.ANSWERED if result.reply else ReplyStatus.SILENT
         _finish(conv, ai_turn, result)
         conv.save(update_fields=CONVERSATION_FIELDS)
@@ -556,6 +561,32 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
             continue
         if proposal.waiting and proposal.approval and turn.result.approval is None:
             turn.result.approval = approval_json(proposal.approval)
+
+
+def _apply_reply_signals(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
+    """Issue 18 point 7: the signals a runtime returned with its reply (a webhook's intent,
+    sentiment, risk; checked by the runtime) join the turn's as a caller's ``signals`` would,
+    and feed risk auto-escalation, then the escalation and handoff rules once more
+    (``pipeline.reconsider``). They arrive with the reply, so the reply is accounted first (it
+    is stored and sent, its proposals go to the approvals gate) and what they fire follows, in
+    the same transaction: a risk they raise hands the conversation over after the reply, as a
+    caller's risky message on the next turn would. Nothing happens when they change nothing or
+    the reply already took the conversation from the AI (blocked, failed, fallen back)."""
+    conv = turn.conversation
+    if not reply.signals or conv.state not in OPEN_STATES:
+        return
+    merged, changed = merge_signals(turn.context, reply.signals)
+    if not changed:
+        return
+    turn.context.update(merged)
+    turn.result.context = dict(turn.context)
+    record(
+        conversation=conv,
+        event=decisions.MessageClassified(signals=merged, overridden=changed, by=speaker.slug),
+        message=turn.message,
+        agent_slug=speaker.slug,
+    )
+    reconsider(turn)
 
 
 # --- waiting for a turn, and the sweep for turns that never came back -----------------------

@@ -45,7 +45,7 @@ from agents.rule_sets import (
 )
 from agents.runtime_config import SECRET_NAMES, runtime_errors
 from agents.serializers import KnowledgeSerializer
-from agents.workflows import START, workflow_document, workflow_list
+from agents.workflows import START, workflow_documents, workflow_list
 from core.api_errors import flatten_errors
 from core.errors import Invalid
 from rules import (
@@ -186,8 +186,7 @@ def stack_export(*, root: Agent, name: str | None = None, description: str = "")
         str(SettingsLevel.STACK), {}
     )
     workflows = []
-    for workflow in workflows_of_stack(root, slugs=slugs):
-        doc = workflow_document(workflow)
+    for doc in workflow_documents(workflows_of_stack(root, slugs=slugs)):
         workflows.append({k: doc[k] for k in ("name", "stepBudget", "steps")})
     return {
         "format": FORMAT,
@@ -217,9 +216,19 @@ def remapped(document: dict[str, Any], prefix: str) -> dict[str, Any]:
     are left as they are (``static_errors`` reports them)."""
     doc = copy.deepcopy(document)
     ids = {a["id"] for a in doc["agents"] if isinstance(a.get("id"), str)}
+    names = {
+        w["name"]
+        for w in doc.get("workflows") or []
+        if isinstance(w, dict) and isinstance(w.get("name"), str)
+    }
 
     def swap(value: Any) -> Any:
         return new_id(prefix, value) if isinstance(value, str) and value in ids else value
+
+    def swap_workflow(value: Any) -> Any:
+        if isinstance(value, str) and value in names:
+            return new_workflow_name(prefix, value)
+        return value
 
     for agent in doc["agents"]:
         agent["id"] = swap(agent.get("id"))
@@ -232,6 +241,11 @@ def remapped(document: dict[str, Any], prefix: str) -> dict[str, Any]:
             for rule in rules.get("handoffs") or []:
                 if isinstance(rule, dict) and "targetAgentId" in rule:
                     rule["targetAgentId"] = swap(rule["targetAgentId"])
+                if isinstance(rule, dict) and "workflow" in rule:
+                    rule["workflow"] = swap_workflow(rule["workflow"])
+    settings = doc.get("settings")
+    if isinstance(settings, dict) and settings.get("chatWorkflow"):
+        settings["chatWorkflow"] = swap_workflow(settings["chatWorkflow"])
     for workflow in doc.get("workflows") or []:
         if isinstance(workflow, dict):
             if isinstance(workflow.get("name"), str):
@@ -321,11 +335,19 @@ def static_errors(document: Any, *, secrets_later: bool = False) -> Errors:
     agents: list[Mapping] = document["agents"]
     ids = {agent["id"]: agent for agent in agents}
 
+    workflow_names = {
+        w.get("name") for w in document.get("workflows") or [] if isinstance(w, Mapping)
+    }
+
     def known(where: str, value: Any, *, may_be_none: bool = False) -> None:
         if value is None and may_be_none:
             return
         if not isinstance(value, str) or value not in ids:
             errors.add(where, f"agent '{value}' is not in the template")
+
+    def known_workflow(where: str, value: Any) -> None:
+        if not isinstance(value, str) or value not in workflow_names:
+            errors.add(where, f"workflow '{value}' is not in the template")
 
     roots = []
     for index, agent in enumerate(agents):
@@ -360,7 +382,7 @@ def static_errors(document: Any, *, secrets_later: bool = False) -> Errors:
             errors.extend(f"{where}.knowledge", flatten_errors(serializer.errors))
         rules = agent.get("rules")
         if rules is not None:
-            _rules_static(errors, f"{where}.rules", rules, known)
+            _rules_static(errors, f"{where}.rules", rules, known, known_workflow)
         problem = allowed_actions_problem(agent.get("allowedActions"))
         if problem:
             errors.add(f"{where}.allowedActions", problem)
@@ -388,7 +410,7 @@ def static_errors(document: Any, *, secrets_later: bool = False) -> Errors:
     return errors
 
 
-def _rules_static(errors: Errors, where: str, rules: Any, known) -> None:
+def _rules_static(errors: Errors, where: str, rules: Any, known, known_workflow) -> None:
     """Conditions, actions and thresholds of a rules document; the rest (approvers, the shape
     in detail) is the rules validator's at import."""
     if not isinstance(rules, Mapping):
@@ -406,7 +428,10 @@ def _rules_static(errors: Errors, where: str, rules: Any, known) -> None:
         problem = handoff_condition_problem(rule.get("condition"))
         if problem:
             errors.add(f"{where}.handoffs[{index}].condition", problem)
-        known(f"{where}.handoffs[{index}].targetAgentId", rule.get("targetAgentId"))
+        if rule.get("workflow") is not None:
+            known_workflow(f"{where}.handoffs[{index}].workflow", rule["workflow"])
+        else:
+            known(f"{where}.handoffs[{index}].targetAgentId", rule.get("targetAgentId"))
     approvals = rules.get("approvals")
     actions = approvals.get("actions", []) if isinstance(approvals, Mapping) else []
     for index, item in enumerate(actions if isinstance(actions, list) else []):

@@ -185,6 +185,12 @@ def _import(
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     agents: list[Mapping] = document["agents"]
     created = _create_agents(tenant, agents, errors)
+    # the workflows before the rules: a handoff rule may start one
+    for index, workflow in enumerate(document.get("workflows") or []):
+        try:
+            workflow_create(tenant=tenant, data=workflow)
+        except WorkflowInvalid as exc:
+            errors.extend(f"workflows[{index}]", exc.errors)
     for index, data in enumerate(agents):
         rules = data.get("rules")
         if rules is None or index not in created:
@@ -207,11 +213,6 @@ def _import(
             settings_update(level=SettingsLevel.STACK, stack=root, changes=settings)
         except ValidationError as exc:
             errors.extend("settings", exc.message_dict)
-    for index, workflow in enumerate(document.get("workflows") or []):
-        try:
-            workflow_create(tenant=tenant, data=workflow)
-        except WorkflowInvalid as exc:
-            errors.extend(f"workflows[{index}]", exc.errors)
     # An agent that could not be created is reported where it is defined, not again as an
     # unknown agent everywhere it is named.
     missing = {f"unknown agent '{a['id']}'" for i, a in enumerate(agents) if i not in created}

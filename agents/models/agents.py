@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -171,6 +172,27 @@ def supervisor_problem(agent: Agent, supervisor: Agent) -> str | None:
     return None
 
 
+OUTPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+MAX_ENTRY_OUTPUTS = 20
+
+
+def knowledge_outputs_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a knowledge entry's workflow outputs, or None: an object of at
+    most 20 names (identifiers) to text, numbers, true/false or null."""
+    if not isinstance(value, dict):
+        return 'must be an object of names and values, e.g. {"priority": "critical"}'
+    if len(value) > MAX_ENTRY_OUTPUTS:
+        return f"at most {MAX_ENTRY_OUTPUTS} outputs"
+    for name, item in value.items():
+        if not isinstance(name, str) or not OUTPUT_NAME.fullmatch(name):
+            return f"'{name}' is not a valid name: letters, digits and _, not starting with a digit"
+        if item is not None and not isinstance(item, str | int | float | bool):
+            return f"'{name}' must be text, a number, true/false or null"
+        if isinstance(item, str) and len(item) > 1000:
+            return f"'{name}' is longer than 1000 characters"
+    return None
+
+
 class KnowledgeEntry(models.Model):
     """What a built-in agent knows: a question, its keywords, the answer, and optionally an
     action the agent proposes when it gives that answer."""
@@ -184,6 +206,11 @@ class KnowledgeEntry(models.Model):
     answer = models.TextField()
     action = models.CharField(max_length=100, blank=True)
     action_params = models.JSONField(default=dict, blank=True)
+    outputs = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Workflow outputs this answer sets, e.g. {"priority": "critical"}.',
+    )
 
     class Meta:
         ordering = ["agent", "position", "id"]
@@ -195,15 +222,20 @@ class KnowledgeEntry(models.Model):
     def as_document(self) -> dict:
         """The entry as the API and stack templates write it."""
         action = {"name": self.action, "params": self.action_params} if self.action else None
-        return {
+        document = {
             "question": self.question,
             "keywords": self.keywords,
             "answer": self.answer,
             "action": action,
         }
+        if self.outputs:
+            document["outputs"] = self.outputs
+        return document
 
     def clean(self) -> None:
-
+        problem = knowledge_outputs_problem(self.outputs)
+        if problem:
+            raise ValidationError({"outputs": problem})
         if not isinstance(self.keywords, list) or not all(
             isinstance(k, str) for k in self.keywords
         ):

@@ -172,6 +172,14 @@ class OrchestratorSettings(models.Model):
         'person should first answer and resolve, e.g. {"urgent": {"firstResponse": 300, '
         '"resolution": 14400}, ...}. Handoffs past them are highlighted in the inbox.',
     )
+    chat_workflow = models.CharField(
+        "chat workflow",
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="The name of a workflow new web chats start in (empty: none; the entry agent "
+        "answers alone). A tenant's or stack's own setting: the global level names none.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

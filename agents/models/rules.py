@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from agents.models.agents import Agent
+from agents.models.workflows import Workflow
 
 
 class RuleSet(models.Model):
@@ -70,19 +71,40 @@ class RuleSet(models.Model):
 
 
 class HandoffRule(models.Model):
-    """When ``condition`` holds, transfer to ``target``. Evaluated in order; first match wins."""
+    """When ``condition`` holds, transfer to ``target``, or start ``workflow`` (exactly one of
+    the two). Evaluated in order; first match wins."""
 
     tenant_path = "ruleset__agent__tenant"
 
     ruleset = models.ForeignKey(RuleSet, on_delete=models.CASCADE, related_name="handoffs")
     position = models.PositiveIntegerField(default=0)
     condition = models.TextField(help_text='e.g. intent == "billing" and sentiment < -0.5')
-    target = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="+")
+    target = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    workflow = models.ForeignKey(
+        Workflow,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Instead of an agent: the workflow the conversation runs from then on.",
+    )
 
     class Meta:
         ordering = ["ruleset", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(target__isnull=False, workflow__isnull=True)
+                | models.Q(target__isnull=True, workflow__isnull=False),
+                name="handoff_rule_one_target",
+                violation_error_message="A handoff rule goes to an agent or to a workflow.",
+            )
+        ]
 
     def __str__(self) -> str:
+        if self.workflow_id:
+            return f"{self.condition} -> workflow {self.workflow.name}"
         return f"{self.condition} -> {self.target.slug}"
 
 

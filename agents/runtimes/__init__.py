@@ -12,6 +12,7 @@ from agents.runtimes.base import (
     AgentSpec,
     KnowledgeItem,
     ProposedAction,
+    StepCall,
     TurnContext,
     with_tenant_name,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "HttpPolicy",
     "KnowledgeItem",
     "ProposedAction",
+    "StepCall",
     "TurnContext",
     "run_agent",
     "with_tenant_name",

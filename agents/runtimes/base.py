@@ -39,6 +39,8 @@ class KnowledgeItem:
     answer: str = ""
     action: str = ""
     action_params: Mapping[str, Any] = field(default_factory=dict)
+    # the workflow outputs this answer sets (``{"priority": "critical"}``), when it is given
+    outputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class AgentSpec:
                     answer=entry.answer,
                     action=entry.action or "",
                     action_params=dict(entry.action_params or {}),
+                    outputs=dict(entry.outputs or {}),
                 )
                 for entry in agent.knowledge.all()
             ),
@@ -85,6 +88,26 @@ class AgentSpec:
                 None if agent.allowed_actions is None else tuple(agent.allowed_actions)
             ),
         )
+
+
+@dataclass(frozen=True)
+class StepCall:
+    """The workflow step an agent runs as (SPEC 4.4): ``inputs`` are exactly the values the
+    step names (``agents.workflow_run.step_inputs``), ``outputs`` the names it declares and
+    the runtime is asked to set. ``step`` counts from 1."""
+
+    workflow: str
+    step: int
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.workflow,
+            "step": self.step,
+            "inputs": dict(self.inputs),
+            "outputs": list(self.outputs),
+        }
 
 
 @dataclass(frozen=True)
@@ -98,6 +121,7 @@ class TurnContext:
     the caller has not done it. ``model``: the orchestrator's ``model`` setting, used when the
     agent's runtime configuration names none. ``consultation``: for a sequential supervisor, the
     answers of the specialists it consulted privately, ``{agent, text, answered?}``.
+    ``step``: set when the agent runs as a workflow step (its inputs and declared outputs).
     """
 
     tenant_name: str
@@ -113,6 +137,7 @@ class TurnContext:
     consultation: tuple[Mapping[str, Any], ...] = ()
     # a supervisor's specialists, ``{agent, name, domains}``: its prompt lists them
     specialists: tuple[Mapping[str, Any], ...] = ()
+    step: StepCall | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +185,28 @@ def failed(error: str, *, attempts: int = 0, detail: Mapping[str, Any] | None = 
     )
 
 
+SIGNAL_NAMES = ("intent", "sentiment", "risk")
+
+
+def merge_signals(
+    signals: Mapping[str, Any], returned: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The turn's signals with those a runtime returned (``AgentReply.signals``, checked by
+    the runtime) in their place, as a caller's ``signals`` win over the detectors': ``(intent,
+    sentiment, risk)`` and the names that changed, sorted. ``risk`` is a sorted list."""
+    merged = {name: signals.get(name) for name in SIGNAL_NAMES}
+    merged["risk"] = sorted(merged["risk"] or [])
+    changed = []
+    for name in SIGNAL_NAMES:
+        if returned is None or name not in returned:
+            continue
+        value = sorted(returned[name] or []) if name == "risk" else returned[name]
+        if value != merged[name]:
+            merged[name] = value
+            changed.append(name)
+    return merged, sorted(changed)
+
+
 def with_tenant_name(text: str, tenant_name: str) -> str:
     """``text`` with ``{{TENANT_NAME}}`` (spaces inside the braces allowed) replaced."""
     return _TENANT_NAME.sub(lambda _: tenant_name or "", text or "")
@@ -204,6 +251,11 @@ def category(ctx: TurnContext) -> str | None:
         if isinstance(domain, str) and stem(domain) == stem(intent):
             return domain
     return intent
+
+
+def default_output_names() -> tuple[str, ...]:
+    """The outputs every runtime sets (:func:`default_outputs`)."""
+    return ("category", "resolution", "answered")
 
 
 def default_outputs(ctx: TurnContext, text: str | None, answered: bool) -> dict[str, Any]:

@@ -12,8 +12,9 @@ Each entry is scored against the customer's message:
 
 The best entry scoring at least :data:`MATCH_THRESHOLD` answers (the earlier entry on a tie):
 a single keyword is enough, a question alone must be close. Its action, if any, is proposed
-when its parameters pass the registry's schema. Without a match the agent says it cannot
-answer (``answered`` False), which the orchestrator counts as a failed attempt.
+when its parameters pass the registry's schema, and its ``outputs`` (``{"priority":
+"critical"}``) are the workflow outputs it sets, over the defaults. Without a match the agent
+says it cannot answer (``answered`` False), which the orchestrator counts as a failed attempt.
 
 A sequential supervisor given ``ctx.consultation`` folds its specialists' answers into its own.
 """
@@ -182,6 +183,7 @@ def run(ctx: TurnContext) -> AgentReply:
         text=text,
         answered=answered,
         proposed_actions=actions,
-        outputs=default_outputs(ctx, text, answered),
+        # the entry's own workflow outputs win over the defaults ("priority": "critical")
+        outputs={**default_outputs(ctx, text, answered), **dict(item.outputs or {})},
         detail=detail,
     )

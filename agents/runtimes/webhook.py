@@ -13,26 +13,33 @@ Request: ``POST <url>`` with the JSON body (UTF-8, compact)::
      "transcript": [{"role": "customer|agent|human|system", "author": "...", "text": "..."}],
      "consultation": [{"agent": "...", "text": "..."}]}   # only for a sequential supervisor
 
-and the headers
+(a workflow step also gets ``"workflow": {"name", "step", "inputs": {...}, "outputs":
+["category", ...]}``: exactly the inputs the step names, and the outputs it should set) and the
+headers of the Standard Webhooks specification (``agents.runtimes.signing``):
 
 - ``Content-Type: application/json``
-- ``X-Timestamp: <unix time in seconds>``
-- ``X-Signature: sha256=<hex>``: the HMAC-SHA256, keyed with the secret (UTF-8), of the bytes
-  ``<X-Timestamp value> + "." + <the raw request body>``.
-- ``X-Delivery-Id: <uuid>``: the same on every retry of one turn, so the endpoint can
-  recognise a retry.
+- ``webhook-id: msg_<32 hex>``: the same on every retry of one turn, so the endpoint can
+  recognise a retry;
+- ``webhook-timestamp: <unix time in seconds>``;
+- ``webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<raw body>">``, keyed with
+  the secret's key (a ``whsec_<base64>`` secret: its decoded bytes; another secret: its UTF-8
+  bytes, i.e. ``"whsec_" + base64(secret)`` for the libraries).
 
-To verify, recompute the HMAC over ``f"{timestamp}.".encode() + raw_body``, compare it in
-constant time (``hmac.compare_digest``) and refuse timestamps more than about 5 minutes old.
-Each retry is signed again with a fresh timestamp.
+Verify with a ``standardwebhooks`` library (``Webhook(secret).verify(body, headers)``): it
+checks the signature in constant time and refuses timestamps more than 5 minutes away. Each
+retry is signed again with a fresh timestamp. With ``WEBHOOK_LEGACY_SIGNATURE`` on (the default
+for this release; deprecated) the old headers come too: ``X-Timestamp``, ``X-Signature:
+sha256=<hex of HMAC-SHA256(secret, "<timestamp>.<raw body>")>`` and ``X-Delivery-Id``.
 
 Response (2xx, JSON object)::
 
     {"reply": "text" | null,            # required
      "answered": true,                   # optional; default: a reply or an action was given
      "signals": {"intent": "billing" | null, "sentiment": -1..1, "risk": ["churn_risk"]},
+                                         # optional; as a caller's signals: the orchestrator
+                                         # feeds them to risk auto-escalation and the rules
      "actions": [{"name": "issue_refund", "params": {"orderId": "A1", "amount": 20}}],
-     "outputs": {"category": "billing"},  # optional workflow outputs
+     "outputs": {"category": "billing"},  # a workflow step's outputs (the names it declares)
      "usage": {"tokens": 812, "cost": 0.0031}}  # optional: counted against the budgets
 
 Every field is checked; a malformed response is an error naming the field (``signals.sentiment
@@ -42,17 +49,16 @@ top-level keys are ignored (listed in ``detail["ignoredKeys"]``).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
+
+from django.conf import settings
 
 from agents.action_registry import (
     ParamsError,
     get_action,
 )
+from agents.detectors import CATEGORIES as RISK_CATEGORIES
 from agents.runtimes.base import (
     AgentReply,
     ProposedAction,
@@ -63,33 +69,14 @@ from agents.runtimes.base import (
     recent_transcript,
 )
 from agents.runtimes.http import HttpPolicy, endpoint, post_json
+from agents.runtimes.signing import new_message_id, signer
 from core.secret_store import (
     SecretUnreadable,
     unseal,
 )
 
-SIGNATURE_HEADER = "X-Signature"
-TIMESTAMP_HEADER = "X-Timestamp"
-DELIVERY_HEADER = "X-Delivery-Id"
 RESPONSE_KEYS = {"reply", "answered", "signals", "actions", "outputs", "usage"}
-SIGNAL_KEYS = ("intent", "sentiment", "risk")
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>`` of ``timestamp + "." + body``, keyed with ``secret``."""
-    signed = timestamp.encode("ascii") + b"." + body
-    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256)
-    return f"sha256={digest.hexdigest()}"
-
-
-def signer(secret: str, *, clock=time.time):
-    """Headers signing ``body`` now: the timestamp and its signature."""
-
-    def sign(body: bytes) -> dict[str, str]:
-        timestamp = str(int(clock()))
-        return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(secret, timestamp, body)}
-
-    return sign
+MAX_INTENT_LENGTH = 100
 
 
 def _plain(value: Any) -> Any:
@@ -129,6 +116,8 @@ def payload(ctx: TurnContext) -> dict[str, Any]:
     ]
     if consultation:
         body["consultation"] = consultation
+    if ctx.step is not None:
+        body["workflow"] = _plain(ctx.step.as_json())
     return body
 
 
@@ -141,6 +130,10 @@ def _number(value: Any) -> bool:
 
 
 def parse_signals(value: Any) -> dict[str, Any]:
+    """The signals a webhook returned, checked as a caller's ``signals`` are: ``intent`` text
+    (at most 100 characters) or null, ``sentiment`` a number in [-1, 1], ``risk`` a list of
+    known risk categories. The orchestrator feeds them to risk auto-escalation and the rules
+    (``merge_signals``)."""
     if not isinstance(value, Mapping):
         raise Malformed("signals must be an object")
     signals: dict[str, Any] = {}
@@ -148,7 +141,9 @@ def parse_signals(value: Any) -> dict[str, Any]:
         intent = value["intent"]
         if intent is not None and not isinstance(intent, str):
             raise Malformed("signals.intent must be a string or null")
-        signals["intent"] = intent or None
+        if isinstance(intent, str) and len(intent.strip()) > MAX_INTENT_LENGTH:
+            raise Malformed(f"signals.intent must be at most {MAX_INTENT_LENGTH} characters")
+        signals["intent"] = (intent or "").strip() or None
     if "sentiment" in value:
         sentiment = value["sentiment"]
         if not _number(sentiment) or not -1 <= sentiment <= 1:
@@ -161,6 +156,11 @@ def parse_signals(value: Any) -> dict[str, Any]:
         for i, category in enumerate(risk):
             if not isinstance(category, str) or not category.strip():
                 raise Malformed(f"signals.risk[{i}] must be a non-empty string")
+            if category not in RISK_CATEGORIES:
+                raise Malformed(
+                    f"signals.risk[{i}]: '{category[:50]}' is not a risk category "
+                    f"(known: {', '.join(RISK_CATEGORIES)})"
+                )
         signals["risk"] = sorted(set(risk))
     return signals
 
@@ -251,17 +251,15 @@ def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
         return failed("the webhook runtime has no secret", detail=detail)
     try:
         secret = unseal(ctx.agent.runtime_secret)
+        sign = signer(
+            secret, (delivery := new_message_id()), legacy=settings.WEBHOOK_LEGACY_SIGNATURE
+        )
     except SecretUnreadable as exc:
         return failed(f"the stored secret is unreadable: {exc}; set it again", detail=detail)
-    delivery = str(uuid.uuid4())
+    except ValueError as exc:
+        return failed(f"the stored secret cannot sign: {exc}; set it again", detail=detail)
     detail["deliveryId"] = delivery
-    response = post_json(
-        url.strip(),
-        payload(ctx),
-        headers={DELIVERY_HEADER: delivery},
-        sign=signer(secret),
-        policy=policy,
-    )
+    response = post_json(url.strip(), payload(ctx), sign=sign, policy=policy)
     detail.update(status=response.status, httpMs=response.duration_ms)
     if response.failures:
         detail["retried"] = response.failures

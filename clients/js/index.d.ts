@@ -43,6 +43,8 @@ export interface KnowledgeEntry {
   keywords?: string[];
   answer: string;
   action?: { name: string; params?: Record<string, Json> } | null;
+  /** Workflow outputs this answer sets, e.g. { priority: 'critical' }. */
+  outputs?: Record<string, string | number | boolean | null>;
 }
 
 export interface Agent {
@@ -68,7 +70,10 @@ export interface EscalationRule {
 
 export interface HandoffRule {
   condition: string;
-  targetAgentId: string;
+  /** The agent to transfer to; or, instead, */
+  targetAgentId?: string;
+  /** the name of a workflow the conversation then runs. */
+  workflow?: string;
 }
 
 export interface ApprovalRule {
@@ -140,6 +145,24 @@ export interface Workflow extends Required<WorkflowInput> {
   steps: Required<WorkflowStep>[];
   createdAt: string;
   updatedAt: string;
+  /** What may keep the workflow from proceeding (saving is never refused for it). */
+  warnings: string[];
+}
+
+export interface IntentInput {
+  keywords?: string[];
+  phrases?: string[];
+  /** false switches the intent off (for a built-in's name: the built-in). */
+  enabled?: boolean;
+}
+
+export interface Intent {
+  name: string;
+  source: 'built-in' | 'tenant';
+  enabled: boolean;
+  extended: boolean;
+  keywords: string[];
+  phrases: string[];
 }
 
 export interface Customer {
@@ -377,6 +400,11 @@ export class Client {
     update(changes: Record<string, Json>): Promise<Settings>;
     getForAgent(agentId: string): Promise<Settings>;
     updateForAgent(agentId: string, changes: Record<string, Json>): Promise<Settings>;
+  };
+  intents: {
+    list(): Promise<Intent[]>;
+    set(name: string, intent: IntentInput): Promise<Intent>;
+    delete(name: string): Promise<void>;
   };
   workflows: {
     create(workflow: WorkflowInput): Promise<Workflow>;

@@ -119,6 +119,7 @@ export class Client {
     this.agents = new Agents(this);
     this.orchestration = new Orchestration(this);
     this.settings = new OrchestratorSettings(this);
+    this.intents = new Intents(this);
     this.workflows = new Workflows(this);
     this.conversations = new Conversations(this);
     this.approvals = new Approvals(this);
@@ -281,6 +282,12 @@ class OrchestratorSettings extends Resource {
   updateForAgent(agentId, changes) {
     return this._call('v1_agents_orchestrator_settings_partial_update', { path: { agent_id: agentId }, body: changes });
   }
+}
+
+class Intents extends Resource {
+  list() { return this._call('intents_list'); }
+  set(name, intent) { return this._call('intents_set', { path: { name }, body: intent }); }
+  async delete(name) { await this._call('intents_destroy', { path: { name } }); }
 }
 
 class Workflows extends Resource {

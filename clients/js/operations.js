@@ -20,6 +20,10 @@ export const OPERATIONS = Object.freeze({
   v1_orchestrator_settings_partial_update: ['PATCH', '/api/v1/orchestrator-settings', 'settings.update'],
   v1_agents_orchestrator_settings_retrieve: ['GET', '/api/v1/agents/{agent_id}/orchestrator-settings', 'settings.getForAgent'],
   v1_agents_orchestrator_settings_partial_update: ['PATCH', '/api/v1/agents/{agent_id}/orchestrator-settings', 'settings.updateForAgent'],
+  // intents
+  intents_list: ['GET', '/api/v1/intents', 'intents.list'],
+  intents_set: ['PUT', '/api/v1/intents/{name}', 'intents.set'],
+  intents_destroy: ['DELETE', '/api/v1/intents/{name}', 'intents.delete'],
   // workflows
   workflows_list: ['GET', '/api/v1/workflows', 'workflows.list'],
   workflows_create: ['POST', '/api/v1/workflows', 'workflows.create'],

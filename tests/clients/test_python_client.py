@@ -303,3 +303,21 @@ def test_a_503_with_retry_after_is_retried_and_the_wait_is_bounded():
     assert base._retry_delay(answer(503, "2"), attempt=2) is None  # retries spent
     assert base._retry_delay(answer(429, "30"), attempt=0) is None  # longer than it may wait
     assert base._retry_delay(answer(500, "1"), attempt=0) is None  # not a retry status
+
+
+def test_intents_extend_and_switch_off_through_the_client(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+
+    added = client.intents.set("legal_question", {"keywords": ["lawyer", "lawsuit"]})
+    off = client.intents.set("greeting", {"enabled": False})
+    listed = {intent["name"]: intent for intent in client.intents.list()}
+    with pytest.raises(ValidationError) as raised:
+        client.intents.set("vague", {})
+    client.intents.delete("greeting")
+    client.intents.delete("legal_question")
+
+    assert added["source"] == "tenant" and added["enabled"] is True
+    assert off["source"] == "built-in" and off["enabled"] is False
+    assert listed["greeting"]["enabled"] is False and listed["human_agent"]["enabled"] is True
+    assert list(raised.value.fields) == ["keywords"]
+    assert {i["name"]: i for i in client.intents.list()}["greeting"]["enabled"] is True

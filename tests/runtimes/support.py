@@ -6,6 +6,7 @@ every request it received, including the ones it rejected.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -15,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from agents.runtimes import AgentSpec, HttpPolicy, KnowledgeItem, TurnContext
 from config.origins import url_origin
@@ -203,8 +206,27 @@ def openai_check(seen: Seen) -> Respond | None:
 # --- webhook ------------------------------------------------------------------------------------
 
 
-def verify_signature(seen: Seen, secret: str = WEBHOOK_SECRET, max_age: int = 300) -> bool:
-    """How a tenant's endpoint checks a delivery (as documented in agents/runtimes/webhook.py)."""
+def whsec(secret: str = WEBHOOK_SECRET) -> str:
+    """A secret that is not ``whsec_<base64>`` written as the Standard Webhooks libraries take
+    it (agents/runtimes/signing.py)."""
+    if secret.startswith("whsec_"):
+        return secret
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
+
+
+def verify_signature(seen: Seen, secret: str = WEBHOOK_SECRET) -> bool:
+    """How a tenant's endpoint checks a delivery: with the maintained ``standardwebhooks``
+    package, as the README tells integrators (it also refuses timestamps more than 5 minutes
+    away)."""
+    try:
+        Webhook(whsec(secret)).verify(seen.raw, seen.headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def verify_legacy_signature(seen: Seen, secret: str = WEBHOOK_SECRET, max_age: int = 300) -> bool:
+    """The deprecated scheme (``WEBHOOK_LEGACY_SIGNATURE``), as integrators verified it."""
     timestamp = seen.headers.get("X-Timestamp", "")
     given = seen.headers.get("X-Signature", "")
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > max_age:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 
 import pytest
+from standardwebhooks import Webhook
 
 from agents.runtimes import ProposedAction, run_agent
-from agents.runtimes.webhook import signature
+from agents.runtimes.signing import legacy_signature, standard_signature, webhook_signing_key
 from tests.runtimes.support import (
     FAST,
     WEBHOOK_SECRET,
@@ -16,7 +19,9 @@ from tests.runtimes.support import (
     make_agent,
     make_context,
     sealed,
+    verify_legacy_signature,
     verify_signature,
+    whsec,
 )
 
 
@@ -63,10 +68,15 @@ def test_the_request_body_and_headers_follow_the_protocol(hook):
     (seen,) = hook.seen
     assert seen.path == "/agent"
     assert seen.headers["Content-Type"] == "application/json"
-    assert seen.headers["X-Timestamp"].isdigit()
-    assert seen.headers["X-Signature"] == signature(
-        WEBHOOK_SECRET, seen.headers["X-Timestamp"], seen.raw
+    assert seen.headers["webhook-id"].startswith("msg_")
+    assert seen.headers["webhook-timestamp"].isdigit()
+    assert seen.headers["webhook-signature"] == standard_signature(
+        WEBHOOK_SECRET.encode(),
+        seen.headers["webhook-id"],
+        seen.headers["webhook-timestamp"],
+        seen.raw,
     )
+    assert Webhook(whsec()).verify(seen.raw, seen.headers) == seen.json
     assert seen.json == {
         "conversation": {
             "id": "conv-1",
@@ -99,11 +109,45 @@ def test_a_wrong_secret_is_refused_by_the_endpoint_and_not_retried(hook):
 
 def test_a_tampered_body_fails_verification():
     body = json.dumps({"message": "refund 10"}).encode()
-    timestamp = "1700000000"
-    headers = {"X-Timestamp": timestamp, "X-Signature": signature(WEBHOOK_SECRET, timestamp, body)}
+    timestamp = str(int(time.time()))
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": timestamp,
+        "webhook-signature": standard_signature(WEBHOOK_SECRET.encode(), "msg_1", timestamp, body),
+    }
 
-    assert verify_signature(Seen("/", headers, body), max_age=10**10)
-    assert not verify_signature(Seen("/", headers, body.replace(b"10", b"99")), max_age=10**10)
+    assert verify_signature(Seen("/", headers, body))
+    assert not verify_signature(Seen("/", headers, body.replace(b"10", b"99")))
+    assert not verify_signature(Seen("/", {**headers, "webhook-id": "msg_2"}, body))
+
+
+def test_a_whsec_secret_signs_with_its_decoded_key_and_the_library_verifies_it(hook):
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    assert webhook_signing_key(secret) == b"k" * 32
+    hook.check = lambda seen: (
+        None if verify_signature(seen, secret) else Respond(401, {"error": "bad signature"})
+    )
+
+    reply = run_agent(webhook_context(hook, secret=secret), http_policy=FAST)
+
+    assert reply.error is None
+    assert reply.text == "Echo: Why was I charged twice?"
+
+
+def test_the_legacy_headers_come_only_while_the_setting_is_on(hook, settings):
+    settings.WEBHOOK_LEGACY_SIGNATURE = True
+    run_agent(webhook_context(hook), http_policy=FAST)
+    settings.WEBHOOK_LEGACY_SIGNATURE = False
+    run_agent(webhook_context(hook), http_policy=FAST)
+
+    legacy, standard_only = hook.seen
+    assert verify_legacy_signature(legacy)
+    assert legacy.headers["X-Signature"] == legacy_signature(
+        WEBHOOK_SECRET, legacy.headers["X-Timestamp"], legacy.raw
+    )
+    assert legacy.headers["X-Delivery-Id"] == legacy.headers["webhook-id"].removeprefix("msg_")
+    assert verify_signature(legacy) and verify_signature(standard_only)
+    assert not {"X-Signature", "X-Timestamp", "X-Delivery-Id"} & set(standard_only.headers)
 
 
 def test_the_reply_signals_actions_and_outputs_come_back(hook):
@@ -173,7 +217,15 @@ def test_the_endpoint_may_say_it_did_not_answer(hook):
         (Respond(body={"reply": "x", "signals": {"sentiment": "-0.5"}}), "signals.sentiment"),
         (Respond(body={"reply": "x", "signals": {"sentiment": True}}), "signals.sentiment"),
         (Respond(body={"reply": "x", "signals": {"risk": "churn_risk"}}), "signals.risk must be"),
-        (Respond(body={"reply": "x", "signals": {"risk": ["ok", 1]}}), "signals.risk[1] must be"),
+        (
+            Respond(body={"reply": "x", "signals": {"risk": ["churn_risk", 1]}}),
+            "signals.risk[1] must be",
+        ),
+        (
+            Respond(body={"reply": "x", "signals": {"risk": ["angry"]}}),
+            "signals.risk[0]: 'angry' is not a risk category",
+        ),
+        (Respond(body={"reply": "x", "signals": {"intent": "x" * 101}}), "signals.intent must"),
         (
             Respond(body={"reply": "x", "actions": {"name": "issue_refund"}}),
             "actions must be a list",
@@ -244,8 +296,8 @@ def test_server_errors_are_retried_each_time_signed_afresh_with_one_delivery_id(
     assert reply.attempts == 3
     assert len(hook.seen) == 3
     assert all(verify_signature(seen) for seen in hook.seen)
-    assert len({seen.headers["X-Delivery-Id"] for seen in hook.seen}) == 1
-    assert reply.detail["deliveryId"] == hook.seen[0].headers["X-Delivery-Id"]
+    assert len({seen.headers["webhook-id"] for seen in hook.seen}) == 1
+    assert reply.detail["deliveryId"] == hook.seen[0].headers["webhook-id"]
     assert reply.detail["retried"] == ["HTTP 503: busy", "HTTP 500: oops"]
 
 

@@ -42,6 +42,7 @@ DEFAULTS = {
         "medium": {"firstResponse": 1800, "resolution": 86_400},
         "low": {"firstResponse": 3600, "resolution": 172_800},
     },
+    "chatWorkflow": "",
 }
 ALL_GLOBAL = dict.fromkeys(DEFAULTS, "global")
 GLOBAL_COLUMNS = {
@@ -58,6 +59,7 @@ GLOBAL_COLUMNS = {
     "token_budget": 200_000,
     "cost_budget": 5.0,
     "response_targets": DEFAULTS["responseTargets"],
+    "chat_workflow": "",
 }
 
 
@@ -122,6 +124,7 @@ def test_every_setting_can_be_overridden_at_the_stack(tenant, supervisor):
             band: {"firstResponse": 60, "resolution": 600}
             for band in ("urgent", "high", "medium", "low")
         },
+        "chatWorkflow": "",
     }
 
     settings_update(level="stack", stack=supervisor, changes=values)

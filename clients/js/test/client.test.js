@@ -219,3 +219,27 @@ test('messages and events iterate in order', live, async () => {
   assert.deepEqual(later, events.slice(2));
   assert.equal((await api.conversations.get(conversation.id)).turns, 2);
 });
+
+test('intents extend the built-in ones and a built-in may be switched off', live, async () => {
+  const client = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_API_KEY });
+
+  const added = await client.intents.set('security_incident', { keywords: ['breach', 'hacked'] });
+  const off = await client.intents.set('thanks', { enabled: false });
+  const listed = Object.fromEntries((await client.intents.list()).map((i) => [i.name, i]));
+  await assert.rejects(client.intents.set('vague', {}), (error) => {
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(Object.keys(error.fields), ['keywords']);
+    return true;
+  });
+  await client.intents.delete('thanks');
+  await client.intents.delete('security_incident');
+
+  assert.equal(added.source, 'tenant');
+  assert.equal(off.source, 'built-in');
+  assert.equal(off.enabled, false);
+  assert.equal(listed.thanks.enabled, false);
+  assert.equal(listed.technical.enabled, true);
+  const after = Object.fromEntries((await client.intents.list()).map((i) => [i.name, i]));
+  assert.equal(after.thanks.enabled, true);
+  assert.equal(after.security_incident, undefined);
+});

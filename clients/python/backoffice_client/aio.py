@@ -31,6 +31,8 @@ from .types import (
     ConversationInput,
     DecisionEvent,
     Handoff,
+    Intent,
+    IntentInput,
     Me,
     Message,
     MessageResult,
@@ -74,6 +76,7 @@ class AsyncClient:
         self.agents = AsyncAgents(self)
         self.orchestration = AsyncOrchestration(self)
         self.settings = AsyncOrchestratorSettings(self)
+        self.intents = AsyncIntents(self)
         self.workflows = AsyncWorkflows(self)
         self.conversations = AsyncConversations(self)
         self.approvals = AsyncApprovals(self)
@@ -201,6 +204,21 @@ class AsyncOrchestratorSettings(_AsyncResource):
         path = {"agent_id": agent_id}
         operation = "v1_agents_orchestrator_settings_partial_update"
         return await self._call(Call(operation, path, body=changes))
+
+
+class AsyncIntents(_AsyncResource):
+    """The intents the detector uses: the built-in ones, extended or switched off by the
+    tenant, and the tenant's own."""
+
+    async def list(self) -> builtins.list[Intent]:
+        return await self._call(Call("intents_list"))
+
+    async def set(self, name: str, intent: IntentInput | Mapping[str, Any]) -> Intent:
+        """Add an intent, extend a built-in one, or switch one off (``{"enabled": False}``)."""
+        return await self._call(Call("intents_set", {"name": name}, body=intent))
+
+    async def delete(self, name: str) -> None:
+        await self._call(Call("intents_destroy", {"name": name}))
 
 
 class AsyncWorkflows(_AsyncResource):

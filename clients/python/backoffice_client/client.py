@@ -29,6 +29,8 @@ from .types import (
     ConversationInput,
     DecisionEvent,
     Handoff,
+    Intent,
+    IntentInput,
     Me,
     Message,
     MessageResult,
@@ -80,6 +82,7 @@ class Client:
         self.agents = Agents(self)
         self.orchestration = Orchestration(self)
         self.settings = OrchestratorSettings(self)
+        self.intents = Intents(self)
         self.workflows = Workflows(self)
         self.conversations = Conversations(self)
         self.approvals = Approvals(self)
@@ -191,6 +194,21 @@ class OrchestratorSettings(_Resource):
         path = {"agent_id": agent_id}
         operation = "v1_agents_orchestrator_settings_partial_update"
         return self._call(Call(operation, path, body=changes))
+
+
+class Intents(_Resource):
+    """The intents the detector uses: the built-in ones, extended or switched off by the
+    tenant, and the tenant's own."""
+
+    def list(self) -> builtins.list[Intent]:
+        return self._call(Call("intents_list"))
+
+    def set(self, name: str, intent: IntentInput | Mapping[str, Any]) -> Intent:
+        """Add an intent, extend a built-in one, or switch one off (``{"enabled": False}``)."""
+        return self._call(Call("intents_set", {"name": name}, body=intent))
+
+    def delete(self, name: str) -> None:
+        self._call(Call("intents_destroy", {"name": name}))
 
 
 class Workflows(_Resource):

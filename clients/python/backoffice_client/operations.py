@@ -52,6 +52,10 @@ OPERATIONS: dict[str, Operation] = {
     "v1_agents_orchestrator_settings_partial_update": Operation(
         "PATCH", "/api/v1/agents/{agent_id}/orchestrator-settings", "settings.update_for_agent"
     ),
+    # intents
+    "intents_list": Operation("GET", "/api/v1/intents", "intents.list"),
+    "intents_set": Operation("PUT", "/api/v1/intents/{name}", "intents.set"),
+    "intents_destroy": Operation("DELETE", "/api/v1/intents/{name}", "intents.delete"),
     # workflows
     "workflows_list": Operation("GET", "/api/v1/workflows", "workflows.list"),
     "workflows_create": Operation("POST", "/api/v1/workflows", "workflows.create"),

@@ -13,6 +13,7 @@ class KnowledgeEntry(TypedDict, total=False):
     keywords: list[str]
     answer: str
     action: dict[str, Any] | None
+    outputs: dict[str, Any]  # workflow outputs this answer sets, e.g. {"priority": "critical"}
 
 
 class Agent(TypedDict, total=False):
@@ -38,9 +39,10 @@ class EscalationRule(TypedDict, total=False):
     escalateToHuman: bool
 
 
-class HandoffRule(TypedDict):
+class HandoffRule(TypedDict, total=False):
     condition: str
-    targetAgentId: str
+    targetAgentId: str  # an agent to transfer to, or
+    workflow: str  # the name of a workflow the conversation then runs
 
 
 class ApprovalAction(TypedDict):
@@ -125,6 +127,25 @@ class Workflow(TypedDict):
     steps: list[WorkflowStep]
     createdAt: str
     updatedAt: str
+    warnings: list[str]  # what may keep it from proceeding (saving is never refused)
+
+
+# --- intents ------------------------------------------------------------------------------------
+
+
+class IntentInput(TypedDict, total=False):
+    keywords: list[str]
+    phrases: list[str]
+    enabled: bool
+
+
+class Intent(TypedDict):
+    name: str
+    source: str  # "built-in" or "tenant"
+    enabled: bool
+    extended: bool
+    keywords: list[str]
+    phrases: list[str]
 
 
 # --- conversations ------------------------------------------------------------------------------
