@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import threading
 import time
@@ -25,6 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._result import command_line, emit, figure  # noqa: E402
+from tools.stats import percentile  # noqa: E402
 
 SPECIALISTS = ("billing", "shipping", "returns")
 
@@ -122,8 +122,8 @@ def main() -> int:
         return took
 
     timed(concurrent)  # warm up (imports, the first connection)
-    seq = statistics.median(timed(sequential) for _ in range(args.runs))
-    con = statistics.median(timed(concurrent) for _ in range(args.runs))
+    seq = percentile([timed(sequential) for _ in range(args.runs)], 50)
+    con = percentile([timed(concurrent) for _ in range(args.runs)], 50)
     server.shutdown()
     print(f"three specialists of {args.delay:.2f} s each, median of {args.runs} turns")
     print(f"  sequential consultation  {seq:6.3f} s")
