@@ -485,6 +485,7 @@ def chat_workflow(agent: Agent) -> Workflow | None:
     return Workflow.objects.filter(tenant_id=agent.tenant_id, name=name).first()
 
 
+@transaction.atomic
 def settings_update(
     *,
     level: str,

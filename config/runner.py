@@ -53,11 +53,28 @@ def _run(task: str, args: list[Any]) -> None:
             _import_tasks()
         result = app.tasks[task].apply(args=args, throw=False)
         if result.failed():
-            log.error("in-process task %s%s failed:\n%s", task, tuple(args), result.traceback or "")
-    except Exception:
-        log.exception("in-process task %s%s failed", task, tuple(args))
+            if _interrupted(result.traceback or ""):
+                log.warning(INTERRUPTED, task, tuple(args))
+            else:
+                log.error(
+                    "in-process task %s%s failed:\n%s", task, tuple(args), result.traceback or ""
+                )
+    except Exception as exc:
+        if _interrupted(str(exc)):
+            log.warning(INTERRUPTED, task, tuple(args))
+        else:
+            log.exception("in-process task %s%s failed", task, tuple(args))
     finally:
         close_old_connections()
+
+
+# The server is stopping: a task cut short by the interpreter's shutdown did not fail on its
+# own; said as a warning, apart from real failures (what it had not done yet is not done).
+INTERRUPTED = "runner stopping: %s%s was cut short by the shutdown"
+
+
+def _interrupted(text: str) -> bool:
+    return "interpreter shutdown" in text
 
 
 def _import_tasks() -> None:
