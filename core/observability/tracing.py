@@ -51,12 +51,25 @@ def tracing_configure(
         from opentelemetry.instrumentation.redis import RedisInstrumentor
 
         DjangoInstrumentor().instrument(is_sql_commentor_enabled=False)
+        _health_before_tracing()
         PsycopgInstrumentor().instrument(skip_dep_check=True)
         RedisInstrumentor().instrument()
         CeleryInstrumentor().instrument()
         HTTPXClientInstrumentor().instrument()
         _installed = True
     return provider
+
+
+def _health_before_tracing() -> None:
+    """The instrumentation puts its middleware first, and it reads the request's host: a load
+    balancer probing ``/health/live`` by address would get a 400 (DisallowedHost). Move it
+    after the health check, which answers probes before anything reads the host."""
+    health = "config.health.HealthCheckMiddleware"
+    middleware = list(settings.MIDDLEWARE)
+    traced = [m for m in middleware if m.startswith("opentelemetry.")]
+    rest = [m for m in middleware if not m.startswith("opentelemetry.")]
+    at = rest.index(health) + 1 if health in rest else 0
+    settings.MIDDLEWARE = [*rest[:at], *traced, *rest[at:]]
 
 
 def tracing_install() -> None:
