@@ -544,12 +544,16 @@ def conversation_transfer(*, conversation: Conversation, user, to_username: str)
         )
     frm = user.get_full_name() or user.get_username()
     to = colleague.get_full_name() or colleague.get_username()
-    message_post(
-        conversation=locked,
-        role=MessageRole.NOTE,
-        author="system",
-        text=f"{frm} transferred the conversation to {to}.",
+    _announce_transfer(
+        locked, handoff, user, colleague, note=f"{frm} transferred the conversation to {to}."
     )
+    return locked
+
+
+def _announce_transfer(locked: Conversation, handoff, user, colleague, *, note: str) -> None:
+    """Tell the colleagues (a note in the transcript) and every inbox of the tenant that the
+    conversation moved from ``user`` to ``colleague`` (None: back to the queue)."""
+    message_post(conversation=locked, role=MessageRole.NOTE, author="system", text=note)
     notify_on_commit(
         [tenant_inbox_group(locked.tenant_id)],
         {
@@ -557,10 +561,9 @@ def conversation_transfer(*, conversation: Conversation, user, to_username: str)
             "handoffId": handoff.pk if handoff else None,
             "conversationId": str(locked.pk),
             "from": user.get_username(),
-            "to": colleague.get_username(),
+            "to": colleague.get_username() if colleague else None,
         },
     )
-    return locked
 
 
 @transaction.atomic
@@ -578,21 +581,8 @@ def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
     Conversation.objects.filter(pk=locked.pk).update(assignee=None)
     locked.assignee = None
     name = user.get_full_name() or user.get_username()
-    message_post(
-        conversation=locked,
-        role=MessageRole.NOTE,
-        author="system",
-        text=f"{name} put the conversation back in the queue.",
-    )
-    notify_on_commit(
-        [tenant_inbox_group(locked.tenant_id)],
-        {
-            "type": "handoff.transferred",
-            "handoffId": old.pk if old else None,
-            "conversationId": str(locked.pk),
-            "from": user.get_username(),
-            "to": None,
-        },
+    _announce_transfer(
+        locked, old, user, None, note=f"{name} put the conversation back in the queue."
     )
     settings, _ = effective_settings(tenant=locked.tenant, agent=locked.current_agent)
     return handoff_open(
