@@ -306,6 +306,22 @@ class _Run:
             Recorded(event=event, duration_ms=duration_ms, rule=rule, agent_slug=agent_slug)
         )
 
+    def account(self, reply, speaker) -> None:
+        """Add a runtime call's tokens and cost to the turn's use; record its error, if any."""
+        used = self.outcome.used
+        if reply.tokens:
+            used["tokens"] = used.get("tokens", 0) + reply.tokens
+        if reply.cost:
+            used["cost"] = round(used.get("cost", 0.0) + reply.cost, 6)
+        if reply.error:
+            self.record(
+                decisions.AgentError(
+                    error=reply.error, attempts=reply.attempts, runtime=dict(reply.detail)
+                ),
+                duration_ms=reply.duration_ms,
+                agent_slug=speaker.slug,
+            )
+
     def check_budget(self, speaker: Speaker, *, before_run: bool) -> None:
         """Before a run, when one more step would pass the step budget; after it, when the
         reported tokens or cost passed theirs."""
@@ -331,18 +347,7 @@ class _Run:
         reply = run_agent(ctx)
         used = self.outcome.used
         used["steps"] = used.get("steps", 0) + 1
-        if reply.tokens:
-            used["tokens"] = used.get("tokens", 0) + reply.tokens
-        if reply.cost:
-            used["cost"] = round(used.get("cost", 0.0) + reply.cost, 6)
-        if reply.error:
-            self.record(
-                decisions.AgentError(
-                    error=reply.error, attempts=reply.attempts, runtime=dict(reply.detail)
-                ),
-                duration_ms=reply.duration_ms,
-                agent_slug=speaker.slug,
-            )
+        self.account(reply, speaker)
         self.check_budget(speaker, before_run=False)
         return reply
 
@@ -427,18 +432,7 @@ class _Run:
                 )
                 continue
             reply, started_ms, took_ms = future.result()
-            if reply.tokens:
-                used["tokens"] = used.get("tokens", 0) + reply.tokens
-            if reply.cost:
-                used["cost"] = round(used.get("cost", 0.0) + reply.cost, 6)
-            if reply.error:
-                self.record(
-                    decisions.AgentError(
-                        error=reply.error, attempts=reply.attempts, runtime=dict(reply.detail)
-                    ),
-                    duration_ms=reply.duration_ms,
-                    agent_slug=speaker.slug,
-                )
+            self.account(reply, speaker)
             self.record(
                 self._branch(
                     fan, index, speaker, answered=reply.answered, started_ms=round(started_ms, 1)
