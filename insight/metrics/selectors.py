@@ -117,9 +117,6 @@ class Seconds(Func):
     arity = 2
     output_field = FloatField()
 
-    def __init__(self, end, start, **extra):
-        super().__init__(end, start, **extra)
-
     def as_sql(self, compiler, connection, **extra_context):  # pragma: no cover - per vendor
         raise NotImplementedError(f"Seconds is not written for {connection.vendor}")
 
