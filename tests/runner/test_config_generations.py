@@ -71,6 +71,7 @@ def test_a_check_is_one_query_and_between_checks_reads_cost_none(
         generation(generation_key(tenant.pk))
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_a_change_by_another_process_reaches_this_one_within_the_interval(tenant, settings):
     need_postgresql()

@@ -84,6 +84,7 @@ def test_a_change_to_the_tenant_reads_its_key_again(key_client, tenant, django_a
         assert key_client.get("/api/v1/me").json()["tenant"]["name"] == "Acme Renamed"
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_a_key_revoked_by_another_process_is_refused_within_the_interval(
     key_client, api_key, settings
