@@ -10,7 +10,7 @@ its trace; the runtimes send ``traceparent`` to webhooks and LLM APIs (``headers
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,10 +20,45 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.util.types import Attributes
 
 tracer = trace.get_tracer("backoffice")
-_installed = False
+_provider: TracerProvider | None = None
+
+
+class _Sampling(Sampler):
+    """The process's sampler: parent-based (a turn's spans are all kept or all dropped) at a
+    ratio a later configuration may change. The provider, and with it its sampler, is set once
+    per process, so the rate lives here rather than in a new provider."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate(rate)
+
+    def rate(self, rate: float) -> None:
+        self._sampler = ParentBased(TraceIdRatioBased(rate))
+
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: trace.SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        return self._sampler.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        return self._sampler.get_description()
 
 
 def tracing_configure(
@@ -32,32 +67,44 @@ def tracing_configure(
     rate: float = 1.0,
     processor: SpanProcessor | None = None,
 ) -> TracerProvider:
-    """Install the tracer provider (once per process) and the instrumentations."""
-    global _installed
-    provider = TracerProvider(
-        sampler=ParentBased(TraceIdRatioBased(rate)),
-        resource=Resource.create({"service.name": settings.OTEL_SERVICE_NAME}),
-    )
+    """Install the tracer provider and the instrumentations once per process; every call
+    (the first included) sets the sampling rate and adds its processor or exporter.
+
+    OpenTelemetry lets the global provider be set only once (a second ``set_tracer_provider``
+    is ignored with a warning) and the instrumentations keep the tracers of the provider they
+    were installed with, so a second provider would record nothing: later calls extend the one
+    installed. A caller that is done with its processor shuts it down."""
+    global _provider
+    if _provider is None:
+        provider = TracerProvider(
+            sampler=_Sampling(rate),
+            resource=Resource.create({"service.name": settings.OTEL_SERVICE_NAME}),
+        )
+        trace.set_tracer_provider(provider)
+        _provider = provider
+        _instrument()
+    elif isinstance(_provider.sampler, _Sampling):
+        _provider.sampler.rate(rate)
     if processor is None and exporter is not None:
         processor = BatchSpanProcessor(exporter)
     if processor is not None:
-        provider.add_span_processor(processor)
-    trace.set_tracer_provider(provider)
-    if not _installed:
-        from opentelemetry.instrumentation.celery import CeleryInstrumentor
-        from opentelemetry.instrumentation.django import DjangoInstrumentor
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-        from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
-        from opentelemetry.instrumentation.redis import RedisInstrumentor
+        _provider.add_span_processor(processor)
+    return _provider
 
-        DjangoInstrumentor().instrument(is_sql_commentor_enabled=False)
-        _health_before_tracing()
-        PsycopgInstrumentor().instrument(skip_dep_check=True)
-        RedisInstrumentor().instrument()
-        CeleryInstrumentor().instrument()
-        HTTPXClientInstrumentor().instrument()
-        _installed = True
-    return provider
+
+def _instrument() -> None:
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    DjangoInstrumentor().instrument(is_sql_commentor_enabled=False)
+    _health_before_tracing()
+    PsycopgInstrumentor().instrument(skip_dep_check=True)
+    RedisInstrumentor().instrument()
+    CeleryInstrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()
 
 
 def _health_before_tracing() -> None:
@@ -74,7 +121,7 @@ def _health_before_tracing() -> None:
 
 def tracing_install() -> None:
     """At start-up: trace when an OTLP endpoint is configured."""
-    if settings.OTEL_EXPORTER_OTLP_ENDPOINT and not _installed:
+    if settings.OTEL_EXPORTER_OTLP_ENDPOINT and _provider is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         tracing_configure(OTLPSpanExporter(), rate=settings.OTEL_TRACES_SAMPLER_ARG)
