@@ -231,10 +231,13 @@ def test_the_counts_of_several_processes_add_up(tmp_path):
     assert _value(out, 'backoffice_socket_connections_closed_total{code="1000"}') == 2
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def spans():
-    """The spans the test's code records. The process has one tracer provider (it can be set
-    only once); the test adds its own processor to it and shuts it down afterwards."""
+    """The spans the module's tests record. The process has one tracer provider (it can be set
+    only once): each setup of this fixture (pytest-django runs the transactional test apart,
+    after other modules, so it is set up twice) adds its own processor to it and shuts it down
+    afterwards. Module-scoped, so that the first setup installs the instrumentations outside any
+    test's settings override (whose teardown would undo the middleware order tracing sets)."""
     exporter = InMemorySpanExporter()
     processor = SimpleSpanProcessor(exporter)
     tracing.tracing_configure(processor=processor, rate=1.0)
