@@ -92,7 +92,7 @@ def conversation_decide(
             raise ConversationClosed("This conversation is resolved; start a new one.")
         config = tenant_config(conv.tenant)
         with timed() as t:
-            detected = config.detect(text)
+            detected = config.detect(text, conv.current_agent)
         turn = _store(conv, config, text, detected, signals or {}, t[0])
         turn.sent_by = sent_by
         # with people, the message only reaches them (every message goes to the inbox group);

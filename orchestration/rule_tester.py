@@ -142,7 +142,7 @@ class RuleTesterForm(forms.Form):
 def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
     agent: Agent = data["agent"]
     config = tenant_config(agent.tenant)
-    signals = config.detect(data.get("message") or "")
+    signals = config.detect(data.get("message") or "", agent)
     context = rule_context(
         intent=data.get("intent") or signals.intent,
         sentiment=data["sentiment"] if data.get("sentiment") is not None else signals.sentiment,

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from agents.detectors import IntentSpec, Signals, detect
+from agents.detectors import IntentSpec, RiskSettings, Signals, detect
 from agents.guardrails import effective_policy
 from agents.intents import effective_intents, intent_rows
 from agents.models import Agent, GuardrailPolicy
@@ -35,7 +35,7 @@ from core.config_version import GLOBAL_KEY, generation, generation_key
 TTL = 300
 # The snapshot's shape: part of its cache key, so a deploy that changes TenantConfig (or the
 # agents and specs in it) never unpickles a snapshot of the old shape.
-SCHEMA = 4
+SCHEMA = 5
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,18 @@ class TenantConfig:
             (a for a in self.agents.values() if a.supervisor_id == lead_id), key=lambda a: a.slug
         )
 
-    def detect(self, text: str) -> Signals:
+    def detect(self, text: str, agent=None) -> Signals:
         """The detectors on a customer message, with the tenant's effective intents (the
-        built-in ones extended by its own, less those it switched off; ``agents.intents``)
-        and the specialists' domains."""
-        return detect(text, self.intents, domains=self.domains)
+        built-in ones extended by its own, less those it switched off; ``agents.intents``),
+        the specialists' domains and the risk-detection settings of ``agent``'s stack (the
+        tenant's when no agent is given)."""
+        settings = self.settings_for(agent) if agent is not None else self.tenant_settings
+        return detect(
+            text,
+            self.intents,
+            domains=self.domains,
+            risk_settings=RiskSettings.from_document(settings.get("riskDetection")),
+        )
 
     def rules_for(self, agent) -> CompiledRules:
         """The agent's effective rules (its own, or those it inherits), compiled."""
