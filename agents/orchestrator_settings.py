@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from agents.detectors import BUILTIN_RULES, DEFAULT_THRESHOLD, normalise
 from agents.models import (
     Agent,
     HandoffMode,
@@ -30,7 +31,6 @@ from agents.models import (
     SettingsLevel,
     Workflow,
 )
-from agents.detectors import BUILTIN_RULES, DEFAULT_THRESHOLD, normalise
 from core.config_version import config_changed
 from core.models import Tenant
 from core.secret_store import seal
@@ -326,9 +326,65 @@ def fold_risk_detection(
     return effective, origin
 
 
-def check_risk_removals(
-    changes: Mapping[str, Any], inherited: dict[str, tuple[Any, str]]
-) -> None:
+def risk_detection_rows(
+    levels: Mapping[str, Mapping[str, Any]], *, level: str = SettingsLevel.STACK
+) -> list[dict[str, Any]]:
+    """Each category's risk-detection settings as the admin shows them: the effective
+    threshold and where it comes from, the phrases added and the built-in rules switched off
+    (each with its level), the built-in rules, ``level``'s own entry and what the category
+    would be with it cleared (``inherited_threshold`` and its source)."""
+    order = LEVEL_ORDER[: LEVEL_ORDER.index(SettingsLevel(level)) + 1]
+    documents = [(str(lvl), levels.get(str(lvl), {}).get("riskDetection")) for lvl in order]
+    effective, origin = fold_risk_detection(documents)
+    above, above_origin = fold_risk_detection(documents[:-1])
+    own_document = documents[-1][1] or {}
+    labels = dict(RiskCategory.choices)
+    return [
+        {
+            "category": category,
+            "label": labels[category],
+            "threshold": effective[category]["threshold"],
+            "threshold_source": origin[category]["threshold"],
+            "added": [(p, origin[category]["add"][p]) for p in effective[category]["add"]],
+            "removed": [
+                (name, origin[category]["remove"][name]) for name in effective[category]["remove"]
+            ],
+            "builtin": BUILTIN_RULES[category],
+            "inherited_added": above[category]["add"],
+            "inherited_removed": above[category]["remove"],
+            "inherited_threshold": above[category]["threshold"],
+            "inherited_threshold_source": above_origin[category]["threshold"],
+            "own": own_document.get(category),
+        }
+        for category in RiskCategory.values
+    ]
+
+
+def describe_risk_detection(rows: list[dict[str, Any]]) -> str:
+    """One line per category: its threshold, the phrases added, the rules switched off, each
+    with where it comes from."""
+    lines = []
+    for row in rows:
+        parts = [f"threshold {row['threshold']:g} ({row['threshold_source']})"]
+        parts += [f'+"{phrase}" ({source})' for phrase, source in row["added"]]
+        parts += [f"-{name} ({source})" for name, source in row["removed"]]
+        lines.append(f"{row['category']}: {', '.join(parts)}")
+    return "; ".join(lines)
+
+
+def risk_detection_with(
+    current: Mapping[str, Any] | None, category: str, entry: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """A level's ``riskDetection`` with one category's entry replaced (``None`` or empty:
+    removed, so the category inherits); ``None`` when nothing is left."""
+    document = {k: v for k, v in (current or {}).items() if k != category}
+    if entry:
+        document[category] = dict(entry)
+    ordered = {c: document[c] for c in RiskCategory.values if c in document}
+    return ordered or None
+
+
+def check_risk_removals(changes: Mapping[str, Any], inherited: dict[str, tuple[Any, str]]) -> None:
     """A name to remove is a built-in rule of its category or a phrase a level above adds;
     anything else would silently do nothing."""
     document = changes.get("riskDetection")

@@ -31,6 +31,8 @@ from agents.orchestrator_settings import (
     MAX_TURNS,
     SETTINGS,
     check_chat_workflow,
+    describe_risk_detection,
+    risk_detection_rows,
     settings_overview,
     settings_update,
     validate_changes,
@@ -59,6 +61,7 @@ SETTING_FORM_FIELDS = [
     "risk_auto_escalation",
     "override_risk_categories",
     "risk_categories",
+    "risk_detection",
     "handoff_mode",
     "hot_claim_timeout",
     "routing_instructions",
@@ -79,6 +82,11 @@ def shown(value: Any) -> str:
         return "No"
     if isinstance(value, list):
         return ", ".join(value) if value else "(none)"
+    if isinstance(value, dict) and value and set(value) <= set(RiskCategory.values):
+        # risk detection: what each category adds, removes and its threshold
+        return describe_risk_detection(
+            risk_detection_rows({"global": {"riskDetection": value}}, level="global")
+        )
     if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
         # response targets: "urgent 300 s / 14400 s, ..."
         return ", ".join(
@@ -298,11 +306,13 @@ class _LevelAdmin(TenantScopedAdmin):
         if obj is None or obj.pk is None:
             return "Shown once saved."
         overview = self._overview(None, obj)
+        # risk detection adds up over the levels: each part says where it comes from
+        risk = describe_risk_detection(risk_detection_rows(overview.levels, level=self.level))
         rows = format_html_join(
             "",
             "<tr><th>{}</th><td>{}</td><td>from {}</td></tr>",
             (
-                (name, shown(value), overview.sources[name])
+                (name, risk if name == "riskDetection" else shown(value), overview.sources[name])
                 for name, value in overview.effective.items()
             ),
         )

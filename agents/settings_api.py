@@ -95,7 +95,7 @@ _RISK_ENTRY = {
         "`add` phrases (or built-in rule names a level above removed), `remove` built-in "
         "rules by name or phrases added above, `threshold` (0..1) the score a category must "
         "reach (a phrase rule weighs 0.9, a manager's phrase 1.0).",
-        "properties": {category: _RISK_ENTRY for category in RiskCategory.values},
+        "properties": dict.fromkeys(RiskCategory.values, _RISK_ENTRY),
         "additionalProperties": False,
     }
 )

@@ -39,8 +39,8 @@ from .text import normalise, similarity
 __all__ = [
     "BUILTIN_RULES",
     "CATEGORIES",
-    "DEFAULT_THRESHOLD",
     "DEFAULT_INTENTS",
+    "DEFAULT_THRESHOLD",
     "REPEAT_SIMILARITY",
     "IntentResult",
     "IntentSpec",

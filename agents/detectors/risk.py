@@ -41,9 +41,9 @@ __all__ = [
     "BUILTIN_RULES",
     "CATEGORIES",
     "DEFAULT_THRESHOLD",
-    "RiskSettings",
     "RiskMatch",
     "RiskResult",
+    "RiskSettings",
     "detect_risk",
 ]
 
@@ -689,7 +689,8 @@ class RiskSettings:
             (
                 category,
                 re.compile(
-                    r"\b(?:" + "|".join(re.escape(p) for p in sorted(found, key=len, reverse=True))
+                    r"\b(?:"
+                    + "|".join(re.escape(p) for p in sorted(found, key=len, reverse=True))
                     + r")\b"
                 ),
             )
@@ -762,9 +763,7 @@ def detect_risk(
             for m in rule.pattern.finditer(clause):
                 if rule.negatable and negated(clause[: m.start()].split()):
                     continue
-                matches.append(
-                    RiskMatch(rule.category, rule.name, m.group(0).strip(), rule.weight)
-                )
+                matches.append(RiskMatch(rule.category, rule.name, m.group(0).strip(), rule.weight))
                 break
         for category, pattern in settings._patterns:
             for m in pattern.finditer(clause):
@@ -782,7 +781,5 @@ def detect_risk(
     for m in unique:
         weights.setdefault(m.category, []).append(m.weight)
     scores = {category: _score(found) for category, found in weights.items()}
-    categories = tuple(
-        sorted(c for c, score in scores.items() if score >= settings.threshold(c))
-    )
+    categories = tuple(sorted(c for c, score in scores.items() if score >= settings.threshold(c)))
     return RiskResult(categories, unique, tuple(sorted(scores.items())))
