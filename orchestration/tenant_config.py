@@ -16,6 +16,7 @@ The pipeline and the admin's rule tester both detect signals (``detect``) and tr
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,23 @@ class TenantConfig:
 
     def settings_for(self, agent) -> dict[str, Any]:
         return self.settings.get(agent.pk) or self.tenant_settings
+
+    def with_draft_rules(self, agent, document: dict[str, Any] | None) -> TenantConfig:
+        """This configuration with a draft (not saved) rules document as ``agent``'s own
+        rules: for ``agent`` and for every agent that inherits its rules through it (the
+        rule tester's dry run; nothing is written or cached)."""
+        rules = dict(self.rules)
+        for other in self.agents.values():
+            current, seen = other, set()
+            while current is not None and current.pk not in seen:
+                if current.pk == agent.pk:
+                    rules[other.pk] = (agent.slug, None, document)
+                    break
+                if self.rules.get(current.pk, (None,))[0] == current.slug:
+                    break  # it has rules of its own before reaching the draft's agent
+                seen.add(current.pk)
+                current = self.agents.get(current.supervisor_id)
+        return dataclasses.replace(self, rules=rules)
 
     def orchestrator_key_for(self, agent) -> str:
         return self.orchestrator_keys.get(agent.pk, "")

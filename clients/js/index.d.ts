@@ -392,6 +392,7 @@ export class Client {
     createRules(agentId: string, rules: RulesInput): Promise<Rules>;
     getRules(agentId: string): Promise<Rules>;
     deleteRules(agentId: string): Promise<void>;
+    testRules(agentId: string, sample: Record<string, unknown>): Promise<Record<string, unknown>>;
     versions(agentId: string): Promise<RuleVersion[]>;
     restore(agentId: string, version: number): Promise<Rules>;
   };
