@@ -17,9 +17,8 @@ save would (``rules_warnings``) and traces and dry-runs it in place of the agent
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from typing import Any
 
 from django import forms
 from django.db import transaction
