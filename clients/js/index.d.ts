@@ -145,8 +145,8 @@ export interface Workflow extends Required<WorkflowInput> {
   steps: Required<WorkflowStep>[];
   createdAt: string;
   updatedAt: string;
-  /** What may keep the workflow from proceeding (saving is never refused for it). */
-  warnings: string[];
+  /** The rule lint's findings, as the rules' (saving is never refused for them). */
+  warnings: RuleWarning[];
 }
 
 export interface IntentInput {
