@@ -25,7 +25,7 @@ from agents import (  # noqa: F401  (registers Workflow, GuardrailPolicy, the se
 from agents.action_registry import action_names
 from agents.admin_fields import CommaListField, JSONObjectField
 from agents.models import Agent, ApprovalAction, HandoffRule, KnowledgeEntry, RuleSet
-from agents.rule_lint import effective_rules_warnings, rules_warnings
+from agents.rule_lint import rules_warnings
 from agents.runtime_config import SECRET_NAMES, runtime_secret_after, secret_problem
 from agents.services import AgentInUse, agent_delete
 from core.admin_scoping import (
@@ -529,17 +529,37 @@ class RuleSetAdmin(TenantScopedAdmin):
             },
         )
 
+    def _tester_initial(self, request, tenant) -> dict:
+        """``?agent=<id>&draft=current``: the tester opened on that agent, its draft filled
+        with the rules that apply to it now, to edit and try before saving."""
+        agent_id = request.GET.get("agent", "")
+        if request.method != "GET" or not agent_id.isdigit():
+            return {}
+        agents = Agent.objects.all()
+        if tenant is not None:
+            agents = scope_queryset(agents, tenant)
+        agent = agents.filter(pk=int(agent_id)).first()
+        if agent is None:
+            return {}
+        initial: dict = {"agent": agent.pk}
+        if request.GET.get("draft") == "current":
+            ruleset, _ = rule_sets.effective_ruleset(agent)
+            document = rule_sets.rules_document(ruleset) or rule_sets.EMPTY_DOCUMENT
+            initial["draft"] = json.dumps(document, indent=2)
+        return initial
+
     def tester_view(self, request):
         if not self.has_view_permission(request):
             raise Http404
         tenant = None if request.user.is_superuser else managed_tenant(request.user)
-        form = RuleTesterForm(request.POST or None, tenant=tenant)
+        form = RuleTesterForm(
+            request.POST or None, tenant=tenant, initial=self._tester_initial(request, tenant)
+        )
         result = None
         lint = None
         if request.method == "POST" and form.is_valid():
             result = run_rule_test(form.cleaned_data)
-            owner, warnings = effective_rules_warnings(form.cleaned_data["agent"])
-            lint = {"owner": owner, "warnings": warnings}
+            lint = result["lint"]
         return TemplateResponse(
             request,
             "admin/agents/ruleset/tester.html",

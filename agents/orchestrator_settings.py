@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from agents.detectors import BUILTIN_RULES, DEFAULT_THRESHOLD, normalise
 from agents.models import (
     Agent,
     HandoffMode,
@@ -176,6 +178,234 @@ def _clean_cost(value: Any) -> float:
     return float(value)
 
 
+# --- Risk detection (issue 20 point 4) -----------------------------------------------------------
+#
+# ``riskDetection`` by level: ``{category: {"add": [phrase], "remove": [name], "threshold":
+# 0..1}}``, every key optional. The built-in rules of each category (``BUILTIN_RULES``, by
+# name) are the base; the levels apply in order, global -> tenant -> stack: ``remove`` switches
+# off a built-in rule or drops a phrase a level above added, ``add`` adds a phrase (or switches
+# a built-in rule a level above removed back on, when it names one), ``threshold`` replaces
+# the threshold. The effective value has every category with its net ``add``, ``remove`` and
+# ``threshold``. Which categories hand over is ``riskCategories``, as before.
+
+MAX_PHRASES = 200
+MAX_PHRASE_LENGTH = 200
+RISK_KEYS = ("add", "remove", "threshold")
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _clean_phrases(category: str, key: str, value: Any) -> list[str]:
+    where = f"{category}.{key}"
+    if not isinstance(value, list | tuple):
+        raise ValidationError(f"{where}: must be a list of phrases.", code="invalid")
+    if len(value) > MAX_PHRASES:
+        raise ValidationError(f"{where}: at most {MAX_PHRASES} phrases.", code="max_length")
+    cleaned: list[str] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise ValidationError(f"{where}[{i}]: a phrase must be text.", code="invalid")
+        phrase = " ".join(item.split())
+        if not phrase:
+            raise ValidationError(f"{where}[{i}]: a phrase cannot be empty.", code="blank")
+        if len(phrase) > MAX_PHRASE_LENGTH:
+            raise ValidationError(
+                f"{where}[{i}]: at most {MAX_PHRASE_LENGTH} characters.", code="max_length"
+            )
+        if phrase not in BUILTIN_RULES[category] and not normalise(phrase):
+            raise ValidationError(
+                f"{where}[{i}]: {_shown(item)} has no words to match.", code="invalid"
+            )
+        if phrase in cleaned:
+            raise ValidationError(f"{where}: {_shown(phrase)} is listed twice.", code="duplicate")
+        cleaned.append(phrase)
+    return cleaned
+
+
+def _clean_threshold(category: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{category}.threshold: enter a number from 0 to 1.", "invalid")
+    if not 0 <= value <= 1:
+        raise ValidationError(
+            f"{category}.threshold: {_shown(value)} is outside 0..1.", code="out_of_range"
+        )
+    return float(value)
+
+
+def _clean_risk_detection(value: Any) -> dict[str, dict[str, Any]]:
+    """One level's risk-detection settings, by category (see above); ``{}`` sets nothing."""
+    categories = list(RiskCategory.values)
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            'Must be an object by risk category, e.g. {"legal_threat": {"add": ["small '
+            'claims"], "threshold": 0.5}}.',
+            code="invalid",
+        )
+    cleaned: dict[str, dict[str, Any]] = {}
+    for category, entry in value.items():
+        if category not in categories:
+            raise ValidationError(
+                f"unknown risk category {_shown(category)}"
+                f"{_did_you_mean(str(category), categories)}; known: {', '.join(categories)}.",
+                code="unknown",
+            )
+        if not isinstance(entry, Mapping):
+            raise ValidationError(
+                f'{category}: must be an object with "add", "remove" and/or "threshold".',
+                code="invalid",
+            )
+        unknown = [key for key in entry if key not in RISK_KEYS]
+        if unknown:
+            raise ValidationError(
+                f"{category}: unknown key {_shown(unknown[0])}"
+                f"{_did_you_mean(str(unknown[0]), list(RISK_KEYS))}; known: add, remove, "
+                "threshold.",
+                code="unknown",
+            )
+        own: dict[str, Any] = {}
+        for key in ("add", "remove"):
+            if entry.get(key) is not None:
+                own[key] = _clean_phrases(category, key, entry[key])
+        if entry.get("threshold") is not None:
+            own["threshold"] = _clean_threshold(category, entry["threshold"])
+        both = set(own.get("add", ())) & set(own.get("remove", ()))
+        if both:
+            raise ValidationError(
+                f"{category}: {_shown(sorted(both)[0])} is both added and removed.",
+                code="invalid",
+            )
+        cleaned[category] = own
+    return {c: cleaned[c] for c in categories if c in cleaned}
+
+
+def default_risk_detection() -> dict[str, dict[str, Any]]:
+    """The built-in detector as an effective value: nothing added or removed, the default
+    threshold for every category."""
+    return {
+        category: {"add": [], "remove": [], "threshold": DEFAULT_THRESHOLD}
+        for category in RiskCategory.values
+    }
+
+
+def fold_risk_detection(
+    documents: list[tuple[str, Mapping[str, Any] | None]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The effective risk-detection settings of levels applied in order (``[(level,
+    document)]``), and where each part comes from: ``{category: {"threshold": level, "add":
+    {phrase: level}, "remove": {name: level}}}``."""
+    effective = default_risk_detection()
+    origin: dict[str, dict[str, Any]] = {
+        c: {"threshold": str(SettingsLevel.GLOBAL), "add": {}, "remove": {}} for c in effective
+    }
+    for level, document in documents:
+        for category, entry in (document or {}).items():
+            if category not in effective or not isinstance(entry, Mapping):
+                continue
+            now, where = effective[category], origin[category]
+            builtin = BUILTIN_RULES.get(category, ())
+            for phrase in entry.get("remove") or ():
+                if phrase in now["add"]:
+                    now["add"].remove(phrase)
+                    where["add"].pop(phrase, None)
+                elif phrase in builtin and phrase not in now["remove"]:
+                    now["remove"].append(phrase)
+                    where["remove"][phrase] = level
+            for phrase in entry.get("add") or ():
+                if phrase in builtin:
+                    if phrase in now["remove"]:
+                        now["remove"].remove(phrase)
+                        where["remove"].pop(phrase, None)
+                elif phrase not in now["add"]:
+                    now["add"].append(phrase)
+                    where["add"][phrase] = level
+            if entry.get("threshold") is not None:
+                now["threshold"], where["threshold"] = entry["threshold"], level
+    return effective, origin
+
+
+def risk_detection_rows(
+    levels: Mapping[str, Mapping[str, Any]], *, level: str = SettingsLevel.STACK
+) -> list[dict[str, Any]]:
+    """Each category's risk-detection settings as the admin shows them: the effective
+    threshold and where it comes from, the phrases added and the built-in rules switched off
+    (each with its level), the built-in rules, ``level``'s own entry and what the category
+    would be with it cleared (``inherited_threshold`` and its source)."""
+    order = LEVEL_ORDER[: LEVEL_ORDER.index(SettingsLevel(level)) + 1]
+    documents = [(str(lvl), levels.get(str(lvl), {}).get("riskDetection")) for lvl in order]
+    effective, origin = fold_risk_detection(documents)
+    above, above_origin = fold_risk_detection(documents[:-1])
+    own_document = documents[-1][1] or {}
+    labels = dict(RiskCategory.choices)
+    return [
+        {
+            "category": category,
+            "label": labels[category],
+            "threshold": effective[category]["threshold"],
+            "threshold_source": origin[category]["threshold"],
+            "added": [(p, origin[category]["add"][p]) for p in effective[category]["add"]],
+            "removed": [
+                (name, origin[category]["remove"][name]) for name in effective[category]["remove"]
+            ],
+            "builtin": BUILTIN_RULES[category],
+            "inherited_added": above[category]["add"],
+            "inherited_removed": above[category]["remove"],
+            "inherited_threshold": above[category]["threshold"],
+            "inherited_threshold_source": above_origin[category]["threshold"],
+            "own": own_document.get(category),
+        }
+        for category in RiskCategory.values
+    ]
+
+
+def describe_risk_detection(rows: list[dict[str, Any]]) -> str:
+    """One line per category: its threshold, the phrases added, the rules switched off, each
+    with where it comes from."""
+    lines = []
+    for row in rows:
+        parts = [f"threshold {row['threshold']:g} ({row['threshold_source']})"]
+        parts += [f'+"{phrase}" ({source})' for phrase, source in row["added"]]
+        parts += [f"-{name} ({source})" for name, source in row["removed"]]
+        lines.append(f"{row['category']}: {', '.join(parts)}")
+    return "; ".join(lines)
+
+
+def risk_detection_with(
+    current: Mapping[str, Any] | None, category: str, entry: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """A level's ``riskDetection`` with one category's entry replaced (``None`` or empty:
+    removed, so the category inherits); ``None`` when nothing is left."""
+    document = {k: v for k, v in (current or {}).items() if k != category}
+    if entry:
+        document[category] = dict(entry)
+    ordered = {c: document[c] for c in RiskCategory.values if c in document}
+    return ordered or None
+
+
+def check_risk_removals(changes: Mapping[str, Any], inherited: dict[str, tuple[Any, str]]) -> None:
+    """A name to remove is a built-in rule of its category or a phrase a level above adds;
+    anything else would silently do nothing."""
+    document = changes.get("riskDetection")
+    if not document:
+        return
+    above = inherited["riskDetection"][0]
+    for category, entry in document.items():
+        known = [*BUILTIN_RULES[category], *above.get(category, {}).get("add", [])]
+        for i, name in enumerate(entry.get("remove") or ()):
+            if name not in known:
+                raise ValidationError(
+                    {
+                        "riskDetection": [
+                            f"{category}.remove[{i}]: {_shown(name)} is neither a built-in "
+                            f"rule of {category} nor a phrase added above"
+                            f"{_did_you_mean(name, known)}."
+                        ]
+                    }
+                )
+
+
 # A handoff's priority (a score, handover.services.priority_for) falls in a band; each band
 # has its response targets. The lowest score of each band, most urgent first (the inbox's
 # badges use the same bands).
@@ -254,6 +484,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stallThreshold", "stall_threshold", 3, _whole_number(MAX_TURNS)),
     Setting("riskAutoEscalation", "risk_auto_escalation", True, _clean_bool),
     Setting("riskCategories", "risk_categories", RiskCategory.values, _clean_risk_categories),
+    # issue 20 point 4: the detector's phrases and thresholds, by category
+    Setting("riskDetection", "risk_detection", default_risk_detection(), _clean_risk_detection),
     Setting("handoffMode", "handoff_mode", HandoffMode.AUTO.value, _one_of(HandoffMode.values)),
     Setting("hotClaimTimeout", "hot_claim_timeout", 120, _whole_number(MAX_SECONDS)),
     Setting("routingInstructions", "routing_instructions", "", _clean_instructions),
@@ -393,6 +625,10 @@ def _merge(levels: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str,
     for name, value in defaults().items():  # only when the global row is missing
         if name not in effective:
             effective[name], sources[name] = value, str(SettingsLevel.GLOBAL)
+    # risk detection adds up level by level (a stack adds to its tenant's phrases)
+    effective["riskDetection"], _ = fold_risk_detection(
+        [(str(level), levels.get(str(level), {}).get("riskDetection")) for level in LEVEL_ORDER]
+    )
     return {name: effective[name] for name in NAMES}, {name: sources[name] for name in NAMES}
 
 
@@ -503,6 +739,9 @@ def settings_update(
     owner = _owner(level, tenant, stack)
     cleaned = validate_changes(level=level, changes=changes)
     check_chat_workflow(level, owner.get("tenant"), cleaned.get("chatWorkflow"))
+    if cleaned.get("riskDetection"):
+        above = settings_overview(tenant=owner.get("tenant"), agent=owner.get("stack"))
+        check_risk_removals(cleaned, above.inherited(level))
     locked = OrchestratorSettings.objects.select_for_update()
     if level == SettingsLevel.GLOBAL:
         initial = {BY_NAME[name].field: value for name, value in defaults().items()}

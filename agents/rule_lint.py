@@ -14,15 +14,21 @@ adds what needs the whole team:
 - ``escalation_loop``: agents that escalate to each other in a circle with no person as the
   fallback anywhere on it (each escalation bounces the conversation on);
 - ``step_never_runs``: a workflow step whose condition never holds, one past the workflow's
-  step budget, or one that waits for an output only built-in and openai agents produce and
-  they never do (they give ``category``, ``resolution``, ``answered``);
+  step budget, or one that needs an output that the earlier steps declaring it never give (a
+  built-in agent gives ``category``, ``resolution``, ``answered`` and its knowledge entries'
+  outputs; openai and webhook agents give what the step asks for);
+- ``output_set_conditionally``: a workflow step that needs an output only steps that run
+  conditionally give: while none of them has run the output is null, comparisons with null
+  are false, and the step cannot run;
 - ``unknown_category``: a workflow condition comparing ``category`` (the agent's domain
   matching the intent, else the intent) with a value no intent or domain has.
 
 ``LintScope.of(tenant)`` reads what the lint needs in a fixed number of queries (however many
 agents, rules and workflows); then everything is in
 memory. The rules API answers ``warnings`` from ``rules_warnings``; the admin shows them as
-messages on save, the rule tester and the canvas beside the rules.
+messages on save, the rule tester and the canvas beside the rules. Workflows have one lint,
+``workflow_findings``: the workflows API's ``warnings``, the workflow admin's messages, the
+stack import and the canvas all read it.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 from agents.detectors.intent import DEFAULT_INTENTS
-from agents.models import Agent, Intent, RiskCategory, Workflow
+from agents.models import Agent, Intent, KnowledgeEntry, RiskCategory, Workflow
 from agents.rule_sets import rules_document
+from agents.runtimes.base import default_output_names
 from conversations.models import Channel
 from rules import ConditionError, parse
 from rules.lint import (
@@ -54,11 +61,11 @@ UNKNOWN_CATEGORY = "unknown_category"
 AGENT_IN_CONDITION = "agent_in_condition"
 ESCALATION_LOOP = "escalation_loop"
 STEP_NEVER_RUNS = "step_never_runs"
+OUTPUT_SET_CONDITIONALLY = "output_set_conditionally"
 
 # what the built-in and openai runtimes give a workflow (agents.runtimes.base.default_outputs);
 # a webhook may return any output
-FIXED_OUTPUTS = frozenset({"category", "resolution", "answered"})
-FIXED_OUTPUT_RUNTIMES = frozenset({"builtin", "openai"})
+FIXED_OUTPUTS = frozenset(default_output_names())
 
 
 @dataclass
@@ -71,6 +78,10 @@ class LintScope:
     intents: frozenset[str]
     domains: frozenset[str]
     workflows: list[Workflow] = field(default_factory=list)
+    # the outputs each built-in agent's knowledge entries set, by agent id: read on first need
+    # (one query), since most workflows read only the outputs every runtime gives
+    tenant_id: int | None = None
+    _knowledge: dict[int, frozenset[str]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, tenant_id: int) -> LintScope:
@@ -80,6 +91,7 @@ class LintScope:
                 "rules__handoffs__target", "rules__actions", "rules__escalation_target"
             )
         }
+
         configured = set(Intent.objects.filter(tenant_id=tenant_id).values_list("name", flat=True))
         intents = configured or {spec.name for spec in DEFAULT_INTENTS}
         domains = {d for a in agents.values() for d in (a.domains or []) if isinstance(d, str)}
@@ -94,7 +106,28 @@ class LintScope:
             intents=frozenset(intents),
             domains=frozenset(domains),
             workflows=workflows,
+            tenant_id=tenant_id,
         )
+
+    def knowledge_outputs(self, agent: Agent) -> frozenset[str]:
+        """The outputs ``agent``'s knowledge entries set (one query for the whole tenant, the
+        first time one is asked)."""
+        if self._knowledge is None:
+            found: dict[int, set[str]] = {}
+            for agent_id, outputs in KnowledgeEntry.objects.filter(
+                agent__tenant_id=self.tenant_id, agent__runtime="builtin"
+            ).values_list("agent_id", "outputs"):
+                found.setdefault(agent_id, set()).update(outputs or {})
+            self._knowledge = {pk: frozenset(names) for pk, names in found.items()}
+        return self._knowledge.get(agent.pk, frozenset())
+
+    def never_gives(self, agent: Agent | None, name: str) -> bool:
+        """Whether ``agent``, run as a workflow step, can never set the output ``name``: a
+        built-in agent sets the default outputs and those of its knowledge entries; openai
+        (its outputs tool) and webhook agents set what the step asks for."""
+        if agent is None or agent.runtime != "builtin" or name in FIXED_OUTPUTS:
+            return False
+        return name not in self.knowledge_outputs(agent)
 
     # --- vocabulary ---
 
@@ -325,11 +358,13 @@ def escalation_loop_findings(
 def workflow_findings(
     document: Mapping[str, Any], scope: LintScope, *, prefix: str = ""
 ) -> list[Finding]:
-    """Warnings on a workflow in the API's shape (``steps[i].condition``, ``stepBudget``)."""
+    """Warnings on a workflow in the API's shape (``steps[i].condition``, ``stepBudget``): the
+    one lint of workflows (the API's ``warnings``, the admin, the stack import, the canvas)."""
     findings: list[Finding] = []
     steps = document.get("steps") or []
     budget = document.get("stepBudget")
-    outputs: dict[str, list[tuple[int, str | None]]] = {}  # output -> (step, runtime) declaring it
+    # output -> the earlier steps declaring it: (index, agent)
+    outputs: dict[str, list[tuple[int, Agent | None]]] = {}
     for index, step in enumerate(steps):
         if not isinstance(step, Mapping):
             continue
@@ -347,7 +382,7 @@ def workflow_findings(
                             path, STEP_NEVER_RUNS, f"step {index + 1} never runs: {finding.message}"
                         )
                     findings.append(finding)
-                findings += _missing_outputs(node, outputs, index, path, vocabulary)
+                findings += _missing_outputs(node, outputs, index, path, vocabulary, scope)
         if isinstance(budget, int) and index >= budget:
             findings.append(
                 Finding(
@@ -356,39 +391,52 @@ def workflow_findings(
                     f"step {index + 1} never runs: the step budget ({budget}) ends the run first",
                 )
             )
-        runtime = agent.runtime if agent is not None else None
         for name in step.get("outputs") or []:
             if isinstance(name, str):
-                outputs.setdefault(name, []).append((index, runtime))
+                outputs.setdefault(name, []).append((index, agent))
     return findings
 
 
 def _missing_outputs(
     node: Any,
-    outputs: Mapping[str, list[tuple[int, str | None]]],
+    outputs: Mapping[str, list[tuple[int, Agent | None]]],
     index: int,
     path: str,
     vocabulary: Vocabulary,
+    scope: LintScope,
 ) -> list[Finding]:
-    """A condition that needs an output no earlier step's runtime ever gives: with that output
-    null the condition cannot hold (checked by reading the name as always null)."""
+    """A condition that cannot hold while an output it reads is null (checked by reading the
+    name as always null), when the earlier steps declaring that output never give it, or only
+    run conditionally (until one of them has run, it is null)."""
     findings = []
     for current in walk(node):
         if not isinstance(current, Name) or current.dotted not in outputs:
             continue
         name = current.dotted
         producers = outputs[name]
-        if name in FIXED_OUTPUTS or not all(r in FIXED_OUTPUT_RUNTIMES for _, r in producers):
+        if not never_holds(_with_null(node, name), vocabulary):
             continue
-        if never_holds(_with_null(node, name), vocabulary):
-            steps = ", ".join(str(i + 1) for i, _ in producers)
+        steps = ", ".join(str(i + 1) for i, _ in producers)
+        if all(scope.never_gives(agent, name) for _, agent in producers):
             findings.append(
                 Finding(
                     path,
                     STEP_NEVER_RUNS,
                     f"step {index + 1} never runs: it needs '{name}', which step(s) {steps} "
-                    "declare but their built-in or openai agents never give (they give "
-                    "category, resolution, answered; a webhook agent may give any output)",
+                    f"declare but their built-in agents never give (a built-in agent gives "
+                    f"{', '.join(sorted(FIXED_OUTPUTS))} and the outputs of its knowledge "
+                    "entries; openai and webhook agents give what the step asks for)",
+                )
+            )
+            break
+        if all(i > 0 for i, _ in producers):
+            findings.append(
+                Finding(
+                    path,
+                    OUTPUT_SET_CONDITIONALLY,
+                    f"step {index + 1} runs only after step(s) {steps}: it needs '{name}', "
+                    "which only they give, and they run conditionally; until one of them has "
+                    f"run, '{name}' is null and comparisons with null are false",
                 )
             )
             break

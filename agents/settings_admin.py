@@ -24,13 +24,17 @@ from agents.models import (
     TenantOrchestratorSettings,
 )
 from agents.orchestrator_settings import (
+    API_KEY_NAME,
     BY_NAME,
+    LEVEL_ORDER,
     MAX_SECONDS,
     MAX_STEPS,
     MAX_TOKENS,
     MAX_TURNS,
     SETTINGS,
     check_chat_workflow,
+    describe_risk_detection,
+    risk_detection_rows,
     settings_overview,
     settings_update,
     validate_changes,
@@ -59,10 +63,13 @@ SETTING_FORM_FIELDS = [
     "risk_auto_escalation",
     "override_risk_categories",
     "risk_categories",
+    "risk_detection",
     "handoff_mode",
     "hot_claim_timeout",
     "routing_instructions",
     "orchestrator_endpoint",
+    "orchestrator_api_key_input",
+    "clear_orchestrator_api_key",
     "step_budget",
     "token_budget",
     "cost_budget",
@@ -79,6 +86,11 @@ def shown(value: Any) -> str:
         return "No"
     if isinstance(value, list):
         return ", ".join(value) if value else "(none)"
+    if isinstance(value, dict) and value and set(value) <= set(RiskCategory.values):
+        # risk detection: what each category adds, removes and its threshold
+        return describe_risk_detection(
+            risk_detection_rows({"global": {"riskDetection": value}}, level="global")
+        )
     if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
         # response targets: "urgent 300 s / 14400 s, ..."
         return ", ".join(
@@ -109,9 +121,25 @@ class OrchestratorSettingsForm(TenantScopedForm):
         choices=RiskCategory.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
 
+    orchestrator_api_key_input = forms.CharField(
+        required=False,
+        strip=False,
+        label="Orchestrator API key",
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password", "size": 60}
+        ),
+    )
+    clear_orchestrator_api_key = forms.BooleanField(
+        required=False,
+        label="Clear the orchestrator API key",
+        help_text="Remove the key stored at this level (a key set above applies again).",
+    )
+
     level: str = SettingsLevel.TENANT
     # {field name: (value, source)} that an empty field inherits; None when not known yet.
     inherited: dict[str, tuple[Any, str]] | None = None
+    # the level above this one that stores an orchestrator key ("" when none does)
+    inherited_key_source: str = ""
 
     class Meta:
         model = OrchestratorSettings
@@ -128,9 +156,35 @@ class OrchestratorSettingsForm(TenantScopedForm):
             self._global_fields()
         else:
             self._inheriting_fields()
+        self._key_fields()
+
+    def _key_fields(self) -> None:
+        """The orchestrator endpoint's key: write-only (never rendered back), stored sealed
+        on this level's row through ``settings_update``; the form only says whether one is
+        set."""
+        if "orchestrator_api_key_input" not in self.fields:
+            return
+        stored = bool(self.instance.pk and self.instance.orchestrator_api_key)
+        if stored:
+            state = "Set at this level (stored encrypted, never shown)."
+        elif self.inherited_key_source:
+            state = (
+                f"Not set at this level; the key set for the {self.inherited_key_source} applies."
+            )
+        else:
+            state = "Not set."
+        self.fields["orchestrator_api_key_input"].help_text = (
+            f"{state} Type a key to store it (replacing any stored here); leave empty to keep "
+            "what is stored. The key of the OpenAI-compatible orchestrator endpoint above."
+        )
+        if not stored and "clear_orchestrator_api_key" in self.fields:
+            self.fields["clear_orchestrator_api_key"].help_text = "No key stored at this level."
 
     def _global_fields(self) -> None:
         self.fields.pop("override_risk_categories", None)
+        # a key is a tenant's secret: the global level stores none (operators use the env)
+        self.fields.pop("orchestrator_api_key_input", None)
+        self.fields.pop("clear_orchestrator_api_key", None)
         self.fields.pop("chat_workflow", None)  # workflows belong to a tenant
         fields = self.fields
         if "risk_auto_escalation" in fields:
@@ -205,6 +259,17 @@ class OrchestratorSettingsForm(TenantScopedForm):
             for setting in SETTINGS
             if setting.field in self.fields and setting.field in cleaned
         }
+        if self.level == SettingsLevel.GLOBAL and changes.get("riskDetection") is None:
+            changes.pop("riskDetection", None)  # left empty: the stored defaults stay
+        typed_key = cleaned.get("orchestrator_api_key_input") or ""
+        if typed_key and cleaned.get("clear_orchestrator_api_key"):
+            self.add_error(
+                "orchestrator_api_key_input", "Either type a new key or clear it, not both."
+            )
+        elif typed_key:
+            changes[API_KEY_NAME] = typed_key
+        elif cleaned.get("clear_orchestrator_api_key"):
+            changes[API_KEY_NAME] = None
         try:
             self.settings_changes = validate_changes(level=self.level, changes=changes)
             tenant = self.instance.tenant if self.instance.tenant_id else None
@@ -212,7 +277,10 @@ class OrchestratorSettingsForm(TenantScopedForm):
                 check_chat_workflow(self.level, tenant, self.settings_changes.get("chatWorkflow"))
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():
-                self.add_error(BY_NAME[name].field if name in BY_NAME else None, errors)
+                field = BY_NAME[name].field if name in BY_NAME else None
+                if name == API_KEY_NAME:
+                    field = "orchestrator_api_key_input"
+                self.add_error(field, errors)
         return cleaned
 
     def _get_validation_exclusions(self):
@@ -236,7 +304,12 @@ class _LevelAdmin(TenantScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if self.level == SettingsLevel.GLOBAL:
-            tenant_only = ("override_risk_categories", "chat_workflow")
+            tenant_only = (
+                "override_risk_categories",
+                "chat_workflow",
+                "orchestrator_api_key_input",
+                "clear_orchestrator_api_key",
+            )
             fields = [f for f in SETTING_FORM_FIELDS if f not in tenant_only]
             return [(None, {"fields": fields})]
         owner = self._owner_fields(request, obj)
@@ -269,7 +342,17 @@ class _LevelAdmin(TenantScopedAdmin):
         form = super().get_form(request, obj, change, **kwargs)
         overview = self._overview(request, obj)
         inherited = overview.inherited(self.level) if overview is not None else None
-        return type(form.__name__, (form,), {"level": self.level, "inherited": inherited})
+        key_source = ""
+        if overview is not None:
+            above = LEVEL_ORDER[: LEVEL_ORDER.index(SettingsLevel(self.level))]
+            key_source = next(
+                (str(lvl) for lvl in reversed(above) if overview.sealed_keys.get(str(lvl))), ""
+            )
+        return type(
+            form.__name__,
+            (form,),
+            {"level": self.level, "inherited": inherited, "inherited_key_source": key_source},
+        )
 
     def get_list_filter(self, request):
         return [] if self.level == SettingsLevel.GLOBAL else super().get_list_filter(request)
@@ -298,15 +381,26 @@ class _LevelAdmin(TenantScopedAdmin):
         if obj is None or obj.pk is None:
             return "Shown once saved."
         overview = self._overview(None, obj)
+        # risk detection adds up over the levels: each part says where it comes from
+        risk = describe_risk_detection(risk_detection_rows(overview.levels, level=self.level))
         rows = format_html_join(
             "",
             "<tr><th>{}</th><td>{}</td><td>from {}</td></tr>",
             (
-                (name, shown(value), overview.sources[name])
+                (name, risk if name == "riskDetection" else shown(value), overview.sources[name])
                 for name, value in overview.effective.items()
             ),
         )
-        return format_html("<table>{}</table>", rows)
+        key_level = next(
+            (lvl for lvl in reversed(LEVEL_ORDER) if overview.sealed_keys.get(str(lvl))), None
+        )
+        key = format_html(
+            "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+            API_KEY_NAME,
+            "set" if key_level else "not set",
+            f"from {key_level}" if key_level else "",
+        )
+        return format_html("<table>{}{}</table>", rows, key)
 
 
 @admin.register(GlobalOrchestratorSettings)

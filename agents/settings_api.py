@@ -77,6 +77,32 @@ class _BandTargets(serializers.Serializer):
     resolution = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_SECONDS)
 
 
+_RISK_ENTRY = {
+    "type": "object",
+    "properties": {
+        "add": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "remove": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+    },
+    "additionalProperties": False,
+}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "The risk detector's settings by category, added to the level above: "
+        "`add` phrases (or built-in rule names a level above removed), `remove` built-in "
+        "rules by name or phrases added above, `threshold` (0..1) the score a category must "
+        "reach (a phrase rule weighs 0.9, a manager's phrase 1.0).",
+        "properties": dict.fromkeys(RiskCategory.values, _RISK_ENTRY),
+        "additionalProperties": False,
+    }
+)
+class _RiskDetectionField(serializers.DictField):
+    pass
+
+
 _ResponseTargets = type(
     "ResponseTargets",
     (serializers.Serializer,),
@@ -101,6 +127,7 @@ def _values_fields(*, mode: str) -> dict[str, serializers.Field]:
         ),
         "riskAutoEscalation": serializers.BooleanField(**options),
         "riskCategories": _RiskCategoriesField(**options),
+        "riskDetection": _RiskDetectionField(**options),
         "handoffMode": _HandoffModeField(**options),
         "hotClaimTimeout": serializers.IntegerField(
             min_value=1, max_value=MAX_SECONDS, help_text="Seconds.", **options

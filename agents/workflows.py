@@ -30,8 +30,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, ProtectedError, QuerySet
 
-from agents.models import Agent, KnowledgeEntry, Workflow, WorkflowStep
-from agents.runtimes.base import default_output_names
+from agents.models import Agent, Workflow, WorkflowStep
+from agents.rule_lint import LintScope, workflow_findings
 from core.errors import Conflict, Invalid
 from core.models import Tenant
 from core.scoping import scope_queryset
@@ -39,8 +39,6 @@ from rules import CONVERSATION_NAMES as _CONDITION_NAMES
 from rules import (
     ConditionError,
     check_condition,
-    names_used,
-    parse,
     workflow_schema,
 )
 from rules.tokens import KEYWORDS
@@ -352,84 +350,6 @@ def _clean_outputs(errors: _Errors, path: str, raw: Any) -> list[str]:
     return valid
 
 
-# --- warnings -----------------------------------------------------------------------------------
-
-
-def knowledge_outputs(agent_ids: set[int]) -> dict[int, set[str]]:
-    """The workflow outputs the knowledge entries of the built-in agents ``agent_ids`` set, by
-    agent (one query; none when the set is empty)."""
-    found: dict[int, set[str]] = {pk: set() for pk in agent_ids}
-    if agent_ids:
-        rows = KnowledgeEntry.objects.filter(agent_id__in=agent_ids).values_list(
-            "agent_id", "outputs"
-        )
-        for agent_id, outputs in rows:
-            found[agent_id].update(outputs or {})
-    return found
-
-
-def _builtin_agents(spec: WorkflowSpec) -> set[int]:
-    return {step.agent.pk for step in spec.steps if step.agent.runtime == "builtin"}
-
-
-def workflow_warnings(
-    spec: WorkflowSpec, *, knowledge: dict[int, set[str]] | None = None
-) -> list[str]:
-    """What may keep a valid workflow from proceeding, for the API's ``warnings`` and the
-    admin's message; a save is never refused for them. ``knowledge``: what
-    :func:`knowledge_outputs` gives for its built-in agents (read here, one query, when not
-    given).
-
-    - a later step's condition reads an output no earlier step can ever set (every step that
-      declares it runs a built-in agent whose answers never set it): that comparison is always
-      on null, so the step may never run;
-    - a condition reads an output only steps that run conditionally set: until one of them ran
-      it is null, and comparisons with null are false.
-    """
-    builtin = _builtin_agents(spec)
-    knowledge_sets = knowledge if knowledge is not None else knowledge_outputs(builtin)
-    knowledge_sets = {pk: knowledge_sets.get(pk, set()) for pk in builtin}
-
-    def never_sets(step: StepSpec, name: str) -> bool:
-        if step.agent.pk not in knowledge_sets:
-            return False  # openai and webhook agents set what they are asked to
-        return name not in default_output_names() and name not in knowledge_sets[step.agent.pk]
-
-    warnings: list[str] = []
-    for index, step in enumerate(spec.steps):
-        if index == 0:
-            continue
-        try:
-            read = names_used(parse(step.condition))
-        except ConditionError:
-            continue
-        for name in read:
-            producers = [
-                (i, earlier)
-                for i, earlier in enumerate(spec.steps[:index])
-                if name in earlier.outputs
-            ]
-            if not producers:
-                continue
-            if all(never_sets(earlier, name) for _, earlier in producers):
-                who = ", ".join(f"steps[{i}] ({earlier.agent.slug})" for i, earlier in producers)
-                warnings.append(
-                    f"steps[{index}].condition reads '{name}', which no earlier step ever sets: "
-                    f"{who} declares it, but a built-in agent sets only "
-                    f"{', '.join(default_output_names())} and the outputs of its knowledge "
-                    f"entries, and none of them sets '{name}'. The step may never run."
-                )
-            elif all(i > 0 for i, _ in producers):
-                who = " or ".join(
-                    f"steps[{i}] (when {earlier.condition})" for i, earlier in producers
-                )
-                warnings.append(
-                    f"steps[{index}].condition reads '{name}', which only {who} sets: until "
-                    f"that step has run, '{name}' is null and comparisons with it are false."
-                )
-    return warnings
-
-
 # --- services ----------------------------------------------------------------------------------
 
 
@@ -520,39 +440,23 @@ def workflow_get(*, tenant: Tenant, workflow_id: Any) -> Workflow | None:
     return _with_steps(scope_queryset(Workflow.objects.all(), tenant)).filter(pk=pk).first()
 
 
-def workflow_spec(workflow: Workflow) -> WorkflowSpec:
-    """The stored workflow as a spec (for :func:`workflow_warnings`); reads the prefetched
-    steps."""
-    return WorkflowSpec(
-        name=workflow.name,
-        step_budget=workflow.step_budget,
-        steps=[
-            StepSpec(
-                agent=step.agent,
-                condition=step.condition,
-                inputs=list(step.inputs or []),
-                outputs=list(step.outputs or []),
-            )
-            for step in workflow.steps.all()
-        ],
-    )
-
-
-def workflow_documents(workflows: Iterable[Workflow]) -> list[dict[str, Any]]:
-    """:func:`workflow_document` of each, with the knowledge of all their built-in agents read
-    in one query."""
+def workflow_documents(
+    workflows: Iterable[Workflow], *, warnings: bool = True
+) -> list[dict[str, Any]]:
+    """:func:`workflow_document` of each, linted with one scope of their tenant (a fixed
+    number of queries however many); ``warnings=False``: without them (a stack's export)."""
     workflows = list(workflows)
-    specs = [workflow_spec(workflow) for workflow in workflows]
-    knowledge = knowledge_outputs(set().union(*(_builtin_agents(s) for s in specs)))
-    return [workflow_document(workflow, knowledge=knowledge) for workflow in workflows]
+    scope = LintScope.of(workflows[0].tenant_id) if warnings and workflows else None
+    return [workflow_document(workflow, scope=scope, warnings=warnings) for workflow in workflows]
 
 
 def workflow_document(
-    workflow: Workflow, *, knowledge: dict[int, set[str]] | None = None
+    workflow: Workflow, *, scope: LintScope | None = None, warnings: bool = True
 ) -> dict[str, Any]:
-    """The workflow in the API's shape, with its ``warnings`` (:func:`workflow_warnings`;
-    ``knowledge`` as there). Reads ``workflow.steps.all()`` (prefetched by the selectors
-    above)."""
+    """The workflow in the API's shape, with its ``warnings``: the rule lint's findings
+    (``agents.rule_lint.workflow_findings``, ``[{path, code, message}]``; ``scope``: the
+    tenant's, read here when not given). Reads ``workflow.steps.all()`` (prefetched by the
+    selectors above)."""
     document = {
         "id": workflow.pk,
         "name": workflow.name,
@@ -569,5 +473,7 @@ def workflow_document(
         "createdAt": workflow.created_at,
         "updatedAt": workflow.updated_at,
     }
-    document["warnings"] = workflow_warnings(workflow_spec(workflow), knowledge=knowledge)
+    if warnings:
+        scope = scope or LintScope.of(workflow.tenant_id)
+        document["warnings"] = [f.as_dict() for f in workflow_findings(document, scope)]
     return document

@@ -21,7 +21,7 @@ from django.db.models import Count
 
 from agents.admin_fields import CommaListField
 from agents.models import Workflow, WorkflowStep
-from agents.rule_lint import workflow_warnings as lint_warnings
+from agents.rule_lint import workflow_warnings
 from agents.workflows import (
     ALL,
     CONTEXT,
@@ -31,9 +31,7 @@ from agents.workflows import (
     step_budget_problem,
     workflow_delete,
     workflow_replace,
-    workflow_spec,
     workflow_validate,
-    workflow_warnings,
 )
 from core.admin_scoping import (
     TenantScopedAdmin,
@@ -203,16 +201,13 @@ class WorkflowAdmin(TenantScopedAdmin):
                 )
                 # The steps were written as a whole; tell the change message so.
                 formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-                for warning in lint_warnings(workflow):
+                # saved, but say what may keep it from proceeding (the API's warnings)
+                for warning in workflow_warnings(workflow):
                     self.message_user(
                         request,
                         f"Warning: {warning['path']}: {warning['message']}",
                         admin_messages.WARNING,
                     )
-                # saved, but say what may keep it from proceeding (as the API's warnings)
-                saved = Workflow.objects.prefetch_related("steps__agent").get(pk=workflow.pk)
-                for warning in workflow_warnings(workflow_spec(saved)):
-                    self.message_user(request, f"Warning: {warning}", admin_messages.WARNING)
             else:
                 self.save_formset(request, form, formset, change=change)
 

@@ -9,7 +9,7 @@ both give the same messages; its errors come out as ``{"error": {"code": "invali
 from __future__ import annotations
 
 from django.urls import path, reverse
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -78,12 +78,20 @@ class WorkflowRequestSerializer(serializers.Serializer):
 class WorkflowSerializer(WorkflowRequestSerializer):
     id = serializers.IntegerField(read_only=True)
     warnings = serializers.ListField(
-        child=serializers.CharField(),
+        child=inline_serializer(
+            "WorkflowWarning",
+            {
+                "path": serializers.CharField(),
+                "code": serializers.CharField(),
+                "message": serializers.CharField(),
+            },
+        ),
         read_only=True,
         required=False,
-        help_text="What may keep the workflow from proceeding (a step whose condition reads "
-        "an output no earlier step ever sets, or sets only conditionally). Saving is never "
-        "refused for them.",
+        help_text="The rule lint's findings (as the rules API's): a step that never runs (its "
+        "condition never holds, it is past the step budget, or it needs an output no earlier "
+        "step gives), one that needs an output only conditional steps give, an unknown intent "
+        "or category. Saving is never refused for them.",
     )
     createdAt = serializers.DateTimeField(read_only=True)
     updatedAt = serializers.DateTimeField(read_only=True)

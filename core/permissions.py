@@ -180,6 +180,13 @@ API: Mapping[str, Grant] = _by_operation(
             "configuration, for managers and integrations.",
         ),
         *_rows(
+            "POST",
+            "/api/v1/agents/{agent_id}/orchestration/rules/test",
+            CONFIGURES,
+            "Testing rules (saved or a draft) shows the configuration and what it decides; "
+            "nothing is saved.",
+        ),
+        *_rows(
             "GET",
             "/api/v1/agents/{agent_id}/orchestration/rules/versions",
             CONFIGURES,

@@ -73,12 +73,14 @@ def conversation_decide(
     text: str,
     signals: dict[str, Any] | None = None,
     sent_by: Principal = NOBODY,
+    config: TenantConfig | None = None,
 ) -> TurnResult:
     """Decide one customer message, in one short transaction; raises ConversationClosed.
     When an agent must answer, the answer is pending (``result.reply_status``) and its turn
     number is ``result.ai_turn``: the caller runs it (``orchestration.turns``). ``sent_by``
     is who posted it through the API (a person or a key): an action the AI proposes in answer
-    may not be decided by them."""
+    may not be decided by them. ``config`` replaces the tenant's cached configuration (the
+    rule tester's dry run of a draft rule set)."""
     with transaction.atomic(), events_buffered():
         # one statement: the lock, the tenant check (a conversation of another tenant is not
         # found) and the customer's previous message (a repeated question stalls)
@@ -90,9 +92,9 @@ def conversation_decide(
         )
         if conv.state == State.RESOLVED:
             raise ConversationClosed("This conversation is resolved; start a new one.")
-        config = tenant_config(conv.tenant)
+        config = config or tenant_config(conv.tenant)
         with timed() as t:
-            detected = config.detect(text)
+            detected = config.detect(text, conv.current_agent)
         turn = _store(conv, config, text, detected, signals or {}, t[0])
         turn.sent_by = sent_by
         # with people, the message only reaches them (every message goes to the inbox group);
@@ -303,6 +305,8 @@ def _rules(turn: Turn) -> bool:
         rules = turn.config.rules_for(turn.agent)
         verdict = trace(rules, turn.context)
     rule_ref = f"{rules.owner} v{rules.version}" if rules.owner else ""
+    if rules.owner and rules.version is None:
+        rule_ref = f"{rules.owner} (draft)"  # the rule tester's unsaved rules
     if verdict.escalate:
         outcome = verdict.escalate
         fallback = outcome.fallback or None

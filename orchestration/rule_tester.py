@@ -8,10 +8,16 @@ the amount is converted into the tenant's currency with its exchange rates, as t
 
 Given a sample reply, it also shows what the agent's effective guardrail policy would do to it
 (the same compiled engine as the orchestrator): the rules that fire, the action taken and the
-resulting text. No action counts as executed, so any claim of a completed action fires."""
+resulting text. No action counts as executed, so any claim of a completed action fires.
+
+Given a draft rules document (not saved; the API's shape, ``{escalation, handoffs,
+approvals}``), it checks it as a save would (``validate_rules``: errors by path), lints it as a
+save would (``rules_warnings``) and traces and dry-runs it in place of the agent's own rules
+(``TenantConfig.with_draft_rules``), for the agent and the agents that inherit through it."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -30,6 +36,8 @@ from agents.detectors import CATEGORIES
 from agents.guardrails import action_allowed, compile_policy, effective_policy, evaluate
 from agents.models import Agent, GuardrailPolicy
 from agents.rule_engine import trace
+from agents.rule_lint import effective_rules_warnings, rules_warnings
+from agents.rule_sets import RulesInvalid, validate_rules
 from approvals.totals import (
     NoRate,
     money_currency,
@@ -40,10 +48,11 @@ from conversations.models import Conversation, DecisionEvent, State
 from core.models import Tenant
 from core.scoping import scope_queryset
 from orchestration.pipeline import conversation_decide
-from orchestration.tenant_config import tenant_config
+from orchestration.tenant_config import TenantConfig, tenant_config
 from rules import rule_context
 
 CHANNELS = ["web", "voice", "email", "api"]
+MAX_DRAFT_LENGTH = 100_000
 
 
 class RuleTesterForm(forms.Form):
@@ -86,6 +95,16 @@ class RuleTesterForm(forms.Form):
         max_length=50_000,
         help_text="Optionally, a reply of the agent: what would its guardrails do to it?",
     )
+    draft = forms.CharField(
+        label="Draft rules",
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 70, "spellcheck": "false"}),
+        required=False,
+        max_length=MAX_DRAFT_LENGTH,
+        help_text="Optionally, a rule set to try instead of the agent's own (not saved): "
+        '{"escalation": ..., "handoffs": [{"condition": "intent == \\"billing\\"", '
+        '"targetAgentId": "agent-billing"}], "approvals": ...}. Its lint warnings are shown; '
+        "empty: the saved rules.",
+    )
 
     def __init__(self, *args, tenant: Tenant | None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -105,6 +124,20 @@ class RuleTesterForm(forms.Form):
             raise forms.ValidationError(f"unknown risk category '{unknown[0]}'")
         return risk or None
 
+    def clean_draft(self):
+        raw = self.cleaned_data.get("draft") or ""
+        if not raw.strip():
+            return None
+        try:
+            document = json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not JSON: {exc}.") from None
+        if not isinstance(document, dict):
+            raise forms.ValidationError(
+                'Enter the rules as a JSON object, e.g. {"handoffs": [...]}.'
+            )
+        return document
+
     def clean_totals(self):
         given = self.cleaned_data["totals"]
         known = [name.removeprefix("totals.") for name in totals_names()]
@@ -117,6 +150,13 @@ class RuleTesterForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean() or self.cleaned_data  # it is cleaned_data; typed Optional
+        if cleaned.get("draft") is not None and cleaned.get("agent") is not None:
+            try:
+                cleaned["draft"] = validate_rules(cleaned["draft"], agent=cleaned["agent"]).document
+            except RulesInvalid as exc:
+                for where, found in exc.errors.items():
+                    for message in found:
+                        self.add_error("draft", f"{where}: {message}")
         action = cleaned.get("action")
         if action:
             spec = get_action(action)
@@ -140,9 +180,23 @@ class RuleTesterForm(forms.Form):
 
 
 def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
+    """What the rules and the pipeline decide for the sample in ``data`` (the form's cleaned
+    data), with the agent's saved rules or, given ``draft``, with the draft in their place;
+    and the lint warnings of the rules tried (``lint``: ``{owner, draft, warnings}``)."""
     agent: Agent = data["agent"]
+    draft = data.get("draft")
     config = tenant_config(agent.tenant)
-    signals = config.detect(data.get("message") or "")
+    if draft is not None:
+        config = config.with_draft_rules(agent, draft)
+        lint = {
+            "owner": agent.slug,
+            "draft": True,
+            "warnings": rules_warnings(agent, document=draft),
+        }
+    else:
+        owner, warnings = effective_rules_warnings(agent)
+        lint = {"owner": owner, "draft": False, "warnings": warnings}
+    signals = config.detect(data.get("message") or "", agent)
     context = rule_context(
         intent=data.get("intent") or signals.intent,
         sentiment=data["sentiment"] if data.get("sentiment") is not None else signals.sentiment,
@@ -167,7 +221,9 @@ def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
         guardrails = guardrail_test(agent, data["sample_reply"])
     allowed = agent.allowed_actions
     return {
-        "pipeline": pipeline_dry_run(data),
+        "pipeline": pipeline_dry_run(data, config=config),
+        "draft": draft is not None,
+        "lint": lint,
         "agent": agent,
         "rules": rules,
         "signals": signals,
@@ -184,7 +240,7 @@ class _RolledBack(Exception):
     """Leaves the dry run's transaction: nothing it wrote stays."""
 
 
-def pipeline_dry_run(data: dict[str, Any]) -> dict[str, Any]:
+def pipeline_dry_run(data: dict[str, Any], *, config: TenantConfig | None = None) -> dict[str, Any]:
     """The pipeline's decide step itself (``pipeline.conversation_decide``: risk
     auto-escalation, escalation and handoff rules, the router, stall detection, whether an agent
     answers and whether the model-driven orchestrator would be asked) on a conversation made for
@@ -214,7 +270,7 @@ def pipeline_dry_run(data: dict[str, Any]) -> dict[str, Any]:
                 turns=max(int(data["turns"]) - 1, 0),
             )
             result = conversation_decide(
-                conversation=conv, text=data.get("message") or "", signals=signals
+                conversation=conv, text=data.get("message") or "", signals=signals, config=config
             )
             conv = result.conversation
             outcome = {

@@ -16,13 +16,14 @@ The pipeline and the admin's rule tester both detect signals (``detect``) and tr
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import cache
 
-from agents.detectors import IntentSpec, Signals, detect
+from agents.detectors import IntentSpec, RiskSettings, Signals, detect
 from agents.guardrails import effective_policy
 from agents.intents import effective_intents, intent_rows
 from agents.models import Agent, GuardrailPolicy
@@ -35,7 +36,7 @@ from core.config_version import GLOBAL_KEY, generation, generation_key
 TTL = 300
 # The snapshot's shape: part of its cache key, so a deploy that changes TenantConfig (or the
 # agents and specs in it) never unpickles a snapshot of the old shape.
-SCHEMA = 4
+SCHEMA = 5
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,18 @@ class TenantConfig:
             (a for a in self.agents.values() if a.supervisor_id == lead_id), key=lambda a: a.slug
         )
 
-    def detect(self, text: str) -> Signals:
+    def detect(self, text: str, agent=None) -> Signals:
         """The detectors on a customer message, with the tenant's effective intents (the
-        built-in ones extended by its own, less those it switched off; ``agents.intents``)
-        and the specialists' domains."""
-        return detect(text, self.intents, domains=self.domains)
+        built-in ones extended by its own, less those it switched off; ``agents.intents``),
+        the specialists' domains and the risk-detection settings of ``agent``'s stack (the
+        tenant's when no agent is given)."""
+        settings = self.settings_for(agent) if agent is not None else self.tenant_settings
+        return detect(
+            text,
+            self.intents,
+            domains=self.domains,
+            risk_settings=RiskSettings.from_document(settings.get("riskDetection")),
+        )
 
     def rules_for(self, agent) -> CompiledRules:
         """The agent's effective rules (its own, or those it inherits), compiled."""
@@ -82,6 +90,23 @@ class TenantConfig:
 
     def settings_for(self, agent) -> dict[str, Any]:
         return self.settings.get(agent.pk) or self.tenant_settings
+
+    def with_draft_rules(self, agent, document: dict[str, Any] | None) -> TenantConfig:
+        """This configuration with a draft (not saved) rules document as ``agent``'s own
+        rules: for ``agent`` and for every agent that inherits its rules through it (the
+        rule tester's dry run; nothing is written or cached)."""
+        rules = dict(self.rules)
+        for other in self.agents.values():
+            current, seen = other, set()
+            while current is not None and current.pk not in seen:
+                if current.pk == agent.pk:
+                    rules[other.pk] = (agent.slug, None, document)
+                    break
+                if self.rules.get(current.pk, (None,))[0] == current.slug:
+                    break  # it has rules of its own before reaching the draft's agent
+                seen.add(current.pk)
+                current = self.agents.get(current.supervisor_id)
+        return dataclasses.replace(self, rules=rules)
 
     def orchestrator_key_for(self, agent) -> str:
         return self.orchestrator_keys.get(agent.pk, "")

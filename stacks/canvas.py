@@ -59,6 +59,7 @@ CANVAS_SETTINGS = (
     "stallThreshold",
     "riskAutoEscalation",
     "riskCategories",
+    "riskDetection",
     "handoffMode",
 )
 # escalations the orchestrator makes by itself, not by an agent's rule

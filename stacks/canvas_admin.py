@@ -34,7 +34,13 @@ from agents.models import (
     SettingsLevel,
     StackOrchestratorSettings,
 )
-from agents.orchestrator_settings import settings_update
+from agents.orchestrator_settings import (
+    describe_risk_detection,
+    risk_detection_rows,
+    risk_detection_with,
+    settings_overview,
+    settings_update,
+)
 from core.models import Tenant
 from core.scoping import managed_tenant, scope_queryset
 from stacks.canvas import (
@@ -53,10 +59,12 @@ LABELS = {
     "checkInterval": "Check interval (seconds)",
     "stallThreshold": "Stall threshold (turns)",
     "riskAutoEscalation": "Risk auto-escalation",
-    "riskCategories": "Risk categories",
+    "riskCategories": "Risk categories (auto-escalate)",
+    "riskDetection": "Risk detection (phrases and thresholds)",
     "handoffMode": "Handoff mode",
 }
 WHOLE_NUMBER = re.compile(r"^\s*\d{1,12}\s*$")
+NUMBER = re.compile(r"^\s*-?\d{1,6}(?:\.\d{1,6})?\s*$")
 
 
 def shown(value: Any) -> str:
@@ -68,6 +76,22 @@ def shown(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(value) or "(none)"
     return "(empty)" if value == "" else str(value)
+
+
+def _risk_entry_from_post(post) -> dict[str, Any]:
+    """One category's risk-detection entry as the slide-out sends it: phrases to add (one a
+    line), built-in rules or inherited phrases to remove, a threshold (empty: inherited)."""
+    entry: dict[str, Any] = {}
+    added = [line.strip() for line in post.get("add", "").splitlines() if line.strip()]
+    if added:
+        entry["add"] = added
+    removed = [name for name in post.getlist("remove") if name]
+    if removed:
+        entry["remove"] = removed
+    raw = post.get("threshold", "").strip()
+    if raw:
+        entry["threshold"] = float(raw) if NUMBER.match(raw) else raw
+    return entry
 
 
 def _value_from_post(name: str, post) -> Any:
@@ -150,11 +174,15 @@ class StackCanvasAdminMixin:
         canvas = stack_canvas(root=agent)
         panel = ORCHESTRATOR if errors else request.GET.get("panel", "")
         rows = settings_rows(canvas)
+        risk_rows = risk_detection_rows(canvas.settings.levels)
         for row in rows:
             row["label"] = LABELS[row["name"]]
             row["shown"] = shown(row["value"])
             row["inherited_shown"] = shown(row["inherited_value"])
             row["errors"] = (errors or {}).get(row["name"], [])
+            if row["name"] == "riskDetection":
+                row["shown"] = describe_risk_detection(risk_rows)
+                row["inherited_shown"] = "the tenant's or global phrases and thresholds"
         agent_panels = []
         for node in canvas.nodes:
             if node.agent is None:
@@ -178,6 +206,7 @@ class StackCanvasAdminMixin:
             "svg": render_svg(canvas),
             "stacks": tenant_stacks(agent.tenant),
             "settings_rows": rows,
+            "risk_rows": risk_rows,
             "agent_panels": agent_panels,
             "open_panel": f"panel-{panel}" if panel else "",
             "panel_errors": [
@@ -208,7 +237,16 @@ class StackCanvasAdminMixin:
             return self.canvas_view(
                 request, agent_id, errors={"": [f"Unknown setting {name!r}."]}, status=400
             )
-        if "clear" in request.POST:
+        if name == "riskDetection" and "clear_all" not in request.POST:
+            category = request.POST.get("category", "")
+            if category not in RiskCategory.values:
+                errors = {name: [f"Unknown risk category {category!r}."]}
+                return self.canvas_view(request, agent_id, errors=errors, status=400)
+            own = settings_overview(tenant=root.tenant, agent=root).levels.get("stack", {})
+            entry = None if "clear" in request.POST else _risk_entry_from_post(request.POST)
+            value = risk_detection_with(own.get(name), category, entry)
+            changes = {name: value}
+        elif "clear" in request.POST or "clear_all" in request.POST:
             changes = {name: None}
         else:
             changes = {name: _value_from_post(name, request.POST)}
@@ -217,7 +255,8 @@ class StackCanvasAdminMixin:
         except ValidationError as exc:
             errors = exc.message_dict if hasattr(exc, "error_dict") else {name: exc.messages}
             return self.canvas_view(request, agent_id, errors=errors, status=400)
-        done = "cleared: it inherits again" if changes[name] is None else "saved"
+        cleared = changes[name] is None or "clear" in request.POST
+        done = "cleared: it inherits again" if cleared else "saved"
         messages.success(request, f"{LABELS[name]} {done}.")
         url = reverse("admin:stacks_canvas_stack", args=[root.pk])
         return HttpResponseRedirect(f"{url}?panel={ORCHESTRATOR}")

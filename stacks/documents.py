@@ -186,7 +186,7 @@ def stack_export(*, root: Agent, name: str | None = None, description: str = "")
         str(SettingsLevel.STACK), {}
     )
     workflows = []
-    for doc in workflow_documents(workflows_of_stack(root, slugs=slugs)):
+    for doc in workflow_documents(workflows_of_stack(root, slugs=slugs), warnings=False):
         workflows.append({k: doc[k] for k in ("name", "stepBudget", "steps")})
     return {
         "format": FORMAT,

@@ -24,18 +24,29 @@ from .intent import (
     detect_intent,
     with_domains,
 )
-from .risk import CATEGORIES, RiskMatch, RiskResult, detect_risk
+from .risk import (
+    BUILTIN_RULES,
+    CATEGORIES,
+    DEFAULT_THRESHOLD,
+    RiskMatch,
+    RiskResult,
+    RiskSettings,
+    detect_risk,
+)
 from .sentiment import NEGATIVE_THRESHOLD, polarity, sentiment_score
 from .text import normalise, similarity
 
 __all__ = [
+    "BUILTIN_RULES",
     "CATEGORIES",
     "DEFAULT_INTENTS",
+    "DEFAULT_THRESHOLD",
     "REPEAT_SIMILARITY",
     "IntentResult",
     "IntentSpec",
     "RiskMatch",
     "RiskResult",
+    "RiskSettings",
     "Signals",
     "coerce_intents",
     "detect",
@@ -75,6 +86,8 @@ class Signals:
     risk: tuple[str, ...]
     intent_terms: tuple[str, ...] = ()
     risk_matches: tuple[RiskMatch, ...] = ()
+    # each category that matched: its score, and the threshold it had to reach
+    risk_scores: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def polarity(self) -> str:
@@ -94,7 +107,12 @@ class Signals:
             },
             "sentiment": {"score": self.sentiment, "polarity": self.polarity},
             "risk": [
-                {"category": m.category, "rule": m.rule, "text": m.text} for m in self.risk_matches
+                {"category": m.category, "rule": m.rule, "text": m.text, "weight": m.weight}
+                for m in self.risk_matches
+            ],
+            "riskScores": [
+                {"category": category, "score": score, "threshold": threshold}
+                for category, score, threshold in self.risk_scores
             ],
         }
 
@@ -104,11 +122,13 @@ def detect(
     intents: Iterable[IntentSpec | Mapping[str, Any]] | None = None,
     *,
     domains: Iterable[str] = (),
+    risk_settings: RiskSettings | None = None,
 ) -> Signals:
     """Detect intent, sentiment and risk categories of a customer message.
 
     ``intents`` defaults to :data:`DEFAULT_INTENTS`; ``domains`` are the specialists' domains,
-    each of which also acts as an intent named after itself.
+    each of which also acts as an intent named after itself; ``risk_settings`` the stack's
+    risk-detection settings (built-in when not given).
 
     The sentiment is VADER's adjusted score (:func:`sentiment_score`), capped at
     ``RISK_SENTIMENT_CEILING`` when frustration or a legal threat is detected. The ``thanks``
@@ -116,7 +136,7 @@ def detect(
     """
     text = text or ""
     sentiment = sentiment_score(text)
-    risk = detect_risk(text, sentiment=sentiment)
+    risk = detect_risk(text, sentiment=sentiment, settings=risk_settings)
     if NEGATIVE_RISKS.intersection(risk.categories):
         sentiment = min(sentiment, RISK_SENTIMENT_CEILING)
     # gratitude in a negative message is politeness or sarcasm ("thanks for nothing")
@@ -129,4 +149,8 @@ def detect(
         risk=risk.categories,
         intent_terms=intent.terms,
         risk_matches=risk.matches,
+        risk_scores=tuple(
+            (category, score, (risk_settings or RiskSettings()).threshold(category))
+            for category, score in risk.scores
+        ),
     )

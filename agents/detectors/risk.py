@@ -13,21 +13,37 @@ sign of repetition, a word repeated three times, "Where. Is. My. Order.", and a 
 after "speak to" / "switching to".
 
 ``detect_risk`` returns the sorted categories and, for explanations, every rule that matched.
+
+Per-stack settings (issue 20 point 4, ``RiskSettings``): each category's built-in rules (by
+name, ``BUILTIN_RULES``) can be switched off, the tenant's own phrases added (matched as whole
+words in a normalised clause, negation-aware like the rules), and a threshold set. Every match
+carries a weight (how sure the signal is on its own: a phrase rule 0.9, a signal that needs
+the sentiment or the typography less, a manager's own phrase 1.0); a category's score is the
+noisy-or of its matches' weights, and the category is detected when it has a match and its
+score reaches the threshold. The default threshold (``DEFAULT_THRESHOLD``) is at most every
+built-in weight, so the defaults detect exactly what the rules match.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Any
 
 from .sentiment import sentiment_score
 from .text import clauses, negated, normalise
 
 __all__ = [
+    "BUILTIN_RULES",
     "CATEGORIES",
+    "DEFAULT_THRESHOLD",
     "RiskMatch",
     "RiskResult",
+    "RiskSettings",
     "detect_risk",
 ]
 
@@ -36,6 +52,10 @@ LEGAL_THREAT = "legal_threat"
 CHURN_RISK = "churn_risk"
 HUMAN_REQUEST = "human_request"
 CATEGORIES: tuple[str, ...] = (CHURN_RISK, FRUSTRATION, HUMAN_REQUEST, LEGAL_THREAT)
+DEFAULT_THRESHOLD = 0.5
+RULE_WEIGHT = 0.9  # a phrase rule over the words
+SENTIMENT_RULE_WEIGHT = 0.6  # a rule that also needs a negative sentiment
+PHRASE_WEIGHT = 1.0  # a phrase a manager added
 
 
 @dataclass(frozen=True)
@@ -45,12 +65,15 @@ class RiskMatch:
     category: str
     rule: str
     text: str
+    weight: float = RULE_WEIGHT
 
 
 @dataclass(frozen=True)
 class RiskResult:
     categories: tuple[str, ...]
     matches: tuple[RiskMatch, ...]
+    # each category with a match: its score (noisy-or of the weights), detected or not
+    scores: tuple[tuple[str, float], ...] = ()
 
     def phrases(self, category: str) -> tuple[str, ...]:
         return tuple(m.text for m in self.matches if m.category == category)
@@ -66,6 +89,7 @@ class _Rule:
     below: float | None = None
     # the rule is skipped in a clause matching this
     unless: re.Pattern[str] | None = None
+    weight: float = RULE_WEIGHT
 
 
 def _rule(
@@ -84,6 +108,7 @@ def _rule(
         negatable,
         below,
         re.compile(unless) if unless else None,
+        RULE_WEIGHT if below is None else SENTIMENT_RULE_WEIGHT,
     )
 
 
@@ -581,7 +606,7 @@ def _raw_signals(text: str, norm: str, sentiment: float) -> list[RiskMatch]:
     upper = sum(ch.isupper() for ch in letters)
     shouting = len(words) >= 3 and letters and upper / len(letters) >= 0.6
     if shouting and sentiment < 0.3:
-        found.append(RiskMatch(FRUSTRATION, "shouting", text.strip()[:60]))
+        found.append(RiskMatch(FRUSTRATION, "shouting", text.strip()[:60], 0.6))
     caps = [
         w
         for w in words
@@ -591,43 +616,146 @@ def _raw_signals(text: str, norm: str, sentiment: float) -> list[RiskMatch]:
     if (caps or emphatic) and (
         sentiment <= _EMPHASIS_SENTIMENT or (_REPEAT_CUE_RE.search(norm) and sentiment < 0.3)
     ):
-        found.append(RiskMatch(FRUSTRATION, "emphasis", " ".join(caps + emphatic)))
+        found.append(RiskMatch(FRUSTRATION, "emphasis", " ".join(caps + emphatic), 0.5))
     counts = Counter(w.lower() for w in words if len(w) >= 3)
     repeated = [
         w for w, n in counts.items() if n >= 3 and w in {"representative", "agent", "human"}
     ]
     if repeated:
-        found.append(RiskMatch(FRUSTRATION, "repetition", repeated[0]))
-        found.append(RiskMatch(HUMAN_REQUEST, "repetition", repeated[0]))
+        found.append(RiskMatch(FRUSTRATION, "repetition", repeated[0], 0.6))
+        found.append(RiskMatch(HUMAN_REQUEST, "repetition", repeated[0], 0.6))
     m = _DRAMATIC_STOPS_RE.search(text)
     if m:
-        found.append(RiskMatch(FRUSTRATION, "dramatic full stops", m.group(0).strip()))
+        found.append(RiskMatch(FRUSTRATION, "dramatic full stops", m.group(0).strip(), 0.5))
     if sentiment <= _INTENSIFIED_SENTIMENT:
         m = _INTENSIFIER_RE.search(norm)
         if m:
-            found.append(RiskMatch(FRUSTRATION, "intensified negative", m.group(0)))
+            found.append(RiskMatch(FRUSTRATION, "intensified negative", m.group(0), 0.5))
     m = _NAMED_PERSON_RE.search(text)
     if m:
-        found.append(RiskMatch(HUMAN_REQUEST, "speak to a named person", m.group(0)))
+        found.append(RiskMatch(HUMAN_REQUEST, "speak to a named person", m.group(0), 0.7))
     m = _BRAND_SWITCH_RE.search(text)
     if m:
-        found.append(RiskMatch(CHURN_RISK, "switch to a named brand", m.group(0)))
+        found.append(RiskMatch(CHURN_RISK, "switch to a named brand", m.group(0), 0.7))
     return found
 
 
-def detect_risk(text: str, *, sentiment: float | None = None) -> RiskResult:
+# the signals on the raw text, by category (their names, as ``_raw_signals`` reports them)
+_RAW_SIGNALS: dict[str, tuple[str, ...]] = {
+    FRUSTRATION: (
+        "shouting",
+        "emphasis",
+        "repetition",
+        "dramatic full stops",
+        "intensified negative",
+    ),
+    HUMAN_REQUEST: ("repetition", "speak to a named person"),
+    CHURN_RISK: ("switch to a named brand",),
+    LEGAL_THREAT: (),
+}
+# every built-in rule's name, by category: what a stack's settings can switch off
+BUILTIN_RULES: dict[str, tuple[str, ...]] = {
+    category: (
+        *dict.fromkeys(rule.name for rule in _RULES if rule.category == category),
+        *_RAW_SIGNALS[category],
+    )
+    for category in CATEGORIES
+}
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """What a stack changes in the detector: built-in rules switched off (``(category,
+    name)``), its own phrases by category (normalised), and thresholds by category (a category
+    left out has ``DEFAULT_THRESHOLD``)."""
+
+    disabled: frozenset[tuple[str, str]] = frozenset()
+    phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    thresholds: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any] | None) -> RiskSettings:
+        """From an effective ``riskDetection`` document: ``{category: {"add": [phrase],
+        "remove": [built-in rule name], "threshold": 0..1}}`` (unknown categories and rule
+        names are ignored; the settings validate them on write)."""
+        return _settings_from(json.dumps(document or {}, sort_keys=True))
+
+    def threshold(self, category: str) -> float:
+        return dict(self.thresholds).get(category, DEFAULT_THRESHOLD)
+
+    @cached_property
+    def _patterns(self) -> tuple[tuple[str, re.Pattern[str]], ...]:
+        return tuple(
+            (
+                category,
+                re.compile(
+                    r"\b(?:"
+                    + "|".join(re.escape(p) for p in sorted(found, key=len, reverse=True))
+                    + r")\b"
+                ),
+            )
+            for category, found in self.phrases
+            if found
+        )
+
+
+DEFAULT_SETTINGS = RiskSettings()
+
+
+@lru_cache(maxsize=256)
+def _settings_from(key: str) -> RiskSettings:
+    document = json.loads(key)
+    disabled: set[tuple[str, str]] = set()
+    phrases: list[tuple[str, tuple[str, ...]]] = []
+    thresholds: list[tuple[str, float]] = []
+    for category in CATEGORIES:
+        entry = document.get(category) or {}
+        if not isinstance(entry, dict):
+            continue
+        builtin = set(BUILTIN_RULES[category])
+        disabled.update((category, name) for name in entry.get("remove") or () if name in builtin)
+        own = tuple(
+            dict.fromkeys(
+                normalise(p)
+                for p in entry.get("add") or ()
+                if isinstance(p, str) and p not in builtin and normalise(p)
+            )
+        )
+        if own:
+            phrases.append((category, own))
+        threshold = entry.get("threshold")
+        if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+            thresholds.append((category, float(threshold)))
+    return RiskSettings(frozenset(disabled), tuple(phrases), tuple(thresholds))
+
+
+def _score(weights: list[float]) -> float:
+    missed = 1.0
+    for weight in weights:
+        missed *= 1.0 - weight
+    return round(1.0 - missed, 4)
+
+
+def detect_risk(
+    text: str, *, sentiment: float | None = None, settings: RiskSettings | None = None
+) -> RiskResult:
     """Risk categories of one customer message, with the rules that matched.
 
     ``sentiment`` (the message's score in [-1, 1]) is computed when not given; some frustration
-    signals need it.
+    signals need it. ``settings`` are a stack's (rules switched off, its own phrases, its
+    thresholds); the built-in ones when not given.
     """
     if not text or not text.strip():
         return RiskResult((), ())
+    settings = settings or DEFAULT_SETTINGS
+    disabled = settings.disabled
     if sentiment is None:
         sentiment = sentiment_score(text)
     matches: list[RiskMatch] = []
     for clause in clauses(text):
         for rule in _RULES:
+            if disabled and (rule.category, rule.name) in disabled:
+                continue
             if rule.below is not None and sentiment >= rule.below:
                 continue
             if rule.unless is not None and rule.unless.search(clause):
@@ -635,9 +763,23 @@ def detect_risk(text: str, *, sentiment: float | None = None) -> RiskResult:
             for m in rule.pattern.finditer(clause):
                 if rule.negatable and negated(clause[: m.start()].split()):
                     continue
-                matches.append(RiskMatch(rule.category, rule.name, m.group(0).strip()))
+                matches.append(RiskMatch(rule.category, rule.name, m.group(0).strip(), rule.weight))
                 break
-    matches.extend(_raw_signals(text, normalise(text), sentiment))
+        for category, pattern in settings._patterns:
+            for m in pattern.finditer(clause):
+                if negated(clause[: m.start()].split()):
+                    continue
+                matches.append(RiskMatch(category, "phrase", m.group(0), PHRASE_WEIGHT))
+                break
+    matches.extend(
+        m
+        for m in _raw_signals(text, normalise(text), sentiment)
+        if not disabled or (m.category, m.rule) not in disabled
+    )
     unique = tuple(dict.fromkeys(matches))
-    categories = tuple(sorted({m.category for m in unique}))
-    return RiskResult(categories, unique)
+    weights: dict[str, list[float]] = {}
+    for m in unique:
+        weights.setdefault(m.category, []).append(m.weight)
+    scores = {category: _score(found) for category, found in weights.items()}
+    categories = tuple(sorted(c for c, score in scores.items() if score >= settings.threshold(c)))
+    return RiskResult(categories, unique, tuple(sorted(scores.items())))

@@ -117,6 +117,14 @@ class OrchestratorSettings(models.Model):
         blank=True,
         help_text="The risks that trigger auto-escalation.",
     )
+    risk_detection = models.JSONField(
+        "risk detection",
+        null=True,
+        blank=True,
+        help_text="The risk detector's phrases and thresholds by category, added to the level "
+        'above: {"legal_threat": {"add": ["small claims"], "remove": ["regulator"], '
+        '"threshold": 0.5}}.',
+    )
     handoff_mode = models.CharField(
         "handoff mode", max_length=10, null=True, blank=True, choices=HandoffMode.choices
     )

@@ -145,8 +145,8 @@ export interface Workflow extends Required<WorkflowInput> {
   steps: Required<WorkflowStep>[];
   createdAt: string;
   updatedAt: string;
-  /** What may keep the workflow from proceeding (saving is never refused for it). */
-  warnings: string[];
+  /** The rule lint's findings, as the rules' (saving is never refused for them). */
+  warnings: RuleWarning[];
 }
 
 export interface IntentInput {
@@ -392,6 +392,7 @@ export class Client {
     createRules(agentId: string, rules: RulesInput): Promise<Rules>;
     getRules(agentId: string): Promise<Rules>;
     deleteRules(agentId: string): Promise<void>;
+    testRules(agentId: string, sample: Record<string, unknown>): Promise<Record<string, unknown>>;
     versions(agentId: string): Promise<RuleVersion[]>;
     restore(agentId: string, version: number): Promise<Rules>;
   };

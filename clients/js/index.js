@@ -269,6 +269,10 @@ class Orchestration extends Resource {
   getRules(agentId) { return this._call('v1_agents_orchestration_rules_retrieve', { path: { agent_id: agentId } }); }
   /** Clear the agent's own rules: it falls back to inherited ones. */
   async deleteRules(agentId) { await this._call('v1_agents_orchestration_rules_destroy', { path: { agent_id: agentId } }); }
+  /** What the rules (or `sample.draft`, a rules document not saved) and the pipeline decide for a sample message, with the lint warnings. */
+  testRules(agentId, sample) {
+    return this._call('v1_agents_orchestration_rules_test_create', { path: { agent_id: agentId }, body: sample });
+  }
   versions(agentId) { return this._call('v1_agents_orchestration_rules_versions_list', { path: { agent_id: agentId } }); }
   restore(agentId, version) {
     return this._call('v1_agents_orchestration_rules_versions_restore_create', { path: { agent_id: agentId, version } });

@@ -13,6 +13,7 @@ export const OPERATIONS = Object.freeze({
   v1_agents_orchestration_rules_retrieve: ['GET', '/api/v1/agents/{agent_id}/orchestration/rules', 'orchestration.getRules'],
   v1_agents_orchestration_rules_create: ['POST', '/api/v1/agents/{agent_id}/orchestration/rules', 'orchestration.createRules'],
   v1_agents_orchestration_rules_destroy: ['DELETE', '/api/v1/agents/{agent_id}/orchestration/rules', 'orchestration.deleteRules'],
+  v1_agents_orchestration_rules_test_create: ['POST', '/api/v1/agents/{agent_id}/orchestration/rules/test', 'orchestration.testRules'],
   v1_agents_orchestration_rules_versions_list: ['GET', '/api/v1/agents/{agent_id}/orchestration/rules/versions', 'orchestration.versions'],
   v1_agents_orchestration_rules_versions_restore_create: ['POST', '/api/v1/agents/{agent_id}/orchestration/rules/versions/{version}/restore', 'orchestration.restore'],
   // orchestrator settings

@@ -44,8 +44,14 @@ def test_explanations_name_the_terms_and_rules():
         "terms": ["refund"],
     }
     assert explanations["sentiment"]["polarity"] == "negative"
-    assert {"category": "legal_threat", "rule": "sue", "text": "going to sue"} in explanations[
-        "risk"
+    assert {
+        "category": "legal_threat",
+        "rule": "sue",
+        "text": "going to sue",
+        "weight": 0.9,
+    } in explanations["risk"]
+    assert {"category": "legal_threat", "score": 0.9, "threshold": 0.5} in explanations[
+        "riskScores"
     ]
 
 

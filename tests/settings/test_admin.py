@@ -12,6 +12,7 @@ from agents.orchestrator_settings import (
     effective_settings,
     settings_update,
 )
+from core.secret_store import unseal
 from tests.settings.conftest import make_agent
 
 pytestmark = pytest.mark.django_db
@@ -345,3 +346,80 @@ def test_budgets_are_set_and_checked_in_the_tenant_settings_form(manager_client,
     effective, sources = effective_settings(tenant=tenant)
     assert (effective["stepBudget"], effective["costBudget"]) == (12, 0.5)
     assert (sources["stepBudget"], sources["tokenBudget"]) == ("tenant", "global")
+
+
+# --- The orchestrator endpoint's key (write-only) ---------------------------------------------
+
+
+def test_the_orchestrator_key_is_write_only_in_the_admin_and_clearable(
+    manager_client, tenant, supervisor
+):
+    secret = "sk-orchestrator-very-secret-123"
+
+    created = manager_client.post(
+        f"{STACK}add/",
+        {
+            **EMPTY,
+            "stack": supervisor.pk,
+            "orchestrator_endpoint": "https://llm.example/v1",
+            "orchestrator_api_key_input": secret,
+        },
+    )
+
+    assert created.status_code == 302, errors_of(created)[:3000]
+    row = OrchestratorSettings.objects.get(level="stack")
+    assert row.orchestrator_api_key and secret not in row.orchestrator_api_key  # sealed
+    assert unseal(row.orchestrator_api_key) == secret
+    page = manager_client.get(f"{STACK}{row.pk}/change/").content.decode()
+    assert secret not in page
+    assert 'type="password" name="orchestrator_api_key_input"' in page
+    assert "Set at this level (stored encrypted, never shown)." in page
+    assert "<tr><th>orchestratorApiKey</th><td>set</td><td>from stack</td></tr>" in page
+
+    # saved again without typing a key: the key stays
+    kept = manager_client.post(
+        f"{STACK}{row.pk}/change/", {**EMPTY, "orchestrator_endpoint": "https://llm.example/v1"}
+    )
+    assert kept.status_code == 302, errors_of(kept)[:3000]
+    row.refresh_from_db()
+    assert unseal(row.orchestrator_api_key) == secret
+
+    cleared = manager_client.post(
+        f"{STACK}{row.pk}/change/", {**EMPTY, "clear_orchestrator_api_key": "on"}
+    )
+    assert cleared.status_code == 302, errors_of(cleared)[:3000]
+    row.refresh_from_db()
+    assert row.orchestrator_api_key == ""
+    page = manager_client.get(f"{STACK}{row.pk}/change/").content.decode()
+    assert "<tr><th>orchestratorApiKey</th><td>not set</td><td></td></tr>" in page
+    assert "No key stored at this level." in page
+
+
+def test_a_stack_without_its_own_key_says_the_tenants_applies(manager_client, tenant, supervisor):
+    settings_update(level="tenant", tenant=tenant, changes={"orchestratorApiKey": "sk-tenant-1"})
+    row = settings_update(level="stack", stack=supervisor, changes={"stallThreshold": 4})
+
+    page = manager_client.get(f"{STACK}{row.pk}/change/").content.decode()
+
+    assert "Not set at this level; the key set for the tenant applies." in page
+    assert "sk-tenant-1" not in page
+    assert "<tr><th>orchestratorApiKey</th><td>set</td><td>from tenant</td></tr>" in page
+
+
+def test_a_blank_key_with_clear_or_both_at_once_are_form_errors(manager_client, tenant):
+    both = manager_client.post(
+        f"{TENANT}add/",
+        {**EMPTY, "orchestrator_api_key_input": "sk-1", "clear_orchestrator_api_key": "on"},
+    )
+    assert both.status_code == 200
+    assert "Either type a new key or clear it, not both." in errors_of(both)
+    spaces = manager_client.post(f"{TENANT}add/", {**EMPTY, "orchestrator_api_key_input": "   "})
+    assert spaces.status_code == 200
+    assert "Enter the API key as a non-empty string." in errors_of(spaces)
+    assert not OrchestratorSettings.objects.filter(level="tenant").exists()
+
+
+def test_the_global_defaults_store_no_key(superuser_client):
+    page = superuser_client.get(f"{GLOBAL}{global_row().pk}/change/").content.decode()
+
+    assert "orchestrator_api_key_input" not in page

@@ -29,6 +29,10 @@ DEFAULTS = {
     "stallThreshold": 3,
     "riskAutoEscalation": True,
     "riskCategories": ["frustration", "legal_threat", "churn_risk", "human_request"],
+    "riskDetection": {
+        category: {"add": [], "remove": [], "threshold": 0.5}
+        for category in ("frustration", "legal_threat", "churn_risk", "human_request")
+    },
     "handoffMode": "auto",
     "hotClaimTimeout": 120,
     "routingInstructions": "",
@@ -60,6 +64,7 @@ GLOBAL_COLUMNS = {
     "cost_budget": 5.0,
     "response_targets": DEFAULTS["responseTargets"],
     "chat_workflow": "",
+    "risk_detection": DEFAULTS["riskDetection"],
 }
 
 
@@ -113,6 +118,10 @@ def test_every_setting_can_be_overridden_at_the_stack(tenant, supervisor):
         "stallThreshold": 7,
         "riskAutoEscalation": False,
         "riskCategories": [],
+        "riskDetection": {
+            **DEFAULTS["riskDetection"],
+            "frustration": {"add": ["rubbish service"], "remove": ["shouting"], "threshold": 0.8},
+        },
         "handoffMode": "hot",
         "hotClaimTimeout": 45,
         "routingInstructions": "Route {{TENANT_NAME}} refunds to billing.",

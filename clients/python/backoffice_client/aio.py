@@ -178,6 +178,14 @@ class AsyncOrchestration(_AsyncResource):
         """Clear the agent's own rules: it falls back to inherited ones."""
         await self._call(Call("v1_agents_orchestration_rules_destroy", {"agent_id": agent_id}))
 
+    async def test_rules(self, agent_id: str, sample: Mapping[str, Any]) -> dict[str, Any]:
+        """What the rules (or ``sample["draft"]``, a rules document not saved) and the pipeline
+        decide for a sample message, with the lint warnings of the rules tried."""
+        path = {"agent_id": agent_id}
+        return await self._call(
+            Call("v1_agents_orchestration_rules_test_create", path, body=sample)
+        )
+
     async def versions(self, agent_id: str) -> list[RuleVersion]:
         path = {"agent_id": agent_id}
         return await self._call(Call("v1_agents_orchestration_rules_versions_list", path))

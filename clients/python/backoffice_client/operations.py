@@ -31,6 +31,9 @@ OPERATIONS: dict[str, Operation] = {
     "v1_agents_orchestration_rules_destroy": Operation(
         "DELETE", "/api/v1/agents/{agent_id}/orchestration/rules", "orchestration.delete_rules"
     ),
+    "v1_agents_orchestration_rules_test_create": Operation(
+        "POST", "/api/v1/agents/{agent_id}/orchestration/rules/test", "orchestration.test_rules"
+    ),
     "v1_agents_orchestration_rules_versions_list": Operation(
         "GET", "/api/v1/agents/{agent_id}/orchestration/rules/versions", "orchestration.versions"
     ),

@@ -127,7 +127,7 @@ class Workflow(TypedDict):
     steps: list[WorkflowStep]
     createdAt: str
     updatedAt: str
-    warnings: list[str]  # what may keep it from proceeding (saving is never refused)
+    warnings: list[RuleWarning]  # the rule lint's findings (saving is never refused)
 
 
 # --- intents ------------------------------------------------------------------------------------
