@@ -234,7 +234,8 @@ if REDIS_URL:
 
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's, with a turn's events sent in one command (config/channel_layer.py)
+            "BACKEND": "config.channel_layer.BatchingRedisChannelLayer",
             "CONFIG": {
                 # channels_redis blocks on reads for 5 s while a worker is quiet; redis-py 8's
                 # default 5 s socket timeout would then close idle sockets, and its default
