@@ -159,6 +159,10 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
     """Run the coroutine ``make()`` on the process's channel-layer loop and wait for its result,
     in the caller's context (its context variables are seen by the coroutine)."""
     loop = _the_loop()
+    if threading.current_thread().name == "channel-layer-loop":
+        raise RuntimeError(
+            "run_sync called from the channel layer's own loop: it would wait forever"
+        )
     context = contextvars.copy_context()
     done: concurrent.futures.Future[T] = concurrent.futures.Future()
 
