@@ -62,7 +62,9 @@ class Spec:
 SPECS: dict[str, Spec] = {
     "rules": Spec(quick_args=("--repeat", "1"), timeout=300),
     "detectors": Spec(quick_args=("--repeat", "1"), timeout=300),
-    "pipeline": Spec(services=("postgres",), quick_env=(("BENCH_SECONDS", "2"),), timeout=900),
+    "pipeline": Spec(
+        services=("postgres", "redis"), quick_env=(("BENCH_SECONDS", "2"),), timeout=900
+    ),
     "approvals": Spec(
         services=("postgres", "redis"),
         quick_args=("--requests", "200", "--clients", "8"),

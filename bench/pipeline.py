@@ -13,7 +13,21 @@ the end, and first if a previous run left it), migrates it, loads the demo tenan
 - the operators' view's cost: CPU ms per message in process with metrics and tracing off, then
   on (tracing sampled at 10%, spans encoded for OTLP), and the overhead (aim: under 10%);
 - the queries of a conversation's 1st, 10th and 50th message (``CaptureQueriesContext``),
-  which should not grow with the conversation.
+  which should not grow with the conversation;
+- with REDIS_URL set (issue 17): the floor next to the pipeline on the same server in the same
+  run, for each server model of BENCH_SERVER_MODELS (default ``uvicorn,gunicorn``: uvicorn's
+  ASGI workers as in production, and gunicorn's gthread WSGI workers, config/wsgi.py, when
+  gunicorn is installed). The floor is ``POST /api/v1/bench/floor`` (core/bench_floor.py: API
+  key, rate limit, one INSERT; served only with BENCH_FLOOR=1, which only this bench's server
+  sets); the pipeline is ``POST .../messages`` with the turn dispatched through the outbox to
+  Redis (the agent's run is a worker's, not measured here). Printed: req/s and msgs/s, their
+  ratio (aim >= 0.5), p99, and CPU ms per request of the server's processes plus its
+  PostgreSQL backends (/proc). The servers run side by side and the measurements alternate in
+  BENCH_FLOOR_ROUNDS rounds (default 2), so a neighbour's load falls on each alike;
+- SQL statements and Redis commands per customer message through the API on Redis (a
+  subprocess, counted as tests/orchestration/test_hot_path.py counts them).
+
+BENCH_ONLY=floor runs only the last two (the server-model question, in about two minutes).
 
 Every measurement is bounded in time (BENCH_SECONDS, default 8 s each; the whole run stays
 under about two minutes). ``--profile`` adds a cProfile of the in-process pipeline (top
@@ -61,8 +75,23 @@ SERVER_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 # is collected: under load PostgreSQL runs out of connections ("too many clients"). The server
 # therefore runs with DB_CONN_MAX_AGE=0 (one connection per request), which the report prints.
 SERVER_CONN_MAX_AGE = os.environ.get("BENCH_CONN_MAX_AGE", "0")
+# Redis for the floor-vs-pipeline runs and the count (the rows before it run without Redis)
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 PER_CONVERSATION = 20
 AIM_HTTP_RATE = 400
+# floor vs pipeline (issue 17): the pipeline's msgs/s at least this share of the floor's req/s,
+# each server model in turn (BENCH_SERVER_MODELS), on Redis (REDIS_URL) as in production
+AIM_FLOOR_RATIO = 0.5
+FLOOR_PATH = "/api/v1/bench/floor"
+FLOOR_CLIENTS = int(os.environ.get("BENCH_FLOOR_CLIENTS", "16"))
+SERVER_MODELS = tuple(
+    m for m in os.environ.get("BENCH_SERVER_MODELS", "uvicorn,gunicorn").split(",") if m
+)
+GUNICORN_THREADS = int(os.environ.get("BENCH_GUNICORN_THREADS", "8"))
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+FLOOR_ROUNDS = int(os.environ.get("BENCH_FLOOR_ROUNDS", "2"))
+# BENCH_ONLY=floor: only the floor-vs-pipeline runs and the count (the server-model question)
+ONLY = os.environ.get("BENCH_ONLY", "")
 QUERY_POINTS = (1, 10, 50)
 
 # One cycle of customer messages; each is answered from the demo team's knowledge, consecutive
@@ -283,8 +312,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    if SERVER == "daphne":
+def start_server(env: dict[str, str], port: int, kind: str = SERVER) -> subprocess.Popen:
+    if kind == "gunicorn":
+        command = [
+            str(GUNICORN),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(SERVER_WORKERS),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(GUNICORN_THREADS),
+            "--backlog",
+            "1024",
+            "--log-level",
+            "warning",
+        ]
+    elif kind == "daphne":
         command = [
             str(Path(sys.executable).with_name("daphne")),
             "-b",
@@ -324,9 +370,11 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     )
 
 
-def server_label() -> str:
-    if SERVER == "daphne":
+def server_label(kind: str = SERVER) -> str:
+    if kind == "daphne":
         return "daphne, 1 process"
+    if kind == "gunicorn":
+        return f"gunicorn {SERVER_WORKERS} gthread workers x {GUNICORN_THREADS} threads"
     return f"uvicorn {SERVER_WORKERS} workers"
 
 
@@ -376,8 +424,17 @@ class Client:
         self.conn.close()
 
 
-def http_load(port: int, raw_key: str, clients: int, seconds: float, tag: str) -> Result:
-    """``clients`` threads, each with its own connection and conversations, for ``seconds``."""
+def http_load(
+    port: int,
+    raw_key: str,
+    clients: int,
+    seconds: float,
+    tag: str,
+    floor: bool = False,
+    label: str = "",
+) -> Result:
+    """``clients`` threads, each with its own connection and conversations, for ``seconds``
+    (``floor``: each posts to the floor endpoint instead, core/bench_floor.py)."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     barrier = threading.Barrier(clients + 1)
@@ -390,6 +447,15 @@ def http_load(port: int, raw_key: str, clients: int, seconds: float, tag: str) -
         barrier.wait()
         deadline = window["deadline"]
         try:
+            while floor and time.perf_counter() < deadline:
+                begin = time.perf_counter()
+                status, _ = client.call("POST", FLOOR_PATH, {"text": MIX[number % len(MIX)]})
+                end = time.perf_counter()
+                number += 1
+                if status == 201:
+                    mine.append((end - begin) * 1000)
+                else:
+                    errors[n] += 1
             while time.perf_counter() < deadline:
                 status, body = client.call(
                     "POST", "/api/v1/conversations", _start_body(f"{tag}-{n}-{number}")
@@ -424,8 +490,248 @@ def http_load(port: int, raw_key: str, clients: int, seconds: float, tag: str) -
         thread.join(timeout=seconds + 30)
     elapsed = time.perf_counter() - start
     merged = [x for chunk in latencies for x in chunk]
-    label = f"HTTP: {server_label()}, {clients} clients"
+    label = label or f"HTTP: {server_label()}, {clients} clients"
     return Result(label, merged, elapsed, sum(errors))
+
+
+# --- floor vs pipeline, per server model -------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_ticks(pid: int) -> tuple[int, int] | None:
+    """(utime + stime, process group) of ``pid`` in clock ticks, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            rest = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return int(rest[11]) + int(rest[12]), int(rest[2])
+
+
+def server_cpu_seconds(pgid: int) -> float:
+    """CPU time of every live process of the server's process group (supervisor, workers)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (ticks := _proc_ticks(int(entry))) and ticks[1] == pgid:
+            total += ticks[0]
+    return total / CLOCK_TICKS
+
+
+def postgres_ticks(conn, database: str) -> dict[int, int]:
+    """CPU ticks of each PostgreSQL backend connected to the bench's database (the server's
+    pool; the sampling connection itself left out)."""
+    rows = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        [database],
+    ).fetchall()
+    return {pid: ticks[0] for (pid,) in rows if (ticks := _proc_ticks(pid))}
+
+
+class Floor:
+    """One server model: the floor endpoint and the pipeline, each loaded the same way, with
+    the CPU the server's processes and its PostgreSQL backends spent on each."""
+
+    def __init__(self, kind: str, floor: Result, pipeline: Result, cpu: dict[str, tuple]):
+        self.kind, self.floor, self.pipeline, self.cpu = kind, floor, pipeline, cpu
+
+    @property
+    def ratio(self) -> float:
+        return self.pipeline.rate / self.floor.rate if self.floor.rate else 0.0
+
+
+def measured(port, raw_key, server, pg, floor: bool, tag: str, label: str):
+    """One load with the CPU it cost: (result, server CPU s, PostgreSQL CPU s)."""
+    server_before, pg_before = server_cpu_seconds(server.pid), postgres_ticks(pg, BENCH_DB)
+    result = http_load(port, raw_key, FLOOR_CLIENTS, SECONDS, tag, floor=floor, label=label)
+    server_after, pg_after = server_cpu_seconds(server.pid), postgres_ticks(pg, BENCH_DB)
+    pg_seconds = sum(t - pg_before.get(pid, 0) for pid, t in pg_after.items()) / CLOCK_TICKS
+    return result, server_after - server_before, pg_seconds
+
+
+def merged(parts: list[tuple[Result, float, float]]) -> tuple[Result, tuple[float, float]]:
+    """Rounds of one measurement as one: (result, (server ms, PostgreSQL ms) per request)."""
+    first = parts[0][0]
+    result = Result(
+        first.label,
+        [x for r, _, _ in parts for x in r.latencies],
+        sum(r.seconds for r, _, _ in parts),
+        sum(r.errors for r, _, _ in parts),
+    )
+    n = max(len(result.latencies), 1)
+    return result, (
+        sum(s for _, s, _ in parts) * 1000 / n,
+        sum(p for _, _, p in parts) * 1000 / n,
+    )
+
+
+def floor_vs_pipeline(env: dict[str, str], raw_key: str, bench_url: str) -> list[Floor]:
+    """The floor endpoint, then the pipeline (POST .../messages: decide, dispatch the turn
+    through the outbox to the broker), on each server model, with REDIS_URL as in production:
+    the rate limit counted in Redis (never refusing: 10^6/min), the channel layer and the broker
+    on Redis. The turns go to a queue of this run's own that no worker consumes, and is dropped
+    at the end: the agents' runs are a worker's CPU (the in-process rows above measure the whole
+    turn). Every server model runs at once, idle while another is measured, and the
+    measurements alternate in FLOOR_ROUNDS rounds, so a neighbour's burst on a shared machine
+    falls on all of them rather than on one."""
+    import psycopg
+    import redis
+
+    run = f"bench-pipeline-{os.getpid()}"
+    server_env = {
+        **env,
+        "REDIS_URL": REDIS_URL,
+        "BENCH_FLOOR": "1",
+        "API_RATE_LIMIT": "1000000/min",
+        "TURN_DISPATCH": "outbox",
+        "CELERY_QUEUE": run,
+        "CHANNELS_PREFIX": run,
+        "CACHE_PREFIX": run,
+    }
+    servers: dict[str, tuple[subprocess.Popen, int]] = {}
+    models = [m for m in SERVER_MODELS if m != "gunicorn" or GUNICORN.exists()]
+    if len(models) < len(SERVER_MODELS):
+        print(
+            "  note: gunicorn is not installed (not in requirements.txt: README, Server model); "
+            f"pip install gunicorn to compare it. Measuring {models}",
+            file=sys.stderr,
+        )
+    parts: dict[tuple[str, str], list] = {}
+    with psycopg.connect(bench_url, autocommit=True) as pg:
+        from core.bench_floor import CREATE_TABLE
+
+        pg.execute(CREATE_TABLE)
+        try:
+            for kind in models:
+                port = free_port()
+                servers[kind] = (start_server(server_env, port, kind), port)
+                wait_ready(port, raw_key, servers[kind][0])
+                http_load(port, raw_key, 8, WARMUP_SECONDS, "fw", floor=True, label="warm")
+                http_load(port, raw_key, 8, WARMUP_SECONDS, f"pw-{kind}", label="warm")
+            for round_ in range(FLOOR_ROUNDS):
+                for kind, (server, port) in servers.items():
+                    label = f"{server_label(kind)}, {FLOOR_CLIENTS} clients"
+                    parts.setdefault((kind, "floor"), []).append(
+                        measured(port, raw_key, server, pg, True, "f", f"floor: {label}")
+                    )
+                    parts.setdefault((kind, "pipeline"), []).append(
+                        measured(
+                            port,
+                            raw_key,
+                            server,
+                            pg,
+                            False,
+                            f"p{round_}-{kind}",
+                            f"pipeline: {label}",
+                        )
+                    )
+        finally:
+            for server, _ in servers.values():
+                stop_server(server)
+            client = redis.Redis.from_url(REDIS_URL)
+            for pattern in (f"{run}*", f"*{run}*"):
+                for key in client.scan_iter(match=pattern, count=1000):
+                    client.delete(key)
+            client.close()
+    floors: list[Floor] = []
+    for kind in servers:
+        floor, floor_cpu = merged(parts[(kind, "floor")])
+        pipeline, pipeline_cpu = merged(parts[(kind, "pipeline")])
+        floors.append(Floor(kind, floor, pipeline, {"floor": floor_cpu, "pipeline": pipeline_cpu}))
+    return floors
+
+
+def count_per_message(messages: int = 10) -> dict:
+    """Statements and Redis commands of each customer message through the API, in this process
+    with REDIS_URL (``--count``: run as a subprocess of the bench, so its Django is set up on
+    Redis), counted as tests/orchestration/test_hot_path.py counts them."""
+    import django
+
+    django.setup()
+    import redis.asyncio.connection as async_connection
+    import redis.connection as sync_connection
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    from core.models import ApiKey  # noqa: F401  (the key comes from the environment)
+
+    seen: list[str] = []
+    counting = [False]
+    for module in (sync_connection, async_connection):
+        cls = module.AbstractConnection
+        send, pack_many = cls.send_command, cls.pack_commands
+
+        def counted_send(self, *args, _send=send, **kwargs):
+            if counting[0]:
+                seen.append(str(args[0]))
+            return _send(self, *args, **kwargs)
+
+        def counted_pack_many(self, commands, _pack=pack_many):
+            commands = list(commands)
+            if counting[0]:
+                seen.extend(str(args[0]) for args in commands)
+            return _pack(self, commands)
+
+        cls.send_command, cls.pack_commands = counted_send, counted_pack_many
+
+    client = APIClient(SERVER_NAME="127.0.0.1")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {os.environ['BENCH_RAW_KEY']}")
+    conversation = client.post("/api/v1/conversations", _start_body("count"), format="json").json()[
+        "id"
+    ]
+    path = f"/api/v1/conversations/{conversation}/messages"
+    client.post(path, {"text": "Hello"}, format="json")
+    statements, commands = [], []
+    for i in range(messages):
+        seen.clear()
+        counting[0] = True
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(path, {"text": MIX[i % len(MIX)]}, format="json")
+        counting[0] = False
+        assert response.status_code == 201, response.content
+        statements.append(
+            sum(
+                1
+                for q in queries.captured_queries
+                if q["sql"].split(" ")[0].upper() not in ("BEGIN", "COMMIT")
+            )
+        )
+        commands.append(len(seen))
+    return {"statements": statements, "commands": commands, "last": list(seen)}
+
+
+def counted_in_subprocess(env: dict[str, str], raw_key: str) -> dict | None:
+    run = f"bench-count-{os.getpid()}"
+    child_env = {
+        **env,
+        "REDIS_URL": REDIS_URL,
+        "TURN_DISPATCH": "outbox",
+        "CELERY_QUEUE": run,
+        "CHANNELS_PREFIX": run,
+        "CACHE_PREFIX": run,
+        "BENCH_RAW_KEY": raw_key,
+        "API_RATE_LIMIT": "1000000/min",
+    }
+    done = subprocess.run(
+        [sys.executable, __file__, "--count"],
+        cwd=ROOT,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=f"*{run}*", count=1000):
+        client.delete(key)
+    client.close()
+    lines = [line for line in done.stdout.splitlines() if line.startswith("COUNT ")]
+    if done.returncode or not lines:
+        print(f"  note: counting failed: {done.stderr[-600:]}", file=sys.stderr)
+        return None
+    return json.loads(lines[-1][6:])
 
 
 # --- profile ---------------------------------------------------------------------------------
@@ -457,7 +763,11 @@ def profile_pipeline(tenant, agent, seconds: float) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process pipeline")
+    parser.add_argument("--count", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.count:  # the bench's own subprocess (count_per_message)
+        print("COUNT " + json.dumps(count_per_message()), flush=True)
+        return
 
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -514,19 +824,31 @@ def main() -> None:
         _, raw_key = services.api_key_create(tenant=tenant, name="bench")
         setup = time.perf_counter() - began
 
-        bench_direct(tenant, agent, 1.0)  # warm caches: rules, detectors, imports
-        results = [bench_direct(tenant, agent, SECONDS), bench_api_client(raw_key, SECONDS)]
-        queries = queries_per_message(tenant, agent, raw_key)
-        overhead = bench_observability(tenant, agent, raw_key, SECONDS)
-        results.extend(overhead)
-        profile = profile_pipeline(tenant, agent, SECONDS) if args.profile else []
+        results: list[Result] = []
+        queries: dict[str, list[int]] = {}
+        profile: list[str] = []
+        if ONLY != "floor":
+            bench_direct(tenant, agent, 1.0)  # warm caches: rules, detectors, imports
+            results = [bench_direct(tenant, agent, SECONDS), bench_api_client(raw_key, SECONDS)]
+            queries = queries_per_message(tenant, agent, raw_key)
+            results.extend(bench_observability(tenant, agent, raw_key, SECONDS))
+            profile = profile_pipeline(tenant, agent, SECONDS) if args.profile else []
 
-        port = free_port()
-        server = start_server(env, port)
-        wait_ready(port, raw_key, server)
-        http_load(port, raw_key, CLIENTS[0], WARMUP_SECONDS, "warmup")
-        for clients in CLIENTS:
-            results.append(http_load(port, raw_key, clients, SECONDS, f"c{clients}"))
+            port = free_port()
+            server = start_server(env, port)
+            wait_ready(port, raw_key, server)
+            http_load(port, raw_key, CLIENTS[0], WARMUP_SECONDS, "warmup")
+            for clients in CLIENTS:
+                results.append(http_load(port, raw_key, clients, SECONDS, f"c{clients}"))
+            stop_server(server)
+            server = None
+        floors: list[Floor] = []
+        counts = None
+        if REDIS_URL:
+            floors = floor_vs_pipeline(env, raw_key, bench_url)
+            counts = counted_in_subprocess(env, raw_key)
+        else:
+            print("  note: REDIS_URL not set: no floor-vs-pipeline runs, no count", file=sys.stderr)
     finally:
         stop_server(server)
         try:
@@ -545,6 +867,7 @@ def main() -> None:
         total=time.perf_counter() - began,
         load=load_before,
     )
+    floor_report(floors, counts, figures)
     if profile:
         print()
         print("\n".join(profile))
@@ -591,20 +914,21 @@ def report(results: list[Result], queries: dict[str, list[int]], **info) -> list
         figures.append(figure(f"{r.label}: p50", r.pct(50), "ms"))
         figures.append(figure(f"{r.label}: p99", r.pct(99), "ms"))
     http = [r for r in results if r.label.startswith("HTTP")]
-    best = max(http, key=lambda r: r.rate)
-    print(
-        f"\nbest over HTTP: {best.rate:.0f} msgs/s ({best.label.split(', ')[-1]}); aim >= "
-        f"{AIM_HTTP_RATE}: {'ok' if best.rate >= AIM_HTTP_RATE else 'MISSED'}"
-    )
-    figures.append(
-        figure(
-            f"best over HTTP ({best.label.split(', ')[-1]})",
-            best.rate,
-            "msgs/s",
-            f">= {AIM_HTTP_RATE}",
-            best.rate >= AIM_HTTP_RATE,
+    if http:
+        best = max(http, key=lambda r: r.rate)
+        print(
+            f"\nbest over HTTP: {best.rate:.0f} msgs/s ({best.label.split(', ')[-1]}); aim >= "
+            f"{AIM_HTTP_RATE}: {'ok' if best.rate >= AIM_HTTP_RATE else 'MISSED'}"
         )
-    )
+        figures.append(
+            figure(
+                f"best over HTTP ({best.label.split(', ')[-1]})",
+                best.rate,
+                "msgs/s",
+                f">= {AIM_HTTP_RATE}",
+                best.rate >= AIM_HTTP_RATE,
+            )
+        )
 
     observability_report(results, figures)
 
@@ -645,6 +969,86 @@ def report(results: list[Result], queries: dict[str, list[int]], **info) -> list
     )
     figures.append(figure("1-minute load average before the run", info["load"], ""))
     return figures
+
+
+def floor_report(floors: list[Floor], counts: dict | None, figures: list[dict]) -> None:
+    """The floor next to the pipeline, per server model; statements and Redis commands."""
+    if floors:
+        print(
+            f"\nfloor vs pipeline, same server, same run (issue 17): REDIS_URL's Redis for the "
+            f"rate limit (counted, never refusing), the channel layer and the broker; "
+            f"{FLOOR_CLIENTS} keep-alive clients, {SECONDS:.0f} s each. floor = POST "
+            f"{FLOOR_PATH} (API key, rate limit, one INSERT); pipeline = POST .../messages "
+            "(decide, outbox, turn published; the agent's run is a worker's). CPU ms per "
+            "request: the server's processes + its PostgreSQL backends"
+        )
+        header = (
+            f"{'server':<44}  {'floor/s':>7}  {'msgs/s':>7}  {'ratio':>5}  "
+            f"{'floor p99':>9}  {'msg p99':>7}  {'floor cpu':>15}  {'msg cpu':>15}  aim"
+        )
+        print(header)
+        print("-" * (len(header) + 14))
+    for f in floors:
+        (fs, fp), (ps, pp) = f.cpu["floor"], f.cpu["pipeline"]
+        ok = f.ratio >= AIM_FLOOR_RATIO and not f.floor.errors and not f.pipeline.errors
+        print(
+            f"{server_label(f.kind):<44}  {f.floor.rate:>7.0f}  {f.pipeline.rate:>7.0f}  "
+            f"{f.ratio:>5.2f}  {f.floor.pct(99):>9.1f}  {f.pipeline.pct(99):>7.1f}  "
+            f"{fs:>6.1f} + {fp:>4.1f} ms  {ps:>6.1f} + {pp:>4.1f} ms  "
+            f">= {AIM_FLOOR_RATIO}  {'ok' if ok else 'MISSED'}"
+            + (
+                f"  errors {f.floor.errors}/{f.pipeline.errors}"
+                if f.floor.errors or f.pipeline.errors
+                else ""
+            )
+        )
+        name = server_label(f.kind)
+        for what, r in (("floor", f.floor), ("pipeline", f.pipeline)):
+            figures.append(figure(f"{name}: {what} throughput", r.rate, "req/s"))
+            figures.append(figure(f"{name}: {what} p50", r.pct(50), "ms"))
+            figures.append(figure(f"{name}: {what} p99", r.pct(99), "ms"))
+            figures.append(figure(f"{name}: {what} errors", r.errors, "", "0", r.errors == 0))
+            server_ms, pg_ms = f.cpu[what]
+            figures.append(figure(f"{name}: {what} CPU per request, server", server_ms, "ms"))
+            figures.append(figure(f"{name}: {what} CPU per request, PostgreSQL", pg_ms, "ms"))
+        figures.append(
+            figure(
+                f"{name}: pipeline msgs/s / floor req/s",
+                f.ratio,
+                "",
+                f">= {AIM_FLOOR_RATIO}",
+                f.ratio >= AIM_FLOOR_RATIO,
+            )
+        )
+    if len(floors) > 1:
+        best = max(floors, key=lambda f: f.pipeline.rate)
+        print(f"  most messages per second: {server_label(best.kind)}")
+    if counts:
+        statements, commands = counts["statements"], counts["commands"]
+        print(
+            f"\nper customer message (POST .../messages through the API on Redis, "
+            f"{len(statements)} messages; tests/orchestration/test_hot_path.py holds them): "
+            f"SQL statements {statements} (aim <= 6, a refund <= 12), Redis commands "
+            f"{min(commands)}-{max(commands)} (aim <= 3): {counts['last']}"
+        )
+        median = sorted(statements)[len(statements) // 2]
+        figures.append(
+            figure("SQL statements per message (median)", median, "", "<= 6", median <= 6)
+        )
+        figures.append(
+            figure(
+                "SQL statements per message (max: a refund)",
+                max(statements),
+                "",
+                "<= 12",
+                max(statements) <= 12,
+            )
+        )
+        figures.append(
+            figure(
+                "Redis commands per message (max)", max(commands), "", "<= 3", max(commands) <= 3
+            )
+        )
 
 
 OVERHEAD_AIM = 10.0  # % of a message's CPU, tracing sampled at 10%

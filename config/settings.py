@@ -234,7 +234,8 @@ if REDIS_URL:
 
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's, with a turn's events sent in one command (config/channel_layer.py)
+            "BACKEND": "config.channel_layer.BatchingRedisChannelLayer",
             "CONFIG": {
                 # channels_redis blocks on reads for 5 s while a worker is quiet; redis-py 8's
                 # default 5 s socket timeout would then close idle sockets, and its default
@@ -316,6 +317,8 @@ CONFIG_CHECK_SECONDS = env_float("CONFIG_CHECK_SECONDS", 1.0)
 # sweeps on threads of the web process (config/runner.py), started by config/asgi.py; ./run up
 # sets it. Off, tasks queued on the embedded default run inline in the request that queued them.
 IN_PROCESS_RUNNER = env_bool("IN_PROCESS_RUNNER", default=False)
+# bench/pipeline.py's server only: POST /api/v1/bench/floor, the stack's floor (core/bench_floor.py)
+BENCH_FLOOR = env_bool("BENCH_FLOOR", default=False)
 IN_PROCESS_RUNNER_THREADS = env_int("IN_PROCESS_RUNNER_THREADS", 16)
 
 # --- Delivery that must not be lost (orchestration/outbox.py) ---------------------------------

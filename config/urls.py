@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -26,6 +27,11 @@ api_v1 = [
     path("", include("insight.metrics.api")),
     path("", include("stacks.api")),
 ]
+
+if settings.BENCH_FLOOR:  # bench/pipeline.py's server only (core/bench_floor.py)
+    from core.bench_floor import FloorView
+
+    api_v1.append(path("bench/floor", FloorView.as_view()))
 
 urlpatterns = [
     # the Prometheus scrape (METRICS_TOKEN or METRICS_ALLOW_IPS; core/observability/views.py)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -22,6 +22,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from config.channel_layer import BatchingRedisChannelLayer, run_sync
 from core.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,21 @@ def notify_on_commit(groups: list[str], event: dict[str, Any]) -> None:
 
 def _send(notifications: list[tuple[list[str], dict[str, Any]]]) -> None:
     """Send committed notifications in one trip to the channel layer (``_send_async``)."""
-    async_to_sync(_send_async)(notifications)
+    _run(lambda: _send_async(notifications))
+
+
+def _run(make: Callable[[], Awaitable[None]]) -> None:
+    """Run a send from sync code: on Redis, on the process's one channel-layer loop, so its
+    connections outlive the call (config/channel_layer.py); in memory, through
+    ``async_to_sync``, on the server's loop that the sockets' queues belong to."""
+    if isinstance(get_channel_layer(), BatchingRedisChannelLayer):
+        run_sync(make)
+        return
+
+    async def call() -> None:
+        await make()
+
+    async_to_sync(call)()
 
 
 async def notify_now(groups: list[str], event: dict[str, Any]) -> None:
@@ -98,6 +113,21 @@ async def _send_async(notifications: list[tuple[list[str], dict[str, Any]]]) -> 
         return
 
     async def send_all() -> None:
+        if isinstance(layer, BatchingRedisChannelLayer):
+            sends = [
+                (group, {"type": "broadcast", "event": event})
+                for groups, event in notifications
+                for group in groups
+            ]
+            try:
+                await layer.group_send_many(sends)
+                outcome = "sent"
+            except Exception:
+                outcome = "failed"
+                log.warning("could not notify %s events", len(sends), exc_info=True)
+            for _ in sends:
+                metrics.channel_sent(outcome)
+            return
         for groups, event in notifications:
             for group in groups:
                 try:
@@ -129,4 +159,7 @@ def group_send_bounded(group: str, event: dict[str, Any]) -> None:
             settings.CHANNEL_SEND_TIMEOUT,
         )
 
-    async_to_sync(send)()
+    if isinstance(layer, BatchingRedisChannelLayer):
+        run_sync(send)
+    else:
+        async_to_sync(send)()

@@ -285,7 +285,7 @@ def test_a_handoff_is_never_lost_when_the_real_time_layer_is_down(
 ):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "config.channel_layer.BatchingRedisChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},  # nothing listens there
         }
     }

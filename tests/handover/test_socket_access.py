@@ -37,7 +37,7 @@ def layer(request, settings):
             need_service("Redis: set REDIS_URL")
         settings.CHANNEL_LAYERS = {
             "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "BACKEND": "config.channel_layer.BatchingRedisChannelLayer",
                 "CONFIG": {
                     "hosts": [django_settings.REDIS_URL],
                     "prefix": f"test-access-{uuid.uuid4().hex}",

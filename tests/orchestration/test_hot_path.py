@@ -28,13 +28,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # for a refund, 3 Redis commands). Lower these as the path gets leaner; never raise them.
 # A normal message: the lock (with the tenant check and the previous customer message), the
 # message, the outbox row, the conversation, the decision events, and after the commit the
-# outbox row marked relayed. Redis (REDIS_URL): the rate limit's EVALSHA, the broker's LPUSH,
-# the channel layer's new connection (HELLO, CLIENT x3, SELECT) and, for each of its 4 group
-# sends (typing and the message, to the conversation and the inbox), ZREMRANGEBYSCORE + ZRANGE.
+# outbox row marked relayed. Redis (REDIS_URL), counted as commands, each its own round trip:
+# the rate limit's EVALSHA, the broker's LPUSH, and the turn's socket events (typing and the
+# message, to the conversation and the inbox; for a refund also the transfer's notice) in one
+# EVALSHA (config/channel_layer.py), on the process's one channel-layer connection (no
+# HELLO/CLIENT/SELECT of a new connection per request). A refund costs the same three.
 NORMAL_STATEMENTS = 6
 REFUND_STATEMENTS = 7
-REDIS_COMMANDS = 15
-REFUND_REDIS_COMMANDS = 19  # and the transfer's notice, to both groups
+REDIS_COMMANDS = 3
+REFUND_REDIS_COMMANDS = 3
 
 # The Redis commands sent in the counting context (contextvars follow async_to_sync into the
 # channel layer's coroutines; a worker's or runner's thread has its own context).

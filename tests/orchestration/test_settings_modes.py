@@ -105,7 +105,7 @@ def test_without_the_pool_connections_persist_per_thread_with_health_checks(tmp_
 def test_redis_url_switches_the_channel_layer_and_the_broker(tmp_path):
     conf = loaded(tmp_path, DEBUG="1", REDIS_URL="redis://cache.invalid:6379/0")
 
-    assert conf["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert conf["layer"] == "config.channel_layer.BatchingRedisChannelLayer"
     assert conf["broker"] == "redis://cache.invalid:6379/0"
     assert conf["eager"] is False
 

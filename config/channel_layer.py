@@ -1,0 +1,186 @@
+"""The Redis channel layer, with a turn's socket events in one Redis command (issue 17, point 5).
+
+channels_redis's ``group_send`` costs two round trips per group with nobody listening
+(ZREMRANGEBYSCORE, ZRANGE) and four with listeners (those, the queues' expiry, the send script):
+a customer message's four events (typing and the message, to the conversation and the inbox)
+were eight to sixteen commands. ``group_send_many`` sends a list of ``(group, message)`` in one
+Lua call (EVALSHA): it expires and reads each group once, then adds every message to every
+member's queue, in the given order, under the same capacity and expiry rules as ``group_send``.
+
+The queues' entries are built byte for byte as channels_redis builds them (a 12-byte unique
+prefix, then the message packed with msgpack, with ``__asgi_channel__`` naming the channels of
+that queue), so an unchanged ``receive`` reads them. The script only appends that last map entry
+to the packed message; the message itself is never decoded in Lua. A layer configured
+otherwise (encryption, several hosts, per-channel capacities, another serializer or prefix
+length) sends through ``group_send``, one group at a time.
+
+``run_sync`` is the door for sync code (a view, a Celery task): every call runs on one event loop
+thread per process, so the layer's connection pool (channels_redis keeps one per event loop)
+lives as long as the process. ``async_to_sync`` in a thread without an outer loop starts a new
+loop per call, and with it a new Redis connection (HELLO, CLIENT SETINFO x2, SELECT, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgpack
+from channels_redis.core import RedisChannelLayer
+from channels_redis.serializers import MsgPackSerializer
+
+T = TypeVar("T")
+
+# KEYS: the groups' keys, each once. ARGV: 1 now, 2 the groups' expiry cutoff, 3 the queues'
+# expiry cutoff, 4 a queue's expiry (s), 5 the capacity, 6 the layer's prefix, 7 an 8-byte
+# nonce; then per message, in order: its group's index in KEYS, its map's entry count, and the
+# map packed by msgpack without its header byte.
+GROUP_SEND_MANY = """
+local now = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[5])
+local members = {}
+for g = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[g], 0, ARGV[2])
+  members[g] = redis.call('ZRANGE', KEYS[g], 0, -1)
+end
+local channel_key = cmsgpack.pack('__asgi_channel__')
+local expired = {}
+local sent = 0
+local over = 0
+for m = 8, #ARGV, 3 do
+  local order, names = {}, {}
+  for _, channel in ipairs(members[tonumber(ARGV[m])]) do
+    local bang = string.find(channel, '!', 1, true)
+    local key = ARGV[6] .. (bang and string.sub(channel, 1, bang) or channel)
+    if names[key] == nil then
+      names[key] = {}
+      order[#order + 1] = key
+    end
+    table.insert(names[key], channel)
+  end
+  local header = string.char(128 + tonumber(ARGV[m + 1]) + 1)
+  for _, key in ipairs(order) do
+    if not expired[key] then
+      redis.call('ZREMRANGEBYSCORE', key, 0, ARGV[3])
+      expired[key] = true
+    end
+    if redis.call('ZCOUNT', key, '-inf', '+inf') < capacity then
+      sent = sent + 1
+      local entry = ARGV[7] .. string.format('%04x', sent) .. header .. ARGV[m + 2]
+        .. channel_key .. cmsgpack.pack(names[key])
+      redis.call('ZADD', key, now + sent / 1000000, entry)
+      redis.call('EXPIRE', key, ARGV[4])
+    else
+      over = over + 1
+    end
+  end
+end
+return over
+"""
+
+
+class BatchingRedisChannelLayer(RedisChannelLayer):
+    """channels_redis's layer plus ``group_send_many``: several group sends, one command."""
+
+    def _batches(self) -> bool:
+        serializer = self._serializer
+        return (
+            self.ring_size == 1
+            and not self.channel_capacity
+            and isinstance(serializer, MsgPackSerializer)
+            and serializer.crypter is None
+            and serializer.random_prefix_length == 12
+        )
+
+    async def group_send_many(self, sends: list[tuple[str, dict[str, Any]]]) -> int:
+        """Send each ``(group, message)``, in order, in one Lua call; returns how many queue
+        entries were dropped because the queue was full (as ``group_send`` logs them)."""
+        if not sends:
+            return 0
+        packed = [msgpack.packb(message) for _, message in sends]
+        if not self._batches() or any(
+            not 0x80 <= body[0] < 0x8F or "__asgi_channel__" in message
+            for body, (_, message) in zip(packed, sends, strict=True)
+        ):
+            for group, message in sends:
+                await self.group_send(group, message)
+            return 0
+        keys: list[bytes] = []
+        index: dict[str, int] = {}
+        for group, _ in sends:
+            assert self.require_valid_group_name(group), "Group name not valid"
+            if group not in index:
+                keys.append(self._group_key(group))
+                index[group] = len(keys)
+        now = time.time()
+        args: list[Any] = [
+            repr(now),
+            int(now) - self.group_expiry,
+            int(now) - int(self.expiry),
+            self.expiry,
+            self.capacity,
+            self.prefix,
+            os.urandom(4).hex(),
+        ]
+        for (group, _), body in zip(sends, packed, strict=True):
+            args += [index[group], body[0] & 0x0F, body[1:]]
+        connection = self.connection(0)
+        script = connection.register_script(GROUP_SEND_MANY)
+        return int(await script(keys=keys, args=args))
+
+
+# --- one event loop per process for sync callers ------------------------------------------
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid = 0
+
+
+def _the_loop() -> asyncio.AbstractEventLoop:
+    global _loop, _loop_pid
+    with _lock:
+        # a forked child (a Celery prefork process) does not have its parent's thread
+        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(
+                target=loop.run_forever, name="channel-layer-loop", daemon=True
+            ).start()
+            _loop, _loop_pid = loop, os.getpid()
+        return _loop
+
+
+def run_sync(make: Callable[[], Awaitable[T]]) -> T:
+    """Run the coroutine ``make()`` on the process's channel-layer loop and wait for its result,
+    in the caller's context (its context variables are seen by the coroutine)."""
+    loop = _the_loop()
+    if threading.current_thread().name == "channel-layer-loop":
+        raise RuntimeError(
+            "run_sync called from the channel layer's own loop: it would wait forever"
+        )
+    context = contextvars.copy_context()
+    done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def start() -> None:
+        async def call() -> T:
+            return await make()
+
+        task = loop.create_task(call(), context=context)
+
+        def finished(task: asyncio.Task[T]) -> None:
+            if task.cancelled():
+                done.cancel()
+            elif (error := task.exception()) is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(task.result())
+
+        task.add_done_callback(finished)
+
+    loop.call_soon_threadsafe(start)
+    return done.result()

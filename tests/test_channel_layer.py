@@ -1,0 +1,114 @@
+"""The Redis channel layer's batched group send (config/channel_layer.py): several group sends in
+one Redis command, read back by channels_redis's own ``receive`` exactly as its ``group_send``
+would have delivered them: every message, to every member, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from django.conf import settings as django_settings
+
+from config.channel_layer import BatchingRedisChannelLayer, run_sync
+from tests.conftest import need_service
+
+pytestmark = [pytest.mark.services]
+
+
+@pytest.fixture
+def make_layer():
+    if not django_settings.REDIS_URL:
+        need_service("Redis: set REDIS_URL")
+    prefix = f"test-layer-{uuid.uuid4().hex}"
+
+    def make(**config) -> BatchingRedisChannelLayer:
+        return BatchingRedisChannelLayer(hosts=[django_settings.REDIS_URL], prefix=prefix, **config)
+
+    return make
+
+
+async def received(layer, channel: str, count: int) -> list[dict]:
+    return [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(count)]
+
+
+@pytest.mark.asyncio
+async def test_every_member_of_every_group_gets_every_message_in_order(make_layer):
+    layer = make_layer(capacity=100)
+    # two sockets of this process (one Redis queue between them), one of another process, and
+    # a plain channel
+    one, two = await layer.new_channel(), await layer.new_channel()
+    other = make_layer(capacity=100)
+    elsewhere = await other.new_channel()
+    await layer.group_add("conversation.1", one)
+    await layer.group_add("conversation.1", elsewhere)
+    await layer.group_add("tenant.1.inbox", two)
+    await layer.group_add("tenant.1.inbox", "plain.channel")
+    sends = [
+        ("conversation.1", {"type": "broadcast", "event": {"type": "typing", "on": True}}),
+        ("tenant.1.inbox", {"type": "broadcast", "event": {"type": "typing", "on": True}}),
+        ("conversation.1", {"type": "broadcast", "event": {"type": "message.created", "id": 7}}),
+        ("tenant.1.inbox", {"type": "broadcast", "event": {"type": "message.created", "id": 7}}),
+        ("nobody.listens", {"type": "broadcast", "event": {"type": "lost", "x": None}}),
+    ]
+    # every value msgpack carries survives the trip unchanged
+    sends.append(
+        (
+            "conversation.1",
+            {
+                "type": "broadcast",
+                "event": {"a": None, "b": 1.0, "c": [1, "é", b"\x00bin"], "d": {}, "e": []},
+            },
+        )
+    )
+
+    assert await layer.group_send_many(sends) == 0
+
+    conversation = [m for g, m in sends if g == "conversation.1"]
+    inbox = [m for g, m in sends if g == "tenant.1.inbox"]
+    assert await received(layer, one, 3) == conversation
+    assert await received(other, elsewhere, 3) == conversation
+    assert await received(layer, two, 2) == inbox
+    assert await received(layer, "plain.channel", 2) == inbox
+    await layer.flush()
+    await other.close_pools()
+    await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_a_full_queue_drops_as_group_send_does_and_says_how_many(make_layer):
+    layer = make_layer(capacity=2)
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    sends = [("g", {"type": "broadcast", "n": n}) for n in range(3)]
+
+    assert await layer.group_send_many(sends) == 1
+
+    assert await received(layer, channel, 2) == [m for _, m in sends[:2]]
+    await layer.flush()
+    await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_a_layer_it_cannot_batch_for_sends_one_group_at_a_time(make_layer):
+    layer = make_layer(capacity=100, channel_capacity={"http.*": 5})
+    channel = await layer.new_channel()
+    await layer.group_add("g", channel)
+    sends = [("g", {"type": "broadcast", "n": n}) for n in range(3)]
+
+    await layer.group_send_many(sends)
+
+    assert await received(layer, channel, 3) == [m for _, m in sends]
+    await layer.flush()
+    await layer.close_pools()
+
+
+def test_sync_callers_share_one_loop_and_its_connections(make_layer):
+    layer = make_layer()
+
+    async def pool_id() -> int:
+        await layer.group_send_many([("g", {"type": "x"})])
+        return id(layer.connection(0).connection_pool)
+
+    assert len({run_sync(pool_id) for _ in range(5)}) == 1
+    run_sync(layer.flush)
