@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from conversations.email import email_fields, email_queue
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
 
@@ -44,7 +45,10 @@ def message_post(
 ) -> Message:
     """Write a message of ``conversation`` and announce it after commit. The conversation's
     ``last_activity_at`` moves on in memory; the caller saves the conversation (or the
-    message's conversation is only referenced by id, and the caller updates it)."""
+    message's conversation is only referenced by id, and the caller updates it). On the e-mail
+    channel a reply for the customer is also e-mailed, through the outbox
+    (``conversations.email``)."""
+    emailed = email_fields(conversation, role)
     message = Message.objects.create(
         tenant_id=conversation.tenant_id,
         conversation_id=conversation.pk,
@@ -54,7 +58,10 @@ def message_post(
         intent=intent or "",
         sentiment=sentiment,
         risk=list(risk or []),
+        **emailed,
     )
+    if emailed:
+        email_queue(message)
     conversation.last_activity_at = message.created_at
     message_created_on_commit(message)
     return message

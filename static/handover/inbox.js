@@ -747,7 +747,7 @@
   const STEP_LABELS = {
     requested: "Approval requested", approved: "Approved", denied: "Denied", expired: "Expired",
     executed: "Done", failed: "Failed", running: "In progress", rejected: "Rejected",
-    blocked: "Guardrail", redacted: "Guardrail",
+    blocked: "Guardrail", redacted: "Guardrail", email: "E-mail not sent",
   };
 
   function activityNode(step) {
@@ -758,7 +758,7 @@
       "data-execution": step.executionId,
     },
       h("div", { class: "activity-line" },
-        h("span", { class: "activity-badge" }, STEP_LABELS[step.step] || step.step),
+        h("span", { class: "activity-badge" }, (step.kind === "email" ? STEP_LABELS.email : STEP_LABELS[step.step]) || step.step),
         h("span", { class: "activity-text" }, step.text),
         timeNode(step.at)));
   }
