@@ -8,8 +8,10 @@ is never lost if the mail server or the broker is away then.
 
 The task (``email_send``) holds no transaction across SMTP: it claims the message by a
 conditional update (``queued`` -> ``sending``), builds the mail from rows, sends it, and marks it
-``sent``. A failure puts it back to ``queued`` and the task retries with backoff, at most
-``EMAIL_MAX_ATTEMPTS`` times in all; after the last one the message is ``failed`` and an
+``sent``. A failure puts it back to ``queued`` and the task is retried with backoff (by Celery
+with a broker; by the outbox's backoff on the embedded default, where the task runs eagerly),
+at most ``EMAIL_MAX_ATTEMPTS`` attempts in all, counted on the message
+(``email_attempts``); after the last one the message is ``failed`` and an
 ``email.failed`` decision event says so in the conversation's timeline (and the inbox hears of
 it). A claim older than ``SENDING_LEASE`` (the worker died mid-send) may be taken again.
 
@@ -32,6 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from conversations.decisions import EmailFailed
@@ -216,17 +219,23 @@ def email_build(message: Message) -> EmailMessage:
 
 
 def _claim(message_id: int) -> bool:
+    """Take the message for one attempt (a conditional update, committed on its own)."""
     now = timezone.now()
+    taken = {
+        "email_status": EmailStatus.SENDING,
+        "email_attempted_at": now,
+        "email_attempts": F("email_attempts") + 1,
+    }
     claimable = Message.objects.filter(pk=message_id, email_status=EmailStatus.QUEUED)
-    if claimable.update(email_status=EmailStatus.SENDING, email_attempted_at=now):
+    if claimable.update(**taken):
         return True
     stale = Message.objects.filter(
         pk=message_id, email_status=EmailStatus.SENDING, email_attempted_at__lt=now - SENDING_LEASE
     )
-    return bool(stale.update(email_attempted_at=now))
+    return bool(stale.update(**taken))
 
 
-def email_send(message_id: int, *, attempt: int = 1) -> bool:
+def email_send(message_id: int) -> bool:
     """Send one queued reply (the task). Returns True when it was sent now. Raises the error
     of a failed attempt that will be retried; after the last attempt marks the message
     ``failed``, records ``email.failed`` and returns False."""
@@ -237,6 +246,7 @@ def email_send(message_id: int, *, attempt: int = 1) -> bool:
     )
     if message is None:
         return False
+    attempt = message.email_attempts
     try:
         mail = email_build(message)
         get_connection(fail_silently=False).send_messages([mail])

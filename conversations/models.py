@@ -208,6 +208,7 @@ class Message(TenantOwned):
     email_status = models.CharField(
         max_length=10, choices=EmailStatus.choices, blank=True, default=EmailStatus.NONE
     )
+    email_attempts = models.PositiveSmallIntegerField(default=0)
     email_attempted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
