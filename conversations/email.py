@@ -67,7 +67,7 @@ EMAILED_ROLES = frozenset({MessageRole.AGENT, MessageRole.HUMAN, MessageRole.SYS
 SECRET_PREFIX = "whsec_"
 
 
-# --- the tenant's channel ------------------------------------------------------------------------
+# --- the tenant's channel --------------------------------------------------------------------
 
 
 def channel_of(tenant_id: int) -> EmailChannel | None:
@@ -87,7 +87,7 @@ def email_channel_setup(
     with transaction.atomic():
         channel = EmailChannel.objects.select_for_update().filter(tenant=tenant).first()
         if channel is not None:
-            changed = []
+            changed: list[str] = []
             if from_address and channel.from_address != from_address:
                 channel.from_address, changed = from_address, [*changed, "from_address"]
             if from_name and channel.from_name != from_name:
@@ -147,7 +147,7 @@ def reply_subject(conversation: Conversation) -> str:
     return subject if subject[:3].lower() == "re:" else f"Re: {subject}"
 
 
-# --- queueing (in the transaction that writes the reply) -------------------------------------------
+# --- queueing (in the transaction that writes the reply) --------------------------------------
 
 
 def is_emailed(conversation: Conversation, role: str) -> bool:
@@ -174,7 +174,7 @@ def email_queue(message: Message) -> None:
     outbox_task(tenant_id=message.tenant_id, task=EMAIL_SEND_TASK, args=[message.pk])
 
 
-# --- sending (the task; no transaction open across SMTP) ------------------------------------------
+# --- sending (the task; no transaction open across SMTP) --------------------------------------
 
 
 def thread_ids(message: Message) -> tuple[str | None, list[str]]:
@@ -241,9 +241,7 @@ def email_send(message_id: int) -> bool:
     ``failed``, records ``email.failed`` and returns False."""
     if not _claim(message_id):
         return False  # sent already, failed for good, or another worker is sending it
-    message = (
-        Message.objects.select_related("conversation__tenant").filter(pk=message_id).first()
-    )
+    message = Message.objects.select_related("conversation__tenant").filter(pk=message_id).first()
     if message is None:
         return False
     attempt = message.email_attempts

@@ -190,7 +190,8 @@ def mail_parse(form: Mapping[str, Any]) -> InboundMail:
         try:
             text = message_text(text)
         except Invalid as exc:
-            problems.update({"text": str(v) for v in exc.fields.values()})
+            reason = next(iter(exc.fields.values()), "is not acceptable")
+            problems["text"] = reason[0] if isinstance(reason, list) else str(reason)
     if problems:
         raise Invalid(fields=problems)
     auto = header("Auto-Submitted").strip().lower()
@@ -347,6 +348,4 @@ def _take(channel: EmailChannel, mail: InboundMail, inbound: InboundEmail) -> Ta
         email_message_id=mail.mail_id
     )
     InboundEmail.objects.filter(pk=inbound.pk).update(message=message)
-    return Taken(
-        conversation_id=str(conversation.pk), message_id=message.pk, matched_by=matched_by
-    )
+    return Taken(conversation_id=str(conversation.pk), message_id=message.pk, matched_by=matched_by)

@@ -43,9 +43,7 @@ def email_inbound(request: HttpRequest, token: str) -> JsonResponse:
         mail = mail_parse(request.POST)
     except Invalid as exc:
         fields = {k: v if isinstance(v, list) else [str(v)] for k, v in exc.fields.items()}
-        return JsonResponse(
-            error_body("invalid", "The mail cannot be taken.", fields), status=400
-        )
+        return JsonResponse(error_body("invalid", "The mail cannot be taken.", fields), status=400)
     if mail.auto_submitted:
         return JsonResponse({"ignored": "an automatic mail (Auto-Submitted)"}, status=200)
     try:

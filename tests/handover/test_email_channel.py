@@ -14,8 +14,8 @@ from unittest import mock
 import pytest
 from django.core import mail
 from django.test import Client
-from django.utils import timezone
 from django.test.client import BOUNDARY, encode_multipart
+from django.utils import timezone
 
 from conversations.email import EMAIL_MAX_ATTEMPTS, email_channel_setup
 from conversations.models import (
@@ -111,9 +111,7 @@ def captured(django_capture_on_commit_callbacks, eager_tasks):
 # --- inbound ---------------------------------------------------------------------------------
 
 
-def test_a_signed_mail_starts_an_email_conversation_and_the_ai_answers_by_email(
-    channel, captured
-):
+def test_a_signed_mail_starts_an_email_conversation_and_the_ai_answers_by_email(channel, captured):
     response = take(channel, captured, form())
 
     assert response.status_code == 201, response.json()
@@ -181,9 +179,7 @@ def test_unsigned_badly_signed_and_stale_posts_are_refused(channel, captured):
     assert post(channel, data, token="nope").status_code == 404
 
 
-def test_another_tenants_secret_is_refused_at_this_tenants_address(
-    channel, other_tenant, captured
-):
+def test_another_tenants_secret_is_refused_at_this_tenants_address(channel, other_tenant, captured):
     make_team(other_tenant, specialists=())
     _, other_secret = email_channel_setup(tenant=other_tenant)
 
@@ -250,7 +246,10 @@ def test_quoted_text_and_signatures_are_cut():
     assert strip_quoted(text) == "Yes, please refund it.\n\nThanks"
     outlook = "Fine by me.\r\n\r\nFrom: Acme support\r\nSent: Tuesday\r\nSubject: Re: x\r\n"
     assert strip_quoted(outlook) == "Fine by me."
-    split = "Sounds good.\n\nOn Tue, 1 Dec 2026 at 10:00, Acme support\n<help@acme.example> wrote:\n> old"
+    split = (
+        "Sounds good.\n\nOn Tue, 1 Dec 2026 at 10:00, Acme support\n"
+        "<help@acme.example> wrote:\n> old"
+    )
     assert strip_quoted(split) == "Sounds good."
 
 
@@ -326,8 +325,11 @@ def test_round_trip_mail_in_ai_and_person_reply_out_and_the_answers_land_in_one_
         Message.objects.filter(conversation_id=conversation_id, role="customer").values_list(
             "text", flat=True
         )
-    ) == ["Hello, my invoice for order A-12345 is wrong.", "I want to talk to a person please",
-          "Thank you!"]
+    ) == [
+        "Hello, my invoice for order A-12345 is wrong.",
+        "I want to talk to a person please",
+        "Thank you!",
+    ]
     assert Conversation.objects.count() == 1
 
 
@@ -382,7 +384,7 @@ def test_a_reply_that_cannot_be_sent_is_retried_then_shown_failed_in_the_timelin
     assert failed.count() == replies.count()
     assert failed[0].detail["attempts"] == EMAIL_MAX_ATTEMPTS
     assert "connection refused" in failed[0].detail["error"]
-    steps = [s for s in activity_of(Conversation.objects.get(pk=conversation_id))]
+    steps = list(activity_of(Conversation.objects.get(pk=conversation_id)))
     assert any(s["kind"] == "email" and s["step"] == "failed" for s in steps)
     assert any("could not be e-mailed to kim@example.com" in s["text"] for s in steps)
     # nothing is left pending for the outbox to repeat forever
