@@ -18,6 +18,7 @@ resolved conversation starts a new one with the same subject.
 from __future__ import annotations
 
 import hmac
+import html
 import re
 import time
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils.html import strip_tags
 
 from agents.models import Agent, AgentRole
 from agents.orchestrator_settings import chat_workflow
@@ -137,6 +139,13 @@ _QUOTE_HEAD = re.compile(
 )
 
 
+def _html_text(markup: str) -> str:
+    markup = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", "", markup)
+    markup = re.sub(r"(?is)<blockquote\b.*?</blockquote>", "", markup)  # the quoted mail
+    markup = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", markup)
+    return html.unescape(strip_tags(markup))
+
+
 def strip_quoted(text: str) -> str:
     """The new part of a reply: up to the quoted mail ("On ... wrote:", "-----Original
     Message-----", an Outlook "From:" block, "> " lines) or the signature ("-- ")."""
@@ -179,6 +188,8 @@ def mail_parse(form: Mapping[str, Any]) -> InboundMail:
     if not ids:
         problems["headers"] = "must carry the mail's Message-ID (<id@domain>)"
     body = _first(form, "text", "body-plain", "stripped-text")
+    if not body.strip() and (markup := _first(form, "html", "body-html")):
+        body = _html_text(markup)  # an HTML-only mail: its text
     text = strip_quoted(body)
     if not body.strip():
         problems["text"] = "must not be empty (the mail's plain-text part)"

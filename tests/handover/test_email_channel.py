@@ -389,3 +389,69 @@ def test_a_reply_that_cannot_be_sent_is_retried_then_shown_failed_in_the_timelin
     assert any("could not be e-mailed to kim@example.com" in s["text"] for s in steps)
     # nothing is left pending for the outbox to repeat forever
     assert not OutboxEvent.objects.filter(relayed_at__isnull=True).exists()
+
+
+def test_an_html_only_mail_is_taken_as_its_text(channel, captured):
+    data = {
+        **form(text=""),
+        "html": "<p>Hello &amp; thanks,</p><p>where is my <b>refund</b>?</p>"
+        "<blockquote>On Monday you wrote: old</blockquote>",
+    }
+    response = take(channel, captured, data)
+
+    assert response.status_code == 201
+    text = Message.objects.get(pk=response.json()["messageId"]).text
+    assert text == "Hello & thanks,\nwhere is my refund?"
+
+
+# --- setting it up --------------------------------------------------------------------------
+
+
+def test_a_manager_sets_up_the_channel_in_the_admin_and_sees_the_secret_once(
+    manager_client, tenant, team
+):
+    response = manager_client.post(
+        "/admin/conversations/emailchannel/add/",
+        {"from_address": "help@acme.example", "from_name": "Acme support"},
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    channel = tenant.email_channel
+    assert f"/email/inbound/{channel.inbound_token}" in page
+    secret = page.split('id="raw-secret"')[1].split(">")[1].split("<")[0]
+    assert secret.startswith("whsec_")
+    assert secret not in channel.signing_secret  # stored sealed, never in clear
+    assert channel.from_address == "help@acme.example"
+    change = manager_client.get(f"/admin/conversations/emailchannel/{channel.pk}/change/")
+    assert change.status_code == 200
+    assert secret not in change.content.decode()
+    # the secret shown works at the address shown
+    body = encode_multipart(BOUNDARY, form())
+    ok = Client().post(
+        f"/email/inbound/{channel.inbound_token}",
+        data=body,
+        content_type=FORM,
+        headers=signed(secret, body),
+    )
+    assert ok.status_code == 201
+
+
+def test_the_command_makes_the_channel_and_rotates_its_secret(tenant, team):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("email_channel", tenant.slug, "--from", "help@acme.example", stdout=out)
+    first = out.getvalue()
+    assert "/email/inbound/" in first
+    assert "whsec_" in first
+    again = StringIO()
+    call_command("email_channel", tenant.slug, stdout=again)
+    assert "whsec_" not in again.getvalue()
+    rotated = StringIO()
+    call_command("email_channel", tenant.slug, "--rotate", stdout=rotated)
+    assert "whsec_" in rotated.getvalue()
+    old = first.split("signing secret:")[1].split()[0]
+    assert old not in rotated.getvalue()
