@@ -471,6 +471,8 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "api-docs": "The browsable API docs, from the schema.",
         "metrics": "The Prometheus scrape: no person's door; only the METRICS_TOKEN bearer or "
         "an address in METRICS_ALLOW_IPS (core/observability/views.py).",
+        "email-inbound": "The mail provider's inbound parse: no person's door; a post signed "
+        "with the tenant's e-mail secret, at its address (orchestration/email_inbound.py).",
     }
 )
 
