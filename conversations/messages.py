@@ -17,8 +17,9 @@ from core.events import conversation_group, notify_on_commit, tenant_inbox_group
 
 
 def message_json(message: Message) -> dict[str, Any]:
-    """A message as the API, the sockets and the pages show it (SPEC 6, Shapes)."""
-    return {
+    """A message as the API, the sockets and the pages show it (SPEC 6, Shapes). A private
+    note (only ever shown in the inbox) also says who wrote it and when it was last edited."""
+    shown = {
         "id": message.pk,
         "conversationId": str(message.conversation_id),
         "role": message.role,
@@ -31,6 +32,10 @@ def message_json(message: Message) -> dict[str, Any]:
         },
         "createdAt": message.created_at.isoformat(),
     }
+    if message.role == MessageRole.NOTE:
+        shown["authorId"] = message.author_user_id
+        shown["editedAt"] = message.edited_at.isoformat() if message.edited_at else None
+    return shown
 
 
 def message_post(
@@ -42,6 +47,7 @@ def message_post(
     intent: str = "",
     sentiment: float | None = None,
     risk: Iterable[str] = (),
+    author_user=None,
 ) -> Message:
     """Write a message of ``conversation`` and announce it after commit. The conversation's
     ``last_activity_at`` moves on in memory; the caller saves the conversation (or the
@@ -54,6 +60,7 @@ def message_post(
         conversation_id=conversation.pk,
         role=role,
         author=author or ("system" if role == MessageRole.SYSTEM else ""),
+        author_user=author_user,
         text=text,
         intent=intent or "",
         sentiment=sentiment,

@@ -198,6 +198,16 @@ class Message(TenantOwned):
     )
     role = models.CharField(max_length=10, choices=MessageRole.choices)
     author = models.CharField(max_length=200, blank=True)
+    # the person who wrote it (a human agent's reply, a private note): only they edit a note
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
     text = models.TextField()
     intent = models.CharField(max_length=100, blank=True)
     sentiment = models.FloatField(null=True, blank=True)
@@ -227,6 +237,24 @@ class Message(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:60]}"
+
+
+class MessageRevision(TenantOwned):
+    """What a private note said before its author edited it (the inbox shows "edited")."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="revisions")
+    text = models.TextField()
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    edited_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["message", "id"]
+
+    def __str__(self) -> str:
+        return f"revision of message {self.message_id}"
 
 
 class EventType(models.TextChoices):

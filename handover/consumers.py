@@ -38,6 +38,7 @@ from conversations.models import (
     INTERNAL_ROLES,
     Conversation,
     Message,
+    MessageRole,
 )
 from conversations.services import customer_token_matches
 from core.api_errors import domain_error_body
@@ -69,6 +70,7 @@ from handover.services import (
     agent_status_set,
     handoff_claim,
     human_send_message,
+    note_edit,
     note_post,
     typing_from_customer,
     typing_from_human,
@@ -279,6 +281,8 @@ class InboxConsumer(JsonConsumer):
             await self.send_json(await self._send(content))
         elif kind == "note.send":
             await self.send_json(await self._note(content))
+        elif kind == "note.edit":
+            await self.send_json(await self._note_edit(content))
         elif kind == "status.set":
             await self.send_json(await self._status(content))
         elif kind == "typing":
@@ -295,6 +299,23 @@ class InboxConsumer(JsonConsumer):
         except DomainError as exc:
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": message.pk}
+
+    @database_sync_to_async
+    def _note_edit(self, content) -> dict[str, Any]:
+        result = {"type": "note.edit.result", "ok": False}
+        try:
+            note_id = _positive_id(content.get("messageId"))
+            note = (
+                Message.objects.filter(tenant=self.tenant, role=MessageRole.NOTE, pk=note_id).first()
+                if note_id is not None
+                else None
+            )
+            if note is None:
+                raise NotFound("no such note")
+            edited = note_edit(note=note, user=self.user, text=content.get("text"))
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
+        return {**result, "ok": True, "messageId": edited.pk}
 
     @database_sync_to_async
     def _status(self, content) -> dict[str, Any]:

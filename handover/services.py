@@ -16,12 +16,13 @@ from agents.orchestrator_settings import effective_settings
 from conversations import lifecycle
 from conversations.decisions import HandoffClaimed, HandoffExpired, HandoffOffered
 from conversations.events import record
-from conversations.messages import message_post
+from conversations.messages import message_json, message_post
 from conversations.models import (
     SYNCHRONOUS_CHANNELS,
     Channel,
     Conversation,
     Message,
+    MessageRevision,
     MessageRole,
     State,
 )
@@ -387,7 +388,9 @@ def _claimed_conversation(conversation: Conversation, user) -> Conversation:
 def human_send_message(*, conversation: Conversation, user, text: str) -> Message:
     locked = _claimed_conversation(conversation, user)
     name = user.get_full_name() or user.get_username()
-    message = message_post(conversation=locked, role=MessageRole.HUMAN, author=name, text=text)
+    message = message_post(
+        conversation=locked, role=MessageRole.HUMAN, author=name, text=text, author_user=user
+    )
     Conversation.objects.filter(pk=locked.pk).update(last_activity_at=message.created_at)
     # the first response the response targets measure (handover.targets)
     Handoff.objects.filter(
@@ -451,7 +454,46 @@ def note_post(*, conversation: Conversation, user, text: str) -> Message:
     if not text or len(text) > NOTE_MAX or "\x00" in text:
         raise _invalid("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
     name = user.get_full_name() or user.get_username()
-    return message_post(conversation=conversation, role=MessageRole.NOTE, author=name, text=text)
+    return message_post(
+        conversation=conversation, role=MessageRole.NOTE, author=name, text=text, author_user=user
+    )
+
+
+class NotTheAuthor(Forbidden):
+    """Only the person who wrote a private note edits it (403)."""
+
+
+@transaction.atomic
+def note_edit(*, note: Message, user, text: str) -> Message:
+    """The author of a private note changes its text. What it said before is kept
+    (``MessageRevision``) and the note shows when it was edited; the inbox (never the
+    customer) hears of it after commit."""
+    _agent_of(note, user)
+    locked = Message.objects.select_for_update().filter(pk=note.pk).first()
+    if locked is None or locked.role != MessageRole.NOTE:
+        raise _invalid("messageId", "is not a private note")
+    if locked.author_user_id != user.pk:
+        raise NotTheAuthor("only the person who wrote a note can edit it")
+    text = text.strip() if isinstance(text, str) else ""
+    if not text or len(text) > NOTE_MAX or "\x00" in text:
+        raise _invalid("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
+    if text == locked.text:
+        return locked
+    MessageRevision.objects.create(
+        tenant_id=locked.tenant_id, message=locked, text=locked.text, edited_by=user
+    )
+    locked.text, locked.edited_at = text, timezone.now()
+    locked.save(update_fields=["text", "edited_at"])
+    notify_on_commit(
+        [tenant_inbox_group(locked.tenant_id)],
+        {
+            "type": "message.updated",
+            "conversationId": str(locked.conversation_id),
+            "messageId": locked.pk,
+            "message": message_json(locked),
+        },
+    )
+    return locked
 
 
 @transaction.atomic

@@ -108,6 +108,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "targets_text": targets_text(targets.tenant_targets),
             "config": {
                 "me": me,
+                "meId": request.user.pk,
                 "csrfToken": get_token(request),
                 "myName": request.user.get_full_name() or me,
                 "heartbeatSeconds": HEARTBEAT_SECONDS,
