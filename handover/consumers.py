@@ -306,7 +306,9 @@ class InboxConsumer(JsonConsumer):
         try:
             note_id = _positive_id(content.get("messageId"))
             note = (
-                Message.objects.filter(tenant=self.tenant, role=MessageRole.NOTE, pk=note_id).first()
+                Message.objects.filter(
+                    tenant=self.tenant, role=MessageRole.NOTE, pk=note_id
+                ).first()
                 if note_id is not None
                 else None
             )

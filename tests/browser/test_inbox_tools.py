@@ -114,6 +114,14 @@ def test_a_private_note_never_reaches_the_customers_socket(acme, pages):
     note = agent.locator(".transcript .msg-note")
     expect(note).to_contain_text("VIP: the refund already went out")
     expect(note.locator(".tag-note")).to_have_text("Private note")
+    # its author edits it: the new text, marked "(edited)"; the customer never hears of it
+    note.get_by_role("button", name="Edit this note").click()
+    editor = note.get_by_role("textbox", name="Edit the private note")
+    expect(editor).to_have_value("VIP: the refund already went out, be kind")
+    editor.fill("VIP: the refund went out on Monday, be kind")
+    editor.press("Enter")
+    expect(note.locator(".bubble")).to_have_text("VIP: the refund went out on Monday, be kind")
+    expect(note.locator(".edited")).to_have_text("(edited)")
 
     agent.get_by_role("button", name="Reply", exact=True).click()
     composer.fill("Hi Kim, Ada here.")
@@ -124,7 +132,7 @@ def test_a_private_note_never_reaches_the_customers_socket(acme, pages):
     customer.reload()  # the snapshot holds no note either
     expect(customer.locator(".msg.from-human")).to_contain_text("Ada here")
     expect(customer.locator("#thread")).not_to_contain_text("VIP")
-    assert not any("VIP" in frame for frame in frames)
+    assert not any("VIP" in frame or "Monday" in frame for frame in frames)
 
 
 def test_a_transfer_to_a_colleague(acme, pages):
