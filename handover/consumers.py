@@ -56,6 +56,7 @@ from core.limits import message_text
 from core.observability import context, metrics
 from core.permissions import (
     AGENT,
+    PAGES,
     SOCKET_ACTIONS,
     SOCKET_EVENTS,
     access_of,
@@ -396,6 +397,57 @@ class InboxConsumer(JsonConsumer):
         if kind == "presence" and "statuses" not in event:
             event["statuses"] = await database_sync_to_async(agent_statuses)(self.tenant)
         await self.send_json(event)
+
+
+# what changes the team's view (who holds what, who waits, who is online with which status)
+TEAM_KINDS = frozenset(
+    {
+        "handoff.offered",
+        "handoff.queued",
+        "handoff.expired",
+        "handoff.claimed",
+        "handoff.transferred",
+        "conversation.updated",
+        "presence",
+    }
+)
+
+
+class TeamConsumer(JsonConsumer):
+    """``/ws/team/``: the managers' team view (``inbox-team``) kept live. It opens for whoever
+    the page's row of the permission matrix lets in, hears the tenant's inbox group, and
+    forwards only a nudge, ``{"type": "team.changed", "cause": <kind>}``, never a row: the page
+    then re-reads its table through its own door (``?fragment=1``)."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        now = await database_sync_to_async(access_of)(user.pk, session_key)
+        if now.close_code:
+            await self.close(code=now.close_code)
+            return
+        if now.tenant_id is None or not PAGES["inbox-team"].allows(now.hats):
+            await self.close(code=4403)
+            return
+        self.group = tenant_inbox_group(now.tenant_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "team.ready"})
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json(error_frame("unknown_type", "this socket only listens"))
+
+    async def broadcast(self, message):
+        kind = (message.get("event") or {}).get("type")
+        if kind in TEAM_KINDS:
+            await self.send_json({"type": "team.changed", "cause": kind})
 
 
 class CustomerConsumer(JsonConsumer):

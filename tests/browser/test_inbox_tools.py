@@ -224,3 +224,25 @@ def test_an_agent_at_the_limit_gets_no_offer_and_cannot_claim(acme, pages):
     )
     assert answer["status"] == 409
     assert "the limit of 1" in answer["body"]["error"]["message"]
+
+
+def test_the_managers_team_view_follows_a_claim_and_a_status_change_live(acme, pages):
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    boss = make_person(tenant=acme, roles=["manager"], username="boss", first_name="Boss")
+    manager = pages(viewport=(1366, 768))
+    sign_in(manager, boss, path="/inbox/team/")
+    manager.wait_for_selector(".team-view[data-connection='open']")
+    ada_row = manager.locator("#team tr[data-agent='ada']")
+    expect(ada_row.locator(".holds")).to_have_text("0 / 5")
+
+    agent = agent_page(pages, ada)
+    customer = pages(viewport=(390, 700))
+    claimed(agent, customer, name="Kim")
+
+    # no reload: the socket nudged the page, which re-read its table
+    expect(ada_row.locator(".holds")).to_have_text("1 / 5")
+    expect(ada_row.locator(".held")).to_contain_text("Kim")
+    expect(ada_row.locator(".presence")).to_have_text("online")
+
+    agent.locator("#agent-status").select_option("busy")
+    expect(ada_row.locator(".status")).to_have_text("busy")
