@@ -8,10 +8,10 @@ is never lost if the mail server or the broker is away then.
 
 The task (``email_send``) holds no transaction across SMTP: it claims the message by a
 conditional update (``queued`` -> ``sending``), builds the mail from rows, sends it, and marks it
-``sent``. A failure puts it back to ``queued`` and the task is retried with backoff (by Celery
-with a broker; by the outbox's backoff on the embedded default, where the task runs eagerly),
-at most ``EMAIL_MAX_ATTEMPTS`` attempts in all, counted on the message
-(``email_attempts``); after the last one the message is ``failed`` and an
+``sent``. A failure puts it back to ``queued`` and writes its retry to the outbox with a
+countdown (30 s, then 60, 120, 240: durable, whether a broker or the embedded runner runs it),
+at most ``EMAIL_MAX_ATTEMPTS`` attempts in all, counted on the message (``email_attempts``);
+after the last one the message is ``failed`` and an
 ``email.failed`` decision event says so in the conversation's timeline (and the inbox hears of
 it). A claim older than ``SENDING_LEASE`` (the worker died mid-send) may be taken again.
 
@@ -236,9 +236,10 @@ def _claim(message_id: int) -> bool:
 
 
 def email_send(message_id: int) -> bool:
-    """Send one queued reply (the task). Returns True when it was sent now. Raises the error
-    of a failed attempt that will be retried; after the last attempt marks the message
-    ``failed``, records ``email.failed`` and returns False."""
+    """Send one queued reply (the task). Returns True when it was sent now. A failed attempt
+    puts the message back in the queue and writes the retry to the outbox (with a countdown:
+    durable, on a broker or on the embedded runner alike); the last one marks the message
+    ``failed`` and records ``email.failed``."""
     if not _claim(message_id):
         return False  # sent already, failed for good, or another worker is sending it
     message = Message.objects.select_related("conversation__tenant").filter(pk=message_id).first()
@@ -249,13 +250,21 @@ def email_send(message_id: int) -> bool:
         mail = email_build(message)
         get_connection(fail_silently=False).send_messages([mail])
     except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
         if attempt < EMAIL_MAX_ATTEMPTS:
-            Message.objects.filter(pk=message_id, email_status=EmailStatus.SENDING).update(
-                email_status=EmailStatus.QUEUED
-            )
-            log.warning("e-mail of message %s failed (attempt %s): %s", message_id, attempt, exc)
-            raise
-        email_failed(message, attempts=attempt, error=f"{type(exc).__name__}: {exc}")
+            log.warning("e-mail of message %s failed (attempt %s): %s", message_id, attempt, error)
+            with transaction.atomic():  # a short one of its own: SMTP is over
+                Message.objects.filter(pk=message_id, email_status=EmailStatus.SENDING).update(
+                    email_status=EmailStatus.QUEUED
+                )
+                outbox_task(
+                    tenant_id=message.tenant_id,
+                    task=EMAIL_SEND_TASK,
+                    args=[message_id],
+                    countdown=retry_countdown(attempt),
+                )
+            return False
+        email_failed(message, attempts=attempt, error=error)
         return False
     Message.objects.filter(pk=message_id).update(email_status=EmailStatus.SENT)
     return True

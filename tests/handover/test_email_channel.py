@@ -370,8 +370,8 @@ def test_a_reply_that_cannot_be_sent_is_retried_then_shown_failed_in_the_timelin
 
     with mock.patch("django.core.mail.backends.locmem.EmailBackend.send_messages", refuse):
         response = take(channel, captured, form())
-        # the retries: the outbox relays the task again after its backoff (the task runs
-        # eagerly here; with a broker Celery retries it), until the message's attempts are over
+        # the retries: each failed attempt writes the next to the outbox with a countdown (run
+        # at once here, where tasks run eagerly), until the message's attempts are over
         for hours in range(1, 10):
             with captured(execute=True):
                 outbox_sweep(now=timezone.now() + dt.timedelta(hours=hours))
@@ -387,7 +387,11 @@ def test_a_reply_that_cannot_be_sent_is_retried_then_shown_failed_in_the_timelin
     steps = list(activity_of(Conversation.objects.get(pk=conversation_id)))
     assert any(s["kind"] == "email" and s["step"] == "failed" for s in steps)
     assert any("could not be e-mailed to kim@example.com" in s["text"] for s in steps)
-    # nothing is left pending for the outbox to repeat forever
+    # each retry went through the outbox with its backoff; nothing is left to repeat forever
+    retries = OutboxEvent.objects.filter(payload__task="conversations.send_email").exclude(
+        payload__countdown=None
+    )
+    assert sorted({row.payload["countdown"] for row in retries}) == [30, 60, 120, 240]
     assert not OutboxEvent.objects.filter(relayed_at__isnull=True).exists()
 
 
