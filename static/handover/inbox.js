@@ -836,7 +836,9 @@
       const box = h("textarea", {
         rows: "2",
         "aria-label": `Reply to ${conversation.customer}`,
-        placeholder: `Reply to ${conversation.customer}… (Enter to send, Shift+Enter for a new line)`,
+        placeholder: conversation.channel === "email"
+          ? `Reply to ${conversation.customer} (sent by e-mail)… (Enter to send, Shift+Enter for a new line)`
+          : `Reply to ${conversation.customer}… (Enter to send, Shift+Enter for a new line)`,
         maxlength: "10000",
       });
       box.value = previousDraft;

@@ -152,7 +152,7 @@
       noteButton.setAttribute("aria-pressed", String(mode === "note"));
       box.placeholder = mode === "note"
         ? "Private note for colleagues (the customer never sees it)"
-        : `Reply to ${conversation.customer}… (/ for canned replies)`;
+        : `Reply to ${conversation.customer}${conversation.channel === "email" ? " (sent by e-mail)" : ""}… (/ for canned replies)`;
       box.focus();
     };
     replyButton.addEventListener("click", () => setMode("reply"));
