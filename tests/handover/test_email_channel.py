@@ -459,3 +459,24 @@ def test_the_command_makes_the_channel_and_rotates_its_secret(tenant, team):
     assert "whsec_" in rotated.getvalue()
     old = first.split("signing secret:")[1].split()[0]
     assert old not in rotated.getvalue()
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_the_same_mail_posted_twice_at_once_is_taken_once(tenant, team, eager_tasks):
+    """The provider retries while the first post is still being taken: the Message-ID's
+    unique row decides, on PostgreSQL with two connections."""
+    from django.db import connection
+
+    from tests.concurrency import race
+
+    if connection.vendor != "postgresql":
+        pytest.skip("two connections racing: PostgreSQL")
+    channel = email_channel_setup(tenant=tenant, from_address="help@acme.example")
+
+    results = race(2, lambda i: post(channel, form()))
+
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200, 201], [getattr(r, "content", r) for r in results]
+    assert Message.objects.filter(role="customer").count() == 1
+    assert Conversation.objects.count() == 1
