@@ -480,3 +480,34 @@ def test_the_same_mail_posted_twice_at_once_is_taken_once(tenant, team, eager_ta
     assert codes == [200, 201], [getattr(r, "content", r) for r in results]
     assert Message.objects.filter(role="customer").count() == 1
     assert Conversation.objects.count() == 1
+
+
+def test_sending_costs_the_same_queries_whatever_the_threads_length(channel, captured):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from conversations.email import email_send
+    from conversations.models import EmailStatus as Status
+
+    def queries_to_resend(conversation_id) -> int:
+        last = (
+            Message.objects.filter(conversation_id=conversation_id).exclude(role="customer").last()
+        )
+        Message.objects.filter(pk=last.pk).update(email_status=Status.QUEUED, email_attempts=0)
+        with CaptureQueriesContext(connection) as counted:
+            assert email_send(last.pk) is True
+        return len(counted)
+
+    short = take(channel, captured, form(mail_id="<s1@x.example>", sender="a@example.com"))
+    short_count = queries_to_resend(short.json()["conversationId"])
+    long_id = take(channel, captured, form(mail_id="<l0@x.example>", sender="b@example.com"))
+    for n in range(1, 6):
+        take(
+            channel,
+            captured,
+            form(f"More {n}", mail_id=f"<l{n}@x.example>", sender="b@example.com"),
+        )
+    long_count = queries_to_resend(long_id.json()["conversationId"])
+
+    assert long_count == short_count, (short_count, long_count)
+    assert short_count <= 8
