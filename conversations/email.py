@@ -141,7 +141,7 @@ def new_message_id(tenant_id: int) -> str:
 
 
 def reply_subject(conversation: Conversation) -> str:
-    subject = (conversation.email_subject or "").strip()
+    subject = " ".join((conversation.email_subject or "").split())  # one header line
     if not subject:
         subject = f"Your conversation with {conversation.tenant.name}"
     return subject if subject[:3].lower() == "re:" else f"Re: {subject}"

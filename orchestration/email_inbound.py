@@ -183,7 +183,8 @@ def mail_parse(form: Mapping[str, Any]) -> InboundMail:
     except ValidationError:
         problems["from"] = "must be an e-mail address (Name <name@example.com>)"
     to = ", ".join(a for _, a in getaddresses([_first(form, "to", "recipient", "To")]) if a)
-    subject = _first(form, "subject", "Subject").strip()[:255]
+    # one line: a subject goes back out in our replies' headers
+    subject = " ".join(_first(form, "subject", "Subject").split())[:255]
     ids = _ids(header("Message-ID") or header("Message-Id"))
     if not ids:
         problems["headers"] = "must carry the mail's Message-ID (<id@domain>)"

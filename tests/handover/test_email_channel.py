@@ -238,6 +238,15 @@ def test_an_out_of_office_is_not_answered(channel, captured):
     assert mail.outbox == []
 
 
+def test_a_subject_on_several_lines_goes_out_on_one(channel, captured):
+    response = take(channel, captured, form(subject="Invoice\r\nBcc: evil@example.com"))
+
+    assert response.status_code == 201
+    sent = mails_to("kim@example.com")
+    assert sent and sent[0].subject == "Re: Invoice Bcc: evil@example.com"
+    assert all(m.bcc == [] for m in mail.outbox)
+
+
 def test_quoted_text_and_signatures_are_cut():
     text = (
         "Yes, please refund it.\n\nThanks\n-- \nKim\n\nOn Tue, 1 Dec 2026 at 10:00, Acme "
