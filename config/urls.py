@@ -12,6 +12,7 @@ from core.api_errors import (
     is_api_request,
 )
 from core.observability.views import metrics_view
+from orchestration.views import email_inbound
 
 api_v1 = [
     path("", include("core.api")),
@@ -56,6 +57,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # the e-mail channel's inbound parse (orchestration/email_inbound.py, README "E-mail")
+    path("email/inbound/<str:token>", email_inbound, name="email-inbound"),
     path("", include("handover.urls")),
     path("approvals/", include("approvals.urls")),
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
@@ -18,9 +19,11 @@ from agents.intents import (
     intent_validate,
 )
 from agents.models import Intent
+from conversations.email import email_channel_setup, email_secret_rotate
 from conversations.models import (
     Conversation,
     DecisionEvent,
+    EmailChannel,
     Message,
 )
 from core.admin_scoping import (
@@ -104,7 +107,17 @@ class ReadOnlyInline(TenantScopedTabularInline):
 
 class MessageInline(ReadOnlyInline):
     model = Message
-    fields = ("created_at", "role", "author", "text", "intent", "sentiment", "risk")
+    fields = (
+        "created_at",
+        "role",
+        "author",
+        "text",
+        "intent",
+        "sentiment",
+        "risk",
+        "email_message_id",
+        "email_status",
+    )
     readonly_fields = fields
 
 
@@ -149,3 +162,84 @@ class ConversationAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _inbound_url(request, channel: EmailChannel) -> str:
+    return request.build_absolute_uri(reverse("email-inbound", args=[channel.inbound_token]))
+
+
+def _show_email_secret(request, channel: EmailChannel, raw: str):
+    return TemplateResponse(
+        request,
+        "admin/conversations/email_secret.html",
+        {
+            **admin.site.each_context(request),
+            "title": "E-mail channel: inbound address and signing secret",
+            "object": channel,
+            "raw": raw,
+            "inbound_url": _inbound_url(request, channel),
+        },
+    )
+
+
+@admin.register(EmailChannel)
+class EmailChannelAdmin(TenantScopedAdmin):
+    """The tenant's e-mail channel: the from-address of its replies, and the inbound-parse
+    address and signing secret (the secret shown once, when made or rotated)."""
+
+    list_display = ["tenant", "from_address", "from_name", "inbound_address", "updated_at"]
+    actions = ["rotate_secret"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["from_address", "from_name"]
+        if obj is None and request.user.is_superuser:
+            fields.insert(0, "tenant")
+        if obj is not None:
+            fields += ["inbound_address", "created_at", "updated_at"]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["inbound_address", "created_at", "updated_at"]
+
+    @admin.display(description="inbound address")
+    def inbound_address(self, channel: EmailChannel) -> str:
+        try:
+            return reverse("email-inbound", args=[channel.inbound_token])
+        except NoReverseMatch:
+            return "—"
+
+    def has_add_permission(self, request, *args) -> bool:
+        if not super().has_add_permission(request, *args):
+            return False
+        tenant = self._manager_tenant(request)
+        return tenant is None or not EmailChannel.objects.filter(tenant=tenant).exists()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["from_address", "from_name", "updated_at"])
+            return
+        tenant = obj.tenant if request.user.is_superuser else self._manager_tenant(request)
+        assert tenant is not None  # the admin lets in only superusers and managers of a tenant
+        channel, raw = email_channel_setup(
+            tenant=tenant, from_address=obj.from_address, from_name=obj.from_name
+        )
+        obj.pk, obj._raw_secret = channel.pk, raw
+        obj.inbound_token, obj.tenant = channel.inbound_token, tenant
+
+    def response_add(self, request, obj, post_url_continue=None):
+        raw = getattr(obj, "_raw_secret", None)
+        if raw is None:  # it existed already: its secret is not shown again
+            self.message_user(
+                request, "The tenant's e-mail channel exists already.", messages.WARNING
+            )
+            return super().response_add(request, obj, post_url_continue)
+        return _show_email_secret(request, EmailChannel.objects.get(pk=obj.pk), raw)
+
+    @admin.action(description="Rotate the signing secret (shown once)")
+    def rotate_secret(self, request, queryset):
+        channels = list(queryset[:2])
+        if len(channels) != 1:
+            self.message_user(request, "Rotate one channel at a time.", messages.ERROR)
+            return None
+        raw = email_secret_rotate(channel=channels[0])
+        return _show_email_secret(request, channels[0], raw)

@@ -507,6 +507,18 @@ class TurnDropped(Decision):
 
 
 @dataclass(frozen=True, kw_only=True)
+class EmailFailed(Decision):
+    """A reply could not be e-mailed to the customer after every attempt (conversations.email)."""
+
+    type: ClassVar[str] = EventType.EMAIL_FAILED
+
+    message_id: int  # our Message row
+    to: str
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Unrecognised(Decision):
     """A stored event of a type this code does not know: its detail as it is."""
 
@@ -543,6 +555,7 @@ DECISIONS: dict[str, type[Decision]] = {
         BudgetExceeded,
         TurnDropped,
         OrchestratorDecided,
+        EmailFailed,
     )
 }
 

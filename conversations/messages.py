@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from conversations.email import email_fields, email_queue
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
 
 
 def message_json(message: Message) -> dict[str, Any]:
-    """A message as the API, the sockets and the pages show it (SPEC 6, Shapes)."""
-    return {
+    """A message as the API, the sockets and the pages show it (SPEC 6, Shapes). A private
+    note (only ever shown in the inbox) also says who wrote it and when it was last edited."""
+    shown = {
         "id": message.pk,
         "conversationId": str(message.conversation_id),
         "role": message.role,
@@ -30,6 +32,10 @@ def message_json(message: Message) -> dict[str, Any]:
         },
         "createdAt": message.created_at.isoformat(),
     }
+    if message.role == MessageRole.NOTE:
+        shown["authorId"] = message.author_user_id
+        shown["editedAt"] = message.edited_at.isoformat() if message.edited_at else None
+    return shown
 
 
 def message_post(
@@ -41,20 +47,28 @@ def message_post(
     intent: str = "",
     sentiment: float | None = None,
     risk: Iterable[str] = (),
+    author_user=None,
 ) -> Message:
     """Write a message of ``conversation`` and announce it after commit. The conversation's
     ``last_activity_at`` moves on in memory; the caller saves the conversation (or the
-    message's conversation is only referenced by id, and the caller updates it)."""
+    message's conversation is only referenced by id, and the caller updates it). On the e-mail
+    channel a reply for the customer is also e-mailed, through the outbox
+    (``conversations.email``)."""
+    emailed = email_fields(conversation, role)
     message = Message.objects.create(
         tenant_id=conversation.tenant_id,
         conversation_id=conversation.pk,
         role=role,
         author=author or ("system" if role == MessageRole.SYSTEM else ""),
+        author_user=author_user,
         text=text,
         intent=intent or "",
         sentiment=sentiment,
         risk=list(risk or []),
+        **emailed,
     )
+    if emailed:
+        email_queue(message)
     conversation.last_activity_at = message.created_at
     message_created_on_commit(message)
     return message

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from core.models import Tenant, TenantOwned
+from core.secret_store import SealedField
 from core.states import StateGuarded
 
 
@@ -100,6 +101,9 @@ class Conversation(StateGuarded, TenantOwned):
         editable=False,
         help_text="The integration key it was opened with.",
     )
+    email_subject = models.CharField(
+        max_length=255, blank=True, help_text="On e-mail: the thread's subject (replies: Re: ...)."
+    )
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     silence_checked_at = models.DateTimeField(null=True, blank=True)
@@ -179,6 +183,14 @@ class MessageRole(models.TextChoices):
 INTERNAL_ROLES = frozenset({MessageRole.NOTE})
 
 
+class EmailStatus(models.TextChoices):
+    NONE = "", "Not e-mailed"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
 class Message(TenantOwned):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(
@@ -186,19 +198,63 @@ class Message(TenantOwned):
     )
     role = models.CharField(max_length=10, choices=MessageRole.choices)
     author = models.CharField(max_length=200, blank=True)
+    # the person who wrote it (a human agent's reply, a private note): only they edit a note
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
     text = models.TextField()
     intent = models.CharField(max_length=100, blank=True)
     sentiment = models.FloatField(null=True, blank=True)
     risk = models.JSONField(default=list, blank=True)
+    # the e-mail channel (conversations/email.py): the mail's Message-ID (ours for a reply we
+    # send, the customer's for a mail that came in) and, for ours, how its sending goes
+    email_message_id = models.CharField("e-mail Message-ID", max_length=255, blank=True)
+    email_status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, blank=True, default=EmailStatus.NONE
+    )
+    email_attempts = models.PositiveSmallIntegerField(default=0)
+    email_attempted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         db_table = "orchestration_message"  # the table from before the model moved here
         ordering = ["conversation", "id"]
-        indexes = [models.Index(fields=["conversation", "id"], name="message_conv_id")]
+        indexes = [
+            models.Index(fields=["conversation", "id"], name="message_conv_id"),
+            # an inbound reply finds its conversation by the Message-IDs it answers
+            models.Index(
+                fields=["tenant", "email_message_id"],
+                name="message_email_id",
+                condition=~models.Q(email_message_id=""),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:60]}"
+
+
+class MessageRevision(TenantOwned):
+    """What a private note said before its author edited it (the inbox shows "edited")."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="revisions")
+    text = models.TextField()
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    edited_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["message", "id"]
+
+    def __str__(self) -> str:
+        return f"revision of message {self.message_id}"
 
 
 class EventType(models.TextChoices):
@@ -225,6 +281,7 @@ class EventType(models.TextChoices):
     BUDGET_EXCEEDED = "budget.exceeded"
     TURN_DROPPED = "turn.dropped"
     ORCHESTRATOR_DECIDED = "orchestrator.decided"
+    EMAIL_FAILED = "email.failed"
 
 
 class DecisionEvent(TenantOwned):
@@ -267,3 +324,55 @@ class DecisionEvent(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.type} {self.rule}".strip()
+
+
+class EmailChannel(TenantOwned):
+    """A tenant's e-mail channel (conversations/email.py, README "E-mail"): the address replies
+    come from, and the inbound-parse endpoint's address (a URL token) and signing secret."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="email_channel")
+    from_address = models.EmailField(
+        blank=True, help_text="Replies come from this address (default: DEFAULT_FROM_EMAIL)."
+    )
+    from_name = models.CharField(
+        max_length=100, blank=True, help_text="The sender's name (default: the tenant's name)."
+    )
+    inbound_token = models.CharField(
+        max_length=64,
+        unique=True,
+        editable=False,
+        help_text="The inbound endpoint is /email/inbound/<token>.",
+    )
+    signing_secret = SealedField(help_text="Signs the inbound posts (shown once).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "e-mail channel"
+
+    def __str__(self) -> str:
+        return f"E-mail channel of {self.tenant}"
+
+
+class InboundEmail(TenantOwned):
+    """One mail that came in, by its Message-ID: the same mail posted twice is taken once."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    mail_id = models.CharField("Message-ID", max_length=255)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sender = models.CharField(max_length=254)
+    matched_by = models.CharField(max_length=20, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "mail_id"], name="inbound_email_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.mail_id}"

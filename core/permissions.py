@@ -357,6 +357,13 @@ API: Mapping[str, Grant] = _by_operation(
             "The claimer hands the conversation back to the AI.",
         ),
         *_rows(
+            "PATCH",
+            "/api/v1/notes/{note_id}",
+            AGENTS,
+            "A private note is edited by the human agent who wrote it (the service checks it "
+            "is theirs); what it said before is kept.",
+        ),
+        *_rows(
             "GET",
             "/api/v1/canned-replies",
             {MANAGER: ALL, AGENT: ALL, KEY: ALL},
@@ -478,6 +485,8 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "api-docs": "The browsable API docs, from the schema.",
         "metrics": "The Prometheus scrape: no person's door; only the METRICS_TOKEN bearer or "
         "an address in METRICS_ALLOW_IPS (core/observability/views.py).",
+        "email-inbound": "The mail provider's inbound parse: no person's door; a post signed "
+        "with the tenant's e-mail secret, at its address (orchestration/email_inbound.py).",
     }
 )
 
@@ -504,6 +513,7 @@ SOCKET_ACTIONS: Mapping[str, Grant] = _by_operation(
             AGENTS,
             "A private note for colleagues: never sent to the customer or read by the AI.",
         ),
+        Grant("note.edit", AGENTS, "The author of a private note changes its text."),
         Grant("status.set", AGENTS, "A human agent's own status (online, away, busy)."),
         Grant(
             "typing",
@@ -528,6 +538,11 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "message.created",
             AGENTS,
             "Messages of the tenant's conversations, for the inbox's threads.",
+        ),
+        Grant(
+            "message.updated",
+            AGENTS,
+            "A private note its author edited, for the inbox's threads (never the customer).",
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
         Grant("agent.typing", AGENTS, "An AI agent is writing a reply (typing on or off)."),

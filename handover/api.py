@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from agents.orchestrator_settings import BANDS
 from conversations.messages import message_json
+from conversations.models import Message, MessageRole
 from core.api_auth import request_tenant
 from core.limits import MessageTextField
 from handover.models import CannedReply, Mode, Status
@@ -24,6 +25,7 @@ from handover.services import (
     conversation_resolve,
     handoff_claim,
     human_send_message,
+    note_edit,
 )
 from handover.targets import TargetBook
 
@@ -136,6 +138,36 @@ class HandoffMessageView(APIView):
         return Response(message_json(message), status=201)
 
 
+class NoteEditSerializer(serializers.Serializer):
+    text = MessageTextField()
+
+
+class NoteDetailView(APIView):
+    """A private note: its author changes its text (what it said before is kept)."""
+
+    @extend_schema(
+        request=NoteEditSerializer,
+        responses=inline_serializer(
+            "Note",
+            {
+                "id": serializers.IntegerField(),
+                "text": serializers.CharField(),
+                "authorId": serializers.IntegerField(),
+                "editedAt": serializers.DateTimeField(),
+            },
+        ),
+    )
+    def patch(self, request, note_id: int):
+        note = get_object_or_404(
+            Message.objects.filter(tenant=request_tenant(request), role=MessageRole.NOTE),
+            pk=note_id,
+        )
+        serializer = NoteEditSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        edited = note_edit(note=note, user=request.user, text=serializer.validated_data["text"])
+        return Response(message_json(edited))
+
+
 def canned_reply_json(reply: CannedReply) -> dict:
     return {
         "id": reply.pk,
@@ -201,6 +233,7 @@ class CannedReplyDetailView(APIView):
 urlpatterns = [
     path("canned-replies", CannedReplyListView.as_view(), name="api-canned-replies"),
     path("canned-replies/<int:reply_id>", CannedReplyDetailView.as_view(), name="api-canned-reply"),
+    path("notes/<int:note_id>", NoteDetailView.as_view(), name="api-note"),
     path("handoffs", HandoffListView.as_view(), name="api-handoffs"),
     path("handoffs/<int:handoff_id>", HandoffDetailView.as_view(), name="api-handoff"),
     path("handoffs/<int:handoff_id>/claim", HandoffClaimView.as_view(), name="api-handoff-claim"),

@@ -38,6 +38,7 @@ from conversations.models import (
     INTERNAL_ROLES,
     Conversation,
     Message,
+    MessageRole,
 )
 from conversations.services import customer_token_matches
 from core.api_errors import domain_error_body
@@ -55,6 +56,7 @@ from core.limits import message_text
 from core.observability import context, metrics
 from core.permissions import (
     AGENT,
+    PAGES,
     SOCKET_ACTIONS,
     SOCKET_EVENTS,
     access_of,
@@ -69,6 +71,7 @@ from handover.services import (
     agent_status_set,
     handoff_claim,
     human_send_message,
+    note_edit,
     note_post,
     typing_from_customer,
     typing_from_human,
@@ -279,6 +282,8 @@ class InboxConsumer(JsonConsumer):
             await self.send_json(await self._send(content))
         elif kind == "note.send":
             await self.send_json(await self._note(content))
+        elif kind == "note.edit":
+            await self.send_json(await self._note_edit(content))
         elif kind == "status.set":
             await self.send_json(await self._status(content))
         elif kind == "typing":
@@ -295,6 +300,25 @@ class InboxConsumer(JsonConsumer):
         except DomainError as exc:
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": message.pk}
+
+    @database_sync_to_async
+    def _note_edit(self, content) -> dict[str, Any]:
+        result = {"type": "note.edit.result", "ok": False}
+        try:
+            note_id = _positive_id(content.get("messageId"))
+            note = (
+                Message.objects.filter(
+                    tenant=self.tenant, role=MessageRole.NOTE, pk=note_id
+                ).first()
+                if note_id is not None
+                else None
+            )
+            if note is None:
+                raise NotFound("no such note")
+            edited = note_edit(note=note, user=self.user, text=content.get("text"))
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
+        return {**result, "ok": True, "messageId": edited.pk}
 
     @database_sync_to_async
     def _status(self, content) -> dict[str, Any]:
@@ -373,6 +397,57 @@ class InboxConsumer(JsonConsumer):
         if kind == "presence" and "statuses" not in event:
             event["statuses"] = await database_sync_to_async(agent_statuses)(self.tenant)
         await self.send_json(event)
+
+
+# what changes the team's view (who holds what, who waits, who is online with which status)
+TEAM_KINDS = frozenset(
+    {
+        "handoff.offered",
+        "handoff.queued",
+        "handoff.expired",
+        "handoff.claimed",
+        "handoff.transferred",
+        "conversation.updated",
+        "presence",
+    }
+)
+
+
+class TeamConsumer(JsonConsumer):
+    """``/ws/team/``: the managers' team view (``inbox-team``) kept live. It opens for whoever
+    the page's row of the permission matrix lets in, hears the tenant's inbox group, and
+    forwards only a nudge, ``{"type": "team.changed", "cause": <kind>}``, never a row: the page
+    then re-reads its table through its own door (``?fragment=1``)."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        now = await database_sync_to_async(access_of)(user.pk, session_key)
+        if now.close_code:
+            await self.close(code=now.close_code)
+            return
+        if now.tenant_id is None or not PAGES["inbox-team"].allows(now.hats):
+            await self.close(code=4403)
+            return
+        self.group = tenant_inbox_group(now.tenant_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "team.ready"})
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        await self.send_json(error_frame("unknown_type", "this socket only listens"))
+
+    async def broadcast(self, message):
+        kind = (message.get("event") or {}).get("type")
+        if kind in TEAM_KINDS:
+            await self.send_json({"type": "team.changed", "cause": kind})
 
 
 class CustomerConsumer(JsonConsumer):

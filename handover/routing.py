@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from handover.consumers import CustomerConsumer, InboxConsumer
+from handover.consumers import CustomerConsumer, InboxConsumer, TeamConsumer
 
 websocket_urlpatterns = [
     path("ws/inbox/", InboxConsumer.as_asgi()),
+    path("ws/team/", TeamConsumer.as_asgi()),
     path("ws/conversations/<uuid:conversation_id>/", CustomerConsumer.as_asgi()),
 ]

@@ -9,7 +9,6 @@ import logging
 import re
 from typing import Any
 
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,12 +16,13 @@ from agents.orchestrator_settings import effective_settings
 from conversations import lifecycle
 from conversations.decisions import HandoffClaimed, HandoffExpired, HandoffOffered
 from conversations.events import record
-from conversations.messages import message_post
+from conversations.messages import message_json, message_post
 from conversations.models import (
     SYNCHRONOUS_CHANNELS,
     Channel,
     Conversation,
     Message,
+    MessageRevision,
     MessageRole,
     State,
 )
@@ -59,9 +59,10 @@ log = logging.getLogger(__name__)
 COLD_FOLLOW_UP_TEXT = (
     "Thanks for your patience. A member of our team will follow up with you as soon as possible."
 )
-COLD_FOLLOW_UP_EMAIL_TEXT = (
-    "Thanks for your patience. A member of our team will reply to you by e-mail as soon as "
-    "possible."
+# on e-mail the customer is told one thing, once, when it is handed over (issue 19, point 8)
+EMAIL_HANDOVER_TEXT = (
+    "Thanks for your message. I'm passing this to a member of our team: someone will follow up "
+    "by e-mail as soon as possible."
 )
 HAND_BACK_TEXT = "I'm back: the assistant will take it from here. Ask me anything."
 
@@ -73,7 +74,6 @@ HUMAN_HANDOVER_TEXT = (
 # Celery task names (the tasks live with their code; services name them, never import them)
 BUILD_PACK_TASK = "handover.build_pack"
 EXPIRE_TASK = "handover.expire_hot_offers"
-EMAIL_FOLLOW_UP_TASK = "handover.email_follow_up"
 
 # how much each risk category raises a handoff's place in the queue
 RISK_WEIGHT = {"legal_threat": 40, "churn_risk": 25, "frustration": 20, "human_request": 10}
@@ -138,9 +138,8 @@ def hand_over(
     lifecycle.conversation_transition(
         conversation=conversation, to=State.HANDING_OFF, reason=reason, detail=detail
     )
-    notice = message_post(
-        conversation=conversation, role=MessageRole.SYSTEM, text=HUMAN_HANDOVER_TEXT
-    )
+    text = EMAIL_HANDOVER_TEXT if conversation.channel == Channel.EMAIL else HUMAN_HANDOVER_TEXT
+    notice = message_post(conversation=conversation, role=MessageRole.SYSTEM, text=text)
     conversation.escalation_fallback = {}  # people have it now
     Conversation.objects.filter(pk=conversation.pk).update(
         last_activity_at=conversation.last_activity_at, escalation_fallback={}
@@ -251,43 +250,15 @@ def relay_offer(event) -> None:
 
 
 def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
-    email = conversation.channel == Channel.EMAIL
-    text = COLD_FOLLOW_UP_EMAIL_TEXT if email else COLD_FOLLOW_UP_TEXT
-    message_post(conversation=conversation, role=MessageRole.SYSTEM, text=text)
-    if email and conversation.customer_email:
-        # through the outbox: sent once the transaction commits, never lost if the mail
-        # server or the process is away then (the task sends it once, by a conditional update)
-        outbox_task(tenant_id=handoff.tenant_id, task=EMAIL_FOLLOW_UP_TASK, args=[handoff.pk])
+    if conversation.channel != Channel.EMAIL:
+        message_post(conversation=conversation, role=MessageRole.SYSTEM, text=COLD_FOLLOW_UP_TEXT)
+    # on e-mail the handover's notice said it already ("someone will follow up by e-mail"), and
+    # message_post e-mailed it through the outbox: the customer is not told twice
     outbox_task(tenant_id=handoff.tenant_id, task=BUILD_PACK_TASK, args=[handoff.pk])
     notify_on_commit(
         [tenant_inbox_group(handoff.tenant_id)],
         {"type": "handoff.queued", "handoffId": handoff.pk, "conversationId": str(conversation.pk)},
     )
-
-
-@transaction.atomic
-def follow_up_email_send(handoff_id: int) -> bool:
-    """E-mail the customer of a cold handoff on the e-mail channel that someone will follow up,
-    once: the mark is set by a conditional update before the mail is sent (no transaction is
-    held across SMTP) and taken back when sending fails, so the task's retry sends it."""
-    handoff = Handoff.objects.select_related("conversation", "tenant").filter(pk=handoff_id).first()
-    if handoff is None or not handoff.conversation.customer_email:
-        return False
-    if not Handoff.objects.filter(pk=handoff_id, customer_emailed_at__isnull=True).update(
-        customer_emailed_at=timezone.now()
-    ):
-        return False
-    try:
-        send_mail(
-            subject=f"{handoff.tenant.name}: we'll follow up",
-            message=COLD_FOLLOW_UP_EMAIL_TEXT,
-            from_email=None,
-            recipient_list=[handoff.conversation.customer_email],
-        )
-    except Exception:
-        Handoff.objects.filter(pk=handoff_id).update(customer_emailed_at=None)
-        raise
-    return True
 
 
 def handoff_make_cold(*, handoff_id: int, reason: str) -> Handoff | None:
@@ -417,7 +388,9 @@ def _claimed_conversation(conversation: Conversation, user) -> Conversation:
 def human_send_message(*, conversation: Conversation, user, text: str) -> Message:
     locked = _claimed_conversation(conversation, user)
     name = user.get_full_name() or user.get_username()
-    message = message_post(conversation=locked, role=MessageRole.HUMAN, author=name, text=text)
+    message = message_post(
+        conversation=locked, role=MessageRole.HUMAN, author=name, text=text, author_user=user
+    )
     Conversation.objects.filter(pk=locked.pk).update(last_activity_at=message.created_at)
     # the first response the response targets measure (handover.targets)
     Handoff.objects.filter(
@@ -481,7 +454,46 @@ def note_post(*, conversation: Conversation, user, text: str) -> Message:
     if not text or len(text) > NOTE_MAX or "\x00" in text:
         raise _invalid("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
     name = user.get_full_name() or user.get_username()
-    return message_post(conversation=conversation, role=MessageRole.NOTE, author=name, text=text)
+    return message_post(
+        conversation=conversation, role=MessageRole.NOTE, author=name, text=text, author_user=user
+    )
+
+
+class NotTheAuthor(Forbidden):
+    """Only the person who wrote a private note edits it (403)."""
+
+
+@transaction.atomic
+def note_edit(*, note: Message, user, text: str) -> Message:
+    """The author of a private note changes its text. What it said before is kept
+    (``MessageRevision``) and the note shows when it was edited; the inbox (never the
+    customer) hears of it after commit."""
+    _agent_of(note, user)
+    locked = Message.objects.select_for_update().filter(pk=note.pk).first()
+    if locked is None or locked.role != MessageRole.NOTE:
+        raise _invalid("messageId", "is not a private note")
+    if locked.author_user_id != user.pk:
+        raise NotTheAuthor("only the person who wrote a note can edit it")
+    text = text.strip() if isinstance(text, str) else ""
+    if not text or len(text) > NOTE_MAX or "\x00" in text:
+        raise _invalid("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
+    if text == locked.text:
+        return locked
+    MessageRevision.objects.create(
+        tenant_id=locked.tenant_id, message=locked, text=locked.text, edited_by=user
+    )
+    locked.text, locked.edited_at = text, timezone.now()
+    locked.save(update_fields=["text", "edited_at"])
+    notify_on_commit(
+        [tenant_inbox_group(locked.tenant_id)],
+        {
+            "type": "message.updated",
+            "conversationId": str(locked.conversation_id),
+            "messageId": locked.pk,
+            "message": message_json(locked),
+        },
+    )
+    return locked
 
 
 @transaction.atomic

@@ -5,9 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from handover.services import (
-    EMAIL_FOLLOW_UP_TASK,
     EXPIRE_TASK,
-    follow_up_email_send,
     hot_offers_expire,
 )
 
@@ -17,15 +15,9 @@ def expire_hot_offers() -> int:
     return hot_offers_expire()
 
 
-@shared_task(
-    name=EMAIL_FOLLOW_UP_TASK,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    max_retries=3,
-    soft_time_limit=60,
-)
+@shared_task(name="handover.email_follow_up", ignore_result=True)
 def email_follow_up(handoff_id: int) -> bool:
-    """Tell an e-mail customer someone will follow up (once, whatever the deliveries)."""
-    return follow_up_email_send(handoff_id)
+    """Retired: the follow-up is now the handover's notice, e-mailed through the outbox like
+    every reply (conversations.email). Kept so an outbox row written before the upgrade is
+    relayed (and does nothing) instead of failing forever."""
+    return False

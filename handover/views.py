@@ -108,6 +108,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "targets_text": targets_text(targets.tenant_targets),
             "config": {
                 "me": me,
+                "meId": request.user.pk,
                 "csrfToken": get_token(request),
                 "myName": request.user.get_full_name() or me,
                 "heartbeatSeconds": HEARTBEAT_SECONDS,
@@ -422,7 +423,8 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
 @require_GET
 def inbox_team(request: HttpRequest) -> HttpResponse:
     """Who holds what: every human agent of the tenant, online or not, their status and limit,
-    and the conversations each holds; and what waits in the queue. Read-only."""
+    and the conversations each holds; and what waits in the queue. Read-only; kept live by
+    ``/ws/team/`` (a nudge, then ``?fragment=1`` re-reads the table here)."""
     tenant = membership_of(request.user).tenant
     people = list(
         Membership.objects.filter(tenant=tenant, is_agent=True)
@@ -453,11 +455,10 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
                 "held": held.get(membership.user_id, []),
             }
         )
-    return render(
-        request,
-        "handover/team.html",
-        {"tenant": tenant, "rows": rows, "waiting": waiting},
-    )
+    context = {"tenant": tenant, "rows": rows, "waiting": waiting}
+    if request.GET.get("fragment") == "1":  # team.js re-reads this when the socket nudges it
+        return render(request, "handover/_team_live.html", context)
+    return render(request, "handover/team.html", context)
 
 
 # --- the customer's web chat --------------------------------------------------------------------

@@ -663,6 +663,8 @@ def event_summary(event: DecisionEvent) -> str:
         target = d.to or (", ".join(d.agents) if d.agents else None) or d.mode
         ignored = f" (ignored: {d.ignored})" if d.ignored else ""
         return _parts(f"model {d.model} chose {d.action}", target, d.reason) + ignored
+    if isinstance(d, decisions.EmailFailed):
+        return f"the e-mail of message {d.message_id} to {d.to} failed ({d.attempts}): {d.error}"
     if isinstance(d, decisions.TurnDropped):
         what = "reply" if d.ran else "turn"
         return f"the AI's {what} to message {d.turn} was not sent: {d.reason}"

@@ -28,7 +28,7 @@ from approvals.models import (
     ExecutionStatus,
     Verdict,
 )
-from conversations.decisions import ActionProposed, GuardrailBlocked, read
+from conversations.decisions import ActionProposed, EmailFailed, GuardrailBlocked, read
 from conversations.models import DecisionEvent, EventType
 
 MAX_ROWS = 200  # of each kind, the latest: a conversation with more is far from usual
@@ -37,6 +37,7 @@ EVENT_TYPES = (
     EventType.ACTION_PROPOSED,
     EventType.GUARDRAIL_BLOCKED,
     EventType.GUARDRAIL_REDACTED,
+    EventType.EMAIL_FAILED,
 )
 
 
@@ -226,6 +227,18 @@ def _event_step(row: DecisionEvent, agents: Mapping[str, str]) -> dict[str, Any]
         )
         entry["rule"] = event.rule
         return entry
+    if isinstance(event, EmailFailed):
+        return _entry(
+            kind="email",
+            step="failed",
+            at=row.created_at,
+            action="",
+            params=None,
+            reason=event.error,
+            text=f"A reply could not be e-mailed to {event.to} after {event.attempts} "
+            f"attempts ({event.error}): the customer has not received it",
+            messageId=event.message_id,
+        )
     return None
 
 
@@ -272,8 +285,8 @@ def actions_done(steps: Iterable[dict]) -> list[dict]:
     latest: dict[Any, dict] = {}
     order: list[Any] = []
     for index, step in enumerate(steps):
-        if step["kind"] == "guardrail" and not step["action"]:
-            continue
+        if (step["kind"] == "guardrail" and not step["action"]) or step["kind"] == "email":
+            continue  # a guardrail on a reply, a mail not delivered: no action of the AI
         key = (
             ("approval", step["approvalId"])
             if step.get("approvalId")

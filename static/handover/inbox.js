@@ -234,6 +234,7 @@
       case "handoff.claim.result": claimResult(event); break;
       case "message.created": if (event.message) messageCreated(event.message); break;
       case "message.send.result": sendResult(event); break;
+      case "message.updated": if (event.message) messageUpdated(event.message); break;
       case "conversation.updated": conversationUpdated(event); break;
       case "agent.typing": agentTyping(event); break;
       case "presence": setOnline(event.online || []); break;
@@ -724,13 +725,26 @@
         h("span", { class: "notice" }, message.text),
         timeNode(message.createdAt));
     }
+    const note = message.role === "note";
+    const mine = note && message.authorId != null && message.authorId === cfg.meId;
     return h("li", { class: `msg msg-${message.role}`, "data-id": message.id },
       h("div", { class: "msg-meta" },
         h("span", { class: "who" }, roleLabel(message, customer)),
         message.role === "agent" ? h("span", { class: "tag" }, "AI") : null,
-        message.role === "note" ? h("span", { class: "tag tag-note" }, "Private note") : null,
-        timeNode(message.createdAt)),
+        note ? h("span", { class: "tag tag-note" }, "Private note") : null,
+        timeNode(message.createdAt),
+        note && message.editedAt ? h("span", { class: "edited", title: `Edited ${new Date(message.editedAt).toLocaleString()}` }, "(edited)") : null,
+        mine ? h("button", { type: "button", class: "link note-edit", "data-note": message.id, "aria-label": "Edit this note" }, "Edit") : null),
       h("div", { class: "bubble" }, message.text));
+  }
+
+  // A private note its author edited (inbox_tools.js sends the edit): the thread shows the new
+  // text, marked "(edited)".
+  function messageUpdated(message) {
+    if (!state.detail || state.detail.conversation.id !== message.conversationId) return;
+    state.detail.messages = state.detail.messages.map((m) => (m.id === message.id ? message : m));
+    const node = pane.querySelector(`.transcript li[data-id="${message.id}"]`);
+    if (node) node.replaceWith(messageNode(message, state.detail.conversation.customer));
   }
 
   // The messages and what the AI did (actions, approvals, executions, guardrails), in time
@@ -747,7 +761,7 @@
   const STEP_LABELS = {
     requested: "Approval requested", approved: "Approved", denied: "Denied", expired: "Expired",
     executed: "Done", failed: "Failed", running: "In progress", rejected: "Rejected",
-    blocked: "Guardrail", redacted: "Guardrail",
+    blocked: "Guardrail", redacted: "Guardrail", email: "E-mail not sent",
   };
 
   function activityNode(step) {
@@ -758,7 +772,7 @@
       "data-execution": step.executionId,
     },
       h("div", { class: "activity-line" },
-        h("span", { class: "activity-badge" }, STEP_LABELS[step.step] || step.step),
+        h("span", { class: "activity-badge" }, (step.kind === "email" ? STEP_LABELS.email : STEP_LABELS[step.step]) || step.step),
         h("span", { class: "activity-text" }, step.text),
         timeNode(step.at)));
   }
@@ -822,7 +836,9 @@
       const box = h("textarea", {
         rows: "2",
         "aria-label": `Reply to ${conversation.customer}`,
-        placeholder: `Reply to ${conversation.customer}… (Enter to send, Shift+Enter for a new line)`,
+        placeholder: conversation.channel === "email"
+          ? `Reply to ${conversation.customer} (sent by e-mail)… (Enter to send, Shift+Enter for a new line)`
+          : `Reply to ${conversation.customer}… (Enter to send, Shift+Enter for a new line)`,
         maxlength: "10000",
       });
       box.value = previousDraft;

@@ -152,7 +152,7 @@
       noteButton.setAttribute("aria-pressed", String(mode === "note"));
       box.placeholder = mode === "note"
         ? "Private note for colleagues (the customer never sees it)"
-        : `Reply to ${conversation.customer}… (/ for canned replies)`;
+        : `Reply to ${conversation.customer}${conversation.channel === "email" ? " (sent by e-mail)" : ""}… (/ for canned replies)`;
       box.focus();
     };
     replyButton.addEventListener("click", () => setMode("reply"));
@@ -302,6 +302,43 @@
     if (tools.detail && tools.detail.conversation.id === event.conversationId) app().reload(event.conversationId);
   }
 
+  // --- editing one's own private note ----------------------------------------------------------
+
+  function editNote(button) {
+    const item = button.closest("li.msg-note");
+    const bubble = item && item.querySelector(".bubble");
+    if (!bubble || item.querySelector(".note-edit-form")) return;
+    const box = h("textarea", { rows: "2", class: "note-box", "aria-label": "Edit the private note", maxlength: "10000" });
+    box.value = bubble.textContent;
+    const form = h("form", { class: "note-edit-form" }, box,
+      h("div", { class: "note-edit-buttons" },
+        h("button", { type: "submit", class: "secondary" }, "Save"),
+        h("button", { type: "button", class: "link", onclick: () => { form.remove(); bubble.hidden = false; } }, "Cancel")));
+    const save = () => {
+      const text = box.value.trim();
+      if (!text) { app().toast("A note cannot be empty.", "error"); return; }
+      if (!app().send({ type: "note.edit", messageId: Number(button.dataset.note), text })) {
+        app().toast("You are offline; the note was not changed.", "error");
+        return;
+      }
+      form.remove();
+      bubble.hidden = false;
+    };
+    form.addEventListener("submit", (event) => { event.preventDefault(); save(); });
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); save(); }
+      if (event.key === "Escape") { form.remove(); bubble.hidden = false; button.focus(); }
+    });
+    bubble.hidden = true;
+    bubble.after(form);
+    box.focus();
+  }
+
+  pane.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest(".note-edit");
+    if (button) editNote(button);
+  });
+
   document.addEventListener("inbox:detail", (event) => detailRendered(event.detail));
   document.addEventListener("inbox:event", (event) => {
     const data = event.detail;
@@ -310,6 +347,7 @@
       case "presence": presence(data); break;
       case "status.set.result": statusResult(data); break;
       case "note.send.result": if (!data.ok) app().toast(`Note not saved: ${data.error}`, "error"); break;
+      case "note.edit.result": if (!data.ok) app().toast(`Note not changed: ${data.error}`, "error"); break;
       case "customer.typing": customerTyping(data); break;
       case "handoff.transferred": transferred(data); break;
       case "message.created":

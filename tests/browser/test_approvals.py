@@ -247,3 +247,33 @@ def test_an_approver_only_through_a_group_gets_the_page_live(acme, pages, asgi_s
     expect(card(page, waiting)).to_contain_text("Refund €40.00 for order G-1")
     later = propose(asgi_server, acme, key="g-2", order="G-2", amount=55)
     expect(card(page, later)).to_contain_text("Refund €55.00 for order G-2")  # without reload
+
+
+def test_the_history_is_readable_at_a_phone_width(acme, pages, asgi_server):
+    """Issue 19 (screens at 390 px): the history table becomes one card per decision, each
+    cell with its label, and nothing is wider than the viewport."""
+    from tests.browser.test_layout import assert_fits
+
+    _, bobs_token = personal_token_create(user=acme["bob"], name="phone")
+    for index, (order, amount) in enumerate([("A-12345", 249.99), ("B-7777777777", 620)]):
+        approval = propose(asgi_server, acme, key=f"p-{index}", order=order, amount=amount)
+        status, body = call(
+            asgi_server,
+            f"/api/v1/approvals/{approval}/deny",
+            bobs_token,
+            {
+                "reason": "Already refunded last week through the card provider's own dispute "
+                "process, see ticket 4711 " + "x" * 40
+            },
+        )
+        assert status == 200, body
+    page = pages(viewport=(390, 844))
+    sign_in(page, acme["alice"], path="/approvals/")
+    wait_synced(page)
+    rows = page.locator(".history-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator(".status")).to_have_text("Denied")
+    expect(rows.first.locator("td[data-label='Decided by']")).to_contain_text("bob")
+    assert_fits(page, "the approvals history at 390 px")
+    rows.first.scroll_into_view_if_needed()
+    screenshot(page, "approvals-history-390")

@@ -114,6 +114,14 @@ def test_a_private_note_never_reaches_the_customers_socket(acme, pages):
     note = agent.locator(".transcript .msg-note")
     expect(note).to_contain_text("VIP: the refund already went out")
     expect(note.locator(".tag-note")).to_have_text("Private note")
+    # its author edits it: the new text, marked "(edited)"; the customer never hears of it
+    note.get_by_role("button", name="Edit this note").click()
+    editor = note.get_by_role("textbox", name="Edit the private note")
+    expect(editor).to_have_value("VIP: the refund already went out, be kind")
+    editor.fill("VIP: the refund went out on Monday, be kind")
+    editor.press("Enter")
+    expect(note.locator(".bubble")).to_have_text("VIP: the refund went out on Monday, be kind")
+    expect(note.locator(".edited")).to_have_text("(edited)")
 
     agent.get_by_role("button", name="Reply", exact=True).click()
     composer.fill("Hi Kim, Ada here.")
@@ -124,7 +132,7 @@ def test_a_private_note_never_reaches_the_customers_socket(acme, pages):
     customer.reload()  # the snapshot holds no note either
     expect(customer.locator(".msg.from-human")).to_contain_text("Ada here")
     expect(customer.locator("#thread")).not_to_contain_text("VIP")
-    assert not any("VIP" in frame for frame in frames)
+    assert not any("VIP" in frame or "Monday" in frame for frame in frames)
 
 
 def test_a_transfer_to_a_colleague(acme, pages):
@@ -216,3 +224,25 @@ def test_an_agent_at_the_limit_gets_no_offer_and_cannot_claim(acme, pages):
     )
     assert answer["status"] == 409
     assert "the limit of 1" in answer["body"]["error"]["message"]
+
+
+def test_the_managers_team_view_follows_a_claim_and_a_status_change_live(acme, pages):
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    boss = make_person(tenant=acme, roles=["manager"], username="boss", first_name="Boss")
+    manager = pages(viewport=(1366, 768))
+    sign_in(manager, boss, path="/inbox/team/")
+    manager.wait_for_selector(".team-view[data-connection='open']")
+    ada_row = manager.locator("#team tr[data-agent='ada']")
+    expect(ada_row.locator(".holds")).to_have_text("0 / 5")
+
+    agent = agent_page(pages, ada)
+    customer = pages(viewport=(390, 700))
+    claimed(agent, customer, name="Kim")
+
+    # no reload: the socket nudged the page, which re-read its table
+    expect(ada_row.locator(".holds")).to_have_text("1 / 5")
+    expect(ada_row.locator(".held")).to_contain_text("Kim")
+    expect(ada_row.locator(".presence")).to_have_text("online")
+
+    agent.locator("#agent-status").select_option("busy")
+    expect(ada_row.locator(".status")).to_have_text("busy")

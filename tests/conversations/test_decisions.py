@@ -182,6 +182,9 @@ BUILT = [
     decisions.OrchestratorDecided(
         action="reroute", model="router-1", to="agent-nobody", ignored="unknown agent"
     ),
+    decisions.EmailFailed(
+        message_id=7, to="kim@example.com", attempts=5, error="OSError: connection refused"
+    ),
 ]
 
 

@@ -10,9 +10,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from rest_framework.test import APIClient
 
-from conversations.models import Conversation, Message, MessageRole, State
+from conversations.models import Conversation, Message, MessageRevision, MessageRole, State
 from core.errors import Invalid
-from core.events import conversation_group, person_group
+from core.events import conversation_group, person_group, tenant_inbox_group
 from handover.models import AgentSetting, AgentStatus, CannedReply, Handoff, Status
 from handover.presence import available_agents
 from handover.services import (
@@ -113,6 +113,62 @@ def test_a_note_must_have_text_and_only_agents_of_the_tenant_write_one(
     assert list(refused.value.fields) == ["text"]
     with pytest.raises(NotAllowed):
         note_post(conversation=conversation, user=stranger, text="hello")
+
+
+def test_the_author_edits_a_note_over_the_api_the_old_text_is_kept_and_only_the_inbox_hears(
+    key_client, team, online, ada, bob, manager, django_capture_on_commit_callbacks
+):
+    conversation = handed_over(key_client).conversation
+    note = note_post(conversation=conversation, user=ada, text="VIP: refund already sent")
+    customer = Listener(conversation_group(conversation.pk))
+    inbox = Listener(tenant_inbox_group(conversation.tenant_id))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        edited = as_person(ada).patch(
+            f"/api/v1/notes/{note.pk}", {"text": "VIP: refund sent on Monday"}, format="json"
+        )
+
+    assert edited.status_code == 200, edited.json()
+    body = edited.json()
+    assert body["text"] == "VIP: refund sent on Monday"
+    assert body["editedAt"] and body["authorId"] == ada.pk
+    assert list(MessageRevision.objects.filter(message=note).values_list("text", flat=True)) == [
+        "VIP: refund already sent"
+    ]
+    updates = [e for e in inbox.events() if e.get("type") == "message.updated"]
+    assert updates and updates[0]["message"]["text"] == "VIP: refund sent on Monday"
+    assert all(e.get("messageId") != note.pk for e in customer.events())
+    # the inbox's conversation read shows it edited
+    page = as_person(ada).get(f"/inbox/conversations/{conversation.pk}/")
+    assert page.status_code == 200
+    shown = [m for m in page.json()["messages"] if m["id"] == note.pk]
+    assert shown[0]["editedAt"] and shown[0]["text"] == "VIP: refund sent on Monday"
+
+
+def test_only_the_author_edits_a_note_and_only_notes_are_edited(
+    key_client, team, online, ada, bob, manager
+):
+    conversation = handed_over(key_client).conversation
+    note = note_post(conversation=conversation, user=ada, text="VIP")
+    customer_message = Message.objects.filter(
+        conversation=conversation, role=MessageRole.CUSTOMER
+    ).first()
+
+    by_bob = as_person(bob).patch(f"/api/v1/notes/{note.pk}", {"text": "mine now"}, format="json")
+    assert by_bob.status_code == 403
+    by_manager = as_person(manager).patch(f"/api/v1/notes/{note.pk}", {"text": "x"}, format="json")
+    assert by_manager.status_code == 403
+    by_key = key_client.patch(f"/api/v1/notes/{note.pk}", {"text": "x"}, format="json")
+    assert by_key.status_code == 403
+    not_a_note = as_person(ada).patch(
+        f"/api/v1/notes/{customer_message.pk}", {"text": "x"}, format="json"
+    )
+    assert not_a_note.status_code == 404
+    empty = as_person(ada).patch(f"/api/v1/notes/{note.pk}", {"text": "  "}, format="json")
+    assert empty.status_code == 400
+    assert "text" in empty.json()["error"]["fields"]
+    assert Message.objects.get(pk=note.pk).text == "VIP"
+    assert not MessageRevision.objects.exists()
 
 
 # --- status and the limit -----------------------------------------------------------------------

@@ -222,9 +222,13 @@ def test_a_cold_email_handoff_tells_the_customer_by_email(
     with django_capture_on_commit_callbacks(execute=True):
         say(key_client, conv, "I want to talk to a person")
 
+    # one thing told, once, through the outbox: "someone will follow up by e-mail"
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["kim@example.com"]
-    assert "reply to you by e-mail" in mail.outbox[0].body
+    assert "follow up by e-mail" in mail.outbox[0].body
+    assert "shortly" not in mail.outbox[0].body
+    texts = list(Message.objects.filter(conversation_id=conv).values_list("text", flat=True))
+    assert sum("follow up" in text for text in texts) == 1
 
 
 def test_queued_handoffs_show_the_response_targets_of_their_priority_and_breaches(

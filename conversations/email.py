@@ -1,0 +1,300 @@
+"""The e-mail channel, outbound: every reply a customer on e-mail gets (the AI's, a person's, a
+customer-facing notice) is e-mailed through the outbox (issue 19, point 8).
+
+``message_post`` calls ``email_queue`` for such a message in the transaction that writes it: the
+message gets its own Message-ID (stable: stored on it before anything is sent) and an outbox row
+for the ``conversations.send_email`` task, so the mail exists exactly when the reply commits and
+is never lost if the mail server or the broker is away then.
+
+The task (``email_send``) holds no transaction across SMTP: it claims the message by a
+conditional update (``queued`` -> ``sending``), builds the mail from rows, sends it, and marks it
+``sent``. A failure puts it back to ``queued`` and writes its retry to the outbox with a
+countdown (30 s, then 60, 120, 240: durable, whether a broker or the embedded runner runs it),
+at most ``EMAIL_MAX_ATTEMPTS`` attempts in all, counted on the message (``email_attempts``);
+after the last one the message is ``failed`` and an
+``email.failed`` decision event says so in the conversation's timeline (and the inbox hears of
+it). A claim older than ``SENDING_LEASE`` (the worker died mid-send) may be taken again.
+
+Threading: the mail answers the customer's last mail (``In-Reply-To``), lists the thread's
+Message-IDs (``References``, the last ``MAX_REFERENCES``), and its subject is the
+conversation's as a reply ("Re: ..."). The inbound side (``orchestration.email_inbound``) reads
+these Message-IDs back to put the customer's answer in the same conversation.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import secrets
+import uuid
+from email.utils import formataddr
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from conversations.decisions import EmailFailed
+from conversations.events import record
+from conversations.models import (
+    Channel,
+    Conversation,
+    EmailChannel,
+    EmailStatus,
+    InboundEmail,
+    Message,
+    MessageRole,
+)
+from core.events import notify_on_commit, tenant_inbox_group
+from core.models import Tenant
+from core.outbox import outbox_task
+from core.secret_store import seal
+
+log = logging.getLogger(__name__)
+
+EMAIL_SEND_TASK = "conversations.send_email"  # the task lives in conversations/tasks.py
+EMAIL_MAX_ATTEMPTS = 5
+EMAIL_RETRY_BASE_SECONDS = 30  # then 60, 120, 240 (a mail server's outage of minutes)
+SENDING_LEASE = dt.timedelta(minutes=10)
+MAX_REFERENCES = 20
+
+# what the customer gets by e-mail: never the customer's own messages, never a private note
+EMAILED_ROLES = frozenset({MessageRole.AGENT, MessageRole.HUMAN, MessageRole.SYSTEM})
+
+SECRET_PREFIX = "whsec_"
+
+
+# --- the tenant's channel --------------------------------------------------------------------
+
+
+def channel_of(tenant_id: int) -> EmailChannel | None:
+    return EmailChannel.objects.filter(tenant_id=tenant_id).first()
+
+
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret (``whsec_`` and 32 random bytes in base64)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def email_channel_setup(
+    *, tenant: Tenant, from_address: str = "", from_name: str = ""
+) -> tuple[EmailChannel, str | None]:
+    """The tenant's e-mail channel, made if missing. Returns ``(channel, secret)``: the
+    signing secret in clear when it was just made (shown once), else None."""
+    with transaction.atomic():
+        channel = EmailChannel.objects.select_for_update().filter(tenant=tenant).first()
+        if channel is not None:
+            changed: list[str] = []
+            if from_address and channel.from_address != from_address:
+                channel.from_address, changed = from_address, [*changed, "from_address"]
+            if from_name and channel.from_name != from_name:
+                channel.from_name, changed = from_name, [*changed, "from_name"]
+            if changed:
+                channel.save(update_fields=[*changed, "updated_at"])
+            return channel, None
+        secret = new_signing_secret()
+        try:
+            with transaction.atomic():
+                channel = EmailChannel.objects.create(
+                    tenant=tenant,
+                    from_address=from_address,
+                    from_name=from_name,
+                    inbound_token=secrets.token_urlsafe(24),
+                    signing_secret=seal(secret),
+                )
+        except IntegrityError:  # made meanwhile by someone else
+            return EmailChannel.objects.get(tenant=tenant), None
+        return channel, secret
+
+
+def email_secret_rotate(*, channel: EmailChannel) -> str:
+    """A new signing secret for the inbound endpoint (the old one stops working now). Returns
+    it in clear, to be shown once."""
+    secret = new_signing_secret()
+    EmailChannel.objects.filter(pk=channel.pk).update(
+        signing_secret=seal(secret), updated_at=timezone.now()
+    )
+    channel.refresh_from_db()
+    return secret
+
+
+def sender_of(tenant: Tenant, channel: EmailChannel | None) -> str:
+    address = (channel.from_address if channel else "") or settings.DEFAULT_FROM_EMAIL
+    name = (channel.from_name if channel else "") or tenant.name
+    return formataddr((name, address))
+
+
+def _domain(address: str) -> str:
+    _, _, domain = address.rpartition("@")
+    domain = domain.strip().strip(">").strip()
+    return domain or "localhost"
+
+
+def new_message_id(tenant_id: int) -> str:
+    """A Message-ID of ours: ``<uuid@domain of the tenant's from-address>``."""
+    channel = channel_of(tenant_id)
+    address = (channel.from_address if channel else "") or settings.DEFAULT_FROM_EMAIL
+    return f"<{uuid.uuid4().hex}@{_domain(address)}>"
+
+
+def reply_subject(conversation: Conversation) -> str:
+    subject = " ".join((conversation.email_subject or "").split())  # one header line
+    if not subject:
+        subject = f"Your conversation with {conversation.tenant.name}"
+    return subject if subject[:3].lower() == "re:" else f"Re: {subject}"
+
+
+# --- queueing (in the transaction that writes the reply) --------------------------------------
+
+
+def is_emailed(conversation: Conversation, role: str) -> bool:
+    return (
+        conversation.channel == Channel.EMAIL
+        and role in EMAILED_ROLES
+        and bool(conversation.customer_email)
+    )
+
+
+def email_fields(conversation: Conversation, role: str) -> dict[str, Any]:
+    """The e-mail columns of a new message (``message_post``): its Message-ID and ``queued``
+    when it is to be e-mailed, else nothing."""
+    if not is_emailed(conversation, role):
+        return {}
+    return {
+        "email_message_id": new_message_id(conversation.tenant_id),
+        "email_status": EmailStatus.QUEUED,
+    }
+
+
+def email_queue(message: Message) -> None:
+    """Send ``message`` by e-mail once the current transaction commits (the outbox)."""
+    outbox_task(tenant_id=message.tenant_id, task=EMAIL_SEND_TASK, args=[message.pk])
+
+
+# --- sending (the task; no transaction open across SMTP) --------------------------------------
+
+
+def thread_ids(message: Message) -> tuple[str | None, list[str]]:
+    """``(In-Reply-To, References)`` of our ``message``: the customer's last mail before it,
+    and the thread's Message-IDs (theirs and ours) in time order, the last ``MAX_REFERENCES``."""
+    theirs = list(
+        InboundEmail.objects.filter(
+            conversation_id=message.conversation_id, received_at__lte=message.created_at
+        )
+        .order_by("received_at", "id")
+        .values_list("received_at", "mail_id")
+    )
+    ours = list(
+        Message.objects.filter(conversation_id=message.conversation_id, pk__lt=message.pk)
+        .exclude(email_message_id="")
+        .exclude(role=MessageRole.CUSTOMER)
+        .order_by("id")
+        .values_list("created_at", "email_message_id")
+    )
+    thread = [mail_id for _, mail_id in sorted(theirs + ours, key=lambda pair: pair[0])]
+    in_reply_to = theirs[-1][1] if theirs else None
+    return in_reply_to, thread[-MAX_REFERENCES:]
+
+
+def email_build(message: Message) -> EmailMessage:
+    conversation = message.conversation
+    tenant = conversation.tenant
+    in_reply_to, references = thread_ids(message)
+    headers = {"Message-ID": message.email_message_id}
+    if in_reply_to:
+        headers["In-Reply-To"] = in_reply_to
+    if references:
+        headers["References"] = " ".join(references)
+    headers["Auto-Submitted"] = "auto-replied" if message.role != MessageRole.HUMAN else "no"
+    return EmailMessage(
+        subject=reply_subject(conversation),
+        body=message.text,
+        from_email=sender_of(tenant, channel_of(tenant.pk)),
+        to=[conversation.customer_email],
+        headers=headers,
+    )
+
+
+def _claim(message_id: int) -> bool:
+    """Take the message for one attempt (a conditional update, committed on its own)."""
+    now = timezone.now()
+    taken = {
+        "email_status": EmailStatus.SENDING,
+        "email_attempted_at": now,
+        "email_attempts": F("email_attempts") + 1,
+    }
+    claimable = Message.objects.filter(pk=message_id, email_status=EmailStatus.QUEUED)
+    if claimable.update(**taken):
+        return True
+    stale = Message.objects.filter(
+        pk=message_id, email_status=EmailStatus.SENDING, email_attempted_at__lt=now - SENDING_LEASE
+    )
+    return bool(stale.update(**taken))
+
+
+def email_send(message_id: int) -> bool:
+    """Send one queued reply (the task). Returns True when it was sent now. A failed attempt
+    puts the message back in the queue and writes the retry to the outbox (with a countdown:
+    durable, on a broker or on the embedded runner alike); the last one marks the message
+    ``failed`` and records ``email.failed``."""
+    if not _claim(message_id):
+        return False  # sent already, failed for good, or another worker is sending it
+    message = Message.objects.select_related("conversation__tenant").filter(pk=message_id).first()
+    if message is None:
+        return False
+    attempt = message.email_attempts
+    try:
+        mail = email_build(message)
+        get_connection(fail_silently=False).send_messages([mail])
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if attempt < EMAIL_MAX_ATTEMPTS:
+            log.warning("e-mail of message %s failed (attempt %s): %s", message_id, attempt, error)
+            with transaction.atomic():  # a short one of its own: SMTP is over
+                Message.objects.filter(pk=message_id, email_status=EmailStatus.SENDING).update(
+                    email_status=EmailStatus.QUEUED
+                )
+                outbox_task(
+                    tenant_id=message.tenant_id,
+                    task=EMAIL_SEND_TASK,
+                    args=[message_id],
+                    countdown=retry_countdown(attempt),
+                )
+            return False
+        email_failed(message, attempts=attempt, error=error)
+        return False
+    Message.objects.filter(pk=message_id).update(email_status=EmailStatus.SENT)
+    return True
+
+
+@transaction.atomic
+def email_failed(message: Message, *, attempts: int, error: str) -> None:
+    """The last attempt failed: the message is ``failed`` and the timeline says so."""
+    Message.objects.filter(pk=message.pk).update(email_status=EmailStatus.FAILED)
+    conversation = message.conversation
+    record(
+        conversation=conversation,
+        message=message,
+        event=EmailFailed(
+            message_id=message.pk,
+            to=conversation.customer_email,
+            attempts=attempts,
+            error=error[:500],
+        ),
+    )
+    notify_on_commit(
+        [tenant_inbox_group(message.tenant_id)],
+        {
+            "type": "conversation.updated",
+            "conversationId": str(conversation.pk),
+            "state": conversation.state,
+        },
+    )
+    log.error("e-mail of message %s failed for good after %s attempts", message.pk, attempts)
+
+
+def retry_countdown(attempt: int) -> int:
+    return EMAIL_RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1)

@@ -1,0 +1,62 @@
+"""The e-mail channel's inbound endpoint (orchestration/email_inbound.py, README "E-mail").
+
+``POST /email/inbound/<token>``: the mail provider's inbound parse form, signed with the
+tenant's secret. 201 taken (``{conversationId, messageId, matchedBy}``); 200 the same mail
+again (``duplicate: true``, nothing written) or an automatic mail (an out-of-office, ignored
+so two robots never answer each other); 400 a malformed mail (the field and the reason); 401 a
+missing, wrong or stale signature; 404 no such address; 503 the tenant has no agent."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from conversations.models import EmailChannel
+from core.api_errors import error_body
+from core.errors import Invalid
+from orchestration.email_inbound import (
+    NoAgent,
+    SignatureRefused,
+    mail_parse,
+    mail_take,
+    signature_verify,
+)
+
+
+@csrf_exempt  # signed instead: a mail provider has no session
+@require_POST
+def email_inbound(request: HttpRequest, token: str) -> JsonResponse:
+    channel = (
+        EmailChannel.objects.select_related("tenant").filter(inbound_token=token).first()
+        if token
+        else None
+    )
+    if channel is None:
+        raise Http404("No such inbound address.")
+    body = request.body
+    try:
+        signature_verify(channel, request.headers, body)
+    except SignatureRefused as exc:
+        return JsonResponse(error_body("bad_signature", str(exc)), status=401)
+    try:
+        mail = mail_parse(request.POST)
+    except Invalid as exc:
+        fields = {k: v if isinstance(v, list) else [str(v)] for k, v in exc.fields.items()}
+        return JsonResponse(error_body("invalid", "The mail cannot be taken.", fields), status=400)
+    if mail.auto_submitted:
+        return JsonResponse({"ignored": "an automatic mail (Auto-Submitted)"}, status=200)
+    try:
+        taken = mail_take(channel, mail)
+    except NoAgent:
+        return JsonResponse(
+            error_body("unavailable", "The tenant has no agent to answer."), status=503
+        )
+    body_out = {
+        "conversationId": taken.conversation_id,
+        "messageId": taken.message_id,
+        "matchedBy": taken.matched_by,
+    }
+    if taken.duplicate:
+        return JsonResponse({**body_out, "duplicate": True}, status=200)
+    return JsonResponse(body_out, status=201)

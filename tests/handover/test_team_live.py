@@ -1,0 +1,98 @@
+"""The managers' team view (who holds what) is live (issue 19): ``/ws/team/`` nudges the page
+when a handoff, a claim, a resolution or someone's status changes, with no data of its own; the
+page re-reads its table through its door (``?fragment=1``). Only those the page lets in open it."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from config.asgi import application
+from core.events import notify_now, tenant_inbox_group
+from handover.services import agent_status_set, handoff_claim
+from tests.handover.test_socket_access import (
+    ORIGIN,
+    _person,
+    _queued_handoff,
+    _signed_in,
+    layer,  # noqa: F401 (the fixture)
+    until,
+)
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+async def open_team(user) -> WebsocketCommunicator:
+    _, cookie = await sync_to_async(_signed_in)(user)
+    socket = WebsocketCommunicator(application, "/ws/team/", headers=[ORIGIN, cookie])
+    connected, code = await socket.connect()
+    assert connected, code
+    await until(socket, "team.ready")
+    return socket
+
+
+def _fragment(user) -> str:
+    client = Client()
+    client.force_login(user)
+    response = client.get("/inbox/team/?fragment=1")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+async def test_a_claim_and_a_status_change_reach_the_managers_team_view_live(
+    layer,  # noqa: F811
+    tenant,
+):
+    handoff = await sync_to_async(_queued_handoff)(tenant)
+    boss = await sync_to_async(_person)(tenant, ["manager"], "boss")
+    ada = await sync_to_async(_person)(tenant, ["agent"], "ada")
+    socket = await open_team(boss)
+    before = await sync_to_async(_fragment)(boss)
+    assert "Nobody is waiting" not in before
+
+    await sync_to_async(handoff_claim)(handoff=handoff, user=ada)
+
+    nudge = await until(socket, "team.changed")
+    assert nudge == {"type": "team.changed", "cause": "handoff.claimed"}  # a nudge, no data
+    after = await sync_to_async(_fragment)(boss)
+    assert 'data-agent="ada"' in after and "1 / 5" in after
+    assert "Nobody is waiting" in after
+
+    await sync_to_async(agent_status_set)(user=ada, status="busy")
+    assert (await until(socket, "team.changed"))["cause"] == "presence"
+    assert ">busy<" in await sync_to_async(_fragment)(boss)
+    await socket.disconnect()
+
+
+async def test_messages_do_not_nudge_and_other_tenants_are_not_heard(
+    layer,  # noqa: F811
+    tenant,
+    other_tenant,
+):
+    boss = await sync_to_async(_person)(tenant, ["manager"], "boss")
+    socket = await open_team(boss)
+
+    await notify_now([tenant_inbox_group(tenant.pk)], {"type": "message.created", "text": "x"})
+    await notify_now([tenant_inbox_group(other_tenant.pk)], {"type": "handoff.queued"})
+
+    assert await socket.receive_nothing(timeout=0.5)
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize("roles", [["agent"], ["approver"], []])
+async def test_only_those_the_team_page_lets_in_open_the_socket(
+    layer,  # noqa: F811
+    tenant,
+    roles,
+):
+    person = await sync_to_async(_person)(tenant, roles, "someone")
+    _, cookie = await sync_to_async(_signed_in)(person)
+    socket = WebsocketCommunicator(application, "/ws/team/", headers=[ORIGIN, cookie])
+    connected, code = await socket.connect()
+    assert not connected and code == 4403
+
+    anonymous = WebsocketCommunicator(application, "/ws/team/", headers=[ORIGIN])
+    connected, code = await anonymous.connect()
+    assert not connected and code == 4401
