@@ -26,6 +26,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextvars
+import logging
 import os
 import threading
 import time
@@ -37,6 +38,7 @@ from channels_redis.core import RedisChannelLayer
 from channels_redis.serializers import MsgPackSerializer
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # KEYS: the groups' keys, each once. ARGV: 1 now, 2 the groups' expiry cutoff, 3 the queues'
 # expiry cutoff, 4 a queue's expiry (s), 5 the capacity, 6 the layer's prefix, 7 an 8-byte
@@ -135,6 +137,7 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         self._taken: dict[str, collections.deque[bytes]] = {}
         self._settled: dict[str, bool] = {}
+        self._fetching: dict[str, asyncio.Future[None]] = {}
 
     def _batches(self) -> bool:
         serializer = self._serializer
@@ -155,7 +158,16 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         channel_key = self.prefix + channel
         taken = self._taken.setdefault(channel_key, collections.deque())
         while not taken:
-            await self._take_many(index, channel_key, taken)
+            # The read runs in a task of the layer's, not of the socket that happens to hold
+            # the receive lock: when that socket closes (its task cancelled), the read goes on
+            # and what it takes waits in ``taken`` for the next reader (a blocking BZPOPMIN
+            # cancelled after Redis popped would lose the entry).
+            fetch = self._fetching.get(channel_key)
+            if fetch is None or fetch.done() or fetch.get_loop() is not asyncio.get_running_loop():
+                fetch = asyncio.ensure_future(self._take_many(index, channel_key, taken))
+                fetch.add_done_callback(_retrieved)
+                self._fetching[channel_key] = fetch
+            await asyncio.shield(fetch)
         message = self.deserialize(taken.popleft())
         if "__asgi_channel__" in message:
             channel = message.pop("__asgi_channel__")
@@ -185,9 +197,20 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             taken.append(member)
 
     async def flush(self) -> None:
+        self._stop_fetching()
         self._taken.clear()
         self._settled.clear()
         await super().flush()
+
+    async def close_pools(self) -> None:
+        self._stop_fetching()
+        await super().close_pools()
+
+    def _stop_fetching(self) -> None:
+        for fetch in self._fetching.values():
+            if not fetch.get_loop().is_closed():
+                fetch.cancel()
+        self._fetching.clear()
 
     async def group_send_many(self, sends: list[tuple[str, dict[str, Any]]]) -> int:
         """Send each ``(group, message)``, in order, in one Lua call; returns how many queue
@@ -224,6 +247,13 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         connection = self.connection(0)
         script = connection.register_script(GROUP_SEND_MANY)
         return int(await script(keys=keys, args=args))
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    """A read's failure is raised to the reader waiting on it; with none left, it is logged
+    here instead of as "never retrieved" (the next reader starts a new read)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("a channel-layer read failed: %r", error)
 
 
 # --- one event loop per process for sync callers ------------------------------------------

@@ -225,6 +225,9 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads per process for the websockets' database work (config/socket_threads.py); with the
+# HTTP requests' threads they share the process's DB_POOL_MAX_SIZE connections.
+SOCKET_DB_THREADS = env_int("SOCKET_DB_THREADS", 4)
 
 # --- Redis: channel layer, cache, Celery broker ---------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

@@ -168,3 +168,21 @@ async def test_a_batch_whose_answer_never_arrived_is_read_again(make_layer):
     assert await received(layer, channel, 3) == [m for _, m in sends]
     await layer.flush()
     await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_a_reader_that_goes_away_while_waiting_loses_nothing(make_layer):
+    """The socket whose task reads the process's queue closes while the read waits (BZPOPMIN):
+    the read is the layer's, so what arrives then reaches the socket it is for."""
+    layer = make_layer(capacity=100)
+    one, two = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("conversation.1", one)
+    await layer.group_add("conversation.2", two)
+    waiting = asyncio.ensure_future(layer.receive(one))
+    await asyncio.sleep(0.3)  # it holds the receive lock, its read blocked in Redis
+    waiting.cancel()
+    message = {"type": "broadcast", "event": {"type": "message.created", "id": 1}}
+    await layer.group_send_many([("conversation.2", message)])
+    assert await asyncio.wait_for(layer.receive(two), 5) == message
+    await layer.flush()
+    await layer.close_pools()
