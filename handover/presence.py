@@ -16,12 +16,12 @@ import datetime as dt
 import logging
 import weakref
 
-from config.socket_threads import socket_db
 from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.socket_threads import socket_db
 from conversations.models import Conversation, State
 from core.events import notify_now, tenant_inbox_group
 from core.models import (
