@@ -8,8 +8,8 @@ that hear it, the session's user at the handshake) queues for asgiref's one shar
 channels adds one more trip to it before every event it dispatches (``aclose_old_connections``).
 ``socket_db`` runs such a call on SOCKET_DB_THREADS threads of their own instead, closing the
 thread's database connection before and after as ``database_sync_to_async`` does (back to the
-pool: a thread never keeps one between calls). None of these calls needs a particular thread:
-each reads or writes in its own transaction.
+pool). None of these calls needs a particular thread: each reads or writes in its own
+transaction. SOCKET_DB_THREADS=0 (the default on SQLite) keeps channels' one shared thread.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def socket_db(func: Callable[P, T]) -> Callable[P, Awaitable[T]]:
 
     @functools.wraps(func)
     async def call(*args: Any, **kwargs: Any) -> T:
+        if not settings.SOCKET_DB_THREADS:  # channels' way (SQLite): the one shared thread
+            return await DatabaseSyncToAsync(func)(*args, **kwargs)
         run = DatabaseSyncToAsync(func, thread_sensitive=False, executor=executor())
         return await run(*args, **kwargs)
 
