@@ -71,6 +71,7 @@ from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_load")
+QUIET = 3.0  # s without a new message on the inbox sockets: the run's last deliveries are in
 REDIS_DB = os.environ.get("BENCH_REDIS_DB", "14").strip()
 SECRET = "bench-load-not-secret-" + "x" * 32
 # far out of reach: the load test measures the product, not its throttle
@@ -271,6 +272,7 @@ class Load:
         self.sockets: list = []  # every socket, closed at the end
         self.readers: list[asyncio.Task] = []
         self.customers_done = asyncio.Event()
+        self.last_heard = 0.0  # when an inbox socket last heard of a new message
 
     # -- helpers
 
@@ -549,6 +551,7 @@ class Load:
                 if kind == "message.created":
                     message = event["message"]
                     inbox[message["id"]] += 1
+                    self.last_heard = time.perf_counter()
                     conversation_id = message["conversationId"]
                     mine = owned.get(conversation_id)
                     found = TOKEN.search(message["text"])
@@ -629,7 +632,15 @@ class Load:
                     f"customer task: {type(task.exception()).__name__}", repr(task.exception())
                 )
         record.ended = time.perf_counter()
-        await asyncio.sleep(3.0)  # the last deliveries arrive
+        # The last deliveries arrive: until the inbox sockets (they hear of every message of
+        # the tenant) have heard of no new message for QUIET seconds, at most ``--grace``. The
+        # worker may still be storing agents' replies queued during the run; a fixed wait
+        # closed the sockets before those were stored and counted them as lost deliveries.
+        settle = time.perf_counter() + args.grace
+        while time.perf_counter() < settle:
+            await asyncio.sleep(0.5)
+            if time.perf_counter() - max(self.last_heard, record.ended) >= QUIET:
+                break
         self.customers_done.set()
         for ws in self.sockets:
             with contextlib.suppress(Exception):

@@ -16,7 +16,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before the consumers (and the models they import) load.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import (  # noqa: E402
     AllowedHostsOriginValidator,
@@ -28,6 +27,7 @@ from django.urls import re_path  # noqa: E402
 from config import runner  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
 from config.security import WebsocketNulRefusal  # noqa: E402
+from config.socket_threads import auth_middleware_stack  # noqa: E402
 from handover.routing import websocket_urlpatterns  # noqa: E402
 
 # A socket to any other path is refused at the handshake (HTTP 403), not an error of the router.
@@ -38,7 +38,7 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
             WebsocketNulRefusal(
-                AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, *refuse_unknown_paths]))
+                auth_middleware_stack(URLRouter([*websocket_urlpatterns, *refuse_unknown_paths]))
             )
         ),
     }

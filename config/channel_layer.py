@@ -23,8 +23,10 @@ loop per call, and with it a new Redis connection (HELLO, CLIENT SETINFO x2, SEL
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextvars
+import logging
 import os
 import threading
 import time
@@ -36,6 +38,7 @@ from channels_redis.core import RedisChannelLayer
 from channels_redis.serializers import MsgPackSerializer
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # KEYS: the groups' keys, each once. ARGV: 1 now, 2 the groups' expiry cutoff, 3 the queues'
 # expiry cutoff, 4 a queue's expiry (s), 5 the capacity, 6 the layer's prefix, 7 an 8-byte
@@ -85,8 +88,56 @@ return over
 """
 
 
+# KEYS: 1 a process's queue, 2 its backup ("in flight") queue. ARGV: 1 "1" when the previous
+# batch reached the process's buffer (its backup entries are dropped) or "0" (the call that took
+# it was cancelled: they go back to the queue, as channels_redis's cleanup does), 2 how many to
+# take, 3 the backup's expiry (s). Takes the oldest entries (ZPOPMIN) and keeps a copy of them in
+# the backup until the next call says they arrived; returns [member, score, ...].
+TAKE_MANY = """
+if ARGV[1] == '1' then
+  redis.call('DEL', KEYS[2])
+else
+  local backed_up = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+  for i = #backed_up, 1, -2 do
+    redis.call('ZADD', KEYS[1], backed_up[i], backed_up[i - 1])
+  end
+  redis.call('DEL', KEYS[2])
+end
+local taken = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[2]))
+for i = 1, #taken, 2 do
+  redis.call('ZADD', KEYS[2], taken[i + 1], taken[i])
+end
+if #taken > 0 then
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return taken
+"""
+
+# Entries one call takes off a process's queue (bounded: they wait in the process's memory).
+RECEIVE_BATCH = 200
+
+
 class BatchingRedisChannelLayer(RedisChannelLayer):
-    """channels_redis's layer plus ``group_send_many``: several group sends, one command."""
+    """channels_redis's layer plus ``group_send_many``: several group sends, one command; and a
+    process's queue read in batches.
+
+    channels_redis reads the one queue a process's sockets share (``specific.<id>!``) one entry
+    at a time, with four Redis round trips each, one after the other (restore the backup,
+    BZPOPMIN, back the entry up, drop the backup), under one lock: about 100 entries a second
+    per process on a busy 2-CPU machine. Under the load test (bench/load.py) a customer
+    message's events outran it and the queues held 500-800 entries, so every socket event
+    (a human's message to the customer, the customer's own message back) waited 5-20 s in
+    Redis. ``receive_single`` here takes up to RECEIVE_BATCH waiting entries in one script call
+    (``TAKE_MANY``) and hands them out from memory; it blocks (BZPOPMIN, as channels_redis
+    does) only when the queue is empty. The backup keeps its meaning: a batch stays in it until
+    the next call says the batch reached the buffer; a call cancelled on its way back puts the
+    entries back in the queue."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._taken: dict[str, collections.deque[bytes]] = {}
+        self._settled: dict[str, bool] = {}
+        self._fetching: dict[str, asyncio.Future[None]] = {}
 
     def _batches(self) -> bool:
         serializer = self._serializer
@@ -97,6 +148,69 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             and serializer.crypter is None
             and serializer.random_prefix_length == 12
         )
+
+    async def receive_single(self, channel: str) -> tuple[Any, dict[str, Any]]:
+        if "!" not in channel or not self._batches():
+            return await super().receive_single(channel)
+        assert self.require_valid_channel_name(channel, receive=True), "Channel name invalid"
+        assert channel.endswith("!")
+        index = self.consistent_hash(channel)
+        channel_key = self.prefix + channel
+        taken = self._taken.setdefault(channel_key, collections.deque())
+        while not taken:
+            # The read runs in a task of the layer's, not of the socket that happens to hold
+            # the receive lock: when that socket closes (its task cancelled), the read goes on
+            # and what it takes waits in ``taken`` for the next reader (a blocking BZPOPMIN
+            # cancelled after Redis popped would lose the entry).
+            fetch = self._fetching.get(channel_key)
+            if fetch is None or fetch.done() or fetch.get_loop() is not asyncio.get_running_loop():
+                fetch = asyncio.ensure_future(self._take_many(index, channel_key, taken))
+                fetch.add_done_callback(_retrieved)
+                self._fetching[channel_key] = fetch
+            await asyncio.shield(fetch)
+        message = self.deserialize(taken.popleft())
+        if "__asgi_channel__" in message:
+            channel = message.pop("__asgi_channel__")
+        return channel, message
+
+    async def _take_many(self, index: int, channel_key: str, taken: collections.deque) -> None:
+        """Move the waiting entries of a process's queue into ``taken`` (one script call), or,
+        when none wait, block up to ``brpop_timeout`` seconds for one."""
+        connection = self.connection(index)
+        backup = self._backup_channel_name(channel_key)
+        settled = self._settled.get(channel_key, True)
+        # until the answer is in ``taken``: a call cancelled on its way puts its batch back
+        self._settled[channel_key] = False
+        script = connection.register_script(TAKE_MANY)
+        flat = await script(
+            keys=[channel_key, backup],
+            args=["1" if settled else "0", RECEIVE_BATCH, int(self.expiry)],
+        )
+        taken.extend(flat[0::2])
+        self._settled[channel_key] = True
+        if taken:
+            return
+        # none waiting: block for one (as channels_redis does, without a backup for it)
+        result = await connection.bzpopmin(channel_key, timeout=self.brpop_timeout)
+        if result is not None:
+            _, member, _ = result
+            taken.append(member)
+
+    async def flush(self) -> None:
+        self._stop_fetching()
+        self._taken.clear()
+        self._settled.clear()
+        await super().flush()
+
+    async def close_pools(self) -> None:
+        self._stop_fetching()
+        await super().close_pools()
+
+    def _stop_fetching(self) -> None:
+        for fetch in self._fetching.values():
+            if not fetch.get_loop().is_closed():
+                fetch.cancel()
+        self._fetching.clear()
 
     async def group_send_many(self, sends: list[tuple[str, dict[str, Any]]]) -> int:
         """Send each ``(group, message)``, in order, in one Lua call; returns how many queue
@@ -133,6 +247,13 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         connection = self.connection(0)
         script = connection.register_script(GROUP_SEND_MANY)
         return int(await script(keys=keys, args=args))
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    """A read's failure is raised to the reader waiting on it; with none left, it is logged
+    here instead of as "never retrieved" (the next reader starts a new read)."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("a channel-layer read failed: %r", error)
 
 
 # --- one event loop per process for sync callers ------------------------------------------

@@ -225,6 +225,11 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads per process for the websockets' database work (config/socket_threads.py); with the
+# HTTP requests' threads they share the process's DB_POOL_MAX_SIZE connections. 0: channels'
+# way, asgiref's one shared thread; the default on SQLite, which takes one writer at a time
+# anyway (and whose in-memory test database refuses a second thread's).
+SOCKET_DB_THREADS = env_int("SOCKET_DB_THREADS", 4 if DATABASE_URL else 0)
 
 # --- Redis: channel layer, cache, Celery broker ---------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

@@ -21,18 +21,21 @@ for ``Invalid``): in an error frame, or in the ``...result`` frame of the action
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from config import ratelimit
+from config.socket_threads import socket_db
 from conversations.messages import message_json
 from conversations.models import (
     INTERNAL_ROLES,
@@ -149,6 +152,17 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
     the socket stays open) and sends dates and UUIDs as Django's JSON encoder writes them (ISO
     8601, strings)."""
 
+    async def dispatch(self, message):
+        """As channels dispatches, without its ``aclose_old_connections`` before every message:
+        that is one more trip to asgiref's one shared thread per event per socket, queued
+        behind every other socket's (config/socket_threads.py). Every database call here runs
+        through ``socket_db`` or ``database_sync_to_async``, which close the thread's
+        connection before and after."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
             content = decode_frame(text_data, bytes_data)
@@ -193,14 +207,14 @@ class InboxConsumer(JsonConsumer):
             return
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.closing = False
-        now = await database_sync_to_async(access_of)(user.pk, self.session_key)
+        now = await socket_db(access_of)(user.pk, self.session_key)
         if now.close_code:
             await self.close(code=now.close_code)
             return
         if now.tenant_id is None or not SOCKET_ACTIONS["connect"].allows(now.hats):
             await self.close(code=4403)
             return
-        membership = await database_sync_to_async(membership_of)(user)
+        membership = await socket_db(membership_of)(user)
         self.user = user
         self.tenant = membership.tenant
         self.hats = now.hats
@@ -212,9 +226,9 @@ class InboxConsumer(JsonConsumer):
         await self.channel_layer.group_add(self.own_group, self.channel_name)
         await self.accept()
         if self.is_agent:
-            await database_sync_to_async(presence.presence_join)(user=user, tenant=self.tenant)
+            await socket_db(presence.presence_join)(user=user, tenant=self.tenant)
             await presence.presence_changed(self.tenant)
-        await self.send_json(await database_sync_to_async(self._snapshot)())
+        await self.send_json(await socket_db(self._snapshot)())
 
     def _snapshot(self) -> dict[str, Any]:
         return inbox_snapshot(
@@ -230,7 +244,7 @@ class InboxConsumer(JsonConsumer):
         await self.channel_layer.group_discard(self.group, self.channel_name)
         await self.channel_layer.group_discard(self.own_group, self.channel_name)
         if self.is_agent:
-            await database_sync_to_async(presence.presence_leave)(user=self.user)
+            await socket_db(presence.presence_leave)(user=self.user)
             await presence.presence_changed(self.tenant)
 
     async def _still_there(self) -> frozenset[str] | None:
@@ -238,7 +252,7 @@ class InboxConsumer(JsonConsumer):
         gone or lost what it was opened with. The hats both still hold, or None (closed)."""
         if self.closing:
             return None
-        now = await database_sync_to_async(access_of)(self.user.pk, self.session_key)
+        now = await socket_db(access_of)(self.user.pk, self.session_key)
         if now.close_code:
             code, error = now.close_code, "You are signed out."
         elif now.tenant_id != self.tenant.pk or not self.hats <= now.hats:
@@ -267,10 +281,10 @@ class InboxConsumer(JsonConsumer):
             return
         if kind == "heartbeat":
             if self.is_agent:
-                await database_sync_to_async(presence.presence_beat)(user=self.user)
+                await socket_db(presence.presence_beat)(user=self.user)
             await self.send_json({"type": "heartbeat.ack"})
         elif kind == "resync":
-            await self.send_json(await database_sync_to_async(self._snapshot)())
+            await self.send_json(await socket_db(self._snapshot)())
         elif kind == "handoff.claim":
             handoff_id = _positive_id(content.get("handoffId"))
             if handoff_id is None:
@@ -289,7 +303,7 @@ class InboxConsumer(JsonConsumer):
         elif kind == "typing":
             await self._typing(content)
 
-    @database_sync_to_async
+    @socket_db
     def _note(self, content) -> dict[str, Any]:
         result = {"type": "note.send.result", "ok": False}
         try:
@@ -301,7 +315,7 @@ class InboxConsumer(JsonConsumer):
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": message.pk}
 
-    @database_sync_to_async
+    @socket_db
     def _note_edit(self, content) -> dict[str, Any]:
         result = {"type": "note.edit.result", "ok": False}
         try:
@@ -320,7 +334,7 @@ class InboxConsumer(JsonConsumer):
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": edited.pk}
 
-    @database_sync_to_async
+    @socket_db
     def _status(self, content) -> dict[str, Any]:
         result = {"type": "status.set.result", "ok": False}
         try:
@@ -351,9 +365,9 @@ class InboxConsumer(JsonConsumer):
             if conversation is not None:
                 typing_from_human(conversation=conversation, user=self.user)
 
-        await database_sync_to_async(tell)()
+        await socket_db(tell)()
 
-    @database_sync_to_async
+    @socket_db
     def _claim(self, handoff_id: int) -> dict[str, Any]:
         result = {"type": "handoff.claim.result", "handoffId": handoff_id, "ok": False}
         try:
@@ -365,7 +379,7 @@ class InboxConsumer(JsonConsumer):
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "conversationId": str(handoff.conversation_id)}
 
-    @database_sync_to_async
+    @socket_db
     def _send(self, content) -> dict[str, Any]:
         result = {"type": "message.send.result", "ok": False}
         try:
@@ -388,14 +402,14 @@ class InboxConsumer(JsonConsumer):
         if grant is None or not grant.allows(self.hats):
             return
         if kind == "message.created" and "message" not in event:
-            found = await database_sync_to_async(_message)(self.tenant.pk, event.get("messageId"))
+            found = await socket_db(_message)(self.tenant.pk, event.get("messageId"))
             if found is None:
                 return
             event["message"] = found
         elif kind == "presence" and "online" not in event:
-            event["online"] = await database_sync_to_async(presence.online_names)(self.tenant)
+            event["online"] = await socket_db(presence.online_names)(self.tenant)
         if kind == "presence" and "statuses" not in event:
-            event["statuses"] = await database_sync_to_async(agent_statuses)(self.tenant)
+            event["statuses"] = await socket_db(agent_statuses)(self.tenant)
         await self.send_json(event)
 
 
@@ -425,7 +439,7 @@ class TeamConsumer(JsonConsumer):
             await self.close(code=4401)
             return
         session_key = getattr(self.scope.get("session"), "session_key", None)
-        now = await database_sync_to_async(access_of)(user.pk, session_key)
+        now = await socket_db(access_of)(user.pk, session_key)
         if now.close_code:
             await self.close(code=now.close_code)
             return
@@ -456,7 +470,7 @@ class CustomerConsumer(JsonConsumer):
     async def connect(self):
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        conversation = await database_sync_to_async(
+        conversation = await socket_db(
             lambda: Conversation.objects.filter(pk=conversation_id).first()
         )()
         if conversation is None:
@@ -476,7 +490,7 @@ class CustomerConsumer(JsonConsumer):
         self.group = conversation_group(conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_json(await database_sync_to_async(self._snapshot)())
+        await self.send_json(await socket_db(self._snapshot)())
 
     def _snapshot(self) -> dict[str, Any]:
         conversation = Conversation.objects.get(pk=self.conversation_id)
@@ -496,17 +510,49 @@ class CustomerConsumer(JsonConsumer):
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        self.gone = True
+        saying = getattr(self, "saying", None)
+        if saying is not None:  # the messages it took are decided before the consumer ends
+            await asyncio.wait([saying])
 
     async def receive_json(self, content, **kwargs):
         kind = _kind(content)
+        if kind == "message.send":
+            # Decided in a task of its own, after the ones before it (in order), so that this
+            # socket keeps hearing its events meanwhile: its own message.created is sent at
+            # the decide's commit, not after the agent's run is dispatched and the handler
+            # returns (a consumer handles one message at a time).
+            self.saying = asyncio.ensure_future(
+                self._said_in_turn(getattr(self, "saying", None), content)
+            )
+            return
+        saying = getattr(self, "saying", None)
+        if kind != "typing" and saying is not None and not saying.done():
+            await asyncio.wait([saying])  # a resync shows the messages sent before it
+        await self._receive(kind, content)
+
+    async def _said_in_turn(self, before: asyncio.Future | None, content) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        try:
+            await self._receive("message.send", content)
+        except Exception:
+            if getattr(self, "gone", False):  # its answer had nowhere to go
+                log.warning("a customer's socket message after the socket closed", exc_info=True)
+                return
+            log.exception("a customer's socket message failed")
+            with contextlib.suppress(Exception):
+                await self.close(code=1011)
+
+    async def _receive(self, kind: str | None, content) -> None:
         if kind == "resync":
-            await self.send_json(await database_sync_to_async(self._snapshot)())
+            await self.send_json(await socket_db(self._snapshot)())
             return
         if kind == "typing":  # coalesced: one in TYPING_COALESCE_SECONDS reaches the inbox
             now = asyncio.get_running_loop().time()
             if now - getattr(self, "typing_told", -1e9) >= TYPING_COALESCE_SECONDS:
                 self.typing_told = now
-                await database_sync_to_async(typing_from_customer)(
+                await socket_db(typing_from_customer)(
                     conversation_id=self.conversation_id, tenant_id=self.tenant_id
                 )
             return
@@ -551,7 +597,7 @@ class CustomerConsumer(JsonConsumer):
     async def broadcast(self, message):
         event = dict(message["event"])
         if event.get("type") == "message.created" and "message" not in event:
-            found = await database_sync_to_async(_message)(self.tenant_id, event.get("messageId"))
+            found = await socket_db(_message)(self.tenant_id, event.get("messageId"))
             if found is None:
                 return
             event["message"] = found

@@ -16,12 +16,12 @@ import datetime as dt
 import logging
 import weakref
 
-from channels.db import database_sync_to_async
 from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.socket_threads import socket_db
 from conversations.models import Conversation, State
 from core.events import notify_now, tenant_inbox_group
 from core.models import (
@@ -148,12 +148,12 @@ async def _broadcast_later(tenant: Tenant, pending: dict[int, asyncio.Task]) -> 
     await asyncio.sleep(PRESENCE_COALESCE_SECONDS)
     pending.pop(tenant.pk, None)  # before the read: a change after this schedules its own
     try:
-        online = await database_sync_to_async(online_names)(tenant)
+        online = await socket_db(online_names)(tenant)
     except Exception:  # the next change or a resync tells it again
         log.warning("presence could not be read", exc_info=True)
         return
     try:
-        statuses = await database_sync_to_async(agent_statuses)(tenant)
+        statuses = await socket_db(agent_statuses)(tenant)
     except Exception:
         log.warning("statuses could not be read", exc_info=True)
         return

@@ -5,6 +5,7 @@ would have delivered them: every message, to every member, in order."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import uuid
 
 import pytest
@@ -112,3 +113,76 @@ def test_sync_callers_share_one_loop_and_its_connections(make_layer):
 
     assert len({run_sync(pool_id) for _ in range(5)}) == 1
     run_sync(layer.flush)
+
+
+@pytest.mark.asyncio
+async def test_a_process_reads_its_queue_in_batches_every_entry_once_in_order(make_layer):
+    """The load test's backlog (hundreds of entries on a process's queue): read back in a few
+    Redis calls instead of four per entry, every socket getting its own, once, in order."""
+    layer = make_layer(capacity=10_000)
+    sockets = [await layer.new_channel() for _ in range(3)]
+    for k, channel in enumerate(sockets):
+        await layer.group_add(f"conversation.{k}", channel)
+    sends = [
+        (f"conversation.{n % 3}", {"type": "broadcast", "event": {"n": n}}) for n in range(450)
+    ]
+    for start in range(0, len(sends), 50):
+        assert await layer.group_send_many(sends[start : start + 50]) == 0
+    calls = 0
+    take = layer._take_many
+
+    async def counted(*args):
+        nonlocal calls
+        calls += 1
+        await take(*args)
+
+    layer._take_many = counted
+    for k, channel in enumerate(sockets):
+        expected = [m for g, m in sends if g == f"conversation.{k}"]
+        assert await received(layer, channel, len(expected)) == expected
+    assert calls <= 3  # 450 entries, RECEIVE_BATCH at a time
+    process_queue = layer.prefix + sockets[0].split("!")[0] + "!"
+    connection = layer.connection(0)
+    assert await connection.zcard(process_queue) == 0
+    with pytest.raises(asyncio.TimeoutError):  # nothing more, nothing twice
+        await asyncio.wait_for(layer.receive(sockets[0]), 0.5)
+    assert await connection.zcard(layer._backup_channel_name(process_queue)) == 0
+    await layer.flush()
+    await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_a_batch_whose_answer_never_arrived_is_read_again(make_layer):
+    """A read cancelled on its way back (the socket that held the lock went away): the entries
+    it took wait in the backup, and the next read puts them back in the queue first."""
+    layer = make_layer(capacity=100)
+    channel = await layer.new_channel()
+    await layer.group_add("conversation.1", channel)
+    sends = [("conversation.1", {"type": "broadcast", "event": {"n": n}}) for n in range(3)]
+    await layer.group_send_many(sends)
+    process_queue = layer.prefix + channel.split("!")[0] + "!"
+    lost: collections.deque = collections.deque()
+    await layer._take_many(0, process_queue, lost)
+    assert len(lost) == 3
+    layer._settled[process_queue] = False  # as if the answer had been cancelled on its way
+    assert await received(layer, channel, 3) == [m for _, m in sends]
+    await layer.flush()
+    await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_a_reader_that_goes_away_while_waiting_loses_nothing(make_layer):
+    """The socket whose task reads the process's queue closes while the read waits (BZPOPMIN):
+    the read is the layer's, so what arrives then reaches the socket it is for."""
+    layer = make_layer(capacity=100)
+    one, two = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("conversation.1", one)
+    await layer.group_add("conversation.2", two)
+    waiting = asyncio.ensure_future(layer.receive(one))
+    await asyncio.sleep(0.3)  # it holds the receive lock, its read blocked in Redis
+    waiting.cancel()
+    message = {"type": "broadcast", "event": {"type": "message.created", "id": 1}}
+    await layer.group_send_many([("conversation.2", message)])
+    assert await asyncio.wait_for(layer.receive(two), 5) == message
+    await layer.flush()
+    await layer.close_pools()
