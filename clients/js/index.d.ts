@@ -416,6 +416,7 @@ export class Client {
   };
   conversations: {
     create(conversation: ConversationInput): Promise<Conversation>;
+    editNote(noteId: number, text: string): Promise<Message>;
     list(options?: {
       state?: string; limit?: number; q?: string; channel?: string; assignee?: string;
       customer?: string; since?: string; until?: string;

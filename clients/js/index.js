@@ -306,6 +306,8 @@ class Workflows extends Resource {
 class Conversations extends Resource {
   /** Start a conversation; the answer holds the customerToken (only this once). */
   create(conversation) { return this._call('v1_conversations_create', { body: conversation }); }
+  /** Edit a private note (only its author may; the old text is kept). Needs a person's token. */
+  editNote(noteId, text) { return this._call('v1_notes_partial_update', { path: { note_id: noteId }, body: { text } }); }
   /** The most recent conversations (limit: at most 200, default 50). */
   /** Newest first; found by words said (q), state, channel, assignee ("none"), customer, since/until (YYYY-MM-DD). */
   list({ state, limit, q, channel, assignee, customer, since, until } = {}) {

@@ -34,6 +34,7 @@ export const OPERATIONS = Object.freeze({
   // conversations
   v1_conversations_list: ['GET', '/api/v1/conversations', 'conversations.list'],
   v1_conversations_create: ['POST', '/api/v1/conversations', 'conversations.create'],
+  v1_notes_partial_update: ['PATCH', '/api/v1/notes/{note_id}', 'conversations.editNote'],
   v1_conversations_retrieve: ['GET', '/api/v1/conversations/{conversation_id}', 'conversations.get'],
   v1_conversations_messages_list: ['GET', '/api/v1/conversations/{conversation_id}/messages', 'conversations.messages'],
   v1_conversations_messages_create: ['POST', '/api/v1/conversations/{conversation_id}/messages', 'conversations.send'],

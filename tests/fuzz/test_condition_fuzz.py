@@ -415,8 +415,11 @@ def test_the_rules_api_answers_201_or_400_for_any_condition(key_client, sup_with
     if response.status_code == 400:
         fields = response.json()["error"]["fields"]
         assert "handoffs[0].condition" in fields, fields
-        if text_problem(text):  # refused by the JSON door
-            assert "surrogate" in fields["handoffs[0].condition"][0] or "NUL" in str(fields)
+        if text_problem(text):
+            # the condition reader reports the first problem by position: the surrogate, or an
+            # earlier one (e.g. nesting past its limit before the surrogate's column)
+            message = fields["handoffs[0].condition"][0]
+            assert "surrogate" in message or message.startswith("column "), fields
         else:
             assert fields["handoffs[0].condition"][0].startswith("column "), fields
 

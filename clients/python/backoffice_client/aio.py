@@ -256,6 +256,13 @@ class AsyncConversations(_AsyncResource):
         """Start a conversation; the answer holds the ``customerToken`` (only this once)."""
         return await self._call(Call("v1_conversations_create", body=conversation))
 
+    async def edit_note(self, note_id: int, text: str) -> dict[str, Any]:
+        """Edit a private note (only its author may; the old text is kept, the customer never
+        hears of it). Needs a person's token, not an integration key."""
+        return await self._call(
+            Call("v1_notes_partial_update", {"note_id": note_id}, body={"text": text})
+        )
+
     async def list(
         self,
         *,

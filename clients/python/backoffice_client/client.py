@@ -240,6 +240,13 @@ class Conversations(_Resource):
         """Start a conversation; the answer holds the ``customerToken`` (only this once)."""
         return self._call(Call("v1_conversations_create", body=conversation))
 
+    def edit_note(self, note_id: int, text: str) -> dict[str, Any]:
+        """Edit a private note (only its author may; the old text is kept, the customer never
+        hears of it). Needs a person's token, not an integration key."""
+        return self._call(
+            Call("v1_notes_partial_update", {"note_id": note_id}, body={"text": text})
+        )
+
     def list(
         self,
         *,

@@ -68,6 +68,9 @@ OPERATIONS: dict[str, Operation] = {
     # conversations
     "v1_conversations_list": Operation("GET", "/api/v1/conversations", "conversations.list"),
     "v1_conversations_create": Operation("POST", "/api/v1/conversations", "conversations.create"),
+    "v1_notes_partial_update": Operation(
+        "PATCH", "/api/v1/notes/{note_id}", "conversations.edit_note"
+    ),
     "v1_conversations_retrieve": Operation(
         "GET", "/api/v1/conversations/{conversation_id}", "conversations.get"
     ),
