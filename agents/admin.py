@@ -23,7 +23,7 @@ from agents import (  # noqa: F401  (registers Workflow, GuardrailPolicy, the se
     workflows_admin,
 )
 from agents.action_registry import action_names
-from agents.admin_fields import CommaListField, JSONObjectField
+from agents.admin_fields import CommaListField, JSONObjectField, WriteOnlySecretField
 from agents.models import Agent, ApprovalAction, HandoffRule, KnowledgeEntry, RuleSet
 from agents.rule_lint import rules_warnings
 from agents.runtime_config import SECRET_NAMES, runtime_secret_after, secret_problem
@@ -89,14 +89,7 @@ class AgentForm(TenantScopedForm):
         'your own); webhook: {"url"}; builtin: leave empty. Keys and secrets go in the field '
         "below, never here.",
     )
-    runtime_secret_input = forms.CharField(
-        required=False,
-        strip=False,
-        label="API key / signing secret",
-        widget=forms.PasswordInput(
-            render_value=False, attrs={"autocomplete": "new-password", "size": 60}
-        ),
-    )
+    runtime_secret_input = WriteOnlySecretField(label="API key / signing secret")
     restrict_actions = forms.BooleanField(
         required=False,
         label="Restrict actions",

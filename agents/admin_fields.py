@@ -73,3 +73,20 @@ class JSONObjectField(StrictJSONField):
 
     def bound_data(self, data, initial):
         return "" if data in (None, "") else super().bound_data(data, initial)
+
+
+class WriteOnlySecretField(forms.CharField):
+    """A key or secret typed into an admin form: never rendered back (the page says only
+    whether one is set), taken as typed (no stripping), and not offered to the browser's
+    saved passwords."""
+
+    def __init__(self, *, label: str, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(
+            strip=False,
+            label=label,
+            widget=forms.PasswordInput(
+                render_value=False, attrs={"autocomplete": "new-password", "size": 60}
+            ),
+            **kwargs,
+        )

@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
+from agents.admin_fields import WriteOnlySecretField
 from agents.models import (
     GlobalOrchestratorSettings,
     HandoffMode,
@@ -121,14 +122,7 @@ class OrchestratorSettingsForm(TenantScopedForm):
         choices=RiskCategory.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
 
-    orchestrator_api_key_input = forms.CharField(
-        required=False,
-        strip=False,
-        label="Orchestrator API key",
-        widget=forms.PasswordInput(
-            render_value=False, attrs={"autocomplete": "new-password", "size": 60}
-        ),
-    )
+    orchestrator_api_key_input = WriteOnlySecretField(label="Orchestrator API key")
     clear_orchestrator_api_key = forms.BooleanField(
         required=False,
         label="Clear the orchestrator API key",

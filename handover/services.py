@@ -450,13 +450,19 @@ def note_post(*, conversation: Conversation, user, text: str) -> Message:
     """A private note on a conversation: shown to colleagues in the inbox, never to the
     customer (not on their socket, in the API's transcript or by e-mail) nor to the AI."""
     _agent_of(conversation, user)
-    text = (text or "").strip()
-    if not text or len(text) > NOTE_MAX or "\x00" in text:
-        raise _invalid("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
+    text = _note_text(text)
     name = user.get_full_name() or user.get_username()
     return message_post(
         conversation=conversation, role=MessageRole.NOTE, author=name, text=text, author_user=user
     )
+
+
+def _note_text(text) -> str:
+    """A private note's text, trimmed: 1 to NOTE_MAX characters, without NUL."""
+    text = text.strip() if isinstance(text, str) else ""
+    if not text or len(text) > NOTE_MAX or "\x00" in text:
+        raise _invalid("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
+    return text
 
 
 class NotTheAuthor(Forbidden):
@@ -474,9 +480,7 @@ def note_edit(*, note: Message, user, text: str) -> Message:
         raise _invalid("messageId", "is not a private note")
     if locked.author_user_id != user.pk:
         raise NotTheAuthor("only the person who wrote a note can edit it")
-    text = text.strip() if isinstance(text, str) else ""
-    if not text or len(text) > NOTE_MAX or "\x00" in text:
-        raise _invalid("text", f"must be 1 to {NOTE_MAX} characters, without NUL")
+    text = _note_text(text)
     if text == locked.text:
         return locked
     MessageRevision.objects.create(

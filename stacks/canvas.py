@@ -358,9 +358,11 @@ def stack_canvas(*, root: Agent, now: dt.datetime | None = None) -> Canvas:
         if escalation:
             target = escalation.get("targetAgentId")
             label = _escalation_label(escalation)
-            if target is not None and target not in members_by_slug:
-                pass  # an agent of another stack: shown in the agent's panel, not drawn
-            elif target is not None:
+            if target is None:
+                escalation_edges[agent.slug] = add(
+                    "escalation", agent.slug, PEOPLE, wrap(label), label + " to people"
+                )
+            elif target in members_by_slug:  # another stack's agent: in the panel, not drawn
                 edge = add("escalation", agent.slug, target, wrap(label), label)
                 if escalation.get("escalateToHuman"):
                     fallback = add(
@@ -375,9 +377,6 @@ def stack_canvas(*, root: Agent, now: dt.datetime | None = None) -> Canvas:
                         (EventType.ESCALATED, target, HUMAN, EscalationReason.ESCALATION_FALLBACK),
                         0,
                     )
-            else:
-                edge = add("escalation", agent.slug, PEOPLE, wrap(label), label + " to people")
-            if target is None or target in members_by_slug:
                 escalation_edges[agent.slug] = edge
     # the router: specialists no handoff rule names still get the supervisor's conversations
     for agent in members:
