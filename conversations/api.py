@@ -315,7 +315,7 @@ class MessagesView(APIView):
         try:
             # the tenant check is folded into the turn's lock query: no query of its own
             result = conversation_receive_message(
-                conversation=Conversation(pk=conversation_id, tenant_id=tenant.pk),
+                conversation=Conversation(pk=conversation_id, tenant=tenant),
                 text=data["text"],
                 signals=data.get("signals"),
                 sent_by=request_principal(request),

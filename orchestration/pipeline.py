@@ -83,16 +83,22 @@ def conversation_decide(
     rule tester's dry run of a draft rule set)."""
     with transaction.atomic(), events_buffered():
         # one statement: the lock, the tenant check (a conversation of another tenant is not
-        # found) and the customer's previous message (a repeated question stalls)
+        # found) and the customer's previous message (a repeated question stalls); the tenant
+        # and the agent come from memory (the caller's tenant, the cached configuration's
+        # agents), the workflow only when one runs
         conv = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("tenant", "current_agent", "workflow")
+            Conversation.objects.select_for_update()
             .annotate(previous_customer_text=_PREVIOUS_CUSTOMER_TEXT)
             .get(pk=conversation.pk, tenant_id=conversation.tenant_id)
         )
         if conv.state == State.RESOLVED:
             raise ConversationClosed("This conversation is resolved; start a new one.")
+        if Conversation.tenant.is_cached(conversation):
+            conv.tenant = conversation.tenant
         config = config or tenant_config(conv.tenant)
+        agent = config.agents.get(conv.current_agent_id)
+        if agent is not None:
+            conv.current_agent = agent
         with timed() as t:
             detected = config.detect(text, conv.current_agent)
         turn = _store(conv, config, text, detected, signals or {}, t[0])

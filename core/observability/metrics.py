@@ -206,18 +206,34 @@ def socket_closed(code: int | None) -> None:
 # --- the database: a connection's execute wrapper --------------------------------------------
 
 
+_QUERY_KINDS = ("select", "insert", "update", "delete", "other")
+# the labelled children, looked up once (``labels()`` hashes and locks on every call)
+_query_metrics: dict[str, tuple[Any, Any]] = {}
+
+
+def _query_children(kind: str) -> tuple[Any, Any]:
+    children = _query_metrics.get(kind)
+    if children is None:
+        children = (db_queries.labels(kind=kind), db_latency.labels(kind=kind))
+        _query_metrics[kind] = children
+    return children
+
+
 def query_wrapper(execute, sql, params, many, context):
     if not _on:
         return execute(sql, params, many, context)
     start = time.perf_counter()
-    kind = (sql.lstrip().split(None, 1)[0].lower() if sql else "") or "other"
-    if kind not in ("select", "insert", "update", "delete"):
-        kind = "other"
+    kind = sql[:6].lower() if sql else "other"
+    if kind not in _QUERY_KINDS:
+        kind = (sql.lstrip().split(None, 1)[0].lower() if sql else "") or "other"
+        if kind not in _QUERY_KINDS:
+            kind = "other"
     try:
         return execute(sql, params, many, context)
     finally:
-        db_queries.labels(kind=kind).inc()
-        db_latency.labels(kind=kind).observe(time.perf_counter() - start)
+        count, latency = _query_children(kind)
+        count.inc()
+        latency.observe(time.perf_counter() - start)
 
 
 def install_query_wrapper(sender: Any = None, connection: Any = None, **kwargs: Any) -> None:
