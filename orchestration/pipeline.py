@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -86,11 +87,7 @@ def conversation_decide(
         # found) and the customer's previous message (a repeated question stalls); the tenant
         # and the agent come from memory (the caller's tenant, the cached configuration's
         # agents), the workflow only when one runs
-        conv = (
-            Conversation.objects.select_for_update()
-            .annotate(previous_customer_text=_PREVIOUS_CUSTOMER_TEXT)
-            .get(pk=conversation.pk, tenant_id=conversation.tenant_id)
-        )
+        conv = _locked(conversation.pk, conversation.tenant_id)
         if conv.state == State.RESOLVED:
             raise ConversationClosed("This conversation is resolved; start a new one.")
         if Conversation.tenant.is_cached(conversation):
@@ -116,6 +113,42 @@ _PREVIOUS_CUSTOMER_TEXT = Subquery(
     .order_by("-id")
     .values("text")[:1]
 )
+# The lock query's SQL, compiled by the ORM once per process and database vendor (compiling it
+# cost more CPU than running it): the SQL, its parameters, and where the id and the tenant go.
+_LOCK_SQL: dict[str, tuple[str, list[Any], int, int]] = {}
+_ID_MARK, _TENANT_MARK = "00000000-0000-4000-8000-00000000feed", -424242
+
+
+def _locked(pk: Any, tenant_id: int) -> Conversation:
+    """The conversation, locked, with its customer's previous message; DoesNotExist when it
+    is not the tenant's."""
+    vendor = connection.vendor
+    compiled = _LOCK_SQL.get(vendor)
+    if compiled is None:
+        query = (
+            Conversation.objects.select_for_update()
+            .annotate(previous_customer_text=_PREVIOUS_CUSTOMER_TEXT)
+            .filter(pk=_ID_MARK, tenant_id=_TENANT_MARK)
+            .order_by()
+            .query
+        )
+        sql, params = query.get_compiler(connection=connection).as_sql()
+        params = list(params)
+        mark = _ID_MARK.replace("-", "")
+        id_at = next(i for i, p in enumerate(params) if str(p).replace("-", "") == mark)
+        compiled = (sql, params, id_at, params.index(_TENANT_MARK))
+        _LOCK_SQL[vendor] = compiled
+    sql, params, id_at, tenant_at = compiled
+    params = list(params)
+    try:
+        params[id_at] = Conversation._meta.pk.get_db_prep_value(pk, connection)
+    except ValidationError:
+        raise Conversation.DoesNotExist from None  # not an id at all: no such conversation
+    params[tenant_at] = tenant_id
+    found = list(Conversation.objects.raw(sql, params))
+    if not found:
+        raise Conversation.DoesNotExist("Conversation matching query does not exist.")
+    return found[0]
 
 
 # What a turn may change on the conversation (its state is written by the lifecycle service).

@@ -137,6 +137,9 @@ def test_a_normal_message_costs_a_fixed_few_statements_and_redis_commands(
     assert row.payload["task"] == RUN_TURN_TASK and row.payload["args"][2] == body["message"]["id"]
     assert row.relayed_at is not None  # relayed in the request
     assert not [sql for sql in statements if "SAVEPOINT" in sql.upper()]
+    # the lock reads the conversation alone: the tenant is the key's, the agent the cached
+    # configuration's
+    assert "orchestration_conversation" in statements[0] and " JOIN " not in statements[0]
     assert len(statements) <= NORMAL_STATEMENTS
     assert len(commands) <= REDIS_COMMANDS
 
