@@ -186,7 +186,34 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
         await super().websocket_disconnect(message)
 
 
-class InboxConsumer(JsonConsumer):
+class PersonSocket(JsonConsumer):
+    """A socket a signed-in person of a tenant opened, which re-checks who is there.
+
+    The subclass's ``connect`` sets ``user``, ``session_key``, ``tenant_id``, ``hats`` (the
+    hats the socket was opened with) and ``closing = False``; ``_still_there`` re-reads the
+    person in one query (``access_of``) and closes the socket when they are gone (4401) or lost
+    a hat it was opened with or left the tenant (4403)."""
+
+    async def _still_there(self) -> frozenset[str] | None:
+        """Re-read who is behind the socket; close it (after an error frame) when they are
+        gone or lost what it was opened with. The hats both still hold, or None (closed)."""
+        if self.closing:
+            return None
+        now = await socket_db(access_of)(self.user.pk, self.session_key)
+        if now.close_code:
+            code, error = now.close_code, "You are signed out."
+        elif now.tenant_id != self.tenant_id or not self.hats <= now.hats:
+            code, error = 4403, "Your roles changed; reconnect to see what they allow."
+        else:
+            forget_hats(self.user)  # the services read the membership afresh
+            return self.hats & now.hats
+        self.closing = True
+        await self.send_json({"type": "error", "code": _CLOSE_CODES[code], "error": error})
+        await self.close(code=code)
+        return None
+
+
+class InboxConsumer(PersonSocket):
     """``/ws/inbox/``: human agents and approvers of one tenant.
 
     Who may do what comes from the permission matrix (``orchestration/permissions.py``): the
@@ -217,6 +244,7 @@ class InboxConsumer(JsonConsumer):
         membership = await socket_db(membership_of)(user)
         self.user = user
         self.tenant = membership.tenant
+        self.tenant_id = membership.tenant_id
         self.hats = now.hats
         self.is_agent = AGENT in now.hats
         context.bind(request_id=context.request_id_from(None), tenant_id=self.tenant.pk)
@@ -246,24 +274,6 @@ class InboxConsumer(JsonConsumer):
         if self.is_agent:
             await socket_db(presence.presence_leave)(user=self.user)
             await presence.presence_changed(self.tenant)
-
-    async def _still_there(self) -> frozenset[str] | None:
-        """Re-read who is behind the socket; close it (after an error frame) when they are
-        gone or lost what it was opened with. The hats both still hold, or None (closed)."""
-        if self.closing:
-            return None
-        now = await socket_db(access_of)(self.user.pk, self.session_key)
-        if now.close_code:
-            code, error = now.close_code, "You are signed out."
-        elif now.tenant_id != self.tenant.pk or not self.hats <= now.hats:
-            code, error = 4403, "Your roles changed; reconnect to see what they allow."
-        else:
-            forget_hats(self.user)  # the services read the membership afresh
-            return self.hats & now.hats
-        self.closing = True
-        await self.send_json({"type": "error", "code": _CLOSE_CODES[code], "error": error})
-        await self.close(code=code)
-        return None
 
     async def receive_json(self, content, **kwargs):
         hats = await self._still_there()  # every frame: who is there, from the database
@@ -427,25 +437,35 @@ TEAM_KINDS = frozenset(
 )
 
 
-class TeamConsumer(JsonConsumer):
+class TeamConsumer(PersonSocket):
     """``/ws/team/``: the managers' team view (``inbox-team``) kept live. It opens for whoever
     the page's row of the permission matrix lets in, hears the tenant's inbox group, and
     forwards only a nudge, ``{"type": "team.changed", "cause": <kind>}``, never a row: the page
-    then re-reads its table through its own door (``?fragment=1``)."""
+    then re-reads its table through its own door (``?fragment=1``).
+
+    Before each nudge it re-checks who is there (``PersonSocket._still_there``, as the inbox
+    does on every frame): a person deactivated, signed out everywhere or deleted gets an error
+    frame and 4401; one who lost the hats the page let in (the manager role) or left the
+    tenant, 4403. Either way no nudge goes out and none follows."""
 
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        session_key = getattr(self.scope.get("session"), "session_key", None)
-        now = await socket_db(access_of)(user.pk, session_key)
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.closing = False
+        now = await socket_db(access_of)(user.pk, self.session_key)
         if now.close_code:
             await self.close(code=now.close_code)
             return
-        if now.tenant_id is None or not PAGES["inbox-team"].allows(now.hats):
+        page = PAGES["inbox-team"]
+        if now.tenant_id is None or not page.allows(now.hats):
             await self.close(code=4403)
             return
+        self.user = user
+        self.tenant_id = now.tenant_id
+        self.hats = frozenset(hat for hat in now.hats if page.allows([hat]))
         self.group = tenant_inbox_group(now.tenant_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -460,7 +480,7 @@ class TeamConsumer(JsonConsumer):
 
     async def broadcast(self, message):
         kind = (message.get("event") or {}).get("type")
-        if kind in TEAM_KINDS:
+        if kind in TEAM_KINDS and await self._still_there() is not None:
             await self.send_json({"type": "team.changed", "cause": kind})
 
 

@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
+from core import services
 from core.events import notify_now, tenant_inbox_group
 from handover.services import agent_status_set, handoff_claim
 from tests.handover.test_socket_access import (
@@ -17,6 +18,7 @@ from tests.handover.test_socket_access import (
     _person,
     _queued_handoff,
     _signed_in,
+    closes,
     layer,  # noqa: F401 (the fixture)
     until,
 )
@@ -96,3 +98,60 @@ async def test_only_those_the_team_page_lets_in_open_the_socket(
     anonymous = WebsocketCommunicator(application, "/ws/team/", headers=[ORIGIN])
     connected, code = await anonymous.connect()
     assert not connected and code == 4401
+
+
+async def test_a_manager_who_loses_the_role_is_closed_4403_at_the_next_nudge(
+    layer,  # noqa: F811
+    tenant,
+):
+    boss = await sync_to_async(_person)(tenant, ["manager", "agent"], "boss")
+    socket = await open_team(boss)
+    await sync_to_async(services.membership_set)(user=boss, tenant=tenant, roles=["agent"])
+
+    await notify_now([tenant_inbox_group(tenant.pk)], {"type": "handoff.queued"})
+
+    code, frames = await closes(socket)
+    assert code == 4403
+    assert frames == [
+        {
+            "type": "error",
+            "code": "forbidden",
+            "error": "Your roles changed; reconnect to see what they allow.",
+        }
+    ]
+    await notify_now([tenant_inbox_group(tenant.pk)], {"type": "handoff.claimed"})
+    assert await socket.receive_nothing(timeout=0.5)
+
+
+async def test_a_deactivated_manager_is_closed_4401_at_the_next_nudge(
+    layer,  # noqa: F811
+    tenant,
+):
+    boss = await sync_to_async(_person)(tenant, ["manager"], "boss")
+    socket = await open_team(boss)
+    await sync_to_async(services.person_set_active)(user=boss, active=False)
+
+    await notify_now([tenant_inbox_group(tenant.pk)], {"type": "presence"})
+
+    code, frames = await closes(socket)
+    assert code == 4401
+    assert frames == [{"type": "error", "code": "signed_out", "error": "You are signed out."}]
+    await notify_now([tenant_inbox_group(tenant.pk)], {"type": "handoff.queued"})
+    assert await socket.receive_nothing(timeout=0.5)
+
+
+async def test_a_manager_who_keeps_the_role_keeps_hearing_nudges(
+    layer,  # noqa: F811
+    tenant,
+):
+    boss = await sync_to_async(_person)(tenant, ["manager", "agent"], "boss")
+    socket = await open_team(boss)
+    await sync_to_async(services.membership_set)(user=boss, tenant=tenant, roles=["manager"])
+
+    await notify_now([tenant_inbox_group(tenant.pk)], {"type": "handoff.queued"})
+
+    assert await until(socket, "team.changed") == {
+        "type": "team.changed",
+        "cause": "handoff.queued",
+    }
+    await socket.disconnect()
