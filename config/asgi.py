@@ -25,6 +25,7 @@ from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from config import runner  # noqa: E402
+from config.admission import Admission  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
 from config.security import WebsocketNulRefusal  # noqa: E402
 from config.socket_threads import auth_middleware_stack  # noqa: E402
@@ -35,7 +36,7 @@ refuse_unknown_paths = [re_path(r"", WebsocketDenier.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": Admission(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             WebsocketNulRefusal(
                 auth_middleware_stack(URLRouter([*websocket_urlpatterns, *refuse_unknown_paths]))

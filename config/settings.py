@@ -233,6 +233,9 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# HTTP requests of a process inside Django at once (config/admission.py); the rest wait their
+# turn on the event loop. 0: unbounded (a thread per request, taking turns on the GIL).
+HTTP_CONCURRENCY = env_int("HTTP_CONCURRENCY", 8)
 # Threads per process for the websockets' database work (config/socket_threads.py); with the
 # HTTP requests' threads they share the process's DB_POOL_MAX_SIZE connections. 0: channels'
 # way, asgiref's one shared thread; the default on SQLite, which takes one writer at a time

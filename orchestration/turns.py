@@ -43,6 +43,7 @@ from agents.runtimes import AgentReply, AgentSpec
 from agents.runtimes.base import merge_signals
 from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
+from config.admission import released
 from conversations import decisions, lifecycle
 from conversations.decisions import HUMAN, DropReason, EscalationReason, RouteReason
 from conversations.events import events_buffered, record
@@ -616,7 +617,8 @@ def turn_wait(*, conversation_id, ai_turn: int, seconds: float) -> dict[str, Any
         left = deadline - time.monotonic()
         if left <= 0:
             return None
-        time.sleep(min(next(polls, WAIT_POLL_SECONDS[-1]), left))
+        with released():  # only waiting: the request's place goes to a working one
+            time.sleep(min(next(polls, WAIT_POLL_SECONDS[-1]), left))
 
 
 def turn_dispatch(conversation: Conversation) -> None:
