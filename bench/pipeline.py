@@ -682,7 +682,7 @@ def count_per_message(messages: int = 10) -> dict:
     ]
     path = f"/api/v1/conversations/{conversation}/messages"
     client.post(path, {"text": "Hello"}, format="json")
-    statements, commands = [], []
+    statements, commands, kinds = [], [], []
     for i in range(messages):
         seen.clear()
         counting[0] = True
@@ -698,7 +698,10 @@ def count_per_message(messages: int = 10) -> dict:
             )
         )
         commands.append(len(seen))
-    return {"statements": statements, "commands": commands, "last": list(seen)}
+        # a message its agent keeps (a normal one) or one the router hands to another agent,
+        # who is announced in a notice (a second message in the turn)
+        kinds.append("transferred" if response.json()["notices"] else "normal")
+    return {"statements": statements, "commands": commands, "kinds": kinds, "last": list(seen)}
 
 
 def counted_in_subprocess(env: dict[str, str], raw_key: str) -> dict | None:
@@ -1031,10 +1034,22 @@ def floor_report(floors: list[Floor], counts: dict | None, figures: list[dict]) 
             f"SQL statements {statements} (aim <= 6, a refund <= 12), Redis commands "
             f"{min(commands)}-{max(commands)} (aim <= 3): {counts['last']}"
         )
-        median = sorted(statements)[len(statements) // 2]
-        figures.append(
-            figure("SQL statements per message (median)", median, "", "<= 6", median <= 6)
+        kinds = counts.get("kinds") or ["normal"] * len(statements)
+        normal = sorted(n for n, kind in zip(statements, kinds, strict=True) if kind == "normal")
+        moved = [n for n, kind in zip(statements, kinds, strict=True) if kind != "normal"]
+        print(
+            f"  a normal message (its agent keeps it): {normal}; a message routed to another "
+            f"agent, who is announced: {moved}"
         )
+        if normal:
+            most = max(normal)
+            figures.append(
+                figure("SQL statements per normal message (max)", most, "", "<= 6", most <= 6)
+            )
+        if moved:
+            figures.append(
+                figure("SQL statements per message routed and announced (max)", max(moved), "")
+            )
         figures.append(
             figure(
                 "SQL statements per message (max: a refund)",

@@ -16,6 +16,11 @@ reply's latency is from the POST to the agent's ``message.created``. Printed:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/turn.py \\
         [--conversations 100] [--delay 1.5]
+
+``--embedded`` runs the same on the embedded default instead (what ``./run up`` serves: one
+``runserver`` process on SQLite with the in-memory channel layer and the in-process runner, no
+PostgreSQL, no Redis; default 24 conversations): every POST answered (no 503 while agents
+think), every reply once. The "idle in transaction" figure is PostgreSQL's and is not printed.
 """
 
 from __future__ import annotations
@@ -35,7 +40,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._db import database_urls, recreate_database  # noqa: E402
-from bench._procs import STORE_KEYS, Processes, RedisServer, product_env  # noqa: E402
+from bench._procs import (  # noqa: E402
+    STORE_KEYS,
+    Processes,
+    RedisServer,
+    free_port,
+    product_env,
+    wait_until,
+)
 from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
 
@@ -197,12 +209,106 @@ def customer(base: str, key: str, conversation_id: str, token: str, start: threa
         return {"status": 201, "posted": posted, "reply": reply_at, "replies": replies}
 
 
+def run_customers(base: str, key: str, made) -> list[dict]:
+    start = threading.Barrier(len(made))
+    with ThreadPoolExecutor(max_workers=len(made)) as pool:
+        return list(pool.map(lambda m: customer(base, key, m[0], m[1], start), made, timeout=300))
+
+
+def embedded(args) -> int:
+    """The embedded default: one runserver process on SQLite, the in-process runner."""
+    conversations = args.conversations or 24
+    logs = Path(tempfile.mkdtemp(prefix="bench-turn-embedded-"))
+    llm = SlowLLM(args.delay)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(
+        DEBUG="1",
+        SQLITE_PATH=str(logs / "db.sqlite3"),
+        IN_PROCESS_RUNNER="1",
+        PYTHONUNBUFFERED="1",
+        RUNTIME_ALLOW_PRIVATE_NETWORKS="1",
+        LOG_LEVEL="WARNING",
+        API_RATE_LIMIT="off",
+    )
+    os.environ.clear()
+    os.environ.update({**env, "DJANGO_SETTINGS_MODULE": "config.settings"})
+    processes = Processes(logs)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    call_command("migrate", verbosity=0)
+    key, made = seed(llm.url, conversations)
+    connections.close_all()
+    log(f"{conversations} conversations on the embedded default (logs in {logs})")
+    port = free_port()
+    server = processes._spawn(
+        "runserver",
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import requests
+
+        def answers() -> bool:
+            if server.poll() is not None:
+                raise SystemExit(f"the server died:\n{processes.log(server)}")
+            try:
+                return requests.get(f"{base}/health/live", timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_until(answers, what="the embedded server")
+        results = run_customers(base, key, made)
+    finally:
+        processes.stop_all()
+    n = len(results)
+    refused = [r["status"] for r in results if r["status"] != 201]
+    arrived = [r["reply"] * 1000 for r in results if r["reply"] is not None]
+    twice = sum(1 for r in results if r["replies"] > 1)
+    posts = [r["posted"] * 1000 for r in results]
+    p50 = percentile(arrived, 50) if arrived else float("nan")
+    print(f"embedded default (runserver, SQLite, in-process runner), {n} conversations at once")
+    print(f"agent endpoint                 answers in {args.delay * 1000:.0f} ms")
+    print(f"POST refused                   {len(refused)} {sorted(set(refused)) or ''}")
+    print(f"replies arrived                {len(arrived)} of {n} ({twice} more than once)")
+    print(f"agent calls in flight, most    {llm.max_in_flight}")
+    post50, post95 = percentile(posts, 50), percentile(posts, 95)
+    p95 = percentile(arrived, 95) if arrived else float("nan")
+    print(f"POST answered, p50 / p95       {post50:.0f} / {post95:.0f} ms")
+    print(f"reply latency, p50 / p95       {p50:.0f} / {p95:.0f} ms")
+    figures = [
+        figure("embedded: POST refused (503 or other)", len(refused), "", "= 0", not refused),
+        figure(
+            "embedded: replies arrived", len(arrived), "of " + str(n), f"= {n}", len(arrived) == n
+        ),
+        figure("embedded: replies sent twice", twice, "conversations", "= 0", twice == 0),
+        figure("embedded: agent calls in flight at once", llm.max_in_flight, "calls"),
+        figure("embedded: POST answered p95", percentile(posts, 95), "ms"),
+        figure("embedded: reply latency p50", p50, "ms"),
+    ]
+    emit("turn-embedded", figures, command_line("bench/turn.py --embedded"))
+    return 0 if all(f["met"] is not False for f in figures) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--conversations", type=int, default=100)
+    parser.add_argument("--conversations", type=int, default=0, help="default 100 (24 embedded)")
     parser.add_argument("--delay", type=float, default=1.5, help="the endpoint's answer time (s)")
     parser.add_argument("--web", type=int, default=2, help="ASGI processes")
+    parser.add_argument("--embedded", action="store_true", help="on the embedded default")
+    parser.add_argument("--no-embedded", action="store_true", help="skip the embedded pass")
     args = parser.parse_args()
+    if args.embedded:
+        return embedded(args)
+    args.conversations = args.conversations or 100
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
         print("bench/turn.py: set DATABASE_URL to a PostgreSQL server", file=sys.stderr)
@@ -241,11 +347,7 @@ def main() -> int:
         processes.worker(env, queues="celery")
         processes.turns_worker({**env, "DB_POOL_MAX_SIZE": "5"}, concurrency=250)
         watch.thread.start()
-        start = threading.Barrier(len(made))
-        with ThreadPoolExecutor(max_workers=len(made)) as pool:
-            results = list(
-                pool.map(lambda m: customer(base, key, m[0], m[1], start), made, timeout=300)
-            )
+        results = run_customers(base, key, made)
     finally:
         watch.stop.set()
         processes.stop_all()
@@ -299,8 +401,32 @@ def main() -> int:
         ),
         figure("reply latency p95", p95, "ms"),
     ]
+    if not args.no_embedded:
+        figures += embedded_in_subprocess(args.delay)
     emit("turn", figures, command_line("bench/turn.py", env=["DATABASE_URL=..."]))
     return 0 if all(f["met"] is not False for f in figures) else 1
+
+
+def embedded_in_subprocess(delay: float) -> list[dict]:
+    """The embedded pass (24 conversations), in a process of its own (its Django is set up on
+    SQLite); its report is printed here and its figures join this run's."""
+    import subprocess
+
+    print()
+    done = subprocess.run(
+        [sys.executable, __file__, "--embedded", "--delay", str(delay)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = done.stdout.splitlines()
+    print("\n".join(line for line in lines if not line.startswith("RESULT ")))
+    results = [line for line in lines if line.startswith("RESULT ")]
+    if not results:
+        print(f"the embedded pass failed:\n{done.stderr[-2000:]}")
+        return [figure("embedded: pass ran", 0, "", "= 1", False)]
+    return json.loads(results[-1][len("RESULT ") :])["figures"]
 
 
 if __name__ == "__main__":
