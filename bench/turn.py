@@ -33,13 +33,13 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._db import database_urls, recreate_database  # noqa: E402
+from bench._llm import API_KEY, SlowLLM  # noqa: E402
 from bench._procs import (  # noqa: E402
     STORE_KEYS,
     Processes,
@@ -53,72 +53,10 @@ from tools.stats import percentile  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_turn")
 SECRET = "bench-turn-not-a-secret-" + "x" * 32
-API_KEY = "sk-bench-turn-0123456789"
-ANSWER = "Your invoice is under Account > Billing."
 
 
 def log(text: str) -> None:
     print(f"[turn] {text}", file=sys.stderr, flush=True)
-
-
-class SlowLLM:
-    """An OpenAI-compatible chat-completions endpoint answering after ``delay`` seconds; counts
-    the requests in flight."""
-
-    def __init__(self, delay: float):
-        self.delay = delay
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.calls = 0
-        bench = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with bench.lock:
-                    bench.calls += 1
-                    bench.in_flight += 1
-                    bench.max_in_flight = max(bench.max_in_flight, bench.in_flight)
-                try:
-                    time.sleep(bench.delay)
-                finally:
-                    with bench.lock:
-                        bench.in_flight -= 1
-                body = json.dumps(
-                    {
-                        "id": "chatcmpl-1",
-                        "object": "chat.completion",
-                        "model": "bench-model",
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": ANSWER},
-                                "finish_reason": "stop",
-                            }
-                        ],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format, *args):
-                pass
-
-        ThreadingHTTPServer.request_queue_size = 1024
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
 
 class IdleWatch:
