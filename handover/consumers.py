@@ -56,6 +56,7 @@ from core.json_input import (
     loads,
 )
 from core.limits import message_text
+from core.models import Tenant
 from core.observability import context, metrics
 from core.permissions import (
     AGENT,
@@ -607,7 +608,10 @@ class CustomerConsumer(JsonConsumer):
             await self.send_json(refused)
 
     def _customer_says(self, text: str) -> dict[str, Any] | None:
-        conversation = Conversation.objects.get(pk=self.conversation_id)
+        # the turn's lock query reads the conversation (and checks it is the tenant's)
+        conversation = Conversation(
+            pk=self.conversation_id, tenant=Tenant.objects.get(pk=self.tenant_id)
+        )
         try:
             conversation_receive_message(conversation=conversation, text=text)
         except DomainError as exc:  # resolved: it takes no more messages
