@@ -106,3 +106,31 @@ def released() -> Iterator[None]:
 
 
 _NO_LOCK = threading.Lock()
+
+
+# --- bounded sections of a process's threads ----------------------------------------------------
+#
+# The same trouble in a threads-pool worker: the turns worker runs a hundred agents' runs at
+# once, each mostly waiting on its LLM; when their answers come back together, a hundred threads
+# want the GIL, and one that holds the conversation's lock to apply its answer sits idle in its
+# transaction between two statements while the others run. ``section`` lets at most ``limit``
+# threads of the process into a named section (the database phases of a turn) at once; the
+# others wait on the semaphore, asleep, not taking turns on the GIL.
+
+_sections: dict[str, threading.BoundedSemaphore] = {}
+_sections_lock = threading.Lock()
+
+
+@contextmanager
+def section(name: str, limit: int) -> Iterator[None]:
+    """At most ``limit`` threads of this process inside the section ``name`` at once (0 or
+    less: no bound)."""
+    if limit <= 0:
+        yield
+        return
+    semaphore = _sections.get(name)
+    if semaphore is None:
+        with _sections_lock:
+            semaphore = _sections.setdefault(name, threading.BoundedSemaphore(limit))
+    with semaphore:
+        yield

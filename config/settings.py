@@ -353,6 +353,10 @@ TURN_DISPATCH = env_str("TURN_DISPATCH", "outbox")
 if TURN_DISPATCH not in ("outbox", "inline"):
     raise ImproperlyConfigured('TURN_DISPATCH must be "outbox" or "inline".')
 # a turn's task: soft and hard time limits (s; the runtimes' own timeouts come first)
+# Threads of a process in a turn's database phases (reading the turn, applying its outcome) at
+# once; the other runs wait asleep instead of taking turns on the GIL with a thread that holds
+# the conversation's lock (config/admission.py, section). 0: no bound.
+TURN_DATABASE_THREADS = env_int("TURN_DATABASE_THREADS", 4)
 TURN_SOFT_TIME_LIMIT = env_int("TURN_SOFT_TIME_LIMIT", 150)
 TURN_TIME_LIMIT = env_int("TURN_TIME_LIMIT", 180)
 # a turn pending this long is sent to the workers again, then (as long again) given up

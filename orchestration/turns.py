@@ -43,7 +43,7 @@ from agents.runtimes import AgentReply, AgentSpec
 from agents.runtimes.base import merge_signals
 from approvals.selectors import approval_json
 from approvals.services import ActionInvalid, ActionNotAllowed, action_propose
-from config.admission import released
+from config.admission import released, section
 from conversations import decisions, lifecycle
 from conversations.decisions import HUMAN, DropReason, EscalationReason, RouteReason
 from conversations.events import events_buffered, record
@@ -153,14 +153,18 @@ def execute(*, conversation_id, ai_turn: int, message_id: int) -> TurnResult | N
     """Run AI turn ``ai_turn`` of the conversation (the answer to message ``message_id``) and
     apply its outcome. Safe to call twice (or at once from two workers): the outcome is
     applied once; None when it already was (or the conversation is gone)."""
-    loaded = _load(conversation_id, ai_turn, message_id)
+    with section("turn-database", settings.TURN_DATABASE_THREADS):
+        loaded = _load(conversation_id, ai_turn, message_id)
+        _release_connection()
     if loaded is None:
         return None
     message, plan = loaded
-    _release_connection()
     with turn_step("agent_run", conversation_id=conversation_id, ai_turn=ai_turn):
         outcome = run_plan(plan) if plan is not None else None
-    with turn_step("apply", conversation_id=conversation_id, ai_turn=ai_turn) as step:
+    with (
+        section("turn-database", settings.TURN_DATABASE_THREADS),
+        turn_step("apply", conversation_id=conversation_id, ai_turn=ai_turn) as step,
+    ):
         result = apply(
             conversation_id=conversation_id,
             ai_turn=ai_turn,

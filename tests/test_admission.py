@@ -136,3 +136,26 @@ async def test_websockets_are_not_admitted_here():
 def test_outside_an_admitted_request_released_does_nothing():
     with released():
         pass  # a worker, a test's client, WSGI: no place to give back
+
+
+def test_a_section_lets_a_few_threads_in_at_once():
+    from config.admission import section
+
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def work():
+        with section("test-section", 3):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            threading.Event().wait(0.05)
+            with lock:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert most[0] == 3
