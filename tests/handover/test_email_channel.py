@@ -400,7 +400,10 @@ def test_a_reply_that_cannot_be_sent_is_retried_then_shown_failed_in_the_timelin
     retries = OutboxEvent.objects.filter(payload__task="conversations.send_email").exclude(
         payload__countdown=None
     )
-    assert sorted({row.payload["countdown"] for row in retries}) == [30, 60, 120, 240]
+    countdowns = {row.payload["countdown"] for row in retries}
+    assert {30, 60, 120, 240} <= countdowns
+    # the others: a later reply waiting for the earlier one to go first (seconds, at most 60)
+    assert all(c in (30, 60, 120, 240) or 5 <= c <= 60 for c in countdowns), countdowns
     assert not OutboxEvent.objects.filter(relayed_at__isnull=True).exists()
 
 
