@@ -30,10 +30,10 @@ import re
 import time
 import unicodedata
 from collections.abc import Mapping
-from io import BytesIO
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
+from io import BytesIO
 from typing import Any
 
 from django.core.exceptions import (
@@ -58,6 +58,7 @@ from agents.runtimes.signing import (
     standard_signature,
     webhook_signing_key,
 )
+from conversations.messages import message_post
 from conversations.models import (
     Channel,
     Conversation,
@@ -67,7 +68,6 @@ from conversations.models import (
     MessageRole,
     State,
 )
-from conversations.messages import message_post
 from conversations.services import conversation_start
 from core.errors import Invalid
 from core.limits import MAX_MESSAGE_TEXT, message_text
@@ -165,7 +165,9 @@ def body_read(request: HttpRequest) -> bytes:
 
 
 def _too_large() -> str:
-    return f"The mail is larger than {MAX_INBOUND_BYTES // (1024 * 1024)} MB (attachments included)."
+    return (
+        f"The mail is larger than {MAX_INBOUND_BYTES // (1024 * 1024)} MB (attachments included)."
+    )
 
 
 def form_read(request: HttpRequest, body: bytes) -> tuple[QueryDict, MultiValueDict]:
