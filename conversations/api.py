@@ -73,6 +73,13 @@ class StartSerializer(serializers.Serializer):
     customer = CustomerSerializer()
     workflowId = serializers.IntegerField(required=False, allow_null=True)
     language = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    subject = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        help_text="On the email channel: the thread's subject (the mails say Re: <subject>); "
+        "without one, the customer's first message gives it.",
+    )
 
     def validate_agentId(self, value):
         tenant = self.context["tenant"]
@@ -242,6 +249,7 @@ class ConversationListView(APIView):
             workflow=data.get("workflowId"),
             language=data.get("language") or "",
             opened_by=request_principal(request),
+            subject=data.get("subject") or "",
         )
         body = {**conversation_json(conversation), "customerToken": token}
         return Response(body, status=status.HTTP_201_CREATED)

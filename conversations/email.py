@@ -15,6 +15,13 @@ after the last one the message is ``failed`` and an
 ``email.failed`` decision event says so in the conversation's timeline (and the inbox hears of
 it). A claim older than ``SENDING_LEASE`` (the worker died mid-send) may be taken again.
 
+Order: the customer reads the thread's mails in the order the messages were written (the AI
+could not answer, "please write again", then "someone will follow up"), although each has its
+own task and two workers may take them at once. A message whose earlier sibling in the
+conversation is still queued or being sent waits for it: it is put back in the queue (the
+attempt not counted) and checked again after a countdown that grows from 5 s to a minute; a
+message older than ``ORDER_WAIT`` goes whatever the earlier one's fate, so the wait is bounded.
+
 Threading: the mail answers the customer's last mail (``In-Reply-To``), lists the thread's
 Message-IDs (``References``, the last ``MAX_REFERENCES``), and its subject is the
 conversation's as a reply ("Re: ..."). The inbound side (``orchestration.email_inbound``) reads
@@ -34,7 +41,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from conversations.decisions import EmailFailed
@@ -60,6 +67,8 @@ EMAIL_MAX_ATTEMPTS = 5
 EMAIL_RETRY_BASE_SECONDS = 30  # then 60, 120, 240 (a mail server's outage of minutes)
 SENDING_LEASE = dt.timedelta(minutes=10)
 MAX_REFERENCES = 20
+ORDER_WAIT = dt.timedelta(minutes=10)  # the longest a mail waits for an earlier one to go
+ORDER_RECHECK_SECONDS = (5, 60)  # the first and the longest wait between two checks
 
 # what the customer gets by e-mail: never the customer's own messages, never a private note
 EMAILED_ROLES = frozenset({MessageRole.AGENT, MessageRole.HUMAN, MessageRole.SYSTEM})
@@ -138,6 +147,40 @@ def new_message_id(tenant_id: int) -> str:
     channel = channel_of(tenant_id)
     address = (channel.from_address if channel else "") or settings.DEFAULT_FROM_EMAIL
     return f"<{uuid.uuid4().hex}@{_domain(address)}>"
+
+
+SUBJECT_FROM_TEXT_CHARS = 78  # a subject taken from a message: its first line, this long
+
+
+def one_line_subject(subject: str) -> str:
+    """A subject as a header carries it: one line (no header injection), at most 255."""
+    return " ".join((subject or "").split())[:255]
+
+
+def subject_from_text(text: str) -> str:
+    """A thread's subject from a customer's message: its first non-empty line, cut at a word
+    before ``SUBJECT_FROM_TEXT_CHARS`` (with "...")."""
+    line = next((one_line_subject(x) for x in (text or "").splitlines() if x.strip()), "")
+    if len(line) <= SUBJECT_FROM_TEXT_CHARS:
+        return line
+    cut = line[: SUBJECT_FROM_TEXT_CHARS - 1]
+    if " " in cut[SUBJECT_FROM_TEXT_CHARS // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def email_subject_take(conversation: Conversation, text: str) -> None:
+    """An e-mail conversation that has no subject yet (opened through the API without one, or
+    a mail without a Subject) takes one from the customer's first message, so every mail of
+    the thread has the same proper ``Re: ...`` subject (``message_post`` calls this)."""
+    if conversation.channel != Channel.EMAIL or conversation.email_subject:
+        return
+    subject = subject_from_text(text)
+    if subject:
+        Conversation.objects.filter(pk=conversation.pk, email_subject="").update(
+            email_subject=subject
+        )
+        conversation.email_subject = subject
 
 
 def reply_subject(conversation: Conversation) -> str:
@@ -246,6 +289,19 @@ def email_send(message_id: int) -> bool:
     if message is None:
         return False
     attempt = message.email_attempts
+    waited = (timezone.now() - message.created_at).total_seconds()
+    if waited < ORDER_WAIT.total_seconds() and _earlier_unsent(message):
+        with transaction.atomic():  # not an attempt: back in the queue, checked again soon
+            Message.objects.filter(pk=message_id, email_status=EmailStatus.SENDING).update(
+                email_status=EmailStatus.QUEUED, email_attempts=F("email_attempts") - 1
+            )
+            outbox_task(
+                tenant_id=message.tenant_id,
+                task=EMAIL_SEND_TASK,
+                args=[message_id],
+                countdown=order_recheck(waited),
+            )
+        return False
     try:
         mail = email_build(message)
         get_connection(fail_silently=False).send_messages([mail])
@@ -268,6 +324,20 @@ def email_send(message_id: int) -> bool:
         return False
     Message.objects.filter(pk=message_id).update(email_status=EmailStatus.SENT)
     return True
+
+
+def _earlier_unsent(message: Message) -> bool:
+    """Whether an earlier mail of the same conversation is still to be sent (queued, or taken
+    by a worker within its lease): this one goes after it."""
+    lease_start = timezone.now() - SENDING_LEASE
+    return (
+        Message.objects.filter(conversation_id=message.conversation_id, pk__lt=message.pk)
+        .filter(
+            Q(email_status=EmailStatus.QUEUED)
+            | Q(email_status=EmailStatus.SENDING, email_attempted_at__gte=lease_start)
+        )
+        .exists()
+    )
 
 
 @transaction.atomic
@@ -294,6 +364,13 @@ def email_failed(message: Message, *, attempts: int, error: str) -> None:
         },
     )
     log.error("e-mail of message %s failed for good after %s attempts", message.pk, attempts)
+
+
+def order_recheck(waited: float) -> int:
+    """Seconds until a mail waiting for an earlier one checks again: about as long as it has
+    waited, from 5 s to a minute."""
+    low, high = ORDER_RECHECK_SECONDS
+    return int(min(high, max(low, waited)))
 
 
 def retry_countdown(attempt: int) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from conversations.email import email_fields, email_queue
+from conversations.email import email_fields, email_queue, email_subject_take
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
 
@@ -32,6 +32,8 @@ def message_json(message: Message) -> dict[str, Any]:
         },
         "createdAt": message.created_at.isoformat(),
     }
+    if message.attachments:  # a customer's mail came with files (their names and sizes)
+        shown["attachments"] = list(message.attachments)
     if message.role == MessageRole.NOTE:
         shown["authorId"] = message.author_user_id
         shown["editedAt"] = message.edited_at.isoformat() if message.edited_at else None
@@ -54,6 +56,8 @@ def message_post(
     message's conversation is only referenced by id, and the caller updates it). On the e-mail
     channel a reply for the customer is also e-mailed, through the outbox
     (``conversations.email``)."""
+    if role == MessageRole.CUSTOMER:
+        email_subject_take(conversation, text)
     emailed = email_fields(conversation, role)
     message = Message.objects.create(
         tenant_id=conversation.tenant_id,

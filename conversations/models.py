@@ -220,6 +220,9 @@ class Message(TenantOwned):
     )
     email_attempts = models.PositiveSmallIntegerField(default=0)
     email_attempted_at = models.DateTimeField(null=True, blank=True)
+    # a customer's mail's attachments (orchestration/email_inbound.py): what came, never the
+    # files: [{"filename", "contentType", "size"}]
+    attachments = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from conversations.decisions import AgentRouted, RouteReason
+from conversations.email import one_line_subject
 from conversations.events import record
 from conversations.models import Conversation
 from core.models import Tenant
@@ -39,11 +40,13 @@ def conversation_start(
     workflow=None,
     language: str = "",
     opened_by: Principal = NOBODY,
+    subject: str = "",
 ) -> tuple[Conversation, str]:
     """Open a conversation with ``agent``. Returns ``(conversation, customer_token)``; the
     token (shown once) lets the customer's widget read and write this conversation only.
     ``opened_by`` records who opened it (a person or an integration key; nobody for the
-    public chat): they never decide an approval the AI asks for in it."""
+    public chat): they never decide an approval the AI asks for in it. ``subject``: on
+    e-mail, the thread's subject (without one, the customer's first message gives it)."""
     raw, digest = customer_token_new()
     conversation = Conversation.objects.create(
         tenant=tenant,
@@ -59,6 +62,7 @@ def conversation_start(
         customer_token_hash=digest,
         opened_by=opened_by.user,
         opened_by_key=opened_by.key,
+        email_subject=one_line_subject(subject),
     )
     record(
         conversation=conversation,

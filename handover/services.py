@@ -15,6 +15,7 @@ from django.utils import timezone
 from agents.orchestrator_settings import effective_settings
 from conversations import lifecycle
 from conversations.decisions import HandoffClaimed, HandoffExpired, HandoffOffered
+from conversations.email import is_emailed
 from conversations.events import record
 from conversations.messages import message_json, message_post
 from conversations.models import (
@@ -65,6 +66,10 @@ EMAIL_HANDOVER_TEXT = (
     "by e-mail as soon as possible."
 )
 HAND_BACK_TEXT = "I'm back: the assistant will take it from here. Ask me anything."
+EMAIL_HAND_BACK_TEXT = (
+    "I'm back: the assistant will take it from here. Just reply to this e-mail with anything "
+    "else you need."
+)
 
 
 HUMAN_HANDOVER_TEXT = (
@@ -140,6 +145,8 @@ def hand_over(
     )
     text = EMAIL_HANDOVER_TEXT if conversation.channel == Channel.EMAIL else HUMAN_HANDOVER_TEXT
     notice = message_post(conversation=conversation, role=MessageRole.SYSTEM, text=text)
+    # on e-mail the notice is the customer's one mail about this handoff (``customer_emailed_at``)
+    emailed_at = notice.created_at if notice.email_message_id else None
     conversation.escalation_fallback = {}  # people have it now
     Conversation.objects.filter(pk=conversation.pk).update(
         last_activity_at=conversation.last_activity_at, escalation_fallback={}
@@ -153,6 +160,7 @@ def hand_over(
         reason=reason,
         settings=settings,
         priority=priority_for(set(risk or []), sentiment),
+        customer_emailed_at=emailed_at,
     )
     return notice, handoff
 
@@ -180,13 +188,24 @@ def handoff_mode(
 
 
 def handoff_open(
-    *, conversation: Conversation, reason: str, settings: dict[str, Any], priority: int = 0
+    *,
+    conversation: Conversation,
+    reason: str,
+    settings: dict[str, Any],
+    priority: int = 0,
+    customer_emailed_at: dt.datetime | None = None,
 ) -> Handoff:
     """Create the handoff of a conversation that is ``handing_off`` (call inside the
     transaction that moved it there). A hot one is offered to the online agents after commit;
-    a cold one gets its pack built and is queued."""
+    a cold one gets its pack built and is queued. ``customer_emailed_at``: when the e-mail
+    customer was already told that someone will follow up (they are not told again)."""
     existing = Handoff.objects.filter(conversation=conversation, status__in=OPEN_STATUSES).first()
     if existing is not None:
+        if customer_emailed_at and existing.customer_emailed_at is None:
+            Handoff.objects.filter(pk=existing.pk, customer_emailed_at__isnull=True).update(
+                customer_emailed_at=customer_emailed_at
+            )
+            existing.customer_emailed_at = customer_emailed_at
         return existing
     mode, why = handoff_mode(conversation, settings)
     now = timezone.now()
@@ -201,6 +220,7 @@ def handoff_open(
         if mode == Mode.HOT
         else None,
         queued_at=None if mode == Mode.HOT else now,
+        customer_emailed_at=customer_emailed_at,
     )
     record(
         conversation=conversation,
@@ -252,13 +272,29 @@ def relay_offer(event) -> None:
 def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
     if conversation.channel != Channel.EMAIL:
         message_post(conversation=conversation, role=MessageRole.SYSTEM, text=COLD_FOLLOW_UP_TEXT)
-    # on e-mail the handover's notice said it already ("someone will follow up by e-mail"), and
-    # message_post e-mailed it through the outbox: the customer is not told twice
+    else:
+        _email_follow_up_once(handoff, conversation)
     outbox_task(tenant_id=handoff.tenant_id, task=BUILD_PACK_TASK, args=[handoff.pk])
     notify_on_commit(
         [tenant_inbox_group(handoff.tenant_id)],
         {"type": "handoff.queued", "handoffId": handoff.pk, "conversationId": str(conversation.pk)},
     )
+
+
+def _email_follow_up_once(handoff: Handoff, conversation: Conversation) -> None:
+    """On e-mail the customer is told once per handoff that someone will follow up: usually
+    the handover's notice said it already (``hand_over`` stamps ``customer_emailed_at``); a
+    handoff opened without it (put back in the queue from an older handoff that never told
+    them) tells them now. The stamp is taken by a conditional update, so never twice."""
+    if not is_emailed(conversation, MessageRole.SYSTEM):
+        return  # nobody to e-mail (an API conversation without an address)
+    now = timezone.now()
+    taken = Handoff.objects.filter(pk=handoff.pk, customer_emailed_at__isnull=True).update(
+        customer_emailed_at=now
+    )
+    if taken:
+        handoff.customer_emailed_at = now
+        message_post(conversation=conversation, role=MessageRole.SYSTEM, text=COLD_FOLLOW_UP_TEXT)
 
 
 def handoff_make_cold(*, handoff_id: int, reason: str) -> Handoff | None:
@@ -423,7 +459,9 @@ def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
         runtime_failures=0,
         escalation_fallback={},
     )
-    message_post(conversation=locked, role=MessageRole.SYSTEM, text=HAND_BACK_TEXT)
+    # on e-mail it is mailed, as every notice for the customer is (conversations.email)
+    text = EMAIL_HAND_BACK_TEXT if locked.channel == Channel.EMAIL else HAND_BACK_TEXT
+    message_post(conversation=locked, role=MessageRole.SYSTEM, text=text)
     return locked
 
 
@@ -606,6 +644,8 @@ def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
         reason=f"back in the queue from {user.get_username()}",
         settings=settings,
         priority=old.priority if old else 0,
+        # the e-mail customer was told someone will follow up: not again for the same wait
+        customer_emailed_at=old.customer_emailed_at if old else None,
     )
 
 

@@ -13,6 +13,13 @@ Which conversation: the one whose mails (ours or the customer's) the mail answer
 (``In-Reply-To``, then ``References``, newest first), when it comes from that conversation's
 customer; else the sender's open e-mail conversation; else a new one. A mail answering a
 resolved conversation starts a new one with the same subject.
+
+Attachments (the provider's file parts: SendGrid's ``attachment1..N``, Mailgun's
+``attachment-1..N``): each one's filename, content type and size are kept on the customer's
+message (``Message.attachments``), never the files, and a private note in the transcript tells
+the people how many came and what they were. A post is at most ``MAX_INBOUND_BYTES`` (413 past
+it, before anything is read or written); at most ``MAX_ATTACHMENTS`` are listed (the rest are
+counted). A mail with attachments and no text is taken, its text saying so.
 """
 
 from __future__ import annotations
@@ -21,15 +28,25 @@ import hmac
 import html
 import re
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
+from io import BytesIO
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest, QueryDict
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
+from django.utils.datastructures import MultiValueDict
 from django.utils.html import strip_tags
 
 from agents.models import Agent, AgentRole
@@ -41,6 +58,7 @@ from agents.runtimes.signing import (
     standard_signature,
     webhook_signing_key,
 )
+from conversations.messages import message_post
 from conversations.models import (
     Channel,
     Conversation,
@@ -60,6 +78,8 @@ from orchestration.turns import conversation_receive_message
 TOLERANCE = 5 * 60  # seconds between the signature's timestamp and now
 MAX_IDS = 50  # Message-IDs of References read (the newest)
 _MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+MAX_INBOUND_BYTES = 25 * 1024 * 1024  # one post, attachments included (the providers' limit)
+MAX_ATTACHMENTS = 20  # listed on the message; more are counted
 
 
 class SignatureRefused(Exception):
@@ -77,6 +97,8 @@ class InboundMail:
     in_reply_to: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     auto_submitted: bool = False
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    attachments_unlisted: int = 0
 
     def answered_ids(self) -> list[str]:
         """The Message-IDs this mail answers, the most telling first."""
@@ -117,6 +139,112 @@ def signature_verify(
 
 
 # --- the form ------------------------------------------------------------------------------------
+
+
+class TooLarge(Exception):
+    """The post is larger than ``MAX_INBOUND_BYTES`` (413)."""
+
+
+class BadForm(Exception):
+    """The post is not a readable form (400)."""
+
+
+def body_read(request: HttpRequest) -> bytes:
+    """The raw body (what the signature covers), at most ``MAX_INBOUND_BYTES``: a larger one
+    is refused by its Content-Length before it is read, or once it runs past the bound."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_INBOUND_BYTES:
+        raise TooLarge(_too_large())
+    body = request.read(MAX_INBOUND_BYTES + 1)
+    if len(body) > MAX_INBOUND_BYTES:
+        raise TooLarge(_too_large())
+    return body
+
+
+def _too_large() -> str:
+    return (
+        f"The mail is larger than {MAX_INBOUND_BYTES // (1024 * 1024)} MB (attachments included)."
+    )
+
+
+def form_read(request: HttpRequest, body: bytes) -> tuple[QueryDict, MultiValueDict]:
+    """The form's fields and files, from the body read (multipart or urlencoded). Raises
+    BadForm (a malformed or overlong multipart, too many fields or files) or TooLarge."""
+    content_type = request.META.get("CONTENT_TYPE", "")
+    try:
+        if content_type.startswith("multipart/form-data"):
+            meta = {**request.META, "CONTENT_LENGTH": str(len(body))}
+            fields, files = MultiPartParser(
+                meta, BytesIO(body), request.upload_handlers, request.encoding
+            ).parse()
+            return fields, files
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            return QueryDict(body, encoding=request.encoding), MultiValueDict()
+    except RequestDataTooBig:
+        raise TooLarge("The mail's text and headers are too large.") from None
+    except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent) as exc:
+        raise BadForm(f"The form cannot be read: {exc}"[:300]) from None
+    raise BadForm("The body must be multipart/form-data or application/x-www-form-urlencoded.")
+
+
+def _clean_name(name: str) -> str:
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]  # no path: only the file's own name
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")  # no control chars
+    return " ".join(name.split())[:255] or "attachment"
+
+
+def attachments_of(files: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], int]:
+    """What came attached: ``([{filename, contentType, size}], how many more were not
+    listed)``, in the provider's order (``attachment1``, ``attachment2``, ...)."""
+    if not files:
+        return [], 0
+
+    def order(key: str) -> tuple[int, str]:
+        digits = re.sub(r"\D", "", key)
+        return (int(digits) if digits else 0, key)
+
+    listed: list[dict[str, Any]] = []
+    count = 0
+    for key in sorted(files.keys(), key=order):
+        getlist = getattr(files, "getlist", None)
+        for upload in getlist(key) if getlist else [files[key]]:
+            count += 1
+            if len(listed) < MAX_ATTACHMENTS:
+                content_type = str(getattr(upload, "content_type", "") or "")
+                listed.append(
+                    {
+                        "filename": _clean_name(str(getattr(upload, "name", "") or "")),
+                        "contentType": " ".join(content_type.split())[:100]
+                        or "application/octet-stream",
+                        "size": int(getattr(upload, "size", 0) or 0),
+                    }
+                )
+    return listed, count - len(listed)
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def attachments_note(mail: InboundMail) -> str:
+    """The private note that tells the people what came attached (the files are not kept)."""
+    count = len(mail.attachments) + mail.attachments_unlisted
+    listed = "; ".join(
+        f"{a['filename']} ({a['contentType']}, {_size(a['size'])})" for a in mail.attachments
+    )
+    more = f"; and {mail.attachments_unlisted} more" if mail.attachments_unlisted else ""
+    noun = "attachment" if count == 1 else "attachments"
+    return (
+        f"This e-mail came with {count} {noun}: {listed}{more}. Only the names and sizes are "
+        "kept: ask the customer to paste what matters into their reply."
+    )
 
 
 def _ids(value: str) -> list[str]:
@@ -165,8 +293,9 @@ def strip_quoted(text: str) -> str:
     return "\n".join(kept).strip()
 
 
-def mail_parse(form: Mapping[str, Any]) -> InboundMail:
-    """The mail in an inbound-parse form; raises Invalid naming the field and the reason."""
+def mail_parse(form: Mapping[str, Any], files: Mapping[str, Any] | None = None) -> InboundMail:
+    """The mail in an inbound-parse form (and its files); raises Invalid naming the field and
+    the reason."""
     raw_headers = _first(form, "headers", "message-headers")
     parsed = HeaderParser().parsestr(raw_headers) if raw_headers else None
 
@@ -191,6 +320,11 @@ def mail_parse(form: Mapping[str, Any]) -> InboundMail:
     body = _first(form, "text", "body-plain", "stripped-text")
     if not body.strip() and (markup := _first(form, "html", "body-html")):
         body = _html_text(markup)  # an HTML-only mail: its text
+    attachments, unlisted = attachments_of(files)
+    if not body.strip() and attachments:  # only files: the message says so
+        count = len(attachments) + unlisted
+        names = ", ".join(a["filename"] for a in attachments)
+        body = f"[{count} attachment{'s' if count != 1 else ''} sent without text: {names}]"
     text = strip_quoted(body)
     if not body.strip():
         problems["text"] = "must not be empty (the mail's plain-text part)"
@@ -217,6 +351,8 @@ def mail_parse(form: Mapping[str, Any]) -> InboundMail:
         in_reply_to=_ids(header("In-Reply-To")),
         references=_ids(header("References")),
         auto_submitted=bool(auto) and auto != "no",
+        attachments=attachments,
+        attachments_unlisted=unlisted,
     )
 
 
@@ -356,8 +492,17 @@ def _take(channel: EmailChannel, mail: InboundMail, inbound: InboundEmail) -> Ta
         )
         result = conversation_receive_message(conversation=conversation, text=mail.text)
     message = result.message
-    Message.objects.filter(pk=message.pk, role=MessageRole.CUSTOMER).update(
-        email_message_id=mail.mail_id
-    )
-    InboundEmail.objects.filter(pk=inbound.pk).update(message=message)
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk, role=MessageRole.CUSTOMER).update(
+            email_message_id=mail.mail_id, attachments=mail.attachments
+        )
+        InboundEmail.objects.filter(pk=inbound.pk).update(message=message)
+        if mail.attachments or mail.attachments_unlisted:
+            # for the people in the inbox only: a note, never e-mailed, never read by the AI
+            message_post(
+                conversation=conversation,
+                role=MessageRole.NOTE,
+                author="system",
+                text=attachments_note(mail),
+            )
     return Taken(conversation_id=str(conversation.pk), message_id=message.pk, matched_by=matched_by)

@@ -4,7 +4,8 @@
 tenant's secret. 201 taken (``{conversationId, messageId, matchedBy}``); 200 the same mail
 again (``duplicate: true``, nothing written) or an automatic mail (an out-of-office, ignored
 so two robots never answer each other); 400 a malformed mail (the field and the reason); 401 a
-missing, wrong or stale signature; 404 no such address; 503 the tenant has no agent."""
+missing, wrong or stale signature; 404 no such address; 413 a post larger than
+``MAX_INBOUND_BYTES`` (attachments included); 503 the tenant has no agent."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ from conversations.models import EmailChannel
 from core.api_errors import error_body
 from core.errors import Invalid
 from orchestration.email_inbound import (
+    BadForm,
     NoAgent,
     SignatureRefused,
+    TooLarge,
+    body_read,
+    form_read,
     mail_parse,
     mail_take,
     signature_verify,
@@ -34,16 +39,29 @@ def email_inbound(request: HttpRequest, token: str) -> JsonResponse:
     )
     if channel is None:
         raise Http404("No such inbound address.")
-    body = request.body
+    try:
+        body = body_read(request)  # read here, not request.body: attachments pass its limit
+    except TooLarge as exc:
+        return JsonResponse(error_body("payload_too_large", str(exc)), status=413)
     try:
         signature_verify(channel, request.headers, body)
     except SignatureRefused as exc:
         return JsonResponse(error_body("bad_signature", str(exc)), status=401)
     try:
-        mail = mail_parse(request.POST)
+        form, files = form_read(request, body)
+    except TooLarge as exc:
+        return JsonResponse(error_body("payload_too_large", str(exc)), status=413)
+    except BadForm as exc:
+        return JsonResponse(error_body("invalid", str(exc)), status=400)
+    try:
+        mail = mail_parse(form, files)  # keeps the files' names and sizes, never the files
     except Invalid as exc:
         fields = {k: v if isinstance(v, list) else [str(v)] for k, v in exc.fields.items()}
         return JsonResponse(error_body("invalid", "The mail cannot be taken.", fields), status=400)
+    finally:
+        for _, uploads in files.lists():
+            for upload in uploads:
+                upload.close()  # a large one was spooled to a temporary file: gone now
     if mail.auto_submitted:
         return JsonResponse({"ignored": "an automatic mail (Auto-Submitted)"}, status=200)
     try:

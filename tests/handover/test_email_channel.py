@@ -400,7 +400,10 @@ def test_a_reply_that_cannot_be_sent_is_retried_then_shown_failed_in_the_timelin
     retries = OutboxEvent.objects.filter(payload__task="conversations.send_email").exclude(
         payload__countdown=None
     )
-    assert sorted({row.payload["countdown"] for row in retries}) == [30, 60, 120, 240]
+    countdowns = {row.payload["countdown"] for row in retries}
+    assert {30, 60, 120, 240} <= countdowns
+    # the others: a later reply waiting for the earlier one to go first (seconds, at most 60)
+    assert all(c in (30, 60, 120, 240) or 5 <= c <= 60 for c in countdowns), countdowns
     assert not OutboxEvent.objects.filter(relayed_at__isnull=True).exists()
 
 
@@ -520,3 +523,265 @@ def test_sending_costs_the_same_queries_whatever_the_threads_length(channel, cap
 
     assert long_count == short_count, (short_count, long_count)
     assert short_count <= 8
+
+
+# --- a turn that never came back, the hand-back, a follow-up told once ---------------------------
+
+
+def test_a_lost_turn_mails_write_again_then_the_follow_up_in_that_order_whoever_sends_first(
+    channel, captured, settings
+):
+    """The AI's turn never comes back: the sweep tells the customer to write again, then hands
+    over. Two workers may take the two mails in any order; the customer reads them in order."""
+    from conversations.email import email_send
+    from orchestration.turns import AGENT_FAILED_TEXT, turn_sweep
+
+    settings.TURN_DISPATCH = "outbox"
+    with captured(execute=False):  # the turn's run is lost: nothing relayed
+        response = post(channel, form())
+    conversation_id = response.json()["conversationId"]
+    stale = dt.timedelta(seconds=settings.TURN_STALE_SECONDS + 1)
+    with captured(execute=False):
+        turn_sweep(now=timezone.now() + stale)  # sent to the workers again (lost again)
+    with captured(execute=False):
+        turn_sweep(now=timezone.now() + 2 * stale)  # given up: the customer is told
+    queued = list(
+        Message.objects.filter(conversation_id=conversation_id, email_status=EmailStatus.QUEUED)
+    )
+    texts = [m.text for m in queued]
+    assert AGENT_FAILED_TEXT in texts
+    assert any("follow up by e-mail" in t for t in texts)
+
+    # the worst worker: the newest mail first
+    with captured(execute=True):
+        for message in reversed(queued):
+            email_send(message.pk)
+    for hours in (1, 2):  # what waited goes when its turn comes (the outbox's countdowns)
+        with captured(execute=True):
+            outbox_sweep(now=timezone.now() + dt.timedelta(hours=hours))
+
+    bodies = [m.body for m in mails_to("kim@example.com")]
+    assert bodies == [m.text for m in queued]  # in the order written
+    sorry, follow_up = bodies.index(AGENT_FAILED_TEXT), bodies.index(queued[-1].text)
+    assert sorry < follow_up and "follow up by e-mail" in bodies[follow_up]
+    assert sum("follow up" in b for b in bodies) == 1
+    assert all(m.extra_headers["In-Reply-To"] == "<c1@mail.example.com>" for m in mail.outbox)
+    handoff = Handoff.objects.get(conversation_id=conversation_id)
+    notice = Message.objects.get(conversation_id=conversation_id, text=queued[-1].text)
+    assert handoff.customer_emailed_at == notice.created_at
+    assert set(
+        Message.objects.filter(conversation_id=conversation_id)
+        .exclude(role="customer")
+        .values_list("email_status", flat=True)
+    ) == {EmailStatus.SENT}
+
+
+def test_the_hand_back_is_emailed_in_the_thread_and_the_customers_answer_goes_to_the_ai(
+    channel, captured, ada
+):
+    from handover.services import EMAIL_HAND_BACK_TEXT, HAND_BACK_TEXT, conversation_hand_back
+
+    first = take(channel, captured, form("I want to talk to a person please"))
+    conversation_id = first.json()["conversationId"]
+    handoff_claim(handoff=Handoff.objects.get(conversation_id=conversation_id), user=ada)
+    before = len(mail.outbox)
+
+    with captured(execute=True):
+        conversation_hand_back(conversation=Conversation.objects.get(pk=conversation_id), user=ada)
+
+    assert len(mail.outbox) == before + 1
+    back = mail.outbox[-1]
+    assert back.to == ["kim@example.com"]
+    assert back.body == EMAIL_HAND_BACK_TEXT
+    assert "reply to this e-mail" in back.body.lower()
+    assert HAND_BACK_TEXT not in back.body  # no chat words ("Ask me anything") in a mail
+    assert back.subject == "Re: Invoice question"
+    assert back.extra_headers["In-Reply-To"] == "<c1@mail.example.com>"
+    assert back.extra_headers["Auto-Submitted"] == "auto-replied"
+    # the customer answers the hand-back mail: the AI has it again, and answers by e-mail
+    answer = take(
+        channel,
+        captured,
+        form(
+            "Where is my invoice?",
+            subject="Re: Invoice question",
+            mail_id="<c7@mail.example.com>",
+            in_reply_to=back.extra_headers["Message-ID"],
+        ),
+    )
+    assert answer.json()["conversationId"] == conversation_id
+    assert answer.json()["matchedBy"] == "thread"
+    assert Conversation.objects.get(pk=conversation_id).state == "active"
+    assert mail.outbox[-1].extra_headers["In-Reply-To"] == "<c7@mail.example.com>"
+
+
+def test_a_handoff_stamps_when_the_customer_was_emailed_and_a_requeue_does_not_mail_again(
+    channel, captured, ada
+):
+    from handover.services import conversation_requeue
+
+    first = take(channel, captured, form("I want to talk to a person please"))
+    conversation_id = first.json()["conversationId"]
+    handoff = Handoff.objects.get(conversation_id=conversation_id)
+    notice = Message.objects.get(
+        conversation_id=conversation_id, role="system", text__contains="follow up by e-mail"
+    )
+    assert handoff.customer_emailed_at == notice.created_at
+    handoff_claim(handoff=handoff, user=ada)
+    before = len(mail.outbox)
+
+    with captured(execute=True):
+        again = conversation_requeue(
+            conversation=Conversation.objects.get(pk=conversation_id), user=ada
+        )
+
+    assert again.pk != handoff.pk
+    assert again.customer_emailed_at == notice.created_at  # told already, for this wait
+    assert len(mail.outbox) == before  # nothing new for the customer
+
+
+def test_a_handoff_that_never_told_the_customer_mails_the_follow_up_once(channel, captured, ada):
+    """A handoff from before the stamp was kept (``customer_emailed_at`` empty) put back in the
+    queue: the customer is told now, once, and the new handoff says when."""
+    from handover.services import COLD_FOLLOW_UP_TEXT, conversation_requeue
+
+    first = take(channel, captured, form("I want to talk to a person please"))
+    conversation_id = first.json()["conversationId"]
+    handoff = Handoff.objects.get(conversation_id=conversation_id)
+    Handoff.objects.filter(pk=handoff.pk).update(customer_emailed_at=None)
+    handoff_claim(handoff=handoff, user=ada)
+    before = len(mail.outbox)
+
+    with captured(execute=True):
+        again = conversation_requeue(
+            conversation=Conversation.objects.get(pk=conversation_id), user=ada
+        )
+
+    new = mail.outbox[before:]
+    assert [m.body for m in new] == [COLD_FOLLOW_UP_TEXT]
+    again.refresh_from_db()
+    assert again.customer_emailed_at is not None
+
+
+# --- subjects of conversations opened through the API ---------------------------------------
+
+
+def _api_email_conversation(key_client, **extra) -> str:
+    response = key_client.post(
+        "/api/v1/conversations",
+        {
+            "agentId": "agent-sup",
+            "channel": "email",
+            "customer": {"id": "c-77", "name": "Lee", "email": "lee@example.com"},
+            **extra,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def test_an_api_email_conversation_mails_under_the_subject_it_was_opened_with(
+    key_client, channel, captured
+):
+    conversation_id = _api_email_conversation(key_client, subject="Order A-77\r\nBcc: x@evil")
+    with captured(execute=True):
+        key_client.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            {"text": "Where is my invoice?"},
+            format="json",
+        )
+
+    assert Conversation.objects.get(pk=conversation_id).email_subject == "Order A-77 Bcc: x@evil"
+    sent = mails_to("lee@example.com")
+    assert sent
+    assert {m.subject for m in sent} == {"Re: Order A-77 Bcc: x@evil"}
+    assert all(m.bcc == [] for m in sent)
+
+
+def test_an_api_email_conversation_without_a_subject_takes_its_first_message(
+    key_client, channel, captured
+):
+    conversation_id = _api_email_conversation(key_client)
+    long_line = "Where is my invoice for order A-12345? " + "I have been waiting for it " * 5
+    for text in (f"\n  {long_line}\nThanks, Lee", "And another question"):
+        with captured(execute=True):
+            key_client.post(
+                f"/api/v1/conversations/{conversation_id}/messages", {"text": text}, format="json"
+            )
+
+    subject = Conversation.objects.get(pk=conversation_id).email_subject
+    assert subject.startswith("Where is my invoice for order A-12345?")
+    assert subject.endswith("…") and len(subject) <= 78 and "Thanks" not in subject
+    sent = mails_to("lee@example.com")
+    assert len(sent) >= 2
+    assert {m.subject for m in sent} == {f"Re: {subject}"}  # one thread, the first message's
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+
+def _files(*specs):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {
+        f"attachment{n}": SimpleUploadedFile(name, content, content_type=kind)
+        for n, (name, content, kind) in enumerate(specs, start=1)
+    }
+
+
+def test_attachments_are_kept_as_names_types_and_sizes_with_a_note_for_the_people(
+    channel, captured, manager_client
+):
+    big = b"%PDF-1.4 " + b"x" * (3 * 1024 * 1024)  # past Django's in-memory body limit
+    data = {
+        **form(),
+        "attachments": "2",
+        **_files(
+            ("../../etc/invoice.pdf", big, "application/pdf"), ("scan.png", b"\x89PNG", "image/png")
+        ),
+    }
+    response = take(channel, captured, data)
+
+    assert response.status_code == 201, response.content[:300]
+    message = Message.objects.get(pk=response.json()["messageId"])
+    assert message.text == "Hello, my invoice for order A-12345 is wrong."
+    assert message.attachments == [
+        {"filename": "invoice.pdf", "contentType": "application/pdf", "size": len(big)},
+        {"filename": "scan.png", "contentType": "image/png", "size": 4},
+    ]
+    note = Message.objects.get(conversation_id=message.conversation_id, role="note")
+    assert note.text.startswith("This e-mail came with 2 attachments: invoice.pdf")
+    assert "scan.png (image/png, 4 B)" in note.text
+    assert not any("attachments" in m.body for m in mail.outbox)  # the note is never mailed
+    # the customer's message says what came, wherever it is shown
+    listed = manager_client.get(f"/api/v1/conversations/{message.conversation_id}/messages")
+    shown = next(m for m in listed.json() if m["id"] == message.pk)
+    assert [a["filename"] for a in shown["attachments"]] == ["invoice.pdf", "scan.png"]
+    assert all(m["role"] != "note" for m in listed.json())
+
+
+def test_a_mail_with_only_an_attachment_is_taken_and_says_so(channel, captured):
+    data = {**form(text=""), **_files(("photo.jpg", b"\xff\xd8\xff", "image/jpeg"))}
+    response = take(channel, captured, data)
+
+    assert response.status_code == 201, response.json()
+    message = Message.objects.get(pk=response.json()["messageId"])
+    assert message.text == "[1 attachment sent without text: photo.jpg]"
+    assert message.attachments[0]["contentType"] == "image/jpeg"
+
+
+def test_a_mail_larger_than_the_limit_is_413_with_the_reason_and_nothing_is_taken(
+    channel, captured
+):
+    from orchestration.email_inbound import MAX_INBOUND_BYTES
+
+    data = {**form(), **_files(("huge.zip", b"z" * MAX_INBOUND_BYTES, "application/zip"))}
+    response = take(channel, captured, data)
+
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert "larger than 25 MB" in error["message"]
+    assert not Conversation.objects.exists()
+    assert not InboundEmail.objects.exists()
