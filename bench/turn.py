@@ -52,6 +52,9 @@ from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_turn")
+# the environment this bench was started with: the embedded pass's process gets it, not the
+# production set this process takes on (a broker-less Celery told not to run eagerly, DEBUG off)
+STARTED_WITH = dict(os.environ)
 SECRET = "bench-turn-not-a-secret-" + "x" * 32
 
 
@@ -161,7 +164,14 @@ def embedded(args) -> int:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
+        if k
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "CELERY_TASK_ALWAYS_EAGER",
+            "DJANGO_SETTINGS_MODULE",
+        }
     }
     env.update(
         DEBUG="1",
@@ -354,6 +364,7 @@ def embedded_in_subprocess(delay: float) -> list[dict]:
     done = subprocess.run(
         [sys.executable, __file__, "--embedded", "--delay", str(delay)],
         cwd=ROOT,
+        env=STARTED_WITH,
         capture_output=True,
         text=True,
         timeout=600,
