@@ -27,6 +27,7 @@ from django.urls import re_path  # noqa: E402
 from config import runner  # noqa: E402
 from config.admission import Admission  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
+from config.gc_freeze import freeze_startup_objects  # noqa: E402
 from config.security import WebsocketNulRefusal  # noqa: E402
 from config.socket_threads import auth_middleware_stack  # noqa: E402
 from handover.routing import websocket_urlpatterns  # noqa: E402
@@ -52,3 +53,6 @@ elif settings.IN_PROCESS_RUNNER:
     logging.getLogger(__name__).warning(
         "IN_PROCESS_RUNNER is ignored: tasks go to the broker (run a Celery worker and beat)"
     )
+
+# everything is loaded: keep the collector off it (config/gc_freeze.py)
+freeze_startup_objects()

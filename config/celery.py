@@ -10,12 +10,19 @@ once.
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init, worker_ready
+
+from config.gc_freeze import freeze_startup_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("backoffice")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# a worker has loaded its tasks (a prefork child once forked): keep the collector off all that
+worker_ready.connect(freeze_startup_objects, weak=False)
+worker_process_init.connect(freeze_startup_objects, weak=False)
 
 # name -> (task name, every N seconds)
 SCHEDULE: dict[str, tuple[str, float]] = {
