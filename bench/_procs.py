@@ -173,18 +173,30 @@ class Processes:
         ]
         if workers > 1:
             command += ["--workers", str(workers), "--lifespan", "off"]
-        process = self._spawn("web", command, env)
+        return self._serve("web", command, env, port, timeout)
+
+    def runserver(self, env: dict[str, str], *, timeout: float = WAIT) -> str:
+        """The embedded default as ``./run up`` serves it (``manage.py runserver``, one
+        process); returns its base URL once it answers /health/live."""
+        port = free_port()
+        command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+        return self._serve("runserver", command, env, port, timeout)
+
+    def _serve(
+        self, name: str, command: list[str], env: dict[str, str], port: int, timeout: float
+    ) -> str:
+        process = self._spawn(name, command, env)
         base = f"http://127.0.0.1:{port}"
 
         def answers() -> bool:
             if process.poll() is not None:
-                raise AssertionError(f"the web process died: {self.log(process)}")
+                raise AssertionError(f"the {name} process died: {self.log(process)}")
             try:
                 return requests.get(f"{base}/health/live", timeout=2).status_code == 200
             except requests.RequestException:
                 return False
 
-        wait_until(answers, what="the web process", timeout=timeout)
+        wait_until(answers, what=f"the {name} process", timeout=timeout)
         return base
 
     def worker(

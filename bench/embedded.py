@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from bench._procs import WAIT, Processes, free_port, wait_until  # noqa: E402
+from bench._procs import WAIT, Processes  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
 
@@ -171,24 +171,8 @@ def main() -> None:
     manage(env, "migrate", "--noinput")
     seeded = json.loads(manage(env, "shell", "-c", SEED % (args.rounds + 1)).splitlines()[-1])
     procs = Processes(tmp)
-    port = free_port()
-    server = procs._spawn(
-        "runserver",
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        env,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-
-        def answers() -> bool:
-            if server.poll() is not None:
-                raise SystemExit(f"the server died:\n{procs.log(server)}")
-            try:
-                return requests.get(f"{base}/health/live", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_until(answers, what="the embedded server")
+        base = procs.runserver(env)
         revocations = [revocation_ms(env, base, seeded["keys"][n], n) for n in range(args.rounds)]
         offers = []
         with connect(

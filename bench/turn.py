@@ -44,9 +44,7 @@ from bench._procs import (  # noqa: E402
     STORE_KEYS,
     Processes,
     RedisServer,
-    free_port,
     product_env,
-    wait_until,
 )
 from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
@@ -195,25 +193,8 @@ def embedded(args) -> int:
     key, made = seed(llm.url, conversations)
     connections.close_all()
     log(f"{conversations} conversations on the embedded default (logs in {logs})")
-    port = free_port()
-    server = processes._spawn(
-        "runserver",
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        env,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        import requests
-
-        def answers() -> bool:
-            if server.poll() is not None:
-                raise SystemExit(f"the server died:\n{processes.log(server)}")
-            try:
-                return requests.get(f"{base}/health/live", timeout=2).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_until(answers, what="the embedded server")
+        base = processes.runserver(env)
         results = run_customers(base, key, made)
     finally:
         processes.stop_all()

@@ -84,14 +84,15 @@ def released() -> Iterator[None]:
     database work, no CPU), and take a place again after, in line with the others. Outside
     an admitted request (a worker, a test's client, WSGI) it does nothing."""
     slot = _slot.get()
-    with slot.lock if slot is not None else _NO_LOCK:
-        mine = slot is not None and slot.held and not slot.done
-        if mine:
-            slot.held = False
+    if slot is None:
+        yield
+        return
+    with slot.lock:
+        mine = slot.held and not slot.done
+        slot.held = False
     if not mine:
         yield
         return
-    assert slot is not None
     slot.loop.call_soon_threadsafe(slot.semaphore.release)
     try:
         yield
@@ -103,9 +104,6 @@ def released() -> Iterator[None]:
                 slot.held = not slot.done
             if give_back:
                 slot.loop.call_soon_threadsafe(slot.semaphore.release)
-
-
-_NO_LOCK = threading.Lock()
 
 
 # --- bounded sections of a process's threads ----------------------------------------------------

@@ -184,7 +184,7 @@ def email_subject_take(conversation: Conversation, text: str) -> None:
 
 
 def reply_subject(conversation: Conversation) -> str:
-    subject = " ".join((conversation.email_subject or "").split())  # one header line
+    subject = one_line_subject(conversation.email_subject)  # one header line
     if not subject:
         subject = f"Your conversation with {conversation.tenant.name}"
     return subject if subject[:3].lower() == "re:" else f"Re: {subject}"
@@ -291,16 +291,8 @@ def email_send(message_id: int) -> bool:
     attempt = message.email_attempts
     waited = (timezone.now() - message.created_at).total_seconds()
     if waited < ORDER_WAIT.total_seconds() and _earlier_unsent(message):
-        with transaction.atomic():  # not an attempt: back in the queue, checked again soon
-            Message.objects.filter(pk=message_id, email_status=EmailStatus.SENDING).update(
-                email_status=EmailStatus.QUEUED, email_attempts=F("email_attempts") - 1
-            )
-            outbox_task(
-                tenant_id=message.tenant_id,
-                task=EMAIL_SEND_TASK,
-                args=[message_id],
-                countdown=order_recheck(waited),
-            )
+        # not an attempt: back in the queue, checked again soon
+        _requeue(message, countdown=order_recheck(waited), attempt_counted=False)
         return False
     try:
         mail = email_build(message)
@@ -309,21 +301,29 @@ def email_send(message_id: int) -> bool:
         error = f"{type(exc).__name__}: {exc}"
         if attempt < EMAIL_MAX_ATTEMPTS:
             log.warning("e-mail of message %s failed (attempt %s): %s", message_id, attempt, error)
-            with transaction.atomic():  # a short one of its own: SMTP is over
-                Message.objects.filter(pk=message_id, email_status=EmailStatus.SENDING).update(
-                    email_status=EmailStatus.QUEUED
-                )
-                outbox_task(
-                    tenant_id=message.tenant_id,
-                    task=EMAIL_SEND_TASK,
-                    args=[message_id],
-                    countdown=retry_countdown(attempt),
-                )
+            _requeue(message, countdown=retry_countdown(attempt))
             return False
         email_failed(message, attempts=attempt, error=error)
         return False
     Message.objects.filter(pk=message_id).update(email_status=EmailStatus.SENT)
     return True
+
+
+def _requeue(message: Message, *, countdown: int, attempt_counted: bool = True) -> None:
+    """Back in the queue, with the next try written to the outbox after ``countdown`` seconds,
+    in a short transaction of its own (no SMTP inside). A try that was not an attempt (it
+    waited for an earlier mail) gives back the attempt its claim counted."""
+    changes: dict[str, Any] = {"email_status": EmailStatus.QUEUED}
+    if not attempt_counted:
+        changes["email_attempts"] = F("email_attempts") - 1
+    with transaction.atomic():
+        Message.objects.filter(pk=message.pk, email_status=EmailStatus.SENDING).update(**changes)
+        outbox_task(
+            tenant_id=message.tenant_id,
+            task=EMAIL_SEND_TASK,
+            args=[message.pk],
+            countdown=countdown,
+        )
 
 
 def _earlier_unsent(message: Message) -> bool:

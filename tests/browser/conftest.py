@@ -279,3 +279,18 @@ def make_support_team(tenant):
         },
     )
     return desk
+
+
+@pytest.fixture
+def demo_manager(transactional_db):
+    """The demo tenant as seed_demo loads it: its manager and its supervisor agent (the root of
+    its stack)."""
+    from django.contrib.auth import get_user_model
+
+    from agents.models import Agent
+    from stacks.demo import seed_demo
+
+    seed_demo()
+    manager = get_user_model().objects.get(username="manager")
+    root = Agent.objects.get(tenant__slug="demo", slug="agent-supervisor")
+    return manager, root

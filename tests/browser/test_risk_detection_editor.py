@@ -6,11 +6,8 @@ a bad value is refused with the form's error, and what was saved before stays as
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from agents.models import Agent
-from stacks.demo import seed_demo
 from tests.browser.conftest import screenshot, sign_in
 
 try:
@@ -21,14 +18,6 @@ except ImportError:  # the `browser` fixture then fails in CI and skips elsewher
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def demo(transactional_db):
-    seed_demo()
-    manager = get_user_model().objects.get(username="manager")
-    root = Agent.objects.get(tenant__slug="demo", slug="agent-supervisor")
-    return manager, root
-
-
 def _open_slide_out(page, manager, root):
     sign_in(page, manager, path=reverse("admin:stacks_canvas_stack", args=[root.pk]))
     page.locator('#stack-canvas [data-node="orchestrator"]').click()
@@ -37,8 +26,8 @@ def _open_slide_out(page, manager, root):
     return panel
 
 
-def test_a_manager_sets_a_risk_category_for_the_stack_and_it_is_kept(demo, pages):
-    manager, root = demo
+def test_a_manager_sets_a_risk_category_for_the_stack_and_it_is_kept(demo_manager, pages):
+    manager, root = demo_manager
     page = pages(viewport=(1366, 768))
     panel = _open_slide_out(page, manager, root)
     legal = panel.locator("#risk-legal_threat")
@@ -76,8 +65,8 @@ def test_a_manager_sets_a_risk_category_for_the_stack_and_it_is_kept(demo, pages
     screenshot(page, "risk-detection-saved")
 
 
-def test_a_bad_risk_value_shows_the_error_and_keeps_what_was_saved(demo, pages):
-    manager, root = demo
+def test_a_bad_risk_value_shows_the_error_and_keeps_what_was_saved(demo_manager, pages):
+    manager, root = demo_manager
     page = pages(viewport=(1366, 768))
     panel = _open_slide_out(page, manager, root)
     legal = panel.locator("#risk-legal_threat")

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from agents.models import Agent
-from stacks.demo import seed_demo
 from tests.browser.conftest import screenshot, sign_in
 
 try:
@@ -27,20 +25,12 @@ INVOICE = "I was charged twice on my last invoice"
 TO_TECH = {"handoffs": [{"condition": 'intent == "billing"', "targetAgentId": "agent-tech"}]}
 
 
-@pytest.fixture
-def demo(transactional_db):
-    seed_demo()
-    manager = get_user_model().objects.get(username="manager")
-    root = Agent.objects.get(tenant__slug="demo", slug="agent-supervisor")
-    return manager, root
-
-
 def _rules_of(agent) -> list[tuple[str, str]]:
     return [(h.condition, h.target.slug) for h in agent.rules.handoffs.select_related("target")]
 
 
-def test_a_manager_tries_a_draft_rule_on_a_sample_message(demo, pages):
-    manager, root = demo
+def test_a_manager_tries_a_draft_rule_on_a_sample_message(demo_manager, pages):
+    manager, root = demo_manager
     saved = _rules_of(root)
     page = pages(viewport=(1366, 768))
     sign_in(page, manager, path=TESTER)
@@ -63,8 +53,8 @@ def test_a_manager_tries_a_draft_rule_on_a_sample_message(demo, pages):
     assert _rules_of(Agent.objects.get(pk=root.pk)) == saved
 
 
-def test_an_invalid_draft_shows_the_problem_and_keeps_the_text(demo, pages):
-    manager, root = demo
+def test_an_invalid_draft_shows_the_problem_and_keeps_the_text(demo_manager, pages):
+    manager, root = demo_manager
     page = pages(viewport=(1366, 768))
     sign_in(page, manager, path=TESTER)
     broken = '{"handoffs": [{"condition": "intent ==", "targetAgentId": "agent-tech"}]}'
