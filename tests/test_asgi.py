@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from channels.testing import HttpCommunicator, WebsocketCommunicator
+from channels.testing import HttpCommunicator
 
 from config.asgi import application
+from tests.sockets import Socket
 
 
 @pytest.mark.asyncio
@@ -23,9 +24,7 @@ async def test_http_requests_reach_django():
 
 @pytest.mark.asyncio
 async def test_a_websocket_from_a_foreign_origin_is_refused():
-    communicator = WebsocketCommunicator(
-        application, "/ws/inbox/", headers=[(b"origin", b"https://evil.example")]
-    )
+    communicator = Socket(application, "/ws/inbox/", headers=[(b"origin", b"https://evil.example")])
 
     connected, _ = await communicator.connect()
 

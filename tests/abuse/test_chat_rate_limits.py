@@ -12,7 +12,6 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
@@ -22,6 +21,7 @@ from conversations.models import (
     MessageRole,
 )
 from tests.factories import TO_PEOPLE, make_team
+from tests.sockets import Socket
 
 ORIGIN = (b"origin", b"http://localhost")
 
@@ -133,9 +133,9 @@ def _conversation_with_token(tenant):
     return conversation_start(tenant=tenant, agent=agent, channel="web", customer={"id": "c-1"})
 
 
-async def customer_socket(tenant, address="198.51.100.1") -> WebsocketCommunicator:
+async def customer_socket(tenant, address="198.51.100.1") -> Socket:
     conversation, token = await sync_to_async(_conversation_with_token)(tenant)
-    socket = WebsocketCommunicator(
+    socket = Socket(
         application, f"/ws/conversations/{conversation.pk}/?token={token}", headers=[ORIGIN]
     )
     socket.scope["client"] = [address, 50000]

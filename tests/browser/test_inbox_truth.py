@@ -196,6 +196,15 @@ def _long_named(tenant, name):
     conversation_receive_message(conversation=conversation, text="I want to talk to a human")
 
 
+BOXES = """() => {
+    const card = document.querySelector(".queue-pane .item");
+    const button = card && card.querySelector("button.claim");
+    if (!button || !button.getBoundingClientRect().width) return null;
+    const box = (el) => { const r = el.getBoundingClientRect(); return {x: r.x, width: r.width}; };
+    return [box(card), box(button)];
+}"""
+
+
 def test_a_long_customer_id_keeps_the_claim_button_on_the_card(acme, pages):
     off_loop(_long_named, acme, "customer-" + "x" * 90)
     ada = make_person(tenant=acme, roles=["agent"], username="ada")
@@ -203,10 +212,8 @@ def test_a_long_customer_id_keeps_the_claim_button_on_the_card(acme, pages):
         agent = pages(viewport=viewport)
         sign_in(agent, ada)
         wait_live(agent)
-        card = agent.locator(".queue-pane .item").first
-        button = card.locator("button.claim")
-        expect(button).to_be_visible()
-        box, inside = card.bounding_box(), button.bounding_box()
+        expect(agent.locator(".queue-pane .item button.claim").first).to_be_visible()
+        box, inside = agent.wait_for_function(BOXES).json_value()  # one frame, even mid re-render
         assert (
             inside["x"] >= box["x"] and inside["x"] + inside["width"] <= box["x"] + box["width"]
         ), (viewport, box, inside)

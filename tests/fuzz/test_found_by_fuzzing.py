@@ -167,12 +167,11 @@ ORIGIN = (b"origin", b"http://localhost")
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_socket_with_a_nul_in_its_cookie_or_query_is_refused(path, cookie):
-    from channels.testing import WebsocketCommunicator
-
     from config.asgi import application
+    from tests.sockets import Socket
 
     headers = [ORIGIN, (b"cookie", cookie)] if cookie else [ORIGIN]
-    communicator = WebsocketCommunicator(application, path, headers=headers)
+    communicator = Socket(application, path, headers=headers)
 
     connected, _ = await communicator.connect()
 
@@ -183,15 +182,15 @@ async def test_a_socket_with_a_nul_in_its_cookie_or_query_is_refused(path, cooki
 @pytest.mark.django_db(transaction=True)
 async def test_a_customer_message_with_a_nul_is_an_error_event_and_the_socket_goes_on(tenant):
     from asgiref.sync import sync_to_async
-    from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
     from tests.factories import TO_PEOPLE, make_team
     from tests.handover.test_consumers import _open_conversation_with_token, receive_until
+    from tests.sockets import Socket
 
     await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     conversation, token = await sync_to_async(_open_conversation_with_token)(tenant)
-    customer = WebsocketCommunicator(
+    customer = Socket(
         application, f"/ws/conversations/{conversation.pk}/?token={token}", headers=[ORIGIN]
     )
     assert (await customer.connect())[0]
@@ -733,16 +732,16 @@ async def test_a_bad_frame_on_the_customer_socket_gets_an_error_and_sends_nothin
     tenant, kind, data
 ):
     from asgiref.sync import sync_to_async
-    from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
     from conversations.models import Message
     from tests.factories import TO_PEOPLE, make_team
     from tests.handover.test_consumers import _open_conversation_with_token
+    from tests.sockets import Socket
 
     await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     conversation, token = await sync_to_async(_open_conversation_with_token)(tenant)
-    customer = WebsocketCommunicator(
+    customer = Socket(
         application, f"/ws/conversations/{conversation.pk}/?token={token}", headers=[ORIGIN]
     )
     assert (await customer.connect())[0]
@@ -793,11 +792,10 @@ async def test_a_claim_with_a_bad_handoff_id_gets_an_error_in_valid_json(tenant,
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_a_socket_to_an_unknown_path_is_refused_not_a_server_error(path):
-    from channels.testing import WebsocketCommunicator
-
     from config.asgi import application
+    from tests.sockets import Socket
 
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN])
+    communicator = Socket(application, path, headers=[ORIGIN])
 
     connected, _ = await communicator.connect()
 

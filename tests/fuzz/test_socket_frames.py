@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +30,7 @@ from config.asgi import application
 from core.models import Membership
 from tests.factories import TO_PEOPLE, make_person
 from tests.handover.test_consumers import _open_conversation_with_token, session_cookie
+from tests.sockets import Socket
 
 EXAMPLES = int(os.environ.get("FUZZ_SOCKET_EXAMPLES", "40"))
 FUZZ = settings(
@@ -196,7 +196,7 @@ def test_the_inbox_socket_answers_every_frame_and_never_dies(tenant, team, batch
     cookie = session_cookie(user)
 
     async def run():
-        socket = WebsocketCommunicator(application, "/ws/inbox/", headers=[ORIGIN, cookie])
+        socket = Socket(application, "/ws/inbox/", headers=[ORIGIN, cookie])
         assert (await socket.connect())[0]
         try:
             answers = {"error", "heartbeat.ack", "inbox.snapshot", "handoff.claim.result",
@@ -215,7 +215,7 @@ def test_the_customer_socket_answers_every_frame_and_never_dies(tenant, team, ba
     conversation, token = _open_conversation_with_token(tenant)
 
     async def run():
-        socket = WebsocketCommunicator(
+        socket = Socket(
             application, f"/ws/conversations/{conversation.pk}/?token={token}", headers=[ORIGIN]
         )
         assert (await socket.connect())[0]

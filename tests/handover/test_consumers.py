@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
@@ -14,6 +13,7 @@ from conversations.services import conversation_start
 from handover.models import Handoff
 from orchestration.turns import conversation_receive_message
 from tests.factories import make_person
+from tests.sockets import Socket
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 ORIGIN = (b"origin", b"http://localhost")
@@ -25,11 +25,11 @@ def session_cookie(user) -> tuple[bytes, bytes]:
     return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
-async def inbox(user=None) -> tuple[WebsocketCommunicator, bool, int | None]:
+async def inbox(user=None) -> tuple[Socket, bool, int | None]:
     headers = [ORIGIN]
     if user is not None:
         headers.append(await sync_to_async(session_cookie)(user))
-    communicator = WebsocketCommunicator(application, "/ws/inbox/", headers=headers)
+    communicator = Socket(application, "/ws/inbox/", headers=headers)
     connected, code = await communicator.connect()
     return communicator, connected, code
 
@@ -117,9 +117,7 @@ async def test_the_human_and_the_customer_talk_live(tenant):
     )
     agent_socket, _, _ = await inbox(ada)
     conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
-    customer = WebsocketCommunicator(
-        application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN]
-    )
+    customer = Socket(application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN])
     connected, _ = await customer.connect()
     assert connected
     await receive_until(customer, "conversation.snapshot")
@@ -157,10 +155,8 @@ async def test_a_customer_socket_needs_the_conversations_token(tenant):
     await sync_to_async(make_team)(tenant, **TO_PEOPLE)
     conv, _ = await sync_to_async(_open_conversation_with_token)(tenant)
 
-    wrong = WebsocketCommunicator(
-        application, f"/ws/conversations/{conv.pk}/?token=ct_nope", headers=[ORIGIN]
-    )
-    missing = WebsocketCommunicator(
+    wrong = Socket(application, f"/ws/conversations/{conv.pk}/?token=ct_nope", headers=[ORIGIN])
+    missing = Socket(
         application,
         "/ws/conversations/00000000-0000-0000-0000-000000000000/?token=x",
         headers=[ORIGIN],

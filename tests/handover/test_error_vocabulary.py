@@ -7,7 +7,6 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from rest_framework.test import APIClient
 
 from config.asgi import application
@@ -25,6 +24,7 @@ from tests.handover.test_consumers import (
     inbox,
     receive_until,
 )
+from tests.sockets import Socket
 
 TOO_LONG = "x" * (MAX_MESSAGE_TEXT + 1)
 TOO_LONG_WHY = f"must be at most {MAX_MESSAGE_TEXT} characters (it has {MAX_MESSAGE_TEXT + 1})"
@@ -139,7 +139,7 @@ async def test_both_sockets_refuse_a_message_over_the_limit_as_the_api_does(tena
     ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
     agent_socket, _, _ = await inbox(ada)
     conversation, token = await sync_to_async(_open_conversation_with_token)(tenant)
-    customer = WebsocketCommunicator(
+    customer = Socket(
         application, f"/ws/conversations/{conversation.pk}/?token={token}", headers=[ORIGIN]
     )
     assert (await customer.connect())[0]

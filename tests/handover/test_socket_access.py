@@ -11,7 +11,6 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.test import Client
@@ -24,6 +23,7 @@ from handover.models import Handoff
 from orchestration.turns import conversation_receive_message
 from tests.conftest import need_service
 from tests.factories import make_person
+from tests.sockets import Socket
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 ORIGIN = (b"origin", b"http://localhost")
@@ -57,9 +57,9 @@ def _signed_in(user) -> tuple[Client, tuple[bytes, bytes]]:
     return client, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
-async def open_inbox(user) -> WebsocketCommunicator:
+async def open_inbox(user) -> Socket:
     _, cookie = await sync_to_async(_signed_in)(user)
-    socket = WebsocketCommunicator(application, "/ws/inbox/", headers=[ORIGIN, cookie])
+    socket = Socket(application, "/ws/inbox/", headers=[ORIGIN, cookie])
     connected, code = await socket.connect()
     assert connected, code
     await until(socket, "inbox.snapshot")
@@ -249,7 +249,7 @@ async def test_an_approver_only_socket_may_not_claim_and_hears_no_handoffs(layer
     handoff = await sync_to_async(_queued_handoff)(tenant)
     priya = await sync_to_async(_person)(tenant, ["approver"], "priya")
     _, cookie = await sync_to_async(_signed_in)(priya)
-    socket = WebsocketCommunicator(application, "/ws/inbox/", headers=[ORIGIN, cookie])
+    socket = Socket(application, "/ws/inbox/", headers=[ORIGIN, cookie])
     assert (await socket.connect())[0]
     snapshot = await until(socket, "inbox.snapshot")
 

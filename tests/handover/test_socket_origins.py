@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
 from tests.factories import make_person
 from tests.handover.test_consumers import _open_conversation_with_token, session_cookie
+from tests.sockets import Socket
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +37,7 @@ async def _conversation_path(tenant):
 
 
 async def _connect(path, headers):
-    communicator = WebsocketCommunicator(application, path, headers=headers)
+    communicator = Socket(application, path, headers=headers)
     connected, _ = await communicator.connect()
     if connected:
         await communicator.disconnect()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
@@ -22,13 +21,14 @@ from tests.handover.test_socket_access import (
     layer,  # noqa: F401 (the fixture)
     until,
 )
+from tests.sockets import Socket
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
-async def open_team(user) -> WebsocketCommunicator:
+async def open_team(user) -> Socket:
     _, cookie = await sync_to_async(_signed_in)(user)
-    socket = WebsocketCommunicator(application, "/ws/team/", headers=[ORIGIN, cookie])
+    socket = Socket(application, "/ws/team/", headers=[ORIGIN, cookie])
     connected, code = await socket.connect()
     assert connected, code
     await until(socket, "team.ready")
@@ -91,11 +91,11 @@ async def test_only_those_the_team_page_lets_in_open_the_socket(
 ):
     person = await sync_to_async(_person)(tenant, roles, "someone")
     _, cookie = await sync_to_async(_signed_in)(person)
-    socket = WebsocketCommunicator(application, "/ws/team/", headers=[ORIGIN, cookie])
+    socket = Socket(application, "/ws/team/", headers=[ORIGIN, cookie])
     connected, code = await socket.connect()
     assert not connected and code == 4403
 
-    anonymous = WebsocketCommunicator(application, "/ws/team/", headers=[ORIGIN])
+    anonymous = Socket(application, "/ws/team/", headers=[ORIGIN])
     connected, code = await anonymous.connect()
     assert not connected and code == 4401
 

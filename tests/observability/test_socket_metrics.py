@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from prometheus_client import REGISTRY
 
 from config.asgi import application
 from tests.handover.test_consumers import ORIGIN, _open_conversation_with_token
+from tests.sockets import Socket
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -25,13 +25,9 @@ async def test_sockets_opened_and_closed_by_code_are_counted(tenant):
     opened = sample("backoffice_socket_connections_opened_total")
     closed = sample("backoffice_socket_connections_closed_total", code="1000")
 
-    refused = WebsocketCommunicator(
-        application, f"/ws/conversations/{conv.pk}/?token=ct_nope", headers=[ORIGIN]
-    )
+    refused = Socket(application, f"/ws/conversations/{conv.pk}/?token=ct_nope", headers=[ORIGIN])
     assert await refused.connect() == (False, 4401)
-    customer = WebsocketCommunicator(
-        application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN]
-    )
+    customer = Socket(application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN])
     connected, _ = await customer.connect()
     assert connected
     await customer.disconnect(code=1000)

@@ -408,9 +408,9 @@ def test_another_tenant_cannot_post_to_a_conversation(other_tenant, conv):
 @pytest.mark.django_db(transaction=True)
 async def test_a_chat_socket_opened_while_the_agent_thinks_shows_it_typing(tenant, billing):
     from channels.db import database_sync_to_async as sync_to_async
-    from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
+    from tests.sockets import Socket
 
     conversation, token = await sync_to_async(conversation_start)(
         tenant=tenant, agent=billing, channel="web", customer={"id": "c-1"}
@@ -419,7 +419,7 @@ async def test_a_chat_socket_opened_while_the_agent_thinks_shows_it_typing(tenan
     result = await sync_to_async(conversation_decide)(
         conversation=conversation, text="Where is my invoice?"
     )
-    customer = WebsocketCommunicator(
+    customer = Socket(
         application,
         f"/ws/conversations/{conversation.pk}/?token={token}",
         headers=[(b"origin", b"http://localhost")],
