@@ -122,6 +122,7 @@ def conversation_json(conversation: Conversation) -> dict:
         "id": str(conversation.pk),
         "state": conversation.state,
         "channel": conversation.channel,
+        "subject": conversation.email_subject or None,
         "currentAgentId": conversation.current_agent.slug,
         "assignee": conversation.assignee.get_username() if conversation.assignee else None,
         "turns": conversation.turns,
@@ -171,6 +172,9 @@ class ConversationShape(serializers.Serializer):
     id = serializers.UUIDField()
     state = serializers.CharField()
     channel = serializers.CharField()
+    subject = serializers.CharField(
+        allow_null=True, help_text="On e-mail: the thread's subject (null until it has one)."
+    )
     currentAgentId = serializers.CharField()
     assignee = serializers.CharField(allow_null=True)
     turns = serializers.IntegerField()

@@ -184,6 +184,8 @@ export interface Conversation {
   id: string;
   state: string;
   channel: string;
+  /** On e-mail: the thread's subject (null until it has one). */
+  subject: string | null;
   currentAgentId: string;
   assignee: string | null;
   turns: number;

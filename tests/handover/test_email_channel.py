@@ -693,6 +693,8 @@ def test_an_api_email_conversation_mails_under_the_subject_it_was_opened_with(
         )
 
     assert Conversation.objects.get(pk=conversation_id).email_subject == "Order A-77 Bcc: x@evil"
+    shown = key_client.get(f"/api/v1/conversations/{conversation_id}").json()
+    assert shown["subject"] == "Order A-77 Bcc: x@evil"  # the API shows the thread's subject
     sent = mails_to("lee@example.com")
     assert sent
     assert {m.subject for m in sent} == {"Re: Order A-77 Bcc: x@evil"}
@@ -703,6 +705,7 @@ def test_an_api_email_conversation_without_a_subject_takes_its_first_message(
     key_client, channel, captured
 ):
     conversation_id = _api_email_conversation(key_client)
+    assert key_client.get(f"/api/v1/conversations/{conversation_id}").json()["subject"] is None
     long_line = "Where is my invoice for order A-12345? " + "I have been waiting for it " * 5
     for text in (f"\n  {long_line}\nThanks, Lee", "And another question"):
         with captured(execute=True):
@@ -716,6 +719,8 @@ def test_an_api_email_conversation_without_a_subject_takes_its_first_message(
     sent = mails_to("lee@example.com")
     assert len(sent) >= 2
     assert {m.subject for m in sent} == {f"Re: {subject}"}  # one thread, the first message's
+    listed = key_client.get("/api/v1/conversations", {"channel": "email"}).json()
+    assert [c["subject"] for c in listed if c["id"] == conversation_id] == [subject]
 
 
 # --- attachments ------------------------------------------------------------------------------

@@ -177,6 +177,7 @@ class Conversation(TypedDict, total=False):
     id: str
     state: str
     channel: str
+    subject: str | None  # on e-mail: the thread's subject
     currentAgentId: str
     assignee: str | None
     turns: int
