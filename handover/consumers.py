@@ -444,10 +444,12 @@ class TeamConsumer(PersonSocket):
     forwards only a nudge, ``{"type": "team.changed", "cause": <kind>}``, never a row: the page
     then re-reads its table through its own door (``?fragment=1``).
 
-    Before each nudge it re-checks who is there (``PersonSocket._still_there``, as the inbox
-    does on every frame): a person deactivated, signed out everywhere or deleted gets an error
-    frame and 4401; one who lost the hats the page let in (the manager role) or left the
-    tenant, 4403. Either way no nudge goes out and none follows."""
+    It re-checks who is there (``PersonSocket._still_there``, as the inbox does on every
+    frame) when the person's own group hears ``access.changed`` (sent after commit by the
+    services that change people), so it closes at once, and again before each nudge: a person
+    deactivated, signed out everywhere or deleted gets an error frame and 4401; one who lost
+    the hats the page let in (the manager role) or left the tenant, 4403. Either way no nudge
+    goes out and none follows."""
 
     async def connect(self):
         user = self.scope.get("user")
@@ -468,20 +470,25 @@ class TeamConsumer(PersonSocket):
         self.tenant_id = now.tenant_id
         self.hats = frozenset(hat for hat in now.hats if page.allows([hat]))
         self.group = tenant_inbox_group(now.tenant_id)
+        self.own_group = person_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.channel_layer.group_add(self.own_group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "team.ready"})
 
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.own_group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         await self.send_json(error_frame("unknown_type", "this socket only listens"))
 
     async def broadcast(self, message):
         kind = (message.get("event") or {}).get("type")
-        if kind in TEAM_KINDS and await self._still_there() is not None:
+        if kind == "access.changed":  # to this person's sockets: check again now
+            await self._still_there()
+        elif kind in TEAM_KINDS and await self._still_there() is not None:
             await self.send_json({"type": "team.changed", "cause": kind})
 
 

@@ -155,3 +155,29 @@ async def test_a_manager_who_keeps_the_role_keeps_hearing_nudges(
         "cause": "handoff.queued",
     }
     await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        (lambda boss, tenant: services.membership_set(user=boss, tenant=tenant, roles=["agent"]),
+         4403),
+        (lambda boss, tenant: services.person_set_active(user=boss, active=False), 4401),
+        (lambda boss, tenant: services.person_sign_out_everywhere(user=boss), 4401),
+    ],
+    ids=["role-lost", "deactivated", "signed-out-everywhere"],
+)  # fmt: skip
+async def test_a_manager_who_loses_access_is_closed_at_once_without_waiting_for_a_nudge(
+    layer,  # noqa: F811
+    tenant,
+    change,
+    code,
+):
+    boss = await sync_to_async(_person)(tenant, ["manager", "agent"], "boss")
+    socket = await open_team(boss)
+
+    await sync_to_async(change)(boss, tenant)  # nothing else happens in the tenant
+
+    closed, frames = await closes(socket)
+    assert closed == code
+    assert [frame["type"] for frame in frames] == ["error"]
