@@ -163,7 +163,12 @@ class StackCanvasAdminMixin:
             {**self.admin_site.each_context(request), "opts": self.opts, "title": "Stack canvas"},
         )
 
-    def canvas_view(self, request, agent_id: int, *, errors=None, status: int = 200):
+    def canvas_view(
+        self, request, agent_id: int, *, errors=None, status: int = 200, typed_risk=None
+    ):
+        """The canvas page; after a refused save, ``errors`` by setting and, for a refused risk
+        category, ``typed_risk`` (what the manager typed in its form, shown again beside the
+        error instead of the saved values)."""
         self._canvas_check(request)
         agent = self._canvas_root(request, agent_id)
         if agent.supervisor_id is not None:
@@ -183,6 +188,11 @@ class StackCanvasAdminMixin:
             if row["name"] == "riskDetection":
                 row["shown"] = describe_risk_detection(risk_rows)
                 row["inherited_shown"] = "the tenant's or global phrases and thresholds"
+                if typed_risk:  # the error goes beside the category's form, with what was typed
+                    for risk in risk_rows:
+                        if risk["category"] == typed_risk["category"]:
+                            risk["errors"], risk["typed"] = row["errors"], typed_risk
+                            row["errors"] = []
         agent_panels = []
         for node in canvas.nodes:
             if node.agent is None:
@@ -254,7 +264,15 @@ class StackCanvasAdminMixin:
             settings_update(level=SettingsLevel.STACK, stack=root, changes=changes)
         except ValidationError as exc:
             errors = exc.message_dict if hasattr(exc, "error_dict") else {name: exc.messages}
-            return self.canvas_view(request, agent_id, errors=errors, status=400)
+            typed = None
+            if name == "riskDetection" and "category" in request.POST:
+                typed = {
+                    "category": request.POST["category"],
+                    "add": request.POST.get("add", ""),
+                    "remove": request.POST.getlist("remove"),
+                    "threshold": request.POST.get("threshold", ""),
+                }
+            return self.canvas_view(request, agent_id, errors=errors, status=400, typed_risk=typed)
         cleared = changes[name] is None or "clear" in request.POST
         done = "cleared: it inherits again" if cleared else "saved"
         messages.success(request, f"{LABELS[name]} {done}.")

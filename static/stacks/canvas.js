@@ -53,11 +53,22 @@
       close();
     }
   });
-  // a panel the server opened (after saving a setting): focus it, and return to its node
+  // a panel the server opened (after saving a setting): focus it, and return to its node; after
+  // a refused save, the first error is scrolled into view and its form's first field focused
   panels().forEach(function (panel) {
     if (!panel.hidden) {
       opener = document.querySelector('#stack-canvas .node[data-panel="' + panel.id + '"]');
-      panel.focus();
+      var error = panel.querySelector(".errorlist");
+      var block = error && error.parentElement;
+      var field = block && block.querySelector("textarea, input:not([type=hidden]), select");
+      if (field) {
+        field.focus({ preventScroll: true });
+      } else {
+        panel.focus();
+      }
+      if (error) {
+        error.scrollIntoView({ block: "center" });
+      }
     }
   });
 

@@ -1,7 +1,8 @@
 """The risk detector's editor in the canvas's orchestrator slide-out (issue 20 point 4), in
 Chromium against a real ASGI server: a manager adds phrases, switches a built-in rule off and
 sets a threshold for one category, saves, reloads and sees them kept with where they come from;
-a bad value is refused with the form's error, and what was saved before stays as it was."""
+a bad value is refused with the error beside the category's form (scrolled to, what was typed
+kept in it), and what was saved before stays as it was."""
 
 from __future__ import annotations
 
@@ -83,9 +84,15 @@ def test_a_bad_risk_value_shows_the_error_and_keeps_what_was_saved(demo_manager,
 
     panel = page.locator("#panel-orchestrator")
     expect(panel).to_be_visible()  # opened by the server on the error
-    expect(panel.locator("#setting-riskDetection .errorlist")).to_have_text(
-        'churn_risk.add: "chargeback" is listed twice.'
-    )
+    error = panel.locator("#risk-churn_risk .errorlist")  # beside the form that was refused
+    expect(error).to_have_text('churn_risk.add: "chargeback" is listed twice.')
+    expect(panel.locator("#setting-riskDetection .errorlist")).to_have_count(1)
+    expect(error).to_be_in_viewport()  # scrolled to, not below the fold
+    # what the manager typed is still in the form, ready to correct
+    typed = panel.locator("#risk-churn_risk").get_by_label("Churn risk: phrases this stack adds")
+    expect(typed).to_have_value("chargeback\nchargeback")
+    expect(typed).to_be_focused()
+    expect(panel.get_by_label("Churn risk: threshold")).to_have_value("0.7")
     expect(page.locator(".messagelist")).to_have_count(0)  # no "saved"
     # what was saved before is still there, and the refused category is unchanged
     legal = panel.locator("#risk-legal_threat")
