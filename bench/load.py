@@ -52,12 +52,14 @@ import os
 import platform
 import random
 import re
+import shutil
 import signal
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -164,6 +166,8 @@ class Record:
     inbox: list[Counter] = field(default_factory=list)  # per agent socket: message id -> times
     inbox_ok: list[bool] = field(default_factory=list)
     counter: int = 0
+    # the web processes' event-loop lag during the run: cumulative counts by bound (s)
+    loop_lag: dict[float, float] = field(default_factory=dict)
 
     def token(self, kind: str, conversation: str) -> str:
         self.counter += 1
@@ -178,6 +182,13 @@ class Record:
 
     def took(self, kind: str, began: float) -> None:
         self.latencies[kind].append((time.perf_counter() - began) * 1000)
+
+    def since_stored(self, kind: str, message: dict) -> None:
+        """From the message's ``createdAt`` (the server's clock, this machine's) to now: the
+        part of a delivery after the message was stored."""
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            stored = datetime.fromisoformat(message["createdAt"].replace("Z", "+00:00"))
+            self.latencies[kind].append((time.time() - stored.timestamp()) * 1000)
 
 
 def tagged(text: str, token: str) -> str:
@@ -252,6 +263,23 @@ def seed(agents: int, llm_url: str = "") -> dict:
 
 
 # --- the load -----------------------------------------------------------------------------------
+
+
+LAG_BUCKET = re.compile(
+    r'backoffice_event_loop_lag_seconds_bucket\{le="(?P<le>[^"]+)"\} (?P<count>[0-9.e+]+)'
+)
+
+
+def lag_quantile(buckets: dict[float, float], q: float) -> float | None:
+    """The upper bound (ms) of the bucket that holds the q-th percentile of a cumulative
+    histogram; None without observations."""
+    total = buckets.get(float("inf"), 0)
+    if not total:
+        return None
+    for le in sorted(buckets):
+        if buckets[le] >= total * q / 100:
+            return le * 1000
+    return None
 
 
 class Load:
@@ -426,10 +454,16 @@ class Load:
                     token = found.group(1) if found else None
                     if token and token in conv.echoes and not conv.echoes[token].done():
                         conv.echoes.pop(token).set_result(True)
+                        self.record.since_stored(
+                            "customer socket: its message stored -> message.created", message
+                        )
                     if message["role"] == "human":
                         sent = self.record.sent.get(token) if token else None
                         if sent and conv.events[message["id"]] == 1:
                             self.record.took("human message.send -> customer socket", sent.at)
+                            self.record.since_stored(
+                                "human message stored -> customer socket", message
+                            )
                         conv.human_inbox.put_nowait(message)
                 elif kind == "conversation.updated" and event.get("state"):
                     conv.state = event["state"]
@@ -570,6 +604,9 @@ class Load:
                         and sent.at >= mine["claimed"]
                     ):
                         record.took("customer message -> owning agent's inbox socket", sent.at)
+                        record.since_stored(
+                            "customer message stored -> owning agent's inbox socket", message
+                        )
                         mine["heard"] += 1
                         spawn(answer(conversation_id, mine["heard"]))
                 elif kind == "handoff.offered":
@@ -622,6 +659,8 @@ class Load:
             agents.append(asyncio.create_task(self.agent(i, person, ready)))
             await asyncio.wait_for(ready.wait(), WAIT + 5)
         await asyncio.sleep(1.0)  # the presence broadcasts of the connects settle
+        lag_before = await self.loop_lag()
+        own_lag = asyncio.create_task(self.own_loop_lag())
         record.started = time.perf_counter()
         record.deadline = record.started + args.seconds
         log(f"{args.customers} customers and {args.agents} agents for {args.seconds:.0f} s")
@@ -636,6 +675,9 @@ class Load:
                     f"customer task: {type(task.exception()).__name__}", repr(task.exception())
                 )
         record.ended = time.perf_counter()
+        own_lag.cancel()
+        after = await self.loop_lag()
+        record.loop_lag = {le: after.get(le, 0) - lag_before.get(le, 0) for le in after}
         # The last deliveries arrive: until the inbox sockets (they hear of every message of
         # the tenant) have heard of no new message for QUIET seconds, at most ``--grace``. The
         # worker may still be storing agents' replies queued during the run; a fixed wait
@@ -652,6 +694,32 @@ class Load:
         for task in [*agents, *self.readers]:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
+
+    async def own_loop_lag(self) -> None:
+        """How late this client's own loop runs a timer set every 0.1 s during the run (a
+        late client would add its lag to every latency it measures)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.1
+            await asyncio.sleep(0.1)
+            self.record.latencies["this client's event-loop lag"].append(
+                max(0.0, loop.time() - due) * 1000
+            )
+
+    async def loop_lag(self) -> dict[float, float]:
+        """The web processes' event-loop lag histogram (core/observability/loop_lag.py), summed
+        over the processes by /metrics: cumulative counts by upper bound in seconds."""
+        counts: dict[float, float] = {}
+        try:
+            response = await self.http.get("/metrics")
+        except Exception as exc:
+            self.record.error("GET /metrics", repr(exc))
+            return counts
+        for line in response.text.splitlines():
+            found = LAG_BUCKET.match(line)
+            if found:
+                counts[float(found["le"])] = float(found["count"])
+        return counts
 
     async def read_back(self) -> dict[str, list[dict]]:
         """Every conversation's messages, through the API."""
@@ -841,6 +909,17 @@ def report(args, record: Record, counts: dict, info: dict) -> list[dict]:
         values = record.latencies[kind]
         for q in (50, 95, 99):
             figures.append(figure(f"{kind} p{q}", percentile(values, q), "ms"))
+    lagged = record.loop_lag.get(float("inf"), 0)
+    if lagged:
+        bounds = ", ".join(f"p{q} <= {lag_quantile(record.loop_lag, q):g} ms" for q in (50, 95, 99))
+        print(
+            f"web processes' event loops during the run (a timer every 0.25 s, {lagged:.0f} "
+            f"timers, core/observability/loop_lag.py): late by {bounds}"
+        )
+    for q in (50, 95, 99):
+        late = lag_quantile(record.loop_lag, q)
+        if late is not None:
+            figures.append(figure(f"web event-loop lag p{q} (bucket bound)", late, "ms"))
     figures += [
         figure("conversations", len(record.conversations), ""),
         figure("hot handoffs", record.hot, ""),
@@ -907,6 +986,9 @@ def main() -> int:
         "CHANNELS_PREFIX": f"{tag}-ch",
         "CACHE_PREFIX": f"{tag}-cache",
         "CELERY_QUEUE": f"{tag}-q",
+        # the processes' series summed by any web process's /metrics (the event-loop lag)
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-load-metrics-"),
+        "METRICS_ALLOW_IPS": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
         "WEB_CONCURRENCY": str(args.web),
         # per process: the web workers' pools stay within PostgreSQL's connections
@@ -991,9 +1073,8 @@ def main() -> int:
         recreate_database(maintenance_url, BENCH_DB, create=False)
         with contextlib.suppress(Exception):
             redis_delete_prefix(redis_url, tag)
+        shutil.rmtree(env["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
         if not args.keep_logs and not dead and code == 0:
-            import shutil
-
             shutil.rmtree(logs, ignore_errors=True)
     if code:
         return code

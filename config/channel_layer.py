@@ -115,11 +115,13 @@ return taken
 
 # Entries one call takes off a process's queue (bounded: they wait in the process's memory).
 RECEIVE_BATCH = 200
+# seconds between tries of a failed read, doubling up to the last
+PUMP_PAUSE, PUMP_PAUSE_MAX = 0.5, 5.0
 
 
 class BatchingRedisChannelLayer(RedisChannelLayer):
     """channels_redis's layer plus ``group_send_many``: several group sends, one command; and a
-    process's queue read in batches.
+    process's queue read in batches by one pump per process.
 
     channels_redis reads the one queue a process's sockets share (``specific.<id>!``) one entry
     at a time, with four Redis round trips each, one after the other (restore the backup,
@@ -127,17 +129,29 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
     per process on a busy 2-CPU machine. Under the load test (bench/load.py) a customer
     message's events outran it and the queues held 500-800 entries, so every socket event
     (a human's message to the customer, the customer's own message back) waited 5-20 s in
-    Redis. ``receive_single`` here takes up to RECEIVE_BATCH waiting entries in one script call
-    (``TAKE_MANY``) and hands them out from memory; it blocks (BZPOPMIN, as channels_redis
-    does) only when the queue is empty. The backup keeps its meaning: a batch stays in it until
-    the next call says the batch reached the buffer; a call cancelled on its way back puts the
-    entries back in the queue."""
+    Redis. Here ``_take_many`` takes up to RECEIVE_BATCH waiting entries in one script call
+    (``TAKE_MANY``); it blocks (BZPOPMIN, as channels_redis does) only when the queue is empty.
+    The backup keeps its meaning: a batch stays in it until the next call says the batch
+    reached the process's memory; a call cancelled on its way back puts the entries back in
+    the queue.
+
+    Handing the entries out: channels_redis passes its receive lock from socket to socket, one
+    entry per turn of the lock, each turn several trips round the event loop among every other
+    socket's and request's callbacks. With a hundred sockets a process that capped its
+    deliveries near 200 entries a second, and under the load test the entries waited 0.5 to 3 s
+    (in Redis and in memory) while the loop itself ran on time (measured: bench/load.py). Here
+    one task per process and event loop (``_pump``) moves every entry it takes straight into the
+    buffers of the sockets it names, and a socket's ``receive`` only waits on its own buffer.
+    The pump lives as long as its loop (a server process's: the process's); it is never
+    cancelled while a read may be blocked in Redis, except by ``flush`` and ``close_pools``.
+    A failed read is logged and retried after a pause: the entries wait in Redis meanwhile
+    and the sockets stay open."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._taken: dict[str, collections.deque[bytes]] = {}
         self._settled: dict[str, bool] = {}
-        self._fetching: dict[str, asyncio.Future[None]] = {}
+        self._pumps: dict[str, asyncio.Task[None]] = {}
 
     def _batches(self) -> bool:
         serializer = self._serializer
@@ -149,29 +163,54 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             and serializer.random_prefix_length == 12
         )
 
-    async def receive_single(self, channel: str) -> tuple[Any, dict[str, Any]]:
+    async def receive(self, channel: str) -> dict[str, Any]:
         if "!" not in channel or not self._batches():
-            return await super().receive_single(channel)
-        assert self.require_valid_channel_name(channel, receive=True), "Channel name invalid"
-        assert channel.endswith("!")
-        index = self.consistent_hash(channel)
-        channel_key = self.prefix + channel
+            return await super().receive(channel)
+        assert self.require_valid_channel_name(channel)
+        process_channel = self.non_local_name(channel)
+        assert process_channel.endswith(self.client_prefix + "!"), "Wrong client prefix"
+        self._pump_running(process_channel)
+        buffer = self.receive_buffer[channel]
+        try:
+            message = await buffer.get()  # cancelled while waiting, it takes nothing
+        except asyncio.CancelledError:  # the socket is going: its buffer goes (as channels_redis)
+            if self.receive_buffer.get(channel) is buffer:
+                del self.receive_buffer[channel]
+            raise
+        if buffer.empty() and self.receive_buffer.get(channel) is buffer:
+            del self.receive_buffer[channel]  # the pump makes a new one for the next entry
+        return message
+
+    def _pump_running(self, process_channel: str) -> None:
+        loop = asyncio.get_running_loop()
+        pump = self._pumps.get(process_channel)
+        if pump is None or pump.done() or pump.get_loop() is not loop:
+            pump = loop.create_task(self._pump(process_channel), name="channel-layer-pump")
+            pump.add_done_callback(_pump_ended)
+            self._pumps[process_channel] = pump
+
+    async def _pump(self, process_channel: str) -> None:
+        """Take the process's queue in batches and put each entry in the buffers of the
+        sockets it names, for as long as the loop runs."""
+        index = self.consistent_hash(process_channel)
+        channel_key = self.prefix + process_channel
         taken = self._taken.setdefault(channel_key, collections.deque())
-        while not taken:
-            # The read runs in a task of the layer's, not of the socket that happens to hold
-            # the receive lock: when that socket closes (its task cancelled), the read goes on
-            # and what it takes waits in ``taken`` for the next reader (a blocking BZPOPMIN
-            # cancelled after Redis popped would lose the entry).
-            fetch = self._fetching.get(channel_key)
-            if fetch is None or fetch.done() or fetch.get_loop() is not asyncio.get_running_loop():
-                fetch = asyncio.ensure_future(self._take_many(index, channel_key, taken))
-                fetch.add_done_callback(_retrieved)
-                self._fetching[channel_key] = fetch
-            await asyncio.shield(fetch)
-        message = self.deserialize(taken.popleft())
-        if "__asgi_channel__" in message:
-            channel = message.pop("__asgi_channel__")
-        return channel, message
+        pause = PUMP_PAUSE
+        while True:
+            if not taken:
+                try:
+                    await self._take_many(index, channel_key, taken)
+                except Exception as error:  # Redis away: the entries wait there
+                    log.warning("a channel-layer read failed (again in %.1f s): %r", pause, error)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, PUMP_PAUSE_MAX)
+                    continue
+                pause = PUMP_PAUSE
+            while taken:
+                message = self.deserialize(taken.popleft())
+                to = message.pop("__asgi_channel__", process_channel)
+                for name in to if isinstance(to, list) else [to]:
+                    self.receive_buffer[name].put_nowait(message)
 
     async def _take_many(self, index: int, channel_key: str, taken: collections.deque) -> None:
         """Move the waiting entries of a process's queue into ``taken`` (one script call), or,
@@ -197,20 +236,20 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             taken.append(member)
 
     async def flush(self) -> None:
-        self._stop_fetching()
+        self._stop_pumps()
         self._taken.clear()
         self._settled.clear()
         await super().flush()
 
     async def close_pools(self) -> None:
-        self._stop_fetching()
+        self._stop_pumps()
         await super().close_pools()
 
-    def _stop_fetching(self) -> None:
-        for fetch in self._fetching.values():
-            if not fetch.get_loop().is_closed():
-                fetch.cancel()
-        self._fetching.clear()
+    def _stop_pumps(self) -> None:
+        for pump in self._pumps.values():
+            if not pump.get_loop().is_closed():
+                pump.cancel()
+        self._pumps.clear()
 
     async def group_send_many(self, sends: list[tuple[str, dict[str, Any]]]) -> int:
         """Send each ``(group, message)``, in order, in one Lua call; returns how many queue
@@ -249,11 +288,11 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         return int(await script(keys=keys, args=args))
 
 
-def _retrieved(task: asyncio.Future[None]) -> None:
-    """A read's failure is raised to the reader waiting on it; with none left, it is logged
-    here instead of as "never retrieved" (the next reader starts a new read)."""
+def _pump_ended(task: asyncio.Future[None]) -> None:
+    """A pump only ends cancelled (flush, close_pools, its loop closing); anything else is a
+    bug, logged here (the next ``receive`` starts a new pump)."""
     if not task.cancelled() and (error := task.exception()) is not None:
-        log.warning("a channel-layer read failed: %r", error)
+        log.error("the channel-layer pump stopped: %r", error)
 
 
 # --- one event loop per process for sync callers ------------------------------------------

@@ -57,7 +57,7 @@ from core.json_input import (
 )
 from core.limits import message_text
 from core.models import Tenant
-from core.observability import context, metrics
+from core.observability import context, loop_lag, metrics
 from core.permissions import (
     AGENT,
     PAGES,
@@ -180,6 +180,7 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
         await super().accept(subprotocol, headers)
         self.counted = True
         metrics.socket_opened()  # the metrics: sockets opened, open now, closed by code
+        loop_lag.watch()  # and how late this process's loop runs (once per loop)
 
     async def websocket_disconnect(self, message):
         if getattr(self, "counted", False):

@@ -140,7 +140,7 @@ async def test_a_process_reads_its_queue_in_batches_every_entry_once_in_order(ma
     for k, channel in enumerate(sockets):
         expected = [m for g, m in sends if g == f"conversation.{k}"]
         assert await received(layer, channel, len(expected)) == expected
-    assert calls <= 3  # 450 entries, RECEIVE_BATCH at a time
+    assert calls <= 4  # 450 entries, RECEIVE_BATCH at a time, then the wait for more
     process_queue = layer.prefix + sockets[0].split("!")[0] + "!"
     connection = layer.connection(0)
     assert await connection.zcard(process_queue) == 0
@@ -172,17 +172,68 @@ async def test_a_batch_whose_answer_never_arrived_is_read_again(make_layer):
 
 @pytest.mark.asyncio
 async def test_a_reader_that_goes_away_while_waiting_loses_nothing(make_layer):
-    """The socket whose task reads the process's queue closes while the read waits (BZPOPMIN):
-    the read is the layer's, so what arrives then reaches the socket it is for."""
+    """A socket closes while the process's read waits (BZPOPMIN): the read is the layer's
+    pump, not the socket's, so what arrives then reaches the socket it is for."""
     layer = make_layer(capacity=100)
     one, two = await layer.new_channel(), await layer.new_channel()
     await layer.group_add("conversation.1", one)
     await layer.group_add("conversation.2", two)
     waiting = asyncio.ensure_future(layer.receive(one))
-    await asyncio.sleep(0.3)  # it holds the receive lock, its read blocked in Redis
+    await asyncio.sleep(0.3)  # the pump's read is blocked in Redis
     waiting.cancel()
     message = {"type": "broadcast", "event": {"type": "message.created", "id": 1}}
     await layer.group_send_many([("conversation.2", message)])
     assert await asyncio.wait_for(layer.receive(two), 5) == message
+    await layer.flush()
+    await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_every_socket_of_a_busy_process_gets_its_events_in_order(make_layer):
+    """A hundred sockets in one process, each its own conversation and one shared inbox: the
+    pump hands every entry to the sockets it names, while all of them wait at once."""
+    layer = make_layer(capacity=10_000)
+    sockets = [await layer.new_channel() for _ in range(100)]
+    for k, channel in enumerate(sockets):
+        await layer.group_add(f"conversation.{k}", channel)
+        await layer.group_add("inbox", channel)
+    readers = [asyncio.ensure_future(received(layer, channel, 6)) for channel in sockets]
+    await asyncio.sleep(0.1)  # every socket waits before anything is sent
+    for n in range(3):
+        await layer.group_send_many(
+            [(f"conversation.{k}", {"type": "broadcast", "k": k, "n": n}) for k in range(100)]
+        )
+        await layer.group_send("inbox", {"type": "broadcast", "inbox": n})
+    heard = await asyncio.gather(*readers)
+    for k, got in enumerate(heard):
+        mine = [m for m in got if "k" in m]
+        assert [m["n"] for m in mine] == [0, 1, 2] and {m["k"] for m in mine} == {k}
+        assert [m["inbox"] for m in got if "inbox" in m] == [0, 1, 2]
+    await layer.flush()
+    await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_a_read_that_fails_is_tried_again_and_loses_nothing(make_layer, caplog):
+    """Redis drops the connection of the process's blocked read: the pump says so in the log,
+    tries again, and the events sent meanwhile reach their socket; the socket never saw an
+    error."""
+    import redis.asyncio
+
+    layer = make_layer(capacity=100)
+    channel = await layer.new_channel()
+    await layer.group_add("conversation.1", channel)
+    waiting = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0.3)  # the pump's read is blocked in Redis (BZPOPMIN)
+    async with redis.asyncio.Redis.from_url(django_settings.REDIS_URL) as admin:
+        blocked = [c for c in await admin.client_list() if c.get("cmd") == "bzpopmin"]
+        assert blocked
+        for client in blocked:
+            await admin.client_kill_filter(_id=client["id"])
+    message = {"type": "broadcast", "event": {"type": "message.created", "id": 7}}
+    await layer.group_send_many([("conversation.1", message)])
+
+    assert await asyncio.wait_for(waiting, 10) == message
+    assert "a channel-layer read failed" in caplog.text
     await layer.flush()
     await layer.close_pools()

@@ -76,6 +76,13 @@ sockets_closed = Counter(
 channel_sends = Counter(
     f"{PREFIX}_channel_layer_sends_total", "Channel-layer group sends by outcome", ["outcome"]
 )
+# how late a web process's event loop runs a timer (core/observability/loop_lag.py): every
+# socket's events and every request's bytes wait that long too
+event_loop_lag = Histogram(
+    f"{PREFIX}_event_loop_lag_seconds",
+    "How late the server's event loop ran a timer set every quarter second",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 # --- the product ------------------------------------------------------------------------------
 turns = Counter(
     f"{PREFIX}_turns_total", "Customer turns by outcome (answered, silent, dropped)", ["outcome"]
@@ -190,6 +197,11 @@ def channel_sent(outcome: str) -> None:
     """A channel-layer group send: sent, failed, or timed_out (a batch dropped)."""
     if _on:
         channel_sends.labels(outcome=outcome).inc()
+
+
+def loop_lag(seconds: float) -> None:
+    if _on:
+        event_loop_lag.observe(seconds)
 
 
 def socket_opened() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 from asgiref.sync import sync_to_async
 from prometheus_client import REGISTRY
@@ -34,3 +37,25 @@ async def test_sockets_opened_and_closed_by_code_are_counted(tenant):
 
     assert sample("backoffice_socket_connections_opened_total") == opened + 1
     assert sample("backoffice_socket_connections_closed_total", code="1000") == closed + 1
+
+
+async def test_a_process_with_an_open_socket_reports_how_late_its_event_loop_runs(tenant):
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+    seen = sample("backoffice_event_loop_lag_seconds_count")
+    late = sample("backoffice_event_loop_lag_seconds_bucket", le="0.1")
+    customer = Socket(application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN])
+    assert (await customer.connect())[0]
+
+    await asyncio.sleep(0.05)  # the probe has set its first timer (due 0.25 s after)
+    time.sleep(0.5)  # the loop's thread is held past it
+    await asyncio.sleep(0.6)
+
+    assert sample("backoffice_event_loop_lag_seconds_count") >= seen + 2  # every quarter second
+    # the held timer landed above 0.1 s (the bucket of 0.1 s and below did not take all of them)
+    assert sample("backoffice_event_loop_lag_seconds_bucket", le="0.1") < (
+        late + sample("backoffice_event_loop_lag_seconds_count") - seen
+    )
+    await customer.disconnect()
