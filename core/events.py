@@ -65,6 +65,12 @@ def tenant_inbox_group(tenant_id: int) -> str:
     return f"tenant.{tenant_id}.inbox"
 
 
+def conversation_watchers_group(conversation_id) -> str:
+    """The inbox sockets that have a conversation open (``conversation.watch``): who hears
+    that the AI or the customer is typing in it. Every other inbox is spared those events."""
+    return f"conversation.{conversation_id}.watchers"
+
+
 def person_group(user_id: int) -> str:
     """Every open socket of one person (so their access can be re-checked, or ended)."""
     return f"person.{user_id}"

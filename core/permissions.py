@@ -520,6 +520,12 @@ SOCKET_ACTIONS: Mapping[str, Grant] = _by_operation(
             AGENTS,
             "The claimer is typing: told to the customer's widget (coalesced, one in 2 s).",
         ),
+        Grant(
+            "conversation.watch",
+            AGENTS,
+            "The conversation the inbox has open (one a socket; null: none): the socket then "
+            "hears who is typing in it, and in no other.",
+        ),
     ]
 )
 
@@ -545,7 +551,11 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "A private note its author edited, for the inbox's threads (never the customer).",
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
-        Grant("agent.typing", AGENTS, "An AI agent is writing a reply (typing on or off)."),
+        Grant(
+            "agent.typing",
+            AGENTS,
+            "An AI agent is writing a reply (typing on or off), in the watched conversation.",
+        ),
         Grant("presence", AGENTS, "Which human agents are online, with their status."),
         Grant(
             "handoff.transferred",
@@ -555,7 +565,8 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
         Grant(
             "customer.typing",
             AGENTS,
-            "A customer is typing (coalesced on their socket, one in 2 s).",
+            "A customer is typing (coalesced on their socket, one in 2 s), in the watched "
+            "conversation.",
         ),
         Grant("approval.requested", APPROVERS, "A request to decide."),
         Grant("approval.decided", APPROVERS, "A request decided."),

@@ -48,6 +48,7 @@ from core.api_errors import domain_error_body
 from core.errors import DomainError, Invalid, NotFound
 from core.events import (
     conversation_group,
+    conversation_watchers_group,
     person_group,
     tenant_inbox_group,
 )
@@ -273,6 +274,10 @@ class InboxConsumer(PersonSocket):
             return
         await self.channel_layer.group_discard(self.group, self.channel_name)
         await self.channel_layer.group_discard(self.own_group, self.channel_name)
+        if getattr(self, "watched", None) is not None:
+            await self.channel_layer.group_discard(
+                conversation_watchers_group(self.watched), self.channel_name
+            )
         if self.is_agent:
             await socket_db(presence.presence_leave)(user=self.user)
             await presence.presence_changed(self.tenant)
@@ -314,6 +319,31 @@ class InboxConsumer(PersonSocket):
             await self.send_json(await self._status(content))
         elif kind == "typing":
             await self._typing(content)
+        elif kind == "conversation.watch":
+            await self.send_json(await self._watch(content.get("conversationId")))
+
+    async def _watch(self, conversation_id: Any) -> dict[str, Any]:
+        """Hear the typing of one conversation of the tenant (the one the inbox has open), and
+        of no other; ``None`` stops. The answer says whether the AI is writing in it now (its
+        ``agent.typing`` may have left before the watch)."""
+        result = {"type": "conversation.watch.result", "ok": False}
+        typing = False
+        if conversation_id is not None:
+            found = await socket_db(_conversation)(self.tenant, conversation_id)
+            if found is None:  # not a UUID, or not this tenant's: the same answer
+                return {**result, **refusal(NotFound("no such conversation"))}
+            conversation_id, typing = str(found.pk), found.ai_turn_at is not None
+        watched = getattr(self, "watched", None)
+        if watched is not None and watched != conversation_id:
+            await self.channel_layer.group_discard(
+                conversation_watchers_group(watched), self.channel_name
+            )
+        if conversation_id is not None:
+            await self.channel_layer.group_add(
+                conversation_watchers_group(conversation_id), self.channel_name
+            )
+        self.watched = conversation_id
+        return {**result, "ok": True, "conversationId": conversation_id, "agentTyping": typing}
 
     @socket_db
     def _note(self, content) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from conversations.models import (
 from core.errors import Conflict, Forbidden, Invalid
 from core.events import (
     conversation_group,
+    conversation_watchers_group,
     group_send_bounded,
     notify_on_commit,
     person_group,
@@ -671,10 +672,10 @@ def typing_from_human(*, conversation: Conversation, user) -> bool:
 
 
 def typing_from_customer(*, conversation_id, tenant_id: int) -> None:
-    """Tell the tenant's inboxes that the customer of a conversation is typing."""
+    """Tell the inboxes that have the conversation open that its customer is typing."""
     try:
         group_send_bounded(
-            tenant_inbox_group(tenant_id),
+            conversation_watchers_group(conversation_id),
             {"type": "customer.typing", "conversationId": str(conversation_id)},
         )
     except Exception:

@@ -42,7 +42,12 @@ from conversations.models import (
     MessageRole,
     State,
 )
-from core.events import conversation_group, notify_on_commit, tenant_inbox_group, timed
+from core.events import (
+    conversation_group,
+    conversation_watchers_group,
+    notify_on_commit,
+    timed,
+)
 from core.outbox import outbox_task
 from core.principals import (
     NOBODY,
@@ -173,10 +178,11 @@ CONVERSATION_FIELDS = [
 
 
 def typing_on_commit(conversation: Conversation, *, typing: bool) -> None:
-    """Tell the customer's socket and the inbox that the AI is writing (or has stopped); the
-    customer's widget names no agent, so neither does the event."""
+    """Tell the customer's socket and the inboxes that have the conversation open that the AI
+    is writing (or has stopped); the customer's widget names no agent, so neither does the
+    event."""
     notify_on_commit(
-        [conversation_group(conversation.pk), tenant_inbox_group(conversation.tenant_id)],
+        [conversation_group(conversation.pk), conversation_watchers_group(conversation.pk)],
         {"type": "agent.typing", "conversationId": str(conversation.pk), "typing": typing},
     )
 

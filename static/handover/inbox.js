@@ -174,6 +174,7 @@
       setConnection("open", "Live");
       clearInterval(beat);
       beat = setInterval(() => send({ type: "heartbeat" }), cfg.heartbeatSeconds * 1000);
+      watch(); // a new socket hears the open conversation's typing again
     });
     ws.addEventListener("message", (event) => {
       let data;
@@ -237,6 +238,9 @@
       case "message.updated": if (event.message) messageUpdated(event.message); break;
       case "conversation.updated": conversationUpdated(event); break;
       case "agent.typing": agentTyping(event); break;
+      case "conversation.watch.result":
+        if (event.ok) agentTyping({ conversationId: event.conversationId, typing: event.agentTyping });
+        break;
       case "presence": setOnline(event.online || []); break;
       case "approval.requested":
       case "approval.decided": resyncSoon(); activityChanged(event); break;
@@ -686,11 +690,18 @@
     } }, "\u2190 List");
   }
 
+  // who is typing reaches only the sockets that watch the conversation (the one open here)
+  function watch() {
+    if (state.selected) send({ type: "conversation.watch", conversationId: state.selected });
+  }
+
   async function openConversation(conversationId, options = {}) {
     showPane("conversation");
     root.dataset.pack = "closed";
     if (state.selected !== conversationId) state.notice = null;
+    const changed = state.selected !== conversationId;
     state.selected = conversationId;
+    if (changed) watch();
     state.unread.delete(conversationId);
     renderLists();
     await loadConversation(conversationId, options);
