@@ -270,6 +270,10 @@ class InboxConsumer(PersonSocket):
         )
 
     async def disconnect(self, code):
+        self.gone = True
+        acting = getattr(self, "acting", None)
+        if acting is not None:  # the frames it took are answered (or dropped) before it ends
+            await asyncio.wait([acting])
         if not hasattr(self, "group"):
             return
         await self.channel_layer.group_discard(self.group, self.channel_name)
@@ -283,6 +287,28 @@ class InboxConsumer(PersonSocket):
             await presence.presence_changed(self.tenant)
 
     async def receive_json(self, content, **kwargs):
+        # Each frame is handled in a task of its own, after the ones before it (in order), so
+        # that the socket keeps hearing its events (an offer, a message) while a claim or a
+        # send waits for the database: a consumer handles one message at a time, and under the
+        # load test the events of a busy agent's socket waited seconds behind its own frames.
+        self.acting = asyncio.ensure_future(
+            self._act_in_turn(getattr(self, "acting", None), content)
+        )
+
+    async def _act_in_turn(self, before: asyncio.Future | None, content) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        try:
+            await self._act(content)
+        except Exception:
+            if getattr(self, "gone", False):  # its answer had nowhere to go
+                log.warning("an inbox frame after the socket closed", exc_info=True)
+                return
+            log.exception("an inbox frame failed")
+            with contextlib.suppress(Exception):
+                await self.close(code=1011)
+
+    async def _act(self, content) -> None:
         hats = await self._still_there()  # every frame: who is there, from the database
         if hats is None:
             return

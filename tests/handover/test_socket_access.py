@@ -5,6 +5,7 @@ what on the socket comes from the permission matrix."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -315,4 +316,53 @@ async def test_a_frame_of_no_known_action_is_answered_and_the_socket_stays(layer
 
     await socket.send_json_to({"type": "heartbeat"})
     assert (await until(socket, "heartbeat.ack"))["type"] == "heartbeat.ack"
+    await socket.disconnect()
+
+
+# --- frames and events at once --------------------------------------------------------------------
+
+
+async def test_an_inbox_keeps_hearing_events_while_its_own_claim_waits_for_the_database(
+    layer,
+    tenant,
+):
+    """A claim that waits (here on a row another transaction holds) does not hold up the
+    socket's events: an offer that arrives meanwhile is heard at once, and the claim's answer
+    follows when the row is free."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from core.events import notify_now, tenant_inbox_group
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a row lock that makes a claim wait: PostgreSQL")
+    handoff = await sync_to_async(_queued_handoff)(tenant)
+    ada = await sync_to_async(_person)(tenant, ["agent"], "ada")
+    socket = await open_inbox(ada)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        with transaction.atomic():
+            Handoff.objects.select_for_update().get(pk=handoff.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    assert locked.wait(5)
+    try:
+        await socket.send_json_to({"type": "handoff.claim", "handoffId": handoff.pk})
+        await asyncio.sleep(0.3)  # the claim waits for the row
+        offer = {"type": "handoff.queued", "handoffId": 0}
+        await notify_now([tenant_inbox_group(tenant.pk)], offer)
+
+        heard = await until(socket, "handoff.queued")  # while the claim still waits
+        assert heard["handoffId"] == 0
+    finally:
+        release.set()
+        holder.join()
+    answer = await until(socket, "handoff.claim.result")
+    assert answer["ok"] is True
     await socket.disconnect()
