@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -183,6 +184,25 @@ class JsonConsumer(AsyncJsonWebsocketConsumer):
         metrics.socket_opened()  # the metrics: sockets opened, open now, closed by code
         loop_lag.watch()  # and how late this process's loop runs (once per loop)
 
+    async def _after(
+        self, before: asyncio.Future | None, step: Callable[[], Awaitable[None]], what: str
+    ) -> None:
+        """Run ``step()`` once ``before`` (the task of the socket's previous frame) is done: a
+        frame handled in a task of its own, in the order the frames came, while the consumer
+        goes on hearing its events (it handles one message at a time). A failure is logged,
+        and the socket, if still open, closed 1011."""
+        if before is not None:
+            await asyncio.wait([before])
+        try:
+            await step()
+        except Exception:
+            if getattr(self, "gone", False):  # its answer had nowhere to go
+                log.warning("%s after the socket closed", what, exc_info=True)
+                return
+            log.exception("%s failed", what)
+            with contextlib.suppress(Exception):
+                await self.close(code=1011)
+
     async def websocket_disconnect(self, message):
         if getattr(self, "counted", False):
             metrics.socket_closed(message.get("code"))
@@ -292,21 +312,8 @@ class InboxConsumer(PersonSocket):
         # send waits for the database: a consumer handles one message at a time, and under the
         # load test the events of a busy agent's socket waited seconds behind its own frames.
         self.acting = asyncio.ensure_future(
-            self._act_in_turn(getattr(self, "acting", None), content)
+            self._after(getattr(self, "acting", None), lambda: self._act(content), "an inbox frame")
         )
-
-    async def _act_in_turn(self, before: asyncio.Future | None, content) -> None:
-        if before is not None:
-            await asyncio.wait([before])
-        try:
-            await self._act(content)
-        except Exception:
-            if getattr(self, "gone", False):  # its answer had nowhere to go
-                log.warning("an inbox frame after the socket closed", exc_info=True)
-                return
-            log.exception("an inbox frame failed")
-            with contextlib.suppress(Exception):
-                await self.close(code=1011)
 
     async def _act(self, content) -> None:
         hats = await self._still_there()  # every frame: who is there, from the database
@@ -608,26 +615,17 @@ class CustomerConsumer(JsonConsumer):
             # the decide's commit, not after the agent's run is dispatched and the handler
             # returns (a consumer handles one message at a time).
             self.saying = asyncio.ensure_future(
-                self._said_in_turn(getattr(self, "saying", None), content)
+                self._after(
+                    getattr(self, "saying", None),
+                    lambda: self._receive("message.send", content),
+                    "a customer's socket message",
+                )
             )
             return
         saying = getattr(self, "saying", None)
         if kind != "typing" and saying is not None and not saying.done():
             await asyncio.wait([saying])  # a resync shows the messages sent before it
         await self._receive(kind, content)
-
-    async def _said_in_turn(self, before: asyncio.Future | None, content) -> None:
-        if before is not None:
-            await asyncio.wait([before])
-        try:
-            await self._receive("message.send", content)
-        except Exception:
-            if getattr(self, "gone", False):  # its answer had nowhere to go
-                log.warning("a customer's socket message after the socket closed", exc_info=True)
-                return
-            log.exception("a customer's socket message failed")
-            with contextlib.suppress(Exception):
-                await self.close(code=1011)
 
     async def _receive(self, kind: str | None, content) -> None:
         if kind == "resync":
