@@ -1,6 +1,7 @@
-"""The Redis channel layer's batched group send (config/channel_layer.py): several group sends in
-one Redis command, read back by channels_redis's own ``receive`` exactly as its ``group_send``
-would have delivered them: every message, to every member, in order."""
+"""The Redis channel layer (config/channel_layer.py): several group sends in one Redis command,
+delivered exactly as channels_redis's ``group_send`` would have delivered them (every message,
+to every member, in order); a process's queue read in batches by one pump that hands each entry
+to the sockets it names; a failed read tried again, losing nothing."""
 
 from __future__ import annotations
 
