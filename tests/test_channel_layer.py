@@ -238,3 +238,34 @@ async def test_a_read_that_fails_is_tried_again_and_loses_nothing(make_layer, ca
     assert "a channel-layer read failed" in caplog.text
     await layer.flush()
     await layer.close_pools()
+
+
+@pytest.mark.asyncio
+async def test_a_pump_cancelled_while_busy_ends(make_layer):
+    """The pump is cancelled (flush, close_pools, its loop closing) while events pour in: it
+    ends every time. redis-py can swallow a cancellation that lands mid-command, and a pump
+    that outlived its cancellation kept a test's event loop from closing (the suite hung)."""
+    layer = make_layer(capacity=100_000)
+    channel = await layer.new_channel()
+    await layer.group_add("conversation.1", channel)
+
+    async def flood() -> None:
+        while not asyncio.current_task().cancelling():  # (the same swallowing, here too)
+            await layer.group_send_many([("conversation.1", {"type": "broadcast", "n": 1})])
+
+    sender = asyncio.ensure_future(flood())
+    survived = 0
+    for round_ in range(20):
+        reader = asyncio.ensure_future(layer.receive(channel))
+        await asyncio.sleep(0.005 * (round_ % 7))
+        (pump,) = layer._pumps.values()
+        pump.cancel()
+        done, _ = await asyncio.wait([pump], timeout=2)
+        survived += not done
+        reader.cancel()
+    sender.cancel()
+    await asyncio.gather(sender, return_exceptions=True)
+
+    assert survived == 0
+    await layer.flush()
+    await layer.close_pools()
