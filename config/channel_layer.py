@@ -172,14 +172,12 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         self._pump_running(process_channel)
         buffer = self.receive_buffer[channel]
         try:
-            message = await buffer.get()  # cancelled while waiting, it takes nothing
-        except asyncio.CancelledError:  # the socket is going: its buffer goes (as channels_redis)
-            if self.receive_buffer.get(channel) is buffer:
+            return (
+                await buffer.get()
+            )  # cancelled while waiting (the socket going), it takes nothing
+        finally:  # an empty buffer goes; the pump makes a new one for the channel's next entry
+            if buffer.empty() and self.receive_buffer.get(channel) is buffer:
                 del self.receive_buffer[channel]
-            raise
-        if buffer.empty() and self.receive_buffer.get(channel) is buffer:
-            del self.receive_buffer[channel]  # the pump makes a new one for the next entry
-        return message
 
     def _pump_running(self, process_channel: str) -> None:
         loop = asyncio.get_running_loop()

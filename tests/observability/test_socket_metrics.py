@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import pytest
-from asgiref.sync import sync_to_async
 from prometheus_client import REGISTRY
 
 from config.asgi import application
@@ -20,11 +19,17 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def test_sockets_opened_and_closed_by_code_are_counted(tenant):
+@pytest.fixture
+def conversation(tenant):
+    """A conversation of the tenant's team and its customer token."""
     from tests.factories import TO_PEOPLE, make_team
 
-    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
-    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+    make_team(tenant, **TO_PEOPLE)
+    return _open_conversation_with_token(tenant)
+
+
+async def test_sockets_opened_and_closed_by_code_are_counted(conversation):
+    conv, token = conversation
     opened = sample("backoffice_socket_connections_opened_total")
     closed = sample("backoffice_socket_connections_closed_total", code="1000")
 
@@ -39,11 +44,8 @@ async def test_sockets_opened_and_closed_by_code_are_counted(tenant):
     assert sample("backoffice_socket_connections_closed_total", code="1000") == closed + 1
 
 
-async def test_a_process_with_an_open_socket_reports_how_late_its_event_loop_runs(tenant):
-    from tests.factories import TO_PEOPLE, make_team
-
-    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
-    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+async def test_a_process_with_an_open_socket_reports_how_late_its_event_loop_runs(conversation):
+    conv, token = conversation
     seen = sample("backoffice_event_loop_lag_seconds_count")
     late = sample("backoffice_event_loop_lag_seconds_bucket", le="0.1")
     customer = Socket(application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN])
