@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -222,18 +221,27 @@ class PersonSocket(JsonConsumer):
         gone or lost what it was opened with. The hats both still hold, or None (closed)."""
         if self.closing:
             return None
-        now = await socket_db(access_of)(self.user.pk, self.session_key)
+        hats, gone = self._judge(await socket_db(access_of)(self.user.pk, self.session_key))
+        if gone is not None:
+            await self._close_for(*gone)
+        return hats
+
+    def _judge(self, now) -> tuple[frozenset[str] | None, tuple[int, str] | None]:
+        """What a fresh ``access_of`` says of the socket: (the hats both still hold, None), or
+        (None, (close code, why)) when the person is gone or lost what it was opened with."""
         if now.close_code:
-            code, error = now.close_code, "You are signed out."
-        elif now.tenant_id != self.tenant_id or not self.hats <= now.hats:
-            code, error = 4403, "Your roles changed; reconnect to see what they allow."
-        else:
-            forget_hats(self.user)  # the services read the membership afresh
-            return self.hats & now.hats
+            return None, (now.close_code, "You are signed out.")
+        if now.tenant_id != self.tenant_id or not self.hats <= now.hats:
+            return None, (4403, "Your roles changed; reconnect to see what they allow.")
+        forget_hats(self.user)  # the services read the membership afresh
+        return self.hats & now.hats, None
+
+    async def _close_for(self, code: int, error: str) -> None:
+        if self.closing:
+            return
         self.closing = True
         await self.send_json({"type": "error", "code": _CLOSE_CODES[code], "error": error})
         await self.close(code=code)
-        return None
 
 
 class InboxConsumer(PersonSocket):
@@ -316,44 +324,56 @@ class InboxConsumer(PersonSocket):
         )
 
     async def _act(self, content) -> None:
+        if self.closing:
+            return
+        kind = _kind(content)
+        action = self._WRITES.get(kind or "")
+        if action is not None:
+            # a write: who is there is read in the same trip to the database threads as the
+            # write itself (one hop, one pooled connection, not two)
+            closing, answer = await socket_db(self._checked)(kind, action, content)
+            if closing is not None:
+                await self._close_for(*closing)
+            else:
+                await self.send_json(answer)
+            return
         hats = await self._still_there()  # every frame: who is there, from the database
         if hats is None:
             return
-        kind = _kind(content)
-        grant = SOCKET_ACTIONS.get(kind) if kind is not None and kind != "connect" else None
-        if grant is None:
-            await self.send_json(_unknown(kind))
-            return
-        if not grant.allows(hats):
-            await self.send_json(
-                error_frame("forbidden", f"This needs {grant.needs()}.", action=kind)
-            )
-            return
-        if kind == "heartbeat":
+        refused = self._refused(kind, hats)
+        if refused is not None:
+            await self.send_json(refused)
+        elif kind == "heartbeat":
             if self.is_agent:
                 await socket_db(presence.presence_beat)(user=self.user)
             await self.send_json({"type": "heartbeat.ack"})
         elif kind == "resync":
             await self.send_json(await socket_db(self._snapshot)())
-        elif kind == "handoff.claim":
-            handoff_id = _positive_id(content.get("handoffId"))
-            if handoff_id is None:
-                refused = Invalid(fields={"handoffId": "must be a positive integer"})
-                await self.send_json(refused_frame(refused))
-            else:
-                await self.send_json(await self._claim(handoff_id))
-        elif kind == "message.send":
-            await self.send_json(await self._send(content))
-        elif kind == "note.send":
-            await self.send_json(await self._note(content))
-        elif kind == "note.edit":
-            await self.send_json(await self._note_edit(content))
-        elif kind == "status.set":
-            await self.send_json(await self._status(content))
         elif kind == "typing":
             await self._typing(content)
         elif kind == "conversation.watch":
             await self.send_json(await self._watch(content.get("conversationId")))
+
+    def _refused(self, kind: str | None, hats: frozenset[str]) -> dict[str, Any] | None:
+        """The error frame for an action the socket may not take (unknown, or not its
+        hats'), or None."""
+        grant = SOCKET_ACTIONS.get(kind) if kind is not None and kind != "connect" else None
+        if grant is None:
+            return _unknown(kind)
+        if not grant.allows(hats):
+            return error_frame("forbidden", f"This needs {grant.needs()}.", action=kind)
+        return None
+
+    def _checked(
+        self, kind: str, action: Callable[[Any, Any], dict[str, Any]], content
+    ) -> tuple[tuple[int, str] | None, dict[str, Any] | None]:
+        """On a database thread: who is there (``access_of``, as ``_still_there``), whether
+        their hats allow ``kind``, then the write. (close code and why, None) when the person
+        is gone, else (None, the answer frame)."""
+        hats, gone = self._judge(access_of(self.user.pk, self.session_key))
+        if gone is not None:
+            return gone, None
+        return None, self._refused(kind, hats) or action(self, content)
 
     async def _watch(self, conversation_id: Any) -> dict[str, Any]:
         """Hear the typing of one conversation of the tenant (the one the inbox has open), and
@@ -378,7 +398,6 @@ class InboxConsumer(PersonSocket):
         self.watched = conversation_id
         return {**result, "ok": True, "conversationId": conversation_id, "agentTyping": typing}
 
-    @socket_db
     def _note(self, content) -> dict[str, Any]:
         result = {"type": "note.send.result", "ok": False}
         try:
@@ -390,7 +409,6 @@ class InboxConsumer(PersonSocket):
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": message.pk}
 
-    @socket_db
     def _note_edit(self, content) -> dict[str, Any]:
         result = {"type": "note.edit.result", "ok": False}
         try:
@@ -409,7 +427,6 @@ class InboxConsumer(PersonSocket):
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": edited.pk}
 
-    @socket_db
     def _status(self, content) -> dict[str, Any]:
         result = {"type": "status.set.result", "ok": False}
         try:
@@ -442,8 +459,10 @@ class InboxConsumer(PersonSocket):
 
         await socket_db(tell)()
 
-    @socket_db
-    def _claim(self, handoff_id: int) -> dict[str, Any]:
+    def _claim(self, content) -> dict[str, Any]:
+        handoff_id = _positive_id(content.get("handoffId"))
+        if handoff_id is None:
+            return refused_frame(Invalid(fields={"handoffId": "must be a positive integer"}))
         result = {"type": "handoff.claim.result", "handoffId": handoff_id, "ok": False}
         try:
             handoff = Handoff.objects.filter(tenant=self.tenant, pk=handoff_id).first()
@@ -454,7 +473,6 @@ class InboxConsumer(PersonSocket):
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "conversationId": str(handoff.conversation_id)}
 
-    @socket_db
     def _send(self, content) -> dict[str, Any]:
         result = {"type": "message.send.result", "ok": False}
         try:
@@ -466,6 +484,15 @@ class InboxConsumer(PersonSocket):
         except DomainError as exc:
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": message.pk}
+
+    # the actions that are one write: checked and done in one hop (``_checked``)
+    _WRITES: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
+        "handoff.claim": _claim,
+        "message.send": _send,
+        "note.send": _note,
+        "note.edit": _note_edit,
+        "status.set": _status,
+    }
 
     async def broadcast(self, message):
         event = dict(message["event"])
@@ -642,34 +669,32 @@ class CustomerConsumer(JsonConsumer):
         if kind != "message.send":
             await self.send_json(_unknown(kind))
             return
-        # Counted before anything else is done for it, invalid ones too (handover.limits).
-        refused = await sync_to_async(chat_message_refusal, thread_sensitive=False)(
-            self.conversation_id, self.address
-        )
-        if refused is not None:
-            await self.send_json(
-                error_frame(
-                    "rate_limited",
-                    "You are sending messages too fast. "
-                    f"Try again in {wait_text(refused.retry_after)}.",
-                    retryAfter=refused.retry_after,
-                )
-            )
-            return
-        try:
-            text = message_text(content.get("text"))
-        except Invalid as exc:
-            await self.send_json(refused_frame(exc))
-            return
         # The message is decided (detection, rules, routing: one short transaction; the agent's
         # reply comes later over this socket) in a worker thread of its own, as an HTTP
         # request's view would, not in the one thread the process's sockets share for their
-        # short reads and writes, where it would hold up every other socket's deliveries.
-        refused = await database_sync_to_async(self._customer_says, thread_sensitive=False)(text)
+        # short reads and writes, where it would hold up every other socket's deliveries. The
+        # rate limit is counted in the same trip, before anything else is done for the message.
+        refused = await database_sync_to_async(self._customer_says, thread_sensitive=False)(
+            content.get("text")
+        )
         if refused is not None:
             await self.send_json(refused)
 
-    def _customer_says(self, text: str) -> dict[str, Any] | None:
+    def _customer_says(self, text: Any) -> dict[str, Any] | None:
+        """A customer's message.send, on a worker thread: counted by the chat limit (invalid
+        ones too, handover.limits), checked, decided; the frame refusing it, or None."""
+        refused = chat_message_refusal(self.conversation_id, self.address)
+        if refused is not None:
+            return error_frame(
+                "rate_limited",
+                "You are sending messages too fast. "
+                f"Try again in {wait_text(refused.retry_after)}.",
+                retryAfter=refused.retry_after,
+            )
+        try:
+            text = message_text(text)
+        except Invalid as exc:
+            return refused_frame(exc)
         # the turn's lock query reads the conversation (and checks it is the tenant's)
         conversation = Conversation(
             pk=self.conversation_id, tenant=Tenant.objects.get(pk=self.tenant_id)

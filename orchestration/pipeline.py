@@ -87,6 +87,10 @@ def conversation_decide(
     is who posted it through the API (a person or a key): an action the AI proposes in answer
     may not be decided by them. ``config`` replaces the tenant's cached configuration (the
     rule tester's dry run of a draft rule set)."""
+    # The configuration before the transaction: where this process has no snapshot yet (its
+    # first message, or the first after a change) it is built from the database, a handful of
+    # queries and compiling the rules (about 100 ms), and no row lock may wait on that.
+    config = config or tenant_config(conversation.tenant)
     with transaction.atomic(), events_buffered():
         # one statement: the lock, the tenant check (a conversation of another tenant is not
         # found) and the customer's previous message (a repeated question stalls); the tenant
@@ -95,9 +99,7 @@ def conversation_decide(
         conv = _locked(conversation.pk, conversation.tenant_id)
         if conv.state == State.RESOLVED:
             raise ConversationClosed("This conversation is resolved; start a new one.")
-        if Conversation.tenant.is_cached(conversation):
-            conv.tenant = conversation.tenant
-        config = config or tenant_config(conv.tenant)
+        conv.tenant = conversation.tenant
         agent = config.agents.get(conv.current_agent_id)
         if agent is not None:
             conv.current_agent = agent
