@@ -3,8 +3,9 @@ for a real LLM in the benches (bench/turn.py, bench/load.py); it counts the call
 
 from __future__ import annotations
 
+import atexit
 import json
-import threading
+import multiprocessing
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,63 +14,91 @@ ANSWER = "Your invoice is under Account > Billing."
 
 
 class SlowLLM:
-    """An OpenAI-compatible chat-completions endpoint answering after ``delay`` seconds; counts
-    the requests in flight."""
+    """An OpenAI-compatible chat-completions endpoint answering after ``delay`` seconds, in a
+    process of its own (as a real LLM is another service: in the bench's process it would
+    share one GIL with the bench's customers, and answer later than ``delay`` when they are
+    busy); counts the requests in flight. ``close()`` stops it (also at exit)."""
 
     def __init__(self, delay: float):
         self.delay = delay
-        self.lock = threading.Lock()
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.calls = 0
-        bench = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with bench.lock:
-                    bench.calls += 1
-                    bench.in_flight += 1
-                    bench.max_in_flight = max(bench.max_in_flight, bench.in_flight)
-                try:
-                    time.sleep(bench.delay)
-                finally:
-                    with bench.lock:
-                        bench.in_flight -= 1
-                body = json.dumps(
-                    {
-                        "id": "chatcmpl-1",
-                        "object": "chat.completion",
-                        "model": "bench-model",
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": ANSWER},
-                                "finish_reason": "stop",
-                            }
-                        ],
-                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format, *args):
-                pass
-
-        ThreadingHTTPServer.request_queue_size = 1024
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        context = multiprocessing.get_context("spawn")
+        # calls, in flight, most in flight; and the port the server bound
+        self._counts = context.Array("l", 3)
+        self._port = context.Value("l", 0)
+        ready = context.Event()
+        self._process = context.Process(
+            target=_serve, args=(delay, self._counts, self._port, ready), daemon=True
+        )
+        self._process.start()
+        if not ready.wait(30):
+            raise RuntimeError("the bench's LLM endpoint did not start")
+        atexit.register(self.close)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self._port.value}"
+
+    @property
+    def calls(self) -> int:
+        return self._counts[0]
+
+    @property
+    def max_in_flight(self) -> int:
+        return self._counts[2]
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+
+
+def _serve(delay: float, counts, port, ready) -> None:
+    """The endpoint's process: a threading HTTP server (each request sleeps ``delay``)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with counts.get_lock():
+                counts[0] += 1
+                counts[1] += 1
+                counts[2] = max(counts[2], counts[1])
+            try:
+                time.sleep(delay)
+            finally:
+                with counts.get_lock():
+                    counts[1] -= 1
+            body = json.dumps(
+                {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "model": "bench-model",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": ANSWER},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format, *args):
+            pass
+
+    ThreadingHTTPServer.request_queue_size = 1024
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    port.value = httpd.server_address[1]
+    ready.set()
+    httpd.serve_forever()
 
 
 def point_agents_at(tenant, url: str) -> int:

@@ -59,7 +59,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench._db import database_urls, recreate_database  # noqa: E402
-from bench._procs import STORE_KEYS  # noqa: E402
+from bench._procs import (  # noqa: E402
+    CLOCK_TICKS,
+    STORE_KEYS,
+    postgres_ticks,
+    server_cpu_seconds,
+)
 from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
 
@@ -495,37 +500,6 @@ def http_load(
 
 
 # --- floor vs pipeline, per server model -------------------------------------------------------
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_ticks(pid: int) -> tuple[int, int] | None:
-    """(utime + stime, process group) of ``pid`` in clock ticks, or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            rest = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return None
-    return int(rest[11]) + int(rest[12]), int(rest[2])
-
-
-def server_cpu_seconds(pgid: int) -> float:
-    """CPU time of every live process of the server's process group (supervisor, workers)."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (ticks := _proc_ticks(int(entry))) and ticks[1] == pgid:
-            total += ticks[0]
-    return total / CLOCK_TICKS
-
-
-def postgres_ticks(conn, database: str) -> dict[int, int]:
-    """CPU ticks of each PostgreSQL backend connected to the bench's database (the server's
-    pool; the sampling connection itself left out)."""
-    rows = conn.execute(
-        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-        [database],
-    ).fetchall()
-    return {pid: ticks[0] for (pid,) in rows if (ticks := _proc_ticks(pid))}
 
 
 class Floor:

@@ -34,6 +34,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,10 +42,13 @@ sys.path.insert(0, str(ROOT))
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._llm import API_KEY, SlowLLM  # noqa: E402
 from bench._procs import (  # noqa: E402
+    CLOCK_TICKS,
     STORE_KEYS,
     Processes,
     RedisServer,
+    postgres_ticks,
     product_env,
+    server_cpu_seconds,
 )
 from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
@@ -84,6 +88,43 @@ class IdleWatch:
                 if row is not None and float(row[0]) > self.longest:
                     self.longest, self.query = float(row[0]), row[1]
                 time.sleep(0.02)
+
+
+class CpuSpent:
+    """The CPU the product's processes (each a process group: uvicorn's workers, Celery's)
+    and the bench database's PostgreSQL backends spent while the customers ran, and how long
+    that took: whether the two CPUs were what bounded the run."""
+
+    def __init__(self, url: str, processes: dict[str, Any]):
+        self.url, self.processes = url, processes
+        self.spent: dict[str, float] = {}
+        self.seconds = 0.0
+
+    def __enter__(self) -> CpuSpent:
+        import psycopg
+
+        self.pg = psycopg.connect(self.url, autocommit=True)
+        self.began = time.perf_counter()
+        self.before = {name: server_cpu_seconds(p.pid) for name, p in self.processes.items()}
+        self.pg_before = postgres_ticks(self.pg, BENCH_DB)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.began
+        for name, process in self.processes.items():
+            self.spent[name] = server_cpu_seconds(process.pid) - self.before[name]
+        after = postgres_ticks(self.pg, BENCH_DB)
+        self.spent["PostgreSQL"] = (
+            sum(t - self.pg_before.get(pid, 0) for pid, t in after.items()) / CLOCK_TICKS
+        )
+        self.pg.close()
+
+    def report(self, messages: int) -> str:
+        parts = ", ".join(
+            f"{name} {seconds:.1f} s ({seconds * 1000 / max(messages, 1):.1f} ms a message)"
+            for name, seconds in self.spent.items()
+        )
+        return f"{parts}; over {self.seconds:.1f} s"
 
 
 def seed(llm_url: str, conversations: int):
@@ -150,8 +191,14 @@ def customer(base: str, key: str, conversation_id: str, token: str, start: threa
 
 def run_customers(base: str, key: str, made) -> list[dict]:
     start = threading.Barrier(len(made))
-    with ThreadPoolExecutor(max_workers=len(made)) as pool:
-        return list(pool.map(lambda m: customer(base, key, m[0], m[1], start), made, timeout=300))
+    cpu = time.process_time()
+    try:
+        with ThreadPoolExecutor(max_workers=len(made)) as pool:
+            return list(
+                pool.map(lambda m: customer(base, key, m[0], m[1], start), made, timeout=300)
+            )
+    finally:
+        log(f"the customers took {time.process_time() - cpu:.2f} s of CPU in this process")
 
 
 def embedded(args) -> int:
@@ -273,10 +320,12 @@ def main() -> int:
         connections.close_all()
         log(f"{args.conversations} conversations; starting the product (logs in {logs})")
         base = processes.web(env, workers=args.web)
+        web = processes.running[-1]
         processes.worker(env, queues="celery")
-        processes.turns_worker({**env, "DB_POOL_MAX_SIZE": "5"}, concurrency=250)
+        turns = processes.turns_worker({**env, "DB_POOL_MAX_SIZE": "5"}, concurrency=250)
         watch.thread.start()
-        results = run_customers(base, key, made)
+        with CpuSpent(bench_url, {"web": web, "turns worker": turns}) as cpu:
+            results = run_customers(base, key, made)
     finally:
         watch.stop.set()
         processes.stop_all()
@@ -303,6 +352,7 @@ def main() -> int:
     post50, post95 = percentile(posts, 50), percentile(posts, 95)
     print(f"POST answered, p50 / p95       {post50:.0f} / {post95:.0f} ms")
     print(f"reply latency, p50 / p95       {p50:.0f} / {p95:.0f} ms")
+    print(f"CPU while the customers ran    {cpu.report(n)} (2 CPUs)")
     figures = [
         figure("replies arrived", len(arrived), "of " + str(n), f"= {n}", len(arrived) == n),
         figure("replies sent twice", twice, "conversations", "= 0", twice == 0),

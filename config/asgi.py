@@ -30,6 +30,7 @@ from config.celery import app as celery_app  # noqa: E402
 from config.gc_freeze import freeze_startup_objects  # noqa: E402
 from config.security import WebsocketNulRefusal  # noqa: E402
 from config.socket_threads import auth_middleware_stack  # noqa: E402
+from config.startup import load_before_serving  # noqa: E402
 from handover.routing import websocket_urlpatterns  # noqa: E402
 
 # A socket to any other path is refused at the handshake (HTTP 403), not an error of the router.
@@ -54,5 +55,7 @@ elif settings.IN_PROCESS_RUNNER:
         "IN_PROCESS_RUNNER is ignored: tasks go to the broker (run a Celery worker and beat)"
     )
 
-# everything is loaded: keep the collector off it (config/gc_freeze.py)
+# load what the first requests would (config/startup.py); then keep the collector off it all
+# (config/gc_freeze.py)
+load_before_serving()
 freeze_startup_objects()

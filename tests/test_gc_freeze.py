@@ -1,5 +1,6 @@
-"""A web process keeps the garbage collector off what it loaded at start (config/gc_freeze.py):
-a full collection then no longer walks Django and every module with the GIL held."""
+"""A web process loads at start what its first requests would (config/startup.py) and keeps the
+garbage collector off what it loaded (config/gc_freeze.py): a full collection then no longer
+walks Django and every module with the GIL held."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ print(json.dumps({"frozen": gc.get_freeze_count(), "walked": len(gc.get_objects(
 """
 
 
-def test_the_asgi_application_freezes_what_it_loaded(tmp_path):
+def _probe(tmp_path, code: str) -> dict:
     env = {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -32,7 +33,7 @@ def test_the_asgi_application_freezes_what_it_loaded(tmp_path):
         "SQLITE_PATH": str(tmp_path / "probe.sqlite3"),
     }
     done = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -40,12 +41,33 @@ def test_the_asgi_application_freezes_what_it_loaded(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_asgi_application_freezes_what_it_loaded(tmp_path):
+    probe = _probe(tmp_path, PROBE)
 
     # Django, the apps, their modules: out of the collector's way; a full collection walks
     # only what came after
     assert probe["frozen"] > 50_000
     assert probe["walked"] < probe["frozen"] / 10
+
+
+LOADED = """
+import json, sys
+import config.{app}
+from agents.detectors.sentiment import _tuned_analyzer
+print(json.dumps({{"urls": "config.urls" in sys.modules,
+                   "api": "conversations.api" in sys.modules,
+                   "lexicon": _tuned_analyzer.cache_info().currsize}}))
+"""
+
+
+def test_a_web_process_loads_its_views_and_the_lexicon_before_its_first_request(tmp_path):
+    # the first requests after a start do not wait behind the URL configuration's import or
+    # the sentiment lexicon's build
+    for app in ("asgi", "wsgi"):
+        assert _probe(tmp_path, LOADED.format(app=app)) == {"urls": True, "api": True, "lexicon": 1}
 
 
 def _receivers(signal) -> list:

@@ -29,6 +29,7 @@ ROOF = {
     "config.urls",
     "config.asgi",
     "config.wsgi",
+    "config.startup",
     "config.health",
     "config.security",
     "config.unavailable",
