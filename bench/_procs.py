@@ -204,6 +204,8 @@ class Processes:
             "--port",
             str(port),
             "--no-access-log",
+            "--timeout-keep-alive",  # as the Procfile's web line (KEEP_ALIVE_SECONDS)
+            "75",
         ]
         if workers > 1:
             command += ["--workers", str(workers), "--lifespan", "off"]

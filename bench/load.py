@@ -299,10 +299,11 @@ class Load:
             limits=httpx.Limits(
                 max_connections=args.customers + args.agents + 20,
                 max_keepalive_connections=args.customers + args.agents + 20,
-                # under uvicorn's 5 s keep-alive timeout: a connection idle for nearly 5 s may
-                # be closing on the server's side just as a POST goes out on it (a ReadError
-                # the client may not retry: a POST is not idempotent)
-                keepalive_expiry=4.0,
+                # under the server's keep-alive timeout (75 s, bench/_procs.py, as the
+                # Procfile's): a connection idle for nearly that long may be closing on the
+                # server's side just as a POST goes out on it (a ReadError the client may not
+                # retry: a POST is not idempotent)
+                keepalive_expiry=60.0,
             ),
         )
         self.sockets: list = []  # every socket, closed at the end
