@@ -22,8 +22,8 @@ class SlowLLM:
     def __init__(self, delay: float):
         self.delay = delay
         context = multiprocessing.get_context("spawn")
-        # calls, in flight, most in flight; and the port the server bound
-        self._counts = context.Array("l", 3)
+        # in flight, most in flight; and the port the server bound
+        self._counts = context.Array("l", 2)
         self._port = context.Value("l", 0)
         ready = context.Event()
         self._process = context.Process(
@@ -39,12 +39,8 @@ class SlowLLM:
         return f"http://127.0.0.1:{self._port.value}"
 
     @property
-    def calls(self) -> int:
-        return self._counts[0]
-
-    @property
     def max_in_flight(self) -> int:
-        return self._counts[2]
+        return self._counts[1]
 
     def close(self) -> None:
         if self._process.is_alive():
@@ -62,13 +58,12 @@ def _serve(delay: float, counts, port, ready) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with counts.get_lock():
                 counts[0] += 1
-                counts[1] += 1
-                counts[2] = max(counts[2], counts[1])
+                counts[1] = max(counts[1], counts[0])
             try:
                 time.sleep(delay)
             finally:
                 with counts.get_lock():
-                    counts[1] -= 1
+                    counts[0] -= 1
             body = json.dumps(
                 {
                     "id": "chatcmpl-1",
@@ -84,11 +79,7 @@ def _serve(delay: float, counts, port, ready) -> None:
                     "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
                 }
             ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_json(self, body)
 
         def log_message(self, format, *args):
             pass
@@ -99,6 +90,15 @@ def _serve(delay: float, counts, port, ready) -> None:
     port.value = httpd.server_address[1]
     ready.set()
     httpd.serve_forever()
+
+
+def answer_json(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    """A 200 with a JSON body, from a stand-in endpoint's handler."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def point_agents_at(tenant, url: str) -> int:

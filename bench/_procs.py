@@ -116,6 +116,11 @@ def postgres_ticks(conn, database: str) -> dict[int, int]:
     return {pid: ticks[0] for (pid,) in rows if (ticks := _proc_ticks(pid))}
 
 
+def postgres_seconds(before: dict[int, int], after: dict[int, int]) -> float:
+    """The CPU seconds the backends spent between two ``postgres_ticks`` readings."""
+    return sum(t - before.get(pid, 0) for pid, t in after.items()) / CLOCK_TICKS
+
+
 class RedisServer:
     """A redis-server of the caller's own on a free port; ``stop()`` and ``start()`` again."""
 

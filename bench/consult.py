@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._llm import answer_json  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
 
@@ -36,12 +37,7 @@ def serve(delay: float) -> ThreadingHTTPServer:
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             time.sleep(delay)
-            raw = f'{{"reply": "{self.path.strip("/")} says yes"}}'.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            answer_json(self, f'{{"reply": "{self.path.strip("/")} says yes"}}'.encode())
 
         def log_message(self, format, *args):
             pass

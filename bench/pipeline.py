@@ -60,8 +60,8 @@ if str(ROOT) not in sys.path:
 
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._procs import (  # noqa: E402
-    CLOCK_TICKS,
     STORE_KEYS,
+    postgres_seconds,
     postgres_ticks,
     server_cpu_seconds,
 )
@@ -519,7 +519,7 @@ def measured(port, raw_key, server, pg, floor: bool, tag: str, label: str):
     server_before, pg_before = server_cpu_seconds(server.pid), postgres_ticks(pg, BENCH_DB)
     result = http_load(port, raw_key, FLOOR_CLIENTS, SECONDS, tag, floor=floor, label=label)
     server_after, pg_after = server_cpu_seconds(server.pid), postgres_ticks(pg, BENCH_DB)
-    pg_seconds = sum(t - pg_before.get(pid, 0) for pid, t in pg_after.items()) / CLOCK_TICKS
+    pg_seconds = postgres_seconds(pg_before, pg_after)
     return result, server_after - server_before, pg_seconds
 
 

@@ -42,10 +42,10 @@ sys.path.insert(0, str(ROOT))
 from bench._db import database_urls, recreate_database  # noqa: E402
 from bench._llm import API_KEY, SlowLLM  # noqa: E402
 from bench._procs import (  # noqa: E402
-    CLOCK_TICKS,
     STORE_KEYS,
     Processes,
     RedisServer,
+    postgres_seconds,
     postgres_ticks,
     product_env,
     server_cpu_seconds,
@@ -114,9 +114,7 @@ class CpuSpent:
         for name, process in self.processes.items():
             self.spent[name] = server_cpu_seconds(process.pid) - self.before[name]
         after = postgres_ticks(self.pg, BENCH_DB)
-        self.spent["PostgreSQL"] = (
-            sum(t - self.pg_before.get(pid, 0) for pid, t in after.items()) / CLOCK_TICKS
-        )
+        self.spent["PostgreSQL"] = postgres_seconds(self.pg_before, after)
         self.pg.close()
 
     def report(self, messages: int) -> str:

@@ -172,9 +172,8 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         self._pump_running(process_channel)
         buffer = self.receive_buffer[channel]
         try:
-            return (
-                await buffer.get()
-            )  # cancelled while waiting (the socket going), it takes nothing
+            # cancelled while waiting (the socket going), it takes nothing
+            return await buffer.get()
         finally:  # an empty buffer goes; the pump makes a new one for the channel's next entry
             if buffer.empty() and self.receive_buffer.get(channel) is buffer:
                 del self.receive_buffer[channel]

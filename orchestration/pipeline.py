@@ -90,7 +90,8 @@ def conversation_decide(
     # The configuration before the transaction: where this process has no snapshot yet (its
     # first message, or the first after a change) it is built from the database, a handful of
     # queries and compiling the rules (about 100 ms), and no row lock may wait on that.
-    config = config or tenant_config(conversation.tenant)
+    tenant = conversation.tenant
+    config = config or tenant_config(tenant)
     with transaction.atomic(), events_buffered():
         # one statement: the lock, the tenant check (a conversation of another tenant is not
         # found) and the customer's previous message (a repeated question stalls); the tenant
@@ -99,7 +100,7 @@ def conversation_decide(
         conv = _locked(conversation.pk, conversation.tenant_id)
         if conv.state == State.RESOLVED:
             raise ConversationClosed("This conversation is resolved; start a new one.")
-        conv.tenant = conversation.tenant
+        conv.tenant = tenant
         agent = config.agents.get(conv.current_agent_id)
         if agent is not None:
             conv.current_agent = agent
