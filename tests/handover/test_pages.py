@@ -105,14 +105,15 @@ def test_an_agent_sees_only_their_tenants_handoffs(tenant, other_tenant, team, a
 
 
 def test_the_queue_is_rendered_in_priority_order_with_the_response_target(tenant, team, ada):
-    handed_over(tenant, name="Low")
-    urgent = handed_over(tenant, name="High")
+    # names with a space: the page's random CSRF token (letters and digits) once held "Low"
+    handed_over(tenant, name="Kim Low")
+    urgent = handed_over(tenant, name="Kim High")
     Handoff.objects.filter(pk=urgent.pk).update(priority=50)
 
     response = login(ada).get("/inbox/")
 
     html = response.content.decode()
-    assert html.index("High") < html.index("Low")
+    assert html.index("Kim High") < html.index("Kim Low")
     assert "Urgent" in html
     assert "targets by priority" in html
     assert "urgent 5 min / 4 h" in html  # the default targets, in the heading's title
