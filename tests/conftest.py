@@ -139,3 +139,22 @@ def key_client(api_key) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key[1]}")
     return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_connection_outlives_the_suite(django_db_setup):
+    """Every database connection still open when the suite ends is closed before the test
+    database is dropped. Threads that outlive their test (a socket's thread, asgiref's thread
+    behind the tests' ``sync_to_async``) can still hold one, and PostgreSQL refuses to drop a
+    database that other sessions use: the suite's last line was a warning ("test_test is
+    being accessed by other users, 3 other sessions"). The product's socket threads give
+    their connection back after every call (tests/test_socket_threads.py)."""
+    yield
+    import gc
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    for wrapper in [o for o in gc.get_objects() if isinstance(o, BaseDatabaseWrapper)]:
+        if wrapper.vendor == "postgresql" and wrapper.connection is not None:
+            # the driver's own close: Django's would refuse, from a thread not the owner's
+            wrapper.connection.close()
