@@ -37,6 +37,7 @@ print(json.dumps({
     "journal": journal,
     "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
     "broker": settings.CELERY_BROKER_URL,
+    "transport": getattr(settings, "CELERY_BROKER_TRANSPORT", None),
     "eager": settings.CELERY_TASK_ALWAYS_EAGER,
     "asgi": settings.ASGI_APPLICATION,
     "allowed_hosts": settings.ALLOWED_HOSTS,
@@ -107,7 +108,16 @@ def test_redis_url_switches_the_channel_layer_and_the_broker(tmp_path):
 
     assert conf["layer"] == "config.channel_layer.BatchingRedisChannelLayer"
     assert conf["broker"] == "redis://cache.invalid:6379/0"
+    assert conf["transport"] == "config.broker:Transport"  # one client object per channel
     assert conf["eager"] is False
+
+
+def test_a_tls_broker_keeps_kombus_own_transport(tmp_path):
+    """kombu gives ``rediss://`` its TLS defaults by the transport's name."""
+    conf = loaded(tmp_path, DEBUG="1", REDIS_URL="rediss://cache.invalid:6380/0")
+
+    assert conf["broker"] == "rediss://cache.invalid:6380/0"
+    assert conf["transport"] is None
 
 
 def test_without_debug_a_secret_key_is_required(tmp_path):
