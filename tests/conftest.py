@@ -154,7 +154,15 @@ def _no_connection_outlives_the_suite(django_db_setup):
 
     from django.db.backends.base.base import BaseDatabaseWrapper
 
-    for wrapper in [o for o in gc.get_objects() if isinstance(o, BaseDatabaseWrapper)]:
-        if wrapper.vendor == "postgresql" and wrapper.connection is not None:
+    for found in gc.get_objects():
+        try:
+            wrapper = found if isinstance(found, BaseDatabaseWrapper) else None
+        except ReferenceError:  # a weak proxy whose object is gone
+            continue
+        if (
+            wrapper is not None
+            and wrapper.vendor == "postgresql"
+            and wrapper.connection is not None
+        ):
             # the driver's own close: Django's would refuse, from a thread not the owner's
             wrapper.connection.close()

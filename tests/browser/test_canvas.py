@@ -74,7 +74,9 @@ def test_the_demo_stack_on_the_canvas(transactional_db, pages, tmp_path):
     expect(page.locator("#setting-stallThreshold .source")).to_have_text("global")
     assert settings_overview(tenant=tenant, agent=root).sources["stallThreshold"] == "global"
 
-    # Escape closes the panel the server opened
+    # Escape closes the panel the server opened, once the page's script has taken it (it focuses
+    # the panel; a key pressed before the deferred script runs reaches no listener)
+    expect(page.locator("#panel-orchestrator")).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator("#panel-orchestrator")).to_be_hidden()
 
