@@ -3,8 +3,10 @@
 kombu's Redis channel builds a new ``redis.Redis`` object for every synchronous operation
 (``Channel._create_client``): each publish of a task, and in a worker each received task's
 "unacked" bookkeeping and each acknowledgement. Building one copies the client's table of
-about 300 response callbacks, which was about 8% of the turns worker's CPU under a burst of
-turns (py-spy, ``bench/turn.py``) and about 50 us of a 470 us publish. The object holds no
+about 300 response callbacks: 8% of the turns worker's GIL time under a burst of turns
+(py-spy, ``bench/turn.py``). With one client per channel a publish took 361-393 us of CPU
+instead of 444-473, and a threads-pool worker 673-707 us a task instead of 840-897
+(BENCHMARKS.md, pipeline). The object holds no
 connection of its own (each command takes one from the channel's pool, which is thread-safe),
 so the channel keeps one and builds it again only when its pool is replaced (after a fork or
 a lost connection, kombu makes a new pool).
