@@ -157,6 +157,18 @@ class Result:
     def pct(self, q: float) -> float:
         return percentile(self.latencies, q)
 
+    @classmethod
+    def joined(cls, label: str, parts: list[Result]) -> Result:
+        """Rounds of one measurement as one."""
+        cpu = [r.cpu_seconds for r in parts if r.cpu_seconds is not None]
+        return cls(
+            label,
+            [x for r in parts for x in r.latencies],
+            sum(r.seconds for r in parts),
+            sum(r.errors for r in parts),
+            cpu_seconds=sum(cpu) if cpu else None,
+        )
+
 
 def bench_direct(tenant, agent, seconds: float) -> Result:
     """``conversation_receive_message`` called in a loop, as a view would."""
@@ -284,7 +296,7 @@ def bench_observability(env: dict[str, str], raw_key: str, seconds: float) -> li
     each in a fresh process (tracing, once installed in a process, stays), in alternating
     rounds (off, on, then on, off), so that a neighbour's load and the database's growth fall
     on both alike; CPU per message of those processes."""
-    totals: dict[str, list] = {}
+    rounds: dict[str, list[Result]] = {}
     for number in range(OBSERVE_ROUNDS):
         for mode in ("off", "on") if number % 2 == 0 else ("on", "off"):
             done = subprocess.run(
@@ -301,14 +313,8 @@ def bench_observability(env: dict[str, str], raw_key: str, seconds: float) -> li
                 return []
             for label, (latencies, spent, cpu) in json.loads(lines[-1][8:]).items():
                 key = label.replace("in process", f"observability {mode}")
-                total = totals.setdefault(key, [[], 0.0, 0.0])
-                total[0] += latencies
-                total[1] += spent
-                total[2] += cpu
-    return [
-        Result(label, latencies, spent, cpu_seconds=cpu)
-        for label, (latencies, spent, cpu) in totals.items()
-    ]
+                rounds.setdefault(key, []).append(Result(key, latencies, spent, cpu_seconds=cpu))
+    return [Result.joined(label, parts) for label, parts in rounds.items()]
 
 
 def _start_body(customer: str) -> dict:
@@ -327,9 +333,9 @@ def _own_queries(captured) -> tuple[int, int]:
     return len(captured) - checks, checks
 
 
-def queries_per_message(tenant, agent, raw_key: str) -> dict[str, list[int]]:
-    """Queries of every message of one 50-message conversation, directly and through the API
-    (without the once-a-second configuration check; its count is under "config checks")."""
+def queries_per_message(tenant, agent, raw_key: str) -> tuple[dict[str, list[int]], int]:
+    """Queries of every message of one 50-message conversation, directly and through the API,
+    without the once-a-second configuration check; and how many of those checks there were."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -337,7 +343,8 @@ def queries_per_message(tenant, agent, raw_key: str) -> dict[str, list[int]]:
     from orchestration.turns import conversation_receive_message
     from tools.simulation import InProcessTransport
 
-    counts: dict[str, list[int]] = {"pipeline": [], "API": [], "config checks": [0]}
+    counts: dict[str, list[int]] = {"pipeline": [], "API": []}
+    config_checks = 0
     conversation, _ = conversation_start(
         tenant=tenant, agent=agent, channel="web", customer={"id": "queries-direct"}
     )
@@ -349,7 +356,7 @@ def queries_per_message(tenant, agent, raw_key: str) -> dict[str, list[int]]:
         states.add(conversation.state)
         own, checks = _own_queries(captured)
         counts["pipeline"].append(own)
-        counts["config checks"][0] += checks
+        config_checks += checks
     transport = InProcessTransport(raw_key)
     _, body = transport.request("POST", "/api/v1/conversations", _start_body("queries-api"))
     for i in range(max(QUERY_POINTS)):
@@ -360,10 +367,10 @@ def queries_per_message(tenant, agent, raw_key: str) -> dict[str, list[int]]:
         states.add(answer.get("state") if status == 201 else f"HTTP {status}")
         own, checks = _own_queries(captured)
         counts["API"].append(own)
-        counts["config checks"][0] += checks
+        config_checks += checks
     if states != {"active"}:
         print(f"  note: the query conversations went through {sorted(states)}", file=sys.stderr)
-    return counts
+    return counts, config_checks
 
 
 # --- HTTP ------------------------------------------------------------------------------------
@@ -583,13 +590,7 @@ def measured(port, raw_key, server, pg, floor: bool, tag: str, label: str):
 
 def merged(parts: list[tuple[Result, float, float]]) -> tuple[Result, tuple[float, float]]:
     """Rounds of one measurement as one: (result, (server ms, PostgreSQL ms) per request)."""
-    first = parts[0][0]
-    result = Result(
-        first.label,
-        [x for r, _, _ in parts for x in r.latencies],
-        sum(r.seconds for r, _, _ in parts),
-        sum(r.errors for r, _, _ in parts),
-    )
+    result = Result.joined(parts[0][0].label, [r for r, _, _ in parts])
     n = max(len(result.latencies), 1)
     return result, (
         sum(s for _, s, _ in parts) * 1000 / n,
@@ -869,11 +870,12 @@ def main() -> None:
 
         results: list[Result] = []
         queries: dict[str, list[int]] = {}
+        config_checks = 0
         profile: list[str] = []
         if ONLY != "floor":
             bench_direct(tenant, agent, 1.0)  # warm caches: rules, detectors, imports
             results = [bench_direct(tenant, agent, SECONDS), bench_api_client(raw_key, SECONDS)]
-            queries = queries_per_message(tenant, agent, raw_key)
+            queries, config_checks = queries_per_message(tenant, agent, raw_key)
             results.extend(bench_observability(env, raw_key, SECONDS))
             profile = profile_pipeline(tenant, agent, SECONDS) if args.profile else []
 
@@ -907,6 +909,7 @@ def main() -> None:
         queries,
         version=version,
         setup=setup,
+        config_checks=config_checks,
         total=time.perf_counter() - began,
         load=load_before,
     )
@@ -977,10 +980,7 @@ def report(results: list[Result], queries: dict[str, list[int]], **info) -> list
 
     print("\nqueries per customer message (CaptureQueriesContext, one 50-message conversation)")
     print(f"{'path':<10}" + "".join(f"  {'msg ' + str(n):>7}" for n in QUERY_POINTS) + "  aim")
-    checks = queries.get("config checks", [0])[0]
     for path, counts in queries.items():
-        if path == "config checks":
-            continue
         at = [counts[n - 1] for n in QUERY_POINTS]
         # compare each message with the same message of the cycle earlier in the conversation:
         # more queries is growth (fewer is not: the conversation's second refund asks for an
@@ -1008,8 +1008,8 @@ def report(results: list[Result], queries: dict[str, list[int]], **info) -> list
         )
     print(
         "  (the 1st message also moves the conversation triaged -> active and transfers it from "
-        f"the supervisor; not counted above: {checks} configuration checks, one query at most "
-        "once a second on whichever message crosses it)"
+        f"the supervisor; not counted above: {info['config_checks']} configuration checks, one "
+        "query at most once a second on whichever message crosses it)"
     )
     print(
         f"\nset-up {info['setup']:.1f} s, whole run {info['total']:.1f} s; 1-minute load average "

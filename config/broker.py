@@ -25,16 +25,13 @@ from kombu.transport import redis as kombu_redis
 
 class Channel(kombu_redis.Channel):
     _sync_client: Any = None
-    _sync_client_pool: Any = None
 
     def _create_client(self, asynchronous: bool = False) -> Any:
         if asynchronous:  # the event loop's client: kombu keeps it already (``client``)
             return super()._create_client(asynchronous=True)
-        pool = self.pool
         client = self._sync_client
-        if client is None or self._sync_client_pool is not pool:
-            client = super()._create_client(asynchronous=False)
-            self._sync_client, self._sync_client_pool = client, pool
+        if client is None or client.connection_pool is not self.pool:
+            client = self._sync_client = super()._create_client(asynchronous=False)
         return client
 
 

@@ -145,28 +145,15 @@ def key_client(api_key) -> APIClient:
 def _no_connection_outlives_the_suite(django_db_setup, django_db_blocker):
     """No other session holds the test database when the suite ends, so that it can be
     dropped: PostgreSQL refuses to drop a database other sessions use, and the suite's last
-    line was a warning ("test_test is being accessed by other users", 1 to 3 sessions).
-    Threads that outlive their test (a socket's thread, asgiref's thread behind the tests'
-    ``sync_to_async``) can still hold a connection: closed first. Whatever still holds a
-    session after that (a pool refilling itself in the background as it closes) is ended.
-    The product's socket threads give their connection back after every call
-    (tests/test_socket_threads.py)."""
+    line was a warning ("test_test is being accessed by other users", 1 to 3 sessions), from
+    connections of threads that outlived their test (a socket's thread, asgiref's thread
+    behind the tests' ``sync_to_async``). They are ended before the drop. The product's
+    socket threads give their connection back after every call (tests/test_socket_threads.py)."""
     yield
-    import gc
-
     from django.db import connection
-    from django.db.backends.base.base import BaseDatabaseWrapper
 
     if connection.vendor != "postgresql":
         return
-    for found in gc.get_objects():
-        try:
-            wrapper = found if isinstance(found, BaseDatabaseWrapper) else None
-        except ReferenceError:  # a weak proxy whose object is gone
-            continue
-        if wrapper is not None and wrapper is not connection and wrapper.connection is not None:
-            # the driver's own close: Django's would refuse, from a thread not the owner's
-            wrapper.connection.close()
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

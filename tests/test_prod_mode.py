@@ -234,7 +234,9 @@ def test_run_prod_serves_the_whole_set_and_stops_cleanly(prod):
     # for its next request: not closed just as the proxy sends on it (a 502 at the client)
     kept = http.client.HTTPConnection("127.0.0.1", urlsplit(base).port, timeout=10)
     kept.request("GET", "/health/live")
-    assert kept.getresponse().read() is not None
+    first = kept.getresponse()
+    assert first.status == 200
+    first.read()  # the whole answer: the connection is free for the next request
     time.sleep(6)
     kept.request("GET", "/health/live")
     assert kept.getresponse().status == 200
