@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench._db import database_urls, recreate_database  # noqa: E402
+from bench._db import analyze, database_urls, recreate_database  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
 
@@ -194,7 +194,6 @@ def main() -> None:
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
     from django.test import Client
     from django.utils import timezone
 
@@ -231,9 +230,7 @@ def main() -> None:
                 written += count
                 added += ids
             _spread(added, rng)
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:  # as autovacuum would have by now
-                    cursor.execute("ANALYZE")
+            analyze()
             total = DecisionEvent.objects.count()
             since = now - dt.timedelta(days=7)
             in_window = DecisionEvent.objects.filter(created_at__gte=since).count()

@@ -67,7 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench._db import database_urls, recreate_database  # noqa: E402
+from bench._db import analyze, database_urls, recreate_database  # noqa: E402
 from bench._llm import SlowLLM, point_agents_at  # noqa: E402
 from bench._procs import STORE_KEYS, Processes, default_queue, product_env  # noqa: E402
 from bench._result import command_line, emit, figure  # noqa: E402
@@ -1027,6 +1027,7 @@ def main() -> int:
         info["pg"] = f"{info['pg'] // 10000}.{info['pg'] % 10000}"
         llm = SlowLLM(args.agent_delay) if args.agent_delay > 0 else None
         people = seed(args.agents, llm.url if llm else "")
+        analyze()
         connections.close_all()
         log(
             f"starting uvicorn ({args.web} workers), a Celery worker, the turns worker "

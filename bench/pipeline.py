@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench._db import database_urls, recreate_database  # noqa: E402
+from bench._db import analyze, database_urls, recreate_database  # noqa: E402
 from bench._procs import (  # noqa: E402
     STORE_KEYS,
     postgres_seconds,
@@ -866,6 +866,7 @@ def main() -> None:
         tenant = Tenant.objects.get(slug="demo")
         agent = Agent.objects.get(tenant=tenant, slug="agent-supervisor")
         _, raw_key = services.api_key_create(tenant=tenant, name="bench")
+        analyze()
         setup = time.perf_counter() - began
 
         results: list[Result] = []

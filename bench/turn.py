@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._db import database_urls, recreate_database  # noqa: E402
+from bench._db import analyze, database_urls, recreate_database  # noqa: E402
 from bench._llm import API_KEY, SlowLLM  # noqa: E402
 from bench._procs import (  # noqa: E402
     STORE_KEYS,
@@ -315,6 +315,7 @@ def main() -> int:
 
         call_command("migrate", verbosity=0)
         key, made = seed(llm.url, args.conversations)
+        analyze()
         connections.close_all()
         log(f"{args.conversations} conversations; starting the product (logs in {logs})")
         base = processes.web(env, workers=args.web)

@@ -204,12 +204,15 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
     # Server-side binding: the parameters travel apart from the statement (no quoting in
-    # Python), and psycopg prepares a statement a connection has run a few times, so
-    # PostgreSQL stops parsing and planning the hot path's statements over and over
-    # (bench/pipeline.py, issue 17). Off behind a transaction-mode pooler that cannot keep
-    # prepared statements (DB_POOL=0 with PgBouncer): DB_SERVER_SIDE_BINDING=0.
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
-        "DB_SERVER_SIDE_BINDING", default=True
+    # Python), and psycopg prepares a statement once a connection has run it
+    # DB_PREPARE_THRESHOLD times, so PostgreSQL stops parsing and planning the hot path's
+    # statements over and over (bench/pipeline.py, issue 17). Django turns psycopg's
+    # preparing off unless OPTIONS name a threshold. Both off behind a transaction-mode pooler
+    # that cannot keep prepared statements (DB_POOL=0 with PgBouncer): DB_SERVER_SIDE_BINDING=0.
+    SERVER_SIDE_BINDING = env_bool("DB_SERVER_SIDE_BINDING", default=True)
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=SERVER_SIDE_BINDING,
+        prepare_threshold=env_int("DB_PREPARE_THRESHOLD", 5) if SERVER_SIDE_BINDING else None,
     )
     if DB_POOL:
         # Django checks each pooled connection before use because CONN_HEALTH_CHECKS is on.

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from agents.detectors import REPEAT_SIMILARITY, similarity
@@ -123,6 +123,10 @@ _PREVIOUS_CUSTOMER_TEXT = Subquery(
 )
 # The lock query's SQL, compiled by the ORM once per process and database vendor (compiling it
 # cost more CPU than running it): the SQL, its parameters, and where the id and the tenant go.
+# The tenant is checked on ``tenant_id + 0``, an expression no index serves, so the primary key
+# is the only way in: compared on the column, a plan could read the tenant's index instead and
+# step through every conversation of the tenant to find one (PostgreSQL chose that on a table
+# it had no statistics for yet, and kept it as the prepared statement's generic plan).
 _LOCK_SQL: dict[str, tuple[str, list[Any], int, int]] = {}
 _ID_MARK, _TENANT_MARK = "00000000-0000-4000-8000-00000000feed", -424242
 
@@ -136,7 +140,8 @@ def _locked(pk: Any, tenant_id: int) -> Conversation:
         query = (
             Conversation.objects.select_for_update()
             .annotate(previous_customer_text=_PREVIOUS_CUSTOMER_TEXT)
-            .filter(pk=_ID_MARK, tenant_id=_TENANT_MARK)
+            .alias(owner=F("tenant_id") + 0)
+            .filter(pk=_ID_MARK, owner=_TENANT_MARK)
             .order_by()
             .query
         )

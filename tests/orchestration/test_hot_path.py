@@ -11,15 +11,18 @@ from collections.abc import Iterator
 import pytest
 import redis.asyncio.connection as async_connection
 import redis.connection as sync_connection
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from agents.models import Agent
 from config.celery import app as celery_app
 from conversations.models import Message
+from conversations.services import conversation_start
 from core.models import OutboxEvent
+from orchestration.pipeline import _LOCK_SQL, _locked
 from orchestration.turn import RUN_TURN_TASK
+from tests.conftest import need_service
 from tests.factories import make_api_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -174,3 +177,56 @@ def test_the_tenant_check_in_the_lock_query_keeps_another_tenants_conversation_o
     assert response.status_code == 404
     assert Message.objects.filter(conversation_id=theirs).count() == before
     assert not OutboxEvent.objects.filter(tenant=other_tenant, kind="task").exists()
+
+
+@pytest.mark.services
+def test_the_lock_finds_the_conversation_by_its_primary_key_whatever_the_statistics(tenant):
+    """The lock must not depend on the planner's statistics: on tables PostgreSQL had not
+    analyzed yet (a fresh database, a restore, autovacuum off), it read the tenant's index and
+    stepped through every conversation of the tenant to find one, on every message."""
+    if connection.vendor != "postgresql":
+        need_service("PostgreSQL: set DATABASE_URL (the plan is PostgreSQL's)")
+    agent = Agent.objects.create(tenant=tenant, slug="a", name="A", role="specialist")
+    made = [
+        conversation_start(tenant=tenant, agent=agent, channel="web", customer={"id": f"c{i}"})[0]
+        for i in range(60)
+    ]
+    target = made[30]
+    with transaction.atomic():
+        assert _locked(target.pk, tenant.pk).pk == target.pk  # compiles the lock's SQL
+    sql, params, id_at, tenant_at = _LOCK_SQL[connection.vendor]
+    params = list(params)
+    params[id_at], params[tenant_at] = target.pk, tenant.pk
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+
+    scans = list(_scans_of(plan, "orchestration_conversation"))
+    assert scans == [("Index Scan", "orchestration_conversation_pkey")], scans
+
+
+@pytest.mark.services
+def test_postgresql_stops_parsing_and_planning_the_lock_once_a_connection_repeats_it(tenant):
+    if connection.vendor != "postgresql":
+        need_service("PostgreSQL: set DATABASE_URL (prepared statements are PostgreSQL's)")
+    agent = Agent.objects.create(tenant=tenant, slug="a", name="A", role="specialist")
+    conversation, _ = conversation_start(
+        tenant=tenant, agent=agent, channel="web", customer={"id": "c"}
+    )
+
+    with transaction.atomic():  # one connection throughout
+        for _ in range(6):
+            _locked(conversation.pk, tenant.pk)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            prepared = [row[0] for row in cursor.fetchall()]
+
+    assert [sql for sql in prepared if "FOR UPDATE" in sql and "orchestration_conversation" in sql]
+
+
+def _scans_of(node: dict, table: str) -> Iterator[tuple[str, str]]:
+    if node.get("Relation Name") == table:
+        yield node["Node Type"], node.get("Index Name", "")
+    for child in node.get("Plans", ()):
+        yield from _scans_of(child, table)

@@ -34,6 +34,8 @@ print(json.dumps({
     "conn_max_age": settings.DATABASES["default"].get("CONN_MAX_AGE"),
     "health_checks": settings.DATABASES["default"].get("CONN_HEALTH_CHECKS"),
     "pool": settings.DATABASES["default"].get("OPTIONS", {}).get("pool"),
+    "binding": settings.DATABASES["default"].get("OPTIONS", {}).get("server_side_binding"),
+    "prepare": settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold"),
     "journal": journal,
     "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
     "broker": settings.CELERY_BROKER_URL,
@@ -101,6 +103,18 @@ def test_without_the_pool_connections_persist_per_thread_with_health_checks(tmp_
     assert conf["pool"] is None
     assert conf["conn_max_age"] == 60
     assert conf["health_checks"] is True
+
+
+def test_statements_a_connection_repeats_are_prepared_unless_behind_a_pooler(tmp_path):
+    url = "postgres://someone@db.invalid:5432/app"
+    conf = loaded(tmp_path, DEBUG="1", DATABASE_URL=url)
+    # Django leaves psycopg's preparing off unless OPTIONS name a threshold
+    assert (conf["binding"], conf["prepare"]) == (True, 5)
+
+    pooler = loaded(tmp_path, DEBUG="1", DATABASE_URL=url, DB_POOL="0", DB_SERVER_SIDE_BINDING="0")
+    assert (pooler["binding"], pooler["prepare"]) == (False, None)
+
+    assert loaded(tmp_path, DEBUG="1", DATABASE_URL=url, DB_PREPARE_THRESHOLD="2")["prepare"] == 2
 
 
 def test_redis_url_switches_the_channel_layer_and_the_broker(tmp_path):
