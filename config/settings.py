@@ -209,10 +209,10 @@ if DATABASE_URL:
     # statements over and over (bench/pipeline.py, issue 17). Django turns psycopg's
     # preparing off unless OPTIONS name a threshold. Both off behind a transaction-mode pooler
     # that cannot keep prepared statements (DB_POOL=0 with PgBouncer): DB_SERVER_SIDE_BINDING=0.
-    SERVER_SIDE_BINDING = env_bool("DB_SERVER_SIDE_BINDING", default=True)
+    server_side_binding = env_bool("DB_SERVER_SIDE_BINDING", default=True)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=SERVER_SIDE_BINDING,
-        prepare_threshold=env_int("DB_PREPARE_THRESHOLD", 5) if SERVER_SIDE_BINDING else None,
+        server_side_binding=server_side_binding,
+        prepare_threshold=env_int("DB_PREPARE_THRESHOLD", 5) if server_side_binding else None,
     )
     if DB_POOL:
         # Django checks each pooled connection before use because CONN_HEALTH_CHECKS is on.
