@@ -73,9 +73,34 @@ def _api_key(digest: str) -> ApiKey | None:
     return mine
 
 
-def forget_api_keys() -> None:
-    """Drop the keys this process keeps (tests)."""
+def forget_kept() -> None:
+    """Drop the API keys and the tenants this process keeps (tests)."""
     _api_keys.clear()
+    _tenants.clear()
+
+
+# Tenants this process has read, by id: (the tenant's generation, the tenant), used while the
+# generation is the one it was read under. Editing a tenant (its admin page, its business
+# hours and holidays there) moves its generation, as every configuration change does, and
+# every process sees that within CONFIG_CHECK_SECONDS. The turns worker reads a turn's tenant
+# here instead of joining it to every conversation it loads.
+_tenants: dict[int, tuple[int, Tenant]] = {}
+TENANTS_KEPT = 10_000
+
+
+def tenant_by_id(tenant_id: int) -> Tenant:
+    """The tenant, from this process's memory when nothing changed since it was read (no
+    query); the caller gets a copy of its own. Tenant.DoesNotExist when there is none."""
+    current = generation(generation_key(tenant_id))
+    kept = _tenants.get(tenant_id)
+    if kept is None or kept[0] != current:
+        before = config_moves()
+        kept = (current, Tenant.objects.get(pk=tenant_id))
+        if config_moves() == before:  # else it may have changed after the read
+            if len(_tenants) >= TENANTS_KEPT:
+                _tenants.clear()
+            _tenants[tenant_id] = kept
+    return copy.copy(kept[1])
 
 
 def _touch(credential: ApiKey | PersonalToken) -> None:

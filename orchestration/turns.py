@@ -38,7 +38,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, WorkflowStep
 from agents.runtimes import AgentReply, AgentSpec
 from agents.runtimes.base import merge_signals
 from approvals.selectors import approval_json
@@ -52,6 +52,7 @@ from core.models import ApiKey
 from core.observability.steps import turn_done, turn_step
 from core.outbox import outbox_task
 from core.principals import NOBODY, Principal
+from core.selectors import tenant_by_id
 from orchestration import orchestrator_model
 from orchestration.agent_runs import (
     BudgetStop,
@@ -77,7 +78,7 @@ from orchestration.pipeline import (
     typing_on_commit,
 )
 from orchestration.reply_guard import reply_guard
-from orchestration.tenant_config import tenant_config
+from orchestration.tenant_config import TenantConfig, tenant_config
 from orchestration.turn import (
     RUN_TURN_TASK,
     ConversationClosed,
@@ -213,15 +214,15 @@ def _load(
 ) -> tuple[Message | None, RunPlan | None] | None:
     """The turn as plain data (no lock, no transaction: reads of committed rows). None when
     it was applied already; no plan when it is stale (apply records why)."""
-    conv = (
-        Conversation.objects.select_related("tenant", "current_agent", "workflow")
-        .filter(pk=conversation_id)
-        .first()
-    )
-    if conv is None or _applied(conv, ai_turn):
+    try:
+        conv = Conversation.objects.get(pk=conversation_id)  # not first(): no ORDER BY to compile
+    except Conversation.DoesNotExist:
+        return None
+    if _applied(conv, ai_turn):
         return None
     if _stale(conv, ai_turn) is not None:
         return None, None
+    config = _from_memory(conv)
     message = Message.objects.get(pk=message_id, conversation=conv)
     transcript = tuple(
         reversed(
@@ -231,7 +232,6 @@ def _load(
             .values("role", "author", "text")[:TRANSCRIPT_LENGTH]
         )
     )
-    config = tenant_config(conv.tenant)
     turn = Turn(
         conversation=conv,
         message=message,
@@ -255,10 +255,25 @@ def _load(
                 outputs=tuple(step.outputs or ()),
             )
             for index, step in enumerate(
-                conv.workflow.steps.select_related("agent").order_by("position", "id")
+                WorkflowStep.objects.filter(workflow_id=conv.workflow_id)
+                .select_related("agent")
+                .order_by("position", "id")
             )
         ]
     return message, plan_of(turn, ai_turn, steps)
+
+
+def _from_memory(conv: Conversation) -> TenantConfig:
+    """The conversation's tenant and agent from this process's memory (the kept tenant, the
+    cached configuration's agents) rather than joined to every read of a conversation:
+    compiling those joins cost the worker more CPU than the rest of the read. The agent is
+    read from the database only when the configuration does not know it."""
+    conv.tenant = tenant_by_id(conv.tenant_id)
+    config = tenant_config(conv.tenant)
+    agent = config.agents.get(conv.current_agent_id)
+    if agent is not None:
+        conv.current_agent = agent
+    return config
 
 
 # --- apply -------------------------------------------------------------------------------------
@@ -275,13 +290,10 @@ def apply(
     decided; otherwise drop it with a ``turn.dropped`` event. None when it was applied
     already (a second delivery of the task)."""
     with transaction.atomic(), events_buffered():
-        conv = (
-            Conversation.objects.select_for_update(of=("self",))
-            .select_related("tenant", "current_agent", "workflow")
-            .get(pk=conversation_id)
-        )
+        conv = Conversation.objects.select_for_update().get(pk=conversation_id)
         if _applied(conv, ai_turn):
             return None
+        config = _from_memory(conv)
         stale = _stale(conv, ai_turn)
         result = TurnResult(conversation=conv, message=message, ai_turn=ai_turn)
         if stale is not None or outcome is None:
@@ -298,7 +310,6 @@ def apply(
             _finish(conv, ai_turn, result)
             conv.save(update_fields=_TURN_FIELDS)
             return result
-        config = tenant_config(conv.tenant)
         detail = conv.ai_turn_detail or {}
         turn = Turn(
             conversation=conv,

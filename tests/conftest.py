@@ -26,7 +26,7 @@ def _fresh_cache():
     from django.core.cache import cache
 
     from core import config_version
-    from core.selectors import forget_api_keys
+    from core.selectors import forget_kept
     from orchestration import tenant_config
 
     cache.clear()
@@ -34,7 +34,7 @@ def _fresh_cache():
     # configuration generations as a fresh process knows them, checked against the database
     # only when a test asks (CONFIG_CHECK_SECONDS is large in tests, see below)
     config_version.forget(checked=True)
-    forget_api_keys()
+    forget_kept()
     yield
 
 

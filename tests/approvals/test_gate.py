@@ -258,6 +258,38 @@ def test_the_tenants_timeout_sets_the_deadline(tenant, key_client, conversation)
     assert approval.expires_at - approval.created_at == dt.timedelta(hours=2)
 
 
+def test_a_turn_run_after_a_change_to_the_tenant_honours_the_change(
+    tenant, conversation, knowledgeable, settings
+):
+    """The turns worker keeps tenants in memory (core.selectors.tenant_by_id): a tenant saved
+    meanwhile, however it was saved, is read again."""
+    import datetime as dt
+
+    from core.models import Tenant
+    from orchestration.turns import execute
+
+    settings.TURN_DISPATCH = "outbox"
+
+    def refund_asked(text: str) -> ApprovalRequest:
+        result = conversation_receive_message(conversation=conversation, text=text)
+        execute(
+            conversation_id=conversation.pk, ai_turn=result.ai_turn, message_id=result.message.pk
+        )
+        return ApprovalRequest.objects.latest("id")
+
+    first = refund_asked("I want a big refund please")
+    edited = Tenant.objects.get(pk=tenant.pk)  # as the admin page or manage.py shell would
+    edited.approval_timeout = dt.timedelta(hours=2)
+    edited.currency = "USD"
+    edited.save()
+    second = refund_asked("Hello again, I want a big refund for my other order")
+
+    assert first.expires_at - first.created_at == dt.timedelta(hours=24)
+    assert first.params["currency"] == "EUR"
+    assert second.expires_at - second.created_at == dt.timedelta(hours=2)
+    assert second.params["currency"] == "USD"
+
+
 def test_a_person_proposing_is_the_requester(people, conversation):
     from tests.approvals.conftest import client_for
 

@@ -291,18 +291,27 @@ def test_decide_and_apply_each_cost_a_bounded_number_of_queries(conv, outbox):
 
     with CaptureQueriesContext(connection) as decided:
         result = conversation_decide(conversation=conv, text="Where is my invoice?")
-    message, plan = turns._load(conv.pk, 2, result.message.pk)
+    with CaptureQueriesContext(connection) as loaded:
+        message, plan = turns._load(conv.pk, 2, result.message.pk)
     outcome = run_plan(plan)
     with CaptureQueriesContext(connection) as applied:
         turns.apply(conversation_id=conv.pk, ai_turn=2, message=message, outcome=outcome)
 
     assert len(decided) <= DECIDE_QUERIES, [q["sql"] for q in decided]
+    assert len(loaded) <= LOAD_QUERIES, [q["sql"] for q in loaded]
     assert len(applied) <= APPLY_QUERIES, [q["sql"] for q in applied]
+    # the tenant and the agent come from memory, not joined to the conversation's reads
+    turn_reads = [q["sql"] for q in [*loaded, *applied] if q["sql"].startswith("SELECT")]
+    assert turn_reads and not [sql for sql in turn_reads if " JOIN " in sql], turn_reads
+    assert message.text == "Where is my invoice?" and plan is not None
+    assert agent_texts(conv)[-1] == ANSWER
 
 
 # savepoint, lock, transcript, the message, the outbox row, the events (one INSERT), the
 # conversation, release
 DECIDE_QUERIES = 8
+# the conversation, the message, the transcript
+LOAD_QUERIES = 3
 # savepoint, lock, the reply, the events (one INSERT), the conversation, release
 APPLY_QUERIES = 6
 

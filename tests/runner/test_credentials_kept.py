@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from agents.models import Agent
 from bench._procs import wait_until
 from core.models import ApiKey
-from core.selectors import forget_api_keys
+from core.selectors import forget_kept
 from core.services import api_key_revoke
 from tests.factories import make_api_key
 from tests.runner.processes import manage_on_test_database, need_postgresql
@@ -26,7 +26,7 @@ def bearer(raw: str) -> APIClient:
 @pytest.mark.django_db
 def test_a_kept_key_costs_no_query(key_client, django_assert_num_queries):
     assert key_client.get("/api/v1/me").status_code == 200  # kept; last-used stamped
-    forget_api_keys()
+    forget_kept()
 
     with django_assert_num_queries(1):  # the key with its tenant
         assert key_client.get("/api/v1/me").status_code == 200
@@ -103,3 +103,40 @@ def test_a_key_revoked_by_another_process_is_refused_within_the_interval(
         what="the key revoked elsewhere refused here",
     )
     assert ApiKey.objects.get(pk=api_key[0].pk).revoked_at is not None
+
+
+@pytest.mark.django_db
+def test_a_kept_tenant_costs_no_query_and_each_caller_gets_its_own_copy(
+    tenant, django_assert_num_queries
+):
+    from core.selectors import tenant_by_id
+
+    with django_assert_num_queries(1):
+        first = tenant_by_id(tenant.pk)
+    first.name = "changed by a caller"
+    with django_assert_num_queries(0):
+        again = tenant_by_id(tenant.pk)
+
+    assert again.name == "Acme" and again is not first
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_tenant_changed_by_another_process_is_read_again_within_the_interval(
+    tenant, settings
+):
+    from core.selectors import tenant_by_id
+
+    need_postgresql()
+    assert tenant_by_id(tenant.pk).currency == "EUR"  # kept here
+    settings.CONFIG_CHECK_SECONDS = 0.2
+
+    manage_on_test_database(
+        "from core.models import Tenant; t = Tenant.objects.get(pk=%d); "
+        "t.currency = 'USD'; t.save()" % tenant.pk
+    )
+
+    wait_until(
+        lambda: tenant_by_id(tenant.pk).currency == "USD",
+        what="the tenant changed elsewhere read again here",
+    )
