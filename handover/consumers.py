@@ -57,7 +57,7 @@ from core.json_input import (
     loads,
 )
 from core.limits import message_text
-from core.models import Tenant
+from core.selectors import tenant_by_id
 from core.observability import context, loop_lag, metrics
 from core.permissions import (
     AGENT,
@@ -589,9 +589,7 @@ class CustomerConsumer(JsonConsumer):
     async def connect(self):
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        conversation = await socket_db(
-            lambda: Conversation.objects.filter(pk=conversation_id).first()
-        )()
+        conversation = await socket_db(_conversation_by_id)(conversation_id)
         if conversation is None:
             await self.close(code=4404)
             return
@@ -612,7 +610,9 @@ class CustomerConsumer(JsonConsumer):
         await self.send_json(await socket_db(self._snapshot)())
 
     def _snapshot(self) -> dict[str, Any]:
-        conversation = Conversation.objects.get(pk=self.conversation_id)
+        state, ai_turn_at = Conversation.objects.values_list("state", "ai_turn_at").get(
+            pk=self.conversation_id
+        )
         messages = (
             Message.objects.filter(conversation_id=self.conversation_id)
             .exclude(role__in=INTERNAL_ROLES)
@@ -620,10 +620,10 @@ class CustomerConsumer(JsonConsumer):
         )
         return {
             "type": "conversation.snapshot",
-            "state": conversation.state,
+            "state": state,
             "messages": [for_customer(message_json(m)) for m in messages],
             # an agent's answer is pending (its agent.typing may have left before this socket)
-            "agentTyping": conversation.ai_turn_at is not None,
+            "agentTyping": ai_turn_at is not None,
         }
 
     async def disconnect(self, code):
@@ -697,7 +697,7 @@ class CustomerConsumer(JsonConsumer):
             return refused_frame(exc)
         # the turn's lock query reads the conversation (and checks it is the tenant's)
         conversation = Conversation(
-            pk=self.conversation_id, tenant=Tenant.objects.get(pk=self.tenant_id)
+            pk=self.conversation_id, tenant=tenant_by_id(self.tenant_id)
         )
         try:
             conversation_receive_message(conversation=conversation, text=text)
@@ -726,6 +726,13 @@ def for_customer(message: dict[str, Any]) -> dict[str, Any]:
     if shown.get("role") == "agent":
         shown["author"] = "assistant"
     return shown
+
+
+def _conversation_by_id(conversation_id: Any) -> Conversation | None:
+    try:
+        return Conversation.objects.get(pk=conversation_id)  # not first(): no ORDER BY
+    except (Conversation.DoesNotExist, ValidationError, ValueError, TypeError):
+        return None
 
 
 def _conversation(tenant, conversation_id) -> Conversation | None:
