@@ -57,7 +57,6 @@ from core.json_input import (
     loads,
 )
 from core.limits import message_text
-from core.selectors import tenant_by_id
 from core.observability import context, loop_lag, metrics
 from core.permissions import (
     AGENT,
@@ -68,6 +67,7 @@ from core.permissions import (
     forget_hats,
 )
 from core.scoping import membership_of
+from core.selectors import tenant_by_id
 from handover import presence
 from handover.limits import chat_message_refusal, wait_text
 from handover.models import Handoff
@@ -696,9 +696,7 @@ class CustomerConsumer(JsonConsumer):
         except Invalid as exc:
             return refused_frame(exc)
         # the turn's lock query reads the conversation (and checks it is the tenant's)
-        conversation = Conversation(
-            pk=self.conversation_id, tenant=tenant_by_id(self.tenant_id)
-        )
+        conversation = Conversation(pk=self.conversation_id, tenant=tenant_by_id(self.tenant_id))
         try:
             conversation_receive_message(conversation=conversation, text=text)
         except DomainError as exc:  # resolved: it takes no more messages

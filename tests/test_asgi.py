@@ -62,7 +62,9 @@ async def test_a_request_goes_to_a_thread_once_and_runs_its_middleware_and_view_
     the middleware and the view run in one call on the request's thread, as under WSGI."""
     settings.ROOT_URLCONF = __name__
     _seen.clear()
-    communicator = HttpCommunicator(application, "GET", "/where/", headers=[(b"host", b"localhost")])
+    communicator = HttpCommunicator(
+        application, "GET", "/where/", headers=[(b"host", b"localhost")]
+    )
 
     response = await communicator.get_response()
 

@@ -122,9 +122,7 @@ def test_a_kept_tenant_costs_no_query_and_each_caller_gets_its_own_copy(
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
-def test_a_tenant_changed_by_another_process_is_read_again_within_the_interval(
-    tenant, settings
-):
+def test_a_tenant_changed_by_another_process_is_read_again_within_the_interval(tenant, settings):
     from core.selectors import tenant_by_id
 
     need_postgresql()
@@ -132,8 +130,8 @@ def test_a_tenant_changed_by_another_process_is_read_again_within_the_interval(
     settings.CONFIG_CHECK_SECONDS = 0.2
 
     manage_on_test_database(
-        "from core.models import Tenant; t = Tenant.objects.get(pk=%d); "
-        "t.currency = 'USD'; t.save()" % tenant.pk
+        f"from core.models import Tenant; t = Tenant.objects.get(pk={tenant.pk}); "
+        "t.currency = 'USD'; t.save()"
     )
 
     wait_until(
