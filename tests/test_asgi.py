@@ -47,7 +47,7 @@ def _where_the_view_runs(request):
     while frame is not None:
         callers.append(frame.f_code.co_qualname)
         frame = frame.f_back
-    _seen.update(thread=threading.get_ident(), callers=callers)
+    _seen.update(thread=threading.current_thread(), callers=callers)
     return HttpResponse("ok")
 
 
@@ -69,8 +69,45 @@ async def test_a_request_goes_to_a_thread_once_and_runs_its_middleware_and_view_
     response = await communicator.get_response()
 
     assert response["status"] == 200
-    assert _seen["thread"] != threading.get_ident()  # not on the event loop
+    assert _seen["thread"] is not threading.current_thread()  # not on the event loop
     callers = _seen["callers"]
     assert "RequestObservabilityMiddleware.__call__" in callers  # our middleware, on this thread
     assert "SyncToAsync.thread_handler" in callers
     assert not [name for name in callers if name.startswith("AsyncToSync")], callers
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_requests_one_after_another_run_on_a_kept_thread(settings):
+    """asgiref starts a thread for every request's context (and another to join it); the
+    handler gives each request's context a thread kept from an earlier one instead."""
+    settings.ROOT_URLCONF = __name__
+    threads = []
+    for _ in range(3):
+        _seen.clear()
+        communicator = HttpCommunicator(
+            application, "GET", "/where/", headers=[(b"host", b"localhost")]
+        )
+        assert (await communicator.get_response())["status"] == 200
+        threads.append(_seen["thread"])
+
+    assert all(thread is threads[0] for thread in threads), threads
+
+
+def test_a_thread_with_work_left_on_it_is_not_kept():
+    """A view still running when its request ended (the client went away) keeps its thread:
+    the next request does not queue behind it."""
+    from config import asgi_handler
+
+    release = threading.Event()
+    executor = asgi_handler._take()
+    running = executor.submit(release.wait, 5)
+
+    asgi_handler._give_back(executor)
+
+    assert executor not in asgi_handler._idle
+    release.set()
+    running.result(timeout=5)
+    kept = asgi_handler._take()
+    asgi_handler._give_back(kept)
+    assert kept in asgi_handler._idle  # an idle one is kept
