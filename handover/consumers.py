@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -726,10 +727,12 @@ def for_customer(message: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _conversation_by_id(conversation_id: Any) -> Conversation | None:
+def _conversation_by_id(conversation_id: uuid.UUID) -> Conversation | None:
+    """The customer socket's conversation (the route's converter made the id a UUID); its
+    customer token is checked next."""
     try:
         return Conversation.objects.get(pk=conversation_id)  # not first(): no ORDER BY
-    except (Conversation.DoesNotExist, ValidationError, ValueError, TypeError):
+    except Conversation.DoesNotExist:
         return None
 
 

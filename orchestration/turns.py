@@ -293,7 +293,6 @@ def apply(
         conv = Conversation.objects.select_for_update().get(pk=conversation_id)
         if _applied(conv, ai_turn):
             return None
-        config = _from_memory(conv)
         stale = _stale(conv, ai_turn)
         result = TurnResult(conversation=conv, message=message, ai_turn=ai_turn)
         if stale is not None or outcome is None:
@@ -310,6 +309,7 @@ def apply(
             _finish(conv, ai_turn, result)
             conv.save(update_fields=_TURN_FIELDS)
             return result
+        config = _from_memory(conv)
         detail = conv.ai_turn_detail or {}
         turn = Turn(
             conversation=conv,
