@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
@@ -42,6 +42,7 @@ from conversations.models import (
     MessageRole,
     State,
 )
+from core.compiled import Compiled, Marker
 from core.events import (
     conversation_group,
     conversation_watchers_group,
@@ -121,43 +122,32 @@ _PREVIOUS_CUSTOMER_TEXT = Subquery(
     .order_by("-id")
     .values("text")[:1]
 )
-# The lock query's SQL, compiled by the ORM once per process and database vendor (compiling it
-# cost more CPU than running it): the SQL, its parameters, and where the id and the tenant go.
-# The tenant is checked on ``tenant_id + 0``, an expression no index serves, so the primary key
-# is the only way in: compared on the column, a plan could read the tenant's index instead and
-# step through every conversation of the tenant to find one (PostgreSQL chose that on a table
-# it had no statistics for yet, and kept it as the prepared statement's generic plan).
-_LOCK_SQL: dict[str, tuple[str, list[Any], int, int]] = {}
-_ID_MARK, _TENANT_MARK = "00000000-0000-4000-8000-00000000feed", -424242
+# The lock query, compiled by the ORM once per process and database vendor (compiling it cost
+# more CPU than running it; core/compiled.py). The tenant is checked on ``tenant_id + 0``, an
+# expression no index serves, so the primary key is the only way in: compared on the column, a
+# plan could read the tenant's index instead and step through every conversation of the tenant
+# to find one (PostgreSQL chose that on a table it had no statistics for yet, and kept it as the
+# prepared statement's generic plan).
+LOCK = Compiled(
+    lambda pk, tenant: (
+        Conversation.objects.select_for_update()
+        .annotate(previous_customer_text=_PREVIOUS_CUSTOMER_TEXT)
+        .alias(owner=F("tenant_id") + 0)
+        .filter(pk=pk, owner=tenant)
+        .order_by()
+    ),
+    pk=Marker("00000000-0000-4000-8000-00000000feed", Conversation._meta.pk),
+    tenant=Marker(-424242),
+)
 
 
 def _locked(pk: Any, tenant_id: int) -> Conversation:
     """The conversation, locked, with its customer's previous message; DoesNotExist when it
     is not the tenant's."""
-    vendor = connection.vendor
-    compiled = _LOCK_SQL.get(vendor)
-    if compiled is None:
-        query = (
-            Conversation.objects.select_for_update()
-            .annotate(previous_customer_text=_PREVIOUS_CUSTOMER_TEXT)
-            .alias(owner=F("tenant_id") + 0)
-            .filter(pk=_ID_MARK, owner=_TENANT_MARK)
-            .order_by()
-            .query
-        )
-        sql, params = query.get_compiler(connection=connection).as_sql()
-        params = list(params)
-        mark = _ID_MARK.replace("-", "")
-        id_at = next(i for i, p in enumerate(params) if str(p).replace("-", "") == mark)
-        compiled = (sql, params, id_at, params.index(_TENANT_MARK))
-        _LOCK_SQL[vendor] = compiled
-    sql, params, id_at, tenant_at = compiled
-    params = list(params)
     try:
-        params[id_at] = Conversation._meta.pk.get_db_prep_value(pk, connection)
+        sql, params = LOCK.sql(pk=pk, tenant=tenant_id)
     except ValidationError:
         raise Conversation.DoesNotExist from None  # not an id at all: no such conversation
-    params[tenant_at] = tenant_id
     found = list(Conversation.objects.raw(sql, params))
     if not found:
         raise Conversation.DoesNotExist("Conversation matching query does not exist.")

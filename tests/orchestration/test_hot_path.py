@@ -20,7 +20,7 @@ from config.celery import app as celery_app
 from conversations.models import Message
 from conversations.services import conversation_start
 from core.models import OutboxEvent
-from orchestration.pipeline import _LOCK_SQL, _locked
+from orchestration.pipeline import LOCK, _locked
 from orchestration.turn import RUN_TURN_TASK
 from tests.conftest import need_service
 from tests.factories import make_api_key
@@ -194,9 +194,7 @@ def test_the_lock_finds_the_conversation_by_its_primary_key_whatever_the_statist
     target = made[30]
     with transaction.atomic():
         assert _locked(target.pk, tenant.pk).pk == target.pk  # compiles the lock's SQL
-    sql, params, id_at, tenant_at = _LOCK_SQL[connection.vendor]
-    params = list(params)
-    params[id_at], params[tenant_at] = target.pk, tenant.pk
+    sql, params = LOCK.sql(pk=target.pk, tenant=tenant.pk)
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)

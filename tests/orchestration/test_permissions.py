@@ -9,13 +9,16 @@ tests after it use real rows and check that nothing was written.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agents.models import Agent
@@ -31,7 +34,7 @@ from core import (
     permissions,
     services,
 )
-from core.models import ApproverGroup
+from core.models import ApproverGroup, Membership, PersonSession
 from core.permissions import (
     API,
     PAGES,
@@ -547,6 +550,34 @@ def test_who_is_behind_a_socket_is_read_in_one_query(tenant, django_assert_num_q
     assert now.tenant_id == tenant.pk and now.close_code is None
     assert permissions.access_of(fin.pk, "not-a-session").close_code == 4401
     assert permissions.access_of(123456, None).close_code == 4401
+
+
+@pytest.mark.django_db
+def test_the_socket_check_sees_an_expired_session_a_deactivated_person_and_a_lost_role(tenant):
+    """access_of runs SQL compiled once (core/compiled.py): each call's own person, session
+    and time reach it, not the first call's."""
+    ada = make_person(tenant=tenant, roles=["agent", "approver"], username="ada")
+    bob = make_person(tenant=tenant, roles=["manager"], username="bob")
+    sessions = {}
+    for person in (ada, bob):
+        client = Client()
+        client.force_login(person)
+        sessions[person.pk] = client.session.session_key
+
+    assert permissions.access_of(ada.pk, sessions[ada.pk]).hats == {"person", "agent", "approver"}
+    assert permissions.access_of(bob.pk, sessions[bob.pk]).hats == {"person", "manager"}
+    assert permissions.access_of(ada.pk, sessions[bob.pk]).close_code == 4401  # not hers
+
+    PersonSession.objects.filter(session_key=sessions[ada.pk]).update(
+        expire_date=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert permissions.access_of(ada.pk, sessions[ada.pk]).close_code == 4401
+    assert permissions.access_of(ada.pk, None).close_code is None  # the session not asked
+
+    Membership.objects.filter(user=bob).update(is_manager=False, is_agent=True)
+    assert permissions.access_of(bob.pk, sessions[bob.pk]).hats == {"person", "agent"}
+    get_user_model().objects.filter(pk=bob.pk).update(is_active=False)
+    assert permissions.access_of(bob.pk, sessions[bob.pk]).close_code == 4401
 
 
 @pytest.mark.django_db

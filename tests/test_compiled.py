@@ -1,0 +1,97 @@
+"""Queries compiled once and run with new values (core/compiled.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db.models import F
+from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
+
+from agents.models import Agent
+from conversations.models import Conversation
+from conversations.services import conversation_start
+from core.compiled import Compiled, Marker
+from core.models import Tenant
+from core.permissions import access_of
+from tests.factories import make_person
+
+pytestmark = pytest.mark.django_db
+
+_STARTED = Conversation._meta.get_field("created_at")
+BY_TENANT_SINCE = Compiled(
+    lambda tenant, since, state: (
+        Conversation.objects.annotate(owner=F("tenant_id") + 0)
+        .filter(owner=tenant, created_at__gte=since)
+        .exclude(state=state)
+        .order_by("created_at")
+        .values_list("customer_ref", flat=True)
+    ),
+    tenant=Marker(-424242),
+    since=Marker(dt.datetime(1901, 1, 1, tzinfo=dt.UTC), _STARTED),
+    state=Marker("~state~"),
+)
+
+
+def _rows(**values) -> list[str]:
+    from django.db import connection
+
+    sql, params = BY_TENANT_SINCE.sql(**values)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_each_run_gets_its_own_values_and_the_same_rows_as_the_orm(tenant):
+    other = Tenant.objects.create(name="Other", slug="other")
+    for owner, ref in ((tenant, "a1"), (tenant, "a2"), (other, "b1")):
+        agent, _ = Agent.objects.get_or_create(
+            tenant=owner, slug="a", defaults={"name": "A", "role": "specialist"}
+        )
+        conversation_start(tenant=owner, agent=agent, channel="web", customer={"id": ref})
+    long_ago = timezone.now() - dt.timedelta(days=1)
+    later = timezone.now() + dt.timedelta(days=1)
+    started = Conversation.objects.values_list("state", flat=True).first()
+
+    for owner, since, state, expected in (
+        (tenant, long_ago, "resolved", ["a1", "a2"]),
+        (other, long_ago, "resolved", ["b1"]),
+        (tenant, later, "resolved", []),
+        (tenant, long_ago, started, []),
+    ):
+        orm = list(
+            Conversation.objects.filter(tenant=owner, created_at__gte=since)
+            .exclude(state=state)
+            .order_by("created_at")
+            .values_list("customer_ref", flat=True)
+        )
+        assert _rows(tenant=owner.pk, since=since, state=state) == orm == expected
+
+
+def test_a_query_is_compiled_once_then_only_filled_in(tenant, monkeypatch):
+    person = make_person(tenant=tenant, roles=["agent"], username="ada")
+    access_of(person.pk, "some-session")  # both compiled here, if no test did before
+    access_of(person.pk, None)
+    compiled: list[object] = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(self, *args, **kwargs):
+        compiled.append(self.query.model)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    for _ in range(3):
+        assert access_of(person.pk, "some-session").close_code == 4401  # no such session
+        assert access_of(person.pk, None).hats == {"person", "agent"}
+
+    assert compiled == []
+
+
+def test_a_marker_that_is_not_in_the_query_is_refused_when_it_is_compiled():
+    wrong = Compiled(
+        lambda tenant: Conversation.objects.filter(tenant_id=7),  # the marker left out
+        tenant=Marker(-424242),
+    )
+    with pytest.raises(ValueError, match="'tenant' is not among"):
+        wrong.sql(tenant=1)
