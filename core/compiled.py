@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field
+from django.db.models import Field, Model
+from django.db.models.sql.compiler import SQLCompiler
 
 _Places = dict[str, list[tuple[int, type]]]  # a marker's places: index, the parameter's type
 
@@ -47,39 +48,79 @@ class Marker:
         return value if self.field is None else self.field.get_db_prep_value(value, connection)
 
 
+@dataclass(frozen=True)
+class _Done:
+    """A query compiled for one vendor: its SQL and parameters, where each marker goes, and
+    what turns its rows into model instances as the ORM does."""
+
+    sql: str
+    params: tuple[Any, ...]
+    places: _Places
+    compiler: SQLCompiler
+    converters: dict[int, Any]
+    model: type[Model]
+    init_list: list[str]  # the model's columns, by attribute name
+    fields: slice  # where they are in a row
+    annotations: dict[str, int]  # annotation name: its place in a row
+
+
 class Compiled:
     """``build(**markers)`` (a QuerySet) compiled once per vendor; ``sql(**values)`` is its SQL
-    and parameters for these values. Run it on the connection of that vendor (``connection``)."""
+    and parameters for these values, ``fetchone`` its first row as the database gives it,
+    ``instances`` its rows as model instances. Run on the vendor's ``connection``."""
 
     def __init__(self, build: Callable[..., Any], **markers: Marker):
         self._build = build
         self._markers = markers
-        self._by_vendor: dict[str, tuple[str, tuple[Any, ...], _Places]] = {}
+        self._by_vendor: dict[str, _Done] = {}
 
-    def _compile(self) -> tuple[str, tuple[Any, ...], _Places]:
+    def _compile(self) -> _Done:
         query = self._build(**{name: m.value for name, m in self._markers.items()}).query
-        sql, params = query.get_compiler(connection=connection).as_sql()
+        compiler = query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()  # fills the compiler's select, klass_info, annotations
         places: _Places = {}
         for name, marker in self._markers.items():
             wanted = marker.prepared(marker.value)
             places[name] = [(i, type(p)) for i, p in enumerate(params) if _same(p, wanted)]
             if not places[name]:
                 raise ValueError(f"the marker {name!r} is not among the query's parameters")
-        return sql, tuple(params), places
+        klass = compiler.klass_info or {}
+        selected = klass.get("select_fields") or [0]
+        if klass.get("related_klass_infos"):
+            raise ValueError("select_related is not supported: read the related row on its own")
+        return _Done(
+            sql=sql,
+            params=tuple(params),
+            places=places,
+            compiler=compiler,
+            converters=compiler.get_converters([column for column, _, _ in compiler.select]),
+            model=query.model,
+            init_list=[
+                column.target.attname
+                for column, _, _ in compiler.select[selected[0] : selected[-1] + 1]
+            ]
+            if klass
+            else [],
+            fields=slice(selected[0], selected[-1] + 1),
+            annotations=dict(compiler.annotation_col_map or {}),
+        )
+
+    def _done(self) -> _Done:
+        done = self._by_vendor.get(connection.vendor)
+        if done is None:  # two threads may both compile it once: the same result
+            done = self._by_vendor[connection.vendor] = self._compile()
+        return done
 
     def sql(self, **values: Any) -> tuple[str, list[Any]]:
         """The SQL and its parameters, each marker's places holding ``values[name]`` (prepared
         by the marker's field; its errors, e.g. ValidationError for a malformed UUID, raise)."""
-        compiled = self._by_vendor.get(connection.vendor)
-        if compiled is None:  # two threads may both compile it once: the same result
-            compiled = self._by_vendor[connection.vendor] = self._compile()
-        sql, params, places = compiled
-        filled = list(params)
+        done = self._done()
+        filled = list(done.params)
         for name, value in values.items():
             prepared = self._markers[name].prepared(value)
-            for i, kind in places[name]:  # as the compiler typed it (psycopg's Int4 for an int)
+            for i, kind in done.places[name]:  # as compiled (psycopg's Int4 for an int)
                 filled[i] = prepared if type(prepared) is kind else kind(prepared)
-        return sql, filled
+        return done.sql, filled
 
     def fetchone(self, **values: Any) -> tuple[Any, ...] | None:
         """Run it and return its first row (a tuple, as the database gives it), or None."""
@@ -87,3 +128,27 @@ class Compiled:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
+
+    def rows(self, **values: Any) -> list[Any]:
+        """Run it and return its rows, each column through the ORM's converters (as a
+        ``values_list`` of it would give them)."""
+        sql, params = self.sql(**values)
+        done = self._done()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if done.converters:
+            rows = list(done.compiler.apply_converters(rows, done.converters))
+        return rows
+
+    def instances(self, **values: Any) -> list[Any]:
+        """Run it and return its rows as the model's instances, as a QuerySet of it would
+        (each column through the ORM's converters, annotations as attributes)."""
+        done = self._done()
+        found = []
+        for row in self.rows(**values):
+            instance = done.model.from_db(connection.alias, done.init_list, row[done.fields])
+            for name, at in done.annotations.items():
+                setattr(instance, name, row[at])
+            found.append(instance)
+        return found

@@ -145,10 +145,9 @@ def _locked(pk: Any, tenant_id: int) -> Conversation:
     """The conversation, locked, with its customer's previous message; DoesNotExist when it
     is not the tenant's."""
     try:
-        sql, params = LOCK.sql(pk=pk, tenant=tenant_id)
+        found = LOCK.instances(pk=pk, tenant=tenant_id)
     except ValidationError:
         raise Conversation.DoesNotExist from None  # not an id at all: no such conversation
-    found = list(Conversation.objects.raw(sql, params))
     if not found:
         raise Conversation.DoesNotExist("Conversation matching query does not exist.")
     return found[0]

@@ -48,6 +48,7 @@ from conversations import decisions, lifecycle
 from conversations.decisions import HUMAN, DropReason, EscalationReason, RouteReason
 from conversations.events import events_buffered, record
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole, State
+from core.compiled import Compiled, Marker
 from core.models import ApiKey
 from core.observability.steps import turn_done, turn_step
 from core.outbox import outbox_task
@@ -209,27 +210,52 @@ def _stale(conv: Conversation, ai_turn: int) -> tuple[str, str] | None:
     return None
 
 
+# The turn's reads, compiled once per process (core/compiled.py): compiling them through the ORM
+# cost the turns worker more CPU than running them.
+_ID = Marker("00000000-0000-4000-8000-00000000feed", Conversation._meta.pk)
+_CONVERSATION = Compiled(lambda pk: Conversation.objects.filter(pk=pk).order_by(), pk=_ID)
+_CONVERSATION_LOCKED = Compiled(
+    lambda pk: Conversation.objects.select_for_update().filter(pk=pk).order_by(), pk=_ID
+)
+_MESSAGE = Compiled(
+    lambda pk, conversation: Message.objects.filter(pk=pk, conversation_id=conversation).order_by(),
+    pk=Marker(-424242),
+    conversation=_ID,
+)
+_TRANSCRIPT = Compiled(
+    lambda conversation, before: (
+        Message.objects.filter(conversation_id=conversation, id__lt=before)
+        .exclude(role__in=INTERNAL_ROLES)  # colleagues' notes are not the AI's to read
+        .order_by("-id")
+        .values_list("role", "author", "text")[:TRANSCRIPT_LENGTH]
+    ),
+    conversation=_ID,
+    before=Marker(-424242),
+)
+
+
 def _load(
     conversation_id, ai_turn: int, message_id: int
 ) -> tuple[Message | None, RunPlan | None] | None:
     """The turn as plain data (no lock, no transaction: reads of committed rows). None when
     it was applied already; no plan when it is stale (apply records why)."""
-    try:
-        conv = Conversation.objects.get(pk=conversation_id)  # not first(): no ORDER BY to compile
-    except Conversation.DoesNotExist:
+    found = _CONVERSATION.instances(pk=conversation_id)
+    if not found:
         return None
+    conv = found[0]
     if _applied(conv, ai_turn):
         return None
     if _stale(conv, ai_turn) is not None:
         return None, None
     config = _from_memory(conv)
-    message = Message.objects.get(pk=message_id, conversation=conv)
+    messages = _MESSAGE.instances(pk=message_id, conversation=conv.pk)
+    if not messages:
+        raise Message.DoesNotExist(f"message {message_id} of {conv.pk}")
+    message = messages[0]
     transcript = tuple(
-        reversed(
-            Message.objects.filter(conversation=conv, id__lt=message.pk)
-            .exclude(role__in=INTERNAL_ROLES)  # colleagues' notes are not the AI's to read
-            .order_by("-id")
-            .values("role", "author", "text")[:TRANSCRIPT_LENGTH]
+        {"role": role, "author": author, "text": text}
+        for role, author, text in reversed(
+            _TRANSCRIPT.rows(conversation=conv.pk, before=message.pk)
         )
     )
     turn = Turn(
@@ -290,7 +316,10 @@ def apply(
     decided; otherwise drop it with a ``turn.dropped`` event. None when it was applied
     already (a second delivery of the task)."""
     with transaction.atomic(), events_buffered():
-        conv = Conversation.objects.select_for_update().get(pk=conversation_id)
+        found = _CONVERSATION_LOCKED.instances(pk=conversation_id)
+        if not found:
+            raise Conversation.DoesNotExist(f"conversation {conversation_id}")
+        conv = found[0]
         if _applied(conv, ai_turn):
             return None
         stale = _stale(conv, ai_turn)
