@@ -35,6 +35,11 @@ def _same(param: Any, wanted: Any) -> bool:
     )
 
 
+# marker values for ids: a UUID and an integer no row has
+UUID_MARK = "00000000-0000-4000-8000-00000000feed"
+INT_MARK = -424242
+
+
 @dataclass(frozen=True)
 class Marker:
     """A value that changes from run to run: ``value`` stands in for it when the query is
@@ -84,6 +89,9 @@ class Compiled:
             places[name] = [(i, type(p)) for i, p in enumerate(params) if _same(p, wanted)]
             if not places[name]:
                 raise ValueError(f"the marker {name!r} is not among the query's parameters")
+        taken = [i for spots in places.values() for i, _ in spots]
+        if len(taken) != len(set(taken)):
+            raise ValueError("two markers have the same value: give each its own")
         klass = compiler.klass_info or {}
         selected = klass.get("select_fields") or [0]
         if klass.get("related_klass_infos"):

@@ -48,7 +48,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from core.compiled import Compiled, Marker
+from core.compiled import INT_MARK, Compiled, Marker
 from core.models import ApproverGroup, PersonSession
 from core.scoping import membership_of
 
@@ -676,7 +676,7 @@ def _access_query(user_id: int, session_key: str | None = None, now=None):
 
 # compiled once (core/compiled.py): through the ORM this one query cost 1.7 ms of CPU a call,
 # and it runs for every frame of every inbox socket; the markers are values no real call has
-_USER, _SESSION = Marker(-424242), Marker("~compiled-marker~")
+_USER, _SESSION = Marker(INT_MARK), Marker("~compiled-marker~")
 _NOW = Marker(
     dt.datetime(1901, 2, 3, 4, 5, 6, 7089, tzinfo=dt.UTC),
     PersonSession._meta.get_field("expire_date"),

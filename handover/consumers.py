@@ -46,6 +46,7 @@ from conversations.models import (
 )
 from conversations.services import customer_token_matches
 from core.api_errors import domain_error_body
+from core.compiled import INT_MARK, UUID_MARK, Compiled, Marker
 from core.errors import DomainError, Invalid, NotFound
 from core.events import (
     conversation_group,
@@ -611,14 +612,11 @@ class CustomerConsumer(JsonConsumer):
         await self.send_json(await socket_db(self._snapshot)())
 
     def _snapshot(self) -> dict[str, Any]:
-        state, ai_turn_at = Conversation.objects.values_list("state", "ai_turn_at").get(
-            pk=self.conversation_id
-        )
-        messages = (
-            Message.objects.filter(conversation_id=self.conversation_id)
-            .exclude(role__in=INTERNAL_ROLES)
-            .order_by("id")
-        )
+        found = _STATE.rows(pk=self.conversation_id)
+        if not found:
+            raise Conversation.DoesNotExist(f"conversation {self.conversation_id}")
+        state, ai_turn_at = found[0]
+        messages = _SHOWN.instances(conversation=self.conversation_id)
         return {
             "type": "conversation.snapshot",
             "state": state,
@@ -727,22 +725,45 @@ def for_customer(message: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+# The sockets' reads of a conversation, compiled once per process (core/compiled.py): each
+# socket's connect and each inbox action reads one, and compiling the ORM's query cost more
+# CPU than running it.
+_ID = Marker(UUID_MARK, Conversation._meta.pk)
+_CONVERSATION = Compiled(lambda pk: Conversation.objects.filter(pk=pk).order_by(), pk=_ID)
+_TENANTS_CONVERSATION = Compiled(
+    lambda tenant, pk: Conversation.objects.filter(tenant_id=tenant, pk=pk).order_by(),
+    tenant=Marker(INT_MARK),
+    pk=_ID,
+)
+_STATE = Compiled(
+    lambda pk: Conversation.objects.filter(pk=pk).order_by().values_list("state", "ai_turn_at"),
+    pk=_ID,
+)
+_SHOWN = Compiled(
+    lambda conversation: (
+        Message.objects.filter(conversation_id=conversation)
+        .exclude(role__in=INTERNAL_ROLES)
+        .order_by("id")
+    ),
+    conversation=_ID,
+)
+
+
 def _conversation_by_id(conversation_id: uuid.UUID) -> Conversation | None:
     """The customer socket's conversation (the route's converter made the id a UUID); its
     customer token is checked next."""
-    try:
-        return Conversation.objects.get(pk=conversation_id)  # not first(): no ORDER BY
-    except Conversation.DoesNotExist:
-        return None
+    found = _CONVERSATION.instances(pk=conversation_id)
+    return found[0] if found else None
 
 
 def _conversation(tenant, conversation_id) -> Conversation | None:
     if not isinstance(conversation_id, str):
         return None
     try:
-        return Conversation.objects.filter(tenant=tenant, pk=conversation_id).first()
+        found = _TENANTS_CONVERSATION.instances(tenant=tenant.pk, pk=conversation_id)
     except (ValidationError, ValueError, TypeError):  # not a UUID
         return None
+    return found[0] if found else None
 
 
 def _message(tenant_id: int, message_id) -> dict[str, Any] | None:

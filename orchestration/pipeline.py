@@ -42,7 +42,7 @@ from conversations.models import (
     MessageRole,
     State,
 )
-from core.compiled import Compiled, Marker
+from core.compiled import INT_MARK, UUID_MARK, Compiled, Marker
 from core.events import (
     conversation_group,
     conversation_watchers_group,
@@ -136,8 +136,8 @@ LOCK = Compiled(
         .filter(pk=pk, owner=tenant)
         .order_by()
     ),
-    pk=Marker("00000000-0000-4000-8000-00000000feed", Conversation._meta.pk),
-    tenant=Marker(-424242),
+    pk=Marker(UUID_MARK, Conversation._meta.pk),
+    tenant=Marker(INT_MARK),
 )
 
 

@@ -48,7 +48,7 @@ from conversations import decisions, lifecycle
 from conversations.decisions import HUMAN, DropReason, EscalationReason, RouteReason
 from conversations.events import events_buffered, record
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole, State
-from core.compiled import Compiled, Marker
+from core.compiled import INT_MARK, UUID_MARK, Compiled, Marker
 from core.models import ApiKey
 from core.observability.steps import turn_done, turn_step
 from core.outbox import outbox_task
@@ -212,14 +212,14 @@ def _stale(conv: Conversation, ai_turn: int) -> tuple[str, str] | None:
 
 # The turn's reads, compiled once per process (core/compiled.py): compiling them through the ORM
 # cost the turns worker more CPU than running them.
-_ID = Marker("00000000-0000-4000-8000-00000000feed", Conversation._meta.pk)
+_ID = Marker(UUID_MARK, Conversation._meta.pk)
 _CONVERSATION = Compiled(lambda pk: Conversation.objects.filter(pk=pk).order_by(), pk=_ID)
 _CONVERSATION_LOCKED = Compiled(
     lambda pk: Conversation.objects.select_for_update().filter(pk=pk).order_by(), pk=_ID
 )
 _MESSAGE = Compiled(
     lambda pk, conversation: Message.objects.filter(pk=pk, conversation_id=conversation).order_by(),
-    pk=Marker(-424242),
+    pk=Marker(INT_MARK),
     conversation=_ID,
 )
 _TRANSCRIPT = Compiled(
@@ -230,7 +230,7 @@ _TRANSCRIPT = Compiled(
         .values_list("role", "author", "text")[:TRANSCRIPT_LENGTH]
     ),
     conversation=_ID,
-    before=Marker(-424242),
+    before=Marker(INT_MARK),
 )
 
 

@@ -95,3 +95,13 @@ def test_a_marker_that_is_not_in_the_query_is_refused_when_it_is_compiled():
     )
     with pytest.raises(ValueError, match="'tenant' is not among"):
         wrong.sql(tenant=1)
+
+
+def test_two_markers_with_one_value_are_refused_when_compiled():
+    both = Compiled(
+        lambda tenant, other: Conversation.objects.filter(tenant_id=tenant, current_agent_id=other),
+        tenant=Marker(-424242),
+        other=Marker(-424242),
+    )
+    with pytest.raises(ValueError, match="the same value"):
+        both.sql(tenant=1, other=2)
