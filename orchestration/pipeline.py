@@ -42,7 +42,7 @@ from conversations.models import (
     MessageRole,
     State,
 )
-from core.compiled import INT_MARK, UUID_MARK, Compiled, Marker
+from core.compiled import INT_MARK, UUID_MARK, Compiled, CompiledSave, Marker
 from core.events import (
     conversation_group,
     conversation_watchers_group,
@@ -113,7 +113,7 @@ def conversation_decide(
         # the AI stays silent
         if conv.state not in (State.WITH_HUMAN, State.HANDING_OFF):
             _orchestrate(turn)
-        conv.save(update_fields=CONVERSATION_FIELDS)
+        SAVE_TURN.save(conv)
     return turn.result
 
 
@@ -172,6 +172,8 @@ CONVERSATION_FIELDS = [
     "ai_turn_detail",
     "updated_at",
 ]
+# written in one UPDATE whose SQL is written once (core/compiled.py)
+SAVE_TURN = CompiledSave(Conversation, CONVERSATION_FIELDS)
 
 
 def typing_on_commit(conversation: Conversation, *, typing: bool) -> None:

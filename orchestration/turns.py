@@ -65,9 +65,9 @@ from orchestration.agent_runs import (
     run_plan,
 )
 from orchestration.pipeline import (
-    CONVERSATION_FIELDS,
     OPEN_STATES,
     RUNTIME_FAILURES_BEFORE_HUMAN,
+    SAVE_TURN,
     TRANSCRIPT_LENGTH,
     conversation_decide,
     fallback_to_human,
@@ -373,7 +373,7 @@ def apply(
             _apply_reply_signals(turn, outcome.reply, speaker)
         result.reply_status = ReplyStatus.ANSWERED if result.reply else ReplyStatus.SILENT
         _finish(conv, ai_turn, result)
-        conv.save(update_fields=CONVERSATION_FIELDS)
+        SAVE_TURN.save(conv)
     return result
 
 
@@ -751,4 +751,4 @@ def _give_up(conv: Conversation, ai_turn: int) -> None:
     hand_over_to_human(turn, reason="agent did not answer in time")
     result.reply_status = ReplyStatus.SILENT
     _finish(conv, ai_turn, result)  # a late run finds the turn over, and drops nothing twice
-    conv.save(update_fields=CONVERSATION_FIELDS)
+    SAVE_TURN.save(conv)

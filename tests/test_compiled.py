@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import DatabaseError
 from django.db.models import F
+from django.db.models.signals import post_save
 from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from agents.models import Agent
 from conversations.models import Conversation
 from conversations.services import conversation_start
-from core.compiled import Compiled, Marker
+from core.compiled import Compiled, CompiledSave, Marker
 from core.models import Tenant
 from core.permissions import access_of
 from tests.factories import make_person
@@ -105,3 +107,54 @@ def test_two_markers_with_one_value_are_refused_when_compiled():
     )
     with pytest.raises(ValueError, match="the same value"):
         both.sql(tenant=1, other=2)
+
+
+def _started(tenant, ref="c"):
+    agent, _ = Agent.objects.get_or_create(
+        tenant=tenant, slug="a", defaults={"name": "A", "role": "specialist"}
+    )
+    return conversation_start(tenant=tenant, agent=agent, channel="web", customer={"id": ref})[0]
+
+
+def test_a_compiled_save_writes_its_fields_and_moves_auto_now_and_nothing_else(tenant):
+    conversation = _started(tenant)
+    save = CompiledSave(Conversation, ["turns", "workflow_state", "updated_at"])
+    before = Conversation.objects.get(pk=conversation.pk)
+    conversation.turns, conversation.workflow_state = 7, {"step": 2, "notes": ["é", None]}
+    conversation.customer_ref = "not saved"  # not one of its fields
+
+    save.save(conversation)
+
+    after = Conversation.objects.get(pk=conversation.pk)
+    assert (after.turns, after.workflow_state) == (7, {"step": 2, "notes": ["é", None]})
+    assert after.customer_ref == before.customer_ref
+    assert after.updated_at > before.updated_at
+
+
+def test_a_compiled_save_of_a_row_gone_raises_as_django_does(tenant):
+    conversation = _started(tenant)
+    Conversation.objects.filter(pk=conversation.pk).delete()
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        CompiledSave(Conversation, ["turns"]).save(conversation)
+
+
+def test_a_compiled_save_goes_through_django_when_a_receiver_listens(tenant):
+    conversation = _started(tenant)
+    heard: list[list[str]] = []
+
+    def saved(sender, instance, update_fields, **kwargs):
+        heard.append(sorted(update_fields))
+
+    post_save.connect(saved, sender=Conversation)
+    try:
+        conversation.turns = 3
+        CompiledSave(Conversation, ["turns"]).save(conversation)
+    finally:
+        post_save.disconnect(saved, sender=Conversation)
+    assert heard == [["turns"]]
+    assert Conversation.objects.get(pk=conversation.pk).turns == 3
+
+
+def test_a_compiled_save_never_writes_a_state():
+    with pytest.raises(ValueError, match="transition"):
+        CompiledSave(Conversation, ["state", "turns"])
