@@ -13,6 +13,7 @@ from typing import Any
 
 from conversations.email import email_fields, email_queue, email_subject_take
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
+from core.compiled import CompiledInsert
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
 
 
@@ -40,6 +41,10 @@ def message_json(message: Message) -> dict[str, Any]:
     return shown
 
 
+# one INSERT whose SQL is written once (core/compiled.py)
+INSERT_MESSAGE = CompiledInsert(Message)
+
+
 def message_post(
     *,
     conversation: Conversation,
@@ -59,7 +64,7 @@ def message_post(
     if role == MessageRole.CUSTOMER:
         email_subject_take(conversation, text)
     emailed = email_fields(conversation, role)
-    message = Message.objects.create(
+    message = INSERT_MESSAGE.create(
         tenant_id=conversation.tenant_id,
         conversation_id=conversation.pk,
         role=role,

@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from config import runner
 from config.celery import app
+from core.compiled import CompiledInsert
 from core.models import (
     OutboxEvent,
     OutboxKind,
@@ -112,10 +113,13 @@ def outbox_offer(*, tenant_id: int, handoff_id: int) -> OutboxEvent:
     )
 
 
+_INSERT = CompiledInsert(OutboxEvent)  # its SQL written once (core/compiled.py)
+
+
 def _write(*, tenant_id: int, kind: str, payload: dict[str, Any]) -> OutboxEvent:
     # written leased to this process: its after-commit relay needs no claim, and the sweep
     # takes the row only if that relay did not happen within the lease (the process died)
-    event = OutboxEvent.objects.create(
+    event = _INSERT.create(
         tenant_id=tenant_id, kind=kind, payload=payload, available_at=timezone.now() + _lease()
     )
     transaction.on_commit(partial(_relay_written, [event]))

@@ -12,9 +12,9 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from agents.models import Agent
-from conversations.models import Conversation
+from conversations.models import Conversation, DecisionEvent, Message
 from conversations.services import conversation_start
-from core.compiled import Compiled, CompiledSave, Marker
+from core.compiled import Compiled, CompiledInsert, CompiledSave, Marker
 from core.models import Tenant
 from core.permissions import access_of
 from tests.factories import make_person
@@ -158,3 +158,70 @@ def test_a_compiled_save_goes_through_django_when_a_receiver_listens(tenant):
 def test_a_compiled_save_never_writes_a_state():
     with pytest.raises(ValueError, match="transition"):
         CompiledSave(Conversation, ["state", "turns"])
+
+
+def test_a_compiled_insert_writes_each_row_and_gives_each_object_its_id(tenant):
+    conversation = _started(tenant)
+    events = [
+        DecisionEvent(
+            tenant_id=tenant.pk,
+            conversation=conversation,
+            type="agent.routed",
+            detail={"to": f"agent-{i}", "why": ["é", None, 1.5]},
+            duration_ms=i / 3,
+            rule="" if i else "intent == 'billing'",
+        )
+        for i in range(3)
+    ]
+
+    CompiledInsert(DecisionEvent).insert(events)
+
+    assert all(event.pk for event in events) and len({event.pk for event in events}) == 3
+    for event in events:
+        stored = DecisionEvent.objects.get(pk=event.pk)
+        assert (stored.detail, stored.duration_ms, stored.rule, stored.conversation_id) == (
+            event.detail,
+            event.duration_ms,
+            event.rule,
+            conversation.pk,
+        )
+        assert stored.created_at == event.created_at is not None
+        assert not event._state.adding
+
+
+def test_a_compiled_create_stores_what_the_orm_would(tenant):
+    conversation = _started(tenant)
+    fields = {
+        "tenant_id": tenant.pk,
+        "conversation_id": conversation.pk,
+        "role": "customer",
+        "text": "Refund 😀 please\n",
+        "sentiment": -0.25,
+        "risk": ["refund"],
+    }
+    by_orm = Message.objects.create(**fields)
+    compiled = CompiledInsert(Message).create(**fields)
+
+    def stored(message):
+        row = Message.objects.values().get(pk=message.pk)
+        return {k: v for k, v in row.items() if k not in ("id", "created_at")}
+
+    assert compiled.pk == by_orm.pk + 1
+    assert stored(compiled) == stored(by_orm)
+
+
+def test_a_compiled_create_goes_through_django_when_a_receiver_listens(tenant):
+    conversation = _started(tenant)
+    heard: list[int] = []
+
+    def saved(sender, instance, created, **kwargs):
+        heard.append(instance.pk)
+
+    post_save.connect(saved, sender=Message)
+    try:
+        message = CompiledInsert(Message).create(
+            tenant_id=tenant.pk, conversation_id=conversation.pk, role="agent", text="hi"
+        )
+    finally:
+        post_save.disconnect(saved, sender=Message)
+    assert heard == [message.pk]
