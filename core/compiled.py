@@ -151,6 +151,11 @@ class Compiled:
             rows = list(done.compiler.apply_converters(rows, done.converters))
         return rows
 
+    def first(self, **values: Any) -> Any:
+        """Its first row as a model instance (``instances``), or None."""
+        found = self.instances(**values)
+        return found[0] if found else None
+
     def instances(self, **values: Any) -> list[Any]:
         """Run it and return its rows as the model's instances, as a QuerySet of it would
         (each column through the ORM's converters, annotations as attributes)."""
@@ -162,6 +167,15 @@ class Compiled:
                 setattr(instance, name, row[at])
             found.append(instance)
         return found
+
+
+def _plain(fields: list[Field]) -> list[Field]:
+    """``fields``, each written as ``%s``; a field that writes its own SQL for a value
+    (BinaryField's ``get_placeholder``) is refused: write that model through Django."""
+    odd = [field.name for field in fields if hasattr(field, "get_placeholder")]
+    if odd:
+        raise ValueError(f"{odd} have their own placeholders: write them through Django")
+    return fields
 
 
 class CompiledSave:
@@ -178,16 +192,16 @@ class CompiledSave:
             raise ValueError(f"{state_field} is written only by its state table's transition()")
         self.model = model
         self.names = list(fields)
-        self._fields: list[Field] = []
         self._by_vendor: dict[str, str] = {}
+
+    @cached_property
+    def _fields(self) -> list[Field]:
+        return _plain([self.model._meta.get_field(name) for name in self.names])  # type: ignore[misc]
 
     def _sql(self) -> str:
         sql = self._by_vendor.get(connection.vendor)
         if sql is None:
             meta, quote = self.model._meta, connection.ops.quote_name
-            self._fields = [meta.get_field(name) for name in self.names]  # type: ignore[misc]
-            if any(hasattr(field, "get_placeholder") for field in self._fields):
-                raise ValueError("a field with its own placeholder: save it through Django")
             columns = ", ".join(f"{quote(field.column)} = %s" for field in self._fields)
             sql = self._by_vendor[connection.vendor] = (
                 f"UPDATE {quote(meta.db_table)} SET {columns} "  # noqa: S608 (names, not values)
@@ -227,11 +241,13 @@ class CompiledInsert:
 
     @cached_property
     def _fields(self) -> list[Field]:
-        return [
-            field
-            for field in self.model._meta.concrete_fields
-            if not field.generated and not (field.primary_key and isinstance(field, AutoField))
-        ]
+        return _plain(
+            [
+                field
+                for field in self.model._meta.concrete_fields
+                if not field.generated and not (field.primary_key and isinstance(field, AutoField))
+            ]
+        )
 
     def _sql(self, rows: int) -> str:
         key = (connection.vendor, rows)

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -44,9 +43,10 @@ from conversations.models import (
     Message,
     MessageRole,
 )
+from conversations.selectors import CONVERSATION_ID, conversation_by_id
 from conversations.services import customer_token_matches
 from core.api_errors import domain_error_body
-from core.compiled import INT_MARK, UUID_MARK, Compiled, Marker
+from core.compiled import INT_MARK, Compiled, Marker
 from core.errors import DomainError, Invalid, NotFound
 from core.events import (
     conversation_group,
@@ -591,7 +591,8 @@ class CustomerConsumer(JsonConsumer):
     async def connect(self):
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        conversation = await socket_db(_conversation_by_id)(conversation_id)
+        # by id alone: the customer token is checked next
+        conversation = await socket_db(conversation_by_id)(conversation_id)
         if conversation is None:
             await self.close(code=4404)
             return
@@ -728,16 +729,14 @@ def for_customer(message: dict[str, Any]) -> dict[str, Any]:
 # The sockets' reads of a conversation, compiled once per process (core/compiled.py): each
 # socket's connect and each inbox action reads one, and compiling the ORM's query cost more
 # CPU than running it.
-_ID = Marker(UUID_MARK, Conversation._meta.pk)
-_CONVERSATION = Compiled(lambda pk: Conversation.objects.filter(pk=pk).order_by(), pk=_ID)
 _TENANTS_CONVERSATION = Compiled(
     lambda tenant, pk: Conversation.objects.filter(tenant_id=tenant, pk=pk).order_by(),
     tenant=Marker(INT_MARK),
-    pk=_ID,
+    pk=CONVERSATION_ID,
 )
 _STATE = Compiled(
     lambda pk: Conversation.objects.filter(pk=pk).order_by().values_list("state", "ai_turn_at"),
-    pk=_ID,
+    pk=CONVERSATION_ID,
 )
 _SHOWN = Compiled(
     lambda conversation: (
@@ -745,25 +744,17 @@ _SHOWN = Compiled(
         .exclude(role__in=INTERNAL_ROLES)
         .order_by("id")
     ),
-    conversation=_ID,
+    conversation=CONVERSATION_ID,
 )
-
-
-def _conversation_by_id(conversation_id: uuid.UUID) -> Conversation | None:
-    """The customer socket's conversation (the route's converter made the id a UUID); its
-    customer token is checked next."""
-    found = _CONVERSATION.instances(pk=conversation_id)
-    return found[0] if found else None
 
 
 def _conversation(tenant, conversation_id) -> Conversation | None:
     if not isinstance(conversation_id, str):
         return None
     try:
-        found = _TENANTS_CONVERSATION.instances(tenant=tenant.pk, pk=conversation_id)
+        return _TENANTS_CONVERSATION.first(tenant=tenant.pk, pk=conversation_id)
     except (ValidationError, ValueError, TypeError):  # not a UUID
         return None
-    return found[0] if found else None
 
 
 def _message(tenant_id: int, message_id) -> dict[str, Any] | None:

@@ -42,7 +42,8 @@ from conversations.models import (
     MessageRole,
     State,
 )
-from core.compiled import INT_MARK, UUID_MARK, Compiled, CompiledSave, Marker
+from conversations.selectors import CONVERSATION_ID
+from core.compiled import INT_MARK, Compiled, CompiledSave, Marker
 from core.events import (
     conversation_group,
     conversation_watchers_group,
@@ -136,7 +137,7 @@ LOCK = Compiled(
         .filter(pk=pk, owner=tenant)
         .order_by()
     ),
-    pk=Marker(UUID_MARK, Conversation._meta.pk),
+    pk=CONVERSATION_ID,
     tenant=Marker(INT_MARK),
 )
 
@@ -145,12 +146,12 @@ def _locked(pk: Any, tenant_id: int) -> Conversation:
     """The conversation, locked, with its customer's previous message; DoesNotExist when it
     is not the tenant's."""
     try:
-        found = LOCK.instances(pk=pk, tenant=tenant_id)
+        found = LOCK.first(pk=pk, tenant=tenant_id)
     except ValidationError:
         raise Conversation.DoesNotExist from None  # not an id at all: no such conversation
-    if not found:
+    if found is None:
         raise Conversation.DoesNotExist("Conversation matching query does not exist.")
-    return found[0]
+    return found
 
 
 # What a turn may change on the conversation (its state is written by the lifecycle service).

@@ -48,7 +48,8 @@ from conversations import decisions, lifecycle
 from conversations.decisions import HUMAN, DropReason, EscalationReason, RouteReason
 from conversations.events import events_buffered, record
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole, State
-from core.compiled import INT_MARK, UUID_MARK, Compiled, Marker
+from conversations.selectors import CONVERSATION_ID, conversation_by_id
+from core.compiled import INT_MARK, Compiled, Marker
 from core.models import ApiKey
 from core.observability.steps import turn_done, turn_step
 from core.outbox import outbox_task
@@ -212,15 +213,14 @@ def _stale(conv: Conversation, ai_turn: int) -> tuple[str, str] | None:
 
 # The turn's reads, compiled once per process (core/compiled.py): compiling them through the ORM
 # cost the turns worker more CPU than running them.
-_ID = Marker(UUID_MARK, Conversation._meta.pk)
-_CONVERSATION = Compiled(lambda pk: Conversation.objects.filter(pk=pk).order_by(), pk=_ID)
 _CONVERSATION_LOCKED = Compiled(
-    lambda pk: Conversation.objects.select_for_update().filter(pk=pk).order_by(), pk=_ID
+    lambda pk: Conversation.objects.select_for_update().filter(pk=pk).order_by(),
+    pk=CONVERSATION_ID,
 )
 _MESSAGE = Compiled(
     lambda pk, conversation: Message.objects.filter(pk=pk, conversation_id=conversation).order_by(),
     pk=Marker(INT_MARK),
-    conversation=_ID,
+    conversation=CONVERSATION_ID,
 )
 _TRANSCRIPT = Compiled(
     lambda conversation, before: (
@@ -229,7 +229,7 @@ _TRANSCRIPT = Compiled(
         .order_by("-id")
         .values_list("role", "author", "text")[:TRANSCRIPT_LENGTH]
     ),
-    conversation=_ID,
+    conversation=CONVERSATION_ID,
     before=Marker(INT_MARK),
 )
 
@@ -239,19 +239,17 @@ def _load(
 ) -> tuple[Message | None, RunPlan | None] | None:
     """The turn as plain data (no lock, no transaction: reads of committed rows). None when
     it was applied already; no plan when it is stale (apply records why)."""
-    found = _CONVERSATION.instances(pk=conversation_id)
-    if not found:
+    conv = conversation_by_id(conversation_id)
+    if conv is None:
         return None
-    conv = found[0]
     if _applied(conv, ai_turn):
         return None
     if _stale(conv, ai_turn) is not None:
         return None, None
     config = _from_memory(conv)
-    messages = _MESSAGE.instances(pk=message_id, conversation=conv.pk)
-    if not messages:
+    message = _MESSAGE.first(pk=message_id, conversation=conv.pk)
+    if message is None:
         raise Message.DoesNotExist(f"message {message_id} of {conv.pk}")
-    message = messages[0]
     transcript = tuple(
         {"role": role, "author": author, "text": text}
         for role, author, text in reversed(
@@ -316,10 +314,9 @@ def apply(
     decided; otherwise drop it with a ``turn.dropped`` event. None when it was applied
     already (a second delivery of the task)."""
     with transaction.atomic(), events_buffered():
-        found = _CONVERSATION_LOCKED.instances(pk=conversation_id)
-        if not found:
+        conv = _CONVERSATION_LOCKED.first(pk=conversation_id)
+        if conv is None:
             raise Conversation.DoesNotExist(f"conversation {conversation_id}")
-        conv = found[0]
         if _applied(conv, ai_turn):
             return None
         stale = _stale(conv, ai_turn)
