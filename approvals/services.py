@@ -45,7 +45,7 @@ from agents.action_registry import (
     get_action,
 )
 from agents.guardrails.access import action_allowed
-from agents.rule_engine import approval_verdict, rules_for
+from agents.rule_engine import CompiledRules, approval_verdict, rules_for
 from approvals import notifications
 from approvals.audit import Actor, audit_record
 from approvals.models import (
@@ -88,6 +88,8 @@ from conversations.models import (
     MessageRole,
     State,
 )
+from conversations.selectors import CONVERSATION_ID
+from core.compiled import INT_MARK, Compiled, Marker
 from core.errors import Conflict, Forbidden, Invalid
 from core.limits import MAX_REASON
 from core.models import ApiKey
@@ -245,17 +247,29 @@ def _direct_key(conversation: Conversation, idempotency_key: str) -> str:
     return f"conv:{conversation.pk}:{idempotency_key}"
 
 
+# the request, or the execution that needed no approval, of an idempotency key (each key is
+# unique), compiled once per process
+_KEY = Marker("~compiled-key~")
+_REQUEST_BY_KEY = Compiled(
+    lambda tenant, conversation, key: ApprovalRequest.objects.filter(
+        tenant_id=tenant, conversation_id=conversation, idempotency_key=key
+    ).order_by(),
+    tenant=Marker(INT_MARK),
+    conversation=CONVERSATION_ID,
+    key=_KEY,
+)
+_EXECUTION_BY_KEY = Compiled(
+    lambda key: ActionExecution.objects.filter(execution_key=key).order_by(), key=_KEY
+)
+
+
 def _existing(conversation: Conversation, idempotency_key: str) -> Proposal | None:
-    approval = ApprovalRequest.objects.filter(
-        tenant_id=conversation.tenant_id,
-        conversation=conversation,
-        idempotency_key=idempotency_key,
-    ).first()
+    approval = _REQUEST_BY_KEY.first(
+        tenant=conversation.tenant_id, conversation=conversation.pk, key=idempotency_key
+    )
     if approval is not None:
         return Proposal(approval=approval, created=False)
-    execution = ActionExecution.objects.filter(
-        execution_key=_direct_key(conversation, idempotency_key)
-    ).first()
+    execution = _EXECUTION_BY_KEY.first(key=_direct_key(conversation, idempotency_key))
     if execution is not None:
         return Proposal(execution=execution, created=False)
     return None
@@ -337,6 +351,7 @@ def action_propose(
     message: Message | None = None,
     agent_slug: str = "",
     agent=None,
+    rules: CompiledRules | None = None,
     run_now: bool = False,
 ) -> Proposal:
     """Put a proposed action through the approval rules: it waits as a pending request, or
@@ -355,7 +370,11 @@ def action_propose(
 
     Who caused it: ``requested_by`` (a person) or ``requested_by_key`` (an integration key)
     asked; ``sent_by`` sent the customer message the AI answered with it; and whoever opened
-    the conversation. None of them may decide the request."""
+    the conversation. None of them may decide the request.
+
+    ``rules``: the conversation's agent's effective rules when the caller holds them already
+    (the turn: from its tenant's cached configuration, where the orchestrator reads its own);
+    else they are read here."""
     clean = action_validate(action, params)
     _check_allowed(
         conversation=conversation,
@@ -380,7 +399,8 @@ def action_propose(
         money = money_of(spec, clean, tenant)
     except NoRate as exc:
         raise ActionInvalid({"params.currency": str(exc)}) from None
-    rules = rules_for(conversation.current_agent)
+    if rules is None:
+        rules = rules_for(conversation.current_agent)
     rule_ref = f"{rules.owner} v{rules.version}" if rules.owner else ""
     actor = Actor(
         label=requested_by_label,

@@ -584,6 +584,7 @@ def _account(turn: Turn, reply: AgentReply, speaker: Agent) -> None:
                 message=turn.message,
                 agent_slug=speaker.slug,
                 agent=speaker,
+                rules=turn.config.rules_for(conv.current_agent),
             )
         except ActionNotAllowed:
             proposed["refused"] = "action_not_allowed"  # the gate recorded guardrail.blocked

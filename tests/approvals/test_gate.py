@@ -290,6 +290,48 @@ def test_a_turn_run_after_a_change_to_the_tenant_honours_the_change(
     assert second.params["currency"] == "USD"
 
 
+def test_a_turns_proposal_follows_the_rules_of_the_cached_configuration_and_their_changes(
+    conversation, knowledgeable, settings
+):
+    """The turn hands the gate its agent's approval rules from the tenant's cached
+    configuration, where the orchestrator reads its own: the gate reads no rule rows, and a
+    rules change saved meanwhile moves the configuration, so the next turn follows it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orchestration.turns import execute
+    from tests.approvals.conftest import approval_rules
+
+    settings.TURN_DISPATCH = "outbox"
+
+    def refund_asked(text: str) -> list[str]:
+        result = conversation_receive_message(conversation=conversation, text=text)
+        with CaptureQueriesContext(connection) as seen:
+            execute(
+                conversation_id=conversation.pk,
+                ai_turn=result.ai_turn,
+                message_id=result.message.pk,
+            )
+        return [q["sql"] for q in seen]
+
+    first = refund_asked("I want a big refund please")
+    assert ApprovalRequest.objects.count() == 1  # 250 > 100: it waits
+    assert not ActionExecution.objects.exists()
+    rule_tables = ("agents_ruleset", "agents_handoffrule", "agents_approvalaction")
+    assert not [sql for sql in first if any(table in sql for table in rule_tables)], first
+
+    rules_replace(
+        agent=knowledgeable,
+        document=approval_rules(actions=[{"action": "issue_refund", "when": "params.amount > 900"}]),
+    )
+    refund_asked("Hello again, I want a big refund for my other order")
+
+    assert ApprovalRequest.objects.count() == 1  # 250 < 900 now: it runs at once
+    execution = ActionExecution.objects.get()
+    assert execution.params["amount"] == 250
+    assert execution.requested_by_label == "agent:agent-billing"
+
+
 def test_a_person_proposing_is_the_requester(people, conversation):
     from tests.approvals.conftest import client_for
 
