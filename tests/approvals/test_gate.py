@@ -320,10 +320,8 @@ def test_a_turns_proposal_follows_the_rules_of_the_cached_configuration_and_thei
     rule_tables = ("agents_ruleset", "agents_handoffrule", "agents_approvalaction")
     assert not [sql for sql in first if any(table in sql for table in rule_tables)], first
 
-    rules_replace(
-        agent=knowledgeable,
-        document=approval_rules(actions=[{"action": "issue_refund", "when": "params.amount > 900"}]),
-    )
+    looser = [{"action": "issue_refund", "when": "params.amount > 900"}]
+    rules_replace(agent=knowledgeable, document=approval_rules(actions=looser))
     refund_asked("Hello again, I want a big refund for my other order")
 
     assert ApprovalRequest.objects.count() == 1  # 250 < 900 now: it runs at once
