@@ -42,7 +42,7 @@ from approvals.models import (
 )
 from conversations.models import Conversation
 from conversations.selectors import CONVERSATION_ID
-from core.compiled import INT_MARK, Compiled, Marker
+from core.compiled import DATETIME_MARK, INT_MARK, Compiled, Marker
 from core.models import Tenant
 from rules.schema import WINDOW as WINDOW_SUFFIX
 
@@ -156,10 +156,7 @@ def _grouped(rows: Any) -> Compiled:
         tenant=Marker(INT_MARK),
         conversation=CONVERSATION_ID,
         customer=Marker("~compiled-customer~"),
-        since=Marker(
-            dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.UTC),
-            ApprovalRequest._meta.get_field("created_at"),
-        ),
+        since=Marker(DATETIME_MARK, ApprovalRequest._meta.get_field("created_at")),
     )
 
 

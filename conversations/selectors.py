@@ -12,6 +12,10 @@ from core.compiled import UUID_MARK, Compiled, Marker
 CONVERSATION_ID = Marker(UUID_MARK, Conversation._meta.pk)
 
 _BY_ID = Compiled(lambda pk: Conversation.objects.filter(pk=pk).order_by(), pk=CONVERSATION_ID)
+_LOCKED = Compiled(
+    lambda pk: Conversation.objects.select_for_update().filter(pk=pk).order_by(),
+    pk=CONVERSATION_ID,
+)
 
 
 def conversation_by_id(pk: Any) -> Conversation | None:
@@ -20,3 +24,10 @@ def conversation_by_id(pk: Any) -> Conversation | None:
     own decide step wrote into the task) and the customer socket (which checks the customer
     token right after)."""
     return _BY_ID.first(pk=pk)
+
+
+def conversation_locked(pk: Any) -> Conversation | None:
+    """The conversation with this id read under its row lock (``SELECT ... FOR UPDATE``,
+    inside the caller's transaction), or None. Unscoped as ``conversation_by_id``: for a caller
+    that holds a conversation it already found in its tenant, or the turns worker's own id."""
+    return _LOCKED.first(pk=pk)

@@ -14,6 +14,7 @@ in another century): its places are found by comparing the compiled parameters w
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -23,6 +24,7 @@ from django.db import DatabaseError, connection
 from django.db.models import AutoField, Field, Model
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.subqueries import UpdateQuery
 
 _Places = dict[str, list[tuple[int, type]]]  # a marker's places: index, the parameter's type
 
@@ -37,9 +39,38 @@ def _same(param: Any, wanted: Any) -> bool:
     )
 
 
-# marker values for ids: a UUID and an integer no row has
+# marker values: for ids, a UUID and an integer no row has; for times, one in another century
 UUID_MARK = "00000000-0000-4000-8000-00000000feed"
 INT_MARK = -424242
+DATETIME_MARK = dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
+
+
+def _places(markers: dict[str, Marker], params: list[Any] | tuple[Any, ...]) -> _Places:
+    """Where each marker's value is among the compiled parameters; refused: a marker that is
+    not there, and two markers with one value (their places could not be told apart)."""
+    places: _Places = {}
+    for name, marker in markers.items():
+        wanted = marker.prepared(marker.value)
+        places[name] = [(i, type(p)) for i, p in enumerate(params) if _same(p, wanted)]
+        if not places[name]:
+            raise ValueError(f"the marker {name!r} is not among the query's parameters")
+    taken = [i for spots in places.values() for i, _ in spots]
+    if len(taken) != len(set(taken)):
+        raise ValueError("two markers have the same value: give each its own")
+    return places
+
+
+def _filled(
+    markers: dict[str, Marker], params: tuple[Any, ...], places: _Places, values: dict[str, Any]
+) -> list[Any]:
+    """The compiled parameters with each marker's places holding ``values[name]``, prepared
+    by the marker's field (its errors, e.g. ValidationError for a malformed UUID, raise)."""
+    filled = list(params)
+    for name, value in values.items():
+        prepared = markers[name].prepared(value)
+        for i, kind in places[name]:  # as compiled (psycopg's Int4 for an int)
+            filled[i] = prepared if type(prepared) is kind else kind(prepared)
+    return filled
 
 
 @dataclass(frozen=True)
@@ -85,15 +116,7 @@ class Compiled:
         query = self._build(**{name: m.value for name, m in self._markers.items()}).query
         compiler = query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()  # fills the compiler's select, klass_info, annotations
-        places: _Places = {}
-        for name, marker in self._markers.items():
-            wanted = marker.prepared(marker.value)
-            places[name] = [(i, type(p)) for i, p in enumerate(params) if _same(p, wanted)]
-            if not places[name]:
-                raise ValueError(f"the marker {name!r} is not among the query's parameters")
-        taken = [i for spots in places.values() for i, _ in spots]
-        if len(taken) != len(set(taken)):
-            raise ValueError("two markers have the same value: give each its own")
+        places = _places(self._markers, params)
         klass = compiler.klass_info or {}
         selected = klass.get("select_fields") or [0]
         if klass.get("related_klass_infos"):
@@ -125,12 +148,7 @@ class Compiled:
         """The SQL and its parameters, each marker's places holding ``values[name]`` (prepared
         by the marker's field; its errors, e.g. ValidationError for a malformed UUID, raise)."""
         done = self._done()
-        filled = list(done.params)
-        for name, value in values.items():
-            prepared = self._markers[name].prepared(value)
-            for i, kind in done.places[name]:  # as compiled (psycopg's Int4 for an int)
-                filled[i] = prepared if type(prepared) is kind else kind(prepared)
-        return done.sql, filled
+        return done.sql, _filled(self._markers, done.params, done.places, values)
 
     def fetchone(self, **values: Any) -> tuple[Any, ...] | None:
         """Run it and return its first row (a tuple, as the database gives it), or None."""
@@ -167,6 +185,40 @@ class Compiled:
                 setattr(instance, name, row[at])
             found.append(instance)
         return found
+
+
+class CompiledUpdate:
+    """``queryset.update(**changes)`` compiled once per vendor: ``build(**markers)`` gives the
+    QuerySet and the changes, a ``Marker`` in the place of each value that changes (in the
+    filter or among the changes); ``run(**values)`` runs it and returns the rows it changed.
+    As ``update()``: no signals, no ``auto_now``. Refused when compiled: a state field among
+    the changes (only its transition writes it) and a change to a parent model's field."""
+
+    def __init__(self, build: Callable[..., Any], **markers: Marker):
+        self._build = build
+        self._markers = markers
+        self._by_vendor: dict[str, tuple[str, tuple[Any, ...], _Places]] = {}
+
+    def _compile(self) -> tuple[str, tuple[Any, ...], _Places]:
+        queryset, changes = self._build(**{name: m.value for name, m in self._markers.items()})
+        state_field = getattr(queryset.model, "state_field", None)
+        if state_field in changes:
+            raise ValueError(f"{state_field} is written only by its state table's transition()")
+        query = queryset.query.chain(UpdateQuery)
+        query.add_update_values(changes)
+        if query.related_updates:
+            raise ValueError("a parent model's field: update it through Django")
+        sql, params = query.get_compiler(connection=connection).as_sql()
+        return sql, tuple(params), _places(self._markers, params)
+
+    def run(self, **values: Any) -> int:
+        done = self._by_vendor.get(connection.vendor)
+        if done is None:
+            done = self._by_vendor[connection.vendor] = self._compile()
+        sql, params, places = done
+        with connection.cursor() as cursor:
+            cursor.execute(sql, _filled(self._markers, params, places, values))
+            return cursor.rowcount
 
 
 def _plain(fields: list[Field]) -> list[Field]:

@@ -48,7 +48,7 @@ from conversations import decisions, lifecycle
 from conversations.decisions import HUMAN, DropReason, EscalationReason, RouteReason
 from conversations.events import events_buffered, record
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole, State
-from conversations.selectors import CONVERSATION_ID, conversation_by_id
+from conversations.selectors import CONVERSATION_ID, conversation_by_id, conversation_locked
 from core.compiled import INT_MARK, Compiled, Marker
 from core.models import ApiKey
 from core.observability.steps import turn_done, turn_step
@@ -213,10 +213,6 @@ def _stale(conv: Conversation, ai_turn: int) -> tuple[str, str] | None:
 
 # The turn's reads, compiled once per process (core/compiled.py): compiling them through the ORM
 # cost the turns worker more CPU than running them.
-_CONVERSATION_LOCKED = Compiled(
-    lambda pk: Conversation.objects.select_for_update().filter(pk=pk).order_by(),
-    pk=CONVERSATION_ID,
-)
 _MESSAGE = Compiled(
     lambda pk, conversation: Message.objects.filter(pk=pk, conversation_id=conversation).order_by(),
     pk=Marker(INT_MARK),
@@ -314,7 +310,7 @@ def apply(
     decided; otherwise drop it with a ``turn.dropped`` event. None when it was applied
     already (a second delivery of the task)."""
     with transaction.atomic(), events_buffered():
-        conv = _CONVERSATION_LOCKED.first(pk=conversation_id)
+        conv = conversation_locked(conversation_id)
         if conv is None:
             raise Conversation.DoesNotExist(f"conversation {conversation_id}")
         if _applied(conv, ai_turn):

@@ -14,7 +14,15 @@ from django.utils import timezone
 from agents.models import Agent
 from conversations.models import Conversation, DecisionEvent, Message
 from conversations.services import conversation_start
-from core.compiled import Compiled, CompiledInsert, CompiledSave, Marker
+from core.compiled import (
+    DATETIME_MARK,
+    INT_MARK,
+    Compiled,
+    CompiledInsert,
+    CompiledSave,
+    CompiledUpdate,
+    Marker,
+)
 from core.models import Tenant
 from core.permissions import access_of
 from tests.factories import make_person
@@ -225,3 +233,52 @@ def test_a_compiled_create_goes_through_django_when_a_receiver_listens(tenant):
     finally:
         post_save.disconnect(saved, sender=Message)
     assert heard == [message.pk]
+
+
+_SEEN = Marker(DATETIME_MARK, Conversation._meta.get_field("last_activity_at"))
+QUIET_SINCE = CompiledUpdate(
+    lambda tenant, before, at: (
+        Conversation.objects.filter(tenant_id=tenant, last_activity_at__lt=before),
+        {"last_activity_at": at, "attempts": F("attempts") + 1},
+    ),
+    tenant=Marker(INT_MARK),
+    before=Marker(dt.datetime(1902, 1, 1, tzinfo=dt.UTC), _SEEN.field),
+    at=_SEEN,
+)
+
+
+def test_a_compiled_update_changes_the_rows_the_orms_would_with_each_runs_values(tenant):
+    other = Tenant.objects.create(name="Other", slug="other")
+    rows = {}
+    for owner, ref in ((tenant, "a1"), (tenant, "a2"), (other, "b1")):
+        agent, _ = Agent.objects.get_or_create(
+            tenant=owner, slug="a", defaults={"name": "A", "role": "specialist"}
+        )
+        rows[ref], _ = conversation_start(
+            tenant=owner, agent=agent, channel="web", customer={"id": ref}
+        )
+    now = timezone.now()
+    old = now - dt.timedelta(days=3)
+    Conversation.objects.filter(pk__in=[rows["a1"].pk, rows["b1"].pk]).update(last_activity_at=old)
+
+    changed = QUIET_SINCE.run(tenant=tenant.pk, before=now - dt.timedelta(days=1), at=now)
+
+    assert changed == 1  # a1: its tenant's and quiet; a2 is recent, b1 another tenant's
+    seen = {c.customer_ref: c for c in Conversation.objects.all()}
+    assert seen["a1"].last_activity_at == now and seen["a1"].attempts == 1
+    assert seen["a2"].last_activity_at > old and seen["a2"].attempts == 0
+    assert seen["b1"].last_activity_at == old and seen["b1"].attempts == 0
+    # a second run with other values: the other tenant's row, nothing of the first tenant's
+    assert QUIET_SINCE.run(tenant=other.pk, before=now - dt.timedelta(days=1), at=now) == 1
+    assert Conversation.objects.get(pk=rows["b1"].pk).last_activity_at == now
+    assert Conversation.objects.get(pk=rows["a2"].pk).attempts == 0
+
+
+def test_a_compiled_update_never_writes_a_state():
+    from handover.models import Handoff
+
+    refused = CompiledUpdate(
+        lambda pk: (Handoff.objects.filter(pk=pk), {"status": "claimed"}), pk=Marker(INT_MARK)
+    )
+    with pytest.raises(ValueError, match="transition"):
+        refused.run(pk=1)
