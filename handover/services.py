@@ -427,11 +427,10 @@ def _claimed_conversation(conversation: Conversation, user) -> Conversation:
 
 # a person's message's two updates, compiled once per process (core/compiled.py): compiling
 # them through the ORM cost more CPU than running them, on every message of the inbox
-_AT = Marker(DATETIME_MARK, Handoff._meta.get_field("first_response_at"))
 _LAST_ACTIVITY = CompiledUpdate(
     lambda pk, at: (Conversation.objects.filter(pk=pk), {"last_activity_at": at}),
     pk=CONVERSATION_ID,
-    at=_AT,
+    at=Marker(DATETIME_MARK, Conversation._meta.get_field("last_activity_at")),
 )
 # the first response the response targets measure (handover.targets)
 _FIRST_RESPONSE = CompiledUpdate(
@@ -442,7 +441,7 @@ _FIRST_RESPONSE = CompiledUpdate(
         {"first_response_at": at},
     ),
     conversation=CONVERSATION_ID,
-    at=_AT,
+    at=Marker(DATETIME_MARK, Handoff._meta.get_field("first_response_at")),
 )
 
 

@@ -263,10 +263,12 @@ def test_a_persons_first_message_meets_the_first_response_target(key_client, tea
     conversation = Conversation.objects.get(pk=conv)
 
     first = human_send_message(conversation=conversation, user=ada, text="Hi, Ada here.")
-    human_send_message(conversation=conversation, user=ada, text="Let me look.")
+    second = human_send_message(conversation=conversation, user=ada, text="Let me look.")
 
     handoff.refresh_from_db()
     assert handoff.first_response_at == first.created_at
+    # the conversation's last activity follows each message
+    assert Conversation.objects.get(pk=conv).last_activity_at == second.created_at
     row = as_person(ada).get(f"/api/v1/handoffs/{handoff.pk}").json()
     assert row["firstRespondedAt"] is not None
     assert (row["breached"], row["breaches"]) == (False, [])
