@@ -2,16 +2,16 @@
 execution of an action exactly once, and expiry.
 
 - ``action_propose``: the effective approval rules of the conversation's agent
-  (``agents.rule_engine.rules_for`` + ``approval_verdict``, the same compiled rules the
-  orchestrator and the rule tester use) decide whether the action waits as a pending
-  ``ApprovalRequest`` or is queued as an ``ActionExecution`` at once. The rules see the
-  action's amount in the tenant's currency and the running totals (``approvals.totals``),
-  read under the conversation's row lock and the customer's lock, so proposals made at the
-  same moment are totalled one after the other. The same idempotency key answers with the
-  same row: the database decides (unique constraints), a racing caller gets the winner. A
-  request records the people who caused it (``ApprovalCause``): who asked, the creator of the
-  key it came through, who opened the conversation (or the creator of the key it was opened
-  with), who sent the message the AI answered.
+  (``agents.rule_engine.rules_for``, or in a turn the tenant's cached configuration's, +
+  ``approval_verdict``: the same compiled rules the orchestrator and the rule tester use) decide
+  whether the action waits as a pending ``ApprovalRequest`` or is queued as an
+  ``ActionExecution`` at once. The rules see the action's amount in the tenant's currency and
+  the running totals (``approvals.totals``), read under the conversation's row lock and the
+  customer's lock, so proposals made at the same moment are totalled one after the other. The
+  same idempotency key answers with the same row: the database decides (unique constraints), a
+  racing caller gets the winner. A request records the people who caused it (``ApprovalCause``):
+  who asked, the creator of the key it came through, who opened the conversation (or the creator
+  of the key it was opened with), who sent the message the AI answered.
 - ``approval_decide``: under a lock of the request row; only a listed approver, never anyone
   who caused it, a decision is final, a quorum counts distinct people, any deny denies.
   Approval creates the execution (unique key) and sends the task after commit.

@@ -10,6 +10,10 @@ place filled in, prepared as the compiler prepares that value (``Marker.field``)
 
 A marker value must be one no other parameter of the query can equal (a negative id, a date
 in another century): its places are found by comparing the compiled parameters with it.
+
+The writes the same way: ``CompiledUpdate`` (a queryset's ``update()``, markers in its filter
+and its changes), ``CompiledSave`` (``save(update_fields=...)`` of one row) and
+``CompiledInsert`` (``create`` and ``bulk_create``).
 """
 
 from __future__ import annotations
@@ -204,10 +208,13 @@ class CompiledUpdate:
         state_field = getattr(queryset.model, "state_field", None)
         if state_field in changes:
             raise ValueError(f"{state_field} is written only by its state table's transition()")
-        query = queryset.query.chain(UpdateQuery)
+        if queryset.query.is_sliced:
+            raise TypeError("Cannot update a query once a slice has been taken.")
+        query = queryset.query.chain(UpdateQuery)  # as QuerySet.update() builds it
         query.add_update_values(changes)
         if query.related_updates:
             raise ValueError("a parent model's field: update it through Django")
+        query.clear_select_clause()
         sql, params = query.get_compiler(connection=connection).as_sql()
         return sql, tuple(params), _places(self._markers, params)
 

@@ -282,3 +282,12 @@ def test_a_compiled_update_never_writes_a_state():
     )
     with pytest.raises(ValueError, match="transition"):
         refused.run(pk=1)
+
+
+def test_a_compiled_update_of_a_slice_is_refused_as_django_refuses_it():
+    sliced = CompiledUpdate(
+        lambda pk: (Conversation.objects.filter(tenant_id=pk)[:1], {"attempts": 0}),
+        pk=Marker(INT_MARK),
+    )
+    with pytest.raises(TypeError, match="slice"):
+        sliced.run(pk=1)
