@@ -119,6 +119,18 @@ def test_an_event_is_written_leased_and_the_sweep_leaves_it_to_its_writer_until_
     assert RUNS == [6]
 
 
+def test_relaying_a_requests_event_marks_that_event_and_no_other(
+    tenant, django_capture_on_commit_callbacks, eager_tasks
+):
+    waiting = outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[1])  # not relayed
+    with django_capture_on_commit_callbacks(execute=True):
+        event = outbox_task(tenant_id=tenant.pk, task=outbox_probe.name, args=[2])
+
+    assert RUNS == [2]
+    assert OutboxEvent.objects.get(pk=event.pk).relayed_at is not None
+    assert OutboxEvent.objects.get(pk=waiting.pk).relayed_at is None
+
+
 def test_the_sweep_forgets_relayed_events_after_a_week_and_keeps_pending_ones(
     tenant, django_capture_on_commit_callbacks, eager_tasks
 ):
