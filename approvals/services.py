@@ -81,7 +81,7 @@ from conversations.decisions import (
     GuardrailBlocked,
 )
 from conversations.events import record
-from conversations.messages import message_post
+from conversations.messages import last_activity_moved, message_post
 from conversations.models import (
     Conversation,
     Message,
@@ -259,7 +259,11 @@ _REQUEST_BY_KEY = Compiled(
     key=_KEY,
 )
 _EXECUTION_BY_KEY = Compiled(
-    lambda key: ActionExecution.objects.filter(execution_key=key).order_by(), key=_KEY
+    lambda tenant, key: ActionExecution.objects.filter(
+        tenant_id=tenant, execution_key=key
+    ).order_by(),
+    tenant=Marker(INT_MARK),
+    key=_KEY,
 )
 
 
@@ -269,7 +273,9 @@ def _existing(conversation: Conversation, idempotency_key: str) -> Proposal | No
     )
     if approval is not None:
         return Proposal(approval=approval, created=False)
-    execution = _EXECUTION_BY_KEY.first(key=_direct_key(conversation, idempotency_key))
+    execution = _EXECUTION_BY_KEY.first(
+        tenant=conversation.tenant_id, key=_direct_key(conversation, idempotency_key)
+    )
     if execution is not None:
         return Proposal(execution=execution, created=False)
     return None
@@ -982,7 +988,7 @@ def _tell(conversation_id, text: str) -> Message:
     """A system message to the customer (and to the person with them)."""
     conversation = Conversation.objects.only("pk", "tenant_id", "state").get(pk=conversation_id)
     message = message_post(conversation=conversation, role=MessageRole.SYSTEM, text=text)
-    Conversation.objects.filter(pk=conversation.pk).update(last_activity_at=message.created_at)
+    last_activity_moved(conversation.pk, message.created_at)
     return message
 
 

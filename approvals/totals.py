@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -126,7 +127,7 @@ def customer_lock(conversation: Conversation) -> None:
         )
 
 
-def _grouped(rows: Any) -> Compiled:
+def _grouped(rows: Callable[[int], QuerySet]) -> Compiled:
     """``rows(tenant)`` (the counted rows of one table) grouped by action: the conversation's
     (``n``, ``money``) and the same customer's over the window (``n_24h``, ``money_24h``), in
     one query compiled once per process (compiling it cost more CPU than running it)."""

@@ -13,7 +13,8 @@ from typing import Any
 
 from conversations.email import email_fields, email_queue, email_subject_take
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
-from core.compiled import CompiledInsert
+from conversations.selectors import CONVERSATION_ID
+from core.compiled import DATETIME_MARK, CompiledInsert, CompiledUpdate, Marker
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
 
 
@@ -43,6 +44,17 @@ def message_json(message: Message) -> dict[str, Any]:
 
 # one INSERT whose SQL is written once (core/compiled.py)
 INSERT_MESSAGE = CompiledInsert(Message)
+_LAST_ACTIVITY = CompiledUpdate(
+    lambda pk, at: (Conversation.objects.filter(pk=pk), {"last_activity_at": at}),
+    pk=CONVERSATION_ID,
+    at=Marker(DATETIME_MARK, Conversation._meta.get_field("last_activity_at")),
+)
+
+
+def last_activity_moved(conversation_id: Any, at: Any) -> None:
+    """The conversation's last activity is now ``at`` (a person's or a system message to the
+    customer), in one UPDATE compiled once."""
+    _LAST_ACTIVITY.run(pk=conversation_id, at=at)
 
 
 def message_post(

@@ -17,7 +17,7 @@ from conversations import lifecycle
 from conversations.decisions import HandoffClaimed, HandoffExpired, HandoffOffered
 from conversations.email import is_emailed
 from conversations.events import record
-from conversations.messages import message_json, message_post
+from conversations.messages import last_activity_moved, message_json, message_post
 from conversations.models import (
     SYNCHRONOUS_CHANNELS,
     Channel,
@@ -425,13 +425,8 @@ def _claimed_conversation(conversation: Conversation, user) -> Conversation:
     return locked
 
 
-# a person's message's two updates, compiled once per process (core/compiled.py): compiling
-# them through the ORM cost more CPU than running them, on every message of the inbox
-_LAST_ACTIVITY = CompiledUpdate(
-    lambda pk, at: (Conversation.objects.filter(pk=pk), {"last_activity_at": at}),
-    pk=CONVERSATION_ID,
-    at=Marker(DATETIME_MARK, Conversation._meta.get_field("last_activity_at")),
-)
+# compiled once per process (core/compiled.py): compiling it through the ORM cost more CPU
+# than running it, on every message of the inbox
 # the first response the response targets measure (handover.targets)
 _FIRST_RESPONSE = CompiledUpdate(
     lambda conversation, at: (
@@ -452,7 +447,7 @@ def human_send_message(*, conversation: Conversation, user, text: str) -> Messag
     message = message_post(
         conversation=locked, role=MessageRole.HUMAN, author=name, text=text, author_user=user
     )
-    _LAST_ACTIVITY.run(pk=locked.pk, at=message.created_at)
+    last_activity_moved(locked.pk, message.created_at)
     _FIRST_RESPONSE.run(conversation=locked.pk, at=message.created_at)
     return message
 

@@ -231,6 +231,7 @@ def test_a_denial_is_told_to_the_conversation_which_carries_on(people, pending):
     assert told.role == "system"
     assert told.text.startswith("Your refund of 150.00 EUR for order A1 was not approved")
     assert "refund abuse" not in told.text  # the approver's reason stays internal
+    assert conversation.last_activity_at == told.created_at  # telling it is activity
     event = DecisionEvent.objects.filter(conversation=conversation, type="approval.decided").get()
     assert event.detail["outcome"] == "denied"
     assert event.detail["by"] == "alice"
