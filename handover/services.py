@@ -44,7 +44,7 @@ from core.outbox import (
     outbox_task,
 )
 from core.scoping import membership_of
-from core.selectors import tenant_is_open
+from core.selectors import tenant_by_id, tenant_is_open
 from handover.models import (
     DEFAULT_MAX_CONVERSATIONS,
     HANDOFF_STATES,
@@ -56,7 +56,13 @@ from handover.models import (
     Mode,
     Status,
 )
-from handover.presence import anyone_online, available_agents, held_count, online_agents
+from handover.presence import (
+    anyone_online,
+    available_agents,
+    held_count,
+    is_available,
+    online_agents,
+)
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +106,10 @@ class NotTheClaimer(Conflict):
 
 
 class AtCapacity(Conflict):
-    """The person already holds as many conversations as their limit allows (409)."""
+    """The person already holds as many conversations as their limit allows (409,
+    ``at_capacity``: the offer is still open, for them once a seat frees)."""
+
+    code = "at_capacity"
 
 
 class Unavailable(Conflict):
@@ -245,11 +254,7 @@ def deliver_offer(handoff_id: int) -> bool:
     handoff = Handoff.objects.filter(pk=handoff_id).first()
     if handoff is None or handoff.status != Status.OFFERED:
         return False
-    event = {
-        "type": "handoff.offered",
-        "handoffId": handoff.pk,
-        "conversationId": str(handoff.conversation_id),
-    }
+    event = _offered(handoff.pk, handoff.conversation_id)
     tenant = handoff.conversation.tenant
     people = list(available_agents(tenant).values_list("user_id", flat=True))
     if not people:
@@ -264,6 +269,37 @@ def deliver_offer(handoff_id: int) -> bool:
             handoff_make_cold(handoff_id=handoff_id, reason=f"live delivery failed: {exc}"[:200])
         return False
     return True
+
+
+def _offered(handoff_id: int, conversation_id) -> dict[str, Any]:
+    return {
+        "type": "handoff.offered",
+        "handoffId": handoff_id,
+        "conversationId": str(conversation_id),
+    }
+
+
+SEAT_OFFERS_MAX = 50  # the open offers a freed seat hears of at once (oldest first)
+
+
+def _offers_for_freed_seat(user, tenant_id: int, *, besides=None) -> None:
+    """The person's seat freed (they resolved, handed back, passed on or requeued a
+    conversation, or came back online): the hot offers still open went only to the agents
+    available when they were made, so they reach this person too, after commit, oldest first.
+    Who gets each one is still decided by its claim (one wins). ``besides``: a conversation
+    whose offer they just made themselves (a requeue's own)."""
+    if not is_available(user, tenant_by_id(tenant_id)):
+        return
+    offers = (
+        Handoff.objects.filter(
+            tenant_id=tenant_id, status=Status.OFFERED, offer_expires_at__gt=timezone.now()
+        )
+        .exclude(conversation_id=getattr(besides, "pk", None))
+        .order_by("created_at", "pk")
+        .values_list("pk", "conversation_id")[:SEAT_OFFERS_MAX]
+    )
+    for handoff_id, conversation_id in offers:
+        notify_on_commit([person_group(user.pk)], _offered(handoff_id, conversation_id))
 
 
 def relay_offer(event) -> None:
@@ -479,6 +515,7 @@ def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
     # on e-mail it is mailed, as every notice for the customer is (conversations.email)
     text = EMAIL_HAND_BACK_TEXT if locked.channel == Channel.EMAIL else HAND_BACK_TEXT
     message_post(conversation=locked, role=MessageRole.SYSTEM, text=text)
+    _offers_for_freed_seat(user, locked.tenant_id)
     return locked
 
 
@@ -493,6 +530,7 @@ def conversation_resolve(*, conversation: Conversation, user) -> Conversation:
         [tenant_inbox_group(locked.tenant_id)],
         {"type": "conversation.updated", "conversationId": str(locked.pk), "state": "resolved"},
     )
+    _offers_for_freed_seat(user, locked.tenant_id)
     return locked
 
 
@@ -564,12 +602,15 @@ def agent_status_set(*, user, status: str) -> AgentSetting:
     if status not in AgentStatus.values:
         raise _invalid("status", f"must be one of {', '.join(AgentStatus.values)}")
     setting = _setting_locked(user, membership.tenant_id)
+    was = setting.status
     setting.status = status
     setting.save(update_fields=["status", "status_changed_at"])
     notify_on_commit(
         [tenant_inbox_group(membership.tenant_id)],
         {"type": "presence"},  # the inboxes re-read who is online, with each one's status
     )
+    if was != AgentStatus.ONLINE and status == AgentStatus.ONLINE:
+        _offers_for_freed_seat(user, membership.tenant_id)
     return setting
 
 
@@ -618,6 +659,7 @@ def conversation_transfer(*, conversation: Conversation, user, to_username: str)
     _announce_transfer(
         locked, handoff, user, colleague, note=f"{frm} transferred the conversation to {to}."
     )
+    _offers_for_freed_seat(user, locked.tenant_id)
     return locked
 
 
@@ -656,7 +698,7 @@ def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
         locked, old, user, None, note=f"{name} put the conversation back in the queue."
     )
     settings, _ = effective_settings(tenant=locked.tenant, agent=locked.current_agent)
-    return handoff_open(
+    handoff = handoff_open(
         conversation=locked,
         reason=f"back in the queue from {user.get_username()}",
         settings=settings,
@@ -664,6 +706,8 @@ def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
         # the e-mail customer was told someone will follow up: not again for the same wait
         customer_emailed_at=old.customer_emailed_at if old else None,
     )
+    _offers_for_freed_seat(user, locked.tenant_id, besides=locked)
+    return handoff
 
 
 def typing_from_human(*, conversation: Conversation, user) -> bool:

@@ -143,8 +143,9 @@
     let body = {};
     try { body = await response.json(); } catch (_) { /* empty */ }
     if (!response.ok) {
-      const message = (body.error && body.error.message) || `HTTP ${response.status}`;
-      throw new Error(message);
+      const error = new Error((body.error && body.error.message) || `HTTP ${response.status}`);
+      error.code = body.error && body.error.code;
+      throw error;
     }
     return body;
   }
@@ -373,7 +374,7 @@
   function claimOverHttp(handoffId) {
     postJSON(urlFor(cfg.claimUrl, handoffId))
       .then((body) => claimResult({ handoffId, ok: true, conversationId: body.conversationId }))
-      .catch((error) => claimResult({ handoffId, ok: false, error: error.message }));
+      .catch((error) => claimResult({ handoffId, ok: false, code: error.code, error: error.message }));
   }
 
   async function claimResult(result) {
@@ -385,6 +386,13 @@
       renderLists();
       announce(`You claimed the conversation${handoff ? ` with ${handoff.customer}` : ""}.`);
       await openConversation(result.conversationId, { focusComposer: true });
+      return;
+    }
+    if (result.code === "at_capacity") {
+      // the offer is still open: it stays in the list, to claim once a conversation is done
+      renderLists();
+      toast(result.error, "error");
+      announce(`Not claimed: ${result.error}`);
       return;
     }
     let by = null;

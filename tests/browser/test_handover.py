@@ -17,7 +17,7 @@ from agents.models import Agent
 from agents.orchestrator_settings import BANDS, settings_update
 from conversations.models import Conversation
 from conversations.services import conversation_start
-from handover.models import Handoff
+from handover.models import AgentSetting, Handoff
 from orchestration.packs import pack_build
 from orchestration.turns import conversation_receive_message
 from tests.browser.conftest import make_support_team, screenshot, sign_in, wait_live
@@ -148,6 +148,35 @@ def test_two_agents_race_for_an_offer_and_exactly_one_wins(acme, pages):
     expect(customer.locator("#chat-status")).to_contain_text("AI assistant")
     expect(winner.locator("#list-mine .item")).to_have_count(0)
     assert Conversation.objects.get().state == "active"
+
+
+def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, pages):
+    ada = make_person(tenant=acme, roles=["agent"], username="ada")
+    AgentSetting.objects.create(tenant=acme, user=ada, max_conversations=1)
+    agent = pages()
+    sign_in(agent, ada)
+    wait_live(agent)
+    for name in ("Lee", "Kim"):
+        start_chat(pages(viewport=(480, 800)), name=name, text="I want to talk to a human")
+        expect(offer(agent, name).locator("button.claim")).to_be_enabled()
+    offer(agent, "Lee").locator("button.claim").click()
+    expect(agent.locator("#list-mine .item", has_text="Lee")).to_be_visible()
+
+    offer(agent, "Kim").locator("button.claim").click()
+
+    # the reason is hers (her limit), not "claimed by someone else", and the offer stays open
+    expect(agent.locator(".toast-error")).to_contain_text("the limit of 1")
+    expect(agent.locator("#announcer")).to_contain_text("Not claimed")
+    expect(agent.locator(".toast-error")).to_have_count(0, timeout=8_000)
+    expect(offer(agent, "Kim").locator("button.claim")).to_be_enabled()
+    assert Handoff.objects.get(conversation__customer_name="Kim").status == "offered"
+
+    agent.locator("#list-mine .item", has_text="Lee").click()
+    agent.get_by_role("button", name="Resolve").click()
+    expect(agent.locator("#list-mine .item")).to_have_count(0)
+    offer(agent, "Kim").locator("button.claim").click()
+    expect(agent.locator("#list-mine .item", has_text="Kim")).to_be_visible()
+    expect(agent.locator(".composer textarea")).to_be_focused()
 
 
 def test_the_inbox_is_driven_from_the_keyboard(acme, pages):

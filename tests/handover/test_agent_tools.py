@@ -215,6 +215,7 @@ def test_an_agent_at_their_limit_gets_no_offer_and_a_claim_is_refused(
 
     response = as_person(ada).post(f"/api/v1/handoffs/{second.pk}/claim")
     assert response.status_code == 409 and "limit of 1" in response.json()["error"]["message"]
+    assert response.json()["error"]["code"] == "at_capacity"  # not "claimed by someone else"
 
 
 @pytest.mark.services

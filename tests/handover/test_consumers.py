@@ -108,6 +108,60 @@ async def test_two_agents_race_to_claim_and_exactly_one_wins(tenant):
     await b.disconnect()
 
 
+async def offers_heard(communicator, quiet: float = 0.5) -> list[int]:
+    """The handoffs offered on the socket until it has been quiet for ``quiet`` seconds."""
+    heard = []
+    while not await communicator.receive_nothing(timeout=quiet):
+        event = await communicator.receive_json_from()
+        if event.get("type") == "handoff.offered":
+            heard.append(event["handoffId"])
+    return heard
+
+
+async def test_an_agent_at_their_limit_keeps_an_offer_and_hears_of_it_again_once_a_seat_frees(
+    tenant,
+):
+    from handover.models import AgentSetting
+    from handover.services import conversation_resolve
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    bob = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="bob")
+    await sync_to_async(AgentSetting.objects.create)(tenant=tenant, user=ada, max_conversations=1)
+    a, _, _ = await inbox(ada)
+    b, _, _ = await inbox(bob)
+    first = await sync_to_async(_open_conversation)(tenant)
+    await sync_to_async(conversation_receive_message)(conversation=first, text="I want a human")
+    offer = await receive_until(a, "handoff.offered", limit=40)
+    await a.send_json_to({"type": "handoff.claim", "handoffId": offer["handoffId"]})
+    assert (await receive_until(a, "handoff.claim.result", limit=40))["ok"] is True
+
+    # ada holds her limit: the next offer goes to bob only, and her claim of it is refused as
+    # "at capacity" (not "claimed by someone else"): it is still open
+    second = await sync_to_async(_open_conversation)(tenant)
+    await sync_to_async(conversation_receive_message)(conversation=second, text="I want a human")
+    later = await receive_until(b, "handoff.offered", limit=40)
+    while later["conversationId"] != str(second.pk):  # bob heard of the first one too
+        later = await receive_until(b, "handoff.offered", limit=40)
+    assert later["handoffId"] not in await offers_heard(a)
+    await a.send_json_to({"type": "handoff.claim", "handoffId": later["handoffId"]})
+    refused = await receive_until(a, "handoff.claim.result", limit=40)
+    assert (refused["ok"], refused["code"]) == (False, "at_capacity")
+    assert "the limit of 1" in refused["error"]
+    handoff = await sync_to_async(Handoff.objects.get)(pk=later["handoffId"])
+    assert handoff.status == "offered"
+
+    # she resolves her conversation: the offer still open reaches her, and she claims it
+    await sync_to_async(conversation_resolve)(conversation=first, user=ada)
+    assert await offers_heard(a) == [later["handoffId"]]
+    assert later["handoffId"] not in await offers_heard(b, quiet=0.2)  # bob heard of it once
+    await a.send_json_to({"type": "handoff.claim", "handoffId": later["handoffId"]})
+    assert (await receive_until(a, "handoff.claim.result", limit=40))["ok"] is True
+    await a.disconnect()
+    await b.disconnect()
+
+
 async def test_the_human_and_the_customer_talk_live(tenant):
     from tests.factories import TO_PEOPLE, make_team
 
