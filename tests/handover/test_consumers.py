@@ -162,6 +162,30 @@ async def test_an_agent_at_their_limit_keeps_an_offer_and_hears_of_it_again_once
     await b.disconnect()
 
 
+async def test_an_agent_back_from_away_hears_of_the_offers_still_open(tenant):
+    from handover.services import agent_status_set
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    bob = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="bob")
+    a, _, _ = await inbox(ada)
+    b, _, _ = await inbox(bob)
+    await sync_to_async(agent_status_set)(user=ada, status="away")
+    conv = await sync_to_async(_open_conversation)(tenant)
+    await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")
+    offer = await receive_until(b, "handoff.offered", limit=40)
+    assert offer["handoffId"] not in await offers_heard(a)
+
+    await sync_to_async(agent_status_set)(user=ada, status="busy")  # still not available
+    assert await offers_heard(a) == []
+    await sync_to_async(agent_status_set)(user=ada, status="online")
+
+    assert await offers_heard(a) == [offer["handoffId"]]
+    await a.disconnect()
+    await b.disconnect()
+
+
 async def test_the_human_and_the_customer_talk_live(tenant):
     from tests.factories import TO_PEOPLE, make_team
 
