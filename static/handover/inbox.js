@@ -607,6 +607,8 @@
       section.querySelector(".count").textContent = String(items.length);
       section.querySelector(".empty").hidden = items.length > 0;
     }
+    // at the limit, no new live offer reaches this person (and a claim is refused): say so
+    document.getElementById("at-limit").hidden = !(cfg.myLimit > 0 && groups.mine.length >= cfg.myLimit);
     const all = allItems();
     if (!all.some((node) => Number(node.dataset.handoff) === state.current)) {
       const selectedItem = all.find((node) => node.dataset.conversation === state.selected);

@@ -159,13 +159,20 @@ def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, 
     for name in ("Lee", "Kim"):
         start_chat(pages(viewport=(480, 800)), name=name, text="I want to talk to a human")
         expect(offer(agent, name).locator("button.claim")).to_be_enabled()
+    expect(agent.locator("#at-limit")).to_be_hidden()
     offer(agent, "Lee").locator("button.claim").click()
     expect(agent.locator("#list-mine .item", has_text="Lee")).to_be_visible()
+    expect(agent.locator("#at-limit")).to_contain_text("your limit of 1 conversation:")
+    # the conversation's actions are all in sight beside the brief (not cut off by its pane)
+    pane = agent.locator("#conversation").bounding_box()
+    resolve = agent.get_by_role("button", name="Resolve").bounding_box()
+    assert resolve["x"] + resolve["width"] <= pane["x"] + pane["width"], (resolve, pane)
 
     offer(agent, "Kim").locator("button.claim").click()
 
     # the reason is hers (her limit), not "claimed by someone else", and the offer stays open
     expect(agent.locator(".toast-error")).to_contain_text("the limit of 1")
+    screenshot(agent, "inbox-at-limit")
     expect(agent.locator("#announcer")).to_contain_text("Not claimed")
     expect(agent.locator(".toast-error")).to_have_count(0, timeout=8_000)
     expect(offer(agent, "Kim").locator("button.claim")).to_be_enabled()
@@ -174,6 +181,7 @@ def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, 
     agent.locator("#list-mine .item", has_text="Lee").click()
     agent.get_by_role("button", name="Resolve").click()
     expect(agent.locator("#list-mine .item")).to_have_count(0)
+    expect(agent.locator("#at-limit")).to_be_hidden()
     offer(agent, "Kim").locator("button.claim").click()
     expect(agent.locator("#list-mine .item", has_text="Kim")).to_be_visible()
     expect(agent.locator(".composer textarea")).to_be_focused()

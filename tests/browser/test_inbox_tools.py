@@ -107,6 +107,11 @@ def test_a_private_note_never_reaches_the_customers_socket(acme, pages):
 
     customer.on("websocket", listen)
     composer = claimed(agent, customer)
+    # the mode not chosen is readable: its words are not the colour of its background
+    colours = agent.get_by_role("button", name="Private note").evaluate(
+        "(b) => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]"
+    )
+    assert colours[0] != colours[1], colours
 
     agent.get_by_role("button", name="Private note").click()
     composer.fill("VIP: the refund already went out, be kind")
