@@ -332,6 +332,7 @@ def test_the_rule_tester_shows_which_rules_fire_and_why(manager_client, team):
     assert fired == ['handoffs[1]: intent == "billing"']
     assert "Decision: hand off to agent-billing" in response.content.decode()
     assert "customer.vip is false" in response.content.decode()
+    assert "{#" not in response.content.decode()  # no template comment printed on the page
 
 
 def test_the_rule_tester_only_offers_the_managers_agents(manager_client, team, theirs):
