@@ -195,6 +195,7 @@ class CannedReply(TenantOwned):
 
     class Meta:
         ordering = ["shortcut"]
+        verbose_name_plural = "canned replies"  # not Django's "replys"
         constraints = [
             models.UniqueConstraint(fields=["tenant", "shortcut"], name="canned_reply_shortcut")
         ]
