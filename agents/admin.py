@@ -241,7 +241,8 @@ class HandoffRuleForm(TenantScopedForm):
     class Meta:
         model = HandoffRule
         fields = ["position", "condition", "target", "workflow"]
-        widgets = {"condition": forms.TextInput(attrs={"size": 70})}
+        # two lines as a workflow step's condition: the rules form then fits 1366 px
+        widgets = {"condition": forms.Textarea(attrs={"rows": 2, "cols": 40})}
         labels = {"target": "to agent", "workflow": "or start workflow"}
 
     def clean(self):
