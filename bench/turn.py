@@ -12,7 +12,9 @@ reply's latency is from the POST to the agent's ``message.created``. Printed:
 - the longest "idle in transaction" seen in ``pg_stat_activity`` (sampled every 20 ms): no
   transaction waits on the agent;
 - the POST's latency (answered at once) and the reply's latency p50 / p95 next to the
-  endpoint's own 1.5 s.
+  endpoint's own 1.5 s; and how long each reply came after its own POST was answered (the
+  turn's own part: dispatch, the agent's run, apply, the socket; apart from the N POSTs
+  queueing for the CPUs).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/turn.py \\
         [--conversations 100] [--delay 1.5]
@@ -351,6 +353,11 @@ def main() -> int:
     post50, post95 = percentile(posts, 50), percentile(posts, 95)
     print(f"POST answered, p50 / p95       {post50:.0f} / {post95:.0f} ms")
     print(f"reply latency, p50 / p95       {p50:.0f} / {p95:.0f} ms")
+    # the turn's own part, apart from the queue of POSTs for the CPUs: how long each reply
+    # came after its own POST was answered (the endpoint's delay included)
+    after = [(r["reply"] - r["posted"]) * 1000 for r in results if r["reply"] is not None]
+    after50, after95 = percentile(after, 50), percentile(after, 95)
+    print(f"reply after its POST answered  {after50:.0f} / {after95:.0f} ms (p50 / p95)")
     print(f"CPU while the customers ran    {cpu.report(n)} (2 CPUs)")
     figures = [
         figure("replies arrived", len(arrived), "of " + str(n), f"= {n}", len(arrived) == n),
@@ -378,6 +385,7 @@ def main() -> int:
             p50 < args.delay * 1000 + 150,
         ),
         figure("reply latency p95", p95, "ms"),
+        figure("reply after its POST answered p50", after50, "ms"),
     ]
     if not args.no_embedded:
         figures += embedded_in_subprocess(args.delay)
