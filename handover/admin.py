@@ -17,6 +17,7 @@ from handover.models import (
     HandoffPack,
     Presence,
 )
+from handover.services import agent_limit_set
 
 
 class ReadOnlyMixin:
@@ -80,6 +81,10 @@ class AgentSettingAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # made with the defaults the first time a person claims or sets a status
+
+    def save_model(self, request, obj, form, change):
+        # through the service: a raised limit offers the person the hot offers still open
+        agent_limit_set(setting=obj, max_conversations=obj.max_conversations)
 
 
 @admin.register(CsatRating)

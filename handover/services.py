@@ -614,6 +614,19 @@ def agent_status_set(*, user, status: str) -> AgentSetting:
     return setting
 
 
+@transaction.atomic
+def agent_limit_set(*, setting: AgentSetting, max_conversations: int) -> AgentSetting:
+    """A manager sets how many conversations a person may hold at once (the admin). A raised
+    limit frees seats at once: the hot offers still open reach the person."""
+    locked = AgentSetting.objects.select_for_update().get(pk=setting.pk)
+    raised = max_conversations > locked.max_conversations
+    locked.max_conversations = max_conversations
+    locked.save(update_fields=["max_conversations"])
+    if raised:
+        _offers_for_freed_seat(locked.user, locked.tenant_id)
+    return locked
+
+
 def agent_limit(user) -> int:
     setting = AgentSetting.objects.filter(user=user).first()
     return setting.max_conversations if setting else DEFAULT_MAX_CONVERSATIONS

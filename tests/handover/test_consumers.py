@@ -186,6 +186,39 @@ async def test_an_agent_back_from_away_hears_of_the_offers_still_open(tenant):
     await b.disconnect()
 
 
+async def test_a_manager_raising_an_agents_limit_offers_them_what_is_still_open(tenant):
+    from handover.models import AgentSetting
+    from tests.conftest import login
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    bob = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="bob")
+    manager = await sync_to_async(make_person)(tenant=tenant, roles=["manager"], username="mo")
+    setting = await sync_to_async(AgentSetting.objects.create)(
+        tenant=tenant, user=ada, max_conversations=0
+    )
+    a, _, _ = await inbox(ada)
+    b, _, _ = await inbox(bob)
+    conv = await sync_to_async(_open_conversation)(tenant)
+    await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")
+    offer = await receive_until(b, "handoff.offered", limit=40)
+    assert offer["handoffId"] not in await offers_heard(a)  # ada may hold none
+
+    def raise_limit():
+        return login(manager).post(
+            f"/admin/handover/agentsetting/{setting.pk}/change/", {"max_conversations": 2}
+        )
+
+    response = await sync_to_async(raise_limit)()
+
+    assert response.status_code == 302
+    assert (await sync_to_async(AgentSetting.objects.get)(pk=setting.pk)).max_conversations == 2
+    assert await offers_heard(a) == [offer["handoffId"]]
+    await a.disconnect()
+    await b.disconnect()
+
+
 async def test_the_human_and_the_customer_talk_live(tenant):
     from tests.factories import TO_PEOPLE, make_team
 
