@@ -34,6 +34,7 @@ from core.events import (
     conversation_group,
     conversation_watchers_group,
     group_send_bounded,
+    notifications_buffered,
     notify_on_commit,
     person_group,
     tenant_inbox_group,
@@ -284,10 +285,11 @@ SEAT_OFFERS_MAX = 50  # the open offers a freed seat hears of at once (oldest fi
 
 def _offers_for_freed_seat(user, tenant_id: int, *, besides=None) -> None:
     """The person's seat freed (they resolved, handed back, passed on or requeued a
-    conversation, or came back online): the hot offers still open went only to the agents
-    available when they were made, so they reach this person too, after commit, oldest first.
-    Who gets each one is still decided by its claim (one wins). ``besides``: a conversation
-    whose offer they just made themselves (a requeue's own)."""
+    conversation, came back online, or a manager raised their limit): the hot offers still
+    open went only to the agents available when they were made, so they reach this person too,
+    after commit, oldest first, in one trip to the channel layer. Who gets each one is still
+    decided by its claim (one wins). ``besides``: a conversation whose offer they just made
+    themselves (a requeue's own)."""
     if not is_available(user, tenant_by_id(tenant_id)):
         return
     offers = (
@@ -298,8 +300,9 @@ def _offers_for_freed_seat(user, tenant_id: int, *, besides=None) -> None:
         .order_by("created_at", "pk")
         .values_list("pk", "conversation_id")[:SEAT_OFFERS_MAX]
     )
-    for handoff_id, conversation_id in offers:
-        notify_on_commit([person_group(user.pk)], _offered(handoff_id, conversation_id))
+    with notifications_buffered():
+        for handoff_id, conversation_id in offers:
+            notify_on_commit([person_group(user.pk)], _offered(handoff_id, conversation_id))
 
 
 def relay_offer(event) -> None:

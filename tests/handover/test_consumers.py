@@ -172,16 +172,21 @@ async def test_an_agent_back_from_away_hears_of_the_offers_still_open(tenant):
     a, _, _ = await inbox(ada)
     b, _, _ = await inbox(bob)
     await sync_to_async(agent_status_set)(user=ada, status="away")
-    conv = await sync_to_async(_open_conversation)(tenant)
-    await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")
-    offer = await receive_until(b, "handoff.offered", limit=40)
-    assert offer["handoffId"] not in await offers_heard(a)
+    offers = []
+    for _ in range(2):
+        conv = await sync_to_async(_open_conversation)(tenant)
+        await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")
+        offer = await receive_until(b, "handoff.offered", limit=40)
+        while offer["handoffId"] in offers:
+            offer = await receive_until(b, "handoff.offered", limit=40)
+        offers.append(offer["handoffId"])
+    assert not set(offers) & set(await offers_heard(a))
 
     await sync_to_async(agent_status_set)(user=ada, status="busy")  # still not available
     assert await offers_heard(a) == []
     await sync_to_async(agent_status_set)(user=ada, status="online")
 
-    assert await offers_heard(a) == [offer["handoffId"]]
+    assert await offers_heard(a) == offers  # both, the oldest first
     await a.disconnect()
     await b.disconnect()
 
