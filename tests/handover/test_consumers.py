@@ -162,15 +162,21 @@ async def test_an_agent_at_their_limit_keeps_an_offer_and_hears_of_it_again_once
     await b.disconnect()
 
 
-async def test_an_agent_back_from_away_hears_of_the_offers_still_open(tenant):
+async def test_an_agent_back_from_away_hears_of_the_offers_still_open(tenant, other_tenant):
     from handover.services import agent_status_set
     from tests.factories import TO_PEOPLE, make_team
 
     await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    await sync_to_async(make_team)(other_tenant, **TO_PEOPLE)
     ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
     bob = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="bob")
+    eve = await sync_to_async(make_person)(tenant=other_tenant, roles=["agent"], username="eve")
     a, _, _ = await inbox(ada)
     b, _, _ = await inbox(bob)
+    e, _, _ = await inbox(eve)
+    theirs = await sync_to_async(_open_conversation)(other_tenant)  # another tenant's offer
+    await sync_to_async(conversation_receive_message)(conversation=theirs, text="I want a human")
+    their_offer = await receive_until(e, "handoff.offered", limit=40)
     await sync_to_async(agent_status_set)(user=ada, status="away")
     offers = []
     for _ in range(2):
@@ -186,9 +192,11 @@ async def test_an_agent_back_from_away_hears_of_the_offers_still_open(tenant):
     assert await offers_heard(a) == []
     await sync_to_async(agent_status_set)(user=ada, status="online")
 
-    assert await offers_heard(a) == offers  # both, the oldest first
+    assert await offers_heard(a) == offers  # both, the oldest first: none of the other tenant's
+    assert their_offer["handoffId"] not in offers
     await a.disconnect()
     await b.disconnect()
+    await e.disconnect()
 
 
 async def test_a_manager_raising_an_agents_limit_offers_them_what_is_still_open(tenant):
