@@ -163,6 +163,7 @@ def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, 
     offer(agent, "Lee").locator("button.claim").click()
     expect(agent.locator("#list-mine .item", has_text="Lee")).to_be_visible()
     expect(agent.locator("#at-limit")).to_contain_text("your limit of 1 conversation:")
+    expect(agent.locator("#group-mine")).to_have_text(re.compile(r"My conversations\s*1\s*of 1"))
     # the conversation's actions are all in sight beside the brief (not cut off by its pane)
     pane = agent.locator("#conversation").bounding_box()
     resolve = agent.get_by_role("button", name="Resolve").bounding_box()
