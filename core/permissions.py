@@ -554,6 +554,11 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
         Grant(
+            "limit.changed",
+            AGENTS,
+            "A manager changed the person's limit of conversations (their own sockets only).",
+        ),
+        Grant(
             "agent.typing",
             AGENTS,
             "An AI agent is writing a reply (typing on or off), in the watched conversation.",

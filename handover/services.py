@@ -619,12 +619,20 @@ def agent_status_set(*, user, status: str) -> AgentSetting:
 
 @transaction.atomic
 def agent_limit_set(*, setting: AgentSetting, max_conversations: int) -> AgentSetting:
-    """A manager sets how many conversations a person may hold at once (the admin). A raised
-    limit frees seats at once: the hot offers still open reach the person."""
+    """A manager sets how many conversations a person may hold at once (the admin). The
+    person's inboxes hear of it (``limit.changed``), and a raised limit frees seats at once:
+    the hot offers still open reach the person."""
     locked = AgentSetting.objects.select_for_update().get(pk=setting.pk)
+    if max_conversations == locked.max_conversations:
+        return locked
     raised = max_conversations > locked.max_conversations
     locked.max_conversations = max_conversations
     locked.save(update_fields=["max_conversations"])
+    # the person's open inboxes show the new limit ("2 of 5", the line at the limit) at once
+    notify_on_commit(
+        [person_group(locked.user_id)],
+        {"type": "limit.changed", "myLimit": max_conversations},
+    )
     if raised:
         _offers_for_freed_seat(locked.user, locked.tenant_id)
     return locked

@@ -13,6 +13,7 @@ from core.models import Tenant
 from handover.models import Status
 from handover.presence import agent_statuses, is_available, online_agents
 from handover.selectors import handoff_json, open_handoffs
+from handover.services import agent_limit
 from handover.targets import TargetBook
 
 
@@ -37,4 +38,6 @@ def inbox_snapshot(
         if handoffs
         else [],
         "statuses": agent_statuses(tenant) if handoffs else {},
+        # the person's limit of conversations, as the page shows it ("2 of 5")
+        "myLimit": agent_limit(user) if handoffs else None,
     }

@@ -152,6 +152,7 @@ def test_two_agents_race_for_an_offer_and_exactly_one_wins(acme, pages):
 
 def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, pages):
     ada = make_person(tenant=acme, roles=["agent"], username="ada")
+    mo = make_person(tenant=acme, roles=["manager"], username="mo")
     AgentSetting.objects.create(tenant=acme, user=ada, max_conversations=1)
     agent = pages()
     sign_in(agent, ada)
@@ -186,6 +187,17 @@ def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, 
     offer(agent, "Kim").locator("button.claim").click()
     expect(agent.locator("#list-mine .item", has_text="Kim")).to_be_visible()
     expect(agent.locator(".composer textarea")).to_be_focused()
+    expect(agent.locator("#at-limit")).to_be_visible()
+
+    # a manager raises her limit in the admin: her page follows at once, without a reload
+    manager = pages()
+    setting = AgentSetting.objects.get(user=ada)
+    sign_in(manager, mo, path=f"/admin/handover/agentsetting/{setting.pk}/change/")
+    manager.fill("#id_max_conversations", "2")
+    manager.click("input[name=_save]")
+    expect(manager.locator(".messagelist")).to_contain_text("was changed successfully")
+    expect(agent.locator("#group-mine .limit")).to_have_text("of 2")
+    expect(agent.locator("#at-limit")).to_be_hidden()
 
 
 def test_the_inbox_is_driven_from_the_keyboard(acme, pages):

@@ -108,6 +108,11 @@ async def test_two_agents_race_to_claim_and_exactly_one_wins(tenant):
     await b.disconnect()
 
 
+async def _drain(communicator, quiet: float = 0.3):
+    while not await communicator.receive_nothing(timeout=quiet):
+        yield await communicator.receive_json_from()
+
+
 async def offers_heard(communicator, quiet: float = 0.5) -> list[int]:
     """The handoffs offered on the socket until it has been quiet for ``quiet`` seconds."""
     heard = []
@@ -213,6 +218,7 @@ async def test_a_manager_raising_an_agents_limit_offers_them_what_is_still_open(
     )
     a, _, _ = await inbox(ada)
     b, _, _ = await inbox(bob)
+    assert (await receive_until(a, "inbox.snapshot"))["myLimit"] == 0
     conv = await sync_to_async(_open_conversation)(tenant)
     await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")
     offer = await receive_until(b, "handoff.offered", limit=40)
@@ -227,7 +233,10 @@ async def test_a_manager_raising_an_agents_limit_offers_them_what_is_still_open(
 
     assert response.status_code == 302
     assert (await sync_to_async(AgentSetting.objects.get)(pk=setting.pk)).max_conversations == 2
+    changed = await receive_until(a, "limit.changed", limit=40)
+    assert changed["myLimit"] == 2  # her inbox shows "0 of 2"
     assert await offers_heard(a) == [offer["handoffId"]]
+    assert "limit.changed" not in [e["type"] async for e in _drain(b)]  # hers alone
     await a.disconnect()
     await b.disconnect()
 
