@@ -243,7 +243,7 @@
         if (event.ok) agentTyping({ conversationId: event.conversationId, typing: event.agentTyping });
         break;
       case "presence": setOnline(event.online || []); break;
-      case "limit.changed": setLimit(event.myLimit); break;
+      case "limit.changed": showLimit(event.myLimit); renderLists(); break;
       case "approval.requested":
       case "approval.decided": resyncSoon(); activityChanged(event); break;
       default: break;
@@ -280,8 +280,7 @@
     for (const id of [...state.unread.keys()]) if (!conversations.has(id)) state.unread.delete(id);
     state.approvals = (snapshot.approvals || []).length;
     setOnline(snapshot.online || []);
-    if (typeof snapshot.myLimit === "number") cfg.myLimit = snapshot.myLimit;
-    showLimit();
+    showLimit(snapshot.myLimit);
     renderLists();
     for (const handoff of state.handoffs.values()) if (!handoff.pack) loadPreview(handoff);
     if (state.selected) loadConversation(state.selected, { quiet: true });
@@ -600,20 +599,9 @@
 
   // The person's limit of conversations: "1 of 3" beside "My conversations", and the line
   // above the live offers while they hold all of it. A manager may change it meanwhile.
-  function setLimit(limit) {
-    if (typeof limit !== "number") return;
-    cfg.myLimit = limit;
-    showLimit();
-    renderLists();
-  }
-
-  function showLimit() {
-    const heading = document.getElementById("group-mine");
-    let label = heading.querySelector(".limit");
-    if (!label) {
-      label = h("span", { class: "limit", title: "The most conversations you may hold at once (your manager sets it)" });
-      heading.append(" ", label);
-    }
+  function showLimit(limit) {
+    if (typeof limit === "number") cfg.myLimit = limit;
+    const label = document.querySelector("#group-mine .limit");
     label.hidden = !(cfg.myLimit > 0);
     label.textContent = `of ${cfg.myLimit}`;
     document.getElementById("at-limit").textContent =

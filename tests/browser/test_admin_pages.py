@@ -8,9 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from stacks.demo import seed_demo
 from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
@@ -21,15 +19,12 @@ WINDOW = (1366, 768)
 LEAK = re.compile(r"\{#|#\}|\{%|%\}|\{\{(?!TENANT_NAME\}\})")
 
 
-@pytest.fixture
-def demo(transactional_db):
-    seed_demo()
-    return get_user_model().objects.get(username="manager")
-
-
-def test_every_admin_page_a_manager_reaches_opens_fits_and_shows_no_template_syntax(demo, pages):
+def test_every_admin_page_a_manager_reaches_opens_fits_and_shows_no_template_syntax(
+    demo_manager, pages
+):
+    manager, _ = demo_manager
     page = pages(viewport=WINDOW)
-    sign_in(page, demo, path="/admin/")
+    sign_in(page, manager, path="/admin/")
     index = page.eval_on_selector_all(
         "#content-main a[href^='/admin/']", "links => links.map(a => a.getAttribute('href'))"
     )
