@@ -57,3 +57,42 @@ def test_the_walkthrough_refund_is_seeded_once_above_the_threshold():
         agent__slug="agent-billing", question=WALKTHROUGH_REFUND["question"]
     )
     assert entry.action_params["amount"] > 100
+
+
+# A newcomer's first questions in the demo's chat, and the specialist who should answer each
+# from its knowledge (never "I'm not sure I can help"): "where is my order" went to Returns,
+# who knew nothing of deliveries.
+FIRST_QUESTIONS = [
+    ("Hello, where is my order 1234?", "agent-returns", "tracking"),
+    ("How do I return an item?", "agent-returns", "within 30 days"),
+    ("Why was I charged twice?", "agent-billing", ""),
+    ("The app keeps crashing", "agent-tech", ""),
+]
+
+
+@pytest.mark.parametrize(("question", "agent", "words"), FIRST_QUESTIONS)
+def test_the_demo_answers_a_newcomers_first_questions_from_the_right_specialist(
+    question, agent, words
+):
+    from agents.models import Agent
+    from agents.runtimes import CANNOT_ANSWER
+    from conversations.services import conversation_start
+    from core.models import Tenant
+    from orchestration.turns import conversation_receive_message
+
+    call_command("seed_demo", stdout=io.StringIO())
+    tenant = Tenant.objects.get(slug="demo")
+    conversation, _ = conversation_start(
+        tenant=tenant,
+        agent=Agent.objects.get(tenant=tenant, slug="agent-supervisor"),
+        channel="web",
+        customer={"id": "newcomer"},
+    )
+
+    result = conversation_receive_message(conversation=conversation, text=question)
+
+    assert result.reply is not None
+    assert result.reply.text != CANNOT_ANSWER
+    assert words in result.reply.text
+    conversation.refresh_from_db()
+    assert conversation.current_agent.slug == agent
