@@ -21,19 +21,40 @@ from core.permissions import (
 )
 from core.scoping import membership_of
 
-# What the home page links to: (URL name, label, description), each shown to the people its
-# door lets in (the permission matrix) once its page is installed (its URL name resolves).
+# What the home page links to: (URL name, door, label, description), each shown to the people
+# its door lets in (a row of the permission matrix, or the admin's door for the admin's pages)
+# once its page is installed (its URL name resolves). The inbox's link goes to the people who
+# take conversations (a manager who is no agent is sent to the team's view, linked apart).
 DESTINATIONS = [
-    ("inbox", "Inbox", "Take over conversations handed to people, live or queued."),
-    ("approvals", "Approvals", "Approve or deny sensitive actions."),
-    ("admin:index", "Admin", "Configure agents, rules, people and settings."),
+    ("inbox", "inbox-claim", "Inbox", "Take over conversations handed to people, live or queued."),
+    ("approvals", "approvals", "Approvals", "Approve or deny sensitive actions."),
+    (
+        "inbox-team",
+        "inbox-team",
+        "Team",
+        "Who holds what: each human agent's status, limit and conversations.",
+    ),
+    (
+        "inbox-history",
+        "inbox-history",
+        "Conversations",
+        "Search the conversations, read a transcript and what the AI did in it.",
+    ),
+    (
+        "admin:insight_dashboard",
+        "admin",
+        "Dashboard",
+        "Escalations, stalls, handoffs, approval turnaround, resolution times, guardrails, CSAT.",
+    ),
+    ("admin:stacks_canvas", "admin", "Canvas", "Each AI team drawn as a graph, with its rules."),
+    ("admin:index", "admin", "Admin", "Configure agents, rules, people and settings."),
 ]
 
 
 def _links_for(user) -> list[dict[str, str]]:
     links = []
-    for url_name, label, description in DESTINATIONS:
-        allowed = admin_allowed(user) if url_name == "admin:index" else page_reach(user, url_name)
+    for url_name, door, label, description in DESTINATIONS:
+        allowed = admin_allowed(user) if door == "admin" else bool(page_reach(user, door))
         if not allowed:
             continue
         try:
