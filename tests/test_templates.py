@@ -28,3 +28,36 @@ def test_every_template_comment_closes_on_its_own_line():
     assert unclosed == [], "use {% comment %} for a comment over several lines: " + ", ".join(
         unclosed
     )
+
+
+def test_every_page_names_the_products_icon_so_no_browser_asks_for_favicon_ico(tenant):
+    """Without an icon of its own a page makes the browser fetch /favicon.ico, a 404 in the
+    server's log for every page anyone opens."""
+    from django.test import Client
+
+    from tests.conftest import login
+    from tests.factories import make_person
+
+    manager = make_person(tenant=tenant, roles=["manager", "agent", "approver"], username="m")
+    signed_in = login(manager)
+    pages = {
+        "sign-in": Client().get("/accounts/login/"),
+        "home": signed_in.get("/"),
+        "inbox": signed_in.get("/inbox/"),
+        "approvals": signed_in.get("/approvals/"),
+        "history": signed_in.get("/inbox/history/"),
+        "admin": signed_in.get("/admin/"),
+        "admin sign-in": Client().get("/admin/login/"),
+        "chat": Client().get(f"/chat/{tenant.slug}/"),
+        "chat of nobody": Client().get("/chat/no-such-company/"),
+    }
+
+    without = [
+        f"{name} ({response.status_code})"
+        for name, response in pages.items()
+        if 'rel="icon" href="/static/icon.svg"' not in response.content.decode()
+    ]
+    assert without == []
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("icon.svg")

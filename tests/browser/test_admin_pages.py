@@ -1,5 +1,6 @@
 """Every admin page a manager reaches from the admin's index, on the demo data at 1366x768:
-it opens, fits the window (no sideways scrolling), and prints no template syntax. Found by
+it opens, fits the window (no sideways scrolling), prints no template syntax, names the product's
+icon, and everything it loads (styles, scripts) is there. Found by
 walking the links a manager sees (the index's lists and add links, then each list's first
 entry), not from a list of our own."""
 
@@ -32,7 +33,16 @@ def test_every_admin_page_a_manager_reaches_opens_fits_and_shows_no_template_syn
     adds = sorted({href for href in index if href.endswith("/add/")})
     assert len(lists) > 15 and adds  # the walk found the manager's pages
 
-    visited, problems = [], []
+    visited, problems, failed_loads = [], [], []
+    # what a page loads besides itself (styles, scripts) must load
+    page.on(
+        "response",
+        lambda r: (
+            r.status >= 400
+            and r.request.resource_type != "document"
+            and failed_loads.append(f"{r.status} {r.url}")
+        ),
+    )
 
     def check(url: str) -> None:
         response = page.goto(url)
@@ -40,8 +50,12 @@ def test_every_admin_page_a_manager_reaches_opens_fits_and_shows_no_template_syn
         status = response.status if response else None
         width = page.evaluate("document.documentElement.scrollWidth")
         leaked = LEAK.findall(page.inner_text("body"))
-        if status != 200 or width > WINDOW[0] or leaked:
-            problems.append(f"{url}: status {status}, width {width}, template text {leaked[:3]}")
+        # without an icon of its own the browser asks for /favicon.ico: a 404 for every page
+        icons = page.locator("link[rel=icon]").count()
+        if status != 200 or width > WINDOW[0] or leaked or icons != 1:
+            problems.append(
+                f"{url}: status {status}, width {width}, template text {leaked[:3]}, icons {icons}"
+            )
 
     for url in lists:
         check(url)
@@ -56,3 +70,4 @@ def test_every_admin_page_a_manager_reaches_opens_fits_and_shows_no_template_syn
 
     assert len(visited) > 30
     assert problems == []
+    assert failed_loads == []
