@@ -44,7 +44,7 @@ from bench._result import command_line, emit, figure  # noqa: E402
 from tools.stats import percentile  # noqa: E402
 
 SWEEP_SECONDS = 5  # config/celery.py: "Handover: hot offers that nobody claimed go cold"
-COLD_TEXT_START = "Thanks for your patience. A member of our team will follow up"  # handover
+COLD_TEXT_START = "Thanks for your patience."  # handover: the queue notice, in or out of hours
 
 SEED = """
 import datetime as dt, json

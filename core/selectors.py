@@ -122,3 +122,34 @@ def tenant_is_open(*, tenant: Tenant, at: dt.datetime | None = None) -> bool:
         interval.contains(local_time)
         for interval in tenant.business_hours.filter(weekday=local.weekday())
     )
+
+
+OPENING_SEARCH_DAYS = 366  # how far ahead the next opening is looked for (holidays may stack)
+
+
+def tenant_opens_next(*, tenant: Tenant, at: dt.datetime | None = None) -> dt.datetime | None:
+    """When the tenant next opens after ``at`` (default now), in its time zone: the first of
+    its business hours' intervals to start after ``at`` on a day that is no holiday. None when
+    it has no business hours (or only holidays for a year ahead). Two queries."""
+    tz = tenant.tzinfo
+    local = timezone.localtime(at or timezone.now(), tz)
+    intervals: dict[int, list[dt.time]] = {}
+    for weekday, opens in tenant.business_hours.values_list("weekday", "opens"):
+        intervals.setdefault(weekday, []).append(opens)
+    if not intervals:
+        return None
+    last_day = local.date() + dt.timedelta(days=OPENING_SEARCH_DAYS)
+    closed = set(
+        tenant.holidays.filter(date__gte=local.date(), date__lte=last_day).values_list(
+            "date", flat=True
+        )
+    )
+    for offset in range(OPENING_SEARCH_DAYS + 1):
+        day = local.date() + dt.timedelta(days=offset)
+        if day in closed:
+            continue
+        for opens in sorted(intervals.get(day.weekday(), ())):
+            moment = dt.datetime.combine(day, opens, tzinfo=tz)
+            if moment > local:
+                return moment
+    return None

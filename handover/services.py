@@ -45,7 +45,7 @@ from core.outbox import (
     outbox_task,
 )
 from core.scoping import membership_of
-from core.selectors import tenant_by_id, tenant_is_open
+from core.selectors import tenant_by_id, tenant_is_open, tenant_opens_next
 from handover.models import (
     DEFAULT_MAX_CONVERSATIONS,
     HANDOFF_STATES,
@@ -69,6 +69,13 @@ log = logging.getLogger(__name__)
 
 COLD_FOLLOW_UP_TEXT = (
     "Thanks for your patience. A member of our team will follow up with you as soon as possible."
+)
+# outside business hours the chat's customer is told when the team is back (``{when}``: "today
+# at 13:00", "tomorrow at 08:00", "on Monday at 08:00", "on 4 January at 09:00"; ``{zone}``:
+# the tenant's time zone's city)
+COLD_AWAY_TEXT = (
+    "Thanks for your patience. Our team is away right now and back {when} ({zone} time): "
+    "someone will follow up with you then."
 )
 # on e-mail the customer is told one thing, once, when it is handed over (issue 19, point 8)
 EMAIL_HANDOVER_TEXT = (
@@ -311,9 +318,36 @@ def relay_offer(event) -> None:
     deliver_offer(event.payload["handoffId"])
 
 
+def cold_follow_up_text(tenant, *, now: dt.datetime | None = None) -> str:
+    """What the chat's customer is told when their handoff waits in the queue: within business
+    hours that someone will follow up; outside them, when the team is back."""
+    now = now or timezone.now()
+    if tenant_is_open(tenant=tenant, at=now):
+        return COLD_FOLLOW_UP_TEXT
+    opens = tenant_opens_next(tenant=tenant, at=now)
+    if opens is None:
+        return COLD_FOLLOW_UP_TEXT
+    today = timezone.localtime(now, tenant.tzinfo).date()
+    days = (opens.date() - today).days
+    if days == 0:
+        when = f"today at {opens:%H:%M}"
+    elif days == 1:
+        when = f"tomorrow at {opens:%H:%M}"
+    elif days < 7:
+        when = f"on {opens:%A} at {opens:%H:%M}"
+    else:
+        when = f"on {opens.day} {opens:%B} at {opens:%H:%M}"
+    zone = tenant.time_zone.rsplit("/", 1)[-1].replace("_", " ")
+    return COLD_AWAY_TEXT.format(when=when, zone=zone)
+
+
 def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
     if conversation.channel != Channel.EMAIL:
-        message_post(conversation=conversation, role=MessageRole.SYSTEM, text=COLD_FOLLOW_UP_TEXT)
+        message_post(
+            conversation=conversation,
+            role=MessageRole.SYSTEM,
+            text=cold_follow_up_text(conversation.tenant),
+        )
     else:
         _email_follow_up_once(handoff, conversation)
     outbox_task(tenant_id=handoff.tenant_id, task=BUILD_PACK_TASK, args=[handoff.pk])

@@ -4,6 +4,7 @@ resolving; and nothing lost when the real-time layer is down."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -16,9 +17,12 @@ from conversations.models import (
     DecisionEvent,
     Message,
 )
+from core.models import BusinessHours, Holiday
 from handover.models import Handoff, Presence
 from handover.presence import PRESENCE_TTL, presence_join, presence_leave
 from handover.services import (
+    COLD_FOLLOW_UP_TEXT,
+    cold_follow_up_text,
     handoff_claim,
     handoff_make_cold,
     hot_offers_expire,
@@ -98,6 +102,74 @@ def test_otherwise_it_is_cold(key_client, team, tenant, ada, setup, why):
     assert (
         DecisionEvent.objects.get(conversation_id=conv, type="handoff.offered").detail["why"] == why
     )
+
+
+def test_outside_business_hours_the_chat_is_told_when_the_team_is_back(
+    key_client, team, tenant, ada
+):
+    presence_join(user=ada, tenant=tenant)  # someone is online, but the team is closed
+    tenant.time_zone = "America/New_York"
+    tenant.save()
+    local = timezone.localtime(timezone.now(), tenant.tzinfo)
+    tomorrow = (local + dt.timedelta(days=1)).weekday()
+    tenant.business_hours.all().delete()
+    BusinessHours.objects.create(
+        tenant=tenant, weekday=tomorrow, opens=dt.time(9), closes=dt.time(17)
+    )
+    conv = start(key_client)
+
+    body = say(key_client, conv, "I want to speak to a human please")
+
+    assert body["handoff"]["mode"] == "cold"
+    told = Message.objects.filter(conversation_id=conv, role="system").values_list(
+        "text", flat=True
+    )
+    assert (
+        "Thanks for your patience. Our team is away right now and back tomorrow at 09:00 "
+        "(New York time): someone will follow up with you then." in told
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "when"),
+    [
+        (dt.datetime(2026, 11, 23, 12, 30), "today at 13:00"),  # Monday's lunch
+        (dt.datetime(2026, 11, 23, 18, 0), "tomorrow at 09:00"),
+        (dt.datetime(2026, 11, 27, 18, 0), "on Monday at 09:00"),  # Friday evening
+        (dt.datetime(2026, 12, 24, 19, 0), "on Monday at 09:00"),  # Christmas on the Friday
+        (dt.datetime(2026, 12, 23, 18, 0), "tomorrow at 09:00"),
+        (dt.datetime(2026, 12, 31, 18, 0), "on 11 January at 09:00"),  # the team's holidays
+    ],
+)
+def test_the_away_notice_names_the_teams_next_opening(tenant, now, when):
+    tenant.time_zone = "Europe/Paris"
+    tenant.save()
+    for weekday in range(5):
+        BusinessHours.objects.create(
+            tenant=tenant, weekday=weekday, opens=dt.time(9), closes=dt.time(12)
+        )
+        BusinessHours.objects.create(
+            tenant=tenant, weekday=weekday, opens=dt.time(13), closes=dt.time(18)
+        )
+    Holiday.objects.create(tenant=tenant, date=dt.date(2026, 12, 25))
+    for day in range(1, 11):  # closed 1-10 January
+        Holiday.objects.create(tenant=tenant, date=dt.date(2027, 1, day))
+
+    text = cold_follow_up_text(tenant, now=now.replace(tzinfo=ZoneInfo("Europe/Paris")))
+
+    assert f"back {when} (Paris time)" in text
+
+
+def test_within_business_hours_or_without_any_the_queue_notice_promises_no_time(tenant):
+    tenant.business_hours.all().delete()
+    for weekday in range(7):  # always open
+        BusinessHours.objects.create(
+            tenant=tenant, weekday=weekday, opens=dt.time(0), closes=dt.time(0)
+        )
+    assert cold_follow_up_text(tenant) == COLD_FOLLOW_UP_TEXT
+
+    tenant.business_hours.all().delete()  # never open: no opening to name
+    assert cold_follow_up_text(tenant) == COLD_FOLLOW_UP_TEXT
 
 
 def test_a_closed_laptop_stops_counting_as_online(key_client, team, tenant, ada):

@@ -11,7 +11,7 @@ from core.models import (
     BusinessHours,
     Holiday,
 )
-from core.selectors import tenant_is_open
+from core.selectors import tenant_is_open, tenant_opens_next
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +86,27 @@ def test_a_tenant_without_hours_is_never_open():
     tenant = TenantFactory(slug="closed")
 
     assert not tenant_is_open(tenant=tenant, at=dt.datetime(2026, 11, 23, 12, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("now", "opens"),
+    [
+        (at(2026, 11, 23, 12, 30), at(2026, 11, 23, 13)),  # Monday's lunch: the afternoon
+        (at(2026, 11, 23, 7, 0), at(2026, 11, 23, 9)),  # Monday before opening
+        (at(2026, 11, 23, 10, 0), at(2026, 11, 23, 13)),  # open now: the next opening
+        (at(2026, 11, 27, 18, 0), at(2026, 11, 30, 9)),  # Friday evening: Monday
+        (at(2026, 11, 28, 11, 0), at(2026, 11, 30, 9)),  # Saturday
+        (at(2026, 12, 24, 19, 0), at(2026, 12, 28, 9)),  # Christmas Eve: 25 Dec is a holiday
+        (dt.datetime(2026, 11, 23, 7, 30, tzinfo=UTC), at(2026, 11, 23, 9)),  # 8:30 in Paris
+    ],
+)
+def test_when_a_tenant_next_opens(paris, now, opens):
+    Holiday.objects.create(tenant=paris, date=dt.date(2026, 12, 25), name="Christmas")
+
+    assert tenant_opens_next(tenant=paris, at=now) == opens
+
+
+def test_a_tenant_without_business_hours_never_opens(paris):
+    paris.business_hours.all().delete()
+
+    assert tenant_opens_next(tenant=paris, at=at(2026, 11, 23, 10)) is None
