@@ -108,7 +108,7 @@
       active: "Our AI assistant is here to help",
       stalled: "Our AI assistant is here to help",
       at_risk: "Our AI assistant is here to help",
-      handing_off: "Connecting you with a person from our team…",
+      handing_off: "Waiting for a person from our team…", // now, or once the team is back (the notice says which)
       with_human: lastHuman ? `You're chatting with ${lastHuman}` : "You're chatting with our team",
       resolved: "This conversation is resolved",
     };
