@@ -70,11 +70,9 @@ log = logging.getLogger(__name__)
 COLD_FOLLOW_UP_TEXT = (
     "Thanks for your patience. A member of our team will follow up with you as soon as possible."
 )
-# outside business hours the chat's customer is told when the team is back (``{when}``: "today
-# at 13:00", "tomorrow at 08:00", "on Monday at 08:00", "on 4 January at 09:00"; ``{zone}``:
-# the tenant's time zone's city)
+# outside business hours the chat's customer is told when the team is back (``team_back``)
 COLD_AWAY_TEXT = (
-    "Thanks for your patience. Our team is away right now and back {when} ({zone} time): "
+    "Thanks for your patience. Our team is away right now and back {back}: "
     "someone will follow up with you then."
 )
 # on e-mail the customer is told one thing, once, when it is handed over (issue 19, point 8)
@@ -318,15 +316,16 @@ def relay_offer(event) -> None:
     deliver_offer(event.payload["handoffId"])
 
 
-def cold_follow_up_text(tenant, *, now: dt.datetime | None = None) -> str:
-    """What the chat's customer is told when their handoff waits in the queue: within business
-    hours that someone will follow up; outside them, when the team is back."""
+def team_back(tenant, *, now: dt.datetime | None = None) -> str | None:
+    """When the tenant's team is back, in the customer's words ("on Monday at 09:00 (Paris
+    time)": today, tomorrow, a weekday, or a date beyond the week), or None while it is open,
+    or when it has no business hours to name an opening from."""
     now = now or timezone.now()
     if tenant_is_open(tenant=tenant, at=now):
-        return COLD_FOLLOW_UP_TEXT
+        return None
     opens = tenant_opens_next(tenant=tenant, at=now)
     if opens is None:
-        return COLD_FOLLOW_UP_TEXT
+        return None
     today = timezone.localtime(now, tenant.tzinfo).date()
     days = (opens.date() - today).days
     if days == 0:
@@ -338,7 +337,14 @@ def cold_follow_up_text(tenant, *, now: dt.datetime | None = None) -> str:
     else:
         when = f"on {opens.day} {opens:%B} at {opens:%H:%M}"
     zone = tenant.time_zone.rsplit("/", 1)[-1].replace("_", " ")
-    return COLD_AWAY_TEXT.format(when=when, zone=zone)
+    return f"{when} ({zone} time)"
+
+
+def cold_follow_up_text(tenant, *, now: dt.datetime | None = None) -> str:
+    """What the chat's customer is told when their handoff waits in the queue: within business
+    hours that someone will follow up; outside them, when the team is back."""
+    back = team_back(tenant, now=now)
+    return COLD_FOLLOW_UP_TEXT if back is None else COLD_AWAY_TEXT.format(back=back)
 
 
 def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:

@@ -61,6 +61,7 @@ from handover.services import (
     conversation_resolve,
     conversation_transfer,
     handoff_claim,
+    team_back,
 )
 from handover.targets import TargetBook, targets_text
 from orchestration.activity import actions_done, activity_of
@@ -523,6 +524,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "socketPath": "/ws/conversations/",
                 "maxText": MAX_MESSAGE_TEXT,
                 "resume": _resume(request, tenant),
+                "teamBack": team_back(tenant),  # None while the team is in
             },
         },
     )

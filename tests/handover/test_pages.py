@@ -3,10 +3,12 @@ through Django's test client: who may open what, validation, CSRF, and tenant is
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from agents.models import Agent
 from agents.services import agent_create
@@ -18,6 +20,7 @@ from conversations.services import (
     conversation_start,
     customer_token_matches,
 )
+from core.models import BusinessHours
 from handover.models import Handoff
 from handover.services import handoff_claim
 from handover.views import entry_agent
@@ -230,6 +233,29 @@ def test_the_chat_page_is_public(team, client):
     assert "Acme" in html and "handover/chat.js" in html
     assert 'name="csrfmiddlewaretoken"' in html
     assert "Bearer" not in html and "apiKey" not in html
+
+
+def _chat_config(response) -> dict:
+    html = response.content.decode()
+    start = html.index('id="chat-config"')
+    body = html[html.index(">", start) + 1 : html.index("</script>", start)]
+    return json.loads(body)
+
+
+def test_the_chat_page_says_when_the_team_is_back_while_it_is_away(team, tenant, client):
+    tenant.business_hours.all().delete()
+    for weekday in range(7):  # always open
+        BusinessHours.objects.create(
+            tenant=tenant, weekday=weekday, opens=dt.time(0), closes=dt.time(0)
+        )
+    assert _chat_config(client.get("/chat/acme/"))["teamBack"] is None
+
+    tenant.business_hours.all().delete()  # open tomorrow only, 09:00-17:00 (UTC)
+    tomorrow = (timezone.now() + dt.timedelta(days=1)).weekday()
+    BusinessHours.objects.create(
+        tenant=tenant, weekday=tomorrow, opens=dt.time(9), closes=dt.time(17)
+    )
+    assert _chat_config(client.get("/chat/acme/"))["teamBack"] == "tomorrow at 09:00 (UTC time)"
 
 
 def test_an_unknown_tenant_has_no_chat(db, client):
