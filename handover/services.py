@@ -161,7 +161,19 @@ def hand_over(
     lifecycle.conversation_transition(
         conversation=conversation, to=State.HANDING_OFF, reason=reason, detail=detail
     )
-    text = EMAIL_HANDOVER_TEXT if conversation.channel == Channel.EMAIL else HUMAN_HANDOVER_TEXT
+    if settings is None:
+        settings, _ = effective_settings(
+            tenant=conversation.tenant, agent=conversation.current_agent
+        )
+    # the customer is told one thing: someone is coming (a live offer), or, when it waits in
+    # the queue, that someone will follow up (and, out of hours, when the team is back)
+    mode = handoff_mode(conversation, settings)
+    if conversation.channel == Channel.EMAIL:
+        text = EMAIL_HANDOVER_TEXT
+    elif mode[0] == Mode.HOT:
+        text = HUMAN_HANDOVER_TEXT
+    else:
+        text = cold_follow_up_text(conversation.tenant)
     notice = message_post(conversation=conversation, role=MessageRole.SYSTEM, text=text)
     # on e-mail the notice is the customer's one mail about this handoff (``customer_emailed_at``)
     emailed_at = notice.created_at if notice.email_message_id else None
@@ -169,16 +181,14 @@ def hand_over(
     Conversation.objects.filter(pk=conversation.pk).update(
         last_activity_at=conversation.last_activity_at, escalation_fallback={}
     )
-    if settings is None:
-        settings, _ = effective_settings(
-            tenant=conversation.tenant, agent=conversation.current_agent
-        )
     handoff = handoff_open(
         conversation=conversation,
         reason=reason,
         settings=settings,
         priority=priority_for(set(risk or []), sentiment),
         customer_emailed_at=emailed_at,
+        mode=mode,
+        customer_told=True,
     )
     return notice, handoff
 
@@ -212,11 +222,15 @@ def handoff_open(
     settings: dict[str, Any],
     priority: int = 0,
     customer_emailed_at: dt.datetime | None = None,
+    mode: tuple[str, str] | None = None,
+    customer_told: bool = False,
 ) -> Handoff:
     """Create the handoff of a conversation that is ``handing_off`` (call inside the
     transaction that moved it there). A hot one is offered to the online agents after commit;
     a cold one gets its pack built and is queued. ``customer_emailed_at``: when the e-mail
-    customer was already told that someone will follow up (they are not told again)."""
+    customer was already told that someone will follow up (they are not told again).
+    ``mode``: ``handoff_mode``'s answer when the caller asked it already; ``customer_told``:
+    the caller's notice told the customer what this handoff means for them (no second one)."""
     existing = Handoff.objects.filter(conversation=conversation, status__in=OPEN_STATUSES).first()
     if existing is not None:
         if customer_emailed_at and existing.customer_emailed_at is None:
@@ -225,7 +239,7 @@ def handoff_open(
             )
             existing.customer_emailed_at = customer_emailed_at
         return existing
-    mode, why = handoff_mode(conversation, settings)
+    mode, why = mode or handoff_mode(conversation, settings)
     now = timezone.now()
     handoff = Handoff.objects.create(
         tenant_id=conversation.tenant_id,
@@ -247,7 +261,7 @@ def handoff_open(
     if mode == Mode.HOT:
         outbox_offer(tenant_id=handoff.tenant_id, handoff_id=handoff.pk)
     else:
-        _queue_cold(handoff, conversation)
+        _queue_cold(handoff, conversation, customer_told=customer_told)
     return handoff
 
 
@@ -347,15 +361,18 @@ def cold_follow_up_text(tenant, *, now: dt.datetime | None = None) -> str:
     return COLD_FOLLOW_UP_TEXT if back is None else COLD_AWAY_TEXT.format(back=back)
 
 
-def _queue_cold(handoff: Handoff, conversation: Conversation) -> None:
-    if conversation.channel != Channel.EMAIL:
+def _queue_cold(handoff: Handoff, conversation: Conversation, *, customer_told=False) -> None:
+    """Queue a cold handoff: its pack is built, the inbox hears of it, and the customer is told
+    someone will follow up, unless the handover's notice just said so (``customer_told``); on
+    e-mail, once per handoff."""
+    if conversation.channel == Channel.EMAIL:
+        _email_follow_up_once(handoff, conversation)
+    elif not customer_told:
         message_post(
             conversation=conversation,
             role=MessageRole.SYSTEM,
             text=cold_follow_up_text(conversation.tenant),
         )
-    else:
-        _email_follow_up_once(handoff, conversation)
     outbox_task(tenant_id=handoff.tenant_id, task=BUILD_PACK_TASK, args=[handoff.pk])
     notify_on_commit(
         [tenant_inbox_group(handoff.tenant_id)],

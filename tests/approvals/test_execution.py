@@ -26,7 +26,7 @@ from conversations.models import (
     DecisionEvent,
     Message,
 )
-from handover.services import HUMAN_HANDOVER_TEXT
+from handover.services import COLD_FOLLOW_UP_TEXT
 from tests.approvals.conftest import approval_rules
 from tests.approvals.support import FLAKY
 from tests.concurrency import race
@@ -93,7 +93,9 @@ def test_a_failing_action_is_retried_then_failed_told_and_handed_over(
         .values_list("text", flat=True)
     )
     assert texts[0] == "We could not complete your exploding action."
-    assert HUMAN_HANDOVER_TEXT in texts[1:]
+    # nobody is online: one notice, that someone will follow up (not also "someone will be with
+    # you shortly")
+    assert texts[1:] == [COLD_FOLLOW_UP_TEXT]
     failed = DecisionEvent.objects.get(conversation=conversation, type="action.failed")
     assert failed.detail["attempts"] == MAX_ATTEMPTS
     assert DecisionEvent.objects.filter(

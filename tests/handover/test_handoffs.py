@@ -22,6 +22,7 @@ from handover.models import Handoff, Presence
 from handover.presence import PRESENCE_TTL, presence_join, presence_leave
 from handover.services import (
     COLD_FOLLOW_UP_TEXT,
+    HUMAN_HANDOVER_TEXT,
     cold_follow_up_text,
     handoff_claim,
     handoff_make_cold,
@@ -73,6 +74,10 @@ def test_with_agents_online_in_business_hours_a_web_handoff_is_hot(key_client, t
     assert body["handoff"]["mode"] == "hot" and body["handoff"]["status"] == "offered"
     offered = DecisionEvent.objects.get(conversation_id=conv, type="handoff.offered")
     assert offered.detail["why"] == "live channel, business hours, agents online"
+    told = Message.objects.filter(conversation_id=conv, role="system").values_list(
+        "text", flat=True
+    )
+    assert list(told) == [HUMAN_HANDOVER_TEXT]
 
 
 @pytest.mark.parametrize(
@@ -124,10 +129,10 @@ def test_outside_business_hours_the_chat_is_told_when_the_team_is_back(
     told = Message.objects.filter(conversation_id=conv, role="system").values_list(
         "text", flat=True
     )
-    assert (
+    assert list(told) == [  # one notice: not "someone will be with you shortly" as well
         "Thanks for your patience. Our team is away right now and back tomorrow at 09:00 "
-        "(New York time): someone will follow up with you then." in told
-    )
+        "(New York time): someone will follow up with you then."
+    ]
 
 
 @pytest.mark.parametrize(
