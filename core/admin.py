@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.html import format_html
 
 from core import services
 from core.admin_scoping import (
@@ -54,7 +58,24 @@ class TenantAdmin(TenantScopedAdmin):
     inlines = [BusinessHoursInline, HolidayInline]
 
     def get_readonly_fields(self, request, obj=None):
-        return [] if request.user.is_superuser else ["slug"]
+        shown = ["chat_snippet"]
+        return shown if request.user.is_superuser else ["slug", *shown]
+
+    @admin.display(description="chat on your website")
+    def chat_snippet(self, obj) -> str:
+        """The tag a tenant's website adds to show the chat (static/handover/embed.js)."""
+        if obj is None or not obj.pk:
+            return "Save the tenant first."
+        src = f"{settings.SITE_URL}{static('handover/embed.js')}"
+        chat = f"{settings.SITE_URL}{reverse('chat', args=[obj.slug])}"
+        return format_html(
+            '<code>{}</code><div class="help">Add this tag to your website\'s pages (before '
+            "&lt;/body&gt;), and list the website above: a chat button appears in the corner. "
+            'The chat alone: <a href="{}">{}</a></div>',
+            f'<script src="{src}" data-tenant="{obj.slug}" async></script>',
+            chat,
+            chat,
+        )
 
     def has_add_permission(self, request, *args) -> bool:
         return request.user.is_superuser

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from agents.models import Agent, AgentRole
 from agents.orchestrator_settings import chat_workflow
 from config import ratelimit
+from config.security import policy_framed_by, same_origin_or_csrf
 from conversations.messages import message_json
 from conversations.models import (
     INTERNAL_ROLES,
@@ -506,10 +507,13 @@ def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str] | None:
 
 @require_GET
 def chat(request: HttpRequest, slug: str) -> HttpResponse:
+    """The customer's web chat. The tenant's websites (``chat_website_origins``) may show it in
+    a frame (``static/handover/embed.js`` puts it there); no other site may."""
     tenant = get_object_or_404(Tenant, slug=slug)
     if entry_agent(tenant) is None:
         return render(request, "handover/chat_unavailable.html", {"tenant": tenant}, status=503)
-    return render(
+    embedding = request.GET.get("embed", "").rstrip("/")
+    response = render(
         request,
         "handover/chat.html",
         {
@@ -525,9 +529,16 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "maxText": MAX_MESSAGE_TEXT,
                 "resume": _resume(request, tenant),
                 "teamBack": team_back(tenant),  # None while the team is in
+                # framed by embed.js on a website the tenant lists: the page tells it of the
+                # conversation (it keeps it: a framed page may have no lasting storage)
+                "parentOrigin": embedding if embedding in tenant.chat_origins else None,
             },
         },
     )
+    if tenant.chat_origins:
+        response["Content-Security-Policy"] = policy_framed_by(tenant.chat_origins)
+        response.xframe_options_exempt = True  # type: ignore[attr-defined]
+    return response
 
 
 def _start_input(request: HttpRequest) -> dict[str, Any]:
@@ -550,11 +561,14 @@ def _rate_limited(verdict: ratelimit.Verdict, message: str) -> JsonResponse:
 
 
 @require_POST
+@same_origin_or_csrf
 def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     """Start a web conversation with the tenant's entry agent (in the workflow its
     ``chatWorkflow`` setting names, if any) and run the customer's first
     message through the orchestrator. Answers the conversation id and the customer token the
-    page keeps to open its socket. CSRF-protected; no API key is involved. Rate-limited per
+    page keeps to open its socket. CSRF-protected (by its Origin when it comes from our own chat
+    page, which may be framed on the tenant's website; else by Django's token); no API key is
+    involved. Rate-limited per
     client address and per tenant (``handover.limits``); nothing is written unless every
     check passed."""
     tenant = Tenant.objects.filter(slug=slug).first()
@@ -616,6 +630,7 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
 
 
 @require_POST
+@same_origin_or_csrf
 def chat_rate(request: HttpRequest, slug: str) -> JsonResponse:
     """The customer's rating of their resolved conversation: JSON ``{"conversationId",
     "token", "score"}`` (``score`` 1 to 5), with the customer token the start answered.

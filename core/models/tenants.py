@@ -25,6 +25,43 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+def website_origins(value: str) -> list[str]:
+    """The origins of a tenant's ``chat_website_origins`` (one a line, blank lines skipped),
+    without a trailing slash."""
+    return [line.strip().rstrip("/") for line in (value or "").splitlines() if line.strip()]
+
+
+def validate_website_origins(value: str) -> None:
+    """Each line an origin: ``https://`` (or ``http://``), a host, an optional port; no path,
+    query or wildcard (a framing site is named exactly)."""
+    from urllib.parse import urlsplit
+
+    for origin in website_origins(value):
+        try:
+            parts = urlsplit(origin)
+            port = parts.port  # ValueError when it is not a number
+        except ValueError:
+            parts, port = None, None
+        if (
+            parts is None
+            or parts.scheme not in ("https", "http")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username
+            or "*" in origin
+            or any(c.isspace() or c in "'\";," for c in origin)
+            or (port is not None and not 0 < port < 65536)
+        ):
+            raise ValidationError(
+                "%(value)s is not a website origin: write the scheme and the host, and a port "
+                "if any, e.g. https://www.example.com (no path, no wildcard).",
+                params={"value": origin[:200]},
+                code="invalid_origin",
+            )
+
+
 class Tenant(models.Model):
     """A company using the back office. Every row of business data belongs to one tenant."""
 
@@ -43,6 +80,14 @@ class Tenant(models.Model):
         "are in this currency; an amount in another currency is converted with the tenant's "
         "exchange rates, and refused when there is no rate for it.",
     )
+    chat_website_origins = models.TextField(
+        "websites that show the chat",
+        blank=True,
+        default="",
+        validators=[validate_website_origins],
+        help_text="Your websites that may show the chat in a frame (the snippet below), one "
+        "origin a line, e.g. https://www.example.com. Other sites cannot frame it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,6 +100,10 @@ class Tenant(models.Model):
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def chat_origins(self) -> list[str]:
+        return website_origins(self.chat_website_origins)
 
 
 class TenantOwned(models.Model):

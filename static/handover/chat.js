@@ -44,12 +44,26 @@
   }
 
   // The visitor's conversation: this browser's storage (shared by its tabs), else the one the
-  // server kept in the visitor's session.
+  // server kept in the visitor's session. Framed on the tenant's website (embed.js), this page
+  // is a third party there: browsers may give it neither cookies nor lasting storage, so the
+  // website keeps the conversation in its own storage: it hands it over in the address's
+  // fragment (#resume=..., read once and removed) and is told of every change by a message to
+  // its origin (cfg.parentOrigin: set by the server only for a website the tenant lists).
+  function fromFragment() {
+    if (!cfg.parentOrigin || !location.hash.startsWith("#resume=")) return null;
+    let handed = null;
+    try { handed = JSON.parse(decodeURIComponent(location.hash.slice("#resume=".length))); } catch (_) { handed = null; }
+    history.replaceState(null, "", location.pathname + location.search);
+    const valid = handed && typeof handed.conversationId === "string" && typeof handed.token === "string";
+    return valid ? { conversationId: handed.conversationId, token: handed.token } : null;
+  }
+  const handedOver = fromFragment();
+
   function load() {
     let stored = null;
     try { stored = JSON.parse(localStorage.getItem(storageKey) || "null"); } catch (_) { stored = null; }
     if (stored && stored.conversationId && stored.token) return stored;
-    return cfg.resume || null;
+    return handedOver || cfg.resume || null;
   }
 
   function save(value) {
@@ -58,6 +72,10 @@
       else localStorage.removeItem(storageKey);
     } catch (_) { /* storage full or blocked: the server session still has it */ }
     if (!value) cfg.resume = null;
+    if (cfg.parentOrigin && window.parent !== window) {
+      const kept = value ? { conversationId: value.conversationId, token: value.token } : null;
+      window.parent.postMessage({ type: "support-chat:session", tenant: cfg.tenant, session: kept }, cfg.parentOrigin);
+    }
   }
 
   // Another tab of the same visitor started or ended a conversation: follow it.

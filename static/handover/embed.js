@@ -1,0 +1,157 @@
+// The web chat on the tenant's own website: a launcher button in the corner that opens the
+// chat (/chat/<tenant>/) in a frame above the page. The site adds one tag:
+//
+//   <script src="https://support.example.com/static/handover/embed.js" data-tenant="demo" async></script>
+//
+// and the tenant lists the site's origin under "websites that show the chat" in the admin (no
+// other site may frame the chat). Optional: data-label (the button's words for screen readers,
+// default "Chat with us"), data-color (the button's colour, default #2563eb). The frame is made
+// on the first open, so a visitor who never opens the chat costs the site nothing.
+//
+// The visitor's conversation survives the site's page changes: browsers give a third-party
+// frame no cookies and may give it no lasting storage, so this script keeps the conversation
+// (its id and customer token) in the site's own localStorage. The chat tells it of a start or
+// an end by a message (accepted from the chat's origin and frame only), and is handed it back
+// in the frame's address fragment (never sent to a server).
+(() => {
+  "use strict";
+
+  const script = document.currentScript;
+  if (!script || window.__supportChatEmbedded) return;
+  window.__supportChatEmbedded = true;
+
+  const tenant = (script.dataset.tenant || "").trim();
+  if (!/^[-a-zA-Z0-9_]+$/.test(tenant)) {
+    console.error("support chat: data-tenant must be your chat's slug, e.g. data-tenant=\"demo\"");
+    return;
+  }
+  const chatUrl = new URL(`/chat/${tenant}/`, script.src);
+  chatUrl.searchParams.set("embed", window.location.origin);
+  const storageKey = `support-chat:${tenant}`;
+
+  function kept() {
+    try {
+      const value = JSON.parse(window.localStorage.getItem(storageKey) || "null");
+      return value && typeof value.conversationId === "string" && typeof value.token === "string" ? value : null;
+    } catch (_) { return null; }
+  }
+
+  function keep(session) {
+    try {
+      if (session) window.localStorage.setItem(storageKey, JSON.stringify(session));
+      else window.localStorage.removeItem(storageKey);
+    } catch (_) { /* storage blocked: the conversation lasts as long as the page */ }
+  }
+  const label = script.dataset.label || "Chat with us";
+  const color = /^#[0-9a-fA-F]{3,8}$/.test(script.dataset.color || "") ? script.dataset.color : "#2563eb";
+  const SVG = "http://www.w3.org/2000/svg";
+
+  function icon(paths) {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "26");
+    svg.setAttribute("height", "26");
+    svg.setAttribute("aria-hidden", "true");
+    for (const d of paths) {
+      const path = document.createElementNS(SVG, "path");
+      path.setAttribute("d", d);
+      path.setAttribute("fill", "none");
+      path.setAttribute("stroke", "#fff");
+      path.setAttribute("stroke-width", "2");
+      path.setAttribute("stroke-linecap", "round");
+      path.setAttribute("stroke-linejoin", "round");
+      svg.append(path);
+    }
+    return svg;
+  }
+  const bubble = icon(["M4 5h16v11H9l-5 4z"]);
+  const cross = icon(["M6 6l12 12", "M18 6L6 18"]);
+
+  function style(node, rules) {
+    for (const [name, value] of Object.entries(rules)) node.style.setProperty(name, value, "important");
+  }
+
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "support-chat-launcher";
+  button.setAttribute("aria-label", label);
+  button.setAttribute("aria-expanded", "false");
+  button.setAttribute("aria-controls", "support-chat-panel");
+  button.append(bubble);
+  style(button, {
+    all: "initial", position: "fixed", right: "20px", bottom: "20px", width: "56px", height: "56px",
+    "border-radius": "50%", background: color, cursor: "pointer", display: "flex",
+    "align-items": "center", "justify-content": "center", "z-index": "2147483000",
+    "box-shadow": "0 4px 14px rgba(0,0,0,.25)",
+  });
+
+  const panel = document.createElement("div");
+  panel.id = "support-chat-panel";
+  panel.hidden = true;
+  let frame = null;
+
+  const phone = window.matchMedia("(max-width: 480px)");
+  function place() {
+    const common = {
+      position: "fixed", "z-index": "2147483000", background: "#fff", overflow: "hidden",
+      display: panel.hidden ? "none" : "block",
+    };
+    if (phone.matches) {  // the whole screen; the launcher (a cross now) stays above it
+      style(panel, { ...common, inset: "0", width: "100%", height: "100%", "border-radius": "0", "box-shadow": "none" });
+    } else {
+      style(panel, {
+        ...common, right: "20px", bottom: "88px", width: "380px", height: "min(640px, calc(100vh - 108px))",
+        "border-radius": "14px", "box-shadow": "0 8px 32px rgba(0,0,0,.25)",
+      });
+    }
+  }
+  phone.addEventListener("change", place);
+
+  function open() {
+    if (!frame) {
+      frame = document.createElement("iframe");
+      const session = kept();
+      const src = new URL(chatUrl);
+      if (session) src.hash = `resume=${encodeURIComponent(JSON.stringify(session))}`;
+      frame.src = src.href;
+      frame.title = label;
+      style(frame, { border: "0", width: "100%", height: "100%", display: "block" });
+      panel.append(frame);
+    }
+    panel.hidden = false;
+    place();
+    button.replaceChildren(cross);
+    button.setAttribute("aria-expanded", "true");
+    button.setAttribute("aria-label", "Close the chat");
+    frame.focus();
+  }
+
+  function close() {
+    panel.hidden = true;
+    place();
+    button.replaceChildren(bubble);
+    button.setAttribute("aria-expanded", "false");
+    button.setAttribute("aria-label", label);
+  }
+
+  window.addEventListener("message", (event) => {
+    const data = event.data;
+    if (!frame || event.source !== frame.contentWindow || event.origin !== chatUrl.origin) return;
+    if (!data || data.type !== "support-chat:session" || data.tenant !== tenant) return;
+    const session = data.session;
+    const valid = session && typeof session.conversationId === "string" && typeof session.token === "string";
+    keep(valid ? { conversationId: session.conversationId, token: session.token } : null);
+  });
+
+  button.addEventListener("click", () => (panel.hidden ? open() : close()));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !panel.hidden) { close(); button.focus(); }
+  });
+
+  function mount() {
+    place();
+    document.body.append(panel, button);
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();

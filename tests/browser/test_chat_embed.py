@@ -1,0 +1,107 @@
+"""The chat on the tenant's own website, in Chromium: a page of another site (``localhost``,
+where the back office is ``127.0.0.1``: another site, so the chat's frame is a third-party one
+without our cookies) adds the one tag; the visitor opens the launcher, talks to the AI in the
+frame, and finds the conversation again after the site's next page. A site the tenant does not
+list gets no chat in its frame."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.browser.conftest import make_support_team, screenshot
+from tests.factories import TenantFactory
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture then fails in CI and skips elsewhere
+    expect = None
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def website(asgi_server):
+    """Serves, on http://localhost:<port>/, a shop's page that adds the chat's tag."""
+    tag = f'<script src="{asgi_server}/static/handover/embed.js" data-tenant="acme" async></script>'
+    html = (
+        "<!doctype html><html><head><title>Acme shop</title></head><body>"
+        "<h1>Acme shop</h1><p>Boots, coats and hats.</p>" + tag + "</body></html>"
+    ).encode()
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    servers = []
+
+    def serve() -> str:
+        server = ThreadingHTTPServer(("localhost", 0), Shop)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://localhost:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+def test_a_visitor_of_the_tenants_website_chats_in_the_frame_and_finds_it_again(
+    transactional_db, pages, website
+):
+    shop = website()
+    acme = TenantFactory(slug="acme", name="Acme Outfitters", chat_website_origins=shop)
+    make_support_team(acme)
+    page = pages(viewport=(1280, 800))
+
+    page.goto(shop)
+    launcher = page.locator("#support-chat-launcher")
+    expect(launcher).to_be_visible()
+    expect(page.locator("#support-chat-panel iframe")).to_have_count(0)  # made on first open
+    launcher.click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    chat.locator("#start-text").fill("Hi, I was charged twice for order 12345")
+    chat.locator("#start-button").click()
+
+    expect(chat.locator(".msg.from-agent", has_text="double charge")).to_be_visible()
+    expect(chat.locator(".chat")).to_have_attribute("data-connection", "open")
+    screenshot(page, "chat-embedded")
+    expect(launcher).to_have_attribute("aria-expanded", "true")
+    launcher.click()
+    expect(page.locator("#support-chat-panel")).to_be_hidden()
+
+    page.reload()  # the site's next page: the conversation is kept in the chat's own storage
+    page.locator("#support-chat-launcher").click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    expect(chat.locator(".msg.from-customer", has_text="charged twice")).to_be_visible()
+    chat.locator("#composer-text").fill("Thanks, and the invoice?")
+    chat.locator("#composer-text").press("Enter")
+    expect(chat.locator(".msg.from-customer", has_text="the invoice")).to_be_visible()
+
+
+def test_a_site_the_tenant_does_not_list_gets_no_chat_in_its_frame(
+    transactional_db, pages, website
+):
+    listed, other = website(), website()
+    acme = TenantFactory(slug="acme", name="Acme Outfitters", chat_website_origins=listed)
+    make_support_team(acme)
+    page = pages(viewport=(1280, 800))
+    refused = []
+    page.on("console", lambda m: "frame" in m.text.lower() and refused.append(m.text))
+
+    page.goto(other)
+    page.locator("#support-chat-launcher").click()
+    frame = page.locator("#support-chat-panel iframe")
+    expect(frame).to_be_visible()
+    page.wait_for_timeout(1500)
+
+    assert page.frame_locator("#support-chat-panel iframe").locator("#start-text").count() == 0
+    assert any("frame-ancestors" in text for text in refused), refused

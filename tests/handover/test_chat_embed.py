@@ -1,0 +1,161 @@
+"""The chat on the tenant's own website: the websites it lists (and only those) may frame the
+chat page; a start or a rating from our own chat page passes by its Origin, since a framed
+page has no CSRF cookie; a foreign page is refused either way; the admin checks each origin
+and shows the tag to paste."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from conversations.models import Conversation
+from core.models import Tenant
+from tests.conftest import login
+
+pytestmark = pytest.mark.django_db
+
+SHOP = "https://shop.acme.example"
+
+
+def _start(client, origin=None, **headers):
+    if origin:
+        headers["Origin"] = origin
+    return client.post(
+        "/chat/acme/start", {"text": "hello"}, content_type="application/json", headers=headers
+    )
+
+
+def test_no_site_may_frame_the_chat_until_the_tenant_lists_its_website(team, tenant):
+    closed = Client().get("/chat/acme/")
+    assert closed["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in closed["Content-Security-Policy"]
+
+    tenant.chat_website_origins = f"{SHOP}\nhttp://localhost:8080/\n"
+    tenant.save()
+    framed = Client().get("/chat/acme/")
+
+    assert "X-Frame-Options" not in framed
+    policy = framed["Content-Security-Policy"]
+    assert f"frame-ancestors 'self' {SHOP} http://localhost:8080" in policy
+    assert "'none'" not in policy.split("frame-ancestors")[1]
+    assert "script-src 'self'" in policy  # the rest of the policy stays
+    # every other page still refuses every frame
+    other = Client().get("/accounts/login/")
+    assert other["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in other["Content-Security-Policy"]
+
+
+def test_another_tenants_website_does_not_open_this_chat(team, tenant):
+    Tenant.objects.create(name="Other", slug="other", chat_website_origins=SHOP)
+
+    response = Client().get("/chat/acme/")
+
+    assert response["X-Frame-Options"] == "DENY"
+    assert SHOP not in response["Content-Security-Policy"]
+
+
+def test_a_start_from_our_own_chat_page_needs_no_csrf_cookie_a_foreign_one_is_refused(team):
+    framed = Client(enforce_csrf_checks=True)  # a frame on another site: no cookie of ours
+
+    started = _start(framed, "http://testserver")
+    foreign = _start(framed, SHOP)
+    absent = _start(framed)
+
+    assert started.status_code == 201, started.content
+    assert foreign.status_code == 403
+    assert absent.status_code == 403
+    assert Conversation.objects.count() == 1
+
+
+def test_a_foreign_page_is_refused_even_with_a_csrf_token_in_hand(team):
+    client = Client(enforce_csrf_checks=True)
+    token = client.get("/chat/acme/").cookies["csrftoken"].value
+
+    response = _start(client, SHOP, **{"X-CSRFToken": token})
+
+    assert response.status_code == 403
+    assert Conversation.objects.count() == 0
+
+
+def test_a_rating_from_our_own_chat_page_passes_by_its_origin(team):
+    client = Client(enforce_csrf_checks=True)
+    body = {"conversationId": "00000000-0000-0000-0000-000000000000", "token": "x", "score": 5}
+
+    ours = client.post(
+        "/chat/acme/rate",
+        body,
+        content_type="application/json",
+        headers={"Origin": "http://testserver"},
+    )
+    foreign = client.post(
+        "/chat/acme/rate", body, content_type="application/json", headers={"Origin": SHOP}
+    )
+
+    assert ours.status_code == 404  # past the door: no such conversation
+    assert foreign.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "shop.acme.example",
+        "https://shop.acme.example/help",
+        "https://*.acme.example",
+        "ftp://shop.acme.example",
+        "https://shop.acme.example:99999",
+        "https://shop.acme.example 'unsafe-inline'",
+        "https://shop.acme.example;script-src *",
+        "https://user@shop.acme.example",
+    ],
+)
+def test_the_admin_refuses_what_is_no_website_origin(tenant, manager, bad):
+    client = login(manager)
+    url = f"/admin/core/tenant/{tenant.pk}/change/"
+    form = {
+        "name": tenant.name,
+        "time_zone": tenant.time_zone,
+        "approval_timeout": "1 00:00:00",
+        "currency": tenant.currency,
+        "chat_website_origins": f"{SHOP}\n{bad}",
+        "business_hours-TOTAL_FORMS": "0",
+        "business_hours-INITIAL_FORMS": "0",
+        "holidays-TOTAL_FORMS": "0",
+        "holidays-INITIAL_FORMS": "0",
+    }
+
+    refused = client.post(url, form)
+    form["chat_website_origins"] = f"{SHOP}\r\nhttp://localhost:8080"
+    saved = client.post(url, form)
+
+    assert refused.status_code == 200
+    assert "is not a website origin" in refused.content.decode()
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    tenant.refresh_from_db()
+    assert tenant.chat_origins == [SHOP, "http://localhost:8080"]
+
+
+def test_the_admin_shows_the_tag_to_paste(tenant, manager):
+    page = login(manager).get(f"/admin/core/tenant/{tenant.pk}/change/").content.decode()
+
+    assert "/static/handover/embed.js&quot; data-tenant=&quot;acme&quot; async" in page
+
+
+def _config(response) -> dict:
+    html = response.content.decode()
+    start = html.index('id="chat-config"')
+    return json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
+
+
+def test_the_framed_chat_tells_only_a_listed_website_of_the_conversation(team, tenant):
+    tenant.chat_website_origins = SHOP
+    tenant.save()
+
+    listed = _config(Client().get("/chat/acme/", {"embed": SHOP}))
+    unlisted = _config(Client().get("/chat/acme/", {"embed": "https://evil.example"}))
+    alone = _config(Client().get("/chat/acme/"))
+
+    assert listed["parentOrigin"] == SHOP
+    assert unlisted["parentOrigin"] is None
+    assert alone["parentOrigin"] is None
