@@ -96,7 +96,13 @@
       position: "fixed", "z-index": "2147483000", background: "#fff", overflow: "hidden",
       display: panel.hidden ? "none" : "block",
     };
-    if (phone.matches) {  // the whole screen; the launcher (a cross now) stays above it
+    const fullScreen = phone.matches && !panel.hidden;
+    // on a phone the open chat takes the whole screen and its close button sits in the chat's
+    // header (top right), clear of the composer
+    style(button, fullScreen
+      ? { top: "16px", bottom: "auto", right: "12px", width: "44px", height: "44px", background: "rgba(0,0,0,.18)", "box-shadow": "none" }
+      : { top: "auto", bottom: "20px", right: "20px", width: "56px", height: "56px", background: color, "box-shadow": "0 4px 14px rgba(0,0,0,.25)" });
+    if (phone.matches) {
       style(panel, { ...common, inset: "0", width: "100%", height: "100%", "border-radius": "0", "box-shadow": "none" });
     } else {
       style(panel, {

@@ -105,3 +105,37 @@ def test_a_site_the_tenant_does_not_list_gets_no_chat_in_its_frame(
 
     assert page.frame_locator("#support-chat-panel iframe").locator("#start-text").count() == 0
     assert any("frame-ancestors" in text for text in refused), refused
+
+
+def test_on_a_phone_the_chat_takes_the_screen_and_its_close_button_covers_nothing(
+    transactional_db, pages, website
+):
+    shop = website()
+    acme = TenantFactory(slug="acme", name="Acme Outfitters", chat_website_origins=shop)
+    make_support_team(acme)
+    page = pages(viewport=(390, 844))
+
+    page.goto(shop)
+    launcher = page.locator("#support-chat-launcher")
+    launcher.click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    chat.locator("#start-text").fill("Hi, I was charged twice")
+    chat.locator("#start-button").click()
+    expect(chat.locator(".msg.from-agent", has_text="double charge")).to_be_visible()
+    screenshot(page, "chat-embedded-phone")
+
+    panel = page.locator("#support-chat-panel").bounding_box()
+    assert panel and panel["width"] == 390 and panel["height"] == 844
+    close = launcher.bounding_box()
+    for part in ("#composer-text", "button[type=submit]:visible"):
+        box = chat.locator(part).first.bounding_box()
+        overlaps = not (
+            close["x"] + close["width"] <= box["x"]
+            or box["x"] + box["width"] <= close["x"]
+            or close["y"] + close["height"] <= box["y"]
+            or box["y"] + box["height"] <= close["y"]
+        )
+        assert not overlaps, (part, close, box)
+    launcher.click()
+    expect(page.locator("#support-chat-panel")).to_be_hidden()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
