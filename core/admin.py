@@ -57,6 +57,11 @@ class TenantAdmin(TenantScopedAdmin):
     search_fields = ["name", "slug"]
     inlines = [BusinessHoursInline, HolidayInline]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "chat_website_origins":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 60})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def get_readonly_fields(self, request, obj=None):
         shown = ["chat_snippet"]
         return shown if request.user.is_superuser else ["slug", *shown]
@@ -69,9 +74,9 @@ class TenantAdmin(TenantScopedAdmin):
         src = f"{settings.SITE_URL}{static('handover/embed.js')}"
         chat = f"{settings.SITE_URL}{reverse('chat', args=[obj.slug])}"
         return format_html(
-            '<code>{}</code><div class="help">Add this tag to your website\'s pages (before '
-            "&lt;/body&gt;), and list the website above: a chat button appears in the corner. "
-            'The chat alone: <a href="{}">{}</a></div>',
+            "<code>{}</code><br>Add this tag to your website's pages (before &lt;/body&gt;) "
+            "and list the website above: a chat button appears in the corner. "
+            'The chat alone: <a href="{}">{}</a>',
             f'<script src="{src}" data-tenant="{obj.slug}" async></script>',
             chat,
             chat,
