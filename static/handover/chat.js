@@ -72,10 +72,14 @@
       else localStorage.removeItem(storageKey);
     } catch (_) { /* storage full or blocked: the server session still has it */ }
     if (!value) cfg.resume = null;
-    if (cfg.parentOrigin && window.parent !== window) {
-      const kept = value ? { conversationId: value.conversationId, token: value.token } : null;
-      window.parent.postMessage({ type: "support-chat:session", tenant: cfg.tenant, session: kept }, cfg.parentOrigin);
-    }
+    tellWebsite("support-chat:session", { session: value ? { conversationId: value.conversationId, token: value.token } : null });
+  }
+
+  // Framed on the tenant's website: tell it (its origin only) of the conversation, and of each
+  // new message from the assistant or the team (its button shows them while the chat is shut).
+  function tellWebsite(type, detail) {
+    if (!cfg.parentOrigin || window.parent === window) return;
+    window.parent.postMessage({ type, tenant: cfg.tenant, ...(detail || {}) }, cfg.parentOrigin);
   }
 
   // Another tab of the same visitor started or ended a conversation: follow it.
@@ -262,7 +266,9 @@
         else hideTyping();
         break;
       case "message.created":
-        if (event.message) addMessage(event.message);
+        if (!event.message) break;
+        if (!shown.has(event.message.id) && event.message.role !== "customer") tellWebsite("support-chat:message");
+        addMessage(event.message);
         break;
       case "conversation.updated":
         if (event.state) setStatus(event.state);

@@ -126,7 +126,9 @@
     }
     panel.hidden = false;
     place();
-    button.replaceChildren(cross);
+    unread = 0;
+    button.replaceChildren(cross, badge);
+    showUnread();
     button.setAttribute("aria-expanded", "true");
     button.setAttribute("aria-label", "Close the chat");
     frame.focus();
@@ -135,18 +137,39 @@
   function close() {
     panel.hidden = true;
     place();
-    button.replaceChildren(bubble);
+    button.replaceChildren(bubble, badge);
     button.setAttribute("aria-expanded", "false");
     button.setAttribute("aria-label", label);
+  }
+
+  // New messages while the chat is shut: a count on the button, cleared when it opens.
+  const badge = document.createElement("span");
+  badge.id = "support-chat-unread";
+  badge.setAttribute("aria-hidden", "true");
+  style(badge, {
+    all: "initial", position: "absolute", top: "-4px", right: "-4px", "min-width": "20px", height: "20px",
+    padding: "0 6px", "box-sizing": "border-box", "border-radius": "10px", background: "#dc2626",
+    color: "#fff", font: "600 12px/20px system-ui, sans-serif", "text-align": "center", display: "none",
+  });
+  let unread = 0;
+  function showUnread() {
+    badge.textContent = String(unread);
+    style(badge, { display: unread ? "block" : "none" });
+    button.setAttribute("aria-label", unread ? `${label} (${unread} new)` : panel.hidden ? label : "Close the chat");
   }
 
   window.addEventListener("message", (event) => {
     const data = event.data;
     if (!frame || event.source !== frame.contentWindow || event.origin !== chatUrl.origin) return;
-    if (!data || data.type !== "support-chat:session" || data.tenant !== tenant) return;
-    const session = data.session;
-    const valid = session && typeof session.conversationId === "string" && typeof session.token === "string";
-    keep(valid ? { conversationId: session.conversationId, token: session.token } : null);
+    if (!data || data.tenant !== tenant) return;
+    if (data.type === "support-chat:session") {
+      const session = data.session;
+      const valid = session && typeof session.conversationId === "string" && typeof session.token === "string";
+      keep(valid ? { conversationId: session.conversationId, token: session.token } : null);
+    } else if (data.type === "support-chat:message" && panel.hidden) {
+      unread += 1;
+      showUnread();
+    }
   });
 
   button.addEventListener("click", () => (panel.hidden ? open() : close()));

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.browser.conftest import make_support_team, screenshot
-from tests.factories import TenantFactory
+from tests.browser.conftest import make_support_team, screenshot, sign_in, wait_live
+from tests.factories import TenantFactory, make_person
 
 try:
     from playwright.sync_api import expect
@@ -139,3 +139,39 @@ def test_on_a_phone_the_chat_takes_the_screen_and_its_close_button_covers_nothin
     launcher.click()
     expect(page.locator("#support-chat-panel")).to_be_hidden()
     expect(launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_reply_while_the_chat_is_shut_shows_on_the_button_until_it_opens(
+    transactional_db, pages, website
+):
+    shop = website()
+    acme = TenantFactory(slug="acme", name="Acme Outfitters", chat_website_origins=shop)
+    make_support_team(acme)
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = pages()
+    sign_in(agent, ada)
+    wait_live(agent)
+    page = pages(viewport=(1280, 800))
+    page.goto(shop)
+    launcher = page.locator("#support-chat-launcher")
+    launcher.click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    chat.locator("#start-text").fill("I want to talk to a human please")
+    chat.locator("#start-button").click()
+    card = agent.locator("#list-offers .item").first
+    expect(card).to_be_visible()
+    card.locator("button.claim").click()
+    launcher.click()  # the visitor shuts the chat and reads the shop
+    expect(page.locator("#support-chat-panel")).to_be_hidden()
+
+    composer = agent.locator(".composer textarea")
+    composer.fill("Hi, Ada here: how can I help?")
+    composer.press("Enter")
+
+    badge = page.locator("#support-chat-unread")
+    expect(badge).to_have_text("1")
+    expect(launcher).to_have_attribute("aria-label", "Chat with us (1 new)")
+    screenshot(page, "chat-embedded-unread")
+    launcher.click()
+    expect(badge).to_be_hidden()
+    expect(chat.locator(".msg.from-human", has_text="Ada here")).to_be_visible()
