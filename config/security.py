@@ -44,11 +44,16 @@ def policy_framed_by(origins: list[str]) -> str:
 
 
 def own_origin(request) -> bool:
-    """Whether the request says it comes from a page of this server (its ``Origin`` header is
-    this server's scheme and host). Browsers set ``Origin`` on every POST and no page can forge
-    it; a request without one is not ours by this test."""
+    """Whether the request says it comes from a page of this server: its ``Origin`` header is
+    this server's scheme and host, or one of ``CSRF_TRUSTED_ORIGINS`` (the server's own address
+    behind a proxy). Browsers set ``Origin`` on every POST and no page can forge it; a request
+    without one is not ours by this test."""
     origin = request.headers.get("Origin")
-    return bool(origin) and origin == f"{request.scheme}://{request.get_host()}"
+    if not origin:
+        return False
+    return origin == f"{request.scheme}://{request.get_host()}" or origin in set(
+        settings.CSRF_TRUSTED_ORIGINS
+    )
 
 
 def same_origin_or_csrf(view):

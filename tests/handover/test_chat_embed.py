@@ -69,6 +69,14 @@ def test_a_start_from_our_own_chat_page_needs_no_csrf_cookie_a_foreign_one_is_re
     assert Conversation.objects.count() == 1
 
 
+def test_behind_a_proxy_the_servers_public_origin_counts_as_its_own(team, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://support.acme.example"]
+    framed = Client(enforce_csrf_checks=True)  # TLS ends at the proxy: Django sees http
+
+    assert _start(framed, "https://support.acme.example").status_code == 201
+    assert _start(framed, SHOP).status_code == 403
+
+
 def test_a_foreign_page_is_refused_even_with_a_csrf_token_in_hand(team):
     client = Client(enforce_csrf_checks=True)
     token = client.get("/chat/acme/").cookies["csrftoken"].value
