@@ -76,8 +76,9 @@ class TenantAdmin(TenantScopedAdmin):
         return format_html(
             "<code>{}</code><br>Add this tag to your website's pages (before &lt;/body&gt;) "
             "and list the website above: a chat button appears in the corner. "
-            'The chat alone: <a href="{}">{}</a>',
+            '<a href="{}">Try it on a sample page</a>; the chat alone: <a href="{}">{}</a>',
             f'<script src="{src}" data-tenant="{obj.slug}" async></script>',
+            reverse("chat-preview", args=[obj.slug]),
             chat,
             chat,
         )

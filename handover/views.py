@@ -513,6 +513,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
     if entry_agent(tenant) is None:
         return render(request, "handover/chat_unavailable.html", {"tenant": tenant}, status=503)
     embedding = request.GET.get("embed", "").rstrip("/")
+    framers = [*tenant.chat_origins, f"{request.scheme}://{request.get_host()}"]
     response = render(
         request,
         "handover/chat.html",
@@ -531,14 +532,25 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "teamBack": team_back(tenant),  # None while the team is in
                 # framed by embed.js on a website the tenant lists: the page tells it of the
                 # conversation (it keeps it: a framed page may have no lasting storage)
-                "parentOrigin": embedding if embedding in tenant.chat_origins else None,
+                "parentOrigin": embedding if embedding in framers else None,
             },
         },
     )
+    # our own pages may frame it (the preview below); the tenant's websites too
+    response["Content-Security-Policy"] = policy_framed_by(tenant.chat_origins)
     if tenant.chat_origins:
-        response["Content-Security-Policy"] = policy_framed_by(tenant.chat_origins)
         response.xframe_options_exempt = True  # type: ignore[attr-defined]
+    else:
+        response["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+@require_GET
+def chat_preview(request: HttpRequest, slug: str) -> HttpResponse:
+    """A sample page with the chat's website button (``embed.js``), as the tenant's website
+    would show it: the tag to paste, and the button to try."""
+    tenant = get_object_or_404(Tenant, slug=slug)
+    return render(request, "handover/chat_preview.html", {"tenant": tenant})
 
 
 def _start_input(request: HttpRequest) -> dict[str, Any]:

@@ -175,3 +175,29 @@ def test_a_reply_while_the_chat_is_shut_shows_on_the_button_until_it_opens(
     launcher.click()
     expect(badge).to_be_hidden()
     expect(chat.locator(".msg.from-human", has_text="Ada here")).to_be_visible()
+
+
+def test_a_manager_tries_the_website_button_on_the_preview_page(acme_without_site, pages):
+    page = pages(viewport=(1280, 800))
+
+    page.goto("/chat/acme/preview/")
+    expect(page.locator(".snippet")).to_contain_text('data-tenant="acme"')
+    page.locator("#support-chat-launcher").click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    chat.locator("#start-text").fill("Hi, I was charged twice")
+    chat.locator("#start-button").click()
+    expect(chat.locator(".msg.from-agent", has_text="double charge")).to_be_visible()
+    screenshot(page, "chat-preview")
+
+    page.reload()
+    page.locator("#support-chat-launcher").click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    expect(chat.locator(".msg.from-customer", has_text="charged twice")).to_be_visible()
+
+
+@pytest.fixture
+def acme_without_site(transactional_db):
+    """A tenant that lists no website: only our own pages may frame its chat."""
+    tenant = TenantFactory(slug="acme", name="Acme Outfitters")
+    make_support_team(tenant)
+    return tenant

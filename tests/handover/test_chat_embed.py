@@ -27,10 +27,10 @@ def _start(client, origin=None, **headers):
     )
 
 
-def test_no_site_may_frame_the_chat_until_the_tenant_lists_its_website(team, tenant):
+def test_no_other_site_may_frame_the_chat_until_the_tenant_lists_its_website(team, tenant):
     closed = Client().get("/chat/acme/")
-    assert closed["X-Frame-Options"] == "DENY"
-    assert "frame-ancestors 'none'" in closed["Content-Security-Policy"]
+    assert closed["X-Frame-Options"] == "SAMEORIGIN"  # our own preview page only
+    assert "frame-ancestors 'self';" in closed["Content-Security-Policy"] + ";"
 
     tenant.chat_website_origins = f"{SHOP}\nhttp://localhost:8080/\n"
     tenant.save()
@@ -52,7 +52,7 @@ def test_another_tenants_website_does_not_open_this_chat(team, tenant):
 
     response = Client().get("/chat/acme/")
 
-    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
     assert SHOP not in response["Content-Security-Policy"]
 
 
@@ -167,3 +167,15 @@ def test_the_framed_chat_tells_only_a_listed_website_of_the_conversation(team, t
     assert listed["parentOrigin"] == SHOP
     assert unlisted["parentOrigin"] is None
     assert alone["parentOrigin"] is None
+
+
+def test_the_preview_page_shows_the_tag_and_frames_the_chat_from_our_own_origin(team, tenant):
+    page = Client().get("/chat/acme/preview/")
+    framed = _config(Client().get("/chat/acme/", {"embed": "http://testserver"}))
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert 'src="/static/handover/embed.js" data-tenant="acme"' in body
+    assert '&lt;script src="http://testserver/static/handover/embed.js" data-tenant="acme"' in body
+    assert framed["parentOrigin"] == "http://testserver"  # the preview keeps the conversation
+    assert Client().get("/chat/nobody/preview/").status_code == 404
