@@ -86,7 +86,8 @@ def demo_guide(site: str) -> list[str]:
     return [
         "",
         f"The back office is at {site}/",
-        f"  chat (customers):  {site}/chat/{DEMO_SLUG}/",
+        f"  chat (customers):  {site}/chat/{DEMO_SLUG}/   (on a sample website: "
+        f"{site}/chat/{DEMO_SLUG}/preview/)",
         f"  inbox (agents):    {site}/inbox/       agent1 / demo-agent1, agent2 / demo-agent2",
         f"  approvals:         {site}/approvals/   approver / demo-approver",
         f"  admin (managers):  {site}/admin/       manager / demo-manager",
