@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import re
 import zoneinfo
 
 from django.conf import settings
@@ -27,8 +29,22 @@ def validate_time_zone(value: str) -> None:
 
 def website_origins(value: str) -> list[str]:
     """The origins of a tenant's ``chat_website_origins`` (one a line, blank lines skipped),
-    without a trailing slash."""
-    return [line.strip().rstrip("/") for line in (value or "").splitlines() if line.strip()]
+    without a trailing slash, in lower case (as browsers write an ``Origin``)."""
+    return [line.strip().rstrip("/").lower() for line in (value or "").splitlines() if line.strip()]
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _host_name(host: str) -> bool:
+    """A host as a browser's ``Origin`` names it: ASCII labels of at most 63 characters
+    (an international name in its ``xn--`` form), at most 253 in all; or an IP address."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return len(host) <= 253 and all(_LABEL.match(label) for label in host.split("."))
 
 
 def validate_website_origins(value: str) -> None:
@@ -53,6 +69,7 @@ def validate_website_origins(value: str) -> None:
             or "*" in origin
             or any(c.isspace() or c in "'\";," for c in origin)
             or (port is not None and not 0 < port < 65536)
+            or not _host_name(parts.hostname)
         ):
             raise ValidationError(
                 "%(value)s is not a website origin: write the scheme and the host, and a port "
