@@ -58,9 +58,9 @@ def own_origin(request) -> bool:
 
 def same_origin_or_csrf(view):
     """CSRF protection for the customer's chat, which may be shown in a frame on the tenant's
-    website: there the browser keeps the CSRF cookie from our pages (a third-party frame), so a
-    POST from our own page is told by its ``Origin`` instead (no other site can send ours);
-    any other request goes through Django's token check as before."""
+    website: there the browser withholds our cookies, the CSRF cookie too (a third-party
+    frame), so a POST from our own page is told by its ``Origin`` instead (no other site can
+    send ours); any other request goes through Django's token check as before."""
     protected = csrf_protect(view)
 
     @csrf_exempt

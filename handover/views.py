@@ -580,9 +580,8 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     message through the orchestrator. Answers the conversation id and the customer token the
     page keeps to open its socket. CSRF-protected (by its Origin when it comes from our own chat
     page, which may be framed on the tenant's website; else by Django's token); no API key is
-    involved. Rate-limited per
-    client address and per tenant (``handover.limits``); nothing is written unless every
-    check passed."""
+    involved. Rate-limited per client address and per tenant (``handover.limits``); nothing is
+    written unless every check passed."""
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
         raise Http404("No such chat.")
