@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
@@ -193,6 +194,10 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 "channel": conversation.channel,
                 "customer": conversation.customer_display,
                 "customerEmail": conversation.customer_email,
+                # the web page the chat was opened on (embed.js), or an integrator's "page"
+                "startedOn": _website_page(
+                    (conversation.customer_attributes or {}).get("page"), None
+                ),
                 "assignee": conversation.assignee.get_username()
                 if conversation.assignee_id
                 else None,
@@ -505,6 +510,31 @@ def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str] | None:
     return {"conversationId": kept["conversationId"], "token": kept["token"]}
 
 
+MAX_PAGE_URL = 500
+
+
+def _framers(request: HttpRequest, tenant: Tenant) -> list[str]:
+    """The origins whose pages may show the tenant's chat in a frame: its websites, and ours."""
+    return [*tenant.chat_origins, f"{request.scheme}://{request.get_host()}"]
+
+
+def _website_page(value: Any, origins: list[str] | None) -> str | None:
+    """``value`` when it is the address of a web page (http or https, at most
+    ``MAX_PAGE_URL`` characters) on one of ``origins`` (None: anywhere), else None."""
+    if not isinstance(value, str) or not value or len(value) > MAX_PAGE_URL:
+        return None
+    try:
+        parts = urlsplit(value)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or text_problem(value):
+        return None
+    if origins is not None and origin not in origins:
+        return None
+    return value
+
+
 @require_GET
 def chat(request: HttpRequest, slug: str) -> HttpResponse:
     """The customer's web chat. The tenant's websites (``chat_website_origins``) may show it in
@@ -513,7 +543,8 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
     if entry_agent(tenant) is None:
         return render(request, "handover/chat_unavailable.html", {"tenant": tenant}, status=503)
     embedding = request.GET.get("embed", "").rstrip("/")
-    framers = [*tenant.chat_origins, f"{request.scheme}://{request.get_host()}"]
+    framers = _framers(request, tenant)
+    framed_by = embedding if embedding in framers else None
     response = render(
         request,
         "handover/chat.html",
@@ -532,7 +563,9 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "teamBack": team_back(tenant),  # None while the team is in
                 # framed by embed.js on a website the tenant lists: the page tells it of the
                 # conversation (it keeps it: a framed page may have no lasting storage)
-                "parentOrigin": embedding if embedding in framers else None,
+                "parentOrigin": framed_by,
+                # the website's page it was opened on, told to the start (the team sees it)
+                "page": _website_page(request.GET.get("page"), [framed_by] if framed_by else []),
             },
         },
     )
@@ -619,11 +652,16 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     refused = chat_start_tenant_refusal(tenant.pk)
     if refused is not None:
         return _rate_limited(refused, "This chat is very busy right now.")
+    page = _website_page(data.get("page"), _framers(request, tenant))
     conversation, token = conversation_start(
         tenant=tenant,
         agent=agent,
         channel=Channel.WEB,
-        customer={"id": f"web-{secrets.token_hex(8)}", "name": name.strip()},
+        customer={
+            "id": f"web-{secrets.token_hex(8)}",
+            "name": name.strip(),
+            "attributes": {"page": page} if page else {},
+        },
         workflow=chat_workflow(agent),  # the chatWorkflow setting (issue 18 point 5)
     )
     try:

@@ -314,7 +314,7 @@
           "Content-Type": "application/json",
           "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value,
         },
-        body: JSON.stringify({ name, text }),
+        body: JSON.stringify(cfg.page ? { name, text, page: cfg.page } : { name, text }),
       });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {

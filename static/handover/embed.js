@@ -118,6 +118,8 @@
       frame = document.createElement("iframe");
       const session = kept();
       const src = new URL(chatUrl);
+      // the page the visitor opened the chat on: the team sees it beside the conversation
+      src.searchParams.set("page", window.location.href.split("#")[0].slice(0, 500));
       if (session) src.hash = `resume=${encodeURIComponent(JSON.stringify(session))}`;
       frame.src = src.href;
       frame.title = label;

@@ -747,6 +747,14 @@
     }
   }
 
+  // A web page's address as a person reads it: its host and path ("shop.example/boots").
+  function pageLabel(address) {
+    try {
+      const url = new URL(address);
+      return `${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+    } catch (_) { return address; }
+  }
+
   function roleLabel(message, customer) {
     if (message.role === "customer") return customer;
     if (message.role === "agent") return agentName(message.author);
@@ -998,6 +1006,9 @@
             ? `${handoff.responseTargetMinutes} min${handoff.breached ? " · breached" : ""}` : "—"),
           h("dt", {}, "AI agent"), h("dd", {}, conversation.currentAgent),
           conversation.customerEmail ? [h("dt", {}, "E-mail"), h("dd", {}, conversation.customerEmail)] : null,
+          conversation.startedOn ? [h("dt", {}, "Started on"), h("dd", { class: "started-on" },
+            h("a", { href: conversation.startedOn, target: "_blank", rel: "noopener noreferrer", title: conversation.startedOn },
+              pageLabel(conversation.startedOn)))] : null,
         )),
       h("section", { class: "pack-section" },
         h("h2", {}, "Key details"),

@@ -160,6 +160,9 @@ def test_a_reply_while_the_chat_is_shut_shows_on_the_button_until_it_opens(
     chat.locator("#start-button").click()
     card = agent.locator("#list-offers .item").first
     expect(card).to_be_visible()
+    card.click()
+    host = shop.removeprefix("http://")
+    expect(agent.locator("#details .started-on")).to_have_text(host)  # the page it began on
     card.locator("button.claim").click()
     launcher.click()  # the visitor shuts the chat and reads the shop
     expect(page.locator("#support-chat-panel")).to_be_hidden()

@@ -12,7 +12,9 @@ from django.test import Client
 
 from conversations.models import Conversation
 from core.models import Tenant
+from handover.models import Handoff
 from tests.conftest import login
+from tests.factories import make_person
 
 pytestmark = pytest.mark.django_db
 
@@ -184,3 +186,37 @@ def test_the_preview_page_shows_the_tag_and_frames_the_chat_from_our_own_origin(
     assert '&lt;script src="http://testserver/static/handover/embed.js" data-tenant="acme"' in body
     assert framed["parentOrigin"] == "http://testserver"  # the preview keeps the conversation
     assert Client().get("/chat/nobody/preview/").status_code == 404
+
+
+def test_the_team_sees_the_website_page_a_chat_was_started_on(team, tenant, manager):
+    tenant.chat_website_origins = SHOP
+    tenant.save()
+    page = f"{SHOP}/boots/winter?size=42"
+    config = _config(Client().get("/chat/acme/", {"embed": SHOP, "page": page}))
+    assert config["page"] == page
+    elsewhere = _config(
+        Client().get("/chat/acme/", {"embed": SHOP, "page": "https://evil.example/"})
+    )
+    assert elsewhere["page"] is None
+
+    started = Client().post(
+        "/chat/acme/start",
+        {"text": "I want to talk to a human please", "page": page},
+        content_type="application/json",
+        headers={"Origin": "http://testserver"},
+    )
+    stray = Client().post(
+        "/chat/acme/start",
+        {"text": "hello", "page": "javascript:alert(1)"},
+        content_type="application/json",
+        headers={"Origin": "http://testserver"},
+    )
+
+    assert started.status_code == 201 and stray.status_code == 201
+    conversation = Conversation.objects.get(pk=started.json()["conversationId"])
+    assert conversation.customer_attributes == {"page": page}
+    assert Conversation.objects.get(pk=stray.json()["conversationId"]).customer_attributes == {}
+    assert Handoff.objects.filter(conversation=conversation).exists()
+    ada = make_person(tenant=tenant, roles=["agent"], username="ada-embed")
+    detail = login(ada).get(f"/inbox/conversations/{conversation.pk}/").json()
+    assert detail["conversation"]["startedOn"] == page
