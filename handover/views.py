@@ -421,6 +421,7 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
             "past": past,
             "handoffs": handoffs,
             "open_handoff": open_handoff,
+            "started_on": _website_page((conversation.customer_attributes or {}).get("page"), None),
             "history_url": reverse("inbox-history"),
         },
     )

@@ -220,3 +220,5 @@ def test_the_team_sees_the_website_page_a_chat_was_started_on(team, tenant, mana
     ada = make_person(tenant=tenant, roles=["agent"], username="ada-embed")
     detail = login(ada).get(f"/inbox/conversations/{conversation.pk}/").json()
     assert detail["conversation"]["startedOn"] == page
+    read_only = login(manager).get(f"/inbox/conversations/{conversation.pk}/view")
+    assert f'href="{SHOP}/boots/winter?size=42"' in read_only.content.decode()
