@@ -17,12 +17,12 @@ from approvals.models import ActionExecution, ApprovalRequest, LedgerEntry
 from approvals.notifications import approval_email_send
 from approvals.services import action_propose
 from conversations.lifecycle import conversation_transition
-from conversations.models import DecisionEvent
+from conversations.models import Conversation, DecisionEvent
 from conversations.services import conversation_start
 from core.events import tenant_inbox_group
 from core.models import OutboxEvent
 from orchestration.turns import conversation_receive_message
-from tests.approvals.conftest import propose
+from tests.approvals.conftest import client_for, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -432,3 +432,22 @@ def test_rules_of_a_supervisor_apply_to_its_specialists(tenant, people, key_clie
 
     assert response.status_code == 202
     assert response.json()["approval"]["rule"] == "lead v1"
+
+
+def test_a_nameless_web_visitor_is_named_as_everywhere_else_in_the_mail_and_the_request(
+    key_client, conversation, django_capture_on_commit_callbacks, eager_tasks, people
+):
+    """'Visitor 4c62', as the inbox and the transcript call them, never their raw customer id
+    (``web-4c621041cb0f8ef3``) or a dash."""
+    Conversation.objects.filter(pk=conversation.pk).update(
+        customer_name="", customer_ref="web-4c621041cb0f8ef3"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = propose(key_client, conversation)
+    approval_id = response.json()["approval"]["id"]
+
+    (email,) = mail.outbox
+    page = client_for(people["alice"]).get(f"/approvals/{approval_id}/").content.decode()
+
+    assert "Customer:     Visitor 4c62 (Web chat)" in email.body
+    assert "<dt>Name</dt><dd>Visitor 4c62</dd>" in page
