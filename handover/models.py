@@ -189,7 +189,12 @@ class CannedReply(TenantOwned):
         help_text="Typed after / in the inbox's composer (lowercase letters, digits, -).",
     )
     title = models.CharField(max_length=100, blank=True)
-    text = models.TextField(max_length=5000)
+    text = models.TextField(
+        max_length=5000,
+        help_text="Filled in when inserted: {first_name} (the customer's first name, or "
+        "'there' when they gave none), {agent} (the first name of the person replying), "
+        "{company} (your company's name).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

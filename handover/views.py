@@ -114,6 +114,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "meId": request.user.pk,
                 "csrfToken": get_token(request),
                 "myName": request.user.get_full_name() or me,
+                "myFirstName": request.user.first_name or request.user.get_full_name() or me,
+                "tenantName": tenant.name,  # a canned reply's {company}
                 "heartbeatSeconds": HEARTBEAT_SECONDS,
                 "socketPath": "/ws/inbox/",
                 "conversationUrl": reverse("inbox-conversation", args=[_UUID_SLOT]),
@@ -193,6 +195,7 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 "state": conversation.state,
                 "channel": conversation.channel,
                 "customer": conversation.customer_display,
+                "customerName": conversation.customer_name,
                 "customerEmail": conversation.customer_email,
                 # the web page the chat was opened on (embed.js), or an integrator's "page"
                 "startedOn": _website_page(

@@ -188,12 +188,23 @@
       picker.hidden = false;
       box.setAttribute("aria-activedescendant", `canned-${active}`);
     };
+    // a canned reply's placeholders, filled for this conversation (the admin's help lists them)
+    const filled = (text) => {
+      const name = (conversation.customerName || "").trim();
+      const values = {
+        first_name: name ? name.split(/\s+/)[0] : "there",
+        agent: cfg.myFirstName || cfg.myName || cfg.me,
+        company: cfg.tenantName || "",
+      };
+      return text.replace(/\{(first_name|agent|company)\}/g, (_, key) => values[key]);
+    };
     const insert = (reply) => {
       const slash = slashQuery();
       if (!slash) return;
       const after = box.value.slice(box.selectionStart);
-      box.value = box.value.slice(0, slash.start) + reply.text + after;
-      const caret = slash.start + reply.text.length;
+      const text = filled(reply.text);
+      box.value = box.value.slice(0, slash.start) + text + after;
+      const caret = slash.start + text.length;
       box.setSelectionRange(caret, caret);
       close();
       box.focus();

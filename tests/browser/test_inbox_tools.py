@@ -67,10 +67,15 @@ def test_a_canned_reply_is_inserted_with_slash_and_the_keyboard(acme, pages):
         title="Refund timing",
         text="Refunds reach your card within 5 working days.",
     )
-    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    CannedReply.objects.create(
+        tenant=acme, shortcut="intro", text="Hi {first_name}, {agent} from {company} here."
+    )
+    ada = make_person(
+        tenant=acme, roles=["agent"], username="ada", first_name="Ada", last_name="Lovelace"
+    )
     agent = agent_page(pages, ada)
     customer = pages(viewport=(390, 700))
-    composer = claimed(agent, customer)
+    composer = claimed(agent, customer, name="Kim Park")
 
     composer.type("/ref")
     picker = agent.locator("#canned-picker")
@@ -87,13 +92,32 @@ def test_a_canned_reply_is_inserted_with_slash_and_the_keyboard(acme, pages):
     )
 
     composer.type("Also: /")
-    expect(picker.locator("[role=option]")).to_have_count(2)
+    expect(picker.locator("[role=option]")).to_have_count(3)
+    composer.press("ArrowDown")
     composer.press("ArrowDown")
     composer.press("ArrowDown")  # wraps round to the first
     expect(picker.locator("[aria-selected=true]")).to_contain_text("/hello")
     composer.press("Escape")
     expect(picker).to_be_hidden()
     expect(composer).to_have_value("Also: /")
+
+    # placeholders are filled for this conversation: the customer's first name, mine, ours
+    composer.fill("")
+    composer.type("/intro")
+    composer.press("Enter")
+    expect(composer).to_have_value("Hi Kim, Ada from Acme Outfitters here.")
+
+
+def test_a_canned_reply_greets_a_nameless_visitor_as_there(acme, pages):
+    CannedReply.objects.create(tenant=acme, shortcut="intro", text="Hi {first_name}!")
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = agent_page(pages, ada)
+    composer = claimed(agent, pages(viewport=(390, 700)), name="")
+
+    composer.type("/intro")
+    composer.press("Enter")
+
+    expect(composer).to_have_value("Hi there!")
 
 
 def test_a_private_note_never_reaches_the_customers_socket(acme, pages):
