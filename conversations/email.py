@@ -42,8 +42,10 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
+from conversations.customer_presence import customer_here
 from conversations.decisions import EmailFailed
 from conversations.events import record
 from conversations.models import (
@@ -194,10 +196,17 @@ def reply_subject(conversation: Conversation) -> str:
 
 
 def is_emailed(conversation: Conversation, role: str) -> bool:
+    """Whether a new message of ``role`` is for the customer's mailbox: every reply on the
+    e-mail channel; on a web chat whose customer left their address (``email_follow_up``), a
+    person's replies (sent only if the customer is not in the chat then: ``email_send``)."""
+    if not conversation.customer_email or role not in EMAILED_ROLES:
+        return False
+    if conversation.channel == Channel.EMAIL:
+        return True
     return (
-        conversation.channel == Channel.EMAIL
-        and role in EMAILED_ROLES
-        and bool(conversation.customer_email)
+        conversation.channel == Channel.WEB
+        and conversation.email_follow_up
+        and role == MessageRole.HUMAN
     )
 
 
@@ -252,9 +261,16 @@ def email_build(message: Message) -> EmailMessage:
     if references:
         headers["References"] = " ".join(references)
     headers["Auto-Submitted"] = "auto-replied" if message.role != MessageRole.HUMAN else "no"
+    body = message.text
+    if conversation.channel == Channel.WEB:  # the chat's customer asked for replies by e-mail
+        chat = f"{settings.SITE_URL}{reverse('chat', args=[tenant.slug])}"
+        body = (
+            f"{body}\n\n--\nYou asked {tenant.name} to answer by e-mail while you are away "
+            f"from the chat. Reply to this e-mail, or go back to the chat: {chat}"
+        )
     return EmailMessage(
         subject=reply_subject(conversation),
-        body=message.text,
+        body=body,
         from_email=sender_of(tenant, channel_of(tenant.pk)),
         to=[conversation.customer_email],
         headers=headers,
@@ -287,6 +303,11 @@ def email_send(message_id: int) -> bool:
         return False  # sent already, failed for good, or another worker is sending it
     message = Message.objects.select_related("conversation__tenant").filter(pk=message_id).first()
     if message is None:
+        return False
+    if message.conversation.channel == Channel.WEB and customer_here(message.conversation_id):
+        # the customer is in the chat and read it there: no mail (checked here, outside the
+        # transaction that wrote it)
+        Message.objects.filter(pk=message_id).update(email_status=EmailStatus.NONE)
         return False
     attempt = message.email_attempts
     waited = (timezone.now() - message.created_at).total_seconds()

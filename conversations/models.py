@@ -104,6 +104,11 @@ class Conversation(StateGuarded, TenantOwned):
     email_subject = models.CharField(
         max_length=255, blank=True, help_text="On e-mail: the thread's subject (replies: Re: ...)."
     )
+    email_follow_up = models.BooleanField(
+        default=False,
+        help_text="A web chat's customer left their e-mail address: a person's replies are "
+        "e-mailed to it while the customer is not in the chat.",
+    )
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     silence_checked_at = models.DateTimeField(null=True, blank=True)

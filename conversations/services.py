@@ -8,9 +8,10 @@ from typing import Any
 from django.db import transaction
 
 from conversations.decisions import AgentRouted, RouteReason
-from conversations.email import one_line_subject
+from conversations.email import one_line_subject, subject_from_text
 from conversations.events import record
-from conversations.models import Conversation
+from conversations.messages import message_post
+from conversations.models import Conversation, Message, MessageRole
 from core.models import Tenant
 from core.principals import (
     NOBODY,
@@ -75,3 +76,32 @@ def conversation_start(
         agent_slug=agent.slug,
     )
     return conversation, raw
+
+
+@transaction.atomic
+def conversation_email_follow_up(*, conversation: Conversation, email: str) -> Conversation:
+    """A web chat's customer leaves their e-mail address: a person's replies are e-mailed to
+    it while they are not in the chat (``conversations.email``), under a subject taken from
+    their first message. The people in the inbox are told in a private note. Giving the same
+    address again changes nothing; another one replaces it (and is noted)."""
+    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if locked.email_follow_up and locked.customer_email == email:
+        return locked
+    first = (
+        Message.objects.filter(conversation=locked, role=MessageRole.CUSTOMER)
+        .order_by("id")
+        .values_list("text", flat=True)
+        .first()
+    )
+    locked.customer_email = email
+    locked.email_follow_up = True
+    if not locked.email_subject:
+        locked.email_subject = subject_from_text(first or "")
+    locked.save(update_fields=["customer_email", "email_follow_up", "email_subject"])
+    message_post(
+        conversation=locked,
+        role=MessageRole.NOTE,
+        author="system",
+        text=f"The customer asked for replies by e-mail while away from the chat: {email}",
+    )
+    return locked

@@ -483,6 +483,8 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "chat": "The customer's web chat: customers are no people of the tenant.",
         "chat-start": "Starting a web chat; answers the customer token of that one conversation.",
         "chat-rate": "The customer rates their resolved conversation, with its customer token.",
+        "chat-email": "The customer leaves their e-mail address for replies, with the customer "
+        "token of that one conversation.",
         "chat-preview": "A sample page with the chat's website button, as the tenant's website "
         "shows it; it holds no data.",
         "schema": "The OpenAPI schema describes the API; it holds no data.",

@@ -36,6 +36,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from config import ratelimit
 from config.socket_threads import socket_db
+from conversations.customer_presence import customer_joined, customer_left
 from conversations.messages import message_json
 from conversations.models import (
     INTERNAL_ROLES,
@@ -610,6 +611,8 @@ class CustomerConsumer(JsonConsumer):
         self.group = conversation_group(conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await customer_joined(conversation.pk)  # in the chat: no reply by e-mail meanwhile
+        self.counted = True
         await self.send_json(await socket_db(self._snapshot)())
 
     def _snapshot(self) -> dict[str, Any]:
@@ -629,6 +632,9 @@ class CustomerConsumer(JsonConsumer):
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "counted", False):
+            self.counted = False
+            await customer_left(self.conversation_id)
         self.gone = True
         saying = getattr(self, "saying", None)
         if saying is not None:  # the messages it took are decided before the consumer ends

@@ -42,5 +42,6 @@ urlpatterns = [
     path("chat/<slug:slug>/", views.chat, name="chat"),
     path("chat/<slug:slug>/start", views.chat_start, name="chat-start"),
     path("chat/<slug:slug>/rate", views.chat_rate, name="chat-rate"),
+    path("chat/<slug:slug>/email", views.chat_email, name="chat-email"),
     path("chat/<slug:slug>/preview/", views.chat_preview, name="chat-preview"),
 ]

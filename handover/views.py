@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
@@ -24,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from agents.models import Agent, AgentRole
 from agents.orchestrator_settings import chat_workflow
 from config import ratelimit
-from config.security import policy_framed_by, same_origin_or_csrf
+from config.framing import policy_framed_by, same_origin_or_csrf
 from conversations.messages import message_json
 from conversations.models import (
     INTERNAL_ROLES,
@@ -35,7 +36,11 @@ from conversations.models import (
 )
 from conversations.search import BadFilter, Filters, conversations_found, customer_conversations
 from conversations.search import filters_from as search_filters
-from conversations.services import conversation_start, customer_token_matches
+from conversations.services import (
+    conversation_email_follow_up,
+    conversation_start,
+    customer_token_matches,
+)
 from core.api_errors import domain_error_response, error_body
 from core.errors import DomainError, Invalid
 from core.json_input import (
@@ -197,6 +202,7 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 "customer": conversation.customer_display,
                 "customerName": conversation.customer_name,
                 "customerEmail": conversation.customer_email,
+                "emailFollowUp": conversation.email_follow_up,  # a web chat's replies by e-mail
                 # the web page the chat was opened on (embed.js), or an integrator's "page"
                 "startedOn": _website_page(
                     (conversation.customer_attributes or {}).get("page"), None
@@ -561,6 +567,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "rateUrl": reverse("chat-rate", args=[tenant.slug]),
+                "emailUrl": reverse("chat-email", args=[tenant.slug]),
                 "socketPath": "/ws/conversations/",
                 "maxText": MAX_MESSAGE_TEXT,
                 "resume": _resume(request, tenant),
@@ -601,6 +608,13 @@ def _start_input(request: HttpRequest) -> dict[str, Any]:
     return request.POST.dict()
 
 
+def _json_refused(exc: JsonRefused) -> JsonResponse:
+    """400 for a chat body the one JSON door refused, naming the field when it knows it."""
+    if exc.path:
+        return _json_error(400, "invalid", "Please check the form.", {exc.path: [exc.reason]})
+    return _json_error(400, "invalid", f"The body is not acceptable JSON: {exc.reason}.")
+
+
 def _rate_limited(verdict: ratelimit.Verdict, message: str) -> JsonResponse:
     response = _json_error(
         429, "rate_limited", f"{message} Try again in {wait_text(verdict.retry_after)}."
@@ -633,9 +647,7 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     try:
         data = _start_input(request)
     except JsonRefused as exc:
-        if exc.path:
-            return _json_error(400, "invalid", "Please check the form.", {exc.path: [exc.reason]})
-        return _json_error(400, "invalid", f"The body is not acceptable JSON: {exc.reason}.")
+        return _json_refused(exc)
     fields: dict[str, list[str]] = {}
     name, text = data.get("name", ""), data.get("text", "")
     if name is None:
@@ -684,6 +696,58 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
 
 @require_POST
 @same_origin_or_csrf
+def chat_email(request: HttpRequest, slug: str) -> JsonResponse:
+    """The customer of a web chat leaves their e-mail address: JSON ``{"conversationId",
+    "token", "email"}``, with the customer token the start answered. A person's replies then
+    follow them by e-mail while they are not in the chat. 200 ``{"email"}``; 400 naming the
+    field; 404 for a conversation the token does not open; 409 once it is resolved."""
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise Http404("No such chat.")
+    if len(request.body) > MAX_START_BODY:
+        return _json_error(413, "too_large", "The request is too large.")
+    try:
+        data = _start_input(request)
+    except JsonRefused as exc:
+        return _json_refused(exc)
+    email = data.get("email")
+    email = email.strip() if isinstance(email, str) else ""
+    try:
+        if len(email) > 254 or text_problem(email):
+            raise ValidationError("too long")
+        validate_email(email)
+    except ValidationError:
+        return _json_error(
+            400,
+            "invalid",
+            "Please check the address.",
+            {"email": ["must be an e-mail address, e.g. kim@example.com"]},
+        )
+    conversation = _customer_conversation(tenant, data)
+    if conversation is None or conversation.channel != Channel.WEB:
+        return _json_error(404, "not_found", "No such conversation.")
+    if conversation.state == State.RESOLVED:
+        return _json_error(409, "conflict", "This conversation is resolved.")
+    conversation_email_follow_up(conversation=conversation, email=email)
+    return JsonResponse({"email": email})
+
+
+def _customer_conversation(tenant: Tenant, data: dict[str, Any]) -> Conversation | None:
+    """The tenant's conversation ``data`` names, if its customer token opens it."""
+    conversation_id, token = data.get("conversationId"), data.get("token")
+    if not isinstance(conversation_id, str) or not isinstance(token, str):
+        return None
+    try:
+        conversation = Conversation.objects.filter(tenant=tenant, pk=conversation_id).first()
+    except (ValidationError, ValueError):
+        return None
+    if conversation is None or not customer_token_matches(conversation, token):
+        return None
+    return conversation
+
+
+@require_POST
+@same_origin_or_csrf
 def chat_rate(request: HttpRequest, slug: str) -> JsonResponse:
     """The customer's rating of their resolved conversation: JSON ``{"conversationId",
     "token", "score"}`` (``score`` 1 to 5), with the customer token the start answered.
@@ -697,7 +761,7 @@ def chat_rate(request: HttpRequest, slug: str) -> JsonResponse:
     try:
         data = _start_input(request)
     except JsonRefused as exc:
-        return _json_error(400, "invalid", f"The body is not acceptable JSON: {exc.reason}.")
+        return _json_refused(exc)
     score = data.get("score")
     if isinstance(score, str) and score.isdigit():
         score = int(score)
@@ -705,14 +769,8 @@ def chat_rate(request: HttpRequest, slug: str) -> JsonResponse:
         return _json_error(
             400, "invalid", "Please check the rating.", {"score": ["must be 1 to 5"]}
         )
-    conversation = None
-    conversation_id, token = data.get("conversationId"), data.get("token")
-    if isinstance(conversation_id, str) and isinstance(token, str):
-        try:
-            conversation = Conversation.objects.filter(tenant=tenant, pk=conversation_id).first()
-        except (ValidationError, ValueError):
-            conversation = None
-    if conversation is None or not customer_token_matches(conversation, token):
+    conversation = _customer_conversation(tenant, data)
+    if conversation is None:
         return _json_error(404, "not_found", "No such conversation.")
     try:
         rating = csat_record(conversation=conversation, score=score)

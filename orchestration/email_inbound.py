@@ -11,8 +11,9 @@ body>">``. A mail is taken once by its Message-ID (``InboundEmail``).
 
 Which conversation: the one whose mails (ours or the customer's) the mail answers
 (``In-Reply-To``, then ``References``, newest first), when it comes from that conversation's
-customer; else the sender's open e-mail conversation; else a new one. A mail answering a
-resolved conversation starts a new one with the same subject.
+customer (a web chat too, whose customer asked for replies by e-mail); else the sender's open
+e-mail conversation; else a new one. A mail answering a resolved conversation starts a new one
+with the same subject.
 
 Attachments (the provider's file parts: SendGrid's ``attachment1..N``, Mailgun's
 ``attachment-1..N``): each one's filename, content type and size are kept on the customer's
@@ -44,6 +45,7 @@ from django.core.exceptions import (
 )
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.utils.datastructures import MultiValueDict
@@ -382,9 +384,12 @@ def _thread_conversation(tenant_id: int, mail: InboundMail) -> Conversation | No
         found.setdefault(mail_id, conversation_id)
     for mail_id in ids:
         if mail_id in found:
-            conversation = Conversation.objects.filter(
-                tenant_id=tenant_id, pk=found[mail_id], channel=Channel.EMAIL
-            ).first()
+            # an e-mail conversation, or a web chat whose customer asked for replies by e-mail
+            conversation = (
+                Conversation.objects.filter(tenant_id=tenant_id, pk=found[mail_id])
+                .filter(Q(channel=Channel.EMAIL) | Q(channel=Channel.WEB, email_follow_up=True))
+                .first()
+            )
             # only the conversation's own customer answers into it (a Message-ID seen
             # elsewhere, forwarded or leaked, does not open someone else's conversation)
             if conversation and conversation.customer_email.lower() == mail.sender:

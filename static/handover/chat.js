@@ -139,6 +139,54 @@
     $("closed").hidden = !closed;
     composer.hidden = closed;
     if (closed) { hideTyping(); keepLastMessageInView(); }
+    showFollowUp();
+  }
+
+  // While a person is awaited or writing, the customer may leave their e-mail address: a
+  // person's replies then reach them by e-mail whenever they are not in the chat.
+  function showFollowUp() {
+    const waiting = conversationState === "handing_off" || conversationState === "with_human";
+    const saved = session && session.email;
+    $("follow-up").hidden = !waiting || Boolean(saved);
+    $("follow-up-done").hidden = !waiting || !saved;
+    if (saved) $("follow-up-done").textContent = `We'll e-mail ${saved} if you're not here when we answer.`;
+  }
+
+  async function saveFollowUp(event) {
+    event.preventDefault();
+    const input = $("follow-up-email");
+    const error = $("follow-up-error");
+    const email = input.value.trim();
+    if (!session || !email) return;
+    const button = $("follow-up-save");
+    button.disabled = true;
+    try {
+      const response = await fetch(cfg.emailUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: {
+          "Content-Type": "application/json",
+          "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value,
+        },
+        body: JSON.stringify({ conversationId: session.conversationId, token: session.token, email }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        const fields = (body.error && body.error.fields) || {};
+        error.textContent = (fields.email && `E-mail: ${fields.email[0]}`) || (body.error && body.error.message) || "Your address could not be saved. Please try again.";
+        error.hidden = false;
+        return;
+      }
+      error.hidden = true;
+      session = { ...session, email: body.email };
+      save(session);
+      showFollowUp();
+    } catch (_) {
+      error.textContent = "Your address could not be saved. Check your connection and try again.";
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
   }
 
   // The "resolved" card takes room below the messages: the last one stays in view above it.
@@ -363,6 +411,7 @@
   }
 
   composer.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+  $("follow-up").addEventListener("submit", saveFollowUp);
   box.addEventListener("input", autosize);
   let typingSentAt = 0; // the team sees the customer typing; the server coalesces too
   box.addEventListener("input", () => {

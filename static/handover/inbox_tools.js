@@ -139,6 +139,14 @@
     box.value = "";
   }
 
+  // The reply box's hint: where the reply goes besides the customer's chat.
+  function replyHint(conversation) {
+    let where = "";
+    if (conversation.channel === "email") where = " (sent by e-mail)";
+    else if (conversation.emailFollowUp) where = ` (e-mailed to ${conversation.customerEmail} if they have left the chat)`;
+    return `Reply to ${conversation.customer}${where}… (/ for canned replies)`;
+  }
+
   function enhanceComposer(form, conversation) {
     const box = form.querySelector("textarea");
     form.classList.add("mode-reply");
@@ -152,14 +160,14 @@
       noteButton.setAttribute("aria-pressed", String(mode === "note"));
       box.placeholder = mode === "note"
         ? "Private note for colleagues (the customer never sees it)"
-        : `Reply to ${conversation.customer}${conversation.channel === "email" ? " (sent by e-mail)" : ""}… (/ for canned replies)`;
+        : replyHint(conversation);
       box.focus();
     };
     replyButton.addEventListener("click", () => setMode("reply"));
     noteButton.addEventListener("click", () => setMode("note"));
     modes.append(replyButton, noteButton);
     form.prepend(modes);
-    box.placeholder = `Reply to ${conversation.customer}… (/ for canned replies)`;
+    box.placeholder = replyHint(conversation);
 
     const picker = h("ul", { class: "canned-picker", role: "listbox", id: "canned-picker", "aria-label": "Canned replies", hidden: true });
     form.append(picker);

@@ -321,3 +321,41 @@ def _claimed(model, timeout: float = 10.0):
             return found
         time.sleep(0.05)
     raise AssertionError("nobody claimed the handoff")
+
+
+def test_a_customer_waiting_for_a_person_leaves_an_address_for_replies(acme, pages):
+    customer = pages(viewport=(390, 800))
+    start_chat(customer, name="Kim", text="Where is my parcel?")
+    follow_up = customer.locator("#follow-up")
+    expect(customer.locator(".msg.from-agent")).to_be_visible()
+    assert follow_up.is_hidden()  # the AI answers: nobody is awaited yet
+
+    customer_says(customer, "I want to talk to a human please")
+    expect(follow_up).to_be_visible()
+    screenshot(customer, "chat-follow-up-form")
+    customer.fill("#follow-up-email", "kim@example")
+    customer.click("#follow-up-save")
+    expect(customer.locator("#follow-up-error")).to_contain_text("e-mail address")
+    customer.fill("#follow-up-email", "kim@example.com")
+    customer.click("#follow-up-save")
+
+    done = customer.locator("#follow-up-done")
+    expect(done).to_have_text("We'll e-mail kim@example.com if you're not here when we answer.")
+    expect(follow_up).to_be_hidden()
+    screenshot(customer, "chat-follow-up")
+    conversation = Conversation.objects.get()
+    assert (conversation.customer_email, conversation.email_follow_up) == ("kim@example.com", True)
+    customer.reload()  # kept with the conversation in this browser
+    expect(customer.locator("#follow-up-done")).to_be_visible()
+
+    # the person who takes it over is told where their replies go
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = pages()
+    sign_in(agent, ada)
+    wait_live(agent)
+    card = agent.locator("#list-queue .item", has_text="Kim")
+    expect(card).to_be_visible()
+    card.locator("button.claim").click()
+    expect(agent.locator("form.composer textarea")).to_have_attribute(
+        "placeholder", re.compile("e-mailed to kim@example.com if they have left the chat")
+    )

@@ -380,3 +380,21 @@ async def test_a_member_of_an_approver_group_gets_the_inbox_socket(tenant):
     assert connected
     assert (await receive_until(socket, "inbox.snapshot"))["approvals"] == []
     await socket.disconnect()
+
+
+async def test_a_customer_socket_counts_the_customer_as_in_the_chat_while_it_is_open(tenant):
+    from conversations.customer_presence import customer_here
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+    assert not customer_here(conv.pk)
+
+    socket = Socket(application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN])
+    connected, _ = await socket.connect()
+    await receive_until(socket, "conversation.snapshot")
+    here = customer_here(conv.pk)
+    await socket.disconnect()
+
+    assert connected and here
+    assert not customer_here(conv.pk)
