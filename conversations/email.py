@@ -306,8 +306,10 @@ def email_send(message_id: int) -> bool:
         return False
     if message.conversation.channel == Channel.WEB and customer_here(message.conversation_id):
         # the customer is in the chat and read it there: no mail (checked here, outside the
-        # transaction that wrote it)
-        Message.objects.filter(pk=message_id).update(email_status=EmailStatus.NONE)
+        # transaction that wrote it), and no Message-ID for a mail that never went
+        Message.objects.filter(pk=message_id).update(
+            email_status=EmailStatus.NONE, email_message_id=""
+        )
         return False
     attempt = message.email_attempts
     waited = (timezone.now() - message.created_at).total_seconds()

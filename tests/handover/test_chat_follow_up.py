@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core import mail
 from django.test import Client
 
@@ -127,13 +128,14 @@ def test_a_persons_reply_is_emailed_only_while_the_customer_is_away(team, tenant
         )
 
     assert before.email_message_id == ""  # no address yet: nothing queued
-    assert Message.objects.get(pk=seen.pk).email_status == EmailStatus.NONE
+    kept = Message.objects.get(pk=seen.pk)
+    assert (kept.email_status, kept.email_message_id) == (EmailStatus.NONE, "")
     assert Message.objects.get(pk=away.pk).email_status == EmailStatus.SENT
     (sent,) = mail.outbox
     assert sent.to == ["kim@example.com"]
     assert sent.subject == "Re: My parcel never came, I want a person"
     assert sent.body.startswith("Found it: it arrives tomorrow.")
-    assert "http://127.0.0.1:8000/chat/acme/" in sent.body or "/chat/acme/" in sent.body
+    assert sent.body.endswith(f"go back to the chat: {settings.SITE_URL}/chat/acme/")
     assert sent.extra_headers["Message-ID"] == away.email_message_id
 
 
