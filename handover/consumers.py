@@ -619,10 +619,12 @@ class CustomerConsumer(JsonConsumer):
         found = _STATE.rows(pk=self.conversation_id)
         if not found:
             raise Conversation.DoesNotExist(f"conversation {self.conversation_id}")
-        state, ai_turn_at = found[0]
+        state, ai_turn_at, follow_up, email = found[0]
         messages = _SHOWN.instances(conversation=self.conversation_id)
         return {
             "type": "conversation.snapshot",
+            # replies by e-mail while away: the address the customer left, if they asked
+            "followUpEmail": email if follow_up else None,
             "state": state,
             "messages": [for_customer(message_json(m)) for m in messages],
             # an agent's answer is pending (its agent.typing may have left before this socket)
@@ -741,7 +743,11 @@ _TENANTS_CONVERSATION = Compiled(
     pk=CONVERSATION_ID,
 )
 _STATE = Compiled(
-    lambda pk: Conversation.objects.filter(pk=pk).order_by().values_list("state", "ai_turn_at"),
+    lambda pk: (
+        Conversation.objects.filter(pk=pk)
+        .order_by()
+        .values_list("state", "ai_turn_at", "email_follow_up", "customer_email")
+    ),
     pk=CONVERSATION_ID,
 )
 _SHOWN = Compiled(

@@ -305,6 +305,9 @@
   function handle(event) {
     switch (event.type) {
       case "conversation.snapshot":
+        if (session && (event.followUpEmail || null) !== (session.email || null)) {
+          session = { ...session, email: event.followUpEmail || undefined };  // as the server has it
+        }
         list.replaceChildren();
         shown.clear();
         lastHuman = null;

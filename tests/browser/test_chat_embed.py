@@ -179,6 +179,17 @@ def test_a_reply_while_the_chat_is_shut_shows_on_the_button_until_it_opens(
     expect(badge).to_be_hidden()
     expect(chat.locator(".msg.from-human", has_text="Ada here")).to_be_visible()
 
+    # the visitor leaves an address in the frame; on the site's next page the chat (which
+    # keeps no storage of its own there) still knows it, from the server
+    chat.locator("#follow-up-email").fill("kim@example.com")
+    chat.locator("#follow-up-save").click()
+    expect(chat.locator("#follow-up-done")).to_be_visible()
+    page.reload()
+    page.locator("#support-chat-launcher").click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    expect(chat.locator("#follow-up-done")).to_contain_text("kim@example.com")
+    expect(chat.locator("#follow-up")).to_be_hidden()
+
 
 def test_a_manager_tries_the_website_button_on_the_preview_page(acme_without_site, pages):
     page = pages(viewport=(1280, 800))

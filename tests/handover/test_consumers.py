@@ -398,3 +398,25 @@ async def test_a_customer_socket_counts_the_customer_as_in_the_chat_while_it_is_
 
     assert connected and here
     assert not customer_here(conv.pk)
+
+
+async def test_the_customers_snapshot_says_which_address_replies_follow_them_to(tenant):
+    from conversations.services import conversation_email_follow_up
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+    path = f"/ws/conversations/{conv.pk}/?token={token}"
+
+    before = Socket(application, path, headers=[ORIGIN])
+    await before.connect()
+    first = await receive_until(before, "conversation.snapshot")
+    await before.disconnect()
+    await sync_to_async(conversation_email_follow_up)(conversation=conv, email="kim@example.com")
+    after = Socket(application, path, headers=[ORIGIN])
+    await after.connect()
+    second = await receive_until(after, "conversation.snapshot")
+    await after.disconnect()
+
+    assert first["followUpEmail"] is None
+    assert second["followUpEmail"] == "kim@example.com"
