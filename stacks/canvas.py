@@ -420,6 +420,13 @@ def stack_canvas(*, root: Agent, now: dt.datetime | None = None) -> Canvas:
         elif kind == EventType.HANDOFF_OFFERED and src in members_by_slug:
             by_id[PEOPLE].traffic.handed_over += count
             by_id[src].traffic.handed_over += count
+    # on the nodes too: what was routed into each agent, and what each one escalated (a
+    # specialist said "no traffic" beside its incoming edge's "2 routed")
+    for edge in edges:
+        if edge.target in by_id and edge.target != PEOPLE:
+            by_id[edge.target].traffic.routed += edge.traffic.routed
+        if edge.source in by_id:
+            by_id[edge.source].traffic.escalated += edge.traffic.escalated
 
     # the lint's warnings: on the rule's edge, else on the agent
     for key, findings in warnings.items():

@@ -126,6 +126,10 @@ def test_the_edges_carry_the_last_seven_days_of_traffic(manager_client, tenant, 
     assert edges[("entry", "orchestrator", "agent-supervisor")].routed == 4
     people = canvas.node("people")
     assert people.traffic.handed_over == 2
+    # the nodes agree with their edges: routed into the agent, escalated by the orchestrator
+    assert canvas.node("agent-billing").traffic.routed == 4
+    assert canvas.node("agent-supervisor").traffic.routed == 4
+    assert canvas.node("orchestrator").traffic.escalated == 1
     page = manager_client.get(_url(stack)).content.decode()
     assert 'data-routed="4"' in page and "4 routed" in page
 
