@@ -608,6 +608,24 @@ def _start_input(request: HttpRequest) -> dict[str, Any]:
     return request.POST.dict()
 
 
+def _chat_tenant(slug: str) -> Tenant:
+    """The tenant whose chat ``slug`` names (404 when there is none)."""
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise Http404("No such chat.")
+    return tenant
+
+
+def _chat_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+    """A chat view's fields (``_start_input``), or the 413 / 400 that refuses the body."""
+    if len(request.body) > MAX_START_BODY:
+        return _json_error(413, "too_large", "The request is too large.")
+    try:
+        return _start_input(request)
+    except JsonRefused as exc:
+        return _json_refused(exc)
+
+
 def _json_refused(exc: JsonRefused) -> JsonResponse:
     """400 for a chat body the one JSON door refused, naming the field when it knows it."""
     if exc.path:
@@ -633,21 +651,16 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     page, which may be framed on the tenant's website; else by Django's token); no API key is
     involved. Rate-limited per client address and per tenant (``handover.limits``); nothing is
     written unless every check passed."""
-    tenant = Tenant.objects.filter(slug=slug).first()
-    if tenant is None:
-        raise Http404("No such chat.")
+    tenant = _chat_tenant(slug)
     refused = chat_start_address_refusal(ratelimit.client_ip(request))
     if refused is not None:
         return _rate_limited(refused, "Too many chats started from your address.")
     agent = entry_agent(tenant)
     if agent is None:
         return _json_error(503, "unavailable", "Chat is not available right now.")
-    if len(request.body) > MAX_START_BODY:
-        return _json_error(413, "too_large", "The request is too large.")
-    try:
-        data = _start_input(request)
-    except JsonRefused as exc:
-        return _json_refused(exc)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
     fields: dict[str, list[str]] = {}
     name, text = data.get("name", ""), data.get("text", "")
     if name is None:
@@ -701,15 +714,10 @@ def chat_email(request: HttpRequest, slug: str) -> JsonResponse:
     "token", "email"}``, with the customer token the start answered. A person's replies then
     follow them by e-mail while they are not in the chat. 200 ``{"email"}``; 400 naming the
     field; 404 for a conversation the token does not open; 409 once it is resolved."""
-    tenant = Tenant.objects.filter(slug=slug).first()
-    if tenant is None:
-        raise Http404("No such chat.")
-    if len(request.body) > MAX_START_BODY:
-        return _json_error(413, "too_large", "The request is too large.")
-    try:
-        data = _start_input(request)
-    except JsonRefused as exc:
-        return _json_refused(exc)
+    tenant = _chat_tenant(slug)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
     email = data.get("email")
     email = email.strip() if isinstance(email, str) else ""
     try:
@@ -753,15 +761,10 @@ def chat_rate(request: HttpRequest, slug: str) -> JsonResponse:
     "token", "score"}`` (``score`` 1 to 5), with the customer token the start answered.
     CSRF-protected like the start. 201 when kept; 409 when the conversation is not resolved
     or was rated already (one rating per conversation, never replaced)."""
-    tenant = Tenant.objects.filter(slug=slug).first()
-    if tenant is None:
-        raise Http404("No such chat.")
-    if len(request.body) > MAX_START_BODY:
-        return _json_error(413, "too_large", "The request is too large.")
-    try:
-        data = _start_input(request)
-    except JsonRefused as exc:
-        return _json_refused(exc)
+    tenant = _chat_tenant(slug)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
     score = data.get("score")
     if isinstance(score, str) and score.isdigit():
         score = int(score)

@@ -152,6 +152,22 @@
     if (saved) $("follow-up-done").textContent = `We'll e-mail ${saved} if you're not here when we answer.`;
   }
 
+  // A POST of JSON to one of the chat's own views (CSRF token from the page; from a frame on
+  // the tenant's website the server checks the request's Origin instead). Answers the response
+  // and its JSON body ({} when it has none).
+  async function postJson(url, payload) {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value,
+      },
+      body: JSON.stringify(payload),
+    });
+    return { response, body: await response.json().catch(() => ({})) };
+  }
+
   async function saveFollowUp(event) {
     event.preventDefault();
     const input = $("follow-up-email");
@@ -161,16 +177,8 @@
     const button = $("follow-up-save");
     button.disabled = true;
     try {
-      const response = await fetch(cfg.emailUrl, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "Content-Type": "application/json",
-          "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value,
-        },
-        body: JSON.stringify({ conversationId: session.conversationId, token: session.token, email }),
-      });
-      const body = await response.json().catch(() => ({}));
+      const { response, body } = await postJson(
+        cfg.emailUrl, { conversationId: session.conversationId, token: session.token, email });
       if (!response.ok) {
         const fields = (body.error && body.error.fields) || {};
         error.textContent = (fields.email && `E-mail: ${fields.email[0]}`) || (body.error && body.error.message) || "Your address could not be saved. Please try again.";
@@ -350,7 +358,6 @@
 
   $("start-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const form = event.currentTarget;
     const name = $("start-name").value.trim();
     const text = $("start-text").value.trim();
     if (!text) { showStart("Please write your message first."); return; }
@@ -358,16 +365,8 @@
     button.disabled = true;
     button.textContent = "Starting…";
     try {
-      const response = await fetch(cfg.startUrl, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "Content-Type": "application/json",
-          "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value,
-        },
-        body: JSON.stringify(cfg.page ? { name, text, page: cfg.page } : { name, text }),
-      });
-      const body = await response.json().catch(() => ({}));
+      const { response, body } = await postJson(
+        cfg.startUrl, cfg.page ? { name, text, page: cfg.page } : { name, text });
       if (!response.ok) {
         const fields = (body.error && body.error.fields) || {};
         const message = (fields.text && fields.text[0]) || (fields.name && `Name: ${fields.name[0]}`) ||

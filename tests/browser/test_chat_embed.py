@@ -54,12 +54,18 @@ def website(asgi_server):
         server.shutdown()
 
 
-def test_a_visitor_of_the_tenants_website_chats_in_the_frame_and_finds_it_again(
-    transactional_db, pages, website
-):
+def _shop_with_chat(website):
+    """A shop's website, and the tenant that lists it (with its support team)."""
     shop = website()
     acme = TenantFactory(slug="acme", name="Acme Outfitters", chat_website_origins=shop)
     make_support_team(acme)
+    return shop, acme
+
+
+def test_a_visitor_of_the_tenants_website_chats_in_the_frame_and_finds_it_again(
+    transactional_db, pages, website
+):
+    shop, _ = _shop_with_chat(website)
     page = pages(viewport=(1280, 800))
 
     page.goto(shop)
@@ -110,9 +116,7 @@ def test_a_site_the_tenant_does_not_list_gets_no_chat_in_its_frame(
 def test_on_a_phone_the_chat_takes_the_screen_and_its_close_button_covers_nothing(
     transactional_db, pages, website
 ):
-    shop = website()
-    acme = TenantFactory(slug="acme", name="Acme Outfitters", chat_website_origins=shop)
-    make_support_team(acme)
+    shop, _ = _shop_with_chat(website)
     page = pages(viewport=(390, 844))
 
     page.goto(shop)
@@ -144,9 +148,7 @@ def test_on_a_phone_the_chat_takes_the_screen_and_its_close_button_covers_nothin
 def test_a_reply_while_the_chat_is_shut_shows_on_the_button_until_it_opens(
     transactional_db, pages, website
 ):
-    shop = website()
-    acme = TenantFactory(slug="acme", name="Acme Outfitters", chat_website_origins=shop)
-    make_support_team(acme)
+    shop, acme = _shop_with_chat(website)
     ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
     agent = pages()
     sign_in(agent, ada)

@@ -152,18 +152,26 @@ def test_the_ai_and_the_notices_are_never_emailed_to_a_web_customer(team, tenant
     assert mail.outbox == []
 
 
+def _emailed_reply(tenant, on_commit):
+    """A claimed web chat whose customer left kim@example.com, and a person's reply e-mailed
+    to it (the customer is not in the chat)."""
+    started = _start(text="My parcel never came, I want a person")
+    ada, conversation = _claimed(tenant, started)
+    assert _leave(started, "kim@example.com").status_code == 200
+    conversation.refresh_from_db()
+    with on_commit(execute=True):
+        ours = human_send_message(conversation=conversation, user=ada, text="Which order?")
+    assert ours.email_message_id
+    return conversation, ours
+
+
 def test_the_customers_answer_by_email_comes_back_into_the_chat(
     team,
     tenant,
     channel,  # noqa: F811
     captured,  # noqa: F811
 ):
-    started = _start(text="My parcel never came, I want a person")
-    ada, conversation = _claimed(tenant, started)
-    assert _leave(started, "kim@example.com").status_code == 200
-    conversation.refresh_from_db()
-    with captured(execute=True):
-        ours = human_send_message(conversation=conversation, user=ada, text="Which order?")
+    conversation, ours = _emailed_reply(tenant, captured)
 
     response = take(
         channel,
@@ -185,12 +193,7 @@ def test_the_customers_answer_by_email_comes_back_into_the_chat(
 
 
 def test_a_stranger_answering_the_thread_does_not_get_in(team, tenant, channel, captured):  # noqa: F811
-    started = _start(text="My parcel never came, I want a person")
-    ada, conversation = _claimed(tenant, started)
-    assert _leave(started, "kim@example.com").status_code == 200
-    conversation.refresh_from_db()
-    with captured(execute=True):
-        ours = human_send_message(conversation=conversation, user=ada, text="Which order?")
+    conversation, ours = _emailed_reply(tenant, captured)
 
     response = take(
         channel,
