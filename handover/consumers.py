@@ -611,9 +611,12 @@ class CustomerConsumer(JsonConsumer):
         self.group = conversation_group(conversation.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await customer_joined(conversation.pk)  # in the chat: no reply by e-mail meanwhile
+        await self.send_json(await socket_db(self._join)())
+
+    def _join(self) -> dict[str, Any]:
+        customer_joined(self.conversation_id)  # in the chat: no reply by e-mail meanwhile
         self.counted = True
-        await self.send_json(await socket_db(self._snapshot)())
+        return self._snapshot()
 
     def _snapshot(self) -> dict[str, Any]:
         found = _STATE.rows(pk=self.conversation_id)
@@ -636,7 +639,7 @@ class CustomerConsumer(JsonConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if getattr(self, "counted", False):
             self.counted = False
-            await customer_left(self.conversation_id)
+            await socket_db(customer_left)(self.conversation_id)
         self.gone = True
         saying = getattr(self, "saying", None)
         if saying is not None:  # the messages it took are decided before the consumer ends

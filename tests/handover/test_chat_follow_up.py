@@ -5,7 +5,6 @@ theirs is open), and their answer by e-mail comes back into the same conversatio
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core import mail
 from django.test import Client
@@ -118,10 +117,10 @@ def test_a_persons_reply_is_emailed_only_while_the_customer_is_away(team, tenant
     assert _leave(started, "kim@example.com").status_code == 200
     conversation.refresh_from_db()
 
-    async_to_sync(customer_joined)(conversation.pk)  # the chat is open: they read it there
+    customer_joined(conversation.pk)  # the chat is open: they read it there
     with captured(execute=True):
         seen = human_send_message(conversation=conversation, user=ada, text="Checking now.")
-    async_to_sync(customer_left)(conversation.pk)
+    customer_left(conversation.pk)
     with captured(execute=True):
         away = human_send_message(
             conversation=conversation, user=ada, text="Found it: it arrives tomorrow."
@@ -208,11 +207,11 @@ def test_the_chat_socket_counts_the_customer_in_and_out(team, tenant):
     conversation_id = _start()["conversationId"]
 
     assert not customer_here(conversation_id)
-    async_to_sync(customer_joined)(conversation_id)
-    async_to_sync(customer_joined)(conversation_id)  # a second tab
-    async_to_sync(customer_left)(conversation_id)
+    customer_joined(conversation_id)
+    customer_joined(conversation_id)  # a second tab
+    customer_left(conversation_id)
     assert customer_here(conversation_id)
-    async_to_sync(customer_left)(conversation_id)
+    customer_left(conversation_id)
     assert not customer_here(conversation_id)
-    async_to_sync(customer_left)(conversation_id)  # one too many: still nobody, no error
+    customer_left(conversation_id)  # one too many: still nobody, no error
     assert not customer_here(conversation_id)
