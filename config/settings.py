@@ -400,6 +400,12 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_str("STATIC_ROOT") or str(BASE_DIR / "staticfiles")  # collectstatic
+# Files sent in conversations (conversations/attachments.py): stored through Django's
+# default storage (a folder here; STORAGES may name object storage), never served from a
+# public URL: only by a signed link, valid ATTACHMENT_LINK_SECONDS.
+MEDIA_ROOT = env_str("MEDIA_ROOT") or str(BASE_DIR / "media")
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+ATTACHMENT_LINK_SECONDS = env_int("ATTACHMENT_LINK_SECONDS", 7 * 24 * 3600)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support-backoffice@localhost")

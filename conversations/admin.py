@@ -19,8 +19,10 @@ from agents.intents import (
     intent_validate,
 )
 from agents.models import Intent
+from conversations.attachments import attachment_entry, attachment_link
 from conversations.email import email_channel_setup, email_secret_rotate
 from conversations.models import (
+    Attachment,
     Conversation,
     DecisionEvent,
     EmailChannel,
@@ -121,6 +123,22 @@ class MessageInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class AttachmentInline(ReadOnlyInline):
+    """The files sent in the conversation, each opened by a signed link (as the pages do)."""
+
+    model = Attachment
+    fields = ("created_at", "sent_by", "open", "content_type", "size")
+    readonly_fields = fields
+    verbose_name_plural = "files"
+
+    @admin.display(description="file")
+    def open(self, attachment) -> str:
+        url = attachment_link(attachment_entry(attachment))
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>', url, attachment.filename
+        )
+
+
 class DecisionEventInline(ReadOnlyInline):
     model = DecisionEvent
     fields = ("created_at", "type", "agent_slug", "rule", "detail", "duration_ms")
@@ -142,7 +160,7 @@ class ConversationAdmin(TenantScopedAdmin):
     list_filter = ["state", "channel"]
     search_fields = ["customer_ref", "customer_name", "customer_email"]
     list_select_related = ["current_agent"]
-    inlines = [MessageInline, DecisionEventInline]
+    inlines = [MessageInline, AttachmentInline, DecisionEventInline]
     exclude = ["customer_token_hash", "workflow_state", "ai_turn_message", "ai_turn_detail"]
     readonly_fields = ["timeline", "opened_by", "opened_by_key"]
 

@@ -182,6 +182,19 @@ class ConversationShape(serializers.Serializer):
     handoff = serializers.DictField(allow_null=True)
 
 
+class FileShape(serializers.Serializer):
+    id = serializers.UUIDField(required=False)
+    filename = serializers.CharField()
+    contentType = serializers.CharField()
+    size = serializers.IntegerField()
+    url = serializers.CharField(
+        required=False,
+        help_text="The file's signed link, relative to this server; it expires after "
+        "ATTACHMENT_LINK_SECONDS (read the messages again for a fresh one). A mail's file of a "
+        "kind that is not kept has no id and no url.",
+    )
+
+
 class MessageShape(serializers.Serializer):
     id = serializers.IntegerField()
     role = serializers.CharField()
@@ -189,6 +202,11 @@ class MessageShape(serializers.Serializer):
     text = serializers.CharField()
     signals = serializers.DictField()
     createdAt = serializers.DateTimeField()
+    attachments = FileShape(
+        many=True,
+        required=False,
+        help_text="Files sent with the message (a photo, a PDF); absent when there are none.",
+    )
 
 
 class ConversationListView(APIView):

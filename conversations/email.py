@@ -49,6 +49,7 @@ from conversations.customer_presence import customer_here
 from conversations.decisions import EmailFailed
 from conversations.events import record
 from conversations.models import (
+    Attachment,
     Channel,
     Conversation,
     EmailChannel,
@@ -268,13 +269,22 @@ def email_build(message: Message) -> EmailMessage:
             f"{body}\n\n--\nYou asked {tenant.name} to answer by e-mail while you are away "
             f"from the chat. Reply to this e-mail, or go back to the chat: {chat}"
         )
-    return EmailMessage(
+    mail = EmailMessage(
         subject=reply_subject(conversation),
         body=body,
         from_email=sender_of(tenant, channel_of(tenant.pk)),
         to=[conversation.customer_email],
         headers=headers,
     )
+    for attachment in Attachment.objects.filter(tenant_id=tenant.pk, message_id=message.pk):
+        try:  # the files sent with the reply (conversations.attachments), attached
+            with attachment.file.open("rb") as handle:
+                mail.attach(attachment.filename, handle.read(), attachment.content_type)
+        except OSError as exc:  # no longer stored: the reply goes without it
+            log.warning(
+                "attachment %s of message %s not attached: %s", attachment.pk, message.pk, exc
+            )
+    return mail
 
 
 def _claim(message_id: int) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from conversations.attachments import attachment_entry, attachment_link
 from conversations.email import email_fields, email_queue, email_subject_take
-from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
+from conversations.models import INTERNAL_ROLES, Attachment, Conversation, Message, MessageRole
 from conversations.selectors import CONVERSATION_ID
 from core.compiled import DATETIME_MARK, CompiledInsert, CompiledUpdate, Marker
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
@@ -34,11 +35,21 @@ def message_json(message: Message) -> dict[str, Any]:
         },
         "createdAt": message.created_at.isoformat(),
     }
-    if message.attachments:  # a customer's mail came with files (their names and sizes)
-        shown["attachments"] = list(message.attachments)
+    if message.attachments:  # files sent (conversations.attachments), each with its link
+        shown["attachments"] = files_shown(message)
     if message.role == MessageRole.NOTE:
         shown["authorId"] = message.author_user_id
         shown["editedAt"] = message.edited_at.isoformat() if message.edited_at else None
+    return shown
+
+
+def files_shown(message: Message) -> list[dict[str, Any]]:
+    """The message's files, each with its signed ``url``; one listed only by its name (a
+    mail's file of a kind that is not kept) has none."""
+    shown = []
+    for entry in message.attachments or ():
+        url = attachment_link(entry)
+        shown.append({**entry, "url": url} if url else dict(entry))
     return shown
 
 
@@ -67,15 +78,18 @@ def message_post(
     sentiment: float | None = None,
     risk: Iterable[str] = (),
     author_user=None,
+    files: Iterable[Attachment] = (),
 ) -> Message:
-    """Write a message of ``conversation`` and announce it after commit. The conversation's
-    ``last_activity_at`` moves on in memory; the caller saves the conversation (or the
-    message's conversation is only referenced by id, and the caller updates it). On the e-mail
-    channel a reply for the customer is also e-mailed, through the outbox
+    """Write a message of ``conversation`` and announce it after commit. ``files``
+    (``conversations.attachments.attachment_take``) are listed on it and tied to it. The
+    conversation's ``last_activity_at`` moves on in memory; the caller saves the conversation
+    (or the message's conversation is only referenced by id, and the caller updates it). On the
+    e-mail channel a reply for the customer is also e-mailed, through the outbox
     (``conversations.email``)."""
     if role == MessageRole.CUSTOMER:
         email_subject_take(conversation, text)
     emailed = email_fields(conversation, role)
+    files = list(files)
     message = INSERT_MESSAGE.create(
         tenant_id=conversation.tenant_id,
         conversation_id=conversation.pk,
@@ -86,8 +100,13 @@ def message_post(
         intent=intent or "",
         sentiment=sentiment,
         risk=list(risk or []),
+        attachments=[attachment_entry(f) for f in files],
         **emailed,
     )
+    if files:
+        Attachment.objects.filter(
+            tenant_id=conversation.tenant_id, pk__in=[f.pk for f in files]
+        ).update(message_id=message.pk)
     if emailed:
         email_queue(message)
     conversation.last_activity_at = message.created_at

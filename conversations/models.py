@@ -384,3 +384,45 @@ class InboundEmail(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.sender}: {self.mail_id}"
+
+
+def attachment_path(attachment: Attachment, filename: str) -> str:
+    """Where a file is stored: by tenant and the attachment's random id, never by the name
+    it came with (the name is kept on the row, for its link and its download)."""
+    return f"attachments/{attachment.tenant_id}/{attachment.pk.hex}"
+
+
+class Attachment(TenantOwned):
+    """A file a customer or a person sent in a conversation (``conversations.attachments``):
+    stored in ``default_storage`` (``MEDIA_ROOT`` on the embedded default) and reached only by a
+    signed link that the doors which show the conversation hand out. ``message`` is set once
+    the message that carries it is written; one left without a message is swept."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="files"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    # who sent it: "customer", or the role of the person's message ("human")
+    sent_by = models.CharField(max_length=10, choices=MessageRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # the sweep of files whose message was never written
+            models.Index(
+                fields=["created_at"],
+                name="attachment_unsent",
+                condition=models.Q(message__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.content_type}, {self.size} B)"

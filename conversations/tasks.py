@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from conversations.attachments import attachments_unsent_sweep
 from conversations.email import EMAIL_SEND_TASK, email_send
 
 
@@ -13,3 +14,9 @@ def send_email(message_id: int) -> bool:
     own retry to the outbox (with backoff), at most EMAIL_MAX_ATTEMPTS in all, counted on the
     message; the last failure is recorded in the conversation's timeline."""
     return email_send(message_id)
+
+
+@shared_task(name="conversations.sweep_unsent_attachments", ignore_result=True, soft_time_limit=120)
+def sweep_unsent_attachments() -> int:
+    """Files that no message took within the hour (conversations.attachments): dropped."""
+    return attachments_unsent_sweep()

@@ -455,6 +455,11 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "who holds it, and the colleague's status and limit).",
         ),
         Grant("inbox-requeue", AGENTS, "The claimer puts the conversation back in the queue."),
+        Grant(
+            "inbox-files",
+            AGENTS,
+            "The claimer sends a file to the customer (the service checks who holds it).",
+        ),
         Grant("approvals", APPROVERS, "The approver's queue and history."),
         Grant("approvals-pending", APPROVERS, "The queue's live part."),
         Grant("approvals-history", APPROVERS, "The history's live part."),
@@ -485,6 +490,10 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "chat-rate": "The customer rates their resolved conversation, with its customer token.",
         "chat-email": "The customer leaves their e-mail address for replies, with the customer "
         "token of that one conversation.",
+        "chat-files": "The customer sends a file in their chat, with the customer token of that "
+        "one conversation.",
+        "attachment": "A file of a conversation, by the signed link that the doors showing the "
+        "conversation hand out (conversations/attachments.py); it expires.",
         "chat-preview": "A sample page with the chat's website button, as the tenant's website "
         "shows it; it holds no data.",
         "schema": "The OpenAPI schema describes the API; it holds no data.",

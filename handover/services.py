@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +21,7 @@ from conversations.events import record
 from conversations.messages import last_activity_moved, message_json, message_post
 from conversations.models import (
     SYNCHRONOUS_CHANNELS,
+    Attachment,
     Channel,
     Conversation,
     Message,
@@ -537,11 +539,19 @@ _FIRST_RESPONSE = CompiledUpdate(
 
 
 @transaction.atomic
-def human_send_message(*, conversation: Conversation, user, text: str) -> Message:
+def human_send_message(
+    *, conversation: Conversation, user, text: str, files: Sequence[Attachment] = ()
+) -> Message:
+    """The claimer's reply (with ``files``, stored beforehand: conversations.attachments)."""
     locked = _claimed_conversation(conversation, user)
     name = user.get_full_name() or user.get_username()
     message = message_post(
-        conversation=locked, role=MessageRole.HUMAN, author=name, text=text, author_user=user
+        conversation=locked,
+        role=MessageRole.HUMAN,
+        author=name,
+        text=text,
+        author_user=user,
+        files=files,
     )
     last_activity_moved(locked.pk, message.created_at)
     _FIRST_RESPONSE.run(conversation=locked.pk, at=message.created_at)

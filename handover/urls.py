@@ -31,6 +31,11 @@ urlpatterns = [
         views.inbox_requeue,
         name="inbox-requeue",
     ),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/files",
+        views.inbox_files,
+        name="inbox-files",
+    ),
     path("inbox/history/", views.inbox_history, name="inbox-history"),
     path("inbox/team/", views.inbox_team, name="inbox-team"),
     path(
@@ -44,4 +49,6 @@ urlpatterns = [
     path("chat/<slug:slug>/rate", views.chat_rate, name="chat-rate"),
     path("chat/<slug:slug>/email", views.chat_email, name="chat-email"),
     path("chat/<slug:slug>/preview/", views.chat_preview, name="chat-preview"),
+    path("chat/<slug:slug>/files", views.chat_files, name="chat-files"),
+    path("files/<str:signed>/<path:name>", views.attachment, name="attachment"),
 ]

@@ -12,10 +12,18 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+    ValidationError,
+)
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db.models import OuterRef, Subquery
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -26,12 +34,22 @@ from agents.models import Agent, AgentRole
 from agents.orchestrator_settings import chat_workflow
 from config import ratelimit
 from config.framing import policy_framed_by, same_origin_or_csrf
-from conversations.messages import message_json
+from conversations.attachments import (
+    IMAGE_TYPES,
+    attachment_by_link,
+    attachment_discard,
+    attachment_take,
+    only_files,
+    size_text,
+    without_text,
+)
+from conversations.messages import files_shown, message_json
 from conversations.models import (
     INTERNAL_ROLES,
     Channel,
     Conversation,
     Message,
+    MessageRole,
     State,
 )
 from conversations.search import BadFilter, Filters, conversations_found, customer_conversations
@@ -53,7 +71,12 @@ from core.models import Membership, Tenant
 from core.permissions import page_door, page_reach
 from core.scoping import membership_of
 from handover.csat import CsatAlreadyRated, CsatNotYet, csat_record
-from handover.limits import chat_start_address_refusal, chat_start_tenant_refusal, wait_text
+from handover.limits import (
+    chat_message_refusal,
+    chat_start_address_refusal,
+    chat_start_tenant_refusal,
+    wait_text,
+)
 from handover.models import OPEN_STATUSES, AgentSetting, AgentStatus, CannedReply, Handoff
 from handover.presence import HEARTBEAT_SECONDS, online_agents
 from handover.selectors import (
@@ -68,6 +91,7 @@ from handover.services import (
     conversation_resolve,
     conversation_transfer,
     handoff_claim,
+    human_send_message,
     team_back,
 )
 from handover.targets import TargetBook, targets_text
@@ -78,6 +102,7 @@ from orchestration.turns import conversation_receive_message
 
 MAX_NAME = 100
 MAX_START_BODY = 32 * 1024
+UPLOAD_FORM_OVERHEAD = 64 * 1024  # a file's form: its fields and multipart boundaries
 TRANSCRIPT_LIMIT = 500
 
 
@@ -130,6 +155,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "approvalsUrl": _url_or_none("approvals"),
                 "transferUrl": reverse("inbox-transfer", args=[_UUID_SLOT]),
                 "requeueUrl": reverse("inbox-requeue", args=[_UUID_SLOT]),
+                "filesUrl": reverse("inbox-files", args=[_UUID_SLOT]),
+                "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
                 "cannedReplies": [
                     {"shortcut": r.shortcut, "title": r.title, "text": r.text}
                     for r in CannedReply.objects.filter(tenant=tenant)[:500]
@@ -299,6 +326,38 @@ def inbox_transfer(request: HttpRequest, conversation_id) -> JsonResponse:
 
 @page_door
 @require_POST
+def inbox_files(request: HttpRequest, conversation_id) -> JsonResponse:
+    """The person holding the conversation sends a file (a return label, a screenshot): a
+    multipart form with ``file`` and an optional ``text``; it reaches the customer as their
+    reply does (by e-mail too, attached, where replies are e-mailed). 201 ``{"messageId",
+    "attachment"}``; 400 naming ``file`` or ``text``; 409 when they do not hold it; 413 past
+    ``ATTACHMENT_MAX_BYTES``."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    form = _upload_form(request)
+    if isinstance(form, JsonResponse):
+        return form
+    data, upload = form
+    try:
+        text = _caption(data.get("text"))
+        taken = attachment_take(conversation=conversation, upload=upload, sent_by=MessageRole.HUMAN)
+    except Invalid as exc:
+        return domain_error_response(exc)
+    try:
+        message = human_send_message(
+            conversation=conversation,
+            user=request.user,
+            text=text or without_text([taken.filename]),
+            files=[taken],
+        )
+    except DomainError as exc:  # not theirs (any more)
+        attachment_discard([taken])
+        return domain_error_response(exc)
+    return _file_sent(message)
+
+
+@page_door
+@require_POST
 def inbox_requeue(request: HttpRequest, conversation_id) -> JsonResponse:
     """Put a conversation you hold back in the queue (offered again)."""
     tenant = membership_of(request.user).tenant
@@ -403,6 +462,8 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
             "agent": agents.get(m.author, m.author or "AI"),
             "system": "System",
         }.get(m.role, m.author)
+        m.shown_files = files_shown(m)
+        m.only_files = only_files(m.text, m.shown_files)
     activity = activity_of(conversation, agents=agents)
     # in time order; at the same instant a message comes first
     timeline = sorted(
@@ -568,6 +629,8 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "rateUrl": reverse("chat-rate", args=[tenant.slug]),
                 "emailUrl": reverse("chat-email", args=[tenant.slug]),
+                "filesUrl": reverse("chat-files", args=[tenant.slug]),
+                "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
                 "socketPath": "/ws/conversations/",
                 "maxText": MAX_MESSAGE_TEXT,
                 "resume": _resume(request, tenant),
@@ -752,6 +815,121 @@ def _customer_conversation(tenant: Tenant, data: dict[str, Any]) -> Conversation
     if conversation is None or not customer_token_matches(conversation, token):
         return None
     return conversation
+
+
+@require_POST
+@same_origin_or_csrf
+def chat_files(request: HttpRequest, slug: str) -> JsonResponse:
+    """The customer of a web chat sends a file (a photo of what came broken, a receipt): a
+    multipart form with ``conversationId``, ``token`` (the customer token), ``file`` and an
+    optional ``text``. The message is taken as one typed in the chat (counted by the same rate
+    limit, decided by the orchestrator); 201 ``{"messageId", "attachment"}``. 400 naming
+    ``file`` or ``text``; 404 for a conversation the token does not open; 409 once resolved;
+    413 past ``ATTACHMENT_MAX_BYTES``; 429 too fast."""
+    tenant = _chat_tenant(slug)
+    form = _upload_form(request)
+    if isinstance(form, JsonResponse):
+        return form
+    data, upload = form
+    conversation = _customer_conversation(tenant, data)
+    if conversation is None or conversation.channel != Channel.WEB:
+        return _json_error(404, "not_found", "No such conversation.")
+    refused = chat_message_refusal(conversation.pk, ratelimit.client_ip(request))
+    if refused is not None:
+        return _rate_limited(refused, "You are sending messages too fast.")
+    if conversation.state == State.RESOLVED:
+        return _json_error(409, "conflict", "This conversation is resolved.")
+    try:
+        text = _caption(data.get("text"))
+        taken = attachment_take(
+            conversation=conversation, upload=upload, sent_by=MessageRole.CUSTOMER
+        )
+    except Invalid as exc:
+        return domain_error_response(exc)
+    try:
+        result = conversation_receive_message(
+            conversation=conversation,
+            text=text or without_text([taken.filename]),
+            files=[taken],
+        )
+    except DomainError as exc:  # resolved meanwhile
+        attachment_discard([taken])
+        return domain_error_response(exc)
+    return _file_sent(result.message)
+
+
+def _file_sent(message: Message) -> JsonResponse:
+    """201 for a file sent: its message's id and the file as the message lists it (its link)."""
+    shown = message_json(message)
+    return JsonResponse(
+        {"messageId": message.pk, "attachment": shown["attachments"][0]}, status=201
+    )
+
+
+def _upload_form(request: HttpRequest) -> tuple[QueryDict, UploadedFile] | JsonResponse:
+    """A file's form: its fields and its one ``file``; or the 413 / 400 that refuses it
+    (larger than ``ATTACHMENT_MAX_BYTES`` by its Content-Length before anything is read, not
+    multipart, unreadable, no file or more than one)."""
+    limit = settings.ATTACHMENT_MAX_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit + UPLOAD_FORM_OVERHEAD:
+        return _json_error(
+            413,
+            "too_large",
+            f"The file is too large: at most {size_text(limit)}.",
+            {"file": [f"at most {size_text(limit)}"]},
+        )
+    if request.content_type != "multipart/form-data":
+        return _json_error(
+            400, "invalid", "Send the file as multipart/form-data.", {"file": ["missing"]}
+        )
+    try:
+        data, files = request.POST, request.FILES
+    except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent) as exc:
+        return _json_error(400, "invalid", f"The form cannot be read: {exc}"[:300])
+    uploads = files.getlist("file")
+    if len(uploads) != 1:
+        return _json_error(400, "invalid", "Send one file.", {"file": ["send exactly one file"]})
+    return data, uploads[0]
+
+
+def _caption(value: Any) -> str:
+    """The text sent with a file: none, or a message's text (its checks)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    return message_text(value).strip()
+
+
+@require_GET
+def attachment(request: HttpRequest, signed: str, name: str) -> HttpResponse:
+    """A file of a conversation, by the signed link the doors that show the conversation hand
+    out (``conversations.attachments.attachment_link``). An image shows in the page; any other
+    kind is downloaded. 404 for a link that is forged, altered or expired."""
+    found = attachment_by_link(signed)
+    if found is None:
+        raise Http404("This link has expired or is not valid.")
+    try:
+        handle = found.file.open("rb")
+    except OSError:
+        raise Http404("This file is no longer stored.") from None
+    response = FileResponse(
+        handle,
+        content_type=found.content_type
+        + ("; charset=utf-8" if found.content_type == "text/plain" else ""),
+        as_attachment=found.content_type not in IMAGE_TYPES,
+        filename=found.filename,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    # shown alone: no script, no plugin, no frame of ours
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self'; frame-ancestors 'none'; sandbox"
+    )
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @require_POST

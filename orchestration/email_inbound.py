@@ -29,7 +29,6 @@ import hmac
 import html
 import re
 import time
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
@@ -60,6 +59,7 @@ from agents.runtimes.signing import (
     standard_signature,
     webhook_signing_key,
 )
+from conversations.attachments import clean_name, size_text, without_text
 from conversations.messages import message_post
 from conversations.models import (
     Channel,
@@ -192,12 +192,6 @@ def form_read(request: HttpRequest, body: bytes) -> tuple[QueryDict, MultiValueD
     raise BadForm("The body must be multipart/form-data or application/x-www-form-urlencoded.")
 
 
-def _clean_name(name: str) -> str:
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]  # no path: only the file's own name
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")  # no control chars
-    return " ".join(name.split())[:255] or "attachment"
-
-
 def attachments_of(files: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], int]:
     """What came attached: ``([{filename, contentType, size}], how many more were not
     listed)``, in the provider's order (``attachment1``, ``attachment2``, ...)."""
@@ -218,7 +212,7 @@ def attachments_of(files: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]
                 content_type = str(getattr(upload, "content_type", "") or "")
                 listed.append(
                     {
-                        "filename": _clean_name(str(getattr(upload, "name", "") or "")),
+                        "filename": clean_name(str(getattr(upload, "name", "") or "")),
                         "contentType": " ".join(content_type.split())[:100]
                         or "application/octet-stream",
                         "size": int(getattr(upload, "size", 0) or 0),
@@ -227,19 +221,11 @@ def attachments_of(files: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]
     return listed, count - len(listed)
 
 
-def _size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def attachments_note(mail: InboundMail) -> str:
     """The private note that tells the people what came attached (the files are not kept)."""
     count = len(mail.attachments) + mail.attachments_unlisted
     listed = "; ".join(
-        f"{a['filename']} ({a['contentType']}, {_size(a['size'])})" for a in mail.attachments
+        f"{a['filename']} ({a['contentType']}, {size_text(a['size'])})" for a in mail.attachments
     )
     more = f"; and {mail.attachments_unlisted} more" if mail.attachments_unlisted else ""
     noun = "attachment" if count == 1 else "attachments"
@@ -324,9 +310,7 @@ def mail_parse(form: Mapping[str, Any], files: Mapping[str, Any] | None = None) 
         body = _html_text(markup)  # an HTML-only mail: its text
     attachments, unlisted = attachments_of(files)
     if not body.strip() and attachments:  # only files: the message says so
-        count = len(attachments) + unlisted
-        names = ", ".join(a["filename"] for a in attachments)
-        body = f"[{count} attachment{'s' if count != 1 else ''} sent without text: {names}]"
+        body = without_text([a["filename"] for a in attachments], len(attachments) + unlisted)
     text = strip_quoted(body)
     if not body.strip():
         problems["text"] = "must not be empty (the mail's plain-text part)"

@@ -18,6 +18,7 @@ decided one at a time, in order, whichever process receives them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,7 @@ from conversations.events import (
 )
 from conversations.messages import message_post
 from conversations.models import (
+    Attachment,
     Conversation,
     Message,
     MessageRole,
@@ -82,8 +84,10 @@ def conversation_decide(
     signals: dict[str, Any] | None = None,
     sent_by: Principal = NOBODY,
     config: TenantConfig | None = None,
+    files: Sequence[Attachment] = (),
 ) -> TurnResult:
     """Decide one customer message, in one short transaction; raises ConversationClosed.
+    ``files``: what came with it (``conversations.attachments``), stored beforehand.
     When an agent must answer, the answer is pending (``result.reply_status``) and its turn
     number is ``result.ai_turn``: the caller runs it (``orchestration.turns``). ``sent_by``
     is who posted it through the API (a person or a key): an action the AI proposes in answer
@@ -108,7 +112,7 @@ def conversation_decide(
             conv.current_agent = agent
         with timed() as t:
             detected = config.detect(text, conv.current_agent)
-        turn = _store(conv, config, text, detected, signals or {}, t[0])
+        turn = _store(conv, config, text, detected, signals or {}, t[0], files)
         turn.sent_by = sent_by
         # with people, the message only reaches them (every message goes to the inbox group);
         # the AI stays silent
@@ -228,6 +232,7 @@ def _store(
     detected,
     given: dict[str, Any],
     detect_ms: float,
+    files: Sequence[Attachment] = (),
 ) -> Turn:
     """Store the message with its signals (the caller's win over the detectors')."""
     now = timezone.now()
@@ -248,6 +253,7 @@ def _store(
         intent=signals["intent"] or "",
         sentiment=signals["sentiment"],
         risk=signals["risk"] or [],
+        files=files,
     )
     conv.turns += 1
     if conv.ai_turn_at is not None:

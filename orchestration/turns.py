@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -47,7 +48,14 @@ from config.admission import released, section
 from conversations import decisions, lifecycle
 from conversations.decisions import HUMAN, DropReason, EscalationReason, RouteReason
 from conversations.events import events_buffered, record
-from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole, State
+from conversations.models import (
+    INTERNAL_ROLES,
+    Attachment,
+    Conversation,
+    Message,
+    MessageRole,
+    State,
+)
 from conversations.selectors import CONVERSATION_ID, conversation_by_id, conversation_locked
 from core.compiled import INT_MARK, Compiled, Marker
 from core.models import ApiKey
@@ -115,8 +123,10 @@ def conversation_receive_message(
     text: str,
     signals: dict[str, Any] | None = None,
     sent_by: Principal = NOBODY,
+    files: Sequence[Attachment] = (),
 ) -> TurnResult:
-    """Take one customer message: decide it, and when an agent must answer, dispatch its run
+    """Take one customer message (with ``files``, stored beforehand: conversations.attachments):
+    decide it, and when an agent must answer, dispatch its run
     (``TURN_DISPATCH``). Raises ConversationClosed. With ``"inline"`` dispatch the result
     carries the agent's answer; otherwise ``reply_status`` is ``pending`` and the answer
     arrives over the sockets (``turn_wait`` waits for it)."""
@@ -124,7 +134,7 @@ def conversation_receive_message(
         "decide", conversation_id=conversation.pk, tenant_id=conversation.tenant_id
     ) as step:
         result = conversation_decide(
-            conversation=conversation, text=text, signals=signals, sent_by=sent_by
+            conversation=conversation, text=text, signals=signals, sent_by=sent_by, files=files
         )
         step.decided(reply_status=result.reply_status, ai_turn=result.ai_turn)
     inline = settings.TURN_DISPATCH == "inline"

@@ -14,6 +14,7 @@ SWEEPS = {
     "handover.expire_hot_offers",
     "orchestration.sweep_silence",
     "approvals.expire_pending",
+    "conversations.sweep_unsent_attachments",
     "orchestration.sweep_alerts",
     "orchestration.sweep_turns",
 }

@@ -155,18 +155,54 @@
   // A POST of JSON to one of the chat's own views (CSRF token from the page; from a frame on
   // the tenant's website the server checks the request's Origin instead). Answers the response
   // and its JSON body ({} when it has none).
-  async function postJson(url, payload) {
+  async function post(url, body, headers) {
     const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: {
-        "Content-Type": "application/json",
-        "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value,
-      },
-      body: JSON.stringify(payload),
+      headers: { ...headers, "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value },
+      body,
     });
     return { response, body: await response.json().catch(() => ({})) };
   }
+
+  function postJson(url, payload) {
+    return post(url, JSON.stringify(payload), { "Content-Type": "application/json" });
+  }
+
+  // --- files: a photo or a PDF, picked, pasted or dropped; sent at once as a message ----------
+
+  async function sendFile(file) {
+    if (!session || !file) return;
+    const name = file.name || "pasted image";
+    if (file.size > cfg.maxFileBytes) {
+      sendError(`${name} is ${window.messageFiles.sizeText(file.size)}: files can be at most ${window.messageFiles.sizeText(cfg.maxFileBytes)}.`);
+      return;
+    }
+    const pending = h("li", { class: "msg from-customer sending", "aria-hidden": "true" },
+      h("div", { class: "bubble" }, `Sending ${name}…`));
+    list.append(pending);
+    scroll.scrollTop = scroll.scrollHeight;
+    const form = new FormData();
+    form.append("conversationId", session.conversationId);
+    form.append("token", session.token);
+    form.append("file", file, name);
+    try {
+      const { response, body } = await post(cfg.filesUrl, form, {});
+      if (!response.ok) {
+        const fields = (body.error && body.error.fields) || {};
+        sendError((fields.file && `${name}: ${fields.file[0]}.`) ||
+          (body.error && body.error.message) || "The file could not be sent. Please try again.");
+        return;
+      }
+      sendError(null);
+      showTyping();
+    } catch (_) {
+      sendError("We could not reach the chat. Check your connection and try again.");
+    } finally {
+      pending.remove();
+    }
+  }
+
 
   async function saveFollowUp(event) {
     event.preventDefault();
@@ -214,9 +250,11 @@
     let who = null;
     if (message.role === "agent") who = cfg.assistantName;
     if (message.role === "human") who = `${message.author} · ${cfg.tenantName} team`;
+    const onlyFiles = window.messageFiles.onlyFiles(message);
     return h("li", { class: `msg from-${message.role}`, "data-id": message.id, "data-role": message.role },
       who ? h("span", { class: "who" }, who) : null,
-      h("div", { class: "bubble" }, message.text),
+      window.messageFiles.node(message),
+      onlyFiles ? null : h("div", { class: "bubble" }, message.text),
       h("time", { datetime: message.createdAt, class: "when" }, timeOf(message.createdAt)));
   }
 
@@ -413,6 +451,31 @@
   }
 
   composer.addEventListener("submit", (event) => { event.preventDefault(); submit(); });
+  const attachInput = $("attach-input");
+  attachInput.addEventListener("change", () => {
+    const [file] = attachInput.files;
+    attachInput.value = "";
+    sendFile(file);
+  });
+  box.addEventListener("paste", (event) => { // a screenshot pasted into the box is sent
+    const file = [...((event.clipboardData && event.clipboardData.files) || [])][0];
+    if (!file) return;
+    event.preventDefault();
+    sendFile(file);
+  });
+  const thread = $("thread");
+  thread.addEventListener("dragover", (event) => {
+    if (!session || composer.hidden || !event.dataTransfer.types.includes("Files")) return;
+    event.preventDefault();
+    thread.classList.add("dropping");
+  });
+  thread.addEventListener("dragleave", () => thread.classList.remove("dropping"));
+  thread.addEventListener("drop", (event) => {
+    thread.classList.remove("dropping");
+    if (!session || composer.hidden) return;
+    event.preventDefault();
+    sendFile(event.dataTransfer.files[0]);
+  });
   $("follow-up").addEventListener("submit", saveFollowUp);
   box.addEventListener("input", autosize);
   let typingSentAt = 0; // the team sees the customer typing; the server coalesces too

@@ -778,7 +778,8 @@
         timeNode(message.createdAt),
         note && message.editedAt ? h("span", { class: "edited", title: `Edited ${new Date(message.editedAt).toLocaleString()}` }, "(edited)") : null,
         mine ? h("button", { type: "button", class: "link note-edit", "data-note": message.id, "aria-label": "Edit this note" }, "Edit") : null),
-      h("div", { class: "bubble" }, message.text));
+      window.messageFiles.node(message),
+      window.messageFiles.onlyFiles(message) ? null : h("div", { class: "bubble" }, message.text));
   }
 
   // A private note its author edited (inbox_tools.js sends the edit): the thread shows the new

@@ -147,6 +147,67 @@
     return `Reply to ${conversation.customer}${where}… (/ for canned replies)`;
   }
 
+  // A file for the customer (a return label, a screenshot): picked, pasted or dropped, sent
+  // at once as a reply (by e-mail too, attached, where replies are e-mailed).
+  function addAttach(form, box, conversation) {
+    const input = h("input", { type: "file", class: "attach-input", accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf,.pdf,.txt,.log,.csv" });
+    const label = h("label", { class: "attach", title: "Send a file to the customer" },
+      input, h("span", { "aria-hidden": "true" }, "📎"), h("span", { class: "visually-hidden" }, "Send a file to the customer"));
+    box.before(label);
+    input.addEventListener("change", () => {
+      const [file] = input.files;
+      input.value = "";
+      sendFile(conversation, file, form);
+    });
+    box.addEventListener("paste", (event) => {
+      const file = [...((event.clipboardData && event.clipboardData.files) || [])][0];
+      if (!file || form.classList.contains("mode-note")) return;
+      event.preventDefault();
+      sendFile(conversation, file, form);
+    });
+    form.addEventListener("dragover", (event) => {
+      if (event.dataTransfer.types.includes("Files")) { event.preventDefault(); form.classList.add("dropping"); }
+    });
+    form.addEventListener("dragleave", () => form.classList.remove("dropping"));
+    form.addEventListener("drop", (event) => {
+      form.classList.remove("dropping");
+      if (!event.dataTransfer.files.length) return;
+      event.preventDefault();
+      sendFile(conversation, event.dataTransfer.files[0], form);
+    });
+  }
+
+  async function sendFile(conversation, file, form) {
+    if (!file) return;
+    const name = file.name || "pasted image";
+    const sizeText = window.messageFiles.sizeText;
+    if (file.size > cfg.maxFileBytes) {
+      app().toast(`${name} is ${sizeText(file.size)}: files can be at most ${sizeText(cfg.maxFileBytes)}.`, "error");
+      return;
+    }
+    const body = new FormData();
+    body.append("file", file, name);
+    form.classList.add("sending");
+    try {
+      const response = await fetch(urlFor(cfg.filesUrl, conversation.id), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": cfg.csrfToken, Accept: "application/json" },
+        body,
+      });
+      if (!response.ok) {
+        let data = {};
+        try { data = await response.json(); } catch (_) { /* empty */ }
+        const fields = (data.error && data.error.fields) || {};
+        app().toast((fields.file && `${name}: ${fields.file[0]}.`) || (data.error && data.error.message) || `The file was not sent (HTTP ${response.status}).`, "error");
+      }
+    } catch (_) {
+      app().toast("You are offline; the file was not sent.", "error");
+    } finally {
+      form.classList.remove("sending");
+    }
+  }
+
   function enhanceComposer(form, conversation) {
     const box = form.querySelector("textarea");
     form.classList.add("mode-reply");
@@ -168,6 +229,7 @@
     modes.append(replyButton, noteButton);
     form.prepend(modes);
     box.placeholder = replyHint(conversation);
+    addAttach(form, box, conversation);
 
     const picker = h("ul", { class: "canned-picker", role: "listbox", id: "canned-picker", "aria-label": "Canned replies", hidden: true });
     form.append(picker);

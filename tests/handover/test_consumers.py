@@ -420,3 +420,34 @@ async def test_the_customers_snapshot_says_which_address_replies_follow_them_to(
 
     assert first["followUpEmail"] is None
     assert second["followUpEmail"] == "kim@example.com"
+
+
+async def test_a_file_the_customer_sent_is_in_their_snapshot_with_its_link(
+    tenant, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import TO_PEOPLE, make_team
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+    photo = SimpleUploadedFile("heel.png", b"\x89PNG\r\n\x1a\n" + bytes(32), "image/png")
+    sent = await sync_to_async(Client().post)(
+        f"/chat/{tenant.slug}/files",
+        {"conversationId": str(conv.pk), "token": token, "file": photo, "text": "Broken heel"},
+        headers={"Origin": "http://testserver"},
+    )
+    assert sent.status_code == 201, sent.content
+
+    socket = Socket(application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN])
+    await socket.connect()
+    snapshot = await receive_until(socket, "conversation.snapshot")
+    await socket.disconnect()
+
+    (with_file,) = [m for m in snapshot["messages"] if m.get("attachments")]
+    assert with_file["text"] == "Broken heel"
+    assert with_file["attachments"][0]["filename"] == "heel.png"
+    assert with_file["attachments"][0]["url"].startswith("/files/")
+    fetched = await sync_to_async(Client().get)(with_file["attachments"][0]["url"])
+    assert fetched.status_code == 200

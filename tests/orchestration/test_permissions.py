@@ -417,7 +417,13 @@ def _page_routes() -> dict[str, str]:
                 found[pattern.name] = route
 
     walk(get_resolver(), "")
-    fill = {"int": "999999", "uuid": str(uuid.uuid4()), "slug": "no-such-tenant", "str": "x"}
+    fill = {
+        "int": "999999",
+        "uuid": str(uuid.uuid4()),
+        "slug": "no-such-tenant",
+        "str": "x",
+        "path": "x",
+    }
     return {
         name: "/" + re.sub(r"<(\w+):\w+>", lambda m: fill[m.group(1)], route)
         for name, route in found.items()
