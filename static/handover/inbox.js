@@ -431,6 +431,10 @@
       for (const ho of state.handoffs.values()) {
         if (ho.conversationId === cid && !ho.firstRespondedAt) ho.firstRespondedAt = message.createdAt;
       }
+      // the open conversation's header counts to the resolution from now on, as its card does
+      if (state.selected === cid) {
+        for (const clock of pane.querySelectorAll(".conv-head .target-clock")) clock.dataset.responded = "true";
+      }
     }
     if (state.detail && state.selected === cid) {
       if (!state.detail.messages.some((m) => m.id === message.id)) {
@@ -525,7 +529,7 @@
     const waited = waitingNow(handoff);
     let preview = handoff.pack ? handoff.pack.summary : (handoff.reason || "Handed over");
     if (handoff.status === "claimed" && last) {
-      preview = `${last.role === "customer" ? handoff.customer : last.author}: ${last.text}`;
+      preview = `${last.role === "customer" ? handoff.customer : last.author}: ${window.messageFiles.summary(last)}`;
     }
     const classes = ["item"];
     if (isBreached) classes.push("breached");

@@ -152,7 +152,7 @@
   function addAttach(form, box, conversation) {
     const input = h("input", { type: "file", class: "attach-input", accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf,.pdf,.txt,.log,.csv" });
     const label = h("label", { class: "attach", title: "Send a file to the customer" },
-      input, h("span", { "aria-hidden": "true" }, "📎"), h("span", { class: "visually-hidden" }, "Send a file to the customer"));
+      input, window.messageFiles.icon(window.messageFiles.PAPERCLIP), h("span", { class: "visually-hidden" }, "Send a file to the customer"));
     box.before(label);
     input.addEventListener("change", () => {
       const [file] = input.files;

@@ -154,7 +154,11 @@ def asgi_server(chromium_path, django_db_setup, tmp_path_factory) -> str:
                 "config.asgi:application",
             ],
             cwd=ROOT,
-            env=_server_env(connection.settings_dict),
+            # files sent in the tests' chats are stored apart from the checkout's media/
+            env={
+                **_server_env(connection.settings_dict),
+                "MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
         )

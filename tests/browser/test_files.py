@@ -1,0 +1,95 @@
+"""Files in Chromium: the customer sends a photo from the chat and the person in the inbox sees
+it; the person sends a PDF back and the customer gets it as a file to download; a file of a
+kind we do not take is refused in words, and the thread shows nothing of it."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import pytest
+
+from conversations.models import Attachment, Conversation
+from tests.browser.conftest import screenshot, sign_in, wait_live
+from tests.browser.test_handover import acme, customer_says, offer, start_chat  # noqa: F401
+from tests.factories import make_person
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture then fails in CI and skips elsewhere
+    expect = None
+
+pytestmark = pytest.mark.browser
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def png(width: int = 40, height: int = 30) -> bytes:
+    """A real PNG (a red rectangle) that a browser draws."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_photo_goes_to_the_inbox_and_a_pdf_comes_back(acme, pages):  # noqa: F811
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = pages()
+    sign_in(agent, ada)
+    wait_live(agent)
+    customer = pages(viewport=(480, 800))
+    start_chat(customer, name="Kim", text="My boots came with a broken heel")
+
+    # a page named as a photo is refused, in words, and nothing shows in the thread
+    customer.set_input_files(
+        "#attach-input",
+        {"name": "heel.png", "mimeType": "image/png", "buffer": b"<html>not a photo</html>"},
+    )
+    expect(customer.locator("#send-error")).to_contain_text("heel.png: it must be an image")
+    customer.set_input_files(
+        "#attach-input", {"name": "heel.png", "mimeType": "image/png", "buffer": png()}
+    )
+    photo = customer.locator(".msg.from-customer .file-image img")
+    expect(photo).to_be_visible()
+    assert photo.evaluate("img => img.complete && img.naturalWidth") == 40
+    expect(customer.locator("#send-error")).to_be_hidden()
+    # a message that is only a file shows the file, not the words that stand for it
+    expect(customer.locator(".msg.from-customer", has=photo).locator(".bubble")).to_have_count(0)
+
+    customer_says(customer, "I want to talk to a human please")
+    card = offer(agent, "Kim")
+    expect(card).to_be_visible()
+    card.locator("button.claim").click()
+    seen = agent.locator(".transcript .msg-customer .file-image img")
+    expect(seen).to_be_visible()
+    assert seen.evaluate("img => img.complete && img.naturalWidth") == 40
+
+    agent.set_input_files(
+        ".composer .attach-input",
+        {"name": "return-label.pdf", "mimeType": "application/pdf", "buffer": PDF},
+    )
+    chip = customer.locator(".msg.from-human a.file-chip")
+    expect(chip).to_contain_text("return-label.pdf")
+    expect(chip).to_have_attribute("download", "return-label.pdf")
+    expect(agent.locator(".transcript .msg-human a.file-chip")).to_contain_text("return-label.pdf")
+    # the reply was the first response: the header counts to the resolution, as the card does
+    expect(agent.locator(".conv-head .target-clock")).to_contain_text("resolve in")
+    # the list says what was sent, not the words that stand for it in the transcript
+    expect(agent.locator("#list-mine .item .preview")).to_have_text("Ada: sent return-label.pdf")
+    screenshot(customer, "chat-files")
+    screenshot(agent, "inbox-files")
+
+    with customer.expect_download() as download:
+        chip.click()
+    assert download.value.suggested_filename == "return-label.pdf"
+    conversation = Conversation.objects.get()
+    assert Attachment.objects.filter(conversation=conversation).count() == 2
