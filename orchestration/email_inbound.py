@@ -16,11 +16,14 @@ e-mail conversation; else a new one. A mail answering a resolved conversation st
 with the same subject.
 
 Attachments (the provider's file parts: SendGrid's ``attachment1..N``, Mailgun's
-``attachment-1..N``): each one's filename, content type and size are kept on the customer's
-message (``Message.attachments``), never the files, and a private note in the transcript tells
-the people how many came and what they were. A post is at most ``MAX_INBOUND_BYTES`` (413 past
-it, before anything is read or written); at most ``MAX_ATTACHMENTS`` are listed (the rest are
-counted). A mail with attachments and no text is taken, its text saying so.
+``attachment-1..N``): each is listed on the customer's message (``Message.attachments``), and
+one of a kind the pages show, within ``ATTACHMENT_MAX_BYTES``, is kept as a file of the
+conversation (``conversations.attachments``: a photo, a PDF), reached by its signed link as a
+chat's are. Of the others only the filename, content type and size are kept, and a private
+note tells the people which, so they may ask the customer for what matters. A post is at most
+``MAX_INBOUND_BYTES`` (413 past it, before anything is read or written); at most
+``MAX_ATTACHMENTS`` are listed (the rest are counted). A mail with attachments and no text is
+taken, its text saying so.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from email.utils import getaddresses, parseaddr
 from io import BytesIO
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import (
     RequestDataTooBig,
     TooManyFieldsSent,
@@ -59,9 +63,18 @@ from agents.runtimes.signing import (
     standard_signature,
     webhook_signing_key,
 )
-from conversations.attachments import clean_name, size_text, without_text
+from conversations.attachments import (
+    KINDS_TEXT,
+    attachment_discard,
+    attachment_entry,
+    attachment_take,
+    clean_name,
+    size_text,
+    without_text,
+)
 from conversations.messages import message_post
 from conversations.models import (
+    Attachment,
     Channel,
     Conversation,
     EmailChannel,
@@ -101,6 +114,8 @@ class InboundMail:
     auto_submitted: bool = False
     attachments: list[dict[str, Any]] = field(default_factory=list)
     attachments_unlisted: int = 0
+    # the listed attachments' uploaded files, in the same order (kept where their kind allows)
+    uploads: list[Any] = field(default_factory=list, repr=False)
 
     def answered_ids(self) -> list[str]:
         """The Message-IDs this mail answers, the most telling first."""
@@ -192,17 +207,21 @@ def form_read(request: HttpRequest, body: bytes) -> tuple[QueryDict, MultiValueD
     raise BadForm("The body must be multipart/form-data or application/x-www-form-urlencoded.")
 
 
-def attachments_of(files: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], int]:
+def attachments_of(
+    files: Mapping[str, Any] | None,
+) -> tuple[list[dict[str, Any]], int, list[Any]]:
     """What came attached: ``([{filename, contentType, size}], how many more were not
-    listed)``, in the provider's order (``attachment1``, ``attachment2``, ...)."""
+    listed, the listed ones' uploaded files)``, in the provider's order (``attachment1``,
+    ``attachment2``, ...)."""
     if not files:
-        return [], 0
+        return [], 0, []
 
     def order(key: str) -> tuple[int, str]:
         digits = re.sub(r"\D", "", key)
         return (int(digits) if digits else 0, key)
 
     listed: list[dict[str, Any]] = []
+    uploads: list[Any] = []
     count = 0
     for key in sorted(files.keys(), key=order):
         getlist = getattr(files, "getlist", None)
@@ -218,21 +237,44 @@ def attachments_of(files: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]
                         "size": int(getattr(upload, "size", 0) or 0),
                     }
                 )
-    return listed, count - len(listed)
+                uploads.append(upload)
+    return listed, count - len(listed), uploads
 
 
-def attachments_note(mail: InboundMail) -> str:
-    """The private note that tells the people what came attached (the files are not kept)."""
+def attachments_note(mail: InboundMail, entries: list[dict[str, Any]]) -> str | None:
+    """The private note that tells the people which attachments were not kept as files (their
+    kind or size; ``entries``: the message's list, a kept one with its ``id``), or None when
+    every one was."""
+    left = [a for a in entries if "id" not in a]
+    if not left and not mail.attachments_unlisted:
+        return None
     count = len(mail.attachments) + mail.attachments_unlisted
-    listed = "; ".join(
-        f"{a['filename']} ({a['contentType']}, {size_text(a['size'])})" for a in mail.attachments
-    )
-    more = f"; and {mail.attachments_unlisted} more" if mail.attachments_unlisted else ""
+    named = [f"{a['filename']} ({a['contentType']}, {size_text(a['size'])})" for a in left]
+    if mail.attachments_unlisted:
+        named.append(f"{mail.attachments_unlisted} more")
+    listed = "; ".join(named)
     noun = "attachment" if count == 1 else "attachments"
     return (
-        f"This e-mail came with {count} {noun}: {listed}{more}. Only the names and sizes are "
-        "kept: ask the customer to paste what matters into their reply."
+        f"This e-mail came with {count} {noun}. Not kept as files: {listed}. Only their "
+        f"names and sizes are kept ({KINDS_TEXT} of at most "
+        f"{size_text(settings.ATTACHMENT_MAX_BYTES)} are): ask the customer to paste what "
+        "matters into their reply."
     )
+
+
+def _files_kept(conversation: Conversation, mail: InboundMail) -> list[Attachment | None]:
+    """The mail's attachments of a kind and size we keep, stored as files of
+    ``conversation`` (before any transaction: storage is I/O); the others are left listed."""
+    kept: list[Attachment | None] = []
+    for upload in mail.uploads:
+        try:
+            taken = attachment_take(
+                conversation=conversation, upload=upload, sent_by=MessageRole.CUSTOMER
+            )
+        except Invalid:
+            taken = None
+        kept.append(taken)
+    return kept
 
 
 def _ids(value: str) -> list[str]:
@@ -308,7 +350,7 @@ def mail_parse(form: Mapping[str, Any], files: Mapping[str, Any] | None = None) 
     body = _first(form, "text", "body-plain", "stripped-text")
     if not body.strip() and (markup := _first(form, "html", "body-html")):
         body = _html_text(markup)  # an HTML-only mail: its text
-    attachments, unlisted = attachments_of(files)
+    attachments, unlisted, uploads = attachments_of(files)
     if not body.strip() and attachments:  # only files: the message says so
         body = without_text([a["filename"] for a in attachments], len(attachments) + unlisted)
     text = strip_quoted(body)
@@ -339,6 +381,7 @@ def mail_parse(form: Mapping[str, Any], files: Mapping[str, Any] | None = None) 
         auto_submitted=bool(auto) and auto != "no",
         attachments=attachments,
         attachments_unlisted=unlisted,
+        uploads=uploads,
     )
 
 
@@ -471,27 +514,37 @@ def _take(channel: EmailChannel, mail: InboundMail, inbound: InboundEmail) -> Ta
     InboundEmail.objects.filter(pk=inbound.pk).update(
         conversation=conversation, matched_by=matched_by
     )
+    kept = _files_kept(conversation, mail)
     try:
-        result = conversation_receive_message(conversation=conversation, text=mail.text)
+        result = conversation_receive_message(
+            conversation=conversation, text=mail.text, files=[f for f in kept if f]
+        )
     except ConversationClosed:  # resolved meanwhile: a new conversation, as above
+        attachment_discard(f for f in kept if f)
         subject = conversation.email_subject or subject
         conversation, matched_by = _new_conversation(channel, mail, subject), "new (resolved)"
         InboundEmail.objects.filter(pk=inbound.pk).update(
             conversation=conversation, matched_by=matched_by
         )
-        result = conversation_receive_message(conversation=conversation, text=mail.text)
+        kept = _files_kept(conversation, mail)
+        result = conversation_receive_message(
+            conversation=conversation, text=mail.text, files=[f for f in kept if f]
+        )
     message = result.message
+    # in the mail's order: a kept file as the message lists it, the others by name
+    entries = [
+        attachment_entry(f) if f else listed
+        for f, listed in zip(kept, mail.attachments, strict=True)
+    ]
     with transaction.atomic():
         Message.objects.filter(pk=message.pk, role=MessageRole.CUSTOMER).update(
-            email_message_id=mail.mail_id, attachments=mail.attachments
+            email_message_id=mail.mail_id, attachments=entries
         )
         InboundEmail.objects.filter(pk=inbound.pk).update(message=message)
-        if mail.attachments or mail.attachments_unlisted:
+        note = attachments_note(mail, entries)
+        if note:
             # for the people in the inbox only: a note, never e-mailed, never read by the AI
             message_post(
-                conversation=conversation,
-                role=MessageRole.NOTE,
-                author="system",
-                text=attachments_note(mail),
+                conversation=conversation, role=MessageRole.NOTE, author="system", text=note
             )
     return Taken(conversation_id=str(conversation.pk), message_id=message.pk, matched_by=matched_by)

@@ -54,14 +54,19 @@ def email_inbound(request: HttpRequest, token: str) -> JsonResponse:
     except BadForm as exc:
         return JsonResponse(error_body("invalid", str(exc)), status=400)
     try:
-        mail = mail_parse(form, files)  # keeps the files' names and sizes, never the files
-    except Invalid as exc:
-        fields = {k: v if isinstance(v, list) else [str(v)] for k, v in exc.fields.items()}
-        return JsonResponse(error_body("invalid", "The mail cannot be taken.", fields), status=400)
+        return _take(channel, form, files)
     finally:
         for _, uploads in files.lists():
             for upload in uploads:
                 upload.close()  # a large one was spooled to a temporary file: gone now
+
+
+def _take(channel: EmailChannel, form, files) -> JsonResponse:
+    try:
+        mail = mail_parse(form, files)  # the files: kept where their kind allows (mail_take)
+    except Invalid as exc:
+        fields = {k: v if isinstance(v, list) else [str(v)] for k, v in exc.fields.items()}
+        return JsonResponse(error_body("invalid", "The mail cannot be taken.", fields), status=400)
     if mail.auto_submitted:
         return JsonResponse({"ignored": "an automatic mail (Auto-Submitted)"}, status=200)
     try:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from conversations.email import EMAIL_MAX_ATTEMPTS, email_channel_setup
 from conversations.models import (
+    Attachment,
     Conversation,
     DecisionEvent,
     EmailStatus,
@@ -735,8 +736,13 @@ def _files(*specs):
     }
 
 
-def test_attachments_are_kept_as_names_types_and_sizes_with_a_note_for_the_people(
-    channel, captured, manager_client
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+
+
+def test_a_photo_or_pdf_is_kept_as_a_file_the_others_by_name_with_a_note_for_the_people(
+    channel, captured, manager_client, media
 ):
     big = b"%PDF-1.4 " + b"x" * (3 * 1024 * 1024)  # past Django's in-memory body limit
     data = {
@@ -751,22 +757,42 @@ def test_attachments_are_kept_as_names_types_and_sizes_with_a_note_for_the_peopl
     assert response.status_code == 201, response.content[:300]
     message = Message.objects.get(pk=response.json()["messageId"])
     assert message.text == "Hello, my invoice for order A-12345 is wrong."
-    assert message.attachments == [
-        {"filename": "invoice.pdf", "contentType": "application/pdf", "size": len(big)},
-        {"filename": "scan.png", "contentType": "image/png", "size": 4},
-    ]
+    kept, named = message.attachments
+    assert (kept["filename"], kept["contentType"], kept["size"]) == (
+        "invoice.pdf",
+        "application/pdf",
+        len(big),
+    )
+    assert Attachment.objects.get(pk=kept["id"]).message_id == message.pk
+    # four bytes that are no PNG: listed by name, and the people are told
+    assert named == {"filename": "scan.png", "contentType": "image/png", "size": 4}
     note = Message.objects.get(conversation_id=message.conversation_id, role="note")
-    assert note.text.startswith("This e-mail came with 2 attachments: invoice.pdf")
-    assert "scan.png (image/png, 4 B)" in note.text
+    assert note.text.startswith(
+        "This e-mail came with 2 attachments. Not kept as files: scan.png (image/png, 4 B)."
+    )
+    assert "invoice.pdf" not in note.text
     assert not any("attachments" in m.body for m in mail.outbox)  # the note is never mailed
-    # the customer's message says what came, wherever it is shown
+    # the customer's message says what came, wherever it is shown; the kept one opens
     listed = manager_client.get(f"/api/v1/conversations/{message.conversation_id}/messages")
     shown = next(m for m in listed.json() if m["id"] == message.pk)
     assert [a["filename"] for a in shown["attachments"]] == ["invoice.pdf", "scan.png"]
+    assert "url" not in shown["attachments"][1]
+    opened = manager_client.get(shown["attachments"][0]["url"])
+    assert b"".join(opened.streaming_content) == big
     assert all(m["role"] != "note" for m in listed.json())
 
 
-def test_a_mail_with_only_an_attachment_is_taken_and_says_so(channel, captured):
+def test_a_mail_whose_files_are_all_kept_needs_no_note(channel, captured, media):
+    data = {**form(), **_files(("photo.jpg", b"\xff\xd8\xff\xe0", "image/jpeg"))}
+
+    response = take(channel, captured, data)
+
+    message = Message.objects.get(pk=response.json()["messageId"])
+    assert "id" in message.attachments[0]
+    assert not Message.objects.filter(conversation_id=message.conversation_id, role="note")
+
+
+def test_a_mail_with_only_an_attachment_is_taken_and_says_so(channel, captured, media):
     data = {**form(text=""), **_files(("photo.jpg", b"\xff\xd8\xff", "image/jpeg"))}
     response = take(channel, captured, data)
 
