@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from agents.models import Agent, RiskCategory, Workflow
 from conversations import decisions
+from conversations.attachments import attachment_discard, attachment_take, without_text
 from conversations.messages import message_json
 from conversations.models import (
     INTERNAL_ROLES,
@@ -22,6 +23,7 @@ from conversations.models import (
     Conversation,
     DecisionEvent,
     Message,
+    MessageRole,
     State,
 )
 from conversations.search import BadFilter, conversations_found, filters_from
@@ -30,12 +32,15 @@ from core.api_auth import (
     request_principal,
     request_tenant,
 )
-from core.limits import MessageTextField
+from core.api_parsers import FileFormParser
+from core.errors import Invalid
+from core.limits import MessageTextField, message_text
 from core.scoping import scope_queryset
 from orchestration.reach import narrow_conversations
 from orchestration.turns import (
     MAX_WAIT_SECONDS,
     ReplyStatus,
+    TurnResult,
     conversation_receive_message,
     turn_wait,
 )
@@ -283,6 +288,31 @@ class ConversationDetailView(APIView):
         return Response(conversation_json(get_conversation(request, conversation_id)))
 
 
+MESSAGE_RESULT = inline_serializer(
+    "MessageResult",
+    {
+        "message": MessageShape(),
+        "reply": MessageShape(allow_null=True),
+        "replyStatus": serializers.ChoiceField(
+            choices=[s.value for s in ReplyStatus],
+            help_text="none: no agent answers this message (people have it); "
+            "pending: an agent is answering, the reply arrives over the sockets "
+            "(message.created) and in the messages; answered: reply holds it; "
+            "silent: the agent gave no reply (it failed, was blocked, or handed "
+            "over: see notices); dropped: the conversation moved on while the "
+            "agent was thinking (a newer message, a person claimed it, resolved), "
+            "so its answer was not sent.",
+        ),
+        "notices": MessageShape(many=True),
+        "state": serializers.CharField(),
+        "currentAgentId": serializers.CharField(),
+        "handoff": serializers.DictField(allow_null=True),
+        "approval": serializers.DictField(allow_null=True),
+        "proposedActions": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+
 class MessagesView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("after", int, description="Only messages after this id.")],
@@ -303,31 +333,7 @@ class MessagesView(APIView):
 
     @extend_schema(
         request=MessageInSerializer,
-        responses={
-            201: inline_serializer(
-                "MessageResult",
-                {
-                    "message": MessageShape(),
-                    "reply": MessageShape(allow_null=True),
-                    "replyStatus": serializers.ChoiceField(
-                        choices=[s.value for s in ReplyStatus],
-                        help_text="none: no agent answers this message (people have it); "
-                        "pending: an agent is answering, the reply arrives over the sockets "
-                        "(message.created) and in the messages; answered: reply holds it; "
-                        "silent: the agent gave no reply (it failed, was blocked, or handed "
-                        "over: see notices); dropped: the conversation moved on while the "
-                        "agent was thinking (a newer message, a person claimed it, resolved), "
-                        "so its answer was not sent.",
-                    ),
-                    "notices": MessageShape(many=True),
-                    "state": serializers.CharField(),
-                    "currentAgentId": serializers.CharField(),
-                    "handoff": serializers.DictField(allow_null=True),
-                    "approval": serializers.DictField(allow_null=True),
-                    "proposedActions": serializers.ListField(child=serializers.DictField()),
-                },
-            )
-        },
+        responses={201: MESSAGE_RESULT},
         description="Stores the message and answers at once with the orchestrator's decisions "
         "(routing, rules, escalation, a handoff). When an agent must reply, its reply is "
         "produced outside the request: replyStatus is pending and the reply arrives over the "
@@ -352,24 +358,83 @@ class MessagesView(APIView):
             )
         except Conversation.DoesNotExist:
             raise Http404 from None
-        conv = result.conversation
-        body = {
-            "message": message_json(result.message),
-            "reply": message_json(result.reply) if result.reply else None,
-            "replyStatus": str(result.reply_status),
-            "notices": [message_json(m) for m in result.notices],
-            "state": conv.state,
-            "currentAgentId": conv.current_agent.slug,
-            "handoff": result.handoff,
-            "approval": result.approval,
-            "proposedActions": result.proposed_actions,
-        }
-        wait = data.get("wait")
-        if wait and result.ai_turn is not None and result.reply_status == ReplyStatus.PENDING:
-            outcome = turn_wait(conversation_id=conv.pk, ai_turn=result.ai_turn, seconds=wait)
-            if outcome is not None:
-                body.update(_waited(conv.pk, outcome, body))
-        return Response(body, status=status.HTTP_201_CREATED)
+        return _answered(result, data.get("wait"))
+
+
+def _answered(result: TurnResult, wait: float | None) -> Response:
+    """201 with the message taken, the orchestrator's decisions and the reply's status (the
+    reply itself when ``wait`` saw it come)."""
+    conv = result.conversation
+    body = {
+        "message": message_json(result.message),
+        "reply": message_json(result.reply) if result.reply else None,
+        "replyStatus": str(result.reply_status),
+        "notices": [message_json(m) for m in result.notices],
+        "state": conv.state,
+        "currentAgentId": conv.current_agent.slug,
+        "handoff": result.handoff,
+        "approval": result.approval,
+        "proposedActions": result.proposed_actions,
+    }
+    if wait and result.ai_turn is not None and result.reply_status == ReplyStatus.PENDING:
+        outcome = turn_wait(conversation_id=conv.pk, ai_turn=result.ai_turn, seconds=wait)
+        if outcome is not None:
+            body.update(_waited(conv.pk, outcome, body))
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+class FilesView(APIView):
+    parser_classes = [FileFormParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "text": {"type": "string", "description": "Words sent with the file."},
+                },
+                "required": ["file"],
+            }
+        },
+        responses={201: MESSAGE_RESULT},
+        description="The customer sends a file (a photo, a PDF, a text file) through the "
+        "channel, as a message with it attached: taken as POST .../messages takes one (the "
+        "orchestrator decides it, an agent may answer). At most ATTACHMENT_MAX_BYTES (413 "
+        "past it); a kind the pages do not show is a 400 naming file. The message's "
+        "attachments carry each file's signed url.",
+    )
+    def post(self, request, conversation_id):
+        tenant = request_tenant(request)
+        conversation = (
+            Conversation.objects.filter(tenant=tenant, pk=conversation_id).first()
+            if tenant is not None
+            else None
+        )
+        if conversation is None:
+            raise Http404
+        uploads = request.FILES.getlist("file")
+        if len(uploads) != 1:
+            raise serializers.ValidationError({"file": ["send exactly one file"]})
+        text = request.data.get("text")
+        try:
+            text = message_text(text).strip() if isinstance(text, str) and text.strip() else ""
+            taken = attachment_take(
+                conversation=conversation, upload=uploads[0], sent_by=MessageRole.CUSTOMER
+            )
+        except Invalid as exc:
+            raise serializers.ValidationError(exc.fields) from None
+        try:
+            result = conversation_receive_message(
+                conversation=Conversation(pk=conversation.pk, tenant=tenant),
+                text=text or without_text([taken.filename]),
+                files=[taken],
+                sent_by=request_principal(request),
+            )
+        except BaseException:  # not taken (resolved meanwhile): the file goes too
+            attachment_discard([taken])
+            raise
+        return _answered(result, None)
 
 
 def _waited(conversation_id, outcome: dict, body: dict) -> dict:
@@ -442,6 +507,11 @@ urlpatterns = [
         "conversations/<uuid:conversation_id>/messages",
         MessagesView.as_view(),
         name="api-conversation-messages",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/files",
+        FilesView.as_view(),
+        name="api-conversation-files",
     ),
     path(
         "conversations/<uuid:conversation_id>/events",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import exceptions, status
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 
 from core.json_input import (
     JsonRefused,
@@ -40,3 +40,21 @@ class LimitedJSONParser(JSONParser):
             if exc.path:  # a value PostgreSQL cannot store: a 400 naming the field
                 raise exceptions.ValidationError({exc.path: [exc.reason]}) from None
             raise exceptions.ParseError(f"The body is not acceptable JSON: {exc.reason}.") from None
+
+
+FILE_FORM_OVERHEAD = 64 * 1024  # a file's form: its other fields and multipart boundaries
+
+
+class FileFormParser(MultiPartParser):
+    """A file's multipart form (``.../files``): refused by its Content-Length before anything
+    is read when it is larger than ``ATTACHMENT_MAX_BYTES`` (and its form's overhead)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.ATTACHMENT_MAX_BYTES + FILE_FORM_OVERHEAD
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and str(declared).isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(
+                f"The file is over the limit of {settings.ATTACHMENT_MAX_BYTES} bytes."
+            )
+        return super().parse(stream, media_type, parser_context)

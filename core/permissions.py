@@ -285,6 +285,12 @@ API: Mapping[str, Grant] = _by_operation(
             "channels. A human agent writes as themselves, through the handoff.",
         ),
         *_rows(
+            "POST",
+            "/api/v1/conversations/{conversation_id}/files",
+            CONFIGURES,
+            "A file posted here is the customer's, as a message posted there is: for the channels.",
+        ),
+        *_rows(
             "GET",
             "/api/v1/conversations/{conversation_id}/events",
             CONFIGURES,

@@ -205,6 +205,15 @@ export interface Signals {
   risk?: string[];
 }
 
+/** A file sent with a message; `url` is its signed link (relative to the server), which expires. */
+export interface FileRef {
+  id?: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  url?: string;
+}
+
 export interface Message {
   id: number;
   role: 'customer' | 'agent' | 'human' | 'system';
@@ -212,6 +221,7 @@ export interface Message {
   text: string;
   signals: Signals;
   createdAt: string;
+  attachments?: FileRef[];
 }
 
 export interface MessageResult {
@@ -425,6 +435,12 @@ export class Client {
     }): Promise<Conversation[]>;
     get(conversationId: string): Promise<Conversation>;
     send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;
+    sendFile(
+      conversationId: string,
+      content: Blob | ArrayBuffer | Uint8Array,
+      filename: string,
+      options?: { contentType?: string; text?: string },
+    ): Promise<MessageResult>;
     messages(conversationId: string, options?: { after?: number }): Paginator<Message>;
     events(conversationId: string, options?: { after?: number }): Paginator<DecisionEvent>;
     proposeAction(

@@ -135,7 +135,7 @@ export class Client {
     return this._call('v1_me_retrieve');
   }
 
-  async _call(operation, { path = {}, query = {}, body } = {}) {
+  async _call(operation, { path = {}, query = {}, body, form } = {}) {
     const [method, template] = OPERATIONS[operation];
     const url = new URL(this.baseUrl + template.replace(/\{(\w+)\}/g, (_, name) => {
       if (path[name] === undefined || path[name] === null) throw new TypeError(`${name} is required`);
@@ -150,6 +150,8 @@ export class Client {
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
+    } else if (form !== undefined) {
+      init.body = form; // a FormData: fetch writes its multipart Content-Type
     }
     for (let attempt = 0; ; attempt += 1) {
       let response;
@@ -321,6 +323,15 @@ class Conversations extends Resource {
     if (signals !== undefined) body.signals = signals;
     if (wait !== undefined) body.wait = wait;
     return this._call('v1_conversations_messages_create', { path: { conversation_id: conversationId }, body });
+  }
+  /** The customer's file (a photo, a PDF, a text file: a Blob, a Buffer or bytes) as a
+   * message with it attached and `text` beside it: the orchestrator's answer, as `send` gives it. */
+  sendFile(conversationId, content, filename, { contentType = 'application/octet-stream', text } = {}) {
+    const form = new FormData();
+    const blob = content instanceof Blob ? content : new Blob([content], { type: contentType });
+    form.append('file', blob, filename);
+    if (text) form.append('text', text);
+    return this._call('v1_conversations_files_create', { path: { conversation_id: conversationId }, form });
   }
   /** Every message in order (after the message id `after`), page by page. */
   messages(conversationId, { after } = {}) {

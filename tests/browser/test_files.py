@@ -60,7 +60,7 @@ def test_a_photo_goes_to_the_inbox_and_a_pdf_comes_back(acme, pages):  # noqa: F
     )
     photo = customer.locator(".msg.from-customer .file-image img")
     expect(photo).to_be_visible()
-    assert photo.evaluate("img => img.complete && img.naturalWidth") == 40
+    assert photo.evaluate("img => img.decode().then(() => img.naturalWidth)") == 40
     expect(customer.locator("#send-error")).to_be_hidden()
     # a message that is only a file shows the file, not the words that stand for it
     expect(customer.locator(".msg.from-customer", has=photo).locator(".bubble")).to_have_count(0)
@@ -71,7 +71,7 @@ def test_a_photo_goes_to_the_inbox_and_a_pdf_comes_back(acme, pages):  # noqa: F
     card.locator("button.claim").click()
     seen = agent.locator(".transcript .msg-customer .file-image img")
     expect(seen).to_be_visible()
-    assert seen.evaluate("img => img.complete && img.naturalWidth") == 40
+    assert seen.evaluate("img => img.decode().then(() => img.naturalWidth)") == 40
 
     agent.set_input_files(
         ".composer .attach-input",

@@ -113,3 +113,9 @@ def client_env(url: str, docs: DocsTenant, limited: DocsTenant | None = None) ->
     if limited is not None:
         env["BACKOFFICE_LIMITED_API_KEY"] = limited.api_key
     return env
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    """Files the clients send are stored apart from the checkout's media/."""
+    settings.MEDIA_ROOT = str(tmp_path)

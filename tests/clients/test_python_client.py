@@ -266,6 +266,31 @@ def test_messages_and_events_iterate_in_order(docs_tenant, server_url):
     assert client.conversations.get(conversation["id"])["turns"] == 2
 
 
+def test_a_customers_file_is_sent_and_opens_by_its_link(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    conversation = client.conversations.create(
+        {"agentId": "agent-supervisor", "channel": "web", "customer": {"id": "c-file"}}
+    )
+    pdf = b"%PDF-1.4\n%%EOF\n"
+
+    answer = client.conversations.send_file(
+        conversation["id"], pdf, "receipt.pdf", content_type="application/pdf", text="My receipt"
+    )
+    with pytest.raises(ValidationError) as refused:
+        client.conversations.send_file(conversation["id"], b"MZ\x90\x00", "setup.exe")
+
+    (sent,) = answer["message"]["attachments"]
+    assert (answer["message"]["text"], sent["filename"], sent["size"]) == (
+        "My receipt",
+        "receipt.pdf",
+        len(pdf),
+    )
+    assert "file" in refused.value.fields
+    assert httpx.get(server_url + sent["url"]).content == pdf
+    listed = list(client.conversations.messages(conversation["id"]))
+    assert listed[0]["attachments"][0]["id"] == sent["id"]
+
+
 def test_the_async_client_does_the_same(docs_tenant, server_url):
     async def scenario():
         async with AsyncClient(base_url=server_url, api_key=docs_tenant.api_key) as client:

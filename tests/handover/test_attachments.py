@@ -381,3 +381,56 @@ def test_a_text_file_is_taken_by_its_name_and_its_content(team, tenant):
     assert got["Content-Disposition"].startswith("attachment")
     assert binary.status_code == 400
     assert Attachment.objects.count() == 1
+
+
+def test_a_channel_posts_the_customers_file_through_the_api(team, tenant, key_client, globex):
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_api_key
+
+    started = _start()
+    url = f"/api/v1/conversations/{started['conversationId']}/files"
+
+    sent = key_client.post(url, {"file": _file(), "text": "How it came"}, format="multipart")
+    wrong_kind = key_client.post(
+        url, {"file": _file("a.png", b"GIF? no", "image/png")}, format="multipart"
+    )
+    as_json = key_client.post(url, {"text": "no file"}, format="json")
+    theirs = APIClient()
+    theirs.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(tenant=globex)[1]}")
+    across = theirs.post(url, {"file": _file()}, format="multipart")
+    agent = APIClient()
+    agent.force_authenticate(make_person(tenant=tenant, roles=["agent"], username="ada"))
+    not_a_channel = agent.post(url, {"file": _file()}, format="multipart")
+
+    assert sent.status_code == 201, sent.content
+    body = sent.json()
+    assert body["message"]["text"] == "How it came"
+    assert body["message"]["attachments"][0]["filename"] == "heel.png"
+    assert body["replyStatus"] in {"answered", "pending", "silent", "none"}
+    assert wrong_kind.status_code == 400
+    assert "file" in wrong_kind.json()["error"]["fields"]
+    assert as_json.status_code == 415
+    assert across.status_code == 404
+    assert not_a_channel.status_code == 403
+    assert Attachment.objects.count() == 1
+    listed = key_client.get(f"/api/v1/conversations/{started['conversationId']}/messages").json()
+    assert [m["attachments"][0]["url"] for m in listed if m.get("attachments")] == [
+        body["message"]["attachments"][0]["url"]
+    ]
+
+
+def test_the_api_refuses_a_file_over_the_limit_before_reading_it(
+    team, tenant, key_client, settings
+):
+    settings.ATTACHMENT_MAX_BYTES = 10
+    started = _start()
+
+    response = key_client.post(
+        f"/api/v1/conversations/{started['conversationId']}/files",
+        b"x" * (70 * 1024),
+        content_type="multipart/form-data; boundary=zzz",
+    )
+
+    assert response.status_code == 413
+    assert Attachment.objects.count() == 0

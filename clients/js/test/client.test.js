@@ -220,6 +220,24 @@ test('messages and events iterate in order', live, async () => {
   assert.equal((await api.conversations.get(conversation.id)).turns, 2);
 });
 
+test('a customer\'s file is sent and opens by its link', live, async () => {
+  const api = client();
+  const conversation = await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer: { id: 'js-file' } });
+  const pdf = new TextEncoder().encode('%PDF-1.4\n%%EOF\n');
+
+  const answer = await api.conversations.sendFile(conversation.id, pdf, 'receipt.pdf', { contentType: 'application/pdf', text: 'My receipt' });
+  await assert.rejects(
+    api.conversations.sendFile(conversation.id, new Uint8Array([0x4d, 0x5a, 0x90, 0]), 'setup.exe'),
+    (error) => error instanceof ValidationError && 'file' in error.fields,
+  );
+
+  const [sent] = answer.message.attachments;
+  assert.equal(answer.message.text, 'My receipt');
+  assert.equal(sent.filename, 'receipt.pdf');
+  const opened = await fetch(env.BACKOFFICE_URL + sent.url);
+  assert.deepEqual(new Uint8Array(await opened.arrayBuffer()), pdf);
+});
+
 test('intents extend the built-in ones and a built-in may be switched off', live, async () => {
   const client = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_API_KEY });
 

@@ -40,6 +40,10 @@ class Call:
     path: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] | None = None
     body: Any = _NO_BODY
+    # a multipart form instead of a JSON body: its files ({name: (filename, content, type)})
+    # and its other fields
+    files: Mapping[str, tuple[str, Any, str]] | None = None
+    form: Mapping[str, str] | None = None
 
 
 def new_idempotency_key() -> str:
@@ -83,6 +87,9 @@ class Base:
         kwargs: dict[str, Any] = {"params": params, "headers": self._headers}
         if call.body is not _NO_BODY:
             kwargs["json"] = call.body
+        elif call.files is not None:
+            kwargs["files"] = dict(call.files)
+            kwargs["data"] = dict(call.form or {})
         return http.build_request(method, self.base_url + path, timeout=self.timeout, **kwargs)
 
     def _retry_delay(self, response: httpx.Response, attempt: int) -> float | None:
@@ -153,4 +160,16 @@ def _error(response: httpx.Response, error: dict[str, Any], body: Any) -> ApiErr
         body=body,
         method=response.request.method,
         url=str(response.request.url),
+    )
+
+
+def file_call(
+    conversation_id: str, content: Any, filename: str, content_type: str, text: str | None
+) -> Call:
+    """The call that sends the customer's file (``conversations.send_file``)."""
+    return Call(
+        "v1_conversations_files_create",
+        {"conversation_id": conversation_id},
+        files={"file": (filename, content, content_type)},
+        form={"text": text} if text else {},
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -16,6 +16,7 @@ from ._http import (
     DEFAULT_TIMEOUT,
     Base,
     Call,
+    file_call,
     new_idempotency_key,
     read_answer,
 )
@@ -313,6 +314,20 @@ class AsyncConversations(_AsyncResource):
             body["wait"] = wait
         path = {"conversation_id": conversation_id}
         return await self._call(Call("v1_conversations_messages_create", path, body=body))
+
+    async def send_file(
+        self,
+        conversation_id: str,
+        content: bytes | BinaryIO,
+        filename: str,
+        *,
+        content_type: str = "application/octet-stream",
+        text: str | None = None,
+    ) -> MessageResult:
+        """The customer's file (a photo, a PDF, a text file), as a message with it attached
+        and ``text`` beside it: the orchestrator's answer, as ``send`` gives it. The server
+        tells the file's kind by its bytes; the message's ``attachments`` carry its link."""
+        return await self._call(file_call(conversation_id, content, filename, content_type, text))
 
     def messages(self, conversation_id: str, *, after: int | None = None) -> AsyncIterator[Message]:
         """Every message in order (after the message id ``after``), page by page:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -15,6 +15,7 @@ from ._http import (
     DEFAULT_TIMEOUT,
     Base,
     Call,
+    file_call,
     new_idempotency_key,
     read_answer,
 )
@@ -295,6 +296,20 @@ class Conversations(_Resource):
             body["wait"] = wait
         path = {"conversation_id": conversation_id}
         return self._call(Call("v1_conversations_messages_create", path, body=body))
+
+    def send_file(
+        self,
+        conversation_id: str,
+        content: bytes | BinaryIO,
+        filename: str,
+        *,
+        content_type: str = "application/octet-stream",
+        text: str | None = None,
+    ) -> MessageResult:
+        """The customer's file (a photo, a PDF, a text file), as a message with it attached
+        and ``text`` beside it: the orchestrator's answer, as ``send`` gives it. The server
+        tells the file's kind by its bytes; the message's ``attachments`` carry its link."""
+        return self._call(file_call(conversation_id, content, filename, content_type, text))
 
     def messages(self, conversation_id: str, *, after: int | None = None) -> Iterator[Message]:
         """Every message in order (after the message id ``after``), page by page."""

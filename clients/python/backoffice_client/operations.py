@@ -80,6 +80,9 @@ OPERATIONS: dict[str, Operation] = {
     "v1_conversations_messages_create": Operation(
         "POST", "/api/v1/conversations/{conversation_id}/messages", "conversations.send"
     ),
+    "v1_conversations_files_create": Operation(
+        "POST", "/api/v1/conversations/{conversation_id}/files", "conversations.send_file"
+    ),
     "v1_conversations_events_list": Operation(
         "GET", "/api/v1/conversations/{conversation_id}/events", "conversations.events"
     ),

@@ -3,7 +3,7 @@ the decoded JSON itself, so ``rules["handoffs"]`` and a type checker both work."
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 # --- agents -------------------------------------------------------------------------------------
 
@@ -196,6 +196,17 @@ class Signals(TypedDict, total=False):
     risk: list[str]
 
 
+class FileRef(TypedDict):
+    """A file sent with a message; ``url`` is its signed link (relative to the server), which
+    expires. A mail's file of a kind that is not kept has no ``id`` and no ``url``."""
+
+    id: NotRequired[str]
+    filename: str
+    contentType: str
+    size: int
+    url: NotRequired[str]
+
+
 class Message(TypedDict):
     id: int
     role: Literal["customer", "agent", "human", "system"]
@@ -203,6 +214,7 @@ class Message(TypedDict):
     text: str
     signals: Signals
     createdAt: str
+    attachments: NotRequired[list[FileRef]]
 
 
 class MessageResult(TypedDict):
