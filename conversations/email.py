@@ -263,16 +263,19 @@ def email_build(message: Message) -> EmailMessage:
         headers["References"] = " ".join(references)
     headers["Auto-Submitted"] = "auto-replied" if message.role != MessageRole.HUMAN else "no"
     body = message.text
+    channel = channel_of(tenant.pk)
     if conversation.channel == Channel.WEB:  # the chat's customer asked for replies by e-mail
         chat = f"{settings.SITE_URL}{reverse('chat', args=[tenant.slug])}"
+        # an answer by e-mail comes back only through the tenant's inbound e-mail channel
+        back = "Reply to this e-mail, or go back to the chat" if channel else "Go back to the chat"
         body = (
             f"{body}\n\n--\nYou asked {tenant.name} to answer by e-mail while you are away "
-            f"from the chat. Reply to this e-mail, or go back to the chat: {chat}"
+            f"from the chat. {back} to answer: {chat}"
         )
     mail = EmailMessage(
         subject=reply_subject(conversation),
         body=body,
-        from_email=sender_of(tenant, channel_of(tenant.pk)),
+        from_email=sender_of(tenant, channel),
         to=[conversation.customer_email],
         headers=headers,
     )

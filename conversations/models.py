@@ -109,6 +109,9 @@ class Conversation(StateGuarded, TenantOwned):
         help_text="A web chat's customer left their e-mail address: a person's replies are "
         "e-mailed to it while the customer is not in the chat.",
     )
+    # the last message of ours (a person's, the AI's, a notice) the web chat's customer had on
+    # their screen: the inbox shows "Seen" up to it (conversations.services.customer_saw)
+    customer_seen_message_id = models.BigIntegerField(null=True, blank=True, editable=False)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     silence_checked_at = models.DateTimeField(null=True, blank=True)

@@ -6,12 +6,14 @@ import secrets
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from conversations.decisions import AgentRouted, RouteReason
 from conversations.email import one_line_subject, subject_from_text
 from conversations.events import record
 from conversations.messages import message_post
-from conversations.models import Conversation, Message, MessageRole
+from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
+from core.events import conversation_watchers_group, notify_on_commit
 from core.models import Tenant
 from core.principals import (
     NOBODY,
@@ -105,3 +107,33 @@ def conversation_email_follow_up(*, conversation: Conversation, email: str) -> C
         text=f"The customer asked for replies by e-mail while away from the chat: {email}",
     )
     return locked
+
+
+def customer_saw(*, conversation_id, tenant_id: int, message_id: int) -> bool:
+    """The web chat's customer had message ``message_id`` of ours (a person's, the AI's, a
+    notice) on their screen: the conversation keeps the latest such message (one conditional
+    UPDATE: an older or repeated report changes nothing), and the inboxes that have it open are
+    told. A message of another conversation, theirs or a private note is no report. Returns
+    whether it moved."""
+    ours = Message.objects.filter(
+        tenant_id=tenant_id, conversation_id=conversation_id, pk=message_id
+    ).exclude(role__in=(MessageRole.CUSTOMER, *INTERNAL_ROLES))
+    if not ours.exists():
+        return False
+    moved = (
+        Conversation.objects.filter(tenant_id=tenant_id, pk=conversation_id)
+        .filter(
+            Q(customer_seen_message_id__isnull=True) | Q(customer_seen_message_id__lt=message_id)
+        )
+        .update(customer_seen_message_id=message_id)
+    )
+    if moved:
+        notify_on_commit(
+            [conversation_watchers_group(conversation_id)],
+            {
+                "type": "customer.seen",
+                "conversationId": str(conversation_id),
+                "messageId": message_id,
+            },
+        )
+    return bool(moved)

@@ -594,6 +594,12 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "A customer is typing (coalesced on their socket, one in 2 s), in the watched "
             "conversation.",
         ),
+        Grant(
+            "customer.seen",
+            AGENTS,
+            "The web chat's customer had our latest message on their screen (the inbox's "
+            '"Seen"), in the watched conversation.',
+        ),
         Grant("approval.requested", APPROVERS, "A request to decide."),
         Grant("approval.decided", APPROVERS, "A request decided."),
     ]

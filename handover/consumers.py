@@ -45,7 +45,7 @@ from conversations.models import (
     MessageRole,
 )
 from conversations.selectors import CONVERSATION_ID, conversation_by_id
-from conversations.services import customer_token_matches
+from conversations.services import customer_saw, customer_token_matches
 from core.api_errors import domain_error_body
 from core.compiled import INT_MARK, Compiled, Marker
 from core.errors import DomainError, Invalid, NotFound
@@ -677,6 +677,12 @@ class CustomerConsumer(JsonConsumer):
                     conversation_id=self.conversation_id, tenant_id=self.tenant_id
                 )
             return
+        if kind == "seen":
+            await self._seen(content.get("messageId"))
+            return
+        if kind == "visibility":
+            await self._visibility(content.get("visible"))
+            return
         if kind != "message.send":
             await self.send_json(_unknown(kind))
             return
@@ -690,6 +696,40 @@ class CustomerConsumer(JsonConsumer):
         )
         if refused is not None:
             await self.send_json(refused)
+
+    async def _seen(self, message_id: Any) -> None:
+        """The chat had our message ``messageId`` on the customer's screen (it tells only while
+        its page is shown): the inbox shows "Seen" up to it. A report of nothing newer than the
+        socket's last one costs nothing."""
+        message_id = _positive_id(message_id)
+        if message_id is None:
+            await self.send_json(
+                error_frame("invalid", "messageId must be a positive integer", field="messageId")
+            )
+            return
+        if message_id <= getattr(self, "seen_told", 0):
+            return
+        if await socket_db(customer_saw)(
+            conversation_id=self.conversation_id, tenant_id=self.tenant_id, message_id=message_id
+        ):
+            self.seen_told = message_id
+
+    async def _visibility(self, visible: Any) -> None:
+        """The chat's page was hidden (another tab, a minimised window, the website's chat
+        shut) or shown again: a hidden chat does not count as the customer being in it, so a
+        person's reply follows them by e-mail when they asked for that."""
+        if not isinstance(visible, bool):
+            await self.send_json(
+                error_frame("invalid", "visible must be true or false", field="visible")
+            )
+            return
+        counted = getattr(self, "counted", False)
+        if visible and not counted:
+            self.counted = True
+            await socket_db(customer_joined)(self.conversation_id)
+        elif not visible and counted:
+            self.counted = False
+            await socket_db(customer_left)(self.conversation_id)
 
     def _customer_says(self, text: Any) -> dict[str, Any] | None:
         """A customer's message.send, on a worker thread: counted by the chat limit (invalid

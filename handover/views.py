@@ -230,6 +230,8 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 "customerName": conversation.customer_name,
                 "customerEmail": conversation.customer_email,
                 "emailFollowUp": conversation.email_follow_up,  # a web chat's replies by e-mail
+                # the last message of ours the web chat's customer had on their screen
+                "customerSeenMessageId": conversation.customer_seen_message_id,
                 # the web page the chat was opened on (embed.js), or an integrator's "page"
                 "startedOn": _website_page(
                     (conversation.customer_attributes or {}).get("page"), None

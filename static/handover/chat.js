@@ -258,7 +258,46 @@
       h("time", { datetime: message.createdAt, class: "when" }, timeOf(message.createdAt)));
   }
 
-  function addMessage(message) {
+  // --- what the customer has seen ------------------------------------------------------------
+  // The chat is looked at while its page is shown and, framed on the tenant's website, while
+  // the website's chat is open (embed.js tells). The server hears of both: a hidden chat does
+  // not count as the customer being here (a person's reply then follows them by e-mail, when
+  // they asked for that), and the inbox shows "Seen" up to the last message of ours they had on
+  // their screen.
+  let openOnWebsite = true;
+  let seenTold = 0;
+  let visibleTold = null;
+
+  function lookedAt() {
+    return document.visibilityState === "visible" && openOnWebsite;
+  }
+
+  function tellServer(frame) {
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify(frame)); return true; }
+    return false;
+  }
+
+  function tellLooking() {
+    const looking = lookedAt();
+    if (looking !== visibleTold && tellServer({ type: "visibility", visible: looking })) visibleTold = looking;
+    if (!looking) return;
+    let latest = 0;
+    for (const item of list.querySelectorAll("li[data-id]")) {
+      if (item.dataset.role !== "customer") latest = Math.max(latest, Number(item.dataset.id));
+    }
+    if (latest > seenTold && tellServer({ type: "seen", messageId: latest })) seenTold = latest;
+  }
+
+  document.addEventListener("visibilitychange", tellLooking);
+  window.addEventListener("message", (event) => {
+    // the website's button opened or shut the chat (its origin only, as the tenant lists it)
+    if (!cfg.parentOrigin || event.origin !== cfg.parentOrigin || event.source !== window.parent) return;
+    if (!event.data || event.data.type !== "support-chat:shown") return;
+    openOnWebsite = Boolean(event.data.shown);
+    tellLooking();
+  });
+
+  function addMessage(message, { quiet = false } = {}) {
     if (shown.has(message.id)) return;
     shown.add(message.id);
     if (message.role === "human") lastHuman = message.author;
@@ -266,6 +305,7 @@
     if (message.role !== "customer") hideTyping();
     if (message.role === "human" && conversationState === "with_human") setStatus("with_human");
     scroll.scrollTop = scroll.scrollHeight;
+    if (message.role !== "customer" && !quiet) tellLooking();
   }
 
   // the server says when an agent starts and stops writing (agent.typing); the timer only
@@ -325,6 +365,9 @@
       attempts = 0;
       root.dataset.connection = "open";
       sendError(null);
+      visibleTold = true; // a socket counts the customer in when it opens
+      seenTold = 0;
+      tellLooking();
     });
     ws.addEventListener("message", (event) => {
       let data;
@@ -357,8 +400,9 @@
         list.replaceChildren();
         shown.clear();
         lastHuman = null;
-        for (const message of event.messages || []) addMessage(message);
+        for (const message of event.messages || []) addMessage(message, { quiet: true });
         setStatus(event.state);
+        tellLooking();
         if (event.agentTyping) showTyping(90);
         else hideTyping();
         break;

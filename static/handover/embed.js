@@ -134,10 +134,20 @@
     button.setAttribute("aria-expanded", "true");
     button.setAttribute("aria-label", "Close the chat");
     frame.focus();
+    tellChat(true);
+  }
+
+  // The chat hears whether it is open: shut, it is not being read (the team's inbox shows what
+  // the visitor has seen, and a person's reply may follow them by e-mail).
+  function tellChat(shown) {
+    if (frame && frame.contentWindow) {
+      frame.contentWindow.postMessage({ type: "support-chat:shown", shown }, new URL(chatUrl).origin);
+    }
   }
 
   function close() {
     panel.hidden = true;
+    tellChat(false);
     place();
     button.replaceChildren(bubble, badge);
     button.setAttribute("aria-expanded", "false");

@@ -99,6 +99,7 @@
     else if (conversation.state !== "resolved") pane.append(noteForm(conversation));
     if (mine) addTransfer(conversation);
     addCustomerPanel(detail);
+    markSeen();
     const scroller = pane.querySelector(".transcript-scroll");
     if (scroller && !pane.querySelector(".customer-typing")) {
       scroller.after(h("p", { class: "customer-typing", hidden: true, role: "status" }));
@@ -377,6 +378,26 @@
     tools.customerTypingTimer = setTimeout(() => { line.hidden = true; }, SHOW_TYPING_MS);
   }
 
+  // "Seen": the last message of ours (a person's or the AI's) that the web chat's customer had
+  // on their screen; their chat tells while its page is shown.
+  function markSeen() {
+    for (const old of pane.querySelectorAll(".seen-mark")) old.remove();
+    const seen = tools.detail && tools.detail.conversation.customerSeenMessageId;
+    if (!seen) return;
+    const ours = [...pane.querySelectorAll(".transcript li.msg-human[data-id], .transcript li.msg-agent[data-id]")]
+      .filter((item) => Number(item.dataset.id) <= seen);
+    const last = ours[ours.length - 1];
+    if (!last) return;
+    (last.querySelector(".msg-meta") || last).append(
+      h("span", { class: "seen-mark", title: "The customer had it on their screen" }, "Seen"));
+  }
+
+  function customerSeen(event) {
+    if (!tools.detail || tools.detail.conversation.id !== event.conversationId) return;
+    tools.detail.conversation.customerSeenMessageId = event.messageId;
+    markSeen();
+  }
+
   function transferred(event) {
     if (event.to === cfg.me || event.from === cfg.me) app().send({ type: "resync" });
     if (event.to === cfg.me) app().toast(`${event.from} passed you a conversation.`, "info");
@@ -430,6 +451,7 @@
       case "note.send.result": if (!data.ok) app().toast(`Note not saved: ${data.error}`, "error"); break;
       case "note.edit.result": if (!data.ok) app().toast(`Note not changed: ${data.error}`, "error"); break;
       case "customer.typing": customerTyping(data); break;
+      case "customer.seen": customerSeen(data); break;
       case "handoff.transferred": transferred(data); break;
       case "message.created":
         if (data.message && data.message.role === "customer") {

@@ -177,9 +177,13 @@ def test_a_reply_while_the_chat_is_shut_shows_on_the_button_until_it_opens(
     expect(badge).to_have_text("1")
     expect(launcher).to_have_attribute("aria-label", "Chat with us (1 new)")
     screenshot(page, "chat-embedded-unread")
+    # shut, the chat got the reply but nobody read it: the inbox says nothing of "Seen"
+    page.wait_for_timeout(1000)
+    expect(agent.locator(".transcript .seen-mark")).to_have_count(0)
     launcher.click()
     expect(badge).to_be_hidden()
     expect(chat.locator(".msg.from-human", has_text="Ada here")).to_be_visible()
+    expect(agent.locator(".transcript .msg-human .seen-mark")).to_have_text("Seen")
 
     # the visitor leaves an address in the frame; on the site's next page the chat (which
     # keeps no storage of its own there) still knows it, from the server

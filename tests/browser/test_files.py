@@ -81,6 +81,9 @@ def test_a_photo_goes_to_the_inbox_and_a_pdf_comes_back(acme, pages):  # noqa: F
     expect(chip).to_contain_text("return-label.pdf")
     expect(chip).to_have_attribute("download", "return-label.pdf")
     expect(agent.locator(".transcript .msg-human a.file-chip")).to_contain_text("return-label.pdf")
+    # the customer had it on their screen: the inbox says so, on that message only
+    expect(agent.locator(".transcript .msg-human .seen-mark")).to_have_text("Seen")
+    expect(agent.locator(".transcript .seen-mark")).to_have_count(1)
     # the reply was the first response: the header counts to the resolution, as the card does
     expect(agent.locator(".conv-head .target-clock")).to_contain_text("resolve in")
     # the list says what was sent, not the words that stand for it in the transcript

@@ -451,3 +451,74 @@ async def test_a_file_the_customer_sent_is_in_their_snapshot_with_its_link(
     assert with_file["attachments"][0]["url"].startswith("/files/")
     fetched = await sync_to_async(Client().get)(with_file["attachments"][0]["url"])
     assert fetched.status_code == 200
+
+
+def _answered_conversation(tenant):
+    """A web conversation with the customer's message and the AI's answer."""
+    from conversations.models import Message
+
+    conv, token = _open_conversation_with_token(tenant)
+    conversation_receive_message(conversation=conv, text="Where is my parcel?")
+    ours = Message.objects.filter(conversation=conv).exclude(role="customer").order_by("id")
+    theirs = Message.objects.get(conversation=conv, role="customer")
+    return conv, token, ours.last().pk, theirs.pk
+
+
+async def test_what_the_customer_saw_reaches_the_inbox_that_watches_it(tenant):
+    from conversations.models import Conversation as Conv
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    conv, token, answer_id, own_id = await sync_to_async(_answered_conversation)(tenant)
+    other, _, other_answer, _ = await sync_to_async(_answered_conversation)(tenant)
+    watcher, _, _ = await inbox(ada)
+    await receive_until(watcher, "inbox.snapshot")
+    await watcher.send_json_to({"type": "conversation.watch", "conversationId": str(conv.pk)})
+    await receive_until(watcher, "conversation.watch.result")
+    customer = Socket(application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN])
+    await customer.connect()
+    await receive_until(customer, "conversation.snapshot")
+
+    for bad in ("7", -1, True, None):  # refused in words, the socket stays
+        await customer.send_json_to({"type": "seen", "messageId": bad})
+        assert (await receive_until(customer, "error"))["field"] == "messageId"
+    await customer.send_json_to({"type": "seen", "messageId": own_id})  # their own: no report
+    await customer.send_json_to({"type": "seen", "messageId": other_answer})  # not this one's
+    await customer.send_json_to({"type": "seen", "messageId": answer_id})
+    told = await receive_until(watcher, "customer.seen")
+    await customer.send_json_to({"type": "seen", "messageId": answer_id})  # again: nothing
+    await customer.disconnect()
+    await watcher.disconnect()
+
+    assert told == {"type": "customer.seen", "conversationId": str(conv.pk), "messageId": answer_id}
+    seen = await sync_to_async(lambda: Conv.objects.get(pk=conv.pk).customer_seen_message_id)()
+    assert seen == answer_id
+    unseen = await sync_to_async(lambda: Conv.objects.get(pk=other.pk).customer_seen_message_id)()
+    assert unseen is None
+
+
+async def test_a_hidden_chat_does_not_count_as_the_customer_being_there(tenant):
+    from conversations.customer_presence import customer_here
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+    socket = Socket(application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN])
+    await socket.connect()
+    await receive_until(socket, "conversation.snapshot")
+
+    await socket.send_json_to({"type": "visibility", "visible": False})
+    await socket.send_json_to({"type": "visibility", "visible": False})  # twice: counted once
+    await socket.send_json_to({"type": "resync"})
+    await receive_until(socket, "conversation.snapshot")
+    hidden = customer_here(conv.pk)
+    await socket.send_json_to({"type": "visibility", "visible": True})
+    await socket.send_json_to({"type": "visibility", "visible": "yes"})
+    refused = await receive_until(socket, "error")
+    shown = customer_here(conv.pk)
+    await socket.disconnect()
+
+    assert (hidden, shown) == (False, True)
+    assert refused["field"] == "visible"
+    assert not customer_here(conv.pk)  # closed while shown: counted out once
