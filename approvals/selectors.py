@@ -23,6 +23,8 @@ from approvals.models import (
     CauseKind,
     Verdict,
 )
+from conversations.attachments import only_files
+from conversations.messages import files_shown
 from conversations.models import Message
 from core.models import ApproverGroup, Tenant
 from core.scoping import membership_of
@@ -214,7 +216,7 @@ def approval_transcript(approval: ApprovalRequest, *, limit: int = TRANSCRIPT_LE
     rows = (
         Message.objects.filter(conversation_id=approval.conversation_id)
         .order_by("-id")
-        .values("id", "role", "author", "text", "created_at")[:limit]
+        .values("id", "role", "author", "text", "created_at", "attachments")[:limit]
     )
     return [
         {
@@ -223,6 +225,9 @@ def approval_transcript(approval: ApprovalRequest, *, limit: int = TRANSCRIPT_LE
             "author": r["author"],
             "text": r["text"],
             "createdAt": r["created_at"],
+            # what the customer sent (a photo of the damage, a receipt): evidence for a decision
+            "files": files_shown(r["attachments"]),
+            "onlyFiles": only_files(r["text"], r["attachments"]),
         }
         for r in reversed(list(rows))
     ]

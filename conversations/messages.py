@@ -36,18 +36,18 @@ def message_json(message: Message) -> dict[str, Any]:
         "createdAt": message.created_at.isoformat(),
     }
     if message.attachments:  # files sent (conversations.attachments), each with its link
-        shown["attachments"] = files_shown(message)
+        shown["attachments"] = files_shown(message.attachments)
     if message.role == MessageRole.NOTE:
         shown["authorId"] = message.author_user_id
         shown["editedAt"] = message.edited_at.isoformat() if message.edited_at else None
     return shown
 
 
-def files_shown(message: Message) -> list[dict[str, Any]]:
-    """The message's files, each with its signed ``url``; one listed only by its name (a
-    mail's file of a kind that is not kept) has none."""
+def files_shown(entries: Iterable[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """A message's files (``Message.attachments``), each with its signed ``url``; one listed
+    only by its name (a mail's file of a kind that is not kept) has none."""
     shown = []
-    for entry in message.attachments or ():
+    for entry in entries or ():
         url = attachment_link(entry)
         shown.append({**entry, "url": url} if url else dict(entry))
     return shown

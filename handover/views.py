@@ -464,7 +464,7 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
             "agent": agents.get(m.author, m.author or "AI"),
             "system": "System",
         }.get(m.role, m.author)
-        m.shown_files = files_shown(m)
+        m.shown_files = files_shown(m.attachments)
         m.only_files = only_files(m.text, m.shown_files)
     activity = activity_of(conversation, agents=agents)
     # in time order; at the same instant a message comes first

@@ -501,3 +501,32 @@ def test_the_queue_page_costs_the_same_however_many_requests(
         response = alice.get("/approvals/")
     assert len(pending_ids(response.content.decode())) == 30
     assert few <= 16
+
+
+def test_the_detail_shows_the_photo_the_customer_sent(people, conversation, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conversations.attachments import attachment_take, without_text
+    from conversations.messages import message_post
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    photo = attachment_take(
+        conversation=conversation,
+        upload=SimpleUploadedFile("broken.png", b"\x89PNG\r\n\x1a\n" + bytes(40), "image/png"),
+        sent_by="customer",
+    )
+    message_post(
+        conversation=conversation,
+        role="customer",
+        text=without_text([photo.filename]),
+        files=[photo],
+    )
+    approval = ask(conversation, key="photo-1")
+
+    html = login(people["alice"]).get(f"/approvals/{approval.pk}/").content.decode()
+
+    link = re.search(r'<a class="file-image" href="(/files/[^"]+)"', html)
+    assert link, html
+    assert 'alt="broken.png"' in html
+    assert "sent without text" not in html  # the photo stands alone
+    assert Client().get(link.group(1).replace("&amp;", "&")).status_code == 200
