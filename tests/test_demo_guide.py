@@ -65,6 +65,7 @@ def test_the_walkthrough_refund_is_seeded_once_above_the_threshold():
 FIRST_QUESTIONS = [
     ("Hello, where is my order 1234?", "agent-returns", "tracking"),
     ("How do I return an item?", "agent-returns", "within 30 days"),
+    ("My boots arrived with a broken heel", "agent-returns", "Send a photo"),
     ("Why was I charged twice?", "agent-billing", ""),
     ("The app keeps crashing", "agent-tech", ""),
 ]
@@ -96,3 +97,28 @@ def test_the_demo_answers_a_newcomers_first_questions_from_the_right_specialist(
     assert words in result.reply.text
     conversation.refresh_from_db()
     assert conversation.current_agent.slug == agent
+
+
+def test_the_demo_thanks_a_customer_for_a_photo_sent_without_words():
+    from agents.models import Agent
+    from conversations.attachments import without_text
+    from conversations.services import conversation_start
+    from core.models import Tenant
+    from orchestration.turns import conversation_receive_message
+
+    call_command("seed_demo", stdout=io.StringIO())
+    tenant = Tenant.objects.get(slug="demo")
+    conversation, _ = conversation_start(
+        tenant=tenant,
+        agent=Agent.objects.get(tenant=tenant, slug="agent-supervisor"),
+        channel="web",
+        customer={"id": "newcomer"},
+    )
+    conversation_receive_message(conversation=conversation, text="My boots arrived broken")
+
+    result = conversation_receive_message(
+        conversation=conversation, text=without_text(["heel.png"])
+    )
+
+    assert result.reply is not None
+    assert "we have your file" in result.reply.text
