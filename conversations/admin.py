@@ -162,7 +162,11 @@ class ConversationAdmin(TenantScopedAdmin):
     list_select_related = ["current_agent"]
     inlines = [MessageInline, AttachmentInline, DecisionEventInline]
     exclude = ["customer_token_hash", "workflow_state", "ai_turn_message", "ai_turn_detail"]
-    readonly_fields = ["timeline", "opened_by", "opened_by_key"]
+    readonly_fields = ["timeline", "tags_shown", "opened_by", "opened_by_key"]
+
+    @admin.display(description="tags")
+    def tags_shown(self, conversation) -> str:
+        return ", ".join(tag.name for tag in conversation.tags.all()) or "—"
 
     @admin.display(description="timeline")
     def timeline(self, conversation) -> str:

@@ -60,7 +60,7 @@ def get_conversation(request, conversation_id) -> Conversation:
     return get_object_or_404(
         narrow_conversations(tenant_conversations(request), request.reach)
         .select_related("current_agent", "assignee")
-        .prefetch_related("handoffs__claimed_by"),
+        .prefetch_related("handoffs__claimed_by", "tags"),
         pk=conversation_id,
     )
 
@@ -139,6 +139,7 @@ def conversation_json(conversation: Conversation) -> dict:
             "attributes": conversation.customer_attributes,
         },
         "workflowId": conversation.workflow_id,
+        "tags": [tag.name for tag in conversation.tags.all()],
         "handoff": _latest_handoff(conversation),
         "createdAt": conversation.created_at,
         "updatedAt": conversation.updated_at,
@@ -184,6 +185,9 @@ class ConversationShape(serializers.Serializer):
     assignee = serializers.CharField(allow_null=True)
     turns = serializers.IntegerField()
     attempts = serializers.IntegerField()
+    tags = serializers.ListField(
+        child=serializers.CharField(), help_text="The tags people put on it (a-z, 0-9, - and _)."
+    )
     handoff = serializers.DictField(allow_null=True)
 
 
@@ -224,6 +228,7 @@ class ConversationListView(APIView):
             OpenApiParameter("customer", str, description="The customer's id, name or e-mail."),
             OpenApiParameter("since", OpenApiTypes.DATE, description="Started on or after."),
             OpenApiParameter("until", OpenApiTypes.DATE, description="Started on or before."),
+            OpenApiParameter("tag", str, description="Only conversations with this tag."),
             OpenApiParameter("limit", int),
         ],
         responses=ConversationShape(many=True),
@@ -243,7 +248,7 @@ class ConversationListView(APIView):
                 base=narrow_conversations(tenant_conversations(request), request.reach),
             )
             .select_related("current_agent", "assignee")
-            .prefetch_related("handoffs__claimed_by")
+            .prefetch_related("handoffs__claimed_by", "tags")
         )
         limit = _bounded_int(request.query_params.get("limit"), "limit", default=50, top=200)
         return Response([conversation_json(c) for c in conversations[:limit]])

@@ -429,3 +429,26 @@ class Attachment(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.content_type}, {self.size} B)"
+
+
+class ConversationTag(TenantOwned):
+    """A word people put on a conversation to find and count it later ("damaged", "vip"):
+    free-form, the tenant's names suggested as they type (``conversations.tags``)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "name"], name="conversation_tag_once")
+        ]
+        indexes = [models.Index(fields=["tenant", "name"], name="conversation_tag_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,5 +1,5 @@
 """Finding a tenant's conversations (issue 19, point 3): by state, channel, the person who held
-them, the customer, a date range, and words said in them.
+them, the customer, a date range, a tag, and words said in them.
 
 Words are searched with PostgreSQL's full-text search on PostgreSQL (``to_tsvector('simple',
 text)``, served by the GIN index of migration ``0004_message_text_search``; ``simple`` so every
@@ -17,6 +17,8 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from conversations.models import Channel, Conversation, Message, State
+from conversations.tags import tag_name
+from core.errors import Invalid
 
 SEARCH_CONFIG = "simple"
 MAX_QUERY = 200
@@ -31,6 +33,7 @@ class Filters:
     customer: str = ""  # the customer's id, name or e-mail (contains)
     since: dt.date | None = None
     until: dt.date | None = None
+    tag: str = ""  # a tag's name (conversations.tags)
 
 
 class BadFilter(ValueError):
@@ -57,7 +60,12 @@ def filters_from(params) -> Filters:
         except ValueError:
             raise BadFilter(name, "must be a date as YYYY-MM-DD") from None
 
-    state, channel = text("state"), text("channel")
+    state, channel, tag = text("state"), text("channel"), text("tag")
+    if tag:
+        try:
+            tag = tag_name(tag)
+        except Invalid as exc:
+            raise BadFilter("tag", exc.fields["tag"][0]) from None
     if state and state not in State.values:
         raise BadFilter("state", f"must be one of {', '.join(State.values)}")
     if channel and channel not in Channel.values:
@@ -70,6 +78,7 @@ def filters_from(params) -> Filters:
         customer=text("customer"),
         since=date("since"),
         until=date("until"),
+        tag=tag,
     )
     if filters.since and filters.until and filters.since > filters.until:
         raise BadFilter("until", "must not be before since")
@@ -110,6 +119,8 @@ def conversations_found(tenant, filters: Filters, base: QuerySet | None = None) 
         found = found.filter(created_at__date__gte=filters.since)
     if filters.until:
         found = found.filter(created_at__date__lte=filters.until)
+    if filters.tag:
+        found = found.filter(tags__name=filters.tag)
     if filters.q:
         found = found.filter(_words(tenant.pk, filters.q))
     return found.order_by("-created_at", "-id")

@@ -446,6 +446,12 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "other conversations), to the same people as the history.",
         ),
         Grant(
+            "inbox-tags",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "Tagging a conversation, to find and count such cases: whoever reads it in the "
+            "inbox or the history.",
+        ),
+        Grant(
             "inbox-team",
             MANAGERS,
             "Who holds what (each human agent's status, limit and conversations), for the "
@@ -594,6 +600,7 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "A customer is typing (coalesced on their socket, one in 2 s), in the watched "
             "conversation.",
         ),
+        Grant("conversation.tagged", AGENTS, "A conversation's tags changed (its id and tags)."),
         Grant(
             "customer.seen",
             AGENTS,

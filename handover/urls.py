@@ -36,6 +36,11 @@ urlpatterns = [
         views.inbox_files,
         name="inbox-files",
     ),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/tags",
+        views.inbox_tags,
+        name="inbox-tags",
+    ),
     path("inbox/history/", views.inbox_history, name="inbox-history"),
     path("inbox/team/", views.inbox_team, name="inbox-team"),
     path(

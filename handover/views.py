@@ -59,6 +59,7 @@ from conversations.services import (
     conversation_start,
     customer_token_matches,
 )
+from conversations.tags import conversation_tag, conversation_untag, tags_of, tenant_tag_names
 from core.api_errors import domain_error_response, error_body
 from core.errors import DomainError, Invalid
 from core.json_input import (
@@ -156,6 +157,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "transferUrl": reverse("inbox-transfer", args=[_UUID_SLOT]),
                 "requeueUrl": reverse("inbox-requeue", args=[_UUID_SLOT]),
                 "filesUrl": reverse("inbox-files", args=[_UUID_SLOT]),
+                "tagsUrl": reverse("inbox-tags", args=[_UUID_SLOT]),
+                "tagNames": tenant_tag_names(tenant.pk),
                 "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
                 "cannedReplies": [
                     {"shortcut": r.shortcut, "title": r.title, "text": r.text}
@@ -232,6 +235,7 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 "emailFollowUp": conversation.email_follow_up,  # a web chat's replies by e-mail
                 # the last message of ours the web chat's customer had on their screen
                 "customerSeenMessageId": conversation.customer_seen_message_id,
+                "tags": tags_of(conversation),
                 # the web page the chat was opened on (embed.js), or an integrator's "page"
                 "startedOn": _website_page(
                     (conversation.customer_attributes or {}).get("page"), None
@@ -360,6 +364,28 @@ def inbox_files(request: HttpRequest, conversation_id) -> JsonResponse:
 
 @page_door
 @require_POST
+def inbox_tags(request: HttpRequest, conversation_id) -> JsonResponse:
+    """Put a tag on a conversation the person reaches, or take one off: JSON ``{"add":
+    "damaged"}`` or ``{"remove": "damaged"}``. 200 ``{"tags": [...]}``; 400 naming ``tag``."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    try:
+        if "add" in data:
+            tags = conversation_tag(conversation=conversation, name=data["add"], user=request.user)
+        elif "remove" in data:
+            tags = conversation_untag(conversation=conversation, name=data["remove"])
+        else:
+            raise Invalid(fields={"tag": "say add or remove"})
+    except Invalid as exc:
+        return domain_error_response(exc)
+    return JsonResponse({"tags": tags})
+
+
+@page_door
+@require_POST
 def inbox_requeue(request: HttpRequest, conversation_id) -> JsonResponse:
     """Put a conversation you hold back in the queue (offered again)."""
     tenant = membership_of(request.user).tenant
@@ -414,9 +440,9 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
         base=narrow_conversations(Conversation.objects.all(), request.reach),
     )
     rows = list(
-        found.select_related("assignee").annotate(last_text=last_text)[
-            (page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1
-        ]
+        found.select_related("assignee")
+        .prefetch_related("tags")
+        .annotate(last_text=last_text)[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1]
     )
     query = request.GET.copy()
     query.pop("page", None)
@@ -435,6 +461,7 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
             "states": State.choices,
             "channels": Channel.choices,
             "people": _agent_usernames(tenant),
+            "tag_names": tenant_tag_names(tenant.pk),
             "can_supervise": bool(page_reach(request.user, "inbox-team")),
         },
         status=status,

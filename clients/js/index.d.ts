@@ -192,6 +192,8 @@ export interface Conversation {
   attempts: number;
   customer: Customer;
   workflowId: number | null;
+  /** The tags people put on it. */
+  tags: string[];
   handoff: { id: number; mode: string; status: string; claimedBy: string | null } | null;
   createdAt: string;
   updatedAt: string;
@@ -431,7 +433,7 @@ export class Client {
     editNote(noteId: number, text: string): Promise<Message>;
     list(options?: {
       state?: string; limit?: number; q?: string; channel?: string; assignee?: string;
-      customer?: string; since?: string; until?: string;
+      customer?: string; since?: string; until?: string; tag?: string;
     }): Promise<Conversation[]>;
     get(conversationId: string): Promise<Conversation>;
     send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;

@@ -311,9 +311,9 @@ class Conversations extends Resource {
   /** Edit a private note (only its author may; the old text is kept). Needs a person's token. */
   editNote(noteId, text) { return this._call('v1_notes_partial_update', { path: { note_id: noteId }, body: { text } }); }
   /** The most recent conversations (limit: at most 200, default 50). */
-  /** Newest first; found by words said (q), state, channel, assignee ("none"), customer, since/until (YYYY-MM-DD). */
-  list({ state, limit, q, channel, assignee, customer, since, until } = {}) {
-    return this._call('v1_conversations_list', { query: { state, limit, q, channel, assignee, customer, since, until } });
+  /** Newest first; found by words said (q), state, channel, assignee ("none"), customer, since/until (YYYY-MM-DD), tag. */
+  list({ state, limit, q, channel, assignee, customer, since, until, tag } = {}) {
+    return this._call('v1_conversations_list', { query: { state, limit, q, channel, assignee, customer, since, until, tag } });
   }
   get(conversationId) { return this._call('v1_conversations_retrieve', { path: { conversation_id: conversationId } }); }
   /** A customer message: the orchestrator's answer (state, handoff, replyStatus); the agent's

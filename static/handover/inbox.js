@@ -529,7 +529,9 @@
     const waited = waitingNow(handoff);
     let preview = handoff.pack ? handoff.pack.summary : (handoff.reason || "Handed over");
     if (handoff.status === "claimed" && last) {
-      preview = `${last.role === "customer" ? handoff.customer : last.author}: ${window.messageFiles.summary(last)}`;
+      preview = last.role === "system" // a notice to the customer: its words, not "system: …"
+        ? last.text
+        : `${last.role === "customer" ? handoff.customer : last.author}: ${window.messageFiles.summary(last)}`;
     }
     const classes = ["item"];
     if (isBreached) classes.push("breached");

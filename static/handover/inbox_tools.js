@@ -49,7 +49,11 @@
     });
     let data = {};
     try { data = await response.json(); } catch (_) { /* empty */ }
-    if (!response.ok) throw new Error((data.error && data.error.message) || `HTTP ${response.status}`);
+    if (!response.ok) {
+      const error = new Error((data.error && data.error.message) || `HTTP ${response.status}`);
+      error.fields = (data.error && data.error.fields) || {};
+      throw error;
+    }
     return data;
   }
 
@@ -99,6 +103,7 @@
     else if (conversation.state !== "resolved") pane.append(noteForm(conversation));
     if (mine) addTransfer(conversation);
     addCustomerPanel(detail);
+    addTags(conversation);
     markSeen();
     const scroller = pane.querySelector(".transcript-scroll");
     if (scroller && !pane.querySelector(".customer-typing")) {
@@ -378,6 +383,65 @@
     tools.customerTypingTimer = setTimeout(() => { line.hidden = true; }, SHOW_TYPING_MS);
   }
 
+  // --- tags: words to find and count such conversations later ---------------------------------
+
+  const tagNames = h("datalist", { id: "inbox-tag-names" });
+  document.body.append(tagNames);
+  function suggest(names) {
+    const known = new Set(cfg.tagNames || []);
+    for (const name of names) known.add(name);
+    cfg.tagNames = [...known];
+    tagNames.replaceChildren(...cfg.tagNames.map((name) => h("option", { value: name })));
+  }
+  suggest([]);
+
+  function addTags(conversation) {
+    const list = h("ul", { class: "tag-list" });
+    const input = h("input", {
+      type: "text", class: "tag-input", placeholder: "Add a tag", maxlength: "40",
+      list: "inbox-tag-names", autocomplete: "off", "aria-label": `Add a tag to the conversation with ${conversation.customer}`,
+    });
+    const render = (tags) => {
+      conversation.tags = tags;
+      list.replaceChildren(...tags.map((name) => h("li", { class: "tag-chip" }, name,
+        h("button", {
+          type: "button", class: "tag-remove", "aria-label": `Remove the tag ${name}`,
+          onclick: () => changeTags(conversation, { remove: name }, render),
+        }, "×"))));
+    };
+    render(conversation.tags || []);
+    input.addEventListener("keydown", async (event) => {
+      if (event.key !== "Enter" || event.isComposing) return;
+      event.preventDefault();
+      const name = input.value.trim();
+      if (!name) return;
+      input.value = ""; // ready for the next one at once; given back if it is refused
+      if (!await changeTags(conversation, { add: name }, render) && !input.value) input.value = name;
+    });
+    tools.renderTags = { id: conversation.id, render };
+    const head = pane.querySelector(".conv-head");
+    if (head) head.after(h("div", { class: "tag-bar", role: "group", "aria-label": "Tags" }, list, input));
+  }
+
+  async function changeTags(conversation, change, render) {
+    try {
+      const data = await postJSON(urlFor(cfg.tagsUrl, conversation.id), change);
+      render(data.tags);
+      suggest(data.tags);
+      return true;
+    } catch (error) {
+      const why = error.fields && error.fields.tag ? `a tag ${error.fields.tag[0]}` : error.message;
+      app().toast(`Tag not changed: ${why}.`, "error");
+      return false;
+    }
+  }
+
+  function tagged(event) {
+    suggest(event.tags || []);
+    const shown = tools.renderTags;
+    if (shown && shown.id === event.conversationId) shown.render(event.tags || []);
+  }
+
   // "Seen": the last message of ours (a person's or the AI's) that the web chat's customer had
   // on their screen; their chat tells while its page is shown.
   function markSeen() {
@@ -452,6 +516,7 @@
       case "note.edit.result": if (!data.ok) app().toast(`Note not changed: ${data.error}`, "error"); break;
       case "customer.typing": customerTyping(data); break;
       case "customer.seen": customerSeen(data); break;
+      case "conversation.tagged": tagged(data); break;
       case "handoff.transferred": transferred(data); break;
       case "message.created":
         if (data.message && data.message.role === "customer") {

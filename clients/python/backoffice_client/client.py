@@ -259,10 +259,12 @@ class Conversations(_Resource):
         customer: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        tag: str | None = None,
     ) -> builtins.list[Conversation]:
         """The most recent conversations (``limit``: at most 200, default 50), found by words
         said in them (``q``), state, channel, the person who held them (``assignee``, or
-        "none"), the customer, and the dates they started (``since``, ``until``: YYYY-MM-DD)."""
+        "none"), the customer, the dates they started (``since``, ``until``: YYYY-MM-DD) and a
+        tag people put on them (``tag``)."""
         params = {
             "state": state,
             "limit": limit,
@@ -272,6 +274,7 @@ class Conversations(_Resource):
             "customer": customer,
             "since": since,
             "until": until,
+            "tag": tag,
         }
         return self._call(Call("v1_conversations_list", params=params))
 

@@ -184,6 +184,7 @@ class Conversation(TypedDict, total=False):
     attempts: int
     customer: Customer
     workflowId: int | None
+    tags: list[str]  # the tags people put on it
     handoff: HandoffSummary | None
     createdAt: str
     updatedAt: str
