@@ -58,7 +58,7 @@ from insight.backtests import (
     backtest_start,
 )
 from insight.metrics import charts
-from insight.metrics.selectors import dashboard_figures
+from insight.metrics.selectors import dashboard_figures, tag_counts
 from insight.metrics.window import (
     Window,
     WindowInvalid,
@@ -427,6 +427,13 @@ def _csv_safe(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _history_of(tag: str, window, tz) -> str:
+    """The inbox's history of the window's conversations with ``tag``."""
+    since = timezone.localtime(window.start, tz).date().isoformat()
+    until = timezone.localtime(window.end - dt.timedelta(microseconds=1), tz).date().isoformat()
+    return f"{reverse('inbox-history')}?{urlencode({'tag': tag, 'since': since, 'until': until})}"
+
+
 @admin.register(MetricsDashboard)
 class MetricsDashboardAdmin(TenantScopedAdmin):
     """No list: the entry opens the dashboard; timelines hang off it."""
@@ -516,6 +523,10 @@ class MetricsDashboardAdmin(TenantScopedAdmin):
                 .isoformat(),
                 csv_query=urlencode(query),
                 ranges=ranges,
+                tags=[
+                    {**row, "history": _history_of(row["name"], window, tz)}
+                    for row in tag_counts(window)
+                ],
             )
         return TemplateResponse(request, "admin/insight/dashboard.html", context)
 

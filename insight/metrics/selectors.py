@@ -82,6 +82,7 @@ from approvals.models import ActionExecution, ApprovalRequest, ApprovalStatus, E
 from conversations.decisions import AgentRerouted
 from conversations.models import (
     Conversation,
+    ConversationTag,
     DecisionEvent,
     EventType,
 )
@@ -754,6 +755,26 @@ def summary_from(window: Window, rates: dict[str, Any]) -> dict[str, Any]:
         "agentCallRetryRate": calls["retryRate"],
         "agentCalls": calls["byRuntime"],
     }
+
+
+def tag_counts(window: Window, *, limit: int = 15) -> list[dict[str, Any]]:
+    """The tags people put on the conversations started in the window, the most used first:
+    ``[{"name", "conversations"}]`` (one query; an agent's window counts the conversations it
+    took part in, as the rates do)."""
+    tags = ConversationTag.objects.filter(
+        tenant=window.tenant,
+        conversation__created_at__gte=window.start,
+        conversation__created_at__lt=window.end,
+    )
+    if window.agent is not None:
+        took_part = _cohort_events(window).filter(agent_slug=window.agent, type__in=TOOK_PART)
+        tags = tags.filter(conversation__in=took_part.values("conversation"))
+    rows = (
+        tags.values("name")
+        .annotate(conversations=Count("conversation", distinct=True))
+        .order_by("-conversations", "name")[:limit]
+    )
+    return [{"name": r["name"], "conversations": r["conversations"]} for r in rows]
 
 
 def dashboard_figures(window: Window) -> dict[str, Any]:

@@ -224,3 +224,35 @@ def test_chart_labels_are_escaped(manager_client, team, tenant, url):
 
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_dashboard_counts_the_windows_tags_and_links_each_to_the_history(
+    manager_client, team, tenant, other_tenant, url
+):
+    from conversations.tags import conversation_tag
+    from tests.factories import make_team
+
+    sup, billing, _ = team
+    inside = [conversation(sup, when=at(4, 9)) for _ in range(3)]
+    routed(inside[0], billing, when=at(4, 9, 1), source=sup)
+    before = conversation(sup, when=at(1, 9))  # March 1: before the window
+    for conv in inside:
+        conversation_tag(conversation=conv, name="damaged")
+    conversation_tag(conversation=inside[0], name="vip")
+    conversation_tag(conversation=before, name="damaged")  # started before the window
+    theirs = make_team(other_tenant)
+    conversation_tag(conversation=conversation(theirs[0], when=at(4, 9)), name="secret-theirs")
+
+    page = manager_client.get(url, WINDOW)
+
+    assert page.context["tags"][0]["name"] == "damaged"
+    assert [(t["name"], t["conversations"]) for t in page.context["tags"]] == [
+        ("damaged", 3),
+        ("vip", 1),
+    ]
+    html = page.content.decode()
+    assert "secret-theirs" not in html
+    assert "/inbox/history/?tag=damaged&amp;since=" in html
+    # narrowed to an agent: the conversations it took part in
+    billing_only = manager_client.get(url, {**WINDOW, "agentId": billing.slug}).context["tags"]
+    assert [(t["name"], t["conversations"]) for t in billing_only] == [("damaged", 1), ("vip", 1)]
