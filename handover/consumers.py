@@ -33,6 +33,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import OuterRef, Subquery
 
 from config import ratelimit
 from config.socket_threads import socket_db
@@ -73,7 +74,7 @@ from core.scoping import membership_of
 from core.selectors import tenant_by_id
 from handover import presence
 from handover.limits import chat_message_refusal, wait_text
-from handover.models import Handoff
+from handover.models import Handoff, Status
 from handover.presence import agent_statuses
 from handover.services import (
     agent_status_set,
@@ -622,13 +623,15 @@ class CustomerConsumer(JsonConsumer):
         found = _STATE.rows(pk=self.conversation_id)
         if not found:
             raise Conversation.DoesNotExist(f"conversation {self.conversation_id}")
-        state, ai_turn_at, follow_up, email = found[0]
+        state, ai_turn_at, follow_up, email, waiting = found[0]
         messages = _SHOWN.instances(conversation=self.conversation_id)
         return {
             "type": "conversation.snapshot",
             # replies by e-mail while away: the address the customer left, if they asked
             "followUpEmail": email if follow_up else None,
             "state": state,
+            # waiting for a person: "live" (an offer rings in the team's inboxes) or "queued"
+            "waiting": {Status.OFFERED: "live", Status.QUEUED: "queued"}.get(waiting),
             "messages": [for_customer(message_json(m)) for m in messages],
             # an agent's answer is pending (its agent.typing may have left before this socket)
             "agentTyping": ai_turn_at is not None,
@@ -789,7 +792,17 @@ _STATE = Compiled(
     lambda pk: (
         Conversation.objects.filter(pk=pk)
         .order_by()
-        .values_list("state", "ai_turn_at", "email_follow_up", "customer_email")
+        .annotate(
+            # how the customer waits for a person, if they do: the open handoff's status
+            waiting=Subquery(
+                Handoff.objects.filter(
+                    conversation=OuterRef("pk"), status__in=(Status.OFFERED, Status.QUEUED)
+                )
+                .order_by("-id")
+                .values("status")[:1]
+            )
+        )
+        .values_list("state", "ai_turn_at", "email_follow_up", "customer_email", "waiting")
     ),
     pk=CONVERSATION_ID,
 )

@@ -267,6 +267,19 @@ def handoff_open(
     return handoff
 
 
+def _tell_customer_waiting(conversation: Conversation, waiting: str) -> None:
+    """The customer's chat hears how they wait for a person: ``live`` (an offer is ringing in
+    the team's inboxes) or ``queued`` (someone follows up). No handoff id: it is the team's."""
+    notify_on_commit(
+        [conversation_group(conversation.pk)],
+        {
+            "type": "conversation.waiting",
+            "conversationId": str(conversation.pk),
+            "waiting": waiting,
+        },
+    )
+
+
 def deliver_offer(handoff_id: int) -> bool:
     """Tell every available agent of the tenant about a hot offer (relayed from the outbox):
     online, not away or busy, under their limit of conversations; each on their own group, so
@@ -290,6 +303,9 @@ def deliver_offer(handoff_id: int) -> bool:
         with transaction.atomic():  # the relay's own short transaction (none is open here)
             handoff_make_cold(handoff_id=handoff_id, reason=f"live delivery failed: {exc}"[:200])
         return False
+    # told once it rings, not when it is opened: an offer nobody can take goes to the queue
+    # first (handoff_make_cold tells "queued"), and the chat must not hear "live" after that
+    _tell_customer_waiting(handoff.conversation, "live")
     return True
 
 
@@ -380,6 +396,7 @@ def _queue_cold(handoff: Handoff, conversation: Conversation, *, customer_told=F
         [tenant_inbox_group(handoff.tenant_id)],
         {"type": "handoff.queued", "handoffId": handoff.pk, "conversationId": str(conversation.pk)},
     )
+    _tell_customer_waiting(conversation, "queued")
 
 
 def _email_follow_up_once(handoff: Handoff, conversation: Conversation) -> None:

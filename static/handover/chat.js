@@ -24,6 +24,7 @@
   let retryTimer = null;
   let typingTimer = null;
   let conversationState = "new";
+  let waitingFor = null; // waiting for a person: "live" (an offer rings) or "queued"
   let lastHuman = null;
   let lastSent = null; // the last message sent, given back if the server refuses it for speed
   const shown = new Set();
@@ -130,7 +131,11 @@
       active: "Our AI assistant is here to help",
       stalled: "Our AI assistant is here to help",
       at_risk: "Our AI assistant is here to help",
-      handing_off: "Waiting for a person from our team…", // now, or once the team is back (the notice says which)
+      // a live offer rings in the team's inboxes now; a queued request waits for someone to
+      // follow up (out of hours: when the team is back)
+      handing_off: waitingFor === "queued"
+        ? (cfg.teamBack ? `Our team is back ${cfg.teamBack} and will answer here` : "Someone from our team will answer here soon")
+        : "Waiting for a person from our team…",
       with_human: lastHuman ? `You're chatting with ${lastHuman}` : "You're chatting with our team",
       resolved: "This conversation is resolved",
     };
@@ -401,6 +406,7 @@
         shown.clear();
         lastHuman = null;
         for (const message of event.messages || []) addMessage(message, { quiet: true });
+        waitingFor = event.waiting || null;
         setStatus(event.state);
         tellLooking();
         if (event.agentTyping) showTyping(90);
@@ -413,6 +419,10 @@
         break;
       case "conversation.updated":
         if (event.state) setStatus(event.state);
+        break;
+      case "conversation.waiting": // a live offer, or (nobody took it, or out of hours) the queue
+        waitingFor = event.waiting || null;
+        setStatus(conversationState);
         break;
       case "agent.typing":
         if (event.typing) showTyping(90);

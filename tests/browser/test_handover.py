@@ -359,3 +359,15 @@ def test_a_customer_waiting_for_a_person_leaves_an_address_for_replies(acme, pag
     expect(agent.locator("form.composer textarea")).to_have_attribute(
         "placeholder", re.compile("e-mailed to kim@example.com if they have left the chat")
     )
+
+
+def test_a_request_nobody_can_take_live_says_someone_will_answer_later(acme, pages):
+    customer = pages(viewport=(480, 800))  # no person of the team is online: it is queued
+    start_chat(customer, name="Kim", text="Hello")
+
+    customer_says(customer, "I want to talk to a human please")
+
+    status = customer.locator("#chat-status")
+    expect(status).to_contain_text(re.compile(r"will answer here"))
+    customer.reload()  # the chat's snapshot says the same
+    expect(status).to_contain_text(re.compile(r"will answer here"))

@@ -522,3 +522,32 @@ async def test_a_hidden_chat_does_not_count_as_the_customer_being_there(tenant):
     assert (hidden, shown) == (False, True)
     assert refused["field"] == "visible"
     assert not customer_here(conv.pk)  # closed while shown: counted out once
+
+
+async def test_the_chat_hears_whether_a_person_is_ringing_or_will_follow_up(tenant):
+    from handover.presence import presence_join
+    from handover.services import handoff_make_cold
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    await sync_to_async(presence_join)(user=ada, tenant=tenant)
+    conv, token = await sync_to_async(_open_conversation_with_token)(tenant)
+    socket = Socket(application, f"/ws/conversations/{conv.pk}/?token={token}", headers=[ORIGIN])
+    await socket.connect()
+    assert (await receive_until(socket, "conversation.snapshot"))["waiting"] is None
+
+    await sync_to_async(conversation_receive_message)(
+        conversation=conv, text="I want to talk to a human please"
+    )
+    live = await receive_until(socket, "conversation.waiting")
+    handoff = await sync_to_async(Handoff.objects.get)(conversation=conv)
+    await sync_to_async(handoff_make_cold)(handoff_id=handoff.pk, reason="nobody claimed it")
+    queued = await receive_until(socket, "conversation.waiting")
+    await socket.send_json_to({"type": "resync"})
+    again = await receive_until(socket, "conversation.snapshot")
+    await socket.disconnect()
+
+    assert live["waiting"] == "live" and queued["waiting"] == "queued"
+    assert "handoffId" not in live  # the team's, not the customer's
+    assert again["waiting"] == "queued"
