@@ -71,15 +71,11 @@ FIRST_QUESTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("question", "agent", "words"), FIRST_QUESTIONS)
-def test_the_demo_answers_a_newcomers_first_questions_from_the_right_specialist(
-    question, agent, words
-):
+def _demo_conversation():
+    """The demo tenant as seed_demo loads it, and a newcomer's web conversation with it."""
     from agents.models import Agent
-    from agents.runtimes import CANNOT_ANSWER
     from conversations.services import conversation_start
     from core.models import Tenant
-    from orchestration.turns import conversation_receive_message
 
     call_command("seed_demo", stdout=io.StringIO())
     tenant = Tenant.objects.get(slug="demo")
@@ -89,6 +85,17 @@ def test_the_demo_answers_a_newcomers_first_questions_from_the_right_specialist(
         channel="web",
         customer={"id": "newcomer"},
     )
+    return conversation
+
+
+@pytest.mark.parametrize(("question", "agent", "words"), FIRST_QUESTIONS)
+def test_the_demo_answers_a_newcomers_first_questions_from_the_right_specialist(
+    question, agent, words
+):
+    from agents.runtimes import CANNOT_ANSWER
+    from orchestration.turns import conversation_receive_message
+
+    conversation = _demo_conversation()
 
     result = conversation_receive_message(conversation=conversation, text=question)
 
@@ -100,20 +107,10 @@ def test_the_demo_answers_a_newcomers_first_questions_from_the_right_specialist(
 
 
 def test_the_demo_thanks_a_customer_for_a_photo_sent_without_words():
-    from agents.models import Agent
     from conversations.attachments import without_text
-    from conversations.services import conversation_start
-    from core.models import Tenant
     from orchestration.turns import conversation_receive_message
 
-    call_command("seed_demo", stdout=io.StringIO())
-    tenant = Tenant.objects.get(slug="demo")
-    conversation, _ = conversation_start(
-        tenant=tenant,
-        agent=Agent.objects.get(tenant=tenant, slug="agent-supervisor"),
-        channel="web",
-        customer={"id": "newcomer"},
-    )
+    conversation = _demo_conversation()
     conversation_receive_message(conversation=conversation, text="My boots arrived broken")
 
     result = conversation_receive_message(

@@ -10,9 +10,8 @@ import zlib
 import pytest
 
 from conversations.models import Attachment, Conversation
-from tests.browser.conftest import screenshot, sign_in, wait_live
-from tests.browser.test_handover import acme, customer_says, offer, start_chat  # noqa: F401
-from tests.factories import make_person
+from tests.browser.conftest import screenshot
+from tests.browser.test_handover import acme, ada_and_kim, customer_says, offer  # noqa: F401
 
 try:
     from playwright.sync_api import expect
@@ -42,12 +41,7 @@ def png(width: int = 40, height: int = 30) -> bytes:
 
 
 def test_a_photo_goes_to_the_inbox_and_a_pdf_comes_back(acme, pages):  # noqa: F811
-    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
-    agent = pages()
-    sign_in(agent, ada)
-    wait_live(agent)
-    customer = pages(viewport=(480, 800))
-    start_chat(customer, name="Kim", text="My boots came with a broken heel")
+    agent, customer = ada_and_kim(acme, pages, text="My boots came with a broken heel")
 
     # a page named as a photo is refused, in words, and nothing shows in the thread
     customer.set_input_files(

@@ -49,6 +49,17 @@ def start_chat(page, *, name: str, text: str, shot: str | None = None) -> None:
     expect(page.locator(".chat")).to_have_attribute("data-connection", "open")
 
 
+def ada_and_kim(acme, pages, *, text: str):
+    """Ada signed in to the inbox, and Kim's chat started with ``text``: (inbox, chat)."""
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = pages()
+    sign_in(agent, ada)
+    wait_live(agent)
+    customer = pages(viewport=(480, 800))
+    start_chat(customer, name="Kim", text=text)
+    return agent, customer
+
+
 def customer_says(page, text: str) -> None:
     page.fill("#composer-text", text)
     page.press("#composer-text", "Enter")

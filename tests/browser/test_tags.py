@@ -9,9 +9,8 @@ import re
 import pytest
 
 from conversations.models import ConversationTag
-from tests.browser.conftest import screenshot, sign_in, wait_live
-from tests.browser.test_handover import acme, customer_says, offer, start_chat  # noqa: F401
-from tests.factories import make_person
+from tests.browser.conftest import screenshot
+from tests.browser.test_handover import acme, ada_and_kim, customer_says, offer  # noqa: F401
 
 try:
     from playwright.sync_api import expect
@@ -22,12 +21,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_person_tags_a_conversation_and_finds_it_by_the_tag(acme, pages):  # noqa: F811
-    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
-    agent = pages()
-    sign_in(agent, ada)
-    wait_live(agent)
-    customer = pages(viewport=(480, 800))
-    start_chat(customer, name="Kim", text="My boots came broken")
+    agent, customer = ada_and_kim(acme, pages, text="My boots came broken")
     customer_says(customer, "I want to talk to a human please")
     card = offer(agent, "Kim")
     expect(card).to_be_visible()
