@@ -1,11 +1,11 @@
 """The Content-Security-Policy header (Django 5.2 has none built in; the other security headers
-come from Django's SecurityMiddleware and XFrameOptionsMiddleware, configured in settings), and
-the refusal of NUL characters in URLs."""
+come from Django's SecurityMiddleware and XFrameOptionsMiddleware, configured in settings), the
+refusal of NUL characters in URLs, and of bodies larger than any door takes."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from core.api_errors import error_body
 
@@ -24,6 +24,30 @@ class ContentSecurityPolicyMiddleware:
         if self.policy and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = self.policy
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """413 for a request whose Content-Length is larger than ``REQUEST_MAX_BYTES``, before
+    anything reads its body: Django's CSRF check parses a multipart form (its files spooled to
+    disk) before any view could look at the size, and no door of ours takes more (the mail
+    provider's post is at most 25 MiB, a file in a conversation ``ATTACHMENT_MAX_BYTES``). Each
+    door keeps its own, smaller limit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        limit = settings.REQUEST_MAX_BYTES
+        if declared > limit:
+            message = f"The request is larger than {limit // (1024 * 1024)} MiB."
+            if request.path_info.startswith("/api/"):
+                return JsonResponse(error_body("payload_too_large", message), status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class RejectNulCharactersMiddleware:

@@ -157,6 +157,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
     "config.security.RejectNulCharactersMiddleware",
+    "config.security.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -406,6 +407,9 @@ STATIC_ROOT = env_str("STATIC_ROOT") or str(BASE_DIR / "staticfiles")  # collect
 MEDIA_ROOT = env_str("MEDIA_ROOT") or str(BASE_DIR / "media")
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 ATTACHMENT_LINK_SECONDS = env_int("ATTACHMENT_LINK_SECONDS", 7 * 24 * 3600)
+# No request body is larger (config/security.py, before CSRF parses a form): the largest door
+# takes 25 MiB (a mail provider's post); each door has its own, smaller limit too.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 26 * 1024 * 1024)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "support-backoffice@localhost")

@@ -434,3 +434,23 @@ def test_the_api_refuses_a_file_over_the_limit_before_reading_it(
 
     assert response.status_code == 413
     assert Attachment.objects.count() == 0
+
+
+def test_no_door_reads_a_body_larger_than_any_door_takes(team, tenant, settings, key_client):
+    settings.REQUEST_MAX_BYTES = 4096
+    started = _start()
+    body = {**started, "file": _file(content=PNG + b"x" * 8000)}
+
+    # from another site: refused before Django's CSRF check would parse the form
+    foreign = Client(enforce_csrf_checks=True).post(
+        "/chat/acme/files", body, headers={"Origin": "https://evil.example"}
+    )
+    api = key_client.post(
+        f"/api/v1/conversations/{started['conversationId']}/files",
+        {"file": _file(content=PNG + b"x" * 8000)},
+        format="multipart",
+    )
+
+    assert foreign.status_code == 413
+    assert api.status_code == 413 and api.json()["error"]["code"] == "payload_too_large"
+    assert Attachment.objects.count() == 0
