@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from agents.models import Agent, RiskCategory, Workflow
 from conversations import decisions
-from conversations.attachments import attachment_discard, attachment_take, without_text
+from conversations.attachments import attachment_send
 from conversations.messages import message_json
 from conversations.models import (
     INTERNAL_ROLES,
@@ -34,7 +34,7 @@ from core.api_auth import (
 )
 from core.api_parsers import FileFormParser
 from core.errors import Invalid
-from core.limits import MessageTextField, message_text
+from core.limits import MessageTextField
 from core.scoping import scope_queryset
 from orchestration.reach import narrow_conversations
 from orchestration.turns import (
@@ -421,24 +421,21 @@ class FilesView(APIView):
         uploads = request.FILES.getlist("file")
         if len(uploads) != 1:
             raise serializers.ValidationError({"file": ["send exactly one file"]})
-        text = request.data.get("text")
         try:
-            text = message_text(text).strip() if isinstance(text, str) and text.strip() else ""
-            taken = attachment_take(
-                conversation=conversation, upload=uploads[0], sent_by=MessageRole.CUSTOMER
+            result = attachment_send(
+                conversation=conversation,
+                upload=uploads[0],
+                text=request.data.get("text"),
+                sent_by=MessageRole.CUSTOMER,
+                send=lambda text, files: conversation_receive_message(
+                    conversation=Conversation(pk=conversation.pk, tenant=tenant),
+                    text=text,
+                    files=files,
+                    sent_by=request_principal(request),
+                ),
             )
         except Invalid as exc:
             raise serializers.ValidationError(exc.fields) from None
-        try:
-            result = conversation_receive_message(
-                conversation=Conversation(pk=conversation.pk, tenant=tenant),
-                text=text or without_text([taken.filename]),
-                files=[taken],
-                sent_by=request_principal(request),
-            )
-        except BaseException:  # not taken (resolved meanwhile): the file goes too
-            attachment_discard([taken])
-            raise
         return _answered(result, None)
 
 

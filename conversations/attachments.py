@@ -23,8 +23,8 @@ import datetime as dt
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from django.conf import settings
@@ -37,6 +37,9 @@ from django.utils import timezone
 
 from conversations.models import Attachment, Conversation
 from core.errors import Invalid
+from core.limits import message_text
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,35 @@ def attachment_take(*, conversation: Conversation, upload: Any, sent_by: str) ->
         attachment.file.delete(save=False)
         raise
     return attachment
+
+
+def caption(value: Any) -> str:
+    """The words sent with a file: none, or a message's text (its checks: Invalid naming
+    ``text``)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    return message_text(value).strip()
+
+
+def attachment_send(
+    *,
+    conversation: Conversation,
+    upload: Any,
+    text: Any,
+    sent_by: str,
+    send: Callable[[str, list[Attachment]], T],
+) -> T:
+    """Check and store ``upload`` and the words sent with it, then ``send(text, files)``: the
+    one door's own way of writing the message (the customer's turn, a person's reply). A file
+    without words says so in its text (``without_text``). When ``send`` refuses, the stored
+    file goes too. Raises Invalid naming ``file`` or ``text``."""
+    words = caption(text)
+    taken = attachment_take(conversation=conversation, upload=upload, sent_by=sent_by)
+    try:
+        return send(words or without_text([taken.filename]), [taken])
+    except BaseException:
+        attachment_discard([taken])
+        raise
 
 
 def attachment_entry(attachment: Attachment) -> dict[str, Any]:

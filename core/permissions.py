@@ -354,6 +354,12 @@ API: Mapping[str, Grant] = _by_operation(
         ),
         *_rows(
             "POST",
+            "/api/v1/handoffs/{handoff_id}/files",
+            AGENTS,
+            "The claimer sends the customer a file (the service checks it is the claimer).",
+        ),
+        *_rows(
+            "POST",
             "/api/v1/handoffs/{handoff_id}/resolve",
             AGENTS,
             "The claimer closes the conversation.",

@@ -37,11 +37,9 @@ from config.framing import policy_framed_by, same_origin_or_csrf
 from conversations.attachments import (
     IMAGE_TYPES,
     attachment_by_link,
-    attachment_discard,
-    attachment_take,
+    attachment_send,
     only_files,
     size_text,
-    without_text,
 )
 from conversations.messages import files_shown, message_json
 from conversations.models import (
@@ -345,19 +343,16 @@ def inbox_files(request: HttpRequest, conversation_id) -> JsonResponse:
         return form
     data, upload = form
     try:
-        text = _caption(data.get("text"))
-        taken = attachment_take(conversation=conversation, upload=upload, sent_by=MessageRole.HUMAN)
-    except Invalid as exc:
-        return domain_error_response(exc)
-    try:
-        message = human_send_message(
+        message = attachment_send(
             conversation=conversation,
-            user=request.user,
-            text=text or without_text([taken.filename]),
-            files=[taken],
+            upload=upload,
+            text=data.get("text"),
+            sent_by=MessageRole.HUMAN,
+            send=lambda text, files: human_send_message(
+                conversation=conversation, user=request.user, text=text, files=files
+            ),
         )
-    except DomainError as exc:  # not theirs (any more)
-        attachment_discard([taken])
+    except DomainError as exc:  # a bad file or text; or not theirs (any more)
         return domain_error_response(exc)
     return _file_sent(message)
 
@@ -869,20 +864,16 @@ def chat_files(request: HttpRequest, slug: str) -> JsonResponse:
     if conversation.state == State.RESOLVED:
         return _json_error(409, "conflict", "This conversation is resolved.")
     try:
-        text = _caption(data.get("text"))
-        taken = attachment_take(
-            conversation=conversation, upload=upload, sent_by=MessageRole.CUSTOMER
-        )
-    except Invalid as exc:
-        return domain_error_response(exc)
-    try:
-        result = conversation_receive_message(
+        result = attachment_send(
             conversation=conversation,
-            text=text or without_text([taken.filename]),
-            files=[taken],
+            upload=upload,
+            text=data.get("text"),
+            sent_by=MessageRole.CUSTOMER,
+            send=lambda text, files: conversation_receive_message(
+                conversation=conversation, text=text, files=files
+            ),
         )
-    except DomainError as exc:  # resolved meanwhile
-        attachment_discard([taken])
+    except DomainError as exc:  # a bad file or text; or resolved meanwhile
         return domain_error_response(exc)
     return _file_sent(result.message)
 
@@ -923,13 +914,6 @@ def _upload_form(request: HttpRequest) -> tuple[QueryDict, UploadedFile] | JsonR
     if len(uploads) != 1:
         return _json_error(400, "invalid", "Send one file.", {"file": ["send exactly one file"]})
     return data, uploads[0]
-
-
-def _caption(value: Any) -> str:
-    """The text sent with a file: none, or a message's text (its checks)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return ""
-    return message_text(value).strip()
 
 
 @require_GET

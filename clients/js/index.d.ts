@@ -471,6 +471,12 @@ export class Client {
     resolve(handoffId: number): Promise<Handoff>;
     handBack(handoffId: number): Promise<Handoff>;
     send(handoffId: number, text: string): Promise<Message>;
+    sendFile(
+      handoffId: number,
+      content: Blob | ArrayBuffer | Uint8Array,
+      filename: string,
+      options?: { contentType?: string; text?: string },
+    ): Promise<Message>;
   };
   cannedReplies: {
     list(): Promise<CannedReply[]>;

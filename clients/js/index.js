@@ -93,6 +93,15 @@ export function retryAfterSeconds(value) {
  * (acting as that person). 429 and 503 answers are retried up to `maxRetries` times, honouring
  * `Retry-After` up to `maxRetryWait` milliseconds; errors throw the classes above.
  */
+// A file's multipart form (the server tells its kind by its bytes): a Blob, a Buffer or bytes.
+function fileForm(content, filename, contentType, text) {
+  const form = new FormData();
+  const blob = content instanceof Blob ? content : new Blob([content], { type: contentType });
+  form.append('file', blob, filename);
+  if (text) form.append('text', text);
+  return form;
+}
+
 export class Client {
   constructor({
     baseUrl,
@@ -327,10 +336,7 @@ class Conversations extends Resource {
   /** The customer's file (a photo, a PDF, a text file: a Blob, a Buffer or bytes) as a
    * message with it attached and `text` beside it: the orchestrator's answer, as `send` gives it. */
   sendFile(conversationId, content, filename, { contentType = 'application/octet-stream', text } = {}) {
-    const form = new FormData();
-    const blob = content instanceof Blob ? content : new Blob([content], { type: contentType });
-    form.append('file', blob, filename);
-    if (text) form.append('text', text);
+    const form = fileForm(content, filename, contentType, text);
     return this._call('v1_conversations_files_create', { path: { conversation_id: conversationId }, form });
   }
   /** Every message in order (after the message id `after`), page by page. */
@@ -380,6 +386,12 @@ class Handoffs extends Resource {
   handBack(handoffId) { return this._call('v1_handoffs_hand_back_create', { path: { handoff_id: handoffId } }); }
   /** A human agent's message to the customer of a claimed handoff. */
   send(handoffId, text) { return this._call('v1_handoffs_messages_create', { path: { handoff_id: handoffId }, body: { text } }); }
+  /** A human agent's file to the customer of a claimed handoff (a return label), with `text`
+   * beside it: by e-mail too, attached, where replies are e-mailed. */
+  sendFile(handoffId, content, filename, { contentType = 'application/octet-stream', text } = {}) {
+    const form = fileForm(content, filename, contentType, text);
+    return this._call('v1_handoffs_files_create', { path: { handoff_id: handoffId }, form });
+  }
 }
 
 class CannedReplies extends Resource {

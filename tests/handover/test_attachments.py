@@ -454,3 +454,34 @@ def test_no_door_reads_a_body_larger_than_any_door_takes(team, tenant, settings,
     assert foreign.status_code == 413
     assert api.status_code == 413 and api.json()["error"]["code"] == "payload_too_large"
     assert Attachment.objects.count() == 0
+
+
+def test_the_claimer_sends_a_file_through_the_api(team, tenant):
+    from rest_framework.test import APIClient
+
+    started = _start()
+    conversation = Conversation.objects.get(pk=started["conversationId"])
+    handoff = _handoff(conversation)
+    ada = make_person(tenant=tenant, roles=["agent"], username="ada", first_name="Ada")
+    bob = make_person(tenant=tenant, roles=["agent"], username="bob")
+    handoff_claim(handoff=handoff, user=ada)
+
+    def post(user, **fields):
+        client = APIClient()
+        client.force_authenticate(user)
+        return client.post(
+            f"/api/v1/handoffs/{handoff.pk}/files",
+            {"file": _file("label.pdf", PDF, "application/pdf"), **fields},
+            format="multipart",
+        )
+
+    sent = post(ada, text="Your return label")
+    not_theirs = post(bob)
+    bad_text = post(ada, text="x\x00")
+
+    assert sent.status_code == 201, sent.content
+    assert sent.json()["attachments"][0]["filename"] == "label.pdf"
+    assert sent.json()["text"] == "Your return label"
+    assert not_theirs.status_code == 409
+    assert bad_text.status_code == 400 and "text" in bad_text.json()["error"]["fields"]
+    assert Attachment.objects.count() == 1  # the refused ones left nothing

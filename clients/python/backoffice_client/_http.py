@@ -164,12 +164,18 @@ def _error(response: httpx.Response, error: dict[str, Any], body: Any) -> ApiErr
 
 
 def file_call(
-    conversation_id: str, content: Any, filename: str, content_type: str, text: str | None
+    operation: str,
+    path: Mapping[str, Any],
+    content: Any,
+    filename: str,
+    content_type: str,
+    text: str | None,
 ) -> Call:
-    """The call that sends the customer's file (``conversations.send_file``)."""
+    """The call that sends a file as a multipart form (``conversations.send_file``,
+    ``handoffs.send_file``)."""
     return Call(
-        "v1_conversations_files_create",
-        {"conversation_id": conversation_id},
+        operation,
+        path,
         files={"file": (filename, content, content_type)},
         form={"text": text} if text else {},
     )

@@ -330,7 +330,10 @@ class AsyncConversations(_AsyncResource):
         """The customer's file (a photo, a PDF, a text file), as a message with it attached
         and ``text`` beside it: the orchestrator's answer, as ``send`` gives it. The server
         tells the file's kind by its bytes; the message's ``attachments`` carry its link."""
-        return await self._call(file_call(conversation_id, content, filename, content_type, text))
+        path = {"conversation_id": conversation_id}
+        return await self._call(
+            file_call("v1_conversations_files_create", path, content, filename, content_type, text)
+        )
 
     def messages(self, conversation_id: str, *, after: int | None = None) -> AsyncIterator[Message]:
         """Every message in order (after the message id ``after``), page by page:
@@ -436,6 +439,22 @@ class AsyncHandoffs(_AsyncResource):
         """A human agent's message to the customer of a claimed handoff."""
         path = {"handoff_id": handoff_id}
         return await self._call(Call("v1_handoffs_messages_create", path, body={"text": text}))
+
+    async def send_file(
+        self,
+        handoff_id: int,
+        content: bytes | BinaryIO,
+        filename: str,
+        *,
+        content_type: str = "application/octet-stream",
+        text: str | None = None,
+    ) -> Message:
+        """A human agent's file to the customer of a claimed handoff (a return label), with
+        ``text`` beside it: by e-mail too, attached, where replies are e-mailed."""
+        path = {"handoff_id": handoff_id}
+        return await self._call(
+            file_call("v1_handoffs_files_create", path, content, filename, content_type, text)
+        )
 
 
 class AsyncStacks(_AsyncResource):

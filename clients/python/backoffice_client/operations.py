@@ -110,6 +110,9 @@ OPERATIONS: dict[str, Operation] = {
     "v1_handoffs_hand_back_create": Operation(
         "POST", "/api/v1/handoffs/{handoff_id}/hand-back", "handoffs.hand_back"
     ),
+    "v1_handoffs_files_create": Operation(
+        "POST", "/api/v1/handoffs/{handoff_id}/files", "handoffs.send_file"
+    ),
     "v1_handoffs_messages_create": Operation(
         "POST", "/api/v1/handoffs/{handoff_id}/messages", "handoffs.send"
     ),
