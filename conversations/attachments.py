@@ -38,6 +38,7 @@ from django.utils import timezone
 from conversations.models import Attachment, Conversation
 from core.errors import Invalid
 from core.limits import message_text
+from core.observability import metrics
 
 T = TypeVar("T")
 
@@ -118,7 +119,18 @@ def sniff(upload: Any, name: str) -> str | None:
 
 def attachment_take(*, conversation: Conversation, upload: Any, sent_by: str) -> Attachment:
     """Check ``upload`` (a Django ``UploadedFile``) and store it as a file of
-    ``conversation``, tied to no message yet. Raises Invalid naming ``file``."""
+    ``conversation``, tied to no message yet. Raises Invalid naming ``file``. Counted in the
+    operators' metrics (``attachments_total``, ``attachment_bytes_total``)."""
+    try:
+        attachment = _take(conversation, upload, sent_by)
+    except Invalid:
+        metrics.attachment_taken(sent_by=sent_by, size=None)
+        raise
+    metrics.attachment_taken(sent_by=sent_by, size=attachment.size)
+    return attachment
+
+
+def _take(conversation: Conversation, upload: Any, sent_by: str) -> Attachment:
     if upload is None:
         raise _refused("choose a file to send")
     limit = settings.ATTACHMENT_MAX_BYTES

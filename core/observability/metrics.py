@@ -118,6 +118,14 @@ guardrail_triggers = Counter(
     f"{PREFIX}_guardrail_triggers_total", "Guardrails that blocked or redacted a reply", ["action"]
 )
 budget_stops = Counter(f"{PREFIX}_budget_stops_total", "Turns stopped by a budget")
+attachments = Counter(
+    f"{PREFIX}_attachments_total",
+    "Files sent in conversations: stored or refused, by who sent them",
+    ["outcome", "sent_by"],
+)
+attachment_bytes = Counter(
+    f"{PREFIX}_attachment_bytes_total", "Bytes of the files stored, by who sent them", ["sent_by"]
+)
 
 RUNTIMES = frozenset({"builtin", "openai", "webhook"})
 STEPS = frozenset({"decide", "agent_run", "apply"})
@@ -191,6 +199,15 @@ def approval_decided(*, outcome: str, requested_at: Any, decided_at: Any) -> Non
     approval_decisions.labels(outcome=str(outcome)).observe(
         max(0.0, (decided_at - requested_at).total_seconds())
     )
+
+
+def attachment_taken(*, sent_by: str, size: int | None) -> None:
+    """A file sent in a conversation: stored (``size`` its bytes) or refused (``None``)."""
+    if not _on:
+        return
+    attachments.labels(outcome="refused" if size is None else "stored", sent_by=sent_by).inc()
+    if size is not None:
+        attachment_bytes.labels(sent_by=sent_by).inc(size)
 
 
 def channel_sent(outcome: str) -> None:

@@ -306,3 +306,34 @@ def test_the_alert_rules_are_prometheus_rule_groups():
         "backoffice_handoffs_unclaimed",
     ):
         assert series in exprs
+
+
+def test_the_scraper_counts_the_files_stored_and_refused(
+    key_client, team, client, settings, tmp_path
+):
+    settings.METRICS_TOKEN = TOKEN
+    settings.MEDIA_ROOT = str(tmp_path)
+
+    def scrape() -> str:
+        return client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+
+    before = scrape()
+    conv = start(key_client)
+    url = f"/api/v1/conversations/{conv}/files"
+    png = b"\x89PNG\r\n\x1a\n" + bytes(24)
+    stored = key_client.post(url, {"file": _upload("a.png", png)}, format="multipart")
+    refused = key_client.post(url, {"file": _upload("a.exe", b"MZ\x90")}, format="multipart")
+    after = scrape()
+
+    assert (stored.status_code, refused.status_code) == (201, 400)
+    series = 'backoffice_attachments_total{outcome="%s",sent_by="customer"}'
+    assert _value(after, series % "stored") - _value(before, series % "stored") == 1
+    assert _value(after, series % "refused") - _value(before, series % "refused") == 1
+    grown = 'backoffice_attachment_bytes_total{sent_by="customer"}'
+    assert _value(after, grown) - _value(before, grown) == len(png)
+
+
+def _upload(name: str, content: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content)
