@@ -33,6 +33,7 @@ from django.utils.html import format_html
 from agents.models import Agent
 from agents.rule_sets import RulesInvalid, effective_ruleset, rules_document
 from conversations import decisions
+from conversations.messages import files_shown
 from conversations.models import (
     Conversation,
     DecisionEvent,
@@ -707,6 +708,7 @@ def timeline_items(
                 "at": m.created_at,
                 "key": (m.created_at, 0, m.pk),
                 "message": m,
+                "files": files_shown(m.attachments),
                 "elapsed": (m.created_at - start).total_seconds(),
             }
         )

@@ -112,3 +112,21 @@ def test_another_tenants_timeline_is_not_found(key_client, team, other_manager, 
     Agent.objects.create(tenant=other_tenant, slug="agent-x", name="X", role="supervisor")
 
     assert timeline(login(other_manager), conv["id"]).status_code == 404
+
+
+def test_a_file_the_customer_sent_shows_on_the_timeline(
+    key_client, manager_client, team, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    conv_id = start(key_client)["id"]
+    photo = SimpleUploadedFile("heel.png", b"\x89PNG\r\n\x1a\n" + bytes(16), "image/png")
+    sent = key_client.post(
+        f"/api/v1/conversations/{conv_id}/files", {"file": photo}, format="multipart"
+    )
+    assert sent.status_code == 201
+
+    page = timeline(manager_client, conv_id).content.decode()
+
+    assert 'class="file-image"' in page and 'alt="heel.png"' in page
