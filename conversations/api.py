@@ -3,6 +3,7 @@ its messages and decision events (SPEC 6)."""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import path
@@ -28,6 +29,7 @@ from conversations.models import (
 )
 from conversations.search import BadFilter, conversations_found, filters_from
 from conversations.services import conversation_start
+from conversations.tags import conversation_tag, conversation_untag
 from core.api_auth import (
     request_principal,
     request_tenant,
@@ -388,6 +390,47 @@ def _answered(result: TurnResult, wait: float | None) -> Response:
     return Response(body, status=status.HTTP_201_CREATED)
 
 
+TAGS = inline_serializer("Tags", {"tags": serializers.ListField(child=serializers.CharField())})
+
+
+class TagView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: TAGS},
+        description="Put a tag on the conversation (free-form; lower case, a-z, 0-9, - and _, a "
+        "space becomes -, at most 40 characters, 20 a conversation). Putting one it has changes "
+        "nothing. Answers the conversation's tags.",
+    )
+    def put(self, request, conversation_id, name):
+        conversation = get_conversation(request, conversation_id)
+        try:
+            tags = conversation_tag(
+                conversation=conversation, name=name, user=_person_or_none(request)
+            )
+        except Invalid as exc:
+            raise serializers.ValidationError(exc.fields) from None
+        return Response({"tags": tags})
+
+    @extend_schema(
+        responses={200: TAGS},
+        description="Take a tag off the conversation (one it has not changes nothing). Answers "
+        "the conversation's tags.",
+    )
+    def delete(self, request, conversation_id, name):
+        conversation = get_conversation(request, conversation_id)
+        try:
+            tags = conversation_untag(conversation=conversation, name=name)
+        except Invalid as exc:
+            raise serializers.ValidationError(exc.fields) from None
+        return Response({"tags": tags})
+
+
+def _person_or_none(request):
+    """The person behind the request (a session or a personal token), or None for a key."""
+    user = getattr(request, "user", None)
+    return user if isinstance(user, get_user_model()) else None
+
+
 class FilesView(APIView):
     parser_classes = [FileFormParser]
 
@@ -509,6 +552,11 @@ urlpatterns = [
         "conversations/<uuid:conversation_id>/messages",
         MessagesView.as_view(),
         name="api-conversation-messages",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/tags/<str:name>",
+        TagView.as_view(),
+        name="api-conversation-tag",
     ),
     path(
         "conversations/<uuid:conversation_id>/files",

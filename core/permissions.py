@@ -285,6 +285,13 @@ API: Mapping[str, Grant] = _by_operation(
             "channels. A human agent writes as themselves, through the handoff.",
         ),
         *_rows(
+            "PUT DELETE",
+            "/api/v1/conversations/{conversation_id}/tags/{name}",
+            {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},
+            "Tagging a conversation, to find and count such cases: whoever reads it (a human "
+            "agent those handed to people), and the integrations that tag what they relay.",
+        ),
+        *_rows(
             "POST",
             "/api/v1/conversations/{conversation_id}/files",
             CONFIGURES,

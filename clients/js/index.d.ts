@@ -437,6 +437,8 @@ export class Client {
     }): Promise<Conversation[]>;
     get(conversationId: string): Promise<Conversation>;
     send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;
+    tag(conversationId: string, name: string): Promise<string[]>;
+    untag(conversationId: string, name: string): Promise<string[]>;
     sendFile(
       conversationId: string,
       content: Blob | ArrayBuffer | Uint8Array,

@@ -333,6 +333,14 @@ class Conversations extends Resource {
     if (wait !== undefined) body.wait = wait;
     return this._call('v1_conversations_messages_create', { path: { conversation_id: conversationId }, body });
   }
+  /** Put the tag `name` on the conversation; resolves to its tags. */
+  async tag(conversationId, name) {
+    return (await this._call('v1_conversations_tags_update', { path: { conversation_id: conversationId, name } })).tags;
+  }
+  /** Take the tag `name` off the conversation; resolves to its tags. */
+  async untag(conversationId, name) {
+    return (await this._call('v1_conversations_tags_destroy', { path: { conversation_id: conversationId, name } })).tags;
+  }
   /** The customer's file (a photo, a PDF, a text file: a Blob, a Buffer or bytes) as a
    * message with it attached and `text` beside it: the orchestrator's answer, as `send` gives it. */
   sendFile(conversationId, content, filename, { contentType = 'application/octet-stream', text } = {}) {

@@ -291,6 +291,20 @@ def test_a_customers_file_is_sent_and_opens_by_its_link(docs_tenant, server_url)
     assert listed[0]["attachments"][0]["id"] == sent["id"]
 
 
+def test_a_conversation_is_tagged_and_found_by_its_tag(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    conversation = client.conversations.create(
+        {"agentId": "agent-supervisor", "channel": "web", "customer": {"id": "c-tag"}}
+    )
+
+    assert client.conversations.tag(conversation["id"], "Carrier late") == ["carrier-late"]
+    found = client.conversations.list(tag="carrier-late")
+    assert client.conversations.untag(conversation["id"], "carrier-late") == []
+
+    assert [c["id"] for c in found] == [conversation["id"]]
+    assert found[0]["tags"] == ["carrier-late"]
+
+
 def test_the_async_client_does_the_same(docs_tenant, server_url):
     async def scenario():
         async with AsyncClient(base_url=server_url, api_key=docs_tenant.api_key) as client:

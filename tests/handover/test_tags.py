@@ -138,3 +138,29 @@ def test_the_history_and_the_api_find_conversations_by_tag(team, tenant, key_cli
     assert [c["id"] for c in listed] == [str(damaged.pk)]
     assert listed[0]["tags"] == ["damaged"]
     assert refused.status_code == 400 and "tag" in refused.json()["error"]["fields"]
+
+
+def test_an_integration_tags_through_the_api_and_no_one_crosses_tenants(
+    team, tenant, key_client, other_tenant
+):
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_api_key
+
+    conversation = _handed()
+    url = f"/api/v1/conversations/{conversation.pk}/tags"
+
+    put = key_client.put(f"{url}/Carrier%20late")
+    again = key_client.put(f"{url}/carrier-late")
+    bad = key_client.put(f"{url}/no%2Fslash")
+    theirs = APIClient()
+    theirs.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(tenant=other_tenant)[1]}")
+    across = theirs.put(f"{url}/mine")
+    deleted = key_client.delete(f"{url}/carrier-late")
+
+    assert put.status_code == 200 and put.json() == {"tags": ["carrier-late"]}
+    assert again.json() == {"tags": ["carrier-late"]}
+    assert bad.status_code in (400, 404)  # a "/" never names a tag
+    assert across.status_code == 404
+    assert deleted.json() == {"tags": []}
+    assert not ConversationTag.objects.exists()

@@ -238,6 +238,16 @@ test('a customer\'s file is sent and opens by its link', live, async () => {
   assert.deepEqual(new Uint8Array(await opened.arrayBuffer()), pdf);
 });
 
+test('a conversation is tagged and found by its tag', live, async () => {
+  const api = client();
+  const conversation = await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer: { id: 'js-tag' } });
+
+  assert.deepEqual(await api.conversations.tag(conversation.id, 'Carrier late'), ['carrier-late']);
+  const found = await api.conversations.list({ tag: 'carrier-late' });
+  assert.deepEqual(found.map((c) => c.id), [conversation.id]);
+  assert.deepEqual(await api.conversations.untag(conversation.id, 'carrier-late'), []);
+});
+
 test('intents extend the built-in ones and a built-in may be switched off', live, async () => {
   const client = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_API_KEY });
 

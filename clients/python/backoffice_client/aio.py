@@ -318,6 +318,16 @@ class AsyncConversations(_AsyncResource):
         path = {"conversation_id": conversation_id}
         return await self._call(Call("v1_conversations_messages_create", path, body=body))
 
+    async def tag(self, conversation_id: str, name: str) -> builtins.list[str]:
+        """Put the tag ``name`` on the conversation; its tags."""
+        path = {"conversation_id": conversation_id, "name": name}
+        return (await self._call(Call("v1_conversations_tags_update", path)))["tags"]
+
+    async def untag(self, conversation_id: str, name: str) -> builtins.list[str]:
+        """Take the tag ``name`` off the conversation; its tags."""
+        path = {"conversation_id": conversation_id, "name": name}
+        return (await self._call(Call("v1_conversations_tags_destroy", path)))["tags"]
+
     async def send_file(
         self,
         conversation_id: str,

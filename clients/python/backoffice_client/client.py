@@ -300,6 +300,16 @@ class Conversations(_Resource):
         path = {"conversation_id": conversation_id}
         return self._call(Call("v1_conversations_messages_create", path, body=body))
 
+    def tag(self, conversation_id: str, name: str) -> builtins.list[str]:
+        """Put the tag ``name`` on the conversation; its tags."""
+        path = {"conversation_id": conversation_id, "name": name}
+        return (self._call(Call("v1_conversations_tags_update", path)))["tags"]
+
+    def untag(self, conversation_id: str, name: str) -> builtins.list[str]:
+        """Take the tag ``name`` off the conversation; its tags."""
+        path = {"conversation_id": conversation_id, "name": name}
+        return (self._call(Call("v1_conversations_tags_destroy", path)))["tags"]
+
     def send_file(
         self,
         conversation_id: str,

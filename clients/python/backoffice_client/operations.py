@@ -80,6 +80,12 @@ OPERATIONS: dict[str, Operation] = {
     "v1_conversations_messages_create": Operation(
         "POST", "/api/v1/conversations/{conversation_id}/messages", "conversations.send"
     ),
+    "v1_conversations_tags_update": Operation(
+        "PUT", "/api/v1/conversations/{conversation_id}/tags/{name}", "conversations.tag"
+    ),
+    "v1_conversations_tags_destroy": Operation(
+        "DELETE", "/api/v1/conversations/{conversation_id}/tags/{name}", "conversations.untag"
+    ),
     "v1_conversations_files_create": Operation(
         "POST", "/api/v1/conversations/{conversation_id}/files", "conversations.send_file"
     ),
