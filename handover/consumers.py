@@ -703,7 +703,8 @@ class CustomerConsumer(JsonConsumer):
     async def _seen(self, message_id: Any) -> None:
         """The chat had our message ``messageId`` on the customer's screen (it tells only while
         its page is shown): the inbox shows "Seen" up to it. A report of nothing newer than the
-        socket's last one costs nothing."""
+        socket's last one costs nothing, nor does one within TYPING_COALESCE_SECONDS of a report
+        that named no message of ours (a hostile socket's stream costs one query in 2 s)."""
         message_id = _positive_id(message_id)
         if message_id is None:
             await self.send_json(
@@ -712,10 +713,15 @@ class CustomerConsumer(JsonConsumer):
             return
         if message_id <= getattr(self, "seen_told", 0):
             return
+        now = asyncio.get_running_loop().time()
+        if now - getattr(self, "seen_refused_at", -1e9) < TYPING_COALESCE_SECONDS:
+            return  # a report that named no message of ours came just now: no query for this one
         if await socket_db(customer_saw)(
             conversation_id=self.conversation_id, tenant_id=self.tenant_id, message_id=message_id
         ):
             self.seen_told = message_id
+        else:
+            self.seen_refused_at = now
 
     async def _visibility(self, visible: Any) -> None:
         """The chat's page was hidden (another tab, a minimised window, the website's chat
