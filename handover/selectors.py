@@ -49,6 +49,8 @@ def handoff_json(
         "offerExpiresAt": handoff.offer_expires_at,
         "claimedAt": handoff.claimed_at,
         "pack": pack_json(handoff),
+        # the conversation's tags (conversations.tags): the inbox's cards show them
+        "tags": [tag.name for tag in handoff.conversation.tags.all()],
         "createdAt": handoff.created_at,
     }
     if targets is not None:
@@ -63,6 +65,7 @@ def handoffs_for(tenant: Tenant):
     return (
         Handoff.objects.filter(tenant=tenant)
         .select_related("conversation", "claimed_by", "pack")
+        .prefetch_related("conversation__tags")
         .order_by("-priority", "created_at")
     )
 

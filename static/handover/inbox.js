@@ -557,6 +557,7 @@
         unread ? h("span", { class: "unread", title: `${unread} unread` }, String(unread)) : null,
       ),
       h("p", { class: "preview" }, preview.length > 150 ? `${preview.slice(0, 147)}…` : preview),
+      (handoff.tags || []).length ? h("p", { class: "item-tags" }, ...handoff.tags.map((name) => h("span", { class: "tag-chip" }, name))) : null,
       h("div", { class: "item-meta" },
         h("span", { class: "channel" }, handoff.channel),
         h("span", { class: "wait", title: `Handed over at ${timeOf(handoff.createdAt)}` }, waitingLabel),
@@ -1203,8 +1204,18 @@
   setInterval(() => { if (!document.activeElement || !document.activeElement.closest(".queue-pane button")) renderLists(); }, 30000);
 
   // For inbox_tools.js (notes, canned replies, transfer, typing, status).
+  // A conversation's tags changed (inbox_tools.js tells): its cards show the new ones.
+  function tagsChanged(conversationId, tags) {
+    let shown = false;
+    for (const handoff of state.handoffs.values()) {
+      if (handoff.conversationId === conversationId) { handoff.tags = tags; shown = true; }
+    }
+    if (shown) renderLists();
+  }
+
   window.inboxApp = {
     send,
+    tagsChanged,
     reload: (conversationId) => loadConversation(conversationId, { quiet: true }),
     toast,
     announce,

@@ -428,6 +428,7 @@
       const data = await postJSON(urlFor(cfg.tagsUrl, conversation.id), change);
       render(data.tags);
       suggest(data.tags);
+      app().tagsChanged(conversation.id, data.tags);
       return true;
     } catch (error) {
       const why = error.fields && error.fields.tag ? `a tag ${error.fields.tag[0]}` : error.message;
@@ -438,6 +439,7 @@
 
   function tagged(event) {
     suggest(event.tags || []);
+    app().tagsChanged(event.conversationId, event.tags || []);
     const shown = tools.renderTags;
     if (shown && shown.id === event.conversationId) shown.render(event.tags || []);
   }

@@ -36,6 +36,8 @@ def test_a_person_tags_a_conversation_and_finds_it_by_the_tag(acme, pages):  # n
     box.press("Enter")
     chips = agent.locator(".tag-bar .tag-chip")
     expect(chips).to_have_count(2)
+    # the card in the list shows them too, for triage
+    expect(agent.locator("#list-mine .item .item-tags")).to_have_text("carrier-latedamaged")
     expect(chips.first).to_contain_text("carrier-late")
     expect(box).to_have_value("")
     box.fill("no/slash")

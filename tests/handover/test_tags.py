@@ -138,6 +138,8 @@ def test_the_history_and_the_api_find_conversations_by_tag(team, tenant, key_cli
     assert [c["id"] for c in listed] == [str(damaged.pk)]
     assert listed[0]["tags"] == ["damaged"]
     assert refused.status_code == 400 and "tag" in refused.json()["error"]["fields"]
+    handoffs = {h["conversationId"]: h for h in key_client.get("/api/v1/handoffs").json()}
+    assert handoffs[str(damaged.pk)]["tags"] == ["damaged"]  # the inbox's cards show them
 
 
 def test_an_integration_tags_through_the_api_and_no_one_crosses_tenants(
