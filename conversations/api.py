@@ -3,7 +3,6 @@ its messages and decision events (SPEC 6)."""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import path
@@ -34,7 +33,7 @@ from core.api_auth import (
     request_principal,
     request_tenant,
 )
-from core.api_parsers import FileFormParser
+from core.api_parsers import FILE_FORM, FileFormParser, one_file
 from core.errors import Invalid
 from core.limits import MessageTextField
 from core.scoping import scope_queryset
@@ -405,7 +404,7 @@ class TagView(APIView):
         conversation = get_conversation(request, conversation_id)
         try:
             tags = conversation_tag(
-                conversation=conversation, name=name, user=_person_or_none(request)
+                conversation=conversation, name=name, user=request_principal(request).user
             )
         except Invalid as exc:
             raise serializers.ValidationError(exc.fields) from None
@@ -425,26 +424,11 @@ class TagView(APIView):
         return Response({"tags": tags})
 
 
-def _person_or_none(request):
-    """The person behind the request (a session or a personal token), or None for a key."""
-    user = getattr(request, "user", None)
-    return user if isinstance(user, get_user_model()) else None
-
-
 class FilesView(APIView):
     parser_classes = [FileFormParser]
 
     @extend_schema(
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {
-                    "file": {"type": "string", "format": "binary"},
-                    "text": {"type": "string", "description": "Words sent with the file."},
-                },
-                "required": ["file"],
-            }
-        },
+        request=FILE_FORM,
         responses={201: MESSAGE_RESULT},
         description="The customer sends a file (a photo, a PDF, a text file) through the "
         "channel, as a message with it attached: taken as POST .../messages takes one (the "
@@ -461,13 +445,10 @@ class FilesView(APIView):
         )
         if conversation is None:
             raise Http404
-        uploads = request.FILES.getlist("file")
-        if len(uploads) != 1:
-            raise serializers.ValidationError({"file": ["send exactly one file"]})
         try:
             result = attachment_send(
                 conversation=conversation,
-                upload=uploads[0],
+                upload=one_file(request),
                 text=request.data.get("text"),
                 sent_by=MessageRole.CUSTOMER,
                 send=lambda text, files: conversation_receive_message(

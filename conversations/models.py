@@ -228,8 +228,8 @@ class Message(TenantOwned):
     )
     email_attempts = models.PositiveSmallIntegerField(default=0)
     email_attempted_at = models.DateTimeField(null=True, blank=True)
-    # a customer's mail's attachments (orchestration/email_inbound.py): what came, never the
-    # files: [{"filename", "contentType", "size"}]
+    # the files sent with it (conversations.attachments): [{"id", "filename", "contentType",
+    # "size"}]; a mail's file of a kind that is not kept has no "id" (only its name is)
     attachments = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -7,7 +7,7 @@ Kept apart from ``api_errors`` because DRF imports parsers while its views modul
 from __future__ import annotations
 
 from django.conf import settings
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 
 from core.json_input import (
@@ -58,3 +58,24 @@ class FileFormParser(MultiPartParser):
                 f"The file is over the limit of {settings.ATTACHMENT_MAX_BYTES} bytes."
             )
         return super().parse(stream, media_type, parser_context)
+
+
+# A file's form as the schema tells it (``.../files``): one file, and the words sent with it.
+FILE_FORM = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "text": {"type": "string", "description": "Words sent with the file."},
+        },
+        "required": ["file"],
+    }
+}
+
+
+def one_file(request):
+    """The form's one ``file``; a 400 naming ``file`` when it holds none or several."""
+    uploads = request.FILES.getlist("file")
+    if len(uploads) != 1:
+        raise serializers.ValidationError({"file": ["send exactly one file"]})
+    return uploads[0]

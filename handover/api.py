@@ -14,7 +14,7 @@ from conversations.attachments import attachment_send
 from conversations.messages import message_json
 from conversations.models import Message, MessageRole
 from core.api_auth import request_tenant
-from core.api_parsers import FileFormParser
+from core.api_parsers import FILE_FORM, FileFormParser, one_file
 from core.errors import Invalid
 from core.limits import MessageTextField
 from handover.models import CannedReply, Mode, Status
@@ -145,16 +145,7 @@ class HandoffFileView(APIView):
     parser_classes = [FileFormParser]
 
     @extend_schema(
-        request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {
-                    "file": {"type": "string", "format": "binary"},
-                    "text": {"type": "string", "description": "Words sent with the file."},
-                },
-                "required": ["file"],
-            }
-        },
+        request=FILE_FORM,
         responses={201: inline_serializer("HumanFile", {"id": serializers.IntegerField()})},
         description="The claimer sends the customer a file (a return label, a screenshot), as "
         "a reply with it attached: by e-mail too, attached, where replies are e-mailed. At "
@@ -163,13 +154,10 @@ class HandoffFileView(APIView):
     )
     def post(self, request, handoff_id: int):
         handoff = _handoff(request, handoff_id)
-        uploads = request.FILES.getlist("file")
-        if len(uploads) != 1:
-            raise serializers.ValidationError({"file": ["send exactly one file"]})
         try:
             message = attachment_send(
                 conversation=handoff.conversation,
-                upload=uploads[0],
+                upload=one_file(request),
                 text=request.data.get("text"),
                 sent_by=MessageRole.HUMAN,
                 send=lambda text, files: human_send_message(

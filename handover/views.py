@@ -59,6 +59,7 @@ from conversations.services import (
 )
 from conversations.tags import conversation_tag, conversation_untag, tags_of, tenant_tag_names
 from core.api_errors import domain_error_response, error_body
+from core.api_parsers import FILE_FORM_OVERHEAD
 from core.errors import DomainError, Invalid
 from core.json_input import (
     JsonRefused,
@@ -101,7 +102,6 @@ from orchestration.turns import conversation_receive_message
 
 MAX_NAME = 100
 MAX_START_BODY = 32 * 1024
-UPLOAD_FORM_OVERHEAD = 64 * 1024  # a file's form: its fields and multipart boundaries
 TRANSCRIPT_LIMIT = 500
 
 
@@ -895,7 +895,7 @@ def _upload_form(request: HttpRequest) -> tuple[QueryDict, UploadedFile] | JsonR
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    if declared > limit + UPLOAD_FORM_OVERHEAD:
+    if declared > limit + FILE_FORM_OVERHEAD:
         return _json_error(
             413,
             "too_large",
