@@ -160,6 +160,12 @@ class ApprovalRequest(StateGuarded, TenantOwned):
     emailed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the approvers were e-mailed (once)."
     )
+    email_taken_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a worker took the approvers' e-mail to send it (a lease: a worker that "
+        "died sending it leaves it to the next delivery after EMAIL_LEASE).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

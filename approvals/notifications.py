@@ -8,11 +8,12 @@ re-reads the rows (``approvals.selectors``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -65,35 +66,45 @@ def approver_emails(approval: ApprovalRequest) -> list[str]:
     return sorted(set(emails.values_list("email", flat=True)))
 
 
-@transaction.atomic
+# A worker that took the e-mail and died before sending it (SIGKILL, a lost node) leaves it
+# to the task's next delivery once this has passed; longer than the task's time limit, so a
+# slow send is never sent twice by a second worker.
+EMAIL_LEASE = dt.timedelta(minutes=5)
+
+
 def approval_email_send(approval_id: int) -> int:
-    """E-mail a pending request to its approvers, once (a second delivery of the task sends
-    nothing; a failed send rolls the mark back, so the retry sends); returns how many
-    addresses were sent to."""
+    """E-mail a pending request to its approvers, once; returns how many addresses were sent
+    to. No transaction is open while the mail server is called: the send is taken by one
+    conditional UPDATE (a lease), the mail sent, then marked sent. A second delivery of the
+    task finds it sent or taken and sends nothing; a failed send gives the lease back and
+    raises, so the task's retry sends it."""
     now = timezone.now()
-    if not ApprovalRequest.objects.filter(
-        pk=approval_id, status="pending", emailed_at__isnull=True
-    ).update(emailed_at=now):
+    taken = (
+        ApprovalRequest.objects.filter(pk=approval_id, status="pending", emailed_at__isnull=True)
+        .filter(Q(email_taken_at__isnull=True) | Q(email_taken_at__lt=now - EMAIL_LEASE))
+        .update(email_taken_at=now)
+    )
+    if not taken:
         return 0
+    mine = ApprovalRequest.objects.filter(pk=approval_id, email_taken_at=now)
     approval = ApprovalRequest.objects.select_related("tenant", "conversation").get(pk=approval_id)
     recipients = approver_emails(approval)
-    if not recipients:
-        return 0
-    spec = get_action(approval.action)
-    context = {
-        "approval": approval,
-        "tenant": approval.tenant,
-        "conversation": approval.conversation,
-        "description": spec.description if spec else approval.action,
-        "params": sorted(approval.params.items()),
-        "url": absolute_reverse("approval-detail", approval.pk),
-    }
-    subject = render_to_string("approvals/email/requested_subject.txt", context)
-    body = render_to_string("approvals/email/requested_body.txt", context)
-    send_mail(
-        " ".join(subject.split()),
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        recipients,
-    )
+    if recipients:
+        spec = get_action(approval.action)
+        context = {
+            "approval": approval,
+            "tenant": approval.tenant,
+            "conversation": approval.conversation,
+            "description": spec.description if spec else approval.action,
+            "params": sorted(approval.params.items()),
+            "url": absolute_reverse("approval-detail", approval.pk),
+        }
+        subject = render_to_string("approvals/email/requested_subject.txt", context)
+        body = render_to_string("approvals/email/requested_body.txt", context)
+        try:
+            send_mail(" ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, recipients)
+        except Exception:
+            mine.update(email_taken_at=None)  # the retry takes it again
+            raise
+    mine.update(emailed_at=timezone.now())
     return len(recipients)

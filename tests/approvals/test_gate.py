@@ -3,6 +3,7 @@ waits for approvers or runs at once; the same idempotency key answers with the s
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from urllib.parse import urlsplit
 
@@ -10,11 +11,14 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection
+from django.utils import timezone
 
 from agents.models import Agent
 from agents.rule_sets import rules_replace
 from approvals.models import ActionExecution, ApprovalRequest, LedgerEntry
-from approvals.notifications import approval_email_send
+from approvals.notifications import EMAIL_LEASE, approval_email_send
 from approvals.services import action_propose
 from conversations.lifecycle import conversation_transition
 from conversations.models import Conversation, DecisionEvent
@@ -451,3 +455,60 @@ def test_a_nameless_web_visitor_is_named_as_everywhere_else_in_the_mail_and_the_
 
     assert "Customer:     Visitor 4c62 (Web chat)" in email.body
     assert "<dt>Name</dt><dd>Visitor 4c62</dd>" in page
+
+
+class RecordingMailServer(BaseEmailBackend):
+    """A mail server that notes whether a database transaction was open while it was called,
+    and refuses the next ``refuse`` sends."""
+
+    calls: list[bool] = []
+    refuse = 0
+
+    def send_messages(self, email_messages):
+        RecordingMailServer.calls.append(connection.in_atomic_block)
+        if RecordingMailServer.refuse:
+            RecordingMailServer.refuse -= 1
+            raise OSError("connection refused by smtp.example")
+        mail.outbox.extend(email_messages)
+        return len(email_messages)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_transaction_is_open_while_the_approvers_mail_is_sent_and_a_failure_is_retried(
+    key_client, conversation, settings
+):
+    response = propose(key_client, conversation)
+    approval_id = response.json()["approval"]["id"]
+    settings.EMAIL_BACKEND = f"{__name__}.RecordingMailServer"
+    RecordingMailServer.calls, RecordingMailServer.refuse = [], 1
+    ApprovalRequest.objects.filter(pk=approval_id).update(emailed_at=None, email_taken_at=None)
+    mail.outbox.clear()
+
+    with pytest.raises(OSError):
+        approval_email_send(approval_id)  # the mail server refuses: the task's retry sends
+
+    approval = ApprovalRequest.objects.get(pk=approval_id)
+    assert (approval.emailed_at, approval.email_taken_at) == (None, None)
+    assert approval_email_send(approval_id) == 2  # the tenant's two approvers
+    assert approval_email_send(approval_id) == 0  # sent: a second delivery sends nothing
+    assert RecordingMailServer.calls == [False, False]  # neither call inside a transaction
+    assert len(mail.outbox) == 1
+    assert ApprovalRequest.objects.get(pk=approval_id).emailed_at is not None
+
+
+def test_a_worker_that_died_sending_the_approvers_mail_leaves_it_to_the_next_delivery(
+    key_client, conversation
+):
+    response = propose(key_client, conversation)
+    approval_id = response.json()["approval"]["id"]
+    mail.outbox.clear()
+    taken = timezone.now() - dt.timedelta(seconds=30)
+    ApprovalRequest.objects.filter(pk=approval_id).update(emailed_at=None, email_taken_at=taken)
+
+    assert approval_email_send(approval_id) == 0  # another worker may still be sending it
+
+    ApprovalRequest.objects.filter(pk=approval_id).update(
+        email_taken_at=timezone.now() - EMAIL_LEASE - dt.timedelta(seconds=1)
+    )
+    assert approval_email_send(approval_id) == 2  # its lease ran out: the worker died
+    assert len(mail.outbox) == 1
