@@ -386,6 +386,19 @@ API: Mapping[str, Grant] = _by_operation(
         ),
         *_rows(
             "GET",
+            "/api/v1/mentions",
+            AGENTS,
+            "Your own mentions (the notes in which a colleague named you); a key is no person "
+            "and has none.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/mentions/read",
+            AGENTS,
+            "Marking your own mentions read.",
+        ),
+        *_rows(
+            "GET",
             "/api/v1/canned-replies",
             {MANAGER: ALL, AGENT: ALL, KEY: ALL},
             "The team's canned replies: human agents insert them in the inbox; managers and "
@@ -556,6 +569,11 @@ SOCKET_ACTIONS: Mapping[str, Grant] = _by_operation(
         Grant("note.edit", AGENTS, "The author of a private note changes its text."),
         Grant("status.set", AGENTS, "A human agent's own status (online, away, busy)."),
         Grant(
+            "mention.read",
+            AGENTS,
+            "Marking your own mentions read (some, those of a conversation, or all).",
+        ),
+        Grant(
             "typing",
             AGENTS,
             "The claimer is typing: told to the customer's widget (coalesced, one in 2 s).",
@@ -619,6 +637,17 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             AGENTS,
             "The web chat's customer had our latest message on their screen (the inbox's "
             '"Seen"), in the watched conversation.',
+        ),
+        Grant(
+            "mention.created",
+            AGENTS,
+            "A colleague named you in a private note (your own sockets only).",
+        ),
+        Grant(
+            "mention.read",
+            AGENTS,
+            "Mentions of yours read in another tab, or taken out of an edited note (your own "
+            "sockets only).",
         ),
         Grant("approval.requested", APPROVERS, "A request to decide."),
         Grant("approval.decided", APPROVERS, "A request decided."),

@@ -17,6 +17,7 @@ from core.api_auth import request_tenant
 from core.api_parsers import FILE_FORM, FileFormParser, one_file
 from core.errors import Invalid
 from core.limits import MessageTextField
+from handover.mentions import MENTIONS_SHOWN, mention_json, mentions_of, mentions_read
 from handover.models import CannedReply, Mode, Status
 from handover.selectors import (
     handoff_json,
@@ -199,6 +200,72 @@ class NoteDetailView(APIView):
         return Response(message_json(edited))
 
 
+class MentionShape(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversationId = serializers.UUIDField()
+    messageId = serializers.IntegerField(help_text="The private note that names you.")
+    customer = serializers.CharField()
+    by = serializers.CharField(help_text="Who wrote the note.")
+    excerpt = serializers.CharField(help_text="The note's text (its first 200 characters).")
+    createdAt = serializers.DateTimeField()
+    readAt = serializers.DateTimeField(allow_null=True)
+
+
+class MentionsRead(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        max_length=500,
+        required=False,
+        help_text="The mentions you read; left out, all of them (or a conversation's).",
+    )
+    conversationId = serializers.UUIDField(
+        required=False, help_text="All of your mentions in this conversation."
+    )
+
+
+class MentionListView(APIView):
+    """Your mentions: the private notes in which a colleague named you (``@you``)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("unread", bool, description="Only the unread ones.")],
+        responses=inline_serializer(
+            "Mentions",
+            {"unread": serializers.IntegerField(), "results": MentionShape(many=True)},
+        ),
+    )
+    def get(self, request):
+        unread = request.query_params.get("unread")
+        if unread not in (None, "true", "false", "1", "0"):
+            raise Invalid(fields={"unread": "must be true or false"})
+        rows = mentions_of(request.user, unread=unread in ("true", "1"))
+        return Response(
+            {
+                "unread": mentions_of(request.user, unread=True).count(),
+                "results": [mention_json(m) for m in rows[:MENTIONS_SHOWN]],
+            }
+        )
+
+
+class MentionReadView(APIView):
+    """Mark mentions read: the ones named, a conversation's, or all."""
+
+    @extend_schema(
+        request=MentionsRead,
+        responses=inline_serializer("MentionsMarked", {"read": serializers.ListField()}),
+    )
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise Invalid(fields={"body": "must be a JSON object"})
+        data = MentionsRead(data=request.data)
+        data.is_valid(raise_exception=True)
+        read = mentions_read(
+            request.user,
+            ids=data.validated_data.get("ids"),
+            conversation_id=data.validated_data.get("conversationId"),
+        )
+        return Response({"read": read})
+
+
 def canned_reply_json(reply: CannedReply) -> dict:
     return {
         "id": reply.pk,
@@ -265,6 +332,8 @@ urlpatterns = [
     path("canned-replies", CannedReplyListView.as_view(), name="api-canned-replies"),
     path("canned-replies/<int:reply_id>", CannedReplyDetailView.as_view(), name="api-canned-reply"),
     path("notes/<int:note_id>", NoteDetailView.as_view(), name="api-note"),
+    path("mentions", MentionListView.as_view(), name="api-mentions"),
+    path("mentions/read", MentionReadView.as_view(), name="api-mentions-read"),
     path("handoffs", HandoffListView.as_view(), name="api-handoffs"),
     path("handoffs/<int:handoff_id>", HandoffDetailView.as_view(), name="api-handoff"),
     path("handoffs/<int:handoff_id>/claim", HandoffClaimView.as_view(), name="api-handoff-claim"),

@@ -74,6 +74,7 @@ from core.scoping import membership_of
 from core.selectors import tenant_by_id
 from handover import presence
 from handover.limits import chat_message_refusal, wait_text
+from handover.mentions import mentions_read
 from handover.models import Handoff, Status
 from handover.presence import agent_statuses
 from handover.services import (
@@ -431,6 +432,23 @@ class InboxConsumer(PersonSocket):
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "messageId": edited.pk}
 
+    def _mention_read(self, content) -> dict[str, Any]:
+        """The person read some of their mentions (``mentionIds``), those of the conversation
+        they opened (``conversationId``), or all (neither)."""
+        result = {"type": "mention.read.result", "ok": False}
+        try:
+            conversation_id = content.get("conversationId")
+            if conversation_id is not None:
+                found = _conversation(self.tenant, conversation_id)
+                if found is None:
+                    raise NotFound("no such conversation")
+                conversation_id = found.pk
+            ids = content.get("mentionIds")
+            read = mentions_read(self.user, ids=ids, conversation_id=conversation_id)
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
+        return {**result, "ok": True, "mentionIds": read}
+
     def _status(self, content) -> dict[str, Any]:
         result = {"type": "status.set.result", "ok": False}
         try:
@@ -496,6 +514,7 @@ class InboxConsumer(PersonSocket):
         "note.send": _note,
         "note.edit": _note_edit,
         "status.set": _status,
+        "mention.read": _mention_read,
     }
 
     async def broadcast(self, message):

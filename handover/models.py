@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from conversations.models import Conversation
 from core.models import (
@@ -238,3 +239,46 @@ class CsatRating(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.score}/5 for {self.conversation_id}"
+
+
+class Mention(TenantOwned):
+    """A human agent named in a colleague's private note ("@ada, can you check the label?").
+    They hear of it in their inbox's mentions (and by e-mail when they have no inbox open); it
+    stays unread until they open it. One per note and person: editing the note keeps it, and a
+    name taken out of the note takes the mention away."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    message = models.ForeignKey(
+        "conversations.Message", on_delete=models.CASCADE, related_name="mentions"
+    )
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="mentions",
+        help_text="The person named.",
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The note's author.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the person was e-mailed about it (at most once)."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="mention_once_a_note"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "read_at", "-created_at"], name="mention_user_unread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"@{self.user} in note {self.message_id}"

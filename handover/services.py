@@ -48,6 +48,7 @@ from core.outbox import (
 )
 from core.scoping import membership_of
 from core.selectors import tenant_by_id, tenant_is_open, tenant_opens_next
+from handover.mentions import mentions_sync
 from handover.models import (
     DEFAULT_MAX_CONVERSATIONS,
     HANDOFF_STATES,
@@ -626,15 +627,19 @@ def conversation_resolve(*, conversation: Conversation, user) -> Conversation:
 NOTE_MAX = 10_000
 
 
+@transaction.atomic
 def note_post(*, conversation: Conversation, user, text: str) -> Message:
     """A private note on a conversation: shown to colleagues in the inbox, never to the
-    customer (not on their socket, in the API's transcript or by e-mail) nor to the AI."""
+    customer (not on their socket, in the API's transcript or by e-mail) nor to the AI. The
+    colleagues it names (``@ada``) hear of it (handover.mentions)."""
     _agent_of(conversation, user)
     text = _note_text(text)
     name = user.get_full_name() or user.get_username()
-    return message_post(
+    note = message_post(
         conversation=conversation, role=MessageRole.NOTE, author=name, text=text, author_user=user
     )
+    mentions_sync(note, user)
+    return note
 
 
 def _note_text(text) -> str:
@@ -668,6 +673,7 @@ def note_edit(*, note: Message, user, text: str) -> Message:
     )
     locked.text, locked.edited_at = text, timezone.now()
     locked.save(update_fields=["text", "edited_at"])
+    mentions_sync(locked, user, edited=True)
     notify_on_commit(
         [tenant_inbox_group(locked.tenant_id)],
         {

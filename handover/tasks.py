@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from handover.mentions import MENTION_EMAIL_TASK, mention_email_send
 from handover.services import (
     EXPIRE_TASK,
     hot_offers_expire,
@@ -21,3 +22,17 @@ def email_follow_up(handoff_id: int) -> bool:
     every reply (conversations.email). Kept so an outbox row written before the upgrade is
     relayed (and does nothing) instead of failing forever."""
     return False
+
+
+@shared_task(
+    name=MENTION_EMAIL_TASK,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    max_retries=3,
+    soft_time_limit=60,
+)
+def email_mention(mention_id: int) -> bool:
+    """E-mail a person named in a note who has not read it and has no inbox open."""
+    return mention_email_send(mention_id)

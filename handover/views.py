@@ -77,6 +77,7 @@ from handover.limits import (
     chat_start_tenant_refusal,
     wait_text,
 )
+from handover.mentions import mentionable
 from handover.models import OPEN_STATUSES, AgentSetting, AgentStatus, CannedReply, Handoff
 from handover.presence import HEARTBEAT_SECONDS, online_agents
 from handover.selectors import (
@@ -170,6 +171,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "historyUrl": reverse("inbox-history"),
                 "teamUrl": reverse("inbox-team") if membership.is_manager else None,
                 "agents": _agent_names(tenant),
+                # the colleagues a private note may name (``@username``): handover.mentions
+                "people": [
+                    {"username": p.get_username(), "name": p.get_full_name()}
+                    for p in mentionable(tenant.pk).order_by("username")[:500]
+                ],
                 "handoffs": [*offers, *mine, *queue],
             },
         },

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from approvals.selectors import approval_json, approvals_pending_for
 from core.models import Tenant
+from handover.mentions import mentions_summary
 from handover.models import Status
 from handover.presence import agent_statuses, is_available, online_agents
 from handover.selectors import handoff_json, open_handoffs
@@ -40,4 +41,6 @@ def inbox_snapshot(
         "statuses": agent_statuses(tenant) if handoffs else {},
         # the person's limit of conversations, as the page shows it ("2 of 5")
         "myLimit": agent_limit(user) if handoffs else None,
+        # the notes that named them: how many are unread, and the newest
+        "mentions": mentions_summary(user) if handoffs else None,
     }

@@ -293,6 +293,18 @@ export interface ActionResult {
   approval?: Approval;
 }
 
+/** A private note in which a colleague named you (`@you`). */
+export interface Mention {
+  id: number;
+  conversationId: string;
+  messageId: number;
+  customer: string;
+  by: string;
+  excerpt: string;
+  createdAt: string;
+  readAt: string | null;
+}
+
 export interface CannedReply {
   id: number;
   shortcut: string;
@@ -479,6 +491,10 @@ export class Client {
       filename: string,
       options?: { contentType?: string; text?: string },
     ): Promise<Message>;
+  };
+  mentions: {
+    list(options?: { unread?: boolean }): Promise<{ unread: number; results: Mention[] }>;
+    read(options?: { ids?: number[]; conversationId?: string }): Promise<number[]>;
   };
   cannedReplies: {
     list(): Promise<CannedReply[]>;

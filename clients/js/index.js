@@ -134,6 +134,7 @@ export class Client {
     this.approvals = new Approvals(this);
     this.handoffs = new Handoffs(this);
     this.cannedReplies = new CannedReplies(this);
+    this.mentions = new Mentions(this);
     this.stacks = new Stacks(this);
     this.metrics = new Metrics(this);
     this.apiKeys = new ApiKeys(this);
@@ -399,6 +400,21 @@ class Handoffs extends Resource {
   sendFile(handoffId, content, filename, { contentType = 'application/octet-stream', text } = {}) {
     const form = fileForm(content, filename, contentType, text);
     return this._call('v1_handoffs_files_create', { path: { handoff_id: handoffId }, form });
+  }
+}
+
+/** Your mentions: the private notes in which a colleague named you (`@you`). Needs a human
+ * agent's personal token, not an integration key. */
+class Mentions extends Resource {
+  /** `{ unread, results }`, newest first (the 50 newest); `unread: true` for the unread only. */
+  list({ unread = false } = {}) { return this._call('v1_mentions_retrieve', { query: { unread: unread ? 'true' : undefined } }); }
+  /** Mark mentions read: `ids`, or a conversation's, or (neither) all; resolves to the ids that
+   * were unread. */
+  async read({ ids, conversationId } = {}) {
+    const body = {};
+    if (ids !== undefined) body.ids = ids;
+    if (conversationId !== undefined) body.conversationId = conversationId;
+    return (await this._call('v1_mentions_read_create', { body })).read;
   }
 }
 

@@ -56,6 +56,9 @@ export const OPERATIONS = Object.freeze({
   v1_handoffs_hand_back_create: ['POST', '/api/v1/handoffs/{handoff_id}/hand-back', 'handoffs.handBack'],
   v1_handoffs_messages_create: ['POST', '/api/v1/handoffs/{handoff_id}/messages', 'handoffs.send'],
   v1_handoffs_files_create: ['POST', '/api/v1/handoffs/{handoff_id}/files', 'handoffs.sendFile'],
+  // mentions (a person's token)
+  v1_mentions_retrieve: ['GET', '/api/v1/mentions', 'mentions.list'],
+  v1_mentions_read_create: ['POST', '/api/v1/mentions/read', 'mentions.read'],
   // canned replies
   v1_canned_replies_list: ['GET', '/api/v1/canned-replies', 'cannedReplies.list'],
   v1_canned_replies_create: ['POST', '/api/v1/canned-replies', 'cannedReplies.create'],

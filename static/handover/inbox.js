@@ -786,7 +786,27 @@
         note && message.editedAt ? h("span", { class: "edited", title: `Edited ${new Date(message.editedAt).toLocaleString()}` }, "(edited)") : null,
         mine ? h("button", { type: "button", class: "link note-edit", "data-note": message.id, "aria-label": "Edit this note" }, "Edit") : null),
       window.messageFiles.node(message),
-      window.messageFiles.onlyFiles(message) ? null : h("div", { class: "bubble" }, message.text));
+      window.messageFiles.onlyFiles(message) ? null : h("div", { class: "bubble" }, note ? noteText(message.text) : message.text));
+  }
+
+  // A note's text with the colleagues it names (@username, handover/mentions.py) marked; the
+  // person reading is marked apart.
+  const PEOPLE = new Set((cfg.people || []).map((p) => p.username.toLowerCase()));
+  function noteText(text) {
+    if (!PEOPLE.size || !text.includes("@")) return text;
+    const parts = [];
+    let last = 0;
+    for (const found of text.matchAll(/(^|[^\w@])@([\w.@+-]+)/g)) {
+      let name = found[2];
+      while (name && !PEOPLE.has(name.toLowerCase())) name = name.slice(0, -1);
+      if (!name || /[\w@-]/.test(text.charAt(found.index + found[1].length + 1 + name.length))) continue;
+      const at = found.index + found[1].length;
+      parts.push(text.slice(last, at),
+        h("span", { class: `mention${name.toLowerCase() === cfg.me.toLowerCase() ? " mention-me" : ""}` }, `@${name}`));
+      last = at + 1 + name.length;
+    }
+    parts.push(text.slice(last));
+    return parts;
   }
 
   // A private note its author edited (inbox_tools.js sends the edit): the thread shows the new
@@ -1216,6 +1236,10 @@
   window.inboxApp = {
     send,
     tagsChanged,
+    open: (conversationId) => openConversation(conversationId),
+    alertsOn,
+    soundOn: () => preference(SOUND_KEY),
+    beep,
     reload: (conversationId) => loadConversation(conversationId, { quiet: true }),
     toast,
     announce,

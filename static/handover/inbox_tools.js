@@ -125,7 +125,7 @@
   }
 
   function noteForm(conversation) {
-    const box = h("textarea", { rows: "1", class: "note-box", "aria-label": "Private note for colleagues", placeholder: "Add a private note for colleagues (the customer never sees it)", maxlength: "10000" });
+    const box = h("textarea", { rows: "1", class: "note-box", "aria-label": "Private note for colleagues", placeholder: "Private note, never seen by the customer (@ names a colleague)", maxlength: "10000" });
     const form = h("form", { class: "note-composer mode-note" },
       box, h("button", { type: "submit", class: "secondary" }, "Add note"));
     form.addEventListener("submit", (event) => { event.preventDefault(); sendNote(conversation, box); });
@@ -226,7 +226,7 @@
       replyButton.setAttribute("aria-pressed", String(mode !== "note"));
       noteButton.setAttribute("aria-pressed", String(mode === "note"));
       box.placeholder = mode === "note"
-        ? "Private note for colleagues (the customer never sees it)"
+        ? "Private note, never seen by the customer (@ names a colleague)"
         : replyHint(conversation);
       box.focus();
     };

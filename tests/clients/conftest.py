@@ -49,6 +49,7 @@ class DocsTenant:
     tenant: object
     api_key: str
     approver_token: str | None
+    agent_token: str | None = None  # a human agent's, "docs-agent" (named in notes: mentions)
 
 
 def make_docs_tenant(slug: str, *, approvers: bool = True) -> DocsTenant:
@@ -73,7 +74,27 @@ def make_docs_tenant(slug: str, *, approvers: bool = True) -> DocsTenant:
             make_person(tenant=tenant, roles=["approver"], username=u) for u in DOCS_APPROVERS
         ]
         _, token = services.personal_token_create(user=people[0], name="client tests")
+        agent = make_person(tenant=tenant, roles=["agent"], username="docs-agent")
+        make_person(tenant=tenant, roles=["agent"], username="docs-colleague")
+        _, agent_token = services.personal_token_create(user=agent, name="client tests")
+        return DocsTenant(tenant, raw_key, token, agent_token)
     return DocsTenant(tenant=tenant, api_key=raw_key, approver_token=token)
+
+
+def mention_docs_agent(docs: DocsTenant, text: str = "@docs-agent can you check this?"):
+    """A note by docs-colleague naming docs-agent, on a new conversation: the note."""
+    from django.contrib.auth import get_user_model
+
+    from agents.models import Agent
+    from conversations.services import conversation_start
+    from handover.services import note_post
+
+    agent = Agent.objects.get(tenant=docs.tenant, slug="agent-supervisor")
+    conversation, _ = conversation_start(
+        tenant=docs.tenant, agent=agent, channel="web", customer={"id": "c-mention"}
+    )
+    colleague = get_user_model().objects.get(username="docs-colleague")
+    return note_post(conversation=conversation, user=colleague, text=text)
 
 
 @pytest.fixture
@@ -109,6 +130,7 @@ def client_env(url: str, docs: DocsTenant, limited: DocsTenant | None = None) ->
         "BACKOFFICE_URL": url,
         "BACKOFFICE_API_KEY": docs.api_key,
         "BACKOFFICE_APPROVER_TOKEN": docs.approver_token or "",
+        "BACKOFFICE_AGENT_TOKEN": docs.agent_token or "",
     }
     if limited is not None:
         env["BACKOFFICE_LIMITED_API_KEY"] = limited.api_key

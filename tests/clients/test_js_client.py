@@ -12,7 +12,7 @@ import pytest
 from agents.models import Workflow
 from agents.rule_sets import rules_document, ruleset_with_children
 from agents.rules_api import DOCS_EXAMPLES
-from tests.clients.conftest import JS_CLIENT, ROOT, client_env
+from tests.clients.conftest import JS_CLIENT, ROOT, client_env, mention_docs_agent
 
 pytestmark = pytest.mark.clients
 
@@ -22,6 +22,7 @@ NODE_TIMEOUT = 300
 def test_the_javascript_client_passes_its_tests_against_the_live_server(
     node, docs_tenant, limited_tenant, server_url
 ):
+    mention_docs_agent(docs_tenant)  # for the test of mentions (docs-agent's token)
     result = subprocess.run(
         [node, "--test", "--test-reporter=tap", str(JS_CLIENT / "test")],
         cwd=ROOT,

@@ -25,7 +25,7 @@ from backoffice_client._http import Base
 from agents.rules_api import DOCS_EXAMPLES
 from agents.workflows_api import DOCS_WORKFLOW
 from approvals.models import ActionExecution
-from tests.clients.conftest import PYTHON_CLIENT
+from tests.clients.conftest import PYTHON_CLIENT, mention_docs_agent
 
 pytestmark = pytest.mark.clients
 
@@ -303,6 +303,24 @@ def test_a_conversation_is_tagged_and_found_by_its_tag(docs_tenant, server_url):
 
     assert [c["id"] for c in found] == [conversation["id"]]
     assert found[0]["tags"] == ["carrier-late"]
+
+
+def test_a_human_agent_reads_the_notes_that_named_them(docs_tenant, server_url):
+    note = mention_docs_agent(docs_tenant)
+    agent = make_client(server_url, docs_tenant.agent_token)
+
+    listed = agent.mentions.list()
+    (mention,) = listed["results"]
+    assert (listed["unread"], mention["messageId"]) == (1, note.pk)
+    assert mention["excerpt"] == "@docs-agent can you check this?"
+    assert agent.mentions.read(ids=[mention["id"]]) == [mention["id"]]
+    assert agent.mentions.list(unread=True) == {"unread": 0, "results": []}
+    assert agent.mentions.read() == []
+    with pytest.raises(ValidationError) as refused:
+        agent.mentions.read(ids=[0])
+    assert list(refused.value.fields) == ["ids[0]"]
+    with pytest.raises(PermissionDeniedError):  # an integration key is no person
+        make_client(server_url, docs_tenant.api_key).mentions.list()
 
 
 def test_the_async_client_does_the_same(docs_tenant, server_url):

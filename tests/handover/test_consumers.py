@@ -557,3 +557,60 @@ async def test_the_chat_hears_whether_a_person_is_ringing_or_will_follow_up(tena
     assert live["waiting"] == "live" and queued["waiting"] == "queued"
     assert "handoffId" not in live  # the team's, not the customer's
     assert again["waiting"] == "queued"
+
+
+def _note_naming(tenant, author, text):
+    from handover.services import note_post
+
+    conv = _open_conversation(tenant)
+    return note_post(conversation=conv, user=author, text=text)
+
+
+async def test_a_mention_reaches_the_named_persons_sockets_only_and_they_mark_it_read(
+    tenant, other_tenant
+):
+    from handover.models import Mention
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    await sync_to_async(make_team)(other_tenant, **TO_PEOPLE)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    bob = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="bob")
+    eve = await sync_to_async(make_person)(tenant=other_tenant, roles=["agent"], username="eve")
+    bobs, _, _ = await inbox(bob)
+    adas, _, _ = await inbox(ada)
+    eves, _, _ = await inbox(eve)
+    for socket in (bobs, adas, eves):
+        snapshot = await receive_until(socket, "inbox.snapshot")
+        assert snapshot["mentions"] == {"unread": 0, "recent": []}
+
+    note = await sync_to_async(_note_naming)(tenant, ada, "@bob @eve the label is wrong")
+    created = await receive_until(bobs, "mention.created")
+    assert created["mention"]["messageId"] == note.pk
+    assert created["mention"]["excerpt"] == "@bob @eve the label is wrong"
+
+    for bad in ("7", [0], [True], {"x": 1}):  # refused in words, the socket stays
+        await bobs.send_json_to({"type": "mention.read", "mentionIds": bad})
+        refused = await receive_until(bobs, "mention.read.result")
+        assert (refused["ok"], list(refused["fields"])) == (False, ["ids"])
+    await bobs.send_json_to({"type": "mention.read", "conversationId": "not-a-uuid"})
+    assert not (await receive_until(bobs, "mention.read.result"))["ok"]
+    await adas.send_json_to({"type": "mention.read"})  # Ada reads all of hers: not Bob's
+    assert (await receive_until(adas, "mention.read.result"))["mentionIds"] == []
+    await bobs.send_json_to({"type": "mention.read", "conversationId": str(note.conversation_id)})
+    heard = {}  # the answer, and the event for his other tabs (in either order)
+    while len(heard) < 2:
+        event = await bobs.receive_json_from(timeout=3)
+        if event["type"] in ("mention.read", "mention.read.result"):
+            heard[event["type"]] = event
+    assert heard["mention.read.result"]["ok"]
+    assert heard["mention.read.result"]["mentionIds"] == [created["mention"]["id"]]
+    assert heard["mention.read"]["mentionIds"] == [created["mention"]["id"]]
+
+    for socket in (adas, eves):  # neither the author nor another tenant's eve heard of it
+        while not await socket.receive_nothing(timeout=0.3):
+            assert not (await socket.receive_json_from())["type"].startswith("mention.")
+        await socket.disconnect()
+    await bobs.disconnect()
+    read = await sync_to_async(lambda: Mention.objects.get(user=bob).read_at)()
+    assert read is not None

@@ -4,7 +4,8 @@
 //
 // tests/clients/test_js_client.py starts the server, prepares a tenant as the product docs'
 // examples expect it (their agents and approvers), and sets BACKOFFICE_URL,
-// BACKOFFICE_API_KEY, BACKOFFICE_APPROVER_TOKEN (a token of the approver user-admin-123) and
+// BACKOFFICE_API_KEY, BACKOFFICE_APPROVER_TOKEN (a token of the approver user-admin-123),
+// BACKOFFICE_AGENT_TOKEN (a token of the human agent docs-agent, whom a note names) and
 // BACKOFFICE_LIMITED_API_KEY (a key of a tenant with a tiny rate limit). Without them every test
 // is skipped.
 
@@ -27,6 +28,7 @@ const live = env.BACKOFFICE_URL && env.BACKOFFICE_API_KEY
   ? {}
   : { skip: 'set BACKOFFICE_URL and BACKOFFICE_API_KEY (tests/clients/ starts a server and sets them)' };
 const limitedKey = { skip: live.skip ?? (env.BACKOFFICE_LIMITED_API_KEY ? false : 'set BACKOFFICE_LIMITED_API_KEY') };
+const agentToken = { skip: live.skip ?? (env.BACKOFFICE_AGENT_TOKEN ? false : 'set BACKOFFICE_AGENT_TOKEN') };
 const approverToken = { skip: live.skip ?? (env.BACKOFFICE_APPROVER_TOKEN ? false : 'set BACKOFFICE_APPROVER_TOKEN') };
 
 const DOCS_RULES = {
@@ -246,6 +248,19 @@ test('a conversation is tagged and found by its tag', live, async () => {
   const found = await api.conversations.list({ tag: 'carrier-late' });
   assert.deepEqual(found.map((c) => c.id), [conversation.id]);
   assert.deepEqual(await api.conversations.untag(conversation.id, 'carrier-late'), []);
+});
+
+test('a human agent reads the notes that named them', agentToken, async () => {
+  const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
+
+  const listed = await agent.mentions.list();
+  assert.equal(listed.unread, 1);
+  const [mention] = listed.results;
+  assert.equal(mention.excerpt, '@docs-agent can you check this?');
+  assert.deepEqual(await agent.mentions.read({ ids: [mention.id] }), [mention.id]);
+  assert.deepEqual(await agent.mentions.list({ unread: true }), { unread: 0, results: [] });
+  await assert.rejects(agent.mentions.read({ ids: [0] }), ValidationError);
+  await assert.rejects(client().mentions.list(), PermissionDeniedError); // a key is no person
 });
 
 test('intents extend the built-in ones and a built-in may be switched off', live, async () => {

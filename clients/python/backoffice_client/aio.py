@@ -35,6 +35,7 @@ from .types import (
     Intent,
     IntentInput,
     Me,
+    Mentions,
     Message,
     MessageResult,
     Rules,
@@ -83,6 +84,7 @@ class AsyncClient:
         self.approvals = AsyncApprovals(self)
         self.handoffs = AsyncHandoffs(self)
         self.canned_replies = AsyncCannedReplies(self)
+        self.mentions = AsyncMentionsOfMine(self)
         self.stacks = AsyncStacks(self)
         self.metrics = AsyncMetrics(self)
         self.api_keys = AsyncApiKeys(self)
@@ -542,6 +544,28 @@ class AsyncApiKeys(_AsyncResource):
 
     async def revoke(self, key_id: int) -> ApiKey:
         return await self._call(Call("v1_api_keys_revoke_create", {"key_id": key_id}))
+
+
+class AsyncMentionsOfMine(_AsyncResource):
+    """Your mentions: the private notes in which a colleague named you (``@you``). Needs a
+    human agent's personal token, not an integration key."""
+
+    async def list(self, *, unread: bool = False) -> Mentions:
+        """``{"unread": n, "results": [...]}``, newest first (the 50 newest)."""
+        params = {"unread": "true"} if unread else None
+        return await self._call(Call("v1_mentions_retrieve", params=params))
+
+    async def read(
+        self, *, ids: builtins.list[int] | None = None, conversation_id: str | None = None
+    ) -> builtins.list[int]:
+        """Mark mentions read: ``ids``, or a conversation's, or (neither) all; answers the ids
+        that were unread."""
+        body: dict[str, Any] = {}
+        if ids is not None:
+            body["ids"] = ids
+        if conversation_id is not None:
+            body["conversationId"] = conversation_id
+        return (await self._call(Call("v1_mentions_read_create", body=body)))["read"]
 
 
 class AsyncCannedReplies(_AsyncResource):

@@ -33,6 +33,7 @@ from .types import (
     Intent,
     IntentInput,
     Me,
+    Mentions,
     Message,
     MessageResult,
     Rules,
@@ -89,6 +90,7 @@ class Client:
         self.approvals = Approvals(self)
         self.handoffs = Handoffs(self)
         self.canned_replies = CannedReplies(self)
+        self.mentions = MentionsOfMine(self)
         self.stacks = Stacks(self)
         self.metrics = Metrics(self)
         self.api_keys = ApiKeys(self)
@@ -556,6 +558,28 @@ class ApiKeys(_Resource):
 
     def revoke(self, key_id: int) -> ApiKey:
         return self._call(Call("v1_api_keys_revoke_create", {"key_id": key_id}))
+
+
+class MentionsOfMine(_Resource):
+    """Your mentions: the private notes in which a colleague named you (``@you``). Needs a
+    human agent's personal token, not an integration key."""
+
+    def list(self, *, unread: bool = False) -> Mentions:
+        """``{"unread": n, "results": [...]}``, newest first (the 50 newest)."""
+        params = {"unread": "true"} if unread else None
+        return self._call(Call("v1_mentions_retrieve", params=params))
+
+    def read(
+        self, *, ids: builtins.list[int] | None = None, conversation_id: str | None = None
+    ) -> builtins.list[int]:
+        """Mark mentions read: ``ids``, or a conversation's, or (neither) all; answers the ids
+        that were unread."""
+        body: dict[str, Any] = {}
+        if ids is not None:
+            body["ids"] = ids
+        if conversation_id is not None:
+            body["conversationId"] = conversation_id
+        return (self._call(Call("v1_mentions_read_create", body=body)))["read"]
 
 
 class CannedReplies(_Resource):

@@ -122,6 +122,9 @@ OPERATIONS: dict[str, Operation] = {
     "v1_handoffs_messages_create": Operation(
         "POST", "/api/v1/handoffs/{handoff_id}/messages", "handoffs.send"
     ),
+    # mentions (a person's token)
+    "v1_mentions_retrieve": Operation("GET", "/api/v1/mentions", "mentions.list"),
+    "v1_mentions_read_create": Operation("POST", "/api/v1/mentions/read", "mentions.read"),
     # canned replies
     "v1_canned_replies_list": Operation("GET", "/api/v1/canned-replies", "canned_replies.list"),
     "v1_canned_replies_create": Operation(

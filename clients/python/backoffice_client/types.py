@@ -302,6 +302,24 @@ class HandoffPack(TypedDict, total=False):
     activity: list[dict[str, Any]]  # what the AI did, one step each, to merge by time
 
 
+class Mention(TypedDict):
+    """A private note in which a colleague named you (``@you``)."""
+
+    id: int
+    conversationId: str
+    messageId: int
+    customer: str
+    by: str
+    excerpt: str
+    createdAt: str
+    readAt: str | None
+
+
+class Mentions(TypedDict):
+    unread: int
+    results: list[Mention]
+
+
 class CannedReply(TypedDict):
     id: int
     shortcut: str
