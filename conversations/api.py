@@ -27,7 +27,7 @@ from conversations.models import (
     State,
 )
 from conversations.search import BadFilter, conversations_found, filters_from
-from conversations.services import conversation_start
+from conversations.services import UNCHANGED, conversation_start, customer_details_update
 from conversations.tags import conversation_tag, conversation_untag
 from core.api_auth import (
     request_principal,
@@ -288,9 +288,59 @@ class ConversationListView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+class CustomerChange(serializers.Serializer):
+    name = serializers.CharField(
+        required=False, allow_blank=True, help_text="Empty clears it; at most 200 characters."
+    )
+    email = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Empty clears it. An e-mail conversation's address cannot change.",
+    )
+
+
+class ConversationChange(serializers.Serializer):
+    customer = CustomerChange(
+        help_text="The customer's name or e-mail address, set on every conversation of theirs "
+        "(the same customer id)."
+    )
+
+
+def _who(principal) -> str:
+    """Who made a change, as the colleagues' note names them."""
+    if principal.key is not None:
+        return f"The integration “{principal.key.name}”"
+    return principal.user.get_full_name() or principal.user.get_username()
+
+
 class ConversationDetailView(APIView):
     @extend_schema(responses=ConversationShape)
     def get(self, request, conversation_id):
+        return Response(conversation_json(get_conversation(request, conversation_id)))
+
+    @extend_schema(request=ConversationChange, responses=ConversationShape)
+    def patch(self, request, conversation_id):
+        conversation = get_conversation(request, conversation_id)
+        customer = request.data.get("customer") if isinstance(request.data, dict) else None
+        if not isinstance(customer, dict):
+            raise Invalid(fields={"customer": "must be an object with name or email"})
+        unknown = sorted(set(customer) - {"name", "email"})
+        if unknown:
+            raise Invalid(fields={f"customer.{unknown[0]}": "cannot be changed here"})
+        try:
+            customer_details_update(
+                conversation=conversation,
+                by=_who(request_principal(request)),
+                name=customer.get("name", UNCHANGED),
+                email=customer.get("email", UNCHANGED),
+            )
+        except Invalid as exc:
+            raise Invalid(
+                fields={
+                    (f"customer.{k}" if k in ("name", "email") else k): v
+                    for k, v in exc.fields.items()
+                }
+            ) from None
         return Response(conversation_json(get_conversation(request, conversation_id)))
 
 

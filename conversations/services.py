@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 
@@ -12,8 +15,10 @@ from conversations.decisions import AgentRouted, RouteReason
 from conversations.email import one_line_subject, subject_from_text
 from conversations.events import record
 from conversations.messages import message_post
-from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
-from core.events import conversation_watchers_group, notify_on_commit
+from conversations.models import INTERNAL_ROLES, Channel, Conversation, Message, MessageRole
+from core.errors import Invalid
+from core.events import conversation_watchers_group, notify_on_commit, tenant_inbox_group
+from core.json_input import text_problem
 from core.models import Tenant
 from core.principals import (
     NOBODY,
@@ -105,6 +110,109 @@ def conversation_email_follow_up(*, conversation: Conversation, email: str) -> C
         role=MessageRole.NOTE,
         author="system",
         text=f"The customer asked for replies by e-mail while away from the chat: {email}",
+    )
+    return locked
+
+
+CUSTOMER_NAME_MAX = 200
+CUSTOMER_EMAIL_MAX = 254
+UNCHANGED: Any = object()  # a detail the caller left out
+
+
+def _customer_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(fields={"name": "must be text"})
+    name = " ".join(value.split())  # no line breaks or tabs in a name
+    if len(name) > CUSTOMER_NAME_MAX:
+        raise Invalid(fields={"name": f"must be at most {CUSTOMER_NAME_MAX} characters"})
+    if problem := text_problem(name):
+        raise Invalid(fields={"name": problem})
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise Invalid(fields={"name": "must not hold control characters"})
+    return name
+
+
+def _customer_email(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(fields={"email": "must be text"})
+    email = value.strip()
+    if not email:
+        return ""
+    if len(email) > CUSTOMER_EMAIL_MAX or text_problem(email):
+        raise Invalid(fields={"email": "must be an e-mail address such as kim@example.com"})
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise Invalid(fields={"email": "must be an e-mail address such as kim@example.com"}) from None
+    return email
+
+
+@transaction.atomic
+def customer_details_update(
+    *, conversation: Conversation, by: str, name: Any = UNCHANGED, email: Any = UNCHANGED
+) -> Conversation:
+    """A person (or an integration) sets the customer's name or e-mail address, as the customer
+    told them: on every conversation of the tenant with this customer (the same ``customer_ref``;
+    only this one when it has none). An empty value clears it. An e-mail conversation's address
+    is the one its replies go to and does not change here (400); clearing the address of a web
+    chat whose customer asked for replies by e-mail stops those mails. The colleagues read what
+    changed in a private note, and the inboxes hear ``customer.updated``."""
+    changes: dict[str, str] = {}
+    if name is not UNCHANGED:
+        changes["customer_name"] = _customer_name(name)
+    if email is not UNCHANGED:
+        changes["customer_email"] = _customer_email(email)
+    if not changes:
+        raise Invalid(fields={"customer": "give a name or an email to change"})
+    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if (
+        "customer_email" in changes
+        and locked.channel == Channel.EMAIL
+        and changes["customer_email"].lower() != locked.customer_email.lower()
+    ):
+        raise Invalid(
+            fields={"email": "is the address this e-mail conversation replies to; it cannot change"}
+        )
+    said = [
+        f"{label} from “{getattr(locked, field) or '-'}” to “{value or '-'}”"
+        for field, label, value in (
+            ("customer_name", "name", changes.get("customer_name")),
+            ("customer_email", "e-mail address", changes.get("customer_email")),
+        )
+        if field in changes and getattr(locked, field) != value
+    ]
+    if not said:
+        return locked
+    same = Conversation.objects.filter(tenant_id=locked.tenant_id)
+    same = (
+        same.filter(customer_ref=locked.customer_ref)
+        if locked.customer_ref
+        else same.filter(pk=locked.pk)
+    )
+    ids = [str(pk) for pk in same.values_list("pk", flat=True)]
+    if "customer_name" in changes:
+        same.update(customer_name=changes["customer_name"])
+    if "customer_email" in changes:
+        web = same.exclude(channel=Channel.EMAIL)
+        web.update(customer_email=changes["customer_email"])
+        if not changes["customer_email"]:
+            web.update(email_follow_up=False)
+    locked.refresh_from_db()
+    message_post(
+        conversation=locked,
+        role=MessageRole.NOTE,
+        author="system",
+        text=f"{by} changed the customer's {' and '.join(said)}.",
+    )
+    notify_on_commit(
+        [tenant_inbox_group(locked.tenant_id)],
+        {
+            "type": "customer.updated",
+            "conversationIds": ids,
+            "customer": locked.customer_display,
+            "customerName": locked.customer_name,
+            "customerEmail": locked.customer_email,
+        },
     )
     return locked
 

@@ -272,6 +272,13 @@ API: Mapping[str, Grant] = _by_operation(
             "decision). Any other conversation is a 404 to them, as another tenant's is.",
         ),
         *_rows(
+            "PATCH",
+            "/api/v1/conversations/{conversation_id}",
+            {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},
+            "The customer's name and e-mail address: the channels and a CRM keep them, a human "
+            "agent sets what the customer told them (those handed to people).",
+        ),
+        *_rows(
             "GET",
             "/api/v1/conversations/{conversation_id}/messages",
             {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE, APPROVER: UNDER_APPROVAL},
@@ -478,6 +485,12 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "inbox or the history.",
         ),
         Grant(
+            "inbox-customer",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "Setting the customer's name or e-mail address as they told it: whoever reads the "
+            "conversation in the inbox or the history.",
+        ),
+        Grant(
             "inbox-team",
             MANAGERS,
             "Who holds what (each human agent's status, limit and conversations), for the "
@@ -632,6 +645,11 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "conversation.",
         ),
         Grant("conversation.tagged", AGENTS, "A conversation's tags changed (its id and tags)."),
+        Grant(
+            "customer.updated",
+            AGENTS,
+            "A customer's name or e-mail address changed (the conversations' ids and the details).",
+        ),
         Grant(
             "customer.seen",
             AGENTS,

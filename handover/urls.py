@@ -41,6 +41,11 @@ urlpatterns = [
         views.inbox_tags,
         name="inbox-tags",
     ),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/customer",
+        views.inbox_customer,
+        name="inbox-customer",
+    ),
     path("inbox/history/", views.inbox_history, name="inbox-history"),
     path("inbox/team/", views.inbox_team, name="inbox-team"),
     path(

@@ -53,8 +53,10 @@ from conversations.models import (
 from conversations.search import BadFilter, Filters, conversations_found, customer_conversations
 from conversations.search import filters_from as search_filters
 from conversations.services import (
+    UNCHANGED,
     conversation_email_follow_up,
     conversation_start,
+    customer_details_update,
     customer_token_matches,
 )
 from conversations.tags import conversation_tag, conversation_untag, tags_of, tenant_tag_names
@@ -157,6 +159,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "requeueUrl": reverse("inbox-requeue", args=[_UUID_SLOT]),
                 "filesUrl": reverse("inbox-files", args=[_UUID_SLOT]),
                 "tagsUrl": reverse("inbox-tags", args=[_UUID_SLOT]),
+                "customerUrl": reverse("inbox-customer", args=[_UUID_SLOT]),
                 "tagNames": tenant_tag_names(tenant.pk),
                 "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
                 "cannedReplies": [
@@ -383,6 +386,36 @@ def inbox_tags(request: HttpRequest, conversation_id) -> JsonResponse:
     except Invalid as exc:
         return domain_error_response(exc)
     return JsonResponse({"tags": tags})
+
+
+@page_door
+@require_POST
+def inbox_customer(request: HttpRequest, conversation_id) -> JsonResponse:
+    """Set the customer's name or e-mail address, as they told it, on a conversation the person
+    reaches: JSON ``{"name": "Kim Lee", "email": "kim@example.com"}`` (either; empty clears).
+    200 ``{"customer", "customerName", "customerEmail"}``; 400 naming the field."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    name = request.user.get_full_name() or request.user.get_username()
+    try:
+        changed = customer_details_update(
+            conversation=conversation,
+            by=name,
+            name=data.get("name", UNCHANGED),
+            email=data.get("email", UNCHANGED),
+        )
+    except Invalid as exc:
+        return domain_error_response(exc)
+    return JsonResponse(
+        {
+            "customer": changed.customer_display,
+            "customerName": changed.customer_name,
+            "customerEmail": changed.customer_email,
+        }
+    )
 
 
 @page_door

@@ -450,6 +450,7 @@ export class Client {
     get(conversationId: string): Promise<Conversation>;
     send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;
     tag(conversationId: string, name: string): Promise<string[]>;
+    updateCustomer(conversationId: string, details: { name?: string; email?: string }): Promise<Conversation>;
     untag(conversationId: string, name: string): Promise<string[]>;
     sendFile(
       conversationId: string,

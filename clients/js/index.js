@@ -339,6 +339,15 @@ class Conversations extends Resource {
     return (await this._call('v1_conversations_tags_update', { path: { conversation_id: conversationId, name } })).tags;
   }
   /** Take the tag `name` off the conversation; resolves to its tags. */
+  /** Set the customer's `name` or `email` (an empty string clears it) on every conversation of
+   * theirs; an e-mail conversation's address does not change. */
+  updateCustomer(conversationId, { name, email } = {}) {
+    const customer = {};
+    if (name !== undefined) customer.name = name;
+    if (email !== undefined) customer.email = email;
+    return this._call('v1_conversations_partial_update', { path: { conversation_id: conversationId }, body: { customer } });
+  }
+
   async untag(conversationId, name) {
     return (await this._call('v1_conversations_tags_destroy', { path: { conversation_id: conversationId, name } })).tags;
   }

@@ -38,6 +38,7 @@ export const OPERATIONS = Object.freeze({
   v1_conversations_retrieve: ['GET', '/api/v1/conversations/{conversation_id}', 'conversations.get'],
   v1_conversations_messages_list: ['GET', '/api/v1/conversations/{conversation_id}/messages', 'conversations.messages'],
   v1_conversations_messages_create: ['POST', '/api/v1/conversations/{conversation_id}/messages', 'conversations.send'],
+  v1_conversations_partial_update: ['PATCH', '/api/v1/conversations/{conversation_id}', 'conversations.updateCustomer'],
   v1_conversations_tags_update: ['PUT', '/api/v1/conversations/{conversation_id}/tags/{name}', 'conversations.tag'],
   v1_conversations_tags_destroy: ['DELETE', '/api/v1/conversations/{conversation_id}/tags/{name}', 'conversations.untag'],
   v1_conversations_files_create: ['POST', '/api/v1/conversations/{conversation_id}/files', 'conversations.sendFile'],

@@ -1233,9 +1233,22 @@
     if (shown) renderLists();
   }
 
+  // A customer's name or e-mail changed (customer.updated, inbox_tools.js tells): their cards
+  // show the new name, and the open conversation is read again.
+  function customerChanged(event) {
+    const ids = new Set(event.conversationIds || []);
+    let shown = false;
+    for (const handoff of state.handoffs.values()) {
+      if (ids.has(handoff.conversationId)) { handoff.customer = event.customer; shown = true; }
+    }
+    if (shown) renderLists();
+    if (state.selected && ids.has(state.selected)) loadConversation(state.selected, { quiet: true });
+  }
+
   window.inboxApp = {
     send,
     tagsChanged,
+    customerChanged,
     open: (conversationId) => openConversation(conversationId),
     alertsOn,
     soundOn: () => preference(SOUND_KEY),

@@ -103,6 +103,7 @@
     else if (conversation.state !== "resolved") pane.append(noteForm(conversation));
     if (mine) addTransfer(conversation);
     addCustomerPanel(detail);
+    addCustomerEdit(conversation);
     addTags(conversation);
     markSeen();
     const scroller = pane.querySelector(".transcript-scroll");
@@ -383,6 +384,68 @@
     tools.customerTypingTimer = setTimeout(() => { line.hidden = true; }, SHOW_TYPING_MS);
   }
 
+  // --- the customer's name and e-mail, as they told them --------------------------------------
+
+  function addCustomerEdit(conversation) {
+    const title = pane.querySelector(".conv-head h2");
+    if (!title) return;
+    if (conversation.customerEmail && conversation.customerEmail !== conversation.customer) {
+      title.after(h("p", { class: "customer-email" }, conversation.customerEmail));
+    }
+    const button = h("button", {
+      type: "button", class: "link customer-edit", id: "customer-edit", "aria-expanded": "false",
+      "aria-label": `Edit ${conversation.customer}'s name and e-mail address`,
+    }, "Edit");
+    title.append(" ", button);
+    button.addEventListener("click", () => {
+      const open = pane.querySelector(".customer-form");
+      if (open) { open.remove(); button.setAttribute("aria-expanded", "false"); return; }
+      button.setAttribute("aria-expanded", "true");
+      pane.querySelector(".conv-head").after(customerForm(conversation, button));
+      pane.querySelector("#customer-name").focus();
+    });
+  }
+
+  function customerForm(conversation, button) {
+    const byEmail = conversation.channel === "email";
+    const name = h("input", { id: "customer-name", type: "text", maxlength: "200", autocomplete: "off" });
+    const email = h("input", {
+      id: "customer-email", type: "email", maxlength: "254", autocomplete: "off", disabled: byEmail,
+      title: byEmail ? "Replies to this e-mail conversation go to this address" : null,
+    });
+    name.value = conversation.customerName || "";
+    email.value = conversation.customerEmail || "";
+    const problem = h("p", { class: "form-error", role: "alert", hidden: true });
+    const form = h("form", { class: "customer-form", "aria-label": "The customer's details", novalidate: true },
+      h("label", { for: "customer-name" }, "Name"), name,
+      h("label", { for: "customer-email" }, "E-mail"), email,
+      h("div", { class: "customer-form-buttons" },
+        h("button", { type: "submit", class: "primary" }, "Save"),
+        h("button", { type: "button", class: "ghost", onclick: () => close() }, "Cancel")),
+      problem);
+    const close = () => { form.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); };
+    form.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); close(); } });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const change = { name: name.value };
+      if (!byEmail) change.email = email.value;
+      try {
+        const saved = await postJSON(urlFor(cfg.customerUrl, conversation.id), change);
+        form.remove();
+        button.setAttribute("aria-expanded", "false");
+        app().toast(`Saved: ${saved.customer}.`, "success");
+        app().reload(conversation.id);
+      } catch (error) {
+        const fields = error.fields || {};
+        const [field] = Object.keys(fields);
+        problem.textContent = field ? `${field === "email" ? "E-mail" : "Name"}: ${fields[field][0]}.` : error.message;
+        problem.hidden = false;
+        (field === "email" ? email : name).focus();
+      }
+    });
+    return form;
+  }
+
   // --- tags: words to find and count such conversations later ---------------------------------
 
   const tagNames = h("datalist", { id: "inbox-tag-names" });
@@ -519,6 +582,7 @@
       case "customer.typing": customerTyping(data); break;
       case "customer.seen": customerSeen(data); break;
       case "conversation.tagged": tagged(data); break;
+      case "customer.updated": app().customerChanged(data); break;
       case "handoff.transferred": transferred(data); break;
       case "message.created":
         if (data.message && data.message.role === "customer") {

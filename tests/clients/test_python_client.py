@@ -305,6 +305,27 @@ def test_a_conversation_is_tagged_and_found_by_its_tag(docs_tenant, server_url):
     assert found[0]["tags"] == ["carrier-late"]
 
 
+def test_the_customers_details_are_set_as_they_told_them(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    conversation = client.conversations.create(
+        {"agentId": "agent-supervisor", "channel": "web", "customer": {"id": "c-crm"}}
+    )
+
+    changed = client.conversations.update_customer(
+        conversation["id"], name="Kim Lee", email="kim@example.com"
+    )
+    cleared = client.conversations.update_customer(conversation["id"], email="")
+    with pytest.raises(ValidationError) as refused:
+        client.conversations.update_customer(conversation["id"], email="nope")
+
+    assert (changed["customer"]["name"], changed["customer"]["email"]) == (
+        "Kim Lee",
+        "kim@example.com",
+    )
+    assert (cleared["customer"]["name"], cleared["customer"]["email"]) == ("Kim Lee", "")
+    assert list(refused.value.fields) == ["customer.email"]
+
+
 def test_a_human_agent_reads_the_notes_that_named_them(docs_tenant, server_url):
     note = mention_docs_agent(docs_tenant)
     agent = make_client(server_url, docs_tenant.agent_token)

@@ -250,6 +250,21 @@ test('a conversation is tagged and found by its tag', live, async () => {
   assert.deepEqual(await api.conversations.untag(conversation.id, 'carrier-late'), []);
 });
 
+test("the customer's details are set as they told them", live, async () => {
+  const api = client();
+  const conversation = await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer: { id: 'js-crm' } });
+
+  const changed = await api.conversations.updateCustomer(conversation.id, { name: 'Kim Lee', email: 'kim@example.com' });
+  assert.deepEqual([changed.customer.name, changed.customer.email], ['Kim Lee', 'kim@example.com']);
+  const cleared = await api.conversations.updateCustomer(conversation.id, { email: '' });
+  assert.deepEqual([cleared.customer.name, cleared.customer.email], ['Kim Lee', '']);
+  await assert.rejects(api.conversations.updateCustomer(conversation.id, { email: 'nope' }), (error) => {
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(Object.keys(error.fields), ['customer.email']);
+    return true;
+  });
+});
+
 test('a human agent reads the notes that named them', agentToken, async () => {
   const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
 

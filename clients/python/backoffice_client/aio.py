@@ -325,6 +325,14 @@ class AsyncConversations(_AsyncResource):
         path = {"conversation_id": conversation_id, "name": name}
         return (await self._call(Call("v1_conversations_tags_update", path)))["tags"]
 
+    async def update_customer(self, conversation_id: str, **details: str) -> Conversation:
+        """Set the customer's ``name`` or ``email`` (an empty string clears it) on every
+        conversation of theirs; an e-mail conversation's address does not change."""
+        path = {"conversation_id": conversation_id}
+        return await self._call(
+            Call("v1_conversations_partial_update", path, body={"customer": details})
+        )
+
     async def untag(self, conversation_id: str, name: str) -> builtins.list[str]:
         """Take the tag ``name`` off the conversation; its tags."""
         path = {"conversation_id": conversation_id, "name": name}

@@ -1,0 +1,185 @@
+"""The customer's name and e-mail address, as they told them, set by a person in the inbox or by
+an integration over the API (conversations.services.customer_details_update): on every
+conversation of that customer and no other, noted for the colleagues, told to the inboxes; bad
+values refused naming the field; tenants and roles apart."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversations.models import Conversation, Message, MessageRole
+from conversations.services import UNCHANGED, conversation_start, customer_details_update
+from core.errors import Invalid
+from core.events import tenant_inbox_group
+from tests.factories import make_person
+from tests.handover.test_agent_tools import Listener, as_person, handed_over
+
+pytestmark = pytest.mark.django_db
+
+
+def start(tenant, ref: str, *, channel: str = "web", **customer):
+    from agents.models import Agent
+
+    agent = Agent.objects.get(tenant=tenant, slug="agent-sup")
+    conversation, _ = conversation_start(
+        tenant=tenant, agent=agent, channel=channel, customer={"id": ref, **customer}
+    )
+    return conversation
+
+
+def notes(conversation) -> list[str]:
+    return list(
+        Message.objects.filter(conversation=conversation, role=MessageRole.NOTE).values_list(
+            "text", flat=True
+        )
+    )
+
+
+def test_a_name_is_set_on_every_conversation_of_the_customer_and_no_other(
+    tenant, team, other_tenant, django_capture_on_commit_callbacks
+):
+    first = start(tenant, "web-ac87aab70ea6e7b0")
+    second = start(tenant, "web-ac87aab70ea6e7b0")
+    someone_else = start(tenant, "web-ffff000011112222")
+    inbox = Listener(tenant_inbox_group(tenant.pk))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = customer_details_update(
+            conversation=first, by="Ada", name="  Kim\n Lee ", email="kim@example.com"
+        )
+
+    assert (changed.customer_name, changed.customer_email) == ("Kim Lee", "kim@example.com")
+    second.refresh_from_db()
+    assert (second.customer_name, second.customer_email) == ("Kim Lee", "kim@example.com")
+    assert Conversation.objects.get(pk=someone_else.pk).customer_name == ""
+    assert notes(first) == [
+        "Ada changed the customer's name from “-” to “Kim Lee” and e-mail address from “-” to "
+        "“kim@example.com”."
+    ]
+    (told,) = [e for e in inbox.events() if e["type"] == "customer.updated"]
+    assert sorted(told["conversationIds"]) == sorted([str(first.pk), str(second.pk)])
+    assert (told["customer"], told["customerEmail"]) == ("Kim Lee", "kim@example.com")
+
+    customer_details_update(conversation=first, by="Ada", name="Kim Lee")  # no change
+    assert len(notes(first)) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "field"),
+    [
+        ("Kim\x00", UNCHANGED, "name"),
+        ("Kim\ud800", UNCHANGED, "name"),
+        ("Kim\x07", UNCHANGED, "name"),
+        ("K" * 201, UNCHANGED, "name"),
+        (7, UNCHANGED, "name"),
+        (UNCHANGED, "not an address", "email"),
+        (UNCHANGED, "kim@example.com\x00", "email"),
+        (UNCHANGED, ["kim@example.com"], "email"),
+        (UNCHANGED, UNCHANGED, "customer"),
+    ],
+)
+def test_bad_details_are_refused_naming_the_field_and_nothing_changes(
+    tenant, team, name, email, field
+):
+    conversation = start(tenant, "c-1", name="Kim")
+
+    with pytest.raises(Invalid) as refused:
+        customer_details_update(conversation=conversation, by="Ada", name=name, email=email)
+
+    assert list(refused.value.fields) == [field]
+    conversation.refresh_from_db()
+    assert (conversation.customer_name, notes(conversation)) == ("Kim", [])
+
+
+def test_an_email_conversations_address_does_not_change_and_a_cleared_one_stops_followups(
+    tenant, team
+):
+    mailed = start(tenant, "kim@example.com", channel="email", email="kim@example.com")
+    with pytest.raises(Invalid) as refused:
+        customer_details_update(conversation=mailed, by="Ada", email="other@example.com")
+    assert list(refused.value.fields) == ["email"]
+    customer_details_update(conversation=mailed, by="Ada", name="Kim", email="KIM@example.com")
+    assert Conversation.objects.get(pk=mailed.pk).customer_email == "kim@example.com"
+
+    chat = start(tenant, "web-1", email="kim@example.com")
+    Conversation.objects.filter(pk=chat.pk).update(email_follow_up=True)
+    customer_details_update(conversation=chat, by="Ada", email="")
+    chat.refresh_from_db()
+    assert (chat.customer_email, chat.email_follow_up) == ("", False)
+
+
+# --- the doors ----------------------------------------------------------------------------------
+
+
+def test_the_inbox_door_sets_the_details_for_whoever_reads_the_conversation(
+    key_client, team, online, ada, tenant, other_tenant
+):
+    conversation = handed_over(key_client, customer="web-kim").conversation
+    not_handed = start(tenant, "c-quiet")
+    url = f"/inbox/conversations/{conversation.pk}/customer"
+
+    saved = as_person(ada).post(url, {"name": "Kim Lee"}, content_type="application/json")
+    assert saved.status_code == 200, saved.json()
+    assert saved.json() == {"customer": "Kim Lee", "customerName": "Kim Lee", "customerEmail": ""}
+
+    bad = as_person(ada).post(url, {"email": "nope"}, content_type="application/json")
+    assert bad.status_code == 400 and list(bad.json()["error"]["fields"]) == ["email"]
+    garbage = as_person(ada).post(url, "[1, 2", content_type="application/json")
+    assert garbage.status_code == 400
+    hidden = as_person(ada).post(
+        f"/inbox/conversations/{not_handed.pk}/customer", {"name": "X"}, format="json"
+    )
+    assert hidden.status_code == 404  # not handed to people: out of a human agent's reach
+    eve = make_person(tenant=other_tenant, roles=["agent"], username="eve")
+    assert as_person(eve).post(url, {"name": "X"}, format="json").status_code == 404
+    approver = make_person(tenant=tenant, roles=["approver"], username="appr")
+    assert as_person(approver).post(url, {"name": "X"}, format="json").status_code == 403
+    assert Conversation.objects.get(pk=conversation.pk).customer_name == "Kim Lee"
+
+
+def test_the_api_sets_the_details_and_names_a_bad_field(key_client, team, tenant, other_tenant):
+    conversation = start(tenant, "crm-42")
+    url = f"/api/v1/conversations/{conversation.pk}"
+
+    changed = key_client.patch(
+        url, {"customer": {"name": "Kim Lee", "email": "kim@example.com"}}, format="json"
+    )
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["customer"] | {"attributes": None} == {
+        "id": "crm-42",
+        "name": "Kim Lee",
+        "email": "kim@example.com",
+        "attributes": None,
+    }
+    assert notes(conversation)[-1].startswith("The integration “")
+
+    for body, field in (
+        ({"customer": {"email": "nope"}}, "customer.email"),
+        ({"customer": {"id": "other"}}, "customer.id"),
+        ({"customer": "Kim"}, "customer"),
+        ({}, "customer"),
+        ({"customer": {}}, "customer"),
+    ):
+        refused = key_client.patch(url, body, format="json")
+        assert refused.status_code == 400, body
+        assert list(refused.json()["error"]["fields"]) == [field], body
+    assert key_client.patch(url, [1], format="json").status_code == 400
+
+    approver = make_person(tenant=tenant, roles=["approver"], username="appr")
+    assert (
+        as_person(approver).patch(url, {"customer": {"name": "X"}}, format="json").status_code
+        == 403
+    )
+    theirs = start_other(other_tenant)
+    elsewhere = key_client.patch(
+        f"/api/v1/conversations/{theirs.pk}", {"customer": {"name": "X"}}, format="json"
+    )
+    assert elsewhere.status_code == 404
+    assert Conversation.objects.get(pk=theirs.pk).customer_name == ""
+
+
+def start_other(other_tenant):
+    from tests.factories import TO_PEOPLE, make_team
+
+    make_team(other_tenant, **TO_PEOPLE)
+    return start(other_tenant, "crm-42")
