@@ -116,6 +116,7 @@ def conversation_email_follow_up(*, conversation: Conversation, email: str) -> C
 
 CUSTOMER_NAME_MAX = 200
 CUSTOMER_EMAIL_MAX = 254
+NOT_AN_ADDRESS = "must be an e-mail address such as kim@example.com"
 UNCHANGED: Any = object()  # a detail the caller left out
 
 
@@ -139,11 +140,11 @@ def _customer_email(value: Any) -> str:
     if not email:
         return ""
     if len(email) > CUSTOMER_EMAIL_MAX or text_problem(email):
-        raise Invalid(fields={"email": "must be an e-mail address such as kim@example.com"})
+        raise Invalid(fields={"email": NOT_AN_ADDRESS})
     try:
         validate_email(email)
     except ValidationError:
-        raise Invalid(fields={"email": "must be an e-mail address such as kim@example.com"}) from None
+        raise Invalid(fields={"email": NOT_AN_ADDRESS}) from None
     return email
 
 
