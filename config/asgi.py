@@ -29,6 +29,7 @@ from django.urls import re_path  # noqa: E402
 
 from config import runner  # noqa: E402
 from config.admission import Admission  # noqa: E402
+from config.body_limit import BodyLimit  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
 from config.gc_freeze import freeze_startup_objects  # noqa: E402
 from config.security import WebsocketNulRefusal  # noqa: E402
@@ -41,7 +42,7 @@ refuse_unknown_paths = [re_path(r"", WebsocketDenier.as_asgi())]
 
 application = ProtocolTypeRouter(
     {
-        "http": Admission(django_asgi_app),
+        "http": BodyLimit(Admission(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             WebsocketNulRefusal(
                 auth_middleware_stack(URLRouter([*websocket_urlpatterns, *refuse_unknown_paths]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 
+from config.body_limit import too_large
 from core.api_errors import error_body
 
 NUL = "\x00"
@@ -31,7 +32,8 @@ class RequestSizeLimitMiddleware:
     anything reads its body: Django's CSRF check parses a multipart form (its files spooled to
     disk) before any view could look at the size, and no door of ours takes more (the mail
     provider's post is at most 25 MiB, a file in a conversation ``ATTACHMENT_MAX_BYTES``). Each
-    door keeps its own, smaller limit."""
+    door keeps its own, smaller limit. Under ASGI ``config.body_limit`` answers first, before
+    Django reads the body, and bounds a chunked body too; this is the door under WSGI."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -43,10 +45,8 @@ class RequestSizeLimitMiddleware:
             declared = 0
         limit = settings.REQUEST_MAX_BYTES
         if declared > limit:
-            message = f"The request is larger than {limit // (1024 * 1024)} MiB."
-            if request.path_info.startswith("/api/"):
-                return JsonResponse(error_body("payload_too_large", message), status=413)
-            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+            content_type, body = too_large(request.path_info, limit)
+            return HttpResponse(body, status=413, content_type=content_type)
         return self.get_response(request)
 
 

@@ -8,6 +8,7 @@ import threading
 import pytest
 from channels.testing import HttpCommunicator
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from config.asgi import application
 from tests.sockets import Socket
@@ -111,3 +112,86 @@ def test_a_thread_with_work_left_on_it_is_not_kept():
     kept = asgi_handler._take()
     asgi_handler._give_back(kept)
     assert kept in asgi_handler._idle  # an idle one is kept
+
+
+# --- at most REQUEST_MAX_BYTES of a body, counted as it arrives (config/body_limit.py) ---------
+
+_bodies: list[int] = []
+
+
+@csrf_exempt
+def _count_the_body(request):
+    from django.http import HttpResponse
+
+    _bodies.append(len(request.body))
+    return HttpResponse("read")
+
+
+class _Chunks:
+    """An ASGI client that sends a body in chunks, without a Content-Length (or with the one
+    given), and records what came back and how much of the body the server asked for."""
+
+    def __init__(self, path: str, chunks: list[bytes], length: int | None = None):
+        from asgiref.testing import ApplicationCommunicator
+
+        headers = [(b"host", b"localhost"), (b"content-type", b"application/octet-stream")]
+        if length is not None:
+            headers.append((b"content-length", str(length).encode()))
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "POST",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": headers,
+            "client": ("127.0.0.1", 5000),
+            "server": ("testserver", 80),
+        }
+        self.chunks = chunks
+        self.communicator = ApplicationCommunicator(application, scope)
+
+    async def response(self) -> tuple[int, bytes, int]:
+        """(status, body, chunks the server took)."""
+        for i, chunk in enumerate(self.chunks):
+            more = i < len(self.chunks) - 1
+            await self.communicator.send_input(
+                {"type": "http.request", "body": chunk, "more_body": more}
+            )
+        start = await self.communicator.receive_output(timeout=5)
+        body = b""
+        while True:
+            message = await self.communicator.receive_output(timeout=5)
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await self.communicator.wait(timeout=5)
+        return start["status"], body, len(self.chunks) - self.communicator.input_queue.qsize()
+
+
+body_urlpatterns = [path("count/", _count_the_body), path("api/v1/count/", _count_the_body)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_chunked_body_past_the_limit_is_refused_as_it_arrives_and_no_more_is_read(
+    settings,
+):
+    settings.ROOT_URLCONF = __name__ + "_bodies"
+    sys.modules[settings.ROOT_URLCONF] = type(sys)("bodies")
+    sys.modules[settings.ROOT_URLCONF].urlpatterns = body_urlpatterns
+    settings.REQUEST_MAX_BYTES = 10_000
+    _bodies.clear()
+
+    small = await _Chunks("/count/", [b"x" * 4000, b"x" * 4000]).response()
+    big = await _Chunks("/count/", [b"x" * 4000] * 10).response()
+    api = await _Chunks("/api/v1/count/", [b"x" * 6000] * 3).response()
+    declared = await _Chunks("/count/", [b"x" * 10], length=50_000_000).response()
+
+    assert small[:2] == (200, b"read")
+    assert (big[0], big[1]) == (413, b"The request is larger than 10 KB.")
+    assert big[2] == 3  # the third chunk went past 10,000 bytes: the seven after it unread
+    assert api[0] == 413 and b'"payload_too_large"' in api[1]
+    assert declared[:2] == (413, b"The request is larger than 10 KB.")
+    assert declared[2] == 0  # refused on its Content-Length, before a byte was read
+    assert _bodies == [8000]  # only the small one reached a view

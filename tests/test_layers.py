@@ -32,6 +32,7 @@ ROOF = {
     "config.startup",
     "config.health",
     "config.security",
+    "config.body_limit",
     "config.unavailable",
 }
 # the infrastructure under everything (settings, env, cache, rate limits, middleware)
