@@ -380,6 +380,13 @@ API: Mapping[str, Grant] = _by_operation(
         ),
         *_rows(
             "POST",
+            "/api/v1/handoffs/{handoff_id}/snooze",
+            AGENTS,
+            "The claimer puts the conversation aside until a time or the customer's next "
+            "message (the service checks it is the claimer).",
+        ),
+        *_rows(
+            "POST",
             "/api/v1/handoffs/{handoff_id}/hand-back",
             AGENTS,
             "The claimer hands the conversation back to the AI.",
@@ -575,6 +582,12 @@ SOCKET_ACTIONS: Mapping[str, Grant] = _by_operation(
         Grant("handoff.claim", AGENTS, "As claiming over the API."),
         Grant("message.send", AGENTS, "The claimer writes to the customer."),
         Grant(
+            "handoff.snooze",
+            AGENTS,
+            "The claimer puts the conversation aside until a time or the customer's next "
+            "message, or wakes it.",
+        ),
+        Grant(
             "note.send",
             AGENTS,
             "A private note for colleagues: never sent to the customer or read by the AI.",
@@ -622,6 +635,11 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "A private note its author edited, for the inbox's threads (never the customer).",
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
+        Grant(
+            "handoff.snoozed",
+            AGENTS,
+            "A held conversation was snoozed, or woke (its holder, or the customer wrote).",
+        ),
         Grant(
             "limit.changed",
             AGENTS,

@@ -31,6 +31,7 @@ from handover.services import (
     human_send_message,
     note_edit,
 )
+from handover.snooze import handoff_snooze
 from handover.targets import TargetBook
 
 
@@ -119,6 +120,26 @@ class HandoffResolveView(_ConversationAction):
 
 class HandoffHandBackView(_ConversationAction):
     service = staticmethod(conversation_hand_back)
+
+
+class SnoozeSerializer(serializers.Serializer):
+    until = serializers.CharField(
+        allow_null=True,
+        help_text="An ISO 8601 date-time within 30 days (the conversation comes back then, or "
+        "when the customer writes first); null wakes it now.",
+    )
+
+
+class HandoffSnoozeView(APIView):
+    """The claimer puts the conversation aside until a time, or until the customer writes."""
+
+    @extend_schema(request=SnoozeSerializer, responses=HandoffShape)
+    def post(self, request, handoff_id: int):
+        handoff = _handoff(request, handoff_id)
+        if not isinstance(request.data, dict) or "until" not in request.data:
+            raise Invalid(fields={"until": "give a date-time, or null to wake it"})
+        handoff_snooze(handoff=handoff, user=request.user, until=request.data["until"])
+        return _answer(request, handoff)
 
 
 class HumanMessageSerializer(serializers.Serializer):
@@ -341,6 +362,11 @@ urlpatterns = [
         "handoffs/<int:handoff_id>/resolve",
         HandoffResolveView.as_view(),
         name="api-handoff-resolve",
+    ),
+    path(
+        "handoffs/<int:handoff_id>/snooze",
+        HandoffSnoozeView.as_view(),
+        name="api-handoff-snooze",
     ),
     path(
         "handoffs/<int:handoff_id>/hand-back",

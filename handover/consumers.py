@@ -86,6 +86,7 @@ from handover.services import (
     typing_from_customer,
     typing_from_human,
 )
+from handover.snooze import handoff_snooze
 from orchestration.inbox import inbox_snapshot
 from orchestration.turns import conversation_receive_message
 
@@ -495,6 +496,21 @@ class InboxConsumer(PersonSocket):
             return {**result, **refusal(exc)}
         return {**result, "ok": True, "conversationId": str(handoff.conversation_id)}
 
+    def _snooze(self, content) -> dict[str, Any]:
+        handoff_id = _positive_id(content.get("handoffId"))
+        if handoff_id is None:
+            return refused_frame(Invalid(fields={"handoffId": "must be a positive integer"}))
+        result = {"type": "handoff.snooze.result", "handoffId": handoff_id, "ok": False}
+        try:
+            handoff = Handoff.objects.filter(tenant=self.tenant, pk=handoff_id).first()
+            if handoff is None:
+                raise NotFound("no such handoff")
+            snoozed = handoff_snooze(handoff=handoff, user=self.user, until=content.get("until"))
+        except DomainError as exc:
+            return {**result, **refusal(exc)}
+        until = snoozed.snoozed_until
+        return {**result, "ok": True, "snoozedUntil": until.isoformat() if until else None}
+
     def _send(self, content) -> dict[str, Any]:
         result = {"type": "message.send.result", "ok": False}
         try:
@@ -510,6 +526,7 @@ class InboxConsumer(PersonSocket):
     # the actions that are one write: checked and done in one hop (``_checked``)
     _WRITES: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
         "handoff.claim": _claim,
+        "handoff.snooze": _snooze,
         "message.send": _send,
         "note.send": _note,
         "note.edit": _note_edit,

@@ -79,6 +79,12 @@ class Handoff(StateGuarded, TenantOwned):
     customer_emailed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the e-mail customer was told someone will follow up."
     )
+    snoozed_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The claimer put the conversation aside until then (or until the customer "
+        "writes); it is still theirs.",
+    )
 
     class Meta:
         ordering = ["-priority", "created_at"]

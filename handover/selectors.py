@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from core.models import Tenant
-from handover.models import OPEN_STATUSES, Handoff
+from handover.models import OPEN_STATUSES, Handoff, Status
 from handover.targets import TargetBook, targets_json
 
 
@@ -48,6 +48,8 @@ def handoff_json(
         "waitingMinutes": waited,
         "offerExpiresAt": handoff.offer_expires_at,
         "claimedAt": handoff.claimed_at,
+        # put aside by its claimer until then, or until the customer writes (handover.snooze)
+        "snoozedUntil": handoff.snoozed_until if _snoozed(handoff, now) else None,
         "pack": pack_json(handoff),
         # the conversation's tags (conversations.tags): the inbox's cards show them
         "tags": [tag.name for tag in handoff.conversation.tags.all()],
@@ -59,6 +61,14 @@ def handoff_json(
         )
         data.update(targets_json(handoff, found, now))
     return data
+
+
+def _snoozed(handoff: Handoff, now: dt.datetime) -> bool:
+    return (
+        handoff.status == Status.CLAIMED
+        and handoff.snoozed_until is not None
+        and handoff.snoozed_until > now
+    )
 
 
 def handoffs_for(tenant: Tenant):

@@ -531,7 +531,7 @@ def handoff_claim(*, handoff: Handoff, user) -> Handoff:
     return handoff
 
 
-def _claimed_conversation(conversation: Conversation, user) -> Conversation:
+def claimed_conversation(conversation: Conversation, user) -> Conversation:
     _agent_of(conversation, user)
     locked = conversation_locked(conversation.pk)
     if locked is None:
@@ -561,7 +561,7 @@ def human_send_message(
     *, conversation: Conversation, user, text: str, files: Sequence[Attachment] = ()
 ) -> Message:
     """The claimer's reply (with ``files``, stored beforehand: conversations.attachments)."""
-    locked = _claimed_conversation(conversation, user)
+    locked = claimed_conversation(conversation, user)
     name = user.get_full_name() or user.get_username()
     message = message_post(
         conversation=locked,
@@ -588,7 +588,7 @@ def _close_handoff(conversation: Conversation) -> None:
 @transaction.atomic
 def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
     """The person gives the conversation back to the AI."""
-    locked = _claimed_conversation(conversation, user)
+    locked = claimed_conversation(conversation, user)
     _close_handoff(locked)
     lifecycle.conversation_transition(
         conversation=locked, to=State.ACTIVE, reason=f"handed back by {user.get_username()}"
@@ -609,7 +609,7 @@ def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
 
 @transaction.atomic
 def conversation_resolve(*, conversation: Conversation, user) -> Conversation:
-    locked = _claimed_conversation(conversation, user)
+    locked = claimed_conversation(conversation, user)
     _close_handoff(locked)
     lifecycle.conversation_transition(
         conversation=locked, to=State.RESOLVED, reason=f"resolved by {user.get_username()}"
@@ -737,7 +737,7 @@ def agent_limit(user) -> int:
 def conversation_transfer(*, conversation: Conversation, user, to_username: str) -> Conversation:
     """The claimer passes the conversation to a colleague: a human agent of the tenant who is
     online, not away or busy, and under their limit (decided under the colleague's lock)."""
-    locked = _claimed_conversation(conversation, user)
+    locked = claimed_conversation(conversation, user)
     target = (
         Membership.objects.filter(
             tenant_id=locked.tenant_id, is_agent=True, user__username=to_username
@@ -798,7 +798,7 @@ def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
     """The claimer puts the conversation back in the queue: the claimed handoff is resolved (as
     on a hand back) and a new one is opened (offered live to the available agents, else queued
     cold)."""
-    locked = _claimed_conversation(conversation, user)
+    locked = claimed_conversation(conversation, user)
     old = Handoff.objects.filter(conversation=locked, status=Status.CLAIMED).first()
     _close_handoff(locked)  # the holder's part is done, as when handing back
     # within SPEC 3's table: with_human -> active -> handing_off, in one transaction

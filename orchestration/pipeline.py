@@ -58,6 +58,7 @@ from core.principals import (
     Principal,
 )
 from handover.services import hand_over
+from handover.snooze import snooze_ends_on_customer_message
 from orchestration.agent_runs import best_specialist
 from orchestration.tenant_config import TenantConfig, tenant_config
 from orchestration.turn import (
@@ -118,6 +119,8 @@ def conversation_decide(
         # the AI stays silent
         if conv.state not in (State.WITH_HUMAN, State.HANDING_OFF):
             _orchestrate(turn)
+        elif conv.state == State.WITH_HUMAN:
+            snooze_ends_on_customer_message(conv)  # they wrote: the person's snooze is over
         SAVE_TURN.save(conv)
     return turn.result
 

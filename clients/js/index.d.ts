@@ -325,6 +325,7 @@ export interface Handoff {
   channel: string;
   waitingMinutes: number;
   offerExpiresAt: string | null;
+  snoozedUntil?: string | null;
   pack: { summary: string; brief: { why?: string; trigger?: { messageId: number; text: string; at: string } | null; wants?: string; done?: string[]; next?: string[] }; keyDetails: Record<string, Json>; sentiment: Json; suggestions: string[]; transcript: Json[]; activity: Json[] } | null;
   createdAt: string;
   responseTargetMinutes?: number;
@@ -484,6 +485,7 @@ export class Client {
     get(handoffId: number): Promise<Handoff>;
     claim(handoffId: number): Promise<Handoff>;
     resolve(handoffId: number): Promise<Handoff>;
+    snooze(handoffId: number, until: string | Date | null): Promise<Handoff>;
     handBack(handoffId: number): Promise<Handoff>;
     send(handoffId: number, text: string): Promise<Message>;
     sendFile(

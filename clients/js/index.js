@@ -401,6 +401,12 @@ class Handoffs extends Resource {
   get(handoffId) { return this._call('v1_handoffs_retrieve', { path: { handoff_id: handoffId } }); }
   claim(handoffId) { return this._call('v1_handoffs_claim_create', { path: { handoff_id: handoffId } }); }
   resolve(handoffId) { return this._call('v1_handoffs_resolve_create', { path: { handoff_id: handoffId } }); }
+  /** Put a conversation you hold aside until `until` (an ISO 8601 date-time, or a Date, within
+   * 30 days) or the customer's next message; `null` wakes it. */
+  snooze(handoffId, until) {
+    const when = until instanceof Date ? until.toISOString() : until;
+    return this._call('v1_handoffs_snooze_create', { path: { handoff_id: handoffId }, body: { until: when } });
+  }
   handBack(handoffId) { return this._call('v1_handoffs_hand_back_create', { path: { handoff_id: handoffId } }); }
   /** A human agent's message to the customer of a claimed handoff. */
   send(handoffId, text) { return this._call('v1_handoffs_messages_create', { path: { handoff_id: handoffId }, body: { text } }); }

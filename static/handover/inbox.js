@@ -10,6 +10,7 @@
   const lists = {
     offers: document.getElementById("list-offers"),
     mine: document.getElementById("list-mine"),
+    snoozed: document.getElementById("list-snoozed"),
     queue: document.getElementById("list-queue"),
   };
   const pane = document.getElementById("conversation");
@@ -238,6 +239,7 @@
       case "message.send.result": sendResult(event); break;
       case "message.updated": if (event.message) messageUpdated(event.message); break;
       case "conversation.updated": conversationUpdated(event); break;
+      case "handoff.snoozed": snoozed(event); break;
       case "agent.typing": agentTyping(event); break;
       case "conversation.watch.result":
         if (event.ok) agentTyping({ conversationId: event.conversationId, typing: event.agentTyping });
@@ -511,8 +513,47 @@
 
   function groupOf(handoff) {
     if (handoff.status === "offered") return "offers";
-    if (handoff.status === "claimed") return "mine";
+    if (handoff.status === "claimed") return isSnoozed(handoff) ? "snoozed" : "mine";
     return "queue";
+  }
+
+  // Put aside by its holder until then, or until the customer writes (handover/snooze.py).
+  function isSnoozed(handoff) {
+    return Boolean(handoff.snoozedUntil) && Date.parse(handoff.snoozedUntil) > Date.now();
+  }
+
+  function snoozeText(iso) {
+    const when = new Date(iso);
+    const sameDay = when.toDateString() === new Date().toDateString();
+    const time = when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return sameDay ? time : `${when.toLocaleDateString([], { weekday: "short", day: "numeric", month: "short" })} ${time}`;
+  }
+
+  // A snooze ends by itself when its time comes: the lists are drawn again then (and told).
+  let wakeTimer = null;
+  function scheduleWake() {
+    clearTimeout(wakeTimer);
+    const next = Math.min(...[...state.handoffs.values()].filter(isSnoozed).map((x) => Date.parse(x.snoozedUntil)));
+    if (!Number.isFinite(next)) return;
+    wakeTimer = setTimeout(() => {
+      for (const handoff of state.handoffs.values()) {
+        if (handoff.snoozedUntil && !isSnoozed(handoff)) {
+          handoff.snoozedUntil = null;
+          toast(`${handoff.customer} is back from snooze.`, "info");
+        }
+      }
+      renderLists();
+    }, Math.min(Math.max(next - Date.now() + 50, 50), 2 ** 31 - 1));
+  }
+
+  function snoozed(event) {
+    for (const handoff of state.handoffs.values()) {
+      if (handoff.id !== event.handoffId && handoff.conversationId !== event.conversationId) continue;
+      handoff.snoozedUntil = event.snoozedUntil;
+      if (event.woke === "customer") toast(`${handoff.customer} wrote: back from snooze.`, "info");
+    }
+    renderLists();
+    if (state.selected === event.conversationId) loadConversation(state.selected, { quiet: true });
   }
 
   function sorted(handoffs) {
@@ -539,7 +580,8 @@
     if (state.selected === handoff.conversationId) classes.push("selected");
     if (unread) classes.push("has-unread");
     const claimable = !leavingBy && handoff.status !== "claimed";
-    const waitingLabel = handoff.status === "claimed" ? claimedLabel(handoff) : `waiting ${minutesText(waited)}`;
+    const waitingLabel = isSnoozed(handoff) ? `snoozed until ${snoozeText(handoff.snoozedUntil)} or a reply`
+      : handoff.status === "claimed" ? claimedLabel(handoff) : `waiting ${minutesText(waited)}`;
     const node = h("li", {
       class: classes.join(" "),
       tabindex: "-1",
@@ -619,7 +661,7 @@
   function renderLists() {
     const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest(".item");
     const focusedId = focused ? Number(focused.dataset.handoff) : null;
-    const groups = { offers: [], mine: [], queue: [] };
+    const groups = { offers: [], mine: [], snoozed: [], queue: [] };
     for (const handoff of state.handoffs.values()) groups[groupOf(handoff)].push(handoff);
     for (const [name, list] of Object.entries(lists)) {
       const items = sorted(groups[name]).map(itemFor);
@@ -627,9 +669,13 @@
       const section = list.closest(".group");
       section.querySelector(".count").textContent = String(items.length);
       section.querySelector(".empty").hidden = items.length > 0;
+      if (name === "snoozed") section.hidden = items.length === 0;
     }
-    // at the limit, no new live offer reaches this person (and a claim is refused): say so
-    document.getElementById("at-limit").hidden = !(cfg.myLimit > 0 && groups.mine.length >= cfg.myLimit);
+    scheduleWake();
+    // at the limit (snoozed conversations count: they are still held), no new live offer
+    // reaches this person (and a claim is refused): say so
+    const held = groups.mine.length + groups.snoozed.length;
+    document.getElementById("at-limit").hidden = !(cfg.myLimit > 0 && held >= cfg.myLimit);
     const all = allItems();
     if (!all.some((node) => Number(node.dataset.handoff) === state.current)) {
       const selectedItem = all.find((node) => node.dataset.conversation === state.selected);
@@ -1250,6 +1296,7 @@
     tagsChanged,
     customerChanged,
     open: (conversationId) => openConversation(conversationId),
+    snoozeText,
     alertsOn,
     soundOn: () => preference(SOUND_KEY),
     beep,

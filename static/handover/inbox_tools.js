@@ -102,6 +102,7 @@
     if (composer) enhanceComposer(composer, conversation);
     else if (conversation.state !== "resolved") pane.append(noteForm(conversation));
     if (mine) addTransfer(conversation);
+    if (mine && detail.handoff && detail.handoff.status === "claimed") addSnooze(detail.handoff);
     addCustomerPanel(detail);
     addCustomerEdit(conversation);
     addTags(conversation);
@@ -342,6 +343,64 @@
     actions.append(menu);
   }
 
+  // Snooze: put the conversation aside until a time, or until the customer writes (it stays
+  // yours); the times are the person's own (their browser's clock and zone).
+  function snoozeChoices() {
+    const now = new Date();
+    const at9 = (days) => { const d = new Date(now); d.setDate(d.getDate() + days); d.setHours(9, 0, 0, 0); return d; };
+    const monday = (8 - now.getDay()) % 7 || 7;
+    return [
+      ["For 1 hour", new Date(now.getTime() + 3600e3)],
+      ["For 4 hours", new Date(now.getTime() + 4 * 3600e3)],
+      ["Tomorrow at 9:00", at9(1)],
+      ["Monday at 9:00", at9(monday)],
+      ["Until the customer writes", new Date(now.getTime() + 30 * 86400e3 - 60e3)],
+    ];
+  }
+
+  function addSnooze(handoff) {
+    const actions = pane.querySelector(".conv-head .actions");
+    if (!actions) return;
+    const asleep = handoff.snoozedUntil && Date.parse(handoff.snoozedUntil) > Date.now();
+    if (asleep) {
+      actions.prepend(h("button", {
+        type: "button", class: "secondary", id: "snooze-wake",
+        title: `Snoozed until ${app().snoozeText(handoff.snoozedUntil)} or the customer's next message`,
+        onclick: () => snooze(handoff, null),
+      }, "Wake now"));
+      return;
+    }
+    const menu = h("div", { class: "transfer-menu snooze-menu", hidden: true, role: "menu", "aria-label": "Snooze until" },
+      snoozeChoices().map(([label, until]) => h("button", {
+        type: "button", class: "ghost", role: "menuitem",
+        onclick: () => { menu.hidden = true; button.setAttribute("aria-expanded", "false"); snooze(handoff, until); },
+      }, label)));
+    const button = h("button", {
+      type: "button", class: "secondary", id: "snooze-toggle", "aria-expanded": "false", "aria-haspopup": "menu",
+      title: "Put it aside until a time or the customer's next message; it stays yours",
+    }, "Snooze");
+    button.addEventListener("click", () => {
+      menu.hidden = !menu.hidden;
+      button.setAttribute("aria-expanded", String(!menu.hidden));
+      if (!menu.hidden) menu.querySelector("button").focus();
+    });
+    menu.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") { menu.hidden = true; button.setAttribute("aria-expanded", "false"); button.focus(); }
+    });
+    actions.prepend(button);
+    actions.append(menu);
+  }
+
+  function snooze(handoff, until) {
+    const sent = app().send({ type: "handoff.snooze", handoffId: handoff.id, until: until ? until.toISOString() : null });
+    if (!sent) app().toast("You are offline; nothing was snoozed.", "error");
+  }
+
+  function snoozeResult(event) {
+    if (!event.ok) { app().toast(`Not snoozed: ${event.error}`, "error"); return; }
+    app().toast(event.snoozedUntil ? `Snoozed until ${app().snoozeText(event.snoozedUntil)}, or until the customer writes.` : "Back in your conversations.", "success");
+  }
+
   function fillTransfer(menu, conversation) {
     const colleagues = tools.online.filter((name) => name !== cfg.me);
     const select = h("select", { id: "transfer-to", "aria-label": "Colleague" },
@@ -577,6 +636,7 @@
       case "inbox.snapshot": presence({ online: data.online, statuses: data.statuses }); break;
       case "presence": presence(data); break;
       case "status.set.result": statusResult(data); break;
+      case "handoff.snooze.result": snoozeResult(data); break;
       case "note.send.result": if (!data.ok) app().toast(`Note not saved: ${data.error}`, "error"); break;
       case "note.edit.result": if (!data.ok) app().toast(`Note not changed: ${data.error}`, "error"); break;
       case "customer.typing": customerTyping(data); break;

@@ -141,3 +141,24 @@ def client_env(url: str, docs: DocsTenant, limited: DocsTenant | None = None) ->
 def _media(settings, tmp_path):
     """Files the clients send are stored apart from the checkout's media/."""
     settings.MEDIA_ROOT = str(tmp_path)
+
+
+def handoff_held_by_docs_agent(docs: DocsTenant):
+    """A conversation handed over to people and claimed by docs-agent: its handoff."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from agents.models import Agent
+    from conversations.selectors import conversation_locked
+    from conversations.services import conversation_start
+    from handover.services import hand_over, handoff_claim
+
+    agent = Agent.objects.get(tenant=docs.tenant, slug="agent-supervisor")
+    conversation, _ = conversation_start(
+        tenant=docs.tenant, agent=agent, channel="web", customer={"id": "c-held"}
+    )
+    with transaction.atomic():
+        _, handoff = hand_over(
+            conversation=conversation_locked(conversation.pk), reason="asked for a person"
+        )
+    return handoff_claim(handoff=handoff, user=get_user_model().objects.get(username="docs-agent"))

@@ -5,6 +5,7 @@ server gives, actions carry idempotency keys, and lists iterate page by page."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 
@@ -25,7 +26,7 @@ from backoffice_client._http import Base
 from agents.rules_api import DOCS_EXAMPLES
 from agents.workflows_api import DOCS_WORKFLOW
 from approvals.models import ActionExecution
-from tests.clients.conftest import PYTHON_CLIENT, mention_docs_agent
+from tests.clients.conftest import PYTHON_CLIENT, handoff_held_by_docs_agent, mention_docs_agent
 
 pytestmark = pytest.mark.clients
 
@@ -324,6 +325,20 @@ def test_the_customers_details_are_set_as_they_told_them(docs_tenant, server_url
     )
     assert (cleared["customer"]["name"], cleared["customer"]["email"]) == ("Kim Lee", "")
     assert list(refused.value.fields) == ["customer.email"]
+
+
+def test_the_holder_snoozes_a_conversation_and_wakes_it(docs_tenant, server_url):
+    handoff = handoff_held_by_docs_agent(docs_tenant)
+    agent = make_client(server_url, docs_tenant.agent_token)
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)).isoformat()
+
+    snoozed = agent.handoffs.snooze(handoff.pk, until)
+    woken = agent.handoffs.snooze(handoff.pk, None)
+    with pytest.raises(ValidationError) as refused:
+        agent.handoffs.snooze(handoff.pk, "2000-01-01T00:00:00Z")
+
+    assert snoozed["snoozedUntil"] is not None and woken["snoozedUntil"] is None
+    assert list(refused.value.fields) == ["until"]
 
 
 def test_a_human_agent_reads_the_notes_that_named_them(docs_tenant, server_url):

@@ -614,3 +614,38 @@ async def test_a_mention_reaches_the_named_persons_sockets_only_and_they_mark_it
     await bobs.disconnect()
     read = await sync_to_async(lambda: Mention.objects.get(user=bob).read_at)()
     assert read is not None
+
+
+async def test_the_holder_snoozes_over_the_socket_and_a_bad_time_is_refused_in_words(tenant):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories import TO_PEOPLE, make_team
+
+    await sync_to_async(make_team)(tenant, **TO_PEOPLE)
+    ada = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="ada")
+    bob = await sync_to_async(make_person)(tenant=tenant, roles=["agent"], username="bob")
+    a, _, _ = await inbox(ada)
+    b, _, _ = await inbox(bob)
+    conv = await sync_to_async(_open_conversation)(tenant)
+    await sync_to_async(conversation_receive_message)(conversation=conv, text="I want a human")
+    handoff = await sync_to_async(Handoff.objects.get)(conversation=conv)
+    await a.send_json_to({"type": "handoff.claim", "handoffId": handoff.pk})
+    assert (await receive_until(a, "handoff.claim.result"))["ok"]
+    until = (timezone.now() + dt.timedelta(hours=1)).isoformat()
+
+    for bad in ("soon", 7, "1999-01-01T00:00:00Z"):
+        await a.send_json_to({"type": "handoff.snooze", "handoffId": handoff.pk, "until": bad})
+        refused = await receive_until(a, "handoff.snooze.result")
+        assert (refused["ok"], list(refused["fields"])) == (False, ["until"])
+    await b.send_json_to({"type": "handoff.snooze", "handoffId": handoff.pk, "until": until})
+    assert not (await receive_until(b, "handoff.snooze.result"))["ok"]  # not his
+    await a.send_json_to({"type": "handoff.snooze", "handoffId": handoff.pk, "until": until})
+    done = await receive_until(a, "handoff.snooze.result")
+    heard = await receive_until(b, "handoff.snoozed")  # the tenant's inboxes hear of it
+
+    assert done["ok"] and done["snoozedUntil"]
+    assert heard["handoffId"] == handoff.pk and heard["snoozedUntil"]
+    await a.disconnect()
+    await b.disconnect()

@@ -265,6 +265,12 @@ test("the customer's details are set as they told them", live, async () => {
   });
 });
 
+test('snoozing a handoff that is not there is a 404, and a key may not snooze', agentToken, async () => {
+  const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
+  await assert.rejects(agent.handoffs.snooze(987654321, new Date(Date.now() + 3600e3)), NotFoundError);
+  await assert.rejects(client().handoffs.snooze(987654321, null), PermissionDeniedError);
+});
+
 test('a human agent reads the notes that named them', agentToken, async () => {
   const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
 

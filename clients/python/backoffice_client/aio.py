@@ -452,6 +452,12 @@ class AsyncHandoffs(_AsyncResource):
     async def resolve(self, handoff_id: int) -> Handoff:
         return await self._call(Call("v1_handoffs_resolve_create", {"handoff_id": handoff_id}))
 
+    async def snooze(self, handoff_id: int, until: str | None) -> Handoff:
+        """Put a conversation you hold aside until ``until`` (an ISO 8601 date-time within 30
+        days) or the customer's next message; ``None`` wakes it."""
+        path = {"handoff_id": handoff_id}
+        return await self._call(Call("v1_handoffs_snooze_create", path, body={"until": until}))
+
     async def hand_back(self, handoff_id: int) -> Handoff:
         return await self._call(Call("v1_handoffs_hand_back_create", {"handoff_id": handoff_id}))
 

@@ -435,6 +435,12 @@ class Handoffs(_Resource):
     def resolve(self, handoff_id: int) -> Handoff:
         return self._call(Call("v1_handoffs_resolve_create", {"handoff_id": handoff_id}))
 
+    def snooze(self, handoff_id: int, until: str | None) -> Handoff:
+        """Put a conversation you hold aside until ``until`` (an ISO 8601 date-time within 30
+        days) or the customer's next message; ``None`` wakes it."""
+        path = {"handoff_id": handoff_id}
+        return self._call(Call("v1_handoffs_snooze_create", path, body={"until": until}))
+
     def hand_back(self, handoff_id: int) -> Handoff:
         return self._call(Call("v1_handoffs_hand_back_create", {"handoff_id": handoff_id}))
 

@@ -116,6 +116,9 @@ OPERATIONS: dict[str, Operation] = {
     "v1_handoffs_resolve_create": Operation(
         "POST", "/api/v1/handoffs/{handoff_id}/resolve", "handoffs.resolve"
     ),
+    "v1_handoffs_snooze_create": Operation(
+        "POST", "/api/v1/handoffs/{handoff_id}/snooze", "handoffs.snooze"
+    ),
     "v1_handoffs_hand_back_create": Operation(
         "POST", "/api/v1/handoffs/{handoff_id}/hand-back", "handoffs.hand_back"
     ),

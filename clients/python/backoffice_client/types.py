@@ -340,6 +340,7 @@ class Handoff(TypedDict, total=False):
     channel: str
     waitingMinutes: float
     offerExpiresAt: str | None
+    snoozedUntil: str | None  # put aside by its claimer until then, or the customer's message
     pack: HandoffPack | None
     createdAt: str
     responseTargetMinutes: int

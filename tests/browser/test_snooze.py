@@ -1,0 +1,43 @@
+"""Snooze in Chromium: the person puts a conversation aside for an hour (it moves to "Snoozed",
+still theirs), and the customer writing brings it straight back to "My conversations"."""
+
+from __future__ import annotations
+
+import pytest
+
+from handover.models import Handoff
+from tests.browser.conftest import screenshot
+from tests.browser.test_handover import acme, ada_and_kim, customer_says, offer  # noqa: F401
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the `browser` fixture then fails in CI and skips elsewhere
+    expect = None
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_snoozed_conversation_waits_apart_until_the_customer_writes(acme, pages):  # noqa: F811
+    agent, customer = ada_and_kim(acme, pages, text="Where is my parcel?")
+    customer_says(customer, "I want to talk to a human please")
+    offer(agent, "Kim").locator("button.claim").click()
+    expect(agent.locator("#list-mine .item", has_text="Kim")).to_be_visible()
+    snoozed = agent.locator("#list-snoozed .item", has_text="Kim")
+    expect(agent.locator("[data-group=snoozed]")).to_be_hidden()
+
+    agent.get_by_role("button", name="Snooze").click()
+    agent.get_by_role("menuitem", name="For 1 hour").click()
+
+    expect(snoozed).to_be_visible()
+    expect(snoozed).to_contain_text("snoozed until")
+    expect(agent.locator("#list-mine .item")).to_have_count(0)
+    expect(agent.get_by_role("button", name="Wake now")).to_be_visible()
+    screenshot(agent, "inbox-snoozed")
+    assert Handoff.objects.get().snoozed_until is not None
+
+    customer_says(customer, "Any news about it?")
+
+    expect(agent.locator("#list-mine .item", has_text="Kim")).to_be_visible()
+    expect(agent.locator("[data-group=snoozed]")).to_be_hidden()
+    expect(agent.locator("#toasts")).to_contain_text("Kim wrote: back from snooze.")
+    assert Handoff.objects.get().snoozed_until is None
