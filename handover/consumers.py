@@ -563,7 +563,9 @@ TEAM_KINDS = frozenset(
         "handoff.expired",
         "handoff.claimed",
         "handoff.transferred",
+        "handoff.snoozed",
         "conversation.updated",
+        "customer.updated",
         "presence",
     }
 )

@@ -80,7 +80,14 @@ from handover.limits import (
     wait_text,
 )
 from handover.mentions import mentionable
-from handover.models import OPEN_STATUSES, AgentSetting, AgentStatus, CannedReply, Handoff
+from handover.models import (
+    OPEN_STATUSES,
+    AgentSetting,
+    AgentStatus,
+    CannedReply,
+    Handoff,
+    Status,
+)
 from handover.presence import HEARTBEAT_SECONDS, online_agents
 from handover.selectors import (
     handoff_json,
@@ -575,9 +582,15 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
     online = set(online_agents(tenant).values_list("user_id", flat=True))
     settings = {s.user_id: s for s in AgentSetting.objects.filter(tenant=tenant)}
     held: dict[int, list[Conversation]] = {}
-    for conversation in Conversation.objects.filter(
-        tenant=tenant, state=State.WITH_HUMAN, assignee__isnull=False
-    ).order_by("updated_at"):
+    now = timezone.now()
+    snoozed = Handoff.objects.filter(
+        conversation=OuterRef("pk"), status=Status.CLAIMED, snoozed_until__gt=now
+    ).values("snoozed_until")[:1]
+    for conversation in (
+        Conversation.objects.filter(tenant=tenant, state=State.WITH_HUMAN, assignee__isnull=False)
+        .annotate(snoozed_until=Subquery(snoozed))
+        .order_by("updated_at")
+    ):
         held.setdefault(conversation.assignee_id, []).append(conversation)
     waiting = list(
         Handoff.objects.filter(tenant=tenant, status__in=["offered", "queued"])

@@ -5,9 +5,12 @@ conversations, and the managers' view of who holds what."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from conversations.models import Conversation
@@ -18,6 +21,7 @@ from handover.services import (
     human_send_message,
     note_post,
 )
+from handover.snooze import handoff_snooze
 from tests.factories import make_api_key, make_person, make_team
 
 pytestmark = pytest.mark.django_db
@@ -156,6 +160,13 @@ def test_managers_see_who_holds_what_and_agents_do_not(key_client, team, online,
     rows = {row["user"].username: row for row in page.context["rows"]}
     assert [c.pk for c in rows["ada"]["held"]] == [held.pk] and rows["bob"]["held"] == []
     assert rows["ada"]["online"] is True
+    assert b"(snoozed)" not in page.content
+    handoff_snooze(
+        handoff=Handoff.objects.get(conversation=held),
+        user=ada,
+        until=(timezone.now() + dt.timedelta(hours=1)).isoformat(),
+    )
+    assert b"(snoozed)" in as_person(boss).get("/inbox/team/").content  # still hers, set aside
     assert as_person(ada).get("/inbox/team/").status_code == 403
 
 
