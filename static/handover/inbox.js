@@ -1292,6 +1292,7 @@
   }
 
   window.inboxApp = {
+    h,
     send,
     tagsChanged,
     customerChanged,

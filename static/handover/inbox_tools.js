@@ -22,19 +22,7 @@
 
   function app() { return window.inboxApp; }
 
-  function h(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
+  const { h } = window.inboxApp; // one way to build nodes, inbox.js's
 
   function urlFor(template, id) {
     return template.replace("00000000-0000-0000-0000-000000000000", id);
