@@ -20,7 +20,7 @@
   const LEAVE_MS = 4000;
 
   const state = {
-    handoffs: new Map(), // handoff id -> handoff (as handoff_json) + receivedAt
+    handoffs: new Map(), // handoff id -> handoff (as handoff_json) + receivedAt, changedAt
     leaving: new Map(), // handoff id -> who claimed it (shown for a moment, then removed)
     gone: new Set(), // handoff ids that must not come back from a late fetch
     previews: new Map(), // handoff id -> pack preview of a hot offer
@@ -261,7 +261,7 @@
   }
 
   function store(handoff) {
-    const copy = { ...handoff, receivedAt: Date.now() };
+    const copy = { ...handoff, receivedAt: Date.now(), changedAt: Date.now() };
     if (!copy.pack && state.previews.has(copy.id)) copy.pack = state.previews.get(copy.id);
     state.handoffs.set(copy.id, copy);
     return copy;
@@ -300,6 +300,7 @@
   }
 
   async function refreshHandoff(event) {
+    const asked = Date.now();
     let data;
     try {
       data = await getJSON(urlFor(cfg.conversationUrl, event.conversationId));
@@ -309,6 +310,10 @@
     }
     const handoff = data.handoff;
     if (!handoff || handoff.id !== event.handoffId || state.gone.has(handoff.id)) return;
+    // a newer word on it came while this read was on its way (the person's own claim went
+    // through): this read may be older than that, and must not undo it
+    const known = state.handoffs.get(handoff.id);
+    if (known && known.changedAt > asked) return;
     const open = ["offered", "queued"].includes(handoff.status) ||
       (handoff.status === "claimed" && handoff.claimedBy === cfg.me);
     if (!open) return;
@@ -386,7 +391,12 @@
     claiming.delete(result.handoffId);
     const handoff = state.handoffs.get(result.handoffId);
     if (result.ok) {
-      if (handoff) { handoff.status = "claimed"; handoff.claimedBy = cfg.me; handoff.claimedAt = handoff.claimedAt || new Date().toISOString(); }
+      if (handoff) {
+        handoff.status = "claimed";
+        handoff.claimedBy = cfg.me;
+        handoff.claimedAt = handoff.claimedAt || new Date().toISOString();
+        handoff.changedAt = Date.now();
+      }
       renderLists();
       announce(`You claimed the conversation${handoff ? ` with ${handoff.customer}` : ""}.`);
       await openConversation(result.conversationId, { focusComposer: true });

@@ -211,6 +211,48 @@ def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, 
     expect(agent.locator("#at-limit")).to_be_hidden()
 
 
+def test_a_read_older_than_the_persons_own_claim_does_not_undo_it(acme, pages):
+    """Resolving frees a seat, so the offers still open are offered to the person again, and the
+    inbox reads each one afresh. A claim made while such a read is on its way came back first
+    (a CI run caught it): the older read, answered later, put the claimed conversation back
+    among the offers. Here the read is held until after the claim."""
+    ada = make_person(tenant=acme, roles=["agent"], username="ada")
+    AgentSetting.objects.create(tenant=acme, user=ada, max_conversations=1)
+    agent = pages()
+    sign_in(agent, ada)
+    wait_live(agent)
+    for name in ("Lee", "Kim"):
+        start_chat(pages(viewport=(480, 800)), name=name, text="I want to talk to a human")
+        expect(offer(agent, name).locator("button.claim")).to_be_enabled()
+    offer(agent, "Lee").locator("button.claim").click()
+    expect(agent.locator("#list-mine .item", has_text="Lee")).to_be_visible()
+    kim = Conversation.objects.get(customer_name="Kim")
+    held = []
+
+    def hold_the_first_read(route):
+        if held or route.request.method != "GET":
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # read now (Kim is offered), answered later
+
+    agent.route(f"**/inbox/conversations/{kim.pk}/", hold_the_first_read)
+    agent.get_by_role("button", name="Resolve").click()  # a seat frees: Kim is offered again
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        agent.wait_for_timeout(100)
+    assert held, "the inbox did not read the offer again"
+    offer(agent, "Kim").locator("button.claim").click()
+    expect(agent.locator("#list-mine .item", has_text="Kim")).to_be_visible()
+
+    route, stale = held[0]
+    route.fulfill(response=stale)  # the older read arrives last
+    agent.wait_for_timeout(500)
+
+    expect(agent.locator("#list-mine .item", has_text="Kim")).to_be_visible()
+    expect(agent.locator("#list-offers .item")).to_have_count(0)
+    expect(agent.locator("#at-limit")).to_be_visible()
+
+
 def test_the_inbox_is_driven_from_the_keyboard(acme, pages):
     ada = make_person(tenant=acme, roles=["agent"], username="ada")
     agent = pages()
