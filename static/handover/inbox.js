@@ -685,6 +685,10 @@
     // at the limit (snoozed conversations count: they are still held), no new live offer
     // reaches this person (and a claim is refused): say so
     const held = groups.mine.length + groups.snoozed.length;
+    if (cfg.myLimit > 0) {
+      document.querySelector("#group-mine .limit").textContent = groups.snoozed.length
+        ? `+ ${groups.snoozed.length} snoozed, of ${cfg.myLimit}` : `of ${cfg.myLimit}`;
+    }
     document.getElementById("at-limit").hidden = !(cfg.myLimit > 0 && held >= cfg.myLimit);
     const all = allItems();
     if (!all.some((node) => Number(node.dataset.handoff) === state.current)) {

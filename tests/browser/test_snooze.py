@@ -3,6 +3,8 @@ still theirs), and the customer writing brings it straight back to "My conversat
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from handover.models import Handoff
@@ -31,6 +33,10 @@ def test_a_snoozed_conversation_waits_apart_until_the_customer_writes(acme, page
     expect(snoozed).to_be_visible()
     expect(snoozed).to_contain_text("snoozed until")
     expect(agent.locator("#list-mine .item")).to_have_count(0)
+    # still hers: counted towards her limit
+    expect(agent.locator("#group-mine")).to_have_text(
+        re.compile(r"My conversations\s*0\s*\+ 1 snoozed, of 5")
+    )
     expect(agent.get_by_role("button", name="Wake now")).to_be_visible()
     screenshot(agent, "inbox-snoozed")
     assert Handoff.objects.get().snoozed_until is not None
