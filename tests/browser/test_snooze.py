@@ -47,3 +47,22 @@ def test_a_snoozed_conversation_waits_apart_until_the_customer_writes(acme, page
     expect(agent.locator("[data-group=snoozed]")).to_be_hidden()
     expect(agent.locator("#toasts")).to_contain_text("Kim wrote: back from snooze.")
     assert Handoff.objects.get().snoozed_until is None
+
+
+def test_on_a_phone_every_action_of_the_open_conversation_is_in_sight(acme, pages):  # noqa: F811
+    from tests.browser.conftest import sign_in, wait_live
+    from tests.browser.test_handover import start_chat
+    from tests.factories import make_person
+
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = pages(viewport=(390, 844))
+    sign_in(agent, ada)
+    wait_live(agent)
+    start_chat(pages(viewport=(390, 844)), name="Kim", text="I want to talk to a human")
+    offer(agent, "Kim").locator("button.claim").click()
+    expect(agent.get_by_role("button", name="Resolve")).to_be_visible()
+
+    for name in ("Snooze", "Transfer", "Hand back to AI", "Resolve"):
+        box = agent.get_by_role("button", name=name, exact=True).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
+    screenshot(agent, "inbox-phone-actions")
