@@ -40,6 +40,8 @@ SCHEDULE: dict[str, tuple[str, float]] = {
     "Approvals: expiry sweep": ("approvals.expire_pending", 60),
     # metric alerts past their threshold (at most one e-mail per window)
     "Insight: metric alerts": ("orchestration.sweep_alerts", 60),
+    # where a tenant gives its queue out: what the triggers missed (a person opening the inbox)
+    "Handover: the queue given out": ("handover.assign_queues", 10),
     # files uploaded in a conversation that no message took (a process died between)
     "Conversations: files no message took": ("conversations.sweep_unsent_attachments", 600),
 }

@@ -652,6 +652,12 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
         ),
         Grant("presence", AGENTS, "Which human agents are online, with their status."),
         Grant(
+            "handoff.assigned",
+            AGENTS,
+            "A queued conversation was given to the person (where the tenant gives its queue "
+            "out; their own sockets only).",
+        ),
+        Grant(
             "handoff.transferred",
             AGENTS,
             "A conversation passed to a colleague or back to the queue.",

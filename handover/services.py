@@ -97,6 +97,7 @@ HUMAN_HANDOVER_TEXT = (
 # Celery task names (the tasks live with their code; services name them, never import them)
 BUILD_PACK_TASK = "handover.build_pack"
 EXPIRE_TASK = "handover.expire_hot_offers"
+ASSIGN_TASK = "handover.assign_queue"  # handover.assignment
 
 # how much each risk category raises a handoff's place in the queue
 RISK_WEIGHT = {"legal_threat": 40, "churn_risk": 25, "frustration": 20, "human_request": 10}
@@ -321,6 +322,15 @@ def _offered(handoff_id: int, conversation_id) -> dict[str, Any]:
 SEAT_OFFERS_MAX = 50  # the open offers a freed seat hears of at once (oldest first)
 
 
+def assign_queue_soon(tenant_id: int) -> None:
+    """Where the tenant gives its queue out automatically (``Tenant.assign_queue``), after
+    commit the queue is given to whoever is available (``handover.assignment``): called when a
+    handoff is queued and when a seat frees. Nothing (no query: the tenant is in memory) where
+    people claim from the queue themselves."""
+    if tenant_by_id(tenant_id).assign_queue:
+        outbox_task(tenant_id=tenant_id, task=ASSIGN_TASK, args=[tenant_id])
+
+
 def _offers_for_freed_seat(user, tenant_id: int, *, besides=None) -> None:
     """The person's seat freed (they resolved, handed back, passed on or requeued a
     conversation, came back online, or a manager raised their limit): the hot offers still
@@ -330,6 +340,7 @@ def _offers_for_freed_seat(user, tenant_id: int, *, besides=None) -> None:
     themselves (a requeue's own)."""
     if not is_available(user, tenant_by_id(tenant_id)):
         return
+    assign_queue_soon(tenant_id)
     offers = (
         Handoff.objects.filter(
             tenant_id=tenant_id, status=Status.OFFERED, offer_expires_at__gt=timezone.now()
@@ -398,6 +409,7 @@ def _queue_cold(handoff: Handoff, conversation: Conversation, *, customer_told=F
         {"type": "handoff.queued", "handoffId": handoff.pk, "conversationId": str(conversation.pk)},
     )
     _tell_customer_waiting(conversation, "queued")
+    assign_queue_soon(handoff.tenant_id)
 
 
 def _email_follow_up_once(handoff: Handoff, conversation: Conversation) -> None:

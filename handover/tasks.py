@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from handover.assignment import queue_assign, queues_assign
 from handover.mentions import MENTION_EMAIL_TASK, mention_email_send
 from handover.services import (
+    ASSIGN_TASK,
     EXPIRE_TASK,
     hot_offers_expire,
 )
@@ -36,3 +38,15 @@ def email_follow_up(handoff_id: int) -> bool:
 def email_mention(mention_id: int) -> bool:
     """E-mail a person named in a note who has not read it and has no inbox open."""
     return mention_email_send(mention_id)
+
+
+@shared_task(name=ASSIGN_TASK, acks_late=True, ignore_result=True, soft_time_limit=60)
+def assign_queue(tenant_id: int) -> int:
+    """Give a tenant's queue to its available agents (where it gives the queue out)."""
+    return queue_assign(tenant_id)
+
+
+@shared_task(name="handover.assign_queues", acks_late=True, ignore_result=True, soft_time_limit=60)
+def assign_queues() -> int:
+    """The sweep: every tenant that gives its queue out."""
+    return queues_assign()

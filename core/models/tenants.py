@@ -105,6 +105,13 @@ class Tenant(models.Model):
         help_text="Your websites that may show the chat in a frame (the snippet below), one "
         "origin a line, e.g. https://www.example.com. Other sites cannot frame it.",
     )
+    assign_queue = models.BooleanField(
+        "give the queue out automatically",
+        default=False,
+        help_text="Each conversation waiting in the queue goes at once to an available human "
+        "agent (online, not away or busy, under their limit), the one holding the fewest, "
+        "highest priority first; otherwise people claim from the queue themselves.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -234,6 +234,7 @@
       case "handoff.queued":
       case "handoff.expired": refreshHandoff(event); break;
       case "handoff.claimed": claimedByAnyone(event); break;
+      case "handoff.assigned": assigned(event); break;
       case "handoff.claim.result": claimResult(event); break;
       case "message.created": if (event.message) messageCreated(event.message); break;
       case "message.send.result": sendResult(event); break;
@@ -339,6 +340,7 @@
         handoff.status = "claimed";
         handoff.claimedBy = cfg.me;
         handoff.claimedAt = handoff.claimedAt || new Date().toISOString();
+        handoff.changedAt = Date.now();
         renderLists();
       }
       return;
@@ -354,6 +356,16 @@
       state.notice = { kind: "warn", text: `${event.by} claimed this conversation.`, forState: "with_human" };
       loadConversation(event.conversationId, { quiet: true });
     }
+  }
+
+  // The tenant gives its queue out (handover/assignment.py): a queued conversation was given to
+  // this person, as if they had claimed it.
+  function assigned(event) {
+    toast(`${event.customer} was given to you from the queue.`, "info");
+    announce(`${event.customer} was given to you from the queue.`);
+    if (preference(SOUND_KEY)) beep();
+    const handoff = state.handoffs.get(event.handoffId);
+    if (!handoff || handoff.claimedBy !== cfg.me) send({ type: "resync" });
   }
 
   function dropHandoff(id) {

@@ -1,0 +1,88 @@
+"""Giving the queue out: where a tenant turns it on (``Tenant.assign_queue``), each handoff
+waiting in the queue goes to an available human agent (online, not away or busy, under their
+limit): the one who holds the fewest conversations (then by name), the highest priority and
+oldest first. It is the person's claim, made for them (``handoff_claim``: decided in the
+database, so two runs at once, or a person claiming by hand meanwhile, give each handoff to
+one person); they hear ``handoff.assigned`` on their own sockets.
+
+It runs as a task after a handoff is queued or a seat frees (``assign_queue_soon``), and as a
+sweep every few seconds for what those miss (a person opening their inbox).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from core.events import notify_on_commit, person_group
+from core.models import Tenant
+from handover.models import Handoff, Status
+from handover.presence import available_agents
+from handover.services import AtCapacity, HandoffUnavailable, handoff_claim
+
+log = logging.getLogger(__name__)
+
+ASSIGN_ROUNDS_MAX = 100  # handoffs given out in one run at the most (the next run goes on)
+
+
+# One run at a time in a process: the trigger and the sweep may meet on the in-process runner's
+# threads, and SQLite (the embedded default) answers a second writer "database table is
+# locked" where PostgreSQL makes it wait. Between processes the claims decide (one wins).
+_one_run = threading.Lock()
+
+
+def queue_assign(tenant_id: int) -> int:
+    """Give the tenant's queue to its available agents; returns how many were given. Each
+    claim is a transaction of its own; nothing is held between two."""
+    with _one_run:
+        return give_out(tenant_id)
+
+
+def give_out(tenant_id: int) -> int:
+    """``queue_assign``'s work, without the process's lock: two of these at once (two
+    processes) still give each handoff to one person, as the claims decide."""
+    tenant = Tenant.objects.filter(pk=tenant_id, assign_queue=True).first()
+    if tenant is None:
+        return 0
+    given = 0
+    for _ in range(ASSIGN_ROUNDS_MAX):
+        handoff = (
+            Handoff.objects.filter(tenant_id=tenant_id, status=Status.QUEUED)
+            .order_by("-priority", "queued_at", "pk")
+            .first()
+        )
+        if handoff is None:
+            break
+        seat = (
+            available_agents(tenant)
+            .select_related("user")
+            .order_by("held", "user__username")
+            .first()
+        )
+        if seat is None:
+            break
+        try:
+            handoff_claim(handoff=handoff, user=seat.user)
+        except (HandoffUnavailable, AtCapacity):
+            continue  # taken meanwhile, or the person filled up: the next round looks again
+        notify_on_commit(
+            [person_group(seat.user_id)],
+            {
+                "type": "handoff.assigned",
+                "handoffId": handoff.pk,
+                "conversationId": str(handoff.conversation_id),
+                "customer": handoff.conversation.customer_display,
+            },
+        )
+        given += 1
+    if given:
+        log.info("gave %s queued handoff(s) out", given, extra={"tenant_id": tenant_id})
+    return given
+
+
+def queues_assign() -> int:
+    """The sweep: every tenant that gives its queue out, once."""
+    return sum(
+        queue_assign(pk)
+        for pk in Tenant.objects.filter(assign_queue=True).values_list("pk", flat=True)
+    )
