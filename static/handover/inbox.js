@@ -1270,6 +1270,13 @@
         box.focus();
         break;
       }
+      case "z": { // snooze the open conversation (inbox_tools.js draws its menu)
+        const snooze = pane.querySelector("#snooze-toggle");
+        if (!snooze) return;
+        snooze.click();
+        break;
+      }
+      case "@": document.getElementById("mentions-toggle").click(); break;
       case "?": toggleHelp(); break;
       default: return;
     }
