@@ -773,7 +773,10 @@ def conversation_transfer(*, conversation: Conversation, user, to_username: str)
     locked.assignee = colleague
     handoff = Handoff.objects.filter(conversation=locked, status=Status.CLAIMED).first()
     if handoff is not None:
-        Handoff.objects.filter(pk=handoff.pk).update(claimed_by=colleague, claimed_at=now)
+        # a snooze was the giver's: the colleague looks at it now
+        Handoff.objects.filter(pk=handoff.pk).update(
+            claimed_by=colleague, claimed_at=now, snoozed_until=None
+        )
         record(
             conversation=locked,
             event=HandoffClaimed(

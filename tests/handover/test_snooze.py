@@ -126,3 +126,14 @@ def test_the_api_snoozes_for_the_holder_only(held, ada, bob, key_client):
         assert list(refused.json()["error"]["fields"]) == ["until"], body
     woken = as_person(ada).post(url, {"until": None}, format="json")
     assert woken.status_code == 200 and woken.json()["snoozedUntil"] is None
+
+
+def test_a_transfer_ends_the_givers_snooze(held, ada, bob):
+    from handover.services import conversation_transfer
+
+    handoff_snooze(handoff=held, user=ada, until=later(days=1))
+
+    conversation_transfer(conversation=held.conversation, user=ada, to_username="bob")
+
+    passed = Handoff.objects.get(pk=held.pk)
+    assert (passed.claimed_by, passed.snoozed_until) == (bob, None)
