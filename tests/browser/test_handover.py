@@ -161,9 +161,9 @@ def test_two_agents_race_for_an_offer_and_exactly_one_wins(acme, pages):
     assert Conversation.objects.get().state == "active"
 
 
-def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, pages):
+def at_the_limit_with_lee(acme, pages):
+    """Ada, whose limit is one conversation, holds Lee's; Kim's offer is open: her inbox."""
     ada = make_person(tenant=acme, roles=["agent"], username="ada")
-    mo = make_person(tenant=acme, roles=["manager"], username="mo")
     AgentSetting.objects.create(tenant=acme, user=ada, max_conversations=1)
     agent = pages()
     sign_in(agent, ada)
@@ -174,6 +174,12 @@ def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, 
     expect(agent.locator("#at-limit")).to_be_hidden()
     offer(agent, "Lee").locator("button.claim").click()
     expect(agent.locator("#list-mine .item", has_text="Lee")).to_be_visible()
+    return ada, agent
+
+
+def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, pages):
+    mo = make_person(tenant=acme, roles=["manager"], username="mo")
+    ada, agent = at_the_limit_with_lee(acme, pages)
     expect(agent.locator("#at-limit")).to_contain_text("your limit of 1 conversation:")
     expect(agent.locator("#group-mine")).to_have_text(re.compile(r"My conversations\s*1\s*of 1"))
     # the conversation's actions are all in sight beside the brief (not cut off by its pane)
@@ -216,16 +222,7 @@ def test_a_read_older_than_the_persons_own_claim_does_not_undo_it(acme, pages):
     inbox reads each one afresh. A claim made while such a read is on its way came back first
     (a CI run caught it): the older read, answered later, put the claimed conversation back
     among the offers. Here the read is held until after the claim."""
-    ada = make_person(tenant=acme, roles=["agent"], username="ada")
-    AgentSetting.objects.create(tenant=acme, user=ada, max_conversations=1)
-    agent = pages()
-    sign_in(agent, ada)
-    wait_live(agent)
-    for name in ("Lee", "Kim"):
-        start_chat(pages(viewport=(480, 800)), name=name, text="I want to talk to a human")
-        expect(offer(agent, name).locator("button.claim")).to_be_enabled()
-    offer(agent, "Lee").locator("button.claim").click()
-    expect(agent.locator("#list-mine .item", has_text="Lee")).to_be_visible()
+    _, agent = at_the_limit_with_lee(acme, pages)
     kim = Conversation.objects.get(customer_name="Kim")
     held = []
 
