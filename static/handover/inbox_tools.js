@@ -436,14 +436,16 @@
   function addCustomerEdit(conversation) {
     const title = pane.querySelector(".conv-head h2");
     if (!title) return;
-    if (conversation.customerEmail && conversation.customerEmail !== conversation.customer) {
-      title.after(h("p", { class: "customer-email" }, conversation.customerEmail));
-    }
     const button = h("button", {
       type: "button", class: "link customer-edit", id: "customer-edit", "aria-expanded": "false",
       "aria-label": `Edit ${conversation.customer}'s name and e-mail address`,
     }, "Edit");
-    title.append(" ", button);
+    const row = h("div", { class: "conv-name" }); // the heading stays the customer's name alone
+    title.replaceWith(row);
+    row.append(title, button);
+    if (conversation.customerEmail && conversation.customerEmail !== conversation.customer) {
+      row.after(h("p", { class: "customer-email" }, conversation.customerEmail));
+    }
     button.addEventListener("click", () => {
       const open = pane.querySelector(".customer-form");
       if (open) { open.remove(); button.setAttribute("aria-expanded", "false"); return; }
