@@ -516,7 +516,8 @@ PAGES: Mapping[str, Grant] = _by_operation(
         Grant(
             "inbox-files",
             AGENTS,
-            "The claimer sends a file to the customer (the service checks who holds it).",
+            "The claimer sends a file to the customer (the service checks who holds it); any "
+            "human agent attaches one to a private note.",
         ),
         Grant("approvals", APPROVERS, "The approver's queue and history."),
         Grant("approvals-pending", APPROVERS, "The queue's live part."),

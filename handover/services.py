@@ -640,15 +640,23 @@ NOTE_MAX = 10_000
 
 
 @transaction.atomic
-def note_post(*, conversation: Conversation, user, text: str) -> Message:
+def note_post(
+    *, conversation: Conversation, user, text: str, files: Sequence[Attachment] = ()
+) -> Message:
     """A private note on a conversation: shown to colleagues in the inbox, never to the
-    customer (not on their socket, in the API's transcript or by e-mail) nor to the AI. The
+    customer (not on their socket, in the API's transcript or by e-mail) nor to the AI; with
+    ``files`` (stored beforehand: conversations.attachments) they go with it, as privately. The
     colleagues it names (``@ada``) hear of it (handover.mentions)."""
     _agent_of(conversation, user)
     text = _note_text(text)
     name = user.get_full_name() or user.get_username()
     note = message_post(
-        conversation=conversation, role=MessageRole.NOTE, author=name, text=text, author_user=user
+        conversation=conversation,
+        role=MessageRole.NOTE,
+        author=name,
+        text=text,
+        author_user=user,
+        files=files,
     )
     mentions_sync(note, user)
     return note

@@ -102,6 +102,7 @@ from handover.services import (
     conversation_transfer,
     handoff_claim,
     human_send_message,
+    note_post,
     team_back,
 )
 from handover.targets import TargetBook, targets_text
@@ -349,22 +350,25 @@ def inbox_transfer(request: HttpRequest, conversation_id) -> JsonResponse:
 def inbox_files(request: HttpRequest, conversation_id) -> JsonResponse:
     """The person holding the conversation sends a file (a return label, a screenshot): a
     multipart form with ``file`` and an optional ``text``; it reaches the customer as their
-    reply does (by e-mail too, attached, where replies are e-mailed). 201 ``{"messageId",
-    "attachment"}``; 400 naming ``file`` or ``text``; 409 when they do not hold it; 413 past
-    ``ATTACHMENT_MAX_BYTES``."""
+    reply does (by e-mail too, attached, where replies are e-mailed). With ``note=1`` any human
+    agent attaches it to a private note instead, for colleagues only. 201 ``{"messageId",
+    "attachment"}``; 400 naming ``file`` or ``text``; 409 when they do not hold it (a reply);
+    413 past ``ATTACHMENT_MAX_BYTES``."""
     tenant = membership_of(request.user).tenant
     conversation = _tenant_conversation(request, tenant, conversation_id)
     form = _upload_form(request)
     if isinstance(form, JsonResponse):
         return form
     data, upload = form
+    as_note = data.get("note") in ("1", "true")
+    write = note_post if as_note else human_send_message
     try:
         message = attachment_send(
             conversation=conversation,
             upload=upload,
             text=data.get("text"),
-            sent_by=MessageRole.HUMAN,
-            send=lambda text, files: human_send_message(
+            sent_by=MessageRole.NOTE if as_note else MessageRole.HUMAN,
+            send=lambda text, files: write(
                 conversation=conversation, user=request.user, text=text, files=files
             ),
         )

@@ -118,6 +118,7 @@
     const box = h("textarea", { rows: "1", class: "note-box", "aria-label": "Private note for colleagues", placeholder: "Private note, never seen by the customer (@ names a colleague)", maxlength: "10000" });
     const form = h("form", { class: "note-composer mode-note" },
       box, h("button", { type: "submit", class: "secondary" }, "Add note"));
+    addAttach(form, box, conversation);
     form.addEventListener("submit", (event) => { event.preventDefault(); sendNote(conversation, box); });
     box.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); sendNote(conversation, box); }
@@ -144,12 +145,14 @@
   }
 
   // A file for the customer (a return label, a screenshot): picked, pasted or dropped, sent
-  // at once as a reply (by e-mail too, attached, where replies are e-mailed).
+  // at once as a reply (by e-mail too, attached, where replies are e-mailed); in note mode it
+  // goes with a private note instead, for colleagues only.
   function addAttach(form, box, conversation) {
     const input = h("input", { type: "file", class: "attach-input", accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf,.pdf,.txt,.log,.csv" });
-    const label = h("label", { class: "attach", title: "Send a file to the customer" },
-      input, window.messageFiles.icon(window.messageFiles.PAPERCLIP), h("span", { class: "visually-hidden" }, "Send a file to the customer"));
+    const label = h("label", { class: "attach" },
+      input, window.messageFiles.icon(window.messageFiles.PAPERCLIP), h("span", { class: "visually-hidden" }));
     box.before(label);
+    labelAttach(form);
     input.addEventListener("change", () => {
       const [file] = input.files;
       input.value = "";
@@ -157,7 +160,7 @@
     });
     box.addEventListener("paste", (event) => {
       const file = [...((event.clipboardData && event.clipboardData.files) || [])][0];
-      if (!file || form.classList.contains("mode-note")) return;
+      if (!file) return;
       event.preventDefault();
       sendFile(conversation, file, form);
     });
@@ -173,6 +176,14 @@
     });
   }
 
+  function labelAttach(form) {
+    const label = form.querySelector("label.attach");
+    if (!label) return;
+    const words = form.classList.contains("mode-note") ? "Attach a file to a private note" : "Send a file to the customer";
+    label.title = words;
+    label.querySelector(".visually-hidden").textContent = words;
+  }
+
   async function sendFile(conversation, file, form) {
     if (!file) return;
     const name = file.name || "pasted image";
@@ -183,6 +194,13 @@
     }
     const body = new FormData();
     body.append("file", file, name);
+    // in note mode the file goes with a private note, for colleagues only (its words as its text)
+    const note = form.classList.contains("mode-note");
+    if (note) {
+      body.append("note", "1");
+      const box = form.querySelector("textarea");
+      if (box && box.value.trim()) { body.append("text", box.value.trim()); box.value = ""; }
+    }
     form.classList.add("sending");
     try {
       const response = await fetch(urlFor(cfg.filesUrl, conversation.id), {
@@ -218,6 +236,7 @@
       box.placeholder = mode === "note"
         ? "Private note, never seen by the customer (@ names a colleague)"
         : replyHint(conversation);
+      labelAttach(form);
       box.focus();
     };
     replyButton.addEventListener("click", () => setMode("reply"));

@@ -90,3 +90,20 @@ def test_a_photo_goes_to_the_inbox_and_a_pdf_comes_back(acme, pages):  # noqa: F
     assert download.value.suggested_filename == "return-label.pdf"
     conversation = Conversation.objects.get()
     assert Attachment.objects.filter(conversation=conversation).count() == 2
+
+    # a file for colleagues only: with a private note, never on the customer's side
+    agent.get_by_role("button", name="Private note").click()
+    expect(agent.locator(".composer label.attach")).to_have_attribute(
+        "title", "Attach a file to a private note"
+    )
+    agent.fill(".composer textarea", "The carrier's damage report")
+    agent.set_input_files(
+        ".composer .attach-input",
+        {"name": "damage-report.pdf", "mimeType": "application/pdf", "buffer": PDF},
+    )
+    note = agent.locator(".transcript .msg-note").last
+    expect(note.locator("a.file-chip")).to_contain_text("damage-report.pdf")
+    expect(note).to_contain_text("The carrier's damage report")
+    customer.wait_for_timeout(500)
+    expect(customer.locator("a.file-chip", has_text="damage-report.pdf")).to_have_count(0)
+    expect(customer.locator("#thread")).not_to_contain_text("damage report")

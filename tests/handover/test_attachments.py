@@ -303,6 +303,47 @@ def test_the_person_holding_it_sends_a_file_and_the_customer_gets_it(team, tenan
     assert message.attachments[0]["filename"] == "label.pdf"
 
 
+def test_any_agent_attaches_a_file_to_a_private_note_that_never_reaches_the_customer(
+    team,
+    tenant,
+    key_client,
+    captured,  # noqa: F811
+):
+    started = _start()
+    conversation = Conversation.objects.get(pk=started["conversationId"])
+    ada = make_person(tenant=tenant, roles=["agent"], username="ada", first_name="Ada")
+    bob = make_person(tenant=tenant, roles=["agent"], username="bob", first_name="Bob")
+    handoff_claim(handoff=_handoff(conversation), user=ada)
+    Conversation.objects.filter(pk=conversation.pk).update(
+        customer_email="kim@example.com", email_follow_up=True
+    )
+    client = Client()
+    client.force_login(bob)  # he does not hold it: a note is anyone's
+
+    with captured(execute=True):
+        sent = client.post(
+            f"/inbox/conversations/{conversation.pk}/files",
+            {
+                "file": _file("invoice.pdf", PDF, "application/pdf"),
+                "text": "Carrier's invoice",
+                "note": "1",
+            },
+        )
+        empty = client.post(
+            f"/inbox/conversations/{conversation.pk}/files",
+            {"file": _file("e.pdf", b"", "application/pdf"), "note": "1"},
+        )
+
+    assert sent.status_code == 201, sent.content
+    note = Message.objects.get(pk=sent.json()["messageId"])
+    assert (note.role, note.author, note.text) == ("note", "Bob", "Carrier's invoice")
+    assert note.attachments[0]["filename"] == "invoice.pdf"
+    assert empty.status_code == 400 and list(empty.json()["error"]["fields"]) == ["file"]
+    assert mail.outbox == []  # never e-mailed
+    transcript = key_client.get(f"/api/v1/conversations/{conversation.pk}/messages").json()
+    assert note.pk not in [m["id"] for m in transcript]  # nor in the channel's transcript
+
+
 def test_another_tenants_agent_cannot_send_into_it(team, tenant, globex):
     started = _start()
     conversation = Conversation.objects.get(pk=started["conversationId"])
