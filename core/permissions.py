@@ -501,7 +501,13 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "inbox-team",
             MANAGERS,
             "Who holds what (each human agent's status, limit and conversations), for the "
-            "managers who supervise; read-only.",
+            "managers who supervise.",
+        ),
+        Grant(
+            "inbox-team-give",
+            MANAGERS,
+            "A manager gives a waiting conversation to a human agent of their choice (the claim "
+            "is made for that person; their limit holds).",
         ),
         Grant("inbox-claim", AGENTS, "Claiming, as on the socket."),
         Grant("inbox-resolve", AGENTS, "The claimer resolves."),

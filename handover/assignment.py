@@ -1,12 +1,16 @@
-"""Giving the queue out: where a tenant turns it on (``Tenant.assign_queue``), each handoff
-waiting in the queue goes to an available human agent (online, not away or busy, under their
-limit): the one who holds the fewest conversations (then by name), the highest priority and
-oldest first. It is the person's claim, made for them (``handoff_claim``: decided in the
-database, so two runs at once, or a person claiming by hand meanwhile, give each handoff to
-one person); they hear ``handoff.assigned`` on their own sockets.
+"""Giving conversations out.
 
-It runs as a task after a handoff is queued or a seat frees (``assign_queue_soon``), and as a
-sweep every few seconds for what those miss (a person opening their inbox).
+A manager gives a waiting one to a human agent of their choice (``handoff_give``, the team
+view). And where a tenant turns it on (``Tenant.assign_queue``), the queue is given out by
+itself: each handoff waiting in the queue goes to an available human agent (online, not away or
+busy, under their limit), the one who holds the fewest conversations (then by name), the
+highest priority and oldest first. Either way it is the person's claim, made for them
+(``handoff_claim``: decided in the database, so two runs at once, or a person claiming by hand
+meanwhile, give each handoff to one person); they hear ``handoff.assigned`` on their own sockets.
+
+The queue is given out by a task after a handoff is queued or a seat frees
+(``assign_queue_soon``), and by a sweep every few seconds for what those miss (a person opening
+their inbox).
 """
 
 from __future__ import annotations
@@ -14,11 +18,17 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.db import transaction
+
+from conversations.messages import message_post
+from conversations.models import MessageRole
+from core.errors import Invalid
 from core.events import notify_on_commit, person_group
-from core.models import Tenant
+from core.models import Membership, Tenant
+from core.scoping import membership_of
 from handover.models import Handoff, Status
 from handover.presence import available_agents
-from handover.services import AtCapacity, HandoffUnavailable, handoff_claim
+from handover.services import AtCapacity, HandoffUnavailable, NotAllowed, handoff_claim
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +96,47 @@ def queues_assign() -> int:
         queue_assign(pk)
         for pk in Tenant.objects.filter(assign_queue=True).values_list("pk", flat=True)
     )
+
+
+@transaction.atomic
+def handoff_give(*, handoff: Handoff, manager, to_username: str) -> Handoff:
+    """A manager gives a waiting handoff (offered or queued) to a human agent of the tenant, as
+    if they had claimed it: decided by the claim (one wins; their limit holds, and its refusal
+    names them). Online or not: they find it in their conversations when they open the inbox.
+    The colleagues read who gave it in a private note; the person hears ``handoff.assigned``."""
+    membership = membership_of(manager)
+    if membership is None or membership.tenant_id != handoff.tenant_id or not membership.is_manager:
+        raise NotAllowed("only the tenant's managers give conversations out")
+    target = (
+        Membership.objects.filter(
+            tenant_id=handoff.tenant_id,
+            is_agent=True,
+            user__username=to_username if isinstance(to_username, str) else "",
+            user__is_active=True,
+        )
+        .select_related("user")
+        .first()
+    )
+    if target is None:
+        raise Invalid(fields={"to": "no human agent of this team has that username"})
+    person = target.user
+    name = person.get_full_name() or person.get_username()
+    handoff_claim(handoff=handoff, user=person, who=name)
+    by = manager.get_full_name() or manager.get_username()
+    message_post(
+        conversation=handoff.conversation,
+        role=MessageRole.NOTE,
+        author="system",
+        text=f"{by} gave the conversation to {name}.",
+    )
+    notify_on_commit(
+        [person_group(person.pk)],
+        {
+            "type": "handoff.assigned",
+            "handoffId": handoff.pk,
+            "conversationId": str(handoff.conversation_id),
+            "customer": handoff.conversation.customer_display,
+            "by": by,
+        },
+    )
+    return handoff

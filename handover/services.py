@@ -496,17 +496,23 @@ def _within_limit(user, tenant_id: int, *, who: str = "You") -> None:
     setting = _setting_locked(user, tenant_id)
     held = held_count(user.pk)
     if held >= setting.max_conversations:
+        mine = who == "You"
         raise AtCapacity(
-            f"{who} already {'hold' if who == 'You' else 'holds'} {held} conversation"
-            f"{'s' if held != 1 else ''}, the limit of {setting.max_conversations}: resolve or "
-            "hand one back first."
+            f"{who} already {'hold' if mine else 'holds'} {held} conversation"
+            f"{'s' if held != 1 else ''}, the limit of {setting.max_conversations}: "
+            + (
+                "resolve or hand one back first."
+                if mine
+                else "one must be resolved or handed back first, or their limit raised."
+            )
         )
 
 
 @transaction.atomic
-def handoff_claim(*, handoff: Handoff, user) -> Handoff:
+def handoff_claim(*, handoff: Handoff, user, who: str = "You") -> Handoff:
     """Exactly one person wins a claim; the others get HandoffUnavailable. A person at their
-    limit of conversations gets AtCapacity (and the handoff stays open)."""
+    limit of conversations gets AtCapacity (and the handoff stays open; ``who`` names them in
+    its words when someone else claims for them)."""
     _agent_of(handoff, user)
     won = HANDOFF_STATES.transition(
         Handoff.objects.filter(pk=handoff.pk),
@@ -516,7 +522,7 @@ def handoff_claim(*, handoff: Handoff, user) -> Handoff:
     )
     if not won:
         raise HandoffUnavailable("This handoff has already been claimed or closed.")
-    _within_limit(user, handoff.tenant_id)  # refused: the update above rolls back
+    _within_limit(user, handoff.tenant_id, who=who)  # refused: the update above rolls back
     conversation = Conversation.objects.select_for_update().get(pk=handoff.conversation_id)
     if conversation.state != State.HANDING_OFF:
         lifecycle.conversation_transition(

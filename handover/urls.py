@@ -49,6 +49,11 @@ urlpatterns = [
     path("inbox/history/", views.inbox_history, name="inbox-history"),
     path("inbox/team/", views.inbox_team, name="inbox-team"),
     path(
+        "inbox/team/handoffs/<int:handoff_id>/give",
+        views.inbox_team_give,
+        name="inbox-team-give",
+    ),
+    path(
         "inbox/conversations/<uuid:conversation_id>/view",
         views.inbox_conversation_page,
         name="inbox-conversation-page",

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import (
     RequestDataTooBig,
     TooManyFieldsSent,
@@ -72,6 +73,7 @@ from core.limits import MAX_MESSAGE_TEXT, message_text
 from core.models import Membership, Tenant
 from core.permissions import page_door, page_reach
 from core.scoping import membership_of
+from handover.assignment import handoff_give
 from handover.csat import CsatAlreadyRated, CsatNotYet, csat_record
 from handover.limits import (
     chat_message_refusal,
@@ -617,6 +619,29 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
     if request.GET.get("fragment") == "1":  # team.js re-reads this when the socket nudges it
         return render(request, "handover/_team_live.html", context)
     return render(request, "handover/team.html", context)
+
+
+@page_door
+@require_POST
+def inbox_team_give(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """A manager gives a waiting conversation to a human agent (the form's ``to``); back to the
+    team view, which says what happened."""
+    tenant = membership_of(request.user).tenant
+    handoff = get_object_or_404(
+        Handoff.objects.select_related("conversation"), tenant=tenant, pk=handoff_id
+    )
+    try:
+        handoff_give(handoff=handoff, manager=request.user, to_username=request.POST.get("to"))
+    except DomainError as exc:
+        fields = getattr(exc, "fields", None) or {}
+        reason = "; ".join(f"{k}: {v}" for k, v in fields.items()) if fields else str(exc)
+        messages.error(request, f"{handoff.conversation.customer_display} was not given: {reason}")
+    else:
+        messages.success(
+            request,
+            f"{handoff.conversation.customer_display} was given to {request.POST.get('to')}.",
+        )
+    return redirect("inbox-team")
 
 
 # --- the customer's web chat --------------------------------------------------------------------

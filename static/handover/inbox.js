@@ -361,8 +361,9 @@
   // The tenant gives its queue out (handover/assignment.py): a queued conversation was given to
   // this person, as if they had claimed it.
   function assigned(event) {
-    toast(`${event.customer} was given to you from the queue.`, "info");
-    announce(`${event.customer} was given to you from the queue.`);
+    const words = event.by ? `${event.by} gave you ${event.customer}.` : `${event.customer} was given to you from the queue.`;
+    toast(words, "info");
+    announce(words);
     if (preference(SOUND_KEY)) beep();
     const handoff = state.handoffs.get(event.handoffId);
     if (!handoff || handoff.claimedBy !== cfg.me) send({ type: "resync" });

@@ -18,7 +18,7 @@ from handover.services import (
     handoff_claim,
     handoff_make_cold,
 )
-from tests.handover.test_agent_tools import Listener, handed_over
+from tests.handover.test_agent_tools import Listener, as_person, handed_over
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +143,59 @@ def test_two_runs_of_one_process_take_turns(key_client, team, online, tenant):
 
     assert sorted(results) == [0, 4], results
     assert sorted(holder(h) for h in waiting) == ["ada", "ada", "bob", "bob"]
+
+
+# --- a manager gives a waiting conversation to a person of their choice ---------------------------
+
+
+def test_a_manager_gives_a_waiting_conversation_to_a_person_of_their_choice(
+    key_client, team, online, ada, bob, manager, django_capture_on_commit_callbacks
+):
+    from conversations.models import Message
+
+    waiting = queued(key_client, "c-kim")
+    to_bob = Listener(person_group(bob.pk))
+    page = as_person(manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        given = page.post(f"/inbox/team/handoffs/{waiting.pk}/give", {"to": "bob"}, follow=True)
+
+    assert given.status_code == 200
+    assert "c-kim was given to bob." in given.content.decode()
+    assert holder(waiting) == "bob"
+    note = Message.objects.filter(conversation=waiting.conversation, role="note").last()
+    assert note.text == "acme-manager gave the conversation to bob."
+    (told,) = [e for e in to_bob.events() if e["type"] == "handoff.assigned"]
+    assert (told["handoffId"], told["by"]) == (waiting.pk, "acme-manager")
+
+    again = page.post(f"/inbox/team/handoffs/{waiting.pk}/give", {"to": "ada"}, follow=True)
+    assert "c-kim was not given: This handoff has already been claimed" in again.content.decode()
+    assert holder(waiting) == "bob"
+
+
+def test_giving_keeps_the_persons_limit_and_the_tenants_and_roles_apart(
+    key_client, team, online, ada, bob, manager, tenant, other_tenant
+):
+    from tests.factories import make_person
+
+    waiting = queued(key_client, "c-kim")
+    AgentSetting.objects.create(tenant=tenant, user=ada, max_conversations=0)
+    page = as_person(manager)
+
+    full = page.post(f"/inbox/team/handoffs/{waiting.pk}/give", {"to": "ada"}, follow=True)
+    unknown = page.post(f"/inbox/team/handoffs/{waiting.pk}/give", {"to": "zed"}, follow=True)
+    eve = make_person(tenant=other_tenant, roles=["agent"], username="eve")
+    stranger = page.post(f"/inbox/team/handoffs/{waiting.pk}/give", {"to": "eve"}, follow=True)
+    by_an_agent = as_person(bob).post(f"/inbox/team/handoffs/{waiting.pk}/give", {"to": "bob"})
+    boss = make_person(tenant=other_tenant, roles=["manager"], username="globex-boss")
+    theirs = as_person(boss).post(f"/inbox/team/handoffs/{waiting.pk}/give", {"to": "eve"})
+
+    assert (
+        "c-kim was not given: Ada already holds 0 conversations, the limit of 0: one must be "
+        "resolved or handed back first, or their limit raised."
+    ) in full.content.decode()
+    assert "no human agent of this team has that username" in unknown.content.decode()
+    assert "no human agent of this team has that username" in stranger.content.decode()
+    assert by_an_agent.status_code == 403
+    assert theirs.status_code == 404
+    assert holder(waiting) is None and eve.pk
