@@ -17,6 +17,7 @@ SWEEPS = {
     "conversations.sweep_unsent_attachments",
     "orchestration.sweep_alerts",
     "orchestration.sweep_turns",
+    "handover.assign_queues",
 }
 
 
