@@ -194,10 +194,10 @@ def customer_details_update(
     if "customer_name" in changes:
         same.update(customer_name=changes["customer_name"])
     if "customer_email" in changes:
-        web = same.exclude(channel=Channel.EMAIL)
-        web.update(customer_email=changes["customer_email"])
-        if not changes["customer_email"]:
-            web.update(email_follow_up=False)
+        email_now = changes["customer_email"]
+        # an address cleared: no follow-up mails to nowhere
+        stop = {} if email_now else {"email_follow_up": False}
+        same.exclude(channel=Channel.EMAIL).update(customer_email=email_now, **stop)
     locked.refresh_from_db()
     message_post(
         conversation=locked,

@@ -22,13 +22,18 @@ from django.db import transaction
 
 from conversations.messages import message_post
 from conversations.models import MessageRole
-from core.errors import Invalid
 from core.events import notify_on_commit, person_group
-from core.models import Membership, Tenant
+from core.models import Tenant
 from core.scoping import membership_of
 from handover.models import Handoff, Status
 from handover.presence import available_agents
-from handover.services import AtCapacity, HandoffUnavailable, NotAllowed, handoff_claim
+from handover.services import (
+    AtCapacity,
+    HandoffUnavailable,
+    NotAllowed,
+    handoff_claim,
+    tenant_agent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,7 @@ def give_out(tenant_id: int) -> int:
     for _ in range(ASSIGN_ROUNDS_MAX):
         handoff = (
             Handoff.objects.filter(tenant_id=tenant_id, status=Status.QUEUED)
+            .select_related("conversation")
             .order_by("-priority", "queued_at", "pk")
             .first()
         )
@@ -75,15 +81,7 @@ def give_out(tenant_id: int) -> int:
             handoff_claim(handoff=handoff, user=seat.user)
         except (HandoffUnavailable, AtCapacity):
             continue  # taken meanwhile, or the person filled up: the next round looks again
-        notify_on_commit(
-            [person_group(seat.user_id)],
-            {
-                "type": "handoff.assigned",
-                "handoffId": handoff.pk,
-                "conversationId": str(handoff.conversation_id),
-                "customer": handoff.conversation.customer_display,
-            },
-        )
+        _tell_assigned(handoff, seat.user_id)
         given += 1
     if given:
         log.info("gave %s queued handoff(s) out", given, extra={"tenant_id": tenant_id})
@@ -107,19 +105,7 @@ def handoff_give(*, handoff: Handoff, manager, to_username: str) -> Handoff:
     membership = membership_of(manager)
     if membership is None or membership.tenant_id != handoff.tenant_id or not membership.is_manager:
         raise NotAllowed("only the tenant's managers give conversations out")
-    target = (
-        Membership.objects.filter(
-            tenant_id=handoff.tenant_id,
-            is_agent=True,
-            user__username=to_username if isinstance(to_username, str) else "",
-            user__is_active=True,
-        )
-        .select_related("user")
-        .first()
-    )
-    if target is None:
-        raise Invalid(fields={"to": "no human agent of this team has that username"})
-    person = target.user
+    person = tenant_agent(handoff.tenant_id, to_username)
     name = person.get_full_name() or person.get_username()
     handoff_claim(handoff=handoff, user=person, who=name)
     by = manager.get_full_name() or manager.get_username()
@@ -129,14 +115,19 @@ def handoff_give(*, handoff: Handoff, manager, to_username: str) -> Handoff:
         author="system",
         text=f"{by} gave the conversation to {name}.",
     )
-    notify_on_commit(
-        [person_group(person.pk)],
-        {
-            "type": "handoff.assigned",
-            "handoffId": handoff.pk,
-            "conversationId": str(handoff.conversation_id),
-            "customer": handoff.conversation.customer_display,
-            "by": by,
-        },
-    )
+    _tell_assigned(handoff, person.pk, by=by)
     return handoff
+
+
+def _tell_assigned(handoff: Handoff, user_id: int, *, by: str | None = None) -> None:
+    """The person's own sockets hear that the handoff is theirs now (``by``: the manager who
+    gave it; none when the queue was given out)."""
+    event = {
+        "type": "handoff.assigned",
+        "handoffId": handoff.pk,
+        "conversationId": str(handoff.conversation_id),
+        "customer": handoff.conversation.customer_display,
+    }
+    if by is not None:
+        event["by"] = by
+    notify_on_commit([person_group(user_id)], event)

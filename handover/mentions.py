@@ -10,7 +10,6 @@ name was taken out.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -27,10 +26,9 @@ from core.events import notify_on_commit, person_group
 from core.links import absolute_reverse
 from core.models import Membership
 from core.outbox import outbox_task
-from handover.models import Mention, Presence
-from handover.presence import PRESENCE_TTL
-
-log = logging.getLogger(__name__)
+from core.scoping import membership_of
+from handover.models import Mention
+from handover.presence import online_agents
 
 MENTION_EMAIL_TASK = "handover.email_mention"
 # The e-mail waits this long: a person who reads the mention in their inbox meanwhile (or opens
@@ -65,19 +63,15 @@ def mentions_sync(note: Message, by, *, edited: bool = False) -> list[Mention]:
     note names now, the ones it no longer names taken away. The new ones are told after commit
     (their inboxes, and an e-mail for later). Returns the new ones. A new note that names nobody
     costs no query."""
-    had = edited and Mention.objects.filter(message=note).exists()
+    had = dict(Mention.objects.filter(message=note).values_list("user_id", "pk")) if edited else {}
     if "@" not in note.text and not had:
         return []
     named = {p.pk for p in mentioned_in(note.text, mentionable(note.tenant_id).exclude(pk=by.pk))}
-    if had:
-        gone = list(Mention.objects.filter(message=note).exclude(user_id__in=named))
-        for mention in gone:
-            notify_on_commit(
-                [person_group(mention.user_id)],
-                {"type": "mention.read", "mentionIds": [mention.pk]},
-            )
-        Mention.objects.filter(pk__in=[m.pk for m in gone]).delete()
-        named -= set(Mention.objects.filter(message=note).values_list("user_id", flat=True))
+    gone = {user_id: pk for user_id, pk in had.items() if user_id not in named}
+    for user_id, pk in gone.items():
+        notify_on_commit([person_group(user_id)], {"type": "mention.read", "mentionIds": [pk]})
+    if gone:
+        Mention.objects.filter(pk__in=gone.values()).delete()
     new = Mention.objects.bulk_create(
         [
             Mention(
@@ -87,11 +81,10 @@ def mentions_sync(note: Message, by, *, edited: bool = False) -> list[Mention]:
                 user_id=user_id,
                 by=by,
             )
-            for user_id in sorted(named)
+            for user_id in sorted(named - had.keys())
         ]
     )
     for mention in new:
-        mention.message = note
         notify_on_commit(
             [person_group(mention.user_id)],
             {"type": "mention.created", "mention": mention_json(mention, by_name=_name(by))},
@@ -130,7 +123,7 @@ def mention_json(mention: Mention, *, by_name: str | None = None) -> dict[str, A
 def mentions_of(user, *, unread: bool = False):
     """A person's mentions, newest first (their tenant's only: a mention is made only by a
     colleague's note, and the filter on the tenant keeps it so if a person moved)."""
-    membership = Membership.objects.filter(user=user).only("tenant_id").first()
+    membership = membership_of(user)
     if membership is None:
         return Mention.objects.none()
     rows = Mention.objects.filter(user=user, tenant_id=membership.tenant_id).select_related(
@@ -182,8 +175,10 @@ def mention_email_send(mention_id: int) -> bool:
         .filter(pk=mention_id, read_at__isnull=True, emailed_at__isnull=True)
         .first()
     )
-    if mention is None or not mention.user.email or _inbox_open(mention.user_id, now):
+    if mention is None or not mention.user.email:
         return False
+    if online_agents(mention.tenant, now=now).filter(user_id=mention.user_id).exists():
+        return False  # their inbox is open: they have heard of it there
     mine = Mention.objects.filter(pk=mention_id, read_at__isnull=True, emailed_at__isnull=True)
     if not mine.update(emailed_at=now):
         return False
@@ -206,9 +201,3 @@ def mention_email_send(mention_id: int) -> bool:
         Mention.objects.filter(pk=mention_id, emailed_at=now).update(emailed_at=None)
         raise
     return True
-
-
-def _inbox_open(user_id: int, now) -> bool:
-    return Presence.objects.filter(
-        user_id=user_id, sockets__gt=0, last_seen__gte=now - PRESENCE_TTL
-    ).exists()

@@ -760,20 +760,29 @@ def agent_limit(user) -> int:
 
 
 @transaction.atomic
-def conversation_transfer(*, conversation: Conversation, user, to_username: str) -> Conversation:
-    """The claimer passes the conversation to a colleague: a human agent of the tenant who is
-    online, not away or busy, and under their limit (decided under the colleague's lock)."""
-    locked = claimed_conversation(conversation, user)
+def tenant_agent(tenant_id: int, username: Any):
+    """The tenant's active human agent of that username; Invalid naming ``to`` when there is
+    none (a transfer's and a manager's giving's colleague)."""
     target = (
         Membership.objects.filter(
-            tenant_id=locked.tenant_id, is_agent=True, user__username=to_username
+            tenant_id=tenant_id,
+            is_agent=True,
+            user__username=username if isinstance(username, str) else "",
+            user__is_active=True,
         )
         .select_related("user")
         .first()
     )
-    if target is None or not target.user.is_active:
+    if target is None:
         raise _invalid("to", "no human agent of this team has that username")
-    colleague = target.user
+    return target.user
+
+
+def conversation_transfer(*, conversation: Conversation, user, to_username: str) -> Conversation:
+    """The claimer passes the conversation to a colleague: a human agent of the tenant who is
+    online, not away or busy, and under their limit (decided under the colleague's lock)."""
+    locked = claimed_conversation(conversation, user)
+    colleague = tenant_agent(locked.tenant_id, to_username)
     if colleague.pk == user.pk:
         raise _invalid("to", "you hold this conversation already")
     if not online_agents(locked.tenant).filter(user=colleague).exists():
