@@ -64,7 +64,18 @@ json_values = st.recursive(
 )
 message_types = st.one_of(
     st.sampled_from(
-        ["message.send", "resync", "heartbeat", "handoff.claim", "presence", "error", "", "x"]
+        [
+            "message.send",
+            "resync",
+            "heartbeat",
+            "handoff.claim",
+            "handoff.snooze",
+            "mention.read",
+            "presence",
+            "error",
+            "",
+            "x",
+        ]
     ),
     json_values,
 )
@@ -74,7 +85,8 @@ message_types = st.one_of(
 def objects(draw) -> str:
     """A JSON object of a message type, its fields hostile or plausible."""
     frame: dict[str, Any] = {"type": draw(message_types)}
-    for name in draw(st.sets(st.sampled_from(["text", "handoffId", "conversationId", "extra"]))):
+    fields = ["text", "handoffId", "conversationId", "until", "mentionIds", "extra"]
+    for name in draw(st.sets(st.sampled_from(fields))):
         frame[name] = draw(json_values)
     if draw(st.booleans()):
         frame[draw(hostile_text)] = draw(json_values)
@@ -200,7 +212,8 @@ def test_the_inbox_socket_answers_every_frame_and_never_dies(tenant, team, batch
         assert (await socket.connect())[0]
         try:
             answers = {"error", "heartbeat.ack", "inbox.snapshot", "handoff.claim.result",
-                       "message.send.result"}  # fmt: skip
+                       "message.send.result", "handoff.snooze.result",
+                       "mention.read.result"}  # fmt: skip
             await throw_frames(socket, batch, answers, "inbox.snapshot")
         finally:
             await socket.disconnect()

@@ -139,6 +139,7 @@ def test_the_inbox_door_sets_the_details_for_whoever_reads_the_conversation(
 
 def test_the_api_sets_the_details_and_names_a_bad_field(key_client, team, tenant, other_tenant):
     conversation = start(tenant, "crm-42")
+    theirs = start_other(other_tenant)  # another tenant's customer of the same id
     url = f"/api/v1/conversations/{conversation.pk}"
 
     changed = key_client.patch(
@@ -170,7 +171,7 @@ def test_the_api_sets_the_details_and_names_a_bad_field(key_client, team, tenant
         as_person(approver).patch(url, {"customer": {"name": "X"}}, format="json").status_code
         == 403
     )
-    theirs = start_other(other_tenant)
+    assert Conversation.objects.get(pk=theirs.pk).customer_name == ""  # not across the line
     elsewhere = key_client.patch(
         f"/api/v1/conversations/{theirs.pk}", {"customer": {"name": "X"}}, format="json"
     )
