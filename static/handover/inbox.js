@@ -370,6 +370,8 @@
   }
 
   function dropHandoff(id) {
+    // a snapshot meanwhile gave it back to this person (a colleague passed it on to them)
+    if (!state.leaving.has(id)) return;
     const handoff = state.handoffs.get(id);
     state.handoffs.delete(id);
     state.leaving.delete(id);

@@ -179,6 +179,10 @@ def test_a_transfer_to_a_colleague(acme, pages):
 
     expect(second.locator("#list-mine .item", has_text="Kim")).to_be_visible()
     expect(first.locator("#list-mine .item", has_text="Kim")).to_have_count(0)
+    # Bob saw Ada's claim a moment ago: the card he was shown leaving must not be dropped now
+    # that it is his (a CI run caught it gone after the 4 s the leaving card is kept)
+    second.wait_for_timeout(4500)
+    expect(second.locator("#list-mine .item", has_text="Kim")).to_be_visible()
     second.locator("#list-mine .item", has_text="Kim").click()
     expect(second.locator(".transcript .msg-note")).to_contain_text(
         "Ada transferred the conversation to Bob"
