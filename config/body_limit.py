@@ -17,8 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
-from conversations.attachments import size_text
 from core.api_errors import error_body
+from core.limits import size_text
 
 
 def too_large(path: str, limit: int) -> tuple[str, bytes]:

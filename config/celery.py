@@ -44,6 +44,11 @@ SCHEDULE: dict[str, tuple[str, float]] = {
     "Handover: the queue given out": ("handover.assign_queues", 10),
     # files uploaded in a conversation that no message took (a process died between)
     "Conversations: files no message took": ("conversations.sweep_unsent_attachments", 600),
+    # files of conversations resolved longer ago than the tenant keeps files (its admin page)
+    "Conversations: files past the tenant's retention": (
+        "conversations.sweep_file_retention",
+        3600,
+    ),
 }
 
 app.conf.beat_schedule = {

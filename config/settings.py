@@ -407,6 +407,9 @@ STATIC_ROOT = env_str("STATIC_ROOT") or str(BASE_DIR / "staticfiles")  # collect
 MEDIA_ROOT = env_str("MEDIA_ROOT") or str(BASE_DIR / "media")
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 ATTACHMENT_LINK_SECONDS = env_int("ATTACHMENT_LINK_SECONDS", 7 * 24 * 3600)
+# What one tenant's files may take in all, unless the operator sets the tenant's own limit
+# (Tenant.files_limit_mb; conversations/file_quota.py).
+TENANT_FILES_MAX_MB = env_int("TENANT_FILES_MAX_MB", 2048)
 # No request body is larger (config/security.py, before CSRF parses a form): the largest door
 # takes 25 MiB (a mail provider's post); each door has its own, smaller limit too.
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 26 * 1024 * 1024)

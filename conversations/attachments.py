@@ -35,9 +35,10 @@ from django.db.models.signals import post_delete
 from django.urls import reverse
 from django.utils import timezone
 
+from conversations.file_quota import files_release, files_reserve
 from conversations.models import Attachment, Conversation
 from core.errors import Invalid
-from core.limits import message_text
+from core.limits import message_text, size_text
 from core.observability import metrics
 
 T = TypeVar("T")
@@ -79,14 +80,6 @@ def only_files(text: str, attachments: list[Any]) -> bool:
     """Whether a message's text only says that files came (``without_text``): the pages then
     show the files alone (static/js/message-files.js reads it the same way)."""
     return bool(attachments) and _ONLY_FILES.fullmatch(text or "") is not None
-
-
-def size_text(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def _refused(reason: str) -> Invalid:
@@ -154,12 +147,17 @@ def _take(conversation: Conversation, upload: Any, sent_by: str) -> Attachment:
         size=size,
         sent_by=sent_by,
     )
-    upload.seek(0)
-    attachment.file.save("upload", upload, save=False)  # its name: attachment_path
+    files_reserve(conversation.tenant_id, size)  # the tenant's limit, counted first
     try:
-        attachment.save(force_insert=True)
-    except Exception:
-        attachment.file.delete(save=False)
+        upload.seek(0)
+        attachment.file.save("upload", upload, save=False)  # its name: attachment_path
+        try:
+            attachment.save(force_insert=True)
+        except Exception:
+            attachment.file.delete(save=False)
+            raise
+    except BaseException:
+        files_release(conversation.tenant_id, size)
         raise
     return attachment
 
@@ -248,8 +246,10 @@ def attachments_unsent_sweep(*, now: dt.datetime | None = None) -> int:
 
 
 def _file_gone(sender, instance: Attachment, **kwargs) -> None:
-    """A file's row is deleted (its message or conversation, a tenant): so is what was stored,
-    after the transaction commits (a rolled-back delete keeps it)."""
+    """A file's row is deleted (its message or conversation, a tenant): its bytes come off the
+    tenant's count in the same transaction, and what was stored is deleted after it commits (a
+    rolled-back delete keeps both)."""
+    files_release(instance.tenant_id, instance.size)
     name = instance.file.name
 
     def remove() -> None:

@@ -6,6 +6,7 @@ from celery import shared_task
 
 from conversations.attachments import attachments_unsent_sweep
 from conversations.email import EMAIL_SEND_TASK, email_send
+from conversations.file_retention import files_retention_sweep
 
 
 @shared_task(name=EMAIL_SEND_TASK, acks_late=True, ignore_result=True, soft_time_limit=60)
@@ -20,3 +21,10 @@ def send_email(message_id: int) -> bool:
 def sweep_unsent_attachments() -> int:
     """Files that no message took within the hour (conversations.attachments): dropped."""
     return attachments_unsent_sweep()
+
+
+@shared_task(name="conversations.sweep_file_retention", ignore_result=True, soft_time_limit=300)
+def sweep_file_retention() -> int:
+    """Files of conversations resolved longer ago than their tenant keeps files
+    (conversations.file_retention): deleted, their names kept in the transcript."""
+    return files_retention_sweep()

@@ -21,9 +21,11 @@ from core.admin_scoping import (
     TenantScopedMixin,
     TenantScopedTabularInline,
 )
+from core.limits import size_text
 from core.models import (
     ApiKey,
     BusinessHours,
+    FileUsage,
     Holiday,
     PersonalToken,
     Role,
@@ -63,8 +65,19 @@ class TenantAdmin(TenantScopedAdmin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
-        shown = ["chat_snippet"]
-        return shown if request.user.is_superuser else ["slug", *shown]
+        shown = ["files_stored", "chat_snippet"]
+        # the storage limit is the server operator's, never a tenant's to raise
+        return shown if request.user.is_superuser else ["slug", "files_limit_mb", *shown]
+
+    @admin.display(description="files stored")
+    def files_stored(self, obj) -> str:
+        """What the tenant's files take, against its limit (conversations/file_quota.py)."""
+        if obj is None or not obj.pk:
+            return "-"
+        used = FileUsage.objects.filter(tenant=obj).values_list("bytes", flat=True).first() or 0
+        limit = obj.files_limit_bytes
+        share = f" ({used * 100 // limit}%)" if limit else ""
+        return f"{size_text(used)} of {size_text(limit)}{share}"
 
     @admin.display(description="chat on your website")
     def chat_snippet(self, obj) -> str:

@@ -22,6 +22,17 @@ MAX_REASON = 2000
 """Characters of an approver's reason (the API, the approvals page, the admin action)."""
 
 
+def size_text(size: int) -> str:
+    """A number of bytes as people read it: 512 B, 40 KB, 9.5 MB, 2.0 GB."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    if size < 1024**3:
+        return f"{size / 1024**2:.1f} MB"
+    return f"{size / 1024**3:.1f} GB"
+
+
 def message_text(value: Any, *, field: str = "text") -> str:
     """The text of a message as a door received it, stripped; raises Invalid naming ``field``
     when it is not text, empty, longer than ``MAX_MESSAGE_TEXT`` or holds a character that

@@ -40,7 +40,6 @@ from conversations.attachments import (
     attachment_by_link,
     attachment_send,
     only_files,
-    size_text,
 )
 from conversations.messages import files_shown, message_json
 from conversations.models import (
@@ -69,7 +68,7 @@ from core.json_input import (
     loads,
     text_problem,
 )
-from core.limits import MAX_MESSAGE_TEXT, message_text
+from core.limits import MAX_MESSAGE_TEXT, message_text, size_text
 from core.models import Membership, Tenant
 from core.permissions import page_door, page_reach
 from core.scoping import membership_of

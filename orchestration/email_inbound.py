@@ -39,7 +39,6 @@ from email.utils import getaddresses, parseaddr
 from io import BytesIO
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import (
     RequestDataTooBig,
     TooManyFieldsSent,
@@ -64,12 +63,10 @@ from agents.runtimes.signing import (
     webhook_signing_key,
 )
 from conversations.attachments import (
-    KINDS_TEXT,
     attachment_discard,
     attachment_entry,
     attachment_take,
     clean_name,
-    size_text,
     without_text,
 )
 from conversations.messages import message_post
@@ -85,7 +82,7 @@ from conversations.models import (
 )
 from conversations.services import conversation_start
 from core.errors import Invalid
-from core.limits import MAX_MESSAGE_TEXT, message_text
+from core.limits import MAX_MESSAGE_TEXT, message_text, size_text
 from core.secret_store import SecretUnreadable, unseal
 from orchestration.turn import ConversationClosed
 from orchestration.turns import conversation_receive_message
@@ -241,40 +238,46 @@ def attachments_of(
     return listed, count - len(listed), uploads
 
 
-def attachments_note(mail: InboundMail, entries: list[dict[str, Any]]) -> str | None:
-    """The private note that tells the people which attachments were not kept as files (their
-    kind or size; ``entries``: the message's list, a kept one with its ``id``), or None when
-    every one was."""
-    left = [a for a in entries if "id" not in a]
+def attachments_note(
+    mail: InboundMail, entries: list[dict[str, Any]], kept: list[Attachment | str]
+) -> str | None:
+    """The private note that tells the people which attachments were not kept as files and why
+    (``entries``: the message's list, a kept one with its ``id``; ``kept``: each one's file, or
+    why it was refused), or None when every one was."""
+    left = [(a, why) for a, why in zip(entries, kept, strict=True) if "id" not in a]
     if not left and not mail.attachments_unlisted:
         return None
     count = len(mail.attachments) + mail.attachments_unlisted
-    named = [f"{a['filename']} ({a['contentType']}, {size_text(a['size'])})" for a in left]
+    named = [
+        f"{a['filename']} ({a['contentType']}, {size_text(a['size'])}: {why})" for a, why in left
+    ]
     if mail.attachments_unlisted:
         named.append(f"{mail.attachments_unlisted} more")
     listed = "; ".join(named)
     noun = "attachment" if count == 1 else "attachments"
     return (
         f"This e-mail came with {count} {noun}. Not kept as files: {listed}. Only their "
-        f"names and sizes are kept ({KINDS_TEXT} of at most "
-        f"{size_text(settings.ATTACHMENT_MAX_BYTES)} are): ask the customer to paste what "
-        "matters into their reply."
+        "names and sizes are kept: ask the customer to paste what matters into their reply."
     )
 
 
-def _files_kept(conversation: Conversation, mail: InboundMail) -> list[Attachment | None]:
+def _files_kept(conversation: Conversation, mail: InboundMail) -> list[Attachment | str]:
     """The mail's attachments of a kind and size we keep, stored as files of
-    ``conversation`` (before any transaction: storage is I/O); the others are left listed."""
-    kept: list[Attachment | None] = []
+    ``conversation`` (before any transaction: storage is I/O); for the others, why not."""
+    kept: list[Attachment | str] = []
     for upload in mail.uploads:
         try:
-            taken = attachment_take(
+            taken: Attachment | str = attachment_take(
                 conversation=conversation, upload=upload, sent_by=MessageRole.CUSTOMER
             )
-        except Invalid:
-            taken = None
+        except Invalid as exc:
+            taken = "; ".join(exc.fields.get("file") or [exc.message])
         kept.append(taken)
     return kept
+
+
+def _files(kept: list[Attachment | str]) -> list[Attachment]:
+    return [f for f in kept if isinstance(f, Attachment)]
 
 
 def _ids(value: str) -> list[str]:
@@ -517,10 +520,10 @@ def _take(channel: EmailChannel, mail: InboundMail, inbound: InboundEmail) -> Ta
     kept = _files_kept(conversation, mail)
     try:
         result = conversation_receive_message(
-            conversation=conversation, text=mail.text, files=[f for f in kept if f]
+            conversation=conversation, text=mail.text, files=_files(kept)
         )
     except ConversationClosed:  # resolved meanwhile: a new conversation, as above
-        attachment_discard(f for f in kept if f)
+        attachment_discard(_files(kept))
         subject = conversation.email_subject or subject
         conversation, matched_by = _new_conversation(channel, mail, subject), "new (resolved)"
         InboundEmail.objects.filter(pk=inbound.pk).update(
@@ -528,12 +531,12 @@ def _take(channel: EmailChannel, mail: InboundMail, inbound: InboundEmail) -> Ta
         )
         kept = _files_kept(conversation, mail)
         result = conversation_receive_message(
-            conversation=conversation, text=mail.text, files=[f for f in kept if f]
+            conversation=conversation, text=mail.text, files=_files(kept)
         )
     message = result.message
     # in the mail's order: a kept file as the message lists it, the others by name
     entries = [
-        attachment_entry(f) if f else listed
+        attachment_entry(f) if isinstance(f, Attachment) else listed
         for f, listed in zip(kept, mail.attachments, strict=True)
     ]
     with transaction.atomic():
@@ -541,7 +544,7 @@ def _take(channel: EmailChannel, mail: InboundMail, inbound: InboundEmail) -> Ta
             email_message_id=mail.mail_id, attachments=entries
         )
         InboundEmail.objects.filter(pk=inbound.pk).update(message=message)
-        note = attachments_note(mail, entries)
+        note = attachments_note(mail, entries, kept)
         if note:
             # for the people in the inbox only: a note, never e-mailed, never read by the AI
             message_post(

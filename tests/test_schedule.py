@@ -15,6 +15,7 @@ SWEEPS = {
     "orchestration.sweep_silence",
     "approvals.expire_pending",
     "conversations.sweep_unsent_attachments",
+    "conversations.sweep_file_retention",
     "orchestration.sweep_alerts",
     "orchestration.sweep_turns",
     "handover.assign_queues",

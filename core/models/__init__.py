@@ -5,6 +5,7 @@ from core.models.outbox import OutboxEvent, OutboxKind
 from core.models.sessions import PersonSession
 from core.models.tenants import (
     BusinessHours,
+    FileUsage,
     Holiday,
     Membership,
     Role,
@@ -19,6 +20,7 @@ __all__ = [
     "ApproverGroup",
     "BusinessHours",
     "ConfigGeneration",
+    "FileUsage",
     "Holiday",
     "Membership",
     "OutboxEvent",

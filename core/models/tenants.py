@@ -9,6 +9,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -112,6 +113,22 @@ class Tenant(models.Model):
         "agent (online, not away or busy, under their limit), the one holding the fewest, "
         "highest priority first; otherwise people claim from the queue themselves.",
     )
+    file_retention_days = models.PositiveIntegerField(
+        "keep files for (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Files sent in a conversation (photos, PDFs) are deleted this many days after "
+        "it is resolved; their names stay in the transcript. Empty: kept as long as the "
+        "conversation.",
+    )
+    files_limit_mb = models.PositiveIntegerField(
+        "file storage limit (MB)",
+        null=True,
+        blank=True,
+        help_text="How much the tenant's files may take in all; a file past it is refused. "
+        "Empty: the server's default (TENANT_FILES_MAX_MB). Set by the server's operator.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -126,8 +143,28 @@ class Tenant(models.Model):
         return zoneinfo.ZoneInfo(self.time_zone)
 
     @property
+    def files_limit_bytes(self) -> int:
+        """What the tenant's files may take in all: its own limit, or the server's default."""
+        mb = settings.TENANT_FILES_MAX_MB if self.files_limit_mb is None else self.files_limit_mb
+        return mb * 1024 * 1024
+
+    @property
     def chat_origins(self) -> list[str]:
         return website_origins(self.chat_website_origins)
+
+
+class FileUsage(models.Model):
+    """How many bytes a tenant's files take (``conversations.file_quota``): added to before a
+    file is stored, by one conditional UPDATE that refuses a file past the tenant's limit (so
+    two uploads at once cannot both pass it), and taken from as a file's row is deleted."""
+
+    tenant = models.OneToOneField(
+        Tenant, primary_key=True, on_delete=models.CASCADE, related_name="file_usage"
+    )
+    bytes = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.bytes} B"
 
 
 class TenantOwned(models.Model):

@@ -107,3 +107,38 @@ def test_a_photo_goes_to_the_inbox_and_a_pdf_comes_back(acme, pages):  # noqa: F
     customer.wait_for_timeout(500)
     expect(customer.locator("a.file-chip", has_text="damage-report.pdf")).to_have_count(0)
     expect(customer.locator("#thread")).not_to_contain_text("damage report")
+
+
+def test_a_file_past_the_teams_retention_shows_as_deleted(acme, pages):  # noqa: F811
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from conversations.file_retention import files_retention_sweep
+
+    agent, customer = ada_and_kim(acme, pages, text="My boots came with a broken heel")
+    customer.set_input_files(
+        "#attach-input", {"name": "heel.png", "mimeType": "image/png", "buffer": png()}
+    )
+    expect(customer.locator(".msg.from-customer .file-image img")).to_be_visible()
+    customer_says(customer, "I want to talk to a human please")
+    offer(agent, "Kim").locator("button.claim").click()
+    expect(agent.locator(".transcript .msg-customer .file-image img")).to_be_visible()
+    agent.get_by_role("button", name="Resolve").click()
+    expect(agent.locator("#list-mine .item")).to_have_count(0)
+    conversation = Conversation.objects.get()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        resolved_at=timezone.now() - dt.timedelta(days=31)
+    )
+    acme.file_retention_days = 30
+    acme.save(update_fields=["file_retention_days"])
+
+    assert files_retention_sweep() == 1
+
+    # the read-only page keeps its name and says it was deleted
+    agent.goto(f"{agent.url.split('/inbox/')[0]}/inbox/conversations/{conversation.pk}/view")
+    chip = agent.locator(".file-chip.file-deleted")
+    expect(chip).to_contain_text("heel.png")
+    expect(chip).to_contain_text("deleted")
+    expect(agent.locator(".file-image")).to_have_count(0)
+    screenshot(agent, "history-file-deleted")

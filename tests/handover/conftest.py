@@ -10,6 +10,16 @@ from tests.factories import ESCALATE_TO_PEOPLE, TO_PEOPLE, make_person
 
 
 @pytest.fixture
+def globex(db):
+    """A second tenant with its own AI team, for tests that try to cross the line."""
+    from tests.factories import TenantFactory, make_team
+
+    other = TenantFactory(slug="globex", name="Globex")
+    make_team(other)
+    return other
+
+
+@pytest.fixture
 def team_options():
     """The shared ``team`` as the handover tests need it (``TO_PEOPLE``: a front desk that
     sends a request for a human to people, billing, business hours all week), and refunds over

@@ -22,7 +22,7 @@ from conversations.attachments import (
 from conversations.models import Attachment, Conversation, Message
 from handover.models import Handoff
 from handover.services import conversation_resolve, handoff_claim
-from tests.factories import make_person, make_team
+from tests.factories import make_person
 from tests.handover.test_email_channel import captured  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -229,15 +229,6 @@ def test_only_the_token_opens_the_door(team, tenant):
     assert foreign_page.status_code == 403
     assert after_resolve.status_code == 409
     assert Attachment.objects.count() == 0
-
-
-@pytest.fixture
-def globex(db):
-    from tests.factories import TenantFactory
-
-    other = TenantFactory(slug="globex", name="Globex")
-    make_team(other)
-    return other
 
 
 def test_another_tenants_chat_cannot_send_to_it(team, tenant, globex):

@@ -768,7 +768,8 @@ def test_a_photo_or_pdf_is_kept_as_a_file_the_others_by_name_with_a_note_for_the
     assert named == {"filename": "scan.png", "contentType": "image/png", "size": 4}
     note = Message.objects.get(conversation_id=message.conversation_id, role="note")
     assert note.text.startswith(
-        "This e-mail came with 2 attachments. Not kept as files: scan.png (image/png, 4 B)."
+        "This e-mail came with 2 attachments. Not kept as files: scan.png (image/png, 4 B: it "
+        "must be an image (PNG, JPEG, GIF or WebP), a PDF or a text file (.txt, .log, .csv))."
     )
     assert "invoice.pdf" not in note.text
     assert not any("attachments" in m.body for m in mail.outbox)  # the note is never mailed
