@@ -628,16 +628,22 @@ def conversation_hand_back(*, conversation: Conversation, user) -> Conversation:
 @transaction.atomic
 def conversation_resolve(*, conversation: Conversation, user) -> Conversation:
     locked = claimed_conversation(conversation, user)
+    conversation_close(locked, reason=f"resolved by {user.get_username()}", holder=user)
+    return locked
+
+
+def conversation_close(locked: Conversation, *, reason: str, holder=None) -> None:
+    """Resolve ``locked`` (a conversation whose row this transaction locked): its handoff
+    closes, the inboxes hear it, and the seat of ``holder`` (the person who held it) frees.
+    Raises ``lifecycle.ConcurrentChange`` when its state moved meanwhile."""
     _close_handoff(locked)
-    lifecycle.conversation_transition(
-        conversation=locked, to=State.RESOLVED, reason=f"resolved by {user.get_username()}"
-    )
+    lifecycle.conversation_transition(conversation=locked, to=State.RESOLVED, reason=reason)
     notify_on_commit(
         [tenant_inbox_group(locked.tenant_id)],
         {"type": "conversation.updated", "conversationId": str(locked.pk), "state": "resolved"},
     )
-    _offers_for_freed_seat(user, locked.tenant_id)
-    return locked
+    if holder is not None:
+        _offers_for_freed_seat(holder, locked.tenant_id)
 
 
 # --- the tools of the inbox ---------------------------------------------------------------------

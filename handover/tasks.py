@@ -6,6 +6,8 @@ from celery import shared_task
 
 from handover.assignment import queue_assign, queues_assign
 from handover.mentions import MENTION_EMAIL_TASK, mention_email_send
+from handover.quiet import TASK_NAME as QUIET_TASK
+from handover.quiet import quiet_resolve_sweep
 from handover.services import (
     ASSIGN_TASK,
     EXPIRE_TASK,
@@ -50,3 +52,10 @@ def assign_queue(tenant_id: int) -> int:
 def assign_queues() -> int:
     """The sweep: every tenant that gives its queue out."""
     return queues_assign()
+
+
+@shared_task(name=QUIET_TASK, acks_late=True, ignore_result=True, soft_time_limit=120)
+def resolve_quiet() -> int:
+    """Resolve the conversations nobody wrote in for the tenant's ``resolve_quiet_after``
+    (handover.quiet)."""
+    return quiet_resolve_sweep()

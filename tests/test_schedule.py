@@ -19,6 +19,7 @@ SWEEPS = {
     "orchestration.sweep_alerts",
     "orchestration.sweep_turns",
     "handover.assign_queues",
+    "handover.resolve_quiet",
 }
 
 

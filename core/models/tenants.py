@@ -113,6 +113,20 @@ class Tenant(models.Model):
         "agent (online, not away or busy, under their limit), the one holding the fewest, "
         "highest priority first; otherwise people claim from the queue themselves.",
     )
+    resolve_quiet_after = models.DurationField(
+        "resolve quiet conversations after",
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(dt.timedelta(minutes=10)),
+            MaxValueValidator(dt.timedelta(days=999)),
+        ],
+        help_text="A conversation in which we answered last and nobody has written since (the "
+        "customer, the AI or a person) is resolved after this long, e.g. 2 00:00:00 for two "
+        "days; the person holding it gets their seat back. One where the customer waits for "
+        "an answer, or that its holder snoozed, stays open. Empty: conversations stay open "
+        "until a person resolves them.",
+    )
     file_retention_days = models.PositiveIntegerField(
         "keep files for (days)",
         null=True,
