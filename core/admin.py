@@ -58,6 +58,13 @@ class TenantAdmin(TenantScopedAdmin):
     list_display = ["name", "slug", "time_zone", "currency", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [BusinessHoursInline, HolidayInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "time_zone", "currency"]}),
+        ("Approvals", {"fields": ["approval_timeout"]}),
+        ("The chat on your website", {"fields": ["chat_website_origins", "chat_snippet"]}),
+        ("Conversations with people", {"fields": ["assign_queue", "resolve_quiet_after"]}),
+        ("Files", {"fields": ["file_retention_days", "files_limit_mb", "files_stored"]}),
+    ]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "chat_website_origins":
