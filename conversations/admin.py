@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.validators import validate_email
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -23,7 +25,9 @@ from conversations.attachments import attachment_entry, attachment_link
 from conversations.email import email_channel_setup, email_secret_rotate
 from conversations.models import (
     Attachment,
+    BlockKind,
     Conversation,
+    CustomerBlock,
     DecisionEvent,
     EmailChannel,
     Message,
@@ -265,3 +269,75 @@ class EmailChannelAdmin(TenantScopedAdmin):
             return None
         raw = email_secret_rotate(channel=channels[0])
         return _show_email_secret(request, channels[0], raw)
+
+
+class CustomerBlockForm(TenantScopedForm):
+    """A block a manager adds by hand (a spammer's address, a customer id): a web chat
+    visitor's network address is blocked only from their conversation, in the inbox."""
+
+    kind = forms.ChoiceField(
+        choices=[
+            (BlockKind.EMAIL, BlockKind.EMAIL.label),
+            (BlockKind.CUSTOMER, BlockKind.CUSTOMER.label),
+        ]
+    )
+
+    class Meta:
+        model = CustomerBlock
+        fields = ["kind", "value", "reason"]
+        help_texts = {
+            "value": "The e-mail address (any case), or the customer id your channel sends "
+            "(POST /api/v1/conversations: customer.id).",
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if "value" not in self.fields:  # a block made: only its reason changes
+            return cleaned
+        value = " ".join((cleaned.get("value") or "").split())
+        if cleaned.get("kind") == BlockKind.EMAIL:
+            value = value.lower()
+            try:
+                validate_email(value)
+            except forms.ValidationError:
+                self.add_error("value", "Enter an e-mail address such as kim@example.com.")
+        elif any(ord(c) < 32 for c in value):
+            self.add_error("value", "A customer id has no control characters.")
+        cleaned["value"] = value
+        self.instance.value = value
+        return cleaned
+
+
+@admin.register(CustomerBlock)
+class CustomerBlockAdmin(TenantScopedAdmin):
+    """Who the tenant's people blocked (conversations.blocks): no new conversation starts for
+    them. Deleting a row unblocks."""
+
+    form = CustomerBlockForm
+    list_display = ["__str__", "reason", "blocked_by", "conversation_link", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["value", "reason"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["kind", "value", "reason"]
+        return ["shown", "reason", "blocked_by", "conversation_link", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["shown", "blocked_by", "conversation_link", "created_at"]
+
+    @admin.display(description="blocked")
+    def shown(self, block: CustomerBlock) -> str:
+        return str(block)
+
+    @admin.display(description="blocked from")
+    def conversation_link(self, block: CustomerBlock) -> str:
+        if block.conversation_id is None:
+            return "—"
+        url = reverse("inbox-conversation-page", args=[block.conversation_id])
+        return format_html('<a href="{}">the conversation</a>', url)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.blocked_by = request.user
+        super().save_model(request, obj, form, change)

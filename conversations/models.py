@@ -112,6 +112,9 @@ class Conversation(StateGuarded, TenantOwned):
     # the last message of ours (a person's, the AI's, a notice) the web chat's customer had on
     # their screen: the inbox shows "Seen" up to it (conversations.services.customer_saw)
     customer_seen_message_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # a web chat's client address, as a keyed hash (never the address): what blocking the
+    # visitor blocks (conversations.blocks)
+    client_hash = models.CharField(max_length=64, blank=True, editable=False)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(auto_now_add=True)
     silence_checked_at = models.DateTimeField(null=True, blank=True)
@@ -452,3 +455,38 @@ class ConversationTag(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BlockKind(models.TextChoices):
+    CUSTOMER = "customer", "Customer id"
+    EMAIL = "email", "E-mail address"
+    ADDRESS = "address", "Web chat visitor (their network address, hashed)"
+
+
+class CustomerBlock(TenantOwned):
+    """Someone the tenant's people blocked (spam, abuse): no new conversation starts for them
+    (``conversations.blocks``), by their customer id, their e-mail address or, for a web chat's
+    visitor, their network address (kept only as a keyed hash). Deleting it unblocks."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=BlockKind.choices)
+    value = models.CharField(max_length=254)
+    reason = models.CharField(max_length=500, blank=True)
+    # where they were blocked from, and by whom (none: added in the admin by hand)
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "kind", "value"], name="customer_block_once")
+        ]
+
+    def __str__(self) -> str:
+        shown = "a web chat visitor" if self.kind == BlockKind.ADDRESS else self.value
+        return f"{self.get_kind_display()}: {shown}"

@@ -11,6 +11,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 
+from conversations.blocks import Blocked, blocked, client_hash
 from conversations.decisions import AgentRouted, RouteReason
 from conversations.email import one_line_subject, subject_from_text
 from conversations.events import record
@@ -49,12 +50,19 @@ def conversation_start(
     language: str = "",
     opened_by: Principal = NOBODY,
     subject: str = "",
+    client: str = "",
 ) -> tuple[Conversation, str]:
     """Open a conversation with ``agent``. Returns ``(conversation, customer_token)``; the
     token (shown once) lets the customer's widget read and write this conversation only.
     ``opened_by`` records who opened it (a person or an integration key; nobody for the
     public chat): they never decide an approval the AI asks for in it. ``subject``: on
-    e-mail, the thread's subject (without one, the customer's first message gives it)."""
+    e-mail, the thread's subject (without one, the customer's first message gives it).
+    ``client``: a web chat's client address (kept only as its hash). Raises ``Blocked`` for a
+    customer the tenant's people blocked (``conversations.blocks``)."""
+    hashed = client_hash(client) if client else ""
+    email = customer.get("email") or ""
+    if blocked(tenant.pk, customer_ref=customer["id"], email=email, address_hash=hashed):
+        raise Blocked("This customer is blocked by the team: no conversation starts for them.")
     raw, digest = customer_token_new()
     conversation = Conversation.objects.create(
         tenant=tenant,
@@ -71,6 +79,7 @@ def conversation_start(
         opened_by=opened_by.user,
         opened_by_key=opened_by.key,
         email_subject=one_line_subject(subject),
+        client_hash=hashed,
     )
     record(
         conversation=conversation,

@@ -498,6 +498,13 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "conversation in the inbox or the history.",
         ),
         Grant(
+            "inbox-block",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "Blocking a conversation's customer (spam, abuse; the conversation is resolved): "
+            "whoever reads the conversation in the inbox or the history. A manager unblocks "
+            "in the admin.",
+        ),
+        Grant(
             "inbox-team",
             MANAGERS,
             "Who holds what (each human agent's status, limit and conversations), for the "

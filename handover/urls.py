@@ -46,6 +46,11 @@ urlpatterns = [
         views.inbox_customer,
         name="inbox-customer",
     ),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/block",
+        views.inbox_block,
+        name="inbox-block",
+    ),
     path("inbox/history/", views.inbox_history, name="inbox-history"),
     path("inbox/team/", views.inbox_team, name="inbox-team"),
     path(

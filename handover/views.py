@@ -41,11 +41,13 @@ from conversations.attachments import (
     attachment_send,
     only_files,
 )
+from conversations.blocks import Blocked
 from conversations.messages import files_shown, message_json
 from conversations.models import (
     INTERNAL_ROLES,
     Channel,
     Conversation,
+    CustomerBlock,
     Message,
     MessageRole,
     State,
@@ -73,6 +75,7 @@ from core.models import Membership, Tenant
 from core.permissions import page_door, page_reach
 from core.scoping import membership_of
 from handover.assignment import handoff_give
+from handover.blocking import customer_block
 from handover.csat import CsatAlreadyRated, CsatNotYet, csat_record
 from handover.limits import (
     chat_message_refusal,
@@ -169,6 +172,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "filesUrl": reverse("inbox-files", args=[_UUID_SLOT]),
                 "tagsUrl": reverse("inbox-tags", args=[_UUID_SLOT]),
                 "customerUrl": reverse("inbox-customer", args=[_UUID_SLOT]),
+                "blockUrl": reverse("inbox-block", args=[_UUID_SLOT]),
                 "tagNames": tenant_tag_names(tenant.pk),
                 "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
                 "cannedReplies": [
@@ -428,6 +432,27 @@ def inbox_customer(request: HttpRequest, conversation_id) -> JsonResponse:
             "customerEmail": changed.customer_email,
         }
     )
+
+
+@page_door
+@require_POST
+def inbox_block(request: HttpRequest, conversation_id) -> JsonResponse:
+    """Block the customer of a conversation the person reaches (spam, abuse) and resolve it:
+    JSON ``{"reason": "..."}`` (optional). 200 ``{"state": "resolved", "blocked": [...]}``; 400
+    naming ``reason``. A manager unblocks in the admin."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    try:
+        done = customer_block(
+            conversation=conversation, user=request.user, reason=data.get("reason", "")
+        )
+    except Invalid as exc:
+        return domain_error_response(exc)
+    blocks = CustomerBlock.objects.filter(tenant=tenant, conversation=done).order_by("kind")
+    return JsonResponse({"state": done.state, "blocked": [str(b) for b in blocks]})
 
 
 @page_door
@@ -849,17 +874,21 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     if refused is not None:
         return _rate_limited(refused, "This chat is very busy right now.")
     page = _website_page(data.get("page"), _framers(request, tenant))
-    conversation, token = conversation_start(
-        tenant=tenant,
-        agent=agent,
-        channel=Channel.WEB,
-        customer={
-            "id": f"web-{secrets.token_hex(8)}",
-            "name": name.strip(),
-            "attributes": {"page": page} if page else {},
-        },
-        workflow=chat_workflow(agent),  # the chatWorkflow setting (issue 18 point 5)
-    )
+    try:
+        conversation, token = conversation_start(
+            tenant=tenant,
+            agent=agent,
+            channel=Channel.WEB,
+            customer={
+                "id": f"web-{secrets.token_hex(8)}",
+                "name": name.strip(),
+                "attributes": {"page": page} if page else {},
+            },
+            workflow=chat_workflow(agent),  # the chatWorkflow setting (issue 18 point 5)
+            client=ratelimit.client_ip(request),
+        )
+    except Blocked:  # the team blocked this visitor (conversations.blocks)
+        return _json_error(403, "blocked", "You cannot start a chat here.")
     try:
         conversation_receive_message(conversation=conversation, text=text.strip())
     except DomainError as exc:  # closed: cannot happen to a new conversation; be plain anyway

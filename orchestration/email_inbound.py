@@ -69,6 +69,7 @@ from conversations.attachments import (
     clean_name,
     without_text,
 )
+from conversations.blocks import blocked
 from conversations.messages import message_post
 from conversations.models import (
     Attachment,
@@ -391,6 +392,9 @@ def mail_parse(form: Mapping[str, Any], files: Mapping[str, Any] | None = None) 
 # --- taking it in --------------------------------------------------------------------------------
 
 
+BLOCKED = "blocked"  # a mail from a sender the team blocked (conversations.blocks)
+
+
 @dataclass
 class Taken:
     conversation_id: str | None
@@ -502,6 +506,9 @@ def mail_take(channel: EmailChannel, mail: InboundMail) -> Taken:
 
 def _take(channel: EmailChannel, mail: InboundMail, inbound: InboundEmail) -> Taken:
     tenant_id = channel.tenant_id
+    if blocked(tenant_id, email=mail.sender):  # the team blocked the sender: recorded, dropped
+        InboundEmail.objects.filter(pk=inbound.pk).update(matched_by=BLOCKED)
+        return Taken(conversation_id=None, message_id=None, matched_by=BLOCKED)
     subject = _subject(mail)
     conversation, matched_by = _thread_conversation(tenant_id, mail), "thread"
     if conversation is None:

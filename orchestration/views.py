@@ -17,6 +17,7 @@ from conversations.models import EmailChannel
 from core.api_errors import error_body
 from core.errors import Invalid
 from orchestration.email_inbound import (
+    BLOCKED,
     BadForm,
     NoAgent,
     SignatureRefused,
@@ -82,4 +83,8 @@ def _take(channel: EmailChannel, form, files) -> JsonResponse:
     }
     if taken.duplicate:
         return JsonResponse({**body_out, "duplicate": True}, status=200)
+    if taken.matched_by == BLOCKED:  # the provider must not retry it
+        return JsonResponse(
+            {**body_out, "ignored": "the sender is blocked by the team"}, status=200
+        )
     return JsonResponse(body_out, status=201)

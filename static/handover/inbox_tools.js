@@ -459,9 +459,20 @@
       type: "button", class: "link customer-edit", id: "customer-edit", "aria-expanded": "false",
       "aria-label": `Edit ${conversation.customer}'s name and e-mail address`,
     }, "Edit");
+    const block = h("button", {
+      type: "button", class: "link customer-block", id: "customer-block", "aria-expanded": "false",
+      "aria-label": `Block ${conversation.customer}`,
+    }, "Block");
     const row = h("div", { class: "conv-name" }); // the heading stays the customer's name alone
     title.replaceWith(row);
-    row.append(title, button);
+    row.append(title, button, block);
+    block.addEventListener("click", () => {
+      const open = pane.querySelector(".block-form");
+      if (open) { open.remove(); block.setAttribute("aria-expanded", "false"); return; }
+      block.setAttribute("aria-expanded", "true");
+      pane.querySelector(".conv-head").after(blockForm(conversation, block));
+      pane.querySelector("#block-reason").focus();
+    });
     if (conversation.customerEmail && conversation.customerEmail !== conversation.customer) {
       row.after(h("p", { class: "customer-email" }, conversation.customerEmail));
     }
@@ -509,6 +520,37 @@
         problem.textContent = field ? `${field === "email" ? "E-mail" : "Name"}: ${fields[field][0]}.` : error.message;
         problem.hidden = false;
         (field === "email" ? email : name).focus();
+      }
+    });
+    return form;
+  }
+
+  // Block the customer (spam, abuse; handover/blocking.py): no new conversation starts for
+  // them, and this one is resolved. A manager unblocks in the admin.
+  function blockForm(conversation, button) {
+    const reason = h("input", { id: "block-reason", type: "text", maxlength: "500", autocomplete: "off", placeholder: "Spam, abuse…" });
+    const problem = h("p", { class: "form-error", role: "alert", hidden: true });
+    const form = h("form", { class: "block-form", "aria-label": `Block ${conversation.customer}` },
+      h("p", {}, `Block ${conversation.customer}? No new conversation starts for them (by their e-mail address, their customer id or, on the web chat, their network address), and this one is resolved. A manager can unblock them in the admin.`),
+      h("label", { for: "block-reason" }, "Why (for your colleagues)"), reason,
+      h("div", { class: "customer-form-buttons" },
+        h("button", { type: "submit", class: "danger" }, "Block"),
+        h("button", { type: "button", class: "ghost", onclick: () => close() }, "Cancel")),
+      problem);
+    const close = () => { form.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); };
+    form.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); close(); } });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await postJSON(urlFor(cfg.blockUrl, conversation.id), { reason: reason.value });
+        form.remove();
+        app().toast(`${conversation.customer} is blocked, and the conversation resolved.`, "success");
+        app().reload(conversation.id);
+      } catch (error) {
+        const fields = error.fields || {};
+        problem.textContent = fields.reason ? `Why: ${fields.reason[0]}.` : error.message;
+        problem.hidden = false;
+        reason.focus();
       }
     });
     return form;

@@ -46,3 +46,35 @@ def test_a_person_sets_the_customers_name_and_email_as_they_told_them(acme, page
         "Kim Lee",
         "kim@example.com",
     )
+
+
+def test_a_person_blocks_a_customer_and_their_chat_cannot_start_again(acme, pages):  # noqa: F811
+    from conversations.models import CustomerBlock
+
+    agent, customer = ada_and_kim(acme, pages, text="Buy cheap watches at spam.example")
+    customer_says(customer, "I want to talk to a human please")
+    offer(agent, "Kim").locator("button.claim").click()
+    expect(agent.locator(".conv-head h2")).to_contain_text("Kim")
+
+    agent.get_by_role("button", name="Block Kim").click()
+    agent.fill("#block-reason", "x" * 10)
+    agent.keyboard.press("Escape")  # Esc closes the form, nothing done
+    expect(agent.locator(".block-form")).to_have_count(0)
+    assert not CustomerBlock.objects.exists()
+    agent.get_by_role("button", name="Block Kim").click()
+    agent.fill("#block-reason", "Spam links")
+    screenshot(agent, "inbox-block")
+    agent.locator(".block-form").get_by_role("button", name="Block").click()
+
+    expect(agent.locator(".toast")).to_contain_text("Kim is blocked")
+    expect(agent.locator("#list-mine .item")).to_have_count(0)
+    expect(customer.locator("#closed")).to_be_visible()
+    (block,) = CustomerBlock.objects.all()
+    assert (block.kind, block.reason) == ("address", "Spam links")
+    # the same browser (the same address) cannot start a new chat: told so, in words
+    customer.get_by_role("button", name="Start a new conversation").click()
+    customer.fill("#start-name", "Kim")
+    customer.fill("#start-text", "Hello again")
+    customer.click("#start-button")
+    expect(customer.locator("#start-error")).to_have_text("You cannot start a chat here.")
+    assert Conversation.objects.count() == 1

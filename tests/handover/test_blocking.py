@@ -1,0 +1,206 @@
+"""Blocking a customer (handover/blocking.py, conversations/blocks.py): a person blocks from a
+conversation they reach; it is resolved, and no new conversation starts for that customer: by
+their customer id or e-mail address over the API, by their address on e-mail, by their network
+address on the web chat. Tenants apart, roles enforced, bad input refused, and a manager
+unblocks in the admin."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from conversations.blocks import client_hash
+from conversations.models import Conversation, CustomerBlock, Message
+from core.models import Tenant
+from handover.models import Handoff
+from handover.services import handoff_claim
+from tests.conftest import login
+from tests.factories import make_api_key, make_person
+from tests.handover.test_agent_tools import handed_over
+from tests.handover.test_email_channel import captured, channel, form, post, take  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+OURS = {"Origin": "http://testserver"}
+HOME = "198.51.100.7"
+
+
+def chat_start(slug="acme", address=HOME, text="I want a human please"):
+    return Client(REMOTE_ADDR=address).post(
+        f"/chat/{slug}/start", {"text": text}, content_type="application/json", headers=OURS
+    )
+
+
+def block(person, conversation_id, reason="Spam, again and again"):
+    client = Client()
+    client.force_login(person)
+    return client.post(
+        f"/inbox/conversations/{conversation_id}/block",
+        {"reason": reason},
+        content_type="application/json",
+    )
+
+
+def test_an_agent_blocks_a_web_visitor_and_their_address_starts_no_chat(
+    team, tenant, globex, ada, bob, django_capture_on_commit_callbacks
+):
+    started = chat_start()
+    assert started.status_code == 201, started.content
+    conversation = Conversation.objects.get(pk=started.json()["conversationId"])
+    assert conversation.client_hash == client_hash(HOME) and HOME not in conversation.client_hash
+    handoff_claim(handoff=Handoff.objects.get(conversation=conversation), user=bob)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        blocked = block(ada, conversation.pk)  # a colleague may block it too
+
+    assert blocked.status_code == 200, blocked.content
+    assert blocked.json() == {
+        "state": "resolved",
+        "blocked": ["Web chat visitor (their network address, hashed): a web chat visitor"],
+    }
+    conversation.refresh_from_db()
+    assert conversation.state == "resolved"
+    assert Handoff.objects.get(conversation=conversation).status == "resolved"
+    note = Message.objects.filter(conversation=conversation).last()
+    assert (note.role, note.author) == ("note", "system")
+    assert note.text.startswith("Ada blocked the customer") and "Spam, again" in note.text
+    refused = chat_start()
+    assert refused.status_code == 403
+    assert refused.json()["error"] == {
+        "code": "blocked",
+        "message": "You cannot start a chat here.",
+    }
+    assert chat_start(address="203.0.113.9").status_code == 201  # another address
+    assert chat_start(slug="globex").status_code == 201  # another tenant's chat
+    assert Conversation.objects.filter(tenant=tenant).count() == 2
+
+
+def test_a_channels_customer_is_blocked_by_their_id_and_their_address(
+    team, tenant, globex, key_client, ada, online
+):
+    handoff = handed_over(key_client, customer="wa-4915112345")
+    Conversation.objects.filter(pk=handoff.conversation_id).update(customer_email="Kim@Example.com")
+
+    assert block(ada, handoff.conversation_id).status_code == 200
+
+    kinds = set(CustomerBlock.objects.filter(tenant=tenant).values_list("kind", "value"))
+    assert kinds == {("customer", "wa-4915112345"), ("email", "kim@example.com")}
+    start = {"agentId": "agent-sup", "channel": "api"}
+    by_id = key_client.post(
+        "/api/v1/conversations", {**start, "customer": {"id": "wa-4915112345"}}, format="json"
+    )
+    by_email = key_client.post(
+        "/api/v1/conversations",
+        {**start, "customer": {"id": "other", "email": "KIM@example.com"}},
+        format="json",
+    )
+    someone_else = key_client.post(
+        "/api/v1/conversations", {**start, "customer": {"id": "wa-1"}}, format="json"
+    )
+    theirs = APIClient()
+    theirs.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(tenant=globex)[1]}")
+    same_id_elsewhere = theirs.post(
+        "/api/v1/conversations", {**start, "customer": {"id": "wa-4915112345"}}, format="json"
+    )
+
+    assert by_id.status_code == by_email.status_code == 403, by_id.content
+    assert by_id.json()["error"]["code"] == "blocked"
+    assert someone_else.status_code == 201
+    assert same_id_elsewhere.status_code == 201
+
+
+def test_a_blocked_senders_mail_opens_no_conversation(channel, captured, tenant, ada):  # noqa: F811
+    first = take(channel, captured, form())
+    conversation = Conversation.objects.get(pk=first.json()["conversationId"])
+    person = make_person(tenant=tenant, roles=["manager"], username="mo")
+
+    assert block(person, conversation.pk).status_code == 200
+
+    again = take(channel, captured, form("Buy now!!!", sender="KIM@example.com", mail_id="<c2@x>"))
+    assert again.status_code == 200, again.content
+    assert again.json()["ignored"] == "the sender is blocked by the team"
+    assert Conversation.objects.filter(tenant=tenant).count() == 1
+    assert not Message.objects.filter(text__contains="Buy now").exists()
+
+
+def test_the_door_checks_who_is_there(team, tenant, globex, key_client, ada, online):
+    handoff = handed_over(key_client)
+    never_handed = key_client.post(
+        "/api/v1/conversations",
+        {"agentId": "agent-sup", "channel": "web", "customer": {"id": "c-9"}},
+        format="json",
+    ).json()["id"]
+    approver = make_person(tenant=tenant, roles=["approver"], username="priya2")
+    stranger = make_person(tenant=globex, roles=["agent", "manager"], username="eve")
+
+    assert block(approver, handoff.conversation_id).status_code == 403
+    assert block(stranger, handoff.conversation_id).status_code == 404
+    assert block(ada, never_handed).status_code == 404  # out of an agent's reach
+    assert Client().post(f"/inbox/conversations/{handoff.conversation_id}/block").status_code in (
+        302,
+        401,
+        403,
+    )
+    assert not CustomerBlock.objects.exists()
+    assert Conversation.objects.get(pk=handoff.conversation_id).state == "handing_off"
+
+
+@pytest.mark.parametrize("reason", ["x" * 501, 5, ["spam"], "spam\x00"])
+def test_a_bad_reason_is_refused_naming_it_and_blocks_nothing(
+    team, key_client, ada, online, reason
+):
+    handoff = handed_over(key_client)
+
+    refused = block(ada, handoff.conversation_id, reason=reason)
+
+    assert refused.status_code == 400, refused.content
+    assert "reason" in refused.json()["error"]["fields"]
+    assert not CustomerBlock.objects.exists()
+    assert Conversation.objects.get(pk=handoff.conversation_id).state == "handing_off"
+
+
+def test_blocking_twice_or_a_resolved_conversation_is_fine(team, tenant, ada):
+    started = chat_start()
+    conversation_id = started.json()["conversationId"]
+
+    assert block(ada, conversation_id).status_code == 200
+    again = block(ada, conversation_id, reason="")
+
+    assert again.status_code == 200 and again.json()["state"] == "resolved"
+    assert CustomerBlock.objects.count() == 1
+
+
+def test_a_manager_blocks_an_address_by_hand_and_unblocks(tenant, manager, channel, captured):  # noqa: F811
+    client = login(manager)
+    add = "/admin/conversations/customerblock/add/"
+
+    made = client.post(add, {"kind": "email", "value": " Spam@Example.com ", "reason": "spam"})
+    twice = client.post(add, {"kind": "email", "value": "spam@example.com"})
+    bad = client.post(add, {"kind": "email", "value": "not an address"})
+    hashed = client.post(add, {"kind": "address", "value": "abc"})
+
+    assert made.status_code == 302, made.content.decode()[:3000]
+    block_row = CustomerBlock.objects.get()
+    assert (block_row.tenant, block_row.value, block_row.blocked_by) == (
+        tenant,
+        "spam@example.com",
+        manager,
+    )
+    assert twice.status_code == bad.status_code == hashed.status_code == 200
+    assert CustomerBlock.objects.count() == 1
+    mail = form(sender="spam@example.com")
+    assert take(channel, captured, mail).status_code == 200  # dropped
+    page = client.get("/admin/conversations/customerblock/").content.decode()
+    assert "spam@example.com" in page
+
+    deleted = client.post(
+        f"/admin/conversations/customerblock/{block_row.pk}/delete/", {"post": "yes"}
+    )
+
+    assert deleted.status_code == 302
+    unblocked = take(channel, captured, form(sender="spam@example.com", mail_id="<c3@x>"))
+    assert unblocked.status_code == 201, unblocked.content
+    other = Tenant.objects.create(slug="initech", name="Initech")
+    CustomerBlock.objects.create(tenant=other, kind="email", value="x@example.com")
+    assert "x@example.com" not in client.get("/admin/conversations/customerblock/").content.decode()
