@@ -765,7 +765,6 @@ def agent_limit(user) -> int:
     return setting.max_conversations if setting else DEFAULT_MAX_CONVERSATIONS
 
 
-@transaction.atomic
 def tenant_agent(tenant_id: int, username: Any):
     """The tenant's active human agent of that username; Invalid naming ``to`` when there is
     none (a transfer's and a manager's giving's colleague)."""
@@ -784,6 +783,7 @@ def tenant_agent(tenant_id: int, username: Any):
     return target.user
 
 
+@transaction.atomic
 def conversation_transfer(*, conversation: Conversation, user, to_username: str) -> Conversation:
     """The claimer passes the conversation to a colleague: a human agent of the tenant who is
     online, not away or busy, and under their limit (decided under the colleague's lock)."""

@@ -344,3 +344,17 @@ def test_canned_replies_through_the_api(key_client, tenant, other_tenant, ada):
     assert key_client.delete(f"/api/v1/canned-replies/{theirs.pk}").status_code == 404
     assert key_client.delete(f"/api/v1/canned-replies/{reply_id}").status_code == 204
     assert key_client.get("/api/v1/canned-replies").json() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transfer_runs_in_its_own_transaction(key_client, team, online, ada, bob):
+    """As the server runs it, outside any test's transaction: PostgreSQL refuses a row lock
+    taken outside one, so a transfer that lost its transaction fails here (a CI run's
+    Chromium transfer caught it: the colleague never got the conversation)."""
+    handoff = handed_over(key_client)
+    handoff_claim(handoff=handoff, user=ada)
+
+    conversation_transfer(conversation=handoff.conversation, user=ada, to_username="bob")
+
+    assert Conversation.objects.get(pk=handoff.conversation_id).assignee == bob
+    assert Handoff.objects.get(pk=handoff.pk).claimed_by == bob
