@@ -7,7 +7,12 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -34,6 +39,7 @@ from core.api_auth import (
     request_tenant,
 )
 from core.api_parsers import FILE_FORM, FileFormParser, one_file
+from core.api_schema import ErrorSerializer
 from core.errors import Invalid
 from core.limits import MessageTextField
 from core.scoping import scope_queryset
@@ -265,7 +271,12 @@ class ConversationListView(APIView):
                     "currentAgentId": serializers.CharField(),
                     "customerToken": serializers.CharField(),
                 },
-            )
+            ),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="``blocked``: the team blocked this customer (their id or e-mail "
+                "address); no conversation starts for them.",
+            ),
         },
     )
     def post(self, request):

@@ -123,6 +123,22 @@ class Team:
         return 1 + len(self.specialists)
 
 
+def tenant_admin_form(tenant: Tenant, **fields: str) -> dict[str, str]:
+    """The tenant's admin page posted as it stands (no business hours or holidays added), with
+    ``fields`` changed."""
+    return {
+        "name": tenant.name,
+        "time_zone": tenant.time_zone,
+        "approval_timeout": "1 00:00:00",
+        "currency": tenant.currency,
+        "business_hours-TOTAL_FORMS": "0",
+        "business_hours-INITIAL_FORMS": "0",
+        "holidays-TOTAL_FORMS": "0",
+        "holidays-INITIAL_FORMS": "0",
+        **fields,
+    }
+
+
 def make_open_all_week(tenant: Tenant) -> None:
     """Business hours around the clock, every day (a closed desk changes where a handoff
     goes)."""

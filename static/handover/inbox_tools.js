@@ -466,23 +466,35 @@
     const row = h("div", { class: "conv-name" }); // the heading stays the customer's name alone
     title.replaceWith(row);
     row.append(title, button, block);
-    block.addEventListener("click", () => {
-      const open = pane.querySelector(".block-form");
-      if (open) { open.remove(); block.setAttribute("aria-expanded", "false"); return; }
-      block.setAttribute("aria-expanded", "true");
-      pane.querySelector(".conv-head").after(blockForm(conversation, block));
-      pane.querySelector("#block-reason").focus();
-    });
+    toggles(block, ".block-form", () => blockForm(conversation, block), "#block-reason");
     if (conversation.customerEmail && conversation.customerEmail !== conversation.customer) {
       row.after(h("p", { class: "customer-email" }, conversation.customerEmail));
     }
+    toggles(button, ".customer-form", () => customerForm(conversation, button), "#customer-name");
+  }
+
+  // `button` opens (under the conversation's header) or closes the form `make()` builds
+  function toggles(button, selector, make, focus) {
     button.addEventListener("click", () => {
-      const open = pane.querySelector(".customer-form");
+      const open = pane.querySelector(selector);
       if (open) { open.remove(); button.setAttribute("aria-expanded", "false"); return; }
       button.setAttribute("aria-expanded", "true");
-      pane.querySelector(".conv-head").after(customerForm(conversation, button));
-      pane.querySelector("#customer-name").focus();
+      pane.querySelector(".conv-head").after(make());
+      pane.querySelector(focus).focus();
     });
+  }
+
+  // A small form under the header (Edit, Block): its fields, `submit` and Cancel, and a line
+  // for a refusal; Esc or Cancel closes it and gives the focus back to `button`.
+  function headerForm(button, attrs, fields, submit) {
+    const problem = h("p", { class: "form-error", role: "alert", hidden: true });
+    const form = h("form", attrs, ...fields,
+      h("div", { class: "customer-form-buttons" }, submit,
+        h("button", { type: "button", class: "ghost", onclick: () => close() }, "Cancel")),
+      problem);
+    const close = () => { form.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); };
+    form.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); close(); } });
+    return { form, problem };
   }
 
   function customerForm(conversation, button) {
@@ -494,16 +506,10 @@
     });
     name.value = conversation.customerName || "";
     email.value = conversation.customerEmail || "";
-    const problem = h("p", { class: "form-error", role: "alert", hidden: true });
-    const form = h("form", { class: "customer-form", "aria-label": "The customer's details", novalidate: true },
-      h("label", { for: "customer-name" }, "Name"), name,
-      h("label", { for: "customer-email" }, "E-mail"), email,
-      h("div", { class: "customer-form-buttons" },
-        h("button", { type: "submit", class: "primary" }, "Save"),
-        h("button", { type: "button", class: "ghost", onclick: () => close() }, "Cancel")),
-      problem);
-    const close = () => { form.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); };
-    form.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); close(); } });
+    const { form, problem } = headerForm(button,
+      { class: "customer-form", "aria-label": "The customer's details", novalidate: true },
+      [h("label", { for: "customer-name" }, "Name"), name, h("label", { for: "customer-email" }, "E-mail"), email],
+      h("button", { type: "submit", class: "primary" }, "Save"));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const change = { name: name.value };
@@ -529,16 +535,11 @@
   // them, and this one is resolved. A manager unblocks in the admin.
   function blockForm(conversation, button) {
     const reason = h("input", { id: "block-reason", type: "text", maxlength: "500", autocomplete: "off", placeholder: "Spam, abuse…" });
-    const problem = h("p", { class: "form-error", role: "alert", hidden: true });
-    const form = h("form", { class: "block-form", "aria-label": `Block ${conversation.customer}` },
-      h("p", {}, `Block ${conversation.customer}? No new conversation starts for them (by their e-mail address, their customer id or, on the web chat, their network address), and this one is resolved. A manager can unblock them in the admin.`),
-      h("label", { for: "block-reason" }, "Why (for your colleagues)"), reason,
-      h("div", { class: "customer-form-buttons" },
-        h("button", { type: "submit", class: "danger" }, "Block"),
-        h("button", { type: "button", class: "ghost", onclick: () => close() }, "Cancel")),
-      problem);
-    const close = () => { form.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); };
-    form.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); close(); } });
+    const { form, problem } = headerForm(button,
+      { class: "block-form", "aria-label": `Block ${conversation.customer}` },
+      [h("p", {}, `Block ${conversation.customer}? No new conversation starts for them (by their e-mail address, their customer id or, on the web chat, their network address), and this one is resolved. A manager can unblock them in the admin.`),
+        h("label", { for: "block-reason" }, "Why (for your colleagues)"), reason],
+      h("button", { type: "submit", class: "danger" }, "Block"));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {

@@ -14,7 +14,7 @@ from conversations.models import Conversation
 from core.models import Tenant
 from handover.models import Handoff
 from tests.conftest import login
-from tests.factories import make_person
+from tests.factories import make_person, tenant_admin_form
 
 pytestmark = pytest.mark.django_db
 
@@ -127,17 +127,7 @@ def test_a_rating_from_our_own_chat_page_passes_by_its_origin(team):
 def test_the_admin_refuses_what_is_no_website_origin(tenant, manager, bad):
     client = login(manager)
     url = f"/admin/core/tenant/{tenant.pk}/change/"
-    form = {
-        "name": tenant.name,
-        "time_zone": tenant.time_zone,
-        "approval_timeout": "1 00:00:00",
-        "currency": tenant.currency,
-        "chat_website_origins": f"{SHOP}\n{bad}",
-        "business_hours-TOTAL_FORMS": "0",
-        "business_hours-INITIAL_FORMS": "0",
-        "holidays-TOTAL_FORMS": "0",
-        "holidays-INITIAL_FORMS": "0",
-    }
+    form = tenant_admin_form(tenant, chat_website_origins=f"{SHOP}\n{bad}")
 
     refused = client.post(url, form)
     form["chat_website_origins"] = f"{SHOP}\r\nhttp://localhost:8080\nhttp://[::1]:8000"

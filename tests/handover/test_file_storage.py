@@ -18,7 +18,7 @@ from core.errors import Invalid
 from core.models import FileUsage
 from handover.services import conversation_resolve, handoff_claim
 from tests.conftest import login
-from tests.factories import make_person
+from tests.factories import make_person, tenant_admin_form
 from tests.handover.test_attachments import (
     PDF,
     PNG,
@@ -177,18 +177,7 @@ def test_the_manager_sees_what_the_files_take_and_cannot_raise_the_limit(
     settings.TENANT_FILES_MAX_MB = 2048
     _send(_start())
     url = f"/admin/core/tenant/{tenant.pk}/change/"
-    form = {
-        "name": tenant.name,
-        "time_zone": tenant.time_zone,
-        "approval_timeout": "1 00:00:00",
-        "currency": tenant.currency,
-        "file_retention_days": "30",
-        "files_limit_mb": "999999",
-        "business_hours-TOTAL_FORMS": "0",
-        "business_hours-INITIAL_FORMS": "0",
-        "holidays-TOTAL_FORMS": "0",
-        "holidays-INITIAL_FORMS": "0",
-    }
+    form = tenant_admin_form(tenant, file_retention_days="30", files_limit_mb="999999")
     client = login(manager)
 
     page = client.get(url).content.decode()
@@ -206,17 +195,7 @@ def test_the_manager_sees_what_the_files_take_and_cannot_raise_the_limit(
 
 def test_the_admin_refuses_a_retention_out_of_range(tenant, manager):
     url = f"/admin/core/tenant/{tenant.pk}/change/"
-    form = {
-        "name": tenant.name,
-        "time_zone": tenant.time_zone,
-        "approval_timeout": "1 00:00:00",
-        "currency": tenant.currency,
-        "file_retention_days": "0",
-        "business_hours-TOTAL_FORMS": "0",
-        "business_hours-INITIAL_FORMS": "0",
-        "holidays-TOTAL_FORMS": "0",
-        "holidays-INITIAL_FORMS": "0",
-    }
+    form = tenant_admin_form(tenant, file_retention_days="0")
 
     refused = login(manager).post(url, form)
 

@@ -21,6 +21,7 @@ from handover.services import handoff_claim, human_send_message
 from handover.snooze import handoff_snooze
 from orchestration.turns import conversation_receive_message
 from tests.conftest import login
+from tests.factories import tenant_admin_form
 from tests.handover.test_agent_tools import Listener, handed_over
 
 pytestmark = pytest.mark.django_db
@@ -176,17 +177,7 @@ def test_the_sweep_goes_past_conversations_it_leaves_open(team, resolves_quiet, 
 )
 def test_the_admin_refuses_a_time_out_of_range(tenant, manager, value, problem):
     url = f"/admin/core/tenant/{tenant.pk}/change/"
-    form = {
-        "name": tenant.name,
-        "time_zone": tenant.time_zone,
-        "approval_timeout": "1 00:00:00",
-        "currency": tenant.currency,
-        "resolve_quiet_after": value,
-        "business_hours-TOTAL_FORMS": "0",
-        "business_hours-INITIAL_FORMS": "0",
-        "holidays-TOTAL_FORMS": "0",
-        "holidays-INITIAL_FORMS": "0",
-    }
+    form = tenant_admin_form(tenant, resolve_quiet_after=value)
     client = login(manager)
 
     refused = client.post(url, form)
