@@ -387,6 +387,13 @@ API: Mapping[str, Grant] = _by_operation(
         ),
         *_rows(
             "POST",
+            "/api/v1/handoffs/{handoff_id}/priority",
+            {MANAGER: ALL, AGENT: ALL, KEY: ALL},
+            "Setting an open handoff's priority band by hand (a VIP; an integration that knows "
+            "its customers may too): whoever reads the handoffs.",
+        ),
+        *_rows(
+            "POST",
             "/api/v1/handoffs/{handoff_id}/hand-back",
             AGENTS,
             "The claimer hands the conversation back to the AI.",
@@ -496,6 +503,11 @@ PAGES: Mapping[str, Grant] = _by_operation(
             {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
             "Setting the customer's name or e-mail address as they told it: whoever reads the "
             "conversation in the inbox or the history.",
+        ),
+        Grant(
+            "inbox-priority",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "Setting an open handoff's priority band, as over the API.",
         ),
         Grant(
             "inbox-block",
@@ -649,6 +661,11 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "A private note its author edited, for the inbox's threads (never the customer).",
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
+        Grant(
+            "handoff.prioritized",
+            AGENTS,
+            "A handoff's priority set by hand: the inbox re-sorts its lists.",
+        ),
         Grant(
             "handoff.snoozed",
             AGENTS,

@@ -26,6 +26,15 @@ class Principal:
             return self.user.get_username()
         return ""
 
+    @property
+    def spoken(self) -> str:
+        """Who it was, as a note for people says it: a person's name, or the integration."""
+        if self.key is not None:
+            return f"The integration “{self.key.name}”"
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.get_username()
+        return "The system"
+
 
 NOBODY = Principal()
 """The public chat widget, the customer's socket, the system."""

@@ -13,12 +13,13 @@ from agents.orchestrator_settings import BANDS
 from conversations.attachments import attachment_send
 from conversations.messages import message_json
 from conversations.models import Message, MessageRole
-from core.api_auth import request_tenant
+from core.api_auth import request_principal, request_tenant
 from core.api_parsers import FILE_FORM, FileFormParser, one_file
 from core.errors import Invalid
 from core.limits import MessageTextField
 from handover.mentions import MENTIONS_SHOWN, mention_json, mentions_of, mentions_read
 from handover.models import CannedReply, Mode, Status
+from handover.priority import handoff_prioritize
 from handover.selectors import (
     handoff_json,
     handoffs_for,
@@ -139,6 +140,25 @@ class HandoffSnoozeView(APIView):
         if not isinstance(request.data, dict) or "until" not in request.data:
             raise Invalid(fields={"until": "give a date-time, or null to wake it"})
         handoff_snooze(handoff=handoff, user=request.user, until=request.data["until"])
+        return _answer(request, handoff)
+
+
+class PrioritySerializer(serializers.Serializer):
+    priority = serializers.ChoiceField(
+        choices=BANDS,
+        help_text="The band: the queue's order and the response targets follow it.",
+    )
+
+
+class HandoffPriorityView(APIView):
+    """Set an open handoff's priority by hand (a VIP, a complaint the press picked up): the
+    queue's order and the response targets follow; the colleagues read who changed it."""
+
+    @extend_schema(request=PrioritySerializer, responses=HandoffShape)
+    def post(self, request, handoff_id: int):
+        handoff = _handoff(request, handoff_id)
+        band = request.data.get("priority") if isinstance(request.data, dict) else None
+        handoff_prioritize(handoff=handoff, band=band, by=request_principal(request).spoken)
         return _answer(request, handoff)
 
 
@@ -367,6 +387,11 @@ urlpatterns = [
         "handoffs/<int:handoff_id>/snooze",
         HandoffSnoozeView.as_view(),
         name="api-handoff-snooze",
+    ),
+    path(
+        "handoffs/<int:handoff_id>/priority",
+        HandoffPriorityView.as_view(),
+        name="api-handoff-priority",
     ),
     path(
         "handoffs/<int:handoff_id>/hand-back",

@@ -564,6 +564,7 @@ TEAM_KINDS = frozenset(
         "handoff.claimed",
         "handoff.transferred",
         "handoff.snoozed",
+        "handoff.prioritized",
         "conversation.updated",
         "customer.updated",
         "presence",

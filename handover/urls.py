@@ -47,6 +47,11 @@ urlpatterns = [
         name="inbox-customer",
     ),
     path(
+        "inbox/handoffs/<int:handoff_id>/priority",
+        views.inbox_priority,
+        name="inbox-priority",
+    ),
+    path(
         "inbox/conversations/<uuid:conversation_id>/block",
         views.inbox_block,
         name="inbox-block",

@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent, AgentRole
-from agents.orchestrator_settings import chat_workflow
+from agents.orchestrator_settings import chat_workflow, priority_band
 from config import ratelimit
 from config.framing import policy_framed_by, same_origin_or_csrf
 from conversations.attachments import (
@@ -93,6 +93,7 @@ from handover.models import (
     Status,
 )
 from handover.presence import HEARTBEAT_SECONDS, online_agents
+from handover.priority import handoff_prioritize
 from handover.selectors import (
     handoff_json,
     handoffs_for,
@@ -173,6 +174,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "tagsUrl": reverse("inbox-tags", args=[_UUID_SLOT]),
                 "customerUrl": reverse("inbox-customer", args=[_UUID_SLOT]),
                 "blockUrl": reverse("inbox-block", args=[_UUID_SLOT]),
+                "priorityUrl": reverse("inbox-priority", args=[0]),
                 "tagNames": tenant_tag_names(tenant.pk),
                 "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
                 "cannedReplies": [
@@ -304,6 +306,24 @@ def inbox_claim(request: HttpRequest, handoff_id: int) -> JsonResponse:
     except DomainError as exc:
         return domain_error_response(exc)
     return JsonResponse({"ok": True, "conversationId": str(handoff.conversation_id)})
+
+
+@page_door
+@require_POST
+def inbox_priority(request: HttpRequest, handoff_id: int) -> JsonResponse:
+    """Set an open handoff's priority band: JSON ``{"priority": "urgent"}`` (high, medium,
+    low). 200 ``{"priority", "band"}``; 400 naming ``priority``; 409 once it is closed."""
+    tenant = membership_of(request.user).tenant
+    handoff = get_object_or_404(handoffs_for(tenant), pk=handoff_id)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    who = request.user.get_full_name() or request.user.get_username()
+    try:
+        done = handoff_prioritize(handoff=handoff, band=data.get("priority"), by=who)
+    except DomainError as exc:
+        return domain_error_response(exc)
+    return JsonResponse({"priority": done.priority, "band": priority_band(done.priority)})
 
 
 def _conversation_action(request: HttpRequest, conversation_id, service) -> JsonResponse:

@@ -486,6 +486,7 @@ export class Client {
     claim(handoffId: number): Promise<Handoff>;
     resolve(handoffId: number): Promise<Handoff>;
     snooze(handoffId: number, until: string | Date | null): Promise<Handoff>;
+    setPriority(handoffId: number, priority: 'urgent' | 'high' | 'medium' | 'low'): Promise<Handoff>;
     handBack(handoffId: number): Promise<Handoff>;
     send(handoffId: number, text: string): Promise<Message>;
     sendFile(

@@ -407,6 +407,11 @@ class Handoffs extends Resource {
     const when = until instanceof Date ? until.toISOString() : until;
     return this._call('v1_handoffs_snooze_create', { path: { handoff_id: handoffId }, body: { until: when } });
   }
+  /** Set an open handoff's priority band ('urgent', 'high', 'medium', 'low'): the queue's order
+   * and the response targets follow. */
+  setPriority(handoffId, priority) {
+    return this._call('v1_handoffs_priority_create', { path: { handoff_id: handoffId }, body: { priority } });
+  }
   handBack(handoffId) { return this._call('v1_handoffs_hand_back_create', { path: { handoff_id: handoffId } }); }
   /** A human agent's message to the customer of a claimed handoff. */
   send(handoffId, text) { return this._call('v1_handoffs_messages_create', { path: { handoff_id: handoffId }, body: { text } }); }

@@ -55,6 +55,7 @@ export const OPERATIONS = Object.freeze({
   v1_handoffs_claim_create: ['POST', '/api/v1/handoffs/{handoff_id}/claim', 'handoffs.claim'],
   v1_handoffs_resolve_create: ['POST', '/api/v1/handoffs/{handoff_id}/resolve', 'handoffs.resolve'],
   v1_handoffs_snooze_create: ['POST', '/api/v1/handoffs/{handoff_id}/snooze', 'handoffs.snooze'],
+  v1_handoffs_priority_create: ['POST', '/api/v1/handoffs/{handoff_id}/priority', 'handoffs.setPriority'],
   v1_handoffs_hand_back_create: ['POST', '/api/v1/handoffs/{handoff_id}/hand-back', 'handoffs.handBack'],
   v1_handoffs_messages_create: ['POST', '/api/v1/handoffs/{handoff_id}/messages', 'handoffs.send'],
   v1_handoffs_files_create: ['POST', '/api/v1/handoffs/{handoff_id}/files', 'handoffs.sendFile'],

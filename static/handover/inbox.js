@@ -104,6 +104,30 @@
     });
   }
 
+  // An open handoff's priority, set by hand (handover/priority.py): the queue re-sorts and the
+  // targets follow; every inbox hears handoff.prioritized.
+  function prioritySelect(handoff, level) {
+    const select = h("select", { class: `prio-select prio-${level}`, "aria-label": "Priority", id: "priority-select" },
+      ["urgent", "high", "medium", "low"].map((band) =>
+        h("option", { value: band, selected: band === level ? "" : null }, band[0].toUpperCase() + band.slice(1))));
+    select.addEventListener("change", async () => {
+      try {
+        await postJSON(urlFor(cfg.priorityUrl, handoff.id), { priority: select.value });
+        toast(`Priority set to ${select.value}.`, "success");
+      } catch (error) {
+        toast(error.message || "The priority was not changed.", "error");
+        select.value = level;
+      }
+    });
+    return select;
+  }
+
+  // A handoff's priority changed (by anyone): one in this inbox's lists is read again, with its
+  // new targets, so the lists re-sort and the card's clock and the open pack follow.
+  function prioritized(event) {
+    if (state.handoffs.has(event.handoffId)) refreshHandoff(event);
+  }
+
   function priorityOf(p) {
     if (p >= 40) return ["urgent", "Urgent"];
     if (p >= 20) return ["high", "High"];
@@ -135,17 +159,23 @@
     return response.json();
   }
 
-  async function postJSON(url) {
+  // a POST of the page's own doors, with `data` as JSON when given; a refusal throws an Error
+  // with the server's words, its code and the fields it names
+  async function postJSON(url, data) {
+    const headers = { "X-CSRFToken": cfg.csrfToken, Accept: "application/json" };
+    if (data !== undefined) headers["Content-Type"] = "application/json";
     const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "X-CSRFToken": cfg.csrfToken, Accept: "application/json" },
+      headers,
+      body: data === undefined ? undefined : JSON.stringify(data),
     });
     let body = {};
     try { body = await response.json(); } catch (_) { /* empty */ }
     if (!response.ok) {
       const error = new Error((body.error && body.error.message) || `HTTP ${response.status}`);
       error.code = body.error && body.error.code;
+      error.fields = (body.error && body.error.fields) || {};
       throw error;
     }
     return body;
@@ -241,6 +271,7 @@
       case "message.updated": if (event.message) messageUpdated(event.message); break;
       case "conversation.updated": conversationUpdated(event); break;
       case "handoff.snoozed": snoozed(event); break;
+      case "handoff.prioritized": prioritized(event); break;
       case "agent.typing": agentTyping(event); break;
       case "conversation.watch.result":
         if (event.ok) agentTyping({ conversationId: event.conversationId, typing: event.agentTyping });
@@ -1101,7 +1132,9 @@
         h("h2", {}, "Handoff"),
         h("dl", { class: "facts" },
           h("dt", {}, "Mode"), h("dd", {}, h("span", { class: `badge mode-${handoff.mode}` }, handoff.mode === "hot" ? "Hot · live" : "Cold · queued")),
-          h("dt", {}, "Priority"), h("dd", {}, h("span", { class: `badge prio prio-${level}` }, label), ` ${handoff.priority}`),
+          h("dt", {}, "Priority"), h("dd", {}, ["offered", "queued", "claimed"].includes(handoff.status)
+            ? prioritySelect(handoff, level)
+            : [h("span", { class: `badge prio prio-${level}` }, label), ` ${handoff.priority}`]),
           pack.brief && pack.brief.why ? null : [h("dt", {}, "Reason"), h("dd", {}, handoff.reason || "—")],
           h("dt", {}, "Waiting"), h("dd", { class: handoff.breached ? "breach" : null },
             handoff.status === "claimed" ? `claimed by ${handoff.claimedBy}` : minutesText(waited)),
@@ -1330,6 +1363,7 @@
   window.inboxApp = {
     h,
     send,
+    postJSON,
     tagsChanged,
     customerChanged,
     open: (conversationId) => openConversation(conversationId),

@@ -28,22 +28,7 @@
     return template.replace("00000000-0000-0000-0000-000000000000", id);
   }
 
-  async function postJSON(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": cfg.csrfToken, Accept: "application/json", "Content-Type": "application/json" },
-      body: JSON.stringify(body || {}),
-    });
-    let data = {};
-    try { data = await response.json(); } catch (_) { /* empty */ }
-    if (!response.ok) {
-      const error = new Error((data.error && data.error.message) || `HTTP ${response.status}`);
-      error.fields = (data.error && data.error.fields) || {};
-      throw error;
-    }
-    return data;
-  }
+  const postJSON = (url, body) => app().postJSON(url, body || {});
 
   // --- status --------------------------------------------------------------------------------
 

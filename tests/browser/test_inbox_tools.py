@@ -10,7 +10,7 @@ import time
 import pytest
 
 from handover.models import AgentSetting, CannedReply
-from tests.browser.conftest import make_support_team, sign_in, wait_live
+from tests.browser.conftest import make_support_team, screenshot, sign_in, wait_live
 from tests.browser.test_handover import offer, start_chat
 from tests.factories import TenantFactory, make_person
 
@@ -279,3 +279,27 @@ def test_the_managers_team_view_follows_a_claim_and_a_status_change_live(acme, p
 
     agent.locator("#agent-status").select_option("busy")
     expect(ada_row.locator(".status")).to_have_text("busy")
+
+
+def test_a_person_sets_the_priority_and_the_card_and_the_note_follow(acme, pages):
+    from handover.models import Handoff
+
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = agent_page(pages, ada)
+    customer = pages(viewport=(390, 700))
+    claimed(agent, customer)
+    select = agent.locator("#priority-select")
+    expect(select).to_have_value("medium")
+
+    select.select_option("urgent")
+
+    expect(agent.locator(".toast")).to_contain_text("Priority set to urgent.")
+    card = agent.locator("#list-mine .item", has_text="Kim")
+    expect(card.locator(".prio")).to_have_text("Urgent")
+    expect(agent.locator(".transcript li.msg-note").last).to_contain_text(
+        "Ada set the priority to urgent (it was medium)."
+    )
+    expect(agent.locator("#priority-select")).to_have_value("urgent")
+    expect(card).to_contain_text("first reply in 4:")  # the urgent band's 5 minutes
+    eventually(lambda: Handoff.objects.get().priority == 40)
+    screenshot(agent, "inbox-priority")

@@ -341,6 +341,21 @@ def test_the_holder_snoozes_a_conversation_and_wakes_it(docs_tenant, server_url)
     assert list(refused.value.fields) == ["until"]
 
 
+def test_an_integration_and_a_person_set_a_handoffs_priority(docs_tenant, server_url):
+    handoff = handoff_held_by_docs_agent(docs_tenant)
+    key = make_client(server_url, docs_tenant.api_key)
+    agent = make_client(server_url, docs_tenant.agent_token)
+
+    urgent = key.handoffs.set_priority(handoff.pk, "urgent")
+    low = agent.handoffs.set_priority(handoff.pk, "low")
+    with pytest.raises(ValidationError) as refused:
+        agent.handoffs.set_priority(handoff.pk, "asap")
+
+    assert (urgent["priority"], urgent["priorityBand"]) == (40, "urgent")
+    assert low["priority"] == 0
+    assert list(refused.value.fields) == ["priority"]
+
+
 def test_a_human_agent_reads_the_notes_that_named_them(docs_tenant, server_url):
     note = mention_docs_agent(docs_tenant)
     agent = make_client(server_url, docs_tenant.agent_token)

@@ -271,6 +271,12 @@ test('snoozing a handoff that is not there is a 404, and a key may not snooze', 
   await assert.rejects(client().handoffs.snooze(987654321, null), PermissionDeniedError);
 });
 
+test('setting the priority of a handoff that is not there is a 404; a bad band is named', agentToken, async () => {
+  const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
+  await assert.rejects(agent.handoffs.setPriority(987654321, 'urgent'), NotFoundError);
+  await assert.rejects(client().handoffs.setPriority(987654321, 'urgent'), NotFoundError);
+});
+
 test('a human agent reads the notes that named them', agentToken, async () => {
   const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
 

@@ -458,6 +458,13 @@ class AsyncHandoffs(_AsyncResource):
         path = {"handoff_id": handoff_id}
         return await self._call(Call("v1_handoffs_snooze_create", path, body={"until": until}))
 
+    async def set_priority(self, handoff_id: int, priority: str) -> Handoff:
+        """Set an open handoff's priority band (``urgent``, ``high``, ``medium``, ``low``): the
+        queue's order and the response targets follow."""
+        path = {"handoff_id": handoff_id}
+        body = {"priority": priority}
+        return await self._call(Call("v1_handoffs_priority_create", path, body=body))
+
     async def hand_back(self, handoff_id: int) -> Handoff:
         return await self._call(Call("v1_handoffs_hand_back_create", {"handoff_id": handoff_id}))
 

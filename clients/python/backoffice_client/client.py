@@ -441,6 +441,12 @@ class Handoffs(_Resource):
         path = {"handoff_id": handoff_id}
         return self._call(Call("v1_handoffs_snooze_create", path, body={"until": until}))
 
+    def set_priority(self, handoff_id: int, priority: str) -> Handoff:
+        """Set an open handoff's priority band (``urgent``, ``high``, ``medium``, ``low``): the
+        queue's order and the response targets follow."""
+        path = {"handoff_id": handoff_id}
+        return self._call(Call("v1_handoffs_priority_create", path, body={"priority": priority}))
+
     def hand_back(self, handoff_id: int) -> Handoff:
         return self._call(Call("v1_handoffs_hand_back_create", {"handoff_id": handoff_id}))
 

@@ -119,6 +119,9 @@ OPERATIONS: dict[str, Operation] = {
     "v1_handoffs_snooze_create": Operation(
         "POST", "/api/v1/handoffs/{handoff_id}/snooze", "handoffs.snooze"
     ),
+    "v1_handoffs_priority_create": Operation(
+        "POST", "/api/v1/handoffs/{handoff_id}/priority", "handoffs.set_priority"
+    ),
     "v1_handoffs_hand_back_create": Operation(
         "POST", "/api/v1/handoffs/{handoff_id}/hand-back", "handoffs.hand_back"
     ),
