@@ -85,8 +85,9 @@ class AgentForm(TenantScopedForm):
     runtime_config = JSONObjectField(
         label="Runtime configuration",
         help_text='openai: {"baseUrl", "model", "apiKeyEnv"?, "inputCostPer1k"?, '
-        '"outputCostPer1k"?} (apiKeyEnv: a variable the operator allows, instead of a key of '
-        'your own); webhook: {"url"}; builtin: leave empty. Keys and secrets go in the field '
+        '"outputCostPer1k"?, "images"?} (apiKeyEnv: a variable the operator allows, instead of '
+        "a key of your own; images: true sends the customer's photos to a model that reads "
+        'them); webhook: {"url"}; builtin: leave empty. Keys and secrets go in the field '
         "below, never here.",
     )
     runtime_secret_input = WriteOnlySecretField(label="API key / signing secret")

@@ -34,7 +34,7 @@ API_KEY = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces: it travel
 
 RUNTIME_KEYS = {
     "builtin": set(),
-    "openai": {"baseUrl", "model", "apiKeyEnv", "inputCostPer1k", "outputCostPer1k"},
+    "openai": {"baseUrl", "model", "apiKeyEnv", "inputCostPer1k", "outputCostPer1k", "images"},
     "webhook": {"url"},
 }
 # The runtime's secret as the API, the admin and stack documents name it, and as it is shown.
@@ -147,6 +147,8 @@ def runtime_config_errors(runtime: str, config: Any, *, has_secret: bool) -> dic
                 isinstance(price, bool) or not isinstance(price, int | float) or price < 0
             ):
                 errors[key] = "must be a number >= 0 (the price of 1,000 tokens)"
+        if "images" in config and not isinstance(config["images"], bool):
+            errors["images"] = "must be true or false (the customer's photos sent to the model)"
     elif runtime == "webhook":
         if not _is_http_url(config.get("url")):
             errors["url"] = "must be an http(s) URL"

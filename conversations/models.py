@@ -395,7 +395,12 @@ class InboundEmail(TenantOwned):
 def attachment_path(attachment: Attachment, filename: str) -> str:
     """Where a file is stored: by tenant and the attachment's random id, never by the name
     it came with (the name is kept on the row, for its link and its download)."""
-    return f"attachments/{attachment.tenant_id}/{attachment.pk.hex}"
+    return stored_name(attachment.tenant_id, attachment.pk)
+
+
+def stored_name(tenant_id: int, attachment_id: uuid.UUID | str) -> str:
+    """The storage name of a tenant's file, from its id alone (no row to read)."""
+    return f"attachments/{tenant_id}/{uuid.UUID(str(attachment_id)).hex}"
 
 
 class Attachment(TenantOwned):

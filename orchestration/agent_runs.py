@@ -27,7 +27,9 @@ from agents.runtimes import AgentReply, AgentSpec, StepCall, TurnContext, run_ag
 from agents.workflow_run import Blocked, WorkflowRun, conversation_context
 from agents.workflow_run import Step as RunStep
 from conversations import decisions
+from conversations.attachments import IMAGE_TYPES
 from conversations.decisions import RouteReason
+from conversations.models import stored_name
 from core.events import timed
 from orchestration import orchestrator_model
 from orchestration.orchestrator_model import Choice, OrchestratorAsk, Specialist
@@ -211,6 +213,22 @@ def _fan_out(turn: Turn, agent) -> FanOut | None:
     )
 
 
+def _images(tenant_id: int, attachments: Any) -> tuple[dict[str, Any], ...]:
+    """The photos kept with the customer's message, for a runtime that sees images (each by
+    its storage name: no row to read)."""
+    return tuple(
+        {
+            "filename": entry.get("filename") or "image",
+            "contentType": entry["contentType"],
+            "path": stored_name(tenant_id, entry["id"]),
+        }
+        for entry in attachments or ()
+        if isinstance(entry, dict)
+        and isinstance(entry.get("id"), str)
+        and entry.get("contentType") in IMAGE_TYPES
+    )
+
+
 def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPlan:
     """The run of ``turn`` as plain data. ``steps``: the workflow's steps when one runs."""
     conv = turn.conversation
@@ -240,6 +258,7 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
                 turn.config.specialists_of(agent) if agent.role == AgentRole.SUPERVISOR else ()
             )
         ),
+        images=_images(conv.tenant_id, turn.message.attachments),
     )
     workflow = None
     consultation = None

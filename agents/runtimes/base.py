@@ -138,6 +138,9 @@ class TurnContext:
     # a supervisor's specialists, ``{agent, name, domains}``: its prompt lists them
     specialists: tuple[Mapping[str, Any], ...] = ()
     step: StepCall | None = None
+    # the photos sent with this customer message, ``{filename, contentType, path}`` (``path``:
+    # the file's name in the default storage): a runtime that sees images reads them
+    images: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,13 @@ arguments are the step's outputs (``detail["outputs"]``), not an action.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 
 from agents.action_registry import (
     ACTIONS,
@@ -183,15 +185,49 @@ def system_prompt(ctx: TurnContext) -> str:
     return with_tenant_name("\n\n".join(parts), ctx.tenant_name)
 
 
-def messages(ctx: TurnContext) -> list[dict[str, str]]:
-    result = [{"role": "system", "content": system_prompt(ctx)}]
+IMAGES_MAX = 4  # photos of one message sent to the model
+
+
+def messages(ctx: TurnContext, images: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The chat's messages; ``images`` (``image_parts``) go with the customer's message."""
+    result: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(ctx)}]
     for item in recent_transcript(ctx):
         role = ROLES.get(item.get("role"))
         text = item.get("text")
         if role and isinstance(text, str) and text.strip():
             result.append({"role": role, "content": text})
-    result.append({"role": "user", "content": ctx.message or ""})
+    if images:
+        result.append(
+            {"role": "user", "content": [{"type": "text", "text": ctx.message or ""}, *images]}
+        )
+    else:
+        result.append({"role": "user", "content": ctx.message or ""})
     return result
+
+
+def image_parts(ctx: TurnContext) -> list[dict[str, Any]]:
+    """The customer's photos as the model reads them (``image_url`` parts with the file in a
+    ``data:`` URI: the model's provider cannot reach our signed links), when the agent's
+    configuration says ``"images": true``; at most :data:`IMAGES_MAX`, each read from the
+    storage here, in the run (no transaction is open). One no longer stored (the tenant's
+    retention) is left out."""
+    if (ctx.agent.runtime_config or {}).get("images") is not True:
+        return []
+    parts = []
+    for image in ctx.images:
+        if len(parts) == IMAGES_MAX:
+            break
+        try:
+            with default_storage.open(image["path"], "rb") as handle:
+                data = handle.read(settings.ATTACHMENT_MAX_BYTES + 1)
+        except (OSError, KeyError, TypeError):
+            continue
+        if not data or len(data) > settings.ATTACHMENT_MAX_BYTES:
+            continue
+        encoded = base64.b64encode(data).decode("ascii")
+        url = f"data:{image['contentType']};base64,{encoded}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
 
 
 def completions_url(base_url: str) -> str:
@@ -312,7 +348,10 @@ def run(ctx: TurnContext, *, policy: HttpPolicy | None = None) -> AgentReply:
     if key is None:
         return failed(problem or "no API key", detail=detail)
 
-    body: dict[str, Any] = {"model": model, "messages": messages(ctx)}
+    images = image_parts(ctx)
+    if images:
+        detail["images"] = len(images)
+    body: dict[str, Any] = {"model": model, "messages": messages(ctx, images)}
     offered = tools(ctx.agent.allowed_actions)
     declared = tuple(ctx.step.outputs) if ctx.step is not None else ()
     if declared:

@@ -263,3 +263,38 @@ def test_listing_agents_costs_the_same_queries_for_many(
         make_agent(tenant, f"more-{n}", supervisor=sup)
     with django_assert_num_queries(1):
         assert len(key_client.get("/api/v1/agents").json()) == 10
+
+
+@pytest.mark.parametrize("images", ["yes", 1, None, ["true"]])
+def test_an_openai_agent_sees_images_only_when_told_true_or_false(key_client, images):
+    runtime = {
+        "type": "openai",
+        "baseUrl": "https://api.openai.com/v1",
+        "model": "gpt-4o-mini",
+        "apiKey": "sk-0123456789abcdef",
+    }
+    refused = key_client.post(
+        "/api/v1/agents",
+        {
+            "id": "agent-eyes",
+            "name": "Eyes",
+            "role": "specialist",
+            "runtime": {**runtime, "images": images},
+        },
+        format="json",
+    )
+    made = key_client.post(
+        "/api/v1/agents",
+        {
+            "id": "agent-eyes",
+            "name": "Eyes",
+            "role": "specialist",
+            "runtime": {**runtime, "images": True},
+        },
+        format="json",
+    )
+
+    assert refused.status_code == 400, refused.content
+    assert list(refused.json()["error"]["fields"]) == ["runtime.images"]
+    assert made.status_code == 201, made.content
+    assert made.json()["runtime"]["images"] is True

@@ -468,3 +468,44 @@ def test_the_ai_never_reads_a_colleagues_private_note(conv, outbox):
     texts = [row["text"] for row in plan.context.transcript]
     assert "Welcome to Acme." in texts
     assert not any("internal" in text for text in texts)
+
+
+def test_an_agent_that_sees_images_gets_the_photo_the_customer_sent(tenant, settings, tmp_path):
+    import base64
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conversations.attachments import attachment_take
+    from tests.runtimes.support import API_KEY, completion, openai_check
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    with FakeServer(
+        default=lambda seen: Respond(body=completion("I can see the broken heel.")),
+        check=openai_check,
+    ) as llm:
+        agent = Agent.objects.create(
+            tenant=tenant,
+            slug="agent-eyes",
+            name="Eyes",
+            runtime="openai",
+            runtime_config={"baseUrl": llm.url + "/v1", "model": "m", "images": True},
+            runtime_secret=seal(API_KEY),
+        )
+        conversation, _ = conversation_start(
+            tenant=tenant, agent=agent, channel="web", customer={"id": "c-1"}
+        )
+        taken = attachment_take(
+            conversation=conversation,
+            upload=SimpleUploadedFile("heel.png", photo, content_type="image/png"),
+            sent_by="customer",
+        )
+        result = conversation_receive_message(
+            conversation=conversation, text="It came like this", files=[taken]
+        )
+
+    assert result.reply.text == "I can see the broken heel."
+    (seen,) = llm.seen
+    text, image = seen.json["messages"][-1]["content"]
+    assert text["text"] == "It came like this"
+    assert image["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(photo).decode()

@@ -169,6 +169,20 @@ def _openai_error(status: int, message: str) -> Respond:
     return Respond(status, {"error": {"message": message, "type": "invalid_request_error"}})
 
 
+def _content_ok(content: Any) -> bool:
+    """A message's content as the API takes it: text, or parts (text, and images by URL)."""
+    if isinstance(content, str):
+        return True
+    return isinstance(content, list) and all(
+        (part.get("type") == "text" and isinstance(part.get("text"), str))
+        or (
+            part.get("type") == "image_url"
+            and isinstance((part.get("image_url") or {}).get("url"), str)
+        )
+        for part in content
+    )
+
+
 def openai_check(seen: Seen) -> Respond | None:
     """What a real endpoint would refuse: wrong path, wrong key, a body without model,
     messages (system first, user last) and function tools."""
@@ -192,8 +206,8 @@ def openai_check(seen: Seen) -> Respond | None:
         return _openai_error(400, f"unexpected roles {roles}")
     if any(r not in {"system", "user", "assistant"} for r in roles):
         return _openai_error(400, f"unknown role in {roles}")
-    if any(not isinstance(m.get("content"), str) for m in messages):
-        return _openai_error(400, "every message needs a string content")
+    if any(not _content_ok(m.get("content")) for m in messages):
+        return _openai_error(400, "every message needs a string content, or content parts")
     tools = body.get("tools", [])  # an agent allowed no action is offered no tools
     if not isinstance(tools, list) or not all(
         t.get("type") == "function" and t["function"].get("parameters", {}).get("type") == "object"

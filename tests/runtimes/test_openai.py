@@ -343,3 +343,57 @@ def test_an_unreachable_endpoint_is_an_error_after_the_retries(llm_key, unused_p
 
     assert reply.error == "connection failed (connection refused) (after 3 attempts)"
     assert reply.attempts == 3
+
+
+# --- the customer's photos ------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+
+
+@pytest.fixture
+def stored(settings, tmp_path):
+    """A photo kept in the default storage, as a message's file is."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    name = default_storage.save("attachments/1/abc", ContentFile(PNG))
+    return {"filename": "heel.png", "contentType": "image/png", "path": name}
+
+
+def _last_user_content(server):
+    (seen,) = server.seen
+    return seen.json["messages"][-1]["content"]
+
+
+def test_a_model_that_sees_images_gets_the_customers_photo(llm, llm_key, stored):
+    import base64
+
+    context = openai_context(llm, "It came broken", config={"images": True}, images=(stored,))
+
+    reply = run_agent(context, http_policy=FAST)
+
+    assert reply.error is None and reply.detail["images"] == 1
+    text, image = _last_user_content(llm)
+    assert text == {"type": "text", "text": "It came broken"}
+    assert image == {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()},
+    }
+
+
+def test_no_photo_leaves_unless_the_agent_says_so(llm, llm_key, stored):
+    run_agent(openai_context(llm, "It came broken", images=(stored,)), http_policy=FAST)
+
+    assert _last_user_content(llm) == "It came broken"
+
+
+def test_a_photo_no_longer_stored_is_left_out_and_four_at_most_go(llm, llm_key, stored):
+    gone = {**stored, "path": "attachments/1/deleted"}
+    context = openai_context(llm, "Look", config={"images": True}, images=(gone, *([stored] * 6)))
+
+    reply = run_agent(context, http_policy=FAST)
+
+    parts = _last_user_content(llm)
+    assert [p["type"] for p in parts] == ["text", *["image_url"] * 4]
+    assert reply.detail["images"] == 4
