@@ -27,10 +27,11 @@ from agents.runtimes import AgentReply, AgentSpec, StepCall, TurnContext, run_ag
 from agents.workflow_run import Blocked, WorkflowRun, conversation_context
 from agents.workflow_run import Step as RunStep
 from conversations import decisions
-from conversations.attachments import IMAGE_TYPES
+from conversations.attachments import attachment_link
 from conversations.decisions import RouteReason
 from conversations.models import stored_name
 from core.events import timed
+from core.links import absolute_url
 from orchestration import orchestrator_model
 from orchestration.orchestrator_model import Choice, OrchestratorAsk, Specialist
 from orchestration.turn import Turn
@@ -213,19 +214,19 @@ def _fan_out(turn: Turn, agent) -> FanOut | None:
     )
 
 
-def _images(tenant_id: int, attachments: Any) -> tuple[dict[str, Any], ...]:
-    """The photos kept with the customer's message, for a runtime that sees images (each by
-    its storage name: no row to read)."""
+def _files(tenant_id: int, attachments: Any) -> tuple[dict[str, Any], ...]:
+    """The files kept with the customer's message (not one listed by its name only), for the
+    runtimes: each by its storage name (no row to read) and its signed link."""
     return tuple(
         {
-            "filename": entry.get("filename") or "image",
-            "contentType": entry["contentType"],
+            "filename": entry.get("filename") or "file",
+            "contentType": entry.get("contentType") or "",
+            "size": entry.get("size"),
             "path": stored_name(tenant_id, entry["id"]),
+            "url": absolute_url(attachment_link(entry) or ""),
         }
         for entry in attachments or ()
-        if isinstance(entry, dict)
-        and isinstance(entry.get("id"), str)
-        and entry.get("contentType") in IMAGE_TYPES
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
     )
 
 
@@ -258,7 +259,7 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
                 turn.config.specialists_of(agent) if agent.role == AgentRole.SUPERVISOR else ()
             )
         ),
-        images=_images(conv.tenant_id, turn.message.attachments),
+        files=_files(conv.tenant_id, turn.message.attachments),
     )
     workflow = None
     consultation = None

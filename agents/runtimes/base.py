@@ -138,9 +138,10 @@ class TurnContext:
     # a supervisor's specialists, ``{agent, name, domains}``: its prompt lists them
     specialists: tuple[Mapping[str, Any], ...] = ()
     step: StepCall | None = None
-    # the photos sent with this customer message, ``{filename, contentType, path}`` (``path``:
-    # the file's name in the default storage): a runtime that sees images reads them
-    images: tuple[Mapping[str, Any], ...] = ()
+    # the files sent with this customer message, ``{filename, contentType, size, path, url}``
+    # (``path``: the file's name in the default storage; ``url``: its signed link, absolute):
+    # the openai runtime sends the photos to a model that reads images, the webhook the links
+    files: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

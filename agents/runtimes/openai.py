@@ -55,6 +55,7 @@ from agents.runtimes.base import (
 )
 from agents.runtimes.http import HttpPolicy, endpoint, post_json
 from config.origins import url_origin
+from conversations.attachments import IMAGE_TYPES
 from core.json_input import loads
 from core.secret_store import (
     SecretUnreadable,
@@ -214,9 +215,11 @@ def image_parts(ctx: TurnContext) -> list[dict[str, Any]]:
     if (ctx.agent.runtime_config or {}).get("images") is not True:
         return []
     parts = []
-    for image in ctx.images:
+    for image in ctx.files:
         if len(parts) == IMAGES_MAX:
             break
+        if image.get("contentType") not in IMAGE_TYPES:
+            continue
         try:
             with default_storage.open(image["path"], "rb") as handle:
                 data = handle.read(settings.ATTACHMENT_MAX_BYTES + 1)

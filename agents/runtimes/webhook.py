@@ -11,7 +11,8 @@ Request: ``POST <url>`` with the JSON body (UTF-8, compact)::
      "message": "Why was I charged twice?",
      "signals": {"intent": "billing", "sentiment": -0.4, "risk": []},
      "transcript": [{"role": "customer|agent|human|system", "author": "...", "text": "..."}],
-     "consultation": [{"agent": "...", "text": "..."}]}   # only for a sequential supervisor
+     "consultation": [{"agent": "...", "text": "..."}],   # only for a sequential supervisor
+     "files": [{"filename", "contentType", "size", "url"}]}  # only when the message has any
 
 (a workflow step also gets ``"workflow": {"name", "step", "inputs": {...}, "outputs":
 ["category", ...]}``: exactly the inputs the step names, and the outputs it should set) and the
@@ -116,6 +117,11 @@ def payload(ctx: TurnContext) -> dict[str, Any]:
     ]
     if consultation:
         body["consultation"] = consultation
+    if ctx.files:  # the files sent with the message, each by its signed link
+        body["files"] = [
+            {key: item.get(key) for key in ("filename", "contentType", "size", "url")}
+            for item in ctx.files
+        ]
     if ctx.step is not None:
         body["workflow"] = _plain(ctx.step.as_json())
     return body

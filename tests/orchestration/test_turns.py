@@ -509,3 +509,51 @@ def test_an_agent_that_sees_images_gets_the_photo_the_customer_sent(tenant, sett
     text, image = seen.json["messages"][-1]["content"]
     assert text["text"] == "It came like this"
     assert image["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(photo).decode()
+
+
+def test_a_webhook_agent_gets_the_customers_files_by_their_signed_links(tenant, settings, tmp_path):
+    from urllib.parse import urlparse
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from conversations.attachments import attachment_take
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.SITE_URL = "https://support.acme.example"
+    receipt = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n"
+    with FakeServer(
+        default=lambda seen: Respond(body={"reply": "Thanks, got the receipt."})
+    ) as hook:
+        agent = Agent.objects.create(
+            tenant=tenant,
+            slug="hook",
+            name="Hook",
+            runtime="webhook",
+            runtime_config={"url": hook.url + "/agent"},
+            runtime_secret=seal("s" * 20),
+        )
+        conversation, _ = conversation_start(
+            tenant=tenant, agent=agent, channel="web", customer={"id": "c-1"}
+        )
+        taken = attachment_take(
+            conversation=conversation,
+            upload=SimpleUploadedFile("receipt.pdf", receipt, content_type="application/pdf"),
+            sent_by="customer",
+        )
+        conversation_receive_message(conversation=conversation, text="Here", files=[taken])
+        plain = conversation_receive_message(conversation=conversation, text="And again")
+
+    first, second = hook.seen
+    (sent,) = first.json["files"]
+    assert (sent["filename"], sent["contentType"], sent["size"]) == (
+        "receipt.pdf",
+        "application/pdf",
+        len(receipt),
+    )
+    link = urlparse(sent["url"])
+    assert (link.scheme, link.netloc) == ("https", "support.acme.example")
+    opened = Client().get(link.path)
+    assert b"".join(opened.streaming_content) == receipt
+    assert "files" not in second.json  # a message without files has none
+    assert plain.reply.text == "Thanks, got the receipt."

@@ -369,7 +369,7 @@ def _last_user_content(server):
 def test_a_model_that_sees_images_gets_the_customers_photo(llm, llm_key, stored):
     import base64
 
-    context = openai_context(llm, "It came broken", config={"images": True}, images=(stored,))
+    context = openai_context(llm, "It came broken", config={"images": True}, files=(stored,))
 
     reply = run_agent(context, http_policy=FAST)
 
@@ -383,14 +383,17 @@ def test_a_model_that_sees_images_gets_the_customers_photo(llm, llm_key, stored)
 
 
 def test_no_photo_leaves_unless_the_agent_says_so(llm, llm_key, stored):
-    run_agent(openai_context(llm, "It came broken", images=(stored,)), http_policy=FAST)
+    run_agent(openai_context(llm, "It came broken", files=(stored,)), http_policy=FAST)
 
     assert _last_user_content(llm) == "It came broken"
 
 
 def test_a_photo_no_longer_stored_is_left_out_and_four_at_most_go(llm, llm_key, stored):
     gone = {**stored, "path": "attachments/1/deleted"}
-    context = openai_context(llm, "Look", config={"images": True}, images=(gone, *([stored] * 6)))
+    pdf = {**stored, "contentType": "application/pdf"}  # no image: never sent to the model
+    context = openai_context(
+        llm, "Look", config={"images": True}, files=(gone, pdf, *([stored] * 6))
+    )
 
     reply = run_agent(context, http_policy=FAST)
 
