@@ -32,7 +32,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent, AgentRole
-from agents.orchestrator_settings import chat_workflow, priority_band
+from agents.orchestrator_settings import BANDS, chat_workflow, priority_band
 from config import ratelimit
 from config.framing import policy_framed_by, same_origin_or_csrf
 from conversations.attachments import (
@@ -611,6 +611,8 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
             "past": past,
             "handoffs": handoffs,
             "open_handoff": open_handoff,
+            "open_band": priority_band(open_handoff.priority) if open_handoff else None,
+            "bands": BANDS,
             "started_on": _website_page((conversation.customer_attributes or {}).get("page"), None),
             "history_url": reverse("inbox-history"),
         },

@@ -78,3 +78,45 @@ def test_a_person_blocks_a_customer_and_their_chat_cannot_start_again(acme, page
     customer.click("#start-button")
     expect(customer.locator("#start-error")).to_have_text("You cannot start a chat here.")
     assert Conversation.objects.count() == 1
+
+
+def test_a_manager_sets_the_details_priority_and_blocks_from_the_read_only_page(acme, pages):  # noqa: F811
+    from conversations.models import CustomerBlock
+    from handover.models import Handoff
+    from tests.browser.conftest import sign_in
+    from tests.browser.test_handover import start_chat
+    from tests.factories import make_person
+
+    customer = pages(viewport=(480, 800))
+    start_chat(customer, name="Kim", text="I want to talk to a human please")
+    manager = make_person(tenant=acme, roles=["manager"], username="mo", first_name="Mo")
+    page = pages()
+    sign_in(page, manager, path="/inbox/history/")
+    conversation = Conversation.objects.get()
+    page.goto(f"/inbox/conversations/{conversation.pk}/view")
+
+    page.get_by_role("button", name="Edit the name or e-mail").click()
+    page.fill("#view-name", "Kim Lee")
+    page.fill("#view-email", "not an address")
+    page.locator("#view-edit-form").get_by_role("button", name="Save").click()
+    expect(page.locator("#view-edit-form .form-error")).to_contain_text("email: must be")
+    page.fill("#view-email", "kim@example.com")
+    page.locator("#view-edit-form").get_by_role("button", name="Save").click()
+    expect(page.locator("h1")).to_have_text("Kim Lee")
+
+    page.select_option("#view-priority", "urgent")
+    expect(page.locator(".transcript")).to_contain_text("Mo set the priority to urgent")
+    expect(page.locator("#view-priority")).to_have_value("urgent")  # as the server has it
+    assert Handoff.objects.get().priority == 40
+
+    page.get_by_role("button", name="Block").click()
+    page.fill("#view-block-reason", "Abusive")
+    screenshot(page, "view-block")
+    page.locator("#view-block-form").get_by_role("button", name="Block").click()
+    expect(page.locator(".sub .chip")).to_have_text("Resolved")
+    # by their network address, and by the address they gave
+    assert set(CustomerBlock.objects.values_list("kind", "value", "reason")) == {
+        ("address", conversation.client_hash, "Abusive"),
+        ("email", "kim@example.com", "Abusive"),
+    }
+    expect(page.locator(".transcript")).to_contain_text("Mo blocked the customer")
