@@ -273,26 +273,16 @@ def test_an_openai_agent_sees_images_only_when_told_true_or_false(key_client, im
         "model": "gpt-4o-mini",
         "apiKey": "sk-0123456789abcdef",
     }
-    refused = key_client.post(
-        "/api/v1/agents",
-        {
-            "id": "agent-eyes",
-            "name": "Eyes",
-            "role": "specialist",
-            "runtime": {**runtime, "images": images},
-        },
-        format="json",
-    )
-    made = key_client.post(
-        "/api/v1/agents",
-        {
-            "id": "agent-eyes",
-            "name": "Eyes",
-            "role": "specialist",
-            "runtime": {**runtime, "images": True},
-        },
-        format="json",
-    )
+
+    def make(seeing):
+        agent = {"id": "agent-eyes", "name": "Eyes", "role": "specialist"}
+        runtime_seeing = {**runtime, "images": seeing}
+        return key_client.post(
+            "/api/v1/agents", {**agent, "runtime": runtime_seeing}, format="json"
+        )
+
+    refused = make(images)
+    made = make(True)
 
     assert refused.status_code == 400, refused.content
     assert list(refused.json()["error"]["fields"]) == ["runtime.images"]

@@ -470,12 +470,27 @@ def test_the_ai_never_reads_a_colleagues_private_note(conv, outbox):
     assert not any("internal" in text for text in texts)
 
 
-def test_an_agent_that_sees_images_gets_the_photo_the_customer_sent(tenant, settings, tmp_path):
-    import base64
-
+def _sent_with_a_file(tenant, agent, text, name, content, kind):
+    """A conversation with ``agent``, and the customer's message ``text`` with one file."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from conversations.attachments import attachment_take
+
+    conversation, _ = conversation_start(
+        tenant=tenant, agent=agent, channel="web", customer={"id": "c-1"}
+    )
+    taken = attachment_take(
+        conversation=conversation,
+        upload=SimpleUploadedFile(name, content, content_type=kind),
+        sent_by="customer",
+    )
+    result = conversation_receive_message(conversation=conversation, text=text, files=[taken])
+    return conversation, result
+
+
+def test_an_agent_that_sees_images_gets_the_photo_the_customer_sent(tenant, settings, tmp_path):
+    import base64
+
     from tests.runtimes.support import API_KEY, completion, openai_check
 
     settings.MEDIA_ROOT = str(tmp_path)
@@ -492,16 +507,8 @@ def test_an_agent_that_sees_images_gets_the_photo_the_customer_sent(tenant, sett
             runtime_config={"baseUrl": llm.url + "/v1", "model": "m", "images": True},
             runtime_secret=seal(API_KEY),
         )
-        conversation, _ = conversation_start(
-            tenant=tenant, agent=agent, channel="web", customer={"id": "c-1"}
-        )
-        taken = attachment_take(
-            conversation=conversation,
-            upload=SimpleUploadedFile("heel.png", photo, content_type="image/png"),
-            sent_by="customer",
-        )
-        result = conversation_receive_message(
-            conversation=conversation, text="It came like this", files=[taken]
+        _, result = _sent_with_a_file(
+            tenant, agent, "It came like this", "heel.png", photo, "image/png"
         )
 
     assert result.reply.text == "I can see the broken heel."
@@ -514,10 +521,7 @@ def test_an_agent_that_sees_images_gets_the_photo_the_customer_sent(tenant, sett
 def test_a_webhook_agent_gets_the_customers_files_by_their_signed_links(tenant, settings, tmp_path):
     from urllib.parse import urlparse
 
-    from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
-
-    from conversations.attachments import attachment_take
 
     settings.MEDIA_ROOT = str(tmp_path)
     settings.SITE_URL = "https://support.acme.example"
@@ -533,15 +537,9 @@ def test_a_webhook_agent_gets_the_customers_files_by_their_signed_links(tenant, 
             runtime_config={"url": hook.url + "/agent"},
             runtime_secret=seal("s" * 20),
         )
-        conversation, _ = conversation_start(
-            tenant=tenant, agent=agent, channel="web", customer={"id": "c-1"}
+        conversation, _ = _sent_with_a_file(
+            tenant, agent, "Here", "receipt.pdf", receipt, "application/pdf"
         )
-        taken = attachment_take(
-            conversation=conversation,
-            upload=SimpleUploadedFile("receipt.pdf", receipt, content_type="application/pdf"),
-            sent_by="customer",
-        )
-        conversation_receive_message(conversation=conversation, text="Here", files=[taken])
         plain = conversation_receive_message(conversation=conversation, text="And again")
 
     first, second = hook.seen
