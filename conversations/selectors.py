@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversations.models import Conversation
+from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
 from core.compiled import UUID_MARK, Compiled, Marker
 
 # where a conversation's id goes in a compiled query
@@ -31,3 +31,15 @@ def conversation_locked(pk: Any) -> Conversation | None:
     inside the caller's transaction), or None. Unscoped as ``conversation_by_id``: for a caller
     that holds a conversation it already found in its tenant, or the turns worker's own id."""
     return _LOCKED.first(pk=pk)
+
+
+def customer_waits(conversation: Conversation) -> bool:
+    """Whether the customer spoke last of what they see (notes apart): they wait for us."""
+    last = (
+        Message.objects.filter(conversation=conversation)
+        .exclude(role__in=INTERNAL_ROLES)
+        .order_by("-id")
+        .values_list("role", flat=True)
+        .first()
+    )
+    return last == MessageRole.CUSTOMER

@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from conversations import lifecycle
 from conversations.messages import message_post
-from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole, State
+from conversations.models import Conversation, MessageRole, State
+from conversations.selectors import customer_waits
 from core.models import Tenant
 from handover.models import Handoff, Status
 from handover.services import conversation_close
@@ -91,7 +92,7 @@ def _batch_resolved(
 
 
 def _resolved(conversation: Conversation, after: dt.timedelta, now: dt.datetime) -> int:
-    if _customer_waits(conversation) or _snoozed(conversation, now):
+    if customer_waits(conversation) or _snoozed(conversation, now):
         return 0
     holder = conversation.assignee if conversation.state == State.WITH_HUMAN else None
     quiet = span_text(after)
@@ -107,18 +108,6 @@ def _resolved(conversation: Conversation, after: dt.timedelta, now: dt.datetime)
         f"conversations after {quiet}).",
     )
     return 1
-
-
-def _customer_waits(conversation: Conversation) -> bool:
-    """Whether the customer spoke last (of what they see): they wait for an answer."""
-    last = (
-        Message.objects.filter(conversation=conversation)
-        .exclude(role__in=INTERNAL_ROLES)
-        .order_by("-id")
-        .values_list("role", flat=True)
-        .first()
-    )
-    return last == MessageRole.CUSTOMER
 
 
 def _snoozed(conversation: Conversation, now: dt.datetime) -> bool:

@@ -27,12 +27,10 @@ from conversations import lifecycle
 from conversations.decisions import HUMAN, Escalated, EscalationReason, StallDetected
 from conversations.events import record
 from conversations.models import (
-    INTERNAL_ROLES,
     Conversation,
-    Message,
-    MessageRole,
     State,
 )
+from conversations.selectors import customer_waits
 from handover.services import hand_over
 
 log = logging.getLogger(__name__)
@@ -87,14 +85,7 @@ def silence_sweep(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZ
 
 
 def _stall_silent(conv: Conversation, now: dt.datetime) -> int:
-    last_role = (
-        Message.objects.filter(conversation=conv)
-        .exclude(role__in=INTERNAL_ROLES)
-        .order_by("-id")
-        .values_list("role", flat=True)
-        .first()
-    )
-    waiting = last_role == MessageRole.CUSTOMER
+    waiting = customer_waits(conv)
     try:
         lifecycle.conversation_transition(conversation=conv, to=State.STALLED, reason="silence")
     except lifecycle.ConcurrentChange:
