@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.validators import validate_email
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -22,6 +21,7 @@ from agents.intents import (
 )
 from agents.models import Intent
 from conversations.attachments import attachment_entry, attachment_link
+from conversations.blocks import block_value
 from conversations.email import email_channel_setup, email_secret_rotate
 from conversations.models import (
     Attachment,
@@ -37,6 +37,7 @@ from core.admin_scoping import (
     TenantScopedForm,
     TenantScopedTabularInline,
 )
+from core.errors import Invalid
 from core.models import Tenant
 
 
@@ -294,15 +295,12 @@ class CustomerBlockForm(TenantScopedForm):
         cleaned = super().clean()
         if "value" not in self.fields:  # a block made: only its reason changes
             return cleaned
-        value = " ".join((cleaned.get("value") or "").split())
-        if cleaned.get("kind") == BlockKind.EMAIL:
-            value = value.lower()
-            try:
-                validate_email(value)
-            except forms.ValidationError:
-                self.add_error("value", "Enter an e-mail address such as kim@example.com.")
-        elif any(ord(c) < 32 for c in value):
-            self.add_error("value", "A customer id has no control characters.")
+        try:
+            value = block_value(cleaned.get("kind"), cleaned.get("value") or "")
+        except Invalid as exc:
+            for field, problems in exc.fields.items():
+                self.add_error(field if field in self.fields else None, " ".join(problems))
+            return cleaned
         cleaned["value"] = value
         self.instance.value = value
         return cleaned

@@ -21,11 +21,14 @@ from rest_framework.views import APIView
 from agents.models import Agent, RiskCategory, Workflow
 from conversations import decisions
 from conversations.attachments import attachment_send
+from conversations.blocks import block_made
 from conversations.messages import message_json
 from conversations.models import (
     INTERNAL_ROLES,
+    BlockKind,
     Channel,
     Conversation,
+    CustomerBlock,
     DecisionEvent,
     Message,
     MessageRole,
@@ -583,7 +586,74 @@ def _bounded_int(raw, name: str, *, default: int, top: int | None = None) -> int
     return min(value, top) if top else value
 
 
+def block_json(block: CustomerBlock) -> dict:
+    return {
+        "id": block.pk,
+        "kind": block.kind,
+        # a web chat visitor's network address is kept only as a keyed hash: never shown
+        "value": None if block.kind == BlockKind.ADDRESS else block.value,
+        "reason": block.reason,
+        "blockedBy": block.blocked_by.get_username() if block.blocked_by_id else None,
+        "conversationId": str(block.conversation_id) if block.conversation_id else None,
+        "createdAt": block.created_at,
+    }
+
+
+class BlockShape(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=BlockKind.choices)
+    value = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    blockedBy = serializers.CharField(allow_null=True)
+    conversationId = serializers.UUIDField(allow_null=True)
+    createdAt = serializers.DateTimeField()
+
+
+class BlockIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[BlockKind.EMAIL, BlockKind.CUSTOMER])
+    value = serializers.CharField(help_text="The e-mail address (any case), or the customer id.")
+    reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class BlockListView(APIView):
+    """The customers the team blocked (spam, abuse): no new conversation starts for them."""
+
+    @extend_schema(responses=BlockShape(many=True))
+    def get(self, request):
+        blocks = CustomerBlock.objects.filter(tenant=request_tenant(request)).select_related(
+            "blocked_by"
+        )[:1000]
+        return Response([block_json(b) for b in blocks])
+
+    @extend_schema(
+        request=BlockIn,
+        responses={201: BlockShape, 200: OpenApiResponse(BlockShape, "Blocked already.")},
+    )
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        block, created = block_made(
+            request_tenant(request).pk,
+            kind=data.get("kind"),
+            value=data.get("value"),
+            reason=data.get("reason", ""),
+            by=request_principal(request).user,
+        )
+        return Response(block_json(block), status=201 if created else 200)
+
+
+class BlockDetailView(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, block_id: int):
+        """Unblock: new conversations start for them again."""
+        get_object_or_404(
+            CustomerBlock.objects.filter(tenant=request_tenant(request)), pk=block_id
+        ).delete()
+        return Response(status=204)
+
+
 urlpatterns = [
+    path("blocks", BlockListView.as_view(), name="api-blocks"),
+    path("blocks/<int:block_id>", BlockDetailView.as_view(), name="api-block"),
     path("conversations", ConversationListView.as_view(), name="api-conversations"),
     path(
         "conversations/<uuid:conversation_id>",

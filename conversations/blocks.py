@@ -16,11 +16,16 @@ conversation is resolved when they are blocked, and a resolved conversation take
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db.models import Q
 from django.utils.crypto import salted_hmac
 
 from conversations.models import BlockKind, Conversation, CustomerBlock
-from core.errors import Forbidden
+from core.errors import Forbidden, Invalid
+from core.json_input import text_problem
 
 _SALT = "conversations.blocks.client"
 
@@ -74,3 +79,57 @@ def blocks_add(conversation: Conversation, *, reason: str = "", by=None) -> list
         )
         made.append(block)
     return made
+
+
+REASON_MAX = 500
+BY_HAND = (BlockKind.EMAIL, BlockKind.CUSTOMER)  # a visitor's address only from their chat
+
+
+def block_value(kind: Any, value: Any) -> str:
+    """A block's value as it is kept, for a block made by hand (the admin, the API): an e-mail
+    address (lower case) or a customer id (at most 200 characters). Raises Invalid naming
+    ``kind`` or ``value``."""
+    if kind not in BY_HAND:
+        raise Invalid(
+            fields={
+                "kind": "must be email or customer (a web chat's visitor is "
+                "blocked from their conversation)"
+            }
+        )
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(fields={"value": "is required"})
+    value = " ".join(value.split())
+    if problem := text_problem(value):
+        raise Invalid(fields={"value": problem})
+    if kind == BlockKind.EMAIL:
+        value = value.lower()
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise Invalid(
+                fields={"value": "must be an e-mail address such as kim@example.com"}
+            ) from None
+    elif len(value) > 200 or any(ord(c) < 32 for c in value):
+        raise Invalid(fields={"value": "must be a customer id of at most 200 characters"})
+    return value
+
+
+def block_made(
+    tenant_id: int, *, kind: Any, value: Any, reason: Any = "", by=None
+) -> tuple[CustomerBlock, bool]:
+    """Block someone by hand: ``(block, created)``; the same again keeps the block there."""
+    value = block_value(kind, value)
+    return CustomerBlock.objects.get_or_create(
+        tenant_id=tenant_id,
+        kind=kind,
+        value=value,
+        defaults={"reason": block_reason(reason), "blocked_by": by},
+    )
+
+
+def block_reason(reason: Any) -> str:
+    """Why, for the colleagues: text of at most ``REASON_MAX`` characters (Invalid naming
+    ``reason``), white space folded."""
+    if not isinstance(reason, str) or len(reason.strip()) > REASON_MAX or text_problem(reason):
+        raise Invalid(fields={"reason": f"must be text of at most {REASON_MAX} characters"})
+    return " ".join(reason.split())

@@ -419,6 +419,20 @@ API: Mapping[str, Grant] = _by_operation(
             "Marking your own mentions read.",
         ),
         *_rows(
+            "GET POST",
+            "/api/v1/blocks",
+            CONFIGURES,
+            "Who the team blocked (spam, abuse), and blocking an e-mail address or a customer id "
+            "by hand: a manager's, or an integration's (a spam filter); human agents block from "
+            "a conversation in the inbox.",
+        ),
+        *_rows(
+            "DELETE",
+            "/api/v1/blocks/{block_id}",
+            CONFIGURES,
+            "Unblocking, as in the admin.",
+        ),
+        *_rows(
             "GET",
             "/api/v1/canned-replies",
             {MANAGER: ALL, AGENT: ALL, KEY: ALL},

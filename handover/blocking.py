@@ -13,23 +13,18 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from conversations.blocks import blocks_add
+from conversations.blocks import block_reason, blocks_add
 from conversations.messages import message_post
 from conversations.models import Conversation, MessageRole, State
 from conversations.selectors import conversation_locked
-from core.errors import Invalid
 from handover.services import conversation_close
-
-REASON_MAX = 500
 
 
 @transaction.atomic
 def customer_block(*, conversation: Conversation, user, reason: object = "") -> Conversation:
     """Block the customer of ``conversation`` (one the caller found in the person's reach) and
-    resolve it. ``reason``: up to ``REASON_MAX`` characters (Invalid naming ``reason``)."""
-    if not isinstance(reason, str) or len(reason.strip()) > REASON_MAX or "\x00" in reason:
-        raise Invalid(fields={"reason": f"must be text of at most {REASON_MAX} characters"})
-    reason = " ".join(reason.split())
+    resolve it. ``reason``: ``block_reason``'s (Invalid naming ``reason``)."""
+    reason = block_reason(reason)
     locked = conversation_locked(conversation.pk)
     if locked is None:
         raise Conversation.DoesNotExist

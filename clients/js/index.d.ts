@@ -305,6 +305,17 @@ export interface Mention {
   readAt: string | null;
 }
 
+export interface Block {
+  id: number;
+  kind: 'email' | 'customer' | 'address';
+  /** null for a web chat visitor's network address, kept only hashed */
+  value: string | null;
+  reason: string;
+  blockedBy: string | null;
+  conversationId: string | null;
+  createdAt: string;
+}
+
 export interface CannedReply {
   id: number;
   shortcut: string;
@@ -499,6 +510,11 @@ export class Client {
   mentions: {
     list(options?: { unread?: boolean }): Promise<{ unread: number; results: Mention[] }>;
     read(options?: { ids?: number[]; conversationId?: string }): Promise<number[]>;
+  };
+  blocks: {
+    list(): Promise<Block[]>;
+    create(block: { kind: 'email' | 'customer'; value: string; reason?: string }): Promise<Block>;
+    delete(blockId: number): Promise<void>;
   };
   cannedReplies: {
     list(): Promise<CannedReply[]>;

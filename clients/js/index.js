@@ -134,6 +134,7 @@ export class Client {
     this.approvals = new Approvals(this);
     this.handoffs = new Handoffs(this);
     this.cannedReplies = new CannedReplies(this);
+    this.blocks = new Blocks(this);
     this.mentions = new Mentions(this);
     this.stacks = new Stacks(this);
     this.metrics = new Metrics(this);
@@ -436,6 +437,15 @@ class Mentions extends Resource {
     if (conversationId !== undefined) body.conversationId = conversationId;
     return (await this._call('v1_mentions_read_create', { body })).read;
   }
+}
+
+/** Who the team blocked (spam, abuse): no new conversation starts for them. */
+class Blocks extends Resource {
+  list() { return this._call('v1_blocks_list'); }
+  /** Block an e-mail address (`kind: 'email'`) or a customer id (`'customer'`). */
+  create({ kind, value, reason }) { return this._call('v1_blocks_create', { body: { kind, value, reason } }); }
+  /** Unblock. */
+  delete(blockId) { return this._call('v1_blocks_destroy', { path: { block_id: blockId } }); }
 }
 
 class CannedReplies extends Resource {

@@ -62,6 +62,10 @@ export const OPERATIONS = Object.freeze({
   // mentions (a person's token)
   v1_mentions_retrieve: ['GET', '/api/v1/mentions', 'mentions.list'],
   v1_mentions_read_create: ['POST', '/api/v1/mentions/read', 'mentions.read'],
+  // blocked customers
+  v1_blocks_list: ['GET', '/api/v1/blocks', 'blocks.list'],
+  v1_blocks_create: ['POST', '/api/v1/blocks', 'blocks.create'],
+  v1_blocks_destroy: ['DELETE', '/api/v1/blocks/{block_id}', 'blocks.delete'],
   // canned replies
   v1_canned_replies_list: ['GET', '/api/v1/canned-replies', 'cannedReplies.list'],
   v1_canned_replies_create: ['POST', '/api/v1/canned-replies', 'cannedReplies.create'],

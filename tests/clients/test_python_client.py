@@ -356,6 +356,25 @@ def test_an_integration_and_a_person_set_a_handoffs_priority(docs_tenant, server
     assert list(refused.value.fields) == ["priority"]
 
 
+def test_an_integration_blocks_a_spammer_and_unblocks_them(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+
+    block = client.blocks.create(kind="email", value="Spam@Example.com", reason="spam")
+    listed = client.blocks.list()
+    with pytest.raises(ValidationError) as refused:
+        client.blocks.create(kind="email", value="nope")
+    client.blocks.delete(block["id"])
+
+    assert (block["kind"], block["value"], block["reason"]) == (
+        "email",
+        "spam@example.com",
+        "spam",
+    )
+    assert [b["id"] for b in listed] == [block["id"]]
+    assert list(refused.value.fields) == ["value"]
+    assert client.blocks.list() == []
+
+
 def test_a_human_agent_reads_the_notes_that_named_them(docs_tenant, server_url):
     note = mention_docs_agent(docs_tenant)
     agent = make_client(server_url, docs_tenant.agent_token)

@@ -204,3 +204,77 @@ def test_a_manager_blocks_an_address_by_hand_and_unblocks(tenant, manager, chann
     other = Tenant.objects.create(slug="initech", name="Initech")
     CustomerBlock.objects.create(tenant=other, kind="email", value="x@example.com")
     assert "x@example.com" not in client.get("/admin/conversations/customerblock/").content.decode()
+
+
+# --- over the API ---------------------------------------------------------------------------
+
+
+def test_an_integration_blocks_lists_and_unblocks(team, tenant, globex, key_client, ada):
+    started = chat_start()
+    block(ada, started.json()["conversationId"])  # a web visitor, blocked from the inbox
+    theirs = APIClient()
+    theirs.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(tenant=globex)[1]}")
+
+    made = key_client.post(
+        "/api/v1/blocks",
+        {"kind": "email", "value": "Spam@Example.com", "reason": "spam filter"},
+        format="json",
+    )
+    again = key_client.post(
+        "/api/v1/blocks", {"kind": "email", "value": "spam@example.com"}, format="json"
+    )
+    listed = key_client.get("/api/v1/blocks").json()
+
+    assert made.status_code == 201 and again.status_code == 200, made.content
+    assert made.json()["value"] == "spam@example.com" and made.json()["blockedBy"] is None
+    assert again.json()["id"] == made.json()["id"]
+    visitor = next(b for b in listed if b["kind"] == "address")
+    assert visitor["value"] is None  # the address's hash is never shown
+    assert visitor["blockedBy"] == "ada" and visitor["conversationId"]
+    assert theirs.get("/api/v1/blocks").json() == []
+    assert theirs.delete(f"/api/v1/blocks/{made.json()['id']}").status_code == 404
+    start = {"agentId": "agent-sup", "channel": "api"}
+    spam = {**start, "customer": {"id": "x", "email": "spam@example.com"}}
+    assert key_client.post("/api/v1/conversations", spam, format="json").status_code == 403
+
+    assert key_client.delete(f"/api/v1/blocks/{made.json()['id']}").status_code == 204
+
+    assert key_client.post("/api/v1/conversations", spam, format="json").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "address", "value": "abc"}, "kind"),
+        ({"kind": "ip", "value": "10.0.0.1"}, "kind"),
+        ({"kind": "email", "value": "not an address"}, "value"),
+        ({"kind": "email"}, "value"),
+        ({"kind": "customer", "value": "x" * 201}, "value"),
+        ({"kind": "customer", "value": "wa\ud800"}, "value"),
+        ({"kind": "customer", "value": "wa-1", "reason": "r" * 501}, "reason"),
+        ({"kind": "customer", "value": ["wa-1"]}, "value"),
+    ],
+)
+def test_a_bad_block_is_refused_naming_the_field(team, key_client, body, field):
+    import json
+
+    # the JSON escapes a lone surrogate (\ud800), as a client would send it
+    refused = key_client.post(
+        "/api/v1/blocks", data=json.dumps(body), content_type="application/json"
+    )
+
+    assert refused.status_code == 400, refused.content
+    assert field in refused.json()["error"]["fields"]
+    assert not CustomerBlock.objects.exists()
+
+
+def test_agents_and_approvers_do_not_use_the_blocks_api(team, tenant, ada):
+    from tests.handover.test_agent_tools import as_person
+
+    approver = make_person(tenant=tenant, roles=["approver"], username="priya2")
+    for person in (ada, approver):
+        client = as_person(person)
+        assert client.get("/api/v1/blocks").status_code == 403
+        body = {"kind": "customer", "value": "wa-1"}
+        assert client.post("/api/v1/blocks", body, format="json").status_code == 403
+    assert not CustomerBlock.objects.exists()

@@ -277,6 +277,19 @@ test('setting the priority of a handoff that is not there is a 404; a bad band i
   await assert.rejects(client().handoffs.setPriority(987654321, 'urgent'), NotFoundError);
 });
 
+test('an integration blocks a spammer, is refused a bad address, and unblocks', live, async () => {
+  const made = await client().blocks.create({ kind: 'email', value: 'JS-Spam@Example.com', reason: 'spam' });
+  assert.equal(made.value, 'js-spam@example.com');
+  assert.ok((await client().blocks.list()).some((b) => b.id === made.id));
+  await assert.rejects(client().blocks.create({ kind: 'email', value: 'nope' }), (error) => {
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(Object.keys(error.fields), ['value']);
+    return true;
+  });
+  await client().blocks.delete(made.id);
+  assert.ok(!(await client().blocks.list()).some((b) => b.id === made.id));
+});
+
 test('a human agent reads the notes that named them', agentToken, async () => {
   const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
 

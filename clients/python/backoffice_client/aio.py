@@ -27,6 +27,7 @@ from .types import (
     Agent,
     ApiKey,
     Approval,
+    Block,
     CannedReply,
     Conversation,
     ConversationInput,
@@ -84,6 +85,7 @@ class AsyncClient:
         self.approvals = AsyncApprovals(self)
         self.handoffs = AsyncHandoffs(self)
         self.canned_replies = AsyncCannedReplies(self)
+        self.blocks = AsyncBlocks(self)
         self.mentions = AsyncMentionsOfMine(self)
         self.stacks = AsyncStacks(self)
         self.metrics = AsyncMetrics(self)
@@ -587,6 +589,22 @@ class AsyncMentionsOfMine(_AsyncResource):
         if conversation_id is not None:
             body["conversationId"] = conversation_id
         return (await self._call(Call("v1_mentions_read_create", body=body)))["read"]
+
+
+class AsyncBlocks(_AsyncResource):
+    """Who the team blocked (spam, abuse): no new conversation starts for them."""
+
+    async def list(self) -> builtins.list[Block]:
+        return await self._call(Call("v1_blocks_list"))
+
+    async def create(self, *, kind: str, value: str, reason: str = "") -> Block:
+        """Block an e-mail address (``kind="email"``) or a customer id (``"customer"``)."""
+        body = {"kind": kind, "value": value, "reason": reason}
+        return await self._call(Call("v1_blocks_create", body=body))
+
+    async def delete(self, block_id: int) -> None:
+        """Unblock."""
+        await self._call(Call("v1_blocks_destroy", {"block_id": block_id}))
 
 
 class AsyncCannedReplies(_AsyncResource):

@@ -25,6 +25,7 @@ from .types import (
     Agent,
     ApiKey,
     Approval,
+    Block,
     CannedReply,
     Conversation,
     ConversationInput,
@@ -90,6 +91,7 @@ class Client:
         self.approvals = Approvals(self)
         self.handoffs = Handoffs(self)
         self.canned_replies = CannedReplies(self)
+        self.blocks = Blocks(self)
         self.mentions = MentionsOfMine(self)
         self.stacks = Stacks(self)
         self.metrics = Metrics(self)
@@ -598,6 +600,22 @@ class MentionsOfMine(_Resource):
         if conversation_id is not None:
             body["conversationId"] = conversation_id
         return (self._call(Call("v1_mentions_read_create", body=body)))["read"]
+
+
+class Blocks(_Resource):
+    """Who the team blocked (spam, abuse): no new conversation starts for them."""
+
+    def list(self) -> builtins.list[Block]:
+        return self._call(Call("v1_blocks_list"))
+
+    def create(self, *, kind: str, value: str, reason: str = "") -> Block:
+        """Block an e-mail address (``kind="email"``) or a customer id (``"customer"``)."""
+        body = {"kind": kind, "value": value, "reason": reason}
+        return self._call(Call("v1_blocks_create", body=body))
+
+    def delete(self, block_id: int) -> None:
+        """Unblock."""
+        self._call(Call("v1_blocks_destroy", {"block_id": block_id}))
 
 
 class CannedReplies(_Resource):

@@ -134,6 +134,10 @@ OPERATIONS: dict[str, Operation] = {
     # mentions (a person's token)
     "v1_mentions_retrieve": Operation("GET", "/api/v1/mentions", "mentions.list"),
     "v1_mentions_read_create": Operation("POST", "/api/v1/mentions/read", "mentions.read"),
+    # blocked customers
+    "v1_blocks_list": Operation("GET", "/api/v1/blocks", "blocks.list"),
+    "v1_blocks_create": Operation("POST", "/api/v1/blocks", "blocks.create"),
+    "v1_blocks_destroy": Operation("DELETE", "/api/v1/blocks/{block_id}", "blocks.delete"),
     # canned replies
     "v1_canned_replies_list": Operation("GET", "/api/v1/canned-replies", "canned_replies.list"),
     "v1_canned_replies_create": Operation(

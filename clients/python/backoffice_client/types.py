@@ -320,6 +320,16 @@ class Mentions(TypedDict):
     results: list[Mention]
 
 
+class Block(TypedDict):
+    id: int
+    kind: str  # email, customer, or address (a web chat visitor's, kept hashed: value None)
+    value: str | None
+    reason: str
+    blockedBy: str | None
+    conversationId: str | None  # where they were blocked from
+    createdAt: str
+
+
 class CannedReply(TypedDict):
     id: int
     shortcut: str
