@@ -593,7 +593,7 @@ def block_json(block: CustomerBlock) -> dict:
         # a web chat visitor's network address is kept only as a keyed hash: never shown
         "value": None if block.kind == BlockKind.ADDRESS else block.value,
         "reason": block.reason,
-        "blockedBy": block.blocked_by.get_username() if block.blocked_by_id else None,
+        "blockedBy": block.blocked_by.get_username() if block.blocked_by else None,
         "conversationId": str(block.conversation_id) if block.conversation_id else None,
         "createdAt": block.created_at,
     }
@@ -631,8 +631,10 @@ class BlockListView(APIView):
     )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
+        tenant = request_tenant(request)
+        assert tenant is not None  # MatrixPermission let in only callers of a tenant
         block, created = block_made(
-            request_tenant(request).pk,
+            tenant.pk,
             kind=data.get("kind"),
             value=data.get("value"),
             reason=data.get("reason", ""),
