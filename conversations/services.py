@@ -59,7 +59,9 @@ def conversation_start(
     e-mail, the thread's subject (without one, the customer's first message gives it).
     ``client``: a web chat's client address (kept only as its hash). Raises ``Blocked`` for a
     customer the tenant's people blocked (``conversations.blocks``)."""
-    hashed = client_hash(client) if client else ""
+    # an address the server could not tell ("unknown": no peer address) is nobody's own:
+    # blocking it would block every visitor without one
+    hashed = client_hash(client) if client and client != "unknown" else ""
     email = customer.get("email") or ""
     if blocked(tenant.pk, customer_ref=customer["id"], email=email, address_hash=hashed):
         raise Blocked("This customer is blocked by the team: no conversation starts for them.")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
@@ -226,8 +227,16 @@ def _files(tenant_id: int, attachments: Any) -> tuple[dict[str, Any], ...]:
             "url": absolute_url(attachment_link(entry) or ""),
         }
         for entry in attachments or ()
-        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+        if isinstance(entry, dict) and _is_uuid(entry.get("id"))
     )
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
 
 
 def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPlan:

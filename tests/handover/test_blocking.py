@@ -278,3 +278,20 @@ def test_agents_and_approvers_do_not_use_the_blocks_api(team, tenant, ada):
         body = {"kind": "customer", "value": "wa-1"}
         assert client.post("/api/v1/blocks", body, format="json").status_code == 403
     assert not CustomerBlock.objects.exists()
+
+
+def test_a_visitor_whose_address_the_server_cannot_tell_is_not_blocked_by_it(team, tenant, manager):
+    nowhere = Client(REMOTE_ADDR="")
+    started = nowhere.post(
+        "/chat/acme/start", {"text": "spam"}, content_type="application/json", headers=OURS
+    )
+    conversation = Conversation.objects.get(pk=started.json()["conversationId"])
+
+    assert conversation.client_hash == ""
+    assert block(manager, conversation.pk).status_code == 200
+    assert not CustomerBlock.objects.filter(kind="address").exists()
+    # another visitor without an address still starts a chat
+    again = Client(REMOTE_ADDR="").post(
+        "/chat/acme/start", {"text": "hello"}, content_type="application/json", headers=OURS
+    )
+    assert again.status_code == 201
