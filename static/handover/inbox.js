@@ -484,7 +484,9 @@
 
   function messageCreated(message) {
     const cid = message.conversationId;
-    state.lastText.set(cid, message);
+    // the card's last line: what someone said; a note the system wrote (a priority changed, a
+    // transfer, a mail's files) stays in the thread, not on the card
+    if (!(message.role === "note" && message.author === "system")) state.lastText.set(cid, message);
     if (message.role === "human") {  // the first response stops its target's clock
       for (const ho of state.handoffs.values()) {
         if (ho.conversationId === cid && !ho.firstRespondedAt) ho.firstRespondedAt = message.createdAt;

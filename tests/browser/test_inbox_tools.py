@@ -5,6 +5,7 @@ indicators both ways, an away agent who gets no offer, and the per-agent limit."
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -301,5 +302,7 @@ def test_a_person_sets_the_priority_and_the_card_and_the_note_follow(acme, pages
     )
     expect(agent.locator("#priority-select")).to_have_value("urgent")
     expect(card).to_contain_text("first reply in 4:")  # the urgent band's 5 minutes
+    # the system's note is in the thread, not the card's last line
+    expect(card.locator(".preview")).to_have_text(re.compile(r"^I'm bringing in"))
     eventually(lambda: Handoff.objects.get().priority == 40)
     screenshot(agent, "inbox-priority")
