@@ -15,15 +15,18 @@ from django.db import transaction
 
 from conversations.blocks import block_reason, blocks_add
 from conversations.messages import message_post
-from conversations.models import Conversation, MessageRole, State
+from conversations.models import Conversation, CustomerBlock, MessageRole, State
 from conversations.selectors import conversation_locked
 from handover.services import conversation_close
 
 
 @transaction.atomic
-def customer_block(*, conversation: Conversation, user, reason: object = "") -> Conversation:
+def customer_block(
+    *, conversation: Conversation, user, reason: object = ""
+) -> tuple[Conversation, list[CustomerBlock]]:
     """Block the customer of ``conversation`` (one the caller found in the person's reach) and
-    resolve it. ``reason``: ``block_reason``'s (Invalid naming ``reason``)."""
+    resolve it; returns it with the blocks that now stand for them (new, or made before from
+    elsewhere). ``reason``: ``block_reason``'s (Invalid naming ``reason``)."""
     reason = block_reason(reason)
     locked = conversation_locked(conversation.pk)
     if locked is None:
@@ -42,4 +45,4 @@ def customer_block(*, conversation: Conversation, user, reason: object = "") -> 
         author="system",
         text=f"{who} blocked the customer ({what})" + (f": {reason}" if reason else "."),
     )
-    return locked
+    return locked, blocks

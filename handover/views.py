@@ -47,7 +47,6 @@ from conversations.models import (
     INTERNAL_ROLES,
     Channel,
     Conversation,
-    CustomerBlock,
     Message,
     MessageRole,
     State,
@@ -466,13 +465,13 @@ def inbox_block(request: HttpRequest, conversation_id) -> JsonResponse:
     if isinstance(data, JsonResponse):
         return data
     try:
-        done = customer_block(
+        done, blocks = customer_block(
             conversation=conversation, user=request.user, reason=data.get("reason", "")
         )
     except Invalid as exc:
         return domain_error_response(exc)
-    blocks = CustomerBlock.objects.filter(tenant=tenant, conversation=done).order_by("kind")
-    return JsonResponse({"state": done.state, "blocked": [str(b) for b in blocks]})
+    shown = sorted(str(block) for block in blocks)
+    return JsonResponse({"state": done.state, "blocked": shown})
 
 
 @page_door

@@ -160,6 +160,19 @@ def test_a_bad_reason_is_refused_naming_it_and_blocks_nothing(
     assert Conversation.objects.get(pk=handoff.conversation_id).state == "handing_off"
 
 
+def test_the_answer_lists_a_block_made_before_from_elsewhere(channel, captured, tenant):  # noqa: F811
+    from conversations.blocks import block_made
+
+    first = take(channel, captured, form())
+    block_made(tenant.pk, kind="email", value="KIM@example.com", reason="by hand")
+    manager = make_person(tenant=tenant, roles=["manager"], username="mo")
+
+    blocked = block(manager, first.json()["conversationId"])
+
+    assert blocked.status_code == 200, blocked.content
+    assert "E-mail address: kim@example.com" in blocked.json()["blocked"]
+
+
 def test_blocking_twice_or_a_resolved_conversation_is_fine(team, tenant, ada):
     started = chat_start()
     conversation_id = started.json()["conversationId"]
