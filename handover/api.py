@@ -51,7 +51,12 @@ class HandoffShape(serializers.Serializer):
     firstRespondedAt = serializers.DateTimeField(
         allow_null=True, help_text="A person's first message after the handover."
     )
-    resolutionDueAt = serializers.DateTimeField()
+    resolutionDueAt = serializers.DateTimeField(
+        help_text="Later by the time snoozes held it (resolutionPausedSeconds)."
+    )
+    resolutionPausedSeconds = serializers.IntegerField(
+        help_text="How long snoozes paused the resolution target, the one on to its end."
+    )
     breaches = serializers.ListField(
         child=serializers.ChoiceField(choices=["firstResponse", "resolution"])
     )

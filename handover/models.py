@@ -3,6 +3,8 @@ and who is online in the inbox."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
@@ -84,6 +86,13 @@ class Handoff(StateGuarded, TenantOwned):
         blank=True,
         help_text="The claimer put the conversation aside until then (or until the customer "
         "writes); it is still theirs.",
+    )
+    snoozed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the snooze that is on (or last ran out) began."
+    )
+    paused = models.DurationField(
+        default=dt.timedelta(0),
+        help_text="How long snoozes that ended held the resolution target (handover.snooze).",
     )
 
     class Meta:

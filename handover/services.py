@@ -67,6 +67,7 @@ from handover.presence import (
     is_available,
     online_agents,
 )
+from handover.targets import pause_ended
 
 log = logging.getLogger(__name__)
 
@@ -599,7 +600,7 @@ def _close_handoff(conversation: Conversation) -> None:
     nobody claimed expires."""
     now = timezone.now()
     open_ones = Handoff.objects.filter(conversation=conversation)
-    HANDOFF_STATES.transition(open_ones, to=Status.RESOLVED, resolved_at=now)
+    HANDOFF_STATES.transition(open_ones, to=Status.RESOLVED, resolved_at=now, **pause_ended(now))
     HANDOFF_STATES.transition(open_ones, to=Status.EXPIRED, resolved_at=now)
 
 
@@ -804,7 +805,7 @@ def conversation_transfer(*, conversation: Conversation, user, to_username: str)
     if handoff is not None:
         # a snooze was the giver's: the colleague looks at it now
         Handoff.objects.filter(pk=handoff.pk).update(
-            claimed_by=colleague, claimed_at=now, snoozed_until=None
+            claimed_by=colleague, claimed_at=now, snoozed_until=None, **pause_ended(now)
         )
         record(
             conversation=locked,

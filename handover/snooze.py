@@ -2,7 +2,8 @@
 until the customer writes, whichever comes first. It stays theirs (and counts towards their
 limit): their inbox lists it apart as snoozed, and it comes back by itself when the time comes
 (a snooze is only a time: nothing needs waking) or at once when the customer writes (the
-customer's message clears it, in the message's own transaction).
+customer's message clears it, in the message's own transaction). While it is on, the
+handoff's resolution target is paused (``handover.targets``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.errors import Invalid
 from core.events import notify_on_commit, tenant_inbox_group
 from handover.models import Handoff, Status
 from handover.services import NotTheClaimer, claimed_conversation
+from handover.targets import pause_ended
 
 SNOOZE_MAX = dt.timedelta(days=30)
 
@@ -47,7 +49,9 @@ def handoff_snooze(*, handoff: Handoff, user, until: Any) -> Handoff:
     moment = _until(until, now)
     claimed_conversation(handoff.conversation, user)  # locks it; only its holder
     claimed = Handoff.objects.filter(pk=handoff.pk, status=Status.CLAIMED, claimed_by=user)
-    if not claimed.update(snoozed_until=moment):
+    # the snooze on before (if any) ends here; the new one holds the resolution target from now
+    fields = {**pause_ended(now), "snoozed_until": moment, "snoozed_at": now if moment else None}
+    if not claimed.update(**fields):
         raise NotTheClaimer("only the person who claimed the conversation can do this")
     handoff.refresh_from_db()
     _tell(handoff, moment, woke="person" if moment is None else None)
@@ -57,9 +61,10 @@ def handoff_snooze(*, handoff: Handoff, user, until: Any) -> Handoff:
 def snooze_ends_on_customer_message(conversation: Conversation) -> None:
     """Inside the customer's message's transaction, on a conversation with a person: a snooze
     ends (one UPDATE, which changes nothing when none was on)."""
+    now = timezone.now()
     woken = Handoff.objects.filter(
-        conversation_id=conversation.pk, status=Status.CLAIMED, snoozed_until__gt=timezone.now()
-    ).update(snoozed_until=None)
+        conversation_id=conversation.pk, status=Status.CLAIMED, snoozed_until__gt=now
+    ).update(snoozed_until=None, **pause_ended(now))
     if woken:
         _tell(
             Handoff(tenant_id=conversation.tenant_id, conversation_id=conversation.pk),

@@ -5,13 +5,21 @@ tenant -> stack like every setting; a handoff takes those of its conversation's 
 stack of the agent the conversation began with).
 
 ``TargetBook(tenant)`` reads the tenant's targets and its stacks' overrides once (three
-queries), so a list of handoffs costs the same whatever its length."""
+queries), so a list of handoffs costs the same whatever its length.
+
+A snooze (``handover.snooze``) pauses the resolution target for as long as it is on: the
+conversation is put aside, with nobody able to work on it. The first-response target keeps
+running: a customer who had no answer yet still waits for one. A handoff keeps the time its
+ended snoozes held the target (``paused``, added up by ``pause_ended`` in every UPDATE that
+ends one) and the moment the one that is on began (``snoozed_at``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+
+from django.db.models import Case, DateTimeField, DurationField, F, Value, When
 
 from agents.models import Agent, OrchestratorSettings, SettingsLevel
 from agents.orchestrator_settings import effective_settings, priority_band
@@ -61,11 +69,35 @@ class TargetBook:
         )
 
 
+def pause_ended(now: dt.datetime) -> dict[str, Any]:
+    """The fields of an UPDATE that ends a handoff's snooze (woken, snoozed again, handed to a
+    colleague, closed): the time it held the resolution target is added to ``paused`` (up to
+    ``now``, or to its end if it ran out before), and ``snoozed_at`` cleared. Harmless on a
+    handoff with no snooze."""
+    held = Case(
+        When(snoozed_at__isnull=True, then=Value(dt.timedelta(0))),
+        When(snoozed_until__lt=now, then=F("snoozed_until") - F("snoozed_at")),
+        default=Value(now, output_field=DateTimeField()) - F("snoozed_at"),
+        output_field=DurationField(),
+    )
+    return {"paused": F("paused") + held, "snoozed_at": None}
+
+
+def paused_for(handoff) -> dt.timedelta:
+    """How long snoozes hold the handoff's resolution target: those that ended, and the one on
+    (or the last, run out) to its end. Its target is due that much later."""
+    paused = handoff.paused
+    if handoff.snoozed_at is not None and handoff.snoozed_until is not None:
+        paused += max(handoff.snoozed_until - handoff.snoozed_at, dt.timedelta(0))
+    return paused
+
+
 def targets_json(handoff, targets: HandoffTargets, now: dt.datetime) -> dict[str, Any]:
     """The handoff's targets as the inbox and the API show them: when each is due, and
     whether one is breached (not met by its time)."""
+    paused = paused_for(handoff)
     first_due = handoff.created_at + targets.first_response
-    resolution_due = handoff.created_at + targets.resolution
+    resolution_due = handoff.created_at + targets.resolution + paused
     first_at = handoff.first_response_at
     resolved_at = handoff.resolved_at
     first_breached = (first_at or now) > first_due
@@ -76,6 +108,7 @@ def targets_json(handoff, targets: HandoffTargets, now: dt.datetime) -> dict[str
         "firstResponseDueAt": first_due,
         "firstRespondedAt": first_at,
         "resolutionDueAt": resolution_due,
+        "resolutionPausedSeconds": int(paused.total_seconds()),
         "breached": first_breached or resolution_breached,
         "breaches": [
             name

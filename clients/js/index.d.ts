@@ -344,7 +344,8 @@ export interface Handoff {
   priorityBand?: "urgent" | "high" | "medium" | "low";
   firstResponseDueAt?: string;
   firstRespondedAt?: string | null;
-  resolutionDueAt?: string;
+  resolutionDueAt?: string; // later by the time snoozes paused it
+  resolutionPausedSeconds?: number;
   breaches?: Array<"firstResponse" | "resolution">;
 }
 

@@ -371,7 +371,9 @@ def people_figures(
     closed = Q(resolved_at__isnull=False)
     late = Q(
         Q(first_response_at__gt=F("created_at") + target_by_band(targets, "firstResponse"))
-        | Q(resolved_at__gt=F("created_at") + target_by_band(targets, "resolution"))
+        # a snooze paused the resolution target (handover.targets): ``paused`` is final once
+        # the handoff closed
+        | Q(resolved_at__gt=F("created_at") + target_by_band(targets, "resolution") + F("paused"))
     )
     rows = (
         handoffs.values("claimed_by", "claimed_by__username", "claimed_by__first_name")

@@ -101,6 +101,9 @@
       "data-resolution-due": handoff.resolutionDueAt,
       "data-responded": handoff.firstRespondedAt ? "true" : null,
       "data-band": handoff.priorityBand,
+      // a snooze pauses the resolution target (handover/targets.py): the due time above
+      // already counts it
+      "data-paused-until": isSnoozed(handoff) ? handoff.snoozedUntil : null,
     });
   }
 
@@ -609,6 +612,8 @@
       if (handoff.id !== event.handoffId && handoff.conversationId !== event.conversationId) continue;
       handoff.snoozedUntil = event.snoozedUntil;
       if (event.woke === "customer") toast(`${handoff.customer} wrote: back from snooze.`, "info");
+      // the resolution target moved with the snooze: read its new due time
+      refreshHandoff({ type: event.type, handoffId: handoff.id, conversationId: handoff.conversationId });
     }
     renderLists();
     if (state.selected === event.conversationId) loadConversation(state.selected, { quiet: true });

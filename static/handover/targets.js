@@ -21,10 +21,18 @@
     if (Number.isNaN(due)) return;
     const left = (due - Date.now()) / 1000;
     const what = responded ? "resolve" : "first reply";
-    const text = left >= 0 ? `${what} in ${span(left)}` : `${what} ${span(-left)} overdue`;
+    // a snooze holds the resolution target (not the first reply's): the clock stands still
+    // until the snooze ends, and the due time already counts the pause
+    const pausedUntil = Date.parse(node.dataset.pausedUntil || "");
+    const paused = responded && pausedUntil > Date.now();
+    const after = (due - pausedUntil) / 1000; // what is left when the snooze ends
+    const text = !paused
+      ? left >= 0 ? `${what} in ${span(left)}` : `${what} ${span(-left)} overdue`
+      : after >= 0 ? `resolve: paused, ${span(after)} left` : `resolve: paused, ${span(-after)} overdue`;
     if (node.textContent !== text) node.textContent = text;
-    node.classList.toggle("breached", left < 0);
-    node.classList.toggle("soon", left >= 0 && left < 120);
+    node.classList.toggle("paused", paused);
+    node.classList.toggle("breached", !paused && left < 0);
+    node.classList.toggle("soon", !paused && left >= 0 && left < 120);
     node.setAttribute("role", "timer");
     node.setAttribute(
       "aria-label",

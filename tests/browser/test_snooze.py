@@ -68,3 +68,31 @@ def test_on_a_phone_every_action_of_the_open_conversation_is_in_sight(acme, page
         box = agent.get_by_role("button", name=name, exact=True).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
     screenshot(agent, "inbox-phone-actions")
+
+
+def test_a_snooze_pauses_the_resolution_clock_until_it_ends(acme, pages):  # noqa: F811
+    agent, customer = ada_and_kim(acme, pages, text="Where is my parcel?")
+    customer_says(customer, "I want to talk to a human please")
+    offer(agent, "Kim").locator("button.claim").click()
+    composer = agent.locator(".composer textarea")
+    composer.fill("Hi Kim, Ada here. Let me look.")
+    composer.press("Enter")
+    expect(customer.locator(".msg.from-human")).to_be_visible()
+    mine = agent.locator("#list-mine .item", has_text="Kim")
+    # medium priority: resolve within 24 h
+    expect(mine.locator(".target-clock")).to_have_text(re.compile(r"^resolve in 23 h 59 min$"))
+
+    agent.locator(".conv-head h2").click()
+    agent.keyboard.press("z")
+    agent.get_by_role("menuitem", name="For 1 hour").click()
+
+    clock = agent.locator("#list-snoozed .item", has_text="Kim").locator(".target-clock")
+    # it stands still: what will be left when the snooze ends
+    expect(clock).to_have_text(re.compile(r"^resolve: paused, 23 h 59 min left$"))
+    expect(clock).to_have_class(re.compile(r"\bpaused\b"))
+    screenshot(agent, "inbox-snooze-paused-target")
+
+    customer_says(customer, "Any news about it?")
+
+    expect(mine.locator(".target-clock")).to_have_text(re.compile(r"^resolve in 23 h 59 min$"))
+    assert Handoff.objects.get().snoozed_at is None

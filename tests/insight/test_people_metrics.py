@@ -4,6 +4,8 @@ customers' ratings; aggregated in the database."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -114,3 +116,17 @@ def test_the_dashboard_shows_the_people_and_charts_the_ratings(manager_client, p
     csv = manager_client.get(reverse("admin:insight_dashboard_csv"), WINDOW).content.decode()
     assert "csat.mean,,3.25" in csv
     assert "people.handled,person:ada,2" in csv
+
+
+def test_a_snooze_paused_the_resolution_target_of_a_closed_handoff(key_client, team, tenant):
+    """Urgent: resolved within 4 h. Both closed after 5 h; one was snoozed for 2 of them."""
+    _sup, billing, _tech = team
+    cleo = make_person(tenant=tenant, roles=["agent"], username="cleo")
+    snoozed, straight = (conversation(billing, when=at(3)) for _ in range(2))
+    for conv in (snoozed, straight):
+        handled(conv, by=cleo, when=at(4, 10), first=at(4, 10, 2), closed=at(4, 15), priority=45)
+    Handoff.objects.filter(conversation=snoozed).update(paused=dt.timedelta(hours=2))
+
+    (row,) = metrics(key_client)["people"]
+
+    assert (row["handled"], row["breached"]) == (2, 1)  # the one never snoozed

@@ -358,7 +358,8 @@ class Handoff(TypedDict, total=False):
     priorityBand: str  # urgent, high, medium, low
     firstResponseDueAt: str
     firstRespondedAt: str | None
-    resolutionDueAt: str
+    resolutionDueAt: str  # later by the time snoozes paused it
+    resolutionPausedSeconds: int
     breaches: list[str]  # firstResponse, resolution
 
 
