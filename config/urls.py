@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("agents.api")),
     path("", include("agents.rules_api")),
     path("", include("orchestration.rule_tester_api")),
+    path("", include("orchestration.erasure_api")),
     path("", include("agents.workflows_api")),
     path("", include("agents.intents_api")),
     path("", include("agents.settings_api")),

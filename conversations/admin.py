@@ -30,6 +30,7 @@ from conversations.models import (
     CustomerBlock,
     DecisionEvent,
     EmailChannel,
+    Erasure,
     Message,
 )
 from core.admin_scoping import (
@@ -37,8 +38,10 @@ from core.admin_scoping import (
     TenantScopedForm,
     TenantScopedTabularInline,
 )
-from core.errors import Invalid
+from core.errors import DomainError, Invalid
 from core.models import Tenant
+from core.principals import Principal
+from orchestration.erasure import customer_erase, erasure_preview
 
 
 class IntentForm(TenantScopedForm):
@@ -339,3 +342,107 @@ class CustomerBlockAdmin(TenantScopedAdmin):
         if not change:
             obj.blocked_by = request.user
         super().save_model(request, obj, form, change)
+
+
+class ErasureForm(TenantScopedForm):
+    """Erase a customer's data at their request: what would go is shown first, and done only
+    once the manager confirms it (orchestration.erasure)."""
+
+    value = forms.CharField(
+        max_length=254,
+        help_text="The e-mail address (any case), the customer id your channel sends, or a "
+        "conversation's id (its customer: their customer id and e-mail address).",
+    )
+    confirm = forms.BooleanField(
+        required=False,
+        label="Erase for good",
+        help_text="Every conversation of this customer is deleted with its messages, files, "
+        "notes and approvals. It cannot be undone.",
+    )
+
+    class Meta:
+        model = Erasure
+        fields = ["kind"]
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = cleaned.get("tenant")  # a superuser's choice; a manager's is set already
+        tenant_id = chosen.pk if chosen is not None else self.instance.tenant_id
+        if self.errors or tenant_id is None:
+            return cleaned
+        try:
+            found = erasure_preview(
+                tenant_id=tenant_id, kind=cleaned.get("kind"), value=cleaned.get("value")
+            )
+        except Invalid as exc:
+            for field, problems in exc.fields.items():
+                self.add_error(field if field in self.fields else None, " ".join(problems))
+            return cleaned
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+        if not cleaned.get("confirm"):
+            self.add_error(
+                "confirm",
+                f"This erases {found['conversations']} conversation(s), "
+                f"{found['messages']} message(s) and {found['files']} file(s) for good: "
+                "tick to confirm.",
+            )
+        return cleaned
+
+
+@admin.register(Erasure)
+class ErasureAdmin(TenantScopedAdmin):
+    """Customers' data erased at their request. A row is the proof it was done (the customer
+    only as a keyed hash); it is never changed or deleted."""
+
+    form = ErasureForm
+    list_display = ["__str__", "kind", "erased_by", "conversations", "messages", "files"]
+    list_filter = ["kind"]
+    readonly_fields = [
+        "kind",
+        "value_hash",
+        "erased_by",
+        "conversations",
+        "messages",
+        "files",
+        "created_at",
+    ]
+
+    def get_fields(self, request, obj=None):
+        if obj is not None:
+            return self.readonly_fields
+        return (["tenant"] if request.user.is_superuser else []) + ["kind", "value", "confirm"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        erasure = customer_erase(
+            tenant_id=obj.tenant_id,
+            kind=form.cleaned_data["kind"],
+            value=form.cleaned_data["value"],
+            by=Principal(user=request.user),
+        )
+        obj.pk, obj.created_at = erasure.pk, erasure.created_at
+        obj.value_hash, obj.erased_by = erasure.value_hash, erasure.erased_by
+        obj.conversations, obj.messages, obj.files = (
+            erasure.conversations,
+            erasure.messages,
+            erasure.files,
+        )
+        obj._state.adding = False
+
+    def response_add(self, request, obj, post_url_continue=None):
+        self.message_user(
+            request,
+            f"Erased {obj.conversations} conversation(s), {obj.messages} message(s) and "
+            f"{obj.files} file(s).",
+            messages.SUCCESS,
+        )
+        return self.response_post_save_add(request, obj)

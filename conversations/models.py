@@ -495,3 +495,33 @@ class CustomerBlock(TenantOwned):
     def __str__(self) -> str:
         shown = "a web chat visitor" if self.kind == BlockKind.ADDRESS else self.value
         return f"{self.get_kind_display()}: {shown}"
+
+
+class ErasureKind(models.TextChoices):
+    CUSTOMER = "customer", "Customer id"
+    EMAIL = "email", "E-mail address"
+    CONVERSATION = "conversation", "The customer of a conversation"
+
+
+class Erasure(TenantOwned):
+    """A customer's data erased at their request (``orchestration.erasure``): their
+    conversations deleted with everything in them. The row is what is left to show it was done:
+    who asked for it, when, and how much went, with the customer only as a keyed hash of what
+    named them (the same name gives the same hash, so "was kim@example.com erased?" can be
+    answered, but the row does not say who it was)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=ErasureKind.choices)
+    value_hash = models.CharField(max_length=64)
+    erased_by = models.CharField(max_length=200, help_text="The person or integration.")
+    conversations = models.PositiveIntegerField(default=0)
+    messages = models.PositiveIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "value_hash"], name="erasure_by_hash")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} erased on {self.created_at:%Y-%m-%d}"

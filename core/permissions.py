@@ -433,6 +433,14 @@ API: Mapping[str, Grant] = _by_operation(
             "Unblocking, as in the admin.",
         ),
         *_rows(
+            "GET POST",
+            "/api/v1/erasures",
+            CONFIGURES,
+            "Erasing a customer's data at their request (every conversation of theirs, for "
+            "good), and the erasures made: a manager's, or an integration's (a privacy tool). "
+            "Human agents and approvers cannot erase.",
+        ),
+        *_rows(
             "GET",
             "/api/v1/canned-replies",
             {MANAGER: ALL, AGENT: ALL, KEY: ALL},
@@ -675,6 +683,11 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "A private note its author edited, for the inbox's threads (never the customer).",
         ),
         Grant("conversation.updated", AGENTS, "A conversation's state, for the inbox."),
+        Grant(
+            "conversation.erased",
+            AGENTS,
+            "A customer's conversations were erased at their request: the inbox drops them.",
+        ),
         Grant(
             "handoff.prioritized",
             AGENTS,

@@ -566,6 +566,7 @@ TEAM_KINDS = frozenset(
         "handoff.snoozed",
         "handoff.prioritized",
         "conversation.updated",
+        "conversation.erased",
         "customer.updated",
         "presence",
     }
@@ -800,10 +801,16 @@ class CustomerConsumer(JsonConsumer):
             conversation_receive_message(conversation=conversation, text=text)
         except DomainError as exc:  # resolved: it takes no more messages
             return refused_frame(exc)
+        except Conversation.DoesNotExist:  # erased (orchestration.erasure)
+            return refused_frame(NotFound("This conversation no longer exists."))
         return None
 
     async def broadcast(self, message):
         event = dict(message["event"])
+        if event.get("type") == "conversation.erased":  # orchestration.erasure: no more of it
+            await self.send_json(event)
+            await self.close(code=4404)  # as for a conversation that is not there
+            return
         if event.get("type") == "message.created" and "message" not in event:
             found = await socket_db(_message)(self.tenant_id, event.get("messageId"))
             if found is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -71,7 +71,7 @@ from core.json_input import (
 )
 from core.limits import MAX_MESSAGE_TEXT, message_text, size_text
 from core.models import Membership, Tenant
-from core.permissions import page_door, page_reach
+from core.permissions import admin_allowed, page_door, page_reach
 from core.scoping import membership_of
 from handover.assignment import handoff_give
 from handover.blocking import customer_block
@@ -614,6 +614,15 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
             "bands": BANDS,
             "started_on": _website_page((conversation.customer_attributes or {}).get("page"), None),
             "history_url": reverse("inbox-history"),
+            # a manager erases the customer's data at their request, in the admin, which
+            # says what would go before it is done (orchestration.erasure)
+            "erase_url": (
+                reverse("admin:conversations_erasure_add")
+                + "?"
+                + urlencode({"kind": "conversation", "value": str(conversation.pk)})
+                if admin_allowed(request.user)
+                else None
+            ),
         },
     )
 

@@ -318,11 +318,11 @@ def apply(
 ) -> TurnResult | None:
     """Apply a run's outcome in one short transaction, if nothing moved since the turn was
     decided; otherwise drop it with a ``turn.dropped`` event. None when it was applied
-    already (a second delivery of the task)."""
+    already (a second delivery of the task), or the conversation is gone."""
     with transaction.atomic(), events_buffered():
         conv = conversation_locked(conversation_id)
-        if conv is None:
-            raise Conversation.DoesNotExist(f"conversation {conversation_id}")
+        if conv is None:  # erased while its agent ran (orchestration.erasure): nobody to tell
+            return None
         if _applied(conv, ai_turn):
             return None
         stale = _stale(conv, ai_turn)

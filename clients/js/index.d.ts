@@ -316,6 +316,18 @@ export interface Block {
   createdAt: string;
 }
 
+export interface Erasure {
+  id: number;
+  kind: 'email' | 'customer' | 'conversation';
+  /** a keyed hash of how the customer was named: never the name */
+  valueHash: string;
+  erasedBy: string;
+  conversations: number;
+  messages: number;
+  files: number;
+  createdAt: string;
+}
+
 export interface CannedReply {
   id: number;
   shortcut: string;
@@ -516,6 +528,10 @@ export class Client {
     list(): Promise<Block[]>;
     create(block: { kind: 'email' | 'customer'; value: string; reason?: string }): Promise<Block>;
     delete(blockId: number): Promise<void>;
+  };
+  erasures: {
+    list(): Promise<Erasure[]>;
+    create(erasure: { kind: 'email' | 'customer' | 'conversation'; value: string }): Promise<Erasure>;
   };
   cannedReplies: {
     list(): Promise<CannedReply[]>;

@@ -135,6 +135,7 @@ export class Client {
     this.handoffs = new Handoffs(this);
     this.cannedReplies = new CannedReplies(this);
     this.blocks = new Blocks(this);
+    this.erasures = new Erasures(this);
     this.mentions = new Mentions(this);
     this.stacks = new Stacks(this);
     this.metrics = new Metrics(this);
@@ -446,6 +447,13 @@ class Blocks extends Resource {
   create({ kind, value, reason }) { return this._call('v1_blocks_create', { body: { kind, value, reason } }); }
   /** Unblock. */
   delete(blockId) { return this._call('v1_blocks_destroy', { path: { block_id: blockId } }); }
+}
+
+/** Erasing a customer's data at their request: every conversation of theirs, for good. */
+class Erasures extends Resource {
+  list() { return this._call('v1_erasures_list'); }
+  /** Erase the customer named by an e-mail address (`kind: 'email'`), a customer id (`'customer'`) or a conversation's id (`'conversation'`: its customer). */
+  create({ kind, value }) { return this._call('v1_erasures_create', { body: { kind, value } }); }
 }
 
 class CannedReplies extends Resource {

@@ -66,6 +66,9 @@ export const OPERATIONS = Object.freeze({
   v1_blocks_list: ['GET', '/api/v1/blocks', 'blocks.list'],
   v1_blocks_create: ['POST', '/api/v1/blocks', 'blocks.create'],
   v1_blocks_destroy: ['DELETE', '/api/v1/blocks/{block_id}', 'blocks.delete'],
+  // customers' data erased at their request
+  v1_erasures_list: ['GET', '/api/v1/erasures', 'erasures.list'],
+  v1_erasures_create: ['POST', '/api/v1/erasures', 'erasures.create'],
   // canned replies
   v1_canned_replies_list: ['GET', '/api/v1/canned-replies', 'cannedReplies.list'],
   v1_canned_replies_create: ['POST', '/api/v1/canned-replies', 'cannedReplies.create'],

@@ -273,6 +273,7 @@
       case "message.send.result": sendResult(event); break;
       case "message.updated": if (event.message) messageUpdated(event.message); break;
       case "conversation.updated": conversationUpdated(event); break;
+      case "conversation.erased": conversationsErased(event.conversationIds || []); break;
       case "handoff.snoozed": snoozed(event); break;
       case "handoff.prioritized": prioritized(event); break;
       case "agent.typing": agentTyping(event); break;
@@ -549,6 +550,20 @@
       state.detail.conversation.state = event.state;
       renderDetail(state.detail);
     }
+  }
+
+  // A customer's conversations were erased at their request (orchestration/erasure.py): their
+  // cards go, and the one open here is no more.
+  function conversationsErased(ids) {
+    for (const id of ids) conversationUpdated({ conversationId: id, state: "resolved" });
+    if (!ids.includes(state.selected)) return;
+    state.selected = null;
+    state.detail = null;
+    pane.replaceChildren(h("div", { class: "placeholder" },
+      h("h2", {}, "This conversation was erased"),
+      h("p", {}, "Its customer's data was erased at their request: nothing of it is kept.")));
+    details.replaceChildren();
+    toast("A conversation you had open was erased at the customer's request.", "info");
   }
 
   function setOnline(names) {

@@ -448,3 +448,24 @@ def test_intents_extend_and_switch_off_through_the_client(docs_tenant, server_ur
     assert listed["greeting"]["enabled"] is False and listed["human_agent"]["enabled"] is True
     assert list(raised.value.fields) == ["keywords"]
     assert {i["name"]: i for i in client.intents.list()}["greeting"]["enabled"] is True
+
+
+def test_an_integration_erases_a_customer_at_their_request(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    kept = client.conversations.create(
+        {"agentId": "agent-billing", "channel": "api", "customer": {"id": "py-keep"}}
+    )
+    for _ in range(2):
+        client.conversations.create(
+            {"agentId": "agent-billing", "channel": "api", "customer": {"id": "py-erase"}}
+        )
+
+    erased = client.erasures.create(kind="customer", value="py-erase")
+    with pytest.raises(ValidationError) as refused:
+        client.erasures.create(kind="phone", value="+44")
+
+    assert (erased["kind"], erased["conversations"]) == ("customer", 2)
+    assert "py-erase" not in json.dumps(erased)  # a keyed hash, never the name
+    assert [e["id"] for e in client.erasures.list()] == [erased["id"]]
+    assert list(refused.value.fields) == ["kind"]
+    assert client.conversations.get(kept["id"])["id"] == kept["id"]

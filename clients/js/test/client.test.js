@@ -326,3 +326,16 @@ test('intents extend the built-in ones and a built-in may be switched off', live
   assert.equal(after.thanks.enabled, true);
   assert.equal(after.security_incident, undefined);
 });
+
+test('an integration erases a customer at their request, and is refused a bad kind', live, async () => {
+  await client().conversations.create({ agentId: 'agent-billing', channel: 'api', customer: { id: 'js-erase' } });
+  const erased = await client().erasures.create({ kind: 'customer', value: 'js-erase' });
+  assert.equal(erased.conversations, 1);
+  assert.ok(!JSON.stringify(erased).includes('js-erase'));
+  assert.ok((await client().erasures.list()).some((e) => e.id === erased.id));
+  await assert.rejects(client().erasures.create({ kind: 'phone', value: '+44' }), (error) => {
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(Object.keys(error.fields), ['kind']);
+    return true;
+  });
+});

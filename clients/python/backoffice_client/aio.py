@@ -32,6 +32,7 @@ from .types import (
     Conversation,
     ConversationInput,
     DecisionEvent,
+    Erasure,
     Handoff,
     Intent,
     IntentInput,
@@ -86,6 +87,7 @@ class AsyncClient:
         self.handoffs = AsyncHandoffs(self)
         self.canned_replies = AsyncCannedReplies(self)
         self.blocks = AsyncBlocks(self)
+        self.erasures = AsyncErasures(self)
         self.mentions = AsyncMentionsOfMine(self)
         self.stacks = AsyncStacks(self)
         self.metrics = AsyncMetrics(self)
@@ -605,6 +607,18 @@ class AsyncBlocks(_AsyncResource):
     async def delete(self, block_id: int) -> None:
         """Unblock."""
         await self._call(Call("v1_blocks_destroy", {"block_id": block_id}))
+
+
+class AsyncErasures(_AsyncResource):
+    """Erasing a customer's data at their request: every conversation of theirs, for good."""
+
+    async def list(self) -> builtins.list[Erasure]:
+        return await self._call(Call("v1_erasures_list"))
+
+    async def create(self, *, kind: str, value: str) -> Erasure:
+        """Erase the customer named by an e-mail address (``kind="email"``), a customer id
+        (``"customer"``) or a conversation's id (``"conversation"``: its customer)."""
+        return await self._call(Call("v1_erasures_create", body={"kind": kind, "value": value}))
 
 
 class AsyncCannedReplies(_AsyncResource):

@@ -30,6 +30,7 @@ from .types import (
     Conversation,
     ConversationInput,
     DecisionEvent,
+    Erasure,
     Handoff,
     Intent,
     IntentInput,
@@ -92,6 +93,7 @@ class Client:
         self.handoffs = Handoffs(self)
         self.canned_replies = CannedReplies(self)
         self.blocks = Blocks(self)
+        self.erasures = Erasures(self)
         self.mentions = MentionsOfMine(self)
         self.stacks = Stacks(self)
         self.metrics = Metrics(self)
@@ -616,6 +618,18 @@ class Blocks(_Resource):
     def delete(self, block_id: int) -> None:
         """Unblock."""
         self._call(Call("v1_blocks_destroy", {"block_id": block_id}))
+
+
+class Erasures(_Resource):
+    """Erasing a customer's data at their request: every conversation of theirs, for good."""
+
+    def list(self) -> builtins.list[Erasure]:
+        return self._call(Call("v1_erasures_list"))
+
+    def create(self, *, kind: str, value: str) -> Erasure:
+        """Erase the customer named by an e-mail address (``kind="email"``), a customer id
+        (``"customer"``) or a conversation's id (``"conversation"``: its customer)."""
+        return self._call(Call("v1_erasures_create", body={"kind": kind, "value": value}))
 
 
 class CannedReplies(_Resource):

@@ -138,6 +138,9 @@ OPERATIONS: dict[str, Operation] = {
     "v1_blocks_list": Operation("GET", "/api/v1/blocks", "blocks.list"),
     "v1_blocks_create": Operation("POST", "/api/v1/blocks", "blocks.create"),
     "v1_blocks_destroy": Operation("DELETE", "/api/v1/blocks/{block_id}", "blocks.delete"),
+    # customers' data erased at their request
+    "v1_erasures_list": Operation("GET", "/api/v1/erasures", "erasures.list"),
+    "v1_erasures_create": Operation("POST", "/api/v1/erasures", "erasures.create"),
     # canned replies
     "v1_canned_replies_list": Operation("GET", "/api/v1/canned-replies", "canned_replies.list"),
     "v1_canned_replies_create": Operation(

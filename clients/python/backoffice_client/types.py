@@ -330,6 +330,17 @@ class Block(TypedDict):
     createdAt: str
 
 
+class Erasure(TypedDict):
+    id: int
+    kind: str  # email, customer or conversation
+    valueHash: str  # a keyed hash of how the customer was named: never the name
+    erasedBy: str
+    conversations: int
+    messages: int
+    files: int
+    createdAt: str
+
+
 class CannedReply(TypedDict):
     id: int
     shortcut: str
