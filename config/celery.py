@@ -51,6 +51,11 @@ SCHEDULE: dict[str, tuple[str, float]] = {
         "conversations.sweep_file_retention",
         3600,
     ),
+    # conversations resolved longer ago than the tenant keeps them (its admin page)
+    "Conversations: past the tenant's retention": (
+        "orchestration.sweep_conversation_retention",
+        3600,
+    ),
 }
 
 app.conf.beat_schedule = {

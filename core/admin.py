@@ -64,6 +64,7 @@ class TenantAdmin(TenantScopedAdmin):
         ("The chat on your website", {"fields": ["chat_website_origins", "chat_snippet"]}),
         ("Conversations with people", {"fields": ["assign_queue", "resolve_quiet_after"]}),
         ("Files", {"fields": ["file_retention_days", "files_limit_mb", "files_stored"]}),
+        ("How long conversations are kept", {"fields": ["conversation_retention_days"]}),
     ]
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):

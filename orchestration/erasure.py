@@ -110,6 +110,10 @@ def erasure_preview(*, tenant_id: int, kind: Any, value: Any) -> dict[str, int]:
     _kept, mine, _emails = _named(tenant_id, kind, value)
     ids = list(Conversation.objects.filter(mine, tenant_id=tenant_id).values_list("pk", flat=True))
     _nothing_in_flight(tenant_id, ids)
+    return _counted(tenant_id, ids)
+
+
+def _counted(tenant_id: int, ids: list) -> dict[str, int]:
     return {
         "conversations": len(ids),
         "messages": Message.objects.filter(tenant_id=tenant_id, conversation_id__in=ids).count(),
@@ -137,29 +141,38 @@ def customer_erase(*, tenant_id: int, kind: Any, value: Any, by: Principal) -> E
                 reason="erased at the customer's request",
                 holder=conversation.assignee if conversation.state == State.WITH_HUMAN else None,
             )
-    messages = Message.objects.filter(tenant_id=tenant_id, conversation_id__in=ids).count()
-    files = Attachment.objects.filter(tenant_id=tenant_id, conversation_id__in=ids).count()
-    Conversation.objects.filter(tenant_id=tenant_id, pk__in=ids).delete()
+    gone = conversations_delete(tenant_id, ids)
     if emails:  # the mails that opened no conversation (a blocked sender's)
         InboundEmail.objects.filter(tenant_id=tenant_id, sender__in=emails).delete()
-    erasure = Erasure.objects.create(
+    return Erasure.objects.create(
         tenant_id=tenant_id,
         kind=kind,
         value_hash=erasure_hash(kind, kept),
         erased_by=by.label or "system",
-        conversations=len(ids),
-        messages=messages,
-        files=files,
+        **gone,
     )
-    if ids:
-        shown = [str(pk) for pk in ids]
-        notify_on_commit(
-            [tenant_inbox_group(tenant_id)],
-            {"type": "conversation.erased", "conversationIds": shown},
-        )
-        for pk in shown:
-            notify_on_commit([conversation_group(pk)], {"type": "conversation.erased"})
-    return erasure
+
+
+def conversations_delete(tenant_id: int, ids: list) -> dict[str, int]:
+    """Inside the caller's transaction, holding the rows' locks: delete the tenant's
+    conversations ``ids`` with everything in them (their stored files go once it commits),
+    and tell the inboxes and the customers' open chats once it commits. What went, counted."""
+    gone = _counted(tenant_id, ids)
+    if not ids:
+        return gone
+    Conversation.objects.filter(tenant_id=tenant_id, pk__in=ids).delete()
+    shown = [str(pk) for pk in ids]
+    notify_on_commit(
+        [tenant_inbox_group(tenant_id)], {"type": "conversation.erased", "conversationIds": shown}
+    )
+    for pk in shown:
+        notify_on_commit([conversation_group(pk)], {"type": "conversation.erased"})
+    return gone
+
+
+# an approval or an action of the conversation still under way: not deleted under it
+IN_FLIGHT_APPROVALS = (ApprovalStatus.PENDING, ApprovalStatus.APPROVED)
+IN_FLIGHT_EXECUTIONS = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
 
 def _nothing_in_flight(tenant_id: int, ids: list) -> None:
@@ -167,7 +180,7 @@ def _nothing_in_flight(tenant_id: int, ids: list) -> None:
         ApprovalRequest.objects.filter(
             tenant_id=tenant_id,
             conversation_id__in=ids,
-            status__in=(ApprovalStatus.PENDING, ApprovalStatus.APPROVED),
+            status__in=IN_FLIGHT_APPROVALS,
         )
         .values_list("pk", flat=True)
         .first()
@@ -180,7 +193,7 @@ def _nothing_in_flight(tenant_id: int, ids: list) -> None:
     running = ActionExecution.objects.filter(
         tenant_id=tenant_id,
         conversation_id__in=ids,
-        status__in=(ExecutionStatus.QUEUED, ExecutionStatus.RUNNING),
+        status__in=IN_FLIGHT_EXECUTIONS,
     ).exists()
     if running:
         raise ErasureRefused(

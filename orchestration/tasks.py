@@ -8,6 +8,8 @@ from django.db import DatabaseError, connection, transaction
 
 from handover.services import BUILD_PACK_TASK
 from orchestration.packs import pack_build
+from orchestration.retention import TASK_NAME as RETENTION_TASK
+from orchestration.retention import conversations_retention_sweep
 from orchestration.silence import TASK_NAME, silence_sweep
 from orchestration.turn import RUN_TURN_TASK, SWEEP_TURNS_TASK
 from orchestration.turns import execute, turn_sweep
@@ -17,6 +19,12 @@ from orchestration.turns import execute, turn_sweep
 def sweep_silence() -> int:
     """Stall conversations that went silent (safe to run twice, or two at once)."""
     return silence_sweep()
+
+
+@shared_task(name=RETENTION_TASK, acks_late=True, ignore_result=True, soft_time_limit=300)
+def sweep_conversation_retention() -> int:
+    """Delete conversations past their tenant's retention (safe to run twice, or at once)."""
+    return conversations_retention_sweep()
 
 
 @shared_task(

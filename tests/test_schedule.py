@@ -16,6 +16,7 @@ SWEEPS = {
     "approvals.expire_pending",
     "conversations.sweep_unsent_attachments",
     "conversations.sweep_file_retention",
+    "orchestration.sweep_conversation_retention",
     "orchestration.sweep_alerts",
     "orchestration.sweep_turns",
     "handover.assign_queues",

@@ -136,6 +136,15 @@ class Tenant(models.Model):
         "it is resolved; their names stay in the transcript. Empty: kept as long as the "
         "conversation.",
     )
+    conversation_retention_days = models.PositiveIntegerField(
+        "delete resolved conversations after (days)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(7), MaxValueValidator(3650)],
+        help_text="A conversation is deleted with everything in it (messages, files, notes, "
+        "approvals) this many days after it was resolved, e.g. 730 for two years. One whose "
+        "approval or action is still under way waits for it. Empty: kept for ever.",
+    )
     files_limit_mb = models.PositiveIntegerField(
         "file storage limit (MB)",
         null=True,
