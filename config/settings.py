@@ -490,7 +490,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # one name for the priority bands, whichever field carries them (priorityBand, priority)
-    "ENUM_NAME_OVERRIDES": {"PriorityBandEnum": "agents.orchestrator_settings.BANDS"},
+    "ENUM_NAME_OVERRIDES": {
+        "PriorityBandEnum": "agents.orchestrator_settings.BANDS",
+        "ErasureKindEnum": "conversations.models.ErasureKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api_schema.document_errors",

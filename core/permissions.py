@@ -442,6 +442,13 @@ API: Mapping[str, Grant] = _by_operation(
         ),
         *_rows(
             "GET",
+            "/api/v1/customer-data",
+            CONFIGURES,
+            "Everything kept about a customer, to send them at their request: whoever may "
+            "erase it may read it all at once.",
+        ),
+        *_rows(
+            "GET",
             "/api/v1/canned-replies",
             {MANAGER: ALL, AGENT: ALL, KEY: ALL},
             "The team's canned replies: human agents insert them in the inbox; managers and "

@@ -623,6 +623,15 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
                 if admin_allowed(request.user)
                 else None
             ),
+            "export_url": (
+                reverse("api-customer-data")
+                + "?"
+                + urlencode(
+                    {"kind": "conversation", "value": str(conversation.pk), "download": "1"}
+                )
+                if admin_allowed(request.user)
+                else None
+            ),
         },
     )
 

@@ -65,7 +65,7 @@ def erasure_hash(kind: str, value: str) -> str:
     return salted_hmac(_SALT, f"{kind}:{value}", algorithm="sha256").hexdigest()
 
 
-def _named(tenant_id: int, kind: Any, value: Any) -> tuple[str, Q, list[str]]:
+def customer_named(tenant_id: int, kind: Any, value: Any) -> tuple[str, Q, list[str]]:
     """The customer's name as kept (checked), the conversations that are theirs, and the
     e-mail addresses whose dropped mails go too. Invalid naming ``kind`` or ``value``."""
     if kind == ErasureKind.CONVERSATION:
@@ -107,7 +107,7 @@ def _uuid(value: Any) -> str:
 def erasure_preview(*, tenant_id: int, kind: Any, value: Any) -> dict[str, int]:
     """What erasing would delete now (no lock: the admin's confirmation shows it), checked as
     the erasure checks it (Invalid, ErasureRefused)."""
-    _kept, mine, _emails = _named(tenant_id, kind, value)
+    _kept, mine, _emails = customer_named(tenant_id, kind, value)
     ids = list(Conversation.objects.filter(mine, tenant_id=tenant_id).values_list("pk", flat=True))
     _nothing_in_flight(tenant_id, ids)
     return _counted(tenant_id, ids)
@@ -125,7 +125,7 @@ def _counted(tenant_id: int, ids: list) -> dict[str, int]:
 def customer_erase(*, tenant_id: int, kind: Any, value: Any, by: Principal) -> Erasure:
     """Erase the customer named by ``kind`` and ``value`` in the tenant; the ``Erasure``
     recorded. Naming nobody with a conversation erases nothing, and is recorded as such."""
-    kept, mine, emails = _named(tenant_id, kind, value)
+    kept, mine, emails = customer_named(tenant_id, kind, value)
     conversations = list(
         Conversation.objects.select_for_update(of=("self",))
         .select_related("assignee")

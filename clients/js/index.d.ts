@@ -316,6 +316,14 @@ export interface Block {
   createdAt: string;
 }
 
+export interface CustomerData {
+  exportedAt: string;
+  named: { kind: string; value: string };
+  /** more conversations than one export holds (500) */
+  truncated: boolean;
+  conversations: Array<{ id: string; channel: string; state: string; createdAt: string; resolvedAt: string | null; customer: { id: string; name: string; email: string; attributes: Record<string, Json> }; messages: Message[]; approvals: Array<{ action: string; params: Record<string, Json>; status: string; createdAt: string; decidedAt: string | null }>; rating: number | null }>;
+}
+
 export interface Erasure {
   id: number;
   kind: 'email' | 'customer' | 'conversation';
@@ -528,6 +536,9 @@ export class Client {
     list(): Promise<Block[]>;
     create(block: { kind: 'email' | 'customer'; value: string; reason?: string }): Promise<Block>;
     delete(blockId: number): Promise<void>;
+  };
+  customerData: {
+    get(customer: { kind: 'email' | 'customer' | 'conversation'; value: string }): Promise<CustomerData>;
   };
   erasures: {
     list(): Promise<Erasure[]>;

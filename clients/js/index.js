@@ -136,6 +136,7 @@ export class Client {
     this.cannedReplies = new CannedReplies(this);
     this.blocks = new Blocks(this);
     this.erasures = new Erasures(this);
+    this.customerData = new CustomerDataOf(this);
     this.mentions = new Mentions(this);
     this.stacks = new Stacks(this);
     this.metrics = new Metrics(this);
@@ -454,6 +455,12 @@ class Erasures extends Resource {
   list() { return this._call('v1_erasures_list'); }
   /** Erase the customer named by an e-mail address (`kind: 'email'`), a customer id (`'customer'`) or a conversation's id (`'conversation'`: its customer). */
   create({ kind, value }) { return this._call('v1_erasures_create', { body: { kind, value } }); }
+}
+
+/** Everything kept about a customer, to send them at their request. */
+class CustomerDataOf extends Resource {
+  /** The customer named by an e-mail address (`kind: 'email'`), a customer id (`'customer'`) or a conversation's id (`'conversation'`: its customer). */
+  get({ kind, value }) { return this._call('v1_customer_data_retrieve', { query: { kind, value } }); }
 }
 
 class CannedReplies extends Resource {

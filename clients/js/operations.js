@@ -69,6 +69,7 @@ export const OPERATIONS = Object.freeze({
   // customers' data erased at their request
   v1_erasures_list: ['GET', '/api/v1/erasures', 'erasures.list'],
   v1_erasures_create: ['POST', '/api/v1/erasures', 'erasures.create'],
+  v1_customer_data_retrieve: ['GET', '/api/v1/customer-data', 'customerData.get'],
   // canned replies
   v1_canned_replies_list: ['GET', '/api/v1/canned-replies', 'cannedReplies.list'],
   v1_canned_replies_create: ['POST', '/api/v1/canned-replies', 'cannedReplies.create'],

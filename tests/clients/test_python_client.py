@@ -450,7 +450,7 @@ def test_intents_extend_and_switch_off_through_the_client(docs_tenant, server_ur
     assert {i["name"]: i for i in client.intents.list()}["greeting"]["enabled"] is True
 
 
-def test_an_integration_erases_a_customer_at_their_request(docs_tenant, server_url):
+def test_an_integration_exports_then_erases_a_customer_at_their_request(docs_tenant, server_url):
     client = make_client(server_url, docs_tenant.api_key)
     kept = client.conversations.create(
         {"agentId": "agent-billing", "channel": "api", "customer": {"id": "py-keep"}}
@@ -460,10 +460,13 @@ def test_an_integration_erases_a_customer_at_their_request(docs_tenant, server_u
             {"agentId": "agent-billing", "channel": "api", "customer": {"id": "py-erase"}}
         )
 
+    exported = client.customer_data.get(kind="customer", value="py-erase")
     erased = client.erasures.create(kind="customer", value="py-erase")
     with pytest.raises(ValidationError) as refused:
         client.erasures.create(kind="phone", value="+44")
 
+    assert len(exported["conversations"]) == 2
+    assert exported["conversations"][0]["customer"]["id"] == "py-erase"
     assert (erased["kind"], erased["conversations"]) == ("customer", 2)
     assert "py-erase" not in json.dumps(erased)  # a keyed hash, never the name
     assert [e["id"] for e in client.erasures.list()] == [erased["id"]]

@@ -337,3 +337,89 @@ def test_a_managers_conversation_page_leads_to_the_erasure_of_its_customer(
     form = manager_client.get(start.replace("&amp;", "&")).content.decode()
     assert f'value="{handoff.conversation_id}"' in form
     assert '<option value="conversation" selected>' in form
+    export = (
+        f"/api/v1/customer-data?kind=conversation&amp;value={handoff.conversation_id}"
+        "&amp;download=1"
+    )
+    assert (
+        export in link and "Download this customer" not in as_person(ada).get(page).content.decode()
+    )
+    downloaded = manager_client.get(export.replace("&amp;", "&"))
+    assert downloaded.status_code == 200
+    assert downloaded.json()["conversations"][0]["id"] == str(handoff.conversation_id)
+
+
+# --- the export: what is kept about them, to send them ----------------------------------------
+
+
+def test_the_export_holds_every_conversation_of_theirs_with_messages_notes_approvals_rating(
+    key_client, team, tenant, globex, online, ada, django_assert_num_queries
+):
+    from handover.models import CsatRating
+    from handover.services import note_post
+    from orchestration.customer_export import customer_export
+
+    first = opened(key_client, "c-kim", email="kim@example.com")
+    handoff = handed_over(key_client, customer="c-kim")
+    handoff_claim(handoff=handoff, user=ada)
+    note_post(conversation=handoff.conversation, user=ada, text="Kim prefers e-mail.")
+    ApprovalRequest.objects.create(
+        tenant=tenant,
+        conversation=first,
+        action="issue_refund",
+        params={"amount": 40},
+        idempotency_key="k-1",
+        requested_by_label="agent:agent-sup",
+        expires_at=timezone.now() + dt.timedelta(hours=1),
+    )
+    CsatRating.objects.create(tenant=tenant, conversation=first, score=4)
+    opened(key_client, "c-lee")
+
+    with django_assert_num_queries(4):  # whatever the number of conversations
+        exported = customer_export(tenant_id=tenant.pk, kind="customer", value="c-kim")
+
+    assert [c["id"] for c in exported["conversations"]] == [
+        str(first.pk),
+        str(handoff.conversation_id),
+    ]
+    one, two = exported["conversations"]
+    assert one["customer"]["email"] == "kim@example.com"
+    assert "Where is my parcel?" in [m["text"] for m in one["messages"]]
+    assert one["approvals"] == [
+        {
+            "action": "issue_refund",
+            "params": {"amount": 40},
+            "status": "pending",
+            "createdAt": one["approvals"][0]["createdAt"],
+            "decidedAt": None,
+        }
+    ]
+    assert (one["rating"], two["rating"]) == (4, None)
+    assert "Kim prefers e-mail." in [m["text"] for m in two["messages"] if m["role"] == "note"]
+    assert exported["truncated"] is False
+
+
+def test_the_export_door_is_a_managers_or_an_integrations_and_keeps_to_the_tenant(
+    key_client, team, tenant, globex, online, ada
+):
+    conversation, _, photo = chat_with_a_photo()
+    url = f"/api/v1/customer-data?kind=conversation&value={conversation.pk}"
+    _, raw = make_api_key(tenant=globex)
+    other = Client(headers={"Authorization": f"Bearer {raw}"})
+
+    got = key_client.get(url + "&download=1")
+
+    assert got.status_code == 200, got.json()
+    assert got["Content-Disposition"].startswith('attachment; filename="customer-data-')
+    (only,) = got.json()["conversations"]
+    (sent,) = [m for m in only["messages"] if m.get("attachments")]
+    link = sent["attachments"][0]["url"]
+    assert b"".join(Client().get(link).streaming_content) == PNG
+    assert as_person(ada).get(url).status_code == 403
+    assert other.get(url).status_code == 400  # not a conversation of globex's
+    assert key_client.get("/api/v1/customer-data?kind=email&value=%00").status_code == 400
+    bad = key_client.get("/api/v1/customer-data?kind=email&value=nope")
+    assert bad.status_code == 400 and list(bad.json()["error"]["fields"]) == ["value"]
+    missing = key_client.get("/api/v1/customer-data")
+    assert missing.status_code == 400 and list(missing.json()["error"]["fields"]) == ["kind"]
+    assert photo.filename == "heel.png"

@@ -327,8 +327,11 @@ test('intents extend the built-in ones and a built-in may be switched off', live
   assert.equal(after.security_incident, undefined);
 });
 
-test('an integration erases a customer at their request, and is refused a bad kind', live, async () => {
+test('an integration exports then erases a customer at their request, and is refused a bad kind', live, async () => {
   await client().conversations.create({ agentId: 'agent-billing', channel: 'api', customer: { id: 'js-erase' } });
+  const exported = await client().customerData.get({ kind: 'customer', value: 'js-erase' });
+  assert.equal(exported.conversations.length, 1);
+  assert.equal(exported.conversations[0].customer.id, 'js-erase');
   const erased = await client().erasures.create({ kind: 'customer', value: 'js-erase' });
   assert.equal(erased.conversations, 1);
   assert.ok(!JSON.stringify(erased).includes('js-erase'));

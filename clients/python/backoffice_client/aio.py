@@ -31,6 +31,7 @@ from .types import (
     CannedReply,
     Conversation,
     ConversationInput,
+    CustomerData,
     DecisionEvent,
     Erasure,
     Handoff,
@@ -88,6 +89,7 @@ class AsyncClient:
         self.canned_replies = AsyncCannedReplies(self)
         self.blocks = AsyncBlocks(self)
         self.erasures = AsyncErasures(self)
+        self.customer_data = AsyncCustomerDataOf(self)
         self.mentions = AsyncMentionsOfMine(self)
         self.stacks = AsyncStacks(self)
         self.metrics = AsyncMetrics(self)
@@ -619,6 +621,17 @@ class AsyncErasures(_AsyncResource):
         """Erase the customer named by an e-mail address (``kind="email"``), a customer id
         (``"customer"``) or a conversation's id (``"conversation"``: its customer)."""
         return await self._call(Call("v1_erasures_create", body={"kind": kind, "value": value}))
+
+
+class AsyncCustomerDataOf(_AsyncResource):
+    """Everything kept about a customer, to send them at their request."""
+
+    async def get(self, *, kind: str, value: str) -> CustomerData:
+        """The customer named by an e-mail address (``kind="email"``), a customer id
+        (``"customer"``) or a conversation's id (``"conversation"``: its customer)."""
+        return await self._call(
+            Call("v1_customer_data_retrieve", params={"kind": kind, "value": value})
+        )
 
 
 class AsyncCannedReplies(_AsyncResource):

@@ -29,6 +29,7 @@ from .types import (
     CannedReply,
     Conversation,
     ConversationInput,
+    CustomerData,
     DecisionEvent,
     Erasure,
     Handoff,
@@ -94,6 +95,7 @@ class Client:
         self.canned_replies = CannedReplies(self)
         self.blocks = Blocks(self)
         self.erasures = Erasures(self)
+        self.customer_data = CustomerDataOf(self)
         self.mentions = MentionsOfMine(self)
         self.stacks = Stacks(self)
         self.metrics = Metrics(self)
@@ -630,6 +632,15 @@ class Erasures(_Resource):
         """Erase the customer named by an e-mail address (``kind="email"``), a customer id
         (``"customer"``) or a conversation's id (``"conversation"``: its customer)."""
         return self._call(Call("v1_erasures_create", body={"kind": kind, "value": value}))
+
+
+class CustomerDataOf(_Resource):
+    """Everything kept about a customer, to send them at their request."""
+
+    def get(self, *, kind: str, value: str) -> CustomerData:
+        """The customer named by an e-mail address (``kind="email"``), a customer id
+        (``"customer"``) or a conversation's id (``"conversation"``: its customer)."""
+        return self._call(Call("v1_customer_data_retrieve", params={"kind": kind, "value": value}))
 
 
 class CannedReplies(_Resource):

@@ -141,6 +141,7 @@ OPERATIONS: dict[str, Operation] = {
     # customers' data erased at their request
     "v1_erasures_list": Operation("GET", "/api/v1/erasures", "erasures.list"),
     "v1_erasures_create": Operation("POST", "/api/v1/erasures", "erasures.create"),
+    "v1_customer_data_retrieve": Operation("GET", "/api/v1/customer-data", "customer_data.get"),
     # canned replies
     "v1_canned_replies_list": Operation("GET", "/api/v1/canned-replies", "canned_replies.list"),
     "v1_canned_replies_create": Operation(

@@ -330,6 +330,13 @@ class Block(TypedDict):
     createdAt: str
 
 
+class CustomerData(TypedDict):
+    exportedAt: str
+    named: dict[str, str]  # {kind, value}: how the customer was named
+    truncated: bool  # more conversations than one export holds (500)
+    conversations: list[dict[str, Any]]  # each: customer, messages, approvals, rating
+
+
 class Erasure(TypedDict):
     id: int
     kind: str  # email, customer or conversation
