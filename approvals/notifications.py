@@ -9,7 +9,6 @@ re-reads the rows (``approvals.selectors``).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -27,8 +26,6 @@ from core.events import (
 )
 from core.links import absolute_reverse
 from core.outbox import outbox_task
-
-log = logging.getLogger(__name__)
 
 
 def notify_requested(approval: ApprovalRequest) -> None:
