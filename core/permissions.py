@@ -601,6 +601,8 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "chat": "The customer's web chat: customers are no people of the tenant.",
         "chat-start": "Starting a web chat; answers the customer token of that one conversation.",
         "chat-rate": "The customer rates their resolved conversation, with its customer token.",
+        "chat-rate-comment": "The customer adds words to their rating, with its customer "
+        "token, once.",
         "chat-email": "The customer leaves their e-mail address for replies, with the customer "
         "token of that one conversation.",
         "chat-files": "The customer sends a file in their chat, with the customer token of that "

@@ -91,6 +91,6 @@ class AgentSettingAdmin(TenantScopedAdmin):
 class CsatRatingAdmin(ReadOnlyMixin, TenantScopedAdmin):
     """The customers' ratings as they gave them (never edited: the dashboard counts them)."""
 
-    list_display = ["created_at", "conversation", "score", "person"]
+    list_display = ["created_at", "conversation", "score", "comment", "person"]
     list_filter = ["score"]
     list_select_related = ["conversation", "person"]

@@ -1,13 +1,17 @@
 """Customer satisfaction (issue 19, point 5): when a conversation is resolved the chat widget
 asks the customer for a rating from 1 to 5. One rating per conversation: a second one is
 refused (``CsatAlreadyRated``), so each conversation counts once and a rating the dashboard
-has shown does not change afterwards."""
+has shown does not change afterwards. Once rated, the customer may add a few words ("Tell us
+more"), once: the team reads them beside the rating (the conversation's page, the inbox, the
+dashboard's latest comments)."""
 
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
 from conversations.models import Conversation, State
+from core.errors import Conflict, Invalid
+from core.json_input import text_problem
 from handover.models import CsatRating, Handoff
 
 SCORES = range(1, 6)
@@ -45,3 +49,29 @@ def csat_record(*, conversation: Conversation, score: int) -> CsatRating:
             )
     except IntegrityError:
         raise CsatAlreadyRated("This conversation has been rated already.") from None
+
+
+COMMENT_MAX = 1000
+
+
+class CsatCommented(Conflict):
+    """The rating has its comment already, or there is no rating to comment."""
+
+
+def csat_comment(*, conversation: Conversation, comment: object) -> CsatRating:
+    """Add the customer's words to their rating of ``conversation`` (the caller checked it is
+    theirs): text of 1 to ``COMMENT_MAX`` characters (Invalid naming ``comment``), once (one
+    conditional UPDATE: two at once keep one, the other is a CsatCommented)."""
+    if not isinstance(comment, str) or not comment.strip():
+        raise Invalid(fields={"comment": "is required"})
+    comment = comment.strip()
+    if len(comment) > COMMENT_MAX:
+        raise Invalid(fields={"comment": f"must be at most {COMMENT_MAX} characters"})
+    if problem := text_problem(comment):
+        raise Invalid(fields={"comment": problem})
+    rated = CsatRating.objects.filter(conversation=conversation)
+    if not rated.filter(comment="").update(comment=comment):
+        if rated.exists():
+            raise CsatCommented("You have added your comment already. Thank you!")
+        raise CsatCommented("Rate the conversation first.")
+    return rated.get()

@@ -241,6 +241,11 @@ class CsatRating(TenantOwned):
         related_name="+",
         help_text="The human agent who last had the conversation (none: the AI alone).",
     )
+    comment = models.TextField(
+        blank=True,
+        help_text="What the customer added to their rating (once, after it; at most "
+        "1000 characters).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -75,7 +75,7 @@ from core.permissions import admin_allowed, page_door, page_reach
 from core.scoping import membership_of
 from handover.assignment import handoff_give
 from handover.blocking import customer_block
-from handover.csat import CsatAlreadyRated, CsatNotYet, csat_record
+from handover.csat import CsatAlreadyRated, CsatNotYet, csat_comment, csat_record
 from handover.limits import (
     chat_message_refusal,
     chat_start_address_refusal,
@@ -88,6 +88,7 @@ from handover.models import (
     AgentSetting,
     AgentStatus,
     CannedReply,
+    CsatRating,
     Handoff,
     Status,
 )
@@ -599,6 +600,7 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
         .order_by("id")
     )
     open_handoff = next((h for h in handoffs if h.status in OPEN_STATUSES), None)
+    rating = CsatRating.objects.filter(conversation=conversation).first()
     return render(
         request,
         "handover/conversation.html",
@@ -610,6 +612,7 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
             "past": past,
             "handoffs": handoffs,
             "open_handoff": open_handoff,
+            "rating": rating,
             "open_band": priority_band(open_handoff.priority) if open_handoff else None,
             "bands": BANDS,
             "started_on": _website_page((conversation.customer_attributes or {}).get("page"), None),
@@ -796,6 +799,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "rateUrl": reverse("chat-rate", args=[tenant.slug]),
+                "rateCommentUrl": reverse("chat-rate-comment", args=[tenant.slug]),
                 "emailUrl": reverse("chat-email", args=[tenant.slug]),
                 "filesUrl": reverse("chat-files", args=[tenant.slug]),
                 "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
@@ -1119,3 +1123,23 @@ def chat_rate(request: HttpRequest, slug: str) -> JsonResponse:
     except (CsatNotYet, CsatAlreadyRated) as exc:
         return _json_error(409, "conflict", str(exc))
     return JsonResponse({"score": rating.score, "ratedAt": rating.created_at}, status=201)
+
+
+@require_POST
+@same_origin_or_csrf
+def chat_rate_comment(request: HttpRequest, slug: str) -> JsonResponse:
+    """The customer's words after their rating ("Tell us more"): JSON ``{"conversationId",
+    "token", "comment"}``, once. 200 when kept; 400 naming ``comment``; 409 when there is no
+    rating yet or it has its comment already."""
+    tenant = _chat_tenant(slug)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    conversation = _customer_conversation(tenant, data)
+    if conversation is None:
+        return _json_error(404, "not_found", "No such conversation.")
+    try:
+        rating = csat_comment(conversation=conversation, comment=data.get("comment"))
+    except DomainError as exc:
+        return domain_error_response(exc)
+    return JsonResponse({"score": rating.score, "comment": rating.comment})

@@ -7,7 +7,7 @@ export is every conversation of theirs in the tenant, oldest first: the customer
 each conversation holds them, every message as the API shows it (ours, theirs, the system's,
 and the team's private notes about them, which are data about them too; the signals the
 detectors read, which are profiling), each file with its signed link, the approvals asked in it
-(the action, its parameters, what became of it) and their rating. At most
+(the action, its parameters, what became of it) and their rating with the words they added. At most
 ``EXPORT_MAX_CONVERSATIONS`` conversations (``truncated`` says there were more). Four queries
 whatever the number of conversations."""
 
@@ -57,11 +57,12 @@ def customer_export(*, tenant_id: int, kind: Any, value: Any) -> dict[str, Any]:
                 "decidedAt": row["decided_at"],
             }
         )
-    ratings = dict(
-        CsatRating.objects.filter(tenant_id=tenant_id, conversation_id__in=ids).values_list(
-            "conversation_id", "score"
-        )
-    )
+    ratings = {
+        conversation_id: {"score": score, "comment": comment}
+        for conversation_id, score, comment in CsatRating.objects.filter(
+            tenant_id=tenant_id, conversation_id__in=ids
+        ).values_list("conversation_id", "score", "comment")
+    }
     return {
         "exportedAt": timezone.now(),
         "named": {"kind": kind, "value": kept},

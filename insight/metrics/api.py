@@ -209,6 +209,21 @@ MetricsShape = inline_serializer(
                 "byScore": serializers.DictField(
                     child=serializers.IntegerField(), help_text='"1" to "5": how many.'
                 ),
+                "comments": inline_serializer(
+                    "MetricsCsatComment",
+                    {
+                        "conversationId": serializers.UUIDField(),
+                        "score": serializers.IntegerField(),
+                        "comment": serializers.CharField(),
+                        "customer": serializers.CharField(),
+                        "person": serializers.CharField(
+                            allow_null=True, help_text="Who last had it (none: the AI alone)."
+                        ),
+                        "ratedAt": serializers.DateTimeField(),
+                    },
+                    many=True,
+                    help_text="The latest words customers added to their rating, newest first.",
+                ),
             },
         ),
     },

@@ -509,9 +509,12 @@ def agent_call_figures(window: Window) -> dict[str, Any]:
     }
 
 
+CSAT_COMMENTS_SHOWN = 10
+
+
 def csat_figures(window: Window) -> dict[str, Any]:
-    """The customers' ratings given in the window: count, mean and each score's count. One
-    query."""
+    """The customers' ratings given in the window: count, mean and each score's count, and the
+    latest words they added (``CSAT_COMMENTS_SHOWN``, newest first). Two queries."""
     ratings = CsatRating.objects.filter(
         tenant=window.tenant, created_at__gte=window.start, created_at__lt=window.end
     )
@@ -522,10 +525,26 @@ def csat_figures(window: Window) -> dict[str, Any]:
         mean=Avg("score"),
         **{f"s{score}": Count("pk", filter=Q(score=score)) for score in range(1, 6)},
     )
+    said = (
+        ratings.exclude(comment="")
+        .select_related("conversation", "person")
+        .order_by("-created_at", "-pk")[:CSAT_COMMENTS_SHOWN]
+    )
     return {
         "ratings": figures["ratings"],
         "mean": round(figures["mean"], 2) if figures["mean"] is not None else None,
         "byScore": {str(score): figures[f"s{score}"] for score in range(1, 6)},
+        "comments": [
+            {
+                "conversationId": str(row.conversation_id),
+                "score": row.score,
+                "comment": row.comment,
+                "customer": row.conversation.customer_display,
+                "person": row.person.get_username() if row.person else None,
+                "ratedAt": row.created_at,
+            }
+            for row in said
+        ],
     }
 
 

@@ -1,7 +1,8 @@
 // The customer's rating (CSAT, issue 19, point 5): when the conversation is resolved (chat.js
 // shows the "#closed" card), ask "How did we do?" with five buttons; the rating goes to the
 // page's own CSRF-protected view with the customer token, once per conversation (a second is
-// refused by the server: 409). No library.
+// refused by the server: 409). Once rated, "Anything you'd like to add?" takes a few words,
+// once (handover/csat.py). No library.
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("chat-config").textContent);
@@ -20,6 +21,61 @@
   }
 
   function ratedKey(session) { return `csat:${session.conversationId}`; }
+  function commentedKey(session) { return `csat-comment:${session.conversationId}`; }
+
+  const commentForm = document.getElementById("csat-comment");
+  const commentText = document.getElementById("csat-comment-text");
+  const commentError = document.getElementById("csat-comment-error");
+  const commentThanks = document.getElementById("csat-comment-thanks");
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value,
+      },
+      body: JSON.stringify(body),
+    });
+  }
+
+  function offerComment(session) {
+    let commented = null;
+    try { commented = localStorage.getItem(commentedKey(session)); } catch (_) { commented = null; }
+    commentForm.hidden = Boolean(commented) || !cfg.rateCommentUrl;
+    commentThanks.hidden = !commented;
+  }
+
+  async function sendComment(event) {
+    event.preventDefault();
+    const session = conversation();
+    if (!session) return;
+    commentError.hidden = true;
+    const text = commentText.value.trim();
+    if (!text) { commentText.focus(); return; }
+    const button = commentForm.querySelector("button");
+    button.disabled = true;
+    try {
+      const response = await post(cfg.rateCommentUrl, { conversationId: session.conversationId, token: session.token, comment: text });
+      const body = await response.json().catch(() => ({}));
+      if (response.ok || response.status === 409) {
+        try { localStorage.setItem(commentedKey(session), "1"); } catch (_) { /* no storage */ }
+        commentForm.hidden = true;
+        commentThanks.hidden = false;
+        if (response.status === 409) commentThanks.textContent = (body.error && body.error.message) || "Thank you!";
+        return;
+      }
+      const fields = (body.error && body.error.fields) || {};
+      commentError.textContent = (fields.comment && fields.comment[0]) ? `Your comment ${fields.comment[0]}.` : "Your comment could not be sent. Please try again.";
+      commentError.hidden = false;
+    } catch (_) {
+      commentError.textContent = "Your comment could not be sent. Please try again.";
+      commentError.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  }
 
   function done(score) {
     for (const button of buttons) {
@@ -27,6 +83,8 @@
       button.setAttribute("aria-pressed", String(Number(button.dataset.score) === score));
     }
     thanks.hidden = false;
+    const session = conversation();
+    if (session) offerComment(session);
   }
 
   function show() {
@@ -35,6 +93,8 @@
     form.hidden = false;
     thanks.hidden = true;
     error.hidden = true;
+    commentForm.hidden = true;
+    commentThanks.hidden = true;
     let rated = null;
     try { rated = localStorage.getItem(ratedKey(session)); } catch (_) { rated = null; }
     if (rated) done(Number(rated));
@@ -47,15 +107,7 @@
     for (const button of buttons) button.disabled = true;
     error.hidden = true;
     try {
-      const response = await fetch(cfg.rateUrl, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: {
-          "Content-Type": "application/json",
-          "X-CSRFToken": document.querySelector("[name=csrfmiddlewaretoken]").value,
-        },
-        body: JSON.stringify({ conversationId: session.conversationId, token: session.token, score }),
-      });
+      const response = await post(cfg.rateUrl, { conversationId: session.conversationId, token: session.token, score });
       if (response.status === 201 || response.status === 409) {
         try { localStorage.setItem(ratedKey(session), String(score)); } catch (_) { /* no storage */ }
         done(score);
@@ -70,6 +122,7 @@
   }
 
   for (const button of buttons) button.addEventListener("click", () => rate(Number(button.dataset.score)));
+  commentForm.addEventListener("submit", sendComment);
   new MutationObserver(show).observe(closed, { attributes: true, attributeFilter: ["hidden"] });
   show();
 })();

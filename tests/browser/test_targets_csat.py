@@ -72,9 +72,21 @@ def test_the_countdown_runs_until_the_first_reply_and_the_rating_is_charted(acme
     expect(rating.get_by_role("button", name="4 of 5")).to_have_attribute("aria-pressed", "true")
     stored = CsatRating.objects.get()
     assert (stored.score, stored.person) == (4, ada)
-    customer.reload()  # the page remembers: no second rating is offered
+    # a few words, once
+    comment = customer.locator("#csat-comment")
+    expect(comment).to_be_visible()
+    comment.get_by_role("button", name="Send").click()  # empty: nothing sent
+    expect(customer.locator("#csat-comment-text")).to_be_focused()
+    customer.fill("#csat-comment-text", "Quick, but the label came twice.")
+    comment.get_by_role("button", name="Send").click()
+    expect(customer.locator("#csat-comment-thanks")).to_be_visible()
+    expect(comment).to_be_hidden()
+    screenshot(customer, "chat-csat-comment")
+    customer.reload()  # the page remembers: no second rating or comment is offered
     expect(customer.locator("#csat-thanks")).to_be_visible()
     expect(customer.locator("#csat button[data-score='1']")).to_be_disabled()
+    expect(customer.locator("#csat-comment")).to_be_hidden()
+    assert CsatRating.objects.get().comment == "Quick, but the label came twice."
 
     manager = make_person(tenant=acme, roles=["manager"], username="maria")
     dashboard = pages()
@@ -82,4 +94,7 @@ def test_the_countdown_runs_until_the_first_reply_and_the_rating_is_charted(acme
     expect(dashboard.locator("[data-metric='csat']")).to_have_text("4.0 / 5")
     expect(dashboard.locator("#chart-csat")).to_contain_text("4 of 5")
     expect(dashboard.locator("#people tr[data-person='ada']")).to_contain_text("1")
+    expect(dashboard.locator("#csat-comments")).to_contain_text(
+        "4/5 “Quick, but the label came twice.”"
+    )
     screenshot(dashboard, "dashboard-csat")

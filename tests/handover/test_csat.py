@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from agents.models import Agent
 from conversations.models import Conversation
@@ -100,3 +101,68 @@ def test_the_rating_needs_the_pages_csrf_token(resolved):
     response = rate(Client(enforce_csrf_checks=True), conversation, token, 5)
 
     assert response.status_code == 403
+
+
+def say(client, conversation, token, comment, slug="acme"):
+    return client.post(
+        f"/chat/{slug}/rate/comment",
+        {"conversationId": str(conversation.pk), "token": token, "comment": comment},
+        content_type="application/json",
+    )
+
+
+def test_the_customer_adds_words_to_their_rating_once(resolved, ada, manager_client, tenant):
+    conversation, token = resolved
+    assert say(Client(), conversation, token, "Thanks!").status_code == 409  # no rating yet
+    rate(Client(), conversation, token, 2)
+
+    kept = say(Client(), conversation, token, "  The label was wrong twice.  ")
+    again = say(Client(), conversation, token, "Actually fine")
+
+    assert kept.status_code == 200, kept.json()
+    assert kept.json() == {"score": 2, "comment": "The label was wrong twice."}
+    assert again.status_code == 409 and "already" in again.json()["error"]["message"]
+    assert CsatRating.objects.get().comment == "The label was wrong twice."
+    # the team reads it beside the rating: the conversation's page, the dashboard, the API
+    page = manager_client.get(f"/inbox/conversations/{conversation.pk}/view").content.decode()
+    assert "2 of 5: “The label was wrong twice.”" in page
+    dashboard = manager_client.get(reverse("admin:insight_dashboard")).content.decode()
+    assert "“The label was wrong twice.”" in dashboard and "with ada" in dashboard
+    from tests.factories import make_api_key
+
+    _, raw = make_api_key(tenant=tenant)
+    metrics = Client(headers={"Authorization": f"Bearer {raw}"}).get("/api/v1/metrics").json()
+    (said,) = metrics["csat"]["comments"]
+    assert (said["score"], said["comment"], said["person"]) == (
+        2,
+        "The label was wrong twice.",
+        "ada",
+    )
+
+
+@pytest.mark.parametrize(
+    "comment",
+    ["", "   ", None, 5, ["words"], "x" * 1001, "nul\x00here", "\ud800"],
+)
+def test_a_bad_comment_is_a_400_naming_it_and_keeps_nothing(resolved, comment):
+    import json
+
+    conversation, token = resolved
+    rate(Client(), conversation, token, 5)
+    body = {"conversationId": str(conversation.pk), "token": token, "comment": comment}
+
+    refused = Client().post(
+        "/chat/acme/rate/comment", json.dumps(body), content_type="application/json"
+    )
+
+    assert refused.status_code == 400, refused.content
+    assert list(refused.json()["error"]["fields"]) == ["comment"]
+    assert CsatRating.objects.get().comment == ""
+
+
+def test_a_comment_needs_the_conversations_token(resolved, other_tenant):
+    conversation, token = resolved
+    rate(Client(), conversation, token, 5)
+
+    assert say(Client(), conversation, "ct_wrong", "hi").status_code == 404
+    assert CsatRating.objects.get().comment == ""

@@ -394,7 +394,7 @@ def test_the_export_holds_every_conversation_of_theirs_with_messages_notes_appro
             "decidedAt": None,
         }
     ]
-    assert (one["rating"], two["rating"]) == (4, None)
+    assert (one["rating"], two["rating"]) == ({"score": 4, "comment": ""}, None)
     assert "Kim prefers e-mail." in [m["text"] for m in two["messages"] if m["role"] == "note"]
     assert exported["truncated"] is False
 

@@ -93,6 +93,7 @@ def test_csat_counts_the_ratings_given_in_the_window(key_client, people):
         "ratings": 4,
         "mean": 3.25,
         "byScore": {"1": 1, "2": 0, "3": 1, "4": 1, "5": 1},
+        "comments": [],  # nobody added words to their rating
     }
 
 
