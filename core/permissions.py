@@ -516,6 +516,13 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "manager every conversation of the tenant.",
         ),
         Grant(
+            "inbox-history-export",
+            MANAGERS,
+            "The history's conversations as a CSV file, for reports: a manager's. A human "
+            "agent reads them one by one; a file of every customer's details leaves the "
+            "product.",
+        ),
+        Grant(
             "inbox-conversation-page",
             {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
             "One conversation read-only (transcript, what the AI did, notes, the customer's "

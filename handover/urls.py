@@ -57,6 +57,7 @@ urlpatterns = [
         name="inbox-block",
     ),
     path("inbox/history/", views.inbox_history, name="inbox-history"),
+    path("inbox/history/export.csv", views.inbox_history_export, name="inbox-history-export"),
     path("inbox/team/", views.inbox_team, name="inbox-team"),
     path(
         "inbox/team/handoffs/<int:handoff_id>/give",

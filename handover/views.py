@@ -8,6 +8,8 @@ over ``/ws/conversations/<id>/?token=``. Neither page ever holds an API key.
 
 from __future__ import annotations
 
+import csv
+import io
 import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -63,6 +65,7 @@ from conversations.services import (
 from conversations.tags import conversation_tag, conversation_untag, tags_of, tenant_tag_names
 from core.api_errors import domain_error_response, error_body
 from core.api_parsers import FILE_FORM_OVERHEAD
+from core.csv_cells import csv_safe
 from core.errors import DomainError, Invalid
 from core.json_input import (
     JsonRefused,
@@ -554,9 +557,89 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
             "people": _agent_usernames(tenant),
             "tag_names": tenant_tag_names(tenant.pk),
             "can_supervise": bool(page_reach(request.user, "inbox-team")),
+            "can_export": bool(page_reach(request.user, "inbox-history-export")),
         },
         status=status,
     )
+
+
+EXPORT_MAX = 10_000  # conversations one export holds; narrow the filters for more
+
+
+@page_door
+@require_GET
+def inbox_history_export(request: HttpRequest) -> HttpResponse:
+    """The history's conversations under the same filters, as a CSV file for a spreadsheet
+    (newest first, at most EXPORT_MAX; a last row says when there were more). Built whole
+    before it is sent: no database connection waits on a slow download. Cells a spreadsheet
+    would run as formulas are quoted (``core.csv_cells``)."""
+    tenant = membership_of(request.user).tenant
+    try:
+        filters = search_filters(request.GET)
+    except BadFilter as exc:
+        return HttpResponse(
+            f"{exc.field}: {exc.reason}", status=400, content_type="text/plain; charset=utf-8"
+        )
+    found = conversations_found(
+        tenant, filters, base=narrow_conversations(Conversation.objects.all(), request.reach)
+    )
+    rating = Subquery(CsatRating.objects.filter(conversation=OuterRef("pk")).values("score")[:1])
+    rows = list(
+        found.select_related("assignee", "entry_agent")
+        .prefetch_related("tags")
+        .annotate(rating=rating)[: EXPORT_MAX + 1]
+    )
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "conversation",
+            "started",
+            "resolved",
+            "state",
+            "channel",
+            "customer",
+            "customer id",
+            "e-mail",
+            "first agent",
+            "person",
+            "tags",
+            "rating",
+            "link",
+        ]
+    )
+    tz = tenant.tzinfo
+    for c in rows[:EXPORT_MAX]:
+        writer.writerow(
+            [
+                csv_safe(cell)
+                for cell in (
+                    str(c.pk),
+                    timezone.localtime(c.created_at, tz).strftime("%Y-%m-%d %H:%M"),
+                    timezone.localtime(c.resolved_at, tz).strftime("%Y-%m-%d %H:%M")
+                    if c.resolved_at
+                    else "",
+                    c.state,
+                    c.channel,
+                    c.customer_display,
+                    c.customer_ref,
+                    c.customer_email,
+                    c.entry_agent.slug,
+                    c.assignee.get_username() if c.assignee else "",
+                    " ".join(t.name for t in c.tags.all()),
+                    c.rating,
+                    request.build_absolute_uri(reverse("inbox-conversation-page", args=[c.pk])),
+                )
+            ]
+        )
+    if len(rows) > EXPORT_MAX:
+        writer.writerow([f"more than {EXPORT_MAX} conversations: narrow the filters for the rest"])
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    day = timezone.localdate(timezone=tz).isoformat()
+    response["Content-Disposition"] = (
+        f'attachment; filename="conversations-{tenant.slug}-{day}.csv"'
+    )
+    return response
 
 
 def _agent_usernames(tenant) -> list[str]:

@@ -43,6 +43,7 @@ from core.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedForm,
 )
+from core.csv_cells import csv_safe
 from core.json_input import (
     JsonRefused,
     loads,
@@ -421,13 +422,6 @@ def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def _csv_safe(value: Any) -> Any:
-    """Spreadsheets run cells that start with = + - @ as formulas: quote text that does."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
 def _history_of(tag: str, window, tz) -> str:
     """The inbox's history of the window's conversations with ``tag``."""
     since = timezone.localtime(window.start, tz).date().isoformat()
@@ -551,7 +545,7 @@ class MetricsDashboardAdmin(TenantScopedAdmin):
         writer = csv.writer(response)
         writer.writerow(["metric", "group", "value"])
         for row in csv_rows(figures):
-            writer.writerow([_csv_safe(cell) for cell in row])
+            writer.writerow([csv_safe(cell) for cell in row])
         return response
 
     # --- timeline ---

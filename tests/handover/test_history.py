@@ -219,3 +219,65 @@ def test_the_api_finds_conversations_the_same_way_and_names_a_bad_filter(
     assert as_person(ada).get("/api/v1/conversations?q=boots").status_code == 403  # the table
     bad = key_client.get("/api/v1/conversations", {"since": "soon"})
     assert bad.status_code == 400 and "since" in bad.json()["error"]["fields"]
+
+
+# --- the export ------------------------------------------------------------------------------
+
+
+def exported(client, **params) -> list[list[str]]:
+    import csv
+    import io
+
+    response = client.get("/inbox/history/export.csv", params)
+    assert response.status_code == 200, response.content[:500]
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="conversations-')
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+def test_a_manager_exports_the_history_under_its_filters_with_formulas_quoted(
+    key_client, team, online, ada, manager, other_tenant
+):
+    kept = resolved_by(key_client, ada, "c-kim", "Your refund is on its way.")
+    opened(key_client, "c-lee", "Where is my parcel?", name='=HYPERLINK("http://x")')
+    make_team(other_tenant)
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(tenant=other_tenant)[1]}")
+    opened(other, "c-kim", "Where is my umbrella?")
+    client = as_person(manager)
+
+    header, *rows = exported(client)
+    assert header[:6] == ["conversation", "started", "resolved", "state", "channel", "customer"]
+    assert len(rows) == 2  # not globex's
+    by_id = {row[0]: row for row in rows}
+    kim = by_id[str(kept.pk)]
+    assert (kim[3], kim[6], kim[9]) == ("resolved", "c-kim", "ada")
+    assert kim[12].endswith(f"/inbox/conversations/{kept.pk}/view")
+    (lee,) = [row for row in rows if row[6] == "c-lee"]
+    assert lee[5] == '\'=HYPERLINK("http://x")'  # a spreadsheet shows it, never runs it
+    (only,) = exported(client, state="resolved")[1:]
+    assert only[0] == str(kept.pk)
+    page = client.get("/inbox/history/", {"state": "resolved"}).content.decode()
+    assert 'href="/inbox/history/export.csv?state=resolved"' in page
+
+
+def test_the_export_is_a_managers_and_a_bad_filter_is_a_400(ada, manager, team):
+    assert as_person(ada).get("/inbox/history/export.csv").status_code == 403
+    assert "export.csv" not in as_person(ada).get("/inbox/history/").content.decode()
+    refused = as_person(manager).get("/inbox/history/export.csv", {"since": "yesterday"})
+    assert refused.status_code == 400 and refused.content.decode().startswith("since:")
+
+
+def test_the_export_costs_the_same_queries_with_more_rows(key_client, team, manager):
+    client = as_person(manager)
+    opened(key_client, "c-0", "Where is my parcel?")
+    client.get("/inbox/history/export.csv")  # sessions and caches warm
+
+    with CaptureQueriesContext(connection) as few:
+        assert len(exported(client)) == 2
+    for i in range(1, 20):
+        opened(key_client, f"c-{i}", "Where is my parcel?")
+    with CaptureQueriesContext(connection) as many:
+        assert len(exported(client)) == 21
+
+    assert len(many) == len(few)
