@@ -25,7 +25,9 @@ from core.events import (
     tenant_inbox_group,
 )
 from core.links import absolute_reverse
+from core.models import WebhookEventType
 from core.outbox import outbox_task
+from core.webhooks import webhook_event
 
 
 def notify_requested(approval: ApprovalRequest) -> None:
@@ -39,6 +41,31 @@ def notify_requested(approval: ApprovalRequest) -> None:
         },
     )
     outbox_task(tenant_id=approval.tenant_id, task=EMAIL_TASK, args=[approval.pk])
+    approval_told(approval, WebhookEventType.APPROVAL_REQUESTED)
+
+
+def approval_told(approval: ApprovalRequest, event: str) -> None:
+    """The tenant's webhooks that want it hear of the request (``core.webhooks``): requested,
+    or decided (approved, denied, expired)."""
+    webhook_event(
+        approval.tenant_id,
+        event,
+        lambda: {
+            "approval": {
+                "id": approval.pk,
+                "conversationId": str(approval.conversation_id),
+                "action": approval.action,
+                "params": approval.params,
+                "status": approval.status,
+                "requestedBy": approval.requested_by_label,
+                "reason": approval.reason,
+                "createdAt": approval.created_at,
+                "decidedAt": approval.decided_at,
+                "expiresAt": approval.expires_at,
+            }
+        },
+        conversation_id=approval.conversation_id,
+    )
 
 
 def notify_decided(approval: ApprovalRequest) -> None:

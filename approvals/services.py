@@ -92,7 +92,7 @@ from conversations.selectors import CONVERSATION_ID
 from core.compiled import INT_MARK, Compiled, Marker
 from core.errors import Conflict, Forbidden, Invalid
 from core.limits import MAX_REASON
-from core.models import ApiKey
+from core.models import ApiKey, WebhookEventType
 from core.observability.metrics import approval_decided
 from core.outbox import outbox_task
 from core.principals import (
@@ -730,6 +730,7 @@ def _finish(
         rule=approval.rule,
     )
     notifications.notify_decided(approval)
+    notifications.approval_told(approval, WebhookEventType.APPROVAL_DECIDED)
 
 
 # --- expiry -----------------------------------------------------------------------------------
@@ -763,6 +764,7 @@ def _expire(approval: ApprovalRequest, now: dt.datetime) -> bool:
     )
     _tell(approval.conversation_id, EXPIRED_TEXT.format(what=_words(approval)))
     notifications.notify_decided(approval)
+    notifications.approval_told(approval, WebhookEventType.APPROVAL_DECIDED)
     return True
 
 

@@ -51,6 +51,8 @@ SCHEDULE: dict[str, tuple[str, float]] = {
         "conversations.sweep_file_retention",
         3600,
     ),
+    # webhook deliveries done with for more than a month (orchestration/webhooks.py)
+    "Webhooks: old deliveries": ("webhooks.sweep_deliveries", 3600),
     # conversations resolved longer ago than the tenant keeps them (its admin page)
     "Conversations: past the tenant's retention": (
         "orchestration.sweep_conversation_retention",

@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("agents.rules_api")),
     path("", include("orchestration.rule_tester_api")),
     path("", include("orchestration.erasure_api")),
+    path("", include("orchestration.webhooks_api")),
     path("", include("agents.workflows_api")),
     path("", include("agents.intents_api")),
     path("", include("agents.settings_api")),

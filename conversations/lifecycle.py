@@ -26,11 +26,13 @@ from conversations.models import (
     DecisionEvent,
     State,
 )
+from conversations.webhook_events import conversation_told
 from core.errors import Conflict
 from core.events import (
     conversation_group,
     notify_on_commit,
 )
+from core.models import WebhookEventType
 from core.states import StateTable
 
 LIFECYCLE = StateTable(
@@ -80,6 +82,8 @@ def conversation_transition(
         [conversation_group(conversation.pk)],
         {"type": "conversation.updated", "conversationId": str(conversation.pk), "state": to},
     )
+    if to == State.RESOLVED:  # the transition set the instance's state and resolved_at
+        conversation_told(conversation, WebhookEventType.CONVERSATION_RESOLVED)
     return record(
         conversation=conversation,
         event=event,

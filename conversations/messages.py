@@ -17,6 +17,8 @@ from conversations.models import INTERNAL_ROLES, Attachment, Conversation, Messa
 from conversations.selectors import CONVERSATION_ID
 from core.compiled import DATETIME_MARK, CompiledInsert, CompiledUpdate, Marker
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
+from core.models import WebhookEventType
+from core.webhooks import webhook_event
 
 
 def message_json(message: Message) -> dict[str, Any]:
@@ -111,6 +113,16 @@ def message_post(
         email_queue(message)
     conversation.last_activity_at = message.created_at
     message_created_on_commit(message)
+    if role not in INTERNAL_ROLES:  # a private note stays inside
+        webhook_event(
+            message.tenant_id,
+            WebhookEventType.MESSAGE_CREATED,
+            lambda: {
+                "conversationId": str(message.conversation_id),
+                "message": message_json(message),
+            },
+            conversation_id=message.conversation_id,
+        )
     return message
 
 

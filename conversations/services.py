@@ -17,10 +17,11 @@ from conversations.email import one_line_subject, subject_from_text
 from conversations.events import record
 from conversations.messages import message_post
 from conversations.models import INTERNAL_ROLES, Channel, Conversation, Message, MessageRole
+from conversations.webhook_events import conversation_told
 from core.errors import Invalid
 from core.events import conversation_watchers_group, notify_on_commit, tenant_inbox_group
 from core.json_input import text_problem
-from core.models import Tenant
+from core.models import Tenant, WebhookEventType
 from core.principals import (
     NOBODY,
     Principal,
@@ -93,6 +94,7 @@ def conversation_start(
         ),
         agent_slug=agent.slug,
     )
+    conversation_told(conversation, WebhookEventType.CONVERSATION_CREATED)
     return conversation, raw
 
 

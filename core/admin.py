@@ -324,3 +324,6 @@ class PersonAdmin(TenantScopedMixin, DjangoUserAdmin):
         )
 
     actions = ["sign_out_everywhere"]
+
+
+from core import webhooks_admin  # noqa: E402,F401  (registers the webhooks' admin)

@@ -441,6 +441,32 @@ API: Mapping[str, Grant] = _by_operation(
             "Human agents and approvers cannot erase.",
         ),
         *_rows(
+            "GET POST",
+            "/api/v1/webhooks",
+            CONFIGURES,
+            "The team's webhook endpoints (its CRM, its warehouse hear of events): configuration "
+            "a manager keeps, or an integration that sets up its own endpoint.",
+        ),
+        *_rows(
+            "PATCH DELETE",
+            "/api/v1/webhooks/{endpoint_id}",
+            CONFIGURES,
+            "As adding an endpoint.",
+        ),
+        *_rows(
+            "POST",
+            "/api/v1/webhooks/{endpoint_id}/test",
+            CONFIGURES,
+            "A test event to an endpoint, to check it.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/webhooks/{endpoint_id}/deliveries",
+            CONFIGURES,
+            "What was sent to an endpoint and how it went: the events' contents are "
+            "conversations' data.",
+        ),
+        *_rows(
             "GET",
             "/api/v1/customer-data",
             CONFIGURES,

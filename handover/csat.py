@@ -12,6 +12,8 @@ from django.db import IntegrityError, transaction
 from conversations.models import Conversation, State
 from core.errors import Conflict, Invalid
 from core.json_input import text_problem
+from core.models import WebhookEventType
+from core.webhooks import webhook_event
 from handover.models import CsatRating, Handoff
 
 SCORES = range(1, 6)
@@ -41,12 +43,23 @@ def csat_record(*, conversation: Conversation, score: int) -> CsatRating:
     )
     try:
         with transaction.atomic():
-            return CsatRating.objects.create(
+            rating = CsatRating.objects.create(
                 tenant_id=conversation.tenant_id,
                 conversation=conversation,
                 score=score,
                 person_id=person_id,
             )
+            webhook_event(
+                conversation.tenant_id,
+                WebhookEventType.CSAT_RATED,
+                lambda: {
+                    "conversationId": str(conversation.pk),
+                    "score": score,
+                    "ratedAt": rating.created_at,
+                },
+                conversation_id=conversation.pk,
+            )
+            return rating
     except IntegrityError:
         raise CsatAlreadyRated("This conversation has been rated already.") from None
 

@@ -30,6 +30,7 @@ from conversations.models import (
     State,
 )
 from conversations.selectors import CONVERSATION_ID, conversation_locked
+from conversations.webhook_events import conversation_data
 from core.compiled import DATETIME_MARK, CompiledUpdate, Marker
 from core.errors import Conflict, Forbidden, Invalid
 from core.events import (
@@ -41,13 +42,14 @@ from core.events import (
     person_group,
     tenant_inbox_group,
 )
-from core.models import Membership
+from core.models import Membership, WebhookEventType
 from core.outbox import (
     outbox_offer,
     outbox_task,
 )
 from core.scoping import membership_of
 from core.selectors import tenant_by_id, tenant_is_open, tenant_opens_next
+from core.webhooks import webhook_event
 from handover.mentions import mentions_sync
 from handover.models import (
     DEFAULT_MAX_CONVERSATIONS,
@@ -267,7 +269,30 @@ def handoff_open(
         outbox_offer(tenant_id=handoff.tenant_id, handoff_id=handoff.pk)
     else:
         _queue_cold(handoff, conversation, customer_told=customer_told)
+    _handoff_told(handoff, conversation, WebhookEventType.HANDOFF_CREATED)
     return handoff
+
+
+def _handoff_told(handoff: Handoff, conversation: Conversation, event: str) -> None:
+    """The tenant's webhooks that want it hear of the handoff (``core.webhooks``)."""
+    webhook_event(
+        handoff.tenant_id,
+        event,
+        lambda: {
+            "handoff": {
+                "id": handoff.pk,
+                "conversationId": str(conversation.pk),
+                "mode": handoff.mode,
+                "status": handoff.status,
+                "reason": handoff.reason,
+                "priority": handoff.priority,
+                "claimedBy": handoff.claimed_by.get_username() if handoff.claimed_by_id else None,
+                "createdAt": handoff.created_at,
+            },
+            "conversation": conversation_data(conversation),
+        },
+        conversation_id=conversation.pk,
+    )
 
 
 def _tell_customer_waiting(conversation: Conversation, waiting: str) -> None:
@@ -547,6 +572,7 @@ def handoff_claim(*, handoff: Handoff, user, who: str = "You") -> Handoff:
             "by": user.get_username(),
         },
     )
+    _handoff_told(handoff, conversation, WebhookEventType.HANDOFF_CLAIMED)
     return handoff
 
 

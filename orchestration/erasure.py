@@ -23,9 +23,10 @@ action to run, or an action is running: deleting it then would lose what an appr
 exactly-once execution is about to do. The audit log keeps its rows: it names conversations by
 id only (``approvals.models.AuditLog``).
 
-Kept on purpose: the team's blocks (``CustomerBlock``: a blocked address stays blocked), and the
-aggregate figures already computed. An AI turn running for a conversation erased meanwhile finds
-nothing to apply and drops its answer."""
+The deliveries to the team's webhooks that told of those conversations go too (a pending one is
+not sent). Kept on purpose: the team's blocks (``CustomerBlock``: a blocked address stays
+blocked), and the aggregate figures already computed. An AI turn running for a conversation
+erased meanwhile finds nothing to apply and drops its answer."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ from conversations.models import (
 )
 from core.errors import Conflict, Invalid
 from core.events import conversation_group, notify_on_commit, tenant_inbox_group
+from core.models import WebhookDelivery
 from core.principals import Principal
 from handover.services import conversation_close
 
@@ -161,6 +163,8 @@ def conversations_delete(tenant_id: int, ids: list) -> dict[str, int]:
     if not ids:
         return gone
     Conversation.objects.filter(tenant_id=tenant_id, pk__in=ids).delete()
+    # what the webhooks were told of them (a pending one is not sent)
+    WebhookDelivery.objects.filter(tenant_id=tenant_id, conversation_id__in=ids).delete()
     shown = [str(pk) for pk in ids]
     notify_on_commit(
         [tenant_inbox_group(tenant_id)], {"type": "conversation.erased", "conversationIds": shown}

@@ -13,12 +13,27 @@ from orchestration.retention import conversations_retention_sweep
 from orchestration.silence import TASK_NAME, silence_sweep
 from orchestration.turn import RUN_TURN_TASK, SWEEP_TURNS_TASK
 from orchestration.turns import execute, turn_sweep
+from orchestration.webhooks import DELIVER_TASK, SWEEP_TASK, deliveries_sweep, webhook_deliver
 
 
 @shared_task(name=TASK_NAME, acks_late=True, ignore_result=True, soft_time_limit=120)
 def sweep_silence() -> int:
     """Stall conversations that went silent (safe to run twice, or two at once)."""
     return silence_sweep()
+
+
+@shared_task(
+    name=DELIVER_TASK, acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90
+)
+def deliver_webhook(delivery_id: int) -> bool:
+    """One attempt at a webhook delivery; a failed one writes its own retry to the outbox."""
+    return webhook_deliver(delivery_id)
+
+
+@shared_task(name=SWEEP_TASK, acks_late=True, ignore_result=True, soft_time_limit=300)
+def sweep_webhook_deliveries() -> int:
+    """Delete webhook deliveries done with for more than a month."""
+    return deliveries_sweep()
 
 
 @shared_task(name=RETENTION_TASK, acks_late=True, ignore_result=True, soft_time_limit=300)

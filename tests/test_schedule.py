@@ -17,6 +17,7 @@ SWEEPS = {
     "conversations.sweep_unsent_attachments",
     "conversations.sweep_file_retention",
     "orchestration.sweep_conversation_retention",
+    "webhooks.sweep_deliveries",
     "orchestration.sweep_alerts",
     "orchestration.sweep_turns",
     "handover.assign_queues",

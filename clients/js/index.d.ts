@@ -316,6 +316,35 @@ export interface Block {
   createdAt: string;
 }
 
+export type WebhookEventType =
+  | 'conversation.created' | 'conversation.resolved' | 'message.created' | 'handoff.created'
+  | 'handoff.claimed' | 'approval.requested' | 'approval.decided' | 'csat.rated';
+
+export interface WebhookEndpoint {
+  id: number;
+  url: string;
+  description: string;
+  events: WebhookEventType[];
+  active: boolean;
+  createdAt: string;
+  /** whsec_...: in the answer that made it, alone */
+  secret?: string;
+}
+
+export interface WebhookDelivery {
+  id: number;
+  /** the webhook-id header of every attempt */
+  webhookId: string;
+  event: WebhookEventType | 'webhook.test';
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  responseStatus: number | null;
+  lastError: string;
+  createdAt: string;
+  attemptedAt: string | null;
+  deliveredAt: string | null;
+}
+
 export interface CustomerData {
   exportedAt: string;
   named: { kind: string; value: string };
@@ -536,6 +565,14 @@ export class Client {
     list(): Promise<Block[]>;
     create(block: { kind: 'email' | 'customer'; value: string; reason?: string }): Promise<Block>;
     delete(blockId: number): Promise<void>;
+  };
+  webhooks: {
+    list(): Promise<WebhookEndpoint[]>;
+    create(endpoint: { url: string; events: WebhookEventType[]; description?: string }): Promise<WebhookEndpoint>;
+    update(endpointId: number, changes: { url?: string; events?: WebhookEventType[]; description?: string; active?: boolean }): Promise<WebhookEndpoint>;
+    delete(endpointId: number): Promise<void>;
+    test(endpointId: number): Promise<WebhookDelivery>;
+    deliveries(endpointId: number): Promise<WebhookDelivery[]>;
   };
   customerData: {
     get(customer: { kind: 'email' | 'customer' | 'conversation'; value: string }): Promise<CustomerData>;

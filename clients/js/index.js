@@ -137,6 +137,7 @@ export class Client {
     this.blocks = new Blocks(this);
     this.erasures = new Erasures(this);
     this.customerData = new CustomerDataOf(this);
+    this.webhooks = new Webhooks(this);
     this.mentions = new Mentions(this);
     this.stacks = new Stacks(this);
     this.metrics = new Metrics(this);
@@ -455,6 +456,20 @@ class Erasures extends Resource {
   list() { return this._call('v1_erasures_list'); }
   /** Erase the customer named by an e-mail address (`kind: 'email'`), a customer id (`'customer'`) or a conversation's id (`'conversation'`: its customer). */
   create({ kind, value }) { return this._call('v1_erasures_create', { body: { kind, value } }); }
+}
+
+/** The team's webhook endpoints: where its events go (README "Webhooks"). */
+class Webhooks extends Resource {
+  list() { return this._call('v1_webhooks_list'); }
+  /** Add an endpoint; the answer's `secret` (whsec_...) is shown this once. */
+  create({ url, events, description }) { return this._call('v1_webhooks_create', { body: { url, events, description } }); }
+  /** Change `url`, `events`, `description` or `active`. */
+  update(endpointId, changes) { return this._call('v1_webhooks_partial_update', { path: { endpoint_id: endpointId }, body: changes }); }
+  delete(endpointId) { return this._call('v1_webhooks_destroy', { path: { endpoint_id: endpointId } }); }
+  /** Send it a webhook.test event. */
+  test(endpointId) { return this._call('v1_webhooks_test_create', { path: { endpoint_id: endpointId } }); }
+  /** Its latest deliveries (100), newest first. */
+  deliveries(endpointId) { return this._call('v1_webhooks_deliveries_list', { path: { endpoint_id: endpointId } }); }
 }
 
 /** Everything kept about a customer, to send them at their request. */

@@ -70,6 +70,13 @@ export const OPERATIONS = Object.freeze({
   v1_erasures_list: ['GET', '/api/v1/erasures', 'erasures.list'],
   v1_erasures_create: ['POST', '/api/v1/erasures', 'erasures.create'],
   v1_customer_data_retrieve: ['GET', '/api/v1/customer-data', 'customerData.get'],
+  // webhook endpoints
+  v1_webhooks_list: ['GET', '/api/v1/webhooks', 'webhooks.list'],
+  v1_webhooks_create: ['POST', '/api/v1/webhooks', 'webhooks.create'],
+  v1_webhooks_partial_update: ['PATCH', '/api/v1/webhooks/{endpoint_id}', 'webhooks.update'],
+  v1_webhooks_destroy: ['DELETE', '/api/v1/webhooks/{endpoint_id}', 'webhooks.delete'],
+  v1_webhooks_test_create: ['POST', '/api/v1/webhooks/{endpoint_id}/test', 'webhooks.test'],
+  v1_webhooks_deliveries_list: ['GET', '/api/v1/webhooks/{endpoint_id}/deliveries', 'webhooks.deliveries'],
   // canned replies
   v1_canned_replies_list: ['GET', '/api/v1/canned-replies', 'cannedReplies.list'],
   v1_canned_replies_create: ['POST', '/api/v1/canned-replies', 'cannedReplies.create'],

@@ -14,12 +14,19 @@ from core.models.tenants import (
     Weekday,
     validate_time_zone,
 )
+from core.models.webhooks import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+)
 
 __all__ = [
     "ApiKey",
     "ApproverGroup",
     "BusinessHours",
     "ConfigGeneration",
+    "DeliveryStatus",
     "FileUsage",
     "Holiday",
     "Membership",
@@ -30,6 +37,9 @@ __all__ = [
     "Role",
     "Tenant",
     "TenantOwned",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEventType",
     "Weekday",
     "validate_time_zone",
 ]

@@ -472,3 +472,24 @@ def test_an_integration_exports_then_erases_a_customer_at_their_request(docs_ten
     assert [e["id"] for e in client.erasures.list()] == [erased["id"]]
     assert list(refused.value.fields) == ["kind"]
     assert client.conversations.get(kept["id"])["id"] == kept["id"]
+
+
+def test_an_integration_sets_up_its_webhook_and_tests_it(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+
+    made = client.webhooks.create(
+        url="https://crm.example.com/hooks", events=["conversation.resolved"], description="CRM"
+    )
+    with pytest.raises(ValidationError) as refused:
+        client.webhooks.create(url="https://crm.example.com/h", events=["conversation.sold"])
+    changed = client.webhooks.update(made["id"], active=False, events=["csat.rated"])
+    test = client.webhooks.test(made["id"])
+    deliveries = client.webhooks.deliveries(made["id"])
+    listed = client.webhooks.list()
+    client.webhooks.delete(made["id"])
+
+    assert made["secret"].startswith("whsec_") and "secret" not in listed[0]
+    assert list(refused.value.fields) == ["events"]
+    assert (changed["active"], changed["events"]) == (False, ["csat.rated"])
+    assert (test["event"], deliveries[0]["webhookId"]) == ("webhook.test", test["webhookId"])
+    assert client.webhooks.list() == []

@@ -342,3 +342,20 @@ test('an integration exports then erases a customer at their request, and is ref
     return true;
   });
 });
+
+test('an integration sets up its webhook, tests it and removes it', live, async () => {
+  const made = await client().webhooks.create({ url: 'https://crm.example.com/js-hooks', events: ['conversation.resolved'] });
+  assert.ok(made.secret.startsWith('whsec_'));
+  await assert.rejects(client().webhooks.create({ url: 'ftp://x', events: ['message.created'] }), (error) => {
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(Object.keys(error.fields), ['url']);
+    return true;
+  });
+  const changed = await client().webhooks.update(made.id, { active: false });
+  assert.equal(changed.active, false);
+  const test = await client().webhooks.test(made.id);
+  assert.equal(test.event, 'webhook.test');
+  assert.equal((await client().webhooks.deliveries(made.id))[0].webhookId, test.webhookId);
+  await client().webhooks.delete(made.id);
+  assert.ok(!(await client().webhooks.list()).some((w) => w.id === made.id));
+});

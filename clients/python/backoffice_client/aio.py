@@ -48,6 +48,8 @@ from .types import (
     Signals,
     StackPlan,
     StackTemplate,
+    WebhookDelivery,
+    WebhookEndpoint,
     Workflow,
     WorkflowInput,
 )
@@ -90,6 +92,7 @@ class AsyncClient:
         self.blocks = AsyncBlocks(self)
         self.erasures = AsyncErasures(self)
         self.customer_data = AsyncCustomerDataOf(self)
+        self.webhooks = AsyncWebhooks(self)
         self.mentions = AsyncMentionsOfMine(self)
         self.stacks = AsyncStacks(self)
         self.metrics = AsyncMetrics(self)
@@ -621,6 +624,36 @@ class AsyncErasures(_AsyncResource):
         """Erase the customer named by an e-mail address (``kind="email"``), a customer id
         (``"customer"``) or a conversation's id (``"conversation"``: its customer)."""
         return await self._call(Call("v1_erasures_create", body={"kind": kind, "value": value}))
+
+
+class AsyncWebhooks(_AsyncResource):
+    """The team's webhook endpoints: where its events go (README "Webhooks")."""
+
+    async def list(self) -> builtins.list[WebhookEndpoint]:
+        return await self._call(Call("v1_webhooks_list"))
+
+    async def create(
+        self, *, url: str, events: builtins.list[str], description: str = ""
+    ) -> WebhookEndpoint:
+        """Add an endpoint; the answer's ``secret`` (whsec_...) is shown this once."""
+        body = {"url": url, "events": events, "description": description}
+        return await self._call(Call("v1_webhooks_create", body=body))
+
+    async def update(self, endpoint_id: int, **changes: Any) -> WebhookEndpoint:
+        """Change ``url``, ``events``, ``description`` or ``active``."""
+        call = Call("v1_webhooks_partial_update", {"endpoint_id": endpoint_id}, body=changes)
+        return await self._call(call)
+
+    async def delete(self, endpoint_id: int) -> None:
+        await self._call(Call("v1_webhooks_destroy", {"endpoint_id": endpoint_id}))
+
+    async def test(self, endpoint_id: int) -> WebhookDelivery:
+        """Send it a webhook.test event."""
+        return await self._call(Call("v1_webhooks_test_create", {"endpoint_id": endpoint_id}))
+
+    async def deliveries(self, endpoint_id: int) -> builtins.list[WebhookDelivery]:
+        """Its latest deliveries (100), newest first."""
+        return await self._call(Call("v1_webhooks_deliveries_list", {"endpoint_id": endpoint_id}))
 
 
 class AsyncCustomerDataOf(_AsyncResource):

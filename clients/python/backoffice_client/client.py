@@ -46,6 +46,8 @@ from .types import (
     Signals,
     StackPlan,
     StackTemplate,
+    WebhookDelivery,
+    WebhookEndpoint,
     Workflow,
     WorkflowInput,
 )
@@ -96,6 +98,7 @@ class Client:
         self.blocks = Blocks(self)
         self.erasures = Erasures(self)
         self.customer_data = CustomerDataOf(self)
+        self.webhooks = Webhooks(self)
         self.mentions = MentionsOfMine(self)
         self.stacks = Stacks(self)
         self.metrics = Metrics(self)
@@ -632,6 +635,36 @@ class Erasures(_Resource):
         """Erase the customer named by an e-mail address (``kind="email"``), a customer id
         (``"customer"``) or a conversation's id (``"conversation"``: its customer)."""
         return self._call(Call("v1_erasures_create", body={"kind": kind, "value": value}))
+
+
+class Webhooks(_Resource):
+    """The team's webhook endpoints: where its events go (README "Webhooks")."""
+
+    def list(self) -> builtins.list[WebhookEndpoint]:
+        return self._call(Call("v1_webhooks_list"))
+
+    def create(
+        self, *, url: str, events: builtins.list[str], description: str = ""
+    ) -> WebhookEndpoint:
+        """Add an endpoint; the answer's ``secret`` (whsec_...) is shown this once."""
+        body = {"url": url, "events": events, "description": description}
+        return self._call(Call("v1_webhooks_create", body=body))
+
+    def update(self, endpoint_id: int, **changes: Any) -> WebhookEndpoint:
+        """Change ``url``, ``events``, ``description`` or ``active``."""
+        call = Call("v1_webhooks_partial_update", {"endpoint_id": endpoint_id}, body=changes)
+        return self._call(call)
+
+    def delete(self, endpoint_id: int) -> None:
+        self._call(Call("v1_webhooks_destroy", {"endpoint_id": endpoint_id}))
+
+    def test(self, endpoint_id: int) -> WebhookDelivery:
+        """Send it a webhook.test event."""
+        return self._call(Call("v1_webhooks_test_create", {"endpoint_id": endpoint_id}))
+
+    def deliveries(self, endpoint_id: int) -> builtins.list[WebhookDelivery]:
+        """Its latest deliveries (100), newest first."""
+        return self._call(Call("v1_webhooks_deliveries_list", {"endpoint_id": endpoint_id}))
 
 
 class CustomerDataOf(_Resource):

@@ -142,6 +142,19 @@ OPERATIONS: dict[str, Operation] = {
     "v1_erasures_list": Operation("GET", "/api/v1/erasures", "erasures.list"),
     "v1_erasures_create": Operation("POST", "/api/v1/erasures", "erasures.create"),
     "v1_customer_data_retrieve": Operation("GET", "/api/v1/customer-data", "customer_data.get"),
+    # webhook endpoints
+    "v1_webhooks_list": Operation("GET", "/api/v1/webhooks", "webhooks.list"),
+    "v1_webhooks_create": Operation("POST", "/api/v1/webhooks", "webhooks.create"),
+    "v1_webhooks_partial_update": Operation(
+        "PATCH", "/api/v1/webhooks/{endpoint_id}", "webhooks.update"
+    ),
+    "v1_webhooks_destroy": Operation("DELETE", "/api/v1/webhooks/{endpoint_id}", "webhooks.delete"),
+    "v1_webhooks_test_create": Operation(
+        "POST", "/api/v1/webhooks/{endpoint_id}/test", "webhooks.test"
+    ),
+    "v1_webhooks_deliveries_list": Operation(
+        "GET", "/api/v1/webhooks/{endpoint_id}/deliveries", "webhooks.deliveries"
+    ),
     # canned replies
     "v1_canned_replies_list": Operation("GET", "/api/v1/canned-replies", "canned_replies.list"),
     "v1_canned_replies_create": Operation(

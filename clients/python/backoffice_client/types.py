@@ -330,6 +330,29 @@ class Block(TypedDict):
     createdAt: str
 
 
+class WebhookEndpoint(TypedDict):
+    id: int
+    url: str
+    description: str
+    events: list[str]  # conversation.created, message.created, ... (README "Webhooks")
+    active: bool
+    createdAt: str
+    secret: NotRequired[str]  # whsec_...: in the answer that made it, alone
+
+
+class WebhookDelivery(TypedDict):
+    id: int
+    webhookId: str  # the webhook-id header of every attempt
+    event: str
+    status: str  # pending, delivered, failed
+    attempts: int
+    responseStatus: int | None
+    lastError: str
+    createdAt: str
+    attemptedAt: str | None
+    deliveredAt: str | None
+
+
 class CustomerData(TypedDict):
     exportedAt: str
     named: dict[str, str]  # {kind, value}: how the customer was named

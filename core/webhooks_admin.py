@@ -1,0 +1,177 @@
+"""The admin's webhook endpoints and their deliveries (``core.webhooks``,
+``orchestration.webhooks``): a manager adds an endpoint (its secret shown once), switches it
+off, rotates its secret, sends it a test, and reads every delivery with its outcome (a failed
+one sent again by hand). Registered by ``core.admin``."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from core.admin_scoping import TenantScopedAdmin, TenantScopedForm
+from core.errors import Invalid
+from core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEventType
+from core.webhooks import EVENT_TYPES, endpoint_changed, endpoint_secret_set
+from orchestration.webhooks import (
+    delivery_send_again,
+    endpoint_create,
+    endpoint_fields,
+    endpoint_test,
+)
+
+EVENT_CHOICES = [
+    (value, f"{value}: {label}")
+    for value, label in WebhookEventType.choices
+    if value in EVENT_TYPES
+]
+
+
+class WebhookEndpointForm(TenantScopedForm):
+    url = forms.URLField(
+        label="URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Your system's address for the events, e.g. https://crm.example.com/hooks "
+        "(public addresses only).",
+    )
+    events = forms.MultipleChoiceField(
+        choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple, help_text="What it hears."
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "events", "active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            cleaned.update(
+                endpoint_fields(
+                    cleaned.get("url"), cleaned.get("events"), cleaned.get("description") or ""
+                )
+            )
+        except Invalid as exc:
+            for field, problems in exc.fields.items():
+                self.add_error(field if field in self.fields else None, " ".join(problems))
+        return cleaned
+
+
+def _show_secret(request, endpoint: WebhookEndpoint, raw: str):
+    return TemplateResponse(
+        request,
+        "admin/core/webhook_secret.html",
+        {
+            **admin.site.each_context(request),
+            "title": "Webhook endpoint: its signing secret",
+            "object": endpoint,
+            "raw": raw,
+        },
+    )
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(TenantScopedAdmin):
+    """Where the tenant's events go; the secret is shown once, when made or rotated."""
+
+    form = WebhookEndpointForm
+    list_display = ["__str__", "url", "shown_events", "active", "created_at"]
+    list_filter = ["active"]
+    actions = ["send_test", "rotate_secret"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["url", "description", "events", "active"]
+        return (["tenant"] if obj is None and request.user.is_superuser else []) + fields
+
+    @admin.display(description="events")
+    def shown_events(self, endpoint: WebhookEndpoint) -> str:
+        return ", ".join(endpoint.events)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save()
+            endpoint_changed(obj.tenant_id)
+            return
+        tenant_id = obj.tenant_id or (self._manager_tenant(request) or obj.tenant).pk
+        made, raw = endpoint_create(
+            tenant_id=tenant_id,
+            url=form.cleaned_data["url"],
+            events=form.cleaned_data["events"],
+            description=form.cleaned_data.get("description") or "",
+        )
+        if not form.cleaned_data.get("active", True):
+            WebhookEndpoint.objects.filter(pk=made.pk).update(active=False)
+        obj.pk, obj.tenant_id, obj._raw_secret = made.pk, tenant_id, raw
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return _show_secret(request, WebhookEndpoint.objects.get(pk=obj.pk), obj._raw_secret)
+
+    @admin.action(description="Send a test event")
+    def send_test(self, request, queryset):
+        for endpoint in queryset:
+            endpoint_test(endpoint)
+        self.message_user(
+            request,
+            f"A webhook.test event is on its way to {queryset.count()} endpoint(s): "
+            "see Webhook deliveries.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Rotate the signing secret (shown once)")
+    def rotate_secret(self, request, queryset):
+        endpoints = list(queryset[:2])
+        if len(endpoints) != 1:
+            self.message_user(request, "Rotate one endpoint at a time.", messages.ERROR)
+            return None
+        return _show_secret(request, endpoints[0], endpoint_secret_set(endpoints[0]))
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(TenantScopedAdmin):
+    """Every event sent to an endpoint, with its outcome; read-only but for "Send again"."""
+
+    list_display = [
+        "created_at",
+        "event",
+        "endpoint",
+        "status",
+        "attempts",
+        "response_status",
+        "last_error",
+    ]
+    list_filter = ["status", "event"]
+    list_select_related = ["endpoint"]
+    search_fields = ["message_id"]
+    actions = ["send_again"]
+    readonly_fields = [
+        "endpoint",
+        "event",
+        "message_id",
+        "status",
+        "attempts",
+        "response_status",
+        "last_error",
+        "created_at",
+        "attempted_at",
+        "delivered_at",
+        "payload",
+    ]
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Send again (failed ones)")
+    def send_again(self, request, queryset):
+        again = sum(
+            delivery_send_again(delivery)
+            for delivery in queryset.filter(status=DeliveryStatus.FAILED)
+        )
+        self.message_user(request, f"{again} delivery(ies) pending again.", messages.SUCCESS)

@@ -1,0 +1,309 @@
+"""Webhooks to a tenant's systems (core/webhooks.py, orchestration/webhooks.py): a manager adds
+an endpoint in the admin (its secret shown once, a bad URL refused in words); the events it
+wants are written in the change's own transaction (none for a tenant without endpoints, at no
+query; nothing of another tenant's; never a private note), posted signed as Standard Webhooks
+says and verified with the maintained library; a failure is retried with a growing wait, then
+left failed for a manager to send again; an endpoint switched off hears nothing more."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from conversations.models import Conversation
+from core.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from core.secret_store import unseal
+from core.webhooks import DELIVER_TASK, webhook_event
+from handover.models import Handoff
+from handover.services import conversation_resolve, handoff_claim, note_post
+from orchestration.webhooks import (
+    MAX_ATTEMPTS,
+    delivery_send_again,
+    endpoint_create,
+    endpoint_test,
+    webhook_deliver,
+)
+from tests.handover.test_agent_tools import handed_over
+from tests.runtimes.support import FakeServer, Respond, verify_signature
+
+pytestmark = pytest.mark.django_db
+
+ALL = [
+    "conversation.created",
+    "conversation.resolved",
+    "message.created",
+    "handoff.created",
+    "handoff.claimed",
+    "csat.rated",
+]
+
+
+@pytest.fixture(autouse=True)
+def _local_receivers(settings):
+    settings.RUNTIME_ALLOW_PRIVATE_NETWORKS = True  # the test's receiver is on 127.0.0.1
+
+
+def events_of(endpoint) -> list[str]:
+    return list(
+        WebhookDelivery.objects.filter(endpoint=endpoint)
+        .order_by("id")
+        .values_list("event", flat=True)
+    )
+
+
+def test_the_events_it_wants_are_written_with_the_change_and_nothing_else(
+    key_client, team, tenant, globex, online, ada
+):
+    endpoint, _ = endpoint_create(tenant_id=tenant.pk, url="https://crm.example.com/h", events=ALL)
+    theirs, _ = endpoint_create(tenant_id=globex.pk, url="https://x.example.com/h", events=ALL)
+    only_resolved, _ = endpoint_create(
+        tenant_id=tenant.pk, url="https://bi.example.com/h", events=["conversation.resolved"]
+    )
+
+    handoff = handed_over(key_client, customer="c-kim")
+    handoff_claim(handoff=handoff, user=ada)
+    conversation = Conversation.objects.get(pk=handoff.conversation_id)
+    note_post(conversation=conversation, user=ada, text="A private word.")
+    conversation_resolve(conversation=conversation, user=ada)
+
+    seen = events_of(endpoint)
+    assert seen[0] == "conversation.created"
+    assert {
+        "message.created",
+        "handoff.created",
+        "handoff.claimed",
+        "conversation.resolved",
+    } <= set(seen)
+    texts = [
+        d.payload["data"]["message"]["text"]
+        for d in WebhookDelivery.objects.filter(endpoint=endpoint, event="message.created")
+    ]
+    assert "A private word." not in texts and any("human" in t for t in texts)
+    assert events_of(only_resolved) == ["conversation.resolved"]
+    assert events_of(theirs) == []
+    resolved = WebhookDelivery.objects.get(endpoint=endpoint, event="conversation.resolved")
+    assert resolved.payload["type"] == "conversation.resolved"
+    assert resolved.payload["data"]["conversation"]["id"] == str(conversation.pk)
+    assert resolved.payload["data"]["conversation"]["customer"]["id"] == "c-kim"
+    # each one runs its task once the transaction commits, through the outbox
+    tasks = OutboxEvent.objects.filter(payload__task=DELIVER_TASK).count()
+    assert tasks == WebhookDelivery.objects.count()
+
+
+def test_a_tenant_without_endpoints_pays_no_query(tenant, team, django_assert_num_queries):
+    webhook_event(tenant.pk, "message.created", {"x": 1})  # what it has is read once
+
+    with django_assert_num_queries(0):
+        assert webhook_event(tenant.pk, "message.created", lambda: 1 / 0) == 0  # never built
+
+
+def test_a_delivery_is_signed_as_standard_webhooks_says_and_verified(tenant, team):
+    with FakeServer(lambda seen: Respond(204, raw=b"")) as receiver:
+        endpoint, raw = endpoint_create(
+            tenant_id=tenant.pk, url=receiver.url + "/hooks", events=["conversation.created"]
+        )
+        delivery = endpoint_test(endpoint)
+
+        assert webhook_deliver(delivery.pk) is True
+
+    (seen,) = receiver.seen
+    assert seen.path == "/hooks"
+    assert verify_signature(seen, raw)
+    assert not verify_signature(seen, "whsec_" + "A" * 43)  # another secret
+    assert seen.headers["webhook-id"] == delivery.message_id
+    assert seen.json["type"] == "webhook.test"
+    assert seen.json["data"]["endpointId"] == endpoint.pk
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("delivered", 1, 204)
+    assert unseal(WebhookEndpoint.objects.get().secret) == raw
+    assert webhook_deliver(delivery.pk) is False  # a second delivery of the task sends nothing
+    assert len(receiver.seen) == 1
+
+
+def test_a_failure_is_retried_with_a_growing_wait_then_left_failed_to_send_again(tenant, team):
+    with FakeServer(lambda seen: Respond(500, body={"error": "down"})) as receiver:
+        endpoint, _ = endpoint_create(
+            tenant_id=tenant.pk, url=receiver.url, events=["conversation.created"]
+        )
+        delivery = endpoint_test(endpoint)
+        waits = []
+        for _ in range(MAX_ATTEMPTS):
+            assert webhook_deliver(delivery.pk) is False
+            retry = OutboxEvent.objects.filter(payload__task=DELIVER_TASK).order_by("-id").first()
+            waits.append(retry.payload.get("countdown"))
+
+        assert webhook_deliver(delivery.pk) is False  # failed: no seventh attempt
+        assert len(receiver.seen) == MAX_ATTEMPTS
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("failed", MAX_ATTEMPTS)
+        assert delivery.last_error == "answered HTTP 500"
+        assert waits[:5] == [30.0, 120.0, 600.0, 3600.0, 21600.0]
+
+        receiver.default = lambda seen: Respond(200, body={})
+        assert delivery_send_again(delivery) is True
+        assert webhook_deliver(delivery.pk) is True
+
+
+def test_a_private_address_is_refused_when_private_networks_are_not_allowed(tenant, team, settings):
+    endpoint, _ = endpoint_create(tenant_id=tenant.pk, url="https://crm.example.com/h", events=ALL)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url="http://127.0.0.1:9/h")
+    settings.RUNTIME_ALLOW_PRIVATE_NETWORKS = False
+    delivery = endpoint_test(endpoint)
+
+    assert webhook_deliver(delivery.pk) is False
+
+    delivery.refresh_from_db()
+    assert delivery.last_error.startswith("refused:") and delivery.status == "pending"
+
+
+def test_an_endpoint_switched_off_hears_nothing_more(key_client, tenant, team, manager_client):
+    endpoint, _ = endpoint_create(
+        tenant_id=tenant.pk, url="https://crm.example.com/h", events=["conversation.created"]
+    )
+    url = reverse("admin:core_webhookendpoint_change", args=[endpoint.pk])
+    off = manager_client.post(
+        url,
+        {"url": endpoint.url, "description": "", "events": ["conversation.created"]},
+    )
+    assert off.status_code == 302, off.content.decode()[:1500]
+
+    handed_over(key_client, customer="c-1")
+
+    assert events_of(endpoint) == []
+
+
+def test_the_admin_adds_an_endpoint_shows_its_secret_once_and_refuses_a_bad_url(
+    tenant, team, manager_client
+):
+    url = reverse("admin:core_webhookendpoint_add")
+    for bad, words in (
+        ("ftp://crm.example.com/h", "must be an http or https URL"),
+        ("https://kim:pw@crm.example.com/h", "must not hold a user name or password"),
+    ):
+        refused = manager_client.post(url, {"url": bad, "events": ["message.created"]})
+        assert words in refused.content.decode(), bad
+    none = manager_client.post(url, {"url": "https://crm.example.com/h", "active": "on"})
+    assert "This field is required" in none.content.decode()
+
+    made = manager_client.post(
+        url,
+        {"url": "https://crm.example.com/h", "events": ["message.created"], "active": "on"},
+    )
+
+    page = made.content.decode()
+    endpoint = WebhookEndpoint.objects.get()
+    raw = unseal(endpoint.secret)
+    assert raw.startswith("whsec_") and raw in page
+    assert (
+        raw
+        not in manager_client.get(
+            reverse("admin:core_webhookendpoint_change", args=[endpoint.pk])
+        ).content.decode()
+    )
+    assert (endpoint.tenant, endpoint.events, endpoint.active) == (
+        tenant,
+        ["message.created"],
+        True,
+    )
+
+
+def test_a_rating_is_told(tenant, team, online, ada, key_client):
+    endpoint, _ = endpoint_create(
+        tenant_id=tenant.pk, url="https://crm.example.com/h", events=["csat.rated"]
+    )
+    started = (
+        Client()
+        .post(
+            "/chat/acme/start",
+            {"text": "I want to talk to a human please"},
+            content_type="application/json",
+            headers={"Origin": "http://testserver"},
+        )
+        .json()
+    )
+    conversation = Conversation.objects.get(pk=started["conversationId"])
+    handoff_claim(handoff=Handoff.objects.get(conversation=conversation), user=ada)
+    conversation_resolve(conversation=conversation, user=ada)
+
+    Client().post(
+        "/chat/acme/rate",
+        {"conversationId": started["conversationId"], "token": started["token"], "score": 5},
+        content_type="application/json",
+    )
+
+    (rated,) = WebhookDelivery.objects.filter(endpoint=endpoint)
+    assert rated.payload["data"]["score"] == 5
+
+
+def test_the_api_keeps_to_the_tenant_and_the_configuring_roles(
+    key_client, team, tenant, globex, online, ada
+):
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_api_key
+
+    made = key_client.post(
+        "/api/v1/webhooks",
+        {"url": "https://crm.example.com/h", "events": ["message.created"]},
+        format="json",
+    )
+    assert made.status_code == 201, made.json()
+    endpoint_id = made.json()["id"]
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(tenant=globex)[1]}")
+    person = APIClient()
+    person.force_login(ada)
+
+    assert other.get("/api/v1/webhooks").json() == []
+    for method, url in (
+        ("patch", f"/api/v1/webhooks/{endpoint_id}"),
+        ("delete", f"/api/v1/webhooks/{endpoint_id}"),
+        ("post", f"/api/v1/webhooks/{endpoint_id}/test"),
+        ("get", f"/api/v1/webhooks/{endpoint_id}/deliveries"),
+    ):
+        assert getattr(other, method)(url, {}, format="json").status_code == 404, url
+        assert getattr(person, method)(url, {}, format="json").status_code == 403, url
+    for body, field in (
+        ({"active": "yes"}, "active"),
+        ({"events": []}, "events"),
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"secret": "mine"}, "secret"),
+        ({"description": "\ud800"}, "description"),
+    ):
+        import json
+
+        refused = key_client.patch(
+            f"/api/v1/webhooks/{endpoint_id}", json.dumps(body), content_type="application/json"
+        )
+        assert refused.status_code == 400, body
+        assert list(refused.json()["error"]["fields"]) == [field], body
+    assert WebhookEndpoint.objects.get().events == ["message.created"]
+
+
+def test_old_deliveries_go_and_an_erasure_takes_those_of_its_conversations(
+    key_client, team, tenant
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from core.principals import Principal
+    from orchestration.erasure import customer_erase
+    from orchestration.webhooks import deliveries_sweep
+
+    endpoint, _ = endpoint_create(
+        tenant_id=tenant.pk, url="https://crm.example.com/h", events=["conversation.created"]
+    )
+    handed_over(key_client, customer="c-kim")
+    handed_over(key_client, customer="c-lee")
+    old = endpoint_test(endpoint)
+    WebhookDelivery.objects.filter(pk=old.pk).update(
+        status="delivered", created_at=timezone.now() - dt.timedelta(days=31)
+    )
+
+    assert deliveries_sweep() == 1
+    customer_erase(tenant_id=tenant.pk, kind="customer", value="c-kim", by=Principal())
+
+    left = WebhookDelivery.objects.all()
+    assert [d.payload["data"]["conversation"]["customer"]["id"] for d in left] == ["c-lee"]
