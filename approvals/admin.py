@@ -24,6 +24,7 @@ from approvals.models import (
 from approvals.selectors import approval_transcript, origin_text
 from approvals.services import approval_decide
 from core.admin_scoping import (
+    ReadOnlyMixin,
     TenantScopedAdmin,
     TenantScopedTabularInline,
 )
@@ -79,17 +80,8 @@ class ExchangeRateAdmin(TenantScopedAdmin):
         return rate.tenant.currency
 
 
-class ReadOnlyAdmin(TenantScopedAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, TenantScopedAdmin):
     """Rows written only by services: viewable, never added, changed or deleted here."""
-
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -320,3 +320,17 @@ class TenantScopedTabularInline(TenantScopedMixin, admin.TabularInline):
 class TenantScopedStackedInline(TenantScopedMixin, admin.StackedInline):
     form = TenantScopedForm
     formset = TenantScopedInlineFormSet
+
+
+class ReadOnlyMixin:
+    """For rows written only by services (or pages that are no rows): viewable, never added,
+    changed or deleted in the admin."""
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from core.admin_scoping import TenantScopedAdmin, TenantScopedForm
+from core.admin_scoping import ReadOnlyMixin, TenantScopedAdmin, TenantScopedForm
 from core.errors import Invalid
 from core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEventType
 from core.webhooks import EVENT_TYPES, endpoint_changed, endpoint_secret_set
@@ -129,7 +129,7 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(TenantScopedAdmin):
+class WebhookDeliveryAdmin(ReadOnlyMixin, TenantScopedAdmin):
     """Every event sent to an endpoint, with its outcome; read-only but for "Send again"."""
 
     list_display = [
@@ -158,15 +158,6 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
         "delivered_at",
         "payload",
     ]
-
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Send again (failed ones)")
     def send_again(self, request, queryset):

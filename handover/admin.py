@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from core.admin_scoping import (
+    ReadOnlyMixin,
     TenantScopedAdmin,
     TenantScopedStackedInline,
 )
@@ -18,17 +19,6 @@ from handover.models import (
     Presence,
 )
 from handover.services import agent_limit_set
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class PackInline(ReadOnlyMixin, TenantScopedStackedInline):

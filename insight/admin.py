@@ -40,6 +40,7 @@ from conversations.models import (
     Message,
 )
 from core.admin_scoping import (
+    ReadOnlyMixin,
     TenantScopedAdmin,
     TenantScopedForm,
 )
@@ -430,17 +431,8 @@ def _history_of(tag: str, window, tz) -> str:
 
 
 @admin.register(MetricsDashboard)
-class MetricsDashboardAdmin(TenantScopedAdmin):
+class MetricsDashboardAdmin(ReadOnlyMixin, TenantScopedAdmin):
     """No list: the entry opens the dashboard; timelines hang off it."""
-
-    def has_add_permission(self, request, *args) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -307,3 +307,41 @@ def test_old_deliveries_go_and_an_erasure_takes_those_of_its_conversations(
 
     left = WebhookDelivery.objects.all()
     assert [d.payload["data"]["conversation"]["customer"]["id"] for d in left] == ["c-lee"]
+
+
+def test_a_manager_sends_a_failed_delivery_again_from_the_admin(tenant, team, manager_client):
+    endpoint, _ = endpoint_create(
+        tenant_id=tenant.pk, url="https://crm.example.com/h", events=["conversation.created"]
+    )
+    failed = endpoint_test(endpoint)
+    WebhookDelivery.objects.filter(pk=failed.pk).update(status="failed", attempts=6)
+    url = reverse("admin:core_webhookdelivery_changelist")
+
+    listed = manager_client.get(url).content.decode()
+    sent = manager_client.post(
+        url, {"action": "send_again", "_selected_action": [failed.pk]}, follow=True
+    )
+
+    assert "webhook.test" in listed
+    assert "1 delivery(ies) pending again." in sent.content.decode()
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("pending", 0)
+
+
+def test_the_admin_rotates_a_secret_shown_once_and_sends_a_test(tenant, team, manager_client):
+    endpoint, first = endpoint_create(
+        tenant_id=tenant.pk, url="https://crm.example.com/h", events=["conversation.created"]
+    )
+    url = reverse("admin:core_webhookendpoint_changelist")
+
+    rotated = manager_client.post(
+        url, {"action": "rotate_secret", "_selected_action": [endpoint.pk]}
+    )
+    tested = manager_client.post(
+        url, {"action": "send_test", "_selected_action": [endpoint.pk]}, follow=True
+    )
+
+    now = unseal(WebhookEndpoint.objects.get().secret)
+    assert now != first and now in rotated.content.decode()
+    assert "webhook.test event is on its way" in tested.content.decode()
+    assert events_of(endpoint) == ["webhook.test"]
