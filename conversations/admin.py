@@ -429,14 +429,8 @@ class ErasureAdmin(TenantScopedAdmin):
             value=form.cleaned_data["value"],
             by=Principal(user=request.user),
         )
-        obj.pk, obj.created_at = erasure.pk, erasure.created_at
-        obj.value_hash, obj.erased_by = erasure.value_hash, erasure.erased_by
-        obj.conversations, obj.messages, obj.files = (
-            erasure.conversations,
-            erasure.messages,
-            erasure.files,
-        )
-        obj._state.adding = False
+        # the admin's form object becomes the row the service wrote (its history, its answer)
+        obj.__dict__.update(erasure.__dict__)
 
     def response_add(self, request, obj, post_url_continue=None):
         self.message_user(

@@ -30,7 +30,6 @@ these Message-IDs back to put the customer's answer in the same conversation.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
 import secrets
@@ -62,6 +61,7 @@ from core.events import notify_on_commit, tenant_inbox_group
 from core.models import Tenant
 from core.outbox import outbox_task
 from core.secret_store import seal
+from core.webhooks import new_signing_secret
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +76,11 @@ ORDER_RECHECK_SECONDS = (5, 60)  # the first and the longest wait between two ch
 # what the customer gets by e-mail: never the customer's own messages, never a private note
 EMAILED_ROLES = frozenset({MessageRole.AGENT, MessageRole.HUMAN, MessageRole.SYSTEM})
 
-SECRET_PREFIX = "whsec_"
-
-
 # --- the tenant's channel --------------------------------------------------------------------
 
 
 def channel_of(tenant_id: int) -> EmailChannel | None:
     return EmailChannel.objects.filter(tenant_id=tenant_id).first()
-
-
-def new_signing_secret() -> str:
-    """A Standard Webhooks secret (``whsec_`` and 32 random bytes in base64)."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def email_channel_setup(

@@ -113,14 +113,15 @@ def _delivery(
     )
 
 
-def new_secret() -> str:
-    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64 (a webhook
+    endpoint's, the e-mail channel's inbound one)."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def endpoint_secret_set(endpoint: WebhookEndpoint) -> str:
     """Give the endpoint a new secret (made or rotated); the secret in clear, shown once."""
-    raw = new_secret()
+    raw = new_signing_secret()
     endpoint.secret = seal(raw)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=endpoint.secret)
     return raw

@@ -12,12 +12,14 @@ from django.template.response import TemplateResponse
 from core.admin_scoping import ReadOnlyMixin, TenantScopedAdmin, TenantScopedForm
 from core.errors import Invalid
 from core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEventType
-from core.webhooks import EVENT_TYPES, endpoint_changed, endpoint_secret_set
+from core.webhooks import EVENT_TYPES, endpoint_secret_set
 from orchestration.webhooks import (
     delivery_send_again,
     endpoint_create,
     endpoint_fields,
+    endpoint_room,
     endpoint_test,
+    endpoint_update,
 )
 
 EVENT_CHOICES = [
@@ -47,12 +49,15 @@ class WebhookEndpointForm(TenantScopedForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
         try:
             cleaned.update(
                 endpoint_fields(
                     cleaned.get("url"), cleaned.get("events"), cleaned.get("description") or ""
                 )
             )
+            if self.instance.pk is None and tenant is not None:
+                endpoint_room(tenant.pk)
         except Invalid as exc:
             for field, problems in exc.fields.items():
                 self.add_error(field if field in self.fields else None, " ".join(problems))
@@ -90,23 +95,17 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         return ", ".join(endpoint.events)
 
     def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data.get(name) for name in ("url", "events", "description")}
+        fields["active"] = bool(form.cleaned_data.get("active"))
         if change:
-            obj.save()
-            endpoint_changed(obj.tenant_id)
+            endpoint_update(obj, fields)
             return
-        tenant_id = obj.tenant_id or (self._manager_tenant(request) or obj.tenant).pk
-        made, raw = endpoint_create(
-            tenant_id=tenant_id,
-            url=form.cleaned_data["url"],
-            events=form.cleaned_data["events"],
-            description=form.cleaned_data.get("description") or "",
-        )
-        if not form.cleaned_data.get("active", True):
-            WebhookEndpoint.objects.filter(pk=made.pk).update(active=False)
-        obj.pk, obj.tenant_id, obj._raw_secret = made.pk, tenant_id, raw
+        made, raw = endpoint_create(tenant_id=obj.tenant_id, **fields)
+        obj.__dict__.update(made.__dict__)  # the row the service wrote (its history, its page)
+        obj._raw_secret = raw
 
     def response_add(self, request, obj, post_url_continue=None):
-        return _show_secret(request, WebhookEndpoint.objects.get(pk=obj.pk), obj._raw_secret)
+        return _show_secret(request, obj, obj._raw_secret)
 
     @admin.action(description="Send a test event")
     def send_test(self, request, queryset):

@@ -700,26 +700,20 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
             "bands": BANDS,
             "started_on": _website_page((conversation.customer_attributes or {}).get("page"), None),
             "history_url": reverse("inbox-history"),
-            # a manager erases the customer's data at their request, in the admin, which
-            # says what would go before it is done (orchestration.erasure)
-            "erase_url": (
-                reverse("admin:conversations_erasure_add")
-                + "?"
-                + urlencode({"kind": "conversation", "value": str(conversation.pk)})
-                if admin_allowed(request.user)
-                else None
-            ),
-            "export_url": (
-                reverse("api-customer-data")
-                + "?"
-                + urlencode(
-                    {"kind": "conversation", "value": str(conversation.pk), "download": "1"}
-                )
-                if admin_allowed(request.user)
-                else None
-            ),
+            **(_customer_data_urls(conversation) if admin_allowed(request.user) else {}),
         },
     )
+
+
+def _customer_data_urls(conversation: Conversation) -> dict[str, str]:
+    """For a manager: where the conversation's customer is erased at their request (the
+    admin's form, which says what would go before it is done) and their data downloaded
+    (orchestration.erasure, orchestration.customer_export)."""
+    named = {"kind": "conversation", "value": str(conversation.pk)}
+    return {
+        "erase_url": f"{reverse('admin:conversations_erasure_add')}?{urlencode(named)}",
+        "export_url": f"{reverse('api-customer-data')}?{urlencode({**named, 'download': '1'})}",
+    }
 
 
 @page_door

@@ -50,7 +50,12 @@ from conversations.models import (
     State,
 )
 from core.errors import Conflict, Invalid
-from core.events import conversation_group, notify_on_commit, tenant_inbox_group
+from core.events import (
+    conversation_group,
+    notifications_buffered,
+    notify_on_commit,
+    tenant_inbox_group,
+)
 from core.models import WebhookDelivery
 from core.principals import Principal
 from handover.services import conversation_close
@@ -166,11 +171,13 @@ def conversations_delete(tenant_id: int, ids: list) -> dict[str, int]:
     # what the webhooks were told of them (a pending one is not sent)
     WebhookDelivery.objects.filter(tenant_id=tenant_id, conversation_id__in=ids).delete()
     shown = [str(pk) for pk in ids]
-    notify_on_commit(
-        [tenant_inbox_group(tenant_id)], {"type": "conversation.erased", "conversationIds": shown}
-    )
-    for pk in shown:
-        notify_on_commit([conversation_group(pk)], {"type": "conversation.erased"})
+    with notifications_buffered():  # one trip to the channel layer after commit
+        notify_on_commit(
+            [tenant_inbox_group(tenant_id)],
+            {"type": "conversation.erased", "conversationIds": shown},
+        )
+        for pk in shown:
+            notify_on_commit([conversation_group(pk)], {"type": "conversation.erased"})
     return gone
 
 

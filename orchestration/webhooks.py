@@ -2,10 +2,10 @@
 the deliveries): an endpoint checked and saved, and a delivery posted.
 
 ``webhook_deliver`` (the task ``webhooks.deliver``) reads the delivery, gives its database
-connection back, and POSTs the event with no transaction open: the Standard Webhooks headers
-signed with the endpoint's secret, connect and read timeouts, no redirect followed, a host that
-resolves to a private or local address refused (as the agents' runtimes,
-``agents.runtimes.addresses``). Any 2xx is delivered. Otherwise the attempt is counted and the
+connection back, and POSTs the event with no transaction open, through the agents' runtimes'
+own client (``agents.runtimes.http``): the Standard Webhooks headers signed with the endpoint's
+secret, connect and read timeouts, no redirect followed, a host that resolves to a private or
+local address refused. Any 2xx is delivered. Otherwise the attempt is counted and the
 next one written to the outbox with a growing wait (``RETRY_SECONDS``: 30 s, 2 min, 10 min,
 1 h, 6 h), ``MAX_ATTEMPTS`` in all; the last failure leaves it ``failed``, for a manager to
 send again from the admin. Delivery is at least once: a worker that dies after the POST and
@@ -14,17 +14,16 @@ before recording it sends it again with the same ``webhook-id``, which receivers
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents.runtimes.addresses import destination_problem, saved_url_problem
+from agents.runtimes.addresses import saved_url_problem
+from agents.runtimes.http import HttpPolicy, post_json
 from agents.runtimes.signing import signer
 from core.errors import Invalid
 from core.json_input import text_problem
@@ -43,8 +42,9 @@ from core.webhooks import (
 
 MAX_ATTEMPTS = 6
 RETRY_SECONDS = (30, 120, 600, 3600, 6 * 3600)
-CONNECT_TIMEOUT, READ_TIMEOUT = 3.0, 10.0
-USER_AGENT = "ai-support-backoffice-webhooks/1"
+# one attempt a task run (the next one is the outbox's, after its wait): 3 s to connect, 10 s
+# to answer
+ONE_TRY = HttpPolicy(connect_timeout=3.0, read_timeout=10.0, attempts=1, backoff=())
 
 
 def endpoint_fields(url: Any, events: Any, description: Any = "") -> dict[str, Any]:
@@ -77,14 +77,19 @@ def endpoint_fields(url: Any, events: Any, description: Any = "") -> dict[str, A
 
 
 @transaction.atomic
+def endpoint_room(tenant_id: int) -> None:
+    """Invalid (naming ``url``) when the tenant has its ``ENDPOINTS_MAX`` endpoints already."""
+    if WebhookEndpoint.objects.filter(tenant_id=tenant_id).count() >= ENDPOINTS_MAX:
+        raise Invalid(fields={"url": f"a team has at most {ENDPOINTS_MAX} webhook endpoints"})
+
+
 def endpoint_create(
-    *, tenant_id: int, url: Any, events: Any, description: Any = ""
+    *, tenant_id: int, url: Any, events: Any, description: Any = "", active: bool = True
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret in clear (shown once). At most ``ENDPOINTS_MAX``."""
     fields = endpoint_fields(url, events, description)
-    if WebhookEndpoint.objects.filter(tenant_id=tenant_id).count() >= ENDPOINTS_MAX:
-        raise Invalid(fields={"url": f"a team has at most {ENDPOINTS_MAX} webhook endpoints"})
-    endpoint = WebhookEndpoint.objects.create(tenant_id=tenant_id, **fields)
+    endpoint_room(tenant_id)
+    endpoint = WebhookEndpoint.objects.create(tenant_id=tenant_id, active=active, **fields)
     raw = endpoint_secret_set(endpoint)
     endpoint_changed(tenant_id)
     return endpoint, raw
@@ -147,28 +152,13 @@ def webhook_deliver(delivery_id: int) -> bool:
 
 
 def _post(url: str, payload: dict[str, Any], sign) -> tuple[int | None, str]:
-    refused = destination_problem(url)
-    if refused is not None:
-        return None, f"refused: {refused}"
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **sign(body)}
-    try:
-        response = requests.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-            allow_redirects=False,
-            stream=True,
-        )
-        response.close()  # the body is not read: a 2xx is all that is asked
-    except requests.Timeout:
-        return None, "timed out"
-    except requests.RequestException as exc:
-        return None, f"could not connect: {type(exc).__name__}"
-    if 200 <= response.status_code < 300:
-        return response.status_code, ""
-    return response.status_code, f"answered HTTP {response.status_code}"
+    """One POST through the runtimes' own client (``agents.runtimes.http.post_json``: the
+    address check, timeouts, no redirect, a capped body): any 2xx is delivered, whatever its
+    body; ``(status, error)``, the error empty then."""
+    answer = post_json(url, payload, sign=sign, policy=ONE_TRY)
+    if answer.status is not None and 200 <= answer.status < 300:
+        return answer.status, ""
+    return answer.status, answer.error or f"HTTP {answer.status}"
 
 
 def _recorded(

@@ -137,7 +137,7 @@ def test_a_failure_is_retried_with_a_growing_wait_then_left_failed_to_send_again
         assert len(receiver.seen) == MAX_ATTEMPTS
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == ("failed", MAX_ATTEMPTS)
-        assert delivery.last_error == "answered HTTP 500"
+        assert delivery.last_error == "HTTP 500: down (after 1 attempt)"
         assert waits[:5] == [30.0, 120.0, 600.0, 3600.0, 21600.0]
 
         receiver.default = lambda seen: Respond(200, body={})
@@ -345,3 +345,50 @@ def test_the_admin_rotates_a_secret_shown_once_and_sends_a_test(tenant, team, ma
     assert now != first and now in rotated.content.decode()
     assert "webhook.test event is on its way" in tested.content.decode()
     assert events_of(endpoint) == ["webhook.test"]
+
+
+def test_the_admin_says_when_the_team_has_its_ten_endpoints(tenant, team, manager_client):
+    for i in range(10):
+        endpoint_create(tenant_id=tenant.pk, url=f"https://crm.example.com/{i}", events=ALL)
+
+    refused = manager_client.post(
+        reverse("admin:core_webhookendpoint_add"),
+        {"url": "https://crm.example.com/11", "events": ["message.created"], "active": "on"},
+    )
+
+    assert refused.status_code == 200
+    assert "a team has at most 10 webhook endpoints" in refused.content.decode()
+    assert WebhookEndpoint.objects.count() == 10
+
+
+def test_a_manager_never_reaches_another_tenants_endpoints_deliveries_or_erasures(
+    tenant, team, globex, manager_client
+):
+    from conversations.models import Erasure
+    from core.principals import Principal
+    from orchestration.erasure import customer_erase
+
+    theirs, _ = endpoint_create(
+        tenant_id=globex.pk, url="https://globex.example.com/hooks", events=ALL
+    )
+    delivery = endpoint_test(theirs)
+    erasure = customer_erase(tenant_id=globex.pk, kind="customer", value="c-9", by=Principal())
+
+    for model, row in (
+        ("webhookendpoint", theirs),
+        ("webhookdelivery", delivery),
+    ):
+        listed = manager_client.get(reverse(f"admin:core_{model}_changelist")).content.decode()
+        assert "globex.example.com" not in listed and delivery.message_id not in listed
+        assert manager_client.get(
+            reverse(f"admin:core_{model}_change", args=[row.pk])
+        ).status_code in (302, 404)
+    listed = manager_client.get(reverse("admin:conversations_erasure_changelist"))
+    assert f"/{erasure.pk}/change/" not in listed.content.decode()
+    changed = manager_client.post(
+        reverse("admin:core_webhookendpoint_change", args=[theirs.pk]),
+        {"url": "https://evil.example.com/h", "events": ["message.created"]},
+    )
+    assert changed.status_code in (302, 404)
+    assert WebhookEndpoint.objects.get(pk=theirs.pk).url == "https://globex.example.com/hooks"
+    assert Erasure.objects.filter(tenant=globex).count() == 1
