@@ -478,6 +478,10 @@ RUNTIME_ALLOW_PRIVATE_NETWORKS = env_bool("RUNTIME_ALLOW_PRIVATE_NETWORKS", defa
 # webhook-timestamp, webhook-signature). Deprecated: on, it also sends the headers of our old
 # scheme (X-Timestamp, X-Signature: sha256=..., X-Delivery-Id); on for this release only.
 WEBHOOK_LEGACY_SIGNATURE = env_bool("WEBHOOK_LEGACY_SIGNATURE", default=True)
+# A tenant's webhook endpoint every attempt to which has failed for this long (and at least a
+# whole delivery's attempts) is switched off by itself and its managers are mailed (Svix's and
+# Stripe's rule; orchestration/webhooks.py). A manager switches it on again.
+WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 120)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI support back office API",

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
@@ -125,6 +126,32 @@ def endpoint_secret_set(endpoint: WebhookEndpoint) -> str:
     endpoint.secret = seal(raw)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=endpoint.secret)
     return raw
+
+
+def disable_after_words() -> str:
+    """``WEBHOOK_DISABLE_AFTER_HOURS`` in words: "5 days"."""
+    hours = settings.WEBHOOK_DISABLE_AFTER_HOURS
+    return f"{hours // 24} day(s)" if hours % 24 == 0 else f"{hours} hour(s)"
+
+
+def endpoint_health(endpoint: WebhookEndpoint) -> str:
+    """How its deliveries go, in words (the admin's list and page)."""
+    when = "%d %b %Y %H:%M"
+    if endpoint.disabled_at and not endpoint.active:
+        return (
+            f"Switched off by itself on {timezone.localtime(endpoint.disabled_at):{when}}: "
+            f"every attempt failed since {timezone.localtime(endpoint.failing_since):{when}} "
+            f"({endpoint.failures}). Tick active to switch it on again."
+            if endpoint.failing_since
+            else f"Switched off by itself on {timezone.localtime(endpoint.disabled_at):{when}}."
+        )
+    if endpoint.failing_since:
+        return (
+            f"Failing since {timezone.localtime(endpoint.failing_since):{when}} "
+            f"({endpoint.failures} attempt(s)); switched off by itself after "
+            f"{disable_after_words()} of it."
+        )
+    return "Delivering" if endpoint.active else "Switched off"
 
 
 def endpoint_changed(tenant_id: int) -> None:

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from core.admin_scoping import ReadOnlyMixin, TenantScopedAdmin, TenantScopedForm
 from core.errors import Invalid
 from core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEventType
-from core.webhooks import EVENT_TYPES, endpoint_secret_set
+from core.webhooks import EVENT_TYPES, endpoint_health, endpoint_secret_set
 from orchestration.webhooks import (
     delivery_send_again,
     endpoint_create,
@@ -82,13 +82,18 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
     """Where the tenant's events go; the secret is shown once, when made or rotated."""
 
     form = WebhookEndpointForm
-    list_display = ["__str__", "url", "shown_events", "active", "created_at"]
+    list_display = ["__str__", "url", "shown_events", "active", "health", "created_at"]
     list_filter = ["active"]
     actions = ["send_test", "rotate_secret"]
+    readonly_fields = ["health"]
 
     def get_fields(self, request, obj=None):
-        fields = ["url", "description", "events", "active"]
+        fields = ["url", "description", "events", "active"] + (["health"] if obj else [])
         return (["tenant"] if obj is None and request.user.is_superuser else []) + fields
+
+    @admin.display(description="health")
+    def health(self, endpoint: WebhookEndpoint) -> str:
+        return endpoint_health(endpoint)
 
     @admin.display(description="events")
     def shown_events(self, endpoint: WebhookEndpoint) -> str:

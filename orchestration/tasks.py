@@ -13,7 +13,14 @@ from orchestration.retention import conversations_retention_sweep
 from orchestration.silence import TASK_NAME, silence_sweep
 from orchestration.turn import RUN_TURN_TASK, SWEEP_TURNS_TASK
 from orchestration.turns import execute, turn_sweep
-from orchestration.webhooks import DELIVER_TASK, SWEEP_TASK, deliveries_sweep, webhook_deliver
+from orchestration.webhooks import (
+    DELIVER_TASK,
+    DISABLED_MAIL_TASK,
+    SWEEP_TASK,
+    deliveries_sweep,
+    endpoint_disabled_mail,
+    webhook_deliver,
+)
 
 
 @shared_task(name=TASK_NAME, acks_late=True, ignore_result=True, soft_time_limit=120)
@@ -28,6 +35,20 @@ def sweep_silence() -> int:
 def deliver_webhook(delivery_id: int) -> bool:
     """One attempt at a webhook delivery; a failed one writes its own retry to the outbox."""
     return webhook_deliver(delivery_id)
+
+
+@shared_task(
+    name=DISABLED_MAIL_TASK,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=60,
+    autoretry_for=(OSError,),  # the mail server (smtplib's errors are OSErrors)
+    max_retries=5,
+    retry_backoff=30,
+)
+def mail_webhook_disabled(endpoint_id: int) -> int:
+    """Tell the managers an endpoint was switched off by itself (once)."""
+    return endpoint_disabled_mail(endpoint_id)
 
 
 @shared_task(name=SWEEP_TASK, acks_late=True, ignore_result=True, soft_time_limit=300)

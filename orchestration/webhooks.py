@@ -9,7 +9,16 @@ local address refused. Any 2xx is delivered. Otherwise the attempt is counted an
 next one written to the outbox with a growing wait (``RETRY_SECONDS``: 30 s, 2 min, 10 min,
 1 h, 6 h), ``MAX_ATTEMPTS`` in all; the last failure leaves it ``failed``, for a manager to
 send again from the admin. Delivery is at least once: a worker that dies after the POST and
-before recording it sends it again with the same ``webhook-id``, which receivers drop."""
+before recording it sends it again with the same ``webhook-id``, which receivers drop.
+
+An endpoint keeps its health: when its attempts began to fail (``failing_since``) and how many
+have since (``failures``), both cleared by a delivered one. One every attempt to which has
+failed for ``WEBHOOK_DISABLE_AFTER_HOURS`` (5 days, as Svix and Stripe do; and at least a whole
+delivery's attempts) is switched off by itself in the attempt's own transaction (a conditional
+UPDATE: one of two workers does it), and its tenant's managers are mailed once
+(``endpoint_disabled_mail``, the task ``webhooks.disabled_mail``, no transaction open while the
+mail server is called). A manager switches it on again; its failed deliveries can be sent
+again then."""
 
 from __future__ import annotations
 
@@ -17,9 +26,14 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import URLValidator
-from django.db import connection, transaction
+from django.db import connection, models, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from agents.runtimes.addresses import saved_url_problem
@@ -27,7 +41,8 @@ from agents.runtimes.http import HttpPolicy, post_json
 from agents.runtimes.signing import signer
 from core.errors import Invalid
 from core.json_input import text_problem
-from core.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from core.links import absolute_reverse
+from core.models import DeliveryStatus, Membership, WebhookDelivery, WebhookEndpoint
 from core.outbox import outbox_task
 from core.secret_store import SecretUnreadable, unseal
 from core.webhooks import (
@@ -45,6 +60,7 @@ RETRY_SECONDS = (30, 120, 600, 3600, 6 * 3600)
 # one attempt a task run (the next one is the outbox's, after its wait): 3 s to connect, 10 s
 # to answer
 ONE_TRY = HttpPolicy(connect_timeout=3.0, read_timeout=10.0, attempts=1, backoff=())
+DISABLED_MAIL_TASK = "webhooks.disabled_mail"
 
 
 def endpoint_fields(url: Any, events: Any, description: Any = "") -> dict[str, Any]:
@@ -110,9 +126,15 @@ def endpoint_update(endpoint: WebhookEndpoint, changes: dict[str, Any]) -> Webho
         changes.get("events", endpoint.events),
         changes.get("description", endpoint.description),
     )
-    for name, value in {**fields, "active": active}.items():
+    changed = {**fields, "active": active}
+    # read as stored (the admin's form has set the instance's fields already)
+    stored = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if (active and not stored.active) or fields["url"] != stored.url:
+        # switched on again, or pointed elsewhere: its health starts afresh
+        changed.update(failing_since=None, failures=0, disabled_at=None, disabled_mailed_at=None)
+    for name, value in changed.items():
         setattr(endpoint, name, value)
-    endpoint.save(update_fields=["url", "events", "description", "active"])
+    endpoint.save(update_fields=list(changed))
     endpoint_changed(endpoint.tenant_id)
     return endpoint
 
@@ -189,7 +211,78 @@ def _recorded(
                 args=[delivery.pk],
                 countdown=RETRY_SECONDS[min(attempt, len(RETRY_SECONDS)) - 1],
             )
+        if moved and not final:  # a POST was made: the endpoint's health follows it
+            _health(delivery.endpoint, failed=not done, now=now)
     return bool(moved) and done
+
+
+def _health(endpoint: WebhookEndpoint, *, failed: bool, now: dt.datetime) -> None:
+    """Inside the attempt's transaction: a delivered attempt clears the endpoint's failing (no
+    statement when it had none); a failed one counts, and switches the endpoint off once every
+    attempt has failed for ``WEBHOOK_DISABLE_AFTER_HOURS``."""
+    rows = WebhookEndpoint.objects.filter(pk=endpoint.pk)
+    if not failed:
+        if endpoint.failures:
+            rows.filter(failures__gt=0).update(failures=0, failing_since=None)
+        return
+    rows.update(
+        failures=F("failures") + 1,
+        failing_since=Coalesce(F("failing_since"), Value(now, models.DateTimeField())),
+    )
+    since = now - dt.timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
+    if rows.filter(active=True, failing_since__lte=since, failures__gte=MAX_ATTEMPTS).update(
+        active=False, disabled_at=now
+    ):
+        endpoint_changed(endpoint.tenant_id)
+        outbox_task(tenant_id=endpoint.tenant_id, task=DISABLED_MAIL_TASK, args=[endpoint.pk])
+
+
+def endpoint_disabled_mail(endpoint_id: int) -> int:
+    """Tell the tenant's managers (those with an address) that the endpoint was switched off
+    by itself; returns how many were mailed. Once: taken by a conditional UPDATE before the mail
+    server is called (no transaction open), given back when the send fails so the task's retry
+    sends it."""
+    now = timezone.now()
+    mine = WebhookEndpoint.objects.filter(
+        pk=endpoint_id, active=False, disabled_at__isnull=False, disabled_mailed_at__isnull=True
+    )
+    endpoint = mine.select_related("tenant").first()
+    if endpoint is None or not mine.update(disabled_mailed_at=now):
+        return 0
+    recipients = sorted(
+        set(
+            Membership.objects.filter(
+                tenant_id=endpoint.tenant_id, is_manager=True, user__is_active=True
+            )
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+    )
+    if not recipients:
+        return 0
+    last = (
+        WebhookDelivery.objects.filter(endpoint_id=endpoint_id)
+        .exclude(last_error="")
+        .order_by("-attempted_at")
+        .values_list("last_error", flat=True)
+        .first()
+    )
+    context = {
+        "endpoint": endpoint,
+        "tenant": endpoint.tenant,
+        "error": last or "",
+        "url": absolute_reverse("admin:core_webhookendpoint_change", endpoint.pk),
+    }
+    subject = render_to_string("orchestration/email/webhook_disabled_subject.txt", context)
+    body = render_to_string("orchestration/email/webhook_disabled_body.txt", context)
+    try:
+        send_mail(" ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:
+        WebhookEndpoint.objects.filter(pk=endpoint_id, disabled_mailed_at=now).update(
+            disabled_mailed_at=None
+        )
+        raise
+    return len(recipients)
 
 
 KEPT_DAYS = 30  # a delivery done with (delivered or failed) is kept this long

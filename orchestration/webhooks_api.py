@@ -35,6 +35,9 @@ def endpoint_json(endpoint: WebhookEndpoint) -> dict:
         "events": list(endpoint.events),
         "active": endpoint.active,
         "createdAt": endpoint.created_at,
+        "failingSince": endpoint.failing_since,
+        "failures": endpoint.failures,
+        "disabledAt": endpoint.disabled_at,
     }
 
 
@@ -60,6 +63,16 @@ class EndpointShape(serializers.Serializer):
     events = serializers.ListField(child=serializers.ChoiceField(choices=sorted(EVENT_TYPES)))
     active = serializers.BooleanField()
     createdAt = serializers.DateTimeField()
+    failingSince = serializers.DateTimeField(
+        allow_null=True, help_text="Every attempt since then failed (null: it delivers)."
+    )
+    failures = serializers.IntegerField(help_text="Attempts failed since failingSince.")
+    disabledAt = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When it was switched off by itself, every attempt having failed for "
+        "WEBHOOK_DISABLE_AFTER_HOURS (5 days by default; null: it was not); PATCH active: true "
+        "switches it on again.",
+    )
 
 
 class EndpointMade(EndpointShape):

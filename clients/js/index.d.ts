@@ -327,6 +327,12 @@ export interface WebhookEndpoint {
   events: WebhookEventType[];
   active: boolean;
   createdAt: string;
+  /** every attempt since then failed; null: it delivers */
+  failingSince: string | null;
+  /** attempts failed since failingSince */
+  failures: number;
+  /** switched off by itself after failing for days (PATCH active: true again); null: it was not */
+  disabledAt: string | null;
   /** whsec_...: in the answer that made it, alone */
   secret?: string;
 }

@@ -32,6 +32,13 @@ class WebhookEndpoint(TenantOwned):
     secret = SealedField(help_text="Signs the deliveries (shown once).")
     active = models.BooleanField(default=True, help_text="Off: no event is sent to it.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # every attempt since this one failed (cleared by a delivered one); ``failures`` counts them
+    failing_since = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    # switched off by itself after failing for ``orchestration.webhooks.DISABLE_AFTER`` (not by
+    # a person); the managers were mailed once, at ``disabled_mailed_at``
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_mailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

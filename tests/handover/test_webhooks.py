@@ -392,3 +392,143 @@ def test_a_manager_never_reaches_another_tenants_endpoints_deliveries_or_erasure
     assert changed.status_code in (302, 404)
     assert WebhookEndpoint.objects.get(pk=theirs.pk).url == "https://globex.example.com/hooks"
     assert Erasure.objects.filter(tenant=globex).count() == 1
+
+
+def test_an_endpoint_failing_for_five_days_is_switched_off_its_managers_mailed_once(
+    tenant, team, manager, key_client, manager_client
+):
+    import datetime as dt
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from orchestration.webhooks import DISABLED_MAIL_TASK, endpoint_disabled_mail
+
+    manager.email = "mo@acme.example"
+    manager.save(update_fields=["email"])
+    with FakeServer(lambda seen: Respond(503, body={"error": "maintenance"})) as receiver:
+        endpoint, _ = endpoint_create(
+            tenant_id=tenant.pk, url=receiver.url, events=["conversation.created"]
+        )
+        delivery = endpoint_test(endpoint)
+        webhook_deliver(delivery.pk)
+        endpoint.refresh_from_db()
+        assert (endpoint.failures, endpoint.active) == (1, True)
+        began = endpoint.failing_since
+        # every attempt failed since six days ago
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            failing_since=began - dt.timedelta(days=6)
+        )
+        for _ in range(MAX_ATTEMPTS - 2):
+            webhook_deliver(delivery.pk)
+        endpoint.refresh_from_db()
+        assert (endpoint.failures, endpoint.active) == (MAX_ATTEMPTS - 1, True)  # not yet 6
+
+        webhook_deliver(delivery.pk)
+
+    endpoint.refresh_from_db()
+    assert endpoint.active is False and endpoint.disabled_at is not None
+    assert endpoint.failures == MAX_ATTEMPTS
+    assert OutboxEvent.objects.filter(payload__task=DISABLED_MAIL_TASK).count() == 1
+    handed_over(key_client, customer="c-after")
+    assert events_of(endpoint) == ["webhook.test"]  # it hears nothing more
+    shown = key_client.get("/api/v1/webhooks").json()[0]
+    assert shown["active"] is False and shown["disabledAt"] and shown["failures"] == 6
+    page = manager_client.get(reverse("admin:core_webhookendpoint_changelist")).content.decode()
+    assert "Switched off by itself on" in page
+
+    mail.outbox.clear()
+    assert endpoint_disabled_mail(endpoint.pk) == 1
+    assert endpoint_disabled_mail(endpoint.pk) == 0  # once
+    (sent,) = mail.outbox
+    assert sent.to == ["mo@acme.example"]
+    assert "switched off" in sent.subject and receiver.url in sent.body
+    assert "HTTP 503: maintenance" in sent.body
+    assert reverse("admin:core_webhookendpoint_change", args=[endpoint.pk]) in sent.body
+
+    # switched on again over the API: its health starts afresh, and it hears events again
+    on = key_client.patch(f"/api/v1/webhooks/{endpoint.pk}", {"active": True}, format="json")
+    assert on.status_code == 200
+    assert (on.json()["failures"], on.json()["failingSince"], on.json()["disabledAt"]) == (
+        0,
+        None,
+        None,
+    )
+    handed_over(key_client, customer="c-again")
+    assert events_of(endpoint)[-1] == "conversation.created"
+    assert timezone.now() - endpoint.disabled_at < dt.timedelta(minutes=1)
+
+
+def test_a_delivered_attempt_ends_the_failing_and_a_short_outage_switches_nothing_off(tenant, team):
+    answers = iter([500, 500, 200])
+    with FakeServer(lambda seen: Respond(next(answers), body={})) as receiver:
+        endpoint, _ = endpoint_create(
+            tenant_id=tenant.pk, url=receiver.url, events=["conversation.created"]
+        )
+        delivery = endpoint_test(endpoint)
+        webhook_deliver(delivery.pk)
+        webhook_deliver(delivery.pk)
+        endpoint.refresh_from_db()
+        assert endpoint.failures == 2 and endpoint.failing_since is not None
+
+        assert webhook_deliver(delivery.pk) is True
+
+    endpoint.refresh_from_db()
+    assert (endpoint.failures, endpoint.failing_since, endpoint.active) == (0, None, True)
+
+
+def test_a_refused_mail_about_a_switched_off_endpoint_is_left_for_the_retry(
+    tenant, team, manager, settings
+):
+    from django.core import mail
+    from django.utils import timezone
+
+    from orchestration.webhooks import endpoint_disabled_mail
+
+    manager.email = "mo@acme.example"
+    manager.save(update_fields=["email"])
+    endpoint, _ = endpoint_create(
+        tenant_id=tenant.pk, url="https://crm.example.com/h", events=["message.created"]
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        active=False, disabled_at=timezone.now(), failing_since=timezone.now(), failures=9
+    )
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingMailServer"
+
+    with pytest.raises(OSError):
+        endpoint_disabled_mail(endpoint.pk)
+
+    assert WebhookEndpoint.objects.get().disabled_mailed_at is None  # the retry sends it
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert endpoint_disabled_mail(endpoint.pk) == 1 and len(mail.outbox) == 1
+
+
+def test_a_manager_switches_a_switched_off_endpoint_on_again_in_the_admin(
+    tenant, team, manager_client
+):
+    from django.utils import timezone
+
+    endpoint, _ = endpoint_create(
+        tenant_id=tenant.pk, url="https://crm.example.com/h", events=["message.created"]
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        active=False, disabled_at=timezone.now(), failing_since=timezone.now(), failures=9
+    )
+    url = reverse("admin:core_webhookendpoint_change", args=[endpoint.pk])
+    assert "Tick active to switch it on again" in manager_client.get(url).content.decode()
+
+    on = manager_client.post(
+        url, {"url": endpoint.url, "events": ["message.created"], "active": "on"}
+    )
+
+    assert on.status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.active, endpoint.failures, endpoint.disabled_at) == (True, 0, None)
+
+
+class RefusingMailServer:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise OSError("connection refused by smtp.example")

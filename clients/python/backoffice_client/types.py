@@ -337,6 +337,9 @@ class WebhookEndpoint(TypedDict):
     events: list[str]  # conversation.created, message.created, ... (README "Webhooks")
     active: bool
     createdAt: str
+    failingSince: str | None  # every attempt since then failed; None: it delivers
+    failures: int  # attempts failed since failingSince
+    disabledAt: str | None  # switched off by itself after failing for days; None: it was not
     secret: NotRequired[str]  # whsec_...: in the answer that made it, alone
 
 
