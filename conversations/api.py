@@ -3,11 +3,14 @@ its messages and decision events (SPEC 6)."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
@@ -46,6 +49,7 @@ from core.api_schema import ErrorSerializer
 from core.errors import Invalid
 from core.limits import MessageTextField
 from core.scoping import scope_queryset
+from handover.merge import conversation_merge
 from orchestration.reach import narrow_conversations
 from orchestration.turns import (
     MAX_WAIT_SECONDS,
@@ -151,6 +155,7 @@ def conversation_json(conversation: Conversation) -> dict:
         "workflowId": conversation.workflow_id,
         "tags": [tag.name for tag in conversation.tags.all()],
         "handoff": _latest_handoff(conversation),
+        "mergedInto": str(conversation.merged_into_id) if conversation.merged_into_id else None,
         "createdAt": conversation.created_at,
         "updatedAt": conversation.updated_at,
     }
@@ -199,6 +204,11 @@ class ConversationShape(serializers.Serializer):
         child=serializers.CharField(), help_text="The tags people put on it (a-z, 0-9, - and _)."
     )
     handoff = serializers.DictField(allow_null=True)
+    mergedInto = serializers.UUIDField(
+        allow_null=True,
+        help_text="The conversation this one was merged into (it was resolved then and goes on "
+        "there); null when it was not.",
+    )
 
 
 class FileShape(serializers.Serializer):
@@ -356,6 +366,55 @@ class ConversationDetailView(APIView):
                 }
             ) from None
         return Response(conversation_json(get_conversation(request, conversation_id)))
+
+
+class MergeIn(serializers.Serializer):
+    into = serializers.UUIDField(
+        help_text="The conversation to merge this one into: open, of the same customer (the "
+        "same customer id or e-mail address)."
+    )
+
+
+class MergeView(APIView):
+    @extend_schema(
+        request=MergeIn,
+        responses={200: ConversationShape, 409: ErrorSerializer},
+        description="Merge this conversation into another of the same customer (a second chat, "
+        "or the e-mail about the same order): the other gets a private note of what was said "
+        "here and its tags; this one's customer is told that it goes on there, and it is "
+        "resolved with mergedInto set. Answers the conversation merged into. A bad into is a "
+        "400 naming into; a resolved one (either) a 409 merge_refused.",
+        examples=[
+            OpenApiExample(
+                "Kim's chat merged into her e-mail about the same parcel",
+                value={"into": "3f2b9c4e-8a1d-4e5f-9b7a-2c6d8e0f1a3b"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, conversation_id):
+        source = get_conversation(request, conversation_id)
+        data = request.data if isinstance(request.data, dict) else {}
+        into_id = data.get("into")
+        into = None
+        if isinstance(into_id, str) and _is_uuid(into_id):
+            into = (
+                narrow_conversations(tenant_conversations(request), request.reach)
+                .filter(pk=into_id)
+                .first()
+            )
+        if into is None:
+            raise Invalid(fields={"into": "must be the id of a conversation of this team"})
+        merged = conversation_merge(source=source, into=into, by=_who(request_principal(request)))
+        return Response(conversation_json(get_conversation(request, merged.pk)))
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 MESSAGE_RESULT = inline_serializer(
@@ -666,6 +725,11 @@ urlpatterns = [
         "conversations/<uuid:conversation_id>/messages",
         MessagesView.as_view(),
         name="api-conversation-messages",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/merge",
+        MergeView.as_view(),
+        name="api-conversation-merge",
     ),
     path(
         "conversations/<uuid:conversation_id>/tags/<str:name>",

@@ -109,6 +109,17 @@ class Conversation(StateGuarded, TenantOwned):
         help_text="A web chat's customer left their e-mail address: a person's replies are "
         "e-mailed to it while the customer is not in the chat.",
     )
+    # merged into another conversation of the same customer (handover.merge): it was resolved
+    # then, and the thread goes on there
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The conversation it was merged into (it goes on there).",
+    )
     # the last message of ours (a person's, the AI's, a notice) the web chat's customer had on
     # their screen: the inbox shows "Seen" up to it (conversations.services.customer_saw)
     customer_seen_message_id = models.BigIntegerField(null=True, blank=True, editable=False)

@@ -66,7 +66,8 @@ def tenant_tag_names(tenant_id: int) -> list[str]:
     )
 
 
-def _changed(conversation: Conversation) -> list[str]:
+def tags_told(conversation: Conversation) -> list[str]:
+    """The conversation's tags, which the inboxes hear once the transaction commits."""
     tags = tags_of(conversation)
     notify_on_commit(
         [tenant_inbox_group(conversation.tenant_id)],
@@ -100,7 +101,7 @@ def conversation_tag(*, conversation: Conversation, name: Any, user=None) -> lis
                 )
         except IntegrityError:  # the same tag put on at once by someone else: it is there
             pass
-        return _changed(conversation)
+        return tags_told(conversation)
 
 
 def conversation_untag(*, conversation: Conversation, name: Any) -> list[str]:
@@ -110,4 +111,4 @@ def conversation_untag(*, conversation: Conversation, name: Any) -> list[str]:
         removed, _ = ConversationTag.objects.filter(
             tenant_id=conversation.tenant_id, conversation=conversation, name=name
         ).delete()
-        return _changed(conversation) if removed else tags_of(conversation)
+        return tags_told(conversation) if removed else tags_of(conversation)

@@ -25,6 +25,7 @@ def conversation_data(conversation: Conversation) -> dict[str, Any]:
         },
         "createdAt": conversation.created_at,
         "resolvedAt": conversation.resolved_at,
+        "mergedInto": str(conversation.merged_into_id) if conversation.merged_into_id else None,
     }
 
 

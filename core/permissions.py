@@ -292,6 +292,13 @@ API: Mapping[str, Grant] = _by_operation(
             "channels. A human agent writes as themselves, through the handoff.",
         ),
         *_rows(
+            "POST",
+            "/api/v1/conversations/{conversation_id}/merge",
+            {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},
+            "Merging a conversation into another of the same customer: whoever reads both (a "
+            "human agent those handed to people), and the integrations that relay them.",
+        ),
+        *_rows(
             "PUT DELETE",
             "/api/v1/conversations/{conversation_id}/tags/{name}",
             {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},
@@ -572,6 +579,12 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "Setting an open handoff's priority band, as over the API.",
         ),
         Grant(
+            "inbox-merge",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "Merging a conversation into another of the same customer (it is resolved, and "
+            "goes on there): whoever reads both in the inbox or the history.",
+        ),
+        Grant(
             "inbox-block",
             {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
             "Blocking a conversation's customer (spam, abuse; the conversation is resolved): "
@@ -729,6 +742,12 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             "conversation.erased",
             AGENTS,
             "A customer's conversations were erased at their request: the inbox drops them.",
+        ),
+        Grant(
+            "conversation.merged",
+            AGENTS,
+            "A conversation was merged into another of its customer (both ids): the inbox "
+            "open on it follows to the other.",
         ),
         Grant(
             "handoff.prioritized",

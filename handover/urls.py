@@ -56,6 +56,11 @@ urlpatterns = [
         views.inbox_block,
         name="inbox-block",
     ),
+    path(
+        "inbox/conversations/<uuid:conversation_id>/merge",
+        views.inbox_merge,
+        name="inbox-merge",
+    ),
     path("inbox/history/", views.inbox_history, name="inbox-history"),
     path("inbox/history/export.csv", views.inbox_history_export, name="inbox-history-export"),
     path("inbox/team/", views.inbox_team, name="inbox-team"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+import uuid
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -86,6 +87,7 @@ from handover.limits import (
     wait_text,
 )
 from handover.mentions import mentionable
+from handover.merge import conversation_merge
 from handover.models import (
     OPEN_STATUSES,
     AgentSetting,
@@ -177,6 +179,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "tagsUrl": reverse("inbox-tags", args=[_UUID_SLOT]),
                 "customerUrl": reverse("inbox-customer", args=[_UUID_SLOT]),
                 "blockUrl": reverse("inbox-block", args=[_UUID_SLOT]),
+                "mergeUrl": reverse("inbox-merge", args=[_UUID_SLOT]),
                 "priorityUrl": reverse("inbox-priority", args=[0]),
                 "tagNames": tenant_tag_names(tenant.pk),
                 "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
@@ -271,6 +274,10 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 "currentAgent": conversation.current_agent.name,
                 "turns": conversation.turns,
                 "createdAt": conversation.created_at.isoformat(),
+                # merged into another of the customer's conversations (handover.merge)
+                "mergedInto": str(conversation.merged_into_id)
+                if conversation.merged_into_id
+                else None,
             },
             "handoff": data,
             "messages": [message_json(m) for m in messages],
@@ -281,6 +288,7 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 {
                     "id": str(c.pk),
                     "state": c.state,
+                    "channel": c.channel,
                     "createdAt": c.created_at.isoformat(),
                     "assignee": c.assignee.get_username() if c.assignee_id else None,
                     "url": reverse("inbox-conversation-page", args=[c.pk]),
@@ -476,6 +484,36 @@ def inbox_block(request: HttpRequest, conversation_id) -> JsonResponse:
         return domain_error_response(exc)
     shown = sorted(str(block) for block in blocks)
     return JsonResponse({"state": done.state, "blocked": shown})
+
+
+@page_door
+@require_POST
+def inbox_merge(request: HttpRequest, conversation_id) -> JsonResponse:
+    """Merge a conversation the person reaches into another of the same customer they reach:
+    JSON ``{"into": "<uuid>"}``. 200 ``{"into": id, "state": "resolved"}``; 400 naming
+    ``into``; 409 when either is resolved (``handover.merge``)."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    into_id = data.get("into")
+    into = None
+    if isinstance(into_id, str):
+        try:
+            into = _tenant_conversation(request, tenant, uuid.UUID(into_id))
+        except (ValueError, Http404):
+            into = None
+    if into is None:
+        return domain_error_response(
+            Invalid(fields={"into": "must be the id of a conversation of this team"})
+        )
+    name = request.user.get_full_name() or request.user.get_username()
+    try:
+        merged = conversation_merge(source=conversation, into=into, by=name)
+    except DomainError as exc:
+        return domain_error_response(exc)
+    return JsonResponse({"into": str(merged.pk), "state": "resolved"})
 
 
 @page_door

@@ -431,6 +431,27 @@ def _thread_conversation(tenant_id: int, mail: InboundMail) -> Conversation | No
     return None
 
 
+def _merged_into(conversation: Conversation, mail: InboundMail) -> Conversation | None:
+    """The open conversation a resolved one was merged into (``handover.merge``), following
+    a few merges on, when its replies go by e-mail to the sender: the thread goes on there."""
+    for _ in range(5):
+        if conversation.merged_into_id is None:
+            return None
+        found = (
+            Conversation.objects.filter(
+                tenant_id=conversation.tenant_id, pk=conversation.merged_into_id
+            )
+            .filter(Q(channel=Channel.EMAIL) | Q(channel=Channel.WEB, email_follow_up=True))
+            .first()
+        )
+        if found is None or found.customer_email.lower() != mail.sender:
+            return None
+        if found.state != State.RESOLVED:
+            return found
+        conversation = found
+    return None
+
+
 def _open_conversation(tenant_id: int, mail: InboundMail) -> Conversation | None:
     return (
         Conversation.objects.filter(
@@ -514,8 +535,12 @@ def _take(channel: EmailChannel, mail: InboundMail, inbound: InboundEmail) -> Ta
     if conversation is None:
         conversation, matched_by = _open_conversation(tenant_id, mail), "address"
     if conversation is not None and conversation.state == State.RESOLVED:
-        subject = conversation.email_subject or subject
-        conversation, matched_by = None, "new (the thread was resolved)"
+        merged = _merged_into(conversation, mail)
+        if merged is not None:
+            conversation, matched_by = merged, "thread (merged)"
+        else:
+            subject = conversation.email_subject or subject
+            conversation, matched_by = None, "new (the thread was resolved)"
     if conversation is None:
         conversation = _new_conversation(channel, mail, subject)
         matched_by = matched_by if matched_by.startswith("new") else "new"

@@ -195,6 +195,8 @@ export interface Conversation {
   /** The tags people put on it. */
   tags: string[];
   handoff: { id: number; mode: string; status: string; claimedBy: string | null } | null;
+  /** The conversation it was merged into (it goes on there); null when it was not. */
+  mergedInto: string | null;
   createdAt: string;
   updatedAt: string;
   /** Only in the answer that creates the conversation. */
@@ -519,6 +521,8 @@ export class Client {
     send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;
     tag(conversationId: string, name: string): Promise<string[]>;
     updateCustomer(conversationId: string, details: { name?: string; email?: string }): Promise<Conversation>;
+    /** merged into `into` (another open one of the same customer): resolved, it goes on there */
+    merge(conversationId: string, into: string): Promise<Conversation>;
     untag(conversationId: string, name: string): Promise<string[]>;
     sendFile(
       conversationId: string,

@@ -352,6 +352,12 @@ class Conversations extends Resource {
     return this._call('v1_conversations_partial_update', { path: { conversation_id: conversationId }, body: { customer } });
   }
 
+  /** Merge the conversation into `into`, another open one of the same customer: it is
+   * resolved and goes on there. Resolves to the conversation merged into. */
+  merge(conversationId, into) {
+    return this._call('v1_conversations_merge_create', { path: { conversation_id: conversationId }, body: { into } });
+  }
+
   async untag(conversationId, name) {
     return (await this._call('v1_conversations_tags_destroy', { path: { conversation_id: conversationId, name } })).tags;
   }

@@ -12,6 +12,7 @@ from core.secret_store import SealedField
 class WebhookEventType(models.TextChoices):
     CONVERSATION_CREATED = "conversation.created", "A conversation started"
     CONVERSATION_RESOLVED = "conversation.resolved", "A conversation was resolved"
+    CONVERSATION_MERGED = "conversation.merged", "A conversation was merged into another"
     MESSAGE_CREATED = "message.created", "A message (the customer's, the AI's, a person's)"
     HANDOFF_CREATED = "handoff.created", "A conversation was handed to people"
     HANDOFF_CLAIMED = "handoff.claimed", "A person took a handed-over conversation"

@@ -77,6 +77,7 @@
     if (mine) addTransfer(conversation);
     if (mine && detail.handoff && detail.handoff.status === "claimed") addSnooze(detail.handoff);
     addCustomerPanel(detail);
+    addMergedBanner(conversation);
     addCustomerEdit(conversation);
     addTags(conversation);
     markSeen();
@@ -93,10 +94,62 @@
     const past = detail.customerHistory || [];
     const panel = h("details", { class: "customer-history", id: "customer-history" },
       h("summary", {}, past.length ? `${past.length} other conversation${past.length === 1 ? "" : "s"} with this customer` : "No other conversation with this customer"),
-      h("ul", {}, past.map((c) => h("li", {},
-        h("a", { href: c.url }, `${new Date(c.createdAt).toLocaleDateString()} · ${c.state.replace("_", " ")}${c.assignee ? ` · ${c.assignee}` : ""}`)))),
+      h("ul", {}, past.map((c) => {
+        const item = h("li", {},
+          h("a", { href: c.url }, `${new Date(c.createdAt).toLocaleDateString()} · ${c.channel === "email" ? "e-mail" : "chat"} · ${c.state.replace("_", " ")}${c.assignee ? ` · ${c.assignee}` : ""}`));
+        if (c.state !== "resolved" && detail.conversation.state !== "resolved") item.append(" ", mergeButton(detail.conversation, c, item));
+        return item;
+      })),
       h("a", { href: detail.viewUrl, class: "view-link" }, "Read-only page of this conversation"));
     head.after(panel);
+  }
+
+  // Merge the customer's other open conversation into this one (handover/merge.py): it is
+  // resolved, its customer told that it goes on here, and this one gets a note of what was
+  // said there and its tags. Asked once more before it is done.
+  function mergeButton(conversation, other, item) {
+    const button = h("button", { type: "button", class: "ghost merge-button" }, "Merge into this…");
+    button.addEventListener("click", () => {
+      const when = new Date(other.createdAt).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+      const yes = h("button", { type: "button", class: "primary" }, "Merge");
+      const no = h("button", { type: "button", class: "ghost" }, "Cancel");
+      const ask = h("div", { class: "merge-confirm", role: "group", "aria-label": "Merge" },
+        h("p", {}, `Merge the conversation of ${when} into this one? It is resolved, ${conversation.customer} is told that it goes on here, and a note here says what was said there.`),
+        yes, " ", no);
+      button.replaceWith(ask);
+      yes.focus();
+      no.addEventListener("click", () => ask.replaceWith(button));
+      yes.addEventListener("click", async () => {
+        yes.disabled = true;
+        try {
+          await postJSON(urlFor(cfg.mergeUrl, other.id), { into: conversation.id });
+          app().toast(`Merged: the conversation of ${when} goes on here.`, "success");
+          app().reload(conversation.id);
+        } catch (error) {
+          const fields = error.fields || {};
+          app().toast(`Not merged: ${fields.into ? fields.into[0] : error.message}`, "error");
+          ask.replaceWith(button);
+        }
+      });
+    });
+    return button;
+  }
+
+  // A conversation was merged into another (by anyone): the one open here, either of the two,
+  // is read again (the merged one then says where it goes on).
+  function merged(event) {
+    const open = tools.detail && tools.detail.conversation.id;
+    if (open && (open === event.into || open === event.conversationId)) app().reload(open);
+  }
+
+  function addMergedBanner(conversation) {
+    if (!conversation.mergedInto) return;
+    const go = h("button", { type: "button", class: "secondary" }, "Open it");
+    go.addEventListener("click", () => app().open(conversation.mergedInto));
+    const banner = h("p", { class: "merged-banner", role: "status" },
+      "This conversation was merged into another of this customer's: it goes on there. ", go);
+    const head = pane.querySelector(".conv-head");
+    if (head) head.after(banner); else pane.prepend(banner);
   }
 
   function noteForm(conversation) {
@@ -679,6 +732,7 @@
       case "customer.typing": customerTyping(data); break;
       case "customer.seen": customerSeen(data); break;
       case "conversation.tagged": tagged(data); break;
+      case "conversation.merged": merged(data); break;
       case "customer.updated": app().customerChanged(data); break;
       case "handoff.transferred": transferred(data); break;
       case "message.created":

@@ -327,6 +327,31 @@ def test_the_customers_details_are_set_as_they_told_them(docs_tenant, server_url
     assert list(refused.value.fields) == ["customer.email"]
 
 
+def test_a_conversation_is_merged_into_another_of_its_customer(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    customer = {"id": "c-merge", "name": "Kim"}
+    kept = client.conversations.create(
+        {"agentId": "agent-supervisor", "channel": "web", "customer": customer}
+    )
+    second = client.conversations.create(
+        {"agentId": "agent-supervisor", "channel": "web", "customer": customer}
+    )
+    other = client.conversations.create(
+        {"agentId": "agent-supervisor", "channel": "web", "customer": {"id": "c-other"}}
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        client.conversations.merge(second["id"], other["id"])
+    into = client.conversations.merge(second["id"], kept["id"])
+    with pytest.raises(ConflictError):
+        client.conversations.merge(second["id"], kept["id"])  # resolved now
+
+    assert list(refused.value.fields) == ["into"]
+    assert into["id"] == kept["id"] and into["mergedInto"] is None
+    merged = client.conversations.get(second["id"])
+    assert (merged["state"], merged["mergedInto"]) == ("resolved", kept["id"])
+
+
 def test_the_holder_snoozes_a_conversation_and_wakes_it(docs_tenant, server_url):
     handoff = handoff_held_by_docs_agent(docs_tenant)
     agent = make_client(server_url, docs_tenant.agent_token)

@@ -265,6 +265,24 @@ test("the customer's details are set as they told them", live, async () => {
   });
 });
 
+test('a conversation is merged into another of its customer', live, async () => {
+  const api = client();
+  const customer = { id: 'js-merge', name: 'Kim' };
+  const kept = await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer });
+  const second = await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer });
+
+  await assert.rejects(api.conversations.merge(second.id, second.id), (error) => {
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(Object.keys(error.fields), ['into']);
+    return true;
+  });
+  const into = await api.conversations.merge(second.id, kept.id);
+  assert.equal(into.id, kept.id);
+  await assert.rejects(api.conversations.merge(second.id, kept.id), ConflictError);
+  const merged = await api.conversations.get(second.id);
+  assert.deepEqual([merged.state, merged.mergedInto], ['resolved', kept.id]);
+});
+
 test('snoozing a handoff that is not there is a 404, and a key may not snooze', agentToken, async () => {
   const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
   await assert.rejects(agent.handoffs.snooze(987654321, new Date(Date.now() + 3600e3)), NotFoundError);

@@ -322,6 +322,12 @@ class Conversations(_Resource):
         path = {"conversation_id": conversation_id}
         return self._call(Call("v1_conversations_partial_update", path, body={"customer": details}))
 
+    def merge(self, conversation_id: str, into: str) -> Conversation:
+        """Merge the conversation into ``into``, another open one of the same customer: it is
+        resolved and goes on there. The conversation merged into."""
+        path = {"conversation_id": conversation_id}
+        return self._call(Call("v1_conversations_merge_create", path, body={"into": into}))
+
     def untag(self, conversation_id: str, name: str) -> builtins.list[str]:
         """Take the tag ``name`` off the conversation; its tags."""
         path = {"conversation_id": conversation_id, "name": name}

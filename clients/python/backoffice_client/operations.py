@@ -83,6 +83,9 @@ OPERATIONS: dict[str, Operation] = {
     "v1_conversations_partial_update": Operation(
         "PATCH", "/api/v1/conversations/{conversation_id}", "conversations.update_customer"
     ),
+    "v1_conversations_merge_create": Operation(
+        "POST", "/api/v1/conversations/{conversation_id}/merge", "conversations.merge"
+    ),
     "v1_conversations_tags_update": Operation(
         "PUT", "/api/v1/conversations/{conversation_id}/tags/{name}", "conversations.tag"
     ),

@@ -186,6 +186,7 @@ class Conversation(TypedDict, total=False):
     workflowId: int | None
     tags: list[str]  # the tags people put on it
     handoff: HandoffSummary | None
+    mergedInto: str | None  # the conversation it was merged into (it goes on there)
     createdAt: str
     updatedAt: str
     customerToken: str  # only in the answer that creates it
