@@ -7,7 +7,9 @@ the embedded default):
 - ``CHAT_START_TENANT_RATE_LIMIT``: chat starts per tenant, those that would start one (a
   refused or invalid request does not use the tenant's allowance);
 - ``CHAT_MESSAGE_RATE_LIMIT``: customer messages per conversation on its socket;
-- ``CHAT_MESSAGE_IP_RATE_LIMIT``: customer messages per client address, across conversations.
+- ``CHAT_MESSAGE_IP_RATE_LIMIT``: customer messages per client address, across conversations;
+- ``INBOX_UPLOAD_RATE_LIMIT``: files a signed-in person sends from the inbox (a reply's or a
+  note's), whatever the conversation: each is stored and counts towards the tenant's storage.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ START_ADDRESS_SCOPE = "chat-start-ip"
 START_TENANT_SCOPE = "chat-start-tenant"
 MESSAGE_SCOPE = "chat-message"
 MESSAGE_ADDRESS_SCOPE = "chat-message-ip"
+INBOX_UPLOAD_SCOPE = "inbox-upload"
 
 
 def _first_refusal(counts: list[tuple[str, str, str]]) -> ratelimit.Verdict | None:
@@ -52,6 +55,10 @@ def chat_message_refusal(conversation_id: UUID, address: str) -> ratelimit.Verdi
             ("CHAT_MESSAGE_IP_RATE_LIMIT", MESSAGE_ADDRESS_SCOPE, address),
         ]
     )
+
+
+def inbox_upload_refusal(user_id: int) -> ratelimit.Verdict | None:
+    return _first_refusal([("INBOX_UPLOAD_RATE_LIMIT", INBOX_UPLOAD_SCOPE, str(user_id))])
 
 
 def wait_text(seconds: int) -> str:

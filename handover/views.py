@@ -84,6 +84,7 @@ from handover.limits import (
     chat_message_refusal,
     chat_start_address_refusal,
     chat_start_tenant_refusal,
+    inbox_upload_refusal,
     wait_text,
 )
 from handover.mentions import mentionable
@@ -392,6 +393,9 @@ def inbox_files(request: HttpRequest, conversation_id) -> JsonResponse:
     413 past ``ATTACHMENT_MAX_BYTES``."""
     tenant = membership_of(request.user).tenant
     conversation = _tenant_conversation(request, tenant, conversation_id)
+    refused = inbox_upload_refusal(request.user.pk)
+    if refused is not None:
+        return _rate_limited(refused, "You are sending files too fast.")
     form = _upload_form(request)
     if isinstance(form, JsonResponse):
         return form

@@ -518,3 +518,31 @@ def test_the_claimer_sends_a_file_through_the_api(team, tenant):
     assert not_theirs.status_code == 409
     assert bad_text.status_code == 400 and "text" in bad_text.json()["error"]["fields"]
     assert Attachment.objects.count() == 1  # the refused ones left nothing
+
+
+def test_a_persons_uploads_over_the_limit_get_429_and_nothing_is_stored(team, tenant, settings):
+    settings.INBOX_UPLOAD_RATE_LIMIT = "2/min"
+    started = _start()
+    conversation = Conversation.objects.get(pk=started["conversationId"])
+    ada = make_person(tenant=tenant, roles=["agent"], username="ada", first_name="Ada")
+    bob = make_person(tenant=tenant, roles=["agent"], username="bob", first_name="Bob")
+
+    def note_file(user):
+        client = Client()
+        client.force_login(user)
+        return client.post(
+            f"/inbox/conversations/{conversation.pk}/files",
+            {"file": _file("invoice.pdf", PDF, "application/pdf"), "note": "1"},
+        )
+
+    codes = [note_file(ada).status_code for _ in range(2)]
+    refused = note_file(ada)
+    bobs = note_file(bob)  # another person's allowance is their own
+
+    assert codes == [201, 201]
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert "sending files too fast" in refused.json()["error"]["message"]
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert bobs.status_code == 201
+    assert Attachment.objects.count() == 3
