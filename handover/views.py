@@ -96,6 +96,7 @@ from handover.models import (
     CannedReply,
     CsatRating,
     Handoff,
+    Presence,
     Status,
 )
 from handover.presence import HEARTBEAT_SECONDS, online_agents
@@ -771,6 +772,8 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
         .order_by("user__username")
     )
     online = set(online_agents(tenant).values_list("user_id", flat=True))
+    # when each was last seen with the inbox open (the offline ones' "seen 3 hours ago")
+    seen = dict(Presence.objects.filter(tenant=tenant).values_list("user_id", "last_seen"))
     settings = {s.user_id: s for s in AgentSetting.objects.filter(tenant=tenant)}
     held: dict[int, list[Conversation]] = {}
     now = timezone.now()
@@ -795,6 +798,7 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
             {
                 "user": membership.user,
                 "online": membership.user_id in online,
+                "last_seen": seen.get(membership.user_id),
                 "status": setting.status if setting else AgentStatus.ONLINE,
                 "limit": setting.max_conversations if setting else 5,
                 "held": held.get(membership.user_id, []),

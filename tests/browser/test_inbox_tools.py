@@ -268,6 +268,8 @@ def test_the_managers_team_view_follows_a_claim_and_a_status_change_live(acme, p
     manager.wait_for_selector(".team-view[data-connection='open']")
     ada_row = manager.locator("#team tr[data-agent='ada']")
     expect(ada_row.locator(".holds")).to_have_text("0 / 5")
+    expect(ada_row.locator(".presence")).to_have_text("offline · never opened the inbox")
+    expect(ada_row.locator(".status")).to_have_text("—")  # her status applies once she is back
 
     agent = agent_page(pages, ada)
     customer = pages(viewport=(390, 700))

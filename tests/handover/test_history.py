@@ -281,3 +281,31 @@ def test_the_export_costs_the_same_queries_with_more_rows(key_client, team, mana
         assert len(exported(client)) == 21
 
     assert len(many) == len(few)
+
+
+def test_an_offline_agent_shows_when_last_seen_and_no_status_that_does_not_apply(tenant):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from handover.models import Presence
+    from handover.presence import presence_join
+    from handover.services import agent_status_set
+    from tests.factories import make_person
+
+    boss = make_person(tenant=tenant, roles=["manager"], username="boss")
+    ada = make_person(tenant=tenant, roles=["agent"], username="ada")
+    make_person(tenant=tenant, roles=["agent"], username="bob")
+    presence_join(user=ada, tenant=tenant)
+    agent_status_set(user=ada, status="away")
+    Presence.objects.filter(user=ada).update(
+        sockets=0, last_seen=timezone.now() - dt.timedelta(hours=3)
+    )
+
+    page = as_person(boss).get("/inbox/team/?fragment=1").content.decode()
+
+    ada_row = page[page.index('data-agent="ada"') : page.index('data-agent="bob"')]
+    bob_row = page[page.index('data-agent="bob"') :].split("</tr>")[0]
+    assert "offline" in ada_row and "seen <time" in ada_row and "3\xa0hours ago" in ada_row
+    assert ">away<" not in ada_row and "Their status is away once they are back" in ada_row
+    assert "never opened the inbox" in bob_row

@@ -11,6 +11,7 @@ from django.test import Client
 from config.asgi import application
 from core import services
 from core.events import notify_now, tenant_inbox_group
+from handover.presence import presence_join
 from handover.services import agent_status_set, handoff_claim
 from tests.handover.test_socket_access import (
     ORIGIN,
@@ -62,6 +63,7 @@ async def test_a_claim_and_a_status_change_reach_the_managers_team_view_live(
     assert 'data-agent="ada"' in after and "1 / 5" in after
     assert "Nobody is waiting" in after
 
+    await sync_to_async(presence_join)(user=ada, tenant=tenant)  # her inbox open
     await sync_to_async(agent_status_set)(user=ada, status="busy")
     assert (await until(socket, "team.changed"))["cause"] == "presence"
     assert ">busy<" in await sync_to_async(_fragment)(boss)
