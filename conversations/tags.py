@@ -104,6 +104,30 @@ def conversation_tag(*, conversation: Conversation, name: Any, user=None) -> lis
         return tags_told(conversation)
 
 
+def tags_added(conversation: Conversation, names: list[str], *, user=None) -> None:
+    """Inside the caller's transaction: put the tags ``names`` (checked already) on the
+    conversation as far as its room allows (it holds at most ``MAX_TAGS``; the rest are left
+    off, in order), and tell the inboxes when any went on. A merge's and a canned reply's."""
+    held = set(
+        ConversationTag.objects.filter(
+            tenant_id=conversation.tenant_id, conversation=conversation
+        ).values_list("name", flat=True)
+    )
+    new = [n for n in dict.fromkeys(names) if n not in held][: max(MAX_TAGS - len(held), 0)]
+    if not new:
+        return
+    ConversationTag.objects.bulk_create(
+        [
+            ConversationTag(
+                tenant_id=conversation.tenant_id, conversation=conversation, name=n, added_by=user
+            )
+            for n in new
+        ],
+        ignore_conflicts=True,  # put on at once by someone else: it is there
+    )
+    tags_told(conversation)
+
+
 def conversation_untag(*, conversation: Conversation, name: Any) -> list[str]:
     """Take the tag ``name`` off the conversation; returns its tags."""
     name = tag_name(name)

@@ -3,13 +3,17 @@ in the inbox, where the services run)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 
 from core.admin_scoping import (
     ReadOnlyMixin,
     TenantScopedAdmin,
+    TenantScopedForm,
     TenantScopedStackedInline,
 )
+from core.errors import Invalid
+from handover.canned import CANNED_TAGS_MAX, canned_tags
 from handover.models import (
     AgentSetting,
     CannedReply,
@@ -50,13 +54,48 @@ class PresenceAdmin(ReadOnlyMixin, TenantScopedAdmin):
     list_select_related = ["user"]
 
 
+class TagsField(forms.CharField):
+    """Tags typed apart by commas ("damaged, carrier-late"), kept as a list."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class CannedReplyForm(TenantScopedForm):
+    tags = TagsField(
+        required=False,
+        help_text=f"Put on the conversation when it is sent as a reply: at most "
+        f"{CANNED_TAGS_MAX}, apart by commas (e.g. damaged, carrier-late).",
+    )
+
+    class Meta:
+        model = CannedReply
+        fields = ["shortcut", "title", "text", "tags", "then"]
+
+    def clean_tags(self):
+        try:
+            return canned_tags(self.cleaned_data.get("tags"))
+        except Invalid as exc:
+            raise forms.ValidationError(" ".join(exc.fields["tags"])) from None
+
+
 @admin.register(CannedReply)
 class CannedReplyAdmin(TenantScopedAdmin):
-    """The team's canned replies, inserted in the inbox with / and the shortcut."""
+    """The team's canned replies, inserted in the inbox with / and the shortcut; sent as a
+    reply, one may also tag the conversation and resolve, snooze or hand it back (a macro)."""
 
-    list_display = ["shortcut", "title", "updated_at"]
+    form = CannedReplyForm
+    list_display = ["shortcut", "title", "shown_tags", "then", "updated_at"]
     search_fields = ["shortcut", "title", "text"]
-    fields = ["shortcut", "title", "text"]
+    fields = ["shortcut", "title", "text", "tags", "then"]
+
+    @admin.display(description="tags")
+    def shown_tags(self, reply: CannedReply) -> str:
+        return ", ".join(reply.tags or [])
 
 
 @admin.register(AgentSetting)

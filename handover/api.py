@@ -17,15 +17,15 @@ from core.api_auth import request_principal, request_tenant
 from core.api_parsers import FILE_FORM, FileFormParser, one_file
 from core.errors import Invalid
 from core.limits import MessageTextField
+from handover.canned import CANNED_TAGS_MAX, canned_reply_save
 from handover.mentions import MENTIONS_SHOWN, mention_json, mentions_of, mentions_read
-from handover.models import CannedReply, Mode, Status
+from handover.models import CannedReply, CannedThen, Mode, Status
 from handover.priority import handoff_prioritize
 from handover.selectors import (
     handoff_json,
     handoffs_for,
 )
 from handover.services import (
-    canned_reply_save,
     conversation_hand_back,
     conversation_resolve,
     handoff_claim,
@@ -318,6 +318,8 @@ def canned_reply_json(reply: CannedReply) -> dict:
         "shortcut": reply.shortcut,
         "title": reply.title,
         "text": reply.text,
+        "tags": list(reply.tags or []),
+        "then": reply.then,
         "updatedAt": reply.updated_at,
     }
 
@@ -327,6 +329,14 @@ class CannedReplyShape(serializers.Serializer):
     shortcut = serializers.CharField()
     title = serializers.CharField()
     text = serializers.CharField()
+    tags = serializers.ListField(
+        child=serializers.CharField(), help_text="Put on the conversation when it is sent."
+    )
+    then = serializers.ChoiceField(
+        choices=CannedThen.values,
+        help_text="Done once it is sent as a reply: '' nothing, resolve, snooze (until the "
+        "customer writes), hand_back (to the AI).",
+    )
     updatedAt = serializers.DateTimeField()
 
 
@@ -334,6 +344,19 @@ class CannedReplyIn(serializers.Serializer):
     shortcut = serializers.CharField(help_text="Lowercase letters, digits and dashes.")
     title = serializers.CharField(required=False, allow_blank=True)
     text = serializers.CharField()
+    tags = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        max_length=CANNED_TAGS_MAX,
+        help_text="Tags put on the conversation when it is sent as a reply (at most 5).",
+    )
+    then = serializers.ChoiceField(
+        choices=CannedThen.values,
+        required=False,
+        allow_blank=True,
+        help_text="What is done once it is sent as a reply: resolve, snooze (until the "
+        "customer writes), hand_back (to the AI); empty, nothing more.",
+    )
 
 
 def _canned_save(request, reply=None) -> CannedReply:

@@ -73,9 +73,10 @@ from core.permissions import (
 from core.scoping import membership_of
 from core.selectors import tenant_by_id
 from handover import presence
+from handover.canned import canned_reply_send
 from handover.limits import chat_message_refusal, wait_text
 from handover.mentions import mentions_read
-from handover.models import Handoff, Status
+from handover.models import CannedReply, Handoff, Status
 from handover.presence import agent_statuses
 from handover.services import (
     agent_status_set,
@@ -512,16 +513,25 @@ class InboxConsumer(PersonSocket):
         return {**result, "ok": True, "snoozedUntil": until.isoformat() if until else None}
 
     def _send(self, content) -> dict[str, Any]:
+        """The holder's reply; with ``cannedReplyId``, that canned reply's actions too (its
+        tags, then resolve, snooze or hand back: ``handover.canned``), all or nothing."""
         result = {"type": "message.send.result", "ok": False}
         try:
             conversation = _conversation(self.tenant, content.get("conversationId"))
             if conversation is None:
                 raise NotFound("no such conversation")
             text = message_text(content.get("text"))
-            message = human_send_message(conversation=conversation, user=self.user, text=text)
+            canned = _canned_reply(self.tenant, content)
+            if canned is None:
+                message = human_send_message(conversation=conversation, user=self.user, text=text)
+            else:
+                message = canned_reply_send(
+                    conversation=conversation, user=self.user, text=text, reply=canned
+                )
         except DomainError as exc:
             return {**result, **refusal(exc)}
-        return {**result, "ok": True, "messageId": message.pk}
+        done = {"then": canned.then} if canned is not None else {}
+        return {**result, "ok": True, "messageId": message.pk, **done}
 
     # the actions that are one write: checked and done in one hop (``_checked``)
     _WRITES: dict[str, Callable[[Any, Any], dict[str, Any]]] = {
@@ -866,6 +876,20 @@ _SHOWN = Compiled(
     ),
     conversation=CONVERSATION_ID,
 )
+
+
+def _canned_reply(tenant, content: dict[str, Any]) -> CannedReply | None:
+    """The tenant's canned reply a ``message.send`` names (``cannedReplyId``), or None when it
+    names none; Invalid naming ``cannedReplyId`` when it is not one of the tenant's."""
+    if content.get("cannedReplyId") is None:
+        return None
+    reply_id = _positive_id(content.get("cannedReplyId"))
+    reply = CannedReply.objects.filter(tenant=tenant, pk=reply_id).first() if reply_id else None
+    if reply is None:
+        raise Invalid(
+            fields={"cannedReplyId": "must be the id of one of the team's canned replies"}
+        )
+    return reply
 
 
 def _conversation(tenant, conversation_id) -> Conversation | None:

@@ -21,8 +21,6 @@ resolved conversation)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -37,7 +35,7 @@ from conversations.models import (
     MessageRole,
     State,
 )
-from conversations.tags import MAX_TAGS, tags_told
+from conversations.tags import tags_added
 from conversations.webhook_events import conversation_data
 from core.errors import Conflict, Invalid
 from core.events import notify_on_commit, tenant_inbox_group
@@ -176,23 +174,9 @@ def _short(text: str) -> str:
 
 def _tags_taken(src: Conversation, dst: Conversation) -> None:
     """The merged conversation's tags on the one merged into, as far as its room allows."""
-    held = set(
-        ConversationTag.objects.filter(tenant_id=dst.tenant_id, conversation=dst).values_list(
-            "name", flat=True
-        )
-    )
-    room = MAX_TAGS - len(held)
-    names: list[Any] = [
-        name
-        for name in ConversationTag.objects.filter(tenant_id=src.tenant_id, conversation=src)
+    names = list(
+        ConversationTag.objects.filter(tenant_id=src.tenant_id, conversation=src)
         .order_by("added_at", "id")
         .values_list("name", flat=True)
-        if name not in held
-    ][: max(room, 0)]
-    if not names:
-        return
-    ConversationTag.objects.bulk_create(
-        [ConversationTag(tenant_id=dst.tenant_id, conversation=dst, name=n) for n in names],
-        ignore_conflicts=True,
     )
-    tags_told(dst)
+    tags_added(dst, names)

@@ -191,6 +191,13 @@ class AgentSetting(TenantOwned):
         return f"{self.user} ({self.status}, up to {self.max_conversations})"
 
 
+class CannedThen(models.TextChoices):
+    NOTHING = "", "Nothing more"
+    RESOLVE = "resolve", "Resolve the conversation"
+    SNOOZE = "snooze", "Snooze it until the customer writes"
+    HAND_BACK = "hand_back", "Hand it back to the AI"
+
+
 class CannedReply(TenantOwned):
     """A reply the tenant's human agents insert by typing ``/`` and its shortcut."""
 
@@ -210,6 +217,18 @@ class CannedReply(TenantOwned):
         help_text="Filled in when inserted: {first_name} (the customer's first name, or "
         "'there' when they gave none), {agent} (the first name of the person replying), "
         "{company} (your company's name).",
+    )
+    # what sending it as a reply also does (Zendesk's and Intercom's macros;
+    # handover.canned_actions): tags put on the conversation, then one step
+    tags = models.JSONField(
+        default=list, blank=True, help_text="Tags put on the conversation when it is sent."
+    )
+    then = models.CharField(
+        max_length=10,
+        choices=CannedThen.choices,
+        default=CannedThen.NOTHING,
+        blank=True,
+        help_text="What is done once it is sent as a reply.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,7 +56,6 @@ from handover.models import (
     OPEN_STATUSES,
     AgentSetting,
     AgentStatus,
-    CannedReply,
     Handoff,
     Mode,
     Status,
@@ -925,57 +923,3 @@ def typing_from_customer(*, conversation_id, tenant_id: int) -> None:
         )
     except Exception:
         log.info("typing indicator not delivered", exc_info=True)
-
-
-# --- canned replies ---------------------------------------------------------------------------
-
-SHORTCUT_MAX = 40
-CANNED_TEXT_MAX = 5000
-
-
-def _canned_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if "shortcut" in data or not partial:
-        shortcut = data.get("shortcut")
-        if not isinstance(shortcut, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", shortcut):
-            raise _invalid(
-                "shortcut", "must be 1 to 40 lowercase letters, digits or dashes (not first)"
-            )
-        fields["shortcut"] = shortcut
-    if "text" in data or not partial:
-        text = data.get("text")
-        if not isinstance(text, str) or not text.strip() or len(text) > CANNED_TEXT_MAX:
-            raise _invalid("text", f"must be 1 to {CANNED_TEXT_MAX} characters")
-        if "\x00" in text:
-            raise _invalid("text", "must not hold NUL")
-        fields["text"] = text.strip()
-    if "title" in data:
-        title = data.get("title")
-        if title is None:
-            title = ""
-        if not isinstance(title, str) or len(title) > 100 or "\x00" in title:
-            raise _invalid("title", "must be text of at most 100 characters")
-        fields["title"] = title.strip()
-    return fields
-
-
-@transaction.atomic
-def canned_reply_save(
-    *, tenant, data: dict[str, Any], reply: CannedReply | None = None
-) -> CannedReply:
-    """Create (``reply`` None) or change a canned reply of the tenant; a shortcut is unique in
-    the tenant (``InvalidInput`` on ``shortcut``)."""
-    fields = _canned_fields(data, partial=reply is not None)
-    shortcut = fields.get("shortcut")
-    if shortcut is not None:
-        taken = CannedReply.objects.filter(tenant=tenant, shortcut=shortcut)
-        if reply is not None:
-            taken = taken.exclude(pk=reply.pk)
-        if taken.exists():
-            raise _invalid("shortcut", f"/{shortcut} is taken")
-    if reply is None:
-        return CannedReply.objects.create(tenant=tenant, **fields)
-    for name, value in fields.items():
-        setattr(reply, name, value)
-    reply.save()
-    return reply

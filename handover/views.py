@@ -186,7 +186,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "tagNames": tenant_tag_names(tenant.pk),
                 "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
                 "cannedReplies": [
-                    {"shortcut": r.shortcut, "title": r.title, "text": r.text}
+                    {
+                        "id": r.pk,
+                        "shortcut": r.shortcut,
+                        "title": r.title,
+                        "text": r.text,
+                        "tags": r.tags or [],
+                        "then": r.then,
+                    }
                     for r in CannedReply.objects.filter(tenant=tenant)[:500]
                 ],
                 "myStatus": AgentSetting.objects.filter(user=request.user)

@@ -378,6 +378,10 @@ export interface CannedReply {
   shortcut: string;
   title: string;
   text: string;
+  /** put on the conversation when it is sent as a reply */
+  tags: string[];
+  /** done once it is sent as a reply: '' nothing, then resolve, snooze (until the customer writes) or hand_back */
+  then: '' | 'resolve' | 'snooze' | 'hand_back';
   updatedAt: string;
 }
 

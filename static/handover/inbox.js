@@ -520,12 +520,20 @@
     renderLists();
   }
 
+  const CANNED_DONE = { resolve: "and resolved", snooze: "and snoozed until the customer writes", hand_back: "and handed back to the AI" };
+
   function sendResult(result) {
-    const text = state.pendingSends.shift();
-    if (result.ok) return;
+    const { text, canned } = state.pendingSends.shift() || {};
+    if (result.ok) {
+      if (canned) toast(`Sent${CANNED_DONE[result.then] ? `, ${CANNED_DONE[result.then]}` : ""}.`, "success");
+      return;
+    }
     toast(`Not sent: ${result.error || "unknown error"}`, "error");
     const box = pane.querySelector("textarea");
-    if (box && text && !box.value) box.value = text;
+    if (box && text && !box.value) {
+      box.value = text;
+      if (canned) box.dispatchEvent(new CustomEvent("canned:set", { detail: canned }));
+    }
   }
 
   // an AI agent writing a reply in a conversation (its reply then comes as message.created)
@@ -1087,12 +1095,17 @@
   function submitReply(box) {
     const text = box.value.trim();
     if (!text || !state.detail) return;
-    if (!send({ type: "message.send", conversationId: state.detail.conversation.id, text })) {
+    // a canned reply with actions inserted (inbox_tools.js): they are done with the reply
+    const canned = box.dataset.cannedReplyId ? Number(box.dataset.cannedReplyId) : null;
+    const frame = { type: "message.send", conversationId: state.detail.conversation.id, text };
+    if (canned) frame.cannedReplyId = canned;
+    if (!send(frame)) {
       toast("You are offline; the message was not sent. It will stay here until you reconnect.", "error");
       return;
     }
-    state.pendingSends.push(text);
+    state.pendingSends.push({ text, canned });
     box.value = "";
+    box.dispatchEvent(new CustomEvent("canned:set", { detail: null }));
   }
 
   async function act(kind) {

@@ -331,11 +331,38 @@
       box.setSelectionRange(caret, caret);
       close();
       box.focus();
+      if ((reply.tags || []).length || reply.then) setCanned(reply.id);
     };
+
+    // A canned reply that also acts (its tags, then resolve, snooze or hand back): said under
+    // the composer until it is sent (inbox.js sends its id with the reply) or taken off (×).
+    const cannedLine = h("p", { class: "canned-actions", hidden: true, role: "status" });
+    form.append(cannedLine);
+    const THEN = { resolve: "then resolve", snooze: "then snooze until the customer writes", hand_back: "then hand back to the AI" };
+    function setCanned(id) {
+      const reply = id && (cfg.cannedReplies || []).find((r) => r.id === id);
+      if (!reply) {
+        delete box.dataset.cannedReplyId;
+        cannedLine.hidden = true;
+        cannedLine.replaceChildren();
+        return;
+      }
+      box.dataset.cannedReplyId = String(reply.id);
+      const off = h("button", { type: "button", class: "ghost", "aria-label": `Do not do what /${reply.shortcut} does` }, "×");
+      off.addEventListener("click", () => { setCanned(null); box.focus(); });
+      const what = [
+        ...(reply.tags || []).length ? [`tag ${reply.tags.join(", ")}`] : [],
+        ...reply.then ? [THEN[reply.then]] : [],
+      ].join(", ");
+      cannedLine.replaceChildren(`Sent as a reply, /${reply.shortcut} will also ${what}. `, off);
+      cannedLine.hidden = false;
+    }
+    box.addEventListener("canned:set", (event) => setCanned(event.detail));
 
     box.addEventListener("input", () => {
       active = 0;
       show();
+      if (!box.value.trim() && box.dataset.cannedReplyId) setCanned(null); // the reply cleared
       if (form.classList.contains("mode-reply") && box.value.trim() && !slashQuery()) typingNow(conversation);
     });
     box.addEventListener("blur", () => setTimeout(close, 100));

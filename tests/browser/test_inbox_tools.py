@@ -121,6 +121,45 @@ def test_a_canned_reply_greets_a_nameless_visitor_as_there(acme, pages):
     expect(composer).to_have_value("Hi there!")
 
 
+def test_a_canned_reply_that_acts_tags_and_resolves_once_sent_and_can_be_taken_off(acme, pages):
+    from conversations.models import Conversation
+
+    CannedReply.objects.create(
+        tenant=acme,
+        shortcut="sorted",
+        text="All sorted, {first_name}!",
+        tags=["solved-fast", "vip"],
+        then="resolve",
+    )
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = agent_page(pages, ada)
+    customer = pages(viewport=(390, 700))
+    composer = claimed(agent, customer, name="Kim")
+
+    composer.type("/sorted")
+    composer.press("Enter")
+    line = agent.locator(".canned-actions")
+    expect(line).to_contain_text(
+        "Sent as a reply, /sorted will also tag solved-fast, vip, then resolve."
+    )
+    line.get_by_role("button", name="Do not do what /sorted does").click()
+    expect(line).to_be_hidden()
+    composer.fill("")
+    composer.type("/sorted")
+    composer.press("Enter")
+    expect(line).to_be_visible()
+    screenshot(agent, "inbox-canned-actions")
+    composer.press("Enter")  # sends, tags and resolves
+
+    expect(customer.locator(".msg.from-human .bubble")).to_have_text("All sorted, Kim!")
+    expect(agent.locator(".toast", has_text="Sent, and resolved.")).to_be_visible()
+    expect(agent.locator("#list-mine .item", has_text="Kim")).to_have_count(0)
+    expect(customer.locator("#closed")).to_be_visible()
+    conversation = Conversation.objects.get()
+    assert conversation.state == "resolved"
+    assert sorted(conversation.tags.values_list("name", flat=True)) == ["solved-fast", "vip"]
+
+
 def test_a_private_note_never_reaches_the_customers_socket(acme, pages):
     ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
     agent = agent_page(pages, ada)

@@ -85,7 +85,15 @@ message_types = st.one_of(
 def objects(draw) -> str:
     """A JSON object of a message type, its fields hostile or plausible."""
     frame: dict[str, Any] = {"type": draw(message_types)}
-    fields = ["text", "handoffId", "conversationId", "until", "mentionIds", "extra"]
+    fields = [
+        "text",
+        "handoffId",
+        "conversationId",
+        "until",
+        "mentionIds",
+        "cannedReplyId",
+        "extra",
+    ]
     for name in draw(st.sets(st.sampled_from(fields))):
         frame[name] = draw(json_values)
     if draw(st.booleans()):

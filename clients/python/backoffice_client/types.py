@@ -380,6 +380,8 @@ class CannedReply(TypedDict):
     shortcut: str
     title: str
     text: str
+    tags: list[str]  # put on the conversation when it is sent as a reply
+    then: str  # "", resolve, snooze (until the customer writes), hand_back: done once sent
     updatedAt: str
 
 
