@@ -20,6 +20,7 @@ from handover.models import (
     CsatRating,
     Handoff,
     HandoffPack,
+    PeopleGroup,
     Presence,
 )
 from handover.services import agent_limit_set
@@ -96,6 +97,53 @@ class CannedReplyAdmin(TenantScopedAdmin):
     @admin.display(description="tags")
     def shown_tags(self, reply: CannedReply) -> str:
         return ", ".join(reply.tags or [])
+
+
+class PeopleGroupForm(TenantScopedForm):
+    class Meta:
+        model = PeopleGroup
+        fields = ["name", "members", "ai_agents"]
+
+    def clean_ai_agents(self):
+        """An AI agent's handoffs go to one group: one taken by another group is a form
+        error naming both."""
+        chosen = self.cleaned_data.get("ai_agents")
+        if not chosen:
+            return chosen
+        taken = (
+            PeopleGroup.ai_agents.through.objects.filter(agent__in=chosen)
+            .exclude(peoplegroup_id=self.instance.pk)
+            .select_related("agent", "peoplegroup")
+            .first()
+        )
+        if taken is not None:
+            raise forms.ValidationError(
+                f"{taken.agent.name}'s handoffs go to the group {taken.peoplegroup.name} "
+                "already: an AI agent's go to one group."
+            )
+        return chosen
+
+
+@admin.register(PeopleGroup)
+class PeopleGroupAdmin(TenantScopedAdmin):
+    """Groups of human agents (the billing people, the tech people): the handoffs of the AI
+    agents a group takes ring for its members first (handover.groups)."""
+
+    form = PeopleGroupForm
+    list_display = ["name", "shown_members", "shown_agents"]
+    fields = ["name", "members", "ai_agents"]
+    filter_horizontal = ["members", "ai_agents"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("members", "ai_agents")
+
+    @admin.display(description="members")
+    def shown_members(self, group: PeopleGroup) -> str:
+        return ", ".join(sorted(u.get_username() for u in group.members.all())) or "—"
+
+    @admin.display(description="AI agents")
+    def shown_agents(self, group: PeopleGroup) -> str:
+        return ", ".join(sorted(a.name for a in group.ai_agents.all())) or "—"
 
 
 @admin.register(AgentSetting)

@@ -43,6 +43,11 @@ class HandoffShape(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.values)
     priority = serializers.IntegerField()
     claimedBy = serializers.CharField(allow_null=True)
+    group = serializers.CharField(
+        allow_null=True,
+        help_text="The group of human agents it went to (its live offer rang for them); null: "
+        "everyone.",
+    )
     waitingMinutes = serializers.IntegerField()
     responseTargetMinutes = serializers.IntegerField(help_text="The first-response target.")
     breached = serializers.BooleanField(help_text="A response target was missed.")

@@ -60,23 +60,23 @@ def give_out(tenant_id: int) -> int:
     if tenant is None:
         return 0
     given = 0
-    for _ in range(ASSIGN_ROUNDS_MAX):
-        handoff = (
-            Handoff.objects.filter(tenant_id=tenant_id, status=Status.QUEUED)
-            .select_related("conversation")
-            .order_by("-priority", "queued_at", "pk")
-            .first()
-        )
-        if handoff is None:
-            break
+    waiting = list(
+        Handoff.objects.filter(tenant_id=tenant_id, status=Status.QUEUED)
+        .select_related("conversation")
+        .order_by("-priority", "queued_at", "pk")[:ASSIGN_ROUNDS_MAX]
+    )
+    for handoff in waiting:
+        # a group's handoff goes to its members only (handover.groups)
         seat = (
-            available_agents(tenant)
+            available_agents(tenant, group_id=handoff.group_id)
             .select_related("user")
             .order_by("held", "user__username")
             .first()
         )
         if seat is None:
-            break
+            if handoff.group_id is None:
+                break  # nobody at all is available: the rest wait too
+            continue  # nobody of its group: the next may be another group's
         try:
             handoff_claim(handoff=handoff, user=seat.user)
         except (HandoffUnavailable, AtCapacity):

@@ -50,6 +50,45 @@ HANDOFF_STATES = StateTable(
 )
 
 
+class PeopleGroup(TenantOwned):
+    """A group of the tenant's human agents (the billing people, the tech people), as Zendesk's
+    groups and Intercom's teams: the handoffs of the AI agents it takes go to its members
+    (``handover.groups``). A conversation whose AI agent no group takes, or a group with no
+    member, goes to everyone."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="people_groups",
+        limit_choices_to={"membership__is_agent": True},
+        help_text="The human agents who get its live offers and its share of the queue.",
+    )
+    ai_agents = models.ManyToManyField(
+        "agents.Agent",
+        blank=True,
+        related_name="+",
+        verbose_name="AI agents",
+        help_text="The AI agents whose handoffs it takes (an AI agent's go to one group).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "group of human agents"
+        verbose_name_plural = "groups of human agents"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name"],
+                name="people_group_name_once",
+                violation_error_message="The team has a group of this name already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Handoff(StateGuarded, TenantOwned):
     """A transfer of one conversation to people. A handoff row exists before any socket hears
     of it; an offer that nobody claims in time, or whose live delivery fails, is queued cold.
@@ -93,6 +132,10 @@ class Handoff(StateGuarded, TenantOwned):
     paused = models.DurationField(
         default=dt.timedelta(0),
         help_text="How long snoozes that ended held the resolution target (handover.snooze).",
+    )
+    # the group of human agents it went to (handover.groups); none: everyone
+    group = models.ForeignKey(
+        PeopleGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:

@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import logging
 import weakref
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
@@ -28,6 +29,7 @@ from core.models import (
     Membership,
     Tenant,
 )
+from handover.groups import members_of
 from handover.models import DEFAULT_MAX_CONVERSATIONS, AgentSetting, AgentStatus, Presence
 
 log = logging.getLogger(__name__)
@@ -64,17 +66,18 @@ def presence_leave(*, user) -> None:
     Presence.objects.filter(user=user, sockets__gt=0).update(sockets=F("sockets") - 1)
 
 
-def online_agents(tenant: Tenant, *, now: dt.datetime | None = None):
-    """The tenant's human agents with the inbox open now."""
+def online_agents(tenant: Tenant, *, now: dt.datetime | None = None, group_id: Any = None):
+    """The tenant's human agents with the inbox open now (``group_id``: of that group only)."""
     now = now or timezone.now()
     agent_ids = Membership.objects.filter(tenant=tenant, is_agent=True).values("user_id")
-    return Presence.objects.filter(
+    online = Presence.objects.filter(
         tenant=tenant, user_id__in=agent_ids, sockets__gt=0, last_seen__gte=now - PRESENCE_TTL
     )
+    return online.filter(user_id__in=members_of(group_id)) if group_id else online
 
 
-def anyone_online(tenant: Tenant, *, now: dt.datetime | None = None) -> bool:
-    return online_agents(tenant, now=now).exists()
+def anyone_online(tenant: Tenant, *, now: dt.datetime | None = None, group_id: Any = None) -> bool:
+    return online_agents(tenant, now=now, group_id=group_id).exists()
 
 
 def held_count(user_id) -> int:
@@ -105,11 +108,11 @@ def _limit(user_ref):
     )
 
 
-def available_agents(tenant: Tenant, *, now: dt.datetime | None = None):
-    """The human agents who get live offers now: online, status online, under their limit.
-    One query, however many agents."""
+def available_agents(tenant: Tenant, *, now: dt.datetime | None = None, group_id: Any = None):
+    """The human agents who get live offers now: online, status online, under their limit
+    (``group_id``: of that group only, ``handover.groups``). One query, however many agents."""
     return (
-        online_agents(tenant, now=now)
+        online_agents(tenant, now=now, group_id=group_id)
         .exclude(Q(user__agent_setting__status__in=[AgentStatus.AWAY, AgentStatus.BUSY]))
         .annotate(held=_held(OuterRef("user_id")), limit=_limit(OuterRef("user_id")))
         .filter(held__lt=F("limit"))

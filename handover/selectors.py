@@ -43,6 +43,8 @@ def handoff_json(
         "priority": handoff.priority,
         "reason": handoff.reason,
         "claimedBy": handoff.claimed_by.get_username() if handoff.claimed_by_id else None,
+        # the group of human agents it went to (handover.groups); null: everyone
+        "group": handoff.group.name if handoff.group_id else None,
         "customer": handoff.conversation.customer_display,
         "channel": handoff.conversation.channel,
         "waitingMinutes": waited,
@@ -74,7 +76,7 @@ def _snoozed(handoff: Handoff, now: dt.datetime) -> bool:
 def handoffs_for(tenant: Tenant):
     return (
         Handoff.objects.filter(tenant=tenant)
-        .select_related("conversation", "claimed_by", "pack")
+        .select_related("conversation", "claimed_by", "pack", "group")
         .prefetch_related("conversation__tags")
         .order_by("-priority", "created_at")
     )

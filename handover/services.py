@@ -49,6 +49,7 @@ from core.outbox import (
 from core.scoping import membership_of
 from core.selectors import tenant_by_id, tenant_is_open, tenant_opens_next
 from core.webhooks import webhook_event
+from handover.groups import for_person, handoff_group
 from handover.mentions import mentions_sync
 from handover.models import (
     DEFAULT_MAX_CONVERSATIONS,
@@ -58,6 +59,7 @@ from handover.models import (
     AgentStatus,
     Handoff,
     Mode,
+    PeopleGroup,
     Status,
 )
 from handover.presence import (
@@ -172,7 +174,8 @@ def hand_over(
         )
     # the customer is told one thing: someone is coming (a live offer), or, when it waits in
     # the queue, that someone will follow up (and, out of hours, when the team is back)
-    mode = handoff_mode(conversation, settings)
+    group = handoff_group(conversation)
+    mode = handoff_mode(conversation, settings, group=group)
     if conversation.channel == Channel.EMAIL:
         text = EMAIL_HANDOVER_TEXT
     elif mode[0] == Mode.HOT:
@@ -193,6 +196,7 @@ def hand_over(
         priority=priority_for(set(risk or []), sentiment),
         customer_emailed_at=emailed_at,
         mode=mode,
+        group=group,
         customer_told=True,
     )
     return notice, handoff
@@ -202,10 +206,15 @@ def hand_over(
 
 
 def handoff_mode(
-    conversation: Conversation, settings: dict[str, Any], *, now: dt.datetime | None = None
+    conversation: Conversation,
+    settings: dict[str, Any],
+    *,
+    now: dt.datetime | None = None,
+    group: PeopleGroup | None = None,
 ) -> tuple[str, str]:
     """SPEC 4.5: ``handoffMode`` decides; ``auto`` is hot when the channel is synchronous, the
-    tenant is within business hours and at least one human agent is online."""
+    tenant is within business hours and at least one human agent is online (of ``group``,
+    when a group takes it: ``handover.groups``)."""
     chosen = settings.get("handoffMode") or "auto"
     if chosen in (Mode.HOT, Mode.COLD):
         return chosen, f"handoffMode is {chosen}"
@@ -213,11 +222,15 @@ def handoff_mode(
         return Mode.COLD, f"the {conversation.channel} channel is not live"
     if not tenant_is_open(tenant=conversation.tenant, at=now):
         return Mode.COLD, "outside business hours"
-    if not anyone_online(conversation.tenant, now=now):
-        return Mode.COLD, "no human agent is online"
-    if not available_agents(conversation.tenant, now=now).exists():
-        return Mode.COLD, "every human agent online is away, busy or at their limit"
-    return Mode.HOT, "live channel, business hours, agents online"
+    group_id = group.pk if group else None
+    of = f" of the group {group.name}" if group else ""
+    if not anyone_online(conversation.tenant, now=now, group_id=group_id):
+        return Mode.COLD, f"no human agent{of} is online"
+    if not available_agents(conversation.tenant, now=now, group_id=group_id).exists():
+        return Mode.COLD, f"every human agent{of} online is away, busy or at their limit"
+    return Mode.HOT, "live channel, business hours, agents online" + (
+        f" ({group.name})" if group else ""
+    )
 
 
 def handoff_open(
@@ -228,14 +241,16 @@ def handoff_open(
     priority: int = 0,
     customer_emailed_at: dt.datetime | None = None,
     mode: tuple[str, str] | None = None,
+    group: PeopleGroup | None = None,
     customer_told: bool = False,
 ) -> Handoff:
     """Create the handoff of a conversation that is ``handing_off`` (call inside the
     transaction that moved it there). A hot one is offered to the online agents after commit;
     a cold one gets its pack built and is queued. ``customer_emailed_at``: when the e-mail
     customer was already told that someone will follow up (they are not told again).
-    ``mode``: ``handoff_mode``'s answer when the caller asked it already; ``customer_told``:
-    the caller's notice told the customer what this handoff means for them (no second one)."""
+    ``mode`` and ``group``: ``handoff_mode``'s answer and ``handoff_group``'s when the caller
+    asked them already; ``customer_told``: the caller's notice told the customer what this
+    handoff means for them (no second one)."""
     existing = Handoff.objects.filter(conversation=conversation, status__in=OPEN_STATUSES).first()
     if existing is not None:
         if customer_emailed_at and existing.customer_emailed_at is None:
@@ -244,11 +259,15 @@ def handoff_open(
             )
             existing.customer_emailed_at = customer_emailed_at
         return existing
-    mode, why = mode or handoff_mode(conversation, settings)
+    if mode is None:
+        group = handoff_group(conversation)
+        mode = handoff_mode(conversation, settings, group=group)
+    mode, why = mode
     now = timezone.now()
     handoff = Handoff.objects.create(
         tenant_id=conversation.tenant_id,
         conversation=conversation,
+        group=group,
         mode=mode,
         status=Status.OFFERED if mode == Mode.HOT else Status.QUEUED,
         reason=reason[:200],
@@ -285,6 +304,7 @@ def _handoff_told(handoff: Handoff, conversation: Conversation, event: str) -> N
                 "reason": handoff.reason,
                 "priority": handoff.priority,
                 "claimedBy": handoff.claimed_by.get_username() if handoff.claimed_by_id else None,
+                "group": handoff.group.name if handoff.group_id else None,
                 "createdAt": handoff.created_at,
             },
             "conversation": conversation_data(conversation),
@@ -317,9 +337,12 @@ def deliver_offer(handoff_id: int) -> bool:
         return False
     event = _offered(handoff.pk, handoff.conversation_id)
     tenant = handoff.conversation.tenant
-    people = list(available_agents(tenant).values_list("user_id", flat=True))
+    people = list(
+        available_agents(tenant, group_id=handoff.group_id).values_list("user_id", flat=True)
+    )
     if not people:
-        handoff_make_cold(handoff_id=handoff_id, reason="no human agent is available")
+        of = " of its group" if handoff.group_id else ""
+        handoff_make_cold(handoff_id=handoff_id, reason=f"no human agent{of} is available")
         return False
     try:
         for user_id in people:
@@ -369,6 +392,7 @@ def _offers_for_freed_seat(user, tenant_id: int, *, besides=None) -> None:
         Handoff.objects.filter(
             tenant_id=tenant_id, status=Status.OFFERED, offer_expires_at__gt=timezone.now()
         )
+        .filter(for_person(user))  # of no group, or of one of theirs (handover.groups)
         .exclude(conversation_id=getattr(besides, "pk", None))
         .order_by("created_at", "pk")
         .values_list("pk", "conversation_id")[:SEAT_OFFERS_MAX]

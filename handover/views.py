@@ -96,6 +96,7 @@ from handover.models import (
     CannedReply,
     CsatRating,
     Handoff,
+    PeopleGroup,
     Presence,
     Status,
 )
@@ -782,6 +783,13 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
     # when each was last seen with the inbox open (the offline ones' "seen 3 hours ago")
     seen = dict(Presence.objects.filter(tenant=tenant).values_list("user_id", "last_seen"))
     settings = {s.user_id: s for s in AgentSetting.objects.filter(tenant=tenant)}
+    groups: dict[int, list[str]] = {}  # each person's groups (handover.groups)
+    for user_id, name in (
+        PeopleGroup.members.through.objects.filter(peoplegroup__tenant=tenant)
+        .order_by("peoplegroup__name")
+        .values_list("user_id", "peoplegroup__name")
+    ):
+        groups.setdefault(user_id, []).append(name)
     held: dict[int, list[Conversation]] = {}
     now = timezone.now()
     snoozed = Handoff.objects.filter(
@@ -795,7 +803,7 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
         held.setdefault(conversation.assignee_id, []).append(conversation)
     waiting = list(
         Handoff.objects.filter(tenant=tenant, status__in=["offered", "queued"])
-        .select_related("conversation")
+        .select_related("conversation", "group")
         .order_by("-priority", "created_at")[:200]
     )
     rows = []
@@ -806,6 +814,7 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
                 "user": membership.user,
                 "online": membership.user_id in online,
                 "last_seen": seen.get(membership.user_id),
+                "groups": groups.get(membership.user_id, []),
                 "status": setting.status if setting else AgentStatus.ONLINE,
                 "limit": setting.max_conversations if setting else 5,
                 "held": held.get(membership.user_id, []),

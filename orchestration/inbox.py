@@ -29,6 +29,10 @@ def inbox_snapshot(
     rows = open_handoffs(tenant) if handoffs else []
     if rows and not is_available(user, tenant):  # away, busy or at the limit: no live offers
         rows = [h for h in rows if h.status != Status.OFFERED]
+    elif any(h.status == Status.OFFERED and h.group_id for h in rows):
+        # a group's live offer rings for its members only (handover.groups)
+        mine = set(user.people_groups.values_list("pk", flat=True))
+        rows = [h for h in rows if h.status != Status.OFFERED or h.group_id in (None, *mine)]
     return {
         "type": "inbox.snapshot",
         "handoffs": [handoff_json(h, now=now, targets=targets) for h in rows],

@@ -393,6 +393,8 @@ export interface Handoff {
   priority: number;
   reason: string;
   claimedBy: string | null;
+  /** the group of human agents it went to (its live offer rang for them); null: everyone */
+  group: string | null;
   customer: string;
   channel: string;
   waitingMinutes: number;

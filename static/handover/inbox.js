@@ -688,6 +688,7 @@
       (handoff.tags || []).length ? h("p", { class: "item-tags" }, ...handoff.tags.map((name) => h("span", { class: "tag-chip" }, name))) : null,
       h("div", { class: "item-meta" },
         h("span", { class: "channel" }, handoff.channel),
+        handoff.group ? h("span", { class: "group", title: `For the group ${handoff.group}` }, handoff.group) : null,
         h("span", { class: "wait", title: `Handed over at ${timeOf(handoff.createdAt)}` }, waitingLabel),
         targetClock(handoff),
         isBreached ? h("span", { class: "breach", title: `Response target: ${handoff.responseTargetMinutes} min` }, "over target") : null,

@@ -393,6 +393,7 @@ class Handoff(TypedDict, total=False):
     priority: int
     reason: str
     claimedBy: str | None
+    group: str | None  # the group of human agents it went to; None: everyone
     customer: str
     channel: str
     waitingMinutes: float

@@ -1,0 +1,140 @@
+"""Groups of human agents (handover/groups.py): the handoffs of the AI agents a group takes ring
+for its members only, go to the queue when none of them is available, reach a freed seat and a
+snapshot only when the person is of the group, and the queue given out by itself gives them to
+its members; a conversation no group takes goes to everyone. The admin keeps an AI agent in one
+group and the members in the tenant."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from conversations.decisions import HandoffOffered
+from conversations.models import DecisionEvent
+from core.events import person_group
+from core.models import Tenant
+from handover.assignment import give_out
+from handover.models import Handoff, PeopleGroup, Status
+from handover.presence import presence_join
+from handover.services import _offers_for_freed_seat, deliver_offer, handoff_make_cold
+from orchestration.inbox import inbox_snapshot
+from tests.factories import make_person
+from tests.handover.test_agent_tools import Listener, handed_over
+
+pytestmark = pytest.mark.django_db
+
+
+def group_of(tenant, name, members, agents) -> PeopleGroup:
+    group = PeopleGroup.objects.create(tenant=tenant, name=name)
+    group.members.set(members)
+    group.ai_agents.set(agents)
+    return group
+
+
+def offered_to(listener, handoff) -> bool:
+    return any(e.get("handoffId") == handoff.pk for e in listener.events())
+
+
+def test_a_groups_handoff_rings_for_its_members_only(key_client, team, tenant, online, ada, bob):
+    front = group_of(tenant, "Front", [bob], [team.sup])
+    ada_hears = Listener(person_group(ada.pk))
+    bob_hears = Listener(person_group(bob.pk))
+
+    handoff = handed_over(key_client, "c-kim")
+    deliver_offer(handoff.pk)
+
+    assert handoff.group_id == front.pk and handoff.status == Status.OFFERED
+    assert offered_to(bob_hears, handoff) and not offered_to(ada_hears, handoff)
+    # ada's inbox shows no live offer of it; bob's does; both see it once queued
+    assert handoff.pk not in [h["id"] for h in inbox_snapshot(ada, tenant)["handoffs"]]
+    shown = [h for h in inbox_snapshot(bob, tenant)["handoffs"] if h["id"] == handoff.pk]
+    assert shown[0]["group"] == "Front"
+    handoff_make_cold(handoff_id=handoff.pk, reason="nobody claimed it in time")
+    assert handoff.pk in [h["id"] for h in inbox_snapshot(ada, tenant)["handoffs"]]
+
+
+def test_a_conversation_no_group_takes_goes_to_everyone(key_client, team, tenant, online, ada, bob):
+    group_of(tenant, "Billing", [bob], [team.by_name["billing"]])  # not the front desk's
+    group_of(tenant, "Empty", [], [team.sup])  # no member: takes nothing
+    ada_hears = Listener(person_group(ada.pk))
+
+    handoff = handed_over(key_client, "c-kim")
+    deliver_offer(handoff.pk)
+
+    assert handoff.group_id is None
+    assert offered_to(ada_hears, handoff)
+
+
+def test_nobody_of_the_group_available_queues_it_and_says_why(key_client, team, tenant, ada):
+    presence_join(user=ada, tenant=tenant)  # ada online, but not of the group
+    bob = make_person(tenant=tenant, roles=["agent"], username="bob")
+    group_of(tenant, "Front", [bob], [team.sup])
+
+    handoff = handed_over(key_client, "c-kim")
+
+    assert (handoff.mode, handoff.status) == ("cold", Status.QUEUED)
+    offered = [
+        e
+        for e in DecisionEvent.objects.filter(conversation_id=handoff.conversation_id)
+        if e.type == HandoffOffered.type
+    ]
+    assert "no human agent of the group Front is online" in str(offered[-1].detail)
+
+
+def test_a_freed_seat_hears_only_the_offers_of_its_groups(
+    key_client, team, tenant, online, ada, bob, django_capture_on_commit_callbacks
+):
+    group_of(tenant, "Front", [bob], [team.sup])
+    handoff = handed_over(key_client, "c-kim")
+    ada_hears = Listener(person_group(ada.pk))
+    bob_hears = Listener(person_group(bob.pk))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _offers_for_freed_seat(ada, tenant.pk)
+        _offers_for_freed_seat(bob, tenant.pk)
+
+    assert offered_to(bob_hears, handoff) and not offered_to(ada_hears, handoff)
+
+
+def test_the_queue_given_out_gives_a_groups_handoff_to_its_members(
+    key_client, team, tenant, online, ada, bob
+):
+    group_of(tenant, "Front", [bob], [team.sup])
+    for_front = handed_over(key_client, "c-kim")
+    handoff_make_cold(handoff_id=for_front.pk, reason="nobody claimed it in time")
+    PeopleGroup.objects.update(name="Front desk")  # still the group it went to
+    PeopleGroup.ai_agents.through.objects.all().delete()  # the next goes to everyone
+    for_anyone = handed_over(key_client, "c-lee")
+    handoff_make_cold(handoff_id=for_anyone.pk, reason="nobody claimed it in time")
+    Handoff.objects.filter(pk=for_anyone.pk).update(priority=50)  # given out first
+    Tenant.objects.filter(pk=tenant.pk).update(assign_queue=True)
+
+    assert give_out(tenant.pk) == 2
+
+    for_front.refresh_from_db()
+    for_anyone.refresh_from_db()
+    # ada held fewer when the first went out, so it went to her; the group's went to bob
+    assert for_anyone.claimed_by == ada
+    assert for_front.claimed_by == bob
+
+
+def test_the_admin_keeps_an_ai_agent_in_one_group_and_the_members_in_the_tenant(
+    team, tenant, other_tenant, manager_client, ada, bob
+):
+    outsider = make_person(tenant=other_tenant, roles=["agent"], username="zed")
+    url = reverse("admin:handover_peoplegroup_add")
+    made = manager_client.post(
+        url, {"name": "Front", "members": [bob.pk], "ai_agents": [team.sup.pk]}
+    )
+    assert made.status_code == 302, made.content.decode()[:2000]
+
+    again = manager_client.post(url, {"name": "Desk", "ai_agents": [team.sup.pk]})
+    assert "handoffs go to the group Front already" in again.content.decode()
+    foreign = manager_client.post(url, {"name": "Other", "members": [outsider.pk]})
+    assert foreign.status_code == 200 and "Select a valid choice" in foreign.content.decode()
+    twice = manager_client.post(url, {"name": "Front"})
+    assert "The team has a group of this name already." in twice.content.decode()
+    assert list(PeopleGroup.objects.values_list("name", flat=True)) == ["Front"]
+
+    page = manager_client.get("/inbox/team/").content.decode()
+    assert "· Front" in page  # bob's groups
