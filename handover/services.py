@@ -886,13 +886,27 @@ def _announce_transfer(locked: Conversation, handoff, user, colleague, *, note: 
     )
 
 
+KEEP_GROUP = object()  # conversation_requeue: the group the handoff had
+
+
 @transaction.atomic
-def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
+def conversation_requeue(
+    *, conversation: Conversation, user, group: PeopleGroup | object | None = KEEP_GROUP
+) -> Handoff:
     """The claimer puts the conversation back in the queue: the claimed handoff is resolved (as
     on a hand back) and a new one is opened (offered live to the available agents, else queued
-    cold)."""
+    cold), for ``group``: the group the handoff had (by default), another of the tenant's
+    (passing it on to the billing people), or None, everyone (``handover.groups``)."""
     locked = claimed_conversation(conversation, user)
-    old = Handoff.objects.filter(conversation=locked, status=Status.CLAIMED).first()
+    old = (
+        Handoff.objects.filter(conversation=locked, status=Status.CLAIMED)
+        .select_related("group")
+        .first()
+    )
+    if group is KEEP_GROUP:
+        group = old.group if old else None
+    elif group is not None and getattr(group, "tenant_id", None) != locked.tenant_id:
+        raise _invalid("group", "must be one of the team's groups")
     _close_handoff(locked)  # the holder's part is done, as when handing back
     # within SPEC 3's table: with_human -> active -> handing_off, in one transaction
     reason = f"put back in the queue by {user.get_username()}"
@@ -901,14 +915,18 @@ def conversation_requeue(*, conversation: Conversation, user) -> Handoff:
     Conversation.objects.filter(pk=locked.pk).update(assignee=None)
     locked.assignee = None
     name = user.get_full_name() or user.get_username()
+    chosen = group if isinstance(group, PeopleGroup) else None
+    for_whom = f" for the group {chosen.name}" if chosen else ""
     _announce_transfer(
-        locked, old, user, None, note=f"{name} put the conversation back in the queue."
+        locked, old, user, None, note=f"{name} put the conversation back in the queue{for_whom}."
     )
     settings, _ = effective_settings(tenant=locked.tenant, agent=locked.current_agent)
     handoff = handoff_open(
         conversation=locked,
-        reason=f"back in the queue from {user.get_username()}",
+        reason=f"back in the queue from {user.get_username()}{for_whom}",
         settings=settings,
+        mode=handoff_mode(locked, settings, group=chosen),
+        group=chosen,
         priority=old.priority if old else 0,
         # the e-mail customer was told someone will follow up: not again for the same wait
         customer_emailed_at=old.customer_emailed_at if old else None,

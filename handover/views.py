@@ -108,6 +108,7 @@ from handover.selectors import (
     open_handoffs,
 )
 from handover.services import (
+    KEEP_GROUP,
     agent_limit,
     conversation_hand_back,
     conversation_requeue,
@@ -178,6 +179,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "approvalsUrl": _url_or_none("approvals"),
                 "transferUrl": reverse("inbox-transfer", args=[_UUID_SLOT]),
                 "requeueUrl": reverse("inbox-requeue", args=[_UUID_SLOT]),
+                # the groups a conversation can be put back in the queue for (handover.groups)
+                "groups": [
+                    {"id": g.pk, "name": g.name} for g in PeopleGroup.objects.filter(tenant=tenant)
+                ],
                 "filesUrl": reverse("inbox-files", args=[_UUID_SLOT]),
                 "tagsUrl": reverse("inbox-tags", args=[_UUID_SLOT]),
                 "customerUrl": reverse("inbox-customer", args=[_UUID_SLOT]),
@@ -532,16 +537,38 @@ def inbox_merge(request: HttpRequest, conversation_id) -> JsonResponse:
 @page_door
 @require_POST
 def inbox_requeue(request: HttpRequest, conversation_id) -> JsonResponse:
-    """Put a conversation you hold back in the queue (offered again)."""
+    """Put a conversation you hold back in the queue (offered again): JSON ``{"group": id}``
+    (optional) for one of the team's groups, ``null`` for everyone; without it, the group it
+    had. 400 naming ``group``."""
     tenant = membership_of(request.user).tenant
     conversation = _tenant_conversation(request, tenant, conversation_id)
+    data = _chat_body(request) if request.body else {}
+    if isinstance(data, JsonResponse):
+        return data
+    group: Any = KEEP_GROUP
+    if "group" in data:
+        group = _tenant_group(tenant, data["group"])
+        if group is KEEP_GROUP:
+            return domain_error_response(
+                Invalid(fields={"group": "must be the id of one of the team's groups, or null"})
+            )
     try:
-        handoff = conversation_requeue(conversation=conversation, user=request.user)
+        handoff = conversation_requeue(conversation=conversation, user=request.user, group=group)
     except DomainError as exc:
         return domain_error_response(exc)
     return JsonResponse(
         {"ok": True, "conversationId": str(conversation.pk), "handoffId": handoff.pk}
     )
+
+
+def _tenant_group(tenant: Tenant, value: Any) -> Any:
+    """The tenant's group a body names by id (None for null), or ``KEEP_GROUP`` when it names
+    none of them."""
+    if value is None:
+        return None
+    if type(value) is not int or not 1 <= value <= 2**53:
+        return KEEP_GROUP
+    return PeopleGroup.objects.filter(tenant=tenant, pk=value).first() or KEEP_GROUP
 
 
 # --- history, one conversation read-only, who holds what (issue 19, point 3) ------------------

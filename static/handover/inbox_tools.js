@@ -490,10 +490,17 @@
       }
     });
     const back = h("button", { type: "button", class: "ghost", id: "requeue" }, "Back to the queue");
+    // for which group of people (handover/groups.py): the one it had, by default
+    const groups = cfg.groups || [];
+    const had = tools.detail && tools.detail.handoff ? tools.detail.handoff.group : null;
+    const forWhom = groups.length ? h("select", { id: "requeue-group", "aria-label": "Back to the queue for" },
+      h("option", { value: "" }, "everyone"),
+      ...groups.map((g) => h("option", { value: String(g.id), selected: g.name === had ? "" : null }, g.name))) : null;
     back.addEventListener("click", async () => {
+      const chosen = forWhom && forWhom.value ? groups.find((g) => String(g.id) === forWhom.value) : null;
       try {
-        await postJSON(urlFor(cfg.requeueUrl, conversation.id));
-        app().toast(`${conversation.customer} is back in the queue.`, "success");
+        await postJSON(urlFor(cfg.requeueUrl, conversation.id), forWhom ? { group: chosen ? chosen.id : null } : undefined);
+        app().toast(`${conversation.customer} is back in the queue${chosen ? ` for ${chosen.name}` : ""}.`, "success");
         app().send({ type: "resync" });
         app().reload(conversation.id);
       } catch (error) {
@@ -502,7 +509,7 @@
     });
     menu.replaceChildren(
       colleagues.length ? h("label", {}, "To ", select) : h("p", {}, "No colleague is online."),
-      go, back);
+      go, back, ...(forWhom ? [h("label", {}, "for ", forWhom)] : []));
   }
 
   function customerTyping(event) {

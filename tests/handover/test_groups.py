@@ -138,3 +138,45 @@ def test_the_admin_keeps_an_ai_agent_in_one_group_and_the_members_in_the_tenant(
 
     page = manager_client.get("/inbox/team/").content.decode()
     assert "· Front" in page  # bob's groups
+
+
+def test_the_holder_puts_it_back_in_the_queue_for_a_group_or_everyone(
+    key_client, team, tenant, other_tenant, online, ada, bob
+):
+    import json
+
+    from conversations.models import Message
+    from handover.services import handoff_claim
+    from tests.handover.test_agent_tools import as_person
+
+    front = group_of(tenant, "Front", [ada], [team.sup])
+    billing = group_of(tenant, "Billing", [bob], [])
+    theirs = PeopleGroup.objects.create(tenant=other_tenant, name="Theirs")
+    handoff = handed_over(key_client, "c-kim")
+    handoff_claim(handoff=handoff, user=ada)
+    url = reverse("inbox-requeue", args=[handoff.conversation_id])
+    page = as_person(ada)
+
+    def requeue(body):
+        return page.post(url, json.dumps(body), content_type="application/json")
+
+    for bad in ({"group": theirs.pk}, {"group": "1"}, {"group": 0}, {"group": [1]}):
+        refused = requeue(bad)
+        assert refused.status_code == 400, bad
+        assert list(refused.json()["error"]["fields"]) == ["group"], bad
+
+    done = requeue({"group": billing.pk})
+
+    assert done.status_code == 200, done.content
+    again = Handoff.objects.get(pk=done.json()["handoffId"])
+    assert again.group == billing
+    note = Message.objects.filter(conversation_id=handoff.conversation_id, role="note").last()
+    assert note.text.endswith("put the conversation back in the queue for the group Billing.")
+    # bob takes it and puts it back as it is: it stays Billing's; then for everyone
+    handoff_claim(handoff=again, user=bob)
+    kept = as_person(bob).post(url, "{}", content_type="application/json")
+    assert Handoff.objects.get(pk=kept.json()["handoffId"]).group == billing
+    handoff_claim(handoff=Handoff.objects.get(pk=kept.json()["handoffId"]), user=bob)
+    everyone = as_person(bob).post(url, '{"group": null}', content_type="application/json")
+    assert Handoff.objects.get(pk=everyone.json()["handoffId"]).group is None
+    assert front.pk  # the front desk's group was never asked
