@@ -427,6 +427,19 @@ API: Mapping[str, Grant] = _by_operation(
         ),
         *_rows(
             "GET POST",
+            "/api/v1/groups",
+            CONFIGURES,
+            "The groups of human agents and the AI agents whose handoffs each takes: a "
+            "manager's, or an integration's (a directory that provisions the team).",
+        ),
+        *_rows(
+            "PATCH DELETE",
+            "/api/v1/groups/{group_id}",
+            CONFIGURES,
+            "Changing or deleting a group, as in the admin.",
+        ),
+        *_rows(
+            "GET POST",
             "/api/v1/blocks",
             CONFIGURES,
             "Who the team blocked (spam, abuse), and blocking an e-mail address or a customer id "

@@ -14,6 +14,7 @@ from core.admin_scoping import (
 )
 from core.errors import Invalid
 from handover.canned import CANNED_TAGS_MAX, canned_tags
+from handover.groups import ai_agent_taken, ai_agent_taken_text
 from handover.models import (
     AgentSetting,
     CannedReply,
@@ -110,17 +111,9 @@ class PeopleGroupForm(TenantScopedForm):
         chosen = self.cleaned_data.get("ai_agents")
         if not chosen:
             return chosen
-        taken = (
-            PeopleGroup.ai_agents.through.objects.filter(agent__in=chosen)
-            .exclude(peoplegroup_id=self.instance.pk)
-            .select_related("agent", "peoplegroup")
-            .first()
-        )
+        taken = ai_agent_taken([a.pk for a in chosen], besides=self.instance.pk)
         if taken is not None:
-            raise forms.ValidationError(
-                f"{taken.agent.name}'s handoffs go to the group {taken.peoplegroup.name} "
-                "already: an AI agent's go to one group."
-            )
+            raise forms.ValidationError(ai_agent_taken_text(taken))
         return chosen
 
 

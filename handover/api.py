@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -18,8 +23,9 @@ from core.api_parsers import FILE_FORM, FileFormParser, one_file
 from core.errors import Invalid
 from core.limits import MessageTextField
 from handover.canned import CANNED_TAGS_MAX, canned_reply_save
+from handover.groups import group_json, group_save
 from handover.mentions import MENTIONS_SHOWN, mention_json, mentions_of, mentions_read
-from handover.models import CannedReply, CannedThen, Mode, Status
+from handover.models import CannedReply, CannedThen, Mode, PeopleGroup, Status
 from handover.priority import handoff_prioritize
 from handover.selectors import (
     handoff_json,
@@ -402,7 +408,83 @@ class CannedReplyDetailView(APIView):
         return Response(status=204)
 
 
+class GroupShape(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    members = serializers.ListField(
+        child=serializers.CharField(), help_text="The usernames of its human agents."
+    )
+    aiAgents = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The slugs of the AI agents whose handoffs it takes (an AI agent's go to one "
+        "group).",
+    )
+
+
+class GroupIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    members = serializers.ListField(child=serializers.CharField(), required=False)
+    aiAgents = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+def _groups(request):
+    return PeopleGroup.objects.filter(tenant=request_tenant(request)).prefetch_related(
+        "members", "ai_agents"
+    )
+
+
+def _group_data(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise Invalid(fields={"body": "must be a JSON object"})
+    return request.data
+
+
+class GroupListView(APIView):
+    """The team's groups of human agents (handover.groups)."""
+
+    @extend_schema(responses=GroupShape(many=True))
+    def get(self, request):
+        return Response([group_json(g) for g in _groups(request)[:500]])
+
+    @extend_schema(
+        request=GroupIn,
+        responses={201: GroupShape},
+        examples=[
+            OpenApiExample(
+                "The billing people take the Billing agent's handoffs",
+                value={"name": "Billing", "members": ["ada", "bob"], "aiAgents": ["billing"]},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        tenant = request_tenant(request)
+        assert tenant is not None  # MatrixPermission let in only callers of a tenant
+        made = group_save(tenant_id=tenant.pk, data=_group_data(request))
+        return Response(group_json(_groups(request).get(pk=made.pk)), status=201)
+
+
+class GroupDetailView(APIView):
+    def _group(self, request, group_id: int) -> PeopleGroup:
+        return get_object_or_404(_groups(request), pk=group_id)
+
+    @extend_schema(request=GroupIn(partial=True), responses=GroupShape)
+    def patch(self, request, group_id: int):
+        """Change its name, members or AI agents (a list given replaces the one it had)."""
+        group = self._group(request, group_id)
+        group_save(tenant_id=group.tenant_id, data=_group_data(request), group=group)
+        return Response(group_json(self._group(request, group_id)))
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, group_id: int):
+        """Delete it: its AI agents' handoffs go to everyone again (open ones keep no group)."""
+        self._group(request, group_id).delete()
+        return Response(status=204)
+
+
 urlpatterns = [
+    path("groups", GroupListView.as_view(), name="api-groups"),
+    path("groups/<int:group_id>", GroupDetailView.as_view(), name="api-group"),
     path("canned-replies", CannedReplyListView.as_view(), name="api-canned-replies"),
     path("canned-replies/<int:reply_id>", CannedReplyDetailView.as_view(), name="api-canned-reply"),
     path("notes/<int:note_id>", NoteDetailView.as_view(), name="api-note"),

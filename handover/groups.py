@@ -19,9 +19,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Q, QuerySet
 
+from agents.models import Agent
 from conversations.models import Conversation
+from core.errors import Invalid
+from core.json_input import text_problem
 from handover.models import PeopleGroup
 
 
@@ -47,3 +52,108 @@ def members_of(group_id: Any) -> QuerySet:
 def for_person(user) -> Q:
     """The handoffs whose offers may ring for this person: of no group, or of one of theirs."""
     return Q(group__isnull=True) | Q(group__members=user)
+
+
+# --- making and changing groups (the admin's form and /api/v1/groups) ---------------------------
+
+NAME_MAX = 100
+
+
+def ai_agent_taken(agent_ids: Any, *, besides: Any = None) -> Any:
+    """The first of these AI agents another group takes already (an AI agent's handoffs go
+    to one group), as its group row, or None."""
+    return (
+        PeopleGroup.ai_agents.through.objects.filter(agent_id__in=agent_ids)
+        .exclude(peoplegroup_id=besides)
+        .select_related("agent", "peoplegroup")
+        .first()
+    )
+
+
+def ai_agent_taken_text(taken: Any) -> str:
+    return (
+        f"{taken.agent.name}'s handoffs go to the group {taken.peoplegroup.name} already: an "
+        "AI agent's go to one group."
+    )
+
+
+@transaction.atomic
+def group_save(
+    *, tenant_id: int, data: dict[str, Any], group: PeopleGroup | None = None
+) -> PeopleGroup:
+    """Make (``group`` None) or change a group from ``{"name", "members": [usernames],
+    "aiAgents": [slugs]}`` (a change keeps what it does not name). Invalid naming ``name``,
+    ``members`` or ``aiAgents``: a name taken or not 1 to 100 characters, someone who is no
+    human agent of the tenant, an AI agent of another tenant or taken by another group."""
+    unknown = sorted(set(data) - {"name", "members", "aiAgents"})
+    if unknown:
+        raise Invalid(fields={unknown[0]: "is not a field of a group"})
+    fields: dict[str, Any] = {}
+    if "name" in data or group is None:
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
+            raise Invalid(fields={"name": f"must be 1 to {NAME_MAX} characters"})
+        if text_problem(name):
+            raise Invalid(fields={"name": text_problem(name)})
+        name = name.strip()
+        taken = PeopleGroup.objects.filter(tenant_id=tenant_id, name=name)
+        if taken.exclude(pk=getattr(group, "pk", None)).exists():
+            raise Invalid(fields={"name": "the team has a group of this name already"})
+        fields["name"] = name
+    members = _named(
+        data,
+        "members",
+        get_user_model().objects.filter(membership__tenant_id=tenant_id, membership__is_agent=True),
+        "username",
+        "a human agent of this team",
+    )
+    agents = _named(
+        data,
+        "aiAgents",
+        Agent.objects.filter(tenant_id=tenant_id),
+        "slug",
+        "an AI agent of this team",
+    )
+    if agents:
+        taken_by = ai_agent_taken([a.pk for a in agents], besides=getattr(group, "pk", None))
+        if taken_by is not None:
+            raise Invalid(fields={"aiAgents": ai_agent_taken_text(taken_by)})
+    if group is None:
+        group = PeopleGroup.objects.create(tenant_id=tenant_id, **fields)
+    elif fields:
+        for key, value in fields.items():
+            setattr(group, key, value)
+        group.save(update_fields=list(fields))
+    if members is not None:
+        group.members.set(members)
+    if agents is not None:
+        group.ai_agents.set(agents)
+    return group
+
+
+def _named(data: dict[str, Any], field: str, rows: QuerySet, key: str, what: str) -> list | None:
+    """The rows a list of names in ``data[field]`` names (None when it names none), each one
+    ``what`` (Invalid naming ``field`` otherwise)."""
+    if field not in data:
+        return None
+    names = data[field]
+    if (
+        not isinstance(names, list)
+        or len(names) > 500
+        or not all(isinstance(n, str) for n in names)
+    ):
+        raise Invalid(fields={field: "must be a list of names"})
+    found = {getattr(row, key): row for row in rows.filter(**{f"{key}__in": names})}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise Invalid(fields={field: f"{missing[0]!r} is not {what}"})
+    return [found[n] for n in dict.fromkeys(names)]
+
+
+def group_json(group: PeopleGroup) -> dict[str, Any]:
+    return {
+        "id": group.pk,
+        "name": group.name,
+        "members": sorted(u.get_username() for u in group.members.all()),
+        "aiAgents": sorted(a.slug for a in group.ai_agents.all()),
+    }

@@ -307,6 +307,15 @@ export interface Mention {
   readAt: string | null;
 }
 
+export interface Group {
+  id: number;
+  name: string;
+  /** the usernames of its human agents */
+  members: string[];
+  /** the slugs of the AI agents whose handoffs it takes */
+  aiAgents: string[];
+}
+
 export interface Block {
   id: number;
   kind: 'email' | 'customer' | 'address';
@@ -576,6 +585,12 @@ export class Client {
   mentions: {
     list(options?: { unread?: boolean }): Promise<{ unread: number; results: Mention[] }>;
     read(options?: { ids?: number[]; conversationId?: string }): Promise<number[]>;
+  };
+  groups: {
+    list(): Promise<Group[]>;
+    create(group: { name: string; members?: string[]; aiAgents?: string[] }): Promise<Group>;
+    update(groupId: number, changes: { name?: string; members?: string[]; aiAgents?: string[] }): Promise<Group>;
+    delete(groupId: number): Promise<void>;
   };
   blocks: {
     list(): Promise<Block[]>;

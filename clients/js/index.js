@@ -135,6 +135,7 @@ export class Client {
     this.handoffs = new Handoffs(this);
     this.cannedReplies = new CannedReplies(this);
     this.blocks = new Blocks(this);
+    this.groups = new Groups(this);
     this.erasures = new Erasures(this);
     this.customerData = new CustomerDataOf(this);
     this.webhooks = new Webhooks(this);
@@ -455,6 +456,18 @@ class Blocks extends Resource {
   create({ kind, value, reason }) { return this._call('v1_blocks_create', { body: { kind, value, reason } }); }
   /** Unblock. */
   delete(blockId) { return this._call('v1_blocks_destroy', { path: { block_id: blockId } }); }
+}
+
+/** Groups of human agents: the handoffs of the AI agents a group takes go to its members. */
+class Groups extends Resource {
+  list() { return this._call('v1_groups_list'); }
+  /** A group with these human agents (usernames), taking the handoffs of these AI agents (slugs). */
+  create({ name, members, aiAgents }) { return this._call('v1_groups_create', { body: { name, members, aiAgents } }); }
+  /** Change what is given (a list replaces the one it had). */
+  update(groupId, { name, members, aiAgents } = {}) {
+    return this._call('v1_groups_partial_update', { path: { group_id: groupId }, body: { name, members, aiAgents } });
+  }
+  delete(groupId) { return this._call('v1_groups_destroy', { path: { group_id: groupId } }); }
 }
 
 /** Erasing a customer's data at their request: every conversation of theirs, for good. */

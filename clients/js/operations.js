@@ -64,6 +64,10 @@ export const OPERATIONS = Object.freeze({
   v1_mentions_retrieve: ['GET', '/api/v1/mentions', 'mentions.list'],
   v1_mentions_read_create: ['POST', '/api/v1/mentions/read', 'mentions.read'],
   // blocked customers
+  v1_groups_list: ['GET', '/api/v1/groups', 'groups.list'],
+  v1_groups_create: ['POST', '/api/v1/groups', 'groups.create'],
+  v1_groups_partial_update: ['PATCH', '/api/v1/groups/{group_id}', 'groups.update'],
+  v1_groups_destroy: ['DELETE', '/api/v1/groups/{group_id}', 'groups.delete'],
   v1_blocks_list: ['GET', '/api/v1/blocks', 'blocks.list'],
   v1_blocks_create: ['POST', '/api/v1/blocks', 'blocks.create'],
   v1_blocks_destroy: ['DELETE', '/api/v1/blocks/{block_id}', 'blocks.delete'],

@@ -327,6 +327,23 @@ def test_the_customers_details_are_set_as_they_told_them(docs_tenant, server_url
     assert list(refused.value.fields) == ["customer.email"]
 
 
+def test_groups_are_made_changed_and_deleted(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+
+    made = client.groups.create(name="Front", members=[], ai_agents=["agent-supervisor"])
+    with pytest.raises(ValidationError) as refused:
+        client.groups.create(name="Desk", ai_agents=["agent-supervisor"])
+    changed = client.groups.update(made["id"], name="Front desk", ai_agents=[])
+    listed = client.groups.list()
+    client.groups.delete(made["id"])
+
+    assert (made["name"], made["aiAgents"]) == ("Front", ["agent-supervisor"])
+    assert list(refused.value.fields) == ["aiAgents"]
+    assert (changed["name"], changed["aiAgents"]) == ("Front desk", [])
+    assert [g["name"] for g in listed] == ["Front desk"]
+    assert client.groups.list() == []
+
+
 def test_a_conversation_is_merged_into_another_of_its_customer(docs_tenant, server_url):
     client = make_client(server_url, docs_tenant.api_key)
     customer = {"id": "c-merge", "name": "Kim"}

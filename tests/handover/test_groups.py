@@ -180,3 +180,57 @@ def test_the_holder_puts_it_back_in_the_queue_for_a_group_or_everyone(
     everyone = as_person(bob).post(url, '{"group": null}', content_type="application/json")
     assert Handoff.objects.get(pk=everyone.json()["handoffId"]).group is None
     assert front.pk  # the front desk's group was never asked
+
+
+def test_the_api_makes_and_changes_groups_within_the_tenant_and_roles(
+    key_client, team, tenant, other_tenant, ada, bob
+):
+    import json
+
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_api_key
+    from tests.handover.test_agent_tools import as_person
+
+    outsider = make_person(tenant=other_tenant, roles=["agent"], username="zed")
+    made = key_client.post(
+        "/api/v1/groups",
+        {"name": "Front", "members": ["ada"], "aiAgents": [team.sup.slug]},
+        format="json",
+    )
+    assert made.status_code == 201, made.json()
+    assert made.json() == {
+        "id": made.json()["id"],
+        "name": "Front",
+        "members": ["ada"],
+        "aiAgents": [team.sup.slug],
+    }
+    url = f"/api/v1/groups/{made.json()['id']}"
+    for body, field in (
+        ({"name": "Front"}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "x\x00"}, "name"),
+        ({"name": "\ud800"}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"name": "Desk", "members": [outsider.username]}, "members"),
+        ({"name": "Desk", "members": "ada"}, "members"),
+        ({"name": "Desk", "aiAgents": [team.sup.slug]}, "aiAgents"),
+        ({"name": "Desk", "aiAgents": ["nobody"]}, "aiAgents"),
+        ({"name": "Desk", "colour": "red"}, "colour"),
+    ):
+        refused = key_client.post(
+            "/api/v1/groups", json.dumps(body), content_type="application/json"
+        )
+        assert refused.status_code == 400, (body, refused.content)
+        assert list(refused.json()["error"]["fields"]) == [field], body
+    changed = key_client.patch(url, {"members": ["ada", "bob"]}, format="json")
+    assert changed.json()["members"] == ["ada", "bob"] and changed.json()["name"] == "Front"
+
+    theirs = APIClient()
+    theirs.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(tenant=other_tenant)[1]}")
+    assert theirs.get("/api/v1/groups").json() == []
+    assert theirs.patch(url, {"name": "Mine"}, format="json").status_code == 404
+    assert theirs.delete(url).status_code == 404
+    assert as_person(ada).get("/api/v1/groups").status_code == 403
+    assert key_client.delete(url).status_code == 204
+    assert not PeopleGroup.objects.exists()

@@ -34,6 +34,7 @@ from .types import (
     CustomerData,
     DecisionEvent,
     Erasure,
+    Group,
     Handoff,
     Intent,
     IntentInput,
@@ -90,6 +91,7 @@ class AsyncClient:
         self.handoffs = AsyncHandoffs(self)
         self.canned_replies = AsyncCannedReplies(self)
         self.blocks = AsyncBlocks(self)
+        self.groups = AsyncGroups(self)
         self.erasures = AsyncErasures(self)
         self.customer_data = AsyncCustomerDataOf(self)
         self.webhooks = AsyncWebhooks(self)
@@ -618,6 +620,50 @@ class AsyncBlocks(_AsyncResource):
     async def delete(self, block_id: int) -> None:
         """Unblock."""
         await self._call(Call("v1_blocks_destroy", {"block_id": block_id}))
+
+
+class AsyncGroups(_AsyncResource):
+    """Groups of human agents: the handoffs of the AI agents a group takes go to its members."""
+
+    async def list(self) -> builtins.list[Group]:
+        return await self._call(Call("v1_groups_list"))
+
+    async def create(
+        self,
+        *,
+        name: str,
+        members: builtins.list[str] | None = None,
+        ai_agents: builtins.list[str] | None = None,
+    ) -> Group:
+        """A group named ``name`` with these human agents (usernames), taking the handoffs of
+        these AI agents (slugs)."""
+        body: dict[str, Any] = {"name": name}
+        if members is not None:
+            body["members"] = members
+        if ai_agents is not None:
+            body["aiAgents"] = ai_agents
+        return await self._call(Call("v1_groups_create", body=body))
+
+    async def update(
+        self,
+        group_id: int,
+        *,
+        name: str | None = None,
+        members: builtins.list[str] | None = None,
+        ai_agents: builtins.list[str] | None = None,
+    ) -> Group:
+        """Change what is given (a list replaces the one it had)."""
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = name
+        if members is not None:
+            body["members"] = members
+        if ai_agents is not None:
+            body["aiAgents"] = ai_agents
+        return await self._call(Call("v1_groups_partial_update", {"group_id": group_id}, body=body))
+
+    async def delete(self, group_id: int) -> None:
+        await self._call(Call("v1_groups_destroy", {"group_id": group_id}))
 
 
 class AsyncErasures(_AsyncResource):

@@ -32,6 +32,7 @@ from .types import (
     CustomerData,
     DecisionEvent,
     Erasure,
+    Group,
     Handoff,
     Intent,
     IntentInput,
@@ -96,6 +97,7 @@ class Client:
         self.handoffs = Handoffs(self)
         self.canned_replies = CannedReplies(self)
         self.blocks = Blocks(self)
+        self.groups = Groups(self)
         self.erasures = Erasures(self)
         self.customer_data = CustomerDataOf(self)
         self.webhooks = Webhooks(self)
@@ -629,6 +631,50 @@ class Blocks(_Resource):
     def delete(self, block_id: int) -> None:
         """Unblock."""
         self._call(Call("v1_blocks_destroy", {"block_id": block_id}))
+
+
+class Groups(_Resource):
+    """Groups of human agents: the handoffs of the AI agents a group takes go to its members."""
+
+    def list(self) -> builtins.list[Group]:
+        return self._call(Call("v1_groups_list"))
+
+    def create(
+        self,
+        *,
+        name: str,
+        members: builtins.list[str] | None = None,
+        ai_agents: builtins.list[str] | None = None,
+    ) -> Group:
+        """A group named ``name`` with these human agents (usernames), taking the handoffs of
+        these AI agents (slugs)."""
+        body: dict[str, Any] = {"name": name}
+        if members is not None:
+            body["members"] = members
+        if ai_agents is not None:
+            body["aiAgents"] = ai_agents
+        return self._call(Call("v1_groups_create", body=body))
+
+    def update(
+        self,
+        group_id: int,
+        *,
+        name: str | None = None,
+        members: builtins.list[str] | None = None,
+        ai_agents: builtins.list[str] | None = None,
+    ) -> Group:
+        """Change what is given (a list replaces the one it had)."""
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = name
+        if members is not None:
+            body["members"] = members
+        if ai_agents is not None:
+            body["aiAgents"] = ai_agents
+        return self._call(Call("v1_groups_partial_update", {"group_id": group_id}, body=body))
+
+    def delete(self, group_id: int) -> None:
+        self._call(Call("v1_groups_destroy", {"group_id": group_id}))
 
 
 class Erasures(_Resource):

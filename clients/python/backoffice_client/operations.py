@@ -138,6 +138,10 @@ OPERATIONS: dict[str, Operation] = {
     "v1_mentions_retrieve": Operation("GET", "/api/v1/mentions", "mentions.list"),
     "v1_mentions_read_create": Operation("POST", "/api/v1/mentions/read", "mentions.read"),
     # blocked customers
+    "v1_groups_list": Operation("GET", "/api/v1/groups", "groups.list"),
+    "v1_groups_create": Operation("POST", "/api/v1/groups", "groups.create"),
+    "v1_groups_partial_update": Operation("PATCH", "/api/v1/groups/{group_id}", "groups.update"),
+    "v1_groups_destroy": Operation("DELETE", "/api/v1/groups/{group_id}", "groups.delete"),
     "v1_blocks_list": Operation("GET", "/api/v1/blocks", "blocks.list"),
     "v1_blocks_create": Operation("POST", "/api/v1/blocks", "blocks.create"),
     "v1_blocks_destroy": Operation("DELETE", "/api/v1/blocks/{block_id}", "blocks.delete"),

@@ -321,6 +321,13 @@ class Mentions(TypedDict):
     results: list[Mention]
 
 
+class Group(TypedDict):
+    id: int
+    name: str
+    members: list[str]  # the usernames of its human agents
+    aiAgents: list[str]  # the slugs of the AI agents whose handoffs it takes
+
+
 class Block(TypedDict):
     id: int
     kind: str  # email, customer, or address (a web chat visitor's, kept hashed: value None)
