@@ -6,6 +6,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 
 from core.models import Tenant, TenantOwned
 from core.secret_store import SealedField
@@ -167,6 +169,9 @@ class Conversation(StateGuarded, TenantOwned):
             ),
             # approvals: a customer's running totals, across their conversations
             models.Index(fields=["tenant", "customer_ref"], name="conv_tenant_customer"),
+            # the same customer by their address in any case (customer_email__iexact: the
+            # customer panel, merging, erasure, a mail's open conversation)
+            models.Index(F("tenant"), Upper("customer_email"), name="conv_tenant_email"),
             # the sweep for AI turns that never came back
             models.Index(
                 fields=["ai_turn_at"],

@@ -130,10 +130,14 @@ def customer_conversations(
     conversation: Conversation, *, base: QuerySet | None = None, limit: int = 20
 ) -> list[Conversation]:
     """The same customer's other conversations with the tenant, newest first (``base``: already
-    narrowed to what the person reaches)."""
+    narrowed to what the person reaches): the same customer id, or the same e-mail address in
+    any case (Kim's e-mail and the chat where she left that address)."""
+    same = Q(customer_ref=conversation.customer_ref)
+    if conversation.customer_email.strip():
+        same |= Q(customer_email__iexact=conversation.customer_email.strip())
     return list(
         (base if base is not None else Conversation.objects.all())
-        .filter(tenant_id=conversation.tenant_id, customer_ref=conversation.customer_ref)
+        .filter(same, tenant_id=conversation.tenant_id)
         .exclude(pk=conversation.pk)
         .select_related("assignee")
         .order_by("-created_at")[:limit]

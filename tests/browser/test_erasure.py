@@ -7,14 +7,10 @@ flushes, and the admin's history row of an add would name a stale one.)"""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from urllib.parse import urlsplit
-
 import pytest
 
 from conversations.models import Conversation
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import api_post, screenshot
 from tests.browser.test_handover import acme, ada_and_kim, customer_says, offer  # noqa: F401
 from tests.factories import make_api_key
 
@@ -35,15 +31,10 @@ def test_an_erased_conversation_leaves_the_inbox_and_the_chat(acme, pages):  # n
 
     # a privacy tool carries out Kim's request with the team's integration key
     _, raw = make_api_key(tenant=acme)
-    base = urlsplit(agent.url)
-    request = urllib.request.Request(
-        f"{base.scheme}://{base.netloc}/api/v1/erasures",
-        data=json.dumps({"kind": "conversation", "value": str(conversation.pk)}).encode(),
-        headers={"Authorization": f"Bearer {raw}", "Content-Type": "application/json"},
-        method="POST",
+    erased = api_post(
+        agent, raw, "/api/v1/erasures", {"kind": "conversation", "value": str(conversation.pk)}
     )
-    with urllib.request.urlopen(request, timeout=10) as answered:
-        assert json.load(answered)["conversations"] == 1
+    assert erased["conversations"] == 1
 
     expect(agent.locator("#conversation h2")).to_have_text("This conversation was erased")
     expect(agent.locator(".queue-pane .item", has_text="Kim")).to_have_count(0)

@@ -5,14 +5,10 @@ there (handover/merge.py)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from urllib.parse import urlsplit
-
 import pytest
 
 from conversations.models import Conversation
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import api_post, screenshot
 from tests.browser.test_handover import acme, ada_and_kim, customer_says, offer  # noqa: F401
 from tests.factories import make_api_key
 
@@ -24,18 +20,6 @@ except ImportError:  # the `browser` fixture then fails in CI and skips elsewher
 pytestmark = pytest.mark.browser
 
 
-def api(page, raw: str, path: str, body: dict) -> dict:
-    base = urlsplit(page.url)
-    request = urllib.request.Request(
-        f"{base.scheme}://{base.netloc}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {raw}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as answered:
-        return json.load(answered)
-
-
 def test_a_person_merges_the_customers_second_conversation_into_the_one_she_holds(acme, pages):  # noqa: F811
     agent, customer = ada_and_kim(acme, pages, text="My boots came broken")
     customer_says(customer, "I want to talk to a human please")
@@ -44,7 +28,7 @@ def test_a_person_merges_the_customers_second_conversation_into_the_one_she_hold
     held = Conversation.objects.get()
     # Kim writes again through the team's other channel (an integration relays it)
     _, raw = make_api_key(tenant=acme)
-    second = api(
+    second = api_post(
         agent,
         raw,
         "/api/v1/conversations",
@@ -54,7 +38,7 @@ def test_a_person_merges_the_customers_second_conversation_into_the_one_she_hold
             "customer": {"id": held.customer_ref, "name": "Kim"},
         },
     )
-    api(
+    api_post(
         agent,
         raw,
         f"/api/v1/conversations/{second['id']}/messages",

@@ -261,3 +261,34 @@ def test_two_merges_at_once_each_way_round_cannot_both_pass(key_client, team, on
     merged = Conversation.objects.filter(merged_into__isnull=False)
     assert merged.count() == 1
     assert Conversation.objects.get(pk=merged.get().merged_into_id).state != "resolved"
+
+
+def test_the_customer_panel_lists_her_conversations_by_the_same_address_to_merge_them(
+    key_client, team, tenant, online, ada
+):
+    def hand_over(customer: dict) -> Handoff:
+        made = key_client.post(
+            "/api/v1/conversations",
+            {"agentId": "agent-sup", "channel": "web", "customer": customer},
+            format="json",
+        ).json()
+        said = key_client.post(
+            f"/api/v1/conversations/{made['id']}/messages",
+            {"text": "I want to talk to a human please"},
+            format="json",
+        )
+        assert said.json()["state"] == "handing_off"
+        return Handoff.objects.get(conversation_id=made["id"])
+
+    chat = hand_over({"id": "web-kim", "name": "Kim", "email": "Kim@Example.com"})
+    by_mail = hand_over({"id": "crm-881", "name": "Kim", "email": "kim@example.com"})
+    stranger = hand_over({"id": "web-lee", "name": "Lee"})
+    handoff_claim(handoff=chat, user=ada)
+
+    panel = as_person(ada).get(reverse("inbox-conversation", args=[chat.conversation_id]))
+
+    listed = [c["id"] for c in panel.json()["customerHistory"]]
+    assert listed == [str(by_mail.conversation_id)]
+    assert str(stranger.conversation_id) not in listed
+    done = merge(as_person(ada), by_mail.conversation_id, str(chat.conversation_id))
+    assert done.status_code == 200, done.content
