@@ -154,6 +154,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     offers = [h for h in rows if h["status"] == "offered"]
     mine = [h for h in rows if h["status"] == "claimed" and h["claimedBy"] == me]
     queue = [h for h in rows if h["status"] == "queued"]
+    my_groups = list(request.user.people_groups.values_list("name", flat=True))
     return render(
         request,
         "handover/inbox.html",
@@ -162,6 +163,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "offers": offers,
             "mine": mine,
             "queue": queue,
+            "my_groups": my_groups,
             "targets_text": targets_text(targets.tenant_targets),
             "config": {
                 "me": me,
@@ -179,6 +181,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "approvalsUrl": _url_or_none("approvals"),
                 "transferUrl": reverse("inbox-transfer", args=[_UUID_SLOT]),
                 "requeueUrl": reverse("inbox-requeue", args=[_UUID_SLOT]),
+                "myGroups": my_groups,  # the queue's "only my groups" (handover.groups)
                 # the groups a conversation can be put back in the queue for (handover.groups)
                 "groups": [
                     {"id": g.pk, "name": g.name} for g in PeopleGroup.objects.filter(tenant=tenant)

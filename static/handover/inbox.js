@@ -745,11 +745,28 @@
       "new live offers reach you once you resolve, hand back or transfer one.";
   }
 
+  const QUEUE_FILTER_KEY = "inbox.queue.my-groups";
+  const queueFilter = document.getElementById("queue-my-groups");
+  if (queueFilter) {
+    queueFilter.checked = preference(QUEUE_FILTER_KEY);
+    queueFilter.addEventListener("change", () => { setPreference(QUEUE_FILTER_KEY, queueFilter.checked); renderLists(); });
+  }
+
   function renderLists() {
     const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest(".item");
     const focusedId = focused ? Number(focused.dataset.handoff) : null;
     const groups = { offers: [], mine: [], snoozed: [], queue: [] };
     for (const handoff of state.handoffs.values()) groups[groupOf(handoff)].push(handoff);
+    // "Only my groups": the queue's handoffs of other groups of people are left out (a
+    // handoff of no group stays); how many, said beside the box
+    const myGroupsOnly = queueFilter && queueFilter.checked;
+    const othersCount = myGroupsOnly ? groups.queue.filter((h) => h.group && !cfg.myGroups.includes(h.group)).length : 0;
+    if (myGroupsOnly) groups.queue = groups.queue.filter((h) => !h.group || cfg.myGroups.includes(h.group));
+    if (queueFilter) {
+      const others = queueFilter.closest(".queue-filter").querySelector(".others");
+      others.hidden = !othersCount;
+      others.textContent = `${othersCount} more for other groups`;
+    }
     for (const [name, list] of Object.entries(lists)) {
       const items = sorted(groups[name]).map(itemFor);
       list.replaceChildren(...items);

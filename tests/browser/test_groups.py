@@ -37,3 +37,42 @@ def test_a_groups_offer_shows_its_group_and_the_team_view_who_is_of_it(acme, pag
     sign_in(manager, boss, path="/inbox/team/")
     expect(manager.locator("#team tr[data-agent='ada'] .groups")).to_have_text("· Front")
     expect(manager.locator("#team-waiting")).to_contain_text("for Front")
+
+
+def test_only_my_groups_leaves_the_other_groups_queue_out(acme, pages):  # noqa: F811
+    from tests.browser.conftest import api_post
+    from tests.factories import make_api_key
+
+    agent, _chat = ada_and_kim(acme, pages, text="Hello")
+    ada = get_user_model().objects.get(username="ada")
+    desk = Agent.objects.get(tenant=acme, slug="agent-desk")
+    PeopleGroup.objects.create(tenant=acme, name="Front").members.set([ada])
+    billing = PeopleGroup.objects.create(tenant=acme, name="Billing")
+    billing.members.set([make_person(tenant=acme, roles=["agent"], username="bob")])
+    billing.ai_agents.set([desk])  # bob is not signed in: its handoff waits in the queue
+    _, raw = make_api_key(tenant=acme)
+    lee = api_post(
+        agent,
+        raw,
+        "/api/v1/conversations",
+        {"agentId": "agent-desk", "channel": "web", "customer": {"id": "c-lee", "name": "Lee"}},
+    )
+    api_post(
+        agent,
+        raw,
+        f"/api/v1/conversations/{lee['id']}/messages",
+        {"text": "I want to talk to a human please"},
+    )
+    agent.reload()  # the page knows her groups when it is rendered
+    queued = agent.locator("#list-queue .item", has_text="Lee")
+    expect(queued.locator(".group")).to_have_text("Billing")
+
+    agent.get_by_label("Only my groups (Front) and none").check()
+
+    expect(queued).to_have_count(0)
+    expect(agent.locator(".queue-filter .others")).to_have_text("1 more for other groups")
+    agent.reload()  # the choice is kept
+    expect(agent.get_by_label("Only my groups (Front) and none")).to_be_checked()
+    expect(agent.locator("#list-queue .item", has_text="Lee")).to_have_count(0)
+    agent.get_by_label("Only my groups (Front) and none").uncheck()
+    expect(agent.locator("#list-queue .item", has_text="Lee")).to_have_count(1)
