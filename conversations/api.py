@@ -249,6 +249,11 @@ class ConversationListView(APIView):
             OpenApiParameter("since", OpenApiTypes.DATE, description="Started on or after."),
             OpenApiParameter("until", OpenApiTypes.DATE, description="Started on or before."),
             OpenApiParameter("tag", str, description="Only conversations with this tag."),
+            OpenApiParameter(
+                "group",
+                int,
+                description="Only conversations handed to this group of human agents (its id).",
+            ),
             OpenApiParameter("limit", int),
         ],
         responses=ConversationShape(many=True),

@@ -9,6 +9,7 @@ embedded default. Either way one query answers a page, however many rows there a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ class Filters:
     since: dt.date | None = None
     until: dt.date | None = None
     tag: str = ""  # a tag's name (conversations.tags)
+    group: int | None = None  # handed to this group of human agents (handover.groups)
 
 
 class BadFilter(ValueError):
@@ -82,6 +84,11 @@ def filters_from(params) -> Filters:
     )
     if filters.since and filters.until and filters.since > filters.until:
         raise BadFilter("until", "must not be before since")
+    group = text("group", 12)
+    if group:
+        if not group.isdigit() or not 1 <= int(group) <= 2**53:
+            raise BadFilter("group", "must be the id of a group of human agents")
+        filters = dataclasses.replace(filters, group=int(group))
     return filters
 
 
@@ -121,6 +128,9 @@ def conversations_found(tenant, filters: Filters, base: QuerySet | None = None) 
         found = found.filter(created_at__date__lte=filters.until)
     if filters.tag:
         found = found.filter(tags__name=filters.tag)
+    if filters.group:  # handed to that group at least once (a subquery: no row twice)
+        handed = Conversation.objects.filter(tenant=tenant, handoffs__group_id=filters.group)
+        found = found.filter(pk__in=handed.values("pk"))
     if filters.q:
         found = found.filter(_words(tenant.pk, filters.q))
     return found.order_by("-created_at", "-id")

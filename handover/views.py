@@ -637,6 +637,7 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
             "channels": Channel.choices,
             "people": _agent_usernames(tenant),
             "tag_names": tenant_tag_names(tenant.pk),
+            "groups": list(PeopleGroup.objects.filter(tenant=tenant).values_list("pk", "name")),
             "can_supervise": bool(page_reach(request.user, "inbox-team")),
             "can_export": bool(page_reach(request.user, "inbox-history-export")),
         },

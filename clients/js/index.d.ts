@@ -530,7 +530,7 @@ export class Client {
     editNote(noteId: number, text: string): Promise<Message>;
     list(options?: {
       state?: string; limit?: number; q?: string; channel?: string; assignee?: string;
-      customer?: string; since?: string; until?: string; tag?: string;
+      customer?: string; since?: string; until?: string; tag?: string; group?: number;
     }): Promise<Conversation[]>;
     get(conversationId: string): Promise<Conversation>;
     send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;

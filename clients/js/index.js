@@ -327,8 +327,8 @@ class Conversations extends Resource {
   editNote(noteId, text) { return this._call('v1_notes_partial_update', { path: { note_id: noteId }, body: { text } }); }
   /** The most recent conversations (limit: at most 200, default 50). */
   /** Newest first; found by words said (q), state, channel, assignee ("none"), customer, since/until (YYYY-MM-DD), tag. */
-  list({ state, limit, q, channel, assignee, customer, since, until, tag } = {}) {
-    return this._call('v1_conversations_list', { query: { state, limit, q, channel, assignee, customer, since, until, tag } });
+  list({ state, limit, q, channel, assignee, customer, since, until, tag, group } = {}) {
+    return this._call('v1_conversations_list', { query: { state, limit, q, channel, assignee, customer, since, until, tag, group } });
   }
   get(conversationId) { return this._call('v1_conversations_retrieve', { path: { conversation_id: conversationId } }); }
   /** A customer message: the orchestrator's answer (state, handoff, replyStatus); the agent's

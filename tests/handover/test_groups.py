@@ -234,3 +234,28 @@ def test_the_api_makes_and_changes_groups_within_the_tenant_and_roles(
     assert as_person(ada).get("/api/v1/groups").status_code == 403
     assert key_client.delete(url).status_code == 204
     assert not PeopleGroup.objects.exists()
+
+
+def test_the_history_export_and_api_find_the_conversations_handed_to_a_group(
+    key_client, team, tenant, online, ada, bob, manager
+):
+    from tests.handover.test_agent_tools import as_person
+
+    front = group_of(tenant, "Front", [bob], [team.sup])
+    theirs = handed_over(key_client, "c-kim")
+    PeopleGroup.ai_agents.through.objects.all().delete()
+    anyone = handed_over(key_client, "c-lee")
+    boss = as_person(manager)
+
+    page = boss.get("/inbox/history/", {"group": front.pk}).content.decode()
+    csv = boss.get("/inbox/history/export.csv", {"group": front.pk}).content.decode()
+    api = key_client.get("/api/v1/conversations", {"group": front.pk}).json()
+
+    assert str(theirs.conversation_id) in page and str(anyone.conversation_id) not in page
+    assert str(theirs.conversation_id) in csv and str(anyone.conversation_id) not in csv
+    found = api["results"] if isinstance(api, dict) else api
+    assert [c["id"] for c in found] == [str(theirs.conversation_id)]
+    assert f'<option value="{front.pk}" selected>Front</option>' in page
+    bad = boss.get("/inbox/history/", {"group": "x"})
+    assert bad.status_code == 400 and "group" in bad.content.decode()
+    assert key_client.get("/api/v1/conversations", {"group": "-1"}).status_code == 400

@@ -289,11 +289,13 @@ class AsyncConversations(_AsyncResource):
         since: str | None = None,
         until: str | None = None,
         tag: str | None = None,
+        group: int | None = None,
     ) -> builtins.list[Conversation]:
         """The most recent conversations (``limit``: at most 200, default 50), found by words
         said in them (``q``), state, channel, the person who held them (``assignee``, or
         "none"), the customer, the dates they started (``since``, ``until``: YYYY-MM-DD) and a
-        tag people put on them (``tag``)."""
+        tag people put on them (``tag``), or a group of human agents they were handed to
+        (``group``, its id)."""
         params = {
             "state": state,
             "limit": limit,
@@ -304,6 +306,7 @@ class AsyncConversations(_AsyncResource):
             "since": since,
             "until": until,
             "tag": tag,
+            "group": group,
         }
         return await self._call(Call("v1_conversations_list", params=params))
 

@@ -273,11 +273,13 @@ class Conversations(_Resource):
         since: str | None = None,
         until: str | None = None,
         tag: str | None = None,
+        group: int | None = None,
     ) -> builtins.list[Conversation]:
         """The most recent conversations (``limit``: at most 200, default 50), found by words
         said in them (``q``), state, channel, the person who held them (``assignee``, or
         "none"), the customer, the dates they started (``since``, ``until``: YYYY-MM-DD) and a
-        tag people put on them (``tag``)."""
+        tag people put on them (``tag``), or a group of human agents they were handed to
+        (``group``, its id)."""
         params = {
             "state": state,
             "limit": limit,
@@ -288,6 +290,7 @@ class Conversations(_Resource):
             "since": since,
             "until": until,
             "tag": tag,
+            "group": group,
         }
         return self._call(Call("v1_conversations_list", params=params))
 
