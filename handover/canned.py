@@ -21,7 +21,12 @@ from conversations.models import Conversation, Message
 from conversations.tags import tag_name, tags_added
 from core.errors import Invalid
 from handover.models import CannedReply, CannedThen, Handoff, Status
-from handover.services import conversation_hand_back, conversation_resolve, human_send_message
+from handover.services import (
+    NotTheClaimer,
+    conversation_hand_back,
+    conversation_resolve,
+    human_send_message,
+)
 from handover.snooze import SNOOZE_MAX, handoff_snooze
 
 SHORTCUT_MAX = 40
@@ -126,7 +131,10 @@ def canned_reply_send(
     elif reply.then == CannedThen.HAND_BACK:
         conversation_hand_back(conversation=conversation, user=user)
     elif reply.then == CannedThen.SNOOZE:
-        handoff = Handoff.objects.get(conversation=conversation, status=Status.CLAIMED)
+        # theirs (the reply above checked it), so its claimed handoff is there
+        handoff = Handoff.objects.filter(conversation=conversation, status=Status.CLAIMED).first()
+        if handoff is None:
+            raise NotTheClaimer("This conversation is not yours to snooze.")
         until = timezone.now() + SNOOZE_MAX - dt.timedelta(minutes=1)
         handoff_snooze(handoff=handoff, user=user, until=until.isoformat())
     return message

@@ -20,7 +20,13 @@ from ._http import (
     new_idempotency_key,
     read_answer,
 )
-from .client import APPROVALS_PAGE, APPROVALS_PAGE_MAX, _instantiate_body, _publish_body
+from .client import (
+    APPROVALS_PAGE,
+    APPROVALS_PAGE_MAX,
+    _group_body,
+    _instantiate_body,
+    _publish_body,
+)
 from .errors import TransportError
 from .types import (
     ActionResult,
@@ -640,11 +646,7 @@ class AsyncGroups(_AsyncResource):
     ) -> Group:
         """A group named ``name`` with these human agents (usernames), taking the handoffs of
         these AI agents (slugs)."""
-        body: dict[str, Any] = {"name": name}
-        if members is not None:
-            body["members"] = members
-        if ai_agents is not None:
-            body["aiAgents"] = ai_agents
+        body = _group_body(name, members, ai_agents)
         return await self._call(Call("v1_groups_create", body=body))
 
     async def update(
@@ -656,13 +658,7 @@ class AsyncGroups(_AsyncResource):
         ai_agents: builtins.list[str] | None = None,
     ) -> Group:
         """Change what is given (a list replaces the one it had)."""
-        body: dict[str, Any] = {}
-        if name is not None:
-            body["name"] = name
-        if members is not None:
-            body["members"] = members
-        if ai_agents is not None:
-            body["aiAgents"] = ai_agents
+        body = _group_body(name, members, ai_agents)
         return await self._call(Call("v1_groups_partial_update", {"group_id": group_id}, body=body))
 
     async def delete(self, group_id: int) -> None:

@@ -636,6 +636,14 @@ class Blocks(_Resource):
         self._call(Call("v1_blocks_destroy", {"block_id": block_id}))
 
 
+def _group_body(
+    name: str | None, members: builtins.list[str] | None, ai_agents: builtins.list[str] | None
+) -> dict[str, Any]:
+    """A group's fields as the API takes them (what is None is left out)."""
+    given = {"name": name, "members": members, "aiAgents": ai_agents}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 class Groups(_Resource):
     """Groups of human agents: the handoffs of the AI agents a group takes go to its members."""
 
@@ -651,11 +659,7 @@ class Groups(_Resource):
     ) -> Group:
         """A group named ``name`` with these human agents (usernames), taking the handoffs of
         these AI agents (slugs)."""
-        body: dict[str, Any] = {"name": name}
-        if members is not None:
-            body["members"] = members
-        if ai_agents is not None:
-            body["aiAgents"] = ai_agents
+        body = _group_body(name, members, ai_agents)
         return self._call(Call("v1_groups_create", body=body))
 
     def update(
@@ -667,13 +671,7 @@ class Groups(_Resource):
         ai_agents: builtins.list[str] | None = None,
     ) -> Group:
         """Change what is given (a list replaces the one it had)."""
-        body: dict[str, Any] = {}
-        if name is not None:
-            body["name"] = name
-        if members is not None:
-            body["members"] = members
-        if ai_agents is not None:
-            body["aiAgents"] = ai_agents
+        body = _group_body(name, members, ai_agents)
         return self._call(Call("v1_groups_partial_update", {"group_id": group_id}, body=body))
 
     def delete(self, group_id: int) -> None:
