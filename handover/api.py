@@ -22,7 +22,12 @@ from core.api_auth import request_principal, request_tenant
 from core.api_parsers import FILE_FORM, FileFormParser, one_file
 from core.errors import Invalid
 from core.limits import MessageTextField
-from handover.canned import CANNED_TAGS_MAX, canned_reply_save
+from handover.canned import (
+    CANNED_TAGS_MAX,
+    canned_reply_save,
+    canned_reply_send,
+    tenant_canned_reply,
+)
 from handover.groups import group_json, group_save
 from handover.mentions import MENTIONS_SHOWN, mention_json, mentions_of, mentions_read
 from handover.models import CannedReply, CannedThen, Mode, PeopleGroup, Status
@@ -180,6 +185,11 @@ class HandoffPriorityView(APIView):
 
 class HumanMessageSerializer(serializers.Serializer):
     text = MessageTextField()
+    cannedReplyId = serializers.IntegerField(
+        required=False,
+        help_text="The canned reply this text came from: its actions (tags, then resolve, "
+        "snooze or hand back) are done with the reply, all or nothing.",
+    )
 
 
 class HandoffMessageView(APIView):
@@ -191,11 +201,16 @@ class HandoffMessageView(APIView):
         handoff = _handoff(request, handoff_id)
         serializer = HumanMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        message = human_send_message(
-            conversation=handoff.conversation,
-            user=request.user,
-            text=serializer.validated_data["text"],
-        )
+        text = serializer.validated_data["text"]
+        canned = tenant_canned_reply(handoff.tenant_id, request.data.get("cannedReplyId"))
+        if canned is None:
+            message = human_send_message(
+                conversation=handoff.conversation, user=request.user, text=text
+            )
+        else:
+            message = canned_reply_send(
+                conversation=handoff.conversation, user=request.user, text=text, reply=canned
+            )
         return Response(message_json(message), status=201)
 
 

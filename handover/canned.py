@@ -116,6 +116,19 @@ def canned_reply_save(
 # --- sending one, with what it does ------------------------------------------------------------
 
 
+def tenant_canned_reply(tenant_id: int, value: Any) -> CannedReply | None:
+    """The tenant's canned reply a reply names (``cannedReplyId``: a JSON integer), or None when
+    it names none; Invalid naming ``cannedReplyId`` when it is not one of the tenant's."""
+    if value is None:
+        return None
+    reply = None
+    if type(value) is int and 1 <= value <= 2**53:
+        reply = CannedReply.objects.filter(tenant_id=tenant_id, pk=value).first()
+    if reply is None:
+        raise _invalid("cannedReplyId", "must be the id of one of the team's canned replies")
+    return reply
+
+
 @transaction.atomic
 def canned_reply_send(
     *, conversation: Conversation, user, text: str, reply: CannedReply

@@ -73,10 +73,10 @@ from core.permissions import (
 from core.scoping import membership_of
 from core.selectors import tenant_by_id
 from handover import presence
-from handover.canned import canned_reply_send
+from handover.canned import canned_reply_send, tenant_canned_reply
 from handover.limits import chat_message_refusal, wait_text
 from handover.mentions import mentions_read
-from handover.models import CannedReply, Handoff, Status
+from handover.models import Handoff, Status
 from handover.presence import agent_statuses
 from handover.services import (
     agent_status_set,
@@ -521,7 +521,7 @@ class InboxConsumer(PersonSocket):
             if conversation is None:
                 raise NotFound("no such conversation")
             text = message_text(content.get("text"))
-            canned = _canned_reply(self.tenant, content)
+            canned = tenant_canned_reply(self.tenant.pk, content.get("cannedReplyId"))
             if canned is None:
                 message = human_send_message(conversation=conversation, user=self.user, text=text)
             else:
@@ -876,20 +876,6 @@ _SHOWN = Compiled(
     ),
     conversation=CONVERSATION_ID,
 )
-
-
-def _canned_reply(tenant, content: dict[str, Any]) -> CannedReply | None:
-    """The tenant's canned reply a ``message.send`` names (``cannedReplyId``), or None when it
-    names none; Invalid naming ``cannedReplyId`` when it is not one of the tenant's."""
-    if content.get("cannedReplyId") is None:
-        return None
-    reply_id = _positive_id(content.get("cannedReplyId"))
-    reply = CannedReply.objects.filter(tenant=tenant, pk=reply_id).first() if reply_id else None
-    if reply is None:
-        raise Invalid(
-            fields={"cannedReplyId": "must be the id of one of the team's canned replies"}
-        )
-    return reply
 
 
 def _conversation(tenant, conversation_id) -> Conversation | None:

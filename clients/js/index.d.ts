@@ -574,7 +574,7 @@ export class Client {
     snooze(handoffId: number, until: string | Date | null): Promise<Handoff>;
     setPriority(handoffId: number, priority: 'urgent' | 'high' | 'medium' | 'low'): Promise<Handoff>;
     handBack(handoffId: number): Promise<Handoff>;
-    send(handoffId: number, text: string): Promise<Message>;
+    send(handoffId: number, text: string, options?: { cannedReplyId?: number }): Promise<Message>;
     sendFile(
       handoffId: number,
       content: Blob | ArrayBuffer | Uint8Array,

@@ -425,7 +425,10 @@ class Handoffs extends Resource {
   }
   handBack(handoffId) { return this._call('v1_handoffs_hand_back_create', { path: { handoff_id: handoffId } }); }
   /** A human agent's message to the customer of a claimed handoff. */
-  send(handoffId, text) { return this._call('v1_handoffs_messages_create', { path: { handoff_id: handoffId }, body: { text } }); }
+  /** With `cannedReplyId`, that canned reply's actions too (its tags, then resolve, snooze or hand back), all or nothing. */
+  send(handoffId, text, { cannedReplyId } = {}) {
+    return this._call('v1_handoffs_messages_create', { path: { handoff_id: handoffId }, body: { text, cannedReplyId } });
+  }
   /** A human agent's file to the customer of a claimed handoff (a return label), with `text`
    * beside it: by e-mail too, attached, where replies are e-mailed. */
   sendFile(handoffId, content, filename, { contentType = 'application/octet-stream', text } = {}) {

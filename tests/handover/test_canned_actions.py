@@ -142,3 +142,28 @@ def test_the_actions_are_set_in_the_api_and_the_admin_and_checked(
     assert good.status_code == 302, good.content.decode()[:2000]
     saved = CannedReply.objects.get(shortcut="wait")
     assert (saved.tags, saved.then) == (["waiting", "vip"], "snooze")
+
+
+@pytest.mark.django_db
+def test_a_persons_reply_over_the_api_does_the_canned_replys_actions_too(
+    key_client, team, tenant, globex, online, ada
+):
+    from tests.handover.test_agent_tools import as_person
+
+    conversation = _claimed(key_client, ada)
+    handoff = Handoff.objects.get(conversation=conversation)
+    mine = _reply(tenant, tags=["vip"], then="resolve")
+    theirs = _reply(globex, then="resolve")
+    url = f"/api/v1/handoffs/{handoff.pk}/messages"
+    person = as_person(ada)
+
+    for bad in (theirs.pk, "1", True, 0):
+        refused = person.post(url, {"text": "x", "cannedReplyId": bad}, format="json")
+        assert refused.status_code == 400, bad
+        assert list(refused.json()["error"]["fields"]) == ["cannedReplyId"], bad
+    sent = person.post(url, {"text": "Sorted!", "cannedReplyId": mine.pk}, format="json")
+
+    assert sent.status_code == 201, sent.json()
+    done = Conversation.objects.get(pk=conversation.pk)
+    assert done.state == "resolved" and list(done.tags.values_list("name", flat=True)) == ["vip"]
+    assert Message.objects.filter(conversation=done, role="human").count() == 1

@@ -494,10 +494,17 @@ class AsyncHandoffs(_AsyncResource):
     async def hand_back(self, handoff_id: int) -> Handoff:
         return await self._call(Call("v1_handoffs_hand_back_create", {"handoff_id": handoff_id}))
 
-    async def send(self, handoff_id: int, text: str) -> Message:
-        """A human agent's message to the customer of a claimed handoff."""
+    async def send(
+        self, handoff_id: int, text: str, *, canned_reply_id: int | None = None
+    ) -> Message:
+        """A human agent's message to the customer of a claimed handoff; with
+        ``canned_reply_id``, that canned reply's actions too (its tags, then resolve, snooze or
+        hand back), all or nothing."""
         path = {"handoff_id": handoff_id}
-        return await self._call(Call("v1_handoffs_messages_create", path, body={"text": text}))
+        body: dict[str, Any] = {"text": text}
+        if canned_reply_id is not None:
+            body["cannedReplyId"] = canned_reply_id
+        return await self._call(Call("v1_handoffs_messages_create", path, body=body))
 
     async def send_file(
         self,

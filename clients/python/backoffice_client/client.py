@@ -470,10 +470,15 @@ class Handoffs(_Resource):
     def hand_back(self, handoff_id: int) -> Handoff:
         return self._call(Call("v1_handoffs_hand_back_create", {"handoff_id": handoff_id}))
 
-    def send(self, handoff_id: int, text: str) -> Message:
-        """A human agent's message to the customer of a claimed handoff."""
+    def send(self, handoff_id: int, text: str, *, canned_reply_id: int | None = None) -> Message:
+        """A human agent's message to the customer of a claimed handoff; with
+        ``canned_reply_id``, that canned reply's actions too (its tags, then resolve, snooze or
+        hand back), all or nothing."""
         path = {"handoff_id": handoff_id}
-        return self._call(Call("v1_handoffs_messages_create", path, body={"text": text}))
+        body: dict[str, Any] = {"text": text}
+        if canned_reply_id is not None:
+            body["cannedReplyId"] = canned_reply_id
+        return self._call(Call("v1_handoffs_messages_create", path, body=body))
 
     def send_file(
         self,
