@@ -92,7 +92,9 @@
     const head = pane.querySelector(".conv-head");
     if (!head || !detail.viewUrl) return;
     const past = detail.customerHistory || [];
-    const panel = h("details", { class: "customer-history", id: "customer-history" },
+    // opened, it stays open when the conversation is read again (a merge, a new message)
+    const open = tools.historyOpen === detail.conversation.id;
+    const panel = h("details", { class: "customer-history", id: "customer-history", open: open ? "" : null },
       h("summary", {}, past.length ? `${past.length} other conversation${past.length === 1 ? "" : "s"} with this customer` : "No other conversation with this customer"),
       h("ul", {}, past.map((c) => {
         const item = h("li", {},
@@ -101,6 +103,7 @@
         return item;
       })),
       h("a", { href: detail.viewUrl, class: "view-link" }, "Read-only page of this conversation"));
+    panel.addEventListener("toggle", () => { tools.historyOpen = panel.open ? detail.conversation.id : null; });
     head.after(panel);
   }
 

@@ -47,7 +47,9 @@ def test_a_person_merges_the_customers_second_conversation_into_the_one_she_hold
     expect(offer(agent, "Kim")).to_have_count(1)
 
     agent.locator("#list-mine .item", has_text="Kim").click()  # read again: its panel lists it
-    agent.locator("#customer-history summary").click()
+    summary = agent.locator("#customer-history summary")
+    expect(summary).to_have_text("1 other conversation with this customer")  # read again
+    summary.click()
     agent.get_by_role("button", name="Merge into this…").click()
     expect(agent.locator(".merge-confirm")).to_contain_text("Merge the conversation of")
     agent.get_by_role("button", name="Cancel").click()
