@@ -3,8 +3,6 @@ its messages and decision events (SPEC 6)."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import path
@@ -49,7 +47,7 @@ from core.api_schema import ErrorSerializer
 from core.errors import Invalid
 from core.limits import MessageTextField
 from core.scoping import scope_queryset
-from handover.merge import conversation_merge
+from handover.merge import conversation_merge, merge_target
 from orchestration.reach import narrow_conversations
 from orchestration.turns import (
     MAX_WAIT_SECONDS,
@@ -400,26 +398,11 @@ class MergeView(APIView):
     def post(self, request, conversation_id):
         source = get_conversation(request, conversation_id)
         data = request.data if isinstance(request.data, dict) else {}
-        into_id = data.get("into")
-        into = None
-        if isinstance(into_id, str) and _is_uuid(into_id):
-            into = (
-                narrow_conversations(tenant_conversations(request), request.reach)
-                .filter(pk=into_id)
-                .first()
-            )
-        if into is None:
-            raise Invalid(fields={"into": "must be the id of a conversation of this team"})
+        into = merge_target(
+            narrow_conversations(tenant_conversations(request), request.reach), data.get("into")
+        )
         merged = conversation_merge(source=source, into=into, by=_who(request_principal(request)))
         return Response(conversation_json(get_conversation(request, merged.pk)))
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 MESSAGE_RESULT = inline_serializer(

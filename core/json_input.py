@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from typing import Any
 
 from django import forms
@@ -49,6 +50,17 @@ class JsonRefused(ValueError):
         """For a form error: ``Not valid JSON: ...`` or ``steps[0].agent: contains ...``."""
         text = str(self)
         return (text if self.path else text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
+def uuid_text(value: Any) -> str:
+    """``value`` as a UUID's canonical text when a body or query gave one as a string ("" for
+    anything else: not a string, not a UUID)."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return ""
 
 
 def text_problem(text: str) -> str | None:

@@ -21,7 +21,10 @@ resolved conversation)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -39,6 +42,7 @@ from conversations.tags import tags_added
 from conversations.webhook_events import conversation_data
 from core.errors import Conflict, Invalid
 from core.events import notify_on_commit, tenant_inbox_group
+from core.json_input import uuid_text
 from core.models import WebhookEventType
 from core.webhooks import webhook_event
 from handover.services import NOTE_MAX, conversation_close
@@ -68,6 +72,17 @@ def same_customer(one: Conversation, other: Conversation) -> bool:
         return True
     mail = one.customer_email.strip().lower()
     return bool(mail) and mail == other.customer_email.strip().lower()
+
+
+def merge_target(reachable: QuerySet, value: Any) -> Conversation:
+    """The conversation a merge names as ``into`` (its id, as a string) among those the caller
+    reaches (``reachable``: the tenant's, narrowed by the permission table); Invalid naming
+    ``into`` otherwise. Both doors' (the inbox's and the API's)."""
+    pk = uuid_text(value)
+    found = reachable.filter(pk=pk).first() if pk else None
+    if found is None:
+        raise _into_problem("must be the id of a conversation of this team")
+    return found
 
 
 @transaction.atomic

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-import uuid
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -88,7 +87,7 @@ from handover.limits import (
     wait_text,
 )
 from handover.mentions import mentionable
-from handover.merge import conversation_merge
+from handover.merge import conversation_merge, merge_target
 from handover.models import (
     OPEN_STATUSES,
     AgentSetting,
@@ -518,19 +517,10 @@ def inbox_merge(request: HttpRequest, conversation_id) -> JsonResponse:
     data = _chat_body(request)
     if isinstance(data, JsonResponse):
         return data
-    into_id = data.get("into")
-    into = None
-    if isinstance(into_id, str):
-        try:
-            into = _tenant_conversation(request, tenant, uuid.UUID(into_id))
-        except (ValueError, Http404):
-            into = None
-    if into is None:
-        return domain_error_response(
-            Invalid(fields={"into": "must be the id of a conversation of this team"})
-        )
+    reachable = narrow_conversations(Conversation.objects.filter(tenant=tenant), request.reach)
     name = request.user.get_full_name() or request.user.get_username()
     try:
+        into = merge_target(reachable, data.get("into"))
         merged = conversation_merge(source=conversation, into=into, by=name)
     except DomainError as exc:
         return domain_error_response(exc)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from conversations.attachments import attachment_link
 from conversations.decisions import RouteReason
 from conversations.models import stored_name
 from core.events import timed
+from core.json_input import uuid_text
 from core.links import absolute_url
 from orchestration import orchestrator_model
 from orchestration.orchestrator_model import Choice, OrchestratorAsk, Specialist
@@ -227,16 +227,8 @@ def _files(tenant_id: int, attachments: Any) -> tuple[dict[str, Any], ...]:
             "url": absolute_url(attachment_link(entry) or ""),
         }
         for entry in attachments or ()
-        if isinstance(entry, dict) and _is_uuid(entry.get("id"))
+        if isinstance(entry, dict) and uuid_text(entry.get("id"))
     )
-
-
-def _is_uuid(value: Any) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return isinstance(value, str)
 
 
 def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPlan:

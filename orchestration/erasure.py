@@ -30,7 +30,6 @@ erased meanwhile finds nothing to apply and drops its answer."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.db import transaction
@@ -56,6 +55,7 @@ from core.events import (
     notify_on_commit,
     tenant_inbox_group,
 )
+from core.json_input import uuid_text
 from core.models import WebhookDelivery
 from core.principals import Principal
 from handover.services import conversation_close
@@ -76,7 +76,7 @@ def customer_named(tenant_id: int, kind: Any, value: Any) -> tuple[str, Q, list[
     """The customer's name as kept (checked), the conversations that are theirs, and the
     e-mail addresses whose dropped mails go too. Invalid naming ``kind`` or ``value``."""
     if kind == ErasureKind.CONVERSATION:
-        pk = _uuid(value)
+        pk = uuid_text(value)
         found = (
             Conversation.objects.filter(tenant_id=tenant_id, pk=pk)
             .values_list("customer_ref", "customer_email")
@@ -100,15 +100,6 @@ def customer_named(tenant_id: int, kind: Any, value: Any) -> tuple[str, Q, list[
     if kind == ErasureKind.EMAIL:
         return value, Q(customer_email__iexact=value), [value]
     return value, Q(customer_ref=value), []
-
-
-def _uuid(value: Any) -> str:
-    if not isinstance(value, str):
-        return ""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return ""
 
 
 def erasure_preview(*, tenant_id: int, kind: Any, value: Any) -> dict[str, int]:
