@@ -42,6 +42,8 @@ SCHEDULE: dict[str, tuple[str, float]] = {
     "Insight: metric alerts": ("orchestration.sweep_alerts", 60),
     # where a tenant gives its queue out: what the triggers missed (a person opening the inbox)
     "Handover: the queue given out": ("handover.assign_queues", 10),
+    # inboxes that had a conversation open and stopped beating (who else is viewing it)
+    "Handover: viewers gone without a goodbye": ("handover.sweep_viewers", 30),
     # where a tenant resolves quiet conversations: those nobody wrote in for its setting
     "Handover: quiet conversations resolved": ("handover.resolve_quiet", 60),
     # files uploaded in a conversation that no message took (a process died between)

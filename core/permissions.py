@@ -718,13 +718,16 @@ SOCKET_ACTIONS: Mapping[str, Grant] = _by_operation(
         Grant(
             "typing",
             AGENTS,
-            "The claimer is typing: told to the customer's widget (coalesced, one in 2 s).",
+            "Writing in a conversation: the claimer's reply is told to the customer's widget, "
+            "a reply or a private note (note: true) to the colleagues who have it open "
+            "(coalesced, one in 2 s).",
         ),
         Grant(
             "conversation.watch",
             AGENTS,
             "The conversation the inbox has open (one a socket; null: none): the socket then "
-            "hears who is typing in it, and in no other.",
+            "hears who is typing in it, and in no other; the tenant's inboxes hear who has it "
+            "open.",
         ),
     ]
 )
@@ -799,6 +802,17 @@ SOCKET_EVENTS: Mapping[str, Grant] = _by_operation(
             AGENTS,
             "A customer is typing (coalesced on their socket, one in 2 s), in the watched "
             "conversation.",
+        ),
+        Grant(
+            "conversation.viewers",
+            AGENTS,
+            "Who has a conversation open in the inbox now, whenever that changes (the "
+            "queue's cards and the open conversation show them).",
+        ),
+        Grant(
+            "colleague.typing",
+            AGENTS,
+            "A colleague is writing a reply or a private note, in the watched conversation.",
         ),
         Grant("conversation.tagged", AGENTS, "A conversation's tags changed (its id and tags)."),
         Grant(

@@ -88,6 +88,7 @@ from handover.services import (
     typing_from_human,
 )
 from handover.snooze import handoff_snooze
+from handover.viewing import colleague_typing, viewers_of, viewers_told, viewing_beat, viewing_set
 from orchestration.inbox import inbox_snapshot
 from orchestration.turns import conversation_receive_message
 
@@ -317,6 +318,7 @@ class InboxConsumer(PersonSocket):
             await self.channel_layer.group_discard(
                 conversation_watchers_group(self.watched), self.channel_name
             )
+            await socket_db(self._viewing)(None)
         if self.is_agent:
             await socket_db(presence.presence_leave)(user=self.user)
             await presence.presence_changed(self.tenant)
@@ -352,7 +354,7 @@ class InboxConsumer(PersonSocket):
             await self.send_json(refused)
         elif kind == "heartbeat":
             if self.is_agent:
-                await socket_db(presence.presence_beat)(user=self.user)
+                await socket_db(self._beat)()
             await self.send_json({"type": "heartbeat.ack"})
         elif kind == "resync":
             await self.send_json(await socket_db(self._snapshot)())
@@ -403,7 +405,35 @@ class InboxConsumer(PersonSocket):
                 conversation_watchers_group(conversation_id), self.channel_name
             )
         self.watched = conversation_id
-        return {**result, "ok": True, "conversationId": conversation_id, "agentTyping": typing}
+        # who else has it open (handover.viewing): the answer carries them, the inboxes hear it
+        viewers = await socket_db(self._viewing)(conversation_id)
+        return {
+            **result,
+            "ok": True,
+            "conversationId": conversation_id,
+            "agentTyping": typing,
+            "viewers": viewers,
+        }
+
+    def _viewing(self, conversation_id) -> list[dict[str, str]]:
+        """On a database thread: this socket has ``conversation_id`` open now (None: none);
+        the inboxes are told of both conversations' viewers. Returns its viewers."""
+        changed = viewing_set(
+            tenant=self.tenant,
+            user=self.user,
+            channel_name=self.channel_name,
+            conversation_id=conversation_id,
+        )
+        viewers_told(self.tenant.pk, changed)
+        if conversation_id is None:
+            return []
+        return viewers_of(self.tenant.pk, [conversation_id]).get(str(conversation_id), [])
+
+    def _beat(self) -> None:
+        """On a database thread: the person's presence and this socket's viewing are fresh."""
+        presence.presence_beat(user=self.user)
+        if getattr(self, "watched", None) is not None:
+            viewing_beat(self.channel_name)
 
     def _note(self, content) -> dict[str, Any]:
         result = {"type": "note.send.result", "ok": False}
@@ -460,26 +490,35 @@ class InboxConsumer(PersonSocket):
         return {**result, "ok": True, "status": setting.status}
 
     async def _typing(self, content) -> None:
-        """The person holding a conversation is typing: told to the customer's widget, at most
-        once per TYPING_COALESCE_SECONDS per conversation (the rest are dropped quietly)."""
+        """The person is writing in a conversation, at most once per TYPING_COALESCE_SECONDS
+        per conversation and kind (the rest are dropped quietly). A reply by its holder is told
+        to the customer's widget; a reply or (``note``) a private note is told to the
+        colleagues who have the conversation open (handover.viewing)."""
         conversation_id = content.get("conversationId")
         if not isinstance(conversation_id, str):
             await self.send_json(
                 error_frame("invalid", "conversationId must be a string", field="conversationId")
             )
             return
+        note = content.get("note", False)
+        if not isinstance(note, bool):
+            await self.send_json(error_frame("invalid", "note must be true or false", field="note"))
+            return
         told = getattr(self, "typing_told", None)
-        if told is None:
+        if told is None or len(told) > 100:  # bounded, whatever ids a client sends
             told = self.typing_told = {}
         now = asyncio.get_running_loop().time()
-        if now - told.get(conversation_id, -1e9) < TYPING_COALESCE_SECONDS:
+        if now - told.get((conversation_id, note), -1e9) < TYPING_COALESCE_SECONDS:
             return
-        told[conversation_id] = now
+        told[(conversation_id, note)] = now
 
         def tell() -> None:
             conversation = _conversation(self.tenant, conversation_id)
-            if conversation is not None:
+            if conversation is None:  # not a UUID, or another tenant's: nobody is told
+                return
+            if not note:
                 typing_from_human(conversation=conversation, user=self.user)
+            colleague_typing(conversation_id=conversation.pk, user=self.user, note=note)
 
         await socket_db(tell)()
 

@@ -203,6 +203,28 @@ class Presence(TenantOwned):
         return f"{self.user} ({self.sockets} sockets, seen {self.last_seen:%H:%M:%S})"
 
 
+class Viewing(TenantOwned):
+    """An inbox socket that has a conversation open (``conversation.watch``), so colleagues see
+    who else is reading it (``handover.viewing``). One row a socket, by its channel name; a
+    socket that died without a goodbye stops counting once its heartbeat is older than
+    PRESENCE_TTL, and the viewers' sweep deletes it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    channel_name = models.CharField(max_length=200, unique=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "conversation"], name="viewing_tenant_conv"),
+            models.Index(fields=["seen_at"], name="viewing_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} viewing {self.conversation_id}"
+
+
 class AgentStatus(models.TextChoices):
     ONLINE = "online", "Online"
     AWAY = "away", "Away"

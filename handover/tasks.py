@@ -13,6 +13,8 @@ from handover.services import (
     EXPIRE_TASK,
     hot_offers_expire,
 )
+from handover.viewing import TASK_NAME as VIEWERS_TASK
+from handover.viewing import sweep_viewers as viewers_sweep
 
 
 @shared_task(name=EXPIRE_TASK, acks_late=True, ignore_result=True, soft_time_limit=60)
@@ -59,3 +61,9 @@ def resolve_quiet() -> int:
     """Resolve the conversations nobody wrote in for the tenant's ``resolve_quiet_after``
     (handover.quiet)."""
     return quiet_resolve_sweep()
+
+
+@shared_task(name=VIEWERS_TASK, acks_late=True, ignore_result=True, soft_time_limit=60)
+def sweep_viewers() -> int:
+    """Forget the inboxes that had a conversation open and stopped beating (handover.viewing)."""
+    return viewers_sweep()

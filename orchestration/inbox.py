@@ -16,6 +16,7 @@ from handover.presence import agent_statuses, is_available, online_agents
 from handover.selectors import handoff_json, open_handoffs
 from handover.services import agent_limit
 from handover.targets import TargetBook
+from handover.viewing import viewers_of
 
 
 def inbox_snapshot(
@@ -47,4 +48,6 @@ def inbox_snapshot(
         "myLimit": agent_limit(user) if handoffs else None,
         # the notes that named them: how many are unread, and the newest
         "mentions": mentions_summary(user) if handoffs else None,
+        # who has which conversation open in the inbox now (handover.viewing)
+        "viewers": viewers_of(tenant.pk) if handoffs else {},
     }

@@ -22,6 +22,7 @@ SWEEPS = {
     "orchestration.sweep_turns",
     "handover.assign_queues",
     "handover.resolve_quiet",
+    "handover.sweep_viewers",
 }
 
 

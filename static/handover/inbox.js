@@ -689,6 +689,7 @@
       h("div", { class: "item-meta" },
         h("span", { class: "channel" }, handoff.channel),
         handoff.group ? h("span", { class: "group", title: `For the group ${handoff.group}` }, handoff.group) : null,
+        window.inboxViewers ? window.inboxViewers.chip(handoff.conversationId) : null,
         h("span", { class: "wait", title: `Handed over at ${timeOf(handoff.createdAt)}` }, waitingLabel),
         targetClock(handoff),
         isBreached ? h("span", { class: "breach", title: `Response target: ${handoff.responseTargetMinutes} min` }, "over target") : null,
@@ -1425,6 +1426,7 @@
     soundOn: () => preference(SOUND_KEY),
     beep,
     reload: (conversationId) => loadConversation(conversationId, { quiet: true }),
+    renderLists: () => renderLists(),
     toast,
     announce,
   };

@@ -16,7 +16,7 @@
     online: [],
     statuses: {},
     detail: null,
-    typingSentAt: 0,
+    typingSentAt: {},
     customerTypingTimer: null,
   };
 
@@ -161,6 +161,7 @@
       box, h("button", { type: "submit", class: "secondary" }, "Add note"));
     addAttach(form, box, conversation);
     form.addEventListener("submit", (event) => { event.preventDefault(); sendNote(conversation, box); });
+    box.addEventListener("input", () => { if (box.value.trim()) typingNow(conversation, true); });
     box.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); sendNote(conversation, box); }
     });
@@ -366,7 +367,7 @@
       active = 0;
       show();
       if (!box.value.trim() && box.dataset.cannedReplyId) setCanned(null); // the reply cleared
-      if (form.classList.contains("mode-reply") && box.value.trim() && !slashQuery()) typingNow(conversation);
+      if (box.value.trim() && !slashQuery()) typingNow(conversation, form.classList.contains("mode-note"));
     });
     box.addEventListener("blur", () => setTimeout(close, 100));
     // capture: before inbox.js's own Enter (send) on the textarea
@@ -398,9 +399,12 @@
     }, true);
   }
 
-  function typingNow(conversation) {
-    if (Date.now() - tools.typingSentAt < TYPING_EVERY_MS) return;
-    if (app().send({ type: "typing", conversationId: conversation.id })) tools.typingSentAt = Date.now();
+  // the customer hears a reply being written (its holder's); colleagues with the conversation
+  // open hear a reply or a private note (handover/viewing.py)
+  function typingNow(conversation, note) {
+    const kind = note ? "note" : "reply";
+    if (Date.now() - (tools.typingSentAt[kind] || 0) < TYPING_EVERY_MS) return;
+    if (app().send({ type: "typing", conversationId: conversation.id, note: Boolean(note) })) tools.typingSentAt[kind] = Date.now();
   }
 
   function addTransfer(conversation) {

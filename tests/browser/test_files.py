@@ -96,6 +96,7 @@ def test_a_photo_goes_to_the_inbox_and_a_pdf_comes_back(acme, pages):  # noqa: F
     expect(agent.locator(".composer label.attach")).to_have_attribute(
         "title", "Attach a file to a private note"
     )
+    expect(agent.locator(".composer label.attach")).to_be_visible()  # the paperclip stays
     agent.fill(".composer textarea", "The carrier's damage report")
     agent.set_input_files(
         ".composer .attach-input",

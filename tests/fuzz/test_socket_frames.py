@@ -92,6 +92,7 @@ def objects(draw) -> str:
         "until",
         "mentionIds",
         "cannedReplyId",
+        "note",
         "extra",
     ]
     for name in draw(st.sets(st.sampled_from(fields))):

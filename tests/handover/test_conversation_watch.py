@@ -69,8 +69,11 @@ async def test_typing_reaches_only_the_inboxes_that_have_the_conversation_open(
     tenant,
 ):
     one, two = await sync_to_async(_two_conversations)(tenant)
-    ada = await open_inbox(await sync_to_async(_person)(tenant, ["agent"], "ada"))
-    bob = await open_inbox(await sync_to_async(_person)(tenant, ["agent"], "bob"))
+    ada_user = await sync_to_async(_person)(tenant, ["agent"], "ada")
+    bob_user = await sync_to_async(_person)(tenant, ["agent"], "bob")
+    ada_id, bob_id = ada_user.pk, bob_user.pk
+    ada = await open_inbox(ada_user)
+    bob = await open_inbox(bob_user)
     idle = await open_inbox(await sync_to_async(_person)(tenant, ["agent"], "cy"))
     assert (await watch(ada, one))["ok"] is True
     assert (await watch(bob, two))["ok"] is True
@@ -86,6 +89,10 @@ async def test_typing_reaches_only_the_inboxes_that_have_the_conversation_open(
         "ok": True,
         "conversationId": two,
         "agentTyping": False,
+        "viewers": [  # bob has it open too (handover.viewing)
+            {"id": ada_id, "username": "ada", "name": "ada"},
+            {"id": bob_id, "username": "bob", "name": "bob"},
+        ],
     }
     await sync_to_async(_typing_in)(one)
     await sync_to_async(_typing_in)(two)
