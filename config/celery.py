@@ -42,6 +42,8 @@ SCHEDULE: dict[str, tuple[str, float]] = {
     "Insight: metric alerts": ("orchestration.sweep_alerts", 60),
     # where a tenant gives its queue out: what the triggers missed (a person opening the inbox)
     "Handover: the queue given out": ("handover.assign_queues", 10),
+    # a group's queued handoffs nobody of it took within its overflow_after: open to everyone
+    "Handover: groups' queues opened to everyone": ("handover.overflow_groups", 30),
     # inboxes that had a conversation open and stopped beating (who else is viewing it)
     "Handover: viewers gone without a goodbye": ("handover.sweep_viewers", 30),
     # where a tenant resolves quiet conversations: those nobody wrote in for its setting

@@ -14,7 +14,7 @@ from core.admin_scoping import (
 )
 from core.errors import Invalid
 from handover.canned import CANNED_TAGS_MAX, canned_tags
-from handover.groups import ai_agent_taken, ai_agent_taken_text
+from handover.groups import ai_agent_taken, ai_agent_taken_text, overflow_text
 from handover.models import (
     AgentSetting,
     CannedReply,
@@ -103,7 +103,7 @@ class CannedReplyAdmin(TenantScopedAdmin):
 class PeopleGroupForm(TenantScopedForm):
     class Meta:
         model = PeopleGroup
-        fields = ["name", "members", "ai_agents"]
+        fields = ["name", "members", "ai_agents", "overflow_after"]
 
     def clean_ai_agents(self):
         """An AI agent's handoffs go to one group: one taken by another group is a form
@@ -123,8 +123,8 @@ class PeopleGroupAdmin(TenantScopedAdmin):
     agents a group takes ring for its members first (handover.groups)."""
 
     form = PeopleGroupForm
-    list_display = ["name", "shown_members", "shown_agents"]
-    fields = ["name", "members", "ai_agents"]
+    list_display = ["name", "shown_members", "shown_agents", "shown_overflow"]
+    fields = ["name", "members", "ai_agents", "overflow_after"]
     filter_horizontal = ["members", "ai_agents"]
 
     def get_queryset(self, request):
@@ -137,6 +137,10 @@ class PeopleGroupAdmin(TenantScopedAdmin):
     @admin.display(description="AI agents")
     def shown_agents(self, group: PeopleGroup) -> str:
         return ", ".join(sorted(a.name for a in group.ai_agents.all())) or "—"
+
+    @admin.display(description="open to everyone")
+    def shown_overflow(self, group: PeopleGroup) -> str:
+        return overflow_text(group.overflow_after)
 
 
 @admin.register(AgentSetting)

@@ -30,7 +30,7 @@ from handover.canned import (
 )
 from handover.groups import group_json, group_save
 from handover.mentions import MENTIONS_SHOWN, mention_json, mentions_of, mentions_read
-from handover.models import CannedReply, CannedThen, Mode, PeopleGroup, Status
+from handover.models import OVERFLOW_AFTER_MAX, CannedReply, CannedThen, Mode, PeopleGroup, Status
 from handover.priority import handoff_prioritize
 from handover.selectors import (
     handoff_json,
@@ -58,6 +58,11 @@ class HandoffShape(serializers.Serializer):
         allow_null=True,
         help_text="The group of human agents it went to (its live offer rang for them); null: "
         "everyone.",
+    )
+    overflowedAt = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When nobody of its group took it and it was opened to every human agent "
+        "(the group's overflowAfter); null: not opened.",
     )
     waitingMinutes = serializers.IntegerField()
     responseTargetMinutes = serializers.IntegerField(help_text="The first-response target.")
@@ -434,12 +439,21 @@ class GroupShape(serializers.Serializer):
         help_text="The slugs of the AI agents whose handoffs it takes (an AI agent's go to one "
         "group).",
     )
+    overflowAfter = serializers.IntegerField(
+        allow_null=True,
+        help_text="Minutes a handoff waits in the queue for the group before every human agent "
+        "is asked; 0: at once, when nobody of the group is available for a live offer; null: "
+        "never.",
+    )
 
 
 class GroupIn(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     members = serializers.ListField(child=serializers.CharField(), required=False)
     aiAgents = serializers.ListField(child=serializers.CharField(), required=False)
+    overflowAfter = serializers.IntegerField(
+        allow_null=True, required=False, min_value=0, max_value=OVERFLOW_AFTER_MAX
+    )
 
 
 def _groups(request):

@@ -25,6 +25,7 @@ from conversations.models import MessageRole
 from core.events import notify_on_commit, person_group
 from core.models import Tenant
 from core.scoping import membership_of
+from handover.groups import asked_group_id
 from handover.models import Handoff, Status
 from handover.presence import available_agents
 from handover.services import (
@@ -66,15 +67,17 @@ def give_out(tenant_id: int) -> int:
         .order_by("-priority", "queued_at", "pk")[:ASSIGN_ROUNDS_MAX]
     )
     for handoff in waiting:
-        # a group's handoff goes to its members only (handover.groups)
+        # a group's handoff goes to its members only, until it is open to everyone
+        # (handover.groups)
+        asked = asked_group_id(handoff)
         seat = (
-            available_agents(tenant, group_id=handoff.group_id)
+            available_agents(tenant, group_id=asked)
             .select_related("user")
             .order_by("held", "user__username")
             .first()
         )
         if seat is None:
-            if handoff.group_id is None:
+            if asked is None:
                 break  # nobody at all is available: the rest wait too
             continue  # nobody of its group: the next may be another group's
         try:

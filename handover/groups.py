@@ -10,7 +10,11 @@ conversation's current AI agent, if it has members) and kept on it (``Handoff.gr
 - a seat that frees hears the open offers of the person's groups and those of no group;
 - the queue given out by itself gives it to the group's members only;
 - anyone may still claim it from the queue, and a manager gives it to whom they choose: a group
-  says who is asked first, not who may help.
+  says who is asked first, not who may help;
+- with ``overflow_after`` set, a handoff nobody of the group took within that many minutes in
+  the queue is opened to everyone (``Handoff.overflowed_at``; ``handover.overflow``), and with
+  0 a live offer nobody of the group is available for rings for everyone at once. The handoff
+  keeps its group, for the history and the figures.
 
 No group takes the conversation (its AI agent is in none, or the group has no member yet):
 everyone, as before groups."""
@@ -27,7 +31,7 @@ from agents.models import Agent
 from conversations.models import Conversation
 from core.errors import Invalid
 from core.json_input import text_problem
-from handover.models import PeopleGroup
+from handover.models import OVERFLOW_AFTER_MAX, PeopleGroup
 
 
 def handoff_group(conversation: Conversation) -> PeopleGroup | None:
@@ -49,9 +53,16 @@ def members_of(group_id: Any) -> QuerySet:
     return PeopleGroup.members.through.objects.filter(peoplegroup_id=group_id).values("user_id")
 
 
+def asked_group_id(handoff) -> Any:
+    """The group a handoff asks first now: its group, until it was opened to everyone
+    (``overflowed_at``); None: everyone."""
+    return None if handoff.overflowed_at is not None else handoff.group_id
+
+
 def for_person(user) -> Q:
-    """The handoffs whose offers may ring for this person: of no group, or of one of theirs."""
-    return Q(group__isnull=True) | Q(group__members=user)
+    """The handoffs whose offers may ring for this person: of no group, of one of theirs, or
+    opened to everyone."""
+    return Q(group__isnull=True) | Q(group__members=user) | Q(overflowed_at__isnull=False)
 
 
 # --- making and changing groups (the admin's form and /api/v1/groups) ---------------------------
@@ -82,10 +93,11 @@ def group_save(
     *, tenant_id: int, data: dict[str, Any], group: PeopleGroup | None = None
 ) -> PeopleGroup:
     """Make (``group`` None) or change a group from ``{"name", "members": [usernames],
-    "aiAgents": [slugs]}`` (a change keeps what it does not name). Invalid naming ``name``,
-    ``members`` or ``aiAgents``: a name taken or not 1 to 100 characters, someone who is no
-    human agent of the tenant, an AI agent of another tenant or taken by another group."""
-    unknown = sorted(set(data) - {"name", "members", "aiAgents"})
+    "aiAgents": [slugs], "overflowAfter": minutes or null}`` (a change keeps what it does not
+    name). Invalid naming the field: a name taken or not 1 to 100 characters, someone who is no
+    human agent of the tenant, an AI agent of another tenant or taken by another group, minutes
+    that are not a whole number from 0 to a week."""
+    unknown = sorted(set(data) - {"name", "members", "aiAgents", "overflowAfter"})
     if unknown:
         raise Invalid(fields={unknown[0]: "is not a field of a group"})
     fields: dict[str, Any] = {}
@@ -100,6 +112,16 @@ def group_save(
         if taken.exclude(pk=getattr(group, "pk", None)).exists():
             raise Invalid(fields={"name": "the team has a group of this name already"})
         fields["name"] = name
+    if "overflowAfter" in data:
+        minutes = data["overflowAfter"]
+        if minutes is not None and (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, int)
+            or not 0 <= minutes <= OVERFLOW_AFTER_MAX
+        ):
+            words = f"must be null or whole minutes, 0 to {OVERFLOW_AFTER_MAX}"
+            raise Invalid(fields={"overflowAfter": words})
+        fields["overflow_after"] = minutes
     members = _named(
         data,
         "members",
@@ -156,4 +178,14 @@ def group_json(group: PeopleGroup) -> dict[str, Any]:
         "name": group.name,
         "members": sorted(u.get_username() for u in group.members.all()),
         "aiAgents": sorted(a.slug for a in group.ai_agents.all()),
+        "overflowAfter": group.overflow_after,
     }
+
+
+def overflow_text(minutes: int | None) -> str:
+    """A group's ``overflow_after`` in words, as the admin and the team view show it."""
+    if minutes is None:
+        return "never"
+    if minutes == 0:
+        return "at once, when nobody of it is available"
+    return f"after {minutes} min in the queue"

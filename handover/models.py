@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -50,6 +50,9 @@ HANDOFF_STATES = StateTable(
 )
 
 
+OVERFLOW_AFTER_MAX = 7 * 24 * 60  # a group's overflow_after, in minutes: a week at the most
+
+
 class PeopleGroup(TenantOwned):
     """A group of the tenant's human agents (the billing people, the tech people), as Zendesk's
     groups and Intercom's teams: the handoffs of the AI agents it takes go to its members
@@ -71,6 +74,15 @@ class PeopleGroup(TenantOwned):
         related_name="+",
         verbose_name="AI agents",
         help_text="The AI agents whose handoffs it takes (an AI agent's go to one group).",
+    )
+    overflow_after = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(OVERFLOW_AFTER_MAX)],
+        verbose_name="open to everyone after (minutes)",
+        help_text="When nobody of the group has taken a conversation after this many minutes in "
+        "the queue, every human agent is asked. 0: at once, when nobody of the group is "
+        "available for a live offer. Empty: never (the queue still lets anyone claim).",
     )
 
     class Meta:
@@ -137,6 +149,9 @@ class Handoff(StateGuarded, TenantOwned):
     group = models.ForeignKey(
         PeopleGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # when nobody of its group took it and it was opened to everyone (its group's
+    # overflow_after); the group stays, for the history and the figures
+    overflowed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-priority", "created_at"]

@@ -45,6 +45,8 @@ def handoff_json(
         "claimedBy": handoff.claimed_by.get_username() if handoff.claimed_by_id else None,
         # the group of human agents it went to (handover.groups); null: everyone
         "group": handoff.group.name if handoff.group_id else None,
+        # when nobody of its group took it and it was opened to everyone; null: not (yet)
+        "overflowedAt": handoff.overflowed_at.isoformat() if handoff.overflowed_at else None,
         "customer": handoff.conversation.customer_display,
         "channel": handoff.conversation.channel,
         "waitingMinutes": waited,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -49,7 +49,7 @@ from core.outbox import (
 from core.scoping import membership_of
 from core.selectors import tenant_by_id, tenant_is_open, tenant_opens_next
 from core.webhooks import webhook_event
-from handover.groups import for_person, handoff_group
+from handover.groups import asked_group_id, for_person, handoff_group
 from handover.mentions import mentions_sync
 from handover.models import (
     DEFAULT_MAX_CONVERSATIONS,
@@ -205,32 +205,45 @@ def hand_over(
 # --- opening ------------------------------------------------------------------------------------
 
 
+class ModeChoice(NamedTuple):
+    """``handoff_mode``'s answer: hot or cold, why, and whether the group it was meant for had
+    nobody available and is open to everyone at once (its ``overflow_after`` is 0)."""
+
+    mode: str
+    why: str
+    everyone: bool = False
+
+
 def handoff_mode(
     conversation: Conversation,
     settings: dict[str, Any],
     *,
     now: dt.datetime | None = None,
     group: PeopleGroup | None = None,
-) -> tuple[str, str]:
+) -> ModeChoice:
     """SPEC 4.5: ``handoffMode`` decides; ``auto`` is hot when the channel is synchronous, the
     tenant is within business hours and at least one human agent is online (of ``group``,
-    when a group takes it: ``handover.groups``)."""
+    when a group takes it: ``handover.groups``; of anyone when that group has nobody available
+    and overflows at once)."""
     chosen = settings.get("handoffMode") or "auto"
     if chosen in (Mode.HOT, Mode.COLD):
-        return chosen, f"handoffMode is {chosen}"
+        return ModeChoice(chosen, f"handoffMode is {chosen}")
     if conversation.channel not in SYNCHRONOUS_CHANNELS:
-        return Mode.COLD, f"the {conversation.channel} channel is not live"
+        return ModeChoice(Mode.COLD, f"the {conversation.channel} channel is not live")
     if not tenant_is_open(tenant=conversation.tenant, at=now):
-        return Mode.COLD, "outside business hours"
+        return ModeChoice(Mode.COLD, "outside business hours")
     group_id = group.pk if group else None
     of = f" of the group {group.name}" if group else ""
-    if not anyone_online(conversation.tenant, now=now, group_id=group_id):
-        return Mode.COLD, f"no human agent{of} is online"
     if not available_agents(conversation.tenant, now=now, group_id=group_id).exists():
-        return Mode.COLD, f"every human agent{of} online is away, busy or at their limit"
-    return Mode.HOT, "live channel, business hours, agents online" + (
-        f" ({group.name})" if group else ""
-    )
+        if group is not None and group.overflow_after == 0:
+            mode, why, _ = handoff_mode(conversation, settings, now=now)
+            return ModeChoice(mode, f"nobody{of} is available, so everyone: {why}", True)
+        if not anyone_online(conversation.tenant, now=now, group_id=group_id):
+            return ModeChoice(Mode.COLD, f"no human agent{of} is online")
+        busy = f"every human agent{of} online is away, busy or at their limit"
+        return ModeChoice(Mode.COLD, busy)
+    hot = "live channel, business hours, agents online" + (f" ({group.name})" if group else "")
+    return ModeChoice(Mode.HOT, hot)
 
 
 def handoff_open(
@@ -240,7 +253,7 @@ def handoff_open(
     settings: dict[str, Any],
     priority: int = 0,
     customer_emailed_at: dt.datetime | None = None,
-    mode: tuple[str, str] | None = None,
+    mode: ModeChoice | None = None,
     group: PeopleGroup | None = None,
     customer_told: bool = False,
 ) -> Handoff:
@@ -262,12 +275,13 @@ def handoff_open(
     if mode is None:
         group = handoff_group(conversation)
         mode = handoff_mode(conversation, settings, group=group)
-    mode, why = mode
+    mode, why, everyone = mode
     now = timezone.now()
     handoff = Handoff.objects.create(
         tenant_id=conversation.tenant_id,
         conversation=conversation,
         group=group,
+        overflowed_at=now if everyone and group is not None else None,
         mode=mode,
         status=Status.OFFERED if mode == Mode.HOT else Status.QUEUED,
         reason=reason[:200],
@@ -337,11 +351,14 @@ def deliver_offer(handoff_id: int) -> bool:
         return False
     event = _offered(handoff.pk, handoff.conversation_id)
     tenant = handoff.conversation.tenant
-    people = list(
-        available_agents(tenant, group_id=handoff.group_id).values_list("user_id", flat=True)
-    )
+    asked = asked_group_id(handoff)
+    people = list(available_agents(tenant, group_id=asked).values_list("user_id", flat=True))
+    # nobody of its group now, and it is open to everyone at once (handover.groups)
+    at_once = not people and asked is not None and handoff.group.overflow_after == 0
+    if at_once and handoff_overflow(handoff, why="nobody of the group is available"):
+        people = list(available_agents(tenant).values_list("user_id", flat=True))
     if not people:
-        of = " of its group" if handoff.group_id else ""
+        of = " of its group" if asked is not None else ""
         handoff_make_cold(handoff_id=handoff_id, reason=f"no human agent{of} is available")
         return False
     try:
@@ -355,6 +372,47 @@ def deliver_offer(handoff_id: int) -> bool:
     # told once it rings, not when it is opened: an offer nobody can take goes to the queue
     # first (handoff_make_cold tells "queued"), and the chat must not hear "live" after that
     _tell_customer_waiting(handoff.conversation, "live")
+    return True
+
+
+def handoff_overflow(handoff: Handoff, *, why: str) -> bool:
+    """Open a group's waiting handoff to every human agent (``handover.groups``): nobody of
+    its group took it within its ``overflow_after``, or that is 0 and nobody of the group is
+    available. One conditional UPDATE in a short transaction of its own, so two sweeps, or a
+    sweep and a delivery, do it once; the timeline says why, the inboxes re-read it, and where
+    the queue is given out it is given to anyone. False when it was done already or the
+    handoff no longer waits."""
+    now = timezone.now()
+    with transaction.atomic():
+        done = Handoff.objects.filter(
+            pk=handoff.pk,
+            group__isnull=False,
+            overflowed_at__isnull=True,
+            status__in=[Status.OFFERED, Status.QUEUED],
+        ).update(overflowed_at=now)
+        if not done:
+            return False
+        handoff.overflowed_at = now
+        conversation = handoff.conversation
+        record(
+            conversation=conversation,
+            event=HandoffOffered(
+                handoff_id=handoff.pk,
+                mode=handoff.mode,
+                why=f"{why}: open to every human agent",
+                reason=handoff.reason,
+            ),
+        )
+        if handoff.status == Status.QUEUED:
+            notify_on_commit(
+                [tenant_inbox_group(handoff.tenant_id)],
+                {
+                    "type": "handoff.queued",
+                    "handoffId": handoff.pk,
+                    "conversationId": str(conversation.pk),
+                },
+            )
+            assign_queue_soon(handoff.tenant_id)
     return True
 
 

@@ -6,6 +6,8 @@ from celery import shared_task
 
 from handover.assignment import queue_assign, queues_assign
 from handover.mentions import MENTION_EMAIL_TASK, mention_email_send
+from handover.overflow import TASK_NAME as OVERFLOW_TASK
+from handover.overflow import groups_overflow
 from handover.quiet import TASK_NAME as QUIET_TASK
 from handover.quiet import quiet_resolve_sweep
 from handover.services import (
@@ -67,3 +69,10 @@ def resolve_quiet() -> int:
 def sweep_viewers() -> int:
     """Forget the inboxes that had a conversation open and stopped beating (handover.viewing)."""
     return viewers_sweep()
+
+
+@shared_task(name=OVERFLOW_TASK, acks_late=True, ignore_result=True, soft_time_limit=60)
+def overflow_groups() -> int:
+    """Open to everyone the queued handoffs their group did not take in time
+    (handover.overflow)."""
+    return groups_overflow()

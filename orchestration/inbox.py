@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from approvals.selectors import approval_json, approvals_pending_for
 from core.models import Tenant
+from handover.groups import asked_group_id
 from handover.mentions import mentions_summary
 from handover.models import Status
 from handover.presence import agent_statuses, is_available, online_agents
@@ -30,10 +31,10 @@ def inbox_snapshot(
     rows = open_handoffs(tenant) if handoffs else []
     if rows and not is_available(user, tenant):  # away, busy or at the limit: no live offers
         rows = [h for h in rows if h.status != Status.OFFERED]
-    elif any(h.status == Status.OFFERED and h.group_id for h in rows):
+    elif any(h.status == Status.OFFERED and asked_group_id(h) for h in rows):
         # a group's live offer rings for its members only (handover.groups)
         mine = set(user.people_groups.values_list("pk", flat=True))
-        rows = [h for h in rows if h.status != Status.OFFERED or h.group_id in (None, *mine)]
+        rows = [h for h in rows if h.status != Status.OFFERED or asked_group_id(h) in (None, *mine)]
     return {
         "type": "inbox.snapshot",
         "handoffs": [handoff_json(h, now=now, targets=targets) for h in rows],

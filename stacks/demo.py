@@ -16,6 +16,8 @@ from core.models import (
     BusinessHours,
     Tenant,
 )
+from handover.groups import ai_agent_taken
+from handover.models import PeopleGroup
 from stacks.documents import new_id
 from stacks.selectors import builtin_template
 from stacks.services import stack_import
@@ -64,6 +66,7 @@ def seed_demo() -> list[str]:
         )
 
     report.extend(seed_demo_team(tenant))
+    report.extend(seed_demo_groups(tenant))
     report.extend(seed_demo_walkthrough(tenant))
     report.extend(seed_demo_rates(tenant))
 
@@ -186,3 +189,22 @@ def seed_demo_team(tenant: Tenant) -> list[str]:
             f"{len(plan['workflows'])} workflow(s)."
         )
     return report
+
+
+def seed_demo_groups(tenant: Tenant) -> list[str]:
+    """A group of human agents (``handover.groups``): Billing, Alan (agent2), takes the billing
+    agent's handoffs first, and everyone's at once when he is not available (its overflow is
+    0, so the walkthrough's agent1 still gets them alone). Added once; left out when the
+    billing agent is gone or another group takes it."""
+    if PeopleGroup.objects.filter(tenant=tenant, name="Billing").exists():
+        return []
+    billing = Agent.objects.filter(tenant=tenant, slug="agent-billing").first()
+    if billing is None or ai_agent_taken([billing.pk]) is not None:
+        return []
+    group = PeopleGroup.objects.create(tenant=tenant, name="Billing", overflow_after=0)
+    group.members.set(get_user_model().objects.filter(username="agent2"))
+    group.ai_agents.set([billing])
+    return [
+        "Created the group Billing: agent2 is asked first for the billing agent's handoffs "
+        "(everyone, when agent2 is not available)."
+    ]

@@ -23,6 +23,7 @@ SWEEPS = {
     "handover.assign_queues",
     "handover.resolve_quiet",
     "handover.sweep_viewers",
+    "handover.overflow_groups",
 }
 
 

@@ -314,6 +314,8 @@ export interface Group {
   members: string[];
   /** the slugs of the AI agents whose handoffs it takes */
   aiAgents: string[];
+  /** minutes in the queue before every human agent is asked (0: at once when nobody of it is available); null: never */
+  overflowAfter: number | null;
 }
 
 export interface Block {
@@ -404,6 +406,8 @@ export interface Handoff {
   claimedBy: string | null;
   /** the group of human agents it went to (its live offer rang for them); null: everyone */
   group: string | null;
+  /** when nobody of its group took it and every human agent was asked; null: not */
+  overflowedAt: string | null;
   customer: string;
   channel: string;
   waitingMinutes: number;
@@ -588,8 +592,8 @@ export class Client {
   };
   groups: {
     list(): Promise<Group[]>;
-    create(group: { name: string; members?: string[]; aiAgents?: string[] }): Promise<Group>;
-    update(groupId: number, changes: { name?: string; members?: string[]; aiAgents?: string[] }): Promise<Group>;
+    create(group: { name: string; members?: string[]; aiAgents?: string[]; overflowAfter?: number | null }): Promise<Group>;
+    update(groupId: number, changes: { name?: string; members?: string[]; aiAgents?: string[]; overflowAfter?: number | null }): Promise<Group>;
     delete(groupId: number): Promise<void>;
   };
   blocks: {

@@ -688,7 +688,7 @@
       (handoff.tags || []).length ? h("p", { class: "item-tags" }, ...handoff.tags.map((name) => h("span", { class: "tag-chip" }, name))) : null,
       h("div", { class: "item-meta" },
         h("span", { class: "channel" }, handoff.channel),
-        handoff.group ? h("span", { class: "group", title: `For the group ${handoff.group}` }, handoff.group) : null,
+        handoff.group ? groupChip(handoff) : null,
         window.inboxViewers ? window.inboxViewers.chip(handoff.conversationId) : null,
         h("span", { class: "wait", title: `Handed over at ${timeOf(handoff.createdAt)}` }, waitingLabel),
         targetClock(handoff),
@@ -714,6 +714,16 @@
     node.addEventListener("click", () => { setCurrent(handoff.id, false); openConversation(handoff.conversationId); });
     node.addEventListener("focus", () => setCurrent(handoff.id, false));
     return node;
+  }
+
+  // The group a handoff went to; once nobody of it took it in time, open to everyone
+  // (handover/overflow.py): "Front → everyone"
+  function groupChip(handoff) {
+    if (!handoff.overflowedAt) return h("span", { class: "group", title: `For the group ${handoff.group}` }, handoff.group);
+    return h("span", {
+      class: "group overflowed",
+      title: `Nobody of ${handoff.group} took it in time: open to everyone since ${timeOf(handoff.overflowedAt)}`,
+    }, `${handoff.group} → everyone`);
   }
 
   // Minutes since the claim itself (not since the handoff was made): "claimed just now".
@@ -759,10 +769,11 @@
     const groups = { offers: [], mine: [], snoozed: [], queue: [] };
     for (const handoff of state.handoffs.values()) groups[groupOf(handoff)].push(handoff);
     // "Only my groups": the queue's handoffs of other groups of people are left out (a
-    // handoff of no group stays); how many, said beside the box
+    // handoff of no group stays, and one opened to everyone); how many, said beside the box
     const myGroupsOnly = queueFilter && queueFilter.checked;
-    const othersCount = myGroupsOnly ? groups.queue.filter((h) => h.group && !cfg.myGroups.includes(h.group)).length : 0;
-    if (myGroupsOnly) groups.queue = groups.queue.filter((h) => !h.group || cfg.myGroups.includes(h.group));
+    const forMe = (h) => !h.group || Boolean(h.overflowedAt) || cfg.myGroups.includes(h.group);
+    const othersCount = myGroupsOnly ? groups.queue.filter((h) => !forMe(h)).length : 0;
+    if (myGroupsOnly) groups.queue = groups.queue.filter(forMe);
     if (queueFilter) {
       const others = queueFilter.closest(".queue-filter").querySelector(".others");
       others.hidden = !othersCount;

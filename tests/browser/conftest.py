@@ -21,6 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -314,3 +315,17 @@ def demo_manager(transactional_db):
     manager = get_user_model().objects.get(username="manager")
     root = Agent.objects.get(tenant__slug="demo", slug="agent-supervisor")
     return manager, root
+
+
+def off_loop(function, *args, **kwargs):
+    """Run ``function`` on another thread and return its answer: what sends channel-layer
+    events cannot run on the thread of Playwright's loop."""
+
+    def run():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()

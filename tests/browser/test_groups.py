@@ -4,12 +4,16 @@ live offer with the group on its card, and the manager's team view says who is o
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from agents.models import Agent
-from handover.models import PeopleGroup
-from tests.browser.conftest import screenshot, sign_in
+from handover.models import Handoff, PeopleGroup
+from handover.overflow import groups_overflow
+from tests.browser.conftest import off_loop, screenshot, sign_in
 from tests.browser.test_handover import acme, ada_and_kim, customer_says, offer  # noqa: F401
 from tests.factories import make_person
 
@@ -76,3 +80,16 @@ def test_only_my_groups_leaves_the_other_groups_queue_out(acme, pages):  # noqa:
     expect(agent.locator("#list-queue .item", has_text="Lee")).to_have_count(0)
     agent.get_by_label("Only my groups (Front) and none").uncheck()
     expect(agent.locator("#list-queue .item", has_text="Lee")).to_have_count(1)
+
+    # nobody of Billing took it within its 10 minutes: the sweep opens it to everyone (its
+    # event reaching the inboxes is tests/handover/test_group_overflow.py's; this server runs
+    # no sweeps, so the page is read again)
+    agent.get_by_label("Only my groups (Front) and none").check()
+    expect(queued).to_have_count(0)
+    PeopleGroup.objects.filter(pk=billing.pk).update(overflow_after=10)
+    Handoff.objects.update(queued_at=timezone.now() - dt.timedelta(minutes=11))
+    assert off_loop(groups_overflow) == 1
+    agent.reload()
+    expect(queued.locator(".group")).to_have_text("Billing → everyone")
+    expect(agent.locator(".queue-filter .others")).to_be_hidden()
+    screenshot(agent, "inbox-group-overflow")

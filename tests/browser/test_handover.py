@@ -7,10 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from agents.models import Agent
@@ -20,7 +18,13 @@ from conversations.services import conversation_start
 from handover.models import AgentSetting, Handoff
 from orchestration.packs import pack_build
 from orchestration.turns import conversation_receive_message
-from tests.browser.conftest import make_support_team, screenshot, sign_in, wait_live
+from tests.browser.conftest import (
+    make_support_team,
+    off_loop,
+    screenshot,
+    sign_in,
+    wait_live,
+)
 from tests.factories import TenantFactory, make_person
 
 try:
@@ -339,14 +343,7 @@ def queued(tenant, **kwargs) -> Handoff:
     """A cold handoff with its pack (nobody is online). Made on another thread: the pipeline
     sends channel-layer events, which cannot be sent from the thread of Playwright's loop."""
 
-    def run():
-        try:
-            return _queued(tenant, **kwargs)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
+    return off_loop(_queued, tenant, **kwargs)
 
 
 def _queued(tenant, *, name: str, text: str, priority: int, waited: int) -> Handoff:

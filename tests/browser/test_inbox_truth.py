@@ -6,10 +6,8 @@ and the customer's conversation stay true; the chat shows one assistant and no a
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from agents.models import Agent
 from agents.rule_sets import rules_replace
@@ -20,7 +18,7 @@ from conversations.services import conversation_start
 from handover.models import Handoff
 from orchestration.packs import pack_build
 from orchestration.turns import conversation_receive_message
-from tests.browser.conftest import make_support_team, screenshot, sign_in, wait_live
+from tests.browser.conftest import make_support_team, off_loop, screenshot, sign_in, wait_live
 from tests.browser.test_handover import customer_says, offer, start_chat
 from tests.factories import TenantFactory, make_person
 
@@ -49,20 +47,6 @@ def acme(transactional_db):
         },
     )
     return tenant
-
-
-def off_loop(function, *args, **kwargs):
-    """Run ``function`` on another thread: what sends channel-layer events cannot run on the
-    thread of Playwright's loop."""
-
-    def run():
-        try:
-            return function(*args, **kwargs)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def _refund(conversation, amount, key):

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import screenshot, sign_in, wait_live
+from tests.browser.conftest import off_loop, screenshot, sign_in, wait_live
 from tests.browser.test_handover import start_chat
 from tests.browser.test_inbox_truth import (
     _the_ai_refunded_then_a_person_was_asked_for,
     acme,  # noqa: F401 (the fixture)
-    off_loop,
 )
 from tests.factories import make_person
 

@@ -330,16 +330,29 @@ def test_the_customers_details_are_set_as_they_told_them(docs_tenant, server_url
 def test_groups_are_made_changed_and_deleted(docs_tenant, server_url):
     client = make_client(server_url, docs_tenant.api_key)
 
-    made = client.groups.create(name="Front", members=[], ai_agents=["agent-supervisor"])
+    made = client.groups.create(
+        name="Front", members=[], ai_agents=["agent-supervisor"], overflow_after=10
+    )
     with pytest.raises(ValidationError) as refused:
         client.groups.create(name="Desk", ai_agents=["agent-supervisor"])
     changed = client.groups.update(made["id"], name="Front desk", ai_agents=[])
+    with pytest.raises(ValidationError) as too_long:
+        client.groups.update(made["id"], overflow_after=10_081)
+    never = client.groups.update(made["id"], overflow_after=None)
     listed = client.groups.list()
     client.groups.delete(made["id"])
 
-    assert (made["name"], made["aiAgents"]) == ("Front", ["agent-supervisor"])
+    assert (made["name"], made["aiAgents"], made["overflowAfter"]) == (
+        "Front",
+        ["agent-supervisor"],
+        10,
+    )
     assert list(refused.value.fields) == ["aiAgents"]
+    # a change that does not name the overflow keeps it; None sets it to never
     assert (changed["name"], changed["aiAgents"]) == ("Front desk", [])
+    assert changed["overflowAfter"] == 10
+    assert list(too_long.value.fields) == ["overflowAfter"]
+    assert never["overflowAfter"] is None
     assert [g["name"] for g in listed] == ["Front desk"]
     assert client.groups.list() == []
 

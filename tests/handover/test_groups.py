@@ -204,6 +204,7 @@ def test_the_api_makes_and_changes_groups_within_the_tenant_and_roles(
         "name": "Front",
         "members": ["ada"],
         "aiAgents": [team.sup.slug],
+        "overflowAfter": None,
     }
     url = f"/api/v1/groups/{made.json()['id']}"
     for body, field in (
@@ -217,6 +218,11 @@ def test_the_api_makes_and_changes_groups_within_the_tenant_and_roles(
         ({"name": "Desk", "aiAgents": [team.sup.slug]}, "aiAgents"),
         ({"name": "Desk", "aiAgents": ["nobody"]}, "aiAgents"),
         ({"name": "Desk", "colour": "red"}, "colour"),
+        ({"name": "Desk", "overflowAfter": -1}, "overflowAfter"),
+        ({"name": "Desk", "overflowAfter": "10"}, "overflowAfter"),
+        ({"name": "Desk", "overflowAfter": True}, "overflowAfter"),
+        ({"name": "Desk", "overflowAfter": 2.5}, "overflowAfter"),
+        ({"name": "Desk", "overflowAfter": 7 * 24 * 60 + 1}, "overflowAfter"),
     ):
         refused = key_client.post(
             "/api/v1/groups", json.dumps(body), content_type="application/json"

@@ -116,6 +116,14 @@ def test_seed_demo_makes_the_demo_tenant_and_is_safe_to_run_twice():
     assert any(line.startswith("Demo API key") for line in first)
     assert not any(line.startswith("Demo API key") for line in second)
     assert get_user_model().objects.get(username="manager").check_password("demo-manager")
+    # a group of human agents: agent2 is asked first for the billing agent's handoffs
+    from handover.models import PeopleGroup
+
+    billing = PeopleGroup.objects.get(tenant=tenant)
+    assert (billing.name, billing.overflow_after) == ("Billing", 0)
+    assert [u.username for u in billing.members.all()] == ["agent2"]
+    assert [a.slug for a in billing.ai_agents.all()] == ["agent-billing"]
+    assert sum("Created the group Billing" in line for line in first + second) == 1
 
 
 def test_the_demo_has_an_ai_team_with_the_seeds_rules_that_route_as_expected():

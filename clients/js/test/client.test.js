@@ -267,14 +267,17 @@ test("the customer's details are set as they told them", live, async () => {
 
 test('groups are made, changed and deleted', live, async () => {
   const api = client();
-  const made = await api.groups.create({ name: 'JS front', aiAgents: ['agent-supervisor'] });
+  const made = await api.groups.create({ name: 'JS front', aiAgents: ['agent-supervisor'], overflowAfter: 5 });
+  assert.equal(made.overflowAfter, 5);
   await assert.rejects(api.groups.create({ name: 'JS desk', aiAgents: ['agent-supervisor'] }), (error) => {
     assert.ok(error instanceof ValidationError);
     assert.deepEqual(Object.keys(error.fields), ['aiAgents']);
     return true;
   });
   const changed = await api.groups.update(made.id, { name: 'JS front desk', aiAgents: [] });
-  assert.deepEqual([changed.name, changed.aiAgents], ['JS front desk', []]);
+  assert.deepEqual([changed.name, changed.aiAgents, changed.overflowAfter], ['JS front desk', [], 5]);
+  const never = await api.groups.update(made.id, { overflowAfter: null });
+  assert.equal(never.overflowAfter, null);
   await api.groups.delete(made.id);
   assert.ok(!(await api.groups.list()).some((g) => g.id === made.id));
 });

@@ -23,6 +23,7 @@ from ._http import (
 from .client import (
     APPROVALS_PAGE,
     APPROVALS_PAGE_MAX,
+    KEEP,
     _group_body,
     _instantiate_body,
     _publish_body,
@@ -650,10 +651,12 @@ class AsyncGroups(_AsyncResource):
         name: str,
         members: builtins.list[str] | None = None,
         ai_agents: builtins.list[str] | None = None,
+        overflow_after: int | None = None,
     ) -> Group:
         """A group named ``name`` with these human agents (usernames), taking the handoffs of
-        these AI agents (slugs)."""
-        body = _group_body(name, members, ai_agents)
+        these AI agents (slugs); ``overflow_after``: minutes in the queue before everyone is
+        asked (0: at once when nobody of it is available; None: never)."""
+        body = _group_body(name, members, ai_agents, overflow_after)
         return await self._call(Call("v1_groups_create", body=body))
 
     async def update(
@@ -663,9 +666,11 @@ class AsyncGroups(_AsyncResource):
         name: str | None = None,
         members: builtins.list[str] | None = None,
         ai_agents: builtins.list[str] | None = None,
+        overflow_after: int | None = KEEP,
     ) -> Group:
-        """Change what is given (a list replaces the one it had)."""
-        body = _group_body(name, members, ai_agents)
+        """Change what is given (a list replaces the one it had; ``overflow_after=None``:
+        never)."""
+        body = _group_body(name, members, ai_agents, overflow_after)
         return await self._call(Call("v1_groups_partial_update", {"group_id": group_id}, body=body))
 
     async def delete(self, group_id: int) -> None:

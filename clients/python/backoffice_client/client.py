@@ -641,12 +641,29 @@ class Blocks(_Resource):
         self._call(Call("v1_blocks_destroy", {"block_id": block_id}))
 
 
+class _Keep:
+    """An argument not given: the field keeps what it had (where None means something)."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
 def _group_body(
-    name: str | None, members: builtins.list[str] | None, ai_agents: builtins.list[str] | None
+    name: str | None,
+    members: builtins.list[str] | None,
+    ai_agents: builtins.list[str] | None,
+    overflow_after: int | None = KEEP,
 ) -> dict[str, Any]:
-    """A group's fields as the API takes them (what is None is left out)."""
+    """A group's fields as the API takes them (what is None is left out, but an
+    ``overflow_after`` of None is sent: never)."""
     given = {"name": name, "members": members, "aiAgents": ai_agents}
-    return {key: value for key, value in given.items() if value is not None}
+    body = {key: value for key, value in given.items() if value is not None}
+    if overflow_after is not KEEP:
+        body["overflowAfter"] = overflow_after
+    return body
 
 
 class Groups(_Resource):
@@ -661,10 +678,12 @@ class Groups(_Resource):
         name: str,
         members: builtins.list[str] | None = None,
         ai_agents: builtins.list[str] | None = None,
+        overflow_after: int | None = None,
     ) -> Group:
         """A group named ``name`` with these human agents (usernames), taking the handoffs of
-        these AI agents (slugs)."""
-        body = _group_body(name, members, ai_agents)
+        these AI agents (slugs); ``overflow_after``: minutes in the queue before everyone is
+        asked (0: at once when nobody of it is available; None: never)."""
+        body = _group_body(name, members, ai_agents, overflow_after)
         return self._call(Call("v1_groups_create", body=body))
 
     def update(
@@ -674,9 +693,11 @@ class Groups(_Resource):
         name: str | None = None,
         members: builtins.list[str] | None = None,
         ai_agents: builtins.list[str] | None = None,
+        overflow_after: int | None = KEEP,
     ) -> Group:
-        """Change what is given (a list replaces the one it had)."""
-        body = _group_body(name, members, ai_agents)
+        """Change what is given (a list replaces the one it had; ``overflow_after=None``:
+        never)."""
+        body = _group_body(name, members, ai_agents, overflow_after)
         return self._call(Call("v1_groups_partial_update", {"group_id": group_id}, body=body))
 
     def delete(self, group_id: int) -> None:

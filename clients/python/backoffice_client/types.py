@@ -326,6 +326,7 @@ class Group(TypedDict):
     name: str
     members: list[str]  # the usernames of its human agents
     aiAgents: list[str]  # the slugs of the AI agents whose handoffs it takes
+    overflowAfter: int | None  # minutes in the queue before everyone is asked; None: never
 
 
 class Block(TypedDict):
@@ -401,6 +402,7 @@ class Handoff(TypedDict, total=False):
     reason: str
     claimedBy: str | None
     group: str | None  # the group of human agents it went to; None: everyone
+    overflowedAt: str | None  # when nobody of its group took it and everyone was asked
     customer: str
     channel: str
     waitingMinutes: float
