@@ -319,6 +319,7 @@ def _handoff_told(handoff: Handoff, conversation: Conversation, event: str) -> N
                 "priority": handoff.priority,
                 "claimedBy": handoff.claimed_by.get_username() if handoff.claimed_by_id else None,
                 "group": handoff.group.name if handoff.group_id else None,
+                "overflowedAt": handoff.overflowed_at,
                 "createdAt": handoff.created_at,
             },
             "conversation": conversation_data(conversation),

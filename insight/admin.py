@@ -417,6 +417,17 @@ def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:
             "csatMean",
         ):
             rows.append([f"people.{key}", group, row[key]])
+    for row in summary["groups"]:
+        for key in (
+            "handoffs",
+            "claimed",
+            "claimedByMembers",
+            "overflowed",
+            "meanSecondsToClaim",
+            "meanFirstResponseSeconds",
+            "breached",
+        ):
+            rows.append([f"groups.{key}", f"group:{row['name']}", row[key]])
     for day in figures["days"]:
         for key in ("conversations", "escalationRate", "stallRate", "rerouteRate"):
             rows.append([f"daily.{key}", day["day"].isoformat(), day[key]])
@@ -503,6 +514,14 @@ class MetricsDashboardAdmin(ReadOnlyMixin, TenantScopedAdmin):
                         "resolution": charts.duration(row["meanResolutionSeconds"]),
                     }
                     for row in figures["summary"]["people"]
+                ],
+                groups=[
+                    {
+                        **row,
+                        "to_claim": charts.duration(row["meanSecondsToClaim"]),
+                        "first_response": charts.duration(row["meanFirstResponseSeconds"]),
+                    }
+                    for row in figures["summary"]["groups"]
                 ],
                 from_value=timezone.localtime(window.start, tz).date().isoformat(),
                 to_value=timezone.localtime(window.end - dt.timedelta(microseconds=1), tz)

@@ -161,6 +161,27 @@ MetricsShape = inline_serializer(
             },
             many=True,
         ),
+        "groups": inline_serializer(
+            "MetricsGroups",
+            {
+                "id": serializers.IntegerField(),
+                "name": serializers.CharField(),
+                "handoffs": serializers.IntegerField(help_text="Handoffs that went to it."),
+                "claimed": serializers.IntegerField(),
+                "claimedByMembers": serializers.IntegerField(
+                    help_text="Claimed by one of its members (the rest by anyone else)."
+                ),
+                "overflowed": serializers.IntegerField(
+                    help_text="Opened to every human agent (the group's overflowAfter)."
+                ),
+                "meanSecondsToClaim": _seconds("Mean seconds from the handover to a claim."),
+                "meanFirstResponseSeconds": _seconds(
+                    "Mean seconds from the handover to a person's first message."
+                ),
+                "breached": serializers.IntegerField(help_text="Handoffs past a target."),
+            },
+            many=True,
+        ),
         "taskCompletionRate": _rate(
             "End-to-end task completion: share of the conversations started in the window "
             "that were resolved."

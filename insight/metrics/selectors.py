@@ -16,6 +16,10 @@ What each figure counts (``[from, to)`` is the window):
   the mean seconds from handover to their first message (first response) and to closing the
   handoff (resolution: resolved, or handed back to the AI), the handoffs past either response
   target, and the CSAT of the conversations rated in the window that they had last.
+- **groups**: per group of human agents, the handoffs opened in the window that went to it,
+  claimed, claimed by one of its members (the rest: by anyone from the queue, or given by a
+  manager), opened to everyone (its overflow), the mean seconds to a claim and to the first
+  message, and those past a target.
 - **taskCompletionRate** (the docs' end-to-end task completion): of the conversations started
   in the window, the share resolved (at any time since); ``tasks.resolvedByAI`` those resolved
   without ever being handed to people.
@@ -87,7 +91,7 @@ from conversations.models import (
     EventType,
 )
 from core.models import Tenant
-from handover.models import CsatRating, Handoff, Status
+from handover.models import CsatRating, Handoff, PeopleGroup, Status
 from insight.metrics.window import Window
 
 RATE_DIGITS = 4
@@ -407,6 +411,66 @@ def people_figures(
             }
         )
     return people
+
+
+def group_figures(
+    window: Window, targets: dict[str, dict[str, int]] | None = None
+) -> list[dict[str, Any]]:
+    """Per group of human agents (``handover.groups``), the handoffs opened in the window that
+    went to it: how many, how many were claimed and how many of those by one of its members,
+    how many were opened to everyone (its overflow), the mean seconds to a claim and to the
+    first message, and how many missed a target. One query; by the group's name."""
+    tenant = window.tenant
+    targets = targets or response_targets(tenant)
+    handoffs = Handoff.objects.filter(
+        tenant=tenant,
+        created_at__gte=window.start,
+        created_at__lt=window.end,
+        group__isnull=False,
+    )
+    if window.agent is not None:
+        handoffs = handoffs.filter(conversation__current_agent__slug=window.agent)
+    claimed = Q(claimed_at__isnull=False)
+    member = Exists(
+        PeopleGroup.members.through.objects.filter(
+            peoplegroup_id=OuterRef("group_id"), user_id=OuterRef("claimed_by_id")
+        )
+    )
+    late = Q(
+        Q(first_response_at__gt=F("created_at") + target_by_band(targets, "firstResponse"))
+        | Q(resolved_at__gt=F("created_at") + target_by_band(targets, "resolution") + F("paused"))
+    )
+    rows = (
+        handoffs.annotate(by_member=member)
+        .values("group_id", "group__name")
+        .annotate(
+            handoffs=Count("pk"),
+            claimed=Count("pk", filter=claimed),
+            claimedByMembers=Count("pk", filter=claimed & Q(by_member=True)),
+            overflowed=Count("pk", filter=Q(overflowed_at__isnull=False)),
+            toClaim=Avg(Seconds("claimed_at", "created_at"), filter=claimed),
+            firstResponse=Avg(
+                Seconds("first_response_at", "created_at"),
+                filter=Q(first_response_at__isnull=False),
+            ),
+            breached=Count("pk", filter=late),
+        )
+        .order_by("group__name", "group_id")
+    )
+    return [
+        {
+            "id": row["group_id"],
+            "name": row["group__name"],
+            "handoffs": row["handoffs"],
+            "claimed": row["claimed"],
+            "claimedByMembers": row["claimedByMembers"],
+            "overflowed": row["overflowed"],
+            "meanSecondsToClaim": _seconds(row["toClaim"]),
+            "meanFirstResponseSeconds": _seconds(row["firstResponse"]),
+            "breached": row["breached"],
+        }
+        for row in rows
+    ]
 
 
 NETWORK_RUNTIMES = ("openai", "webhook")
@@ -767,6 +831,7 @@ def summary_from(window: Window, rates: dict[str, Any]) -> dict[str, Any]:
         "approvalTurnaround": approval_turnaround(window),
         "guardrails": guardrail_figures(window),
         "people": people_figures(window, targets),
+        "groups": group_figures(window, targets),
         "csat": csat_figures(window),
         "taskCompletionRate": tasks.pop("completionRate"),
         "tasks": tasks,

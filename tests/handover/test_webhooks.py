@@ -82,6 +82,9 @@ def test_the_events_it_wants_are_written_with_the_change_and_nothing_else(
     assert "A private word." not in texts and any("human" in t for t in texts)
     assert events_of(only_resolved) == ["conversation.resolved"]
     assert events_of(theirs) == []
+    created = WebhookDelivery.objects.get(endpoint=endpoint, event="handoff.created")
+    handed = created.payload["data"]["handoff"]
+    assert (handed["group"], handed["overflowedAt"]) == (None, None)  # no group: everyone
     resolved = WebhookDelivery.objects.get(endpoint=endpoint, event="conversation.resolved")
     assert resolved.payload["type"] == "conversation.resolved"
     assert resolved.payload["data"]["conversation"]["id"] == str(conversation.pk)

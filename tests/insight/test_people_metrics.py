@@ -131,3 +131,57 @@ def test_a_snooze_paused_the_resolution_target_of_a_closed_handoff(key_client, t
     (row,) = metrics(key_client)["people"]
 
     assert (row["handled"], row["breached"]) == (2, 1)  # the one never snoozed
+
+
+def test_each_group_of_people_has_its_handoffs_claims_overflow_and_times(
+    key_client, manager_client, team, tenant, other_tenant
+):
+    """Billing (Ada) got three handoffs in the window: Ada claimed one after 5 min, Bob (of
+    no group) one after 15 min once it was opened to everyone, one waits; one of no group and
+    one before the window are not counted; another tenant's group is not seen."""
+    from handover.models import PeopleGroup
+
+    _sup, billing_agent, _tech = team
+    ada = make_person(tenant=tenant, roles=["agent"], username="ada", first_name="Ada")
+    bob = make_person(tenant=tenant, roles=["agent"], username="bob", first_name="Bob")
+    billing = PeopleGroup.objects.create(tenant=tenant, name="Billing")
+    billing.members.set([ada])
+    PeopleGroup.objects.create(tenant=other_tenant, name="Theirs")
+    h1, h2, h3, _of_no_group, old = (
+        handoff(conversation(billing_agent, when=at(3)), when=when)
+        for when in (at(4, 10), at(5, 10), at(6, 10), at(6, 11), at(1, 10))
+    )
+    Handoff.objects.filter(pk__in=[h1.pk, h2.pk, h3.pk, old.pk]).update(group=billing)
+    Handoff.objects.filter(pk=h1.pk).update(
+        claimed_by=ada, claimed_at=at(4, 10, 5), first_response_at=at(4, 10, 10)
+    )
+    Handoff.objects.filter(pk=h2.pk).update(
+        claimed_by=bob,
+        claimed_at=at(5, 10, 15),
+        first_response_at=at(5, 10, 20),
+        overflowed_at=at(5, 10, 10),
+    )
+
+    assert metrics(key_client)["groups"] == [
+        {
+            "id": billing.pk,
+            "name": "Billing",
+            "handoffs": 3,
+            "claimed": 2,
+            "claimedByMembers": 1,  # Ada's; Bob took the one opened to everyone
+            "overflowed": 1,
+            "meanSecondsToClaim": 600.0,  # (300 + 900) / 2
+            "meanFirstResponseSeconds": 900.0,  # (600 + 1200) / 2
+            "breached": 0,
+        }
+    ]
+    _, raw = make_api_key(tenant=other_tenant)
+    theirs = APIClient()
+    theirs.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert metrics(theirs)["groups"] == []
+
+    html = manager_client.get(reverse("admin:insight_dashboard"), WINDOW).content.decode()
+    assert '<tr data-group="Billing">' in html and "1 of 2 claimed" in html
+    csv = manager_client.get(reverse("admin:insight_dashboard_csv"), WINDOW).content.decode()
+    assert "groups.claimedByMembers,group:Billing,1" in csv
+    assert "groups.overflowed,group:Billing,1" in csv
