@@ -81,7 +81,12 @@ class CustomerSerializer(serializers.Serializer):
     id = serializers.CharField(max_length=200)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
-    attributes = serializers.DictField(required=False)
+    attributes = serializers.DictField(
+        required=False,
+        help_text="What the integration knows of the customer (their plan, their orders), "
+        "shown to the people in the inbox. At most 50 names of 1 to 64 letters, digits, _, . or "
+        "-; a value is a string, a number, a boolean or JSON of at most 2000 characters.",
+    )
 
 
 class StartSerializer(serializers.Serializer):
@@ -324,12 +329,18 @@ class CustomerChange(serializers.Serializer):
         allow_blank=True,
         help_text="Empty clears it. An e-mail conversation's address cannot change.",
     )
+    attributes = serializers.DictField(
+        required=False,
+        help_text="What the integration knows of the customer (their plan, their orders): the "
+        "names given are set, a null takes one off, the others stay. At most 50 names of 1 to "
+        "64 letters, digits, _, . or -; a value at most 2000 characters once written.",
+    )
 
 
 class ConversationChange(serializers.Serializer):
     customer = CustomerChange(
-        help_text="The customer's name or e-mail address, set on every conversation of theirs "
-        "(the same customer id)."
+        help_text="The customer's name, e-mail address or attributes, set on every "
+        "conversation of theirs (the same customer id)."
     )
 
 
@@ -350,8 +361,8 @@ class ConversationDetailView(APIView):
         conversation = get_conversation(request, conversation_id)
         customer = request.data.get("customer") if isinstance(request.data, dict) else None
         if not isinstance(customer, dict):
-            raise Invalid(fields={"customer": "must be an object with name or email"})
-        unknown = sorted(set(customer) - {"name", "email"})
+            raise Invalid(fields={"customer": "must be an object with name, email or attributes"})
+        unknown = sorted(set(customer) - {"name", "email", "attributes"})
         if unknown:
             raise Invalid(fields={f"customer.{unknown[0]}": "cannot be changed here"})
         try:
@@ -360,6 +371,7 @@ class ConversationDetailView(APIView):
                 by=_who(request_principal(request)),
                 name=customer.get("name", UNCHANGED),
                 email=customer.get("email", UNCHANGED),
+                attributes=customer.get("attributes", UNCHANGED),
             )
         except Invalid as exc:
             raise Invalid(

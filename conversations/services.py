@@ -11,6 +11,12 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 
+from conversations.attributes import (
+    attributes_changed,
+    attributes_checked,
+    attributes_shown,
+    value_text,
+)
 from conversations.blocks import Blocked, blocked, client_hash
 from conversations.decisions import AgentRouted, RouteReason
 from conversations.email import one_line_subject, subject_from_text
@@ -63,6 +69,7 @@ def conversation_start(
     # an address the server could not tell ("unknown": no peer address) is nobody's own:
     # blocking it would block every visitor without one
     hashed = client_hash(client) if client and client != "unknown" else ""
+    attributes = attributes_checked(customer.get("attributes") or {}, field="customer.attributes")
     email = customer.get("email") or ""
     if blocked(tenant.pk, customer_ref=customer["id"], email=email, address_hash=hashed):
         raise Blocked("This customer is blocked by the team: no conversation starts for them.")
@@ -73,7 +80,7 @@ def conversation_start(
         customer_ref=customer["id"],
         customer_name=customer.get("name") or "",
         customer_email=customer.get("email") or "",
-        customer_attributes=customer.get("attributes") or {},
+        customer_attributes=attributes,
         language=language,
         entry_agent=agent,
         current_agent=agent,
@@ -163,21 +170,30 @@ def _customer_email(value: Any) -> str:
 
 @transaction.atomic
 def customer_details_update(
-    *, conversation: Conversation, by: str, name: Any = UNCHANGED, email: Any = UNCHANGED
+    *,
+    conversation: Conversation,
+    by: str,
+    name: Any = UNCHANGED,
+    email: Any = UNCHANGED,
+    attributes: Any = UNCHANGED,
 ) -> Conversation:
     """A person (or an integration) sets the customer's name or e-mail address, as the customer
-    told them: on every conversation of the tenant with this customer (the same ``customer_ref``;
-    only this one when it has none). An empty value clears it. An e-mail conversation's address
-    is the one its replies go to and does not change here (400); clearing the address of a web
-    chat whose customer asked for replies by e-mail stops those mails. The colleagues read what
-    changed in a private note, and the inboxes hear ``customer.updated``."""
+    told them, or (an integration) what it knows of them (``attributes``: the names given are
+    set, a null takes one off; ``conversations.attributes``): on every conversation of the
+    tenant with this customer (the same ``customer_ref``; only this one when it has none). An
+    empty value clears it. An e-mail conversation's address is the one its replies go to and
+    does not change here (400); clearing the address of a web chat whose customer asked for
+    replies by e-mail stops those mails. The colleagues read what changed in a private note,
+    and the inboxes hear ``customer.updated``."""
     changes: dict[str, str] = {}
     if name is not UNCHANGED:
         changes["customer_name"] = _customer_name(name)
     if email is not UNCHANGED:
         changes["customer_email"] = _customer_email(email)
-    if not changes:
-        raise Invalid(fields={"customer": "give a name or an email to change"})
+    if attributes is not UNCHANGED:
+        attributes = attributes_checked(attributes, field="customer.attributes", changes=True)
+    if not changes and attributes is UNCHANGED:
+        raise Invalid(fields={"customer": "give a name, an email or attributes to change"})
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if (
         "customer_email" in changes
@@ -195,6 +211,12 @@ def customer_details_update(
         )
         if field in changes and getattr(locked, field) != value
     ]
+    moved = _attributes_moved(locked.customer_attributes, attributes)
+    if moved:  # too many names once changed: refused before anything is written
+        attributes_changed(locked.customer_attributes, attributes)
+    said += moved[:ATTRIBUTES_SAID]
+    if len(moved) > ATTRIBUTES_SAID:
+        said.append(f"{len(moved) - ATTRIBUTES_SAID} more of its details")
     if not said:
         return locked
     same = Conversation.objects.filter(tenant_id=locked.tenant_id)
@@ -211,6 +233,11 @@ def customer_details_update(
         # an address cleared: no follow-up mails to nowhere
         stop = {} if email_now else {"email_follow_up": False}
         same.exclude(channel=Channel.EMAIL).update(customer_email=email_now, **stop)
+    if moved:  # each conversation keeps its own, with these names changed
+        rows = list(same.only("pk", "customer_attributes"))
+        for row in rows:
+            row.customer_attributes = attributes_changed(row.customer_attributes, attributes)
+        Conversation.objects.bulk_update(rows, ["customer_attributes"])
     locked.refresh_from_db()
     message_post(
         conversation=locked,
@@ -226,9 +253,26 @@ def customer_details_update(
             "customer": locked.customer_display,
             "customerName": locked.customer_name,
             "customerEmail": locked.customer_email,
+            "customerAttributes": attributes_shown(locked.customer_attributes),
         },
     )
     return locked
+
+
+ATTRIBUTES_SAID = 5  # the attributes a change's note names; the rest are counted
+
+
+def _attributes_moved(current: dict[str, Any], changes: Any) -> list[str]:
+    """What a change of attributes changes, in words ("plan from “free” to “pro”"), or []."""
+    if changes is UNCHANGED:
+        return []
+    current = current or {}
+    return [
+        f"{key} from “{value_text(current[key]) if key in current else '-'}” to "
+        f"“{'-' if value is None else value_text(value)}”"
+        for key, value in changes.items()
+        if current.get(key) != value and not (value is None and key not in current)
+    ]
 
 
 def customer_saw(*, conversation_id, tenant_id: int, message_id: int) -> bool:

@@ -275,8 +275,8 @@ API: Mapping[str, Grant] = _by_operation(
             "PATCH",
             "/api/v1/conversations/{conversation_id}",
             {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},
-            "The customer's name and e-mail address: the channels and a CRM keep them, a human "
-            "agent sets what the customer told them (those handed to people).",
+            "The customer's name, e-mail address and attributes: the channels and a CRM keep "
+            "them, a human agent sets what the customer told them (those handed to people).",
         ),
         *_rows(
             "GET",

@@ -43,6 +43,7 @@ from conversations.attachments import (
     attachment_send,
     only_files,
 )
+from conversations.attributes import attributes_shown
 from conversations.blocks import Blocked
 from conversations.messages import files_shown, message_json
 from conversations.models import (
@@ -285,6 +286,8 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 "startedOn": _website_page(
                     (conversation.customer_attributes or {}).get("page"), None
                 ),
+                # what the integration tells of the customer (conversations.attributes)
+                "attributes": attributes_shown(conversation.customer_attributes),
                 "assignee": conversation.assignee.get_username()
                 if conversation.assignee_id
                 else None,
@@ -771,6 +774,8 @@ def inbox_conversation_page(request: HttpRequest, conversation_id) -> HttpRespon
             "open_band": priority_band(open_handoff.priority) if open_handoff else None,
             "bands": BANDS,
             "started_on": _website_page((conversation.customer_attributes or {}).get("page"), None),
+            # what the integration tells of the customer (conversations.attributes)
+            "attributes": attributes_shown(conversation.customer_attributes),
             "history_url": reverse("inbox-history"),
             **(_customer_data_urls(conversation) if admin_allowed(request.user) else {}),
         },

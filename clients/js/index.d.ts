@@ -539,7 +539,8 @@ export class Client {
     get(conversationId: string): Promise<Conversation>;
     send(conversationId: string, text: string, options?: { signals?: Signals; wait?: number }): Promise<MessageResult>;
     tag(conversationId: string, name: string): Promise<string[]>;
-    updateCustomer(conversationId: string, details: { name?: string; email?: string }): Promise<Conversation>;
+    /** `attributes`: the names given are set, a null takes one off */
+    updateCustomer(conversationId: string, details: { name?: string; email?: string; attributes?: Record<string, unknown> }): Promise<Conversation>;
     /** merged into `into` (another open one of the same customer): resolved, it goes on there */
     merge(conversationId: string, into: string): Promise<Conversation>;
     untag(conversationId: string, name: string): Promise<string[]>;

@@ -346,10 +346,11 @@ class Conversations extends Resource {
   /** Take the tag `name` off the conversation; resolves to its tags. */
   /** Set the customer's `name` or `email` (an empty string clears it) on every conversation of
    * theirs; an e-mail conversation's address does not change. */
-  updateCustomer(conversationId, { name, email } = {}) {
+  updateCustomer(conversationId, { name, email, attributes } = {}) {
     const customer = {};
     if (name !== undefined) customer.name = name;
     if (email !== undefined) customer.email = email;
+    if (attributes !== undefined) customer.attributes = attributes;
     return this._call('v1_conversations_partial_update', { path: { conversation_id: conversationId }, body: { customer } });
   }
 

@@ -1211,6 +1211,7 @@
             h("a", { href: conversation.startedOn, target: "_blank", rel: "noopener noreferrer", title: conversation.startedOn },
               pageLabel(conversation.startedOn)))] : null,
         )),
+      customerSection(conversation),
       h("section", { class: "pack-section" },
         h("h2", {}, "Key details"),
         keyRows.length
@@ -1228,6 +1229,17 @@
             })))
           : h("p", { class: "muted" }, "No sentiment yet.")),
     );
+  }
+
+  // What the integration tells of the customer (their plan, their orders:
+  // conversations/attributes.py), by name; nothing when it tells nothing.
+  function customerSection(conversation) {
+    const attributes = conversation.attributes || [];
+    if (!attributes.length) return document.createDocumentFragment(); // replaceChildren: not "null"
+    return h("section", { class: "pack-section customer-attributes", id: "customer-attributes" },
+      h("h2", {}, "About the customer"),
+      h("dl", { class: "facts" }, attributes.map((a) => [
+        h("dt", {}, a.name), h("dd", { "data-attribute": a.name, title: a.value }, a.value)])));
   }
 
   // The brief: why a person, what the customer wants, what was already done.

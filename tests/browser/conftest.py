@@ -242,9 +242,9 @@ def wait_live(page) -> None:
     page.wait_for_selector(".inbox[data-connection='open'][data-synced='true']")
 
 
-def api_post(page, raw_key: str, path: str, body: dict) -> dict:
-    """POST ``body`` to the server ``page`` is on, as an integration with the key ``raw_key``
-    (the team's other systems act over HTTP: the server is another process)."""
+def api_post(page, raw_key: str, path: str, body: dict, *, method: str = "POST") -> dict:
+    """POST (or ``method``) ``body`` to the server ``page`` is on, as an integration with the
+    key ``raw_key`` (the team's other systems act over HTTP: the server is another process)."""
     import json
 
     base = urlsplit(page.url)
@@ -252,7 +252,7 @@ def api_post(page, raw_key: str, path: str, body: dict) -> dict:
         f"{base.scheme}://{base.netloc}{path}",
         data=json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"},
-        method="POST",
+        method=method,
     )
     with urllib.request.urlopen(request, timeout=10) as answered:
         return json.load(answered)

@@ -120,3 +120,52 @@ def test_a_manager_sets_the_details_priority_and_blocks_from_the_read_only_page(
         ("email", "kim@example.com", "Abusive"),
     }
     expect(page.locator(".transcript")).to_contain_text("Mo blocked the customer")
+
+
+def test_what_the_integration_tells_of_the_customer_shows_beside_the_conversation(
+    acme,  # noqa: F811
+    pages,
+):
+    from tests.browser.conftest import api_post
+    from tests.factories import make_api_key
+
+    agent, _chat = ada_and_kim(acme, pages, text="Hello")
+    _, raw = make_api_key(tenant=acme)
+    lee = api_post(
+        agent,
+        raw,
+        "/api/v1/conversations",
+        {
+            "agentId": "agent-desk",
+            "channel": "web",
+            "customer": {
+                "id": "crm-lee",
+                "name": "Lee",
+                "attributes": {"plan": "pro", "orders": 12, "country": "<i>FR</i>"},
+            },
+        },
+    )
+    api_post(
+        agent,
+        raw,
+        f"/api/v1/conversations/{lee['id']}/messages",
+        {"text": "I want to talk to a human please"},
+    )
+    agent.locator("#list-offers .item, #list-queue .item", has_text="Lee").first.click()
+
+    about = agent.locator("#customer-attributes")
+    expect(about.locator("h2")).to_have_text("About the customer")
+    expect(about.locator("dt")).to_have_text(["country", "orders", "plan"])
+    expect(about.locator("[data-attribute='country']")).to_have_text("<i>FR</i>")  # as text
+    screenshot(agent, "inbox-customer-attributes")
+
+    # the shop's CRM upgrades Lee: the open conversation shows it at once
+    api_post(
+        agent,
+        raw,
+        f"/api/v1/conversations/{lee['id']}",
+        {"customer": {"attributes": {"plan": "enterprise", "orders": None}}},
+        method="PATCH",
+    )
+    expect(about.locator("[data-attribute='plan']")).to_have_text("enterprise")
+    expect(about.locator("dt")).to_have_text(["country", "plan"])

@@ -309,12 +309,21 @@ def test_a_conversation_is_tagged_and_found_by_its_tag(docs_tenant, server_url):
 def test_the_customers_details_are_set_as_they_told_them(docs_tenant, server_url):
     client = make_client(server_url, docs_tenant.api_key)
     conversation = client.conversations.create(
-        {"agentId": "agent-supervisor", "channel": "web", "customer": {"id": "c-crm"}}
+        {
+            "agentId": "agent-supervisor",
+            "channel": "web",
+            "customer": {"id": "c-crm", "attributes": {"plan": "free", "orders": 3}},
+        }
     )
 
     changed = client.conversations.update_customer(
         conversation["id"], name="Kim Lee", email="kim@example.com"
     )
+    upgraded = client.conversations.update_customer(
+        conversation["id"], attributes={"plan": "pro", "orders": None}
+    )
+    with pytest.raises(ValidationError) as bad_name:
+        client.conversations.update_customer(conversation["id"], attributes={"my plan": "x"})
     cleared = client.conversations.update_customer(conversation["id"], email="")
     with pytest.raises(ValidationError) as refused:
         client.conversations.update_customer(conversation["id"], email="nope")
@@ -325,6 +334,8 @@ def test_the_customers_details_are_set_as_they_told_them(docs_tenant, server_url
     )
     assert (cleared["customer"]["name"], cleared["customer"]["email"]) == ("Kim Lee", "")
     assert list(refused.value.fields) == ["customer.email"]
+    assert upgraded["customer"]["attributes"] == {"plan": "pro"}  # orders taken off
+    assert list(bad_name.value.fields) == ["customer.attributes"]
 
 
 def test_groups_are_made_changed_and_deleted(docs_tenant, server_url):

@@ -184,3 +184,130 @@ def start_other(other_tenant):
 
     make_team(other_tenant, **TO_PEOPLE)
     return start(other_tenant, "crm-42")
+
+
+# --- what the integration tells of the customer (conversations.attributes) ---------------------
+
+
+def test_attributes_given_at_the_start_and_changed_later_on_every_conversation_of_the_customer(
+    key_client, team, tenant, other_tenant, django_capture_on_commit_callbacks
+):
+    started = key_client.post(
+        "/api/v1/conversations",
+        {
+            "agentId": "agent-sup",
+            "channel": "web",
+            "customer": {"id": "crm-7", "attributes": {"plan": "free", "orders": 3, "vip": False}},
+        },
+        format="json",
+    )
+    assert started.status_code == 201, started.json()
+    first = Conversation.objects.get(pk=started.json()["id"])
+    second = start(tenant, "crm-7", attributes={"plan": "free"})
+    theirs = start_other(other_tenant)  # "crm-42" there: never touched
+    inbox = Listener(tenant_inbox_group(tenant.pk))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = key_client.patch(
+            f"/api/v1/conversations/{first.pk}",
+            {"customer": {"attributes": {"plan": "pro", "orders": None, "seats": 12}}},
+            format="json",
+        )
+
+    assert changed.status_code == 200, changed.json()
+    assert changed.json()["customer"]["attributes"] == {"plan": "pro", "vip": False, "seats": 12}
+    second.refresh_from_db()
+    assert second.customer_attributes == {"plan": "pro", "seats": 12}  # its own, changed
+    assert Conversation.objects.get(pk=theirs.pk).customer_attributes == {}
+    assert notes(first)[-1].endswith(
+        "changed the customer's plan from “free” to “pro” and orders from “3” to “-” and seats "
+        "from “-” to “12”."
+    )
+    (told,) = [e for e in inbox.events() if e["type"] == "customer.updated"]
+    assert told["customerAttributes"] == [
+        {"name": "plan", "value": "pro"},
+        {"name": "seats", "value": "12"},
+        {"name": "vip", "value": "false"},
+    ]
+    again = key_client.patch(
+        f"/api/v1/conversations/{first.pk}",
+        {"customer": {"attributes": {"plan": "pro"}}},
+        format="json",
+    )
+    assert again.status_code == 200 and len(notes(first)) == 1  # nothing moved: no note
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field"),
+    [
+        ("pro", "customer.attributes"),
+        ([1, 2], "customer.attributes"),
+        ({"my plan": "pro"}, "customer.attributes"),
+        ({"-plan": "pro"}, "customer.attributes"),
+        ({"p" * 65: "pro"}, "customer.attributes"),
+        ({f"k{i}": i for i in range(51)}, "customer.attributes"),
+        ({"plan": "x" * 2001}, "customer.attributes.plan"),
+        ({"plan": "pro\x00"}, "customer.attributes.plan"),
+        ({"plan": {"tier": "pro\ud800"}}, "customer.attributes.plan.tier"),
+        ({"plan": None}, "customer.attributes.plan"),
+    ],
+)
+def test_bad_attributes_at_the_start_are_refused_naming_the_field(
+    key_client, team, tenant, attributes, field
+):
+    import json
+
+    refused = key_client.post(
+        "/api/v1/conversations",
+        json.dumps(
+            {
+                "agentId": "agent-sup",
+                "channel": "web",
+                "customer": {"id": "crm-8", "attributes": attributes},
+            }
+        ),
+        content_type="application/json",
+    )
+
+    assert refused.status_code == 400, refused.content
+    assert list(refused.json()["error"]["fields"]) == [field]
+    assert not Conversation.objects.filter(customer_ref="crm-8").exists()
+
+
+def test_a_change_past_fifty_names_is_refused_and_nothing_changes(key_client, team, tenant):
+    conversation = start(tenant, "crm-9", attributes={f"k{i}": i for i in range(50)}, name="Kim")
+
+    refused = key_client.patch(
+        f"/api/v1/conversations/{conversation.pk}",
+        {"customer": {"name": "Kim Lee", "attributes": {"one-more": 1}}},
+        format="json",
+    )
+
+    assert refused.status_code == 400
+    assert list(refused.json()["error"]["fields"]) == ["customer.attributes"]
+    conversation.refresh_from_db()
+    assert conversation.customer_name == "Kim" and len(conversation.customer_attributes) == 50
+
+
+def test_the_inbox_and_the_conversations_page_show_the_attributes(key_client, team, tenant, ada):
+    conversation = handed_over(key_client, "crm-10").conversation
+    Conversation.objects.filter(pk=conversation.pk).update(
+        customer_attributes={
+            "plan": "<b>pro</b>",
+            "country": "FR",
+            "last_order": {"id": "A-17", "total": 49.5},
+            "page": "https://shop.example.com/boots",
+        }
+    )
+    page = as_person(ada)
+
+    detail = page.get(f"/inbox/conversations/{conversation.pk}/").json()
+    html = page.get(f"/inbox/conversations/{conversation.pk}/view").content.decode()
+
+    assert detail["conversation"]["attributes"] == [
+        {"name": "country", "value": "FR"},
+        {"name": "last_order", "value": '{"id": "A-17", "total": 49.5}'},
+        {"name": "plan", "value": "<b>pro</b>"},  # shown as text, never as markup
+    ]
+    assert '<dd class="attribute-value" data-attribute="plan">&lt;b&gt;pro&lt;/b&gt;</dd>' in html
+    assert 'data-attribute="page"' not in html  # the chat's page is "Started on"

@@ -258,6 +258,10 @@ test("the customer's details are set as they told them", live, async () => {
   assert.deepEqual([changed.customer.name, changed.customer.email], ['Kim Lee', 'kim@example.com']);
   const cleared = await api.conversations.updateCustomer(conversation.id, { email: '' });
   assert.deepEqual([cleared.customer.name, cleared.customer.email], ['Kim Lee', '']);
+  const upgraded = await api.conversations.updateCustomer(conversation.id, { attributes: { plan: 'pro', orders: 4 } });
+  assert.deepEqual(upgraded.customer.attributes, { plan: 'pro', orders: 4 });
+  const trimmed = await api.conversations.updateCustomer(conversation.id, { attributes: { orders: null } });
+  assert.deepEqual(trimmed.customer.attributes, { plan: 'pro' });
   await assert.rejects(api.conversations.updateCustomer(conversation.id, { email: 'nope' }), (error) => {
     assert.ok(error instanceof ValidationError);
     assert.deepEqual(Object.keys(error.fields), ['customer.email']);

@@ -346,8 +346,9 @@ class AsyncConversations(_AsyncResource):
         path = {"conversation_id": conversation_id, "name": name}
         return (await self._call(Call("v1_conversations_tags_update", path)))["tags"]
 
-    async def update_customer(self, conversation_id: str, **details: str) -> Conversation:
-        """Set the customer's ``name`` or ``email`` (an empty string clears it) on every
+    async def update_customer(self, conversation_id: str, **details: Any) -> Conversation:
+        """Set the customer's ``name`` or ``email`` (an empty string clears it), or
+        ``attributes`` (a dict: the names given are set, a None takes one off) on every
         conversation of theirs; an e-mail conversation's address does not change."""
         path = {"conversation_id": conversation_id}
         return await self._call(

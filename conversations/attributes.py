@@ -1,0 +1,95 @@
+"""What an integration tells about its customer (``customer.attributes``: their plan, how many
+orders, their country), as Intercom's user data and Chatwoot's contact attributes: given when a
+conversation starts (``POST /api/v1/conversations``) and changed later (``PATCH
+/api/v1/conversations/{id}`` with ``customer.attributes``: a key set to null is taken off),
+shown to the people in the inbox's side panel and on the conversation's page.
+
+Checked at the door, so what is stored is always fit to show: an object of at most
+``ATTRIBUTES_MAX`` keys, each 1 to ``KEY_MAX`` letters, digits, ``_``, ``.`` or ``-``; each value
+a string, number, boolean or small JSON (at most ``VALUE_MAX`` characters once written), with
+no NUL or lone surrogate anywhere. The web chat's own ``page`` (where it was opened) is one of
+them, shown apart as "Started on"."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from core.errors import Invalid
+from core.json_input import text_problem
+
+ATTRIBUTES_MAX = 50
+KEY_MAX = 64
+VALUE_MAX = 2000
+SHOWN_MAX = 200  # characters of a value the inbox shows (the API has all of it)
+_KEY = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9_.\-]{{0,{KEY_MAX - 1}}}")
+SHOWN_APART = ("page",)  # the web chat's page: "Started on"
+
+
+def _problem(value: Any) -> str | None:
+    """Why a value cannot be stored, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    try:
+        written = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return "must be a string, a number, a boolean or JSON"
+    if len(written) > VALUE_MAX:
+        return f"is longer than {VALUE_MAX} characters once written"
+    return text_problem(written)
+
+
+def attributes_checked(value: Any, *, field: str, changes: bool = False) -> dict[str, Any]:
+    """``value`` when it is fit to store as a customer's attributes (``changes``: a change, in
+    which a null value takes the key off), else Invalid naming ``field`` (or one key of it)."""
+    if not isinstance(value, dict):
+        raise Invalid(fields={field: "must be an object of names and values"})
+    if len(value) > ATTRIBUTES_MAX:
+        raise Invalid(fields={field: f"has more than {ATTRIBUTES_MAX} names"})
+    for key, item in value.items():
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise Invalid(
+                fields={
+                    field: f"{str(key)[:80]!r} is not a name: 1 to {KEY_MAX} letters, digits, "
+                    "_, . or - (not starting with . or -)"
+                }
+            )
+        if item is None and changes:
+            continue
+        problem = "must not be null" if item is None else _problem(item)
+        if problem is not None:
+            raise Invalid(fields={f"{field}.{key}": problem})
+    return value
+
+
+def attributes_changed(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``current`` with ``changes`` made (a null takes the key off); Invalid naming
+    ``customer.attributes`` when the result has too many names."""
+    result = dict(current or {})
+    for key, item in changes.items():
+        if item is None:
+            result.pop(key, None)
+        else:
+            result[key] = item
+    if len(result) > ATTRIBUTES_MAX:
+        too_many = f"would have more than {ATTRIBUTES_MAX} names"
+        raise Invalid(fields={"customer.attributes": too_many})
+    return result
+
+
+def value_text(value: Any) -> str:
+    """A value as people read it: a string as it is, anything else as JSON."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= SHOWN_MAX else f"{text[: SHOWN_MAX - 1]}…"
+
+
+def attributes_shown(attributes: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The attributes the inbox and the conversation's page list, by name: ``[{"name",
+    "value"}]`` (the chat's page is shown apart)."""
+    return [
+        {"name": key, "value": value_text(value)}
+        for key, value in sorted((attributes or {}).items(), key=lambda kv: kv[0].lower())
+        if key not in SHOWN_APART
+    ]
