@@ -351,6 +351,27 @@ def target_by_band(targets: dict[str, dict[str, int]], kind: str) -> Case:
     )
 
 
+def _handoffs_of_people(window: Window):
+    """The handoffs opened in the window (with an agent: of conversations whose AI agent is
+    it now), as the people's and the groups' figures count them."""
+    handoffs = Handoff.objects.filter(
+        tenant=window.tenant, created_at__gte=window.start, created_at__lt=window.end
+    )
+    if window.agent is not None:
+        handoffs = handoffs.filter(conversation__current_agent__slug=window.agent)
+    return handoffs
+
+
+def _past_a_target(targets: dict[str, dict[str, int]]) -> Q:
+    """A handoff that missed its first-response or its resolution target."""
+    return Q(
+        Q(first_response_at__gt=F("created_at") + target_by_band(targets, "firstResponse"))
+        # a snooze paused the resolution target (handover.targets): ``paused`` is final once
+        # the handoff closed
+        | Q(resolved_at__gt=F("created_at") + target_by_band(targets, "resolution") + F("paused"))
+    )
+
+
 def people_figures(
     window: Window, targets: dict[str, dict[str, int]] | None = None
 ) -> list[dict[str, Any]]:
@@ -359,26 +380,15 @@ def people_figures(
     CSAT of the conversations they had last (rated in the window). Two queries."""
     tenant = window.tenant
     targets = targets or response_targets(tenant)
-    handoffs = Handoff.objects.filter(
-        tenant=tenant,
-        created_at__gte=window.start,
-        created_at__lt=window.end,
-        claimed_by__isnull=False,
-    )
+    handoffs = _handoffs_of_people(window).filter(claimed_by__isnull=False)
     ratings = CsatRating.objects.filter(
         tenant=tenant, created_at__gte=window.start, created_at__lt=window.end
     )
     if window.agent is not None:
-        handoffs = handoffs.filter(conversation__current_agent__slug=window.agent)
         ratings = ratings.filter(conversation__current_agent__slug=window.agent)
     responded = Q(first_response_at__isnull=False)
     closed = Q(resolved_at__isnull=False)
-    late = Q(
-        Q(first_response_at__gt=F("created_at") + target_by_band(targets, "firstResponse"))
-        # a snooze paused the resolution target (handover.targets): ``paused`` is final once
-        # the handoff closed
-        | Q(resolved_at__gt=F("created_at") + target_by_band(targets, "resolution") + F("paused"))
-    )
+    late = _past_a_target(targets)
     rows = (
         handoffs.values("claimed_by", "claimed_by__username", "claimed_by__first_name")
         .annotate(
@@ -420,26 +430,15 @@ def group_figures(
     went to it: how many, how many were claimed and how many of those by one of its members,
     how many were opened to everyone (its overflow), the mean seconds to a claim and to the
     first message, and how many missed a target. One query; by the group's name."""
-    tenant = window.tenant
-    targets = targets or response_targets(tenant)
-    handoffs = Handoff.objects.filter(
-        tenant=tenant,
-        created_at__gte=window.start,
-        created_at__lt=window.end,
-        group__isnull=False,
-    )
-    if window.agent is not None:
-        handoffs = handoffs.filter(conversation__current_agent__slug=window.agent)
+    targets = targets or response_targets(window.tenant)
+    handoffs = _handoffs_of_people(window).filter(group__isnull=False)
     claimed = Q(claimed_at__isnull=False)
     member = Exists(
         PeopleGroup.members.through.objects.filter(
             peoplegroup_id=OuterRef("group_id"), user_id=OuterRef("claimed_by_id")
         )
     )
-    late = Q(
-        Q(first_response_at__gt=F("created_at") + target_by_band(targets, "firstResponse"))
-        | Q(resolved_at__gt=F("created_at") + target_by_band(targets, "resolution") + F("paused"))
-    )
+    late = _past_a_target(targets)
     rows = (
         handoffs.annotate(by_member=member)
         .values("group_id", "group__name")

@@ -45,8 +45,8 @@ def _typing_in(conversation_id: str) -> None:
     typing_from_customer(conversation_id=conversation.pk, tenant_id=conversation.tenant_id)
 
 
-async def typing_heard(socket, seconds: float = 0.8) -> list[tuple[str, str]]:
-    """The typing events a socket hears within ``seconds`` (other events pass by)."""
+async def events_heard(socket, kinds, seconds: float = 0.8) -> list[dict]:
+    """The events of ``kinds`` a socket hears within ``seconds`` (other events pass by)."""
     heard = []
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
@@ -54,9 +54,14 @@ async def typing_heard(socket, seconds: float = 0.8) -> list[tuple[str, str]]:
         if await socket.receive_nothing(timeout=left):  # (a timed-out read ends the socket)
             break
         event = await socket.receive_json_from()
-        if event["type"] in TYPING:
-            heard.append((event["type"], event["conversationId"]))
+        if event["type"] in kinds:
+            heard.append(event)
     return heard
+
+
+async def typing_heard(socket, seconds: float = 0.8) -> list[tuple[str, str]]:
+    """The typing events a socket hears within ``seconds``: (kind, conversation id)."""
+    return [(e["type"], e["conversationId"]) for e in await events_heard(socket, TYPING, seconds)]
 
 
 async def watch(socket, conversation_id) -> dict:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from core.events import conversation_group
 from handover.models import Viewing
 from handover.viewing import sweep_viewers, viewers_of
-from tests.handover.test_conversation_watch import _two_conversations, watch
+from tests.handover.test_conversation_watch import _two_conversations, events_heard, watch
 from tests.handover.test_socket_access import (
     _person,
     layer,  # noqa: F401 (the fixture)
@@ -29,17 +29,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 
 async def heard(socket, kind: str, seconds: float = 0.8) -> list[dict]:
-    """The events of ``kind`` a socket hears within ``seconds`` (others pass by)."""
-    found = []
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    while (left := end - loop.time()) > 0:
-        if await socket.receive_nothing(timeout=left):
-            break
-        event = await socket.receive_json_from()
-        if event["type"] == kind:
-            found.append(event)
-    return found
+    return await events_heard(socket, (kind,), seconds)
 
 
 def names(event) -> tuple[str, list[str]]:
