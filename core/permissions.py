@@ -569,6 +569,12 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "product.",
         ),
         Grant(
+            "inbox-history-bulk",
+            MANAGERS,
+            "Resolving or tagging many conversations the history found at once (a spam wave): a "
+            "manager's, as closing what others hold is.",
+        ),
+        Grant(
             "inbox-conversation-page",
             {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
             "One conversation read-only (transcript, what the AI did, notes, the customer's "

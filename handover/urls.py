@@ -63,6 +63,7 @@ urlpatterns = [
     ),
     path("inbox/history/", views.inbox_history, name="inbox-history"),
     path("inbox/history/export.csv", views.inbox_history_export, name="inbox-history-export"),
+    path("inbox/history/bulk", views.inbox_history_bulk, name="inbox-history-bulk"),
     path("inbox/team/", views.inbox_team, name="inbox-team"),
     path(
         "inbox/team/handoffs/<int:handoff_id>/give",

@@ -79,6 +79,7 @@ from core.permissions import admin_allowed, page_door, page_reach
 from core.scoping import membership_of
 from handover.assignment import handoff_give
 from handover.blocking import customer_block
+from handover.bulk import conversations_bulk
 from handover.csat import CsatAlreadyRated, CsatNotYet, csat_comment, csat_record
 from handover.limits import (
     chat_message_refusal,
@@ -633,9 +634,34 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
             "groups": list(PeopleGroup.objects.filter(tenant=tenant).values_list("pk", "name")),
             "can_supervise": bool(page_reach(request.user, "inbox-team")),
             "can_export": bool(page_reach(request.user, "inbox-history-export")),
+            "can_bulk": bool(page_reach(request.user, "inbox-history-bulk")),
         },
         status=status,
     )
+
+
+@page_door
+@require_POST
+def inbox_history_bulk(request: HttpRequest) -> JsonResponse:
+    """Resolve or tag many conversations the manager reaches at once (``handover.bulk``): JSON
+    ``{"ids": [...], "action": "resolve" | "tag", "tag": name}``. 200 ``{"done": [ids], "left":
+    {id: why}}``; 400 naming ``ids``, ``action`` or ``tag`` with nothing done."""
+    tenant = membership_of(request.user).tenant
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    reachable = narrow_conversations(Conversation.objects.filter(tenant=tenant), request.reach)
+    try:
+        outcome = conversations_bulk(
+            reachable=reachable,
+            user=request.user,
+            ids=data.get("ids"),
+            action=data.get("action"),
+            tag=data.get("tag"),
+        )
+    except DomainError as exc:
+        return domain_error_response(exc)
+    return JsonResponse({"done": outcome.done, "left": outcome.left})
 
 
 EXPORT_MAX = 10_000  # conversations one export holds; narrow the filters for more

@@ -81,3 +81,58 @@ def test_search_finds_a_resolved_conversation_by_a_word_in_it(acme, pages):
     sign_in(phone, ada, path="/inbox/history/?q=umbrella")
     expect(phone.locator(".results tbody tr[data-conversation]")).to_have_count(1)
     assert_fits(phone, "history at 390 px")
+
+
+def test_a_manager_resolves_and_tags_many_conversations_at_once(acme, pages):
+    from agents.models import Agent
+    from conversations.models import Conversation, ConversationTag, State
+    from conversations.services import conversation_start
+    from tests.browser.conftest import off_loop
+
+    boss = make_person(tenant=acme, roles=["manager"], username="boss")
+    desk = Agent.objects.get(tenant=acme, slug="agent-desk")
+    for name in ("Spam One", "Spam Two", "Kim"):
+        off_loop(
+            conversation_start,
+            tenant=acme,
+            agent=desk,
+            channel="web",
+            customer={"id": name.lower().replace(" ", "-"), "name": name},
+        )
+    manager = pages(viewport=(1366, 768))
+    sign_in(manager, boss, path="/inbox/history/")
+    rows = manager.locator(".results tbody tr[data-conversation]")
+    expect(rows).to_have_count(3)
+    expect(manager.locator("#bulk-resolve")).to_be_disabled()
+
+    manager.get_by_label("Pick Spam One").check()
+    manager.get_by_label("Pick Spam Two").check()
+    expect(manager.locator("#bulk .count")).to_have_text("2 picked")
+    manager.locator("#bulk-resolve").click()
+    manager.get_by_role("button", name="Cancel").click()  # asked once more; nothing done
+    manager.locator("#bulk-resolve").click()
+    screenshot(manager, "history-bulk-resolve")
+    manager.get_by_role("button", name="Yes, resolve").click()
+
+    expect(manager.locator("#bulk-result")).to_have_text("Resolved 2 conversations.")
+    assert set(
+        Conversation.objects.filter(state=State.RESOLVED).values_list("customer_name", flat=True)
+    ) == {"Spam One", "Spam Two"}
+    expect(rows.filter(has_text="Spam One").locator(".chip")).to_have_text("Resolved")
+
+    manager.locator("#pick-all").check()  # every conversation of the page
+    expect(manager.locator("#bulk .count")).to_have_text("3 picked")
+    manager.fill("#bulk-tag", "Spam wave")
+    manager.locator("#bulk-tag-go").click()
+    expect(manager.locator("#bulk-result")).to_have_text("Tagged 3 conversations Spam wave.")
+    assert ConversationTag.objects.filter(name="spam-wave").count() == 3
+    expect(rows.filter(has_text="Kim").locator(".tag-chip")).to_have_text("spam-wave")
+
+    manager.locator("#pick-all").check()
+    manager.fill("#bulk-tag", "50% off!")  # refused in words, nothing done
+    manager.locator("#bulk-tag-go").click()
+    expect(manager.locator("#bulk-result")).to_have_text(
+        "Nothing done: may hold letters a-z, digits, - and _ only, and start with a letter or "
+        "a digit."
+    )
+    assert ConversationTag.objects.count() == 3

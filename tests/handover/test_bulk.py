@@ -1,0 +1,131 @@
+"""Many conversations at once from the history (handover/bulk.py): a manager resolves or tags
+the conversations they tick; each one is done on its own, one that cannot be (resolved
+already, another team's, a tag too many) is left alone with why; bad input is a 400 naming
+the field with nothing done; a human agent may not; another tenant's conversations are never
+touched."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from conversations.models import Conversation, ConversationTag, DecisionEvent, State
+from handover.models import Handoff, Status
+from handover.services import handoff_claim
+from tests.factories import make_person
+from tests.handover.test_agent_tools import as_person, handed_over
+from tests.handover.test_customer_details import start, start_other
+
+pytestmark = pytest.mark.django_db
+
+URL = "/inbox/history/bulk"
+
+
+def post(client, body):
+    return client.post(URL, json.dumps(body), content_type="application/json")
+
+
+def test_a_manager_resolves_many_and_each_is_told_apart(
+    key_client, team, tenant, other_tenant, manager_client, ada, django_capture_on_commit_callbacks
+):
+    held = handed_over(key_client, "c-held")
+    handoff_claim(handoff=held, user=ada)
+    queued = handed_over(key_client, "c-queued")
+    with_ai = start(tenant, "c-ai")
+    done_before = start(tenant, "c-done")
+    post_one = post(manager_client, {"ids": [str(done_before.pk)], "action": "resolve"})
+    assert post_one.json() == {"done": [str(done_before.pk)], "left": {}}
+    theirs = start_other(other_tenant)
+    ids = [str(c) for c in (held.conversation_id, queued.conversation_id, with_ai.pk)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = post(
+            manager_client,
+            {"ids": [*ids, str(done_before.pk), str(theirs.pk)], "action": "resolve"},
+        )
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {
+        "done": ids,
+        "left": {str(done_before.pk): "resolved already", str(theirs.pk): "not found"},
+    }
+    states = dict(Conversation.objects.values_list("pk", "state"))
+    assert all(
+        states[c] == State.RESOLVED
+        for c in (held.conversation_id, queued.conversation_id, with_ai.pk)
+    )
+    assert states[theirs.pk] != State.RESOLVED  # another tenant's: never touched
+    # the handoffs closed with them
+    closed = dict(Handoff.objects.filter(pk__in=[held.pk, queued.pk]).values_list("pk", "status"))
+    assert closed == {held.pk: Status.RESOLVED, queued.pk: Status.EXPIRED}  # nobody had that one
+    reasons = DecisionEvent.objects.filter(conversation_id=with_ai.pk, type="state.changed")
+    said = "resolved by acme-manager from the history (4 at once)"  # the 4 found
+    assert any(said in json.dumps(e.detail) for e in reasons)
+
+
+def test_a_manager_tags_many_and_a_full_one_is_left_alone(team, tenant, manager_client):
+    one, two, full = (start(tenant, f"c-{n}") for n in range(3))
+    for n in range(20):
+        ConversationTag.objects.create(tenant=tenant, conversation=full, name=f"t{n}")
+
+    answer = post(
+        manager_client,
+        {"ids": [str(one.pk), str(two.pk), str(full.pk)], "action": "tag", "tag": "Carrier late"},
+    )
+
+    assert answer.status_code == 200
+    assert answer.json()["done"] == [str(one.pk), str(two.pk)]
+    assert answer.json()["left"] == {str(full.pk): "a conversation holds at most 20 tags"}
+    assert set(
+        ConversationTag.objects.filter(name="carrier-late").values_list("conversation", flat=True)
+    ) == {one.pk, two.pk}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"ids": [], "action": "resolve"}, "ids"),
+        ({"ids": "all", "action": "resolve"}, "ids"),
+        ({"ids": ["not-a-uuid"], "action": "resolve"}, "ids"),
+        ({"ids": [7], "action": "resolve"}, "ids"),
+        ({"ids": ["THE"] * 101, "action": "resolve"}, "ids"),
+        ({"ids": ["THE"], "action": "delete"}, "action"),
+        ({"ids": ["THE"], "action": ["tag"]}, "action"),
+        ({"ids": ["THE"], "action": "tag"}, "tag"),
+        ({"ids": ["THE"], "action": "tag", "tag": "x\x00"}, "tag"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_nothing_is_done(
+    team, tenant, manager_client, body, field
+):
+    conversation = start(tenant, "c-1")
+    if isinstance(body["ids"], list):  # "THE": this conversation's id
+        body = {**body, "ids": [str(conversation.pk) if i == "THE" else i for i in body["ids"]]}
+
+    refused = post(manager_client, body)
+
+    assert refused.status_code == 400, refused.content
+    assert list(refused.json()["error"]["fields"]) == [field]
+    assert Conversation.objects.get(pk=conversation.pk).state != State.RESOLVED
+    assert not ConversationTag.objects.exists()
+
+
+def test_a_human_agent_may_not_and_the_history_shows_the_boxes_to_managers_only(
+    team, tenant, manager_client, ada
+):
+    conversation = start(tenant, "c-1")
+
+    refused = post(as_person(ada), {"ids": [str(conversation.pk)], "action": "resolve"})
+
+    assert refused.status_code == 403
+    assert Conversation.objects.get(pk=conversation.pk).state != State.RESOLVED
+    page = manager_client.get(reverse("inbox-history")).content.decode()
+    assert 'id="bulk"' in page and f'class="pick" value="{conversation.pk}"' in page
+    assert 'id="bulk"' not in as_person(ada).get(reverse("inbox-history")).content.decode()
+    approver = make_person(tenant=tenant, roles=["approver"], username="appr")
+    assert (
+        post(as_person(approver), {"ids": [str(conversation.pk)], "action": "resolve"}).status_code
+        == 403
+    )
