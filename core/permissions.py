@@ -293,6 +293,13 @@ API: Mapping[str, Grant] = _by_operation(
         ),
         *_rows(
             "POST",
+            "/api/v1/conversations/bulk",
+            {MANAGER: ALL, KEY: ALL},
+            "Resolving or tagging many conversations at once (a spam wave): a manager's, or an "
+            "integration's, as closing what others hold is.",
+        ),
+        *_rows(
+            "POST",
             "/api/v1/conversations/{conversation_id}/merge",
             {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},
             "Merging a conversation into another of the same customer: whoever reads both (a "

@@ -17,11 +17,13 @@ from rest_framework.views import APIView
 from agents.orchestrator_settings import BANDS
 from conversations.attachments import attachment_send
 from conversations.messages import message_json
-from conversations.models import Message, MessageRole
+from conversations.models import Conversation, Message, MessageRole
 from core.api_auth import request_principal, request_tenant
 from core.api_parsers import FILE_FORM, FileFormParser, one_file
 from core.errors import Invalid
 from core.limits import MessageTextField
+from core.scoping import scope_queryset
+from handover.bulk import ACTIONS, BULK_MAX, conversations_bulk
 from handover.canned import (
     CANNED_TAGS_MAX,
     canned_reply_save,
@@ -45,6 +47,7 @@ from handover.services import (
 )
 from handover.snooze import handoff_snooze
 from handover.targets import TargetBook
+from orchestration.reach import narrow_conversations
 
 
 class HandoffShape(serializers.Serializer):
@@ -511,7 +514,68 @@ class GroupDetailView(APIView):
         return Response(status=204)
 
 
+class BulkIn(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.UUIDField(), help_text=f"The conversations, at most {BULK_MAX}."
+    )
+    action = serializers.ChoiceField(choices=ACTIONS)
+    tag = serializers.CharField(required=False, help_text="With tag: the tag's name.")
+
+
+class BulkOut(serializers.Serializer):
+    done = serializers.ListField(child=serializers.UUIDField())
+    left = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="The conversations left alone, each with why (not found, resolved already, "
+        "a tag too many).",
+    )
+
+
+class ConversationBulkView(APIView):
+    @extend_schema(
+        request=BulkIn,
+        responses=BulkOut,
+        description="Resolve, or tag, many conversations at once (a spam wave, a carrier's "
+        "late parcels). Each is done on its own: one that cannot be is left alone with why, "
+        "and the others are done. A bad ids, action or tag is a 400 naming it, nothing done.",
+        examples=[
+            OpenApiExample(
+                "A spam wave resolved",
+                value={
+                    "ids": [
+                        "3f2b9c4e-8a1d-4e5f-9b7a-2c6d8e0f1a3b",
+                        "9a7c1e2d-4b3f-4c5d-8e6f-0a1b2c3d4e5f",
+                    ],
+                    "action": "resolve",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        principal = request_principal(request)
+        by = (
+            f"the integration “{principal.key.name}”"
+            if principal.key is not None
+            else principal.user.get_username()
+        )
+        outcome = conversations_bulk(
+            reachable=narrow_conversations(
+                scope_queryset(Conversation.objects.all(), request_tenant(request)),
+                request.reach,
+            ),
+            by=by,
+            user=principal.user,
+            ids=data.get("ids"),
+            action=data.get("action"),
+            tag=data.get("tag"),
+        )
+        return Response({"done": outcome.done, "left": outcome.left})
+
+
 urlpatterns = [
+    path("conversations/bulk", ConversationBulkView.as_view(), name="api-conversations-bulk"),
     path("groups", GroupListView.as_view(), name="api-groups"),
     path("groups/<int:group_id>", GroupDetailView.as_view(), name="api-group"),
     path("canned-replies", CannedReplyListView.as_view(), name="api-canned-replies"),

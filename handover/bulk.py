@@ -36,12 +36,13 @@ class BulkOutcome:
 
 
 def conversations_bulk(
-    *, reachable: QuerySet, user, ids: Any, action: Any, tag: Any = None
+    *, reachable: QuerySet, by: str, user=None, ids: Any, action: Any, tag: Any = None
 ) -> BulkOutcome:
-    """Resolve, or tag with ``tag``, the conversations ``ids`` among ``reachable`` (the
-    person's, in their tenant). Invalid naming ``ids``, ``action`` or ``tag`` before anything is
-    done; an id the person does not reach is left alone as not found, as one that cannot
-    take the action now."""
+    """Resolve, or tag with ``tag``, the conversations ``ids`` among ``reachable`` (the caller's,
+    in their tenant), for ``by`` (a manager's username, an integration's name; ``user``: the
+    person, None for an integration). Invalid naming ``ids``, ``action`` or ``tag`` before
+    anything is done; an id the caller does not reach is left alone as not found, as one that
+    cannot take the action now."""
     if action not in ACTIONS:
         raise Invalid(fields={"action": f"must be one of {', '.join(ACTIONS)}"})
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
@@ -59,7 +60,7 @@ def conversations_bulk(
             outcome.left[conversation_id] = "not found"
             continue
         why = (
-            _resolved(conversation_id, user, len(found))
+            _resolved(conversation_id, by, len(found))
             if action == "resolve"
             else _tagged(conversation_id, user, name)
         )
@@ -70,7 +71,7 @@ def conversations_bulk(
     return outcome
 
 
-def _resolved(conversation_id: str, user, together: int) -> str | None:
+def _resolved(conversation_id: str, by: str, together: int) -> str | None:
     """Resolve one conversation; why not, or None."""
     try:
         with transaction.atomic():
@@ -82,7 +83,7 @@ def _resolved(conversation_id: str, user, together: int) -> str | None:
             holder = locked.assignee if locked.state == State.WITH_HUMAN else None
             conversation_close(
                 locked,
-                reason=f"resolved by {user.get_username()} from the history ({together} at once)",
+                reason=f"resolved by {by} ({together} at once)",
                 holder=holder,
             )
     except lifecycle.ConcurrentChange:

@@ -617,6 +617,7 @@ TEAM_KINDS = frozenset(
         "conversation.updated",
         "conversation.erased",
         "customer.updated",
+        "conversation.viewers",
         "presence",
     }
 )

@@ -121,6 +121,7 @@ from handover.services import (
     team_back,
 )
 from handover.targets import TargetBook, targets_text
+from handover.viewing import viewers_of
 from orchestration.activity import actions_done, activity_of
 from orchestration.packs import pack_preview
 from orchestration.reach import narrow_conversations
@@ -654,6 +655,7 @@ def inbox_history_bulk(request: HttpRequest) -> JsonResponse:
     try:
         outcome = conversations_bulk(
             reachable=reachable,
+            by=f"{request.user.get_username()} from the history",
             user=request.user,
             ids=data.get("ids"),
             action=data.get("action"),
@@ -858,6 +860,17 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
         .select_related("conversation", "group")
         .order_by("-priority", "created_at")[:200]
     )
+    # who has which conversation open in the inbox now (handover.viewing)
+    viewing = viewers_of(tenant.pk)
+    for handoff in waiting:
+        handoff.viewers = viewing.get(str(handoff.conversation_id), [])
+    open_by: dict[str, list[Conversation]] = {}
+    opened = Conversation.objects.filter(tenant=tenant, pk__in=list(viewing)).only(
+        "pk", "customer_name", "customer_ref", "customer_email"
+    )
+    for conversation in opened:
+        for person in viewing[str(conversation.pk)]:
+            open_by.setdefault(person["username"], []).append(conversation)
     rows = []
     for membership in people:
         setting = settings.get(membership.user_id)
@@ -870,6 +883,7 @@ def inbox_team(request: HttpRequest) -> HttpResponse:
                 "status": setting.status if setting else AgentStatus.ONLINE,
                 "limit": setting.max_conversations if setting else 5,
                 "held": held.get(membership.user_id, []),
+                "has_open": open_by.get(membership.user.get_username(), []),
             }
         )
     context = {"tenant": tenant, "rows": rows, "waiting": waiting}

@@ -33,6 +33,7 @@ export const OPERATIONS = Object.freeze({
   workflows_destroy: ['DELETE', '/api/v1/workflows/{workflow_id}', 'workflows.delete'],
   // conversations
   v1_conversations_list: ['GET', '/api/v1/conversations', 'conversations.list'],
+  v1_conversations_bulk_create: ['POST', '/api/v1/conversations/bulk', 'conversations.bulk'],
   v1_conversations_create: ['POST', '/api/v1/conversations', 'conversations.create'],
   v1_notes_partial_update: ['PATCH', '/api/v1/notes/{note_id}', 'conversations.editNote'],
   v1_conversations_retrieve: ['GET', '/api/v1/conversations/{conversation_id}', 'conversations.get'],

@@ -338,6 +338,28 @@ def test_the_customers_details_are_set_as_they_told_them(docs_tenant, server_url
     assert list(bad_name.value.fields) == ["customer.attributes"]
 
 
+def test_many_conversations_are_tagged_and_resolved_at_once(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    ids = [
+        client.conversations.create(
+            {"agentId": "agent-supervisor", "channel": "web", "customer": {"id": f"c-bulk-{n}"}}
+        )["id"]
+        for n in range(2)
+    ]
+
+    tagged = client.conversations.bulk(ids, "tag", tag="spam-wave")
+    resolved = client.conversations.bulk([*ids, ids[0]], "resolve")
+    again = client.conversations.bulk(ids[:1], "resolve")
+    with pytest.raises(ValidationError) as refused:
+        client.conversations.bulk(ids, "archive")
+
+    assert tagged == {"done": ids, "left": {}}
+    assert resolved == {"done": ids, "left": {}}  # the same id twice is done once
+    assert again == {"done": [], "left": {ids[0]: "resolved already"}}
+    assert list(refused.value.fields) == ["action"]
+    assert client.conversations.get(ids[1])["state"] == "resolved"
+
+
 def test_groups_are_made_changed_and_deleted(docs_tenant, server_url):
     client = make_client(server_url, docs_tenant.api_key)
 

@@ -129,3 +129,38 @@ def test_a_human_agent_may_not_and_the_history_shows_the_boxes_to_managers_only(
         post(as_person(approver), {"ids": [str(conversation.pk)], "action": "resolve"}).status_code
         == 403
     )
+
+
+def test_the_api_does_it_for_a_manager_or_an_integration_within_the_tenant(
+    key_client, team, tenant, other_tenant, manager, ada
+):
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_api_key
+
+    one, two = start(tenant, "c-1"), start(tenant, "c-2")
+    theirs = start_other(other_tenant)
+    url = "/api/v1/conversations/bulk"
+
+    tagged = key_client.post(
+        url, {"ids": [str(one.pk), str(theirs.pk)], "action": "tag", "tag": "spam"}, format="json"
+    )
+    resolved = as_person(manager).post(
+        url, {"ids": [str(one.pk), str(two.pk)], "action": "resolve"}, format="json"
+    )
+
+    assert tagged.status_code == 200, tagged.content
+    assert tagged.json() == {"done": [str(one.pk)], "left": {str(theirs.pk): "not found"}}
+    assert resolved.json() == {"done": [str(one.pk), str(two.pk)], "left": {}}
+    events = DecisionEvent.objects.filter(conversation_id=one.pk, type="state.changed")
+    assert any("resolved by acme-manager (2 at once)" in json.dumps(e.detail) for e in events)
+    refused = key_client.post(url, {"ids": [str(two.pk)], "action": "archive"}, format="json")
+    assert refused.status_code == 400
+    assert list(refused.json()["error"]["fields"]) == ["action"]
+    agent_tries = as_person(ada).post(url, {"ids": [], "action": "resolve"}, format="json")
+    assert agent_tries.status_code == 403
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {make_api_key(tenant=other_tenant)[1]}")
+    crossing = other.post(url, {"ids": [str(one.pk)], "action": "tag", "tag": "x"}, format="json")
+    assert crossing.json() == {"done": [], "left": {str(one.pk): "not found"}}
+    assert Conversation.objects.get(pk=theirs.pk).state != State.RESOLVED

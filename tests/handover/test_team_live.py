@@ -183,3 +183,29 @@ async def test_a_manager_who_loses_access_is_closed_at_once_without_waiting_for_
     closed, frames = await closes(socket)
     assert closed == code
     assert [frame["type"] for frame in frames] == ["error"]
+
+
+async def test_who_has_a_conversation_open_reaches_the_team_view(
+    layer,  # noqa: F811
+    tenant,
+):
+    from handover.viewing import viewers_told, viewing_set
+
+    handoff = await sync_to_async(_queued_handoff)(tenant)
+    boss = await sync_to_async(_person)(tenant, ["manager"], "boss")
+    ada = await sync_to_async(_person)(tenant, ["agent"], "ada")
+    socket = await open_team(boss)
+
+    def ada_opens_it() -> None:  # as her inbox's conversation.watch does
+        changed = viewing_set(
+            tenant=tenant, user=ada, channel_name="ada-tab", conversation_id=handoff.conversation_id
+        )
+        viewers_told(tenant.pk, changed)
+
+    await sync_to_async(ada_opens_it)()
+
+    assert (await until(socket, "team.changed"))["cause"] == "conversation.viewers"
+    page = await sync_to_async(_fragment)(boss)
+    assert '<span class="viewers">· ada viewing</span>' in page  # on the waiting conversation
+    assert '<span class="has-open">· has open <a href="' in page  # on ada's row
+    await socket.disconnect()

@@ -269,6 +269,22 @@ test("the customer's details are set as they told them", live, async () => {
   });
 });
 
+test('many conversations are tagged and resolved at once', live, async () => {
+  const api = client();
+  const ids = [];
+  for (const n of [1, 2]) {
+    ids.push((await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer: { id: `js-bulk-${n}` } })).id);
+  }
+  assert.deepEqual(await api.conversations.bulk(ids, { action: 'tag', tag: 'spam-wave' }), { done: ids, left: {} });
+  assert.deepEqual(await api.conversations.bulk(ids, { action: 'resolve' }), { done: ids, left: {} });
+  assert.deepEqual(await api.conversations.bulk(ids.slice(0, 1), { action: 'resolve' }), { done: [], left: { [ids[0]]: 'resolved already' } });
+  await assert.rejects(api.conversations.bulk(ids, { action: 'archive' }), (error) => {
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(Object.keys(error.fields), ['action']);
+    return true;
+  });
+});
+
 test('groups are made, changed and deleted', live, async () => {
   const api = client();
   const made = await api.groups.create({ name: 'JS front', aiAgents: ['agent-supervisor'], overflowAfter: 5 });

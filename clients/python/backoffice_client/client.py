@@ -26,6 +26,7 @@ from .types import (
     ApiKey,
     Approval,
     Block,
+    BulkOutcome,
     CannedReply,
     Conversation,
     ConversationInput,
@@ -327,6 +328,15 @@ class Conversations(_Resource):
         conversation of theirs; an e-mail conversation's address does not change."""
         path = {"conversation_id": conversation_id}
         return self._call(Call("v1_conversations_partial_update", path, body={"customer": details}))
+
+    def bulk(self, ids: builtins.list[str], action: str, *, tag: str | None = None) -> BulkOutcome:
+        """Resolve (``action="resolve"``) or tag (``action="tag"``, ``tag=``) many
+        conversations at once, at most 100: each is done on its own; ``left`` says which were
+        left alone and why."""
+        body: dict[str, Any] = {"ids": ids, "action": action}
+        if tag is not None:
+            body["tag"] = tag
+        return self._call(Call("v1_conversations_bulk_create", body=body))
 
     def merge(self, conversation_id: str, into: str) -> Conversation:
         """Merge the conversation into ``into``, another open one of the same customer: it is

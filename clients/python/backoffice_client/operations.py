@@ -68,6 +68,9 @@ OPERATIONS: dict[str, Operation] = {
     # conversations
     "v1_conversations_list": Operation("GET", "/api/v1/conversations", "conversations.list"),
     "v1_conversations_create": Operation("POST", "/api/v1/conversations", "conversations.create"),
+    "v1_conversations_bulk_create": Operation(
+        "POST", "/api/v1/conversations/bulk", "conversations.bulk"
+    ),
     "v1_notes_partial_update": Operation(
         "PATCH", "/api/v1/notes/{note_id}", "conversations.edit_note"
     ),

@@ -173,6 +173,11 @@ class HandoffSummary(TypedDict):
     claimedBy: str | None
 
 
+class BulkOutcome(TypedDict):
+    done: list[str]  # the conversations done
+    left: dict[str, str]  # those left alone, each with why (not found, resolved already...)
+
+
 class Conversation(TypedDict, total=False):
     id: str
     state: str
