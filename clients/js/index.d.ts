@@ -621,9 +621,9 @@ export class Client {
   };
   cannedReplies: {
     list(): Promise<CannedReply[]>;
-    create(reply: { shortcut: string; text: string; title?: string }): Promise<CannedReply>;
+    create(reply: { shortcut: string; text: string; title?: string; tags?: string[]; then?: '' | 'resolve' | 'snooze' | 'hand_back' | null }): Promise<CannedReply>;
     get(replyId: number): Promise<CannedReply>;
-    update(replyId: number, changes: { shortcut?: string; text?: string; title?: string }): Promise<CannedReply>;
+    update(replyId: number, changes: { shortcut?: string; text?: string; title?: string; tags?: string[]; then?: '' | 'resolve' | 'snooze' | 'hand_back' | null }): Promise<CannedReply>;
     delete(replyId: number): Promise<void>;
   };
   stacks: {

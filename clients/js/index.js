@@ -508,9 +508,10 @@ class CustomerDataOf extends Resource {
 
 class CannedReplies extends Resource {
   list() { return this._call('v1_canned_replies_list'); }
-  create({ shortcut, text, title }) { return this._call('v1_canned_replies_create', { body: { shortcut, text, title } }); }
+  /** With `tags` and `then` (resolve, snooze, hand_back): what sending it also does. */
+  create({ shortcut, text, title, tags, then }) { return this._call('v1_canned_replies_create', { body: { shortcut, text, title, tags, then } }); }
   get(replyId) { return this._call('v1_canned_replies_retrieve', { path: { reply_id: replyId } }); }
-  /** Change some of shortcut, title, text. */
+  /** Change some of shortcut, title, text, tags, then. */
   update(replyId, changes) { return this._call('v1_canned_replies_partial_update', { path: { reply_id: replyId }, body: changes }); }
   delete(replyId) { return this._call('v1_canned_replies_destroy', { path: { reply_id: replyId } }); }
 }

@@ -429,6 +429,24 @@ def test_the_holder_snoozes_a_conversation_and_wakes_it(docs_tenant, server_url)
     assert list(refused.value.fields) == ["until"]
 
 
+def test_the_holder_sends_a_canned_reply_that_resolves(docs_tenant, server_url):
+    handoff = handoff_held_by_docs_agent(docs_tenant)
+    key = make_client(server_url, docs_tenant.api_key)
+    agent = make_client(server_url, docs_tenant.agent_token)
+    reply = key.canned_replies.create(
+        shortcut="sorted", title="Sorted", text="All sorted!", tags=["solved-fast"], then="resolve"
+    )
+
+    with pytest.raises(ValidationError) as refused:
+        agent.handoffs.send(handoff.pk, "All sorted!", canned_reply_id=reply["id"] + 999)
+    sent = agent.handoffs.send(handoff.pk, "All sorted!", canned_reply_id=reply["id"])
+
+    assert list(refused.value.fields) == ["cannedReplyId"]
+    assert sent["text"] == "All sorted!"
+    conversation = key.conversations.get(str(handoff.conversation_id))
+    assert conversation["state"] == "resolved" and "solved-fast" in conversation["tags"]
+
+
 def test_an_integration_and_a_person_set_a_handoffs_priority(docs_tenant, server_url):
     handoff = handoff_held_by_docs_agent(docs_tenant)
     key = make_client(server_url, docs_tenant.api_key)

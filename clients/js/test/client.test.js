@@ -269,6 +269,20 @@ test("the customer's details are set as they told them", live, async () => {
   });
 });
 
+test('a canned reply that tags and resolves is kept by an integration', live, async () => {
+  const api = client();
+  const made = await api.cannedReplies.create({ shortcut: 'js-sorted', text: 'All sorted!', tags: ['solved-fast'], then: 'resolve' });
+  assert.deepEqual([made.tags, made.then], [['solved-fast'], 'resolve']);
+  const changed = await api.cannedReplies.update(made.id, { then: null });
+  assert.equal(changed.then, ''); // a text reply only, once more
+  await assert.rejects(api.cannedReplies.create({ shortcut: 'js-bad', text: 'x', then: 'delete' }), (error) => {
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(Object.keys(error.fields), ['then']);
+    return true;
+  });
+  await api.cannedReplies.delete(made.id);
+});
+
 test('many conversations are tagged and resolved at once', live, async () => {
   const api = client();
   const ids = [];

@@ -749,15 +749,29 @@ class AsyncCannedReplies(_AsyncResource):
     async def list(self) -> builtins.list[CannedReply]:
         return await self._call(Call("v1_canned_replies_list"))
 
-    async def create(self, *, shortcut: str, text: str, title: str = "") -> CannedReply:
-        body = {"shortcut": shortcut, "text": text, "title": title}
+    async def create(
+        self,
+        *,
+        shortcut: str,
+        text: str,
+        title: str = "",
+        tags: builtins.list[str] | None = None,
+        then: str | None = None,
+    ) -> CannedReply:
+        """A canned reply; sent, it may also put ``tags`` on the conversation and ``then``
+        resolve, snooze or hand_back it."""
+        body: dict[str, Any] = {"shortcut": shortcut, "text": text, "title": title}
+        if tags is not None:
+            body["tags"] = tags
+        if then is not None:
+            body["then"] = then
         return await self._call(Call("v1_canned_replies_create", body=body))
 
     async def get(self, reply_id: int) -> CannedReply:
         return await self._call(Call("v1_canned_replies_retrieve", {"reply_id": reply_id}))
 
     async def update(self, reply_id: int, **changes: Any) -> CannedReply:
-        """Change some of shortcut, title, text."""
+        """Change some of shortcut, title, text, tags, then."""
         path = {"reply_id": reply_id}
         return await self._call(Call("v1_canned_replies_partial_update", path, body=changes))
 
