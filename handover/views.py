@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -687,10 +688,16 @@ def inbox_history_export(request: HttpRequest) -> HttpResponse:
         tenant, filters, base=narrow_conversations(Conversation.objects.all(), request.reach)
     )
     rating = Subquery(CsatRating.objects.filter(conversation=OuterRef("pk")).values("score")[:1])
+    # the group of human agents its latest handoff went to (handover.groups)
+    group = Subquery(
+        Handoff.objects.filter(conversation=OuterRef("pk"))
+        .order_by("-created_at", "-pk")
+        .values("group__name")[:1]
+    )
     rows = list(
         found.select_related("assignee", "entry_agent")
         .prefetch_related("tags")
-        .annotate(rating=rating)[: EXPORT_MAX + 1]
+        .annotate(rating=rating, group_name=group)[: EXPORT_MAX + 1]
     )
     out = io.StringIO()
     writer = csv.writer(out)
@@ -709,6 +716,8 @@ def inbox_history_export(request: HttpRequest) -> HttpResponse:
             "tags",
             "rating",
             "link",
+            "group",
+            "customer attributes",
         ]
     )
     tz = tenant.tzinfo
@@ -732,6 +741,10 @@ def inbox_history_export(request: HttpRequest) -> HttpResponse:
                     " ".join(t.name for t in c.tags.all()),
                     c.rating,
                     request.build_absolute_uri(reverse("inbox-conversation-page", args=[c.pk])),
+                    c.group_name or "",
+                    json.dumps(c.customer_attributes, ensure_ascii=False, sort_keys=True)
+                    if c.customer_attributes
+                    else "",
                 )
             ]
         )

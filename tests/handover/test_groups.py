@@ -259,6 +259,8 @@ def test_the_history_export_and_api_find_the_conversations_handed_to_a_group(
 
     assert str(theirs.conversation_id) in page and str(anyone.conversation_id) not in page
     assert str(theirs.conversation_id) in csv and str(anyone.conversation_id) not in csv
+    (row,) = [line for line in csv.splitlines() if line.startswith(str(theirs.conversation_id))]
+    assert row.split(",")[13] == "Front"  # the export's group column
     found = api["results"] if isinstance(api, dict) else api
     assert [c["id"] for c in found] == [str(theirs.conversation_id)]
     assert f'<option value="{front.pk}" selected>Front</option>' in page

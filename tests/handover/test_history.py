@@ -253,6 +253,8 @@ def test_a_manager_exports_the_history_under_its_filters_with_formulas_quoted(
     kim = by_id[str(kept.pk)]
     assert (kim[3], kim[6], kim[9]) == ("resolved", "c-kim", "ada")
     assert kim[12].endswith(f"/inbox/conversations/{kept.pk}/view")
+    assert header[13:] == ["group", "customer attributes"]
+    assert (kim[13], kim[14]) == ("", "")  # no group took it; the integration told nothing
     (lee,) = [row for row in rows if row[6] == "c-lee"]
     assert lee[5] == '\'=HYPERLINK("http://x")'  # a spreadsheet shows it, never runs it
     (only,) = exported(client, state="resolved")[1:]
