@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.config_version import CREDENTIALS_KEY, generation, generation_key
@@ -111,30 +112,34 @@ def _touch(credential: ApiKey | PersonalToken) -> None:
         credential.last_used_at = now
 
 
-def tenant_is_open(*, tenant: Tenant, at: dt.datetime | None = None) -> bool:
-    """Whether ``at`` (default now) falls within the tenant's business hours, in its time zone,
-    and not on one of its holidays."""
+def tenant_is_open(
+    *, tenant: Tenant, at: dt.datetime | None = None, hours: QuerySet | None = None
+) -> bool:
+    """Whether ``at`` (default now) falls within the tenant's business hours (``hours``: these
+    opening intervals instead, a group's), in its time zone, and not on one of its holidays."""
     local = timezone.localtime(at or timezone.now(), tenant.tzinfo)
     if tenant.holidays.filter(date=local.date()).exists():
         return False
     local_time = local.time().replace(tzinfo=None)
-    return any(
-        interval.contains(local_time)
-        for interval in tenant.business_hours.filter(weekday=local.weekday())
-    )
+    hours = tenant.business_hours.all() if hours is None else hours
+    return any(interval.contains(local_time) for interval in hours.filter(weekday=local.weekday()))
 
 
 OPENING_SEARCH_DAYS = 366  # how far ahead the next opening is looked for (holidays may stack)
 
 
-def tenant_opens_next(*, tenant: Tenant, at: dt.datetime | None = None) -> dt.datetime | None:
+def tenant_opens_next(
+    *, tenant: Tenant, at: dt.datetime | None = None, hours: QuerySet | None = None
+) -> dt.datetime | None:
     """When the tenant next opens after ``at`` (default now), in its time zone: the first of
-    its business hours' intervals to start after ``at`` on a day that is no holiday. None when
-    it has no business hours (or only holidays for a year ahead). Two queries."""
+    its business hours' intervals (``hours``: these instead, a group's) to start after ``at``
+    on a day that is no holiday. None when it has no business hours (or only holidays for a
+    year ahead). Two queries."""
     tz = tenant.tzinfo
     local = timezone.localtime(at or timezone.now(), tz)
     intervals: dict[int, list[dt.time]] = {}
-    for weekday, opens in tenant.business_hours.values_list("weekday", "opens"):
+    hours = tenant.business_hours.all() if hours is None else hours
+    for weekday, opens in hours.values_list("weekday", "opens"):
         intervals.setdefault(weekday, []).append(opens)
     if not intervals:
         return None

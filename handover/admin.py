@@ -11,6 +11,7 @@ from core.admin_scoping import (
     TenantScopedAdmin,
     TenantScopedForm,
     TenantScopedStackedInline,
+    TenantScopedTabularInline,
 )
 from core.errors import Invalid
 from handover.canned import CANNED_TAGS_MAX, canned_tags
@@ -19,6 +20,7 @@ from handover.models import (
     AgentSetting,
     CannedReply,
     CsatRating,
+    GroupHours,
     Handoff,
     HandoffPack,
     PeopleGroup,
@@ -117,6 +119,13 @@ class PeopleGroupForm(TenantScopedForm):
         return chosen
 
 
+class GroupHoursInline(TenantScopedTabularInline):
+    """A group's own hours: empty, it works by the team's business hours."""
+
+    model = GroupHours
+    extra = 0
+
+
 @admin.register(PeopleGroup)
 class PeopleGroupAdmin(TenantScopedAdmin):
     """Groups of human agents (the billing people, the tech people): the handoffs of the AI
@@ -126,6 +135,7 @@ class PeopleGroupAdmin(TenantScopedAdmin):
     list_display = ["name", "shown_members", "shown_agents", "shown_overflow"]
     fields = ["name", "members", "ai_agents", "overflow_after"]
     filter_horizontal = ["members", "ai_agents"]
+    inlines = [GroupHoursInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("members", "ai_agents")

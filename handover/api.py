@@ -431,6 +431,12 @@ class CannedReplyDetailView(APIView):
         return Response(status=204)
 
 
+class OpeningShape(serializers.Serializer):
+    weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 Monday to 6 Sunday")
+    opens = serializers.CharField(help_text="HH:MM, in the team's time zone")
+    closes = serializers.CharField(help_text='HH:MM; "00:00": until midnight')
+
+
 class GroupShape(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -448,6 +454,9 @@ class GroupShape(serializers.Serializer):
         "is asked; 0: at once, when nobody of the group is available for a live offer; null: "
         "never.",
     )
+    hours = OpeningShape(
+        many=True, help_text="Its own hours, by which it works; empty: the team's business hours."
+    )
 
 
 class GroupIn(serializers.Serializer):
@@ -457,11 +466,16 @@ class GroupIn(serializers.Serializer):
     overflowAfter = serializers.IntegerField(
         allow_null=True, required=False, min_value=0, max_value=OVERFLOW_AFTER_MAX
     )
+    hours = OpeningShape(
+        many=True,
+        required=False,
+        help_text="Its own hours (a list replaces the one it had); empty: the team's.",
+    )
 
 
 def _groups(request):
     return PeopleGroup.objects.filter(tenant=request_tenant(request)).prefetch_related(
-        "members", "ai_agents"
+        "members", "ai_agents", "hours"
     )
 
 

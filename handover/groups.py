@@ -21,6 +21,7 @@ everyone, as before groups."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -31,7 +32,8 @@ from agents.models import Agent
 from conversations.models import Conversation
 from core.errors import Invalid
 from core.json_input import text_problem
-from handover.models import OVERFLOW_AFTER_MAX, PeopleGroup
+from core.models.tenants import MIDNIGHT
+from handover.models import OVERFLOW_AFTER_MAX, GroupHours, PeopleGroup
 
 
 def handoff_group(conversation: Conversation) -> PeopleGroup | None:
@@ -46,6 +48,15 @@ def handoff_group(conversation: Conversation) -> PeopleGroup | None:
         .order_by("name", "pk")
         .first()
     )
+
+
+def own_hours(group: PeopleGroup | None) -> QuerySet | None:
+    """The group's own opening intervals (``GroupHours``), or None when it keeps the tenant's
+    business hours (no group, or a group with none)."""
+    if group is None:
+        return None
+    hours = GroupHours.objects.filter(group=group)
+    return hours if hours.exists() else None
 
 
 def members_of(group_id: Any) -> QuerySet:
@@ -93,11 +104,13 @@ def group_save(
     *, tenant_id: int, data: dict[str, Any], group: PeopleGroup | None = None
 ) -> PeopleGroup:
     """Make (``group`` None) or change a group from ``{"name", "members": [usernames],
-    "aiAgents": [slugs], "overflowAfter": minutes or null}`` (a change keeps what it does not
-    name). Invalid naming the field: a name taken or not 1 to 100 characters, someone who is no
-    human agent of the tenant, an AI agent of another tenant or taken by another group, minutes
-    that are not a whole number from 0 to a week."""
-    unknown = sorted(set(data) - {"name", "members", "aiAgents", "overflowAfter"})
+    "aiAgents": [slugs], "overflowAfter": minutes or null, "hours": [{"weekday", "opens",
+    "closes"}]}`` (a change keeps what it does not name; a list replaces the one it had).
+    Invalid naming the field: a name taken or not 1 to 100 characters, someone who is no human
+    agent of the tenant, an AI agent of another tenant or taken by another group, minutes that
+    are not a whole number from 0 to a week, an interval that is not a weekday 0-6 with "HH:MM"
+    times, opening before closing (closing "00:00": midnight)."""
+    unknown = sorted(set(data) - {"name", "members", "aiAgents", "overflowAfter", "hours"})
     if unknown:
         raise Invalid(fields={unknown[0]: "is not a field of a group"})
     fields: dict[str, Any] = {}
@@ -136,6 +149,7 @@ def group_save(
         "slug",
         "an AI agent of this team",
     )
+    hours = _hours(data["hours"]) if "hours" in data else None
     if agents:
         taken_by = ai_agent_taken([a.pk for a in agents], besides=getattr(group, "pk", None))
         if taken_by is not None:
@@ -150,7 +164,45 @@ def group_save(
         group.members.set(members)
     if agents is not None:
         group.ai_agents.set(agents)
+    if hours is not None:
+        GroupHours.objects.filter(group=group).delete()
+        GroupHours.objects.bulk_create(
+            GroupHours(tenant_id=tenant_id, group=group, weekday=w, opens=o, closes=c)
+            for w, o, c in hours
+        )
     return group
+
+
+HOURS_MAX = 50  # opening intervals of a group: seven days of split shifts, and more
+
+
+def _hours(value: Any) -> list[tuple[int, dt.time, dt.time]]:
+    """A group's hours from ``[{"weekday": 0-6, "opens": "HH:MM", "closes": "HH:MM"}]``;
+    Invalid naming ``hours``."""
+    if not isinstance(value, list) or len(value) > HOURS_MAX:
+        raise Invalid(fields={"hours": f"must be a list of at most {HOURS_MAX} intervals"})
+    hours = []
+    for n, item in enumerate(value):
+        weekday = item.get("weekday") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or set(item) != {"weekday", "opens", "closes"}:
+            raise Invalid(fields={"hours": f"interval {n + 1} must be {{weekday, opens, closes}}"})
+        if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
+            raise Invalid(fields={"hours": f"interval {n + 1}: weekday must be 0 (Monday) to 6"})
+        opens, closes = _clock(item["opens"], n), _clock(item["closes"], n)
+        if not (opens < closes or closes == MIDNIGHT):
+            raise Invalid(fields={"hours": f"interval {n + 1}: it must open before it closes"})
+        hours.append((weekday, opens, closes))
+    return hours
+
+
+def _clock(value: Any, n: int) -> dt.time:
+    """ "09:30" as a time; Invalid naming ``hours``."""
+    try:
+        if not isinstance(value, str) or len(value) != 5:
+            raise ValueError
+        return dt.time.fromisoformat(value)
+    except ValueError:
+        raise Invalid(fields={"hours": f"interval {n + 1}: times are HH:MM"}) from None
 
 
 def _named(data: dict[str, Any], field: str, rows: QuerySet, key: str, what: str) -> list | None:
@@ -179,6 +231,11 @@ def group_json(group: PeopleGroup) -> dict[str, Any]:
         "members": sorted(u.get_username() for u in group.members.all()),
         "aiAgents": sorted(a.slug for a in group.ai_agents.all()),
         "overflowAfter": group.overflow_after,
+        # its own hours; empty: the team's business hours
+        "hours": [
+            {"weekday": h.weekday, "opens": f"{h.opens:%H:%M}", "closes": f"{h.closes:%H:%M}"}
+            for h in group.hours.all()
+        ],
     }
 
 

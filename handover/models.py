@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from conversations.models import Conversation
 from core.models import (
+    OPENS_BEFORE_CLOSES,
+    OpeningInterval,
     Tenant,
     TenantOwned,
 )
@@ -99,6 +101,31 @@ class PeopleGroup(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class GroupHours(OpeningInterval):
+    """One opening interval of a group of human agents' own hours (the billing people work
+    9-17 while the front desk is open around the clock), in the tenant's time zone; the
+    tenant's holidays close it too. A group with none keeps the tenant's business hours."""
+
+    group = models.ForeignKey(PeopleGroup, on_delete=models.CASCADE, related_name="hours")
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        verbose_name = "hours of the group"
+        verbose_name_plural = "hours of the group (empty: the team's business hours)"
+        constraints = [
+            models.CheckConstraint(
+                condition=OPENS_BEFORE_CLOSES,
+                name="group_hours_opens_before_closes",
+                violation_error_message="Opening time must be before closing time.",
+            ),
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.tenant_id is None and self.group_id is not None:  # the admin's inline row
+            self.tenant_id = self.group.tenant_id
+        super().save(*args, **kwargs)
 
 
 class Handoff(StateGuarded, TenantOwned):

@@ -49,7 +49,7 @@ from core.outbox import (
 from core.scoping import membership_of
 from core.selectors import tenant_by_id, tenant_is_open, tenant_opens_next
 from core.webhooks import webhook_event
-from handover.groups import asked_group_id, for_person, handoff_group
+from handover.groups import asked_group_id, for_person, handoff_group, own_hours
 from handover.mentions import mentions_sync
 from handover.models import (
     DEFAULT_MAX_CONVERSATIONS,
@@ -181,7 +181,10 @@ def hand_over(
     elif mode[0] == Mode.HOT:
         text = HUMAN_HANDOVER_TEXT
     else:
-        text = cold_follow_up_text(conversation.tenant)
+        # when the team is back: the group's own hours while it is asked (handover.groups)
+        text = cold_follow_up_text(
+            conversation.tenant, hours=None if mode.everyone else own_hours(group)
+        )
     notice = message_post(conversation=conversation, role=MessageRole.SYSTEM, text=text)
     # on e-mail the notice is the customer's one mail about this handoff (``customer_emailed_at``)
     emailed_at = notice.created_at if notice.email_message_id else None
@@ -230,10 +233,16 @@ def handoff_mode(
         return ModeChoice(chosen, f"handoffMode is {chosen}")
     if conversation.channel not in SYNCHRONOUS_CHANNELS:
         return ModeChoice(Mode.COLD, f"the {conversation.channel} channel is not live")
-    if not tenant_is_open(tenant=conversation.tenant, at=now):
-        return ModeChoice(Mode.COLD, "outside business hours")
-    group_id = group.pk if group else None
     of = f" of the group {group.name}" if group else ""
+    hours = own_hours(group)  # a group with hours of its own works by them
+    if not tenant_is_open(tenant=conversation.tenant, at=now, hours=hours):
+        if hours is None:
+            return ModeChoice(Mode.COLD, "outside business hours")
+        if group.overflow_after == 0:  # the group is away: everyone, at once
+            mode, why, _ = handoff_mode(conversation, settings, now=now)
+            return ModeChoice(mode, f"outside the hours{of}, so everyone: {why}", True)
+        return ModeChoice(Mode.COLD, f"outside the hours{of}")
+    group_id = group.pk if group else None
     if not available_agents(conversation.tenant, now=now, group_id=group_id).exists():
         if group is not None and group.overflow_after == 0:
             mode, why, _ = handoff_mode(conversation, settings, now=now)
@@ -467,14 +476,15 @@ def relay_offer(event) -> None:
     deliver_offer(event.payload["handoffId"])
 
 
-def team_back(tenant, *, now: dt.datetime | None = None) -> str | None:
-    """When the tenant's team is back, in the customer's words ("on Monday at 09:00 (Paris
-    time)": today, tomorrow, a weekday, or a date beyond the week), or None while it is open,
-    or when it has no business hours to name an opening from."""
+def team_back(tenant, *, now: dt.datetime | None = None, hours=None) -> str | None:
+    """When the tenant's team is back (``hours``: a group's own opening intervals instead of
+    the tenant's business hours), in the customer's words ("on Monday at 09:00 (Paris time)":
+    today, tomorrow, a weekday, or a date beyond the week), or None while it is open, or when
+    it has no business hours to name an opening from."""
     now = now or timezone.now()
-    if tenant_is_open(tenant=tenant, at=now):
+    if tenant_is_open(tenant=tenant, at=now, hours=hours):
         return None
-    opens = tenant_opens_next(tenant=tenant, at=now)
+    opens = tenant_opens_next(tenant=tenant, at=now, hours=hours)
     if opens is None:
         return None
     today = timezone.localtime(now, tenant.tzinfo).date()
@@ -491,10 +501,11 @@ def team_back(tenant, *, now: dt.datetime | None = None) -> str | None:
     return f"{when} ({zone} time)"
 
 
-def cold_follow_up_text(tenant, *, now: dt.datetime | None = None) -> str:
+def cold_follow_up_text(tenant, *, now: dt.datetime | None = None, hours=None) -> str:
     """What the chat's customer is told when their handoff waits in the queue: within business
-    hours that someone will follow up; outside them, when the team is back."""
-    back = team_back(tenant, now=now)
+    hours (``hours``: a group's own) that someone will follow up; outside them, when the team
+    is back."""
+    back = team_back(tenant, now=now, hours=hours)
     return COLD_FOLLOW_UP_TEXT if back is None else COLD_AWAY_TEXT.format(back=back)
 
 
@@ -508,7 +519,10 @@ def _queue_cold(handoff: Handoff, conversation: Conversation, *, customer_told=F
         message_post(
             conversation=conversation,
             role=MessageRole.SYSTEM,
-            text=cold_follow_up_text(conversation.tenant),
+            text=cold_follow_up_text(
+                conversation.tenant,
+                hours=None if handoff.overflowed_at else own_hours(handoff.group),
+            ),
         )
     outbox_task(tenant_id=handoff.tenant_id, task=BUILD_PACK_TASK, args=[handoff.pk])
     notify_on_commit(

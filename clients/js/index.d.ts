@@ -316,6 +316,8 @@ export interface Group {
   aiAgents: string[];
   /** minutes in the queue before every human agent is asked (0: at once when nobody of it is available); null: never */
   overflowAfter: number | null;
+  /** its own hours, in the team's time zone; empty: the team's business hours */
+  hours: { weekday: number; opens: string; closes: string }[];
 }
 
 export interface Block {
@@ -595,8 +597,8 @@ export class Client {
   };
   groups: {
     list(): Promise<Group[]>;
-    create(group: { name: string; members?: string[]; aiAgents?: string[]; overflowAfter?: number | null }): Promise<Group>;
-    update(groupId: number, changes: { name?: string; members?: string[]; aiAgents?: string[]; overflowAfter?: number | null }): Promise<Group>;
+    create(group: { name: string; members?: string[]; aiAgents?: string[]; overflowAfter?: number | null; hours?: { weekday: number; opens: string; closes: string }[] }): Promise<Group>;
+    update(groupId: number, changes: { name?: string; members?: string[]; aiAgents?: string[]; overflowAfter?: number | null; hours?: { weekday: number; opens: string; closes: string }[] }): Promise<Group>;
     delete(groupId: number): Promise<void>;
   };
   blocks: {

@@ -471,10 +471,10 @@ class Blocks extends Resource {
 class Groups extends Resource {
   list() { return this._call('v1_groups_list'); }
   /** A group with these human agents (usernames), taking the handoffs of these AI agents (slugs). */
-  create({ name, members, aiAgents, overflowAfter }) { return this._call('v1_groups_create', { body: { name, members, aiAgents, overflowAfter } }); }
+  create({ name, members, aiAgents, overflowAfter, hours }) { return this._call('v1_groups_create', { body: { name, members, aiAgents, overflowAfter, hours } }); }
   /** Change what is given (a list replaces the one it had). */
-  update(groupId, { name, members, aiAgents, overflowAfter } = {}) {
-    return this._call('v1_groups_partial_update', { path: { group_id: groupId }, body: { name, members, aiAgents, overflowAfter } });
+  update(groupId, { name, members, aiAgents, overflowAfter, hours } = {}) {
+    return this._call('v1_groups_partial_update', { path: { group_id: groupId }, body: { name, members, aiAgents, overflowAfter, hours } });
   }
   delete(groupId) { return this._call('v1_groups_destroy', { path: { group_id: groupId } }); }
 }

@@ -4,10 +4,12 @@ from core.models.groups import ApproverGroup
 from core.models.outbox import OutboxEvent, OutboxKind
 from core.models.sessions import PersonSession
 from core.models.tenants import (
+    OPENS_BEFORE_CLOSES,
     BusinessHours,
     FileUsage,
     Holiday,
     Membership,
+    OpeningInterval,
     Role,
     Tenant,
     TenantOwned,
@@ -22,6 +24,7 @@ from core.models.webhooks import (
 )
 
 __all__ = [
+    "OPENS_BEFORE_CLOSES",
     "ApiKey",
     "ApproverGroup",
     "BusinessHours",
@@ -30,6 +33,7 @@ __all__ = [
     "FileUsage",
     "Holiday",
     "Membership",
+    "OpeningInterval",
     "OutboxEvent",
     "OutboxKind",
     "PersonSession",

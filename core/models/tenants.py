@@ -216,29 +216,18 @@ class Weekday(models.IntegerChoices):
 MIDNIGHT = dt.time(0, 0)
 
 
-class BusinessHours(TenantOwned):
-    """One opening interval on a weekday, in the tenant's time zone.
+class OpeningInterval(TenantOwned):
+    """One opening interval on a weekday, in the tenant's time zone: the tenant's business
+    hours, and a group of human agents' own (``handover.GroupHours``). Several rows on the same
+    day make a split day (09:00-12:00, 13:00-17:00); ``closes`` at 00:00 means the interval
+    runs to the end of the day."""
 
-    Several rows on the same day make a split day (09:00-12:00, 13:00-17:00). ``closes`` at
-    00:00 means the interval runs to the end of the day.
-    """
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="business_hours")
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
     opens = models.TimeField()
     closes = models.TimeField(help_text="00:00 means until midnight.")
 
     class Meta:
-        db_table = "orchestration_businesshours"  # the table from before the model moved here
-        ordering = ["weekday", "opens"]
-        verbose_name_plural = "business hours"
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(opens__lt=F("closes")) | Q(closes=MIDNIGHT),
-                name="business_hours_opens_before_closes",
-                violation_error_message="Opening time must be before closing time.",
-            ),
-        ]
+        abstract = True
 
     def __str__(self) -> str:
         closes = "24:00" if self.closes == MIDNIGHT else self.closes.strftime("%H:%M")
@@ -246,6 +235,27 @@ class BusinessHours(TenantOwned):
 
     def contains(self, local_time: dt.time) -> bool:
         return self.opens <= local_time and (self.closes == MIDNIGHT or local_time < self.closes)
+
+
+OPENS_BEFORE_CLOSES = Q(opens__lt=F("closes")) | Q(closes=MIDNIGHT)
+
+
+class BusinessHours(OpeningInterval):
+    """One opening interval of the tenant's business hours."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="business_hours")
+
+    class Meta:
+        db_table = "orchestration_businesshours"  # the table from before the model moved here
+        ordering = ["weekday", "opens"]
+        verbose_name_plural = "business hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=OPENS_BEFORE_CLOSES,
+                name="business_hours_opens_before_closes",
+                violation_error_message="Opening time must be before closing time.",
+            ),
+        ]
 
 
 class Holiday(TenantOwned):

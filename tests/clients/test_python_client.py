@@ -364,7 +364,11 @@ def test_groups_are_made_changed_and_deleted(docs_tenant, server_url):
     client = make_client(server_url, docs_tenant.api_key)
 
     made = client.groups.create(
-        name="Front", members=[], ai_agents=["agent-supervisor"], overflow_after=10
+        name="Front",
+        members=[],
+        ai_agents=["agent-supervisor"],
+        overflow_after=10,
+        hours=[{"weekday": 0, "opens": "09:00", "closes": "17:00"}],
     )
     with pytest.raises(ValidationError) as refused:
         client.groups.create(name="Desk", ai_agents=["agent-supervisor"])
@@ -386,6 +390,8 @@ def test_groups_are_made_changed_and_deleted(docs_tenant, server_url):
     assert changed["overflowAfter"] == 10
     assert list(too_long.value.fields) == ["overflowAfter"]
     assert never["overflowAfter"] is None
+    assert made["hours"] == [{"weekday": 0, "opens": "09:00", "closes": "17:00"}]
+    assert never["hours"] == made["hours"]  # not named: kept
     assert [g["name"] for g in listed] == ["Front desk"]
     assert client.groups.list() == []
 

@@ -24,7 +24,7 @@ from handover.presence import presence_join
 from handover.services import deliver_offer
 from orchestration.inbox import inbox_snapshot
 from tests.handover.test_agent_tools import Listener, handed_over
-from tests.handover.test_groups import group_of, offered_to
+from tests.handover.test_groups import NO_HOURS, group_of, offered_to
 
 pytestmark = pytest.mark.django_db
 
@@ -134,8 +134,10 @@ def test_a_group_without_overflow_keeps_its_queue(key_client, team, tenant, ada,
 def test_the_admin_checks_the_minutes(team, tenant, manager_client, bob):
     url = reverse("admin:handover_peoplegroup_add")
 
-    too_long = manager_client.post(url, {"name": "Front", "overflow_after": 7 * 24 * 60 + 1})
-    fields = {"name": "Front", "members": [bob.pk], "ai_agents": [team.sup.pk]}
+    too_long = manager_client.post(
+        url, {"name": "Front", "overflow_after": 7 * 24 * 60 + 1, **NO_HOURS}
+    )
+    fields = {"name": "Front", "members": [bob.pk], "ai_agents": [team.sup.pk], **NO_HOURS}
     made = manager_client.post(url, {**fields, "overflow_after": 15})
 
     assert too_long.status_code == 200

@@ -24,6 +24,15 @@ from tests.handover.test_agent_tools import Listener, handed_over
 pytestmark = pytest.mark.django_db
 
 
+# the admin's form of a group carries its hours' inline: none here
+NO_HOURS = {
+    "hours-TOTAL_FORMS": "0",
+    "hours-INITIAL_FORMS": "0",
+    "hours-MIN_NUM_FORMS": "0",
+    "hours-MAX_NUM_FORMS": "1000",
+}
+
+
 def group_of(tenant, name, members, agents) -> PeopleGroup:
     group = PeopleGroup.objects.create(tenant=tenant, name=name)
     group.members.set(members)
@@ -124,15 +133,15 @@ def test_the_admin_keeps_an_ai_agent_in_one_group_and_the_members_in_the_tenant(
     outsider = make_person(tenant=other_tenant, roles=["agent"], username="zed")
     url = reverse("admin:handover_peoplegroup_add")
     made = manager_client.post(
-        url, {"name": "Front", "members": [bob.pk], "ai_agents": [team.sup.pk]}
+        url, {"name": "Front", "members": [bob.pk], "ai_agents": [team.sup.pk], **NO_HOURS}
     )
     assert made.status_code == 302, made.content.decode()[:2000]
 
-    again = manager_client.post(url, {"name": "Desk", "ai_agents": [team.sup.pk]})
+    again = manager_client.post(url, {"name": "Desk", "ai_agents": [team.sup.pk], **NO_HOURS})
     assert "handoffs go to the group Front already" in again.content.decode()
-    foreign = manager_client.post(url, {"name": "Other", "members": [outsider.pk]})
+    foreign = manager_client.post(url, {"name": "Other", "members": [outsider.pk], **NO_HOURS})
     assert foreign.status_code == 200 and "Select a valid choice" in foreign.content.decode()
-    twice = manager_client.post(url, {"name": "Front"})
+    twice = manager_client.post(url, {"name": "Front", **NO_HOURS})
     assert "The team has a group of this name already." in twice.content.decode()
     assert list(PeopleGroup.objects.values_list("name", flat=True)) == ["Front"]
 
@@ -205,6 +214,7 @@ def test_the_api_makes_and_changes_groups_within_the_tenant_and_roles(
         "members": ["ada"],
         "aiAgents": [team.sup.slug],
         "overflowAfter": None,
+        "hours": [],
     }
     url = f"/api/v1/groups/{made.json()['id']}"
     for body, field in (

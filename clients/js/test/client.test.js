@@ -310,8 +310,9 @@ test('groups are made, changed and deleted', live, async () => {
   });
   const changed = await api.groups.update(made.id, { name: 'JS front desk', aiAgents: [] });
   assert.deepEqual([changed.name, changed.aiAgents, changed.overflowAfter], ['JS front desk', [], 5]);
-  const never = await api.groups.update(made.id, { overflowAfter: null });
+  const never = await api.groups.update(made.id, { overflowAfter: null, hours: [{ weekday: 5, opens: '10:00', closes: '16:00' }] });
   assert.equal(never.overflowAfter, null);
+  assert.deepEqual(never.hours, [{ weekday: 5, opens: '10:00', closes: '16:00' }]);
   await api.groups.delete(made.id);
   assert.ok(!(await api.groups.list()).some((g) => g.id === made.id));
 });

@@ -665,11 +665,13 @@ class AsyncGroups(_AsyncResource):
         members: builtins.list[str] | None = None,
         ai_agents: builtins.list[str] | None = None,
         overflow_after: int | None = None,
+        hours: builtins.list[dict[str, Any]] | None = None,
     ) -> Group:
         """A group named ``name`` with these human agents (usernames), taking the handoffs of
         these AI agents (slugs); ``overflow_after``: minutes in the queue before everyone is
-        asked (0: at once when nobody of it is available; None: never)."""
-        body = _group_body(name, members, ai_agents, overflow_after)
+        asked (0: at once when nobody of it is available; None: never); ``hours``: its own
+        (``[{"weekday": 0, "opens": "09:00", "closes": "17:00"}]``), else the team's."""
+        body = _group_body(name, members, ai_agents, overflow_after, hours)
         return await self._call(Call("v1_groups_create", body=body))
 
     async def update(
@@ -680,10 +682,11 @@ class AsyncGroups(_AsyncResource):
         members: builtins.list[str] | None = None,
         ai_agents: builtins.list[str] | None = None,
         overflow_after: int | None = KEEP,
+        hours: builtins.list[dict[str, Any]] | None = None,
     ) -> Group:
-        """Change what is given (a list replaces the one it had; ``overflow_after=None``:
-        never)."""
-        body = _group_body(name, members, ai_agents, overflow_after)
+        """Change what is given (a list replaces the one it had, ``hours=[]`` the team's hours
+        again; ``overflow_after=None``: never)."""
+        body = _group_body(name, members, ai_agents, overflow_after, hours)
         return await self._call(Call("v1_groups_partial_update", {"group_id": group_id}, body=body))
 
     async def delete(self, group_id: int) -> None:

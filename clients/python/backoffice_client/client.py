@@ -667,10 +667,11 @@ def _group_body(
     members: builtins.list[str] | None,
     ai_agents: builtins.list[str] | None,
     overflow_after: int | None = KEEP,
+    hours: builtins.list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A group's fields as the API takes them (what is None is left out, but an
     ``overflow_after`` of None is sent: never)."""
-    given = {"name": name, "members": members, "aiAgents": ai_agents}
+    given = {"name": name, "members": members, "aiAgents": ai_agents, "hours": hours}
     body = {key: value for key, value in given.items() if value is not None}
     if overflow_after is not KEEP:
         body["overflowAfter"] = overflow_after
@@ -690,11 +691,13 @@ class Groups(_Resource):
         members: builtins.list[str] | None = None,
         ai_agents: builtins.list[str] | None = None,
         overflow_after: int | None = None,
+        hours: builtins.list[dict[str, Any]] | None = None,
     ) -> Group:
         """A group named ``name`` with these human agents (usernames), taking the handoffs of
         these AI agents (slugs); ``overflow_after``: minutes in the queue before everyone is
-        asked (0: at once when nobody of it is available; None: never)."""
-        body = _group_body(name, members, ai_agents, overflow_after)
+        asked (0: at once when nobody of it is available; None: never); ``hours``: its own
+        (``[{"weekday": 0, "opens": "09:00", "closes": "17:00"}]``), else the team's."""
+        body = _group_body(name, members, ai_agents, overflow_after, hours)
         return self._call(Call("v1_groups_create", body=body))
 
     def update(
@@ -705,10 +708,11 @@ class Groups(_Resource):
         members: builtins.list[str] | None = None,
         ai_agents: builtins.list[str] | None = None,
         overflow_after: int | None = KEEP,
+        hours: builtins.list[dict[str, Any]] | None = None,
     ) -> Group:
-        """Change what is given (a list replaces the one it had; ``overflow_after=None``:
-        never)."""
-        body = _group_body(name, members, ai_agents, overflow_after)
+        """Change what is given (a list replaces the one it had, ``hours=[]`` the team's hours
+        again; ``overflow_after=None``: never)."""
+        body = _group_body(name, members, ai_agents, overflow_after, hours)
         return self._call(Call("v1_groups_partial_update", {"group_id": group_id}, body=body))
 
     def delete(self, group_id: int) -> None:

@@ -332,6 +332,7 @@ class Group(TypedDict):
     members: list[str]  # the usernames of its human agents
     aiAgents: list[str]  # the slugs of the AI agents whose handoffs it takes
     overflowAfter: int | None  # minutes in the queue before everyone is asked; None: never
+    hours: list[dict[str, Any]]  # its own [{weekday, opens, closes}]; empty: the team's hours
 
 
 class Block(TypedDict):
