@@ -132,13 +132,13 @@ class PeopleGroupAdmin(TenantScopedAdmin):
     agents a group takes ring for its members first (handover.groups)."""
 
     form = PeopleGroupForm
-    list_display = ["name", "shown_members", "shown_agents", "shown_overflow"]
+    list_display = ["name", "shown_members", "shown_agents", "shown_hours", "shown_overflow"]
     fields = ["name", "members", "ai_agents", "overflow_after"]
     filter_horizontal = ["members", "ai_agents"]
     inlines = [GroupHoursInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("members", "ai_agents")
+        return super().get_queryset(request).prefetch_related("members", "ai_agents", "hours")
 
     @admin.display(description="members")
     def shown_members(self, group: PeopleGroup) -> str:
@@ -147,6 +147,10 @@ class PeopleGroupAdmin(TenantScopedAdmin):
     @admin.display(description="AI agents")
     def shown_agents(self, group: PeopleGroup) -> str:
         return ", ".join(sorted(a.name for a in group.ai_agents.all())) or "—"
+
+    @admin.display(description="hours")
+    def shown_hours(self, group: PeopleGroup) -> str:
+        return ", ".join(str(h) for h in group.hours.all()) or "the team's business hours"
 
     @admin.display(description="open to everyone")
     def shown_overflow(self, group: PeopleGroup) -> str:

@@ -137,3 +137,5 @@ def test_the_admin_keeps_a_groups_hours_and_refuses_one_closing_before_it_opens(
     (hours,) = GroupHours.objects.all()
     assert (hours.group.name, hours.tenant_id) == ("Billing", tenant.pk)
     assert str(hours) == "Monday 09:00-17:00"
+    listing = manager_client.get(reverse("admin:handover_peoplegroup_changelist")).content
+    assert "Monday 09:00-17:00" in listing.decode()
