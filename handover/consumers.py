@@ -88,7 +88,7 @@ from handover.services import (
     typing_from_human,
 )
 from handover.snooze import handoff_snooze
-from handover.viewing import colleague_typing, viewers_of, viewers_told, viewing_beat, viewing_set
+from handover.viewing import colleague_typing, viewers_told, viewing_beat, viewing_set
 from orchestration.inbox import inbox_snapshot
 from orchestration.turns import conversation_receive_message
 
@@ -424,10 +424,8 @@ class InboxConsumer(PersonSocket):
             channel_name=self.channel_name,
             conversation_id=conversation_id,
         )
-        viewers_told(self.tenant.pk, changed)
-        if conversation_id is None:
-            return []
-        return viewers_of(self.tenant.pk, [conversation_id]).get(str(conversation_id), [])
+        told = viewers_told(self.tenant.pk, changed)  # the conversation opened is among them
+        return told.get(str(conversation_id), []) if conversation_id is not None else []
 
     def _beat(self) -> None:
         """On a database thread: the person's presence and this socket's viewing are fresh."""

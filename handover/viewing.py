@@ -90,12 +90,12 @@ def viewers_of(tenant_id: int, conversation_ids: Iterable[Any] | None = None) ->
     }
 
 
-def viewers_told(tenant_id: int, conversation_ids: Iterable[str]) -> None:
+def viewers_told(tenant_id: int, conversation_ids: Iterable[str]) -> dict[str, list]:
     """Tell the tenant's inboxes who has each of ``conversation_ids`` open now (after the
-    transaction commits, when there is one)."""
+    transaction commits, when there is one); returns what was told (``viewers_of``'s map)."""
     ids = [str(c) for c in conversation_ids]
     if not ids:
-        return
+        return {}
     now_viewing = viewers_of(tenant_id, ids)
     for conversation_id in ids:
         notify_on_commit(
@@ -106,6 +106,7 @@ def viewers_told(tenant_id: int, conversation_ids: Iterable[str]) -> None:
                 "viewers": now_viewing.get(conversation_id, []),
             },
         )
+    return now_viewing
 
 
 def colleague_typing(*, conversation_id, user, note: bool) -> None:
