@@ -85,11 +85,76 @@ def value_text(value: Any) -> str:
     return text if len(text) <= SHOWN_MAX else f"{text[: SHOWN_MAX - 1]}…"
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "text" if isinstance(value, str) else "json"
+
+
 def attributes_shown(attributes: dict[str, Any] | None) -> list[dict[str, str]]:
     """The attributes the inbox and the conversation's page list, by name: ``[{"name",
-    "value"}]`` (the chat's page is shown apart)."""
+    "value", "kind", "text"}]``: ``value`` as shown (cut at ``SHOWN_MAX``), ``text`` whole, for
+    the inbox's form, ``kind`` text, number, boolean or json (the chat's page is shown apart)."""
     return [
-        {"name": key, "value": value_text(value)}
+        {
+            "name": key,
+            "value": value_text(value),
+            "kind": _kind(value),
+            "text": value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+        }
         for key, value in sorted((attributes or {}).items(), key=lambda kv: kv[0].lower())
         if key not in SHOWN_APART
     ]
+
+
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def attributes_typed(current: dict[str, Any] | None, typed: Any) -> dict[str, Any]:
+    """What a person typed in the inbox (``{"name": "text" | null}``) as a change of attributes:
+    an empty text or a null takes the name off; a text keeps the kind the name's value has, so an
+    integration's ``orders: 3`` stays a number once a person writes "4" and ``vip: false`` a
+    boolean ("true"); a JSON value must be written as JSON again. A new name is text. The chat's
+    ``page`` is not a person's to change. Invalid
+    naming ``attributes`` or ``attributes.<name>``."""
+    if not isinstance(typed, dict):
+        raise Invalid(fields={"attributes": "must be an object of names and values"})
+    current = current or {}
+    change: dict[str, Any] = {}
+    for key, text in typed.items():
+        where = f"attributes.{str(key)[:80]}"
+        if key in SHOWN_APART:
+            raise Invalid(fields={where: "is where the chat was opened; it does not change"})
+        if text is None or text == "":
+            change[key] = None
+            continue
+        if not isinstance(text, str):
+            raise Invalid(fields={where: "must be text"})
+        if len(text) > VALUE_MAX:
+            raise Invalid(fields={where: f"is longer than {VALUE_MAX} characters"})
+        was = current.get(key)
+        text = text.strip() if isinstance(was, bool | int | float) else text
+        if isinstance(was, bool):
+            if text.lower() not in ("true", "false"):
+                raise Invalid(fields={where: "must be true or false, as it was"})
+            change[key] = text.lower() == "true"
+        elif isinstance(was, int | float):
+            if not _NUMBER.fullmatch(text):
+                raise Invalid(fields={where: "must be a number, as it was"})
+            number = float(text) if any(c in text for c in ".eE") else int(text)
+            if isinstance(number, float) and not math.isfinite(number):
+                raise Invalid(fields={where: "must be a finite number"})
+            change[key] = number
+        elif was is not None and not isinstance(was, str):
+            try:
+                parsed = json.loads(text)
+            except (ValueError, RecursionError):
+                parsed = None
+            if type(parsed) is not type(was):
+                raise Invalid(fields={where: "must be written as JSON, as it was"})
+            change[key] = parsed
+        else:
+            change[key] = text
+    return change

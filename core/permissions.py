@@ -596,8 +596,9 @@ PAGES: Mapping[str, Grant] = _by_operation(
         Grant(
             "inbox-customer",
             {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
-            "Setting the customer's name or e-mail address as they told it: whoever reads the "
-            "conversation in the inbox or the history.",
+            "Setting the customer's name or e-mail address as they told it, or what is known of "
+            "them (their plan, their orders): whoever reads the conversation in the inbox or the "
+            "history.",
         ),
         Grant(
             "inbox-priority",

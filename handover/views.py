@@ -44,7 +44,7 @@ from conversations.attachments import (
     attachment_send,
     only_files,
 )
-from conversations.attributes import attributes_shown
+from conversations.attributes import attributes_shown, attributes_typed
 from conversations.blocks import Blocked
 from conversations.messages import files_shown, message_json
 from conversations.models import (
@@ -464,9 +464,12 @@ def inbox_tags(request: HttpRequest, conversation_id) -> JsonResponse:
 @page_door
 @require_POST
 def inbox_customer(request: HttpRequest, conversation_id) -> JsonResponse:
-    """Set the customer's name or e-mail address, as they told it, on a conversation the person
-    reaches: JSON ``{"name": "Kim Lee", "email": "kim@example.com"}`` (either; empty clears).
-    200 ``{"customer", "customerName", "customerEmail"}``; 400 naming the field."""
+    """Set the customer's name or e-mail address, as they told it, or what is known of them, on a
+    conversation the person reaches: JSON ``{"name": "Kim Lee", "email": "kim@example.com",
+    "attributes": {"plan": "pro", "orders": "4", "old": null}}`` (any of them; an empty name or
+    address clears it, an empty or null attribute takes it off, a text keeps the kind of the
+    value it replaces: ``conversations.attributes.attributes_typed``). 200 ``{"customer",
+    "customerName", "customerEmail", "attributes"}``; 400 naming the field."""
     tenant = membership_of(request.user).tenant
     conversation = _tenant_conversation(request, tenant, conversation_id)
     data = _chat_body(request)
@@ -474,11 +477,17 @@ def inbox_customer(request: HttpRequest, conversation_id) -> JsonResponse:
         return data
     name = request.user.get_full_name() or request.user.get_username()
     try:
+        attributes = (
+            attributes_typed(conversation.customer_attributes, data["attributes"])
+            if "attributes" in data
+            else UNCHANGED
+        )
         changed = customer_details_update(
             conversation=conversation,
             by=name,
             name=data.get("name", UNCHANGED),
             email=data.get("email", UNCHANGED),
+            attributes=attributes,
         )
     except Invalid as exc:
         return domain_error_response(exc)
@@ -487,6 +496,7 @@ def inbox_customer(request: HttpRequest, conversation_id) -> JsonResponse:
             "customer": changed.customer_display,
             "customerName": changed.customer_name,
             "customerEmail": changed.customer_email,
+            "attributes": attributes_shown(changed.customer_attributes),
         }
     )
 

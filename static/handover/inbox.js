@@ -1231,15 +1231,16 @@
     );
   }
 
-  // What the integration tells of the customer (their plan, their orders:
-  // conversations/attributes.py), by name; nothing when it tells nothing.
+  // What is known of the customer (their plan, their orders: conversations/attributes.py, from
+  // the integration or a person), by name; inbox_tools.js lets the person change it.
   function customerSection(conversation) {
     const attributes = conversation.attributes || [];
-    if (!attributes.length) return document.createDocumentFragment(); // replaceChildren: not "null"
     return h("section", { class: "pack-section customer-attributes", id: "customer-attributes" },
       h("h2", {}, "About the customer"),
-      h("dl", { class: "facts" }, attributes.map((a) => [
-        h("dt", {}, a.name), h("dd", { "data-attribute": a.name, title: a.value }, a.value)])));
+      attributes.length
+        ? h("dl", { class: "facts" }, attributes.map((a) => [
+          h("dt", {}, a.name), h("dd", { "data-attribute": a.name, title: a.value }, a.value)]))
+        : h("p", { class: "muted" }, "Nothing known of them yet."));
   }
 
   // The brief: why a person, what the customer wants, what was already done.

@@ -79,6 +79,7 @@
     addCustomerPanel(detail);
     addMergedBanner(conversation);
     addCustomerEdit(conversation);
+    addAttributesEdit(conversation);
     addTags(conversation);
     markSeen();
     const scroller = pane.querySelector(".transcript-scroll");
@@ -609,6 +610,99 @@
     });
     return form;
   }
+
+  // What is known of the customer ("About the customer", conversations/attributes.py): the
+  // person changes a value, takes one off or adds one; a value keeps its kind (a number stays
+  // a number), and the colleagues read what changed in a note.
+  function addAttributesEdit(conversation) {
+    const section = document.getElementById("customer-attributes");
+    if (!section) return;
+    const button = h("button", {
+      type: "button", class: "link attributes-edit", id: "attributes-edit", "aria-expanded": "false",
+      "aria-label": `Edit what we know of ${conversation.customer}`,
+    }, (conversation.attributes || []).length ? "Edit" : "Add");
+    section.querySelector("h2").after(button); // beside the heading, not in its name
+    button.addEventListener("click", () => {
+      const open = section.querySelector(".attributes-form");
+      if (open) { closeAttributes(section, button); return; }
+      button.setAttribute("aria-expanded", "true");
+      for (const shown of section.querySelectorAll(":scope > dl, :scope > p")) shown.hidden = true;
+      section.append(attributesForm(conversation, section, button));
+      const first = section.querySelector(".attributes-form input:not([readonly])");
+      if (first) first.focus();
+    });
+  }
+
+  function closeAttributes(section, button) {
+    const form = section.querySelector(".attributes-form");
+    if (form) form.remove();
+    for (const shown of section.querySelectorAll(":scope > dl, :scope > p")) shown.hidden = false;
+    button.setAttribute("aria-expanded", "false");
+    button.focus();
+  }
+
+  const KIND_HINT = { number: "a number", boolean: "true or false", json: "JSON" };
+
+  function attributesForm(conversation, section, button) {
+    const rows = h("div", { class: "attribute-rows" });
+    const removed = new Set();
+    for (const attribute of conversation.attributes || []) {
+      const value = h("input", {
+        type: "text", class: "attribute-value-input", maxlength: "2000", autocomplete: "off",
+        "aria-label": attribute.name, "data-name": attribute.name,
+        title: KIND_HINT[attribute.kind] ? `Written as ${KIND_HINT[attribute.kind]}` : null,
+      });
+      value.value = attribute.text;
+      value.dataset.was = attribute.text;
+      const row = h("div", { class: "attribute-row" },
+        h("label", { class: "attribute-name" }, attribute.name), value,
+        h("button", {
+          type: "button", class: "ghost attribute-remove", "aria-label": `Take ${attribute.name} off`,
+          onclick: () => { removed.add(attribute.name); row.remove(); },
+        }, "×"));
+      rows.append(row);
+    }
+    const newName = h("input", { type: "text", class: "attribute-new-name", maxlength: "64", autocomplete: "off", placeholder: "name", "aria-label": "New detail's name" });
+    const newValue = h("input", { type: "text", class: "attribute-new-value", maxlength: "2000", autocomplete: "off", placeholder: "value", "aria-label": "New detail's value" });
+    const problem = h("p", { class: "form-error", role: "alert", hidden: true });
+    const form = h("form", { class: "attributes-form", "aria-label": `What we know of ${conversation.customer}`, novalidate: true },
+      rows,
+      h("div", { class: "attribute-row attribute-new" }, newName, newValue, h("span", { class: "attribute-remove-slot" })),
+      h("div", { class: "customer-form-buttons" },
+        h("button", { type: "submit", class: "primary" }, "Save"),
+        h("button", { type: "button", class: "ghost", onclick: () => closeAttributes(section, button) }, "Cancel")),
+      problem);
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") { event.preventDefault(); closeAttributes(section, button); }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      problem.hidden = true;
+      const change = {};
+      for (const name of removed) change[name] = null;
+      for (const input of rows.querySelectorAll(".attribute-value-input")) {
+        if (input.value !== input.dataset.was) change[input.dataset.name] = input.value;
+      }
+      const name = newName.value.trim();
+      if (name) change[name] = newValue.value;
+      else if (newValue.value) { say(problem, "Give the new detail a name."); newName.focus(); return; }
+      if (!Object.keys(change).length) { closeAttributes(section, button); return; }
+      try {
+        await postJSON(urlFor(cfg.customerUrl, conversation.id), { attributes: change });
+        app().toast("Saved what we know of the customer.", "success");
+        app().reload(conversation.id);
+      } catch (error) {
+        const [field, reasons] = Object.entries(error.fields || {})[0] || [];
+        const named = field ? field.replace(/^(customer\.)?attributes\.?/, "") : "";
+        say(problem, field ? `${named || "Details"}: ${reasons[0]}.` : error.message);
+        const input = named && rows.querySelector(`[data-name="${CSS.escape(named)}"]`);
+        (input || (named === name ? newValue : newName)).focus();
+      }
+    });
+    return form;
+  }
+
+  function say(line, text) { line.textContent = text; line.hidden = false; }
 
   // Block the customer (spam, abuse; handover/blocking.py): no new conversation starts for
   // them, and this one is resolved. A manager unblocks in the admin.

@@ -169,3 +169,41 @@ def test_what_the_integration_tells_of_the_customer_shows_beside_the_conversatio
     )
     expect(about.locator("[data-attribute='plan']")).to_have_text("enterprise")
     expect(about.locator("dt")).to_have_text(["country", "plan"])
+
+    # Ada learns more from Lee: she changes the plan's orders, takes the country off and adds a
+    # detail; a number stays a number, and a word where a number was is refused, in words
+    api_post(
+        agent,
+        raw,
+        f"/api/v1/conversations/{lee['id']}",
+        {"customer": {"attributes": {"orders": 12}}},
+        method="PATCH",
+    )
+    expect(about.locator("dt")).to_have_text(["country", "orders", "plan"])
+    about.get_by_role("button", name="Edit what we know of Lee").click()
+    about.get_by_role("textbox", name="orders").fill("many")
+    about.get_by_role("button", name="Save").click()
+    expect(about.locator(".form-error")).to_have_text("orders: must be a number, as it was.")
+    expect(about.get_by_role("textbox", name="orders")).to_be_focused()
+    about.get_by_role("textbox", name="orders").fill("13")
+    about.get_by_role("button", name="Take country off").click()
+    about.get_by_role("textbox", name="New detail's name").fill("size")
+    about.get_by_role("textbox", name="New detail's value").fill("42")
+    screenshot(agent, "inbox-customer-attributes-edit")
+    about.get_by_role("button", name="Save").click()
+
+    expect(about.locator("dt")).to_have_text(["orders", "plan", "size"])
+    expect(about.locator("[data-attribute='orders']")).to_have_text("13")
+    expect(agent.locator(".transcript li.msg-note").last).to_contain_text(
+        "Ada changed the customer's country from “<i>FR</i>” to “-” and orders from “12” to “13” "
+        "and size from “-” to “42”."
+    )
+    conversation = Conversation.objects.get(pk=lee["id"])
+    assert conversation.customer_attributes == {"plan": "enterprise", "orders": 13, "size": "42"}
+
+    # Esc leaves the form with nothing saved
+    about.get_by_role("button", name="Edit what we know of Lee").click()
+    about.get_by_role("textbox", name="plan").fill("free")
+    agent.keyboard.press("Escape")
+    expect(about.locator(".attributes-form")).to_have_count(0)
+    expect(about.locator("[data-attribute='plan']")).to_have_text("enterprise")

@@ -120,7 +120,12 @@ def test_the_inbox_door_sets_the_details_for_whoever_reads_the_conversation(
 
     saved = as_person(ada).post(url, {"name": "Kim Lee"}, content_type="application/json")
     assert saved.status_code == 200, saved.json()
-    assert saved.json() == {"customer": "Kim Lee", "customerName": "Kim Lee", "customerEmail": ""}
+    assert saved.json() == {
+        "customer": "Kim Lee",
+        "customerName": "Kim Lee",
+        "customerEmail": "",
+        "attributes": [],
+    }
 
     bad = as_person(ada).post(url, {"email": "nope"}, content_type="application/json")
     assert bad.status_code == 400 and list(bad.json()["error"]["fields"]) == ["email"]
@@ -225,9 +230,9 @@ def test_attributes_given_at_the_start_and_changed_later_on_every_conversation_o
     )
     (told,) = [e for e in inbox.events() if e["type"] == "customer.updated"]
     assert told["customerAttributes"] == [
-        {"name": "plan", "value": "pro"},
-        {"name": "seats", "value": "12"},
-        {"name": "vip", "value": "false"},
+        {"name": "plan", "value": "pro", "kind": "text", "text": "pro"},
+        {"name": "seats", "value": "12", "kind": "number", "text": "12"},
+        {"name": "vip", "value": "false", "kind": "boolean", "text": "false"},
     ]
     again = key_client.patch(
         f"/api/v1/conversations/{first.pk}",
@@ -304,10 +309,113 @@ def test_the_inbox_and_the_conversations_page_show_the_attributes(key_client, te
     detail = page.get(f"/inbox/conversations/{conversation.pk}/").json()
     html = page.get(f"/inbox/conversations/{conversation.pk}/view").content.decode()
 
+    order = '{"id": "A-17", "total": 49.5}'
     assert detail["conversation"]["attributes"] == [
-        {"name": "country", "value": "FR"},
-        {"name": "last_order", "value": '{"id": "A-17", "total": 49.5}'},
-        {"name": "plan", "value": "<b>pro</b>"},  # shown as text, never as markup
+        {"name": "country", "value": "FR", "kind": "text", "text": "FR"},
+        {"name": "last_order", "value": order, "kind": "json", "text": order},
+        # shown as text, never as markup
+        {"name": "plan", "value": "<b>pro</b>", "kind": "text", "text": "<b>pro</b>"},
     ]
     assert '<dd class="attribute-value" data-attribute="plan">&lt;b&gt;pro&lt;/b&gt;</dd>' in html
     assert 'data-attribute="page"' not in html  # the chat's page is "Started on"
+
+
+def test_a_person_changes_what_is_known_of_the_customer_and_each_value_keeps_its_kind(
+    key_client, team, online, ada, tenant, other_tenant, django_capture_on_commit_callbacks
+):
+    conversation = handed_over(key_client, customer="crm-11").conversation
+    attributes = {"plan": "free", "orders": 3, "vip": False, "ltv": 49.5, "tags": ["a"]}
+    attributes["page"] = "https://shop.example.com/boots"
+    Conversation.objects.filter(pk=conversation.pk).update(customer_attributes=attributes)
+    url = f"/inbox/conversations/{conversation.pk}/customer"
+    inbox = Listener(tenant_inbox_group(tenant.pk))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = as_person(ada).post(
+            url,
+            {
+                "attributes": {
+                    "plan": "pro",
+                    "orders": " 4 ",
+                    "vip": "TRUE",
+                    "ltv": "1e2",
+                    "tags": '["a", "b"]',
+                    "country": "FR",
+                }
+            },
+            content_type="application/json",
+        )
+
+    assert saved.status_code == 200, saved.json()
+    conversation.refresh_from_db()
+    assert conversation.customer_attributes == {
+        "plan": "pro",
+        "orders": 4,
+        "vip": True,
+        "ltv": 100.0,
+        "tags": ["a", "b"],
+        "country": "FR",
+        "page": "https://shop.example.com/boots",
+    }
+    assert [a["name"] for a in saved.json()["attributes"]] == [
+        "country",
+        "ltv",
+        "orders",
+        "plan",
+        "tags",
+        "vip",
+    ]
+    assert notes(conversation)[-1] == (
+        "Ada changed the customer's plan from “free” to “pro” and orders from “3” to “4” and vip "
+        'from “false” to “true” and ltv from “49.5” to “100.0” and tags from “["a"]” to '
+        '“["a", "b"]” and 1 more of its details.'
+    )
+    (told,) = [e for e in inbox.events() if e["type"] == "customer.updated"]
+    assert {"name": "orders", "value": "4", "kind": "number", "text": "4"} in told[
+        "customerAttributes"
+    ]
+
+    taken = as_person(ada).post(
+        url, {"attributes": {"country": "", "tags": None}}, content_type="application/json"
+    )
+    assert taken.status_code == 200, taken.json()
+    conversation.refresh_from_db()
+    assert "country" not in conversation.customer_attributes
+    assert "tags" not in conversation.customer_attributes
+
+
+@pytest.mark.parametrize(
+    ("typed", "field"),
+    [
+        ([], "attributes"),
+        ({"orders": "four"}, "attributes.orders"),
+        ({"orders": "1e999"}, "attributes.orders"),
+        ({"orders": "9" * 2001}, "attributes.orders"),
+        ({"vip": "yes"}, "attributes.vip"),
+        ({"tags": "a, b"}, "attributes.tags"),
+        ({"tags": '{"a": 1}'}, "attributes.tags"),
+        ({"tags": "[" * 1999}, "attributes.tags"),
+        ({"plan": 7}, "attributes.plan"),
+        ({"plan": "pro\x00"}, "attributes.plan"),
+        ({"plan": "\ud800"}, "attributes.plan"),
+        ({"my plan": "pro"}, "customer.attributes"),
+        ({"page": "https://evil.example"}, "attributes.page"),
+    ],
+)
+def test_a_persons_bad_detail_is_refused_naming_it_and_nothing_changes(
+    key_client, team, online, ada, typed, field
+):
+    conversation = handed_over(key_client, customer="crm-12").conversation
+    kept = {"plan": "free", "orders": 3, "vip": False, "tags": ["a"], "page": "https://x.example"}
+    Conversation.objects.filter(pk=conversation.pk).update(customer_attributes=kept)
+
+    refused = as_person(ada).post(
+        f"/inbox/conversations/{conversation.pk}/customer",
+        {"attributes": typed, "name": "Kim Lee"},
+        content_type="application/json",
+    )
+
+    assert refused.status_code == 400, refused.content
+    assert list(refused.json()["error"]["fields"]) == [field]
+    conversation.refresh_from_db()
+    assert conversation.customer_attributes == kept and conversation.customer_name != "Kim Lee"
