@@ -601,6 +601,13 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "history.",
         ),
         Grant(
+            "inbox-transcript",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "E-mailing a copy of a conversation (what the customer saw, never a note) to the "
+            "customer or an address given: whoever reads the conversation in the inbox or the "
+            "history; a note tells the colleagues where it went.",
+        ),
+        Grant(
             "inbox-priority",
             {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
             "Setting an open handoff's priority band, as over the API.",

@@ -25,6 +25,7 @@ from handover.models import (
     HandoffPack,
     PeopleGroup,
     Presence,
+    TranscriptMail,
 )
 from handover.services import agent_limit_set
 
@@ -182,3 +183,17 @@ class CsatRatingAdmin(ReadOnlyMixin, TenantScopedAdmin):
     list_display = ["created_at", "conversation", "score", "comment", "person"]
     list_filter = ["score"]
     list_select_related = ["conversation", "person"]
+
+
+@admin.register(TranscriptMail)
+class TranscriptMailAdmin(ReadOnlyMixin, TenantScopedAdmin):
+    """The copies of conversations people e-mailed, where to and whether they went (people send
+    them from the inbox; handover.transcripts)."""
+
+    list_display = ["created_at", "conversation", "to", "by_name", "sent_at", "failed_at"]
+    list_filter = [
+        ("sent_at", admin.EmptyFieldListFilter),
+        ("failed_at", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["to"]
+    list_select_related = ["conversation"]

@@ -428,3 +428,34 @@ class Mention(TenantOwned):
 
     def __str__(self) -> str:
         return f"@{self.user} in note {self.message_id}"
+
+
+class TranscriptMail(TenantOwned):
+    """A copy of a conversation e-mailed at a person's request (``handover.transcripts``): to the
+    customer, or to an address the person gave. Sent by a task once the request commits; the
+    mark ``sending_at`` is taken by a conditional UPDATE before the mail server is called, so two
+    workers never send one twice, and given back when the send fails."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="transcript_mails"
+    )
+    to = models.EmailField(max_length=254)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["conversation", "-created_at"], name="transcript_conv_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"transcript of {self.conversation_id} to {self.to}"

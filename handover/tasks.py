@@ -15,6 +15,8 @@ from handover.services import (
     EXPIRE_TASK,
     hot_offers_expire,
 )
+from handover.transcripts import TASK_NAME as TRANSCRIPT_TASK
+from handover.transcripts import TRANSCRIPT_ATTEMPTS, transcript_send
 from handover.viewing import TASK_NAME as VIEWERS_TASK
 from handover.viewing import sweep_viewers as viewers_sweep
 
@@ -76,3 +78,17 @@ def overflow_groups() -> int:
     """Open to everyone the queued handoffs their group did not take in time
     (handover.overflow)."""
     return groups_overflow()
+
+
+@shared_task(
+    name=TRANSCRIPT_TASK,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=30,
+    max_retries=TRANSCRIPT_ATTEMPTS - 1,
+    soft_time_limit=60,
+)
+def email_transcript(mail_id: int) -> bool:
+    """E-mail the copy of a conversation a person asked for."""
+    return transcript_send(mail_id)

@@ -52,6 +52,11 @@ urlpatterns = [
         name="inbox-priority",
     ),
     path(
+        "inbox/conversations/<uuid:conversation_id>/transcript",
+        views.inbox_transcript,
+        name="inbox-transcript",
+    ),
+    path(
         "inbox/conversations/<uuid:conversation_id>/block",
         views.inbox_block,
         name="inbox-block",

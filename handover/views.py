@@ -102,6 +102,7 @@ from handover.models import (
     Presence,
     Status,
 )
+from handover.names import assistant_name
 from handover.presence import HEARTBEAT_SECONDS, online_agents
 from handover.priority import handoff_prioritize
 from handover.selectors import (
@@ -122,6 +123,7 @@ from handover.services import (
     team_back,
 )
 from handover.targets import TargetBook, targets_text
+from handover.transcripts import transcript_request
 from handover.viewing import viewers_of
 from orchestration.activity import actions_done, activity_of
 from orchestration.packs import pack_preview
@@ -193,6 +195,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "tagsUrl": reverse("inbox-tags", args=[_UUID_SLOT]),
                 "customerUrl": reverse("inbox-customer", args=[_UUID_SLOT]),
                 "blockUrl": reverse("inbox-block", args=[_UUID_SLOT]),
+                "transcriptUrl": reverse("inbox-transcript", args=[_UUID_SLOT]),
                 "mergeUrl": reverse("inbox-merge", args=[_UUID_SLOT]),
                 "priorityUrl": reverse("inbox-priority", args=[0]),
                 "tagNames": tenant_tag_names(tenant.pk),
@@ -499,6 +502,24 @@ def inbox_customer(request: HttpRequest, conversation_id) -> JsonResponse:
             "attributes": attributes_shown(changed.customer_attributes),
         }
     )
+
+
+@page_door
+@require_POST
+def inbox_transcript(request: HttpRequest, conversation_id) -> JsonResponse:
+    """E-mail a copy of a conversation the person reaches (``handover.transcripts``): JSON
+    ``{"to": "kim@example.com"}`` (empty: the customer's address). 202 ``{"to"}``; 400 naming
+    ``to`` (a bad address, none known, or too many copies this hour)."""
+    tenant = membership_of(request.user).tenant
+    conversation = _tenant_conversation(request, tenant, conversation_id)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    try:
+        mail = transcript_request(conversation=conversation, to=data.get("to"), user=request.user)
+    except Invalid as exc:
+        return domain_error_response(exc)
+    return JsonResponse({"to": mail.to}, status=202)
 
 
 @page_door
@@ -948,12 +969,6 @@ def entry_agent(tenant: Tenant) -> Agent | None:
     return (
         agents.filter(role=AgentRole.SUPERVISOR, supervisor__isnull=True).first() or agents.first()
     )
-
-
-def assistant_name(tenant: Tenant) -> str:
-    """The one name the AI has in the tenant's chat, whichever agent answers (issue 19,
-    point 10): the customer talks to the tenant's assistant, not to its org chart."""
-    return f"{tenant.name} \u00b7 AI assistant"
 
 
 def _chat_session_key(tenant: Tenant) -> str:

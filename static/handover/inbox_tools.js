@@ -543,10 +543,15 @@
       type: "button", class: "link customer-block", id: "customer-block", "aria-expanded": "false",
       "aria-label": `Block ${conversation.customer}`,
     }, "Block");
+    const copy = h("button", {
+      type: "button", class: "link customer-edit transcript-send", id: "transcript-send", "aria-expanded": "false",
+      "aria-label": `E-mail a copy of this conversation`, title: "E-mail a copy of this conversation",
+    }, "Send copy");
     const row = h("div", { class: "conv-name" }); // the heading stays the customer's name alone
     title.replaceWith(row);
-    row.append(title, button, block);
+    row.append(title, button, copy, block);
     toggles(block, ".block-form", () => blockForm(conversation, block), "#block-reason");
+    toggles(copy, ".transcript-form", () => transcriptForm(conversation, copy), "#transcript-to");
     if (conversation.customerEmail && conversation.customerEmail !== conversation.customer) {
       row.after(h("p", { class: "customer-email" }, conversation.customerEmail));
     }
@@ -703,6 +708,36 @@
   }
 
   function say(line, text) { line.textContent = text; line.hidden = false; }
+
+  // E-mail a copy of the conversation (handover/transcripts.py): what the customer saw, never a
+  // note; to the customer's address unless the person gives another.
+  function transcriptForm(conversation, button) {
+    const to = h("input", {
+      id: "transcript-to", type: "email", maxlength: "254", autocomplete: "off",
+      placeholder: "kim@example.com",
+    });
+    to.value = conversation.customerEmail || "";
+    const { form, problem } = headerForm(button,
+      { class: "customer-form transcript-form", "aria-label": "E-mail a copy of this conversation", novalidate: true },
+      [h("label", { for: "transcript-to" }, "Send to"), to,
+        h("p", { class: "form-hint" }, "What the customer saw, with the files' names; never a private note.")],
+      h("button", { type: "submit", class: "primary" }, "Send"));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const sent = await postJSON(urlFor(cfg.transcriptUrl, conversation.id), { to: to.value });
+        form.remove();
+        button.setAttribute("aria-expanded", "false");
+        app().toast(`A copy of the conversation is on its way to ${sent.to}.`, "success");
+      } catch (error) {
+        const fields = error.fields || {};
+        problem.textContent = fields.to ? `Send to: ${fields.to[0]}.` : error.message;
+        problem.hidden = false;
+        to.focus();
+      }
+    });
+    return form;
+  }
 
   // Block the customer (spam, abuse; handover/blocking.py): no new conversation starts for
   // them, and this one is resolved. A manager unblocks in the admin.

@@ -207,3 +207,46 @@ def test_what_the_integration_tells_of_the_customer_shows_beside_the_conversatio
     agent.keyboard.press("Escape")
     expect(about.locator(".attributes-form")).to_have_count(0)
     expect(about.locator("[data-attribute='plan']")).to_have_text("enterprise")
+
+
+def test_a_person_emails_the_customer_a_copy_of_the_conversation(acme, pages):  # noqa: F811
+    from handover.models import TranscriptMail
+
+    agent, customer = ada_and_kim(acme, pages, text="My boots came broken")
+    customer_says(customer, "I want to talk to a human please")
+    offer(agent, "Kim").locator("button.claim").click()
+    expect(agent.locator(".conv-head h2")).to_contain_text("Kim")
+
+    agent.get_by_role("button", name="E-mail a copy of this conversation").click()
+    expect(agent.locator("#transcript-to")).to_be_focused()
+    expect(agent.locator("#transcript-to")).to_have_value("")  # Kim gave no address
+    agent.locator(".transcript-form").get_by_role("button", name="Send").click()
+    expect(agent.locator(".transcript-form .form-error")).to_have_text(
+        "Send to: the customer gave no e-mail address: give one."
+    )
+    agent.fill("#transcript-to", "kim@example")
+    agent.locator(".transcript-form").get_by_role("button", name="Send").click()
+    expect(agent.locator(".transcript-form .form-error")).to_have_text(
+        "Send to: must be an e-mail address such as kim@example.com."
+    )
+    agent.fill("#transcript-to", "kim@example.com")
+    screenshot(agent, "inbox-transcript")
+    agent.locator(".transcript-form").get_by_role("button", name="Send").click()
+
+    expect(agent.locator(".toast")).to_contain_text(
+        "A copy of the conversation is on its way to kim@example.com."
+    )
+    expect(agent.locator(".transcript-form")).to_have_count(0)
+    expect(agent.locator(".transcript li.msg-note").last).to_contain_text(
+        "Ada e-mailed a copy of this conversation to kim@example.com."
+    )
+    expect(customer.locator(".msg", has_text="e-mailed a copy")).to_have_count(0)  # a note
+
+    def sent() -> bool:  # the task sends it once the request commits
+        return TranscriptMail.objects.filter(to="kim@example.com", sent_at__isnull=False).exists()
+
+    for _ in range(50):
+        if sent():
+            break
+        agent.wait_for_timeout(100)
+    assert sent()

@@ -1,0 +1,217 @@
+"""A copy of a conversation by e-mail (handover/transcripts.py): a person in the inbox sends the
+customer what was said, as the customer saw it (never a note), from the tenant; once, whatever
+the workers do; a mail server that refuses is tried again and, after the last attempt, told to
+the colleagues; bad addresses, too many copies, other tenants and other roles refused."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from django.core import mail
+
+from conversations.messages import message_post
+from conversations.models import Conversation, Message, MessageRole
+from core.models import OutboxEvent
+from handover.models import TranscriptMail
+from handover.transcripts import (
+    TASK_NAME,
+    TRANSCRIPT_ATTEMPTS,
+    TRANSCRIPTS_AN_HOUR,
+    transcript_request,
+    transcript_send,
+)
+from tests.factories import make_person
+from tests.handover.test_agent_tools import HUMAN_PLEASE, as_person, handed_over
+
+pytestmark = pytest.mark.django_db
+
+
+def notes(conversation) -> list[str]:
+    return list(
+        Message.objects.filter(conversation=conversation, role=MessageRole.NOTE)
+        .order_by("id")
+        .values_list("text", flat=True)
+    )
+
+
+def send(person, conversation, to=None):
+    body = {} if to is None else {"to": to}
+    return as_person(person).post(
+        f"/inbox/conversations/{conversation.pk}/transcript", body, content_type="application/json"
+    )
+
+
+@pytest.fixture
+def kims(key_client, team, online, ada):
+    conversation = handed_over(key_client, customer="web-kim").conversation
+    Conversation.objects.filter(pk=conversation.pk).update(
+        customer_name="Kim Lee", customer_email="kim@example.com"
+    )
+    conversation.refresh_from_db()
+    message_post(
+        conversation=conversation, role=MessageRole.NOTE, author="Ada", text="VIP, be nice"
+    )
+    message_post(
+        conversation=conversation,
+        role=MessageRole.HUMAN,
+        author="Ada",
+        text="Hello Kim, I am on it.",
+    )
+    return conversation
+
+
+def test_a_person_emails_the_customer_what_they_saw_and_never_a_note(
+    kims, ada, tenant, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = send(ada, kims)
+
+    assert sent.status_code == 202, sent.json()
+    assert sent.json() == {"to": "kim@example.com"}
+    (copy,) = mail.outbox
+    assert copy.to == ["kim@example.com"]
+    assert copy.subject.startswith(f"Your conversation with {tenant.name} (")
+    assert tenant.name in copy.from_email
+    assert copy.body.startswith("Hello Kim Lee,\n\nHere is a copy of your conversation with")
+    assert "Kim Lee, " in copy.body and HUMAN_PLEASE in copy.body  # the customer's
+    assert "Ada, " in copy.body and "Hello Kim, I am on it." in copy.body  # the person's
+    assert "VIP!" not in copy.body  # a colleague's note
+    assert "e-mailed a copy" not in copy.body  # nor the note of this copy
+    assert notes(kims)[-1] == "Ada e-mailed a copy of this conversation to kim@example.com."
+    (row,) = TranscriptMail.objects.all()
+    assert (row.to, row.by, row.attempts, row.sent_at is not None) == (
+        "kim@example.com",
+        ada,
+        1,
+        True,
+    )
+    assert transcript_send(row.pk) is False  # a second delivery of the task sends nothing
+    assert len(mail.outbox) == 1
+
+
+def test_another_address_and_the_files_names(kims, ada, django_capture_on_commit_callbacks):
+    Message.objects.filter(conversation=kims, role=MessageRole.HUMAN).update(
+        attachments=[{"id": "x", "filename": "label.pdf", "contentType": "application/pdf"}]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = send(ada, kims, to="  kim.lee@work.example ")
+
+    assert sent.status_code == 202 and sent.json() == {"to": "kim.lee@work.example"}
+    (copy,) = mail.outbox
+    assert copy.to == ["kim.lee@work.example"]
+    assert "[file: label.pdf]" in copy.body
+
+
+@pytest.mark.parametrize(
+    ("to", "why"),
+    [
+        ("not an address", "must be an e-mail address"),
+        ("kim@example.com\x00", "contains a NUL character"),
+        ("\ud800@example.com", "contains a lone surrogate"),
+        ("k" * 250 + "@x.io", "must be an e-mail address"),
+        (["kim@example.com"], "must be an e-mail address"),
+        (7, "must be an e-mail address"),
+    ],
+)
+def test_a_bad_address_is_refused_naming_it_and_nothing_is_sent(kims, ada, to, why):
+    refused = send(ada, kims, to=to)
+
+    assert refused.status_code == 400, refused.content
+    (reason,) = refused.json()["error"]["fields"]["to"]
+    assert reason.startswith(why)
+    assert not TranscriptMail.objects.exists() and not mail.outbox
+    assert not OutboxEvent.objects.filter(payload__task=TASK_NAME).exists()
+
+
+def test_no_address_known_and_none_given_is_refused(key_client, team, online, ada):
+    conversation = handed_over(key_client, customer="web-lee").conversation
+
+    refused = send(ada, conversation)
+
+    assert refused.status_code == 400
+    assert refused.json()["error"]["fields"]["to"] == [
+        "the customer gave no e-mail address: give one"
+    ]
+
+
+def test_a_conversation_takes_a_few_copies_an_hour(kims, ada):
+    for _ in range(TRANSCRIPTS_AN_HOUR):
+        assert send(ada, kims).status_code == 202
+
+    refused = send(ada, kims, to="else@example.com")
+
+    assert refused.status_code == 400
+    assert "try again later" in refused.json()["error"]["fields"]["to"][0]
+    assert TranscriptMail.objects.count() == TRANSCRIPTS_AN_HOUR
+
+
+def test_tenants_and_roles_apart(kims, ada, tenant, other_tenant, key_client):
+    eve = make_person(tenant=other_tenant, roles=["agent"], username="eve")
+    assert send(eve, kims).status_code == 404
+    approver = make_person(tenant=tenant, roles=["approver"], username="appr")
+    assert send(approver, kims).status_code == 403
+    quiet = key_client.post(
+        "/api/v1/conversations",
+        {"agentId": "agent-sup", "channel": "web", "customer": {"id": "c-q", "email": "q@x.io"}},
+        format="json",
+    ).json()
+    assert send(ada, Conversation.objects.get(pk=quiet["id"])).status_code == 404  # not handed
+    assert not TranscriptMail.objects.exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed once the block ends: nothing listens there
+
+
+def test_a_refusing_mail_server_is_tried_again_then_told_to_the_colleagues(kims, ada, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _closed_port()
+    settings.EMAIL_TIMEOUT = 2
+    row = transcript_request(conversation=kims, to=None, user=ada)
+
+    for attempt in range(1, TRANSCRIPT_ATTEMPTS):
+        with pytest.raises(OSError):
+            transcript_send(row.pk)
+        row.refresh_from_db()
+        assert (row.attempts, row.sending_at, row.sent_at) == (attempt, None, None)  # given back
+        assert "ConnectionRefusedError" in row.error
+
+    assert transcript_send(row.pk) is False  # the last attempt: no more retries
+    row.refresh_from_db()
+    assert row.failed_at is not None and row.attempts == TRANSCRIPT_ATTEMPTS
+    assert notes(kims)[-1].startswith(
+        f"The copy of this conversation for kim@example.com could not be sent "
+        f"({TRANSCRIPT_ATTEMPTS} attempts; the mail server said: ConnectionRefusedError"
+    )
+    assert transcript_send(row.pk) is False  # failed for good: nothing more
+    assert TranscriptMail.objects.get(pk=row.pk).attempts == TRANSCRIPT_ATTEMPTS
+
+
+def test_a_worker_killed_mid_send_leaves_the_copy_to_be_sent_once_its_mark_expires(
+    kims, ada, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from handover.transcripts import SENDING_LEASE
+
+    row = transcript_request(conversation=kims, to=None, user=ada)
+    taken = timezone.now() - dt.timedelta(seconds=10)
+    TranscriptMail.objects.filter(pk=row.pk).update(sending_at=taken, attempts=1)  # it died
+
+    assert transcript_send(row.pk) is False  # delivered again: the mark is still held
+    (again,) = OutboxEvent.objects.filter(payload__task=TASK_NAME).order_by("-id")[:1]
+    assert again.payload["args"] == [row.pk]
+    assert SENDING_LEASE.total_seconds() - 20 < again.payload["countdown"] <= 300
+    assert not mail.outbox
+
+    TranscriptMail.objects.filter(pk=row.pk).update(sending_at=taken - SENDING_LEASE)  # expired
+    assert transcript_send(row.pk) is True
+    assert len(mail.outbox) == 1
+    before = OutboxEvent.objects.filter(payload__task=TASK_NAME).count()
+    assert transcript_send(row.pk) is False  # sent: nothing, and no more looking again
+    assert OutboxEvent.objects.filter(payload__task=TASK_NAME).count() == before
