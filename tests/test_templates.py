@@ -61,3 +61,22 @@ def test_every_page_names_the_products_icon_so_no_browser_asks_for_favicon_ico(t
     from django.contrib.staticfiles import finders
 
     assert finders.find("icon.svg")
+
+
+def test_no_template_gives_one_id_to_two_elements():
+    """A second element with an id (a button named like the transcript's list) is invisible to
+    ``getElementById``: its script wires the first, and the button does nothing when clicked."""
+    import collections
+    import re
+
+    twice = {
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name, count in collections.Counter(
+                re.findall(r'\bid="([^"{}]+)"', path.read_text())
+            ).items()
+            if count > 1
+        )
+        for path in _templates()
+    }
+    assert {path: names for path, names in twice.items() if names} == {}

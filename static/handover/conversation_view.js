@@ -1,6 +1,6 @@
 // The read-only conversation page (/inbox/conversations/<id>/view), for whoever reads it there
-// (a manager who is no agent has no inbox): set the customer's name or e-mail address, block
-// the customer, and set an open handoff's priority, through the inbox's own doors. The page
+// (a manager who is no agent has no inbox): set the customer's name or e-mail address, e-mail a
+// copy of the conversation, block the customer, and set an open handoff's priority, through the inbox's own doors. The page
 // reloads after a change, so what it shows is the server's. Text is only set with textContent.
 (() => {
   "use strict";
@@ -61,6 +61,10 @@
   email.disabled = byEmail; // an e-mail conversation's replies go to this address
   wire(document.getElementById("view-edit"), document.getElementById("view-edit-form"), name, () =>
     post(panel.dataset.customerUrl, byEmail ? { name: name.value } : { name: name.value, email: email.value }));
+  const copyTo = document.getElementById("view-transcript-to");
+  copyTo.value = panel.dataset.email || "";
+  wire(document.getElementById("view-send-copy"), document.getElementById("view-transcript-form"), copyTo, () =>
+    post(panel.dataset.transcriptUrl, { to: copyTo.value }));
   const reason = document.getElementById("view-block-reason");
   wire(document.getElementById("view-block"), document.getElementById("view-block-form"), reason, () =>
     post(panel.dataset.blockUrl, { reason: reason.value }));

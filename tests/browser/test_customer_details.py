@@ -104,6 +104,15 @@ def test_a_manager_sets_the_details_priority_and_blocks_from_the_read_only_page(
     page.locator("#view-edit-form").get_by_role("button", name="Save").click()
     expect(page.locator("h1")).to_have_text("Kim Lee")
 
+    expect(page.locator("#view-transcript-to")).to_have_value("kim@example.com")
+    page.get_by_role("button", name="Send a copy").click()
+    expect(page.locator("#view-transcript-to")).to_be_focused()
+    screenshot(page, "view-transcript")
+    page.locator("#view-transcript-form").get_by_role("button", name="Send").click()
+    expect(page.locator(".transcript")).to_contain_text(
+        "Mo e-mailed a copy of this conversation to kim@example.com."
+    )
+
     page.select_option("#view-priority", "urgent")
     expect(page.locator(".transcript")).to_contain_text("Mo set the priority to urgent")
     expect(page.locator("#view-priority")).to_have_value("urgent")  # as the server has it
