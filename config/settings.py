@@ -439,6 +439,8 @@ CHAT_START_TENANT_RATE_LIMIT = env_str("CHAT_START_TENANT_RATE_LIMIT", "300/min"
 CHAT_MESSAGE_RATE_LIMIT = env_str("CHAT_MESSAGE_RATE_LIMIT", "20/min")
 CHAT_MESSAGE_IP_RATE_LIMIT = env_str("CHAT_MESSAGE_IP_RATE_LIMIT", "60/min")
 INBOX_UPLOAD_RATE_LIMIT = env_str("INBOX_UPLOAD_RATE_LIMIT", "30/min")  # per signed-in person
+# copies of their conversation customers have e-mailed, per client address
+CHAT_TRANSCRIPT_RATE_LIMIT = env_str("CHAT_TRANSCRIPT_RATE_LIMIT", "5/hour")
 for _name in (
     "API_RATE_LIMIT",
     "LOGIN_RATE_LIMIT",
@@ -449,6 +451,7 @@ for _name in (
     "CHAT_MESSAGE_RATE_LIMIT",
     "CHAT_MESSAGE_IP_RATE_LIMIT",
     "INBOX_UPLOAD_RATE_LIMIT",
+    "CHAT_TRANSCRIPT_RATE_LIMIT",
 ):
     parse_rate(globals()[_name], setting=_name)
 RATE_LIMIT_REDIS_TIMEOUT_MS = env_int("RATE_LIMIT_REDIS_TIMEOUT_MS", 250)

@@ -9,7 +9,9 @@ the embedded default):
 - ``CHAT_MESSAGE_RATE_LIMIT``: customer messages per conversation on its socket;
 - ``CHAT_MESSAGE_IP_RATE_LIMIT``: customer messages per client address, across conversations;
 - ``INBOX_UPLOAD_RATE_LIMIT``: files a signed-in person sends from the inbox (a reply's or a
-  note's), whatever the conversation: each is stored and counts towards the tenant's storage.
+  note's), whatever the conversation: each is stored and counts towards the tenant's storage;
+- ``CHAT_TRANSCRIPT_RATE_LIMIT``: copies of their conversation customers have e-mailed, per
+  client address, whatever the conversation (a mail to an address they type: never a relay).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ START_TENANT_SCOPE = "chat-start-tenant"
 MESSAGE_SCOPE = "chat-message"
 MESSAGE_ADDRESS_SCOPE = "chat-message-ip"
 INBOX_UPLOAD_SCOPE = "inbox-upload"
+TRANSCRIPT_ADDRESS_SCOPE = "chat-transcript-ip"
 
 
 def _first_refusal(counts: list[tuple[str, str, str]]) -> ratelimit.Verdict | None:
@@ -59,6 +62,10 @@ def chat_message_refusal(conversation_id: UUID, address: str) -> ratelimit.Verdi
 
 def inbox_upload_refusal(user_id: int) -> ratelimit.Verdict | None:
     return _first_refusal([("INBOX_UPLOAD_RATE_LIMIT", INBOX_UPLOAD_SCOPE, str(user_id))])
+
+
+def chat_transcript_refusal(address: str) -> ratelimit.Verdict | None:
+    return _first_refusal([("CHAT_TRANSCRIPT_RATE_LIMIT", TRANSCRIPT_ADDRESS_SCOPE, address)])
 
 
 def wait_text(seconds: int) -> str:

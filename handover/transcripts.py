@@ -1,7 +1,8 @@
 """A copy of a conversation by e-mail (Chatwoot's "send transcript", Zendesk's and Intercom's
-chat transcripts): a person in the inbox sends the customer (or an address they give) what was
-said, as the customer saw it: their messages, the AI's, the people's and the notices, with the
-names of the files; never a colleague's private note.
+chat transcripts): a person in the inbox sends the customer (or an address they give), or the
+web chat's customer asks for one at their address, what was said, as the customer saw it:
+their messages, the AI's, the people's and the notices, with the names of the files; never a
+colleague's private note.
 
 ``transcript_request`` writes the request (``TranscriptMail``), a private note of who sent it
 where, and an outbox row for the task, in the caller's transaction: the mail exists exactly when
@@ -63,9 +64,10 @@ def transcript_address(value: Any, conversation: Conversation) -> str:
 
 
 @transaction.atomic
-def transcript_request(*, conversation: Conversation, to: Any, user) -> TranscriptMail:
-    """A person asks for the conversation's copy to be e-mailed to ``to`` (the customer's address
-    when empty). Invalid naming ``to`` for a bad address or past the hour's requests."""
+def transcript_request(*, conversation: Conversation, to: Any, user=None) -> TranscriptMail:
+    """A person (``user``; None: the web chat's customer) asks for the conversation's copy to
+    be e-mailed to ``to`` (the customer's address when empty). Invalid naming ``to`` for a bad
+    address or past the hour's requests."""
     address = transcript_address(to, conversation)
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)  # one at a time
     hour_ago = timezone.now() - dt.timedelta(hours=1)
@@ -77,7 +79,7 @@ def transcript_request(*, conversation: Conversation, to: Any, user) -> Transcri
                 "hour; try again later"
             }
         )
-    by_name = user.get_full_name() or user.get_username()
+    by_name = (user.get_full_name() or user.get_username()) if user else "the customer"
     mail = TranscriptMail.objects.create(
         tenant_id=locked.tenant_id, conversation=locked, to=address, by=user, by_name=by_name
     )
@@ -85,7 +87,9 @@ def transcript_request(*, conversation: Conversation, to: Any, user) -> Transcri
         conversation=locked,
         role=MessageRole.NOTE,
         author="system",
-        text=f"{by_name} e-mailed a copy of this conversation to {address}.",
+        text=f"{by_name} e-mailed a copy of this conversation to {address}."
+        if user
+        else f"The customer asked for a copy of this conversation at {address}.",
     )
     outbox_task(tenant_id=locked.tenant_id, task=TASK_NAME, args=[mail.pk])
     return mail
@@ -153,9 +157,9 @@ def _speaker(message: Message, conversation: Conversation) -> str:
         return conversation.customer_display or "You"
     if message.role == MessageRole.AGENT:
         return assistant_name(conversation.tenant)
-    if message.role == MessageRole.SYSTEM:
+    if message.role == MessageRole.SYSTEM or not message.author:
         return conversation.tenant.name
-    return message.author or conversation.tenant.name
+    return f"{message.author} \u00b7 {conversation.tenant.name} team"  # as the chat says
 
 
 def transcript_text(conversation: Conversation) -> str:

@@ -86,6 +86,7 @@ urlpatterns = [
     path("chat/<slug:slug>/rate", views.chat_rate, name="chat-rate"),
     path("chat/<slug:slug>/rate/comment", views.chat_rate_comment, name="chat-rate-comment"),
     path("chat/<slug:slug>/email", views.chat_email, name="chat-email"),
+    path("chat/<slug:slug>/transcript", views.chat_transcript, name="chat-transcript"),
     path("chat/<slug:slug>/preview/", views.chat_preview, name="chat-preview"),
     path("chat/<slug:slug>/files", views.chat_files, name="chat-files"),
     path("files/<str:signed>/<path:name>", views.attachment, name="attachment"),

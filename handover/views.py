@@ -86,6 +86,7 @@ from handover.limits import (
     chat_message_refusal,
     chat_start_address_refusal,
     chat_start_tenant_refusal,
+    chat_transcript_refusal,
     inbox_upload_refusal,
     wait_text,
 )
@@ -123,7 +124,7 @@ from handover.services import (
     team_back,
 )
 from handover.targets import TargetBook, targets_text
-from handover.transcripts import transcript_request
+from handover.transcripts import transcript_address, transcript_request
 from handover.viewing import viewers_of
 from orchestration.activity import actions_done, activity_of
 from orchestration.packs import pack_preview
@@ -1043,6 +1044,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "rateUrl": reverse("chat-rate", args=[tenant.slug]),
                 "rateCommentUrl": reverse("chat-rate-comment", args=[tenant.slug]),
+                "transcriptUrl": reverse("chat-transcript", args=[tenant.slug]),
                 "emailUrl": reverse("chat-email", args=[tenant.slug]),
                 "filesUrl": reverse("chat-files", args=[tenant.slug]),
                 "maxFileBytes": settings.ATTACHMENT_MAX_BYTES,
@@ -1338,6 +1340,36 @@ def attachment(request: HttpRequest, signed: str, name: str) -> HttpResponse:
     response["Cache-Control"] = "private, max-age=3600"
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@require_POST
+@same_origin_or_csrf
+def chat_transcript(request: HttpRequest, slug: str) -> JsonResponse:
+    """The web chat's customer asks for a copy of their conversation by e-mail: JSON
+    ``{"conversationId", "token", "email"}`` (``handover.transcripts``). 202 ``{"email"}``; 400
+    naming ``email``; 404 for a conversation the token does not open; 429 past
+    ``CHAT_TRANSCRIPT_RATE_LIMIT`` from one address."""
+    tenant = _chat_tenant(slug)
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    conversation = _customer_conversation(tenant, data)
+    if conversation is None or conversation.channel != Channel.WEB:
+        return _json_error(404, "not_found", "No such conversation.")
+    email = data.get("email")
+    try:
+        if not isinstance(email, str) or not email.strip():
+            raise Invalid(fields={"to": "give your e-mail address"})
+        transcript_address(email, conversation)  # a typo does not count against the limit
+        refused = chat_transcript_refusal(ratelimit.client_ip(request))
+        if refused is not None:
+            return _rate_limited(refused, "Too many copies asked for.")
+        mail = transcript_request(conversation=conversation, to=email)
+    except Invalid as exc:
+        reason = exc.fields["to"]
+        reasons = reason if isinstance(reason, list) else [reason]
+        return _json_error(400, "invalid", "Please check the address.", {"email": reasons})
+    return JsonResponse({"email": mail.to}, status=202)
 
 
 @require_POST

@@ -259,3 +259,38 @@ def test_a_person_emails_the_customer_a_copy_of_the_conversation(acme, pages):  
             break
         agent.wait_for_timeout(100)
     assert sent()
+
+
+def test_the_chats_customer_asks_for_a_copy_once_it_is_resolved(acme, pages):  # noqa: F811
+    from handover.models import TranscriptMail
+
+    agent, customer = ada_and_kim(acme, pages, text="My boots came broken")
+    customer_says(customer, "I want to talk to a human please")
+    offer(agent, "Kim").locator("button.claim").click()
+    agent.locator(".composer textarea").fill("Hi Kim, a new pair is on its way.")
+    agent.locator(".composer textarea").press("Enter")
+    expect(customer.locator(".msg.from-human")).to_contain_text("a new pair")
+    agent.get_by_role("button", name="Resolve").click()
+
+    copy = customer.locator("#copy")
+    expect(copy).to_be_visible()
+    copy.get_by_role("button", name="Send").click()  # empty: nothing asked
+    expect(customer.locator("#copy-email")).to_be_focused()
+    customer.fill("#copy-email", "kim@")
+    copy.get_by_role("button", name="Send").click()
+    expect(customer.locator("#copy-error")).to_have_text(
+        "E-mail: must be an e-mail address such as kim@example.com."
+    )
+    customer.fill("#copy-email", "kim@example.com")
+    screenshot(customer, "chat-copy")
+    copy.get_by_role("button", name="Send").click()
+
+    expect(customer.locator("#copy-sent")).to_have_text("A copy is on its way to kim@example.com.")
+    expect(copy).to_be_hidden()
+    customer.reload()  # the page remembers where it went
+    expect(customer.locator("#copy-sent")).to_have_text("A copy is on its way to kim@example.com.")
+    (row,) = TranscriptMail.objects.all()
+    assert (row.to, row.by_name) == ("kim@example.com", "the customer")
+    expect(agent.locator(".transcript li.msg-note").last).to_contain_text(
+        "The customer asked for a copy of this conversation at kim@example.com."
+    )

@@ -56,3 +56,23 @@ def online(ada, bob, tenant):
 
 def recently(**kwargs):
     return timezone.now() - dt.timedelta(**kwargs)
+
+
+@pytest.fixture
+def resolved(tenant, team, ada):
+    """A web chat handed to Ada, who claimed and resolved it; with its customer token."""
+    from agents.models import Agent
+    from conversations.models import Conversation
+    from conversations.services import conversation_start
+    from handover.models import Handoff
+    from handover.services import conversation_resolve, handoff_claim
+    from orchestration.turns import conversation_receive_message
+
+    entry = Agent.objects.get(tenant=tenant, slug="agent-sup")
+    conversation, token = conversation_start(
+        tenant=tenant, agent=entry, channel="web", customer={"id": "kim", "name": "Kim"}
+    )
+    conversation_receive_message(conversation=conversation, text="I want a human please")
+    handoff_claim(handoff=Handoff.objects.get(conversation=conversation), user=ada)
+    conversation_resolve(conversation=conversation, user=ada)
+    return Conversation.objects.get(pk=conversation.pk), token

@@ -9,26 +9,10 @@ from django.test import Client
 from django.urls import reverse
 
 from agents.models import Agent
-from conversations.models import Conversation
 from conversations.services import conversation_start
-from handover.models import CsatRating, Handoff
-from handover.services import conversation_resolve, handoff_claim
-from orchestration.turns import conversation_receive_message
+from handover.models import CsatRating
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def resolved(tenant, team, ada):
-    """A web conversation handed to Ada, who claimed and resolved it; with its token."""
-    entry = Agent.objects.get(tenant=tenant, slug="agent-sup")
-    conversation, token = conversation_start(
-        tenant=tenant, agent=entry, channel="web", customer={"id": "kim", "name": "Kim"}
-    )
-    conversation_receive_message(conversation=conversation, text="I want a human please")
-    handoff_claim(handoff=Handoff.objects.get(conversation=conversation), user=ada)
-    conversation_resolve(conversation=conversation, user=ada)
-    return Conversation.objects.get(pk=conversation.pk), token
 
 
 def rate(client, conversation, token, score, slug="acme"):

@@ -75,7 +75,8 @@ def test_a_person_emails_the_customer_what_they_saw_and_never_a_note(
     assert tenant.name in copy.from_email
     assert copy.body.startswith("Hello Kim Lee,\n\nHere is a copy of your conversation with")
     assert "Kim Lee, " in copy.body and HUMAN_PLEASE in copy.body  # the customer's
-    assert "Ada, " in copy.body and "Hello Kim, I am on it." in copy.body  # the person's
+    assert f"Ada · {tenant.name} team, " in copy.body  # the person's, named as in the chat
+    assert "Hello Kim, I am on it." in copy.body
     assert "VIP!" not in copy.body  # a colleague's note
     assert "e-mailed a copy" not in copy.body  # nor the note of this copy
     assert notes(kims)[-1] == "Ada e-mailed a copy of this conversation to kim@example.com."
@@ -215,3 +216,82 @@ def test_a_worker_killed_mid_send_leaves_the_copy_to_be_sent_once_its_mark_expir
     before = OutboxEvent.objects.filter(payload__task=TASK_NAME).count()
     assert transcript_send(row.pk) is False  # sent: nothing, and no more looking again
     assert OutboxEvent.objects.filter(payload__task=TASK_NAME).count() == before
+
+
+# --- the web chat's customer asks for a copy ---------------------------------------------------
+
+
+def ask(conversation, token, email, *, slug="acme", address="198.51.100.20", client=None):
+    from django.test import Client
+
+    return (client or Client(REMOTE_ADDR=address)).post(
+        f"/chat/{slug}/transcript",
+        {"conversationId": str(conversation.pk), "token": token, "email": email},
+        content_type="application/json",
+    )
+
+
+def test_the_chats_customer_gets_a_copy_at_their_address(
+    resolved,
+    django_capture_on_commit_callbacks,
+):
+    conversation, token = resolved
+
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = ask(conversation, token, " kim@example.com ")
+
+    assert asked.status_code == 202, asked.content
+    assert asked.json() == {"email": "kim@example.com"}
+    (copy,) = mail.outbox
+    assert copy.to == ["kim@example.com"] and "I want a human please" in copy.body
+    (row,) = TranscriptMail.objects.all()
+    assert (row.by, row.by_name, row.sent_at is not None) == (None, "the customer", True)
+    assert notes(conversation)[-1] == (
+        "The customer asked for a copy of this conversation at kim@example.com."
+    )
+
+
+@pytest.mark.parametrize(
+    ("email", "status", "why"),
+    [
+        ("", 400, "give your e-mail address"),
+        (None, 400, "give your e-mail address"),
+        (["kim@example.com"], 400, "give your e-mail address"),
+        ("kim@", 400, "must be an e-mail address"),
+        ("kim@example.com\x00", 400, "contains a NUL character"),
+    ],
+)
+def test_a_bad_address_from_the_chat_is_refused_naming_email(resolved, email, status, why):
+    conversation, token = resolved
+
+    refused = ask(conversation, token, email)
+
+    assert refused.status_code == status, refused.content
+    assert refused.json()["error"]["fields"]["email"][0].startswith(why)
+    assert not TranscriptMail.objects.exists()
+
+
+def test_only_the_tokens_holder_of_a_web_chat_in_this_tenant(resolved, other_tenant, key_client):
+    from django.test import Client
+
+    conversation, token = resolved
+    assert ask(conversation, "not-the-token", "kim@example.com").status_code == 404
+    assert ask(conversation, token, "kim@example.com", slug=other_tenant.slug).status_code == 404
+    csrf = Client(enforce_csrf_checks=True, REMOTE_ADDR="198.51.100.21")
+    assert ask(conversation, token, "kim@example.com", client=csrf).status_code == 403
+    assert not TranscriptMail.objects.exists()
+
+
+def test_one_address_asks_for_a_few_copies_at_the_most(resolved, settings):
+    conversation, token = resolved
+    settings.CHAT_TRANSCRIPT_RATE_LIMIT = "2/hour"
+    address = "198.51.100.99"
+
+    typo = ask(conversation, token, "kim@", address=address)  # a typo is not counted
+    first = ask(conversation, token, "kim@example.com", address=address)
+    second = ask(conversation, token, "kim@example.com", address=address)
+    third = ask(conversation, token, "kim@example.com", address=address)
+
+    assert [typo.status_code, first.status_code, second.status_code] == [400, 202, 202]
+    assert third.status_code == 429 and int(third["Retry-After"]) > 0
+    assert TranscriptMail.objects.count() == 2
