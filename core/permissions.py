@@ -685,6 +685,8 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "token, once.",
         "chat-email": "The customer leaves their e-mail address for replies, with the customer "
         "token of that one conversation.",
+        "chat-transcript": "The customer asks for a copy of their conversation by e-mail, with "
+        "the customer token of that one conversation; a few an hour from one address.",
         "chat-files": "The customer sends a file in their chat, with the customer token of that "
         "one conversation.",
         "attachment": "A file of a conversation, by the signed link that the doors showing the "
