@@ -439,6 +439,10 @@ CHAT_START_TENANT_RATE_LIMIT = env_str("CHAT_START_TENANT_RATE_LIMIT", "300/min"
 CHAT_MESSAGE_RATE_LIMIT = env_str("CHAT_MESSAGE_RATE_LIMIT", "20/min")
 CHAT_MESSAGE_IP_RATE_LIMIT = env_str("CHAT_MESSAGE_IP_RATE_LIMIT", "60/min")
 INBOX_UPLOAD_RATE_LIMIT = env_str("INBOX_UPLOAD_RATE_LIMIT", "30/min")  # per signed-in person
+# how long a web chat visitor's network address stays blocked (0: for good; conversations.blocks)
+CHAT_ADDRESS_BLOCK_DAYS = env_int("CHAT_ADDRESS_BLOCK_DAYS", 30)
+if not 0 <= CHAT_ADDRESS_BLOCK_DAYS <= 3650:
+    raise ImproperlyConfigured("CHAT_ADDRESS_BLOCK_DAYS must be 0 (for good) to 3650 days")
 # copies of their conversation customers have e-mailed, per client address
 CHAT_TRANSCRIPT_RATE_LIMIT = env_str("CHAT_TRANSCRIPT_RATE_LIMIT", "5/hour")
 for _name in (

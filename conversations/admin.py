@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from agents.admin_fields import CommaListField
@@ -288,15 +289,20 @@ class CustomerBlockForm(TenantScopedForm):
 
     class Meta:
         model = CustomerBlock
-        fields = ["kind", "value", "reason"]
+        fields = ["kind", "value", "reason", "expires_at"]
         help_texts = {
             "value": "The e-mail address (any case), or the customer id your channel sends "
             "(POST /api/v1/conversations: customer.id).",
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a block made: what it blocks stays (its reason and end change)
+            self.fields.pop("kind", None)
+
     def clean(self):
         cleaned = super().clean()
-        if "value" not in self.fields:  # a block made: only its reason changes
+        if "value" not in self.fields:  # a block made: only its reason and end change
             return cleaned
         try:
             value = block_value(cleaned.get("kind"), cleaned.get("value") or "")
@@ -315,14 +321,29 @@ class CustomerBlockAdmin(TenantScopedAdmin):
     them. Deleting a row unblocks."""
 
     form = CustomerBlockForm
-    list_display = ["__str__", "reason", "blocked_by", "conversation_link", "created_at"]
+    list_display = [
+        "__str__",
+        "reason",
+        "blocked_by",
+        "conversation_link",
+        "created_at",
+        "holds",
+    ]
     list_filter = ["kind"]
     search_fields = ["value", "reason"]
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["kind", "value", "reason"]
-        return ["shown", "reason", "blocked_by", "conversation_link", "created_at"]
+            return ["kind", "value", "reason", "expires_at"]
+        return ["shown", "reason", "expires_at", "blocked_by", "conversation_link", "created_at"]
+
+    @admin.display(description="holds")
+    def holds(self, block: CustomerBlock) -> str:
+        if block.expires_at is None:
+            return "for good"
+        if block.expires_at <= timezone.now():
+            return f"ended {block.expires_at:%Y-%m-%d}"
+        return f"until {block.expires_at:%Y-%m-%d %H:%M}"
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else ["shown", "blocked_by", "conversation_link", "created_at"]

@@ -655,6 +655,7 @@ def block_json(block: CustomerBlock) -> dict:
         "blockedBy": block.blocked_by.get_username() if block.blocked_by else None,
         "conversationId": str(block.conversation_id) if block.conversation_id else None,
         "createdAt": block.created_at,
+        "expiresAt": block.expires_at,  # None: for good
     }
 
 
@@ -666,6 +667,11 @@ class BlockShape(serializers.Serializer):
     blockedBy = serializers.CharField(allow_null=True)
     conversationId = serializers.UUIDField(allow_null=True)
     createdAt = serializers.DateTimeField()
+    expiresAt = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When it ends; null: for good (a web chat visitor's address "
+        "is blocked for CHAT_ADDRESS_BLOCK_DAYS).",
+    )
 
 
 class BlockIn(serializers.Serializer):

@@ -8,7 +8,10 @@ conversation starts for them:
   and dropped);
 - as a **web chat visitor**, by their network address: the chat's start answers 403. The
   address is never stored, only a keyed hash of it (``client_hash``, with the server's secret),
-  kept on the conversation the chat opened, so that blocking that conversation blocks it.
+  kept on the conversation the chat opened, so that blocking that conversation blocks it. Such
+  a block lasts ``CHAT_ADDRESS_BLOCK_DAYS`` (30 by default; 0: for good): an address changes
+  hands, and a whole office or mobile network may share one. Blocking them again starts the
+  time again. A manager may set any block's end, or none, in the admin.
 
 The check is made where a conversation starts, never on a message: a blocked customer's open
 conversation is resolved when they are blocked, and a resolved conversation takes no message.
@@ -16,11 +19,14 @@ conversation is resolved when they are blocked, and a resolved conversation take
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from conversations.models import BlockKind, Conversation, CustomerBlock
@@ -54,7 +60,22 @@ def blocked(
         keys |= Q(kind=BlockKind.ADDRESS, value=address_hash)
     if not keys:
         return False
-    return CustomerBlock.objects.filter(keys, tenant_id=tenant_id).exists()
+    return (
+        CustomerBlock.objects.filter(keys, tenant_id=tenant_id)
+        .filter(standing(timezone.now()))
+        .exists()
+    )
+
+
+def standing(now: dt.datetime) -> Q:
+    """The blocks that hold at ``now``: for good, or not yet ended."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
+def address_block_end(now: dt.datetime) -> dt.datetime | None:
+    """When a web chat visitor's address block made now ends (None: for good)."""
+    days = settings.CHAT_ADDRESS_BLOCK_DAYS
+    return now + dt.timedelta(days=days) if days else None
 
 
 def blocks_add(conversation: Conversation, *, reason: str = "", by=None) -> list[CustomerBlock]:
@@ -70,15 +91,37 @@ def blocks_add(conversation: Conversation, *, reason: str = "", by=None) -> list
     if conversation.client_hash:
         keys.append((BlockKind.ADDRESS, conversation.client_hash))
     made = []
+    now = timezone.now()
     for kind, value in keys:
-        block, _ = CustomerBlock.objects.get_or_create(
+        ends = address_block_end(now) if kind == BlockKind.ADDRESS else None
+        block, created = CustomerBlock.objects.get_or_create(
             tenant_id=conversation.tenant_id,
             kind=kind,
             value=value,
-            defaults={"reason": reason, "conversation": conversation, "blocked_by": by},
+            defaults={
+                "reason": reason,
+                "conversation": conversation,
+                "blocked_by": by,
+                "expires_at": ends,
+            },
         )
+        if not created and _renewed(block, ends, now):
+            block.save(update_fields=["expires_at"])
         made.append(block)
     return made
+
+
+def _renewed(block: CustomerBlock, ends: dt.datetime | None, now: dt.datetime) -> bool:
+    """Blocked again: an address's time starts again, and an ended block holds again (for good,
+    or for the time a new one would have). Whether ``block`` changed."""
+    if block.expires_at is None:
+        return False  # for good already
+    if block.kind == BlockKind.ADDRESS or block.expires_at <= now:
+        later = ends if ends is None or ends > block.expires_at else block.expires_at
+        if later != block.expires_at:
+            block.expires_at = later
+            return True
+    return False
 
 
 REASON_MAX = 500
@@ -119,12 +162,15 @@ def block_made(
 ) -> tuple[CustomerBlock, bool]:
     """Block someone by hand: ``(block, created)``; the same again keeps the block there."""
     value = block_value(kind, value)
-    return CustomerBlock.objects.get_or_create(
+    block, created = CustomerBlock.objects.get_or_create(
         tenant_id=tenant_id,
         kind=kind,
         value=value,
         defaults={"reason": block_reason(reason), "blocked_by": by},
     )
+    if not created and _renewed(block, None, timezone.now()):
+        block.save(update_fields=["expires_at"])
+    return block, created
 
 
 def block_reason(reason: Any) -> str:

@@ -501,6 +501,13 @@ class CustomerBlock(TenantOwned):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Empty: for good. A web chat visitor's network address is blocked for "
+        "CHAT_ADDRESS_BLOCK_DAYS days (an address changes hands, and a whole office or mobile "
+        "network may share one); blocking them again starts that time again.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -510,7 +517,8 @@ class CustomerBlock(TenantOwned):
 
     def __str__(self) -> str:
         shown = "a web chat visitor" if self.kind == BlockKind.ADDRESS else self.value
-        return f"{self.get_kind_display()}: {shown}"
+        until = f", until {self.expires_at:%Y-%m-%d}" if self.expires_at else ""
+        return f"{self.get_kind_display()}: {shown}{until}"
 
 
 class ErasureKind(models.TextChoices):

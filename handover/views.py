@@ -196,6 +196,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
                 "tagsUrl": reverse("inbox-tags", args=[_UUID_SLOT]),
                 "customerUrl": reverse("inbox-customer", args=[_UUID_SLOT]),
                 "blockUrl": reverse("inbox-block", args=[_UUID_SLOT]),
+                "addressBlockDays": settings.CHAT_ADDRESS_BLOCK_DAYS,
                 "transcriptUrl": reverse("inbox-transcript", args=[_UUID_SLOT]),
                 "mergeUrl": reverse("inbox-merge", args=[_UUID_SLOT]),
                 "priorityUrl": reverse("inbox-priority", args=[0]),

@@ -329,6 +329,8 @@ export interface Block {
   blockedBy: string | null;
   conversationId: string | null;
   createdAt: string;
+  /** when it ends; null: for good (a web chat visitor's address: CHAT_ADDRESS_BLOCK_DAYS) */
+  expiresAt: string | null;
 }
 
 export type WebhookEventType =

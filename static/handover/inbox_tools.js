@@ -745,7 +745,7 @@
     const reason = h("input", { id: "block-reason", type: "text", maxlength: "500", autocomplete: "off", placeholder: "Spam, abuse…" });
     const { form, problem } = headerForm(button,
       { class: "block-form", "aria-label": `Block ${conversation.customer}` },
-      [h("p", {}, `Block ${conversation.customer}? No new conversation starts for them (by their e-mail address, their customer id or, on the web chat, their network address), and this one is resolved. A manager can unblock them in the admin.`),
+      [h("p", {}, `Block ${conversation.customer}? No new conversation starts for them (by their e-mail address, their customer id or, on the web chat, their network address${cfg.addressBlockDays ? ` for ${cfg.addressBlockDays} days` : ""}), and this one is resolved. A manager can unblock them in the admin.`),
         h("label", { for: "block-reason" }, "Why (for your colleagues)"), reason],
       h("button", { type: "submit", class: "danger" }, "Block"));
     form.addEventListener("submit", async (event) => {

@@ -57,7 +57,10 @@ def test_an_agent_blocks_a_web_visitor_and_their_address_starts_no_chat(
     assert blocked.status_code == 200, blocked.content
     assert blocked.json() == {
         "state": "resolved",
-        "blocked": ["Web chat visitor (their network address, hashed): a web chat visitor"],
+        "blocked": [
+            "Web chat visitor (their network address, hashed): a web chat visitor, until "
+            f"{CustomerBlock.objects.get().expires_at:%Y-%m-%d}"
+        ],
     }
     conversation.refresh_from_db()
     assert conversation.state == "resolved"
@@ -182,6 +185,87 @@ def test_blocking_twice_or_a_resolved_conversation_is_fine(team, tenant, ada):
 
     assert again.status_code == 200 and again.json()["state"] == "resolved"
     assert CustomerBlock.objects.count() == 1
+
+
+def test_a_visitors_address_is_blocked_for_a_while_and_again_for_as_long(
+    team, tenant, ada, settings
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    settings.CHAT_ADDRESS_BLOCK_DAYS = 30
+    conversation_id = chat_start().json()["conversationId"]
+    before = timezone.now()
+
+    blocked = block(ada, conversation_id)
+
+    (row,) = CustomerBlock.objects.all()
+    assert row.kind == "address"
+    assert (
+        before + dt.timedelta(days=30) <= row.expires_at <= timezone.now() + dt.timedelta(days=30)
+    )
+    assert blocked.json()["blocked"] == [
+        f"Web chat visitor (their network address, hashed): a web chat visitor, until "
+        f"{row.expires_at:%Y-%m-%d}"
+    ]
+    assert chat_start().status_code == 403
+
+    # the time passes: the address starts chats again (an office behind one address)
+    CustomerBlock.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    again = chat_start()
+    assert again.status_code == 201
+
+    # the same visitor is blocked again: the time starts again
+    block(ada, again.json()["conversationId"])
+    row.refresh_from_db()
+    assert row.expires_at > timezone.now() + dt.timedelta(days=29)
+    assert chat_start().status_code == 403
+    assert CustomerBlock.objects.count() == 1
+
+
+def test_with_no_days_a_visitors_address_is_blocked_for_good(team, tenant, ada, settings):
+    settings.CHAT_ADDRESS_BLOCK_DAYS = 0
+
+    block(ada, chat_start().json()["conversationId"])
+
+    assert CustomerBlock.objects.get().expires_at is None
+    assert chat_start().status_code == 403
+
+
+def test_a_manager_ends_a_block_in_the_admin_and_a_new_one_by_hand_holds_for_good(
+    team, tenant, manager, ada, key_client
+):
+    client = login(manager)
+    block(ada, chat_start().json()["conversationId"])
+    address = CustomerBlock.objects.get()
+    listed = client.get("/admin/conversations/customerblock/").content.decode()
+    assert f"until {address.expires_at:%Y-%m-%d}" in listed
+
+    ended = client.post(
+        f"/admin/conversations/customerblock/{address.pk}/change/",
+        {"reason": "", "expires_at_0": "2020-01-01", "expires_at_1": "00:00:00"},
+    )
+    assert ended.status_code == 302, ended.context_data["adminform"].form.errors
+    assert chat_start().status_code == 201  # ended: they may chat again
+    assert "ended 2020-01-01" in client.get("/admin/conversations/customerblock/").content.decode()
+    bad = client.post(
+        f"/admin/conversations/customerblock/{address.pk}/change/",
+        {"reason": "", "expires_at_0": "10000-01-01", "expires_at_1": "00:00:00"},
+    )
+    assert bad.status_code == 200 and "Enter a valid date" in bad.content.decode()
+
+    # an e-mail address a manager blocked until a date, that date gone: blocked by hand again
+    # (the API), it holds for good
+    CustomerBlock.objects.create(
+        tenant=tenant, kind="email", value="spam@example.com", expires_at="2020-01-01T00:00Z"
+    )
+    again = key_client.post(
+        "/api/v1/blocks", {"kind": "email", "value": "spam@example.com"}, format="json"
+    )
+    assert again.status_code == 200 and again.json()["expiresAt"] is None
+    listed = key_client.get("/api/v1/blocks").json()
+    assert {b["kind"]: b["expiresAt"] is None for b in listed} == {"email": True, "address": False}
 
 
 def test_a_manager_blocks_an_address_by_hand_and_unblocks(tenant, manager, channel, captured):  # noqa: F811

@@ -343,6 +343,7 @@ class Block(TypedDict):
     blockedBy: str | None
     conversationId: str | None  # where they were blocked from
     createdAt: str
+    expiresAt: str | None  # when it ends; None: for good
 
 
 class WebhookEndpoint(TypedDict):
