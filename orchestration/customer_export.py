@@ -7,8 +7,9 @@ export is every conversation of theirs in the tenant, oldest first: the customer
 each conversation holds them, every message as the API shows it (ours, theirs, the system's,
 and the team's private notes about them, which are data about them too; the signals the
 detectors read, which are profiling), each file with its signed link, the approvals asked in it
-(the action, its parameters, what became of it) and their rating with the words they added. At most
-``EXPORT_MAX_CONVERSATIONS`` conversations (``truncated`` says there were more). Four queries
+(the action, its parameters, what became of it), their rating with the words they added, and
+the copies of it sent by e-mail (``handover.transcripts``: where, when). At most
+``EXPORT_MAX_CONVERSATIONS`` conversations (``truncated`` says there were more). Five queries
 whatever the number of conversations."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.utils import timezone
 from approvals.models import ApprovalRequest
 from conversations.messages import message_json
 from conversations.models import Conversation, Message
-from handover.models import CsatRating
+from handover.models import CsatRating, TranscriptMail
 from orchestration.erasure import customer_named
 
 EXPORT_MAX_CONVERSATIONS = 500
@@ -63,6 +64,20 @@ def customer_export(*, tenant_id: int, kind: Any, value: Any) -> dict[str, Any]:
             tenant_id=tenant_id, conversation_id__in=ids
         ).values_list("conversation_id", "score", "comment")
     }
+    copies: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for row in (
+        TranscriptMail.objects.filter(tenant_id=tenant_id, conversation_id__in=ids)
+        .order_by("created_at", "pk")
+        .values("conversation_id", "to", "by_name", "created_at", "sent_at")
+    ):
+        copies[row["conversation_id"]].append(
+            {
+                "to": row["to"],
+                "askedBy": row["by_name"],
+                "createdAt": row["created_at"],
+                "sentAt": row["sent_at"],
+            }
+        )
     return {
         "exportedAt": timezone.now(),
         "named": {"kind": kind, "value": kept},
@@ -83,6 +98,7 @@ def customer_export(*, tenant_id: int, kind: Any, value: Any) -> dict[str, Any]:
                 "messages": messages.get(c.pk, []),
                 "approvals": approvals.get(c.pk, []),
                 "rating": ratings.get(c.pk),
+                "copies": copies.get(c.pk, []),
             }
             for c in conversations
         ],

@@ -373,7 +373,7 @@ export interface CustomerData {
   named: { kind: string; value: string };
   /** more conversations than one export holds (500) */
   truncated: boolean;
-  conversations: Array<{ id: string; channel: string; state: string; createdAt: string; resolvedAt: string | null; customer: { id: string; name: string; email: string; attributes: Record<string, Json> }; messages: Message[]; approvals: Array<{ action: string; params: Record<string, Json>; status: string; createdAt: string; decidedAt: string | null }>; rating: { score: number; comment: string } | null }>;
+  conversations: Array<{ id: string; channel: string; state: string; createdAt: string; resolvedAt: string | null; customer: { id: string; name: string; email: string; attributes: Record<string, Json> }; messages: Message[]; approvals: Array<{ action: string; params: Record<string, Json>; status: string; createdAt: string; decidedAt: string | null }>; rating: { score: number; comment: string } | null; copies: Array<{ to: string; askedBy: string; createdAt: string; sentAt: string | null }> }>;
 }
 
 export interface Erasure {

@@ -355,7 +355,7 @@ def test_a_managers_conversation_page_leads_to_the_erasure_of_its_customer(
 def test_the_export_holds_every_conversation_of_theirs_with_messages_notes_approvals_rating(
     key_client, team, tenant, globex, online, ada, django_assert_num_queries
 ):
-    from handover.models import CsatRating
+    from handover.models import CsatRating, TranscriptMail
     from handover.services import note_post
     from orchestration.customer_export import customer_export
 
@@ -373,9 +373,12 @@ def test_the_export_holds_every_conversation_of_theirs_with_messages_notes_appro
         expires_at=timezone.now() + dt.timedelta(hours=1),
     )
     CsatRating.objects.create(tenant=tenant, conversation=first, score=4)
+    TranscriptMail.objects.create(
+        tenant=tenant, conversation=first, to="kim@example.com", by=ada, by_name="Ada"
+    )
     opened(key_client, "c-lee")
 
-    with django_assert_num_queries(4):  # whatever the number of conversations
+    with django_assert_num_queries(5):  # whatever the number of conversations
         exported = customer_export(tenant_id=tenant.pk, kind="customer", value="c-kim")
 
     assert [c["id"] for c in exported["conversations"]] == [
@@ -395,6 +398,15 @@ def test_the_export_holds_every_conversation_of_theirs_with_messages_notes_appro
         }
     ]
     assert (one["rating"], two["rating"]) == ({"score": 4, "comment": ""}, None)
+    assert one["copies"] == [
+        {
+            "to": "kim@example.com",
+            "askedBy": "Ada",
+            "createdAt": one["copies"][0]["createdAt"],
+            "sentAt": None,
+        }
+    ]
+    assert two["copies"] == []
     assert "Kim prefers e-mail." in [m["text"] for m in two["messages"] if m["role"] == "note"]
     assert exported["truncated"] is False
 

@@ -376,7 +376,7 @@ class CustomerData(TypedDict):
     exportedAt: str
     named: dict[str, str]  # {kind, value}: how the customer was named
     truncated: bool  # more conversations than one export holds (500)
-    conversations: list[dict[str, Any]]  # each: customer, messages, approvals, rating
+    conversations: list[dict[str, Any]]  # each: customer, messages, approvals, rating, copies
 
 
 class Erasure(TypedDict):
