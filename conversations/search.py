@@ -142,13 +142,26 @@ def customer_conversations(
     """The same customer's other conversations with the tenant, newest first (``base``: already
     narrowed to what the person reaches): the same customer id, or the same e-mail address in
     any case (Kim's e-mail and the chat where she left that address)."""
+    return list(
+        _same_customer(conversation, base)
+        .select_related("assignee")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def customer_conversations_count(
+    conversation: Conversation, *, base: QuerySet | None = None
+) -> int:
+    """How many ``customer_conversations`` there are, past any limit."""
+    return _same_customer(conversation, base).count()
+
+
+def _same_customer(conversation: Conversation, base: QuerySet | None) -> QuerySet:
     same = Q(customer_ref=conversation.customer_ref)
     if conversation.customer_email.strip():
         same |= Q(customer_email__iexact=conversation.customer_email.strip())
-    return list(
+    return (
         (base if base is not None else Conversation.objects.all())
         .filter(same, tenant_id=conversation.tenant_id)
         .exclude(pk=conversation.pk)
-        .select_related("assignee")
-        .order_by("-created_at")[:limit]
     )

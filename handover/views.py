@@ -55,7 +55,13 @@ from conversations.models import (
     MessageRole,
     State,
 )
-from conversations.search import BadFilter, Filters, conversations_found, customer_conversations
+from conversations.search import (
+    BadFilter,
+    Filters,
+    conversations_found,
+    customer_conversations,
+    customer_conversations_count,
+)
 from conversations.search import filters_from as search_filters
 from conversations.services import (
     UNCHANGED,
@@ -277,6 +283,13 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
             if data["pack"]["brief"]:
                 done = [item["text"] for item in actions_done(activity)]
                 data["pack"]["brief"] = {**data["pack"]["brief"], "done": done}
+    reachable = narrow_conversations(Conversation.objects.all(), request.reach)
+    past = customer_conversations(conversation, base=reachable, limit=CUSTOMER_PANEL_MAX + 1)
+    past_count = (
+        len(past)
+        if len(past) <= CUSTOMER_PANEL_MAX
+        else customer_conversations_count(conversation, base=reachable)
+    )
     return JsonResponse(
         {
             "conversation": {
@@ -321,14 +334,25 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                     "assignee": c.assignee.get_username() if c.assignee_id else None,
                     "url": reverse("inbox-conversation-page", args=[c.pk]),
                 }
-                for c in customer_conversations(
-                    conversation,
-                    base=narrow_conversations(Conversation.objects.all(), request.reach),
-                    limit=10,
-                )
+                for c in past[:CUSTOMER_PANEL_MAX]
             ],
+            # past the latest ones listed: how many, and the history's search for them
+            "customerHistoryCount": past_count,
+            "customerHistoryUrl": _history_of(conversation)
+            if past_count > CUSTOMER_PANEL_MAX
+            else None,
         }
     )
+
+
+CUSTOMER_PANEL_MAX = 10  # the customer's other conversations the inbox's panel lists
+
+
+def _history_of(conversation: Conversation) -> str:
+    """The history searched for the conversation's customer: by their e-mail address when they
+    gave one (it finds their mails and their chats), else by their customer id."""
+    who = conversation.customer_email.strip() or conversation.customer_ref
+    return f"{reverse('inbox-history')}?{urlencode({'customer': who})}"
 
 
 def _json_error(status: int, code: str, message: str, fields=None) -> JsonResponse:

@@ -65,18 +65,13 @@ def customer_export(*, tenant_id: int, kind: Any, value: Any) -> dict[str, Any]:
         ).values_list("conversation_id", "score", "comment")
     }
     copies: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for row in (
+    for conversation_id, to, by_name, created_at, sent_at in (
         TranscriptMail.objects.filter(tenant_id=tenant_id, conversation_id__in=ids)
         .order_by("created_at", "pk")
-        .values("conversation_id", "to", "by_name", "created_at", "sent_at")
+        .values_list("conversation_id", "to", "by_name", "created_at", "sent_at")
     ):
-        copies[row["conversation_id"]].append(
-            {
-                "to": row["to"],
-                "askedBy": row["by_name"],
-                "createdAt": row["created_at"],
-                "sentAt": row["sent_at"],
-            }
+        copies[conversation_id].append(
+            {"to": to, "askedBy": by_name, "createdAt": created_at, "sentAt": sent_at}
         )
     return {
         "exportedAt": timezone.now(),

@@ -93,16 +93,18 @@
     const head = pane.querySelector(".conv-head");
     if (!head || !detail.viewUrl) return;
     const past = detail.customerHistory || [];
+    const count = detail.customerHistoryCount || past.length;
     // opened, it stays open when the conversation is read again (a merge, a new message)
     const open = tools.historyOpen === detail.conversation.id;
     const panel = h("details", { class: "customer-history", id: "customer-history", open: open ? "" : null },
-      h("summary", {}, past.length ? `${past.length} other conversation${past.length === 1 ? "" : "s"} with this customer` : "No other conversation with this customer"),
+      h("summary", {}, count ? `${count} other conversation${count === 1 ? "" : "s"} with this customer` : "No other conversation with this customer"),
       h("ul", {}, past.map((c) => {
         const item = h("li", {},
           h("a", { href: c.url }, `${new Date(c.createdAt).toLocaleDateString()} · ${c.channel === "email" ? "e-mail" : "chat"} · ${c.state.replace("_", " ")}${c.assignee ? ` · ${c.assignee}` : ""}`));
         if (c.state !== "resolved" && detail.conversation.state !== "resolved") item.append(" ", mergeButton(detail.conversation, c, item));
         return item;
-      })),
+      }), detail.customerHistoryUrl ? h("li", { class: "more" },
+        `The latest ${past.length} are listed. `, h("a", { href: detail.customerHistoryUrl }, `Find all ${count} in the history`)) : null),
       h("a", { href: detail.viewUrl, class: "view-link" }, "Read-only page of this conversation"));
     panel.addEventListener("toggle", () => { tools.historyOpen = panel.open ? detail.conversation.id : null; });
     head.after(panel);

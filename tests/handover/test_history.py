@@ -150,6 +150,38 @@ def test_the_conversation_read_only_with_notes_and_the_customers_other_conversat
     assert f"/inbox/conversations/{first.pk}/view" in html
 
 
+def test_the_inbox_counts_all_the_customers_conversations_and_links_the_history_to_them(
+    key_client, team, online, ada, tenant
+):
+    from django.urls import reverse
+
+    from conversations.services import conversation_start
+
+    this = opened(key_client, "c-12", "I want to speak to a human please", name="Kim")
+    assert (
+        as_person(ada)
+        .get(reverse("inbox-conversation", args=[this.pk]))
+        .json()["customerHistoryUrl"]
+        is None
+    )  # none before
+    for _ in range(12):  # Kim's twelve chats before, handed to people like this one
+        before, _token = conversation_start(
+            tenant=tenant, agent=this.current_agent, channel="web", customer={"id": "c-12"}
+        )
+        Handoff.objects.create(
+            tenant=tenant, conversation=before, mode="cold", status="resolved", reason="x"
+        )
+
+    detail = as_person(ada).get(reverse("inbox-conversation", args=[this.pk])).json()
+
+    assert len(detail["customerHistory"]) == 10  # the latest ten listed
+    assert detail["customerHistoryCount"] == 12
+    url = detail["customerHistoryUrl"]
+    assert url == "/inbox/history/?customer=c-12"
+    listed = found(as_person(ada), customer=url.split("customer=")[1])
+    assert len(listed) == 13  # the twelve and this one
+
+
 def test_managers_see_who_holds_what_and_agents_do_not(key_client, team, online, ada, bob, tenant):
     boss = make_person(tenant=tenant, roles=["manager"], username="boss")
     held = opened(key_client, "c-1", "I want to speak to a human please", name="Kim")
