@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from agents.models import Agent, RiskCategory, Workflow
 from conversations import decisions
 from conversations.attachments import attachment_send
-from conversations.blocks import block_made
+from conversations.blocks import KEEP, block_made
 from conversations.messages import message_json
 from conversations.models import (
     INTERNAL_ROLES,
@@ -678,6 +678,12 @@ class BlockIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[BlockKind.EMAIL, BlockKind.CUSTOMER])
     value = serializers.CharField(help_text="The e-mail address (any case), or the customer id.")
     reason = serializers.CharField(required=False, allow_blank=True)
+    expiresAt = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the block ends (in the future; a date alone: its midnight, UTC); null "
+        "or left out: for good. Given for a block that exists, it becomes that block's end.",
+    )
 
 
 class BlockListView(APIView):
@@ -704,6 +710,7 @@ class BlockListView(APIView):
             value=data.get("value"),
             reason=data.get("reason", ""),
             by=request_principal(request).user,
+            until=data.get("expiresAt", KEEP),
         )
         return Response(block_json(block), status=201 if created else 200)
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from conversations.models import BlockKind, Conversation, CustomerBlock
+from core.dates import DateRefused, parse_moment
 from core.errors import Forbidden, Invalid
 from core.json_input import text_problem
 
@@ -157,20 +158,47 @@ def block_value(kind: Any, value: Any) -> str:
     return value
 
 
+KEEP = object()  # block_made's ``until`` when none is given
+
+
 def block_made(
-    tenant_id: int, *, kind: Any, value: Any, reason: Any = "", by=None
+    tenant_id: int, *, kind: Any, value: Any, reason: Any = "", by=None, until: Any = KEEP
 ) -> tuple[CustomerBlock, bool]:
-    """Block someone by hand: ``(block, created)``; the same again keeps the block there."""
+    """Block someone by hand: ``(block, created)``; the same again keeps the block there.
+    ``until``: when it ends (an ISO 8601 date-time or date, in the future; None: for good);
+    given, it is the block's end, new or kept; not given, a new block is for good and a kept
+    one that had ended holds again for good. Invalid naming ``expiresAt``."""
     value = block_value(kind, value)
+    now = timezone.now()
+    ends = block_until(until, now) if until is not KEEP else None
     block, created = CustomerBlock.objects.get_or_create(
         tenant_id=tenant_id,
         kind=kind,
         value=value,
-        defaults={"reason": block_reason(reason), "blocked_by": by},
+        defaults={"reason": block_reason(reason), "blocked_by": by, "expires_at": ends},
     )
-    if not created and _renewed(block, None, timezone.now()):
+    if not created and until is not KEEP and block.expires_at != ends:
+        block.expires_at = ends
+        block.save(update_fields=["expires_at"])
+    elif not created and until is KEEP and _renewed(block, None, now):
         block.save(update_fields=["expires_at"])
     return block, created
+
+
+def block_until(value: Any, now: dt.datetime) -> dt.datetime | None:
+    """A block's end as a client writes it: None (for good), or an ISO 8601 date-time or date
+    in the future (a date alone: its midnight, UTC). Invalid naming ``expiresAt``."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or text_problem(value):
+        raise Invalid(fields={"expiresAt": "must be an ISO 8601 date-time, or null for good"})
+    try:
+        ends = parse_moment(value, dt.UTC)
+    except DateRefused as exc:
+        raise Invalid(fields={"expiresAt": str(exc)}) from None
+    if ends <= now:
+        raise Invalid(fields={"expiresAt": "must be in the future (delete the block to unblock)"})
+    return ends
 
 
 def block_reason(reason: Any) -> str:

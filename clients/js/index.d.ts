@@ -605,7 +605,7 @@ export class Client {
   };
   blocks: {
     list(): Promise<Block[]>;
-    create(block: { kind: 'email' | 'customer'; value: string; reason?: string }): Promise<Block>;
+    create(block: { kind: 'email' | 'customer'; value: string; reason?: string; expiresAt?: string | Date | null }): Promise<Block>;
     delete(blockId: number): Promise<void>;
   };
   webhooks: {

@@ -461,8 +461,13 @@ class Mentions extends Resource {
 /** Who the team blocked (spam, abuse): no new conversation starts for them. */
 class Blocks extends Resource {
   list() { return this._call('v1_blocks_list'); }
-  /** Block an e-mail address (`kind: 'email'`) or a customer id (`'customer'`). */
-  create({ kind, value, reason }) { return this._call('v1_blocks_create', { body: { kind, value, reason } }); }
+  /** Block an e-mail address (`kind: 'email'`) or a customer id (`'customer'`), for good or
+   * until `expiresAt` (an ISO 8601 date-time or a Date; null: for good). */
+  create({ kind, value, reason, expiresAt }) {
+    const body = { kind, value, reason };
+    if (expiresAt !== undefined) body.expiresAt = expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt;
+    return this._call('v1_blocks_create', { body });
+  }
   /** Unblock. */
   delete(blockId) { return this._call('v1_blocks_destroy', { path: { block_id: blockId } }); }
 }

@@ -485,6 +485,15 @@ def test_an_integration_blocks_a_spammer_and_unblocks_them(docs_tenant, server_u
     assert [b["id"] for b in listed] == [block["id"]]
     assert list(refused.value.fields) == ["value"]
     assert client.blocks.list() == []
+    # a spam filter's block for a week, then for good
+    week = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=7)
+    for_a_week = client.blocks.create(kind="email", value="spam@example.com", expires_at=week)
+    assert dt.datetime.fromisoformat(for_a_week["expiresAt"]) == week
+    for_good = client.blocks.create(kind="email", value="spam@example.com", expires_at=None)
+    assert (for_good["id"], for_good["expiresAt"]) == (for_a_week["id"], None)
+    with pytest.raises(ValidationError) as past:
+        client.blocks.create(kind="email", value="spam@example.com", expires_at="2020-01-01")
+    assert list(past.value.fields) == ["expiresAt"]
 
 
 def test_a_human_agent_reads_the_notes_that_named_them(docs_tenant, server_url):

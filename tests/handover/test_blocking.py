@@ -392,3 +392,47 @@ def test_a_visitor_whose_address_the_server_cannot_tell_is_not_blocked_by_it(tea
         "/chat/acme/start", {"text": "hello"}, content_type="application/json", headers=OURS
     )
     assert again.status_code == 201
+
+
+def test_an_integration_blocks_until_a_moment_and_changes_its_end(team, tenant, key_client):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    soon = (timezone.now() + dt.timedelta(days=7)).replace(microsecond=0)
+    made = key_client.post(
+        "/api/v1/blocks",
+        {"kind": "email", "value": "spam@example.com", "expiresAt": soon.isoformat()},
+        format="json",
+    )
+    assert made.status_code == 201, made.json()
+    assert CustomerBlock.objects.get().expires_at == soon
+    assert made.json()["expiresAt"].startswith(soon.strftime("%Y-%m-%dT%H:%M"))
+
+    kept = key_client.post(  # again, without an end: it keeps the one it has
+        "/api/v1/blocks", {"kind": "email", "value": "spam@example.com"}, format="json"
+    )
+    assert kept.status_code == 200 and CustomerBlock.objects.get().expires_at == soon
+    for_good = key_client.post(
+        "/api/v1/blocks",
+        {"kind": "email", "value": "spam@example.com", "expiresAt": None},
+        format="json",
+    )
+    assert for_good.status_code == 200 and for_good.json()["expiresAt"] is None
+    assert CustomerBlock.objects.get().expires_at is None
+
+
+@pytest.mark.parametrize(
+    "expires_at",
+    ["2020-01-01T00:00:00Z", "tomorrow", "9999-12-31", "2026-02-30", 12, ["2030-01-01"], "\x00"],
+)
+def test_a_bad_end_is_refused_naming_it_and_blocks_nothing(team, key_client, expires_at):
+    refused = key_client.post(
+        "/api/v1/blocks",
+        {"kind": "email", "value": "spam@example.com", "expiresAt": expires_at},
+        format="json",
+    )
+
+    assert refused.status_code == 400, refused.content
+    assert list(refused.json()["error"]["fields"]) == ["expiresAt"]
+    assert not CustomerBlock.objects.exists()

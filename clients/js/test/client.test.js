@@ -358,6 +358,12 @@ test('an integration blocks a spammer, is refused a bad address, and unblocks', 
   });
   await client().blocks.delete(made.id);
   assert.ok(!(await client().blocks.list()).some((b) => b.id === made.id));
+  const week = new Date(Math.floor(Date.now() / 1000) * 1000 + 7 * 24 * 3600 * 1000);
+  const forAWeek = await client().blocks.create({ kind: 'email', value: 'js-spam@example.com', expiresAt: week });
+  assert.equal(new Date(forAWeek.expiresAt).getTime(), week.getTime());
+  const forGood = await client().blocks.create({ kind: 'email', value: 'js-spam@example.com', expiresAt: null });
+  assert.deepEqual([forGood.id, forGood.expiresAt], [forAWeek.id, null]);
+  await client().blocks.delete(forGood.id);
 });
 
 test('a human agent reads the notes that named them', agentToken, async () => {

@@ -26,6 +26,7 @@ from .client import (
     KEEP,
     _group_body,
     _instantiate_body,
+    _moment,
     _publish_body,
 )
 from .errors import TransportError
@@ -642,9 +643,14 @@ class AsyncBlocks(_AsyncResource):
     async def list(self) -> builtins.list[Block]:
         return await self._call(Call("v1_blocks_list"))
 
-    async def create(self, *, kind: str, value: str, reason: str = "") -> Block:
-        """Block an e-mail address (``kind="email"``) or a customer id (``"customer"``)."""
-        body = {"kind": kind, "value": value, "reason": reason}
+    async def create(
+        self, *, kind: str, value: str, reason: str = "", expires_at: Any = KEEP
+    ) -> Block:
+        """Block an e-mail address (``kind="email"``) or a customer id (``"customer"``), for
+        good or until ``expires_at`` (an ISO 8601 date-time or a datetime; None: for good)."""
+        body: dict[str, Any] = {"kind": kind, "value": value, "reason": reason}
+        if expires_at is not KEEP:
+            body["expiresAt"] = _moment(expires_at)
         return await self._call(Call("v1_blocks_create", body=body))
 
     async def delete(self, block_id: int) -> None:

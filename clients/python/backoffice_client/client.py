@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
@@ -53,6 +54,23 @@ from .types import (
     Workflow,
     WorkflowInput,
 )
+
+
+class _Keep:
+    """An argument not given: the field keeps what it had (where None means something)."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+
+
+def _moment(value: Any) -> Any:
+    """A date-time as the API takes it: a datetime or a date as ISO 8601, text and None as
+    they are."""
+    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
+
 
 APPROVALS_PAGE = 50
 APPROVALS_PAGE_MAX = 200
@@ -642,24 +660,17 @@ class Blocks(_Resource):
     def list(self) -> builtins.list[Block]:
         return self._call(Call("v1_blocks_list"))
 
-    def create(self, *, kind: str, value: str, reason: str = "") -> Block:
-        """Block an e-mail address (``kind="email"``) or a customer id (``"customer"``)."""
-        body = {"kind": kind, "value": value, "reason": reason}
+    def create(self, *, kind: str, value: str, reason: str = "", expires_at: Any = KEEP) -> Block:
+        """Block an e-mail address (``kind="email"``) or a customer id (``"customer"``), for
+        good or until ``expires_at`` (an ISO 8601 date-time or a datetime; None: for good)."""
+        body: dict[str, Any] = {"kind": kind, "value": value, "reason": reason}
+        if expires_at is not KEEP:
+            body["expiresAt"] = _moment(expires_at)
         return self._call(Call("v1_blocks_create", body=body))
 
     def delete(self, block_id: int) -> None:
         """Unblock."""
         self._call(Call("v1_blocks_destroy", {"block_id": block_id}))
-
-
-class _Keep:
-    """An argument not given: the field keeps what it had (where None means something)."""
-
-    def __repr__(self) -> str:
-        return "KEEP"
-
-
-KEEP: Any = _Keep()
 
 
 def _group_body(
