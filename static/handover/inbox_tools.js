@@ -104,7 +104,7 @@
         if (c.state !== "resolved" && detail.conversation.state !== "resolved") item.append(" ", mergeButton(detail.conversation, c, item));
         return item;
       }), detail.customerHistoryUrl ? h("li", { class: "more" },
-        `The latest ${past.length} are listed. `, h("a", { href: detail.customerHistoryUrl }, `Find all ${count} in the history`)) : null),
+        `The latest ${past.length} are listed. `, h("a", { href: detail.customerHistoryUrl }, "Find them all in the history")) : null),
       h("a", { href: detail.viewUrl, class: "view-link" }, "Read-only page of this conversation"));
     panel.addEventListener("toggle", () => { tools.historyOpen = panel.open ? detail.conversation.id : null; });
     head.after(panel);
