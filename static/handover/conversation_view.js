@@ -22,7 +22,9 @@
       const error = body.error || {};
       const fields = error.fields || {};
       const [field] = Object.keys(fields);
-      throw new Error(field ? `${field}: ${fields[field][0]}` : error.message || `HTTP ${response.status}`);
+      const problem = new Error(field ? `${field}: ${fields[field][0]}` : error.message || `HTTP ${response.status}`);
+      problem.fields = fields;
+      throw problem;
     }
     return body;
   }
@@ -61,6 +63,31 @@
   email.disabled = byEmail; // an e-mail conversation's replies go to this address
   wire(document.getElementById("view-edit"), document.getElementById("view-edit-form"), name, () =>
     post(panel.dataset.customerUrl, byEmail ? { name: name.value } : { name: name.value, email: email.value }));
+  // what is known of the customer (attributes_form.js builds the form)
+  const known = document.getElementById("view-attributes");
+  const knownButton = document.getElementById("view-attributes-edit");
+  knownButton.setAttribute("aria-expanded", "false");
+  knownButton.addEventListener("click", () => {
+    const opening = known.hidden;
+    for (const other of panel.querySelectorAll(".view-form")) other.hidden = true;
+    known.replaceChildren();
+    known.hidden = !opening;
+    knownButton.setAttribute("aria-expanded", String(opening));
+    if (!opening) return;
+    known.append(window.attributesForm({
+      customer: document.querySelector("h1").textContent,
+      attributes: JSON.parse(document.getElementById("view-attributes-data").textContent),
+      save: (change) => post(panel.dataset.customerUrl, change),
+      close: (saved) => {
+        if (saved) { window.location.reload(); return; }
+        known.hidden = true;
+        knownButton.setAttribute("aria-expanded", "false");
+        knownButton.focus();
+      },
+    }));
+    const first = known.querySelector("input");
+    if (first) first.focus();
+  });
   const copyTo = document.getElementById("view-transcript-to");
   copyTo.value = panel.dataset.email || "";
   wire(document.getElementById("view-send-copy"), document.getElementById("view-transcript-form"), copyTo, () =>

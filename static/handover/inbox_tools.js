@@ -648,68 +648,18 @@
     button.focus();
   }
 
-  const KIND_HINT = { number: "a number", boolean: "true or false", json: "JSON" };
-
   function attributesForm(conversation, section, button) {
-    const rows = h("div", { class: "attribute-rows" });
-    const removed = new Set();
-    for (const attribute of conversation.attributes || []) {
-      const value = h("input", {
-        type: "text", class: "attribute-value-input", maxlength: "2000", autocomplete: "off",
-        "aria-label": attribute.name, "data-name": attribute.name,
-        title: KIND_HINT[attribute.kind] ? `Written as ${KIND_HINT[attribute.kind]}` : null,
-      });
-      value.value = attribute.text;
-      value.dataset.was = attribute.text;
-      const row = h("div", { class: "attribute-row" },
-        h("label", { class: "attribute-name" }, attribute.name), value,
-        h("button", {
-          type: "button", class: "ghost attribute-remove", "aria-label": `Take ${attribute.name} off`,
-          onclick: () => { removed.add(attribute.name); row.remove(); },
-        }, "×"));
-      rows.append(row);
-    }
-    const newName = h("input", { type: "text", class: "attribute-new-name", maxlength: "64", autocomplete: "off", placeholder: "name", "aria-label": "New detail's name" });
-    const newValue = h("input", { type: "text", class: "attribute-new-value", maxlength: "2000", autocomplete: "off", placeholder: "value", "aria-label": "New detail's value" });
-    const problem = h("p", { class: "form-error", role: "alert", hidden: true });
-    const form = h("form", { class: "attributes-form", "aria-label": `What we know of ${conversation.customer}`, novalidate: true },
-      rows,
-      h("div", { class: "attribute-row attribute-new" }, newName, newValue, h("span", { class: "attribute-remove-slot" })),
-      h("div", { class: "customer-form-buttons" },
-        h("button", { type: "submit", class: "primary" }, "Save"),
-        h("button", { type: "button", class: "ghost", onclick: () => closeAttributes(section, button) }, "Cancel")),
-      problem);
-    form.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") { event.preventDefault(); closeAttributes(section, button); }
-    });
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      problem.hidden = true;
-      const change = {};
-      for (const name of removed) change[name] = null;
-      for (const input of rows.querySelectorAll(".attribute-value-input")) {
-        if (input.value !== input.dataset.was) change[input.dataset.name] = input.value;
-      }
-      const name = newName.value.trim();
-      if (name) change[name] = newValue.value;
-      else if (newValue.value) { say(problem, "Give the new detail a name."); newName.focus(); return; }
-      if (!Object.keys(change).length) { closeAttributes(section, button); return; }
-      try {
-        await postJSON(urlFor(cfg.customerUrl, conversation.id), { attributes: change });
+    return window.attributesForm({
+      customer: conversation.customer,
+      attributes: conversation.attributes,
+      save: (change) => postJSON(urlFor(cfg.customerUrl, conversation.id), change),
+      close: (saved) => {
+        if (!saved) { closeAttributes(section, button); return; }
         app().toast("Saved what we know of the customer.", "success");
         app().reload(conversation.id);
-      } catch (error) {
-        const [field, reasons] = Object.entries(error.fields || {})[0] || [];
-        const named = field ? field.replace(/^(customer\.)?attributes\.?/, "") : "";
-        say(problem, field ? `${named || "Details"}: ${reasons[0]}.` : error.message);
-        const input = named && rows.querySelector(`[data-name="${CSS.escape(named)}"]`);
-        (input || (named === name ? newValue : newName)).focus();
-      }
+      },
     });
-    return form;
   }
-
-  function say(line, text) { line.textContent = text; line.hidden = false; }
 
   // E-mail a copy of the conversation (handover/transcripts.py): what the customer saw, never a
   // note; to the customer's address unless the person gives another.

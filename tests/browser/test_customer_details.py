@@ -105,6 +105,25 @@ def test_a_manager_sets_the_details_priority_and_blocks_from_the_read_only_page(
     expect(page.locator("h1")).to_have_text("Kim Lee")
 
     expect(page.locator("#view-transcript-to")).to_have_value("kim@example.com")
+    # what is known of Kim, from the read-only page too; a number stays a number
+    Conversation.objects.filter(pk=conversation.pk).update(
+        customer_attributes={"plan": "free", "orders": 2}
+    )
+    page.reload()
+    page.get_by_role("button", name="Edit what we know").click()
+    page.get_by_role("textbox", name="orders").fill("two")
+    page.locator("#view-attributes").get_by_role("button", name="Save").click()
+    expect(page.locator("#view-attributes .form-error")).to_have_text(
+        "orders: must be a number, as it was."
+    )
+    page.get_by_role("textbox", name="orders").fill("3")
+    page.get_by_role("button", name="Take plan off").click()
+    screenshot(page, "view-attributes")
+    page.locator("#view-attributes").get_by_role("button", name="Save").click()
+    expect(page.locator("dd[data-attribute='orders']")).to_have_text("3")
+    expect(page.locator("dd[data-attribute='plan']")).to_have_count(0)
+    assert Conversation.objects.get(pk=conversation.pk).customer_attributes == {"orders": 3}
+
     page.get_by_role("button", name="Send a copy").click()
     expect(page.locator("#view-transcript-to")).to_be_focused()
     screenshot(page, "view-transcript")
