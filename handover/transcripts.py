@@ -11,7 +11,10 @@ the mark by a conditional UPDATE (one worker sends it), builds the mail from row
 marks it sent. A failure gives the mark back, and the task tries again (``TRANSCRIPT_ATTEMPTS``
 in all); after the last, the colleagues read in a note that it could not be sent. A task that
 finds the mark held (a worker sending it, or one killed mid-send whose task came back) looks
-again once the mark has expired (``SENDING_LEASE``): sent by then, nothing; else it sends.
+again once the mark has expired (``SENDING_LEASE``): sent by then, nothing; else it sends. So a
+copy goes once, but for one narrow case: a worker killed after the mail server took the mail
+and before it marked it sent; that copy goes again after the mark expires (at least once, never
+lost).
 
 A conversation takes at most ``TRANSCRIPTS_AN_HOUR`` requests an hour: a person's slip (or a
 script) does not flood a mailbox."""
@@ -162,12 +165,16 @@ def _speaker(message: Message, conversation: Conversation) -> str:
     return f"{message.author} \u00b7 {conversation.tenant.name} team"  # as the chat says
 
 
+def _zone(conversation: Conversation) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(conversation.tenant.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
 def transcript_text(conversation: Conversation) -> str:
     """What was said, as the customer saw it, one block a message, in the tenant's time zone."""
-    try:
-        zone = zoneinfo.ZoneInfo(conversation.tenant.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = dt.UTC
+    zone = _zone(conversation)
     said = Message.objects.filter(conversation=conversation).exclude(role__in=INTERNAL_ROLES)
     total = said.count()
     blocks = []
@@ -188,7 +195,7 @@ def transcript_mail(mail: TranscriptMail) -> EmailMessage:
     """The mail of a copy: from the tenant (its e-mail channel's sender, when it has one)."""
     conversation = mail.conversation
     tenant = mail.tenant
-    started = conversation.created_at.strftime("%Y-%m-%d")
+    started = conversation.created_at.astimezone(_zone(conversation)).strftime("%Y-%m-%d")
     hello = conversation.customer_name or "there"
     body = (
         f"Hello {hello},\n\n"
