@@ -79,9 +79,14 @@ def attributes_changed(current: dict[str, Any], changes: dict[str, Any]) -> dict
     return result
 
 
+def _written(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def value_text(value: Any) -> str:
-    """A value as people read it: a string as it is, anything else as JSON."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """A value as people read it: a string as it is, anything else as JSON (cut at
+    ``SHOWN_MAX``)."""
+    text = _written(value)
     return text if len(text) <= SHOWN_MAX else f"{text[: SHOWN_MAX - 1]}…"
 
 
@@ -102,7 +107,7 @@ def attributes_shown(attributes: dict[str, Any] | None) -> list[dict[str, str]]:
             "name": key,
             "value": value_text(value),
             "kind": _kind(value),
-            "text": value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+            "text": _written(value),
         }
         for key, value in sorted((attributes or {}).items(), key=lambda kv: kv[0].lower())
         if key not in SHOWN_APART
@@ -117,8 +122,8 @@ def attributes_typed(current: dict[str, Any] | None, typed: Any) -> dict[str, An
     an empty text or a null takes the name off; a text keeps the kind the name's value has, so an
     integration's ``orders: 3`` stays a number once a person writes "4" and ``vip: false`` a
     boolean ("true"); a JSON value must be written as JSON again. A new name is text. The chat's
-    ``page`` is not a person's to change. Invalid
-    naming ``attributes`` or ``attributes.<name>``."""
+    ``page`` is not a person's to change. Invalid naming ``attributes`` or
+    ``attributes.<name>``."""
     if not isinstance(typed, dict):
         raise Invalid(fields={"attributes": "must be an object of names and values"})
     current = current or {}
@@ -134,27 +139,34 @@ def attributes_typed(current: dict[str, Any] | None, typed: Any) -> dict[str, An
             raise Invalid(fields={where: "must be text"})
         if len(text) > VALUE_MAX:
             raise Invalid(fields={where: f"is longer than {VALUE_MAX} characters"})
-        was = current.get(key)
-        text = text.strip() if isinstance(was, bool | int | float) else text
-        if isinstance(was, bool):
-            if text.lower() not in ("true", "false"):
-                raise Invalid(fields={where: "must be true or false, as it was"})
-            change[key] = text.lower() == "true"
-        elif isinstance(was, int | float):
-            if not _NUMBER.fullmatch(text):
-                raise Invalid(fields={where: "must be a number, as it was"})
-            number = float(text) if any(c in text for c in ".eE") else int(text)
-            if isinstance(number, float) and not math.isfinite(number):
-                raise Invalid(fields={where: "must be a finite number"})
-            change[key] = number
-        elif was is not None and not isinstance(was, str):
-            try:
-                parsed = json.loads(text)
-            except (ValueError, RecursionError):
-                parsed = None
-            if type(parsed) is not type(was):
-                raise Invalid(fields={where: "must be written as JSON, as it was"})
-            change[key] = parsed
-        else:
-            change[key] = text
+        try:
+            change[key] = _kind_of(current.get(key), text)
+        except ValueError as exc:
+            raise Invalid(fields={where: str(exc)}) from None
     return change
+
+
+def _kind_of(was: Any, text: str) -> Any:
+    """``text`` as a value of the kind ``was`` has (text when it has none); ValueError says
+    why it cannot be."""
+    if isinstance(was, bool):
+        if text.strip().lower() not in ("true", "false"):
+            raise ValueError("must be true or false, as it was")
+        return text.strip().lower() == "true"
+    if isinstance(was, int | float):
+        text = text.strip()
+        if not _NUMBER.fullmatch(text):
+            raise ValueError("must be a number, as it was")
+        number = float(text) if any(c in text for c in ".eE") else int(text)
+        if isinstance(number, float) and not math.isfinite(number):
+            raise ValueError("must be a finite number")
+        return number
+    if was is None or isinstance(was, str):
+        return text
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        parsed = None
+    if type(parsed) is not type(was):
+        raise ValueError("must be written as JSON, as it was")
+    return parsed

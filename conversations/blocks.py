@@ -115,14 +115,15 @@ def blocks_add(conversation: Conversation, *, reason: str = "", by=None) -> list
 def _renewed(block: CustomerBlock, ends: dt.datetime | None, now: dt.datetime) -> bool:
     """Blocked again: an address's time starts again, and an ended block holds again (for good,
     or for the time a new one would have). Whether ``block`` changed."""
-    if block.expires_at is None:
-        return False  # for good already
-    if block.kind == BlockKind.ADDRESS or block.expires_at <= now:
-        later = ends if ends is None or ends > block.expires_at else block.expires_at
-        if later != block.expires_at:
-            block.expires_at = later
-            return True
-    return False
+    if block.expires_at is None:  # for good already
+        return False
+    if block.kind != BlockKind.ADDRESS and block.expires_at > now:  # still holding as set
+        return False
+    later = None if ends is None else max(ends, block.expires_at)
+    if later == block.expires_at:
+        return False
+    block.expires_at = later
+    return True
 
 
 REASON_MAX = 500
@@ -177,11 +178,13 @@ def block_made(
         value=value,
         defaults={"reason": block_reason(reason), "blocked_by": by, "expires_at": ends},
     )
-    if not created and until is not KEEP and block.expires_at != ends:
-        block.expires_at = ends
-        block.save(update_fields=["expires_at"])
-    elif not created and until is KEEP and _renewed(block, None, now):
-        block.save(update_fields=["expires_at"])
+    if not created:
+        if until is KEEP:
+            changed = _renewed(block, None, now)
+        else:
+            changed, block.expires_at = block.expires_at != ends, ends
+        if changed:
+            block.save(update_fields=["expires_at"])
     return block, created
 
 

@@ -153,18 +153,20 @@ def _customer_name(value: Any) -> str:
     return name
 
 
-def _customer_email(value: Any) -> str:
+def email_checked(value: Any, *, field: str = "email") -> str:
+    """An e-mail address a person or a client wrote, stripped ("" when empty); Invalid naming
+    ``field`` when it is no text or no address."""
     if not isinstance(value, str):
-        raise Invalid(fields={"email": "must be text"})
+        raise Invalid(fields={field: "must be text"})
     email = value.strip()
     if not email:
         return ""
     if len(email) > CUSTOMER_EMAIL_MAX or text_problem(email):
-        raise Invalid(fields={"email": NOT_AN_ADDRESS})
+        raise Invalid(fields={field: NOT_AN_ADDRESS})
     try:
         validate_email(email)
     except ValidationError:
-        raise Invalid(fields={"email": NOT_AN_ADDRESS}) from None
+        raise Invalid(fields={field: NOT_AN_ADDRESS}) from None
     return email
 
 
@@ -189,7 +191,7 @@ def customer_details_update(
     if name is not UNCHANGED:
         changes["customer_name"] = _customer_name(name)
     if email is not UNCHANGED:
-        changes["customer_email"] = _customer_email(email)
+        changes["customer_email"] = email_checked(email)
     if attributes is not UNCHANGED:
         attributes = attributes_checked(attributes, field="customer.attributes", changes=True)
     if not changes and attributes is UNCHANGED:

@@ -25,9 +25,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -35,8 +33,8 @@ from django.utils import timezone
 from conversations.email import channel_of, sender_of
 from conversations.messages import message_post
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
+from conversations.services import NOT_AN_ADDRESS, email_checked
 from core.errors import Invalid
-from core.json_input import text_problem
 from core.outbox import outbox_task
 from handover.models import TranscriptMail
 from handover.names import assistant_name
@@ -46,23 +44,16 @@ TRANSCRIPTS_AN_HOUR = 5
 TRANSCRIPT_ATTEMPTS = 4  # the first send and three retries
 SENDING_LEASE = dt.timedelta(minutes=5)  # a mark older than this: its worker died mid-send
 TRANSCRIPT_MESSAGES_MAX = 2000  # a longer conversation's mail says how many were left out
-NO_ADDRESS = "must be an e-mail address such as kim@example.com"
 
 
 def transcript_address(value: Any, conversation: Conversation) -> str:
     """Where the copy goes: ``value`` when given, else the customer's address; Invalid naming
     ``to``."""
     if value is not None and not isinstance(value, str):
-        raise Invalid(fields={"to": NO_ADDRESS})
-    to = (value or "").strip() or conversation.customer_email
+        raise Invalid(fields={"to": NOT_AN_ADDRESS})
+    to = email_checked(value or "", field="to") or conversation.customer_email
     if not to:
         raise Invalid(fields={"to": "the customer gave no e-mail address: give one"})
-    if len(to) > 254 or text_problem(to):
-        raise Invalid(fields={"to": NO_ADDRESS})
-    try:
-        validate_email(to)
-    except ValidationError:
-        raise Invalid(fields={"to": NO_ADDRESS}) from None
     return to
 
 

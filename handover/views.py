@@ -1390,10 +1390,8 @@ def chat_transcript(request: HttpRequest, slug: str) -> JsonResponse:
         if refused is not None:
             return _rate_limited(refused, "Too many copies asked for.")
         mail = transcript_request(conversation=conversation, to=email)
-    except Invalid as exc:
-        reason = exc.fields["to"]
-        reasons = reason if isinstance(reason, list) else [reason]
-        return _json_error(400, "invalid", "Please check the address.", {"email": reasons})
+    except Invalid as exc:  # the copy's "to" is the chat's "email"
+        return _json_error(400, "invalid", "Please check the address.", {"email": exc.fields["to"]})
     return JsonResponse({"email": mail.to}, status=202)
 
 

@@ -66,6 +66,7 @@
     if (stored && stored.conversationId && stored.token) return stored;
     return handedOver || cfg.resume || null;
   }
+  window.chatSession = load; // the conversation this page holds, for csat.js and chat_copy.js
 
   function save(value) {
     try {

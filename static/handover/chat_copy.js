@@ -12,12 +12,7 @@
   const error = document.getElementById("copy-error");
   const sent = document.getElementById("copy-sent");
 
-  function conversation() {
-    let stored = null;
-    try { stored = JSON.parse(localStorage.getItem(`chat:${cfg.tenant}`) || "null"); } catch (_) { stored = null; }
-    if (stored && stored.conversationId && stored.token) return stored;
-    return cfg.resume || null;
-  }
+  const conversation = () => window.chatSession(); // chat.js reads it
 
   function sentKey(session) { return `copy:${session.conversationId}`; }
 

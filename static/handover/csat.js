@@ -13,12 +13,7 @@
   const error = document.getElementById("csat-error");
   const buttons = [...form.querySelectorAll("button[data-score]")];
 
-  function conversation() {
-    let stored = null;
-    try { stored = JSON.parse(localStorage.getItem(`chat:${cfg.tenant}`) || "null"); } catch (_) { stored = null; }
-    if (stored && stored.conversationId && stored.token) return stored;
-    return cfg.resume || null;
-  }
+  const conversation = () => window.chatSession(); // chat.js reads it
 
   function ratedKey(session) { return `csat:${session.conversationId}`; }
   function commentedKey(session) { return `csat-comment:${session.conversationId}`; }
