@@ -1035,8 +1035,10 @@
   }
 
   function renderDetail(data) {
-    const previousDraft = pane.querySelector("textarea") ? pane.querySelector("textarea").value : "";
-    const hadFocus = pane.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA";
+    const reply = pane.querySelector("form.composer textarea");
+    const previousDraft = reply ? reply.value : "";
+    const hadFocus = Boolean(reply) && document.activeElement === reply;
+    const editors = openEditors(data.conversation.id);
     state.detail = { ...data, messages: [...data.messages] };
     const { conversation, handoff } = data;
     dropStaleNotice(conversation, handoff);
@@ -1110,6 +1112,24 @@
     if (hadFocus && composer) composer.querySelector("textarea").focus();
     renderPack(data);
     document.dispatchEvent(new CustomEvent("inbox:detail", { detail: state.detail }));
+    putBack(editors);
+  }
+
+  // What a person is writing beside the conversation (the customer's details, what is known of
+  // them, a note being edited) stays when the conversation is read again (a colleague's note,
+  // the customer's details changed elsewhere, a reconnect): such a form carries
+  // `data-keep-for` (the conversation's id) and `keep()`, which puts it back in the new page
+  // and answers whether its place is still there. The focus stays where it was.
+  function openEditors(conversationId) {
+    return {
+      forms: [...document.querySelectorAll("[data-keep-for]")].filter((form) => form.dataset.keepFor === String(conversationId)),
+      active: document.activeElement,
+    };
+  }
+
+  function putBack({ forms, active }) {
+    for (const form of forms) if (!form.isConnected) form.keep();
+    if (active && active !== document.activeElement && active.isConnected) active.focus();
   }
 
   // A banner tells the truth of a moment ("Handed back to the AI"): once the conversation has
@@ -1355,6 +1375,7 @@
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "Escape") {
+      if (event.defaultPrevented) return; // a form's own Esc (it closes, and gives the focus back)
       const help = document.getElementById("shortcuts");
       if (!help.hidden) { toggleHelp(false); return; }
       if (root.dataset.pack === "open") { closePack(); return; }

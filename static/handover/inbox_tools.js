@@ -73,7 +73,7 @@
     const mine = conversation.state === "with_human" && conversation.assignee === cfg.me;
     const composer = pane.querySelector("form.composer");
     if (composer) enhanceComposer(composer, conversation);
-    else if (conversation.state !== "resolved") pane.append(noteForm(conversation));
+    else if (conversation.state !== "resolved") pane.append(noteComposer(conversation));
     if (mine) addTransfer(conversation);
     if (mine && detail.handoff && detail.handoff.status === "claimed") addSnooze(detail.handoff);
     addCustomerPanel(detail);
@@ -156,6 +156,16 @@
       "This conversation was merged into another of this customer's: it goes on there. ", go);
     const head = pane.querySelector(".conv-head");
     if (head) head.after(banner); else pane.prepend(banner);
+  }
+
+  // The note box of a conversation that is not one's own: the same one, and what is written in
+  // it, when the conversation is read again.
+  function noteComposer(conversation) {
+    const known = tools.noteComposer;
+    if (known && known.dataset.conversation === String(conversation.id)) return known;
+    tools.noteComposer = noteForm(conversation);
+    tools.noteComposer.dataset.conversation = String(conversation.id);
+    return tools.noteComposer;
   }
 
   function noteForm(conversation) {
@@ -273,7 +283,10 @@
     const modes = h("div", { class: "composer-modes", role: "group", "aria-label": "Write a" });
     const replyButton = h("button", { type: "button", class: "mode", "aria-pressed": "true", "data-mode": "reply" }, "Reply");
     const noteButton = h("button", { type: "button", class: "mode", "aria-pressed": "false", "data-mode": "note" }, "Private note");
-    const setMode = (mode) => {
+    // the mode stays when the conversation is read again: a private note being written must not
+    // become a reply to the customer
+    const setMode = (mode, focus = true) => {
+      tools.composerMode = { id: conversation.id, mode };
       form.classList.toggle("mode-note", mode === "note");
       form.classList.toggle("mode-reply", mode !== "note");
       replyButton.setAttribute("aria-pressed", String(mode !== "note"));
@@ -282,14 +295,15 @@
         ? "Private note, never seen by the customer (@ names a colleague)"
         : replyHint(conversation);
       labelAttach(form);
-      box.focus();
+      if (focus) box.focus();
     };
     replyButton.addEventListener("click", () => setMode("reply"));
     noteButton.addEventListener("click", () => setMode("note"));
     modes.append(replyButton, noteButton);
     form.prepend(modes);
-    box.placeholder = replyHint(conversation);
     addAttach(form, box, conversation);
+    const was = tools.composerMode;
+    setMode(was && was.id === conversation.id ? was.mode : "reply", false);
 
     const picker = h("ul", { class: "canned-picker", role: "listbox", id: "canned-picker", "aria-label": "Canned replies", hidden: true });
     form.append(picker);
@@ -560,16 +574,34 @@
     toggles(button, ".customer-form", () => customerForm(conversation, button), "#customer-name");
   }
 
-  // `button` opens (under the conversation's header) or closes the form `make()` builds
+  // `button` opens (under the conversation's header) or closes the form `make()` builds; an
+  // open form stays when the conversation is read again
   function toggles(button, selector, make, focus) {
     button.addEventListener("click", () => {
       const open = pane.querySelector(selector);
       if (open) { open.remove(); button.setAttribute("aria-expanded", "false"); return; }
-      button.setAttribute("aria-expanded", "true");
-      pane.querySelector(".conv-head").after(make());
+      const place = (form) => {
+        const head = pane.querySelector(".conv-head");
+        if (!head) return false;
+        head.after(form);
+        opener(button).setAttribute("aria-expanded", "true");
+        return true;
+      };
+      place(kept(make(), place));
       pane.querySelector(focus).focus();
     });
   }
+
+  // A form a person writes in stays through the conversation being read again (inbox.js's
+  // putBack): `place(form)` puts it back in the new page and answers whether it could.
+  function kept(form, place) {
+    form.dataset.keepFor = String(tools.detail.conversation.id);
+    form.keep = () => place(form);
+    return form;
+  }
+
+  // the button as it is on the page now: the conversation may have been read again since
+  const opener = (button) => document.getElementById(button.id) || button;
 
   // A small form under the header (Edit, Block): its fields, `submit` and Cancel, and a line
   // for a refusal; Esc or Cancel closes it and gives the focus back to `button`.
@@ -579,9 +611,14 @@
       h("div", { class: "customer-form-buttons" }, submit,
         h("button", { type: "button", class: "ghost", onclick: () => close() }, "Cancel")),
       problem);
-    const close = () => { form.remove(); button.setAttribute("aria-expanded", "false"); button.focus(); };
+    const close = () => {
+      form.remove();
+      const now = opener(button);
+      now.setAttribute("aria-expanded", "false");
+      now.focus();
+    };
     form.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); close(); } });
-    return { form, problem };
+    return { form, problem, close };
   }
 
   function customerForm(conversation, button) {
@@ -593,7 +630,7 @@
     });
     name.value = conversation.customerName || "";
     email.value = conversation.customerEmail || "";
-    const { form, problem } = headerForm(button,
+    const { form, problem, close } = headerForm(button,
       { class: "customer-form", "aria-label": "The customer's details", novalidate: true },
       [h("label", { for: "customer-name" }, "Name"), name, h("label", { for: "customer-email" }, "E-mail"), email],
       h("button", { type: "submit", class: "primary" }, "Save"));
@@ -603,8 +640,7 @@
       if (!byEmail) change.email = email.value;
       try {
         const saved = await postJSON(urlFor(cfg.customerUrl, conversation.id), change);
-        form.remove();
-        button.setAttribute("aria-expanded", "false");
+        close();
         app().toast(`Saved: ${saved.customer}.`, "success");
         app().reload(conversation.id);
       } catch (error) {
@@ -630,31 +666,41 @@
     }, (conversation.attributes || []).length ? "Edit" : "Add");
     section.querySelector("h2").after(button); // beside the heading, not in its name
     button.addEventListener("click", () => {
-      const open = section.querySelector(".attributes-form");
-      if (open) { closeAttributes(section, button); return; }
-      button.setAttribute("aria-expanded", "true");
-      for (const shown of section.querySelectorAll(":scope > dl, :scope > p")) shown.hidden = true;
-      section.append(attributesForm(conversation, section, button));
+      if (section.querySelector(".attributes-form")) { closeAttributes(); return; }
+      placeAttributes(kept(attributesForm(conversation), placeAttributes));
       const first = section.querySelector(".attributes-form input:not([readonly])");
       if (first) first.focus();
     });
   }
 
-  function closeAttributes(section, button) {
-    const form = section.querySelector(".attributes-form");
-    if (form) form.remove();
-    for (const shown of section.querySelectorAll(":scope > dl, :scope > p")) shown.hidden = false;
+  // the form in the section in place of what it shows (the section as it is on the page now)
+  function placeAttributes(form) {
+    const section = document.getElementById("customer-attributes");
+    if (!section) return false;
+    for (const shown of section.querySelectorAll(":scope > dl, :scope > p")) shown.hidden = true;
+    section.append(form);
+    document.getElementById("attributes-edit").setAttribute("aria-expanded", "true");
+    return true;
+  }
+
+  // the form goes; `saved`, what it showed stays hidden until the conversation is read again
+  function closeAttributes(saved) {
+    const section = document.getElementById("customer-attributes");
+    const button = document.getElementById("attributes-edit");
+    section.querySelector(".attributes-form").remove();
+    if (!saved) for (const shown of section.querySelectorAll(":scope > dl, :scope > p")) shown.hidden = false;
     button.setAttribute("aria-expanded", "false");
     button.focus();
   }
 
-  function attributesForm(conversation, section, button) {
+  function attributesForm(conversation) {
     return window.attributesForm({
       customer: conversation.customer,
       attributes: conversation.attributes,
       save: (change) => postJSON(urlFor(cfg.customerUrl, conversation.id), change),
       close: (saved) => {
-        if (!saved) { closeAttributes(section, button); return; }
+        closeAttributes(saved);
+        if (!saved) return;
         app().toast("Saved what we know of the customer.", "success");
         app().reload(conversation.id);
       },
@@ -669,7 +715,7 @@
       placeholder: "kim@example.com",
     });
     to.value = conversation.customerEmail || "";
-    const { form, problem } = headerForm(button,
+    const { form, problem, close } = headerForm(button,
       { class: "customer-form transcript-form", "aria-label": "E-mail a copy of this conversation", novalidate: true },
       [h("label", { for: "transcript-to" }, "Send to"), to,
         h("p", { class: "form-hint" }, "What the customer saw, with the files' names; never a private note.")],
@@ -678,8 +724,7 @@
       event.preventDefault();
       try {
         const sent = await postJSON(urlFor(cfg.transcriptUrl, conversation.id), { to: to.value });
-        form.remove();
-        button.setAttribute("aria-expanded", "false");
+        close();
         app().toast(`A copy of the conversation is on its way to ${sent.to}.`, "success");
       } catch (error) {
         const fields = error.fields || {};
@@ -695,7 +740,7 @@
   // them, and this one is resolved. A manager unblocks in the admin.
   function blockForm(conversation, button) {
     const reason = h("input", { id: "block-reason", type: "text", maxlength: "500", autocomplete: "off", placeholder: "Spam, abuse…" });
-    const { form, problem } = headerForm(button,
+    const { form, problem, close } = headerForm(button,
       { class: "block-form", "aria-label": `Block ${conversation.customer}` },
       [h("p", {}, `Block ${conversation.customer}? No new conversation starts for them (by their e-mail address, their customer id or, on the web chat, their network address${cfg.addressBlockDays ? ` for ${cfg.addressBlockDays} days` : ""}), and this one is resolved. A manager can unblock them in the admin.`),
         h("label", { for: "block-reason" }, "Why (for your colleagues)"), reason],
@@ -704,7 +749,7 @@
       event.preventDefault();
       try {
         await postJSON(urlFor(cfg.blockUrl, conversation.id), { reason: reason.value });
-        form.remove();
+        close();
         app().toast(`${conversation.customer} is blocked, and the conversation resolved.`, "success");
         app().reload(conversation.id);
       } catch (error) {
@@ -730,6 +775,16 @@
   suggest([]);
 
   function addTags(conversation) {
+    const head = pane.querySelector(".conv-head");
+    if (!head) return;
+    // the same bar (and a tag half typed in it) when the conversation is read again
+    const known = tools.renderTags;
+    if (known && known.id === conversation.id) {
+      known.conversation.tags = conversation.tags || [];
+      known.render(known.conversation.tags);
+      head.after(known.bar);
+      return;
+    }
     const list = h("ul", { class: "tag-list" });
     const input = h("input", {
       type: "text", class: "tag-input", placeholder: "Add a tag", maxlength: "40",
@@ -752,9 +807,9 @@
       input.value = ""; // ready for the next one at once; given back if it is refused
       if (!await changeTags(conversation, { add: name }, render) && !input.value) input.value = name;
     });
-    tools.renderTags = { id: conversation.id, render };
-    const head = pane.querySelector(".conv-head");
-    if (head) head.after(h("div", { class: "tag-bar", role: "group", "aria-label": "Tags" }, list, input));
+    const bar = h("div", { class: "tag-bar", role: "group", "aria-label": "Tags" }, list, input);
+    tools.renderTags = { id: conversation.id, conversation, render, bar };
+    head.after(bar);
   }
 
   async function changeTags(conversation, change, render) {
@@ -810,29 +865,43 @@
     const item = button.closest("li.msg-note");
     const bubble = item && item.querySelector(".bubble");
     if (!bubble || item.querySelector(".note-edit-form")) return;
+    const id = button.dataset.note;
     const box = h("textarea", { rows: "2", class: "note-box", "aria-label": "Edit the private note", maxlength: "10000" });
     box.value = bubble.textContent;
+    // the note's bubble and Edit button as they are on the page now (it may have been read again)
+    const done = (focus) => {
+      const now = form.closest("li.msg-note");
+      form.remove();
+      if (!now) return;
+      now.querySelector(".bubble").hidden = false;
+      if (focus) now.querySelector(".note-edit").focus();
+    };
     const form = h("form", { class: "note-edit-form" }, box,
       h("div", { class: "note-edit-buttons" },
         h("button", { type: "submit", class: "secondary" }, "Save"),
-        h("button", { type: "button", class: "link", onclick: () => { form.remove(); bubble.hidden = false; } }, "Cancel")));
+        h("button", { type: "button", class: "link", onclick: () => done(true) }, "Cancel")));
     const save = () => {
       const text = box.value.trim();
       if (!text) { app().toast("A note cannot be empty.", "error"); return; }
-      if (!app().send({ type: "note.edit", messageId: Number(button.dataset.note), text })) {
+      if (!app().send({ type: "note.edit", messageId: Number(id), text })) {
         app().toast("You are offline; the note was not changed.", "error");
         return;
       }
-      form.remove();
-      bubble.hidden = false;
+      done(false);
     };
     form.addEventListener("submit", (event) => { event.preventDefault(); save(); });
     box.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); save(); }
-      if (event.key === "Escape") { form.remove(); bubble.hidden = false; button.focus(); }
+      if (event.key === "Escape") done(true);
     });
-    bubble.hidden = true;
-    bubble.after(form);
+    const place = (form) => {
+      const shown = pane.querySelector(`li.msg-note[data-id="${CSS.escape(id)}"] .bubble`);
+      if (!shown) return false;
+      shown.hidden = true;
+      shown.after(form);
+      return true;
+    };
+    place(kept(form, place));
     box.focus();
   }
 
