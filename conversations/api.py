@@ -154,6 +154,7 @@ def conversation_json(conversation: Conversation) -> dict:
             "name": conversation.customer_name,
             "email": conversation.customer_email,
             "attributes": conversation.customer_attributes,
+            "verified": conversation.customer_verified,
         },
         "workflowId": conversation.workflow_id,
         "tags": [tag.name for tag in conversation.tags.all()],
@@ -192,6 +193,17 @@ def event_json(event: DecisionEvent) -> dict:
     }
 
 
+class CustomerShape(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.CharField()
+    attributes = serializers.DictField()
+    verified = serializers.BooleanField(
+        help_text="Started on your website by a signed-in visitor whose identity your website "
+        "signed (the chat's identity secret): their id, name and e-mail address are its word."
+    )
+
+
 class ConversationShape(serializers.Serializer):
     id = serializers.UUIDField()
     state = serializers.CharField()
@@ -203,6 +215,7 @@ class ConversationShape(serializers.Serializer):
     assignee = serializers.CharField(allow_null=True)
     turns = serializers.IntegerField()
     attempts = serializers.IntegerField()
+    customer = CustomerShape()
     tags = serializers.ListField(
         child=serializers.CharField(), help_text="The tags people put on it (a-z, 0-9, - and _)."
     )

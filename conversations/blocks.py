@@ -81,11 +81,11 @@ def address_block_end(now: dt.datetime) -> dt.datetime | None:
 
 def blocks_add(conversation: Conversation, *, reason: str = "", by=None) -> list[CustomerBlock]:
     """Block the customer of ``conversation`` by what it knows of them: its customer id (not
-    the one the public chat made up for that one chat: its client's hash stands for it), its
-    e-mail address and its web client's hash. Blocking again changes nothing. Returns the
-    blocks, new or kept."""
+    the one the public chat made up for that one chat: its client's hash stands for it; a
+    signed-in visitor's is their website's, so it counts), its e-mail address and its web
+    client's hash. Blocking again changes nothing. Returns the blocks, new or kept."""
     keys = []
-    if not conversation.client_hash:
+    if not conversation.client_hash or conversation.customer_verified:
         keys.append((BlockKind.CUSTOMER, conversation.customer_ref))
     if conversation.customer_email:
         keys.append((BlockKind.EMAIL, conversation.customer_email.strip().lower()))

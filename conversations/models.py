@@ -47,6 +47,12 @@ class Conversation(StateGuarded, TenantOwned):
     customer_name = models.CharField(max_length=200, blank=True)
     customer_email = models.EmailField(blank=True)
     customer_attributes = models.JSONField(default=dict, blank=True)
+    customer_verified = models.BooleanField(
+        "signed in",
+        default=False,
+        help_text="Started on the tenant's website by a signed-in visitor: the website signed "
+        "who they are (their customer id, name and e-mail address; handover/identity.py).",
+    )
     language = models.CharField(max_length=16, blank=True)
     entry_agent = models.ForeignKey(
         "agents.Agent", on_delete=models.PROTECT, related_name="+", help_text="Where it began."

@@ -58,14 +58,17 @@ def conversation_start(
     opened_by: Principal = NOBODY,
     subject: str = "",
     client: str = "",
+    verified: bool = False,
 ) -> tuple[Conversation, str]:
     """Open a conversation with ``agent``. Returns ``(conversation, customer_token)``; the
     token (shown once) lets the customer's widget read and write this conversation only.
     ``opened_by`` records who opened it (a person or an integration key; nobody for the
     public chat): they never decide an approval the AI asks for in it. ``subject``: on
     e-mail, the thread's subject (without one, the customer's first message gives it).
-    ``client``: a web chat's client address (kept only as its hash). Raises ``Blocked`` for a
-    customer the tenant's people blocked (``conversations.blocks``)."""
+    ``client``: a web chat's client address (kept only as its hash). ``verified``: the
+    tenant's website signed who the customer is (``handover.identity``); the e-mail address it
+    vouched for then takes a person's replies while they are away from the chat. Raises
+    ``Blocked`` for a customer the tenant's people blocked (``conversations.blocks``)."""
     # an address the server could not tell ("unknown": no peer address) is nobody's own:
     # blocking it would block every visitor without one
     hashed = client_hash(client) if client and client != "unknown" else ""
@@ -81,6 +84,8 @@ def conversation_start(
         customer_name=customer.get("name") or "",
         customer_email=customer.get("email") or "",
         customer_attributes=attributes,
+        customer_verified=verified,
+        email_follow_up=verified and bool(email) and channel == Channel.WEB,
         language=language,
         entry_agent=agent,
         current_agent=agent,

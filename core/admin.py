@@ -18,9 +18,11 @@ from django.utils.html import format_html
 from core import services
 from core.admin_scoping import (
     TenantScopedAdmin,
+    TenantScopedForm,
     TenantScopedMixin,
     TenantScopedTabularInline,
 )
+from core.chat_identity import identity_secret_new, identity_secret_remove
 from core.limits import size_text
 from core.models import (
     ApiKey,
@@ -53,15 +55,47 @@ class HolidayInline(TenantScopedTabularInline):
     extra = 0
 
 
+class TenantForm(TenantScopedForm):
+    identity_secret = forms.ChoiceField(
+        label="signed-in visitors",
+        required=False,
+        initial="keep",
+        choices=[
+            ("keep", "Keep as it is"),
+            ("new", "Make a new identity secret (shown once; the old one stops working)"),
+            ("remove", "Remove the secret: trust no website's identity"),
+        ],
+        help_text="Your website may say who its signed-in visitor is, so the chat starts as "
+        "that customer (their id, name, e-mail address) and your team sees them verified. "
+        "Your server signs it with this secret (a JSON Web Token, HS256, with sub and exp); "
+        "a token that does not check out is refused.",
+    )
+
+    class Meta:
+        model = Tenant
+        exclude: list[str] = []  # the admin's fieldsets say which
+
+
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
+    form = TenantForm
     list_display = ["name", "slug", "time_zone", "currency", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [BusinessHoursInline, HolidayInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "time_zone", "currency"]}),
         ("Approvals", {"fields": ["approval_timeout"]}),
-        ("The chat on your website", {"fields": ["chat_website_origins", "chat_snippet"]}),
+        (
+            "The chat on your website",
+            {
+                "fields": [
+                    "chat_website_origins",
+                    "chat_snippet",
+                    "chat_identity",
+                    "identity_secret",
+                ]
+            },
+        ),
         ("Conversations with people", {"fields": ["assign_queue", "resolve_quiet_after"]}),
         ("Files", {"fields": ["file_retention_days", "files_limit_mb", "files_stored"]}),
         ("How long conversations are kept", {"fields": ["conversation_retention_days"]}),
@@ -73,7 +107,7 @@ class TenantAdmin(TenantScopedAdmin):
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
-        shown = ["files_stored", "chat_snippet"]
+        shown = ["files_stored", "chat_snippet", "chat_identity"]
         # the storage limit is the server operator's, never a tenant's to raise
         return shown if request.user.is_superuser else ["slug", "files_limit_mb", *shown]
 
@@ -102,6 +136,41 @@ class TenantAdmin(TenantScopedAdmin):
             reverse("chat-preview", args=[obj.slug]),
             chat,
             chat,
+        )
+
+    @admin.display(description="identity secret")
+    def chat_identity(self, obj) -> str:
+        """Whether the chat trusts signed-in visitors, and since when (the secret is never
+        shown again)."""
+        if obj is None or not obj.chat_identity_secret:
+            return "None: every visitor of the chat is anonymous."
+        made = obj.chat_identity_since
+        return f"Made {made:%Y-%m-%d %H:%M} UTC; shown once then." if made else "Set."
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        wanted = form.cleaned_data.get("identity_secret")
+        if wanted == "new":
+            obj._raw_identity_secret = identity_secret_new(obj)
+        elif wanted == "remove" and obj.chat_identity_secret:
+            identity_secret_remove(obj)
+            self.message_user(
+                request, "The identity secret is removed: every visitor is anonymous now."
+            )
+
+    def response_change(self, request, obj):
+        raw = getattr(obj, "_raw_identity_secret", None)
+        if raw is None:
+            return super().response_change(request, obj)
+        return TemplateResponse(
+            request,
+            "admin/core/chat_identity_secret.html",
+            {
+                **admin.site.each_context(request),
+                "title": "The chat's identity secret",
+                "object": obj,
+                "raw": raw,
+            },
         )
 
     def has_add_permission(self, request, *args) -> bool:

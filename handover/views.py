@@ -46,6 +46,7 @@ from conversations.attachments import (
 )
 from conversations.attributes import attributes_shown, attributes_typed
 from conversations.blocks import Blocked
+from conversations.email import subject_from_text
 from conversations.messages import files_shown, message_json
 from conversations.models import (
     INTERNAL_ROLES,
@@ -88,6 +89,7 @@ from handover.assignment import handoff_give
 from handover.blocking import customer_block
 from handover.bulk import conversations_bulk
 from handover.csat import CsatAlreadyRated, CsatNotYet, csat_comment, csat_record
+from handover.identity import visitor_identity
 from handover.limits import (
     chat_message_refusal,
     chat_start_address_refusal,
@@ -299,6 +301,9 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
                 "customer": conversation.customer_display,
                 "customerName": conversation.customer_name,
                 "customerEmail": conversation.customer_email,
+                # a signed-in visitor of the website, who it signed for (handover.identity)
+                "customerVerified": conversation.customer_verified,
+                "customerId": conversation.customer_ref,
                 "emailFollowUp": conversation.email_follow_up,  # a web chat's replies by e-mail
                 # the last message of ours the web chat's customer had on their screen
                 "customerSeenMessageId": conversation.customer_seen_message_id,
@@ -1001,9 +1006,10 @@ def _chat_session_key(tenant: Tenant) -> str:
     return f"chat:{tenant.slug}"
 
 
-def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str] | None:
+def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str | None] | None:
     """The visitor's open conversation with the tenant, kept in their session by the start,
-    so another tab or a reload (even with the browser's storage cleared) carries on with it."""
+    so another tab or a reload (even with the browser's storage cleared) carries on with it.
+    ``who``: the signed-in customer it is theirs alone (the page shows it to them only)."""
     kept = request.session.get(_chat_session_key(tenant))
     if not isinstance(kept, dict) or not kept.get("conversationId") or not kept.get("token"):
         return None
@@ -1018,7 +1024,11 @@ def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str] | None:
     if not open_:
         request.session.pop(_chat_session_key(tenant), None)
         return None
-    return {"conversationId": kept["conversationId"], "token": kept["token"]}
+    return {
+        "conversationId": kept["conversationId"],
+        "token": kept["token"],
+        "who": kept.get("who"),
+    }
 
 
 MAX_PAGE_URL = 500
@@ -1155,7 +1165,9 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     page keeps to open its socket. CSRF-protected (by its Origin when it comes from our own chat
     page, which may be framed on the tenant's website; else by Django's token); no API key is
     involved. Rate-limited per client address and per tenant (``handover.limits``); nothing is
-    written unless every check passed."""
+    written unless every check passed. With ``identity`` (a token the tenant's website signed,
+    ``handover.identity``) it starts as that signed-in customer: their id, name, e-mail address
+    and attributes, marked verified; a token that does not check out is a 400 naming it."""
     tenant = _chat_tenant(slug)
     refused = chat_start_address_refusal(ratelimit.client_ip(request))
     if refused is not None:
@@ -1181,24 +1193,38 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
             text = message_text(text)
         except Invalid as exc:
             fields.update(exc.fields)
+    visitor = None
+    if data.get("identity") is not None:  # a signed-in visitor of the website
+        try:
+            visitor = visitor_identity(tenant, data["identity"])
+        except Invalid as exc:
+            fields.update(exc.fields)
     if fields:
         return _json_error(400, "invalid", "Please check the form.", fields)
     refused = chat_start_tenant_refusal(tenant.pk)
     if refused is not None:
         return _rate_limited(refused, "This chat is very busy right now.")
     page = _website_page(data.get("page"), _framers(request, tenant))
+    customer: dict[str, Any] = {"id": f"web-{secrets.token_hex(8)}", "name": name.strip()}
+    if visitor is not None:
+        customer = {
+            "id": visitor.customer_id,
+            "name": visitor.name or name.strip(),
+            "email": visitor.email,
+            "attributes": visitor.attributes,
+        }
+    customer["attributes"] = {**customer.get("attributes", {}), **({"page": page} if page else {})}
     try:
         conversation, token = conversation_start(
             tenant=tenant,
             agent=agent,
             channel=Channel.WEB,
-            customer={
-                "id": f"web-{secrets.token_hex(8)}",
-                "name": name.strip(),
-                "attributes": {"page": page} if page else {},
-            },
+            customer=customer,
             workflow=chat_workflow(agent),  # the chatWorkflow setting (issue 18 point 5)
             client=ratelimit.client_ip(request),
+            verified=visitor is not None,
+            # a person's replies by e-mail while they are away go under this subject
+            subject=subject_from_text(text) if visitor is not None and visitor.email else "",
         )
     except Blocked:  # the team blocked this visitor (conversations.blocks)
         return _json_error(403, "blocked", "You cannot start a chat here.")
@@ -1206,12 +1232,20 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         conversation_receive_message(conversation=conversation, text=text.strip())
     except DomainError as exc:  # closed: cannot happen to a new conversation; be plain anyway
         return domain_error_response(exc)
+    # a signed-in visitor's conversation is theirs alone: the chat shows it again only to them
+    who = visitor.customer_id if visitor is not None else None
     request.session[_chat_session_key(tenant)] = {
         "conversationId": str(conversation.pk),
         "token": token,
+        "who": who,
     }
     return JsonResponse(
-        {"conversationId": str(conversation.pk), "token": token, "name": name.strip()},
+        {
+            "conversationId": str(conversation.pk),
+            "token": token,
+            "name": conversation.customer_name,
+            "who": who,
+        },
         status=201,
     )
 

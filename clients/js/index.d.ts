@@ -170,6 +170,8 @@ export interface Customer {
   name?: string;
   email?: string;
   attributes?: Record<string, Json>;
+  /** Read only: a signed-in visitor of your website, who it signed for (the chat's identity secret). */
+  readonly verified?: boolean;
 }
 
 export interface ConversationInput {

@@ -17,6 +17,7 @@ from core.currencies import (
     DEFAULT_CURRENCY,
     validate_currency,
 )
+from core.secret_store import SealedField
 
 
 def validate_time_zone(value: str) -> None:
@@ -105,6 +106,13 @@ class Tenant(models.Model):
         validators=[validate_website_origins],
         help_text="Your websites that may show the chat in a frame (the snippet below), one "
         "origin a line, e.g. https://www.example.com. Other sites cannot frame it.",
+    )
+    chat_identity_secret = SealedField(
+        help_text="The secret the tenant's website signs its signed-in visitors' identity "
+        "tokens with (HS256, handover/identity.py); sealed, shown once when made."
+    )
+    chat_identity_since = models.DateTimeField(
+        "identity secret made", null=True, blank=True, editable=False
     )
     assign_queue = models.BooleanField(
         "give the queue out automatically",

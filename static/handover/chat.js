@@ -50,21 +50,51 @@
   // website keeps the conversation in its own storage: it hands it over in the address's
   // fragment (#resume=..., read once and removed) and is told of every change by a message to
   // its origin (cfg.parentOrigin: set by the server only for a website the tenant lists).
+  //
+  // A signed-in visitor of the website: the fragment's identity=... is the token the website
+  // signed (handover/identity.py); the start carries it, and the server checks it. Its `sub`,
+  // read here unchecked, only keeps conversations apart: a conversation is shown again only to
+  // the visitor it was started by (the same signed-in customer, or an anonymous visitor), so
+  // whoever signs in next on a shared computer does not find the last one's.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  const identity = fragment.get("identity") || null;
+  const claims = claimsOf(identity);
+  const who = typeof claims.sub === "string" && claims.sub.trim() ? claims.sub.trim() : null;
+
+  function claimsOf(token) {
+    try {
+      const body = atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"));
+      const read = JSON.parse(new TextDecoder().decode(Uint8Array.from(body, (c) => c.charCodeAt(0))));
+      return read && typeof read === "object" ? read : {};
+    } catch (_) { return {}; }
+  }
+
+  // signed in with a name: the start asks for none
+  if (who && typeof claims.name === "string" && claims.name.trim()) {
+    $("start-name").value = claims.name.trim();
+    $("start-name-field").hidden = true;
+    const signedIn = $("start-signed-in");
+    signedIn.textContent = `Signed in as ${claims.name.trim()}`;
+    signedIn.hidden = false;
+  }
+
   function fromFragment() {
-    if (!cfg.parentOrigin || !location.hash.startsWith("#resume=")) return null;
+    if (!cfg.parentOrigin || !fragment.get("resume")) return null;
     let handed = null;
-    try { handed = JSON.parse(decodeURIComponent(location.hash.slice("#resume=".length))); } catch (_) { handed = null; }
-    history.replaceState(null, "", location.pathname + location.search);
+    try { handed = JSON.parse(fragment.get("resume")); } catch (_) { handed = null; }
     const valid = handed && typeof handed.conversationId === "string" && typeof handed.token === "string";
-    return valid ? { conversationId: handed.conversationId, token: handed.token } : null;
+    return valid ? { conversationId: handed.conversationId, token: handed.token, who } : null;
   }
   const handedOver = fromFragment();
+
+  // the visitor's own: started by the same signed-in customer, or by an anonymous visitor
+  const theirs = (kept) => Boolean(kept && kept.conversationId && kept.token && (kept.who || null) === who);
 
   function load() {
     let stored = null;
     try { stored = JSON.parse(localStorage.getItem(storageKey) || "null"); } catch (_) { stored = null; }
-    if (stored && stored.conversationId && stored.token) return stored;
-    return handedOver || cfg.resume || null;
+    return [stored, handedOver, cfg.resume].find(theirs) || null;
   }
   window.chatSession = load; // the conversation this page holds, for csat.js and chat_copy.js
 
@@ -459,15 +489,17 @@
     button.textContent = "Starting…";
     try {
       const { response, body } = await postJson(
-        cfg.startUrl, cfg.page ? { name, text, page: cfg.page } : { name, text });
+        cfg.startUrl, { name, text, ...(cfg.page ? { page: cfg.page } : {}), ...(identity ? { identity } : {}) });
       if (!response.ok) {
         const fields = (body.error && body.error.fields) || {};
+        const identityField = Object.keys(fields).find((field) => field.startsWith("identity"));
         const message = (fields.text && fields.text[0]) || (fields.name && `Name: ${fields.name[0]}`) ||
+          (identityField && "This website could not tell us who you are. Please reload the page and try again.") ||
           (body.error && body.error.message) || "We could not start the chat. Please try again.";
         showStart(message);
         return;
       }
-      session = { conversationId: body.conversationId, token: body.token, name: body.name };
+      session = { conversationId: body.conversationId, token: body.token, name: body.name, who: body.who || null };
       save(session);
       list.replaceChildren();
       shown.clear();

@@ -13,6 +13,14 @@
 // (its id and customer token) in the site's own localStorage. The chat tells it of a start or
 // an end by a message (accepted from the chat's origin and frame only), and is handed it back
 // in the frame's address fragment (never sent to a server).
+//
+// Signed-in visitors: the site's server signs who its visitor is (a JSON Web Token with the
+// tenant's identity secret, handover/identity.py) and the page hands it over, on the tag
+// (data-identity="<token>") or once the visitor signs in (SupportChat.identify(token); the
+// script tells "support-chat:ready" on document when SupportChat is there). The chat then
+// starts as that customer. SupportChat.logout() forgets the conversation when they sign out: a
+// conversation is shown again only to the visitor who started it (the token's sub, or an
+// anonymous visitor), so the next person on a shared computer does not find it.
 (() => {
   "use strict";
 
@@ -28,17 +36,29 @@
   const chatUrl = new URL(`/chat/${tenant}/`, script.src);
   chatUrl.searchParams.set("embed", window.location.origin);
   const storageKey = `support-chat:${tenant}`;
+  let identity = (script.dataset.identity || "").trim() || null;
+
+  // who the token says the visitor is (its sub, read unchecked: the server checks the token;
+  // this only keeps one visitor's conversation from the next one's)
+  function whoIs(token) {
+    try {
+      const body = atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"));
+      const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(body, (c) => c.charCodeAt(0))));
+      return typeof claims.sub === "string" && claims.sub.trim() ? claims.sub.trim() : null;
+    } catch (_) { return null; }
+  }
 
   function kept() {
     try {
       const value = JSON.parse(window.localStorage.getItem(storageKey) || "null");
-      return value && typeof value.conversationId === "string" && typeof value.token === "string" ? value : null;
+      const valid = value && typeof value.conversationId === "string" && typeof value.token === "string";
+      return valid && (value.who || null) === whoIs(identity) ? value : null;
     } catch (_) { return null; }
   }
 
   function keep(session) {
     try {
-      if (session) window.localStorage.setItem(storageKey, JSON.stringify(session));
+      if (session) window.localStorage.setItem(storageKey, JSON.stringify({ ...session, who: whoIs(identity) }));
       else window.localStorage.removeItem(storageKey);
     } catch (_) { /* storage blocked: the conversation lasts as long as the page */ }
   }
@@ -120,7 +140,10 @@
       const src = new URL(chatUrl);
       // the page the visitor opened the chat on: the team sees it beside the conversation
       src.searchParams.set("page", window.location.href.split("#")[0].slice(0, 500));
-      if (session) src.hash = `resume=${encodeURIComponent(JSON.stringify(session))}`;
+      const fragment = new URLSearchParams();
+      if (session) fragment.set("resume", JSON.stringify({ conversationId: session.conversationId, token: session.token }));
+      if (identity) fragment.set("identity", identity);
+      src.hash = fragment.toString();
       frame.src = src.href;
       frame.title = label;
       style(frame, { border: "0", width: "100%", height: "100%", display: "block" });
@@ -189,9 +212,30 @@
     if (event.key === "Escape" && !panel.hidden) { close(); button.focus(); }
   });
 
+  // Another visitor now (signed in, out, or as someone else): the chat starts afresh for them.
+  function changeVisitor(token) {
+    const before = whoIs(identity);
+    identity = token;
+    if (whoIs(identity) === before && frame) return; // the same visitor: a fresh token is kept for the next frame
+    if (frame) { frame.remove(); frame = null; }
+    if (!panel.hidden) open();
+  }
+
+  window.SupportChat = {
+    identify(token) {
+      if (typeof token !== "string" || !token.trim()) throw new TypeError("SupportChat.identify: give the identity token your server signed");
+      changeVisitor(token.trim());
+    },
+    logout() {
+      keep(null);
+      changeVisitor(null);
+    },
+  };
+
   function mount() {
     place();
     document.body.append(panel, button);
+    document.dispatchEvent(new Event("support-chat:ready"));
   }
   if (document.body) mount();
   else document.addEventListener("DOMContentLoaded", mount);

@@ -1100,6 +1100,10 @@
             h("h2", {}, conversation.customer),
             h("p", { class: "sub" },
               stateChip(conversation, handoff),
+              conversation.customerVerified ? h("span", {
+                class: "verified", id: "customer-verified",
+                title: "Signed in on your website, which signed who they are: their id, name and e-mail address",
+              }, `✓ Signed in as ${conversation.customerId}`) : null,
               h("span", {}, `${conversation.channel} · started ${timeOf(conversation.createdAt)} · ${conversation.turns} customer message${conversation.turns === 1 ? "" : "s"}`),
               handoff && ["offered", "queued", "claimed"].includes(handoff.status) ? targetClock(state.handoffs.get(handoff.id) || handoff) : null))),
         h("div", { class: "head-buttons" }, packButton(), actions)),

@@ -24,26 +24,31 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def website(asgi_server):
-    """Serves, on http://localhost:<port>/, a shop's page that adds the chat's tag."""
-    tag = f'<script src="{asgi_server}/static/handover/embed.js" data-tenant="acme" async></script>'
-    html = (
-        "<!doctype html><html><head><title>Acme shop</title></head><body>"
-        "<h1>Acme shop</h1><p>Boots, coats and hats.</p>" + tag + "</body></html>"
-    ).encode()
-
-    class Shop(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(html)
-
-        def log_message(self, *args):
-            pass
-
+    """Serves, on http://localhost:<port>/, a shop's page that adds the chat's tag (with
+    ``identity``: the signed-in visitor's token on it, as the shop's server would)."""
     servers = []
 
-    def serve() -> str:
+    def serve(identity: str | None = None) -> str:
+        signed_in = f' data-identity="{identity}"' if identity else ""
+        tag = (
+            f'<script src="{asgi_server}/static/handover/embed.js" data-tenant="acme"'
+            f"{signed_in} async></script>"
+        )
+        html = (
+            "<!doctype html><html><head><title>Acme shop</title></head><body>"
+            "<h1>Acme shop</h1><p>Boots, coats and hats.</p>" + tag + "</body></html>"
+        ).encode()
+
+        class Shop(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(html)
+
+            def log_message(self, *args):
+                pass
+
         server = ThreadingHTTPServer(("localhost", 0), Shop)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -221,3 +226,72 @@ def acme_without_site(transactional_db):
     tenant = TenantFactory(slug="acme", name="Acme Outfitters")
     make_support_team(tenant)
     return tenant
+
+
+def test_a_signed_in_visitor_chats_as_themselves_and_the_next_one_does_not_see_it(
+    transactional_db, pages, website
+):
+    import time
+
+    import jwt
+
+    from core.chat_identity import identity_secret_new
+
+    def signed(sub: str, name: str) -> str:  # what the shop's server makes for each page
+        claims = {"sub": sub, "name": name, "email": f"{sub}@example.com", "exp": time.time() + 600}
+        return jwt.encode(claims, secret, algorithm="HS256")
+
+    shop = website()  # only to know its origin: the page with the token is served below
+    acme = TenantFactory(slug="acme", name="Acme Outfitters", chat_website_origins=shop)
+    make_support_team(acme)
+    secret = identity_secret_new(acme)
+    lees_page = website(identity=signed("user-42", "Lee Marvin"))
+    acme.chat_website_origins = f"{shop}\n{lees_page}"
+    acme.save(update_fields=["chat_website_origins"])
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    agent = pages()
+    sign_in(agent, ada)
+    wait_live(agent)
+
+    page = pages(viewport=(1280, 800))
+    page.goto(lees_page)
+    page.locator("#support-chat-launcher").click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    expect(chat.locator("#start-signed-in")).to_have_text("Signed in as Lee Marvin")
+    expect(chat.locator("#start-name")).to_be_hidden()  # the site said who they are
+    chat.locator("#start-text").fill("I want to talk to a human please")
+    chat.locator("#start-button").click()
+    expect(chat.locator(".msg.from-customer", has_text="human please")).to_be_visible()
+    # the address the shop vouched for takes the team's answer if Lee leaves: no need to ask
+    expect(chat.locator("#follow-up-done")).to_have_text(
+        "We'll e-mail user-42@example.com if you're not here when we answer."
+    )
+    expect(chat.locator("#follow-up")).to_be_hidden()
+    screenshot(page, "chat-embedded-signed-in")
+
+    # the team sees who it is, vouched for by the shop
+    card = agent.locator("#list-offers .item", has_text="Lee Marvin")
+    expect(card).to_be_visible()
+    card.click()
+    expect(agent.locator("#customer-verified")).to_have_text("✓ Signed in as user-42")
+    screenshot(agent, "inbox-signed-in-customer")
+
+    # the shop's next page, Lee still signed in: his conversation is there
+    page.goto(lees_page)
+    page.locator("#support-chat-launcher").click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    expect(chat.locator(".msg.from-customer", has_text="human please")).to_be_visible()
+
+    # Lee signs out of the shop (the chat open): it starts afresh, for an anonymous visitor
+    page.evaluate("SupportChat.logout()")
+    expect(page.locator("#support-chat-panel")).to_be_visible()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    expect(chat.locator("#start-text")).to_be_visible()
+    expect(chat.locator("#start-name")).to_be_visible()
+    expect(chat.locator(".msg.from-customer")).to_have_count(0)
+
+    # Kim signs in on the same computer: she does not find Lee's conversation either
+    page.evaluate("token => SupportChat.identify(token)", signed("user-7", "Kim Park"))
+    chat = page.frame_locator("#support-chat-panel iframe")
+    expect(chat.locator("#start-signed-in")).to_have_text("Signed in as Kim Park")
+    expect(chat.locator(".msg.from-customer")).to_have_count(0)

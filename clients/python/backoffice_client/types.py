@@ -156,6 +156,7 @@ class Customer(TypedDict, total=False):
     name: str
     email: str
     attributes: dict[str, Any]
+    verified: bool  # read only: a signed-in visitor of your website, who it signed for
 
 
 class ConversationInput(TypedDict, total=False):
