@@ -295,8 +295,9 @@ API: Mapping[str, Grant] = _by_operation(
             "POST",
             "/api/v1/conversations/bulk",
             {MANAGER: ALL, KEY: ALL},
-            "Resolving or tagging many conversations at once (a spam wave): a manager's, or an "
-            "integration's, as closing what others hold is.",
+            "Resolving, tagging, untagging or giving to a person many conversations at once (a "
+            "spam wave, the backlog shared out): a manager's, or an integration's, as closing "
+            "what others hold and giving conversations out are.",
         ),
         *_rows(
             "POST",
@@ -578,8 +579,9 @@ PAGES: Mapping[str, Grant] = _by_operation(
         Grant(
             "inbox-history-bulk",
             MANAGERS,
-            "Resolving or tagging many conversations the history found at once (a spam wave): a "
-            "manager's, as closing what others hold is.",
+            "Resolving, tagging, untagging or giving to a person many conversations the history "
+            "found at once (a spam wave, the backlog shared out): a manager's, as closing what "
+            "others hold and giving conversations out are.",
         ),
         Grant(
             "inbox-conversation-page",

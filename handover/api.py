@@ -533,7 +533,12 @@ class BulkIn(serializers.Serializer):
         child=serializers.UUIDField(), help_text=f"The conversations, at most {BULK_MAX}."
     )
     action = serializers.ChoiceField(choices=ACTIONS)
-    tag = serializers.CharField(required=False, help_text="With tag: the tag's name.")
+    tag = serializers.CharField(required=False, help_text="With tag and untag: the tag's name.")
+    to = serializers.CharField(
+        required=False,
+        help_text="With assign: the username of the human agent who gets the conversations "
+        "waiting for a person (each claimed for them, within their limit).",
+    )
 
 
 class BulkOut(serializers.Serializer):
@@ -541,7 +546,8 @@ class BulkOut(serializers.Serializer):
     left = serializers.DictField(
         child=serializers.CharField(),
         help_text="The conversations left alone, each with why (not found, resolved already, "
-        "a tag too many).",
+        "a tag too many, not tagged so, someone holds it, not waiting for a person, at their "
+        "limit).",
     )
 
 
@@ -549,9 +555,10 @@ class ConversationBulkView(APIView):
     @extend_schema(
         request=BulkIn,
         responses=BulkOut,
-        description="Resolve, or tag, many conversations at once (a spam wave, a carrier's "
-        "late parcels). Each is done on its own: one that cannot be is left alone with why, "
-        "and the others are done. A bad ids, action or tag is a 400 naming it, nothing done.",
+        description="Resolve, tag, take a tag off, or give to a human agent many "
+        "conversations at once (a spam wave, a carrier's late parcels, the backlog shared "
+        "out). Each is done on its own: one that cannot be is left alone with why, and the "
+        "others are done. A bad ids, action, tag or to is a 400 naming it, nothing done.",
         examples=[
             OpenApiExample(
                 "A spam wave resolved",
@@ -563,7 +570,16 @@ class ConversationBulkView(APIView):
                     "action": "resolve",
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "The queue given to Bob",
+                value={
+                    "ids": ["3f2b9c4e-8a1d-4e5f-9b7a-2c6d8e0f1a3b"],
+                    "action": "assign",
+                    "to": "bob",
+                },
+                request_only=True,
+            ),
         ],
     )
     def post(self, request):
@@ -584,6 +600,8 @@ class ConversationBulkView(APIView):
             ids=data.get("ids"),
             action=data.get("action"),
             tag=data.get("tag"),
+            to=data.get("to"),
+            tenant_id=request_tenant(request).pk,
         )
         return Response({"done": outcome.done, "left": outcome.left})
 

@@ -109,9 +109,17 @@ def handoff_give(*, handoff: Handoff, manager, to_username: str) -> Handoff:
     if membership is None or membership.tenant_id != handoff.tenant_id or not membership.is_manager:
         raise NotAllowed("only the tenant's managers give conversations out")
     person = tenant_agent(handoff.tenant_id, to_username)
+    return handoff_give_as(
+        handoff=handoff, person=person, by=manager.get_full_name() or manager.get_username()
+    )
+
+
+def handoff_give_as(*, handoff: Handoff, person, by: str) -> Handoff:
+    """``handoff_give`` once the door has checked who gives (a manager, or an integration for
+    ``handover.bulk``): ``person`` (a human agent of the tenant, ``tenant_agent``) claims it,
+    within their limit; the colleagues read that ``by`` gave it."""
     name = person.get_full_name() or person.get_username()
     handoff_claim(handoff=handoff, user=person, who=name)
-    by = manager.get_full_name() or manager.get_username()
     message_post(
         conversation=handoff.conversation,
         role=MessageRole.NOTE,

@@ -1,6 +1,7 @@
 """Many conversations at once from the history (Zendesk's bulk update, Chatwoot's bulk actions):
 a manager ticks the conversations a search found (a spam wave, a carrier's late parcels) and
-resolves them, or puts a tag on them.
+resolves them, puts a tag on them or takes one off, or gives the ones waiting for a person to a
+human agent (the backlog shared out: each is claimed for them, within their limit).
 
 Each conversation is done in a short transaction of its own, under its row lock, so one that
 moved meanwhile (resolved already, a tag too many) is told apart with why and the others are
@@ -18,13 +19,15 @@ from django.db.models import QuerySet
 from conversations import lifecycle
 from conversations.models import State
 from conversations.selectors import conversation_locked
-from conversations.tags import conversation_tag, tag_name
+from conversations.tags import conversation_tag, conversation_untag, tag_name
 from core.errors import Invalid
 from core.json_input import uuid_text
-from handover.services import conversation_close
+from handover.assignment import handoff_give_as
+from handover.models import Handoff, Status
+from handover.services import AtCapacity, HandoffUnavailable, conversation_close, tenant_agent
 
 BULK_MAX = 100  # conversations one action takes: the history's page is 25, four pages
-ACTIONS = ("resolve", "tag")
+ACTIONS = ("resolve", "tag", "untag", "assign")
 
 
 @dataclass
@@ -36,13 +39,22 @@ class BulkOutcome:
 
 
 def conversations_bulk(
-    *, reachable: QuerySet, by: str, user=None, ids: Any, action: Any, tag: Any = None
+    *,
+    reachable: QuerySet,
+    by: str,
+    user=None,
+    ids: Any,
+    action: Any,
+    tag: Any = None,
+    to: Any = None,
+    tenant_id: int | None = None,
 ) -> BulkOutcome:
-    """Resolve, or tag with ``tag``, the conversations ``ids`` among ``reachable`` (the caller's,
+    """Resolve, tag with ``tag``, take ``tag`` off, or give to the human agent ``to`` (a
+    username of ``tenant_id``'s) the conversations ``ids`` among ``reachable`` (the caller's,
     in their tenant), for ``by`` (a manager's username, an integration's name; ``user``: the
-    person, None for an integration). Invalid naming ``ids``, ``action`` or ``tag`` before
-    anything is done; an id the caller does not reach is left alone as not found, as one that
-    cannot take the action now."""
+    person, None for an integration). Invalid naming ``ids``, ``action``, ``tag`` or ``to``
+    before anything is done; an id the caller does not reach is left alone as not found, as
+    one that cannot take the action now."""
     if action not in ACTIONS:
         raise Invalid(fields={"action": f"must be one of {', '.join(ACTIONS)}"})
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
@@ -52,18 +64,23 @@ def conversations_bulk(
     wanted = list(dict.fromkeys(uuid_text(i) for i in ids))
     if "" in wanted:
         raise Invalid(fields={"ids": "must be a list of conversations' ids"})
-    name = tag_name(tag) if action == "tag" else ""
+    name = tag_name(tag) if action in ("tag", "untag") else ""
+    person = tenant_agent(tenant_id, to) if action == "assign" and tenant_id else None
+    if action == "assign" and person is None:
+        raise Invalid(fields={"to": "no human agent of this team has that username"})
+    giver = (user.get_full_name() or user.get_username()) if user is not None else by
     found = {str(pk) for pk in reachable.filter(pk__in=wanted).values_list("pk", flat=True)}
     outcome = BulkOutcome()
     for conversation_id in wanted:
         if conversation_id not in found:
             outcome.left[conversation_id] = "not found"
             continue
-        why = (
-            _resolved(conversation_id, by, len(found))
-            if action == "resolve"
-            else _tagged(conversation_id, user, name)
-        )
+        if action == "resolve":
+            why = _resolved(conversation_id, by, len(found))
+        elif action == "assign":
+            why = _given(conversation_id, person, giver)
+        else:
+            why = _tagged(conversation_id, user, name, off=action == "untag")
         if why is None:
             outcome.done.append(conversation_id)
         else:
@@ -91,15 +108,51 @@ def _resolved(conversation_id: str, by: str, together: int) -> str | None:
     return None
 
 
-def _tagged(conversation_id: str, user, name: str) -> str | None:
-    """Tag one conversation; why not, or None."""
+def _tagged(conversation_id: str, user, name: str, *, off: bool = False) -> str | None:
+    """Tag one conversation (``off``: take the tag off); why not, or None."""
     with transaction.atomic():
         locked = conversation_locked(conversation_id)
         if locked is None:
             return "not found"
+        if off:
+            if not locked.tags.filter(name=name).exists():
+                return "not tagged so"
+            conversation_untag(conversation=locked, name=name)
+            return None
         try:
             conversation_tag(conversation=locked, name=name, user=user)
         except Invalid as exc:
             why = next(iter(exc.fields.values()), str(exc))
             return why[0] if isinstance(why, list) else str(why)
+    return None
+
+
+def _given(conversation_id: str, person, by: str) -> str | None:
+    """Give one conversation waiting for a person to ``person``; why not, or None. Their limit
+    refused rolls the claim back (the exception leaves the transaction)."""
+    try:
+        with transaction.atomic():
+            locked = conversation_locked(conversation_id)
+            if locked is None:
+                return "not found"
+            if locked.state == State.RESOLVED:
+                return "resolved already"
+            if locked.state == State.WITH_HUMAN:
+                if locked.assignee_id == person.pk:
+                    return "theirs already"
+                return "someone holds it"
+            handoff = (
+                Handoff.objects.filter(
+                    conversation_id=locked.pk, status__in=[Status.OFFERED, Status.QUEUED]
+                )
+                .order_by("-id")
+                .first()
+            )
+            if handoff is None:
+                return "not waiting for a person"
+            handoff_give_as(handoff=handoff, person=person, by=by)
+    except AtCapacity:
+        return "at their limit"
+    except HandoffUnavailable:
+        return "it changed meanwhile"
     return None

@@ -707,9 +707,10 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
 @page_door
 @require_POST
 def inbox_history_bulk(request: HttpRequest) -> JsonResponse:
-    """Resolve or tag many conversations the manager reaches at once (``handover.bulk``): JSON
-    ``{"ids": [...], "action": "resolve" | "tag", "tag": name}``. 200 ``{"done": [ids], "left":
-    {id: why}}``; 400 naming ``ids``, ``action`` or ``tag`` with nothing done."""
+    """Resolve, tag, untag or give out many conversations the manager reaches at once
+    (``handover.bulk``): JSON ``{"ids": [...], "action": "resolve" | "tag" | "untag" |
+    "assign", "tag": name, "to": username}``. 200 ``{"done": [ids], "left": {id: why}}``; 400
+    naming ``ids``, ``action``, ``tag`` or ``to`` with nothing done."""
     tenant = membership_of(request.user).tenant
     data = _chat_body(request)
     if isinstance(data, JsonResponse):
@@ -723,6 +724,8 @@ def inbox_history_bulk(request: HttpRequest) -> JsonResponse:
             ids=data.get("ids"),
             action=data.get("action"),
             tag=data.get("tag"),
+            to=data.get("to"),
+            tenant_id=tenant.pk,
         )
     except DomainError as exc:
         return domain_error_response(exc)
@@ -1006,7 +1009,7 @@ def _chat_session_key(tenant: Tenant) -> str:
     return f"chat:{tenant.slug}"
 
 
-def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str | None] | None:
+def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str] | None:
     """The visitor's open conversation with the tenant, kept in their session by the start,
     so another tab or a reload (even with the browser's storage cleared) carries on with it.
     ``who``: the signed-in customer it is theirs alone (the page shows it to them only)."""
@@ -1024,11 +1027,10 @@ def _resume(request: HttpRequest, tenant: Tenant) -> dict[str, str | None] | Non
     if not open_:
         request.session.pop(_chat_session_key(tenant), None)
         return None
-    return {
-        "conversationId": kept["conversationId"],
-        "token": kept["token"],
-        "who": kept.get("who"),
-    }
+    resume = {"conversationId": kept["conversationId"], "token": kept["token"]}
+    if kept.get("who"):
+        resume["who"] = kept["who"]  # the signed-in customer it belongs to
+    return resume
 
 
 MAX_PAGE_URL = 500
@@ -1239,15 +1241,14 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         "token": token,
         "who": who,
     }
-    return JsonResponse(
-        {
-            "conversationId": str(conversation.pk),
-            "token": token,
-            "name": conversation.customer_name,
-            "who": who,
-        },
-        status=201,
-    )
+    started = {
+        "conversationId": str(conversation.pk),
+        "token": token,
+        "name": conversation.customer_name,
+    }
+    if who is not None:
+        started["who"] = who  # the signed-in customer it belongs to
+    return JsonResponse(started, status=201)
 
 
 @require_POST

@@ -549,8 +549,8 @@ export class Client {
     updateCustomer(conversationId: string, details: { name?: string; email?: string; attributes?: Record<string, unknown> }): Promise<Conversation>;
     /** merged into `into` (another open one of the same customer): resolved, it goes on there */
     merge(conversationId: string, into: string): Promise<Conversation>;
-    /** resolve or tag many at once (at most 100): `left` says which were left alone and why */
-    bulk(ids: string[], options: { action: 'resolve' | 'tag'; tag?: string }): Promise<{ done: string[]; left: Record<string, string> }>;
+    /** resolve, tag, untag or give to a human agent (`to`: their username; the ones waiting for a person) many at once (at most 100): `left` says which were left alone and why */
+    bulk(ids: string[], options: { action: 'resolve' | 'tag' | 'untag' | 'assign'; tag?: string; to?: string }): Promise<{ done: string[]; left: Record<string, string> }>;
     untag(conversationId: string, name: string): Promise<string[]>;
     sendFile(
       conversationId: string,

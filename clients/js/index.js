@@ -356,8 +356,8 @@ class Conversations extends Resource {
 
   /** Resolve (`action: 'resolve'`) or tag (`action: 'tag'`, `tag`) many conversations at once,
    * at most 100; resolves to `{done, left}`: `left` says which were left alone and why. */
-  bulk(ids, { action, tag } = {}) {
-    return this._call('v1_conversations_bulk_create', { body: { ids, action, tag } });
+  bulk(ids, { action, tag, to } = {}) {
+    return this._call('v1_conversations_bulk_create', { body: { ids, action, tag, to } });
   }
   /** Merge the conversation into `into`, another open one of the same customer: it is
    * resolved and goes on there. Resolves to the conversation merged into. */

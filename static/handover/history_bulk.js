@@ -1,6 +1,7 @@
 // Many conversations at once from the history (handover/bulk.py): a manager ticks the
-// conversations found, then resolves them (asked once more) or tags them. The door answers what
-// was done and what was left alone with why; the page is read again and says so.
+// conversations found, then resolves them (asked once more), tags them or takes a tag off, or
+// gives the ones waiting for a person to a human agent. The door answers what was done and what
+// was left alone with why; the page is read again and says so.
 (() => {
   "use strict";
 
@@ -13,6 +14,9 @@
   const resolveButton = document.getElementById("bulk-resolve");
   const tagInput = document.getElementById("bulk-tag");
   const tagButton = document.getElementById("bulk-tag-go");
+  const untagButton = document.getElementById("bulk-untag-go");
+  const toSelect = document.getElementById("bulk-to");
+  const giveButton = document.getElementById("bulk-give-go");
   const DONE_KEY = "history:bulk-done";
 
   const picks = () => [...document.querySelectorAll("input.pick")];
@@ -24,6 +28,8 @@
     count.textContent = `${n} picked`;
     resolveButton.disabled = !n;
     tagButton.disabled = !n || !tagInput.value.trim();
+    untagButton.disabled = tagButton.disabled;
+    giveButton.disabled = !n || !toSelect.value;
     if (all) {
       all.checked = n > 0 && n === picks().length;
       all.indeterminate = n > 0 && n < picks().length;
@@ -36,20 +42,24 @@
   }
 
   // "Resolved 3 conversations. 1 left alone: resolved already."
-  function summary(answer, action, tag) {
-    const done = answer.done.length;
-    const said = action === "resolve"
-      ? `Resolved ${plural(done, "conversation", "conversations")}.`
-      : `Tagged ${plural(done, "conversation", "conversations")} ${tag}.`;
+  function summary(answer, action, value) {
+    const done = plural(answer.done.length, "conversation", "conversations");
+    const said = {
+      resolve: `Resolved ${done}.`,
+      tag: `Tagged ${done} ${value}.`,
+      untag: `Took ${value} off ${done}.`,
+      assign: `Gave ${done} to ${value}.`,
+    }[action];
     const reasons = {};
     for (const why of Object.values(answer.left || {})) reasons[why] = (reasons[why] || 0) + 1;
     const left = Object.entries(reasons).map(([why, n]) => (n > 1 ? `${why} (${n})` : why));
     return left.length ? `${said} ${Object.keys(answer.left).length} left alone: ${left.join(", ")}.` : said;
   }
 
-  async function act(action, tag) {
+  async function act(action, value) {
     const body = { ids: picked(), action };
-    if (action === "tag") body.tag = tag;
+    if (action === "tag" || action === "untag") body.tag = value;
+    if (action === "assign") body.to = value;
     let response;
     let answer = {};
     try {
@@ -71,7 +81,7 @@
       say(`Nothing done: ${Array.isArray(first) ? first[0] : first || error.message || response.status}.`, true);
       return;
     }
-    sessionStorage.setItem(DONE_KEY, summary(answer, action, tag));
+    sessionStorage.setItem(DONE_KEY, summary(answer, action, value));
     location.reload();
   }
 
@@ -96,6 +106,9 @@
     yes.addEventListener("click", () => { yes.disabled = true; act("resolve"); });
   });
   tagButton.addEventListener("click", () => act("tag", tagInput.value.trim()));
+  untagButton.addEventListener("click", () => act("untag", tagInput.value.trim()));
+  giveButton.addEventListener("click", () => act("assign", toSelect.value));
+  toSelect.addEventListener("change", update);
   tagInput.addEventListener("input", update);
   tagInput.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !tagButton.disabled) { event.preventDefault(); tagButton.click(); }

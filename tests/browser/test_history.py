@@ -136,3 +136,54 @@ def test_a_manager_resolves_and_tags_many_conversations_at_once(acme, pages):
         "a digit."
     )
     assert ConversationTag.objects.count() == 3
+
+
+def test_a_manager_gives_the_waiting_ones_to_a_person_and_takes_a_tag_off(acme, pages):
+    from conversations.models import Conversation, ConversationTag
+    from tests.browser.conftest import api_post
+    from tests.factories import make_api_key
+
+    boss = make_person(tenant=acme, roles=["manager"], username="boss")
+    bob = make_person(tenant=acme, roles=["agent"], username="bob", first_name="Bob")
+    manager = pages(viewport=(1366, 768))
+    sign_in(manager, boss, path="/inbox/history/")
+    _, raw = make_api_key(tenant=acme)
+    for name in ("Lee", "Kim"):
+        started = api_post(
+            manager,
+            raw,
+            "/api/v1/conversations",
+            {"agentId": "agent-desk", "channel": "web", "customer": {"id": name, "name": name}},
+        )
+        api_post(
+            manager,
+            raw,
+            f"/api/v1/conversations/{started['id']}/messages",
+            {"text": "I want to talk to a human please"},
+        )
+        api_post(
+            manager,
+            raw,
+            f"/api/v1/conversations/{started['id']}/tags/late-parcel",
+            {},
+            method="PUT",
+        )
+    manager.reload()
+    rows = manager.locator(".results tbody tr[data-conversation]")
+    expect(rows).to_have_count(2)
+
+    manager.locator("#pick-all").check()
+    expect(manager.locator("#bulk-give-go")).to_be_disabled()  # nobody chosen yet
+    manager.locator("#bulk-to").select_option("bob")
+    screenshot(manager, "history-bulk-give")
+    manager.locator("#bulk-give-go").click()
+    expect(manager.locator("#bulk-result")).to_have_text("Gave 2 conversations to bob.")
+    assert Conversation.objects.filter(assignee=bob).count() == 2
+    expect(rows.filter(has_text="Lee")).to_contain_text("bob")
+
+    manager.locator("#pick-all").check()
+    manager.fill("#bulk-tag", "late-parcel")
+    manager.locator("#bulk-untag-go").click()
+    expect(manager.locator("#bulk-result")).to_have_text("Took late-parcel off 2 conversations.")
+    assert not ConversationTag.objects.exists()
+    expect(rows.locator(".tag-chip")).to_have_count(0)

@@ -348,12 +348,19 @@ def test_many_conversations_are_tagged_and_resolved_at_once(docs_tenant, server_
     ]
 
     tagged = client.conversations.bulk(ids, "tag", tag="spam-wave")
+    untagged = client.conversations.bulk(ids[:1], "untag", tag="spam-wave")
+    with pytest.raises(ValidationError) as nobody:
+        client.conversations.bulk(ids, "assign", to="nobody")
     resolved = client.conversations.bulk([*ids, ids[0]], "resolve")
     again = client.conversations.bulk(ids[:1], "resolve")
     with pytest.raises(ValidationError) as refused:
         client.conversations.bulk(ids, "archive")
 
     assert tagged == {"done": ids, "left": {}}
+    assert untagged == {"done": ids[:1], "left": {}}
+    assert client.conversations.get(ids[0])["tags"] == []
+    assert client.conversations.get(ids[1])["tags"] == ["spam-wave"]
+    assert nobody.value.fields == {"to": ["no human agent of this team has that username"]}
     assert resolved == {"done": ids, "left": {}}  # the same id twice is done once
     assert again == {"done": [], "left": {ids[0]: "resolved already"}}
     assert list(refused.value.fields) == ["action"]

@@ -1,6 +1,7 @@
-"""Many conversations at once from the history (handover/bulk.py): a manager resolves or tags
-the conversations they tick; each one is done on its own, one that cannot be (resolved
-already, another team's, a tag too many) is left alone with why; bad input is a 400 naming
+"""Many conversations at once from the history (handover/bulk.py): a manager resolves, tags,
+untags or gives to a person the conversations they tick; each one is done on its own, one that
+cannot be (resolved already, another team's, a tag too many, not tagged so, held by someone, a
+person at their limit) is left alone with why; bad input is a 400 naming
 the field with nothing done; a human agent may not; another tenant's conversations are never
 touched."""
 
@@ -94,6 +95,7 @@ def test_a_manager_tags_many_and_a_full_one_is_left_alone(team, tenant, manager_
         ({"ids": ["THE"], "action": "delete"}, "action"),
         ({"ids": ["THE"], "action": ["tag"]}, "action"),
         ({"ids": ["THE"], "action": "tag"}, "tag"),
+        ({"ids": ["THE"], "action": "untag", "tag": ""}, "tag"),
         ({"ids": ["THE"], "action": "tag", "tag": "x\x00"}, "tag"),
     ],
 )
@@ -164,3 +166,98 @@ def test_the_api_does_it_for_a_manager_or_an_integration_within_the_tenant(
     crossing = other.post(url, {"ids": [str(one.pk)], "action": "tag", "tag": "x"}, format="json")
     assert crossing.json() == {"done": [], "left": {str(one.pk): "not found"}}
     assert Conversation.objects.get(pk=theirs.pk).state != State.RESOLVED
+
+
+def test_a_manager_takes_a_tag_off_many_and_one_without_it_is_told_apart(
+    team, tenant, manager_client
+):
+    one, two, bare = (start(tenant, f"c-{n}") for n in range(3))
+    for conversation in (one, two):
+        ConversationTag.objects.create(tenant=tenant, conversation=conversation, name="spam")
+    ConversationTag.objects.create(tenant=tenant, conversation=one, name="vip")
+
+    answer = post(
+        manager_client,
+        {"ids": [str(one.pk), str(two.pk), str(bare.pk)], "action": "untag", "tag": "Spam"},
+    )
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {
+        "done": [str(one.pk), str(two.pk)],
+        "left": {str(bare.pk): "not tagged so"},
+    }
+    assert list(ConversationTag.objects.values_list("conversation_id", "name")) == [(one.pk, "vip")]
+
+
+def test_a_manager_gives_the_waiting_ones_to_a_person_within_their_limit(
+    key_client, team, tenant, manager_client, ada, bob, django_capture_on_commit_callbacks
+):
+    from core.events import person_group
+    from handover.models import AgentSetting
+    from tests.handover.test_agent_tools import Listener
+
+    waiting = [handed_over(key_client, f"c-wait-{n}") for n in range(3)]
+    held = handed_over(key_client, "c-held")
+    handoff_claim(handoff=held, user=ada)
+    with_ai = start(tenant, "c-ai")
+    AgentSetting.objects.create(tenant=tenant, user=bob, max_conversations=2)
+    ids = [str(h.conversation_id) for h in (*waiting, held)] + [str(with_ai.pk)]
+    bobs = Listener(person_group(bob.pk))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = post(manager_client, {"ids": ids, "action": "assign", "to": "bob"})
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {
+        "done": ids[:2],
+        "left": {
+            ids[2]: "at their limit",
+            ids[3]: "someone holds it",
+            ids[4]: "not waiting for a person",
+        },
+    }
+    statuses = dict(Handoff.objects.values_list("conversation_id", "status"))
+    assert [statuses[h.conversation_id] for h in waiting] == [
+        Status.CLAIMED,
+        Status.CLAIMED,
+        waiting[2].status,  # the claim refused by the limit rolled back: still waiting
+    ]
+    assert set(Conversation.objects.filter(assignee=bob).values_list("pk", flat=True)) == {
+        h.conversation_id for h in waiting[:2]
+    }
+    note = waiting[0].conversation.messages.filter(role="note").last()
+    assert note.text == "acme-manager gave the conversation to bob."
+    assert [e["type"] for e in bobs.events()].count("handoff.assigned") == 2
+
+    again = post(manager_client, {"ids": ids[:1], "action": "assign", "to": "bob"})
+    assert again.json() == {"done": [], "left": {ids[0]: "theirs already"}}
+
+
+@pytest.mark.parametrize("to", ["nobody", "", None, ["bob"], "acme-manager"])
+def test_giving_to_no_human_agent_is_a_400_naming_to(key_client, team, tenant, manager_client, to):
+    waiting = handed_over(key_client, "c-wait")
+
+    refused = post(
+        manager_client, {"ids": [str(waiting.conversation_id)], "action": "assign", "to": to}
+    )
+
+    assert refused.status_code == 400, refused.content
+    assert refused.json()["error"]["fields"] == {
+        "to": ["no human agent of this team has that username"]
+    }
+    assert Handoff.objects.get(pk=waiting.pk).status == waiting.status
+
+
+def test_an_integration_gives_the_queue_out_over_the_api(key_client, team, tenant, bob, globex):
+    waiting = handed_over(key_client, "c-wait")
+    url = "/api/v1/conversations/bulk"
+
+    given = key_client.post(
+        url, {"ids": [str(waiting.conversation_id)], "action": "assign", "to": "bob"}, format="json"
+    )
+
+    assert given.status_code == 200, given.content
+    assert given.json() == {"done": [str(waiting.conversation_id)], "left": {}}
+    assert Conversation.objects.get(pk=waiting.conversation_id).assignee == bob
+    note = waiting.conversation.messages.filter(role="note").last()
+    assert note.text.endswith("gave the conversation to bob.") and "integration" in note.text

@@ -156,6 +156,7 @@ def test_the_api_sets_the_details_and_names_a_bad_field(key_client, team, tenant
         "name": "Kim Lee",
         "email": "kim@example.com",
         "attributes": None,
+        "verified": False,  # an integration's customer: no website signed for them
     }
     assert notes(conversation)[-1].startswith("The integration “")
 

@@ -290,6 +290,11 @@ test('many conversations are tagged and resolved at once', live, async () => {
     ids.push((await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer: { id: `js-bulk-${n}` } })).id);
   }
   assert.deepEqual(await api.conversations.bulk(ids, { action: 'tag', tag: 'spam-wave' }), { done: ids, left: {} });
+  assert.deepEqual(await api.conversations.bulk(ids.slice(0, 1), { action: 'untag', tag: 'spam-wave' }), { done: ids.slice(0, 1), left: {} });
+  await assert.rejects(api.conversations.bulk(ids, { action: 'assign', to: 'nobody' }), (error) => {
+    assert.deepEqual(error.fields, { to: ['no human agent of this team has that username'] });
+    return true;
+  });
   assert.deepEqual(await api.conversations.bulk(ids, { action: 'resolve' }), { done: ids, left: {} });
   assert.deepEqual(await api.conversations.bulk(ids.slice(0, 1), { action: 'resolve' }), { done: [], left: { [ids[0]]: 'resolved already' } });
   await assert.rejects(api.conversations.bulk(ids, { action: 'archive' }), (error) => {

@@ -358,14 +358,22 @@ class AsyncConversations(_AsyncResource):
         )
 
     async def bulk(
-        self, ids: builtins.list[str], action: str, *, tag: str | None = None
+        self,
+        ids: builtins.list[str],
+        action: str,
+        *,
+        tag: str | None = None,
+        to: str | None = None,
     ) -> BulkOutcome:
-        """Resolve (``action="resolve"``) or tag (``action="tag"``, ``tag=``) many
-        conversations at once, at most 100: each is done on its own; ``left`` says which were
-        left alone and why."""
+        """Resolve (``action="resolve"``), tag or untag (``action="tag"`` / ``"untag"``,
+        ``tag=``), or give to a human agent (``action="assign"``, ``to=`` their username: the
+        ones waiting for a person) many conversations at once, at most 100: each is done on its
+        own; ``left`` says which were left alone and why."""
         body: dict[str, Any] = {"ids": ids, "action": action}
         if tag is not None:
             body["tag"] = tag
+        if to is not None:
+            body["to"] = to
         return await self._call(Call("v1_conversations_bulk_create", body=body))
 
     async def merge(self, conversation_id: str, into: str) -> Conversation:

@@ -347,13 +347,23 @@ class Conversations(_Resource):
         path = {"conversation_id": conversation_id}
         return self._call(Call("v1_conversations_partial_update", path, body={"customer": details}))
 
-    def bulk(self, ids: builtins.list[str], action: str, *, tag: str | None = None) -> BulkOutcome:
-        """Resolve (``action="resolve"``) or tag (``action="tag"``, ``tag=``) many
-        conversations at once, at most 100: each is done on its own; ``left`` says which were
-        left alone and why."""
+    def bulk(
+        self,
+        ids: builtins.list[str],
+        action: str,
+        *,
+        tag: str | None = None,
+        to: str | None = None,
+    ) -> BulkOutcome:
+        """Resolve (``action="resolve"``), tag or untag (``action="tag"`` / ``"untag"``,
+        ``tag=``), or give to a human agent (``action="assign"``, ``to=`` their username: the
+        ones waiting for a person) many conversations at once, at most 100: each is done on its
+        own; ``left`` says which were left alone and why."""
         body: dict[str, Any] = {"ids": ids, "action": action}
         if tag is not None:
             body["tag"] = tag
+        if to is not None:
+            body["to"] = to
         return self._call(Call("v1_conversations_bulk_create", body=body))
 
     def merge(self, conversation_id: str, into: str) -> Conversation:
