@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
+from django.utils.crypto import salted_hmac
 
 from conversations.attributes import (
     attributes_changed,
@@ -40,6 +42,15 @@ CUSTOMER_TOKEN_KIND = "ct"
 def customer_token_new() -> tuple[str, str]:
     raw = f"{CUSTOMER_TOKEN_KIND}_{secrets.token_urlsafe(24)}"
     return raw, hash_secret(raw)
+
+
+def signed_in_customer_token(conversation_id: uuid.UUID | str) -> str:
+    """The customer token of a signed-in visitor's conversation (``handover.identity``): made
+    from the server's SECRET_KEY and the conversation's id, so the chat can hand it again to the
+    same visitor on another device, once their website's signature is checked, with no second
+    credential stored. Only its hash is kept, as for any customer token."""
+    digest = salted_hmac("signed-in-customer", str(conversation_id), algorithm="sha256")
+    return f"{CUSTOMER_TOKEN_KIND}_{digest.hexdigest()[:40]}"
 
 
 def customer_token_matches(conversation: Conversation, raw: str) -> bool:
@@ -76,8 +87,14 @@ def conversation_start(
     email = customer.get("email") or ""
     if blocked(tenant.pk, customer_ref=customer["id"], email=email, address_hash=hashed):
         raise Blocked("This customer is blocked by the team: no conversation starts for them.")
-    raw, digest = customer_token_new()
+    conversation_id = uuid.uuid4()
+    if verified:
+        raw = signed_in_customer_token(conversation_id)
+        digest = hash_secret(raw)
+    else:
+        raw, digest = customer_token_new()
     conversation = Conversation.objects.create(
+        id=conversation_id,
         tenant=tenant,
         channel=channel,
         customer_ref=customer["id"],

@@ -22,6 +22,8 @@ def conversation_data(conversation: Conversation) -> dict[str, Any]:
             "id": conversation.customer_ref,
             "name": conversation.customer_name,
             "email": conversation.customer_email,
+            # a signed-in visitor of the tenant's website, who it signed for
+            "verified": conversation.customer_verified,
         },
         "createdAt": conversation.created_at,
         "resolvedAt": conversation.resolved_at,

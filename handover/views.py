@@ -70,6 +70,7 @@ from conversations.services import (
     conversation_start,
     customer_details_update,
     customer_token_matches,
+    signed_in_customer_token,
 )
 from conversations.tags import conversation_tag, conversation_untag, tags_of, tenant_tag_names
 from core.api_errors import domain_error_response, error_body
@@ -1079,6 +1080,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "tenantName": tenant.name,
                 "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
+                "resumeUrl": reverse("chat-resume", args=[tenant.slug]),
                 "rateUrl": reverse("chat-rate", args=[tenant.slug]),
                 "rateCommentUrl": reverse("chat-rate-comment", args=[tenant.slug]),
                 "transcriptUrl": reverse("chat-transcript", args=[tenant.slug]),
@@ -1249,6 +1251,54 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     if who is not None:
         started["who"] = who  # the signed-in customer it belongs to
     return JsonResponse(started, status=201)
+
+
+@require_POST
+@same_origin_or_csrf
+def chat_resume(request: HttpRequest, slug: str) -> JsonResponse:
+    """A signed-in visitor's open conversation, on whatever device they are: JSON
+    ``{"identity"}`` (the token their website signed, ``handover.identity``). 200
+    ``{"conversationId", "token", "name", "who"}`` for their latest open web conversation, or
+    ``{"conversationId": null}`` when they have none; 400 naming ``identity`` when the token does
+    not check out. Counted as a start by the per-address limit."""
+    tenant = _chat_tenant(slug)
+    refused = chat_start_address_refusal(ratelimit.client_ip(request))
+    if refused is not None:
+        return _rate_limited(refused, "Too many chats started from your address.")
+    data = _chat_body(request)
+    if isinstance(data, JsonResponse):
+        return data
+    try:
+        visitor = visitor_identity(tenant, data.get("identity"))
+    except Invalid as exc:
+        return _json_error(400, "invalid", "Please check the form.", exc.fields)
+    conversation = (
+        Conversation.objects.filter(
+            tenant=tenant,
+            channel=Channel.WEB,
+            customer_ref=visitor.customer_id,
+            customer_verified=True,
+        )
+        .exclude(state=State.RESOLVED)
+        .order_by("-created_at")
+        .first()
+    )
+    if conversation is None:
+        return JsonResponse({"conversationId": None})
+    token = signed_in_customer_token(conversation.pk)
+    request.session[_chat_session_key(tenant)] = {
+        "conversationId": str(conversation.pk),
+        "token": token,
+        "who": visitor.customer_id,
+    }
+    return JsonResponse(
+        {
+            "conversationId": str(conversation.pk),
+            "token": token,
+            "name": conversation.customer_name,
+            "who": visitor.customer_id,
+        }
+    )
 
 
 @require_POST

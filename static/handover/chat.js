@@ -594,6 +594,19 @@
     showStart(null);
   });
 
+  // A signed-in visitor with no conversation kept here (another device, or signed in again):
+  // their open one, from the server, once it has checked their website's signature.
+  async function resumeSignedIn() {
+    try {
+      const { response, body } = await postJson(cfg.resumeUrl, { identity });
+      if (!response.ok || !body.conversationId || session) return;
+      session = { conversationId: body.conversationId, token: body.token, name: body.name, who: body.who || null };
+      save(session);
+      showThread();
+      connect();
+    } catch (_) { /* the start form stays */ }
+  }
+
   session = load();
   if (session && session.conversationId && session.token) {
     showThread();
@@ -601,5 +614,6 @@
   } else {
     session = null;
     showStart(null);
+    if (who) resumeSignedIn();
   }
 })();

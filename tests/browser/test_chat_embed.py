@@ -294,4 +294,16 @@ def test_a_signed_in_visitor_chats_as_themselves_and_the_next_one_does_not_see_i
     page.evaluate("token => SupportChat.identify(token)", signed("user-7", "Kim Park"))
     chat = page.frame_locator("#support-chat-panel iframe")
     expect(chat.locator("#start-signed-in")).to_have_text("Signed in as Kim Park")
+    page.wait_for_timeout(500)  # the server was asked for an open conversation of hers: none
+    expect(chat.locator("#start-text")).to_be_visible()
     expect(chat.locator(".msg.from-customer")).to_have_count(0)
+
+    # Lee signs in again, here or on his phone: his open conversation comes back from the server
+    phone = pages(viewport=(390, 844))
+    phone.goto(lees_page)
+    phone.locator("#support-chat-launcher").click()
+    on_phone = phone.frame_locator("#support-chat-panel iframe")
+    expect(on_phone.locator(".msg.from-customer", has_text="human please")).to_be_visible()
+    on_phone.locator("#composer-text").fill("I'm on my phone now")
+    on_phone.locator("#composer-text").press("Enter")
+    expect(agent.locator(".transcript li.msg-customer", has_text="on my phone")).to_be_visible()

@@ -335,3 +335,61 @@ def test_the_api_and_the_inbox_say_the_customer_is_signed_in(team, tenant, secre
 
     page = login(ada).get(f"/inbox/conversations/{signed_in}/").json()["conversation"]
     assert (page["customerVerified"], page["customerId"]) == (True, "user-42")
+
+
+def test_a_signed_in_visitor_finds_their_open_conversation_on_another_device(
+    team, tenant, secret, key_client
+):
+    from conversations.services import customer_token_matches
+
+    first = start(identity=signed(secret, sub="user-42", name="Lee")).json()
+    # an integration's conversation with the same customer id: not the visitor's to open
+    key_client.post(
+        "/api/v1/conversations",
+        {"agentId": "agent-sup", "channel": "web", "customer": {"id": "user-42"}},
+        format="json",
+    )
+
+    def resume(token, address="203.0.113.9"):
+        return Client(REMOTE_ADDR=address).post(
+            "/chat/acme/resume", {"identity": token}, content_type="application/json", headers=OURS
+        )
+
+    found = resume(signed(secret, sub="user-42"))
+
+    assert found.status_code == 200, found.content
+    assert found.json() == {
+        "conversationId": first["conversationId"],
+        "token": first["token"],  # the same token: the first device keeps its own
+        "name": "Lee",
+        "who": "user-42",
+    }
+    conversation = Conversation.objects.get(pk=first["conversationId"])
+    assert customer_token_matches(conversation, found.json()["token"])
+    assert resume(signed(secret, sub="user-7")).json() == {"conversationId": None}
+    forged = resume(signed("not-" + secret, sub="user-42"))
+    assert forged.status_code == 400
+    assert forged.json()["error"]["fields"] == {
+        "identity": ["is not signed with this chat's identity secret"]
+    }
+    assert resume(None).json()["error"]["fields"] == {
+        "identity": ["must be the identity token your website signed, as text"]
+    }
+    from django.db import transaction
+
+    from conversations.selectors import conversation_locked
+    from handover.services import conversation_close
+
+    with transaction.atomic():
+        conversation_close(conversation_locked(conversation.pk), reason="resolved by a test")
+    assert resume(signed(secret, sub="user-42")).json() == {"conversationId": None}
+
+
+def test_an_anonymous_visitors_token_is_no_signed_in_one(team, tenant, secret):
+    from conversations.services import customer_token_matches, signed_in_customer_token
+
+    anonymous = start(name="Kim").json()
+    conversation = Conversation.objects.get(pk=anonymous["conversationId"])
+
+    assert customer_token_matches(conversation, anonymous["token"])
+    assert not customer_token_matches(conversation, signed_in_customer_token(conversation.pk))
