@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from conversations import lifecycle
-from conversations.models import State
+from conversations.models import Conversation, State
 from conversations.selectors import conversation_locked
 from conversations.tags import conversation_tag, conversation_untag, tag_name
 from core.errors import Invalid
@@ -88,15 +88,23 @@ def conversations_bulk(
     return outcome
 
 
+def _open_locked(conversation_id: str) -> tuple[Conversation | None, str | None]:
+    """The conversation, locked for the caller's transaction, or why no action takes it."""
+    locked = conversation_locked(conversation_id)
+    if locked is None:
+        return None, "not found"
+    if locked.state == State.RESOLVED:
+        return None, "resolved already"
+    return locked, None
+
+
 def _resolved(conversation_id: str, by: str, together: int) -> str | None:
     """Resolve one conversation; why not, or None."""
     try:
         with transaction.atomic():
-            locked = conversation_locked(conversation_id)
+            locked, why = _open_locked(conversation_id)
             if locked is None:
-                return "not found"
-            if locked.state == State.RESOLVED:
-                return "resolved already"
+                return why
             holder = locked.assignee if locked.state == State.WITH_HUMAN else None
             conversation_close(
                 locked,
@@ -132,11 +140,9 @@ def _given(conversation_id: str, person, by: str) -> str | None:
     refused rolls the claim back (the exception leaves the transaction)."""
     try:
         with transaction.atomic():
-            locked = conversation_locked(conversation_id)
+            locked, why = _open_locked(conversation_id)
             if locked is None:
-                return "not found"
-            if locked.state == State.RESOLVED:
-                return "resolved already"
+                return why
             if locked.state == State.WITH_HUMAN:
                 if locked.assignee_id == person.pk:
                     return "theirs already"
