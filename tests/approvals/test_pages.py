@@ -530,3 +530,27 @@ def test_the_detail_shows_the_photo_the_customer_sent(people, conversation, sett
     assert 'alt="broken.png"' in html
     assert "sent without text" not in html  # the photo stands alone
     assert Client().get(link.group(1).replace("&amp;", "&")).status_code == 200
+
+
+def test_the_detail_says_whether_the_website_vouched_for_the_customer(
+    people, conversation, tenant, agent
+):
+    from conversations.lifecycle import conversation_transition
+    from conversations.services import conversation_start
+
+    signed_in, _ = conversation_start(
+        tenant=tenant,
+        agent=agent,
+        channel="web",
+        customer={"id": "user-42", "name": "Lee", "email": "lee@example.com"},
+        verified=True,
+    )
+    conversation_transition(conversation=signed_in, to="active", reason="test")
+    alice = login(people["alice"])
+
+    vouched = alice.get(f"/approvals/{ask(signed_in, key='v-1').pk}/").content.decode()
+    typed = alice.get(f"/approvals/{ask(conversation, key='v-2').pk}/").content.decode()
+
+    assert "✓ Signed in on your website, which vouched for this id" in vouched
+    assert "Not signed in: the name and any address are what the visitor typed" in typed
+    assert "Signed in on your website" not in typed
