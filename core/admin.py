@@ -75,6 +75,18 @@ class TenantForm(TenantScopedForm):
         model = Tenant
         exclude: list[str] = []  # the admin's fieldsets say which
 
+    def clean(self):
+        cleaned = super().clean()
+        wanted = cleaned.get("identity_secret")
+        has_secret = bool(self.instance.chat_identity_secret) and wanted != "remove"
+        if cleaned.get("chat_signed_in_only") and not (has_secret or wanted == "new"):
+            self.add_error(
+                "chat_signed_in_only",
+                "Only signed-in visitors could chat, and none can be signed in without an "
+                "identity secret: make one too.",
+            )
+        return cleaned
+
 
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
@@ -93,6 +105,7 @@ class TenantAdmin(TenantScopedAdmin):
                     "chat_snippet",
                     "chat_identity",
                     "identity_secret",
+                    "chat_signed_in_only",
                 ]
             },
         ),
@@ -152,7 +165,7 @@ class TenantAdmin(TenantScopedAdmin):
         wanted = form.cleaned_data.get("identity_secret")
         if wanted == "new":
             obj._raw_identity_secret = identity_secret_new(obj)
-        elif wanted == "remove" and obj.chat_identity_secret:
+        elif wanted == "remove" and obj.chat_identity_secret:  # the form kept signed-in-only off
             identity_secret_remove(obj)
             self.message_user(
                 request, "The identity secret is removed: every visitor is anonymous now."

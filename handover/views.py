@@ -1081,6 +1081,8 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "resumeUrl": reverse("chat-resume", args=[tenant.slug]),
+                # the chat starts only for a visitor the tenant's website signed for
+                "signedInOnly": tenant.chat_signed_in_only,
                 "rateUrl": reverse("chat-rate", args=[tenant.slug]),
                 "rateCommentUrl": reverse("chat-rate-comment", args=[tenant.slug]),
                 "transcriptUrl": reverse("chat-transcript", args=[tenant.slug]),
@@ -1205,6 +1207,10 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
             fields.update(exc.fields)
     if fields:
         return _json_error(400, "invalid", "Please check the form.", fields)
+    if visitor is None and tenant.chat_signed_in_only:
+        return _json_error(
+            403, "sign_in_required", "Please sign in on our website to chat with us."
+        )
     refused = chat_start_tenant_refusal(tenant.pk)
     if refused is not None:
         return _rate_limited(refused, "This chat is very busy right now.")

@@ -114,6 +114,12 @@ class Tenant(models.Model):
     chat_identity_since = models.DateTimeField(
         "identity secret made", null=True, blank=True, editable=False
     )
+    chat_signed_in_only = models.BooleanField(
+        "only signed-in visitors may chat",
+        default=False,
+        help_text="The chat starts only for a visitor your website signed for (the identity "
+        "secret below); anyone else is asked to sign in on your website first.",
+    )
     assign_queue = models.BooleanField(
         "give the queue out automatically",
         default=False,

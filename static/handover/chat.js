@@ -70,6 +70,12 @@
     } catch (_) { return {}; }
   }
 
+  // only signed-in visitors may chat (the tenant's setting): anyone else is asked to sign in
+  if (cfg.signedInOnly && !who) {
+    $("start-form").hidden = true;
+    $("start-sign-in").hidden = false;
+  }
+
   // signed in with a name: the start asks for none
   if (who && typeof claims.name === "string" && claims.name.trim()) {
     $("start-name").value = claims.name.trim();

@@ -307,3 +307,31 @@ def test_a_signed_in_visitor_chats_as_themselves_and_the_next_one_does_not_see_i
     on_phone.locator("#composer-text").fill("I'm on my phone now")
     on_phone.locator("#composer-text").press("Enter")
     expect(agent.locator(".transcript li.msg-customer", has_text="on my phone")).to_be_visible()
+
+
+def test_where_only_signed_in_visitors_may_chat_others_are_asked_to_sign_in(
+    acme_without_site, pages
+):
+    import time
+
+    import jwt
+
+    from core.chat_identity import identity_secret_new
+
+    secret = identity_secret_new(acme_without_site)
+    acme_without_site.chat_signed_in_only = True
+    acme_without_site.save(update_fields=["chat_signed_in_only"])
+    page = pages(viewport=(480, 800))
+
+    page.goto("/chat/acme/")
+    expect(page.locator("#start-sign-in")).to_contain_text("Please sign in on our website")
+    expect(page.locator("#start-form")).to_be_hidden()
+    screenshot(page, "chat-sign-in-first")
+
+    token = jwt.encode({"sub": "user-42", "name": "Lee", "exp": time.time() + 600}, secret)
+    page.goto(f"/chat/acme/?signed#identity={token}")
+    expect(page.locator("#start-signed-in")).to_have_text("Signed in as Lee")
+    expect(page.locator("#start-sign-in")).to_be_hidden()
+    page.fill("#start-text", "Hi, I was charged twice")
+    page.locator("#start-button").click()
+    expect(page.locator(".msg.from-agent", has_text="double charge")).to_be_visible()

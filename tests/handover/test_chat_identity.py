@@ -393,3 +393,51 @@ def test_an_anonymous_visitors_token_is_no_signed_in_one(team, tenant, secret):
 
     assert customer_token_matches(conversation, anonymous["token"])
     assert not customer_token_matches(conversation, signed_in_customer_token(conversation.pk))
+
+
+def test_where_only_signed_in_visitors_may_chat_the_others_are_asked_to_sign_in(
+    team, tenant, secret, client
+):
+    from tests.handover.test_pages import chat_config_of
+
+    tenant.chat_signed_in_only = True
+    tenant.save(update_fields=["chat_signed_in_only"])
+
+    refused = start(name="Kim")
+    started = start(identity=signed(secret, sub="user-42"))
+
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "sign_in_required",
+        "Please sign in on our website to chat with us.",
+    )
+    assert started.status_code == 201
+    assert list(Conversation.objects.values_list("customer_ref", flat=True)) == ["user-42"]
+    assert chat_config_of(client.get("/chat/acme/"))["signedInOnly"] is True
+
+
+def test_the_admin_will_not_let_only_signed_in_visitors_chat_without_a_secret(
+    team, tenant, manager
+):
+    from tests.conftest import login
+    from tests.factories import tenant_admin_form
+
+    url = f"/admin/core/tenant/{tenant.pk}/change/"
+    client = login(manager)
+
+    refused = client.post(url, tenant_admin_form(tenant, chat_signed_in_only="on"))
+    made = client.post(
+        url, tenant_admin_form(tenant, chat_signed_in_only="on", identity_secret="new")
+    )
+    removing = client.post(
+        url, tenant_admin_form(tenant, chat_signed_in_only="on", identity_secret="remove")
+    )
+
+    assert refused.status_code == 200
+    assert "none can be signed in without an identity secret" in refused.content.decode()
+    assert made.status_code == 200 and made.context["raw"].startswith("chatid_")
+    assert removing.status_code == 200
+    assert "none can be signed in without an identity secret" in removing.content.decode()
+    tenant.refresh_from_db()
+    assert tenant.chat_signed_in_only and tenant.chat_identity_secret
