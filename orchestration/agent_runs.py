@@ -248,6 +248,8 @@ def plan_of(turn: Turn, ai_turn: int, steps: list[Step] | None = None) -> RunPla
             "name": conv.customer_name,
             "email": conv.customer_email,
             "attributes": conv.customer_attributes,
+            # the tenant's website signed who they are (handover.identity)
+            "verified": conv.customer_verified,
         },
         transcript=turn.transcript,
         routing_instructions=render_routing_instructions(

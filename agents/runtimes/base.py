@@ -114,7 +114,8 @@ class StepCall:
 class TurnContext:
     """Everything a runtime may use to answer one customer message.
 
-    ``signals``: ``{intent, sentiment, risk}``. ``customer``: ``{id, name, email, attributes}``.
+    ``signals``: ``{intent, sentiment, risk}``. ``customer``: ``{id, name, email, attributes,
+    verified}`` (verified: the tenant's website signed who they are).
     ``transcript``: earlier messages, oldest first, ``{role, author, text}`` with role one of
     ``customer``, ``agent``, ``human``, ``system`` (runtimes keep the last 20).
     ``routing_instructions``: the orchestrator setting; ``{{TENANT_NAME}}`` is replaced here if

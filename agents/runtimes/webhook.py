@@ -6,7 +6,7 @@ stored encrypted (``AgentSpec.runtime_secret``) and unsealed here right before t
 Request: ``POST <url>`` with the JSON body (UTF-8, compact)::
 
     {"conversation": {"id": "...", "channel": "web", "customer": {"id", "name", "email",
-                      "attributes"}},
+                      "attributes", "verified"}},
      "agent": {"id": "agent-billing", "name": "Billing"},
      "message": "Why was I charged twice?",
      "signals": {"intent": "billing", "sentiment": -0.4, "risk": []},
@@ -100,6 +100,8 @@ def payload(ctx: TurnContext) -> dict[str, Any]:
                 "name": customer.get("name"),
                 "email": customer.get("email"),
                 "attributes": _plain(customer.get("attributes") or {}),
+                # signed in on the tenant's website, which vouched for the id, name and e-mail
+                "verified": bool(customer.get("verified")),
             },
         },
         "agent": {"id": ctx.agent.slug, "name": ctx.agent.name},

@@ -107,3 +107,26 @@ def test_signals_that_change_nothing_record_nothing(key_client, hook, hooked):
         conversation_id=conversation_id, type="message.classified"
     )
     assert classified.count() == 1
+
+
+def test_the_agent_hears_whether_the_website_vouched_for_the_customer(
+    key_client, hook, hooked, tenant
+):
+    from conversations.services import conversation_start
+
+    signed_in, _ = conversation_start(
+        tenant=tenant,
+        agent=hooked,
+        channel="web",
+        customer={"id": "user-42", "name": "Lee", "email": "lee@example.com"},
+        verified=True,
+    )
+    hook.then(Respond(body={"reply": "Hi Lee."}), Respond(body={"reply": "Hi."}))
+
+    key_client.post(
+        f"/api/v1/conversations/{signed_in.pk}/messages", {"text": "Hello"}, format="json"
+    )
+    talk(key_client)  # an integration's customer: nobody vouched
+
+    customers = [seen.json["conversation"]["customer"] for seen in hook.seen]
+    assert [(c["id"], c["verified"]) for c in customers] == [("user-42", True), ("c-1", False)]

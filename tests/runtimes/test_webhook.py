@@ -57,6 +57,7 @@ def test_the_request_body_and_headers_follow_the_protocol(hook):
             "name": "Dana",
             "email": "d@example.com",
             "attributes": {"plan": "gold"},
+            "verified": True,
         },
         transcript=(
             {"role": "customer", "author": "Dana", "text": "Hi"},
@@ -86,6 +87,7 @@ def test_the_request_body_and_headers_follow_the_protocol(hook):
                 "name": "Dana",
                 "email": "d@example.com",
                 "attributes": {"plan": "gold"},
+                "verified": True,
             },
         },
         "agent": {"id": "agent-billing", "name": "Billing"},
