@@ -34,7 +34,16 @@ from rules import CompiledCondition, ConditionError, compile_condition, workflow
 START = "start"
 ALL = "all"
 CONTEXT = "context"
-CONVERSATION_KEYS = ("intent", "sentiment", "risk", "channel", "attempts", "turns", "language")
+CONVERSATION_KEYS = (
+    "intent",
+    "sentiment",
+    "risk",
+    "channel",
+    "attempts",
+    "turns",
+    "language",
+    "verified",
+)
 
 
 @dataclass(frozen=True)

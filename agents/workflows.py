@@ -68,7 +68,7 @@ CONVERSATION_NAMES: tuple[str, ...] = tuple(
     dict.fromkeys(key.split(".", 1)[0] for key in _CONDITION_NAMES)
 )
 """What every step can read about the conversation: intent, sentiment, risk, channel,
-attempts, turns, language, customer. Outputs may not shadow them."""
+attempts, turns, language, customer, verified. Outputs may not shadow them."""
 
 RESERVED_NAMES = frozenset({START, ALL, CONTEXT}) | KEYWORDS
 """Names an output may not take: the markers above and the condition language's keywords."""

@@ -210,6 +210,7 @@ def gate_rule_context(conversation: Conversation) -> dict[str, Any]:
         turns=conversation.turns,
         language=conversation.language,
         customer=conversation.customer_attributes,
+        verified=conversation.customer_verified,
     )
 
 

@@ -280,6 +280,7 @@ CONVERSATION_FIELDS = (
     "channel",
     "language",
     "customer_attributes",
+    "customer_verified",
     "entry_agent__slug",
 )
 
@@ -317,6 +318,7 @@ def replay_context(
         turns=turn,
         language=conv["language"],
         customer=conv["customer_attributes"],
+        verified=conv["customer_verified"],
     )
 
 

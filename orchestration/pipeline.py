@@ -288,6 +288,7 @@ def _store(
         turns=conv.turns,
         language=conv.language,
         customer=conv.customer_attributes,
+        verified=conv.customer_verified,
     )
     return Turn(
         conversation=conv,

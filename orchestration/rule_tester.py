@@ -75,6 +75,12 @@ class RuleTesterForm(forms.Form):
     turns = forms.IntegerField(min_value=0, initial=1)
     language = forms.CharField(initial="en", required=False)
     customer = JSONObjectField(label="Customer attributes", help_text='e.g. {"vip": true}')
+    verified = forms.BooleanField(
+        label="Signed in",
+        required=False,
+        help_text="The customer signed in on your website, which signed who they are "
+        "(verified in conditions).",
+    )
     action = forms.ChoiceField(
         choices=[("", "—"), *[(n, n) for n in action_names()]],
         required=False,
@@ -206,6 +212,7 @@ def run_rule_test(data: dict[str, Any]) -> dict[str, Any]:
         turns=data["turns"],
         language=data.get("language"),
         customer=data.get("customer"),
+        verified=bool(data.get("verified")),
     )
     rules = config.rules_for(agent)
     action = data.get("action") or None
@@ -262,6 +269,7 @@ def pipeline_dry_run(data: dict[str, Any], *, config: TenantConfig | None = None
                 channel=data["channel"],
                 customer_ref="rule-tester",
                 customer_attributes=data.get("customer") or {},
+                customer_verified=bool(data.get("verified")),
                 language=data.get("language") or "",
                 entry_agent=agent,
                 current_agent=agent,

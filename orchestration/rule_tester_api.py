@@ -37,6 +37,7 @@ API_NAMES = {
     "turns": "turns",
     "language": "language",
     "customer": "customer",
+    "verified": "verified",
     "action": "action",
     "params": "params",
     "totals": "totals",
@@ -51,6 +52,7 @@ BODY_KEYS = {
     "turns",
     "language",
     "customer",
+    "verified",
     "action",
     "params",
     "totals",
@@ -80,6 +82,10 @@ TestInput = inline_serializer(
         "turns": serializers.IntegerField(min_value=0, required=False),
         "language": serializers.CharField(required=False),
         "customer": serializers.DictField(required=False, help_text="Customer attributes."),
+        "verified": serializers.BooleanField(
+            required=False,
+            help_text="The customer signed in on your website (verified in conditions).",
+        ),
         "action": serializers.CharField(required=False),
         "params": serializers.DictField(required=False),
         "totals": serializers.DictField(required=False),
@@ -132,6 +138,8 @@ def form_data(agent: Agent, body: Any) -> dict[str, Any]:
     for name in ("customer", "params", "totals", "draft"):
         if body.get(name) is not None and not isinstance(body[name], dict):
             raise _bad(name, "must be an object")
+    if body.get("verified") is not None and not isinstance(body["verified"], bool):
+        raise _bad("verified", "must be true or false")
     for name in ("attempts", "turns"):
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -158,6 +166,7 @@ def form_data(agent: Agent, body: Any) -> dict[str, Any]:
         "turns": str(body["turns"] if body.get("turns") is not None else 1),
         "language": body.get("language") or "en",
         "customer": _json(body.get("customer")),
+        **({"verified": "on"} if body.get("verified") else {}),
         "action": body.get("action") or "",
         "params": _json(body.get("params")),
         "totals": _json(body.get("totals")),

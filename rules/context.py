@@ -25,13 +25,15 @@ def rule_context(
     turns: int,
     language: str | None,
     customer: Mapping[str, Any] | None,
+    verified: bool = False,
     params: Mapping[str, Any] | None = None,
     totals: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The context rules evaluate. A blank intent or language is null (a condition tests it
     with ``== null``); ``risk`` is a list; ``customer`` is the customer's attributes (an
-    object, empty when there are none). ``params`` and ``totals`` are added when given (an
-    action's approval)."""
+    object, empty when there are none); ``verified``: the customer signed in on the tenant's
+    website, which signed who they are (``handover.identity``). ``params`` and ``totals`` are
+    added when given (an action's approval)."""
     context: dict[str, Any] = {
         "intent": intent or None,
         "sentiment": sentiment,
@@ -41,6 +43,7 @@ def rule_context(
         "turns": turns,
         "language": language or None,
         "customer": dict(customer) if isinstance(customer, Mapping) else {},
+        "verified": bool(verified),
     }
     if params is not None:
         context["params"] = dict(params)

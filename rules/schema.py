@@ -210,13 +210,15 @@ CONVERSATION_NAMES: dict[str, Type | str] = {
     "turns": NUMBER,
     "language": STRING,
     "customer.*": ANY,
+    "verified": BOOLEAN,
 }
 """What every condition can read about the conversation (SPEC section 5)."""
 
 
 def handoff_schema() -> Schema:
     """Names available to handoff rules: intent, sentiment, risk, channel, attempts, turns,
-    language and customer.<attribute>."""
+    language, customer.<attribute> and verified (the customer signed in on the tenant's
+    website, which signed who they are)."""
     return Schema(CONVERSATION_NAMES)
 
 

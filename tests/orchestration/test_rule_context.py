@@ -44,6 +44,7 @@ def test_rule_context_gives_conditions_plain_values():
         "turns": 2,
         "language": None,
         "customer": {},
+        "verified": False,
         "totals": {"refunded": 30},
     }
 
@@ -162,7 +163,29 @@ def test_the_gate_the_pipeline_and_backtests_build_the_same_context(tenant, refu
         "turns": 2,
         "language": "de",
         "customer": {"tier": "gold", "orders": 4},
+        "verified": False,
     }
     assert second.context["risk"]  # the detectors found some: the lists are compared too
     assert gate_rule_context(conversation) == second.context
     assert replayed == {first.message.pk: first.context, second.message.pk: second.context}
+
+
+def test_a_rule_reads_whether_the_customer_is_signed_in(tenant, refund_desk):
+    from rules import compile_condition, handoff_schema
+
+    signed_in, _ = conversation_start(
+        tenant=tenant,
+        agent=refund_desk,
+        channel="web",
+        customer={"id": "user-42", "name": "Lee"},
+        verified=True,
+    )
+    anonymous, _ = conversation_start(
+        tenant=tenant, agent=refund_desk, channel="web", customer={"id": "web-1"}
+    )
+    turn = conversation_receive_message(conversation=signed_in, text="Hello there")
+    condition = compile_condition('verified == true and channel == "web"', handoff_schema())
+
+    assert turn.context["verified"] is True
+    assert condition(turn.context) is True
+    assert condition(gate_rule_context(anonymous)) is False

@@ -208,3 +208,22 @@ def test_the_admin_tester_fills_the_draft_with_the_agents_rules(manager_client, 
 
     draft = page.context["form"]["draft"].value()
     assert json.loads(draft)["handoffs"] == TO_BILLING["handoffs"]
+
+
+def test_the_tester_tries_a_rule_on_a_signed_in_customer(key_client, team):
+    draft = {"handoffs": [{"condition": "verified == true", "targetAgentId": "agent-billing"}]}
+
+    signed_in = key_client.post(
+        URL, {"message": "Hello", "verified": True, "draft": draft}, format="json"
+    ).json()
+    anonymous = key_client.post(URL, {"message": "Hello", "draft": draft}, format="json").json()
+
+    assert [o["fired"] for o in signed_in["trace"]] == [True]
+    assert [o["fired"] for o in anonymous["trace"]] == [False]
+
+
+def test_a_verified_that_is_no_boolean_is_a_400_naming_it(key_client, team):
+    refused = key_client.post(URL, {"message": "Hello", "verified": "yes"}, format="json")
+
+    assert refused.status_code == 400
+    assert list(refused.json()["error"]["fields"]) == ["verified"]

@@ -36,7 +36,7 @@ def test_unknown_name_lists_the_known_names_and_suggests_the_closest():
     assert error.position == 1
     assert error.message == (
         "unknown name 'intnt', did you mean 'intent'? (known: intent, sentiment, risk, channel, "
-        "attempts, turns, language, customer.<attribute>)"
+        "attempts, turns, language, verified, customer.<attribute>)"
     )
 
 

@@ -45,7 +45,7 @@ def drop(key: str):
 START = {"agent": "agent-triage", "condition": "start"}
 UNKNOWN_CATEGORY = (
     "column 1: unknown name 'category' (known: intent, sentiment, risk, channel, attempts, "
-    "turns, language, customer.<attribute>)"
+    "turns, language, verified, customer.<attribute>)"
 )
 
 BAD = {
@@ -108,7 +108,7 @@ BAD = {
         step(1, condition="mood == 1"),
         "steps[1].condition",
         "column 1: unknown name 'mood' (known: intent, sentiment, risk, channel, attempts, "
-        "turns, language, category, priority, customer.<attribute>)",
+        "turns, language, verified, category, priority, customer.<attribute>)",
     ),
     "outputs not a list": (
         step(2, outputs="category"),
@@ -174,7 +174,8 @@ BAD = {
         step(1, inputs=["category", "mood"]),
         "steps[1].inputs",
         'unknown input \'mood\': use "all", "context", a conversation name (intent, sentiment, '
-        "risk, channel, attempts, turns, language, customer) or an output of an earlier step.",
+        "risk, channel, attempts, turns, language, customer, verified) or an output of an earlier "
+        "step.",
     ),
     "input declared by a later step": (
         step(1, inputs=["resolution"]),
