@@ -1242,21 +1242,29 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         conversation_receive_message(conversation=conversation, text=text.strip())
     except DomainError as exc:  # closed: cannot happen to a new conversation; be plain anyway
         return domain_error_response(exc)
-    # a signed-in visitor's conversation is theirs alone: the chat shows it again only to them
     who = visitor.customer_id if visitor is not None else None
+    return JsonResponse(_chat_held(request, tenant, conversation, token, who), status=201)
+
+
+def _chat_held(
+    request: HttpRequest, tenant: Tenant, conversation: Conversation, token: str, who: str | None
+) -> dict[str, str]:
+    """The visitor now holds ``conversation`` (a start, or a signed-in visitor's resume): kept in
+    their session (``_resume``), and the answer that hands it to the page. ``who``: the
+    signed-in customer it belongs to; the chat shows it again only to them."""
     request.session[_chat_session_key(tenant)] = {
         "conversationId": str(conversation.pk),
         "token": token,
         "who": who,
     }
-    started = {
+    held = {
         "conversationId": str(conversation.pk),
         "token": token,
         "name": conversation.customer_name,
     }
     if who is not None:
-        started["who"] = who  # the signed-in customer it belongs to
-    return JsonResponse(started, status=201)
+        held["who"] = who
+    return held
 
 
 @require_POST
@@ -1292,19 +1300,7 @@ def chat_resume(request: HttpRequest, slug: str) -> JsonResponse:
     if conversation is None:
         return JsonResponse({"conversationId": None})
     token = signed_in_customer_token(conversation.pk)
-    request.session[_chat_session_key(tenant)] = {
-        "conversationId": str(conversation.pk),
-        "token": token,
-        "who": visitor.customer_id,
-    }
-    return JsonResponse(
-        {
-            "conversationId": str(conversation.pk),
-            "token": token,
-            "name": conversation.customer_name,
-            "who": visitor.customer_id,
-        }
-    )
+    return JsonResponse(_chat_held(request, tenant, conversation, token, visitor.customer_id))
 
 
 @require_POST

@@ -261,3 +261,19 @@ def test_an_integration_gives_the_queue_out_over_the_api(key_client, team, tenan
     assert Conversation.objects.get(pk=waiting.conversation_id).assignee == bob
     note = waiting.conversation.messages.filter(role="note").last()
     assert note.text.endswith("gave the conversation to bob.") and "integration" in note.text
+
+
+def test_another_tenants_person_gets_nothing(
+    key_client, team, tenant, other_tenant, manager_client
+):
+    outsider = make_person(tenant=other_tenant, roles=["agent"], username="zoe")
+    waiting = handed_over(key_client, "c-wait")
+
+    refused = post(
+        manager_client,
+        {"ids": [str(waiting.conversation_id)], "action": "assign", "to": outsider.username},
+    )
+
+    assert refused.status_code == 400
+    assert list(refused.json()["error"]["fields"]) == ["to"]
+    assert Conversation.objects.get(pk=waiting.conversation_id).assignee is None
