@@ -445,6 +445,8 @@ if not 0 <= CHAT_ADDRESS_BLOCK_DAYS <= 3650:
     raise ImproperlyConfigured("CHAT_ADDRESS_BLOCK_DAYS must be 0 (for good) to 3650 days")
 # copies of their conversation customers have e-mailed, per client address
 CHAT_TRANSCRIPT_RATE_LIMIT = env_str("CHAT_TRANSCRIPT_RATE_LIMIT", "5/hour")
+# a signed-in chat visitor's conversations listed or opened, per client address
+CHAT_IDENTITY_RATE_LIMIT = env_str("CHAT_IDENTITY_RATE_LIMIT", "60/min")
 for _name in (
     "API_RATE_LIMIT",
     "LOGIN_RATE_LIMIT",
@@ -456,6 +458,7 @@ for _name in (
     "CHAT_MESSAGE_IP_RATE_LIMIT",
     "INBOX_UPLOAD_RATE_LIMIT",
     "CHAT_TRANSCRIPT_RATE_LIMIT",
+    "CHAT_IDENTITY_RATE_LIMIT",
 ):
     parse_rate(globals()[_name], setting=_name)
 RATE_LIMIT_REDIS_TIMEOUT_MS = env_int("RATE_LIMIT_REDIS_TIMEOUT_MS", 250)

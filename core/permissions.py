@@ -682,8 +682,10 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "logout": "Signing out.",
         "chat": "The customer's web chat: customers are no people of the tenant.",
         "chat-start": "Starting a web chat; answers the customer token of that one conversation.",
-        "chat-resume": "A signed-in visitor's open conversation on another device: only for an "
+        "chat-resume": "A signed-in visitor's conversation on another device: only for an "
         "identity their website signed, and only their own conversation.",
+        "chat-conversations": "A signed-in visitor's list of their conversations: only for an "
+        "identity their website signed, and only their own.",
         "chat-rate": "The customer rates their resolved conversation, with its customer token.",
         "chat-rate-comment": "The customer adds words to their rating, with its customer "
         "token, once.",

@@ -10,6 +10,8 @@ the embedded default):
 - ``CHAT_MESSAGE_IP_RATE_LIMIT``: customer messages per client address, across conversations;
 - ``INBOX_UPLOAD_RATE_LIMIT``: files a signed-in person sends from the inbox (a reply's or a
   note's), whatever the conversation: each is stored and counts towards the tenant's storage;
+- ``CHAT_IDENTITY_RATE_LIMIT``: a signed-in visitor's identity checked, per client address
+  (their conversations listed, one of them opened on this device): each checks a signature;
 - ``CHAT_TRANSCRIPT_RATE_LIMIT``: copies of their conversation customers have e-mailed, per
   client address, whatever the conversation (a mail to an address they type: never a relay).
 """
@@ -28,6 +30,7 @@ MESSAGE_SCOPE = "chat-message"
 MESSAGE_ADDRESS_SCOPE = "chat-message-ip"
 INBOX_UPLOAD_SCOPE = "inbox-upload"
 TRANSCRIPT_ADDRESS_SCOPE = "chat-transcript-ip"
+IDENTITY_ADDRESS_SCOPE = "chat-identity-ip"
 
 
 def _first_refusal(counts: list[tuple[str, str, str]]) -> ratelimit.Verdict | None:
@@ -66,6 +69,10 @@ def inbox_upload_refusal(user_id: int) -> ratelimit.Verdict | None:
 
 def chat_transcript_refusal(address: str) -> ratelimit.Verdict | None:
     return _first_refusal([("CHAT_TRANSCRIPT_RATE_LIMIT", TRANSCRIPT_ADDRESS_SCOPE, address)])
+
+
+def chat_identity_refusal(address: str) -> ratelimit.Verdict | None:
+    return _first_refusal([("CHAT_IDENTITY_RATE_LIMIT", IDENTITY_ADDRESS_SCOPE, address)])
 
 
 def wait_text(seconds: int) -> str:

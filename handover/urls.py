@@ -84,6 +84,7 @@ urlpatterns = [
     path("chat/<slug:slug>/", views.chat, name="chat"),
     path("chat/<slug:slug>/start", views.chat_start, name="chat-start"),
     path("chat/<slug:slug>/resume", views.chat_resume, name="chat-resume"),
+    path("chat/<slug:slug>/conversations", views.chat_conversations, name="chat-conversations"),
     path("chat/<slug:slug>/rate", views.chat_rate, name="chat-rate"),
     path("chat/<slug:slug>/rate/comment", views.chat_rate_comment, name="chat-rate-comment"),
     path("chat/<slug:slug>/email", views.chat_email, name="chat-email"),

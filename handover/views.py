@@ -89,9 +89,16 @@ from core.scoping import membership_of
 from handover.assignment import handoff_give
 from handover.blocking import customer_block
 from handover.bulk import conversations_bulk
+from handover.chat_history import (
+    rating_of,
+    signed_in_conversation,
+    signed_in_conversations,
+    theirs,
+)
 from handover.csat import CsatAlreadyRated, CsatNotYet, csat_comment, csat_record
-from handover.identity import visitor_identity
+from handover.identity import Visitor, visitor_identity
 from handover.limits import (
+    chat_identity_refusal,
     chat_message_refusal,
     chat_start_address_refusal,
     chat_start_tenant_refusal,
@@ -1081,6 +1088,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "assistantName": assistant_name(tenant),
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "resumeUrl": reverse("chat-resume", args=[tenant.slug]),
+                "conversationsUrl": reverse("chat-conversations", args=[tenant.slug]),
                 # the chat starts only for a visitor the tenant's website signed for
                 "signedInOnly": tenant.chat_signed_in_only,
                 "rateUrl": reverse("chat-rate", args=[tenant.slug]),
@@ -1267,18 +1275,15 @@ def _chat_held(
     return held
 
 
-@require_POST
-@same_origin_or_csrf
-def chat_resume(request: HttpRequest, slug: str) -> JsonResponse:
-    """A signed-in visitor's open conversation, on whatever device they are: JSON
-    ``{"identity"}`` (the token their website signed, ``handover.identity``). 200
-    ``{"conversationId", "token", "name", "who"}`` for their latest open web conversation, or
-    ``{"conversationId": null}`` when they have none; 400 naming ``identity`` when the token does
-    not check out. Counted as a start by the per-address limit."""
+def _signed_in(
+    request: HttpRequest, slug: str
+) -> tuple[Tenant, Visitor, dict[str, Any]] | JsonResponse:
+    """The tenant, the signed-in visitor and the body of a chat door that needs one (the list
+    of their conversations, the resume): or the 429, 413 or 400 that refuses the request."""
     tenant = _chat_tenant(slug)
-    refused = chat_start_address_refusal(ratelimit.client_ip(request))
+    refused = chat_identity_refusal(ratelimit.client_ip(request))
     if refused is not None:
-        return _rate_limited(refused, "Too many chats started from your address.")
+        return _rate_limited(refused, "Too many requests from your address.")
     data = _chat_body(request)
     if isinstance(data, JsonResponse):
         return data
@@ -1286,21 +1291,66 @@ def chat_resume(request: HttpRequest, slug: str) -> JsonResponse:
         visitor = visitor_identity(tenant, data.get("identity"))
     except Invalid as exc:
         return _json_error(400, "invalid", "Please check the form.", exc.fields)
-    conversation = (
-        Conversation.objects.filter(
-            tenant=tenant,
-            channel=Channel.WEB,
-            customer_ref=visitor.customer_id,
-            customer_verified=True,
+    return tenant, visitor, data
+
+
+@require_POST
+@same_origin_or_csrf
+def chat_resume(request: HttpRequest, slug: str) -> JsonResponse:
+    """A signed-in visitor's conversation, on whatever device they are: JSON ``{"identity"}``
+    (the token their website signed, ``handover.identity``) for their latest open web
+    conversation, or with ``conversationId`` for that one of theirs, open or resolved (from
+    "Your conversations"). 200 ``{"conversationId", "token", "name", "who"}``, and ``rating``
+    (``{"score", "commented"}`` or null) for a resolved one; ``{"conversationId": null}`` when
+    they have no open one; 404 for a conversation that is not theirs; 400 naming ``identity``
+    when the token does not check out, or ``conversationId``. At most
+    ``CHAT_IDENTITY_RATE_LIMIT`` from one address."""
+    checked = _signed_in(request, slug)
+    if isinstance(checked, JsonResponse):
+        return checked
+    tenant, visitor, data = checked
+    if data.get("conversationId") is not None:
+        try:
+            conversation = signed_in_conversation(
+                tenant, visitor.customer_id, data["conversationId"]
+            )
+        except Invalid as exc:
+            return _json_error(400, "invalid", "Please check the form.", exc.fields)
+        except Conversation.DoesNotExist:
+            return _json_error(404, "not_found", "No such conversation.")
+    else:
+        conversation = (
+            theirs(tenant, visitor.customer_id)
+            .exclude(state=State.RESOLVED)
+            .order_by("-created_at")
+            .first()
         )
-        .exclude(state=State.RESOLVED)
-        .order_by("-created_at")
-        .first()
-    )
-    if conversation is None:
-        return JsonResponse({"conversationId": None})
+        if conversation is None:
+            return JsonResponse({"conversationId": None})
     token = signed_in_customer_token(conversation.pk)
-    return JsonResponse(_chat_held(request, tenant, conversation, token, visitor.customer_id))
+    held: dict[str, Any] = _chat_held(request, tenant, conversation, token, visitor.customer_id)
+    if conversation.state == State.RESOLVED:
+        held["rating"] = rating_of(conversation)
+    return JsonResponse(held)
+
+
+@require_POST
+@same_origin_or_csrf
+def chat_conversations(request: HttpRequest, slug: str) -> JsonResponse:
+    """A signed-in visitor's conversations ("Your conversations" in the chat,
+    ``handover.chat_history``): JSON ``{"identity"}``. 200 ``{"who", "conversations": [...]}``,
+    the latest activity first, at most 20; 400 naming ``identity`` when the token does not
+    check out. At most ``CHAT_IDENTITY_RATE_LIMIT`` from one address."""
+    checked = _signed_in(request, slug)
+    if isinstance(checked, JsonResponse):
+        return checked
+    tenant, visitor, _ = checked
+    return JsonResponse(
+        {
+            "who": visitor.customer_id,
+            "conversations": signed_in_conversations(tenant, visitor.customer_id),
+        }
+    )
 
 
 @require_POST

@@ -150,14 +150,82 @@
     error.textContent = message || "";
     setStatus("new");
     $("start-text").focus();
+    if (who) listPast();
   }
 
   function showThread() {
     root.dataset.view = "thread";
     $("start").hidden = true;
     $("thread").hidden = false;
+    $("to-past").hidden = !who;
     box.focus();
   }
+
+  // --- a signed-in visitor's conversations ("Your conversations", handover/chat_history.py) --
+  // Listed under the start form, the latest first: the last message they were shown, whether
+  // it is open, and "New reply" when the team or the assistant wrote after the last one their
+  // chat had on screen. One opens here (a resolved one to read, rate or copy).
+
+  let listing = 0; // the latest listing asked for: an older answer arriving late is dropped
+
+  async function listPast() {
+    const asked = ++listing;
+    const section = $("past");
+    const error = $("past-error");
+    try {
+      const { response, body } = await postJson(cfg.conversationsUrl, { identity });
+      if (asked !== listing || root.dataset.view !== "start") return;
+      if (!response.ok) throw new Error(String(response.status));
+      const items = body.conversations || [];
+      $("past-list").replaceChildren(...items.map(pastItem));
+      section.hidden = items.length === 0;
+      error.hidden = true;
+    } catch (_) {
+      if (asked !== listing) return;
+      section.hidden = false;
+      error.textContent = "Your conversations could not be loaded. Reload the page to try again.";
+      error.hidden = false;
+    }
+  }
+
+  function pastItem(item) {
+    const last = item.last || { from: "notice", text: "" };
+    const by = { you: "You", assistant: cfg.assistantName, team: last.author || cfg.tenantName, notice: "" }[last.from] || "";
+    const when = window.localTime ? window.localTime.format(item.lastActivityAt, "day") : item.lastActivityAt;
+    const button = h("button", { type: "button", class: "past-item", "data-id": item.conversationId, "data-open": String(item.open) },
+      h("span", { class: "past-head" },
+        h("span", { class: `past-state ${item.open ? "is-open" : "is-resolved"}` }, item.open ? "Open" : "Resolved"),
+        item.unread ? h("span", { class: "past-unread" }, "New reply") : null,
+        h("time", { datetime: item.lastActivityAt, class: "past-when" }, when)),
+      h("span", { class: "past-text" }, by ? `${by}: ${last.text}` : last.text));
+    button.addEventListener("click", () => openPast(item.conversationId, button));
+    return h("li", null, button);
+  }
+
+  async function openPast(conversationId, button) {
+    button.disabled = true;
+    const error = $("past-error");
+    try {
+      const { response, body } = await postJson(cfg.resumeUrl, { identity, conversationId });
+      if (!response.ok || !body.conversationId) throw new Error(String(response.status));
+      if (socket) { const old = socket; socket = null; old.close(); }
+      session = { conversationId: body.conversationId, token: body.token, name: body.name, who: body.who || null, rating: body.rating || null };
+      save(session);
+      list.replaceChildren();
+      shown.clear();
+      error.hidden = true;
+      showThread();
+      connect();
+    } catch (_) {
+      error.textContent = "That conversation could not be opened. Please try again.";
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  // back to the list: the page holds no conversation (the list opens it again)
+  $("to-past").addEventListener("click", leave);
 
   function setStatus(state) {
     conversationState = state;
@@ -591,14 +659,16 @@
       $("start-form").requestSubmit();
     }
   });
-  $("restart").addEventListener("click", () => {
+  // "Start a new conversation", or back to a signed-in visitor's list: the page holds none
+  function leave() {
     if (socket) { const old = socket; socket = null; old.close(); }
     save(null);
     session = null;
     list.replaceChildren();
     shown.clear();
     showStart(null);
-  });
+  }
+  $("restart").addEventListener("click", leave);
 
   // A signed-in visitor with no conversation kept here (another device, or signed in again):
   // their open one, from the server, once it has checked their website's signature.

@@ -38,6 +38,7 @@
   function offerComment(session) {
     let commented = null;
     try { commented = localStorage.getItem(commentedKey(session)); } catch (_) { commented = null; }
+    if (!commented && session.rating && session.rating.commented) commented = "1"; // another device's
     commentForm.hidden = Boolean(commented) || !cfg.rateCommentUrl;
     commentThanks.hidden = !commented;
   }
@@ -92,6 +93,8 @@
     commentThanks.hidden = true;
     let rated = null;
     try { rated = localStorage.getItem(ratedKey(session)); } catch (_) { rated = null; }
+    // rated on another device: a signed-in visitor's conversation tells (chat.js's resume)
+    if (!rated && session.rating && session.rating.score) rated = String(session.rating.score);
     if (rated) done(Number(rated));
     else for (const button of buttons) { button.disabled = false; button.setAttribute("aria-pressed", "false"); }
   }

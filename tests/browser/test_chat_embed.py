@@ -335,3 +335,87 @@ def test_where_only_signed_in_visitors_may_chat_others_are_asked_to_sign_in(
     page.fill("#start-text", "Hi, I was charged twice")
     page.locator("#start-button").click()
     expect(page.locator(".msg.from-agent", has_text="double charge")).to_be_visible()
+
+
+def test_a_signed_in_visitor_finds_their_conversations_reads_a_resolved_one_and_rates_it_once(
+    acme_without_site, pages
+):
+    import time
+
+    import jwt
+
+    from conversations.models import Channel, Message
+    from conversations.services import conversation_start
+    from core.chat_identity import identity_secret_new
+    from handover.views import entry_agent
+
+    acme = acme_without_site
+    secret = identity_secret_new(acme)
+    # last week: Lee's boots came broken; Ada answered after he had left, and resolved it
+    # (written directly: Playwright's sync API runs an event loop in this thread, see
+    # test_approvals.py)
+    earlier, _ = conversation_start(
+        tenant=acme,
+        agent=entry_agent(acme),
+        channel=Channel.WEB,
+        customer={"id": "user-42", "name": "Lee"},
+        verified=True,
+    )
+    for role, author, text in [
+        ("customer", "Lee", "My boots came broken"),
+        ("human", "Ada", "A new pair is on its way."),
+    ]:
+        Message.objects.create(
+            tenant=acme, conversation=earlier, role=role, author=author, text=text
+        )
+
+    def resolve():  # in a thread of its own: its announcement may not run in Playwright's loop
+        from django.db import connection, transaction
+
+        from conversations.selectors import conversation_locked
+        from handover.services import conversation_close
+
+        with transaction.atomic():
+            conversation_close(conversation_locked(earlier.pk), reason="resolved by Ada")
+        connection.close()
+
+    closing = threading.Thread(target=resolve)
+    closing.start()
+    closing.join()
+    token = jwt.encode({"sub": "user-42", "name": "Lee", "exp": time.time() + 600}, secret)
+    page = pages(viewport=(480, 860))
+
+    page.goto(f"/chat/acme/?signed#identity={token}")
+    past = page.locator("#past-list .past-item")
+    expect(past).to_have_count(1)
+    expect(past.first.locator(".past-state")).to_have_text("Resolved")
+    expect(past.first.locator(".past-unread")).to_have_text("New reply")
+    expect(past.first.locator(".past-text")).to_have_text("Ada: A new pair is on its way.")
+    screenshot(page, "chat-your-conversations")
+
+    past.first.click()  # read it again, and rate it
+    expect(page.locator(".msg.from-human", has_text="new pair")).to_be_visible()
+    expect(page.locator("#closed")).to_be_visible()
+    page.locator("#csat [data-score='5']").click()
+    expect(page.locator("#csat-thanks")).to_be_visible()
+
+    page.locator("#to-past").click()  # back, and a new question
+    expect(past.first.locator(".past-unread")).to_have_count(0)  # he has read Ada's answer
+    page.fill("#start-text", "Hi, I was charged twice")
+    page.locator("#start-button").click()
+    expect(page.locator(".msg.from-agent", has_text="double charge")).to_be_visible()
+    page.locator("#to-past").click()
+    expect(past).to_have_count(2)
+    expect(past.first.locator(".past-state")).to_have_text("Open")
+    expect(past.nth(1).locator(".past-state")).to_have_text("Resolved")
+
+    # on his phone: the open one comes back; the resolved one knows it is rated already
+    phone = pages(viewport=(390, 844))
+    phone.goto(f"/chat/acme/?signed#identity={token}")
+    expect(phone.locator(".msg.from-customer", has_text="charged twice")).to_be_visible()
+    phone.locator("#to-past").click()
+    phone.locator("#past-list .past-item", has_text="new pair").click()
+    expect(phone.locator("#csat-thanks")).to_be_visible()
+    expect(phone.locator("#csat [data-score='5']")).to_have_attribute("aria-pressed", "true")
+    expect(phone.locator("#csat [data-score='3']")).to_be_disabled()
+    screenshot(phone, "chat-resolved-rated-elsewhere")
