@@ -24,7 +24,8 @@ from typing import Any
 import jwt
 
 from conversations.attributes import attributes_checked
-from conversations.services import email_checked
+from conversations.models import Conversation, State
+from conversations.services import UNCHANGED, customer_details_update, email_checked
 from core.errors import Invalid
 from core.json_input import text_problem
 from core.models import Tenant
@@ -99,3 +100,35 @@ def _visitor(claims: dict[str, Any]) -> Visitor:
     email = email_checked(claims.get("email") or "", field="identity.email")
     attributes = attributes_checked(claims.get("attributes") or {}, field="identity.attributes")
     return Visitor(customer_id=subject, name=name.strip(), email=email, attributes=attributes)
+
+
+def claims_applied(conversation: Conversation, visitor: Visitor) -> bool:
+    """What a later page's token says of the visitor, on their open ``conversation`` (and, as
+    any change of a customer, on the tenant's other conversations with this customer id): a new
+    name or e-mail address, attributes set or changed (the token's only; none taken off). The
+    colleagues read what changed in a note, signed "Your website", and the inboxes hear
+    ``customer.updated``. Nothing is written when the token says nothing new, so a page view
+    costs no write. Answers whether anything changed."""
+    if conversation.state == State.RESOLVED:
+        return False
+    name = visitor.name if visitor.name and visitor.name != conversation.customer_name else None
+    email = (
+        visitor.email
+        if visitor.email and visitor.email.lower() != conversation.customer_email.lower()
+        else None
+    )
+    known = conversation.customer_attributes or {}
+    attributes = {k: v for k, v in visitor.attributes.items() if known.get(k) != v}
+    if name is None and email is None and not attributes:
+        return False
+    try:
+        customer_details_update(
+            conversation=conversation,
+            by="Your website",
+            name=UNCHANGED if name is None else name,
+            email=UNCHANGED if email is None else email,
+            attributes=attributes or UNCHANGED,
+        )
+    except Invalid:  # e.g. more attributes than a customer may have: the page still chats
+        return False
+    return True

@@ -96,7 +96,7 @@ from handover.chat_history import (
     theirs,
 )
 from handover.csat import CsatAlreadyRated, CsatNotYet, csat_comment, csat_record
-from handover.identity import Visitor, visitor_identity
+from handover.identity import Visitor, claims_applied, visitor_identity
 from handover.limits import (
     chat_identity_refusal,
     chat_message_refusal,
@@ -1300,11 +1300,12 @@ def chat_resume(request: HttpRequest, slug: str) -> JsonResponse:
     """A signed-in visitor's conversation, on whatever device they are: JSON ``{"identity"}``
     (the token their website signed, ``handover.identity``) for their latest open web
     conversation, or with ``conversationId`` for that one of theirs, open or resolved (from
-    "Your conversations"). 200 ``{"conversationId", "token", "name", "who"}``, and ``rating``
-    (``{"score", "commented"}`` or null) for a resolved one; ``{"conversationId": null}`` when
-    they have no open one; 404 for a conversation that is not theirs; 400 naming ``identity``
-    when the token does not check out, or ``conversationId``. At most
-    ``CHAT_IDENTITY_RATE_LIMIT`` from one address."""
+    "Your conversations"; the chat also asks for the one it holds on each page, so that what
+    this page's token says of them reaches an open conversation: ``claims_applied``). 200
+    ``{"conversationId", "token", "name", "who"}``, and ``rating`` (``{"score", "commented"}``
+    or null) for a resolved one; ``{"conversationId": null}`` when they have no open one; 404
+    for a conversation that is not theirs; 400 naming ``identity`` when the token does not
+    check out, or ``conversationId``. At most ``CHAT_IDENTITY_RATE_LIMIT`` from one address."""
     checked = _signed_in(request, slug)
     if isinstance(checked, JsonResponse):
         return checked
@@ -1327,6 +1328,8 @@ def chat_resume(request: HttpRequest, slug: str) -> JsonResponse:
         )
         if conversation is None:
             return JsonResponse({"conversationId": None})
+    if claims_applied(conversation, visitor):  # this page's token says something new
+        conversation.refresh_from_db()
     token = signed_in_customer_token(conversation.pk)
     held: dict[str, Any] = _chat_held(request, tenant, conversation, token, visitor.customer_id)
     if conversation.state == State.RESOLVED:

@@ -683,10 +683,19 @@
     } catch (_) { /* the start form stays */ }
   }
 
+  // A signed-in visitor's conversation held here: this page's token may say something new of
+  // them (a new name, address or plan); the server takes it onto the open conversation.
+  async function refreshSignedIn(held) {
+    try {
+      await postJson(cfg.resumeUrl, { identity, conversationId: held.conversationId });
+    } catch (_) { /* nothing new told this time; the chat goes on */ }
+  }
+
   session = load();
   if (session && session.conversationId && session.token) {
     showThread();
     connect();
+    if (who) refreshSignedIn(session);
   } else {
     session = null;
     showStart(null);

@@ -241,3 +241,42 @@ def test_identity_checks_are_limited_per_address(team, tenant, secret, settings)
     assert listed(lee, address="198.51.100.99").status_code == 200  # another address
     # a signed-in visitor's page views do not use up the starts' allowance
     assert start(identity=lee).status_code == 201
+
+
+def test_what_a_later_page_says_of_the_visitor_reaches_their_open_conversation(
+    team, tenant, secret
+):
+    first = signed(
+        secret, sub="user-42", name="Lee", email="lee@example.com", attributes={"plan": "free"}
+    )
+    pk = start(identity=first).json()["conversationId"]
+    Conversation.objects.filter(pk=pk).update(
+        customer_attributes={"plan": "free", "orders": 3}  # and what the team added
+    )
+    later = signed(
+        secret,
+        sub="user-42",
+        name="Lee Marvin",
+        email="lee@example.com",
+        attributes={"plan": "pro"},
+    )
+
+    answer = opened(later, pk)
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["name"] == "Lee Marvin"
+    conversation = Conversation.objects.get(pk=pk)
+    assert conversation.customer_name == "Lee Marvin"
+    assert conversation.customer_attributes == {"plan": "pro", "orders": 3}  # none taken off
+    notes = list(conversation.messages.filter(role=MessageRole.NOTE).values_list("text", flat=True))
+    assert notes == [
+        "Your website changed the customer's name from “Lee” to “Lee Marvin” and plan from "
+        "“free” to “pro”."
+    ]
+    # the next page says the same: nothing written
+    assert opened(later, pk).status_code == 200
+    assert conversation.messages.filter(role=MessageRole.NOTE).count() == 1
+    # a resolved conversation keeps what it was
+    resolve(pk)
+    opened(signed(secret, sub="user-42", name="Someone Else"), pk)
+    assert Conversation.objects.get(pk=pk).customer_name == "Lee Marvin"
