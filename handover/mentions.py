@@ -10,6 +10,7 @@ name was taken out.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -34,6 +37,7 @@ MENTION_EMAIL_TASK = "handover.email_mention"
 # The e-mail waits this long: a person who reads the mention in their inbox meanwhile (or opens
 # the inbox) gets none.
 MENTION_EMAIL_DELAY_SECONDS = 60
+EMAIL_LEASE = dt.timedelta(minutes=5)  # a sending mark older than this: its worker died
 EXCERPT_CHARS = 200
 MENTIONS_SHOWN = 50  # the inbox's list (and the API's page): the newest
 
@@ -163,12 +167,43 @@ def mentions_read(user, *, ids: Any = None, conversation_id: Any = None) -> list
     return read
 
 
+def _email_claim(mention_id: int, now) -> bool:
+    """Take the mark of sending the mention's e-mail (one conditional UPDATE): free, or left by
+    a worker that died mid-send (older than ``EMAIL_LEASE``); never once read or mailed."""
+    free = Q(email_sending_at__isnull=True) | Q(email_sending_at__lt=now - EMAIL_LEASE)
+    return bool(
+        Mention.objects.filter(
+            free, pk=mention_id, read_at__isnull=True, emailed_at__isnull=True
+        ).update(email_sending_at=now)
+    )
+
+
+def _email_recheck_if_held(mention_id: int, now) -> None:
+    """Another worker holds the mark (or held it and died mid-send: its task, delivered again,
+    lands here): look again once the mark has expired, so a killed worker's e-mail still goes
+    and a live one's does not go twice."""
+    held = Mention.objects.filter(
+        pk=mention_id, read_at__isnull=True, emailed_at__isnull=True, email_sending_at__isnull=False
+    ).first()
+    if held is not None and held.email_sending_at is not None:
+        with transaction.atomic():
+            outbox_task(
+                tenant_id=held.tenant_id,
+                task=MENTION_EMAIL_TASK,
+                args=[mention_id],
+                countdown=(held.email_sending_at + EMAIL_LEASE - now).total_seconds() + 1,
+            )
+
+
 def mention_email_send(mention_id: int) -> bool:
     """E-mail a person about a mention they have not read, when they have no inbox open and an
-    address (the task, a minute after the note). At most once: the mark is taken by a
-    conditional UPDATE before the mail server is called (no transaction open during the call)
-    and given back when the send fails, so the task's retry sends it. A worker that dies between
-    the two leaves the mention unmailed; it is still in the person's inbox."""
+    address (the task, a minute after the note). Once: the mark is taken by a conditional UPDATE
+    before the mail server is called (no transaction open during the call), given back when the
+    send fails (the task's retry sends it), and the mention marked mailed once the server took
+    it. A task that finds the mark held (another worker sending, or one killed mid-send whose
+    task came back) looks again once the mark has expired (``EMAIL_LEASE``): mailed or read by
+    then, nothing; else it sends. So a killed worker's e-mail is not lost; it goes twice only
+    if the worker died after the mail server took it and before the mention was marked."""
     now = timezone.now()
     mention = (
         Mention.objects.select_related("user", "by", "message__conversation", "tenant")
@@ -179,8 +214,8 @@ def mention_email_send(mention_id: int) -> bool:
         return False
     if online_agents(mention.tenant, now=now).filter(user_id=mention.user_id).exists():
         return False  # their inbox is open: they have heard of it there
-    mine = Mention.objects.filter(pk=mention_id, read_at__isnull=True, emailed_at__isnull=True)
-    if not mine.update(emailed_at=now):
+    if not _email_claim(mention_id, now):
+        _email_recheck_if_held(mention_id, now)
         return False
     context = {
         "mention": mention,
@@ -193,11 +228,13 @@ def mention_email_send(mention_id: int) -> bool:
     }
     subject = render_to_string("handover/email/mention_subject.txt", context)
     body = render_to_string("handover/email/mention_body.txt", context)
+    mine = Mention.objects.filter(pk=mention_id, email_sending_at=now)
     try:
         send_mail(
             " ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, [mention.user.email]
         )
     except Exception:
-        Mention.objects.filter(pk=mention_id, emailed_at=now).update(emailed_at=None)
+        mine.update(email_sending_at=None)
         raise
+    mine.update(emailed_at=timezone.now(), email_sending_at=None)
     return True

@@ -416,6 +416,10 @@ class Mention(TenantOwned):
     emailed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the person was e-mailed about it (at most once)."
     )
+    # the mark of the task sending the e-mail (handover.mentions.mention_email_send), taken by
+    # a conditional UPDATE before the mail server is called; one older than EMAIL_LEASE was
+    # left by a worker that died mid-send
+    email_sending_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -281,4 +281,52 @@ def test_a_refused_email_is_left_for_the_retry_and_no_transaction_is_open_meanwh
         mention_email_send(mention.pk)
 
     assert RefusingMailServer.calls == [False]
-    assert Mention.objects.get(pk=mention.pk).emailed_at is None  # the retry sends it
+    refused = Mention.objects.get(pk=mention.pk)
+    assert (refused.emailed_at, refused.email_sending_at) == (None, None)  # the retry sends it
+
+
+def test_a_worker_killed_mid_send_leaves_the_email_to_go_once_its_mark_expires(
+    conversation, ada, cara
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from handover.mentions import EMAIL_LEASE
+
+    note_post(conversation=conversation, user=ada, text="@cara.b the parcel came back")
+    mention = Mention.objects.get(user=cara)
+    taken = timezone.now() - dt.timedelta(seconds=10)
+    Mention.objects.filter(pk=mention.pk).update(email_sending_at=taken)  # its worker died
+
+    assert mention_email_send(mention.pk) is False  # delivered again: the mark is still held
+    (again,) = OutboxEvent.objects.filter(payload__task=MENTION_EMAIL_TASK).order_by("-id")[:1]
+    assert again.payload["args"] == [mention.pk]
+    assert EMAIL_LEASE.total_seconds() - 20 < again.payload["countdown"] <= 300
+    assert not mail.outbox
+
+    Mention.objects.filter(pk=mention.pk).update(email_sending_at=taken - EMAIL_LEASE)  # expired
+    assert mention_email_send(mention.pk) is True
+    assert [m.to for m in mail.outbox] == [["cara@acme.test"]]
+    before = OutboxEvent.objects.filter(payload__task=MENTION_EMAIL_TASK).count()
+    assert mention_email_send(mention.pk) is False  # mailed: nothing, and no more looking again
+    assert OutboxEvent.objects.filter(payload__task=MENTION_EMAIL_TASK).count() == before
+    assert len(mail.outbox) == 1
+
+
+def test_a_mention_read_while_a_dead_workers_mark_expires_is_not_mailed(conversation, ada, cara):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from handover.mentions import EMAIL_LEASE
+
+    note_post(conversation=conversation, user=ada, text="@cara.b the parcel came back")
+    mention = Mention.objects.get(user=cara)
+    Mention.objects.filter(pk=mention.pk).update(
+        email_sending_at=timezone.now() - EMAIL_LEASE - dt.timedelta(seconds=1)
+    )
+    mentions_read(cara, ids=[mention.pk])
+
+    assert mention_email_send(mention.pk) is False
+    assert not mail.outbox
