@@ -426,6 +426,8 @@ def csv_rows(figures: dict[str, Any]) -> list[list[Any]]:
             "meanSecondsToClaim",
             "meanFirstResponseSeconds",
             "breached",
+            "csatRatings",
+            "csatMean",
         ):
             rows.append([f"groups.{key}", f"group:{row['name']}", row[key]])
     for day in figures["days"]:

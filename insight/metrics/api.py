@@ -179,6 +179,11 @@ MetricsShape = inline_serializer(
                     "Mean seconds from the handover to a person's first message."
                 ),
                 "breached": serializers.IntegerField(help_text="Handoffs past a target."),
+                "csatRatings": serializers.IntegerField(
+                    help_text="Ratings given in the window to conversations whose last handoff "
+                    "to a group went to this one."
+                ),
+                "csatMean": serializers.FloatField(allow_null=True),
             },
             many=True,
         ),

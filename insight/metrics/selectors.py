@@ -19,7 +19,9 @@ What each figure counts (``[from, to)`` is the window):
 - **groups**: per group of human agents, the handoffs opened in the window that went to it,
   claimed, claimed by one of its members (the rest: by anyone from the queue, or given by a
   manager), opened to everyone (its overflow), the mean seconds to a claim and to the first
-  message, and those past a target.
+  message, those past a target, and the CSAT of the conversations rated in the window whose
+  last handoff to a group went to it (a group rated in the window with no handoff in it is
+  listed too, with its ratings only).
 - **taskCompletionRate** (the docs' end-to-end task completion): of the conversations started
   in the window, the share resolved (at any time since); ``tasks.resolvedByAI`` those resolved
   without ever being handed to people.
@@ -429,7 +431,9 @@ def group_figures(
     """Per group of human agents (``handover.groups``), the handoffs opened in the window that
     went to it: how many, how many were claimed and how many of those by one of its members,
     how many were opened to everyone (its overflow), the mean seconds to a claim and to the
-    first message, and how many missed a target. One query; by the group's name."""
+    first message, how many missed a target, and the CSAT of the conversations rated in the
+    window whose last handoff to a group went to it. Two queries (three when a group was rated
+    with no handoff in the window); by the group's name."""
     targets = targets or response_targets(window.tenant)
     handoffs = _handoffs_of_people(window).filter(group__isnull=False)
     claimed = Q(claimed_at__isnull=False)
@@ -439,7 +443,7 @@ def group_figures(
         )
     )
     late = _past_a_target(targets)
-    rows = (
+    rows = list(
         handoffs.annotate(by_member=member)
         .values("group_id", "group__name")
         .annotate(
@@ -456,20 +460,56 @@ def group_figures(
         )
         .order_by("group__name", "group_id")
     )
-    return [
-        {
-            "id": row["group_id"],
-            "name": row["group__name"],
-            "handoffs": row["handoffs"],
-            "claimed": row["claimed"],
-            "claimedByMembers": row["claimedByMembers"],
-            "overflowed": row["overflowed"],
-            "meanSecondsToClaim": _seconds(row["toClaim"]),
-            "meanFirstResponseSeconds": _seconds(row["firstResponse"]),
-            "breached": row["breached"],
-        }
-        for row in rows
-    ]
+    rated = _csat_by_group(window)
+    missing = set(rated) - {row["group_id"] for row in rows}
+    if missing:  # rated in the window, with no handoff opened in it
+        for pk, name in PeopleGroup.objects.filter(
+            tenant=window.tenant, pk__in=missing
+        ).values_list("pk", "name"):
+            rows.append({"group_id": pk, "group__name": name})
+        rows.sort(key=lambda row: (row["group__name"], row["group_id"]))
+    figures = []
+    for row in rows:
+        csat = rated.get(row["group_id"], {})
+        figures.append(
+            {
+                "id": row["group_id"],
+                "name": row["group__name"],
+                "handoffs": row.get("handoffs", 0),
+                "claimed": row.get("claimed", 0),
+                "claimedByMembers": row.get("claimedByMembers", 0),
+                "overflowed": row.get("overflowed", 0),
+                "meanSecondsToClaim": _seconds(row.get("toClaim")),
+                "meanFirstResponseSeconds": _seconds(row.get("firstResponse")),
+                "breached": row.get("breached", 0),
+                "csatRatings": csat.get("rated", 0),
+                "csatMean": round(csat["mean"], 2) if csat.get("mean") is not None else None,
+            }
+        )
+    return figures
+
+
+def _csat_by_group(window: Window) -> dict[int, dict[str, Any]]:
+    """The ratings given in the window, by the group the rated conversation's last handoff to
+    a group went to (``{group id: {"rated", "mean"}}``). One query."""
+    ratings = CsatRating.objects.filter(
+        tenant=window.tenant, created_at__gte=window.start, created_at__lt=window.end
+    )
+    if window.agent is not None:
+        ratings = ratings.filter(conversation__current_agent__slug=window.agent)
+    last_group = (
+        Handoff.objects.filter(conversation_id=OuterRef("conversation_id"), group__isnull=False)
+        .order_by("-created_at", "-pk")
+        .values("group_id")[:1]
+    )
+    return {
+        row["group"]: row
+        for row in ratings.annotate(group=Subquery(last_group))
+        .filter(group__isnull=False)
+        .values("group")
+        .annotate(rated=Count("pk"), mean=Avg("score"))
+        .order_by()
+    }
 
 
 NETWORK_RUNTIMES = ("openai", "webhook")

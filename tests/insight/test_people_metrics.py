@@ -161,6 +161,16 @@ def test_each_group_of_people_has_its_handoffs_claims_overflow_and_times(
         first_response_at=at(5, 10, 20),
         overflowed_at=at(5, 10, 10),
     )
+    # ratings in the window: Billing's h1 (5) and the one handed to it before the window (2);
+    # Returns had a handoff before the window only, rated 4; one of no group is no group's
+    returns = PeopleGroup.objects.create(tenant=tenant, name="Returns")
+    returned = handoff(conversation(billing_agent, when=at(1)), when=at(1, 11))
+    Handoff.objects.filter(pk=returned.pk).update(group=returns)
+    for handed, score in ((h1, 5), (old, 2), (returned, 4), (_of_no_group, 1)):
+        rating = CsatRating.objects.create(
+            tenant=tenant, conversation=handed.conversation, score=score
+        )
+        CsatRating.objects.filter(pk=rating.pk).update(created_at=at(6, 12))
 
     assert metrics(key_client)["groups"] == [
         {
@@ -173,7 +183,22 @@ def test_each_group_of_people_has_its_handoffs_claims_overflow_and_times(
             "meanSecondsToClaim": 600.0,  # (300 + 900) / 2
             "meanFirstResponseSeconds": 900.0,  # (600 + 1200) / 2
             "breached": 0,
-        }
+            "csatRatings": 2,
+            "csatMean": 3.5,
+        },
+        {
+            "id": returns.pk,
+            "name": "Returns",
+            "handoffs": 0,
+            "claimed": 0,
+            "claimedByMembers": 0,
+            "overflowed": 0,
+            "meanSecondsToClaim": None,
+            "meanFirstResponseSeconds": None,
+            "breached": 0,
+            "csatRatings": 1,
+            "csatMean": 4.0,
+        },
     ]
     _, raw = make_api_key(tenant=other_tenant)
     theirs = APIClient()
@@ -185,3 +210,5 @@ def test_each_group_of_people_has_its_handoffs_claims_overflow_and_times(
     csv = manager_client.get(reverse("admin:insight_dashboard_csv"), WINDOW).content.decode()
     assert "groups.claimedByMembers,group:Billing,1" in csv
     assert "groups.overflowed,group:Billing,1" in csv
+    assert "groups.csatMean,group:Billing,3.5" in csv
+    assert "3.5 / 5 (2)" in html
