@@ -307,6 +307,15 @@ API: Mapping[str, Grant] = _by_operation(
             "human agent those handed to people), and the integrations that relay them.",
         ),
         *_rows(
+            "GET POST",
+            "/api/v1/conversations/{conversation_id}/copies",
+            {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},
+            "E-mailing a copy of a conversation (what the customer saw, never a note) to the "
+            "customer or an address given, and where the copies stand: whoever reads the "
+            "conversation (a human agent those handed to people), and the integrations (a CRM "
+            "sending the customer their chat), as the inbox's Send copy.",
+        ),
+        *_rows(
             "PUT DELETE",
             "/api/v1/conversations/{conversation_id}/tags/{name}",
             {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},

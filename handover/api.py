@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.orchestrator_settings import BANDS
+from conversations.api import get_conversation
 from conversations.attachments import attachment_send
 from conversations.messages import message_json
 from conversations.models import Conversation, Message, MessageRole
@@ -47,6 +48,7 @@ from handover.services import (
 )
 from handover.snooze import handoff_snooze
 from handover.targets import TargetBook
+from handover.transcripts import COPIES_LISTED, copy_json, transcript_request
 from orchestration.reach import narrow_conversations
 
 
@@ -528,6 +530,73 @@ class GroupDetailView(APIView):
         return Response(status=204)
 
 
+class CopyShape(serializers.Serializer):
+    id = serializers.IntegerField()
+    to = serializers.EmailField()
+    askedBy = serializers.CharField(help_text="Who asked: a person, an integration, the customer.")
+    createdAt = serializers.DateTimeField()
+    status = serializers.ChoiceField(
+        choices=["waiting", "sending", "sent", "failed"],
+        help_text="waiting: for its task, or for a retry after the mail server refused "
+        "(4 attempts in all); sending: a worker holds it; sent; failed: for good (the "
+        "colleagues read why in a note).",
+    )
+    attempts = serializers.IntegerField()
+    sentAt = serializers.DateTimeField(allow_null=True)
+    failedAt = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(help_text="What the mail server said, when it refused.")
+
+
+class CopyIn(serializers.Serializer):
+    to = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Where the copy goes; left out or empty: the customer's e-mail address.",
+    )
+
+
+class ConversationCopiesView(APIView):
+    @extend_schema(
+        responses=CopyShape(many=True),
+        description=f"The copies of the conversation e-mailed so far, the newest first (at most "
+        f"{COPIES_LISTED}), and where each stands.",
+    )
+    def get(self, request, conversation_id):
+        conversation = get_conversation(request, conversation_id)
+        mails = conversation.transcript_mails.order_by("-created_at", "-pk")[:COPIES_LISTED]
+        return Response([copy_json(mail) for mail in mails])
+
+    @extend_schema(
+        request=CopyIn,
+        responses={202: CopyShape},
+        description="E-mail a copy of the conversation, as the customer saw it (their messages, "
+        "the AI's, the people's, the notices and the files' names; never a private note), from "
+        "the tenant, to the customer's address or to the one given (Chatwoot's send "
+        "transcript). Answers 202 with the copy: a task sends it (retried when the mail server "
+        "refuses); GET lists where it stands. The colleagues read in a note who sent it where. "
+        "A bad address, none known, or more than 5 copies of the conversation in an hour is a "
+        "400 naming to.",
+        examples=[
+            OpenApiExample("To the customer's address", value={}, request_only=True),
+            OpenApiExample(
+                "To another address", value={"to": "kim.lee@example.com"}, request_only=True
+            ),
+        ],
+    )
+    def post(self, request, conversation_id):
+        conversation = get_conversation(request, conversation_id)
+        serializer = CopyIn(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        principal = request_principal(request)
+        mail = transcript_request(
+            conversation=conversation,
+            to=serializer.validated_data.get("to"),
+            user=None if principal.key is not None else principal.user,
+            by_name=f"The integration “{principal.key.name}”" if principal.key is not None else "",
+        )
+        return Response(copy_json(mail), status=202)
+
+
 class BulkIn(serializers.Serializer):
     ids = serializers.ListField(
         child=serializers.UUIDField(), help_text=f"The conversations, at most {BULK_MAX}."
@@ -608,6 +677,11 @@ class ConversationBulkView(APIView):
 
 urlpatterns = [
     path("conversations/bulk", ConversationBulkView.as_view(), name="api-conversations-bulk"),
+    path(
+        "conversations/<uuid:conversation_id>/copies",
+        ConversationCopiesView.as_view(),
+        name="api-conversation-copies",
+    ),
     path("groups", GroupListView.as_view(), name="api-groups"),
     path("groups/<int:group_id>", GroupDetailView.as_view(), name="api-group"),
     path("canned-replies", CannedReplyListView.as_view(), name="api-canned-replies"),

@@ -58,10 +58,13 @@ def transcript_address(value: Any, conversation: Conversation) -> str:
 
 
 @transaction.atomic
-def transcript_request(*, conversation: Conversation, to: Any, user=None) -> TranscriptMail:
-    """A person (``user``; None: the web chat's customer) asks for the conversation's copy to
-    be e-mailed to ``to`` (the customer's address when empty). Invalid naming ``to`` for a bad
-    address or past the hour's requests."""
+def transcript_request(
+    *, conversation: Conversation, to: Any, user=None, by_name: str = ""
+) -> TranscriptMail:
+    """A person (``user``), an integration (``by_name``, e.g. "The integration “CRM”") or, with
+    neither, the web chat's customer asks for the conversation's copy to be e-mailed to ``to``
+    (the customer's address when empty). Invalid naming ``to`` for a bad address or past the
+    hour's requests."""
     address = transcript_address(to, conversation)
     locked = Conversation.objects.select_for_update().get(pk=conversation.pk)  # one at a time
     hour_ago = timezone.now() - dt.timedelta(hours=1)
@@ -73,7 +76,10 @@ def transcript_request(*, conversation: Conversation, to: Any, user=None) -> Tra
                 "hour; try again later"
             }
         )
-    by_name = (user.get_full_name() or user.get_username()) if user else "the customer"
+    if user is not None:
+        by_name = user.get_full_name() or user.get_username()
+    asked_by_team = bool(by_name)
+    by_name = by_name or "the customer"
     mail = TranscriptMail.objects.create(
         tenant_id=locked.tenant_id, conversation=locked, to=address, by=user, by_name=by_name
     )
@@ -82,11 +88,42 @@ def transcript_request(*, conversation: Conversation, to: Any, user=None) -> Tra
         role=MessageRole.NOTE,
         author="system",
         text=f"{by_name} e-mailed a copy of this conversation to {address}."
-        if user
+        if asked_by_team
         else f"The customer asked for a copy of this conversation at {address}.",
     )
     outbox_task(tenant_id=locked.tenant_id, task=TASK_NAME, args=[mail.pk])
     return mail
+
+
+COPIES_LISTED = 50  # the API's list of a conversation's copies: the newest
+
+
+def copy_status(mail: TranscriptMail, now: dt.datetime | None = None) -> str:
+    """Where a copy stands: sent, failed (for good), sending (a worker holds its mark), or
+    waiting (for its task, or for a retry after the mail server refused)."""
+    if mail.sent_at is not None:
+        return "sent"
+    if mail.failed_at is not None:
+        return "failed"
+    now = now or timezone.now()
+    if mail.sending_at is not None and mail.sending_at >= now - SENDING_LEASE:
+        return "sending"
+    return "waiting"
+
+
+def copy_json(mail: TranscriptMail) -> dict[str, Any]:
+    """A copy as the API shows it."""
+    return {
+        "id": mail.pk,
+        "to": mail.to,
+        "askedBy": mail.by_name,
+        "createdAt": mail.created_at,
+        "status": copy_status(mail),
+        "attempts": mail.attempts,
+        "sentAt": mail.sent_at,
+        "failedAt": mail.failed_at,
+        "error": mail.error,
+    }
 
 
 def _claim(mail_id: int, now: dt.datetime) -> bool:

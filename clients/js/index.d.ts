@@ -174,6 +174,21 @@ export interface Customer {
   readonly verified?: boolean;
 }
 
+/** A copy of a conversation e-mailed (`conversations.sendCopy`). */
+export interface Copy {
+  id: number;
+  to: string;
+  /** a person, an integration, the customer */
+  askedBy: string;
+  createdAt: string;
+  status: 'waiting' | 'sending' | 'sent' | 'failed';
+  attempts: number;
+  sentAt: string | null;
+  failedAt: string | null;
+  /** what the mail server said, when it refused */
+  error: string;
+}
+
 export interface ConversationInput {
   agentId: string;
   channel: 'web' | 'voice' | 'email' | 'api';
@@ -549,6 +564,10 @@ export class Client {
     updateCustomer(conversationId: string, details: { name?: string; email?: string; attributes?: Record<string, unknown> }): Promise<Conversation>;
     /** merged into `into` (another open one of the same customer): resolved, it goes on there */
     merge(conversationId: string, into: string): Promise<Conversation>;
+    /** e-mail a copy (what the customer saw) to the customer's address, or to `to` */
+    sendCopy(conversationId: string, options?: { to?: string }): Promise<Copy>;
+    /** the copies e-mailed so far, the newest first, and where each stands */
+    copies(conversationId: string): Promise<Copy[]>;
     /** resolve, tag, untag or give to a human agent (`to`: their username; the ones waiting for a person) many at once (at most 100): `left` says which were left alone and why */
     bulk(ids: string[], options: { action: 'resolve' | 'tag' | 'untag' | 'assign'; tag?: string; to?: string }): Promise<{ done: string[]; left: Record<string, string> }>;
     untag(conversationId: string, name: string): Promise<string[]>;

@@ -365,6 +365,16 @@ class Conversations extends Resource {
     return this._call('v1_conversations_merge_create', { path: { conversation_id: conversationId }, body: { into } });
   }
 
+  /** E-mail a copy of the conversation (what the customer saw, never a private note) to the
+   * customer's address, or to `to`; a task sends it. Resolves to the copy, with its status. */
+  sendCopy(conversationId, { to } = {}) {
+    return this._call('v1_conversations_copies_create', { path: { conversation_id: conversationId }, body: to === undefined ? {} : { to } });
+  }
+  /** The copies of the conversation e-mailed so far, the newest first, and where each stands. */
+  copies(conversationId) {
+    return this._call('v1_conversations_copies_list', { path: { conversation_id: conversationId } });
+  }
+
   async untag(conversationId, name) {
     return (await this._call('v1_conversations_tags_destroy', { path: { conversation_id: conversationId, name } })).tags;
   }

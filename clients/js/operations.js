@@ -41,6 +41,8 @@ export const OPERATIONS = Object.freeze({
   v1_conversations_messages_create: ['POST', '/api/v1/conversations/{conversation_id}/messages', 'conversations.send'],
   v1_conversations_partial_update: ['PATCH', '/api/v1/conversations/{conversation_id}', 'conversations.updateCustomer'],
   v1_conversations_merge_create: ['POST', '/api/v1/conversations/{conversation_id}/merge', 'conversations.merge'],
+  v1_conversations_copies_list: ['GET', '/api/v1/conversations/{conversation_id}/copies', 'conversations.copies'],
+  v1_conversations_copies_create: ['POST', '/api/v1/conversations/{conversation_id}/copies', 'conversations.sendCopy'],
   v1_conversations_tags_update: ['PUT', '/api/v1/conversations/{conversation_id}/tags/{name}', 'conversations.tag'],
   v1_conversations_tags_destroy: ['DELETE', '/api/v1/conversations/{conversation_id}/tags/{name}', 'conversations.untag'],
   v1_conversations_files_create: ['POST', '/api/v1/conversations/{conversation_id}/files', 'conversations.sendFile'],

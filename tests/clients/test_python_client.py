@@ -428,6 +428,29 @@ def test_a_conversation_is_merged_into_another_of_its_customer(docs_tenant, serv
     assert (merged["state"], merged["mergedInto"]) == ("resolved", kept["id"])
 
 
+def test_a_copy_of_a_conversation_is_emailed_and_listed(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    conversation = client.conversations.create(
+        {
+            "agentId": "agent-supervisor",
+            "channel": "web",
+            "customer": {"id": "c-copy", "email": "kim@example.com"},
+        }
+    )
+
+    sent = client.conversations.send_copy(conversation["id"])
+    other = client.conversations.send_copy(conversation["id"], to="desk@example.com")
+    with pytest.raises(ValidationError) as refused:
+        client.conversations.send_copy(conversation["id"], to="not an address")
+
+    assert (sent["to"], other["to"]) == ("kim@example.com", "desk@example.com")
+    assert sent["askedBy"].startswith("The integration")
+    assert list(refused.value.fields) == ["to"]
+    listed = client.conversations.copies(conversation["id"])
+    assert [c["id"] for c in listed] == [other["id"], sent["id"]]  # the newest first
+    assert {c["status"] for c in listed} <= {"waiting", "sending", "sent"}
+
+
 def test_the_holder_snoozes_a_conversation_and_wakes_it(docs_tenant, server_url):
     handoff = handoff_held_by_docs_agent(docs_tenant)
     agent = make_client(server_url, docs_tenant.agent_token)

@@ -307,3 +307,85 @@ def test_one_address_asks_for_a_few_copies_at_the_most(resolved, settings):
     assert [typo.status_code, first.status_code, second.status_code] == [400, 202, 202]
     assert third.status_code == 429 and int(third["Retry-After"]) > 0
     assert TranscriptMail.objects.count() == 2
+
+
+# --- the API: an integration or a person sends a copy, and lists where the copies stand -------
+
+
+def copies_url(conversation) -> str:
+    return f"/api/v1/conversations/{conversation.pk}/copies"
+
+
+def test_an_integration_emails_a_copy_over_the_api_and_lists_where_it_stands(
+    kims, key_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = key_client.post(copies_url(kims), {}, format="json")
+        elsewhere = key_client.post(copies_url(kims), {"to": "desk@example.com"}, format="json")
+    delivered()
+
+    assert asked.status_code == 202, asked.content
+    body = asked.json()
+    assert (body["to"], body["askedBy"]) == ("kim@example.com", "The integration “integration”")
+    assert body["status"] in ("waiting", "sent")
+    assert sorted(m.to[0] for m in mail.outbox) == ["desk@example.com", "kim@example.com"]
+    assert "VIP" not in mail.outbox[0].body  # never a note
+    assert notes(kims)[-2:] == [
+        "The integration “integration” e-mailed a copy of this conversation to kim@example.com.",
+        "The integration “integration” e-mailed a copy of this conversation to desk@example.com.",
+    ]
+    listed = key_client.get(copies_url(kims)).json()
+    assert [c["id"] for c in listed] == [elsewhere.json()["id"], body["id"]]  # newest first
+    assert [c["status"] for c in listed] == ["sent", "sent"]
+    assert all(c["sentAt"] and c["attempts"] == 1 and c["error"] == "" for c in listed)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"to": "not an address"}, {"to": 42}, {"to": ["a@b.co"]}, {"to": "a@b.co\x00"}],
+)
+def test_a_bad_copy_request_is_a_400_naming_to_and_nothing_is_sent(kims, key_client, body):
+    refused = key_client.post(copies_url(kims), body, format="json")
+
+    assert refused.status_code == 400, refused.content
+    assert list(refused.json()["error"]["fields"]) == ["to"]
+    assert not TranscriptMail.objects.exists()
+
+
+def test_a_list_body_is_refused_and_not_taken_for_the_customers_address(kims, key_client):
+    refused = key_client.post(copies_url(kims), ["kim@example.com"], format="json")
+
+    assert refused.status_code == 400
+    assert not TranscriptMail.objects.exists()
+
+
+def test_copies_over_the_api_keep_tenants_and_roles_apart(
+    kims, ada, tenant, other_tenant, key_client
+):
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_api_key
+
+    _, raw = make_api_key(tenant=other_tenant)
+    theirs = APIClient()
+    theirs.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert theirs.post(copies_url(kims), {}, format="json").status_code == 404
+    assert theirs.get(copies_url(kims)).status_code == 404
+    approver = make_person(tenant=tenant, roles=["approver"], username="appr")
+    assert as_person(approver).post(copies_url(kims), {}).status_code == 403
+    quiet = key_client.post(
+        "/api/v1/conversations",
+        {"agentId": "agent-sup", "channel": "web", "customer": {"id": "c-q", "email": "q@x.io"}},
+        format="json",
+    ).json()
+    not_handed = Conversation.objects.get(pk=quiet["id"])
+    assert as_person(ada).post(copies_url(not_handed), {}).status_code == 404
+    assert not TranscriptMail.objects.exists()
+    # the human agent who reads it sends one, in their own name
+    sent = as_person(ada).post(copies_url(kims), {}, content_type="application/json")
+    assert sent.status_code == 202
+    assert sent.json()["askedBy"] == as_person_name(ada)
+
+
+def as_person_name(person) -> str:
+    return person.get_full_name() or person.get_username()

@@ -340,6 +340,23 @@ test('a conversation is merged into another of its customer', live, async () => 
   assert.deepEqual([merged.state, merged.mergedInto], ['resolved', kept.id]);
 });
 
+test('a copy of a conversation is e-mailed and listed', live, async () => {
+  const api = client();
+  const conversation = await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer: { id: 'js-copy', email: 'kim@example.com' } });
+
+  const sent = await api.conversations.sendCopy(conversation.id);
+  const other = await api.conversations.sendCopy(conversation.id, { to: 'desk@example.com' });
+  await assert.rejects(api.conversations.sendCopy(conversation.id, { to: 'not an address' }), (error) => {
+    assert.ok(error instanceof ValidationError);
+    assert.deepEqual(Object.keys(error.fields), ['to']);
+    return true;
+  });
+
+  assert.deepEqual([sent.to, other.to], ['kim@example.com', 'desk@example.com']);
+  const listed = await api.conversations.copies(conversation.id);
+  assert.deepEqual(listed.map((c) => c.id), [other.id, sent.id]);
+});
+
 test('snoozing a handoff that is not there is a 404, and a key may not snooze', agentToken, async () => {
   const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
   await assert.rejects(agent.handoffs.snooze(987654321, new Date(Date.now() + 3600e3)), NotFoundError);

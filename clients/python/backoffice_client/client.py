@@ -31,6 +31,7 @@ from .types import (
     CannedReply,
     Conversation,
     ConversationInput,
+    Copy,
     CustomerData,
     DecisionEvent,
     Erasure,
@@ -371,6 +372,19 @@ class Conversations(_Resource):
         resolved and goes on there. The conversation merged into."""
         path = {"conversation_id": conversation_id}
         return self._call(Call("v1_conversations_merge_create", path, body={"into": into}))
+
+    def send_copy(self, conversation_id: str, to: str | None = None) -> Copy:
+        """E-mail a copy of the conversation (what the customer saw, never a private note) to
+        the customer's address, or to ``to``; a task sends it. The copy, with its status."""
+        path = {"conversation_id": conversation_id}
+        body = {"to": to} if to is not None else {}
+        return self._call(Call("v1_conversations_copies_create", path, body=body))
+
+    def copies(self, conversation_id: str) -> builtins.list[Copy]:
+        """The copies of the conversation e-mailed so far, the newest first, and where each
+        stands (waiting, sending, sent, failed)."""
+        path = {"conversation_id": conversation_id}
+        return self._call(Call("v1_conversations_copies_list", path))
 
     def untag(self, conversation_id: str, name: str) -> builtins.list[str]:
         """Take the tag ``name`` off the conversation; its tags."""

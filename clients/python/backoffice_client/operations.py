@@ -89,6 +89,12 @@ OPERATIONS: dict[str, Operation] = {
     "v1_conversations_merge_create": Operation(
         "POST", "/api/v1/conversations/{conversation_id}/merge", "conversations.merge"
     ),
+    "v1_conversations_copies_list": Operation(
+        "GET", "/api/v1/conversations/{conversation_id}/copies", "conversations.copies"
+    ),
+    "v1_conversations_copies_create": Operation(
+        "POST", "/api/v1/conversations/{conversation_id}/copies", "conversations.send_copy"
+    ),
     "v1_conversations_tags_update": Operation(
         "PUT", "/api/v1/conversations/{conversation_id}/tags/{name}", "conversations.tag"
     ),

@@ -179,6 +179,20 @@ class BulkOutcome(TypedDict):
     left: dict[str, str]  # those left alone, each with why (not found, resolved already...)
 
 
+class Copy(TypedDict):
+    """A copy of a conversation e-mailed (``conversations.send_copy``)."""
+
+    id: int
+    to: str
+    askedBy: str  # a person, an integration, the customer
+    createdAt: str
+    status: str  # waiting, sending, sent, failed
+    attempts: int
+    sentAt: str | None
+    failedAt: str | None
+    error: str  # what the mail server said, when it refused
+
+
 class Conversation(TypedDict, total=False):
     id: str
     state: str
