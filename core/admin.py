@@ -23,6 +23,7 @@ from core.admin_scoping import (
     TenantScopedTabularInline,
 )
 from core.chat_identity import identity_secret_new, identity_secret_remove
+from core.chat_look import chat_look
 from core.limits import size_text
 from core.models import (
     ApiKey,
@@ -102,6 +103,10 @@ class TenantAdmin(TenantScopedAdmin):
             {
                 "fields": [
                     "chat_website_origins",
+                    "chat_color",
+                    "chat_greeting",
+                    "chat_intro",
+                    "chat_reply_time",
                     "chat_snippet",
                     "chat_identity",
                     "identity_secret",
@@ -117,6 +122,10 @@ class TenantAdmin(TenantScopedAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "chat_website_origins":
             kwargs["widget"] = forms.Textarea(attrs={"rows": 3, "cols": 60})
+        if db_field.name == "chat_color":
+            kwargs["widget"] = forms.TextInput(attrs={"type": "color"})
+        if db_field.name == "chat_intro":
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 2, "cols": 60})
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -145,7 +154,8 @@ class TenantAdmin(TenantScopedAdmin):
             "<code>{}</code><br>Add this tag to your website's pages (before &lt;/body&gt;) "
             "and list the website above: a chat button appears in the corner. "
             '<a href="{}">Try it on a sample page</a>; the chat alone: <a href="{}">{}</a>',
-            f'<script src="{src}" data-tenant="{obj.slug}" async></script>',
+            f'<script src="{src}" data-tenant="{obj.slug}" '
+            f'data-color="{chat_look(obj).color}" async></script>',
             reverse("chat-preview", args=[obj.slug]),
             chat,
             chat,

@@ -75,6 +75,7 @@ from conversations.services import (
 from conversations.tags import conversation_tag, conversation_untag, tags_of, tenant_tag_names
 from core.api_errors import domain_error_response, error_body
 from core.api_parsers import FILE_FORM_OVERHEAD
+from core.chat_look import chat_look
 from core.csv_cells import csv_safe
 from core.errors import DomainError, Invalid
 from core.json_input import (
@@ -1075,6 +1076,7 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "handover/chat_unavailable.html", {"tenant": tenant}, status=503)
     embedding = request.GET.get("embed", "").rstrip("/")
     framers = _framers(request, tenant)
+    look = chat_look(tenant)
     framed_by = embedding if embedding in framers else None
     response = render(
         request,
@@ -1082,10 +1084,12 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "tenant": tenant,
             "csat_scores": range(1, 6),
+            "look": look,
             "config": {
                 "tenant": tenant.slug,
                 "tenantName": tenant.name,
                 "assistantName": assistant_name(tenant),
+                "replyTime": look.reply_time,
                 "startUrl": reverse("chat-start", args=[tenant.slug]),
                 "resumeUrl": reverse("chat-resume", args=[tenant.slug]),
                 "conversationsUrl": reverse("chat-conversations", args=[tenant.slug]),
@@ -1123,7 +1127,9 @@ def chat_preview(request: HttpRequest, slug: str) -> HttpResponse:
     """A sample page with the chat's website button (``embed.js``), as the tenant's website
     would show it: the tag to paste, and the button to try."""
     tenant = get_object_or_404(Tenant, slug=slug)
-    return render(request, "handover/chat_preview.html", {"tenant": tenant})
+    return render(
+        request, "handover/chat_preview.html", {"tenant": tenant, "look": chat_look(tenant)}
+    )
 
 
 def _start_input(request: HttpRequest) -> dict[str, Any]:

@@ -131,6 +131,8 @@ def tenant_admin_form(tenant: Tenant, **fields: str) -> dict[str, str]:
         "time_zone": tenant.time_zone,
         "approval_timeout": "1 00:00:00",
         "currency": tenant.currency,
+        "chat_color": tenant.chat_color,
+        "chat_reply_time": tenant.chat_reply_time,
         "business_hours-TOTAL_FORMS": "0",
         "business_hours-INITIAL_FORMS": "0",
         "holidays-TOTAL_FORMS": "0",

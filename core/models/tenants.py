@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from core.chat_look import GREETING_MAX, INTRO_MAX, REPLY_TIMES, validate_chat_color
 from core.currencies import (
     DEFAULT_CURRENCY,
     validate_currency,
@@ -119,6 +120,35 @@ class Tenant(models.Model):
         default=False,
         help_text="The chat starts only for a visitor your website signed for (the identity "
         "secret below); anyone else is asked to sign in on your website first.",
+    )
+    chat_color = models.CharField(
+        "the chat's colour",
+        max_length=7,
+        default="#2f5bea",
+        validators=[validate_chat_color],
+        help_text="The chat's header, buttons and the visitor's messages; the text on it is "
+        "white or dark, whichever reads better. The website button's tag below carries it too.",
+    )
+    chat_greeting = models.CharField(
+        "greeting",
+        max_length=GREETING_MAX,
+        blank=True,
+        help_text="The chat's first words to a visitor. Empty: “Hi there, how can we help?”",
+    )
+    chat_intro = models.CharField(
+        "line under the greeting",
+        max_length=INTRO_MAX,
+        blank=True,
+        help_text="Empty: “Our assistant answers right away, and a person from the <your "
+        "name> team joins whenever you need one.”",
+    )
+    chat_reply_time = models.CharField(
+        "the team usually replies",
+        max_length=10,
+        default="minutes",
+        choices=[(key, words) for key, words in REPLY_TIMES.items()],
+        help_text="Shown under your name in the chat while the team is in (out of hours, the "
+        "chat says when it is back).",
     )
     assign_queue = models.BooleanField(
         "give the queue out automatically",

@@ -231,7 +231,7 @@
     conversationState = state;
     root.dataset.state = state;
     const texts = {
-      new: cfg.teamBack ? `Our team is back ${cfg.teamBack}; our assistant answers now` : "We usually reply in a few minutes",
+      new: cfg.teamBack ? `Our team is back ${cfg.teamBack}; our assistant answers now` : cfg.replyTime,
       triaged: "Our AI assistant is here to help",
       active: "Our AI assistant is here to help",
       stalled: "Our AI assistant is here to help",

@@ -5,7 +5,8 @@
 //
 // and the tenant lists the site's origin under "websites that show the chat" in the admin (no
 // other site may frame the chat). Optional: data-label (the button's words for screen readers,
-// default "Chat with us"), data-color (the button's colour, default #2563eb). The frame is made
+// default "Chat with us"), data-color (the button's colour, default #2563eb; the admin's tag
+// carries the chat's colour the manager chose). The frame is made
 // on the first open, so a visitor who never opens the chat costs the site nothing.
 //
 // The visitor's conversation survives the site's page changes: browsers give a third-party
@@ -64,6 +65,15 @@
   }
   const label = script.dataset.label || "Chat with us";
   const color = /^#[0-9a-fA-F]{3,8}$/.test(script.dataset.color || "") ? script.dataset.color : "#2563eb";
+  // the icon on it: white, or dark on a light colour (WCAG's contrast, as the chat's own text)
+  const iconInk = (() => {
+    const hex = /^#([0-9a-fA-F]{6})$/.exec(color);
+    if (!hex) return "#fff";
+    const lum = [0, 2, 4].map((at) => parseInt(hex[1].slice(at, at + 2), 16) / 255)
+      .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+      .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+    return 1.05 / (lum + 0.05) >= (lum + 0.05) / 0.0668 ? "#fff" : "#1d2330"; // #1d2330: 0.0168
+  })();
   const SVG = "http://www.w3.org/2000/svg";
 
   function icon(paths) {
@@ -76,7 +86,7 @@
       const path = document.createElementNS(SVG, "path");
       path.setAttribute("d", d);
       path.setAttribute("fill", "none");
-      path.setAttribute("stroke", "#fff");
+      path.setAttribute("stroke", iconInk);
       path.setAttribute("stroke-width", "2");
       path.setAttribute("stroke-linecap", "round");
       path.setAttribute("stroke-linejoin", "round");

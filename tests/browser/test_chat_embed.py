@@ -419,3 +419,30 @@ def test_a_signed_in_visitor_finds_their_conversations_reads_a_resolved_one_and_
     expect(phone.locator("#csat [data-score='5']")).to_have_attribute("aria-pressed", "true")
     expect(phone.locator("#csat [data-score='3']")).to_be_disabled()
     screenshot(phone, "chat-resolved-rated-elsewhere")
+
+
+def test_the_chat_wears_the_tenants_colour_and_greeting_in_its_frame(acme_without_site, pages):
+    acme = acme_without_site
+    acme.chat_color = "#ffeb3b"  # a light yellow: dark text on it
+    acme.chat_greeting = "Hello from Acme!"
+    acme.chat_reply_time = "hours"
+    acme.save(update_fields=["chat_color", "chat_greeting", "chat_reply_time"])
+    page = pages(viewport=(1280, 800))
+
+    page.goto("/chat/acme/preview/")
+    launcher = page.locator("#support-chat-launcher")
+    expect(launcher).to_have_css("background-color", "rgb(255, 235, 59)")
+    expect(launcher.locator("path").first).to_have_attribute("stroke", "#1d2330")
+    launcher.click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    expect(chat.locator("#start-title")).to_have_text("Hello from Acme!")
+    expect(chat.locator("#chat-status")).to_contain_text("We usually reply within a few hours")
+    button = chat.locator("#start-button")
+    expect(button).to_have_css("background-color", "rgb(255, 235, 59)")
+    expect(button).to_have_css("color", "rgb(29, 35, 48)")
+    chat.locator("#start-text").fill("Hi, I was charged twice")
+    button.click()
+    mine = chat.locator(".msg.from-customer .bubble")
+    expect(mine).to_have_css("background-color", "rgb(255, 235, 59)")
+    expect(mine).to_have_css("color", "rgb(29, 35, 48)")
+    screenshot(page, "chat-in-the-tenants-colour")

@@ -144,7 +144,10 @@ def test_the_admin_refuses_what_is_no_website_origin(tenant, manager, bad):
 def test_the_admin_shows_the_tag_to_paste(tenant, manager):
     page = login(manager).get(f"/admin/core/tenant/{tenant.pk}/change/").content.decode()
 
-    assert "/static/handover/embed.js&quot; data-tenant=&quot;acme&quot; async" in page
+    assert (
+        "/static/handover/embed.js&quot; data-tenant=&quot;acme&quot; "
+        "data-color=&quot;#2f5bea&quot; async" in page
+    )
 
 
 def _config(response) -> dict:
@@ -212,3 +215,81 @@ def test_the_team_sees_the_website_page_a_chat_was_started_on(team, tenant, mana
     assert detail["conversation"]["startedOn"] == page
     read_only = login(manager).get(f"/inbox/conversations/{conversation.pk}/view")
     assert f'href="{SHOP}/boots/winter?size=42"' in read_only.content.decode()
+
+
+# --- how the chat looks and greets (core/chat_look.py) ------------------------------------------
+
+
+def test_the_manager_gives_the_chat_its_colour_greeting_and_reply_time(team, tenant, manager):
+
+    url = f"/admin/core/tenant/{tenant.pk}/change/"
+    saved = login(manager).post(
+        url,
+        tenant_admin_form(
+            tenant,
+            chat_color="#FFEB3B",
+            chat_greeting="Hello from Acme!",
+            chat_intro="Ask us about boots, coats and hats.",
+            chat_reply_time="hours",
+        ),
+    )
+
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    page = Client().get("/chat/acme/")
+    html = page.content.decode()
+    assert "Hello from Acme!" in html and "Ask us about boots, coats and hats." in html
+    assert "Hi there, how can we help?" not in html
+    # a light colour: its text is dark ink, not white
+    assert "--brand: #ffeb3b;" in html and "--on-brand: #1d2330" in html
+    assert "We usually reply within a few hours" in html
+    assert _config(page)["replyTime"] == "We usually reply within a few hours"
+    preview = Client().get("/chat/acme/preview/").content.decode()
+    assert 'data-color="#ffeb3b"' in preview
+
+
+@pytest.mark.parametrize(
+    "field, value, why",
+    [
+        ("chat_color", "blue", "six hexadecimal digits"),
+        ("chat_color", "#12345", "six hexadecimal digits"),
+        ("chat_color", "", "required"),
+        ("chat_greeting", "x" * 81, "at most 80 characters"),
+        ("chat_intro", "x" * 301, "at most 300 characters"),
+        ("chat_reply_time", "soon", "not one of the available choices"),
+        ("chat_greeting", "Hi\x00", "Null characters are not allowed"),
+    ],
+)
+def test_a_bad_look_is_a_form_error_and_nothing_changes(team, tenant, manager, field, value, why):
+
+    url = f"/admin/core/tenant/{tenant.pk}/change/"
+    refused = login(manager).post(url, tenant_admin_form(tenant, **{field: value}))
+
+    assert refused.status_code == 200
+    assert why in refused.content.decode()
+    tenant.refresh_from_db()
+    assert (tenant.chat_color, tenant.chat_greeting, tenant.chat_reply_time) == (
+        "#2f5bea",
+        "",
+        "minutes",
+    )
+
+
+def test_the_text_on_the_chats_colour_is_whichever_reads_better():
+    from types import SimpleNamespace
+
+    from core.chat_look import INK, WHITE, chat_look, contrast
+
+    def look(color):
+        return chat_look(
+            SimpleNamespace(
+                chat_color=color, chat_greeting="", chat_intro="", chat_reply_time="", name="Acme"
+            )
+        )
+
+    for color, ink in [("#2f5bea", WHITE), ("#ffeb3b", INK), ("#000000", WHITE), ("#ffffff", INK)]:
+        assert look(color).on_color == ink, color
+        assert contrast(look(color).color, ink) >= 4.5, color
+    assert look("not a colour").color == "#2f5bea"  # never written raw into the page
+    assert look("#2F5BEA").greeting == "Hi there, how can we help?"
+    assert "the Acme team" in look("#2f5bea").intro
+    assert look("#2f5bea").reply_time == "We usually reply in a few minutes"
