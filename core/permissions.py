@@ -579,6 +579,19 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "manager every conversation of the tenant.",
         ),
         Grant(
+            "inbox-customers",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "The customers, one row each with their conversations counted: built from the "
+            "conversations the person reaches, as the history is (a human agent those handed "
+            "to people, a manager all).",
+        ),
+        Grant(
+            "inbox-customer-page",
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
+            "A customer's page: what is known of them and their conversations the person "
+            "reaches; a customer of none of those is a 404.",
+        ),
+        Grant(
             "inbox-history-export",
             MANAGERS,
             "The history's conversations as a CSV file, for reports: a manager's. A human "

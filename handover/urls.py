@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from handover import views
+from handover import customer_views, views
 
 urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
@@ -70,6 +70,8 @@ urlpatterns = [
     path("inbox/history/export.csv", views.inbox_history_export, name="inbox-history-export"),
     path("inbox/history/bulk", views.inbox_history_bulk, name="inbox-history-bulk"),
     path("inbox/team/", views.inbox_team, name="inbox-team"),
+    path("inbox/customers/", customer_views.inbox_customers, name="inbox-customers"),
+    path("inbox/customers/one", customer_views.inbox_customer, name="inbox-customer-page"),
     path(
         "inbox/team/handoffs/<int:handoff_id>/give",
         views.inbox_team_give,

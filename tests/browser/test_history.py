@@ -77,10 +77,27 @@ def test_search_finds_a_resolved_conversation_by_a_word_in_it(acme, pages):
     expect(agent.locator(".view-head")).to_contain_text("read-only")
     assert agent.locator("form.composer").count() == 0  # read-only: nothing to write with
 
+    # the customer's page, from the customer id; then every customer
+    agent.locator("#customer-page-link").click()
+    expect(agent.locator("#customer-name")).to_have_text("Kim")
+    expect(agent.locator(".customer-conversations tbody tr")).to_have_count(1)
+    expect(agent.locator(".customer-conversations")).to_contain_text("Resolved")
+    agent.get_by_role("link", name="← Customers").click()
+    customers = agent.locator(".results.customers tbody tr[data-customer]")
+    expect(customers).to_have_count(1)
+    expect(customers).to_contain_text("Kim")
+    screenshot(agent, "inbox-customers")
+    agent.fill("#customers-q", "nobody here")
+    agent.click("#customers-search")
+    expect(agent.locator(".results.customers .empty")).to_have_text("No customer matches.")
+
     phone = pages(viewport=(390, 844))
     sign_in(phone, ada, path="/inbox/history/?q=umbrella")
     expect(phone.locator(".results tbody tr[data-conversation]")).to_have_count(1)
     assert_fits(phone, "history at 390 px")
+    phone.goto(phone.url.split("/inbox/")[0] + "/inbox/customers/")
+    expect(phone.locator(".results.customers tbody tr[data-customer]")).to_have_count(1)
+    assert_fits(phone, "customers at 390 px")
 
 
 def test_a_manager_resolves_and_tags_many_conversations_at_once(acme, pages):
