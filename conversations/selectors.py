@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import OuterRef, QuerySet, Subquery
+
 from conversations.models import INTERNAL_ROLES, Conversation, Message, MessageRole
 from core.compiled import UUID_MARK, Compiled, Marker
 
@@ -43,3 +45,19 @@ def customer_waits(conversation: Conversation) -> bool:
         .first()
     )
     return last == MessageRole.CUSTOMER
+
+
+def shown_to_customer() -> QuerySet[Message]:
+    """The messages of the conversation an annotation is made on (``OuterRef("pk")``) that its
+    customer was shown (never a private note), the latest first."""
+    return (
+        Message.objects.filter(conversation=OuterRef("pk"))
+        .exclude(role__in=INTERNAL_ROLES)
+        .order_by("-id")
+    )
+
+
+def last_shown(field: str) -> Subquery:
+    """``field`` of the last message the conversation's customer was shown, to annotate a
+    conversation with (the history's and the customers' "last message")."""
+    return Subquery(shown_to_customer().values(field)[:1])

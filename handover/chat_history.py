@@ -15,16 +15,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet, Subquery
 
-from conversations.models import (
-    INTERNAL_ROLES,
-    Channel,
-    Conversation,
-    Message,
-    MessageRole,
-    State,
-)
+from conversations.models import Channel, Conversation, Message, MessageRole, State
+from conversations.selectors import shown_to_customer
 from core.errors import Invalid
 from core.models import Tenant
 from handover.models import CsatRating
@@ -50,11 +44,7 @@ def theirs(tenant: Tenant, customer_id: str) -> QuerySet[Conversation]:
 
 def signed_in_conversations(tenant: Tenant, customer_id: str) -> list[dict[str, Any]]:
     """The visitor's conversations as the chat lists them (at most ``HISTORY_MAX``)."""
-    shown = (
-        Message.objects.filter(conversation=OuterRef("pk"))
-        .exclude(role__in=INTERNAL_ROLES)
-        .order_by("-id")
-    )
+    shown = shown_to_customer()
     rows = list(
         theirs(tenant, customer_id)
         .annotate(

@@ -16,12 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, Max, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from conversations.attributes import attributes_shown
 from conversations.blocks import blocked
-from conversations.models import INTERNAL_ROLES, Conversation, Message, State
+from conversations.models import Conversation, State
+from conversations.selectors import last_shown
 from core.models import Tenant
 
 CUSTOMERS_PAGE = 50
@@ -117,16 +118,10 @@ def customer_profile(
     address and attributes, whether they are signed in somewhere, whether a block stands) and
     their conversations the person reaches, the newest first; None when the person reaches
     none of theirs."""
-    last_text = Subquery(
-        Message.objects.filter(conversation=OuterRef("pk"))
-        .exclude(role__in=INTERNAL_ROLES)
-        .order_by("-id")
-        .values("text")[:1]
-    )
     theirs = list(
         reachable.filter(tenant=tenant, customer_ref=customer_id)
         .select_related("assignee")
-        .annotate(last_text=last_text)
+        .annotate(last_text=last_shown("text"))
         .order_by("-last_activity_at", "-pk")[: CUSTOMER_CONVERSATIONS_MAX + 1]
     )
     if not theirs:

@@ -49,7 +49,6 @@ from conversations.blocks import Blocked
 from conversations.email import subject_from_text
 from conversations.messages import files_shown, message_json
 from conversations.models import (
-    INTERNAL_ROLES,
     Channel,
     Conversation,
     Message,
@@ -64,6 +63,7 @@ from conversations.search import (
     customer_conversations_count,
 )
 from conversations.search import filters_from as search_filters
+from conversations.selectors import last_shown
 from conversations.services import (
     UNCHANGED,
     conversation_email_follow_up,
@@ -670,12 +670,6 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
     except BadFilter as exc:
         filters, problem = Filters(), exc
     page = _page_number(request)
-    last_text = Subquery(
-        Message.objects.filter(conversation=OuterRef("pk"))
-        .exclude(role__in=INTERNAL_ROLES)
-        .order_by("-id")
-        .values("text")[:1]
-    )
     found = conversations_found(
         tenant,
         filters,
@@ -684,7 +678,7 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
     rows = list(
         found.select_related("assignee")
         .prefetch_related("tags")
-        .annotate(last_text=last_text)[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1]
+        .annotate(last_text=last_shown("text"))[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1]
     )
     query = request.GET.copy()
     query.pop("page", None)
