@@ -26,6 +26,7 @@ api_v1 = [
     path("", include("agents.settings_api")),
     path("", include("conversations.api")),
     path("", include("handover.api")),
+    path("", include("handover.customers_api")),
     path("", include("approvals.api")),
     path("", include("insight.metrics.api")),
     path("", include("stacks.api")),

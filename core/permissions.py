@@ -307,6 +307,21 @@ API: Mapping[str, Grant] = _by_operation(
             "human agent those handed to people), and the integrations that relay them.",
         ),
         *_rows(
+            "GET",
+            "/api/v1/customers",
+            {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},
+            "The customers, one each with their conversations counted: built from the "
+            "conversations the caller reaches (a human agent those handed to people), as the "
+            "inbox's Customers page.",
+        ),
+        *_rows(
+            "GET",
+            "/api/v1/customers/{customer_id}",
+            {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},
+            "A customer: what is known of them and their conversations the caller reaches; a "
+            "customer of none of those is a 404.",
+        ),
+        *_rows(
             "GET POST",
             "/api/v1/conversations/{conversation_id}/copies",
             {MANAGER: ALL, KEY: ALL, AGENT: HANDED_TO_PEOPLE},

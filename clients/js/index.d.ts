@@ -174,6 +174,32 @@ export interface Customer {
   readonly verified?: boolean;
 }
 
+/** A customer in `customers.list`: one each by their customer id. */
+export interface CustomerRow {
+  id: string;
+  /** their latest conversation's */
+  name: string;
+  email: string;
+  /** a website signed for them in a chat */
+  verified: boolean;
+  conversations: number;
+  open: number;
+  lastActivityAt: string;
+}
+
+/** `customers.get`: what is known of the customer and their conversations. */
+export interface CustomerProfile {
+  id: string;
+  name: string;
+  email: string;
+  verified: boolean;
+  attributes: Record<string, Json>;
+  blocked: boolean;
+  conversations: { id: string; state: string; channel: string; assignee: string | null; createdAt: string; lastActivityAt: string; lastMessage: string }[];
+  /** more than these 100 */
+  more: boolean;
+}
+
 /** A copy of a conversation e-mailed (`conversations.sendCopy`). */
 export interface Copy {
   id: number;
@@ -636,6 +662,12 @@ export class Client {
     delete(endpointId: number): Promise<void>;
     test(endpointId: number): Promise<WebhookDelivery>;
     deliveries(endpointId: number): Promise<WebhookDelivery[]>;
+  };
+  customers: {
+    /** the latest activity first, 50 a page; `q` searches name, e-mail address and id */
+    list(options?: { q?: string; page?: number }): Promise<{ results: CustomerRow[]; next: number | null }>;
+    /** what is known of the customer and their conversations you reach */
+    get(customerId: string): Promise<CustomerProfile>;
   };
   customerData: {
     get(customer: { kind: 'email' | 'customer' | 'conversation'; value: string }): Promise<CustomerData>;

@@ -139,6 +139,7 @@ export class Client {
     this.erasures = new Erasures(this);
     this.customerData = new CustomerDataOf(this);
     this.webhooks = new Webhooks(this);
+    this.customers = new Customers(this);
     this.mentions = new Mentions(this);
     this.stacks = new Stacks(this);
     this.metrics = new Metrics(this);
@@ -451,6 +452,15 @@ class Handoffs extends Resource {
     const form = fileForm(content, filename, contentType, text);
     return this._call('v1_handoffs_files_create', { path: { handoff_id: handoffId }, form });
   }
+}
+
+/** The customers of the conversations you reach, one each by their customer id. */
+class Customers extends Resource {
+  /** `{ results, next }`: the latest activity first, 50 a page; `q` searches their name,
+   * e-mail address and id. */
+  list({ q, page } = {}) { return this._call('v1_customers_list', { query: { q, page } }); }
+  /** What is known of the customer and their conversations you reach, the latest first. */
+  get(customerId) { return this._call('v1_customers_retrieve', { path: { customer_id: customerId } }); }
 }
 
 /** Your mentions: the private notes in which a colleague named you (`@you`). Needs a human

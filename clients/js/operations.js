@@ -64,6 +64,8 @@ export const OPERATIONS = Object.freeze({
   v1_handoffs_messages_create: ['POST', '/api/v1/handoffs/{handoff_id}/messages', 'handoffs.send'],
   v1_handoffs_files_create: ['POST', '/api/v1/handoffs/{handoff_id}/files', 'handoffs.sendFile'],
   // mentions (a person's token)
+  v1_customers_list: ['GET', '/api/v1/customers', 'customers.list'],
+  v1_customers_retrieve: ['GET', '/api/v1/customers/{customer_id}', 'customers.get'],
   v1_mentions_retrieve: ['GET', '/api/v1/mentions', 'mentions.list'],
   v1_mentions_read_create: ['POST', '/api/v1/mentions/read', 'mentions.read'],
   // blocked customers

@@ -451,6 +451,32 @@ def test_a_copy_of_a_conversation_is_emailed_and_listed(docs_tenant, server_url)
     assert {c["status"] for c in listed} <= {"waiting", "sending", "sent"}
 
 
+def test_the_customers_are_listed_searched_and_read(docs_tenant, server_url):
+    client = make_client(server_url, docs_tenant.api_key)
+    client.conversations.create(
+        {
+            "agentId": "agent-supervisor",
+            "channel": "web",
+            "customer": {"id": "crm/c-42", "name": "Kim Lee", "email": "kim.lee@example.com"},
+        }
+    )
+
+    found = client.customers.list(q="kim.lee@")
+    kim = client.customers.get("crm/c-42")
+    with pytest.raises(ValidationError) as refused:
+        client.customers.list(page=0)
+    with pytest.raises(NotFoundError):
+        client.customers.get("nobody-at-all")
+
+    assert [c["id"] for c in found["results"]] == ["crm/c-42"]
+    assert (kim["name"], kim["email"], len(kim["conversations"])) == (
+        "Kim Lee",
+        "kim.lee@example.com",
+        1,
+    )
+    assert list(refused.value.fields) == ["page"]
+
+
 def test_the_holder_snoozes_a_conversation_and_wakes_it(docs_tenant, server_url):
     handoff = handoff_held_by_docs_agent(docs_tenant)
     agent = make_client(server_url, docs_tenant.agent_token)

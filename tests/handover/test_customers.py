@@ -139,3 +139,75 @@ def test_a_page_takes_the_same_queries_for_three_customers_or_thirty(key_client,
 
     assert len(rows(client)) == 30
     assert few == many
+
+
+# --- the API: GET /api/v1/customers and /api/v1/customers/{id} ---------------------------------
+
+
+def test_an_integration_lists_and_reads_the_customers(key_client, team, tenant, ada):
+    kim = resolved_by(key_client, ada, "shop/kim-7", "Sorted, bye")  # an id with a slash
+    Conversation.objects.filter(pk=kim.pk).update(
+        customer_email="kim@example.com", customer_attributes={"plan": "pro"}
+    )
+    opened(key_client, "cust-lee", "Hello", name="Lee")
+    active_at(kim, 5)
+
+    listed = key_client.get("/api/v1/customers").json()
+    searched = key_client.get("/api/v1/customers", {"q": "KIM@"}).json()
+    one = key_client.get("/api/v1/customers/shop/kim-7")
+
+    assert [c["id"] for c in listed["results"]] == ["cust-lee", "shop/kim-7"]
+    assert listed["next"] is None
+    assert searched["results"][0] == {
+        "id": "shop/kim-7",
+        "name": "Kim",
+        "email": "kim@example.com",
+        "verified": False,
+        "conversations": 1,
+        "open": 0,
+        "lastActivityAt": searched["results"][0]["lastActivityAt"],
+    }
+    assert one.status_code == 200, one.content
+    body = one.json()
+    assert (body["id"], body["attributes"], body["blocked"], body["more"]) == (
+        "shop/kim-7",
+        {"plan": "pro"},
+        False,
+        False,
+    )
+    (conversation,) = body["conversations"]
+    assert (conversation["id"], conversation["state"]) == (str(kim.pk), "resolved")
+    assert conversation["lastMessage"] == "Sorted, bye"
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [({"q": "x" * 201}, "q"), ({"page": "0"}, "page"), ({"page": "two"}, "page")],
+)
+def test_a_bad_customers_query_is_a_400_naming_it(key_client, team, params, field):
+    refused = key_client.get("/api/v1/customers", params)
+
+    assert refused.status_code == 400
+    assert list(refused.json()["error"]["fields"]) == [field]
+
+
+def test_customers_over_the_api_keep_tenants_and_reach_apart(
+    key_client, team, tenant, other_tenant, ada
+):
+    from rest_framework.test import APIClient
+
+    from tests.factories import make_api_key
+
+    resolved_by(key_client, ada, "cust-kim", "Sorted")
+    opened(key_client, "cust-quiet", "Just the AI")
+    _, raw = make_api_key(tenant=other_tenant)
+    theirs = APIClient()
+    theirs.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    assert theirs.get("/api/v1/customers").json()["results"] == []
+    assert theirs.get("/api/v1/customers/cust-kim").status_code == 404
+    ada_sees = as_person(ada).get("/api/v1/customers").json()["results"]
+    assert [c["id"] for c in ada_sees] == ["cust-kim"]  # handed to people only
+    assert as_person(ada).get("/api/v1/customers/cust-quiet").status_code == 404
+    approver = make_person(tenant=tenant, roles=["approver"], username="appr")
+    assert as_person(approver).get("/api/v1/customers").status_code == 403

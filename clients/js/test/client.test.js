@@ -357,6 +357,17 @@ test('a copy of a conversation is e-mailed and listed', live, async () => {
   assert.deepEqual(listed.map((c) => c.id), [other.id, sent.id]);
 });
 
+test('the customers are listed, searched and read', live, async () => {
+  const api = client();
+  await api.conversations.create({ agentId: 'agent-supervisor', channel: 'web', customer: { id: 'crm/js-42', name: 'Ada Byron', email: 'ada.byron@example.com' } });
+
+  const found = await api.customers.list({ q: 'ada.byron@' });
+  assert.deepEqual(found.results.map((c) => c.id), ['crm/js-42']);
+  const ada = await api.customers.get('crm/js-42');
+  assert.deepEqual([ada.name, ada.email, ada.conversations.length], ['Ada Byron', 'ada.byron@example.com', 1]);
+  await assert.rejects(api.customers.get('nobody-at-all'), NotFoundError);
+});
+
 test('snoozing a handoff that is not there is a 404, and a key may not snooze', agentToken, async () => {
   const agent = new Client({ baseUrl: env.BACKOFFICE_URL, apiKey: env.BACKOFFICE_AGENT_TOKEN });
   await assert.rejects(agent.handoffs.snooze(987654321, new Date(Date.now() + 3600e3)), NotFoundError);

@@ -42,6 +42,8 @@ from .types import (
     ConversationInput,
     Copy,
     CustomerData,
+    CustomerPage,
+    CustomerProfile,
     DecisionEvent,
     Erasure,
     Group,
@@ -105,6 +107,7 @@ class AsyncClient:
         self.erasures = AsyncErasures(self)
         self.customer_data = AsyncCustomerDataOf(self)
         self.webhooks = AsyncWebhooks(self)
+        self.customers = AsyncCustomers(self)
         self.mentions = AsyncMentionsOfMine(self)
         self.stacks = AsyncStacks(self)
         self.metrics = AsyncMetrics(self)
@@ -635,6 +638,21 @@ class AsyncApiKeys(_AsyncResource):
 
     async def revoke(self, key_id: int) -> ApiKey:
         return await self._call(Call("v1_api_keys_revoke_create", {"key_id": key_id}))
+
+
+class AsyncCustomers(_AsyncResource):
+    """The customers of the conversations you reach, one each by their customer id."""
+
+    async def list(self, *, q: str | None = None, page: int | None = None) -> CustomerPage:
+        """``{"results": [...], "next": n}``: the latest activity first, 50 a page; ``q``
+        searches their name, e-mail address and id."""
+        params = {k: v for k, v in {"q": q, "page": page}.items() if v is not None}
+        return await self._call(Call("v1_customers_list", params=params or None))
+
+    async def get(self, customer_id: str) -> CustomerProfile:
+        """What is known of the customer and their conversations you reach, the latest
+        first."""
+        return await self._call(Call("v1_customers_retrieve", {"customer_id": customer_id}))
 
 
 class AsyncMentionsOfMine(_AsyncResource):

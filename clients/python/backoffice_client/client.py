@@ -33,6 +33,8 @@ from .types import (
     ConversationInput,
     Copy,
     CustomerData,
+    CustomerPage,
+    CustomerProfile,
     DecisionEvent,
     Erasure,
     Group,
@@ -121,6 +123,7 @@ class Client:
         self.erasures = Erasures(self)
         self.customer_data = CustomerDataOf(self)
         self.webhooks = Webhooks(self)
+        self.customers = Customers(self)
         self.mentions = MentionsOfMine(self)
         self.stacks = Stacks(self)
         self.metrics = Metrics(self)
@@ -654,6 +657,21 @@ class ApiKeys(_Resource):
 
     def revoke(self, key_id: int) -> ApiKey:
         return self._call(Call("v1_api_keys_revoke_create", {"key_id": key_id}))
+
+
+class Customers(_Resource):
+    """The customers of the conversations you reach, one each by their customer id."""
+
+    def list(self, *, q: str | None = None, page: int | None = None) -> CustomerPage:
+        """``{"results": [...], "next": n}``: the latest activity first, 50 a page; ``q``
+        searches their name, e-mail address and id."""
+        params = {k: v for k, v in {"q": q, "page": page}.items() if v is not None}
+        return self._call(Call("v1_customers_list", params=params or None))
+
+    def get(self, customer_id: str) -> CustomerProfile:
+        """What is known of the customer and their conversations you reach, the latest
+        first."""
+        return self._call(Call("v1_customers_retrieve", {"customer_id": customer_id}))
 
 
 class MentionsOfMine(_Resource):

@@ -144,6 +144,8 @@ OPERATIONS: dict[str, Operation] = {
         "POST", "/api/v1/handoffs/{handoff_id}/messages", "handoffs.send"
     ),
     # mentions (a person's token)
+    "v1_customers_list": Operation("GET", "/api/v1/customers", "customers.list"),
+    "v1_customers_retrieve": Operation("GET", "/api/v1/customers/{customer_id}", "customers.get"),
     "v1_mentions_retrieve": Operation("GET", "/api/v1/mentions", "mentions.list"),
     "v1_mentions_read_create": Operation("POST", "/api/v1/mentions/read", "mentions.read"),
     # blocked customers

@@ -179,6 +179,36 @@ class BulkOutcome(TypedDict):
     left: dict[str, str]  # those left alone, each with why (not found, resolved already...)
 
 
+class CustomerRow(TypedDict):
+    """A customer in ``customers.list``: one each by their customer id."""
+
+    id: str
+    name: str  # their latest conversation's
+    email: str
+    verified: bool  # a website signed for them in a chat
+    conversations: int
+    open: int
+    lastActivityAt: str
+
+
+class CustomerPage(TypedDict):
+    results: list[CustomerRow]
+    next: int | None  # the next page's number; None on the last
+
+
+class CustomerProfile(TypedDict):
+    """``customers.get``: what is known of the customer and their conversations."""
+
+    id: str
+    name: str
+    email: str
+    verified: bool
+    attributes: dict[str, Any]
+    blocked: bool
+    conversations: list[dict[str, Any]]  # id, state, channel, assignee, createdAt, ...
+    more: bool
+
+
 class Copy(TypedDict):
     """A copy of a conversation e-mailed (``conversations.send_copy``)."""
 
