@@ -94,6 +94,11 @@ SPECS: dict[str, Spec] = {
     "canvas": Spec(services=("postgres",), quick_args=("--events", "20000"), timeout=900),
     # its own SQLite file and server: no service
     "embedded": Spec(quick_args=("--rounds", "2"), timeout=600),
+    "customers": Spec(
+        services=("postgres",),
+        quick_env=(("BENCH_CONVERSATIONS", "20000"), ("BENCH_CUSTOMERS", "4000")),
+        timeout=900,
+    ),
     "load": Spec(
         services=("postgres", "redis"),
         quick_args=("--seconds", "15", "--customers", "10", "--agents", "3"),
@@ -112,6 +117,7 @@ ORDER = [
     "turn",
     "consult",
     "canvas",
+    "customers",
     "load",
 ]
 
