@@ -355,6 +355,9 @@ def inbox_conversation(request: HttpRequest, conversation_id) -> JsonResponse:
             "customerHistoryUrl": _history_of(conversation)
             if past_count > CUSTOMER_PANEL_MAX
             else None,
+            # the customer's page: what is known of them, all their conversations
+            "customerUrl": f"{reverse('inbox-customer-page')}?"
+            f"{urlencode({'id': conversation.customer_ref})}",
         }
     )
 

@@ -105,7 +105,8 @@
         return item;
       }), detail.customerHistoryUrl ? h("li", { class: "more" },
         `The latest ${past.length} are listed. `, h("a", { href: detail.customerHistoryUrl }, "Find them all in the history")) : null),
-      h("a", { href: detail.viewUrl, class: "view-link" }, "Read-only page of this conversation"));
+      h("a", { href: detail.viewUrl, class: "view-link" }, "Read-only page of this conversation"),
+      detail.customerUrl ? h("a", { href: detail.customerUrl, class: "view-link", id: "customer-page-link" }, "Everything about this customer") : null);
     panel.addEventListener("toggle", () => { tools.historyOpen = panel.open ? detail.conversation.id : null; });
     head.after(panel);
   }

@@ -50,6 +50,7 @@ def test_a_person_merges_the_customers_second_conversation_into_the_one_she_hold
     summary = agent.locator("#customer-history summary")
     expect(summary).to_have_text("1 other conversation with this customer")  # read again
     summary.click()
+    expect(agent.locator("#customer-page-link")).to_have_text("Everything about this customer")
     agent.get_by_role("button", name="Merge into this…").click()
     expect(agent.locator(".merge-confirm")).to_contain_text("Merge the conversation of")
     agent.get_by_role("button", name="Cancel").click()

@@ -180,6 +180,11 @@ def test_the_inbox_counts_all_the_customers_conversations_and_links_the_history_
     assert url == "/inbox/history/?customer=c-12"
     listed = found(as_person(ada), customer=url.split("customer=")[1])
     assert len(listed) == 13  # the twelve and this one
+    # and the customer's page, which lists them all
+    assert detail["customerUrl"] == "/inbox/customers/one?id=c-12"
+    page = as_person(ada).get(detail["customerUrl"])
+    assert page.status_code == 200
+    assert page.content.decode().count('<tr data-conversation="') == 13
 
 
 def test_managers_see_who_holds_what_and_agents_do_not(key_client, team, online, ada, bob, tenant):
