@@ -116,22 +116,30 @@ def customer_profile(
 ) -> dict[str, Any] | None:
     """What is known of the customer ``customer_id`` (their latest conversation's name, e-mail
     address and attributes, whether they are signed in somewhere, whether a block stands) and
-    their conversations the person reaches, the newest first; None when the person reaches
-    none of theirs."""
+    their conversations the person reaches, the newest first: those with this customer id, and
+    those from their e-mail address under another id (their mails, when they chatted and left
+    the address), as the inbox's "other conversations with this customer" counts them. None when
+    the person reaches none with this id."""
+    mine = reachable.filter(tenant=tenant, customer_ref=customer_id)
+    latest = mine.order_by("-last_activity_at", "-pk").first()
+    if latest is None:
+        return None
+    same = Q(customer_ref=customer_id)
+    if latest.customer_email.strip():
+        same |= Q(customer_email__iexact=latest.customer_email.strip())
     theirs = list(
-        reachable.filter(tenant=tenant, customer_ref=customer_id)
+        reachable.filter(same, tenant=tenant)
         .select_related("assignee")
         .annotate(last_text=last_shown("text"))
         .order_by("-last_activity_at", "-pk")[: CUSTOMER_CONVERSATIONS_MAX + 1]
     )
-    if not theirs:
-        return None
-    latest = theirs[0]
     return {
         "customer_id": customer_id,
         "name": latest.customer_name,
         "email": latest.customer_email,
-        "verified": any(c.customer_verified for c in theirs),
+        # a website signed for this id (another id's chat with the same address is not it)
+        "verified": any(c.customer_verified for c in theirs if c.customer_ref == customer_id),
+        "attributes_raw": latest.customer_attributes or {},
         "attributes": [
             a for a in attributes_shown(latest.customer_attributes) if a["name"] != "page"
         ],

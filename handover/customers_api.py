@@ -124,7 +124,9 @@ class CustomerDetailView(APIView):
             },
         ),
         description="What is known of the customer and their conversations you reach, the "
-        "latest first; 404 when you reach none of theirs.",
+        "latest first: those with this customer id, and those from their e-mail address under "
+        "another id (their mails, when they chatted and left the address); 404 when you reach "
+        "none with this id.",
     )
     def get(self, request, customer_id: str):
         if len(customer_id) > 200 or text_problem(customer_id):
@@ -132,14 +134,13 @@ class CustomerDetailView(APIView):
         profile = customer_profile(request_tenant(request), _reachable(request), customer_id)
         if profile is None:
             raise Http404
-        latest: Conversation = profile["conversations"][0]
         return Response(
             {
                 "id": customer_id,
                 "name": profile["name"],
                 "email": profile["email"],
                 "verified": profile["verified"],
-                "attributes": latest.customer_attributes or {},
+                "attributes": profile["attributes_raw"],
                 "blocked": profile["blocked"],
                 "conversations": [
                     {

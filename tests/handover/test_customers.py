@@ -76,15 +76,23 @@ def test_a_customers_page_says_what_is_known_and_lists_their_conversations(
         customer_email="kim@example.com", customer_attributes={"plan": "pro"}
     )
     active_at(first, 60)
+    # her mail from the same address: another customer id, the same customer
+    mail = opened(key_client, "email:kim@example.com", "About my parcel")
+    Conversation.objects.filter(pk=mail.pk).update(customer_email="KIM@example.com")
+    active_at(mail, 120)
+    stranger = opened(key_client, "cust-other", "Hello")
     customer_block(conversation=Conversation.objects.get(pk=second.pk), user=manager, reason="spam")
 
     page = as_person(manager).get("/inbox/customers/one", {"id": "cust-kim"})
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert html.index(f'data-conversation="{second.pk}"') < html.index(
-        f'data-conversation="{first.pk}"'
-    )  # the latest first
+    assert (
+        html.index(f'data-conversation="{second.pk}"')
+        < html.index(f'data-conversation="{first.pk}"')
+        < html.index(f'data-conversation="{mail.pk}"')
+    )  # the latest first, her mail too
+    assert f'data-conversation="{stranger.pk}"' not in html
     assert "kim@example.com" in html and "plan" in html and "pro" in html
     assert 'id="customer-blocked"' in html
     assert "?customer=cust-kim" in html  # their conversations in the history
