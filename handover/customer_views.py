@@ -16,16 +16,8 @@ from core.json_input import text_problem
 from core.permissions import page_door, page_reach
 from core.scoping import membership_of
 from handover.customers import SEARCH_MAX, customer_profile, customers_found
+from handover.paging import page_number
 from orchestration.reach import narrow_conversations
-
-MAX_PAGE = 1000
-
-
-def _page(request: HttpRequest) -> int:
-    try:
-        return min(max(int(request.GET.get("page") or 1), 1), MAX_PAGE)
-    except ValueError:
-        return 1
 
 
 @page_door
@@ -44,7 +36,7 @@ def inbox_customers(request: HttpRequest) -> HttpResponse:
             tenant,
             narrow_conversations(Conversation.objects.all(), request.reach),
             q,
-            _page(request),
+            page_number(request),
         )
     return render(
         request,
@@ -54,7 +46,7 @@ def inbox_customers(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "q": "" if problem else q,
             "problem": problem,
-            "page": _page(request),
+            "page": page_number(request),
             "has_next": has_next,
             "query": urlencode({"q": q}) if q and not problem else "",
             "can_supervise": bool(page_reach(request.user, "inbox-team")),

@@ -121,6 +121,7 @@ from handover.models import (
     Status,
 )
 from handover.names import assistant_name
+from handover.paging import page_number
 from handover.presence import HEARTBEAT_SECONDS, online_agents
 from handover.priority import handoff_prioritize
 from handover.selectors import (
@@ -650,15 +651,6 @@ def _tenant_group(tenant: Tenant, value: Any) -> Any:
 # queries that does not grow with the rows shown.
 
 PAGE_SIZE = 25
-MAX_PAGE = 400
-
-
-def _page_number(request: HttpRequest) -> int:
-    try:
-        page = int(request.GET.get("page") or 1)
-    except ValueError:
-        return 1
-    return min(max(page, 1), MAX_PAGE)
 
 
 @page_door
@@ -672,7 +664,7 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
         filters = search_filters(request.GET)
     except BadFilter as exc:
         filters, problem = Filters(), exc
-    page = _page_number(request)
+    page = page_number(request)
     found = conversations_found(
         tenant,
         filters,
