@@ -43,7 +43,9 @@ EDGE_NAMES = {"views", "api", "consumers", "admin", "urls", "routing", "login"}
 def is_edge(module: str) -> bool:
     parts = module.split(".")[1:]
     return any(
-        part in EDGE_NAMES or part.endswith(("_api", "_admin")) or part in {"management", "routing"}
+        part in EDGE_NAMES
+        or part.endswith(("_api", "_admin", "_views"))
+        or part in {"management", "routing"}
         for part in parts
     )
 
