@@ -1038,6 +1038,11 @@
     const reply = pane.querySelector("form.composer textarea");
     const previousDraft = reply ? reply.value : "";
     const hadFocus = Boolean(reply) && document.activeElement === reply;
+    const caret = reply ? [reply.selectionStart, reply.selectionEnd] : null;
+    // a canned reply that acts, inserted and not sent yet (inbox_tools.js): kept with the draft
+    // when the same conversation is read again, or its tags and its "then" would be lost
+    const sameConversation = Boolean(state.detail) && state.detail.conversation.id === data.conversation.id;
+    const previousCanned = sameConversation && reply && reply.dataset.cannedReplyId ? Number(reply.dataset.cannedReplyId) : null;
     const editors = openEditors(data.conversation.id);
     state.detail = { ...data, messages: [...data.messages] };
     const { conversation, handoff } = data;
@@ -1113,9 +1118,16 @@
     ].filter(Boolean));
     const scroller = pane.querySelector(".transcript-scroll");
     scroller.scrollTop = scroller.scrollHeight;
-    if (hadFocus && composer) composer.querySelector("textarea").focus();
+    if (hadFocus && composer) {
+      const box = composer.querySelector("textarea");
+      box.focus();
+      if (caret) box.setSelectionRange(caret[0], caret[1]);
+    }
     renderPack(data);
     document.dispatchEvent(new CustomEvent("inbox:detail", { detail: state.detail }));
+    if (composer && previousCanned && previousDraft.trim()) {
+      composer.querySelector("textarea").dispatchEvent(new CustomEvent("canned:set", { detail: previousCanned }));
+    }
     putBack(editors);
   }
 

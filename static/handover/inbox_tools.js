@@ -387,7 +387,9 @@
       if (!box.value.trim() && box.dataset.cannedReplyId) setCanned(null); // the reply cleared
       if (box.value.trim() && !slashQuery()) typingNow(conversation, form.classList.contains("mode-note"));
     });
-    box.addEventListener("blur", () => setTimeout(close, 100));
+    // the picker closes when the focus leaves the box, unless it came back meanwhile (the ×
+    // of a canned reply's line gives it back: the next "/" typed at once keeps its picker)
+    box.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== box) close(); }, 100));
     // capture: before inbox.js's own Enter (send) on the textarea
     form.addEventListener("keydown", (event) => {
       if (event.target !== box || event.isComposing) return;

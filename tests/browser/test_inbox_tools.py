@@ -11,9 +11,9 @@ import time
 import pytest
 
 from handover.models import AgentSetting, CannedReply
-from tests.browser.conftest import make_support_team, screenshot, sign_in, wait_live
+from tests.browser.conftest import api_post, make_support_team, screenshot, sign_in, wait_live
 from tests.browser.test_handover import offer, start_chat
-from tests.factories import TenantFactory, make_person
+from tests.factories import TenantFactory, make_api_key, make_person
 
 try:
     from playwright.sync_api import expect
@@ -145,10 +145,24 @@ def test_a_canned_reply_that_acts_tags_and_resolves_once_sent_and_can_be_taken_o
     line.get_by_role("button", name="Do not do what /sorted does").click()
     expect(line).to_be_hidden()
     composer.fill("")
-    composer.type("/sorted")
+    composer.type("/sorted")  # at once after the ×, which took the focus and gave it back
     composer.press("Enter")
     expect(line).to_be_visible()
     screenshot(agent, "inbox-canned-actions")
+    # the conversation is read again before it is sent (the customer's details changed over
+    # the API): the draft and what it will do stay
+    _, raw = make_api_key(tenant=acme)
+    agent.evaluate("document.querySelector('.conv-head').dataset.before = 'yes'")
+    api_post(
+        agent,
+        raw,
+        f"/api/v1/conversations/{Conversation.objects.get().pk}",
+        {"customer": {"attributes": {"plan": "pro"}}},
+        method="PATCH",
+    )
+    expect(agent.locator(".conv-head[data-before]")).to_have_count(0)  # a new page
+    expect(line).to_contain_text("then resolve")
+    expect(composer).to_have_value("All sorted, Kim!")
     composer.press("Enter")  # sends, tags and resolves
 
     expect(customer.locator(".msg.from-human .bubble")).to_have_text("All sorted, Kim!")
