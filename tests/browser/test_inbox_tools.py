@@ -145,7 +145,7 @@ def test_a_canned_reply_that_acts_tags_and_resolves_once_sent_and_can_be_taken_o
     line.get_by_role("button", name="Do not do what /sorted does").click()
     expect(line).to_be_hidden()
     composer.fill("")
-    composer.type("/sorted")  # at once after the ×, which took the focus and gave it back
+    composer.type("/sorted")  # at once after the close button took the focus and gave it back
     composer.press("Enter")
     expect(line).to_be_visible()
     screenshot(agent, "inbox-canned-actions")
