@@ -23,11 +23,13 @@ from conversations.attributes import attributes_shown
 from conversations.blocks import blocked
 from conversations.models import Conversation, State
 from conversations.selectors import last_shown
+from core.json_input import text_problem
 from core.models import Tenant
 
 CUSTOMERS_PAGE = 50
 CUSTOMER_CONVERSATIONS_MAX = 100  # a customer's page lists this many, the newest first
 SEARCH_MAX = 200
+CUSTOMER_ID_MAX = Conversation._meta.get_field("customer_ref").max_length
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,9 @@ def customer_profile(
     their conversations the person reaches, the newest first: those with this customer id, and
     those from their e-mail address under another id (their mails, when they chatted and left
     the address), as the inbox's "other conversations with this customer" counts them. None when
-    the person reaches none with this id."""
+    the person reaches none with this id (or it is no customer id at all)."""
+    if not customer_id or len(customer_id) > CUSTOMER_ID_MAX or text_problem(customer_id):
+        return None  # no conversation can have it
     mine = reachable.filter(tenant=tenant, customer_ref=customer_id)
     latest = mine.order_by("-last_activity_at", "-pk").first()
     if latest is None:
