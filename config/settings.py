@@ -348,6 +348,9 @@ IN_PROCESS_RUNNER_THREADS = env_int("IN_PROCESS_RUNNER_THREADS", 16)
 OUTBOX_BROKER_BACKOFF = env_int("OUTBOX_BROKER_BACKOFF", 10)  # s without publishing after a failure
 # s a relay holds the rows it claimed (or wrote) before another relay may take them again
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 30)
+# s between the marks of the rows a process relayed to the broker after its commits, written
+# together in one UPDATE (core/outbox.py, _Marks); 0: each marked at once, in its request
+OUTBOX_MARK_BATCH_SECONDS = env_float("OUTBOX_MARK_BATCH_SECONDS", 0.5)
 CHANNEL_SEND_TIMEOUT = env_int("CHANNEL_SEND_TIMEOUT", 3)  # s for a channel-layer send
 # an execution queued or running this long without news is sent to the workers again
 EXECUTION_STALE_SECONDS = env_int("EXECUTION_STALE_SECONDS", 600)

@@ -41,7 +41,11 @@ class Conversation(StateGuarded, TenantOwned):
     state_field = "state"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="conversations")
+    # no index of its own: the Meta's indexes begin with the tenant (every conversation's
+    # UPDATE would write one more index entry for nothing)
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     customer_ref = models.CharField("customer id", max_length=200)
     customer_name = models.CharField(max_length=200, blank=True)
@@ -226,8 +230,9 @@ class EmailStatus(models.TextChoices):
 
 class Message(TenantOwned):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    # no index of its own: message_conv_id (conversation, id) serves it
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     role = models.CharField(max_length=10, choices=MessageRole.choices)
     author = models.CharField(max_length=200, blank=True)
@@ -323,8 +328,12 @@ class EventType(models.TextChoices):
 class DecisionEvent(TenantOwned):
     """One orchestration decision, with the rule or reason and the time the step took."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    # no index of their own: event_tenant_type_time and event_conv_id begin with them (a
+    # message writes several events: each index more is several entries more)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -27,6 +27,7 @@ the rows to the sweep.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import logging
 import threading
@@ -134,7 +135,9 @@ def _write(*, tenant_id: int, kind: str, payload: dict[str, Any]) -> OutboxEvent
 # so no other relay takes them meanwhile; then it publishes with no transaction open; then it
 # marks the relayed rows in one statement, and backs each failed one off. A relay that dies
 # after its claim leaves the rows to the sweep once the lease is over. The after-commit relay
-# of a row this process just wrote needs no claim at all: the row was written already leased.
+# of a row this process just wrote needs no claim at all: the row was written already leased;
+# and when it published to the broker, its mark waits for the process's next batch of marks
+# (``_Marks``), so a request writes no statement of its own after its commit.
 
 
 def _lease() -> dt.timedelta:
@@ -238,9 +241,73 @@ _MARK_RELAYED = CompiledUpdate(
 )
 
 
-def _relay(rows: list[OutboxEvent], now: dt.datetime) -> int:
+class _Marks:
+    """The rows this process relayed to the broker after its own commits, marked together: one
+    UPDATE every ``OUTBOX_MARK_BATCH_SECONDS`` for all of them, by a thread of this process,
+    instead of a statement (and a transaction) of its own after every request that wrote one
+    (issue 17: a customer message's hot path). The rows were written leased (``_write``), so no
+    sweep takes one before its lease is over, long after the batch is marked. A process that
+    stops marks what it holds at exit; one that dies first leaves its rows to the sweep once
+    their lease is over: published twice then, as a relay that dies between publishing and
+    marking always was (every consumer is idempotent)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: list[int] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, ids: list[int]) -> None:
+        with self._lock:
+            self._ids.extend(ids)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="outbox-marks", daemon=True)
+                self._thread.start()
+
+    def _interval(self) -> float:
+        # well inside the lease, whatever the settings say
+        return min(settings.OUTBOX_MARK_BATCH_SECONDS, settings.OUTBOX_LEASE_SECONDS / 4)
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(self._interval())
+            try:
+                self.flush()
+            except Exception:
+                log.exception("outbox: marking relayed rows failed; the sweep will relay them")
+            finally:
+                connection.close()  # this thread's connection back to the pool between batches
+            with self._lock:
+                if not self._ids:  # idle: the next add starts a thread again
+                    self._thread = None
+                    return
+
+    def flush(self) -> int:
+        """Mark every row gathered so far as relayed, in one statement; returns how many."""
+        with self._lock:
+            ids, self._ids = self._ids, []
+        if ids:
+            OutboxEvent.objects.filter(pk__in=ids, relayed_at__isnull=True).update(
+                relayed_at=timezone.now()
+            )
+        return len(ids)
+
+
+marks = _Marks()
+
+
+@atexit.register
+def _mark_at_exit() -> None:
+    try:
+        marks.flush()
+    except Exception:  # the database may be gone already: the sweep relays them again
+        log.warning("outbox: relayed rows left unmarked at exit; the sweep will relay them")
+
+
+def _relay(rows: list[OutboxEvent], now: dt.datetime, *, batched: bool = False) -> int:
     """Publish claimed rows (no transaction open), then mark them; returns how many were
-    relayed. What fails is backed off, one statement a row; the rest is marked in one."""
+    relayed. What fails is backed off, one statement a row; the rest is marked in one, or,
+    when ``batched`` (a request's own rows, published to the broker), with the process's next
+    batch of marks (``_Marks``)."""
     relayed: list[int] = []
     after: list[Callable[[], Any]] = []
     for event in rows:
@@ -263,7 +330,9 @@ def _relay(rows: list[OutboxEvent], now: dt.datetime) -> int:
         relayed.append(event.pk)
         if then is not None:
             after.append(then)
-    if len(relayed) == 1:  # a request's own row, after its commit: the usual case
+    if relayed and batched and not after and settings.OUTBOX_MARK_BATCH_SECONDS > 0:
+        marks.add(relayed)  # a request's own rows, after its commit: the usual case
+    elif len(relayed) == 1:
         _MARK_RELAYED.run(pk=relayed[0], at=now)
     elif relayed:
         OutboxEvent.objects.filter(pk__in=relayed).update(relayed_at=now)
@@ -276,7 +345,7 @@ def _relay_written(events: list[OutboxEvent]) -> None:
     """After the commit that wrote ``events`` (leased by this process since they were
     written): publish and mark them. Never raises: what fails stays for the sweep."""
     try:
-        _relay(events, timezone.now())
+        _relay(events, timezone.now(), batched=not app.conf.task_always_eager)
     except Exception:
         log.exception("outbox relay of %s failed; the sweep will relay them", events)
 

@@ -60,6 +60,14 @@ def _turns_inline(settings):
     settings.TURN_DISPATCH = "inline"
 
 
+@pytest.fixture(autouse=True)
+def _relays_marked_at_once(settings):
+    """A row relayed to the broker after a commit is marked at once, in its request, rather
+    than with the process's next batch of marks (a thread of its own, core/outbox.py): no
+    thread outlives the test that relayed. Tests of the batch turn it back on."""
+    settings.OUTBOX_MARK_BATCH_SECONDS = 0
+
+
 @pytest.fixture
 def eager_tasks():
     """Run Celery tasks in process, also when REDIS_URL makes the suite use a real broker."""

@@ -11,8 +11,10 @@ import pytest
 from celery import shared_task
 from django.conf import settings
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from bench._procs import wait_until
 from core import outbox
 from core.models import OutboxEvent
 from core.outbox import _claim, outbox_relay, outbox_sweep, outbox_task, register_relay
@@ -73,6 +75,58 @@ def relay_task(value: int) -> None:
     """A task owned by these tests: it records whether a transaction was open as it ran
     (eagerly, so within the publish)."""
     TASK_RUNS.append((value, connection.in_atomic_block))
+
+
+@pytest.fixture
+def to_a_broker(settings):
+    """Tasks go to a broker (not run in process), and the rows relayed after their commits are
+    marked with the process's batch of marks, every ``seconds``."""
+    from config.celery import app as celery_app
+
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+
+    def batch(seconds: float) -> None:
+        settings.OUTBOX_MARK_BATCH_SECONDS = seconds
+
+    yield batch
+    celery_app.conf.task_always_eager = before
+
+
+def test_rows_relayed_after_their_commits_are_marked_together_not_each_by_its_request(
+    tenant, to_a_broker
+):
+    to_a_broker(3600)  # the batch's thread waits (a quarter of the lease at most): flushed here
+    with CaptureQueriesContext(connection) as queries:
+        for value in range(3):
+            with transaction.atomic():
+                outbox._write(tenant_id=tenant.pk, kind=PROBE, payload={"value": value})
+
+    assert [value for value, _, _ in SEEN] == [0, 1, 2]  # published after each commit
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert writes == []  # ... and not marked by a statement of the requests
+    assert not OutboxEvent.objects.filter(relayed_at__isnull=False).exists()
+    assert outbox_sweep() == 0  # leased to this process: the sweep leaves them alone
+    assert len(SEEN) == 3
+
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox.marks.flush() == 3
+    assert len(queries.captured_queries) == 1  # all three in one statement
+    assert not OutboxEvent.objects.filter(relayed_at__isnull=True).exists()
+    assert outbox.marks.flush() == 0
+
+
+def test_the_batch_of_marks_is_written_by_the_process_on_its_own(tenant, to_a_broker):
+    to_a_broker(0.2)
+    with transaction.atomic():
+        event = outbox._write(tenant_id=tenant.pk, kind=PROBE, payload={"value": 7})
+
+    wait_until(
+        lambda: OutboxEvent.objects.filter(pk=event.pk, relayed_at__isnull=False).exists(),
+        what="the row marked by the batch's thread",
+        timeout=10,
+    )
+    assert [value for value, _, _ in SEEN] == [7]
 
 
 TASK_RUNS: list[tuple[int, bool]] = []
