@@ -736,6 +736,8 @@ PUBLIC_PAGES: Mapping[str, str] = MappingProxyType(
         "conversation hand out (conversations/attachments.py); it expires.",
         "chat-preview": "A sample page with the chat's website button, as the tenant's website "
         "shows it; it holds no data.",
+        "chat-look": "The website button's colour, as the chat's own (for embed.js on the "
+        "tenant's websites); it holds no data.",
         "schema": "The OpenAPI schema describes the API; it holds no data.",
         "api-docs": "The browsable API docs, from the schema.",
         "metrics": "The Prometheus scrape: no person's door; only the METRICS_TOKEN bearer or "

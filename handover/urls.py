@@ -92,6 +92,7 @@ urlpatterns = [
     path("chat/<slug:slug>/email", views.chat_email, name="chat-email"),
     path("chat/<slug:slug>/transcript", views.chat_transcript, name="chat-transcript"),
     path("chat/<slug:slug>/preview/", views.chat_preview, name="chat-preview"),
+    path("chat/<slug:slug>/look", views.chat_look_json, name="chat-look"),
     path("chat/<slug:slug>/files", views.chat_files, name="chat-files"),
     path("files/<str:signed>/<path:name>", views.attachment, name="attachment"),
 ]

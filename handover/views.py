@@ -1121,6 +1121,28 @@ def chat_preview(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+# How long a browser keeps the website button's colour before asking again: a colour the
+# manager changes reaches their website's pages within this (embed.js shows the colour it kept
+# meanwhile, so the button never flashes the old one first).
+LOOK_MAX_AGE = 60
+
+
+@require_GET
+def chat_look_json(request: HttpRequest, slug: str) -> JsonResponse:
+    """The chat's colour for the button on the tenant's websites (``embed.js`` asks for it, so
+    a colour changed in the admin reaches a tag pasted long before). Readable by the tenant's
+    websites (CORS, their origins only) and our own pages; it holds nothing private."""
+    tenant = _chat_tenant(slug)
+    look = chat_look(tenant)
+    response = JsonResponse({"color": look.color, "onColor": look.on_color})
+    origin = request.headers.get("Origin", "").rstrip("/")
+    if origin and origin in _framers(request, tenant):
+        response["Access-Control-Allow-Origin"] = origin
+    response["Vary"] = "Origin"
+    response["Cache-Control"] = f"max-age={LOOK_MAX_AGE}"
+    return response
+
+
 def _start_input(request: HttpRequest) -> dict[str, Any]:
     """The start's fields, from a JSON body (through the one JSON door: raises JsonRefused)
     or a form."""

@@ -5,8 +5,11 @@
 //
 // and the tenant lists the site's origin under "websites that show the chat" in the admin (no
 // other site may frame the chat). Optional: data-label (the button's words for screen readers,
-// default "Chat with us"), data-color (the button's colour, default #2563eb; the admin's tag
-// carries the chat's colour the manager chose). The frame is made
+// default "Chat with us"), data-color (the button's colour until the chat's own arrives; the
+// admin's tag carries it). The button wears the chat's colour, the one the manager chose in
+// the admin: the script asks for it (/chat/<tenant>/look, readable by the tenant's websites
+// only) and keeps it in the site's localStorage, so a colour changed in the admin reaches a
+// tag pasted long before, and the next page shows it at once. The frame is made
 // on the first open, so a visitor who never opens the chat costs the site nothing.
 //
 // The visitor's conversation survives the site's page changes: browsers give a third-party
@@ -64,16 +67,26 @@
     } catch (_) { /* storage blocked: the conversation lasts as long as the page */ }
   }
   const label = script.dataset.label || "Chat with us";
-  const color = /^#[0-9a-fA-F]{3,8}$/.test(script.dataset.color || "") ? script.dataset.color : "#2563eb";
+  const COLOR = /^#[0-9a-fA-F]{6}$/;
+  const lookKey = `support-chat-look:${tenant}`;
   // the icon on it: white, or dark on a light colour (WCAG's contrast, as the chat's own text)
-  const iconInk = (() => {
-    const hex = /^#([0-9a-fA-F]{6})$/.exec(color);
+  function inkOn(hexColor) {
+    const hex = /^#([0-9a-fA-F]{6})$/.exec(hexColor);
     if (!hex) return "#fff";
     const lum = [0, 2, 4].map((at) => parseInt(hex[1].slice(at, at + 2), 16) / 255)
       .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
       .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
     return 1.05 / (lum + 0.05) >= (lum + 0.05) / 0.0668 ? "#fff" : "#1d2330"; // #1d2330: 0.0168
+  }
+  // the colour: the chat's as this site last heard it, else the tag's, else the default
+  let color = (() => {
+    try {
+      const look = JSON.parse(window.localStorage.getItem(lookKey) || "null");
+      if (look && COLOR.test(look.color)) return look.color;
+    } catch (_) { /* storage blocked */ }
+    return /^#[0-9a-fA-F]{3,8}$/.test(script.dataset.color || "") ? script.dataset.color : "#2f5bea";
   })();
+  let iconInk = inkOn(color);
   const SVG = "http://www.w3.org/2000/svg";
 
   function icon(paths) {
@@ -242,10 +255,25 @@
     },
   };
 
+  // The chat's colour as the admin has it now: kept for the next page, and worn at once.
+  function wear(look) {
+    if (!look || !COLOR.test(look.color || "")) return;
+    try { window.localStorage.setItem(lookKey, JSON.stringify({ color: look.color })); } catch (_) { /* blocked */ }
+    if (look.color === color) return;
+    color = look.color;
+    iconInk = /^#[0-9a-fA-F]{6}$/.test(look.onColor || "") ? look.onColor : inkOn(color);
+    for (const path of [...bubble.children, ...cross.children]) path.setAttribute("stroke", iconInk);
+    place();
+  }
+
   function mount() {
     place();
     document.body.append(panel, button);
     document.dispatchEvent(new Event("support-chat:ready"));
+    fetch(new URL(`/chat/${tenant}/look`, script.src), { credentials: "omit" })
+      .then((response) => (response.ok ? response.json() : null))
+      .then(wear)
+      .catch(() => { /* offline, or a site the tenant does not list: the colour it has */ });
   }
   if (document.body) mount();
   else document.addEventListener("DOMContentLoaded", mount);

@@ -28,11 +28,12 @@ def website(asgi_server):
     ``identity``: the signed-in visitor's token on it, as the shop's server would)."""
     servers = []
 
-    def serve(identity: str | None = None) -> str:
+    def serve(identity: str | None = None, color: str | None = None) -> str:
         signed_in = f' data-identity="{identity}"' if identity else ""
+        colored = f' data-color="{color}"' if color else ""
         tag = (
             f'<script src="{asgi_server}/static/handover/embed.js" data-tenant="acme"'
-            f"{signed_in} async></script>"
+            f"{signed_in}{colored} async></script>"
         )
         html = (
             "<!doctype html><html><head><title>Acme shop</title></head><body>"
@@ -446,3 +447,31 @@ def test_the_chat_wears_the_tenants_colour_and_greeting_in_its_frame(acme_withou
     expect(mine).to_have_css("background-color", "rgb(255, 235, 59)")
     expect(mine).to_have_css("color", "rgb(29, 35, 48)")
     screenshot(page, "chat-in-the-tenants-colour")
+
+
+def test_the_button_on_the_website_wears_the_colour_chosen_since_its_tag_was_pasted(
+    transactional_db, pages, website
+):
+    shop = website(color="#2f5bea")  # the tag as pasted months ago, with the colour of then
+    acme = TenantFactory(
+        slug="acme", name="Acme Outfitters", chat_website_origins=shop, chat_color="#ffeb3b"
+    )
+    make_support_team(acme)
+    page = pages(viewport=(1280, 800))
+
+    page.goto(shop)
+    launcher = page.locator("#support-chat-launcher")
+    expect(launcher).to_have_css("background-color", "rgb(255, 235, 59)")  # the admin's now
+    expect(launcher.locator("path").first).to_have_attribute("stroke", "#1d2330")  # dark ink
+    assert page.evaluate("localStorage.getItem('support-chat-look:acme')") == '{"color":"#ffeb3b"}'
+
+    # the site's next page wears it at once, even before (or without) the server's answer
+    page.route("**/chat/acme/look", lambda route: route.abort())
+    page.reload()
+    expect(page.locator("#support-chat-launcher")).to_have_css(
+        "background-color", "rgb(255, 235, 59)"
+    )
+    page.locator("#support-chat-launcher").click()
+    chat = page.frame_locator("#support-chat-panel iframe")
+    expect(chat.locator("#start-button")).to_have_css("background-color", "rgb(255, 235, 59)")
+    screenshot(page, "chat-button-in-the-colour-chosen-later")

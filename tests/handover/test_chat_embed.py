@@ -247,6 +247,29 @@ def test_the_manager_gives_the_chat_its_colour_greeting_and_reply_time(team, ten
     assert 'data-color="#ffeb3b"' in preview
 
 
+def test_the_website_button_reads_the_chats_colour_a_listed_website_only(team, tenant):
+    tenant.chat_color = "#ffeb3b"
+    tenant.chat_website_origins = SHOP
+    tenant.save()
+
+    listed = Client().get("/chat/acme/look", headers={"Origin": SHOP})
+    assert listed.status_code == 200
+    assert listed.json() == {"color": "#ffeb3b", "onColor": "#1d2330"}
+    assert listed["Access-Control-Allow-Origin"] == SHOP
+    assert listed["Vary"] == "Origin" and listed["Cache-Control"] == "max-age=60"
+    # another site (or another tenant's) may not read it: the browser keeps the answer from it
+    foreign = Client().get("/chat/acme/look", headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 200 and "Access-Control-Allow-Origin" not in foreign
+    ours = Client().get("/chat/acme/look")  # the preview page, on our own origin
+    assert ours.json()["color"] == "#ffeb3b" and "Access-Control-Allow-Origin" not in ours
+
+    tenant.chat_color = "#101820"  # the manager changes it: the next ask hears it
+    tenant.save()
+    assert Client().get("/chat/acme/look").json() == {"color": "#101820", "onColor": "#ffffff"}
+    assert Client().get("/chat/nobody/look").status_code == 404
+    assert Client().post("/chat/acme/look").status_code == 405
+
+
 @pytest.mark.parametrize(
     "field, value, why",
     [
