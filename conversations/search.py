@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
@@ -90,6 +91,19 @@ def filters_from(params) -> Filters:
             raise BadFilter("group", "must be the id of a group of human agents")
         filters = dataclasses.replace(filters, group=int(group))
     return filters
+
+
+def filters_query(filters: Filters) -> str:
+    """The query string of ``filters`` (only those set, in one order): what ``filters_from``
+    reads back as the same filters."""
+    values = {field.name: getattr(filters, field.name) for field in dataclasses.fields(Filters)}
+    return urlencode(
+        {
+            name: value.isoformat() if isinstance(value, dt.date) else value
+            for name, value in values.items()
+            if value not in ("", None)
+        }
+    )
 
 
 def _words(tenant_id: int, q: str) -> Q:

@@ -621,6 +621,20 @@ PAGES: Mapping[str, Grant] = _by_operation(
             "others hold and giving conversations out are.",
         ),
         Grant(
+            "inbox-history-search-save",
+            {AGENT: ALL, MANAGER: ALL},
+            "Saving the history's search on screen under a name, to open again in one click: "
+            "whoever searches the history, for themselves; a manager may share one with the "
+            "team. It keeps the filters, not what they found: opened, it finds what the person "
+            "reaches then.",
+        ),
+        Grant(
+            "inbox-history-search-remove",
+            {AGENT: ALL, MANAGER: ALL},
+            "Removing a saved search: the person's own; a manager also one shared with the "
+            "team. Another person's own search is a 404.",
+        ),
+        Grant(
             "inbox-conversation-page",
             {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
             "One conversation read-only (transcript, what the AI did, notes, the customer's "

@@ -25,6 +25,7 @@ from handover.models import (
     HandoffPack,
     PeopleGroup,
     Presence,
+    SavedSearch,
     TranscriptMail,
 )
 from handover.services import agent_limit_set
@@ -174,6 +175,41 @@ class AgentSettingAdmin(TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         # through the service: a raised limit offers the person the hot offers still open
         agent_limit_set(setting=obj, max_conversations=obj.max_conversations)
+
+
+class SavedSearchForm(TenantScopedForm):
+    class Meta:
+        model = SavedSearch
+        fields = ["name", "shared"]
+
+    def clean_name(self):
+        """A person's searches have a name each (the database's constraint, said as a form
+        error rather than found at the save)."""
+        name = (self.cleaned_data.get("name") or "").strip()
+        taken = SavedSearch.objects.filter(
+            tenant_id=self.instance.tenant_id, owner_id=self.instance.owner_id, name=name
+        ).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError(f"{self.instance.owner} already has a search named so.")
+        return name
+
+
+@admin.register(SavedSearch)
+class SavedSearchAdmin(TenantScopedAdmin):
+    """The history's saved searches of the team (handover/saved_searches.py): a manager renames
+    one, shares it with the team or stops sharing it, or removes it. They are saved from the
+    history's page, where the search is on screen."""
+
+    form = SavedSearchForm
+    list_display = ["name", "owner", "shared", "query", "created_at"]
+    list_select_related = ["owner"]
+    list_filter = ["shared"]
+    search_fields = ["name", "query"]
+    fields = ["name", "owner", "query", "shared"]
+    readonly_fields = ["owner", "query"]
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False  # saved from the history's page, with the search on screen
 
 
 @admin.register(CsatRating)

@@ -463,3 +463,33 @@ class TranscriptMail(TenantOwned):
 
     def __str__(self) -> str:
         return f"transcript of {self.conversation_id} to {self.to}"
+
+
+class SavedSearch(TenantOwned):
+    """A search of the history a person named, to open again in one click (Zendesk's views,
+    Chatwoot's saved filters): their own, or one a manager shares with the whole team
+    (``handover.saved_searches``)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", editable=False
+    )
+    name = models.CharField(max_length=60)
+    # the history's query string, its filters only, in one order (conversations.search)
+    query = models.CharField(max_length=1000, editable=False)
+    shared = models.BooleanField(
+        "shared with the team", default=False, help_text="Every person of the team sees it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "saved searches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "owner", "name"], name="saved_search_name_per_owner"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

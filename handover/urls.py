@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from handover import customer_views, views
+from handover import customer_views, saved_search_views, views
 
 urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
@@ -69,6 +69,16 @@ urlpatterns = [
     path("inbox/history/", views.inbox_history, name="inbox-history"),
     path("inbox/history/export.csv", views.inbox_history_export, name="inbox-history-export"),
     path("inbox/history/bulk", views.inbox_history_bulk, name="inbox-history-bulk"),
+    path(
+        "inbox/history/searches",
+        saved_search_views.inbox_history_search_save,
+        name="inbox-history-search-save",
+    ),
+    path(
+        "inbox/history/searches/<int:pk>/remove",
+        saved_search_views.inbox_history_search_remove,
+        name="inbox-history-search-remove",
+    ),
     path("inbox/team/", views.inbox_team, name="inbox-team"),
     path("inbox/customers/", customer_views.inbox_customers, name="inbox-customers"),
     path("inbox/customers/one", customer_views.inbox_customer, name="inbox-customer-page"),

@@ -61,6 +61,7 @@ from conversations.search import (
     conversations_found,
     customer_conversations,
     customer_conversations_count,
+    filters_query,
 )
 from conversations.search import filters_from as search_filters
 from conversations.selectors import last_shown
@@ -85,7 +86,7 @@ from core.json_input import (
 )
 from core.limits import MAX_MESSAGE_TEXT, message_text, size_text
 from core.models import Membership, Tenant
-from core.permissions import admin_allowed, page_door, page_reach
+from core.permissions import MANAGER, admin_allowed, page_door, page_reach, person_hats
 from core.scoping import membership_of
 from handover.assignment import handoff_give
 from handover.blocking import customer_block
@@ -124,6 +125,7 @@ from handover.names import assistant_name
 from handover.paging import page_number
 from handover.presence import HEARTBEAT_SECONDS, online_agents
 from handover.priority import handoff_prioritize
+from handover.saved_searches import saved_searches_shown
 from handover.selectors import (
     handoff_json,
     handoffs_for,
@@ -658,10 +660,22 @@ PAGE_SIZE = 25
 def inbox_history(request: HttpRequest) -> HttpResponse:
     """Every conversation the person reaches, newest first, filtered and searched; a page of
     PAGE_SIZE (one more is read to know whether there is a next page: no count)."""
+    return history_page(request, request.GET)
+
+
+def history_page(
+    request: HttpRequest,
+    params: QueryDict,
+    *,
+    save_problem: Invalid | None = None,
+    save_name: str = "",
+) -> HttpResponse:
+    """The history's page for the search ``params`` (with the saved searches; a search that
+    could not be saved shows why, as a 400)."""
     tenant = membership_of(request.user).tenant
     problem = None
     try:
-        filters = search_filters(request.GET)
+        filters = search_filters(params)
     except BadFilter as exc:
         filters, problem = Filters(), exc
     page = page_number(request)
@@ -675,13 +689,21 @@ def inbox_history(request: HttpRequest) -> HttpResponse:
         .prefetch_related("tags")
         .annotate(last_text=last_shown("text"))[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1]
     )
-    query = request.GET.copy()
+    query = params.copy()
     query.pop("page", None)
-    status = 400 if problem else 200
+    status = 400 if problem or save_problem else 200
+    manager = MANAGER in person_hats(request.user)
     return render(
         request,
         "handover/history.html",
         {
+            "saved_searches": saved_searches_shown(
+                tenant_id=tenant.pk, user=request.user, manager=manager
+            ),
+            "search_query": "" if problem else filters_query(filters),
+            "can_share": manager,
+            "save_problem": save_problem,
+            "save_name": save_name,
             "tenant": tenant,
             "rows": rows[:PAGE_SIZE],
             "filters": filters,

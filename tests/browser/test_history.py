@@ -204,3 +204,50 @@ def test_a_manager_gives_the_waiting_ones_to_a_person_and_takes_a_tag_off(acme, 
     expect(manager.locator("#bulk-result")).to_have_text("Took late-parcel off 2 conversations.")
     assert not ConversationTag.objects.exists()
     expect(rows.locator(".tag-chip")).to_have_count(0)
+
+
+def test_a_manager_saves_a_search_for_the_team_and_an_agent_opens_it(acme, pages):
+    from agents.models import Agent
+    from conversations.services import conversation_start
+    from tests.browser.conftest import off_loop
+
+    boss = make_person(tenant=acme, roles=["manager"], username="boss")
+    ada = make_person(tenant=acme, roles=["agent"], username="ada", first_name="Ada")
+    desk = Agent.objects.get(tenant=acme, slug="agent-desk")
+    for name in ("Kim", "Lee"):
+        off_loop(
+            conversation_start,
+            tenant=acme,
+            agent=desk,
+            channel="web",
+            customer={"id": name.lower(), "name": name},
+        )
+    manager = pages(viewport=(1366, 768))
+    sign_in(manager, boss, path="/inbox/history/")
+    expect(manager.locator("#save-search")).to_have_count(0)  # nothing searched yet
+    manager.fill("input[name='customer']", "kim")
+    manager.click("#history-search")
+    expect(manager.locator(".results tbody tr[data-conversation]")).to_have_count(1)
+    manager.fill("#save-search-name", "Kim's conversations")
+    manager.check("#save-search-shared")
+    manager.click("#save-search-go")
+
+    expect(manager.locator(".messages")).to_contain_text("Saved “Kim's conversations”, for the")
+    saved = manager.locator("#saved-searches .saved-search.current")
+    expect(saved).to_contain_text("Kim's conversations")
+    expect(saved.locator(".shared")).to_have_text("team")
+    screenshot(manager, "history-saved-search")
+
+    agent = pages(viewport=(390, 844))
+    sign_in(agent, ada, path="/inbox/history/")
+    agent.get_by_role("link", name="Kim's conversations").click()
+    expect(agent.locator("input[name='customer']")).to_have_value("kim")
+    expect(agent.locator("#saved-searches .saved-search.current")).to_contain_text("Kim's")
+    remove = "Remove the saved search Kim's conversations"
+    expect(agent.get_by_role("button", name=remove)).to_have_count(0)  # the manager's to remove
+    assert_fits(agent, "history with a saved search at 390 px")
+
+    manager.get_by_role("button", name=remove).click()
+    expect(manager.locator(".messages")).to_contain_text("Removed “Kim's conversations”.")
+    expect(manager.locator("#saved-searches")).to_have_count(0)
+    expect(manager.locator("input[name='customer']")).to_have_value("kim")  # the same search
