@@ -107,6 +107,7 @@ class TenantAdmin(TenantScopedAdmin):
                     "chat_greeting",
                     "chat_intro",
                     "chat_reply_time",
+                    "chat_ask_email",
                     "chat_snippet",
                     "chat_identity",
                     "identity_secret",

@@ -1106,6 +1106,8 @@ def chat(request: HttpRequest, slug: str) -> HttpResponse:
                 "conversationsUrl": reverse("chat-conversations", args=[tenant.slug]),
                 # the chat starts only for a visitor the tenant's website signed for
                 "signedInOnly": tenant.chat_signed_in_only,
+                # the start form asks for an e-mail address: "no", "optional" or "required"
+                "askEmail": tenant.chat_ask_email,
                 "rateUrl": reverse("chat-rate", args=[tenant.slug]),
                 "rateCommentUrl": reverse("chat-rate-comment", args=[tenant.slug]),
                 "transcriptUrl": reverse("chat-transcript", args=[tenant.slug]),
@@ -1252,6 +1254,15 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
             visitor = visitor_identity(tenant, data["identity"])
         except Invalid as exc:
             fields.update(exc.fields)
+    # the pre-chat form's address (the tenant's chat_ask_email): replies follow them by e-mail
+    email = None
+    given = data.get("email")
+    if given not in (None, "") and not (isinstance(given, str) and not given.strip()):
+        email = _chat_address(given)
+        if email is None:
+            fields["email"] = [NOT_A_CHAT_ADDRESS]
+    elif tenant.chat_ask_email == "required" and not (visitor and visitor.email):
+        fields["email"] = ["Give your e-mail address: we answer there if you are away."]
     if fields:
         return _json_error(400, "invalid", "Please check the form.", fields)
     if visitor is None and tenant.chat_signed_in_only:
@@ -1289,6 +1300,8 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
         conversation_receive_message(conversation=conversation, text=text.strip())
     except DomainError as exc:  # closed: cannot happen to a new conversation; be plain anyway
         return domain_error_response(exc)
+    if email is not None:  # as if left in the chat (chat_email), under their first message
+        conversation = conversation_email_follow_up(conversation=conversation, email=email)
     who = visitor.customer_id if visitor is not None else None
     return JsonResponse(_chat_held(request, tenant, conversation, token, who), status=201)
 
@@ -1406,18 +1419,10 @@ def chat_email(request: HttpRequest, slug: str) -> JsonResponse:
     data = _chat_body(request)
     if isinstance(data, JsonResponse):
         return data
-    email = data.get("email")
-    email = email.strip() if isinstance(email, str) else ""
-    try:
-        if len(email) > 254 or text_problem(email):
-            raise ValidationError("too long")
-        validate_email(email)
-    except ValidationError:
+    email = _chat_address(data.get("email"))
+    if email is None:
         return _json_error(
-            400,
-            "invalid",
-            "Please check the address.",
-            {"email": ["must be an e-mail address, e.g. kim@example.com"]},
+            400, "invalid", "Please check the address.", {"email": [NOT_A_CHAT_ADDRESS]}
         )
     conversation = _customer_conversation(tenant, data)
     if conversation is None or conversation.channel != Channel.WEB:
@@ -1426,6 +1431,21 @@ def chat_email(request: HttpRequest, slug: str) -> JsonResponse:
         return _json_error(409, "conflict", "This conversation is resolved.")
     conversation_email_follow_up(conversation=conversation, email=email)
     return JsonResponse({"email": email})
+
+
+NOT_A_CHAT_ADDRESS = "must be an e-mail address, e.g. kim@example.com"
+
+
+def _chat_address(value: Any) -> str | None:
+    """The e-mail address a chat's visitor typed, or None when it is none."""
+    email = value.strip() if isinstance(value, str) else ""
+    try:
+        if len(email) > 254 or text_problem(email):
+            raise ValidationError("too long")
+        validate_email(email)
+    except ValidationError:
+        return None
+    return email
 
 
 def _customer_conversation(tenant: Tenant, data: dict[str, Any]) -> Conversation | None:

@@ -133,6 +133,7 @@ def tenant_admin_form(tenant: Tenant, **fields: str) -> dict[str, str]:
         "currency": tenant.currency,
         "chat_color": tenant.chat_color,
         "chat_reply_time": tenant.chat_reply_time,
+        "chat_ask_email": tenant.chat_ask_email,
         "business_hours-TOTAL_FORMS": "0",
         "business_hours-INITIAL_FORMS": "0",
         "holidays-TOTAL_FORMS": "0",

@@ -150,6 +150,19 @@ class Tenant(models.Model):
         help_text="Shown under your name in the chat while the team is in (out of hours, the "
         "chat says when it is back).",
     )
+    chat_ask_email = models.CharField(
+        "ask for their e-mail address",
+        max_length=10,
+        default="no",
+        choices=[
+            ("no", "no: they may leave it later, when a person is to answer"),
+            ("optional", "at the start, optional"),
+            ("required", "at the start, required"),
+        ],
+        help_text="The chat's start form asks for the visitor's e-mail address, so a person's "
+        "replies follow them by e-mail while they are away (Chatwoot's pre-chat form). A "
+        "signed-in visitor whose identity carries one is not asked.",
+    )
     assign_queue = models.BooleanField(
         "give the queue out automatically",
         default=False,

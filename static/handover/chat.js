@@ -76,6 +76,11 @@
     $("start-sign-in").hidden = false;
   }
 
+  // signed in with an e-mail address: the start asks for none (the website's is taken)
+  if (who && typeof claims.email === "string" && claims.email.trim() && $("start-email-field")) {
+    $("start-email-field").remove();
+  }
+
   // signed in with a name: the start asks for none
   if (who && typeof claims.name === "string" && claims.name.trim()) {
     $("start-name").value = claims.name.trim();
@@ -557,17 +562,21 @@
     event.preventDefault();
     const name = $("start-name").value.trim();
     const text = $("start-text").value.trim();
+    const emailInput = $("start-email");
+    const email = emailInput ? emailInput.value.trim() : "";
+    if (emailInput && emailInput.required && !email) { showStart("Please give your e-mail address."); emailInput.focus(); return; }
     if (!text) { showStart("Please write your message first."); return; }
     const button = $("start-button");
     button.disabled = true;
     button.textContent = "Starting…";
     try {
       const { response, body } = await postJson(
-        cfg.startUrl, { name, text, ...(cfg.page ? { page: cfg.page } : {}), ...(identity ? { identity } : {}) });
+        cfg.startUrl, { name, text, ...(email ? { email } : {}), ...(cfg.page ? { page: cfg.page } : {}), ...(identity ? { identity } : {}) });
       if (!response.ok) {
         const fields = (body.error && body.error.fields) || {};
         const identityField = Object.keys(fields).find((field) => field.startsWith("identity"));
         const message = (fields.text && fields.text[0]) || (fields.name && `Name: ${fields.name[0]}`) ||
+          (fields.email && `E-mail address: ${fields.email[0]}`) ||
           (identityField && "This website could not tell us who you are. Please reload the page and try again.") ||
           (body.error && body.error.message) || "We could not start the chat. Please try again.";
         showStart(message);

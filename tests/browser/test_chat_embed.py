@@ -475,3 +475,30 @@ def test_the_button_on_the_website_wears_the_colour_chosen_since_its_tag_was_pas
     chat = page.frame_locator("#support-chat-panel iframe")
     expect(chat.locator("#start-button")).to_have_css("background-color", "rgb(255, 235, 59)")
     screenshot(page, "chat-button-in-the-colour-chosen-later")
+
+
+def test_the_chat_asks_for_the_address_first_and_a_persons_answer_will_follow_it(
+    acme_without_site, pages
+):
+    acme = acme_without_site
+    acme.chat_ask_email = "required"
+    acme.save(update_fields=["chat_ask_email"])
+    page = pages(viewport=(390, 800))
+
+    page.goto("/chat/acme/")
+    page.fill("#start-name", "Kim")
+    page.fill("#start-text", "I want to talk to a human please")
+    page.click("#start-button")
+    expect(page.locator("#start-error")).to_have_text("Please give your e-mail address.")
+    expect(page.locator("#start-email")).to_be_focused()
+    page.fill("#start-email", "kim@")
+    page.click("#start-button")
+    expect(page.locator("#start-error")).to_contain_text("E-mail address: must be an e-mail")
+    screenshot(page, "chat-start-asks-for-the-address")
+    page.fill("#start-email", "kim@example.com")
+    page.click("#start-button")
+
+    expect(page.locator("#thread")).to_be_visible()
+    # waiting for a person: the chat does not ask again, it says where the answer will go
+    expect(page.locator("#follow-up-done")).to_contain_text("kim@example.com")
+    expect(page.locator("#follow-up")).to_be_hidden()

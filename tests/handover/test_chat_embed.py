@@ -279,6 +279,7 @@ def test_the_website_button_reads_the_chats_colour_a_listed_website_only(team, t
         ("chat_greeting", "x" * 81, "at most 80 characters"),
         ("chat_intro", "x" * 301, "at most 300 characters"),
         ("chat_reply_time", "soon", "not one of the available choices"),
+        ("chat_ask_email", "sometimes", "not one of the available choices"),
         ("chat_greeting", "Hi\x00", "Null characters are not allowed"),
     ],
 )

@@ -15,6 +15,7 @@ from handover.models import Handoff
 from handover.services import handoff_claim, human_send_message
 from orchestration.turns import conversation_receive_message
 from tests.factories import TenantFactory, make_person, make_team
+from tests.handover.test_chat_embed import _config
 from tests.handover.test_email_channel import captured, channel, form, take  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -219,3 +220,59 @@ def test_the_chat_socket_counts_the_customer_in_and_out(team, tenant):
     assert not customer_here(conversation_id)
     customer_left(conversation_id)  # one too many: still nobody, no error
     assert not customer_here(conversation_id)
+
+
+def _start_with(body: dict, slug="acme"):
+    return Client().post(f"/chat/{slug}/start", body, content_type="application/json", headers=OURS)
+
+
+def test_the_chat_asks_for_the_address_at_the_start_when_the_tenant_wants_it(team, tenant):
+    assert 'id="start-email"' not in Client().get("/chat/acme/").content.decode()  # by default
+
+    tenant.chat_ask_email = "required"
+    tenant.save()
+    page = Client().get("/chat/acme/")
+    field = page.content.decode().split('<div id="start-email-field">')[1].split("</div>")[0]
+    assert "required" in field and "(optional)" not in field
+    assert _config(page)["askEmail"] == "required"
+    missing = _start_with({"text": "My parcel never came"})
+    assert missing.status_code == 400
+    assert missing.json()["error"]["fields"] == {
+        "email": ["Give your e-mail address: we answer there if you are away."]
+    }
+    assert not Conversation.objects.exists()  # nothing written
+
+    started = _start_with({"text": "My parcel never came", "email": " kim@example.com "})
+
+    assert started.status_code == 201
+    conversation = Conversation.objects.get(pk=started.json()["conversationId"])
+    assert conversation.customer_email == "kim@example.com" and conversation.email_follow_up
+    assert conversation.email_subject == "My parcel never came"  # from the first message
+    assert "kim@example.com" in Message.objects.get(conversation=conversation, role="note").text
+
+
+@pytest.mark.parametrize("bad", ["not an address", "kim@example.com\x00", ["kim@example.com"], 7])
+def test_a_bad_address_at_the_start_is_a_400_naming_it_and_nothing_starts(team, tenant, bad):
+    tenant.chat_ask_email = "optional"
+    tenant.save()
+
+    refused = _start_with({"text": "Hello", "email": bad})
+
+    assert refused.status_code == 400
+    (why,) = refused.json()["error"]["fields"]["email"]  # the address named, with why
+    assert why.startswith(("must be an e-mail address", "contains a NUL character"))
+    assert not Conversation.objects.exists()
+
+
+def test_an_optional_address_may_be_left_out(team, tenant):
+    tenant.chat_ask_email = "optional"
+    tenant.save()
+    page = Client().get("/chat/acme/").content.decode()
+    field = page.split('<div id="start-email-field">')[1].split("</div>")[0]
+    assert "(optional)" in field and " required" not in field
+
+    started = _start_with({"text": "Hello", "email": "  "})
+
+    assert started.status_code == 201
+    conversation = Conversation.objects.get(pk=started.json()["conversationId"])
+    assert conversation.customer_email == "" and not conversation.email_follow_up

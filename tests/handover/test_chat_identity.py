@@ -100,6 +100,18 @@ def test_only_the_name_may_be_left_to_the_visitor(team, tenant, secret):
     )
 
 
+def test_a_signed_in_visitor_with_an_address_is_not_asked_for_one(team, tenant, secret):
+    tenant.chat_ask_email = "required"
+    tenant.save()
+
+    with_address = start(identity=signed(secret, sub="user-7", email="kim@example.com"))
+    without = start(identity=signed(secret, sub="user-8"))
+
+    assert with_address.status_code == 201, with_address.content
+    assert Conversation.objects.get().customer_email == "kim@example.com"
+    assert without.status_code == 400 and list(without.json()["error"]["fields"]) == ["email"]
+
+
 def _unsigned(header: dict, claims: dict) -> str:
     part = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()  # noqa: E731
     return f"{part(header)}.{part(claims)}."
