@@ -622,7 +622,7 @@ PAGES: Mapping[str, Grant] = _by_operation(
         ),
         Grant(
             "inbox-history-search-save",
-            {AGENT: ALL, MANAGER: ALL},
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
             "Saving the history's search on screen under a name, to open again in one click: "
             "whoever searches the history, for themselves; a manager may share one with the "
             "team. It keeps the filters, not what they found: opened, it finds what the person "
@@ -630,7 +630,7 @@ PAGES: Mapping[str, Grant] = _by_operation(
         ),
         Grant(
             "inbox-history-search-remove",
-            {AGENT: ALL, MANAGER: ALL},
+            {AGENT: HANDED_TO_PEOPLE, MANAGER: ALL},
             "Removing a saved search: the person's own; a manager also one shared with the "
             "team. Another person's own search is a 404.",
         ),

@@ -679,10 +679,10 @@ def history_page(
     except BadFilter as exc:
         filters, problem = Filters(), exc
     page = page_number(request)
+    # the history's own reach, whichever door renders it (a refused save renders it too)
+    reach = page_reach(request.user, "inbox-history")
     found = conversations_found(
-        tenant,
-        filters,
-        base=narrow_conversations(Conversation.objects.all(), request.reach),
+        tenant, filters, base=narrow_conversations(Conversation.objects.all(), reach)
     )
     rows = list(
         found.select_related("assignee")

@@ -126,6 +126,23 @@ def test_a_search_that_cannot_be_saved_says_why_and_nothing_is_saved(team, ada, 
     assert not SavedSearch.objects.exists()
 
 
+def test_a_refused_save_shows_an_agent_only_what_the_history_shows_them(key_client, team, ada):
+    opened(key_client, "cust-ai", "Where is my invoice?")  # the AI keeps it: not for people
+    opened(key_client, "cust-human", "I want to speak to a human please")
+
+    refused = as_person(ada).post(SAVE, {"name": "", "query": "channel=web"})
+
+    assert refused.status_code == 400
+    assert refused.content.decode().count("<tr data-conversation=") == 1  # handed to people
+    assert (
+        as_person(ada)
+        .get("/inbox/history/", {"channel": "web"})
+        .content.decode()
+        .count("<tr data-conversation=")
+        == 1
+    )
+
+
 def test_a_nul_in_the_name_is_refused_and_bytes_that_are_no_utf8_stay_harmless(team, ada):
     def post(body: bytes):
         return as_person(ada).generic(
