@@ -9,7 +9,8 @@
 // admin's tag carries it). The button wears the chat's colour, the one the manager chose in
 // the admin: the script asks for it (/chat/<tenant>/look, readable by the tenant's websites
 // only) and keeps it in the site's localStorage, so a colour changed in the admin reaches a
-// tag pasted long before, and the next page shows it at once. The frame is made
+// tag pasted long before, and the next page shows it at once (our own pages, the admin's
+// preview, render the tag with the colour of now: there the tag's is taken). The frame is made
 // on the first open, so a visitor who never opens the chat costs the site nothing.
 //
 // The visitor's conversation survives the site's page changes: browsers give a third-party
@@ -78,8 +79,11 @@
       .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
     return 1.05 / (lum + 0.05) >= (lum + 0.05) / 0.0668 ? "#fff" : "#1d2330"; // #1d2330: 0.0168
   }
+  // our own pages (the admin's preview) render the tag with the colour of now: it is current
+  const ownPage = new URL(script.src).origin === window.location.origin;
   // the colour: the chat's as this site last heard it, else the tag's, else the default
   let color = (() => {
+    if (ownPage && COLOR.test(script.dataset.color || "")) return script.dataset.color;
     try {
       const look = JSON.parse(window.localStorage.getItem(lookKey) || "null");
       if (look && COLOR.test(look.color)) return look.color;
@@ -270,6 +274,7 @@
     place();
     document.body.append(panel, button);
     document.dispatchEvent(new Event("support-chat:ready"));
+    if (ownPage) return;
     fetch(new URL(`/chat/${tenant}/look`, script.src), { credentials: "omit" })
       .then((response) => (response.ok ? response.json() : null))
       .then(wear)

@@ -502,3 +502,25 @@ def test_the_chat_asks_for_the_address_first_and_a_persons_answer_will_follow_it
     # waiting for a person: the chat does not ask again, it says where the answer will go
     expect(page.locator("#follow-up-done")).to_contain_text("kim@example.com")
     expect(page.locator("#follow-up")).to_be_hidden()
+
+
+def test_the_preview_shows_a_colour_changed_a_moment_ago(acme_without_site, pages):
+    acme = acme_without_site
+    acme.chat_color = "#ffeb3b"
+    acme.save(update_fields=["chat_color"])
+    page = pages(viewport=(1280, 800))
+    page.goto("/chat/acme/preview/")
+    expect(page.locator("#support-chat-launcher")).to_have_css(
+        "background-color", "rgb(255, 235, 59)"
+    )
+
+    acme.chat_color = "#101820"  # the manager changes it, and looks again at once
+    acme.save(update_fields=["chat_color"])
+    page.reload()
+
+    # the preview's tag is rendered now: neither this browser's kept colour nor its cache wins
+    launcher = page.locator("#support-chat-launcher")
+    expect(launcher).to_have_css("background-color", "rgb(16, 24, 32)")
+    page.wait_for_timeout(500)  # what a late answer of the look could repaint
+    expect(launcher).to_have_css("background-color", "rgb(16, 24, 32)")
+    expect(launcher.locator("path").first).to_have_attribute("stroke", "#fff")
