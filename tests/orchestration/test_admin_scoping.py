@@ -47,6 +47,7 @@ def test_a_manager_edits_their_tenant_and_its_business_hours(manager_client, ten
         "currency": "GBP",
         "chat_color": "#2f5bea",
         "chat_reply_time": "minutes",
+        "chat_ask_email": "no",
         "business_hours-TOTAL_FORMS": "1",
         "business_hours-INITIAL_FORMS": "0",
         "business_hours-0-weekday": "0",
