@@ -187,8 +187,15 @@ def test_an_agent_at_their_limit_is_told_so_and_keeps_the_offer_for_later(acme, 
     expect(agent.locator("#at-limit")).to_contain_text("your limit of 1 conversation:")
     expect(agent.locator("#group-mine")).to_have_text(re.compile(r"My conversations\s*1\s*of 1"))
     # the conversation's actions are all in sight beside the brief (not cut off by its pane)
-    pane = agent.locator("#conversation").bounding_box()
-    resolve = agent.get_by_role("button", name="Resolve").bounding_box()
+    # (bounding_box does not wait: a re-read of the conversation may be rebuilding the pane)
+    pane = resolve = None
+    for _ in range(50):
+        pane = agent.locator("#conversation").bounding_box()
+        resolve = agent.get_by_role("button", name="Resolve").bounding_box()
+        if pane is not None and resolve is not None:
+            break
+        agent.wait_for_timeout(100)
+    assert pane is not None and resolve is not None, "the pane was never laid out"
     assert resolve["x"] + resolve["width"] <= pane["x"] + pane["width"], (resolve, pane)
 
     offer(agent, "Kim").locator("button.claim").click()
