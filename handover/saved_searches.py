@@ -109,8 +109,8 @@ def saved_search_create(
 def saved_search_remove(*, tenant_id: int, user, search_id: int, manager: bool) -> str:
     """Remove a saved search: the person's own, or (a manager) one shared with the team.
     Returns its name; NotFound when the person may not see or remove it."""
-    mine_or_shared = Q(owner=user) | (Q(shared=True) if manager else Q(pk__in=[]))
-    search = SavedSearch.objects.filter(mine_or_shared, tenant_id=tenant_id, pk=search_id).first()
+    removable = Q(owner=user) | Q(shared=True) if manager else Q(owner=user)
+    search = SavedSearch.objects.filter(removable, tenant_id=tenant_id, pk=search_id).first()
     if search is None:
         raise NotFound("No such saved search.")
     search.delete()

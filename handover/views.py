@@ -1257,7 +1257,7 @@ def chat_start(request: HttpRequest, slug: str) -> JsonResponse:
     # the pre-chat form's address (the tenant's chat_ask_email): replies follow them by e-mail
     email = None
     given = data.get("email")
-    if given not in (None, "") and not (isinstance(given, str) and not given.strip()):
+    if given is not None and not (isinstance(given, str) and not given.strip()):
         email = _chat_address(given)
         if email is None:
             fields["email"] = [NOT_A_CHAT_ADDRESS]

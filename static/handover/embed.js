@@ -265,7 +265,7 @@
     try { window.localStorage.setItem(lookKey, JSON.stringify({ color: look.color })); } catch (_) { /* blocked */ }
     if (look.color === color) return;
     color = look.color;
-    iconInk = /^#[0-9a-fA-F]{6}$/.test(look.onColor || "") ? look.onColor : inkOn(color);
+    iconInk = COLOR.test(look.onColor || "") ? look.onColor : inkOn(color);
     for (const path of [...bubble.children, ...cross.children]) path.setAttribute("stroke", iconInk);
     place();
   }
